@@ -1,0 +1,318 @@
+/*
+ * domain_conf.h: the libvirt domain definition qvirt understands.
+ *
+ * Three separate steps, as in libvirt:
+ *   parse     XML -> qvirDomainDef, syntax only, never looks at the host;
+ *   validate  semantic checks (domain_validate.h);
+ *   format    qvirDomainDef -> XML, never fails on a parsed object.
+ * The same structure holds the inactive (persistent) definition and the live one;
+ * the QVIR_DOMAIN_DEF_FORMAT_LIVE / _PARSE_LIVE flags decide whether chain
+ * indexes, aliases and probed <backingStore> chains are read and written.
+ */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "util/virenum.h"
+#include "conf/storage_source_conf.h"
+
+#define QVIR_UUID_BUFLEN 16
+#define QVIR_UUID_STRING_BUFLEN 37
+
+typedef enum {
+    QVIR_DOMAIN_VIRT_QEMU = 0,
+    QVIR_DOMAIN_VIRT_KVM,
+    QVIR_DOMAIN_VIRT_LAST
+} qvirDomainVirtType;
+QVIR_ENUM_DECL(qvirDomainVirtType); /* "qemu", "kvm" */
+
+/* ---- disks ---------------------------------------------------------------- */
+
+typedef enum {
+    QVIR_DOMAIN_DISK_DEVICE_DISK = 0,
+    QVIR_DOMAIN_DISK_DEVICE_CDROM,
+    QVIR_DOMAIN_DISK_DEVICE_LUN,
+    QVIR_DOMAIN_DISK_DEVICE_LAST
+} qvirDomainDiskDevice;
+QVIR_ENUM_DECL(qvirDomainDiskDevice);
+
+typedef enum {
+    QVIR_DOMAIN_DISK_BUS_NONE = 0,
+    QVIR_DOMAIN_DISK_BUS_IDE,
+    QVIR_DOMAIN_DISK_BUS_SATA,
+    QVIR_DOMAIN_DISK_BUS_SCSI,
+    QVIR_DOMAIN_DISK_BUS_VIRTIO,
+    QVIR_DOMAIN_DISK_BUS_USB,
+    QVIR_DOMAIN_DISK_BUS_LAST
+} qvirDomainDiskBus;
+QVIR_ENUM_DECL(qvirDomainDiskBus); /* "", "ide", "sata", "scsi", "virtio", "usb" */
+
+/* libvirt's order; the table is the single place the spellings live. */
+typedef enum {
+    QVIR_DOMAIN_DISK_CACHE_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_CACHE_DISABLE,      /* "none" */
+    QVIR_DOMAIN_DISK_CACHE_WRITETHRU,    /* "writethrough" */
+    QVIR_DOMAIN_DISK_CACHE_WRITEBACK,    /* "writeback" */
+    QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC,   /* "directsync" */
+    QVIR_DOMAIN_DISK_CACHE_UNSAFE,       /* "unsafe" */
+    QVIR_DOMAIN_DISK_CACHE_LAST
+} qvirDomainDiskCache;
+QVIR_ENUM_DECL(qvirDomainDiskCache);
+
+typedef enum {
+    QVIR_DOMAIN_DISK_IO_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_IO_NATIVE,
+    QVIR_DOMAIN_DISK_IO_THREADS,
+    QVIR_DOMAIN_DISK_IO_URING,
+    QVIR_DOMAIN_DISK_IO_LAST
+} qvirDomainDiskIo;
+QVIR_ENUM_DECL(qvirDomainDiskIo); /* "default", "native", "threads", "io_uring" */
+
+typedef enum {
+    QVIR_DOMAIN_DISK_DISCARD_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_DISCARD_UNMAP,
+    QVIR_DOMAIN_DISK_DISCARD_IGNORE,
+    QVIR_DOMAIN_DISK_DISCARD_LAST
+} qvirDomainDiskDiscard;
+QVIR_ENUM_DECL(qvirDomainDiskDiscard);
+
+typedef enum {
+    QVIR_DOMAIN_DISK_DETECT_ZEROES_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_DETECT_ZEROES_OFF,
+    QVIR_DOMAIN_DISK_DETECT_ZEROES_ON,
+    QVIR_DOMAIN_DISK_DETECT_ZEROES_UNMAP,
+    QVIR_DOMAIN_DISK_DETECT_ZEROES_LAST
+} qvirDomainDiskDetectZeroes;
+QVIR_ENUM_DECL(qvirDomainDiskDetectZeroes);
+
+/* ---- device addressing ------------------------------------------------------ */
+
+typedef enum {
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE = 0,
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI,
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE,
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST
+} qvirDomainDeviceAddressType;
+QVIR_ENUM_DECL(qvirDomainDeviceAddressType); /* "none", "pci", "drive" */
+
+typedef struct {
+    unsigned int domain;
+    unsigned int bus;
+    unsigned int slot;
+    unsigned int function;
+    qvirTristateSwitch multifunction;
+} qvirPCIDeviceAddress;
+
+typedef struct {
+    unsigned int controller;
+    unsigned int bus;
+    unsigned int target;
+    unsigned int unit;
+} qvirDomainDeviceDriveAddress;
+
+typedef struct {
+    char *alias; /* <alias name=>, live XML only */
+    qvirDomainDeviceAddressType type;
+    union {
+        qvirPCIDeviceAddress pci;
+        qvirDomainDeviceDriveAddress drive;
+    } addr;
+    unsigned int bootIndex; /* <boot order=>; 0 = none */
+} qvirDomainDeviceInfo;
+
+typedef struct _qvirDomainDiskDef qvirDomainDiskDef;
+struct _qvirDomainDiskDef {
+    qvirStorageSource *src; /* top of the chain; type NONE for an empty cdrom. src->readonly
+                             * and src->shared hold <readonly/> and <shareable/> */
+    qvirDomainDiskDevice device;
+    qvirDomainDiskBus bus;
+    char *dst; /* <target dev=> */
+    qvirTristateSwitch removable;
+
+    char *driverName; /* <driver name=>, normally "qemu" */
+    qvirDomainDiskCache cachemode;
+    qvirDomainDiskIo iomode;
+    qvirDomainDiskDiscard discard;
+    qvirDomainDiskDetectZeroes detect_zeroes;
+
+    char *serial;
+    qvirDomainDeviceInfo info;
+};
+
+/* ---- other devices ---------------------------------------------------------- */
+
+typedef enum {
+    QVIR_DOMAIN_CONTROLLER_TYPE_IDE = 0,
+    QVIR_DOMAIN_CONTROLLER_TYPE_SATA,
+    QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
+    QVIR_DOMAIN_CONTROLLER_TYPE_USB,
+    QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
+    QVIR_DOMAIN_CONTROLLER_TYPE_LAST
+} qvirDomainControllerType;
+QVIR_ENUM_DECL(qvirDomainControllerType);
+
+/* Model strings are kept as written (scsi: "virtio-scsi", "lsilogic"; usb: "qemu-xhci",
+ * "piix3-uhci", "none", ...; pci: "pci-root", "pcie-root", "pcie-root-port"). */
+typedef struct {
+    qvirDomainControllerType type;
+    int idx;      /* <controller index=> */
+    char *model;  /* NULL = default */
+    /* pcie-root-port only: <target chassis= port=/>; -1 = unset */
+    int chassis;
+    int port;
+    qvirDomainDeviceInfo info;
+} qvirDomainControllerDef;
+
+typedef struct {
+    char *type; /* "mouse", "keyboard", "tablet" */
+    char *bus;  /* "ps2", "usb", "virtio" */
+    qvirDomainDeviceInfo info;
+} qvirDomainInputDef;
+
+typedef struct {
+    gboolean isConsole;  /* <console> rather than <serial> */
+    char *type;          /* "pty" */
+    int targetPort;      /* <target port=>; -1 = unset */
+    char *targetType;    /* console: "serial", "virtio"; serial: "isa-serial" */
+    char *ptyPath;       /* live XML: <source path=> */
+    qvirDomainDeviceInfo info;
+} qvirDomainChrDef;
+
+typedef struct {
+    char *type;   /* "vnc" */
+    int port;     /* -1 = autoport */
+    gboolean autoport;
+    char *listen; /* <listen type='address' address=> */
+} qvirDomainGraphicsDef;
+
+typedef struct {
+    char *model; /* "vga", "cirrus", "virtio", "qxl", "bochs", "none" */
+    unsigned int vram;
+    unsigned int heads;
+    gboolean primary;
+    qvirDomainDeviceInfo info;
+} qvirDomainVideoDef;
+
+typedef struct {
+    char *model; /* "virtio", "none" */
+    qvirDomainDeviceInfo info;
+} qvirDomainMemballoonDef;
+
+typedef struct {
+    char *type;  /* "user" */
+    char *mac;   /* "52:54:00:..."; generated when absent */
+    char *model; /* "virtio", "e1000", ... */
+    qvirDomainDeviceInfo info;
+} qvirDomainNetDef;
+
+/* ---- the domain ------------------------------------------------------------- */
+
+typedef enum {
+    QVIR_DOMAIN_BOOT_FLOPPY = 0,
+    QVIR_DOMAIN_BOOT_CDROM,
+    QVIR_DOMAIN_BOOT_DISK,
+    QVIR_DOMAIN_BOOT_NET,
+    QVIR_DOMAIN_BOOT_LAST
+} qvirDomainBootOrder;
+QVIR_ENUM_DECL(qvirDomainBootOrder); /* "fd", "cdrom", "hd", "network" */
+
+typedef enum {
+    QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY = 0,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_PRESERVE,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_DESTROY,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_RESTART,
+    QVIR_DOMAIN_LIFECYCLE_ACTION_LAST
+} qvirDomainLifecycleAction;
+QVIR_ENUM_DECL(qvirDomainLifecycleAction);
+
+typedef struct {
+    char *type;    /* "hvm" */
+    char *arch;    /* "x86_64" */
+    char *machine; /* "pc", "q35", "pc-q35-7.2", ... */
+    qvirDomainBootOrder boot[QVIR_DOMAIN_BOOT_LAST];
+    unsigned int nBootDevs;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+} qvirDomainOSDef;
+
+typedef struct _qvirDomainDef qvirDomainDef;
+struct _qvirDomainDef {
+    qvirDomainVirtType virtType;
+    int id; /* live: the running id; -1 otherwise */
+    char *name;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    char *title;
+    char *description;
+
+    unsigned long long memoryKiB;        /* <memory>, stored in KiB whatever the unit written */
+    unsigned long long currentMemoryKiB; /* <currentMemory>; defaults to memory */
+    unsigned int vcpus;
+
+    qvirDomainOSDef os;
+    qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
+    qvirTristateSwitch apic;
+    char *cpuMode;     /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
+    char *clockOffset; /* "utc", "localtime"; NULL = absent */
+    qvirDomainLifecycleAction onPoweroff;
+    qvirDomainLifecycleAction onReboot;
+    qvirDomainLifecycleAction onCrash;
+
+    char *emulator;
+    GPtrArray *disks;       /* qvirDomainDiskDef* */
+    GPtrArray *controllers; /* qvirDomainControllerDef* */
+    GPtrArray *inputs;      /* qvirDomainInputDef* */
+    GPtrArray *serials;     /* qvirDomainChrDef* */
+    GPtrArray *consoles;    /* qvirDomainChrDef* */
+    GPtrArray *graphics;    /* qvirDomainGraphicsDef* */
+    GPtrArray *videos;      /* qvirDomainVideoDef* */
+    GPtrArray *nets;        /* qvirDomainNetDef* */
+    qvirDomainMemballoonDef *memballoon; /* NULL = absent */
+};
+
+typedef enum {
+    /* Live/status XML: read and write index=, <alias>, probed chains, domain id. */
+    QVIR_DOMAIN_DEF_PARSE_LIVE = 1 << 0,
+} qvirDomainDefParseFlags;
+
+typedef enum {
+    QVIR_DOMAIN_DEF_FORMAT_LIVE = 1 << 0,
+} qvirDomainDefFormatFlags;
+
+qvirDomainDef *qvirDomainDefNew(void);
+void qvirDomainDefFree(qvirDomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainDef, qvirDomainDefFree);
+
+qvirDomainDiskDef *qvirDomainDiskDefNew(void);
+void qvirDomainDiskDefFree(qvirDomainDiskDef *disk);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainDiskDef, qvirDomainDiskDefFree);
+
+/* Deep copy (through format + parse is acceptable, but must keep live data when asked). */
+qvirDomainDef *qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags,
+                                 GError **error);
+
+/* Parse a whole <domain> document. Errors: QVIR_ERR_XML_ERROR / QVIR_ERR_CONFIG_UNSUPPORTED /
+ * QVIR_ERR_INTERNAL_ERROR with libvirt's wording. */
+qvirDomainDef *qvirDomainDefParseString(const char *xml, unsigned int parseFlags, GError **error);
+qvirDomainDef *qvirDomainDefParseFile(const char *path, unsigned int parseFlags, GError **error);
+
+/* Parse a lone <disk> element's document (attach-device). */
+qvirDomainDiskDef *qvirDomainDiskDefParseString(const char *xml, unsigned int parseFlags,
+                                                GError **error);
+
+/* Canonical libvirt-style XML, 2-space indent, trailing newline. Never fails. */
+char *qvirDomainDefFormat(const qvirDomainDef *def, unsigned int formatFlags);
+/* A lone <disk> element (indent 0). */
+char *qvirDomainDiskDefFormat(const qvirDomainDiskDef *disk, unsigned int formatFlags);
+
+/* Lookups. */
+qvirDomainDiskDef *qvirDomainDiskByTarget(const qvirDomainDef *def, const char *dst);
+/* Accepts a target ("vda") or a source path of the top image. */
+qvirDomainDiskDef *qvirDomainDiskByName(const qvirDomainDef *def, const char *name);
+
+void qvirUUIDFormat(const unsigned char *uuid, char *out /* QVIR_UUID_STRING_BUFLEN */);
+gboolean qvirUUIDParse(const char *str, unsigned char *uuid);
+void qvirUUIDGenerate(unsigned char *uuid);

@@ -1,0 +1,13 @@
+/*
+ * domain_validate.h: semantic checks on a parsed definition, separate from parsing.
+ * Host-independent checks only; checks against QEMU capabilities live in src/qemu.
+ */
+#pragma once
+
+#include "conf/domain_conf.h"
+
+/* The whole definition: every device, duplicate targets, ... */
+gboolean qvirDomainDefValidate(const qvirDomainDef *def, GError **error);
+/* One disk, in the context of DEF (which may already contain it). */
+gboolean qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                                   GError **error);

@@ -1,0 +1,66 @@
+/*
+ * virerror.h: qvirt's GError domain.
+ *
+ * Codes mirror libvirt's virErrorNumber values one for one, so the RPC layer
+ * can put error->code on the wire unchanged and clients raise the exception
+ * they would get from libvirt itself.
+ */
+#pragma once
+
+#include <glib.h>
+
+#define QVIR_ERROR qvirErrorQuark()
+GQuark qvirErrorQuark(void);
+
+typedef enum {
+    QVIR_ERR_OK = 0,
+    QVIR_ERR_INTERNAL_ERROR = 1,
+    QVIR_ERR_NO_MEMORY = 2,
+    QVIR_ERR_NO_SUPPORT = 3,
+    QVIR_ERR_NO_CONNECT = 5,
+    QVIR_ERR_INVALID_CONN = 6,
+    QVIR_ERR_INVALID_DOMAIN = 7,
+    QVIR_ERR_INVALID_ARG = 8,
+    QVIR_ERR_OPERATION_FAILED = 9,
+    QVIR_ERR_NO_SOURCE = 19,
+    QVIR_ERR_NO_TARGET = 20,
+    QVIR_ERR_NO_NAME = 21,
+    QVIR_ERR_NO_OS = 22,
+    QVIR_ERR_NO_DEVICE = 23,
+    QVIR_ERR_XML_ERROR = 27,
+    QVIR_ERR_DOM_EXIST = 28,
+    QVIR_ERR_OPERATION_DENIED = 29,
+    QVIR_ERR_OPEN_FAILED = 30,
+    QVIR_ERR_READ_FAILED = 31,
+    QVIR_ERR_PARSE_FAILED = 32,
+    QVIR_ERR_CONF_SYNTAX = 33,
+    QVIR_ERR_WRITE_FAILED = 34,
+    QVIR_ERR_XML_DETAIL = 35,
+    QVIR_ERR_SYSTEM_ERROR = 38,
+    QVIR_ERR_RPC = 39,
+    QVIR_ERR_NO_DOMAIN = 42,
+    QVIR_ERR_OPERATION_INVALID = 55,
+    QVIR_ERR_CONFIG_UNSUPPORTED = 67,
+    QVIR_ERR_OPERATION_TIMEOUT = 68,
+    QVIR_ERR_INVALID_DOMAIN_SNAPSHOT = 71,
+    QVIR_ERR_NO_DOMAIN_SNAPSHOT = 72,
+    QVIR_ERR_ARGUMENT_UNSUPPORTED = 74,
+    QVIR_ERR_STORAGE_PROBE_FAILED = 75,
+    QVIR_ERR_OPERATION_ABORTED = 78,
+    QVIR_ERR_OPERATION_UNSUPPORTED = 84,
+    QVIR_ERR_RESOURCE_BUSY = 87,
+    QVIR_ERR_ACCESS_DENIED = 88,
+} qvirErrorCode;
+
+/* libvirt's virErrorDomain values for the places our errors come from. */
+typedef enum {
+    QVIR_FROM_NONE = 0,
+    QVIR_FROM_RPC = 7,
+    QVIR_FROM_QEMU = 10,
+    QVIR_FROM_STORAGE = 18,
+    QVIR_FROM_DOMAIN = 20,
+    QVIR_FROM_REMOTE = 13,
+} qvirErrorFrom;
+
+/* Prefix an existing error with context, keeping its code ("disk 'vda': ..."). */
+#define qvirErrorPrefix(err, ...) g_prefix_error((err), __VA_ARGS__)

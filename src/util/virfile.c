@@ -1,0 +1,80 @@
+#include "virfile.h"
+#include "virerror.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+static gboolean
+qvirFileWriteAll(int fd, const char *data, gsize len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        data += n;
+        len -= (gsize)n;
+    }
+    return TRUE;
+}
+
+gboolean
+qvirFileWriteAtomic(const char *path, const char *data, gsize len, int mode, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *tmpl = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    int fd;
+    int saved;
+
+    if ((fd = g_mkstemp_full(tmpl, O_WRONLY | O_CLOEXEC, mode)) < 0) {
+        saved = errno;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_WRITE_FAILED,
+                    "cannot create temporary file for '%s': %s", path, g_strerror(saved));
+        return FALSE;
+    }
+    if (fchmod(fd, mode) < 0 || !qvirFileWriteAll(fd, data, len) || fsync(fd) < 0) {
+        saved = errno;
+        close(fd);
+        unlink(tmpl);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_WRITE_FAILED, "cannot write '%s': %s", path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    if (close(fd) < 0) {
+        saved = errno;
+        unlink(tmpl);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_WRITE_FAILED, "cannot write '%s': %s", path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    if (rename(tmpl, path) < 0) {
+        saved = errno;
+        unlink(tmpl);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_WRITE_FAILED, "cannot rename '%s' to '%s': %s",
+                    tmpl, path, g_strerror(saved));
+        return FALSE;
+    }
+    /* The rename is durable only once the directory entry is on disk. */
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    return TRUE;
+}
+
+char *
+qvirFileResolveRelative(const char *basePath, const char *name)
+{
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(name))
+        return g_strdup(name);
+    dir = g_path_get_dirname(basePath);
+    return g_build_filename(dir, name, NULL);
+}

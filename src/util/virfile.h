@@ -1,0 +1,17 @@
+/*
+ * virfile.h: file helpers shared by every layer.
+ */
+#pragma once
+
+#include <glib.h>
+
+/*
+ * Replace PATH with DATA atomically: write a temporary file in the same
+ * directory, fsync it, rename it over PATH, fsync the directory. On failure
+ * PATH is untouched and no temporary file is left behind.
+ */
+gboolean qvirFileWriteAtomic(const char *path, const char *data, gsize len, int mode,
+                             GError **error);
+
+/* Resolve NAME relative to the directory holding BASE_PATH (absolute NAME is returned as is). */
+char *qvirFileResolveRelative(const char *basePath, const char *name);

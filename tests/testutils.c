@@ -1,0 +1,107 @@
+#include "testutils.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <sys/wait.h>
+
+char *
+qvirTestSrcPath(const char *relpath)
+{
+    const char *dir = g_getenv("QVIRT_TEST_SRCDIR");
+    return g_build_filename(dir ? dir : QVIRT_TEST_SRCDIR, relpath, NULL);
+}
+
+char *
+qvirTestBuildPath(const char *relpath)
+{
+    const char *dir = g_getenv("QVIRT_BUILD_ROOT");
+    return g_build_filename(dir ? dir : QVIRT_BUILD_ROOT, relpath, NULL);
+}
+
+gboolean
+qvirTestRegenerate(void)
+{
+    const char *val = g_getenv("QVIRT_TEST_REGENERATE_OUTPUT");
+    return val && strcmp(val, "1") == 0;
+}
+
+static void
+qvirTestPrintFirstDifference(const char *actual, const char *expected)
+{
+    unsigned int line = 1;
+    const char *a = actual, *e = expected;
+
+    while (*a && *a == *e) {
+        if (*a == '\n')
+            line++;
+        a++;
+        e++;
+    }
+    g_printerr("first difference at line %u\n", line);
+    g_printerr("--- expected\n%.*s\n+++ actual\n%.*s\n", 200, e, 200, a);
+}
+
+gboolean
+qvirTestCompareToFile(const char *actual, const char *expectedPath)
+{
+    g_autofree char *expected = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (qvirTestRegenerate()) {
+        if (!g_file_set_contents(expectedPath, actual, -1, &error)) {
+            g_printerr("cannot write %s: %s\n", expectedPath, error->message);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (!g_file_get_contents(expectedPath, &expected, NULL, &error)) {
+        g_printerr("cannot read %s: %s\n", expectedPath, error->message);
+        return FALSE;
+    }
+    if (strcmp(actual, expected) != 0) {
+        g_printerr("output differs from %s\n", expectedPath);
+        qvirTestPrintFirstDifference(actual, expected);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirTestTempDirNew(const char *prefix)
+{
+    g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix ? prefix : "qvirt-test");
+    g_autoptr(GError) error = NULL;
+    char *dir = g_dir_make_tmp(tmpl, &error);
+
+    if (!dir)
+        g_error("cannot create temporary directory: %s", error->message);
+    return dir;
+}
+
+void
+qvirTestTempDirRemove(const char *dir)
+{
+    const char *argv[] = {"rm", "-rf", "--", dir, NULL};
+
+    if (!dir || !*dir || strcmp(dir, "/") == 0)
+        return;
+    qvirTestRun(argv, NULL, NULL);
+}
+
+int
+qvirTestRun(const char *const *argv, char **out, char **err)
+{
+    g_autoptr(GError) error = NULL;
+    int status = 0;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err,
+                      &status, &error)) {
+        g_printerr("cannot run %s: %s\n", argv[0], error->message);
+        return -1;
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return -1;
+}

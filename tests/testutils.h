@@ -1,0 +1,28 @@
+/*
+ * testutils.h: helpers shared by the test programs.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Absolute path of a file under tests/ in the source tree. */
+char *qvirTestSrcPath(const char *relpath);
+/* Absolute path of a file in the build tree (e.g. "tools/qvirt"). */
+char *qvirTestBuildPath(const char *relpath);
+
+/* TRUE when QVIRT_TEST_REGENERATE_OUTPUT=1: expected files are rewritten, not compared. */
+gboolean qvirTestRegenerate(void);
+
+/*
+ * Compare ACTUAL with the contents of the file EXPECTED_PATH; with regeneration on,
+ * write ACTUAL there instead. On mismatch, prints a unified-style diff hint to stderr
+ * and returns FALSE.
+ */
+gboolean qvirTestCompareToFile(const char *actual, const char *expectedPath);
+
+/* A fresh temporary directory, removed recursively by qvirTestTempDirRemove(). */
+char *qvirTestTempDirNew(const char *prefix);
+void qvirTestTempDirRemove(const char *dir);
+
+/* Run ARGV synchronously; returns exit status (or -1 when it could not run). */
+int qvirTestRun(const char *const *argv, char **out, char **err);

@@ -1,0 +1,70 @@
+/* Atomic state-file writes and relative backing-name resolution. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "testutils.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+
+static void
+testWriteAtomicReplaces(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("virfiletest");
+    g_autofree char *path = g_build_filename(dir, "state.xml", NULL);
+    g_autofree char *contents = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDir) d = NULL;
+    struct stat sb;
+    int entries = 0;
+
+    g_assert_true(qvirFileWriteAtomic(path, "old\n", 4, 0600, &error));
+    g_assert_true(qvirFileWriteAtomic(path, "new contents\n", 13, 0600, &error));
+    g_assert_no_error(error);
+    g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+    g_assert_cmpstr(contents, ==, "new contents\n");
+    g_assert_cmpint(g_stat(path, &sb), ==, 0);
+    g_assert_cmpint(sb.st_mode & 0777, ==, 0600);
+
+    /* no temporary file left behind */
+    d = g_dir_open(dir, 0, NULL);
+    while (g_dir_read_name(d))
+        entries++;
+    g_assert_cmpint(entries, ==, 1);
+    qvirTestTempDirRemove(dir);
+}
+
+static void
+testWriteAtomicFailureKeepsOld(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("virfiletest");
+    g_autofree char *path = g_build_filename(dir, "missing-dir", "state.xml", NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false(qvirFileWriteAtomic(path, "x", 1, 0600, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_WRITE_FAILED);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    qvirTestTempDirRemove(dir);
+}
+
+static void
+testResolveRelative(void)
+{
+    g_autofree char *a = qvirFileResolveRelative("/img/dir/top.qcow2", "base.qcow2");
+    g_autofree char *b = qvirFileResolveRelative("/img/dir/top.qcow2", "/abs/base.qcow2");
+    g_autofree char *c = qvirFileResolveRelative("/img/dir/top.qcow2", "../up/base.qcow2");
+
+    g_assert_cmpstr(a, ==, "/img/dir/base.qcow2");
+    g_assert_cmpstr(b, ==, "/abs/base.qcow2");
+    g_assert_cmpstr(c, ==, "/img/dir/../up/base.qcow2");
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/file/write-atomic/replaces", testWriteAtomicReplaces);
+    g_test_add_func("/file/write-atomic/failure-keeps-old", testWriteAtomicFailureKeepsOld);
+    g_test_add_func("/file/resolve-relative", testResolveRelative);
+    return g_test_run();
+}
