@@ -1,0 +1,21 @@
+/*
+ * qemu_block.h: -blockdev / blockdev-add properties for one chain layer, shared by the
+ * command line (cold start) and hot-plug, so both produce identical nodes.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_capabilities.h"
+
+/* Storage ("file"/"host_device") node properties of layer SRC of DISK. */
+JsonNode *qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk,
+                                                const qvirStorageSource *src,
+                                                const qemuCaps *caps);
+/* Format node properties; "backing" links to src->backingStore's format node (null at a known end). */
+JsonNode *qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
+                                               const qvirStorageSource *src,
+                                               const qemuCaps *caps);
+/* Serialise JSON properties compactly, in insertion order, as libvirt's argv shows them. */
+char *qemuBlockJSONToString(JsonNode *props);

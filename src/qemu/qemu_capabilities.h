@@ -1,0 +1,59 @@
+/*
+ * qemu_capabilities.h: what a QEMU binary can do, as far as building its argv needs.
+ * Owned by the capabilities/command-line work; the flags below are the contract,
+ * more may be added (append before QEMU_CAPS_LAST, add the string).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "util/virenum.h"
+
+typedef enum {
+    QEMU_CAPS_BLOCKDEV = 0,            /* -blockdev and blockdev-add */
+    QEMU_CAPS_DRIVE_CACHE_DIRECTSYNC,  /* -drive cache=directsync */
+    QEMU_CAPS_DRIVE_CACHE_UNSAFE,      /* -drive cache=unsafe */
+    QEMU_CAPS_DISK_WRITE_CACHE,        /* write-cache property on disk devices */
+    QEMU_CAPS_AIO_IO_URING,            /* aio=io_uring */
+    QEMU_CAPS_DRIVE_DISCARD,           /* discard= */
+    QEMU_CAPS_DRIVE_DETECT_ZEROES,     /* detect-zeroes= */
+    QEMU_CAPS_DISK_SHARE_RW,           /* share-rw on disk devices */
+    QEMU_CAPS_DEVICE_VIRTIO_BLK,
+    QEMU_CAPS_DEVICE_VIRTIO_SCSI,
+    QEMU_CAPS_DEVICE_LSI,
+    QEMU_CAPS_DEVICE_AHCI,
+    QEMU_CAPS_DEVICE_QEMU_XHCI,
+    QEMU_CAPS_DEVICE_USB_STORAGE,
+    QEMU_CAPS_DEVICE_PCIE_ROOT_PORT,
+    QEMU_CAPS_OBJECT_JSON,             /* -object / -device with JSON */
+    QEMU_CAPS_LAST
+} qemuCapsFlags;
+QVIR_ENUM_DECL(qemuCaps);
+
+typedef struct _qemuCaps qemuCaps;
+
+qemuCaps *qemuCapsNew(void);
+void qemuCapsFree(qemuCaps *caps);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuCaps, qemuCapsFree);
+
+gboolean qemuCapsGet(const qemuCaps *caps, qemuCapsFlags flag);
+void qemuCapsSet(qemuCaps *caps, qemuCapsFlags flag);
+void qemuCapsClear(qemuCaps *caps, qemuCapsFlags flag);
+/* Version as major * 1000000 + minor * 1000 + micro. */
+unsigned int qemuCapsGetVersion(const qemuCaps *caps);
+const char *qemuCapsGetBinary(const qemuCaps *caps);
+gboolean qemuCapsHasMachine(const qemuCaps *caps, const char *machine);
+/* The canonical machine type behind an alias ("q35" -> "pc-q35-7.2"); NULL if unknown. */
+const char *qemuCapsGetCanonicalMachine(const qemuCaps *caps, const char *machine);
+
+/* Our own JSON format (tests/qemucapsdata/NAME.json). */
+qemuCaps *qemuCapsLoadFile(const char *path, GError **error);
+char *qemuCapsFormatJSON(const qemuCaps *caps);
+
+/* Probe the binary (QMP over stdio, -S -machine none). */
+qemuCaps *qemuCapsProbe(const char *binary, GError **error);
+/*
+ * Cached probe: CACHEDIR/HASH.json keyed by the binary's path, size and mtime, so a
+ * second lookup of an unchanged binary does not run it. CACHEDIR may be NULL (no cache).
+ */
+qemuCaps *qemuCapsCacheLookup(const char *binary, const char *cacheDir, GError **error);

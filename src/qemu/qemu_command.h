@@ -1,0 +1,45 @@
+/*
+ * qemu_command.h: the QEMU argv and environment for a domain.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_capabilities.h"
+
+typedef struct {
+    /* QMP monitor: a unix socket path the daemon listens on / connects to, or, when
+     * monitorFd >= 0, "-chardev socket,id=charmonitor,fd=N,server=on,wait=off"
+     * (libvirt's tests use fd=1729). */
+    const char *monitorPath;
+    int monitorFd;
+    /* Directory for per-domain files (libvirt's tests: /var/lib/libvirt/qemu/domain--1-NAME). */
+    const char *domainDir;
+    /* Start paused (-S); the daemon always starts paused and issues "cont" itself. */
+    gboolean startPaused;
+} qemuBuildCommandLineOpts;
+
+typedef struct {
+    GPtrArray *env;  /* "KEY=VALUE" strings, NULL-terminated */
+    GPtrArray *argv; /* argv[0] is the emulator, NULL-terminated */
+} qemuCommandLine;
+
+void qemuCommandLineFree(qemuCommandLine *cmd);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuCommandLine, qemuCommandLineFree);
+
+/*
+ * Assign what a start assigns (aliases, PCI addresses, node names, chain indexes) on
+ * DEF in place. Idempotent: already-assigned values are kept.
+ */
+gboolean qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **error);
+
+/* Validation against the capabilities (cache modes the binary lacks, io_uring, ...). */
+gboolean qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **error);
+
+/* Build argv + env for a prepared DEF. */
+qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
+                                      const qemuBuildCommandLineOpts *opts, GError **error);
+
+/* Format as libvirt's tests do: "ENV=... \\\n/usr/bin/qemu \\\n-name ... \n". */
+char *qemuCommandLineFormat(const qemuCommandLine *cmd);

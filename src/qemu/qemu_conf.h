@@ -1,0 +1,34 @@
+/*
+ * qemu_conf.h: the daemon's configuration (qvirtd.conf) and its paths.
+ */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+    char *root;        /* --root DIR, or NULL */
+    char *configDir;   /* root: /etc/qvirt; --root: DIR/etc */
+    char *stateDir;    /* /var/lib/qvirt;  DIR/lib   (persistent defs: stateDir/../etc? see below) */
+    char *runDir;      /* /run/qvirt;      DIR/run   (socket, status files, monitors) */
+    char *cacheDir;    /* /var/cache/qvirt; DIR/cache (capabilities cache) */
+    char *logDir;      /* /var/log/qvirt;  DIR/log */
+    char *socketPath;  /* runDir/qvirt-sock */
+    char *defsDir;     /* persistent definitions: configDir/qemu/NAME.xml */
+    char *statusDir;   /* live status: runDir/qemu/NAME.xml */
+
+    gboolean allowDiskFormatProbing; /* allow_disk_format_probing = false */
+    unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */
+    int defaultDiskCache;             /* default_disk_cache; -1 = unset (QEMU's default) */
+    char *emulator;                   /* emulator = /usr/bin/qemu-system-x86_64 */
+} qvirDriverConfig;
+
+/* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */
+qvirDriverConfig *qvirDriverConfigNew(const char *root);
+void qvirDriverConfigFree(qvirDriverConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDriverConfig, qvirDriverConfigFree);
+
+/* Read configDir/qvirtd.conf if present (GKeyFile, group [qvirtd]); unknown keys and bad
+ * values are errors naming the key. */
+gboolean qvirDriverConfigLoad(qvirDriverConfig *cfg, const char *path, GError **error);
+/* Create every directory the daemon writes to. */
+gboolean qvirDriverConfigMakeDirs(const qvirDriverConfig *cfg, GError **error);

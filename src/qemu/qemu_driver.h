@@ -1,0 +1,106 @@
+/*
+ * qemu_driver.h: the driver API the RPC layer calls, one function per libvirt API.
+ *
+ * Domains are named by UUID (as remote_nonnull_domain carries it). Every function is
+ * thread-safe: the RPC layer calls them from worker threads; each domain has one lock,
+ * and a slow QEMU holds up only calls on its own domain. Errors come back in GError with
+ * qvirErrorCode codes and libvirt's wording, e.g.
+ *   QVIR_ERR_NO_DOMAIN           "Domain not found: no domain with matching name 'x'"
+ *   QVIR_ERR_OPERATION_INVALID   "Requested operation is not valid: domain is not running"
+ * Flag values are libvirt's (libvirt-domain.h), passed through from the wire.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_conf.h"
+
+typedef struct _qvirDriver qvirDriver;
+
+/* What remote_nonnull_domain carries. */
+typedef struct {
+    char *name;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    int id; /* -1 when inactive */
+} qvirDomainRef;
+
+void qvirDomainRefFree(qvirDomainRef *ref);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainRef, qvirDomainRefFree);
+
+/* libvirt's virDomainState / reasons (libvirt-domain.h). */
+typedef enum {
+    QVIR_DOMAIN_NOSTATE = 0,
+    QVIR_DOMAIN_RUNNING = 1,
+    QVIR_DOMAIN_BLOCKED = 2,
+    QVIR_DOMAIN_PAUSED = 3,
+    QVIR_DOMAIN_SHUTDOWN = 4,
+    QVIR_DOMAIN_SHUTOFF = 5,
+    QVIR_DOMAIN_CRASHED = 6,
+} qvirDomainState;
+
+typedef struct {
+    int state;                      /* qvirDomainState */
+    unsigned long long maxMemKiB;
+    unsigned long long memoryKiB;
+    unsigned int nrVirtCpu;
+    unsigned long long cpuTimeNs;
+} qvirDomainInfo;
+
+/*
+ * Take CFG (ownership passes), create directories, load persistent definitions,
+ * reconnect to running domains from their status files (restoring chains from the status
+ * XML without probing; a domain whose QEMU died is cleaned up as stopped).
+ */
+qvirDriver *qvirDriverOpen(qvirDriverConfig *cfg, GError **error);
+/* Closes monitors; running QEMUs keep running (they are reconnected next time). */
+void qvirDriverClose(qvirDriver *drv);
+const qvirDriverConfig *qvirDriverGetConfig(qvirDriver *drv);
+
+/* Hypervisor facts for GET_VERSION / GET_CAPABILITIES. */
+unsigned long qvirDriverGetVersion(qvirDriver *drv, GError **error); /* QEMU's, as major*1e6+minor*1e3+micro */
+char *qvirDriverGetCapabilities(qvirDriver *drv, GError **error);    /* <capabilities> XML */
+
+/* Listing. FLAGS: VIR_CONNECT_LIST_DOMAINS_* (ACTIVE 1, INACTIVE 2, PERSISTENT 4,
+ * TRANSIENT 8, RUNNING 16, PAUSED 32, SHUTOFF 64, OTHER 128, ...). Array of qvirDomainRef*. */
+GPtrArray *qvirDriverListAllDomains(qvirDriver *drv, unsigned int flags);
+int qvirDriverNumOfDomains(qvirDriver *drv);            /* active */
+GArray *qvirDriverListDomainIDs(qvirDriver *drv);       /* int ids of active domains */
+int qvirDriverNumOfDefinedDomains(qvirDriver *drv);     /* inactive persistent */
+GPtrArray *qvirDriverListDefinedDomainNames(qvirDriver *drv); /* char* */
+
+qvirDomainRef *qvirDriverDomainLookupByName(qvirDriver *drv, const char *name, GError **error);
+qvirDomainRef *qvirDriverDomainLookupByUUID(qvirDriver *drv, const unsigned char *uuid,
+                                            GError **error);
+qvirDomainRef *qvirDriverDomainLookupByID(qvirDriver *drv, int id, GError **error);
+
+/* Lifecycle. */
+qvirDomainRef *qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags,
+                                         GError **error);
+gboolean qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid,
+                                  unsigned int flags, GError **error);
+/* Start a defined domain; FLAGS: VIR_DOMAIN_START_PAUSED 1, ... */
+gboolean qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                GError **error);
+/* Create and start a transient domain. */
+qvirDomainRef *qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags,
+                                         GError **error);
+gboolean qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid,
+                                 unsigned int flags, GError **error);
+
+/* Queries. XML FLAGS: VIR_DOMAIN_XML_SECURE 1, INACTIVE 2, UPDATE_CPU 4, MIGRATABLE 8. */
+char *qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid,
+                                 unsigned int flags, GError **error);
+gboolean qvirDriverDomainGetState(qvirDriver *drv, const unsigned char *uuid, int *state,
+                                  int *reason, GError **error);
+gboolean qvirDriverDomainGetInfo(qvirDriver *drv, const unsigned char *uuid,
+                                 qvirDomainInfo *info, GError **error);
+int qvirDriverDomainIsActive(qvirDriver *drv, const unsigned char *uuid, GError **error);
+int qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError **error);
+
+/* virsh domxml-to-native qemu-argv: FORMAT must be "qemu-argv". */
+char *qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
+                                         unsigned int flags, GError **error);
+
+/* For tests: image headers read by this daemon since it started (from src/storage). */
+guint64 qvirDriverGetProbeCount(qvirDriver *drv);

@@ -1,0 +1,76 @@
+/*
+ * qemu_process.h: one running QEMU for one domain.
+ *
+ * Start pipeline (every step undone on failure: no process, no files, no chain left):
+ *   fill every disk's chain once from its images (unless the XML carries a terminated chain)
+ *   -> check O_DIRECT where cache none/directsync needs it -> assign aliases/nodes/indexes
+ *   -> build argv -> spawn QEMU as a child (never -daemonize; output to a log file so QEMU
+ *   survives the daemon) -> connect QMP -> "cont" unless paused.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+#include "conf/domain_conf.h"
+#include "storage/storage_chain.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_monitor.h"
+
+typedef struct _qemuProcess qemuProcess;
+
+typedef enum {
+    QEMU_PROCESS_EXIT_SHUTDOWN = 0, /* guest powered off / QEMU quit cleanly */
+    QEMU_PROCESS_EXIT_CRASHED,      /* killed by a signal or monitor lost unexpectedly */
+    QEMU_PROCESS_EXIT_DESTROYED,    /* we stopped it (qemuProcessStop) */
+} qemuProcessExitReason;
+
+typedef struct {
+    /* QEMU went away on its own (not through qemuProcessStop). Called once, from a
+     * thread that is not the caller of any qemuProcess function. */
+    void (*exited)(qemuProcess *proc, qemuProcessExitReason reason, gpointer opaque);
+    /* A QMP event, forwarded from the monitor. */
+    void (*event)(qemuProcess *proc, const char *name, JsonObject *data, gpointer opaque);
+} qemuProcessCallbacks;
+
+typedef struct {
+    const char *runDir;  /* monitor socket and pid live here: RUNDIR/NAME.monitor */
+    const char *logDir;  /* QEMU's stdout/stderr go to LOGDIR/NAME.log */
+    const char *domainDir; /* per-domain scratch directory */
+    gboolean startPaused;
+    const qvirStorageChainConfig *chainConfig;
+    int defaultDiskCache; /* qvirDomainDiskCache applied to disks without one; -1 = none */
+} qemuProcessStartOpts;
+
+/*
+ * Start DEF (a private live copy the caller owns; it is updated in place with the chains,
+ * aliases, node names and indexes it gets). On failure DEF's disks have no chain added.
+ */
+qemuProcess *qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps,
+                              const qemuProcessStartOpts *opts, const qemuProcessCallbacks *cb,
+                              gpointer opaque, GError **error);
+
+/* Re-attach to a QEMU started by an earlier daemon, from its pid and monitor socket. */
+qemuProcess *qemuProcessReconnect(pid_t pid, const char *monitorPath,
+                                  const qemuProcessCallbacks *cb, gpointer opaque,
+                                  GError **error);
+
+/* Stop QEMU (quit, then SIGTERM, then SIGKILL) and wait for it. The exited callback is not
+ * called for a stop we asked for. */
+gboolean qemuProcessStop(qemuProcess *proc, GError **error);
+
+/* Free the handle (closes the monitor). Does not stop QEMU. */
+void qemuProcessFree(qemuProcess *proc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuProcess, qemuProcessFree);
+
+pid_t qemuProcessGetPid(const qemuProcess *proc);
+const char *qemuProcessGetMonitorPath(const qemuProcess *proc);
+qemuMonitor *qemuProcessGetMonitor(qemuProcess *proc);
+
+/*
+ * Before a start or hot-plug: every file of DISK's chain must accept O_DIRECT when its
+ * cache mode is none or directsync. Error names the disk, the file and the filesystem:
+ *   "disk 'vda': file '/dev/shm/a.qcow2' on a tmpfs filesystem does not support O_DIRECT
+ *    needed by cache mode 'none'"
+ */
+gboolean qemuProcessCheckDirectIO(const qvirDomainDiskDef *disk, GError **error);
