@@ -58,3 +58,8 @@ JsonNode *qemuMonitorCommandSteal(qemuMonitor *mon, const char *command, JsonObj
 /* Parse one QMP line (used by the reader; exposed for tests and fuzzing). Returns the
  * object or NULL with error for anything that is not a JSON object. */
 JsonObject *qemuMonitorParseLine(const char *line, gsize len, GError **error);
+
+/* TRUE once the connection has ended (no more replies or events will come). */
+gboolean qemuMonitorIsEOF(qemuMonitor *mon);
+/* The QMP greeting ({"QMP": {"version": ...}}), a new reference. */
+JsonObject *qemuMonitorGetGreeting(qemuMonitor *mon);
