@@ -1,0 +1,368 @@
+/*
+ * storage_chain.c: walking a disk's backing chain, one layer at a time.
+ *
+ * Per layer: open (O_RDONLY), fstat, one pread of at most 0x8200 bytes, close.
+ * A raw layer is not read at all. Only a VMDK whose descriptor lies further in
+ * and a VHDX (whose size is in its metadata region) read more, through the
+ * probe's read callback. The walk builds the new chain off to the side and
+ * grafts it onto TOP only when every layer succeeded.
+ */
+#include "storage_chain.h"
+#include "storage_probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+# include <linux/fs.h>
+#endif
+
+#include "util/virerror.h"
+#include "util/virfile.h"
+
+static atomic_uint_fast64_t qvirStorageProbeHeaders;
+
+guint64
+qvirStorageProbeCounter(void)
+{
+    return atomic_load(&qvirStorageProbeHeaders);
+}
+
+void
+qvirStorageChainConfigInit(qvirStorageChainConfig *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->allowFormatProbing = FALSE;
+    cfg->maxDepth = QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH;
+}
+
+typedef struct {
+    int fd;
+    const char *path;
+} qvirChainReader;
+
+static gboolean
+qvirChainPread(int fd, guint64 offset, guint8 *buf, gsize len, gsize *got)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t n = pread(fd, buf + *got, len - *got, (off_t)(offset + *got));
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return FALSE;
+        }
+        if (n == 0)
+            break;
+        *got += (gsize)n;
+    }
+    return TRUE;
+}
+
+/* The probe's callback for the few formats that keep metadata past the header. */
+static gboolean
+qvirChainReadExtra(void *opaque, guint64 offset, guint8 *buf, gsize len, GError **error)
+{
+    qvirChainReader *r = opaque;
+    gsize got;
+
+    if (!qvirChainPread(r->fd, offset, buf, len, &got)) {
+        int saved = errno;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot read header '%s': %s",
+                    r->path, g_strerror(saved));
+        return FALSE;
+    }
+    if (got != len) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_STORAGE_PROBE_FAILED,
+                    "cannot read header '%s': unexpected end of file", r->path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * libvirt's rule (virStorageSourceBackinStoreStringIsFile): a colon before any slash
+ * means a protocol ("nbd:", "rbd:", "json:", "nbd://"); "./a:b" is how to name such a file.
+ */
+static gboolean
+qvirChainBackingIsFile(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    const char *slash = strchr(name, '/');
+
+    return !colon || (slash && slash < colon);
+}
+
+static void
+qvirChainReportAccess(int errcode, const qvirStorageSource *src, const qvirStorageSource *top,
+                      GError **error)
+{
+    if (src == top)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "Cannot access storage file '%s': %s", src->path, g_strerror(errcode));
+    else
+        /* libvirt names the disk's top image here, not the direct overlay. */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "Cannot access backing file '%s' of storage file '%s': %s", src->path,
+                    top->path, g_strerror(errcode));
+}
+
+static void
+qvirChainReportTooDeep(const qvirStorageSource *src, const qvirStorageChainConfig *cfg,
+                       GError **error)
+{
+    if (cfg->diskName)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "backing chains more than %u layers deep are not supported for disk '%s'",
+                    cfg->maxDepth, cfg->diskName);
+    else
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "backing store for %s is self-referential or too deeply nested", src->path);
+}
+
+static guint
+qvirChainIdHash(gconstpointer key)
+{
+    const qvirStorageSource *src = key;
+    return g_int64_hash(&(gint64){(gint64)src->ino}) ^ (guint)src->dev;
+}
+
+static gboolean
+qvirChainIdEqual(gconstpointer a, gconstpointer b)
+{
+    const qvirStorageSource *x = a, *y = b;
+    return x->dev == y->dev && x->ino == y->ino;
+}
+
+/* Size of an opened file or block device; block devices need one ioctl. */
+static gboolean
+qvirChainLayerSize(int fd, const struct stat *sb, guint64 *size)
+{
+    if (S_ISREG(sb->st_mode)) {
+        *size = (guint64)sb->st_size;
+        return TRUE;
+    }
+#ifdef BLKGETSIZE64
+    {
+        guint64 bytes = 0;
+        if (ioctl(fd, BLKGETSIZE64, &bytes) == 0) {
+            *size = bytes;
+            return TRUE;
+        }
+    }
+#endif
+    return FALSE;
+}
+
+/*
+ * Open SRC, identify it, read its header once and fill its metadata. SEEN holds the
+ * layers above; a repeat of dev+ino is a loop.
+ */
+static gboolean
+qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashTable *seen,
+                    gboolean probed, GError **error)
+{
+    g_autofree guint8 *buf = NULL;
+    qvirStorageProbeResult res = {0};
+    qvirStorageProbeInput in = {0};
+    qvirChainReader reader;
+    struct stat sb;
+    guint64 size = 0;
+    gsize got = 0;
+    int fd;
+    gboolean ok = FALSE;
+
+    /* O_NONBLOCK: a FIFO named as a backing file must not hang the walk. */
+    if ((fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+        qvirChainReportAccess(errno, src, top, error);
+        return FALSE;
+    }
+    if (fstat(fd, &sb) < 0) {
+        qvirChainReportAccess(errno, src, top, error);
+        goto cleanup;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "storage file '%s' is not a regular file or block device", src->path);
+        goto cleanup;
+    }
+    src->type = S_ISBLK(sb.st_mode) ? QVIR_STORAGE_TYPE_BLOCK : QVIR_STORAGE_TYPE_FILE;
+    src->dev = sb.st_dev;
+    src->ino = sb.st_ino;
+    if (g_hash_table_contains(seen, src)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "backing store for %s is self-referential or too deeply nested", src->path);
+        goto cleanup;
+    }
+    if (!qvirChainLayerSize(fd, &sb, &size)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot get size of '%s': %s",
+                    src->path, g_strerror(errno));
+        goto cleanup;
+    }
+
+    /* Raw is never read: its bytes belong to the guest, whatever they look like. */
+    if (src->format != QVIR_STORAGE_FILE_RAW) {
+        buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
+        if (!qvirChainPread(fd, 0, buf, QVIR_STORAGE_PROBE_HEADER_MAX, &got)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot read header '%s': %s",
+                        src->path, g_strerror(errno));
+            goto cleanup;
+        }
+        atomic_fetch_add(&qvirStorageProbeHeaders, 1);
+        if (probed)
+            src->format = qvirStorageProbeFormat(buf, got);
+    }
+
+    reader = (qvirChainReader){fd, src->path};
+    in = (qvirStorageProbeInput){src->path, buf, got, size, qvirChainReadExtra, &reader};
+    if (!qvirStorageProbeParse(src->format, &in, &res, error))
+        goto cleanup;
+
+    src->capacity = res.capacity;
+    src->encrypted = res.encrypted;
+    src->backingFormat = res.backingFormat;
+    g_free(src->backingStoreRaw);
+    src->backingStoreRaw = g_steal_pointer(&res.backingName);
+    ok = TRUE;
+
+cleanup:
+    qvirStorageProbeResultClear(&res);
+    close(fd);
+    return ok;
+}
+
+/* The layer named by SRC's header: a file or block device to open, or a network source. */
+static qvirStorageSource *
+qvirChainNewBacking(const qvirStorageSource *src)
+{
+    qvirStorageSource *next = qvirStorageSourceNew();
+
+    next->relPath = g_strdup(src->backingStoreRaw);
+    next->format = src->backingFormat;
+    next->readonly = TRUE;
+    if (qvirChainBackingIsFile(src->backingStoreRaw)) {
+        next->type = QVIR_STORAGE_TYPE_FILE; /* BLOCK once fstat says so */
+        next->path = qvirFileResolveRelative(src->path, src->backingStoreRaw);
+    } else {
+        next->type = QVIR_STORAGE_TYPE_NETWORK;
+        next->path = g_strdup(src->backingStoreRaw);
+    }
+    return next;
+}
+
+static gboolean
+qvirChainCheckArgs(const qvirStorageSource *top, const qvirStorageChainConfig *cfg,
+                   GError **error)
+{
+    if (!top || !cfg || !top->path || !*top->path) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "backing chain probe needs a storage source with a path");
+        return FALSE;
+    }
+    if (top->type != QVIR_STORAGE_TYPE_FILE && top->type != QVIR_STORAGE_TYPE_BLOCK) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "cannot probe the backing chain of '%s': not a file or block device",
+                    top->path);
+        return FALSE;
+    }
+    if (top->format <= QVIR_STORAGE_FILE_NONE && !cfg->allowFormatProbing) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "format of image '%s' is not specified and format probing is disabled",
+                    top->path);
+        return FALSE;
+    }
+    if (top->format >= QVIR_STORAGE_FILE_LAST) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "unknown format %d of image '%s'",
+                    top->format, top->path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * A layer whose format we guessed cannot be trusted to name another file: a guest
+ * can write any header into a disk it owns. libvirt refuses such a chain.
+ */
+static void
+qvirChainReportProbedBacking(const qvirStorageSource *layer, const qvirStorageSource *overlay,
+                             GError **error)
+{
+    if (overlay)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "format of backing image '%s' of image '%s' was not specified in the image "
+                    "metadata (See https://libvirt.org/kbase/backing_chains.html for "
+                    "troubleshooting)",
+                    overlay->backingStoreRaw, overlay->path);
+    else
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "format of image '%s' was probed as '%s', which names backing file '%s'; "
+                    "a probed image is never followed: specify its format",
+                    layer->path, qvirStorageFileFormatTypeToString(layer->format),
+                    layer->backingStoreRaw);
+}
+
+gboolean
+qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg, GError **error)
+{
+    g_autoptr(GHashTable) seen = NULL;
+    g_autoptr(qvirStorageSource) scratch = NULL;
+    qvirStorageSource *cur, *overlay = NULL;
+    unsigned int depth = 1;
+
+    if (!qvirChainCheckArgs(top, cfg, error))
+        return FALSE;
+
+    /* Work on a copy of TOP so that a failure leaves it untouched. */
+    scratch = qvirStorageSourceNew();
+    scratch->type = top->type;
+    scratch->path = g_strdup(top->path);
+    scratch->format = top->format;
+    seen = g_hash_table_new(qvirChainIdHash, qvirChainIdEqual);
+
+    for (cur = scratch;; overlay = cur, cur = cur->backingStore, depth++) {
+        gboolean probed = cur->format == QVIR_STORAGE_FILE_NONE;
+
+        if (depth > cfg->maxDepth) {
+            qvirChainReportTooDeep(cur, cfg, error);
+            return FALSE;
+        }
+        /* Protocol backings are reported, never opened; QEMU resolves the rest. */
+        if (cur->type == QVIR_STORAGE_TYPE_NETWORK)
+            break;
+        if (probed && overlay && !cfg->allowFormatProbing) {
+            qvirChainReportProbedBacking(cur, overlay, error);
+            return FALSE;
+        }
+        if (!qvirChainProbeLayer(cur, scratch, seen, probed, error))
+            return FALSE;
+        if (probed && cur->backingStoreRaw) {
+            qvirChainReportProbedBacking(cur, overlay, error);
+            return FALSE;
+        }
+        g_hash_table_add(seen, cur);
+        if (!cur->backingStoreRaw) {
+            cur->backingStore = qvirStorageSourceNew(); /* terminator */
+            break;
+        }
+        cur->backingStore = qvirChainNewBacking(cur);
+    }
+
+    /* Graft: TOP keeps its identity and caller-owned fields, gains the probed ones. */
+    top->type = scratch->type;
+    top->format = scratch->format;
+    top->capacity = scratch->capacity;
+    top->encrypted = scratch->encrypted;
+    top->backingFormat = scratch->backingFormat;
+    top->dev = scratch->dev;
+    top->ino = scratch->ino;
+    g_free(top->backingStoreRaw);
+    top->backingStoreRaw = g_steal_pointer(&scratch->backingStoreRaw);
+    qvirStorageSourceChainClear(top);
+    top->backingStore = g_steal_pointer(&scratch->backingStore);
+    return TRUE;
+}

@@ -1,0 +1,185 @@
+/*
+ * qvirt-chain.c: `qvirt chain IMAGE`, an image's backing chain as qvirtd sees it.
+ */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qvirt-cmds.h"
+#include "storage/storage_chain.h"
+#include "util/virerror.h"
+
+#define QVIRT_CHAIN_DESCRIPTION                                                                  \
+    "Probe IMAGE's backing chain the way qvirtd does before starting a domain:\n"              \
+    "each layer is opened once and only its header is read, relative backing names\n"         \
+    "resolve against the directory of the image that names them, and a protocol\n"            \
+    "backing (nbd:, json:, URI) ends the chain without being opened.\n"                       \
+    "\n"                                                                                       \
+    "The top image's format must be given with --format, as a disk's <driver type=>\n"        \
+    "would give it. Without --format the command refuses to guess, unless --allow-probe\n"    \
+    "is given: then the format is guessed from the header, and a guessed image that\n"        \
+    "names a backing file is an error (a guest can write any header into a raw disk).\n"      \
+    "Each backing image's format must be recorded in its overlay (qemu-img create -F);\n"    \
+    "--allow-probe also lets an unrecorded one be guessed under the same rule.\n"            \
+    "\n"                                                                                       \
+    "--json (the default) prints an array shaped like\n"                                       \
+    "`qemu-img info --backing-chain --output=json`: filename, format, virtual-size,\n"        \
+    "backing-filename, full-backing-filename, backing-filename-format (and encrypted).\n"     \
+    "--xml prints the chain as libvirt's <backingStore> elements.\n"                           \
+    "\n"                                                                                       \
+    "Exit status: 0 on success, 1 when the chain cannot be probed, 2 on bad usage."
+
+static void
+qvirtChainAddLayer(JsonBuilder *b, const qvirStorageSource *src)
+{
+    const qvirStorageSource *next = src->backingStore;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "filename");
+    json_builder_add_string_value(b, src->path);
+    if (src->format != QVIR_STORAGE_FILE_NONE) {
+        json_builder_set_member_name(b, "format");
+        json_builder_add_string_value(b, qvirStorageFileFormatTypeToString(src->format));
+    }
+    /* A network layer is never opened, so its size is not known. */
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK) {
+        json_builder_set_member_name(b, "virtual-size");
+        json_builder_add_int_value(b, (gint64)src->capacity);
+    }
+    if (src->encrypted) {
+        json_builder_set_member_name(b, "encrypted");
+        json_builder_add_boolean_value(b, TRUE);
+    }
+    if (src->backingStoreRaw) {
+        json_builder_set_member_name(b, "backing-filename");
+        json_builder_add_string_value(b, src->backingStoreRaw);
+        if (qvirStorageSourceIsBacking(next)) {
+            json_builder_set_member_name(b, "full-backing-filename");
+            json_builder_add_string_value(b, next->path);
+        }
+        if (src->backingFormat != QVIR_STORAGE_FILE_NONE) {
+            json_builder_set_member_name(b, "backing-filename-format");
+            json_builder_add_string_value(b,
+                                          qvirStorageFileFormatTypeToString(src->backingFormat));
+        }
+    }
+    json_builder_end_object(b);
+}
+
+static char *
+qvirtChainFormatJSON(const qvirStorageSource *top)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+
+    json_builder_begin_array(b);
+    for (const qvirStorageSource *src = top; qvirStorageSourceIsBacking(src);
+         src = src->backingStore)
+        qvirtChainAddLayer(b, src);
+    json_builder_end_array(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_indent(gen, 4);
+    return json_generator_to_data(gen, NULL);
+}
+
+#ifdef QVIRT_CHAIN_HAVE_XML
+static char *
+qvirtChainFormatXML(const qvirStorageSource *top)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    qvirDomainBackingStoreFormat(buf, top->backingStore, 0, 0);
+    return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+#endif
+
+int
+qvirtCmdChain(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("IMAGE");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirStorageSource) top = NULL;
+    g_autofree char *format = NULL;
+    g_autofree char *out = NULL;
+    gboolean allowProbe = FALSE, json = FALSE, xml = FALSE;
+    gint maxDepth = QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH;
+    qvirStorageChainConfig cfg;
+    GOptionEntry entries[] = {
+        {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "format of IMAGE (qcow2, raw, ...)",
+         "FMT"},
+        {"allow-probe", 0, 0, G_OPTION_ARG_NONE, &allowProbe,
+         "guess formats that are not given or recorded (never followed further)", NULL},
+        {"max-depth", 0, 0, G_OPTION_ARG_INT, &maxDepth, "deepest chain accepted (default 200)",
+         "N"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON like qemu-img info (default)", NULL},
+        {"xml", 0, 0, G_OPTION_ARG_NONE, &xml, "print libvirt <backingStore> XML", NULL},
+        {NULL},
+    };
+
+    g_option_context_set_summary(ctx, "Print the backing chain of a disk image.");
+    g_option_context_set_description(ctx, QVIRT_CHAIN_DESCRIPTION);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_set_prgname("qvirt chain");
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "qvirt chain: %s\n", error->message);
+        return 2;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "qvirt chain: expected exactly one IMAGE (see --help)\n");
+        return 2;
+    }
+    if (json && xml) {
+        fprintf(stderr, "qvirt chain: --json and --xml are exclusive\n");
+        return 2;
+    }
+    if (maxDepth < 1) {
+        fprintf(stderr, "qvirt chain: --max-depth must be at least 1\n");
+        return 2;
+    }
+
+    top = qvirStorageSourceNew();
+    top->type = QVIR_STORAGE_TYPE_FILE; /* becomes "block" if it is a block device */
+    top->path = g_path_is_absolute(argv[1]) ? g_strdup(argv[1])
+                                            : g_build_filename(g_get_current_dir(), argv[1], NULL);
+    if (format) {
+        int fmt = qvirStorageFileFormatTypeFromString(format);
+        if (fmt <= QVIR_STORAGE_FILE_NONE) {
+            fprintf(stderr, "qvirt chain: unknown format '%s': expected one of %s\n", format,
+                    qvirStorageFileFormatTypeList() + strlen("none, "));
+            return 2;
+        }
+        top->format = fmt;
+    } else if (!allowProbe) {
+        fprintf(stderr, "qvirt chain: the format of '%s' is not given: use --format FMT "
+                        "(or --allow-probe to guess it)\n",
+                argv[1]);
+        return 2;
+    }
+
+    qvirStorageChainConfigInit(&cfg);
+    cfg.allowFormatProbing = allowProbe;
+    cfg.maxDepth = (unsigned int)maxDepth;
+    if (!qvirStorageChainProbe(top, &cfg, &error)) {
+        fprintf(stderr, "qvirt chain: error: %s\n", error->message);
+        return 1;
+    }
+
+    if (xml) {
+#ifdef QVIRT_CHAIN_HAVE_XML
+        out = qvirtChainFormatXML(top);
+#else
+        fprintf(stderr, "qvirt chain: --xml is not available in this build\n");
+        return 1;
+#endif
+    } else {
+        out = qvirtChainFormatJSON(top);
+    }
+    fputs(out, stdout);
+    if (!g_str_has_suffix(out, "\n"))
+        fputc('\n', stdout);
+    return 0;
+}
