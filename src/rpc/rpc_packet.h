@@ -1,0 +1,105 @@
+/*
+ * rpc_packet.h: libvirt's RPC packet framing (virnetprotocol.x).
+ *
+ *   u32 length      whole packet, this word included
+ *   u32 program     REMOTE 0x20008086, keepalive 0x6b656570
+ *   u32 version     1 for both
+ *   i32 procedure
+ *   u32 type        CALL 0, REPLY 1, MESSAGE 2, STREAM 3, ...
+ *   u32 serial      echoed in the reply
+ *   u32 status      OK 0, ERROR 1, CONTINUE 2
+ *   XDR body        arguments, return value, or a virNetMessageError
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "rpc/xdr.h"
+
+#define QVIR_RPC_LEN_SIZE 4u
+#define QVIR_RPC_HEADER_SIZE 24u
+/* VIR_NET_MESSAGE_MAX: the largest packet, length word included. */
+#define QVIR_RPC_PACKET_MAX (32u * 1024 * 1024)
+#define QVIR_RPC_PACKET_MIN (QVIR_RPC_LEN_SIZE + QVIR_RPC_HEADER_SIZE)
+
+#define QVIR_RPC_REMOTE_PROGRAM 0x20008086u
+#define QVIR_RPC_REMOTE_VERSION 1u
+#define QVIR_RPC_KEEPALIVE_PROGRAM 0x6b656570u
+#define QVIR_RPC_KEEPALIVE_VERSION 1u
+#define QVIR_RPC_KEEPALIVE_PROC_PING 1
+#define QVIR_RPC_KEEPALIVE_PROC_PONG 2
+
+typedef enum {
+    QVIR_RPC_CALL = 0,
+    QVIR_RPC_REPLY = 1,
+    QVIR_RPC_MESSAGE = 2,
+    QVIR_RPC_STREAM = 3,
+    QVIR_RPC_CALL_WITH_FDS = 4,
+    QVIR_RPC_REPLY_WITH_FDS = 5,
+    QVIR_RPC_STREAM_HOLE = 6,
+} qvirRpcType;
+
+typedef enum {
+    QVIR_RPC_STATUS_OK = 0,
+    QVIR_RPC_STATUS_ERROR = 1,
+    QVIR_RPC_STATUS_CONTINUE = 2,
+} qvirRpcStatus;
+
+typedef struct {
+    guint32 program;
+    guint32 version;
+    gint32 procedure;
+    guint32 type;
+    guint32 serial;
+    guint32 status;
+} qvirRpcHeader;
+
+/* virErrorLevel */
+#define QVIR_RPC_ERR_LEVEL_ERROR 2
+
+/* The error body of a REPLY with status ERROR (virNetMessageError). */
+typedef struct {
+    gint32 code;   /* virErrorNumber */
+    gint32 domain; /* virErrorDomain */
+    char *message;
+    gint32 level;
+    char *str1;
+    char *str2;
+    char *str3;
+    gint32 int1;
+    gint32 int2;
+} qvirRpcError;
+
+void qvirRpcErrorFree(qvirRpcError *err);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcError, qvirRpcErrorFree);
+
+/*
+ * Check the length word at the start of a packet: FALSE with an error when it
+ * is below the header size or above QVIR_RPC_PACKET_MAX (the connection must
+ * then be dropped, since the stream can no longer be framed).
+ */
+gboolean qvirRpcPacketCheckLength(guint32 length, GError **error);
+
+/* Decode the header of a packet body (the bytes after the length word). */
+gboolean qvirRpcHeaderDecode(qvirXdrReader *rd, qvirRpcHeader *hdr, GError **error);
+
+/* Start a packet: a placeholder length word and HDR. Append the body with the
+ * qvirXdrWrite* functions, then call qvirRpcPacketFinish. */
+GByteArray *qvirRpcPacketStart(const qvirRpcHeader *hdr);
+/* Fill in the length word; FALSE when the packet is over the protocol maximum. */
+gboolean qvirRpcPacketFinish(GByteArray *pkt, GError **error);
+
+/* The reply header for a CALL: same program/version/procedure/serial. */
+void qvirRpcHeaderForReply(const qvirRpcHeader *call, qvirRpcStatus status, qvirRpcHeader *reply);
+
+/*
+ * A complete error REPLY to CALL carrying ERR. Codes of the QVIR_ERROR domain go
+ * on the wire unchanged (they are libvirt's virErrorNumber); other GErrors become
+ * INTERNAL_ERROR. ERRDOMAIN is the virErrorDomain to report (qvirErrorFrom).
+ */
+GByteArray *qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomain);
+
+/* Append a virNetMessageError body. */
+void qvirRpcErrorEncode(GByteArray *buf, int code, int errDomain, const char *message);
+/* Decode one (used by tests and any client code). */
+gboolean qvirRpcErrorDecode(qvirXdrReader *rd, qvirRpcError *err, GError **error);

@@ -1,0 +1,642 @@
+/*
+ * rpc_server.c: sockets, framing, keepalive and ordered replies.
+ *
+ * Threading: everything here runs on the main context except the dispatch
+ * callback. A call handed to the pool holds a reference on its client; when the
+ * worker is done it attaches an idle source to the server's context, which marks
+ * the call done and writes every finished reply at the head of the client's
+ * queue. A client that disconnects is closed at once; its running calls finish
+ * in the pool and are then dropped.
+ */
+#include "rpc/rpc_server.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+
+#include "util/virerror.h"
+
+#define QVIR_RPC_READ_CHUNK 65536
+
+typedef struct _qvirRpcCall qvirRpcCall;
+
+struct _qvirRpcClient {
+    gint refs;
+    qvirRpcServer *srv; /* NULL once the server let go of it */
+    GSocket *sock;
+    GSource *inSource;  /* NULL while reading is paused or closed */
+    GSource *outSource; /* NULL unless a write is pending */
+    GByteArray *rx;     /* received bytes not yet framed */
+    GByteArray *tx;     /* framed replies not yet written */
+    gsize txOff;
+    GQueue calls; /* qvirRpcCall, in arrival order */
+    gboolean closed;
+    gpointer priv;
+    GDestroyNotify privFree;
+};
+
+struct _qvirRpcCall {
+    qvirRpcClient *client; /* a reference */
+    qvirRpcHeader hdr;
+    GBytes *args;
+    GByteArray *reply; /* a full packet, once done */
+    gboolean done;
+};
+
+typedef struct {
+    char *path;
+    GSocket *sock;
+    GSource *source;
+} qvirRpcListener;
+
+struct _qvirRpcServer {
+    qvirRpcProgram prog;
+    GMainContext *ctx;
+    GThreadPool *pool;
+    GPtrArray *listeners; /* qvirRpcListener */
+    GPtrArray *clients;   /* qvirRpcClient, one reference each */
+};
+
+static void qvirRpcClientClose(qvirRpcClient *client);
+static void qvirRpcClientProcessInput(qvirRpcClient *client);
+static void qvirRpcClientFlush(qvirRpcClient *client);
+
+/* ---- clients and calls ---------------------------------------------------- */
+
+static qvirRpcClient *
+qvirRpcClientRef(qvirRpcClient *client)
+{
+    g_atomic_int_inc(&client->refs);
+    return client;
+}
+
+static void
+qvirRpcClientUnref(qvirRpcClient *client)
+{
+    if (!g_atomic_int_dec_and_test(&client->refs))
+        return;
+    g_assert(client->closed);
+    if (client->privFree)
+        client->privFree(client->priv);
+    g_clear_object(&client->sock);
+    g_byte_array_unref(client->rx);
+    g_byte_array_unref(client->tx);
+    g_free(client);
+}
+
+gpointer
+qvirRpcClientGetPrivate(qvirRpcClient *client)
+{
+    return client->priv;
+}
+
+static void
+qvirRpcCallFree(qvirRpcCall *call)
+{
+    g_bytes_unref(call->args);
+    if (call->reply)
+        g_byte_array_unref(call->reply);
+    qvirRpcClientUnref(call->client);
+    g_free(call);
+}
+
+static GByteArray *
+qvirRpcErrorReply(const qvirRpcHeader *hdr, int code, const char *msg, int errDomain)
+{
+    g_autoptr(GError) err = g_error_new_literal(QVIR_ERROR, code, msg);
+
+    return qvirRpcPacketNewError(hdr, err, errDomain);
+}
+
+/* Run the program's dispatch for CALL and store the reply packet. Worker or main. */
+static void
+qvirRpcCallRun(qvirRpcServer *srv, qvirRpcCall *call)
+{
+    const qvirRpcProgram *prog = &srv->prog;
+    g_autoptr(GError) err = NULL;
+    qvirRpcHeader hdr;
+    qvirXdrReader rd;
+    gsize len;
+    const guint8 *data = g_bytes_get_data(call->args, &len);
+    GByteArray *pkt;
+
+    qvirRpcHeaderForReply(&call->hdr, QVIR_RPC_STATUS_OK, &hdr);
+    pkt = qvirRpcPacketStart(&hdr);
+    qvirXdrReaderInit(&rd, data, len);
+
+    if (prog->dispatch(prog->opaque, call->client, &call->hdr, &rd, pkt, &err) &&
+        qvirRpcPacketFinish(pkt, &err)) {
+        call->reply = pkt;
+        return;
+    }
+    g_byte_array_unref(pkt);
+    if (!err)
+        err = g_error_new_literal(QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                                  "internal error: call failed without an error");
+    call->reply = qvirRpcPacketNewError(
+        &call->hdr, err,
+        err->domain == QVIR_ERROR && err->code == QVIR_ERR_RPC ? QVIR_FROM_RPC : prog->errDomain);
+}
+
+static void
+qvirRpcCallDone(qvirRpcCall *call)
+{
+    qvirRpcClient *client = qvirRpcClientRef(call->client);
+
+    call->done = TRUE;
+    if (client->closed) {
+        g_queue_remove(&client->calls, call);
+        qvirRpcCallFree(call);
+    } else {
+        qvirRpcClientFlush(client);
+        /* Reading may have paused on too many calls in flight. */
+        qvirRpcClientProcessInput(client);
+    }
+    qvirRpcClientUnref(client);
+}
+
+static gboolean
+qvirRpcCallDoneIdle(gpointer opaque)
+{
+    qvirRpcCallDone(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+qvirRpcWorker(gpointer data, gpointer opaque)
+{
+    qvirRpcCall *call = data;
+    qvirRpcServer *srv = opaque;
+    GSource *idle;
+
+    qvirRpcCallRun(srv, call);
+    /* Always defer to the main loop: g_main_context_invoke could run the
+     * completion right here if the context happened to be free. */
+    idle = g_idle_source_new();
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback(idle, qvirRpcCallDoneIdle, call, NULL);
+    g_source_attach(idle, srv->ctx);
+    g_source_unref(idle);
+}
+
+/* ---- output ----------------------------------------------------------------- */
+
+static gboolean qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque);
+
+static void
+qvirRpcClientQueuePacket(qvirRpcClient *client, const GByteArray *pkt)
+{
+    g_byte_array_append(client->tx, pkt->data, pkt->len);
+}
+
+/* Write what the socket takes now; wait for G_IO_OUT for the rest. */
+static void
+qvirRpcClientWrite(qvirRpcClient *client)
+{
+    while (client->txOff < client->tx->len) {
+        g_autoptr(GError) err = NULL;
+        gssize n = g_socket_send(client->sock, (const char *)client->tx->data + client->txOff,
+                                 client->tx->len - client->txOff, NULL, &err);
+
+        if (n < 0) {
+            if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+                break;
+            g_debug("closing client: %s", err->message);
+            qvirRpcClientClose(client);
+            return;
+        }
+        client->txOff += n;
+    }
+
+    if (client->txOff == client->tx->len) {
+        g_byte_array_set_size(client->tx, 0);
+        client->txOff = 0;
+        if (client->outSource) {
+            g_source_destroy(client->outSource);
+            g_clear_pointer(&client->outSource, g_source_unref);
+        }
+        return;
+    }
+    if (!client->outSource) {
+        client->outSource = g_socket_create_source(client->sock, G_IO_OUT, NULL);
+        g_source_set_callback(client->outSource, (GSourceFunc)(void (*)(void))qvirRpcClientOnWritable,
+                              client, NULL);
+        g_source_attach(client->outSource, client->srv->ctx);
+    }
+}
+
+static gboolean
+qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque)
+{
+    qvirRpcClient *client = qvirRpcClientRef(opaque);
+    gboolean again;
+
+    qvirRpcClientWrite(client);
+    again = client->outSource != NULL;
+    qvirRpcClientUnref(client);
+    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* Move every finished reply at the head of the queue to the socket. */
+static void
+qvirRpcClientFlush(qvirRpcClient *client)
+{
+    qvirRpcCall *call;
+
+    while ((call = g_queue_peek_head(&client->calls)) && call->done) {
+        g_queue_pop_head(&client->calls);
+        qvirRpcClientQueuePacket(client, call->reply);
+        qvirRpcCallFree(call);
+    }
+    qvirRpcClientWrite(client);
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+static void
+qvirRpcClientReplyNow(qvirRpcClient *client, const qvirRpcHeader *hdr, GByteArray *reply)
+{
+    qvirRpcCall *call = g_new0(qvirRpcCall, 1);
+
+    /* Goes through the queue so it cannot overtake replies of earlier calls. */
+    call->client = qvirRpcClientRef(client);
+    call->hdr = *hdr;
+    call->args = g_bytes_new(NULL, 0);
+    call->reply = reply;
+    call->done = TRUE;
+    g_queue_push_tail(&client->calls, call);
+}
+
+static void
+qvirRpcClientHandleKeepalive(qvirRpcClient *client, const qvirRpcHeader *hdr)
+{
+    qvirRpcHeader pong = {
+        .program = QVIR_RPC_KEEPALIVE_PROGRAM,
+        .version = QVIR_RPC_KEEPALIVE_VERSION,
+        .procedure = QVIR_RPC_KEEPALIVE_PROC_PONG,
+        .type = QVIR_RPC_MESSAGE,
+        .serial = 0,
+        .status = QVIR_RPC_STATUS_OK,
+    };
+    g_autoptr(GByteArray) pkt = NULL;
+
+    /* PONGs and anything else we do not know are ignored, as libvirt does. */
+    if (hdr->type != QVIR_RPC_MESSAGE || hdr->procedure != QVIR_RPC_KEEPALIVE_PROC_PING)
+        return;
+    pkt = qvirRpcPacketStart(&pong);
+    qvirXdrPatchU32(pkt, 0, pkt->len);
+    /* A PONG is not a reply: it may go out between any two packets. */
+    qvirRpcClientQueuePacket(client, pkt);
+}
+
+/* Handle one whole packet (without its length word). FALSE: close the client. */
+static gboolean
+qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
+{
+    qvirRpcServer *srv = client->srv;
+    const qvirRpcProgram *prog = &srv->prog;
+    g_autofree char *msg = NULL;
+    qvirRpcHeader hdr;
+    qvirXdrReader rd;
+    qvirRpcCall *call;
+
+    qvirXdrReaderInit(&rd, data, len);
+    if (!qvirRpcHeaderDecode(&rd, &hdr, NULL))
+        return FALSE;
+
+    if (hdr.program == QVIR_RPC_KEEPALIVE_PROGRAM) {
+        if (hdr.version != QVIR_RPC_KEEPALIVE_VERSION)
+            return FALSE;
+        qvirRpcClientHandleKeepalive(client, &hdr);
+        return TRUE;
+    }
+
+    /* Only calls come from clients; anything else means we lost the framing or
+     * the client expects streams we never opened. Calls with FDs get an error. */
+    if (hdr.type != QVIR_RPC_CALL && hdr.type != QVIR_RPC_CALL_WITH_FDS) {
+        g_debug("closing client: unexpected message type %u", hdr.type);
+        return FALSE;
+    }
+
+    if (hdr.program != prog->program || hdr.version != prog->version)
+        msg = g_strdup_printf("Cannot find program %d version %d", (int)hdr.program,
+                              (int)hdr.version);
+    else if (hdr.type != QVIR_RPC_CALL)
+        msg = g_strdup_printf("Unexpected message type %u", hdr.type);
+    else if (hdr.status != QVIR_RPC_STATUS_OK)
+        msg = g_strdup_printf("Unexpected message status %u", hdr.status);
+    if (msg) {
+        qvirRpcClientReplyNow(client, &hdr,
+                              qvirRpcErrorReply(&hdr, QVIR_ERR_RPC, msg, QVIR_FROM_RPC));
+        return TRUE;
+    }
+
+    call = g_new0(qvirRpcCall, 1);
+    call->client = qvirRpcClientRef(client);
+    call->hdr = hdr;
+    call->args = g_bytes_new(data + rd.pos, len - rd.pos);
+    g_queue_push_tail(&client->calls, call);
+
+    if (prog->runInline && prog->runInline(hdr.procedure)) {
+        qvirRpcCallRun(srv, call);
+        call->done = TRUE;
+        return TRUE;
+    }
+    g_thread_pool_push(srv->pool, call, NULL);
+    return TRUE;
+}
+
+static void qvirRpcClientSetReading(qvirRpcClient *client, gboolean on);
+
+/* Frame and handle every complete packet received, as long as the client is
+ * under its limit of calls in flight. */
+static void
+qvirRpcClientProcessInput(qvirRpcClient *client)
+{
+    gsize off = 0;
+
+    while (!client->closed && client->calls.length < QVIR_RPC_CLIENT_MAX_REQUESTS) {
+        qvirXdrReader rd;
+        guint32 length;
+        g_autoptr(GError) err = NULL;
+
+        qvirXdrReaderInit(&rd, client->rx->data + off, client->rx->len - off);
+        if (!qvirXdrReadU32(&rd, &length, NULL))
+            break;
+        if (!qvirRpcPacketCheckLength(length, &err)) {
+            g_debug("closing client: %s", err->message);
+            qvirRpcClientClose(client);
+            return;
+        }
+        if (client->rx->len - off < length)
+            break;
+        if (!qvirRpcClientHandlePacket(client, client->rx->data + off + QVIR_RPC_LEN_SIZE,
+                                       length - QVIR_RPC_LEN_SIZE)) {
+            qvirRpcClientClose(client);
+            return;
+        }
+        off += length;
+    }
+    if (client->closed)
+        return;
+    g_byte_array_remove_range(client->rx, 0, off);
+    qvirRpcClientSetReading(client,
+                            client->calls.length < QVIR_RPC_CLIENT_MAX_REQUESTS);
+    qvirRpcClientFlush(client);
+}
+
+static gboolean qvirRpcClientRead(qvirRpcClient *client, GSocket *sock);
+
+/* Callbacks hold a reference: closing drops the server's, and the client must
+ * survive until the callback returns. */
+static gboolean
+qvirRpcClientOnReadable(GSocket *sock, GIOCondition cond, gpointer opaque)
+{
+    qvirRpcClient *client = qvirRpcClientRef(opaque);
+    gboolean again = qvirRpcClientRead(client, sock);
+
+    qvirRpcClientUnref(client);
+    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+qvirRpcClientRead(qvirRpcClient *client, GSocket *sock)
+{
+    g_autoptr(GError) err = NULL;
+    gsize oldLen = client->rx->len;
+    gssize n;
+
+    /* Never buffer more than one maximal packet plus one chunk. */
+    if (oldLen > QVIR_RPC_PACKET_MAX + QVIR_RPC_READ_CHUNK) {
+        qvirRpcClientSetReading(client, FALSE);
+        return FALSE;
+    }
+    g_byte_array_set_size(client->rx, oldLen + QVIR_RPC_READ_CHUNK);
+    n = g_socket_receive(sock, (char *)client->rx->data + oldLen, QVIR_RPC_READ_CHUNK, NULL,
+                         &err);
+    if (n < 0) {
+        g_byte_array_set_size(client->rx, oldLen);
+        if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return TRUE;
+        g_debug("closing client: %s", err->message);
+        qvirRpcClientClose(client);
+        return FALSE;
+    }
+    g_byte_array_set_size(client->rx, oldLen + n);
+    if (n == 0) {
+        /* EOF: running calls still finish, but nobody is left to read replies. */
+        qvirRpcClientClose(client);
+        return FALSE;
+    }
+    qvirRpcClientProcessInput(client);
+    return client->inSource != NULL;
+}
+
+static void
+qvirRpcClientSetReading(qvirRpcClient *client, gboolean on)
+{
+    if (!on && client->inSource) {
+        g_source_destroy(client->inSource);
+        g_clear_pointer(&client->inSource, g_source_unref);
+    } else if (on && !client->inSource && !client->closed) {
+        client->inSource = g_socket_create_source(client->sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                                  NULL);
+        g_source_set_callback(client->inSource,
+                              (GSourceFunc)(void (*)(void))qvirRpcClientOnReadable, client, NULL);
+        g_source_attach(client->inSource, client->srv->ctx);
+    }
+}
+
+/* Drop the connection now. Calls still in the pool keep the client alive until
+ * they finish; finished replies nobody will read are freed. */
+static void
+qvirRpcClientClose(qvirRpcClient *client)
+{
+    qvirRpcServer *srv = client->srv;
+    GList *l, *next;
+
+    if (client->closed)
+        return;
+    qvirRpcClientSetReading(client, FALSE);
+    client->closed = TRUE;
+    if (client->outSource) {
+        g_source_destroy(client->outSource);
+        g_clear_pointer(&client->outSource, g_source_unref);
+    }
+    g_socket_close(client->sock, NULL);
+
+    for (l = client->calls.head; l; l = next) {
+        qvirRpcCall *call = l->data;
+
+        next = l->next;
+        if (call->done) {
+            g_queue_delete_link(&client->calls, l);
+            qvirRpcCallFree(call);
+        }
+    }
+    /* The program's data lives until the last running call lets go. */
+    if (srv && g_ptr_array_remove_fast(srv->clients, client))
+        qvirRpcClientUnref(client);
+}
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static gboolean
+qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
+{
+    qvirRpcServer *srv = opaque;
+    g_autoptr(GError) err = NULL;
+    GSocket *sock = g_socket_accept(lsock, NULL, &err);
+    qvirRpcClient *client;
+
+    if (!sock) {
+        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            g_warning("cannot accept a client: %s", err->message);
+        return G_SOURCE_CONTINUE;
+    }
+    g_socket_set_blocking(sock, FALSE);
+
+    client = g_new0(qvirRpcClient, 1);
+    client->refs = 1;
+    client->srv = srv;
+    client->sock = sock;
+    client->rx = g_byte_array_new();
+    client->tx = g_byte_array_new();
+    g_queue_init(&client->calls);
+    if (srv->prog.clientNew)
+        client->priv = srv->prog.clientNew(srv->prog.opaque);
+    client->privFree = srv->prog.clientFree;
+    g_ptr_array_add(srv->clients, client);
+    qvirRpcClientSetReading(client, TRUE);
+    return G_SOURCE_CONTINUE;
+}
+
+static void
+qvirRpcListenerFree(qvirRpcListener *lst)
+{
+    if (lst->source) {
+        g_source_destroy(lst->source);
+        g_source_unref(lst->source);
+    }
+    if (lst->sock)
+        g_socket_close(lst->sock, NULL);
+    g_clear_object(&lst->sock);
+    if (lst->path)
+        g_unlink(lst->path);
+    g_free(lst->path);
+    g_free(lst);
+}
+
+qvirRpcServer *
+qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers)
+{
+    qvirRpcServer *srv = g_new0(qvirRpcServer, 1);
+
+    g_return_val_if_fail(prog && prog->dispatch, NULL);
+    srv->prog = *prog;
+    srv->ctx = g_main_context_ref_thread_default();
+    srv->pool = g_thread_pool_new(qvirRpcWorker, srv, maxWorkers ? maxWorkers : 1, FALSE, NULL);
+    srv->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)qvirRpcListenerFree);
+    srv->clients = g_ptr_array_new();
+    return srv;
+}
+
+/* TRUE when something accepts connections on PATH. */
+static gboolean
+qvirRpcSocketIsLive(const char *path)
+{
+    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_DEFAULT, NULL);
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+
+    return sock && g_socket_connect(sock, addr, NULL, NULL);
+}
+
+gboolean
+qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
+{
+    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GSocketAddress) addr = NULL;
+    g_autofree char *tmpPath = NULL;
+    qvirRpcListener *lst;
+    GError *err = NULL;
+
+    if (strlen(path) >= 108) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "socket path '%s' is too long for a unix socket", path);
+        return FALSE;
+    }
+    if (g_file_test(path, G_FILE_TEST_EXISTS) && qvirRpcSocketIsLive(path)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "another daemon is already listening on '%s'", path);
+        return FALSE;
+    }
+
+    tmpPath = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
+    g_unlink(tmpPath);
+    sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                        &err);
+    if (!sock)
+        goto fail;
+    addr = g_unix_socket_address_new(tmpPath);
+    if (!g_socket_bind(sock, addr, FALSE, &err))
+        goto fail;
+    if (g_chmod(tmpPath, 0600) < 0 || g_rename(tmpPath, path) < 0) {
+        int saved = errno;
+
+        g_unlink(tmpPath);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot set up socket '%s': %s",
+                    path, g_strerror(saved));
+        return FALSE;
+    }
+    if (!g_socket_listen(sock, &err)) {
+        g_unlink(path);
+        goto fail;
+    }
+    g_socket_set_blocking(sock, FALSE);
+
+    lst = g_new0(qvirRpcListener, 1);
+    lst->path = g_strdup(path);
+    lst->sock = g_steal_pointer(&sock);
+    lst->source = g_socket_create_source(lst->sock, G_IO_IN, NULL);
+    g_source_set_callback(lst->source, (GSourceFunc)(void (*)(void))qvirRpcServerOnAccept, srv,
+                          NULL);
+    g_source_attach(lst->source, srv->ctx);
+    g_ptr_array_add(srv->listeners, lst);
+    return TRUE;
+
+ fail:
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot listen on '%s': %s", path,
+                err->message);
+    g_error_free(err);
+    return FALSE;
+}
+
+guint
+qvirRpcServerNumClients(qvirRpcServer *srv)
+{
+    return srv->clients->len;
+}
+
+void
+qvirRpcServerFree(qvirRpcServer *srv)
+{
+    if (!srv)
+        return;
+    g_ptr_array_unref(srv->listeners);
+    while (srv->clients->len)
+        qvirRpcClientClose(g_ptr_array_index(srv->clients, 0));
+
+    /* Wait for the calls still running, then run their completions, which free
+     * them now that their clients are closed. */
+    g_thread_pool_free(srv->pool, FALSE, TRUE);
+    while (g_main_context_iteration(srv->ctx, FALSE))
+        ;
+    g_ptr_array_unref(srv->clients);
+    g_main_context_unref(srv->ctx);
+    g_free(srv);
+}

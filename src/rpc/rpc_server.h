@@ -1,0 +1,67 @@
+/*
+ * rpc_server.h: a libvirt-protocol server on a GLib main loop.
+ *
+ * The server accepts clients on unix sockets, frames their packets, answers
+ * keepalive PINGs and hands every CALL of its one program to that program's
+ * dispatch function: cheap connection-level calls run on the main loop,
+ * everything else on a GThreadPool, so a call waiting on a slow QEMU never
+ * stalls another client. Replies go out in the order their calls arrived,
+ * and every CALL gets a REPLY (an error one when dispatch fails). Packets
+ * that cannot be framed (bad length, non-CALL types) close the connection.
+ *
+ * All server and client functions except the dispatch callback run in the
+ * thread that owns the main context the server was created in.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "rpc/rpc_packet.h"
+
+typedef struct _qvirRpcServer qvirRpcServer;
+typedef struct _qvirRpcClient qvirRpcClient;
+
+/* At most this many calls of one client are in flight; reading from the client
+ * pauses until one completes (libvirt's max_client_requests). */
+#define QVIR_RPC_CLIENT_MAX_REQUESTS 8
+
+typedef struct {
+    guint32 program;
+    guint32 version;
+    /* virErrorDomain reported with dispatch errors (RPC errors use QVIR_FROM_RPC). */
+    int errDomain;
+    /* TRUE: dispatch PROC on the main loop, before any later packet of the
+     * client is looked at (connection open/close, features, ...). */
+    gboolean (*runInline)(gint32 proc);
+    /* Decode ARGS, do the call, append the XDR return value to REPLY. Runs in a
+     * worker thread unless runInline said so. FALSE with ERROR set sends an error
+     * reply (REPLY's contents are then discarded). */
+    gboolean (*dispatch)(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr,
+                         qvirXdrReader *args, GByteArray *reply, GError **error);
+    gpointer opaque;
+    /* Per-client private data, created on connect and freed with the client. */
+    gpointer (*clientNew)(gpointer opaque);
+    GDestroyNotify clientFree;
+} qvirRpcProgram;
+
+/* MAXWORKERS: threads dispatching calls concurrently. Attaches to the
+ * thread-default main context. */
+qvirRpcServer *qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers);
+
+/*
+ * Listen on PATH with mode 0600 (bound under a temporary name, then renamed,
+ * so the socket is never reachable with looser permissions). A stale socket
+ * file is replaced; a live one (another server answering) is an error.
+ */
+gboolean qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error);
+
+/* Clients currently connected (for tests and logging). */
+guint qvirRpcServerNumClients(qvirRpcServer *srv);
+
+/* Stop listening (removing the socket files), drop every client, wait for the
+ * calls still running, free everything. */
+void qvirRpcServerFree(qvirRpcServer *srv);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcServer, qvirRpcServerFree);
+
+/* The program's per-client data (from clientNew). Safe from worker threads. */
+gpointer qvirRpcClientGetPrivate(qvirRpcClient *client);

@@ -1,0 +1,272 @@
+/*
+ * xdr.c: bounds-checked XDR reader and an appending writer.
+ */
+#include "rpc/xdr.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+
+static const guint8 qvirXdrZeroPad[4];
+
+static gsize
+qvirXdrPadding(gsize len)
+{
+    return (4 - (len & 3)) & 3;
+}
+
+void
+qvirXdrReaderInit(qvirXdrReader *rd, const guint8 *data, gsize len)
+{
+    rd->data = data;
+    rd->len = len;
+    rd->pos = 0;
+}
+
+gsize
+qvirXdrReaderRemaining(const qvirXdrReader *rd)
+{
+    return rd->len - rd->pos;
+}
+
+/* Every read goes through here, so no read can run past the packet. */
+static gboolean
+qvirXdrNeed(const qvirXdrReader *rd, gsize n, const char *what, GError **error)
+{
+    if (n > qvirXdrReaderRemaining(rd)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: %s needs %" G_GSIZE_FORMAT
+                    " bytes, %" G_GSIZE_FORMAT " left",
+                    what, n, qvirXdrReaderRemaining(rd));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error)
+{
+    const guint8 *p;
+
+    if (!qvirXdrNeed(rd, 4, "integer", error))
+        return FALSE;
+    p = rd->data + rd->pos;
+    *val = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
+    rd->pos += 4;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadInt(qvirXdrReader *rd, gint32 *val, GError **error)
+{
+    guint32 u;
+
+    if (!qvirXdrReadU32(rd, &u, error))
+        return FALSE;
+    *val = (gint32)u;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadU64(qvirXdrReader *rd, guint64 *val, GError **error)
+{
+    guint32 hi, lo;
+
+    if (!qvirXdrNeed(rd, 8, "hyper", error))
+        return FALSE;
+    qvirXdrReadU32(rd, &hi, NULL);
+    qvirXdrReadU32(rd, &lo, NULL);
+    *val = ((guint64)hi << 32) | lo;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadI64(qvirXdrReader *rd, gint64 *val, GError **error)
+{
+    guint64 u;
+
+    if (!qvirXdrReadU64(rd, &u, error))
+        return FALSE;
+    *val = (gint64)u;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadBool(qvirXdrReader *rd, gboolean *val, GError **error)
+{
+    guint32 u;
+
+    if (!qvirXdrReadU32(rd, &u, error))
+        return FALSE;
+    if (u > 1) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: boolean value %u", u);
+        return FALSE;
+    }
+    *val = u == 1;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadFixedOpaque(qvirXdrReader *rd, guint8 *buf, gsize len, GError **error)
+{
+    gsize total = len + qvirXdrPadding(len);
+
+    if (!qvirXdrNeed(rd, total, "opaque", error))
+        return FALSE;
+    memcpy(buf, rd->data + rd->pos, len);
+    rd->pos += total;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadString(qvirXdrReader *rd, guint32 maxlen, char **val, GError **error)
+{
+    guint32 len;
+    gsize start = rd->pos;
+
+    if (!qvirXdrReadU32(rd, &len, error))
+        return FALSE;
+    if (len > maxlen) {
+        rd->pos = start;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: string of %u bytes exceeds the "
+                    "maximum of %u",
+                    len, maxlen);
+        return FALSE;
+    }
+    if (!qvirXdrNeed(rd, (gsize)len + qvirXdrPadding(len), "string", error)) {
+        rd->pos = start;
+        return FALSE;
+    }
+    if (memchr(rd->data + rd->pos, '\0', len)) {
+        rd->pos = start;
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "Unable to decode message payload: string contains a NUL byte");
+        return FALSE;
+    }
+    *val = g_strndup((const char *)rd->data + rd->pos, len);
+    rd->pos += (gsize)len + qvirXdrPadding(len);
+    return TRUE;
+}
+
+gboolean
+qvirXdrReadOptString(qvirXdrReader *rd, guint32 maxlen, char **val, GError **error)
+{
+    gboolean present;
+
+    if (!qvirXdrReadBool(rd, &present, error))
+        return FALSE;
+    if (!present) {
+        *val = NULL;
+        return TRUE;
+    }
+    return qvirXdrReadString(rd, maxlen, val, error);
+}
+
+gboolean
+qvirXdrReadArrayLen(qvirXdrReader *rd, guint32 max, gsize minElemSize, guint32 *count,
+                    GError **error)
+{
+    guint32 n;
+
+    if (!qvirXdrReadU32(rd, &n, error))
+        return FALSE;
+    if (n > max) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: array of %u elements exceeds the "
+                    "maximum of %u",
+                    n, max);
+        return FALSE;
+    }
+    /* Reject a huge count before a caller allocates for it. */
+    if (minElemSize && (guint64)n * minElemSize > qvirXdrReaderRemaining(rd)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: array of %u elements does not fit "
+                    "in the %" G_GSIZE_FORMAT " bytes left",
+                    n, qvirXdrReaderRemaining(rd));
+        return FALSE;
+    }
+    *count = n;
+    return TRUE;
+}
+
+gboolean
+qvirXdrReaderCheckEnd(const qvirXdrReader *rd, GError **error)
+{
+    if (qvirXdrReaderRemaining(rd) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
+                    "Unable to decode message payload: %" G_GSIZE_FORMAT
+                    " unexpected trailing bytes",
+                    qvirXdrReaderRemaining(rd));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void
+qvirXdrWriteU32(GByteArray *buf, guint32 val)
+{
+    guint8 b[4] = {val >> 24, val >> 16, val >> 8, val};
+
+    g_byte_array_append(buf, b, 4);
+}
+
+void
+qvirXdrWriteInt(GByteArray *buf, gint32 val)
+{
+    qvirXdrWriteU32(buf, (guint32)val);
+}
+
+void
+qvirXdrWriteU64(GByteArray *buf, guint64 val)
+{
+    qvirXdrWriteU32(buf, (guint32)(val >> 32));
+    qvirXdrWriteU32(buf, (guint32)val);
+}
+
+void
+qvirXdrWriteI64(GByteArray *buf, gint64 val)
+{
+    qvirXdrWriteU64(buf, (guint64)val);
+}
+
+void
+qvirXdrWriteBool(GByteArray *buf, gboolean val)
+{
+    qvirXdrWriteU32(buf, val ? 1 : 0);
+}
+
+void
+qvirXdrWriteFixedOpaque(GByteArray *buf, const guint8 *data, gsize len)
+{
+    g_byte_array_append(buf, data, len);
+    g_byte_array_append(buf, qvirXdrZeroPad, qvirXdrPadding(len));
+}
+
+void
+qvirXdrWriteString(GByteArray *buf, const char *str)
+{
+    gsize len = str ? strlen(str) : 0;
+
+    qvirXdrWriteU32(buf, (guint32)len);
+    qvirXdrWriteFixedOpaque(buf, (const guint8 *)(str ? str : ""), len);
+}
+
+void
+qvirXdrWriteOptString(GByteArray *buf, const char *str)
+{
+    qvirXdrWriteBool(buf, str != NULL);
+    if (str)
+        qvirXdrWriteString(buf, str);
+}
+
+void
+qvirXdrPatchU32(GByteArray *buf, gsize offset, guint32 val)
+{
+    g_assert(offset + 4 <= buf->len);
+    buf->data[offset] = val >> 24;
+    buf->data[offset + 1] = val >> 16;
+    buf->data[offset + 2] = val >> 8;
+    buf->data[offset + 3] = val;
+}

@@ -1,0 +1,62 @@
+/*
+ * xdr.h: the subset of XDR (RFC 4506) libvirt's remote protocol uses.
+ *
+ * Everything is big-endian in 4-byte units: int/unsigned/enum/bool/char/short
+ * take one word, hyper two; strings and variable opaques are a length word,
+ * the bytes, and zero padding to a multiple of 4; an optional value
+ * ("type *name" in the .x files) is a 0/1 word followed by the value.
+ *
+ * The reader never trusts the packet: every length is checked against both
+ * the bytes left and the protocol's declared maximum before anything is
+ * allocated, and a failed read leaves a GError (QVIR_ERR_RPC) instead of
+ * partial data. Strings must not contain NUL bytes, since they become C strings.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* libvirt's limits (remote_protocol.x, virnetprotocol.x). */
+#define QVIR_XDR_STRING_MAX 4194304u  /* REMOTE_STRING_MAX */
+#define QVIR_XDR_UUID_LEN 16u         /* VIR_UUID_BUFLEN */
+
+typedef struct {
+    const guint8 *data;
+    gsize len;
+    gsize pos;
+} qvirXdrReader;
+
+void qvirXdrReaderInit(qvirXdrReader *rd, const guint8 *data, gsize len);
+gsize qvirXdrReaderRemaining(const qvirXdrReader *rd);
+
+gboolean qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error);
+gboolean qvirXdrReadInt(qvirXdrReader *rd, gint32 *val, GError **error);
+gboolean qvirXdrReadU64(qvirXdrReader *rd, guint64 *val, GError **error);
+gboolean qvirXdrReadI64(qvirXdrReader *rd, gint64 *val, GError **error);
+/* XDR bool: exactly 0 or 1, anything else is malformed. */
+gboolean qvirXdrReadBool(qvirXdrReader *rd, gboolean *val, GError **error);
+/* Fixed-length opaque (e.g. a UUID): LEN bytes plus padding. */
+gboolean qvirXdrReadFixedOpaque(qvirXdrReader *rd, guint8 *buf, gsize len, GError **error);
+/* A string of at most MAXLEN bytes; *val is a new NUL-terminated copy. */
+gboolean qvirXdrReadString(qvirXdrReader *rd, guint32 maxlen, char **val, GError **error);
+/* "string *" : *val is NULL when absent. */
+gboolean qvirXdrReadOptString(qvirXdrReader *rd, guint32 maxlen, char **val, GError **error);
+/* The count word of a variable-length array, checked against MAX and against
+ * the bytes left (each element takes at least MINELEMSIZE bytes). */
+gboolean qvirXdrReadArrayLen(qvirXdrReader *rd, guint32 max, gsize minElemSize, guint32 *count,
+                             GError **error);
+/* Arguments must be consumed exactly: trailing bytes mean a mismatched struct. */
+gboolean qvirXdrReaderCheckEnd(const qvirXdrReader *rd, GError **error);
+
+/* The writer appends to a GByteArray; it cannot fail except on a string that
+ * exceeds the protocol maximum, which callers check before sending. */
+void qvirXdrWriteU32(GByteArray *buf, guint32 val);
+void qvirXdrWriteInt(GByteArray *buf, gint32 val);
+void qvirXdrWriteU64(GByteArray *buf, guint64 val);
+void qvirXdrWriteI64(GByteArray *buf, gint64 val);
+void qvirXdrWriteBool(GByteArray *buf, gboolean val);
+void qvirXdrWriteFixedOpaque(GByteArray *buf, const guint8 *data, gsize len);
+void qvirXdrWriteString(GByteArray *buf, const char *str);
+void qvirXdrWriteOptString(GByteArray *buf, const char *str);
+
+/* Store VAL big-endian at OFFSET of an already written buffer (length words). */
+void qvirXdrPatchU32(GByteArray *buf, gsize offset, guint32 val);
