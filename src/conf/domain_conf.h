@@ -92,9 +92,10 @@ typedef enum {
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE = 0,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE,
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST
 } qvirDomainDeviceAddressType;
-QVIR_ENUM_DECL(qvirDomainDeviceAddressType); /* "none", "pci", "drive" */
+QVIR_ENUM_DECL(qvirDomainDeviceAddressType); /* "none", "pci", "drive", "usb" */
 
 typedef struct {
     unsigned int domain;
@@ -112,11 +113,17 @@ typedef struct {
 } qvirDomainDeviceDriveAddress;
 
 typedef struct {
+    unsigned int bus;
+    char port[16]; /* "1" or "1.2" (hub ports); "" = unset */
+} qvirDomainDeviceUSBAddress;
+
+typedef struct {
     char *alias; /* <alias name=>, live XML only */
     qvirDomainDeviceAddressType type;
     union {
         qvirPCIDeviceAddress pci;
         qvirDomainDeviceDriveAddress drive;
+        qvirDomainDeviceUSBAddress usb;
     } addr;
     unsigned int bootIndex; /* <boot order=>; 0 = none */
 } qvirDomainDeviceInfo;
@@ -161,6 +168,7 @@ typedef struct {
     /* pcie-root-port only: <target chassis= port=/>; -1 = unset */
     int chassis;
     int port;
+    char *modelName; /* pci: <model name=> ("pcie-root-port", "ioh3420"); NULL = absent */
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 
@@ -175,6 +183,7 @@ typedef struct {
     char *type;          /* "pty" */
     int targetPort;      /* <target port=>; -1 = unset */
     char *targetType;    /* console: "serial", "virtio"; serial: "isa-serial" */
+    char *targetModel;   /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
     char *ptyPath;       /* live XML: <source path=> */
     qvirDomainDeviceInfo info;
 } qvirDomainChrDef;
@@ -276,11 +285,20 @@ struct _qvirDomainDef {
 typedef enum {
     /* Live/status XML: read and write index=, <alias>, probed chains, domain id. */
     QVIR_DOMAIN_DEF_PARSE_LIVE = 1 << 0,
+    /* The daemon's own status XML (implies LIVE): also reads which <backingStore> layers
+     * were probed (probed='yes'), so the inactive view survives a daemon restart. */
+    QVIR_DOMAIN_DEF_PARSE_STATUS = 1 << 1,
 } qvirDomainDefParseFlags;
 
 typedef enum {
     QVIR_DOMAIN_DEF_FORMAT_LIVE = 1 << 0,
+    /* Status XML for the daemon (implies LIVE): marks probed layers with probed='yes'.
+     * Not for users: that attribute is not in libvirt's schema. */
+    QVIR_DOMAIN_DEF_FORMAT_STATUS = 1 << 1,
 } qvirDomainDefFormatFlags;
+
+/* Largest domain XML document accepted. */
+#define QVIR_DOMAIN_XML_MAX_SIZE (10 * 1024 * 1024)
 
 qvirDomainDef *qvirDomainDefNew(void);
 void qvirDomainDefFree(qvirDomainDef *def);
@@ -298,6 +316,10 @@ qvirDomainDef *qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFl
  * QVIR_ERR_INTERNAL_ERROR with libvirt's wording. */
 qvirDomainDef *qvirDomainDefParseString(const char *xml, unsigned int parseFlags, GError **error);
 qvirDomainDef *qvirDomainDefParseFile(const char *path, unsigned int parseFlags, GError **error);
+/* Parse a <domain> element inside an already parsed document (e.g. the daemon's status XML
+ * wraps <domain> in <domstatus>). ROOT must be the <domain> element. */
+qvirDomainDef *qvirDomainDefParseNode(xmlDocPtr doc, xmlNodePtr root, unsigned int parseFlags,
+                                      GError **error);
 
 /* Parse a lone <disk> element's document (attach-device). */
 qvirDomainDiskDef *qvirDomainDiskDefParseString(const char *xml, unsigned int parseFlags,
@@ -307,6 +329,17 @@ qvirDomainDiskDef *qvirDomainDiskDefParseString(const char *xml, unsigned int pa
 char *qvirDomainDefFormat(const qvirDomainDef *def, unsigned int formatFlags);
 /* A lone <disk> element (indent 0). */
 char *qvirDomainDiskDefFormat(const qvirDomainDiskDef *disk, unsigned int formatFlags);
+/* Append <domain>...</domain> to BUF, every line indented by INDENT spaces. */
+void qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int formatFlags,
+                            unsigned int indent);
+/*
+ * Append the <backingStore> chain *below* LAYER (not LAYER itself) to BUF at INDENT:
+ * nothing when LAYER->backingStore is NULL (unknown chain), an empty <backingStore/> for a
+ * terminator. Without QVIR_DOMAIN_DEF_FORMAT_LIVE, only layers with fromXML set are shown
+ * and index= is left out.
+ */
+void qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer,
+                                  unsigned int formatFlags, unsigned int indent);
 
 /* Lookups. */
 qvirDomainDiskDef *qvirDomainDiskByTarget(const qvirDomainDef *def, const char *dst);

@@ -54,6 +54,11 @@ struct _qvirStorageSource {
     gboolean readonly;
     gboolean shared;
 
+    /* TRUE when this layer was written by the user in the domain XML (a <backingStore>
+     * element); probed layers leave it FALSE. The inactive XML shows a chain only as far
+     * as it came from the user's XML, so a probed chain never becomes persistent config. */
+    gboolean fromXML;
+
     /* Filled by probing (src/storage); 0 / NULL / NONE when unknown. */
     unsigned long long capacity;          /* virtual size in bytes */
     char *backingStoreRaw;                /* backing name stored in this image's header */

@@ -1,0 +1,321 @@
+/*
+ * domain_conf.c: the domain definition's enums, life cycle, lookups and UUIDs.
+ * Parsing lives in domain_parse.c, formatting in domain_format.c.
+ */
+#include "conf/domain_conf.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+
+QVIR_ENUM_IMPL(qvirDomainVirtType, QVIR_DOMAIN_VIRT_LAST, "qemu", "kvm");
+QVIR_ENUM_IMPL(qvirDomainDiskDevice, QVIR_DOMAIN_DISK_DEVICE_LAST, "disk", "cdrom", "lun");
+QVIR_ENUM_IMPL(qvirDomainDiskBus, QVIR_DOMAIN_DISK_BUS_LAST, "", "ide", "sata", "scsi", "virtio",
+               "usb");
+QVIR_ENUM_IMPL(qvirDomainDiskCache, QVIR_DOMAIN_DISK_CACHE_LAST, "default", "none", "writethrough",
+               "writeback", "directsync", "unsafe");
+QVIR_ENUM_IMPL(qvirDomainDiskIo, QVIR_DOMAIN_DISK_IO_LAST, "default", "native", "threads",
+               "io_uring");
+QVIR_ENUM_IMPL(qvirDomainDiskDiscard, QVIR_DOMAIN_DISK_DISCARD_LAST, "default", "unmap", "ignore");
+QVIR_ENUM_IMPL(qvirDomainDiskDetectZeroes, QVIR_DOMAIN_DISK_DETECT_ZEROES_LAST, "default", "off",
+               "on", "unmap");
+QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
+               "drive", "usb");
+QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
+               "usb", "pci");
+QVIR_ENUM_IMPL(qvirDomainBootOrder, QVIR_DOMAIN_BOOT_LAST, "fd", "cdrom", "hd", "network");
+QVIR_ENUM_IMPL(qvirDomainLifecycleAction, QVIR_DOMAIN_LIFECYCLE_ACTION_LAST, "destroy", "restart",
+               "rename-restart", "preserve", "coredump-destroy", "coredump-restart");
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static void
+qvirDomainDeviceInfoClear(qvirDomainDeviceInfo *info)
+{
+    g_clear_pointer(&info->alias, g_free);
+}
+
+qvirDomainDiskDef *
+qvirDomainDiskDefNew(void)
+{
+    qvirDomainDiskDef *disk = g_new0(qvirDomainDiskDef, 1);
+
+    disk->src = qvirStorageSourceNew();
+    return disk;
+}
+
+void
+qvirDomainDiskDefFree(qvirDomainDiskDef *disk)
+{
+    if (!disk)
+        return;
+    qvirStorageSourceFree(disk->src);
+    g_free(disk->dst);
+    g_free(disk->driverName);
+    g_free(disk->serial);
+    qvirDomainDeviceInfoClear(&disk->info);
+    g_free(disk);
+}
+
+static void
+qvirDomainControllerDefFree(qvirDomainControllerDef *ctrl)
+{
+    if (!ctrl)
+        return;
+    g_free(ctrl->model);
+    g_free(ctrl->modelName);
+    qvirDomainDeviceInfoClear(&ctrl->info);
+    g_free(ctrl);
+}
+
+static void
+qvirDomainInputDefFree(qvirDomainInputDef *input)
+{
+    if (!input)
+        return;
+    g_free(input->type);
+    g_free(input->bus);
+    qvirDomainDeviceInfoClear(&input->info);
+    g_free(input);
+}
+
+static void
+qvirDomainChrDefFree(qvirDomainChrDef *chr)
+{
+    if (!chr)
+        return;
+    g_free(chr->type);
+    g_free(chr->targetType);
+    g_free(chr->targetModel);
+    g_free(chr->ptyPath);
+    qvirDomainDeviceInfoClear(&chr->info);
+    g_free(chr);
+}
+
+static void
+qvirDomainGraphicsDefFree(qvirDomainGraphicsDef *gr)
+{
+    if (!gr)
+        return;
+    g_free(gr->type);
+    g_free(gr->listen);
+    g_free(gr);
+}
+
+static void
+qvirDomainVideoDefFree(qvirDomainVideoDef *video)
+{
+    if (!video)
+        return;
+    g_free(video->model);
+    qvirDomainDeviceInfoClear(&video->info);
+    g_free(video);
+}
+
+static void
+qvirDomainMemballoonDefFree(qvirDomainMemballoonDef *balloon)
+{
+    if (!balloon)
+        return;
+    g_free(balloon->model);
+    qvirDomainDeviceInfoClear(&balloon->info);
+    g_free(balloon);
+}
+
+static void
+qvirDomainNetDefFree(qvirDomainNetDef *net)
+{
+    if (!net)
+        return;
+    g_free(net->type);
+    g_free(net->mac);
+    g_free(net->model);
+    qvirDomainDeviceInfoClear(&net->info);
+    g_free(net);
+}
+
+qvirDomainDef *
+qvirDomainDefNew(void)
+{
+    qvirDomainDef *def = g_new0(qvirDomainDef, 1);
+
+    def->id = -1;
+    def->vcpus = 1;
+    def->onPoweroff = QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY;
+    def->onReboot = QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART;
+    def->onCrash = QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY;
+    def->disks = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainDiskDefFree);
+    def->controllers = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainControllerDefFree);
+    def->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainInputDefFree);
+    def->serials = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainChrDefFree);
+    def->consoles = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainChrDefFree);
+    def->graphics = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainGraphicsDefFree);
+    def->videos = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainVideoDefFree);
+    def->nets = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainNetDefFree);
+    return def;
+}
+
+void
+qvirDomainDefFree(qvirDomainDef *def)
+{
+    if (!def)
+        return;
+    g_free(def->name);
+    g_free(def->title);
+    g_free(def->description);
+    g_free(def->os.type);
+    g_free(def->os.arch);
+    g_free(def->os.machine);
+    g_free(def->os.kernel);
+    g_free(def->os.initrd);
+    g_free(def->os.cmdline);
+    g_free(def->cpuMode);
+    g_free(def->clockOffset);
+    g_free(def->emulator);
+    g_clear_pointer(&def->disks, g_ptr_array_unref);
+    g_clear_pointer(&def->controllers, g_ptr_array_unref);
+    g_clear_pointer(&def->inputs, g_ptr_array_unref);
+    g_clear_pointer(&def->serials, g_ptr_array_unref);
+    g_clear_pointer(&def->consoles, g_ptr_array_unref);
+    g_clear_pointer(&def->graphics, g_ptr_array_unref);
+    g_clear_pointer(&def->videos, g_ptr_array_unref);
+    g_clear_pointer(&def->nets, g_ptr_array_unref);
+    qvirDomainMemballoonDefFree(def->memballoon);
+    g_free(def);
+}
+
+/*
+ * Through format + parse: the formatter and parser are each other's inverse (the test suite
+ * checks that on every case), so one code path covers every field. The status flavour keeps
+ * which chain layers were probed; node names are runtime-only and are copied by hand.
+ */
+qvirDomainDef *
+qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags, GError **error)
+{
+    unsigned int fflags = formatFlags;
+    unsigned int pflags = 0;
+    g_autofree char *xml = NULL;
+    qvirDomainDef *copy;
+
+    g_return_val_if_fail(def != NULL, NULL);
+
+    if (fflags & (QVIR_DOMAIN_DEF_FORMAT_LIVE | QVIR_DOMAIN_DEF_FORMAT_STATUS)) {
+        fflags |= QVIR_DOMAIN_DEF_FORMAT_STATUS;
+        pflags = QVIR_DOMAIN_DEF_PARSE_LIVE | QVIR_DOMAIN_DEF_PARSE_STATUS;
+    }
+    xml = qvirDomainDefFormat(def, fflags);
+    if (!(copy = qvirDomainDefParseString(xml, pflags, error)))
+        return NULL;
+
+    if (!pflags)
+        return copy;
+
+    /* Carry over what the XML does not hold: probed metadata and node names. */
+    for (guint i = 0; i < def->disks->len && i < copy->disks->len; i++) {
+        const qvirDomainDiskDef *from = g_ptr_array_index(def->disks, i);
+        qvirDomainDiskDef *to = g_ptr_array_index(copy->disks, i);
+        const qvirStorageSource *a = from->src;
+        qvirStorageSource *b = to->src;
+
+        for (; a && b; a = a->backingStore, b = b->backingStore) {
+            b->relPath = g_strdup(a->relPath);
+            b->capacity = a->capacity;
+            b->backingStoreRaw = g_strdup(a->backingStoreRaw);
+            b->backingFormat = a->backingFormat;
+            b->encrypted = a->encrypted;
+            b->dev = a->dev;
+            b->ino = a->ino;
+            b->nodeStorage = g_strdup(a->nodeStorage);
+            b->nodeFormat = g_strdup(a->nodeFormat);
+        }
+    }
+    return copy;
+}
+
+/* ---- lookups ------------------------------------------------------------------ */
+
+qvirDomainDiskDef *
+qvirDomainDiskByTarget(const qvirDomainDef *def, const char *dst)
+{
+    g_return_val_if_fail(def != NULL, NULL);
+    if (!dst)
+        return NULL;
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->dst && strcmp(disk->dst, dst) == 0)
+            return disk;
+    }
+    return NULL;
+}
+
+qvirDomainDiskDef *
+qvirDomainDiskByName(const qvirDomainDef *def, const char *name)
+{
+    qvirDomainDiskDef *disk;
+
+    g_return_val_if_fail(def != NULL, NULL);
+    if (!name)
+        return NULL;
+    if ((disk = qvirDomainDiskByTarget(def, name)))
+        return disk;
+    for (guint i = 0; i < def->disks->len; i++) {
+        disk = g_ptr_array_index(def->disks, i);
+        if (disk->src->path && strcmp(disk->src->path, name) == 0)
+            return disk;
+    }
+    return NULL;
+}
+
+/* ---- UUIDs ---------------------------------------------------------------------- */
+
+void
+qvirUUIDFormat(const unsigned char *uuid, char *out)
+{
+    g_snprintf(out, QVIR_UUID_STRING_BUFLEN,
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", uuid[0],
+               uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9],
+               uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
+}
+
+/* As libvirt: 32 hex digits, '-' allowed between byte pairs, surrounding blanks ignored. */
+gboolean
+qvirUUIDParse(const char *str, unsigned char *uuid)
+{
+    unsigned char tmp[QVIR_UUID_BUFLEN];
+    const char *p = str;
+    unsigned int n = 0;
+
+    if (!str)
+        return FALSE;
+    while (g_ascii_isspace(*p))
+        p++;
+    while (n < QVIR_UUID_BUFLEN) {
+        if (*p == '-') {
+            p++;
+            continue;
+        }
+        if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]))
+            return FALSE;
+        tmp[n++] = (g_ascii_xdigit_value(p[0]) << 4) | g_ascii_xdigit_value(p[1]);
+        p += 2;
+    }
+    while (g_ascii_isspace(*p))
+        p++;
+    if (*p)
+        return FALSE;
+    memcpy(uuid, tmp, QVIR_UUID_BUFLEN);
+    return TRUE;
+}
+
+/* A random (version 4) UUID. */
+void
+qvirUUIDGenerate(unsigned char *uuid)
+{
+    for (unsigned int i = 0; i < QVIR_UUID_BUFLEN; i += 4) {
+        guint32 r = g_random_int();
+        memcpy(uuid + i, &r, 4);
+    }
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+}

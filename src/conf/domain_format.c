@@ -1,0 +1,693 @@
+/*
+ * domain_format.c: qvirDomainDef -> libvirt's canonical domain XML.
+ *
+ * Element and attribute order follow libvirt 9.0's formatter, so that our output can be
+ * compared with libvirt's byte for byte: 2-space indent, single-quoted attributes,
+ * empty elements written as <name/>. Formatting never fails on a parsed definition.
+ */
+#include "conf/domain_conf.h"
+
+#include <string.h>
+
+/* ---- low-level writers ---------------------------------------------------- */
+
+static void
+qvirBufIndent(GString *buf, unsigned int indent)
+{
+    for (unsigned int i = 0; i < indent; i++)
+        g_string_append_c(buf, ' ');
+}
+
+/* libvirt's escaping; control characters XML 1.0 cannot carry are dropped. */
+static void
+qvirBufEscape(GString *buf, const char *str)
+{
+    for (const char *p = str; *p; p++) {
+        switch (*p) {
+        case '<':
+            g_string_append(buf, "&lt;");
+            break;
+        case '>':
+            g_string_append(buf, "&gt;");
+            break;
+        case '&':
+            g_string_append(buf, "&amp;");
+            break;
+        case '\'':
+            g_string_append(buf, "&apos;");
+            break;
+        case '"':
+            g_string_append(buf, "&quot;");
+            break;
+        default:
+            if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                break;
+            g_string_append_c(buf, *p);
+        }
+    }
+}
+
+/* " name='value'" with VALUE escaped; nothing when VALUE is NULL. */
+static void
+qvirBufAttr(GString *attrs, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    g_string_append_printf(attrs, " %s='", name);
+    qvirBufEscape(attrs, value);
+    g_string_append_c(attrs, '\'');
+}
+
+static void
+qvirBufAttrUInt(GString *attrs, const char *name, unsigned long long value)
+{
+    g_string_append_printf(attrs, " %s='%llu'", name, value);
+}
+
+/* <name>text</name> on one line; nothing when TEXT is NULL. */
+static void
+qvirBufTextElement(GString *buf, unsigned int indent, const char *name, const char *text)
+{
+    if (!text)
+        return;
+    qvirBufIndent(buf, indent);
+    g_string_append_printf(buf, "<%s>", name);
+    qvirBufEscape(buf, text);
+    g_string_append_printf(buf, "</%s>\n", name);
+}
+
+/*
+ * Write <name ATTRS/> or <name ATTRS>\nCHILDREN</name>. CHILDREN must already be indented
+ * by INDENT + 2. Either may be NULL.
+ */
+static void
+qvirBufElement(GString *buf, unsigned int indent, const char *name, const GString *attrs,
+               const GString *children)
+{
+    qvirBufIndent(buf, indent);
+    g_string_append_printf(buf, "<%s%s", name, attrs ? attrs->str : "");
+    if (!children || children->len == 0) {
+        g_string_append(buf, "/>\n");
+        return;
+    }
+    g_string_append(buf, ">\n");
+    g_string_append_len(buf, children->str, children->len);
+    qvirBufIndent(buf, indent);
+    g_string_append_printf(buf, "</%s>\n", name);
+}
+
+/* Like qvirBufElement, but writes nothing at all when both ATTRS and CHILDREN are empty. */
+static void
+qvirBufElementOptional(GString *buf, unsigned int indent, const char *name, const GString *attrs,
+                       const GString *children)
+{
+    if ((!attrs || attrs->len == 0) && (!children || children->len == 0))
+        return;
+    qvirBufElement(buf, indent, name, attrs, children);
+}
+
+static gboolean
+qvirFormatIsLive(unsigned int flags)
+{
+    return (flags & (QVIR_DOMAIN_DEF_FORMAT_LIVE | QVIR_DOMAIN_DEF_FORMAT_STATUS)) != 0;
+}
+
+/* ---- device info: <boot>, <alias>, <address> -------------------------------- */
+
+static void
+qvirDomainDeviceAddressFormat(GString *buf, unsigned int indent, const qvirDomainDeviceInfo *info)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    switch (info->type) {
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI:
+        g_string_append_printf(attrs,
+                               " type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x'"
+                               " function='0x%x'",
+                               info->addr.pci.domain, info->addr.pci.bus, info->addr.pci.slot,
+                               info->addr.pci.function);
+        if (info->addr.pci.multifunction != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(attrs, "multifunction",
+                        qvirTristateSwitchTypeToString(info->addr.pci.multifunction));
+        break;
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE:
+        g_string_append_printf(attrs,
+                               " type='drive' controller='%u' bus='%u' target='%u' unit='%u'",
+                               info->addr.drive.controller, info->addr.drive.bus,
+                               info->addr.drive.target, info->addr.drive.unit);
+        break;
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB:
+        g_string_append_printf(attrs, " type='usb' bus='%u'", info->addr.usb.bus);
+        if (info->addr.usb.port[0])
+            qvirBufAttr(attrs, "port", info->addr.usb.port);
+        break;
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE:
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST:
+    default:
+        return;
+    }
+    qvirBufElement(buf, indent, "address", attrs, NULL);
+}
+
+/* libvirt's order: <boot>, <alias>, <address>. Aliases are runtime data: live XML only. */
+static void
+qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDeviceInfo *info,
+                           unsigned int flags, gboolean allowBoot)
+{
+    if (allowBoot && info->bootIndex) {
+        qvirBufIndent(buf, indent);
+        g_string_append_printf(buf, "<boot order='%u'/>\n", info->bootIndex);
+    }
+    if (qvirFormatIsLive(flags) && info->alias) {
+        qvirBufIndent(buf, indent);
+        g_string_append(buf, "<alias name='");
+        qvirBufEscape(buf, info->alias);
+        g_string_append(buf, "'/>\n");
+    }
+    qvirDomainDeviceAddressFormat(buf, indent, info);
+}
+
+/* ---- storage sources and backing chains ------------------------------------ */
+
+/*
+ * A network layer only ever comes from probing ("nbd://host/export", "json:{...}"); we
+ * show the protocol and the rest of the name, which is all we know about it.
+ */
+static void
+qvirStorageSourceNetworkAttrs(GString *attrs, const qvirStorageSource *src)
+{
+    const char *path = src->path ? src->path : "";
+    const char *colon = strchr(path, ':');
+    g_autofree char *protocol = NULL;
+    const char *name = path;
+
+    if (colon) {
+        protocol = g_strndup(path, colon - path);
+        name = colon + 1;
+        while (*name == '/')
+            name++;
+    }
+    qvirBufAttr(attrs, "protocol", protocol ? protocol : "nbd");
+    qvirBufAttr(attrs, "name", name);
+}
+
+/* <source file=|dev= [index=]/>. SHOWINDEX is set by the caller (live XML only). */
+static void
+qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
+                        gboolean showIndex)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    switch (src->type) {
+    case QVIR_STORAGE_TYPE_FILE:
+        qvirBufAttr(attrs, "file", src->path);
+        break;
+    case QVIR_STORAGE_TYPE_BLOCK:
+        qvirBufAttr(attrs, "dev", src->path);
+        break;
+    case QVIR_STORAGE_TYPE_NETWORK:
+        qvirStorageSourceNetworkAttrs(attrs, src);
+        break;
+    case QVIR_STORAGE_TYPE_NONE:
+    case QVIR_STORAGE_TYPE_LAST:
+    default:
+        return;
+    }
+    if (showIndex && src->id)
+        qvirBufAttrUInt(attrs, "index", src->id);
+    qvirBufElement(buf, indent, "source", attrs, NULL);
+}
+
+/* Is LAYER (a member of a chain below a disk's top) shown in this view? */
+static gboolean
+qvirBackingLayerVisible(const qvirStorageSource *layer, unsigned int flags)
+{
+    if (qvirFormatIsLive(flags))
+        return TRUE;
+    return layer->fromXML;
+}
+
+/*
+ * Iterative: a chain may be hundreds of layers deep, and each level only adds two spaces of
+ * indent. The closing tags are written after the loop, innermost first.
+ */
+void
+qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer, unsigned int flags,
+                             unsigned int indent)
+{
+    gboolean live = qvirFormatIsLive(flags);
+    gboolean status = (flags & QVIR_DOMAIN_DEF_FORMAT_STATUS) != 0;
+    unsigned int opened = 0;
+
+    g_return_if_fail(buf != NULL);
+
+    for (const qvirStorageSource *cur = layer ? layer->backingStore : NULL; cur;
+         cur = cur->backingStore) {
+        unsigned int ind = indent + 2 * opened;
+
+        if (!qvirBackingLayerVisible(cur, flags))
+            break;
+
+        if (cur->type == QVIR_STORAGE_TYPE_NONE) {
+            qvirBufIndent(buf, ind);
+            g_string_append(buf, "<backingStore/>\n");
+            break;
+        }
+
+        qvirBufIndent(buf, ind);
+        g_string_append(buf, "<backingStore");
+        qvirBufAttr(buf, "type", qvirStorageTypeTypeToString(cur->type));
+        if (live && cur->id)
+            qvirBufAttrUInt(buf, "index", cur->id);
+        if (status && !cur->fromXML)
+            g_string_append(buf, " probed='yes'");
+        g_string_append(buf, ">\n");
+
+        if (cur->format != QVIR_STORAGE_FILE_NONE) {
+            qvirBufIndent(buf, ind + 2);
+            g_string_append(buf, "<format");
+            qvirBufAttr(buf, "type", qvirStorageFileFormatTypeToString(cur->format));
+            g_string_append(buf, "/>\n");
+        }
+        qvirStorageSourceFormat(buf, ind + 2, cur, FALSE);
+        opened++;
+    }
+
+    while (opened > 0) {
+        opened--;
+        qvirBufIndent(buf, indent + 2 * opened);
+        g_string_append(buf, "</backingStore>\n");
+    }
+}
+
+/* ---- disks ------------------------------------------------------------------ */
+
+static void
+qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "name", disk->driverName);
+    if (disk->src->format != QVIR_STORAGE_FILE_NONE)
+        qvirBufAttr(attrs, "type", qvirStorageFileFormatTypeToString(disk->src->format));
+    if (disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DEFAULT)
+        qvirBufAttr(attrs, "cache", qvirDomainDiskCacheTypeToString(disk->cachemode));
+    if (disk->iomode != QVIR_DOMAIN_DISK_IO_DEFAULT)
+        qvirBufAttr(attrs, "io", qvirDomainDiskIoTypeToString(disk->iomode));
+    if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT)
+        qvirBufAttr(attrs, "discard", qvirDomainDiskDiscardTypeToString(disk->discard));
+    if (disk->detect_zeroes != QVIR_DOMAIN_DISK_DETECT_ZEROES_DEFAULT)
+        qvirBufAttr(attrs, "detect_zeroes",
+                    qvirDomainDiskDetectZeroesTypeToString(disk->detect_zeroes));
+    qvirBufElementOptional(buf, indent, "driver", attrs, NULL);
+}
+
+static void
+qvirDomainDiskTargetFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "dev", disk->dst);
+    qvirBufAttr(attrs, "bus", qvirDomainDiskBusTypeToString(disk->bus));
+    if (disk->removable != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "removable", qvirTristateSwitchTypeToString(disk->removable));
+    qvirBufElement(buf, indent, "target", attrs, NULL);
+}
+
+/* An empty cdrom has no storage type of its own; libvirt writes it as type='file'. */
+static const char *
+qvirDomainDiskTypeString(const qvirDomainDiskDef *disk)
+{
+    if (disk->src->type == QVIR_STORAGE_TYPE_NONE)
+        return "file";
+    return qvirStorageTypeTypeToString(disk->src->type);
+}
+
+static void
+qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk,
+                           unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    qvirBufAttr(attrs, "type", qvirDomainDiskTypeString(disk));
+    qvirBufAttr(attrs, "device", qvirDomainDiskDeviceTypeToString(disk->device));
+
+    qvirDomainDiskDriverFormat(children, ci, disk);
+    qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags));
+    if (disk->src->type != QVIR_STORAGE_TYPE_NONE)
+        qvirDomainBackingStoreFormat(children, disk->src, flags, ci);
+    qvirDomainDiskTargetFormat(children, ci, disk);
+    if (disk->src->readonly) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<readonly/>\n");
+    }
+    if (disk->src->shared) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<shareable/>\n");
+    }
+    qvirBufTextElement(children, ci, "serial", disk->serial);
+    qvirDomainDeviceInfoFormat(children, ci, &disk->info, flags, TRUE);
+
+    qvirBufElement(buf, indent, "disk", attrs, children);
+}
+
+char *
+qvirDomainDiskDefFormat(const qvirDomainDiskDef *disk, unsigned int flags)
+{
+    GString *buf = g_string_new(NULL);
+
+    g_return_val_if_fail(disk != NULL && disk->src != NULL, NULL);
+    qvirDomainDiskDefFormatBuf(buf, 0, disk, flags);
+    return g_string_free(buf, FALSE);
+}
+
+/* ---- controllers ------------------------------------------------------------ */
+
+static void
+qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
+                              const qvirDomainControllerDef *ctrl, unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    qvirBufAttr(attrs, "type", qvirDomainControllerTypeTypeToString(ctrl->type));
+    g_string_append_printf(attrs, " index='%d'", ctrl->idx);
+    qvirBufAttr(attrs, "model", ctrl->model);
+
+    if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+        g_autoptr(GString) target = g_string_new(NULL);
+
+        if (ctrl->modelName) {
+            qvirBufIndent(children, ci);
+            g_string_append(children, "<model");
+            qvirBufAttr(children, "name", ctrl->modelName);
+            g_string_append(children, "/>\n");
+        }
+        if (ctrl->chassis >= 0)
+            g_string_append_printf(target, " chassis='%d'", ctrl->chassis);
+        if (ctrl->port >= 0)
+            g_string_append_printf(target, " port='0x%x'", (unsigned int)ctrl->port);
+        qvirBufElementOptional(children, ci, "target", target, NULL);
+    }
+    qvirDomainDeviceInfoFormat(children, ci, &ctrl->info, flags, FALSE);
+
+    qvirBufElement(buf, indent, "controller", attrs, children);
+}
+
+/* ---- other devices ---------------------------------------------------------- */
+
+static void
+qvirDomainNetDefFormat(GString *buf, unsigned int indent, const qvirDomainNetDef *net,
+                       unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    qvirBufAttr(attrs, "type", net->type);
+    if (net->mac) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<mac");
+        qvirBufAttr(children, "address", net->mac);
+        g_string_append(children, "/>\n");
+    }
+    if (net->model) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<model");
+        qvirBufAttr(children, "type", net->model);
+        g_string_append(children, "/>\n");
+    }
+    qvirDomainDeviceInfoFormat(children, ci, &net->info, flags, TRUE);
+
+    qvirBufElement(buf, indent, "interface", attrs, children);
+}
+
+static void
+qvirDomainChrTargetFormat(GString *buf, unsigned int indent, const qvirDomainChrDef *chr)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "type", chr->targetType);
+    if (chr->targetPort >= 0)
+        g_string_append_printf(attrs, " port='%d'", chr->targetPort);
+    if (!chr->isConsole && chr->targetModel) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append(children, "<model");
+        qvirBufAttr(children, "name", chr->targetModel);
+        g_string_append(children, "/>\n");
+    }
+    qvirBufElementOptional(buf, indent, "target", attrs, children);
+}
+
+static void
+qvirDomainChrDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef *chr,
+                       unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+    gboolean live = qvirFormatIsLive(flags);
+
+    qvirBufAttr(attrs, "type", chr->type);
+    /* libvirt's compatibility attribute: the first console's pty, in live XML. */
+    if (live && chr->isConsole && chr->targetPort == 0 && chr->ptyPath)
+        qvirBufAttr(attrs, "tty", chr->ptyPath);
+
+    if (live && chr->ptyPath) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<source");
+        qvirBufAttr(children, "path", chr->ptyPath);
+        g_string_append(children, "/>\n");
+    }
+    qvirDomainChrTargetFormat(children, ci, chr);
+    qvirDomainDeviceInfoFormat(children, ci, &chr->info, flags, FALSE);
+
+    qvirBufElement(buf, indent, chr->isConsole ? "console" : "serial", attrs, children);
+}
+
+static void
+qvirDomainInputDefFormat(GString *buf, unsigned int indent, const qvirDomainInputDef *input,
+                         unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "type", input->type);
+    qvirBufAttr(attrs, "bus", input->bus);
+    qvirDomainDeviceInfoFormat(children, indent + 2, &input->info, flags, FALSE);
+    qvirBufElement(buf, indent, "input", attrs, children);
+}
+
+static void
+qvirDomainGraphicsDefFormat(GString *buf, unsigned int indent, const qvirDomainGraphicsDef *gr,
+                            unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    int port = gr->port;
+
+    /* The inactive XML never carries a port picked at start-up. */
+    if (gr->autoport && !qvirFormatIsLive(flags))
+        port = -1;
+
+    qvirBufAttr(attrs, "type", gr->type);
+    g_string_append_printf(attrs, " port='%d'", port);
+    qvirBufAttr(attrs, "autoport", gr->autoport ? "yes" : "no");
+    qvirBufAttr(attrs, "listen", gr->listen);
+
+    qvirBufIndent(children, indent + 2);
+    g_string_append(children, "<listen type='address'");
+    qvirBufAttr(children, "address", gr->listen);
+    g_string_append(children, "/>\n");
+
+    qvirBufElement(buf, indent, "graphics", attrs, children);
+}
+
+static void
+qvirDomainVideoDefFormat(GString *buf, unsigned int indent, const qvirDomainVideoDef *video,
+                         unsigned int flags)
+{
+    g_autoptr(GString) model = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    qvirBufAttr(model, "type", video->model);
+    if (video->vram)
+        qvirBufAttrUInt(model, "vram", video->vram);
+    if (video->heads)
+        qvirBufAttrUInt(model, "heads", video->heads);
+    if (video->primary)
+        qvirBufAttr(model, "primary", "yes");
+    qvirBufElement(children, ci, "model", model, NULL);
+    qvirDomainDeviceInfoFormat(children, ci, &video->info, flags, FALSE);
+
+    qvirBufElement(buf, indent, "video", NULL, children);
+}
+
+static void
+qvirDomainMemballoonDefFormat(GString *buf, unsigned int indent,
+                              const qvirDomainMemballoonDef *balloon, unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "model", balloon->model);
+    qvirDomainDeviceInfoFormat(children, indent + 2, &balloon->info, flags, FALSE);
+    qvirBufElement(buf, indent, "memballoon", attrs, children);
+}
+
+/* libvirt's device order: disks, controllers, interfaces, serials, consoles, inputs,
+ * graphics, videos, memballoon. */
+static void
+qvirDomainDevicesFormat(GString *buf, unsigned int indent, const qvirDomainDef *def,
+                        unsigned int flags)
+{
+    unsigned int ci = indent + 2;
+    guint i;
+
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "<devices>\n");
+    qvirBufTextElement(buf, ci, "emulator", def->emulator);
+    for (i = 0; def->disks && i < def->disks->len; i++)
+        qvirDomainDiskDefFormatBuf(buf, ci, g_ptr_array_index(def->disks, i), flags);
+    for (i = 0; def->controllers && i < def->controllers->len; i++)
+        qvirDomainControllerDefFormat(buf, ci, g_ptr_array_index(def->controllers, i), flags);
+    for (i = 0; def->nets && i < def->nets->len; i++)
+        qvirDomainNetDefFormat(buf, ci, g_ptr_array_index(def->nets, i), flags);
+    for (i = 0; def->serials && i < def->serials->len; i++)
+        qvirDomainChrDefFormat(buf, ci, g_ptr_array_index(def->serials, i), flags);
+    for (i = 0; def->consoles && i < def->consoles->len; i++)
+        qvirDomainChrDefFormat(buf, ci, g_ptr_array_index(def->consoles, i), flags);
+    for (i = 0; def->inputs && i < def->inputs->len; i++)
+        qvirDomainInputDefFormat(buf, ci, g_ptr_array_index(def->inputs, i), flags);
+    for (i = 0; def->graphics && i < def->graphics->len; i++)
+        qvirDomainGraphicsDefFormat(buf, ci, g_ptr_array_index(def->graphics, i), flags);
+    for (i = 0; def->videos && i < def->videos->len; i++)
+        qvirDomainVideoDefFormat(buf, ci, g_ptr_array_index(def->videos, i), flags);
+    if (def->memballoon)
+        qvirDomainMemballoonDefFormat(buf, ci, def->memballoon, flags);
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "</devices>\n");
+}
+
+/* ---- the domain ------------------------------------------------------------- */
+
+static void
+qvirDomainOSDefFormat(GString *buf, unsigned int indent, const qvirDomainOSDef *os)
+{
+    unsigned int ci = indent + 2;
+
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "<os>\n");
+
+    qvirBufIndent(buf, ci);
+    g_string_append(buf, "<type");
+    qvirBufAttr(buf, "arch", os->arch);
+    qvirBufAttr(buf, "machine", os->machine);
+    g_string_append_c(buf, '>');
+    qvirBufEscape(buf, os->type ? os->type : "hvm");
+    g_string_append(buf, "</type>\n");
+
+    qvirBufTextElement(buf, ci, "kernel", os->kernel);
+    qvirBufTextElement(buf, ci, "initrd", os->initrd);
+    qvirBufTextElement(buf, ci, "cmdline", os->cmdline);
+    for (unsigned int i = 0; i < os->nBootDevs && i < QVIR_DOMAIN_BOOT_LAST; i++) {
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "<boot");
+        qvirBufAttr(buf, "dev", qvirDomainBootOrderTypeToString(os->boot[i]));
+        g_string_append(buf, "/>\n");
+    }
+
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "</os>\n");
+}
+
+static void
+qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef *def)
+{
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    if (def->acpi == QVIR_TRISTATE_SWITCH_ON) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append(children, "<acpi/>\n");
+    }
+    if (def->apic == QVIR_TRISTATE_SWITCH_ON) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append(children, "<apic/>\n");
+    }
+    if (children->len)
+        qvirBufElement(buf, indent, "features", NULL, children);
+}
+
+static void
+qvirDomainLifecycleFormat(GString *buf, unsigned int indent, const char *name,
+                          qvirDomainLifecycleAction action)
+{
+    qvirBufTextElement(buf, indent, name, qvirDomainLifecycleActionTypeToString(action));
+}
+
+void
+qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flags,
+                       unsigned int indent)
+{
+    char uuidstr[QVIR_UUID_STRING_BUFLEN];
+    unsigned int ci = indent + 2;
+
+    g_return_if_fail(buf != NULL && def != NULL);
+
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "<domain");
+    qvirBufAttr(buf, "type", qvirDomainVirtTypeTypeToString(def->virtType));
+    if (qvirFormatIsLive(flags) && def->id >= 0)
+        g_string_append_printf(buf, " id='%d'", def->id);
+    g_string_append(buf, ">\n");
+
+    qvirBufTextElement(buf, ci, "name", def->name);
+    qvirUUIDFormat(def->uuid, uuidstr);
+    qvirBufTextElement(buf, ci, "uuid", uuidstr);
+    qvirBufTextElement(buf, ci, "title", def->title);
+    qvirBufTextElement(buf, ci, "description", def->description);
+
+    qvirBufIndent(buf, ci);
+    g_string_append_printf(buf, "<memory unit='KiB'>%llu</memory>\n", def->memoryKiB);
+    qvirBufIndent(buf, ci);
+    g_string_append_printf(buf, "<currentMemory unit='KiB'>%llu</currentMemory>\n",
+                           def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
+    qvirBufIndent(buf, ci);
+    g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+
+    qvirDomainOSDefFormat(buf, ci, &def->os);
+    qvirDomainFeaturesFormat(buf, ci, def);
+    if (def->cpuMode) {
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "<cpu");
+        qvirBufAttr(buf, "mode", def->cpuMode);
+        g_string_append(buf, "/>\n");
+    }
+    qvirBufIndent(buf, ci);
+    g_string_append(buf, "<clock");
+    qvirBufAttr(buf, "offset", def->clockOffset ? def->clockOffset : "utc");
+    g_string_append(buf, "/>\n");
+    qvirDomainLifecycleFormat(buf, ci, "on_poweroff", def->onPoweroff);
+    qvirDomainLifecycleFormat(buf, ci, "on_reboot", def->onReboot);
+    qvirDomainLifecycleFormat(buf, ci, "on_crash", def->onCrash);
+
+    qvirDomainDevicesFormat(buf, ci, def, flags);
+
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "</domain>\n");
+}
+
+char *
+qvirDomainDefFormat(const qvirDomainDef *def, unsigned int flags)
+{
+    GString *buf = g_string_new(NULL);
+
+    g_return_val_if_fail(def != NULL, NULL);
+    qvirDomainDefFormatBuf(buf, def, flags, 0);
+    return g_string_free(buf, FALSE);
+}

@@ -1,0 +1,2180 @@
+/*
+ * domain_parse.c: libvirt domain XML -> qvirDomainDef (syntax only).
+ *
+ * The documents come from users over the wire, so libxml2 is told never to touch the
+ * network or substitute entities, documents with a DTD are refused, and the size is capped.
+ * Everything we do not understand is an error that names it: an element silently dropped
+ * would change what the guest gets without anyone noticing.
+ */
+#include "conf/domain_conf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <libxml/parser.h>
+
+#include "util/virerror.h"
+
+typedef gboolean (*qvirChildParser)(xmlNodePtr node, void *opaque, unsigned int flags,
+                                    GError **error);
+
+typedef struct {
+    const char *name;
+    qvirChildParser parse;
+} qvirChildHandler;
+
+static gboolean
+qvirParseIsLive(unsigned int flags)
+{
+    return (flags & (QVIR_DOMAIN_DEF_PARSE_LIVE | QVIR_DOMAIN_DEF_PARSE_STATUS)) != 0;
+}
+
+/* ---- small XML helpers ------------------------------------------------------------ */
+
+static const char *
+qvirXMLName(xmlNodePtr node)
+{
+    return (const char *)node->name;
+}
+
+/* "qemu:commandline" for an element in a foreign namespace, so the error names it. */
+static char *
+qvirXMLQualifiedName(xmlNodePtr node)
+{
+    if (node->ns && node->ns->prefix)
+        return g_strdup_printf("%s:%s", (const char *)node->ns->prefix, qvirXMLName(node));
+    return g_strdup(qvirXMLName(node));
+}
+
+static gboolean
+qvirXMLIsElement(xmlNodePtr node, const char *name)
+{
+    return node->type == XML_ELEMENT_NODE && !node->ns && strcmp(qvirXMLName(node), name) == 0;
+}
+
+static xmlNodePtr
+qvirXMLFirstElement(xmlNodePtr node)
+{
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type == XML_ELEMENT_NODE)
+            return cur;
+    }
+    return NULL;
+}
+
+static char *
+qvirXMLProp(xmlNodePtr node, const char *name)
+{
+    xmlChar *val = xmlGetNoNsProp(node, (const xmlChar *)name);
+    char *ret;
+
+    if (!val)
+        return NULL;
+    ret = g_strdup((const char *)val);
+    xmlFree(val);
+    return ret;
+}
+
+static char *
+qvirXMLText(xmlNodePtr node)
+{
+    xmlChar *val = xmlNodeGetContent(node);
+    char *ret = g_strdup(val ? (const char *)val : "");
+
+    xmlFree(val);
+    return ret;
+}
+
+/* Text content with surrounding blanks removed (numbers, names). */
+static char *
+qvirXMLTextStripped(xmlNodePtr node)
+{
+    return g_strstrip(qvirXMLText(node));
+}
+
+/* Refuse attributes we would otherwise silently drop. ALLOWED is NULL-terminated. */
+static gboolean
+qvirXMLCheckAttrs(xmlNodePtr node, const char *const *allowed, GError **error)
+{
+    for (xmlAttrPtr attr = node->properties; attr; attr = attr->next) {
+        gboolean ok = FALSE;
+
+        for (size_t i = 0; !attr->ns && allowed && allowed[i]; i++) {
+            if (strcmp((const char *)attr->name, allowed[i]) == 0) {
+                ok = TRUE;
+                break;
+            }
+        }
+        if (!ok) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported attribute '%s' in element '%s'", (const char *)attr->name,
+                        qvirXMLName(node));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirXMLCheckNoChildren(xmlNodePtr node, GError **error)
+{
+    xmlNodePtr child = qvirXMLFirstElement(node);
+
+    if (child) {
+        g_autofree char *name = qvirXMLQualifiedName(child);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <%s>", name, qvirXMLName(node));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirXMLPropRequired(xmlNodePtr node, const char *name, char **out, GError **error)
+{
+    if (!(*out = qvirXMLProp(node, name))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute '%s' in element '%s'", name, qvirXMLName(node));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+qvirXMLInvalidValue(GError **error, xmlNodePtr node, const char *attr, const char *value,
+                    const char *allowed)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                "Invalid value for attribute '%s' in element '%s': '%s'. Expected one of: %s", attr,
+                qvirXMLName(node), value, allowed);
+}
+
+/*
+ * An enumerated attribute through its string table. Absent leaves *OUT alone (or fails
+ * when REQUIRED). MINVALUE rejects the table's leading placeholder entries ("", "none"),
+ * and the error then lists only the values from MINVALUE up.
+ */
+static gboolean
+qvirXMLPropEnumFull(xmlNodePtr node, const char *attr, int (*fromString)(const char *),
+                    const char *(*toString)(int), const char *(*list)(void), int minValue,
+                    gboolean required, int *out, GError **error)
+{
+    g_autofree char *str = qvirXMLProp(node, attr);
+    int val;
+
+    if (!str) {
+        if (!required)
+            return TRUE;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute '%s' in element '%s'", attr, qvirXMLName(node));
+        return FALSE;
+    }
+    if ((val = fromString(str)) < minValue) {
+        g_autoptr(GString) allowed = g_string_new(NULL);
+        const char *name;
+
+        if (minValue == 0) {
+            qvirXMLInvalidValue(error, node, attr, str, list());
+            return FALSE;
+        }
+        for (int i = minValue; (name = toString(i)); i++) {
+            if (!*name)
+                continue;
+            if (allowed->len)
+                g_string_append(allowed, ", ");
+            g_string_append(allowed, name);
+        }
+        qvirXMLInvalidValue(error, node, attr, str, allowed->str);
+        return FALSE;
+    }
+    *out = val;
+    return TRUE;
+}
+
+#define qvirXMLPropEnum(node, attr, name, minValue, required, out, error)                          \
+    qvirXMLPropEnumFull(node, attr, name##TypeFromString, name##TypeToString, name##TypeList,      \
+                        minValue, required, out, error)
+
+/* A string attribute that must be one of ALLOWED (NULL-terminated); the value is kept. */
+static gboolean
+qvirXMLPropChoice(xmlNodePtr node, const char *attr, const char *const *allowed, gboolean required,
+                  char **out, GError **error)
+{
+    g_autofree char *str = qvirXMLProp(node, attr);
+    g_autofree char *list = NULL;
+
+    if (!str) {
+        if (!required)
+            return TRUE;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute '%s' in element '%s'", attr, qvirXMLName(node));
+        return FALSE;
+    }
+    for (size_t i = 0; allowed[i]; i++) {
+        if (strcmp(str, allowed[i]) == 0) {
+            g_free(*out);
+            *out = g_steal_pointer(&str);
+            return TRUE;
+        }
+    }
+    list = g_strjoinv(", ", (char **)allowed);
+    qvirXMLInvalidValue(error, node, attr, str, list);
+    return FALSE;
+}
+
+/* Unsigned integer; BASE 0 accepts 0x.. hex as libvirt does for PCI addresses. */
+static gboolean
+qvirStrToUInt(const char *str, int base, unsigned long long max, unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long val;
+
+    if (!str || !*str || *str == '-' || *str == '+' || g_ascii_isspace(*str))
+        return FALSE;
+    errno = 0;
+    val = g_ascii_strtoull(str, &end, base);
+    if (errno != 0 || !end || *end != '\0' || val > max)
+        return FALSE;
+    *out = val;
+    return TRUE;
+}
+
+static gboolean
+qvirXMLPropUInt(xmlNodePtr node, const char *attr, int base, unsigned int max, gboolean required,
+                unsigned int *out, GError **error)
+{
+    g_autofree char *str = qvirXMLProp(node, attr);
+    unsigned long long val;
+
+    if (!str) {
+        if (!required)
+            return TRUE;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute '%s' in element '%s'", attr, qvirXMLName(node));
+        return FALSE;
+    }
+    if (!qvirStrToUInt(str, base, max, &val)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value for attribute '%s' in element '%s': '%s'. Expected "
+                    "non-negative integer value",
+                    attr, qvirXMLName(node), str);
+        return FALSE;
+    }
+    *out = (unsigned int)val;
+    return TRUE;
+}
+
+static gboolean
+qvirXMLPropSwitch(xmlNodePtr node, const char *attr, qvirTristateSwitch *out, GError **error)
+{
+    int val = *out;
+
+    if (!qvirXMLPropEnum(node, attr, qvirTristateSwitch, QVIR_TRISTATE_SWITCH_ON, FALSE, &val,
+                         error))
+        return FALSE;
+    *out = val;
+    return TRUE;
+}
+
+static gboolean
+qvirXMLPropYesNo(xmlNodePtr node, const char *attr, gboolean *out, GError **error)
+{
+    int val = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (!qvirXMLPropEnum(node, attr, qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &val, error))
+        return FALSE;
+    if (val != QVIR_TRISTATE_BOOL_ABSENT)
+        *out = val == QVIR_TRISTATE_BOOL_YES;
+    return TRUE;
+}
+
+/*
+ * Run the handler named after each child element of NODE; any other child is an error
+ * naming it. CONTEXT is how the error names the parent ("device element" for <devices>).
+ */
+static gboolean
+qvirXMLParseChildren(xmlNodePtr node, const qvirChildHandler *handlers, void *opaque,
+                     unsigned int flags, const char *unknownFmt, GError **error)
+{
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        const qvirChildHandler *h = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        for (size_t i = 0; !cur->ns && handlers[i].name; i++) {
+            if (strcmp(qvirXMLName(cur), handlers[i].name) == 0) {
+                h = &handlers[i];
+                break;
+            }
+        }
+        if (!h) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+            if (unknownFmt)
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, unknownFmt, name);
+            else
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported element <%s> in <%s>", name, qvirXMLName(node));
+            return FALSE;
+        }
+        if (!h->parse(cur, opaque, flags, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirXMLDuplicate(xmlNodePtr node, GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "duplicate element <%s> in <%s>",
+                qvirXMLName(node), node->parent ? qvirXMLName(node->parent) : "");
+    return FALSE;
+}
+
+/* ---- device info: <boot>, <alias>, <address> -------------------------------------- */
+
+static gboolean
+qvirDomainPCIAddressParse(xmlNodePtr node, qvirPCIDeviceAddress *pci, GError **error)
+{
+    static const char *const attrs[] = {"type",     "domain",        "bus", "slot",
+                                        "function", "multifunction", NULL};
+    static const struct {
+        const char *name;
+        unsigned int max;
+        const char *maxStr;
+        size_t offset;
+    } fields[] = {
+        {"domain", 0xFFFF, "0xFFFF", G_STRUCT_OFFSET(qvirPCIDeviceAddress, domain)},
+        {"bus", 0xFF, "0xFF", G_STRUCT_OFFSET(qvirPCIDeviceAddress, bus)},
+        {"slot", 0x1F, "0x1F", G_STRUCT_OFFSET(qvirPCIDeviceAddress, slot)},
+        {"function", 7, "7", G_STRUCT_OFFSET(qvirPCIDeviceAddress, function)},
+    };
+
+    if (!qvirXMLCheckAttrs(node, attrs, error))
+        return FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
+        g_autofree char *str = qvirXMLProp(node, fields[i].name);
+        unsigned long long val;
+
+        if (!str)
+            continue;
+        if (!qvirStrToUInt(str, 0, G_MAXUINT, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Cannot parse <address> '%s' attribute", fields[i].name);
+            return FALSE;
+        }
+        if (val > fields[i].max) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid PCI address %s='%s', must be <= %s", fields[i].name, str,
+                        fields[i].maxStr);
+            return FALSE;
+        }
+        G_STRUCT_MEMBER(unsigned int, pci, fields[i].offset) = (unsigned int)val;
+    }
+    return qvirXMLPropSwitch(node, "multifunction", &pci->multifunction, error);
+}
+
+static gboolean
+qvirDomainDriveAddressParse(xmlNodePtr node, qvirDomainDeviceDriveAddress *drive, GError **error)
+{
+    static const char *const attrs[] = {"type", "controller", "bus", "target", "unit", NULL};
+
+    return qvirXMLCheckAttrs(node, attrs, error) &&
+           qvirXMLPropUInt(node, "controller", 10, G_MAXINT, FALSE, &drive->controller, error) &&
+           qvirXMLPropUInt(node, "bus", 10, G_MAXINT, FALSE, &drive->bus, error) &&
+           qvirXMLPropUInt(node, "target", 10, G_MAXINT, FALSE, &drive->target, error) &&
+           qvirXMLPropUInt(node, "unit", 10, G_MAXINT, FALSE, &drive->unit, error);
+}
+
+static gboolean
+qvirDomainUSBAddressParse(xmlNodePtr node, qvirDomainDeviceUSBAddress *usb, GError **error)
+{
+    static const char *const attrs[] = {"type", "bus", "port", NULL};
+    g_autofree char *port = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropUInt(node, "bus", 10, G_MAXINT, FALSE, &usb->bus, error))
+        return FALSE;
+    if (!(port = qvirXMLProp(node, "port")))
+        return TRUE;
+    /* Up to 4 levels of hubs: "1", "1.2", ..., each a small number. */
+    if (strlen(port) >= sizeof(usb->port) || !*port ||
+        strspn(port, "0123456789.") != strlen(port) || port[0] == '.' ||
+        port[strlen(port) - 1] == '.' || strstr(port, "..")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Cannot parse <address> 'port' attribute");
+        return FALSE;
+    }
+    g_strlcpy(usb->port, port, sizeof(usb->port));
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDeviceAddressParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **error)
+{
+    int type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
+
+    if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLPropEnum(node, "type", qvirDomainDeviceAddressType,
+                         QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI, TRUE, &type, error) ||
+        !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+
+    info->type = type;
+    switch ((qvirDomainDeviceAddressType)type) {
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI:
+        return qvirDomainPCIAddressParse(node, &info->addr.pci, error);
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE:
+        return qvirDomainDriveAddressParse(node, &info->addr.drive, error);
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB:
+        return qvirDomainUSBAddressParse(node, &info->addr.usb, error);
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE:
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST:
+        break;
+    }
+    return TRUE;
+}
+
+/* Aliases are assigned at start-up; an inactive definition ignores them, as libvirt does. */
+static gboolean
+qvirDomainDeviceAliasParse(xmlNodePtr node, qvirDomainDeviceInfo *info, unsigned int flags,
+                           GError **error)
+{
+    static const char *const attrs[] = {"name", NULL};
+    g_autofree char *name = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropRequired(node, "name", &name, error))
+        return FALSE;
+    if (!qvirParseIsLive(flags))
+        return TRUE;
+    if (info->alias)
+        return qvirXMLDuplicate(node, error);
+    info->alias = g_steal_pointer(&name);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDeviceBootParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **error)
+{
+    static const char *const attrs[] = {"order", NULL};
+    unsigned int order = 0;
+
+    if (info->bootIndex)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "order", 10, G_MAXINT, TRUE, &order, error))
+        return FALSE;
+    if (order == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value for attribute 'order' in element 'boot': Zero is not permitted");
+        return FALSE;
+    }
+    info->bootIndex = order;
+    return TRUE;
+}
+
+/* ---- disks ---------------------------------------------------------------------------- */
+
+static gboolean
+qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"name",    "type",          "cache", "io",
+                                        "discard", "detect_zeroes", NULL};
+    qvirDomainDiskDef *disk = opaque;
+    int format = disk->src->format;
+    int cache = disk->cachemode;
+    int io = disk->iomode;
+    int discard = disk->discard;
+    int dz = disk->detect_zeroes;
+
+    if (disk->driverName)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (!qvirXMLPropEnum(node, "type", qvirStorageFileFormat, QVIR_STORAGE_FILE_RAW, FALSE, &format,
+                         error) ||
+        !qvirXMLPropEnum(node, "cache", qvirDomainDiskCache, 0, FALSE, &cache, error) ||
+        !qvirXMLPropEnum(node, "io", qvirDomainDiskIo, 0, FALSE, &io, error) ||
+        !qvirXMLPropEnum(node, "discard", qvirDomainDiskDiscard, 0, FALSE, &discard, error) ||
+        !qvirXMLPropEnum(node, "detect_zeroes", qvirDomainDiskDetectZeroes, 0, FALSE, &dz, error))
+        return FALSE;
+
+    disk->driverName = qvirXMLProp(node, "name");
+    if (!disk->driverName)
+        disk->driverName = g_strdup("");
+    disk->src->format = format;
+    disk->cachemode = cache;
+    disk->iomode = io;
+    disk->discard = discard;
+    disk->detect_zeroes = dz;
+    return TRUE;
+}
+
+/*
+ * <source file=|dev= [index=]/> into SRC, whose type is already set. An empty <source/>
+ * (or file='') is a cdrom without media: SRC becomes type NONE.
+ */
+static gboolean
+qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src, unsigned int flags, GError **error)
+{
+    static const char *const fileAttrs[] = {"file", "index", NULL};
+    static const char *const blockAttrs[] = {"dev", "index", NULL};
+    const char *pathAttr = src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file";
+    g_autofree char *path = NULL;
+
+    if (!qvirXMLCheckAttrs(node, src->type == QVIR_STORAGE_TYPE_BLOCK ? blockAttrs : fileAttrs,
+                           error) ||
+        !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+
+    if (qvirParseIsLive(flags) &&
+        !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &src->id, error))
+        return FALSE;
+
+    path = qvirXMLProp(node, pathAttr);
+    if (!path || !*path) {
+        src->type = QVIR_STORAGE_TYPE_NONE;
+        return TRUE;
+    }
+    src->path = g_steal_pointer(&path);
+    return TRUE;
+}
+
+static gboolean
+qvirStorageTypeParse(xmlNodePtr node, int *type, GError **error)
+{
+    g_autofree char *str = qvirXMLProp(node, "type");
+
+    if (!qvirXMLPropEnum(node, "type", qvirStorageType, QVIR_STORAGE_TYPE_FILE, FALSE, type, error))
+        return FALSE;
+    if (*type == QVIR_STORAGE_TYPE_NETWORK) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk type 'network' is not supported by qvirt: use a local file or "
+                    "block device");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    xmlNodePtr format;
+    xmlNodePtr source;
+    xmlNodePtr backing;
+} qvirBackingChildren;
+
+static gboolean
+qvirBackingStoreChildren(xmlNodePtr node, qvirBackingChildren *kids, GError **error)
+{
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        xmlNodePtr *slot = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "format"))
+            slot = &kids->format;
+        else if (qvirXMLIsElement(cur, "source"))
+            slot = &kids->source;
+        else if (qvirXMLIsElement(cur, "backingStore"))
+            slot = &kids->backing;
+        if (!slot) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <backingStore>", name);
+            return FALSE;
+        }
+        if (*slot)
+            return qvirXMLDuplicate(cur, error);
+        *slot = cur;
+    }
+    return TRUE;
+}
+
+/* One <backingStore> element (not its nested chain). */
+static qvirStorageSource *
+qvirBackingStoreLayerParse(xmlNodePtr node, const qvirBackingChildren *kids, unsigned int flags,
+                           GError **error)
+{
+    static const char *const attrs[] = {"type", "index", NULL};
+    static const char *const statusAttrs[] = {"type", "index", "probed", NULL};
+    static const char *const formatAttrs[] = {"type", NULL};
+    gboolean status = (flags & QVIR_DOMAIN_DEF_PARSE_STATUS) != 0;
+    g_autoptr(qvirStorageSource) layer = qvirStorageSourceNew();
+    gboolean probed = FALSE;
+    int type = QVIR_STORAGE_TYPE_NONE;
+    int format = QVIR_STORAGE_FILE_NONE;
+
+    if (!qvirXMLCheckAttrs(node, status ? statusAttrs : attrs, error) ||
+        (status && !qvirXMLPropYesNo(node, "probed", &probed, error)))
+        return NULL;
+    layer->fromXML = !probed;
+
+    /* An element with neither a type nor children terminates the chain. */
+    if (!xmlHasProp(node, (const xmlChar *)"type") && !qvirXMLFirstElement(node))
+        return g_steal_pointer(&layer);
+
+    if (!qvirStorageTypeParse(node, &type, error))
+        return NULL;
+    if (type == QVIR_STORAGE_TYPE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk backing store type");
+        return NULL;
+    }
+    layer->type = type;
+    if (qvirParseIsLive(flags) &&
+        !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &layer->id, error))
+        return NULL;
+
+    if (!kids->format) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk backing store format");
+        return NULL;
+    }
+    if (!qvirXMLCheckAttrs(kids->format, formatAttrs, error) ||
+        !qvirXMLCheckNoChildren(kids->format, error) ||
+        !qvirXMLPropEnum(kids->format, "type", qvirStorageFileFormat, QVIR_STORAGE_FILE_RAW, TRUE,
+                         &format, error))
+        return NULL;
+    layer->format = format;
+
+    if (!kids->source) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk backing store source");
+        return NULL;
+    }
+    if (!qvirStorageSourceParse(kids->source, layer, flags, error))
+        return NULL;
+    if (layer->type == QVIR_STORAGE_TYPE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "missing path in disk backing store source");
+        return NULL;
+    }
+    return g_steal_pointer(&layer);
+}
+
+#define QVIR_DOMAIN_BACKING_CHAIN_MAX 200
+
+/*
+ * The nested <backingStore> chain below TOP, iteratively. No <backingStore> at all leaves
+ * the chain unknown (NULL); an empty one terminates it.
+ */
+static gboolean
+qvirDomainDiskBackingChainParse(xmlNodePtr first, qvirStorageSource *top, unsigned int flags,
+                                GError **error)
+{
+    qvirStorageSource *parent = top;
+    xmlNodePtr node = first;
+    unsigned int depth = 0;
+
+    while (node) {
+        qvirBackingChildren kids = {0};
+        qvirStorageSource *layer;
+
+        if (++depth > QVIR_DOMAIN_BACKING_CHAIN_MAX) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "backing chains more than %d layers deep are not supported",
+                        QVIR_DOMAIN_BACKING_CHAIN_MAX);
+            return FALSE;
+        }
+        if (!qvirBackingStoreChildren(node, &kids, error))
+            return FALSE;
+        if (!(layer = qvirBackingStoreLayerParse(node, &kids, flags, error)))
+            return FALSE;
+        parent->backingStore = layer;
+        if (layer->type == QVIR_STORAGE_TYPE_NONE)
+            break;
+        parent = layer;
+        node = kids.backing;
+    }
+    return TRUE;
+}
+
+/* Bus from the target name when <target bus=> is absent, as libvirt does. */
+static qvirDomainDiskBus
+qvirDomainDiskBusFromTarget(const char *dst)
+{
+    if (g_str_has_prefix(dst, "vd"))
+        return QVIR_DOMAIN_DISK_BUS_VIRTIO;
+    if (g_str_has_prefix(dst, "sd"))
+        return QVIR_DOMAIN_DISK_BUS_SCSI;
+    return QVIR_DOMAIN_DISK_BUS_IDE;
+}
+
+static gboolean
+qvirDomainDiskTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"dev", "bus", "removable", NULL};
+    qvirDomainDiskDef *disk = opaque;
+    int bus = QVIR_DOMAIN_DISK_BUS_NONE;
+    g_autofree char *dst = NULL;
+
+    if (disk->dst)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropRequired(node, "dev", &dst, error) ||
+        !qvirXMLPropEnum(node, "bus", qvirDomainDiskBus, QVIR_DOMAIN_DISK_BUS_IDE, FALSE, &bus,
+                         error) ||
+        !qvirXMLPropSwitch(node, "removable", &disk->removable, error))
+        return FALSE;
+    if (!*dst || strchr(dst, '/')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid disk target name '%s'", dst);
+        return FALSE;
+    }
+    disk->bus = bus != QVIR_DOMAIN_DISK_BUS_NONE ? (qvirDomainDiskBus)bus
+                                                 : qvirDomainDiskBusFromTarget(dst);
+    disk->dst = g_steal_pointer(&dst);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskFlagParse(xmlNodePtr node, gboolean *flag, GError **error)
+{
+    if (*flag)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    *flag = TRUE;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskReadonlyParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDiskFlagParse(node, &disk->src->readonly, error);
+}
+
+static gboolean
+qvirDomainDiskShareableParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDiskFlagParse(node, &disk->src->shared, error);
+}
+
+static gboolean
+qvirDomainDiskSerialParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    g_autofree char *serial = NULL;
+
+    if (disk->serial)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    serial = qvirXMLText(node);
+    /* QEMU takes the serial as a property value: keep it to libvirt's safe set. */
+    if (strspn(serial, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_ .+") !=
+        strlen(serial)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "disk serial '%s' contains an "
+                    "invalid character",
+                    serial);
+        return FALSE;
+    }
+    disk->serial = g_steal_pointer(&serial);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDeviceBootParse(node, &disk->info, error);
+}
+
+static gboolean
+qvirDomainDiskAliasParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDeviceAliasParse(node, &disk->info, flags, error);
+}
+
+static gboolean
+qvirDomainDiskAddressParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDeviceAddressParse(node, &disk->info, error);
+}
+
+/* <source> and <backingStore> are handled by the disk parser itself: they need each other. */
+static gboolean
+qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    return TRUE;
+}
+
+static const qvirChildHandler qvirDomainDiskChildren[] = {
+    {"driver", qvirDomainDiskDriverParse},
+    {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse},
+    {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},
+    {"shareable", qvirDomainDiskShareableParse},
+    {"serial", qvirDomainDiskSerialParse},
+    {"boot", qvirDomainDiskBootParse},
+    {"alias", qvirDomainDiskAliasParse},
+    {"address", qvirDomainDiskAddressParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsigned int flags,
+                                  GError **error)
+{
+    xmlNodePtr source = NULL;
+    xmlNodePtr backing = NULL;
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (qvirXMLIsElement(cur, "source")) {
+            if (source)
+                return qvirXMLDuplicate(cur, error);
+            source = cur;
+        } else if (qvirXMLIsElement(cur, "backingStore")) {
+            if (backing)
+                return qvirXMLDuplicate(cur, error);
+            backing = cur;
+        }
+    }
+
+    if (!source) {
+        disk->src->type = QVIR_STORAGE_TYPE_NONE;
+    } else if (!qvirStorageSourceParse(source, disk->src, flags, error)) {
+        return FALSE;
+    }
+    /* A chain below a missing medium means nothing; libvirt drops it too. */
+    if (backing && disk->src->type != QVIR_STORAGE_TYPE_NONE)
+        return qvirDomainDiskBackingChainParse(backing, disk->src, flags, error);
+    return TRUE;
+}
+
+static qvirDomainDiskDef *
+qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "device", NULL};
+    g_autoptr(qvirDomainDiskDef) disk = qvirDomainDiskDefNew();
+    int type = QVIR_STORAGE_TYPE_FILE;
+    int device = QVIR_DOMAIN_DISK_DEVICE_DISK;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirStorageTypeParse(node, &type, error) ||
+        !qvirXMLPropEnum(node, "device", qvirDomainDiskDevice, 0, FALSE, &device, error))
+        return NULL;
+    disk->src->type = type;
+    disk->device = device;
+
+    if (!qvirXMLParseChildren(node, qvirDomainDiskChildren, disk, flags, NULL, error) ||
+        !qvirDomainDiskSourceAndChainParse(node, disk, flags, error))
+        return NULL;
+
+    if (!disk->dst) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_TARGET,
+                    "missing target information for device %s",
+                    disk->src->path ? disk->src->path : "");
+        return NULL;
+    }
+    if (!disk->driverName)
+        disk->driverName = g_strdup("qemu");
+    else if (!*disk->driverName)
+        g_clear_pointer(&disk->driverName, g_free);
+    /* A cdrom is read-only media whatever the XML says (libvirt forces it too). */
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)
+        disk->src->readonly = TRUE;
+    return g_steal_pointer(&disk);
+}
+
+/* ---- controllers ------------------------------------------------------------------------ */
+
+static const char *const qvirControllerModelsSCSI[] = {"virtio-scsi", "lsilogic", NULL};
+static const char *const qvirControllerModelsUSB[] = {
+    "piix3-uhci", "piix4-uhci", "ehci",     "ich9-ehci1", "ich9-uhci1", "ich9-uhci2",
+    "ich9-uhci3", "pci-ohci",   "nec-xhci", "qemu-xhci",  "none",       NULL};
+static const char *const qvirControllerModelsPCI[] = {"pci-root", "pcie-root", "pcie-root-port",
+                                                      NULL};
+static const char *const qvirControllerModelsIDE[] = {"piix3", "piix4", "ich6", NULL};
+static const char *const qvirControllerModelsSATA[] = {NULL};
+static const char *const qvirControllerPCIModelNames[] = {"pcie-root-port", "ioh3420", NULL};
+
+static const char *const *
+qvirDomainControllerModels(qvirDomainControllerType type)
+{
+    switch (type) {
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
+        return qvirControllerModelsSCSI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
+        return qvirControllerModelsUSB;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+        return qvirControllerModelsPCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
+        return qvirControllerModelsIDE;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+    case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
+        break;
+    }
+    return qvirControllerModelsSATA;
+}
+
+static gboolean
+qvirDomainControllerModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"name", NULL};
+    qvirDomainControllerDef *ctrl = opaque;
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <model> in <controller type='%s'>",
+                    qvirDomainControllerTypeTypeToString(ctrl->type));
+        return FALSE;
+    }
+    if (ctrl->modelName)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "name", qvirControllerPCIModelNames, TRUE, &ctrl->modelName,
+                             error);
+}
+
+static gboolean
+qvirDomainControllerTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"chassis", "port", NULL};
+    qvirDomainControllerDef *ctrl = opaque;
+    unsigned int chassis = 0, port = 0;
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <target> in <controller type='%s'>",
+                    qvirDomainControllerTypeTypeToString(ctrl->type));
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (xmlHasProp(node, (const xmlChar *)"chassis")) {
+        if (!qvirXMLPropUInt(node, "chassis", 0, 255, TRUE, &chassis, error))
+            return FALSE;
+        ctrl->chassis = chassis;
+    }
+    if (xmlHasProp(node, (const xmlChar *)"port")) {
+        if (!qvirXMLPropUInt(node, "port", 0, 255, TRUE, &port, error))
+            return FALSE;
+        ctrl->port = port;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainControllerAliasParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainControllerDef *ctrl = opaque;
+    return qvirDomainDeviceAliasParse(node, &ctrl->info, flags, error);
+}
+
+static gboolean
+qvirDomainControllerAddressParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainControllerDef *ctrl = opaque;
+    return qvirDomainDeviceAddressParse(node, &ctrl->info, error);
+}
+
+static const qvirChildHandler qvirDomainControllerChildren[] = {
+    {"model", qvirDomainControllerModelParse},
+    {"target", qvirDomainControllerTargetParse},
+    {"alias", qvirDomainControllerAliasParse},
+    {"address", qvirDomainControllerAddressParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "index", "model", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainControllerDef *ctrl = g_new0(qvirDomainControllerDef, 1);
+    int type = 0;
+    unsigned int idx = 0;
+
+    ctrl->idx = -1;
+    ctrl->chassis = -1;
+    ctrl->port = -1;
+    /* Owned by the array from here on, so every failure below frees it with the def. */
+    g_ptr_array_add(def->controllers, ctrl);
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropEnum(node, "type", qvirDomainControllerType, 0, TRUE, &type, error))
+        return FALSE;
+    ctrl->type = type;
+    if (xmlHasProp(node, (const xmlChar *)"index")) {
+        if (!qvirXMLPropUInt(node, "index", 10, G_MAXINT, TRUE, &idx, error))
+            return FALSE;
+        ctrl->idx = idx;
+    }
+    if (!qvirXMLPropChoice(node, "model", qvirDomainControllerModels(ctrl->type), FALSE,
+                           &ctrl->model, error))
+        return FALSE;
+    if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && !ctrl->model) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute 'model' in element 'controller'");
+        return FALSE;
+    }
+    return qvirXMLParseChildren(node, qvirDomainControllerChildren, ctrl, flags, NULL, error);
+}
+
+/* ---- other devices ------------------------------------------------------------------------- */
+
+/* What the generic <alias>/<address>/<boot> handlers and the device's own handlers need. */
+typedef struct {
+    qvirDomainDeviceInfo *info;
+    void *dev;
+} qvirInfoOnly;
+
+static gboolean
+qvirInfoOnlyAliasParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirInfoOnly *io = opaque;
+    return qvirDomainDeviceAliasParse(node, io->info, flags, error);
+}
+
+static gboolean
+qvirInfoOnlyAddressParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirInfoOnly *io = opaque;
+    return qvirDomainDeviceAddressParse(node, io->info, error);
+}
+
+static gboolean
+qvirInfoOnlyBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirInfoOnly *io = opaque;
+    return qvirDomainDeviceBootParse(node, io->info, error);
+}
+
+/* Devices whose only children are <alias> and <address>. */
+static const qvirChildHandler qvirInfoOnlyChildren[] = {
+    {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainInputParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "bus", NULL};
+    static const char *const types[] = {"mouse", "keyboard", "tablet", NULL};
+    static const char *const buses[] = {"ps2", "usb", "virtio", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainInputDef *input = g_new0(qvirDomainInputDef, 1);
+    qvirInfoOnly io = {&input->info, input};
+
+    g_ptr_array_add(def->inputs, input);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &input->type, error) ||
+        !qvirXMLPropChoice(node, "bus", buses, FALSE, &input->bus, error) ||
+        !qvirXMLParseChildren(node, qvirInfoOnlyChildren, &io, flags, NULL, error))
+        return FALSE;
+    /* libvirt's x86 defaults: PS/2 mouse and keyboard, USB tablet. */
+    if (!input->bus)
+        input->bus = g_strdup(strcmp(input->type, "tablet") == 0 ? "usb" : "ps2");
+    if (strcmp(input->bus, "ps2") == 0 && strcmp(input->type, "tablet") == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "ps2 bus does not support tablet input device");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    qvirDomainChrDef *chr;
+    const char *element;
+} qvirChrParse;
+
+static gboolean
+qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"path", NULL};
+    qvirChrParse *cp = opaque;
+    g_autofree char *path = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    path = qvirXMLProp(node, "path");
+    /* The pty is allocated at start-up: only live XML keeps it. */
+    if (qvirParseIsLive(flags) && path) {
+        g_free(cp->chr->ptyPath);
+        cp->chr->ptyPath = g_steal_pointer(&path);
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainChrTargetModelParse(xmlNodePtr node, qvirDomainChrDef *chr, GError **error)
+{
+    static const char *const attrs[] = {"name", NULL};
+    static const char *const models[] = {"isa-serial", "usb-serial", "pci-serial", NULL};
+
+    if (chr->targetModel)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "name", models, TRUE, &chr->targetModel, error);
+}
+
+static gboolean
+qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "port", NULL};
+    static const char *const serialTypes[] = {"isa-serial", "usb-serial", "pci-serial", NULL};
+    static const char *const consoleTypes[] = {"serial", "virtio", NULL};
+    qvirChrParse *cp = opaque;
+    qvirDomainChrDef *chr = cp->chr;
+    unsigned int port = 0;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", chr->isConsole ? consoleTypes : serialTypes, FALSE,
+                           &chr->targetType, error))
+        return FALSE;
+    if (xmlHasProp(node, (const xmlChar *)"port")) {
+        if (!qvirXMLPropUInt(node, "port", 10, G_MAXINT, TRUE, &port, error))
+            return FALSE;
+        chr->targetPort = port;
+    }
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!chr->isConsole && qvirXMLIsElement(cur, "model")) {
+            if (!qvirDomainChrTargetModelParse(cur, chr, error))
+                return FALSE;
+            continue;
+        }
+        g_autofree char *name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <target>", name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirChrAliasParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirChrParse *cp = opaque;
+    return qvirDomainDeviceAliasParse(node, &cp->chr->info, flags, error);
+}
+
+static const qvirChildHandler qvirDomainChrChildren[] = {
+    {"source", qvirDomainChrSourceParse},
+    {"target", qvirDomainChrTargetParse},
+    {"alias", qvirChrAliasParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigned int flags,
+                   GError **error)
+{
+    static const char *const attrs[] = {"type", "tty", NULL};
+    static const char *const types[] = {"pty", NULL};
+    qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
+    qvirChrParse cp = {chr, qvirXMLName(node)};
+
+    chr->isConsole = isConsole;
+    chr->targetPort = -1;
+    g_ptr_array_add(list, chr);
+    return qvirXMLCheckAttrs(node, attrs, error) &&
+           qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) &&
+           qvirXMLParseChildren(node, qvirDomainChrChildren, &cp, flags, NULL, error);
+}
+
+static gboolean
+qvirDomainSerialParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    return qvirDomainChrParse(node, def->serials, FALSE, flags, error);
+}
+
+static gboolean
+qvirDomainConsoleParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    return qvirDomainChrParse(node, def->consoles, TRUE, flags, error);
+}
+
+static gboolean
+qvirDomainGraphicsListenParse(xmlNodePtr node, qvirDomainGraphicsDef *gr, GError **error)
+{
+    static const char *const attrs[] = {"type", "address", NULL};
+    static const char *const types[] = {"address", NULL};
+    g_autofree char *type = NULL;
+    g_autofree char *address = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &type, error))
+        return FALSE;
+    address = qvirXMLProp(node, "address");
+    if (address && gr->listen && strcmp(address, gr->listen) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "graphics 'listen' attribute '%s' must match 'address' attribute of first "
+                    "listen element (found '%s')",
+                    gr->listen, address);
+        return FALSE;
+    }
+    if (address && !gr->listen)
+        gr->listen = g_steal_pointer(&address);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "port", "autoport", "listen", NULL};
+    static const char *const types[] = {"vnc", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainGraphicsDef *gr = g_new0(qvirDomainGraphicsDef, 1);
+    g_autofree char *port = NULL;
+    gboolean seenListen = FALSE;
+
+    g_ptr_array_add(def->graphics, gr);
+    gr->port = -1;
+    gr->autoport = TRUE;
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &gr->type, error))
+        return FALSE;
+
+    if ((port = qvirXMLProp(node, "port")) && strcmp(port, "-1") != 0) {
+        unsigned int p = 0;
+        if (!qvirXMLPropUInt(node, "port", 10, 65535, TRUE, &p, error))
+            return FALSE;
+        gr->port = p;
+        gr->autoport = FALSE;
+    }
+    if (!qvirXMLPropYesNo(node, "autoport", &gr->autoport, error))
+        return FALSE;
+    /* An inactive definition never keeps the port QEMU was given last time. */
+    if (gr->autoport && !qvirParseIsLive(flags))
+        gr->port = -1;
+    gr->listen = qvirXMLProp(node, "listen");
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "listen") && !seenListen) {
+            seenListen = TRUE;
+            if (!qvirDomainGraphicsListenParse(cur, gr, error))
+                return FALSE;
+            continue;
+        }
+        g_autofree char *name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <graphics>", name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "vram", "heads", "primary", NULL};
+    static const char *const models[] = {"vga",   "cirrus", "virtio", "qxl",
+                                         "bochs", "ramfb",  "none",   NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainVideoDef *video = io->dev;
+
+    if (video->model)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "type", models, TRUE, &video->model, error) &&
+           qvirXMLPropUInt(node, "vram", 10, G_MAXINT, FALSE, &video->vram, error) &&
+           qvirXMLPropUInt(node, "heads", 10, 16, FALSE, &video->heads, error) &&
+           qvirXMLPropYesNo(node, "primary", &video->primary, error);
+}
+
+static const qvirChildHandler qvirDomainVideoChildren[] = {
+    {"model", qvirDomainVideoModelParse},
+    {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainVideoParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    qvirDomainVideoDef *video = g_new0(qvirDomainVideoDef, 1);
+    qvirInfoOnly io = {&video->info, video};
+
+    g_ptr_array_add(def->videos, video);
+    if (!qvirXMLCheckAttrs(node, NULL, error) ||
+        !qvirXMLParseChildren(node, qvirDomainVideoChildren, &io, flags, NULL, error))
+        return FALSE;
+    if (!video->model)
+        video->model = g_strdup("vga");
+    return TRUE;
+}
+
+static gboolean
+qvirDomainMemballoonParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"model", NULL};
+    static const char *const models[] = {"virtio", "none", NULL};
+    qvirDomainDef *def = opaque;
+    qvirInfoOnly io;
+
+    if (def->memballoon)
+        return qvirXMLDuplicate(node, error);
+    def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
+    io.info = &def->memballoon->info;
+    io.dev = def->memballoon;
+    return qvirXMLCheckAttrs(node, attrs, error) &&
+           qvirXMLPropChoice(node, "model", models, TRUE, &def->memballoon->model, error) &&
+           qvirXMLParseChildren(node, qvirInfoOnlyChildren, &io, flags, NULL, error);
+}
+
+/* "52:54:00:ab:cd:ef", normalised to lower case; multicast addresses are refused. */
+static gboolean
+qvirMacAddrParse(const char *str, char **out, GError **error)
+{
+    unsigned int bytes[6];
+    char tail;
+
+    if (strlen(str) != 17 || sscanf(str, "%2x:%2x:%2x:%2x:%2x:%2x%c", &bytes[0], &bytes[1],
+                                    &bytes[2], &bytes[3], &bytes[4], &bytes[5], &tail) != 6) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "unable to parse mac address '%s'", str);
+        return FALSE;
+    }
+    for (size_t i = 0; i < 17; i++) {
+        if ((i % 3 == 2) ? str[i] != ':' : !g_ascii_isxdigit(str[i])) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "unable to parse mac address '%s'",
+                        str);
+            return FALSE;
+        }
+    }
+    if (bytes[0] & 1) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "expected unicast mac address, found multicast '%s'", str);
+        return FALSE;
+    }
+    *out = g_ascii_strdown(str, -1);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainNetMacParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"address", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainNetDef *net = io->dev;
+    g_autofree char *mac = NULL;
+
+    if (net->mac)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropRequired(node, "address", &mac, error) &&
+           qvirMacAddrParse(mac, &net->mac, error);
+}
+
+static gboolean
+qvirDomainNetModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainNetDef *net = io->dev;
+    g_autofree char *model = NULL;
+
+    if (net->model)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropRequired(node, "type", &model, error))
+        return FALSE;
+    /* The model becomes a QEMU device name: libvirt's character set. */
+    if (!*model || strspn(model, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789_-") != strlen(model)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Model name contains invalid characters");
+        return FALSE;
+    }
+    net->model = g_steal_pointer(&model);
+    return TRUE;
+}
+
+static const qvirChildHandler qvirDomainNetChildren[] = {
+    {"mac", qvirDomainNetMacParse},        {"model", qvirDomainNetModelParse},
+    {"boot", qvirInfoOnlyBootParse},       {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse}, {NULL, NULL},
+};
+
+static gboolean
+qvirDomainNetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", NULL};
+    static const char *const types[] = {"user", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainNetDef *net = g_new0(qvirDomainNetDef, 1);
+    qvirInfoOnly io = {&net->info, net};
+
+    g_ptr_array_add(def->nets, net);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &net->type, error) ||
+        !qvirXMLParseChildren(node, qvirDomainNetChildren, &io, flags, NULL, error))
+        return FALSE;
+    if (!net->mac) {
+        net->mac = g_strdup_printf("52:54:00:%02x:%02x:%02x", g_random_int_range(0, 256),
+                                   g_random_int_range(0, 256), g_random_int_range(0, 256));
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    qvirDomainDiskDef *disk = qvirDomainDiskDefParseNode(node, flags, error);
+
+    if (!disk)
+        return FALSE;
+    g_ptr_array_add(def->disks, disk);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainEmulatorParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+
+    if (def->emulator)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    def->emulator = qvirXMLTextStripped(node);
+    return TRUE;
+}
+
+static const qvirChildHandler qvirDomainDevicesChildren[] = {
+    {"emulator", qvirDomainEmulatorParse},
+    {"disk", qvirDomainDiskParse},
+    {"controller", qvirDomainControllerParse},
+    {"input", qvirDomainInputParse},
+    {"serial", qvirDomainSerialParse},
+    {"console", qvirDomainConsoleParse},
+    {"graphics", qvirDomainGraphicsParse},
+    {"video", qvirDomainVideoParse},
+    {"memballoon", qvirDomainMemballoonParse},
+    {"interface", qvirDomainNetParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainDevicesParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    return qvirXMLCheckAttrs(node, NULL, error) &&
+           qvirXMLParseChildren(node, qvirDomainDevicesChildren, opaque, flags,
+                                "unsupported device element <%s>", error);
+}
+
+/* ---- top-level elements ---------------------------------------------------------------- */
+
+static gboolean
+qvirDomainTextParse(xmlNodePtr node, char **field, gboolean strip, GError **error)
+{
+    if (*field)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    *field = strip ? qvirXMLTextStripped(node) : qvirXMLText(node);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainNameParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    return qvirDomainTextParse(node, &def->name, TRUE, error);
+}
+
+typedef struct {
+    qvirDomainDef *def;
+    gboolean haveUUID;
+    gboolean haveMemory;
+    gboolean haveCurrentMemory;
+    gboolean haveVcpu;
+    gboolean haveOS;
+    gboolean haveOSType;
+    gboolean haveFeatures;
+    gboolean haveClock;
+    gboolean haveDevices;
+    gboolean haveLifecycle[3];
+} qvirDomainParseState;
+
+static gboolean
+qvirDomainNameParseState(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    return qvirDomainNameParse(node, st->def, flags, error);
+}
+
+static gboolean
+qvirDomainUUIDParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    g_autofree char *str = NULL;
+
+    if (st->haveUUID)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    str = qvirXMLTextStripped(node);
+    if (!qvirUUIDParse(str, st->def->uuid)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "malformed uuid element");
+        return FALSE;
+    }
+    st->haveUUID = TRUE;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainTitleParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    if (!qvirDomainTextParse(node, &st->def->title, FALSE, error))
+        return FALSE;
+    if (strchr(st->def->title, '\n')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Domain title can't contain newlines");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDescriptionParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    return qvirDomainTextParse(node, &st->def->description, FALSE, error);
+}
+
+/* libvirt's scaled units; bare "k", "M", ... are powers of 1024. */
+static gboolean
+qvirMemoryUnitScale(const char *unit, unsigned long long *scale)
+{
+    static const struct {
+        const char *name;
+        unsigned long long scale;
+    } units[] = {
+        {"b", 1ULL},
+        {"bytes", 1ULL},
+        {"KB", 1000ULL},
+        {"k", 1024ULL},
+        {"KiB", 1024ULL},
+        {"MB", 1000ULL * 1000},
+        {"M", 1024ULL * 1024},
+        {"MiB", 1024ULL * 1024},
+        {"GB", 1000ULL * 1000 * 1000},
+        {"G", 1024ULL * 1024 * 1024},
+        {"GiB", 1024ULL * 1024 * 1024},
+        {"TB", 1000ULL * 1000 * 1000 * 1000},
+        {"T", 1024ULL * 1024 * 1024 * 1024},
+        {"TiB", 1024ULL * 1024 * 1024 * 1024},
+        {"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
+        {"P", 1024ULL * 1024 * 1024 * 1024 * 1024},
+        {"PiB", 1024ULL * 1024 * 1024 * 1024 * 1024},
+        {"EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
+        {"E", 1024ULL * 1024 * 1024 * 1024 * 1024 * 1024},
+        {"EiB", 1024ULL * 1024 * 1024 * 1024 * 1024 * 1024},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        if (strcmp(unit, units[i].name) == 0 ||
+            (units[i].name[1] == '\0' && g_ascii_tolower(unit[0]) == units[i].name[0] &&
+             unit[1] == '\0' && units[i].scale >= 1024)) {
+            *scale = units[i].scale;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* <memory unit=U>N</memory> into KiB, rounded up as libvirt does. */
+static gboolean
+qvirDomainMemoryValueParse(xmlNodePtr node, unsigned long long *kib, GError **error)
+{
+    static const char *const attrs[] = {"unit", NULL};
+    g_autofree char *unit = qvirXMLProp(node, "unit");
+    g_autofree char *text = NULL;
+    unsigned long long scale = 1024;
+    unsigned long long val;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (unit && !qvirMemoryUnitScale(unit, &scale)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "unknown suffix '%s'", unit);
+        return FALSE;
+    }
+    text = qvirXMLTextStripped(node);
+    if (!qvirStrToUInt(text, 10, G_MAXUINT64, &val)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value '%s' for element or attribute './%s[1]'", text,
+                    qvirXMLName(node));
+        return FALSE;
+    }
+    /* The largest memory size QEMU can address is far below this; anything above overflows. */
+    if (val > G_MAXUINT64 / scale || val * scale > (G_MAXUINT64 / 2)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "value too large: %s%s", text,
+                    unit ? unit : "");
+        return FALSE;
+    }
+    *kib = (val * scale + 1023) / 1024;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainMemoryParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    if (st->haveMemory)
+        return qvirXMLDuplicate(node, error);
+    st->haveMemory = TRUE;
+    return qvirDomainMemoryValueParse(node, &st->def->memoryKiB, error);
+}
+
+static gboolean
+qvirDomainCurrentMemoryParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    if (st->haveCurrentMemory)
+        return qvirXMLDuplicate(node, error);
+    st->haveCurrentMemory = TRUE;
+    return qvirDomainMemoryValueParse(node, &st->def->currentMemoryKiB, error);
+}
+
+static gboolean
+qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"placement", NULL};
+    static const char *const placements[] = {"static", NULL};
+    qvirDomainParseState *st = opaque;
+    g_autofree char *placement = NULL;
+    g_autofree char *text = NULL;
+    unsigned long long val;
+
+    if (st->haveVcpu)
+        return qvirXMLDuplicate(node, error);
+    st->haveVcpu = TRUE;
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "placement", placements, FALSE, &placement, error))
+        return FALSE;
+    text = qvirXMLTextStripped(node);
+    if (!qvirStrToUInt(text, 10, 4096, &val) || val == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "maximum vcpus count must be an "
+                    "integer between 1 and 4096, not '%s'",
+                    text);
+        return FALSE;
+    }
+    st->def->vcpus = (unsigned int)val;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainOSTypeParse(xmlNodePtr node, qvirDomainParseState *st, GError **error)
+{
+    static const char *const attrs[] = {"arch", "machine", NULL};
+    qvirDomainOSDef *os = &st->def->os;
+    g_autofree char *type = NULL;
+
+    if (st->haveOSType)
+        return qvirXMLDuplicate(node, error);
+    st->haveOSType = TRUE;
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    type = qvirXMLTextStripped(node);
+    if (strcmp(type, "hvm") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported OS type '%s': qvirt runs 'hvm' guests only", type);
+        return FALSE;
+    }
+    os->type = g_steal_pointer(&type);
+    os->arch = qvirXMLProp(node, "arch");
+    os->machine = qvirXMLProp(node, "machine");
+    if (os->arch && strcmp(os->arch, "x86_64") != 0 && strcmp(os->arch, "i686") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported architecture '%s'",
+                    os->arch);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainOSBootParse(xmlNodePtr node, qvirDomainOSDef *os, GError **error)
+{
+    static const char *const attrs[] = {"dev", NULL};
+    int dev = 0;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "dev", qvirDomainBootOrder, 0, TRUE, &dev, error))
+        return FALSE;
+    if (os->nBootDevs >= QVIR_DOMAIN_BOOT_LAST) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "too many <boot> elements in <os>");
+        return FALSE;
+    }
+    os->boot[os->nBootDevs++] = dev;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainOSParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    qvirDomainOSDef *os = &st->def->os;
+
+    if (st->haveOS)
+        return qvirXMLDuplicate(node, error);
+    st->haveOS = TRUE;
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        gboolean ok;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "type"))
+            ok = qvirDomainOSTypeParse(cur, st, error);
+        else if (qvirXMLIsElement(cur, "boot"))
+            ok = qvirDomainOSBootParse(cur, os, error);
+        else if (qvirXMLIsElement(cur, "kernel"))
+            ok = qvirDomainTextParse(cur, &os->kernel, TRUE, error);
+        else if (qvirXMLIsElement(cur, "initrd"))
+            ok = qvirDomainTextParse(cur, &os->initrd, TRUE, error);
+        else if (qvirXMLIsElement(cur, "cmdline"))
+            ok = qvirDomainTextParse(cur, &os->cmdline, FALSE, error);
+        else {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <os>", name);
+            return FALSE;
+        }
+        if (!ok)
+            return FALSE;
+    }
+    if (!st->haveOSType) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "an os <type> must be specified");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainFeatureFlagParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
+{
+    if (*field != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    *field = QVIR_TRISTATE_SWITCH_ON;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    if (st->haveFeatures)
+        return qvirXMLDuplicate(node, error);
+    st->haveFeatures = TRUE;
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        gboolean ok;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "acpi"))
+            ok = qvirDomainFeatureFlagParse(cur, &st->def->acpi, error);
+        else if (qvirXMLIsElement(cur, "apic"))
+            ok = qvirDomainFeatureFlagParse(cur, &st->def->apic, error);
+        else {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <features>", name);
+            return FALSE;
+        }
+        if (!ok)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"mode", NULL};
+    static const char *const modes[] = {"host-model", "host-passthrough", "maximum", NULL};
+    qvirDomainParseState *st = opaque;
+
+    if (st->def->cpuMode)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "mode", modes, TRUE, &st->def->cpuMode, error);
+}
+
+static gboolean
+qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"offset", NULL};
+    static const char *const offsets[] = {"utc", "localtime", NULL};
+    qvirDomainParseState *st = opaque;
+
+    if (st->haveClock)
+        return qvirXMLDuplicate(node, error);
+    st->haveClock = TRUE;
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "offset", offsets, FALSE, &st->def->clockOffset, error);
+}
+
+static gboolean
+qvirDomainLifecycleParse(xmlNodePtr node, qvirDomainParseState *st, unsigned int which,
+                         qvirDomainLifecycleAction *out, GError **error)
+{
+    g_autofree char *text = NULL;
+    int val;
+
+    if (st->haveLifecycle[which])
+        return qvirXMLDuplicate(node, error);
+    st->haveLifecycle[which] = TRUE;
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    text = qvirXMLTextStripped(node);
+    if ((val = qvirDomainLifecycleActionTypeFromString(text)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value for element '%s': '%s'. Expected one of: %s", qvirXMLName(node),
+                    text, qvirDomainLifecycleActionTypeList());
+        return FALSE;
+    }
+    *out = val;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainOnPoweroffParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    return qvirDomainLifecycleParse(node, st, 0, &st->def->onPoweroff, error);
+}
+
+static gboolean
+qvirDomainOnRebootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    return qvirDomainLifecycleParse(node, st, 1, &st->def->onReboot, error);
+}
+
+static gboolean
+qvirDomainOnCrashParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    return qvirDomainLifecycleParse(node, st, 2, &st->def->onCrash, error);
+}
+
+static gboolean
+qvirDomainDevicesParseState(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    if (st->haveDevices)
+        return qvirXMLDuplicate(node, error);
+    st->haveDevices = TRUE;
+    return qvirDomainDevicesParse(node, st->def, flags, error);
+}
+
+static const qvirChildHandler qvirDomainChildren[] = {
+    {"name", qvirDomainNameParseState},
+    {"uuid", qvirDomainUUIDParse},
+    {"title", qvirDomainTitleParse},
+    {"description", qvirDomainDescriptionParse},
+    {"memory", qvirDomainMemoryParse},
+    {"currentMemory", qvirDomainCurrentMemoryParse},
+    {"vcpu", qvirDomainVcpuParse},
+    {"os", qvirDomainOSParse},
+    {"features", qvirDomainFeaturesParse},
+    {"cpu", qvirDomainCPUParse},
+    {"clock", qvirDomainClockParse},
+    {"on_poweroff", qvirDomainOnPoweroffParse},
+    {"on_reboot", qvirDomainOnRebootParse},
+    {"on_crash", qvirDomainOnCrashParse},
+    {"devices", qvirDomainDevicesParseState},
+    {NULL, NULL},
+};
+
+/* ---- post-parse: names, defaults the formatter relies on ---------------------------------- */
+
+/* The name becomes a file name under the state and config directories. */
+static gboolean
+qvirDomainNameCheck(const char *name, GError **error)
+{
+    if (!name || !*name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_NAME, "missing name information");
+        return FALSE;
+    }
+    if (strchr(name, '/')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "name %s cannot contain '/'", name);
+        return FALSE;
+    }
+    if (name[0] == '.') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "name %s cannot start with '.'", name);
+        return FALSE;
+    }
+    if (strchr(name, '\n')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "name %s contains illegal character",
+                    name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Controllers without index= get the lowest free index of their type, as libvirt does. */
+static void
+qvirDomainControllersAssignIndex(qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
+        int idx = 0;
+        gboolean taken = TRUE;
+
+        if (ctrl->idx >= 0)
+            continue;
+        while (taken) {
+            taken = FALSE;
+            for (guint j = 0; j < def->controllers->len; j++) {
+                qvirDomainControllerDef *other = g_ptr_array_index(def->controllers, j);
+                if (other->type == ctrl->type && other->idx == idx) {
+                    taken = TRUE;
+                    idx++;
+                    break;
+                }
+            }
+        }
+        ctrl->idx = idx;
+    }
+}
+
+/* libvirt's x86 serial defaults: ISA serial ports numbered in order, console port 0.. */
+static void
+qvirDomainChrAssignDefaults(qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->serials->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
+
+        if (!chr->targetType)
+            chr->targetType = g_strdup("isa-serial");
+        if (!chr->targetModel)
+            chr->targetModel = g_strdup(chr->targetType);
+        if (chr->targetPort < 0)
+            chr->targetPort = i;
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->consoles, i);
+
+        if (!chr->targetType)
+            chr->targetType = g_strdup("serial");
+        if (chr->targetPort < 0)
+            chr->targetPort = i;
+    }
+}
+
+static gboolean
+qvirDomainDefPostParse(qvirDomainDef *def, const qvirDomainParseState *st, GError **error)
+{
+    if (!qvirDomainNameCheck(def->name, error))
+        return FALSE;
+    if (!st->haveUUID)
+        qvirUUIDGenerate(def->uuid);
+    if (!st->haveOS) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "an os <type> must be specified");
+        return FALSE;
+    }
+    if (def->memoryKiB == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Memory size must be specified via <memory> or in the <numa> "
+                    "configuration");
+        return FALSE;
+    }
+    /* libvirt clamps the balloon target to the maximum. */
+    if (!st->haveCurrentMemory || def->currentMemoryKiB == 0 ||
+        def->currentMemoryKiB > def->memoryKiB)
+        def->currentMemoryKiB = def->memoryKiB;
+    qvirDomainControllersAssignIndex(def);
+    qvirDomainChrAssignDefaults(def);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainRootAttrsParse(xmlNodePtr root, qvirDomainDef *def, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "id", NULL};
+    int type = 0;
+    g_autofree char *typeStr = qvirXMLProp(root, "type");
+
+    if (!qvirXMLCheckAttrs(root, attrs, error))
+        return FALSE;
+    if (!typeStr) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing domain type attribute");
+        return FALSE;
+    }
+    if (!qvirXMLPropEnum(root, "type", qvirDomainVirtType, 0, TRUE, &type, error))
+        return FALSE;
+    def->virtType = type;
+
+    if (qvirParseIsLive(flags) && xmlHasProp(root, (const xmlChar *)"id")) {
+        g_autofree char *id = qvirXMLProp(root, "id");
+        unsigned int val = 0;
+
+        /* libvirt writes id='-1' for a domain that is not running. */
+        if (strcmp(id, "-1") != 0) {
+            if (!qvirXMLPropUInt(root, "id", 10, G_MAXINT, TRUE, &val, error))
+                return FALSE;
+            def->id = (int)val;
+        }
+    }
+    return TRUE;
+}
+
+qvirDomainDef *
+qvirDomainDefParseNode(xmlDocPtr doc, xmlNodePtr root, unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    qvirDomainParseState st = {0};
+
+    g_return_val_if_fail(root != NULL, NULL);
+
+    if (!qvirXMLIsElement(root, "domain")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "unexpected root element <%s>, expecting <domain>", qvirXMLName(root));
+        return NULL;
+    }
+    def = qvirDomainDefNew();
+    st.def = def;
+    if (!qvirDomainRootAttrsParse(root, def, flags, error) ||
+        !qvirXMLParseChildren(root, qvirDomainChildren, &st, flags, NULL, error) ||
+        !qvirDomainDefPostParse(def, &st, error))
+        return NULL;
+    return g_steal_pointer(&def);
+}
+
+/* ---- documents ---------------------------------------------------------------------------- */
+
+static void
+qvirXMLDocFree(xmlDocPtr doc)
+{
+    if (doc)
+        xmlFreeDoc(doc);
+}
+
+/*
+ * Parse XML text with the safe options: no network, no entity substitution, no DTD loading.
+ * A document carrying a DTD (internal or external subset) is refused outright, which also
+ * rules out entity declarations ("billion laughs").
+ */
+static xmlDocPtr
+qvirXMLParseString(const char *xml, const char *what, GError **error)
+{
+    xmlParserCtxtPtr ctxt = NULL;
+    xmlDocPtr doc = NULL;
+    size_t len = strlen(xml);
+
+    if (len > QVIR_DOMAIN_XML_MAX_SIZE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "%s XML document is too large (%zu bytes, limit %d)", what, len,
+                    QVIR_DOMAIN_XML_MAX_SIZE);
+        return NULL;
+    }
+    if (!(ctxt = xmlNewParserCtxt())) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot create XML parser");
+        return NULL;
+    }
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc || !ctxt->wellFormed) {
+        const xmlError *err = xmlCtxtGetLastError(ctxt);
+        g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
+
+        g_strchomp(msg);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "XML error in %s document: line %d: %s",
+                    what, err ? err->line : 0, msg);
+        qvirXMLDocFree(doc);
+        xmlFreeParserCtxt(ctxt);
+        return NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+
+    if (doc->intSubset || doc->extSubset) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "%s XML documents with a DOCTYPE/DTD are not accepted", what);
+        qvirXMLDocFree(doc);
+        return NULL;
+    }
+    if (!xmlDocGetRootElement(doc)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "%s XML document is empty", what);
+        qvirXMLDocFree(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+qvirDomainDef *
+qvirDomainDefParseString(const char *xml, unsigned int flags, GError **error)
+{
+    xmlDocPtr doc;
+    qvirDomainDef *def;
+
+    g_return_val_if_fail(xml != NULL, NULL);
+    if (!(doc = qvirXMLParseString(xml, "domain", error)))
+        return NULL;
+    def = qvirDomainDefParseNode(doc, xmlDocGetRootElement(doc), flags, error);
+    xmlFreeDoc(doc);
+    return def;
+}
+
+qvirDomainDef *
+qvirDomainDefParseFile(const char *path, unsigned int flags, GError **error)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) local = NULL;
+    GStatBuf sb;
+    gsize len = 0;
+
+    g_return_val_if_fail(path != NULL, NULL);
+    /* Check the size before reading, so a huge file is not pulled into memory. */
+    if (g_stat(path, &sb) == 0 && sb.st_size > QVIR_DOMAIN_XML_MAX_SIZE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "domain XML file '%s' is too large (limit %d bytes)", path,
+                    QVIR_DOMAIN_XML_MAX_SIZE);
+        return NULL;
+    }
+    if (!g_file_get_contents(path, &xml, &len, &local)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPEN_FAILED, "cannot read '%s': %s", path,
+                    local->message);
+        return NULL;
+    }
+    if (strlen(xml) != len) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "'%s' contains a NUL byte", path);
+        return NULL;
+    }
+    return qvirDomainDefParseString(xml, flags, error);
+}
+
+qvirDomainDiskDef *
+qvirDomainDiskDefParseString(const char *xml, unsigned int flags, GError **error)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    qvirDomainDiskDef *disk = NULL;
+
+    g_return_val_if_fail(xml != NULL, NULL);
+    if (!(doc = qvirXMLParseString(xml, "device", error)))
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    if (!qvirXMLIsElement(root, "disk")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported device element <%s>", qvirXMLName(root));
+    } else {
+        disk = qvirDomainDiskDefParseNode(root, flags, error);
+    }
+    xmlFreeDoc(doc);
+    return disk;
+}
