@@ -1,0 +1,278 @@
+/*
+ * qemu_conf.c: the daemon's paths and qvirtd.conf.
+ */
+#include "qemu/qemu_conf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "conf/domain_conf.h"
+#include "storage/storage_chain.h"
+#include "util/virerror.h"
+
+#define QVIR_CONF_GROUP "qvirtd"
+#define QVIR_CONF_DEFAULT_EMULATOR "/usr/bin/qemu-system-x86_64"
+
+static void
+qvirDriverConfigSetPaths(qvirDriverConfig *cfg, const char *root)
+{
+    if (root) {
+        cfg->root = g_strdup(root);
+        cfg->configDir = g_build_filename(root, "etc", NULL);
+        cfg->stateDir = g_build_filename(root, "lib", NULL);
+        cfg->runDir = g_build_filename(root, "run", NULL);
+        cfg->cacheDir = g_build_filename(root, "cache", NULL);
+        cfg->logDir = g_build_filename(root, "log", NULL);
+    } else if (geteuid() == 0) {
+        cfg->configDir = g_strdup("/etc/qvirt");
+        cfg->stateDir = g_strdup("/var/lib/qvirt");
+        cfg->runDir = g_strdup("/run/qvirt");
+        cfg->cacheDir = g_strdup("/var/cache/qvirt");
+        cfg->logDir = g_strdup("/var/log/qvirt");
+    } else {
+        /* The XDG base directories, as libvirt's session daemon uses them. */
+        cfg->configDir = g_build_filename(g_get_user_config_dir(), "qvirt", NULL);
+        cfg->stateDir = g_build_filename(g_get_user_data_dir(), "qvirt", NULL);
+        cfg->runDir = g_build_filename(g_get_user_runtime_dir(), "qvirt", NULL);
+        cfg->cacheDir = g_build_filename(g_get_user_cache_dir(), "qvirt", NULL);
+        cfg->logDir = g_build_filename(g_get_user_state_dir(), "qvirt", "log", NULL);
+    }
+    cfg->socketPath = g_build_filename(cfg->runDir, "qvirt-sock", NULL);
+    cfg->defsDir = g_build_filename(cfg->configDir, "qemu", NULL);
+    cfg->statusDir = g_build_filename(cfg->runDir, "qemu", NULL);
+}
+
+qvirDriverConfig *
+qvirDriverConfigNew(const char *root)
+{
+    qvirDriverConfig *cfg = g_new0(qvirDriverConfig, 1);
+
+    qvirDriverConfigSetPaths(cfg, root);
+    cfg->allowDiskFormatProbing = FALSE;
+    cfg->maxBackingChainDepth = QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH;
+    cfg->defaultDiskCache = -1;
+    cfg->emulator = g_strdup(QVIR_CONF_DEFAULT_EMULATOR);
+    return cfg;
+}
+
+void
+qvirDriverConfigFree(qvirDriverConfig *cfg)
+{
+    if (!cfg)
+        return;
+    g_free(cfg->root);
+    g_free(cfg->configDir);
+    g_free(cfg->stateDir);
+    g_free(cfg->runDir);
+    g_free(cfg->cacheDir);
+    g_free(cfg->logDir);
+    g_free(cfg->socketPath);
+    g_free(cfg->defsDir);
+    g_free(cfg->statusDir);
+    g_free(cfg->emulator);
+    g_free(cfg);
+}
+
+/* ---- qvirtd.conf ------------------------------------------------------------ */
+
+typedef gboolean (*qvirDriverConfigKeyParser)(qvirDriverConfig *cfg, GKeyFile *kf,
+                                              const char *key, const char *path,
+                                              GError **error);
+
+static void
+qvirDriverConfigKeyError(GError **error, const char *path, const char *key, GError *cause)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                "configuration file '%s': invalid value for key '%s': %s", path, key,
+                cause->message);
+}
+
+static gboolean
+qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                             const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean val = g_key_file_get_boolean(kf, QVIR_CONF_GROUP, key, &err);
+
+    if (err) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    cfg->allowDiskFormatProbing = val;
+    return TRUE;
+}
+
+static gboolean
+qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                           const char *path, GError **error)
+{
+    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
+    guint64 val = 0;
+    g_autoptr(GError) err = NULL;
+
+    g_strstrip(str);
+    if (!g_ascii_string_to_unsigned(str, 10, 1, 100000, &val, &err)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not an "
+                    "integer between 1 and 100000",
+                    path, key, str);
+        return FALSE;
+    }
+    cfg->maxBackingChainDepth = (unsigned int)val;
+    return TRUE;
+}
+
+static gboolean
+qvirDriverConfigParseCache(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                           const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    int mode;
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    g_strstrip(str);
+    if ((mode = qvirDomainDiskCacheTypeFromString(str)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': unknown disk cache mode '%s' for key '%s': "
+                    "expected one of %s",
+                    path, str, key, qvirDomainDiskCacheTypeList());
+        return FALSE;
+    }
+    /* "default" spelled out means the same as leaving the key unset. */
+    cfg->defaultDiskCache = mode == QVIR_DOMAIN_DISK_CACHE_DEFAULT ? -1 : mode;
+    return TRUE;
+}
+
+static gboolean
+qvirDriverConfigParseEmulator(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                              const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    g_strstrip(str);
+    if (!g_path_is_absolute(str)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not an "
+                    "absolute path",
+                    path, key, str);
+        return FALSE;
+    }
+    g_free(cfg->emulator);
+    cfg->emulator = g_steal_pointer(&str);
+    return TRUE;
+}
+
+static const struct {
+    const char *key;
+    qvirDriverConfigKeyParser parse;
+} qvirDriverConfigKeys[] = {
+    {"allow_disk_format_probing", qvirDriverConfigParseProbing},
+    {"max_backing_chain_depth", qvirDriverConfigParseDepth},
+    {"default_disk_cache", qvirDriverConfigParseCache},
+    {"emulator", qvirDriverConfigParseEmulator},
+};
+
+static qvirDriverConfigKeyParser
+qvirDriverConfigFindKey(const char *key)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(qvirDriverConfigKeys); i++) {
+        if (strcmp(qvirDriverConfigKeys[i].key, key) == 0)
+            return qvirDriverConfigKeys[i].parse;
+    }
+    return NULL;
+}
+
+static gboolean
+qvirDriverConfigCheckGroups(GKeyFile *kf, const char *path, GError **error)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+    for (gsize i = 0; groups[i]; i++) {
+        if (strcmp(groups[i], QVIR_CONF_GROUP) != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                        "configuration file '%s': unknown group '%s': expected [%s]", path,
+                        groups[i], QVIR_CONF_GROUP);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+qvirDriverConfigLoad(qvirDriverConfig *cfg, const char *path, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) keys = NULL;
+    g_autofree char *defPath = NULL;
+
+    g_return_val_if_fail(cfg != NULL, FALSE);
+
+    if (!path)
+        path = defPath = g_build_filename(cfg->configDir, "qvirtd.conf", NULL);
+
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+        /* An absent file means every default applies. */
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            return TRUE;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "cannot read configuration file '%s': %s", path, err->message);
+        return FALSE;
+    }
+    if (!qvirDriverConfigCheckGroups(kf, path, error))
+        return FALSE;
+    if (!g_key_file_has_group(kf, QVIR_CONF_GROUP))
+        return TRUE;
+
+    keys = g_key_file_get_keys(kf, QVIR_CONF_GROUP, NULL, NULL);
+    for (gsize i = 0; keys && keys[i]; i++) {
+        qvirDriverConfigKeyParser parse = qvirDriverConfigFindKey(keys[i]);
+
+        if (!parse) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                        "configuration file '%s': unknown key '%s' in group [%s]", path,
+                        keys[i], QVIR_CONF_GROUP);
+            return FALSE;
+        }
+        if (!parse(cfg, kf, keys[i], path, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qvirDriverConfigMakeDirs(const qvirDriverConfig *cfg, GError **error)
+{
+    g_autofree char *domainsDir = NULL;
+    g_autofree char *qemuLogDir = NULL;
+
+    g_return_val_if_fail(cfg != NULL, FALSE);
+
+    domainsDir = g_build_filename(cfg->stateDir, "qemu", NULL);
+    qemuLogDir = g_build_filename(cfg->logDir, "qemu", NULL);
+    const char *dirs[] = {
+        cfg->configDir, cfg->stateDir,  cfg->runDir, cfg->cacheDir, cfg->logDir,
+        cfg->defsDir,   cfg->statusDir, domainsDir,  qemuLogDir,
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
+        if (g_mkdir_with_parents(dirs[i], 0700) < 0) {
+            int saved = errno;
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                        "cannot create directory '%s': %s", dirs[i], g_strerror(saved));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}

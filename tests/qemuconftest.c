@@ -1,0 +1,157 @@
+/*
+ * qemuconftest.c: qvirtd's paths and qvirtd.conf parsing.
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_conf.h"
+#include "testutils.h"
+#include "util/virerror.h"
+
+static void
+testConfRootPaths(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew("/srv/q");
+
+    g_assert_cmpstr(cfg->root, ==, "/srv/q");
+    g_assert_cmpstr(cfg->configDir, ==, "/srv/q/etc");
+    g_assert_cmpstr(cfg->stateDir, ==, "/srv/q/lib");
+    g_assert_cmpstr(cfg->runDir, ==, "/srv/q/run");
+    g_assert_cmpstr(cfg->cacheDir, ==, "/srv/q/cache");
+    g_assert_cmpstr(cfg->logDir, ==, "/srv/q/log");
+    g_assert_cmpstr(cfg->socketPath, ==, "/srv/q/run/qvirt-sock");
+    g_assert_cmpstr(cfg->defsDir, ==, "/srv/q/etc/qemu");
+    g_assert_cmpstr(cfg->statusDir, ==, "/srv/q/run/qemu");
+}
+
+static void
+testConfDefaults(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew(NULL);
+
+    g_assert_null(cfg->root);
+    g_assert_false(cfg->allowDiskFormatProbing);
+    g_assert_cmpuint(cfg->maxBackingChainDepth, ==, 200);
+    g_assert_cmpint(cfg->defaultDiskCache, ==, -1);
+    g_assert_cmpstr(cfg->emulator, ==, "/usr/bin/qemu-system-x86_64");
+    g_assert_true(g_str_has_suffix(cfg->socketPath, "/qvirt-sock"));
+    if (geteuid() == 0) {
+        g_assert_cmpstr(cfg->configDir, ==, "/etc/qvirt");
+        g_assert_cmpstr(cfg->stateDir, ==, "/var/lib/qvirt");
+        g_assert_cmpstr(cfg->socketPath, ==, "/run/qvirt/qvirt-sock");
+        g_assert_cmpstr(cfg->cacheDir, ==, "/var/cache/qvirt");
+        g_assert_cmpstr(cfg->logDir, ==, "/var/log/qvirt");
+    } else {
+        g_autofree char *conf = g_build_filename(g_get_user_config_dir(), "qvirt", NULL);
+        g_assert_cmpstr(cfg->configDir, ==, conf);
+    }
+}
+
+/* Write CONTENT as DIR/qvirtd.conf and load it into a fresh config. */
+static gboolean
+testConfLoad(const char *content, qvirDriverConfig **cfgOut, GError **error)
+{
+    g_autofree char *dir = qvirTestTempDirNew("qemuconftest");
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew(dir);
+    g_autofree char *path = g_build_filename(cfg->configDir, "qvirtd.conf", NULL);
+    gboolean ok;
+
+    g_assert_cmpint(g_mkdir_with_parents(cfg->configDir, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(path, content, -1, NULL));
+    ok = qvirDriverConfigLoad(cfg, NULL, error);
+    qvirTestTempDirRemove(dir);
+    if (cfgOut)
+        *cfgOut = g_steal_pointer(&cfg);
+    return ok;
+}
+
+static void
+testConfAllKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(testConfLoad("# comment\n[qvirtd]\nallow_disk_format_probing = true\n"
+                               "max_backing_chain_depth = 50\ndefault_disk_cache = none\n"
+                               "emulator = /opt/qemu/bin/qemu-system-x86_64\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->allowDiskFormatProbing);
+    g_assert_cmpuint(cfg->maxBackingChainDepth, ==, 50);
+    g_assert_cmpint(cfg->defaultDiskCache, ==, QVIR_DOMAIN_DISK_CACHE_DISABLE);
+    g_assert_cmpstr(cfg->emulator, ==, "/opt/qemu/bin/qemu-system-x86_64");
+}
+
+static void
+testConfMissingFile(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("qemuconftest");
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew(dir);
+    g_autoptr(GError) err = NULL;
+
+    /* No file: defaults, no error. */
+    g_assert_true(qvirDriverConfigLoad(cfg, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->maxBackingChainDepth, ==, 200);
+    qvirTestTempDirRemove(dir);
+}
+
+static void
+testConfErrors(void)
+{
+    static const struct {
+        const char *content;
+        const char *needle;
+    } cases[] = {
+        {"[qvirtd]\nmax_backing_chains = 3\n", "unknown key 'max_backing_chains'"},
+        {"[qvirtd]\nemulator = /usr/bin/qemu\n[other]\nx = 1\n", "unknown group 'other'"},
+        {"[qvirtd]\ndefault_disk_cache = fast\n",
+         "unknown disk cache mode 'fast' for key 'default_disk_cache': expected one of "
+         "default, none, writethrough, writeback, directsync, unsafe"},
+        {"[qvirtd]\nmax_backing_chain_depth = -1\n", "'max_backing_chain_depth'"},
+        {"[qvirtd]\nmax_backing_chain_depth = 0\n", "'max_backing_chain_depth'"},
+        {"[qvirtd]\nmax_backing_chain_depth = 12abc\n", "'max_backing_chain_depth'"},
+        {"[qvirtd]\nallow_disk_format_probing = maybe\n", "'allow_disk_format_probing'"},
+        {"[qvirtd]\nemulator = qemu-system-x86_64\n", "not an absolute path"},
+        {"this is not a key file\n", "qvirtd.conf"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+
+        g_assert_false(testConfLoad(cases[i].content, NULL, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX);
+        if (!strstr(err->message, cases[i].needle))
+            g_error("case %zu: '%s' does not contain '%s'", i, err->message, cases[i].needle);
+    }
+}
+
+static void
+testConfMakeDirs(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("qemuconftest");
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew(dir);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(qvirDriverConfigMakeDirs(cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(g_file_test(cfg->defsDir, G_FILE_TEST_IS_DIR));
+    g_assert_true(g_file_test(cfg->statusDir, G_FILE_TEST_IS_DIR));
+    g_assert_true(g_file_test(cfg->cacheDir, G_FILE_TEST_IS_DIR));
+    g_assert_true(g_file_test(cfg->logDir, G_FILE_TEST_IS_DIR));
+    qvirTestTempDirRemove(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/qemuconf/root-paths", testConfRootPaths);
+    g_test_add_func("/qemuconf/defaults", testConfDefaults);
+    g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
+    g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
+    g_test_add_func("/qemuconf/errors", testConfErrors);
+    g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);
+    return g_test_run();
+}
