@@ -24,6 +24,7 @@ qvirtCmdXml(int argc, char **argv)
 
     g_option_context_set_summary(ctx, "Print a domain XML file in libvirt's canonical form.\n"
                                       "Without --live the inactive (persistent) view is printed.");
+    g_set_prgname("qvirt xml");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "error: %s\n", error->message);

@@ -1,0 +1,355 @@
+/*
+ * domain_validate.c: the host-independent semantic checks libvirt makes on a definition.
+ *
+ * Each check is one small function that either passes or sets an error worded as
+ * libvirt 9.0 words it (conf/domain_validate.c, qemu/qemu_validate.c), so scripts that
+ * match libvirt's messages keep working. Checks that need QEMU's capabilities (io_uring,
+ * ...) live in src/qemu.
+ */
+#include "conf/domain_validate.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+
+/* ---- disks ------------------------------------------------------------------------ */
+
+static const char *
+qvirDomainDiskSourceName(const qvirDomainDiskDef *disk)
+{
+    return disk->src->path ? disk->src->path : "<null>";
+}
+
+/* Only removable media may be empty (libvirt reports the target as the device). */
+static gboolean
+qvirDomainDiskValidateSource(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_DISK && disk->src->type == QVIR_STORAGE_TYPE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SOURCE,
+                    "missing source information for device %s", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The prefix a target name must have on each bus. */
+static const char *
+qvirDomainDiskBusTargetPrefix(qvirDomainDiskBus bus)
+{
+    switch (bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+        return "hd";
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+    case QVIR_DOMAIN_DISK_BUS_SCSI:
+    case QVIR_DOMAIN_DISK_BUS_USB:
+        return "sd";
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+        return "vd";
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+        break;
+    }
+    return NULL;
+}
+
+/*
+ * "vda", "sdb", "hdaa": the prefix of the bus and then lower-case letters, which is what
+ * libvirt's disk name to index conversion accepts.
+ */
+static gboolean
+qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
+{
+    const char *prefix = qvirDomainDiskBusTargetPrefix(disk->bus);
+    const char *suffix;
+
+    if (!g_str_has_prefix(disk->dst, "hd") && !g_str_has_prefix(disk->dst, "sd") &&
+        !g_str_has_prefix(disk->dst, "vd")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "Invalid harddisk device name: %s",
+                    disk->dst);
+        return FALSE;
+    }
+    if (!prefix || !g_str_has_prefix(disk->dst, prefix)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk target '%s' does not fit bus '%s': expected a name starting with '%s'",
+                    disk->dst, qvirDomainDiskBusTypeToString(disk->bus), prefix ? prefix : "");
+        return FALSE;
+    }
+    suffix = disk->dst + strlen(prefix);
+    if (!*suffix || strlen(suffix) > 3 ||
+        strspn(suffix, "abcdefghijklmnopqrstuvwxyz") != strlen(suffix)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Unknown disk name '%s' and no address specified", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskValidateDriver(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->driverName && strcmp(disk->driverName, "qemu") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported driver name '%s' for disk '%s'", disk->driverName, disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* O_DIRECT is what makes Linux AIO asynchronous; without it QEMU would block. */
+static gboolean
+qvirDomainDiskValidateIO(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->iomode == QVIR_DOMAIN_DISK_IO_NATIVE &&
+        disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DISABLE &&
+        disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "io='native' needs either no disk cache or directsync cache mode");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Two writers on one qcow2 (or any format with metadata) corrupt it; only formats without
+ * metadata can be shared writable, as libvirt's concurrent-access check says.
+ */
+static gboolean
+qvirDomainDiskValidateShareable(const qvirDomainDiskDef *disk, GError **error)
+{
+    qvirStorageFileFormat fmt = disk->src->format;
+
+    if (!disk->src->shared || disk->src->readonly)
+        return TRUE;
+    if (fmt == QVIR_STORAGE_FILE_NONE || fmt == QVIR_STORAGE_FILE_RAW ||
+        fmt == QVIR_STORAGE_FILE_ISO)
+        return TRUE;
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "shared access for disk '%s' requires use of supported storage format", disk->dst);
+    return FALSE;
+}
+
+/* QEMU's IDE and AHCI disks cannot be read-only; their cdroms always are. */
+static gboolean
+qvirDomainDiskValidateReadonly(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (!disk->src->readonly || disk->device != QVIR_DOMAIN_DISK_DEVICE_DISK)
+        return TRUE;
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_IDE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "readonly ide disks are not supported");
+        return FALSE;
+    }
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_SATA) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "readonly sata disks are not supported");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskValidateDevice(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM && disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk type of '%s' does not support ejectable media", disk->dst);
+        return FALSE;
+    }
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
+        if (disk->src->type != QVIR_STORAGE_TYPE_BLOCK) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "disk device='lun' is only valid for block type disk source");
+            return FALSE;
+        }
+        if (disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI && disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "disk device='lun' is not supported for bus='%s'",
+                        qvirDomainDiskBusTypeToString(disk->bus));
+            return FALSE;
+        }
+    }
+    if (disk->removable != QVIR_TRISTATE_SWITCH_ABSENT && disk->bus != QVIR_DOMAIN_DISK_BUS_USB) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "removable is only valid for usb disks");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* A virtio disk sits on PCI, the others on their controller's drive address. */
+static gboolean
+qvirDomainDiskValidateAddress(const qvirDomainDiskDef *disk, GError **error)
+{
+    qvirDomainDeviceAddressType want = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE;
+
+    if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE)
+        return TRUE;
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO)
+        want = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI;
+    else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
+        want = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
+    if (disk->info.type != want) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "address type '%s' is not valid for disk '%s' on bus '%s'",
+                    qvirDomainDeviceAddressTypeTypeToString(disk->info.type), disk->dst,
+                    qvirDomainDiskBusTypeToString(disk->bus));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskValidateDuplicate(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                                GError **error)
+{
+    gboolean diskSeen = FALSE;
+
+    if (!def)
+        return TRUE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *other = g_ptr_array_index(def->disks, i);
+        const qvirDomainDiskDef *first = other, *second = disk;
+
+        if (other == disk) {
+            diskSeen = TRUE;
+            continue;
+        }
+        if (!other->dst || strcmp(other->dst, disk->dst) != 0)
+            continue;
+        /* Name them in document order, as libvirt does; a disk being attached comes last. */
+        if (diskSeen) {
+            first = disk;
+            second = other;
+        }
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "target '%s' duplicated for disk sources '%s' and '%s'", disk->dst,
+                    qvirDomainDiskSourceName(first), qvirDomainDiskSourceName(second));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *disk, GError **error)
+{
+    g_return_val_if_fail(disk != NULL && disk->src != NULL && disk->dst != NULL, FALSE);
+
+    return qvirDomainDiskValidateSource(disk, error) && qvirDomainDiskValidateTarget(disk, error) &&
+           qvirDomainDiskValidateDriver(disk, error) && qvirDomainDiskValidateIO(disk, error) &&
+           qvirDomainDiskValidateShareable(disk, error) &&
+           qvirDomainDiskValidateReadonly(disk, error) &&
+           qvirDomainDiskValidateDevice(disk, error) &&
+           qvirDomainDiskValidateAddress(disk, error) &&
+           qvirDomainDiskValidateDuplicate(def, disk, error);
+}
+
+/* ---- the rest of the definition ------------------------------------------------------ */
+
+static gboolean
+qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *a = g_ptr_array_index(def->controllers, i);
+
+        for (guint j = i + 1; j < def->controllers->len; j++) {
+            const qvirDomainControllerDef *b = g_ptr_array_index(def->controllers, j);
+
+            if (a->type == b->type && a->idx == b->idx) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "Multiple '%s' controllers with index '%d'",
+                            qvirDomainControllerTypeTypeToString(a->type), a->idx);
+                return FALSE;
+            }
+        }
+        if (a->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || !a->model)
+            continue;
+        if ((strcmp(a->model, "pci-root") == 0 || strcmp(a->model, "pcie-root") == 0) !=
+            (a->idx == 0)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "The PCI controller with index='%d' must not be model='%s': only "
+                        "index 0 is a root bus",
+                        a->idx, a->model);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Per-device <boot order> values are unique and exclude <os><boot dev>. */
+static gboolean
+qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GPtrArray) infos = g_ptr_array_new();
+
+    for (guint i = 0; i < def->disks->len; i++)
+        g_ptr_array_add(infos, &((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info);
+    for (guint i = 0; i < def->nets->len; i++)
+        g_ptr_array_add(infos, &((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info);
+
+    for (guint i = 0; i < infos->len; i++) {
+        const qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+        unsigned int order = info->bootIndex;
+
+        if (!order)
+            continue;
+        if (def->os.nBootDevs > 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "per-device boot elements cannot be used together with os/boot "
+                        "elements");
+            return FALSE;
+        }
+        if (!g_hash_table_add(seen, GUINT_TO_POINTER(order))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "boot order '%u' used for more than one device", order);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainGraphicsValidate(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->graphics->len; i++) {
+        const qvirDomainGraphicsDef *gr = g_ptr_array_index(def->graphics, i);
+
+        if (!gr->autoport && (gr->port < 5900 || gr->port > 65535)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "vnc port must be in range [5900,65535]");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainMemoryValidate(const qvirDomainDef *def, GError **error)
+{
+    if (def->memoryKiB == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Memory size must be specified via <memory> or in the <numa> configuration");
+        return FALSE;
+    }
+    if (def->currentMemoryKiB > def->memoryKiB) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "current memory '%lluk' exceeds maximum '%lluk'", def->currentMemoryKiB,
+                    def->memoryKiB);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
+{
+    g_return_val_if_fail(def != NULL, FALSE);
+
+    if (!qvirDomainMemoryValidate(def, error))
+        return FALSE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))
+            return FALSE;
+    }
+    return qvirDomainControllersValidate(def, error) && qvirDomainBootOrderValidate(def, error) &&
+           qvirDomainGraphicsValidate(def, error);
+}
