@@ -74,3 +74,29 @@ qemuMonitor *qemuProcessGetMonitor(qemuProcess *proc);
  *    needed by cache mode 'none'"
  */
 gboolean qemuProcessCheckDirectIO(const qvirDomainDiskDef *disk, GError **error);
+
+/*
+ * The part of qemuProcessStart after the command line is built: spawn ARGV (ENVP, or
+ * the daemon's environment when NULL) as a child in its own session with stdout/stderr
+ * appended to LOGPATH, wait for its QMP socket at MONITORPATH, negotiate, "cont" unless
+ * startPaused, and watch it. ARGV must make QEMU listen on MONITORPATH and start with -S.
+ * On failure the child is killed and reaped and the socket removed.
+ *
+ * Watching: one watcher thread per handle polls a pidfd (pidfd_open) for the process
+ * and is the only caller of the exited callback; no GMainContext is involved. Events
+ * are forwarded from the monitor's reader thread.
+ */
+typedef struct {
+    const char *monitorPath;
+    const char *logPath;
+    gboolean startPaused;
+    unsigned int timeoutMs; /* for the QMP socket and greeting; 0 = 30 s */
+} qemuProcessLaunchOpts;
+
+qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,
+                               const qemuProcessLaunchOpts *opts,
+                               const qemuProcessCallbacks *cb, gpointer opaque,
+                               GError **error);
+
+/* FALSE once the watcher has seen the process go. */
+gboolean qemuProcessIsRunning(qemuProcess *proc);

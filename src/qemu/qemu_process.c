@@ -1,0 +1,1091 @@
+/*
+ * qemu_process.c: start, watch, stop and re-attach one QEMU process.
+ *
+ * Threads. Each handle has one watcher thread that waits (poll) on a pidfd for the QEMU
+ * process plus a wake-up pipe; it is the only place that reaps the child and the only
+ * caller of the exited callback, so that callback runs at most once and never on the
+ * thread of a qemuProcess* caller. The monitor's reader thread reports QMP events and the
+ * end of the QMP stream here; both only set flags and wake the watcher. No GMainContext
+ * is needed: the daemon's main loop is free to run whatever it likes.
+ *
+ * Exit reasons: a QMP SHUTDOWN event (guest power-off, "quit") or exit status 0 is a
+ * shutdown; a signal, a non-zero status or a lost monitor is a crash. Because QEMU is
+ * started with -no-shutdown by libvirt-compatible command lines, a guest power-off leaves
+ * it paused; the watcher then ends it (SIGTERM, later SIGKILL), as libvirt does for
+ * on_poweroff=destroy.
+ */
+#include "qemu/qemu_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "qemu/qemu_command.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+
+#define QEMU_PROCESS_MONITOR_TIMEOUT_MS 30000
+#define QEMU_PROCESS_QUIT_TIMEOUT_MS 2000
+/* After "quit", QEMU flushes its images and exits; give it time before signals. */
+#define QEMU_PROCESS_QUIT_WAIT_US (3 * G_TIME_SPAN_SECOND)
+#define QEMU_PROCESS_TERM_WAIT_US (2 * G_TIME_SPAN_SECOND)
+#define QEMU_PROCESS_KILL_WAIT_US (10 * G_TIME_SPAN_SECOND)
+/* The monitor is gone but the process is not: it is hung or lost; how long to wait. */
+#define QEMU_PROCESS_EOF_GRACE_US (3 * G_TIME_SPAN_SECOND)
+/* A powered-off guest: SIGTERM, and SIGKILL when that is ignored this long. */
+#define QEMU_PROCESS_SHUTDOWN_TERM_US (5 * G_TIME_SPAN_SECOND)
+/* The process is gone: the reader still has to deliver what QEMU wrote before. */
+#define QEMU_PROCESS_EOF_DRAIN_US (1 * G_TIME_SPAN_SECOND)
+#define QEMU_PROCESS_POLL_MS 100
+#define QEMU_PROCESS_MASTER_KEY_LEN 32
+#define QEMU_PROCESS_LOG_TAIL 1024
+
+struct _qemuProcess {
+    pid_t pid;
+    int pidfd; /* -1 when the kernel has no pidfd_open: the watcher polls */
+    gboolean isChild;
+    char *monitorPath;
+    char *masterKeyPath; /* removed on stop; NULL when we did not create one */
+    qemuMonitor *mon;
+    qemuProcessCallbacks cb;
+    gpointer opaque;
+
+    GThread *watcher;
+    int wakeFds[2];
+
+    GMutex lock; /* the flags below */
+    GCond cond;
+    gboolean exited;    /* the process is gone (and reaped when it is our child) */
+    gboolean haveStatus;
+    int waitStatus;
+    gboolean monitorEOF;
+    gboolean sawShutdown; /* QMP SHUTDOWN seen */
+    gboolean terminate;   /* a guest power-off: the watcher ends QEMU */
+    gboolean stopping;    /* qemuProcessStop: no exited callback */
+    gboolean killedLost;  /* the watcher killed a QEMU whose monitor was gone */
+    gboolean quit;        /* qemuProcessFree: the watcher returns */
+    gboolean selfFree;    /* freed from the exited callback: the watcher frees at exit */
+};
+
+static void
+qemuProcessSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void
+qemuProcessSetError(GError **error, int code, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, QVIR_ERROR, code, msg);
+}
+
+/* ---- O_DIRECT ------------------------------------------------------------------- */
+
+typedef struct {
+    unsigned long magic;
+    const char *name;
+} qemuProcessFSType;
+
+/* statfs(2) magic numbers (linux/magic.h) of filesystems users keep images on. */
+static const qemuProcessFSType qemuProcessFSTypes[] = {
+    {0x01021994, "tmpfs"},    {0x858458f6, "ramfs"},   {0x2fc12fc1, "zfs"},
+    {0x794c7630, "overlay"},  {0x65735546, "fuse"},    {0x6969, "nfs"},
+    {0x9123683e, "btrfs"},    {0xef53, "ext4"},        {0x58465342, "xfs"},
+    {0x01021997, "9p"},       {0xff534d42, "cifs"},    {0xfe534d42, "smb2"},
+    {0x73717368, "squashfs"}, {0x9660, "iso9660"},     {0x4d44, "vfat"},
+    {0xf15f, "ecryptfs"},     {0x9fa0, "proc"},        {0x62656572, "sysfs"},
+    {0x5346544e, "ntfs"},     {0x2011bab0, "exfat"},   {0xca451a4e, "bcachefs"},
+    {0x00c36400, "ceph"},     {0x47504653, "gpfs"},    {0x0bd00bd0, "lustre"},
+};
+
+static char *
+qemuProcessFSTypeName(const char *path)
+{
+    struct statfs sb;
+    guint i;
+
+    if (statfs(path, &sb) < 0)
+        return g_strdup("unknown");
+    for (i = 0; i < G_N_ELEMENTS(qemuProcessFSTypes); i++) {
+        if ((unsigned long)sb.f_type == qemuProcessFSTypes[i].magic)
+            return g_strdup(qemuProcessFSTypes[i].name);
+    }
+    return g_strdup_printf("0x%lx", (unsigned long)sb.f_type);
+}
+
+static gboolean
+qemuProcessCheckDirectIOFile(const qvirDomainDiskDef *disk, const char *path, GError **error)
+{
+    const char *cache = qvirDomainDiskCacheTypeToString(disk->cachemode);
+    g_autofree char *fsName = NULL;
+    int fd;
+    int err;
+
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) {
+        close(fd);
+        return TRUE;
+    }
+    err = errno;
+    if (err != EINVAL) {
+        qemuProcessSetError(error, QVIR_ERR_OPEN_FAILED, "disk '%s': cannot open file '%s': %s",
+                            disk->dst, path, g_strerror(err));
+        return FALSE;
+    }
+    fsName = qemuProcessFSTypeName(path);
+    qemuProcessSetError(error, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk '%s': file '%s' on a %s filesystem does not support O_DIRECT "
+                        "needed by cache mode '%s'",
+                        disk->dst, path, fsName, cache ? cache : "?");
+    return FALSE;
+}
+
+gboolean
+qemuProcessCheckDirectIO(const qvirDomainDiskDef *disk, GError **error)
+{
+    const qvirStorageSource *src;
+
+    g_return_val_if_fail(disk != NULL, FALSE);
+
+    if (disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DISABLE &&
+        disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC)
+        return TRUE;
+
+    for (src = disk->src; qvirStorageSourceIsBacking(src); src = src->backingStore) {
+        /* network layers are opened by QEMU's own drivers, not with O_DIRECT */
+        if ((src->type != QVIR_STORAGE_TYPE_FILE && src->type != QVIR_STORAGE_TYPE_BLOCK) ||
+            !src->path)
+            continue;
+        if (!qemuProcessCheckDirectIOFile(disk, src->path, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- signals and waiting -------------------------------------------------------- */
+
+static int
+qemuProcessPidfdOpen(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* A pidfd names exactly our process even if its pid were reused; a child's pid cannot
+ * be reused before we reap it, so kill() is as good there. */
+static int
+qemuProcessSignal(qemuProcess *proc, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+    if (proc->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, proc->pidfd, sig, NULL, 0);
+#endif
+    return kill(proc->pid, sig);
+}
+
+static void
+qemuProcessWake(qemuProcess *proc)
+{
+    char byte = 0;
+
+    while (write(proc->wakeFds[1], &byte, 1) < 0 && errno == EINTR)
+        ;
+}
+
+/* TRUE when the process has gone; reaps it when it is our child. Watcher thread only. */
+static gboolean
+qemuProcessCheckGone(qemuProcess *proc)
+{
+    int status;
+
+    if (proc->isChild) {
+        pid_t got = waitpid(proc->pid, &status, WNOHANG);
+
+        if (got == proc->pid) {
+            g_mutex_lock(&proc->lock);
+            proc->haveStatus = TRUE;
+            proc->waitStatus = status;
+            g_mutex_unlock(&proc->lock);
+            return TRUE;
+        }
+        /* ECHILD: somebody else reaped it; it is gone all the same */
+        return got < 0 && errno == ECHILD;
+    }
+    if (proc->pidfd >= 0) {
+        struct pollfd pfd = {.fd = proc->pidfd, .events = POLLIN};
+
+        return poll(&pfd, 1, 0) > 0;
+    }
+    return kill(proc->pid, 0) < 0 && errno == ESRCH;
+}
+
+static qemuProcessExitReason
+qemuProcessExitReasonGet(qemuProcess *proc)
+{
+    if (proc->killedLost)
+        return QEMU_PROCESS_EXIT_CRASHED;
+    if (proc->sawShutdown)
+        return QEMU_PROCESS_EXIT_SHUTDOWN;
+    if (proc->haveStatus && WIFEXITED(proc->waitStatus) && WEXITSTATUS(proc->waitStatus) == 0)
+        return QEMU_PROCESS_EXIT_SHUTDOWN;
+    return QEMU_PROCESS_EXIT_CRASHED;
+}
+
+static void qemuProcessDispose(qemuProcess *proc);
+
+/* The process is gone: wait briefly for the monitor to drain (a SHUTDOWN event QEMU
+ * wrote just before exiting decides the reason), then report once. */
+static void
+qemuProcessWatcherReport(qemuProcess *proc)
+{
+    gint64 deadline = g_get_monotonic_time() + QEMU_PROCESS_EOF_DRAIN_US;
+    qemuProcessExitReason reason;
+    gboolean notify;
+
+    g_mutex_lock(&proc->lock);
+    proc->exited = TRUE;
+    g_cond_broadcast(&proc->cond);
+    while (proc->mon && !proc->monitorEOF && !proc->stopping && !proc->quit) {
+        if (!g_cond_wait_until(&proc->cond, &proc->lock, deadline))
+            break;
+    }
+    notify = !proc->stopping && !proc->quit;
+    reason = qemuProcessExitReasonGet(proc);
+    g_mutex_unlock(&proc->lock);
+
+    if (notify && proc->cb.exited)
+        proc->cb.exited(proc, reason, proc->opaque);
+}
+
+static gpointer
+qemuProcessWatcherThread(gpointer data)
+{
+    qemuProcess *proc = data;
+    gint64 eofDeadline = 0;
+    gint64 termDeadline = 0;
+    gboolean termSent = FALSE;
+    gboolean killSent = FALSE;
+    gboolean gone = FALSE;
+    gboolean selfFree;
+
+    for (;;) {
+        struct pollfd fds[2];
+        gint64 now = g_get_monotonic_time();
+        gint64 next = 0;
+        gboolean stopping;
+        int nfds = 0;
+        int timeout = -1;
+        char buf[16];
+
+        if (qemuProcessCheckGone(proc)) {
+            gone = TRUE;
+            break;
+        }
+
+        g_mutex_lock(&proc->lock);
+        if (proc->quit) {
+            g_mutex_unlock(&proc->lock);
+            break;
+        }
+        stopping = proc->stopping;
+        if (proc->monitorEOF && !eofDeadline)
+            eofDeadline = now + QEMU_PROCESS_EOF_GRACE_US;
+        if (proc->terminate && !termSent && !stopping) {
+            termSent = TRUE;
+            termDeadline = now + QEMU_PROCESS_SHUTDOWN_TERM_US;
+            qemuProcessSignal(proc, SIGTERM);
+        }
+        if (!stopping && !killSent &&
+            ((eofDeadline && now >= eofDeadline) || (termDeadline && now >= termDeadline))) {
+            killSent = TRUE;
+            /* a powered-off guest that ignored SIGTERM is still a shutdown */
+            proc->killedLost = !termSent;
+            qemuProcessSignal(proc, SIGKILL);
+        }
+        g_mutex_unlock(&proc->lock);
+
+        if (!stopping && !killSent) {
+            if (eofDeadline)
+                next = eofDeadline;
+            if (termDeadline && (!next || termDeadline < next))
+                next = termDeadline;
+        }
+        if (next)
+            timeout = (int)MAX((next - now) / 1000, 1);
+        if (proc->pidfd >= 0) {
+            fds[nfds++] = (struct pollfd){.fd = proc->pidfd, .events = POLLIN};
+        } else if (timeout < 0 || timeout > QEMU_PROCESS_POLL_MS) {
+            timeout = QEMU_PROCESS_POLL_MS;
+        }
+        fds[nfds++] = (struct pollfd){.fd = proc->wakeFds[0], .events = POLLIN};
+
+        if (poll(fds, nfds, timeout) > 0 && fds[nfds - 1].revents)
+            while (read(proc->wakeFds[0], buf, sizeof(buf)) > 0)
+                ;
+    }
+
+    if (gone)
+        qemuProcessWatcherReport(proc);
+
+    g_mutex_lock(&proc->lock);
+    selfFree = proc->selfFree;
+    g_mutex_unlock(&proc->lock);
+    if (selfFree)
+        qemuProcessDispose(proc);
+    return NULL;
+}
+
+/* Wait until the watcher saw the process go, at most TIMEOUT_US. */
+static gboolean
+qemuProcessWaitExited(qemuProcess *proc, gint64 timeoutUs)
+{
+    gint64 deadline = g_get_monotonic_time() + timeoutUs;
+    gboolean exited;
+
+    g_mutex_lock(&proc->lock);
+    while (!proc->exited) {
+        if (!g_cond_wait_until(&proc->cond, &proc->lock, deadline))
+            break;
+    }
+    exited = proc->exited;
+    g_mutex_unlock(&proc->lock);
+    return exited;
+}
+
+/* ---- monitor callbacks ---------------------------------------------------------- */
+
+static void
+qemuProcessMonitorEvent(qemuMonitor *mon, const char *name, JsonObject *data, gpointer opaque)
+{
+    qemuProcess *proc = opaque;
+
+    if (g_strcmp0(name, "SHUTDOWN") == 0) {
+        g_mutex_lock(&proc->lock);
+        proc->sawShutdown = TRUE;
+        if (!proc->stopping)
+            proc->terminate = TRUE;
+        g_cond_broadcast(&proc->cond);
+        g_mutex_unlock(&proc->lock);
+        qemuProcessWake(proc);
+    }
+    if (proc->cb.event)
+        proc->cb.event(proc, name, data, proc->opaque);
+}
+
+static void
+qemuProcessMonitorEOF(qemuMonitor *mon, gpointer opaque)
+{
+    qemuProcess *proc = opaque;
+
+    g_mutex_lock(&proc->lock);
+    proc->monitorEOF = TRUE;
+    g_cond_broadcast(&proc->cond);
+    g_mutex_unlock(&proc->lock);
+    qemuProcessWake(proc);
+}
+
+static const qemuMonitorCallbacks qemuProcessMonitorCallbacks = {
+    .event = qemuProcessMonitorEvent,
+    .eof = qemuProcessMonitorEOF,
+};
+
+/* ---- handle lifetime ------------------------------------------------------------ */
+
+static qemuProcess *
+qemuProcessNew(pid_t pid, const char *monitorPath, const qemuProcessCallbacks *cb,
+               gpointer opaque, GError **error)
+{
+    qemuProcess *proc = g_new0(qemuProcess, 1);
+
+    proc->pid = pid;
+    proc->pidfd = -1;
+    proc->wakeFds[0] = proc->wakeFds[1] = -1;
+    proc->monitorPath = g_strdup(monitorPath);
+    if (cb)
+        proc->cb = *cb;
+    proc->opaque = opaque;
+    g_mutex_init(&proc->lock);
+    g_cond_init(&proc->cond);
+
+    if (pipe2(proc->wakeFds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create a pipe: %s",
+                            g_strerror(errno));
+        qemuProcessDispose(proc);
+        return NULL;
+    }
+    return proc;
+}
+
+static void
+qemuProcessDispose(qemuProcess *proc)
+{
+    if (proc->watcher)
+        g_thread_unref(proc->watcher);
+    if (proc->pidfd >= 0)
+        close(proc->pidfd);
+    if (proc->wakeFds[0] >= 0)
+        close(proc->wakeFds[0]);
+    if (proc->wakeFds[1] >= 0)
+        close(proc->wakeFds[1]);
+    g_free(proc->monitorPath);
+    g_free(proc->masterKeyPath);
+    g_mutex_clear(&proc->lock);
+    g_cond_clear(&proc->cond);
+    g_free(proc);
+}
+
+static gboolean
+qemuProcessStartWatcher(qemuProcess *proc, GError **error)
+{
+    proc->watcher = g_thread_try_new("qemu-watch", qemuProcessWatcherThread, proc, NULL);
+    if (!proc->watcher) {
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
+                            "cannot start the QEMU process watcher thread");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuProcessOnWatcher(qemuProcess *proc)
+{
+    return proc->watcher && g_thread_self() == proc->watcher;
+}
+
+void
+qemuProcessFree(qemuProcess *proc)
+{
+    gboolean onWatcher;
+
+    if (!proc)
+        return;
+
+    onWatcher = qemuProcessOnWatcher(proc);
+    g_mutex_lock(&proc->lock);
+    proc->quit = TRUE;
+    proc->selfFree = onWatcher;
+    g_cond_broadcast(&proc->cond);
+    g_mutex_unlock(&proc->lock);
+    qemuProcessWake(proc);
+
+    /* After this no event callback runs. */
+    g_clear_pointer(&proc->mon, qemuMonitorClose);
+
+    if (onWatcher)
+        return; /* the watcher disposes of the handle when the exited callback returns */
+    if (proc->watcher)
+        g_thread_join(g_steal_pointer(&proc->watcher));
+    qemuProcessDispose(proc);
+}
+
+pid_t
+qemuProcessGetPid(const qemuProcess *proc)
+{
+    return proc->pid;
+}
+
+const char *
+qemuProcessGetMonitorPath(const qemuProcess *proc)
+{
+    return proc->monitorPath;
+}
+
+qemuMonitor *
+qemuProcessGetMonitor(qemuProcess *proc)
+{
+    return proc->mon;
+}
+
+/* ---- stop ----------------------------------------------------------------------- */
+
+static void
+qemuProcessRemoveFiles(qemuProcess *proc)
+{
+    if (proc->monitorPath)
+        g_unlink(proc->monitorPath);
+    if (proc->masterKeyPath)
+        g_unlink(proc->masterKeyPath);
+}
+
+gboolean
+qemuProcessStop(qemuProcess *proc, GError **error)
+{
+    gboolean exited;
+    gboolean monitorUsable;
+
+    g_return_val_if_fail(proc != NULL, FALSE);
+
+    g_mutex_lock(&proc->lock);
+    proc->stopping = TRUE;
+    exited = proc->exited;
+    monitorUsable = proc->mon && !proc->monitorEOF;
+    g_cond_broadcast(&proc->cond);
+    g_mutex_unlock(&proc->lock);
+    qemuProcessWake(proc);
+
+    if (!exited && monitorUsable) {
+        g_autoptr(GError) quitError = NULL;
+        g_autoptr(JsonNode) ret =
+            qemuMonitorCommand(proc->mon, "quit", NULL, QEMU_PROCESS_QUIT_TIMEOUT_MS, &quitError);
+
+        if (ret)
+            exited = qemuProcessWaitExited(proc, QEMU_PROCESS_QUIT_WAIT_US);
+        else
+            g_debug("QEMU pid %d did not take 'quit': %s", (int)proc->pid, quitError->message);
+    }
+    if (!exited) {
+        qemuProcessSignal(proc, SIGTERM);
+        exited = qemuProcessWaitExited(proc, QEMU_PROCESS_TERM_WAIT_US);
+    }
+    if (!exited) {
+        qemuProcessSignal(proc, SIGKILL);
+        exited = qemuProcessWaitExited(proc, QEMU_PROCESS_KILL_WAIT_US);
+    }
+    if (!exited) {
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
+                            "QEMU process %d did not exit after SIGKILL", (int)proc->pid);
+        return FALSE;
+    }
+
+    g_clear_pointer(&proc->mon, qemuMonitorClose);
+    if (!qemuProcessOnWatcher(proc) && proc->watcher)
+        g_thread_join(g_steal_pointer(&proc->watcher));
+    qemuProcessRemoveFiles(proc);
+    return TRUE;
+}
+
+/* ---- spawning ------------------------------------------------------------------- */
+
+static void
+qemuProcessChildSetup(gpointer data)
+{
+    sigset_t all;
+
+    /* Its own session: a Ctrl-C or SIGHUP aimed at the daemon's terminal does not reach
+     * QEMU, which must outlive a daemon restart. */
+    setsid();
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static char *
+qemuProcessLogTail(const char *logPath, goffset from)
+{
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+    const char *tail;
+    gsize start;
+
+    if (!logPath || !g_file_get_contents(logPath, &contents, &len, NULL))
+        return g_strdup("");
+    start = from >= 0 && (gsize)from <= len ? (gsize)from : 0;
+    if (len - start > QEMU_PROCESS_LOG_TAIL)
+        start = len - QEMU_PROCESS_LOG_TAIL;
+    tail = contents + start;
+    return g_strstrip(g_strdup(tail));
+}
+
+static void
+qemuProcessLogHeader(int logfd, const char *const *argv)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+    g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
+    g_autofree char *line = g_strdup_printf("%.23s+0000: starting up\n%s\n", stamp, cmd);
+    gsize len = strlen(line);
+    gsize done = 0;
+
+    while (done < len) {
+        ssize_t n = write(logfd, line + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* the log is best effort */
+        done += (gsize)n;
+    }
+}
+
+/* Kill and reap a child that never became a running domain. */
+static void
+qemuProcessAbortChild(pid_t pid)
+{
+    int status;
+
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * Wait for QEMU to create its QMP socket, noticing a child that died first (bad argv,
+ * image it cannot open) so the error carries QEMU's own message rather than a timeout.
+ */
+static gboolean
+qemuProcessWaitSocket(pid_t pid, const char *monitorPath, const char *logPath, goffset logStart,
+                      gint64 deadline, GError **error)
+{
+    for (;;) {
+        int status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+
+        if (got == pid || (got < 0 && errno == ECHILD)) {
+            g_autofree char *tail = qemuProcessLogTail(logPath, logStart);
+
+            qemuProcessSetError(error, QVIR_ERR_INTERNAL_ERROR,
+                                "process exited while connecting to monitor: %s", tail);
+            return FALSE;
+        }
+        if (g_file_test(monitorPath, G_FILE_TEST_EXISTS))
+            return TRUE;
+        if (g_get_monotonic_time() >= deadline) {
+            qemuProcessSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
+                                "timed out waiting for QEMU to create monitor socket '%s'",
+                                monitorPath);
+            return FALSE;
+        }
+        g_usleep(2000);
+    }
+}
+
+static GPtrArray *
+qemuProcessStrv(GPtrArray *arr)
+{
+    GPtrArray *strv = g_ptr_array_new();
+    guint i;
+
+    for (i = 0; arr && i < arr->len; i++) {
+        if (g_ptr_array_index(arr, i))
+            g_ptr_array_add(strv, g_ptr_array_index(arr, i));
+    }
+    g_ptr_array_add(strv, NULL);
+    return strv;
+}
+
+qemuProcess *
+qemuProcessLaunch(const char *const *argv, const char *const *envp,
+                  const qemuProcessLaunchOpts *lopts, const qemuProcessCallbacks *cb,
+                  gpointer opaque, GError **error)
+{
+    gint64 deadline;
+    g_autoptr(GError) monError = NULL;
+    qemuProcess *proc = NULL;
+    GPid pid = 0;
+    goffset logStart = 0;
+    int logfd = -1;
+    int nullfd = -1;
+    struct stat sb;
+
+    g_return_val_if_fail(argv && argv[0] && lopts && lopts->monitorPath && lopts->logPath,
+                         NULL);
+
+    logfd = open(lopts->logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot open log file '%s': %s",
+                            lopts->logPath, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(logfd, &sb) == 0)
+        logStart = sb.st_size;
+    qemuProcessLogHeader(logfd, argv);
+    if (fstat(logfd, &sb) == 0)
+        logStart = sb.st_size;
+
+    if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot open /dev/null: %s",
+                            g_strerror(errno));
+        close(logfd);
+        return NULL;
+    }
+
+    /* A stale socket from a QEMU that died unnoticed must not be mistaken for ours. */
+    g_unlink(lopts->monitorPath);
+
+    /* stdout/stderr go to the log (O_APPEND), never to a pipe of ours, so QEMU keeps
+     * running when the daemon exits. GLib closes every other descriptor in the child. */
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
+                                          G_SPAWN_DO_NOT_REAP_CHILD,
+                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd,
+                                          NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
+        close(nullfd);
+        close(logfd);
+        if (error && *error)
+            qvirErrorPrefix(error, "cannot start QEMU '%s': ", argv[0]);
+        return NULL;
+    }
+    close(nullfd);
+    close(logfd);
+
+    deadline = g_get_monotonic_time() +
+               (gint64)(lopts->timeoutMs ? lopts->timeoutMs : QEMU_PROCESS_MONITOR_TIMEOUT_MS) *
+                   1000;
+
+    if (!(proc = qemuProcessNew(pid, lopts->monitorPath, cb, opaque, error)))
+        goto error;
+    proc->isChild = TRUE;
+    proc->pidfd = qemuProcessPidfdOpen(pid);
+
+    if (!qemuProcessWaitSocket(pid, lopts->monitorPath, lopts->logPath, logStart, deadline,
+                               error))
+        goto error;
+
+    proc->mon = qemuMonitorOpenUnix(lopts->monitorPath,
+                                    (unsigned int)MAX((deadline - g_get_monotonic_time()) / 1000,
+                                                      1),
+                                    &qemuProcessMonitorCallbacks, proc, &monError);
+    if (!proc->mon) {
+        g_autofree char *tail = qemuProcessLogTail(lopts->logPath, logStart);
+
+        if (*tail)
+            qemuProcessSetError(error, monError->code, "%s: %s", monError->message, tail);
+        else
+            g_propagate_error(error, g_steal_pointer(&monError));
+        goto error;
+    }
+
+    if (!lopts->startPaused) {
+        g_autoptr(JsonNode) ret = qemuMonitorCommand(proc->mon, "cont", NULL,
+                                                     QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        if (!ret)
+            goto error;
+    }
+
+    if (!qemuProcessStartWatcher(proc, error))
+        goto error;
+    return proc;
+
+error:
+    if (proc) {
+        g_clear_pointer(&proc->mon, qemuMonitorClose);
+        proc->isChild = FALSE; /* reaped below, not by the watcher */
+    }
+    if (pid > 0)
+        qemuProcessAbortChild(pid);
+    g_unlink(lopts->monitorPath);
+    if (proc)
+        qemuProcessDispose(proc);
+    return NULL;
+}
+
+/* ---- the start pipeline --------------------------------------------------------- */
+
+/* What a start changed on DEF's disks, to be put back when it fails. */
+typedef struct {
+    qvirStorageSource *origSrc; /* copy of disk->src before probing; NULL: not probed */
+    qvirDomainDiskCache origCache;
+} qemuProcessDiskUndo;
+
+static void
+qemuProcessUndoDisks(qvirDomainDef *def, qemuProcessDiskUndo *undo)
+{
+    guint i;
+
+    for (i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        disk->cachemode = undo[i].origCache;
+        if (undo[i].origSrc) {
+            qvirStorageSourceFree(disk->src);
+            disk->src = g_steal_pointer(&undo[i].origSrc);
+        }
+    }
+}
+
+static void
+qemuProcessUndoFree(qemuProcessDiskUndo *undo, guint n)
+{
+    guint i;
+
+    for (i = 0; i < n; i++)
+        qvirStorageSourceFree(undo[i].origSrc);
+    g_free(undo);
+}
+
+static gboolean
+qemuProcessDiskNeedsProbe(const qvirDomainDiskDef *disk)
+{
+    const qvirStorageSource *src = disk->src;
+
+    if (!src || !src->path)
+        return FALSE;
+    if (src->type != QVIR_STORAGE_TYPE_FILE && src->type != QVIR_STORAGE_TYPE_BLOCK)
+        return FALSE;
+    return !qvirStorageSourceChainIsTerminated(src);
+}
+
+static gboolean
+qemuProcessPrepareDisks(qvirDomainDef *def, const qemuProcessStartOpts *opts,
+                        qemuProcessDiskUndo *undo, GError **error)
+{
+    qvirStorageChainConfig defaults;
+    guint i;
+
+    qvirStorageChainConfigInit(&defaults);
+
+    for (i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        qvirStorageChainConfig cfg = opts->chainConfig ? *opts->chainConfig : defaults;
+
+        if (qemuProcessDiskNeedsProbe(disk)) {
+            undo[i].origSrc = qvirStorageSourceCopy(disk->src);
+            cfg.diskName = disk->dst;
+            if (!qvirStorageChainProbe(disk->src, &cfg, error))
+                return FALSE;
+        }
+        if (disk->cachemode == QVIR_DOMAIN_DISK_CACHE_DEFAULT && opts->defaultDiskCache > 0 &&
+            opts->defaultDiskCache < QVIR_DOMAIN_DISK_CACHE_LAST)
+            disk->cachemode = (qvirDomainDiskCache)opts->defaultDiskCache;
+    }
+
+    for (i = 0; i < def->disks->len; i++) {
+        if (!qemuProcessCheckDirectIO(g_ptr_array_index(def->disks, i), error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuProcessMakeDir(const char *dir, int mode, GError **error)
+{
+    if (g_mkdir_with_parents(dir, mode) < 0) {
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
+                            dir, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The key QEMU's "-object secret,id=masterKey0,format=raw,file=..." reads: 32 random
+ * bytes, readable by us only. */
+static char *
+qemuProcessWriteMasterKey(const char *domainDir, GError **error)
+{
+    g_autofree char *path = g_build_filename(domainDir, "master-key.aes", NULL);
+    guint8 key[QEMU_PROCESS_MASTER_KEY_LEN];
+    gsize got = 0;
+
+    while (got < sizeof(key)) {
+        ssize_t n = getrandom(key + got, sizeof(key) - got, 0);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
+                                "cannot generate the domain master key: %s",
+                                g_strerror(errno));
+            return NULL;
+        }
+        got += (gsize)n;
+    }
+    if (!qvirFileWriteAtomic(path, (const char *)key, sizeof(key), 0600, error)) {
+        memset(key, 0, sizeof(key));
+        return NULL;
+    }
+    memset(key, 0, sizeof(key));
+    return g_steal_pointer(&path);
+}
+
+qemuProcess *
+qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStartOpts *opts,
+                 const qemuProcessCallbacks *cb, gpointer opaque, GError **error)
+{
+    qemuProcessDiskUndo *undo;
+    guint ndisks;
+    g_autofree char *monitorPath = NULL;
+    g_autofree char *logPath = NULL;
+    g_autofree char *masterKeyPath = NULL;
+    g_autoptr(qemuCommandLine) cmd = NULL;
+    g_autoptr(GPtrArray) argv = NULL;
+    g_autoptr(GPtrArray) envp = NULL;
+    qemuBuildCommandLineOpts bopts = {0};
+    qemuProcessLaunchOpts lopts = {0};
+    qemuProcess *proc = NULL;
+    guint i;
+
+    g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir,
+                         NULL);
+
+    ndisks = def->disks ? def->disks->len : 0;
+    undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
+    for (i = 0; i < ndisks; i++)
+        undo[i].origCache = ((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->cachemode;
+
+    if (ndisks && !qemuProcessPrepareDisks(def, opts, undo, error))
+        goto error;
+    if (!qemuDomainPrepareForStart(def, caps, error) ||
+        !qemuValidateDomainDef(def, caps, error))
+        goto error;
+
+    if (!qemuProcessMakeDir(opts->runDir, 0700, error) ||
+        !qemuProcessMakeDir(opts->logDir, 0700, error))
+        goto error;
+    if (opts->domainDir) {
+        if (!qemuProcessMakeDir(opts->domainDir, 0700, error) ||
+            !(masterKeyPath = qemuProcessWriteMasterKey(opts->domainDir, error)))
+            goto error;
+    }
+
+    monitorPath = g_strdup_printf("%s/%s.monitor", opts->runDir, def->name);
+    logPath = g_strdup_printf("%s/%s.log", opts->logDir, def->name);
+
+    bopts.monitorPath = monitorPath;
+    bopts.monitorFd = -1;
+    bopts.domainDir = opts->domainDir;
+    bopts.startPaused = TRUE; /* QEMU always starts with -S; "cont" follows the monitor */
+    if (!(cmd = qemuBuildCommandLine(def, caps, &bopts, error)))
+        goto error;
+
+    argv = qemuProcessStrv(cmd->argv);
+    envp = cmd->env && cmd->env->len > 0 && g_ptr_array_index(cmd->env, 0)
+               ? qemuProcessStrv(cmd->env)
+               : NULL;
+
+    lopts.monitorPath = monitorPath;
+    lopts.logPath = logPath;
+    lopts.startPaused = opts->startPaused;
+    if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
+                                   envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
+                                   opaque, error)))
+        goto error;
+
+    proc->masterKeyPath = g_steal_pointer(&masterKeyPath);
+    qemuProcessUndoFree(undo, ndisks);
+    return proc;
+
+error:
+    if (masterKeyPath)
+        g_unlink(masterKeyPath);
+    if (ndisks)
+        qemuProcessUndoDisks(def, undo);
+    qemuProcessUndoFree(undo, ndisks);
+    return NULL;
+}
+
+/* ---- reconnect ------------------------------------------------------------------ */
+
+/* /proc/PID/cmdline must show a QEMU that owns MONITORPATH: a recycled pid running
+ * something else must never be adopted (or, worse, killed later). */
+static gboolean
+qemuProcessCheckCmdline(pid_t pid, const char *monitorPath, GError **error)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *contents = NULL;
+    g_autofree char *argv0 = NULL;
+    gboolean hasMonitor = FALSE;
+    gsize len = 0;
+    gsize off;
+
+    if (!g_file_get_contents(path, &contents, &len, NULL) || len == 0) {
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
+                            "QEMU process %d is not running", (int)pid);
+        return FALSE;
+    }
+    argv0 = g_path_get_basename(contents);
+    for (off = 0; off < len; off += strlen(contents + off) + 1) {
+        if (strstr(contents + off, monitorPath))
+            hasMonitor = TRUE;
+    }
+    if (!strstr(argv0, "qemu") || !hasMonitor) {
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
+                            "process %d ('%s') is not the QEMU with monitor '%s'", (int)pid,
+                            contents, monitorPath);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+qemuProcess *
+qemuProcessReconnect(pid_t pid, const char *monitorPath, const qemuProcessCallbacks *cb,
+                     gpointer opaque, GError **error)
+{
+    g_autoptr(JsonNode) status = NULL;
+    const char *state = NULL;
+    qemuProcess *proc;
+    int wstatus;
+    pid_t got;
+
+    g_return_val_if_fail(monitorPath != NULL, NULL);
+
+    if (pid <= 0) {
+        qemuProcessSetError(error, QVIR_ERR_INVALID_ARG, "invalid QEMU pid %d", (int)pid);
+        return NULL;
+    }
+    if (!(proc = qemuProcessNew(pid, monitorPath, cb, opaque, error)))
+        return NULL;
+
+    /* Still our child when the same process re-attaches (tests, an in-process restart). */
+    got = waitpid(pid, &wstatus, WNOHANG);
+    if (got == pid) {
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                            (int)pid);
+        goto error;
+    }
+    proc->isChild = got == 0;
+
+    proc->pidfd = qemuProcessPidfdOpen(pid);
+    if (proc->pidfd < 0 && errno == ESRCH) {
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                            (int)pid);
+        goto error;
+    }
+    if ((kill(pid, 0) < 0 && errno == ESRCH) ||
+        !qemuProcessCheckCmdline(pid, monitorPath, error)) {
+        if (error && !*error)
+            qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
+                                "QEMU process %d is not running", (int)pid);
+        goto error;
+    }
+
+    if (!(proc->mon = qemuMonitorOpenUnix(monitorPath, 3000, &qemuProcessMonitorCallbacks, proc,
+                                          error)))
+        goto error;
+
+    /* A guest that powered off while no daemon watched sits paused in "shutdown". */
+    if (!(status = qemuMonitorCommand(proc->mon, "query-status", NULL,
+                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error)))
+        goto error;
+    if (JSON_NODE_HOLDS_OBJECT(status) &&
+        json_object_has_member(json_node_get_object(status), "status"))
+        state = json_object_get_string_member(json_node_get_object(status), "status");
+    if (g_strcmp0(state, "shutdown") == 0) {
+        proc->sawShutdown = TRUE;
+        proc->terminate = TRUE;
+    }
+
+    if (!qemuProcessStartWatcher(proc, error))
+        goto error;
+    return proc;
+
+error:
+    g_clear_pointer(&proc->mon, qemuMonitorClose);
+    qemuProcessDispose(proc);
+    return NULL;
+}
+
+gboolean
+qemuProcessIsRunning(qemuProcess *proc)
+{
+    gboolean exited;
+
+    g_mutex_lock(&proc->lock);
+    exited = proc->exited;
+    g_mutex_unlock(&proc->lock);
+    return !exited;
+}
