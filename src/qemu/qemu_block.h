@@ -19,3 +19,8 @@ JsonNode *qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
                                                const qemuCaps *caps);
 /* Serialise JSON properties compactly, in insertion order, as libvirt's argv shows them. */
 char *qemuBlockJSONToString(JsonNode *props);
+
+/* Formats whose format node takes a "backing" property (qcow, qcow2, qed, vmdk). */
+gboolean qemuBlockFormatSupportsBacking(qvirStorageFileFormat format);
+/* detect-zeroes as QEMU gets it ("unmap" becomes "on" without discard=unmap); NULL = default. */
+const char *qemuBlockDetectZeroesValue(const qvirDomainDiskDef *disk);

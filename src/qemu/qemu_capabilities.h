@@ -26,6 +26,14 @@ typedef enum {
     QEMU_CAPS_DEVICE_USB_STORAGE,
     QEMU_CAPS_DEVICE_PCIE_ROOT_PORT,
     QEMU_CAPS_OBJECT_JSON,             /* -object / -device with JSON */
+    QEMU_CAPS_DEVICE_PIIX3_USB_UHCI,
+    QEMU_CAPS_DEVICE_VIRTIO_NET,
+    QEMU_CAPS_DEVICE_VIRTIO_BALLOON,
+    QEMU_CAPS_DEVICE_USB_TABLET,
+    QEMU_CAPS_DEVICE_ISA_SERIAL,
+    QEMU_CAPS_VNC,                     /* -vnc */
+    QEMU_CAPS_SECCOMP_SANDBOX,         /* -sandbox */
+    QEMU_CAPS_KVM,                     /* query-kvm says present (host property, not binary) */
     QEMU_CAPS_LAST
 } qemuCapsFlags;
 QVIR_ENUM_DECL(qemuCaps);
@@ -57,3 +65,5 @@ qemuCaps *qemuCapsProbe(const char *binary, GError **error);
  * second lookup of an unchanged binary does not run it. CACHEDIR may be NULL (no cache).
  */
 qemuCaps *qemuCapsCacheLookup(const char *binary, const char *cacheDir, GError **error);
+/* Number of times this process ran a binary to probe it (tests assert cache hits). */
+guint qemuCapsProbeCounter(void);

@@ -18,6 +18,13 @@ typedef struct {
     const char *domainDir;
     /* Start paused (-S); the daemon always starts paused and issues "cont" itself. */
     gboolean startPaused;
+    /* Environment: PATH and USER/LOGNAME (NULL: a standard PATH / the current user;
+     * libvirt's tests use "/bin" and "test"). */
+    const char *envPath;
+    const char *envUser;
+    /* With domainDir set, -object secret masterKey0 reads DOMAINDIR/master-key.aes, which
+     * the caller must have written; set this to leave it out. */
+    gboolean noMasterKey;
 } qemuBuildCommandLineOpts;
 
 typedef struct {
@@ -43,3 +50,7 @@ qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *
 
 /* Format as libvirt's tests do: "ENV=... \\\n/usr/bin/qemu \\\n-name ... \n". */
 char *qemuCommandLineFormat(const qemuCommandLine *cmd);
+
+/* Prepare + validate + build + format in one go (qvirt xml2argv, tests, benchmarks). */
+char *qemuCommandLineFromDef(qvirDomainDef *def, const qemuCaps *caps,
+                             const qemuBuildCommandLineOpts *opts, GError **error);

@@ -1,0 +1,1007 @@
+/*
+ * qemu_command.c: the QEMU argv and environment for a prepared domain, in libvirt
+ * 9.0's order and spelling (the .x86_64-latest.args files of its qemuxml2argv tests), with the
+ * legacy -drive form for binaries without -blockdev.
+ */
+#include "qemu/qemu_command.h"
+
+#include <string.h>
+
+#include "qemu/qemu_block.h"
+#include "qemu/qemu_domain.h"
+#include "util/virerror.h"
+
+typedef struct {
+    const qvirDomainDef *def;
+    const qemuCaps *caps;
+    const qemuBuildCommandLineOpts *opts;
+    qemuCommandLine *cmd;
+    qemuDomainMachineKind kind;
+    gboolean json;     /* -object / -device / -netdev / -audiodev as JSON */
+    gboolean blockdev; /* -blockdev, else legacy -drive */
+    guint usbPort;     /* next USB port, handed out in libvirt's order */
+} qemuBuildCtx;
+
+void
+qemuCommandLineFree(qemuCommandLine *cmd)
+{
+    if (!cmd)
+        return;
+    if (cmd->env)
+        g_ptr_array_unref(cmd->env);
+    if (cmd->argv)
+        g_ptr_array_unref(cmd->argv);
+    g_free(cmd);
+}
+
+static void
+qemuBuildArg(qemuBuildCtx *ctx, const char *arg)
+{
+    g_ptr_array_add(ctx->cmd->argv, g_strdup(arg));
+}
+
+static void
+qemuBuildArgPair(qemuBuildCtx *ctx, const char *opt, const char *val)
+{
+    qemuBuildArg(ctx, opt);
+    qemuBuildArg(ctx, val);
+}
+
+G_GNUC_PRINTF(3, 4)
+static void
+qemuBuildArgf(qemuBuildCtx *ctx, const char *opt, const char *fmt, ...)
+{
+    va_list ap;
+    char *val;
+
+    va_start(ap, fmt);
+    val = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qemuBuildArg(ctx, opt);
+    g_ptr_array_add(ctx->cmd->argv, val);
+}
+
+/* QEMU's option syntax escapes a comma by doubling it. */
+static void
+qemuBuildAppendEscaped(GString *buf, const char *str)
+{
+    for (const char *p = str; *p; p++) {
+        if (*p == ',')
+            g_string_append_c(buf, ',');
+        g_string_append_c(buf, *p);
+    }
+}
+
+/* JSON object -> "first,key=value,..." for binaries without JSON -device/-object.
+ * FIRSTKEY's value is written bare (the device driver / object type). */
+static char *
+qemuBuildJSONToKeyval(JsonObject *obj, const char *firstKey)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+    g_autoptr(GList) members = json_object_get_members(obj);
+
+    if (firstKey && json_object_has_member(obj, firstKey))
+        qemuBuildAppendEscaped(buf, json_object_get_string_member(obj, firstKey));
+    for (GList *l = members; l; l = l->next) {
+        const char *key = l->data;
+        JsonNode *val = json_object_get_member(obj, key);
+
+        if (firstKey && strcmp(key, firstKey) == 0)
+            continue;
+        if (buf->len)
+            g_string_append_c(buf, ',');
+        g_string_append_printf(buf, "%s=", key);
+        if (JSON_NODE_HOLDS_VALUE(val)) {
+            GType t = json_node_get_value_type(val);
+
+            if (t == G_TYPE_BOOLEAN)
+                g_string_append(buf, json_node_get_boolean(val) ? "on" : "off");
+            else if (t == G_TYPE_INT64)
+                g_string_append_printf(buf, "%" G_GINT64_FORMAT, json_node_get_int(val));
+            else
+                qemuBuildAppendEscaped(buf, json_node_get_string(val));
+        }
+    }
+    return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+
+/* -device / -object / -netdev / -audiodev with OBJ (consumed). */
+static void
+qemuBuildObjectArg(qemuBuildCtx *ctx, const char *opt, JsonObject *obj, const char *firstKey)
+{
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), obj);
+
+    json_object_unref(obj);
+    if (ctx->json)
+        g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(node));
+    else
+        g_ptr_array_add(ctx->cmd->argv, qemuBuildJSONToKeyval(obj, firstKey));
+    g_ptr_array_insert(ctx->cmd->argv, ctx->cmd->argv->len - 1, g_strdup(opt));
+}
+
+static void
+qemuBuildDevice(qemuBuildCtx *ctx, JsonObject *props)
+{
+    qemuBuildObjectArg(ctx, "-device", props, "driver");
+}
+
+/* Set KEY to VALUE, taking ownership of VALUE. */
+static void
+qemuJSONSetStrFree(JsonObject *obj, const char *key, char *value)
+{
+    json_object_set_string_member(obj, key, value);
+    g_free(value);
+}
+
+/* ---- addresses -------------------------------------------------------------------- */
+
+static const qvirDomainControllerDef *
+qemuBuildFindController(qemuBuildCtx *ctx, qvirDomainControllerType type, int idx)
+{
+    return qemuDomainFindController(ctx->def, type, idx);
+}
+
+static char *
+qemuBuildPCIBusName(qemuBuildCtx *ctx, unsigned int bus)
+{
+    const qvirDomainControllerDef *c = qemuBuildFindController(ctx,
+                                                               QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
+                                                               bus);
+
+    if (c && c->info.alias)
+        return g_strdup(c->info.alias);
+    if (bus == 0)
+        return g_strdup(ctx->kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0");
+    return g_strdup_printf("pci.%u", bus);
+}
+
+static void
+qemuBuildPCIAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainDeviceInfo *info)
+{
+    const qvirPCIDeviceAddress *a = &info->addr.pci;
+
+    if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+        return;
+    qemuJSONSetStrFree(props, "bus", qemuBuildPCIBusName(ctx, a->bus));
+    if (a->multifunction != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "multifunction",
+                                       a->multifunction == QVIR_TRISTATE_SWITCH_ON);
+    if (a->function)
+        qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x.0x%x", a->slot, a->function));
+    else
+        qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", a->slot));
+}
+
+static void
+qemuBuildUSBAddressProps(qemuBuildCtx *ctx, JsonObject *props)
+{
+    g_autofree char *port = g_strdup_printf("%u", ctx->usbPort++);
+
+    json_object_set_string_member(props, "bus", "usb.0");
+    json_object_set_string_member(props, "port", port);
+}
+
+/* ---- boot order --------------------------------------------------------------------- */
+
+static gboolean
+qemuBuildHasDeviceBootOrder(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info.bootIndex)
+            return TRUE;
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        if (((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info.bootIndex)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* libvirt turns <os><boot dev=.../> into bootindex on the first device of each kind. */
+static unsigned int
+qemuBuildDiskBootIndex(const qvirDomainDef *def, const qvirDomainDiskDef *disk)
+{
+    qvirDomainBootOrder want;
+    unsigned int pos = 0;
+
+    if (qemuBuildHasDeviceBootOrder(def))
+        return disk->info.bootIndex;
+    want = disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? QVIR_DOMAIN_BOOT_CDROM
+                                                         : QVIR_DOMAIN_BOOT_DISK;
+    for (unsigned int i = 0; i < def->os.nBootDevs && i < QVIR_DOMAIN_BOOT_LAST; i++) {
+        if (def->os.boot[i] == want)
+            pos = i + 1;
+    }
+    if (!pos)
+        return 0;
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+        gboolean isCD = d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM;
+
+        if (isCD == (want == QVIR_DOMAIN_BOOT_CDROM))
+            return d == disk ? pos : 0;
+    }
+    return 0;
+}
+
+static unsigned int
+qemuBuildNetBootIndex(const qvirDomainDef *def, guint netIdx)
+{
+    const qvirDomainNetDef *net = g_ptr_array_index(def->nets, netIdx);
+
+    if (qemuBuildHasDeviceBootOrder(def))
+        return net->info.bootIndex;
+    if (netIdx != 0)
+        return 0;
+    for (unsigned int i = 0; i < def->os.nBootDevs && i < QVIR_DOMAIN_BOOT_LAST; i++) {
+        if (def->os.boot[i] == QVIR_DOMAIN_BOOT_NET)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* ---- the head of the command line ---------------------------------------------------- */
+
+static void
+qemuBuildEnv(qemuBuildCtx *ctx)
+{
+    GPtrArray *env = ctx->cmd->env;
+    const char *dir = ctx->opts->domainDir;
+
+    g_ptr_array_add(env, g_strdup("LC_ALL=C"));
+    g_ptr_array_add(env, g_strdup_printf("PATH=%s", ctx->opts->envPath
+                                                        ? ctx->opts->envPath
+                                                        : "/usr/local/sbin:/usr/local/bin:"
+                                                          "/usr/sbin:/usr/bin:/sbin:/bin"));
+    if (dir)
+        g_ptr_array_add(env, g_strdup_printf("HOME=%s", dir));
+    g_ptr_array_add(env, g_strdup_printf("USER=%s", ctx->opts->envUser ? ctx->opts->envUser
+                                                                        : g_get_user_name()));
+    g_ptr_array_add(env, g_strdup_printf("LOGNAME=%s", ctx->opts->envUser
+                                                           ? ctx->opts->envUser
+                                                           : g_get_user_name()));
+    if (dir) {
+        g_ptr_array_add(env, g_strdup_printf("XDG_DATA_HOME=%s/.local/share", dir));
+        g_ptr_array_add(env, g_strdup_printf("XDG_CACHE_HOME=%s/.cache", dir));
+        g_ptr_array_add(env, g_strdup_printf("XDG_CONFIG_HOME=%s/.config", dir));
+    }
+}
+
+static void
+qemuBuildName(qemuBuildCtx *ctx)
+{
+    g_autoptr(GString) buf = g_string_new("guest=");
+
+    qemuBuildAppendEscaped(buf, ctx->def->name);
+    g_string_append(buf, ",debug-threads=on");
+    qemuBuildArgPair(ctx, "-name", buf->str);
+}
+
+static void
+qemuBuildMasterKey(qemuBuildCtx *ctx)
+{
+    JsonObject *obj;
+
+    if (!ctx->opts->domainDir || ctx->opts->noMasterKey)
+        return;
+    obj = json_object_new();
+    json_object_set_string_member(obj, "qom-type", "secret");
+    json_object_set_string_member(obj, "id", "masterKey0");
+    json_object_set_string_member(obj, "format", "raw");
+    qemuJSONSetStrFree(obj, "file", g_strdup_printf("%s/master-key.aes",
+                                                    ctx->opts->domainDir));
+    qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
+}
+
+static void
+qemuBuildMachine(qemuBuildCtx *ctx)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+    const char *machine = ctx->def->os.machine;
+
+    if (!machine)
+        machine = qemuCapsGetCanonicalMachine(ctx->caps, "pc");
+    qemuBuildAppendEscaped(buf, machine ? machine : "pc");
+    g_string_append(buf, ",usb=off,dump-guest-core=off");
+    if (ctx->json)
+        g_string_append(buf, ",memory-backend=pc.ram");
+    qemuBuildArgPair(ctx, "-machine", buf->str);
+    qemuBuildArgPair(ctx, "-accel", ctx->def->virtType == QVIR_DOMAIN_VIRT_KVM ? "kvm" : "tcg");
+}
+
+static void
+qemuBuildCPU(qemuBuildCtx *ctx)
+{
+    const char *mode = ctx->def->cpuMode;
+    const char *model = "qemu64";
+
+    if (g_strcmp0(mode, "host-passthrough") == 0 || g_strcmp0(mode, "host-model") == 0)
+        model = "host";
+    else if (g_strcmp0(mode, "maximum") == 0)
+        model = "max";
+    qemuBuildArgPair(ctx, "-cpu", model);
+}
+
+static void
+qemuBuildMemory(qemuBuildCtx *ctx)
+{
+    qemuBuildArgf(ctx, "-m", "%llu", ctx->def->memoryKiB / 1024);
+    if (ctx->json) {
+        JsonObject *obj = json_object_new();
+
+        json_object_set_string_member(obj, "qom-type", "memory-backend-ram");
+        json_object_set_string_member(obj, "id", "pc.ram");
+        json_object_set_int_member(obj, "size", (gint64)(ctx->def->memoryKiB * 1024));
+        qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
+    }
+    qemuBuildArgPair(ctx, "-overcommit", "mem-lock=off");
+}
+
+static void
+qemuBuildSmpAndUUID(qemuBuildCtx *ctx)
+{
+    char uuid[QVIR_UUID_STRING_BUFLEN];
+    unsigned int n = ctx->def->vcpus ? ctx->def->vcpus : 1;
+
+    qemuBuildArgf(ctx, "-smp", "%u,sockets=%u,cores=1,threads=1", n, n);
+    qvirUUIDFormat(ctx->def->uuid, uuid);
+    qemuBuildArgPair(ctx, "-uuid", uuid);
+}
+
+static void
+qemuBuildMonitor(qemuBuildCtx *ctx)
+{
+    if (ctx->opts->monitorPath) {
+        g_autoptr(GString) buf = g_string_new("socket,id=charmonitor,path=");
+
+        qemuBuildAppendEscaped(buf, ctx->opts->monitorPath);
+        g_string_append(buf, ",server=on,wait=off");
+        qemuBuildArgPair(ctx, "-chardev", buf->str);
+    } else {
+        qemuBuildArgf(ctx, "-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off",
+                      ctx->opts->monitorFd);
+    }
+    qemuBuildArgPair(ctx, "-mon", "chardev=charmonitor,id=monitor,mode=control");
+}
+
+static void
+qemuBuildClockPMBoot(qemuBuildCtx *ctx)
+{
+    const qvirDomainDef *def = ctx->def;
+
+    qemuBuildArgf(ctx, "-rtc", "base=%s",
+                  g_strcmp0(def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
+    qemuBuildArg(ctx, def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY ? "-no-reboot"
+                                                                             : "-no-shutdown");
+    if (def->acpi != QVIR_TRISTATE_SWITCH_ON)
+        qemuBuildArg(ctx, "-no-acpi");
+    qemuBuildArgPair(ctx, "-boot", "strict=on");
+    if (def->os.kernel)
+        qemuBuildArgPair(ctx, "-kernel", def->os.kernel);
+    if (def->os.initrd)
+        qemuBuildArgPair(ctx, "-initrd", def->os.initrd);
+    if (def->os.cmdline)
+        qemuBuildArgPair(ctx, "-append", def->os.cmdline);
+}
+
+/* ---- controllers ------------------------------------------------------------------ */
+
+static const char *
+qemuBuildControllerDriver(const qvirDomainControllerDef *c)
+{
+    switch (c->type) {
+    case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
+        if (g_strcmp0(c->model, "piix3-uhci") == 0)
+            return "piix3-usb-uhci";
+        if (g_strcmp0(c->model, "qemu-xhci") == 0)
+            return "qemu-xhci";
+        if (g_strcmp0(c->model, "nec-xhci") == 0)
+            return "nec-usb-xhci";
+        return NULL;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
+        if (qemuDomainSCSIModelIsLSI(c->model))
+            return "lsi";
+        if (g_strcmp0(c->model, "virtio-scsi") == 0)
+            return "virtio-scsi-pci";
+        return NULL;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+        return "ahci";
+    case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+        return g_strcmp0(c->model, "pcie-root-port") == 0 ? "pcie-root-port" : NULL;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
+    case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
+    default:
+        return NULL;
+    }
+}
+
+/* Controllers QEMU creates by itself with the machine. */
+static gboolean
+qemuBuildControllerIsBuiltin(qemuBuildCtx *ctx, const qvirDomainControllerDef *c)
+{
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->idx == 0)
+        return TRUE;
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && g_strcmp0(c->model, "none") == 0)
+        return TRUE;
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_IDE && c->idx == 0 &&
+        ctx->kind == QEMU_DOMAIN_MACHINE_PC)
+        return TRUE;
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SATA && c->idx == 0 &&
+        ctx->kind == QEMU_DOMAIN_MACHINE_Q35)
+        return TRUE;
+    return FALSE;
+}
+
+static gboolean
+qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
+{
+    static const qvirDomainControllerType order[] = {
+        QVIR_DOMAIN_CONTROLLER_TYPE_PCI, QVIR_DOMAIN_CONTROLLER_TYPE_USB,
+        QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_IDE,
+        QVIR_DOMAIN_CONTROLLER_TYPE_SATA,
+    };
+
+    for (size_t t = 0; t < G_N_ELEMENTS(order); t++) {
+        for (guint i = 0; i < ctx->def->controllers->len; i++) {
+            const qvirDomainControllerDef *c = g_ptr_array_index(ctx->def->controllers, i);
+            const char *driver;
+            JsonObject *props;
+
+            if (c->type != order[t] || qemuBuildControllerIsBuiltin(ctx, c))
+                continue;
+            if (!(driver = qemuBuildControllerDriver(c))) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "%s controller model '%s' is not supported",
+                            qvirDomainControllerTypeTypeToString(c->type),
+                            c->model ? c->model : "default");
+                return FALSE;
+            }
+            props = json_object_new();
+            json_object_set_string_member(props, "driver", driver);
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+                json_object_set_int_member(props, "port", c->port);
+                json_object_set_int_member(props, "chassis", c->chassis);
+            }
+            json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
+            qemuBuildPCIAddressProps(ctx, props, &c->info);
+            qemuBuildDevice(ctx, props);
+        }
+    }
+    return TRUE;
+}
+
+/* ---- disks -------------------------------------------------------------------------- */
+
+static void
+qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GPtrArray) layers = g_ptr_array_new();
+
+    for (qvirStorageSource *src = disk->src; qvirStorageSourceIsBacking(src);
+         src = src->backingStore)
+        g_ptr_array_add(layers, src);
+
+    /* deepest first: a format node's "backing" must name a node that already exists */
+    for (guint i = layers->len; i > 0; i--) {
+        const qvirStorageSource *src = g_ptr_array_index(layers, i - 1);
+        g_autoptr(JsonNode) storage = qemuBlockStorageSourceGetBackendProps(disk, src,
+                                                                            ctx->caps);
+        g_autoptr(JsonNode) format = qemuBlockStorageSourceGetFormatProps(disk, src,
+                                                                          ctx->caps);
+
+        qemuBuildArg(ctx, "-blockdev");
+        g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(storage));
+        qemuBuildArg(ctx, "-blockdev");
+        g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(format));
+    }
+}
+
+static const char *
+qemuBuildDiskCacheWord(qvirDomainDiskCache mode)
+{
+    return qvirDomainDiskCacheTypeToString(mode);
+}
+
+/* Legacy: one -drive carrying the top image; QEMU opens the backing chain itself. */
+static void
+qemuBuildDiskDrive(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+    const qvirStorageSource *src = disk->src;
+    const char *dz;
+
+    if (qvirStorageSourceIsBacking(src)) {
+        g_string_append(buf, "file=");
+        qemuBuildAppendEscaped(buf, src->path ? src->path : "");
+        g_string_append_printf(buf, ",format=%s,",
+                               src->format == QVIR_STORAGE_FILE_ISO || !src->format
+                                   ? "raw"
+                                   : qvirStorageFileFormatTypeToString(src->format));
+    }
+    g_string_append_printf(buf, "if=none,id=drive-%s", disk->info.alias);
+    if (src && src->readonly)
+        g_string_append(buf, ",readonly=on");
+    if (disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DEFAULT)
+        g_string_append_printf(buf, ",cache=%s", qemuBuildDiskCacheWord(disk->cachemode));
+    if (disk->iomode != QVIR_DOMAIN_DISK_IO_DEFAULT)
+        g_string_append_printf(buf, ",aio=%s", qvirDomainDiskIoTypeToString(disk->iomode));
+    if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT)
+        g_string_append_printf(buf, ",discard=%s",
+                               qvirDomainDiskDiscardTypeToString(disk->discard));
+    if ((dz = qemuBlockDetectZeroesValue(disk)))
+        g_string_append_printf(buf, ",detect-zeroes=%s", dz);
+    qemuBuildArgPair(ctx, "-drive", buf->str);
+}
+
+static gboolean
+qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props,
+                               const qvirDomainDiskDef *disk, GError **error)
+{
+    const qvirDomainDeviceDriveAddress *a = &disk->info.addr.drive;
+    const qvirDomainControllerDef *cont;
+
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+        qemuJSONSetStrFree(props, "bus", g_strdup_printf("ide.%u", a->bus));
+        json_object_set_int_member(props, "unit", a->unit);
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+        if (ctx->kind == QEMU_DOMAIN_MACHINE_Q35 && a->controller == 0)
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("ide.%u", a->unit));
+        else
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("sata%u.%u", a->controller,
+                                                             a->unit));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_SCSI:
+        cont = qemuBuildFindController(ctx, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, a->controller);
+        if (!cont) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "unable to find a SCSI controller for idx=%u", a->controller);
+            return FALSE;
+        }
+        if (qemuDomainSCSIModelIsLSI(cont->model)) {
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", cont->info.alias,
+                                                             a->bus));
+            json_object_set_int_member(props, "scsi-id", a->unit);
+        } else {
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.0", cont->info.alias));
+            json_object_set_int_member(props, "channel", a->bus);
+            json_object_set_int_member(props, "scsi-id", a->target);
+            json_object_set_int_member(props, "lun", a->unit);
+        }
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+        qemuBuildPCIAddressProps(ctx, props, &disk->info);
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_USB:
+        qemuBuildUSBAddressProps(ctx, props);
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+    default:
+        break;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "unsupported disk bus '%s' with device setup",
+                qvirDomainDiskBusTypeToString(disk->bus));
+    return FALSE;
+}
+
+static const char *
+qemuBuildDiskDriver(const qvirDomainDiskDef *disk)
+{
+    gboolean cd = disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM;
+
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+        return cd ? "ide-cd" : "ide-hd";
+    case QVIR_DOMAIN_DISK_BUS_SCSI:
+        if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN)
+            return "scsi-block";
+        return cd ? "scsi-cd" : "scsi-hd";
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+        return "virtio-blk-pci";
+    case QVIR_DOMAIN_DISK_BUS_USB:
+        return "usb-storage";
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+    default:
+        return NULL;
+    }
+}
+
+/* "\ " for every space, as libvirt escapes serials. */
+static char *
+qemuBuildDiskSerial(const char *serial)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    for (const char *p = serial; *p; p++) {
+        if (*p == ' ')
+            g_string_append_c(buf, '\\');
+        g_string_append_c(buf, *p);
+    }
+    return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+
+static JsonObject *
+qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GError **error)
+{
+    g_autoptr(JsonObject) props = json_object_new();
+    const char *driver = qemuBuildDiskDriver(disk);
+    unsigned int bootindex = qemuBuildDiskBootIndex(ctx->def, disk);
+    gboolean wb = FALSE;
+
+    if (!driver) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "unsupported disk bus '%s' with device setup",
+                    qvirDomainDiskBusTypeToString(disk->bus));
+        return NULL;
+    }
+    json_object_set_string_member(props, "driver", driver);
+    if (!qemuBuildDiskDriveAddressProps(ctx, props, disk, error))
+        return NULL;
+
+    /* QEMU historically used the -drive name as the SCSI VPD device id; keep it stable. */
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_SCSI && disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN)
+        qemuJSONSetStrFree(props, "device_id",
+                           disk->serial ? g_strdup(disk->serial)
+                                        : g_strdup_printf("drive-%s", disk->info.alias));
+    if (disk->src && disk->src->shared && qemuCapsGet(ctx->caps, QEMU_CAPS_DISK_SHARE_RW))
+        json_object_set_boolean_member(props, "share-rw", TRUE);
+    if (ctx->blockdev) {
+        if (qvirStorageSourceIsBacking(disk->src))
+            json_object_set_string_member(props, "drive", disk->src->nodeFormat);
+    } else {
+        qemuJSONSetStrFree(props, "drive", g_strdup_printf("drive-%s", disk->info.alias));
+    }
+    json_object_set_string_member(props, "id", disk->info.alias);
+    if (bootindex)
+        json_object_set_int_member(props, "bootindex", bootindex);
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
+        json_object_set_boolean_member(props, "removable",
+                                       disk->removable == QVIR_TRISTATE_SWITCH_ON);
+    /* scsi-block passes the guest's requests through; a cache setting means nothing. */
+    if (disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN &&
+        qemuCapsGet(ctx->caps, QEMU_CAPS_DISK_WRITE_CACHE) &&
+        qemuDomainDiskCacheModeFlags(disk->cachemode, &wb, NULL, NULL))
+        json_object_set_string_member(props, "write-cache", wb ? "on" : "off");
+    if (disk->serial)
+        qemuJSONSetStrFree(props, "serial", qemuBuildDiskSerial(disk->serial));
+    return g_steal_pointer(&props);
+}
+
+static gboolean
+qemuBuildDisks(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; i < ctx->def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(ctx->def->disks, i);
+        JsonObject *props;
+
+        if (ctx->blockdev)
+            qemuBuildDiskBlockdevs(ctx, disk);
+        else
+            qemuBuildDiskDrive(ctx, disk);
+        if (!(props = qemuBuildDiskDeviceProps(ctx, disk, error))) {
+            g_prefix_error(error, "disk '%s': ", disk->dst);
+            return FALSE;
+        }
+        qemuBuildDevice(ctx, props);
+    }
+    return TRUE;
+}
+
+/* ---- other devices --------------------------------------------------------------------- */
+
+static const char *
+qemuBuildNetDriver(const qvirDomainNetDef *net)
+{
+    if (!net->model || strcmp(net->model, "virtio") == 0)
+        return "virtio-net-pci";
+    return net->model; /* e1000, e1000e, rtl8139: QEMU's own names */
+}
+
+static gboolean
+qemuBuildNets(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->nets && i < ctx->def->nets->len; i++) {
+        const qvirDomainNetDef *net = g_ptr_array_index(ctx->def->nets, i);
+        unsigned int bootindex = qemuBuildNetBootIndex(ctx->def, i);
+        JsonObject *netdev, *props;
+
+        if (g_strcmp0(net->type, "user") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "interface type '%s' is not supported", net->type ? net->type : "");
+            return FALSE;
+        }
+        netdev = json_object_new();
+        json_object_set_string_member(netdev, "type", "user");
+        qemuJSONSetStrFree(netdev, "id", g_strdup_printf("host%s", net->info.alias));
+        qemuBuildObjectArg(ctx, "-netdev", netdev, "type");
+
+        props = json_object_new();
+        json_object_set_string_member(props, "driver", qemuBuildNetDriver(net));
+        qemuJSONSetStrFree(props, "netdev", g_strdup_printf("host%s", net->info.alias));
+        json_object_set_string_member(props, "id", net->info.alias);
+        if (net->mac)
+            json_object_set_string_member(props, "mac", net->mac);
+        if (bootindex)
+            json_object_set_int_member(props, "bootindex", bootindex);
+        qemuBuildPCIAddressProps(ctx, props, &net->info);
+        qemuBuildDevice(ctx, props);
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->serials && i < ctx->def->serials->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->serials, i);
+        int port = chr->targetPort >= 0 ? chr->targetPort : (int)i;
+        JsonObject *props;
+
+        if (g_strcmp0(chr->type, "pty") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "serial type '%s' is not supported", chr->type ? chr->type : "");
+            return FALSE;
+        }
+        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        props = json_object_new();
+        json_object_set_string_member(props, "driver", "isa-serial");
+        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+        json_object_set_string_member(props, "id", chr->info.alias);
+        json_object_set_int_member(props, "index", port);
+        qemuBuildDevice(ctx, props);
+    }
+    for (guint i = 0; ctx->def->consoles && i < ctx->def->consoles->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->consoles, i);
+
+        /* the serial console is the first serial port, already on the command line */
+        if (i == 0 && (!chr->targetType || strcmp(chr->targetType, "serial") == 0) &&
+            ctx->def->serials && ctx->def->serials->len > 0)
+            continue;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "console target type '%s' is not supported",
+                    chr->targetType ? chr->targetType : "");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->inputs && i < ctx->def->inputs->len; i++) {
+        const qvirDomainInputDef *in = g_ptr_array_index(ctx->def->inputs, i);
+        JsonObject *props;
+
+        if (g_strcmp0(in->bus, "ps2") == 0 || !in->bus)
+            continue; /* built into the i8042 */
+        props = json_object_new();
+        if (strcmp(in->bus, "usb") == 0) {
+            qemuJSONSetStrFree(props, "driver", g_strdup_printf("usb-%s", in->type));
+            json_object_set_string_member(props, "id", in->info.alias);
+            qemuBuildUSBAddressProps(ctx, props);
+        } else if (strcmp(in->bus, "virtio") == 0) {
+            qemuJSONSetStrFree(props, "driver", g_strdup_printf("virtio-%s-pci", in->type));
+            json_object_set_string_member(props, "id", in->info.alias);
+            qemuBuildPCIAddressProps(ctx, props, &in->info);
+        } else {
+            json_object_unref(props);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "input bus '%s' is not supported", in->bus);
+            return FALSE;
+        }
+        qemuBuildDevice(ctx, props);
+    }
+    return TRUE;
+}
+
+static void
+qemuBuildAudio(qemuBuildCtx *ctx)
+{
+    JsonObject *obj = json_object_new();
+
+    json_object_set_string_member(obj, "id", "audio1");
+    json_object_set_string_member(obj, "driver", "none");
+    qemuBuildObjectArg(ctx, "-audiodev", obj, NULL);
+}
+
+static gboolean
+qemuBuildGraphics(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->graphics && i < ctx->def->graphics->len; i++) {
+        const qvirDomainGraphicsDef *g = g_ptr_array_index(ctx->def->graphics, i);
+        const char *listen = g->listen ? g->listen : "127.0.0.1";
+        int display = g->port >= 5900 ? g->port - 5900 : 0;
+
+        if (g_strcmp0(g->type, "vnc") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "graphics type '%s' is not supported", g->type ? g->type : "");
+            return FALSE;
+        }
+        if (strchr(listen, ':'))
+            qemuBuildArgf(ctx, "-vnc", "[%s]:%d,audiodev=audio1", listen, display);
+        else
+            qemuBuildArgf(ctx, "-vnc", "%s:%d,audiodev=audio1", listen, display);
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuBuildVideos(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->videos && i < ctx->def->videos->len; i++) {
+        const qvirDomainVideoDef *v = g_ptr_array_index(ctx->def->videos, i);
+        JsonObject *props;
+
+        if (!v->model || strcmp(v->model, "none") == 0)
+            continue;
+        props = json_object_new();
+        if (strcmp(v->model, "vga") == 0) {
+            json_object_set_string_member(props, "driver", "VGA");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "vgamem_mb", 16);
+        } else if (strcmp(v->model, "cirrus") == 0) {
+            json_object_set_string_member(props, "driver", "cirrus-vga");
+            json_object_set_string_member(props, "id", v->info.alias);
+        } else if (strcmp(v->model, "virtio") == 0) {
+            json_object_set_string_member(props, "driver", i == 0 ? "virtio-vga"
+                                                                  : "virtio-gpu-pci");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "max_outputs", v->heads ? v->heads : 1);
+        } else {
+            json_object_unref(props);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "video model '%s' is not supported", v->model);
+            return FALSE;
+        }
+        qemuBuildPCIAddressProps(ctx, props, &v->info);
+        qemuBuildDevice(ctx, props);
+    }
+    return TRUE;
+}
+
+static void
+qemuBuildMemballoon(qemuBuildCtx *ctx)
+{
+    const qvirDomainMemballoonDef *mb = ctx->def->memballoon;
+    JsonObject *props;
+
+    if (!mb || g_strcmp0(mb->model, "virtio") != 0)
+        return;
+    props = json_object_new();
+    json_object_set_string_member(props, "driver", "virtio-balloon-pci");
+    json_object_set_string_member(props, "id", mb->info.alias ? mb->info.alias : "balloon0");
+    qemuBuildPCIAddressProps(ctx, props, &mb->info);
+    qemuBuildDevice(ctx, props);
+}
+
+/* ---- entry points --------------------------------------------------------------------- */
+
+qemuCommandLine *
+qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
+                     const qemuBuildCommandLineOpts *opts, GError **error)
+{
+    g_autoptr(qemuCommandLine) cmd = g_new0(qemuCommandLine, 1);
+    qemuBuildCommandLineOpts defaultOpts = {.monitorFd = -1, .startPaused = TRUE};
+    qemuBuildCtx ctx = {.def = def, .caps = caps, .usbPort = 1};
+    const char *emulator;
+
+    g_return_val_if_fail(def != NULL && caps != NULL, NULL);
+
+    ctx.opts = opts ? opts : &defaultOpts;
+    ctx.cmd = cmd;
+    ctx.json = qemuCapsGet(caps, QEMU_CAPS_OBJECT_JSON);
+    ctx.blockdev = qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV);
+    if (!qemuDomainGetMachineKind(def, &ctx.kind, error))
+        return NULL;
+    if (!ctx.opts->monitorPath && ctx.opts->monitorFd < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "no QMP monitor: neither a socket path nor a file descriptor was given");
+        return NULL;
+    }
+
+    cmd->env = g_ptr_array_new_with_free_func(g_free);
+    cmd->argv = g_ptr_array_new_with_free_func(g_free);
+    qemuBuildEnv(&ctx);
+
+    emulator = def->emulator ? def->emulator : qemuCapsGetBinary(caps);
+    qemuBuildArg(&ctx, emulator ? emulator : "qemu-system-x86_64");
+    qemuBuildName(&ctx);
+    if (ctx.opts->startPaused)
+        qemuBuildArg(&ctx, "-S");
+    qemuBuildMasterKey(&ctx);
+    qemuBuildMachine(&ctx);
+    qemuBuildCPU(&ctx);
+    qemuBuildMemory(&ctx);
+    qemuBuildSmpAndUUID(&ctx);
+    if (!def->graphics || def->graphics->len == 0)
+        qemuBuildArgPair(&ctx, "-display", "none");
+    qemuBuildArg(&ctx, "-no-user-config");
+    qemuBuildArg(&ctx, "-nodefaults");
+    qemuBuildMonitor(&ctx);
+    qemuBuildClockPMBoot(&ctx);
+
+    if (!qemuBuildControllers(&ctx, error) || !qemuBuildDisks(&ctx, error) ||
+        !qemuBuildNets(&ctx, error) || !qemuBuildSerials(&ctx, error) ||
+        !qemuBuildInputs(&ctx, error))
+        return NULL;
+    qemuBuildAudio(&ctx);
+    if (!qemuBuildGraphics(&ctx, error) || !qemuBuildVideos(&ctx, error))
+        return NULL;
+    qemuBuildMemballoon(&ctx);
+    if (qemuCapsGet(caps, QEMU_CAPS_SECCOMP_SANDBOX))
+        qemuBuildArgPair(&ctx, "-sandbox",
+                         "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                         "resourcecontrol=deny");
+    qemuBuildArgPair(&ctx, "-msg", "timestamp=on");
+
+    g_ptr_array_add(cmd->env, NULL);
+    g_ptr_array_add(cmd->argv, NULL);
+    return g_steal_pointer(&cmd);
+}
+
+/* libvirt's virBufferEscapeShell: quote only when a shell metacharacter is present. */
+static void
+qemuCommandLineAppendShell(GString *buf, const char *arg)
+{
+    if (*arg && !strpbrk(arg, "\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")) {
+        g_string_append(buf, arg);
+        return;
+    }
+    g_string_append_c(buf, '\'');
+    for (const char *p = arg; *p; p++) {
+        if (*p == '\'')
+            g_string_append(buf, "'\\''");
+        else
+            g_string_append_c(buf, *p);
+    }
+    g_string_append_c(buf, '\'');
+}
+
+char *
+qemuCommandLineFormat(const qemuCommandLine *cmd)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+    gboolean first = TRUE;
+
+    for (guint i = 0; cmd->env && i < cmd->env->len; i++) {
+        const char *e = g_ptr_array_index(cmd->env, i);
+
+        if (!e)
+            break;
+        if (!first)
+            g_string_append(buf, " \\\n");
+        qemuCommandLineAppendShell(buf, e);
+        first = FALSE;
+    }
+    /* libvirt starts a new line at every option; an option's value stays beside it */
+    for (guint i = 0; cmd->argv && i < cmd->argv->len; i++) {
+        const char *a = g_ptr_array_index(cmd->argv, i);
+
+        if (!a)
+            break;
+        if (!first)
+            g_string_append(buf, i == 0 || a[0] == '-' ? " \\\n" : " ");
+        qemuCommandLineAppendShell(buf, a);
+        first = FALSE;
+    }
+    g_string_append_c(buf, '\n');
+    return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+
+char *
+qemuCommandLineFromDef(qvirDomainDef *def, const qemuCaps *caps,
+                       const qemuBuildCommandLineOpts *opts, GError **error)
+{
+    g_autoptr(qemuCommandLine) cmd = NULL;
+
+    if (!qemuDomainPrepareForStart(def, caps, error) ||
+        !qemuValidateDomainDef(def, caps, error) ||
+        !(cmd = qemuBuildCommandLine(def, caps, opts, error)))
+        return NULL;
+    return qemuCommandLineFormat(cmd);
+}

@@ -1,0 +1,1084 @@
+/*
+ * qemu_domain.c: what a start assigns on a definition before its argv is built, in
+ * libvirt 9.0's way: implicit controllers and the default balloon, drive addresses,
+ * aliases, USB ports, PCI addresses (with pcie-root-ports auto-added on q35, plus one
+ * spare for hot-plug), cache defaults, and node names / chain indexes.
+ */
+#include "qemu/qemu_domain.h"
+
+#include <fcntl.h>
+#include <linux/cdrom.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "qemu/qemu_command.h"
+#include "util/virerror.h"
+
+/* ---- small lookups ---------------------------------------------------------- */
+
+gboolean
+qemuDomainGetMachineKind(const qvirDomainDef *def, qemuDomainMachineKind *kind,
+                         GError **error)
+{
+    const char *m = def->os.machine;
+
+    if (!m || strcmp(m, "pc") == 0 || g_str_has_prefix(m, "pc-i440fx-") ||
+        g_str_has_prefix(m, "pc-0.") || g_str_has_prefix(m, "pc-1.")) {
+        *kind = QEMU_DOMAIN_MACHINE_PC;
+        return TRUE;
+    }
+    if (strcmp(m, "q35") == 0 || g_str_has_prefix(m, "pc-q35-")) {
+        *kind = QEMU_DOMAIN_MACHINE_Q35;
+        return TRUE;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "machine type '%s' is not supported: expected pc, q35, pc-i440fx-* or "
+                "pc-q35-*", m);
+    return FALSE;
+}
+
+qvirDomainControllerDef *
+qemuDomainFindController(const qvirDomainDef *def, qvirDomainControllerType type, int idx)
+{
+    for (guint i = 0; def->controllers && i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == type && c->idx == idx)
+            return c;
+    }
+    return NULL;
+}
+
+gboolean
+qemuDomainSCSIModelIsLSI(const char *model)
+{
+    return !model || strcmp(model, "lsilogic") == 0;
+}
+
+gboolean
+qemuDomainDiskCacheModeFlags(qvirDomainDiskCache mode, gboolean *writeback,
+                             gboolean *direct, gboolean *noflush)
+{
+    gboolean wb = FALSE, d = FALSE, nf = FALSE;
+
+    switch (mode) {
+    case QVIR_DOMAIN_DISK_CACHE_DISABLE:
+        wb = TRUE;
+        d = TRUE;
+        break;
+    case QVIR_DOMAIN_DISK_CACHE_WRITETHRU:
+        break;
+    case QVIR_DOMAIN_DISK_CACHE_WRITEBACK:
+        wb = TRUE;
+        break;
+    case QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC:
+        d = TRUE;
+        break;
+    case QVIR_DOMAIN_DISK_CACHE_UNSAFE:
+        wb = TRUE;
+        nf = TRUE;
+        break;
+    case QVIR_DOMAIN_DISK_CACHE_DEFAULT:
+    case QVIR_DOMAIN_DISK_CACHE_LAST:
+    default:
+        return FALSE;
+    }
+    if (writeback)
+        *writeback = wb;
+    if (direct)
+        *direct = d;
+    if (noflush)
+        *noflush = nf;
+    return TRUE;
+}
+
+static gboolean
+qemuDomainIsCDROMDefault(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    gboolean ret;
+
+    if (fd < 0)
+        return FALSE;
+    ret = ioctl(fd, CDROM_GET_CAPABILITY, 0) >= 0;
+    close(fd);
+    return ret;
+}
+
+static qemuDomainIsCDROMFunc qemuDomainIsCDROM = qemuDomainIsCDROMDefault;
+
+void
+qemuDomainSetIsCDROMFunc(qemuDomainIsCDROMFunc func)
+{
+    qemuDomainIsCDROM = func ? func : qemuDomainIsCDROMDefault;
+}
+
+gboolean
+qemuDomainDiskIsHostCDROM(const qvirDomainDiskDef *disk)
+{
+    return disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM && disk->src &&
+           disk->src->type == QVIR_STORAGE_TYPE_BLOCK &&
+           disk->src->format == QVIR_STORAGE_FILE_RAW && disk->src->path &&
+           qemuDomainIsCDROM(disk->src->path);
+}
+
+/* virDiskNameToIndex: "sda" -> 0, "hdc" -> 2, "vdaa" -> 26; -1 when not a disk name. */
+static int
+qemuDomainDiskNameToIndex(const char *name)
+{
+    static const char *const prefixes[] = {"fd", "hd", "vd", "sd", "xvd", "ubd"};
+    const char *p = NULL;
+    int idx = 0;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (g_str_has_prefix(name, prefixes[i])) {
+            p = name + strlen(prefixes[i]);
+            break;
+        }
+    }
+    if (!p || !*p)
+        return -1;
+    for (; *p; p++) {
+        if (*p < 'a' || *p > 'z')
+            return -1;
+        if (idx > (G_MAXINT / 26) - 26)
+            return -1;
+        idx = idx * 26 + (*p - 'a' + 1);
+    }
+    return idx - 1;
+}
+
+/* ---- implicit devices ---------------------------------------------------------- */
+
+static qvirDomainControllerDef *
+qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int idx,
+                        const char *model)
+{
+    qvirDomainControllerDef *c = g_new0(qvirDomainControllerDef, 1);
+    guint insertAt = def->controllers->len;
+
+    c->type = type;
+    c->idx = idx;
+    c->model = g_strdup(model);
+    c->chassis = -1;
+    c->port = -1;
+
+    /* libvirt keeps controllers of a type together, ordered by index. */
+    for (guint i = def->controllers->len; i > 0; i--) {
+        qvirDomainControllerDef *cur = g_ptr_array_index(def->controllers, i - 1);
+
+        if (cur->type != type)
+            continue;
+        if (cur->idx > idx) {
+            insertAt = i - 1;
+            continue;
+        }
+        insertAt = i;
+        break;
+    }
+    g_ptr_array_insert(def->controllers, insertAt, c);
+    return c;
+}
+
+static const char *
+qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
+{
+    if (kind == QEMU_DOMAIN_MACHINE_Q35 && qemuCapsGet(caps, QEMU_CAPS_DEVICE_QEMU_XHCI))
+        return "qemu-xhci";
+    return "piix3-uhci";
+}
+
+static gboolean
+qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
+                                 const qemuCaps *caps, GError **error)
+{
+    static const struct {
+        qvirDomainDiskBus bus;
+        qvirDomainControllerType type;
+    } diskControllers[] = {
+        {QVIR_DOMAIN_DISK_BUS_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI},
+        {QVIR_DOMAIN_DISK_BUS_IDE, QVIR_DOMAIN_CONTROLLER_TYPE_IDE},
+        {QVIR_DOMAIN_DISK_BUS_SATA, QVIR_DOMAIN_CONTROLLER_TYPE_SATA},
+    };
+    gboolean haveUSB = FALSE;
+
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            haveUSB = TRUE;
+    }
+    if (!haveUSB)
+        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0, NULL);
+
+    if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0))
+        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0,
+                                kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root");
+    if (kind == QEMU_DOMAIN_MACHINE_Q35 &&
+        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0))
+        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0, NULL);
+    if (kind == QEMU_DOMAIN_MACHINE_PC &&
+        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0))
+        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0, NULL);
+
+    for (size_t t = 0; t < G_N_ELEMENTS(diskControllers); t++) {
+        int maxIdx = -1;
+
+        for (guint i = 0; i < def->disks->len; i++) {
+            qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+            if (disk->bus == diskControllers[t].bus &&
+                disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE &&
+                (int)disk->info.addr.drive.controller > maxIdx)
+                maxIdx = disk->info.addr.drive.controller;
+        }
+        for (int idx = 0; idx <= maxIdx; idx++) {
+            if (!qemuDomainFindController(def, diskControllers[t].type, idx))
+                qemuDomainAddController(def, diskControllers[t].type, idx, NULL);
+        }
+    }
+
+    /* Default models, as libvirt fills them in. */
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->model)
+            continue;
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            c->model = g_strdup(qemuDomainDefaultUSBModel(kind, caps));
+        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
+            c->model = g_strdup(qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic"
+                                                                          : "virtio-scsi");
+        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
+            c->model = g_strdup(c->idx == 0 ? (kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root"
+                                                                                : "pci-root")
+                                            : "pcie-root-port");
+    }
+
+    if (!def->memballoon) {
+        def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
+        def->memballoon->model = g_strdup("virtio");
+    }
+    (void)error;
+    return TRUE;
+}
+
+/* ---- drive addresses and aliases ------------------------------------------------ */
+
+static gboolean
+qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
+{
+    int idx;
+
+    if (disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE)
+        return TRUE;
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_IDE && disk->bus != QVIR_DOMAIN_DISK_BUS_SATA &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI)
+        return TRUE;
+
+    if ((idx = qemuDomainDiskNameToIndex(disk->dst)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Unknown disk name '%s' and no address specified", disk->dst);
+        return FALSE;
+    }
+    disk->info.type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE;
+    memset(&disk->info.addr.drive, 0, sizeof(disk->info.addr.drive));
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+        /* 2 units per bus, 2 buses per controller */
+        disk->info.addr.drive.controller = idx / 4;
+        disk->info.addr.drive.bus = (idx % 4) / 2;
+        disk->info.addr.drive.unit = idx % 2;
+        break;
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+        disk->info.addr.drive.controller = idx / 6;
+        disk->info.addr.drive.unit = idx % 6;
+        break;
+    default:
+        /* SCSI: libvirt's narrow bus, 7 units per controller */
+        disk->info.addr.drive.controller = idx / 7;
+        disk->info.addr.drive.unit = idx % 7;
+        break;
+    }
+    return TRUE;
+}
+
+static void
+qemuDomainSetAlias(qvirDomainDeviceInfo *info, char *alias)
+{
+    if (info->alias) {
+        g_free(alias);
+        return;
+    }
+    info->alias = alias;
+}
+
+static gboolean
+qemuDomainAssignDiskAlias(const qvirDomainDef *def, qvirDomainDiskDef *disk, GError **error)
+{
+    const qvirDomainDeviceDriveAddress *a = &disk->info.addr.drive;
+    qvirDomainControllerDef *cont;
+    int idx;
+
+    if (disk->info.alias)
+        return TRUE;
+
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+        qemuDomainSetAlias(&disk->info, g_strdup_printf("ide%u-%u-%u", a->controller, a->bus,
+                                                        a->unit));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+        qemuDomainSetAlias(&disk->info, g_strdup_printf("sata%u-%u-%u", a->controller,
+                                                        a->bus, a->unit));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_SCSI:
+        cont = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, a->controller);
+        if (cont && qemuDomainSCSIModelIsLSI(cont->model))
+            qemuDomainSetAlias(&disk->info, g_strdup_printf("scsi%u-%u-%u", a->controller,
+                                                            a->bus, a->unit));
+        else
+            qemuDomainSetAlias(&disk->info, g_strdup_printf("scsi%u-%u-%u-%u", a->controller,
+                                                            a->bus, a->target, a->unit));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+    case QVIR_DOMAIN_DISK_BUS_USB:
+        if ((idx = qemuDomainDiskNameToIndex(disk->dst)) < 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "Unable to determine disk index of '%s'", disk->dst);
+            return FALSE;
+        }
+        qemuDomainSetAlias(&disk->info,
+                           g_strdup_printf("%s%d", disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO
+                                                       ? "virtio-disk"
+                                                       : "usb-disk",
+                                           idx));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+    default:
+        break;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "unsupported disk bus for disk '%s'", disk->dst);
+    return FALSE;
+}
+
+static char *
+qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKind kind)
+{
+    switch (c->type) {
+    case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
+        return c->idx == 0 ? g_strdup("ide") : g_strdup_printf("ide%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+        return g_strdup_printf("sata%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
+        return g_strdup_printf("scsi%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
+        return c->idx == 0 ? g_strdup("usb") : g_strdup_printf("usb%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+        if (c->idx == 0)
+            return g_strdup(kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0");
+        return g_strdup_printf("pci.%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
+    default:
+        return g_strdup_printf("controller%d", c->idx);
+    }
+}
+
+static gboolean
+qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        qemuDomainSetAlias(&c->info, qemuDomainControllerAlias(c, kind));
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (!qemuDomainAssignDiskAlias(def, g_ptr_array_index(def->disks, i), error))
+            return FALSE;
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        qvirDomainNetDef *n = g_ptr_array_index(def->nets, i);
+
+        qemuDomainSetAlias(&n->info, g_strdup_printf("net%u", i));
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        qemuDomainSetAlias(&in->info, g_strdup_printf("input%u", i));
+    }
+    for (guint i = 0; def->serials && i < def->serials->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
+
+        qemuDomainSetAlias(&chr->info, g_strdup_printf("serial%u", i));
+    }
+    for (guint i = 0; def->consoles && i < def->consoles->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->consoles, i);
+
+        /* A serial console is the first serial port itself. */
+        if (i == 0 && chr->targetType && strcmp(chr->targetType, "serial") == 0 &&
+            def->serials && def->serials->len > 0) {
+            qvirDomainChrDef *ser = g_ptr_array_index(def->serials, 0);
+
+            qemuDomainSetAlias(&chr->info, g_strdup(ser->info.alias));
+            continue;
+        }
+        qemuDomainSetAlias(&chr->info, g_strdup_printf("console%u", i));
+    }
+    for (guint i = 0; def->videos && i < def->videos->len; i++) {
+        qvirDomainVideoDef *v = g_ptr_array_index(def->videos, i);
+
+        qemuDomainSetAlias(&v->info, g_strdup_printf("video%u", i));
+    }
+    if (def->memballoon)
+        qemuDomainSetAlias(&def->memballoon->info, g_strdup("balloon0"));
+    return TRUE;
+}
+
+/* ---- USB ports ---------------------------------------------------------------------- */
+
+unsigned int
+qemuDomainUSBPortCount(const char *model)
+{
+    if (g_strcmp0(model, "qemu-xhci") == 0 || g_strcmp0(model, "nec-xhci") == 0)
+        return 4;
+    return 2; /* piix3-uhci and the other UHCI models */
+}
+
+/*
+ * USB ports are not part of qvirDomainDeviceInfo; they are handed out at argv time in
+ * libvirt's order (disks, then inputs), so here we only check that they suffice.
+ */
+static gboolean
+qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
+{
+    qvirDomainControllerDef *usb = qemuDomainFindController(def,
+                                                            QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
+    guint n = 0;
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        n += d->bus == QVIR_DOMAIN_DISK_BUS_USB;
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        n += g_strcmp0(in->bus, "usb") == 0;
+    }
+    if (n == 0)
+        return TRUE;
+    if (!usb || g_strcmp0(usb->model, "none") == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "USB is disabled for this domain, but USB devices are present in the "
+                    "domain XML");
+        return FALSE;
+    }
+    if (n > qemuDomainUSBPortCount(usb->model)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "%u USB devices do not fit the %u ports of USB controller '%s' (USB hubs "
+                    "are not supported)", n, qemuDomainUSBPortCount(usb->model), usb->model);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- PCI addresses ------------------------------------------------------------------ */
+
+#define QEMU_PCI_SLOTS 32
+
+typedef struct {
+    gboolean rootPort;               /* pcie-root-port: only slot 0 takes a device */
+    guint8 funcs[QEMU_PCI_SLOTS];    /* bitmask of used functions per slot */
+    gboolean aggregate[QEMU_PCI_SLOTS]; /* slot shared by root ports, one per function */
+} qemuPCIBus;
+
+typedef struct {
+    qemuDomainMachineKind kind;
+    GArray *buses; /* qemuPCIBus, index = PCI controller index */
+    int xmlMaxIdx;
+    gboolean addedPorts;
+} qemuPCIAddrSet;
+
+static qemuPCIBus *
+qemuPCIBusGet(qemuPCIAddrSet *set, guint idx)
+{
+    return idx < set->buses->len ? &g_array_index(set->buses, qemuPCIBus, idx) : NULL;
+}
+
+static gboolean
+qemuPCIReserve(qemuPCIAddrSet *set, const qvirPCIDeviceAddress *a, const char *who,
+               GError **error)
+{
+    qemuPCIBus *bus = qemuPCIBusGet(set, a->bus);
+
+    if (a->domain != 0 || !bus || a->slot >= QEMU_PCI_SLOTS || a->function > 7 ||
+        (bus->rootPort && a->slot != 0)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "PCI address %04x:%02x:%02x.%x of %s is not valid for this domain",
+                    a->domain, a->bus, a->slot, a->function, who);
+        return FALSE;
+    }
+    if (bus->funcs[a->slot] & (1u << a->function)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "Attempted double use of PCI Address %04x:%02x:%02x.%x", a->domain,
+                    a->bus, a->slot, a->function);
+        return FALSE;
+    }
+    bus->funcs[a->slot] |= 1u << a->function;
+    return TRUE;
+}
+
+static void
+qemuPCISetInfo(qvirDomainDeviceInfo *info, guint bus, guint slot, guint function)
+{
+    info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI;
+    memset(&info->addr.pci, 0, sizeof(info->addr.pci));
+    info->addr.pci.bus = bus;
+    info->addr.pci.slot = slot;
+    info->addr.pci.function = function;
+}
+
+static guint
+qemuPCIAddRootPortBus(qemuPCIAddrSet *set)
+{
+    qemuPCIBus bus = {0};
+
+    bus.rootPort = TRUE;
+    g_array_append_val(set->buses, bus);
+    set->addedPorts = TRUE;
+    return set->buses->len - 1;
+}
+
+/* A conventional slot on bus 0 (i440fx). */
+static gboolean
+qemuPCIAssignOnRoot(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, const char *who,
+                    GError **error)
+{
+    qemuPCIBus *bus = qemuPCIBusGet(set, 0);
+
+    for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
+        if (bus->funcs[slot] == 0) {
+            bus->funcs[slot] = 1;
+            qemuPCISetInfo(info, 0, slot, 0);
+            return TRUE;
+        }
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "no free PCI slot for %s (pci-bridge auto-adding is not supported)", who);
+    return FALSE;
+}
+
+/* A PCIe endpoint (q35): slot 0 of the first free pcie-root-port, adding one if needed. */
+static void
+qemuPCIAssignOnRootPort(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
+{
+    guint idx;
+
+    for (idx = 1; idx < set->buses->len; idx++) {
+        qemuPCIBus *bus = qemuPCIBusGet(set, idx);
+
+        if (bus->rootPort && bus->funcs[0] == 0)
+            break;
+    }
+    if (idx == set->buses->len)
+        idx = qemuPCIAddRootPortBus(set);
+    qemuPCIBusGet(set, idx)->funcs[0] = 1;
+    qemuPCISetInfo(info, idx, 0, 0);
+}
+
+/* Root ports on pcie.0 share slots, one per function (libvirt's aggregate slots). */
+static gboolean
+qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GError **error)
+{
+    qemuPCIBus *root = qemuPCIBusGet(set, 0);
+
+    for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
+        if (root->aggregate[slot] && root->funcs[slot] != 0xff) {
+            for (guint fn = 0; fn < 8; fn++) {
+                if (!(root->funcs[slot] & (1u << fn))) {
+                    root->funcs[slot] |= 1u << fn;
+                    qemuPCISetInfo(info, 0, slot, fn);
+                    return TRUE;
+                }
+            }
+        }
+    }
+    for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
+        if (root->funcs[slot] == 0) {
+            root->aggregate[slot] = TRUE;
+            root->funcs[slot] = 1;
+            qemuPCISetInfo(info, 0, slot, 0);
+            return TRUE;
+        }
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "no free slot on pcie.0 for another pcie-root-port");
+    return FALSE;
+}
+
+typedef enum {
+    QEMU_PCI_DEV_NONE = 0, /* not a PCI device */
+    QEMU_PCI_DEV_PCIE,     /* PCIe endpoint: a root port on q35 */
+    QEMU_PCI_DEV_PCI,      /* conventional PCI: bus 0 on i440fx only */
+} qemuPCIDevKind;
+
+static gboolean
+qemuPCIAssignDevice(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, qemuPCIDevKind dk,
+                    const char *who, GError **error)
+{
+    if (dk == QEMU_PCI_DEV_NONE || info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+        return TRUE;
+    if (set->kind == QEMU_DOMAIN_MACHINE_PC)
+        return qemuPCIAssignOnRoot(set, info, who, error);
+    if (dk == QEMU_PCI_DEV_PCI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "%s is a conventional PCI device; on q35 it needs a pcie-to-pci-bridge, "
+                    "which is not supported", who);
+        return FALSE;
+    }
+    qemuPCIAssignOnRootPort(set, info);
+    return TRUE;
+}
+
+static qemuPCIDevKind
+qemuPCIControllerKind(const qvirDomainControllerDef *c, qemuDomainMachineKind kind)
+{
+    switch (c->type) {
+    case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
+        if (g_strcmp0(c->model, "none") == 0)
+            return QEMU_PCI_DEV_NONE;
+        if (g_strcmp0(c->model, "qemu-xhci") == 0 || g_strcmp0(c->model, "nec-xhci") == 0)
+            return QEMU_PCI_DEV_PCIE;
+        return QEMU_PCI_DEV_PCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
+        return g_strcmp0(c->model, "virtio-scsi") == 0 ? QEMU_PCI_DEV_PCIE : QEMU_PCI_DEV_PCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+        return kind == QEMU_DOMAIN_MACHINE_Q35 ? QEMU_PCI_DEV_PCIE : QEMU_PCI_DEV_PCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
+        return c->idx == 0 ? QEMU_PCI_DEV_NONE : QEMU_PCI_DEV_PCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+    case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
+    default:
+        return QEMU_PCI_DEV_NONE;
+    }
+}
+
+static qemuPCIDevKind
+qemuPCINetKind(const qvirDomainNetDef *net)
+{
+    if (!net->model || g_str_has_prefix(net->model, "virtio") ||
+        strcmp(net->model, "e1000e") == 0)
+        return QEMU_PCI_DEV_PCIE;
+    return QEMU_PCI_DEV_PCI;
+}
+
+static gboolean
+qemuPCIVideoIsPCI(const qvirDomainVideoDef *v)
+{
+    return v->model && strcmp(v->model, "none") != 0 && strcmp(v->model, "ramfb") != 0;
+}
+
+/* Every device with an address in the XML keeps it. */
+static gboolean
+qemuPCIReserveExisting(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
+{
+#define RESERVE(infoptr, who)                                                                  \
+    do {                                                                                       \
+        if ((infoptr)->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&                          \
+            !qemuPCIReserve(set, &(infoptr)->addr.pci, (who), error))                          \
+            return FALSE;                                                                      \
+    } while (0)
+
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+            RESERVE(&c->info, c->info.alias);
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->info.addr.pci.bus == 0 &&
+                c->info.addr.pci.slot < QEMU_PCI_SLOTS)
+                qemuPCIBusGet(set, 0)->aggregate[c->info.addr.pci.slot] = TRUE;
+        }
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        RESERVE(&d->info, d->dst);
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++)
+        RESERVE(&((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info, "interface");
+    for (guint i = 0; def->videos && i < def->videos->len; i++)
+        RESERVE(&((qvirDomainVideoDef *)g_ptr_array_index(def->videos, i))->info, "video");
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (g_strcmp0(in->bus, "virtio") == 0)
+            RESERVE(&in->info, "input");
+    }
+    if (def->memballoon)
+        RESERVE(&def->memballoon->info, "memballoon");
+#undef RESERVE
+    return TRUE;
+}
+
+/* Devices built into the chipset, and the primary video's traditional slot. */
+static gboolean
+qemuPCIReserveChipset(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
+{
+    qemuPCIBus *root = qemuPCIBusGet(set, 0);
+    qvirDomainVideoDef *video = def->videos && def->videos->len > 0
+                                    ? g_ptr_array_index(def->videos, 0)
+                                    : NULL;
+    guint videoSlot;
+
+    if (set->kind == QEMU_DOMAIN_MACHINE_PC) {
+        /* PIIX3: ISA bridge 1.0, IDE 1.1, USB 1.2, ACPI/SMBus 1.3 */
+        for (guint i = 0; i < def->controllers->len; i++) {
+            qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+            if (c->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE || c->idx != 0)
+                continue;
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_IDE)
+                qemuPCISetInfo(&c->info, 0, 1, 1);
+            else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB &&
+                     g_strcmp0(c->model, "piix3-uhci") == 0)
+                qemuPCISetInfo(&c->info, 0, 1, 2);
+            else
+                continue;
+            root->funcs[1] |= 1u << c->info.addr.pci.function;
+        }
+        root->funcs[1] |= 1u << 0 | 1u << 3;
+        videoSlot = 2;
+    } else {
+        qvirDomainControllerDef *sata = qemuDomainFindController(
+            def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0);
+
+        if (sata && sata->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE) {
+            qemuPCISetInfo(&sata->info, 0, 0x1f, 2);
+            root->funcs[0x1f] |= 1u << 2;
+        }
+        root->funcs[0x1f] |= 1u << 0 | 1u << 3;
+        videoSlot = 1;
+    }
+
+    if (video && qemuPCIVideoIsPCI(video) &&
+        video->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE) {
+        if (root->funcs[videoSlot] == 0) {
+            root->funcs[videoSlot] = 1;
+            qemuPCISetInfo(&video->info, 0, videoSlot, 0);
+        } else if (!qemuPCIAssignOnRoot(set, &video->info, "video", error)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
+{
+    /* libvirt's order: PCI controllers, nets, other controllers, virtio disks, balloon,
+     * videos, virtio inputs. */
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0 ||
+            c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+            continue;
+        if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
+            return FALSE;
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        qvirDomainNetDef *n = g_ptr_array_index(def->nets, i);
+
+        if (!qemuPCIAssignDevice(set, &n->info, qemuPCINetKind(n), "interface", error))
+            return FALSE;
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
+                                 c->info.alias, error))
+            return FALSE;
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO)
+            continue;
+        if (d->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "virtio disk cannot have an address of type 'drive'");
+            return FALSE;
+        }
+        if (!qemuPCIAssignDevice(set, &d->info, QEMU_PCI_DEV_PCIE, d->dst, error))
+            return FALSE;
+    }
+    if (def->memballoon && g_strcmp0(def->memballoon->model, "virtio") == 0 &&
+        !qemuPCIAssignDevice(set, &def->memballoon->info, QEMU_PCI_DEV_PCIE, "memballoon",
+                             error))
+        return FALSE;
+    for (guint i = 0; def->videos && i < def->videos->len; i++) {
+        qvirDomainVideoDef *v = g_ptr_array_index(def->videos, i);
+
+        if (qemuPCIVideoIsPCI(v) &&
+            !qemuPCIAssignDevice(set, &v->info, QEMU_PCI_DEV_PCIE, "video", error))
+            return FALSE;
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (g_strcmp0(in->bus, "virtio") == 0 &&
+            !qemuPCIAssignDevice(set, &in->info, QEMU_PCI_DEV_PCIE, "input", error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Reflect the root ports the assignment created into the controller list. */
+static gboolean
+qemuPCIAddNewRootPorts(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
+{
+    /* One spare root port for hot-plug, when libvirt manages the PCI topology. */
+    if (set->kind == QEMU_DOMAIN_MACHINE_Q35 && set->addedPorts && set->xmlMaxIdx <= 0)
+        qemuPCIAddRootPortBus(set);
+
+    for (guint idx = 1; idx < set->buses->len; idx++) {
+        qvirDomainControllerDef *c;
+
+        if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx))
+            continue;
+        c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx,
+                                    "pcie-root-port");
+        c->info.alias = g_strdup_printf("pci.%u", idx);
+        if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Function 0 of a slot whose other functions are in use is a multifunction device. */
+static void
+qemuPCISetMulti(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
+{
+    qemuPCIBus *bus;
+
+    if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI || info->addr.pci.function != 0 ||
+        info->addr.pci.multifunction != QVIR_TRISTATE_SWITCH_ABSENT)
+        return;
+    bus = qemuPCIBusGet(set, info->addr.pci.bus);
+    if (bus && info->addr.pci.slot < QEMU_PCI_SLOTS && (bus->funcs[info->addr.pci.slot] & ~1u))
+        info->addr.pci.multifunction = QVIR_TRISTATE_SWITCH_ON;
+}
+
+static gboolean
+qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    qemuPCIAddrSet set = {.kind = kind, .xmlMaxIdx = 0};
+    g_autoptr(GArray) buses = g_array_new(FALSE, TRUE, sizeof(qemuPCIBus));
+    gboolean ret = FALSE;
+
+    set.buses = buses;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
+            continue;
+        if (c->idx < 0 || c->idx >= 256) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "PCI controller index %d is out of range", c->idx);
+            return FALSE;
+        }
+        if (c->idx > set.xmlMaxIdx)
+            set.xmlMaxIdx = c->idx;
+        if (c->idx > 0 && (kind != QEMU_DOMAIN_MACHINE_Q35 ||
+                           g_strcmp0(c->model, "pcie-root-port") != 0)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "PCI controller model '%s' is not supported (only pcie-root-port "
+                        "on q35)", c->model ? c->model : "");
+            return FALSE;
+        }
+    }
+    g_array_set_size(buses, set.xmlMaxIdx + 1);
+    for (guint i = 1; i < buses->len; i++) {
+        if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, i)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "PCI controller indexes must be contiguous: index %u is missing", i);
+            return FALSE;
+        }
+        g_array_index(buses, qemuPCIBus, i).rootPort = TRUE;
+    }
+
+    if (!qemuPCIReserveExisting(&set, def, error) ||
+        !qemuPCIReserveChipset(&set, def, error) ||
+        !qemuPCIAssignDevices(&set, def, error) ||
+        !qemuPCIAddNewRootPorts(&set, def, error))
+        goto cleanup;
+
+    /* chassis / port of root ports, as libvirt fills them in */
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0)
+            continue;
+        if (c->chassis < 0)
+            c->chassis = c->idx;
+        if (c->port < 0)
+            c->port = (c->info.addr.pci.slot << 3) + c->info.addr.pci.function;
+        qemuPCISetMulti(&set, &c->info);
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
+            qemuPCISetMulti(&set, &c->info);
+    }
+    ret = TRUE;
+cleanup:
+    return ret;
+}
+
+/* ---- disks: cache default, node names, chain indexes --------------------------------- */
+
+static unsigned int
+qemuDomainChainMaxIndex(const qvirStorageSource *src)
+{
+    unsigned int max = src && src->type == QVIR_STORAGE_TYPE_NONE ? src->id : 0;
+
+    for (; qvirStorageSourceIsBacking(src); src = src->backingStore) {
+        if (src->id > max)
+            max = src->id;
+    }
+    return max;
+}
+
+unsigned int
+qemuDomainNextNodeIndex(const qvirDomainDef *def)
+{
+    unsigned int max = 0;
+
+    for (guint i = 0; def->disks && i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+        unsigned int m = qemuDomainChainMaxIndex(d->src);
+
+        if (m > max)
+            max = m;
+    }
+    return max + 1;
+}
+
+void
+qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
+{
+    /* An empty drive still takes an index, as in libvirt, so numbering matches. */
+    if (disk->src && disk->src->type == QVIR_STORAGE_TYPE_NONE) {
+        if (disk->src->id == 0)
+            disk->src->id = (*next)++;
+        return;
+    }
+    for (qvirStorageSource *src = disk->src; qvirStorageSourceIsBacking(src);
+         src = src->backingStore) {
+        if (src->nodeStorage && src->nodeFormat)
+            continue;
+        /* An index from live XML names the nodes, as libvirt does on reconnect. */
+        if (src->id == 0)
+            src->id = (*next)++;
+        g_free(src->nodeStorage);
+        g_free(src->nodeFormat);
+        src->nodeStorage = g_strdup_printf("libvirt-%u-storage", src->id);
+        src->nodeFormat = g_strdup_printf("libvirt-%u-format", src->id);
+    }
+}
+
+static void
+qemuDomainPrepareDisks(qvirDomainDef *def)
+{
+    unsigned int next = qemuDomainNextNodeIndex(def);
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        /* A writable disk shared between guests must not be cached by the host. */
+        if (d->cachemode == QVIR_DOMAIN_DISK_CACHE_DEFAULT && d->src && d->src->shared &&
+            !d->src->readonly)
+            d->cachemode = QVIR_DOMAIN_DISK_CACHE_DISABLE;
+        /* libvirt's default format for a disk that names none */
+        if (d->src && qvirStorageSourceIsBacking(d->src) &&
+            d->src->format == QVIR_STORAGE_FILE_NONE)
+            d->src->format = QVIR_STORAGE_FILE_RAW;
+        /* A cdrom is always read-only. */
+        if (d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM && d->src)
+            d->src->readonly = TRUE;
+    }
+
+    /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1. */
+    for (guint i = def->disks->len; i > 0; i--)
+        qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(def->disks, i - 1), &next);
+}
+
+/*
+ * libvirt keeps disks of one bus together, ordered by target (virDomainDiskInsert at
+ * parse time); argv, node names and PCI slots follow that order.
+ */
+static void
+qemuDomainSortDisks(qvirDomainDef *def)
+{
+    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        int newIdx = qemuDomainDiskNameToIndex(disk->dst);
+        gint insertAt = -1;
+
+        for (gint j = (gint)sorted->len - 1; j >= 0; j--) {
+            qvirDomainDiskDef *cur = g_ptr_array_index(sorted, j);
+
+            if (cur->bus != disk->bus)
+                continue;
+            if (qemuDomainDiskNameToIndex(cur->dst) > newIdx)
+                insertAt = j;
+            else if (insertAt == -1)
+                insertAt = j + 1;
+        }
+        if (insertAt < 0)
+            g_ptr_array_add(sorted, disk);
+        else
+            g_ptr_array_insert(sorted, insertAt, disk);
+    }
+    for (guint i = 0; i < sorted->len; i++)
+        def->disks->pdata[i] = sorted->pdata[i];
+}
+
+gboolean
+qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **error)
+{
+    qemuDomainMachineKind kind;
+
+    g_return_val_if_fail(def != NULL && caps != NULL, FALSE);
+
+    if (!qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
+    if (!def->os.machine) {
+        const char *m = qemuCapsGetCanonicalMachine(caps, "pc");
+
+        def->os.machine = g_strdup(m ? m : "pc");
+    }
+    if (!def->controllers)
+        def->controllers = g_ptr_array_new();
+
+    qemuDomainSortDisks(def);
+    /* QEMU wants whole MiB; libvirt rounds up */
+    def->memoryKiB = (def->memoryKiB + 1023) / 1024 * 1024;
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (!qemuDomainAssignDiskDriveAddress(g_ptr_array_index(def->disks, i), error))
+            return FALSE;
+    }
+    if (!qemuDomainAddImplicitControllers(def, kind, caps, error) ||
+        !qemuDomainAssignAliases(def, kind, error) ||
+        !qemuDomainCheckUSBPorts(def, error) ||
+        !qemuDomainAssignPCIAddresses(def, kind, error))
+        return FALSE;
+    qemuDomainPrepareDisks(def);
+    return TRUE;
+}

@@ -1,0 +1,50 @@
+/*
+ * qemu_domain.h: what a start assigns on a domain definition before its argv is built
+ * (qemuDomainPrepareForStart is declared in qemu_command.h, the contract callers use).
+ */
+#pragma once
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_capabilities.h"
+
+typedef enum {
+    QEMU_DOMAIN_MACHINE_PC = 0, /* i440fx */
+    QEMU_DOMAIN_MACHINE_Q35,
+    QEMU_DOMAIN_MACHINE_LAST
+} qemuDomainMachineKind;
+
+/* FALSE (with error) for machine types we do not build argv for. */
+gboolean qemuDomainGetMachineKind(const qvirDomainDef *def, qemuDomainMachineKind *kind,
+                                  GError **error);
+
+/* The controller of TYPE with index IDX, or NULL. */
+qvirDomainControllerDef *qemuDomainFindController(const qvirDomainDef *def,
+                                                  qvirDomainControllerType type, int idx);
+
+/* Whether a SCSI controller model is one of the LSI narrow-bus family. */
+gboolean qemuDomainSCSIModelIsLSI(const char *model);
+
+/* Cache mode -> the three flags QEMU knows (libvirt's table). FALSE for "default". */
+gboolean qemuDomainDiskCacheModeFlags(qvirDomainDiskCache mode, gboolean *writeback,
+                                      gboolean *direct, gboolean *noflush);
+
+/*
+ * Node names and chain indexes for one disk: layers without a node name get
+ * "libvirt-N-storage"/"libvirt-N-format" with N from *NEXT (incremented), src->id = N.
+ * Used by a start (all disks) and by hot-plug / snapshots (one disk, *NEXT =
+ * qemuDomainNextNodeIndex(def)).
+ */
+void qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next);
+/* One more than the highest chain index in use by any disk of DEF. */
+unsigned int qemuDomainNextNodeIndex(const qvirDomainDef *def);
+
+/*
+ * Tests set this so that "/dev/cdrom" counts as a host CD-ROM as in libvirt's test
+ * suite; by default the device is asked with the CDROM_GET_CAPABILITY ioctl.
+ */
+typedef gboolean (*qemuDomainIsCDROMFunc)(const char *path);
+void qemuDomainSetIsCDROMFunc(qemuDomainIsCDROMFunc func);
+gboolean qemuDomainDiskIsHostCDROM(const qvirDomainDiskDef *disk);
+
+/* Ports of a USB controller model (libvirt: UHCI 2, xHCI 4). */
+unsigned int qemuDomainUSBPortCount(const char *model);

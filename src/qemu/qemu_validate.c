@@ -1,0 +1,191 @@
+/*
+ * qemu_validate.c: checks of a definition against what the QEMU binary can do and
+ * what qvirt builds argv for. Host-independent checks live in src/conf.
+ */
+#include "qemu/qemu_command.h"
+
+#include <string.h>
+
+#include "qemu/qemu_domain.h"
+#include "util/virerror.h"
+
+static gboolean
+qemuValidateDiskCache(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError **error)
+{
+    /* With -blockdev every mode is expressed with cache.direct / cache.no-flush. */
+    if (qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV))
+        return TRUE;
+    if ((disk->cachemode == QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC &&
+         !qemuCapsGet(caps, QEMU_CAPS_DRIVE_CACHE_DIRECTSYNC)) ||
+        (disk->cachemode == QVIR_DOMAIN_DISK_CACHE_UNSAFE &&
+         !qemuCapsGet(caps, QEMU_CAPS_DRIVE_CACHE_UNSAFE))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk cache mode '%s' is not supported by this QEMU binary",
+                    qvirDomainDiskCacheTypeToString(disk->cachemode));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuValidateDiskIO(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError **error)
+{
+    if (disk->iomode == QVIR_DOMAIN_DISK_IO_NATIVE &&
+        disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DISABLE &&
+        disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC &&
+        disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "io='native' needs either no disk cache or directsync cache mode");
+        return FALSE;
+    }
+    if (disk->iomode == QVIR_DOMAIN_DISK_IO_URING &&
+        !qemuCapsGet(caps, QEMU_CAPS_AIO_IO_URING)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "io uring is not supported by this QEMU binary");
+        return FALSE;
+    }
+    if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT &&
+        !qemuCapsGet(caps, QEMU_CAPS_DRIVE_DISCARD)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "discard is not supported by this QEMU binary");
+        return FALSE;
+    }
+    if (disk->detect_zeroes != QVIR_DOMAIN_DISK_DETECT_ZEROES_DEFAULT &&
+        !qemuCapsGet(caps, QEMU_CAPS_DRIVE_DETECT_ZEROES)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "detect_zeroes is not supported by this QEMU binary");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuValidateDiskChain(const qvirDomainDiskDef *disk, GError **error)
+{
+    for (const qvirStorageSource *src = disk->src; src; src = src->backingStore) {
+        if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "network disk sources are not supported (disk '%s')", disk->dst);
+            return FALSE;
+        }
+        if (!qvirStorageSourceIsBacking(src))
+            break;
+        if (!src->path || !*src->path) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk '%s' has a layer without a source path", disk->dst);
+            return FALSE;
+        }
+        if (src != disk->src && src->format == QVIR_STORAGE_FILE_NONE) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "format of backing image '%s' of disk '%s' is not specified",
+                        src->path, disk->dst);
+            return FALSE;
+        }
+        if (src->format == QVIR_STORAGE_FILE_LUKS || src->encrypted) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "encrypted image '%s' of disk '%s' is not supported", src->path,
+                        disk->dst);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                    qemuDomainMachineKind kind, const qemuCaps *caps, GError **error)
+{
+    qemuCapsFlags need = QEMU_CAPS_LAST;
+
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+        if (kind == QEMU_DOMAIN_MACHINE_Q35) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "IDE controllers are unsupported for this QEMU binary or machine "
+                        "type");
+            return FALSE;
+        }
+        break;
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+        need = QEMU_CAPS_DEVICE_AHCI;
+        break;
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+        need = QEMU_CAPS_DEVICE_VIRTIO_BLK;
+        if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk type 'virtio' of '%s' does not support ejectable media",
+                        disk->dst);
+            return FALSE;
+        }
+        break;
+    case QVIR_DOMAIN_DISK_BUS_USB:
+        need = QEMU_CAPS_DEVICE_USB_STORAGE;
+        break;
+    case QVIR_DOMAIN_DISK_BUS_SCSI: {
+        const qvirDomainControllerDef *c = NULL;
+
+        if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE)
+            c = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
+                                         disk->info.addr.drive.controller);
+        if (c && g_strcmp0(c->model, "virtio-scsi") == 0)
+            need = QEMU_CAPS_DEVICE_VIRTIO_SCSI;
+        else if (c && qemuDomainSCSIModelIsLSI(c->model))
+            need = QEMU_CAPS_DEVICE_LSI;
+        break;
+    }
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+    default:
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported disk bus for disk '%s'", disk->dst);
+        return FALSE;
+    }
+    if (need != QEMU_CAPS_LAST && !qemuCapsGet(caps, need)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk bus '%s' of disk '%s' is not supported by this QEMU binary "
+                    "(no %s)",
+                    qvirDomainDiskBusTypeToString(disk->bus), disk->dst,
+                    qemuCapsTypeToString(need));
+        return FALSE;
+    }
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk device 'lun' is not supported (disk '%s')", disk->dst);
+        return FALSE;
+    }
+    if (disk->src && disk->src->shared && !disk->src->readonly &&
+        !qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW) && qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "shareable disk '%s' needs share-rw, which this QEMU binary lacks",
+                    disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
+{
+    qemuDomainMachineKind kind;
+
+    g_return_val_if_fail(def != NULL && caps != NULL, FALSE);
+
+    if (!qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
+    if (def->os.machine && !qemuCapsHasMachine(caps, def->os.machine)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "Emulator '%s' does not support machine type '%s'",
+                    qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "",
+                    def->os.machine);
+        return FALSE;
+    }
+    for (guint i = 0; def->disks && i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (!qemuValidateDiskChain(disk, error) ||
+            !qemuValidateDiskBus(def, disk, kind, caps, error) ||
+            !qemuValidateDiskCache(disk, caps, error) || !qemuValidateDiskIO(disk, caps, error))
+            return FALSE;
+    }
+    return TRUE;
+}
