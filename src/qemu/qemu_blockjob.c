@@ -1,0 +1,744 @@
+/*
+ * qemu_blockjob.c: block pull / commit jobs and QMP event waits of a running domain.
+ */
+#include "qemu/qemu_blockjob.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+#include "qemu/qemu_chainedit.h"
+#include "qemu/qemu_hotplug.h"
+
+#define QEMU_BLOCKJOB_TIMEOUT_MS QEMU_MONITOR_DEFAULT_TIMEOUT_MS
+
+QVIR_ENUM_IMPL(qemuBlockJobType, QEMU_BLOCKJOB_TYPE_LAST, "", "pull", "copy", "commit",
+               "active-commit");
+
+typedef enum {
+    QEMU_BLOCKJOB_STATE_RUNNING = 0,
+    QEMU_BLOCKJOB_STATE_READY,     /* mirror phase of an active commit: pivot possible */
+    QEMU_BLOCKJOB_STATE_CONCLUDED, /* QEMU ended it; the chain edit is still to be done */
+} qemuBlockJobState;
+
+typedef struct {
+    char *name; /* QEMU job-id */
+    char *dst;
+    char *path; /* disk top when started, for the BLOCK_JOB event */
+    qemuBlockJobType type;
+    /* The layers by node name: pointers into the chain could go stale if the disk went
+     * away meanwhile; a node name is looked up again when the job is processed. */
+    char *topNode;
+    char *baseNode; /* NULL: pull of the whole chain */
+    char *backingName;
+    qemuBlockJobState state;
+    gboolean readyReported;
+    gboolean pivotRequested;
+    gboolean abortRequested;
+    qemuBlockJobStatus result;
+    char *errmsg;
+} qemuBlockJob;
+
+struct _qemuEventWatch {
+    qemuBlockJobs *jobs;
+    char *name;
+    char *key;
+    char *value;
+    gboolean seen;
+};
+
+struct _qemuBlockJobs {
+    GMutex lock;
+    GCond cond;
+    GPtrArray *jobs;    /* qemuBlockJob* */
+    GPtrArray *watches; /* qemuEventWatch*, not owned */
+};
+
+static void
+qemuBlockJobFree(qemuBlockJob *job)
+{
+    if (!job)
+        return;
+    g_free(job->name);
+    g_free(job->dst);
+    g_free(job->path);
+    g_free(job->topNode);
+    g_free(job->baseNode);
+    g_free(job->backingName);
+    g_free(job->errmsg);
+    g_free(job);
+}
+
+void
+qemuBlockJobEventFree(qemuBlockJobEvent *ev)
+{
+    if (!ev)
+        return;
+    g_free(ev->dst);
+    g_free(ev->path);
+    g_free(ev->error);
+    g_free(ev);
+}
+
+qemuBlockJobs *
+qemuBlockJobsNew(void)
+{
+    qemuBlockJobs *jobs = g_new0(qemuBlockJobs, 1);
+
+    g_mutex_init(&jobs->lock);
+    g_cond_init(&jobs->cond);
+    jobs->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobFree);
+    jobs->watches = g_ptr_array_new();
+    return jobs;
+}
+
+void
+qemuBlockJobsFree(qemuBlockJobs *jobs)
+{
+    if (!jobs)
+        return;
+    /* Watches belong to waiters, which must be gone before the table is. */
+    g_warn_if_fail(jobs->watches->len == 0);
+    g_ptr_array_unref(jobs->jobs);
+    g_ptr_array_unref(jobs->watches);
+    g_mutex_clear(&jobs->lock);
+    g_cond_clear(&jobs->cond);
+    g_free(jobs);
+}
+
+/* Caller holds jobs->lock. */
+static qemuBlockJob *
+qemuBlockJobsFindLocked(qemuBlockJobs *jobs, const char *name, const char *dst)
+{
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
+
+        if ((name && strcmp(job->name, name) == 0) || (dst && strcmp(job->dst, dst) == 0))
+            return job;
+    }
+    return NULL;
+}
+
+gboolean
+qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst)
+{
+    gboolean ret;
+
+    g_mutex_lock(&jobs->lock);
+    ret = qemuBlockJobsFindLocked(jobs, NULL, dst) != NULL;
+    g_mutex_unlock(&jobs->lock);
+    return ret;
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static const char *
+qemuBlockJobsDataString(JsonObject *data, const char *key)
+{
+    JsonNode *node;
+
+    if (!data || !(node = json_object_get_member(data, key)) ||
+        json_node_get_value_type(node) != G_TYPE_STRING)
+        return NULL;
+    return json_node_get_string(node);
+}
+
+static void
+qemuBlockJobsMatchWatches(qemuBlockJobs *jobs, const char *name, JsonObject *data)
+{
+    for (guint i = 0; i < jobs->watches->len; i++) {
+        qemuEventWatch *w = g_ptr_array_index(jobs->watches, i);
+
+        if (w->seen || strcmp(w->name, name) != 0)
+            continue;
+        if (w->key && g_strcmp0(qemuBlockJobsDataString(data, w->key), w->value) != 0)
+            continue;
+        w->seen = TRUE;
+    }
+}
+
+/* Caller holds jobs->lock. Returns TRUE when the job changed state. */
+static gboolean
+qemuBlockJobsHandleJobEvent(qemuBlockJobs *jobs, const char *name, JsonObject *data)
+{
+    const char *id = qemuBlockJobsDataString(data, "device");
+    qemuBlockJob *job;
+
+    if (!id || !(job = qemuBlockJobsFindLocked(jobs, id, NULL)) ||
+        job->state == QEMU_BLOCKJOB_STATE_CONCLUDED)
+        return FALSE;
+
+    if (strcmp(name, "BLOCK_JOB_READY") == 0) {
+        job->state = QEMU_BLOCKJOB_STATE_READY;
+        return TRUE;
+    }
+    if (strcmp(name, "BLOCK_JOB_COMPLETED") == 0) {
+        const char *err = qemuBlockJobsDataString(data, "error");
+
+        if (err) {
+            job->result = QEMU_BLOCKJOB_STATUS_FAILED;
+            job->errmsg = g_strdup(err);
+        } else if (job->abortRequested && !job->pivotRequested) {
+            /* A ready mirror that is cancelled reports COMPLETED, but nothing pivoted. */
+            job->result = QEMU_BLOCKJOB_STATUS_CANCELED;
+        } else {
+            job->result = QEMU_BLOCKJOB_STATUS_COMPLETED;
+        }
+        job->state = QEMU_BLOCKJOB_STATE_CONCLUDED;
+        return TRUE;
+    }
+    if (strcmp(name, "BLOCK_JOB_CANCELLED") == 0) {
+        job->result = QEMU_BLOCKJOB_STATUS_CANCELED;
+        job->state = QEMU_BLOCKJOB_STATE_CONCLUDED;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean
+qemuBlockJobsHandleEvent(qemuBlockJobs *jobs, const char *name, JsonObject *data)
+{
+    gboolean changed = FALSE;
+
+    if (!jobs || !name)
+        return FALSE;
+
+    g_mutex_lock(&jobs->lock);
+    qemuBlockJobsMatchWatches(jobs, name, data);
+    if (g_str_has_prefix(name, "BLOCK_JOB_"))
+        changed = qemuBlockJobsHandleJobEvent(jobs, name, data);
+    g_cond_broadcast(&jobs->cond);
+    g_mutex_unlock(&jobs->lock);
+    return changed;
+}
+
+qemuEventWatch *
+qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name, const char *key,
+                        const char *value)
+{
+    qemuEventWatch *w = g_new0(qemuEventWatch, 1);
+
+    w->jobs = jobs;
+    w->name = g_strdup(name);
+    w->key = g_strdup(key);
+    w->value = g_strdup(value);
+    g_mutex_lock(&jobs->lock);
+    g_ptr_array_add(jobs->watches, w);
+    g_mutex_unlock(&jobs->lock);
+    return w;
+}
+
+gboolean
+qemuEventWatchWait(qemuEventWatch *watch, unsigned int timeoutMs)
+{
+    qemuBlockJobs *jobs = watch->jobs;
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * G_TIME_SPAN_MILLISECOND;
+    gboolean seen;
+
+    g_mutex_lock(&jobs->lock);
+    while (!watch->seen) {
+        if (!g_cond_wait_until(&jobs->cond, &jobs->lock, deadline))
+            break;
+    }
+    seen = watch->seen;
+    g_mutex_unlock(&jobs->lock);
+    return seen;
+}
+
+void
+qemuEventWatchFree(qemuEventWatch *watch)
+{
+    if (!watch)
+        return;
+    g_mutex_lock(&watch->jobs->lock);
+    g_ptr_array_remove(watch->jobs->watches, watch);
+    g_mutex_unlock(&watch->jobs->lock);
+    g_free(watch->name);
+    g_free(watch->key);
+    g_free(watch->value);
+    g_free(watch);
+}
+
+gboolean
+qemuBlockJobWait(qemuBlockJobs *jobs, const char *dst, gboolean forReady, unsigned int timeoutMs)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * G_TIME_SPAN_MILLISECOND;
+    gboolean done = FALSE;
+
+    g_mutex_lock(&jobs->lock);
+    for (;;) {
+        qemuBlockJob *job = qemuBlockJobsFindLocked(jobs, NULL, dst);
+
+        if (!job || job->state == QEMU_BLOCKJOB_STATE_CONCLUDED ||
+            (forReady && job->state == QEMU_BLOCKJOB_STATE_READY)) {
+            done = TRUE;
+            break;
+        }
+        if (!g_cond_wait_until(&jobs->cond, &jobs->lock, deadline))
+            break;
+    }
+    g_mutex_unlock(&jobs->lock);
+    return done;
+}
+
+/* ---- starting jobs -------------------------------------------------------------------- */
+
+static gboolean
+qemuBlockJobCheckDisk(qemuBlockJobs *jobs, qvirDomainDiskDef *disk, GError **error)
+{
+    if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk '%s' does not have a source in use", disk->dst);
+        return FALSE;
+    }
+    if (!disk->src->backingStore) {
+        /* Not reachable for chains filled at start; refuse rather than guess. */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "backing chain of disk '%s' is not known", disk->dst);
+        return FALSE;
+    }
+    if (qemuBlockJobsDiskHasJob(jobs, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk '%s' already in active block job", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static qemuBlockJob *
+qemuBlockJobNew(qemuBlockJobType type, qvirDomainDiskDef *disk, qvirStorageSource *top,
+                qvirStorageSource *base, const char *backingName)
+{
+    qemuBlockJob *job = g_new0(qemuBlockJob, 1);
+
+    job->type = type;
+    /* libvirt's job names, so a look at QEMU shows whose job it is */
+    job->name = g_strdup_printf("%s-%s-%s", type == QEMU_BLOCKJOB_TYPE_PULL ? "pull" : "commit",
+                                disk->dst, top->nodeFormat);
+    job->dst = g_strdup(disk->dst);
+    job->path = g_strdup(disk->src->path);
+    job->topNode = g_strdup(top->nodeFormat);
+    job->baseNode = base ? g_strdup(base->nodeFormat) : NULL;
+    job->backingName = g_strdup(backingName);
+    return job;
+}
+
+/*
+ * Register JOB before its command: QEMU may end a small job before the command's reply
+ * has been read, and that event must find the job. On failure the job is dropped.
+ */
+static gboolean
+qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job,
+                  const char *command, JsonObject *args, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *name = g_strdup(job->name);
+
+    g_mutex_lock(&jobs->lock);
+    g_ptr_array_add(jobs->jobs, job);
+    g_mutex_unlock(&jobs->lock);
+
+    if ((ret = qemuMonitorCommand(mon, command, args, QEMU_BLOCKJOB_TIMEOUT_MS, error)))
+        return TRUE;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, name, NULL)))
+        g_ptr_array_remove(jobs->jobs, job);
+    g_mutex_unlock(&jobs->lock);
+    return FALSE;
+}
+
+static qvirStorageSource *
+qemuBlockJobDeepest(qvirStorageSource *top)
+{
+    qvirStorageSource *last = top;
+
+    for (; qvirStorageSourceIsBacking(top); top = top->backingStore)
+        last = top;
+    return last;
+}
+
+gboolean
+qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                 qvirDomainDiskDef *disk, const char *base, unsigned long long bandwidth,
+                 GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    qvirStorageSource *baseSrc = NULL;
+    qemuBlockJob *job;
+
+    g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    if (!qemuBlockJobCheckDisk(jobs, disk, error))
+        return FALSE;
+    if (!qvirStorageSourceIsBacking(disk->src->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "top '%s' in chain for '%s' has no backing file", disk->src->path,
+                    disk->dst);
+        return FALSE;
+    }
+    if (base &&
+        !(baseSrc = qemuChainLookup(disk->src, disk->src, base, disk->dst, NULL, error)))
+        return FALSE;
+    if (baseSrc && !baseSrc->nodeFormat) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "image '%s' has no node name", baseSrc->path);
+        return FALSE;
+    }
+
+    job = qemuBlockJobNew(QEMU_BLOCKJOB_TYPE_PULL, disk, disk->src, baseSrc,
+                          baseSrc ? baseSrc->path : NULL);
+    json_object_set_string_member(args, "job-id", job->name);
+    json_object_set_string_member(args, "device", disk->src->nodeFormat);
+    if (baseSrc) {
+        json_object_set_string_member(args, "base-node", baseSrc->nodeFormat);
+        json_object_set_string_member(args, "backing-file", baseSrc->path);
+    }
+    if (bandwidth)
+        json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
+    return qemuBlockJobStart(jobs, mon, job, "block-stream", args, error);
+}
+
+gboolean
+qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                   qvirDomainDiskDef *disk, const char *top, const char *base, gboolean active,
+                   unsigned long long bandwidth, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    qvirStorageSource *topSrc = disk->src;
+    qvirStorageSource *baseSrc;
+    qemuBlockJob *job;
+    gboolean isActive;
+
+    g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    if (!qemuBlockJobCheckDisk(jobs, disk, error))
+        return FALSE;
+    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+        return FALSE;
+
+    isActive = topSrc == disk->src;
+    if (isActive && !active) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "commit of '%s' active layer requires active flag", disk->dst);
+        return FALSE;
+    }
+    if (!isActive && active) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "active commit requested but '%s' is not active", topSrc->path);
+        return FALSE;
+    }
+    if (!qvirStorageSourceIsBacking(topSrc->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "top '%s' in chain for '%s' has no backing file", topSrc->path,
+                    disk->src->path);
+        return FALSE;
+    }
+    if (base) {
+        if (!(baseSrc = qemuChainLookup(disk->src, topSrc, base, disk->dst, NULL, error)))
+            return FALSE;
+    } else {
+        baseSrc = qemuBlockJobDeepest(topSrc->backingStore);
+    }
+    if (!topSrc->nodeFormat || !baseSrc->nodeFormat) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "chain of disk '%s' has layers without node names", disk->dst);
+        return FALSE;
+    }
+
+    job = qemuBlockJobNew(isActive ? QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT : QEMU_BLOCKJOB_TYPE_COMMIT,
+                          disk, topSrc, baseSrc, isActive ? NULL : baseSrc->path);
+    json_object_set_string_member(args, "job-id", job->name);
+    json_object_set_string_member(args, "device", disk->src->nodeFormat);
+    json_object_set_string_member(args, "top-node", topSrc->nodeFormat);
+    json_object_set_string_member(args, "base-node", baseSrc->nodeFormat);
+    /* QEMU refuses a backing name for the active layer: nothing above it records one. */
+    if (!isActive)
+        json_object_set_string_member(args, "backing-file", baseSrc->path);
+    if (bandwidth)
+        json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
+    return qemuBlockJobStart(jobs, mon, job, "block-commit", args, error);
+}
+
+gboolean
+qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk,
+                  gboolean pivot, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *name = NULL;
+    qemuBlockJob *job;
+    qemuBlockJobState state = QEMU_BLOCKJOB_STATE_RUNNING;
+    qemuBlockJobType type = QEMU_BLOCKJOB_TYPE_UNKNOWN;
+
+    g_mutex_lock(&jobs->lock);
+    job = qemuBlockJobsFindLocked(jobs, NULL, disk->dst);
+    if (job) {
+        name = g_strdup(job->name);
+        state = job->state;
+        type = job->type;
+    }
+    g_mutex_unlock(&jobs->lock);
+
+    if (!job || state == QEMU_BLOCKJOB_STATE_CONCLUDED) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk %s does not have an active block job", disk->dst);
+        return FALSE;
+    }
+    if (pivot) {
+        if (type != QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT && type != QEMU_BLOCKJOB_TYPE_COPY) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "block job type '%s' cannot be pivoted",
+                        qemuBlockJobTypeTypeToString(type));
+            return FALSE;
+        }
+        if (state != QEMU_BLOCKJOB_STATE_READY) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "block job '%s' not ready for pivot yet", name);
+            return FALSE;
+        }
+    }
+
+    /* Mark the intent first: the event that ends the job may beat the reply. */
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, name, NULL))) {
+        if (pivot)
+            job->pivotRequested = TRUE;
+        else
+            job->abortRequested = TRUE;
+    }
+    g_mutex_unlock(&jobs->lock);
+
+    if (pivot) {
+        json_object_set_string_member(args, "id", name);
+        ret = qemuMonitorCommand(mon, "job-complete", args, QEMU_BLOCKJOB_TIMEOUT_MS, error);
+    } else {
+        json_object_set_string_member(args, "device", name);
+        ret = qemuMonitorCommand(mon, "block-job-cancel", args, QEMU_BLOCKJOB_TIMEOUT_MS,
+                                 error);
+    }
+    if (ret)
+        return TRUE;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, name, NULL)) &&
+        job->state != QEMU_BLOCKJOB_STATE_CONCLUDED) {
+        job->pivotRequested = job->abortRequested = FALSE;
+    }
+    g_mutex_unlock(&jobs->lock);
+    return FALSE;
+}
+
+static JsonObject *
+qemuBlockJobQuery(qemuMonitor *mon, const char *name, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    JsonArray *arr;
+
+    if (!(ret = qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS,
+                                   error)))
+        return NULL;
+    if (!JSON_NODE_HOLDS_ARRAY(ret)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "unexpected reply to query-block-jobs");
+        return NULL;
+    }
+    arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonNode *n = json_array_get_element(arr, i);
+        JsonObject *o;
+
+        if (!JSON_NODE_HOLDS_OBJECT(n))
+            continue;
+        o = json_node_get_object(n);
+        if (g_strcmp0(qemuBlockJobsDataString(o, "device"), name) == 0)
+            return json_object_ref(o);
+    }
+    return NULL;
+}
+
+static unsigned long long
+qemuBlockJobIntMember(JsonObject *o, const char *key)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    gint64 v;
+
+    if (!n || json_node_get_value_type(n) != G_TYPE_INT64)
+        return 0;
+    v = json_node_get_int(n);
+    return v < 0 ? 0 : (unsigned long long)v;
+}
+
+int
+qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                    qemuBlockJobInfo *info, GError **error)
+{
+    g_autoptr(JsonObject) o = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    qemuBlockJob *job;
+    qemuBlockJobType type = QEMU_BLOCKJOB_TYPE_UNKNOWN;
+    gboolean ready = FALSE;
+
+    memset(info, 0, sizeof(*info));
+    g_mutex_lock(&jobs->lock);
+    job = qemuBlockJobsFindLocked(jobs, NULL, disk->dst);
+    if (job && job->state != QEMU_BLOCKJOB_STATE_CONCLUDED) {
+        name = g_strdup(job->name);
+        type = job->type;
+        ready = job->state == QEMU_BLOCKJOB_STATE_READY;
+    }
+    g_mutex_unlock(&jobs->lock);
+    if (!name)
+        return 0;
+
+    if (!(o = qemuBlockJobQuery(mon, name, &err))) {
+        if (err) {
+            g_propagate_error(error, g_steal_pointer(&err));
+            return -1;
+        }
+        return 0; /* ended between our look and QEMU's answer; the event follows */
+    }
+
+    info->type = type;
+    info->cur = qemuBlockJobIntMember(o, "offset");
+    info->end = qemuBlockJobIntMember(o, "len");
+    info->bandwidth = qemuBlockJobIntMember(o, "speed");
+    info->ready = ready || (json_object_has_member(o, "ready") &&
+                            json_object_get_boolean_member(o, "ready"));
+    /* virsh --wait --pivot pivots as soon as cur == end; before the job is ready that
+     * pivot would be refused, so an active commit shows as unfinished until then. */
+    if ((type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT || type == QEMU_BLOCKJOB_TYPE_COPY) &&
+        !info->ready && info->cur == info->end)
+        info->end++;
+    return 1;
+}
+
+/* ---- processing ended jobs ------------------------------------------------------------ */
+
+static qvirStorageSource *
+qemuBlockJobFindNode(qvirStorageSource *top, const char *node)
+{
+    for (; node && qvirStorageSourceIsBacking(top); top = top->backingStore) {
+        if (g_strcmp0(top->nodeFormat, node) == 0)
+            return top;
+    }
+    return NULL;
+}
+
+/* The chain edit for JOB that QEMU completed. */
+static gboolean
+qemuBlockJobApply(qemuMonitor *mon, qvirDomainDef *def, qemuBlockJob *job, GError **error)
+{
+    qvirDomainDiskDef *disk = qvirDomainDiskByTarget(def, job->dst);
+    g_autoptr(qvirStorageSource) removed = NULL;
+    qvirStorageSource *top;
+    qvirStorageSource *base = NULL;
+    gboolean ok = FALSE;
+
+    if (!disk) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "disk '%s' of block job '%s' is gone", job->dst, job->name);
+        return FALSE;
+    }
+    top = qemuBlockJobFindNode(disk->src, job->topNode);
+    if (job->baseNode)
+        base = qemuBlockJobFindNode(disk->src, job->baseNode);
+    if (!top || (job->baseNode && !base)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "chain of disk '%s' no longer holds the layers of block job '%s'",
+                    job->dst, job->name);
+        return FALSE;
+    }
+
+    switch (job->type) {
+    case QEMU_BLOCKJOB_TYPE_PULL:
+        ok = qemuChainEditPull(top, base, job->backingName, &removed, error);
+        break;
+    case QEMU_BLOCKJOB_TYPE_COMMIT:
+        ok = qemuChainEditCommit(disk->src, top, base, job->backingName, &removed, error);
+        break;
+    case QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT:
+        ok = qemuChainEditActiveCommit(&disk->src, base, &removed, error);
+        break;
+    case QEMU_BLOCKJOB_TYPE_COPY:
+    case QEMU_BLOCKJOB_TYPE_UNKNOWN:
+    case QEMU_BLOCKJOB_TYPE_LAST:
+    default:
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "unsupported block job type %d", job->type);
+        return FALSE;
+    }
+    if (!ok)
+        return FALSE;
+
+    /* The merged layers left QEMU's graph but their nodes live on until deleted. */
+    if (removed) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qemuHotplugBlockdevDelChain(mon, removed, &err))
+            g_warning("block job '%s': %s", job->name, err->message);
+    }
+    return TRUE;
+}
+
+static qemuBlockJobEvent *
+qemuBlockJobEventNew(const qemuBlockJob *job, qemuBlockJobStatus status)
+{
+    qemuBlockJobEvent *ev = g_new0(qemuBlockJobEvent, 1);
+
+    ev->dst = g_strdup(job->dst);
+    ev->path = g_strdup(job->path);
+    ev->type = job->type;
+    ev->status = status;
+    ev->error = g_strdup(job->errmsg);
+    return ev;
+}
+
+gboolean
+qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                     GPtrArray *events, GError **error)
+{
+    g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobFree);
+    gboolean ret = TRUE;
+
+    g_mutex_lock(&jobs->lock);
+    for (guint i = 0; i < jobs->jobs->len;) {
+        qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
+
+        if (job->state == QEMU_BLOCKJOB_STATE_READY && !job->readyReported) {
+            job->readyReported = TRUE;
+            if (events)
+                g_ptr_array_add(events, qemuBlockJobEventNew(job, QEMU_BLOCKJOB_STATUS_READY));
+        }
+        if (job->state == QEMU_BLOCKJOB_STATE_CONCLUDED) {
+            g_ptr_array_add(ended, g_ptr_array_steal_index(jobs->jobs, i));
+            continue;
+        }
+        i++;
+    }
+    g_mutex_unlock(&jobs->lock);
+
+    /* Monitor calls happen without the table's lock: the reader thread needs it. */
+    for (guint i = 0; i < ended->len; i++) {
+        qemuBlockJob *job = g_ptr_array_index(ended, i);
+        qemuBlockJobStatus status = job->result;
+
+        if (status == QEMU_BLOCKJOB_STATUS_COMPLETED) {
+            GError *err = NULL;
+
+            if (!qemuBlockJobApply(mon, def, job, &err)) {
+                status = QEMU_BLOCKJOB_STATUS_FAILED;
+                g_free(job->errmsg);
+                job->errmsg = g_strdup(err->message);
+                if (ret && error)
+                    g_propagate_error(error, err);
+                else
+                    g_error_free(err);
+                ret = FALSE;
+            }
+        }
+        if (events)
+            g_ptr_array_add(events, qemuBlockJobEventNew(job, status));
+    }
+    return ret;
+}

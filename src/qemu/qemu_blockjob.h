@@ -1,0 +1,139 @@
+/*
+ * qemu_blockjob.h: block pull and block commit on a running domain, and the per-domain
+ * bookkeeping of QMP events the live disk operations wait for.
+ *
+ * Jobs run asynchronously in QEMU. The monitor's reader thread feeds every QMP event to
+ * qemuBlockJobsHandleEvent(), which only records state (it must not talk to QEMU: the
+ * reader thread would wait for its own reply). When it returns TRUE, the owner of the
+ * domain calls qemuBlockJobsProcess() from a thread that holds the domain's lock; that
+ * applies the chain edit of every job that ended (qemu_chainedit.h: no image is
+ * re-read), deletes the nodes QEMU no longer uses and hands back the events to deliver to
+ * clients (libvirt's VIR_DOMAIN_EVENT_ID_BLOCK_JOB / BLOCK_JOB_2).
+ *
+ * One job per disk at a time, as in libvirt. Functions that take a def expect the caller
+ * to hold the domain's lock; qemuBlockJobsHandleEvent and the wait functions only take the
+ * table's own lock.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_monitor.h"
+
+/* libvirt's virDomainBlockJobType. */
+typedef enum {
+    QEMU_BLOCKJOB_TYPE_UNKNOWN = 0,
+    QEMU_BLOCKJOB_TYPE_PULL = 1,
+    QEMU_BLOCKJOB_TYPE_COPY = 2,
+    QEMU_BLOCKJOB_TYPE_COMMIT = 3,
+    QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT = 4,
+    QEMU_BLOCKJOB_TYPE_LAST
+} qemuBlockJobType;
+QVIR_ENUM_DECL(qemuBlockJobType); /* "", "pull", "copy", "commit", "active-commit" */
+
+/* libvirt's virConnectDomainEventBlockJobStatus. */
+typedef enum {
+    QEMU_BLOCKJOB_STATUS_COMPLETED = 0,
+    QEMU_BLOCKJOB_STATUS_FAILED = 1,
+    QEMU_BLOCKJOB_STATUS_CANCELED = 2,
+    QEMU_BLOCKJOB_STATUS_READY = 3,
+} qemuBlockJobStatus;
+
+/* A block job event for clients. */
+typedef struct {
+    char *dst;  /* disk target ("vda"), BLOCK_JOB_2 */
+    char *path; /* the disk's top image when the job started, BLOCK_JOB */
+    qemuBlockJobType type;
+    qemuBlockJobStatus status;
+    char *error; /* QEMU's message for a failed job, or NULL */
+} qemuBlockJobEvent;
+
+void qemuBlockJobEventFree(qemuBlockJobEvent *ev);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuBlockJobEvent, qemuBlockJobEventFree);
+
+/* virDomainBlockJobInfo. */
+typedef struct {
+    qemuBlockJobType type;
+    unsigned long long bandwidth; /* bytes/s, 0 = unlimited */
+    unsigned long long cur;
+    unsigned long long end;
+    gboolean ready;
+} qemuBlockJobInfo;
+
+typedef struct _qemuBlockJobs qemuBlockJobs;
+
+qemuBlockJobs *qemuBlockJobsNew(void);
+void qemuBlockJobsFree(qemuBlockJobs *jobs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuBlockJobs, qemuBlockJobsFree);
+
+/*
+ * Record QMP event NAME (DATA may be NULL). Safe from any thread, never blocks on QEMU.
+ * Returns TRUE when a job changed state and qemuBlockJobsProcess() should run.
+ */
+gboolean qemuBlockJobsHandleEvent(qemuBlockJobs *jobs, const char *name, JsonObject *data);
+
+/*
+ * Apply what ended jobs did to DEF's chains, blockdev-del the nodes of removed layers and
+ * append qemuBlockJobEvent* to EVENTS (may be NULL) for every job that ended or became
+ * ready. Returns FALSE only when a chain could not be edited (the error says why; the job
+ * is dropped either way, its event reports it as failed).
+ */
+gboolean qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                              GPtrArray *events, GError **error);
+
+/* TRUE when DISK (by target) has a job that has not been processed yet. */
+gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
+
+/*
+ * Start a block pull (block-stream) into DISK's top from the layers above BASE (NULL:
+ * all of them). BASE is a path, a backing name or "vda[N]". BANDWIDTH in bytes/s.
+ */
+gboolean qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                          qvirDomainDiskDef *disk, const char *base,
+                          unsigned long long bandwidth, GError **error);
+
+/*
+ * Start a block commit of TOP (NULL: the active layer) into BASE (NULL: the deepest
+ * layer). Committing the active layer needs ACTIVE (libvirt's
+ * VIR_DOMAIN_BLOCK_COMMIT_ACTIVE) and then a pivot (qemuBlockJobAbort with PIVOT) once
+ * the job is ready.
+ */
+gboolean qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                            qvirDomainDiskDef *disk, const char *top, const char *base,
+                            gboolean active, unsigned long long bandwidth, GError **error);
+
+/*
+ * End DISK's job: PIVOT completes a ready active commit (job-complete: the base becomes
+ * the top); otherwise the job is cancelled (block-job-cancel) and the chain stays.
+ * Asynchronous: the end arrives as an event; wait with qemuBlockJobWait.
+ */
+gboolean qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk,
+                           gboolean pivot, GError **error);
+
+/* Progress of DISK's job: 1 with INFO filled, 0 when DISK has no running job. */
+int qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                        qemuBlockJobInfo *info, GError **error);
+
+/*
+ * Wait until DISK's job has ended (or, with FOR_READY, is ready to pivot). TRUE when it
+ * did within TIMEOUT_MS, also when there is no job. The ended job still has to be
+ * processed.
+ */
+gboolean qemuBlockJobWait(qemuBlockJobs *jobs, const char *dst, gboolean forReady,
+                          unsigned int timeoutMs);
+
+/*
+ * Waiting for one QMP event (DEVICE_DELETED, ...). Register the watch BEFORE the command
+ * that triggers the event, so an event arriving before the command's reply is not lost.
+ * KEY/VALUE (may be NULL) must match a string member of the event's data.
+ */
+typedef struct _qemuEventWatch qemuEventWatch;
+
+qemuEventWatch *qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name,
+                                        const char *key, const char *value);
+/* TRUE when the event arrived (before or during the wait) within TIMEOUT_MS. */
+gboolean qemuEventWatchWait(qemuEventWatch *watch, unsigned int timeoutMs);
+void qemuEventWatchFree(qemuEventWatch *watch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuEventWatch, qemuEventWatchFree);

@@ -1,0 +1,650 @@
+/*
+ * qemu_hotplug.c: hot-attach and detach of disks, cdrom media change.
+ */
+#include "qemu/qemu_hotplug.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+#include "qemu/qemu_block.h"
+#include "qemu/qemu_command.h"
+#include "qemu/qemu_domain.h"
+#include "qemu/qemu_process.h"
+
+#define QEMU_HOTPLUG_TIMEOUT_MS QEMU_MONITOR_DEFAULT_TIMEOUT_MS
+
+/* ---- node add / delete -------------------------------------------------------------- */
+
+static gboolean
+qemuHotplugBlockdevAdd(qemuMonitor *mon, JsonNode *props, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+
+    if (!props || !JSON_NODE_HOLDS_OBJECT(props)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "cannot build blockdev properties");
+        return FALSE;
+    }
+    ret = qemuMonitorCommand(mon, "blockdev-add", json_node_get_object(props),
+                             QEMU_HOTPLUG_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+static gboolean
+qemuHotplugBlockdevDel(qemuMonitor *mon, const char *node, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "node-name", node);
+    ret = qemuMonitorCommand(mon, "blockdev-del", args, QEMU_HOTPLUG_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+/* Keep the first error, drop later ones (the caller reports one). */
+static void
+qemuHotplugKeepFirstError(GError **error, GError *err)
+{
+    if (!err)
+        return;
+    if (error && !*error)
+        g_propagate_error(error, err);
+    else
+        g_error_free(err);
+}
+
+static void
+qemuHotplugDelLayer(qemuMonitor *mon, qvirStorageSource *src, gboolean format,
+                    gboolean storage, GError **error)
+{
+    GError *err = NULL;
+
+    if (format && src->nodeFormat && !qemuHotplugBlockdevDel(mon, src->nodeFormat, &err))
+        qemuHotplugKeepFirstError(error, g_steal_pointer(&err));
+    if (storage && src->nodeStorage && !qemuHotplugBlockdevDel(mon, src->nodeStorage, &err))
+        qemuHotplugKeepFirstError(error, g_steal_pointer(&err));
+}
+
+gboolean
+qemuHotplugBlockdevDelChain(qemuMonitor *mon, qvirStorageSource *top, GError **error)
+{
+    GError *first = NULL;
+
+    for (; qvirStorageSourceIsBacking(top); top = top->backingStore)
+        qemuHotplugDelLayer(mon, top, TRUE, TRUE, &first);
+    if (first) {
+        g_propagate_error(error, first);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps,
+                            const qvirDomainDiskDef *disk, qvirStorageSource *top,
+                            GError **error)
+{
+    g_autoptr(GPtrArray) layers = g_ptr_array_new();
+    qvirStorageSource *src;
+    guint added;
+    gboolean storageAdded = FALSE;
+
+    for (src = top; qvirStorageSourceIsBacking(src); src = src->backingStore)
+        g_ptr_array_add(layers, src);
+
+    /* Deepest first: a format node names its backing node, which must exist. */
+    for (added = 0; added < layers->len; added++) {
+        src = g_ptr_array_index(layers, layers->len - 1 - added);
+        g_autoptr(JsonNode) sprops = qemuBlockStorageSourceGetBackendProps(disk, src, caps);
+        g_autoptr(JsonNode) fprops = NULL;
+
+        storageAdded = FALSE;
+        if (!qemuHotplugBlockdevAdd(mon, sprops, error))
+            goto rollback;
+        storageAdded = TRUE;
+        fprops = qemuBlockStorageSourceGetFormatProps(disk, src, caps);
+        if (!qemuHotplugBlockdevAdd(mon, fprops, error))
+            goto rollback;
+    }
+    return TRUE;
+
+rollback:
+    /* The layer that failed half-way, then the complete ones, top-most first. */
+    if (storageAdded)
+        qemuHotplugDelLayer(mon, src, FALSE, TRUE, NULL);
+    for (guint i = layers->len - added; i < layers->len; i++)
+        qemuHotplugDelLayer(mon, g_ptr_array_index(layers, i), TRUE, TRUE, NULL);
+    return FALSE;
+}
+
+/* ---- attach --------------------------------------------------------------------------- */
+
+/* What an attach changes on the disk, to put back exactly on failure. */
+typedef struct {
+    qvirStorageSource *src; /* deep copy of the chain as passed in */
+    qvirDomainDeviceInfo info;
+    char *alias;
+    qvirDomainDiskCache cachemode;
+} qemuHotplugDiskBackup;
+
+static void
+qemuHotplugDiskBackupSave(qemuHotplugDiskBackup *bak, const qvirDomainDiskDef *disk)
+{
+    bak->src = qvirStorageSourceCopy(disk->src);
+    bak->info = disk->info;
+    bak->alias = g_strdup(disk->info.alias);
+    bak->cachemode = disk->cachemode;
+}
+
+static void
+qemuHotplugDiskBackupRestore(qemuHotplugDiskBackup *bak, qvirDomainDiskDef *disk)
+{
+    qvirStorageSourceFree(disk->src);
+    disk->src = g_steal_pointer(&bak->src);
+    g_free(disk->info.alias);
+    disk->info = bak->info;
+    disk->info.alias = g_steal_pointer(&bak->alias);
+    disk->cachemode = bak->cachemode;
+}
+
+static void
+qemuHotplugDiskBackupClear(qemuHotplugDiskBackup *bak)
+{
+    qvirStorageSourceFree(bak->src);
+    g_free(bak->alias);
+}
+
+static gboolean
+qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
+{
+    switch (disk->bus) {
+    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
+        if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk type of '%s' does not support ejectable media", disk->dst);
+            return FALSE;
+        }
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_SCSI:
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_NONE:
+    case QVIR_DOMAIN_DISK_BUS_IDE:
+    case QVIR_DOMAIN_DISK_BUS_SATA:
+    case QVIR_DOMAIN_DISK_BUS_USB:
+    case QVIR_DOMAIN_DISK_BUS_LAST:
+    default:
+        break;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                "disk bus '%s' cannot be hotplugged.",
+                qvirDomainDiskBusTypeToString(disk->bus) ? qvirDomainDiskBusTypeToString(disk->bus)
+                                                          : "");
+    return FALSE;
+}
+
+/*
+ * Alias, drive/PCI address, cache policy and node names exactly as a cold start assigns
+ * them: run the start preparation on a copy of the live definition with DISK added. If
+ * that needed a new controller (no free hot-pluggable port, no SCSI controller), QEMU
+ * cannot take the disk without a controller hot-plug we do not do.
+ */
+static gboolean
+qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomainDiskDef *disk,
+                       GError **error)
+{
+    g_autoptr(qvirDomainDef) copy = NULL;
+    guint ncontrollers;
+    gboolean ok;
+
+    if (!(copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
+        return FALSE;
+    if (!copy->controllers)
+        copy->controllers = g_ptr_array_new();
+    ncontrollers = copy->controllers->len;
+
+    g_ptr_array_add(copy->disks, disk);
+    ok = qemuDomainPrepareForStart(copy, caps, error);
+    g_ptr_array_steal_index(copy->disks, copy->disks->len - 1);
+    if (!ok)
+        return FALSE;
+
+    if (copy->controllers->len != ncontrollers) {
+        if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "No more available PCI slots");
+        else
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                        "disk '%s' needs a controller the running domain does not have",
+                        disk->dst);
+        return FALSE;
+    }
+    if (!disk->info.alias) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "no alias assigned to disk '%s'", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static const char *
+qemuHotplugControllerAlias(const qvirDomainDef *def, qvirDomainControllerType type, int idx,
+                           char **tofree)
+{
+    qvirDomainControllerDef *c = qemuDomainFindController(def, type, idx);
+
+    if (c && c->info.alias)
+        return c->info.alias;
+    if (type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && idx == 0) {
+        qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
+
+        qemuDomainGetMachineKind(def, &kind, NULL);
+        return kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0";
+    }
+    *tofree = g_strdup_printf(type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI ? "pci.%d" : "scsi%d",
+                              idx);
+    return *tofree;
+}
+
+static void
+qemuHotplugSetStrFree(JsonObject *obj, const char *key, char *value)
+{
+    json_object_set_string_member(obj, key, value);
+    g_free(value);
+}
+
+/* write-cache goes on the device (libvirt's table; not for device='lun'). */
+static void
+qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk,
+                            const qemuCaps *caps)
+{
+    gboolean writeback = FALSE;
+
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN)
+        return;
+    if (caps && !qemuCapsGet(caps, QEMU_CAPS_DISK_WRITE_CACHE))
+        return;
+    if (!qemuDomainDiskCacheModeFlags(disk->cachemode, &writeback, NULL, NULL))
+        return;
+    json_object_set_string_member(props, "write-cache", writeback ? "on" : "off");
+}
+
+static JsonObject *
+qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                           const qemuCaps *caps, GError **error)
+{
+    g_autoptr(JsonObject) props = json_object_new();
+    g_autofree char *tofree = NULL;
+    const qvirDomainDeviceInfo *info = &disk->info;
+
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "No more available PCI slots");
+            return NULL;
+        }
+        json_object_set_string_member(props, "driver", "virtio-blk-pci");
+        json_object_set_string_member(
+            props, "bus",
+            qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
+                                       (int)info->addr.pci.bus, &tofree));
+        if (info->addr.pci.function)
+            qemuHotplugSetStrFree(props, "addr",
+                                               g_strdup_printf("0x%x.0x%x", info->addr.pci.slot,
+                                                               info->addr.pci.function));
+        else
+            qemuHotplugSetStrFree(props, "addr",
+                                               g_strdup_printf("0x%x", info->addr.pci.slot));
+    } else {
+        const qvirDomainDeviceDriveAddress *a = &info->addr.drive;
+        const char *ctrl = qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
+                                                      (int)a->controller, &tofree);
+
+        json_object_set_string_member(props, "driver",
+                                      disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd"
+                                                                                    : "scsi-hd");
+        qemuHotplugSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
+        json_object_set_int_member(props, "channel", 0);
+        json_object_set_int_member(props, "scsi-id", a->target);
+        json_object_set_int_member(props, "lun", a->unit);
+        qemuHotplugSetStrFree(props, "device_id",
+                                           g_strdup_printf("drive-%s", info->alias));
+    }
+    if (disk->src->shared && !disk->src->readonly &&
+        (!caps || qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW)))
+        json_object_set_boolean_member(props, "share-rw", TRUE);
+    json_object_set_string_member(props, "drive", disk->src->nodeFormat);
+    json_object_set_string_member(props, "id", info->alias);
+    if (info->bootIndex)
+        json_object_set_int_member(props, "bootindex", info->bootIndex);
+    qemuHotplugDeviceWriteCache(props, disk, caps);
+    if (disk->serial)
+        json_object_set_string_member(props, "serial", disk->serial);
+    return g_steal_pointer(&props);
+}
+
+static gboolean
+qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                          qvirDomainDiskDef *disk, const qemuHotplugOpts *opts,
+                          GError **error)
+{
+    qvirStorageChainConfig defcfg;
+    qvirStorageChainConfig cfg;
+    g_autoptr(JsonObject) dev = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    qvirStorageSource *src;
+
+    if (!qemuHotplugCheckBus(disk, error))
+        return FALSE;
+    if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->path) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk '%s' has no source to attach", disk->dst);
+        return FALSE;
+    }
+    if (disk->cachemode == QVIR_DOMAIN_DISK_CACHE_DEFAULT && opts && opts->defaultDiskCache > 0 &&
+        opts->defaultDiskCache < QVIR_DOMAIN_DISK_CACHE_LAST)
+        disk->cachemode = opts->defaultDiskCache;
+
+    /* Indexes and node names in the attached XML mean nothing to this domain. */
+    for (src = disk->src; src; src = src->backingStore) {
+        src->id = 0;
+        g_clear_pointer(&src->nodeStorage, g_free);
+        g_clear_pointer(&src->nodeFormat, g_free);
+    }
+    g_clear_pointer(&disk->info.alias, g_free);
+
+    /* The one time this disk's headers are read: the chain is the cache from now on. */
+    if (!qvirStorageSourceChainIsTerminated(disk->src)) {
+        if (opts && opts->chainConfig) {
+            cfg = *opts->chainConfig;
+        } else {
+            qvirStorageChainConfigInit(&defcfg);
+            cfg = defcfg;
+        }
+        cfg.diskName = disk->dst;
+        qvirStorageSourceChainClear(disk->src);
+        if (!qvirStorageChainProbe(disk->src, &cfg, error))
+            return FALSE;
+    }
+
+    if (!qemuHotplugPrepareDisk(def, caps, disk, error))
+        return FALSE;
+    if (!qemuProcessCheckDirectIO(disk, error))
+        return FALSE;
+    if (!(dev = qemuHotplugBuildDiskDevice(def, disk, caps, error)))
+        return FALSE;
+
+    if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
+        return FALSE;
+    if (!(ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error))) {
+        qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                      qvirDomainDiskDef *disk, const qemuHotplugOpts *opts, GError **error)
+{
+    qemuHotplugDiskBackup bak = {0};
+
+    g_return_val_if_fail(mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    if (!disk->dst) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk target");
+        return FALSE;
+    }
+    if (qvirDomainDiskByTarget(def, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "target %s already exists",
+                    disk->dst);
+        return FALSE;
+    }
+
+    qemuHotplugDiskBackupSave(&bak, disk);
+    if (!qemuHotplugAttachDiskLive(mon, caps, def, disk, opts, error)) {
+        qemuHotplugDiskBackupRestore(&bak, disk);
+        return FALSE;
+    }
+    qemuHotplugDiskBackupClear(&bak);
+    g_ptr_array_add(def->disks, disk);
+    return TRUE;
+}
+
+/* ---- detach --------------------------------------------------------------------------- */
+
+static gboolean
+qemuHotplugRemoveDiskFromDef(qvirDomainDef *def, qvirDomainDiskDef *disk)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (g_ptr_array_index(def->disks, i) == disk) {
+            g_ptr_array_steal_index(def->disks, i);
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+gboolean
+qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char *alias, GError **error)
+{
+    qvirDomainDiskDef *disk = NULL;
+    gboolean ok;
+
+    for (guint i = 0; alias && i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (g_strcmp0(d->info.alias, alias) == 0) {
+            disk = d;
+            break;
+        }
+    }
+    if (!disk)
+        return FALSE;
+
+    /* The device is gone from QEMU, so the disk leaves the definition whatever happens to
+     * its nodes; a node that cannot be deleted is reported, not kept in the cache. */
+    ok = qemuHotplugBlockdevDelChain(mon, disk->src, error);
+    qemuHotplugRemoveDiskFromDef(def, disk);
+    qvirDomainDiskDefFree(disk);
+    return ok;
+}
+
+int
+qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *def,
+                      qvirDomainDiskDef *disk, unsigned int timeoutMs, GError **error)
+{
+    g_autoptr(qemuEventWatch) watch = NULL;
+    g_autoptr(JsonObject) args = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *alias = NULL;
+    GError *err = NULL;
+
+    g_return_val_if_fail(events != NULL && mon != NULL && def != NULL && disk != NULL, -1);
+
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO && disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "This type of disk cannot be hot unplugged");
+        return -1;
+    }
+    if (!disk->info.alias) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "device alias not found for disk '%s'", disk->dst);
+        return -1;
+    }
+    if (qemuBlockJobsDiskHasJob(events, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk '%s' already in active block job", disk->dst);
+        return -1;
+    }
+
+    alias = g_strdup(disk->info.alias);
+    watch = qemuBlockJobsWatchEvent(events, "DEVICE_DELETED", "device", alias);
+    args = json_object_new();
+    json_object_set_string_member(args, "id", alias);
+    if (!(ret = qemuMonitorCommand(mon, "device_del", args, QEMU_HOTPLUG_TIMEOUT_MS, error)))
+        return -1;
+
+    if (!qemuEventWatchWait(watch, timeoutMs))
+        return QEMU_HOTPLUG_DETACH_PENDING;
+
+    if (!qemuHotplugDiskRemoved(mon, def, alias, &err) && err) {
+        /* The disk is gone from the guest and the definition; only cleanup failed. */
+        g_warning("disk '%s' detached but its nodes could not be deleted: %s", alias,
+                  err->message);
+        g_error_free(err);
+    }
+    return QEMU_HOTPLUG_DETACH_DONE;
+}
+
+/* ---- media change --------------------------------------------------------------------- */
+
+static gboolean
+qemuHotplugTrayCommand(qemuMonitor *mon, const char *command, const char *id, int force,
+                       const char *node, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "id", id);
+    if (force >= 0)
+        json_object_set_boolean_member(args, "force", force != 0);
+    if (node)
+        json_object_set_string_member(args, "node-name", node);
+    ret = qemuMonitorCommand(mon, command, args, QEMU_HOTPLUG_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+/* Fill NEWSRC's chain, name its nodes above DEF's and add them (not yet in the drive). */
+static gboolean
+qemuHotplugPrepareMedium(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                         qvirDomainDiskDef *disk, qvirStorageSource *newsrc,
+                         const qemuHotplugOpts *opts, GError **error)
+{
+    qvirDomainDiskDef tmp = *disk;
+    qvirStorageChainConfig cfg;
+    unsigned int next;
+
+    if (opts && opts->chainConfig)
+        cfg = *opts->chainConfig;
+    else
+        qvirStorageChainConfigInit(&cfg);
+    cfg.diskName = disk->dst;
+
+    /* Operate on a view of the disk whose top is the new medium: the node builders and
+     * the O_DIRECT check read the disk's cache mode and the top's flags. */
+    newsrc->readonly = TRUE;
+    tmp.src = newsrc;
+    if (!qvirStorageSourceChainIsTerminated(newsrc)) {
+        qvirStorageSourceChainClear(newsrc);
+        if (!qvirStorageChainProbe(newsrc, &cfg, error))
+            return FALSE;
+    }
+    if (!qemuProcessCheckDirectIO(&tmp, error))
+        goto fail;
+    next = qemuDomainNextNodeIndex(def);
+    qemuDomainPrepareDiskChainNodeNames(&tmp, &next);
+    if (!qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error))
+        goto fail;
+    return TRUE;
+
+fail:
+    for (qvirStorageSource *s = newsrc; s; s = s->backingStore) {
+        s->id = 0;
+        g_clear_pointer(&s->nodeStorage, g_free);
+        g_clear_pointer(&s->nodeFormat, g_free);
+    }
+    return FALSE;
+}
+
+gboolean
+qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                       qvirDomainDiskDef *disk, qvirStorageSource *newsrc, gboolean force,
+                       const qemuHotplugOpts *opts, GError **error)
+{
+    g_autoptr(qvirStorageSource) backup = NULL;
+    gboolean insert = qvirStorageSourceIsBacking(newsrc);
+    gboolean hadMedium;
+    qvirStorageSource *old;
+    const char *id;
+
+    g_return_val_if_fail(mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    if (disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Removable media not supported for %s device",
+                    qvirDomainDiskDeviceTypeToString(disk->device));
+        return FALSE;
+    }
+    if (!(id = disk->info.alias)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "device alias not found for disk '%s'", disk->dst);
+        return FALSE;
+    }
+    if (insert && !newsrc->path) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "new medium for disk '%s' has no source", disk->dst);
+        return FALSE;
+    }
+    hadMedium = qvirStorageSourceIsBacking(disk->src) && disk->src->nodeFormat;
+    if (!insert && !hadMedium) {
+        qvirStorageSourceFree(newsrc); /* ejecting an empty drive: nothing to do */
+        return TRUE;
+    }
+
+    if (insert) {
+        backup = qvirStorageSourceCopy(newsrc);
+        if (!qemuHotplugPrepareMedium(mon, caps, def, disk, newsrc, opts, error))
+            goto restore;
+    }
+
+    if (!qemuHotplugTrayCommand(mon, "blockdev-open-tray", id, force ? 1 : 0, NULL, error))
+        goto del_new;
+    if (hadMedium &&
+        !qemuHotplugTrayCommand(mon, "blockdev-remove-medium", id, -1, NULL, error))
+        goto close_tray;
+    if (insert && !qemuHotplugTrayCommand(mon, "blockdev-insert-medium", id, -1,
+                                          newsrc->nodeFormat, error)) {
+        if (hadMedium)
+            qemuHotplugTrayCommand(mon, "blockdev-insert-medium", id, -1, disk->src->nodeFormat,
+                                   NULL);
+        goto close_tray;
+    }
+    /* A tray the guest keeps open (or a locked one without force) is not an error of the
+     * change itself; QEMU reports the tray state in query-block. */
+    qemuHotplugTrayCommand(mon, "blockdev-close-tray", id, -1, NULL, NULL);
+
+    old = disk->src;
+    if (hadMedium)
+        qemuHotplugBlockdevDelChain(mon, old, NULL);
+    if (!newsrc) {
+        newsrc = qvirStorageSourceNew();
+        newsrc->type = QVIR_STORAGE_TYPE_NONE;
+    }
+    newsrc->readonly = TRUE;
+    disk->src = newsrc;
+    qvirStorageSourceFree(old);
+    return TRUE;
+
+close_tray:
+    qemuHotplugTrayCommand(mon, "blockdev-close-tray", id, -1, NULL, NULL);
+del_new:
+    if (insert)
+        qemuHotplugBlockdevDelChain(mon, newsrc, NULL);
+restore:
+    if (insert) {
+        /* NEWSRC goes back to the caller exactly as it came. */
+        qvirStorageSource *tmp = g_steal_pointer(&backup);
+        qvirStorageSource *rest = newsrc->backingStore;
+
+        newsrc->backingStore = NULL;
+        qvirStorageSourceFree(rest);
+        g_free(newsrc->path);
+        g_free(newsrc->relPath);
+        g_free(newsrc->backingStoreRaw);
+        g_free(newsrc->nodeStorage);
+        g_free(newsrc->nodeFormat);
+        *newsrc = *tmp;
+        g_free(tmp);
+    }
+    return FALSE;
+}

@@ -1,0 +1,87 @@
+/*
+ * qemu_hotplug.h: disks added to and removed from a running QEMU, and cdrom media change.
+ *
+ * The new disk's chain is filled from its images before QEMU sees it (the only time its
+ * headers are read), then every layer is added with blockdev-add using the same
+ * qemu_block.h properties as a cold start, deepest layer first, and the device is added
+ * on a free hot-pluggable port. Any failure removes what was added and leaves the
+ * definition and the disk exactly as they were.
+ *
+ * DEF is the live definition of the running domain; the caller holds the domain's lock.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/domain_conf.h"
+#include "storage/storage_chain.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_monitor.h"
+#include "qemu/qemu_blockjob.h"
+
+typedef struct {
+    const qvirStorageChainConfig *chainConfig; /* NULL: defaults */
+    int defaultDiskCache; /* qvirDomainDiskCache for disks without one; -1 = none */
+} qemuHotplugOpts;
+
+/*
+ * Attach DISK (parsed from <disk> XML) to the running domain. On success DEF owns DISK
+ * (appended to def->disks) with its chain, alias, address, node names and indexes set.
+ * On failure DISK is exactly as passed in and still the caller's.
+ */
+gboolean qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                               qvirDomainDiskDef *disk, const qemuHotplugOpts *opts,
+                               GError **error);
+
+typedef enum {
+    QEMU_HOTPLUG_DETACH_DONE = 0,   /* QEMU removed the device; nodes deleted, disk freed */
+    QEMU_HOTPLUG_DETACH_PENDING = 1 /* asked; the guest has not released the device yet */
+} qemuHotplugDetachResult;
+
+/*
+ * Detach DISK (which DEF holds): device_del, then wait up to TIMEOUT_MS for
+ * DEVICE_DELETED. When it arrives, every layer is blockdev-del'ed and the disk removed
+ * from DEF and freed (DONE). Otherwise the disk stays in DEF, still in use by QEMU, and
+ * the result is PENDING: a virtio disk needs the guest's cooperation, so without a
+ * running guest the detach cannot complete, and we say so instead of pretending. The
+ * caller finishes later with qemuHotplugDiskRemoved() when DEVICE_DELETED arrives.
+ * Returns -1 with ERROR on failure (DEF unchanged).
+ */
+int qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *def,
+                          qvirDomainDiskDef *disk, unsigned int timeoutMs, GError **error);
+
+/*
+ * DEVICE_DELETED for ALIAS arrived: delete the nodes of the disk with that alias and
+ * remove it from DEF. FALSE (no error set) when no disk of DEF has that alias.
+ */
+gboolean qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char *alias,
+                                GError **error);
+
+/*
+ * Change the medium of cdrom DISK: NEWSRC NULL (or type NONE) ejects; otherwise NEWSRC's
+ * chain is filled and it replaces the current medium (insert and update alike). On
+ * success NEWSRC is consumed (DISK owns it, or it was freed for an eject) and the old
+ * medium's nodes are deleted and its chain freed; on failure it is still the caller's.
+ * FORCE opens a locked tray. On failure DISK, NEWSRC and QEMU's medium are as before
+ * whenever QEMU allows (a failure after the old medium was removed re-inserts it).
+ */
+gboolean qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                                qvirDomainDiskDef *disk, qvirStorageSource *newsrc,
+                                gboolean force, const qemuHotplugOpts *opts, GError **error);
+
+/* ---- shared with block jobs and snapshots ---------------------------------------- */
+
+/*
+ * blockdev-add the storage then the format node of every layer of TOP's chain, deepest
+ * first. On failure, what was added is deleted again.
+ */
+gboolean qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps,
+                                     const qvirDomainDiskDef *disk, qvirStorageSource *top,
+                                     GError **error);
+
+/*
+ * blockdev-del the format then the storage node of every layer from TOP down (top first:
+ * a layer's overlay must go before it). Layers without node names are skipped. Carries
+ * on after an error and reports the first one.
+ */
+gboolean qemuHotplugBlockdevDelChain(qemuMonitor *mon, qvirStorageSource *top, GError **error);

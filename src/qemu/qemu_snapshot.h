@@ -1,0 +1,73 @@
+/*
+ * qemu_snapshot.h: external disk-only snapshots of a running domain.
+ *
+ * For every disk: blockdev-create the overlay file, blockdev-add its storage node,
+ * blockdev-create the qcow2 on it (backing-file / backing-fmt = the current top),
+ * blockdev-add the format node with "backing": null; then one `transaction` of
+ * blockdev-snapshot actions switches all disks at once (atomic: all or none). The new
+ * overlay becomes the cached top and the old top is read-only beneath it; no image
+ * header is read. Any failure removes the nodes and the files this call created.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/domain_conf.h"
+#include "qemu/qemu_blockjob.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_monitor.h"
+
+typedef enum {
+    QEMU_SNAPSHOT_LOCATION_DEFAULT = 0,
+    QEMU_SNAPSHOT_LOCATION_NO,
+    QEMU_SNAPSHOT_LOCATION_INTERNAL,
+    QEMU_SNAPSHOT_LOCATION_EXTERNAL,
+    QEMU_SNAPSHOT_LOCATION_LAST
+} qemuSnapshotLocation;
+QVIR_ENUM_DECL(qemuSnapshotLocation); /* "default", "no", "internal", "external" */
+
+/* One <disk> of <domainsnapshot><disks>. */
+typedef struct {
+    char *name; /* target ("vda") or source path, as written; the target after alignment */
+    qemuSnapshotLocation snapshot;
+    char *file; /* <source file=>: the new overlay */
+    qvirStorageFileFormat format; /* <driver type=>; NONE = qcow2 */
+} qemuSnapshotDiskDef;
+
+/* <domainsnapshot>: what a disk-only snapshot needs. */
+typedef struct {
+    char *name;
+    char *description;
+    long long creationTime; /* seconds since the epoch */
+    char *state;            /* "disk-snapshot" for disk-only snapshots */
+    char *memorySnapshot;   /* <memory snapshot=>, NULL when absent */
+    GPtrArray *disks;       /* qemuSnapshotDiskDef* */
+    char *domainXML;        /* the domain's <domain> when the snapshot was taken (metadata) */
+} qemuSnapshotDef;
+
+void qemuSnapshotDefFree(qemuSnapshotDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuSnapshotDef, qemuSnapshotDefFree);
+
+/* Parse <domainsnapshot> XML (syntax only). A missing name is generated later. */
+qemuSnapshotDef *qemuSnapshotDefParseString(const char *xml, GError **error);
+
+/*
+ * Match the snapshot's disks with DOMDEF's for a disk-only snapshot, as libvirt does:
+ * unknown or repeated disks are errors, unlisted disks get the default (external, or
+ * "no" for read-only and empty disks), and external disks without a file get
+ * "TOP_WITHOUT_SUFFIX.SNAPNAME". Generates a name (the creation time) when missing.
+ */
+gboolean qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef,
+                                   GError **error);
+
+/* <domainsnapshot> XML for metadata and snapshot-dumpxml (DOMAINXML inside when set). */
+char *qemuSnapshotDefFormat(const qemuSnapshotDef *snap);
+
+/*
+ * Take the external snapshot of every disk of SNAP with location external, in one
+ * transaction. JOBS: a disk in a block job is refused. On failure DEF, its chains and
+ * the host's files are as before.
+ */
+gboolean qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                                    qvirDomainDef *def, const qemuSnapshotDef *snap,
+                                    GError **error);
