@@ -639,6 +639,8 @@ vdiParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
 #define VHDX_REGION_TABLE_OFFSET (192 * 1024)
 #define VHDX_REGION_TABLE_LEN (64 * 1024)
 #define VHDX_METADATA_TABLE_LEN (64 * 1024)
+/* QEMU and Hyper-V put the items right after the table: read both at once. */
+#define VHDX_METADATA_READ_LEN (128 * 1024)
 #define VHDX_PARAMS_HAS_PARENT 0x2
 
 /* GUIDs in their on-disk byte order (first three fields little-endian). */
@@ -675,7 +677,7 @@ vhdxFindMetadataRegion(const qvirStorageProbeInput *in, const guint8 *tab, guint
 
 /* Return the 8-byte metadata item ID from the metadata table, reading it if needed. */
 static gboolean
-vhdxReadItem(const qvirStorageProbeInput *in, const guint8 *tab, guint64 regionOff,
+vhdxReadItem(const qvirStorageProbeInput *in, const guint8 *tab, guint64 tabLen, guint64 regionOff,
              guint64 regionLen, const guint8 *guid, qvirStorageProbeResult *res, guint8 out[8],
              GError **error)
 {
@@ -693,7 +695,7 @@ vhdxReadItem(const qvirStorageProbeInput *in, const guint8 *tab, guint64 regionO
             continue;
         if (itemLen < 8 || itemOff > regionLen || 8 > regionLen - itemOff)
             return probeFail(in, "vhdx", error, "metadata item lies outside its region");
-        if (itemOff + 8ULL <= VHDX_METADATA_TABLE_LEN) {
+        if (itemOff + 8ULL <= tabLen) {
             memcpy(out, tab + itemOff, 8);
             return TRUE;
         }
@@ -711,7 +713,7 @@ vhdxParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError *
     g_autofree guint8 *regionOwned = NULL;
     g_autofree guint8 *tableOwned = NULL;
     const guint8 *regions, *table;
-    guint64 metaOff = 0, metaLen = 0;
+    guint64 metaOff = 0, metaLen = 0, readLen;
     guint8 params[8], size[8];
 
     /* The virtual size lives in the metadata region, far past the first 0x8200 bytes. */
@@ -722,12 +724,19 @@ vhdxParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError *
         return FALSE;
     if (metaLen < VHDX_METADATA_TABLE_LEN)
         return probeFail(in, "vhdx", error, "metadata region is too small");
-    if (!(table = probeRange(in, "vhdx", metaOff, VHDX_METADATA_TABLE_LEN, res, &tableOwned, error)))
+    readLen = MIN(metaLen, VHDX_METADATA_READ_LEN);
+    if (metaOff < in->fileSize)
+        readLen = MIN(readLen, in->fileSize - metaOff);
+    if (readLen < VHDX_METADATA_TABLE_LEN)
+        readLen = VHDX_METADATA_TABLE_LEN; /* let probeRange report the short file */
+    if (!(table = probeRange(in, "vhdx", metaOff, readLen, res, &tableOwned, error)))
         return FALSE;
     if (memcmp(table, "metadata", 8) != 0)
         return probeFail(in, "vhdx", error, "metadata table signature is missing");
-    if (!vhdxReadItem(in, table, metaOff, metaLen, vhdxFileParametersGuid, res, params, error) ||
-        !vhdxReadItem(in, table, metaOff, metaLen, vhdxVirtualDiskSizeGuid, res, size, error))
+    if (!vhdxReadItem(in, table, readLen, metaOff, metaLen, vhdxFileParametersGuid, res, params,
+                      error) ||
+        !vhdxReadItem(in, table, readLen, metaOff, metaLen, vhdxVirtualDiskSizeGuid, res, size,
+                      error))
         return FALSE;
     /* QEMU cannot open differencing VHDX images; neither will we follow them. */
     if (rdLE32(params + 4) & VHDX_PARAMS_HAS_PARENT)
