@@ -250,7 +250,8 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer, unsig
 
         if (cur->type == QVIR_STORAGE_TYPE_NONE) {
             qvirBufIndent(buf, ind);
-            g_string_append(buf, "<backingStore/>\n");
+            g_string_append(buf, status && !cur->fromXML ? "<backingStore probed='yes'/>\n"
+                                                         : "<backingStore/>\n");
             break;
         }
 

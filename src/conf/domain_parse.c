@@ -869,10 +869,11 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
                     disk->src->path ? disk->src->path : "");
         return NULL;
     }
-    if (!disk->driverName)
+    /* libvirt's QEMU driver fills in its own name when <driver> has none. */
+    if (!disk->driverName || !*disk->driverName) {
+        g_free(disk->driverName);
         disk->driverName = g_strdup("qemu");
-    else if (!*disk->driverName)
-        g_clear_pointer(&disk->driverName, g_free);
+    }
     /* A cdrom is read-only media whatever the XML says (libvirt forces it too). */
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)
         disk->src->readonly = TRUE;
