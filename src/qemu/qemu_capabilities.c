@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -612,7 +613,10 @@ qemuCaps *
 qemuCapsProbe(const char *binary, GError **error)
 {
     g_autoptr(qemuCaps) caps = qemuCapsNew();
+    g_autoptr(GSubprocessLauncher) launcher = NULL;
     g_autoptr(GSubprocess) proc = NULL;
+    g_autofree char *inPath = NULL;
+    int inFd;
     g_autoptr(GString) input = g_string_new(NULL);
     g_autoptr(GHashTable) replies = NULL;
     g_autofree char *out = NULL;
@@ -632,17 +636,31 @@ qemuCapsProbe(const char *binary, GError **error)
     for (size_t i = 0; i < G_N_ELEMENTS(qemuCapsProbeCommands); i++)
         g_string_append_printf(input, "%s\n", qemuCapsProbeCommands[i]);
 
-    proc = g_subprocess_newv(argv,
-                             G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                             &lerr);
+    /* stdin is a file, not a pipe: a binary that exits early must not SIGPIPE us */
+    if ((inFd = g_file_open_tmp("qvirt-qemucaps-XXXXXX", &inPath, &lerr)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "cannot probe QEMU binary '%s': %s", binary, lerr->message);
+        return NULL;
+    }
+    close(inFd);
+    if (!g_file_set_contents(inPath, input->str, input->len, &lerr)) {
+        unlink(inPath);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "cannot probe QEMU binary '%s': %s", binary, lerr->message);
+        return NULL;
+    }
+    launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_subprocess_launcher_set_stdin_file_path(launcher, inPath);
+    proc = g_subprocess_launcher_spawnv(launcher, argv, &lerr);
+    unlink(inPath);
     if (!proc) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "cannot run QEMU binary '%s': %s", binary, lerr->message);
         return NULL;
     }
     g_atomic_int_inc(&qemuCapsProbes);
-    if (!g_subprocess_communicate_utf8(proc, input->str, NULL, &out, &err, &lerr)) {
+    if (!g_subprocess_communicate_utf8(proc, NULL, NULL, &out, &err, &lerr)) {
         g_subprocess_force_exit(proc);
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "cannot probe QEMU binary '%s': %s", binary, lerr->message);
