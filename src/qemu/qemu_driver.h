@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "conf/domain_conf.h"
+#include "qemu/qemu_command.h"
 #include "qemu/qemu_conf.h"
 
 typedef struct _qvirDriver qvirDriver;
@@ -104,3 +105,7 @@ char *qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, co
 
 /* For tests: image headers read by this daemon since it started (from src/storage). */
 guint64 qvirDriverGetProbeCount(qvirDriver *drv);
+
+/* CMD on one line as `virsh domxml-to-native qemu-argv` prints it (libvirt's
+ * virCommandToString without line breaks): env, then argv, shell-quoted where needed. */
+char *qemuDriverCommandLineToString(const qemuCommandLine *cmd);

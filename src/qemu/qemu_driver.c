@@ -1,0 +1,1588 @@
+/*
+ * qemu_driver.c: the driver behind the RPC layer: domain definitions, their lifecycle on
+ * QEMU, status files, and recovery after a daemon restart.
+ *
+ * Files:
+ *   defsDir/NAME.xml    persistent (inactive) definition
+ *   statusDir/NAME.xml  live status of a running domain: pid, monitor, live definition
+ *                       with every disk's cached chain, so a restarted daemon restores the
+ *                       chains without reading an image header.
+ * Both are written with qvirFileWriteAtomic: a crash leaves the old or the new file.
+ */
+#define G_LOG_DOMAIN "qvirt-driver"
+
+#include "qemu/qemu_driver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+#include <glib/gstdio.h>
+
+#include "conf/domain_validate.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_command.h"
+#include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_process.h"
+#include "storage/storage_chain.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+
+/* libvirt-domain.h flag values we accept. */
+#define QEMU_DEFINE_VALIDATE (1u << 0)
+#define QEMU_START_PAUSED (1u << 0)
+#define QEMU_START_AUTODESTROY (1u << 1)
+#define QEMU_START_BYPASS_CACHE (1u << 2)
+#define QEMU_START_FORCE_BOOT (1u << 3)
+#define QEMU_START_VALIDATE (1u << 4)
+#define QEMU_DESTROY_GRACEFUL (1u << 0)
+#define QEMU_DESTROY_REMOVE_LOGS (1u << 1)
+#define QEMU_XML_SECURE (1u << 0)
+#define QEMU_XML_INACTIVE (1u << 1)
+#define QEMU_XML_UPDATE_CPU (1u << 2)
+#define QEMU_XML_MIGRATABLE (1u << 3)
+#define QEMU_UNDEFINE_ALL_FLAGS 0x7fu
+
+#define QEMU_LIST_ACTIVE (1u << 0)
+#define QEMU_LIST_INACTIVE (1u << 1)
+#define QEMU_LIST_PERSISTENT (1u << 2)
+#define QEMU_LIST_TRANSIENT (1u << 3)
+#define QEMU_LIST_RUNNING (1u << 4)
+#define QEMU_LIST_PAUSED (1u << 5)
+#define QEMU_LIST_SHUTOFF (1u << 6)
+#define QEMU_LIST_OTHER (1u << 7)
+#define QEMU_LIST_MANAGEDSAVE (1u << 8)
+#define QEMU_LIST_NO_MANAGEDSAVE (1u << 9)
+#define QEMU_LIST_AUTOSTART (1u << 10)
+#define QEMU_LIST_NO_AUTOSTART (1u << 11)
+#define QEMU_LIST_HAS_SNAPSHOT (1u << 12)
+#define QEMU_LIST_NO_SNAPSHOT (1u << 13)
+#define QEMU_LIST_HAS_CHECKPOINT (1u << 14)
+#define QEMU_LIST_NO_CHECKPOINT (1u << 15)
+#define QEMU_LIST_ALL_FLAGS 0xffffu
+
+struct _qvirDriver {
+    qvirDriverConfig *cfg;
+    qemuDomainObjList *domains;
+    gint nextId;
+
+    GMutex capsLock;
+    GHashTable *caps; /* emulator path -> qemuCaps* */
+
+    /* Exit and event handling runs here, never on the thread that reported it: that
+     * thread belongs to the process/monitor and may be joined by qemuProcessStop. */
+    GThreadPool *workers;
+};
+
+typedef enum {
+    QEMU_DRIVER_TASK_EXIT = 0, /* QEMU went away on its own (guest power-off included:
+                                * the process layer ends QEMU after SHUTDOWN) */
+    QEMU_DRIVER_TASK_STOP,     /* QMP STOP */
+    QEMU_DRIVER_TASK_RESUME,   /* QMP RESUME */
+} qemuDriverTaskKind;
+
+typedef struct {
+    qemuDomainObj *obj;
+    guint64 gen;
+    qemuDriverTaskKind kind;
+    qemuProcessExitReason reason;
+} qemuDriverTask;
+
+
+void
+qvirDomainRefFree(qvirDomainRef *ref)
+{
+    if (!ref)
+        return;
+    g_free(ref->name);
+    g_free(ref);
+}
+
+const qvirDriverConfig *
+qvirDriverGetConfig(qvirDriver *drv)
+{
+    return drv->cfg;
+}
+
+guint64
+qvirDriverGetProbeCount(qvirDriver *drv)
+{
+    return qvirStorageProbeCounter();
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static gboolean
+qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
+                     GError **error)
+{
+    if (flags & ~supported) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unsupported flags (0x%x) in function %s",
+                    flags & ~supported, func);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static qvirDomainRef *
+qemuDriverMakeRef(qemuDomainObj *obj)
+{
+    qvirDomainRef *ref = g_new0(qvirDomainRef, 1);
+
+    ref->name = g_strdup(obj->name);
+    memcpy(ref->uuid, obj->uuid, QVIR_UUID_BUFLEN);
+    qemuDomainObjLock(obj);
+    ref->id = qemuDomainObjIsActive(obj) ? obj->id : -1;
+    qemuDomainObjUnlock(obj);
+    return ref;
+}
+
+static void
+qemuDriverNoDomainUUID(const unsigned char *uuid, GError **error)
+{
+    char uuidstr[QVIR_UUID_STRING_BUFLEN];
+
+    qvirUUIDFormat(uuid, uuidstr);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN,
+                "Domain not found: no domain with matching uuid '%s'", uuidstr);
+}
+
+static qemuDomainObj *
+qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    qemuDomainObj *obj;
+
+    if (!uuid) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no uuid");
+        return NULL;
+    }
+    if (!(obj = qemuDomainObjListFindByUUID(drv->domains, uuid)))
+        qemuDriverNoDomainUUID(uuid, error);
+    return obj;
+}
+
+/* Begin a job on OBJ and make sure it is still listed (an undefine may have raced). */
+static gboolean
+qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error)
+{
+    gboolean removed;
+
+    if (!qemuDomainObjBeginJob(obj, jobName, QEMU_DOMAIN_JOB_WAIT_MS, error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    removed = obj->removed;
+    qemuDomainObjUnlock(obj);
+    if (removed) {
+        qemuDomainObjEndJob(obj);
+        qemuDriverNoDomainUUID(obj->uuid, error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+qemuDriverErrorNotRunning(GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: domain is not running");
+}
+
+static void
+qemuDriverErrorRunning(GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: domain is already running");
+}
+
+static char *
+qemuDriverDefPath(qvirDriver *drv, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+
+    return g_build_filename(drv->cfg->defsDir, file, NULL);
+}
+
+static char *
+qemuDriverStatusPath(qvirDriver *drv, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+
+    return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
+static char *
+qemuDriverDomainDir(qvirDriver *drv, int id, const char *name)
+{
+    g_autofree char *dir = g_strdup_printf("domain-%d-%s", id, name);
+
+    return g_build_filename(drv->cfg->stateDir, "qemu", dir, NULL);
+}
+
+static gboolean
+qemuDriverUnlink(const char *path, GError **error)
+{
+    if (g_unlink(path) < 0 && errno != ENOENT) {
+        int saved = errno;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot remove '%s': %s", path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Remove a per-domain scratch directory and what QEMU left in it (one level deep). */
+static void
+qemuDriverRemoveDir(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *entry;
+
+    if (!d)
+        return;
+    while ((entry = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, entry, NULL);
+        (void)g_unlink(path);
+    }
+    (void)g_rmdir(dir);
+}
+
+/* ---- capabilities --------------------------------------------------------------- */
+
+static const qemuCaps *
+qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error)
+{
+    qemuCaps *caps;
+
+    g_mutex_lock(&drv->capsLock);
+    if (!(caps = g_hash_table_lookup(drv->caps, emulator))) {
+        /* Held across the probe on purpose: two starts of a new binary probe it once. */
+        if ((caps = qemuCapsCacheLookup(emulator, drv->cfg->cacheDir, error)))
+            g_hash_table_insert(drv->caps, g_strdup(emulator), caps);
+    }
+    g_mutex_unlock(&drv->capsLock);
+    return caps;
+}
+
+static const char *
+qemuDriverDefEmulator(qvirDriver *drv, const qvirDomainDef *def)
+{
+    return def->emulator ? def->emulator : drv->cfg->emulator;
+}
+
+/* Parse and check a definition as define/create/domxml-to-native get it. */
+static qvirDomainDef *
+qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    const qemuCaps *caps;
+
+    if (!xml) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
+        return NULL;
+    }
+    if (!(def = qvirDomainDefParseString(xml, 0, error)))
+        return NULL;
+    if (!def->emulator)
+        def->emulator = g_strdup(drv->cfg->emulator);
+    if (!qvirDomainDefValidate(def, error))
+        return NULL;
+    if (!(caps = qemuDriverGetCaps(drv, def->emulator, error)))
+        return NULL;
+    if (!qemuValidateDomainDef(def, caps, error))
+        return NULL;
+    return g_steal_pointer(&def);
+}
+
+/* ---- status file ---------------------------------------------------------------- */
+
+/* With the job held. */
+static gboolean
+qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **error)
+{
+    g_autofree char *path = qemuDriverStatusPath(drv, obj->name);
+    g_autofree char *xml = NULL;
+
+    qemuDomainObjLock(obj);
+    if (!obj->liveDef || !obj->proc) {
+        qemuDomainObjUnlock(obj);
+        return TRUE;
+    }
+    xml = qemuDomainStatusFormat(obj->state, obj->reason, qemuProcessGetPid(obj->proc),
+                                 qemuProcessGetMonitorPath(obj->proc), obj->liveDef);
+    qemuDomainObjUnlock(obj);
+    return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
+}
+
+/* ---- process handles -------------------------------------------------------------- */
+
+/* What a process handle's callbacks get: the driver and a reference to the object. */
+typedef struct {
+    qvirDriver *drv;
+    qemuDomainObj *obj;
+} qemuDriverProcCtx;
+
+static qemuDriverProcCtx *
+qemuDriverProcCtxNew(qvirDriver *drv, qemuDomainObj *obj)
+{
+    qemuDriverProcCtx *ctx = g_new0(qemuDriverProcCtx, 1);
+
+    ctx->drv = drv;
+    ctx->obj = qemuDomainObjRef(obj);
+    return ctx;
+}
+
+static void
+qemuDriverProcCtxFree(qemuDriverProcCtx *ctx)
+{
+    if (!ctx)
+        return;
+    qemuDomainObjUnref(ctx->obj);
+    g_free(ctx);
+}
+
+static void
+qemuDriverQueueTask(qvirDriver *drv, qemuDomainObj *obj, guint64 gen, qemuDriverTaskKind kind,
+                    qemuProcessExitReason reason)
+{
+    qemuDriverTask *task = g_new0(qemuDriverTask, 1);
+
+    task->obj = qemuDomainObjRef(obj);
+    task->gen = gen;
+    task->kind = kind;
+    task->reason = reason;
+    g_thread_pool_push(drv->workers, task, NULL);
+}
+
+/* Runs on a process/monitor thread: only record and hand over. */
+static void
+qemuDriverProcExited(qemuProcess *proc, qemuProcessExitReason reason, gpointer opaque)
+{
+    qemuDriverProcCtx *ctx = opaque;
+    qemuDomainObj *obj = ctx->obj;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc == proc) {
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_EXIT, reason);
+    } else if (obj->attaching && !obj->proc) {
+        /* The start or reconnect that owns PROC has not published it yet. */
+        obj->exitPending = TRUE;
+        obj->exitPendingReason = reason;
+    }
+    qemuDomainObjUnlock(obj);
+}
+
+static void
+qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpointer opaque)
+{
+    qemuDriverProcCtx *ctx = opaque;
+    qemuDomainObj *obj = ctx->obj;
+    qemuDriverTaskKind kind;
+
+    if (g_strcmp0(name, "STOP") == 0)
+        kind = QEMU_DRIVER_TASK_STOP;
+    else if (g_strcmp0(name, "RESUME") == 0)
+        kind = QEMU_DRIVER_TASK_RESUME;
+    else
+        return;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc == proc)
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, kind, QEMU_PROCESS_EXIT_SHUTDOWN);
+    qemuDomainObjUnlock(obj);
+}
+
+static const qemuProcessCallbacks qemuDriverProcCallbacks = {
+    .exited = qemuDriverProcExited,
+    .event = qemuDriverProcEvent,
+};
+
+/* Publish a started or reconnected process on OBJ (job held). */
+static void
+qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
+                        qemuDriverProcCtx *ctx, qvirDomainDef *live, int state, int reason)
+{
+    qemuDomainObjLock(obj);
+    obj->proc = proc;
+    obj->procCtx = ctx;
+    obj->procGen++;
+    obj->liveDef = live;
+    obj->id = live->id;
+    obj->state = state;
+    obj->reason = reason;
+    obj->attaching = FALSE;
+    if (obj->exitPending) {
+        obj->exitPending = FALSE;
+        qemuDriverQueueTask(drv, obj, obj->procGen, QEMU_DRIVER_TASK_EXIT,
+                            obj->exitPendingReason);
+    }
+    qemuDomainObjUnlock(obj);
+}
+
+/*
+ * Detach the process handle from OBJ (job held) and free it, then its callback context:
+ * after qemuProcessFree no callback runs any more, so dropping the context is safe.
+ * Bumping the generation makes queued reports about this process no-ops.
+ */
+static void
+qemuDriverReleaseProcess(qemuDomainObj *obj)
+{
+    qemuProcess *proc;
+    qemuDriverProcCtx *ctx;
+
+    qemuDomainObjLock(obj);
+    proc = g_steal_pointer(&obj->proc);
+    ctx = g_steal_pointer(&obj->procCtx);
+    obj->procGen++;
+    qemuDomainObjUnlock(obj);
+    if (proc)
+        qemuProcessFree(proc);
+    qemuDriverProcCtxFree(ctx);
+}
+
+/*
+ * What a stop leaves behind, job held and the process released: the live definition
+ * with its cached chains is freed, the status file removed, and a transient domain
+ * leaves the list (when REMOVETRANSIENT).
+ */
+static void
+qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason,
+                      gboolean removeTransient)
+{
+    g_autofree char *statusPath = qemuDriverStatusPath(drv, obj->name);
+    g_autofree char *domainDir = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDomainDef *live;
+    gboolean transient;
+
+    qemuDomainObjLock(obj);
+    live = g_steal_pointer(&obj->liveDef);
+    domainDir = qemuDriverDomainDir(drv, obj->id, obj->name);
+    obj->id = -1;
+    obj->state = QVIR_DOMAIN_SHUTOFF;
+    obj->reason = reason;
+    transient = obj->def == NULL;
+    qemuDomainObjUnlock(obj);
+
+    qvirDomainDefFree(live);
+    if (!qemuDriverUnlink(statusPath, &err))
+        g_message("domain '%s': %s", obj->name, err->message);
+    qemuDriverRemoveDir(domainDir);
+    if (transient && removeTransient)
+        qemuDomainObjListRemove(drv->domains, obj);
+}
+
+static int
+qemuDriverExitReasonToShutoff(qemuProcessExitReason reason)
+{
+    switch (reason) {
+    case QEMU_PROCESS_EXIT_SHUTDOWN:
+        return QEMU_DOMAIN_SHUTOFF_SHUTDOWN;
+    case QEMU_PROCESS_EXIT_DESTROYED:
+        return QEMU_DOMAIN_SHUTOFF_DESTROYED;
+    case QEMU_PROCESS_EXIT_CRASHED:
+    default:
+        return QEMU_DOMAIN_SHUTOFF_CRASHED;
+    }
+}
+
+/* ---- the worker: exits and events --------------------------------------------- */
+
+static void
+qemuDriverTaskFree(qemuDriverTask *task)
+{
+    qemuDomainObjUnref(task->obj);
+    g_free(task);
+}
+
+static void
+qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKind kind)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean changed = FALSE;
+
+    qemuDomainObjLock(obj);
+    if (kind == QEMU_DRIVER_TASK_STOP && obj->state == QVIR_DOMAIN_RUNNING) {
+        obj->state = QVIR_DOMAIN_PAUSED;
+        obj->reason = QEMU_DOMAIN_PAUSED_UNKNOWN;
+        changed = TRUE;
+    } else if (kind == QEMU_DRIVER_TASK_RESUME && obj->state == QVIR_DOMAIN_PAUSED) {
+        obj->state = QVIR_DOMAIN_RUNNING;
+        obj->reason = QEMU_DOMAIN_RUNNING_UNPAUSED;
+        changed = TRUE;
+    }
+    qemuDomainObjUnlock(obj);
+    if (changed && !qemuDriverWriteStatus(drv, obj, &err))
+        g_message("domain '%s': %s", obj->name, err->message);
+}
+
+static void
+qemuDriverWorker(gpointer data, gpointer userData)
+{
+    qemuDriverTask *task = data;
+    qvirDriver *drv = userData;
+    qemuDomainObj *obj = task->obj;
+    gboolean current;
+
+    /* A stuck job elsewhere must not make us drop an exit: keep waiting. */
+    while (!qemuDomainObjBeginJob(obj, "exit handling", QEMU_DOMAIN_JOB_WAIT_MS, NULL))
+        ;
+    qemuDomainObjLock(obj);
+    current = obj->procGen == task->gen && obj->proc && !obj->removed;
+    qemuDomainObjUnlock(obj);
+
+    if (current) {
+        switch (task->kind) {
+        case QEMU_DRIVER_TASK_EXIT:
+            qemuDriverReleaseProcess(obj);
+            qemuDriverStopCleanup(drv, obj, qemuDriverExitReasonToShutoff(task->reason), TRUE);
+            break;
+        case QEMU_DRIVER_TASK_STOP:
+        case QEMU_DRIVER_TASK_RESUME:
+            qemuDriverTaskUpdateState(drv, obj, task->kind);
+            break;
+        }
+    }
+    qemuDomainObjEndJob(obj);
+    qemuDriverTaskFree(task);
+}
+
+/* ---- start ---------------------------------------------------------------------- */
+
+/* Undo a start whose process runs but could not be recorded. Job held. */
+static void
+qemuDriverStartRollback(qvirDriver *drv, qemuDomainObj *obj)
+{
+    qemuProcess *proc;
+
+    qemuDomainObjLock(obj);
+    proc = obj->proc;
+    qemuDomainObjUnlock(obj);
+    if (proc)
+        (void)qemuProcessStop(proc, NULL);
+    qemuDriverReleaseProcess(obj);
+    qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_FAILED, FALSE);
+}
+
+/*
+ * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
+ * On failure nothing is left: no process, no status file, no chain.
+ */
+static gboolean
+qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
+                      unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = live;
+    g_autofree char *domainDir = NULL;
+    g_autofree char *qemuLogDir = g_build_filename(drv->cfg->logDir, "qemu", NULL);
+    qvirStorageChainConfig chainCfg;
+    qemuProcessStartOpts opts = {0};
+    qemuDriverProcCtx *ctx;
+    const qemuCaps *caps;
+    qemuProcess *proc;
+    gboolean paused = (flags & QEMU_START_PAUSED) != 0;
+
+    if (!(caps = qemuDriverGetCaps(drv, qemuDriverDefEmulator(drv, def), error)))
+        return FALSE;
+
+    def->id = g_atomic_int_add(&drv->nextId, 1);
+    domainDir = qemuDriverDomainDir(drv, def->id, def->name);
+    if (g_mkdir_with_parents(domainDir, 0700) < 0) {
+        int saved = errno;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "cannot create directory '%s': %s", domainDir, g_strerror(saved));
+        return FALSE;
+    }
+
+    qvirStorageChainConfigInit(&chainCfg);
+    chainCfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    chainCfg.maxDepth = drv->cfg->maxBackingChainDepth;
+    opts.runDir = drv->cfg->statusDir;
+    opts.logDir = qemuLogDir;
+    opts.domainDir = domainDir;
+    opts.startPaused = paused;
+    opts.chainConfig = &chainCfg;
+    opts.defaultDiskCache = drv->cfg->defaultDiskCache;
+
+    ctx = qemuDriverProcCtxNew(drv, obj);
+    qemuDomainObjLock(obj);
+    obj->attaching = TRUE;
+    obj->exitPending = FALSE;
+    qemuDomainObjUnlock(obj);
+
+    if (!(proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error))) {
+        qemuDomainObjLock(obj);
+        obj->attaching = FALSE;
+        obj->exitPending = FALSE;
+        qemuDomainObjUnlock(obj);
+        qemuDriverProcCtxFree(ctx);
+        qemuDriverRemoveDir(domainDir);
+        return FALSE;
+    }
+
+    qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&def),
+                            paused ? QVIR_DOMAIN_PAUSED : QVIR_DOMAIN_RUNNING,
+                            paused ? QEMU_DOMAIN_PAUSED_USER : QEMU_DOMAIN_RUNNING_BOOTED);
+    if (!qemuDriverWriteStatus(drv, obj, error)) {
+        qemuDriverStartRollback(drv, obj);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- open and close ----------------------------------------------------------- */
+
+static gint
+qemuDriverComparePaths(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The *.xml names in DIR, sorted; temporary files of atomic writes start with '.'. */
+static GPtrArray *
+qemuDriverListXMLFiles(const char *dir)
+{
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *entry;
+
+    if (!d)
+        return files;
+    while ((entry = g_dir_read_name(d))) {
+        if (entry[0] == '.' || !g_str_has_suffix(entry, ".xml"))
+            continue;
+        g_ptr_array_add(files, g_build_filename(dir, entry, NULL));
+    }
+    g_ptr_array_sort(files, qemuDriverComparePaths);
+    return files;
+}
+
+static gboolean
+qemuDriverFileMatchesName(const char *path, const char *name)
+{
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *expect = g_strdup_printf("%s.xml", name);
+
+    return strcmp(base, expect) == 0;
+}
+
+static void
+qemuDriverSetupPersistent(qemuDomainObj *obj, gpointer opaque)
+{
+    qvirDomainDef **defp = opaque;
+
+    obj->def = g_steal_pointer(defp);
+}
+
+static void
+qemuDriverLoadDefinition(qvirDriver *drv, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qemuDomainObj) obj = NULL;
+    gboolean isNew;
+
+    if (!(def = qvirDomainDefParseFile(path, 0, &err))) {
+        g_message("skipping domain definition '%s': %s", path, err->message);
+        return;
+    }
+    if (!qemuDriverFileMatchesName(path, def->name)) {
+        g_message("skipping domain definition '%s': it defines domain '%s'", path, def->name);
+        return;
+    }
+    if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupPersistent, &def,
+                                     &isNew, &err))) {
+        g_message("skipping domain definition '%s': %s", path, err->message);
+        return;
+    }
+    if (!isNew)
+        g_message("skipping domain definition '%s': domain '%s' is already loaded", path,
+                  obj->name);
+}
+
+/* A QEMU we cannot talk to any more must not keep running against the images: end it,
+ * but only when /proc shows it is the QEMU that owns this monitor socket (a pid may
+ * have been reused). */
+static void
+qemuDriverKillStale(pid_t pid, const char *monitorPath)
+{
+    g_autofree char *procPath = g_strdup_printf("/proc/%lld/cmdline", (long long)pid);
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(procPath, &cmdline, &len, NULL))
+        return;
+    for (gsize i = 0; i + 1 < len; i++) {
+        if (cmdline[i] == '\0')
+            cmdline[i] = ' ';
+    }
+    if (strstr(cmdline, monitorPath))
+        (void)kill(pid, SIGKILL);
+}
+
+static void
+qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *status)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(qemuDomainObj) obj = NULL;
+    qemuDriverProcCtx *ctx;
+    qemuProcess *proc;
+    gboolean isNew;
+    gboolean active;
+
+    if (!qemuDriverFileMatchesName(path, status->def->name)) {
+        g_message("skipping status file '%s': it describes domain '%s'", path,
+                  status->def->name);
+        return;
+    }
+    /* A domain without a definition file was transient: the object appears here. */
+    if (!(obj = qemuDomainObjListAdd(drv->domains, status->def, NULL, NULL, &isNew, &err))) {
+        g_message("skipping status file '%s': %s", path, err->message);
+        return;
+    }
+    if (!qemuDomainObjBeginJob(obj, "reconnect", QEMU_DOMAIN_JOB_WAIT_MS, &err)) {
+        g_message("skipping status file '%s': %s", path, err->message);
+        return;
+    }
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    obj->attaching = !active;
+    obj->exitPending = FALSE;
+    qemuDomainObjUnlock(obj);
+    if (active) {
+        g_message("skipping status file '%s': domain '%s' is already running", path,
+                  obj->name);
+        qemuDomainObjEndJob(obj);
+        return;
+    }
+
+    ctx = qemuDriverProcCtxNew(drv, obj);
+    if (!(proc = qemuProcessReconnect(status->pid, status->monitorPath,
+                                      &qemuDriverProcCallbacks, ctx, &err))) {
+        g_message("domain '%s': QEMU (pid %lld) is gone (%s); cleaning up as stopped",
+                  obj->name, (long long)status->pid, err->message);
+        qemuDriverProcCtxFree(ctx);
+        qemuDriverKillStale(status->pid, status->monitorPath);
+        qemuDomainObjLock(obj);
+        obj->attaching = FALSE;
+        obj->exitPending = FALSE;
+        obj->id = status->def->id;
+        qemuDomainObjUnlock(obj);
+        qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_CRASHED, TRUE);
+        qemuDomainObjEndJob(obj);
+        return;
+    }
+
+    /* Restore the live definition, chains and all, exactly as written: no probing. */
+    if (status->def->id <= 0)
+        status->def->id = g_atomic_int_add(&drv->nextId, 1);
+    while (TRUE) {
+        gint next = g_atomic_int_get(&drv->nextId);
+        if (next > status->def->id ||
+            g_atomic_int_compare_and_exchange(&drv->nextId, next, status->def->id + 1))
+            break;
+    }
+    qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&status->def), status->state,
+                            status->reason);
+    qemuDomainObjEndJob(obj);
+}
+
+static void
+qemuDriverLoadStatus(qvirDriver *drv, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xml = NULL;
+    qemuDomainStatus status;
+
+    if (!g_file_get_contents(path, &xml, NULL, &err)) {
+        g_message("skipping status file '%s': %s", path, err->message);
+        return;
+    }
+    if (!qemuDomainStatusParse(xml, &status, &err)) {
+        g_message("skipping status file '%s': %s", path, err->message);
+        return;
+    }
+    qemuDriverReconnectDomain(drv, path, &status);
+    qemuDomainStatusClear(&status);
+}
+
+qvirDriver *
+qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
+{
+    g_autoptr(qvirDriverConfig) owned = cfg;
+    g_autoptr(GPtrArray) defs = NULL;
+    g_autoptr(GPtrArray) statuses = NULL;
+    qvirDriver *drv;
+
+    g_return_val_if_fail(cfg != NULL, NULL);
+
+    if (!qvirDriverConfigMakeDirs(cfg, error))
+        return NULL;
+
+    drv = g_new0(qvirDriver, 1);
+    drv->cfg = g_steal_pointer(&owned);
+    drv->domains = qemuDomainObjListNew();
+    drv->nextId = 1;
+    g_mutex_init(&drv->capsLock);
+    drv->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)qemuCapsFree);
+    drv->workers = g_thread_pool_new(qemuDriverWorker, drv, -1, FALSE, NULL);
+
+    defs = qemuDriverListXMLFiles(drv->cfg->defsDir);
+    for (guint i = 0; i < defs->len; i++)
+        qemuDriverLoadDefinition(drv, g_ptr_array_index(defs, i));
+    statuses = qemuDriverListXMLFiles(drv->cfg->statusDir);
+    for (guint i = 0; i < statuses->len; i++)
+        qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
+    return drv;
+}
+
+void
+qvirDriverClose(qvirDriver *drv)
+{
+    g_autoptr(GPtrArray) objs = NULL;
+
+    if (!drv)
+        return;
+    /* Close every monitor first: afterwards no callback can queue work. QEMU itself keeps
+     * running and is reconnected from its status file by the next daemon. */
+    objs = qemuDomainObjListCollect(drv->domains);
+    for (guint i = 0; i < objs->len; i++) {
+        qemuDomainObj *obj = g_ptr_array_index(objs, i);
+
+        while (!qemuDomainObjBeginJob(obj, "close", QEMU_DOMAIN_JOB_WAIT_MS, NULL))
+            ;
+        qemuDriverReleaseProcess(obj);
+        qemuDomainObjEndJob(obj);
+    }
+    g_thread_pool_free(drv->workers, FALSE, TRUE);
+    g_clear_pointer(&objs, g_ptr_array_unref);
+    qemuDomainObjListFree(drv->domains);
+    g_hash_table_destroy(drv->caps);
+    g_mutex_clear(&drv->capsLock);
+    qvirDriverConfigFree(drv->cfg);
+    g_free(drv);
+}
+
+/* ---- lookups and lists ---------------------------------------------------------- */
+
+qvirDomainRef *
+qvirDriverDomainLookupByName(qvirDriver *drv, const char *name, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+
+    if (!name || !(obj = qemuDomainObjListFindByName(drv->domains, name))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN,
+                    "Domain not found: no domain with matching name '%s'", name ? name : "");
+        return NULL;
+    }
+    return qemuDriverMakeRef(obj);
+}
+
+qvirDomainRef *
+qvirDriverDomainLookupByUUID(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+
+    return obj ? qemuDriverMakeRef(obj) : NULL;
+}
+
+qvirDomainRef *
+qvirDriverDomainLookupByID(qvirDriver *drv, int id, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDomainObjListFindByID(drv->domains, id);
+
+    if (!obj) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN,
+                    "Domain not found: no domain with matching id %d", id);
+        return NULL;
+    }
+    return qemuDriverMakeRef(obj);
+}
+
+/* One flag group: either both or neither bit set means "don't filter". */
+static gboolean
+qemuDriverListGroupMatch(unsigned int flags, unsigned int yes, unsigned int no, gboolean value)
+{
+    gboolean wantYes = (flags & yes) != 0;
+    gboolean wantNo = (flags & no) != 0;
+
+    if (wantYes == wantNo)
+        return TRUE;
+    return wantYes ? value : !value;
+}
+
+/* With OBJ's mutex held. */
+static gboolean
+qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
+{
+    gboolean active = qemuDomainObjIsActive(obj);
+    gboolean persistent = obj->def != NULL;
+    unsigned int stateFlags = flags & (QEMU_LIST_RUNNING | QEMU_LIST_PAUSED | QEMU_LIST_SHUTOFF |
+                                       QEMU_LIST_OTHER);
+
+    if (!qemuDomainObjGetDef(obj))
+        return FALSE; /* a transient domain still being created */
+    if (!qemuDriverListGroupMatch(flags, QEMU_LIST_ACTIVE, QEMU_LIST_INACTIVE, active))
+        return FALSE;
+    if (!qemuDriverListGroupMatch(flags, QEMU_LIST_PERSISTENT, QEMU_LIST_TRANSIENT, persistent))
+        return FALSE;
+    if (stateFlags) {
+        gboolean ok = FALSE;
+
+        if (obj->state == QVIR_DOMAIN_RUNNING)
+            ok = (stateFlags & QEMU_LIST_RUNNING) != 0;
+        else if (obj->state == QVIR_DOMAIN_PAUSED)
+            ok = (stateFlags & QEMU_LIST_PAUSED) != 0;
+        else if (obj->state == QVIR_DOMAIN_SHUTOFF)
+            ok = (stateFlags & QEMU_LIST_SHUTOFF) != 0;
+        else
+            ok = (stateFlags & QEMU_LIST_OTHER) != 0;
+        if (!ok)
+            return FALSE;
+    }
+    /* No managed save, autostart, snapshot or checkpoint metadata exists here. */
+    if (!qemuDriverListGroupMatch(flags, QEMU_LIST_MANAGEDSAVE, QEMU_LIST_NO_MANAGEDSAVE, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT,
+                                  FALSE))
+        return FALSE;
+    return TRUE;
+}
+
+GPtrArray *
+qvirDriverListAllDomains(qvirDriver *drv, unsigned int flags)
+{
+    g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);
+    GPtrArray *refs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainRefFree);
+
+    for (guint i = 0; i < objs->len; i++) {
+        qemuDomainObj *obj = g_ptr_array_index(objs, i);
+        gboolean match;
+
+        qemuDomainObjLock(obj);
+        match = qemuDriverListMatch(obj, flags & QEMU_LIST_ALL_FLAGS);
+        qemuDomainObjUnlock(obj);
+        if (match)
+            g_ptr_array_add(refs, qemuDriverMakeRef(obj));
+    }
+    return refs;
+}
+
+int
+qvirDriverNumOfDomains(qvirDriver *drv)
+{
+    g_autoptr(GPtrArray) refs = qvirDriverListAllDomains(drv, QEMU_LIST_ACTIVE);
+
+    return (int)refs->len;
+}
+
+static gint
+qemuDriverCompareInt(gconstpointer a, gconstpointer b)
+{
+    int ia = *(const int *)a, ib = *(const int *)b;
+
+    return (ia > ib) - (ia < ib);
+}
+
+GArray *
+qvirDriverListDomainIDs(qvirDriver *drv)
+{
+    g_autoptr(GPtrArray) refs = qvirDriverListAllDomains(drv, QEMU_LIST_ACTIVE);
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int));
+
+    for (guint i = 0; i < refs->len; i++) {
+        qvirDomainRef *ref = g_ptr_array_index(refs, i);
+
+        /* A domain stopped between the two looks has id -1: leave it out. */
+        if (ref->id > 0)
+            g_array_append_val(ids, ref->id);
+    }
+    g_array_sort(ids, qemuDriverCompareInt);
+    return ids;
+}
+
+int
+qvirDriverNumOfDefinedDomains(qvirDriver *drv)
+{
+    g_autoptr(GPtrArray) refs = qvirDriverListAllDomains(drv, QEMU_LIST_INACTIVE);
+
+    return (int)refs->len;
+}
+
+GPtrArray *
+qvirDriverListDefinedDomainNames(qvirDriver *drv)
+{
+    g_autoptr(GPtrArray) refs = qvirDriverListAllDomains(drv, QEMU_LIST_INACTIVE);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; i < refs->len; i++) {
+        qvirDomainRef *ref = g_ptr_array_index(refs, i);
+        g_ptr_array_add(names, g_strdup(ref->name));
+    }
+    return names;
+}
+
+/* ---- define, undefine ------------------------------------------------------------ */
+
+static gboolean
+qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error)
+{
+    g_autofree char *path = qemuDriverDefPath(drv, def->name);
+    g_autofree char *xml = qvirDomainDefFormat(def, 0);
+
+    return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
+}
+
+qvirDomainRef *
+qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qemuDomainObj) obj = NULL;
+    qvirDomainDef *old;
+    gboolean isNew;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_DEFINE_VALIDATE, __func__, error))
+        return NULL;
+    if (!(def = qemuDriverParseDef(drv, xml, error)))
+        return NULL;
+    def->id = -1;
+    if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupPersistent, &def, &isNew,
+                                     error)))
+        return NULL;
+    if (!qemuDriverBeginJob(obj, "define", error)) {
+        if (isNew)
+            qemuDomainObjListRemove(drv->domains, obj);
+        return NULL;
+    }
+
+    if (isNew) {
+        /* The object holds the definition already; only the file is missing. */
+        if (!qemuDriverWriteDefinition(drv, obj->def, error)) {
+            qemuDomainObjListRemove(drv->domains, obj);
+            qemuDomainObjEndJob(obj);
+            return NULL;
+        }
+    } else {
+        /* A redefinition takes effect at the next start; a running domain keeps its live
+         * definition, and a transient one becomes persistent. */
+        if (!qemuDriverWriteDefinition(drv, def, error)) {
+            qemuDomainObjEndJob(obj);
+            return NULL;
+        }
+        qemuDomainObjLock(obj);
+        old = obj->def;
+        obj->def = g_steal_pointer(&def);
+        qemuDomainObjUnlock(obj);
+        qvirDomainDefFree(old);
+    }
+    qemuDomainObjEndJob(obj);
+    return qemuDriverMakeRef(obj);
+}
+
+gboolean
+qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                         GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autofree char *path = NULL;
+    qvirDomainDef *old;
+    gboolean active;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
+        return FALSE;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuDriverBeginJob(obj, "undefine", error))
+        return FALSE;
+    if (!obj->def) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: cannot undefine transient domain");
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+    path = qemuDriverDefPath(drv, obj->name);
+    if (!qemuDriverUnlink(path, error)) {
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+    qemuDomainObjLock(obj);
+    old = g_steal_pointer(&obj->def);
+    active = qemuDomainObjIsActive(obj);
+    qemuDomainObjUnlock(obj);
+    qvirDomainDefFree(old);
+    /* A running domain stays, now transient; it disappears when it stops. */
+    if (!active)
+        qemuDomainObjListRemove(drv->domains, obj);
+    qemuDomainObjEndJob(obj);
+    return TRUE;
+}
+
+/* ---- start and stop ------------------------------------------------------------ */
+
+#define QEMU_START_FLAGS                                                                        \
+    (QEMU_START_PAUSED | QEMU_START_AUTODESTROY | QEMU_START_BYPASS_CACHE |                     \
+     QEMU_START_FORCE_BOOT | QEMU_START_VALIDATE)
+
+gboolean
+qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                       GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    qvirDomainDef *live = NULL;
+    gboolean active;
+    gboolean ok;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+        return FALSE;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuDriverBeginJob(obj, "start", error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    if (!active && obj->def)
+        live = qvirDomainDefCopy(obj->def, 0, error);
+    qemuDomainObjUnlock(obj);
+
+    if (active) {
+        qemuDriverErrorRunning(error);
+        ok = FALSE;
+    } else {
+        ok = live && qemuDriverStartDomain(drv, obj, live, flags, error);
+    }
+    qemuDomainObjEndJob(obj);
+    return ok;
+}
+
+static void
+qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
+{
+    qvirDomainDef **defp = opaque;
+
+    obj->startDef = g_steal_pointer(defp);
+}
+
+qvirDomainRef *
+qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qemuDomainObj) obj = NULL;
+    qvirDomainDef *live = NULL;
+    gboolean isNew;
+    gboolean active;
+    gboolean ok;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+        return NULL;
+    if (!(def = qemuDriverParseDef(drv, xml, error)))
+        return NULL;
+    if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupTransient, &def, &isNew,
+                                     error)))
+        return NULL;
+    if (!qemuDriverBeginJob(obj, "start", error)) {
+        if (isNew)
+            qemuDomainObjListRemove(drv->domains, obj);
+        return NULL;
+    }
+
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    /* The start edits its definition in place: readers keep seeing startDef meanwhile. */
+    if (isNew)
+        live = qvirDomainDefCopy(obj->startDef, 0, error);
+    else if (!active)
+        live = g_steal_pointer(&def);
+    qemuDomainObjUnlock(obj);
+
+    if (active) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: domain '%s' is already active",
+                    obj->name);
+        ok = FALSE;
+    } else {
+        ok = live && qemuDriverStartDomain(drv, obj, live, flags, error);
+    }
+
+    if (isNew) {
+        gboolean orphan;
+
+        qemuDomainObjLock(obj);
+        g_clear_pointer(&obj->startDef, qvirDomainDefFree);
+        /* A define may have made it persistent meanwhile: then it stays. */
+        orphan = !obj->def && !qemuDomainObjIsActive(obj);
+        qemuDomainObjUnlock(obj);
+        if (orphan)
+            qemuDomainObjListRemove(drv->domains, obj);
+    }
+    qemuDomainObjEndJob(obj);
+    return ok ? qemuDriverMakeRef(obj) : NULL;
+}
+
+gboolean
+qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                        GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    qemuProcess *proc;
+    gboolean active;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_DESTROY_GRACEFUL | QEMU_DESTROY_REMOVE_LOGS, __func__,
+                              error))
+        return FALSE;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuDriverBeginJob(obj, "destroy", error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    proc = obj->proc;
+    qemuDomainObjUnlock(obj);
+
+    if (!active) {
+        qemuDriverErrorNotRunning(error);
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+    if (proc && !qemuProcessStop(proc, error)) {
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+    qemuDriverReleaseProcess(obj);
+    qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_DESTROYED, TRUE);
+    qemuDomainObjEndJob(obj);
+    return TRUE;
+}
+
+/* ---- queries ---------------------------------------------------------------------- */
+
+char *
+qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                           GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    char *xml = NULL;
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU |
+                                  QEMU_XML_MIGRATABLE,
+                              __func__, error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+
+    qemuDomainObjLock(obj);
+    if ((flags & QEMU_XML_INACTIVE) && obj->def)
+        xml = qvirDomainDefFormat(obj->def, 0);
+    else if (obj->liveDef)
+        xml = qvirDomainDefFormat(obj->liveDef,
+                                  (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
+                                      ? 0
+                                      : QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    else if (qemuDomainObjGetDef(obj))
+        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), 0);
+    qemuDomainObjUnlock(obj);
+
+    if (!xml)
+        qemuDriverNoDomainUUID(uuid, error);
+    return xml;
+}
+
+gboolean
+qvirDriverDomainGetState(qvirDriver *drv, const unsigned char *uuid, int *state, int *reason,
+                         GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+
+    if (!obj)
+        return FALSE;
+    qemuDomainObjLock(obj);
+    if (state)
+        *state = obj->state;
+    if (reason)
+        *reason = obj->reason;
+    qemuDomainObjUnlock(obj);
+    return TRUE;
+}
+
+/* CPU time of PID from /proc (utime + stime), in nanoseconds; 0 when unreadable. */
+static unsigned long long
+qemuDriverProcessCpuTime(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%lld/stat", (long long)pid);
+    g_autofree char *stat = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *rest;
+    long ticks = sysconf(_SC_CLK_TCK);
+    guint64 utime, stime;
+
+    if (pid <= 0 || ticks <= 0 || !g_file_get_contents(path, &stat, NULL, NULL))
+        return 0;
+    /* The command name may hold spaces and parentheses: fields start after the last ')'. */
+    if (!(rest = strrchr(stat, ')')))
+        return 0;
+    fields = g_strsplit(rest + 2, " ", 0);
+    /* fields[0] is field 3 (state); utime is field 14, stime field 15. */
+    if (g_strv_length(fields) < 13 || !g_ascii_string_to_unsigned(fields[11], 10, 0, G_MAXUINT64, &utime, NULL) ||
+        !g_ascii_string_to_unsigned(fields[12], 10, 0, G_MAXUINT64, &stime, NULL))
+        return 0;
+    return (utime + stime) * (1000000000ull / (unsigned long long)ticks);
+}
+
+gboolean
+qvirDriverDomainGetInfo(qvirDriver *drv, const unsigned char *uuid, qvirDomainInfo *info,
+                        GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    const qvirDomainDef *def;
+    pid_t pid = 0;
+
+    if (!obj)
+        return FALSE;
+    memset(info, 0, sizeof(*info));
+    qemuDomainObjLock(obj);
+    if ((def = qemuDomainObjGetDef(obj))) {
+        info->maxMemKiB = def->memoryKiB;
+        info->memoryKiB = def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB;
+        info->nrVirtCpu = def->vcpus;
+    }
+    info->state = obj->state;
+    if (obj->proc)
+        pid = qemuProcessGetPid(obj->proc);
+    qemuDomainObjUnlock(obj);
+    if (pid > 0)
+        info->cpuTimeNs = qemuDriverProcessCpuTime(pid);
+    return TRUE;
+}
+
+int
+qvirDriverDomainIsActive(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    int ret;
+
+    if (!obj)
+        return -1;
+    qemuDomainObjLock(obj);
+    ret = qemuDomainObjIsActive(obj) ? 1 : 0;
+    qemuDomainObjUnlock(obj);
+    return ret;
+}
+
+int
+qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    int ret;
+
+    if (!obj)
+        return -1;
+    qemuDomainObjLock(obj);
+    ret = obj->def ? 1 : 0;
+    qemuDomainObjUnlock(obj);
+    return ret;
+}
+
+/* ---- hypervisor facts -------------------------------------------------------------- */
+
+unsigned long
+qvirDriverGetVersion(qvirDriver *drv, GError **error)
+{
+    const qemuCaps *caps = qemuDriverGetCaps(drv, drv->cfg->emulator, error);
+
+    return caps ? qemuCapsGetVersion(caps) : 0;
+}
+
+/* The host's UUID: the DMI product UUID when readable, else derived from machine-id. */
+static void
+qemuDriverHostUUID(char *out)
+{
+    g_autofree char *text = NULL;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+
+    if (g_file_get_contents("/sys/class/dmi/id/product_uuid", &text, NULL, NULL) &&
+        qvirUUIDParse(g_strstrip(text), uuid)) {
+        qvirUUIDFormat(uuid, out);
+        return;
+    }
+    g_clear_pointer(&text, g_free);
+    if (g_file_get_contents("/etc/machine-id", &text, NULL, NULL)) {
+        g_strstrip(text);
+        if (strlen(text) == 32) {
+            g_autofree char *dashed = g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", text,
+                                                      text + 8, text + 12, text + 16, text + 20);
+            if (qvirUUIDParse(dashed, uuid)) {
+                qvirUUIDFormat(uuid, out);
+                return;
+            }
+        }
+    }
+    memset(uuid, 0, sizeof(uuid));
+    qvirUUIDFormat(uuid, out);
+}
+
+static void
+qemuDriverFormatMachines(GString *buf, const qemuCaps *caps)
+{
+    /* Aliases first so each gets its canonical name; then the versioned types. */
+    static const char *const candidates[] = {
+        "pc", "q35", "pc-i440fx-7.2", "pc-q35-7.2", "pc-i440fx-7.1", "pc-q35-7.1",
+        "isapc", "microvm",
+    };
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(candidates); i++) {
+        const char *name = candidates[i];
+        const char *canon;
+
+        if (!qemuCapsHasMachine(caps, name) || g_hash_table_contains(seen, name))
+            continue;
+        g_hash_table_add(seen, (gpointer)name);
+        canon = qemuCapsGetCanonicalMachine(caps, name);
+        if (canon && strcmp(canon, name) != 0)
+            g_string_append_printf(buf, "      <machine canonical='%s' maxCpus='255'>%s</machine>\n",
+                                   canon, name);
+        else
+            g_string_append_printf(buf, "      <machine maxCpus='255'>%s</machine>\n", name);
+    }
+}
+
+char *
+qvirDriverGetCapabilities(qvirDriver *drv, GError **error)
+{
+    const qemuCaps *caps = qemuDriverGetCaps(drv, drv->cfg->emulator, error);
+    g_autofree char *emulator = NULL;
+    char uuid[QVIR_UUID_STRING_BUFLEN];
+    struct utsname uts;
+    GString *buf;
+
+    if (!caps)
+        return NULL;
+    if (uname(&uts) < 0)
+        g_strlcpy(uts.machine, "x86_64", sizeof(uts.machine));
+    qemuDriverHostUUID(uuid);
+    emulator = g_markup_escape_text(drv->cfg->emulator, -1);
+
+    buf = g_string_new("<capabilities>\n\n  <host>\n");
+    g_string_append_printf(buf, "    <uuid>%s</uuid>\n", uuid);
+    g_string_append_printf(buf, "    <cpu>\n      <arch>%s</arch>\n    </cpu>\n", uts.machine);
+    g_string_append(buf, "    <power_management/>\n"
+                         "    <iommu support='no'/>\n"
+                         "    <migration_features>\n"
+                         "      <live/>\n"
+                         "    </migration_features>\n"
+                         "  </host>\n\n"
+                         "  <guest>\n"
+                         "    <os_type>hvm</os_type>\n"
+                         "    <arch name='x86_64'>\n"
+                         "      <wordsize>64</wordsize>\n");
+    g_string_append_printf(buf, "      <emulator>%s</emulator>\n", emulator);
+    qemuDriverFormatMachines(buf, caps);
+    g_string_append(buf, "      <domain type='qemu'/>\n");
+    if (g_access("/dev/kvm", R_OK | W_OK) == 0)
+        g_string_append(buf, "      <domain type='kvm'/>\n");
+    g_string_append(buf, "    </arch>\n"
+                         "    <features>\n"
+                         "      <acpi default='on' toggle='yes'/>\n"
+                         "      <apic default='on' toggle='no'/>\n"
+                         "      <cpuselection/>\n"
+                         "      <deviceboot/>\n"
+                         "      <disksnapshot default='on' toggle='no'/>\n"
+                         "    </features>\n"
+                         "  </guest>\n\n"
+                         "</capabilities>\n");
+    return g_string_free(buf, FALSE);
+}
+
+/* ---- domxml-to-native ---------------------------------------------------------------- */
+
+/* Quote as libvirt's virBufferEscapeShell does: only when a shell metacharacter occurs. */
+static void
+qemuDriverAppendShellEscaped(GString *buf, const char *str)
+{
+    if (!*str) {
+        g_string_append(buf, "''");
+        return;
+    }
+    if (!strpbrk(str, "\r\t\n !\"#$&'()*;<>?[\\]^`{|}~")) {
+        g_string_append(buf, str);
+        return;
+    }
+    g_string_append_c(buf, '\'');
+    for (const char *p = str; *p; p++) {
+        if (*p == '\'')
+            g_string_append(buf, "'\\'");
+        g_string_append_c(buf, *p);
+    }
+    g_string_append_c(buf, '\'');
+}
+
+/* One line, as libvirt's virCommandToString(cmd, false): env, then argv, space-separated. */
+char *
+qemuDriverCommandLineToString(const qemuCommandLine *cmd)
+{
+    GString *buf = g_string_new(NULL);
+
+    for (guint i = 0; cmd->env && i < cmd->env->len; i++) {
+        const char *env = g_ptr_array_index(cmd->env, i);
+        const char *eq;
+
+        if (!env)
+            break;
+        if (!(eq = strchr(env, '=')))
+            continue;
+        g_string_append_len(buf, env, eq + 1 - env);
+        qemuDriverAppendShellEscaped(buf, eq + 1);
+        g_string_append_c(buf, ' ');
+    }
+    for (guint i = 0; cmd->argv && i < cmd->argv->len; i++) {
+        const char *arg = g_ptr_array_index(cmd->argv, i);
+
+        if (!arg)
+            break;
+        if (i > 0)
+            g_string_append_c(buf, ' ');
+        qemuDriverAppendShellEscaped(buf, arg);
+    }
+    return g_string_free(buf, FALSE);
+}
+
+char *
+qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
+                                   unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qemuCommandLine) cmd = NULL;
+    g_autofree char *domainDir = NULL;
+    g_autofree char *monitorPath = NULL;
+    qemuBuildCommandLineOpts opts = {0};
+    const qemuCaps *caps;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+        return NULL;
+    if (g_strcmp0(format, "qemu-argv") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unsupported config type %s", format ? format : "");
+        return NULL;
+    }
+    if (!(def = qemuDriverParseDef(drv, xml, error)))
+        return NULL;
+    if (!(caps = qemuDriverGetCaps(drv, def->emulator, error)))
+        return NULL;
+    /* Like libvirt's "pretend" start: id -1, nothing on the host is touched, no image is
+     * opened, so chains stay as written (QEMU would open unknown backings itself). */
+    def->id = -1;
+    if (!qemuDomainPrepareForStart(def, caps, error))
+        return NULL;
+    domainDir = qemuDriverDomainDir(drv, -1, def->name);
+    monitorPath = g_build_filename(domainDir, "monitor.sock", NULL);
+    opts.monitorPath = monitorPath;
+    opts.monitorFd = -1;
+    opts.domainDir = domainDir;
+    opts.startPaused = TRUE;
+    if (!(cmd = qemuBuildCommandLine(def, caps, &opts, error)))
+        return NULL;
+    return qemuDriverCommandLineToString(cmd);
+}

@@ -1,0 +1,984 @@
+/*
+ * qemudrivertest.c: the driver against a temporary --root: definitions and their files,
+ * libvirt's clash rules and messages, persistence across a daemon restart, and the
+ * lifecycle on the real QEMU with a cached 3-layer qcow2 chain (start, reconnect without
+ * re-reading an image, destroy, SIGKILL).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_driver.h"
+#include "testutils.h"
+#include "util/virerror.h"
+
+#define UUID_A "4dea22b3-1d52-d8f3-2516-782e98a23fa0"
+#define UUID_B "4dea22b3-1d52-d8f3-2516-782e98a23fa1"
+#define UUID_C "4dea22b3-1d52-d8f3-2516-782e98a23fa2"
+
+#define STATE_RUNNING 1
+#define STATE_PAUSED 3
+#define STATE_SHUTOFF 5
+#define SHUTOFF_DESTROYED 2
+#define SHUTOFF_CRASHED 3
+#define XML_INACTIVE 2
+
+/* Log lines from the library, kept so tests can assert that a bad file was reported. */
+static GMutex testLogLock;
+static GPtrArray *testLog;
+/* Every QEMU pid a test saw, killed at the end whatever happened (also from SIGABRT, so
+ * a failed assertion does not leave QEMU running). */
+#define TEST_MAX_PIDS 64
+static volatile sig_atomic_t testNPids;
+static pid_t testPids[TEST_MAX_PIDS];
+/* Base directory on a filesystem with O_DIRECT (the build tree; /tmp may be tmpfs). */
+static char *testBase;
+
+static GLogWriterOutput
+testLogWriter(GLogLevelFlags level, const GLogField *fields, gsize nfields, gpointer data)
+{
+    for (gsize i = 0; i < nfields; i++) {
+        if (strcmp(fields[i].key, "MESSAGE") == 0) {
+            g_mutex_lock(&testLogLock);
+            g_ptr_array_add(testLog, g_strdup(fields[i].value));
+            g_mutex_unlock(&testLogLock);
+            g_printerr("# log: %s\n", (const char *)fields[i].value);
+        }
+    }
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+        return g_log_writer_default(level, fields, nfields, data);
+    return G_LOG_WRITER_HANDLED;
+}
+
+static gboolean
+testLogContains(const char *needle)
+{
+    gboolean found = FALSE;
+
+    g_mutex_lock(&testLogLock);
+    for (guint i = 0; i < testLog->len && !found; i++)
+        found = strstr(g_ptr_array_index(testLog, i), needle) != NULL;
+    g_mutex_unlock(&testLogLock);
+    return found;
+}
+
+/* ---- fixtures --------------------------------------------------------------------- */
+
+static char *
+testRootNew(void)
+{
+    g_autofree char *tmpl = g_build_filename(testBase, "root-XXXXXX", NULL);
+    char *dir = g_mkdtemp(tmpl);
+
+    g_assert_nonnull(dir);
+    return g_steal_pointer(&tmpl);
+}
+
+static qvirDriver *
+testOpen(const char *root)
+{
+    qvirDriverConfig *cfg = qvirDriverConfigNew(root);
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+
+    g_assert_true(qvirDriverConfigLoad(cfg, NULL, &err));
+    drv = qvirDriverOpen(cfg, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(drv);
+    return drv;
+}
+
+static char *
+testDomainXML(const char *name, const char *uuid, const char *diskPath, const char *cache,
+              unsigned int memMiB)
+{
+    g_autofree char *disk = NULL;
+
+    if (diskPath) {
+        disk = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                               "      <driver name='qemu' type='qcow2'%s%s%s/>\n"
+                               "      <source file='%s'/>\n"
+                               "      <target dev='vda' bus='virtio'/>\n"
+                               "    </disk>\n",
+                               cache ? " cache='" : "", cache ? cache : "", cache ? "'" : "",
+                               diskPath);
+    }
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>%s</name>\n"
+                           "  <uuid>%s</uuid>\n"
+                           "  <memory unit='MiB'>%u</memory>\n"
+                           "  <vcpu>1</vcpu>\n"
+                           "  <os>\n"
+                           "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+                           "  </os>\n"
+                           "  <devices>\n"
+                           "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                           "%s"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           name, uuid, memMiB, disk ? disk : "");
+}
+
+static void
+testUUID(const char *str, unsigned char *uuid)
+{
+    g_assert_true(qvirUUIDParse(str, uuid));
+}
+
+static qvirDomainRef *
+testDefine(qvirDriver *drv, const char *name, const char *uuid, const char *disk,
+           const char *cache)
+{
+    g_autofree char *xml = testDomainXML(name, uuid, disk, cache, 64);
+    g_autoptr(GError) err = NULL;
+    qvirDomainRef *ref = qvirDriverDomainDefineXML(drv, xml, 0, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(ref);
+    return ref;
+}
+
+static gint
+testCompareStr(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Names of the entries of DIR, sorted, joined by ','. */
+static char *
+testListDir(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *entry;
+
+    if (!d)
+        return g_strdup("");
+    while ((entry = g_dir_read_name(d)))
+        g_ptr_array_add(names, g_strdup(entry));
+    g_ptr_array_sort(names, testCompareStr);
+    g_ptr_array_add(names, NULL);
+    return g_strjoinv(",", (char **)names->pdata);
+}
+
+static char *
+testReadFile(const char *path)
+{
+    char *content = NULL;
+
+    if (!g_file_get_contents(path, &content, NULL, NULL))
+        return NULL;
+    return content;
+}
+
+static char *
+testPath(const char *dir, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+
+    return g_build_filename(dir, file, NULL);
+}
+
+static void
+testAssertState(qvirDriver *drv, const unsigned char *uuid, int expState, int expReason)
+{
+    g_autoptr(GError) err = NULL;
+    int state = -1, reason = -1;
+
+    g_assert_true(qvirDriverDomainGetState(drv, uuid, &state, &reason, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(state, ==, expState);
+    if (expReason >= 0)
+        g_assert_cmpint(reason, ==, expReason);
+}
+
+/* ---- definitions ---------------------------------------------------------------- */
+
+static void
+testDefineLookupList(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    const qvirDriverConfig *cfg = qvirDriverGetConfig(drv);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autoptr(qvirDomainRef) b = testDefine(drv, "beta", UUID_B, NULL, NULL);
+    g_autoptr(qvirDomainRef) byName = NULL;
+    g_autoptr(qvirDomainRef) byUUID = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(GPtrArray) active = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    g_autoptr(GArray) ids = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = testPath(cfg->defsDir, "alpha");
+    g_autofree char *file = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *listing = NULL;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+
+    g_assert_cmpstr(a->name, ==, "alpha");
+    g_assert_cmpint(a->id, ==, -1);
+    testUUID(UUID_A, uuid);
+    g_assert_cmpmem(a->uuid, QVIR_UUID_BUFLEN, uuid, QVIR_UUID_BUFLEN);
+
+    byName = qvirDriverDomainLookupByName(drv, "beta", &err);
+    g_assert_no_error(err);
+    g_assert_cmpmem(byName->uuid, QVIR_UUID_BUFLEN, b->uuid, QVIR_UUID_BUFLEN);
+    byUUID = qvirDriverDomainLookupByUUID(drv, a->uuid, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(byUUID->name, ==, "alpha");
+
+    all = qvirDriverListAllDomains(drv, 0);
+    g_assert_cmpuint(all->len, ==, 2);
+    active = qvirDriverListAllDomains(drv, 1 /* ACTIVE */);
+    g_assert_cmpuint(active->len, ==, 0);
+    g_clear_pointer(&active, g_ptr_array_unref);
+    active = qvirDriverListAllDomains(drv, 2 | 4 | 64 /* INACTIVE|PERSISTENT|SHUTOFF */);
+    g_assert_cmpuint(active->len, ==, 2);
+    g_clear_pointer(&active, g_ptr_array_unref);
+    active = qvirDriverListAllDomains(drv, 8 /* TRANSIENT */);
+    g_assert_cmpuint(active->len, ==, 0);
+    g_assert_cmpint(qvirDriverNumOfDomains(drv), ==, 0);
+    g_assert_cmpint(qvirDriverNumOfDefinedDomains(drv), ==, 2);
+    names = qvirDriverListDefinedDomainNames(drv);
+    g_assert_cmpuint(names->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(names, 0), ==, "alpha");
+    g_assert_cmpstr(g_ptr_array_index(names, 1), ==, "beta");
+    ids = qvirDriverListDomainIDs(drv);
+    g_assert_cmpuint(ids->len, ==, 0);
+
+    g_assert_cmpint(qvirDriverDomainIsActive(drv, a->uuid, &err), ==, 0);
+    g_assert_cmpint(qvirDriverDomainIsPersistent(drv, a->uuid, &err), ==, 1);
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, 0);
+
+    /* The file on disk is the inactive XML, and no temporary file is left. */
+    file = testReadFile(path);
+    g_assert_nonnull(file);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(file, ==, xml);
+    g_assert_nonnull(strstr(xml, "<name>alpha</name>"));
+    listing = testListDir(cfg->defsDir);
+    g_assert_cmpstr(listing, ==, "alpha.xml,beta.xml");
+
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testLookupErrors(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    g_autoptr(GError) err = NULL;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    int state;
+
+    g_assert_null(qvirDriverDomainLookupByName(drv, "nosuch", &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_assert_cmpstr(err->message, ==, "Domain not found: no domain with matching name 'nosuch'");
+    g_clear_error(&err);
+
+    testUUID(UUID_C, uuid);
+    g_assert_null(qvirDriverDomainLookupByUUID(drv, uuid, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_assert_cmpstr(err->message, ==,
+                    "Domain not found: no domain with matching uuid '" UUID_C "'");
+    g_clear_error(&err);
+
+    g_assert_null(qvirDriverDomainLookupByID(drv, 7, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_assert_cmpstr(err->message, ==, "Domain not found: no domain with matching id 7");
+    g_clear_error(&err);
+
+    g_assert_false(qvirDriverDomainGetState(drv, uuid, &state, NULL, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainDestroy(drv, uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainUndefine(drv, uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_clear_error(&err);
+
+    /* Unknown flags are refused as libvirt does. */
+    {
+        g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+        g_assert_null(qvirDriverDomainGetXMLDesc(drv, a->uuid, 1u << 20, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+        g_clear_error(&err);
+        /* Stopping or re-stopping a domain that is not running. */
+        g_assert_false(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+        g_assert_cmpstr(err->message, ==,
+                        "Requested operation is not valid: domain is not running");
+    }
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testRedefineRules(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    const qvirDriverConfig *cfg = qvirDriverGetConfig(drv);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *sameNameOtherUUID = testDomainXML("alpha", UUID_B, NULL, NULL, 64);
+    g_autofree char *sameUUIDOtherName = testDomainXML("gamma", UUID_A, NULL, NULL, 64);
+    g_autofree char *update = testDomainXML("alpha", UUID_A, NULL, NULL, 128);
+    g_autofree char *path = testPath(cfg->defsDir, "alpha");
+    g_autofree char *before = testReadFile(path);
+    g_autofree char *after = NULL;
+    g_autofree char *listing = NULL;
+    g_autoptr(qvirDomainRef) upd = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+
+    g_assert_null(qvirDriverDomainDefineXML(drv, sameNameOtherUUID, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED);
+    g_assert_cmpstr(err->message, ==,
+                    "operation failed: domain 'alpha' already exists with uuid " UUID_A);
+    g_clear_error(&err);
+
+    g_assert_null(qvirDriverDomainDefineXML(drv, sameUUIDOtherName, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED);
+    g_assert_cmpstr(err->message, ==,
+                    "operation failed: domain 'alpha' is already defined with uuid " UUID_A);
+    g_clear_error(&err);
+
+    /* Neither clash touched the file or added a domain. */
+    after = testReadFile(path);
+    g_assert_cmpstr(before, ==, after);
+    g_clear_pointer(&after, g_free);
+    all = qvirDriverListAllDomains(drv, 0);
+    g_assert_cmpuint(all->len, ==, 1);
+
+    /* Same name and uuid: an update, written through. */
+    upd = qvirDriverDomainDefineXML(drv, update, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(upd->name, ==, "alpha");
+    after = testReadFile(path);
+    g_assert_cmpstr(before, !=, after);
+    g_assert_nonnull(strstr(after, "131072"));
+    listing = testListDir(cfg->defsDir);
+    g_assert_cmpstr(listing, ==, "alpha.xml");
+
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testBadXMLChangesNothing(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    const qvirDriverConfig *cfg = qvirDriverGetConfig(drv);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autofree char *path = testPath(cfg->defsDir, "alpha");
+    g_autofree char *before = testReadFile(path);
+    g_autofree char *listingBefore = testListDir(cfg->defsDir);
+    g_autofree char *badCache = testDomainXML("alpha", UUID_A, "/nonexistent.qcow2", "fast", 64);
+    static const char *const bad[] = {
+        "<domain type='qemu'><name>alpha</name",
+        "not xml at all",
+        "<domain type='qemu'><uuid>" UUID_A "</uuid></domain>",
+        "",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_assert_null(qvirDriverDomainDefineXML(drv, bad[i], 0, &err));
+        g_assert_nonnull(err);
+    }
+    {
+        g_autoptr(GError) err = NULL;
+        g_assert_null(qvirDriverDomainDefineXML(drv, badCache, 0, &err));
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(err->message, "fast"));
+    }
+    {
+        g_autoptr(GError) err = NULL;
+        g_assert_null(qvirDriverDomainDefineXML(drv, NULL, 0, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    }
+    {
+        g_autofree char *after = testReadFile(path);
+        g_autofree char *listingAfter = testListDir(cfg->defsDir);
+        g_autoptr(GPtrArray) all = qvirDriverListAllDomains(drv, 0);
+
+        g_assert_cmpstr(before, ==, after);
+        g_assert_cmpstr(listingBefore, ==, listingAfter);
+        g_assert_cmpuint(all->len, ==, 1);
+    }
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testPersistAcrossRestart(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autoptr(qvirDomainRef) b = testDefine(drv, "beta", UUID_B, NULL, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xmlA = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_autofree char *xmlA2 = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+
+    g_assert_true(qvirDriverDomainUndefine(drv, b->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+
+    drv = testOpen(root);
+    all = qvirDriverListAllDomains(drv, 0);
+    g_assert_cmpuint(all->len, ==, 1);
+    xmlA2 = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(xmlA, ==, xmlA2);
+    g_assert_null(qvirDriverDomainLookupByName(drv, "beta", &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testUndefine(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    const qvirDriverConfig *cfg = qvirDriverGetConfig(drv);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autofree char *path = testPath(cfg->defsDir, "alpha");
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_true(qvirDriverDomainUndefine(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_null(qvirDriverDomainLookupByUUID(drv, a->uuid, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainUndefine(drv, a->uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testCorruptFilesSkipped(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    g_autoptr(qvirDomainRef) a = testDefine(drv, "alpha", UUID_A, NULL, NULL);
+    g_autofree char *defsDir = g_strdup(qvirDriverGetConfig(drv)->defsDir);
+    g_autofree char *statusDir = g_strdup(qvirDriverGetConfig(drv)->statusDir);
+    g_autofree char *garbage = testPath(defsDir, "garbage");
+    g_autofree char *misnamed = testPath(defsDir, "misnamed");
+    g_autofree char *badStatus = testPath(statusDir, "alpha");
+    g_autofree char *alphaXML = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+    g_autoptr(GError) err = NULL;
+
+    qvirDriverClose(drv);
+    g_assert_true(g_file_set_contents(garbage, "<domain type='qemu'><name>garb", -1, NULL));
+    alphaXML = testDomainXML("other", UUID_C, NULL, NULL, 64);
+    g_assert_true(g_file_set_contents(misnamed, alphaXML, -1, NULL));
+    g_assert_true(g_file_set_contents(badStatus, "<domstatus state='running' pid='x'>", -1, NULL));
+
+    drv = testOpen(root);
+    all = qvirDriverListAllDomains(drv, 0);
+    g_assert_cmpuint(all->len, ==, 1);
+    g_assert_true(testLogContains("garbage.xml"));
+    g_assert_true(testLogContains("misnamed.xml"));
+    g_assert_true(testLogContains("run/qemu/alpha.xml"));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, -1);
+    /* Nothing the daemon could not read is deleted. */
+    g_assert_true(g_file_test(garbage, G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(misnamed, G_FILE_TEST_EXISTS));
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+/* ---- lifecycle on QEMU ------------------------------------------------------------ */
+
+static void
+testRunOK(const char *const *argv)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *errOut = NULL;
+    int rc = qvirTestRun(argv, &out, &errOut);
+
+    if (rc != 0)
+        g_error("%s failed (%d): %s", argv[0], rc, errOut ? errOut : "");
+}
+
+/* base.qcow2 <- mid.qcow2 <- top.qcow2 in DIR, each recording its backing format. */
+static char *
+testMakeChain(const char *dir)
+{
+    g_autofree char *base = g_build_filename(dir, "base.qcow2", NULL);
+    g_autofree char *mid = g_build_filename(dir, "mid.qcow2", NULL);
+    char *top = g_build_filename(dir, "top.qcow2", NULL);
+    const char *c1[] = {"qemu-img", "create", "-q", "-f", "qcow2", base, "16M", NULL};
+    const char *c2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2",
+                        mid, NULL};
+    const char *c3[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", mid, "-F", "qcow2",
+                        top, NULL};
+
+    testRunOK(c1);
+    testRunOK(c2);
+    testRunOK(c3);
+    return top;
+}
+
+static gboolean
+testPidAlive(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%lld/stat", (long long)pid);
+    g_autofree char *stat = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL))
+        return FALSE;
+    /* A zombie has exited already. */
+    p = strrchr(stat, ')');
+    return !(p && p[1] == ' ' && p[2] == 'Z');
+}
+
+static pid_t
+testStatusPid(const char *statusPath)
+{
+    g_autofree char *xml = testReadFile(statusPath);
+    g_autoptr(GError) err = NULL;
+    qemuDomainStatus status;
+    pid_t pid;
+
+    g_assert_nonnull(xml);
+    g_assert_true(qemuDomainStatusParse(xml, &status, &err));
+    g_assert_no_error(err);
+    pid = status.pid;
+    qemuDomainStatusClear(&status);
+    if (testNPids < TEST_MAX_PIDS) {
+        testPids[testNPids] = pid;
+        testNPids = testNPids + 1;
+    }
+    return pid;
+}
+
+static gboolean
+testWaitState(qvirDriver *drv, const unsigned char *uuid, int state, guint timeoutMs)
+{
+    gint64 deadline = g_get_monotonic_time() + timeoutMs * 1000;
+
+    while (g_get_monotonic_time() < deadline) {
+        int cur = -1;
+        if (qvirDriverDomainGetState(drv, uuid, &cur, NULL, NULL) && cur == state)
+            return TRUE;
+        g_usleep(20 * 1000);
+    }
+    return FALSE;
+}
+
+static gboolean
+testWaitPidGone(pid_t pid, guint timeoutMs)
+{
+    gint64 deadline = g_get_monotonic_time() + timeoutMs * 1000;
+
+    while (g_get_monotonic_time() < deadline) {
+        if (!testPidAlive(pid))
+            return TRUE;
+        g_usleep(20 * 1000);
+    }
+    return FALSE;
+}
+
+static guint
+testCountSubstr(const char *haystack, const char *needle)
+{
+    guint n = 0;
+
+    for (const char *p = haystack; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void
+testAssertLiveChain(const char *xml, const char *dir)
+{
+    g_autofree char *mid = g_strdup_printf("<source file='%s/mid.qcow2'", dir);
+    g_autofree char *base = g_strdup_printf("<source file='%s/base.qcow2'", dir);
+
+    /* Two real layers with indexes, then the terminator (status XML also marks the
+     * probed layers, so the inactive view survives a restart). */
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 2);
+    g_assert_nonnull(strstr(xml, "index='2'"));
+    g_assert_nonnull(strstr(xml, "index='3'"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore/>") +
+                         testCountSubstr(xml, "<backingStore probed='yes'/>"),
+                     ==, 1);
+    g_assert_nonnull(strstr(xml, mid));
+    g_assert_nonnull(strstr(xml, base));
+    g_assert_nonnull(strstr(xml, "cache='none'"));
+}
+
+static void
+testLifecycle(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    qvirDriver *drv;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(qvirDomainRef) byId = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *statusPath = NULL;
+    g_autofree char *live1 = NULL;
+    g_autofree char *live2 = NULL;
+    g_autofree char *inactive = NULL;
+    g_autofree char *statusListing = NULL;
+    g_autoptr(GArray) ids = NULL;
+    qvirDomainInfo info;
+    guint64 probes;
+    pid_t pid;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
+    a = testDefine(drv, "alpha", UUID_A, top, "none");
+
+    /* Inactive XML never shows a probed chain. */
+    inactive = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_null(strstr(inactive, "<backingStore"));
+
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    testAssertState(drv, a->uuid, STATE_RUNNING, 1 /* booted */);
+    g_assert_cmpint(qvirDriverDomainIsActive(drv, a->uuid, NULL), ==, 1);
+    byId = qvirDriverDomainLookupByID(drv, 1, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(byId->name, ==, "alpha");
+    ids = qvirDriverListDomainIDs(drv);
+    g_assert_cmpuint(ids->len, ==, 1);
+    g_assert_cmpint(g_array_index(ids, int, 0), ==, 1);
+    g_assert_true(qvirDriverDomainGetInfo(drv, a->uuid, &info, &err));
+    g_assert_cmpint(info.state, ==, STATE_RUNNING);
+    g_assert_cmpuint(info.maxMemKiB, ==, 65536);
+    g_assert_cmpuint(info.nrVirtCpu, ==, 1);
+
+    /* Status file: pid of a live QEMU, the live chain. */
+    g_assert_true(g_file_test(statusPath, G_FILE_TEST_EXISTS));
+    pid = testStatusPid(statusPath);
+    g_assert_true(testPidAlive(pid));
+    {
+        g_autofree char *status = testReadFile(statusPath);
+        g_assert_true(g_str_has_prefix(status, "<domstatus state='running' reason='booted' pid='"));
+        g_assert_nonnull(strstr(status, "<monitor path='"));
+        testAssertLiveChain(status, imgdir);
+    }
+    statusListing = testListDir(qvirDriverGetConfig(drv)->statusDir);
+    g_assert_null(strstr(statusListing, ".alpha.xml"));
+
+    live1 = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_test_message("live XML:\n%s", live1);
+    testAssertLiveChain(live1, imgdir);
+    g_assert_nonnull(strstr(live1, "id='1'"));
+    g_clear_pointer(&inactive, g_free);
+    inactive = qvirDriverDomainGetXMLDesc(drv, a->uuid, XML_INACTIVE, &err);
+    g_assert_null(strstr(inactive, "index="));
+
+    g_assert_false(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_assert_cmpstr(err->message, ==, "Requested operation is not valid: domain is already running");
+    g_clear_error(&err);
+
+    /* Daemon restart: QEMU keeps running, the chain comes back from the status file. */
+    probes = qvirDriverGetProbeCount(drv);
+    g_assert_cmpuint(probes, >, 0);
+    qvirDriverClose(drv);
+    g_assert_true(testPidAlive(pid));
+    drv = testOpen(root);
+    testAssertState(drv, a->uuid, STATE_RUNNING, 1);
+    live2 = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(live1, ==, live2);
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+    g_assert_cmpint(testStatusPid(statusPath), ==, pid);
+
+    /* Destroy: QEMU gone, status removed, chain freed. */
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, SHUTOFF_DESTROYED);
+    g_assert_false(g_file_test(statusPath, G_FILE_TEST_EXISTS));
+    g_assert_true(testWaitPidGone(pid, 5000));
+    g_clear_pointer(&live2, g_free);
+    live2 = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(live2, "<backingStore"));
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+
+    /* SIGKILL: the domain shuts off as crashed and its status goes. */
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPid(statusPath);
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    g_assert_true(testWaitState(drv, a->uuid, STATE_SHUTOFF, 10000));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, SHUTOFF_CRASHED);
+    g_assert_false(g_file_test(statusPath, G_FILE_TEST_EXISTS));
+    g_assert_false(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_clear_error(&err);
+
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testRestartAfterQemuDied(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *statusPath = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    pid_t pid;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
+    a = testDefine(drv, "alpha", UUID_A, top, NULL);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPid(statusPath);
+    qvirDriverClose(drv);
+
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    g_assert_true(testWaitPidGone(pid, 5000));
+    drv = testOpen(root);
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, -1);
+    g_assert_false(g_file_test(statusPath, G_FILE_TEST_EXISTS));
+    g_assert_true(testLogContains("cleaning up as stopped"));
+    /* The definition survives and the domain starts again. */
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    {
+        g_autofree char *live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_nonnull(strstr(live, "<backingStore type='file' index="));
+    }
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testTransient(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *defPath = NULL;
+    g_autoptr(qvirDomainRef) t = NULL;
+    g_autoptr(qvirDomainRef) p = NULL;
+    g_autoptr(GPtrArray) transient = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    defPath = testPath(qvirDriverGetConfig(drv)->defsDir, "tran");
+    xml = testDomainXML("tran", UUID_B, top, "none", 64);
+
+    t = qvirDriverDomainCreateXML(drv, xml, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(t->id, >, 0);
+    g_assert_cmpint(qvirDriverDomainIsPersistent(drv, t->uuid, NULL), ==, 0);
+    g_assert_false(g_file_test(defPath, G_FILE_TEST_EXISTS));
+    transient = qvirDriverListAllDomains(drv, 8 /* TRANSIENT */);
+    g_assert_cmpuint(transient->len, ==, 1);
+    testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "tran"));
+
+    g_assert_null(qvirDriverDomainCreateXML(drv, xml, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_assert_cmpstr(err->message, ==,
+                    "Requested operation is not valid: domain 'tran' is already active");
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainUndefine(drv, t->uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_clear_error(&err);
+
+    g_assert_true(qvirDriverDomainDestroy(drv, t->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_null(qvirDriverDomainLookupByUUID(drv, t->uuid, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+    g_clear_error(&err);
+
+    /* Undefining a running persistent domain makes it transient; destroy removes it. */
+    p = testDefine(drv, "pers", UUID_C, top, NULL);
+    g_assert_true(qvirDriverDomainCreate(drv, p->uuid, 1 /* PAUSED */, &err));
+    g_assert_no_error(err);
+    testAssertState(drv, p->uuid, STATE_PAUSED, 1 /* user */);
+    testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "pers"));
+    g_assert_true(qvirDriverDomainUndefine(drv, p->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(qvirDriverDomainIsPersistent(drv, p->uuid, NULL), ==, 0);
+    g_assert_cmpint(qvirDriverDomainIsActive(drv, p->uuid, NULL), ==, 1);
+    g_assert_true(qvirDriverDomainDestroy(drv, p->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_null(qvirDriverDomainLookupByName(drv, "pers", &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testStartFailureLeavesNothing(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *missing = g_build_filename(root, "missing.qcow2", NULL);
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *statusListing = NULL;
+    g_autofree char *xml = NULL;
+    qvirDriver *drv = testOpen(root);
+
+    a = testDefine(drv, "alpha", UUID_A, missing, "none");
+    g_assert_false(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "missing.qcow2"));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, -1);
+    statusListing = testListDir(qvirDriverGetConfig(drv)->statusDir);
+    g_assert_null(strstr(statusListing, ".xml"));
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+    g_assert_null(strstr(xml, "<backingStore"));
+    g_assert_null(qvirDriverDomainLookupByID(drv, 1, NULL));
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testXMLToNative(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *xml = testDomainXML("native", UUID_A, "/var/lib/img/disk one.qcow2", "none", 64);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *argv = NULL;
+    qvirDriver *drv = testOpen(root);
+
+    g_assert_null(qvirDriverConnectDomainXMLToNative(drv, "xen-xm", xml, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(err->message, ==, "invalid argument: unsupported config type xen-xm");
+    g_clear_error(&err);
+
+    argv = qvirDriverConnectDomainXMLToNative(drv, "qemu-argv", xml, 0, &err);
+    g_assert_no_error(err);
+    g_test_message("qemu-argv: %s", argv);
+    /* One line: env, the emulator, its arguments; quoting only where the shell needs it. */
+    g_assert_null(strchr(argv, '\n'));
+    g_assert_nonnull(strstr(argv, " /usr/bin/qemu-system-x86_64 "));
+    g_assert_nonnull(strstr(argv, "-name guest=native"));
+    g_assert_nonnull(strstr(argv, "disk one.qcow2"));
+    g_assert_nonnull(strstr(argv, "'{"));
+    /* Nothing was started or written. */
+    g_assert_cmpint(qvirDriverNumOfDomains(drv), ==, 0);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testCapabilities(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *caps = NULL;
+    qvirDriver *drv = testOpen(root);
+    unsigned long version = qvirDriverGetVersion(drv, &err);
+
+    g_assert_no_error(err);
+    g_assert_cmpuint(version, >=, 7000000);
+    caps = qvirDriverGetCapabilities(drv, &err);
+    g_assert_no_error(err);
+    g_assert_true(g_str_has_prefix(caps, "<capabilities>"));
+    g_assert_nonnull(strstr(caps, "<emulator>/usr/bin/qemu-system-x86_64</emulator>"));
+    g_assert_nonnull(strstr(caps, "<os_type>hvm</os_type>"));
+    g_assert_nonnull(strstr(caps, "<domain type='qemu'/>"));
+    g_assert_nonnull(strstr(caps, ">pc<"));
+    {
+        g_autofree char *path = g_build_filename(root, "caps.xml", NULL);
+        const char *cmd[] = {"virt-xml-validate", path, "capability", NULL};
+        g_assert_true(g_file_set_contents(path, caps, -1, NULL));
+        if (g_find_program_in_path("virt-xml-validate"))
+            testRunOK(cmd);
+    }
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testKillLeftovers(void)
+{
+    for (sig_atomic_t i = 0; i < testNPids; i++) {
+        if (testPidAlive(testPids[i]))
+            (void)kill(testPids[i], SIGKILL);
+    }
+}
+
+static void
+testAbortHandler(int sig)
+{
+    /* Only async-signal-safe calls: a pid reused meanwhile is very unlikely within a run. */
+    for (sig_atomic_t i = 0; i < testNPids; i++)
+        (void)kill(testPids[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *buildRoot = g_getenv("QVIRT_BUILD_ROOT");
+    g_autofree char *tmpl = NULL;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    testLog = g_ptr_array_new_with_free_func(g_free);
+    signal(SIGABRT, testAbortHandler);
+    signal(SIGTERM, testAbortHandler);
+    g_log_set_writer_func(testLogWriter, NULL, NULL);
+
+    tmpl = g_build_filename(buildRoot ? buildRoot : QVIRT_BUILD_ROOT, "qemudrivertest-XXXXXX",
+                            NULL);
+    testBase = g_mkdtemp(tmpl);
+    g_assert_nonnull(testBase);
+
+    g_test_add_func("/driver/define-lookup-list", testDefineLookupList);
+    g_test_add_func("/driver/lookup-errors", testLookupErrors);
+    g_test_add_func("/driver/redefine-rules", testRedefineRules);
+    g_test_add_func("/driver/bad-xml-changes-nothing", testBadXMLChangesNothing);
+    g_test_add_func("/driver/persist-across-restart", testPersistAcrossRestart);
+    g_test_add_func("/driver/undefine", testUndefine);
+    g_test_add_func("/driver/corrupt-files-skipped", testCorruptFilesSkipped);
+    g_test_add_func("/driver/capabilities", testCapabilities);
+    g_test_add_func("/driver/xml-to-native", testXMLToNative);
+    g_test_add_func("/driver/start-failure-leaves-nothing", testStartFailureLeavesNothing);
+    g_test_add_func("/driver/lifecycle", testLifecycle);
+    g_test_add_func("/driver/restart-after-qemu-died", testRestartAfterQemuDied);
+    g_test_add_func("/driver/transient", testTransient);
+
+    ret = g_test_run();
+    testKillLeftovers();
+    qvirTestTempDirRemove(testBase);
+    return ret;
+}
