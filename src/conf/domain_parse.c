@@ -1546,45 +1546,33 @@ qvirDomainDescriptionParse(xmlNodePtr node, void *opaque, unsigned int flags, GE
     return qvirDomainTextParse(node, &st->def->description, FALSE, error);
 }
 
-/* libvirt's scaled units; bare "k", "M", ... are powers of 1024. */
+/*
+ * libvirt's scaled units: "b"/"bytes"; then k, M, G, T, P, E in any case, alone or with
+ * "iB" (powers of 1024) or with "B" (powers of 1000).
+ */
 static gboolean
 qvirMemoryUnitScale(const char *unit, unsigned long long *scale)
 {
-    static const struct {
-        const char *name;
-        unsigned long long scale;
-    } units[] = {
-        {"b", 1ULL},
-        {"bytes", 1ULL},
-        {"KB", 1000ULL},
-        {"k", 1024ULL},
-        {"KiB", 1024ULL},
-        {"MB", 1000ULL * 1000},
-        {"M", 1024ULL * 1024},
-        {"MiB", 1024ULL * 1024},
-        {"GB", 1000ULL * 1000 * 1000},
-        {"G", 1024ULL * 1024 * 1024},
-        {"GiB", 1024ULL * 1024 * 1024},
-        {"TB", 1000ULL * 1000 * 1000 * 1000},
-        {"T", 1024ULL * 1024 * 1024 * 1024},
-        {"TiB", 1024ULL * 1024 * 1024 * 1024},
-        {"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
-        {"P", 1024ULL * 1024 * 1024 * 1024 * 1024},
-        {"PiB", 1024ULL * 1024 * 1024 * 1024 * 1024},
-        {"EB", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
-        {"E", 1024ULL * 1024 * 1024 * 1024 * 1024 * 1024},
-        {"EiB", 1024ULL * 1024 * 1024 * 1024 * 1024 * 1024},
-    };
+    static const char prefixes[] = "kmgtpe";
+    const char *p;
+    unsigned long long base;
 
-    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
-        if (strcmp(unit, units[i].name) == 0 ||
-            (units[i].name[1] == '\0' && g_ascii_tolower(unit[0]) == units[i].name[0] &&
-             unit[1] == '\0' && units[i].scale >= 1024)) {
-            *scale = units[i].scale;
-            return TRUE;
-        }
+    if (g_ascii_strcasecmp(unit, "b") == 0 || g_ascii_strcasecmp(unit, "bytes") == 0) {
+        *scale = 1;
+        return TRUE;
     }
-    return FALSE;
+    if (!*unit || !(p = strchr(prefixes, g_ascii_tolower(unit[0]))))
+        return FALSE;
+    if (unit[1] == '\0' || g_ascii_strcasecmp(unit + 1, "ib") == 0)
+        base = 1024;
+    else if (g_ascii_strcasecmp(unit + 1, "b") == 0)
+        base = 1000;
+    else
+        return FALSE;
+    *scale = 1;
+    for (const char *q = prefixes; q <= p; q++)
+        *scale *= base;
+    return TRUE;
 }
 
 /* <memory unit=U>N</memory> into KiB, rounded up as libvirt does. */
