@@ -47,6 +47,8 @@
 /* The process is gone: the reader still has to deliver what QEMU wrote before. */
 #define QEMU_PROCESS_EOF_DRAIN_US (1 * G_TIME_SPAN_SECOND)
 #define QEMU_PROCESS_POLL_MS 100
+/* A QEMU that dropped the monitor during start-up: how long until it has exited. */
+#define QEMU_PROCESS_EXIT_SETTLE_US (2 * G_TIME_SPAN_SECOND)
 #define QEMU_PROCESS_MASTER_KEY_LEN 32
 #define QEMU_PROCESS_LOG_TAIL 1024
 
@@ -634,20 +636,37 @@ qemuProcessAbortChild(pid_t pid)
         ;
 }
 
+/* TRUE when child PID exited (and was reaped) within TIMEOUT_US. */
+static gboolean
+qemuProcessReapWithin(pid_t pid, gint64 timeoutUs)
+{
+    gint64 deadline = g_get_monotonic_time() + timeoutUs;
+
+    for (;;) {
+        int status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+
+        if (got == pid || (got < 0 && errno == ECHILD))
+            return TRUE;
+        if (g_get_monotonic_time() >= deadline)
+            return FALSE;
+        g_usleep(2000);
+    }
+}
+
 /*
  * Wait for QEMU to create its QMP socket, noticing a child that died first (bad argv,
  * image it cannot open) so the error carries QEMU's own message rather than a timeout.
  */
 static gboolean
 qemuProcessWaitSocket(pid_t pid, const char *monitorPath, const char *logPath, goffset logStart,
-                      gint64 deadline, GError **error)
+                      gint64 deadline, gboolean *reaped, GError **error)
 {
     for (;;) {
-        int status;
-        pid_t got = waitpid(pid, &status, WNOHANG);
-
-        if (got == pid || (got < 0 && errno == ECHILD)) {
+        if (qemuProcessReapWithin(pid, 0)) {
             g_autofree char *tail = qemuProcessLogTail(logPath, logStart);
+
+            *reaped = TRUE;
 
             qemuProcessSetError(error, QVIR_ERR_INTERNAL_ERROR,
                                 "process exited while connecting to monitor: %s", tail);
@@ -689,6 +708,7 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     qemuProcess *proc = NULL;
     GPid pid = 0;
     goffset logStart = 0;
+    gboolean reaped = FALSE;
     int logfd = -1;
     int nullfd = -1;
     struct stat sb;
@@ -743,7 +763,7 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     proc->pidfd = qemuProcessPidfdOpen(pid);
 
     if (!qemuProcessWaitSocket(pid, lopts->monitorPath, lopts->logPath, logStart, deadline,
-                               error))
+                               &reaped, error))
         goto error;
 
     proc->mon = qemuMonitorOpenUnix(lopts->monitorPath,
@@ -751,9 +771,16 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
                                                       1),
                                     &qemuProcessMonitorCallbacks, proc, &monError);
     if (!proc->mon) {
-        g_autofree char *tail = qemuProcessLogTail(lopts->logPath, logStart);
+        g_autofree char *tail = NULL;
 
-        if (*tail)
+        /* QEMU creates the socket before it opens the images: a failure there shows
+         * as a lost connection, but it is the process's exit that explains it. */
+        reaped = qemuProcessReapWithin(pid, QEMU_PROCESS_EXIT_SETTLE_US);
+        tail = qemuProcessLogTail(lopts->logPath, logStart);
+        if (reaped)
+            qemuProcessSetError(error, QVIR_ERR_INTERNAL_ERROR,
+                                "process exited while connecting to monitor: %s", tail);
+        else if (*tail)
             qemuProcessSetError(error, monError->code, "%s: %s", monError->message, tail);
         else
             g_propagate_error(error, g_steal_pointer(&monError));
@@ -776,7 +803,7 @@ error:
         g_clear_pointer(&proc->mon, qemuMonitorClose);
         proc->isChild = FALSE; /* reaped below, not by the watcher */
     }
-    if (pid > 0)
+    if (pid > 0 && !reaped)
         qemuProcessAbortChild(pid);
     g_unlink(lopts->monitorPath);
     if (proc)
