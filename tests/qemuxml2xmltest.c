@@ -501,6 +501,95 @@ testAddExamples(void)
     }
 }
 
+/* ---- the offline tool: qvirt validate / qvirt xml ---------------------------------------- */
+
+typedef struct {
+    int status;
+    char *out;
+    char *err;
+} testToolResult;
+
+static void
+testToolResultClear(testToolResult *res)
+{
+    g_free(res->out);
+    g_free(res->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(testToolResult, testToolResultClear);
+
+static void
+testToolRun(testToolResult *res, const char *cmd, const char *arg1, const char *arg2)
+{
+    g_autofree char *qvirt = qvirTestBuildPath("tools/qvirt");
+    const char *argv[] = {qvirt, cmd, arg1, arg2, NULL};
+
+    res->status = qvirTestRun(argv, &res->out, &res->err);
+}
+
+static void
+testToolValidate(void)
+{
+    g_autofree char *good = qvirTestSrcPath("../examples/demo-q35.xml");
+    g_autofree char *bad = qvirTestSrcPath("qemuxml2xmldata/err-cache-invalid.xml");
+    g_autofree char *badErr = qvirTestSrcPath("qemuxml2xmldata/err-cache-invalid.err");
+    g_autofree char *expectedOut = g_strdup_printf("%s: valid\n", good);
+    g_autofree char *msg = NULL;
+    g_autofree char *expectedErr = NULL;
+    g_auto(testToolResult) ok = {0};
+    g_auto(testToolResult) fail = {0};
+    g_auto(testToolResult) help = {0};
+
+    testToolRun(&ok, "validate", good, NULL);
+    g_assert_cmpint(ok.status, ==, 0);
+    g_assert_cmpstr(ok.out, ==, expectedOut);
+    g_assert_cmpstr(ok.err, ==, "");
+
+    TEST_REQUIRE(g_file_get_contents(badErr, &msg, NULL, NULL));
+    expectedErr = g_strdup_printf("error: %s", msg);
+    testToolRun(&fail, "validate", bad, NULL);
+    g_assert_cmpint(fail.status, ==, 1);
+    g_assert_cmpstr(fail.out, ==, "");
+    g_assert_cmpstr(fail.err, ==, expectedErr);
+
+    testToolRun(&help, "validate", "--help", NULL);
+    g_assert_cmpint(help.status, ==, 0);
+    g_assert_nonnull(strstr(help.out, "qvirt validate"));
+}
+
+static void
+testToolXml(void)
+{
+    g_autofree char *in = qvirTestSrcPath("qemuxml2xmldata/disk-chain-user.xml");
+    g_autofree char *outPath = qvirTestSrcPath("qemuxml2xmldata/disk-chain-user.out.xml");
+    g_autofree char *livePath = qvirTestSrcPath("qemuxml2xmldata/live-chain-depth2.live.out.xml");
+    g_autofree char *expected = NULL;
+    g_autofree char *liveExpected = NULL;
+    g_auto(testToolResult) inactive = {0};
+    g_auto(testToolResult) live = {0};
+    g_auto(testToolResult) help = {0};
+    g_auto(testToolResult) missing = {0};
+
+    TEST_REQUIRE(g_file_get_contents(outPath, &expected, NULL, NULL));
+    TEST_REQUIRE(g_file_get_contents(livePath, &liveExpected, NULL, NULL));
+
+    testToolRun(&inactive, "xml", in, NULL);
+    g_assert_cmpint(inactive.status, ==, 0);
+    g_assert_cmpstr(inactive.out, ==, expected);
+
+    /* Live XML read back with --live comes out unchanged, index= and aliases included. */
+    testToolRun(&live, "xml", livePath, "--live");
+    g_assert_cmpint(live.status, ==, 0);
+    g_assert_cmpstr(live.out, ==, liveExpected);
+
+    testToolRun(&help, "xml", "--help", NULL);
+    g_assert_cmpint(help.status, ==, 0);
+    g_assert_nonnull(strstr(help.out, "--live"));
+
+    testToolRun(&missing, "xml", "/nonexistent/dom.xml", NULL);
+    g_assert_cmpint(missing.status, ==, 1);
+    g_assert_true(g_str_has_prefix(missing.err, "error: cannot read '/nonexistent/dom.xml'"));
+}
+
 /* ---- registration ---------------------------------------------------------------------- */
 
 static GPtrArray *
@@ -549,6 +638,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemuxml2xml/api/disk-validate-against-def", testDiskValidateAgainstDef);
     g_test_add_func("/qemuxml2xml/api/document-limits", testDocumentLimits);
     g_test_add_func("/qemuxml2xml/api/schema-rejects-invalid", testSchemaRejectsInvalid);
+    g_test_add_func("/qemuxml2xml/tool/validate", testToolValidate);
+    g_test_add_func("/qemuxml2xml/tool/xml", testToolXml);
 
     ret = g_test_run();
     if (schema)

@@ -1078,16 +1078,12 @@ qvirDomainInputParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     return TRUE;
 }
 
-typedef struct {
-    qvirDomainChrDef *chr;
-    const char *element;
-} qvirChrParse;
-
 static gboolean
 qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {"path", NULL};
-    qvirChrParse *cp = opaque;
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
     g_autofree char *path = NULL;
 
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
@@ -1095,8 +1091,8 @@ qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
     path = qvirXMLProp(node, "path");
     /* The pty is allocated at start-up: only live XML keeps it. */
     if (qvirParseIsLive(flags) && path) {
-        g_free(cp->chr->ptyPath);
-        cp->chr->ptyPath = g_steal_pointer(&path);
+        g_free(chr->ptyPath);
+        chr->ptyPath = g_steal_pointer(&path);
     }
     return TRUE;
 }
@@ -1119,8 +1115,8 @@ qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
     static const char *const attrs[] = {"type", "port", NULL};
     static const char *const serialTypes[] = {"isa-serial", "usb-serial", "pci-serial", NULL};
     static const char *const consoleTypes[] = {"serial", "virtio", NULL};
-    qvirChrParse *cp = opaque;
-    qvirDomainChrDef *chr = cp->chr;
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
     unsigned int port = 0;
 
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
@@ -1148,17 +1144,10 @@ qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
     return TRUE;
 }
 
-static gboolean
-qvirChrAliasParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
-{
-    qvirChrParse *cp = opaque;
-    return qvirDomainDeviceAliasParse(node, &cp->chr->info, flags, error);
-}
-
 static const qvirChildHandler qvirDomainChrChildren[] = {
     {"source", qvirDomainChrSourceParse},
     {"target", qvirDomainChrTargetParse},
-    {"alias", qvirChrAliasParse},
+    {"alias", qvirInfoOnlyAliasParse},
     {NULL, NULL},
 };
 
@@ -1169,14 +1158,14 @@ qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigne
     static const char *const attrs[] = {"type", "tty", NULL};
     static const char *const types[] = {"pty", NULL};
     qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
-    qvirChrParse cp = {chr, qvirXMLName(node)};
+    qvirInfoOnly io = {&chr->info, chr};
 
     chr->isConsole = isConsole;
     chr->targetPort = -1;
     g_ptr_array_add(list, chr);
     return qvirXMLCheckAttrs(node, attrs, error) &&
            qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) &&
-           qvirXMLParseChildren(node, qvirDomainChrChildren, &cp, flags, NULL, error);
+           qvirXMLParseChildren(node, qvirDomainChrChildren, &io, flags, NULL, error);
 }
 
 static gboolean
