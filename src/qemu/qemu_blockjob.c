@@ -31,6 +31,7 @@ typedef struct {
     char *baseNode; /* NULL: pull of the whole chain */
     char *backingName;
     qemuBlockJobState state;
+    gboolean wasReady;
     gboolean readyReported;
     gboolean pivotRequested;
     gboolean abortRequested;
@@ -169,6 +170,7 @@ qemuBlockJobsHandleJobEvent(qemuBlockJobs *jobs, const char *name, JsonObject *d
 
     if (strcmp(name, "BLOCK_JOB_READY") == 0) {
         job->state = QEMU_BLOCKJOB_STATE_READY;
+        job->wasReady = TRUE;
         return TRUE;
     }
     if (strcmp(name, "BLOCK_JOB_COMPLETED") == 0) {
@@ -705,7 +707,9 @@ qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
     for (guint i = 0; i < jobs->jobs->len;) {
         qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
 
-        if (job->state == QEMU_BLOCKJOB_STATE_READY && !job->readyReported) {
+        /* A job may have become ready and ended between two runs: clients still see
+         * the ready event first. */
+        if (job->wasReady && !job->readyReported) {
             job->readyReported = TRUE;
             if (events)
                 g_ptr_array_add(events, qemuBlockJobEventNew(job, QEMU_BLOCKJOB_STATUS_READY));
