@@ -926,6 +926,133 @@ testCapabilities(void)
     qvirTestTempDirRemove(root);
 }
 
+typedef struct {
+    qvirDriver *drv;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    gboolean ok;
+    gint64 elapsedUs;
+    gint done;
+} testDestroyData;
+
+static gpointer
+testDestroyThread(gpointer opaque)
+{
+    testDestroyData *data = opaque;
+    gint64 start = g_get_monotonic_time();
+    g_autoptr(GError) err = NULL;
+
+    data->ok = qvirDriverDomainDestroy(data->drv, data->uuid, 0, &err);
+    data->elapsedUs = g_get_monotonic_time() - start;
+    g_atomic_int_set(&data->done, 1);
+    return NULL;
+}
+
+/* Call FN-like work and assert it took less than LIMIT_MS. */
+#define TEST_ASSERT_FAST(limitMs, stmt)                                                          \
+    do {                                                                                       \
+        gint64 t0_ = g_get_monotonic_time();                                                   \
+        stmt;                                                                                  \
+        gint64 ms_ = (g_get_monotonic_time() - t0_) / 1000;                                    \
+        if (ms_ > (limitMs))                                                                   \
+            g_error("'%s' took %lld ms while another domain's QEMU hung", #stmt,              \
+                    (long long)ms_);                                                           \
+    } while (0)
+
+/*
+ * A hung QEMU (SIGSTOP) makes its destroy slow (quit times out, SIGTERM is ignored until
+ * SIGKILL); meanwhile every call on the list, on the hung domain's state and XML, and a
+ * whole lifecycle of another domain must go through without waiting for it.
+ */
+static void
+testSlowQemuBlocksNobody(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(qvirDomainRef) b = NULL;
+    g_autoptr(GError) err = NULL;
+    testDestroyData data = {0};
+    GThread *thread;
+    qvirDriver *drv;
+    pid_t pid;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    a = testDefine(drv, "hung", UUID_A, top, NULL);
+    b = testDefine(drv, "other", UUID_B, NULL, NULL);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "hung"));
+    g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
+
+    data.drv = drv;
+    memcpy(data.uuid, a->uuid, QVIR_UUID_BUFLEN);
+    thread = g_thread_new("destroy", testDestroyThread, &data);
+    g_usleep(300 * 1000); /* let the destroy take the job and block on QEMU */
+
+    TEST_ASSERT_FAST(200, {
+        g_autoptr(GPtrArray) all = qvirDriverListAllDomains(drv, 0);
+        g_assert_cmpuint(all->len, ==, 2);
+    });
+    TEST_ASSERT_FAST(200, testAssertState(drv, a->uuid, STATE_RUNNING, -1));
+    TEST_ASSERT_FAST(200, {
+        g_autofree char *xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_nonnull(strstr(xml, "index='3'"));
+    });
+    TEST_ASSERT_FAST(200, {
+        g_autoptr(qvirDomainRef) ref = qvirDriverDomainLookupByName(drv, "hung", NULL);
+        g_assert_nonnull(ref);
+    });
+    TEST_ASSERT_FAST(200, g_assert_cmpint(qvirDriverNumOfDomains(drv), ==, 1));
+    TEST_ASSERT_FAST(2000, {
+        g_autofree char *xml = testDomainXML("third", UUID_C, NULL, NULL, 64);
+        g_autoptr(qvirDomainRef) c = qvirDriverDomainDefineXML(drv, xml, 0, NULL);
+        g_assert_nonnull(c);
+        g_assert_true(qvirDriverDomainUndefine(drv, c->uuid, 0, NULL));
+    });
+    /* The hung domain's destroy must still be in progress for this to mean anything. */
+    g_assert_cmpint(g_atomic_int_get(&data.done), ==, 0);
+
+    g_thread_join(thread);
+    g_assert_true(data.ok);
+    g_test_message("destroy of a stopped QEMU took %lld ms", (long long)data.elapsedUs / 1000);
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, SHUTOFF_DESTROYED);
+    g_assert_true(testWaitPidGone(pid, 5000));
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+/* QEMU ending cleanly on SIGTERM (a host shutdown) is a shutdown, not a crash. */
+static void
+testSigtermIsShutdown(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *statusPath = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    pid_t pid;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
+    a = testDefine(drv, "alpha", UUID_A, top, NULL);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPid(statusPath);
+    g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+    g_assert_true(testWaitState(drv, a->uuid, STATE_SHUTOFF, 10000));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, 1 /* shutdown */);
+    g_assert_false(g_file_test(statusPath, G_FILE_TEST_EXISTS));
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -976,6 +1103,8 @@ main(int argc, char **argv)
     g_test_add_func("/driver/lifecycle", testLifecycle);
     g_test_add_func("/driver/restart-after-qemu-died", testRestartAfterQemuDied);
     g_test_add_func("/driver/transient", testTransient);
+    g_test_add_func("/driver/slow-qemu-blocks-nobody", testSlowQemuBlocksNobody);
+    g_test_add_func("/driver/sigterm-is-shutdown", testSigtermIsShutdown);
 
     ret = g_test_run();
     testKillLeftovers();
