@@ -495,9 +495,11 @@ testNetworkBacking(void)
 static void
 testToolJSON(void)
 {
-    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
-    g_autofree char *base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
-    g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, "base.raw", "raw", NULL, FALSE);
+    g_autofree char *tmp = qvirTestTempDirNew("storagechaintest");
+    /* quotes, backslashes and tabs in names must come out as valid JSON */
+    g_autofree char *dir = g_build_filename(tmp, "a \"quoted\"\\dir\twith tab", NULL);
+    g_autofree char *base = NULL;
+    g_autofree char *top = g_build_filename(dir, "top.qcow2", NULL);
     g_autofree char *qvirt = qvirTestBuildPath("tools/qvirt");
     const char *argv[] = {qvirt, "chain", "--format", "qcow2", "--json", top, NULL};
     const char *noFormat[] = {qvirt, "chain", top, NULL};
@@ -509,6 +511,9 @@ testToolJSON(void)
     g_autoptr(JsonParser) theirs = NULL;
     JsonArray *a, *b;
 
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
+    g_free(create(dir, "top.qcow2", "qcow2", NULL, "base.raw", "raw", NULL, FALSE));
     g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
     g_assert_true(json_parser_load_from_data(ours, out, -1, NULL));
     a = json_node_get_array(json_parser_get_root(ours));
@@ -533,7 +538,7 @@ testToolJSON(void)
     g_clear_pointer(&err, g_free);
     g_assert_cmpint(qvirTestRun(noFormat, &out, &err), ==, 2);
     g_assert_nonnull(strstr(err, "--format"));
-    qvirTestTempDirRemove(dir);
+    qvirTestTempDirRemove(tmp);
 }
 
 /* ---- malicious chains ------------------------------------------------------------------ */

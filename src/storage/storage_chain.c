@@ -207,8 +207,11 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
 
     /* Raw is never read: its bytes belong to the guest, whatever they look like. */
     if (src->format != QVIR_STORAGE_FILE_RAW) {
+        /* Asking for no more than the file holds keeps it to a single pread. */
+        gsize want = (gsize)MIN(size, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
+
         buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
-        if (!qvirChainPread(fd, 0, buf, QVIR_STORAGE_PROBE_HEADER_MAX, &got)) {
+        if (!qvirChainPread(fd, 0, buf, want, &got)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot read header '%s': %s",
                         src->path, g_strerror(errno));
             goto cleanup;
