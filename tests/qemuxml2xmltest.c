@@ -439,6 +439,23 @@ testDocumentLimits(void)
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR);
 }
 
+static void
+testDiskNameToIndex(void)
+{
+    g_assert_cmpint(qvirDiskNameToIndex("sda"), ==, 0);
+    g_assert_cmpint(qvirDiskNameToIndex("hdz"), ==, 25);
+    g_assert_cmpint(qvirDiskNameToIndex("vdaa"), ==, 26);
+    g_assert_cmpint(qvirDiskNameToIndex("vdba"), ==, 52);
+    g_assert_cmpint(qvirDiskNameToIndex("xvdb"), ==, 1);
+    g_assert_cmpint(qvirDiskNameToIndex("sdb3"), ==, 1);
+    g_assert_cmpint(qvirDiskNameToIndex("vd"), ==, -1);
+    g_assert_cmpint(qvirDiskNameToIndex("vd1"), ==, -1);
+    g_assert_cmpint(qvirDiskNameToIndex("vda-"), ==, -1);
+    g_assert_cmpint(qvirDiskNameToIndex("nvme0n1"), ==, -1);
+    g_assert_cmpint(qvirDiskNameToIndex("vdaaaaaaa"), ==, -1);
+    g_assert_cmpint(qvirDiskNameToIndex(NULL), ==, -1);
+}
+
 /* The schema check must be able to fail, or the suite proves nothing. */
 static void
 testSchemaRejectsInvalid(void)
@@ -638,6 +655,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuxml2xml/api/disk-validate-against-def", testDiskValidateAgainstDef);
     g_test_add_func("/qemuxml2xml/api/document-limits", testDocumentLimits);
     g_test_add_func("/qemuxml2xml/api/schema-rejects-invalid", testSchemaRejectsInvalid);
+    g_test_add_func("/qemuxml2xml/api/disk-name-to-index", testDiskNameToIndex);
     g_test_add_func("/qemuxml2xml/tool/validate", testToolValidate);
     g_test_add_func("/qemuxml2xml/tool/xml", testToolXml);
 

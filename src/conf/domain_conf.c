@@ -267,6 +267,64 @@ qvirDomainDiskByName(const qvirDomainDef *def, const char *name)
     return NULL;
 }
 
+int
+qvirDiskNameToIndex(const char *name)
+{
+    static const char *const prefixes[] = {"fd", "hd", "vd", "sd", "xvd", "ubd"};
+    const char *p = NULL;
+    int idx = 0;
+    int letters = 0;
+
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (g_str_has_prefix(name, prefixes[i])) {
+            p = name + strlen(prefixes[i]);
+            break;
+        }
+    }
+    if (!p)
+        return -1;
+    /* Base 26 with no zero digit: a..z, aa..zz, ...; 6 letters stay far below INT_MAX. */
+    for (; *p >= 'a' && *p <= 'z'; p++) {
+        if (++letters > 6)
+            return -1;
+        idx = (letters == 1 ? 0 : (idx + 1) * 26) + (*p - 'a');
+    }
+    if (letters == 0)
+        return -1;
+    for (; *p; p++) {
+        if (!g_ascii_isdigit(*p))
+            return -1;
+    }
+    return idx;
+}
+
+void
+qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk)
+{
+    int insertAt = -1;
+
+    g_return_if_fail(def != NULL && disk != NULL);
+
+    /* Walk back over the disks of the same bus: go before the first one with a larger
+     * index, or else right after the last one. */
+    for (int i = (int)def->disks->len - 1; i >= 0; i--) {
+        const qvirDomainDiskDef *cur = g_ptr_array_index(def->disks, i);
+
+        if (cur->bus != disk->bus)
+            continue;
+        if (cur->dst && disk->dst && qvirDiskNameToIndex(cur->dst) > qvirDiskNameToIndex(disk->dst))
+            insertAt = i;
+        else if (insertAt == -1)
+            insertAt = i + 1;
+    }
+    if (insertAt < 0)
+        g_ptr_array_add(def->disks, disk);
+    else
+        g_ptr_array_insert(def->disks, insertAt, disk);
+}
+
 /* ---- UUIDs ---------------------------------------------------------------------- */
 
 void

@@ -346,6 +346,13 @@ qvirDomainDiskDef *qvirDomainDiskByTarget(const qvirDomainDef *def, const char *
 /* Accepts a target ("vda") or a source path of the top image. */
 qvirDomainDiskDef *qvirDomainDiskByName(const qvirDomainDef *def, const char *name);
 
+/* libvirt's disk name to index: "sda" -> 0, "hdz" -> 25, "vdaa" -> 26; trailing digits
+ * (partitions) ignored; -1 when NAME is not a disk name. */
+int qvirDiskNameToIndex(const char *name);
+/* Add DISK to DEF (which takes ownership) where libvirt puts it: after the other disks on
+ * the same bus, ordered by target name; disks of a new bus go last. */
+void qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk);
+
 void qvirUUIDFormat(const unsigned char *uuid, char *out /* QVIR_UUID_STRING_BUFLEN */);
 gboolean qvirUUIDParse(const char *str, unsigned char *uuid);
 void qvirUUIDGenerate(unsigned char *uuid);

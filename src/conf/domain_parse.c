@@ -1415,7 +1415,7 @@ qvirDomainDiskParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **
 
     if (!disk)
         return FALSE;
-    g_ptr_array_add(def->disks, disk);
+    qvirDomainDiskInsert(def, disk);
     return TRUE;
 }
 
