@@ -325,6 +325,33 @@ qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk)
         g_ptr_array_insert(def->disks, insertAt, disk);
 }
 
+void
+qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl)
+{
+    int insertAt = -1;
+
+    g_return_if_fail(def != NULL && ctrl != NULL);
+
+    for (int i = (int)def->controllers->len - 1; i >= 0; i--) {
+        const qvirDomainControllerDef *cur = g_ptr_array_index(def->controllers, i);
+
+        if (cur->type != ctrl->type)
+            continue;
+        if (ctrl->idx == -1) {
+            insertAt = i + 1;
+            break;
+        }
+        if (cur->idx > ctrl->idx)
+            insertAt = i;
+        else if (insertAt == -1)
+            insertAt = i + 1;
+    }
+    if (insertAt < 0)
+        g_ptr_array_add(def->controllers, ctrl);
+    else
+        g_ptr_array_insert(def->controllers, insertAt, ctrl);
+}
+
 /* ---- UUIDs ---------------------------------------------------------------------- */
 
 void

@@ -353,6 +353,10 @@ int qvirDiskNameToIndex(const char *name);
  * the same bus, ordered by target name; disks of a new bus go last. */
 void qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk);
 
+/* Add CTRL to DEF (which takes ownership) where libvirt puts it: grouped by type, ordered by
+ * index; a controller without an index (-1) goes after the others of its type. */
+void qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl);
+
 void qvirUUIDFormat(const unsigned char *uuid, char *out /* QVIR_UUID_STRING_BUFLEN */);
 gboolean qvirUUIDParse(const char *str, unsigned char *uuid);
 void qvirUUIDGenerate(unsigned char *uuid);

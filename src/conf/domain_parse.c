@@ -1012,7 +1012,12 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
                     "Missing required attribute 'model' in element 'controller'");
         return FALSE;
     }
-    return qvirXMLParseChildren(node, qvirDomainControllerChildren, ctrl, flags, NULL, error);
+    if (!qvirXMLParseChildren(node, qvirDomainControllerChildren, ctrl, flags, NULL, error))
+        return FALSE;
+    /* Parsed in place at the end of the array; now move it to libvirt's position. */
+    g_ptr_array_steal_index(def->controllers, def->controllers->len - 1);
+    qvirDomainControllerInsert(def, ctrl);
+    return TRUE;
 }
 
 /* ---- other devices ------------------------------------------------------------------------- */
@@ -1929,6 +1934,12 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
         }
         ctrl->idx = idx;
     }
+
+    /* Place the newly numbered ones among their type, so formatting is a fixed point. */
+    gsize n = 0;
+    g_autofree gpointer *all = g_ptr_array_steal(def->controllers, &n);
+    for (gsize i = 0; i < n; i++)
+        qvirDomainControllerInsert(def, all[i]);
 }
 
 /* libvirt's x86 serial defaults: ISA serial ports numbered in order, console port 0.. */

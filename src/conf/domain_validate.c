@@ -307,6 +307,42 @@ qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* <controller type='usb' model='none'/> takes the USB bus away from everything else. */
+static gboolean
+qvirDomainUSBValidate(const qvirDomainDef *def, GError **error)
+{
+    gboolean usbNone = FALSE;
+
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
+
+        if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && ctrl->model &&
+            strcmp(ctrl->model, "none") == 0)
+            usbNone = TRUE;
+    }
+    if (!usbNone)
+        return TRUE;
+    for (guint i = 0; i < def->inputs->len; i++) {
+        const qvirDomainInputDef *input = g_ptr_array_index(def->inputs, i);
+
+        if (input->bus && strcmp(input->bus, "usb") == 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Can't add USB input device. USB bus is disabled");
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Can't add USB disk '%s'. USB bus is disabled", disk->dst);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainGraphicsValidate(const qvirDomainDef *def, GError **error)
 {
@@ -350,6 +386,6 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
         if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))
             return FALSE;
     }
-    return qvirDomainControllersValidate(def, error) && qvirDomainBootOrderValidate(def, error) &&
-           qvirDomainGraphicsValidate(def, error);
+    return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&
+           qvirDomainBootOrderValidate(def, error) && qvirDomainGraphicsValidate(def, error);
 }
