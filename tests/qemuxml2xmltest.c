@@ -325,7 +325,7 @@ testProbedChainHiddenWhenInactive(void)
     g_assert_nonnull(strstr(live, "<backingStore type='file' index='2'>"));
     g_assert_nonnull(strstr(live, "<source file='/img/a.qcow2' index='1'/>"));
 
-    qvirDomainBackingStoreFormat(chain, disk->src, QVIR_DOMAIN_DEF_FORMAT_LIVE, 4);
+    qvirDomainBackingStoreFormat(chain, disk->src->backingStore, QVIR_DOMAIN_DEF_FORMAT_LIVE, 4);
     g_assert_cmpstr(chain->str, ==,
                     "    <backingStore type='file' index='2'>\n"
                     "      <format type='raw'/>\n"
@@ -333,7 +333,7 @@ testProbedChainHiddenWhenInactive(void)
                     "      <backingStore/>\n"
                     "    </backingStore>\n");
     g_string_truncate(chain, 0);
-    qvirDomainBackingStoreFormat(chain, disk->src, 0, 4);
+    qvirDomainBackingStoreFormat(chain, disk->src->backingStore, 0, 4);
     g_assert_cmpstr(chain->str, ==, "");
 }
 

@@ -333,12 +333,14 @@ char *qvirDomainDiskDefFormat(const qvirDomainDiskDef *disk, unsigned int format
 void qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int formatFlags,
                             unsigned int indent);
 /*
- * Append the <backingStore> chain *below* LAYER (not LAYER itself) to BUF at INDENT:
- * nothing when LAYER->backingStore is NULL (unknown chain), an empty <backingStore/> for a
- * terminator. Without QVIR_DOMAIN_DEF_FORMAT_LIVE, only layers with fromXML set are shown
- * and index= is left out.
+ * Append BACKING and the chain below it as nested <backingStore> elements to BUF at INDENT;
+ * pass the layer below a disk's top (disk->src->backingStore). Nothing when BACKING is NULL
+ * (unknown chain); an empty <backingStore/> for a terminator. Without
+ * QVIR_DOMAIN_DEF_FORMAT_LIVE this is the inactive view: only layers with fromXML set are
+ * shown (so a probed chain prints nothing) and index= is left out. To show a probed chain,
+ * pass QVIR_DOMAIN_DEF_FORMAT_LIVE (index= appears only for layers with an id).
  */
-void qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer,
+void qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing,
                                   unsigned int formatFlags, unsigned int indent);
 
 /* Lookups. */

@@ -232,7 +232,7 @@ qvirBackingLayerVisible(const qvirStorageSource *layer, unsigned int flags)
  * indent. The closing tags are written after the loop, innermost first.
  */
 void
-qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer, unsigned int flags,
+qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, unsigned int flags,
                              unsigned int indent)
 {
     gboolean live = qvirFormatIsLive(flags);
@@ -241,8 +241,7 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *layer, unsig
 
     g_return_if_fail(buf != NULL);
 
-    for (const qvirStorageSource *cur = layer ? layer->backingStore : NULL; cur;
-         cur = cur->backingStore) {
+    for (const qvirStorageSource *cur = backing; cur; cur = cur->backingStore) {
         unsigned int ind = indent + 2 * opened;
 
         if (!qvirBackingLayerVisible(cur, flags))
@@ -338,7 +337,7 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
     qvirDomainDiskDriverFormat(children, ci, disk);
     qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags));
     if (disk->src->type != QVIR_STORAGE_TYPE_NONE)
-        qvirDomainBackingStoreFormat(children, disk->src, flags, ci);
+        qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
     qvirDomainDiskTargetFormat(children, ci, disk);
     if (disk->src->readonly) {
         qvirBufIndent(children, ci);
