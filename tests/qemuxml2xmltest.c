@@ -335,6 +335,19 @@ testProbedChainHiddenWhenInactive(void)
     g_string_truncate(chain, 0);
     qvirDomainBackingStoreFormat(chain, disk->src->backingStore, 0, 4);
     g_assert_cmpstr(chain->str, ==, "");
+
+    /* A probed protocol backing (never opened by us) shows as libvirt's network source. */
+    qvirStorageSourceFree(base->backingStore);
+    base->backingStore = qvirStorageSourceNew();
+    base->backingStore->type = QVIR_STORAGE_TYPE_NETWORK;
+    base->backingStore->path = g_strdup("nbd://192.0.2.1:10809/export1");
+    base->backingStore->format = QVIR_STORAGE_FILE_RAW;
+    g_clear_pointer(&live, g_free);
+    live = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    g_assert_nonnull(strstr(live, "          <source protocol='nbd' name='export1'>\n"
+                                  "            <host name='192.0.2.1' port='10809'/>\n"
+                                  "          </source>\n"));
+    testAssertSchemaValid(live, "live XML with a network backing layer");
 }
 
 static void

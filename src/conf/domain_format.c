@@ -170,25 +170,38 @@ qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDe
 /* ---- storage sources and backing chains ------------------------------------ */
 
 /*
- * A network layer only ever comes from probing ("nbd://host/export", "json:{...}"); we
- * show the protocol and the rest of the name, which is all we know about it.
+ * A network layer only ever comes from probing: its path is the backing name as the overlay
+ * stores it. A URI ("nbd://host:10809/export", "http://host/img") becomes libvirt's
+ * protocol/name plus a <host>; anything else ("json:{...}") is shown by its prefix alone.
  */
 static void
-qvirStorageSourceNetworkAttrs(GString *attrs, const qvirStorageSource *src)
+qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int indent,
+                               const qvirStorageSource *src)
 {
     const char *path = src->path ? src->path : "";
+    g_autoptr(GUri) uri = g_uri_parse(path, G_URI_FLAGS_NON_DNS, NULL);
     const char *colon = strchr(path, ':');
     g_autofree char *protocol = NULL;
-    const char *name = path;
 
-    if (colon) {
-        protocol = g_strndup(path, colon - path);
-        name = colon + 1;
-        while (*name == '/')
+    if (uri && g_uri_get_host(uri) && *g_uri_get_host(uri)) {
+        const char *name = g_uri_get_path(uri);
+
+        while (name && *name == '/')
             name++;
+        qvirBufAttr(attrs, "protocol", g_uri_get_scheme(uri));
+        if (name && *name)
+            qvirBufAttr(attrs, "name", name);
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<host");
+        qvirBufAttr(children, "name", g_uri_get_host(uri));
+        if (g_uri_get_port(uri) > 0)
+            g_string_append_printf(children, " port='%d'", g_uri_get_port(uri));
+        g_string_append(children, "/>\n");
+        return;
     }
-    qvirBufAttr(attrs, "protocol", protocol ? protocol : "nbd");
-    qvirBufAttr(attrs, "name", name);
+    protocol = colon ? g_strndup(path, colon - path) : g_strdup("nbd");
+    qvirBufAttr(attrs, "protocol", protocol);
+    qvirBufAttr(attrs, "name", colon ? colon + 1 : path);
 }
 
 /* <source file=|dev= [index=]/>. SHOWINDEX is set by the caller (live XML only). */
@@ -197,6 +210,7 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
                         gboolean showIndex)
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
 
     switch (src->type) {
     case QVIR_STORAGE_TYPE_FILE:
@@ -206,7 +220,7 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
         qvirBufAttr(attrs, "dev", src->path);
         break;
     case QVIR_STORAGE_TYPE_NETWORK:
-        qvirStorageSourceNetworkAttrs(attrs, src);
+        qvirStorageSourceNetworkFormat(attrs, children, indent + 2, src);
         break;
     case QVIR_STORAGE_TYPE_NONE:
     case QVIR_STORAGE_TYPE_LAST:
@@ -215,7 +229,7 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     }
     if (showIndex && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
-    qvirBufElement(buf, indent, "source", attrs, NULL);
+    qvirBufElement(buf, indent, "source", attrs, children);
 }
 
 /* Is LAYER (a member of a chain below a disk's top) shown in this view? */
