@@ -737,6 +737,30 @@ testTruncatedAndOdd(void)
     qvirTestTempDirRemove(dir);
 }
 
+/* Metadata past the first 4 KiB (but inside 0x8200 bytes) is still found. */
+static void
+testHeaderPast4K(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
+    g_autofree char *far = writeQcow2(dir, "far.qcow2", "base.raw", "raw", 0);
+    g_autofree char *contents = NULL;
+    g_autoptr(qvirStorageSource) chain = NULL;
+    gsize size;
+    const guint8 offset[8] = {0, 0, 0, 0, 0, 0, 0x60, 0x00};
+
+    g_assert_true(g_file_get_contents(far, &contents, &size, NULL));
+    contents = g_realloc(contents, 0x7000);
+    memset(contents + size, 0, 0x7000 - size);
+    memcpy(contents + 0x6000, "base.raw", 8);
+    memcpy(contents + 8, offset, 8);
+    g_assert_true(g_file_set_contents(far, contents, 0x7000, NULL));
+    chain = probeOk(far, QVIR_STORAGE_FILE_QCOW2, FALSE, 1);
+    g_assert_cmpstr(chain->backingStoreRaw, ==, "base.raw");
+    g_assert_cmpstr(chain->backingStore->path, ==, base);
+    qvirTestTempDirRemove(dir);
+}
+
 /* A failed probe leaves an existing chain below the top exactly as it was. */
 static void
 testFailureKeepsTop(void)
@@ -795,6 +819,7 @@ main(int argc, char **argv)
     g_test_add_func("/storage/malicious/unknown-incompatible", testUnknownIncompatibleOnDisk);
     g_test_add_func("/storage/malicious/truncated-and-odd", testTruncatedAndOdd);
     g_test_add_func("/storage/chain/failure-keeps-top", testFailureKeepsTop);
+    g_test_add_func("/storage/chain/header-past-4k", testHeaderPast4K);
 
     return g_test_run();
 }

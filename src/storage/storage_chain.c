@@ -172,8 +172,9 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
     qvirStorageProbeInput in = {0};
     qvirChainReader reader;
     struct stat sb;
+    g_autoptr(GError) err = NULL;
     guint64 size = 0;
-    gsize got = 0;
+    gsize got = 0, full = 0;
     int fd;
     gboolean ok = FALSE;
 
@@ -207,11 +208,12 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
 
     /* Raw is never read: its bytes belong to the guest, whatever they look like. */
     if (src->format != QVIR_STORAGE_FILE_RAW) {
-        /* Asking for no more than the file holds keeps it to a single pread. */
-        gsize want = (gsize)MIN(size, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
-
+        /* Never more than the file holds (one pread), and for most formats only the
+         * first 4 KiB: copying the full 0x8200 bytes is most of the cost of a layer. */
+        full = (gsize)MIN(size, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
         buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
-        if (!qvirChainPread(fd, 0, buf, want, &got)) {
+        if (!qvirChainPread(fd, 0, buf, MIN(full, qvirStorageProbeHeaderHint(src->format)),
+                            &got)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot read header '%s': %s",
                         src->path, g_strerror(errno));
             goto cleanup;
@@ -223,8 +225,20 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
 
     reader = (qvirChainReader){fd, src->path};
     in = (qvirStorageProbeInput){src->path, buf, got, size, qvirChainReadExtra, &reader};
-    if (!qvirStorageProbeParse(src->format, &in, &res, error))
-        goto cleanup;
+    if (!qvirStorageProbeParse(src->format, &in, &res, &err)) {
+        /* Metadata laid out past the first 4 KiB (not what qemu-img writes): read the
+         * rest of the header, never the same byte twice, and parse again. */
+        if (got >= full) {
+            g_propagate_error(error, g_steal_pointer(&err));
+            goto cleanup;
+        }
+        g_clear_error(&err);
+        if (!qvirChainReadExtra(&reader, got, buf + got, full - got, error))
+            goto cleanup;
+        in.len = full;
+        if (!qvirStorageProbeParse(src->format, &in, &res, error))
+            goto cleanup;
+    }
 
     src->capacity = res.capacity;
     src->encrypted = res.encrypted;

@@ -831,6 +831,23 @@ qvirStorageProbeFormat(const guint8 *buf, gsize len)
     return QVIR_STORAGE_FILE_RAW;
 }
 
+gsize
+qvirStorageProbeHeaderHint(qvirStorageFileFormat format)
+{
+    switch (format) {
+    case QVIR_STORAGE_FILE_QCOW:
+    case QVIR_STORAGE_FILE_QCOW2:
+    case QVIR_STORAGE_FILE_QED:
+    case QVIR_STORAGE_FILE_VPC:
+    case QVIR_STORAGE_FILE_VDI:
+    case QVIR_STORAGE_FILE_VHDX:
+    case QVIR_STORAGE_FILE_LUKS:
+        return 4096;
+    default:
+        return QVIR_STORAGE_PROBE_HEADER_MAX;
+    }
+}
+
 void
 qvirStorageProbeResultClear(qvirStorageProbeResult *res)
 {

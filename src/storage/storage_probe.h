@@ -63,5 +63,14 @@ qvirStorageFileFormat qvirStorageProbeFormat(const guint8 *buf, gsize len);
 gboolean qvirStorageProbeParse(qvirStorageFileFormat format, const qvirStorageProbeInput *in,
                                qvirStorageProbeResult *res, GError **error);
 
+/*
+ * How much of the header to read first for FORMAT. The fixed headers of qcow, qcow2,
+ * qed, vpc, vdi, vhdx and LUKS, and everything qemu-img writes after them, fit in
+ * 4 KiB; format probing (ISO's magic is at 32769) and VMDK (a 10 KiB embedded
+ * descriptor) get the whole QVIR_STORAGE_PROBE_HEADER_MAX. A parse that needs more
+ * of the header than was read fails, and the caller reads the rest and parses again.
+ */
+gsize qvirStorageProbeHeaderHint(qvirStorageFileFormat format);
+
 /* Map a backing format string as QEMU records it ("qcow2", "raw", ...). -1 when unknown. */
 int qvirStorageProbeFormatFromQemuName(const char *name);
