@@ -170,6 +170,8 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->os.initrd);
     g_free(def->os.cmdline);
     g_free(def->cpuMode);
+    g_free(def->cpuCheck);
+    g_free(def->cpuMigratable);
     g_free(def->clockOffset);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);

@@ -265,6 +265,8 @@ struct _qvirDomainDef {
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
     qvirTristateSwitch apic;
     char *cpuMode;     /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
+    char *cpuCheck;      /* <cpu check=>: "none", "partial", "full"; NULL = absent */
+    char *cpuMigratable; /* <cpu migratable=>: "on", "off"; NULL = absent */
     char *clockOffset; /* "utc", "localtime"; NULL = absent */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;

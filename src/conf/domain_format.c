@@ -680,6 +680,8 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
         qvirBufIndent(buf, ci);
         g_string_append(buf, "<cpu");
         qvirBufAttr(buf, "mode", def->cpuMode);
+        qvirBufAttr(buf, "check", def->cpuCheck);
+        qvirBufAttr(buf, "migratable", def->cpuMigratable);
         g_string_append(buf, "/>\n");
     }
     qvirBufIndent(buf, ci);

@@ -1783,17 +1783,33 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+/* What virt-install and libvirt write for the modes we run: mode, check and migratable. */
 static gboolean
 qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"mode", NULL};
+    static const char *const attrs[] = {"mode", "check", "migratable", NULL};
     static const char *const modes[] = {"host-model", "host-passthrough", "maximum", NULL};
+    static const char *const checks[] = {"none", "partial", "full", NULL};
+    static const char *const switches[] = {"on", "off", NULL};
     qvirDomainParseState *st = opaque;
+    qvirDomainDef *def = st->def;
 
-    if (st->def->cpuMode)
+    if (def->cpuMode)
         return qvirXMLDuplicate(node, error);
-    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
-           qvirXMLPropChoice(node, "mode", modes, TRUE, &st->def->cpuMode, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "mode", modes, TRUE, &def->cpuMode, error) ||
+        !qvirXMLPropChoice(node, "check", checks, FALSE, &def->cpuCheck, error) ||
+        !qvirXMLPropChoice(node, "migratable", switches, FALSE, &def->cpuMigratable, error))
+        return FALSE;
+    /* libvirt: migratable only means something for the host CPU passed through. */
+    if (def->cpuMigratable && strcmp(def->cpuMode, "host-passthrough") != 0 &&
+        strcmp(def->cpuMode, "maximum") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "Attribute migratable is only allowed for 'host-passthrough' / 'maximum' "
+                    "CPU mode");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
