@@ -541,6 +541,34 @@ testToolJSON(void)
     qvirTestTempDirRemove(tmp);
 }
 
+/* --xml: the chain below the image as a running domain's <backingStore> elements. */
+static void
+testToolXML(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
+    g_autofree char *mid = create(dir, "mid.qcow2", "qcow2", NULL, "base.raw", "raw", NULL, FALSE);
+    g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, mid, "qcow2", NULL, FALSE);
+    g_autofree char *qvirt = qvirTestBuildPath("tools/qvirt");
+    const char *argv[] = {qvirt, "chain", "--xml", "--format", "qcow2", top, NULL};
+    g_autofree char *expected = g_strdup_printf("<backingStore type='file'>\n"
+                                                "  <format type='qcow2'/>\n"
+                                                "  <source file='%s'/>\n"
+                                                "  <backingStore type='file'>\n"
+                                                "    <format type='raw'/>\n"
+                                                "    <source file='%s'/>\n"
+                                                "    <backingStore/>\n"
+                                                "  </backingStore>\n"
+                                                "</backingStore>\n",
+                                                mid, base);
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    g_assert_cmpstr(out, ==, expected);
+    qvirTestTempDirRemove(dir);
+}
+
 /* ---- malicious chains ------------------------------------------------------------------ */
 
 static void
@@ -810,6 +838,7 @@ main(int argc, char **argv)
     g_test_add_func("/storage/chain/depth-3-and-50", testDepth3And50);
     g_test_add_func("/storage/chain/network-backing", testNetworkBacking);
     g_test_add_func("/storage/chain/tool-json", testToolJSON);
+    g_test_add_func("/storage/chain/tool-xml", testToolXML);
     g_test_add_func("/storage/malicious/loop", testLoop);
     g_test_add_func("/storage/malicious/self-loop", testSelfLoop);
     g_test_add_func("/storage/malicious/depth-201", testDepth201);

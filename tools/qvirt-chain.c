@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qvirt-cmds.h"
+#include "conf/domain_conf.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
 
@@ -25,7 +26,8 @@
     "--json (the default) prints an array shaped like\n"                                       \
     "`qemu-img info --backing-chain --output=json`: filename, format, virtual-size,\n"        \
     "backing-filename, full-backing-filename, backing-filename-format (and encrypted).\n"     \
-    "--xml prints the chain as libvirt's <backingStore> elements.\n"                           \
+    "--xml prints the chain below IMAGE as the nested <backingStore> elements a\n"           \
+    "running domain's XML shows for the disk (ending in an empty <backingStore/>).\n"       \
     "\n"                                                                                       \
     "Exit status: 0 on success, 1 when the chain cannot be probed, 2 on bad usage."
 
@@ -131,16 +133,15 @@ qvirtChainFormatJSON(const qvirStorageSource *top)
     return g_string_free(out, FALSE);
 }
 
-#ifdef QVIRT_CHAIN_HAVE_XML
+/* The chain below IMAGE as a disk's live XML shows it (the conf layer's formatter). */
 static char *
 qvirtChainFormatXML(const qvirStorageSource *top)
 {
-    g_autoptr(GString) buf = g_string_new(NULL);
+    GString *buf = g_string_new(NULL);
 
-    qvirDomainBackingStoreFormat(buf, top->backingStore, 0, 0);
-    return g_string_free(g_steal_pointer(&buf), FALSE);
+    qvirDomainBackingStoreFormat(buf, top->backingStore, QVIR_DOMAIN_DEF_FORMAT_LIVE, 0);
+    return g_string_free(buf, FALSE);
 }
-#endif
 
 int
 qvirtCmdChain(int argc, char **argv)
@@ -213,16 +214,7 @@ qvirtCmdChain(int argc, char **argv)
         return 1;
     }
 
-    if (xml) {
-#ifdef QVIRT_CHAIN_HAVE_XML
-        out = qvirtChainFormatXML(top);
-#else
-        fprintf(stderr, "qvirt chain: --xml is not available in this build\n");
-        return 1;
-#endif
-    } else {
-        out = qvirtChainFormatJSON(top);
-    }
+    out = xml ? qvirtChainFormatXML(top) : qvirtChainFormatJSON(top);
     fputs(out, stdout);
     if (!g_str_has_suffix(out, "\n"))
         fputc('\n', stdout);
