@@ -452,6 +452,54 @@ testDocumentLimits(void)
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR);
 }
 
+static char *
+testDeepChainXML(unsigned int depth)
+{
+    GString *xml = g_string_new("<domain type='qemu'><name>deep</name><memory>1024</memory>"
+                                "<os><type>hvm</type></os><devices><disk type='file'>"
+                                "<driver name='qemu' type='qcow2'/>"
+                                "<source file='/img/top.qcow2'/>");
+
+    for (unsigned int i = 0; i < depth; i++)
+        g_string_append_printf(xml,
+                               "<backingStore type='file'><format type='qcow2'/>"
+                               "<source file='/img/layer%u.qcow2'/>",
+                               i);
+    g_string_append(xml, "<backingStore/>");
+    for (unsigned int i = 0; i < depth; i++)
+        g_string_append(xml, "</backingStore>");
+    g_string_append(xml, "<target dev='vda' bus='virtio'/></disk></devices></domain>");
+    return g_string_free(xml, FALSE);
+}
+
+/* 200 layers is libvirt's limit and ours; one more is refused, not truncated. */
+static void
+testChainDepthLimit(void)
+{
+    g_autofree char *ok = testDeepChainXML(200);
+    g_autofree char *tooDeep = testDeepChainXML(201);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = qvirDomainDefParseString(ok, 0, &error);
+    g_autoptr(qvirDomainDef) bad = NULL;
+    g_autofree char *formatted = NULL;
+    g_autoptr(qvirDomainDef) again = NULL;
+
+    g_assert_no_error(error);
+    TEST_REQUIRE(def);
+    g_assert_cmpuint(
+        qvirStorageSourceChainLength(((qvirDomainDiskDef *)g_ptr_array_index(def->disks, 0))->src),
+        ==, 201);
+    formatted = qvirDomainDefFormat(def, 0);
+    again = qvirDomainDefParseString(formatted, 0, &error);
+    g_assert_no_error(error);
+
+    bad = qvirDomainDefParseString(tooDeep, 0, &error);
+    g_assert_null(bad);
+    TEST_REQUIRE(error);
+    g_assert_cmpstr(error->message, ==,
+                    "backing chains more than 200 layers deep are not supported");
+}
+
 static void
 testDiskNameToIndex(void)
 {
@@ -669,6 +717,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuxml2xml/api/document-limits", testDocumentLimits);
     g_test_add_func("/qemuxml2xml/api/schema-rejects-invalid", testSchemaRejectsInvalid);
     g_test_add_func("/qemuxml2xml/api/disk-name-to-index", testDiskNameToIndex);
+    g_test_add_func("/qemuxml2xml/api/chain-depth-limit", testChainDepthLimit);
     g_test_add_func("/qemuxml2xml/tool/validate", testToolValidate);
     g_test_add_func("/qemuxml2xml/tool/xml", testToolXml);
 

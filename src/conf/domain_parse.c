@@ -668,12 +668,6 @@ qvirDomainDiskBackingChainParse(xmlNodePtr first, qvirStorageSource *top, unsign
         qvirBackingChildren kids = {0};
         qvirStorageSource *layer;
 
-        if (++depth > QVIR_DOMAIN_BACKING_CHAIN_MAX) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "backing chains more than %d layers deep are not supported",
-                        QVIR_DOMAIN_BACKING_CHAIN_MAX);
-            return FALSE;
-        }
         if (!qvirBackingStoreChildren(node, &kids, error))
             return FALSE;
         if (!(layer = qvirBackingStoreLayerParse(node, &kids, flags, error)))
@@ -681,6 +675,13 @@ qvirDomainDiskBackingChainParse(xmlNodePtr first, qvirStorageSource *top, unsign
         parent->backingStore = layer;
         if (layer->type == QVIR_STORAGE_TYPE_NONE)
             break;
+        /* Counted in real layers below the top; the terminator is not one. */
+        if (++depth > QVIR_DOMAIN_BACKING_CHAIN_MAX) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "backing chains more than %d layers deep are not supported",
+                        QVIR_DOMAIN_BACKING_CHAIN_MAX);
+            return FALSE;
+        }
         parent = layer;
         node = kids.backing;
     }
