@@ -239,6 +239,7 @@ testVMStart(TestVM *vm, const char *machine, const char *cache, const char *extr
         "  <memory unit='MiB'>64</memory>\n"
         "  <vcpu>1</vcpu>\n"
         "  <os><type arch='x86_64' machine='%s'>hvm</type></os>\n"
+        "  <features><acpi/></features>\n" /* PCI hot-plug on pc needs ACPI */
         "  <devices>\n"
         "    <emulator>" TEST_QEMU "</emulator>\n"
         "    <disk type='file' device='disk'>\n"
@@ -544,13 +545,18 @@ testGuestWrite(TestVM *vm, const char *alias, unsigned int pattern, const char *
                const char *len)
 {
     JsonObject *args = json_object_new();
-    g_autofree char *cmd = g_strdup_printf("qemu-io -d %s \"write -P 0x%02x %s %s\"", alias,
+    /* virtio-blk-pci holds its BlockBackend on the inner virtio device */
+    g_autofree char *dev = g_str_has_prefix(alias, "virtio-disk")
+                               ? g_strdup_printf("/machine/peripheral/%s/virtio-backend", alias)
+                               : g_strdup(alias);
+    g_autofree char *cmd = g_strdup_printf("qemu-io -d %s \"write -P 0x%02x %s %s\"", dev,
                                            pattern, off, len);
     g_autoptr(JsonNode) ret = NULL;
 
     json_object_set_string_member(args, "command-line", cmd);
     ret = testQMP(vm, "human-monitor-command", args);
     g_assert_true(JSON_NODE_HOLDS_VALUE(ret));
-    if (!strstr(json_node_get_string(ret), "wrote"))
+    /* qemu-io prints its success to QEMU's stdout; an HMP reply is an error */
+    if (*json_node_get_string(ret) && !strstr(json_node_get_string(ret), "wrote"))
         g_error("qemu-io in QEMU failed: %s", json_node_get_string(ret));
 }
