@@ -384,6 +384,55 @@ testGuestShutdownNoShutdown(void)
     testLaunchClear(&tl);
 }
 
+/* The QMP connection drops while the process lives on (a hung or confused QEMU): after a
+ * grace period it is killed and reported as crashed. A small python "QEMU" plays it. */
+static void
+testMonitorLost(void)
+{
+    static const char script[] =
+        "import json, socket, sys, time\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "s.bind(sys.argv[1])\n"
+        "s.listen(1)\n"
+        "c, _ = s.accept()\n"
+        "c.sendall(b'{\"QMP\": {\"version\": {}, \"capabilities\": []}}\\r\\n')\n"
+        "f = c.makefile('rb')\n"
+        "for i in range(2):\n"
+        "    cmd = json.loads(f.readline())\n"
+        "    c.sendall(json.dumps({'return': {}, 'id': cmd['id']}).encode() + b'\\r\\n')\n"
+        "time.sleep(0.2)\n"
+        "f.close()\n"
+        "c.close()\n"
+        "time.sleep(60)\n";
+    TestLaunch tl;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    const char *argv[] = {"/usr/bin/python3", "-c", script, NULL, NULL};
+    qemuProcessLaunchOpts lopts;
+    qemuProcess *proc;
+    gint64 t0;
+    pid_t pid;
+
+    testLaunchInit(&tl);
+    testStateInit(&st);
+    argv[3] = tl.sock;
+    lopts = (qemuProcessLaunchOpts){.monitorPath = tl.sock, .logPath = tl.log};
+    proc = qemuProcessLaunch(argv, NULL, &lopts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+    pid = qemuProcessGetPid(proc);
+    t0 = g_get_monotonic_time();
+
+    g_assert_true(testStateWaitExit(&st, 15 * G_TIME_SPAN_SECOND));
+    g_assert_cmpint(st.reason, ==, QEMU_PROCESS_EXIT_CRASHED);
+    /* not at the first EOF: QEMU closes its monitor just before a normal exit too */
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 2 * G_TIME_SPAN_SECOND);
+    g_assert_true(testPidGone(pid));
+    qemuProcessFree(proc);
+    g_assert_cmpint(st.exits, ==, 1);
+    testStateClear(&st);
+    testLaunchClear(&tl);
+}
+
 /* ---- reconnect ---------------------------------------------------------------------- */
 
 static void
@@ -1267,6 +1316,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/exit/sigkill", testCrashSigkill);
     g_test_add_func("/qemuprocess/exit/quit", testQuitIsShutdown);
     g_test_add_func("/qemuprocess/exit/guest-shutdown", testGuestShutdownNoShutdown);
+    g_test_add_func("/qemuprocess/exit/monitor-lost", testMonitorLost);
     g_test_add_func("/qemuprocess/reconnect/child", testReconnectChild);
     g_test_add_func("/qemuprocess/reconnect/orphan", testReconnectOrphan);
     g_test_add_func("/qemuprocess/reconnect/orphan-stop", testReconnectOrphanStop);

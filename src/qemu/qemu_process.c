@@ -814,18 +814,20 @@ error:
 /* ---- the start pipeline --------------------------------------------------------- */
 
 /* What a start changed on DEF's disks, to be put back when it fails. */
+/* Keyed by the disk object, not its index: preparing a start may reorder def->disks. */
 typedef struct {
+    qvirDomainDiskDef *disk;
     qvirStorageSource *origSrc; /* copy of disk->src before probing; NULL: not probed */
     qvirDomainDiskCache origCache;
 } qemuProcessDiskUndo;
 
 static void
-qemuProcessUndoDisks(qvirDomainDef *def, qemuProcessDiskUndo *undo)
+qemuProcessUndoDisks(qemuProcessDiskUndo *undo, guint n)
 {
     guint i;
 
-    for (i = 0; i < def->disks->len; i++) {
-        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+    for (i = 0; i < n; i++) {
+        qvirDomainDiskDef *disk = undo[i].disk;
 
         disk->cachemode = undo[i].origCache;
         if (undo[i].origSrc) {
@@ -858,16 +860,16 @@ qemuProcessDiskNeedsProbe(const qvirDomainDiskDef *disk)
 }
 
 static gboolean
-qemuProcessPrepareDisks(qvirDomainDef *def, const qemuProcessStartOpts *opts,
-                        qemuProcessDiskUndo *undo, GError **error)
+qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *undo, guint n,
+                        GError **error)
 {
     qvirStorageChainConfig defaults;
     guint i;
 
     qvirStorageChainConfigInit(&defaults);
 
-    for (i = 0; i < def->disks->len; i++) {
-        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+    for (i = 0; i < n; i++) {
+        qvirDomainDiskDef *disk = undo[i].disk;
         qvirStorageChainConfig cfg = opts->chainConfig ? *opts->chainConfig : defaults;
 
         if (qemuProcessDiskNeedsProbe(disk)) {
@@ -881,8 +883,8 @@ qemuProcessPrepareDisks(qvirDomainDef *def, const qemuProcessStartOpts *opts,
             disk->cachemode = (qvirDomainDiskCache)opts->defaultDiskCache;
     }
 
-    for (i = 0; i < def->disks->len; i++) {
-        if (!qemuProcessCheckDirectIO(g_ptr_array_index(def->disks, i), error))
+    for (i = 0; i < n; i++) {
+        if (!qemuProcessCheckDirectIO(undo[i].disk, error))
             return FALSE;
     }
     return TRUE;
@@ -951,10 +953,12 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
-    for (i = 0; i < ndisks; i++)
-        undo[i].origCache = ((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->cachemode;
+    for (i = 0; i < ndisks; i++) {
+        undo[i].disk = g_ptr_array_index(def->disks, i);
+        undo[i].origCache = undo[i].disk->cachemode;
+    }
 
-    if (ndisks && !qemuProcessPrepareDisks(def, opts, undo, error))
+    if (!qemuProcessPrepareDisks(opts, undo, ndisks, error))
         goto error;
     if (!qemuDomainPrepareForStart(def, caps, error) ||
         !qemuValidateDomainDef(def, caps, error))
@@ -999,8 +1003,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 error:
     if (masterKeyPath)
         g_unlink(masterKeyPath);
-    if (ndisks)
-        qemuProcessUndoDisks(def, undo);
+    qemuProcessUndoDisks(undo, ndisks);
     qemuProcessUndoFree(undo, ndisks);
     return NULL;
 }
