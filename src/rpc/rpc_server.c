@@ -352,6 +352,15 @@ qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
 
 static void qvirRpcClientSetReading(qvirRpcClient *client, gboolean on);
 
+/* On a framing error, replies already made still go out (as far as the socket
+ * takes them without waiting), so the client sees answers to its good calls. */
+static void
+qvirRpcClientCloseAfterFlush(qvirRpcClient *client)
+{
+    qvirRpcClientFlush(client);
+    qvirRpcClientClose(client);
+}
+
 /* Frame and handle every complete packet received, as long as the client is
  * under its limit of calls in flight. */
 static void
@@ -369,14 +378,14 @@ qvirRpcClientProcessInput(qvirRpcClient *client)
             break;
         if (!qvirRpcPacketCheckLength(length, &err)) {
             g_debug("closing client: %s", err->message);
-            qvirRpcClientClose(client);
+            qvirRpcClientCloseAfterFlush(client);
             return;
         }
         if (client->rx->len - off < length)
             break;
         if (!qvirRpcClientHandlePacket(client, client->rx->data + off + QVIR_RPC_LEN_SIZE,
                                        length - QVIR_RPC_LEN_SIZE)) {
-            qvirRpcClientClose(client);
+            qvirRpcClientCloseAfterFlush(client);
             return;
         }
         off += length;

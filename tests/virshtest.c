@@ -1,0 +1,456 @@
+/*
+ * virshtest.c: the real virsh against the build tree's qvirtd.
+ *
+ * One daemon in a temporary --root serves the whole program; the test cases run
+ * in order and build on each other: define, list, start a domain on a 3-layer
+ * qcow2 chain with cache none, look at it (dumpxml with the chain and its indexes,
+ * domblklist, domstate, dominfo, domxml-to-native), error cases, a daemon
+ * restart with the domain running (no image opened again), QEMU killed with
+ * SIGKILL, destroy, undefine. Whatever happens, the daemon and QEMU are killed.
+ */
+#include "daemontestutils.h"
+
+#define VM "vm1"
+#define VM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1809"
+#define TRANSIENT_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1810"
+#define RAM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1811"
+
+static char *topImage;
+static char *vmXMLPath;
+
+typedef struct {
+    int rc;
+    char *out;
+    char *err;
+} VirshResult;
+
+static void
+virshResultClear(VirshResult *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
+
+/* virsh -q -c URI ARGS... ; use through VIRSH() / VIRSH_OK(). */
+static void
+virshArgv(VirshResult *res, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_get_environ();
+    int status;
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, daemonEnv.uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                      &res->out, &res->err, &status, &err))
+        g_error("cannot run virsh: %s", err->message);
+    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+virshArgvOk(VirshResult *res, const char *const *args)
+{
+    virshArgv(res, args);
+    if (res->rc != 0)
+        g_error("virsh %s failed (%d): %s", args[0], res->rc, res->err);
+}
+
+#define VIRSH(res, ...) virshArgv((res), (const char *const[]){__VA_ARGS__, NULL})
+#define VIRSH_OK(res, ...) virshArgvOk((res), (const char *const[]){__VA_ARGS__, NULL})
+
+static void
+assertContains(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle))
+        g_error("expected '%s' in:\n%s", needle, haystack);
+}
+
+static void
+assertLacks(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle))
+        g_error("did not expect '%s' in:\n%s", needle, haystack);
+}
+
+static char *
+domstate(const char *name)
+{
+    g_auto(VirshResult) r = {0};
+
+    VIRSH_OK(&r, "domstate", name);
+    return g_strdup(g_strstrip(r.out));
+}
+
+static void
+assertState(const char *name, const char *state)
+{
+    g_autofree char *got = domstate(name);
+
+    g_assert_cmpstr(got, ==, state);
+}
+
+/* ---- the cases ------------------------------------------------------------------ */
+
+static void
+testDefineList(void)
+{
+    g_autofree char *xml = NULL;
+    g_auto(VirshResult) def = {0};
+    g_auto(VirshResult) list = {0};
+    g_auto(VirshResult) uuid = {0};
+    g_autofree char *defFile = g_build_filename(daemonEnv.root, "etc", "qemu", VM ".xml", NULL);
+
+    topImage = daemonMakeChain(daemonEnv.images, "vm1");
+    xml = daemonDomainXML(VM, VM_UUID, topImage, "none");
+    vmXMLPath = daemonWriteFile(VM ".xml", xml);
+
+    VIRSH_OK(&def, "define", vmXMLPath);
+    assertContains(def.out, "Domain '" VM "' defined from");
+    g_assert_true(g_file_test(defFile, G_FILE_TEST_EXISTS));
+
+    VIRSH_OK(&list, "list", "--all");
+    assertContains(list.out, VM);
+    assertContains(list.out, "shut off");
+    assertState(VM, "shut off");
+
+    VIRSH_OK(&uuid, "domuuid", VM);
+    assertContains(uuid.out, VM_UUID);
+}
+
+static void
+testStart(void)
+{
+    g_auto(VirshResult) start = {0};
+    g_auto(VirshResult) list = {0};
+    g_auto(VirshResult) id = {0};
+    pid_t pid;
+
+    VIRSH_OK(&start, "start", VM);
+    assertContains(start.out, "Domain '" VM "' started");
+    assertState(VM, "running");
+    pid = daemonDomainPid(VM);
+    g_assert_cmpint(pid, >, 0);
+    g_assert_true(daemonProcessAlive(pid));
+
+    VIRSH_OK(&list, "list");
+    assertContains(list.out, VM);
+    assertContains(list.out, "running");
+
+    /* The domain answers to its id too. */
+    VIRSH_OK(&id, "domid", VM);
+    g_assert_cmpint(atoi(id.out), >, 0);
+}
+
+static void
+assertLiveChain(const char *xml)
+{
+    g_autofree char *mid = daemonImagePath("vm1-mid.qcow2");
+    g_autofree char *base = daemonImagePath("vm1-base.qcow2");
+    g_autofree char *midSrc = g_strdup_printf("<source file='%s'", mid);
+    g_autofree char *baseSrc = g_strdup_printf("<source file='%s'", base);
+    const char *pMid, *pBase, *pEnd;
+
+    assertContains(xml, topImage);
+    pMid = strstr(xml, midSrc);
+    pBase = strstr(xml, baseSrc);
+    g_assert_nonnull(pMid);
+    g_assert_nonnull(pBase);
+    g_assert_true(pMid < pBase);
+    assertContains(xml, "<backingStore type='file' index='2'>");
+    assertContains(xml, "<backingStore type='file' index='3'>");
+    /* The chain is known to end: an empty element after the base. */
+    pEnd = strstr(pBase, "<backingStore/>");
+    g_assert_nonnull(pEnd);
+}
+
+static void
+testDumpxml(void)
+{
+    g_auto(VirshResult) live = {0};
+    g_auto(VirshResult) inactive = {0};
+
+    VIRSH_OK(&live, "dumpxml", VM);
+    assertContains(live.out, "cache='none'");
+    assertLiveChain(live.out);
+
+    VIRSH_OK(&inactive, "dumpxml", "--inactive", VM);
+    assertContains(inactive.out, topImage);
+    assertLacks(inactive.out, "vm1-mid.qcow2");
+    assertLacks(inactive.out, "index=");
+}
+
+static void
+testDomblklistDominfo(void)
+{
+    g_auto(VirshResult) blk = {0};
+    g_auto(VirshResult) info = {0};
+    g_autofree char *line = g_strdup_printf("vda      %s", topImage);
+
+    VIRSH_OK(&blk, "domblklist", VM);
+    assertContains(blk.out, line);
+
+    VIRSH_OK(&info, "dominfo", VM);
+    assertContains(info.out, "Name:           " VM);
+    assertContains(info.out, "UUID:           " VM_UUID);
+    assertContains(info.out, "OS Type:        hvm");
+    assertContains(info.out, "State:          running");
+    assertContains(info.out, "CPU(s):         1");
+    assertContains(info.out, "Max memory:     65536 KiB");
+    assertContains(info.out, "Persistent:     yes");
+    assertContains(info.out, "Autostart:      disable");
+    assertContains(info.out, "Managed save:   no");
+    g_assert_cmpstr(info.err, ==, "");
+}
+
+static void
+testDomxmlToNative(void)
+{
+    g_auto(VirshResult) r = {0};
+    g_autofree char *top = g_strdup_printf("\"filename\":\"%s\"", topImage);
+
+    /* As libvirt, from the XML alone: the top image with its cache settings. */
+    VIRSH_OK(&r, "domxml-to-native", "qemu-argv", vmXMLPath);
+    assertContains(r.out, "/usr/bin/qemu-system-x86_64 -name guest=vm1");
+    assertContains(r.out, "-blockdev '{");
+    assertContains(r.out, top);
+    assertContains(r.out, "\"cache\":{\"direct\":true,\"no-flush\":false}");
+    assertContains(r.out, "\"driver\":\"virtio-blk-pci\"");
+    assertContains(r.out, "\"write-cache\":\"on\"");
+}
+
+static void
+testErrors(void)
+{
+    g_autofree char *garbage = daemonWriteFile("garbage.xml", "<domain type='qemu'><name>x</na");
+    g_autofree char *fastXML = daemonDomainXML("fast", TRANSIENT_UUID, topImage, "fast");
+    g_autofree char *fast = daemonWriteFile("fast.xml", fastXML);
+    g_auto(VirshResult) r1 = {0};
+    g_auto(VirshResult) r2 = {0};
+    g_auto(VirshResult) r3 = {0};
+    g_auto(VirshResult) r4 = {0};
+    g_auto(VirshResult) r5 = {0};
+    g_auto(VirshResult) r6 = {0};
+
+    VIRSH(&r1, "domstate", "nosuch");
+    g_assert_cmpint(r1.rc, ==, 1);
+    assertContains(r1.err, "error: failed to get domain 'nosuch'");
+
+    VIRSH(&r2, "dumpxml", "--domain", "c7a5fdbd-0000-4455-926a-d65c16db1809");
+    g_assert_cmpint(r2.rc, ==, 1);
+    assertContains(r2.err, "error: failed to get domain");
+
+    VIRSH(&r3, "define", garbage);
+    g_assert_cmpint(r3.rc, ==, 1);
+    assertContains(r3.err, "error: Failed to define domain from");
+
+    VIRSH(&r4, "define", fast);
+    g_assert_cmpint(r4.rc, ==, 1);
+    assertContains(r4.err, "'fast'");
+    assertContains(r4.err, "cache");
+
+    /* virsh asks IS_ACTIVE before starting, as with libvirt. */
+    VIRSH(&r5, "start", VM);
+    g_assert_cmpint(r5.rc, ==, 1);
+    assertContains(r5.err, "error: Domain is already active");
+
+    /* An unknown command for qvirt's driver reaches the daemon and gets NO_SUPPORT. */
+    VIRSH(&r6, "domif-setlink", VM, "vnet0", "down");
+    g_assert_cmpint(r6.rc, ==, 1);
+    assertContains(r6.err, "error:");
+    g_assert_true(daemonProcessAlive(daemonEnv.pid));
+}
+
+/* cache none on a filesystem without O_DIRECT fails before QEMU starts, naming
+ * the disk, the file and the filesystem. ramfs lacks O_DIRECT on every kernel;
+ * tmpfs gained it in Linux 6.6. */
+static void
+testDirectIOUnsupported(void)
+{
+    g_autofree char *ramfs = daemonMountRamfs();
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *status = NULL;
+    g_auto(VirshResult) def = {0};
+    g_auto(VirshResult) start = {0};
+    g_auto(VirshResult) undef = {0};
+
+    if (!ramfs) {
+        g_test_skip("cannot mount a ramfs here (needs CAP_SYS_ADMIN)");
+        return;
+    }
+    top = daemonMakeChain(ramfs, "ram");
+    xml = daemonDomainXML("vmram", RAM_UUID, top, "none");
+    path = daemonWriteFile("vmram.xml", xml);
+    VIRSH_OK(&def, "define", path);
+
+    VIRSH(&start, "start", "vmram");
+    g_assert_cmpint(start.rc, ==, 1);
+    assertContains(start.err, "disk 'vda'");
+    assertContains(start.err, "ramfs");
+    assertContains(start.err, "O_DIRECT");
+    assertContains(start.err, ramfs);
+    assertState("vmram", "shut off");
+    status = g_build_filename(daemonEnv.root, "run", "qemu", "vmram.xml", NULL);
+    g_assert_false(g_file_test(status, G_FILE_TEST_EXISTS));
+
+    VIRSH_OK(&undef, "undefine", "vmram");
+}
+
+/* Restart with the domain running: QEMU survives, the new daemon finds it from
+ * the status file, and the chain comes back without opening any image. */
+static void
+testDaemonRestart(void)
+{
+    pid_t pid = daemonDomainPid(VM);
+    g_auto(VirshResult) xml = {0};
+    g_autofree char *trace = NULL;
+    g_autofree char *mid = daemonImagePath("vm1-mid.qcow2");
+    g_autofree char *base = daemonImagePath("vm1-base.qcow2");
+
+    g_assert_cmpint(pid, >, 0);
+    daemonStop();
+    g_assert_true(daemonProcessAlive(pid));
+
+    daemonStart(TRUE);
+    assertState(VM, "running");
+    g_assert_cmpint(daemonDomainPid(VM), ==, pid);
+    VIRSH_OK(&xml, "dumpxml", VM);
+    assertLiveChain(xml.out);
+
+    daemonStop();
+    g_assert_true(g_file_get_contents(daemonEnv.traceLog, &trace, NULL, NULL));
+    /* strace saw the daemon work (it read its definitions)... */
+    assertContains(trace, VM ".xml");
+    /* ...but no image of the running domain was probed again. */
+    assertLacks(trace, topImage);
+    assertLacks(trace, mid);
+    assertLacks(trace, base);
+    g_assert_true(daemonProcessAlive(pid));
+    daemonStart(FALSE);
+}
+
+static void
+testQemuKilled(void)
+{
+    pid_t pid = daemonDomainPid(VM);
+    g_autofree char *status = g_build_filename(daemonEnv.root, "run", "qemu", VM ".xml", NULL);
+    g_auto(VirshResult) xml = {0};
+    gint64 deadline;
+    g_autofree char *state = NULL;
+
+    g_assert_cmpint(pid, >, 0);
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    deadline = g_get_monotonic_time() + 15 * G_TIME_SPAN_SECOND;
+    while (g_get_monotonic_time() < deadline) {
+        g_free(state);
+        state = domstate(VM);
+        if (g_str_equal(state, "shut off"))
+            break;
+        g_usleep(50000);
+    }
+    g_assert_cmpstr(state, ==, "shut off");
+    g_assert_false(g_file_test(status, G_FILE_TEST_EXISTS));
+    g_assert_false(daemonProcessAlive(pid));
+
+    /* Back to the persistent definition: the cached chain is gone. */
+    VIRSH_OK(&xml, "dumpxml", VM);
+    assertLacks(xml.out, "vm1-mid.qcow2");
+    assertLacks(xml.out, "index=");
+}
+
+static void
+testTransient(void)
+{
+    g_autofree char *xml = daemonDomainXML("vmtrans", TRANSIENT_UUID, topImage, "writeback");
+    g_autofree char *path = daemonWriteFile("vmtrans.xml", xml);
+    g_auto(VirshResult) create = {0};
+    g_auto(VirshResult) info = {0};
+    g_auto(VirshResult) destroy = {0};
+    g_auto(VirshResult) list = {0};
+
+    /* The same images as vm1, which is stopped now. */
+    VIRSH_OK(&create, "create", path);
+    assertContains(create.out, "Domain 'vmtrans' created from");
+    VIRSH_OK(&info, "dominfo", "vmtrans");
+    assertContains(info.out, "Persistent:     no");
+    assertContains(info.out, "State:          running");
+    VIRSH_OK(&destroy, "destroy", "vmtrans");
+    VIRSH_OK(&list, "list", "--all");
+    assertLacks(list.out, "vmtrans");
+}
+
+static void
+testDestroyUndefine(void)
+{
+    g_autofree char *defFile = g_build_filename(daemonEnv.root, "etc", "qemu", VM ".xml", NULL);
+    g_auto(VirshResult) start = {0};
+    g_auto(VirshResult) destroy = {0};
+    g_auto(VirshResult) again = {0};
+    g_auto(VirshResult) undef = {0};
+    g_auto(VirshResult) list = {0};
+    g_auto(VirshResult) gone = {0};
+    pid_t pid;
+
+    VIRSH_OK(&start, "start", VM);
+    pid = daemonDomainPid(VM);
+    g_assert_cmpint(pid, >, 0);
+
+    VIRSH_OK(&destroy, "destroy", VM);
+    assertContains(destroy.out, "Domain '" VM "' destroyed");
+    assertState(VM, "shut off");
+    g_assert_false(daemonProcessAlive(pid));
+
+    VIRSH(&again, "destroy", VM);
+    g_assert_cmpint(again.rc, ==, 1);
+    assertContains(again.err, "Requested operation is not valid: domain is not running");
+
+    VIRSH_OK(&undef, "undefine", VM);
+    assertContains(undef.out, "Domain '" VM "' has been undefined");
+    g_assert_false(g_file_test(defFile, G_FILE_TEST_EXISTS));
+    VIRSH_OK(&list, "list", "--all");
+    assertLacks(list.out, VM);
+
+    VIRSH(&gone, "dominfo", VM);
+    g_assert_cmpint(gone.rc, ==, 1);
+    assertContains(gone.err, "failed to get domain '" VM "'");
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+
+    g_test_init(&argc, &argv, NULL);
+    daemonEnvInit("qvirt-virshtest");
+    daemonStart(FALSE);
+
+    g_test_add_func("/virsh/define-list", testDefineList);
+    g_test_add_func("/virsh/start", testStart);
+    g_test_add_func("/virsh/dumpxml-chain", testDumpxml);
+    g_test_add_func("/virsh/domblklist-dominfo", testDomblklistDominfo);
+    g_test_add_func("/virsh/domxml-to-native", testDomxmlToNative);
+    g_test_add_func("/virsh/errors", testErrors);
+    g_test_add_func("/virsh/cache-none-without-odirect", testDirectIOUnsupported);
+    g_test_add_func("/virsh/daemon-restart", testDaemonRestart);
+    g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
+    g_test_add_func("/virsh/transient", testTransient);
+    g_test_add_func("/virsh/destroy-undefine", testDestroyUndefine);
+    rc = g_test_run();
+
+    if (daemonEnv.pid)
+        daemonStop();
+    daemonEnvCleanup();
+    g_free(topImage);
+    g_free(vmXMLPath);
+    return rc;
+}

@@ -1,0 +1,113 @@
+/*
+ * qvirtd.c: the daemon. Loads qvirtd.conf, opens the driver (which reconnects
+ * to domains still running from an earlier daemon), serves libvirt's remote
+ * protocol on a unix socket and stops cleanly on SIGTERM/SIGINT, leaving
+ * running QEMUs alone so the next start picks them up again.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+
+#include "qemu/qemu_conf.h"
+#include "qemu/qemu_driver.h"
+#include "rpc/remote_dispatch.h"
+#include "rpc/rpc_server.h"
+
+/* Calls dispatched at the same time, across all clients. */
+#define QVIRTD_WORKERS 16
+
+static gboolean
+qvirtdOnSignal(gpointer opaque)
+{
+    g_main_loop_quit(opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+qvirtdParseArgs(int *argc, char ***argv, char **root, char **config)
+{
+    GOptionEntry entries[] = {
+        {"root", 0, 0, G_OPTION_ARG_FILENAME, root,
+         "keep everything (config, state, socket) under DIR; the socket is DIR/run/qvirt-sock",
+         "DIR"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, config,
+         "read FILE instead of CONFIGDIR/qvirtd.conf", "FILE"},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- libvirt-compatible QEMU daemon");
+    g_autoptr(GError) err = NULL;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(
+        ctx, "Without --root, paths are /etc/qvirt, /var/lib/qvirt and /run/qvirt/qvirt-sock\n"
+             "as root, the XDG directories otherwise. Clients connect with\n"
+             "  virsh -c 'qemu:///system?socket=SOCKET'\n"
+             "The daemon runs until SIGTERM or SIGINT; running domains keep running.\n");
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        g_printerr("qvirtd: %s\n", err->message);
+        return FALSE;
+    }
+    if (*argc > 1) {
+        g_printerr("qvirtd: unexpected argument '%s' (see --help)\n", (*argv)[1]);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *root = NULL;
+    g_autofree char *config = NULL;
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *socketPath = NULL;
+    qvirRpcServer *srv;
+    qvirRpcProgram prog;
+    qvirDriver *drv;
+    guint sigterm, sigint;
+
+    if (!qvirtdParseArgs(&argc, &argv, &root, &config))
+        return 2;
+
+    /* Clients vanish at any time; a write to them must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+
+    cfg = qvirDriverConfigNew(root);
+    if (!qvirDriverConfigLoad(cfg, config, &err)) {
+        g_printerr("qvirtd: %s\n", err->message);
+        return 1;
+    }
+    socketPath = g_strdup(cfg->socketPath);
+    if (!(drv = qvirDriverOpen(g_steal_pointer(&cfg), &err))) {
+        g_printerr("qvirtd: %s\n", err->message);
+        return 1;
+    }
+
+    loop = g_main_loop_new(NULL, FALSE);
+    qvirRemoteProgramInit(&prog, drv);
+    srv = qvirRpcServerNew(&prog, QVIRTD_WORKERS);
+    if (!qvirRpcServerAddUnixSocket(srv, socketPath, &err)) {
+        g_printerr("qvirtd: %s\n", err->message);
+        qvirRpcServerFree(srv);
+        qvirDriverClose(drv);
+        return 1;
+    }
+    sigterm = g_unix_signal_add(SIGTERM, qvirtdOnSignal, loop);
+    sigint = g_unix_signal_add(SIGINT, qvirtdOnSignal, loop);
+
+    printf("qvirtd: listening on qemu:///system?socket=%s\n", socketPath);
+    fflush(stdout);
+
+    g_main_loop_run(loop);
+
+    g_source_remove(sigterm);
+    g_source_remove(sigint);
+    /* The server first: it waits for calls still using the driver. */
+    qvirRpcServerFree(srv);
+    qvirDriverClose(drv);
+    printf("qvirtd: stopped\n");
+    return 0;
+}
