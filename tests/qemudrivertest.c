@@ -570,6 +570,14 @@ testStatusPid(const char *statusPath)
     return pid;
 }
 
+static pid_t
+testStatusPidOf(qvirDriver *drv, const char *name)
+{
+    g_autofree char *path = testPath(qvirDriverGetConfig(drv)->statusDir, name);
+
+    return testStatusPid(path);
+}
+
 static gboolean
 testWaitState(qvirDriver *drv, const unsigned char *uuid, int state, guint timeoutMs)
 {
@@ -807,7 +815,7 @@ testTransient(void)
     g_assert_false(g_file_test(defPath, G_FILE_TEST_EXISTS));
     transient = qvirDriverListAllDomains(drv, 8 /* TRANSIENT */);
     g_assert_cmpuint(transient->len, ==, 1);
-    testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "tran"));
+    testStatusPidOf(drv, "tran");
 
     g_assert_null(qvirDriverDomainCreateXML(drv, xml, 0, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
@@ -829,7 +837,7 @@ testTransient(void)
     g_assert_true(qvirDriverDomainCreate(drv, p->uuid, 1 /* PAUSED */, &err));
     g_assert_no_error(err);
     testAssertState(drv, p->uuid, STATE_PAUSED, 1 /* user */);
-    testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "pers"));
+    testStatusPidOf(drv, "pers");
     g_assert_true(qvirDriverDomainUndefine(drv, p->uuid, 0, &err));
     g_assert_no_error(err);
     g_assert_cmpint(qvirDriverDomainIsPersistent(drv, p->uuid, NULL), ==, 0);
@@ -919,7 +927,9 @@ testCapabilities(void)
         g_autofree char *path = g_build_filename(root, "caps.xml", NULL);
         const char *cmd[] = {"virt-xml-validate", path, "capability", NULL};
         g_assert_true(g_file_set_contents(path, caps, -1, NULL));
-        if (g_find_program_in_path("virt-xml-validate"))
+        g_autofree char *validator = g_find_program_in_path("virt-xml-validate");
+
+        if (validator)
             testRunOK(cmd);
     }
     qvirDriverClose(drv);
@@ -984,7 +994,7 @@ testSlowQemuBlocksNobody(void)
     b = testDefine(drv, "other", UUID_B, NULL, NULL);
     g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
     g_assert_no_error(err);
-    pid = testStatusPid(testPath(qvirDriverGetConfig(drv)->statusDir, "hung"));
+    pid = testStatusPidOf(drv, "hung");
     g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
 
     data.drv = drv;
@@ -1053,6 +1063,223 @@ testSigtermIsShutdown(void)
     qvirTestTempDirRemove(root);
 }
 
+/* ---- block jobs through the driver ------------------------------------------------- */
+
+typedef struct {
+    GMutex lock;
+    GPtrArray *seen; /* "dst type status" strings */
+} testEvents;
+
+static void
+testBlockJobEventCb(qvirDriver *drv, const qvirDomainRef *dom, const qemuBlockJobEvent *ev,
+                    gpointer opaque)
+{
+    testEvents *events = opaque;
+
+    g_mutex_lock(&events->lock);
+    g_ptr_array_add(events->seen, g_strdup_printf("%s %s %s %d", dom->name, ev->dst,
+                                                  qemuBlockJobTypeTypeToString(ev->type),
+                                                  (int)ev->status));
+    g_mutex_unlock(&events->lock);
+}
+
+static gboolean
+testEventsHave(testEvents *events, const char *what)
+{
+    gboolean found = FALSE;
+
+    g_mutex_lock(&events->lock);
+    for (guint i = 0; i < events->seen->len && !found; i++)
+        found = strcmp(g_ptr_array_index(events->seen, i), what) == 0;
+    g_mutex_unlock(&events->lock);
+    return found;
+}
+
+/* Poll the job as virsh --wait does, until it is gone (or READY for an active commit). */
+static void
+testWaitJob(qvirDriver *drv, const unsigned char *uuid, gboolean untilReady)
+{
+    gint64 deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autoptr(GError) err = NULL;
+        qemuBlockJobInfo info;
+        int rc = qvirDriverDomainGetBlockJobInfo(drv, uuid, "vda", &info, 0, &err);
+
+        g_assert_no_error(err);
+        if (rc == 0 || (untilReady && rc == 1 && info.ready))
+            return;
+        g_usleep(20 * 1000);
+    }
+    g_error("block job did not end");
+}
+
+static char *
+testStartChainDomain(const char *root, qvirDriver **drvOut, qvirDomainRef **refOut)
+{
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    qvirDomainRef *a;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    a = testDefine(drv, "alpha", UUID_A, top, "none");
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    testStatusPidOf(drv, "alpha");
+    *drvOut = drv;
+    *refOut = a;
+    return g_steal_pointer(&imgdir);
+}
+
+static void
+testBlockPull(void)
+{
+    g_autofree char *root = testRootNew();
+    testEvents events = {.seen = g_ptr_array_new_with_free_func(g_free)};
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *imgdir = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *statusPath = NULL;
+    qvirDriver *drv;
+    guint64 probes;
+
+    g_mutex_init(&events.lock);
+    imgdir = testStartChainDomain(root, &drv, &a);
+    statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
+    qvirDriverSetBlockJobEventCallback(drv, testBlockJobEventCb, &events);
+    probes = qvirDriverGetProbeCount(drv);
+
+    /* Errors first: an unknown disk, a base that is not in the chain. */
+    g_assert_false(qvirDriverDomainBlockPull(drv, a->uuid, "vdz", 0, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(err->message, ==, "invalid argument: disk 'vdz' not found in domain");
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", "/nonexistent.qcow2", 0, 0,
+                                               &err));
+    g_assert_nonnull(strstr(err->message, "could not find image '/nonexistent.qcow2'"));
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", NULL, 0, 8 /* COPY */, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED);
+    g_clear_error(&err);
+
+    /* Pull everything above base into the top: mid goes, base stays. */
+    g_assert_true(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", "vda[3]", 0, 0, &err));
+    g_assert_no_error(err);
+    testWaitJob(drv, a->uuid, FALSE);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_null(strstr(xml, "mid.qcow2"));
+    g_assert_nonnull(strstr(xml, "base.qcow2"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 1);
+    g_assert_true(testEventsHave(&events, "alpha vda pull 0"));
+
+    /* Then a full pull: no backing left. */
+    g_assert_true(qvirDriverDomainBlockPull(drv, a->uuid, "vda", 0, 0, &err));
+    g_assert_no_error(err);
+    testWaitJob(drv, a->uuid, FALSE);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(xml, "base.qcow2"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 0);
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore/>"), ==, 1);
+    status = testReadFile(statusPath);
+    g_assert_null(strstr(status, "base.qcow2"));
+
+    /* No backing left to pull from. */
+    g_assert_false(qvirDriverDomainBlockPull(drv, a->uuid, "vda", 0, 0, &err));
+    g_assert_nonnull(strstr(err->message, "has no backing file"));
+    g_clear_error(&err);
+
+    /* Nothing re-read an image; a restart keeps the edited chain. */
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+    qvirDriverClose(drv);
+    drv = testOpen(root);
+    after = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_cmpstr(xml, ==, after);
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    g_ptr_array_unref(events.seen);
+    g_mutex_clear(&events.lock);
+    qvirTestTempDirRemove(root);
+}
+
+static void
+testBlockCommit(void)
+{
+    g_autofree char *root = testRootNew();
+    testEvents events = {.seen = g_ptr_array_new_with_free_func(g_free)};
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *imgdir = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *baseSrc = NULL;
+    qvirDriver *drv;
+    guint64 probes;
+
+    g_mutex_init(&events.lock);
+    imgdir = testStartChainDomain(root, &drv, &a);
+    qvirDriverSetBlockJobEventCallback(drv, testBlockJobEventCb, &events);
+    probes = qvirDriverGetProbeCount(drv);
+    baseSrc = g_strdup_printf("<source file='%s/base.qcow2' index='", imgdir);
+
+    /* The active layer needs the ACTIVE flag; a base must lie below the top. */
+    g_assert_false(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, NULL, 0, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_clear_error(&err);
+    g_assert_false(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", "vda[1]", "vda[2]", 0, 0,
+                                               &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+
+    /* Inner commit (shallow): mid into base; top now backs onto base. */
+    g_assert_true(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, "vda[2]", 0,
+                                              1 /* SHALLOW */, &err));
+    g_assert_no_error(err);
+    testWaitJob(drv, a->uuid, FALSE);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(xml, "mid.qcow2"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 1);
+    g_assert_true(testEventsHave(&events, "alpha vda commit 0"));
+
+    /* Active commit with pivot: base becomes the top. */
+    g_assert_true(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, NULL, 0, 4 /* ACTIVE */,
+                                              &err));
+    g_assert_no_error(err);
+    testWaitJob(drv, a->uuid, TRUE);
+    g_assert_true(qvirDriverDomainBlockJobAbort(drv, a->uuid, "vda", 2 /* PIVOT */, &err));
+    g_assert_no_error(err);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(xml, baseSrc));
+    g_assert_null(strstr(xml, "top.qcow2"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 0);
+    g_assert_true(testEventsHave(&events, "alpha vda active-commit 3"));
+    g_assert_true(testEventsHave(&events, "alpha vda active-commit 0"));
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+
+    /* No job any more; abort says so. */
+    g_assert_false(qvirDriverDomainBlockJobAbort(drv, a->uuid, "vda", 0, &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    /* Jobs on a stopped domain. */
+    g_assert_false(qvirDriverDomainBlockPull(drv, a->uuid, "vda", 0, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    qvirDriverClose(drv);
+    g_ptr_array_unref(events.seen);
+    g_mutex_clear(&events.lock);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -1105,6 +1332,8 @@ main(int argc, char **argv)
     g_test_add_func("/driver/transient", testTransient);
     g_test_add_func("/driver/slow-qemu-blocks-nobody", testSlowQemuBlocksNobody);
     g_test_add_func("/driver/sigterm-is-shutdown", testSigtermIsShutdown);
+    g_test_add_func("/driver/block-pull", testBlockPull);
+    g_test_add_func("/driver/block-commit", testBlockCommit);
 
     ret = g_test_run();
     testKillLeftovers();

@@ -115,6 +115,7 @@ qemuDomainObjUnref(qemuDomainObj *obj)
     /* The last reference: nobody can hold the job or a process handle any more
      * (a process handle holds a reference of its own). */
     g_assert(!obj->proc);
+    qemuBlockJobsFree(obj->blockJobs);
     qvirDomainDefFree(obj->def);
     qvirDomainDefFree(obj->liveDef);
     qvirDomainDefFree(obj->startDef);

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "conf/domain_conf.h"
+#include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_process.h"
 
 typedef struct _qemuDomainObj qemuDomainObj;
@@ -41,6 +42,7 @@ struct _qemuDomainObj {
 
     qemuProcess *proc; /* NULL when inactive */
     gpointer procCtx;  /* the driver's callback context for proc; freed with it */
+    qemuBlockJobs *blockJobs; /* running: block jobs and event waits; freed after proc */
     guint64 procGen;   /* bumped on every change of proc, to discard stale exit reports */
     gboolean attaching;        /* a start/reconnect is under way: exits are recorded ... */
     gboolean exitPending;      /* ... here, and handled once it finished */

@@ -23,7 +23,9 @@
 #include "conf/domain_validate.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_domain.h"
 #include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_driverpriv.h"
 #include "qemu/qemu_process.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
@@ -62,24 +64,13 @@
 #define QEMU_LIST_NO_CHECKPOINT (1u << 15)
 #define QEMU_LIST_ALL_FLAGS 0xffffu
 
-struct _qvirDriver {
-    qvirDriverConfig *cfg;
-    qemuDomainObjList *domains;
-    gint nextId;
-
-    GMutex capsLock;
-    GHashTable *caps; /* emulator path -> qemuCaps* */
-
-    /* Exit and event handling runs here, never on the thread that reported it: that
-     * thread belongs to the process/monitor and may be joined by qemuProcessStop. */
-    GThreadPool *workers;
-};
-
 typedef enum {
     QEMU_DRIVER_TASK_EXIT = 0, /* QEMU went away on its own (guest power-off included:
                                 * the process layer ends QEMU after SHUTDOWN) */
     QEMU_DRIVER_TASK_STOP,     /* QMP STOP */
     QEMU_DRIVER_TASK_RESUME,   /* QMP RESUME */
+    QEMU_DRIVER_TASK_BLOCKJOBS, /* a block job changed state: apply it to the chain */
+    QEMU_DRIVER_TASK_DEVICE_DELETED, /* QEMU released a device (a pending detach) */
 } qemuDriverTaskKind;
 
 typedef struct {
@@ -87,6 +78,7 @@ typedef struct {
     guint64 gen;
     qemuDriverTaskKind kind;
     qemuProcessExitReason reason;
+    char *alias; /* DEVICE_DELETED */
 } qemuDriverTask;
 
 
@@ -113,7 +105,7 @@ qvirDriverGetProbeCount(qvirDriver *drv)
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static gboolean
+gboolean
 qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
                      GError **error)
 {
@@ -126,7 +118,7 @@ qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *fun
     return TRUE;
 }
 
-static qvirDomainRef *
+qvirDomainRef *
 qemuDriverMakeRef(qemuDomainObj *obj)
 {
     qvirDomainRef *ref = g_new0(qvirDomainRef, 1);
@@ -149,7 +141,7 @@ qemuDriverNoDomainUUID(const unsigned char *uuid, GError **error)
                 "Domain not found: no domain with matching uuid '%s'", uuidstr);
 }
 
-static qemuDomainObj *
+qemuDomainObj *
 qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error)
 {
     qemuDomainObj *obj;
@@ -164,7 +156,7 @@ qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error)
 }
 
 /* Begin a job on OBJ and make sure it is still listed (an undefine may have raced). */
-static gboolean
+gboolean
 qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error)
 {
     gboolean removed;
@@ -182,7 +174,7 @@ qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error)
     return TRUE;
 }
 
-static void
+void
 qemuDriverErrorNotRunning(GError **error)
 {
     g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -250,7 +242,7 @@ qemuDriverRemoveDir(const char *dir)
 
 /* ---- capabilities --------------------------------------------------------------- */
 
-static const qemuCaps *
+const qemuCaps *
 qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error)
 {
     qemuCaps *caps;
@@ -298,7 +290,7 @@ qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
 /* ---- status file ---------------------------------------------------------------- */
 
 /* With the job held. */
-static gboolean
+gboolean
 qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **error)
 {
     g_autofree char *path = qemuDriverStatusPath(drv, obj->name);
@@ -343,8 +335,9 @@ qemuDriverProcCtxFree(qemuDriverProcCtx *ctx)
 }
 
 static void
-qemuDriverQueueTask(qvirDriver *drv, qemuDomainObj *obj, guint64 gen, qemuDriverTaskKind kind,
-                    qemuProcessExitReason reason)
+qemuDriverQueueTaskFull(qvirDriver *drv, qemuDomainObj *obj, guint64 gen,
+                        qemuDriverTaskKind kind, qemuProcessExitReason reason,
+                        const char *alias)
 {
     qemuDriverTask *task = g_new0(qemuDriverTask, 1);
 
@@ -352,7 +345,15 @@ qemuDriverQueueTask(qvirDriver *drv, qemuDomainObj *obj, guint64 gen, qemuDriver
     task->gen = gen;
     task->kind = kind;
     task->reason = reason;
+    task->alias = g_strdup(alias);
     g_thread_pool_push(drv->workers, task, NULL);
+}
+
+static void
+qemuDriverQueueTask(qvirDriver *drv, qemuDomainObj *obj, guint64 gen, qemuDriverTaskKind kind,
+                    qemuProcessExitReason reason)
+{
+    qemuDriverQueueTaskFull(drv, obj, gen, kind, reason, NULL);
 }
 
 /* Runs on a process/monitor thread: only record and hand over. */
@@ -378,18 +379,28 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
 {
     qemuDriverProcCtx *ctx = opaque;
     qemuDomainObj *obj = ctx->obj;
-    qemuDriverTaskKind kind;
-
-    if (g_strcmp0(name, "STOP") == 0)
-        kind = QEMU_DRIVER_TASK_STOP;
-    else if (g_strcmp0(name, "RESUME") == 0)
-        kind = QEMU_DRIVER_TASK_RESUME;
-    else
-        return;
 
     qemuDomainObjLock(obj);
-    if (obj->proc == proc)
-        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, kind, QEMU_PROCESS_EXIT_SHUTDOWN);
+    if (obj->proc != proc) {
+        qemuDomainObjUnlock(obj);
+        return;
+    }
+    /* Block job and DEVICE_DELETED bookkeeping only records (never talks to QEMU), so it
+     * is safe here; the chain edit itself runs on a worker. */
+    if (obj->blockJobs && qemuBlockJobsHandleEvent(obj->blockJobs, name, data))
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_BLOCKJOBS, 0);
+    if (g_strcmp0(name, "STOP") == 0) {
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_STOP, 0);
+    } else if (g_strcmp0(name, "RESUME") == 0) {
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_RESUME, 0);
+    } else if (g_strcmp0(name, "DEVICE_DELETED") == 0 && data &&
+               json_object_has_member(data, "device")) {
+        const char *alias = json_object_get_string_member(data, "device");
+
+        if (alias)
+            qemuDriverQueueTaskFull(ctx->drv, obj, obj->procGen,
+                                    QEMU_DRIVER_TASK_DEVICE_DELETED, 0, alias);
+    }
     qemuDomainObjUnlock(obj);
 }
 
@@ -407,6 +418,8 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->proc = proc;
     obj->procCtx = ctx;
     obj->procGen++;
+    if (!obj->blockJobs)
+        obj->blockJobs = qemuBlockJobsNew();
     obj->liveDef = live;
     obj->id = live->id;
     obj->state = state;
@@ -430,15 +443,19 @@ qemuDriverReleaseProcess(qemuDomainObj *obj)
 {
     qemuProcess *proc;
     qemuDriverProcCtx *ctx;
+    qemuBlockJobs *jobs;
 
     qemuDomainObjLock(obj);
     proc = g_steal_pointer(&obj->proc);
     ctx = g_steal_pointer(&obj->procCtx);
+    /* Events reach the table only under the object's mutex: none can use it now. */
+    jobs = g_steal_pointer(&obj->blockJobs);
     obj->procGen++;
     qemuDomainObjUnlock(obj);
     if (proc)
         qemuProcessFree(proc);
     qemuDriverProcCtxFree(ctx);
+    qemuBlockJobsFree(jobs);
 }
 
 /*
@@ -493,6 +510,7 @@ static void
 qemuDriverTaskFree(qemuDriverTask *task)
 {
     qemuDomainObjUnref(task->obj);
+    g_free(task->alias);
     g_free(task);
 }
 
@@ -541,6 +559,12 @@ qemuDriverWorker(gpointer data, gpointer userData)
         case QEMU_DRIVER_TASK_STOP:
         case QEMU_DRIVER_TASK_RESUME:
             qemuDriverTaskUpdateState(drv, obj, task->kind);
+            break;
+        case QEMU_DRIVER_TASK_BLOCKJOBS:
+            qemuDriverProcessBlockJobs(drv, obj);
+            break;
+        case QEMU_DRIVER_TASK_DEVICE_DELETED:
+            qemuDriverDeviceDeleted(drv, obj, task->alias);
             break;
         }
     }
@@ -774,7 +798,15 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
         return;
     }
 
-    /* Restore the live definition, chains and all, exactly as written: no probing. */
+    /* Restore the live definition, chains and all, exactly as written: no probing. Node
+     * names follow from the indexes, as QEMU was given them. */
+    {
+        unsigned int next = qemuDomainNextNodeIndex(status->def);
+
+        for (guint i = 0; i < status->def->disks->len; i++)
+            qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(status->def->disks, i),
+                                                &next);
+    }
     if (status->def->id <= 0)
         status->def->id = g_atomic_int_add(&drv->nextId, 1);
     while (TRUE) {
@@ -828,6 +860,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     drv->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)qemuCapsFree);
     drv->workers = g_thread_pool_new(qemuDriverWorker, drv, -1, FALSE, NULL);
+    g_mutex_init(&drv->eventLock);
 
     defs = qemuDriverListXMLFiles(drv->cfg->defsDir);
     for (guint i = 0; i < defs->len; i++)
@@ -861,6 +894,7 @@ qvirDriverClose(qvirDriver *drv)
     qemuDomainObjListFree(drv->domains);
     g_hash_table_destroy(drv->caps);
     g_mutex_clear(&drv->capsLock);
+    g_mutex_clear(&drv->eventLock);
     qvirDriverConfigFree(drv->cfg);
     g_free(drv);
 }
@@ -1027,7 +1061,7 @@ qvirDriverListDefinedDomainNames(qvirDriver *drv)
 
 /* ---- define, undefine ------------------------------------------------------------ */
 
-static gboolean
+gboolean
 qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error)
 {
     g_autofree char *path = qemuDriverDefPath(drv, def->name);

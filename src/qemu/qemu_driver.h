@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "conf/domain_conf.h"
+#include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_conf.h"
 
@@ -109,3 +110,42 @@ guint64 qvirDriverGetProbeCount(qvirDriver *drv);
 /* CMD on one line as `virsh domxml-to-native qemu-argv` prints it (libvirt's
  * virCommandToString without line breaks): env, then argv, shell-quoted where needed. */
 char *qemuDriverCommandLineToString(const qemuCommandLine *cmd);
+
+/* ---- live disk operations -------------------------------------------------------------
+ *
+ * All on a running domain's cached chains: they are filled at start and attach, edited in
+ * place (never re-probed) when a pull, commit or snapshot completes, freed at detach and
+ * stop; the status file is rewritten after every change. DISK names a disk by target
+ * ("vda") or by the path of its top image. Flags and units are libvirt's.
+ */
+
+/* Block job events for clients (libvirt's BLOCK_JOB and BLOCK_JOB_2 events). Called from a
+ * driver thread with no domain lock held; EV is borrowed. */
+typedef void (*qvirDriverBlockJobEventFunc)(qvirDriver *drv, const qvirDomainRef *dom,
+                                            const qemuBlockJobEvent *ev, gpointer opaque);
+void qvirDriverSetBlockJobEventCallback(qvirDriver *drv, qvirDriverBlockJobEventFunc cb,
+                                        gpointer opaque);
+
+/* BANDWIDTH in MiB/s, or bytes/s with VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES (64). */
+gboolean qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                                   unsigned long bandwidth, unsigned int flags, GError **error);
+/* Without VIR_DOMAIN_BLOCK_REBASE_COPY (8): a pull into DISK from the layers above BASE
+ * (NULL: all). Copy jobs are not supported. */
+gboolean qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid,
+                                     const char *disk, const char *base,
+                                     unsigned long bandwidth, unsigned int flags,
+                                     GError **error);
+/* FLAGS: SHALLOW 1, DELETE 2 (refused), ACTIVE 4, RELATIVE 8, BANDWIDTH_BYTES 16. */
+gboolean qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid,
+                                     const char *disk, const char *base, const char *top,
+                                     unsigned long bandwidth, unsigned int flags,
+                                     GError **error);
+/* FLAGS: ASYNC 1, PIVOT 2. Without ASYNC, returns once the job has ended and the chain
+ * has been updated. */
+gboolean qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid,
+                                       const char *disk, unsigned int flags, GError **error);
+/* 1 with INFO filled (bandwidth in MiB/s unless VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES
+ * 1), 0 when DISK has no job, -1 on error. A job that ended is applied to the chain first. */
+int qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid,
+                                    const char *disk, qemuBlockJobInfo *info,
+                                    unsigned int flags, GError **error);

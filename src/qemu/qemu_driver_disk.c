@@ -1,0 +1,429 @@
+/*
+ * qemu_driver_disk.c: live disk operations of the driver: block pull, commit, job abort
+ * and info, and the events that complete them.
+ *
+ * Concurrency: an operation holds the domain's job (never its mutex) while it talks to
+ * QEMU. Starting a job only reads the live definition (stable while the job is held). An
+ * operation that changes the chains works on a private copy and swaps it in under the
+ * mutex, so readers (dumpxml, lists) never see a half-edited chain and never wait for QEMU.
+ */
+#define G_LOG_DOMAIN "qvirt-driver"
+
+#include <string.h>
+
+#include "qemu/qemu_driverpriv.h"
+#include "qemu/qemu_chainedit.h"
+#include "qemu/qemu_hotplug.h"
+#include "qemu/qemu_process.h"
+#include "util/virerror.h"
+
+/* libvirt-domain.h flags. */
+#define QEMU_BLOCK_PULL_BANDWIDTH_BYTES (1u << 6)
+#define QEMU_BLOCK_REBASE_SHALLOW (1u << 0)
+#define QEMU_BLOCK_REBASE_REUSE_EXT (1u << 1)
+#define QEMU_BLOCK_REBASE_COPY_RAW (1u << 2)
+#define QEMU_BLOCK_REBASE_COPY (1u << 3)
+#define QEMU_BLOCK_REBASE_RELATIVE (1u << 4)
+#define QEMU_BLOCK_REBASE_COPY_DEV (1u << 5)
+#define QEMU_BLOCK_REBASE_BANDWIDTH_BYTES (1u << 6)
+#define QEMU_BLOCK_COMMIT_SHALLOW (1u << 0)
+#define QEMU_BLOCK_COMMIT_DELETE (1u << 1)
+#define QEMU_BLOCK_COMMIT_ACTIVE (1u << 2)
+#define QEMU_BLOCK_COMMIT_RELATIVE (1u << 3)
+#define QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES (1u << 4)
+#define QEMU_BLOCK_JOB_ABORT_ASYNC (1u << 0)
+#define QEMU_BLOCK_JOB_ABORT_PIVOT (1u << 1)
+#define QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES (1u << 0)
+
+/* How long a synchronous abort / pivot waits for QEMU to end the job. */
+#define QEMU_DRIVER_BLOCKJOB_WAIT_MS 30000
+
+/* ---- events ---------------------------------------------------------------------- */
+
+void
+qvirDriverSetBlockJobEventCallback(qvirDriver *drv, qvirDriverBlockJobEventFunc cb,
+                                   gpointer opaque)
+{
+    g_mutex_lock(&drv->eventLock);
+    drv->blockJobEventCb = cb;
+    drv->blockJobEventOpaque = opaque;
+    g_mutex_unlock(&drv->eventLock);
+}
+
+static void
+qemuDriverEmitBlockJobEvents(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *events)
+{
+    g_autoptr(qvirDomainRef) ref = NULL;
+
+    if (!events || events->len == 0)
+        return;
+    ref = qemuDriverMakeRef(obj);
+    /* Held while calling out, so the RPC layer can unregister and free OPAQUE safely. */
+    g_mutex_lock(&drv->eventLock);
+    for (guint i = 0; drv->blockJobEventCb && i < events->len; i++)
+        drv->blockJobEventCb(drv, ref, g_ptr_array_index(events, i), drv->blockJobEventOpaque);
+    g_mutex_unlock(&drv->eventLock);
+}
+
+/* ---- the running domain of an operation ----------------------------------------- */
+
+typedef struct {
+    qemuDomainObj *obj;
+    qemuMonitor *mon;
+    qemuBlockJobs *jobs;
+    const qvirDomainDef *live; /* stable while the job is held: read without the mutex */
+} qemuDriverLive;
+
+/* Look up and lock (job) a running domain. */
+static gboolean
+qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+                    qemuDriverLive *live, GError **error)
+{
+    memset(live, 0, sizeof(*live));
+    if (!(live->obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuDriverBeginJob(live->obj, jobName, error)) {
+        g_clear_pointer(&live->obj, qemuDomainObjUnref);
+        return FALSE;
+    }
+    qemuDomainObjLock(live->obj);
+    if (qemuDomainObjIsActive(live->obj) && live->obj->proc) {
+        live->mon = qemuProcessGetMonitor(live->obj->proc);
+        live->jobs = live->obj->blockJobs;
+        live->live = live->obj->liveDef;
+    }
+    qemuDomainObjUnlock(live->obj);
+    if (!live->mon || !live->jobs) {
+        qemuDriverErrorNotRunning(error);
+        qemuDomainObjEndJob(live->obj);
+        g_clear_pointer(&live->obj, qemuDomainObjUnref);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+qemuDriverLiveEnd(qemuDriverLive *live)
+{
+    if (!live->obj)
+        return;
+    qemuDomainObjEndJob(live->obj);
+    g_clear_pointer(&live->obj, qemuDomainObjUnref);
+}
+
+/* A private copy of the live definition to edit, node names and probe data included. */
+static qvirDomainDef *
+qemuDriverLiveCopy(qemuDomainObj *obj, GError **error)
+{
+    return qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error);
+}
+
+/* Publish an edited copy as the live definition and record it in the status file. */
+static void
+qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
+{
+    g_autoptr(GError) err = NULL;
+    qvirDomainDef *old;
+
+    qemuDomainObjLock(obj);
+    old = obj->liveDef;
+    obj->liveDef = work;
+    qemuDomainObjUnlock(obj);
+    qvirDomainDefFree(old);
+    if (!qemuDriverWriteStatus(drv, obj, &err))
+        g_message("domain '%s': %s", obj->name, err->message);
+}
+
+static qvirDomainDiskDef *
+qemuDriverFindDisk(const qvirDomainDef *def, const char *name, GError **error)
+{
+    qvirDomainDiskDef *disk = name ? qvirDomainDiskByName(def, name) : NULL;
+
+    if (!disk)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: disk '%s' not found in domain", name ? name : "");
+    return disk;
+}
+
+/*
+ * Apply every block job that ended to the chains (job held, domain running): on a copy,
+ * swapped in when something changed; then tell clients. Returns whether anything ended.
+ */
+static gboolean
+qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon,
+                         qemuBlockJobs *jobs)
+{
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GError) err = NULL;
+    qvirDomainDef *work;
+
+    if (!(work = qemuDriverLiveCopy(obj, &err))) {
+        g_message("domain '%s': cannot copy the live definition: %s", obj->name, err->message);
+        return FALSE;
+    }
+    if (!qemuBlockJobsProcess(jobs, mon, work, events, &err))
+        g_message("domain '%s': %s", obj->name, err->message);
+    if (events->len == 0) {
+        qvirDomainDefFree(work);
+        return FALSE;
+    }
+    qemuDriverLiveCommit(drv, obj, work);
+    qemuDriverEmitBlockJobEvents(drv, obj, events);
+    return TRUE;
+}
+
+void
+qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
+{
+    qemuMonitor *mon = NULL;
+    qemuBlockJobs *jobs = NULL;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc && obj->liveDef) {
+        mon = qemuProcessGetMonitor(obj->proc);
+        jobs = obj->blockJobs;
+    }
+    qemuDomainObjUnlock(obj);
+    if (mon && jobs)
+        (void)qemuDriverApplyBlockJobs(drv, obj, mon, jobs);
+}
+
+/* ---- block jobs ------------------------------------------------------------------- */
+
+/* BANDWIDTH in MiB/s (or bytes/s with BYTES) to bytes/s, refusing overflow as libvirt. */
+static gboolean
+qemuDriverBandwidthBytes(unsigned long bandwidth, gboolean bytes, unsigned long long *out,
+                         GError **error)
+{
+    const unsigned long long limit = G_MAXINT64 >> 20;
+
+    if (bytes) {
+        *out = bandwidth;
+        return TRUE;
+    }
+    if ((unsigned long long)bandwidth > limit) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: bandwidth must be less than %llu", limit + 1);
+        return FALSE;
+    }
+    *out = (unsigned long long)bandwidth << 20;
+    return TRUE;
+}
+
+static gboolean
+qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, const char *base,
+               unsigned long bandwidth, gboolean bytes, GError **error)
+{
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    unsigned long long bw;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverBandwidthBytes(bandwidth, bytes, &bw, error))
+        return FALSE;
+    if (!qemuDriverLiveBegin(drv, uuid, "block pull", &live, error))
+        return FALSE;
+    /* Starting a job only reads the definition: the chain changes when it completes. */
+    if ((disk = qemuDriverFindDisk(live.live, path, error)))
+        ok = qemuBlockJobPull(live.jobs, live.mon, (qvirDomainDef *)live.live, disk, base, bw,
+                              error);
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                          unsigned long bandwidth, unsigned int flags, GError **error)
+{
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, __func__, error))
+        return FALSE;
+    return qemuDriverPull(drv, uuid, disk, NULL, bandwidth,
+                          (flags & QEMU_BLOCK_PULL_BANDWIDTH_BYTES) != 0, error);
+}
+
+gboolean
+qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                            const char *base, unsigned long bandwidth, unsigned int flags,
+                            GError **error)
+{
+    const unsigned int copyFlags = QEMU_BLOCK_REBASE_COPY | QEMU_BLOCK_REBASE_SHALLOW |
+                                   QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
+                                   QEMU_BLOCK_REBASE_COPY_DEV;
+
+    if (!qemuDriverCheckFlags(flags,
+                              copyFlags | QEMU_BLOCK_REBASE_RELATIVE |
+                                  QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
+                              __func__, error))
+        return FALSE;
+    if (flags & copyFlags) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: block copy is not supported");
+        return FALSE;
+    }
+    /* RELATIVE needs no work: the new backing name is the base's path as the chain has it. */
+    return qemuDriverPull(drv, uuid, disk, base, bandwidth,
+                          (flags & QEMU_BLOCK_REBASE_BANDWIDTH_BYTES) != 0, error);
+}
+
+/* SHALLOW: the base is the layer right below TOP. Returns "DST[INDEX]" for it. */
+static char *
+qemuDriverShallowBase(const qvirDomainDiskDef *disk, const char *top, GError **error)
+{
+    qvirStorageSource *topSrc = disk->src;
+
+    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+        return NULL;
+    if (!qvirStorageSourceIsBacking(topSrc->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: top '%s' in chain for '%s' has no backing file",
+                    topSrc->path, disk->dst);
+        return NULL;
+    }
+    return g_strdup_printf("%s[%u]", disk->dst, topSrc->backingStore->id);
+}
+
+gboolean
+qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                            const char *base, const char *top, unsigned long bandwidth,
+                            unsigned int flags, GError **error)
+{
+    g_autofree char *shallowBase = NULL;
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    unsigned long long bw;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
+                                  QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
+                                  QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
+                              __func__, error))
+        return FALSE;
+    if (flags & QEMU_BLOCK_COMMIT_DELETE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: deletion of committed images is not supported");
+        return FALSE;
+    }
+    if ((flags & QEMU_BLOCK_COMMIT_SHALLOW) && base) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: base and shallow are mutually exclusive");
+        return FALSE;
+    }
+    if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0,
+                                  &bw, error))
+        return FALSE;
+    if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
+        return FALSE;
+    if ((disk = qemuDriverFindDisk(live.live, path, error))) {
+        if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
+            base = shallowBase = qemuDriverShallowBase(disk, top, error);
+        if (!(flags & QEMU_BLOCK_COMMIT_SHALLOW) || shallowBase)
+            ok = qemuBlockJobCommit(live.jobs, live.mon, (qvirDomainDef *)live.live, disk, top,
+                                    base, (flags & QEMU_BLOCK_COMMIT_ACTIVE) != 0, bw, error);
+    }
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                              unsigned int flags, GError **error)
+{
+    g_autofree char *dst = NULL;
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
+                              __func__, error))
+        return FALSE;
+    if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
+        return FALSE;
+    if (!(disk = qemuDriverFindDisk(live.live, path, error)))
+        goto out;
+    dst = g_strdup(disk->dst);
+    if (!qemuBlockJobAbort(live.jobs, live.mon, disk, (flags & QEMU_BLOCK_JOB_ABORT_PIVOT) != 0,
+                           error))
+        goto out;
+    ok = TRUE;
+    if (flags & QEMU_BLOCK_JOB_ABORT_ASYNC)
+        goto out;
+    /* Synchronous: return once the job ended and the chain shows it, as libvirt does. */
+    if (!qemuBlockJobWait(live.jobs, dst, FALSE, QEMU_DRIVER_BLOCKJOB_WAIT_MS)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                    "Timed out during operation: block job on disk '%s' did not end", dst);
+        ok = FALSE;
+        goto out;
+    }
+    (void)qemuDriverApplyBlockJobs(drv, live.obj, live.mon, live.jobs);
+
+out:
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+int
+qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                qemuBlockJobInfo *info, unsigned int flags, GError **error)
+{
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    int ret = -1;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
+        return -1;
+    memset(info, 0, sizeof(*info));
+    if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
+        return -1;
+    /* A job that ended is applied first: a client polling for the end (virsh --wait) then
+     * finds the new chain in the very next dumpxml. */
+    (void)qemuDriverApplyBlockJobs(drv, live.obj, live.mon, live.jobs);
+    qemuDomainObjLock(live.obj);
+    live.live = live.obj->liveDef;
+    qemuDomainObjUnlock(live.obj);
+
+    if ((disk = qemuDriverFindDisk(live.live, path, error)) &&
+        (ret = qemuBlockJobGetInfo(live.jobs, live.mon, disk, info, error)) == 1 &&
+        !(flags & QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
+        info->bandwidth >>= 20;
+    if (ret == 0 && qemuBlockJobsDiskHasJob(live.jobs, disk->dst)) {
+        /* QEMU no longer lists the job but its end event is still on the way: wait for
+         * it, so "no job" always comes with the final chain. */
+        g_autofree char *dst = g_strdup(disk->dst);
+
+        (void)qemuBlockJobWait(live.jobs, dst, FALSE, QEMU_DRIVER_BLOCKJOB_WAIT_MS);
+        (void)qemuDriverApplyBlockJobs(drv, live.obj, live.mon, live.jobs);
+    }
+    qemuDriverLiveEnd(&live);
+    return ret;
+}
+
+/* ---- device removal completed by the guest ---------------------------------------- */
+
+void
+qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias)
+{
+    g_autoptr(GError) err = NULL;
+    qemuMonitor *mon = NULL;
+    qvirDomainDef *work;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc && obj->liveDef)
+        mon = qemuProcessGetMonitor(obj->proc);
+    qemuDomainObjUnlock(obj);
+    if (!mon || !alias)
+        return;
+    if (!(work = qemuDriverLiveCopy(obj, &err))) {
+        g_message("domain '%s': %s", obj->name, err->message);
+        return;
+    }
+    /* FALSE without error: no disk has that alias (already removed by the detach call). */
+    if (!qemuHotplugDiskRemoved(mon, work, alias, &err)) {
+        if (err)
+            g_message("domain '%s': removing device '%s': %s", obj->name, alias, err->message);
+        qvirDomainDefFree(work);
+        return;
+    }
+    qemuDriverLiveCommit(drv, obj, work);
+}

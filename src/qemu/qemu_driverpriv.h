@@ -1,0 +1,44 @@
+/*
+ * qemu_driverpriv.h: what qemu_driver.c shares with the driver's other files
+ * (qemu_driver_disk.c: live disk operations and snapshots). Not for other layers.
+ */
+#pragma once
+
+#include "qemu/qemu_blockjob.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_driver.h"
+
+struct _qvirDriver {
+    qvirDriverConfig *cfg;
+    qemuDomainObjList *domains;
+    gint nextId;
+
+    GMutex capsLock;
+    GHashTable *caps; /* emulator path -> qemuCaps* */
+
+    /* Exit and event handling runs here, never on the thread that reported it: that
+     * thread belongs to the process/monitor and may be joined by qemuProcessStop. */
+    GThreadPool *workers;
+
+    GMutex eventLock;
+    qvirDriverBlockJobEventFunc blockJobEventCb;
+    gpointer blockJobEventOpaque;
+};
+
+/* Shared helpers of qemu_driver.c. */
+gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
+                              GError **error);
+qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
+qemuDomainObj *qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error);
+/* Begin OBJ's job and make sure it is still listed. */
+gboolean qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error);
+void qemuDriverErrorNotRunning(GError **error);
+const qemuCaps *qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error);
+/* Job held: write OBJ's status file / a persistent definition atomically. */
+gboolean qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **error);
+gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error);
+
+/* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
+void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
+void qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias);
