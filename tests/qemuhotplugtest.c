@@ -6,6 +6,7 @@
  * virtio disk must report that the detach is still pending; SCSI disks unplug without the
  * guest and show the complete path.
  */
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 
@@ -598,6 +599,253 @@ testSoak(void)
     testVMFree(&vm);
 }
 
+/* ---- a real guest ------------------------------------------------------------------------ */
+
+/*
+ * A minimal Linux guest under TCG: Debian's cloud kernel and an initramfs built here from
+ * busybox-static and the kernel's virtio modules. The guest waits for a hot-plugged disk,
+ * writes a pattern to it, and its kernel answers the unplug request, so device_del really
+ * completes (DEVICE_DELETED) - which no paused QEMU can show.
+ */
+#define GUEST_INIT \
+    "#!/bin/busybox sh\n" \
+    "/bin/busybox --install -s /bin\n" \
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n" \
+    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci " \
+    "virtio_blk; do insmod /lib/$m.ko; done\n" \
+    "echo QVIRT-READY\n" \
+    "while [ ! -e /sys/block/vdb ]; do sleep 0.2; done\n" \
+    "sleep 0.5\n" \
+    "dd if=/dev/zero bs=65536 count=1 2>/dev/null | tr '\\000' '\\132' | " \
+    "dd of=/dev/vdb bs=65536 seek=32 conv=fsync 2>/dev/null && echo QVIRT-WROTE\n" \
+    "while [ -e /sys/block/vdb ]; do sleep 0.2; done\n" \
+    "echo QVIRT-GONE\n" \
+    "while true; do sleep 10; done\n"
+
+static const char *const testGuestModules[] = {
+    "kernel/drivers/virtio/virtio_ring.ko",
+    "kernel/drivers/virtio/virtio.ko",
+    "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+    "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+    "kernel/drivers/virtio/virtio_pci.ko",
+    "kernel/drivers/block/virtio_blk.ko",
+};
+
+/* One entry of a "newc" cpio archive (the initramfs format). */
+static void
+testCpioAdd(GByteArray *out, const char *name, guint32 mode, const char *data, gsize len)
+{
+    static guint32 ino = 1;
+    g_autofree char *hdr = g_strdup_printf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X"
+                                           "%08X%08X%08X",
+                                           ino++, mode, 0u, 0u, 1u, 0u, (guint32)len, 0u, 0u,
+                                           0u, 0u, (guint32)strlen(name) + 1, 0u);
+    static const guint8 zeros[4] = {0};
+
+    g_byte_array_append(out, (const guint8 *)hdr, strlen(hdr));
+    g_byte_array_append(out, (const guint8 *)name, strlen(name) + 1);
+    g_byte_array_append(out, zeros, (4 - out->len % 4) % 4);
+    if (len)
+        g_byte_array_append(out, (const guint8 *)data, len);
+    g_byte_array_append(out, zeros, (4 - out->len % 4) % 4);
+}
+
+/* The kernel image and its modules directory, or FALSE when not installed. */
+static gboolean
+testGuestKernel(char **kernel, char **modules)
+{
+    g_autoptr(GDir) dir = g_dir_open("/boot", 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *mods = NULL;
+
+        if (!g_str_has_prefix(name, "vmlinuz-"))
+            continue;
+        mods = g_build_filename("/lib/modules", name + strlen("vmlinuz-"), NULL);
+        if (!g_file_test(mods, G_FILE_TEST_IS_DIR))
+            continue;
+        *kernel = g_build_filename("/boot", name, NULL);
+        *modules = g_steal_pointer(&mods);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+testGuestInitrd(const char *modules, const char *path)
+{
+    g_autoptr(GByteArray) cpio = g_byte_array_new();
+    g_autofree char *busybox = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents("/bin/busybox", &busybox, &len, NULL))
+        return FALSE;
+    testCpioAdd(cpio, "bin", 040755, NULL, 0);
+    testCpioAdd(cpio, "lib", 040755, NULL, 0);
+    testCpioAdd(cpio, "proc", 040755, NULL, 0);
+    testCpioAdd(cpio, "sys", 040755, NULL, 0);
+    testCpioAdd(cpio, "dev", 040755, NULL, 0);
+    testCpioAdd(cpio, "bin/busybox", 0100755, busybox, len);
+    testCpioAdd(cpio, "init", 0100755, GUEST_INIT, strlen(GUEST_INIT));
+    for (guint i = 0; i < G_N_ELEMENTS(testGuestModules); i++) {
+        g_autofree char *src = g_build_filename(modules, testGuestModules[i], NULL);
+        g_autofree char *base = g_path_get_basename(testGuestModules[i]);
+        g_autofree char *dst = g_build_filename("lib", base, NULL);
+        g_autofree char *data = NULL;
+        gsize dlen = 0;
+
+        if (!g_file_get_contents(src, &data, &dlen, NULL))
+            return FALSE;
+        testCpioAdd(cpio, dst, 0100644, data, dlen);
+    }
+    testCpioAdd(cpio, "TRAILER!!!", 0, NULL, 0);
+    return g_file_set_contents(path, (const char *)cpio->data, cpio->len, NULL);
+}
+
+/* The pty QEMU gave the guest's serial port (query-chardev). */
+static int
+testGuestOpenSerial(TestVM *vm)
+{
+    g_autoptr(JsonNode) ret = testQMP(vm, "query-chardev", NULL);
+    JsonArray *arr = json_node_get_array(ret);
+
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *o = json_array_get_object_element(arr, i);
+        const char *file = json_object_get_string_member(o, "filename");
+
+        if (g_str_has_prefix(file, "pty:")) {
+            int fd = open(file + 4, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+            g_assert_cmpint(fd, >=, 0);
+            return fd;
+        }
+    }
+    g_error("no pty serial port");
+    return -1;
+}
+
+/* Read the console into LOG until it shows WHAT (TRUE) or TIMEOUT_S passes. */
+static gboolean
+testGuestWaitFor(int fd, GString *log, const char *what, guint timeoutS)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutS * G_USEC_PER_SEC;
+
+    while (!strstr(log->str, what)) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n > 0) {
+            g_string_append_len(log, buf, n);
+            continue;
+        }
+        if (g_get_monotonic_time() > deadline)
+            return FALSE;
+        g_usleep(50 * 1000);
+    }
+    return TRUE;
+}
+
+static void
+testGuestAttachWriteDetach(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *kernel = NULL;
+    g_autofree char *modules = NULL;
+    g_autofree char *initrd = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(GString) log = g_string_new(NULL);
+    qemuHotplugOpts opts = {.chainConfig = NULL, .defaultDiskCache = -1};
+    qvirDomainDiskDef *disk;
+    qemuProcessStartOpts popts;
+    gint64 t0;
+    TestVM vm;
+    int fd;
+    int rc;
+
+    if (!testGuestKernel(&kernel, &modules) || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS)) {
+        g_test_skip("needs a Debian kernel in /boot (linux-image-cloud-amd64) and "
+                    "busybox-static");
+        return;
+    }
+    testVMInitImages(&vm);
+    initrd = g_build_filename(vm.dir, "initrd.cpio", NULL);
+    if (!testGuestInitrd(modules, initrd)) {
+        testVMFree(&vm);
+        g_test_skip("cannot build the guest's initramfs (virtio modules missing?)");
+        return;
+    }
+
+    /* testVMStart starts paused without a kernel: this one boots. */
+    extra = g_strdup_printf(
+        "<domain type='qemu'>\n"
+        "  <name>guest</name>\n"
+        "  <uuid>7b1e6c55-0f4a-4d0c-8f0e-2a9c1d3e5f60</uuid>\n"
+        "  <memory unit='MiB'>256</memory>\n"
+        "  <vcpu>1</vcpu>\n"
+        "  <os><type arch='x86_64' machine='q35'>hvm</type>\n"
+        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+        "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+        "  <features><acpi/></features>\n"
+        "  <devices>\n"
+        "    <emulator>" TEST_QEMU "</emulator>\n"
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+        "      <source file='%s'/>\n"
+        "      <target dev='vda' bus='virtio'/>\n"
+        "    </disk>\n"
+        "    <serial type='pty'><target port='0'/></serial>\n"
+        "  </devices>\n"
+        "</domain>\n",
+        kernel, initrd, vm.top);
+    vm.def = qvirDomainDefParseString(extra, 0, &error);
+    g_assert_no_error(error);
+    popts = (qemuProcessStartOpts){.runDir = vm.runDir,
+                                   .logDir = vm.logDir,
+                                   .domainDir = vm.domainDir,
+                                   .startPaused = FALSE,
+                                   .defaultDiskCache = -1};
+    t0 = g_get_monotonic_time();
+    vm.proc = qemuProcessStart(vm.def, testCaps, &popts, &testVMCallbacks, &vm, &error);
+    g_assert_no_error(error);
+    vm.mon = qemuProcessGetMonitor(vm.proc);
+    fd = testGuestOpenSerial(&vm);
+    if (!testGuestWaitFor(fd, log, "QVIRT-READY", 240))
+        g_error("guest did not boot; console:\n%s", log->str);
+    g_test_message("guest ready after %" G_GINT64_FORMAT " ms",
+                   (g_get_monotonic_time() - t0) / 1000);
+
+    top = testMakeSmallChain(&vm, "guestdisk");
+    xml = testDiskXML(top, "vdb", "virtio", "none", NULL);
+    disk = testDiskParse(xml);
+    g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, disk, &opts, &error));
+    g_assert_no_error(error);
+    testAssertDiskMatchesQemu(&vm, disk);
+    if (!testGuestWaitFor(fd, log, "QVIRT-WROTE", 120))
+        g_error("guest did not write to the new disk; console:\n%s", log->str);
+
+    /* The guest's kernel acknowledges the unplug: the detach completes for real. */
+    t0 = g_get_monotonic_time();
+    rc = qemuHotplugDetachDisk(vm.jobs, vm.mon, vm.def, disk, 60000, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rc, ==, QEMU_HOTPLUG_DETACH_DONE);
+    g_test_message("detach acknowledged after %" G_GINT64_FORMAT " ms",
+                   (g_get_monotonic_time() - t0) / 1000);
+    g_assert_null(qvirDomainDiskByTarget(vm.def, "vdb"));
+    testAssertNodesAreCached(&vm);
+    if (!testGuestWaitFor(fd, log, "QVIRT-GONE", 60))
+        g_error("guest still sees the disk; console:\n%s", log->str);
+    close(fd);
+
+    testVMStop(&vm);
+    /* the guest's write went through the chain's top, the base kept its data */
+    g_assert_true(testImgHas(top, 0x5a, "2M", "64k"));
+    g_assert_true(testImgHas(top, 0xa1, "0", "64k"));
+    testVMFree(&vm);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -610,6 +858,7 @@ main(int argc, char **argv)
     g_test_add_func("/hotplug/attach/failures", testAttachFailures);
     g_test_add_func("/hotplug/media-change", testMediaChange);
     g_test_add_func("/hotplug/soak", testSoak);
+    g_test_add_func("/hotplug/guest/attach-write-detach", testGuestAttachWriteDetach);
 
     int ret = g_test_run();
     qemuCapsFree(testCaps);
