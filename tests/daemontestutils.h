@@ -36,7 +36,7 @@ static DaemonEnv daemonEnv;
 
 /* Kill every process whose command line mentions the test root: the daemon and
  * the QEMUs it spawned (their monitor sockets live under the root). */
-static void
+G_GNUC_UNUSED static void
 daemonKillUnderRoot(const char *root)
 {
     g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
@@ -67,7 +67,7 @@ daemonKillUnderRoot(const char *root)
     }
 }
 
-static void
+G_GNUC_UNUSED static void
 daemonEnvCleanup(void)
 {
     g_autofree char *ramfs = NULL;
@@ -86,7 +86,7 @@ daemonEnvCleanup(void)
 }
 
 /* An assertion aborts the program: take the daemon and its QEMUs with it. */
-static void
+G_GNUC_UNUSED static void
 daemonOnFatalSignal(int sig)
 {
     daemonEnvCleanup();
@@ -94,7 +94,7 @@ daemonOnFatalSignal(int sig)
     raise(sig);
 }
 
-static void
+G_GNUC_UNUSED static void
 daemonEnvInit(const char *prefix)
 {
     g_autofree char *tmpl = g_strdup_printf("/var/tmp/%s-XXXXXX", prefix);
@@ -116,7 +116,7 @@ daemonEnvInit(const char *prefix)
 }
 
 /* Read the daemon's first line, which must announce the socket. */
-static gboolean
+G_GNUC_UNUSED static gboolean
 daemonWaitListening(int outFd)
 {
     g_autoptr(GString) line = g_string_new(NULL);
@@ -142,7 +142,7 @@ daemonWaitListening(int outFd)
     return FALSE;
 }
 
-static void
+G_GNUC_UNUSED static void
 daemonChildSetup(gpointer data)
 {
     /* Own process group, so the test's terminal signals do not reach it. */
@@ -150,7 +150,7 @@ daemonChildSetup(gpointer data)
 }
 
 /* Start qvirtd --root ROOT; with TRACE, under strace recording every open. */
-static void
+G_GNUC_UNUSED static void
 daemonStart(gboolean trace)
 {
     g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
@@ -197,7 +197,7 @@ daemonStart(gboolean trace)
 }
 
 /* SIGTERM and wait: the daemon must exit by itself, with status 0. */
-static void
+G_GNUC_UNUSED static void
 daemonStop(void)
 {
     gint64 deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
@@ -219,7 +219,7 @@ daemonStop(void)
     daemonEnv.tracer = 0;
 }
 
-static gboolean
+G_GNUC_UNUSED static gboolean
 daemonProcessAlive(pid_t pid)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
@@ -234,7 +234,7 @@ daemonProcessAlive(pid_t pid)
 }
 
 /* The QEMU pid of a running domain, from its status file; 0 without one. */
-static pid_t
+G_GNUC_UNUSED static pid_t
 daemonDomainPid(const char *name)
 {
     g_autofree char *file = g_strdup_printf("%s.xml", name);
@@ -248,14 +248,14 @@ daemonDomainPid(const char *name)
     return p ? atoi(p + 6) : 0;
 }
 
-static char *
+G_GNUC_UNUSED static char *
 daemonImagePath(const char *name)
 {
     return g_build_filename(daemonEnv.images, name, NULL);
 }
 
 /* qemu-img create -f qcow2 [-b BACKING -F qcow2] PATH 16M */
-static void
+G_GNUC_UNUSED static void
 daemonMakeQcow2(const char *path, const char *backing)
 {
     const char *argvPlain[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, "16M", NULL};
@@ -269,7 +269,7 @@ daemonMakeQcow2(const char *path, const char *backing)
 }
 
 /* base.qcow2 <- mid.qcow2 <- top.qcow2 under DIR; returns the top's path. */
-static char *
+G_GNUC_UNUSED static char *
 daemonMakeChain(const char *dir, const char *prefix)
 {
     g_autofree char *baseName = g_strdup_printf("%s-base.qcow2", prefix);
@@ -286,7 +286,7 @@ daemonMakeChain(const char *dir, const char *prefix)
 }
 
 /* A minimal domain: one virtio disk with a qcow2 top image and CACHE. */
-static char *
+G_GNUC_UNUSED static char *
 daemonDomainXML(const char *name, const char *uuid, const char *top, const char *cache)
 {
     return g_strdup_printf("<domain type='qemu'>\n"
@@ -309,7 +309,7 @@ daemonDomainXML(const char *name, const char *uuid, const char *top, const char 
                            name, uuid, cache, top);
 }
 
-static char *
+G_GNUC_UNUSED static char *
 daemonWriteFile(const char *name, const char *contents)
 {
     char *path = g_build_filename(daemonEnv.root, name, NULL);
@@ -319,7 +319,7 @@ daemonWriteFile(const char *name, const char *contents)
 }
 
 /* Mount a ramfs (no O_DIRECT on any kernel) at ROOT/ramfs; FALSE when not allowed. */
-static char *
+G_GNUC_UNUSED static char *
 daemonMountRamfs(void)
 {
     char *dir = g_build_filename(daemonEnv.root, "ramfs", NULL);

@@ -209,6 +209,14 @@ testDomblklistDominfo(void)
     assertContains(info.out, "Autostart:      disable");
     assertContains(info.out, "Managed save:   no");
     g_assert_cmpstr(info.err, ==, "");
+
+    {
+        g_auto(VirshResult) node = {0};
+
+        VIRSH_OK(&node, "nodeinfo");
+        assertContains(node.out, "CPU model:           x86_64");
+        assertContains(node.out, "NUMA cell(s):        1");
+    }
 }
 
 static void

@@ -29,6 +29,7 @@ typedef enum {
     REMOTE_PROC_CONNECT_CLOSE = 2,
     REMOTE_PROC_CONNECT_GET_TYPE = 3,
     REMOTE_PROC_CONNECT_GET_VERSION = 4,
+    REMOTE_PROC_NODE_GET_INFO = 6,
     REMOTE_PROC_CONNECT_GET_CAPABILITIES = 7,
     REMOTE_PROC_DOMAIN_CREATE = 9,
     REMOTE_PROC_DOMAIN_CREATE_XML = 10,
@@ -330,6 +331,51 @@ remoteNodeGetSecurityModel(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *
         return FALSE;
     qvirXdrWriteU32(ret, 0);
     qvirXdrWriteU32(ret, 0);
+    return TRUE;
+}
+
+/* The first number after "KEY" and a colon in FILE's line starting with KEY, or 0. */
+static guint64
+remoteProcNumber(const char *file, const char *key)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    gsize i;
+
+    if (!g_file_get_contents(file, &text, NULL, NULL))
+        return 0;
+    lines = g_strsplit(text, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        const char *colon;
+
+        if (!g_str_has_prefix(lines[i], key) || !(colon = strchr(lines[i], ':')))
+            continue;
+        return g_ascii_strtoull(colon + 1, NULL, 10);
+    }
+    return 0;
+}
+
+/* ret { char model[32]; unsigned hyper memory; int cpus; int mhz; int nodes;
+ * int sockets; int cores; int threads; } : a fixed char array is 32 XDR chars,
+ * a word each. Topology is reported flat, as one node and one socket. */
+static gboolean
+remoteNodeGetInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    static const char model[32] = "x86_64";
+    guint cpus = g_get_num_processors();
+    guint i;
+
+    if (!qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    for (i = 0; i < sizeof(model); i++)
+        qvirXdrWriteInt(ret, model[i]);
+    qvirXdrWriteU64(ret, remoteProcNumber("/proc/meminfo", "MemTotal"));
+    qvirXdrWriteInt(ret, cpus);
+    qvirXdrWriteInt(ret, (gint32)remoteProcNumber("/proc/cpuinfo", "cpu MHz"));
+    qvirXdrWriteInt(ret, 1);
+    qvirXdrWriteInt(ret, 1);
+    qvirXdrWriteInt(ret, cpus);
+    qvirXdrWriteInt(ret, 1);
     return TRUE;
 }
 
@@ -806,6 +852,7 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK] = {remoteConnectCloseCallback, CONN},
     [REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK] = {remoteConnectCloseCallback, CONN},
     [REMOTE_PROC_NODE_GET_SECURITY_MODEL] = {remoteNodeGetSecurityModel, CONN},
+    [REMOTE_PROC_NODE_GET_INFO] = {remoteNodeGetInfo, DRV},
     [REMOTE_PROC_CONNECT_GET_VERSION] = {remoteConnectGetVersion, DRV},
     [REMOTE_PROC_CONNECT_GET_CAPABILITIES] = {remoteConnectGetCapabilities, DRV},
     [REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE] = {remoteConnectDomainXMLToNative, DRV},
