@@ -488,6 +488,18 @@ testNetworkBacking(void)
         /* the chain below a network layer is QEMU's business: unknown, not terminated */
         g_assert_null(chain->backingStore->backingStore);
     }
+
+    /* a network backing whose format is not recorded cannot be probed: refused */
+    {
+        g_autofree char *top = writeQcow2(dir, "nofmt.qcow2", "nbd://h/e", NULL, 0);
+        g_autofree char *msg = g_strdup_printf(
+            "format of backing image 'nbd://h/e' of image '%s' %s", top, probeFailedSuffix);
+        qvirStorageChainConfig cfg;
+
+        qvirStorageChainConfigInit(&cfg);
+        cfg.allowFormatProbing = TRUE;
+        probeFails(top, QVIR_STORAGE_FILE_QCOW2, &cfg, msg);
+    }
     qvirTestTempDirRemove(dir);
 }
 

@@ -206,8 +206,9 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
         goto cleanup;
     }
 
-    /* Raw is never read: its bytes belong to the guest, whatever they look like. */
-    if (src->format != QVIR_STORAGE_FILE_RAW) {
+    /* Raw (and ISO, which QEMU reads as raw) is never read: its bytes belong to the
+     * guest, whatever they look like. */
+    if (src->format != QVIR_STORAGE_FILE_RAW && src->format != QVIR_STORAGE_FILE_ISO) {
         /* Never more than the file holds (one pread), and for most formats only the
          * first 4 KiB: copying the full 0x8200 bytes is most of the cost of a layer. */
         full = (gsize)MIN(size, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
@@ -348,13 +349,16 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
             qvirChainReportTooDeep(cur, cfg, error);
             return FALSE;
         }
-        /* Protocol backings are reported, never opened; QEMU resolves the rest. */
-        if (cur->type == QVIR_STORAGE_TYPE_NETWORK)
-            break;
-        if (probed && overlay && !cfg->allowFormatProbing) {
+        /* An unrecorded backing format is refused unless probing is allowed, and a
+         * network layer cannot be probed at all (libvirt refuses both alike). */
+        if (probed && overlay &&
+            (!cfg->allowFormatProbing || cur->type == QVIR_STORAGE_TYPE_NETWORK)) {
             qvirChainReportProbedBacking(cur, overlay, error);
             return FALSE;
         }
+        /* Protocol backings are reported, never opened; QEMU resolves the rest. */
+        if (cur->type == QVIR_STORAGE_TYPE_NETWORK)
+            break;
         if (!qvirChainProbeLayer(cur, scratch, seen, probed, error))
             return FALSE;
         if (probed && cur->backingStoreRaw) {
