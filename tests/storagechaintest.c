@@ -459,6 +459,50 @@ testDepth3And50(void)
     qvirTestTempDirRemove(dir);
 }
 
+/*
+ * A block device as backing (a loop device over a file in the temp dir): type block,
+ * size from the device. Needs root and a free loop device; skipped (not passed) without.
+ */
+static void
+testBlockDevice(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *file = g_build_filename(dir, "disk.img", NULL);
+    g_autofree char *dev = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *top = NULL;
+    g_autoptr(qvirStorageSource) chain = NULL;
+    g_autoptr(GError) error = NULL;
+    qvirStorageChainConfig cfg;
+    const char *attach[] = {"losetup", "-f", "--show", file, NULL};
+    gboolean ok;
+
+    g_assert_true(g_file_set_contents(file, "", 0, NULL));
+    g_assert_cmpint(truncate(file, 8 * MiB), ==, 0);
+    if (qvirTestRun(attach, &dev, &err) != 0 || !dev || !g_str_has_prefix(dev, "/dev/")) {
+        g_test_skip("cannot attach a loop device here");
+        qvirTestTempDirRemove(dir);
+        return;
+    }
+    g_strchomp(dev);
+    top = create(dir, "top.qcow2", "qcow2", NULL, dev, "raw", NULL, FALSE);
+    chain = newTop(top, QVIR_STORAGE_FILE_QCOW2);
+    qvirStorageChainConfigInit(&cfg);
+    ok = qvirStorageChainProbe(chain, &cfg, &error);
+    if (ok)
+        assertMatchesQemuImg(chain, top);
+    {
+        const char *detach[] = {"losetup", "-d", dev, NULL};
+        g_assert_cmpint(qvirTestRun(detach, NULL, NULL), ==, 0);
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    g_assert_cmpint(chain->backingStore->type, ==, QVIR_STORAGE_TYPE_BLOCK);
+    g_assert_cmpstr(chain->backingStore->path, ==, dev);
+    g_assert_cmpuint(chain->backingStore->capacity, ==, 8 * MiB);
+    qvirTestTempDirRemove(dir);
+}
+
 /* Protocol backings are reported as network layers and never opened. */
 static void
 testNetworkBacking(void)
@@ -849,6 +893,7 @@ main(int argc, char **argv)
     g_test_add_func("/storage/chain/qcow", testQcow1);
     g_test_add_func("/storage/chain/depth-3-and-50", testDepth3And50);
     g_test_add_func("/storage/chain/network-backing", testNetworkBacking);
+    g_test_add_func("/storage/chain/block-device", testBlockDevice);
     g_test_add_func("/storage/chain/tool-json", testToolJSON);
     g_test_add_func("/storage/chain/tool-xml", testToolXML);
     g_test_add_func("/storage/malicious/loop", testLoop);
