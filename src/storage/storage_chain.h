@@ -28,6 +28,25 @@ void qvirStorageChainConfigInit(qvirStorageChainConfig *cfg);
  */
 gboolean qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
                                GError **error);
+/*
+ * Details of qvirStorageChainProbe (src/storage/storage_chain.c):
+ *  - On success any chain already below TOP is replaced; TOP's type becomes "block" when
+ *    its path is a block device, and a probed TOP gets the guessed format.
+ *  - Backing layers get relPath = the name as stored, path = it resolved against the
+ *    directory of the image naming it, format = the overlay's recorded backing format,
+ *    readonly = TRUE. A layer named by a protocol string (colon before any slash: nbd:,
+ *    json:, URIs) is a NETWORK layer: not opened, and the chain below it stays unknown.
+ *  - A format that is neither given nor recorded is an error unless allowFormatProbing;
+ *    then the layer is guessed from its header, and a guessed layer that names a backing
+ *    file is an error (libvirt's "format of backing image ... was not specified").
+ *  - Raw and ISO layers are never read. Other layers: open, fstat, one pread (4 KiB for
+ *    formats whose metadata fits, else 0x8200 bytes), close; VMDK and VHDX may need more
+ *    reads of metadata further in; no byte is read twice.
+ *  - Depth counts the top as 1; layer maxDepth + 1 is refused before it is opened:
+ *    "backing chains more than N layers deep are not supported for disk 'D'" when
+ *    cfg->diskName is set, else libvirt's "backing store for P is self-referential or too
+ *    deeply nested", which is also the error for a loop (same st_dev and st_ino twice).
+ */
 
 /* Number of image headers read by this process so far (tests assert "no re-read"). */
 guint64 qvirStorageProbeCounter(void);
