@@ -196,8 +196,8 @@ writeQcow2(const char *dir, const char *name, const char *backing, const char *b
 
     g_byte_array_set_size(a, 4096);
     memset(a->data, 0, a->len);
-#define BE(o, v, n)                                                                               \
-    for (int i_ = 0; i_ < (n); i_++)                                                              \
+#define BE(o, v, n)                                                                                \
+    for (int i_ = 0; i_ < (n); i_++)                                                               \
         a->data[(o) + i_] = (guint8)((guint64)(v) >> (8 * ((n)-1 - i_)));
     memcpy(a->data, "QFI\xfb", 4);
     BE(4, 3, 4);
@@ -279,8 +279,8 @@ static void
 testQcow2Absolute(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
-    g_autofree char *base = create(dir, "base.qcow2", "qcow2", "compat=0.10", NULL, NULL, "1M",
-                                   FALSE);
+    g_autofree char *base =
+        create(dir, "base.qcow2", "qcow2", "compat=0.10", NULL, NULL, "1M", FALSE);
     g_autofree char *mid = create(dir, "mid.qcow2", "qcow2", NULL, base, "qcow2", NULL, FALSE);
     g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, mid, "qcow2", NULL, FALSE);
     g_autoptr(qvirStorageSource) chain = probeOk(top, QVIR_STORAGE_FILE_QCOW2, FALSE, 3);
@@ -328,9 +328,8 @@ testQedOverQcow2NeedsProbing(void)
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
     g_autofree char *base = create(dir, "base.qcow2", "qcow2", NULL, NULL, NULL, "1M", FALSE);
     g_autofree char *qed = create(dir, "a.qed", "qed", NULL, "base.qcow2", "qcow2", NULL, FALSE);
-    g_autofree char *msg =
-        g_strdup_printf("format of backing image 'base.qcow2' of image '%s' %s", qed,
-                        probeFailedSuffix);
+    g_autofree char *msg = g_strdup_printf("format of backing image 'base.qcow2' of image '%s' %s",
+                                           qed, probeFailedSuffix);
     g_autoptr(qvirStorageSource) chain = NULL;
 
     probeFailsDefault(qed, QVIR_STORAGE_FILE_QED, msg);
@@ -347,8 +346,8 @@ testVmdk(void)
     g_autofree char *base = create(dir, "base.vmdk", "vmdk", NULL, NULL, NULL, "4M", FALSE);
     g_autofree char *mid = create(dir, "mid.vmdk", "vmdk", NULL, "base.vmdk", "vmdk", NULL, FALSE);
     g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, "mid.vmdk", "vmdk", NULL, FALSE);
-    g_autofree char *flat = create(dir, "flat.vmdk", "vmdk", "subformat=monolithicFlat", NULL,
-                                   NULL, "2M", FALSE);
+    g_autofree char *flat =
+        create(dir, "flat.vmdk", "vmdk", "subformat=monolithicFlat", NULL, NULL, "2M", FALSE);
     g_autofree char *split = create(dir, "split.vmdk", "vmdk", "subformat=twoGbMaxExtentSparse",
                                     NULL, NULL, "5G", FALSE);
     g_autoptr(qvirStorageSource) chain = probeOk(top, QVIR_STORAGE_FILE_QCOW2, FALSE, 3);
@@ -376,7 +375,8 @@ testBaseOnlyFormats(void)
         g_autoptr(qvirStorageSource) chain = probeOk(top, QVIR_STORAGE_FILE_QCOW2, FALSE, 2);
 
         assertMatchesQemuImg(chain, top);
-        g_assert_cmpint(chain->backingStore->format, ==, qvirStorageFileFormatTypeFromString(fmts[i]));
+        g_assert_cmpint(chain->backingStore->format, ==,
+                        qvirStorageFileFormatTypeFromString(fmts[i]));
     }
     qvirTestTempDirRemove(dir);
 }
@@ -386,8 +386,18 @@ testLuksBase(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
     g_autofree char *path = g_build_filename(dir, "disk.luks", NULL);
-    const char *argv[] = {"qemu-img", "create", "-q", "--object", "secret,id=s0,data=pw",
-                          "-f", "luks", "-o", "key-secret=s0,iter-time=10", path, "3M", NULL};
+    const char *argv[] = {"qemu-img",
+                          "create",
+                          "-q",
+                          "--object",
+                          "secret,id=s0,data=pw",
+                          "-f",
+                          "luks",
+                          "-o",
+                          "key-secret=s0,iter-time=10",
+                          path,
+                          "3M",
+                          NULL};
     g_autoptr(qvirStorageSource) chain = NULL;
 
     run(argv);
@@ -420,8 +430,8 @@ testQcow1(void)
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
     g_autofree char *base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
     g_autofree char *old = create(dir, "old.qcow", "qcow", NULL, "base.raw", "raw", NULL, FALSE);
-    g_autofree char *msg = g_strdup_printf(
-        "format of backing image 'base.raw' of image '%s' %s", old, probeFailedSuffix);
+    g_autofree char *msg = g_strdup_printf("format of backing image 'base.raw' of image '%s' %s",
+                                           old, probeFailedSuffix);
     g_autoptr(qvirStorageSource) chain = NULL;
 
     probeFailsDefault(old, QVIR_STORAGE_FILE_QCOW, msg);
@@ -559,8 +569,12 @@ testToolJSON(void)
     g_autofree char *qvirt = qvirTestBuildPath("tools/qvirt");
     const char *argv[] = {qvirt, "chain", "--format", "qcow2", "--json", top, NULL};
     const char *noFormat[] = {qvirt, "chain", top, NULL};
-    const char *keys[] = {"filename", "format", "virtual-size", "backing-filename",
-                          "full-backing-filename", "backing-filename-format"};
+    const char *keys[] = {"filename",
+                          "format",
+                          "virtual-size",
+                          "backing-filename",
+                          "full-backing-filename",
+                          "backing-filename-format"};
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_autoptr(JsonParser) ours = json_parser_new();
@@ -743,21 +757,21 @@ static void
 testMissingBacking(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
-    g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, "missing.qcow2", "qcow2", "1M",
-                                  TRUE);
+    g_autofree char *top =
+        create(dir, "top.qcow2", "qcow2", NULL, "missing.qcow2", "qcow2", "1M", TRUE);
     g_autofree char *missing = g_build_filename(dir, "missing.qcow2", NULL);
     g_autofree char *msg = g_strdup_printf(
         "Cannot access backing file '%s' of storage file '%s': No such file or directory", missing,
         top);
-    g_autofree char *upper = create(dir, "upper.qcow2", "qcow2", NULL, "top.qcow2", "qcow2", "1M",
-                                    TRUE);
+    g_autofree char *upper =
+        create(dir, "upper.qcow2", "qcow2", NULL, "top.qcow2", "qcow2", "1M", TRUE);
     /* libvirt names the disk's top image, however deep the hole is */
     g_autofree char *msgDeep = g_strdup_printf(
         "Cannot access backing file '%s' of storage file '%s': No such file or directory", missing,
         upper);
     g_autofree char *nothing = g_build_filename(dir, "nothing.qcow2", NULL);
-    g_autofree char *msgTop = g_strdup_printf(
-        "Cannot access storage file '%s': No such file or directory", nothing);
+    g_autofree char *msgTop =
+        g_strdup_printf("Cannot access storage file '%s': No such file or directory", nothing);
 
     probeFailsDefault(top, QVIR_STORAGE_FILE_QCOW2, msg);
     probeFailsDefault(upper, QVIR_STORAGE_FILE_QCOW2, msgDeep);
@@ -811,8 +825,8 @@ testTruncatedAndOdd(void)
         g_strdup_printf("invalid qcow2 image '%s': header is truncated (50 bytes, need 72)", top);
     g_autofree char *sub = g_build_filename(dir, "adir", NULL);
     g_autofree char *overDir = writeQcow2(dir, "overdir.qcow2", "adir", "raw", 0);
-    g_autofree char *msgDir = g_strdup_printf(
-        "storage file '%s' is not a regular file or block device", sub);
+    g_autofree char *msgDir =
+        g_strdup_printf("storage file '%s' is not a regular file or block device", sub);
 
     g_assert_cmpint(truncate(top, 50), ==, 0);
     probeFailsDefault(top, QVIR_STORAGE_FILE_QCOW2, msg);
@@ -850,8 +864,8 @@ static void
 testFailureKeepsTop(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
-    g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, "gone.qcow2", "qcow2", "1M",
-                                  TRUE);
+    g_autofree char *top =
+        create(dir, "top.qcow2", "qcow2", NULL, "gone.qcow2", "qcow2", "1M", TRUE);
     g_autoptr(qvirStorageSource) src = newTop(top, QVIR_STORAGE_FILE_QCOW2);
     g_autoptr(GError) error = NULL;
     qvirStorageSource *old = qvirStorageSourceNew();

@@ -156,8 +156,8 @@ vmdkDescriptor(const char *createType, const char *parent, const char *extents)
     return g_strdup_printf("# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
                            "createType=\"%s\"\n%s%s%s\n# Extent description\n%s\n"
                            "# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\n",
-                           createType, parent ? "parentFileNameHint=\"" : "",
-                           parent ? parent : "", parent ? "\"" : "", extents);
+                           createType, parent ? "parentFileNameHint=\"" : "", parent ? parent : "",
+                           parent ? "\"" : "", extents);
 }
 
 /* Monolithic sparse: a binary header, the descriptor embedded at DESC_SECTOR. */
@@ -276,7 +276,9 @@ buildIso(void)
 {
     GByteArray *a = g_byte_array_new();
 
-    putStr(a, 0x8000, "\x01" "CD001");
+    putStr(a, 0x8000,
+           "\x01"
+           "CD001");
     ensure(a, 0x9000);
     return a;
 }
@@ -309,8 +311,12 @@ probeSized(qvirStorageFileFormat fmt, const GByteArray *img, gsize fileSize, gbo
            qvirStorageProbeResult *res, GError **error)
 {
     MemFile m = {img->data, MIN(fileSize, img->len), 0};
-    qvirStorageProbeInput in = {"test.img", img->data, MIN(m.size, QVIR_STORAGE_PROBE_HEADER_MAX),
-                                m.size, withRead ? memRead : NULL, &m};
+    qvirStorageProbeInput in = {"test.img",
+                                img->data,
+                                MIN(m.size, QVIR_STORAGE_PROBE_HEADER_MAX),
+                                m.size,
+                                withRead ? memRead : NULL,
+                                &m};
     gboolean ok = qvirStorageProbeParse(fmt, &in, res, error);
 
     if (ok)
@@ -319,8 +325,7 @@ probeSized(qvirStorageFileFormat fmt, const GByteArray *img, gsize fileSize, gbo
 }
 
 static gboolean
-probe(qvirStorageFileFormat fmt, const GByteArray *img, qvirStorageProbeResult *res,
-      GError **error)
+probe(qvirStorageFileFormat fmt, const GByteArray *img, qvirStorageProbeResult *res, GError **error)
 {
     return probeSized(fmt, img, img->len, TRUE, res, error);
 }
@@ -862,7 +867,8 @@ testNoCrashOnGarbage(void)
             g_byte_array_append(copy, img->data, img->len);
             for (unsigned int f = 0; f < flips; f++) {
                 /* mostly the first 512 bytes, where the fields are */
-                gint32 range = g_rand_boolean(rand) ? MIN(512, (gint32)headerLen) : (gint32)headerLen;
+                gint32 range =
+                    g_rand_boolean(rand) ? MIN(512, (gint32)headerLen) : (gint32)headerLen;
                 gsize at = g_rand_int_range(rand, 0, range);
                 copy->data[at] = (guint8)g_rand_int_range(rand, 0, 256);
             }

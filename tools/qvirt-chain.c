@@ -10,25 +10,25 @@
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
 
-#define QVIRT_CHAIN_DESCRIPTION                                                                  \
-    "Probe IMAGE's backing chain the way qvirtd does before starting a domain:\n"              \
-    "each layer is opened once and only its header is read, relative backing names\n"         \
-    "resolve against the directory of the image that names them, and a protocol\n"            \
-    "backing (nbd:, json:, URI) ends the chain without being opened.\n"                       \
-    "\n"                                                                                       \
-    "The top image's format must be given with --format, as a disk's <driver type=>\n"        \
-    "would give it. Without --format the command refuses to guess, unless --allow-probe\n"    \
-    "is given: then the format is guessed from the header, and a guessed image that\n"        \
-    "names a backing file is an error (a guest can write any header into a raw disk).\n"      \
-    "Each backing image's format must be recorded in its overlay (qemu-img create -F);\n"    \
-    "--allow-probe also lets an unrecorded one be guessed under the same rule.\n"            \
-    "\n"                                                                                       \
-    "--json (the default) prints an array shaped like\n"                                       \
-    "`qemu-img info --backing-chain --output=json`: filename, format, virtual-size,\n"        \
-    "backing-filename, full-backing-filename, backing-filename-format (and encrypted).\n"     \
-    "--xml prints the chain below IMAGE as the nested <backingStore> elements a\n"           \
-    "running domain's XML shows for the disk (ending in an empty <backingStore/>).\n"       \
-    "\n"                                                                                       \
+#define QVIRT_CHAIN_DESCRIPTION                                                                    \
+    "Probe IMAGE's backing chain the way qvirtd does before starting a domain:\n"                  \
+    "each layer is opened once and only its header is read, relative backing names\n"              \
+    "resolve against the directory of the image that names them, and a protocol\n"                 \
+    "backing (nbd:, json:, URI) ends the chain without being opened.\n"                            \
+    "\n"                                                                                           \
+    "The top image's format must be given with --format, as a disk's <driver type=>\n"             \
+    "would give it. Without --format the command refuses to guess, unless --allow-probe\n"         \
+    "is given: then the format is guessed from the header, and a guessed image that\n"             \
+    "names a backing file is an error (a guest can write any header into a raw disk).\n"           \
+    "Each backing image's format must be recorded in its overlay (qemu-img create -F);\n"          \
+    "--allow-probe also lets an unrecorded one be guessed under the same rule.\n"                  \
+    "\n"                                                                                           \
+    "--json (the default) prints an array shaped like\n"                                           \
+    "`qemu-img info --backing-chain --output=json`: filename, format, virtual-size,\n"             \
+    "backing-filename, full-backing-filename, backing-filename-format (and encrypted).\n"          \
+    "--xml prints the chain below IMAGE as the nested <backingStore> elements a\n"                 \
+    "running domain's XML shows for the disk (ending in an empty <backingStore/>).\n"              \
+    "\n"                                                                                           \
     "Exit status: 0 on success, 1 when the chain cannot be probed, 2 on bad usage."
 
 /*
@@ -200,8 +200,9 @@ qvirtCmdChain(int argc, char **argv)
         }
         top->format = fmt;
     } else if (!allowProbe) {
-        fprintf(stderr, "qvirt chain: the format of '%s' is not given: use --format FMT "
-                        "(or --allow-probe to guess it)\n",
+        fprintf(stderr,
+                "qvirt chain: the format of '%s' is not given: use --format FMT "
+                "(or --allow-probe to guess it)\n",
                 argv[1]);
         return 2;
     }

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
-# include <linux/fs.h>
+#include <linux/fs.h>
 #endif
 
 #include "util/virerror.h"
@@ -103,8 +103,8 @@ qvirChainReportAccess(int errcode, const qvirStorageSource *src, const qvirStora
                       GError **error)
 {
     if (src == top)
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                    "Cannot access storage file '%s': %s", src->path, g_strerror(errcode));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot access storage file '%s': %s",
+                    src->path, g_strerror(errcode));
     else
         /* libvirt names the disk's top image here, not the direct overlay. */
         g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
@@ -213,8 +213,7 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
          * first 4 KiB: copying the full 0x8200 bytes is most of the cost of a layer. */
         full = (gsize)MIN(size, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
         buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
-        if (!qvirChainPread(fd, 0, buf, MIN(full, qvirStorageProbeHeaderHint(src->format)),
-                            &got)) {
+        if (!qvirChainPread(fd, 0, buf, MIN(full, qvirStorageProbeHeaderHint(src->format)), &got)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot read header '%s': %s",
                         src->path, g_strerror(errno));
             goto cleanup;
@@ -274,8 +273,7 @@ qvirChainNewBacking(const qvirStorageSource *src)
 }
 
 static gboolean
-qvirChainCheckArgs(const qvirStorageSource *top, const qvirStorageChainConfig *cfg,
-                   GError **error)
+qvirChainCheckArgs(const qvirStorageSource *top, const qvirStorageChainConfig *cfg, GError **error)
 {
     if (!top || !cfg || !top->path || !*top->path) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,

@@ -77,8 +77,8 @@ rdLE64(const guint8 *p)
     return ((guint64)rdLE32(p + 4) << 32) | rdLE32(p);
 }
 
-static gboolean G_GNUC_PRINTF(4, 5)
-probeFail(const qvirStorageProbeInput *in, const char *what, GError **error, const char *fmt, ...)
+static gboolean G_GNUC_PRINTF(4, 5) probeFail(const qvirStorageProbeInput *in, const char *what,
+                                              GError **error, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -86,8 +86,8 @@ probeFail(const qvirStorageProbeInput *in, const char *what, GError **error, con
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_STORAGE_PROBE_FAILED, "invalid %s image '%s': %s",
-                what, in->path ? in->path : "(memory)", msg);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_STORAGE_PROBE_FAILED, "invalid %s image '%s': %s", what,
+                in->path ? in->path : "(memory)", msg);
     return FALSE;
 }
 
@@ -114,12 +114,14 @@ probeBackingName(const qvirStorageProbeInput *in, const char *what, guint64 off,
                          len, maxLen);
     if (off > in->fileSize || len > in->fileSize - off)
         return probeFail(in, what, error,
-                         "backing file name (offset %" G_GUINT64_FORMAT ", length %" G_GUINT64_FORMAT
+                         "backing file name (offset %" G_GUINT64_FORMAT
+                         ", length %" G_GUINT64_FORMAT
                          ") lies past the end of the file (%" G_GUINT64_FORMAT " bytes)",
                          off, len, in->fileSize);
     if (!probeHave(in, off, len))
         return probeFail(in, what, error,
-                         "backing file name (offset %" G_GUINT64_FORMAT ", length %" G_GUINT64_FORMAT
+                         "backing file name (offset %" G_GUINT64_FORMAT
+                         ", length %" G_GUINT64_FORMAT
                          ") lies outside the first %zu bytes of the image",
                          off, len, in->len);
     if (memchr(in->buf + off, '\0', len))
@@ -135,10 +137,10 @@ qvirStorageProbeFormatFromQemuName(const char *name)
         const char *name;
         qvirStorageFileFormat format;
     } names[] = {
-        {"raw", QVIR_STORAGE_FILE_RAW},   {"qcow", QVIR_STORAGE_FILE_QCOW},
+        {"raw", QVIR_STORAGE_FILE_RAW},     {"qcow", QVIR_STORAGE_FILE_QCOW},
         {"qcow2", QVIR_STORAGE_FILE_QCOW2}, {"qed", QVIR_STORAGE_FILE_QED},
-        {"vmdk", QVIR_STORAGE_FILE_VMDK}, {"vpc", QVIR_STORAGE_FILE_VPC},
-        {"vdi", QVIR_STORAGE_FILE_VDI},   {"vhdx", QVIR_STORAGE_FILE_VHDX},
+        {"vmdk", QVIR_STORAGE_FILE_VMDK},   {"vpc", QVIR_STORAGE_FILE_VPC},
+        {"vdi", QVIR_STORAGE_FILE_VDI},     {"vhdx", QVIR_STORAGE_FILE_VHDX},
         {"luks", QVIR_STORAGE_FILE_LUKS},
     };
 
@@ -177,7 +179,8 @@ qcow2IncompatibleNames(const qvirQcow2Extensions *ext, guint64 unknown)
     g_autoptr(GString) names = g_string_new(NULL);
     guint64 unnamed = unknown;
 
-    for (guint32 off = 0; ext->featureTable && off + QCOW2_FEATURE_ENTRY_LEN <= ext->featureTableLen;
+    for (guint32 off = 0;
+         ext->featureTable && off + QCOW2_FEATURE_ENTRY_LEN <= ext->featureTableLen;
          off += QCOW2_FEATURE_ENTRY_LEN) {
         const guint8 *e = ext->featureTable + off;
         guint8 type = e[0], bit = e[1];
@@ -228,8 +231,8 @@ qcow2ParseExtensions(const qvirStorageProbeInput *in, guint64 start, guint64 end
         guint32 magic, len;
 
         if (end - off < 8)
-            return probeFail(in, "qcow2", error, "header extension at offset %" G_GUINT64_FORMAT
-                             " is cut short", off);
+            return probeFail(in, "qcow2", error,
+                             "header extension at offset %" G_GUINT64_FORMAT " is cut short", off);
         if (!probeHave(in, off, 8))
             return probeFail(in, "qcow2", error,
                              "header extensions run past the first %zu bytes of the image",
@@ -351,8 +354,7 @@ qcow1Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
     /* qcow has no place to record the backing format: it stays NONE. */
     if (backingOff == 0 || backingLen == 0)
         return TRUE;
-    return probeBackingName(in, "qcow", backingOff, backingLen, QCOWX_MAX_BACKING_NAME, res,
-                            error);
+    return probeBackingName(in, "qcow", backingOff, backingLen, QCOWX_MAX_BACKING_NAME, res, error);
 }
 
 /* ---- QED (docs/interop/qed_spec.txt) --------------------------------------------------- */
@@ -361,7 +363,8 @@ qcow1Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
 #define QED_F_BACKING_FILE G_GUINT64_CONSTANT(0x01)
 #define QED_F_NEED_CHECK G_GUINT64_CONSTANT(0x02)
 #define QED_F_BACKING_FORMAT_NO_PROBE G_GUINT64_CONSTANT(0x04)
-#define QED_FEATURE_MASK ((guint64)(QED_F_BACKING_FILE | QED_F_NEED_CHECK | QED_F_BACKING_FORMAT_NO_PROBE))
+#define QED_FEATURE_MASK                                                                           \
+    ((guint64)(QED_F_BACKING_FILE | QED_F_NEED_CHECK | QED_F_BACKING_FORMAT_NO_PROBE))
 #define QED_MAX_BACKING_NAME 4095
 
 static gboolean
@@ -396,8 +399,8 @@ qedParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
     headerBytes = (guint64)headerSize * clusterSize;
     if ((guint64)backingOff + backingLen > headerBytes)
         return probeFail(in, "qed", error,
-                         "backing file name (offset %u, length %u) lies outside the header", backingOff,
-                         backingLen);
+                         "backing file name (offset %u, length %u) lies outside the header",
+                         backingOff, backingLen);
     if (backingLen == 0)
         return TRUE;
     if (!probeBackingName(in, "qed", backingOff, backingLen, QED_MAX_BACKING_NAME, res, error))
@@ -531,8 +534,8 @@ vmdk4Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
     descOff = rdLE64(in->buf + 28);
     descLen = rdLE64(in->buf + 36);
     if (capacity > G_MAXUINT64 / 512)
-        return probeFail(in, "vmdk", error, "capacity of %" G_GUINT64_FORMAT " sectors is too large",
-                         capacity);
+        return probeFail(in, "vmdk", error,
+                         "capacity of %" G_GUINT64_FORMAT " sectors is too large", capacity);
     res->capacity = capacity * 512;
 
     /* Stream-optimized and split images may carry no embedded descriptor. */
@@ -558,8 +561,9 @@ vmdkDescriptorParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res
     const guint8 *text;
 
     if (in->fileSize > QVIR_STORAGE_PROBE_EXTRA_MAX)
-        return probeFail(in, "vmdk", error, "descriptor file is too large (%" G_GUINT64_FORMAT
-                         " bytes)", in->fileSize);
+        return probeFail(in, "vmdk", error,
+                         "descriptor file is too large (%" G_GUINT64_FORMAT " bytes)",
+                         in->fileSize);
     /* A descriptor longer than the header buffer is read whole, once. */
     if (!(text = probeRange(in, "vmdk", 0, MAX(in->fileSize, in->len), res, &owned, error)))
         return FALSE;
@@ -776,10 +780,24 @@ static const qvirStorageFormatInfo qvirStorageFormats[] = {
     {QVIR_STORAGE_FILE_QCOW2, "qcow2", 0, MAGIC("QFI\xfb"), PROBE_BE, 4, 4, {2, 3}, qcow2Parse},
     {QVIR_STORAGE_FILE_QED, "qed", 0, MAGIC("QED\0"), PROBE_LE, -1, 0, {0}, qedParse},
     {QVIR_STORAGE_FILE_VMDK, "vmdk", 0, MAGIC("KDMV"), PROBE_LE, 4, 4, {1, 2, 3}, vmdk4Parse},
-    {QVIR_STORAGE_FILE_VMDK, "vmdk", 0, MAGIC("# Disk DescriptorFile"), PROBE_LE, -1, 0, {0},
+    {QVIR_STORAGE_FILE_VMDK,
+     "vmdk",
+     0,
+     MAGIC("# Disk DescriptorFile"),
+     PROBE_LE,
+     -1,
+     0,
+     {0},
      vmdkDescriptorParse},
     {QVIR_STORAGE_FILE_VPC, "vpc", 0, MAGIC("conectix"), PROBE_BE, 12, 4, {0x00010000}, vpcParse},
-    {QVIR_STORAGE_FILE_VDI, "vdi", 64, MAGIC("\x7f\x10\xda\xbe"), PROBE_LE, 68, 4, {0x00010001},
+    {QVIR_STORAGE_FILE_VDI,
+     "vdi",
+     64,
+     MAGIC("\x7f\x10\xda\xbe"),
+     PROBE_LE,
+     68,
+     4,
+     {0x00010001},
      vdiParse},
     {QVIR_STORAGE_FILE_VHDX, "vhdx", 0, MAGIC("vhdxfile"), PROBE_LE, -1, 0, {0}, vhdxParse},
     {QVIR_STORAGE_FILE_LUKS, "luks", 0, MAGIC("LUKS\xba\xbe"), PROBE_BE, 6, 2, {1}, luksParse},
