@@ -471,7 +471,12 @@ qemuMonitorOpenFds(int rfd, int wfd, unsigned int timeoutMs, const qemuMonitorCa
                             g_strerror(errno));
         goto error;
     }
-    if (!(mon->reader = g_thread_try_new("qemu-monitor", qemuMonitorReaderThread, mon, NULL))) {
+    /* Under the lock: a callback closing the monitor from the reader thread must find
+     * mon->reader already set. */
+    g_mutex_lock(&mon->lock);
+    mon->reader = g_thread_try_new("qemu-monitor", qemuMonitorReaderThread, mon, NULL);
+    g_mutex_unlock(&mon->lock);
+    if (!mon->reader) {
         qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR,
                             "cannot start the QEMU monitor reader thread");
         goto error;

@@ -453,11 +453,31 @@ qemuProcessDispose(qemuProcess *proc)
     g_free(proc);
 }
 
+/* Take the monitor out of the handle under the lock, then close it (joining its reader,
+ * which may itself be waiting for the lock in a callback). */
+static void
+qemuProcessCloseMonitor(qemuProcess *proc)
+{
+    qemuMonitor *mon;
+
+    g_mutex_lock(&proc->lock);
+    mon = g_steal_pointer(&proc->mon);
+    g_mutex_unlock(&proc->lock);
+    qemuMonitorClose(mon);
+}
+
 static gboolean
 qemuProcessStartWatcher(qemuProcess *proc, GError **error)
 {
-    proc->watcher = g_thread_try_new("qemu-watch", qemuProcessWatcherThread, proc, NULL);
-    if (!proc->watcher) {
+    GThread *thread;
+
+    /* Under the lock: the watcher must see proc->watcher set before it can report (and
+     * an exited callback freeing the handle asks whether it runs on the watcher). */
+    g_mutex_lock(&proc->lock);
+    thread = g_thread_try_new("qemu-watch", qemuProcessWatcherThread, proc, NULL);
+    proc->watcher = thread;
+    g_mutex_unlock(&proc->lock);
+    if (!thread) {
         qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
                             "cannot start the QEMU process watcher thread");
         return FALSE;
@@ -488,7 +508,7 @@ qemuProcessFree(qemuProcess *proc)
     qemuProcessWake(proc);
 
     /* After this no event callback runs. */
-    g_clear_pointer(&proc->mon, qemuMonitorClose);
+    qemuProcessCloseMonitor(proc);
 
     if (onWatcher)
         return; /* the watcher disposes of the handle when the exited callback returns */
@@ -566,7 +586,7 @@ qemuProcessStop(qemuProcess *proc, GError **error)
         return FALSE;
     }
 
-    g_clear_pointer(&proc->mon, qemuMonitorClose);
+    qemuProcessCloseMonitor(proc);
     if (!qemuProcessOnWatcher(proc) && proc->watcher)
         g_thread_join(g_steal_pointer(&proc->watcher));
     qemuProcessRemoveFiles(proc);
@@ -800,7 +820,7 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
 
 error:
     if (proc) {
-        g_clear_pointer(&proc->mon, qemuMonitorClose);
+        qemuProcessCloseMonitor(proc);
         proc->isChild = FALSE; /* reaped below, not by the watcher */
     }
     if (pid > 0 && !reaped)
@@ -1104,7 +1124,7 @@ qemuProcessReconnect(pid_t pid, const char *monitorPath, const qemuProcessCallba
     return proc;
 
 error:
-    g_clear_pointer(&proc->mon, qemuMonitorClose);
+    qemuProcessCloseMonitor(proc);
     qemuProcessDispose(proc);
     return NULL;
 }
