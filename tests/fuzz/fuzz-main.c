@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <glib.h>
 
@@ -32,6 +33,12 @@ fuzzRunFile(const char *path)
     return TRUE;
 }
 
+static gint
+fuzzCompareNames(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static gboolean
 fuzzRunDir(const char *path, unsigned int *count)
 {
@@ -47,7 +54,7 @@ fuzzRunDir(const char *path, unsigned int *count)
     while ((name = g_dir_read_name(dir)))
         g_ptr_array_add(names, g_build_filename(path, name, NULL));
     /* A stable order makes a failure reproducible from the log. */
-    g_ptr_array_sort_values(names, (GCompareFunc)g_strcmp0);
+    g_ptr_array_sort(names, fuzzCompareNames);
     for (guint i = 0; i < names->len; i++) {
         const char *file = g_ptr_array_index(names, i);
         if (!g_file_test(file, G_FILE_TEST_IS_REGULAR))
