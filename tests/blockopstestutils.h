@@ -46,6 +46,7 @@ typedef struct {
     guint64 probesAfterStart;
     GMutex lock;
     GPtrArray *events; /* names of every QMP event seen */
+    gboolean deaf;     /* the "daemon" is away: events reach no job table */
 } TestVM;
 
 /* ---- processes and images ------------------------------------------------------------ */
@@ -153,8 +154,9 @@ testVMEvent(qemuProcess *proc, const char *name, JsonObject *data, gpointer opaq
 {
     TestVM *vm = opaque;
 
-    qemuBlockJobsHandleEvent(vm->jobs, name, data);
     g_mutex_lock(&vm->lock);
+    if (!vm->deaf)
+        qemuBlockJobsHandleEvent(vm->jobs, name, data);
     g_ptr_array_add(vm->events, g_strdup(name));
     g_mutex_unlock(&vm->lock);
 }
@@ -320,6 +322,17 @@ testVMDisk(TestVM *vm, const char *dst)
 
     g_assert_nonnull(disk);
     return disk;
+}
+
+/* A daemon restart as the job table sees it: events lost while DEAF, then a new table. */
+static void
+testVMRestartJobs(TestVM *vm, gboolean deaf)
+{
+    g_mutex_lock(&vm->lock);
+    qemuBlockJobsFree(vm->jobs);
+    vm->jobs = qemuBlockJobsNew();
+    vm->deaf = deaf;
+    g_mutex_unlock(&vm->lock);
 }
 
 /* Block jobs end asynchronously: wait for the event, then apply it to the cache. */

@@ -363,6 +363,155 @@ testErrors(void)
     testVMFree(&vm);
 }
 
+static gboolean
+testQemuHasJobs(TestVM *vm)
+{
+    g_autoptr(JsonNode) ret = testQMP(vm, "query-block-jobs", NULL);
+
+    return json_array_get_length(json_node_get_array(ret)) > 0;
+}
+
+static void
+testWaitQemuJobsGone(TestVM *vm)
+{
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    while (testQemuHasJobs(vm)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(20000);
+    }
+}
+
+/*
+ * The daemon restarts while jobs run or end: a running job is adopted from its QEMU id and
+ * completes normally; jobs that ended unseen are found in QEMU's graph and the cache
+ * follows with the same edits. No image is read in either case.
+ */
+static void
+testReconnect(void)
+{
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *other = NULL;
+    g_autofree char *extra = NULL;
+    qvirDomainDiskDef *vda;
+    qvirDomainDiskDef *vdb;
+    qemuBlockJobInfo info;
+    TestVM vm;
+
+    testVMInitImages(&vm);
+    other = g_build_filename(vm.dir, "other.qcow2", NULL);
+    {
+        g_autofree char *obase = g_build_filename(vm.dir, "other-base.qcow2", NULL);
+        g_autofree char *omid = g_build_filename(vm.dir, "other-mid.qcow2", NULL);
+
+        testImgCreate(obase, NULL, "4M");
+        testImgWrite(obase, 0x61, "0", "64k");
+        testImgCreate(omid, "other-base.qcow2", NULL);
+        testImgWrite(omid, 0x62, "1M", "64k");
+        testImgCreate(other, "other-mid.qcow2", NULL);
+    }
+    extra = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                            "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                            "      <source file='%s'/>\n"
+                            "      <target dev='vdb' bus='virtio'/>\n"
+                            "    </disk>\n",
+                            other);
+    testVMStart(&vm, "q35", "none", extra);
+    vda = testVMDisk(&vm, "vda");
+    vdb = testVMDisk(&vm, "vdb");
+
+    /* vda: a slow pull runs across the restart */
+    g_assert_true(qemuBlockJobPull(vm.jobs, vm.mon, vm.def, vda, vm.base, 1024, &error));
+    g_assert_no_error(error);
+    testVMRestartJobs(&vm, TRUE);
+
+    /* vdb: an inner commit completes while nobody listens (its end event is lost) */
+    {
+        g_autoptr(qemuBlockJobs) tmp = qemuBlockJobsNew();
+
+        g_assert_true(qemuBlockJobCommit(tmp, vm.mon, vm.def, vdb, vdb->src->backingStore->path,
+                                         NULL, FALSE, 0, &error));
+        g_assert_no_error(error);
+    }
+    {
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+        /* only vda's throttled pull is left in QEMU once vdb's commit is done */
+        for (;;) {
+            g_autoptr(JsonNode) ret = testQMP(&vm, "query-block-jobs", NULL);
+
+            if (json_array_get_length(json_node_get_array(ret)) == 1)
+                break;
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            g_usleep(20000);
+        }
+    }
+
+    testVMRestartJobs(&vm, FALSE);
+    g_assert_true(qemuBlockJobsReconnect(vm.jobs, vm.mon, vm.def, &error));
+    g_assert_no_error(error);
+
+    /* vdb followed QEMU: other-mid was committed into other-base */
+    g_assert_cmpuint(qvirStorageSourceChainLength(vdb->src), ==, 2);
+    {
+        g_autofree char *obase = g_build_filename(vm.dir, "other-base.qcow2", NULL);
+
+        g_assert_cmpstr(vdb->src->backingStore->path, ==, obase);
+        g_assert_cmpstr(vdb->src->backingStoreRaw, ==, obase);
+    }
+    testAssertDiskMatchesQemu(&vm, vdb);
+
+    /* vda's pull was adopted: it reports progress and completes as if nothing happened */
+    g_assert_true(qemuBlockJobsDiskHasJob(vm.jobs, "vda"));
+    g_assert_cmpint(qemuBlockJobGetInfo(vm.jobs, vm.mon, vda, &info, &error), ==, 1);
+    g_assert_cmpint(info.type, ==, QEMU_BLOCKJOB_TYPE_PULL);
+    {
+        JsonObject *args = json_object_new();
+        g_autoptr(JsonNode) ret = NULL;
+        g_autoptr(JsonNode) list = testQMP(&vm, "query-block-jobs", NULL);
+        JsonObject *job = json_array_get_object_element(json_node_get_array(list), 0);
+
+        json_object_set_string_member(args, "device", json_object_get_string_member(job, "device"));
+        json_object_set_int_member(args, "speed", 0);
+        ret = testQMP(&vm, "block-job-set-speed", args);
+    }
+    testVMWaitJob(&vm, "vda", events);
+    testAssertEvent(events, 0, QEMU_BLOCKJOB_TYPE_PULL, QEMU_BLOCKJOB_STATUS_COMPLETED, vm.top);
+    g_assert_cmpuint(qvirStorageSourceChainLength(vda->src), ==, 2);
+    g_assert_cmpstr(vda->src->backingStore->path, ==, vm.base);
+    testAssertDiskMatchesQemu(&vm, vda);
+    testAssertNodesAreCached(&vm);
+    testAssertNoProbe(&vm);
+
+    /* a job that ends entirely while the daemon is away */
+    testVMRestartJobs(&vm, TRUE);
+    {
+        g_autoptr(qemuBlockJobs) tmp = qemuBlockJobsNew();
+
+        g_assert_true(qemuBlockJobPull(tmp, vm.mon, vm.def, vda, NULL, 0, &error));
+        g_assert_no_error(error);
+        testWaitQemuJobsGone(&vm);
+    }
+    testVMRestartJobs(&vm, FALSE);
+    g_assert_true(qemuBlockJobsReconnect(vm.jobs, vm.mon, vm.def, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(qvirStorageSourceChainLength(vda->src), ==, 1);
+    testAssertDiskMatchesQemu(&vm, vda);
+    testAssertNodesAreCached(&vm);
+    testAssertNoProbe(&vm);
+    /* nothing to do the second time */
+    g_assert_true(qemuBlockJobsReconnect(vm.jobs, vm.mon, vm.def, &error));
+    testAssertNodesAreCached(&vm);
+
+    testVMStop(&vm);
+    testAssertGuestData(vm.top);
+    g_assert_true(testImgHas(other, 0x61, "0", "64k"));
+    g_assert_true(testImgHas(other, 0x62, "1M", "64k"));
+    testVMFree(&vm);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -376,6 +525,7 @@ main(int argc, char **argv)
     g_test_add_func("/blockjob/commit/active-abort", testCommitActiveAbort);
     g_test_add_func("/blockjob/info-and-cancel", testInfoAndCancel);
     g_test_add_func("/blockjob/errors", testErrors);
+    g_test_add_func("/blockjob/reconnect", testReconnect);
 
     int ret = g_test_run();
     qemuCapsFree(testCaps);

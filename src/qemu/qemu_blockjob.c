@@ -306,6 +306,49 @@ qemuBlockJobCheckDisk(qemuBlockJobs *jobs, qvirDomainDiskDef *disk, GError **err
     return TRUE;
 }
 
+/*
+ * The job's QEMU id says everything needed to adopt it again after a daemon restart:
+ * "TYPE.DST.TOPNODE[.BASENODE]" ('.' never occurs in targets or our node names).
+ */
+static const char *const qemuBlockJobNamePrefix[QEMU_BLOCKJOB_TYPE_LAST] = {
+    [QEMU_BLOCKJOB_TYPE_PULL] = "pull",
+    [QEMU_BLOCKJOB_TYPE_COMMIT] = "commit",
+    [QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT] = "acommit",
+};
+
+static char *
+qemuBlockJobMakeName(qemuBlockJobType type, const char *dst, const char *top, const char *base)
+{
+    if (base)
+        return g_strdup_printf("%s.%s.%s.%s", qemuBlockJobNamePrefix[type], dst, top, base);
+    return g_strdup_printf("%s.%s.%s", qemuBlockJobNamePrefix[type], dst, top);
+}
+
+static qemuBlockJob *
+qemuBlockJobParseName(const char *name)
+{
+    g_auto(GStrv) parts = g_strsplit(name, ".", 0);
+    guint n = g_strv_length(parts);
+    qemuBlockJob *job;
+    int type = -1;
+
+    if (n != 3 && n != 4)
+        return NULL;
+    for (int t = 0; t < QEMU_BLOCKJOB_TYPE_LAST; t++) {
+        if (qemuBlockJobNamePrefix[t] && strcmp(parts[0], qemuBlockJobNamePrefix[t]) == 0)
+            type = t;
+    }
+    if (type < 0 || !*parts[1] || !*parts[2] || (n == 4 && !*parts[3]))
+        return NULL;
+    job = g_new0(qemuBlockJob, 1);
+    job->type = type;
+    job->name = g_strdup(name);
+    job->dst = g_strdup(parts[1]);
+    job->topNode = g_strdup(parts[2]);
+    job->baseNode = n == 4 ? g_strdup(parts[3]) : NULL;
+    return job;
+}
+
 static qemuBlockJob *
 qemuBlockJobNew(qemuBlockJobType type, qvirDomainDiskDef *disk, qvirStorageSource *top,
                 qvirStorageSource *base, const char *backingName)
@@ -313,9 +356,8 @@ qemuBlockJobNew(qemuBlockJobType type, qvirDomainDiskDef *disk, qvirStorageSourc
     qemuBlockJob *job = g_new0(qemuBlockJob, 1);
 
     job->type = type;
-    /* libvirt's job names, so a look at QEMU shows whose job it is */
-    job->name = g_strdup_printf("%s-%s-%s", type == QEMU_BLOCKJOB_TYPE_PULL ? "pull" : "commit",
-                                disk->dst, top->nodeFormat);
+    job->name = qemuBlockJobMakeName(type, disk->dst, top->nodeFormat,
+                                     base ? base->nodeFormat : NULL);
     job->dst = g_strdup(disk->dst);
     job->path = g_strdup(disk->src->path);
     job->topNode = g_strdup(top->nodeFormat);
@@ -743,6 +785,267 @@ qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
         }
         if (events)
             g_ptr_array_add(events, qemuBlockJobEventNew(job, status));
+    }
+    return ret;
+}
+
+/* ---- after a daemon restart ----------------------------------------------------------- */
+
+static gint64
+qemuBlockJobsGraphId(JsonArray *nodes, const char *name)
+{
+    for (guint i = 0; i < json_array_get_length(nodes); i++) {
+        JsonNode *n = json_array_get_element(nodes, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (o && g_strcmp0(qemuBlockJobsDataString(o, "name"), name) == 0 &&
+            json_object_has_member(o, "id"))
+            return json_object_get_int_member(o, "id");
+    }
+    return -1;
+}
+
+static const char *
+qemuBlockJobsGraphName(JsonArray *nodes, gint64 id)
+{
+    for (guint i = 0; i < json_array_get_length(nodes); i++) {
+        JsonNode *n = json_array_get_element(nodes, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (o && json_object_has_member(o, "id") && json_object_get_int_member(o, "id") == id)
+            return qemuBlockJobsDataString(o, "name");
+    }
+    return NULL;
+}
+
+static const char *
+qemuBlockJobsGraphChild(JsonArray *nodes, JsonArray *edges, const char *parent,
+                        const char *edge)
+{
+    gint64 pid = qemuBlockJobsGraphId(nodes, parent);
+
+    for (guint i = 0; pid >= 0 && i < json_array_get_length(edges); i++) {
+        JsonNode *n = json_array_get_element(edges, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+
+        if (o && json_object_has_member(o, "parent") && json_object_has_member(o, "child") &&
+            json_object_get_int_member(o, "parent") == pid &&
+            g_strcmp0(qemuBlockJobsDataString(o, "name"), edge) == 0)
+            return qemuBlockJobsGraphName(nodes, json_object_get_int_member(o, "child"));
+    }
+    return NULL;
+}
+
+/* Step over QEMU's implicit filter nodes ("#blockNNN", inserted by running jobs). */
+static const char *
+qemuBlockJobsGraphSkipImplicit(JsonArray *nodes, JsonArray *edges, const char *name)
+{
+    for (guint guard = 0; name && name[0] == '#' && guard < 16; guard++) {
+        const char *below = qemuBlockJobsGraphChild(nodes, edges, name, "backing");
+
+        name = below ? below : qemuBlockJobsGraphChild(nodes, edges, name, "file");
+    }
+    return name;
+}
+
+/*
+ * QEMU's chain under the device ALIAS, as format node names from the top down, read from
+ * QEMU's block graph (x-debug-query-block-graph: node names and edges, which no other
+ * QMP query of QEMU 7.2 gives). Empty when the device has no medium.
+ */
+static GPtrArray *
+qemuBlockJobsQemuChain(JsonObject *graph, const char *alias)
+{
+    GPtrArray *chain = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *nodes = NULL;
+    JsonArray *edges = NULL;
+    g_autofree char *plain = g_strdup_printf("/machine/peripheral/%s", alias);
+    g_autofree char *virtio = g_strdup_printf("/machine/peripheral/%s/virtio-backend", alias);
+    const char *cur = NULL;
+
+    if (json_object_has_member(graph, "nodes"))
+        nodes = json_object_get_array_member(graph, "nodes");
+    if (json_object_has_member(graph, "edges"))
+        edges = json_object_get_array_member(graph, "edges");
+    if (!nodes || !edges)
+        return chain;
+
+    if (qemuBlockJobsGraphId(nodes, virtio) >= 0)
+        cur = qemuBlockJobsGraphChild(nodes, edges, virtio, "root");
+    else if (qemuBlockJobsGraphId(nodes, plain) >= 0)
+        cur = qemuBlockJobsGraphChild(nodes, edges, plain, "root");
+
+    for (guint depth = 0; depth < 1000; depth++) {
+        if (!(cur = qemuBlockJobsGraphSkipImplicit(nodes, edges, cur)))
+            break;
+        g_ptr_array_add(chain, g_strdup(cur));
+        cur = qemuBlockJobsGraphChild(nodes, edges, cur, "backing");
+    }
+    return chain;
+}
+
+static gboolean
+qemuBlockJobsStrIn(GPtrArray *list, const char *str)
+{
+    for (guint i = 0; str && i < list->len; i++) {
+        if (strcmp(g_ptr_array_index(list, i), str) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * A job ended while nobody listened: QEMU's chain is the cached one with some layers
+ * gone. Drop those layers from the cache with the same edits a completed job makes (no
+ * image is read); REMOVED collects them for blockdev-del. Layers QEMU has and the cache
+ * does not cannot come from a job: refused.
+ */
+static gboolean
+qemuBlockJobsResyncDisk(qvirDomainDiskDef *disk, GPtrArray *qnodes, GPtrArray *removed,
+                        GError **error)
+{
+    guint pos = 0;
+
+    /* QEMU's layers must be the cache's, in the same order. */
+    for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
+        if (pos < qnodes->len && g_strcmp0(s->nodeFormat, g_ptr_array_index(qnodes, pos)) == 0)
+            pos++;
+    }
+    if (pos != qnodes->len || qnodes->len == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "chain of disk '%s' in QEMU does not follow its cached chain", disk->dst);
+        return FALSE;
+    }
+
+    for (;;) {
+        qvirStorageSource *parent = NULL;
+        qvirStorageSource *drop = NULL;
+        qvirStorageSource *keep;
+        qvirStorageSource *gone = NULL;
+        gboolean ok;
+
+        for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s);
+             parent = s, s = s->backingStore) {
+            if (!qemuBlockJobsStrIn(qnodes, s->nodeFormat)) {
+                drop = s;
+                break;
+            }
+        }
+        if (!drop)
+            return TRUE;
+        for (keep = drop->backingStore;
+             qvirStorageSourceIsBacking(keep) && !qemuBlockJobsStrIn(qnodes, keep->nodeFormat);
+             keep = keep->backingStore)
+            ;
+        if (!qvirStorageSourceIsBacking(keep))
+            keep = NULL;
+
+        if (!parent)
+            ok = keep && qemuChainEditActiveCommit(&disk->src, keep, &gone, error);
+        else if (parent == disk->src)
+            ok = qemuChainEditPull(parent, keep, NULL, &gone, error);
+        else
+            ok = keep && qemuChainEditCommit(disk->src, drop, keep, NULL, &gone, error);
+        if (!ok) {
+            if (error && !*error)
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "cannot follow QEMU's chain of disk '%s'", disk->dst);
+            return FALSE;
+        }
+        if (gone)
+            g_ptr_array_add(removed, gone);
+    }
+}
+
+static void
+qemuBlockJobsAdopt(qemuBlockJobs *jobs, qvirDomainDef *def, JsonObject *info)
+{
+    const char *name = qemuBlockJobsDataString(info, "device");
+    qemuBlockJob *job;
+    qvirDomainDiskDef *disk;
+    qvirStorageSource *base = NULL;
+    gboolean exists;
+
+    if (!name || !(job = qemuBlockJobParseName(name)))
+        return; /* not one of ours */
+    disk = qvirDomainDiskByTarget(def, job->dst);
+    if (!disk || !qemuBlockJobFindNode(disk->src, job->topNode) ||
+        (job->baseNode && !(base = qemuBlockJobFindNode(disk->src, job->baseNode)))) {
+        g_message("block job '%s' does not match the cached chain; not adopted", name);
+        qemuBlockJobFree(job);
+        return;
+    }
+    job->path = g_strdup(disk->src->path);
+    if (base && job->type != QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT)
+        job->backingName = g_strdup(base->path);
+    if (json_object_has_member(info, "ready") && json_object_get_boolean_member(info, "ready")) {
+        job->state = QEMU_BLOCKJOB_STATE_READY;
+        job->wasReady = TRUE;
+    }
+
+    g_mutex_lock(&jobs->lock);
+    exists = qemuBlockJobsFindLocked(jobs, name, job->dst) != NULL;
+    if (!exists)
+        g_ptr_array_add(jobs->jobs, job);
+    g_mutex_unlock(&jobs->lock);
+    if (exists)
+        qemuBlockJobFree(job);
+}
+
+gboolean
+qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                       GError **error)
+{
+    g_autoptr(JsonNode) list = NULL;
+    g_autoptr(JsonNode) graph = NULL;
+    g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)qvirStorageSourceFree);
+    gboolean ret = TRUE;
+
+    g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL, FALSE);
+
+    if (!(list = qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS,
+                                    error)))
+        return FALSE;
+    if (JSON_NODE_HOLDS_ARRAY(list)) {
+        JsonArray *arr = json_node_get_array(list);
+
+        for (guint i = 0; i < json_array_get_length(arr); i++) {
+            JsonNode *n = json_array_get_element(arr, i);
+
+            if (JSON_NODE_HOLDS_OBJECT(n))
+                qemuBlockJobsAdopt(jobs, def, json_node_get_object(n));
+        }
+    }
+
+    if (!(graph = qemuMonitorCommand(mon, "x-debug-query-block-graph", NULL,
+                                     QEMU_BLOCKJOB_TIMEOUT_MS, error)))
+        return FALSE;
+    for (guint i = 0; JSON_NODE_HOLDS_OBJECT(graph) && i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        g_autoptr(GPtrArray) qnodes = NULL;
+        GError *err = NULL;
+
+        if (!disk->info.alias || !qvirStorageSourceIsBacking(disk->src) ||
+            !disk->src->nodeFormat || qemuBlockJobsDiskHasJob(jobs, disk->dst))
+            continue;
+        qnodes = qemuBlockJobsQemuChain(json_node_get_object(graph), disk->info.alias);
+        if (qnodes->len == 0)
+            continue;
+        if (!qemuBlockJobsResyncDisk(disk, qnodes, removed, &err)) {
+            if (ret && error)
+                g_propagate_error(error, err);
+            else
+                g_error_free(err);
+            ret = FALSE;
+        }
+    }
+
+    for (guint i = 0; i < removed->len; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qemuHotplugBlockdevDelChain(mon, g_ptr_array_index(removed, i), &err))
+            g_message("after reconnect: %s", err->message);
     }
     return ret;
 }

@@ -125,6 +125,16 @@ gboolean qemuBlockJobWait(qemuBlockJobs *jobs, const char *dst, gboolean forRead
                           unsigned int timeoutMs);
 
 /*
+ * After a daemon restart, with DEF's chains restored from the status file: adopt the jobs
+ * of ours QEMU still runs (their ids say type, disk and layers), and make every other
+ * disk's cached chain follow QEMU's when a job ended while nobody listened - with the
+ * same in-place edits, deleting the nodes of the merged layers, reading no image. FALSE
+ * when a disk's chain in QEMU cannot be explained by such an end (left as it was).
+ */
+gboolean qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                                GError **error);
+
+/*
  * Waiting for one QMP event (DEVICE_DELETED, ...). Register the watch BEFORE the command
  * that triggers the event, so an event arriving before the command's reply is not lost.
  * KEY/VALUE (may be NULL) must match a string member of the event's data.
