@@ -724,6 +724,9 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
                   gpointer opaque, GError **error)
 {
     gint64 deadline;
+    gint64 t0 = g_get_monotonic_time();
+    gint64 tSocket = 0;
+    gint64 tQMP = 0;
     g_autoptr(GError) monError = NULL;
     qemuProcess *proc = NULL;
     GPid pid = 0;
@@ -785,6 +788,7 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     if (!qemuProcessWaitSocket(pid, lopts->monitorPath, lopts->logPath, logStart, deadline,
                                &reaped, error))
         goto error;
+    tSocket = g_get_monotonic_time();
 
     proc->mon = qemuMonitorOpenUnix(lopts->monitorPath,
                                     (unsigned int)MAX((deadline - g_get_monotonic_time()) / 1000,
@@ -807,6 +811,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
         goto error;
     }
 
+    tQMP = g_get_monotonic_time();
+
     if (!lopts->startPaused) {
         g_autoptr(JsonNode) ret = qemuMonitorCommand(proc->mon, "cont", NULL,
                                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
@@ -816,6 +822,10 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
 
     if (!qemuProcessStartWatcher(proc, error))
         goto error;
+    g_debug("QEMU pid %d: monitor socket after %" G_GINT64_FORMAT " ms, QMP ready after %"
+            G_GINT64_FORMAT " ms, %s after %" G_GINT64_FORMAT " ms",
+            (int)pid, (tSocket - t0) / 1000, (tQMP - t0) / 1000,
+            lopts->startPaused ? "paused" : "running", (g_get_monotonic_time() - t0) / 1000);
     return proc;
 
 error:
@@ -1052,7 +1062,7 @@ qemuProcessCheckCmdline(pid_t pid, const char *monitorPath, GError **error)
         if (strstr(contents + off, monitorPath))
             hasMonitor = TRUE;
     }
-    if (!strstr(argv0, "qemu") || !hasMonitor) {
+    if ((!strstr(argv0, "qemu") && !strstr(argv0, "kvm")) || !hasMonitor) {
         qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
                             "process %d ('%s') is not the QEMU with monitor '%s'", (int)pid,
                             contents, monitorPath);
