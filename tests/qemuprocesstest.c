@@ -294,6 +294,41 @@ testLaunchFailure(void)
     testLaunchClear(&tl);
 }
 
+/* A QEMU that answers nothing (SIGSTOP): "quit" times out, SIGTERM stays pending, SIGKILL
+ * ends it. The stop still succeeds, within the escalation's bounded time. */
+static void
+testStopHung(void)
+{
+    TestLaunch tl;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    qemuProcess *proc;
+    gint64 t0, elapsed;
+    pid_t pid;
+
+    testLaunchInit(&tl);
+    testStateInit(&st);
+    proc = testLaunch(&tl, FALSE, &st, &error);
+    g_assert_no_error(error);
+    pid = qemuProcessGetPid(proc);
+
+    g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
+    t0 = g_get_monotonic_time();
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    elapsed = g_get_monotonic_time() - t0;
+    if (g_test_verbose())
+        g_printerr("stop of a stopped QEMU: %" G_GINT64_FORMAT " ms\n", elapsed / 1000);
+    g_assert_cmpint(elapsed, >=, 2 * G_TIME_SPAN_SECOND); /* it did try "quit" first */
+    g_assert_cmpint(elapsed, <, 10 * G_TIME_SPAN_SECOND);
+    g_assert_true(testPidGone(pid));
+    g_assert_false(g_file_test(tl.sock, G_FILE_TEST_EXISTS));
+    qemuProcessFree(proc);
+    g_assert_cmpint(st.exits, ==, 0);
+    testStateClear(&st);
+    testLaunchClear(&tl);
+}
+
 /* ---- exits we did not ask for -------------------------------------------------------- */
 
 static void
@@ -1313,6 +1348,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/launch/stop", testLaunchStop);
     g_test_add_func("/qemuprocess/launch/paused", testLaunchPaused);
     g_test_add_func("/qemuprocess/launch/failure", testLaunchFailure);
+    g_test_add_func("/qemuprocess/launch/stop-hung", testStopHung);
     g_test_add_func("/qemuprocess/exit/sigkill", testCrashSigkill);
     g_test_add_func("/qemuprocess/exit/quit", testQuitIsShutdown);
     g_test_add_func("/qemuprocess/exit/guest-shutdown", testGuestShutdownNoShutdown);
