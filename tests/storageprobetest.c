@@ -289,6 +289,7 @@ typedef struct {
     const guint8 *data;
     gsize size;
     unsigned int reads;
+    guint64 lowestRead; /* lowest offset asked for through the callback */
 } MemFile;
 
 static gboolean
@@ -301,6 +302,8 @@ memRead(void *opaque, guint64 off, guint8 *buf, gsize len, GError **error)
         return FALSE;
     }
     memcpy(buf, m->data + off, len);
+    if (m->reads == 0 || off < m->lowestRead)
+        m->lowestRead = off;
     m->reads++;
     return TRUE;
 }
@@ -310,7 +313,7 @@ static gboolean
 probeSized(qvirStorageFileFormat fmt, const GByteArray *img, gsize fileSize, gboolean withRead,
            qvirStorageProbeResult *res, GError **error)
 {
-    MemFile m = {img->data, MIN(fileSize, img->len), 0};
+    MemFile m = {img->data, MIN(fileSize, img->len), 0, 0};
     qvirStorageProbeInput in = {"test.img",
                                 img->data,
                                 MIN(m.size, QVIR_STORAGE_PROBE_HEADER_MAX),
@@ -516,6 +519,67 @@ testVmdkDescriptorFile(void)
     g_assert_cmpstr(res.backingName, ==, "parent.vmdk");
     g_assert_cmpint(res.backingFormat, ==, QVIR_STORAGE_FILE_VMDK);
     qvirStorageProbeResultClear(&res);
+}
+
+/* A descriptor file longer than the header: only the part past the header is read. */
+static void
+testVmdkLongDescriptorFile(void)
+{
+    g_autoptr(GString) padding = g_string_new(NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GByteArray) img = g_byte_array_new();
+    qvirStorageProbeResult res = {0};
+    g_autoptr(GError) error = NULL;
+    MemFile m;
+    qvirStorageProbeInput in;
+
+    while (padding->len < 40000)
+        g_string_append(padding, "# a comment line to make the descriptor long\n");
+    text = vmdkDescriptor("monolithicFlat", "late-parent.vmdk", padding->str);
+    putStr(img, 0, text);
+    g_string_printf(padding, "RW 2048 FLAT \"f.vmdk\" 0\n");
+    putStr(img, img->len, padding->str);
+
+    m = (MemFile){img->data, img->len, 0, 0};
+    in = (qvirStorageProbeInput){"test.img", img->data, QVIR_STORAGE_PROBE_HEADER_MAX,
+                                 img->len,   memRead,   &m};
+    g_assert_true(qvirStorageProbeParse(QVIR_STORAGE_FILE_VMDK, &in, &res, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(res.backingName, ==, "late-parent.vmdk");
+    g_assert_cmpuint(res.capacity, ==, 2048 * 512);
+    g_assert_cmpuint(m.reads, ==, 1);
+    g_assert_cmpuint(m.lowestRead, ==, QVIR_STORAGE_PROBE_HEADER_MAX);
+    qvirStorageProbeResultClear(&res);
+}
+
+/* Given only the first 4 KiB, a name further in fails with headerShort set; not so
+ * when the whole header was given, or when the file itself is that short. */
+static void
+testHeaderShort(void)
+{
+    Qcow2Spec spec = {3, MiB, "base.qcow2", "qcow2", 0, NULL, 0, 0};
+    g_autoptr(GByteArray) img = buildQcow2(&spec);
+    qvirStorageProbeResult res = {0};
+    g_autoptr(GError) error = NULL;
+    qvirStorageProbeInput in;
+
+    putBE(img, 8, 0x6000, 8);
+    putStr(img, 0x6000, "base.qcow2");
+    in = (qvirStorageProbeInput){"test.img", img->data, 4096, img->len, NULL, NULL};
+    g_assert_false(qvirStorageProbeParse(QVIR_STORAGE_FILE_QCOW2, &in, &res, &error));
+    g_assert_true(res.headerShort);
+    g_assert_null(res.backingName);
+    g_clear_error(&error);
+
+    in.len = QVIR_STORAGE_PROBE_HEADER_MAX;
+    g_assert_true(qvirStorageProbeParse(QVIR_STORAGE_FILE_QCOW2, &in, &res, &error));
+    g_assert_cmpstr(res.backingName, ==, "base.qcow2");
+    qvirStorageProbeResultClear(&res);
+
+    g_byte_array_set_size(img, 4096); /* now the file ends there: a real error */
+    in = (qvirStorageProbeInput){"test.img", img->data, 4096, 4096, NULL, NULL};
+    g_assert_false(qvirStorageProbeParse(QVIR_STORAGE_FILE_QCOW2, &in, &res, &error));
+    g_assert_false(res.headerShort);
 }
 
 static void
@@ -897,6 +961,8 @@ main(int argc, char **argv)
     g_test_add_func("/storage/probe/vmdk-sparse", testVmdkSparse);
     g_test_add_func("/storage/probe/vmdk-far-descriptor", testVmdkFarDescriptor);
     g_test_add_func("/storage/probe/vmdk-descriptor-file", testVmdkDescriptorFile);
+    g_test_add_func("/storage/probe/vmdk-long-descriptor-file", testVmdkLongDescriptorFile);
+    g_test_add_func("/storage/probe/header-short", testHeaderShort);
     g_test_add_func("/storage/probe/vpc", testVpc);
     g_test_add_func("/storage/probe/vdi", testVdi);
     g_test_add_func("/storage/probe/vhdx", testVhdx);

@@ -228,7 +228,7 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
     if (!qvirStorageProbeParse(src->format, &in, &res, &err)) {
         /* Metadata laid out past the first 4 KiB (not what qemu-img writes): read the
          * rest of the header, never the same byte twice, and parse again. */
-        if (got >= full) {
+        if (!res.headerShort || got >= full) {
             g_propagate_error(error, g_steal_pointer(&err));
             goto cleanup;
         }

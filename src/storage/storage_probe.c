@@ -91,9 +91,22 @@ static gboolean G_GNUC_PRINTF(4, 5) probeFail(const qvirStorageProbeInput *in, c
     return FALSE;
 }
 
-static gboolean
-probeTruncated(const qvirStorageProbeInput *in, const char *what, guint64 need, GError **error)
+/*
+ * The bytes needed lie past IN->len but inside the header a caller may read (the first
+ * QVIR_STORAGE_PROBE_HEADER_MAX bytes of the file): it read only part of the header and
+ * may read the rest and parse again.
+ */
+static void
+probeMarkShort(const qvirStorageProbeInput *in, qvirStorageProbeResult *res)
 {
+    res->headerShort = in->len < MIN(in->fileSize, (guint64)QVIR_STORAGE_PROBE_HEADER_MAX);
+}
+
+static gboolean
+probeTruncated(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, const char *what,
+               guint64 need, GError **error)
+{
+    probeMarkShort(in, res);
     return probeFail(in, what, error, "header is truncated (%zu bytes, need %" G_GUINT64_FORMAT ")",
                      in->len, need);
 }
@@ -118,12 +131,14 @@ probeBackingName(const qvirStorageProbeInput *in, const char *what, guint64 off,
                          ", length %" G_GUINT64_FORMAT
                          ") lies past the end of the file (%" G_GUINT64_FORMAT " bytes)",
                          off, len, in->fileSize);
-    if (!probeHave(in, off, len))
+    if (!probeHave(in, off, len)) {
+        probeMarkShort(in, res);
         return probeFail(in, what, error,
                          "backing file name (offset %" G_GUINT64_FORMAT
                          ", length %" G_GUINT64_FORMAT
                          ") lies outside the first %zu bytes of the image",
                          off, len, in->len);
+    }
     if (memchr(in->buf + off, '\0', len))
         return probeFail(in, what, error, "backing file name contains a NUL byte");
     res->backingName = g_strndup((const char *)in->buf + off, len);
@@ -233,10 +248,12 @@ qcow2ParseExtensions(const qvirStorageProbeInput *in, guint64 start, guint64 end
         if (end - off < 8)
             return probeFail(in, "qcow2", error,
                              "header extension at offset %" G_GUINT64_FORMAT " is cut short", off);
-        if (!probeHave(in, off, 8))
+        if (!probeHave(in, off, 8)) {
+            probeMarkShort(in, res);
             return probeFail(in, "qcow2", error,
                              "header extensions run past the first %zu bytes of the image",
                              in->len);
+        }
         magic = rdBE32(in->buf + off);
         len = rdBE32(in->buf + off + 4);
         off += 8;
@@ -245,10 +262,12 @@ qcow2ParseExtensions(const qvirStorageProbeInput *in, guint64 start, guint64 end
         if (len > end - off)
             return probeFail(in, "qcow2", error, "header extension 0x%08x is too large (%u bytes)",
                              magic, len);
-        if (!probeHave(in, off, len))
+        if (!probeHave(in, off, len)) {
+            probeMarkShort(in, res);
             return probeFail(in, "qcow2", error,
                              "header extension 0x%08x runs past the first %zu bytes of the image",
                              magic, in->len);
+        }
         switch (magic) {
         case QCOW2_EXT_BACKING_FORMAT:
             if (!qcow2ParseBackingFormat(in, in->buf + off, len, res, error))
@@ -274,7 +293,7 @@ qcow2Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
     guint64 backingOff, clusterSize, incompat = 0, unknown;
 
     if (!probeHave(in, 0, QCOW2_V2_HEADER_LEN))
-        return probeTruncated(in, "qcow2", QCOW2_V2_HEADER_LEN, error);
+        return probeTruncated(in, res, "qcow2", QCOW2_V2_HEADER_LEN, error);
     version = rdBE32(in->buf + 4);
     backingOff = rdBE64(in->buf + 8);
     backingLen = rdBE32(in->buf + 16);
@@ -290,7 +309,7 @@ qcow2Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
 
     if (version == 3) {
         if (!probeHave(in, 0, QCOW2_V3_MIN_HEADER_LEN))
-            return probeTruncated(in, "qcow2", QCOW2_V3_MIN_HEADER_LEN, error);
+            return probeTruncated(in, res, "qcow2", QCOW2_V3_MIN_HEADER_LEN, error);
         incompat = rdBE64(in->buf + 72);
         headerLen = rdBE32(in->buf + 100);
         if (headerLen < QCOW2_V3_MIN_HEADER_LEN || headerLen > clusterSize)
@@ -335,7 +354,7 @@ qcow1Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
     guint8 clusterBits, l2Bits;
 
     if (!probeHave(in, 0, QCOW1_HEADER_LEN))
-        return probeTruncated(in, "qcow", QCOW1_HEADER_LEN, error);
+        return probeTruncated(in, res, "qcow", QCOW1_HEADER_LEN, error);
     backingOff = rdBE64(in->buf + 8);
     backingLen = rdBE32(in->buf + 16);
     res->capacity = rdBE64(in->buf + 24);
@@ -374,7 +393,7 @@ qedParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
     guint64 features, headerBytes;
 
     if (!probeHave(in, 0, QED_HEADER_LEN))
-        return probeTruncated(in, "qed", QED_HEADER_LEN, error);
+        return probeTruncated(in, res, "qed", QED_HEADER_LEN, error);
     clusterSize = rdLE32(in->buf + 4);
     tableSize = rdLE32(in->buf + 8);
     headerSize = rdLE32(in->buf + 12);
@@ -513,9 +532,17 @@ probeRange(const qvirStorageProbeInput *in, const char *what, guint64 off, guint
                   "metadata at offset %" G_GUINT64_FORMAT " lies outside the probed header", off);
         return NULL;
     }
+    /* Bytes already in the header buffer are copied, never read again. */
     *owned = g_malloc(len ? len : 1);
-    if (!in->read(in->opaque, off, *owned, len, error))
+    if (off < in->len) {
+        gsize have = in->len - (gsize)off;
+
+        memcpy(*owned, in->buf + off, have);
+        if (!in->read(in->opaque, off + have, *owned + have, len - have, error))
+            return NULL;
+    } else if (!in->read(in->opaque, off, *owned, len, error)) {
         return NULL;
+    }
     res->extraReads++;
     return *owned;
 }
@@ -529,7 +556,7 @@ vmdk4Parse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError 
     guint64 capacity, descOff, descLen;
 
     if (!probeHave(in, 0, VMDK4_HEADER_LEN))
-        return probeTruncated(in, "vmdk", VMDK4_HEADER_LEN, error);
+        return probeTruncated(in, res, "vmdk", VMDK4_HEADER_LEN, error);
     capacity = rdLE64(in->buf + 12);
     descOff = rdLE64(in->buf + 28);
     descLen = rdLE64(in->buf + 36);
@@ -589,7 +616,7 @@ vpcParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
     guint64 sectors;
 
     if (!probeHave(in, 0, VHD_FOOTER_LEN))
-        return probeTruncated(in, "vpc", VHD_FOOTER_LEN, error);
+        return probeTruncated(in, res, "vpc", VHD_FOOTER_LEN, error);
     type = rdBE32(f + 60);
     if (type < 2 || type > 4)
         return probeFail(in, "vpc", error, "unknown disk type %u", type);
@@ -621,7 +648,7 @@ vdiParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
     guint64 size;
 
     if (!probeHave(in, 0, VDI_HEADER_LEN))
-        return probeTruncated(in, "vdi", VDI_HEADER_LEN, error);
+        return probeTruncated(in, res, "vdi", VDI_HEADER_LEN, error);
     type = rdLE32(in->buf + 76);
     sectorSize = rdLE32(in->buf + 360);
     size = rdLE64(in->buf + 368);
@@ -760,7 +787,7 @@ luksParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError *
     guint64 payload;
 
     if (!probeHave(in, 0, LUKS1_HEADER_LEN))
-        return probeTruncated(in, "luks", LUKS1_HEADER_LEN, error);
+        return probeTruncated(in, res, "luks", LUKS1_HEADER_LEN, error);
     payload = (guint64)rdBE32(in->buf + LUKS1_PAYLOAD_OFFSET) * 512;
     if (payload > in->fileSize)
         return probeFail(in, "luks", error,
@@ -902,7 +929,10 @@ qvirStorageProbeParse(qvirStorageFileFormat format, const qvirStorageProbeInput 
             continue;
         }
         if (!info->parse(in, res, error)) {
+            gboolean headerShort = res->headerShort;
+
             qvirStorageProbeResultClear(res);
+            res->headerShort = headerShort;
             return FALSE;
         }
         res->format = format;

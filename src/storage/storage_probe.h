@@ -44,6 +44,9 @@ typedef struct {
     qvirStorageFileFormat backingFormat; /* as recorded (or implied by the format); NONE = not */
     gboolean encrypted;
     unsigned int extraReads; /* reads made through the callback */
+    /* Set on failure when the parse needed header bytes the caller did not read (it read
+     * fewer than the first QVIR_STORAGE_PROBE_HEADER_MAX bytes of a longer file). */
+    gboolean headerShort;
 } qvirStorageProbeResult;
 
 void qvirStorageProbeResultClear(qvirStorageProbeResult *res);
@@ -68,7 +71,8 @@ gboolean qvirStorageProbeParse(qvirStorageFileFormat format, const qvirStoragePr
  * qed, vpc, vdi, vhdx and LUKS, and everything qemu-img writes after them, fit in
  * 4 KiB; format probing (ISO's magic is at 32769) and VMDK (a 10 KiB embedded
  * descriptor) get the whole QVIR_STORAGE_PROBE_HEADER_MAX. A parse that needs more
- * of the header than was read fails, and the caller reads the rest and parses again.
+ * of the header than was read fails with res->headerShort set; the caller then reads
+ * the rest of the header and parses again.
  */
 gsize qvirStorageProbeHeaderHint(qvirStorageFileFormat format);
 
