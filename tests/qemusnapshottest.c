@@ -401,6 +401,23 @@ testSnapshotXML(void)
     g_clear_error(&error);
     g_assert_null(qemuSnapshotDefParseString("", &error));
     g_clear_error(&error);
+
+    /* the persistent definition follows: overlays become the sources, chains unknown */
+    snap = qemuSnapshotDefParseString(xml, &error);
+    g_assert_true(qemuSnapshotDefAlignDisks(snap, vm.def, &error));
+    qemuSnapshotApplyToDef(vm.def, snap);
+    {
+        qvirDomainDiskDef *vda = qvirDomainDiskByTarget(vm.def, "vda");
+        qvirDomainDiskDef *vdb = qvirDomainDiskByTarget(vm.def, "vdb");
+        qvirDomainDiskDef *sda = qvirDomainDiskByTarget(vm.def, "sda");
+
+        g_assert_cmpstr(vda->src->path, ==, "/var/lib/x/vda.nightly");
+        g_assert_cmpint(vda->src->format, ==, QVIR_STORAGE_FILE_QCOW2);
+        g_assert_null(vda->src->backingStore);
+        g_assert_cmpstr(vdb->src->path, ==, "/var/lib/x/data.nightly");
+        g_assert_cmpstr(sda->src->path, ==, "/var/lib/x/cd.iso");
+        g_assert_true(sda->src->readonly);
+    }
     qvirDomainDefFree(vm.def);
 }
 

@@ -399,6 +399,30 @@ qemuSnapshotDefFormat(const qemuSnapshotDef *snap)
     return g_string_free(buf, FALSE);
 }
 
+void
+qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap)
+{
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+        qvirDomainDiskDef *disk;
+        qvirStorageSource *src;
+
+        if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL || !sd->file ||
+            !(disk = qvirDomainDiskByTarget(def, sd->name)))
+            continue;
+        src = qvirStorageSourceNew();
+        src->type = QVIR_STORAGE_TYPE_FILE;
+        src->format = QVIR_STORAGE_FILE_QCOW2;
+        src->path = g_strdup(sd->file);
+        if (disk->src) {
+            src->readonly = disk->src->readonly;
+            src->shared = disk->src->shared;
+        }
+        qvirStorageSourceFree(disk->src);
+        disk->src = src;
+    }
+}
+
 /* ---- creating overlays ---------------------------------------------------------------- */
 
 /* One disk's overlay while the snapshot is prepared. */

@@ -64,6 +64,14 @@ gboolean qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *d
 char *qemuSnapshotDefFormat(const qemuSnapshotDef *snap);
 
 /*
+ * What a disk-only snapshot means for a definition that is not running (libvirt updates
+ * the persistent definition too): each snapshotted disk's source becomes its overlay
+ * (qcow2), with an unknown chain that the next start fills. Disks SNAP does not name, or
+ * that DEF does not have, are left alone.
+ */
+void qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap);
+
+/*
  * Take the external snapshot of every disk of SNAP with location external, in one
  * transaction. JOBS: a disk in a block job is refused. On failure DEF, its chains and
  * the host's files are as before.
