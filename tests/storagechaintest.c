@@ -400,11 +400,32 @@ testLuksBase(void)
                           NULL};
     g_autoptr(qvirStorageSource) chain = NULL;
 
+    g_autofree char *enc = g_build_filename(dir, "enc.qcow2", NULL);
+    const char *encArgv[] = {"qemu-img",
+                             "create",
+                             "-q",
+                             "--object",
+                             "secret,id=s0,data=pw",
+                             "-f",
+                             "qcow2",
+                             "-o",
+                             "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10,"
+                             "backing_file=disk.luks,backing_fmt=luks",
+                             enc,
+                             NULL};
+    g_autoptr(qvirStorageSource) encChain = NULL;
+
     run(argv);
     chain = probeOk(path, QVIR_STORAGE_FILE_LUKS, FALSE, 1);
     assertMatchesQemuImg(chain, path);
     g_assert_true(chain->encrypted);
     g_assert_cmpuint(chain->capacity, ==, 3 * MiB);
+
+    /* an encrypted qcow2 (LUKS inside) over the LUKS base */
+    run(encArgv);
+    encChain = probeOk(enc, QVIR_STORAGE_FILE_QCOW2, FALSE, 2);
+    assertMatchesQemuImg(encChain, enc);
+    g_assert_true(encChain->encrypted);
     qvirTestTempDirRemove(dir);
 }
 
