@@ -531,6 +531,7 @@ testSoak(void)
     guint cycles = env ? (guint)g_ascii_strtoull(env, NULL, 10) : 200;
     guint warm = MIN(cycles, 20);
     long rssWarm = 0;
+    gint64 usAttach = 0, usSnapshot = 0, usCommit = 0, usDetach = 0;
     gint64 t0;
     TestVM vm;
 
@@ -551,31 +552,40 @@ testSoak(void)
             i, snapFile);
         g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefParseString(snapXML, &error);
 
+        gint64 t = g_get_monotonic_time();
+
         g_assert_no_error(error);
         g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, disk, &opts, &error));
         g_assert_no_error(error);
+        usAttach += g_get_monotonic_time() - t;
+        t = g_get_monotonic_time();
         g_assert_true(qemuSnapshotDefAlignDisks(snap, vm.def, &error));
         g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap,
                                                  &error));
         g_assert_no_error(error);
+        usSnapshot += g_get_monotonic_time() - t;
         g_assert_cmpuint(qvirStorageSourceChainLength(disk->src), ==, 3);
         g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, NULL, FALSE, 0,
                                          &error) == FALSE);
         g_clear_error(&error);
+        t = g_get_monotonic_time();
         g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, top, TRUE, 0,
                                          &error));
         g_assert_no_error(error);
         g_assert_true(qemuBlockJobWait(vm.jobs, "sdb", TRUE, 30000));
         g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, disk, TRUE, &error));
         testVMWaitJob(&vm, "sdb", NULL);
+        usCommit += g_get_monotonic_time() - t;
         g_assert_cmpstr(disk->src->path, ==, top);
         if (i % 50 == 0) {
             testAssertDiskMatchesQemu(&vm, disk);
             testAssertNodesAreCached(&vm);
         }
+        t = g_get_monotonic_time();
         g_assert_cmpint(qemuHotplugDetachDisk(vm.jobs, vm.mon, vm.def, disk, 10000, &error), ==,
                         QEMU_HOTPLUG_DETACH_DONE);
         g_assert_no_error(error);
+        usDetach += g_get_monotonic_time() - t;
         g_unlink(snapFile);
         if (i + 1 == warm)
             rssWarm = testMaxRSSKiB();
@@ -584,6 +594,11 @@ testSoak(void)
         g_printerr("%u soak cycles in %" G_GINT64_FORMAT " ms, max RSS %ld KiB after %u, %ld KiB "
                    "after all\n",
                    cycles, (g_get_monotonic_time() - t0) / 1000, rssWarm, warm, testMaxRSSKiB());
+    if (cycles)
+        g_test_message("mean per cycle: attach %.2f ms, snapshot %.2f ms, active commit + "
+                       "pivot %.2f ms, detach %.2f ms",
+                       usAttach / 1000.0 / cycles, usSnapshot / 1000.0 / cycles,
+                       usCommit / 1000.0 / cycles, usDetach / 1000.0 / cycles);
     testAssertNodesAreCached(&vm);
     g_assert_cmpuint(vm.def->disks->len, ==, 1);
     /*

@@ -467,7 +467,7 @@ qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *opti
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)QEMU_SNAPSHOT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
     g_autofree char *jobError = NULL;
-    gulong sleepUs = 200;
+    gulong sleepUs = 100;
 
     json_object_set_string_member(args, "job-id", jobId);
     json_object_set_object_member(args, "options", json_object_ref(options));
@@ -510,7 +510,7 @@ qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *opti
             return FALSE;
         }
         g_usleep(sleepUs);
-        sleepUs = MIN(sleepUs * 2, 20000);
+        sleepUs = MIN(sleepUs * 2, 2000);
     }
 
     {
