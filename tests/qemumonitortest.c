@@ -110,8 +110,8 @@ testQemuStart(TestQemu *q)
     q->sock = g_build_filename(q->dir, "qmp.sock", NULL);
     qmp = g_strdup_printf("unix:%s,server=on,wait=off", q->sock);
     {
-        const char *argv[] = {QEMU_BINARY, "-S", "-machine", "none", "-nodefaults",
-                              "-display", "none", "-qmp", qmp, NULL};
+        const char *argv[] = {QEMU_BINARY, "-S",   "-machine", "none", "-nodefaults",
+                              "-display",  "none", "-qmp",     qmp,    NULL};
 
         g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
                                     G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
@@ -398,8 +398,17 @@ testConcurrentCommands(void)
 static void
 testOpenFdsStdio(void)
 {
-    const char *argv[] = {QEMU_BINARY, "-S", "-machine", "none", "-nodefaults", "-display",
-                          "none", "-chardev", "stdio,id=mon0", "-mon", "chardev=mon0,mode=control",
+    const char *argv[] = {QEMU_BINARY,
+                          "-S",
+                          "-machine",
+                          "none",
+                          "-nodefaults",
+                          "-display",
+                          "none",
+                          "-chardev",
+                          "stdio,id=mon0",
+                          "-mon",
+                          "chardev=mon0,mode=control",
                           NULL};
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) status = NULL;
@@ -410,8 +419,7 @@ testOpenFdsStdio(void)
 
     testStateInit(&st);
     g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                           G_SPAWN_DO_NOT_REAP_CHILD |
-                                               G_SPAWN_STDERR_TO_DEV_NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
                                            NULL, NULL, &pid, &in, &out, NULL, &error));
     g_assert_no_error(error);
 

@@ -153,10 +153,20 @@ testLaunchClear(TestLaunch *tl)
 static qemuProcess *
 testLaunch(TestLaunch *tl, gboolean paused, TestProcState *st, GError **error)
 {
-    const char *argv[] = {QEMU_BINARY, "-S", "-machine", "none", "-nodefaults",
-                          "-display", "none", "-no-shutdown", "-no-reboot",
-                          "-chardev", tl->chardev, "-mon",
-                          "chardev=charmonitor,id=monitor,mode=control", NULL};
+    const char *argv[] = {QEMU_BINARY,
+                          "-S",
+                          "-machine",
+                          "none",
+                          "-nodefaults",
+                          "-display",
+                          "none",
+                          "-no-shutdown",
+                          "-no-reboot",
+                          "-chardev",
+                          tl->chardev,
+                          "-mon",
+                          "chardev=charmonitor,id=monitor,mode=control",
+                          NULL};
     const char *envp[] = {"LC_ALL=C", "PATH=/usr/bin:/bin", NULL};
     qemuProcessLaunchOpts lopts = {
         .monitorPath = tl->sock,
@@ -261,8 +271,8 @@ testLaunchFailure(void)
     TestLaunch tl;
     TestProcState st;
     g_autoptr(GError) error = NULL;
-    const char *argv[] = {QEMU_BINARY, "-S", "-machine", "none", "-nodefaults", "-display",
-                          "none", "-no-such-option", NULL};
+    const char *argv[] = {QEMU_BINARY, "-S",   "-machine",        "none", "-nodefaults",
+                          "-display",  "none", "-no-such-option", NULL};
     qemuProcessLaunchOpts lopts;
     qemuProcess *proc;
     int status;
@@ -657,8 +667,8 @@ testReconnectErrors(void)
     testStateInit(&st);
 
     /* a pid that runs something else must not be adopted */
-    g_assert_true(g_spawn_async(NULL, (char **)sleepArgv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                NULL, NULL, &child, NULL));
+    g_assert_true(g_spawn_async(NULL, (char **)sleepArgv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                NULL, &child, NULL));
     proc = qemuProcessReconnect(child, tl.sock, &testCallbacks, &st, &error);
     g_assert_null(proc);
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED);
@@ -788,13 +798,12 @@ testDirectIOCheck(void)
     qvirTestTempDirRemove(okDir);
 }
 
-
 /* ---- the start pipeline from domain XML ---------------------------------------------- */
 
 static qemuCaps *testCaps;
 
 typedef struct {
-    char *imgDir;  /* images (O_DIRECT capable) */
+    char *imgDir; /* images (O_DIRECT capable) */
     char *runDir;
     char *logDir;
     char *domainDir;
@@ -821,10 +830,10 @@ testMakeChain(const char *dir, char **base, char **mid, char **top)
     *top = g_build_filename(dir, "top.qcow2", NULL);
     {
         const char *a[] = {"qemu-img", "create", "-q", "-f", "qcow2", *base, "16M", NULL};
-        const char *b[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                           "-b", "base.qcow2", *mid, NULL};
-        const char *c[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                           "-b", "mid.qcow2", *top, NULL};
+        const char *b[] = {"qemu-img", "create", "-q",         "-f", "qcow2", "-F",
+                           "qcow2",    "-b",     "base.qcow2", *mid, NULL};
+        const char *c[] = {"qemu-img", "create", "-q",        "-f", "qcow2", "-F",
+                           "qcow2",    "-b",     "mid.qcow2", *top, NULL};
         testQemuImg(a);
         testQemuImg(b);
         testQemuImg(c);
@@ -873,25 +882,25 @@ testParseDomain(const char *top, const char *cache, const char *backing, const c
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *cacheAttr = cache ? g_strdup_printf(" cache='%s'", cache) : g_strdup("");
-    g_autofree char *xml = g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>chain</name>\n"
-        "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
-        "  <memory unit='MiB'>64</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
-        "  <devices>\n"
-        "    <emulator>" QEMU_BINARY "</emulator>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2'%s/>\n"
-        "      <source file='%s'/>\n"
-        "%s"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "%s"
-        "  </devices>\n"
-        "</domain>\n",
-        cacheAttr, top, backing ? backing : "", extra ? extra : "");
+    g_autofree char *xml =
+        g_strdup_printf("<domain type='qemu'>\n"
+                        "  <name>chain</name>\n"
+                        "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+                        "  <memory unit='MiB'>64</memory>\n"
+                        "  <vcpu>1</vcpu>\n"
+                        "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                        "  <devices>\n"
+                        "    <emulator>" QEMU_BINARY "</emulator>\n"
+                        "    <disk type='file' device='disk'>\n"
+                        "      <driver name='qemu' type='qcow2'%s/>\n"
+                        "      <source file='%s'/>\n"
+                        "%s"
+                        "      <target dev='vda' bus='virtio'/>\n"
+                        "    </disk>\n"
+                        "%s"
+                        "  </devices>\n"
+                        "</domain>\n",
+                        cacheAttr, top, backing ? backing : "", extra ? extra : "");
     qvirDomainDef *def = qvirDomainDefParseString(xml, 0, &error);
 
     g_assert_no_error(error);
@@ -955,9 +964,9 @@ testAssertQemuChain(qemuProcess *proc, const qvirDomainDiskDef *disk, gboolean d
         g_assert_cmpstr(json_object_get_string_member(storage, "drv"), ==, "file");
         g_assert_cmpstr(json_object_get_string_member(fmt, "drv"), ==, "qcow2");
         g_assert_nonnull(strstr(json_object_get_string_member(fmt, "file"), src->path));
-        g_assert_cmpint(json_object_get_boolean_member(
-                            json_object_get_object_member(fmt, "cache"), "direct"),
-                        ==, direct);
+        g_assert_cmpint(
+            json_object_get_boolean_member(json_object_get_object_member(fmt, "cache"), "direct"),
+            ==, direct);
         g_assert_cmpint(json_object_get_boolean_member(
                             json_object_get_object_member(storage, "cache"), "direct"),
                         ==, direct);

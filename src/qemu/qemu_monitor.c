@@ -41,12 +41,12 @@ struct _qemuMonitor {
     GPtrArray *pending; /* qemuMonitorPending*, owned by the waiting callers */
     guint64 nextId;
     JsonObject *greeting;
-    gboolean eof;       /* the reader has stopped: no more replies will come */
-    gboolean broken;    /* a write was cut short: the stream can no longer be trusted */
-    gboolean closing;   /* qemuMonitorClose() has begun: no more callbacks */
-    gboolean selfFree;  /* closed from a callback: the reader frees the monitor at exit */
+    gboolean eof;      /* the reader has stopped: no more replies will come */
+    gboolean broken;   /* a write was cut short: the stream can no longer be trusted */
+    gboolean closing;  /* qemuMonitorClose() has begun: no more callbacks */
+    gboolean selfFree; /* closed from a callback: the reader frees the monitor at exit */
 
-    gint refs; /* the owner's, plus one per command in flight */
+    gint refs;        /* the owner's, plus one per command in flight */
     GMutex writeLock; /* one command on the wire at a time */
     GThread *reader;
 
@@ -54,8 +54,7 @@ struct _qemuMonitor {
     gpointer opaque;
 };
 
-static void
-qemuMonitorSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void qemuMonitorSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static void
 qemuMonitorSetError(GError **error, int code, const char *fmt, ...)
@@ -117,8 +116,7 @@ qemuMonitorParseLine(const char *line, gsize len, GError **error)
     }
     if (len > QEMU_MONITOR_MAX_LINE) {
         qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor message of %" G_GSIZE_FORMAT " bytes is too long",
-                            len);
+                            "QEMU monitor message of %" G_GSIZE_FORMAT " bytes is too long", len);
         return NULL;
     }
     /* Also rejects embedded NUL bytes, which json-glib would otherwise stop at. */
@@ -136,8 +134,8 @@ qemuMonitorParseLine(const char *line, gsize len, GError **error)
 
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, (gssize)len, &jsonError)) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "cannot parse QEMU monitor message: %s", jsonError->message);
+        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR, "cannot parse QEMU monitor message: %s",
+                            jsonError->message);
         return NULL;
     }
     root = json_parser_get_root(parser);
@@ -345,8 +343,7 @@ qemuMonitorSetupFd(int fd, GError **error)
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
         qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                            "cannot set up QEMU monitor descriptor %d: %s", fd,
-                            g_strerror(errno));
+                            "cannot set up QEMU monitor descriptor %d: %s", fd, g_strerror(errno));
         return FALSE;
     }
     return TRUE;
@@ -524,9 +521,8 @@ qemuMonitorConnectUnix(const char *path, gint64 deadline, GError **error)
         if ((err != ENOENT && err != ECONNREFUSED && err != EINTR && err != EAGAIN) ||
             g_get_monotonic_time() >= deadline) {
             qemuMonitorSetError(error,
-                                err == ENOENT || err == ECONNREFUSED
-                                    ? QVIR_ERR_OPERATION_TIMEOUT
-                                    : QVIR_ERR_SYSTEM_ERROR,
+                                err == ENOENT || err == ECONNREFUSED ? QVIR_ERR_OPERATION_TIMEOUT
+                                                                     : QVIR_ERR_SYSTEM_ERROR,
                                 "cannot connect to QEMU monitor socket '%s': %s", path,
                                 g_strerror(err));
             return -1;
@@ -659,7 +655,9 @@ qemuMonitorReplyToResult(JsonObject *reply, const char *command, GError **error)
         }
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "unable to execute QEMU command '%s': %s", command,
-                    desc ? desc : klass ? klass : "unknown error");
+                    desc    ? desc
+                    : klass ? klass
+                            : "unknown error");
         return NULL;
     }
     if (!ret) {
@@ -671,8 +669,8 @@ qemuMonitorReplyToResult(JsonObject *reply, const char *command, GError **error)
 }
 
 JsonNode *
-qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args,
-                   unsigned int timeoutMs, GError **error)
+qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsigned int timeoutMs,
+                   GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * 1000;
     qemuMonitorPending p = {0};
@@ -716,12 +714,10 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args,
     reply = g_steal_pointer(&p.reply);
     if (written && !reply) {
         if (mon->eof || mon->closing)
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED,
-                                "QEMU monitor connection closed");
+            qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU monitor connection closed");
         else
             qemuMonitorSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
-                                "timed out waiting for the QEMU monitor reply to '%s'",
-                                command);
+                                "timed out waiting for the QEMU monitor reply to '%s'", command);
     }
     g_mutex_unlock(&mon->lock);
     qemuMonitorUnref(mon);

@@ -67,7 +67,7 @@ struct _qemuProcess {
 
     GMutex lock; /* the flags below */
     GCond cond;
-    gboolean exited;    /* the process is gone (and reaped when it is our child) */
+    gboolean exited; /* the process is gone (and reaped when it is our child) */
     gboolean haveStatus;
     int waitStatus;
     gboolean monitorEOF;
@@ -79,8 +79,7 @@ struct _qemuProcess {
     gboolean selfFree;    /* freed from the exited callback: the watcher frees at exit */
 };
 
-static void
-qemuProcessSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void qemuProcessSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static void
 qemuProcessSetError(GError **error, int code, const char *fmt, ...)
@@ -103,14 +102,12 @@ typedef struct {
 
 /* statfs(2) magic numbers (linux/magic.h) of filesystems users keep images on. */
 static const qemuProcessFSType qemuProcessFSTypes[] = {
-    {0x01021994, "tmpfs"},    {0x858458f6, "ramfs"},   {0x2fc12fc1, "zfs"},
-    {0x794c7630, "overlay"},  {0x65735546, "fuse"},    {0x6969, "nfs"},
-    {0x9123683e, "btrfs"},    {0xef53, "ext4"},        {0x58465342, "xfs"},
-    {0x01021997, "9p"},       {0xff534d42, "cifs"},    {0xfe534d42, "smb2"},
-    {0x73717368, "squashfs"}, {0x9660, "iso9660"},     {0x4d44, "vfat"},
-    {0xf15f, "ecryptfs"},     {0x9fa0, "proc"},        {0x62656572, "sysfs"},
-    {0x5346544e, "ntfs"},     {0x2011bab0, "exfat"},   {0xca451a4e, "bcachefs"},
-    {0x00c36400, "ceph"},     {0x47504653, "gpfs"},    {0x0bd00bd0, "lustre"},
+    {0x01021994, "tmpfs"},    {0x858458f6, "ramfs"}, {0x2fc12fc1, "zfs"},   {0x794c7630, "overlay"},
+    {0x65735546, "fuse"},     {0x6969, "nfs"},       {0x9123683e, "btrfs"}, {0xef53, "ext4"},
+    {0x58465342, "xfs"},      {0x01021997, "9p"},    {0xff534d42, "cifs"},  {0xfe534d42, "smb2"},
+    {0x73717368, "squashfs"}, {0x9660, "iso9660"},   {0x4d44, "vfat"},      {0xf15f, "ecryptfs"},
+    {0x9fa0, "proc"},         {0x62656572, "sysfs"}, {0x5346544e, "ntfs"},  {0x2011bab0, "exfat"},
+    {0xca451a4e, "bcachefs"}, {0x00c36400, "ceph"},  {0x47504653, "gpfs"},  {0x0bd00bd0, "lustre"},
 };
 
 static char *
@@ -411,8 +408,8 @@ static const qemuMonitorCallbacks qemuProcessMonitorCallbacks = {
 /* ---- handle lifetime ------------------------------------------------------------ */
 
 static qemuProcess *
-qemuProcessNew(pid_t pid, const char *monitorPath, const qemuProcessCallbacks *cb,
-               gpointer opaque, GError **error)
+qemuProcessNew(pid_t pid, const char *monitorPath, const qemuProcessCallbacks *cb, gpointer opaque,
+               GError **error)
 {
     qemuProcess *proc = g_new0(qemuProcess, 1);
 
@@ -736,8 +733,7 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     int nullfd = -1;
     struct stat sb;
 
-    g_return_val_if_fail(argv && argv[0] && lopts && lopts->monitorPath && lopts->logPath,
-                         NULL);
+    g_return_val_if_fail(argv && argv[0] && lopts && lopts->monitorPath && lopts->logPath, NULL);
 
     logfd = open(lopts->logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (logfd < 0) {
@@ -763,10 +759,9 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
 
     /* stdout/stderr go to the log (O_APPEND), never to a pipe of ours, so QEMU keeps
      * running when the daemon exits. GLib closes every other descriptor in the child. */
-    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp,
-                                          G_SPAWN_DO_NOT_REAP_CHILD,
-                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd,
-                                          NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
+                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd, NULL,
+                                          NULL, 0, &pid, NULL, NULL, NULL, error)) {
         close(nullfd);
         close(logfd);
         if (error && *error)
@@ -776,24 +771,23 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     close(nullfd);
     close(logfd);
 
-    deadline = g_get_monotonic_time() +
-               (gint64)(lopts->timeoutMs ? lopts->timeoutMs : QEMU_PROCESS_MONITOR_TIMEOUT_MS) *
-                   1000;
+    deadline =
+        g_get_monotonic_time() +
+        (gint64)(lopts->timeoutMs ? lopts->timeoutMs : QEMU_PROCESS_MONITOR_TIMEOUT_MS) * 1000;
 
     if (!(proc = qemuProcessNew(pid, lopts->monitorPath, cb, opaque, error)))
         goto error;
     proc->isChild = TRUE;
     proc->pidfd = qemuProcessPidfdOpen(pid);
 
-    if (!qemuProcessWaitSocket(pid, lopts->monitorPath, lopts->logPath, logStart, deadline,
-                               &reaped, error))
+    if (!qemuProcessWaitSocket(pid, lopts->monitorPath, lopts->logPath, logStart, deadline, &reaped,
+                               error))
         goto error;
     tSocket = g_get_monotonic_time();
 
-    proc->mon = qemuMonitorOpenUnix(lopts->monitorPath,
-                                    (unsigned int)MAX((deadline - g_get_monotonic_time()) / 1000,
-                                                      1),
-                                    &qemuProcessMonitorCallbacks, proc, &monError);
+    proc->mon = qemuMonitorOpenUnix(
+        lopts->monitorPath, (unsigned int)MAX((deadline - g_get_monotonic_time()) / 1000, 1),
+        &qemuProcessMonitorCallbacks, proc, &monError);
     if (!proc->mon) {
         g_autofree char *tail = NULL;
 
@@ -814,16 +808,16 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     tQMP = g_get_monotonic_time();
 
     if (!lopts->startPaused) {
-        g_autoptr(JsonNode) ret = qemuMonitorCommand(proc->mon, "cont", NULL,
-                                                     QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        g_autoptr(JsonNode) ret =
+            qemuMonitorCommand(proc->mon, "cont", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         if (!ret)
             goto error;
     }
 
     if (!qemuProcessStartWatcher(proc, error))
         goto error;
-    g_debug("QEMU pid %d: monitor socket after %" G_GINT64_FORMAT " ms, QMP ready after %"
-            G_GINT64_FORMAT " ms, %s after %" G_GINT64_FORMAT " ms",
+    g_debug("QEMU pid %d: monitor socket after %" G_GINT64_FORMAT
+            " ms, QMP ready after %" G_GINT64_FORMAT " ms, %s after %" G_GINT64_FORMAT " ms",
             (int)pid, (tSocket - t0) / 1000, (tQMP - t0) / 1000,
             lopts->startPaused ? "paused" : "running", (g_get_monotonic_time() - t0) / 1000);
     return proc;
@@ -924,8 +918,8 @@ static gboolean
 qemuProcessMakeDir(const char *dir, int mode, GError **error)
 {
     if (g_mkdir_with_parents(dir, mode) < 0) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
-                            dir, g_strerror(errno));
+        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s", dir,
+                            g_strerror(errno));
         return FALSE;
     }
     return TRUE;
@@ -947,8 +941,7 @@ qemuProcessWriteMasterKey(const char *domainDir, GError **error)
             continue;
         if (n <= 0) {
             qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                                "cannot generate the domain master key: %s",
-                                g_strerror(errno));
+                                "cannot generate the domain master key: %s", g_strerror(errno));
             return NULL;
         }
         got += (gsize)n;
@@ -978,8 +971,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     qemuProcess *proc = NULL;
     guint i;
 
-    g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir,
-                         NULL);
+    g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
@@ -990,8 +982,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     if (!qemuProcessPrepareDisks(opts, undo, ndisks, error))
         goto error;
-    if (!qemuDomainPrepareForStart(def, caps, error) ||
-        !qemuValidateDomainDef(def, caps, error))
+    if (!qemuDomainPrepareForStart(def, caps, error) || !qemuValidateDomainDef(def, caps, error))
         goto error;
 
     if (!qemuProcessMakeDir(opts->runDir, 0700, error) ||
@@ -1053,8 +1044,8 @@ qemuProcessCheckCmdline(pid_t pid, const char *monitorPath, GError **error)
     gsize off;
 
     if (!g_file_get_contents(path, &contents, &len, NULL) || len == 0) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
-                            "QEMU process %d is not running", (int)pid);
+        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                            (int)pid);
         return FALSE;
     }
     argv0 = g_path_get_basename(contents);
@@ -1105,16 +1096,15 @@ qemuProcessReconnect(pid_t pid, const char *monitorPath, const qemuProcessCallba
                             (int)pid);
         goto error;
     }
-    if ((kill(pid, 0) < 0 && errno == ESRCH) ||
-        !qemuProcessCheckCmdline(pid, monitorPath, error)) {
+    if ((kill(pid, 0) < 0 && errno == ESRCH) || !qemuProcessCheckCmdline(pid, monitorPath, error)) {
         if (error && !*error)
-            qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
-                                "QEMU process %d is not running", (int)pid);
+            qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                                (int)pid);
         goto error;
     }
 
-    if (!(proc->mon = qemuMonitorOpenUnix(monitorPath, 3000, &qemuProcessMonitorCallbacks, proc,
-                                          error)))
+    if (!(proc->mon =
+              qemuMonitorOpenUnix(monitorPath, 3000, &qemuProcessMonitorCallbacks, proc, error)))
         goto error;
 
     /* A guest that powered off while no daemon watched sits paused in "shutdown". */
