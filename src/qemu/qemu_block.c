@@ -6,6 +6,16 @@
 
 #include "qemu/qemu_domain.h"
 
+/* A node owning OBJ (json_node_init_object would add a reference). */
+static JsonNode *
+qemuBlockTakeObject(JsonObject *obj)
+{
+    JsonNode *node = json_node_init_object(json_node_alloc(), obj);
+
+    json_object_unref(obj);
+    return node;
+}
+
 /* Properties that apply to the whole chain or to its top only (libvirt:
  * qemuDomainPrepareDiskSourceData). */
 static gboolean
@@ -55,7 +65,7 @@ qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk,
     json_object_set_boolean_member(obj, "auto-read-only", TRUE);
     json_object_set_string_member(obj, "discard", "unmap");
     (void)caps;
-    return json_node_init_object(json_node_alloc(), obj);
+    return qemuBlockTakeObject(obj);
 }
 
 static const char *
@@ -130,7 +140,7 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
             json_object_set_null_member(obj, "backing");
     }
     (void)caps;
-    return json_node_init_object(json_node_alloc(), obj);
+    return qemuBlockTakeObject(obj);
 }
 
 char *

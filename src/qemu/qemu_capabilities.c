@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -609,21 +610,109 @@ qemuCapsStatBinary(const char *binary, gint64 *size, gint64 *mtime, GError **err
     return TRUE;
 }
 
+/* Whether LINE is QMP's answer to the command with ID. */
+static gboolean
+qemuCapsLineAnswers(const char *line, const char *id)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonNode *root;
+    JsonObject *obj;
+
+    if (!json_parser_load_from_data(parser, line, -1, NULL))
+        return FALSE;
+    root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return FALSE;
+    obj = json_node_get_object(root);
+    return g_strcmp0(json_object_get_string_member_with_default(obj, "id", NULL), id) == 0;
+}
+
+/*
+ * Read lines from SOCK into TRANSCRIPT until the answer to ID (NULL: the greeting, i.e.
+ * the first line) has arrived. PENDING holds bytes of a line not yet complete.
+ */
+static gboolean
+qemuCapsSessionWait(GSocket *sock, GString *pending, GString *transcript, const char *id,
+                    GError **error)
+{
+    for (;;) {
+        char buf[65536];
+        gssize n;
+        char *nl;
+
+        while ((nl = memchr(pending->str, '\n', pending->len))) {
+            g_autofree char *line = g_strndup(pending->str, nl - pending->str);
+
+            g_string_erase(pending, 0, nl - pending->str + 1);
+            g_string_append_printf(transcript, "%s\n", line);
+            if (!id || qemuCapsLineAnswers(line, id))
+                return TRUE;
+        }
+        n = g_socket_receive(sock, buf, sizeof(buf), NULL, error);
+        if (n < 0)
+            return FALSE;
+        if (n == 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "QEMU closed the monitor before answering '%s'", id ? id : "hello");
+            return FALSE;
+        }
+        g_string_append_len(pending, buf, n);
+    }
+}
+
+/*
+ * One command at a time over a socketpair: QEMU may exit early (not QEMU, wrong
+ * options) without SIGPIPE-ing us, a slow reader cannot make QEMU drop output it still
+ * has buffered when "quit" arrives, and a hung binary hits the socket timeout.
+ */
+static gboolean
+qemuCapsRunSession(GSocket *sock, GString *transcript, GError **error)
+{
+    g_autoptr(GString) pending = g_string_new(NULL);
+
+    if (!qemuCapsSessionWait(sock, pending, transcript, NULL, error))
+        return FALSE;
+    for (size_t i = 0; i < G_N_ELEMENTS(qemuCapsProbeCommands); i++) {
+        g_autofree char *cmd = g_strdup_printf("%s\n", qemuCapsProbeCommands[i]);
+        g_autofree char *id = NULL;
+        const char *idp = strstr(cmd, "\"id\":\"");
+        gsize off = 0;
+
+        g_assert(idp);
+        id = g_strndup(idp + 6, strchr(idp + 6, '"') - (idp + 6));
+        while (off < strlen(cmd)) {
+            gssize n = g_socket_send(sock, cmd + off, strlen(cmd) - off, NULL, error);
+
+            if (n < 0)
+                return FALSE;
+            off += n;
+        }
+        if (!qemuCapsSessionWait(sock, pending, transcript, id, error)) {
+            /* QEMU may close right after answering quit */
+            if (strcmp(id, "quit") == 0)
+                return TRUE;
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 qemuCaps *
 qemuCapsProbe(const char *binary, GError **error)
 {
     g_autoptr(qemuCaps) caps = qemuCapsNew();
     g_autoptr(GSubprocessLauncher) launcher = NULL;
     g_autoptr(GSubprocess) proc = NULL;
-    g_autofree char *inPath = NULL;
-    int inFd;
-    g_autoptr(GString) input = g_string_new(NULL);
+    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GString) transcript = g_string_new(NULL);
     g_autoptr(GHashTable) replies = NULL;
-    g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_autoptr(GError) lerr = NULL;
-    const char *argv[] = {binary, "-S", "-machine", "none", "-nodefaults", "-nographic",
-                          "-qmp", "stdio", NULL};
+    g_autoptr(GError) sessionErr = NULL;
+    int sv[2];
+    const char *argv[] = {binary, "-S", "-machine", "none", "-nodefaults", "-display", "none",
+                          "-chardev", "socket,id=qmp,fd=3", "-mon", "chardev=qmp,mode=control",
+                          NULL};
 
     g_return_val_if_fail(binary != NULL, NULL);
 
@@ -631,46 +720,48 @@ qemuCapsProbe(const char *binary, GError **error)
     if (!qemuCapsStatBinary(binary, &caps->binarySize, &caps->binaryMtime, error))
         return NULL;
 
-    /* QMP answers in order and stops at "quit", so the whole session can be written up
-     * front and read until EOF. */
-    for (size_t i = 0; i < G_N_ELEMENTS(qemuCapsProbeCommands); i++)
-        g_string_append_printf(input, "%s\n", qemuCapsProbeCommands[i]);
-
-    /* stdin is a file, not a pipe: a binary that exits early must not SIGPIPE us */
-    if ((inFd = g_file_open_tmp("qvirt-qemucaps-XXXXXX", &inPath, &lerr)) < 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot probe QEMU binary '%s': %s", binary, lerr->message);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "cannot create a socket pair: %s", g_strerror(errno));
         return NULL;
     }
-    close(inFd);
-    if (!g_file_set_contents(inPath, input->str, input->len, &lerr)) {
-        unlink(inPath);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot probe QEMU binary '%s': %s", binary, lerr->message);
+    if (!(sock = g_socket_new_from_fd(sv[0], &lerr))) {
+        close(sv[0]);
+        close(sv[1]);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "%s", lerr->message);
         return NULL;
     }
-    launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+    g_socket_set_timeout(sock, 60);
+    launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                          G_SUBPROCESS_FLAGS_STDERR_PIPE);
-    g_subprocess_launcher_set_stdin_file_path(launcher, inPath);
+    g_subprocess_launcher_set_stdin_file_path(launcher, "/dev/null");
+    g_subprocess_launcher_take_fd(launcher, sv[1], 3);
     proc = g_subprocess_launcher_spawnv(launcher, argv, &lerr);
-    unlink(inPath);
+    /* the launcher owns the child's end; dropping it closes our copy */
+    g_clear_object(&launcher);
     if (!proc) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "cannot run QEMU binary '%s': %s", binary, lerr->message);
         return NULL;
     }
     g_atomic_int_inc(&qemuCapsProbes);
-    if (!g_subprocess_communicate_utf8(proc, NULL, NULL, &out, &err, &lerr)) {
+
+    if (!qemuCapsRunSession(sock, transcript, &sessionErr))
         g_subprocess_force_exit(proc);
+    g_socket_close(sock, NULL);
+    if (!g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, &lerr)) {
+        g_subprocess_force_exit(proc);
+        g_subprocess_wait(proc, NULL, NULL);
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "cannot probe QEMU binary '%s': %s", binary, lerr->message);
         return NULL;
     }
     g_subprocess_wait(proc, NULL, NULL);
 
-    if (!(replies = qemuCapsCollectReplies(out ? out : "", &lerr))) {
+    if (sessionErr || !(replies = qemuCapsCollectReplies(transcript->str, &lerr))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot probe QEMU binary '%s': %s: %s", binary, lerr->message,
+                    "cannot probe QEMU binary '%s': QEMU did not complete the QMP handshake "
+                    "(%s): %s", binary, sessionErr ? sessionErr->message : lerr->message,
                     err && *err ? g_strstrip(err) : "no error output");
         return NULL;
     }
