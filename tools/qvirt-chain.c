@@ -14,7 +14,8 @@
     "Probe IMAGE's backing chain the way qvirtd does before starting a domain:\n"                  \
     "each layer is opened once and only its header is read, relative backing names\n"              \
     "resolve against the directory of the image that names them, and a protocol\n"                 \
-    "backing (nbd:, json:, URI) ends the chain without being opened.\n"                            \
+    "backing (nbd:, json:, URI) ends the chain without being opened. A relative IMAGE\n"           \
+    "is made absolute first.\n"                                                                    \
     "\n"                                                                                           \
     "The top image's format must be given with --format, as a disk's <driver type=>\n"             \
     "would give it. Without --format the command refuses to guess, unless --allow-probe\n"         \
@@ -189,8 +190,13 @@ qvirtCmdChain(int argc, char **argv)
 
     top = qvirStorageSourceNew();
     top->type = QVIR_STORAGE_TYPE_FILE; /* becomes "block" if it is a block device */
-    top->path = g_path_is_absolute(argv[1]) ? g_strdup(argv[1])
-                                            : g_build_filename(g_get_current_dir(), argv[1], NULL);
+    if (g_path_is_absolute(argv[1])) {
+        top->path = g_strdup(argv[1]);
+    } else {
+        /* Absolute, so that every name in the output is one the reader can open. */
+        g_autofree char *cwd = g_get_current_dir();
+        top->path = g_build_filename(cwd, argv[1], NULL);
+    }
     if (format) {
         int fmt = qvirStorageFileFormatTypeFromString(format);
         if (fmt <= QVIR_STORAGE_FILE_NONE) {
