@@ -1280,6 +1280,331 @@ testBlockCommit(void)
     qvirTestTempDirRemove(root);
 }
 
+/* ---- hot-plug through the driver --------------------------------------------------- */
+
+static char *
+testHotplugDomainXML(const char *top)
+{
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>hot</name>\n"
+                           "  <uuid>" UUID_A "</uuid>\n"
+                           "  <memory unit='MiB'>64</memory>\n"
+                           "  <vcpu>1</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                           "  <devices>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "    <disk type='file' device='cdrom'>\n"
+                           "      <driver name='qemu' type='raw'/>\n"
+                           "      <target dev='hdc' bus='ide'/>\n"
+                           "      <readonly/>\n"
+                           "    </disk>\n"
+                           "    <controller type='scsi' model='virtio-scsi'/>\n"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           top);
+}
+
+static void
+testHotplug(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *domxml = NULL;
+    g_autofree char *ubase = NULL;
+    g_autofree char *utop = NULL;
+    g_autofree char *iso = NULL;
+    g_autofree char *usbxml = NULL;
+    g_autofree char *missingxml = NULL;
+    g_autofree char *insertxml = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *defPath = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    guint64 probes;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    ubase = g_build_filename(imgdir, "usb-base.qcow2", NULL);
+    utop = g_build_filename(imgdir, "usb-top.qcow2", NULL);
+    iso = g_build_filename(imgdir, "media.iso", NULL);
+    {
+        const char *c1[] = {"qemu-img", "create", "-q", "-f", "qcow2", ubase, "8M", NULL};
+        const char *c2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", ubase,
+                            "-F", "qcow2", utop, NULL};
+        const char *c3[] = {"qemu-img", "create", "-q", "-f", "raw", iso, "1M", NULL};
+        testRunOK(c1);
+        testRunOK(c2);
+        testRunOK(c3);
+    }
+    drv = testOpen(root);
+    defPath = testPath(qvirDriverGetConfig(drv)->defsDir, "hot");
+    domxml = testHotplugDomainXML(top);
+    a = qvirDriverDomainDefineXML(drv, domxml, 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    testStatusPidOf(drv, "hot");
+    probes = qvirDriverGetProbeCount(drv);
+
+    /* Attach a two-layer SCSI disk with cache none: its headers are read once, here. */
+    usbxml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                             "  <driver name='qemu' type='qcow2' cache='none'/>\n"
+                             "  <source file='%s'/>\n"
+                             "  <target dev='sda' bus='scsi'/>\n"
+                             "</disk>\n",
+                             utop);
+    g_assert_true(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 1 /* LIVE */, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes + 2);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(xml, "usb-top.qcow2' index='"));
+    g_assert_nonnull(strstr(xml, "usb-base.qcow2'"));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 3);
+    status = testReadFile(testPath(qvirDriverGetConfig(drv)->statusDir, "hot"));
+    g_assert_nonnull(strstr(status, "usb-top.qcow2"));
+    /* Live only: the persistent definition does not have it. */
+    {
+        g_autofree char *inactive = qvirDriverDomainGetXMLDesc(drv, a->uuid, 2, &err);
+        g_assert_null(strstr(inactive, "usb-top.qcow2"));
+    }
+
+    /* The same target again, and a missing image: errors, nothing changes. */
+    g_assert_false(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 1, &err));
+    if (!strstr(err->message, "target sda already exists"))
+        g_error("unexpected: %s", err->message);
+    g_clear_error(&err);
+    missingxml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                                 "  <driver name='qemu' type='qcow2'/>\n"
+                                 "  <source file='%s/missing.qcow2'/>\n"
+                                 "  <target dev='sdb' bus='scsi'/>\n"
+                                 "</disk>\n",
+                                 imgdir);
+    g_assert_false(qvirDriverDomainAttachDevice(drv, a->uuid, missingxml, 1, &err));
+    g_assert_nonnull(strstr(err->message, "missing.qcow2"));
+    g_clear_error(&err);
+    {
+        g_autofree char *same = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_cmpstr(same, ==, xml);
+    }
+
+    /* Detach the SCSI disk: virtio-scsi releases it without asking the guest. */
+    g_assert_true(qvirDriverDomainDetachDevice(drv, a->uuid, usbxml, 1, &err));
+    g_assert_no_error(err);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(xml, "usb-top.qcow2"));
+    g_assert_false(qvirDriverDomainDetachDevice(drv, a->uuid, usbxml, 1, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_DEVICE_MISSING);
+    g_assert_cmpstr(err->message, ==, "device not found: disk sda not found");
+    g_clear_error(&err);
+
+    /* Change media: insert, then eject. */
+    insertxml = g_strdup_printf("<disk type='file' device='cdrom'>\n"
+                                "  <driver name='qemu' type='raw'/>\n"
+                                "  <source file='%s'/>\n"
+                                "  <target dev='hdc' bus='ide'/>\n"
+                                "  <readonly/>\n"
+                                "</disk>\n",
+                                iso);
+    g_assert_true(qvirDriverDomainUpdateDevice(drv, a->uuid, insertxml, 1, &err));
+    g_assert_no_error(err);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(xml, "media.iso"));
+    g_assert_true(qvirDriverDomainUpdateDevice(drv, a->uuid,
+                                               "<disk type='file' device='cdrom'>"
+                                               "<target dev='hdc' bus='ide'/><readonly/></disk>",
+                                               1, &err));
+    g_assert_no_error(err);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(xml, "media.iso"));
+    /* Only removable drives change media. */
+    g_assert_false(qvirDriverDomainUpdateDevice(drv, a->uuid,
+                                                "<disk type='file' device='disk'>"
+                                                "<source file='/x.img'/>"
+                                                "<target dev='vda' bus='virtio'/></disk>",
+                                                1, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+    g_clear_error(&err);
+
+    /* CONFIG only: the definition file gains the disk, the running domain does not. */
+    g_assert_true(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 2 /* CONFIG */, &err));
+    g_assert_no_error(err);
+    {
+        g_autofree char *file = testReadFile(defPath);
+        g_autofree char *live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_nonnull(strstr(file, "usb-top.qcow2"));
+        g_assert_null(strstr(live, "usb-top.qcow2"));
+    }
+    g_assert_true(qvirDriverDomainDetachDevice(drv, a->uuid, usbxml, 2, &err));
+    g_assert_no_error(err);
+
+    /* pci.0 of a pc machine without ACPI cannot unplug: QEMU's error, nothing changes. */
+    {
+        g_autofree char *vda = g_strdup_printf("<disk type='file' device='disk'>"
+                                               "<source file='%s'/>"
+                                               "<target dev='vda' bus='virtio'/></disk>",
+                                               top);
+        g_assert_false(qvirDriverDomainDetachDevice(drv, a->uuid, vda, 1, &err));
+        g_assert_nonnull(strstr(err->message, "does not support hotplugging"));
+        g_clear_error(&err);
+        g_clear_pointer(&xml, g_free);
+        xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+        g_assert_nonnull(strstr(xml, "<target dev='vda'"));
+    }
+
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    /* Live changes need a running domain. */
+    g_assert_false(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 1, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+/* q35: a virtio disk on a pcie-root-port is attached, but without a guest to acknowledge
+ * the unplug the detach can only be requested. We say so, and keep the disk. */
+static void
+testHotplugVirtioPending(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *domxml = NULL;
+    g_autofree char *diskxml = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    extra = g_build_filename(imgdir, "extra.qcow2", NULL);
+    {
+        const char *c[] = {"qemu-img", "create", "-q", "-f", "qcow2", extra, "8M", NULL};
+        testRunOK(c);
+    }
+    domxml = g_strdup_printf("<domain type='qemu'>\n"
+                             "  <name>q35</name>\n"
+                             "  <uuid>" UUID_B "</uuid>\n"
+                             "  <memory unit='MiB'>64</memory>\n"
+                             "  <vcpu>1</vcpu>\n"
+                             "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                             "  <devices>\n"
+                             "    <disk type='file' device='disk'>\n"
+                             "      <driver name='qemu' type='qcow2'/>\n"
+                             "      <source file='%s'/>\n"
+                             "      <target dev='vda' bus='virtio'/>\n"
+                             "    </disk>\n"
+                             "    <controller type='pci' model='pcie-root'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "    <controller type='pci' model='pcie-root-port'/>\n"
+                             "  </devices>\n"
+                             "</domain>\n",
+                             top);
+    diskxml = g_strdup_printf("<disk type='file' device='disk'>"
+                              "<driver name='qemu' type='qcow2' cache='none'/>"
+                              "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>",
+                              extra);
+    drv = testOpen(root);
+    a = qvirDriverDomainCreateXML(drv, domxml, 0, &err);
+    g_assert_no_error(err);
+    testStatusPidOf(drv, "q35");
+
+    g_assert_true(qvirDriverDomainAttachDevice(drv, a->uuid, diskxml, 0 /* current */, &err));
+    g_assert_no_error(err);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(xml, "<target dev='vdb' bus='virtio'/>"));
+
+    g_assert_false(qvirDriverDomainDetachDevice(drv, a->uuid, diskxml, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT);
+    g_assert_nonnull(strstr(err->message, "guest has not released it"));
+    g_clear_error(&err);
+    g_clear_pointer(&xml, g_free);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(xml, "<target dev='vdb' bus='virtio'/>"));
+
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+/* A block job running across a daemon restart is adopted; one that ended while no daemon
+ * listened is applied at reconnect. Neither re-reads an image. */
+static void
+testBlockJobAcrossRestart(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *imgdir = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
+    g_autofree char *xml = NULL;
+    qemuBlockJobInfo info;
+    qvirDriver *drv;
+    guint64 probes;
+
+    /* Data in base and mid so that a throttled pull takes a few seconds. */
+    {
+        g_autofree char *dir = g_build_filename(root, "images", NULL);
+        g_autofree char *b = g_build_filename(dir, "base.qcow2", NULL);
+        g_autofree char *m = g_build_filename(dir, "mid.qcow2", NULL);
+        g_autofree char *t = NULL;
+        const char *w1[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", b, NULL};
+        const char *w2[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 1M 1M", m, NULL};
+
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+        t = testMakeChain(dir);
+        testRunOK(w1);
+        testRunOK(w2);
+        drv = testOpen(root);
+        a = testDefine(drv, "alpha", UUID_A, t, "none");
+        g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+        g_assert_no_error(err);
+        testStatusPidOf(drv, "alpha");
+        imgdir = g_steal_pointer(&dir);
+    }
+    base = g_strdup_printf("%s/base.qcow2'", imgdir);
+    mid = g_strdup_printf("%s/mid.qcow2'", imgdir);
+    probes = qvirDriverGetProbeCount(drv);
+
+    /* 2 MiB at 512 KiB/s: about 4 s. Restart while it runs. */
+    g_assert_true(qvirDriverDomainBlockPull(drv, a->uuid, "vda", 512 * 1024,
+                                            64 /* BANDWIDTH_BYTES */, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    drv = testOpen(root);
+    g_assert_cmpint(qvirDriverDomainGetBlockJobInfo(drv, a->uuid, "vda", &info, 0, &err), ==, 1);
+    g_assert_no_error(err);
+    g_assert_cmpint(info.type, ==, QEMU_BLOCKJOB_TYPE_PULL);
+    testWaitJob(drv, a->uuid, FALSE);
+    xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_null(strstr(xml, base));
+    g_assert_null(strstr(xml, mid));
+    g_assert_cmpuint(testCountSubstr(xml, "<backingStore type='file'"), ==, 0);
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -1334,6 +1659,9 @@ main(int argc, char **argv)
     g_test_add_func("/driver/sigterm-is-shutdown", testSigtermIsShutdown);
     g_test_add_func("/driver/block-pull", testBlockPull);
     g_test_add_func("/driver/block-commit", testBlockCommit);
+    g_test_add_func("/driver/block-job-across-restart", testBlockJobAcrossRestart);
+    g_test_add_func("/driver/hotplug", testHotplug);
+    g_test_add_func("/driver/hotplug-virtio-pending", testHotplugVirtioPending);
 
     ret = g_test_run();
     testKillLeftovers();

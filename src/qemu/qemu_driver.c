@@ -817,6 +817,7 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
     }
     qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&status->def), status->state,
                             status->reason);
+    qemuDriverReconnectBlockJobs(drv, obj);
     qemuDomainObjEndJob(obj);
 }
 

@@ -149,3 +149,16 @@ gboolean qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uui
 int qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid,
                                     const char *disk, qemuBlockJobInfo *info,
                                     unsigned int flags, GError **error);
+
+/* Hot-plug of <disk> devices. FLAGS: VIR_DOMAIN_AFFECT_LIVE 1, VIR_DOMAIN_AFFECT_CONFIG 2
+ * (0: the current state, as libvirt). A live detach that the guest does not acknowledge
+ * within 5 s fails with QVIR_ERR_OPERATION_TIMEOUT: the disk stays in the live XML until
+ * QEMU reports DEVICE_DELETED, then it goes (libvirt would say "detached" here). */
+gboolean qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid,
+                                      const char *xml, unsigned int flags, GError **error);
+gboolean qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid,
+                                      const char *xml, unsigned int flags, GError **error);
+/* Change a cdrom's medium (virsh change-media: an empty <source/> ejects). FLAGS as above,
+ * plus VIR_DOMAIN_DEVICE_MODIFY_FORCE 4 (open a locked tray). */
+gboolean qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid,
+                                      const char *xml, unsigned int flags, GError **error);

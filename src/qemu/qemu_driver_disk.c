@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "qemu/qemu_driverpriv.h"
+#include "conf/domain_validate.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_process.h"
@@ -426,4 +427,413 @@ qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias)
         return;
     }
     qemuDriverLiveCommit(drv, obj, work);
+}
+
+/* ---- hot-plug -------------------------------------------------------------------- */
+
+#define QEMU_AFFECT_LIVE (1u << 0)
+#define QEMU_AFFECT_CONFIG (1u << 1)
+#define QEMU_DEVICE_MODIFY_FORCE (1u << 2)
+/* libvirt waits this long for a guest to release a detached device. */
+#define QEMU_DRIVER_DETACH_WAIT_MS 5000
+
+/*
+ * libvirt's virDomainObjUpdateModificationImpact: 0 means the live domain when it runs,
+ * the persistent definition otherwise; LIVE needs a running domain, CONFIG a persistent
+ * one. Called with the job held.
+ */
+static gboolean
+qemuDriverModificationImpact(qemuDomainObj *obj, unsigned int *flags, GError **error)
+{
+    gboolean active, persistent;
+
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj) && obj->proc;
+    persistent = obj->def != NULL;
+    qemuDomainObjUnlock(obj);
+
+    if (!(*flags & (QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG)))
+        *flags |= active ? QEMU_AFFECT_LIVE : QEMU_AFFECT_CONFIG;
+    if (!active && (*flags & QEMU_AFFECT_LIVE)) {
+        qemuDriverErrorNotRunning(error);
+        return FALSE;
+    }
+    if (!persistent && (*flags & QEMU_AFFECT_CONFIG)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: transient domains do not have any "
+                    "persistent config");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static qemuHotplugOpts
+qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
+{
+    qemuHotplugOpts opts = {0};
+
+    qvirStorageChainConfigInit(chainCfg);
+    chainCfg->allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    chainCfg->maxDepth = drv->cfg->maxBackingChainDepth;
+    opts.chainConfig = chainCfg;
+    opts.defaultDiskCache = drv->cfg->defaultDiskCache;
+    return opts;
+}
+
+/* Persist EDITED (a changed copy of OBJ's definition): file first, then memory. */
+static gboolean
+qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited,
+                       GError **error)
+{
+    qvirDomainDef *old;
+
+    if (!qvirDomainDefValidate(edited, error) || !qemuDriverWriteDefinition(drv, edited, error)) {
+        qvirDomainDefFree(edited);
+        return FALSE;
+    }
+    qemuDomainObjLock(obj);
+    old = obj->def;
+    obj->def = edited;
+    qemuDomainObjUnlock(obj);
+    qvirDomainDefFree(old);
+    return TRUE;
+}
+
+/* The persistent definition with DISK (parsed again from XML) added; nothing is written. */
+static qvirDomainDef *
+qemuDriverConfigAttach(qemuDomainObj *obj, const char *xml, GError **error)
+{
+    g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
+    g_autoptr(qvirDomainDiskDef) disk = NULL;
+
+    if (!edited || !(disk = qvirDomainDiskDefParseString(xml, 0, error)))
+        return NULL;
+    if (qvirDomainDiskByTarget(edited, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: target %s already exists", disk->dst);
+        return NULL;
+    }
+    if (!qvirDomainDiskDefValidate(edited, disk, error))
+        return NULL;
+    g_ptr_array_add(edited->disks, g_steal_pointer(&disk));
+    return g_steal_pointer(&edited);
+}
+
+static gboolean
+qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GError **error)
+{
+    g_autoptr(qvirDomainDiskDef) disk = NULL;
+    qvirStorageChainConfig chainCfg;
+    qemuHotplugOpts opts = qemuDriverHotplugOpts(drv, &chainCfg);
+    const qemuCaps *caps;
+    qemuMonitor *mon;
+    qvirDomainDef *work;
+
+    if (!(disk = qvirDomainDiskDefParseString(xml, 0, error)))
+        return FALSE;
+    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
+                                                               : drv->cfg->emulator,
+                                   error)))
+        return FALSE;
+    if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "operation failed: target %s already exists", disk->dst);
+        return FALSE;
+    }
+    if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error))
+        return FALSE;
+    if (!(work = qemuDriverLiveCopy(obj, error)))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    mon = qemuProcessGetMonitor(obj->proc);
+    qemuDomainObjUnlock(obj);
+    if (!qemuHotplugAttachDisk(mon, caps, work, disk, &opts, error)) {
+        qvirDomainDefFree(work);
+        return FALSE;
+    }
+    g_steal_pointer(&disk); /* WORK owns it now */
+    qemuDriverLiveCommit(drv, obj, work);
+    return TRUE;
+}
+
+gboolean
+qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                             unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) config = NULL;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+        return FALSE;
+    if (!xml) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
+        return FALSE;
+    }
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "attach device", error))
+        return FALSE;
+    if (!qemuDriverModificationImpact(obj, &flags, error))
+        goto out;
+    /* The persistent change is checked before anything happens to QEMU. */
+    if ((flags & QEMU_AFFECT_CONFIG) && !(config = qemuDriverConfigAttach(obj, xml, error)))
+        goto out;
+    if ((flags & QEMU_AFFECT_LIVE) && !qemuDriverLiveAttach(drv, obj, xml, error))
+        goto out;
+    if (config && !qemuDriverCommitConfig(drv, obj, g_steal_pointer(&config), error))
+        goto out;
+    ok = TRUE;
+
+out:
+    qemuDomainObjEndJob(obj);
+    return ok;
+}
+
+static void
+qemuDriverErrorDiskMissing(const char *dst, GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_DEVICE_MISSING, "device not found: disk %s not found",
+                dst ? dst : "");
+}
+
+/* MATCH's target names the disk (as libvirt matches a detach). */
+static qvirDomainDiskDef *
+qemuDriverMatchDisk(const qvirDomainDef *def, const qvirDomainDiskDef *match, GError **error)
+{
+    qvirDomainDiskDef *disk = match->dst ? qvirDomainDiskByTarget(def, match->dst) : NULL;
+
+    if (!disk)
+        qemuDriverErrorDiskMissing(match->dst, error);
+    return disk;
+}
+
+static qvirDomainDef *
+qemuDriverConfigDetach(qemuDomainObj *obj, const qvirDomainDiskDef *match, GError **error)
+{
+    g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
+    qvirDomainDiskDef *disk;
+
+    if (!edited || !(disk = qemuDriverMatchDisk(edited, match, error)))
+        return NULL;
+    g_ptr_array_remove(edited->disks, disk); /* frees it */
+    return g_steal_pointer(&edited);
+}
+
+/* 1 detached, 0 requested but the guest has not released it (error set), -1 failed. */
+static int
+qemuDriverLiveDetach(qvirDriver *drv, qemuDomainObj *obj, const qvirDomainDiskDef *match,
+                     GError **error)
+{
+    qvirDomainDiskDef *disk;
+    qvirDomainDef *work;
+    qemuMonitor *mon;
+    qemuBlockJobs *jobs;
+    int rc;
+
+    if (!qemuDriverMatchDisk(obj->liveDef, match, error))
+        return -1;
+    if (!(work = qemuDriverLiveCopy(obj, error)))
+        return -1;
+    disk = qvirDomainDiskByTarget(work, match->dst);
+    qemuDomainObjLock(obj);
+    mon = qemuProcessGetMonitor(obj->proc);
+    jobs = obj->blockJobs;
+    qemuDomainObjUnlock(obj);
+
+    rc = qemuHotplugDetachDisk(jobs, mon, work, disk, QEMU_DRIVER_DETACH_WAIT_MS, error);
+    if (rc < 0) {
+        qvirDomainDefFree(work);
+        return -1;
+    }
+    if (rc == QEMU_HOTPLUG_DETACH_PENDING) {
+        /* The definition is unchanged until DEVICE_DELETED: the worker finishes then. */
+        qvirDomainDefFree(work);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                    "Timed out during operation: detach of disk %s was requested but the "
+                    "guest has not released it yet; it is removed when it does",
+                    match->dst);
+        return 0;
+    }
+    qemuDriverLiveCommit(drv, obj, work);
+    return 1;
+}
+
+gboolean
+qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                             unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) config = NULL;
+    g_autoptr(qvirDomainDiskDef) match = NULL;
+    g_autoptr(GError) pending = NULL;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+        return FALSE;
+    if (!xml) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
+        return FALSE;
+    }
+    if (!(match = qvirDomainDiskDefParseString(xml, 0, error)))
+        return FALSE;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "detach device", error))
+        return FALSE;
+    if (!qemuDriverModificationImpact(obj, &flags, error))
+        goto out;
+    if ((flags & QEMU_AFFECT_CONFIG) && !(config = qemuDriverConfigDetach(obj, match, error)))
+        goto out;
+    if ((flags & QEMU_AFFECT_LIVE) && qemuDriverLiveDetach(drv, obj, match, &pending) < 0) {
+        g_propagate_error(error, g_steal_pointer(&pending));
+        goto out;
+    }
+    if (config && !qemuDriverCommitConfig(drv, obj, g_steal_pointer(&config), error))
+        goto out;
+    if (pending) {
+        g_propagate_error(error, g_steal_pointer(&pending));
+        goto out;
+    }
+    ok = TRUE;
+
+out:
+    qemuDomainObjEndJob(obj);
+    return ok;
+}
+
+static gboolean
+qemuDriverCheckRemovable(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: disk source can be changed only in removable "
+                    "drives");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static qvirDomainDef *
+qemuDriverConfigUpdate(qemuDomainObj *obj, const char *xml, GError **error)
+{
+    g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
+    g_autoptr(qvirDomainDiskDef) update = NULL;
+    qvirDomainDiskDef *disk;
+
+    if (!edited || !(update = qvirDomainDiskDefParseString(xml, 0, error)) ||
+        !(disk = qemuDriverMatchDisk(edited, update, error)) ||
+        !qemuDriverCheckRemovable(disk, error))
+        return NULL;
+    qvirStorageSourceFree(disk->src);
+    disk->src = g_steal_pointer(&update->src);
+    return g_steal_pointer(&edited);
+}
+
+static gboolean
+qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gboolean force,
+                     GError **error)
+{
+    g_autoptr(qvirDomainDiskDef) update = NULL;
+    qvirStorageChainConfig chainCfg;
+    qemuHotplugOpts opts = qemuDriverHotplugOpts(drv, &chainCfg);
+    qvirDomainDiskDef *disk;
+    const qemuCaps *caps;
+    qemuMonitor *mon;
+    qvirDomainDef *work;
+    qvirStorageSource *newsrc;
+
+    if (!(update = qvirDomainDiskDefParseString(xml, 0, error)) ||
+        !(disk = qemuDriverMatchDisk(obj->liveDef, update, error)) ||
+        !qemuDriverCheckRemovable(disk, error))
+        return FALSE;
+    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
+                                                               : drv->cfg->emulator,
+                                   error)))
+        return FALSE;
+    if (!(work = qemuDriverLiveCopy(obj, error)))
+        return FALSE;
+    disk = qvirDomainDiskByTarget(work, update->dst);
+    qemuDomainObjLock(obj);
+    mon = qemuProcessGetMonitor(obj->proc);
+    qemuDomainObjUnlock(obj);
+
+    /* An empty <source/> (type NONE or no path) ejects. */
+    newsrc = qvirStorageSourceIsBacking(update->src) ? update->src : NULL;
+    if (!qemuHotplugChangeMedia(mon, caps, work, disk, newsrc, force, &opts, error)) {
+        qvirDomainDefFree(work);
+        return FALSE;
+    }
+    if (newsrc)
+        update->src = NULL; /* consumed */
+    qemuDriverLiveCommit(drv, obj, work);
+    return TRUE;
+}
+
+gboolean
+qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                             unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) config = NULL;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_DEVICE_MODIFY_FORCE,
+                              __func__, error))
+        return FALSE;
+    if (!xml) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
+        return FALSE;
+    }
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "update device", error))
+        return FALSE;
+    if (!qemuDriverModificationImpact(obj, &flags, error))
+        goto out;
+    if ((flags & QEMU_AFFECT_CONFIG) && !(config = qemuDriverConfigUpdate(obj, xml, error)))
+        goto out;
+    if ((flags & QEMU_AFFECT_LIVE) &&
+        !qemuDriverLiveUpdate(drv, obj, xml, (flags & QEMU_DEVICE_MODIFY_FORCE) != 0, error))
+        goto out;
+    if (config && !qemuDriverCommitConfig(drv, obj, g_steal_pointer(&config), error))
+        goto out;
+    ok = TRUE;
+
+out:
+    qemuDomainObjEndJob(obj);
+    return ok;
+}
+
+/* ---- after a daemon restart -------------------------------------------------------- */
+
+void
+qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    qemuMonitor *mon = NULL;
+    qemuBlockJobs *jobs = NULL;
+    qvirDomainDef *work;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc && obj->liveDef) {
+        mon = qemuProcessGetMonitor(obj->proc);
+        jobs = obj->blockJobs;
+    }
+    qemuDomainObjUnlock(obj);
+    if (!mon || !jobs || !(work = qemuDriverLiveCopy(obj, &err))) {
+        if (err)
+            g_message("domain '%s': %s", obj->name, err->message);
+        return;
+    }
+    /* Jobs QEMU still runs are adopted; ones that ended unseen edit the chain now. */
+    if (!qemuBlockJobsReconnect(jobs, mon, work, &err))
+        g_message("domain '%s': block jobs after restart: %s", obj->name, err->message);
+    before = qvirDomainDefFormat(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS);
+    after = qvirDomainDefFormat(work, QVIR_DOMAIN_DEF_FORMAT_STATUS);
+    if (g_strcmp0(before, after) == 0)
+        qvirDomainDefFree(work);
+    else
+        qemuDriverLiveCommit(drv, obj, work);
+    (void)qemuDriverApplyBlockJobs(drv, obj, mon, jobs);
 }

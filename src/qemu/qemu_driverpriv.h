@@ -42,3 +42,5 @@ gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GE
 /* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
 void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
 void qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias);
+/* After a reconnect (job held): adopt QEMU's block jobs, follow ones that ended unseen. */
+void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);

@@ -50,6 +50,7 @@ typedef enum {
     QVIR_ERR_OPERATION_UNSUPPORTED = 84,
     QVIR_ERR_RESOURCE_BUSY = 87,
     QVIR_ERR_ACCESS_DENIED = 88,
+    QVIR_ERR_DEVICE_MISSING = 99,
 } qvirErrorCode;
 
 /* libvirt's virErrorDomain values for the places our errors come from. */
