@@ -1341,18 +1341,134 @@ testStartLatency(void)
     testDomainClear(&td);
 }
 
+/* ---- the daemon dies, QEMU lives on ------------------------------------------------ */
+
+#define TEST_SPAWN_DOMAIN_ARG "--spawn-domain"
+
+static void
+testDomainPaths(TestDomain *td, const char *imgDir)
+{
+    td->imgDir = g_strdup(imgDir);
+    td->runDir = g_build_filename(imgDir, "run", NULL);
+    td->logDir = g_build_filename(imgDir, "log", NULL);
+    td->domainDir = g_build_filename(imgDir, "domain-1-chain", NULL);
+    td->base = g_build_filename(imgDir, "base.qcow2", NULL);
+    td->mid = g_build_filename(imgDir, "mid.qcow2", NULL);
+    td->top = g_build_filename(imgDir, "top.qcow2", NULL);
+}
+
+/* Child mode: a "daemon" that starts the chain domain, prints "PID MONITOR" and dies on
+ * the spot, without stopping or even freeing anything. */
+static int
+testSpawnDomainChild(const char *imgDir)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    TestDomain td;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+
+    testDomainPaths(&td, imgDir);
+    def = testParseDomain(td.top, "none", NULL, NULL);
+    opts = testDomainOpts(&td, FALSE);
+    if (!(proc = qemuProcessStart(def, testCaps, &opts, NULL, NULL, &error))) {
+        g_printerr("start failed: %s\n", error->message);
+        return 1;
+    }
+    printf("%d %s\n", (int)qemuProcessGetPid(proc), qemuProcessGetMonitorPath(proc));
+    fflush(stdout);
+    _exit(0);
+}
+
+static void
+testReconnectAfterDaemonDeath(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *status = NULL;
+    g_auto(GStrv) fields = NULL;
+    g_autoptr(JsonNode) nodes = NULL;
+    JsonObject *args = json_object_new();
+    const char *paths[3];
+    const char *argv[] = {self, TEST_SPAWN_DOMAIN_ARG, NULL, NULL};
+    qemuProcess *proc;
+    gint64 deadline;
+    guint i, j;
+    pid_t pid;
+    int wstatus;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    argv[2] = td.imgDir;
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    fields = g_strsplit(g_strstrip(out), " ", 2);
+    g_assert_cmpuint(g_strv_length(fields), ==, 2);
+    pid = (pid_t)g_ascii_strtoll(fields[0], NULL, 10);
+    g_assert_cmpint(pid, >, 0);
+
+    /* its parent is gone; QEMU is not ours, but alive, its log still written */
+    g_assert_false(testPidGone(pid));
+    g_assert_cmpint(waitpid(pid, &wstatus, WNOHANG), ==, -1);
+    g_assert_cmpint(getsid(pid), ==, pid);
+
+    proc = qemuProcessReconnect(pid, fields[1], &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+    status = testQueryStatus(proc);
+    g_assert_cmpstr(status, ==, "running");
+
+    /* the chain QEMU holds is the one the dead daemon started it with */
+    json_object_set_boolean_member(args, "flat", TRUE);
+    nodes = qemuMonitorCommandSteal(qemuProcessGetMonitor(proc), "query-named-block-nodes", args,
+                                    5000, &error);
+    g_assert_no_error(error);
+    paths[0] = td.top;
+    paths[1] = td.mid;
+    paths[2] = td.base;
+    for (i = 0; i < G_N_ELEMENTS(paths); i++) {
+        gboolean found = FALSE;
+        JsonArray *arr = json_node_get_array(nodes);
+
+        for (j = 0; j < json_array_get_length(arr); j++) {
+            JsonObject *n = json_array_get_object_element(arr, j);
+
+            if (g_strcmp0(json_object_get_string_member(n, "drv"), "file") == 0 &&
+                g_strcmp0(json_object_get_string_member(n, "file"), paths[i]) == 0)
+                found = TRUE;
+        }
+        g_assert_true(found);
+    }
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    deadline = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+    while (!testPidGone(pid) && g_get_monotonic_time() < deadline)
+        g_usleep(10000);
+    g_assert_true(testPidGone(pid));
+    g_assert_false(g_file_test(fields[1], G_FILE_TEST_EXISTS));
+    g_assert_cmpint(st.exits, ==, 0);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
 int
 main(int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *cacheDir = qvirTestBuildPath("tests/qemuprocesstest-data/caps");
 
-    g_test_init(&argc, &argv, NULL);
-
     g_mkdir_with_parents(cacheDir, 0700);
     testCaps = qemuCapsCacheLookup(QEMU_BINARY, cacheDir, &error);
     if (!testCaps)
         g_error("cannot probe %s: %s", QEMU_BINARY, error->message);
+    if (argc == 3 && g_str_equal(argv[1], TEST_SPAWN_DOMAIN_ARG))
+        return testSpawnDomainChild(argv[2]);
+
+    g_test_init(&argc, &argv, NULL);
 
     g_test_add_func("/qemuprocess/launch/stop", testLaunchStop);
     g_test_add_func("/qemuprocess/launch/paused", testLaunchPaused);
@@ -1375,6 +1491,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/start/missing-backing", testStartMissingBacking);
     g_test_add_func("/qemuprocess/start/qemu-failure-rollback", testStartQemuFailureRollback);
     g_test_add_func("/qemuprocess/start/crash-reconnect", testStartCrashAndReconnect);
+    g_test_add_func("/qemuprocess/start/reconnect-after-daemon-death",
+                    testReconnectAfterDaemonDeath);
     g_test_add_func("/qemuprocess/start/latency", testStartLatency);
 
     {
