@@ -8,12 +8,15 @@
  * restart with the domain running (no image opened again), QEMU killed with
  * SIGKILL, destroy, undefine. Whatever happens, the daemon and QEMU are killed.
  */
+#include <fcntl.h>
+
 #include "daemontestutils.h"
 
 #define VM "vm1"
 #define VM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1809"
 #define TRANSIENT_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1810"
 #define RAM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1811"
+#define SHM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1812"
 
 static char *topImage;
 static char *vmXMLPath;
@@ -314,6 +317,55 @@ testDirectIOUnsupported(void)
     VIRSH_OK(&undef, "undefine", "vmram");
 }
 
+/* Whether this kernel's tmpfs takes O_DIRECT (Linux >= 6.6) decides what cache
+ * none on /dev/shm must do: start, or fail naming tmpfs. Either way the daemon
+ * must agree with the kernel. */
+static void
+testDevShm(void)
+{
+    g_autofree char *dir = g_strdup("/dev/shm/qvirt-virshtest-XXXXXX");
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_auto(VirshResult) def = {0};
+    g_auto(VirshResult) start = {0};
+    g_auto(VirshResult) undef = {0};
+    gboolean direct;
+    int fd;
+
+    if (!g_mkdtemp(dir)) {
+        g_test_skip("no /dev/shm");
+        return;
+    }
+    top = daemonMakeChain(dir, "shm");
+    fd = open(top, O_RDONLY | O_DIRECT);
+    direct = fd >= 0;
+    if (fd >= 0)
+        close(fd);
+    xml = daemonDomainXML("vmshm", SHM_UUID, top, "none");
+    path = daemonWriteFile("vmshm.xml", xml);
+    VIRSH_OK(&def, "define", path);
+
+    VIRSH(&start, "start", "vmshm");
+    if (direct) {
+        g_test_message("tmpfs supports O_DIRECT on this kernel: the domain must start");
+        g_assert_cmpint(start.rc, ==, 0);
+        assertState("vmshm", "running");
+        {
+            g_auto(VirshResult) destroy = {0};
+
+            VIRSH_OK(&destroy, "destroy", "vmshm");
+        }
+    } else {
+        g_assert_cmpint(start.rc, ==, 1);
+        assertContains(start.err, "tmpfs");
+        assertContains(start.err, "O_DIRECT");
+        assertState("vmshm", "shut off");
+    }
+    VIRSH_OK(&undef, "undefine", "vmshm");
+    qvirTestTempDirRemove(dir);
+}
+
 /* Restart with the domain running: QEMU survives, the new daemon finds it from
  * the status file, and the chain comes back without opening any image. */
 static void
@@ -449,6 +501,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/domxml-to-native", testDomxmlToNative);
     g_test_add_func("/virsh/errors", testErrors);
     g_test_add_func("/virsh/cache-none-without-odirect", testDirectIOUnsupported);
+    g_test_add_func("/virsh/cache-none-on-dev-shm", testDevShm);
     g_test_add_func("/virsh/daemon-restart", testDaemonRestart);
     g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
     g_test_add_func("/virsh/transient", testTransient);
