@@ -8,9 +8,15 @@
  * With --libvirt-data DIR (libvirt 9.0.0's tests/qemuxml2argvdata) the same pipeline
  * runs every NAME.xml that has a NAME.x86_64-latest.args and compares byte for byte,
  * printing pass / fail / n/a per case and the totals (all cases and disk-* cases).
+ *
+ * With --virsh (root; runs libvirt as nobody) every case's XML also goes through
+ * libvirt 9.0's `virsh -c qemu:///embed?root=D domxml-to-native qemu-argv`, and the two
+ * command lines are compared once environment, monitor and machine alias are set aside.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "testutils.h"
 #include "conf/domain_conf.h"
@@ -376,12 +382,160 @@ qemuxml2argvRunLibvirt(const char *dir, const char *only)
     return disk.fail == 0 ? 0 : 1;
 }
 
+
+/* ---- comparison with libvirt itself ------------------------------------------------- */
+
+/*
+ * One argument group per line from "-name" on, without what legitimately differs
+ * between a test run and libvirt's embedded driver: environment and emulator, monitor
+ * socket, master-key path, and the machine alias libvirt canonicalises at define time.
+ */
+static GPtrArray *
+qemuxml2argvNormalise(const char *text)
+{
+    g_autoptr(GString) joined = g_string_new(NULL);
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    const char *start;
+    const char *p;
+
+    for (p = text; *p; p++) {
+        if (p[0] == ' ' && p[1] == '\\' && p[2] == '\n') {
+            g_string_append_c(joined, ' ');
+            p += 2;
+        } else if (*p != '\n') {
+            g_string_append_c(joined, *p);
+        }
+    }
+    if (!(start = strstr(joined->str, " -name ")))
+        return g_steal_pointer(&out);
+    for (p = start + 1; *p;) {
+        const char *end = p + 1;
+        g_autofree char *arg = NULL;
+
+        while (*end && !(end[0] == ' ' && end[1] == '-' && g_ascii_islower(end[2])))
+            end++;
+        arg = g_strndup(p, end - p);
+        p = *end ? end + 1 : end;
+        if (strstr(arg, "charmonitor") || strstr(arg, "master-key"))
+            continue;
+        if (g_str_has_prefix(arg, "-machine pc-q35-") || g_str_has_prefix(arg, "-machine pc-i440fx-")) {
+            const char *comma = strchr(arg, ',');
+            char *fixed = g_strdup_printf("-machine %s%s",
+                                          g_str_has_prefix(arg, "-machine pc-q35-") ? "q35" : "pc",
+                                          comma ? comma : "");
+
+            g_free(arg);
+            arg = fixed;
+        }
+        g_ptr_array_add(out, g_steal_pointer(&arg));
+    }
+    return g_steal_pointer(&out);
+}
+
+static char *
+qemuxml2argvVirsh(const char *work, const char *xmlPath, char **errOut)
+{
+    g_autofree char *home = g_strdup_printf("HOME=%s", work);
+    g_autofree char *run = g_strdup_printf("XDG_RUNTIME_DIR=%s/run", work);
+    g_autofree char *conf = g_strdup_printf("XDG_CONFIG_HOME=%s/config", work);
+    g_autofree char *cache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", work);
+    g_autofree char *uri = g_strdup_printf("qemu:///embed?root=%s/embed", work);
+    const char *argv[] = {"runuser", "-u", "nobody", "--", "env", "-i",
+                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, run, conf, cache,
+                          "virsh", "-c", uri, "domxml-to-native", "qemu-argv", xmlPath, NULL};
+    char *out = NULL;
+    int status = 0;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, errOut,
+                      &status, NULL) ||
+        !g_spawn_check_wait_status(status, NULL)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Our pipeline (recorded QEMU 7.2 capabilities) against libvirt 9.0 on the same XML. */
+static int
+qemuxml2argvRunVirshCompare(void)
+{
+    g_autofree char *capsPath = qvirTestSrcPath("qemucapsdata/qemu-7.2.json");
+    g_autoptr(qemuCaps) caps = qemuCapsLoadFile(capsPath, NULL);
+    g_autofree char *work = g_dir_make_tmp("qemuxml2argv-virsh-XXXXXX", NULL);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    guint same = 0, differ = 0, bothRefuse = 0, skipped = 0;
+
+    if (!caps || !work || g_chmod(work, 0777) < 0) {
+        fprintf(stderr, "cannot set up the comparison\n");
+        return 1;
+    }
+    /* libvirt asks the host whether a device is a CD-ROM drive; so do we, here */
+    qemuDomainSetIsCDROMFunc(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *name = cases[i].name;
+        g_autofree char *rel = g_strdup_printf("qemuxml2argvdata/%s.xml", name);
+        g_autofree char *src = qvirTestSrcPath(rel);
+        g_autofree char *copy = g_strdup_printf("%s/%s.xml", work, name);
+        g_autofree char *xml = NULL;
+        g_autofree char *lvErr = NULL;
+        g_autofree char *ours = NULL;
+        g_autofree char *theirs = NULL;
+        g_autoptr(GError) err = NULL;
+
+        if (!g_hash_table_add(seen, (gpointer)name))
+            continue;
+        if (!g_file_get_contents(src, &xml, NULL, NULL) ||
+            !g_file_set_contents(copy, xml, -1, NULL) || g_chmod(copy, 0644) < 0)
+            continue;
+        ours = qemuxml2argvRun(src, caps, &err);
+        theirs = qemuxml2argvVirsh(work, copy, &lvErr);
+        if (!theirs && lvErr && strstr(lvErr, "tap device")) {
+            skipped++;
+            printf("skip %s: libvirt cannot run it unprivileged (%s)\n", name, g_strstrip(lvErr));
+        } else if (!ours && !theirs) {
+            bothRefuse++;
+            printf("both refuse %s: ours '%s' libvirt '%s'\n", name, err->message,
+                   lvErr ? g_strstrip(lvErr) : "");
+        } else if (!ours && qemuxml2argvFindNotApplicable(xml)) {
+            skipped++;
+            printf("n/a  %s: %s (%s)\n", name, qemuxml2argvFindNotApplicable(xml), err->message);
+        } else if (!ours || !theirs) {
+            differ++;
+            printf("DIFF %s: %s\n", name, ours ? g_strstrip(lvErr) : err->message);
+        } else {
+            g_autoptr(GPtrArray) a = qemuxml2argvNormalise(ours);
+            g_autoptr(GPtrArray) b = qemuxml2argvNormalise(theirs);
+            guint k;
+
+            for (k = 0; k < a->len && k < b->len; k++) {
+                if (strcmp(g_ptr_array_index(a, k), g_ptr_array_index(b, k)) != 0)
+                    break;
+            }
+            if (k == a->len && k == b->len) {
+                same++;
+                printf("same %s\n", name);
+            } else {
+                differ++;
+                printf("DIFF %s at %u: ours '%s' libvirt '%s'\n", name, k,
+                       k < a->len ? (char *)g_ptr_array_index(a, k) : "(end)",
+                       k < b->len ? (char *)g_ptr_array_index(b, k) : "(end)");
+            }
+        }
+    }
+    printf("\nagainst libvirt 9.0 domxml-to-native: %u same, %u both refuse, %u differ, "
+           "%u skipped or n/a\n", same, bothRefuse, differ, skipped);
+    qvirTestTempDirRemove(work);
+    return differ == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
     qemuDomainSetIsCDROMFunc(qemuxml2argvIsCDROM);
 
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--virsh") == 0)
+            return qemuxml2argvRunVirshCompare();
         if (strcmp(argv[i], "--libvirt-data") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "usage: %s --libvirt-data DIR [PREFIX]\n", argv[0]);
