@@ -100,6 +100,10 @@ static const qemuxml2argvCase cases[] = {
     {"cache-writeback", "legacy-nocache"},
     {"disk-io-uring", "legacy"},
     {"disk-discard", "legacy-nocache"},
+    /* bad input: clear errors, no crash */
+    {"disk-bad-controller", "latest"},
+    {"disk-bad-target", "latest"},
+    {"disk-bad-pci", "latest"},
 };
 
 /* libvirt's test suite treats /dev/cdrom as a host CD-ROM drive. */

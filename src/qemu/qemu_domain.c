@@ -15,6 +15,9 @@
 #include "qemu/qemu_command.h"
 #include "util/virerror.h"
 
+/* Implicit controllers are added up to the highest index a disk names. */
+#define QEMU_DOMAIN_MAX_DISK_CONTROLLER 64
+
 /* ---- small lookups ---------------------------------------------------------- */
 
 gboolean
@@ -228,9 +231,17 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         for (guint i = 0; i < def->disks->len; i++) {
             qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
 
-            if (disk->bus == diskControllers[t].bus &&
-                disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE &&
-                (int)disk->info.addr.drive.controller > maxIdx)
+            if (disk->bus != diskControllers[t].bus ||
+                disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE)
+                continue;
+            if (disk->info.addr.drive.controller > QEMU_DOMAIN_MAX_DISK_CONTROLLER) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "disk '%s': controller index %u is out of range (at most %u)",
+                            disk->dst, disk->info.addr.drive.controller,
+                            QEMU_DOMAIN_MAX_DISK_CONTROLLER);
+                return FALSE;
+            }
+            if ((int)disk->info.addr.drive.controller > maxIdx)
                 maxIdx = disk->info.addr.drive.controller;
         }
         for (int idx = 0; idx <= maxIdx; idx++) {
@@ -260,7 +271,6 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
         def->memballoon->model = g_strdup("virtio");
     }
-    (void)error;
     return TRUE;
 }
 
@@ -271,6 +281,10 @@ qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
 {
     int idx;
 
+    if (!disk->dst) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_TARGET, "missing disk target");
+        return FALSE;
+    }
     if (disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE)
         return TRUE;
     if (disk->bus != QVIR_DOMAIN_DISK_BUS_IDE && disk->bus != QVIR_DOMAIN_DISK_BUS_SATA &&
@@ -1066,6 +1080,12 @@ qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **err
     }
     if (!def->controllers)
         def->controllers = g_ptr_array_new();
+    if (!def->disks)
+        def->disks = g_ptr_array_new();
+    if (!def->name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_NAME, "missing domain name");
+        return FALSE;
+    }
 
     qemuDomainSortDisks(def);
     /* QEMU wants whole MiB; libvirt rounds up */
