@@ -40,46 +40,40 @@
 static void
 qvirtChainJSONString(GString *out, const char *s)
 {
-    g_string_append_c(out, '"');
-    for (const char *p = s; *p;) {
-        gunichar c = g_utf8_get_char_validated(p, -1);
+    /* Names that are not UTF-8 keep every byte, each as the Latin-1 code point it is. */
+    gboolean utf8 = g_utf8_validate(s, -1, NULL);
+    const char *run = s, *p;
 
-        if (c == (gunichar)-1 || c == (gunichar)-2) {
-            /* not UTF-8: keep the byte, as the Latin-1 code point it would be */
-            g_string_append_printf(out, "\\u%04x", (guint8)*p);
-            p++;
+    g_string_append_c(out, '"');
+    for (p = s; *p; p++) {
+        guchar c = (guchar)*p;
+
+        if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || utf8))
             continue;
-        }
-        switch (c) {
-        case '"':
+        g_string_append_len(out, run, p - run);
+        run = p + 1;
+        if (c == '"')
             g_string_append(out, "\\\"");
-            break;
-        case '\\':
+        else if (c == '\\')
             g_string_append(out, "\\\\");
-            break;
-        case '\n':
+        else if (c == '\n')
             g_string_append(out, "\\n");
-            break;
-        case '\t':
+        else if (c == '\t')
             g_string_append(out, "\\t");
-            break;
-        default:
-            if (c < 0x20)
-                g_string_append_printf(out, "\\u%04x", c);
-            else
-                g_string_append_unichar(out, c);
-        }
-        p = g_utf8_next_char(p);
+        else
+            g_string_append_printf(out, "\\u%04x", c);
     }
+    g_string_append_len(out, run, p - run);
     g_string_append_c(out, '"');
 }
 
 static void
 qvirtChainJSONMember(GString *out, gboolean *first, const char *key)
 {
-    g_string_append(out, *first ? "\n" : ",\n");
+    g_string_append(out, *first ? "\n        \"" : ",\n        \"");
     *first = FALSE;
-    g_string_append_printf(out, "        \"%s\": ", key);
+    g_string_append(out, key);
+    g_string_append(out, "\": ");
 }
 
 static void
