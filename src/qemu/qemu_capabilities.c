@@ -39,7 +39,8 @@ QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST,
                "isa-serial",
                "vnc",
                "seccomp-sandbox",
-               "kvm");
+               "kvm",
+               "set-action");
 
 typedef struct {
     char *name;
@@ -433,6 +434,8 @@ qemuCapsProcessSchema(qemuCaps *caps, GHashTable *replies)
         if (strcmp(meta, "command") == 0) {
             if (strcmp(name, "blockdev-add") == 0)
                 caps->flags[QEMU_CAPS_BLOCKDEV] = TRUE;
+            if (strcmp(name, "set-action") == 0)
+                caps->flags[QEMU_CAPS_SET_ACTION] = TRUE;
             if (strcmp(name, "object-add") == 0)
                 objectAdd = e;
             if (strcmp(name, "device_add") == 0 && json_object_has_member(e, "features")) {

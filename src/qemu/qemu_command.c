@@ -371,8 +371,13 @@ qemuBuildClockPMBoot(qemuBuildCtx *ctx)
 
     qemuBuildArgf(ctx, "-rtc", "base=%s",
                   g_strcmp0(def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
-    qemuBuildArg(ctx, def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY ? "-no-reboot"
-                                                                             : "-no-shutdown");
+    /* With set-action the reboot/shutdown behaviour is set over QMP after start (as
+     * libvirt does); older binaries only know -no-reboot. */
+    if (!qemuCapsGet(ctx->caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY)
+        qemuBuildArg(ctx, "-no-reboot");
+    else
+        qemuBuildArg(ctx, "-no-shutdown");
     if (def->acpi != QVIR_TRISTATE_SWITCH_ON)
         qemuBuildArg(ctx, "-no-acpi");
     qemuBuildArgPair(ctx, "-boot", "strict=on");
