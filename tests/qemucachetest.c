@@ -6,6 +6,7 @@
  * argv (installed QEMU 7.2, TCG, -S, as a child, QMP on a unix socket). Through
  * query-named-block-nodes we check cache.direct / cache.no-flush on both nodes of every
  * layer, and through query-block the guest-visible write cache (cache.writeback).
+ * The same again with the legacy -drive form built for binaries without -blockdev.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -137,7 +138,7 @@ qemuCacheChildSetup(gpointer data)
 }
 
 static void
-qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const char *runDir)
+qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const qemuCaps *caps, const char *runDir)
 {
     g_autofree char *mon = g_build_filename(runDir, "monitor.sock", NULL);
     g_autofree char *key = g_build_filename(runDir, "master-key.aes", NULL);
@@ -148,17 +149,17 @@ qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const char *runDir)
     g_autoptr(GSocketClient) client = g_socket_client_new();
     g_autoptr(GSocketAddress) addr = NULL;
     g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) caps = NULL;
+    g_autoptr(JsonNode) hello = NULL;
     guchar secret[32];
 
     for (size_t i = 0; i < sizeof(secret); i++)
         secret[i] = (guchar)g_random_int();
     g_assert_true(g_file_set_contents(key, (const char *)secret, sizeof(secret), NULL));
 
-    g_assert_true(qemuDomainPrepareForStart(def, testCaps, &error));
+    g_assert_true(qemuDomainPrepareForStart(def, caps, &error));
     g_assert_no_error(error);
-    g_assert_true(qemuValidateDomainDef(def, testCaps, &error));
-    cmd = qemuBuildCommandLine(def, testCaps, &opts, &error);
+    g_assert_true(qemuValidateDomainDef(def, caps, &error));
+    cmd = qemuBuildCommandLine(def, caps, &opts, &error);
     g_assert_no_error(error);
 
     /* QEMU must not outlive a failed assertion, nor hold the test's output open */
@@ -184,7 +185,7 @@ qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const char *runDir)
         g_error("cannot connect to QEMU's monitor: %s", error->message);
     vm->in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(vm->conn)));
     vm->out = g_io_stream_get_output_stream(G_IO_STREAM(vm->conn));
-    caps = qemuCacheCommand(vm, "{\"execute\":\"qmp_capabilities\"}");
+    hello = qemuCacheCommand(vm, "{\"execute\":\"qmp_capabilities\"}");
 }
 
 static void
@@ -234,7 +235,7 @@ qemuCacheTestMode(gconstpointer data)
     g_assert_cmpint(g_mkdir_with_parents(runDir, 0700), ==, 0);
     qemuDomainDiskCacheModeFlags(cm, &wb, &direct, &noflush);
 
-    qemuCacheStart(&vm, def, runDir);
+    qemuCacheStart(&vm, def, testCaps, runDir);
     disk = g_ptr_array_index(def->disks, 0);
 
     nodesReply = qemuCacheCommand(&vm, "{\"execute\":\"query-named-block-nodes\","
@@ -286,6 +287,74 @@ qemuCacheTestMode(gconstpointer data)
     qemuCacheStop(&vm);
 }
 
+/*
+ * The legacy form (-drive ...,cache=MODE + -device), as built for binaries without
+ * -blockdev, given to QEMU 7.2 (which still takes it): QEMU opens the chain itself and
+ * every node it creates, on every layer, must carry the mode.
+ */
+static void
+qemuCacheTestLegacy(gconstpointer data)
+{
+    const char *mode = data;
+    qvirDomainDiskCache cm = mode ? qvirDomainDiskCacheTypeFromString(mode)
+                                  : QVIR_DOMAIN_DISK_CACHE_DEFAULT;
+    g_autofree char *xml = qemuCacheDomainXML(mode);
+    g_autofree char *name = g_strdup_printf("legacy-%s", mode ? mode : "default");
+    g_autofree char *runDir = g_build_filename(testDir, name, NULL);
+    g_autofree char *capsPath = qvirTestSrcPath("qemucapsdata/qemu-7.2.json");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qemuCaps) caps = qemuCapsLoadFile(capsPath, &error);
+    g_autoptr(qvirDomainDef) def = qvirDomainDefParseString(xml, 0, &error);
+    g_autoptr(JsonNode) nodesReply = NULL;
+    g_autoptr(JsonNode) blockReply = NULL;
+    qemuCacheVM vm = {0};
+    gboolean wb = TRUE, direct = FALSE, noflush = FALSE;
+    JsonArray *nodes, *blocks;
+    guint files = 0;
+    gboolean foundDevice = FALSE;
+
+    g_assert_no_error(error);
+    qemuCapsClear(caps, QEMU_CAPS_BLOCKDEV);
+    qemuCapsClear(caps, QEMU_CAPS_OBJECT_JSON);
+    g_assert_cmpint(g_mkdir_with_parents(runDir, 0700), ==, 0);
+    qemuDomainDiskCacheModeFlags(cm, &wb, &direct, &noflush);
+
+    qemuCacheStart(&vm, def, caps, runDir);
+    nodesReply = qemuCacheCommand(&vm, "{\"execute\":\"query-named-block-nodes\","
+                                       "\"arguments\":{\"flat\":true}}");
+    nodes = json_node_get_array(nodesReply);
+    for (guint i = 0; i < json_array_get_length(nodes); i++) {
+        JsonObject *node = json_array_get_object_element(nodes, i);
+        JsonObject *cache = json_object_get_object_member(node, "cache");
+
+        g_assert_cmpint(json_object_get_boolean_member(cache, "direct"), ==, direct);
+        g_assert_cmpint(json_object_get_boolean_member(cache, "no-flush"), ==, noflush);
+        if (g_strcmp0(json_object_get_string_member_with_default(node, "drv", ""), "file") == 0)
+            files++;
+    }
+    /* three images, each a format node over a file node */
+    g_assert_cmpuint(files, ==, CHAIN_DEPTH);
+
+    blockReply = qemuCacheCommand(&vm, "{\"execute\":\"query-block\"}");
+    blocks = json_node_get_array(blockReply);
+    for (guint i = 0; i < json_array_get_length(blocks); i++) {
+        JsonObject *b = json_array_get_object_element(blocks, i);
+        JsonObject *cache;
+
+        if (g_strcmp0(json_object_get_string_member_with_default(b, "device", ""),
+                      "drive-virtio-disk0") != 0)
+            continue;
+        cache = json_object_get_object_member(json_object_get_object_member(b, "inserted"),
+                                              "cache");
+        g_assert_cmpint(json_object_get_boolean_member(cache, "writeback"), ==, wb);
+        g_assert_cmpint(json_object_get_boolean_member(cache, "direct"), ==, direct);
+        g_assert_cmpint(json_object_get_boolean_member(cache, "no-flush"), ==, noflush);
+        foundDevice = TRUE;
+    }
+    g_assert_true(foundDevice);
+    qemuCacheStop(&vm);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -310,6 +379,12 @@ main(int argc, char **argv)
                                                 modes[i] ? modes[i] : "default");
 
         g_test_add_data_func(path, modes[i], qemuCacheTestMode);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
+        g_autofree char *path = g_strdup_printf("/qemucache/legacy-drive/%s",
+                                                modes[i] ? modes[i] : "default");
+
+        g_test_add_data_func(path, modes[i], qemuCacheTestLegacy);
     }
     ret = g_test_run();
     qvirTestTempDirRemove(testDir);
