@@ -1605,6 +1605,192 @@ testBlockJobAcrossRestart(void)
     qvirTestTempDirRemove(root);
 }
 
+/* ---- snapshots through the driver ---------------------------------------------------- */
+
+static char *
+testSnapXML(const char *name, const char *file)
+{
+    return g_strdup_printf("<domainsnapshot><name>%s</name><disks>"
+                           "<disk name='vda' snapshot='external'>"
+                           "<source file='%s'/></disk></disks></domainsnapshot>",
+                           name, file);
+}
+
+static char *
+testJoinNames(GPtrArray *names)
+{
+    GString *buf = g_string_new(NULL);
+
+    for (guint i = 0; names && i < names->len; i++)
+        g_string_append_printf(buf, "%s%s", i ? "," : "", (char *)g_ptr_array_index(names, i));
+    return g_string_free(buf, FALSE);
+}
+
+static char *
+testListSnaps(qvirDriver *drv, const unsigned char *uuid, unsigned int flags)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) names = qvirDriverDomainListAllSnapshots(drv, uuid, flags, &err);
+
+    g_assert_no_error(err);
+    return testJoinNames(names);
+}
+
+static void
+testSnapshots(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *imgdir = NULL;
+    g_autofree char *s1file = NULL;
+    g_autofree char *s2file = NULL;
+    g_autofree char *s1 = NULL;
+    g_autofree char *s2 = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *live = NULL;
+    g_autofree char *metaDir = NULL;
+    qvirDriver *drv;
+    guint64 probes;
+
+    imgdir = testStartChainDomain(root, &drv, &a);
+    metaDir = g_build_filename(qvirDriverGetConfig(drv)->stateDir, "qemu", "snapshot", "alpha",
+                               NULL);
+    probes = qvirDriverGetProbeCount(drv);
+    s1file = g_build_filename(imgdir, "s1.qcow2", NULL);
+    s2file = g_build_filename(imgdir, "s2.qcow2", NULL);
+
+    /* Only disk-only snapshots; an existing overlay file is refused. */
+    {
+        g_autofree char *x = testSnapXML("s1", s1file);
+        g_autofree char *exists = testSnapXML("s0", g_build_filename(imgdir, "base.qcow2", NULL));
+
+        g_assert_null(qvirDriverDomainSnapshotCreateXML(drv, a->uuid, x, 0, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+        g_clear_error(&err);
+        g_assert_null(qvirDriverDomainSnapshotCreateXML(drv, a->uuid, exists, 16, &err));
+        g_assert_nonnull(err);
+        g_clear_error(&err);
+        live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_cmpuint(testCountSubstr(live, "<backingStore type='file'"), ==, 2);
+        g_clear_pointer(&live, g_free);
+
+        s1 = qvirDriverDomainSnapshotCreateXML(drv, a->uuid, x, 16 /* DISK_ONLY */, &err);
+        g_assert_no_error(err);
+        g_assert_cmpstr(s1, ==, "s1");
+        g_assert_null(qvirDriverDomainSnapshotCreateXML(drv, a->uuid, x, 16, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED);
+        g_assert_cmpstr(err->message, ==, "operation failed: domain moment s1 already exists");
+        g_clear_error(&err);
+    }
+    /* The overlay is the cached top; the old chain below it; nothing re-read. */
+    live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    g_assert_nonnull(strstr(live, "s1.qcow2' index="));
+    g_assert_cmpuint(testCountSubstr(live, "<backingStore type='file'"), ==, 3);
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), ==, probes);
+    {
+        g_autofree char *x = testSnapXML("s2", s2file);
+        s2 = qvirDriverDomainSnapshotCreateXML(drv, a->uuid, x, 16, &err);
+        g_assert_no_error(err);
+    }
+
+    /* The tree: s1 <- s2, s2 current. */
+    {
+        g_autofree char *all = testListSnaps(drv, a->uuid, 0);
+        g_autofree char *roots = testListSnaps(drv, a->uuid, 1 /* ROOTS */);
+        g_autofree char *leaves = testListSnaps(drv, a->uuid, 4 /* LEAVES */);
+        g_autofree char *internal = testListSnaps(drv, a->uuid, 256 /* INTERNAL */);
+        g_autofree char *parent = qvirDriverDomainSnapshotGetParent(drv, a->uuid, "s2", 0, &err);
+        g_autofree char *current = qvirDriverDomainSnapshotCurrent(drv, a->uuid, 0, &err);
+        g_autoptr(GPtrArray) children =
+            qvirDriverDomainSnapshotListAllChildren(drv, a->uuid, "s1", 0, &err);
+        g_autofree char *childNames = testJoinNames(children);
+
+        g_assert_cmpstr(all, ==, "s1,s2");
+        g_assert_cmpstr(roots, ==, "s1");
+        g_assert_cmpstr(leaves, ==, "s2");
+        g_assert_cmpstr(internal, ==, "");
+        g_assert_cmpstr(parent, ==, "s1");
+        g_assert_cmpstr(current, ==, "s2");
+        g_assert_cmpstr(childNames, ==, "s2");
+        g_assert_cmpint(qvirDriverDomainSnapshotIsCurrent(drv, a->uuid, "s1", 0, NULL), ==, 0);
+        g_assert_cmpint(qvirDriverDomainSnapshotNum(drv, a->uuid, 0, NULL), ==, 2);
+        g_assert_null(qvirDriverDomainSnapshotGetParent(drv, a->uuid, "s1", 0, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT);
+        g_clear_error(&err);
+        g_assert_false(qvirDriverDomainSnapshotLookupByName(drv, a->uuid, "nope", 0, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT);
+        g_clear_error(&err);
+    }
+    xml = qvirDriverDomainSnapshotGetXMLDesc(drv, a->uuid, "s2", 0, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(strstr(xml, "<parent>\n    <name>s1</name>\n  </parent>"));
+    g_assert_nonnull(strstr(xml, "<state>disk-snapshot</state>"));
+
+    /* A restart keeps metadata, tree and chain. */
+    g_clear_pointer(&live, g_free);
+    live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+    qvirDriverClose(drv);
+    drv = testOpen(root);
+    {
+        g_autofree char *all = testListSnaps(drv, a->uuid, 0);
+        g_autofree char *current = qvirDriverDomainSnapshotCurrent(drv, a->uuid, 0, &err);
+        g_autofree char *xml2 = qvirDriverDomainSnapshotGetXMLDesc(drv, a->uuid, "s2", 0, &err);
+        g_autofree char *live2 = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+        g_autoptr(GPtrArray) withSnaps = qvirDriverListAllDomains(drv, 4096 /* HAS_SNAPSHOT */);
+
+        g_assert_cmpstr(all, ==, "s1,s2");
+        g_assert_cmpstr(current, ==, "s2");
+        g_assert_cmpstr(xml2, ==, xml);
+        g_assert_cmpstr(live2, ==, live);
+        g_assert_cmpuint(withSnaps->len, ==, 1);
+    }
+
+    /* Deleting only metadata: s2 becomes a root. Real deletion is refused. */
+    g_assert_false(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s1", 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+    g_clear_error(&err);
+    g_assert_true(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s1", 2 /* METADATA_ONLY */, &err));
+    g_assert_no_error(err);
+    {
+        g_autofree char *roots = testListSnaps(drv, a->uuid, 1);
+        g_autofree char *listing = testListDir(metaDir);
+        g_assert_cmpstr(roots, ==, "s2");
+        g_assert_cmpstr(listing, ==, "s2.xml");
+        g_assert_true(g_file_test(s1file, G_FILE_TEST_EXISTS));
+    }
+
+    /* NO_METADATA: the overlay is taken, nothing is listed. */
+    {
+        g_autofree char *s3file = g_build_filename(imgdir, "s3.qcow2", NULL);
+        g_autofree char *x = testSnapXML("s3", s3file);
+        g_autofree char *s3 = qvirDriverDomainSnapshotCreateXML(drv, a->uuid, x, 16 | 4, &err);
+        g_autofree char *all = testListSnaps(drv, a->uuid, 0);
+
+        g_assert_no_error(err);
+        g_assert_cmpstr(s3, ==, "s3");
+        g_assert_cmpstr(all, ==, "s2");
+        g_clear_pointer(&live, g_free);
+        live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
+        g_assert_nonnull(strstr(live, "s3.qcow2' index="));
+    }
+
+    /* An inactive domain with snapshots is undefined only with their metadata. */
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_false(qvirDriverDomainUndefine(drv, a->uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_assert_cmpstr(err->message, ==,
+                    "Requested operation is not valid: cannot delete inactive domain with 1 "
+                    "snapshots");
+    g_clear_error(&err);
+    g_assert_true(qvirDriverDomainUndefine(drv, a->uuid, 2 /* SNAPSHOTS_METADATA */, &err));
+    g_assert_no_error(err);
+    g_assert_false(g_file_test(metaDir, G_FILE_TEST_EXISTS));
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -1661,6 +1847,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/block-commit", testBlockCommit);
     g_test_add_func("/driver/block-job-across-restart", testBlockJobAcrossRestart);
     g_test_add_func("/driver/hotplug", testHotplug);
+    g_test_add_func("/driver/snapshots", testSnapshots);
     g_test_add_func("/driver/hotplug-virtio-pending", testHotplugVirtioPending);
 
     ret = g_test_run();

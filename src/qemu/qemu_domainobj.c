@@ -84,6 +84,16 @@ qemuDomainStateReasonFromString(int state, const char *str)
 
 /* ---- objects ------------------------------------------------------------------ */
 
+void
+qemuDomainSnapshotFree(qemuDomainSnapshot *snap)
+{
+    if (!snap)
+        return;
+    qemuSnapshotDefFree(snap->def);
+    g_free(snap->parent);
+    g_free(snap);
+}
+
 qemuDomainObj *
 qemuDomainObjNew(const char *name, const unsigned char *uuid)
 {
@@ -97,6 +107,7 @@ qemuDomainObjNew(const char *name, const unsigned char *uuid)
     obj->id = -1;
     obj->state = 5; /* shutoff */
     obj->reason = QEMU_DOMAIN_SHUTOFF_UNKNOWN;
+    obj->snapshots = g_ptr_array_new_with_free_func((GDestroyNotify)qemuDomainSnapshotFree);
     return obj;
 }
 
@@ -116,6 +127,9 @@ qemuDomainObjUnref(qemuDomainObj *obj)
      * (a process handle holds a reference of its own). */
     g_assert(!obj->proc);
     qemuBlockJobsFree(obj->blockJobs);
+    if (obj->snapshots)
+        g_ptr_array_unref(obj->snapshots);
+    g_free(obj->currentSnapshot);
     qvirDomainDefFree(obj->def);
     qvirDomainDefFree(obj->liveDef);
     qvirDomainDefFree(obj->startDef);

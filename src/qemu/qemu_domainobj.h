@@ -19,6 +19,7 @@
 #include "conf/domain_conf.h"
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
 
 typedef struct _qemuDomainObj qemuDomainObj;
 struct _qemuDomainObj {
@@ -43,11 +44,22 @@ struct _qemuDomainObj {
     qemuProcess *proc; /* NULL when inactive */
     gpointer procCtx;  /* the driver's callback context for proc; freed with it */
     qemuBlockJobs *blockJobs; /* running: block jobs and event waits; freed after proc */
+
+    GPtrArray *snapshots;  /* qemuDomainSnapshot*, in creation order (parents first) */
+    char *currentSnapshot; /* name of the current snapshot, or NULL */
     guint64 procGen;   /* bumped on every change of proc, to discard stale exit reports */
     gboolean attaching;        /* a start/reconnect is under way: exits are recorded ... */
     gboolean exitPending;      /* ... here, and handled once it finished */
     int exitPendingReason;     /* qemuProcessExitReason */
 };
+
+/* Snapshot metadata: the definition and its place in the tree. */
+typedef struct {
+    qemuSnapshotDef *def;
+    char *parent; /* NULL for a root */
+} qemuDomainSnapshot;
+
+void qemuDomainSnapshotFree(qemuDomainSnapshot *snap);
 
 /* libvirt's reason enums (libvirt-domain.h), as far as we use them. */
 typedef enum {

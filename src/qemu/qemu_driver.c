@@ -44,6 +44,7 @@
 #define QEMU_XML_INACTIVE (1u << 1)
 #define QEMU_XML_UPDATE_CPU (1u << 2)
 #define QEMU_XML_MIGRATABLE (1u << 3)
+#define QEMU_UNDEFINE_SNAPSHOTS_METADATA (1u << 1)
 #define QEMU_UNDEFINE_ALL_FLAGS 0x7fu
 
 #define QEMU_LIST_ACTIVE (1u << 0)
@@ -486,8 +487,10 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason,
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
     qemuDriverRemoveDir(domainDir);
-    if (transient && removeTransient)
+    if (transient && removeTransient) {
+        qemuDriverDiscardSnapshots(drv, obj);
         qemuDomainObjListRemove(drv->domains, obj);
+    }
 }
 
 static int
@@ -869,6 +872,12 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     statuses = qemuDriverListXMLFiles(drv->cfg->statusDir);
     for (guint i = 0; i < statuses->len; i++)
         qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
+    {
+        g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);
+
+        for (guint i = 0; i < objs->len; i++)
+            qemuDriverLoadSnapshots(drv, g_ptr_array_index(objs, i));
+    }
     return drv;
 }
 
@@ -980,7 +989,8 @@ qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
     /* No managed save, autostart, snapshot or checkpoint metadata exists here. */
     if (!qemuDriverListGroupMatch(flags, QEMU_LIST_MANAGEDSAVE, QEMU_LIST_NO_MANAGEDSAVE, FALSE) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART, FALSE) ||
-        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT,
+                                  qemuDriverSnapshotCount(obj) > 0) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT,
                                   FALSE))
         return FALSE;
@@ -1125,6 +1135,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     g_autofree char *path = NULL;
     qvirDomainDef *old;
     gboolean active;
+    guint nsnapshots;
 
     if (!qemuDriverCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
         return FALSE;
@@ -1135,6 +1146,19 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     if (!obj->def) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
                     "Requested operation is not valid: cannot undefine transient domain");
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    nsnapshots = qemuDriverSnapshotCount(obj);
+    qemuDomainObjUnlock(obj);
+    /* As libvirt: an inactive domain keeps no orphaned snapshot metadata. */
+    if (!active && nsnapshots > 0 && !(flags & QEMU_UNDEFINE_SNAPSHOTS_METADATA)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: cannot delete inactive domain with %u "
+                    "snapshots",
+                    nsnapshots);
         qemuDomainObjEndJob(obj);
         return FALSE;
     }
@@ -1149,8 +1173,10 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     qemuDomainObjUnlock(obj);
     qvirDomainDefFree(old);
     /* A running domain stays, now transient; it disappears when it stops. */
-    if (!active)
+    if (!active) {
+        qemuDriverDiscardSnapshots(drv, obj);
         qemuDomainObjListRemove(drv->domains, obj);
+    }
     qemuDomainObjEndJob(obj);
     return TRUE;
 }

@@ -162,3 +162,38 @@ gboolean qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid
  * plus VIR_DOMAIN_DEVICE_MODIFY_FORCE 4 (open a locked tray). */
 gboolean qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid,
                                       const char *xml, unsigned int flags, GError **error);
+
+/* ---- snapshots: external, disk-only, with libvirt's metadata -----------------------------
+ * Snapshots are named by domain UUID + snapshot name. CREATE flags: DISK_ONLY 16 (or XML
+ * with <memory snapshot='no'/>), NO_METADATA 4, ATOMIC 128 (always atomic), VALIDATE 512;
+ * REDEFINE, REUSE_EXT, QUIESCE and HALT are refused. Returns the snapshot's name. */
+char *qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *xml, unsigned int flags, GError **error);
+/* Names (char*), parents before children. FLAGS: VIR_DOMAIN_SNAPSHOT_LIST_*. */
+GPtrArray *qvirDriverDomainListAllSnapshots(qvirDriver *drv, const unsigned char *uuid,
+                                            unsigned int flags, GError **error);
+GPtrArray *qvirDriverDomainSnapshotListAllChildren(qvirDriver *drv, const unsigned char *uuid,
+                                                   const char *name, unsigned int flags,
+                                                   GError **error);
+int qvirDriverDomainSnapshotNum(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                GError **error);
+/* QVIR_ERR_NO_DOMAIN_SNAPSHOT when unknown. */
+gboolean qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid,
+                                              const char *name, unsigned int flags,
+                                              GError **error);
+char *qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid,
+                                         const char *name, unsigned int flags, GError **error);
+char *qvirDriverDomainSnapshotGetParent(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *name, unsigned int flags, GError **error);
+char *qvirDriverDomainSnapshotCurrent(qvirDriver *drv, const unsigned char *uuid,
+                                      unsigned int flags, GError **error);
+int qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid,
+                                       unsigned int flags, GError **error);
+int qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid,
+                                      const char *name, unsigned int flags, GError **error);
+int qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *name, unsigned int flags, GError **error);
+/* Only VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY (2) is supported (with CHILDREN 1 or
+ * CHILDREN_ONLY 4): the overlays stay; merge them with a block commit. */
+gboolean qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *name, unsigned int flags, GError **error);

@@ -42,5 +42,9 @@ gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GE
 /* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
 void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
 void qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias);
+/* Snapshot metadata (qemu_driver_snapshot.c): load at open, count, discard with the domain. */
+void qemuDriverLoadSnapshots(qvirDriver *drv, qemuDomainObj *obj);
+void qemuDriverDiscardSnapshots(qvirDriver *drv, qemuDomainObj *obj);
+guint qemuDriverSnapshotCount(const qemuDomainObj *obj); /* mutex held */
 /* After a reconnect (job held): adopt QEMU's block jobs, follow ones that ended unseen. */
 void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);

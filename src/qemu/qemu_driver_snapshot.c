@@ -1,0 +1,764 @@
+/*
+ * qemu_driver_snapshot.c: external disk-only snapshots of running domains, and their
+ * metadata (stateDir/qemu/snapshot/DOMAIN/SNAPSHOT.xml, libvirt's <domainsnapshot> with a
+ * <parent>), so snapshot-list and friends survive a daemon restart.
+ *
+ * The snapshot itself (overlays created, added and switched in one transaction) is
+ * qemu_snapshot.c's; here it runs on a copy of the live definition that is swapped in
+ * when it succeeded, exactly like the other live disk operations.
+ */
+#define G_LOG_DOMAIN "qvirt-driver"
+
+#include <errno.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <glib/gstdio.h>
+
+#include "qemu/qemu_driverpriv.h"
+#include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+
+/* libvirt-domain-snapshot.h */
+#define QEMU_SNAP_CREATE_REDEFINE (1u << 0)
+#define QEMU_SNAP_CREATE_CURRENT (1u << 1)
+#define QEMU_SNAP_CREATE_NO_METADATA (1u << 2)
+#define QEMU_SNAP_CREATE_HALT (1u << 3)
+#define QEMU_SNAP_CREATE_DISK_ONLY (1u << 4)
+#define QEMU_SNAP_CREATE_REUSE_EXT (1u << 5)
+#define QEMU_SNAP_CREATE_QUIESCE (1u << 6)
+#define QEMU_SNAP_CREATE_ATOMIC (1u << 7)
+#define QEMU_SNAP_CREATE_LIVE (1u << 8)
+#define QEMU_SNAP_CREATE_VALIDATE (1u << 9)
+
+#define QEMU_SNAP_LIST_ROOTS (1u << 0)
+#define QEMU_SNAP_LIST_DESCENDANTS (1u << 0)
+#define QEMU_SNAP_LIST_METADATA (1u << 1)
+#define QEMU_SNAP_LIST_LEAVES (1u << 2)
+#define QEMU_SNAP_LIST_NO_LEAVES (1u << 3)
+#define QEMU_SNAP_LIST_NO_METADATA (1u << 4)
+#define QEMU_SNAP_LIST_INACTIVE (1u << 5)
+#define QEMU_SNAP_LIST_ACTIVE (1u << 6)
+#define QEMU_SNAP_LIST_DISK_ONLY (1u << 7)
+#define QEMU_SNAP_LIST_INTERNAL (1u << 8)
+#define QEMU_SNAP_LIST_EXTERNAL (1u << 9)
+#define QEMU_SNAP_LIST_TOPOLOGICAL (1u << 10)
+#define QEMU_SNAP_LIST_ALL 0x7ffu
+
+#define QEMU_SNAP_DELETE_CHILDREN (1u << 0)
+#define QEMU_SNAP_DELETE_METADATA_ONLY (1u << 1)
+#define QEMU_SNAP_DELETE_CHILDREN_ONLY (1u << 2)
+
+#define QEMU_SNAP_XML_SECURE (1u << 0)
+
+/* ---- metadata files ----------------------------------------------------------------- */
+
+static char *
+qemuDriverSnapshotDir(qvirDriver *drv, const char *domain)
+{
+    return g_build_filename(drv->cfg->stateDir, "qemu", "snapshot", domain, NULL);
+}
+
+/* A snapshot name becomes a file name: no separators, nothing hidden. */
+static gboolean
+qemuDriverSnapshotCheckName(const char *name, GError **error)
+{
+    if (!name || !*name || strchr(name, '/') || name[0] == '.') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: invalid snapshot name '%s': it must not be empty, "
+                    "contain '/' or start with '.'",
+                    name ? name : "");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* <domainsnapshot> with <parent> added where libvirt puts it (after <state>). */
+static char *
+qemuDriverSnapshotFormat(const qemuDomainSnapshot *snap)
+{
+    g_autofree char *xml = qemuSnapshotDefFormat(snap->def);
+    g_autofree char *esc = NULL;
+    const char *at;
+    GString *buf;
+
+    if (!snap->parent)
+        return g_steal_pointer(&xml);
+    esc = g_markup_escape_text(snap->parent, -1);
+    if (!(at = strstr(xml, "  <creationTime>")) && !(at = strstr(xml, "  <memory")) &&
+        !(at = strstr(xml, "  <disks>")) && !(at = strstr(xml, "</domainsnapshot>")))
+        return g_steal_pointer(&xml);
+    buf = g_string_new_len(xml, at - xml);
+    g_string_append_printf(buf, "  <parent>\n    <name>%s</name>\n  </parent>\n", esc);
+    g_string_append(buf, at);
+    return g_string_free(buf, FALSE);
+}
+
+static gboolean
+qemuDriverSnapshotWrite(qvirDriver *drv, qemuDomainObj *obj, const qemuDomainSnapshot *snap,
+                        GError **error)
+{
+    g_autofree char *dir = qemuDriverSnapshotDir(drv, obj->name);
+    g_autofree char *file = g_strdup_printf("%s.xml", snap->def->name);
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+    g_autofree char *xml = qemuDriverSnapshotFormat(snap);
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
+                    dir, g_strerror(saved));
+        return FALSE;
+    }
+    return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
+}
+
+static void
+qemuDriverSnapshotUnlink(qvirDriver *drv, qemuDomainObj *obj, const char *name)
+{
+    g_autofree char *dir = qemuDriverSnapshotDir(drv, obj->name);
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+
+    if (g_unlink(path) < 0 && errno != ENOENT)
+        g_message("domain '%s': cannot remove '%s': %s", obj->name, path, g_strerror(errno));
+    (void)g_rmdir(dir); /* only once empty */
+}
+
+/* The <parent><name> of a metadata file (qemu_snapshot.c's parser ignores it). */
+static char *
+qemuDriverSnapshotParseParent(const char *xml)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "snapshot.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNodePtr root;
+    char *parent = NULL;
+
+    if (!doc)
+        return NULL;
+    root = xmlDocGetRootElement(doc);
+    for (xmlNodePtr cur = root ? root->children : NULL; cur && !parent; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE || strcmp((const char *)cur->name, "parent") != 0)
+            continue;
+        for (xmlNodePtr n = cur->children; n; n = n->next) {
+            if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, "name") == 0) {
+                xmlChar *content = xmlNodeGetContent(n);
+                parent = g_strdup((const char *)content);
+                xmlFree(content);
+                break;
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+    return parent;
+}
+
+static gint
+qemuDriverSnapshotCompare(gconstpointer a, gconstpointer b)
+{
+    const qemuDomainSnapshot *sa = *(qemuDomainSnapshot *const *)a;
+    const qemuDomainSnapshot *sb = *(qemuDomainSnapshot *const *)b;
+
+    if (sa->def->creationTime != sb->def->creationTime)
+        return sa->def->creationTime < sb->def->creationTime ? -1 : 1;
+    return strcmp(sa->def->name, sb->def->name);
+}
+
+static qemuDomainSnapshot *
+qemuDriverSnapshotFind(qemuDomainObj *obj, const char *name)
+{
+    for (guint i = 0; name && i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+
+        if (strcmp(snap->def->name, name) == 0)
+            return snap;
+    }
+    return NULL;
+}
+
+void
+qemuDriverLoadSnapshots(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_autofree char *dir = qemuDriverSnapshotDir(drv, obj->name);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) loaded = g_ptr_array_new();
+    const char *entry;
+    gint64 newest = G_MININT64;
+
+    if (!d)
+        return;
+    while ((entry = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, entry, NULL);
+        g_autofree char *xml = NULL;
+        g_autoptr(GError) err = NULL;
+        qemuDomainSnapshot *snap;
+        qemuSnapshotDef *def;
+
+        if (entry[0] == '.' || !g_str_has_suffix(entry, ".xml"))
+            continue;
+        if (!g_file_get_contents(path, &xml, NULL, &err) ||
+            !(def = qemuSnapshotDefParseString(xml, &err))) {
+            g_message("skipping snapshot metadata '%s': %s", path, err->message);
+            continue;
+        }
+        if (!def->name || !g_str_has_prefix(entry, def->name) ||
+            strlen(entry) != strlen(def->name) + 4) {
+            g_message("skipping snapshot metadata '%s': its name does not match", path);
+            qemuSnapshotDefFree(def);
+            continue;
+        }
+        /* The embedded <domain> comes back as libxml2 dumped it: make it canonical again
+         * so snapshot-dumpxml reads the same before and after a restart. */
+        if (def->domainXML) {
+            g_autoptr(qvirDomainDef) dom = qvirDomainDefParseString(def->domainXML, 0, NULL);
+
+            if (dom) {
+                g_free(def->domainXML);
+                def->domainXML = qvirDomainDefFormat(dom, 0);
+            }
+        }
+        snap = g_new0(qemuDomainSnapshot, 1);
+        snap->def = def;
+        snap->parent = qemuDriverSnapshotParseParent(xml);
+        g_ptr_array_add(loaded, snap);
+    }
+    g_ptr_array_sort(loaded, qemuDriverSnapshotCompare);
+
+    qemuDomainObjLock(obj);
+    for (guint i = 0; i < loaded->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(loaded, i);
+
+        g_ptr_array_add(obj->snapshots, snap);
+        /* The newest snapshot is the current one, as after its creation. */
+        if (snap->def->creationTime >= newest) {
+            newest = snap->def->creationTime;
+            g_free(obj->currentSnapshot);
+            obj->currentSnapshot = g_strdup(snap->def->name);
+        }
+    }
+    qemuDomainObjUnlock(obj);
+}
+
+void
+qemuDriverDiscardSnapshots(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+    qemuDomainObjLock(obj);
+    for (guint i = 0; i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+        g_ptr_array_add(names, g_strdup(snap->def->name));
+    }
+    g_ptr_array_set_size(obj->snapshots, 0);
+    g_clear_pointer(&obj->currentSnapshot, g_free);
+    qemuDomainObjUnlock(obj);
+    for (guint i = 0; i < names->len; i++)
+        qemuDriverSnapshotUnlink(drv, obj, g_ptr_array_index(names, i));
+}
+
+guint
+qemuDriverSnapshotCount(const qemuDomainObj *obj)
+{
+    return obj->snapshots->len;
+}
+
+/* ---- create ------------------------------------------------------------------------- */
+
+static gboolean
+qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GError **error)
+{
+    if (flags & (QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: redefining snapshots is not supported");
+        return FALSE;
+    }
+    if (flags & QEMU_SNAP_CREATE_REUSE_EXT) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: reusing existing overlay files is not supported");
+        return FALSE;
+    }
+    if (flags & QEMU_SNAP_CREATE_QUIESCE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: QEMU guest agent is not configured");
+        return FALSE;
+    }
+    if (flags & QEMU_SNAP_CREATE_HALT) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: halting after a snapshot is not supported");
+        return FALSE;
+    }
+    /* Only disk-only snapshots exist here: asked for by flag, or by memory='no'. */
+    if (!(flags & QEMU_SNAP_CREATE_DISK_ONLY) &&
+        g_strcmp0(snap->memorySnapshot, "no") != 0 && g_strcmp0(snap->state, "disk-snapshot") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: only external disk-only snapshots are "
+                    "supported (--disk-only)");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                                  unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qemuSnapshotDef) def = NULL;
+    qemuDomainSnapshot *snap = NULL;
+    const qemuCaps *caps = NULL;
+    qvirDomainDef *work = NULL;
+    qemuMonitor *mon = NULL;
+    qemuBlockJobs *jobs = NULL;
+    char *name = NULL;
+    gboolean metadata = !(flags & QEMU_SNAP_CREATE_NO_METADATA);
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
+                                  QEMU_SNAP_CREATE_NO_METADATA | QEMU_SNAP_CREATE_HALT |
+                                  QEMU_SNAP_CREATE_DISK_ONLY | QEMU_SNAP_CREATE_REUSE_EXT |
+                                  QEMU_SNAP_CREATE_QUIESCE | QEMU_SNAP_CREATE_ATOMIC |
+                                  QEMU_SNAP_CREATE_LIVE | QEMU_SNAP_CREATE_VALIDATE,
+                              __func__, error))
+        return NULL;
+    if (!(def = qemuSnapshotDefParseString(xml, error)) ||
+        !qemuDriverSnapshotCheckFlags(flags, def, error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "snapshot", error))
+        return NULL;
+
+    qemuDomainObjLock(obj);
+    if (qemuDomainObjIsActive(obj) && obj->proc) {
+        mon = qemuProcessGetMonitor(obj->proc);
+        jobs = obj->blockJobs;
+    }
+    qemuDomainObjUnlock(obj);
+    if (!mon) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: disk-only snapshots need a running domain");
+        goto out;
+    }
+    /* Job held: the live definition is stable and may be read without the mutex. */
+    if (!qemuSnapshotDefAlignDisks(def, obj->liveDef, error) ||
+        !qemuDriverSnapshotCheckName(def->name, error))
+        goto out;
+    if (qemuDriverSnapshotFind(obj, def->name)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "operation failed: domain moment %s already exists", def->name);
+        goto out;
+    }
+    if (!def->creationTime)
+        def->creationTime = g_get_real_time() / G_USEC_PER_SEC;
+    if (!def->state)
+        def->state = g_strdup("disk-snapshot");
+    if (!def->domainXML)
+        def->domainXML = qvirDomainDefFormat(obj->liveDef, 0);
+    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
+                                                               : drv->cfg->emulator,
+                                   error)))
+        goto out;
+    if (!(work = qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
+        goto out;
+    if (!qemuSnapshotCreateDiskOnly(jobs, mon, caps, work, def, error)) {
+        qvirDomainDefFree(work);
+        goto out;
+    }
+
+    /* The overlays are in use now: publish the new chains, then the metadata. */
+    {
+        g_autoptr(GError) err = NULL;
+        qvirDomainDef *old;
+
+        qemuDomainObjLock(obj);
+        old = obj->liveDef;
+        obj->liveDef = work;
+        qemuDomainObjUnlock(obj);
+        qvirDomainDefFree(old);
+        if (!qemuDriverWriteStatus(drv, obj, &err))
+            g_message("domain '%s': %s", obj->name, err->message);
+    }
+    name = g_strdup(def->name);
+    if (metadata) {
+        g_autoptr(GError) err = NULL;
+
+        snap = g_new0(qemuDomainSnapshot, 1);
+        snap->def = g_steal_pointer(&def);
+        qemuDomainObjLock(obj);
+        snap->parent = g_strdup(obj->currentSnapshot);
+        g_ptr_array_add(obj->snapshots, snap);
+        g_free(obj->currentSnapshot);
+        obj->currentSnapshot = g_strdup(snap->def->name);
+        qemuDomainObjUnlock(obj);
+        /* The snapshot exists on disk whatever happens to its metadata file. */
+        if (!qemuDriverSnapshotWrite(drv, obj, snap, &err))
+            g_message("domain '%s': snapshot '%s': %s", obj->name, name, err->message);
+    }
+
+out:
+    qemuDomainObjEndJob(obj);
+    return name;
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+static gboolean
+qemuDriverSnapshotHasChildren(qemuDomainObj *obj, const char *name)
+{
+    for (guint i = 0; i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+
+        if (g_strcmp0(snap->parent, name) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* ANCESTOR is a (transitive) parent of SNAP. Mutex held. */
+static gboolean
+qemuDriverSnapshotIsDescendant(qemuDomainObj *obj, const qemuDomainSnapshot *snap,
+                               const char *ancestor)
+{
+    guint guard = obj->snapshots->len + 1;
+
+    while (snap && snap->parent && guard-- > 0) {
+        if (strcmp(snap->parent, ancestor) == 0)
+            return TRUE;
+        snap = qemuDriverSnapshotFind(obj, snap->parent);
+    }
+    return FALSE;
+}
+
+/* Every snapshot here has metadata, is external and disk-only. Mutex held. */
+static gboolean
+qemuDriverSnapshotMatch(qemuDomainObj *obj, const qemuDomainSnapshot *snap, unsigned int flags)
+{
+    unsigned int states = flags & (QEMU_SNAP_LIST_INACTIVE | QEMU_SNAP_LIST_ACTIVE |
+                                   QEMU_SNAP_LIST_DISK_ONLY);
+    gboolean leaf = !qemuDriverSnapshotHasChildren(obj, snap->def->name);
+
+    if ((flags & QEMU_SNAP_LIST_LEAVES) && !(flags & QEMU_SNAP_LIST_NO_LEAVES) && !leaf)
+        return FALSE;
+    if ((flags & QEMU_SNAP_LIST_NO_LEAVES) && !(flags & QEMU_SNAP_LIST_LEAVES) && leaf)
+        return FALSE;
+    if ((flags & QEMU_SNAP_LIST_NO_METADATA) && !(flags & QEMU_SNAP_LIST_METADATA))
+        return FALSE;
+    if (states && !(states & QEMU_SNAP_LIST_DISK_ONLY))
+        return FALSE;
+    if ((flags & QEMU_SNAP_LIST_INTERNAL) && !(flags & QEMU_SNAP_LIST_EXTERNAL))
+        return FALSE;
+    return TRUE;
+}
+
+static GPtrArray *
+qemuDriverSnapshotList(qvirDriver *drv, const unsigned char *uuid, const char *of,
+                       unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    GPtrArray *names;
+    qemuDomainSnapshot *from = NULL;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_LIST_ALL, __func__, error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    names = g_ptr_array_new_with_free_func(g_free);
+    qemuDomainObjLock(obj);
+    if (of && !(from = qemuDriverSnapshotFind(obj, of))) {
+        qemuDomainObjUnlock(obj);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT,
+                    "Domain snapshot not found: no domain snapshot with matching name '%s'",
+                    of);
+        g_ptr_array_unref(names);
+        return NULL;
+    }
+    /* Creation order keeps parents before children (TOPOLOGICAL). */
+    for (guint i = 0; i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+
+        if (from) {
+            /* Children of FROM; all descendants with DESCENDANTS. */
+            gboolean child = g_strcmp0(snap->parent, from->def->name) == 0;
+
+            if (!child && !((flags & QEMU_SNAP_LIST_DESCENDANTS) &&
+                            qemuDriverSnapshotIsDescendant(obj, snap, from->def->name)))
+                continue;
+        } else if ((flags & QEMU_SNAP_LIST_ROOTS) && snap->parent) {
+            continue;
+        }
+        if (qemuDriverSnapshotMatch(obj, snap, flags))
+            g_ptr_array_add(names, g_strdup(snap->def->name));
+    }
+    qemuDomainObjUnlock(obj);
+    return names;
+}
+
+GPtrArray *
+qvirDriverDomainListAllSnapshots(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                 GError **error)
+{
+    return qemuDriverSnapshotList(drv, uuid, NULL, flags, error);
+}
+
+GPtrArray *
+qvirDriverDomainSnapshotListAllChildren(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *name, unsigned int flags, GError **error)
+{
+    if (!name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no snapshot");
+        return NULL;
+    }
+    return qemuDriverSnapshotList(drv, uuid, name, flags, error);
+}
+
+int
+qvirDriverDomainSnapshotNum(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                            GError **error)
+{
+    g_autoptr(GPtrArray) names = qvirDriverDomainListAllSnapshots(drv, uuid, flags, error);
+
+    return names ? (int)names->len : -1;
+}
+
+static void
+qemuDriverNoSnapshot(const char *name, GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT,
+                "Domain snapshot not found: no domain snapshot with matching name '%s'",
+                name ? name : "");
+}
+
+/* Run FN on snapshot NAME of the domain, with the object's mutex held. */
+typedef gboolean (*qemuDriverSnapshotFunc)(qemuDomainObj *obj, qemuDomainSnapshot *snap,
+                                           gpointer opaque, GError **error);
+
+static gboolean
+qemuDriverWithSnapshot(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                       qemuDriverSnapshotFunc fn, gpointer opaque, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    qemuDomainSnapshot *snap;
+    gboolean ok;
+
+    if (!obj)
+        return FALSE;
+    qemuDomainObjLock(obj);
+    if (!(snap = qemuDriverSnapshotFind(obj, name))) {
+        qemuDomainObjUnlock(obj);
+        qemuDriverNoSnapshot(name, error);
+        return FALSE;
+    }
+    ok = fn ? fn(obj, snap, opaque, error) : TRUE;
+    qemuDomainObjUnlock(obj);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid,
+                                     const char *name, unsigned int flags, GError **error)
+{
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+        return FALSE;
+    return qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error);
+}
+
+static gboolean
+qemuDriverSnapshotGetXML(qemuDomainObj *obj, qemuDomainSnapshot *snap, gpointer opaque,
+                         GError **error)
+{
+    *(char **)opaque = qemuDriverSnapshotFormat(snap);
+    return TRUE;
+}
+
+char *
+qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid,
+                                   const char *name, unsigned int flags, GError **error)
+{
+    char *xml = NULL;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_XML_SECURE, __func__, error))
+        return NULL;
+    qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetXML, &xml, error);
+    return xml;
+}
+
+static gboolean
+qemuDriverSnapshotGetParentName(qemuDomainObj *obj, qemuDomainSnapshot *snap, gpointer opaque,
+                                GError **error)
+{
+    if (!snap->parent) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT,
+                    "Domain snapshot not found: snapshot '%s' does not have a parent",
+                    snap->def->name);
+        return FALSE;
+    }
+    *(char **)opaque = g_strdup(snap->parent);
+    return TRUE;
+}
+
+char *
+qvirDriverDomainSnapshotGetParent(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                  unsigned int flags, GError **error)
+{
+    char *parent = NULL;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+        return NULL;
+    qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetParentName, &parent, error);
+    return parent;
+}
+
+char *
+qvirDriverDomainSnapshotCurrent(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    char *name;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    qemuDomainObjLock(obj);
+    name = g_strdup(obj->currentSnapshot);
+    qemuDomainObjUnlock(obj);
+    if (!name)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT,
+                    "Domain snapshot not found: the domain does not have a current snapshot");
+    return name;
+}
+
+int
+qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid,
+                                   unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    int ret;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return -1;
+    qemuDomainObjLock(obj);
+    ret = obj->currentSnapshot != NULL;
+    qemuDomainObjUnlock(obj);
+    return ret;
+}
+
+static gboolean
+qemuDriverSnapshotCheckCurrent(qemuDomainObj *obj, qemuDomainSnapshot *snap, gpointer opaque,
+                               GError **error)
+{
+    *(int *)opaque = g_strcmp0(obj->currentSnapshot, snap->def->name) == 0;
+    return TRUE;
+}
+
+int
+qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                  unsigned int flags, GError **error)
+{
+    int current = 0;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotCheckCurrent, &current,
+                                error))
+        return -1;
+    return current;
+}
+
+int
+qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid,
+                                    const char *name, unsigned int flags, GError **error)
+{
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error))
+        return -1;
+    return 1; /* a snapshot without metadata is not known here at all */
+}
+
+/* ---- delete ------------------------------------------------------------------------ */
+
+gboolean
+qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                               unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(GPtrArray) doomed = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) rewrite = g_ptr_array_new();
+    qemuDomainSnapshot *target;
+    g_autofree char *newParent = NULL;
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
+                                  QEMU_SNAP_DELETE_CHILDREN_ONLY,
+                              __func__, error))
+        return FALSE;
+    if (!(flags & QEMU_SNAP_DELETE_METADATA_ONLY)) {
+        /* Merging external overlays back is a block commit the user can run. */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: deletion of external disk snapshots is not "
+                    "supported; remove the metadata with --metadata and merge the overlays "
+                    "with blockcommit");
+        return FALSE;
+    }
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "snapshot delete", error))
+        return FALSE;
+
+    qemuDomainObjLock(obj);
+    if (!(target = qemuDriverSnapshotFind(obj, name))) {
+        qemuDomainObjUnlock(obj);
+        qemuDomainObjEndJob(obj);
+        qemuDriverNoSnapshot(name, error);
+        return FALSE;
+    }
+    newParent = g_strdup(target->parent);
+    for (guint i = 0; i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+        gboolean descendant = qemuDriverSnapshotIsDescendant(obj, snap, target->def->name);
+
+        if ((snap == target && !(flags & QEMU_SNAP_DELETE_CHILDREN_ONLY)) ||
+            (descendant && (flags & (QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_CHILDREN_ONLY))))
+            g_ptr_array_add(doomed, g_strdup(snap->def->name));
+    }
+    {
+        g_autofree char *targetName = g_strdup(target->def->name);
+        gboolean currentGone = FALSE;
+
+        for (guint i = 0; i < doomed->len; i++) {
+            const char *doomedName = g_ptr_array_index(doomed, i);
+
+            if (g_strcmp0(obj->currentSnapshot, doomedName) == 0)
+                currentGone = TRUE;
+            g_ptr_array_remove(obj->snapshots, qemuDriverSnapshotFind(obj, doomedName));
+        }
+        /* The current snapshot moves up to what remains above the deleted ones. */
+        if (currentGone) {
+            g_free(obj->currentSnapshot);
+            obj->currentSnapshot = g_strdup((flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) ? targetName
+                                                                                    : newParent);
+        }
+    }
+    /* Children of a removed snapshot (metadata only) hang on to its parent. */
+    for (guint i = 0; i < obj->snapshots->len; i++) {
+        qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
+
+        if (snap->parent && !qemuDriverSnapshotFind(obj, snap->parent)) {
+            g_free(snap->parent);
+            snap->parent = g_strdup(newParent);
+            g_ptr_array_add(rewrite, snap);
+        }
+    }
+    if (obj->currentSnapshot && !qemuDriverSnapshotFind(obj, obj->currentSnapshot))
+        g_clear_pointer(&obj->currentSnapshot, g_free);
+    qemuDomainObjUnlock(obj);
+
+    /* Job held: the list is stable while the files follow it. */
+    for (guint i = 0; i < rewrite->len; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qemuDriverSnapshotWrite(drv, obj, g_ptr_array_index(rewrite, i), &err))
+            g_message("domain '%s': %s", obj->name, err->message);
+    }
+    for (guint i = 0; i < doomed->len; i++)
+        qemuDriverSnapshotUnlink(drv, obj, g_ptr_array_index(doomed, i));
+    qemuDomainObjEndJob(obj);
+    return TRUE;
+}
