@@ -56,10 +56,10 @@ qemuCacheMakeImages(void)
     g_autofree char *mid = g_build_filename(testDir, "mid.qcow2", NULL);
     g_autofree char *top = g_build_filename(testDir, "top.qcow2", NULL);
     const char *a1[] = {"qemu-img", "create", "-q", "-f", "qcow2", base, "16M", NULL};
-    const char *a2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base,
-                        "-F", "qcow2", mid, NULL};
-    const char *a3[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", mid,
-                        "-F", "qcow2", top, NULL};
+    const char *a2[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                        base,       "-F",     "qcow2", mid,  NULL};
+    const char *a3[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                        mid,        "-F",     "qcow2", top,  NULL};
 
     qemuCacheRunOrDie(a1);
     qemuCacheRunOrDie(a2);
@@ -69,34 +69,33 @@ qemuCacheMakeImages(void)
 static char *
 qemuCacheDomainXML(const char *cache)
 {
-    return g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>cachetest</name>\n"
-        "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
-        "  <memory unit='KiB'>65536</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
-        "  <devices>\n"
-        "    <emulator>" QEMU_BINARY "</emulator>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2'%s%s%s/>\n"
-        "      <source file='%s/top.qcow2'/>\n"
-        "      <backingStore type='file'>\n"
-        "        <format type='qcow2'/>\n"
-        "        <source file='%s/mid.qcow2'/>\n"
-        "        <backingStore type='file'>\n"
-        "          <format type='qcow2'/>\n"
-        "          <source file='%s/base.qcow2'/>\n"
-        "          <backingStore/>\n"
-        "        </backingStore>\n"
-        "      </backingStore>\n"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "    <memballoon model='none'/>\n"
-        "  </devices>\n"
-        "</domain>\n",
-        cache ? " cache='" : "", cache ? cache : "", cache ? "'" : "", testDir, testDir,
-        testDir);
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>cachetest</name>\n"
+                           "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+                           "  <memory unit='KiB'>65536</memory>\n"
+                           "  <vcpu>1</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                           "  <devices>\n"
+                           "    <emulator>" QEMU_BINARY "</emulator>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2'%s%s%s/>\n"
+                           "      <source file='%s/top.qcow2'/>\n"
+                           "      <backingStore type='file'>\n"
+                           "        <format type='qcow2'/>\n"
+                           "        <source file='%s/mid.qcow2'/>\n"
+                           "        <backingStore type='file'>\n"
+                           "          <format type='qcow2'/>\n"
+                           "          <source file='%s/base.qcow2'/>\n"
+                           "          <backingStore/>\n"
+                           "        </backingStore>\n"
+                           "      </backingStore>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "    <memballoon model='none'/>\n"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           cache ? " cache='" : "", cache ? cache : "", cache ? "'" : "", testDir,
+                           testDir, testDir);
 }
 
 static JsonNode *
@@ -142,8 +141,8 @@ qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const qemuCaps *caps, const 
 {
     g_autofree char *mon = g_build_filename(runDir, "monitor.sock", NULL);
     g_autofree char *key = g_build_filename(runDir, "master-key.aes", NULL);
-    qemuBuildCommandLineOpts opts = {.monitorPath = mon, .monitorFd = -1,
-                                     .domainDir = runDir, .startPaused = TRUE};
+    qemuBuildCommandLineOpts opts = {
+        .monitorPath = mon, .monitorFd = -1, .domainDir = runDir, .startPaused = TRUE};
     g_autoptr(qemuCommandLine) cmd = NULL;
     g_autoptr(GSubprocessLauncher) launcher = NULL;
     g_autoptr(GSocketClient) client = g_socket_client_new();
@@ -167,8 +166,8 @@ qemuCacheStart(qemuCacheVM *vm, qvirDomainDef *def, const qemuCaps *caps, const 
                                          G_SUBPROCESS_FLAGS_STDERR_SILENCE);
     g_subprocess_launcher_set_child_setup(launcher, qemuCacheChildSetup, NULL, NULL);
     g_subprocess_launcher_set_environ(launcher, (char **)cmd->env->pdata);
-    vm->proc = g_subprocess_launcher_spawnv(launcher, (const char *const *)cmd->argv->pdata,
-                                            &error);
+    vm->proc =
+        g_subprocess_launcher_spawnv(launcher, (const char *const *)cmd->argv->pdata, &error);
     g_assert_no_error(error);
 
     /* wait=off: QEMU listens before it runs; poll for the socket */
@@ -216,8 +215,8 @@ static void
 qemuCacheTestMode(gconstpointer data)
 {
     const char *mode = data; /* NULL = default */
-    qvirDomainDiskCache cm = mode ? qvirDomainDiskCacheTypeFromString(mode)
-                                  : QVIR_DOMAIN_DISK_CACHE_DEFAULT;
+    qvirDomainDiskCache cm =
+        mode ? qvirDomainDiskCacheTypeFromString(mode) : QVIR_DOMAIN_DISK_CACHE_DEFAULT;
     g_autofree char *xml = qemuCacheDomainXML(mode);
     g_autofree char *runDir = g_build_filename(testDir, mode ? mode : "default", NULL);
     g_autoptr(GError) error = NULL;
@@ -255,8 +254,7 @@ qemuCacheTestMode(gconstpointer data)
             g_assert_cmpint(json_object_get_boolean_member(cache, "no-flush"), ==, noflush);
             /* lower layers' format nodes are read-only */
             if (k == 1)
-                g_assert_cmpint(json_object_get_boolean_member(node, "ro"), ==,
-                                src != disk->src);
+                g_assert_cmpint(json_object_get_boolean_member(node, "ro"), ==, src != disk->src);
         }
         layers++;
     }
@@ -279,8 +277,8 @@ qemuCacheTestMode(gconstpointer data)
         g_assert_cmpint(json_object_get_boolean_member(cache, "writeback"), ==, wb);
         g_assert_cmpint(json_object_get_boolean_member(cache, "direct"), ==, direct);
         g_assert_cmpint(json_object_get_boolean_member(cache, "no-flush"), ==, noflush);
-        g_assert_nonnull(strstr(json_object_get_string_member_with_default(b, "qdev", ""),
-                                "virtio-disk0"));
+        g_assert_nonnull(
+            strstr(json_object_get_string_member_with_default(b, "qdev", ""), "virtio-disk0"));
         foundDevice = TRUE;
     }
     g_assert_true(foundDevice);
@@ -296,8 +294,8 @@ static void
 qemuCacheTestLegacy(gconstpointer data)
 {
     const char *mode = data;
-    qvirDomainDiskCache cm = mode ? qvirDomainDiskCacheTypeFromString(mode)
-                                  : QVIR_DOMAIN_DISK_CACHE_DEFAULT;
+    qvirDomainDiskCache cm =
+        mode ? qvirDomainDiskCacheTypeFromString(mode) : QVIR_DOMAIN_DISK_CACHE_DEFAULT;
     g_autofree char *xml = qemuCacheDomainXML(mode);
     g_autofree char *name = g_strdup_printf("legacy-%s", mode ? mode : "default");
     g_autofree char *runDir = g_build_filename(testDir, name, NULL);
@@ -344,8 +342,8 @@ qemuCacheTestLegacy(gconstpointer data)
         if (g_strcmp0(json_object_get_string_member_with_default(b, "device", ""),
                       "drive-virtio-disk0") != 0)
             continue;
-        cache = json_object_get_object_member(json_object_get_object_member(b, "inserted"),
-                                              "cache");
+        cache =
+            json_object_get_object_member(json_object_get_object_member(b, "inserted"), "cache");
         g_assert_cmpint(json_object_get_boolean_member(cache, "writeback"), ==, wb);
         g_assert_cmpint(json_object_get_boolean_member(cache, "direct"), ==, direct);
         g_assert_cmpint(json_object_get_boolean_member(cache, "no-flush"), ==, noflush);
@@ -358,8 +356,8 @@ qemuCacheTestLegacy(gconstpointer data)
 int
 main(int argc, char **argv)
 {
-    static const char *const modes[] = {NULL, "none", "writethrough", "writeback",
-                                        "directsync", "unsafe"};
+    static const char *const modes[] = {NULL,        "none",       "writethrough",
+                                        "writeback", "directsync", "unsafe"};
     g_autoptr(GError) error = NULL;
     g_autofree char *parent = qvirTestBuildPath("tests");
     int ret;
@@ -375,14 +373,13 @@ main(int argc, char **argv)
     qemuCacheMakeImages();
 
     for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
-        g_autofree char *path = g_strdup_printf("/qemucache/%s",
-                                                modes[i] ? modes[i] : "default");
+        g_autofree char *path = g_strdup_printf("/qemucache/%s", modes[i] ? modes[i] : "default");
 
         g_test_add_data_func(path, modes[i], qemuCacheTestMode);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
-        g_autofree char *path = g_strdup_printf("/qemucache/legacy-drive/%s",
-                                                modes[i] ? modes[i] : "default");
+        g_autofree char *path =
+            g_strdup_printf("/qemucache/legacy-drive/%s", modes[i] ? modes[i] : "default");
 
         g_test_add_data_func(path, modes[i], qemuCacheTestLegacy);
     }

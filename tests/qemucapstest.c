@@ -104,8 +104,7 @@ testCache(void)
 
     /* a wrapper script stands for the binary: its mtime is ours to change (a copy of
      * QEMU would not find its modules, a symlink shares the real file's mtime) */
-    g_assert_true(g_file_set_contents(bin, "#!/bin/sh\nexec " QEMU_BINARY " \"$@\"\n", -1,
-                                      NULL));
+    g_assert_true(g_file_set_contents(bin, "#!/bin/sh\nexec " QEMU_BINARY " \"$@\"\n", -1, NULL));
     g_assert_cmpint(g_chmod(bin, 0755), ==, 0);
 
     probes = qemuCapsProbeCounter();

@@ -119,11 +119,10 @@ qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *domainDir = NULL;
-    qemuBuildCommandLineOpts opts = {.monitorFd = 1729, .startPaused = TRUE,
-                                     .envPath = "/bin", .envUser = "test"};
+    qemuBuildCommandLineOpts opts = {
+        .monitorFd = 1729, .startPaused = TRUE, .envPath = "/bin", .envUser = "test"};
 
-    if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) ||
-        !qvirDomainDefValidate(def, error))
+    if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) || !qvirDomainDefValidate(def, error))
         return NULL;
     domainDir = g_strdup_printf("/tmp/lib/domain--1-%s", def->name);
     opts.domainDir = domainDir;
@@ -136,10 +135,8 @@ qemuxml2argvTestCase(gconstpointer data)
     const qemuxml2argvCase *tc = data;
     g_autofree char *xmlRel = g_strdup_printf("qemuxml2argvdata/%s.xml", tc->name);
     g_autofree char *capsRel = g_strdup_printf("qemucapsdata/%s.json", tc->caps);
-    g_autofree char *argsRel = g_strdup_printf("qemuxml2argvdata/%s.%s.args", tc->name,
-                                               tc->caps);
-    g_autofree char *errRel = g_strdup_printf("qemuxml2argvdata/%s.%s.err", tc->name,
-                                              tc->caps);
+    g_autofree char *argsRel = g_strdup_printf("qemuxml2argvdata/%s.%s.args", tc->name, tc->caps);
+    g_autofree char *errRel = g_strdup_printf("qemuxml2argvdata/%s.%s.err", tc->name, tc->caps);
     g_autofree char *xmlPath = qvirTestSrcPath(xmlRel);
     g_autofree char *capsPath = qvirTestSrcPath(capsRel);
     g_autofree char *argsPath = qvirTestSrcPath(argsRel);
@@ -379,13 +376,12 @@ qemuxml2argvRunLibvirt(const char *dir, const char *only)
                 t[k]->na++;
         }
     }
-    printf("\nall cases:    %u total, %u pass, %u fail, %u n/a\n", all.total, all.pass,
-           all.fail, all.na);
-    printf("disk-* cases: %u total, %u pass, %u fail, %u n/a\n", disk.total, disk.pass,
-           disk.fail, disk.na);
+    printf("\nall cases:    %u total, %u pass, %u fail, %u n/a\n", all.total, all.pass, all.fail,
+           all.na);
+    printf("disk-* cases: %u total, %u pass, %u fail, %u n/a\n", disk.total, disk.pass, disk.fail,
+           disk.na);
     return disk.fail == 0 ? 0 : 1;
 }
-
 
 /* ---- comparison with libvirt itself ------------------------------------------------- */
 
@@ -422,7 +418,8 @@ qemuxml2argvNormalise(const char *text)
         p = *end ? end + 1 : end;
         if (strstr(arg, "charmonitor") || strstr(arg, "master-key"))
             continue;
-        if (g_str_has_prefix(arg, "-machine pc-q35-") || g_str_has_prefix(arg, "-machine pc-i440fx-")) {
+        if (g_str_has_prefix(arg, "-machine pc-q35-") ||
+            g_str_has_prefix(arg, "-machine pc-i440fx-")) {
             const char *comma = strchr(arg, ',');
             char *fixed = g_strdup_printf("-machine %s%s",
                                           g_str_has_prefix(arg, "-machine pc-q35-") ? "q35" : "pc",
@@ -444,9 +441,24 @@ qemuxml2argvVirsh(const char *work, const char *xmlPath, char **errOut)
     g_autofree char *conf = g_strdup_printf("XDG_CONFIG_HOME=%s/config", work);
     g_autofree char *cache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", work);
     g_autofree char *uri = g_strdup_printf("qemu:///embed?root=%s/embed", work);
-    const char *argv[] = {"runuser", "-u", "nobody", "--", "env", "-i",
-                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, run, conf, cache,
-                          "virsh", "-c", uri, "domxml-to-native", "qemu-argv", xmlPath, NULL};
+    const char *argv[] = {"runuser",
+                          "-u",
+                          "nobody",
+                          "--",
+                          "env",
+                          "-i",
+                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                          home,
+                          run,
+                          conf,
+                          cache,
+                          "virsh",
+                          "-c",
+                          uri,
+                          "domxml-to-native",
+                          "qemu-argv",
+                          xmlPath,
+                          NULL};
     char *out = NULL;
     int status = 0;
 
@@ -527,7 +539,8 @@ qemuxml2argvRunVirshCompare(void)
         }
     }
     printf("\nagainst libvirt 9.0 domxml-to-native: %u same, %u both refuse, %u differ, "
-           "%u skipped or n/a\n", same, bothRefuse, differ, skipped);
+           "%u skipped or n/a\n",
+           same, bothRefuse, differ, skipped);
     qvirTestTempDirRemove(work);
     return differ == 0 ? 0 : 1;
 }
@@ -551,8 +564,8 @@ main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *path = g_strdup_printf("/qemuxml2argv/%s/%s", cases[i].name,
-                                                cases[i].caps);
+        g_autofree char *path =
+            g_strdup_printf("/qemuxml2argv/%s/%s", cases[i].name, cases[i].caps);
 
         g_test_add_data_func(path, &cases[i], qemuxml2argvTestCase);
     }

@@ -28,8 +28,7 @@ qvirtXml2argvLoadCaps(const char *name, GError **error)
     const char *envDir = g_getenv("QVIRT_CAPSDATA_DIR");
     g_autofree char *c1 = envDir ? g_build_filename(envDir, file, NULL) : NULL;
     g_autofree char *c2 = g_build_filename("tests", "qemucapsdata", file, NULL);
-    g_autofree char *c3 = g_build_filename(exeDir, "..", "..", "tests", "qemucapsdata", file,
-                                           NULL);
+    g_autofree char *c3 = g_build_filename(exeDir, "..", "..", "tests", "qemucapsdata", file, NULL);
     g_autofree char *c4 = g_build_filename(exeDir, "..", "tests", "qemucapsdata", file, NULL);
     const char *candidates[] = {c1, c2, c3, c4};
 
@@ -41,7 +40,8 @@ qvirtXml2argvLoadCaps(const char *name, GError **error)
     }
     g_set_error(error, QVIR_ERROR, QVIR_ERR_OPEN_FAILED,
                 "unknown capabilities '%s': no %s in $QVIRT_CAPSDATA_DIR, ./tests/qemucapsdata "
-                "or the source tree", name, file);
+                "or the source tree",
+                name, file);
     return NULL;
 }
 
@@ -81,7 +81,8 @@ qvirtCmdXml2argv(int argc, char **argv)
     GOptionEntry entries[] = {
         {"caps", 0, 0, G_OPTION_ARG_STRING, &capsName,
          "capabilities: a name under tests/qemucapsdata (latest, qemu-7.2, legacy, "
-         "legacy-nocache) or a JSON file", "NAME"},
+         "legacy-nocache) or a JSON file",
+         "NAME"},
         {"emulator", 0, 0, G_OPTION_ARG_FILENAME, &emulator,
          "probe this QEMU binary (cached in ~/.cache/qvirt/qemucaps)", "PATH"},
         {"probe-chains", 0, 0, G_OPTION_ARG_NONE, &probeChains,
@@ -97,8 +98,8 @@ qvirtCmdXml2argv(int argc, char **argv)
     g_autoptr(qemuCaps) caps = NULL;
     g_autofree char *domainDir = NULL;
     g_autofree char *out = NULL;
-    qemuBuildCommandLineOpts opts = {.monitorFd = 1729, .startPaused = TRUE,
-                                     .envPath = "/bin", .envUser = "test"};
+    qemuBuildCommandLineOpts opts = {
+        .monitorFd = 1729, .startPaused = TRUE, .envPath = "/bin", .envUser = "test"};
 
     g_option_context_set_summary(ctx,
                                  "Print the QEMU argv and environment a start would use, one "
@@ -120,16 +121,14 @@ qvirtCmdXml2argv(int argc, char **argv)
         return 2;
     }
 
-    if (!(def = qvirDomainDefParseFile(argv[1], 0, &error)) ||
-        !qvirDomainDefValidate(def, &error))
+    if (!(def = qvirDomainDefParseFile(argv[1], 0, &error)) || !qvirDomainDefValidate(def, &error))
         goto fail;
     if (capsName) {
         caps = qvirtXml2argvLoadCaps(capsName, &error);
     } else {
         g_autofree char *cacheDir = qvirtXml2argvCacheDir();
-        const char *bin = emulator ? emulator
-                                   : (def->emulator ? def->emulator
-                                                    : "/usr/bin/qemu-system-x86_64");
+        const char *bin =
+            emulator ? emulator : (def->emulator ? def->emulator : "/usr/bin/qemu-system-x86_64");
 
         caps = qemuCapsCacheLookup(bin, cacheDir, &error);
     }

@@ -49,8 +49,8 @@ qemuBlockStorageDriver(const qvirDomainDiskDef *disk, const qvirStorageSource *s
 }
 
 JsonNode *
-qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk,
-                                      const qvirStorageSource *src, const qemuCaps *caps)
+qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk, const qvirStorageSource *src,
+                                      const qemuCaps *caps)
 {
     JsonObject *obj = json_object_new();
 
@@ -111,8 +111,8 @@ qemuBlockDetectZeroesValue(const qvirDomainDiskDef *disk)
 }
 
 JsonNode *
-qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
-                                     const qvirStorageSource *src, const qemuCaps *caps)
+qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk, const qvirStorageSource *src,
+                                     const qemuCaps *caps)
 {
     JsonObject *obj = json_object_new();
     gboolean top = qemuBlockIsTop(disk, src);
@@ -132,10 +132,8 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
     /* No "backing" key lets QEMU open an unknown chain itself; null ends a known one. */
     if (qemuBlockFormatSupportsBacking(src->format) && src->backingStore) {
         if (qvirStorageSourceIsBacking(src->backingStore))
-            json_object_set_string_member(obj, "backing",
-                                          src->backingStore->nodeFormat
-                                              ? src->backingStore->nodeFormat
-                                              : "");
+            json_object_set_string_member(
+                obj, "backing", src->backingStore->nodeFormat ? src->backingStore->nodeFormat : "");
         else
             json_object_set_null_member(obj, "backing");
     }

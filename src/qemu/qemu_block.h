@@ -11,12 +11,11 @@
 
 /* Storage ("file"/"host_device") node properties of layer SRC of DISK. */
 JsonNode *qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk,
-                                                const qvirStorageSource *src,
-                                                const qemuCaps *caps);
-/* Format node properties; "backing" links to src->backingStore's format node (null at a known end). */
+                                                const qvirStorageSource *src, const qemuCaps *caps);
+/* Format node properties; "backing" links to src->backingStore's format node (null at a known end).
+ */
 JsonNode *qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
-                                               const qvirStorageSource *src,
-                                               const qemuCaps *caps);
+                                               const qvirStorageSource *src, const qemuCaps *caps);
 /* Serialise JSON properties compactly, in insertion order, as libvirt's argv shows them. */
 char *qemuBlockJSONToString(JsonNode *props);
 

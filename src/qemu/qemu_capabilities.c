@@ -15,31 +15,11 @@
 #include "util/virerror.h"
 #include "util/virfile.h"
 
-QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST,
-               "blockdev",
-               "drive-cache-directsync",
-               "drive-cache-unsafe",
-               "disk-write-cache",
-               "aio-io-uring",
-               "drive-discard",
-               "drive-detect-zeroes",
-               "disk-share-rw",
-               "virtio-blk",
-               "virtio-scsi",
-               "lsi",
-               "ahci",
-               "qemu-xhci",
-               "usb-storage",
-               "pcie-root-port",
-               "object-json",
-               "piix3-usb-uhci",
-               "virtio-net",
-               "virtio-balloon",
-               "usb-tablet",
-               "isa-serial",
-               "vnc",
-               "seccomp-sandbox",
-               "kvm",
+QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST, "blockdev", "drive-cache-directsync", "drive-cache-unsafe",
+               "disk-write-cache", "aio-io-uring", "drive-discard", "drive-detect-zeroes",
+               "disk-share-rw", "virtio-blk", "virtio-scsi", "lsi", "ahci", "qemu-xhci",
+               "usb-storage", "pcie-root-port", "object-json", "piix3-usb-uhci", "virtio-net",
+               "virtio-balloon", "usb-tablet", "isa-serial", "vnc", "seccomp-sandbox", "kvm",
                "set-action");
 
 typedef struct {
@@ -287,8 +267,7 @@ qemuCapsParseJSON(const char *data, gsize len, const char *path, GError **error)
                 continue;
             qemuCapsAddMachine(caps, json_object_get_string_member(m, "name"),
                                json_object_get_string_member_with_default(m, "alias", NULL),
-                               json_object_get_boolean_member_with_default(m, "default",
-                                                                           FALSE));
+                               json_object_get_boolean_member_with_default(m, "default", FALSE));
         }
     }
     return g_steal_pointer(&caps);
@@ -322,8 +301,8 @@ static const char *const qemuCapsProbeCommands[] = {
     "{\"execute\":\"qom-list-types\",\"id\":\"types\"}",
     "{\"execute\":\"query-command-line-options\",\"arguments\":{\"option\":\"drive\"},"
     "\"id\":\"drive\"}",
-    "{\"execute\":\"device-list-properties\",\"arguments\":{\"typename\":\""
-    QEMU_CAPS_PROBE_DISK_DEVICE "\"},\"id\":\"diskprops\"}",
+    "{\"execute\":\"device-list-properties\",\"arguments\":{\"typename\":"
+    "\"" QEMU_CAPS_PROBE_DISK_DEVICE "\"},\"id\":\"diskprops\"}",
     "{\"execute\":\"query-kvm\",\"id\":\"kvm\"}",
     "{\"execute\":\"quit\",\"id\":\"quit\"}",
 };
@@ -404,8 +383,7 @@ qemuCapsProcessMachines(qemuCaps *caps, GHashTable *replies)
             continue;
         if (strcmp(name, "none") == 0)
             continue;
-        qemuCapsAddMachine(caps, name,
-                           json_object_get_string_member_with_default(m, "alias", NULL),
+        qemuCapsAddMachine(caps, name, json_object_get_string_member_with_default(m, "alias", NULL),
                            json_object_get_boolean_member_with_default(m, "is-default", FALSE));
     }
     /* QEMU lists machines in hash order; sort so the file is stable. */
@@ -422,10 +400,8 @@ qemuCapsProcessSchema(qemuCaps *caps, GHashTable *replies)
 
     for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
         JsonObject *e = json_array_get_object_element(arr, i);
-        const char *name = e ? json_object_get_string_member_with_default(e, "name", NULL)
-                             : NULL;
-        const char *meta = e ? json_object_get_string_member_with_default(e, "meta-type", "")
-                             : "";
+        const char *name = e ? json_object_get_string_member_with_default(e, "name", NULL) : NULL;
+        const char *meta = e ? json_object_get_string_member_with_default(e, "meta-type", "") : "";
 
         if (!name)
             continue;
@@ -466,8 +442,7 @@ qemuCapsProcessSchema(qemuCaps *caps, GHashTable *replies)
     /* -object takes JSON once object-add's qom-type is an enum (QAPI-fied objects), and
      * -device once device_add advertises 'json-cli'; we use both together. */
     if (objectAdd && deviceJSON) {
-        const char *argType = json_object_get_string_member_with_default(objectAdd,
-                                                                         "arg-type", "");
+        const char *argType = json_object_get_string_member_with_default(objectAdd, "arg-type", "");
         JsonObject *arg = g_hash_table_lookup(byName, argType);
 
         if (arg && json_object_has_member(arg, "members")) {
@@ -476,10 +451,11 @@ qemuCapsProcessSchema(qemuCaps *caps, GHashTable *replies)
             for (guint j = 0; members && j < json_array_get_length(members); j++) {
                 JsonObject *m = json_array_get_object_element(members, j);
 
-                if (m && g_strcmp0(json_object_get_string_member_with_default(m, "name", ""),
-                                   "qom-type") == 0 &&
-                    g_strcmp0(json_object_get_string_member_with_default(m, "type", ""),
-                              "str") != 0)
+                if (m &&
+                    g_strcmp0(json_object_get_string_member_with_default(m, "name", ""),
+                              "qom-type") == 0 &&
+                    g_strcmp0(json_object_get_string_member_with_default(m, "type", ""), "str") !=
+                        0)
                     caps->flags[QEMU_CAPS_OBJECT_JSON] = TRUE;
             }
         }
@@ -493,8 +469,7 @@ qemuCapsProcessTypes(qemuCaps *caps, GHashTable *replies)
 
     for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
         JsonObject *t = json_array_get_object_element(arr, i);
-        const char *name = t ? json_object_get_string_member_with_default(t, "name", NULL)
-                             : NULL;
+        const char *name = t ? json_object_get_string_member_with_default(t, "name", NULL) : NULL;
 
         if (!name)
             continue;
@@ -519,8 +494,7 @@ qemuCapsProcessDriveOptions(qemuCaps *caps, GHashTable *replies)
         params = json_object_get_array_member(opt, "parameters");
         for (guint j = 0; params && j < json_array_get_length(params); j++) {
             JsonObject *p = json_array_get_object_element(params, j);
-            const char *name = p ? json_object_get_string_member_with_default(p, "name", "")
-                                 : "";
+            const char *name = p ? json_object_get_string_member_with_default(p, "name", "") : "";
 
             /* cache=directsync is direct without writeback; unsafe is no-flush. */
             if (strcmp(name, "cache.direct") == 0)
@@ -564,8 +538,8 @@ qemuCapsProcessKVM(qemuCaps *caps, GHashTable *replies)
 static GHashTable *
 qemuCapsCollectReplies(const char *out, GError **error)
 {
-    g_autoptr(GHashTable) replies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                          (GDestroyNotify)json_node_unref);
+    g_autoptr(GHashTable) replies =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
     g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
 
     for (size_t i = 0; lines[i]; i++) {
@@ -604,8 +578,8 @@ qemuCapsStatBinary(const char *binary, gint64 *size, gint64 *mtime, GError **err
     struct stat sb;
 
     if (stat(binary, &sb) < 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                    "Cannot find QEMU binary %s: %s", binary, g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot find QEMU binary %s: %s",
+                    binary, g_strerror(errno));
         return FALSE;
     }
     *size = sb.st_size;
@@ -713,8 +687,17 @@ qemuCapsProbe(const char *binary, GError **error)
     g_autoptr(GError) lerr = NULL;
     g_autoptr(GError) sessionErr = NULL;
     int sv[2];
-    const char *argv[] = {binary, "-S", "-machine", "none", "-nodefaults", "-display", "none",
-                          "-chardev", "socket,id=qmp,fd=3", "-mon", "chardev=qmp,mode=control",
+    const char *argv[] = {binary,
+                          "-S",
+                          "-machine",
+                          "none",
+                          "-nodefaults",
+                          "-display",
+                          "none",
+                          "-chardev",
+                          "socket,id=qmp,fd=3",
+                          "-mon",
+                          "chardev=qmp,mode=control",
                           NULL};
 
     g_return_val_if_fail(binary != NULL, NULL);
@@ -724,8 +707,8 @@ qemuCapsProbe(const char *binary, GError **error)
         return NULL;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                    "cannot create a socket pair: %s", g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create a socket pair: %s",
+                    g_strerror(errno));
         return NULL;
     }
     if (!(sock = g_socket_new_from_fd(sv[0], &lerr))) {
@@ -743,8 +726,8 @@ qemuCapsProbe(const char *binary, GError **error)
     /* the launcher owns the child's end; dropping it closes our copy */
     g_clear_object(&launcher);
     if (!proc) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot run QEMU binary '%s': %s", binary, lerr->message);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "cannot run QEMU binary '%s': %s",
+                    binary, lerr->message);
         return NULL;
     }
     g_atomic_int_inc(&qemuCapsProbes);
@@ -755,8 +738,8 @@ qemuCapsProbe(const char *binary, GError **error)
     if (!g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, &lerr)) {
         g_subprocess_force_exit(proc);
         g_subprocess_wait(proc, NULL, NULL);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot probe QEMU binary '%s': %s", binary, lerr->message);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "cannot probe QEMU binary '%s': %s",
+                    binary, lerr->message);
         return NULL;
     }
     g_subprocess_wait(proc, NULL, NULL);
@@ -764,7 +747,8 @@ qemuCapsProbe(const char *binary, GError **error)
     if (sessionErr || !(replies = qemuCapsCollectReplies(transcript->str, &lerr))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "cannot probe QEMU binary '%s': QEMU did not complete the QMP handshake "
-                    "(%s): %s", binary, sessionErr ? sessionErr->message : lerr->message,
+                    "(%s): %s",
+                    binary, sessionErr ? sessionErr->message : lerr->message,
                     err && *err ? g_strstrip(err) : "no error output");
         return NULL;
     }

@@ -10,14 +10,14 @@
 #include "util/virenum.h"
 
 typedef enum {
-    QEMU_CAPS_BLOCKDEV = 0,            /* -blockdev and blockdev-add */
-    QEMU_CAPS_DRIVE_CACHE_DIRECTSYNC,  /* -drive cache=directsync */
-    QEMU_CAPS_DRIVE_CACHE_UNSAFE,      /* -drive cache=unsafe */
-    QEMU_CAPS_DISK_WRITE_CACHE,        /* write-cache property on disk devices */
-    QEMU_CAPS_AIO_IO_URING,            /* aio=io_uring */
-    QEMU_CAPS_DRIVE_DISCARD,           /* discard= */
-    QEMU_CAPS_DRIVE_DETECT_ZEROES,     /* detect-zeroes= */
-    QEMU_CAPS_DISK_SHARE_RW,           /* share-rw on disk devices */
+    QEMU_CAPS_BLOCKDEV = 0,           /* -blockdev and blockdev-add */
+    QEMU_CAPS_DRIVE_CACHE_DIRECTSYNC, /* -drive cache=directsync */
+    QEMU_CAPS_DRIVE_CACHE_UNSAFE,     /* -drive cache=unsafe */
+    QEMU_CAPS_DISK_WRITE_CACHE,       /* write-cache property on disk devices */
+    QEMU_CAPS_AIO_IO_URING,           /* aio=io_uring */
+    QEMU_CAPS_DRIVE_DISCARD,          /* discard= */
+    QEMU_CAPS_DRIVE_DETECT_ZEROES,    /* detect-zeroes= */
+    QEMU_CAPS_DISK_SHARE_RW,          /* share-rw on disk devices */
     QEMU_CAPS_DEVICE_VIRTIO_BLK,
     QEMU_CAPS_DEVICE_VIRTIO_SCSI,
     QEMU_CAPS_DEVICE_LSI,
@@ -25,16 +25,16 @@ typedef enum {
     QEMU_CAPS_DEVICE_QEMU_XHCI,
     QEMU_CAPS_DEVICE_USB_STORAGE,
     QEMU_CAPS_DEVICE_PCIE_ROOT_PORT,
-    QEMU_CAPS_OBJECT_JSON,             /* -object / -device with JSON */
+    QEMU_CAPS_OBJECT_JSON, /* -object / -device with JSON */
     QEMU_CAPS_DEVICE_PIIX3_USB_UHCI,
     QEMU_CAPS_DEVICE_VIRTIO_NET,
     QEMU_CAPS_DEVICE_VIRTIO_BALLOON,
     QEMU_CAPS_DEVICE_USB_TABLET,
     QEMU_CAPS_DEVICE_ISA_SERIAL,
-    QEMU_CAPS_VNC,                     /* -vnc */
-    QEMU_CAPS_SECCOMP_SANDBOX,         /* -sandbox */
-    QEMU_CAPS_KVM,                     /* query-kvm says present (host property, not binary) */
-    QEMU_CAPS_SET_ACTION,              /* QMP set-action: reboot/shutdown actions at runtime */
+    QEMU_CAPS_VNC,             /* -vnc */
+    QEMU_CAPS_SECCOMP_SANDBOX, /* -sandbox */
+    QEMU_CAPS_KVM,             /* query-kvm says present (host property, not binary) */
+    QEMU_CAPS_SET_ACTION,      /* QMP set-action: reboot/shutdown actions at runtime */
     QEMU_CAPS_LAST
 } qemuCapsFlags;
 QVIR_ENUM_DECL(qemuCaps);

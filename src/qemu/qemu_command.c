@@ -144,9 +144,8 @@ qemuBuildFindController(qemuBuildCtx *ctx, qvirDomainControllerType type, int id
 static char *
 qemuBuildPCIBusName(qemuBuildCtx *ctx, unsigned int bus)
 {
-    const qvirDomainControllerDef *c = qemuBuildFindController(ctx,
-                                                               QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
-                                                               bus);
+    const qvirDomainControllerDef *c =
+        qemuBuildFindController(ctx, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, bus);
 
     if (c && c->info.alias)
         return g_strdup(c->info.alias);
@@ -256,10 +255,9 @@ qemuBuildEnv(qemuBuildCtx *ctx)
     if (dir)
         g_ptr_array_add(env, g_strdup_printf("HOME=%s", dir));
     g_ptr_array_add(env, g_strdup_printf("USER=%s", ctx->opts->envUser ? ctx->opts->envUser
-                                                                        : g_get_user_name()));
-    g_ptr_array_add(env, g_strdup_printf("LOGNAME=%s", ctx->opts->envUser
-                                                           ? ctx->opts->envUser
-                                                           : g_get_user_name()));
+                                                                       : g_get_user_name()));
+    g_ptr_array_add(env, g_strdup_printf("LOGNAME=%s", ctx->opts->envUser ? ctx->opts->envUser
+                                                                          : g_get_user_name()));
     if (dir) {
         g_ptr_array_add(env, g_strdup_printf("XDG_DATA_HOME=%s/.local/share", dir));
         g_ptr_array_add(env, g_strdup_printf("XDG_CACHE_HOME=%s/.cache", dir));
@@ -288,8 +286,7 @@ qemuBuildMasterKey(qemuBuildCtx *ctx)
     json_object_set_string_member(obj, "qom-type", "secret");
     json_object_set_string_member(obj, "id", "masterKey0");
     json_object_set_string_member(obj, "format", "raw");
-    qemuJSONSetStrFree(obj, "file", g_strdup_printf("%s/master-key.aes",
-                                                    ctx->opts->domainDir));
+    qemuJSONSetStrFree(obj, "file", g_strdup_printf("%s/master-key.aes", ctx->opts->domainDir));
     qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
 }
 
@@ -441,7 +438,7 @@ static gboolean
 qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
 {
     static const qvirDomainControllerType order[] = {
-        QVIR_DOMAIN_CONTROLLER_TYPE_PCI, QVIR_DOMAIN_CONTROLLER_TYPE_USB,
+        QVIR_DOMAIN_CONTROLLER_TYPE_PCI,  QVIR_DOMAIN_CONTROLLER_TYPE_USB,
         QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_IDE,
         QVIR_DOMAIN_CONTROLLER_TYPE_SATA,
     };
@@ -489,10 +486,8 @@ qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
     /* deepest first: a format node's "backing" must name a node that already exists */
     for (guint i = layers->len; i > 0; i--) {
         const qvirStorageSource *src = g_ptr_array_index(layers, i - 1);
-        g_autoptr(JsonNode) storage = qemuBlockStorageSourceGetBackendProps(disk, src,
-                                                                            ctx->caps);
-        g_autoptr(JsonNode) format = qemuBlockStorageSourceGetFormatProps(disk, src,
-                                                                          ctx->caps);
+        g_autoptr(JsonNode) storage = qemuBlockStorageSourceGetBackendProps(disk, src, ctx->caps);
+        g_autoptr(JsonNode) format = qemuBlockStorageSourceGetFormatProps(disk, src, ctx->caps);
 
         qemuBuildArg(ctx, "-blockdev");
         g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(storage));
@@ -539,8 +534,8 @@ qemuBuildDiskDrive(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
 }
 
 static gboolean
-qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props,
-                               const qvirDomainDiskDef *disk, GError **error)
+qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainDiskDef *disk,
+                               GError **error)
 {
     const qvirDomainDeviceDriveAddress *a = &disk->info.addr.drive;
     const qvirDomainControllerDef *cont;
@@ -554,8 +549,7 @@ qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props,
         if (ctx->kind == QEMU_DOMAIN_MACHINE_Q35 && a->controller == 0)
             qemuJSONSetStrFree(props, "bus", g_strdup_printf("ide.%u", a->unit));
         else
-            qemuJSONSetStrFree(props, "bus", g_strdup_printf("sata%u.%u", a->controller,
-                                                             a->unit));
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("sata%u.%u", a->controller, a->unit));
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_SCSI:
         cont = qemuBuildFindController(ctx, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, a->controller);
@@ -565,8 +559,7 @@ qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props,
             return FALSE;
         }
         if (qemuDomainSCSIModelIsLSI(cont->model)) {
-            qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", cont->info.alias,
-                                                             a->bus));
+            qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", cont->info.alias, a->bus));
             json_object_set_int_member(props, "scsi-id", a->unit);
         } else {
             qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.0", cont->info.alias));
@@ -853,8 +846,8 @@ qemuBuildVideos(qemuBuildCtx *ctx, GError **error)
             json_object_set_string_member(props, "driver", "cirrus-vga");
             json_object_set_string_member(props, "id", v->info.alias);
         } else if (strcmp(v->model, "virtio") == 0) {
-            json_object_set_string_member(props, "driver", i == 0 ? "virtio-vga"
-                                                                  : "virtio-gpu-pci");
+            json_object_set_string_member(props, "driver",
+                                          i == 0 ? "virtio-vga" : "virtio-gpu-pci");
             json_object_set_string_member(props, "id", v->info.alias);
             json_object_set_int_member(props, "max_outputs", v->heads ? v->heads : 1);
         } else {
@@ -1004,8 +997,7 @@ qemuCommandLineFromDef(qvirDomainDef *def, const qemuCaps *caps,
 {
     g_autoptr(qemuCommandLine) cmd = NULL;
 
-    if (!qemuDomainPrepareForStart(def, caps, error) ||
-        !qemuValidateDomainDef(def, caps, error) ||
+    if (!qemuDomainPrepareForStart(def, caps, error) || !qemuValidateDomainDef(def, caps, error) ||
         !(cmd = qemuBuildCommandLine(def, caps, opts, error)))
         return NULL;
     return qemuCommandLineFormat(cmd);

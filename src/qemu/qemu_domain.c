@@ -21,8 +21,7 @@
 /* ---- small lookups ---------------------------------------------------------- */
 
 gboolean
-qemuDomainGetMachineKind(const qvirDomainDef *def, qemuDomainMachineKind *kind,
-                         GError **error)
+qemuDomainGetMachineKind(const qvirDomainDef *def, qemuDomainMachineKind *kind, GError **error)
 {
     const char *m = def->os.machine;
 
@@ -37,7 +36,8 @@ qemuDomainGetMachineKind(const qvirDomainDef *def, qemuDomainMachineKind *kind,
     }
     g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                 "machine type '%s' is not supported: expected pc, q35, pc-i440fx-* or "
-                "pc-q35-*", m);
+                "pc-q35-*",
+                m);
     return FALSE;
 }
 
@@ -60,8 +60,8 @@ qemuDomainSCSIModelIsLSI(const char *model)
 }
 
 gboolean
-qemuDomainDiskCacheModeFlags(qvirDomainDiskCache mode, gboolean *writeback,
-                             gboolean *direct, gboolean *noflush)
+qemuDomainDiskCacheModeFlags(qvirDomainDiskCache mode, gboolean *writeback, gboolean *direct,
+                             gboolean *noflush)
 {
     gboolean wb = FALSE, d = FALSE, nf = FALSE;
 
@@ -259,12 +259,12 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
             c->model = g_strdup(qemuDomainDefaultUSBModel(kind, caps));
         else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
-            c->model = g_strdup(qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic"
-                                                                          : "virtio-scsi");
+            c->model =
+                g_strdup(qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic" : "virtio-scsi");
         else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
-            c->model = g_strdup(c->idx == 0 ? (kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root"
-                                                                                : "pci-root")
-                                            : "pcie-root-port");
+            c->model =
+                g_strdup(c->idx == 0 ? (kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root")
+                                     : "pcie-root-port");
     }
 
     if (!def->memballoon) {
@@ -340,18 +340,18 @@ qemuDomainAssignDiskAlias(const qvirDomainDef *def, qvirDomainDiskDef *disk, GEr
 
     switch (disk->bus) {
     case QVIR_DOMAIN_DISK_BUS_IDE:
-        qemuDomainSetAlias(&disk->info, g_strdup_printf("ide%u-%u-%u", a->controller, a->bus,
-                                                        a->unit));
+        qemuDomainSetAlias(&disk->info,
+                           g_strdup_printf("ide%u-%u-%u", a->controller, a->bus, a->unit));
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_SATA:
-        qemuDomainSetAlias(&disk->info, g_strdup_printf("sata%u-%u-%u", a->controller,
-                                                        a->bus, a->unit));
+        qemuDomainSetAlias(&disk->info,
+                           g_strdup_printf("sata%u-%u-%u", a->controller, a->bus, a->unit));
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_SCSI:
         cont = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, a->controller);
         if (cont && qemuDomainSCSIModelIsLSI(cont->model))
-            qemuDomainSetAlias(&disk->info, g_strdup_printf("scsi%u-%u-%u", a->controller,
-                                                            a->bus, a->unit));
+            qemuDomainSetAlias(&disk->info,
+                               g_strdup_printf("scsi%u-%u-%u", a->controller, a->bus, a->unit));
         else
             qemuDomainSetAlias(&disk->info, g_strdup_printf("scsi%u-%u-%u-%u", a->controller,
                                                             a->bus, a->target, a->unit));
@@ -363,11 +363,11 @@ qemuDomainAssignDiskAlias(const qvirDomainDef *def, qvirDomainDiskDef *disk, GEr
                         "Unable to determine disk index of '%s'", disk->dst);
             return FALSE;
         }
-        qemuDomainSetAlias(&disk->info,
-                           g_strdup_printf("%s%d", disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO
-                                                       ? "virtio-disk"
-                                                       : "usb-disk",
-                                           idx));
+        qemuDomainSetAlias(
+            &disk->info,
+            g_strdup_printf("%s%d",
+                            disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO ? "virtio-disk" : "usb-disk",
+                            idx));
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
@@ -432,8 +432,8 @@ qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError *
         qvirDomainChrDef *chr = g_ptr_array_index(def->consoles, i);
 
         /* A serial console is the first serial port itself. */
-        if (i == 0 && chr->targetType && strcmp(chr->targetType, "serial") == 0 &&
-            def->serials && def->serials->len > 0) {
+        if (i == 0 && chr->targetType && strcmp(chr->targetType, "serial") == 0 && def->serials &&
+            def->serials->len > 0) {
             qvirDomainChrDef *ser = g_ptr_array_index(def->serials, 0);
 
             qemuDomainSetAlias(&chr->info, g_strdup(ser->info.alias));
@@ -468,8 +468,8 @@ qemuDomainUSBPortCount(const char *model)
 static gboolean
 qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
 {
-    qvirDomainControllerDef *usb = qemuDomainFindController(def,
-                                                            QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
+    qvirDomainControllerDef *usb =
+        qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
     guint n = 0;
 
     for (guint i = 0; i < def->disks->len; i++) {
@@ -493,7 +493,8 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
     if (n > qemuDomainUSBPortCount(usb->model)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "%u USB devices do not fit the %u ports of USB controller '%s' (USB hubs "
-                    "are not supported)", n, qemuDomainUSBPortCount(usb->model), usb->model);
+                    "are not supported)",
+                    n, qemuDomainUSBPortCount(usb->model), usb->model);
         return FALSE;
     }
     return TRUE;
@@ -504,8 +505,8 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
 #define QEMU_PCI_SLOTS 32
 
 typedef struct {
-    gboolean rootPort;               /* pcie-root-port: only slot 0 takes a device */
-    guint8 funcs[QEMU_PCI_SLOTS];    /* bitmask of used functions per slot */
+    gboolean rootPort;                  /* pcie-root-port: only slot 0 takes a device */
+    guint8 funcs[QEMU_PCI_SLOTS];       /* bitmask of used functions per slot */
     gboolean aggregate[QEMU_PCI_SLOTS]; /* slot shared by root ports, one per function */
 } qemuPCIBus;
 
@@ -523,22 +524,21 @@ qemuPCIBusGet(qemuPCIAddrSet *set, guint idx)
 }
 
 static gboolean
-qemuPCIReserve(qemuPCIAddrSet *set, const qvirPCIDeviceAddress *a, const char *who,
-               GError **error)
+qemuPCIReserve(qemuPCIAddrSet *set, const qvirPCIDeviceAddress *a, const char *who, GError **error)
 {
     qemuPCIBus *bus = qemuPCIBusGet(set, a->bus);
 
     if (a->domain != 0 || !bus || a->slot >= QEMU_PCI_SLOTS || a->function > 7 ||
         (bus->rootPort && a->slot != 0)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "PCI address %04x:%02x:%02x.%x of %s is not valid for this domain",
-                    a->domain, a->bus, a->slot, a->function, who);
+                    "PCI address %04x:%02x:%02x.%x of %s is not valid for this domain", a->domain,
+                    a->bus, a->slot, a->function, who);
         return FALSE;
     }
     if (bus->funcs[a->slot] & (1u << a->function)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "Attempted double use of PCI Address %04x:%02x:%02x.%x", a->domain,
-                    a->bus, a->slot, a->function);
+                    "Attempted double use of PCI Address %04x:%02x:%02x.%x", a->domain, a->bus,
+                    a->slot, a->function);
         return FALSE;
     }
     bus->funcs[a->slot] |= 1u << a->function;
@@ -650,7 +650,8 @@ qemuPCIAssignDevice(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, qemuPCIDevK
     if (dk == QEMU_PCI_DEV_PCI) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "%s is a conventional PCI device; on q35 it needs a pcie-to-pci-bridge, "
-                    "which is not supported", who);
+                    "which is not supported",
+                    who);
         return FALSE;
     }
     qemuPCIAssignOnRootPort(set, info);
@@ -683,8 +684,7 @@ qemuPCIControllerKind(const qvirDomainControllerDef *c, qemuDomainMachineKind ki
 static qemuPCIDevKind
 qemuPCINetKind(const qvirDomainNetDef *net)
 {
-    if (!net->model || g_str_has_prefix(net->model, "virtio") ||
-        strcmp(net->model, "e1000e") == 0)
+    if (!net->model || g_str_has_prefix(net->model, "virtio") || strcmp(net->model, "e1000e") == 0)
         return QEMU_PCI_DEV_PCIE;
     return QEMU_PCI_DEV_PCI;
 }
@@ -699,11 +699,11 @@ qemuPCIVideoIsPCI(const qvirDomainVideoDef *v)
 static gboolean
 qemuPCIReserveExisting(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
 {
-#define RESERVE(infoptr, who)                                                                  \
-    do {                                                                                       \
-        if ((infoptr)->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&                          \
-            !qemuPCIReserve(set, &(infoptr)->addr.pci, (who), error))                          \
-            return FALSE;                                                                      \
+#define RESERVE(infoptr, who)                                                                      \
+    do {                                                                                           \
+        if ((infoptr)->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&                              \
+            !qemuPCIReserve(set, &(infoptr)->addr.pci, (who), error))                              \
+            return FALSE;                                                                          \
     } while (0)
 
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -742,9 +742,8 @@ static gboolean
 qemuPCIReserveChipset(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
 {
     qemuPCIBus *root = qemuPCIBusGet(set, 0);
-    qvirDomainVideoDef *video = def->videos && def->videos->len > 0
-                                    ? g_ptr_array_index(def->videos, 0)
-                                    : NULL;
+    qvirDomainVideoDef *video =
+        def->videos && def->videos->len > 0 ? g_ptr_array_index(def->videos, 0) : NULL;
     guint videoSlot;
 
     if (set->kind == QEMU_DOMAIN_MACHINE_PC) {
@@ -766,8 +765,8 @@ qemuPCIReserveChipset(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
         root->funcs[1] |= 1u << 0 | 1u << 3;
         videoSlot = 2;
     } else {
-        qvirDomainControllerDef *sata = qemuDomainFindController(
-            def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0);
+        qvirDomainControllerDef *sata =
+            qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0);
 
         if (sata && sata->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE) {
             qemuPCISetInfo(&sata->info, 0, 0x1f, 2);
@@ -812,8 +811,8 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
-        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
-                                 c->info.alias, error))
+        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind), c->info.alias,
+                                 error))
             return FALSE;
     }
     for (guint i = 0; i < def->disks->len; i++) {
@@ -830,8 +829,7 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
             return FALSE;
     }
     if (def->memballoon && g_strcmp0(def->memballoon->model, "virtio") == 0 &&
-        !qemuPCIAssignDevice(set, &def->memballoon->info, QEMU_PCI_DEV_PCIE, "memballoon",
-                             error))
+        !qemuPCIAssignDevice(set, &def->memballoon->info, QEMU_PCI_DEV_PCIE, "memballoon", error))
         return FALSE;
     for (guint i = 0; def->videos && i < def->videos->len; i++) {
         qvirDomainVideoDef *v = g_ptr_array_index(def->videos, i);
@@ -863,8 +861,7 @@ qemuPCIAddNewRootPorts(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
 
         if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx))
             continue;
-        c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx,
-                                    "pcie-root-port");
+        c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx, "pcie-root-port");
         c->info.alias = g_strdup_printf("pci.%u", idx);
         if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
@@ -906,11 +903,12 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
         }
         if (c->idx > set.xmlMaxIdx)
             set.xmlMaxIdx = c->idx;
-        if (c->idx > 0 && (kind != QEMU_DOMAIN_MACHINE_Q35 ||
-                           g_strcmp0(c->model, "pcie-root-port") != 0)) {
+        if (c->idx > 0 &&
+            (kind != QEMU_DOMAIN_MACHINE_Q35 || g_strcmp0(c->model, "pcie-root-port") != 0)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "PCI controller model '%s' is not supported (only pcie-root-port "
-                        "on q35)", c->model ? c->model : "");
+                        "on q35)",
+                        c->model ? c->model : "");
             return FALSE;
         }
     }
@@ -924,10 +922,8 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
         g_array_index(buses, qemuPCIBus, i).rootPort = TRUE;
     }
 
-    if (!qemuPCIReserveExisting(&set, def, error) ||
-        !qemuPCIReserveChipset(&set, def, error) ||
-        !qemuPCIAssignDevices(&set, def, error) ||
-        !qemuPCIAddNewRootPorts(&set, def, error))
+    if (!qemuPCIReserveExisting(&set, def, error) || !qemuPCIReserveChipset(&set, def, error) ||
+        !qemuPCIAssignDevices(&set, def, error) || !qemuPCIAddNewRootPorts(&set, def, error))
         goto cleanup;
 
     /* chassis / port of root ports, as libvirt fills them in */
@@ -1095,8 +1091,7 @@ qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **err
             return FALSE;
     }
     if (!qemuDomainAddImplicitControllers(def, kind, caps, error) ||
-        !qemuDomainAssignAliases(def, kind, error) ||
-        !qemuDomainCheckUSBPorts(def, error) ||
+        !qemuDomainAssignAliases(def, kind, error) || !qemuDomainCheckUSBPorts(def, error) ||
         !qemuDomainAssignPCIAddresses(def, kind, error))
         return FALSE;
     qemuDomainPrepareDisks(def);

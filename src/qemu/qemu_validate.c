@@ -38,8 +38,7 @@ qemuValidateDiskIO(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError *
                     "io='native' needs either no disk cache or directsync cache mode");
         return FALSE;
     }
-    if (disk->iomode == QVIR_DOMAIN_DISK_IO_URING &&
-        !qemuCapsGet(caps, QEMU_CAPS_AIO_IO_URING)) {
+    if (disk->iomode == QVIR_DOMAIN_DISK_IO_URING && !qemuCapsGet(caps, QEMU_CAPS_AIO_IO_URING)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "io uring is not supported by this QEMU binary");
         return FALSE;
@@ -77,14 +76,13 @@ qemuValidateDiskChain(const qvirDomainDiskDef *disk, GError **error)
         }
         if (src != disk->src && src->format == QVIR_STORAGE_FILE_NONE) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "format of backing image '%s' of disk '%s' is not specified",
-                        src->path, disk->dst);
+                        "format of backing image '%s' of disk '%s' is not specified", src->path,
+                        disk->dst);
             return FALSE;
         }
         if (src->format == QVIR_STORAGE_FILE_LUKS || src->encrypted) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "encrypted image '%s' of disk '%s' is not supported", src->path,
-                        disk->dst);
+                        "encrypted image '%s' of disk '%s' is not supported", src->path, disk->dst);
             return FALSE;
         }
     }
@@ -113,8 +111,7 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
         need = QEMU_CAPS_DEVICE_VIRTIO_BLK;
         if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "disk type 'virtio' of '%s' does not support ejectable media",
-                        disk->dst);
+                        "disk type 'virtio' of '%s' does not support ejectable media", disk->dst);
             return FALSE;
         }
         break;
@@ -156,8 +153,7 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
     if (disk->src && disk->src->shared && !disk->src->readonly &&
         !qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW) && qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "shareable disk '%s' needs share-rw, which this QEMU binary lacks",
-                    disk->dst);
+                    "shareable disk '%s' needs share-rw, which this QEMU binary lacks", disk->dst);
         return FALSE;
     }
     return TRUE;
@@ -175,8 +171,7 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
     if (def->os.machine && !qemuCapsHasMachine(caps, def->os.machine)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "Emulator '%s' does not support machine type '%s'",
-                    qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "",
-                    def->os.machine);
+                    qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "", def->os.machine);
         return FALSE;
     }
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
