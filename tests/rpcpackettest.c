@@ -25,6 +25,7 @@
 #define TEST_PROGRAM 0x51564952u
 #define TEST_PROC_ECHO 1 /* returns its int argument */
 #define TEST_PROC_HOLD 2 /* waits until released, then returns its argument */
+#define TEST_PROC_BIG 3  /* returns a string of its argument's size in bytes */
 
 /* ---- the server thread -------------------------------------------------------- */
 
@@ -48,7 +49,7 @@ typedef struct {
 static gboolean
 testRunInline(gint32 proc)
 {
-    return proc == TEST_PROC_ECHO;
+    return proc == TEST_PROC_ECHO || proc == TEST_PROC_BIG;
 }
 
 static gboolean
@@ -68,6 +69,11 @@ testDispatch(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr,
             g_cond_wait(&ts->cond, &ts->lock);
         ts->held--;
         g_mutex_unlock(&ts->lock);
+    } else if (hdr->procedure == TEST_PROC_BIG) {
+        g_autofree char *big = g_strnfill(val, 'x');
+
+        qvirXdrWriteString(reply, big);
+        return TRUE;
     } else if (hdr->procedure != TEST_PROC_ECHO) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SUPPORT, "no procedure %d", hdr->procedure);
         return FALSE;
@@ -842,6 +848,57 @@ testRepliesInOrder(void)
     testServerStop(ts);
 }
 
+/* More inline calls in one write than may be in flight: all are answered. */
+static void
+testPipelinedInline(void)
+{
+    TestServer *ts = testServerStart(FALSE);
+    int fd = testConnect(ts);
+    g_autoptr(GByteArray) all = g_byte_array_new();
+    guint i, n = 5 * QVIR_RPC_CLIENT_MAX_REQUESTS;
+
+    for (i = 1; i <= n; i++) {
+        g_autoptr(GByteArray) p = testPacket(TEST_PROGRAM, 1, TEST_PROC_ECHO, QVIR_RPC_CALL, i);
+
+        qvirXdrWriteInt(p, i * 10);
+        g_assert_true(qvirRpcPacketFinish(p, NULL));
+        g_byte_array_append(all, p->data, p->len);
+    }
+    testSendBytes(fd, all->data, all->len);
+    for (i = 1; i <= n; i++)
+        testProgExpect(fd, i, i * 10);
+    close(fd);
+    testServerStop(ts);
+}
+
+/* A client that sends and does not read: the server stops reading once replies
+ * pile up, and resumes when they are read; nothing is lost. */
+static void
+testUnreadReplies(void)
+{
+    TestServer *ts = testServerStart(FALSE);
+    int fd = testConnect(ts);
+    guint i, n = 12;
+    gsize size = 1024 * 1024;
+
+    for (i = 1; i <= n; i++)
+        testProgCall(fd, TEST_PROC_BIG, i, size);
+    for (i = 1; i <= n; i++) {
+        g_auto(TestReply) r = {0};
+        g_autofree char *s = NULL;
+        qvirXdrReader rd;
+
+        g_assert_true(testRecv(fd, &r));
+        g_assert_cmpuint(r.hdr.serial, ==, i);
+        g_assert_cmpuint(r.hdr.status, ==, QVIR_RPC_STATUS_OK);
+        testReplyReader(&r, &rd);
+        g_assert_true(qvirXdrReadString(&rd, QVIR_XDR_STRING_MAX, &s, NULL));
+        g_assert_cmpuint(strlen(s), ==, size);
+    }
+    close(fd);
+    testServerStop(ts);
+}
+
 /* A client that hangs up while its call runs: the call finishes, its reply is
  * dropped, the client's data is freed, and the server keeps serving. */
 static void
@@ -889,5 +946,7 @@ main(int argc, char **argv)
     g_test_add_func("/rpc/server/no-stall-across-clients", testNoStallAcrossClients);
     g_test_add_func("/rpc/server/replies-in-order", testRepliesInOrder);
     g_test_add_func("/rpc/server/disconnect-mid-call", testDisconnectMidCall);
+    g_test_add_func("/rpc/server/pipelined-inline", testPipelinedInline);
+    g_test_add_func("/rpc/server/unread-replies", testUnreadReplies);
     return g_test_run();
 }

@@ -152,8 +152,8 @@ qvirRpcCallDone(qvirRpcCall *call)
         g_queue_remove(&client->calls, call);
         qvirRpcCallFree(call);
     } else {
-        qvirRpcClientFlush(client);
-        /* Reading may have paused on too many calls in flight. */
+        /* Writes the reply once earlier ones are out; reading may have paused on
+         * too many calls in flight. */
         qvirRpcClientProcessInput(client);
     }
     qvirRpcClientUnref(client);
@@ -237,13 +237,16 @@ qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque)
 
     qvirRpcClientWrite(client);
     again = client->outSource != NULL;
+    /* Reading may have paused on unread replies. */
+    if (!again && !client->closed)
+        qvirRpcClientProcessInput(client);
     qvirRpcClientUnref(client);
     return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-/* Move every finished reply at the head of the queue to the socket. */
+/* Move every finished reply at the head of the queue to the output buffer. */
 static void
-qvirRpcClientFlush(qvirRpcClient *client)
+qvirRpcClientCollect(qvirRpcClient *client)
 {
     qvirRpcCall *call;
 
@@ -252,7 +255,24 @@ qvirRpcClientFlush(qvirRpcClient *client)
         qvirRpcClientQueuePacket(client, call->reply);
         qvirRpcCallFree(call);
     }
+}
+
+/* ... and write them out. */
+static void
+qvirRpcClientFlush(qvirRpcClient *client)
+{
+    qvirRpcClientCollect(client);
     qvirRpcClientWrite(client);
+}
+
+/* Whether to take more packets from the client: not while too many of its calls
+ * are in flight, nor while it leaves too many replies unread (a client that only
+ * writes must not make the daemon buffer without bound). */
+static gboolean
+qvirRpcClientCanRead(const qvirRpcClient *client)
+{
+    return !client->closed && client->calls.length < QVIR_RPC_CLIENT_MAX_REQUESTS &&
+           client->tx->len - client->txOff < QVIR_RPC_CLIENT_MAX_UNREAD;
 }
 
 /* ---- input ------------------------------------------------------------------ */
@@ -361,41 +381,55 @@ qvirRpcClientCloseAfterFlush(qvirRpcClient *client)
     qvirRpcClientClose(client);
 }
 
-/* Frame and handle every complete packet received, as long as the client is
- * under its limit of calls in flight. */
+/* Frame and handle every complete packet received, as long as the client may
+ * send more (qvirRpcClientCanRead), then write what is ready. */
 static void
 qvirRpcClientProcessInput(qvirRpcClient *client)
 {
-    gsize off = 0;
+    gboolean limited;
 
-    while (!client->closed && client->calls.length < QVIR_RPC_CLIENT_MAX_REQUESTS) {
-        qvirXdrReader rd;
-        guint32 length;
-        g_autoptr(GError) err = NULL;
+    do {
+        gsize off = 0;
 
-        qvirXdrReaderInit(&rd, client->rx->data + off, client->rx->len - off);
-        if (!qvirXdrReadU32(&rd, &length, NULL))
-            break;
-        if (!qvirRpcPacketCheckLength(length, &err)) {
-            g_debug("closing client: %s", err->message);
-            qvirRpcClientCloseAfterFlush(client);
-            return;
+        limited = FALSE;
+        while (!client->closed) {
+            qvirXdrReader rd;
+            guint32 length;
+            g_autoptr(GError) err = NULL;
+
+            /* Replies made inline must leave the queue before the limit is checked. */
+            qvirRpcClientCollect(client);
+            if (!qvirRpcClientCanRead(client)) {
+                limited = TRUE;
+                break;
+            }
+            qvirXdrReaderInit(&rd, client->rx->data + off, client->rx->len - off);
+            if (!qvirXdrReadU32(&rd, &length, NULL))
+                break;
+            if (!qvirRpcPacketCheckLength(length, &err)) {
+                g_debug("closing client: %s", err->message);
+                qvirRpcClientCloseAfterFlush(client);
+                return;
+            }
+            if (client->rx->len - off < length)
+                break;
+            if (!qvirRpcClientHandlePacket(client, client->rx->data + off + QVIR_RPC_LEN_SIZE,
+                                           length - QVIR_RPC_LEN_SIZE)) {
+                qvirRpcClientCloseAfterFlush(client);
+                return;
+            }
+            off += length;
         }
-        if (client->rx->len - off < length)
-            break;
-        if (!qvirRpcClientHandlePacket(client, client->rx->data + off + QVIR_RPC_LEN_SIZE,
-                                       length - QVIR_RPC_LEN_SIZE)) {
-            qvirRpcClientCloseAfterFlush(client);
+        if (client->closed)
             return;
-        }
-        off += length;
-    }
-    if (client->closed)
-        return;
-    g_byte_array_remove_range(client->rx, 0, off);
-    qvirRpcClientSetReading(client,
-                            client->calls.length < QVIR_RPC_CLIENT_MAX_REQUESTS);
-    qvirRpcClientFlush(client);
+        g_byte_array_remove_range(client->rx, 0, off);
+        qvirRpcClientWrite(client);
+        if (client->closed)
+            return;
+        /* Stopped only by unread replies that have just been written: go on. */
+    } while (limited && qvirRpcClientCanRead(client));
+
+    qvirRpcClientSetReading(client, qvirRpcClientCanRead(client));
 }
 
 static gboolean qvirRpcClientRead(qvirRpcClient *client, GSocket *sock);

@@ -24,6 +24,8 @@ typedef struct _qvirRpcClient qvirRpcClient;
 /* At most this many calls of one client are in flight; reading from the client
  * pauses until one completes (libvirt's max_client_requests). */
 #define QVIR_RPC_CLIENT_MAX_REQUESTS 8
+/* Reading also pauses while this many bytes of replies wait for the client. */
+#define QVIR_RPC_CLIENT_MAX_UNREAD (4u * 1024 * 1024)
 
 typedef struct {
     guint32 program;
