@@ -214,6 +214,13 @@ testDomblklistDominfo(void)
     g_assert_cmpstr(info.err, ==, "");
 
     {
+        g_auto(VirshResult) vcpus = {0};
+
+        VIRSH_OK(&vcpus, "vcpucount", VM);
+        assertContains(vcpus.out, "maximum      config         1");
+        assertContains(vcpus.out, "current      live           1");
+    }
+    {
         g_auto(VirshResult) node = {0};
 
         VIRSH_OK(&node, "nodeinfo");

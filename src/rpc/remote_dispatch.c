@@ -61,6 +61,7 @@ typedef enum {
     REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183,
     REMOTE_PROC_DOMAIN_SNAPSHOT_NUM = 187,
     REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS = 196,
+    REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS = 200,
     REMOTE_PROC_DOMAIN_IS_UPDATED = 202,
     REMOTE_PROC_DOMAIN_GET_STATE = 212,
     REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS = 231,
@@ -727,6 +728,37 @@ remoteDomainGetMaxMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *re
     return TRUE;
 }
 
+/* libvirt's virDomainModificationImpact / virDomainVcpuFlags bits */
+#define REMOTE_AFFECT_LIVE 1
+#define REMOTE_VCPU_GUEST 8
+
+/* args { dom; flags; } ret { int num; } : qvirt has no vCPU hot-plug, so the
+ * current, maximum, live and config counts are all the defined <vcpu>. */
+static gboolean
+remoteDomainGetVcpusFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                          GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    qvirDomainInfo info = {0};
+    guint32 flags;
+
+    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
+        !qvirDriverDomainGetInfo(ctx->drv, dom.uuid, &info, error))
+        return FALSE;
+    if (flags & REMOTE_VCPU_GUEST) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                            "argument unsupported: guest vCPU counts need a guest agent");
+        return FALSE;
+    }
+    if ((flags & REMOTE_AFFECT_LIVE) && info.state == QVIR_DOMAIN_SHUTOFF) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not running");
+        return FALSE;
+    }
+    qvirXdrWriteInt(ret, info.nrVirtCpu);
+    return TRUE;
+}
+
 /* args { dom; } ret { remote_nonnull_string type; } : x86 QEMU guests are "hvm". */
 static gboolean
 remoteDomainGetOSType(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
@@ -878,6 +910,7 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_DOMAIN_GET_INFO] = {remoteDomainGetInfo, DRV},
     [REMOTE_PROC_DOMAIN_GET_MAX_MEMORY] = {remoteDomainGetMaxMemory, DRV},
     [REMOTE_PROC_DOMAIN_GET_OS_TYPE] = {remoteDomainGetOSType, DRV},
+    [REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS] = {remoteDomainGetVcpusFlags, DRV},
     [REMOTE_PROC_DOMAIN_IS_ACTIVE] = {remoteDomainIsActive, DRV},
     [REMOTE_PROC_DOMAIN_IS_PERSISTENT] = {remoteDomainIsPersistent, DRV},
     [REMOTE_PROC_DOMAIN_GET_AUTOSTART] = {remoteDomainZeroInt, DRV},
