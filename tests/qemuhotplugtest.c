@@ -502,6 +502,21 @@ testMediaChange(void)
     g_assert_false(qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, testVMDisk(&vm, "vda"),
                                           NULL, FALSE, &opts, &error));
     g_assert_cmpstr(error->message, ==, "Removable media not supported for disk device");
+    g_clear_error(&error);
+
+    /* a virtio disk attached next to the sata cdrom (start preparation sorts disks by bus) */
+    {
+        g_autofree char *top = testMakeSmallChain(&vm, "next-to-cd");
+        g_autofree char *xml = testDiskXML(top, "vdb", "virtio", "none", NULL);
+        qvirDomainDiskDef *disk = testDiskParse(xml);
+
+        g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, disk, &opts, &error));
+        g_assert_no_error(error);
+        g_assert_true(qvirDomainDiskByTarget(vm.def, "vdb") == disk);
+        g_assert_true(qvirDomainDiskByTarget(vm.def, "sda") == cdrom);
+        testAssertDiskMatchesQemu(&vm, disk);
+        testAssertNodesAreCached(&vm);
+    }
     testVMFree(&vm);
 }
 

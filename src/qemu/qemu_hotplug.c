@@ -204,7 +204,14 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
 
     g_ptr_array_add(copy->disks, disk);
     ok = qemuDomainPrepareForStart(copy, caps, error);
-    g_ptr_array_steal_index(copy->disks, copy->disks->len - 1);
+    /* Take DISK back wherever the preparation put it (disks may be reordered by bus). */
+    {
+        guint idx;
+
+        if (!g_ptr_array_find(copy->disks, disk, &idx))
+            g_error("hot-plugged disk lost from the prepared definition");
+        g_ptr_array_steal_index(copy->disks, idx);
+    }
     if (!ok)
         return FALSE;
 
