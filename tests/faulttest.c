@@ -688,6 +688,15 @@ testRpcBadInput(void)
     int good, bad;
 
     faultEnsureDaemon();
+    /* Only the daemon's user may connect to the read-write socket. */
+    {
+        GStatBuf st;
+
+        g_assert_cmpint(g_stat(daemonEnv.socket, &st), ==, 0);
+        g_assert_true(S_ISSOCK(st.st_mode));
+        g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
+        g_assert_cmpuint(st.st_uid, ==, geteuid());
+    }
     good = faultRpcConnect();
     faultRpcOpen(good, serial++);
 

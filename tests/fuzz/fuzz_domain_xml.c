@@ -8,7 +8,8 @@
  *   - the formatted XML parses again with the same flags (format never produces what
  *     parse refuses), formats to the very same text (the round trip agrees), and
  *     validates the same way as the first definition;
- *   - a deep copy formats to the same text too.
+ *   - a deep copy formats to the same text too;
+ *   - the name, which becomes a file name, cannot leave the state directory.
  * Every failure must come with a QVIR_ERROR error and a message.
  */
 #include <string.h>
@@ -93,6 +94,10 @@ fuzzDomainRoundTrip(const char *xml, unsigned int mode)
         return;
     }
     FUZZ_CHECK(error == NULL, "parse succeeded with an error: %s", error->message);
+    /* The name becomes a file name under the state directory: it must not escape it. */
+    FUZZ_CHECK(def->name && def->name[0] && !strchr(def->name, '/') &&
+                   strcmp(def->name, ".") != 0 && strcmp(def->name, "..") != 0,
+               "accepted the domain name '%s'", def->name ? def->name : "(null)");
     valid = fuzzValidate(def, &why);
 
     out = qvirDomainDefFormat(def, fflags);
