@@ -1,32 +1,26 @@
 /*
- * qvirt: the offline tool. Dispatches to one subcommand per file (qvirt-NAME.c).
+ * qvirt: the offline tool's dispatcher. `qvirt NAME ARGS...` executes the program
+ * qvirt-NAME found beside this binary (the build tree) or in the libexec directory
+ * (an installed tree). Plain libc on purpose: it adds almost nothing to a subcommand's
+ * start-up, which matters for `qvirt chain` in scripts that probe many images.
  */
-#include <glib.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "qvirt-cmds.h"
+#include <unistd.h>
 
 typedef struct {
     const char *name;
-    int (*run)(int argc, char **argv);
     const char *summary;
 } qvirtCommand;
 
 static const qvirtCommand qvirtCommands[] = {
-#ifdef QVIRT_HAVE_CMD_VALIDATE
-    {"validate", qvirtCmdValidate, "check a domain XML file (parse and validate)"},
-#endif
-#ifdef QVIRT_HAVE_CMD_XML
-    {"xml", qvirtCmdXml, "print a domain XML file in canonical form"},
-#endif
-#ifdef QVIRT_HAVE_CMD_CHAIN
-    {"chain", qvirtCmdChain, "probe an image's backing chain"},
-#endif
-#ifdef QVIRT_HAVE_CMD_XML2ARGV
-    {"xml2argv", qvirtCmdXml2argv, "print the QEMU command line for a domain XML file"},
-#endif
-    {NULL, NULL, NULL},
+    {"validate", "check domain XML files (parse and validate)"},
+    {"xml", "print a domain XML file in canonical form"},
+    {"chain", "probe an image's backing chain"},
+    {"xml2argv", "print the QEMU command line for a domain XML file"},
+    {NULL, NULL},
 };
 
 static void
@@ -38,9 +32,40 @@ qvirtUsage(FILE *out)
     fprintf(out, "\n'qvirt COMMAND --help' describes one command.\n");
 }
 
+/* Directory of this executable, so a build tree runs its own subcommand programs. */
+static int
+qvirtSelfDir(char *dir, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+    char *slash;
+
+    if (n <= 0)
+        return -1;
+    dir[n] = '\0';
+    if (!(slash = strrchr(dir, '/')))
+        return -1;
+    *slash = '\0';
+    return 0;
+}
+
+static int
+qvirtExec(const char *dir, const char *name, char **argv)
+{
+    char path[PATH_MAX];
+
+    if (snprintf(path, sizeof(path), "%s/qvirt-%s", dir, name) >= (int)sizeof(path))
+        return ENAMETOOLONG;
+    execv(path, argv);
+    return errno;
+}
+
 int
 main(int argc, char **argv)
 {
+    const qvirtCommand *cmd = NULL;
+    char selfDir[PATH_MAX];
+    int err;
+
     if (argc < 2) {
         qvirtUsage(stderr);
         return 2;
@@ -52,9 +77,22 @@ main(int argc, char **argv)
     }
     for (size_t i = 0; qvirtCommands[i].name; i++) {
         if (strcmp(argv[1], qvirtCommands[i].name) == 0)
-            return qvirtCommands[i].run(argc - 1, argv + 1);
+            cmd = &qvirtCommands[i];
     }
-    fprintf(stderr, "qvirt: unknown command '%s'\n", argv[1]);
-    qvirtUsage(stderr);
-    return 2;
+    if (!cmd) {
+        fprintf(stderr, "qvirt: unknown command '%s'\n", argv[1]);
+        qvirtUsage(stderr);
+        return 2;
+    }
+
+    /* The subcommand sees itself as argv[0] = NAME, as it did when linked in. */
+    if (qvirtSelfDir(selfDir, sizeof(selfDir)) == 0) {
+        err = qvirtExec(selfDir, cmd->name, argv + 1);
+        if (err != ENOENT)
+            goto error;
+    }
+    err = qvirtExec(QVIRT_LIBEXECDIR, cmd->name, argv + 1);
+ error:
+    fprintf(stderr, "qvirt: cannot run qvirt-%s: %s\n", cmd->name, strerror(err));
+    return 127;
 }
