@@ -516,6 +516,29 @@ testMediaChange(void)
         g_assert_true(qvirDomainDiskByTarget(vm.def, "sda") == cdrom);
         testAssertDiskMatchesQemu(&vm, disk);
         testAssertNodesAreCached(&vm);
+
+        /* in the order the parser keeps: a copy through XML pairs disks by position */
+        {
+            g_autoptr(qvirDomainDef) copy = qvirDomainDefCopy(vm.def,
+                                                              QVIR_DOMAIN_DEF_FORMAT_STATUS,
+                                                              &error);
+
+            g_assert_no_error(error);
+            for (guint i = 0; i < vm.def->disks->len; i++) {
+                qvirDomainDiskDef *a = g_ptr_array_index(vm.def->disks, i);
+                qvirDomainDiskDef *b = g_ptr_array_index(copy->disks, i);
+                const qvirStorageSource *la = a->src;
+                const qvirStorageSource *lb = b->src;
+
+                g_assert_cmpstr(a->dst, ==, b->dst);
+                for (; la && lb; la = la->backingStore, lb = lb->backingStore) {
+                    g_assert_cmpstr(la->path, ==, lb->path);
+                    g_assert_cmpstr(la->nodeFormat, ==, lb->nodeFormat);
+                    g_assert_cmpstr(la->nodeStorage, ==, lb->nodeStorage);
+                }
+                g_assert_true(la == NULL && lb == NULL);
+            }
+        }
     }
     testVMFree(&vm);
 }

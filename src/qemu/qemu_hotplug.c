@@ -413,7 +413,9 @@ qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def
         return FALSE;
     }
     qemuHotplugDiskBackupClear(&bak);
-    g_ptr_array_add(def->disks, disk);
+    /* Where the parser would put it (by bus and index): copies of the definition go
+     * through XML and pair their disks with these by position. */
+    qvirDomainDiskInsert(def, disk);
     return TRUE;
 }
 
