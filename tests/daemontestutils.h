@@ -27,7 +27,7 @@ typedef struct {
     char *images; /* qcow2 images */
     char *socket;
     char *uri;
-    GPid pid; /* qvirtd, or 0 */
+    GPid pid;    /* qvirtd, or 0 */
     GPid tracer; /* strace wrapping qvirtd, or 0 */
     char *traceLog;
 } DaemonEnv;
@@ -179,8 +179,8 @@ daemonStart(gboolean trace)
     if (trace)
         env = g_environ_setenv(env, "LSAN_OPTIONS", "detect_leaks=0", TRUE);
     if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, env,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                                  daemonChildSetup, NULL, &pid, NULL, &outFd, NULL, &err))
+                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, daemonChildSetup,
+                                  NULL, &pid, NULL, &outFd, NULL, &err))
         g_error("cannot start qvirtd: %s", err->message);
     if (trace)
         daemonEnv.tracer = pid;
@@ -263,8 +263,8 @@ G_GNUC_UNUSED static void
 daemonMakeQcow2(const char *path, const char *backing)
 {
     const char *argvPlain[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, "16M", NULL};
-    const char *argvBacked[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", backing,
-                                "-F", "qcow2", path, NULL};
+    const char *argvBacked[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                                backing,    "-F",     "qcow2", path, NULL};
     g_autofree char *err = NULL;
     int rc = qvirTestRun(backing ? argvBacked : argvPlain, NULL, &err);
 

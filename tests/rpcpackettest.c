@@ -41,7 +41,7 @@ typedef struct {
     GCond cond;
     gboolean ready;
     /* test program state */
-    guint held;    /* HOLD calls waiting */
+    guint held; /* HOLD calls waiting */
     gboolean release;
     gint clientsFreed;
 } TestServer;
@@ -53,8 +53,8 @@ testRunInline(gint32 proc)
 }
 
 static gboolean
-testDispatch(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr,
-             qvirXdrReader *args, GByteArray *reply, GError **error)
+testDispatch(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr, qvirXdrReader *args,
+             GByteArray *reply, GError **error)
 {
     TestServer *ts = opaque;
     gint32 val;
@@ -545,7 +545,8 @@ testWrongProgramVersion(void)
     int fd = testConnect(ts);
     g_autoptr(GByteArray) p1 = testPacket(0x12345678, 1, 3, QVIR_RPC_CALL, 20);
     g_autoptr(GByteArray) p2 = testPacket(QVIR_RPC_REMOTE_PROGRAM, 2, 3, QVIR_RPC_CALL, 21);
-    g_autoptr(GByteArray) p3 = testPacket(QVIR_RPC_REMOTE_PROGRAM, 1, 3, QVIR_RPC_CALL_WITH_FDS, 22);
+    g_autoptr(GByteArray) p3 =
+        testPacket(QVIR_RPC_REMOTE_PROGRAM, 1, 3, QVIR_RPC_CALL_WITH_FDS, 22);
     g_auto(TestReply) r1 = {0};
     g_auto(TestReply) r2 = {0};
     g_auto(TestReply) r3 = {0};

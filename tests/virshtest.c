@@ -53,8 +53,8 @@ virshArgv(VirshResult *res, const char *const *args)
 
     env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
     env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                      &res->out, &res->err, &status, &err))
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
+                      &res->err, &status, &err))
         g_error("cannot run virsh: %s", err->message);
     res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -244,8 +244,9 @@ testRandomInput(void)
         gsize k;
 
         for (k = 0; k < len; k++)
-            data[k] = g_rand_int_range(rand, 0, 4) == 0 ? g_rand_int_range(rand, 0, 256)
-                                                          : (k % 4 == 3 ? g_rand_int_range(rand, 0, 12) : 0);
+            data[k] = g_rand_int_range(rand, 0, 4) == 0
+                          ? g_rand_int_range(rand, 0, 256)
+                          : (k % 4 == 3 ? g_rand_int_range(rand, 0, 12) : 0);
         qvirXdrReaderInit(&rd, data, len);
         while (qvirXdrReaderRemaining(&rd) > 0) {
             g_autofree char *s = NULL;
@@ -312,9 +313,9 @@ static void
 testErrorBody(void)
 {
     qvirRpcHeader call = {QVIR_RPC_REMOTE_PROGRAM, 1, 23, QVIR_RPC_CALL, 99, 0};
-    g_autoptr(GError) gerr = g_error_new(QVIR_ERROR, QVIR_ERR_NO_DOMAIN,
-                                         "Domain not found: no domain with matching name '%s'",
-                                         "nope");
+    g_autoptr(GError) gerr =
+        g_error_new(QVIR_ERROR, QVIR_ERR_NO_DOMAIN,
+                    "Domain not found: no domain with matching name '%s'", "nope");
     g_autoptr(GError) other = g_error_new_literal(G_FILE_ERROR, G_FILE_ERROR_FAILED, "boom");
     g_autoptr(GByteArray) pkt = qvirRpcPacketNewError(&call, gerr, 10);
     g_autoptr(GByteArray) pkt2 = qvirRpcPacketNewError(&call, other, 10);

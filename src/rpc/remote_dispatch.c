@@ -13,7 +13,6 @@
 #include "rpc/remote_procs.h"
 #include "util/virerror.h"
 
-
 /* remote_protocol.x limits */
 #define REMOTE_DOMAIN_LIST_MAX 16384
 #define REMOTE_AUTH_TYPE_LIST_MAX 20
@@ -86,7 +85,6 @@ typedef struct {
 typedef struct {
     qvirDriver *drv;
     qvirRemoteClient *client;
-    const char *api; /* libvirt API name, for errors */
 } qvirRemoteCtx;
 
 typedef gboolean (*qvirRemoteHandler)(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
@@ -176,8 +174,8 @@ remoteConnectOpen(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GErr
     /* The client strips transport parameters (socket=...) before sending. */
     if (name && *name && !g_str_equal(name, "qemu:///system") &&
         !g_str_equal(name, "qemu:///session") && !g_str_equal(name, "qemu:///")) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT,
-                    "no connection driver available for %s", name);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
+                    name);
         return FALSE;
     }
     g_atomic_int_set(&ctx->client->readonly, (flags & REMOTE_CONNECT_RO) != 0);
@@ -249,8 +247,7 @@ remoteConnectGetType(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, G
 }
 
 static gboolean
-remoteConnectGetHostname(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteConnectGetHostname(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     return remoteWriteStringRet(args, ret, g_get_host_name(), error);
 }
@@ -273,8 +270,7 @@ remoteConnectIsSecure(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, 
 
 /* ret { unsigned hyper lib_ver; } */
 static gboolean
-remoteConnectGetLibVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                           GError **error)
+remoteConnectGetLibVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     if (!qvirXdrReaderCheckEnd(args, error))
         return FALSE;
@@ -285,16 +281,14 @@ remoteConnectGetLibVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *
 /* Close callbacks fire when the connection drops, which clients detect by
  * themselves; registering needs no server state. */
 static gboolean
-remoteConnectCloseCallback(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                           GError **error)
+remoteConnectCloseCallback(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     return qvirXdrReaderCheckEnd(args, error);
 }
 
 /* ret { unsigned hyper hv_ver; } */
 static gboolean
-remoteConnectGetVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                        GError **error)
+remoteConnectGetVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     unsigned long ver;
 
@@ -325,8 +319,7 @@ remoteConnectGetCapabilities(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray
 /* ret { char model<REMOTE_SECURITY_MODEL_MAX>; char doi<REMOTE_SECURITY_DOI_MAX>; }
  * No security driver: both empty, which virsh dominfo takes as "none". */
 static gboolean
-remoteNodeGetSecurityModel(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                           GError **error)
+remoteNodeGetSecurityModel(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     if (!qvirXdrReaderCheckEnd(args, error))
         return FALSE;
@@ -418,8 +411,8 @@ remoteConnectListAllDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray 
         return FALSE;
     doms = qvirDriverListAllDomains(ctx->drv, flags);
     if (doms->len > REMOTE_DOMAIN_LIST_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
-                    "Too many domains '%u' for limit '%d'", doms->len, REMOTE_DOMAIN_LIST_MAX);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'",
+                    doms->len, REMOTE_DOMAIN_LIST_MAX);
         return FALSE;
     }
     if (needResults) {
@@ -446,8 +439,7 @@ remoteCheckMax(gint32 max, const char *what, GError **error)
 
 /* args { int maxids; } ret { int ids<REMOTE_DOMAIN_LIST_MAX>; } */
 static gboolean
-remoteConnectListDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteConnectListDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_autoptr(GArray) ids = NULL;
     gint32 maxids;
@@ -486,8 +478,7 @@ remoteConnectListDefinedDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteAr
 
 /* ret { int num; } */
 static gboolean
-remoteConnectNumOfDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                          GError **error)
+remoteConnectNumOfDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     if (!qvirXdrReaderCheckEnd(args, error))
         return FALSE;
@@ -531,8 +522,7 @@ remoteDomainLookupByID(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
 
 /* args { remote_nonnull_string name; } */
 static gboolean
-remoteDomainLookupByName(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainLookupByName(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_autofree char *name = NULL;
 
@@ -544,8 +534,7 @@ remoteDomainLookupByName(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *re
 
 /* args { remote_uuid uuid; } */
 static gboolean
-remoteDomainLookupByUUID(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainLookupByUUID(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     guint8 uuid[QVIR_XDR_UUID_LEN];
 
@@ -570,8 +559,7 @@ remoteDomainDefineXML(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, 
 }
 
 static gboolean
-remoteDomainDefineXMLFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                           GError **error)
+remoteDomainDefineXMLFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_autofree char *xml = NULL;
     guint32 flags;
@@ -594,8 +582,7 @@ remoteDomainUndefine(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, G
 
 /* args { dom; flags; } */
 static gboolean
-remoteDomainUndefineFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                          GError **error)
+remoteDomainUndefineFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -651,8 +638,7 @@ remoteDomainDestroy(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GE
 }
 
 static gboolean
-remoteDomainDestroyFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainDestroyFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -715,8 +701,7 @@ remoteDomainGetInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GE
 
 /* args { dom; } ret { unsigned hyper memory; } */
 static gboolean
-remoteDomainGetMaxMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainGetMaxMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     qvirDomainInfo info = {0};
@@ -735,8 +720,7 @@ remoteDomainGetMaxMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *re
 /* args { dom; flags; } ret { int num; } : qvirt has no vCPU hot-plug, so the
  * current, maximum, live and config counts are all the defined <vcpu>. */
 static gboolean
-remoteDomainGetVcpusFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                          GError **error)
+remoteDomainGetVcpusFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     qvirDomainInfo info = {0};
@@ -765,8 +749,7 @@ remoteDomainGetOSType(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, 
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
 
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        !qvirRemoteDomainExists(ctx, &dom, error))
+    if (!qvirRemoteReadDomainOnly(args, &dom, error) || !qvirRemoteDomainExists(ctx, &dom, error))
         return FALSE;
     qvirXdrWriteString(ret, "hvm");
     return TRUE;
@@ -788,8 +771,7 @@ remoteDomainIsActive(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, G
 
 /* args { dom; } ret { int persistent; } */
 static gboolean
-remoteDomainIsPersistent(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainIsPersistent(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     int persistent;
@@ -810,8 +792,7 @@ remoteDomainZeroInt(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GE
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
 
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        !qvirRemoteDomainExists(ctx, &dom, error))
+    if (!qvirRemoteReadDomainOnly(args, &dom, error) || !qvirRemoteDomainExists(ctx, &dom, error))
         return FALSE;
     qvirXdrWriteInt(ret, 0);
     return TRUE;
@@ -819,8 +800,7 @@ remoteDomainZeroInt(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GE
 
 /* HAS_MANAGED_SAVE_IMAGE / SNAPSHOT_NUM args { dom; flags; } ret { int; } */
 static gboolean
-remoteDomainZeroIntFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainZeroIntFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -852,8 +832,7 @@ remoteDomainListNone(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, G
 
 /* args { dom; flags; } ret { remote_nonnull_string msgs<REMOTE_DOMAIN_MESSAGES_MAX>; } */
 static gboolean
-remoteDomainGetMessages(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                        GError **error)
+remoteDomainGetMessages(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -958,7 +937,6 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
     qvirRemoteCtx ctx = {
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
-        .api = api,
     };
 
     if (!p) {
@@ -979,8 +957,8 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
         return FALSE;
     }
     if ((p->flags & REMOTE_DRIVER) && !ctx.drv) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT,
-                    "no connection driver available for %s", api);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
+                    api);
         return FALSE;
     }
     if ((p->flags & REMOTE_WRITE) && g_atomic_int_get(&ctx.client->readonly)) {

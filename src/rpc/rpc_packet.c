@@ -23,13 +23,13 @@ gboolean
 qvirRpcPacketCheckLength(guint32 length, GError **error)
 {
     if (length < QVIR_RPC_PACKET_MIN) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
-                    "packet length %u is below the minimum of %u", length, QVIR_RPC_PACKET_MIN);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "packet length %u is below the minimum of %u",
+                    length, QVIR_RPC_PACKET_MIN);
         return FALSE;
     }
     if (length > QVIR_RPC_PACKET_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
-                    "packet length %u exceeds the maximum of %u", length, QVIR_RPC_PACKET_MAX);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "packet length %u exceeds the maximum of %u",
+                    length, QVIR_RPC_PACKET_MAX);
         return FALSE;
     }
     return TRUE;
@@ -63,8 +63,7 @@ qvirRpcPacketFinish(GByteArray *pkt, GError **error)
 {
     if (pkt->len > QVIR_RPC_PACKET_MAX) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC,
-                    "message of %u bytes exceeds the maximum of %u", pkt->len,
-                    QVIR_RPC_PACKET_MAX);
+                    "message of %u bytes exceeds the maximum of %u", pkt->len, QVIR_RPC_PACKET_MAX);
         return FALSE;
     }
     qvirXdrPatchU32(pkt, 0, pkt->len);
@@ -145,8 +144,7 @@ qvirRpcErrorDecode(qvirXdrReader *rd, qvirRpcError *err, GError **error)
 {
     return qvirXdrReadInt(rd, &err->code, error) && qvirXdrReadInt(rd, &err->domain, error) &&
            qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->message, error) &&
-           qvirXdrReadInt(rd, &err->level, error) &&
-           qvirRpcSkipOptNamedObject(rd, TRUE, error) &&
+           qvirXdrReadInt(rd, &err->level, error) && qvirRpcSkipOptNamedObject(rd, TRUE, error) &&
            qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str1, error) &&
            qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str2, error) &&
            qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str3, error) &&

@@ -223,8 +223,8 @@ qvirRpcClientWrite(qvirRpcClient *client)
     }
     if (!client->outSource) {
         client->outSource = g_socket_create_source(client->sock, G_IO_OUT, NULL);
-        g_source_set_callback(client->outSource, (GSourceFunc)(void (*)(void))qvirRpcClientOnWritable,
-                              client, NULL);
+        g_source_set_callback(client->outSource,
+                              (GSourceFunc)(void (*)(void))qvirRpcClientOnWritable, client, NULL);
         g_source_attach(client->outSource, client->srv->ctx);
     }
 }
@@ -459,8 +459,7 @@ qvirRpcClientRead(qvirRpcClient *client, GSocket *sock)
         return FALSE;
     }
     g_byte_array_set_size(client->rx, oldLen + QVIR_RPC_READ_CHUNK);
-    n = g_socket_receive(sock, (char *)client->rx->data + oldLen, QVIR_RPC_READ_CHUNK, NULL,
-                         &err);
+    n = g_socket_receive(sock, (char *)client->rx->data + oldLen, QVIR_RPC_READ_CHUNK, NULL, &err);
     if (n < 0) {
         g_byte_array_set_size(client->rx, oldLen);
         if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -486,8 +485,8 @@ qvirRpcClientSetReading(qvirRpcClient *client, gboolean on)
         g_source_destroy(client->inSource);
         g_clear_pointer(&client->inSource, g_source_unref);
     } else if (on && !client->inSource && !client->closed) {
-        client->inSource = g_socket_create_source(client->sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                                  NULL);
+        client->inSource =
+            g_socket_create_source(client->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
         g_source_set_callback(client->inSource,
                               (GSourceFunc)(void (*)(void))qvirRpcClientOnReadable, client, NULL);
         g_source_attach(client->inSource, client->srv->ctx);
@@ -592,8 +591,8 @@ qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers)
 static gboolean
 qvirRpcSocketIsLive(const char *path)
 {
-    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-                                           G_SOCKET_PROTOCOL_DEFAULT, NULL);
+    g_autoptr(GSocket) sock =
+        g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
     g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
 
     return sock && g_socket_connect(sock, addr, NULL, NULL);
@@ -621,8 +620,8 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
 
     tmpPath = g_strdup_printf("%s.%d.tmp", path, (int)getpid());
     g_unlink(tmpPath);
-    sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                        &err);
+    sock =
+        g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &err);
     if (!sock)
         goto fail;
     addr = g_unix_socket_address_new(tmpPath);
@@ -632,8 +631,8 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
         int saved = errno;
 
         g_unlink(tmpPath);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot set up socket '%s': %s",
-                    path, g_strerror(saved));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot set up socket '%s': %s", path,
+                    g_strerror(saved));
         return FALSE;
     }
     if (!g_socket_listen(sock, &err)) {
@@ -652,7 +651,7 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
     g_ptr_array_add(srv->listeners, lst);
     return TRUE;
 
- fail:
+fail:
     g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot listen on '%s': %s", path,
                 err->message);
     g_error_free(err);
