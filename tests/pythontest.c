@@ -121,6 +121,15 @@ testThreads(void)
     g_assert_true(daemonProcessAlive(daemonEnv.pid));
 }
 
+static void
+testReadOnly(void)
+{
+    g_autofree char *out = PYTHON("readonly", vmXML);
+
+    assertContains(out, "ok: read-only define OPERATION_DENIED: operation forbidden: read only "
+                        "access prevents virDomainDefineXML");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -143,6 +152,7 @@ main(int argc, char **argv)
     g_test_add_func("/python/bad-xml", testBadXML);
     g_test_add_func("/python/transient", testTransient);
     g_test_add_func("/python/threads", testThreads);
+    g_test_add_func("/python/read-only", testReadOnly);
     rc = g_test_run();
 
     if (daemonEnv.pid)

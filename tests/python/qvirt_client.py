@@ -161,6 +161,22 @@ def step_threads(conn, args):
     ok("threads 5x50 calls in %.2fs" % (time.monotonic() - start))
 
 
+def step_readonly(conn, args):
+    """A read-only connection reads but cannot change anything."""
+    uri, xml_path = args
+    ro = libvirt.openReadOnly(uri)
+    try:
+        with open(xml_path) as f:
+            xml = f.read()
+        e = expect_error(libvirt.VIR_ERR_OPERATION_DENIED, ro.defineXML, xml)
+        assert "read only" in e.get_error_message(), e.get_error_message()
+        assert ro.listAllDomains() is not None
+        expect_error(libvirt.VIR_ERR_NO_DOMAIN, ro.lookupByName, "nosuch")
+        ok("read-only define OPERATION_DENIED: %s" % e.get_error_message())
+    finally:
+        ro.close()
+
+
 STEPS = {
     "connect": step_connect,
     "no-domain": step_no_domain,
@@ -168,14 +184,15 @@ STEPS = {
     "bad-xml": step_bad_xml,
     "transient": step_transient,
     "threads": step_threads,
+    "readonly": step_readonly,
 }
 
 
 def main():
     uri, step = sys.argv[1], sys.argv[2]
     args = sys.argv[3:]
-    if step == "threads":
-        args = [uri]
+    if step in ("threads", "readonly"):
+        args = [uri] + args
     conn = libvirt.open(uri)
     try:
         STEPS[step](conn, args)
