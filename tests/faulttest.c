@@ -4,6 +4,9 @@
  *   /fault/qemu-sigkill-idle       QEMU killed with SIGKILL while idle: the domain shuts off
  *                                  (reason crashed), its live chain is gone, its definition
  *                                  is intact, and the daemon goes on serving.
+ *   /fault/qemu-sigkill-pull       the same during a block pull and an active commit (driver
+ *   /fault/qemu-sigkill-active-commit  API in this process): no job survives, a new start
+ *                                  fills a new chain from the images.
  *   /fault/qvirtd-sigkill-start    qvirtd killed with SIGKILL at several points of a start,
  *                                  then restarted: no definition lost, no QEMU left running
  *                                  unmanaged, a running domain reconnected with the chain
@@ -25,6 +28,8 @@
 #include <libxml/xpath.h>
 
 #include "daemontestutils.h"
+#include "qemu/qemu_blockjob.h"
+#include "qemu/qemu_driver.h"
 #include "qemu/qemu_monitor.h"
 #include "rpc/rpc_packet.h"
 #include "rpc/xdr.h"
@@ -330,6 +335,146 @@ testQemuSigkillIdle(void)
     g_assert_cmpint(faultVirsh(NULL, NULL, "destroy", name, NULL), ==, 0);
     g_assert_true(faultWaitState(name, "shut off (destroyed)"));
     g_assert_cmpint(faultVirsh(NULL, NULL, "undefine", name, NULL), ==, 0);
+}
+
+/* ---- QEMU killed during a block job (driver API, in this process) ----------------------- */
+
+#define FAULT_SHUTOFF 5
+#define FAULT_SHUTOFF_CRASHED 3 /* VIR_DOMAIN_SHUTOFF_CRASHED */
+
+static void
+faultQemuIo(const char *image, const char *cmd)
+{
+    const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", cmd, image, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("qemu-io %s %s: %s", cmd, image, err);
+}
+
+static qvirDriver *
+faultDriverOpen(const char *root)
+{
+    qvirDriverConfig *cfg = qvirDriverConfigNew(root);
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+
+    g_assert_true(qvirDriverConfigLoad(cfg, NULL, &err));
+    drv = qvirDriverOpen(cfg, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(drv);
+    return drv;
+}
+
+static gboolean
+faultDriverWaitState(qvirDriver *drv, const unsigned char *uuid, int want, int wantReason)
+{
+    gint64 deadline = g_get_monotonic_time() + FAULT_TIMEOUT_US;
+
+    while (g_get_monotonic_time() < deadline) {
+        int state = -1, reason = -1;
+
+        if (qvirDriverDomainGetState(drv, uuid, &state, &reason, NULL) && state == want &&
+            (wantReason < 0 || reason == wantReason))
+            return TRUE;
+        g_usleep(20 * 1000);
+    }
+    return FALSE;
+}
+
+/* JOB: "pull" or "active-commit". Start a bandwidth-limited job over 8 MiB of data, kill
+ * QEMU while it runs, and check what is left. */
+static void
+testQemuSigkillDuringJob(gconstpointer opaque)
+{
+    const char *job = opaque;
+    g_autofree char *root = g_build_filename(daemonEnv.root, job, NULL);
+    g_autofree char *images = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *inactiveBefore = NULL;
+    g_autofree char *inactiveAfter = NULL;
+    g_autofree char *liveAfter = NULL;
+    g_autofree char *statusFile = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(qvirDomainRef) ref = NULL;
+    g_autoptr(GPtrArray) listed = NULL;
+    qemuBlockJobInfo info = {0};
+    qvirDriver *drv;
+    guint64 probes;
+    pid_t qemu;
+    int rc;
+
+    g_assert_cmpint(g_mkdir_with_parents(images, 0700), ==, 0);
+    top = daemonMakeChain(images, job);
+    base = g_strdup_printf("%s/%s-base.qcow2", images, job);
+    mid = g_strdup_printf("%s/%s-mid.qcow2", images, job);
+    /* Data for the job to copy: at 1 MiB/s it runs for seconds. */
+    faultQemuIo(base, "write -P 0x11 0 8M");
+    faultQemuIo(mid, "write -P 0x22 8M 8M");
+
+    drv = faultDriverOpen(root);
+    xml = daemonDomainXML("fault-job", "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b06", top, "none");
+    ref = qvirDriverDomainDefineXML(drv, xml, 0, &err);
+    g_assert_no_error(err);
+    inactiveBefore = qvirDriverDomainGetXMLDesc(drv, ref->uuid, 2 /* INACTIVE */, &err);
+    g_assert_no_error(err);
+    g_assert_true(qvirDriverDomainCreate(drv, ref->uuid, 0, &err));
+    g_assert_no_error(err);
+
+    if (g_str_equal(job, "pull"))
+        g_assert_true(qvirDriverDomainBlockPull(drv, ref->uuid, "vda", 1, 0, &err));
+    else
+        g_assert_true(qvirDriverDomainBlockCommit(drv, ref->uuid, "vda", NULL, NULL, 1,
+                                                  4 /* ACTIVE */, &err));
+    g_assert_no_error(err);
+    g_usleep(300 * 1000);
+    rc = qvirDriverDomainGetBlockJobInfo(drv, ref->uuid, "vda", &info, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(rc, ==, 1); /* still running: the kill lands mid-job */
+
+    statusFile = g_build_filename(root, "run", "qemu", "fault-job.xml", NULL);
+    {
+        g_autofree char *status = faultReadFile(statusFile);
+        const char *p = status ? strstr(status, " pid='") : NULL;
+
+        g_assert_nonnull(p);
+        qemu = atoi(p + 6);
+    }
+    g_assert_cmpint(kill(qemu, SIGKILL), ==, 0);
+
+    g_assert_true(faultDriverWaitState(drv, ref->uuid, FAULT_SHUTOFF, FAULT_SHUTOFF_CRASHED));
+    g_assert_false(g_file_test(statusFile, G_FILE_TEST_EXISTS));
+    /* No job survives its QEMU. */
+    rc = qvirDriverDomainGetBlockJobInfo(drv, ref->uuid, "vda", &info, 0, &err);
+    g_assert_cmpint(rc, !=, 1);
+    g_clear_error(&err);
+    /* The definition is what it was, and the domain shows no chain any more. */
+    inactiveAfter = qvirDriverDomainGetXMLDesc(drv, ref->uuid, 2, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(inactiveAfter, ==, inactiveBefore);
+    liveAfter = qvirDriverDomainGetXMLDesc(drv, ref->uuid, 0, &err);
+    g_assert_no_error(err);
+    g_assert_null(strstr(liveAfter, "<backingStore type="));
+
+    /* The driver goes on serving, and a new start fills a new chain from the images. */
+    listed = qvirDriverListAllDomains(drv, 0);
+    g_assert_cmpuint(listed->len, ==, 1);
+    probes = qvirDriverGetProbeCount(drv);
+    g_assert_true(qvirDriverDomainCreate(drv, ref->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(qvirDriverGetProbeCount(drv), >, probes);
+    rc = qvirDriverDomainGetBlockJobInfo(drv, ref->uuid, "vda", &info, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_true(qvirDriverDomainDestroy(drv, ref->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_true(qvirDriverDomainUndefine(drv, ref->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
 }
 
 /* ---- qvirtd killed during a start ------------------------------------------------------ */
@@ -852,6 +997,9 @@ main(int argc, char **argv)
 
     g_test_add_func("/fault/rpc-bad-input", testRpcBadInput);
     g_test_add_func("/fault/qemu-sigkill-idle", testQemuSigkillIdle);
+    g_test_add_data_func("/fault/qemu-sigkill-pull", "pull", testQemuSigkillDuringJob);
+    g_test_add_data_func("/fault/qemu-sigkill-active-commit", "active-commit",
+                         testQemuSigkillDuringJob);
     g_test_add_func("/fault/qvirtd-sigkill-start", testDaemonSigkillDuringStart);
     g_test_add_func("/fault/state-dir-full", testStateDirFull);
 
