@@ -17,6 +17,7 @@
 #define TRANSIENT_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1810"
 #define RAM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1811"
 #define SHM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1812"
+#define SLOW_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1813"
 
 static char *topImage;
 static char *vmXMLPath;
@@ -324,6 +325,75 @@ testDirectIOUnsupported(void)
     VIRSH_OK(&undef, "undefine", "vmram");
 }
 
+/* A QEMU that takes seconds to come up (an emulator wrapper that sleeps before
+ * exec'ing the real one) holds only its own domain: other clients are answered
+ * while `virsh start` is still waiting. */
+static void
+testSlowQemuNoStall(void)
+{
+    g_autofree char *wrapper = g_build_filename(daemonEnv.root, "slow-qemu", NULL);
+    g_autofree char *marker = g_build_filename(daemonEnv.root, "slow-qemu.on", NULL);
+    g_autofree char *script = g_strdup_printf("#!/bin/sh\n"
+                                              "[ -e '%s' ] && sleep 3\n"
+                                              "exec /usr/bin/qemu-system-x86_64 \"$@\"\n",
+                                              marker);
+    g_autofree char *top = daemonMakeChain(daemonEnv.images, "slow");
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *emulator = NULL;
+    const char *startArgv[] = {"virsh", "-c", daemonEnv.uri, "start", "vmslow", NULL};
+    g_auto(VirshResult) def = {0};
+    g_auto(VirshResult) destroy = {0};
+    g_auto(VirshResult) undef = {0};
+    g_autoptr(GError) err = NULL;
+    GPid startPid;
+    gint64 t0;
+    int status;
+
+    g_assert_true(g_file_set_contents(wrapper, script, -1, NULL));
+    g_assert_cmpint(g_chmod(wrapper, 0755), ==, 0);
+    xml = daemonDomainXML("vmslow", SLOW_UUID, top, "none");
+    emulator = g_strdup_printf("<emulator>%s</emulator>", wrapper);
+    {
+        /* Same domain, the wrapper as emulator. */
+        g_autoptr(GString) str = g_string_new(xml);
+
+        g_string_replace(str, "<emulator>/usr/bin/qemu-system-x86_64</emulator>", emulator, 1);
+        path = daemonWriteFile("vmslow.xml", str->str);
+    }
+    VIRSH_OK(&def, "define", path);
+    g_assert_true(g_file_set_contents(marker, "", -1, NULL));
+
+    if (!g_spawn_async(NULL, (char **)startArgv, NULL,
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                       NULL, NULL, &startPid, &err))
+        g_error("cannot run virsh: %s", err->message);
+    g_usleep(300 * 1000);
+
+    t0 = g_get_monotonic_time();
+    {
+        g_auto(VirshResult) list = {0};
+        g_autofree char *state = NULL;
+
+        VIRSH_OK(&list, "list", "--all");
+        assertContains(list.out, "vmslow");
+        state = domstate(VM);
+        g_assert_nonnull(state);
+    }
+    g_test_message("list + domstate took %" G_GINT64_FORMAT " ms while vmslow started",
+                   (g_get_monotonic_time() - t0) / 1000);
+    /* Answered, and the start is still under way. */
+    g_assert_cmpint(waitpid(startPid, &status, WNOHANG), ==, 0);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_TIME_SPAN_SECOND);
+
+    g_assert_cmpint(waitpid(startPid, &status, 0), ==, startPid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assertState("vmslow", "running");
+    VIRSH_OK(&destroy, "destroy", "vmslow");
+    VIRSH_OK(&undef, "undefine", "vmslow");
+    g_unlink(marker);
+}
+
 /* Whether this kernel's tmpfs takes O_DIRECT (Linux >= 6.6) decides what cache
  * none on /dev/shm must do: start, or fail naming tmpfs. Either way the daemon
  * must agree with the kernel. */
@@ -509,6 +579,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/errors", testErrors);
     g_test_add_func("/virsh/cache-none-without-odirect", testDirectIOUnsupported);
     g_test_add_func("/virsh/cache-none-on-dev-shm", testDevShm);
+    g_test_add_func("/virsh/slow-qemu-no-stall", testSlowQemuNoStall);
     g_test_add_func("/virsh/daemon-restart", testDaemonRestart);
     g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
     g_test_add_func("/virsh/transient", testTransient);
