@@ -4,9 +4,14 @@
  * protocol on a unix socket and stops cleanly on SIGTERM/SIGINT, leaving
  * running QEMUs alone so the next start picks them up again.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <glib-unix.h>
 
 #include "qemu/qemu_conf.h"
@@ -22,6 +27,39 @@ qvirtdOnSignal(gpointer opaque)
 {
     g_main_loop_quit(opaque);
     return G_SOURCE_CONTINUE;
+}
+
+/*
+ * One daemon per state directory: two drivers on the same status files would
+ * both reconnect to (and clean up after) the same QEMUs. The lock is taken
+ * before the driver opens and held until exit; the fd is close-on-exec so QEMU
+ * does not inherit it.
+ */
+static int
+qvirtdLock(const qvirDriverConfig *cfg, GError **error)
+{
+    g_autofree char *path = g_build_filename(cfg->runDir, "qvirtd.pid", NULL);
+    g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+    int fd;
+
+    if (!qvirDriverConfigMakeDirs(cfg, error))
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open '%s': %s",
+                    path, g_strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                    "another qvirtd is running on '%s' (lock '%s' is held)", cfg->runDir, path);
+        close(fd);
+        return -1;
+    }
+    if (ftruncate(fd, 0) < 0 || write(fd, pid, strlen(pid)) < 0) {
+        /* Only informational: the lock is what counts. */
+    }
+    return fd;
 }
 
 static gboolean
@@ -68,6 +106,7 @@ main(int argc, char **argv)
     qvirRpcProgram prog;
     qvirDriver *drv;
     guint sigterm, sigint;
+    int lockFd;
 
     if (!qvirtdParseArgs(&argc, &argv, &root, &config))
         return 2;
@@ -77,6 +116,10 @@ main(int argc, char **argv)
 
     cfg = qvirDriverConfigNew(root);
     if (!qvirDriverConfigLoad(cfg, config, &err)) {
+        g_printerr("qvirtd: %s\n", err->message);
+        return 1;
+    }
+    if ((lockFd = qvirtdLock(cfg, &err)) < 0) {
         g_printerr("qvirtd: %s\n", err->message);
         return 1;
     }
@@ -108,6 +151,7 @@ main(int argc, char **argv)
     /* The server first: it waits for calls still using the driver. */
     qvirRpcServerFree(srv);
     qvirDriverClose(drv);
+    close(lockFd);
     printf("qvirtd: stopped\n");
     return 0;
 }
