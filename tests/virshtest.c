@@ -443,6 +443,23 @@ testDevShm(void)
     qvirTestTempDirRemove(dir);
 }
 
+/* A second daemon on the same root is refused before it touches any domain. */
+static void
+testSecondDaemon(void)
+{
+    g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
+    const char *argv[] = {qvirtd, "--root", daemonEnv.root, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    pid_t pid = daemonDomainPid(VM);
+
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 1);
+    assertContains(err, "another qvirtd is running");
+    g_assert_true(daemonProcessAlive(daemonEnv.pid));
+    g_assert_cmpint(daemonDomainPid(VM), ==, pid);
+    assertState(VM, "running");
+}
+
 /* Restart with the domain running: QEMU survives, the new daemon finds it from
  * the status file, and the chain comes back without opening any image. */
 static void
@@ -580,6 +597,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/cache-none-without-odirect", testDirectIOUnsupported);
     g_test_add_func("/virsh/cache-none-on-dev-shm", testDevShm);
     g_test_add_func("/virsh/slow-qemu-no-stall", testSlowQemuNoStall);
+    g_test_add_func("/virsh/second-daemon-refused", testSecondDaemon);
     g_test_add_func("/virsh/daemon-restart", testDaemonRestart);
     g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
     g_test_add_func("/virsh/transient", testTransient);
