@@ -327,7 +327,7 @@ testDirectIOUnsupported(void)
 
 /* A QEMU that takes seconds to come up (an emulator wrapper that sleeps before
  * exec'ing the real one) holds only its own domain: other clients are answered
- * while `virsh start` is still waiting. */
+ * while `virsh start` is still waiting, and so are that virsh's keepalive PINGs. */
 static void
 testSlowQemuNoStall(void)
 {
@@ -341,7 +341,10 @@ testSlowQemuNoStall(void)
     g_autofree char *xml = NULL;
     g_autofree char *path = NULL;
     g_autofree char *emulator = NULL;
-    const char *startArgv[] = {"virsh", "-c", daemonEnv.uri, "start", "vmslow", NULL};
+    /* Keepalive every second, give up after one unanswered PING: the start only
+     * succeeds if the daemon answers PINGs while the call is pending. */
+    const char *startArgv[] = {"virsh", "-k",          "1",     "-K",     "1",
+                               "-c",    daemonEnv.uri, "start", "vmslow", NULL};
     g_auto(VirshResult) def = {0};
     g_auto(VirshResult) destroy = {0};
     g_auto(VirshResult) undef = {0};
