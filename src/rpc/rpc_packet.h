@@ -18,8 +18,9 @@
 
 #define QVIR_RPC_LEN_SIZE 4u
 #define QVIR_RPC_HEADER_SIZE 24u
-/* VIR_NET_MESSAGE_MAX: the largest packet, length word included. */
-#define QVIR_RPC_PACKET_MAX (32u * 1024 * 1024)
+/* The largest packet, length word included: libvirt 9.0 allows VIR_NET_MESSAGE_MAX
+ * (32 MiB of header and payload) plus the length word. */
+#define QVIR_RPC_PACKET_MAX (32u * 1024 * 1024 + QVIR_RPC_LEN_SIZE)
 #define QVIR_RPC_PACKET_MIN (QVIR_RPC_LEN_SIZE + QVIR_RPC_HEADER_SIZE)
 
 #define QVIR_RPC_REMOTE_PROGRAM 0x20008086u
