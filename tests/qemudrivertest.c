@@ -1911,6 +1911,62 @@ testSoak(void)
 }
 
 static void
+testLifecycleEventCb(qvirDriver *drv, const qvirDomainRef *dom, int event, int detail,
+                     gpointer opaque)
+{
+    testEvents *events = opaque;
+
+    g_mutex_lock(&events->lock);
+    g_ptr_array_add(events->seen, g_strdup_printf("%s %d %d", dom->name, event, detail));
+    g_mutex_unlock(&events->lock);
+}
+
+static void
+testLifecycleEvents(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *seen = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    testEvents events = {.seen = g_ptr_array_new_with_free_func(g_free)};
+    qvirDriver *drv;
+    pid_t pid;
+
+    g_mutex_init(&events.lock);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    qvirDriverSetLifecycleEventCallback(drv, testLifecycleEventCb, &events);
+    a = testDefine(drv, "alpha", UUID_A, top, NULL);
+    g_clear_pointer(&a, qvirDomainRefFree);
+    a = testDefine(drv, "alpha", UUID_A, top, "none");
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 1 /* PAUSED */, &err));
+    g_assert_no_error(err);
+    testStatusPidOf(drv, "alpha");
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPidOf(drv, "alpha");
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    g_assert_true(testWaitState(drv, a->uuid, STATE_SHUTOFF, 10000));
+    g_assert_true(qvirDriverDomainUndefine(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+
+    /* defined (added, updated), started + suspended, destroyed, started, crashed, removed */
+    seen = testJoinNames(events.seen);
+    g_assert_cmpstr(seen, ==,
+                    "alpha 0 0,alpha 0 1,alpha 2 0,alpha 3 0,alpha 5 1,alpha 2 0,alpha 5 2,"
+                    "alpha 1 0");
+    qvirDriverClose(drv);
+    g_ptr_array_unref(events.seen);
+    g_mutex_clear(&events.lock);
+    qvirTestTempDirRemove(root);
+}
+
+static void
 testKillLeftovers(void)
 {
     for (sig_atomic_t i = 0; i < testNPids; i++) {
@@ -1968,6 +2024,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/hotplug", testHotplug);
     g_test_add_func("/driver/snapshots", testSnapshots);
     g_test_add_func("/driver/soak", testSoak);
+    g_test_add_func("/driver/lifecycle-events", testLifecycleEvents);
     g_test_add_func("/driver/hotplug-virtio-pending", testHotplugVirtioPending);
 
     ret = g_test_run();

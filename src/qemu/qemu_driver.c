@@ -104,6 +104,46 @@ qvirDriverGetProbeCount(qvirDriver *drv)
     return qvirStorageProbeCounter();
 }
 
+/* ---- events ----------------------------------------------------------------------- */
+
+void
+qvirDriverSetLifecycleEventCallback(qvirDriver *drv, qvirDriverLifecycleEventFunc cb,
+                                    gpointer opaque)
+{
+    g_mutex_lock(&drv->eventLock);
+    drv->lifecycleEventCb = cb;
+    drv->lifecycleEventOpaque = opaque;
+    g_mutex_unlock(&drv->eventLock);
+}
+
+void
+qemuDriverEmitLifecycle(qvirDriver *drv, qemuDomainObj *obj, int event, int detail)
+{
+    g_autoptr(qvirDomainRef) ref = qemuDriverMakeRef(obj);
+
+    /* Held while calling out, so the RPC layer can unregister and free OPAQUE safely. */
+    g_mutex_lock(&drv->eventLock);
+    if (drv->lifecycleEventCb)
+        drv->lifecycleEventCb(drv, ref, event, detail, drv->lifecycleEventOpaque);
+    g_mutex_unlock(&drv->eventLock);
+}
+
+/* virDomainEventStoppedDetailType for a shutoff reason. */
+static int
+qemuDriverStoppedDetail(int shutoffReason)
+{
+    switch (shutoffReason) {
+    case QEMU_DOMAIN_SHUTOFF_DESTROYED:
+        return 1;
+    case QEMU_DOMAIN_SHUTOFF_CRASHED:
+        return 2;
+    case QEMU_DOMAIN_SHUTOFF_FAILED:
+        return 5;
+    default:
+        return 0; /* shutdown */
+    }
+}
+
 /* ---- helpers -------------------------------------------------------------------- */
 
 gboolean
@@ -491,6 +531,9 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason,
         qemuDriverDiscardSnapshots(drv, obj);
         qemuDomainObjListRemove(drv->domains, obj);
     }
+    /* A start that is rolled back was never announced, so its end is not either. */
+    if (removeTransient)
+        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STOPPED, qemuDriverStoppedDetail(reason));
 }
 
 static int
@@ -534,8 +577,13 @@ qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKin
         changed = TRUE;
     }
     qemuDomainObjUnlock(obj);
-    if (changed && !qemuDriverWriteStatus(drv, obj, &err))
+    if (!changed)
+        return;
+    if (!qemuDriverWriteStatus(drv, obj, &err))
         g_message("domain '%s': %s", obj->name, err->message);
+    qemuDriverEmitLifecycle(drv, obj,
+                            kind == QEMU_DRIVER_TASK_STOP ? QEMU_EVENT_SUSPENDED : QEMU_EVENT_RESUMED,
+                            0);
 }
 
 static void
@@ -655,6 +703,9 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
         qemuDriverStartRollback(drv, obj);
         return FALSE;
     }
+    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STARTED, 0 /* booted */);
+    if (paused)
+        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED, 0 /* paused */);
     return TRUE;
 }
 
@@ -1124,6 +1175,7 @@ qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, 
         qvirDomainDefFree(old);
     }
     qemuDomainObjEndJob(obj);
+    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_DEFINED, isNew ? 0 /* added */ : 1 /* updated */);
     return qemuDriverMakeRef(obj);
 }
 
@@ -1178,6 +1230,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
         qemuDomainObjListRemove(drv->domains, obj);
     }
     qemuDomainObjEndJob(obj);
+    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_UNDEFINED, 0 /* removed */);
     return TRUE;
 }
 

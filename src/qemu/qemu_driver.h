@@ -59,6 +59,15 @@ qvirDriver *qvirDriverOpen(qvirDriverConfig *cfg, GError **error);
 void qvirDriverClose(qvirDriver *drv);
 const qvirDriverConfig *qvirDriverGetConfig(qvirDriver *drv);
 
+/* Lifecycle events for clients (libvirt's VIR_DOMAIN_EVENT_ID_LIFECYCLE): EVENT and DETAIL
+ * are virDomainEventType and its detail enum (DEFINED/ADDED, STARTED/BOOTED,
+ * STOPPED/DESTROYED, ...). Called from a driver thread with no domain lock held, but possibly
+ * during the domain's state change: the callback must not start another one on it. */
+typedef void (*qvirDriverLifecycleEventFunc)(qvirDriver *drv, const qvirDomainRef *dom,
+                                             int event, int detail, gpointer opaque);
+void qvirDriverSetLifecycleEventCallback(qvirDriver *drv, qvirDriverLifecycleEventFunc cb,
+                                         gpointer opaque);
+
 /* Hypervisor facts for GET_VERSION / GET_CAPABILITIES. */
 unsigned long qvirDriverGetVersion(qvirDriver *drv, GError **error); /* QEMU's, as major*1e6+minor*1e3+micro */
 char *qvirDriverGetCapabilities(qvirDriver *drv, GError **error);    /* <capabilities> XML */

@@ -24,7 +24,22 @@ struct _qvirDriver {
     GMutex eventLock;
     qvirDriverBlockJobEventFunc blockJobEventCb;
     gpointer blockJobEventOpaque;
+    qvirDriverLifecycleEventFunc lifecycleEventCb;
+    gpointer lifecycleEventOpaque;
 };
+
+/* libvirt's virDomainEventType and the details we emit. */
+typedef enum {
+    QEMU_EVENT_DEFINED = 0,
+    QEMU_EVENT_UNDEFINED = 1,
+    QEMU_EVENT_STARTED = 2,
+    QEMU_EVENT_SUSPENDED = 3,
+    QEMU_EVENT_RESUMED = 4,
+    QEMU_EVENT_STOPPED = 5,
+} qemuDriverEventType;
+
+/* Tell clients about a lifecycle change of OBJ (no domain lock held). */
+void qemuDriverEmitLifecycle(qvirDriver *drv, qemuDomainObj *obj, int event, int detail);
 
 /* Shared helpers of qemu_driver.c. */
 gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
