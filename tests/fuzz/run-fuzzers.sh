@@ -29,7 +29,7 @@ setuplog=$(mktemp)
 trap 'rm -f "$setuplog"' EXIT
 if [ -f "$build/build.ninja" ]; then
     # pick up targets whose layer landed since the last configure
-    meson setup --reconfigure "$build" "$src" >"$setuplog" 2>&1 || { cat "$setuplog" >&2; exit 1; }
+    meson setup --reconfigure "$build" "$src" -Dfuzz=enabled >"$setuplog" 2>&1 || { cat "$setuplog" >&2; exit 1; }
 else
     CC=clang meson setup "$build" "$src" \
         -Dfuzz=enabled \
