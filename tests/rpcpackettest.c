@@ -23,9 +23,11 @@
 #include "testutils.h"
 
 #define TEST_PROGRAM 0x51564952u
-#define TEST_PROC_ECHO 1 /* returns its int argument */
-#define TEST_PROC_HOLD 2 /* waits until released, then returns its argument */
-#define TEST_PROC_BIG 3  /* returns a string of its argument's size in bytes */
+#define TEST_PROC_ECHO 1      /* returns its int argument */
+#define TEST_PROC_HOLD 2      /* waits until released, then returns its argument */
+#define TEST_PROC_BIG 3       /* returns a string of its argument's size in bytes */
+#define TEST_PROC_SUBSCRIBE 4 /* a thread sends its argument's count of MESSAGEs */
+#define TEST_PROC_EVENT 100   /* the procedure of those messages */
 
 /* ---- the server thread -------------------------------------------------------- */
 
@@ -52,6 +54,30 @@ testRunInline(gint32 proc)
     return proc == TEST_PROC_ECHO || proc == TEST_PROC_BIG;
 }
 
+typedef struct {
+    qvirRpcClient *client;
+    gint32 count;
+} TestEvents;
+
+/* Events come from threads of their own, as the driver's do. */
+static gpointer
+testEventThread(gpointer opaque)
+{
+    TestEvents *ev = opaque;
+    gint32 i;
+
+    g_usleep(50000);
+    for (i = 0; i < ev->count; i++) {
+        g_autoptr(GByteArray) body = g_byte_array_new();
+
+        qvirXdrWriteInt(body, i);
+        qvirRpcClientSendMessage(ev->client, TEST_PROC_EVENT, body);
+    }
+    qvirRpcClientRelease(ev->client);
+    g_free(ev);
+    return NULL;
+}
+
 static gboolean
 testDispatch(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr, qvirXdrReader *args,
              GByteArray *reply, GError **error)
@@ -69,6 +95,12 @@ testDispatch(gpointer opaque, qvirRpcClient *client, const qvirRpcHeader *hdr, q
             g_cond_wait(&ts->cond, &ts->lock);
         ts->held--;
         g_mutex_unlock(&ts->lock);
+    } else if (hdr->procedure == TEST_PROC_SUBSCRIBE) {
+        TestEvents *ev = g_new0(TestEvents, 1);
+
+        ev->client = qvirRpcClientHold(client);
+        ev->count = val;
+        g_thread_unref(g_thread_new("events", testEventThread, ev));
     } else if (hdr->procedure == TEST_PROC_BIG) {
         g_autofree char *big = g_strnfill(val, 'x');
 
@@ -849,6 +881,57 @@ testRepliesInOrder(void)
     testServerStop(ts);
 }
 
+/* Messages sent from another thread arrive whole, in order, with serial 0; a
+ * closed client takes none and is still freed. */
+static void
+testMessages(void)
+{
+    TestServer *ts = testServerStart(FALSE);
+    int fd = testConnect(ts);
+    int gone = testConnect(ts);
+    gint32 i;
+    gint64 deadline;
+
+    testProgCall(fd, TEST_PROC_SUBSCRIBE, 1, 5);
+    {
+        gint32 next = 0;
+        guint replies = 0;
+
+        /* The reply and the messages race; the messages keep their order. */
+        for (i = 0; i < 6; i++) {
+            g_auto(TestReply) r = {0};
+
+            g_assert_true(testRecv(fd, &r));
+            g_assert_cmpuint(r.hdr.program, ==, TEST_PROGRAM);
+            if (r.hdr.type == QVIR_RPC_REPLY) {
+                g_assert_cmpuint(r.hdr.serial, ==, 1);
+                g_assert_cmpint(testReplyInt(&r), ==, 5);
+                replies++;
+                continue;
+            }
+            g_assert_cmpuint(r.hdr.type, ==, QVIR_RPC_MESSAGE);
+            g_assert_cmpint(r.hdr.procedure, ==, TEST_PROC_EVENT);
+            g_assert_cmpuint(r.hdr.serial, ==, 0);
+            g_assert_cmpint(testReplyInt(&r), ==, next++);
+        }
+        g_assert_cmpuint(replies, ==, 1);
+        g_assert_cmpint(next, ==, 5);
+    }
+    /* A call after the messages is answered as usual. */
+    testProgCall(fd, TEST_PROC_ECHO, 2, 7);
+    testProgExpect(fd, 2, 7);
+
+    /* Subscribe and hang up at once: the events find a closed client. */
+    testProgCall(gone, TEST_PROC_SUBSCRIBE, 1, 3);
+    close(gone);
+    deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    while (g_atomic_int_get(&ts->clientsFreed) < 1 && g_get_monotonic_time() < deadline)
+        g_usleep(10000);
+    g_assert_cmpint(g_atomic_int_get(&ts->clientsFreed), ==, 1);
+    close(fd);
+    testServerStop(ts);
+}
+
 /* More inline calls in one write than may be in flight: all are answered. */
 static void
 testPipelinedInline(void)
@@ -949,5 +1032,6 @@ main(int argc, char **argv)
     g_test_add_func("/rpc/server/disconnect-mid-call", testDisconnectMidCall);
     g_test_add_func("/rpc/server/pipelined-inline", testPipelinedInline);
     g_test_add_func("/rpc/server/unread-replies", testUnreadReplies);
+    g_test_add_func("/rpc/server/messages", testMessages);
     return g_test_run();
 }

@@ -33,8 +33,11 @@ struct _qvirRpcClient {
     GByteArray *rx;     /* received bytes not yet framed */
     GByteArray *tx;     /* framed replies not yet written */
     gsize txOff;
-    GQueue calls; /* qvirRpcCall, in arrival order */
-    gboolean closed;
+    GQueue calls;      /* qvirRpcCall, in arrival order */
+    gint closed;       /* written on the main loop only; read anywhere with g_atomic */
+    GMainContext *ctx; /* the server's, kept for messages sent from other threads */
+    guint32 program;   /* the server's program and version, for those messages */
+    guint32 version;
     gpointer priv;
     GDestroyNotify privFree;
 };
@@ -82,6 +85,7 @@ qvirRpcClientUnref(qvirRpcClient *client)
     g_assert(client->closed);
     if (client->privFree)
         client->privFree(client->priv);
+    g_main_context_unref(client->ctx);
     g_clear_object(&client->sock);
     g_byte_array_unref(client->rx);
     g_byte_array_unref(client->tx);
@@ -180,6 +184,87 @@ qvirRpcWorker(gpointer data, gpointer opaque)
     g_source_set_priority(idle, G_PRIORITY_DEFAULT);
     g_source_set_callback(idle, qvirRpcCallDoneIdle, call, NULL);
     g_source_attach(idle, srv->ctx);
+    g_source_unref(idle);
+}
+
+/* ---- holding clients and sending them messages ---------------------------------- */
+
+qvirRpcClient *
+qvirRpcClientHold(qvirRpcClient *client)
+{
+    return qvirRpcClientRef(client);
+}
+
+void
+qvirRpcClientRelease(qvirRpcClient *client)
+{
+    if (client)
+        qvirRpcClientUnref(client);
+}
+
+gboolean
+qvirRpcClientIsClosed(qvirRpcClient *client)
+{
+    return g_atomic_int_get(&client->closed);
+}
+
+typedef struct {
+    qvirRpcClient *client; /* a reference */
+    GByteArray *pkt;
+} qvirRpcMessage;
+
+static void qvirRpcClientWrite(qvirRpcClient *client);
+
+static gboolean
+qvirRpcMessageSendIdle(gpointer opaque)
+{
+    qvirRpcMessage *msg = opaque;
+    qvirRpcClient *client = msg->client;
+
+    /* Like a PONG, a message goes out between any two packets. */
+    if (!client->closed) {
+        g_byte_array_append(client->tx, msg->pkt->data, msg->pkt->len);
+        qvirRpcClientWrite(client);
+    }
+    qvirRpcClientUnref(client);
+    g_byte_array_unref(msg->pkt);
+    g_free(msg);
+    return G_SOURCE_REMOVE;
+}
+
+void
+qvirRpcClientSendMessage(qvirRpcClient *client, gint32 procedure, const GByteArray *body)
+{
+    qvirRpcHeader hdr = {
+        .program = client->program,
+        .version = client->version,
+        .procedure = procedure,
+        .type = QVIR_RPC_MESSAGE,
+        .serial = 0,
+        .status = QVIR_RPC_STATUS_OK,
+    };
+    g_autoptr(GError) err = NULL;
+    qvirRpcMessage *msg;
+    GSource *idle;
+
+    if (qvirRpcClientIsClosed(client))
+        return;
+    msg = g_new0(qvirRpcMessage, 1);
+    msg->pkt = qvirRpcPacketStart(&hdr);
+    if (body)
+        g_byte_array_append(msg->pkt, body->data, body->len);
+    if (!qvirRpcPacketFinish(msg->pkt, &err)) {
+        g_warning("dropping message %d: %s", procedure, err->message);
+        g_byte_array_unref(msg->pkt);
+        g_free(msg);
+        return;
+    }
+    msg->client = qvirRpcClientRef(client);
+    /* Sockets are only touched on the main loop. */
+    idle = g_idle_source_new();
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback(idle, qvirRpcMessageSendIdle, msg, NULL);
+    g_source_attach(idle, client->ctx);
     g_source_unref(idle);
 }
 
@@ -504,7 +589,7 @@ qvirRpcClientClose(qvirRpcClient *client)
     if (client->closed)
         return;
     qvirRpcClientSetReading(client, FALSE);
-    client->closed = TRUE;
+    g_atomic_int_set(&client->closed, TRUE);
     if (client->outSource) {
         g_source_destroy(client->outSource);
         g_clear_pointer(&client->outSource, g_source_unref);
@@ -545,6 +630,9 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
     client = g_new0(qvirRpcClient, 1);
     client->refs = 1;
     client->srv = srv;
+    client->ctx = g_main_context_ref(srv->ctx);
+    client->program = srv->prog.program;
+    client->version = srv->prog.version;
     client->sock = sock;
     client->rx = g_byte_array_new();
     client->tx = g_byte_array_new();

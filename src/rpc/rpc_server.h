@@ -67,3 +67,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcServer, qvirRpcServerFree);
 
 /* The program's per-client data (from clientNew). Safe from worker threads. */
 gpointer qvirRpcClientGetPrivate(qvirRpcClient *client);
+
+/*
+ * Keep CLIENT beyond the call that named it (event registrations), from any thread.
+ * A held client may be closed meanwhile (the peer went away or the server stopped):
+ * it then stays valid memory but takes no more messages.
+ */
+qvirRpcClient *qvirRpcClientHold(qvirRpcClient *client);
+void qvirRpcClientRelease(qvirRpcClient *client);
+gboolean qvirRpcClientIsClosed(qvirRpcClient *client);
+
+/*
+ * Send CLIENT an asynchronous MESSAGE packet of the server's program (serial 0, status
+ * OK: libvirt's events) with PROCEDURE and BODY (copied). Safe from any thread; the packet goes out
+ * from the main loop between two whole packets. Dropped if the client is closed.
+ */
+void qvirRpcClientSendMessage(qvirRpcClient *client, gint32 procedure, const GByteArray *body);
