@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
+#include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driver.h"
 #include "testutils.h"
@@ -1966,6 +1967,43 @@ testLifecycleEvents(void)
     qvirTestTempDirRemove(root);
 }
 
+/* The capabilities of an emulator are probed once, and again when the binary changes. */
+static void
+testCapsFollowBinary(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *bin = g_build_filename(root, "qemu-system-x86_64", NULL);
+    g_autofree char *etc = g_build_filename(root, "etc", NULL);
+    g_autofree char *conf = g_build_filename(etc, "qvirtd.conf", NULL);
+    g_autofree char *content = g_strdup_printf("[qvirtd]\nemulator = %s\n", bin);
+    g_autoptr(GError) err = NULL;
+    const char *touch[] = {"touch", "-d", "2001-01-01", bin, NULL};
+    qvirDriver *drv;
+    guint probes;
+
+    /* A wrapper: a copied QEMU would not find its modules. */
+    g_assert_true(g_file_set_contents(bin, "#!/bin/sh\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n",
+                                      -1, NULL));
+    g_assert_cmpint(g_chmod(bin, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(etc, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(conf, content, -1, NULL));
+    drv = testOpen(root);
+    g_assert_cmpstr(qvirDriverGetConfig(drv)->emulator, ==, bin);
+
+    probes = qemuCapsProbeCounter();
+    qvirDriverGetVersion(drv, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 1);
+    g_assert_cmpuint(qvirDriverGetVersion(drv, &err), >=, 7000000);
+    g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 1);
+    testRunOK(touch);
+    g_assert_cmpuint(qvirDriverGetVersion(drv, &err), >=, 7000000);
+    g_assert_no_error(err);
+    g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 2);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -2011,6 +2049,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/undefine", testUndefine);
     g_test_add_func("/driver/corrupt-files-skipped", testCorruptFilesSkipped);
     g_test_add_func("/driver/capabilities", testCapabilities);
+    g_test_add_func("/driver/caps-follow-binary", testCapsFollowBinary);
     g_test_add_func("/driver/xml-to-native", testXMLToNative);
     g_test_add_func("/driver/start-failure-leaves-nothing", testStartFailureLeavesNothing);
     g_test_add_func("/driver/lifecycle", testLifecycle);

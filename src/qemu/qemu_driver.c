@@ -283,16 +283,43 @@ qemuDriverRemoveDir(const char *dir)
 
 /* ---- capabilities --------------------------------------------------------------- */
 
+/* What we know of one emulator binary; replaced when the binary changes on disk. */
+typedef struct {
+    qemuCaps *caps;
+    gint64 mtime;
+    goffset size;
+} qemuDriverCapsEntry;
+
+static void
+qemuDriverCapsEntryFree(qemuDriverCapsEntry *entry)
+{
+    /* Callers may still use an older entry's caps: retired ones live until close. */
+    g_free(entry);
+}
+
 const qemuCaps *
 qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error)
 {
+    qemuDriverCapsEntry *entry;
+    GStatBuf st;
+    gboolean haveStat = g_stat(emulator, &st) == 0;
     qemuCaps *caps;
 
     g_mutex_lock(&drv->capsLock);
-    if (!(caps = g_hash_table_lookup(drv->caps, emulator))) {
-        /* Held across the probe on purpose: two starts of a new binary probe it once. */
-        if ((caps = qemuCapsCacheLookup(emulator, drv->cfg->cacheDir, error)))
-            g_hash_table_insert(drv->caps, g_strdup(emulator), caps);
+    entry = g_hash_table_lookup(drv->caps, emulator);
+    if (entry && (!haveStat || (entry->mtime == (gint64)st.st_mtime && entry->size == st.st_size))) {
+        caps = entry->caps;
+        g_mutex_unlock(&drv->capsLock);
+        return caps;
+    }
+    /* Held across the probe on purpose: two starts of a new binary probe it once. */
+    if ((caps = qemuCapsCacheLookup(emulator, drv->cfg->cacheDir, error))) {
+        entry = g_new0(qemuDriverCapsEntry, 1);
+        entry->caps = caps;
+        entry->mtime = haveStat ? (gint64)st.st_mtime : 0;
+        entry->size = haveStat ? st.st_size : 0;
+        g_ptr_array_add(drv->allCaps, caps);
+        g_hash_table_insert(drv->caps, g_strdup(emulator), entry);
     }
     g_mutex_unlock(&drv->capsLock);
     return caps;
@@ -913,7 +940,8 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     drv->nextId = 1;
     g_mutex_init(&drv->capsLock);
     drv->caps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify)qemuCapsFree);
+                                      (GDestroyNotify)qemuDriverCapsEntryFree);
+    drv->allCaps = g_ptr_array_new_with_free_func((GDestroyNotify)qemuCapsFree);
     drv->workers = g_thread_pool_new(qemuDriverWorker, drv, -1, FALSE, NULL);
     g_mutex_init(&drv->eventLock);
 
@@ -954,6 +982,7 @@ qvirDriverClose(qvirDriver *drv)
     g_clear_pointer(&objs, g_ptr_array_unref);
     qemuDomainObjListFree(drv->domains);
     g_hash_table_destroy(drv->caps);
+    g_ptr_array_unref(drv->allCaps);
     g_mutex_clear(&drv->capsLock);
     g_mutex_clear(&drv->eventLock);
     qvirDriverConfigFree(drv->cfg);

@@ -15,7 +15,8 @@ struct _qvirDriver {
     gint nextId;
 
     GMutex capsLock;
-    GHashTable *caps; /* emulator path -> qemuCaps* */
+    GHashTable *caps;   /* emulator path -> what we know of it (qemu_driver.c) */
+    GPtrArray *allCaps; /* every qemuCaps handed out, freed at close */
 
     /* Exit and event handling runs here, never on the thread that reported it: that
      * thread belongs to the process/monitor and may be joined by qemuProcessStop. */
