@@ -1,0 +1,532 @@
+/*
+ * virshblocktest.c: live disk operations through the real virsh against the build tree's
+ * qvirtd: attach-disk, block commit (inner, and active with pivot), block pull with a
+ * `virsh event` client receiving the block job event, job progress while waiting
+ * (--wait --verbose), change-media, external disk-only snapshots (with and without
+ * metadata, snapshot-list), detach-disk, and the refusals in libvirt's words. Each is
+ * checked in the live XML; then QEMU's own nodes are compared with the status file (the
+ * daemon stopped, QEMU still running, its QMP socket asked directly), the XML across a
+ * daemon restart, and finally the data in the images with qemu-io. The daemon, traced
+ * with strace from after the start, opens no image of the running disk.
+ */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <json-glib/json-glib.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
+#include "daemontestutils.h"
+
+#define VM "blk1"
+#define VM_UUID "5a0c3c1e-9d1b-4c55-8e0f-6b7a1d2c3e4f"
+
+typedef struct {
+    int rc;
+    char *out;
+    char *err;
+} VirshResult;
+
+static void
+virshResultClear(VirshResult *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
+
+static void
+virshArgv(VirshResult *res, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_get_environ();
+    int status;
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, daemonEnv.uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
+                      &res->err, &status, &err))
+        g_error("cannot run virsh: %s", err->message);
+    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define VIRSH(res, ...)                                                                            \
+    do {                                                                                           \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshArgv((res), args_);                                                                   \
+    } while (0)
+
+/* Run and require success; returns stdout. */
+static char *
+virshOk(const char *const *args)
+{
+    g_auto(VirshResult) res = {0};
+
+    virshArgv(&res, args);
+    if (res.rc != 0)
+        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    return g_steal_pointer(&res.out);
+}
+
+#define VIRSH_OK(...)                                                                              \
+    ({                                                                                             \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshOk(args_);                                                                            \
+    })
+
+static void
+testImgRun(const char *const *argv)
+{
+    g_autofree char *err = NULL;
+    g_autofree char *out = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("%s failed: %s%s", argv[0], out, err);
+}
+
+static void
+testImgWrite(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("write -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", cmd, img, NULL};
+
+    testImgRun(argv);
+}
+
+static gboolean
+testImgHas(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("read -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-r", "-f", "qcow2", "-c", cmd, img, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    return qvirTestRun(argv, &out, &err) == 0;
+}
+
+/* The <source file=...> of DST's chain in the live XML, top first, "|" at a known end. */
+static char *
+testLiveChain(const char *dst)
+{
+    g_autofree char *xml = VIRSH_OK("dumpxml", VM);
+    g_autofree char *needle = g_strdup_printf("<target dev='%s'", dst);
+    const char *end = strstr(xml, needle);
+    const char *start;
+    GString *chain = g_string_new(NULL);
+
+    g_assert_nonnull(end);
+    /* the disk element that holds this target */
+    start = g_strrstr_len(xml, end - xml, "<disk ");
+    g_assert_nonnull(start);
+    for (const char *p = start; p < end;) {
+        const char *src = strstr(p, "<source file='");
+        const char *term = strstr(p, "<backingStore/>");
+
+        if (term && term < end && (!src || term < src)) {
+            g_string_append(chain, chain->len ? " > |" : "|");
+            break;
+        }
+        if (!src || src > end)
+            break;
+        src += strlen("<source file='");
+        if (chain->len)
+            g_string_append(chain, " > ");
+        g_string_append_len(chain, src, strchr(src, '\'') - src);
+        p = src;
+    }
+    return g_string_free(chain, FALSE);
+}
+
+static void
+testAssertLiveChain(const char *dst, const char *expected)
+{
+    g_autofree char *chain = testLiveChain(dst);
+
+    g_assert_cmpstr(chain, ==, expected);
+}
+
+/* ---- QEMU's own view, asked while the daemon is stopped ---------------------------------- */
+
+static JsonNode *
+testQmp(FILE *f, const char *cmd)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    char line[1 << 16];
+
+    fprintf(f, "%s\n", cmd);
+    fflush(f);
+    while (fgets(line, sizeof(line), f)) {
+        JsonObject *o;
+
+        g_assert_true(json_parser_load_from_data(parser, line, -1, NULL));
+        o = json_node_get_object(json_parser_get_root(parser));
+        if (json_object_has_member(o, "event"))
+            continue;
+        g_assert_true(json_object_has_member(o, "return"));
+        return json_node_copy(json_object_get_member(o, "return"));
+    }
+    g_error("QMP connection closed");
+    return NULL;
+}
+
+/* The file of every node QEMU has, keyed by node name. */
+static GHashTable *
+testQemuNodes(const char *monitor)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    GHashTable *nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(JsonNode) caps = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    char greeting[4096];
+    JsonArray *arr;
+    FILE *f;
+    int fd;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(addr.sun_path, monitor, sizeof(addr.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    f = fdopen(fd, "r+");
+    g_assert_nonnull(fgets(greeting, sizeof(greeting), f));
+    caps = testQmp(f, "{\"execute\":\"qmp_capabilities\"}");
+    ret = testQmp(f, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *n = json_array_get_object_element(arr, i);
+
+        g_hash_table_insert(nodes, g_strdup(json_object_get_string_member(n, "node-name")),
+                            g_strdup(json_object_get_string_member(n, "file")));
+    }
+    fclose(f);
+    return nodes;
+}
+
+/* Every storage node of the status file's chains is open in QEMU on that file, and QEMU
+ * has no node the status file does not name. */
+static void
+testAssertStatusMatchesQemu(void)
+{
+    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", VM ".xml", NULL);
+    g_autofree char *status = NULL;
+    g_autoptr(GHashTable) nodes = NULL;
+    g_autofree char *monitor = NULL;
+    const char *p;
+    guint named = 0;
+
+    g_assert_true(g_file_get_contents(statusPath, &status, NULL, NULL));
+    p = strstr(status, "monitor path='");
+    if (!p)
+        p = strstr(status, "monitor='");
+    g_assert_nonnull(p);
+    p = strchr(p, '\'') + 1;
+    monitor = g_strndup(p, strchr(p, '\'') - p);
+    nodes = testQemuNodes(monitor);
+
+    /* The status XML names layers by index: libvirt-N-storage holds the file of index N
+     * (on <source> for a disk's top, on the enclosing <backingStore> below it). */
+    {
+        xmlDocPtr doc = xmlReadMemory(status, strlen(status), "status.xml", NULL, 0);
+        xmlXPathContextPtr ctxt = xmlXPathNewContext(doc);
+        xmlXPathObjectPtr obj =
+            xmlXPathEvalExpression((const xmlChar *)"//devices/disk//source[@file]", ctxt);
+
+        for (int i = 0; obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
+            xmlNodePtr src = obj->nodesetval->nodeTab[i];
+            xmlChar *file = xmlGetProp(src, (const xmlChar *)"file");
+            xmlChar *idx = xmlGetProp(src, (const xmlChar *)"index");
+            g_autofree char *node = NULL;
+
+            if (!idx)
+                idx = xmlGetProp(src->parent, (const xmlChar *)"index");
+            g_assert_nonnull(idx);
+            node = g_strdup_printf("libvirt-%s-storage", (const char *)idx);
+            g_assert_cmpstr(g_hash_table_lookup(nodes, node), ==, (const char *)file);
+            named++;
+            xmlFree(file);
+            xmlFree(idx);
+        }
+        xmlXPathFreeObject(obj);
+        xmlXPathFreeContext(ctxt);
+        xmlFreeDoc(doc);
+    }
+    /* a format and a storage node per layer, nothing else */
+    g_assert_cmpuint(g_hash_table_size(nodes), ==, named * 2);
+}
+
+/* ---- the test ---------------------------------------------------------------------------- */
+
+static char *base, *mid, *top, *hot, *hotBase, *cd1;
+
+static guint
+testTraceOpens(const char *path)
+{
+    g_autofree char *log = NULL;
+    guint n = 0;
+
+    if (!g_file_get_contents(daemonEnv.traceLog, &log, NULL, NULL))
+        return 0;
+    for (const char *p = log; (p = strstr(p, path)); p++)
+        n++;
+    return n;
+}
+
+static void
+testOperations(void)
+{
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *chain = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *chain0 = NULL;
+    g_autofree char *snap1 = daemonImagePath("snap1.qcow2");
+    g_autofree char *snap2 = daemonImagePath("snap2.qcow2");
+    g_autofree char *existing = daemonImagePath("existing.qcow2");
+    g_autofree char *snapArg1 = g_strdup_printf("vda,file=%s", snap1);
+    g_autofree char *snapArg2 = g_strdup_printf("vda,file=%s", snap2);
+    g_autofree char *snapArgExisting = g_strdup_printf("vda,file=%s", existing);
+    g_auto(VirshResult) res = {0};
+
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>" VM "</name>\n"
+                          "  <uuid>" VM_UUID "</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                          "  <features><acpi/></features>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='cdrom'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <target dev='sda' bus='sata'/>\n"
+                          "      <readonly/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          top);
+    g_assert_true(g_file_set_contents(existing, "precious", -1, NULL));
+    xmlPath = daemonWriteFile("blk1.xml", xml);
+    g_free(VIRSH_OK("define", xmlPath));
+    g_free(VIRSH_OK("start", VM));
+    chain0 = g_strdup_printf("%s > %s > %s > |", top, mid, base);
+    testAssertLiveChain("vda", chain0);
+    /* From here on the daemon runs under strace; QEMU, started by the previous daemon, is
+     * not traced: every open in the log is the daemon's. */
+    daemonStop();
+    daemonStart(TRUE);
+    testAssertLiveChain("vda", chain0);
+
+    /* attach-disk with a cache mode: the new chain is read once, nothing else */
+    out = VIRSH_OK("attach-disk", VM, hot, "vdb", "--driver", "qemu", "--subdriver", "qcow2",
+                   "--cache", "none", "--live");
+    g_assert_nonnull(strstr(out, "Disk attached successfully"));
+    g_clear_pointer(&out, g_free);
+    chain = g_strdup_printf("%s > %s > |", hot, hotBase);
+    testAssertLiveChain("vdb", chain);
+    g_clear_pointer(&chain, g_free);
+
+    /* commit of an inner layer: mid into base */
+    out = VIRSH_OK("blockcommit", VM, "vda", "--top", mid, "--base", base, "--wait", "--verbose");
+    g_assert_nonnull(strstr(out, "Commit complete"));
+    g_clear_pointer(&out, g_free);
+    chain = g_strdup_printf("%s > %s > |", top, base);
+    testAssertLiveChain("vda", chain);
+    g_clear_pointer(&chain, g_free);
+
+    /* refusals in libvirt's words; the chain stays */
+    /* mid left the chain with the commit above */
+    VIRSH(&res, "blockcommit", VM, "vda", "--active", "--base", mid, "--wait");
+    g_assert_cmpint(res.rc, !=, 0);
+    if (!strstr(res.err, "could not find image"))
+        g_error("unexpected: %s", res.err);
+    virshResultClear(&res);
+    VIRSH(&res, "blockcommit", VM, "vda", "--wait");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(strstr(res.err, "requires active flag"));
+    virshResultClear(&res);
+
+    /* active commit with pivot: base becomes the writable top */
+    out = VIRSH_OK("blockcommit", VM, "vda", "--active", "--pivot", "--wait", "--verbose");
+    g_assert_nonnull(strstr(out, "Successfully pivoted"));
+    g_clear_pointer(&out, g_free);
+    chain = g_strdup_printf("%s > |", base);
+    testAssertLiveChain("vda", chain);
+    g_clear_pointer(&chain, g_free);
+
+    /* nothing left to pull on vda */
+    VIRSH(&res, "blockpull", VM, "vda", "--wait");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(strstr(res.err, "has no backing file"));
+    virshResultClear(&res);
+
+    /* pull of the hot-plugged disk, with a client waiting for the block job event */
+    {
+        const char *argv[] = {"virsh",       "-c",        daemonEnv.uri, "event", VM,
+                              "block-job-2", "--timeout", "60",          NULL};
+        g_autoptr(GError) err = NULL;
+        g_autofree char *evOut = NULL;
+        GPid evPid;
+        int evFd;
+        int status;
+
+        if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                      &evPid, NULL, &evFd, NULL, &err))
+            g_error("cannot run virsh event: %s", err->message);
+        /* virsh event has registered once the domain lookup and registration are done */
+        g_usleep(1000 * 1000);
+        out = VIRSH_OK("blockpull", VM, "vdb", "--wait", "--verbose");
+        g_assert_nonnull(strstr(out, "Pull complete"));
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(waitpid(evPid, &status, 0), ==, evPid);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        {
+            GString *buf = g_string_new(NULL);
+            char tmp[1024];
+            ssize_t n;
+
+            while ((n = read(evFd, tmp, sizeof(tmp))) > 0)
+                g_string_append_len(buf, tmp, n);
+            close(evFd);
+            evOut = g_string_free(buf, FALSE);
+        }
+        if (!strstr(evOut, "event 'block-job-2' for domain '" VM "': Block Pull for vdb completed"))
+            g_error("virsh event printed: %s", evOut);
+    }
+    chain = g_strdup_printf("%s > |", hot);
+    testAssertLiveChain("vdb", chain);
+    g_clear_pointer(&chain, g_free);
+
+    /* cdrom: insert, then eject */
+    g_free(VIRSH_OK("change-media", VM, "sda", cd1, "--insert", "--live"));
+    out = VIRSH_OK("dumpxml", VM);
+    g_assert_nonnull(strstr(out, cd1));
+    g_clear_pointer(&out, g_free);
+    g_free(VIRSH_OK("change-media", VM, "sda", "--eject", "--live"));
+    out = VIRSH_OK("dumpxml", VM);
+    g_assert_null(strstr(out, cd1));
+    g_clear_pointer(&out, g_free);
+
+    /* external disk-only snapshots: with metadata (listed), then without */
+    out = VIRSH_OK("snapshot-create-as", VM, "s1", "--disk-only", "--atomic", "--diskspec",
+                   snapArg1, "--diskspec", "vdb,snapshot=no");
+    g_assert_nonnull(strstr(out, "Domain snapshot s1 created"));
+    g_clear_pointer(&out, g_free);
+    chain = g_strdup_printf("%s > %s > |", snap1, base);
+    testAssertLiveChain("vda", chain);
+    g_clear_pointer(&chain, g_free);
+    VIRSH(&res, "snapshot-create-as", VM, "s9", "--disk-only", "--diskspec", snapArgExisting,
+          "--diskspec", "vdb,snapshot=no");
+    g_assert_cmpint(res.rc, !=, 0);
+    if (!strstr(res.err, "already exists and is not a block device"))
+        g_error("unexpected: %s", res.err);
+    virshResultClear(&res);
+    out = VIRSH_OK("snapshot-create-as", VM, "s2", "--disk-only", "--no-metadata", "--diskspec",
+                   snapArg2, "--diskspec", "vdb,snapshot=no");
+    g_clear_pointer(&out, g_free);
+    chain = g_strdup_printf("%s > %s > %s > |", snap2, snap1, base);
+    testAssertLiveChain("vda", chain);
+    g_clear_pointer(&chain, g_free);
+    out = VIRSH_OK("snapshot-list", VM);
+    g_assert_nonnull(strstr(out, " s1 "));
+    g_assert_nonnull(strstr(out, "disk-snapshot"));
+    g_assert_null(strstr(out, " s2 "));
+    g_clear_pointer(&out, g_free);
+
+    /* the daemon (traced since the restart after the start) opened no image of vda */
+    g_assert_cmpuint(testTraceOpens(base), ==, 0);
+    g_assert_cmpuint(testTraceOpens(mid), ==, 0);
+    g_assert_cmpuint(testTraceOpens(top), ==, 0);
+    /* ...and the hot-plugged disk's images exactly at its attach: probe + O_DIRECT check */
+    g_assert_cmpuint(testTraceOpens(hot), >, 0);
+
+    /* without a guest, nobody releases a virtio disk: we say so and keep it listed */
+    VIRSH(&res, "detach-disk", VM, "vdb", "--live");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(strstr(res.err, "has not released it"));
+    virshResultClear(&res);
+    chain = g_strdup_printf("%s > |", hot);
+    testAssertLiveChain("vdb", chain);
+    g_clear_pointer(&chain, g_free);
+
+    /* QEMU's graph is the status file's chains; a restart brings back the same XML */
+    out = VIRSH_OK("dumpxml", VM);
+    daemonStop();
+    testAssertStatusMatchesQemu();
+    daemonStart(FALSE);
+    {
+        g_autofree char *again = VIRSH_OK("dumpxml", VM);
+
+        g_assert_cmpstr(again, ==, out);
+    }
+    g_clear_pointer(&out, g_free);
+
+    /* snapshot metadata survived the restart */
+    out = VIRSH_OK("snapshot-list", VM);
+    g_assert_nonnull(strstr(out, " s1 "));
+    g_clear_pointer(&out, g_free);
+
+    g_free(VIRSH_OK("destroy", VM));
+    g_free(VIRSH_OK("undefine", VM, "--snapshots-metadata"));
+
+    /* the data: vda's base holds everything, seen through both overlays; vdb's top what
+     * was pulled */
+    g_assert_true(testImgHas(snap2, 0x11, "0"));
+    g_assert_true(testImgHas(snap2, 0x22, "1M"));
+    g_assert_true(testImgHas(snap2, 0x33, "2M"));
+    g_assert_true(testImgHas(base, 0x11, "0"));
+    g_assert_true(testImgHas(base, 0x22, "1M"));
+    g_assert_true(testImgHas(base, 0x33, "2M"));
+    g_assert_true(testImgHas(hot, 0xa1, "0"));
+    g_assert_true(testImgHas(hot, 0xa2, "1M"));
+}
+
+int
+main(int argc, char **argv)
+{
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    daemonEnvInit("qvirt-virshblock");
+
+    base = daemonImagePath("base.qcow2");
+    mid = daemonImagePath("mid.qcow2");
+    top = daemonImagePath("top.qcow2");
+    hotBase = daemonImagePath("hot-base.qcow2");
+    hot = daemonImagePath("hot.qcow2");
+    cd1 = daemonImagePath("cd1.img");
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(top, mid);
+    daemonMakeQcow2(hotBase, NULL);
+    daemonMakeQcow2(hot, hotBase);
+    testImgWrite(base, 0x11, "0");
+    testImgWrite(mid, 0x22, "1M");
+    testImgWrite(top, 0x33, "2M");
+    testImgWrite(hotBase, 0xa1, "0");
+    testImgWrite(hot, 0xa2, "1M");
+    {
+        const char *argv2[] = {"qemu-img", "create", "-q", "-f", "raw", cd1, "1M", NULL};
+
+        testImgRun(argv2);
+    }
+    daemonStart(FALSE);
+
+    g_test_add_func("/virshblock/operations", testOperations);
+    ret = g_test_run();
+    if (daemonEnv.pid)
+        daemonStop();
+    daemonEnvCleanup();
+    return ret;
+}
