@@ -66,8 +66,8 @@ static void
 testImgCreate(const char *path, const char *backing, const char *size)
 {
     if (backing) {
-        const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                              "-b", backing, path, NULL};
+        const char *argv[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-F",
+                              "qcow2",    "-b",     backing, path, NULL};
         testRunOk(argv);
     } else {
         const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, size, NULL};
@@ -234,25 +234,25 @@ static void
 testVMStart(TestVM *vm, const char *machine, const char *cache, const char *extra)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *xml = g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>blockops</name>\n"
-        "  <uuid>6f1d7b9e-3a4c-4f7e-9a53-0c2b8e1d4a77</uuid>\n"
-        "  <memory unit='MiB'>64</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='%s'>hvm</type></os>\n"
-        "  <features><acpi/></features>\n" /* PCI hot-plug on pc needs ACPI */
-        "  <devices>\n"
-        "    <emulator>" TEST_QEMU "</emulator>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
-        "      <source file='%s'/>\n"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "%s"
-        "  </devices>\n"
-        "</domain>\n",
-        machine, cache, vm->top, extra ? extra : "");
+    g_autofree char *xml =
+        g_strdup_printf("<domain type='qemu'>\n"
+                        "  <name>blockops</name>\n"
+                        "  <uuid>6f1d7b9e-3a4c-4f7e-9a53-0c2b8e1d4a77</uuid>\n"
+                        "  <memory unit='MiB'>64</memory>\n"
+                        "  <vcpu>1</vcpu>\n"
+                        "  <os><type arch='x86_64' machine='%s'>hvm</type></os>\n"
+                        "  <features><acpi/></features>\n" /* PCI hot-plug on pc needs ACPI */
+                        "  <devices>\n"
+                        "    <emulator>" TEST_QEMU "</emulator>\n"
+                        "    <disk type='file' device='disk'>\n"
+                        "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
+                        "      <source file='%s'/>\n"
+                        "      <target dev='vda' bus='virtio'/>\n"
+                        "    </disk>\n"
+                        "%s"
+                        "  </devices>\n"
+                        "</domain>\n",
+                        machine, cache, vm->top, extra ? extra : "");
     qemuProcessStartOpts opts = {
         .runDir = vm->runDir,
         .logDir = vm->logDir,
@@ -473,9 +473,8 @@ testAssertDiskMatchesQemu(TestVM *vm, const qvirDomainDiskDef *disk)
     g_assert_cmpstr(testGraphDeviceRoot(&g, disk->info.alias), ==, disk->src->nodeFormat);
     for (src = disk->src; qvirStorageSourceIsBacking(src); src = src->backingStore) {
         JsonObject *storage;
-        const char *below = qvirStorageSourceIsBacking(src->backingStore)
-                                ? src->backingStore->nodeFormat
-                                : NULL;
+        const char *below =
+            qvirStorageSourceIsBacking(src->backingStore) ? src->backingStore->nodeFormat : NULL;
 
         g_assert_cmpstr(testGraphChild(&g, src->nodeFormat, "file"), ==, src->nodeStorage);
         storage = testGraphNamed(&g, src->nodeStorage);
@@ -511,8 +510,8 @@ testAssertNodesAreCached(TestVM *vm)
         gboolean found = FALSE;
 
         for (guint d = 0; d < vm->def->disks->len && !found; d++)
-            found = testChainHasNode(((qvirDomainDiskDef *)g_ptr_array_index(vm->def->disks, d))->src,
-                                     node);
+            found = testChainHasNode(
+                ((qvirDomainDiskDef *)g_ptr_array_index(vm->def->disks, d))->src, node);
         if (!found)
             g_error("QEMU node '%s' is not in any cached chain", node);
     }
@@ -545,8 +544,7 @@ testChainString(const qvirStorageSource *src)
             break;
         }
         g_string_append_printf(buf, "%s[%u,%s,%s,%s] > ", src->path, src->id,
-                               src->nodeFormat ? src->nodeFormat : "-",
-                               src->readonly ? "ro" : "rw",
+                               src->nodeFormat ? src->nodeFormat : "-", src->readonly ? "ro" : "rw",
                                src->relPath ? src->relPath : "-");
     }
     return g_string_free(buf, FALSE);
@@ -562,8 +560,8 @@ testGuestWrite(TestVM *vm, const char *alias, unsigned int pattern, const char *
     g_autofree char *dev = g_str_has_prefix(alias, "virtio-disk")
                                ? g_strdup_printf("/machine/peripheral/%s/virtio-backend", alias)
                                : g_strdup(alias);
-    g_autofree char *cmd = g_strdup_printf("qemu-io -d %s \"write -P 0x%02x %s %s\"", dev,
-                                           pattern, off, len);
+    g_autofree char *cmd =
+        g_strdup_printf("qemu-io -d %s \"write -P 0x%02x %s %s\"", dev, pattern, off, len);
     g_autoptr(JsonNode) ret = NULL;
 
     json_object_set_string_member(args, "command-line", cmd);

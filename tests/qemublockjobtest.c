@@ -26,8 +26,8 @@ testAssertEvent(GPtrArray *events, guint i, qemuBlockJobType type, qemuBlockJobS
 static void
 testPullAll(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     g_autofree char *backing = NULL;
     qvirDomainDiskDef *disk;
@@ -96,8 +96,8 @@ testPullToBase(void)
 static void
 testCommitInner(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     g_autofree char *backing = NULL;
     qvirDomainDiskDef *disk;
@@ -112,8 +112,8 @@ testCommitInner(void)
     {
         g_autofree char *topName = g_strdup_printf("vda[%u]", disk->src->backingStore->id);
 
-        g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, topName, NULL, FALSE, 0,
-                                         &error));
+        g_assert_true(
+            qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, topName, NULL, FALSE, 0, &error));
     }
     g_assert_no_error(error);
     testVMWaitJob(&vm, "vda", events);
@@ -124,8 +124,7 @@ testCommitInner(void)
     testAssertDiskMatchesQemu(&vm, disk);
     testAssertNodesAreCached(&vm);
     testAssertNoProbe(&vm);
-    testAssertEvent(events, 0, QEMU_BLOCKJOB_TYPE_COMMIT, QEMU_BLOCKJOB_STATUS_COMPLETED,
-                    vm.top);
+    testAssertEvent(events, 0, QEMU_BLOCKJOB_TYPE_COMMIT, QEMU_BLOCKJOB_STATUS_COMPLETED, vm.top);
 
     testVMStop(&vm);
     backing = testImgBacking(vm.top);
@@ -141,8 +140,8 @@ testCommitInner(void)
 static void
 testCommitActivePivot(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     qemuBlockJobInfo info;
     qvirDomainDiskDef *disk;
@@ -152,8 +151,8 @@ testCommitActivePivot(void)
     testVMStart(&vm, "q35", "none", NULL);
     disk = testVMDisk(&vm, "vda");
 
-    g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, vm.base, TRUE, 0,
-                                     &error));
+    g_assert_true(
+        qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, vm.base, TRUE, 0, &error));
     g_assert_no_error(error);
     /* an active commit never ends by itself: it waits in the ready state for a pivot */
     g_assert_true(qemuBlockJobWait(vm.jobs, "vda", TRUE, 30000));
@@ -171,8 +170,8 @@ testCommitActivePivot(void)
     g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, disk, TRUE, &error));
     g_assert_no_error(error);
     testVMWaitJob(&vm, "vda", events);
-    testAssertEvent(events, 1, QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT,
-                    QEMU_BLOCKJOB_STATUS_COMPLETED, vm.top);
+    testAssertEvent(events, 1, QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT, QEMU_BLOCKJOB_STATUS_COMPLETED,
+                    vm.top);
 
     /* base is the writable top now */
     g_assert_cmpuint(qvirStorageSourceChainLength(disk->src), ==, 1);
@@ -192,8 +191,8 @@ testCommitActivePivot(void)
 static void
 testCommitActiveAbort(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
@@ -205,8 +204,7 @@ testCommitActiveAbort(void)
     disk = testVMDisk(&vm, "vda");
     before = testChainString(disk->src);
 
-    g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, NULL, TRUE, 0,
-                                     &error));
+    g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, NULL, TRUE, 0, &error));
     g_assert_true(qemuBlockJobWait(vm.jobs, "vda", TRUE, 30000));
     /* abort without pivot: QEMU reports the ready mirror as "completed", nothing pivoted */
     g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, disk, FALSE, &error));
@@ -228,8 +226,8 @@ testCommitActiveAbort(void)
 static void
 testInfoAndCancel(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
@@ -305,8 +303,8 @@ testErrors(void)
     files = testDirSnapshot(vm.dir);
 
     /* commit base that is not in the chain */
-    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.mid, single, FALSE, 0,
-                                      &error));
+    g_assert_false(
+        qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.mid, single, FALSE, 0, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     {
         g_autofree char *msg = g_strdup_printf(
@@ -316,18 +314,17 @@ testErrors(void)
     g_clear_error(&error);
 
     /* base above top */
-    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.base, vm.mid, FALSE, 0,
-                                      &error));
+    g_assert_false(
+        qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.base, vm.mid, FALSE, 0, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_clear_error(&error);
 
     /* the active layer without the active flag, and the flag on an inner layer */
-    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, NULL, FALSE, 0,
-                                      &error));
+    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, NULL, FALSE, 0, &error));
     g_assert_cmpstr(error->message, ==, "commit of 'vda' active layer requires active flag");
     g_clear_error(&error);
-    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.mid, NULL, TRUE, 0,
-                                      &error));
+    g_assert_false(
+        qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, vm.mid, NULL, TRUE, 0, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_clear_error(&error);
 
@@ -340,13 +337,12 @@ testErrors(void)
     g_assert_false(qemuBlockJobPull(vm.jobs, vm.mon, vm.def, vdb, NULL, 0, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     {
-        g_autofree char *msg = g_strdup_printf(
-            "top '%s' in chain for 'vdb' has no backing file", single);
+        g_autofree char *msg =
+            g_strdup_printf("top '%s' in chain for 'vdb' has no backing file", single);
         g_assert_cmpstr(error->message, ==, msg);
     }
     g_clear_error(&error);
-    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, vdb, NULL, NULL, TRUE, 0,
-                                      &error));
+    g_assert_false(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, vdb, NULL, NULL, TRUE, 0, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_clear_error(&error);
 
@@ -390,8 +386,8 @@ testWaitQemuJobsGone(TestVM *vm)
 static void
 testReconnect(void)
 {
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuBlockJobEventFree);
+    g_autoptr(GPtrArray) events =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
     g_autoptr(GError) error = NULL;
     g_autofree char *other = NULL;
     g_autofree char *extra = NULL;

@@ -140,7 +140,8 @@ testLookup(void)
 
     found = qemuChainLookup(top, NULL, "vda[9]", "vda", NULL, &error);
     g_assert_null(found);
-    g_assert_cmpstr(error->message, ==, "could not find backing store index '9' in chain for 'vda'");
+    g_assert_cmpstr(error->message, ==,
+                    "could not find backing store index '9' in chain for 'vda'");
     g_clear_error(&error);
 
     found = qemuChainLookup(top, NULL, "vdb[2]", "vda", NULL, &error);
@@ -302,8 +303,8 @@ testCommitErrors(void)
                     "top '/img/l2.qcow2' in chain for '/img/l0.qcow2' has no backing file");
     g_clear_error(&error);
 
-    g_assert_false(qemuChainEditCommit(top, l1, other->backingStore->backingStore, NULL,
-                                       &removed, &error));
+    g_assert_false(
+        qemuChainEditCommit(top, l1, other->backingStore->backingStore, NULL, &removed, &error));
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_assert_cmpstr(error->message, ==,
                     "could not find image '/img/l2.qcow2' beneath '/img/l1.qcow2' in chain for "

@@ -27,8 +27,7 @@ testDiskParse(const char *xml)
 }
 
 static char *
-testDiskXML(const char *path, const char *dst, const char *bus, const char *cache,
-            const char *more)
+testDiskXML(const char *path, const char *dst, const char *bus, const char *cache, const char *more)
 {
     return g_strdup_printf("<disk type='file' device='disk'>\n"
                            "  <driver name='qemu' type='qcow2'%s%s%s/>\n"
@@ -36,8 +35,8 @@ testDiskXML(const char *path, const char *dst, const char *bus, const char *cach
                            "  <target dev='%s' bus='%s'/>\n"
                            "%s"
                            "</disk>\n",
-                           cache ? " cache='" : "", cache ? cache : "", cache ? "'" : "", path,
-                           dst, bus, more ? more : "");
+                           cache ? " cache='" : "", cache ? cache : "", cache ? "'" : "", path, dst,
+                           bus, more ? more : "");
 }
 
 /* A 2-layer chain NAME-base <- NAME with 0xA1 @0 in the base and 0xA2 @1M on top. */
@@ -116,8 +115,8 @@ testAttachVirtioQ35(void)
         for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
             JsonObject *n = testGraphNamed(&g, s->nodeFormat);
 
-            g_assert_true(json_object_get_boolean_member(
-                json_object_get_object_member(n, "cache"), "direct"));
+            g_assert_true(json_object_get_boolean_member(json_object_get_object_member(n, "cache"),
+                                                         "direct"));
             g_assert_cmpint(json_object_get_boolean_member(n, "ro"), ==, s != disk->src);
         }
         testGraphClear(&g);
@@ -181,7 +180,8 @@ testAttachVirtioPc(void)
     testVMFree(&vm);
 }
 
-static const char *testScsiController = "    <controller type='scsi' index='0' model='virtio-scsi'/>\n";
+static const char *testScsiController =
+    "    <controller type='scsi' index='0' model='virtio-scsi'/>\n";
 
 /* SCSI unplug completes without a guest: the whole detach path runs. */
 static void
@@ -397,16 +397,15 @@ testCdromNode(TestVM *vm, const char *alias)
 
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonObject *o = json_array_get_object_element(arr, i);
-        const char *qdev = json_object_has_member(o, "qdev")
-                               ? json_object_get_string_member(o, "qdev")
-                               : "";
+        const char *qdev =
+            json_object_has_member(o, "qdev") ? json_object_get_string_member(o, "qdev") : "";
 
         if (!g_str_has_suffix(qdev, alias))
             continue;
         if (!json_object_has_member(o, "inserted"))
             return NULL;
-        return g_strdup(json_object_get_string_member(
-            json_object_get_object_member(o, "inserted"), "node-name"));
+        return g_strdup(json_object_get_string_member(json_object_get_object_member(o, "inserted"),
+                                                      "node-name"));
     }
     g_error("no drive for %s", alias);
     return NULL;
@@ -465,8 +464,8 @@ testMediaChange(void)
     {
         qvirStorageSource *bad = testMedium(missing);
 
-        g_assert_false(qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, cdrom, bad, FALSE, &opts,
-                                              &error));
+        g_assert_false(
+            qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, cdrom, bad, FALSE, &opts, &error));
         g_assert_nonnull(error);
         g_clear_error(&error);
         g_assert_cmpstr(bad->path, ==, missing);
@@ -490,8 +489,8 @@ testMediaChange(void)
     testAssertNodesAreCached(&vm);
 
     /* eject */
-    g_assert_true(qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, cdrom, NULL, FALSE, &opts,
-                                         &error));
+    g_assert_true(
+        qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, cdrom, NULL, FALSE, &opts, &error));
     g_assert_no_error(error);
     g_assert_false(qvirStorageSourceIsBacking(cdrom->src));
     node = testCdromNode(&vm, cdrom->info.alias);
@@ -499,8 +498,8 @@ testMediaChange(void)
     testAssertNodesAreCached(&vm);
 
     /* not a cdrom */
-    g_assert_false(qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, testVMDisk(&vm, "vda"),
-                                          NULL, FALSE, &opts, &error));
+    g_assert_false(qemuHotplugChangeMedia(vm.mon, testCaps, vm.def, testVMDisk(&vm, "vda"), NULL,
+                                          FALSE, &opts, &error));
     g_assert_cmpstr(error->message, ==, "Removable media not supported for disk device");
     g_clear_error(&error);
 
@@ -519,9 +518,8 @@ testMediaChange(void)
 
         /* in the order the parser keeps: a copy through XML pairs disks by position */
         {
-            g_autoptr(qvirDomainDef) copy = qvirDomainDefCopy(vm.def,
-                                                              QVIR_DOMAIN_DEF_FORMAT_STATUS,
-                                                              &error);
+            g_autoptr(qvirDomainDef) copy =
+                qvirDomainDefCopy(vm.def, QVIR_DOMAIN_DEF_FORMAT_STATUS, &error);
 
             g_assert_no_error(error);
             for (guint i = 0; i < vm.def->disks->len; i++) {
@@ -582,12 +580,12 @@ testSoak(void)
     for (guint i = 0; i < cycles; i++) {
         qvirDomainDiskDef *disk = testDiskParse(xml);
         g_autofree char *snapFile = g_strdup_printf("%s/snap-%u.qcow2", vm.dir, i);
-        g_autofree char *snapXML = g_strdup_printf(
-            "<domainsnapshot><name>c%u</name><disks>"
-            "<disk name='vda' snapshot='no'/>"
-            "<disk name='sdb' snapshot='external'><source file='%s'/></disk>"
-            "</disks></domainsnapshot>",
-            i, snapFile);
+        g_autofree char *snapXML =
+            g_strdup_printf("<domainsnapshot><name>c%u</name><disks>"
+                            "<disk name='vda' snapshot='no'/>"
+                            "<disk name='sdb' snapshot='external'><source file='%s'/></disk>"
+                            "</disks></domainsnapshot>",
+                            i, snapFile);
         g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefParseString(snapXML, &error);
 
         gint64 t = g_get_monotonic_time();
@@ -598,8 +596,7 @@ testSoak(void)
         usAttach += g_get_monotonic_time() - t;
         t = g_get_monotonic_time();
         g_assert_true(qemuSnapshotDefAlignDisks(snap, vm.def, &error));
-        g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap,
-                                                 &error));
+        g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
         g_assert_no_error(error);
         usSnapshot += g_get_monotonic_time() - t;
         g_assert_cmpuint(qvirStorageSourceChainLength(disk->src), ==, 3);
@@ -607,8 +604,8 @@ testSoak(void)
                                          &error) == FALSE);
         g_clear_error(&error);
         t = g_get_monotonic_time();
-        g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, top, TRUE, 0,
-                                         &error));
+        g_assert_true(
+            qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, disk, NULL, top, TRUE, 0, &error));
         g_assert_no_error(error);
         g_assert_true(qemuBlockJobWait(vm.jobs, "sdb", TRUE, 30000));
         g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, disk, TRUE, &error));
@@ -657,19 +654,19 @@ testSoak(void)
  * writes a pattern to it, and its kernel answers the unplug request, so device_del really
  * completes (DEVICE_DELETED) - which no paused QEMU can show.
  */
-#define GUEST_INIT \
-    "#!/bin/busybox sh\n" \
-    "/bin/busybox --install -s /bin\n" \
-    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n" \
-    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci " \
-    "virtio_blk; do insmod /lib/$m.ko; done\n" \
-    "echo QVIRT-READY\n" \
-    "while [ ! -e /sys/block/vdb ]; do sleep 0.2; done\n" \
-    "sleep 0.5\n" \
-    "dd if=/dev/zero bs=65536 count=1 2>/dev/null | tr '\\000' '\\132' | " \
-    "dd of=/dev/vdb bs=65536 seek=32 conv=fsync 2>/dev/null && echo QVIRT-WROTE\n" \
-    "while [ -e /sys/block/vdb ]; do sleep 0.2; done\n" \
-    "echo QVIRT-GONE\n" \
+#define GUEST_INIT                                                                                 \
+    "#!/bin/busybox sh\n"                                                                          \
+    "/bin/busybox --install -s /bin\n"                                                             \
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"              \
+    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "          \
+    "virtio_blk; do insmod /lib/$m.ko; done\n"                                                     \
+    "echo QVIRT-READY\n"                                                                           \
+    "while [ ! -e /sys/block/vdb ]; do sleep 0.2; done\n"                                          \
+    "sleep 0.5\n"                                                                                  \
+    "dd if=/dev/zero bs=65536 count=1 2>/dev/null | tr '\\000' '\\132' | "                         \
+    "dd of=/dev/vdb bs=65536 seek=32 conv=fsync 2>/dev/null && echo QVIRT-WROTE\n"                 \
+    "while [ -e /sys/block/vdb ]; do sleep 0.2; done\n"                                            \
+    "echo QVIRT-GONE\n"                                                                            \
     "while true; do sleep 10; done\n"
 
 static const char *const testGuestModules[] = {
@@ -688,8 +685,8 @@ testCpioAdd(GByteArray *out, const char *name, guint32 mode, const char *data, g
     static guint32 ino = 1;
     g_autofree char *hdr = g_strdup_printf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X"
                                            "%08X%08X%08X",
-                                           ino++, mode, 0u, 0u, 1u, 0u, (guint32)len, 0u, 0u,
-                                           0u, 0u, (guint32)strlen(name) + 1, 0u);
+                                           ino++, mode, 0u, 0u, 1u, 0u, (guint32)len, 0u, 0u, 0u,
+                                           0u, (guint32)strlen(name) + 1, 0u);
     static const guint8 zeros[4] = {0};
 
     g_byte_array_append(out, (const guint8 *)hdr, strlen(hdr));
@@ -829,27 +826,26 @@ testGuestAttachWriteDetach(void)
     }
 
     /* testVMStart starts paused without a kernel: this one boots. */
-    extra = g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>guest</name>\n"
-        "  <uuid>7b1e6c55-0f4a-4d0c-8f0e-2a9c1d3e5f60</uuid>\n"
-        "  <memory unit='MiB'>256</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='q35'>hvm</type>\n"
-        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
-        "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
-        "  <features><acpi/></features>\n"
-        "  <devices>\n"
-        "    <emulator>" TEST_QEMU "</emulator>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2' cache='none'/>\n"
-        "      <source file='%s'/>\n"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "    <serial type='pty'><target port='0'/></serial>\n"
-        "  </devices>\n"
-        "</domain>\n",
-        kernel, initrd, vm.top);
+    extra = g_strdup_printf("<domain type='qemu'>\n"
+                            "  <name>guest</name>\n"
+                            "  <uuid>7b1e6c55-0f4a-4d0c-8f0e-2a9c1d3e5f60</uuid>\n"
+                            "  <memory unit='MiB'>256</memory>\n"
+                            "  <vcpu>1</vcpu>\n"
+                            "  <os><type arch='x86_64' machine='q35'>hvm</type>\n"
+                            "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+                            "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+                            "  <features><acpi/></features>\n"
+                            "  <devices>\n"
+                            "    <emulator>" TEST_QEMU "</emulator>\n"
+                            "    <disk type='file' device='disk'>\n"
+                            "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                            "      <source file='%s'/>\n"
+                            "      <target dev='vda' bus='virtio'/>\n"
+                            "    </disk>\n"
+                            "    <serial type='pty'><target port='0'/></serial>\n"
+                            "  </devices>\n"
+                            "</domain>\n",
+                            kernel, initrd, vm.top);
     vm.def = qvirDomainDefParseString(extra, 0, &error);
     g_assert_no_error(error);
     popts = (qemuProcessStartOpts){.runDir = vm.runDir,

@@ -146,8 +146,7 @@ testSnapshotTwoDisksThenCommit(void)
     testAssertNodesAreCached(&vm);
 
     testGuestWrite(&vm, vda->info.alias, 0x77, "5M", "64k");
-    g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, vda, NULL, vm.top, TRUE, 0,
-                                     &error));
+    g_assert_true(qemuBlockJobCommit(vm.jobs, vm.mon, vm.def, vda, NULL, vm.top, TRUE, 0, &error));
     g_assert_no_error(error);
     g_assert_true(qemuBlockJobWait(vm.jobs, "vda", TRUE, 30000));
     g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, vda, TRUE, &error));
@@ -210,8 +209,7 @@ testSnapshotFailures(void)
             "external snapshot file for disk vda already exists and is not a block device: %s",
             existing);
 
-        g_assert_false(
-            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
         g_assert_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
         g_assert_cmpstr(error->message, ==, msg);
         g_clear_error(&error);
@@ -225,8 +223,7 @@ testSnapshotFailures(void)
         g_autofree char *xml = testSnapXML("f", both);
         g_autoptr(qemuSnapshotDef) snap = testSnapDef(&vm, xml);
 
-        g_assert_false(
-            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
         g_assert_nonnull(error);
         g_clear_error(&error);
         g_assert_false(g_file_test(fresh, G_FILE_TEST_EXISTS));
@@ -255,8 +252,7 @@ testSnapshotFailures(void)
         g_autoptr(qemuSnapshotDef) snap = testSnapDef(&vm, xml);
 
         g_assert_true(qemuBlockJobPull(vm.jobs, vm.mon, vm.def, vda, NULL, 1024, &error));
-        g_assert_false(
-            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
         g_assert_cmpstr(error->message, ==, "disk 'vda' already in active block job");
         g_clear_error(&error);
         g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, vda, FALSE, &error));
@@ -308,17 +304,16 @@ testSnapshotXML(void)
     g_autofree char *out = NULL;
     TestVM vm;
     /* disks come in the domain's order (libvirt sorts virtio before sata) */
-    static const char *xml =
-        "<domainsnapshot>\n"
-        "  <name>nightly</name>\n"
-        "  <description>before &amp; after</description>\n"
-        "  <disks>\n"
-        "    <disk name='vda' snapshot='external'>\n"
-        "      <driver type='qcow2'/>\n"
-        "      <source file='/var/lib/x/vda.nightly'/>\n"
-        "    </disk>\n"
-        "  </disks>\n"
-        "</domainsnapshot>\n";
+    static const char *xml = "<domainsnapshot>\n"
+                             "  <name>nightly</name>\n"
+                             "  <description>before &amp; after</description>\n"
+                             "  <disks>\n"
+                             "    <disk name='vda' snapshot='external'>\n"
+                             "      <driver type='qcow2'/>\n"
+                             "      <source file='/var/lib/x/vda.nightly'/>\n"
+                             "    </disk>\n"
+                             "  </disks>\n"
+                             "</domainsnapshot>\n";
 
     memset(&vm, 0, sizeof(vm));
     vm.def = qvirDomainDefParseString(

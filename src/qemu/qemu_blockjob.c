@@ -214,8 +214,7 @@ qemuBlockJobsHandleEvent(qemuBlockJobs *jobs, const char *name, JsonObject *data
 }
 
 qemuEventWatch *
-qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name, const char *key,
-                        const char *value)
+qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name, const char *key, const char *value)
 {
     qemuEventWatch *w = g_new0(qemuEventWatch, 1);
 
@@ -356,8 +355,8 @@ qemuBlockJobNew(qemuBlockJobType type, qvirDomainDiskDef *disk, qvirStorageSourc
     qemuBlockJob *job = g_new0(qemuBlockJob, 1);
 
     job->type = type;
-    job->name = qemuBlockJobMakeName(type, disk->dst, top->nodeFormat,
-                                     base ? base->nodeFormat : NULL);
+    job->name =
+        qemuBlockJobMakeName(type, disk->dst, top->nodeFormat, base ? base->nodeFormat : NULL);
     job->dst = g_strdup(disk->dst);
     job->path = g_strdup(disk->src->path);
     job->topNode = g_strdup(top->nodeFormat);
@@ -371,8 +370,8 @@ qemuBlockJobNew(qemuBlockJobType type, qvirDomainDiskDef *disk, qvirStorageSourc
  * has been read, and that event must find the job. On failure the job is dropped.
  */
 static gboolean
-qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job,
-                  const char *command, JsonObject *args, GError **error)
+qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job, const char *command,
+                  JsonObject *args, GError **error)
 {
     g_autoptr(JsonNode) ret = NULL;
     g_autofree char *name = g_strdup(job->name);
@@ -402,9 +401,8 @@ qemuBlockJobDeepest(qvirStorageSource *top)
 }
 
 gboolean
-qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
-                 qvirDomainDiskDef *disk, const char *base, unsigned long long bandwidth,
-                 GError **error)
+qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvirDomainDiskDef *disk,
+                 const char *base, unsigned long long bandwidth, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
     qvirStorageSource *baseSrc = NULL;
@@ -416,16 +414,14 @@ qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
         return FALSE;
     if (!qvirStorageSourceIsBacking(disk->src->backingStore)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "top '%s' in chain for '%s' has no backing file", disk->src->path,
-                    disk->dst);
+                    "top '%s' in chain for '%s' has no backing file", disk->src->path, disk->dst);
         return FALSE;
     }
-    if (base &&
-        !(baseSrc = qemuChainLookup(disk->src, disk->src, base, disk->dst, NULL, error)))
+    if (base && !(baseSrc = qemuChainLookup(disk->src, disk->src, base, disk->dst, NULL, error)))
         return FALSE;
     if (baseSrc && !baseSrc->nodeFormat) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "image '%s' has no node name", baseSrc->path);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "image '%s' has no node name",
+                    baseSrc->path);
         return FALSE;
     }
 
@@ -504,8 +500,8 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
 }
 
 gboolean
-qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk,
-                  gboolean pivot, GError **error)
+qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk, gboolean pivot,
+                  GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
     g_autoptr(JsonNode) ret = NULL;
@@ -557,8 +553,7 @@ qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk
         ret = qemuMonitorCommand(mon, "job-complete", args, QEMU_BLOCKJOB_TIMEOUT_MS, error);
     } else {
         json_object_set_string_member(args, "device", name);
-        ret = qemuMonitorCommand(mon, "block-job-cancel", args, QEMU_BLOCKJOB_TIMEOUT_MS,
-                                 error);
+        ret = qemuMonitorCommand(mon, "block-job-cancel", args, QEMU_BLOCKJOB_TIMEOUT_MS, error);
     }
     if (ret)
         return TRUE;
@@ -578,8 +573,7 @@ qemuBlockJobQuery(qemuMonitor *mon, const char *name, GError **error)
     g_autoptr(JsonNode) ret = NULL;
     JsonArray *arr;
 
-    if (!(ret = qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS,
-                                   error)))
+    if (!(ret = qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS, error)))
         return NULL;
     if (!JSON_NODE_HOLDS_ARRAY(ret)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
@@ -647,8 +641,8 @@ qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskD
     info->cur = qemuBlockJobIntMember(o, "offset");
     info->end = qemuBlockJobIntMember(o, "len");
     info->bandwidth = qemuBlockJobIntMember(o, "speed");
-    info->ready = ready || (json_object_has_member(o, "ready") &&
-                            json_object_get_boolean_member(o, "ready"));
+    info->ready =
+        ready || (json_object_has_member(o, "ready") && json_object_get_boolean_member(o, "ready"));
     /* virsh --wait --pivot pivots as soon as cur == end; before the job is ready that
      * pivot would be refused, so an active commit shows as unfinished until then. */
     if ((type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT || type == QEMU_BLOCKJOB_TYPE_COPY) &&
@@ -689,8 +683,8 @@ qemuBlockJobApply(qemuMonitor *mon, qvirDomainDef *def, qemuBlockJob *job, GErro
         base = qemuBlockJobFindNode(disk->src, job->baseNode);
     if (!top || (job->baseNode && !base)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "chain of disk '%s' no longer holds the layers of block job '%s'",
-                    job->dst, job->name);
+                    "chain of disk '%s' no longer holds the layers of block job '%s'", job->dst,
+                    job->name);
         return FALSE;
     }
 
@@ -708,8 +702,8 @@ qemuBlockJobApply(qemuMonitor *mon, qvirDomainDef *def, qemuBlockJob *job, GErro
     case QEMU_BLOCKJOB_TYPE_UNKNOWN:
     case QEMU_BLOCKJOB_TYPE_LAST:
     default:
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "unsupported block job type %d", job->type);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "unsupported block job type %d",
+                    job->type);
         return FALSE;
     }
     if (!ok)
@@ -739,8 +733,8 @@ qemuBlockJobEventNew(const qemuBlockJob *job, qemuBlockJobStatus status)
 }
 
 gboolean
-qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
-                     GPtrArray *events, GError **error)
+qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, GPtrArray *events,
+                     GError **error)
 {
     g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobFree);
     gboolean ret = TRUE;
@@ -819,8 +813,7 @@ qemuBlockJobsGraphName(JsonArray *nodes, gint64 id)
 }
 
 static const char *
-qemuBlockJobsGraphChild(JsonArray *nodes, JsonArray *edges, const char *parent,
-                        const char *edge)
+qemuBlockJobsGraphChild(JsonArray *nodes, JsonArray *edges, const char *parent, const char *edge)
 {
     gint64 pid = qemuBlockJobsGraphId(nodes, parent);
 
@@ -993,19 +986,18 @@ qemuBlockJobsAdopt(qemuBlockJobs *jobs, qvirDomainDef *def, JsonObject *info)
 }
 
 gboolean
-qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
-                       GError **error)
+qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, GError **error)
 {
     g_autoptr(JsonNode) list = NULL;
     g_autoptr(JsonNode) graph = NULL;
-    g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qvirStorageSourceFree);
+    g_autoptr(GPtrArray) removed =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qvirStorageSourceFree);
     gboolean ret = TRUE;
 
     g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL, FALSE);
 
-    if (!(list = qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS,
-                                    error)))
+    if (!(list =
+              qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_BLOCKJOB_TIMEOUT_MS, error)))
         return FALSE;
     if (JSON_NODE_HOLDS_ARRAY(list)) {
         JsonArray *arr = json_node_get_array(list);
@@ -1026,8 +1018,8 @@ qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def
         g_autoptr(GPtrArray) qnodes = NULL;
         GError *err = NULL;
 
-        if (!disk->info.alias || !qvirStorageSourceIsBacking(disk->src) ||
-            !disk->src->nodeFormat || qemuBlockJobsDiskHasJob(jobs, disk->dst))
+        if (!disk->info.alias || !qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat ||
+            qemuBlockJobsDiskHasJob(jobs, disk->dst))
             continue;
         qnodes = qemuBlockJobsQemuChain(json_node_get_object(graph), disk->info.alias);
         if (qnodes->len == 0)

@@ -91,8 +91,8 @@ gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
  * all of them). BASE is a path, a backing name or "vda[N]". BANDWIDTH in bytes/s.
  */
 gboolean qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
-                          qvirDomainDiskDef *disk, const char *base,
-                          unsigned long long bandwidth, GError **error);
+                          qvirDomainDiskDef *disk, const char *base, unsigned long long bandwidth,
+                          GError **error);
 
 /*
  * Start a block commit of TOP (NULL: the active layer) into BASE (NULL: the deepest
@@ -141,8 +141,8 @@ gboolean qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomai
  */
 typedef struct _qemuEventWatch qemuEventWatch;
 
-qemuEventWatch *qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name,
-                                        const char *key, const char *value);
+qemuEventWatch *qemuBlockJobsWatchEvent(qemuBlockJobs *jobs, const char *name, const char *key,
+                                        const char *value);
 /* TRUE when the event arrived (before or during the wait) within TIMEOUT_MS. */
 gboolean qemuEventWatchWait(qemuEventWatch *watch, unsigned int timeoutMs);
 void qemuEventWatchFree(qemuEventWatch *watch);

@@ -201,14 +201,12 @@ qemuChainEditCommit(qvirStorageSource *diskTop, qvirStorageSource *top, qvirStor
     qvirStorageSource *parent = NULL;
     qvirStorageSource *cur;
 
-    g_return_val_if_fail(diskTop != NULL && top != NULL && base != NULL && removed != NULL,
-                         FALSE);
+    g_return_val_if_fail(diskTop != NULL && top != NULL && base != NULL && removed != NULL, FALSE);
     *removed = NULL;
 
     if (top == diskTop) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "commit of '%s' active layer requires active flag",
-                    top->path ? top->path : "");
+                    "commit of '%s' active layer requires active flag", top->path ? top->path : "");
         return FALSE;
     }
     for (cur = diskTop; qvirStorageSourceIsBacking(cur); cur = cur->backingStore) {
@@ -225,8 +223,8 @@ qemuChainEditCommit(qvirStorageSource *diskTop, qvirStorageSource *top, qvirStor
     }
     if (!qvirStorageSourceIsBacking(top->backingStore)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "top '%s' in chain for '%s' has no backing file",
-                    top->path ? top->path : "", diskTop->path ? diskTop->path : "");
+                    "top '%s' in chain for '%s' has no backing file", top->path ? top->path : "",
+                    diskTop->path ? diskTop->path : "");
         return FALSE;
     }
     if (!qemuChainContains(top, base)) {
@@ -262,8 +260,8 @@ qemuChainEditActiveCommit(qvirStorageSource **diskTop, qvirStorageSource *base,
     }
     if (!qemuChainContains(old, base)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "could not find image '%s' beneath '%s' in chain",
-                    base->path ? base->path : "", old->path ? old->path : "");
+                    "could not find image '%s' beneath '%s' in chain", base->path ? base->path : "",
+                    old->path ? old->path : "");
         return FALSE;
     }
 
@@ -290,8 +288,7 @@ qemuChainEditSnapshot(qvirStorageSource **diskTop, qvirStorageSource *overlay, G
         return FALSE;
     }
     if (!qvirStorageSourceIsBacking(overlay)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "snapshot overlay has no source");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "snapshot overlay has no source");
         return FALSE;
     }
     if (qvirStorageSourceIsBacking(overlay->backingStore)) {

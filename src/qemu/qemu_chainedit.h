@@ -29,8 +29,8 @@
  *   "could not find backing store index '7' in chain for 'vda'"
  */
 qvirStorageSource *qemuChainLookup(qvirStorageSource *top, const qvirStorageSource *beneath,
-                                   const char *name, const char *dst,
-                                   qvirStorageSource **parent, GError **error);
+                                   const char *name, const char *dst, qvirStorageSource **parent,
+                                   GError **error);
 
 /* TRUE when LAYER is one of the real layers strictly below ABOVE. */
 gboolean qemuChainContains(const qvirStorageSource *above, const qvirStorageSource *layer);
@@ -42,9 +42,8 @@ gboolean qemuChainContains(const qvirStorageSource *above, const qvirStorageSour
  * QEMU wrote it into TOP's header. Returns the removed layers (NULL when none were
  * removed); on error (BASE not below TOP, TOP without backing) nothing changes.
  */
-gboolean qemuChainEditPull(qvirStorageSource *top, qvirStorageSource *base,
-                           const char *backingName, qvirStorageSource **removed,
-                           GError **error);
+gboolean qemuChainEditPull(qvirStorageSource *top, qvirStorageSource *base, const char *backingName,
+                           qvirStorageSource **removed, GError **error);
 
 /*
  * Commit of an inner layer finished: TOP and the layers down to BASE (exclusive)

@@ -21,8 +21,7 @@ qemuHotplugBlockdevAdd(qemuMonitor *mon, JsonNode *props, GError **error)
     g_autoptr(JsonNode) ret = NULL;
 
     if (!props || !JSON_NODE_HOLDS_OBJECT(props)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot build blockdev properties");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "cannot build blockdev properties");
         return FALSE;
     }
     ret = qemuMonitorCommand(mon, "blockdev-add", json_node_get_object(props),
@@ -54,8 +53,8 @@ qemuHotplugKeepFirstError(GError **error, GError *err)
 }
 
 static void
-qemuHotplugDelLayer(qemuMonitor *mon, qvirStorageSource *src, gboolean format,
-                    gboolean storage, GError **error)
+qemuHotplugDelLayer(qemuMonitor *mon, qvirStorageSource *src, gboolean format, gboolean storage,
+                    GError **error)
 {
     GError *err = NULL;
 
@@ -80,9 +79,8 @@ qemuHotplugBlockdevDelChain(qemuMonitor *mon, qvirStorageSource *top, GError **e
 }
 
 gboolean
-qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps,
-                            const qvirDomainDiskDef *disk, qvirStorageSource *top,
-                            GError **error)
+qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDiskDef *disk,
+                            qvirStorageSource *top, GError **error)
 {
     g_autoptr(GPtrArray) layers = g_ptr_array_new();
     qvirStorageSource *src;
@@ -175,10 +173,9 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
     default:
         break;
     }
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                "disk bus '%s' cannot be hotplugged.",
-                qvirDomainDiskBusTypeToString(disk->bus) ? qvirDomainDiskBusTypeToString(disk->bus)
-                                                          : "");
+    g_set_error(
+        error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED, "disk bus '%s' cannot be hotplugged.",
+        qvirDomainDiskBusTypeToString(disk->bus) ? qvirDomainDiskBusTypeToString(disk->bus) : "");
     return FALSE;
 }
 
@@ -217,17 +214,15 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
 
     if (copy->controllers->len != ncontrollers) {
         if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                        "No more available PCI slots");
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
         else
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                        "disk '%s' needs a controller the running domain does not have",
-                        disk->dst);
+                        "disk '%s' needs a controller the running domain does not have", disk->dst);
         return FALSE;
     }
     if (!disk->info.alias) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "no alias assigned to disk '%s'", disk->dst);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no alias assigned to disk '%s'",
+                    disk->dst);
         return FALSE;
     }
     return TRUE;
@@ -247,8 +242,7 @@ qemuHotplugControllerAlias(const qvirDomainDef *def, qvirDomainControllerType ty
         qemuDomainGetMachineKind(def, &kind, NULL);
         return kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0";
     }
-    *tofree = g_strdup_printf(type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI ? "pci.%d" : "scsi%d",
-                              idx);
+    *tofree = g_strdup_printf(type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI ? "pci.%d" : "scsi%d", idx);
     return *tofree;
 }
 
@@ -261,8 +255,7 @@ qemuHotplugSetStrFree(JsonObject *obj, const char *key, char *value)
 
 /* write-cache goes on the device (libvirt's table; not for device='lun'). */
 static void
-qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk,
-                            const qemuCaps *caps)
+qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk, const qemuCaps *caps)
 {
     gboolean writeback = FALSE;
 
@@ -285,36 +278,32 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
 
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
         if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                        "No more available PCI slots");
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
             return NULL;
         }
         json_object_set_string_member(props, "driver", "virtio-blk-pci");
-        json_object_set_string_member(
-            props, "bus",
-            qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
-                                       (int)info->addr.pci.bus, &tofree));
+        json_object_set_string_member(props, "bus",
+                                      qemuHotplugControllerAlias(def,
+                                                                 QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
+                                                                 (int)info->addr.pci.bus, &tofree));
         if (info->addr.pci.function)
-            qemuHotplugSetStrFree(props, "addr",
-                                               g_strdup_printf("0x%x.0x%x", info->addr.pci.slot,
-                                                               info->addr.pci.function));
+            qemuHotplugSetStrFree(
+                props, "addr",
+                g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
         else
-            qemuHotplugSetStrFree(props, "addr",
-                                               g_strdup_printf("0x%x", info->addr.pci.slot));
+            qemuHotplugSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
     } else {
         const qvirDomainDeviceDriveAddress *a = &info->addr.drive;
         const char *ctrl = qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
                                                       (int)a->controller, &tofree);
 
-        json_object_set_string_member(props, "driver",
-                                      disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd"
-                                                                                    : "scsi-hd");
+        json_object_set_string_member(
+            props, "driver", disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd" : "scsi-hd");
         qemuHotplugSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
         json_object_set_int_member(props, "channel", 0);
         json_object_set_int_member(props, "scsi-id", a->target);
         json_object_set_int_member(props, "lun", a->unit);
-        qemuHotplugSetStrFree(props, "device_id",
-                                           g_strdup_printf("drive-%s", info->alias));
+        qemuHotplugSetStrFree(props, "device_id", g_strdup_printf("drive-%s", info->alias));
     }
     if (disk->src->shared && !disk->src->readonly &&
         (!caps || qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW)))
@@ -331,8 +320,7 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
 
 static gboolean
 qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
-                          qvirDomainDiskDef *disk, const qemuHotplugOpts *opts,
-                          GError **error)
+                          qvirDomainDiskDef *disk, const qemuHotplugOpts *opts, GError **error)
 {
     qvirStorageChainConfig defcfg;
     qvirStorageChainConfig cfg;
@@ -498,8 +486,7 @@ qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *de
 
     if (!qemuHotplugDiskRemoved(mon, def, alias, &err) && err) {
         /* The disk is gone from the guest and the definition; only cleanup failed. */
-        g_warning("disk '%s' detached but its nodes could not be deleted: %s", alias,
-                  err->message);
+        g_warning("disk '%s' detached but its nodes could not be deleted: %s", alias, err->message);
         g_error_free(err);
     }
     return QEMU_HOTPLUG_DETACH_DONE;
@@ -608,11 +595,10 @@ qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *de
 
     if (!qemuHotplugTrayCommand(mon, "blockdev-open-tray", id, force ? 1 : 0, NULL, error))
         goto del_new;
-    if (hadMedium &&
-        !qemuHotplugTrayCommand(mon, "blockdev-remove-medium", id, -1, NULL, error))
+    if (hadMedium && !qemuHotplugTrayCommand(mon, "blockdev-remove-medium", id, -1, NULL, error))
         goto close_tray;
-    if (insert && !qemuHotplugTrayCommand(mon, "blockdev-insert-medium", id, -1,
-                                          newsrc->nodeFormat, error)) {
+    if (insert &&
+        !qemuHotplugTrayCommand(mon, "blockdev-insert-medium", id, -1, newsrc->nodeFormat, error)) {
         if (hadMedium)
             qemuHotplugTrayCommand(mon, "blockdev-insert-medium", id, -1, disk->src->nodeFormat,
                                    NULL);

@@ -66,8 +66,8 @@ gboolean qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char
  * whenever QEMU allows (a failure after the old medium was removed re-inserts it).
  */
 gboolean qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
-                                qvirDomainDiskDef *disk, qvirStorageSource *newsrc,
-                                gboolean force, const qemuHotplugOpts *opts, GError **error);
+                                qvirDomainDiskDef *disk, qvirStorageSource *newsrc, gboolean force,
+                                const qemuHotplugOpts *opts, GError **error);
 
 /* ---- shared with block jobs and snapshots ---------------------------------------- */
 

@@ -93,8 +93,8 @@ qemuSnapshotXMLIs(xmlNodePtr node, const char *name)
 static qemuSnapshotDiskDef *
 qemuSnapshotDiskDefParse(xmlNodePtr node, GError **error)
 {
-    g_autoptr(GPtrArray) holder = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuSnapshotDiskDefFree);
+    g_autoptr(GPtrArray) holder =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDefFree);
     qemuSnapshotDiskDef *disk = g_new0(qemuSnapshotDiskDef, 1);
     g_autofree char *snapshot = NULL;
     g_autofree char *type = NULL;
@@ -254,8 +254,8 @@ qemuSnapshotDefaultFile(const qvirDomainDiskDef *disk, const char *snapName, GEr
 gboolean
 qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GError **error)
 {
-    g_autoptr(GPtrArray) aligned = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuSnapshotDiskDefFree);
+    g_autoptr(GPtrArray) aligned =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDefFree);
 
     if (!snap->name)
         snap->name = g_strdup_printf("%lld", (long long)(g_get_real_time() / G_USEC_PER_SEC));
@@ -279,8 +279,8 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
         }
         g_ptr_array_find(domdef->disks, dd, &idx);
         if (g_ptr_array_index(aligned, idx)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "disk '%s' specified twice", sd->name);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "disk '%s' specified twice",
+                        sd->name);
             return FALSE;
         }
         if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_INTERNAL) {
@@ -290,11 +290,11 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
         }
         if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_DEFAULT)
             sd->snapshot = qemuSnapshotDiskDefaultNo(dd) ? QEMU_SNAPSHOT_LOCATION_NO
-                                                          : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+                                                         : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
         if (sd->file && sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "file '%s' for disk '%s' requires use of external snapshot mode",
-                        sd->file, sd->name);
+                        "file '%s' for disk '%s' requires use of external snapshot mode", sd->file,
+                        sd->name);
             return FALSE;
         }
         g_free(sd->name);
@@ -310,7 +310,7 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
             sd = g_new0(qemuSnapshotDiskDef, 1);
             sd->name = g_strdup(dd->dst);
             sd->snapshot = qemuSnapshotDiskDefaultNo(dd) ? QEMU_SNAPSHOT_LOCATION_NO
-                                                          : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+                                                         : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
             aligned->pdata[i] = sd;
         }
         if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_EXTERNAL && !sd->file &&
@@ -377,9 +377,9 @@ qemuSnapshotDefFormat(const qemuSnapshotDef *snap)
                 continue;
             }
             g_string_append(buf, " type='file'>\n");
-            g_string_append_printf(buf, "      <driver type='%s'/>\n",
-                                   qvirStorageFileFormatTypeToString(
-                                       d->format ? d->format : QVIR_STORAGE_FILE_QCOW2));
+            g_string_append_printf(
+                buf, "      <driver type='%s'/>\n",
+                qvirStorageFileFormatTypeToString(d->format ? d->format : QVIR_STORAGE_FILE_QCOW2));
             g_string_append(buf, "      <source file='");
             qemuSnapshotEscape(buf, d->file);
             g_string_append(buf, "'/>\n    </disk>\n");
@@ -459,20 +459,18 @@ qemuSnapshotJSONString(JsonObject *o, const char *key)
  * then dismiss it.
  */
 static gboolean
-qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options,
-                           GError **error)
+qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
     g_autoptr(JsonNode) ret = NULL;
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)QEMU_SNAPSHOT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+    gint64 deadline =
+        g_get_monotonic_time() + (gint64)QEMU_SNAPSHOT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
     g_autofree char *jobError = NULL;
     gulong sleepUs = 100;
 
     json_object_set_string_member(args, "job-id", jobId);
     json_object_set_object_member(args, "options", json_object_ref(options));
-    if (!(ret = qemuMonitorCommand(mon, "blockdev-create", args, QEMU_SNAPSHOT_TIMEOUT_MS,
-                                   error)))
+    if (!(ret = qemuMonitorCommand(mon, "blockdev-create", args, QEMU_SNAPSHOT_TIMEOUT_MS, error)))
         return FALSE;
 
     for (;;) {
@@ -481,8 +479,7 @@ qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *opti
         gboolean found = FALSE;
         JsonArray *arr;
 
-        if (!(jobs = qemuMonitorCommand(mon, "query-jobs", NULL, QEMU_SNAPSHOT_TIMEOUT_MS,
-                                        error)))
+        if (!(jobs = qemuMonitorCommand(mon, "query-jobs", NULL, QEMU_SNAPSHOT_TIMEOUT_MS, error)))
             return FALSE;
         arr = JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
         for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
@@ -542,8 +539,8 @@ qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top, unsigned lon
         return TRUE;
     }
     json_object_set_boolean_member(args, "flat", TRUE);
-    if (!(ret = qemuMonitorCommand(mon, "query-named-block-nodes", args,
-                                   QEMU_SNAPSHOT_TIMEOUT_MS, error)))
+    if (!(ret = qemuMonitorCommand(mon, "query-named-block-nodes", args, QEMU_SNAPSHOT_TIMEOUT_MS,
+                                   error)))
         return FALSE;
     arr = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
     for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
@@ -560,8 +557,8 @@ qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top, unsigned lon
             return TRUE;
         }
     }
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                "cannot determine the size of '%s'", top->path);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "cannot determine the size of '%s'",
+                top->path);
     return FALSE;
 }
 
@@ -576,8 +573,8 @@ qemuSnapshotCheckTarget(const qvirDomainDiskDef *disk, const char *file, gboolea
     if (stat(file, &st) < 0) {
         if (errno == ENOENT)
             return TRUE;
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                    "unable to stat for disk %s: %s: %s", disk->dst, file, g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "unable to stat for disk %s: %s: %s",
+                    disk->dst, file, g_strerror(errno));
         return FALSE;
     }
     *exists = TRUE;
@@ -660,9 +657,8 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
 
     sprops = qemuBlockStorageSourceGetBackendProps(&view, ov, caps);
     {
-        g_autoptr(JsonNode) r = qemuMonitorCommand(mon, "blockdev-add",
-                                                   json_node_get_object(sprops),
-                                                   QEMU_SNAPSHOT_TIMEOUT_MS, error);
+        g_autoptr(JsonNode) r = qemuMonitorCommand(
+            mon, "blockdev-add", json_node_get_object(sprops), QEMU_SNAPSHOT_TIMEOUT_MS, error);
         if (!r)
             return FALSE;
     }
@@ -681,9 +677,8 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
 
     fprops = qemuBlockStorageSourceGetFormatProps(&view, ov, caps);
     {
-        g_autoptr(JsonNode) r = qemuMonitorCommand(mon, "blockdev-add",
-                                                   json_node_get_object(fprops),
-                                                   QEMU_SNAPSHOT_TIMEOUT_MS, error);
+        g_autoptr(JsonNode) r = qemuMonitorCommand(
+            mon, "blockdev-add", json_node_get_object(fprops), QEMU_SNAPSHOT_TIMEOUT_MS, error);
         if (!r)
             return FALSE;
     }
@@ -702,8 +697,8 @@ qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, GError
     if (disk->src->format != QVIR_STORAGE_FILE_QCOW2 &&
         disk->src->format != QVIR_STORAGE_FILE_RAW) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "external snapshot of disk '%s' with format '%s' is not supported",
-                    disk->dst, qvirStorageFileFormatTypeToString(disk->src->format));
+                    "external snapshot of disk '%s' with format '%s' is not supported", disk->dst,
+                    qvirStorageFileFormatTypeToString(disk->src->format));
         return FALSE;
     }
     if (jobs && qemuBlockJobsDiskHasJob(jobs, disk->dst)) {
@@ -718,8 +713,8 @@ gboolean
 qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
                            qvirDomainDef *def, const qemuSnapshotDef *snap, GError **error)
 {
-    g_autoptr(GPtrArray) data = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)qemuSnapshotDiskDataFree);
+    g_autoptr(GPtrArray) data =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDataFree);
     g_autoptr(JsonObject) args = NULL;
     g_autoptr(JsonNode) ret = NULL;
     JsonArray *actions;
@@ -742,8 +737,7 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
         }
         if (!sd->file || !g_path_is_absolute(sd->file)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "disk snapshot image path '%s' must be absolute",
-                        sd->file ? sd->file : "");
+                        "disk snapshot image path '%s' must be absolute", sd->file ? sd->file : "");
             return FALSE;
         }
         if (!qemuSnapshotCheckDisk(jobs, disk, error))
@@ -773,8 +767,7 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
 
         if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        if (!qemuSnapshotDiskPrepare(mon, caps, g_ptr_array_index(data, k++), sd, &next,
-                                     error))
+        if (!qemuSnapshotDiskPrepare(mon, caps, g_ptr_array_index(data, k++), sd, &next, error))
             goto rollback;
     }
 

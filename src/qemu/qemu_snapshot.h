@@ -30,7 +30,7 @@ QVIR_ENUM_DECL(qemuSnapshotLocation); /* "default", "no", "internal", "external"
 typedef struct {
     char *name; /* target ("vda") or source path, as written; the target after alignment */
     qemuSnapshotLocation snapshot;
-    char *file; /* <source file=>: the new overlay */
+    char *file;                   /* <source file=>: the new overlay */
     qvirStorageFileFormat format; /* <driver type=>; NONE = qcow2 */
 } qemuSnapshotDiskDef;
 
