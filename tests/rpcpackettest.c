@@ -471,8 +471,26 @@ testPreamble(void)
     testOpen(fd, 3);
     {
         g_auto(TestReply) r = {0};
+        g_auto(TestReply) dereg = {0};
+        g_autoptr(GByteArray) id = testIntBody(12345);
+        gint32 events;
 
-        testCall(fd, 60, 4, f14); /* remote event callbacks: not offered */
+        /* Remote event callbacks are offered exactly when their procedures exist:
+         * DEREGISTER_ANY then fails for want of a driver, not as unsupported. */
+        testCall(fd, 60, 4, f14);
+        g_assert_true(testRecv(fd, &r));
+        events = testReplyInt(&r);
+        g_assert_true(events == 0 || events == 1);
+        testCall(fd, 317, 40, id);
+        g_assert_true(testRecv(fd, &dereg));
+        testExpectError(&dereg, 40, events ? QVIR_ERR_NO_CONNECT : QVIR_ERR_NO_SUPPORT,
+                        events ? "no connection driver" : "not supported");
+    }
+    {
+        g_auto(TestReply) r = {0};
+        g_autoptr(GByteArray) f999 = testIntBody(999);
+
+        testCall(fd, 60, 41, f999); /* a feature nobody knows */
         g_assert_true(testRecv(fd, &r));
         g_assert_cmpint(testReplyInt(&r), ==, 0);
     }
@@ -547,12 +565,12 @@ testUnknownProcedure(void)
     g_auto(TestReply) r4 = {0};
 
     testOpen(fd, 1);
-    testCall(fd, 8, 2, NULL); /* DOMAIN_ATTACH_DEVICE */
+    testCall(fd, 27, 2, NULL); /* DOMAIN_REBOOT */
     g_assert_true(testRecv(fd, &r1));
     testExpectError(&r1, 2, QVIR_ERR_NO_SUPPORT,
                     "this function is not supported by the connection driver: "
-                    "virDomainAttachDevice");
-    g_assert_cmpint(r1.hdr.procedure, ==, 8);
+                    "virDomainReboot");
+    g_assert_cmpint(r1.hdr.procedure, ==, 27);
 
     testCall(fd, 99999, 3, NULL);
     g_assert_true(testRecv(fd, &r2));

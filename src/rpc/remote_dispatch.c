@@ -12,6 +12,9 @@
 
 #include "rpc/remote_procs.h"
 #include "util/virerror.h"
+#ifdef QVIR_HAVE_REMOTE_DISK
+#include "rpc/remote_dispatch_disk.h"
+#endif
 
 /* remote_protocol.x limits */
 #define REMOTE_DOMAIN_LIST_MAX 16384
@@ -221,8 +224,16 @@ remoteConnectSupportsFeature(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
         supported = TRUE;
         break;
+    case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
+        /* Event callbacks (316/317) come with the disk procedures; without them,
+         * answering 0 keeps clients from relying on events. */
+#ifdef QVIR_HAVE_REMOTE_DISK
+        supported = TRUE;
+#else
+        supported = FALSE;
+#endif
+        break;
     default:
-        /* Events are not implemented: answering 0 keeps clients from relying on them. */
         supported = FALSE;
         break;
     }
@@ -919,13 +930,56 @@ qvirRemoteNumProcedures(void)
     return n;
 }
 
+/* Live disk operations, snapshots and event callbacks (remote_dispatch_disk.c) come
+ * first: where both have a procedure (snapshot counts), theirs is the real one. */
+static gboolean
+qvirRemoteDiskProc(gint32 proc, qvirRemoteDiskHandler *fn, gboolean *write)
+{
+#ifdef QVIR_HAVE_REMOTE_DISK
+    *write = FALSE;
+    *fn = qvirRemoteDiskLookup(proc, write);
+    return *fn != NULL;
+#else
+    return FALSE;
+#endif
+}
+
 static gboolean
 qvirRemoteRunInline(gint32 proc)
 {
     const qvirRemoteProc *p = qvirRemoteProcLookup(proc);
+    qvirRemoteDiskHandler disk;
+    gboolean write;
+
+    /* They talk to QEMU or the disks: always a worker. */
+    if (qvirRemoteDiskProc(proc, &disk, &write))
+        return FALSE;
 
     /* Unknown procedures are answered on the spot too: no driver involved. */
     return !p || (p->flags & REMOTE_INLINE);
+}
+
+/* The checks every procedure passes before its handler: an open connection, a
+ * driver when it needs one, and write access when it changes something. */
+static gboolean
+qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, unsigned int flags, const char *api, GError **error)
+{
+    if (!(flags & REMOTE_PREOPEN) && !g_atomic_int_get(&ctx->client->opened)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: connection not open");
+        return FALSE;
+    }
+    if ((flags & REMOTE_DRIVER) && !ctx->drv) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
+                    api);
+        return FALSE;
+    }
+    if ((flags & REMOTE_WRITE) && g_atomic_int_get(&ctx->client->readonly)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_DENIED,
+                    "operation forbidden: read only access prevents %s", api);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -938,7 +992,14 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
     };
+    qvirRemoteDiskHandler disk;
+    gboolean write;
 
+    if (qvirRemoteDiskProc(hdr->procedure, &disk, &write)) {
+        if (!qvirRemoteCheckAccess(&ctx, REMOTE_DRIVER | (write ? REMOTE_WRITE : 0), api, error))
+            return FALSE;
+        return disk(ctx.drv, rpcClient, args, reply, error);
+    }
     if (!p) {
         g_info("unsupported procedure %d (%s)", hdr->procedure, api ? api : "unknown");
         if (api)
@@ -951,21 +1012,8 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
                         hdr->procedure);
         return FALSE;
     }
-    if (!(p->flags & REMOTE_PREOPEN) && !g_atomic_int_get(&ctx.client->opened)) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                            "internal error: connection not open");
+    if (!qvirRemoteCheckAccess(&ctx, p->flags, api, error))
         return FALSE;
-    }
-    if ((p->flags & REMOTE_DRIVER) && !ctx.drv) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
-                    api);
-        return FALSE;
-    }
-    if ((p->flags & REMOTE_WRITE) && g_atomic_int_get(&ctx.client->readonly)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_DENIED,
-                    "operation forbidden: read only access prevents %s", api);
-        return FALSE;
-    }
     return p->fn(&ctx, args, reply, error);
 }
 
@@ -978,6 +1026,9 @@ qvirRemoteClientNew(gpointer opaque)
 void
 qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
 {
+#ifdef QVIR_HAVE_REMOTE_DISK
+    qvirRemoteDiskInit(drv);
+#endif
     *prog = (qvirRpcProgram){
         .program = QVIR_RPC_REMOTE_PROGRAM,
         .version = QVIR_RPC_REMOTE_VERSION,
