@@ -666,8 +666,13 @@ testLifecycle(void)
     g_assert_no_error(err);
     g_assert_null(strstr(inactive, "<backingStore"));
 
-    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
-    g_assert_no_error(err);
+    {
+        gint64 t0 = g_get_monotonic_time();
+
+        g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+        g_assert_no_error(err);
+        g_test_message("start took %lld ms", (long long)(g_get_monotonic_time() - t0) / 1000);
+    }
     testAssertState(drv, a->uuid, STATE_RUNNING, 1 /* booted */);
     g_assert_cmpint(qvirDriverDomainIsActive(drv, a->uuid, NULL), ==, 1);
     byId = qvirDriverDomainLookupByID(drv, 1, &err);
@@ -722,8 +727,13 @@ testLifecycle(void)
     g_assert_cmpint(testStatusPid(statusPath), ==, pid);
 
     /* Destroy: QEMU gone, status removed, chain freed. */
-    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
-    g_assert_no_error(err);
+    {
+        gint64 t0 = g_get_monotonic_time();
+
+        g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+        g_assert_no_error(err);
+        g_test_message("destroy took %lld ms", (long long)(g_get_monotonic_time() - t0) / 1000);
+    }
     testAssertState(drv, a->uuid, STATE_SHUTOFF, SHUTOFF_DESTROYED);
     g_assert_false(g_file_test(statusPath, G_FILE_TEST_EXISTS));
     g_assert_true(testWaitPidGone(pid, 5000));
@@ -2004,6 +2014,84 @@ testCapsFollowBinary(void)
     qvirTestTempDirRemove(root);
 }
 
+typedef struct {
+    qvirDriver *drv;
+    guint index;
+    guint failures;
+} testStressData;
+
+/* One thread's share: its own domains defined, redefined, looked up, listed, undefined,
+ * while the others do the same and also race on a shared name. */
+static gpointer
+testStressThread(gpointer opaque)
+{
+    testStressData *data = opaque;
+
+    for (guint i = 0; i < 100; i++) {
+        g_autofree char *name = g_strdup_printf("stress-%u-%u", data->index, i % 5);
+        g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%04u%08u", data->index,
+                                                i % 5);
+        g_autofree char *xml = testDomainXML(name, uuid, NULL, NULL, 64 + i % 3);
+        g_autofree char *shared = testDomainXML("shared", UUID_C, NULL, NULL, 64);
+        g_autoptr(qvirDomainRef) ref = NULL;
+        g_autoptr(qvirDomainRef) sharedRef = NULL;
+        g_autoptr(GPtrArray) all = NULL;
+        g_autoptr(GError) err = NULL;
+        g_autofree char *dump = NULL;
+
+        if (!(ref = qvirDriverDomainDefineXML(data->drv, xml, 0, &err))) {
+            data->failures++;
+            continue;
+        }
+        sharedRef = qvirDriverDomainDefineXML(data->drv, shared, 0, NULL);
+        all = qvirDriverListAllDomains(data->drv, 0);
+        if (!(dump = qvirDriverDomainGetXMLDesc(data->drv, ref->uuid, 0, NULL)))
+            data->failures++;
+        if (i % 2 == 0 && !qvirDriverDomainUndefine(data->drv, ref->uuid, 0, NULL))
+            data->failures++;
+        if (sharedRef)
+            (void)qvirDriverDomainUndefine(data->drv, sharedRef->uuid, 0, NULL);
+    }
+    return NULL;
+}
+
+static void
+testConcurrentDefinitions(void)
+{
+    g_autofree char *root = testRootNew();
+    qvirDriver *drv = testOpen(root);
+    testStressData data[4];
+    GThread *threads[4];
+    g_autofree char *listing = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+        data[i] = (testStressData){.drv = drv, .index = i};
+        threads[i] = g_thread_new("stress", testStressThread, &data[i]);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+        g_thread_join(threads[i]);
+        g_assert_cmpuint(data[i].failures, ==, 0);
+    }
+    /* What is left in memory is exactly what is on disk, and no temporary file stayed. */
+    all = qvirDriverListAllDomains(drv, 0);
+    listing = testListDir(qvirDriverGetConfig(drv)->defsDir);
+    g_assert_null(strstr(listing, ",."));
+    g_assert_false(g_str_has_prefix(listing, "."));
+    {
+        g_auto(GStrv) files = *listing ? g_strsplit(listing, ",", -1) : g_new0(char *, 1);
+        g_assert_cmpuint(all->len, ==, g_strv_length(files));
+    }
+    qvirDriverClose(drv);
+    drv = testOpen(root);
+    {
+        g_autoptr(GPtrArray) again = qvirDriverListAllDomains(drv, 0);
+        g_assert_cmpuint(again->len, ==, all->len);
+    }
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -2048,6 +2136,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/persist-across-restart", testPersistAcrossRestart);
     g_test_add_func("/driver/undefine", testUndefine);
     g_test_add_func("/driver/corrupt-files-skipped", testCorruptFilesSkipped);
+    g_test_add_func("/driver/concurrent-definitions", testConcurrentDefinitions);
     g_test_add_func("/driver/capabilities", testCapabilities);
     g_test_add_func("/driver/caps-follow-binary", testCapsFollowBinary);
     g_test_add_func("/driver/xml-to-native", testXMLToNative);
