@@ -11,6 +11,8 @@
  *                                  then restarted: no definition lost, no QEMU left running
  *                                  unmanaged, a running domain reconnected with the chain
  *                                  QEMU itself reports (query-named-block-nodes).
+ *   /fault/qvirtd-sigkill-defines  qvirtd killed amid a burst of redefinitions: after a restart
+ *                                  every definition is whole and present.
  *   /fault/state-dir-full          definitions and status on full tmpfs mounts: define and
  *                                  start fail with a clear error, earlier files untouched,
  *                                  no QEMU left behind; all works again once there is room.
@@ -28,6 +30,7 @@
 #include <libxml/xpath.h>
 
 #include "daemontestutils.h"
+#include "conf/domain_conf.h"
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_driver.h"
 #include "qemu/qemu_monitor.h"
@@ -567,6 +570,93 @@ testDaemonSigkillDuringStart(void)
     g_assert_cmpint(faultVirsh(NULL, NULL, "undefine", name, NULL), ==, 0);
 }
 
+/* ---- qvirtd killed in the middle of a burst of defines ----------------------------------- */
+
+/* Four clients redefine 16 domains (each define rewrites the definition file) as fast as
+ * they can; qvirtd is killed in the middle. After a restart every domain must still be
+ * there with a definition that is either the one before or the one after a define, never a
+ * torn file. */
+static void
+testDaemonSigkillDuringDefines(void)
+{
+    static const char *script =
+        "import libvirt, sys, threading\n"
+        "uri, top = sys.argv[1], sys.argv[2]\n"
+        "def run(k):\n"
+        "    try:\n"
+        "        c = libvirt.open(uri)\n"
+        "        for rnd in range(100000):\n"
+        "            for i in range(k, 16, 4):\n"
+        "                c.defineXML(\"<domain type='qemu'><name>fault-def%02d</name>\"\n"
+        "                    \"<uuid>8f3c0a52-6b1e-4c55-9a41-2f0d6a9e2b%02d</uuid>\"\n"
+        "                    \"<description>round %d</description>\"\n"
+        "                    \"<memory unit='MiB'>64</memory><os><type arch='x86_64' \"\n"
+        "                    \"machine='pc'>hvm</type></os><devices><disk type='file' \"\n"
+        "                    \"device='disk'><driver name='qemu' type='qcow2'/><source \"\n"
+        "                    \"file='%s'/><target dev='vda' bus='virtio'/></disk>\"\n"
+        "                    \"</devices></domain>\" % (i, i, rnd, top))\n"
+        "    except libvirt.libvirtError:\n"
+        "        pass\n"
+        "ts = [threading.Thread(target=run, args=(k,)) for k in range(4)]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, faultTop, NULL};
+    g_autoptr(GError) error = NULL;
+    guint rewritten = 0;
+    GPid python;
+    int status;
+
+    faultEnsureDaemon();
+    for (guint i = 0; i < 16; i++) {
+        g_autofree char *name = g_strdup_printf("fault-def%02u", i);
+        g_autofree char *uuid = g_strdup_printf("8f3c0a52-6b1e-4c55-9a41-2f0d6a9e2b%02u", i);
+        faultDefine(name, uuid);
+    }
+    g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                    G_SPAWN_STDERR_TO_DEV_NULL,
+                                NULL, NULL, &python, &error));
+    g_usleep(1500 * 1000);
+    faultKillDaemon();
+    waitpid(python, &status, 0);
+
+    /* Every file on disk parses, before the daemon even looks at it. */
+    for (guint i = 0; i < 16; i++) {
+        g_autofree char *name = g_strdup_printf("fault-def%02u", i);
+        g_autofree char *path = faultDefPath(name);
+        g_autoptr(qvirDomainDef) def = qvirDomainDefParseFile(path, 0, &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(def->name, ==, name);
+    }
+    daemonStart(FALSE);
+    for (guint i = 0; i < 16; i++) {
+        g_autofree char *name = g_strdup_printf("fault-def%02u", i);
+        g_autofree char *state = faultDomState(name);
+        g_autofree char *out = NULL;
+
+        g_assert_cmpstr(state, ==, "shut off (unknown)");
+        g_assert_cmpint(faultVirsh(&out, NULL, "dumpxml", name, NULL), ==, 0);
+        rewritten += strstr(out, "<description>round ") != NULL;
+        g_assert_cmpint(faultVirsh(NULL, NULL, "undefine", name, NULL), ==, 0);
+    }
+    /* The burst did redefine them before the kill. */
+    g_test_message("%u of 16 definitions were rewritten before the kill", rewritten);
+    g_assert_cmpuint(rewritten, >, 0);
+    /* Nothing half-written was left next to the definitions. */
+    {
+        g_autofree char *dir = g_build_filename(daemonEnv.root, "etc", "qemu", NULL);
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *entry;
+
+        while (d && (entry = g_dir_read_name(d))) {
+            if (g_str_has_prefix(entry, "fault-def"))
+                g_test_message("left in %s: %s", dir, entry);
+            g_assert_false(g_str_has_prefix(entry, "fault-def"));
+        }
+    }
+}
+
 /* ---- a full state directory ------------------------------------------------------------ */
 
 static char *faultMounts[2];
@@ -1001,6 +1091,7 @@ main(int argc, char **argv)
     g_test_add_data_func("/fault/qemu-sigkill-active-commit", "active-commit",
                          testQemuSigkillDuringJob);
     g_test_add_func("/fault/qvirtd-sigkill-start", testDaemonSigkillDuringStart);
+    g_test_add_func("/fault/qvirtd-sigkill-defines", testDaemonSigkillDuringDefines);
     g_test_add_func("/fault/state-dir-full", testStateDirFull);
 
     ret = g_test_run();
