@@ -131,8 +131,7 @@ testUUID(const char *str, unsigned char *uuid)
 }
 
 static qvirDomainRef *
-testDefine(qvirDriver *drv, const char *name, const char *uuid, const char *disk,
-           const char *cache)
+testDefine(qvirDriver *drv, const char *name, const char *uuid, const char *disk, const char *cache)
 {
     g_autofree char *xml = testDomainXML(name, uuid, disk, cache, 64);
     g_autoptr(GError) err = NULL;
@@ -526,10 +525,10 @@ testMakeChain(const char *dir)
     g_autofree char *mid = g_build_filename(dir, "mid.qcow2", NULL);
     char *top = g_build_filename(dir, "top.qcow2", NULL);
     const char *c1[] = {"qemu-img", "create", "-q", "-f", "qcow2", base, "16M", NULL};
-    const char *c2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2",
-                        mid, NULL};
-    const char *c3[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", mid, "-F", "qcow2",
-                        top, NULL};
+    const char *c2[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                        base,       "-F",     "qcow2", mid,  NULL};
+    const char *c3[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                        mid,        "-F",     "qcow2", top,  NULL};
 
     testRunOK(c1);
     testRunOK(c2);
@@ -710,7 +709,8 @@ testLifecycle(void)
 
     g_assert_false(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
-    g_assert_cmpstr(err->message, ==, "Requested operation is not valid: domain is already running");
+    g_assert_cmpstr(err->message, ==,
+                    "Requested operation is not valid: domain is already running");
     g_clear_error(&err);
 
     /* Daemon restart: QEMU keeps running, the chain comes back from the status file. */
@@ -891,7 +891,8 @@ static void
 testXMLToNative(void)
 {
     g_autofree char *root = testRootNew();
-    g_autofree char *xml = testDomainXML("native", UUID_A, "/var/lib/img/disk one.qcow2", "none", 64);
+    g_autofree char *xml =
+        testDomainXML("native", UUID_A, "/var/lib/img/disk one.qcow2", "none", 64);
     g_autoptr(GError) err = NULL;
     g_autofree char *argv = NULL;
     qvirDriver *drv = testOpen(root);
@@ -969,14 +970,13 @@ testDestroyThread(gpointer opaque)
 }
 
 /* Call FN-like work and assert it took less than LIMIT_MS. */
-#define TEST_ASSERT_FAST(limitMs, stmt)                                                          \
-    do {                                                                                       \
-        gint64 t0_ = g_get_monotonic_time();                                                   \
-        stmt;                                                                                  \
-        gint64 ms_ = (g_get_monotonic_time() - t0_) / 1000;                                    \
-        if (ms_ > (limitMs))                                                                   \
-            g_error("'%s' took %lld ms while another domain's QEMU hung", #stmt,              \
-                    (long long)ms_);                                                           \
+#define TEST_ASSERT_FAST(limitMs, stmt)                                                            \
+    do {                                                                                           \
+        gint64 t0_ = g_get_monotonic_time();                                                       \
+        stmt;                                                                                      \
+        gint64 ms_ = (g_get_monotonic_time() - t0_) / 1000;                                        \
+        if (ms_ > (limitMs))                                                                       \
+            g_error("'%s' took %lld ms while another domain's QEMU hung", #stmt, (long long)ms_);  \
     } while (0)
 
 /*
@@ -1088,9 +1088,9 @@ testBlockJobEventCb(qvirDriver *drv, const qvirDomainRef *dom, const qemuBlockJo
     testEvents *events = opaque;
 
     g_mutex_lock(&events->lock);
-    g_ptr_array_add(events->seen, g_strdup_printf("%s %s %s %d", dom->name, ev->dst,
-                                                  qemuBlockJobTypeTypeToString(ev->type),
-                                                  (int)ev->status));
+    g_ptr_array_add(events->seen,
+                    g_strdup_printf("%s %s %s %d", dom->name, ev->dst,
+                                    qemuBlockJobTypeTypeToString(ev->type), (int)ev->status));
     g_mutex_unlock(&events->lock);
 }
 
@@ -1172,8 +1172,8 @@ testBlockPull(void)
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_assert_cmpstr(err->message, ==, "invalid argument: disk 'vdz' not found in domain");
     g_clear_error(&err);
-    g_assert_false(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", "/nonexistent.qcow2", 0, 0,
-                                               &err));
+    g_assert_false(
+        qvirDriverDomainBlockRebase(drv, a->uuid, "vda", "/nonexistent.qcow2", 0, 0, &err));
     g_assert_nonnull(strstr(err->message, "could not find image '/nonexistent.qcow2'"));
     g_clear_error(&err);
     g_assert_false(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", NULL, 0, 8 /* COPY */, &err));
@@ -1245,14 +1245,14 @@ testBlockCommit(void)
     g_assert_false(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, NULL, 0, 0, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_clear_error(&err);
-    g_assert_false(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", "vda[1]", "vda[2]", 0, 0,
-                                               &err));
+    g_assert_false(
+        qvirDriverDomainBlockCommit(drv, a->uuid, "vda", "vda[1]", "vda[2]", 0, 0, &err));
     g_assert_nonnull(err);
     g_clear_error(&err);
 
     /* Inner commit (shallow): mid into base; top now backs onto base. */
-    g_assert_true(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, "vda[2]", 0,
-                                              1 /* SHALLOW */, &err));
+    g_assert_true(
+        qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, "vda[2]", 0, 1 /* SHALLOW */, &err));
     g_assert_no_error(err);
     testWaitJob(drv, a->uuid, FALSE);
     xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
@@ -1261,8 +1261,8 @@ testBlockCommit(void)
     g_assert_true(testEventsHave(&events, "alpha vda commit 0"));
 
     /* Active commit with pivot: base becomes the top. */
-    g_assert_true(qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, NULL, 0, 4 /* ACTIVE */,
-                                              &err));
+    g_assert_true(
+        qvirDriverDomainBlockCommit(drv, a->uuid, "vda", NULL, NULL, 0, 4 /* ACTIVE */, &err));
     g_assert_no_error(err);
     testWaitJob(drv, a->uuid, TRUE);
     g_assert_true(qvirDriverDomainBlockJobAbort(drv, a->uuid, "vda", 2 /* PIVOT */, &err));
@@ -1347,8 +1347,8 @@ testHotplug(void)
     iso = g_build_filename(imgdir, "media.iso", NULL);
     {
         const char *c1[] = {"qemu-img", "create", "-q", "-f", "qcow2", ubase, "8M", NULL};
-        const char *c2[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", ubase,
-                            "-F", "qcow2", utop, NULL};
+        const char *c2[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                            ubase,      "-F",     "qcow2", utop, NULL};
         const char *c3[] = {"qemu-img", "create", "-q", "-f", "raw", iso, "1M", NULL};
         testRunOK(c1);
         testRunOK(c2);
@@ -1598,8 +1598,8 @@ testBlockJobAcrossRestart(void)
     probes = qvirDriverGetProbeCount(drv);
 
     /* 2 MiB at 512 KiB/s: about 4 s. Restart while it runs. */
-    g_assert_true(qvirDriverDomainBlockPull(drv, a->uuid, "vda", 512 * 1024,
-                                            64 /* BANDWIDTH_BYTES */, &err));
+    g_assert_true(
+        qvirDriverDomainBlockPull(drv, a->uuid, "vda", 512 * 1024, 64 /* BANDWIDTH_BYTES */, &err));
     g_assert_no_error(err);
     qvirDriverClose(drv);
     drv = testOpen(root);
@@ -1668,8 +1668,8 @@ testSnapshots(void)
     guint64 probes;
 
     imgdir = testStartChainDomain(root, &drv, &a);
-    metaDir = g_build_filename(qvirDriverGetConfig(drv)->stateDir, "qemu", "snapshot", "alpha",
-                               NULL);
+    metaDir =
+        g_build_filename(qvirDriverGetConfig(drv)->stateDir, "qemu", "snapshot", "alpha", NULL);
     probes = qvirDriverGetProbeCount(drv);
     s1file = g_build_filename(imgdir, "s1.qcow2", NULL);
     s2file = g_build_filename(imgdir, "s2.qcow2", NULL);
@@ -1862,12 +1862,12 @@ testSoak(void)
 
     for (guint i = 0; i < cycles; i++) {
         g_autofree char *overlay = g_strdup_printf("%s/soak-%u.qcow2", imgdir, i);
-        g_autofree char *snapxml = g_strdup_printf(
-            "<domainsnapshot><name>soak%u</name><disks>"
-            "<disk name='vda' snapshot='no'/>"
-            "<disk name='sdb' snapshot='external'><source file='%s'/></disk>"
-            "</disks></domainsnapshot>",
-            i, overlay);
+        g_autofree char *snapxml =
+            g_strdup_printf("<domainsnapshot><name>soak%u</name><disks>"
+                            "<disk name='vda' snapshot='no'/>"
+                            "<disk name='sdb' snapshot='external'><source file='%s'/></disk>"
+                            "</disks></domainsnapshot>",
+                            i, overlay);
         g_autofree char *name = NULL;
         g_autofree char *after = NULL;
         guint64 probes;
@@ -1878,8 +1878,8 @@ testSoak(void)
         probes = qvirDriverGetProbeCount(drv);
         name = qvirDriverDomainSnapshotCreateXML(drv, a->uuid, snapxml, 16 | 4, &err);
         g_assert_no_error(err);
-        g_assert_true(qvirDriverDomainBlockCommit(drv, a->uuid, "sdb", NULL, NULL, 0,
-                                                  4 /* ACTIVE */, &err));
+        g_assert_true(
+            qvirDriverDomainBlockCommit(drv, a->uuid, "sdb", NULL, NULL, 0, 4 /* ACTIVE */, &err));
         g_assert_no_error(err);
         deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
         for (;;) {
@@ -1907,8 +1907,8 @@ testSoak(void)
     if (cycles > 5) {
         long rss = testRssKiB();
 
-        g_test_message("%u cycles; RSS after warm-up %ld KiB, at the end %ld KiB", cycles,
-                       rssWarm, rss);
+        g_test_message("%u cycles; RSS after warm-up %ld KiB, at the end %ld KiB", cycles, rssWarm,
+                       rss);
         /* Generous: allocator noise, but not a leak per cycle. ASan keeps freed memory in
          * quarantine, so there its leak checker is the judge instead. */
 #ifndef __SANITIZE_ADDRESS__
@@ -1992,8 +1992,8 @@ testCapsFollowBinary(void)
     guint probes;
 
     /* A wrapper: a copied QEMU would not find its modules. */
-    g_assert_true(g_file_set_contents(bin, "#!/bin/sh\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n",
-                                      -1, NULL));
+    g_assert_true(
+        g_file_set_contents(bin, "#!/bin/sh\nexec /usr/bin/qemu-system-x86_64 \"$@\"\n", -1, NULL));
     g_assert_cmpint(g_chmod(bin, 0755), ==, 0);
     g_assert_cmpint(g_mkdir_with_parents(etc, 0700), ==, 0);
     g_assert_true(g_file_set_contents(conf, content, -1, NULL));
@@ -2029,8 +2029,8 @@ testStressThread(gpointer opaque)
 
     for (guint i = 0; i < 100; i++) {
         g_autofree char *name = g_strdup_printf("stress-%u-%u", data->index, i % 5);
-        g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%04u%08u", data->index,
-                                                i % 5);
+        g_autofree char *uuid =
+            g_strdup_printf("00000000-0000-4000-8000-%04u%08u", data->index, i % 5);
         g_autofree char *xml = testDomainXML(name, uuid, NULL, NULL, 64 + i % 3);
         g_autofree char *shared = testDomainXML("shared", UUID_C, NULL, NULL, 64);
         g_autoptr(qvirDomainRef) ref = NULL;
@@ -2124,8 +2124,8 @@ main(int argc, char **argv)
     signal(SIGTERM, testAbortHandler);
     g_log_set_writer_func(testLogWriter, NULL, NULL);
 
-    tmpl = g_build_filename(buildRoot ? buildRoot : QVIRT_BUILD_ROOT, "qemudrivertest-XXXXXX",
-                            NULL);
+    tmpl =
+        g_build_filename(buildRoot ? buildRoot : QVIRT_BUILD_ROOT, "qemudrivertest-XXXXXX", NULL);
     testBase = g_mkdtemp(tmpl);
     g_assert_nonnull(testBase);
 

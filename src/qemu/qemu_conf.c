@@ -77,9 +77,8 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
 
 /* ---- qvirtd.conf ------------------------------------------------------------ */
 
-typedef gboolean (*qvirDriverConfigKeyParser)(qvirDriverConfig *cfg, GKeyFile *kf,
-                                              const char *key, const char *path,
-                                              GError **error);
+typedef gboolean (*qvirDriverConfigKeyParser)(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                                              const char *path, GError **error);
 
 static void
 qvirDriverConfigKeyError(GError **error, const char *path, const char *key, GError *cause)
@@ -90,8 +89,8 @@ qvirDriverConfigKeyError(GError **error, const char *path, const char *key, GErr
 }
 
 static gboolean
-qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
-                             const char *path, GError **error)
+qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                             GError **error)
 {
     g_autoptr(GError) err = NULL;
     gboolean val = g_key_file_get_boolean(kf, QVIR_CONF_GROUP, key, &err);
@@ -105,8 +104,8 @@ qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *ke
 }
 
 static gboolean
-qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
-                           const char *path, GError **error)
+qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                           GError **error)
 {
     g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
     guint64 val = 0;
@@ -125,8 +124,8 @@ qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
 }
 
 static gboolean
-qvirDriverConfigParseCache(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
-                           const char *path, GError **error)
+qvirDriverConfigParseCache(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                           GError **error)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
@@ -241,8 +240,8 @@ qvirDriverConfigLoad(qvirDriverConfig *cfg, const char *path, GError **error)
 
         if (!parse) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
-                        "configuration file '%s': unknown key '%s' in group [%s]", path,
-                        keys[i], QVIR_CONF_GROUP);
+                        "configuration file '%s': unknown key '%s' in group [%s]", path, keys[i],
+                        QVIR_CONF_GROUP);
             return FALSE;
         }
         if (!parse(cfg, kf, keys[i], path, error))

@@ -15,19 +15,23 @@ static const char *const qemuDomainStateNames[] = {
 };
 
 static const char *const qemuDomainRunningReasonNames[] = {
-    "unknown",       "booted", "migrated",     "restored",  "from snapshot",
-    "unpaused",      "migration canceled",     "save canceled", "wakeup",
-    "crashed",       "post-copy", "post-copy failed",
+    "unknown",       "booted",   "migrated",           "restored",
+    "from snapshot", "unpaused", "migration canceled", "save canceled",
+    "wakeup",        "crashed",  "post-copy",          "post-copy failed",
 };
 
 static const char *const qemuDomainPausedReasonNames[] = {
-    "unknown",  "user",          "migration", "save",        "dump",
-    "ioerror",  "watchdog",      "from snapshot", "shutdown", "snapshot",
-    "panicked", "starting up",   "post-copy", "post-copy failed",
+    "unknown",   "user",
+    "migration", "save",
+    "dump",      "ioerror",
+    "watchdog",  "from snapshot",
+    "shutdown",  "snapshot",
+    "panicked",  "starting up",
+    "post-copy", "post-copy failed",
 };
 
 static const char *const qemuDomainShutoffReasonNames[] = {
-    "unknown", "shutdown", "destroyed", "crashed", "migrated",
+    "unknown", "shutdown", "destroyed",     "crashed", "migrated",
     "saved",   "failed",   "from snapshot", "daemon",
 };
 
@@ -213,8 +217,8 @@ qemuDomainObjListNew(void)
     qemuDomainObjList *list = g_new0(qemuDomainObjList, 1);
 
     g_mutex_init(&list->lock);
-    list->byUUID = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                         (GDestroyNotify)qemuDomainObjUnref);
+    list->byUUID =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)qemuDomainObjUnref);
     list->byName = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return list;
 }
@@ -300,8 +304,8 @@ qemuDomainObjListAdd(qemuDomainObjList *list, const qvirDomainDef *def,
         if (strcmp(obj->name, def->name) != 0) {
             qvirUUIDFormat(obj->uuid, uuidstr);
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: domain '%s' is already defined with uuid %s",
-                        obj->name, uuidstr);
+                        "operation failed: domain '%s' is already defined with uuid %s", obj->name,
+                        uuidstr);
             g_mutex_unlock(&list->lock);
             return NULL;
         }
@@ -443,8 +447,8 @@ qemuDomainStatusParseHeader(xmlNodePtr root, qemuDomainStatus *status, GError **
         return FALSE;
     }
     if (!pid || !g_ascii_string_to_unsigned(pid, 10, 1, G_MAXINT32, &pidval, NULL)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "invalid pid '%s' in status file", pid ? pid : "");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "invalid pid '%s' in status file",
+                    pid ? pid : "");
         return FALSE;
     }
     status->pid = (pid_t)pidval;
@@ -478,13 +482,11 @@ qemuDomainStatusParse(const char *xml, qemuDomainStatus *status, GError **error)
     if (!(mon = qemuDomainStatusChild(root, "monitor")) ||
         !(status->monitorPath = qemuDomainStatusProp(mon, "path")) ||
         !g_path_is_absolute(status->monitorPath)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "no monitor path in status file");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no monitor path in status file");
         goto out;
     }
     if (!(domnode = qemuDomainStatusChild(root, "domain"))) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "no <domain> in status file");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no <domain> in status file");
         goto out;
     }
     status->def = qvirDomainDefParseNode(doc, domnode, QVIR_DOMAIN_DEF_PARSE_STATUS, error);

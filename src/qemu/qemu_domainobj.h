@@ -41,16 +41,16 @@ struct _qemuDomainObj {
     int state;               /* qvirDomainState */
     int reason;              /* the state's reason, libvirt's numbering */
 
-    qemuProcess *proc; /* NULL when inactive */
-    gpointer procCtx;  /* the driver's callback context for proc; freed with it */
+    qemuProcess *proc;        /* NULL when inactive */
+    gpointer procCtx;         /* the driver's callback context for proc; freed with it */
     qemuBlockJobs *blockJobs; /* running: block jobs and event waits; freed after proc */
 
     GPtrArray *snapshots;  /* qemuDomainSnapshot*, in creation order (parents first) */
     char *currentSnapshot; /* name of the current snapshot, or NULL */
-    guint64 procGen;   /* bumped on every change of proc, to discard stale exit reports */
-    gboolean attaching;        /* a start/reconnect is under way: exits are recorded ... */
-    gboolean exitPending;      /* ... here, and handled once it finished */
-    int exitPendingReason;     /* qemuProcessExitReason */
+    guint64 procGen;       /* bumped on every change of proc, to discard stale exit reports */
+    gboolean attaching;    /* a start/reconnect is under way: exits are recorded ... */
+    gboolean exitPending;  /* ... here, and handled once it finished */
+    int exitPendingReason; /* qemuProcessExitReason */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

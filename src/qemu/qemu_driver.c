@@ -66,11 +66,11 @@
 #define QEMU_LIST_ALL_FLAGS 0xffffu
 
 typedef enum {
-    QEMU_DRIVER_TASK_EXIT = 0, /* QEMU went away on its own (guest power-off included:
-                                * the process layer ends QEMU after SHUTDOWN) */
-    QEMU_DRIVER_TASK_STOP,     /* QMP STOP */
-    QEMU_DRIVER_TASK_RESUME,   /* QMP RESUME */
-    QEMU_DRIVER_TASK_BLOCKJOBS, /* a block job changed state: apply it to the chain */
+    QEMU_DRIVER_TASK_EXIT = 0,       /* QEMU went away on its own (guest power-off included:
+                                      * the process layer ends QEMU after SHUTDOWN) */
+    QEMU_DRIVER_TASK_STOP,           /* QMP STOP */
+    QEMU_DRIVER_TASK_RESUME,         /* QMP RESUME */
+    QEMU_DRIVER_TASK_BLOCKJOBS,      /* a block job changed state: apply it to the chain */
     QEMU_DRIVER_TASK_DEVICE_DELETED, /* QEMU released a device (a pending detach) */
 } qemuDriverTaskKind;
 
@@ -81,7 +81,6 @@ typedef struct {
     qemuProcessExitReason reason;
     char *alias; /* DEVICE_DELETED */
 } qemuDriverTask;
-
 
 void
 qvirDomainRefFree(qvirDomainRef *ref)
@@ -147,13 +146,12 @@ qemuDriverStoppedDetail(int shutoffReason)
 /* ---- helpers -------------------------------------------------------------------- */
 
 gboolean
-qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
-                     GError **error)
+qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func, GError **error)
 {
     if (flags & ~supported) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function %s",
-                    flags & ~supported, func);
+                    "invalid argument: unsupported flags (0x%x) in function %s", flags & ~supported,
+                    func);
         return FALSE;
     }
     return TRUE;
@@ -307,7 +305,8 @@ qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error)
 
     g_mutex_lock(&drv->capsLock);
     entry = g_hash_table_lookup(drv->caps, emulator);
-    if (entry && (!haveStat || (entry->mtime == (gint64)st.st_mtime && entry->size == st.st_size))) {
+    if (entry &&
+        (!haveStat || (entry->mtime == (gint64)st.st_mtime && entry->size == st.st_size))) {
         caps = entry->caps;
         g_mutex_unlock(&drv->capsLock);
         return caps;
@@ -403,9 +402,8 @@ qemuDriverProcCtxFree(qemuDriverProcCtx *ctx)
 }
 
 static void
-qemuDriverQueueTaskFull(qvirDriver *drv, qemuDomainObj *obj, guint64 gen,
-                        qemuDriverTaskKind kind, qemuProcessExitReason reason,
-                        const char *alias)
+qemuDriverQueueTaskFull(qvirDriver *drv, qemuDomainObj *obj, guint64 gen, qemuDriverTaskKind kind,
+                        qemuProcessExitReason reason, const char *alias)
 {
     qemuDriverTask *task = g_new0(qemuDriverTask, 1);
 
@@ -466,8 +464,8 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
         const char *alias = json_object_get_string_member(data, "device");
 
         if (alias)
-            qemuDriverQueueTaskFull(ctx->drv, obj, obj->procGen,
-                                    QEMU_DRIVER_TASK_DEVICE_DELETED, 0, alias);
+            qemuDriverQueueTaskFull(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_DEVICE_DELETED, 0,
+                                    alias);
     }
     qemuDomainObjUnlock(obj);
 }
@@ -495,8 +493,7 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->attaching = FALSE;
     if (obj->exitPending) {
         obj->exitPending = FALSE;
-        qemuDriverQueueTask(drv, obj, obj->procGen, QEMU_DRIVER_TASK_EXIT,
-                            obj->exitPendingReason);
+        qemuDriverQueueTask(drv, obj, obj->procGen, QEMU_DRIVER_TASK_EXIT, obj->exitPendingReason);
     }
     qemuDomainObjUnlock(obj);
 }
@@ -532,8 +529,7 @@ qemuDriverReleaseProcess(qemuDomainObj *obj)
  * leaves the list (when REMOVETRANSIENT).
  */
 static void
-qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason,
-                      gboolean removeTransient)
+qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean removeTransient)
 {
     g_autofree char *statusPath = qemuDriverStatusPath(drv, obj->name);
     g_autofree char *domainDir = NULL;
@@ -608,9 +604,8 @@ qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKin
         return;
     if (!qemuDriverWriteStatus(drv, obj, &err))
         g_message("domain '%s': %s", obj->name, err->message);
-    qemuDriverEmitLifecycle(drv, obj,
-                            kind == QEMU_DRIVER_TASK_STOP ? QEMU_EVENT_SUSPENDED : QEMU_EVENT_RESUMED,
-                            0);
+    qemuDriverEmitLifecycle(
+        drv, obj, kind == QEMU_DRIVER_TASK_STOP ? QEMU_EVENT_SUSPENDED : QEMU_EVENT_RESUMED, 0);
 }
 
 static void
@@ -672,8 +667,8 @@ qemuDriverStartRollback(qvirDriver *drv, qemuDomainObj *obj)
  * On failure nothing is left: no process, no status file, no chain.
  */
 static gboolean
-qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
-                      unsigned int flags, GError **error)
+qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, unsigned int flags,
+                      GError **error)
 {
     g_autoptr(qvirDomainDef) def = live;
     g_autofree char *domainDir = NULL;
@@ -692,8 +687,8 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
     domainDir = qemuDriverDomainDir(drv, def->id, def->name);
     if (g_mkdir_with_parents(domainDir, 0700) < 0) {
         int saved = errno;
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                    "cannot create directory '%s': %s", domainDir, g_strerror(saved));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
+                    domainDir, g_strerror(saved));
         return FALSE;
     }
 
@@ -796,8 +791,8 @@ qemuDriverLoadDefinition(qvirDriver *drv, const char *path)
         g_message("skipping domain definition '%s': it defines domain '%s'", path, def->name);
         return;
     }
-    if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupPersistent, &def,
-                                     &isNew, &err))) {
+    if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupPersistent, &def, &isNew,
+                                     &err))) {
         g_message("skipping domain definition '%s': %s", path, err->message);
         return;
     }
@@ -837,8 +832,7 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
     gboolean active;
 
     if (!qemuDriverFileMatchesName(path, status->def->name)) {
-        g_message("skipping status file '%s': it describes domain '%s'", path,
-                  status->def->name);
+        g_message("skipping status file '%s': it describes domain '%s'", path, status->def->name);
         return;
     }
     /* A domain without a definition file was transient: the object appears here. */
@@ -856,17 +850,16 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
     obj->exitPending = FALSE;
     qemuDomainObjUnlock(obj);
     if (active) {
-        g_message("skipping status file '%s': domain '%s' is already running", path,
-                  obj->name);
+        g_message("skipping status file '%s': domain '%s' is already running", path, obj->name);
         qemuDomainObjEndJob(obj);
         return;
     }
 
     ctx = qemuDriverProcCtxNew(drv, obj);
-    if (!(proc = qemuProcessReconnect(status->pid, status->monitorPath,
-                                      &qemuDriverProcCallbacks, ctx, &err))) {
-        g_message("domain '%s': QEMU (pid %lld) is gone (%s); cleaning up as stopped",
-                  obj->name, (long long)status->pid, err->message);
+    if (!(proc = qemuProcessReconnect(status->pid, status->monitorPath, &qemuDriverProcCallbacks,
+                                      ctx, &err))) {
+        g_message("domain '%s': QEMU (pid %lld) is gone (%s); cleaning up as stopped", obj->name,
+                  (long long)status->pid, err->message);
         qemuDriverProcCtxFree(ctx);
         qemuDriverKillStale(status->pid, status->monitorPath);
         qemuDomainObjLock(obj);
@@ -885,8 +878,7 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
         unsigned int next = qemuDomainNextNodeIndex(status->def);
 
         for (guint i = 0; i < status->def->disks->len; i++)
-            qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(status->def->disks, i),
-                                                &next);
+            qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(status->def->disks, i), &next);
     }
     if (status->def->id <= 0)
         status->def->id = g_atomic_int_add(&drv->nextId, 1);
@@ -1043,8 +1035,8 @@ qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
 {
     gboolean active = qemuDomainObjIsActive(obj);
     gboolean persistent = obj->def != NULL;
-    unsigned int stateFlags = flags & (QEMU_LIST_RUNNING | QEMU_LIST_PAUSED | QEMU_LIST_SHUTOFF |
-                                       QEMU_LIST_OTHER);
+    unsigned int stateFlags =
+        flags & (QEMU_LIST_RUNNING | QEMU_LIST_PAUSED | QEMU_LIST_SHUTOFF | QEMU_LIST_OTHER);
 
     if (!qemuDomainObjGetDef(obj))
         return FALSE; /* a transient domain still being created */
@@ -1071,8 +1063,7 @@ qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
         !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART, FALSE) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT,
                                   qemuDriverSnapshotCount(obj) > 0) ||
-        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT,
-                                  FALSE))
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT, FALSE))
         return FALSE;
     return TRUE;
 }
@@ -1265,8 +1256,8 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-#define QEMU_START_FLAGS                                                                        \
-    (QEMU_START_PAUSED | QEMU_START_AUTODESTROY | QEMU_START_BYPASS_CACHE |                     \
+#define QEMU_START_FLAGS                                                                           \
+    (QEMU_START_PAUSED | QEMU_START_AUTODESTROY | QEMU_START_BYPASS_CACHE |                        \
      QEMU_START_FORCE_BOOT | QEMU_START_VALIDATE)
 
 gboolean
@@ -1342,8 +1333,7 @@ qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, 
 
     if (active) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "Requested operation is not valid: domain '%s' is already active",
-                    obj->name);
+                    "Requested operation is not valid: domain '%s' is already active", obj->name);
         ok = FALSE;
     } else {
         ok = live && qemuDriverStartDomain(drv, obj, live, flags, error);
@@ -1408,10 +1398,9 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
     g_autoptr(qemuDomainObj) obj = NULL;
     char *xml = NULL;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU |
-                                  QEMU_XML_MIGRATABLE,
-                              __func__, error))
+    if (!qemuDriverCheckFlags(
+            flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
+            __func__, error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
@@ -1420,10 +1409,9 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
     if ((flags & QEMU_XML_INACTIVE) && obj->def)
         xml = qvirDomainDefFormat(obj->def, 0);
     else if (obj->liveDef)
-        xml = qvirDomainDefFormat(obj->liveDef,
-                                  (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
-                                      ? 0
-                                      : QVIR_DOMAIN_DEF_FORMAT_LIVE);
+        xml = qvirDomainDefFormat(obj->liveDef, (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
+                                                    ? 0
+                                                    : QVIR_DOMAIN_DEF_FORMAT_LIVE);
     else if (qemuDomainObjGetDef(obj))
         xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), 0);
     qemuDomainObjUnlock(obj);
@@ -1468,7 +1456,8 @@ qemuDriverProcessCpuTime(pid_t pid)
         return 0;
     fields = g_strsplit(rest + 2, " ", 0);
     /* fields[0] is field 3 (state); utime is field 14, stime field 15. */
-    if (g_strv_length(fields) < 13 || !g_ascii_string_to_unsigned(fields[11], 10, 0, G_MAXUINT64, &utime, NULL) ||
+    if (g_strv_length(fields) < 13 ||
+        !g_ascii_string_to_unsigned(fields[11], 10, 0, G_MAXUINT64, &utime, NULL) ||
         !g_ascii_string_to_unsigned(fields[12], 10, 0, G_MAXUINT64, &stime, NULL))
         return 0;
     return (utime + stime) * (1000000000ull / (unsigned long long)ticks);
@@ -1554,8 +1543,8 @@ qemuDriverHostUUID(char *out)
     if (g_file_get_contents("/etc/machine-id", &text, NULL, NULL)) {
         g_strstrip(text);
         if (strlen(text) == 32) {
-            g_autofree char *dashed = g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", text,
-                                                      text + 8, text + 12, text + 16, text + 20);
+            g_autofree char *dashed = g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", text, text + 8,
+                                                      text + 12, text + 16, text + 20);
             if (qvirUUIDParse(dashed, uuid)) {
                 qvirUUIDFormat(uuid, out);
                 return;
@@ -1571,8 +1560,8 @@ qemuDriverFormatMachines(GString *buf, const qemuCaps *caps)
 {
     /* Aliases first so each gets its canonical name; then the versioned types. */
     static const char *const candidates[] = {
-        "pc", "q35", "pc-i440fx-7.2", "pc-q35-7.2", "pc-i440fx-7.1", "pc-q35-7.1",
-        "isapc", "microvm",
+        "pc",         "q35",   "pc-i440fx-7.2", "pc-q35-7.2", "pc-i440fx-7.1",
+        "pc-q35-7.1", "isapc", "microvm",
     };
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
@@ -1585,8 +1574,8 @@ qemuDriverFormatMachines(GString *buf, const qemuCaps *caps)
         g_hash_table_add(seen, (gpointer)name);
         canon = qemuCapsGetCanonicalMachine(caps, name);
         if (canon && strcmp(canon, name) != 0)
-            g_string_append_printf(buf, "      <machine canonical='%s' maxCpus='255'>%s</machine>\n",
-                                   canon, name);
+            g_string_append_printf(
+                buf, "      <machine canonical='%s' maxCpus='255'>%s</machine>\n", canon, name);
         else
             g_string_append_printf(buf, "      <machine maxCpus='255'>%s</machine>\n", name);
     }

@@ -42,8 +42,7 @@
 /* ---- events ---------------------------------------------------------------------- */
 
 void
-qvirDriverSetBlockJobEventCallback(qvirDriver *drv, qvirDriverBlockJobEventFunc cb,
-                                   gpointer opaque)
+qvirDriverSetBlockJobEventCallback(qvirDriver *drv, qvirDriverBlockJobEventFunc cb, gpointer opaque)
 {
     g_mutex_lock(&drv->eventLock);
     drv->blockJobEventCb = cb;
@@ -151,8 +150,7 @@ qemuDriverFindDisk(const qvirDomainDef *def, const char *name, GError **error)
  * swapped in when something changed; then tell clients. Returns whether anything ended.
  */
 static gboolean
-qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon,
-                         qemuBlockJobs *jobs)
+qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon, qemuBlockJobs *jobs)
 {
     g_autoptr(GPtrArray) events =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
@@ -252,10 +250,9 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
                                    QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
                                    QEMU_BLOCK_REBASE_COPY_DEV;
 
-    if (!qemuDriverCheckFlags(flags,
-                              copyFlags | QEMU_BLOCK_REBASE_RELATIVE |
-                                  QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
-                              __func__, error))
+    if (!qemuDriverCheckFlags(
+            flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
+            __func__, error))
         return FALSE;
     if (flags & copyFlags) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -311,8 +308,8 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
                     "invalid argument: base and shallow are mutually exclusive");
         return FALSE;
     }
-    if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0,
-                                  &bw, error))
+    if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0, &bw,
+                                  error))
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
         return FALSE;
@@ -482,8 +479,7 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
 
 /* Persist EDITED (a changed copy of OBJ's definition): file first, then memory. */
 static gboolean
-qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited,
-                       GError **error)
+qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited, GError **error)
 {
     qvirDomainDef *old;
 
@@ -531,9 +527,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
 
     if (!(disk = qvirDomainDiskDefParseString(xml, 0, error)))
         return FALSE;
-    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
-                                                               : drv->cfg->emulator,
-                                   error)))
+    if (!(caps = qemuDriverGetCaps(
+              drv, obj->liveDef->emulator ? obj->liveDef->emulator : drv->cfg->emulator, error)))
         return FALSE;
     if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
@@ -745,9 +740,8 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
         !(disk = qemuDriverMatchDisk(obj->liveDef, update, error)) ||
         !qemuDriverCheckRemovable(disk, error))
         return FALSE;
-    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
-                                                               : drv->cfg->emulator,
-                                   error)))
+    if (!(caps = qemuDriverGetCaps(
+              drv, obj->liveDef->emulator ? obj->liveDef->emulator : drv->cfg->emulator, error)))
         return FALSE;
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;

@@ -288,8 +288,8 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GE
         return FALSE;
     }
     /* Only disk-only snapshots exist here: asked for by flag, or by memory='no'. */
-    if (!(flags & QEMU_SNAP_CREATE_DISK_ONLY) &&
-        g_strcmp0(snap->memorySnapshot, "no") != 0 && g_strcmp0(snap->state, "disk-snapshot") != 0) {
+    if (!(flags & QEMU_SNAP_CREATE_DISK_ONLY) && g_strcmp0(snap->memorySnapshot, "no") != 0 &&
+        g_strcmp0(snap->state, "disk-snapshot") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "unsupported configuration: only external disk-only snapshots are "
                     "supported (--disk-only)");
@@ -323,8 +323,7 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
         !qemuDriverSnapshotCheckFlags(flags, def, error))
         return NULL;
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "snapshot", error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "snapshot", error))
         return NULL;
 
     qemuDomainObjLock(obj);
@@ -353,9 +352,8 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
         def->state = g_strdup("disk-snapshot");
     if (!def->domainXML)
         def->domainXML = qvirDomainDefFormat(obj->liveDef, 0);
-    if (!(caps = qemuDriverGetCaps(drv, obj->liveDef->emulator ? obj->liveDef->emulator
-                                                               : drv->cfg->emulator,
-                                   error)))
+    if (!(caps = qemuDriverGetCaps(
+              drv, obj->liveDef->emulator ? obj->liveDef->emulator : drv->cfg->emulator, error)))
         goto out;
     if (!(work = qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
         goto out;
@@ -432,8 +430,8 @@ qemuDriverSnapshotIsDescendant(qemuDomainObj *obj, const qemuDomainSnapshot *sna
 static gboolean
 qemuDriverSnapshotMatch(qemuDomainObj *obj, const qemuDomainSnapshot *snap, unsigned int flags)
 {
-    unsigned int states = flags & (QEMU_SNAP_LIST_INACTIVE | QEMU_SNAP_LIST_ACTIVE |
-                                   QEMU_SNAP_LIST_DISK_ONLY);
+    unsigned int states =
+        flags & (QEMU_SNAP_LIST_INACTIVE | QEMU_SNAP_LIST_ACTIVE | QEMU_SNAP_LIST_DISK_ONLY);
     gboolean leaf = !qemuDriverSnapshotHasChildren(obj, snap->def->name);
 
     if ((flags & QEMU_SNAP_LIST_LEAVES) && !(flags & QEMU_SNAP_LIST_NO_LEAVES) && !leaf)
@@ -466,8 +464,7 @@ qemuDriverSnapshotList(qvirDriver *drv, const unsigned char *uuid, const char *o
     if (of && !(from = qemuDriverSnapshotFind(obj, of))) {
         qemuDomainObjUnlock(obj);
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_DOMAIN_SNAPSHOT,
-                    "Domain snapshot not found: no domain snapshot with matching name '%s'",
-                    of);
+                    "Domain snapshot not found: no domain snapshot with matching name '%s'", of);
         g_ptr_array_unref(names);
         return NULL;
     }
@@ -553,8 +550,8 @@ qemuDriverWithSnapshot(qvirDriver *drv, const unsigned char *uuid, const char *n
 }
 
 gboolean
-qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid,
-                                     const char *name, unsigned int flags, GError **error)
+qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                     unsigned int flags, GError **error)
 {
     if (!qemuDriverCheckFlags(flags, 0, __func__, error))
         return FALSE;
@@ -570,8 +567,8 @@ qemuDriverSnapshotGetXML(qemuDomainObj *obj, qemuDomainSnapshot *snap, gpointer 
 }
 
 char *
-qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid,
-                                   const char *name, unsigned int flags, GError **error)
+qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                   unsigned int flags, GError **error)
 {
     char *xml = NULL;
 
@@ -627,8 +624,8 @@ qvirDriverDomainSnapshotCurrent(qvirDriver *drv, const unsigned char *uuid, unsi
 }
 
 int
-qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid,
-                                   unsigned int flags, GError **error)
+qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                   GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     int ret;
@@ -657,15 +654,14 @@ qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid, co
     int current = 0;
 
     if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotCheckCurrent, &current,
-                                error))
+        !qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotCheckCurrent, &current, error))
         return -1;
     return current;
 }
 
 int
-qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid,
-                                    const char *name, unsigned int flags, GError **error)
+qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                    unsigned int flags, GError **error)
 {
     if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error))
@@ -732,8 +728,8 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         /* The current snapshot moves up to what remains above the deleted ones. */
         if (currentGone) {
             g_free(obj->currentSnapshot);
-            obj->currentSnapshot = g_strdup((flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) ? targetName
-                                                                                    : newParent);
+            obj->currentSnapshot =
+                g_strdup((flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) ? targetName : newParent);
         }
     }
     /* Children of a removed snapshot (metadata only) hang on to its parent. */
