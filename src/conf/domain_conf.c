@@ -9,9 +9,10 @@
 #include "util/virerror.h"
 
 QVIR_ENUM_IMPL(qvirDomainVirtType, QVIR_DOMAIN_VIRT_LAST, "qemu", "kvm");
-QVIR_ENUM_IMPL(qvirDomainDiskDevice, QVIR_DOMAIN_DISK_DEVICE_LAST, "disk", "cdrom", "lun");
+QVIR_ENUM_IMPL(qvirDomainDiskDevice, QVIR_DOMAIN_DISK_DEVICE_LAST, "disk", "cdrom", "lun",
+               "floppy");
 QVIR_ENUM_IMPL(qvirDomainDiskBus, QVIR_DOMAIN_DISK_BUS_LAST, "", "ide", "sata", "scsi", "virtio",
-               "usb");
+               "usb", "fdc");
 QVIR_ENUM_IMPL(qvirDomainDiskCache, QVIR_DOMAIN_DISK_CACHE_LAST, "default", "none", "writethrough",
                "writeback", "directsync", "unsafe");
 QVIR_ENUM_IMPL(qvirDomainDiskIo, QVIR_DOMAIN_DISK_IO_LAST, "default", "native", "threads",
@@ -19,10 +20,19 @@ QVIR_ENUM_IMPL(qvirDomainDiskIo, QVIR_DOMAIN_DISK_IO_LAST, "default", "native", 
 QVIR_ENUM_IMPL(qvirDomainDiskDiscard, QVIR_DOMAIN_DISK_DISCARD_LAST, "default", "unmap", "ignore");
 QVIR_ENUM_IMPL(qvirDomainDiskDetectZeroes, QVIR_DOMAIN_DISK_DETECT_ZEROES_LAST, "default", "off",
                "on", "unmap");
+QVIR_ENUM_IMPL(qvirDomainDiskErrorPolicy, QVIR_DOMAIN_DISK_ERROR_POLICY_LAST, "default", "stop",
+               "report", "ignore", "enospace");
+QVIR_ENUM_IMPL(qvirDomainStartupPolicy, QVIR_DOMAIN_STARTUP_POLICY_LAST, "default", "mandatory",
+               "requisite", "optional");
+QVIR_ENUM_IMPL(qvirDomainDiskGeometryTrans, QVIR_DOMAIN_DISK_TRANS_LAST, "default", "none", "auto",
+               "lba");
+QVIR_ENUM_IMPL(qvirDomainDiskTray, QVIR_DOMAIN_DISK_TRAY_LAST, "closed", "open");
+QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "default", "no",
+               "internal", "external", "manual");
 QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
                "drive", "usb");
 QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
-               "usb", "pci");
+               "usb", "pci", "fdc");
 QVIR_ENUM_IMPL(qvirDomainBootOrder, QVIR_DOMAIN_BOOT_LAST, "fd", "cdrom", "hd", "network");
 QVIR_ENUM_IMPL(qvirDomainLifecycleAction, QVIR_DOMAIN_LIFECYCLE_ACTION_LAST, "destroy", "restart",
                "rename-restart", "preserve", "coredump-destroy", "coredump-restart");
@@ -53,6 +63,9 @@ qvirDomainDiskDefFree(qvirDomainDiskDef *disk)
     g_free(disk->dst);
     g_free(disk->driverName);
     g_free(disk->serial);
+    g_free(disk->wwn);
+    g_free(disk->vendor);
+    g_free(disk->product);
     qvirDomainDeviceInfoClear(&disk->info);
     g_free(disk);
 }

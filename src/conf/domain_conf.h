@@ -33,6 +33,7 @@ typedef enum {
     QVIR_DOMAIN_DISK_DEVICE_DISK = 0,
     QVIR_DOMAIN_DISK_DEVICE_CDROM,
     QVIR_DOMAIN_DISK_DEVICE_LUN,
+    QVIR_DOMAIN_DISK_DEVICE_FLOPPY,
     QVIR_DOMAIN_DISK_DEVICE_LAST
 } qvirDomainDiskDevice;
 QVIR_ENUM_DECL(qvirDomainDiskDevice);
@@ -44,18 +45,19 @@ typedef enum {
     QVIR_DOMAIN_DISK_BUS_SCSI,
     QVIR_DOMAIN_DISK_BUS_VIRTIO,
     QVIR_DOMAIN_DISK_BUS_USB,
+    QVIR_DOMAIN_DISK_BUS_FDC,
     QVIR_DOMAIN_DISK_BUS_LAST
 } qvirDomainDiskBus;
-QVIR_ENUM_DECL(qvirDomainDiskBus); /* "", "ide", "sata", "scsi", "virtio", "usb" */
+QVIR_ENUM_DECL(qvirDomainDiskBus); /* "", "ide", "sata", "scsi", "virtio", "usb", "fdc" */
 
 /* libvirt's order; the table is the single place the spellings live. */
 typedef enum {
     QVIR_DOMAIN_DISK_CACHE_DEFAULT = 0,
-    QVIR_DOMAIN_DISK_CACHE_DISABLE,      /* "none" */
-    QVIR_DOMAIN_DISK_CACHE_WRITETHRU,    /* "writethrough" */
-    QVIR_DOMAIN_DISK_CACHE_WRITEBACK,    /* "writeback" */
-    QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC,   /* "directsync" */
-    QVIR_DOMAIN_DISK_CACHE_UNSAFE,       /* "unsafe" */
+    QVIR_DOMAIN_DISK_CACHE_DISABLE,    /* "none" */
+    QVIR_DOMAIN_DISK_CACHE_WRITETHRU,  /* "writethrough" */
+    QVIR_DOMAIN_DISK_CACHE_WRITEBACK,  /* "writeback" */
+    QVIR_DOMAIN_DISK_CACHE_DIRECTSYNC, /* "directsync" */
+    QVIR_DOMAIN_DISK_CACHE_UNSAFE,     /* "unsafe" */
     QVIR_DOMAIN_DISK_CACHE_LAST
 } qvirDomainDiskCache;
 QVIR_ENUM_DECL(qvirDomainDiskCache);
@@ -85,6 +87,56 @@ typedef enum {
     QVIR_DOMAIN_DISK_DETECT_ZEROES_LAST
 } qvirDomainDiskDetectZeroes;
 QVIR_ENUM_DECL(qvirDomainDiskDetectZeroes);
+
+/* <driver error_policy= rerror_policy=> */
+typedef enum {
+    QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_ERROR_POLICY_STOP,
+    QVIR_DOMAIN_DISK_ERROR_POLICY_REPORT,
+    QVIR_DOMAIN_DISK_ERROR_POLICY_IGNORE,
+    QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE,
+    QVIR_DOMAIN_DISK_ERROR_POLICY_LAST
+} qvirDomainDiskErrorPolicy;
+QVIR_ENUM_DECL(qvirDomainDiskErrorPolicy); /* "default", "stop", "report", "ignore", "enospace" */
+
+/* <source startupPolicy=>: what a start does when the source is missing */
+typedef enum {
+    QVIR_DOMAIN_STARTUP_POLICY_DEFAULT = 0,
+    QVIR_DOMAIN_STARTUP_POLICY_MANDATORY,
+    QVIR_DOMAIN_STARTUP_POLICY_REQUISITE,
+    QVIR_DOMAIN_STARTUP_POLICY_OPTIONAL,
+    QVIR_DOMAIN_STARTUP_POLICY_LAST
+} qvirDomainStartupPolicy;
+QVIR_ENUM_DECL(qvirDomainStartupPolicy);
+
+/* <geometry trans=> */
+typedef enum {
+    QVIR_DOMAIN_DISK_TRANS_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_TRANS_NONE,
+    QVIR_DOMAIN_DISK_TRANS_AUTO,
+    QVIR_DOMAIN_DISK_TRANS_LBA,
+    QVIR_DOMAIN_DISK_TRANS_LAST
+} qvirDomainDiskGeometryTrans;
+QVIR_ENUM_DECL(qvirDomainDiskGeometryTrans);
+
+/* <target tray=> of a cdrom or floppy */
+typedef enum {
+    QVIR_DOMAIN_DISK_TRAY_CLOSED = 0,
+    QVIR_DOMAIN_DISK_TRAY_OPEN,
+    QVIR_DOMAIN_DISK_TRAY_LAST
+} qvirDomainDiskTray;
+QVIR_ENUM_DECL(qvirDomainDiskTray);
+
+/* <disk snapshot=>: the default location of this disk in a snapshot */
+typedef enum {
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT = 0,
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_NO,
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_INTERNAL,
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_EXTERNAL,
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_MANUAL,
+    QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST
+} qvirDomainSnapshotLocation;
+QVIR_ENUM_DECL(qvirDomainSnapshotLocation);
 
 /* ---- device addressing ------------------------------------------------------ */
 
@@ -145,6 +197,28 @@ struct _qvirDomainDiskDef {
 
     char *serial;
     qvirDomainDeviceInfo info;
+
+    /* guest-visible properties and policies; 0 / ABSENT / NULL = not written */
+    qvirDomainDiskErrorPolicy errorPolicy;  /* <driver error_policy=> */
+    qvirDomainDiskErrorPolicy rerrorPolicy; /* <driver rerror_policy=> */
+    qvirTristateSwitch ioeventfd;           /* <driver ioeventfd=>, virtio only */
+    qvirTristateSwitch eventIdx;            /* <driver event_idx=>, virtio only */
+    qvirTristateSwitch copyOnRead;          /* <driver copy_on_read=> */
+    unsigned int queues;                    /* <driver queues=>, virtio only */
+    unsigned int queueSize;                 /* <driver queue_size=>, virtio only */
+    qvirDomainStartupPolicy startupPolicy;  /* <source startupPolicy=> */
+    qvirDomainSnapshotLocation snapshot;    /* <disk snapshot=> */
+    struct {
+        unsigned int cylinders, heads, sectors; /* all three or none */
+        qvirDomainDiskGeometryTrans trans;
+    } geometry;
+    unsigned int logicalBlockSize;  /* <blockio logical_block_size=> */
+    unsigned int physicalBlockSize; /* <blockio physical_block_size=> */
+    qvirDomainDiskTray tray;        /* <target tray=> */
+    unsigned int rotationRate;      /* <target rotation_rate=> */
+    char *wwn;                      /* <wwn>: 16 hex digits, optionally 0x-prefixed */
+    char *vendor;                   /* <vendor>, SCSI only, up to 8 characters */
+    char *product;                  /* <product>, SCSI only, up to 16 characters */
 };
 
 /* ---- other devices ---------------------------------------------------------- */
@@ -155,6 +229,7 @@ typedef enum {
     QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
     QVIR_DOMAIN_CONTROLLER_TYPE_USB,
     QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
+    QVIR_DOMAIN_CONTROLLER_TYPE_FDC,
     QVIR_DOMAIN_CONTROLLER_TYPE_LAST
 } qvirDomainControllerType;
 QVIR_ENUM_DECL(qvirDomainControllerType);
@@ -163,8 +238,8 @@ QVIR_ENUM_DECL(qvirDomainControllerType);
  * "piix3-uhci", "none", ...; pci: "pci-root", "pcie-root", "pcie-root-port"). */
 typedef struct {
     qvirDomainControllerType type;
-    int idx;      /* <controller index=> */
-    char *model;  /* NULL = default */
+    int idx;     /* <controller index=> */
+    char *model; /* NULL = default */
     /* pcie-root-port only: <target chassis= port=/>; -1 = unset */
     int chassis;
     int port;
@@ -179,18 +254,18 @@ typedef struct {
 } qvirDomainInputDef;
 
 typedef struct {
-    gboolean isConsole;  /* <console> rather than <serial> */
-    char *type;          /* "pty" */
-    int targetPort;      /* <target port=>; -1 = unset */
-    char *targetType;    /* console: "serial", "virtio"; serial: "isa-serial" */
-    char *targetModel;   /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
-    char *ptyPath;       /* live XML: <source path=> */
+    gboolean isConsole; /* <console> rather than <serial> */
+    char *type;         /* "pty" */
+    int targetPort;     /* <target port=>; -1 = unset */
+    char *targetType;   /* console: "serial", "virtio"; serial: "isa-serial" */
+    char *targetModel;  /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
+    char *ptyPath;      /* live XML: <source path=> */
     qvirDomainDeviceInfo info;
 } qvirDomainChrDef;
 
 typedef struct {
-    char *type;   /* "vnc" */
-    int port;     /* -1 = autoport */
+    char *type; /* "vnc" */
+    int port;   /* -1 = autoport */
     gboolean autoport;
     char *listen; /* <listen type='address' address=> */
 } qvirDomainGraphicsDef;
@@ -264,23 +339,23 @@ struct _qvirDomainDef {
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
     qvirTristateSwitch apic;
-    char *cpuMode;     /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
-    char *cpuCheck;      /* <cpu check=>: "none", "partial", "full"; NULL = absent */
+    char *cpuMode;  /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
+    char *cpuCheck; /* <cpu check=>: "none", "partial", "full"; NULL = absent */
     char *cpuMigratable; /* <cpu migratable=>: "on", "off"; NULL = absent */
-    char *clockOffset; /* "utc", "localtime"; NULL = absent */
+    char *clockOffset;   /* "utc", "localtime"; NULL = absent */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;
     qvirDomainLifecycleAction onCrash;
 
     char *emulator;
-    GPtrArray *disks;       /* qvirDomainDiskDef* */
-    GPtrArray *controllers; /* qvirDomainControllerDef* */
-    GPtrArray *inputs;      /* qvirDomainInputDef* */
-    GPtrArray *serials;     /* qvirDomainChrDef* */
-    GPtrArray *consoles;    /* qvirDomainChrDef* */
-    GPtrArray *graphics;    /* qvirDomainGraphicsDef* */
-    GPtrArray *videos;      /* qvirDomainVideoDef* */
-    GPtrArray *nets;        /* qvirDomainNetDef* */
+    GPtrArray *disks;                    /* qvirDomainDiskDef* */
+    GPtrArray *controllers;              /* qvirDomainControllerDef* */
+    GPtrArray *inputs;                   /* qvirDomainInputDef* */
+    GPtrArray *serials;                  /* qvirDomainChrDef* */
+    GPtrArray *consoles;                 /* qvirDomainChrDef* */
+    GPtrArray *graphics;                 /* qvirDomainGraphicsDef* */
+    GPtrArray *videos;                   /* qvirDomainVideoDef* */
+    GPtrArray *nets;                     /* qvirDomainNetDef* */
     qvirDomainMemballoonDef *memballoon; /* NULL = absent */
 };
 

@@ -207,7 +207,7 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
 /* <source file=|dev= [index=]/>. SHOWINDEX is set by the caller (live XML only). */
 static void
 qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
-                        gboolean showIndex)
+                        gboolean showIndex, qvirDomainStartupPolicy startupPolicy)
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
     g_autoptr(GString) children = g_string_new(NULL);
@@ -225,8 +225,15 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     case QVIR_STORAGE_TYPE_NONE:
     case QVIR_STORAGE_TYPE_LAST:
     default:
+        /* a cdrom without media keeps its policy on an empty <source> */
+        if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT) {
+            qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
+            qvirBufElement(buf, indent, "source", attrs, NULL);
+        }
         return;
     }
+    if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
+        qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
     if (showIndex && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
     qvirBufElement(buf, indent, "source", attrs, children);
@@ -283,7 +290,7 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, uns
             qvirBufAttr(buf, "type", qvirStorageFileFormatTypeToString(cur->format));
             g_string_append(buf, "/>\n");
         }
-        qvirStorageSourceFormat(buf, ind + 2, cur, FALSE);
+        qvirStorageSourceFormat(buf, ind + 2, cur, FALSE, QVIR_DOMAIN_STARTUP_POLICY_DEFAULT);
         opened++;
     }
 
@@ -306,13 +313,29 @@ qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttr(attrs, "type", qvirStorageFileFormatTypeToString(disk->src->format));
     if (disk->cachemode != QVIR_DOMAIN_DISK_CACHE_DEFAULT)
         qvirBufAttr(attrs, "cache", qvirDomainDiskCacheTypeToString(disk->cachemode));
+    if (disk->errorPolicy != QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT)
+        qvirBufAttr(attrs, "error_policy",
+                    qvirDomainDiskErrorPolicyTypeToString(disk->errorPolicy));
+    if (disk->rerrorPolicy != QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT)
+        qvirBufAttr(attrs, "rerror_policy",
+                    qvirDomainDiskErrorPolicyTypeToString(disk->rerrorPolicy));
     if (disk->iomode != QVIR_DOMAIN_DISK_IO_DEFAULT)
         qvirBufAttr(attrs, "io", qvirDomainDiskIoTypeToString(disk->iomode));
+    if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "ioeventfd", qvirTristateSwitchTypeToString(disk->ioeventfd));
+    if (disk->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "event_idx", qvirTristateSwitchTypeToString(disk->eventIdx));
+    if (disk->copyOnRead != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "copy_on_read", qvirTristateSwitchTypeToString(disk->copyOnRead));
     if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT)
         qvirBufAttr(attrs, "discard", qvirDomainDiskDiscardTypeToString(disk->discard));
     if (disk->detect_zeroes != QVIR_DOMAIN_DISK_DETECT_ZEROES_DEFAULT)
         qvirBufAttr(attrs, "detect_zeroes",
                     qvirDomainDiskDetectZeroesTypeToString(disk->detect_zeroes));
+    if (disk->queues)
+        qvirBufAttrUInt(attrs, "queues", disk->queues);
+    if (disk->queueSize)
+        qvirBufAttrUInt(attrs, "queue_size", disk->queueSize);
     qvirBufElementOptional(buf, indent, "driver", attrs, NULL);
 }
 
@@ -323,9 +346,39 @@ qvirDomainDiskTargetFormat(GString *buf, unsigned int indent, const qvirDomainDi
 
     qvirBufAttr(attrs, "dev", disk->dst);
     qvirBufAttr(attrs, "bus", qvirDomainDiskBusTypeToString(disk->bus));
+    if ((disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ||
+         disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY) &&
+        disk->tray != QVIR_DOMAIN_DISK_TRAY_CLOSED)
+        qvirBufAttr(attrs, "tray", qvirDomainDiskTrayTypeToString(disk->tray));
     if (disk->removable != QVIR_TRISTATE_SWITCH_ABSENT)
         qvirBufAttr(attrs, "removable", qvirTristateSwitchTypeToString(disk->removable));
+    if (disk->rotationRate)
+        qvirBufAttrUInt(attrs, "rotation_rate", disk->rotationRate);
     qvirBufElement(buf, indent, "target", attrs, NULL);
+}
+
+/* <geometry> and <blockio>, between the chain and <target> as libvirt writes them. */
+static void
+qvirDomainDiskGeometryBlockIOFormat(GString *buf, unsigned int indent,
+                                    const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GString) geometry = g_string_new(NULL);
+    g_autoptr(GString) blockio = g_string_new(NULL);
+
+    if (disk->geometry.cylinders && disk->geometry.heads && disk->geometry.sectors) {
+        qvirBufAttrUInt(geometry, "cyls", disk->geometry.cylinders);
+        qvirBufAttrUInt(geometry, "heads", disk->geometry.heads);
+        qvirBufAttrUInt(geometry, "secs", disk->geometry.sectors);
+        if (disk->geometry.trans != QVIR_DOMAIN_DISK_TRANS_DEFAULT)
+            qvirBufAttr(geometry, "trans",
+                        qvirDomainDiskGeometryTransTypeToString(disk->geometry.trans));
+        qvirBufElement(buf, indent, "geometry", geometry, NULL);
+    }
+    if (disk->logicalBlockSize)
+        qvirBufAttrUInt(blockio, "logical_block_size", disk->logicalBlockSize);
+    if (disk->physicalBlockSize)
+        qvirBufAttrUInt(blockio, "physical_block_size", disk->physicalBlockSize);
+    qvirBufElementOptional(buf, indent, "blockio", blockio, NULL);
 }
 
 /* An empty cdrom has no storage type of its own; libvirt writes it as type='file'. */
@@ -347,11 +400,16 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
 
     qvirBufAttr(attrs, "type", qvirDomainDiskTypeString(disk));
     qvirBufAttr(attrs, "device", qvirDomainDiskDeviceTypeToString(disk->device));
+    /* libvirt leaves out snapshot='no' on a read-only disk: that is implied. */
+    if (disk->snapshot != QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT &&
+        !(disk->snapshot == QVIR_DOMAIN_SNAPSHOT_LOCATION_NO && disk->src->readonly))
+        qvirBufAttr(attrs, "snapshot", qvirDomainSnapshotLocationTypeToString(disk->snapshot));
 
     qvirDomainDiskDriverFormat(children, ci, disk);
-    qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags));
+    qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags), disk->startupPolicy);
     if (disk->src->type != QVIR_STORAGE_TYPE_NONE)
         qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
+    qvirDomainDiskGeometryBlockIOFormat(children, ci, disk);
     qvirDomainDiskTargetFormat(children, ci, disk);
     if (disk->src->readonly) {
         qvirBufIndent(children, ci);
@@ -362,6 +420,9 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         g_string_append(children, "<shareable/>\n");
     }
     qvirBufTextElement(children, ci, "serial", disk->serial);
+    qvirBufTextElement(children, ci, "wwn", disk->wwn);
+    qvirBufTextElement(children, ci, "vendor", disk->vendor);
+    qvirBufTextElement(children, ci, "product", disk->product);
     qvirDomainDeviceInfoFormat(children, ci, &disk->info, flags, TRUE);
 
     qvirBufElement(buf, indent, "disk", attrs, children);

@@ -480,14 +480,18 @@ qvirDomainDeviceBootParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **
 static gboolean
 qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"name",    "type",          "cache", "io",
-                                        "discard", "detect_zeroes", NULL};
+    static const char *const attrs[] = {
+        "name",          "type",      "cache",        "io",     "discard",   "detect_zeroes",
+        "error_policy",  "ioeventfd", "copy_on_read", "queues", "event_idx", "queue_size",
+        "rerror_policy", NULL};
     qvirDomainDiskDef *disk = opaque;
     int format = disk->src->format;
     int cache = disk->cachemode;
     int io = disk->iomode;
     int discard = disk->discard;
     int dz = disk->detect_zeroes;
+    int errorPolicy = QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT;
+    int rerrorPolicy = QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT;
 
     if (disk->driverName)
         return qvirXMLDuplicate(node, error);
@@ -498,8 +502,24 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         !qvirXMLPropEnum(node, "cache", qvirDomainDiskCache, 0, FALSE, &cache, error) ||
         !qvirXMLPropEnum(node, "io", qvirDomainDiskIo, 0, FALSE, &io, error) ||
         !qvirXMLPropEnum(node, "discard", qvirDomainDiskDiscard, 0, FALSE, &discard, error) ||
-        !qvirXMLPropEnum(node, "detect_zeroes", qvirDomainDiskDetectZeroes, 0, FALSE, &dz, error))
+        !qvirXMLPropEnum(node, "detect_zeroes", qvirDomainDiskDetectZeroes, 0, FALSE, &dz, error) ||
+        !qvirXMLPropEnum(node, "error_policy", qvirDomainDiskErrorPolicy,
+                         QVIR_DOMAIN_DISK_ERROR_POLICY_STOP, FALSE, &errorPolicy, error) ||
+        !qvirXMLPropEnum(node, "rerror_policy", qvirDomainDiskErrorPolicy,
+                         QVIR_DOMAIN_DISK_ERROR_POLICY_STOP, FALSE, &rerrorPolicy, error) ||
+        !qvirXMLPropSwitch(node, "ioeventfd", &disk->ioeventfd, error) ||
+        !qvirXMLPropSwitch(node, "event_idx", &disk->eventIdx, error) ||
+        !qvirXMLPropSwitch(node, "copy_on_read", &disk->copyOnRead, error) ||
+        !qvirXMLPropUInt(node, "queues", 10, G_MAXINT, FALSE, &disk->queues, error) ||
+        !qvirXMLPropUInt(node, "queue_size", 10, G_MAXINT, FALSE, &disk->queueSize, error))
         return FALSE;
+    /* QEMU has no read-side ENOSPC: libvirt refuses it for rerror_policy. */
+    if (rerrorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE) {
+        qvirXMLInvalidValue(error, node, "rerror_policy", "enospace", "stop, report, ignore");
+        return FALSE;
+    }
+    disk->errorPolicy = errorPolicy;
+    disk->rerrorPolicy = rerrorPolicy;
 
     disk->driverName = qvirXMLProp(node, "name");
     if (!disk->driverName)
@@ -513,21 +533,37 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 }
 
 /*
- * <source file=|dev= [index=]/> into SRC, whose type is already set. An empty <source/>
+ * <source file=|dev= [index=] [startupPolicy=]/> into SRC, whose type is already set;
+ * STARTUPPOLICY is non-NULL for a disk's top source only. An empty <source/>
  * (or file='') is a cdrom without media: SRC becomes type NONE.
  */
 static gboolean
-qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src, unsigned int flags, GError **error)
+qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
+                       qvirDomainStartupPolicy *startupPolicy, unsigned int flags, GError **error)
 {
     static const char *const fileAttrs[] = {"file", "index", NULL};
     static const char *const blockAttrs[] = {"dev", "index", NULL};
-    const char *pathAttr = src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file";
+    static const char *const fileTopAttrs[] = {"file", "index", "startupPolicy", NULL};
+    static const char *const blockTopAttrs[] = {"dev", "index", "startupPolicy", NULL};
+    gboolean block = src->type == QVIR_STORAGE_TYPE_BLOCK;
+    const char *pathAttr = block ? "dev" : "file";
     g_autofree char *path = NULL;
 
-    if (!qvirXMLCheckAttrs(node, src->type == QVIR_STORAGE_TYPE_BLOCK ? blockAttrs : fileAttrs,
+    /* startupPolicy belongs to the disk: only its top <source> may carry it */
+    if (!qvirXMLCheckAttrs(node,
+                           startupPolicy ? (block ? blockTopAttrs : fileTopAttrs)
+                                         : (block ? blockAttrs : fileAttrs),
                            error) ||
         !qvirXMLCheckNoChildren(node, error))
         return FALSE;
+    if (startupPolicy) {
+        int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
+
+        if (!qvirXMLPropEnum(node, "startupPolicy", qvirDomainStartupPolicy,
+                             QVIR_DOMAIN_STARTUP_POLICY_MANDATORY, FALSE, &policy, error))
+            return FALSE;
+        *startupPolicy = policy;
+    }
 
     if (qvirParseIsLive(flags) &&
         !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &src->id, error))
@@ -640,7 +676,7 @@ qvirBackingStoreLayerParse(xmlNodePtr node, const qvirBackingChildren *kids, uns
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk backing store source");
         return NULL;
     }
-    if (!qvirStorageSourceParse(kids->source, layer, flags, error))
+    if (!qvirStorageSourceParse(kids->source, layer, NULL, flags, error))
         return NULL;
     if (layer->type == QVIR_STORAGE_TYPE_NONE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
@@ -696,15 +732,18 @@ qvirDomainDiskBusFromTarget(const char *dst)
         return QVIR_DOMAIN_DISK_BUS_VIRTIO;
     if (g_str_has_prefix(dst, "sd"))
         return QVIR_DOMAIN_DISK_BUS_SCSI;
+    if (g_str_has_prefix(dst, "fd"))
+        return QVIR_DOMAIN_DISK_BUS_FDC;
     return QVIR_DOMAIN_DISK_BUS_IDE;
 }
 
 static gboolean
 qvirDomainDiskTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"dev", "bus", "removable", NULL};
+    static const char *const attrs[] = {"dev", "bus", "removable", "tray", "rotation_rate", NULL};
     qvirDomainDiskDef *disk = opaque;
     int bus = QVIR_DOMAIN_DISK_BUS_NONE;
+    int tray = QVIR_DOMAIN_DISK_TRAY_CLOSED;
     g_autofree char *dst = NULL;
 
     if (disk->dst)
@@ -713,8 +752,11 @@ qvirDomainDiskTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         !qvirXMLPropRequired(node, "dev", &dst, error) ||
         !qvirXMLPropEnum(node, "bus", qvirDomainDiskBus, QVIR_DOMAIN_DISK_BUS_IDE, FALSE, &bus,
                          error) ||
-        !qvirXMLPropSwitch(node, "removable", &disk->removable, error))
+        !qvirXMLPropSwitch(node, "removable", &disk->removable, error) ||
+        !qvirXMLPropEnum(node, "tray", qvirDomainDiskTray, 0, FALSE, &tray, error) ||
+        !qvirXMLPropUInt(node, "rotation_rate", 10, G_MAXINT, FALSE, &disk->rotationRate, error))
         return FALSE;
+    disk->tray = tray;
     if (!*dst || strchr(dst, '/')) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid disk target name '%s'", dst);
         return FALSE;
@@ -775,6 +817,110 @@ qvirDomainDiskSerialParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 }
 
 static gboolean
+qvirDomainDiskGeometryParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"cyls", "heads", "secs", "trans", NULL};
+    qvirDomainDiskDef *disk = opaque;
+    int trans = QVIR_DOMAIN_DISK_TRANS_DEFAULT;
+
+    if (disk->geometry.cylinders)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "cyls", 10, G_MAXINT, TRUE, &disk->geometry.cylinders, error) ||
+        !qvirXMLPropUInt(node, "heads", 10, G_MAXINT, TRUE, &disk->geometry.heads, error) ||
+        !qvirXMLPropUInt(node, "secs", 10, G_MAXINT, TRUE, &disk->geometry.sectors, error) ||
+        !qvirXMLPropEnum(node, "trans", qvirDomainDiskGeometryTrans, QVIR_DOMAIN_DISK_TRANS_NONE,
+                         FALSE, &trans, error))
+        return FALSE;
+    if (!disk->geometry.cylinders || !disk->geometry.heads || !disk->geometry.sectors) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "disk geometry values cyls, heads and secs must be greater than zero");
+        return FALSE;
+    }
+    disk->geometry.trans = trans;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskBlockIOParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"logical_block_size", "physical_block_size", NULL};
+    qvirDomainDiskDef *disk = opaque;
+
+    if (disk->logicalBlockSize || disk->physicalBlockSize)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropUInt(node, "logical_block_size", 10, G_MAXINT, FALSE, &disk->logicalBlockSize,
+                           error) &&
+           qvirXMLPropUInt(node, "physical_block_size", 10, G_MAXINT, FALSE,
+                           &disk->physicalBlockSize, error);
+}
+
+/* libvirt's virValidateWWN: an optional 0x and exactly 16 hex digits. */
+static gboolean
+qvirDomainDiskWWNParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    g_autofree char *wwn = NULL;
+    const char *digits;
+
+    if (disk->wwn)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    wwn = qvirXMLText(node);
+    digits = g_str_has_prefix(wwn, "0x") ? wwn + 2 : wwn;
+    if (strlen(digits) != 16 || strspn(digits, "0123456789abcdefABCDEF") != 16) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Malformed wwn: %s", wwn);
+        return FALSE;
+    }
+    disk->wwn = g_steal_pointer(&wwn);
+    return TRUE;
+}
+
+/* SCSI INQUIRY strings: printable ASCII of a fixed maximum length. */
+static gboolean
+qvirDomainDiskInquiryParse(xmlNodePtr node, const char *what, size_t maxLen, char **out,
+                           GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (*out)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    text = qvirXMLText(node);
+    for (const char *p = text; *p; p++) {
+        if (!g_ascii_isprint(*p)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "disk %s is not printable string",
+                        what);
+            return FALSE;
+        }
+    }
+    if (strlen(text) > maxLen) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk %s is more than %zu characters", what, maxLen);
+        return FALSE;
+    }
+    *out = g_steal_pointer(&text);
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskVendorParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDiskInquiryParse(node, "vendor", 8, &disk->vendor, error);
+}
+
+static gboolean
+qvirDomainDiskProductParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDiskInquiryParse(node, "product", 16, &disk->product, error);
+}
+
+static gboolean
 qvirDomainDiskBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     qvirDomainDiskDef *disk = opaque;
@@ -803,17 +949,14 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 }
 
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},
-    {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse},
-    {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse},
-    {"shareable", qvirDomainDiskShareableParse},
-    {"serial", qvirDomainDiskSerialParse},
-    {"boot", qvirDomainDiskBootParse},
-    {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},
-    {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},     {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse}, {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse}, {"shareable", qvirDomainDiskShareableParse},
+    {"serial", qvirDomainDiskSerialParse},     {"geometry", qvirDomainDiskGeometryParse},
+    {"blockio", qvirDomainDiskBlockIOParse},   {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},     {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},         {"alias", qvirDomainDiskAliasParse},
+    {"address", qvirDomainDiskAddressParse},   {NULL, NULL},
 };
 
 static gboolean
@@ -837,7 +980,7 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
 
     if (!source) {
         disk->src->type = QVIR_STORAGE_TYPE_NONE;
-    } else if (!qvirStorageSourceParse(source, disk->src, flags, error)) {
+    } else if (!qvirStorageSourceParse(source, disk->src, &disk->startupPolicy, flags, error)) {
         return FALSE;
     }
     /* A chain below a missing medium means nothing; libvirt drops it too. */
@@ -849,16 +992,20 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
 static qvirDomainDiskDef *
 qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"type", "device", NULL};
+    static const char *const attrs[] = {"type", "device", "snapshot", NULL};
     g_autoptr(qvirDomainDiskDef) disk = qvirDomainDiskDefNew();
     int type = QVIR_STORAGE_TYPE_FILE;
     int device = QVIR_DOMAIN_DISK_DEVICE_DISK;
+    int snapshot = QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT;
 
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirStorageTypeParse(node, &type, error) ||
-        !qvirXMLPropEnum(node, "device", qvirDomainDiskDevice, 0, FALSE, &device, error))
+        !qvirXMLPropEnum(node, "device", qvirDomainDiskDevice, 0, FALSE, &device, error) ||
+        !qvirXMLPropEnum(node, "snapshot", qvirDomainSnapshotLocation,
+                         QVIR_DOMAIN_SNAPSHOT_LOCATION_NO, FALSE, &snapshot, error))
         return NULL;
     disk->src->type = type;
     disk->device = device;
+    disk->snapshot = snapshot;
 
     if (!qvirXMLParseChildren(node, qvirDomainDiskChildren, disk, flags, NULL, error) ||
         !qvirDomainDiskSourceAndChainParse(node, disk, flags, error))
@@ -906,6 +1053,7 @@ qvirDomainControllerModels(qvirDomainControllerType type)
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return qvirControllerModelsIDE;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+    case QVIR_DOMAIN_CONTROLLER_TYPE_FDC:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
         break;
     }

@@ -45,6 +45,8 @@ qvirDomainDiskBusTargetPrefix(qvirDomainDiskBus bus)
         return "sd";
     case QVIR_DOMAIN_DISK_BUS_VIRTIO:
         return "vd";
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        return "fd";
     case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
         break;
@@ -62,8 +64,8 @@ qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
     const char *prefix = qvirDomainDiskBusTargetPrefix(disk->bus);
     const char *suffix;
 
-    if (!g_str_has_prefix(disk->dst, "hd") && !g_str_has_prefix(disk->dst, "sd") &&
-        !g_str_has_prefix(disk->dst, "vd")) {
+    if (disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY && !g_str_has_prefix(disk->dst, "hd") &&
+        !g_str_has_prefix(disk->dst, "sd") && !g_str_has_prefix(disk->dst, "vd")) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "Invalid harddisk device name: %s",
                     disk->dst);
         return FALSE;
@@ -228,12 +230,125 @@ qvirDomainDiskValidateDuplicate(const qvirDomainDef *def, const qvirDomainDiskDe
     return TRUE;
 }
 
+/* A floppy lives on the fdc and nothing else does. */
+static gboolean
+qvirDomainDiskValidateFloppy(const qvirDomainDiskDef *disk, GError **error)
+{
+    gboolean floppy = disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY;
+
+    if (floppy && disk->bus != QVIR_DOMAIN_DISK_BUS_FDC) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "Invalid bus type '%s' for floppy disk",
+                    qvirDomainDiskBusTypeToString(disk->bus));
+        return FALSE;
+    }
+    if (!floppy && disk->bus == QVIR_DOMAIN_DISK_BUS_FDC) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "Invalid bus type '%s' for disk",
+                    qvirDomainDiskBusTypeToString(disk->bus));
+        return FALSE;
+    }
+    if (floppy && !g_str_has_prefix(disk->dst, "fd")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "Invalid floppy device name: %s",
+                    disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Where the virtio-blk-only <driver> knobs may go, and the other per-bus properties. */
+static gboolean
+qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
+{
+    const char *msg = NULL;
+
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        if (disk->queues)
+            msg = "queues attribute in disk driver element is only supported by virtio-blk";
+        else if (disk->queueSize)
+            msg = "queue_size attribute in disk driver element is only supported by virtio-blk";
+        else if (disk->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
+            msg = "disk event_idx mode supported only for virtio bus";
+        else if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+            msg = "disk ioeventfd mode supported only for virtio bus";
+    }
+    if (!msg && disk->tray != QVIR_DOMAIN_DISK_TRAY_CLOSED &&
+        disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM &&
+        disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY)
+        msg = "tray is only valid for cdrom and floppy";
+    if (!msg && disk->geometry.trans != QVIR_DOMAIN_DISK_TRANS_DEFAULT &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_IDE)
+        msg = "CHS translation mode can only be set for 'ide' bus";
+    if (!msg && disk->geometry.cylinders && disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
+        msg = "CHS geometry can not be set for 'usb' bus";
+    if (!msg && disk->wwn && disk->bus != QVIR_DOMAIN_DISK_BUS_IDE &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI)
+        msg = "Only ide and scsi disk support wwn";
+    if (!msg && (disk->vendor || disk->product) && disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI)
+        msg = "Only scsi disk supports vendor and product";
+    if (!msg && disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN && disk->wwn)
+        msg = "Setting wwn is not supported for lun device";
+    if (!msg && disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN && (disk->vendor || disk->product))
+        msg = "Setting vendor or product is not supported for lun device";
+    if (!msg && disk->rotationRate && disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_IDE && disk->bus != QVIR_DOMAIN_DISK_BUS_SATA)
+        msg = "rotation rate is only valid for SCSI/IDE/SATA bus";
+    if (!msg && disk->rotationRate && disk->device != QVIR_DOMAIN_DISK_DEVICE_DISK)
+        msg = "rotation rate is only valid for disk device";
+    if (msg) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, msg);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Copy-on-read writes what it reads into the top image: it needs a writable, fixed disk. */
+static gboolean
+qvirDomainDiskValidateCopyOnRead(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->copyOnRead != QVIR_TRISTATE_SWITCH_ON)
+        return TRUE;
+    if (disk->src->readonly) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "copy_on_read is not compatible with read-only disk '%s'", disk->dst);
+        return FALSE;
+    }
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ||
+        disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "copy_on_read is not supported with removable disk '%s'", disk->dst);
+        return FALSE;
+    }
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "copy_on_read is not compatible with 'lun' disk '%s'", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainDiskValidateStartupPolicy(const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->startupPolicy == QVIR_DOMAIN_STARTUP_POLICY_REQUISITE &&
+        disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM &&
+        disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "disk startupPolicy 'requisite' is allowed only for cdrom or floppy");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *disk, GError **error)
 {
     g_return_val_if_fail(disk != NULL && disk->src != NULL && disk->dst != NULL, FALSE);
 
-    return qvirDomainDiskValidateSource(disk, error) && qvirDomainDiskValidateTarget(disk, error) &&
+    return qvirDomainDiskValidateSource(disk, error) && qvirDomainDiskValidateFloppy(disk, error) &&
+           qvirDomainDiskValidateTarget(disk, error) &&
+           qvirDomainDiskValidateFrontend(disk, error) &&
+           qvirDomainDiskValidateCopyOnRead(disk, error) &&
+           qvirDomainDiskValidateStartupPolicy(disk, error) &&
            qvirDomainDiskValidateDriver(disk, error) && qvirDomainDiskValidateIO(disk, error) &&
            qvirDomainDiskValidateShareable(disk, error) &&
            qvirDomainDiskValidateReadonly(disk, error) &&

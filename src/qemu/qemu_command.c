@@ -196,6 +196,16 @@ qemuBuildHasDeviceBootOrder(const qvirDomainDef *def)
     return FALSE;
 }
 
+static qvirDomainBootOrder
+qemuBuildDiskBootKind(const qvirDomainDiskDef *disk)
+{
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)
+        return QVIR_DOMAIN_BOOT_CDROM;
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY)
+        return QVIR_DOMAIN_BOOT_FLOPPY;
+    return QVIR_DOMAIN_BOOT_DISK;
+}
+
 /* libvirt turns <os><boot dev=.../> into bootindex on the first device of each kind. */
 static unsigned int
 qemuBuildDiskBootIndex(const qvirDomainDef *def, const qvirDomainDiskDef *disk)
@@ -205,8 +215,7 @@ qemuBuildDiskBootIndex(const qvirDomainDef *def, const qvirDomainDiskDef *disk)
 
     if (qemuBuildHasDeviceBootOrder(def))
         return disk->info.bootIndex;
-    want = disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? QVIR_DOMAIN_BOOT_CDROM
-                                                         : QVIR_DOMAIN_BOOT_DISK;
+    want = qemuBuildDiskBootKind(disk);
     for (unsigned int i = 0; i < def->os.nBootDevs && i < QVIR_DOMAIN_BOOT_LAST; i++) {
         if (def->os.boot[i] == want)
             pos = i + 1;
@@ -215,9 +224,8 @@ qemuBuildDiskBootIndex(const qvirDomainDef *def, const qvirDomainDiskDef *disk)
         return 0;
     for (guint i = 0; i < def->disks->len; i++) {
         const qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
-        gboolean isCD = d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM;
 
-        if (isCD == (want == QVIR_DOMAIN_BOOT_CDROM))
+        if (qemuBuildDiskBootKind(d) == want)
             return d == disk ? pos : 0;
     }
     return 0;
@@ -423,6 +431,9 @@ qemuBuildControllerIsBuiltin(qemuBuildCtx *ctx, const qvirDomainControllerDef *c
 {
     if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->idx == 0)
         return TRUE;
+    /* the floppy controller comes with the floppies (qemuBuildFloppyController) */
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_FDC)
+        return TRUE;
     if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && g_strcmp0(c->model, "none") == 0)
         return TRUE;
     if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_IDE && c->idx == 0 &&
@@ -474,6 +485,13 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
 
 /* ---- disks -------------------------------------------------------------------------- */
 
+/* The node the guest device reads: the copy-on-read filter when there is one. */
+static char *
+qemuBuildDiskCopyOnReadNode(const qvirDomainDiskDef *disk)
+{
+    return g_strdup_printf("libvirt-CoR-%s", disk->dst);
+}
+
 static void
 qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
 {
@@ -494,6 +512,54 @@ qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
         qemuBuildArg(ctx, "-blockdev");
         g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(format));
     }
+
+    /* copy-on-read is a filter node above the top format node */
+    if (disk->copyOnRead == QVIR_TRISTATE_SWITCH_ON && qvirStorageSourceIsBacking(disk->src)) {
+        JsonObject *cor = json_object_new();
+
+        json_object_set_string_member(cor, "driver", "copy-on-read");
+        qemuJSONSetStrFree(cor, "node-name", qemuBuildDiskCopyOnReadNode(disk));
+        json_object_set_string_member(cor, "file", disk->src->nodeFormat);
+        json_object_set_string_member(cor, "discard", "unmap");
+        qemuBuildObjectArg(ctx, "-blockdev", cor, NULL);
+    }
+}
+
+/*
+ * Floppies: the ISA controller carries their boot indexes. On i440fx it is built into
+ * the machine and set with -global; on q35 it must be created with -device.
+ */
+static void
+qemuBuildFloppyController(qemuBuildCtx *ctx)
+{
+    unsigned int bootindex[2] = {0, 0};
+    gboolean hasFloppy = FALSE;
+
+    for (guint i = 0; i < ctx->def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(ctx->def->disks, i);
+
+        if (disk->bus != QVIR_DOMAIN_DISK_BUS_FDC)
+            continue;
+        hasFloppy = TRUE;
+        bootindex[disk->info.addr.drive.unit ? 1 : 0] = qemuBuildDiskBootIndex(ctx->def, disk);
+    }
+    if (!hasFloppy)
+        return;
+    if (ctx->kind == QEMU_DOMAIN_MACHINE_Q35) {
+        JsonObject *props = json_object_new();
+
+        json_object_set_string_member(props, "driver", "isa-fdc");
+        if (bootindex[0])
+            json_object_set_int_member(props, "bootindexA", bootindex[0]);
+        if (bootindex[1])
+            json_object_set_int_member(props, "bootindexB", bootindex[1]);
+        qemuBuildDevice(ctx, props);
+        return;
+    }
+    if (bootindex[0])
+        qemuBuildArgf(ctx, "-global", "isa-fdc.bootindexA=%u", bootindex[0]);
+    if (bootindex[1])
+        qemuBuildArgf(ctx, "-global", "isa-fdc.bootindexB=%u", bootindex[1]);
 }
 
 static const char *
@@ -574,6 +640,9 @@ qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirD
     case QVIR_DOMAIN_DISK_BUS_USB:
         qemuBuildUSBAddressProps(ctx, props);
         return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        json_object_set_int_member(props, "unit", a->unit);
+        return TRUE;
     case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
     default:
@@ -602,6 +671,8 @@ qemuBuildDiskDriver(const qvirDomainDiskDef *disk)
         return "virtio-blk-pci";
     case QVIR_DOMAIN_DISK_BUS_USB:
         return "usb-storage";
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        return "floppy";
     case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
     default:
@@ -623,6 +694,87 @@ qemuBuildDiskSerial(const char *serial)
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
+/* virtio-blk's own properties, which libvirt puts right after the driver name. */
+static void
+qemuBuildDiskVirtioProps(JsonObject *props, const qvirDomainDiskDef *disk)
+{
+    if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "ioeventfd",
+                                       disk->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
+    if (disk->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "event_idx",
+                                       disk->eventIdx == QVIR_TRISTATE_SWITCH_ON);
+    if (disk->queues)
+        json_object_set_int_member(props, "num-queues", disk->queues);
+    if (disk->queueSize)
+        json_object_set_int_member(props, "queue-size", disk->queueSize);
+}
+
+/* QEMU's werror/rerror: ENOSPC is spelled differently and is write-only; a read policy
+ * left unset follows the write policy. */
+static void
+qemuBuildDiskErrorPolicyProps(JsonObject *props, const qvirDomainDiskDef *disk)
+{
+    const char *wpolicy = NULL;
+    const char *rpolicy = NULL;
+
+    if (disk->errorPolicy != QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT)
+        wpolicy = qvirDomainDiskErrorPolicyTypeToString(disk->errorPolicy);
+    if (disk->rerrorPolicy != QVIR_DOMAIN_DISK_ERROR_POLICY_DEFAULT)
+        rpolicy = qvirDomainDiskErrorPolicyTypeToString(disk->rerrorPolicy);
+    if (disk->errorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE)
+        wpolicy = "enospc";
+    else if (!rpolicy)
+        rpolicy = wpolicy;
+    if (wpolicy)
+        json_object_set_string_member(props, "werror", wpolicy);
+    if (rpolicy)
+        json_object_set_string_member(props, "rerror", rpolicy);
+}
+
+/* Guest-visible geometry, identity and block sizes, in libvirt's key order. */
+static gboolean
+qemuBuildDiskFrontendProps(JsonObject *props, const qvirDomainDiskDef *disk, GError **error)
+{
+    if (disk->logicalBlockSize)
+        json_object_set_int_member(props, "logical_block_size", disk->logicalBlockSize);
+    if (disk->physicalBlockSize)
+        json_object_set_int_member(props, "physical_block_size", disk->physicalBlockSize);
+    if (disk->wwn) {
+        const char *digits = g_str_has_prefix(disk->wwn, "0x") ? disk->wwn + 2 : disk->wwn;
+        guint64 wwn = g_ascii_strtoull(digits, NULL, 16);
+
+        /* QEMU takes the WWN as a number; JSON here carries signed 64-bit integers only */
+        if (wwn > G_MAXINT64) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "wwn '%s' of disk '%s' is out of the supported range", disk->wwn,
+                        disk->dst);
+            return FALSE;
+        }
+        json_object_set_int_member(props, "wwn", (gint64)wwn);
+    }
+    if (disk->rotationRate)
+        json_object_set_int_member(props, "rotation_rate", disk->rotationRate);
+    if (disk->vendor)
+        json_object_set_string_member(props, "vendor", disk->vendor);
+    if (disk->product)
+        json_object_set_string_member(props, "product", disk->product);
+    return TRUE;
+}
+
+static void
+qemuBuildDiskGeometryProps(JsonObject *props, const qvirDomainDiskDef *disk)
+{
+    if (disk->geometry.cylinders) {
+        json_object_set_int_member(props, "cyls", disk->geometry.cylinders);
+        json_object_set_int_member(props, "heads", disk->geometry.heads);
+        json_object_set_int_member(props, "secs", disk->geometry.sectors);
+    }
+    if (disk->geometry.trans != QVIR_DOMAIN_DISK_TRANS_DEFAULT)
+        json_object_set_string_member(
+            props, "bios-chs-trans", qvirDomainDiskGeometryTransTypeToString(disk->geometry.trans));
+}
+
 static JsonObject *
 qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GError **error)
 {
@@ -638,6 +790,8 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
         return NULL;
     }
     json_object_set_string_member(props, "driver", driver);
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO)
+        qemuBuildDiskVirtioProps(props, disk);
     if (!qemuBuildDiskDriveAddressProps(ctx, props, disk, error))
         return NULL;
 
@@ -650,13 +804,19 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
         json_object_set_boolean_member(props, "share-rw", TRUE);
     if (ctx->blockdev) {
         if (qvirStorageSourceIsBacking(disk->src))
-            json_object_set_string_member(props, "drive", disk->src->nodeFormat);
+            qemuJSONSetStrFree(props, "drive",
+                               disk->copyOnRead == QVIR_TRISTATE_SWITCH_ON
+                                   ? qemuBuildDiskCopyOnReadNode(disk)
+                                   : g_strdup(disk->src->nodeFormat));
     } else {
         qemuJSONSetStrFree(props, "drive", g_strdup_printf("drive-%s", disk->info.alias));
     }
     json_object_set_string_member(props, "id", disk->info.alias);
-    if (bootindex)
+    /* a floppy's boot index belongs to its controller (qemuBuildFloppyController) */
+    if (bootindex && disk->bus != QVIR_DOMAIN_DISK_BUS_FDC)
         json_object_set_int_member(props, "bootindex", bootindex);
+    if (!qemuBuildDiskFrontendProps(props, disk, error))
+        return NULL;
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
         json_object_set_boolean_member(props, "removable",
                                        disk->removable == QVIR_TRISTATE_SWITCH_ON);
@@ -665,14 +825,17 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
         qemuCapsGet(ctx->caps, QEMU_CAPS_DISK_WRITE_CACHE) &&
         qemuDomainDiskCacheModeFlags(disk->cachemode, &wb, NULL, NULL))
         json_object_set_string_member(props, "write-cache", wb ? "on" : "off");
+    qemuBuildDiskGeometryProps(props, disk);
     if (disk->serial)
         qemuJSONSetStrFree(props, "serial", qemuBuildDiskSerial(disk->serial));
+    qemuBuildDiskErrorPolicyProps(props, disk);
     return g_steal_pointer(&props);
 }
 
 static gboolean
 qemuBuildDisks(qemuBuildCtx *ctx, GError **error)
 {
+    qemuBuildFloppyController(ctx);
     for (guint i = 0; i < ctx->def->disks->len; i++) {
         const qvirDomainDiskDef *disk = g_ptr_array_index(ctx->def->disks, i);
         JsonObject *props;

@@ -203,6 +203,7 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         {QVIR_DOMAIN_DISK_BUS_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI},
         {QVIR_DOMAIN_DISK_BUS_IDE, QVIR_DOMAIN_CONTROLLER_TYPE_IDE},
         {QVIR_DOMAIN_DISK_BUS_SATA, QVIR_DOMAIN_CONTROLLER_TYPE_SATA},
+        {QVIR_DOMAIN_DISK_BUS_FDC, QVIR_DOMAIN_CONTROLLER_TYPE_FDC},
     };
     gboolean haveUSB = FALSE;
 
@@ -288,7 +289,7 @@ qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
     if (disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE)
         return TRUE;
     if (disk->bus != QVIR_DOMAIN_DISK_BUS_IDE && disk->bus != QVIR_DOMAIN_DISK_BUS_SATA &&
-        disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI)
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI && disk->bus != QVIR_DOMAIN_DISK_BUS_FDC)
         return TRUE;
 
     if ((idx = qemuDomainDiskNameToIndex(disk->dst)) < 0) {
@@ -308,6 +309,11 @@ qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
     case QVIR_DOMAIN_DISK_BUS_SATA:
         disk->info.addr.drive.controller = idx / 6;
         disk->info.addr.drive.unit = idx % 6;
+        break;
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        /* 2 drives per floppy controller */
+        disk->info.addr.drive.controller = idx / 2;
+        disk->info.addr.drive.unit = idx % 2;
         break;
     default:
         /* SCSI: libvirt's narrow bus, 7 units per controller */
@@ -346,6 +352,10 @@ qemuDomainAssignDiskAlias(const qvirDomainDef *def, qvirDomainDiskDef *disk, GEr
     case QVIR_DOMAIN_DISK_BUS_SATA:
         qemuDomainSetAlias(&disk->info,
                            g_strdup_printf("sata%u-%u-%u", a->controller, a->bus, a->unit));
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        qemuDomainSetAlias(&disk->info,
+                           g_strdup_printf("fdc%u-%u-%u", a->controller, a->bus, a->unit));
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_SCSI:
         cont = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, a->controller);
@@ -389,6 +399,8 @@ qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKin
         return g_strdup_printf("sata%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         return g_strdup_printf("scsi%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_FDC:
+        return g_strdup_printf("fdc%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
         return c->idx == 0 ? g_strdup("usb") : g_strdup_printf("usb%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:

@@ -118,6 +118,16 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
     case QVIR_DOMAIN_DISK_BUS_USB:
         need = QEMU_CAPS_DEVICE_USB_STORAGE;
         break;
+    case QVIR_DOMAIN_DISK_BUS_FDC:
+        /* the ISA floppy controller has two drives */
+        if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE &&
+            (disk->info.addr.drive.controller != 0 || disk->info.addr.drive.bus != 0 ||
+             disk->info.addr.drive.target != 0 || disk->info.addr.drive.unit > 1)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "floppy disk '%s' must be on controller 0, bus 0, unit 0 or 1", disk->dst);
+            return FALSE;
+        }
+        break;
     case QVIR_DOMAIN_DISK_BUS_SCSI: {
         const qvirDomainControllerDef *c = NULL;
 
@@ -148,6 +158,13 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk device 'lun' is not supported (disk '%s')", disk->dst);
+        return FALSE;
+    }
+    /* the filter node only exists with -blockdev */
+    if (disk->copyOnRead == QVIR_TRISTATE_SWITCH_ON && !qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "copy_on_read of disk '%s' needs -blockdev, which this QEMU binary lacks",
+                    disk->dst);
         return FALSE;
     }
     if (disk->src && disk->src->shared && !disk->src->readonly &&
