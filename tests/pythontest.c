@@ -10,6 +10,7 @@
 
 #define VM_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a01"
 #define TRANSIENT_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a02"
+#define API_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a03"
 
 static char *vmXML;
 static char *midImage;
@@ -122,6 +123,20 @@ testThreads(void)
 }
 
 static void
+testSmallerCalls(void)
+{
+    g_autofree char *top = daemonImagePath("py-top.qcow2");
+    g_autofree char *xml = daemonDomainXML("pyapi", API_UUID, top, "none");
+    g_autofree char *path = daemonWriteFile("pyapi.xml", xml);
+    g_autofree char *out = PYTHON("api", path, "pyapi");
+
+    assertContains(out, "ok: legacy listing, lookups and small queries");
+    assertContains(out, "ok: destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle");
+    assertContains(out, "ok: unsupported call NO_SUPPORT: this function is not supported by the "
+                        "connection driver: virDomainReboot");
+}
+
+static void
 testReadOnly(void)
 {
     g_autofree char *out = PYTHON("readonly", vmXML);
@@ -153,6 +168,7 @@ main(int argc, char **argv)
     g_test_add_func("/python/transient", testTransient);
     g_test_add_func("/python/threads", testThreads);
     g_test_add_func("/python/read-only", testReadOnly);
+    g_test_add_func("/python/smaller-calls", testSmallerCalls);
     rc = g_test_run();
 
     if (daemonEnv.pid)

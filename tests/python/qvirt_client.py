@@ -177,6 +177,37 @@ def step_readonly(conn, args):
         ro.close()
 
 
+def step_api(conn, args):
+    """The older and smaller calls python3-libvirt offers, on a running domain."""
+    xml_path, name = args
+    with open(xml_path) as f:
+        xml = f.read()
+    dom = conn.defineXMLFlags(xml, 0)
+    assert conn.numOfDefinedDomains() >= 1 and name in conn.listDefinedDomains()
+    running_before = conn.numOfDomains()
+    dom.createWithFlags(0)
+    assert conn.numOfDomains() == running_before + 1
+    assert dom.ID() in conn.listDomainsID(), (dom.ID(), conn.listDomainsID())
+    assert name not in conn.listDefinedDomains()
+    assert conn.lookupByID(dom.ID()).UUIDString() == dom.UUIDString()
+    assert dom.OSType() == "hvm"
+    assert dom.maxMemory() == 65536, dom.maxMemory()
+    assert dom.vcpusFlags(libvirt.VIR_DOMAIN_VCPU_MAXIMUM) == 1
+    assert dom.autostart() == 0 and dom.hasManagedSaveImage() == 0 and dom.isUpdated() == 0
+    assert conn.getURI().startswith("qemu:///system"), conn.getURI()
+    assert conn.getHostname() and conn.isSecure() == 1
+    assert conn.getInfo()[0] == "x86_64"
+    ok("legacy listing, lookups and small queries")
+    dom.destroyFlags(0)
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF
+    dom.undefineFlags(0)
+    expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.info)
+    expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.OSType)
+    ok("destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle")
+    e = expect_error(libvirt.VIR_ERR_NO_SUPPORT, dom.reboot, 0)
+    ok("unsupported call NO_SUPPORT: %s" % e.get_error_message())
+
+
 STEPS = {
     "connect": step_connect,
     "no-domain": step_no_domain,
@@ -185,6 +216,7 @@ STEPS = {
     "transient": step_transient,
     "threads": step_threads,
     "readonly": step_readonly,
+    "api": step_api,
 }
 
 
