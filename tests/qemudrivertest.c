@@ -1615,6 +1615,19 @@ testBlockJobAcrossRestart(void)
 
     g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
     g_assert_no_error(err);
+    /* The data of both pulled layers is in the top image now, which stands alone. */
+    {
+        g_autofree char *t = g_build_filename(imgdir, "top.qcow2", NULL);
+        const char *r1[] = {"qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x5a 0 1M", t, NULL};
+        const char *r2[] = {"qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x6b 1M 1M", t, NULL};
+        const char *imgInfo[] = {"qemu-img", "info", "-U", t, NULL};
+        g_autofree char *out = NULL;
+
+        testRunOK(r1);
+        testRunOK(r2);
+        g_assert_cmpint(qvirTestRun(imgInfo, &out, NULL), ==, 0);
+        g_assert_null(strstr(out, "backing file"));
+    }
     qvirDriverClose(drv);
     qvirTestTempDirRemove(root);
 }
