@@ -251,8 +251,7 @@ faultChainFromQemu(const char *statusXML)
         JsonObject *n = json_array_get_object_element(nodes, i);
         const char *file = json_object_get_string_member_with_default(n, "file", NULL);
         const char *drv = json_object_get_string_member_with_default(n, "drv", "");
-        const char *backing =
-            json_object_get_string_member_with_default(n, "backing_file", NULL);
+        const char *backing = json_object_get_string_member_with_default(n, "backing_file", NULL);
 
         if (!g_str_equal(drv, "qcow2") || !file)
             continue;
@@ -494,8 +493,8 @@ faultCheckAfterDaemonCrash(const char *name, const char *defBefore, unsigned int
     g_autoptr(GArray) after = NULL;
     g_autofree char *state = NULL;
 
-    g_test_message("killed qvirtd %u ms into a start: status file %s, %u QEMU(s) running",
-                   delayMs, status ? "present" : "absent", before->len);
+    g_test_message("killed qvirtd %u ms into a start: status file %s, %u QEMU(s) running", delayMs,
+                   status ? "present" : "absent", before->len);
     g_assert_cmpstr(defAfter, ==, defBefore);
 
     /* While the daemon is down, ask QEMU itself what it has open. */
@@ -720,8 +719,8 @@ testStateDirFull(void)
 
         g_mkdir_with_parents(dir, 0700);
         if (mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0) {
-            g_autofree char *why = g_strdup_printf("cannot mount a tmpfs at %s: %s", dir,
-                                                   g_strerror(errno));
+            g_autofree char *why =
+                g_strdup_printf("cannot mount a tmpfs at %s: %s", dir, g_strerror(errno));
             g_test_skip(why);
             faultUnmountAll();
             return;
@@ -738,8 +737,8 @@ testStateDirFull(void)
     fillRun = faultFill(faultMounts[1]);
 
     /* A new definition cannot be written. */
-    newXml = daemonDomainXML("fault-full-new", "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b04",
-                             faultTop, "none");
+    newXml =
+        daemonDomainXML("fault-full-new", "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b04", faultTop, "none");
     newPath = daemonWriteFile("fault-full-new.xml", newXml);
     g_assert_cmpint(faultVirsh(NULL, &err, "define", newPath, NULL), !=, 0);
     g_test_message("define on a full disk: %s", err);
@@ -747,8 +746,7 @@ testStateDirFull(void)
     g_assert_cmpint(faultVirsh(NULL, NULL, "domstate", "fault-full-new", NULL), !=, 0);
 
     /* Changing an existing one fails and leaves the old file as it was. */
-    changed = daemonDomainXML(name, "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b03", faultTop,
-                              "writeback");
+    changed = daemonDomainXML(name, "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b03", faultTop, "writeback");
     changedPath = daemonWriteFile("fault-full-changed.xml", changed);
     g_clear_pointer(&err, g_free);
     g_assert_cmpint(faultVirsh(NULL, &err, "define", changedPath, NULL), !=, 0);
@@ -900,8 +898,8 @@ faultRpcServed(int fd, guint32 serial)
     g_autoptr(GByteArray) args = g_byte_array_new();
     g_autoptr(GByteArray) pkt = NULL;
 
-    qvirXdrWriteInt(args, -1);  /* need_results */
-    qvirXdrWriteU32(args, 0);   /* flags */
+    qvirXdrWriteInt(args, -1); /* need_results */
+    qvirXdrWriteU32(args, 0);  /* flags */
     pkt = faultRpcCall(273 /* CONNECT_LIST_ALL_DOMAINS */, serial, args);
     faultRpcSend(fd, pkt->data, pkt->len);
     g_assert_cmpint(faultRpcReply(fd, serial), ==, -1);
@@ -1034,8 +1032,8 @@ testRpcBadInput(void)
     faultRpcServed(good, serial++);
     /* A type no client may send: the connection goes. */
     {
-        g_autoptr(GByteArray) pkt = faultRpcPacket(QVIR_RPC_REMOTE_PROGRAM, 1, 3,
-                                                   QVIR_RPC_REPLY, 20, empty);
+        g_autoptr(GByteArray) pkt =
+            faultRpcPacket(QVIR_RPC_REMOTE_PROGRAM, 1, 3, QVIR_RPC_REPLY, 20, empty);
 
         faultRpcSend(bad, pkt->data, pkt->len);
         faultRpcExpectClosed(bad);
@@ -1043,9 +1041,8 @@ testRpcBadInput(void)
     }
     /* A client that leaves in the middle of a call, and one in the middle of a packet. */
     {
-        g_autofree char *xml = daemonDomainXML("fault-midcall",
-                                               "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b05",
-                                               faultTop, "none");
+        g_autofree char *xml = daemonDomainXML(
+            "fault-midcall", "8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b05", faultTop, "none");
         g_autoptr(GByteArray) args = g_byte_array_new();
         g_autoptr(GByteArray) pkt = NULL;
 

@@ -146,10 +146,23 @@ testLoad(void)
     }
 
     {
-        const char *argv[] = {"/usr/bin/python3", script, "--uri", daemonEnv.uri,
-                              "--clients", clientsStr, "--ops", opsStr,
-                              "--running", running->str, "--keep", keep->str,
-                              "--churn", "load-churn", "--image", image, NULL};
+        const char *argv[] = {"/usr/bin/python3",
+                              script,
+                              "--uri",
+                              daemonEnv.uri,
+                              "--clients",
+                              clientsStr,
+                              "--ops",
+                              opsStr,
+                              "--running",
+                              running->str,
+                              "--keep",
+                              keep->str,
+                              "--churn",
+                              "load-churn",
+                              "--image",
+                              image,
+                              NULL};
         rc = qvirTestRun(argv, &out, &err);
     }
     if (rc != 0)
@@ -161,20 +174,18 @@ testLoad(void)
     g_assert_no_error(error);
     res = json_node_get_object(json_parser_get_root(parser));
 
-    g_test_message("LOAD: %" G_GINT64_FORMAT " clients, %" G_GINT64_FORMAT
-                   " operations in %.2f s (%.1f ops/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms), "
-                   "%" G_GINT64_FORMAT " errors; background %" G_GINT64_FORMAT
-                   " operations on %u running domains + 1 destroy/start loop, %" G_GINT64_FORMAT
-                   " errors; qvirtd RSS %" G_GUINT64_FORMAT " KiB at start, peak %" G_GUINT64_FORMAT
-                   " KiB",
-                   loadInt(res, "clients"), loadInt(res, "ops"),
-                   json_object_get_double_member(res, "seconds"),
-                   json_object_get_double_member(res, "ops_per_second"),
-                   json_object_get_double_member(res, "latency_ms_p50"),
-                   json_object_get_double_member(res, "latency_ms_p99"),
-                   json_object_get_double_member(res, "latency_ms_max"), loadInt(res, "errors"),
-                   loadInt(res, "background_ops"), domains, loadInt(res, "background_errors"),
-                   rssStart, hwm);
+    g_test_message(
+        "LOAD: %" G_GINT64_FORMAT " clients, %" G_GINT64_FORMAT
+        " operations in %.2f s (%.1f ops/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms), "
+        "%" G_GINT64_FORMAT " errors; background %" G_GINT64_FORMAT
+        " operations on %u running domains + 1 destroy/start loop, %" G_GINT64_FORMAT
+        " errors; qvirtd RSS %" G_GUINT64_FORMAT " KiB at start, peak %" G_GUINT64_FORMAT " KiB",
+        loadInt(res, "clients"), loadInt(res, "ops"), json_object_get_double_member(res, "seconds"),
+        json_object_get_double_member(res, "ops_per_second"),
+        json_object_get_double_member(res, "latency_ms_p50"),
+        json_object_get_double_member(res, "latency_ms_p99"),
+        json_object_get_double_member(res, "latency_ms_max"), loadInt(res, "errors"),
+        loadInt(res, "background_ops"), domains, loadInt(res, "background_errors"), rssStart, hwm);
     loadPrintSamples(res, "error_samples");
     loadPrintSamples(res, "background_error_samples");
     loadPrintSamples(res, "lost");

@@ -25,12 +25,12 @@ fuzzCommonInit(void)
 }
 
 /* Fail loudly with the reason; abort() is what libFuzzer and the replayer catch. */
-#define FUZZ_CHECK(cond, ...) \
-    do { \
-        if (!(cond)) { \
-            g_printerr("fuzz check failed: %s: ", #cond); \
-            g_printerr(__VA_ARGS__); \
-            g_printerr("\n"); \
-            abort(); \
-        } \
+#define FUZZ_CHECK(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            g_printerr("fuzz check failed: %s: ", #cond);                                          \
+            g_printerr(__VA_ARGS__);                                                               \
+            g_printerr("\n");                                                                      \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)

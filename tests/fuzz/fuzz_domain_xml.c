@@ -49,8 +49,7 @@ static void
 fuzzCheckError(const GError *error, const char *what)
 {
     FUZZ_CHECK(error != NULL, "%s failed without an error", what);
-    FUZZ_CHECK(error->domain == QVIR_ERROR, "%s: foreign error domain: %s", what,
-               error->message);
+    FUZZ_CHECK(error->domain == QVIR_ERROR, "%s: foreign error domain: %s", what, error->message);
     FUZZ_CHECK(error->message && error->message[0], "%s: empty error message", what);
 }
 
@@ -105,9 +104,10 @@ fuzzDomainRoundTrip(const char *xml, unsigned int mode)
     FUZZ_CHECK(g_str_has_suffix(out, "\n"), "format output lacks the final newline");
 
     def2 = qvirDomainDefParseString(out, pflags, &error2);
-    FUZZ_CHECK(def2 != NULL, "%s: our own output does not parse back: %s\n--- input\n%s\n"
-               "--- output\n%s", fuzzXmlModes[mode].name, error2 ? error2->message : "?", xml,
-               out);
+    FUZZ_CHECK(def2 != NULL,
+               "%s: our own output does not parse back: %s\n--- input\n%s\n"
+               "--- output\n%s",
+               fuzzXmlModes[mode].name, error2 ? error2->message : "?", xml, out);
     out2 = qvirDomainDefFormat(def2, fflags);
     FUZZ_CHECK(strcmp(out, out2) == 0, "%s: round trip differs\n--- first\n%s\n--- second\n%s",
                fuzzXmlModes[mode].name, out, out2);
@@ -118,8 +118,7 @@ fuzzDomainRoundTrip(const char *xml, unsigned int mode)
     copy = qvirDomainDefCopy(def, fflags, &copyError);
     FUZZ_CHECK(copy != NULL, "copy failed: %s", copyError ? copyError->message : "?");
     copyOut = qvirDomainDefFormat(copy, fflags);
-    FUZZ_CHECK(strcmp(out, copyOut) == 0, "%s: copy formats differently",
-               fuzzXmlModes[mode].name);
+    FUZZ_CHECK(strcmp(out, copyOut) == 0, "%s: copy formats differently", fuzzXmlModes[mode].name);
     if (fuzzVerbose)
         g_printerr("  %s: ok, %s\n", fuzzXmlModes[mode].name, why ? why : "valid");
 }

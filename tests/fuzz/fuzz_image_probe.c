@@ -108,8 +108,7 @@ fuzzImageReadCb(void *opaque, guint64 offset, guint8 *buf, gsize len, GError **e
 
     FUZZ_CHECK(len <= QVIR_STORAGE_PROBE_EXTRA_MAX, "asked for %zu bytes", len);
     FUZZ_CHECK(offset <= img->fileSize && len <= img->fileSize - offset,
-               "asked for %zu bytes at %" G_GUINT64_FORMAT " of a %" G_GUINT64_FORMAT
-               "-byte file",
+               "asked for %zu bytes at %" G_GUINT64_FORMAT " of a %" G_GUINT64_FORMAT "-byte file",
                len, offset, img->fileSize);
     img->reads++;
     fuzzImageRead(img, offset, buf, len);

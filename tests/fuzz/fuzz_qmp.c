@@ -25,8 +25,8 @@
 #include "qemu/qemu_monitor.h"
 #include "util/virerror.h"
 
-#define FUZZ_QMP_GREETING \
-    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, " \
+#define FUZZ_QMP_GREETING                                                                          \
+    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "              \
     "\"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
 
 int

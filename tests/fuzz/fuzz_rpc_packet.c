@@ -93,12 +93,12 @@ fuzzRpcPackets(const guint8 *data, gsize size)
         qvirXdrReadU32(&rd, &len, NULL);
         if (!qvirRpcPacketCheckLength(len, &error)) {
             FUZZ_CHECK(error && error->code == QVIR_ERR_RPC, "length check without an error");
-            FUZZ_CHECK(len < QVIR_RPC_PACKET_MIN || len > QVIR_RPC_PACKET_MAX,
-                       "length %u refused", len);
+            FUZZ_CHECK(len < QVIR_RPC_PACKET_MIN || len > QVIR_RPC_PACKET_MAX, "length %u refused",
+                       len);
             return;
         }
-        FUZZ_CHECK(len >= QVIR_RPC_PACKET_MIN && len <= QVIR_RPC_PACKET_MAX,
-                   "length %u accepted", len);
+        FUZZ_CHECK(len >= QVIR_RPC_PACKET_MIN && len <= QVIR_RPC_PACKET_MAX, "length %u accepted",
+                   len);
         if (len > size - off)
             return;
 
@@ -146,8 +146,7 @@ fuzzRpcServerThread(gpointer opaque)
     g_main_context_push_thread_default(fs->ctx);
     qvirRemoteProgramInit(&prog, NULL);
     fs->srv = qvirRpcServerNew(&prog, 2);
-    FUZZ_CHECK(qvirRpcServerAddUnixSocket(fs->srv, fs->path, &error), "listen: %s",
-               error->message);
+    FUZZ_CHECK(qvirRpcServerAddUnixSocket(fs->srv, fs->path, &error), "listen: %s", error->message);
     loop = g_main_loop_new(fs->ctx, FALSE);
 
     g_mutex_lock(&fs->lock);
@@ -298,12 +297,10 @@ fuzzRpcCheckReplies(fuzzRpcSeen *seen, const fuzzRpcExpect *ex)
 
         qvirXdrReaderInit(&rd, seen->rx->data + off, seen->rx->len - off);
         qvirXdrReadU32(&rd, &len, NULL);
-        FUZZ_CHECK(qvirRpcPacketCheckLength(len, NULL), "server sent a packet of %u bytes",
-                   len);
+        FUZZ_CHECK(qvirRpcPacketCheckLength(len, NULL), "server sent a packet of %u bytes", len);
         if (len > seen->rx->len - off)
             break;
-        qvirXdrReaderInit(&rd, seen->rx->data + off + QVIR_RPC_LEN_SIZE,
-                          len - QVIR_RPC_LEN_SIZE);
+        qvirXdrReaderInit(&rd, seen->rx->data + off + QVIR_RPC_LEN_SIZE, len - QVIR_RPC_LEN_SIZE);
         FUZZ_CHECK(qvirRpcHeaderDecode(&rd, &hdr, NULL), "reply header");
         off += len;
 
@@ -312,8 +309,7 @@ fuzzRpcCheckReplies(fuzzRpcSeen *seen, const fuzzRpcExpect *ex)
                            hdr.type == QVIR_RPC_MESSAGE,
                        "keepalive packet %d type %u from the server", hdr.procedure, hdr.type);
             seen->pongs++;
-            FUZZ_CHECK(seen->pongs <= ex->pings, "%u PONGs for %u PINGs", seen->pongs,
-                       ex->pings);
+            FUZZ_CHECK(seen->pongs <= ex->pings, "%u PONGs for %u PINGs", seen->pongs, ex->pings);
             continue;
         }
 
@@ -336,8 +332,7 @@ fuzzRpcCheckReplies(fuzzRpcSeen *seen, const fuzzRpcExpect *ex)
             qvirRpcError err = {0};
             g_autoptr(GError) error = NULL;
 
-            FUZZ_CHECK(qvirRpcErrorDecode(&rd, &err, &error), "error body: %s",
-                       error->message);
+            FUZZ_CHECK(qvirRpcErrorDecode(&rd, &err, &error), "error body: %s", error->message);
             FUZZ_CHECK(qvirXdrReaderCheckEnd(&rd, NULL), "trailing bytes after an error");
             FUZZ_CHECK(err.code > 0 && err.message && err.message[0],
                        "error reply with code %d and no message", err.code);
@@ -359,7 +354,8 @@ fuzzRpcRead(int fd, fuzzRpcSeen *seen, const fuzzRpcExpect *ex, int timeoutMs)
 
     while ((r = poll(&pfd, 1, timeoutMs)) < 0 && errno == EINTR)
         ;
-    FUZZ_CHECK(r > 0, "the server did not answer within %d ms (replies %u of %u, pongs %u "
+    FUZZ_CHECK(r > 0,
+               "the server did not answer within %d ms (replies %u of %u, pongs %u "
                "of %u%s)",
                timeoutMs, seen->replies, ex->calls->len, seen->pongs, ex->pings,
                ex->framingError ? ", framing error sent" : "");
@@ -424,7 +420,8 @@ fuzzRpcSession(const guint8 *data, gsize size)
         /* Every call must be answered while the connection stays open. */
         while (seen.replies < ex.calls->len || seen.pongs < ex.pings) {
             if (!fuzzRpcRead(fd, &seen, &ex, FUZZ_RPC_TIMEOUT_MS))
-                FUZZ_CHECK(FALSE, "the server closed a cleanly framed connection after %u of "
+                FUZZ_CHECK(FALSE,
+                           "the server closed a cleanly framed connection after %u of "
                            "%u replies",
                            seen.replies, ex.calls->len);
         }
@@ -433,8 +430,8 @@ fuzzRpcSession(const guint8 *data, gsize size)
     /* Then the server must close: at once after a framing error, at our EOF otherwise. */
     while (fuzzRpcRead(fd, &seen, &ex, FUZZ_RPC_TIMEOUT_MS))
         ;
-    FUZZ_CHECK(seen.rx->len == 0 || ex.framingError,
-               "%u bytes of an unfinished packet at the end", seen.rx->len);
+    FUZZ_CHECK(seen.rx->len == 0 || ex.framingError, "%u bytes of an unfinished packet at the end",
+               seen.rx->len);
     close(fd);
 
     /* The client must go away on the server side too. */

@@ -38,7 +38,7 @@ typedef enum {
 typedef struct {
     fuzzXdrOp op;
     guint64 num;
-    char *str;      /* STRING, OPTSTRING (NULL = absent) */
+    char *str; /* STRING, OPTSTRING (NULL = absent) */
     guint8 opaque[QVIR_XDR_UUID_LEN + 3];
     gsize opaqueLen;
 } fuzzXdrValue;
@@ -65,8 +65,8 @@ fuzzXdrCheckFailure(const qvirXdrReader *rd, GError *error)
 
 /* Run OPS over the stream; returns the number of reads that succeeded and fills VALS. */
 static guint
-fuzzXdrDecode(const guint8 *ops, guint nops, const guint8 *data, gsize len,
-              fuzzXdrValue *vals, gsize *consumed)
+fuzzXdrDecode(const guint8 *ops, guint nops, const guint8 *data, gsize len, fuzzXdrValue *vals,
+              gsize *consumed)
 {
     qvirXdrReader rd;
     gsize lastGood = 0;
