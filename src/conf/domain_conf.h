@@ -321,6 +321,12 @@ typedef struct {
     char *kernel;
     char *initrd;
     char *cmdline;
+    qvirTristateBool bootmenu;  /* <bootmenu enable=> */
+    gboolean bmTimeoutSet;      /* <bootmenu timeout=> given (only with enable='yes') */
+    unsigned int bmTimeout;     /* milliseconds */
+    qvirTristateBool useserial; /* <bios useserial=> */
+    gboolean rtSet;             /* <bios rebootTimeout=> given */
+    int rtDelay;                /* milliseconds; -1 = never reboot after a failed boot */
 } qvirDomainOSDef;
 
 typedef struct _qvirDomainDef qvirDomainDef;

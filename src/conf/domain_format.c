@@ -676,6 +676,23 @@ qvirDomainOSDefFormat(GString *buf, unsigned int indent, const qvirDomainOSDef *
         qvirBufAttr(buf, "dev", qvirDomainBootOrderTypeToString(os->boot[i]));
         g_string_append(buf, "/>\n");
     }
+    if (os->bootmenu != QVIR_TRISTATE_BOOL_ABSENT) {
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "<bootmenu");
+        qvirBufAttr(buf, "enable", qvirTristateBoolTypeToString(os->bootmenu));
+        if (os->bmTimeoutSet)
+            qvirBufAttrUInt(buf, "timeout", os->bmTimeout);
+        g_string_append(buf, "/>\n");
+    }
+    if (os->useserial != QVIR_TRISTATE_BOOL_ABSENT || os->rtSet) {
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "<bios");
+        if (os->useserial != QVIR_TRISTATE_BOOL_ABSENT)
+            qvirBufAttr(buf, "useserial", qvirTristateBoolTypeToString(os->useserial));
+        if (os->rtSet)
+            g_string_append_printf(buf, " rebootTimeout='%d'", os->rtDelay);
+        g_string_append(buf, "/>\n");
+    }
 
     qvirBufIndent(buf, indent);
     g_string_append(buf, "</os>\n");

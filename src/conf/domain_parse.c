@@ -1848,6 +1848,57 @@ qvirDomainOSBootParse(xmlNodePtr node, qvirDomainOSDef *os, GError **error)
 }
 
 static gboolean
+qvirDomainOSBootMenuParse(xmlNodePtr node, qvirDomainOSDef *os, GError **error)
+{
+    static const char *const attrs[] = {"enable", "timeout", NULL};
+    int enable = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (os->bootmenu != QVIR_TRISTATE_BOOL_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "enable", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, TRUE, &enable,
+                         error))
+        return FALSE;
+    os->bootmenu = enable;
+    /* libvirt reads the timeout only for an enabled menu */
+    if (enable == QVIR_TRISTATE_BOOL_YES && xmlHasProp(node, (const xmlChar *)"timeout")) {
+        if (!qvirXMLPropUInt(node, "timeout", 10, G_MAXUINT, TRUE, &os->bmTimeout, error))
+            return FALSE;
+        os->bmTimeoutSet = TRUE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainOSBiosParse(xmlNodePtr node, qvirDomainOSDef *os, GError **error)
+{
+    static const char *const attrs[] = {"useserial", "rebootTimeout", NULL};
+    int useserial = QVIR_TRISTATE_BOOL_ABSENT;
+    g_autofree char *rt = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "useserial", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE,
+                         &useserial, error))
+        return FALSE;
+    os->useserial = useserial;
+    if ((rt = qvirXMLProp(node, "rebootTimeout"))) {
+        char *end = NULL;
+        gint64 val = g_ascii_strtoll(rt, &end, 10);
+
+        if (!*rt || !end || *end || val < G_MININT || val > G_MAXINT) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid value for attribute 'rebootTimeout' in element 'bios': '%s'. "
+                        "Expected integer value",
+                        rt);
+            return FALSE;
+        }
+        os->rtDelay = (int)val;
+        os->rtSet = TRUE;
+    }
+    return TRUE;
+}
+
+static gboolean
 qvirDomainOSParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     qvirDomainParseState *st = opaque;
@@ -1874,6 +1925,10 @@ qvirDomainOSParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **er
             ok = qvirDomainTextParse(cur, &os->initrd, TRUE, error);
         else if (qvirXMLIsElement(cur, "cmdline"))
             ok = qvirDomainTextParse(cur, &os->cmdline, FALSE, error);
+        else if (qvirXMLIsElement(cur, "bootmenu"))
+            ok = qvirDomainOSBootMenuParse(cur, os, error);
+        else if (qvirXMLIsElement(cur, "bios"))
+            ok = qvirDomainOSBiosParse(cur, os, error);
         else {
             g_autofree char *name = qvirXMLQualifiedName(cur);
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,

@@ -473,6 +473,29 @@ qvirDomainGraphicsValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* The ranges QEMU's -boot takes (libvirt's qemuValidateDomainDefBoot). */
+static gboolean
+qvirDomainBootValidate(const qvirDomainDef *def, GError **error)
+{
+    if (def->os.bmTimeoutSet && def->os.bmTimeout > 65535) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "invalid value for boot menu timeout, must be in range [0,65535]");
+        return FALSE;
+    }
+    if (def->os.rtSet && (def->os.rtDelay < -1 || def->os.rtDelay > 65535)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "invalid value for rebootTimeout, must be in range [-1,65535]");
+        return FALSE;
+    }
+    if (def->os.useserial == QVIR_TRISTATE_BOOL_YES) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "<bios useserial='yes'/> (the serial graphics adapter) is not supported by "
+                    "qvirt");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainMemoryValidate(const qvirDomainDef *def, GError **error)
 {
@@ -495,7 +518,7 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
 {
     g_return_val_if_fail(def != NULL, FALSE);
 
-    if (!qvirDomainMemoryValidate(def, error))
+    if (!qvirDomainMemoryValidate(def, error) || !qvirDomainBootValidate(def, error))
         return FALSE;
     for (guint i = 0; i < def->disks->len; i++) {
         if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))

@@ -369,6 +369,23 @@ qemuBuildMonitor(qemuBuildCtx *ctx)
     qemuBuildArgPair(ctx, "-mon", "chardev=charmonitor,id=monitor,mode=control");
 }
 
+/* -boot: menu, reboot-timeout and splash-time before strict=on, as libvirt orders them. */
+static void
+qemuBuildBoot(qemuBuildCtx *ctx)
+{
+    const qvirDomainOSDef *os = &ctx->def->os;
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    if (os->bootmenu != QVIR_TRISTATE_BOOL_ABSENT)
+        g_string_append(buf, os->bootmenu == QVIR_TRISTATE_BOOL_YES ? "menu=on," : "menu=off,");
+    if (os->rtSet)
+        g_string_append_printf(buf, "reboot-timeout=%d,", os->rtDelay);
+    if (os->bmTimeoutSet)
+        g_string_append_printf(buf, "splash-time=%u,", os->bmTimeout);
+    g_string_append(buf, "strict=on");
+    qemuBuildArgPair(ctx, "-boot", buf->str);
+}
+
 static void
 qemuBuildClockPMBoot(qemuBuildCtx *ctx)
 {
@@ -385,7 +402,7 @@ qemuBuildClockPMBoot(qemuBuildCtx *ctx)
         qemuBuildArg(ctx, "-no-shutdown");
     if (def->acpi != QVIR_TRISTATE_SWITCH_ON)
         qemuBuildArg(ctx, "-no-acpi");
-    qemuBuildArgPair(ctx, "-boot", "strict=on");
+    qemuBuildBoot(ctx);
     if (def->os.kernel)
         qemuBuildArgPair(ctx, "-kernel", def->os.kernel);
     if (def->os.initrd)
