@@ -739,7 +739,7 @@ qemuDriverComparePaths(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The *.xml names in DIR, sorted; temporary files of atomic writes start with '.'. */
+/* The *.xml names in DIR, sorted. */
 static GPtrArray *
 qemuDriverListXMLFiles(const char *dir)
 {
@@ -750,7 +750,8 @@ qemuDriverListXMLFiles(const char *dir)
     if (!d)
         return files;
     while ((entry = g_dir_read_name(d))) {
-        if (entry[0] == '.' || !g_str_has_suffix(entry, ".xml"))
+        /* Temporary files of atomic writes (".NAME.xml.XXXXXX") do not end in .xml. */
+        if (!g_str_has_suffix(entry, ".xml"))
             continue;
         g_ptr_array_add(files, g_build_filename(dir, entry, NULL));
     }
