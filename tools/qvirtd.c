@@ -151,6 +151,9 @@ main(int argc, char **argv)
     /* The server first: it waits for calls still using the driver. */
     qvirRpcServerFree(srv);
     qvirDriverClose(drv);
+    /* Events the driver sent while closing are queued for clients that are gone. */
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
     close(lockFd);
     printf("qvirtd: stopped\n");
     return 0;
