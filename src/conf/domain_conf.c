@@ -185,6 +185,9 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->cpuMode);
     g_free(def->cpuCheck);
     g_free(def->cpuMigratable);
+    g_free(def->cpuMatch);
+    g_free(def->cpuModel);
+    g_free(def->cpuFallback);
     g_free(def->clockOffset);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);

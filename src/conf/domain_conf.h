@@ -348,6 +348,9 @@ struct _qvirDomainDef {
     char *cpuMode;  /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
     char *cpuCheck; /* <cpu check=>: "none", "partial", "full"; NULL = absent */
     char *cpuMigratable; /* <cpu migratable=>: "on", "off"; NULL = absent */
+    char *cpuMatch;      /* custom: <cpu match=>: "exact" (default), "minimum", "strict" */
+    char *cpuModel;      /* custom: <model>NAME</model>, a QEMU CPU model name */
+    char *cpuFallback;   /* custom: <model fallback=>: "allow" (default), "forbid" */
     char *clockOffset;   /* "utc", "localtime"; NULL = absent */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;
@@ -363,6 +366,7 @@ struct _qvirDomainDef {
     GPtrArray *videos;                   /* qvirDomainVideoDef* */
     GPtrArray *nets;                     /* qvirDomainNetDef* */
     qvirDomainMemballoonDef *memballoon; /* NULL = absent */
+    int audioId; /* <audio id=N type='none'/>; 0 = absent (QEMU gets audio1, driver none) */
 };
 
 typedef enum {

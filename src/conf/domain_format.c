@@ -616,7 +616,7 @@ qvirDomainMemballoonDefFormat(GString *buf, unsigned int indent,
 }
 
 /* libvirt's device order: disks, controllers, interfaces, serials, consoles, inputs,
- * graphics, videos, memballoon. */
+ * graphics, audio, videos, memballoon. */
 static void
 qvirDomainDevicesFormat(GString *buf, unsigned int indent, const qvirDomainDef *def,
                         unsigned int flags)
@@ -641,6 +641,10 @@ qvirDomainDevicesFormat(GString *buf, unsigned int indent, const qvirDomainDef *
         qvirDomainInputDefFormat(buf, ci, g_ptr_array_index(def->inputs, i), flags);
     for (i = 0; def->graphics && i < def->graphics->len; i++)
         qvirDomainGraphicsDefFormat(buf, ci, g_ptr_array_index(def->graphics, i), flags);
+    if (def->audioId) {
+        qvirBufIndent(buf, ci);
+        g_string_append_printf(buf, "<audio id='%d' type='none'/>\n", def->audioId);
+    }
     for (i = 0; def->videos && i < def->videos->len; i++)
         qvirDomainVideoDefFormat(buf, ci, g_ptr_array_index(def->videos, i), flags);
     if (def->memballoon)
@@ -755,12 +759,22 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     qvirDomainOSDefFormat(buf, ci, &def->os);
     qvirDomainFeaturesFormat(buf, ci, def);
     if (def->cpuMode) {
-        qvirBufIndent(buf, ci);
-        g_string_append(buf, "<cpu");
-        qvirBufAttr(buf, "mode", def->cpuMode);
-        qvirBufAttr(buf, "check", def->cpuCheck);
-        qvirBufAttr(buf, "migratable", def->cpuMigratable);
-        g_string_append(buf, "/>\n");
+        g_autoptr(GString) cpu = g_string_new(NULL);
+        g_autoptr(GString) model = g_string_new(NULL);
+
+        qvirBufAttr(cpu, "mode", def->cpuMode);
+        qvirBufAttr(cpu, "match", def->cpuMatch);
+        qvirBufAttr(cpu, "check", def->cpuCheck);
+        qvirBufAttr(cpu, "migratable", def->cpuMigratable);
+        if (def->cpuModel) {
+            qvirBufIndent(model, ci + 2);
+            g_string_append(model, "<model");
+            qvirBufAttr(model, "fallback", def->cpuFallback);
+            g_string_append_c(model, '>');
+            qvirBufEscape(model, def->cpuModel);
+            g_string_append(model, "</model>\n");
+        }
+        qvirBufElement(buf, ci, "cpu", cpu, model);
     }
     qvirBufIndent(buf, ci);
     g_string_append(buf, "<clock");

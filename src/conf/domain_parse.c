@@ -1586,18 +1586,48 @@ qvirDomainEmulatorParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+/*
+ * <audio id='N' type='none'/>, which libvirt 9.0 adds to every definition it stores (and so
+ * to every `virsh dumpxml`). Host audio backends are not supported: qvirt's guests get the
+ * silent backend only.
+ */
+static gboolean
+qvirDomainAudioParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"id", "type", NULL};
+    qvirDomainDef *def = opaque;
+    g_autofree char *type = NULL;
+    unsigned int id = 0;
+
+    if (def->audioId) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "more than one <audio> backend is not supported by qvirt");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "id", 10, G_MAXINT, TRUE, &id, error) ||
+        !qvirXMLPropRequired(node, "type", &type, error))
+        return FALSE;
+    if (id == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "audio id must be greater than 0");
+        return FALSE;
+    }
+    if (strcmp(type, "none") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "audio type '%s' is not supported by qvirt: only 'none'", type);
+        return FALSE;
+    }
+    def->audioId = id;
+    return TRUE;
+}
+
 static const qvirChildHandler qvirDomainDevicesChildren[] = {
-    {"emulator", qvirDomainEmulatorParse},
-    {"disk", qvirDomainDiskParse},
-    {"controller", qvirDomainControllerParse},
-    {"input", qvirDomainInputParse},
-    {"serial", qvirDomainSerialParse},
-    {"console", qvirDomainConsoleParse},
-    {"graphics", qvirDomainGraphicsParse},
-    {"video", qvirDomainVideoParse},
-    {"memballoon", qvirDomainMemballoonParse},
-    {"interface", qvirDomainNetParse},
-    {NULL, NULL},
+    {"emulator", qvirDomainEmulatorParse},     {"disk", qvirDomainDiskParse},
+    {"controller", qvirDomainControllerParse}, {"input", qvirDomainInputParse},
+    {"serial", qvirDomainSerialParse},         {"console", qvirDomainConsoleParse},
+    {"graphics", qvirDomainGraphicsParse},     {"video", qvirDomainVideoParse},
+    {"memballoon", qvirDomainMemballoonParse}, {"interface", qvirDomainNetParse},
+    {"audio", qvirDomainAudioParse},           {NULL, NULL},
 };
 
 static gboolean
@@ -1987,12 +2017,57 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
-/* What virt-install and libvirt write for the modes we run: mode, check and migratable. */
+/* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; nothing else inside. */
+static gboolean
+qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"fallback", NULL};
+    static const char *const fallbacks[] = {"allow", "forbid", NULL};
+    xmlNodePtr model = NULL;
+
+    for (xmlNodePtr cur = cpu->children; cur; cur = cur->next) {
+        g_autofree char *name = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "model") && !model) {
+            model = cur;
+            continue;
+        }
+        name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <cpu>", name);
+        return FALSE;
+    }
+    if (!model)
+        return TRUE;
+    if (!qvirXMLCheckAttrs(model, attrs, error) || !qvirXMLCheckNoChildren(model, error) ||
+        !qvirXMLPropChoice(model, "fallback", fallbacks, FALSE, &def->cpuFallback, error))
+        return FALSE;
+    def->cpuModel = qvirXMLTextStripped(model);
+    /* The name becomes a -cpu argument: QEMU's model names are this character set. */
+    if (!*def->cpuModel ||
+        strspn(def->cpuModel,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+            strlen(def->cpuModel)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid CPU model name '%s'",
+                    def->cpuModel);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * What virt-install and libvirt write for the modes we run: mode, match, check and
+ * migratable, and a named model for mode='custom' (the default when a model is given).
+ */
 static gboolean
 qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"mode", "check", "migratable", NULL};
-    static const char *const modes[] = {"host-model", "host-passthrough", "maximum", NULL};
+    static const char *const attrs[] = {"mode", "match", "check", "migratable", NULL};
+    static const char *const modes[] = {"custom", "host-model", "host-passthrough", "maximum",
+                                        NULL};
+    static const char *const matches[] = {"minimum", "exact", "strict", NULL};
     static const char *const checks[] = {"none", "partial", "full", NULL};
     static const char *const switches[] = {"on", "off", NULL};
     qvirDomainParseState *st = opaque;
@@ -2000,11 +2075,43 @@ qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
 
     if (def->cpuMode)
         return qvirXMLDuplicate(node, error);
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
-        !qvirXMLPropChoice(node, "mode", modes, TRUE, &def->cpuMode, error) ||
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "mode", modes, FALSE, &def->cpuMode, error) ||
+        !qvirXMLPropChoice(node, "match", matches, FALSE, &def->cpuMatch, error) ||
         !qvirXMLPropChoice(node, "check", checks, FALSE, &def->cpuCheck, error) ||
-        !qvirXMLPropChoice(node, "migratable", switches, FALSE, &def->cpuMigratable, error))
+        !qvirXMLPropChoice(node, "migratable", switches, FALSE, &def->cpuMigratable, error) ||
+        !qvirDomainCPUModelParse(node, def, error))
         return FALSE;
+    if (!def->cpuMode) {
+        if (!def->cpuModel) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Missing required attribute 'mode' in element 'cpu'");
+            return FALSE;
+        }
+        def->cpuMode = g_strdup("custom");
+    }
+    if (strcmp(def->cpuMode, "custom") == 0) {
+        if (!def->cpuModel) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "CPU mode 'custom' needs a <model>: CPU topology and features alone are "
+                        "not supported by qvirt");
+            return FALSE;
+        }
+        if (!def->cpuMatch)
+            def->cpuMatch = g_strdup("exact");
+        if (!def->cpuFallback)
+            def->cpuFallback = g_strdup("allow");
+    } else {
+        /* only a custom CPU matches and falls back; libvirt drops both otherwise */
+        g_clear_pointer(&def->cpuMatch, g_free);
+        if (def->cpuModel) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "a CPU <model> is only supported by qvirt with mode 'custom', not '%s'",
+                        def->cpuMode);
+            return FALSE;
+        }
+        g_clear_pointer(&def->cpuFallback, g_free);
+    }
     /* libvirt: migratable only means something for the host CPU passed through. */
     if (def->cpuMigratable && strcmp(def->cpuMode, "host-passthrough") != 0 &&
         strcmp(def->cpuMode, "maximum") != 0) {

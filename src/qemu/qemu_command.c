@@ -324,6 +324,8 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         model = "host";
     else if (g_strcmp0(mode, "maximum") == 0)
         model = "max";
+    else if (g_strcmp0(mode, "custom") == 0 && ctx->def->cpuModel)
+        model = ctx->def->cpuModel;
     qemuBuildArgPair(ctx, "-cpu", model);
 }
 
@@ -977,12 +979,19 @@ qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
     return TRUE;
 }
 
+/* The <audio id=> the user gave, else the one libvirt adds (1). */
+static int
+qemuBuildAudioId(const qemuBuildCtx *ctx)
+{
+    return ctx->def->audioId ? ctx->def->audioId : 1;
+}
+
 static void
 qemuBuildAudio(qemuBuildCtx *ctx)
 {
     JsonObject *obj = json_object_new();
 
-    json_object_set_string_member(obj, "id", "audio1");
+    qemuJSONSetStrFree(obj, "id", g_strdup_printf("audio%d", qemuBuildAudioId(ctx)));
     json_object_set_string_member(obj, "driver", "none");
     qemuBuildObjectArg(ctx, "-audiodev", obj, NULL);
 }
@@ -1001,9 +1010,11 @@ qemuBuildGraphics(qemuBuildCtx *ctx, GError **error)
             return FALSE;
         }
         if (strchr(listen, ':'))
-            qemuBuildArgf(ctx, "-vnc", "[%s]:%d,audiodev=audio1", listen, display);
+            qemuBuildArgf(ctx, "-vnc", "[%s]:%d,audiodev=audio%d", listen, display,
+                          qemuBuildAudioId(ctx));
         else
-            qemuBuildArgf(ctx, "-vnc", "%s:%d,audiodev=audio1", listen, display);
+            qemuBuildArgf(ctx, "-vnc", "%s:%d,audiodev=audio%d", listen, display,
+                          qemuBuildAudioId(ctx));
     }
     return TRUE;
 }

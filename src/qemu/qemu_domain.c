@@ -272,6 +272,14 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
         def->memballoon->model = g_strdup("virtio");
     }
+    /* libvirt gives a guest with graphics and no <video> its default adapter, which on x86
+     * with a QEMU that has it is cirrus (qemuDomainDefaultVideoDevice). */
+    if (def->graphics && def->graphics->len > 0 && def->videos && def->videos->len == 0) {
+        qvirDomainVideoDef *video = g_new0(qvirDomainVideoDef, 1);
+
+        video->model = g_strdup("cirrus");
+        g_ptr_array_add(def->videos, video);
+    }
     return TRUE;
 }
 
