@@ -2105,6 +2105,50 @@ testConcurrentDefinitions(void)
     qvirTestTempDirRemove(root);
 }
 
+/* cache='none' on a filesystem without O_DIRECT (ramfs): a clear error naming the disk,
+ * the file and the filesystem, and nothing left behind. Needs root to mount ramfs. */
+static void
+testStartNoDirectIO(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *mnt = g_build_filename(root, "ramfs", NULL);
+    g_autofree char *img = g_build_filename(mnt, "disk.qcow2", NULL);
+    g_autofree char *statusListing = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *mount[] = {"mount", "-t", "ramfs", "ramfs", mnt, NULL};
+    const char *umount[] = {"umount", mnt, NULL};
+    const char *create[] = {"qemu-img", "create", "-q", "-f", "qcow2", img, "8M", NULL};
+    qvirDriver *drv;
+
+    g_assert_cmpint(g_mkdir_with_parents(mnt, 0700), ==, 0);
+    if (geteuid() != 0 || qvirTestRun(mount, NULL, NULL) != 0) {
+        g_test_skip("cannot mount ramfs (needs root)");
+        qvirTestTempDirRemove(root);
+        return;
+    }
+    testRunOK(create);
+    drv = testOpen(root);
+    a = testDefine(drv, "alpha", UUID_A, img, "none");
+    g_assert_false(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_nonnull(err);
+    g_test_message("%s", err->message);
+    g_assert_nonnull(strstr(err->message, "vda"));
+    g_assert_nonnull(strstr(err->message, "disk.qcow2"));
+    g_assert_nonnull(strstr(err->message, "ramfs"));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, -1);
+    statusListing = testListDir(qvirDriverGetConfig(drv)->statusDir);
+    g_assert_null(strstr(statusListing, ".xml"));
+    {
+        g_autofree char *xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_null(strstr(xml, "<backingStore"));
+        g_assert_null(strstr(xml, "index="));
+    }
+    qvirDriverClose(drv);
+    testRunOK(umount);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -2154,6 +2198,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/caps-follow-binary", testCapsFollowBinary);
     g_test_add_func("/driver/xml-to-native", testXMLToNative);
     g_test_add_func("/driver/start-failure-leaves-nothing", testStartFailureLeavesNothing);
+    g_test_add_func("/driver/start-no-direct-io", testStartNoDirectIO);
     g_test_add_func("/driver/lifecycle", testLifecycle);
     g_test_add_func("/driver/restart-after-qemu-died", testRestartAfterQemuDied);
     g_test_add_func("/driver/transient", testTransient);
