@@ -92,6 +92,8 @@ static const qemuxml2argvCase cases[] = {
     {"os-bootmenu-off", "latest"},
     {"cpu-custom-audio", "latest"},
     {"cpu-custom-defaults", "latest"},
+    {"virtio-serial-net-driver", "latest"},
+    {"virtio-serial-net-driver-q35", "latest"},
     {"q35-devices", "latest"},
     {"pc-devices", "latest"},
     /* legacy -drive (no -blockdev) */
@@ -257,7 +259,6 @@ static const struct {
     {"pcie-switch", "PCIe switches"},
     {"pci-expander-bus", "PCI expander buses"},
     {"pcie-expander-bus", "PCI expander buses"},
-    {"type='virtio-serial'", "virtio-serial"},
     {"type='ccid'", "CCID"},
     {"type='xenbus'", "Xen"},
     {"type='xen'", "Xen"},

@@ -32,7 +32,7 @@ QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "
 QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
                "drive", "usb");
 QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
-               "usb", "pci", "fdc");
+               "usb", "pci", "fdc", "virtio-serial");
 QVIR_ENUM_IMPL(qvirDomainBootOrder, QVIR_DOMAIN_BOOT_LAST, "fd", "cdrom", "hd", "network");
 QVIR_ENUM_IMPL(qvirDomainLifecycleAction, QVIR_DOMAIN_LIFECYCLE_ACTION_LAST, "destroy", "restart",
                "rename-restart", "preserve", "coredump-destroy", "coredump-restart");
@@ -143,6 +143,8 @@ qvirDomainNetDefFree(qvirDomainNetDef *net)
     g_free(net->type);
     g_free(net->mac);
     g_free(net->model);
+    g_free(net->driverName);
+    g_free(net->txmode);
     qvirDomainDeviceInfoClear(&net->info);
     g_free(net);
 }

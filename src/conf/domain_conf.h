@@ -230,6 +230,7 @@ typedef enum {
     QVIR_DOMAIN_CONTROLLER_TYPE_USB,
     QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
     QVIR_DOMAIN_CONTROLLER_TYPE_FDC,
+    QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL,
     QVIR_DOMAIN_CONTROLLER_TYPE_LAST
 } qvirDomainControllerType;
 QVIR_ENUM_DECL(qvirDomainControllerType);
@@ -244,6 +245,8 @@ typedef struct {
     int chassis;
     int port;
     char *modelName; /* pci: <model name=> ("pcie-root-port", "ioh3420"); NULL = absent */
+    int ports;       /* virtio-serial: <controller ports=>; -1 = unset */
+    int vectors;     /* virtio-serial: <controller vectors=>; -1 = unset */
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 
@@ -288,6 +291,13 @@ typedef struct {
     char *mac;   /* "52:54:00:..."; generated when absent */
     char *model; /* "virtio", "e1000", ... */
     qvirDomainDeviceInfo info;
+    /* virtio only: <driver name= txmode= ioeventfd= event_idx= rx_queue_size= tx_queue_size=> */
+    char *driverName; /* "qemu", "vhost"; NULL = absent */
+    char *txmode;     /* "iothread", "timer"; NULL = absent */
+    qvirTristateSwitch ioeventfd;
+    qvirTristateSwitch eventIdx;
+    unsigned int rxQueueSize;
+    unsigned int txQueueSize;
 } qvirDomainNetDef;
 
 /* ---- the domain ------------------------------------------------------------- */

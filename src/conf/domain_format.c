@@ -451,6 +451,10 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
     qvirBufAttr(attrs, "type", qvirDomainControllerTypeTypeToString(ctrl->type));
     g_string_append_printf(attrs, " index='%d'", ctrl->idx);
     qvirBufAttr(attrs, "model", ctrl->model);
+    if (ctrl->ports >= 0)
+        g_string_append_printf(attrs, " ports='%d'", ctrl->ports);
+    if (ctrl->vectors >= 0)
+        g_string_append_printf(attrs, " vectors='%d'", ctrl->vectors);
 
     if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
         g_autoptr(GString) target = g_string_new(NULL);
@@ -494,6 +498,21 @@ qvirDomainNetDefFormat(GString *buf, unsigned int indent, const qvirDomainNetDef
         g_string_append(children, "<model");
         qvirBufAttr(children, "type", net->model);
         g_string_append(children, "/>\n");
+    }
+    if (g_strcmp0(net->model, "virtio") == 0) {
+        g_autoptr(GString) driver = g_string_new(NULL);
+
+        qvirBufAttr(driver, "name", net->driverName);
+        qvirBufAttr(driver, "txmode", net->txmode);
+        if (net->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(driver, "ioeventfd", qvirTristateSwitchTypeToString(net->ioeventfd));
+        if (net->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(driver, "event_idx", qvirTristateSwitchTypeToString(net->eventIdx));
+        if (net->rxQueueSize)
+            qvirBufAttrUInt(driver, "rx_queue_size", net->rxQueueSize);
+        if (net->txQueueSize)
+            qvirBufAttrUInt(driver, "tx_queue_size", net->txQueueSize);
+        qvirBufElementOptional(children, ci, "driver", driver, NULL);
     }
     qvirDomainDeviceInfoFormat(children, ci, &net->info, flags, TRUE);
 

@@ -1054,6 +1054,7 @@ qvirDomainControllerModels(qvirDomainControllerType type)
         return qvirControllerModelsIDE;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
     case QVIR_DOMAIN_CONTROLLER_TYPE_FDC:
+    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
         break;
     }
@@ -1129,10 +1130,30 @@ static const qvirChildHandler qvirDomainControllerChildren[] = {
     {NULL, NULL},
 };
 
+/* virtio-serial: how many ports and MSI-X vectors the device offers. */
+static gboolean
+qvirDomainControllerSerialParse(xmlNodePtr node, qvirDomainControllerDef *ctrl, GError **error)
+{
+    static const char *const names[] = {"ports", "vectors"};
+    int *fields[] = {&ctrl->ports, &ctrl->vectors};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        unsigned int val = 0;
+
+        if (!xmlHasProp(node, (const xmlChar *)names[i]))
+            continue;
+        if (!qvirXMLPropUInt(node, names[i], 10, G_MAXINT, TRUE, &val, error))
+            return FALSE;
+        *fields[i] = (int)val;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {"type", "index", "model", NULL};
+    static const char *const serialAttrs[] = {"type", "index", "ports", "vectors", NULL};
     qvirDomainDef *def = opaque;
     qvirDomainControllerDef *ctrl = g_new0(qvirDomainControllerDef, 1);
     int type = 0;
@@ -1141,13 +1162,18 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     ctrl->idx = -1;
     ctrl->chassis = -1;
     ctrl->port = -1;
+    ctrl->ports = -1;
+    ctrl->vectors = -1;
     /* Owned by the array from here on, so every failure below frees it with the def. */
     g_ptr_array_add(def->controllers, ctrl);
 
-    if (!qvirXMLCheckAttrs(node, attrs, error) ||
-        !qvirXMLPropEnum(node, "type", qvirDomainControllerType, 0, TRUE, &type, error))
+    if (!qvirXMLPropEnum(node, "type", qvirDomainControllerType, 0, TRUE, &type, error))
         return FALSE;
     ctrl->type = type;
+    if (!qvirXMLCheckAttrs(
+            node, type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL ? serialAttrs : attrs, error) ||
+        !qvirDomainControllerSerialParse(node, ctrl, error))
+        return FALSE;
     if (xmlHasProp(node, (const xmlChar *)"index")) {
         if (!qvirXMLPropUInt(node, "index", 10, G_MAXINT, TRUE, &idx, error))
             return FALSE;
@@ -1534,10 +1560,37 @@ qvirDomainNetModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+/* virtio-net's <driver>: the backend and queue knobs libvirt's tests and virt-manager use. */
+static gboolean
+qvirDomainNetDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"name",          "txmode",        "ioeventfd", "event_idx",
+                                        "rx_queue_size", "tx_queue_size", NULL};
+    static const char *const names[] = {"qemu", "vhost", NULL};
+    static const char *const txmodes[] = {"iothread", "timer", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainNetDef *net = io->dev;
+
+    if (net->driverName || net->txmode || net->ioeventfd || net->eventIdx || net->rxQueueSize ||
+        net->txQueueSize)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropChoice(node, "name", names, FALSE, &net->driverName, error) &&
+           qvirXMLPropChoice(node, "txmode", txmodes, FALSE, &net->txmode, error) &&
+           qvirXMLPropSwitch(node, "ioeventfd", &net->ioeventfd, error) &&
+           qvirXMLPropSwitch(node, "event_idx", &net->eventIdx, error) &&
+           qvirXMLPropUInt(node, "rx_queue_size", 10, G_MAXINT, FALSE, &net->rxQueueSize, error) &&
+           qvirXMLPropUInt(node, "tx_queue_size", 10, G_MAXINT, FALSE, &net->txQueueSize, error);
+}
+
 static const qvirChildHandler qvirDomainNetChildren[] = {
-    {"mac", qvirDomainNetMacParse},        {"model", qvirDomainNetModelParse},
-    {"boot", qvirInfoOnlyBootParse},       {"alias", qvirInfoOnlyAliasParse},
-    {"address", qvirInfoOnlyAddressParse}, {NULL, NULL},
+    {"mac", qvirDomainNetMacParse},
+    {"model", qvirDomainNetModelParse},
+    {"driver", qvirDomainNetDriverParse},
+    {"boot", qvirInfoOnlyBootParse},
+    {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
 };
 
 static gboolean

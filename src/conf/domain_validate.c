@@ -359,6 +359,36 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
 
 /* ---- the rest of the definition ------------------------------------------------------ */
 
+/* libvirt keeps <driver> of an interface for virtio models only; queue sizes are powers of 2. */
+static gboolean
+qvirDomainNetsValidate(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        const qvirDomainNetDef *net = g_ptr_array_index(def->nets, i);
+        gboolean hasDriver = net->driverName || net->txmode || net->ioeventfd || net->eventIdx ||
+                             net->rxQueueSize || net->txQueueSize;
+
+        if (hasDriver && g_strcmp0(net->model, "virtio") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "interface <driver> settings are only supported for model 'virtio' "
+                        "(interface %s)",
+                        net->mac ? net->mac : "");
+            return FALSE;
+        }
+        if (net->rxQueueSize && (net->rxQueueSize & (net->rxQueueSize - 1))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "rx_queue_size has to be a power of two");
+            return FALSE;
+        }
+        if (net->txQueueSize && (net->txQueueSize & (net->txQueueSize - 1))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "tx_queue_size has to be a power of two");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
 {
@@ -525,5 +555,6 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
             return FALSE;
     }
     return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&
-           qvirDomainBootOrderValidate(def, error) && qvirDomainGraphicsValidate(def, error);
+           qvirDomainBootOrderValidate(def, error) && qvirDomainGraphicsValidate(def, error) &&
+           qvirDomainNetsValidate(def, error);
 }

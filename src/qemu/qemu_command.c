@@ -437,6 +437,8 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
         return "ahci";
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
         return g_strcmp0(c->model, "pcie-root-port") == 0 ? "pcie-root-port" : NULL;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
+        return "virtio-serial-pci";
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
     default:
@@ -470,7 +472,7 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
     static const qvirDomainControllerType order[] = {
         QVIR_DOMAIN_CONTROLLER_TYPE_PCI,  QVIR_DOMAIN_CONTROLLER_TYPE_USB,
         QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_IDE,
-        QVIR_DOMAIN_CONTROLLER_TYPE_SATA,
+        QVIR_DOMAIN_CONTROLLER_TYPE_SATA, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL,
     };
 
     for (size_t t = 0; t < G_N_ELEMENTS(order); t++) {
@@ -495,6 +497,10 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
                 json_object_set_int_member(props, "chassis", c->chassis);
             }
             json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
+            if (c->ports >= 0)
+                json_object_set_int_member(props, "max_ports", c->ports);
+            if (c->vectors >= 0)
+                json_object_set_int_member(props, "vectors", c->vectors);
             qemuBuildPCIAddressProps(ctx, props, &c->info);
             qemuBuildDevice(ctx, props);
         }
@@ -882,6 +888,27 @@ qemuBuildNetDriver(const qvirDomainNetDef *net)
     return net->model; /* e1000, e1000e, rtl8139: QEMU's own names */
 }
 
+/* virtio-net's <driver> knobs, right after the driver as libvirt orders them. The backend
+ * name (vhost) means nothing for a user-mode network, which has no tap to accelerate. */
+static void
+qemuBuildNetVirtioProps(JsonObject *props, const qvirDomainNetDef *net)
+{
+    if (g_strcmp0(net->txmode, "iothread") == 0)
+        json_object_set_string_member(props, "tx", "bh");
+    else if (g_strcmp0(net->txmode, "timer") == 0)
+        json_object_set_string_member(props, "tx", "timer");
+    if (net->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "ioeventfd",
+                                       net->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
+    if (net->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "event_idx",
+                                       net->eventIdx == QVIR_TRISTATE_SWITCH_ON);
+    if (net->rxQueueSize)
+        json_object_set_int_member(props, "rx_queue_size", net->rxQueueSize);
+    if (net->txQueueSize)
+        json_object_set_int_member(props, "tx_queue_size", net->txQueueSize);
+}
+
 static gboolean
 qemuBuildNets(qemuBuildCtx *ctx, GError **error)
 {
@@ -902,6 +929,7 @@ qemuBuildNets(qemuBuildCtx *ctx, GError **error)
 
         props = json_object_new();
         json_object_set_string_member(props, "driver", qemuBuildNetDriver(net));
+        qemuBuildNetVirtioProps(props, net);
         qemuJSONSetStrFree(props, "netdev", g_strdup_printf("host%s", net->info.alias));
         json_object_set_string_member(props, "id", net->info.alias);
         if (net->mac)

@@ -166,6 +166,8 @@ qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int i
     c->model = g_strdup(model);
     c->chassis = -1;
     c->port = -1;
+    c->ports = -1;
+    c->vectors = -1;
 
     /* libvirt keeps controllers of a type together, ordered by index. */
     for (guint i = def->controllers->len; i > 0; i--) {
@@ -409,6 +411,8 @@ qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKin
         return g_strdup_printf("scsi%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_FDC:
         return g_strdup_printf("fdc%d", c->idx);
+    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
+        return g_strdup_printf("virtio-serial%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_USB:
         return c->idx == 0 ? g_strdup("usb") : g_strdup_printf("usb%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
@@ -694,6 +698,8 @@ qemuPCIControllerKind(const qvirDomainControllerDef *c, qemuDomainMachineKind ki
         return kind == QEMU_DOMAIN_MACHINE_Q35 ? QEMU_PCI_DEV_PCIE : QEMU_PCI_DEV_PCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return c->idx == 0 ? QEMU_PCI_DEV_NONE : QEMU_PCI_DEV_PCI;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
+        return QEMU_PCI_DEV_PCIE;
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
     default:
