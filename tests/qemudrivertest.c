@@ -2149,6 +2149,45 @@ testStartNoDirectIO(void)
     qvirTestTempDirRemove(root);
 }
 
+/* A daemon that died between spawning QEMU and writing the status file leaves an orphan
+ * QEMU: the next daemon ends it instead of leaving it on the images forever. */
+static void
+testOrphanQemuKilled(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *top = NULL;
+    g_autofree char *statusPath = NULL;
+    g_autoptr(qvirDomainRef) a = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    pid_t pid;
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    top = testMakeChain(imgdir);
+    drv = testOpen(root);
+    statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
+    a = testDefine(drv, "alpha", UUID_A, top, NULL);
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    pid = testStatusPid(statusPath);
+    qvirDriverClose(drv);
+    g_assert_cmpint(g_unlink(statusPath), ==, 0);
+
+    drv = testOpen(root);
+    g_assert_true(testWaitPidGone(pid, 5000));
+    g_assert_true(testLogContains("its start never completed"));
+    testAssertState(drv, a->uuid, STATE_SHUTOFF, -1);
+    /* And the domain starts again normally. */
+    g_assert_true(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    testStatusPid(statusPath);
+    g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
+    g_assert_no_error(err);
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
 static void
 testKillLeftovers(void)
 {
@@ -2201,6 +2240,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/start-no-direct-io", testStartNoDirectIO);
     g_test_add_func("/driver/lifecycle", testLifecycle);
     g_test_add_func("/driver/restart-after-qemu-died", testRestartAfterQemuDied);
+    g_test_add_func("/driver/orphan-qemu-killed", testOrphanQemuKilled);
     g_test_add_func("/driver/transient", testTransient);
     g_test_add_func("/driver/slow-qemu-blocks-nobody", testSlowQemuBlocksNobody);
     g_test_add_func("/driver/sigterm-is-shutdown", testSigtermIsShutdown);

@@ -914,6 +914,80 @@ qemuDriverLoadStatus(qvirDriver *drv, const char *path)
     qemuDomainStatusClear(&status);
 }
 
+/* The domain name in an argument "...path=STATUSDIR/NAME.monitor,...", or NULL. */
+static char *
+qemuDriverMonitorArgDomain(const char *arg, const char *prefix)
+{
+    const char *start = strstr(arg, prefix);
+    const char *end;
+
+    if (!start)
+        return NULL;
+    start += strlen(prefix);
+    if (!(end = strstr(start, ".monitor")) || end == start || memchr(start, '/', end - start))
+        return NULL;
+    return g_strndup(start, end - start);
+}
+
+/* Which of our domains the QEMU with command line CMDLINE (NUL-separated) was started
+ * for, judged by its monitor socket under our status directory; NULL if none. */
+static char *
+qemuDriverQemuDomainName(const char *cmdline, gsize len, const char *prefix)
+{
+    g_autofree char *argv0 = g_path_get_basename(cmdline);
+
+    if (!strstr(argv0, "qemu") && !strstr(argv0, "kvm"))
+        return NULL;
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
+        char *name = qemuDriverMonitorArgDomain(cmdline + off, prefix);
+
+        if (name)
+            return name;
+    }
+    return NULL;
+}
+
+/*
+ * A daemon killed in the middle of a start leaves a QEMU without a status file: nobody
+ * will ever stop it, and it holds the images. Such a QEMU carries our monitor path in its
+ * command line; unless it is the process of a domain we reconnected to, end it.
+ */
+static void
+qemuDriverKillOrphans(qvirDriver *drv)
+{
+    g_autofree char *prefix = g_strdup_printf("path=%s/", drv->cfg->statusDir);
+    g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autofree char *path = NULL;
+        g_autofree char *cmdline = NULL;
+        g_autofree char *name = NULL;
+        g_autoptr(qemuDomainObj) obj = NULL;
+        guint64 pid;
+        gsize len = 0;
+        gboolean ours = FALSE;
+
+        if (!g_ascii_string_to_unsigned(entry, 10, 2, G_MAXINT32, &pid, NULL) ||
+            (pid_t)pid == getpid())
+            continue;
+        path = g_strdup_printf("/proc/%s/cmdline", entry);
+        if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0 ||
+            !(name = qemuDriverQemuDomainName(cmdline, len, prefix)))
+            continue;
+        if ((obj = qemuDomainObjListFindByName(drv->domains, name))) {
+            qemuDomainObjLock(obj);
+            ours = obj->proc && qemuProcessGetPid(obj->proc) == (pid_t)pid;
+            qemuDomainObjUnlock(obj);
+        }
+        if (ours)
+            continue;
+        g_message("killing QEMU pid %llu of domain '%s': its start never completed",
+                  (unsigned long long)pid, name);
+        (void)kill((pid_t)pid, SIGKILL);
+    }
+}
+
 qvirDriver *
 qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
 {
@@ -944,6 +1018,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     statuses = qemuDriverListXMLFiles(drv->cfg->statusDir);
     for (guint i = 0; i < statuses->len; i++)
         qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
+    qemuDriverKillOrphans(drv);
     {
         g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);
 
