@@ -29,6 +29,11 @@ QVIR_ENUM_IMPL(qvirDomainDiskGeometryTrans, QVIR_DOMAIN_DISK_TRANS_LAST, "defaul
 QVIR_ENUM_IMPL(qvirDomainDiskTray, QVIR_DOMAIN_DISK_TRAY_LAST, "closed", "open");
 QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "default", "no",
                "internal", "external", "manual");
+QVIR_ENUM_IMPL(qvirDomainTimerName, QVIR_DOMAIN_TIMER_LAST, "rtc", "pit", "hpet");
+QVIR_ENUM_IMPL(qvirDomainTimerTickpolicy, QVIR_DOMAIN_TIMER_TICKPOLICY_LAST, "", "delay", "catchup",
+               "merge", "discard");
+QVIR_ENUM_IMPL(qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_LAST, "", "boot", "guest", "wall",
+               "realtime");
 QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
                "drive", "usb");
 QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
@@ -188,6 +193,9 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->cpuCheck);
     g_free(def->cpuMigratable);
     g_free(def->cpuMatch);
+    g_free(def->resourcePartition);
+    if (def->metadata)
+        xmlFreeDoc(def->metadata->doc);
     g_free(def->cpuModel);
     g_free(def->cpuFallback);
     g_free(def->clockOffset);

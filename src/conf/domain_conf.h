@@ -339,6 +339,42 @@ typedef struct {
     int rtDelay;                /* milliseconds; -1 = never reboot after a failed boot */
 } qvirDomainOSDef;
 
+/* <clock><timer>: the platform timers QEMU's x86 machines take settings for. */
+typedef enum {
+    QVIR_DOMAIN_TIMER_RTC = 0,
+    QVIR_DOMAIN_TIMER_PIT,
+    QVIR_DOMAIN_TIMER_HPET,
+    QVIR_DOMAIN_TIMER_LAST
+} qvirDomainTimerName;
+QVIR_ENUM_DECL(qvirDomainTimerName); /* "rtc", "pit", "hpet" */
+
+typedef enum {
+    QVIR_DOMAIN_TIMER_TICKPOLICY_NONE = 0,
+    QVIR_DOMAIN_TIMER_TICKPOLICY_DELAY,
+    QVIR_DOMAIN_TIMER_TICKPOLICY_CATCHUP,
+    QVIR_DOMAIN_TIMER_TICKPOLICY_MERGE,
+    QVIR_DOMAIN_TIMER_TICKPOLICY_DISCARD,
+    QVIR_DOMAIN_TIMER_TICKPOLICY_LAST
+} qvirDomainTimerTickpolicy;
+QVIR_ENUM_DECL(qvirDomainTimerTickpolicy); /* "", "delay", "catchup", "merge", "discard" */
+
+typedef enum {
+    QVIR_DOMAIN_TIMER_TRACK_NONE = 0,
+    QVIR_DOMAIN_TIMER_TRACK_BOOT,
+    QVIR_DOMAIN_TIMER_TRACK_GUEST,
+    QVIR_DOMAIN_TIMER_TRACK_WALL,
+    QVIR_DOMAIN_TIMER_TRACK_REALTIME,
+    QVIR_DOMAIN_TIMER_TRACK_LAST
+} qvirDomainTimerTrack;
+QVIR_ENUM_DECL(qvirDomainTimerTrack); /* "", "boot", "guest", "wall", "realtime" */
+
+typedef struct {
+    qvirDomainTimerName name;
+    qvirTristateBool present;
+    qvirDomainTimerTickpolicy tickpolicy;
+    qvirDomainTimerTrack track; /* rtc only */
+} qvirDomainTimerDef;
+
 typedef struct _qvirDomainDef qvirDomainDef;
 struct _qvirDomainDef {
     qvirDomainVirtType virtType;
@@ -362,6 +398,14 @@ struct _qvirDomainDef {
     char *cpuModel;      /* custom: <model>NAME</model>, a QEMU CPU model name */
     char *cpuFallback;   /* custom: <model fallback=>: "allow" (default), "forbid" */
     char *clockOffset;   /* "utc", "localtime"; NULL = absent */
+    qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
+    unsigned int ntimers;
+    qvirTristateBool pmS3;     /* <pm><suspend-to-mem enabled=> */
+    qvirTristateBool pmS4;     /* <pm><suspend-to-disk enabled=> */
+    qvirTristateSwitch pae;    /* <features><pae/> */
+    qvirTristateSwitch vmport; /* <features><vmport state=> */
+    char *resourcePartition;   /* <resource><partition> */
+    xmlNodePtr metadata;       /* <metadata>, kept verbatim (the root of its own document) */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;
     qvirDomainLifecycleAction onCrash;

@@ -8,6 +8,7 @@
 #include "conf/domain_conf.h"
 
 #include <string.h>
+#include <libxml/tree.h>
 
 /* ---- low-level writers ---------------------------------------------------- */
 
@@ -734,8 +735,83 @@ qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef 
         qvirBufIndent(children, indent + 2);
         g_string_append(children, "<apic/>\n");
     }
+    if (def->pae == QVIR_TRISTATE_SWITCH_ON) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append(children, "<pae/>\n");
+    }
+    if (def->vmport != QVIR_TRISTATE_SWITCH_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<vmport state='%s'/>\n",
+                               qvirTristateSwitchTypeToString(def->vmport));
+    }
     if (children->len)
         qvirBufElement(buf, indent, "features", NULL, children);
+}
+
+/* As libvirt's virXMLFormatMetadata: libxml2 indents the subtree from LEVEL = indent / 2. */
+static void
+qvirDomainMetadataFormat(GString *buf, unsigned int indent, const xmlNode *metadata)
+{
+    xmlBufferPtr xmlbuf;
+    const char *content;
+    int oldIndent = xmlIndentTreeOutput;
+
+    if (!metadata || !(xmlbuf = xmlBufferCreate()))
+        return;
+    xmlIndentTreeOutput = 1;
+    if (xmlNodeDump(xmlbuf, metadata->doc, (xmlNodePtr)metadata, indent / 2, 1) >= 0) {
+        content = (const char *)xmlBufferContent(xmlbuf);
+        while (*content == ' ')
+            content++;
+        qvirBufIndent(buf, indent);
+        g_string_append(buf, content);
+        g_string_append_c(buf, '\n');
+    }
+    xmlIndentTreeOutput = oldIndent;
+    xmlBufferFree(xmlbuf);
+}
+
+static void
+qvirDomainClockFormat(GString *buf, unsigned int indent, const qvirDomainDef *def)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) timers = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "offset", def->clockOffset ? def->clockOffset : "utc");
+    for (unsigned int i = 0; i < def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
+        const qvirDomainTimerDef *t = &def->timers[i];
+
+        qvirBufIndent(timers, indent + 2);
+        g_string_append(timers, "<timer");
+        qvirBufAttr(timers, "name", qvirDomainTimerNameTypeToString(t->name));
+        if (t->present != QVIR_TRISTATE_BOOL_ABSENT)
+            qvirBufAttr(timers, "present", qvirTristateBoolTypeToString(t->present));
+        if (t->tickpolicy != QVIR_DOMAIN_TIMER_TICKPOLICY_NONE)
+            qvirBufAttr(timers, "tickpolicy", qvirDomainTimerTickpolicyTypeToString(t->tickpolicy));
+        if (t->track != QVIR_DOMAIN_TIMER_TRACK_NONE)
+            qvirBufAttr(timers, "track", qvirDomainTimerTrackTypeToString(t->track));
+        g_string_append(timers, "/>\n");
+    }
+    qvirBufElement(buf, indent, "clock", attrs, timers);
+}
+
+static void
+qvirDomainPMFormat(GString *buf, unsigned int indent, const qvirDomainDef *def)
+{
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    if (def->pmS3 != QVIR_TRISTATE_BOOL_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<suspend-to-mem enabled='%s'/>\n",
+                               qvirTristateBoolTypeToString(def->pmS3));
+    }
+    if (def->pmS4 != QVIR_TRISTATE_BOOL_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<suspend-to-disk enabled='%s'/>\n",
+                               qvirTristateBoolTypeToString(def->pmS4));
+    }
+    if (children->len)
+        qvirBufElement(buf, indent, "pm", NULL, children);
 }
 
 static void
@@ -766,6 +842,7 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     qvirBufTextElement(buf, ci, "uuid", uuidstr);
     qvirBufTextElement(buf, ci, "title", def->title);
     qvirBufTextElement(buf, ci, "description", def->description);
+    qvirDomainMetadataFormat(buf, ci, def->metadata);
 
     qvirBufIndent(buf, ci);
     g_string_append_printf(buf, "<memory unit='KiB'>%llu</memory>\n", def->memoryKiB);
@@ -774,6 +851,13 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
                            def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
     qvirBufIndent(buf, ci);
     g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+    if (def->resourcePartition) {
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "<resource>\n");
+        qvirBufTextElement(buf, ci + 2, "partition", def->resourcePartition);
+        qvirBufIndent(buf, ci);
+        g_string_append(buf, "</resource>\n");
+    }
 
     qvirDomainOSDefFormat(buf, ci, &def->os);
     qvirDomainFeaturesFormat(buf, ci, def);
@@ -795,13 +879,11 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
         }
         qvirBufElement(buf, ci, "cpu", cpu, model);
     }
-    qvirBufIndent(buf, ci);
-    g_string_append(buf, "<clock");
-    qvirBufAttr(buf, "offset", def->clockOffset ? def->clockOffset : "utc");
-    g_string_append(buf, "/>\n");
+    qvirDomainClockFormat(buf, ci, def);
     qvirDomainLifecycleFormat(buf, ci, "on_poweroff", def->onPoweroff);
     qvirDomainLifecycleFormat(buf, ci, "on_reboot", def->onReboot);
     qvirDomainLifecycleFormat(buf, ci, "on_crash", def->onCrash);
+    qvirDomainPMFormat(buf, ci, def);
 
     qvirDomainDevicesFormat(buf, ci, def, flags);
 

@@ -1721,6 +1721,7 @@ typedef struct {
     gboolean haveOSType;
     gboolean haveFeatures;
     gboolean haveClock;
+    gboolean havePM;
     gboolean haveDevices;
     gboolean haveLifecycle[3];
 } qvirDomainParseState;
@@ -2039,6 +2040,25 @@ qvirDomainFeatureFlagParse(xmlNodePtr node, qvirTristateSwitch *field, GError **
     return TRUE;
 }
 
+/* <vmport state='on|off'/> */
+static gboolean
+qvirDomainFeatureStateParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
+{
+    static const char *const attrs[] = {"state", NULL};
+
+    if (*field != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropSwitch(node, "state", field, error))
+        return FALSE;
+    if (*field == QVIR_TRISTATE_SWITCH_ABSENT) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute 'state' in element '%s'", qvirXMLName(node));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
@@ -2058,6 +2078,10 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
             ok = qvirDomainFeatureFlagParse(cur, &st->def->acpi, error);
         else if (qvirXMLIsElement(cur, "apic"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->apic, error);
+        else if (qvirXMLIsElement(cur, "pae"))
+            ok = qvirDomainFeatureFlagParse(cur, &st->def->pae, error);
+        else if (qvirXMLIsElement(cur, "vmport"))
+            ok = qvirDomainFeatureStateParse(cur, &st->def->vmport, error);
         else {
             g_autofree char *name = qvirXMLQualifiedName(cur);
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
@@ -2176,6 +2200,52 @@ qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
     return TRUE;
 }
 
+/* <timer name= present= tickpolicy= track=/> for rtc, pit and hpet. */
+static gboolean
+qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"name", "present", "tickpolicy", "track", NULL};
+    qvirDomainTimerDef timer = {0};
+    int name = 0;
+    int present = QVIR_TRISTATE_BOOL_ABSENT;
+    int tickpolicy = QVIR_DOMAIN_TIMER_TICKPOLICY_NONE;
+    int track = QVIR_DOMAIN_TIMER_TRACK_NONE;
+    g_autofree char *nameStr = qvirXMLProp(node, "name");
+
+    if (nameStr && qvirDomainTimerNameTypeFromString(nameStr) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "timer '%s' is not supported by qvirt: only rtc, pit and hpet", nameStr);
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "name", qvirDomainTimerName, 0, TRUE, &name, error) ||
+        !qvirXMLPropEnum(node, "present", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &present,
+                         error) ||
+        !qvirXMLPropEnum(node, "tickpolicy", qvirDomainTimerTickpolicy,
+                         QVIR_DOMAIN_TIMER_TICKPOLICY_DELAY, FALSE, &tickpolicy, error) ||
+        !qvirXMLPropEnum(node, "track", qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_BOOT, FALSE,
+                         &track, error))
+        return FALSE;
+    if (track != QVIR_DOMAIN_TIMER_TRACK_NONE && name != QVIR_DOMAIN_TIMER_RTC) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "timer attribute 'track' is only valid for the rtc timer");
+        return FALSE;
+    }
+    for (unsigned int i = 0; i < def->ntimers; i++) {
+        if (def->timers[i].name == (qvirDomainTimerName)name) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "duplicate timer '%s'",
+                        qvirDomainTimerNameTypeToString(name));
+            return FALSE;
+        }
+    }
+    timer.name = name;
+    timer.present = present;
+    timer.tickpolicy = tickpolicy;
+    timer.track = track;
+    def->timers[def->ntimers++] = timer;
+    return TRUE;
+}
+
 static gboolean
 qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
@@ -2186,8 +2256,140 @@ qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     if (st->haveClock)
         return qvirXMLDuplicate(node, error);
     st->haveClock = TRUE;
-    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
-           qvirXMLPropChoice(node, "offset", offsets, FALSE, &st->def->clockOffset, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "offset", offsets, FALSE, &st->def->clockOffset, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "timer")) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <clock>", name);
+            return FALSE;
+        }
+        if (!qvirDomainTimerParse(cur, st->def, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* <pm><suspend-to-mem enabled=/><suspend-to-disk enabled=/></pm> */
+static gboolean
+qvirDomainPMParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"enabled", NULL};
+    qvirDomainParseState *st = opaque;
+
+    if (st->havePM)
+        return qvirXMLDuplicate(node, error);
+    st->havePM = TRUE;
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        qvirTristateBool *field = NULL;
+        int val = QVIR_TRISTATE_BOOL_ABSENT;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "suspend-to-mem"))
+            field = &st->def->pmS3;
+        else if (qvirXMLIsElement(cur, "suspend-to-disk"))
+            field = &st->def->pmS4;
+        if (!field) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <pm>", name);
+            return FALSE;
+        }
+        if (*field != QVIR_TRISTATE_BOOL_ABSENT)
+            return qvirXMLDuplicate(cur, error);
+        if (!qvirXMLCheckAttrs(cur, attrs, error) || !qvirXMLCheckNoChildren(cur, error) ||
+            !qvirXMLPropEnum(cur, "enabled", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &val,
+                             error))
+            return FALSE;
+        *field = val;
+    }
+    return TRUE;
+}
+
+/* <resource><partition>/machine</partition></resource>: where libvirt puts the cgroup. */
+static gboolean
+qvirDomainResourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    g_autofree char *partition = NULL;
+
+    if (st->def->resourcePartition)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "partition") || partition) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <resource>", name);
+            return FALSE;
+        }
+        if (!qvirXMLCheckAttrs(cur, NULL, error) || !qvirXMLCheckNoChildren(cur, error))
+            return FALSE;
+        partition = qvirXMLTextStripped(cur);
+    }
+    if (!partition || partition[0] != '/') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "resource partition must start with '/'");
+        return FALSE;
+    }
+    st->def->resourcePartition = g_steal_pointer(&partition);
+    return TRUE;
+}
+
+/* Drop whitespace-only text, as libvirt's parser does, so formatting re-indents cleanly. */
+static void
+qvirXMLStripBlanks(xmlNodePtr node)
+{
+    xmlNodePtr cur = node->children;
+
+    while (cur) {
+        xmlNodePtr next = cur->next;
+
+        if (cur->type == XML_TEXT_NODE && xmlIsBlankNode(cur)) {
+            xmlUnlinkNode(cur);
+            xmlFreeNode(cur);
+        } else if (cur->type == XML_ELEMENT_NODE) {
+            qvirXMLStripBlanks(cur);
+        }
+        cur = next;
+    }
+}
+
+/* <metadata>: applications' own elements, kept as a copy in a document of its own. */
+static gboolean
+qvirDomainMetadataParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    xmlDocPtr doc;
+    xmlNodePtr copy;
+
+    if (st->def->metadata)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    if (!(doc = xmlNewDoc((const xmlChar *)"1.0")) || !(copy = xmlDocCopyNode(node, doc, 1))) {
+        if (doc)
+            xmlFreeDoc(doc);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot copy <metadata>");
+        return FALSE;
+    }
+    xmlDocSetRootElement(doc, copy);
+    qvirXMLStripBlanks(copy);
+    st->def->metadata = copy;
+    return TRUE;
 }
 
 static gboolean
@@ -2250,6 +2452,9 @@ static const qvirChildHandler qvirDomainChildren[] = {
     {"uuid", qvirDomainUUIDParse},
     {"title", qvirDomainTitleParse},
     {"description", qvirDomainDescriptionParse},
+    {"metadata", qvirDomainMetadataParse},
+    {"resource", qvirDomainResourceParse},
+    {"pm", qvirDomainPMParse},
     {"memory", qvirDomainMemoryParse},
     {"currentMemory", qvirDomainCurrentMemoryParse},
     {"vcpu", qvirDomainVcpuParse},

@@ -503,6 +503,40 @@ qvirDomainGraphicsValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* What QEMU can do with each timer's tick policy (libvirt's qemuValidateDomainDefClockTimers). */
+static gboolean
+qvirDomainTimersValidate(const qvirDomainDef *def, GError **error)
+{
+    for (unsigned int i = 0; i < def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
+        const qvirDomainTimerDef *t = &def->timers[i];
+        const char *name = qvirDomainTimerNameTypeToString(t->name);
+
+        if ((t->name == QVIR_DOMAIN_TIMER_RTC &&
+             (t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_MERGE ||
+              t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_DISCARD)) ||
+            (t->name == QVIR_DOMAIN_TIMER_PIT &&
+             t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_MERGE) ||
+            (t->name == QVIR_DOMAIN_TIMER_HPET &&
+             t->tickpolicy != QVIR_DOMAIN_TIMER_TICKPOLICY_NONE)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported %s timer tickpolicy '%s'", name,
+                        qvirDomainTimerTickpolicyTypeToString(t->tickpolicy));
+            return FALSE;
+        }
+        if (t->track == QVIR_DOMAIN_TIMER_TRACK_BOOT) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported rtc timer track 'boot'");
+            return FALSE;
+        }
+        if (t->present == QVIR_TRISTATE_BOOL_NO && t->name != QVIR_DOMAIN_TIMER_HPET) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "timer '%s' cannot be removed from the machine", name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* The ranges QEMU's -boot takes (libvirt's qemuValidateDomainDefBoot). */
 static gboolean
 qvirDomainBootValidate(const qvirDomainDef *def, GError **error)
@@ -548,7 +582,8 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
 {
     g_return_val_if_fail(def != NULL, FALSE);
 
-    if (!qvirDomainMemoryValidate(def, error) || !qvirDomainBootValidate(def, error))
+    if (!qvirDomainMemoryValidate(def, error) || !qvirDomainBootValidate(def, error) ||
+        !qvirDomainTimersValidate(def, error))
         return FALSE;
     for (guint i = 0; i < def->disks->len; i++) {
         if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))

@@ -20,7 +20,7 @@ QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST, "blockdev", "drive-cache-directsync", "
                "disk-share-rw", "virtio-blk", "virtio-scsi", "lsi", "ahci", "qemu-xhci",
                "usb-storage", "pcie-root-port", "object-json", "piix3-usb-uhci", "virtio-net",
                "virtio-balloon", "usb-tablet", "isa-serial", "vnc", "seccomp-sandbox", "kvm",
-               "set-action");
+               "set-action", "machine-hpet");
 
 typedef struct {
     char *name;
@@ -303,6 +303,8 @@ static const char *const qemuCapsProbeCommands[] = {
     "\"id\":\"drive\"}",
     "{\"execute\":\"device-list-properties\",\"arguments\":{\"typename\":"
     "\"" QEMU_CAPS_PROBE_DISK_DEVICE "\"},\"id\":\"diskprops\"}",
+    "{\"execute\":\"query-command-line-options\",\"arguments\":{\"option\":\"machine\"},"
+    "\"id\":\"machineopts\"}",
     "{\"execute\":\"query-kvm\",\"id\":\"kvm\"}",
     "{\"execute\":\"quit\",\"id\":\"quit\"}",
 };
@@ -505,6 +507,30 @@ qemuCapsProcessDriveOptions(qemuCaps *caps, GHashTable *replies)
                 caps->flags[QEMU_CAPS_DRIVE_DISCARD] = TRUE;
             else if (strcmp(name, "detect-zeroes") == 0)
                 caps->flags[QEMU_CAPS_DRIVE_DETECT_ZEROES] = TRUE;
+        }
+    }
+}
+
+/* libvirt decides between -machine hpet= and -no-hpet by the legacy option list, which
+ * names hpet from QEMU 8.0 on although the machine property is older. */
+static void
+qemuCapsProcessMachineOptions(qemuCaps *caps, GHashTable *replies)
+{
+    JsonArray *arr = qemuCapsReplyReturnArray(replies, "machineopts");
+
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        JsonObject *opt = json_array_get_object_element(arr, i);
+        JsonArray *params;
+
+        if (!opt || !json_object_has_member(opt, "parameters"))
+            continue;
+        params = json_object_get_array_member(opt, "parameters");
+        for (guint j = 0; params && j < json_array_get_length(params); j++) {
+            JsonObject *p = json_array_get_object_element(params, j);
+
+            if (p &&
+                g_strcmp0(json_object_get_string_member_with_default(p, "name", ""), "hpet") == 0)
+                caps->flags[QEMU_CAPS_MACHINE_HPET] = TRUE;
         }
     }
 }
@@ -758,6 +784,7 @@ qemuCapsProbe(const char *binary, GError **error)
     qemuCapsProcessSchema(caps, replies);
     qemuCapsProcessTypes(caps, replies);
     qemuCapsProcessDriveOptions(caps, replies);
+    qemuCapsProcessMachineOptions(caps, replies);
     qemuCapsProcessDiskProps(caps, replies);
     qemuCapsProcessKVM(caps, replies);
     /* Every QEMU new enough to speak QMP with schema introspection has these two. */

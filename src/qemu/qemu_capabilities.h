@@ -35,6 +35,7 @@ typedef enum {
     QEMU_CAPS_SECCOMP_SANDBOX, /* -sandbox */
     QEMU_CAPS_KVM,             /* query-kvm says present (host property, not binary) */
     QEMU_CAPS_SET_ACTION,      /* QMP set-action: reboot/shutdown actions at runtime */
+    QEMU_CAPS_MACHINE_HPET,    /* -machine hpet= (else -no-hpet), as libvirt detects it */
     QEMU_CAPS_LAST
 } qemuCapsFlags;
 QVIR_ENUM_DECL(qemuCaps);

@@ -298,18 +298,37 @@ qemuBuildMasterKey(qemuBuildCtx *ctx)
     qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
 }
 
+static const qvirDomainTimerDef *
+qemuBuildFindTimer(const qvirDomainDef *def, qvirDomainTimerName name)
+{
+    for (unsigned int i = 0; i < def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
+        if (def->timers[i].name == name)
+            return &def->timers[i];
+    }
+    return NULL;
+}
+
 static void
 qemuBuildMachine(qemuBuildCtx *ctx)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
     const char *machine = ctx->def->os.machine;
+    const qvirDomainTimerDef *hpet;
 
     if (!machine)
         machine = qemuCapsGetCanonicalMachine(ctx->caps, "pc");
     qemuBuildAppendEscaped(buf, machine ? machine : "pc");
-    g_string_append(buf, ",usb=off,dump-guest-core=off");
+    g_string_append(buf, ",usb=off");
+    if (ctx->def->vmport != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",vmport=%s", qvirTristateSwitchTypeToString(ctx->def->vmport));
+    g_string_append(buf, ",dump-guest-core=off");
     if (ctx->json)
         g_string_append(buf, ",memory-backend=pc.ram");
+    if ((hpet = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_HPET)) &&
+        hpet->present != QVIR_TRISTATE_BOOL_ABSENT &&
+        qemuCapsGet(ctx->caps, QEMU_CAPS_MACHINE_HPET))
+        g_string_append_printf(buf, ",hpet=%s",
+                               hpet->present == QVIR_TRISTATE_BOOL_YES ? "on" : "off");
     qemuBuildArgPair(ctx, "-machine", buf->str);
     qemuBuildArgPair(ctx, "-accel", ctx->def->virtType == QVIR_DOMAIN_VIRT_KVM ? "kvm" : "tcg");
 }
@@ -371,6 +390,57 @@ qemuBuildMonitor(qemuBuildCtx *ctx)
     qemuBuildArgPair(ctx, "-mon", "chardev=charmonitor,id=monitor,mode=control");
 }
 
+/* -rtc with the rtc timer's clock and drift fix, then the PIT's lost tick policy. */
+static void
+qemuBuildClock(qemuBuildCtx *ctx)
+{
+    const qvirDomainTimerDef *rtc = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_RTC);
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    g_string_append_printf(
+        buf, "base=%s", g_strcmp0(ctx->def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
+    if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_GUEST)
+        g_string_append(buf, ",clock=vm");
+    else if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_WALL)
+        g_string_append(buf, ",clock=host");
+    else if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_REALTIME)
+        g_string_append(buf, ",clock=rt");
+    if (rtc && rtc->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_CATCHUP)
+        g_string_append(buf, ",driftfix=slew");
+    qemuBuildArgPair(ctx, "-rtc", buf->str);
+
+    /* in document order, as libvirt walks the timers */
+    for (unsigned int i = 0; i < ctx->def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
+        const qvirDomainTimerDef *t = &ctx->def->timers[i];
+
+        if (t->name == QVIR_DOMAIN_TIMER_PIT &&
+            (t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_NONE ||
+             t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_DELAY))
+            qemuBuildArgPair(ctx, "-global", "kvm-pit.lost_tick_policy=delay");
+        else if (t->name == QVIR_DOMAIN_TIMER_PIT &&
+                 t->tickpolicy == QVIR_DOMAIN_TIMER_TICKPOLICY_DISCARD)
+            qemuBuildArgPair(ctx, "-global", "kvm-pit.lost_tick_policy=discard");
+        /* without the machine property the HPET can only be switched off */
+        else if (t->name == QVIR_DOMAIN_TIMER_HPET && t->present == QVIR_TRISTATE_BOOL_NO &&
+                 !qemuCapsGet(ctx->caps, QEMU_CAPS_MACHINE_HPET))
+            qemuBuildArg(ctx, "-no-hpet");
+    }
+}
+
+/* <pm>: the ACPI S3/S4 switches of the chipset's power management device. */
+static void
+qemuBuildPM(qemuBuildCtx *ctx)
+{
+    const char *pm = ctx->kind == QEMU_DOMAIN_MACHINE_Q35 ? "ICH9-LPC" : "PIIX4_PM";
+
+    if (ctx->def->pmS3 != QVIR_TRISTATE_BOOL_ABSENT)
+        qemuBuildArgf(ctx, "-global", "%s.disable_s3=%d", pm,
+                      ctx->def->pmS3 == QVIR_TRISTATE_BOOL_NO);
+    if (ctx->def->pmS4 != QVIR_TRISTATE_BOOL_ABSENT)
+        qemuBuildArgf(ctx, "-global", "%s.disable_s4=%d", pm,
+                      ctx->def->pmS4 == QVIR_TRISTATE_BOOL_NO);
+}
+
 /* -boot: menu, reboot-timeout and splash-time before strict=on, as libvirt orders them. */
 static void
 qemuBuildBoot(qemuBuildCtx *ctx)
@@ -393,8 +463,7 @@ qemuBuildClockPMBoot(qemuBuildCtx *ctx)
 {
     const qvirDomainDef *def = ctx->def;
 
-    qemuBuildArgf(ctx, "-rtc", "base=%s",
-                  g_strcmp0(def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
+    qemuBuildClock(ctx);
     /* With set-action the reboot/shutdown behaviour is set over QMP after start (as
      * libvirt does); older binaries only know -no-reboot. */
     if (!qemuCapsGet(ctx->caps, QEMU_CAPS_SET_ACTION) &&
@@ -404,6 +473,7 @@ qemuBuildClockPMBoot(qemuBuildCtx *ctx)
         qemuBuildArg(ctx, "-no-shutdown");
     if (def->acpi != QVIR_TRISTATE_SWITCH_ON)
         qemuBuildArg(ctx, "-no-acpi");
+    qemuBuildPM(ctx);
     qemuBuildBoot(ctx);
     if (def->os.kernel)
         qemuBuildArgPair(ctx, "-kernel", def->os.kernel);
