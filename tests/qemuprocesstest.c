@@ -1061,6 +1061,63 @@ testStartChainCacheNone(void)
     testDomainClear(&td);
 }
 
+/*
+ * <on_reboot>destroy</on_reboot> with set-action: QEMU has -no-shutdown, so the start sets
+ * the reboot action over QMP and a reset ends the domain as a shutdown; with the default
+ * (restart) the same reset leaves it running. Both with and without -S at the start.
+ */
+static void
+testStartOnRebootDestroy(void)
+{
+    static const qvirDomainLifecycleAction actions[] = {QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY,
+                                                        QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART};
+
+    g_assert_true(qemuCapsGet(testCaps, QEMU_CAPS_SET_ACTION));
+    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
+        for (int paused = 0; paused <= 1; paused++) {
+            TestDomain td;
+            TestProcState st;
+            g_autoptr(GError) error = NULL;
+            g_autoptr(qvirDomainDef) def = NULL;
+            g_autoptr(JsonNode) ret = NULL;
+            g_autofree char *status = NULL;
+            qemuProcessStartOpts opts;
+            qemuProcess *proc;
+            pid_t pid;
+
+            testDomainInit(&td);
+            testStateInit(&st);
+            def = testParseDomain(td.top, NULL, NULL, NULL);
+            def->onReboot = actions[i];
+            opts = testDomainOpts(&td, paused);
+            proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+            g_assert_no_error(error);
+            pid = qemuProcessGetPid(proc);
+            status = testQueryStatus(proc);
+            g_assert_cmpstr(status, ==, paused ? "prelaunch" : "running");
+
+            ret =
+                qemuMonitorCommand(qemuProcessGetMonitor(proc), "system_reset", NULL, 5000, &error);
+            g_assert_no_error(error);
+            if (actions[i] == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY) {
+                g_assert_true(testStateWaitExit(&st, 10 * G_TIME_SPAN_SECOND));
+                g_assert_cmpint(st.reason, ==, QEMU_PROCESS_EXIT_SHUTDOWN);
+                g_assert_true(testStateHasEvent(&st, "SHUTDOWN"));
+                g_assert_true(testPidGone(pid));
+            } else {
+                g_assert_false(testStateWaitExit(&st, G_TIME_SPAN_SECOND / 2));
+                g_assert_true(testStateHasEvent(&st, "RESET"));
+                g_assert_false(testStateHasEvent(&st, "SHUTDOWN"));
+                g_assert_true(qemuProcessStop(proc, &error));
+                g_assert_no_error(error);
+            }
+            qemuProcessFree(proc);
+            testStateClear(&st);
+            testDomainClear(&td);
+        }
+    }
+}
+
 /* A chain the XML already spells out (terminated) is used as is: no header is read. */
 static void
 testStartChainFromXML(void)
@@ -1486,6 +1543,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/directio", testDirectIOCheck);
     g_test_add_func("/qemuprocess/start/chain-cache-none", testStartChainCacheNone);
     g_test_add_func("/qemuprocess/start/chain-from-xml", testStartChainFromXML);
+    g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
     g_test_add_func("/qemuprocess/start/default-cache", testStartDefaultCache);
     g_test_add_func("/qemuprocess/start/directio-failure", testStartDirectIOFailure);
     g_test_add_func("/qemuprocess/start/missing-backing", testStartMissingBacking);

@@ -954,6 +954,43 @@ qemuProcessWriteMasterKey(const char *domainDir, GError **error)
     return g_steal_pointer(&path);
 }
 
+/*
+ * With set-action QEMU always gets -no-shutdown, so <on_reboot>destroy</on_reboot> (which
+ * older binaries got as -no-reboot) is applied over QMP: a guest reset then becomes a
+ * SHUTDOWN, which ends the domain. libvirt 9.0 does the same and nothing else here.
+ */
+static gboolean
+qemuProcessNeedsLifecycleActions(const qvirDomainDef *def, const qemuCaps *caps)
+{
+    return qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+           def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY;
+}
+
+static gboolean
+qemuProcessSetupLifecycleActions(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
+                                 gboolean startPaused, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    JsonObject *args;
+
+    if (!qemuProcessNeedsLifecycleActions(def, caps))
+        return TRUE;
+    args = json_object_new();
+    json_object_set_string_member(args, "reboot", "shutdown");
+    ret = qemuMonitorCommand(proc->mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    json_object_unref(args);
+    if (!ret)
+        return FALSE;
+    if (!startPaused) {
+        g_autoptr(JsonNode) cont =
+            qemuMonitorCommand(proc->mon, "cont", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+
+        if (!cont)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 qemuProcess *
 qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStartOpts *opts,
                  const qemuProcessCallbacks *cb, gpointer opaque, GError **error)
@@ -1011,11 +1048,20 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
-    lopts.startPaused = opts->startPaused;
+    /* the lifecycle actions are set before the vCPUs run (below) */
+    lopts.startPaused = opts->startPaused || qemuProcessNeedsLifecycleActions(def, caps);
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
                                    envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
                                    opaque, error)))
         goto error;
+    if (!qemuProcessSetupLifecycleActions(proc, def, caps, opts->startPaused, error)) {
+        g_autoptr(GError) stopError = NULL;
+
+        qemuProcessStop(proc, &stopError);
+        qemuProcessFree(proc);
+        proc = NULL;
+        goto error;
+    }
 
     proc->masterKeyPath = g_steal_pointer(&masterKeyPath);
     qemuProcessUndoFree(undo, ndisks);
