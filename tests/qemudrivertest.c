@@ -2216,7 +2216,11 @@ main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     testLog = g_ptr_array_new_with_free_func(g_free);
+    /* g_error() ends in SIGTRAP, assertions in SIGABRT; a crash must not leak QEMU either. */
     signal(SIGABRT, testAbortHandler);
+    signal(SIGTRAP, testAbortHandler);
+    signal(SIGSEGV, testAbortHandler);
+    signal(SIGBUS, testAbortHandler);
     signal(SIGTERM, testAbortHandler);
     g_log_set_writer_func(testLogWriter, NULL, NULL);
 
