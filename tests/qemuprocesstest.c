@@ -1118,6 +1118,57 @@ testStartOnRebootDestroy(void)
     }
 }
 
+/* The guest agent's channel listens on a socket in the domain directory; QEMU takes the
+ * virtserialport and the virtio RNG as built. */
+static void
+testStartAgentChannel(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(JsonNode) chardevs = NULL;
+    g_autofree char *sock = NULL;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+    gboolean found = FALSE;
+    JsonArray *arr;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    def = testParseDomain(td.top, NULL, NULL,
+                          "    <channel type='unix'>\n"
+                          "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+                          "    </channel>\n"
+                          "    <rng model='virtio'>\n"
+                          "      <backend model='random'>/dev/urandom</backend>\n"
+                          "    </rng>\n");
+    opts = testDomainOpts(&td, TRUE);
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+
+    sock = g_build_filename(td.domainDir, "org.qemu.guest_agent.0", NULL);
+    g_assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
+    chardevs = qemuMonitorCommand(qemuProcessGetMonitor(proc), "query-chardev", NULL, 5000, &error);
+    g_assert_no_error(error);
+    arr = json_node_get_array(chardevs);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *c = json_array_get_object_element(arr, i);
+
+        if (g_strcmp0(json_object_get_string_member(c, "label"), "charchannel0") == 0) {
+            found = TRUE;
+            g_assert_nonnull(strstr(json_object_get_string_member(c, "filename"), sock));
+        }
+    }
+    g_assert_true(found);
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
 /* A chain the XML already spells out (terminated) is used as is: no header is read. */
 static void
 testStartChainFromXML(void)
@@ -1544,6 +1595,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/start/chain-cache-none", testStartChainCacheNone);
     g_test_add_func("/qemuprocess/start/chain-from-xml", testStartChainFromXML);
     g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
+    g_test_add_func("/qemuprocess/start/agent-channel", testStartAgentChannel);
     g_test_add_func("/qemuprocess/start/default-cache", testStartDefaultCache);
     g_test_add_func("/qemuprocess/start/directio-failure", testStartDirectIOFailure);
     g_test_add_func("/qemuprocess/start/missing-backing", testStartMissingBacking);

@@ -35,7 +35,7 @@ QVIR_ENUM_IMPL(qvirDomainTimerTickpolicy, QVIR_DOMAIN_TIMER_TICKPOLICY_LAST, "",
 QVIR_ENUM_IMPL(qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_LAST, "", "boot", "guest", "wall",
                "realtime");
 QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
-               "drive", "usb");
+               "drive", "usb", "virtio-serial");
 QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
                "usb", "pci", "fdc", "virtio-serial");
 QVIR_ENUM_IMPL(qvirDomainBootOrder, QVIR_DOMAIN_BOOT_LAST, "fd", "cdrom", "hd", "network");
@@ -106,8 +106,22 @@ qvirDomainChrDefFree(qvirDomainChrDef *chr)
     g_free(chr->targetType);
     g_free(chr->targetModel);
     g_free(chr->ptyPath);
+    g_free(chr->sourceMode);
+    g_free(chr->sourcePath);
+    g_free(chr->targetName);
     qvirDomainDeviceInfoClear(&chr->info);
     g_free(chr);
+}
+
+static void
+qvirDomainRNGDefFree(qvirDomainRNGDef *rng)
+{
+    if (!rng)
+        return;
+    g_free(rng->backendModel);
+    g_free(rng->file);
+    qvirDomainDeviceInfoClear(&rng->info);
+    g_free(rng);
 }
 
 static void
@@ -169,6 +183,8 @@ qvirDomainDefNew(void)
     def->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainInputDefFree);
     def->serials = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainChrDefFree);
     def->consoles = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainChrDefFree);
+    def->channels = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainChrDefFree);
+    def->rngs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainRNGDefFree);
     def->graphics = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainGraphicsDefFree);
     def->videos = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainVideoDefFree);
     def->nets = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainNetDefFree);
@@ -205,6 +221,8 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_clear_pointer(&def->inputs, g_ptr_array_unref);
     g_clear_pointer(&def->serials, g_ptr_array_unref);
     g_clear_pointer(&def->consoles, g_ptr_array_unref);
+    g_clear_pointer(&def->channels, g_ptr_array_unref);
+    g_clear_pointer(&def->rngs, g_ptr_array_unref);
     g_clear_pointer(&def->graphics, g_ptr_array_unref);
     g_clear_pointer(&def->videos, g_ptr_array_unref);
     g_clear_pointer(&def->nets, g_ptr_array_unref);

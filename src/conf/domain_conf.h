@@ -145,9 +145,10 @@ typedef enum {
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB,
+    QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL,
     QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST
 } qvirDomainDeviceAddressType;
-QVIR_ENUM_DECL(qvirDomainDeviceAddressType); /* "none", "pci", "drive", "usb" */
+QVIR_ENUM_DECL(qvirDomainDeviceAddressType); /* "none", "pci", "drive", "usb", "virtio-serial" */
 
 typedef struct {
     unsigned int domain;
@@ -169,6 +170,13 @@ typedef struct {
     char port[16]; /* "1" or "1.2" (hub ports); "" = unset */
 } qvirDomainDeviceUSBAddress;
 
+/* A port of a virtio-serial controller (channels). */
+typedef struct {
+    unsigned int controller;
+    unsigned int bus;
+    unsigned int port;
+} qvirDomainDeviceVirtioSerialAddress;
+
 typedef struct {
     char *alias; /* <alias name=>, live XML only */
     qvirDomainDeviceAddressType type;
@@ -176,6 +184,7 @@ typedef struct {
         qvirPCIDeviceAddress pci;
         qvirDomainDeviceDriveAddress drive;
         qvirDomainDeviceUSBAddress usb;
+        qvirDomainDeviceVirtioSerialAddress vioser;
     } addr;
     unsigned int bootIndex; /* <boot order=>; 0 = none */
 } qvirDomainDeviceInfo;
@@ -245,7 +254,7 @@ typedef struct {
     int chassis;
     int port;
     char *modelName; /* pci: <model name=> ("pcie-root-port", "ioh3420"); NULL = absent */
-    int ports;       /* virtio-serial: <controller ports=>; -1 = unset */
+    int ports;       /* virtio-serial, usb (xhci): <controller ports=>; -1 = unset */
     int vectors;     /* virtio-serial: <controller vectors=>; -1 = unset */
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
@@ -264,7 +273,21 @@ typedef struct {
     char *targetModel;  /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
     char *ptyPath;      /* live XML: <source path=> */
     qvirDomainDeviceInfo info;
+    /* <channel> only: type "unix" or "pty", target type "virtio" */
+    gboolean isChannel;
+    char *sourceMode; /* unix: "bind" (default) or "connect" */
+    char *sourcePath; /* unix: the socket; NULL = chosen at start-up */
+    char *targetName; /* <target name=>, e.g. "org.qemu.guest_agent.0" */
 } qvirDomainChrDef;
+
+/* <rng model='virtio'>: a virtio RNG fed by /dev/(u)random or QEMU's builtin source */
+typedef struct {
+    char *backendModel;      /* "random", "builtin" */
+    char *file;              /* random: the device read */
+    unsigned int rateBytes;  /* <rate bytes=>; 0 = unlimited */
+    unsigned int ratePeriod; /* <rate period=> in ms; 0 = absent */
+    qvirDomainDeviceInfo info;
+} qvirDomainRNGDef;
 
 typedef struct {
     char *type; /* "vnc" */
@@ -420,6 +443,8 @@ struct _qvirDomainDef {
     GPtrArray *videos;                   /* qvirDomainVideoDef* */
     GPtrArray *nets;                     /* qvirDomainNetDef* */
     qvirDomainMemballoonDef *memballoon; /* NULL = absent */
+    GPtrArray *channels;                 /* qvirDomainChrDef* (isChannel) */
+    GPtrArray *rngs;                     /* qvirDomainRNGDef* */
     int audioId; /* <audio id=N type='none'/>; 0 = absent (QEMU gets audio1, driver none) */
 };
 

@@ -142,6 +142,11 @@ qvirDomainDeviceAddressFormat(GString *buf, unsigned int indent, const qvirDomai
         if (info->addr.usb.port[0])
             qvirBufAttr(attrs, "port", info->addr.usb.port);
         break;
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL:
+        g_string_append_printf(attrs, " type='virtio-serial' controller='%u' bus='%u' port='%u'",
+                               info->addr.vioser.controller, info->addr.vioser.bus,
+                               info->addr.vioser.port);
+        break;
     case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE:
     case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST:
     default:
@@ -564,6 +569,69 @@ qvirDomainChrDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef
     qvirBufElement(buf, indent, chr->isConsole ? "console" : "serial", attrs, children);
 }
 
+/* libvirt leaves out a <source> without a path (one chosen at start-up is live data). */
+static void
+qvirDomainChannelDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef *chr,
+                           unsigned int flags)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    qvirBufAttr(attrs, "type", chr->type);
+    if (chr->sourcePath) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<source");
+        qvirBufAttr(children, "mode", chr->sourceMode ? chr->sourceMode : "bind");
+        qvirBufAttr(children, "path", chr->sourcePath);
+        g_string_append(children, "/>\n");
+    } else if (qvirFormatIsLive(flags) && chr->ptyPath) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<source");
+        qvirBufAttr(children, "path", chr->ptyPath);
+        g_string_append(children, "/>\n");
+    }
+    qvirBufIndent(children, ci);
+    g_string_append(children, "<target");
+    qvirBufAttr(children, "type", chr->targetType);
+    qvirBufAttr(children, "name", chr->targetName);
+    g_string_append(children, "/>\n");
+    qvirDomainDeviceInfoFormat(children, ci, &chr->info, flags, FALSE);
+    qvirBufElement(buf, indent, "channel", attrs, children);
+}
+
+static void
+qvirDomainRNGDefFormat(GString *buf, unsigned int indent, const qvirDomainRNGDef *rng,
+                       unsigned int flags)
+{
+    g_autoptr(GString) children = g_string_new(NULL);
+    unsigned int ci = indent + 2;
+
+    if (rng->rateBytes) {
+        qvirBufIndent(children, ci);
+        g_string_append_printf(children, "<rate bytes='%u'", rng->rateBytes);
+        if (rng->ratePeriod)
+            g_string_append_printf(children, " period='%u'", rng->ratePeriod);
+        g_string_append(children, "/>\n");
+    }
+    qvirBufIndent(children, ci);
+    g_string_append(children, "<backend");
+    qvirBufAttr(children, "model", rng->backendModel);
+    if (rng->file) {
+        g_string_append_c(children, '>');
+        qvirBufEscape(children, rng->file);
+        g_string_append(children, "</backend>\n");
+    } else {
+        g_string_append(children, "/>\n");
+    }
+    qvirDomainDeviceInfoFormat(children, ci, &rng->info, flags, FALSE);
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "<rng model='virtio'>\n");
+    g_string_append_len(buf, children->str, children->len);
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "</rng>\n");
+}
+
 static void
 qvirDomainInputDefFormat(GString *buf, unsigned int indent, const qvirDomainInputDef *input,
                          unsigned int flags)
@@ -657,6 +725,8 @@ qvirDomainDevicesFormat(GString *buf, unsigned int indent, const qvirDomainDef *
         qvirDomainChrDefFormat(buf, ci, g_ptr_array_index(def->serials, i), flags);
     for (i = 0; def->consoles && i < def->consoles->len; i++)
         qvirDomainChrDefFormat(buf, ci, g_ptr_array_index(def->consoles, i), flags);
+    for (i = 0; def->channels && i < def->channels->len; i++)
+        qvirDomainChannelDefFormat(buf, ci, g_ptr_array_index(def->channels, i), flags);
     for (i = 0; def->inputs && i < def->inputs->len; i++)
         qvirDomainInputDefFormat(buf, ci, g_ptr_array_index(def->inputs, i), flags);
     for (i = 0; def->graphics && i < def->graphics->len; i++)
@@ -669,6 +739,8 @@ qvirDomainDevicesFormat(GString *buf, unsigned int indent, const qvirDomainDef *
         qvirDomainVideoDefFormat(buf, ci, g_ptr_array_index(def->videos, i), flags);
     if (def->memballoon)
         qvirDomainMemballoonDefFormat(buf, ci, def->memballoon, flags);
+    for (i = 0; def->rngs && i < def->rngs->len; i++)
+        qvirDomainRNGDefFormat(buf, ci, g_ptr_array_index(def->rngs, i), flags);
     qvirBufIndent(buf, indent);
     g_string_append(buf, "</devices>\n");
 }

@@ -410,6 +410,18 @@ qvirDomainUSBAddressParse(xmlNodePtr node, qvirDomainDeviceUSBAddress *usb, GErr
 }
 
 static gboolean
+qvirDomainVirtioSerialAddressParse(xmlNodePtr node, qvirDomainDeviceVirtioSerialAddress *vioser,
+                                   GError **error)
+{
+    static const char *const attrs[] = {"type", "controller", "bus", "port", NULL};
+
+    return qvirXMLCheckAttrs(node, attrs, error) &&
+           qvirXMLPropUInt(node, "controller", 10, G_MAXINT, FALSE, &vioser->controller, error) &&
+           qvirXMLPropUInt(node, "bus", 10, G_MAXINT, FALSE, &vioser->bus, error) &&
+           qvirXMLPropUInt(node, "port", 10, G_MAXINT, FALSE, &vioser->port, error);
+}
+
+static gboolean
 qvirDomainDeviceAddressParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **error)
 {
     int type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
@@ -429,6 +441,8 @@ qvirDomainDeviceAddressParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError
         return qvirDomainDriveAddressParse(node, &info->addr.drive, error);
     case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB:
         return qvirDomainUSBAddressParse(node, &info->addr.usb, error);
+    case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL:
+        return qvirDomainVirtioSerialAddressParse(node, &info->addr.vioser, error);
     case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE:
     case QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST:
         break;
@@ -1154,6 +1168,7 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 {
     static const char *const attrs[] = {"type", "index", "model", NULL};
     static const char *const serialAttrs[] = {"type", "index", "ports", "vectors", NULL};
+    static const char *const usbAttrs[] = {"type", "index", "model", "ports", NULL};
     qvirDomainDef *def = opaque;
     qvirDomainControllerDef *ctrl = g_new0(qvirDomainControllerDef, 1);
     int type = 0;
@@ -1170,8 +1185,11 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     if (!qvirXMLPropEnum(node, "type", qvirDomainControllerType, 0, TRUE, &type, error))
         return FALSE;
     ctrl->type = type;
-    if (!qvirXMLCheckAttrs(
-            node, type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL ? serialAttrs : attrs, error) ||
+    if (!qvirXMLCheckAttrs(node,
+                           type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL ? serialAttrs
+                           : type == QVIR_DOMAIN_CONTROLLER_TYPE_USB         ? usbAttrs
+                                                                             : attrs,
+                           error) ||
         !qvirDomainControllerSerialParse(node, ctrl, error))
         return FALSE;
     if (xmlHasProp(node, (const xmlChar *)"index")) {
@@ -1360,6 +1378,187 @@ qvirDomainConsoleParse(xmlNodePtr node, void *opaque, unsigned int flags, GError
 {
     qvirDomainDef *def = opaque;
     return qvirDomainChrParse(node, def->consoles, TRUE, flags, error);
+}
+
+/* <channel>'s <source mode= path=/>; a pty channel's path is runtime data (live XML). */
+static gboolean
+qvirDomainChannelSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"mode", "path", NULL};
+    static const char *const modes[] = {"bind", "connect", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+    g_autofree char *path = NULL;
+
+    if (chr->sourceMode || chr->sourcePath || chr->ptyPath)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "mode", modes, FALSE, &chr->sourceMode, error))
+        return FALSE;
+    path = qvirXMLProp(node, "path");
+    if (strcmp(chr->type, "pty") == 0) {
+        if (qvirParseIsLive(flags))
+            chr->ptyPath = g_steal_pointer(&path);
+        g_clear_pointer(&chr->sourceMode, g_free);
+        return TRUE;
+    }
+    if (path && (!*path || strlen(path) >= 108)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "invalid UNIX socket path '%s' for channel", path);
+        return FALSE;
+    }
+    chr->sourcePath = g_steal_pointer(&path);
+    return TRUE;
+}
+
+/* <target type='virtio' name= [state=]/>: state is what the guest agent did (live only). */
+static gboolean
+qvirDomainChannelTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", "name", "state", NULL};
+    static const char *const types[] = {"virtio", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+    g_autofree char *name = NULL;
+
+    if (chr->targetType)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &chr->targetType, error))
+        return FALSE;
+    if ((name = qvirXMLProp(node, "name"))) {
+        /* the name becomes a QEMU property and the socket's file name */
+        if (!*name || strchr(name, '/') || strchr(name, ',') || strcmp(name, ".") == 0 ||
+            strcmp(name, "..") == 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid channel target name '%s'",
+                        name);
+            return FALSE;
+        }
+        chr->targetName = g_steal_pointer(&name);
+    }
+    return TRUE;
+}
+
+static const qvirChildHandler qvirDomainChannelChildren[] = {
+    {"source", qvirDomainChannelSourceParse},
+    {"target", qvirDomainChannelTargetParse},
+    {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
+};
+
+/* <channel type='unix|pty'> with a virtio target: the guest agent's channel. */
+static gboolean
+qvirDomainChannelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", NULL};
+    static const char *const types[] = {"unix", "pty", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
+    qvirInfoOnly io = {&chr->info, chr};
+
+    chr->isChannel = TRUE;
+    chr->targetPort = -1;
+    g_ptr_array_add(def->channels, chr);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) ||
+        !qvirXMLParseChildren(node, qvirDomainChannelChildren, &io, flags, NULL, error))
+        return FALSE;
+    if (!chr->targetType) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing required attribute 'type' in element 'target'");
+        return FALSE;
+    }
+    if (chr->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE &&
+        chr->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "virtio channel needs an address of type 'virtio-serial'");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainRNGBackendParse(xmlNodePtr node, qvirDomainRNGDef *rng, GError **error)
+{
+    static const char *const attrs[] = {"model", NULL};
+    static const char *const models[] = {"random", "builtin", NULL};
+
+    if (rng->backendModel)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "model", models, TRUE, &rng->backendModel, error))
+        return FALSE;
+    if (strcmp(rng->backendModel, "random") == 0) {
+        rng->file = qvirXMLTextStripped(node);
+        if (!*rng->file || rng->file[0] != '/') {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "rng backend model 'random' needs the absolute path of a device");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainRNGRateParse(xmlNodePtr node, qvirDomainRNGDef *rng, GError **error)
+{
+    static const char *const attrs[] = {"bytes", "period", NULL};
+
+    if (rng->rateBytes)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "bytes", 10, G_MAXINT, TRUE, &rng->rateBytes, error) ||
+        !qvirXMLPropUInt(node, "period", 10, G_MAXINT, FALSE, &rng->ratePeriod, error))
+        return FALSE;
+    if (!rng->rateBytes) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "rng rate bytes must be positive");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainRNGParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"model", NULL};
+    static const char *const models[] = {"virtio", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainRNGDef *rng = g_new0(qvirDomainRNGDef, 1);
+    g_autofree char *model = NULL;
+
+    g_ptr_array_add(def->rngs, rng);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "model", models, TRUE, &model, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        gboolean ok;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "backend"))
+            ok = qvirDomainRNGBackendParse(cur, rng, error);
+        else if (qvirXMLIsElement(cur, "rate"))
+            ok = qvirDomainRNGRateParse(cur, rng, error);
+        else if (qvirXMLIsElement(cur, "alias"))
+            ok = qvirDomainDeviceAliasParse(cur, &rng->info, flags, error);
+        else if (qvirXMLIsElement(cur, "address"))
+            ok = qvirDomainDeviceAddressParse(cur, &rng->info, error);
+        else {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <rng>", name);
+            return FALSE;
+        }
+        if (!ok)
+            return FALSE;
+    }
+    if (!rng->backendModel) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing RNG device backend model");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -1675,12 +1874,20 @@ qvirDomainAudioParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
 }
 
 static const qvirChildHandler qvirDomainDevicesChildren[] = {
-    {"emulator", qvirDomainEmulatorParse},     {"disk", qvirDomainDiskParse},
-    {"controller", qvirDomainControllerParse}, {"input", qvirDomainInputParse},
-    {"serial", qvirDomainSerialParse},         {"console", qvirDomainConsoleParse},
-    {"graphics", qvirDomainGraphicsParse},     {"video", qvirDomainVideoParse},
-    {"memballoon", qvirDomainMemballoonParse}, {"interface", qvirDomainNetParse},
-    {"audio", qvirDomainAudioParse},           {NULL, NULL},
+    {"emulator", qvirDomainEmulatorParse},
+    {"disk", qvirDomainDiskParse},
+    {"controller", qvirDomainControllerParse},
+    {"input", qvirDomainInputParse},
+    {"serial", qvirDomainSerialParse},
+    {"console", qvirDomainConsoleParse},
+    {"graphics", qvirDomainGraphicsParse},
+    {"video", qvirDomainVideoParse},
+    {"memballoon", qvirDomainMemballoonParse},
+    {"interface", qvirDomainNetParse},
+    {"audio", qvirDomainAudioParse},
+    {"channel", qvirDomainChannelParse},
+    {"rng", qvirDomainRNGParse},
+    {NULL, NULL},
 };
 
 static gboolean
@@ -2531,6 +2738,21 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
 static void
 qvirDomainChrAssignDefaults(qvirDomainDef *def)
 {
+    /* A serial console without a serial port gets one (libvirt's console compat): the
+     * console is that port's second name. */
+    if (def->consoles->len > 0 && def->serials->len == 0) {
+        qvirDomainChrDef *con = g_ptr_array_index(def->consoles, 0);
+
+        if (!con->targetType || strcmp(con->targetType, "serial") == 0) {
+            qvirDomainChrDef *ser = g_new0(qvirDomainChrDef, 1);
+
+            ser->type = g_strdup(con->type);
+            ser->targetPort = -1;
+            ser->ptyPath = g_strdup(con->ptyPath);
+            ser->info.alias = g_strdup(con->info.alias);
+            g_ptr_array_add(def->serials, ser);
+        }
+    }
     for (guint i = 0; i < def->serials->len; i++) {
         qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
 

@@ -405,6 +405,20 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
                 return FALSE;
             }
         }
+        /* only xHCI has a configurable number of ports (up to 15), as libvirt checks */
+        if (a->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && a->ports >= 0) {
+            if (g_strcmp0(a->model, "qemu-xhci") != 0 && g_strcmp0(a->model, "nec-xhci") != 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "usb controller type %s doesn't support 'ports' attribute",
+                            a->model ? a->model : "default");
+                return FALSE;
+            }
+            if (a->ports > 15) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "'%s' controller only supports up to '15' ports", a->model);
+                return FALSE;
+            }
+        }
         if (a->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || !a->model)
             continue;
         if ((strcmp(a->model, "pci-root") == 0 || strcmp(a->model, "pcie-root") == 0) !=

@@ -562,12 +562,17 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
             }
             props = json_object_new();
             json_object_set_string_member(props, "driver", driver);
+            /* xHCI: as many USB 2 (p2) as USB 3 (p3) ports */
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->ports >= 0) {
+                json_object_set_int_member(props, "p2", c->ports);
+                json_object_set_int_member(props, "p3", c->ports);
+            }
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
                 json_object_set_int_member(props, "port", c->port);
                 json_object_set_int_member(props, "chassis", c->chassis);
             }
             json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
-            if (c->ports >= 0)
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
                 json_object_set_int_member(props, "max_ports", c->ports);
             if (c->vectors >= 0)
                 json_object_set_int_member(props, "vectors", c->vectors);
@@ -1048,6 +1053,89 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
     return TRUE;
 }
 
+/* A virtio channel: its chardev, then the virtserialport on its virtio-serial port. */
+static gboolean
+qemuBuildChannels(qemuBuildCtx *ctx, GError **error)
+{
+    for (guint i = 0; ctx->def->channels && i < ctx->def->channels->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->channels, i);
+        const qvirDomainDeviceVirtioSerialAddress *a = &chr->info.addr.vioser;
+        g_autoptr(GString) chardev = g_string_new(NULL);
+        gboolean listen = g_strcmp0(chr->sourceMode, "connect") != 0;
+        JsonObject *props;
+
+        if (g_strcmp0(chr->type, "pty") == 0) {
+            g_string_append_printf(chardev, "pty,id=char%s", chr->info.alias);
+        } else if (listen && ctx->opts->monitorFd >= 0 && !ctx->opts->monitorPath) {
+            g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
+                                   chr->info.alias, ctx->opts->monitorFd);
+        } else {
+            g_autofree char *path = NULL;
+
+            if (chr->sourcePath)
+                path = g_strdup(chr->sourcePath);
+            else if (ctx->opts->domainDir)
+                path = g_strdup_printf("%s/%s", ctx->opts->domainDir,
+                                       chr->targetName ? chr->targetName : chr->info.alias);
+            if (!path || strlen(path) >= 108) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "channel '%s': no usable UNIX socket path ('%s')", chr->info.alias,
+                            path ? path : "");
+                return FALSE;
+            }
+            g_string_append_printf(chardev, "socket,id=char%s,path=", chr->info.alias);
+            qemuBuildAppendEscaped(chardev, path);
+            if (listen)
+                g_string_append(chardev, ",server=on,wait=off");
+        }
+        qemuBuildArgPair(ctx, "-chardev", chardev->str);
+
+        props = json_object_new();
+        json_object_set_string_member(props, "driver", "virtserialport");
+        qemuJSONSetStrFree(props, "bus",
+                           g_strdup_printf("virtio-serial%u.%u", a->controller, a->bus));
+        json_object_set_int_member(props, "nr", a->port);
+        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+        json_object_set_string_member(props, "id", chr->info.alias);
+        if (chr->targetName)
+            json_object_set_string_member(props, "name", chr->targetName);
+        qemuBuildDevice(ctx, props);
+    }
+    return TRUE;
+}
+
+/* virtio-rng-pci with its backend object first. */
+static void
+qemuBuildRNGs(qemuBuildCtx *ctx)
+{
+    for (guint i = 0; ctx->def->rngs && i < ctx->def->rngs->len; i++) {
+        const qvirDomainRNGDef *rng = g_ptr_array_index(ctx->def->rngs, i);
+        g_autofree char *objAlias = g_strdup_printf("obj%s", rng->info.alias);
+        JsonObject *obj = json_object_new();
+        JsonObject *props = json_object_new();
+
+        if (g_strcmp0(rng->backendModel, "random") == 0) {
+            json_object_set_string_member(obj, "qom-type", "rng-random");
+            json_object_set_string_member(obj, "id", objAlias);
+            json_object_set_string_member(obj, "filename", rng->file ? rng->file : "");
+        } else {
+            json_object_set_string_member(obj, "qom-type", "rng-builtin");
+            json_object_set_string_member(obj, "id", objAlias);
+        }
+        qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
+
+        json_object_set_string_member(props, "driver", "virtio-rng-pci");
+        json_object_set_string_member(props, "rng", objAlias);
+        json_object_set_string_member(props, "id", rng->info.alias);
+        if (rng->rateBytes) {
+            json_object_set_int_member(props, "max-bytes", rng->rateBytes);
+            json_object_set_int_member(props, "period", rng->ratePeriod ? rng->ratePeriod : 1000);
+        }
+        qemuBuildPCIAddressProps(ctx, props, &rng->info);
+        qemuBuildDevice(ctx, props);
+    }
+}
+
 static gboolean
 qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
 {
@@ -1214,12 +1302,13 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
 
     if (!qemuBuildControllers(&ctx, error) || !qemuBuildDisks(&ctx, error) ||
         !qemuBuildNets(&ctx, error) || !qemuBuildSerials(&ctx, error) ||
-        !qemuBuildInputs(&ctx, error))
+        !qemuBuildChannels(&ctx, error) || !qemuBuildInputs(&ctx, error))
         return NULL;
     qemuBuildAudio(&ctx);
     if (!qemuBuildGraphics(&ctx, error) || !qemuBuildVideos(&ctx, error))
         return NULL;
     qemuBuildMemballoon(&ctx);
+    qemuBuildRNGs(&ctx);
     if (qemuCapsGet(caps, QEMU_CAPS_SECCOMP_SANDBOX))
         qemuBuildArgPair(&ctx, "-sandbox",
                          "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"

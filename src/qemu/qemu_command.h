@@ -11,7 +11,8 @@
 typedef struct {
     /* QMP monitor: a unix socket path the daemon listens on / connects to, or, when
      * monitorFd >= 0, "-chardev socket,id=charmonitor,fd=N,server=on,wait=off"
-     * (libvirt's tests use fd=1729). */
+     * (libvirt's tests use fd=1729; like them, a listening channel socket then gets the
+     * same fd=N instead of its path). */
     const char *monitorPath;
     int monitorFd;
     /* Directory for per-domain files (libvirt's tests: /var/lib/libvirt/qemu/domain--1-NAME). */

@@ -274,6 +274,10 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
         def->memballoon->model = g_strdup("virtio");
     }
+    /* virtio channels need a virtio-serial controller (libvirt adds index 0) */
+    if (def->channels && def->channels->len > 0 &&
+        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0))
+        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0, NULL);
     /* libvirt gives a guest with graphics and no <video> its default adapter, which on x86
      * with a QEMU that has it is cirrus (qemuDomainDefaultVideoDevice). */
     if (def->graphics && def->graphics->len > 0 && def->videos && def->videos->len == 0) {
@@ -425,6 +429,53 @@ qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKin
     }
 }
 
+/*
+ * Virtio channels on virtio-serial ports: controller 0, bus 0, from port 1 up (port 0 is
+ * the console's), skipping ports already taken, as libvirt hands them out.
+ */
+static gboolean
+qemuDomainAssignVirtioSerialAddresses(qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; def->channels && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+        unsigned int port = 1;
+        gboolean taken = TRUE;
+
+        if (chr->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL) {
+            if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL,
+                                          chr->info.addr.vioser.controller)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "virtio-serial controller %u for channel '%s' does not exist",
+                            chr->info.addr.vioser.controller,
+                            chr->targetName ? chr->targetName : "");
+                return FALSE;
+            }
+            if (chr->info.addr.vioser.port != 0)
+                continue;
+        }
+        while (taken) {
+            taken = FALSE;
+            for (guint j = 0; j < def->channels->len; j++) {
+                qvirDomainChrDef *other = g_ptr_array_index(def->channels, j);
+
+                if (other != chr &&
+                    other->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL &&
+                    other->info.addr.vioser.controller == 0 && other->info.addr.vioser.bus == 0 &&
+                    other->info.addr.vioser.port == port) {
+                    taken = TRUE;
+                    port++;
+                    break;
+                }
+            }
+        }
+        chr->info.type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_VIRTIO_SERIAL;
+        chr->info.addr.vioser.controller = 0;
+        chr->info.addr.vioser.bus = 0;
+        chr->info.addr.vioser.port = port;
+    }
+    return TRUE;
+}
+
 static gboolean
 qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
 {
@@ -465,10 +516,20 @@ qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError *
         }
         qemuDomainSetAlias(&chr->info, g_strdup_printf("console%u", i));
     }
+    for (guint i = 0; def->channels && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+
+        qemuDomainSetAlias(&chr->info, g_strdup_printf("channel%u", i));
+    }
     for (guint i = 0; def->videos && i < def->videos->len; i++) {
         qvirDomainVideoDef *v = g_ptr_array_index(def->videos, i);
 
         qemuDomainSetAlias(&v->info, g_strdup_printf("video%u", i));
+    }
+    for (guint i = 0; def->rngs && i < def->rngs->len; i++) {
+        qvirDomainRNGDef *rng = g_ptr_array_index(def->rngs, i);
+
+        qemuDomainSetAlias(&rng->info, g_strdup_printf("rng%u", i));
     }
     if (def->memballoon)
         qemuDomainSetAlias(&def->memballoon->info, g_strdup("balloon0"));
@@ -514,11 +575,12 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
                     "domain XML");
         return FALSE;
     }
-    if (n > qemuDomainUSBPortCount(usb->model)) {
+    if (n > (usb->ports > 0 ? (guint)usb->ports : qemuDomainUSBPortCount(usb->model))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "%u USB devices do not fit the %u ports of USB controller '%s' (USB hubs "
                     "are not supported)",
-                    n, qemuDomainUSBPortCount(usb->model), usb->model);
+                    n, usb->ports > 0 ? (guint)usb->ports : qemuDomainUSBPortCount(usb->model),
+                    usb->model);
         return FALSE;
     }
     return TRUE;
@@ -857,6 +919,12 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     if (def->memballoon && g_strcmp0(def->memballoon->model, "virtio") == 0 &&
         !qemuPCIAssignDevice(set, &def->memballoon->info, QEMU_PCI_DEV_PCIE, "memballoon", error))
         return FALSE;
+    for (guint i = 0; def->rngs && i < def->rngs->len; i++) {
+        qvirDomainRNGDef *rng = g_ptr_array_index(def->rngs, i);
+
+        if (!qemuPCIAssignDevice(set, &rng->info, QEMU_PCI_DEV_PCIE, "rng", error))
+            return FALSE;
+    }
     for (guint i = 0; def->videos && i < def->videos->len; i++) {
         qvirDomainVideoDef *v = g_ptr_array_index(def->videos, i);
 
@@ -1117,8 +1185,9 @@ qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **err
             return FALSE;
     }
     if (!qemuDomainAddImplicitControllers(def, kind, caps, error) ||
-        !qemuDomainAssignAliases(def, kind, error) || !qemuDomainCheckUSBPorts(def, error) ||
-        !qemuDomainAssignPCIAddresses(def, kind, error))
+        !qemuDomainAssignAliases(def, kind, error) ||
+        !qemuDomainAssignVirtioSerialAddresses(def, error) ||
+        !qemuDomainCheckUSBPorts(def, error) || !qemuDomainAssignPCIAddresses(def, kind, error))
         return FALSE;
     qemuDomainPrepareDisks(def);
     return TRUE;
