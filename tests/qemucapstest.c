@@ -126,6 +126,26 @@ testCache(void)
     g_assert_no_error(error);
     g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 2);
 
+    /* an entry written by another build of qvirt (which may know other flags) is probed
+     * again, even though the QEMU binary is unchanged */
+    {
+        g_autoptr(GDir) d = g_dir_open(cacheDir, 0, NULL);
+        const char *name = g_dir_read_name(d);
+        g_autofree char *entry = g_build_filename(cacheDir, name, NULL);
+        g_autofree char *contents = NULL;
+        g_autoptr(GRegex) re = g_regex_new("\"prober\"\\s*:\\s*\"[^\"]*\"", 0, 0, NULL);
+        g_autofree char *older = NULL;
+        g_autoptr(qemuCaps) fromOlder = NULL;
+
+        g_assert_true(g_file_get_contents(entry, &contents, NULL, NULL));
+        g_assert_true(g_regex_match(re, contents, 0, NULL));
+        older = g_regex_replace_literal(re, contents, -1, 0, "\"prober\":\"1:1:1.0\"", 0, NULL);
+        g_assert_true(g_file_set_contents(entry, older, -1, NULL));
+        fromOlder = qemuCapsCacheLookup(bin, cacheDir, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 3);
+    }
+
     /* a corrupt cache entry is replaced, not fatal */
     {
         g_autoptr(GDir) d = g_dir_open(cacheDir, 0, NULL);
@@ -137,7 +157,7 @@ testCache(void)
         fourth = qemuCapsCacheLookup(bin, cacheDir, &error);
         g_assert_no_error(error);
         g_assert_nonnull(fourth);
-        g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 3);
+        g_assert_cmpuint(qemuCapsProbeCounter(), ==, probes + 4);
     }
     qvirTestTempDirRemove(dir);
 }

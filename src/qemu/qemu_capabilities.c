@@ -15,6 +15,9 @@
 #include "util/virerror.h"
 #include "util/virfile.h"
 
+/* Bump when the cache entry's layout changes. */
+#define QEMU_CAPS_CACHE_FORMAT 1
+
 QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST, "blockdev", "drive-cache-directsync", "drive-cache-unsafe",
                "disk-write-cache", "aio-io-uring", "drive-discard", "drive-detect-zeroes",
                "disk-share-rw", "virtio-blk", "virtio-scsi", "lsi", "ahci", "qemu-xhci",
@@ -37,6 +40,8 @@ struct _qemuCaps {
     /* identity of the binary the set was probed from, for the cache */
     gint64 binarySize;
     gint64 binaryMtime;
+    /* cache entries only: the program that probed (qemuCapsProberStamp) */
+    char *prober;
 };
 
 static guint qemuCapsProbes;
@@ -67,6 +72,7 @@ qemuCapsFree(qemuCaps *caps)
         return;
     g_free(caps->binary);
     g_free(caps->package);
+    g_free(caps->prober);
     g_ptr_array_unref(caps->machines);
     g_free(caps);
 }
@@ -168,6 +174,10 @@ qemuCapsFormatJSON(const qemuCaps *caps)
     json_builder_add_int_value(b, caps->binarySize);
     json_builder_set_member_name(b, "binaryMtime");
     json_builder_add_int_value(b, caps->binaryMtime);
+    if (caps->prober) {
+        json_builder_set_member_name(b, "prober");
+        json_builder_add_string_value(b, caps->prober);
+    }
 
     json_builder_set_member_name(b, "flags");
     json_builder_begin_array(b);
@@ -236,6 +246,7 @@ qemuCapsParseJSON(const char *data, gsize len, const char *path, GError **error)
     caps->version = json_object_get_int_member_with_default(obj, "version", 0);
     caps->binarySize = json_object_get_int_member_with_default(obj, "binarySize", -1);
     caps->binaryMtime = json_object_get_int_member_with_default(obj, "binaryMtime", -1);
+    caps->prober = g_strdup(json_object_get_string_member_with_default(obj, "prober", NULL));
 
     if (json_object_has_member(obj, "flags")) {
         JsonArray *flags = json_object_get_array_member(obj, "flags");
@@ -804,12 +815,30 @@ qemuCapsCachePath(const char *binary, const char *cacheDir)
     return g_build_filename(cacheDir, name, NULL);
 }
 
+/*
+ * The program doing the lookup, as "FORMAT:SIZE:MTIME" of /proc/self/exe. An entry is only
+ * trusted by the build that wrote it: a newer qvirt may detect more flags or detect them
+ * differently, and a stale entry would silently build the wrong command line (libvirt keys
+ * its cache on its daemon binary for the same reason).
+ */
+static char *
+qemuCapsProberStamp(void)
+{
+    struct stat sb;
+
+    if (stat("/proc/self/exe", &sb) < 0)
+        return g_strdup_printf("%d:unknown", QEMU_CAPS_CACHE_FORMAT);
+    return g_strdup_printf("%d:%lld:%lld.%09ld", QEMU_CAPS_CACHE_FORMAT, (long long)sb.st_size,
+                           (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+}
+
 qemuCaps *
 qemuCapsCacheLookup(const char *binary, const char *cacheDir, GError **error)
 {
     g_autofree char *path = NULL;
     g_autoptr(qemuCaps) caps = NULL;
     g_autofree char *json = NULL;
+    g_autofree char *prober = qemuCapsProberStamp();
     gint64 size, mtime;
 
     g_return_val_if_fail(binary != NULL, NULL);
@@ -824,7 +853,7 @@ qemuCapsCacheLookup(const char *binary, const char *cacheDir, GError **error)
         /* A broken or stale entry is not an error: probe again and overwrite it. */
         caps = qemuCapsLoadFile(path, NULL);
         if (caps && g_strcmp0(caps->binary, binary) == 0 && caps->binarySize == size &&
-            caps->binaryMtime == mtime)
+            caps->binaryMtime == mtime && g_strcmp0(caps->prober, prober) == 0)
             return g_steal_pointer(&caps);
         g_clear_pointer(&caps, qemuCapsFree);
     }
@@ -838,6 +867,7 @@ qemuCapsCacheLookup(const char *binary, const char *cacheDir, GError **error)
                     g_strerror(errno));
         return NULL;
     }
+    caps->prober = g_steal_pointer(&prober);
     json = qemuCapsFormatJSON(caps);
     if (!qvirFileWriteAtomic(path, json, strlen(json), 0644, error))
         return NULL;
