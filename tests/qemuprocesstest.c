@@ -1169,6 +1169,65 @@ testStartAgentChannel(void)
     testDomainClear(&td);
 }
 
+/* <iotune> reaches QEMU through block_set_io_throttle before the guest runs. */
+static void
+testStartIotune(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(JsonNode) blocks = NULL;
+    g_autofree char *status = NULL;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+    JsonObject *inserted = NULL;
+    JsonArray *arr;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    def = testParseDomain(td.top, NULL,
+                          "      <iotune>\n"
+                          "        <read_bytes_sec>5000000</read_bytes_sec>\n"
+                          "        <write_bytes_sec>6000000</write_bytes_sec>\n"
+                          "        <total_iops_sec>700</total_iops_sec>\n"
+                          "        <total_iops_sec_max>1400</total_iops_sec_max>\n"
+                          "        <group_name>slow</group_name>\n"
+                          "        <total_iops_sec_max_length>3</total_iops_sec_max_length>\n"
+                          "      </iotune>\n",
+                          NULL);
+    opts = testDomainOpts(&td, FALSE);
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+
+    blocks = qemuMonitorCommand(qemuProcessGetMonitor(proc), "query-block", NULL, 5000, &error);
+    g_assert_no_error(error);
+    arr = json_node_get_array(blocks);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *b = json_array_get_object_element(arr, i);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(b, "qdev", ""),
+                      "/machine/peripheral/virtio-disk0/virtio-backend") == 0)
+            inserted = json_object_get_object_member(b, "inserted");
+    }
+    g_assert_nonnull(inserted);
+    g_assert_cmpint(json_object_get_int_member(inserted, "bps"), ==, 0);
+    g_assert_cmpint(json_object_get_int_member(inserted, "bps_rd"), ==, 5000000);
+    g_assert_cmpint(json_object_get_int_member(inserted, "bps_wr"), ==, 6000000);
+    g_assert_cmpint(json_object_get_int_member(inserted, "iops"), ==, 700);
+    g_assert_cmpint(json_object_get_int_member(inserted, "iops_max"), ==, 1400);
+    g_assert_cmpint(json_object_get_int_member(inserted, "iops_max_length"), ==, 3);
+    g_assert_cmpstr(json_object_get_string_member(inserted, "group"), ==, "slow");
+    status = testQueryStatus(proc);
+    g_assert_cmpstr(status, ==, "running");
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
 /* A chain the XML already spells out (terminated) is used as is: no header is read. */
 static void
 testStartChainFromXML(void)
@@ -1596,6 +1655,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/start/chain-from-xml", testStartChainFromXML);
     g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
     g_test_add_func("/qemuprocess/start/agent-channel", testStartAgentChannel);
+    g_test_add_func("/qemuprocess/start/iotune", testStartIotune);
     g_test_add_func("/qemuprocess/start/default-cache", testStartDefaultCache);
     g_test_add_func("/qemuprocess/start/directio-failure", testStartDirectIOFailure);
     g_test_add_func("/qemuprocess/start/missing-backing", testStartMissingBacking);

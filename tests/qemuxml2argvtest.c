@@ -100,6 +100,7 @@ static const qemuxml2argvCase cases[] = {
     {"virt-install-q35", "qemu-7.2"},
     {"guest-agent-rng", "latest"},
     {"guest-agent-rng-q35", "latest"},
+    {"disk-iotune", "latest"},
     {"q35-devices", "latest"},
     {"pc-devices", "latest"},
     /* legacy -drive (no -blockdev) */

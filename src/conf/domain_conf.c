@@ -34,6 +34,13 @@ QVIR_ENUM_IMPL(qvirDomainTimerTickpolicy, QVIR_DOMAIN_TIMER_TICKPOLICY_LAST, "",
                "merge", "discard");
 QVIR_ENUM_IMPL(qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_LAST, "", "boot", "guest", "wall",
                "realtime");
+QVIR_ENUM_IMPL(qvirDomainIotuneField, QVIR_DOMAIN_IOTUNE_LAST, "total_bytes_sec", "read_bytes_sec",
+               "write_bytes_sec", "total_iops_sec", "read_iops_sec", "write_iops_sec",
+               "total_bytes_sec_max", "read_bytes_sec_max", "write_bytes_sec_max",
+               "total_iops_sec_max", "read_iops_sec_max", "write_iops_sec_max", "size_iops_sec",
+               "total_bytes_sec_max_length", "read_bytes_sec_max_length",
+               "write_bytes_sec_max_length", "total_iops_sec_max_length",
+               "read_iops_sec_max_length", "write_iops_sec_max_length");
 QVIR_ENUM_IMPL(qvirDomainDeviceAddressType, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_LAST, "none", "pci",
                "drive", "usb", "virtio-serial");
 QVIR_ENUM_IMPL(qvirDomainControllerType, QVIR_DOMAIN_CONTROLLER_TYPE_LAST, "ide", "sata", "scsi",
@@ -48,6 +55,16 @@ static void
 qvirDomainDeviceInfoClear(qvirDomainDeviceInfo *info)
 {
     g_clear_pointer(&info->alias, g_free);
+}
+
+gboolean
+qvirDomainDiskHasIotune(const qvirDomainDiskDef *disk)
+{
+    for (size_t i = 0; i < QVIR_DOMAIN_IOTUNE_LAST; i++) {
+        if (disk->iotune[i])
+            return TRUE;
+    }
+    return FALSE;
 }
 
 qvirDomainDiskDef *
@@ -71,6 +88,7 @@ qvirDomainDiskDefFree(qvirDomainDiskDef *disk)
     g_free(disk->wwn);
     g_free(disk->vendor);
     g_free(disk->product);
+    g_free(disk->iotuneGroup);
     qvirDomainDeviceInfoClear(&disk->info);
     g_free(disk);
 }

@@ -138,6 +138,32 @@ typedef enum {
 } qvirDomainSnapshotLocation;
 QVIR_ENUM_DECL(qvirDomainSnapshotLocation);
 
+/* <iotune> children, in libvirt's order (group_name is formatted between SIZE_IOPS_SEC and
+ * the *_MAX_LENGTH fields). */
+typedef enum {
+    QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC = 0,
+    QVIR_DOMAIN_IOTUNE_READ_BYTES_SEC,
+    QVIR_DOMAIN_IOTUNE_WRITE_BYTES_SEC,
+    QVIR_DOMAIN_IOTUNE_TOTAL_IOPS_SEC,
+    QVIR_DOMAIN_IOTUNE_READ_IOPS_SEC,
+    QVIR_DOMAIN_IOTUNE_WRITE_IOPS_SEC,
+    QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_READ_BYTES_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_WRITE_BYTES_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_TOTAL_IOPS_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_READ_IOPS_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_WRITE_IOPS_SEC_MAX,
+    QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC,
+    QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_READ_BYTES_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_WRITE_BYTES_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_TOTAL_IOPS_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_READ_IOPS_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_WRITE_IOPS_SEC_MAX_LENGTH,
+    QVIR_DOMAIN_IOTUNE_LAST
+} qvirDomainIotuneField;
+QVIR_ENUM_DECL(qvirDomainIotuneField); /* "total_bytes_sec", ... as the XML elements */
+
 /* ---- device addressing ------------------------------------------------------ */
 
 typedef enum {
@@ -228,6 +254,8 @@ struct _qvirDomainDiskDef {
     char *wwn;                      /* <wwn>: 16 hex digits, optionally 0x-prefixed */
     char *vendor;                   /* <vendor>, SCSI only, up to 8 characters */
     char *product;                  /* <product>, SCSI only, up to 16 characters */
+    unsigned long long iotune[QVIR_DOMAIN_IOTUNE_LAST]; /* <iotune>; 0 = not set */
+    char *iotuneGroup;                                  /* <iotune><group_name> */
 };
 
 /* ---- other devices ---------------------------------------------------------- */
@@ -508,6 +536,9 @@ void qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int
  */
 void qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing,
                                   unsigned int formatFlags, unsigned int indent);
+
+/* TRUE when DISK has any <iotune> limit (a group name alone is not one). */
+gboolean qvirDomainDiskHasIotune(const qvirDomainDiskDef *disk);
 
 /* Lookups. */
 qvirDomainDiskDef *qvirDomainDiskByTarget(const qvirDomainDef *def, const char *dst);

@@ -387,6 +387,24 @@ qvirDomainDiskGeometryBlockIOFormat(GString *buf, unsigned int indent,
     qvirBufElementOptional(buf, indent, "blockio", blockio, NULL);
 }
 
+static void
+qvirDomainDiskIotuneFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk)
+{
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    for (int i = 0; i < QVIR_DOMAIN_IOTUNE_LAST; i++) {
+        const char *name = qvirDomainIotuneFieldTypeToString(i);
+
+        if (i == QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH)
+            qvirBufTextElement(children, indent + 2, "group_name", disk->iotuneGroup);
+        if (!disk->iotune[i])
+            continue;
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<%s>%llu</%s>\n", name, disk->iotune[i], name);
+    }
+    qvirBufElementOptional(buf, indent, "iotune", NULL, children);
+}
+
 /* An empty cdrom has no storage type of its own; libvirt writes it as type='file'. */
 static const char *
 qvirDomainDiskTypeString(const qvirDomainDiskDef *disk)
@@ -417,6 +435,7 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
     qvirDomainDiskGeometryBlockIOFormat(children, ci, disk);
     qvirDomainDiskTargetFormat(children, ci, disk);
+    qvirDomainDiskIotuneFormat(children, ci, disk);
     if (disk->src->readonly) {
         qvirBufIndent(children, ci);
         g_string_append(children, "<readonly/>\n");

@@ -934,6 +934,49 @@ qvirDomainDiskProductParse(xmlNodePtr node, void *opaque, unsigned int flags, GE
     return qvirDomainDiskInquiryParse(node, "product", 16, &disk->product, error);
 }
 
+/* <iotune>: one element per limit, and an optional group_name. */
+static gboolean
+qvirDomainDiskIotuneParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+
+    if (qvirDomainDiskHasIotune(disk) || disk->iotuneGroup)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        g_autofree char *text = NULL;
+        unsigned long long val;
+        int field;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLCheckAttrs(cur, NULL, error) || !qvirXMLCheckNoChildren(cur, error))
+            return FALSE;
+        text = qvirXMLTextStripped(cur);
+        if (qvirXMLIsElement(cur, "group_name")) {
+            if (disk->iotuneGroup)
+                return qvirXMLDuplicate(cur, error);
+            disk->iotuneGroup = g_steal_pointer(&text);
+            continue;
+        }
+        if (cur->ns || (field = qvirDomainIotuneFieldTypeFromString(qvirXMLName(cur))) < 0) {
+            g_autofree char *name = qvirXMLQualifiedName(cur);
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported element <%s> in <iotune>", name);
+            return FALSE;
+        }
+        if (!qvirStrToUInt(text, 10, G_MAXUINT64, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "disk iotune field '%s' must be an integer", qvirXMLName(cur));
+            return FALSE;
+        }
+        disk->iotune[field] = val;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainDiskBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
@@ -963,14 +1006,23 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 }
 
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},     {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse}, {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse}, {"shareable", qvirDomainDiskShareableParse},
-    {"serial", qvirDomainDiskSerialParse},     {"geometry", qvirDomainDiskGeometryParse},
-    {"blockio", qvirDomainDiskBlockIOParse},   {"wwn", qvirDomainDiskWWNParse},
-    {"vendor", qvirDomainDiskVendorParse},     {"product", qvirDomainDiskProductParse},
-    {"boot", qvirDomainDiskBootParse},         {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},   {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},
+    {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse},
+    {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},
+    {"shareable", qvirDomainDiskShareableParse},
+    {"serial", qvirDomainDiskSerialParse},
+    {"geometry", qvirDomainDiskGeometryParse},
+    {"iotune", qvirDomainDiskIotuneParse},
+    {"blockio", qvirDomainDiskBlockIOParse},
+    {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},
+    {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},
+    {"alias", qvirDomainDiskAliasParse},
+    {"address", qvirDomainDiskAddressParse},
+    {NULL, NULL},
 };
 
 static gboolean

@@ -301,6 +301,58 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
+/* libvirt's <iotune> rules: a total limit excludes its read/write pair; QEMU's range. */
+static gboolean
+qvirDomainDiskValidateIotune(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                             GError **error)
+{
+    static const struct {
+        qvirDomainIotuneField total;
+        const char *what;
+    } pairs[] = {
+        {QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC, "bytes_sec"},
+        {QVIR_DOMAIN_IOTUNE_TOTAL_IOPS_SEC, "iops_sec"},
+        {QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX, "bytes_sec_max"},
+        {QVIR_DOMAIN_IOTUNE_TOTAL_IOPS_SEC_MAX, "iops_sec_max"},
+    };
+    const unsigned long long *t = disk->iotune;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(pairs); i++) {
+        /* read and write follow total in the enum */
+        if (t[pairs[i].total] && (t[pairs[i].total + 1] || t[pairs[i].total + 2])) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "total and read/write %s cannot be set at the same time", pairs[i].what);
+            return FALSE;
+        }
+    }
+    for (int i = 0; i <= QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC; i++) {
+        if (t[i] > 1000000000000000ULL) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                        "block I/O throttle limit must be no more than 1000000000000000 using "
+                        "QEMU");
+            return FALSE;
+        }
+    }
+    if (disk->iotuneGroup && !qvirDomainDiskHasIotune(disk)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "group_name can be configured only together with settings");
+        return FALSE;
+    }
+    /* one throttle group has one set of limits */
+    for (guint i = 0; def && disk->iotuneGroup && i < def->disks->len; i++) {
+        const qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d == disk || g_strcmp0(d->iotuneGroup, disk->iotuneGroup) != 0)
+            continue;
+        if (memcmp(d->iotune, disk->iotune, sizeof(disk->iotune)) != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "different iotunes for disks %s and %s", disk->dst, d->dst);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Copy-on-read writes what it reads into the top image: it needs a writable, fixed disk. */
 static gboolean
 qvirDomainDiskValidateCopyOnRead(const qvirDomainDiskDef *disk, GError **error)
@@ -348,6 +400,7 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
            qvirDomainDiskValidateTarget(disk, error) &&
            qvirDomainDiskValidateFrontend(disk, error) &&
            qvirDomainDiskValidateCopyOnRead(disk, error) &&
+           qvirDomainDiskValidateIotune(def, disk, error) &&
            qvirDomainDiskValidateStartupPolicy(disk, error) &&
            qvirDomainDiskValidateDriver(disk, error) && qvirDomainDiskValidateIO(disk, error) &&
            qvirDomainDiskValidateShareable(disk, error) &&

@@ -967,20 +967,111 @@ qemuProcessNeedsLifecycleActions(const qvirDomainDef *def, const qemuCaps *caps)
 }
 
 static gboolean
+qemuProcessDiskHasThrottle(const qvirDomainDiskDef *disk)
+{
+    return qvirDomainDiskHasIotune(disk) && qvirStorageSourceIsBacking(disk->src);
+}
+
+/* Anything to set over QMP before the vCPUs may run. */
+static gboolean
+qemuProcessNeedsSetup(const qvirDomainDef *def, const qemuCaps *caps)
+{
+    if (qemuProcessNeedsLifecycleActions(def, caps))
+        return TRUE;
+    for (guint i = 0; def->disks && i < def->disks->len; i++) {
+        if (qemuProcessDiskHasThrottle(g_ptr_array_index(def->disks, i)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * <iotune> is not on the command line with -blockdev: as libvirt does, each disk's limits
+ * go to block_set_io_throttle once QMP is up, addressed by the guest device (virtio-blk's
+ * block backend sits on its inner virtio-backend). Every base limit is sent (0 = none);
+ * burst lengths and the group only when set. Empty drives take no throttle.
+ */
+static gboolean
+qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
+                               GError **error)
+{
+    static const char *const keys[QVIR_DOMAIN_IOTUNE_LAST] = {"bps",
+                                                              "bps_rd",
+                                                              "bps_wr",
+                                                              "iops",
+                                                              "iops_rd",
+                                                              "iops_wr",
+                                                              "bps_max",
+                                                              "bps_rd_max",
+                                                              "bps_wr_max",
+                                                              "iops_max",
+                                                              "iops_rd_max",
+                                                              "iops_wr_max",
+                                                              "iops_size",
+                                                              "bps_max_length",
+                                                              "bps_rd_max_length",
+                                                              "bps_wr_max_length",
+                                                              "iops_max_length",
+                                                              "iops_rd_max_length",
+                                                              "iops_wr_max_length"};
+
+    for (guint i = 0; def->disks && i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        g_autoptr(JsonNode) ret = NULL;
+        JsonObject *args;
+
+        if (!qemuProcessDiskHasThrottle(disk))
+            continue;
+        args = json_object_new();
+        if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+            g_autofree char *drive = g_strdup_printf("drive-%s", disk->info.alias);
+
+            json_object_set_string_member(args, "device", drive);
+        } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+            g_autofree char *qom =
+                g_strdup_printf("/machine/peripheral/%s/virtio-backend", disk->info.alias);
+
+            json_object_set_string_member(args, "id", qom);
+        } else {
+            json_object_set_string_member(args, "id", disk->info.alias);
+        }
+        for (int f = 0; f < QVIR_DOMAIN_IOTUNE_LAST; f++) {
+            if (f == QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH && disk->iotuneGroup)
+                json_object_set_string_member(args, "group", disk->iotuneGroup);
+            if (f <= QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC || disk->iotune[f])
+                json_object_set_int_member(args, keys[f], (gint64)disk->iotune[f]);
+        }
+        ret = qemuMonitorCommand(proc->mon, "block_set_io_throttle", args,
+                                 QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        json_object_unref(args);
+        if (!ret) {
+            g_prefix_error(error, "disk '%s': ", disk->dst);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
 qemuProcessSetupLifecycleActions(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
                                  gboolean startPaused, GError **error)
 {
     g_autoptr(JsonNode) ret = NULL;
     JsonObject *args;
 
-    if (!qemuProcessNeedsLifecycleActions(def, caps))
+    if (!qemuProcessNeedsSetup(def, caps))
         return TRUE;
-    args = json_object_new();
-    json_object_set_string_member(args, "reboot", "shutdown");
-    ret = qemuMonitorCommand(proc->mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    json_object_unref(args);
-    if (!ret)
+    if (!qemuProcessSetupDiskThrottling(proc, def, caps, error))
         return FALSE;
+    if (qemuProcessNeedsLifecycleActions(def, caps)) {
+        args = json_object_new();
+        json_object_set_string_member(args, "reboot", "shutdown");
+        ret = qemuMonitorCommand(proc->mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                 error);
+        json_object_unref(args);
+        if (!ret)
+            return FALSE;
+    }
     if (!startPaused) {
         g_autoptr(JsonNode) cont =
             qemuMonitorCommand(proc->mon, "cont", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
@@ -1049,7 +1140,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
     /* the lifecycle actions are set before the vCPUs run (below) */
-    lopts.startPaused = opts->startPaused || qemuProcessNeedsLifecycleActions(def, caps);
+    lopts.startPaused = opts->startPaused || qemuProcessNeedsSetup(def, caps);
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
                                    envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
                                    opaque, error)))
