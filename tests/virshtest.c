@@ -334,16 +334,17 @@ testSlowQemuNoStall(void)
     g_autofree char *wrapper = g_build_filename(daemonEnv.root, "slow-qemu", NULL);
     g_autofree char *marker = g_build_filename(daemonEnv.root, "slow-qemu.on", NULL);
     g_autofree char *script = g_strdup_printf("#!/bin/sh\n"
-                                              "[ -e '%s' ] && sleep 3\n"
+                                              "[ -e '%s' ] && sleep 4\n"
                                               "exec /usr/bin/qemu-system-x86_64 \"$@\"\n",
                                               marker);
     g_autofree char *top = daemonMakeChain(daemonEnv.images, "slow");
     g_autofree char *xml = NULL;
     g_autofree char *path = NULL;
     g_autofree char *emulator = NULL;
-    /* Keepalive every second, give up after one unanswered PING: the start only
-     * succeeds if the daemon answers PINGs while the call is pending. */
-    const char *startArgv[] = {"virsh", "-k",          "1",     "-K",     "1",
+    /* A PING after every idle second, and the connection is dropped after two go
+     * unanswered (about 3 s): the 4 s start only succeeds if the daemon answers
+     * PINGs while the call is pending. */
+    const char *startArgv[] = {"virsh", "-k",          "1",     "-K",     "2",
                                "-c",    daemonEnv.uri, "start", "vmslow", NULL};
     g_auto(VirshResult) def = {0};
     g_auto(VirshResult) destroy = {0};
