@@ -101,6 +101,9 @@ static const qemuxml2argvCase cases[] = {
     {"guest-agent-rng", "latest"},
     {"guest-agent-rng-q35", "latest"},
     {"disk-iotune", "latest"},
+    {"disk-metadata-cache", "latest"},
+    {"disk-metadata-cache", "legacy"},
+    {"disk-metadata-cache-raw", "latest"},
     {"q35-devices", "latest"},
     {"pc-devices", "latest"},
     /* legacy -drive (no -blockdev) */
@@ -209,7 +212,6 @@ static const struct {
     {"<transient", "transient disks"},
     {"<slices", "storage slices"},
     {"<reservations", "persistent reservations"},
-    {"metadata_cache", "metadata cache"},
     {"fdgroup", "passed file descriptors"},
     {"<feature ", "CPU features"},
     {"<topology", "CPU topology"},

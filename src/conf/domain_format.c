@@ -245,6 +245,20 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     qvirBufElement(buf, indent, "source", attrs, children);
 }
 
+static void
+qvirStorageMetadataCacheFormat(GString *buf, unsigned int indent, const qvirStorageSource *src)
+{
+    if (!src->metadataCacheMaxSize)
+        return;
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "<metadata_cache>\n");
+    qvirBufIndent(buf, indent + 2);
+    g_string_append_printf(buf, "<max_size unit='bytes'>%llu</max_size>\n",
+                           src->metadataCacheMaxSize);
+    qvirBufIndent(buf, indent);
+    g_string_append(buf, "</metadata_cache>\n");
+}
+
 /* Is LAYER (a member of a chain below a disk's top) shown in this view? */
 static gboolean
 qvirBackingLayerVisible(const qvirStorageSource *layer, unsigned int flags)
@@ -294,7 +308,14 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, uns
             qvirBufIndent(buf, ind + 2);
             g_string_append(buf, "<format");
             qvirBufAttr(buf, "type", qvirStorageFileFormatTypeToString(cur->format));
-            g_string_append(buf, "/>\n");
+            if (cur->metadataCacheMaxSize) {
+                g_string_append(buf, ">\n");
+                qvirStorageMetadataCacheFormat(buf, ind + 4, cur);
+                qvirBufIndent(buf, ind + 2);
+                g_string_append(buf, "</format>\n");
+            } else {
+                g_string_append(buf, "/>\n");
+            }
         }
         qvirStorageSourceFormat(buf, ind + 2, cur, FALSE, QVIR_DOMAIN_STARTUP_POLICY_DEFAULT);
         opened++;
@@ -313,6 +334,7 @@ static void
 qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk)
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
 
     qvirBufAttr(attrs, "name", disk->driverName);
     if (disk->src->format != QVIR_STORAGE_FILE_NONE)
@@ -342,7 +364,8 @@ qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttrUInt(attrs, "queues", disk->queues);
     if (disk->queueSize)
         qvirBufAttrUInt(attrs, "queue_size", disk->queueSize);
-    qvirBufElementOptional(buf, indent, "driver", attrs, NULL);
+    qvirStorageMetadataCacheFormat(children, indent + 2, disk->src);
+    qvirBufElementOptional(buf, indent, "driver", attrs, children);
 }
 
 static void

@@ -491,6 +491,75 @@ qvirDomainDeviceBootParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **
 
 /* ---- disks ---------------------------------------------------------------------------- */
 
+static gboolean qvirMemoryUnitScale(const char *unit, unsigned long long *scale);
+
+/*
+ * <metadata_cache><max_size unit=>N</max_size></metadata_cache>, the only child <driver>
+ * and a backing layer's <format> may have; the size is in bytes unless a unit says else.
+ */
+static gboolean
+qvirStorageMetadataCacheParse(xmlNodePtr parent, qvirStorageSource *src, GError **error)
+{
+    xmlNodePtr cache = NULL;
+    xmlNodePtr size = NULL;
+
+    for (xmlNodePtr cur = parent->children; cur; cur = cur->next) {
+        g_autofree char *name = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "metadata_cache") && !cache) {
+            cache = cur;
+            continue;
+        }
+        name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <%s>", name, qvirXMLName(parent));
+        return FALSE;
+    }
+    if (!cache)
+        return TRUE;
+    if (!qvirXMLCheckAttrs(cache, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = cache->children; cur; cur = cur->next) {
+        g_autofree char *name = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "max_size") && !size) {
+            size = cur;
+            continue;
+        }
+        name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <metadata_cache>", name);
+        return FALSE;
+    }
+    if (size) {
+        static const char *const attrs[] = {"unit", NULL};
+        g_autofree char *unit = qvirXMLProp(size, "unit");
+        g_autofree char *text = NULL;
+        unsigned long long scale = 1;
+        unsigned long long val;
+
+        if (!qvirXMLCheckAttrs(size, attrs, error) || !qvirXMLCheckNoChildren(size, error))
+            return FALSE;
+        if (unit && !qvirMemoryUnitScale(unit, &scale)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "unknown suffix '%s'", unit);
+            return FALSE;
+        }
+        text = qvirXMLTextStripped(size);
+        /* QEMU takes it as a signed 64-bit number */
+        if (!qvirStrToUInt(text, 10, G_MAXINT64, &val) || val > G_MAXINT64 / scale) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid value '%s' for element or attribute './max_size[1]'", text);
+            return FALSE;
+        }
+        src->metadataCacheMaxSize = val * scale;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
@@ -509,7 +578,8 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 
     if (disk->driverName)
         return qvirXMLDuplicate(node, error);
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirStorageMetadataCacheParse(node, disk->src, error))
         return FALSE;
     if (!qvirXMLPropEnum(node, "type", qvirStorageFileFormat, QVIR_STORAGE_FILE_RAW, FALSE, &format,
                          error) ||
@@ -680,7 +750,7 @@ qvirBackingStoreLayerParse(xmlNodePtr node, const qvirBackingChildren *kids, uns
         return NULL;
     }
     if (!qvirXMLCheckAttrs(kids->format, formatAttrs, error) ||
-        !qvirXMLCheckNoChildren(kids->format, error) ||
+        !qvirStorageMetadataCacheParse(kids->format, layer, error) ||
         !qvirXMLPropEnum(kids->format, "type", qvirStorageFileFormat, QVIR_STORAGE_FILE_RAW, TRUE,
                          &format, error))
         return NULL;

@@ -67,6 +67,10 @@ struct _qvirStorageSource {
     dev_t dev;  /* identity of the opened file, for loop detection */
     ino_t ino;
 
+    /* <metadata_cache><max_size> of this layer's format in bytes (qcow2 cache-size);
+     * 0 = QEMU's default. */
+    unsigned long long metadataCacheMaxSize;
+
     /* QEMU node names ("libvirt-N-storage" / "libvirt-N-format") while in use. */
     char *nodeStorage;
     char *nodeFormat;

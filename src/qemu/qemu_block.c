@@ -127,6 +127,9 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk, const qvirSt
     if (top && (dz = qemuBlockDetectZeroesValue(disk)))
         json_object_set_string_member(obj, "detect-zeroes", dz);
     json_object_set_string_member(obj, "driver", qemuBlockFormatDriver(src->format));
+    /* qcow2's L2 + refcount cache; other formats have no such knob (libvirt ignores it) */
+    if (src->format == QVIR_STORAGE_FILE_QCOW2 && src->metadataCacheMaxSize)
+        json_object_set_int_member(obj, "cache-size", (gint64)src->metadataCacheMaxSize);
     json_object_set_string_member(obj, "file", src->nodeStorage ? src->nodeStorage : "");
 
     /* No "backing" key lets QEMU open an unknown chain itself; null ends a known one. */

@@ -160,6 +160,20 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                     "disk device 'lun' is not supported (disk '%s')", disk->dst);
         return FALSE;
     }
+    /* -drive has no per-layer format options, and only qcow2 has this cache */
+    for (const qvirStorageSource *s = disk->src; s; s = s->backingStore) {
+        if (s->metadataCacheMaxSize && s->format != QVIR_STORAGE_FILE_QCOW2) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "metadata cache max size control is supported only with qcow2 images");
+            return FALSE;
+        }
+        if (s->metadataCacheMaxSize && !qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "metadata_cache of disk '%s' needs -blockdev, which this QEMU binary lacks",
+                        disk->dst);
+            return FALSE;
+        }
+    }
     /* the filter node only exists with -blockdev */
     if (disk->copyOnRead == QVIR_TRISTATE_SWITCH_ON && !qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
