@@ -11,6 +11,9 @@
  *                                  then restarted: no definition lost, no QEMU left running
  *                                  unmanaged, a running domain reconnected with the chain
  *                                  QEMU itself reports (query-named-block-nodes).
+ *   /fault/qvirtd-sigkill-ops      qvirtd killed during a live attach, a disk-only snapshot and
+ *                                  an active commit, then restarted: the domain runs, and its
+ *                                  live XML shows what QEMU has (chain, attached disk).
  *   /fault/qvirtd-sigkill-defines  qvirtd killed amid a burst of redefinitions: after a restart
  *                                  every definition is whole and present.
  *   /fault/state-dir-full          definitions and status on full tmpfs mounts: define and
@@ -569,6 +572,209 @@ testDaemonSigkillDuringStart(void)
     g_assert_cmpint(faultVirsh(NULL, NULL, "undefine", name, NULL), ==, 0);
 }
 
+/* ---- qvirtd killed during attach, snapshot and commit --------------------------------- */
+
+typedef struct {
+    GPtrArray *vda;  /* QEMU's chain behind the disk with alias virtio-disk0, top first */
+    gboolean hasVdb; /* QEMU has a block device behind virtio-disk1 */
+    guint jobs;      /* block jobs QEMU is running */
+} faultQemuView;
+
+static void
+faultQemuViewClear(faultQemuView *view)
+{
+    g_clear_pointer(&view->vda, g_ptr_array_unref);
+    view->hasVdb = FALSE;
+    view->jobs = 0;
+}
+
+/* What QEMU has open, from query-block (its nested image chain per device), asked over the
+ * QMP socket named in the status file while qvirtd is down. */
+static void
+faultQemuViewGet(const char *statusXML, faultQemuView *view)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qemuMonitor) mon = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *monPath = NULL;
+    const char *p, *end;
+    JsonArray *devs;
+
+    p = strstr(statusXML, "<monitor path='");
+    g_assert_nonnull(p);
+    p += strlen("<monitor path='");
+    end = strchr(p, '\'');
+    monPath = g_strndup(p, end - p);
+    mon = qemuMonitorOpenUnix(monPath, 10000, NULL, NULL, &error);
+    g_assert_no_error(error);
+    {
+        g_autoptr(JsonNode) jobs = qemuMonitorCommand(mon, "query-block-jobs", NULL, 10000, &error);
+        g_assert_no_error(error);
+        view->jobs = json_array_get_length(json_node_get_array(jobs));
+    }
+    ret = qemuMonitorCommand(mon, "query-block", NULL, 10000, &error);
+    g_assert_no_error(error);
+    devs = json_node_get_array(ret);
+    view->vda = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *dev = json_array_get_object_element(devs, i);
+        const char *qdev = json_object_get_string_member_with_default(dev, "qdev", "");
+        JsonObject *inserted = json_object_get_object_member(dev, "inserted");
+        JsonObject *image;
+
+        if (!inserted)
+            continue;
+        if (strstr(qdev, "virtio-disk1"))
+            view->hasVdb = TRUE;
+        if (!strstr(qdev, "virtio-disk0"))
+            continue;
+        for (image = json_object_get_object_member(inserted, "image"); image;
+             image = json_object_has_member(image, "backing-image")
+                         ? json_object_get_object_member(image, "backing-image")
+                         : NULL)
+            g_ptr_array_add(view->vda, g_strdup(json_object_get_string_member(image, "filename")));
+    }
+}
+
+static char *
+faultOpsDomainXML(const char *name, const char *top)
+{
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>%s</name>\n"
+                           "  <uuid>8f3c0a52-6b1e-4c55-9a41-1f0d6a9e2b07</uuid>\n"
+                           "  <memory unit='MiB'>64</memory>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                           "  <features><acpi/></features>\n"
+                           "  <devices>\n"
+                           "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           name, top);
+}
+
+/* One round: a fresh chain, start, OP in the background, SIGKILL qvirtd DELAYMS later,
+ * look at QEMU while the daemon is down, restart it, compare. */
+static void
+faultOpsRound(const char *op, unsigned int delayMs, guint round)
+{
+    const char *name = "fault-ops";
+    g_autofree char *prefix = g_strdup_printf("ops%u", round);
+    g_autofree char *top = daemonMakeChain(daemonEnv.images, prefix);
+    g_autofree char *mid = g_strdup_printf("%s/%s-mid.qcow2", daemonEnv.images, prefix);
+    g_autofree char *extra = g_strdup_printf("%s/%s-extra.qcow2", daemonEnv.images, prefix);
+    g_autofree char *snap = g_strdup_printf("%s/%s-snap.qcow2", daemonEnv.images, prefix);
+    g_autofree char *diskspec = g_strdup_printf("vda,file=%s", snap);
+    g_autofree char *snapName = g_strdup_printf("s%u", round);
+    g_autofree char *xml = faultOpsDomainXML(name, top);
+    g_autofree char *xmlPath = daemonWriteFile("fault-ops.xml", xml);
+    g_autofree char *defPath = faultDefPath(name);
+    g_autofree char *statusPath = faultStatusPath(name);
+    g_autofree char *defBefore = NULL;
+    g_autofree char *defAfter = NULL;
+    g_autofree char *status = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GArray) qemus = NULL;
+    faultQemuView view = {0};
+    g_autoptr(GError) error = NULL;
+    GPid virsh;
+    int wstatus;
+
+    faultEnsureDaemon();
+    faultQemuIo(mid, "write -P 0x33 0 8M");
+    daemonMakeQcow2(extra, NULL);
+    if (faultVirsh(NULL, &err, "define", xmlPath, NULL) != 0)
+        g_error("define: %s", err);
+    defBefore = faultReadFile(defPath);
+    g_assert_cmpint(faultVirsh(NULL, NULL, "start", name, NULL), ==, 0);
+
+    {
+        const char *attach[] = {"virsh",       "-q",    "-c",     daemonEnv.uri, "attach-disk",
+                                name,          extra,   "vdb",    "--driver",    "qemu",
+                                "--subdriver", "qcow2", "--live", NULL};
+        const char *snapshot[] = {
+            "virsh",      "-q",     "-c",          daemonEnv.uri, "snapshot-create-as",
+            name,         snapName, "--disk-only", "--atomic",    "--no-metadata",
+            "--diskspec", diskspec, NULL};
+        const char *commit[] = {"virsh",       "-q", "-c",     daemonEnv.uri,
+                                "blockcommit", name, "vda",    "--active",
+                                "--bandwidth", "1",  "--wait", NULL};
+        const char *const *argv = g_str_equal(op, "attach")     ? attach
+                                  : g_str_equal(op, "snapshot") ? snapshot
+                                                                : commit;
+
+        g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                        G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                    NULL, NULL, &virsh, &error));
+    }
+    g_usleep(delayMs * 1000);
+    faultKillDaemon();
+    waitpid(virsh, &wstatus, 0);
+
+    status = faultReadFile(statusPath);
+    g_assert_nonnull(status); /* the domain was running before the operation */
+    faultQemuViewGet(status, &view);
+
+    daemonStart(FALSE);
+    defAfter = faultReadFile(defPath);
+    g_assert_cmpstr(defAfter, ==, defBefore); /* --live operations leave the definition */
+    state = faultDomState(name);
+    qemus = faultQemusUnderRoot();
+    g_test_message("%s, qvirtd killed after %u ms: %s, QEMU has %u layers behind vda%s", op,
+                   delayMs, state, view.vda->len, view.hasVdb ? " and a vdb" : "");
+    g_assert_true(g_str_has_prefix(state, "running"));
+    g_assert_cmpuint(qemus->len, ==, 1);
+    g_assert_cmpint(daemonDomainPid(name), ==, g_array_index(qemus, pid_t, 0));
+
+    /* The reconnected domain describes what QEMU has: the chain, and vdb or not. A job
+     * still running in QEMU is reported; one that ended was applied. */
+    {
+        g_autofree char *live = NULL;
+        g_autofree char *info = NULL;
+        g_autofree char *infoErr = NULL;
+        g_autoptr(GPtrArray) liveChain = NULL;
+
+        g_assert_cmpint(faultVirsh(&live, NULL, "dumpxml", name, NULL), ==, 0);
+        liveChain = faultChainFromXML(live);
+        faultAssertSameChain(liveChain, view.vda);
+        g_assert_cmpint(strstr(live, "<target dev='vdb'") != NULL, ==, view.hasVdb);
+        /* A job QEMU was still running is reported after the restart (virsh prints the
+         * progress line on stderr). */
+        faultVirsh(&info, &infoErr, "blockjob", name, "vda", "--info", NULL);
+        g_test_message("QEMU had %u block job(s); after restart, blockjob --info: '%s' '%s'",
+                       view.jobs, info ? g_strstrip(info) : "", infoErr ? g_strstrip(infoErr) : "");
+        if (view.jobs > 0)
+            g_assert_true((info && strstr(info, "Commit")) ||
+                          (infoErr && strstr(infoErr, "Commit")));
+    }
+    faultQemuViewClear(&view);
+    g_assert_cmpint(faultVirsh(NULL, NULL, "destroy", name, NULL), ==, 0);
+    g_assert_true(faultWaitState(name, "shut off (destroyed)"));
+    g_assert_cmpint(faultVirsh(NULL, NULL, "undefine", name, NULL), ==, 0);
+}
+
+static void
+testDaemonSigkillDuringOps(void)
+{
+    static const struct {
+        const char *op;
+        unsigned int delayMs;
+    } rounds[] = {
+        {"attach", 0},   {"attach", 150},   {"attach", 500},   {"attach", 2000},
+        {"snapshot", 0}, {"snapshot", 150}, {"snapshot", 500}, {"snapshot", 2000},
+        {"commit", 500}, {"commit", 2000},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(rounds); i++)
+        faultOpsRound(rounds[i].op, rounds[i].delayMs, i);
+}
+
 /* ---- qvirtd killed in the middle of a burst of defines ----------------------------------- */
 
 /* Four clients redefine 16 domains (each define rewrites the definition file) as fast as
@@ -1088,6 +1294,7 @@ main(int argc, char **argv)
     g_test_add_data_func("/fault/qemu-sigkill-active-commit", "active-commit",
                          testQemuSigkillDuringJob);
     g_test_add_func("/fault/qvirtd-sigkill-start", testDaemonSigkillDuringStart);
+    g_test_add_func("/fault/qvirtd-sigkill-ops", testDaemonSigkillDuringOps);
     g_test_add_func("/fault/qvirtd-sigkill-defines", testDaemonSigkillDuringDefines);
     g_test_add_func("/fault/state-dir-full", testStateDirFull);
 
