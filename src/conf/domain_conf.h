@@ -241,6 +241,7 @@ struct _qvirDomainDiskDef {
     qvirTristateSwitch copyOnRead;          /* <driver copy_on_read=> */
     unsigned int queues;                    /* <driver queues=>, virtio only */
     unsigned int queueSize;                 /* <driver queue_size=>, virtio only */
+    unsigned int iothread;                  /* <driver iothread=>, virtio only; 0 = none */
     qvirDomainStartupPolicy startupPolicy;  /* <source startupPolicy=> */
     qvirDomainSnapshotLocation snapshot;    /* <disk snapshot=> */
     struct {
@@ -281,9 +282,10 @@ typedef struct {
     /* pcie-root-port only: <target chassis= port=/>; -1 = unset */
     int chassis;
     int port;
-    char *modelName; /* pci: <model name=> ("pcie-root-port", "ioh3420"); NULL = absent */
-    int ports;       /* virtio-serial, usb (xhci): <controller ports=>; -1 = unset */
-    int vectors;     /* virtio-serial: <controller vectors=>; -1 = unset */
+    char *modelName;       /* pci: <model name=> ("pcie-root-port", "ioh3420"); NULL = absent */
+    int ports;             /* virtio-serial, usb (xhci): <controller ports=>; -1 = unset */
+    int vectors;           /* virtio-serial: <controller vectors=>; -1 = unset */
+    unsigned int iothread; /* virtio-scsi: <driver iothread=>; 0 = none */
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 
@@ -438,6 +440,7 @@ struct _qvirDomainDef {
     unsigned long long memoryKiB;        /* <memory>, stored in KiB whatever the unit written */
     unsigned long long currentMemoryKiB; /* <currentMemory>; defaults to memory */
     unsigned int vcpus;
+    unsigned int iothreads; /* <iothreads>N</iothreads>: iothread1..N */
 
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */

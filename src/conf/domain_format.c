@@ -357,6 +357,8 @@ qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttr(attrs, "copy_on_read", qvirTristateSwitchTypeToString(disk->copyOnRead));
     if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT)
         qvirBufAttr(attrs, "discard", qvirDomainDiskDiscardTypeToString(disk->discard));
+    if (disk->iothread)
+        qvirBufAttrUInt(attrs, "iothread", disk->iothread);
     if (disk->detect_zeroes != QVIR_DOMAIN_DISK_DETECT_ZEROES_DEFAULT)
         qvirBufAttr(attrs, "detect_zeroes",
                     qvirDomainDiskDetectZeroesTypeToString(disk->detect_zeroes));
@@ -504,6 +506,10 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
     if (ctrl->vectors >= 0)
         g_string_append_printf(attrs, " vectors='%d'", ctrl->vectors);
 
+    if (ctrl->iothread) {
+        qvirBufIndent(children, ci);
+        g_string_append_printf(children, "<driver iothread='%u'/>\n", ctrl->iothread);
+    }
     if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
         g_autoptr(GString) target = g_string_new(NULL);
 
@@ -965,6 +971,10 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
                            def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
     qvirBufIndent(buf, ci);
     g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+    if (def->iothreads) {
+        qvirBufIndent(buf, ci);
+        g_string_append_printf(buf, "<iothreads>%u</iothreads>\n", def->iothreads);
+    }
     if (def->resourcePartition) {
         qvirBufIndent(buf, ci);
         g_string_append(buf, "<resource>\n");

@@ -564,9 +564,9 @@ static gboolean
 qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {
-        "name",          "type",      "cache",        "io",     "discard",   "detect_zeroes",
-        "error_policy",  "ioeventfd", "copy_on_read", "queues", "event_idx", "queue_size",
-        "rerror_policy", NULL};
+        "name",          "type",         "cache",         "io",           "discard",
+        "detect_zeroes", "error_policy", "ioeventfd",     "copy_on_read", "queues",
+        "event_idx",     "queue_size",   "rerror_policy", "iothread",     NULL};
     qvirDomainDiskDef *disk = opaque;
     int format = disk->src->format;
     int cache = disk->cachemode;
@@ -595,7 +595,8 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         !qvirXMLPropSwitch(node, "event_idx", &disk->eventIdx, error) ||
         !qvirXMLPropSwitch(node, "copy_on_read", &disk->copyOnRead, error) ||
         !qvirXMLPropUInt(node, "queues", 10, G_MAXINT, FALSE, &disk->queues, error) ||
-        !qvirXMLPropUInt(node, "queue_size", 10, G_MAXINT, FALSE, &disk->queueSize, error))
+        !qvirXMLPropUInt(node, "queue_size", 10, G_MAXINT, FALSE, &disk->queueSize, error) ||
+        !qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &disk->iothread, error))
         return FALSE;
     /* QEMU has no read-side ENOSPC: libvirt refuses it for rerror_policy. */
     if (rerrorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE) {
@@ -1258,12 +1259,31 @@ qvirDomainControllerAddressParse(xmlNodePtr node, void *opaque, unsigned int fla
     return qvirDomainDeviceAddressParse(node, &ctrl->info, error);
 }
 
+/* virtio-scsi's <driver iothread=/>. */
+static gboolean
+qvirDomainControllerDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"iothread", NULL};
+    qvirDomainControllerDef *ctrl = opaque;
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ||
+        g_strcmp0(ctrl->model, "virtio-scsi") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <driver> in <controller type='%s'>: only virtio-scsi "
+                    "takes an iothread",
+                    qvirDomainControllerTypeTypeToString(ctrl->type));
+        return FALSE;
+    }
+    if (ctrl->iothread)
+        return qvirXMLDuplicate(node, error);
+    return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error);
+}
+
 static const qvirChildHandler qvirDomainControllerChildren[] = {
-    {"model", qvirDomainControllerModelParse},
-    {"target", qvirDomainControllerTargetParse},
-    {"alias", qvirDomainControllerAliasParse},
-    {"address", qvirDomainControllerAddressParse},
-    {NULL, NULL},
+    {"model", qvirDomainControllerModelParse},     {"driver", qvirDomainControllerDriverParse},
+    {"target", qvirDomainControllerTargetParse},   {"alias", qvirDomainControllerAliasParse},
+    {"address", qvirDomainControllerAddressParse}, {NULL, NULL},
 };
 
 /* virtio-serial: how many ports and MSI-X vectors the device offers. */
@@ -2214,6 +2234,28 @@ qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **
     return TRUE;
 }
 
+/* <iothreads>N</iothreads>: QEMU I/O threads iothread1..N for disks and virtio-scsi. */
+static gboolean
+qvirDomainIOThreadsParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+    g_autofree char *text = NULL;
+    unsigned long long val;
+
+    if (st->def->iothreads)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    text = qvirXMLTextStripped(node);
+    if (!qvirStrToUInt(text, 10, 4096, &val)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "invalid iothreads count '%s': expected an integer between 0 and 4096", text);
+        return FALSE;
+    }
+    st->def->iothreads = (unsigned int)val;
+    return TRUE;
+}
+
 static gboolean
 qvirDomainOSTypeParse(xmlNodePtr node, qvirDomainParseState *st, GError **error)
 {
@@ -2787,6 +2829,7 @@ static const qvirChildHandler qvirDomainChildren[] = {
     {"memory", qvirDomainMemoryParse},
     {"currentMemory", qvirDomainCurrentMemoryParse},
     {"vcpu", qvirDomainVcpuParse},
+    {"iothreads", qvirDomainIOThreadsParse},
     {"os", qvirDomainOSParse},
     {"features", qvirDomainFeaturesParse},
     {"cpu", qvirDomainCPUParse},

@@ -301,6 +301,27 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
+/* An I/O thread serves virtio-blk only, and must be one of <iothreads>. */
+static gboolean
+qvirDomainDiskValidateIOThread(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                               GError **error)
+{
+    if (!disk->iothread)
+        return TRUE;
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "IOThreads not available for bus %s target %s",
+                    qvirDomainDiskBusTypeToString(disk->bus), disk->dst);
+        return FALSE;
+    }
+    if (def && disk->iothread > def->iothreads) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "Disk iothread '%u' not defined in iothreadid", disk->iothread);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* libvirt's <iotune> rules: a total limit excludes its read/write pair; QEMU's range. */
 static gboolean
 qvirDomainDiskValidateIotune(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
@@ -401,6 +422,7 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
            qvirDomainDiskValidateFrontend(disk, error) &&
            qvirDomainDiskValidateCopyOnRead(disk, error) &&
            qvirDomainDiskValidateIotune(def, disk, error) &&
+           qvirDomainDiskValidateIOThread(def, disk, error) &&
            qvirDomainDiskValidateStartupPolicy(disk, error) &&
            qvirDomainDiskValidateDriver(disk, error) && qvirDomainDiskValidateIO(disk, error) &&
            qvirDomainDiskValidateShareable(disk, error) &&
@@ -457,6 +479,11 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
                             qvirDomainControllerTypeTypeToString(a->type), a->idx);
                 return FALSE;
             }
+        }
+        if (a->iothread && a->iothread > def->iothreads) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "controller iothread '%u' not defined in iothreadid", a->iothread);
+            return FALSE;
         }
         /* only xHCI has a configurable number of ports (up to 15), as libvirt checks */
         if (a->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && a->ports >= 0) {

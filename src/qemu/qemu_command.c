@@ -370,6 +370,13 @@ qemuBuildSmpAndUUID(qemuBuildCtx *ctx)
     unsigned int n = ctx->def->vcpus ? ctx->def->vcpus : 1;
 
     qemuBuildArgf(ctx, "-smp", "%u,sockets=%u,cores=1,threads=1", n, n);
+    for (unsigned int i = 1; i <= ctx->def->iothreads; i++) {
+        JsonObject *obj = json_object_new();
+
+        json_object_set_string_member(obj, "qom-type", "iothread");
+        qemuJSONSetStrFree(obj, "id", g_strdup_printf("iothread%u", i));
+        qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
+    }
     qvirUUIDFormat(ctx->def->uuid, uuid);
     qemuBuildArgPair(ctx, "-uuid", uuid);
 }
@@ -562,6 +569,8 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
             }
             props = json_object_new();
             json_object_set_string_member(props, "driver", driver);
+            if (c->iothread)
+                qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", c->iothread));
             /* xHCI: as many USB 2 (p2) as USB 3 (p3) ports */
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->ports >= 0) {
                 json_object_set_int_member(props, "p2", c->ports);
@@ -798,6 +807,8 @@ qemuBuildDiskSerial(const char *serial)
 static void
 qemuBuildDiskVirtioProps(JsonObject *props, const qvirDomainDiskDef *disk)
 {
+    if (disk->iothread)
+        qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", disk->iothread));
     if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
         json_object_set_boolean_member(props, "ioeventfd",
                                        disk->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
