@@ -105,6 +105,7 @@ static const qemuxml2argvCase cases[] = {
     {"disk-metadata-cache", "legacy"},
     {"disk-metadata-cache-raw", "latest"},
     {"disk-iothreads", "latest"},
+    {"scsi-controller-models", "latest"},
     {"q35-devices", "latest"},
     {"pc-devices", "latest"},
     /* legacy -drive (no -blockdev) */
@@ -257,8 +258,6 @@ static const struct {
     {"<genid", "VM generation ID"},
     {"<hyperv", "Hyper-V enlightenments"},
     {"<kvm>", "KVM features"},
-    {"model='lsisas", "SCSI controller models"},
-    {"model='vmpvscsi'", "SCSI controller models"},
     {"model='ibmvscsi'", "SCSI controller models"},
     {"model='pci-bridge'", "PCI bridges"},
     {"dmi-to-pci-bridge", "PCI bridges"},

@@ -1167,7 +1167,8 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
 
 /* ---- controllers ------------------------------------------------------------------------ */
 
-static const char *const qvirControllerModelsSCSI[] = {"virtio-scsi", "lsilogic", NULL};
+static const char *const qvirControllerModelsSCSI[] = {"virtio-scsi", "lsilogic", "lsisas1068",
+                                                       "lsisas1078",  "vmpvscsi", NULL};
 static const char *const qvirControllerModelsUSB[] = {
     "piix3-uhci", "piix4-uhci", "ehci",     "ich9-ehci1", "ich9-uhci1", "ich9-uhci2",
     "ich9-uhci3", "pci-ohci",   "nec-xhci", "qemu-xhci",  "none",       NULL};

@@ -509,6 +509,13 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "lsi";
         if (g_strcmp0(c->model, "virtio-scsi") == 0)
             return "virtio-scsi-pci";
+        /* libvirt's names for QEMU's LSI SAS and VMware paravirtual HBAs */
+        if (g_strcmp0(c->model, "lsisas1068") == 0)
+            return "mptsas1068";
+        if (g_strcmp0(c->model, "lsisas1078") == 0)
+            return "megasas";
+        if (g_strcmp0(c->model, "vmpvscsi") == 0)
+            return "pvscsi";
         return NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
         return "ahci";
