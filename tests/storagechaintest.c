@@ -4,6 +4,10 @@
  * depth, lying raw disks, missing files, unrecorded formats) with libvirt's errors.
  */
 #include <glib.h>
+#include <errno.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -856,6 +860,39 @@ testTruncatedAndOdd(void)
     qvirTestTempDirRemove(dir);
 }
 
+/*
+ * A backing name pointing at something other than a file or block device is refused
+ * without being opened: opening some devices has effects of its own (/dev/watchdog arms
+ * the watchdog). A FIFO stands in for the device; inotify sees every open of it.
+ */
+static void
+testDeviceBackingNeverOpened(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *fifo = g_build_filename(dir, "device", NULL);
+    g_autofree char *over = writeQcow2(dir, "over.qcow2", "device", "raw", 0);
+    g_autofree char *msg =
+        g_strdup_printf("storage file '%s' is not a regular file or block device", fifo);
+    g_autofree char *devMsg =
+        g_strdup_printf("storage file '%s' is not a regular file or block device", "/dev/null");
+    g_autofree char *overNull = writeQcow2(dir, "overnull.qcow2", "/dev/null", "raw", 0);
+    char events[4096];
+    int ino;
+
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    g_assert_cmpint(ino, >=, 0);
+    g_assert_cmpint(inotify_add_watch(ino, fifo, IN_OPEN), >=, 0);
+
+    probeFailsDefault(over, QVIR_STORAGE_FILE_QCOW2, msg);
+    g_assert_cmpint(read(ino, events, sizeof(events)), ==, -1);
+    g_assert_cmpint(errno, ==, EAGAIN);
+    close(ino);
+
+    probeFailsDefault(overNull, QVIR_STORAGE_FILE_QCOW2, devMsg);
+    qvirTestTempDirRemove(dir);
+}
+
 /* Metadata past the first 4 KiB (but inside 0x8200 bytes) is still found. */
 static void
 testHeaderPast4K(void)
@@ -917,6 +954,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     g_test_add_func("/storage/chain/qcow2-relative", testQcow2Relative);
+    g_test_add_func("/storage/chain/device-backing-never-opened", testDeviceBackingNeverOpened);
     g_test_add_func("/storage/chain/qcow2-absolute", testQcow2Absolute);
     g_test_add_func("/storage/chain/subdirectories", testSubdirectories);
     g_test_add_func("/storage/chain/qed", testQed);

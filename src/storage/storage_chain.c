@@ -1,7 +1,8 @@
 /*
  * storage_chain.c: walking a disk's backing chain, one layer at a time.
  *
- * Per layer: open (O_RDONLY), fstat, one pread of at most 0x8200 bytes, close.
+ * Per layer: stat (only regular files and block devices are opened), open (O_RDONLY),
+ * one pread of at most 0x8200 bytes, close.
  * A raw layer is not read at all. Only a VMDK whose descriptor lies further in
  * and a VHDX (whose size is in its metadata region) read more, through the
  * probe's read callback. The walk builds the new chain off to the side and
@@ -178,19 +179,17 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
     int fd;
     gboolean ok = FALSE;
 
-    /* O_NONBLOCK: a FIFO named as a backing file must not hang the walk. */
-    if ((fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+    /* Look before opening: a backing name comes from an image a guest can write, and
+     * merely opening some character devices has side effects (/dev/watchdog arms the
+     * hardware watchdog). Only regular files and block devices are ever opened. */
+    if (stat(src->path, &sb) < 0) {
         qvirChainReportAccess(errno, src, top, error);
         return FALSE;
-    }
-    if (fstat(fd, &sb) < 0) {
-        qvirChainReportAccess(errno, src, top, error);
-        goto cleanup;
     }
     if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "storage file '%s' is not a regular file or block device", src->path);
-        goto cleanup;
+        return FALSE;
     }
     src->type = S_ISBLK(sb.st_mode) ? QVIR_STORAGE_TYPE_BLOCK : QVIR_STORAGE_TYPE_FILE;
     src->dev = sb.st_dev;
@@ -198,7 +197,12 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
     if (g_hash_table_contains(seen, src)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "backing store for %s is self-referential or too deeply nested", src->path);
-        goto cleanup;
+        return FALSE;
+    }
+    /* O_NONBLOCK: should the path be swapped for a FIFO after the stat, no hang. */
+    if ((fd = open(src->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+        qvirChainReportAccess(errno, src, top, error);
+        return FALSE;
     }
     if (!qvirChainLayerSize(fd, &sb, &size)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot get size of '%s': %s",
