@@ -106,6 +106,10 @@ static const qemuxml2argvCase cases[] = {
     {"disk-metadata-cache-raw", "latest"},
     {"disk-iothreads", "latest"},
     {"scsi-controller-models", "latest"},
+    {"features-smm-tseg", "latest"},
+    {"features-smm-off", "latest"},
+    {"features-smm-tseg-pc", "latest"},
+    {"features-smm-tseg-odd", "latest"},
     {"q35-devices", "latest"},
     {"pc-devices", "latest"},
     /* legacy -drive (no -blockdev) */

@@ -454,12 +454,14 @@ struct _qvirDomainDef {
     char *clockOffset;   /* "utc", "localtime"; NULL = absent */
     qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
     unsigned int ntimers;
-    qvirTristateBool pmS3;     /* <pm><suspend-to-mem enabled=> */
-    qvirTristateBool pmS4;     /* <pm><suspend-to-disk enabled=> */
-    qvirTristateSwitch pae;    /* <features><pae/> */
-    qvirTristateSwitch vmport; /* <features><vmport state=> */
-    char *resourcePartition;   /* <resource><partition> */
-    xmlNodePtr metadata;       /* <metadata>, kept verbatim (the root of its own document) */
+    qvirTristateBool pmS3;        /* <pm><suspend-to-mem enabled=> */
+    qvirTristateBool pmS4;        /* <pm><suspend-to-disk enabled=> */
+    qvirTristateSwitch pae;       /* <features><pae/> */
+    qvirTristateSwitch vmport;    /* <features><vmport state=> */
+    qvirTristateSwitch smm;       /* <features><smm state=> (state defaults to on) */
+    unsigned long long tsegBytes; /* <smm><tseg>; 0 = not given */
+    char *resourcePartition;      /* <resource><partition> */
+    xmlNodePtr metadata;          /* <metadata>, kept verbatim (the root of its own document) */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;
     qvirDomainLifecycleAction onCrash;

@@ -864,6 +864,29 @@ qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef 
         g_string_append_printf(children, "<vmport state='%s'/>\n",
                                qvirTristateSwitchTypeToString(def->vmport));
     }
+    if (def->smm != QVIR_TRISTATE_SWITCH_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<smm state='%s'",
+                               qvirTristateSwitchTypeToString(def->smm));
+        if (def->smm == QVIR_TRISTATE_SWITCH_ON && def->tsegBytes) {
+            /* libvirt's virFormatIntPretty: the largest unit that divides the size */
+            static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+            unsigned long long val = def->tsegBytes;
+            size_t u = 0;
+
+            while (u + 1 < G_N_ELEMENTS(units) && val % 1024 == 0) {
+                val /= 1024;
+                u++;
+            }
+            g_string_append(children, ">\n");
+            qvirBufIndent(children, indent + 4);
+            g_string_append_printf(children, "<tseg unit='%s'>%llu</tseg>\n", units[u], val);
+            qvirBufIndent(children, indent + 2);
+            g_string_append(children, "</smm>\n");
+        } else {
+            g_string_append(children, "/>\n");
+        }
+    }
     if (children->len)
         qvirBufElement(buf, indent, "features", NULL, children);
 }

@@ -2431,6 +2431,61 @@ qvirDomainFeatureStateParse(xmlNodePtr node, qvirTristateSwitch *field, GError *
     return TRUE;
 }
 
+/* <smm [state=]>[<tseg unit=>N</tseg>]</smm>: the TSEG size is in MiB unless a unit says. */
+static gboolean
+qvirDomainFeatureSMMParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"state", NULL};
+    static const char *const tsegAttrs[] = {"unit", NULL};
+    xmlNodePtr tseg = NULL;
+
+    if (def->smm != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropSwitch(node, "state", &def->smm, error))
+        return FALSE;
+    if (def->smm == QVIR_TRISTATE_SWITCH_ABSENT)
+        def->smm = QVIR_TRISTATE_SWITCH_ON;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        g_autofree char *name = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "tseg") && !tseg) {
+            tseg = cur;
+            continue;
+        }
+        name = qvirXMLQualifiedName(cur);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported element <%s> in <smm>", name);
+        return FALSE;
+    }
+    /* libvirt reads the size only for SMM switched on */
+    if (tseg && def->smm == QVIR_TRISTATE_SWITCH_ON) {
+        g_autofree char *unit = qvirXMLProp(tseg, "unit");
+        g_autofree char *text = NULL;
+        unsigned long long scale = 1024 * 1024;
+        unsigned long long val;
+
+        if (!qvirXMLCheckAttrs(tseg, tsegAttrs, error) || !qvirXMLCheckNoChildren(tseg, error))
+            return FALSE;
+        if (unit && !qvirMemoryUnitScale(unit, &scale)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "unknown suffix '%s'", unit);
+            return FALSE;
+        }
+        text = qvirXMLTextStripped(tseg);
+        if (!qvirStrToUInt(text, 10, G_MAXINT64, &val) || val > G_MAXINT64 / scale) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid value '%s' for element or attribute "
+                        "'string(./features/smm/tseg)'",
+                        text);
+            return FALSE;
+        }
+        def->tsegBytes = val * scale;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
@@ -2454,6 +2509,8 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
             ok = qvirDomainFeatureFlagParse(cur, &st->def->pae, error);
         else if (qvirXMLIsElement(cur, "vmport"))
             ok = qvirDomainFeatureStateParse(cur, &st->def->vmport, error);
+        else if (qvirXMLIsElement(cur, "smm"))
+            ok = qvirDomainFeatureSMMParse(cur, st->def, error);
         else {
             g_autofree char *name = qvirXMLQualifiedName(cur);
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,

@@ -321,6 +321,8 @@ qemuBuildMachine(qemuBuildCtx *ctx)
     g_string_append(buf, ",usb=off");
     if (ctx->def->vmport != QVIR_TRISTATE_SWITCH_ABSENT)
         g_string_append_printf(buf, ",vmport=%s", qvirTristateSwitchTypeToString(ctx->def->vmport));
+    if (ctx->def->smm != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",smm=%s", qvirTristateSwitchTypeToString(ctx->def->smm));
     g_string_append(buf, ",dump-guest-core=off");
     if (ctx->json)
         g_string_append(buf, ",memory-backend=pc.ram");
@@ -331,6 +333,8 @@ qemuBuildMachine(qemuBuildCtx *ctx)
                                hpet->present == QVIR_TRISTATE_BOOL_YES ? "on" : "off");
     qemuBuildArgPair(ctx, "-machine", buf->str);
     qemuBuildArgPair(ctx, "-accel", ctx->def->virtType == QVIR_DOMAIN_VIRT_KVM ? "kvm" : "tcg");
+    if (ctx->def->tsegBytes)
+        qemuBuildArgf(ctx, "-global", "mch.extended-tseg-mbytes=%llu", ctx->def->tsegBytes >> 20);
 }
 
 static void

@@ -205,6 +205,18 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
                     qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "", def->os.machine);
         return FALSE;
     }
+    if (def->tsegBytes) {
+        if (kind != QEMU_DOMAIN_MACHINE_Q35) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "SMM TSEG is only supported with q35 machine type");
+            return FALSE;
+        }
+        if (def->tsegBytes & ((1 << 20) - 1)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "SMM TSEG size must be divisible by 1 MiB");
+            return FALSE;
+        }
+    }
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
 
