@@ -11,6 +11,7 @@
 #define VM_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a01"
 #define TRANSIENT_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a02"
 #define API_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a03"
+#define VERBS_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a04"
 
 static char *vmXML;
 static char *midImage;
@@ -133,7 +134,50 @@ testSmallerCalls(void)
     assertContains(out, "ok: legacy listing, lookups and small queries");
     assertContains(out, "ok: destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle");
     assertContains(out, "ok: unsupported call NO_SUPPORT: this function is not supported by the "
-                        "connection driver: virDomainReboot");
+                        "connection driver: virDomainSetAutostart");
+}
+
+/* "virtual-size" of qemu-img info --output=json PATH. */
+static unsigned long long
+imageVirtualSize(const char *path)
+{
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", path, NULL};
+    g_autofree char *out = NULL;
+    const char *p;
+
+    if (qvirTestRun(argv, &out, NULL) != 0 || !(p = strstr(out, "\"virtual-size\":")))
+        g_error("qemu-img info %s failed: %s", path, out ? out : "");
+    return g_ascii_strtoull(p + strlen("\"virtual-size\":"), NULL, 10);
+}
+
+/* The verbs a user runs on a domain, and the lifecycle events they cause. */
+static void
+testVerbsEvents(void)
+{
+    g_autofree char *top = daemonMakeChain(daemonEnv.images, "pyverbs");
+    g_autofree char *xml = daemonDomainXML("pyverbs", VERBS_UUID, top, "none");
+    g_autofree char *path = daemonWriteFile("pyverbs.xml", xml);
+    g_autofree char *size = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *expect = NULL;
+
+    size = g_strdup_printf("%llu", imageVirtualSize(top));
+    out = PYTHON("verbs", path, "pyverbs", top, size);
+    expect = g_strdup_printf("ok: inactive: blockInfo capacity=%s, suspend/blockStats "
+                             "OPERATION_INVALID: Requested operation is not valid: domain is "
+                             "not running", size);
+    assertContains(out, expect);
+    assertContains(out, "ok: suspend paused/user, resume running/unpaused, resume again: "
+                        "Requested operation is not valid: domain is already running");
+    g_free(expect);
+    expect = g_strdup_printf("ok: blockInfo running capacity=%s allocation=", size);
+    assertContains(out, expect);
+    assertContains(out, "vdz: invalid argument: invalid path vdz not assigned to domain");
+    assertContains(out, "vdz: invalid argument: invalid path: vdz");
+    assertContains(out, "ok: blockResize to ");
+    assertContains(out, "ok: shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; "
+                        "reset(1): invalid argument: unsupported flags (0x1)");
+    assertContains(out, "ok: lifecycle events [(0, 0), (2, 0), (3, 0), (4, 0), (5, 1), (1, 0)]");
 }
 
 static void
@@ -169,6 +213,7 @@ main(int argc, char **argv)
     g_test_add_func("/python/threads", testThreads);
     g_test_add_func("/python/read-only", testReadOnly);
     g_test_add_func("/python/smaller-calls", testSmallerCalls);
+    g_test_add_func("/python/verbs-events", testVerbsEvents);
     rc = g_test_run();
 
     if (daemonEnv.pid)

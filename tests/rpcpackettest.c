@@ -565,12 +565,12 @@ testUnknownProcedure(void)
     g_auto(TestReply) r4 = {0};
 
     testOpen(fd, 1);
-    testCall(fd, 27, 2, NULL); /* DOMAIN_REBOOT */
+    testCall(fd, 29, 2, NULL); /* DOMAIN_SET_AUTOSTART */
     g_assert_true(testRecv(fd, &r1));
     testExpectError(&r1, 2, QVIR_ERR_NO_SUPPORT,
                     "this function is not supported by the connection driver: "
-                    "virDomainReboot");
-    g_assert_cmpint(r1.hdr.procedure, ==, 27);
+                    "virDomainSetAutostart");
+    g_assert_cmpint(r1.hdr.procedure, ==, 29);
 
     testCall(fd, 99999, 3, NULL);
     g_assert_true(testRecv(fd, &r2));

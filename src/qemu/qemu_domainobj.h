@@ -51,6 +51,7 @@ struct _qemuDomainObj {
     gboolean attaching;    /* a start/reconnect is under way: exits are recorded ... */
     gboolean exitPending;  /* ... here, and handled once it finished */
     int exitPendingReason; /* qemuProcessExitReason */
+    gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

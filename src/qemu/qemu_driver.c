@@ -608,6 +608,48 @@ qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKin
         drv, obj, kind == QEMU_DRIVER_TASK_STOP ? QEMU_EVENT_SUSPENDED : QEMU_EVENT_RESUMED, 0);
 }
 
+static gboolean qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
+                                      unsigned int flags, GError **error);
+
+/*
+ * QEMU went away (job held). After a virDomainReboot whose guest powered off, the domain is
+ * started again from the definition it would start with (libvirt resets the same QEMU; our
+ * process layer ends QEMU at the guest's SHUTDOWN, so a new one is started).
+ */
+static void
+qemuDriverHandleExit(qvirDriver *drv, qemuDomainObj *obj, qemuProcessExitReason reason)
+{
+    g_autoptr(GError) err = NULL;
+    qvirDomainDef *restart = NULL;
+    int shutoff = qemuDriverExitReasonToShutoff(reason);
+
+    qemuDomainObjLock(obj);
+    if (obj->rebootPending && reason == QEMU_PROCESS_EXIT_SHUTDOWN)
+        restart = qvirDomainDefCopy(obj->def ? obj->def : obj->liveDef, 0, &err);
+    obj->rebootPending = FALSE;
+    qemuDomainObjUnlock(obj);
+
+    qemuDriverReleaseProcess(obj);
+    /* A transient domain being rebooted stays listed. */
+    qemuDriverStopCleanup(drv, obj, shutoff, restart == NULL);
+    if (!restart) {
+        if (err)
+            g_message("domain '%s': no restart after reboot: %s", obj->name, err->message);
+        return;
+    }
+    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STOPPED, qemuDriverStoppedDetail(shutoff));
+    if (!qemuDriverStartDomain(drv, obj, restart, 0, &err)) {
+        gboolean transient;
+
+        g_message("domain '%s': restart after reboot failed: %s", obj->name, err->message);
+        qemuDomainObjLock(obj);
+        transient = obj->def == NULL;
+        qemuDomainObjUnlock(obj);
+        if (transient)
+            qemuDomainObjListRemove(drv->domains, obj);
+    }
+}
+
 static void
 qemuDriverWorker(gpointer data, gpointer userData)
 {
@@ -626,8 +668,7 @@ qemuDriverWorker(gpointer data, gpointer userData)
     if (current) {
         switch (task->kind) {
         case QEMU_DRIVER_TASK_EXIT:
-            qemuDriverReleaseProcess(obj);
-            qemuDriverStopCleanup(drv, obj, qemuDriverExitReasonToShutoff(task->reason), TRUE);
+            qemuDriverHandleExit(drv, obj, task->reason);
             break;
         case QEMU_DRIVER_TASK_STOP:
         case QEMU_DRIVER_TASK_RESUME:
@@ -1793,4 +1834,656 @@ qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const ch
     if (!(cmd = qemuBuildCommandLine(def, caps, &opts, error)))
         return NULL;
     return qemuDriverCommandLineToString(cmd);
+}
+
+/* ---- guest control ------------------------------------------------------------------ */
+
+#define QEMU_SHUTDOWN_ACPI_POWER_BTN (1u << 0)
+#define QEMU_SHUTDOWN_GUEST_AGENT (1u << 1)
+#define QEMU_REBOOT_ACPI_POWER_BTN (1u << 0)
+#define QEMU_REBOOT_GUEST_AGENT (1u << 1)
+#define QEMU_BLOCK_RESIZE_BYTES (1u << 0)
+
+/* QMP commands of these verbs answer at once; a QEMU that does not is not waited on long. */
+#define QEMU_DRIVER_QMP_TIMEOUT_MS 10000
+
+/* OBJ's job held on a running domain: its monitor in *MON and its state. */
+typedef struct {
+    qemuDomainObj *obj;
+    qemuMonitor *mon;
+    int state;
+    int reason;
+} qemuDriverRunning;
+
+static void
+qemuDriverRunningEnd(qemuDriverRunning *run)
+{
+    if (!run->obj)
+        return;
+    qemuDomainObjEndJob(run->obj);
+    g_clear_pointer(&run->obj, qemuDomainObjUnref);
+}
+
+static gboolean
+qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+                       qemuDriverRunning *run, GError **error)
+{
+    memset(run, 0, sizeof(*run));
+    if (!(run->obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuDriverBeginJob(run->obj, jobName, error)) {
+        g_clear_pointer(&run->obj, qemuDomainObjUnref);
+        return FALSE;
+    }
+    qemuDomainObjLock(run->obj);
+    if (qemuDomainObjIsActive(run->obj) && run->obj->proc)
+        run->mon = qemuProcessGetMonitor(run->obj->proc);
+    run->state = run->obj->state;
+    run->reason = run->obj->reason;
+    qemuDomainObjUnlock(run->obj);
+    if (!run->mon) {
+        qemuDriverErrorNotRunning(error);
+        qemuDriverRunningEnd(run);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuDriverQMPSimple(qemuMonitor *mon, const char *cmd, GError **error)
+{
+    g_autoptr(JsonNode) ret = qemuMonitorCommand(mon, cmd, NULL, QEMU_DRIVER_QMP_TIMEOUT_MS, error);
+
+    return ret != NULL;
+}
+
+/* Record a new state of a running OBJ (job held) and tell clients. */
+static void
+qemuDriverSetRunState(qvirDriver *drv, qemuDomainObj *obj, int state, int reason, int event,
+                      int detail)
+{
+    g_autoptr(GError) err = NULL;
+
+    qemuDomainObjLock(obj);
+    obj->state = state;
+    obj->reason = reason;
+    qemuDomainObjUnlock(obj);
+    if (!qemuDriverWriteStatus(drv, obj, &err))
+        g_message("domain '%s': %s", obj->name, err->message);
+    qemuDriverEmitLifecycle(drv, obj, event, detail);
+}
+
+gboolean
+qvirDriverDomainSuspend(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    qemuDriverRunning run;
+    gboolean ok = TRUE;
+
+    if (!qemuDriverRunningBegin(drv, uuid, "suspend", &run, error))
+        return FALSE;
+    /* Already paused is success, as in libvirt. The STOP event QEMU sends finds the
+     * state already paused and changes nothing. */
+    if (run.state != QVIR_DOMAIN_PAUSED) {
+        ok = qemuDriverQMPSimple(run.mon, "stop", error);
+        if (ok)
+            qemuDriverSetRunState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_USER,
+                                  QEMU_EVENT_SUSPENDED, 0 /* paused */);
+    }
+    qemuDriverRunningEnd(&run);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainResume(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    qemuDriverRunning run;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverRunningBegin(drv, uuid, "resume", &run, error))
+        return FALSE;
+    if (run.state == QVIR_DOMAIN_RUNNING) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is already running");
+    } else if (qemuDriverQMPSimple(run.mon, "cont", error)) {
+        qemuDriverSetRunState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED,
+                              QEMU_EVENT_RESUMED, 0 /* unpaused */);
+        ok = TRUE;
+    }
+    qemuDriverRunningEnd(&run);
+    return ok;
+}
+
+/* No guest agent client: a request that must use one fails as libvirt's does without one. */
+static void
+qemuDriverErrorNoAgent(GError **error)
+{
+    g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                        "argument unsupported: QEMU guest agent is not configured");
+}
+
+/* system_powerdown on a running (not paused) domain; REBOOT marks it for a restart. */
+static gboolean
+qemuDriverPowerdown(qvirDriver *drv, const unsigned char *uuid, gboolean reboot,
+                    gboolean needRunning, GError **error)
+{
+    qemuDriverRunning run;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverRunningBegin(drv, uuid, reboot ? "reboot" : "shutdown", &run, error))
+        return FALSE;
+    if (needRunning && run.state != QVIR_DOMAIN_RUNNING) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not running");
+    } else {
+        qemuDomainObjLock(run.obj);
+        run.obj->rebootPending = reboot;
+        qemuDomainObjUnlock(run.obj);
+        ok = qemuDriverQMPSimple(run.mon, "system_powerdown", error);
+        if (!ok) {
+            qemuDomainObjLock(run.obj);
+            run.obj->rebootPending = FALSE;
+            qemuDomainObjUnlock(run.obj);
+        }
+    }
+    qemuDriverRunningEnd(&run);
+    return ok;
+}
+
+static int
+qemuDriverGetLifecycle(qvirDriver *drv, const unsigned char *uuid, gboolean reboot,
+                       GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    const qvirDomainDef *def;
+    int action;
+
+    if (!obj)
+        return -1;
+    qemuDomainObjLock(obj);
+    def = qemuDomainObjGetDef(obj);
+    action = reboot ? def->onReboot : def->onPoweroff;
+    qemuDomainObjUnlock(obj);
+    return action;
+}
+
+gboolean
+qvirDriverDomainShutdown(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                         GError **error)
+{
+    int onPoweroff;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_SHUTDOWN_ACPI_POWER_BTN | QEMU_SHUTDOWN_GUEST_AGENT,
+                              __func__, error))
+        return FALSE;
+    if (flags == QEMU_SHUTDOWN_GUEST_AGENT) {
+        qemuDriverErrorNoAgent(error);
+        return FALSE;
+    }
+    if ((onPoweroff = qemuDriverGetLifecycle(drv, uuid, FALSE, error)) < 0)
+        return FALSE;
+    /* libvirt: <on_poweroff>restart</on_poweroff> turns a shutdown into a reboot. */
+    return qemuDriverPowerdown(drv, uuid,
+                              onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART ||
+                                  onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME,
+                              TRUE, error);
+}
+
+gboolean
+qvirDriverDomainReboot(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                       GError **error)
+{
+    int onReboot;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT,
+                              __func__, error))
+        return FALSE;
+    if (flags == QEMU_REBOOT_GUEST_AGENT) {
+        qemuDriverErrorNoAgent(error);
+        return FALSE;
+    }
+    if ((onReboot = qemuDriverGetLifecycle(drv, uuid, TRUE, error)) < 0)
+        return FALSE;
+    /* libvirt: <on_reboot>destroy|preserve</on_reboot> turns a reboot into a shutdown. */
+    return qemuDriverPowerdown(drv, uuid,
+                               onReboot != QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+                                   onReboot != QVIR_DOMAIN_LIFECYCLE_ACTION_PRESERVE,
+                               FALSE, error);
+}
+
+gboolean
+qvirDriverDomainReset(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                      GError **error)
+{
+    qemuDriverRunning run;
+    gboolean ok;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+        return FALSE;
+    if (!qemuDriverRunningBegin(drv, uuid, "reset", &run, error))
+        return FALSE;
+    ok = qemuDriverQMPSimple(run.mon, "system_reset", error);
+    if (ok) {
+        /* A reset cancels a pending reboot, as in libvirt. */
+        qemuDomainObjLock(run.obj);
+        run.obj->rebootPending = FALSE;
+        qemuDomainObjUnlock(run.obj);
+    }
+    qemuDriverRunningEnd(&run);
+    return ok;
+}
+
+/* ---- disk statistics ------------------------------------------------------------------ */
+
+/* The disk PATH names in DEF (target or top path), or libvirt's error. */
+static const qvirDomainDiskDef *
+qemuDriverFindDisk(const qvirDomainDef *def, const char *path, const char *fmt, GError **error)
+{
+    const qvirDomainDiskDef *disk = def ? qvirDomainDiskByName(def, path) : NULL;
+
+    if (!disk)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, fmt, path);
+    return disk;
+}
+
+static JsonObject *
+qemuDriverJsonObjectMember(JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+static const char *
+qemuDriverJsonString(JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING
+               ? json_node_get_string(node)
+               : NULL;
+}
+
+/* An integer member, or -1 when absent. */
+static long long
+qemuDriverJsonInt(JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;
+
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
+        return -1;
+    return json_node_get_int(node);
+}
+
+/* The array COMMAND returns (a new reference), or NULL with ERROR. */
+static JsonNode *
+qemuDriverQMPArray(qemuMonitor *mon, const char *command, JsonObject *args, GError **error)
+{
+    JsonNode *ret = qemuMonitorCommand(mon, command, args, QEMU_DRIVER_QMP_TIMEOUT_MS, error);
+
+    if (ret && !JSON_NODE_HOLDS_ARRAY(ret)) {
+        json_node_unref(ret);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: %s reply was not an array", command);
+        return NULL;
+    }
+    return ret;
+}
+
+/* Does a query-blockstats / query-block ENTRY belong to DISK? With -blockdev the entry
+ * names the device's root node and its qdev (id or QOM path under /machine/peripheral). */
+static gboolean
+qemuDriverEntryIsDisk(JsonObject *entry, const qvirDomainDiskDef *disk)
+{
+    const char *node = qemuDriverJsonString(entry, "node-name");
+    const char *qdev = qemuDriverJsonString(entry, "qdev");
+    JsonObject *inserted = qemuDriverJsonObjectMember(entry, "inserted");
+
+    if (!node && inserted)
+        node = qemuDriverJsonString(inserted, "node-name");
+    if (node && disk->src && g_strcmp0(node, disk->src->nodeFormat) == 0)
+        return TRUE;
+    if (qdev && disk->info.alias) {
+        g_autofree char *qom = g_strdup_printf("/machine/peripheral/%s/", disk->info.alias);
+
+        return g_str_equal(qdev, disk->info.alias) || g_str_has_prefix(qdev, qom);
+    }
+    return FALSE;
+}
+
+/* Running OBJ (job held): a private copy of its live definition. */
+static qvirDomainDef *
+qemuDriverLiveDefCopy(qemuDomainObj *obj, GError **error)
+{
+    qvirDomainDef *def;
+
+    qemuDomainObjLock(obj);
+    def = obj->liveDef ? qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)
+                       : NULL;
+    qemuDomainObjUnlock(obj);
+    if (!def && error && !*error)
+        qemuDriverErrorNotRunning(error);
+    return def;
+}
+
+static void
+qemuDriverStatsAdd(long long *sum, long long val)
+{
+    if (val < 0)
+        return;
+    *sum = *sum < 0 ? val : *sum + val;
+}
+
+gboolean
+qvirDriverDomainBlockStats(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                           qvirDomainBlockStats *stats, GError **error)
+{
+    qemuDriverRunning run;
+    g_autoptr(qvirDomainDef) live = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    const qvirDomainDiskDef *disk = NULL;
+    gboolean all = !path || !*path;
+    gboolean found = FALSE;
+    JsonArray *arr;
+
+    memset(stats, 0xff, sizeof(*stats)); /* every counter -1 */
+    if (!qemuDriverRunningBegin(drv, uuid, "blockstats", &run, error))
+        return FALSE;
+    if (!(live = qemuDriverLiveDefCopy(run.obj, error)) ||
+        (!all && !(disk = qemuDriverFindDisk(live, path, "invalid argument: invalid path: %s",
+                                             error))) ||
+        !(ret = qemuDriverQMPArray(run.mon, "query-blockstats", NULL, error))) {
+        qemuDriverRunningEnd(&run);
+        return FALSE;
+    }
+    qemuDriverRunningEnd(&run);
+
+    arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *entry = json_array_get_object_element(arr, i);
+        JsonObject *st = qemuDriverJsonObjectMember(entry, "stats");
+        gboolean match = FALSE;
+
+        if (!st)
+            continue;
+        if (all) {
+            /* Every disk of the domain once: entries that belong to one of them. */
+            for (guint d = 0; d < live->disks->len && !match; d++)
+                match = qemuDriverEntryIsDisk(entry, g_ptr_array_index(live->disks, d));
+        } else {
+            match = qemuDriverEntryIsDisk(entry, disk);
+        }
+        if (!match)
+            continue;
+        found = TRUE;
+        qemuDriverStatsAdd(&stats->rdReq, qemuDriverJsonInt(st, "rd_operations"));
+        qemuDriverStatsAdd(&stats->rdBytes, qemuDriverJsonInt(st, "rd_bytes"));
+        qemuDriverStatsAdd(&stats->wrReq, qemuDriverJsonInt(st, "wr_operations"));
+        qemuDriverStatsAdd(&stats->wrBytes, qemuDriverJsonInt(st, "wr_bytes"));
+        qemuDriverStatsAdd(&stats->flushReq, qemuDriverJsonInt(st, "flush_operations"));
+        qemuDriverStatsAdd(&stats->rdTotalTimes, qemuDriverJsonInt(st, "rd_total_time_ns"));
+        qemuDriverStatsAdd(&stats->wrTotalTimes, qemuDriverJsonInt(st, "wr_total_time_ns"));
+        qemuDriverStatsAdd(&stats->flushTotalTimes, qemuDriverJsonInt(st, "flush_total_time_ns"));
+        if (!all)
+            break;
+    }
+    if (!found && !all) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: cannot find statistics for device '%s'", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The node NAME of a query-named-block-nodes reply, or NULL. */
+static JsonObject *
+qemuDriverFindNode(JsonArray *nodes, const char *name)
+{
+    for (guint i = 0; name && i < json_array_get_length(nodes); i++) {
+        JsonObject *node = json_array_get_object_element(nodes, i);
+
+        if (g_strcmp0(qemuDriverJsonString(node, "node-name"), name) == 0)
+            return node;
+    }
+    return NULL;
+}
+
+/* wr_highest_offset of DISK's storage node from query-blockstats, -1 when unknown. */
+static long long
+qemuDriverWrHighestOffset(JsonArray *stats, const qvirDomainDiskDef *disk)
+{
+    for (guint i = 0; i < json_array_get_length(stats); i++) {
+        JsonObject *entry = json_array_get_object_element(stats, i);
+        JsonObject *parent;
+
+        if (!qemuDriverEntryIsDisk(entry, disk))
+            continue;
+        /* The format node's "parent" is its storage node, where guest writes land. */
+        parent = qemuDriverJsonObjectMember(entry, "parent");
+        return qemuDriverJsonInt(qemuDriverJsonObjectMember(parent ? parent : entry, "stats"),
+                                 "wr_highest_offset");
+    }
+    return -1;
+}
+
+static gboolean
+qemuDriverBlockInfoInactive(qvirDriver *drv, const qvirDomainDiskDef *disk,
+                            qvirDomainBlockInfo *info, GError **error)
+{
+    g_autoptr(qvirStorageSource) src = qvirStorageSourceCopy(disk->src);
+    qvirStorageChainConfig cfg;
+    GStatBuf st;
+
+    qvirStorageChainConfigInit(&cfg);
+    cfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    cfg.maxDepth = drv->cfg->maxBackingChainDepth;
+    cfg.diskName = disk->dst;
+    if (!qvirStorageChainProbe(src, &cfg, error))
+        return FALSE;
+    if (g_stat(src->path, &st) < 0) {
+        int saved = errno;
+
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot stat file '%s': %s",
+                    src->path, g_strerror(saved));
+        return FALSE;
+    }
+    info->physical = st.st_size;
+    info->allocation = (unsigned long long)st.st_blocks * 512;
+    info->capacity = src->capacity ? src->capacity : (unsigned long long)st.st_size;
+    return TRUE;
+}
+
+gboolean
+qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                             unsigned int flags, qvirDomainBlockInfo *info, GError **error)
+{
+    static const char *badPath = "invalid argument: invalid path %s not assigned to domain";
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(JsonNode) nodes = NULL;
+    g_autoptr(JsonNode) stats = NULL;
+    g_autoptr(JsonObject) args = NULL;
+    const qvirDomainDiskDef *disk;
+    qemuMonitor *mon = NULL;
+    JsonObject *node, *image;
+    long long virtualSize, actualSize, highest;
+    unsigned long long entryPhysical;
+    GStatBuf st;
+
+    memset(info, 0, sizeof(*info));
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "blockinfo", error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    if (qemuDomainObjIsActive(obj) && obj->proc)
+        mon = qemuProcessGetMonitor(obj->proc);
+    def = qvirDomainDefCopy(qemuDomainObjGetDef(obj), QVIR_DOMAIN_DEF_FORMAT_STATUS, error);
+    qemuDomainObjUnlock(obj);
+    if (!def || !(disk = qemuDriverFindDisk(def, path, badPath, error)))
+        goto error;
+    if (!disk->src || !disk->src->path || !*disk->src->path) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: disk '%s' does not currently have a source assigned",
+                    path);
+        goto error;
+    }
+    if (!mon) {
+        gboolean ok = qemuDriverBlockInfoInactive(drv, disk, info, error);
+
+        qemuDomainObjEndJob(obj);
+        return ok;
+    }
+
+    args = json_object_new();
+    json_object_set_boolean_member(args, "flat", TRUE);
+    if (!(nodes = qemuDriverQMPArray(mon, "query-named-block-nodes", args, error)) ||
+        !(stats = qemuDriverQMPArray(mon, "query-blockstats", NULL, error)))
+        goto error;
+    qemuDomainObjEndJob(obj);
+
+    node = qemuDriverFindNode(json_node_get_array(nodes), disk->src->nodeFormat);
+    image = qemuDriverJsonObjectMember(node, "image");
+    if ((virtualSize = qemuDriverJsonInt(image, "virtual-size")) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: cannot get stats for disk '%s'", disk->dst);
+        return FALSE;
+    }
+    actualSize = qemuDriverJsonInt(image, "actual-size");
+    entryPhysical = actualSize > 0 ? (unsigned long long)actualSize : 0;
+    highest = qemuDriverWrHighestOffset(json_node_get_array(stats), disk);
+
+    /* libvirt's rules (qemuDomainGetBlockInfo): a qcow2 file, or no write seen, reports the
+     * allocated size; otherwise the highest offset written. */
+    if (highest < 0 || (disk->src->type == QVIR_STORAGE_TYPE_FILE &&
+                        disk->src->format == QVIR_STORAGE_FILE_QCOW2))
+        info->allocation = entryPhysical;
+    else
+        info->allocation = highest;
+    /* A sparse file: the host file's size is the physical size. */
+    if (entryPhysical == 0 || info->allocation == 0 || info->allocation == entryPhysical) {
+        if (info->allocation == 0)
+            info->allocation = entryPhysical;
+        info->physical = g_stat(disk->src->path, &st) == 0 ? (unsigned long long)st.st_size
+                                                          : entryPhysical;
+    } else {
+        info->physical = entryPhysical;
+    }
+    info->capacity = virtualSize;
+    return TRUE;
+
+ error:
+    qemuDomainObjEndJob(obj);
+    return FALSE;
+}
+
+void
+qvirDomainDiskErrorFree(qvirDomainDiskError *err)
+{
+    if (!err)
+        return;
+    g_free(err->disk);
+    g_free(err);
+}
+
+GPtrArray *
+qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                              GError **error)
+{
+    qemuDriverRunning run;
+    g_autoptr(qvirDomainDef) live = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(GPtrArray) errs = NULL;
+    JsonArray *arr;
+
+    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+        !qemuDriverRunningBegin(drv, uuid, "diskerrors", &run, error))
+        return NULL;
+    live = qemuDriverLiveDefCopy(run.obj, error);
+    ret = live ? qemuDriverQMPArray(run.mon, "query-block", NULL, error) : NULL;
+    qemuDriverRunningEnd(&run);
+    if (!ret)
+        return NULL;
+
+    errs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainDiskErrorFree);
+    arr = json_node_get_array(ret);
+    for (guint d = 0; d < live->disks->len; d++) {
+        for (guint i = 0; i < json_array_get_length(arr); i++) {
+            JsonObject *entry = json_array_get_object_element(arr, i);
+            const char *status = qemuDriverJsonString(entry, "io-status");
+            qvirDomainDiskError *err;
+
+            if (!qemuDriverEntryIsDisk(entry, g_ptr_array_index(live->disks, d)))
+                continue;
+            if (!status || g_str_equal(status, "ok"))
+                break;
+            err = g_new0(qvirDomainDiskError, 1);
+            err->disk = g_strdup(((qvirDomainDiskDef *)g_ptr_array_index(live->disks, d))->dst);
+            err->error = g_str_equal(status, "nospace") ? 2 : 1;
+            g_ptr_array_add(errs, err);
+            break;
+        }
+    }
+    return g_steal_pointer(&errs);
+}
+
+gboolean
+qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                            unsigned long long size, unsigned int flags, GError **error)
+{
+    qemuDriverRunning run;
+    g_autoptr(qvirDomainDef) live = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    JsonObject *args;
+    qvirDomainDiskDef *disk;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_RESIZE_BYTES, __func__, error))
+        return FALSE;
+    if (!(flags & QEMU_BLOCK_RESIZE_BYTES)) {
+        if (size > G_MAXUINT64 / 1024) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "value too large: size must be less than %llu",
+                        (unsigned long long)(G_MAXUINT64 / 1024));
+            return FALSE;
+        }
+        size *= 1024;
+    }
+    if (!qemuDriverRunningBegin(drv, uuid, "blockresize", &run, error))
+        return FALSE;
+    if (!(live = qemuDriverLiveDefCopy(run.obj, error)) ||
+        !(disk = (qvirDomainDiskDef *)qemuDriverFindDisk(
+              live, path, "invalid argument: disk '%s' was not found in the domain config",
+              error))) {
+        qemuDriverRunningEnd(&run);
+        return FALSE;
+    }
+    /* qcow2 sizes are whole sectors: libvirt rounds up. */
+    if (disk->src->format == QVIR_STORAGE_FILE_QCOW2 && size % 512)
+        size = (size + 511) & ~511ull;
+    if (!disk->src->nodeFormat) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Operation not supported: disk '%s' has no block node", disk->dst);
+        qemuDriverRunningEnd(&run);
+        return FALSE;
+    }
+    args = json_object_new();
+    json_object_set_string_member(args, "node-name", disk->src->nodeFormat);
+    json_object_set_int_member(args, "size", (gint64)size);
+    ret = qemuMonitorCommandSteal(run.mon, "block_resize", args, QEMU_DRIVER_QMP_TIMEOUT_MS,
+                                  error);
+    if (ret) {
+        g_autoptr(GError) err = NULL;
+        qvirDomainDef *old;
+
+        /* The cached capacity follows without reading the header again. */
+        disk->src->capacity = size;
+        qemuDomainObjLock(run.obj);
+        old = run.obj->liveDef;
+        run.obj->liveDef = g_steal_pointer(&live);
+        qemuDomainObjUnlock(run.obj);
+        qvirDomainDefFree(old);
+        if (!qemuDriverWriteStatus(drv, run.obj, &err))
+            g_message("domain '%s': %s", run.obj->name, err->message);
+    }
+    qemuDriverRunningEnd(&run);
+    return ret != NULL;
 }

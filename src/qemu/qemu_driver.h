@@ -206,3 +206,61 @@ int qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uu
  * CHILDREN_ONLY 4): the overlays stay; merge them with a block commit. */
 gboolean qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid,
                                         const char *name, unsigned int flags, GError **error);
+
+/* ---- guest control and disk statistics (virsh suspend/resume/shutdown/reboot/reset,
+ * domblkinfo/domblkstat/domblkerror/blockresize) -------------------------------------- */
+
+/* QMP stop: paused, reason user (already paused: nothing to do, as libvirt). */
+gboolean qvirDriverDomainSuspend(qvirDriver *drv, const unsigned char *uuid, GError **error);
+/* QMP cont: running, reason unpaused; "domain is already running" when it runs. */
+gboolean qvirDriverDomainResume(qvirDriver *drv, const unsigned char *uuid, GError **error);
+/* QMP system_powerdown (ACPI). FLAGS: 0 or VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN (1); the guest
+ * agent is not used (GUEST_AGENT 2 fails as libvirt does without an agent). The domain stays
+ * running until the guest powers off. */
+gboolean qvirDriverDomainShutdown(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                  GError **error);
+/* FLAGS: 0 or VIR_DOMAIN_REBOOT_ACPI_POWER_BTN (1). As libvirt: system_powerdown, and when the
+ * guest has powered off the domain is started again from its definition (libvirt instead
+ * resets the same QEMU; here the new QEMU gets a new domain id). With
+ * <on_reboot>destroy</on_reboot> it is a plain shutdown. */
+gboolean qvirDriverDomainReboot(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                GError **error);
+/* QMP system_reset. FLAGS must be 0. */
+gboolean qvirDriverDomainReset(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                               GError **error);
+
+typedef struct {
+    unsigned long long capacity;   /* guest-visible size */
+    unsigned long long allocation; /* bytes the image uses on its host storage */
+    unsigned long long physical;   /* size of the host file */
+} qvirDomainBlockInfo;
+
+/* DISK by target or top image path. Running: from QEMU (query-named-block-nodes,
+ * query-blockstats), so no image header is read; inactive: from the images. */
+gboolean qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid,
+                                      const char *disk, unsigned int flags,
+                                      qvirDomainBlockInfo *info, GError **error);
+
+/* query-blockstats counters; -1 where QEMU has none. */
+typedef struct {
+    long long rdReq, rdBytes, wrReq, wrBytes, errs;
+    long long flushReq, rdTotalTimes, wrTotalTimes, flushTotalTimes; /* times in ns */
+} qvirDomainBlockStats;
+
+/* DISK by target or path; "" sums every disk (libvirt). Running domains only. */
+gboolean qvirDriverDomainBlockStats(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                                    qvirDomainBlockStats *stats, GError **error);
+
+/* Disks whose I/O status is not "ok" (query-block io-status): array of qvirDomainDiskError. */
+typedef struct {
+    char *disk; /* target */
+    int error;  /* virDomainDiskErrorCode: 1 unspecified, 2 no space */
+} qvirDomainDiskError;
+void qvirDomainDiskErrorFree(qvirDomainDiskError *err);
+GPtrArray *qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *uuid,
+                                         unsigned int flags, GError **error);
+
+/* block_resize of DISK's top format node to SIZE (KiB, or bytes with
+ * VIR_DOMAIN_BLOCK_RESIZE_BYTES 1); the cached capacity follows. */
+gboolean qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                                     unsigned long long size, unsigned int flags, GError **error);

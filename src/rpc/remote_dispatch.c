@@ -20,6 +20,14 @@
 #define REMOTE_DOMAIN_LIST_MAX 16384
 #define REMOTE_AUTH_TYPE_LIST_MAX 20
 #define REMOTE_DOMAIN_MESSAGES_MAX 2048
+#define REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX 16
+#define REMOTE_DOMAIN_DISK_ERRORS_MAX 256
+
+/* virTypedParameterType */
+#define REMOTE_TYPED_PARAM_LLONG 3
+
+/* virDomainEventID */
+#define REMOTE_EVENT_ID_LIFECYCLE 0
 
 #define REMOTE_AUTH_NONE 0
 
@@ -42,6 +50,11 @@ typedef enum {
     REMOTE_PROC_DOMAIN_GET_INFO = 16,
     REMOTE_PROC_DOMAIN_GET_MAX_MEMORY = 17,
     REMOTE_PROC_DOMAIN_GET_OS_TYPE = 19,
+    REMOTE_PROC_DOMAIN_REBOOT = 27,
+    REMOTE_PROC_DOMAIN_RESUME = 28,
+    REMOTE_PROC_DOMAIN_SHUTDOWN = 33,
+    REMOTE_PROC_DOMAIN_SUSPEND = 34,
+    REMOTE_PROC_DOMAIN_BLOCK_STATS = 64,
     REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS = 21,
     REMOTE_PROC_DOMAIN_LOOKUP_BY_ID = 22,
     REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME = 23,
@@ -62,14 +75,21 @@ typedef enum {
     REMOTE_PROC_CONNECT_GET_LIB_VERSION = 157,
     REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183,
     REMOTE_PROC_DOMAIN_SNAPSHOT_NUM = 187,
+    REMOTE_PROC_DOMAIN_GET_BLOCK_INFO = 194,
     REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS = 196,
     REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS = 200,
     REMOTE_PROC_DOMAIN_IS_UPDATED = 202,
     REMOTE_PROC_DOMAIN_GET_STATE = 212,
     REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS = 231,
     REMOTE_PROC_DOMAIN_DESTROY_FLAGS = 234,
+    REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS = 243,
+    REMOTE_PROC_DOMAIN_RESET = 245,
+    REMOTE_PROC_DOMAIN_BLOCK_RESIZE = 251,
+    REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS = 258,
+    REMOTE_PROC_DOMAIN_GET_DISK_ERRORS = 263,
     REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS = 273,
     REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS = 274,
+    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
     REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS = 350,
     REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK = 360,
     REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
@@ -855,6 +875,234 @@ remoteDomainGetMessages(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
     return TRUE;
 }
 
+/* ---- guest control ------------------------------------------------------------ */
+
+/* SUSPEND / RESUME / SHUTDOWN args { dom; } */
+static gboolean
+remoteDomainSuspend(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+
+    return qvirRemoteReadDomainOnly(args, &dom, error) &&
+           qvirDriverDomainSuspend(ctx->drv, dom.uuid, error);
+}
+
+static gboolean
+remoteDomainResume(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+
+    return qvirRemoteReadDomainOnly(args, &dom, error) &&
+           qvirDriverDomainResume(ctx->drv, dom.uuid, error);
+}
+
+static gboolean
+remoteDomainShutdown(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+
+    return qvirRemoteReadDomainOnly(args, &dom, error) &&
+           qvirDriverDomainShutdown(ctx->drv, dom.uuid, 0, error);
+}
+
+/* SHUTDOWN_FLAGS / REBOOT / RESET args { dom; unsigned int flags; } */
+static gboolean
+remoteDomainShutdownFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                          GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    guint32 flags;
+
+    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
+           qvirDriverDomainShutdown(ctx->drv, dom.uuid, flags, error);
+}
+
+static gboolean
+remoteDomainReboot(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    guint32 flags;
+
+    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
+           qvirDriverDomainReboot(ctx->drv, dom.uuid, flags, error);
+}
+
+static gboolean
+remoteDomainReset(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    guint32 flags;
+
+    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
+           qvirDriverDomainReset(ctx->drv, dom.uuid, flags, error);
+}
+
+/* ---- disk statistics ------------------------------------------------------------ */
+
+/* args { dom; remote_nonnull_string path; unsigned int flags; }
+ * ret { unsigned hyper allocation; unsigned hyper capacity; unsigned hyper physical; } */
+static gboolean
+remoteDomainGetBlockInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                         GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autofree char *path = NULL;
+    qvirDomainBlockInfo info;
+    guint32 flags;
+
+    if (!qvirRemoteReadDomain(args, &dom, error) ||
+        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
+        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error) ||
+        !qvirDriverDomainGetBlockInfo(ctx->drv, dom.uuid, path, flags, &info, error))
+        return FALSE;
+    qvirXdrWriteU64(ret, info.allocation);
+    qvirXdrWriteU64(ret, info.capacity);
+    qvirXdrWriteU64(ret, info.physical);
+    return TRUE;
+}
+
+/* args { dom; remote_nonnull_string path; }
+ * ret { hyper rd_req; hyper rd_bytes; hyper wr_req; hyper wr_bytes; hyper errs; } */
+static gboolean
+remoteDomainBlockStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autofree char *path = NULL;
+    qvirDomainBlockStats st;
+
+    if (!qvirRemoteReadDomain(args, &dom, error) ||
+        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
+        !qvirXdrReaderCheckEnd(args, error) ||
+        !qvirDriverDomainBlockStats(ctx->drv, dom.uuid, path, &st, error))
+        return FALSE;
+    qvirXdrWriteU64(ret, (guint64)st.rdReq);
+    qvirXdrWriteU64(ret, (guint64)st.rdBytes);
+    qvirXdrWriteU64(ret, (guint64)st.wrReq);
+    qvirXdrWriteU64(ret, (guint64)st.wrBytes);
+    qvirXdrWriteU64(ret, (guint64)st.errs);
+    return TRUE;
+}
+
+/* args { dom; path; int nparams; unsigned int flags; }
+ * ret { remote_typed_param params<16>; int nparams; } : the fields libvirt's QEMU driver
+ * returns, in its order; NPARAMS 0 asks for their number only. */
+static gboolean
+remoteDomainBlockStatsFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                            GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autofree char *path = NULL;
+    qvirDomainBlockStats st;
+    gint32 nparams;
+    guint32 flags;
+    guint n = 0, i;
+    struct {
+        const char *field;
+        long long value;
+    } params[8];
+
+    if (!qvirRemoteReadDomain(args, &dom, error) ||
+        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
+        !qvirXdrReadInt(args, &nparams, error) || !qvirXdrReadU32(args, &flags, error) ||
+        !qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    if (nparams < 0) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams must be non-negative");
+        return FALSE;
+    }
+    if (nparams > REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams too large");
+        return FALSE;
+    }
+    if (!qvirDriverDomainBlockStats(ctx->drv, dom.uuid, path, &st, error))
+        return FALSE;
+
+#define REMOTE_STAT(name, val)                                                                     \
+    do {                                                                                           \
+        if ((val) >= 0) {                                                                          \
+            params[n].field = (name);                                                              \
+            params[n].value = (val);                                                               \
+            n++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+    REMOTE_STAT("wr_bytes", st.wrBytes);
+    REMOTE_STAT("wr_operations", st.wrReq);
+    REMOTE_STAT("rd_bytes", st.rdBytes);
+    REMOTE_STAT("rd_operations", st.rdReq);
+    REMOTE_STAT("flush_operations", st.flushReq);
+    REMOTE_STAT("wr_total_times", st.wrTotalTimes);
+    REMOTE_STAT("rd_total_times", st.rdTotalTimes);
+    REMOTE_STAT("flush_total_times", st.flushTotalTimes);
+#undef REMOTE_STAT
+
+    if (nparams == 0) {
+        qvirXdrWriteU32(ret, 0);
+        qvirXdrWriteInt(ret, n);
+        return TRUE;
+    }
+    n = MIN(n, (guint)nparams);
+    qvirXdrWriteU32(ret, n);
+    for (i = 0; i < n; i++) {
+        qvirXdrWriteString(ret, params[i].field);
+        qvirXdrWriteInt(ret, REMOTE_TYPED_PARAM_LLONG);
+        qvirXdrWriteU64(ret, (guint64)params[i].value);
+    }
+    qvirXdrWriteInt(ret, n);
+    return TRUE;
+}
+
+/* args { dom; unsigned int maxerrors; unsigned int flags; }
+ * ret { remote_domain_disk_error errors<256>; int nerrors; } : MAXERRORS 0 asks for the
+ * count only. */
+static gboolean
+remoteDomainGetDiskErrors(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                          GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autoptr(GPtrArray) errs = NULL;
+    guint32 maxerrors, flags;
+    guint n, i;
+
+    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadU32(args, &maxerrors, error) ||
+        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    if (maxerrors > REMOTE_DOMAIN_DISK_ERRORS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "maxerrors too large");
+        return FALSE;
+    }
+    if (!(errs = qvirDriverDomainGetDiskErrors(ctx->drv, dom.uuid, flags, error)))
+        return FALSE;
+    n = MIN(errs->len, maxerrors);
+    qvirXdrWriteU32(ret, n);
+    for (i = 0; i < n; i++) {
+        qvirDomainDiskError *e = g_ptr_array_index(errs, i);
+
+        qvirXdrWriteString(ret, e->disk);
+        qvirXdrWriteInt(ret, e->error);
+    }
+    qvirXdrWriteInt(ret, maxerrors ? n : errs->len);
+    return TRUE;
+}
+
+/* args { dom; remote_nonnull_string disk; unsigned hyper size; unsigned int flags; } */
+static gboolean
+remoteDomainBlockResize(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autofree char *disk = NULL;
+    guint64 size;
+    guint32 flags;
+
+    return qvirRemoteReadDomain(args, &dom, error) &&
+           qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &disk, error) &&
+           qvirXdrReadU64(args, &size, error) && qvirXdrReadU32(args, &flags, error) &&
+           qvirXdrReaderCheckEnd(args, error) &&
+           qvirDriverDomainBlockResize(ctx->drv, dom.uuid, disk, size, flags, error);
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define CONN (REMOTE_INLINE)
@@ -910,6 +1158,17 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS] = {remoteDomainListNone, DRV},
     [REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS] = {remoteDomainListNone, DRV},
     [REMOTE_PROC_DOMAIN_GET_MESSAGES] = {remoteDomainGetMessages, DRV},
+    [REMOTE_PROC_DOMAIN_SUSPEND] = {remoteDomainSuspend, DRVW},
+    [REMOTE_PROC_DOMAIN_RESUME] = {remoteDomainResume, DRVW},
+    [REMOTE_PROC_DOMAIN_SHUTDOWN] = {remoteDomainShutdown, DRVW},
+    [REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS] = {remoteDomainShutdownFlags, DRVW},
+    [REMOTE_PROC_DOMAIN_REBOOT] = {remoteDomainReboot, DRVW},
+    [REMOTE_PROC_DOMAIN_RESET] = {remoteDomainReset, DRVW},
+    [REMOTE_PROC_DOMAIN_GET_BLOCK_INFO] = {remoteDomainGetBlockInfo, DRV},
+    [REMOTE_PROC_DOMAIN_BLOCK_STATS] = {remoteDomainBlockStats, DRV},
+    [REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS] = {remoteDomainBlockStatsFlags, DRV},
+    [REMOTE_PROC_DOMAIN_GET_DISK_ERRORS] = {remoteDomainGetDiskErrors, DRV},
+    [REMOTE_PROC_DOMAIN_BLOCK_RESIZE] = {remoteDomainBlockResize, DRVW},
 };
 
 static const qvirRemoteProc *
@@ -1017,6 +1276,24 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
     return p->fn(&ctx, args, reply, error);
 }
 
+#ifdef QVIR_HAVE_REMOTE_DISK
+/* The driver's lifecycle event as libvirt's 318
+ * { int callbackID; { remote_nonnull_domain dom; int event; int detail; } } to every
+ * client registered for VIR_DOMAIN_EVENT_ID_LIFECYCLE (registrations: remote_dispatch_disk.c). */
+static void
+qvirRemoteLifecycleEvent(qvirDriver *drv, const qvirDomainRef *dom, int event, int detail,
+                         gpointer opaque)
+{
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+
+    qvirRemoteWriteDomain(payload, dom);
+    qvirXdrWriteInt(payload, event);
+    qvirXdrWriteInt(payload, detail);
+    qvirRemoteEventBroadcast(dom, REMOTE_EVENT_ID_LIFECYCLE,
+                             REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, payload);
+}
+#endif
+
 static gpointer
 qvirRemoteClientNew(gpointer opaque)
 {
@@ -1028,6 +1305,8 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
 {
 #ifdef QVIR_HAVE_REMOTE_DISK
     qvirRemoteDiskInit(drv);
+    if (drv)
+        qvirDriverSetLifecycleEventCallback(drv, qvirRemoteLifecycleEvent, NULL);
 #endif
     *prog = (qvirRpcProgram){
         .program = QVIR_RPC_REMOTE_PROGRAM,

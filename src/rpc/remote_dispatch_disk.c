@@ -757,6 +757,27 @@ remoteEventBlockJob(qvirDriver *drv, const qvirDomainRef *dom, const qemuBlockJo
 }
 
 void
+qvirRemoteEventBroadcast(const qvirDomainRef *dom, gint32 eventID, gint32 proc,
+                         const GByteArray *payload)
+{
+    g_mutex_lock(&remoteEventLock);
+    remoteEventPruneLocked();
+    for (guint i = 0; i < remoteEventRegs->len; i++) {
+        remoteEventReg *reg = g_ptr_array_index(remoteEventRegs, i);
+        g_autoptr(GByteArray) body = NULL;
+
+        if (reg->eventID != eventID ||
+            (!reg->anyDomain && memcmp(reg->uuid, dom->uuid, QVIR_UUID_BUFLEN) != 0))
+            continue;
+        body = g_byte_array_new();
+        qvirXdrWriteInt(body, reg->callbackID);
+        g_byte_array_append(body, payload->data, payload->len);
+        qvirRpcClientSendMessage(reg->client, proc, body);
+    }
+    g_mutex_unlock(&remoteEventLock);
+}
+
+void
 qvirRemoteDiskInit(qvirDriver *drv)
 {
     if (drv)

@@ -23,3 +23,9 @@ qvirRemoteDiskHandler qvirRemoteDiskLookup(gint32 proc, gboolean *write);
 /* Deliver DRV's block job events to the connections that registered for them. Once, when
  * the REMOTE program is set up. */
 void qvirRemoteDiskInit(qvirDriver *drv);
+
+/* Send every registration for EVENTID that matches DOM (any domain, or DOM's UUID) the
+ * MESSAGE PROC with body { int callbackID; PAYLOAD } (libvirt's *_callback_*_msg). Any
+ * thread. For events raised outside this file (lifecycle, remote_dispatch.c). */
+void qvirRemoteEventBroadcast(const qvirDomainRef *dom, gint32 eventID, gint32 proc,
+                              const GByteArray *payload);

@@ -204,9 +204,123 @@ def step_api(conn, args):
     expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.info)
     expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.OSType)
     ok("destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle")
-    e = expect_error(libvirt.VIR_ERR_NO_SUPPORT, dom.reboot, 0)
+    e = expect_error(libvirt.VIR_ERR_NO_SUPPORT, dom.setAutostart, 1)
     ok("unsupported call NO_SUPPORT: %s" % e.get_error_message())
 
+
+class EventLoop:
+    """libvirt's default event loop in a thread, recording lifecycle events."""
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+        libvirt.virEventRegisterDefaultImpl()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    def lifecycle(self, conn, dom, event, detail, opaque):
+        with self.cond:
+            self.events.append((dom.name(), event, detail))
+            self.cond.notify_all()
+
+    def wait_for(self, name, event, detail, timeout=10):
+        """Wait for EVENT/DETAIL of NAME; returns the events seen so far."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while (name, event, detail) not in self.events:
+                left = deadline - time.monotonic()
+                assert left > 0, ("no event", event, detail, self.events)
+                self.cond.wait(left)
+            return list(self.events)
+
+
+def step_verbs(conn, args):
+    """suspend/resume/shutdown/reboot/reset, block info and stats, lifecycle events."""
+    xml_path, name, top, virtual_size = args
+    virtual_size = int(virtual_size)
+    loop = STATE["loop"]
+    E = libvirt
+    cb = conn.domainEventRegisterAny(None, E.VIR_DOMAIN_EVENT_ID_LIFECYCLE, loop.lifecycle, None)
+    with open(xml_path) as f:
+        dom = conn.defineXML(f.read())
+    # inactive: info from the images
+    cap, alloc, phys = dom.blockInfo("vda")
+    assert cap == virtual_size and phys > 0 and alloc > 0, (cap, alloc, phys)
+    e = expect_error(E.VIR_ERR_OPERATION_INVALID, dom.suspend)
+    assert "domain is not running" in e.get_error_message(), e.get_error_message()
+    e = expect_error(E.VIR_ERR_OPERATION_INVALID, dom.blockStats, "vda")
+    ok("inactive: blockInfo capacity=%d, suspend/blockStats OPERATION_INVALID: %s"
+       % (cap, e.get_error_message()))
+
+    dom.create()
+    dom.suspend()
+    assert dom.state() == [E.VIR_DOMAIN_PAUSED, E.VIR_DOMAIN_PAUSED_USER], dom.state()
+    dom.suspend()  # already paused: success, as libvirt
+    dom.resume()
+    assert dom.state() == [E.VIR_DOMAIN_RUNNING, E.VIR_DOMAIN_RUNNING_UNPAUSED], dom.state()
+    e = expect_error(E.VIR_ERR_OPERATION_INVALID, dom.resume)
+    assert "domain is already running" in e.get_error_message(), e.get_error_message()
+    ok("suspend paused/user, resume running/unpaused, resume again: %s" % e.get_error_message())
+
+    cap, alloc, phys = dom.blockInfo("vda")
+    assert cap == virtual_size and alloc > 0 and phys > 0, (cap, alloc, phys)
+    assert dom.blockInfo(top)[0] == virtual_size
+    e = expect_error(E.VIR_ERR_INVALID_ARG, dom.blockInfo, "vdz")
+    ok("blockInfo running capacity=%d allocation=%d physical=%d; vdz: %s"
+       % (cap, alloc, phys, e.get_error_message()))
+
+    # SeaBIOS reads the boot sector: the read counters grow without a guest OS.
+    deadline = time.monotonic() + 20
+    while True:
+        st = dom.blockStatsFlags("vda", 0)
+        if st["rd_operations"] >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    keys = ["wr_bytes", "wr_operations", "rd_bytes", "rd_operations", "flush_operations",
+            "wr_total_times", "rd_total_times", "flush_total_times"]
+    assert sorted(st) == sorted(keys), st
+    assert st["rd_operations"] >= 1 and st["rd_bytes"] >= 512, st
+    old = dom.blockStats("vda")
+    assert old[0] >= 1 and old[1] >= 512, old
+    e = expect_error(E.VIR_ERR_INVALID_ARG, dom.blockStats, "vdz")
+    ok("blockStatsFlags %s; blockStats %s; vdz: %s" % (
+        " ".join("%s=%d" % (k, st[k]) for k in keys[2:5]), old[:4], e.get_error_message()))
+
+    dom.blockResize("vda", 2 * virtual_size, E.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+    assert dom.blockInfo("vda")[0] == 2 * virtual_size, dom.blockInfo("vda")
+    ok("blockResize to %d" % (2 * virtual_size))
+
+    dom.shutdown()
+    dom.shutdownFlags(E.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+    dom.reset(0)
+    dom.reboot(0)
+    # No guest OS answers ACPI: the domain keeps running, as with libvirt.
+    assert dom.state()[0] == E.VIR_DOMAIN_RUNNING, dom.state()
+    e = expect_error(E.VIR_ERR_INVALID_ARG, dom.reset, 1)
+    ok("shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; reset(1): %s"
+       % e.get_error_message())
+
+    dom.destroy()
+    e = expect_error(E.VIR_ERR_OPERATION_INVALID, dom.shutdown)
+    dom.undefine()
+    events = loop.wait_for(name, E.VIR_DOMAIN_EVENT_UNDEFINED, 0)
+    mine = [(ev, det) for n, ev, det in events if n == name]
+    want = [(E.VIR_DOMAIN_EVENT_DEFINED, E.VIR_DOMAIN_EVENT_DEFINED_ADDED),
+            (E.VIR_DOMAIN_EVENT_STARTED, E.VIR_DOMAIN_EVENT_STARTED_BOOTED),
+            (E.VIR_DOMAIN_EVENT_SUSPENDED, E.VIR_DOMAIN_EVENT_SUSPENDED_PAUSED),
+            (E.VIR_DOMAIN_EVENT_RESUMED, E.VIR_DOMAIN_EVENT_RESUMED_UNPAUSED),
+            (E.VIR_DOMAIN_EVENT_STOPPED, E.VIR_DOMAIN_EVENT_STOPPED_DESTROYED),
+            (E.VIR_DOMAIN_EVENT_UNDEFINED, E.VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)]
+    assert mine == want, mine
+    conn.domainEventDeregisterAny(cb)
+    ok("lifecycle events %s" % mine)
+
+
+STATE = {}
 
 STEPS = {
     "connect": step_connect,
@@ -217,6 +331,7 @@ STEPS = {
     "threads": step_threads,
     "readonly": step_readonly,
     "api": step_api,
+    "verbs": step_verbs,
 }
 
 
@@ -225,6 +340,9 @@ def main():
     args = sys.argv[3:]
     if step in ("threads", "readonly"):
         args = [uri] + args
+    if step == "verbs":
+        # Before the connection opens, so that it delivers events.
+        STATE["loop"] = EventLoop()
     conn = libvirt.open(uri)
     try:
         STEPS[step](conn, args)
