@@ -9,6 +9,8 @@
  * SIGKILL, destroy, undefine. Whatever happens, the daemon and QEMU are killed.
  */
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 
 #include "daemontestutils.h"
 
@@ -18,6 +20,8 @@
 #define RAM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1811"
 #define SHM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1812"
 #define SLOW_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1813"
+#define VERBS_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1814"
+#define VERBS "vm-verbs"
 
 static char *topImage;
 static char *vmXMLPath;
@@ -547,6 +551,210 @@ testTransient(void)
     assertLacks(list.out, "vmtrans");
 }
 
+/* `virsh event` running in the background; its output is read when it has ended. */
+typedef struct {
+    GPid pid;
+    int outFd;
+} VirshBackground;
+
+static void
+virshBackgroundStart(VirshBackground *bg, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "LC_ALL", "C", TRUE);
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, daemonEnv.uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, env,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                      G_SPAWN_STDERR_TO_DEV_NULL,
+                                  NULL, NULL, &bg->pid, NULL, &bg->outFd, NULL, &err))
+        g_error("cannot run virsh: %s", err->message);
+}
+
+/* Read its output until it shows UNTIL (at most 10 s), then interrupt it as a user
+ * would (SIGINT: virsh prints the number of events received) and return everything. */
+static char *
+virshBackgroundFinish(VirshBackground *bg, const char *until)
+{
+    GString *out = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    gboolean interrupted = FALSE;
+    char buf[4096];
+    int status;
+
+    for (;;) {
+        struct pollfd pfd = {.fd = bg->outFd, .events = POLLIN};
+        ssize_t n;
+
+        if (!interrupted &&
+            (strstr(out->str, until) || g_get_monotonic_time() > deadline)) {
+            kill(bg->pid, SIGINT);
+            interrupted = TRUE;
+        }
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        if ((n = read(bg->outFd, buf, sizeof(buf))) <= 0)
+            break;
+        g_string_append_len(out, buf, n);
+    }
+    close(bg->outFd);
+    if (waitpid(bg->pid, &status, 0) < 0)
+        g_error("waitpid: %s", g_strerror(errno));
+    g_spawn_close_pid(bg->pid);
+    return g_string_free(out, FALSE);
+}
+
+/* The number after "vda KEY " in domblkstat output, -1 if absent. */
+static long long
+blkstatValue(const char *out, const char *key)
+{
+    g_autofree char *needle = g_strdup_printf("vda %s ", key);
+    const char *p = strstr(out, needle);
+
+    return p ? g_ascii_strtoll(p + strlen(needle), NULL, 10) : -1;
+}
+
+/*
+ * The everyday verbs on a domain of its own: suspend/resume with states, reasons and
+ * libvirt's errors, `virsh event` seeing them, domblkinfo (capacity = the image's virtual
+ * size), domblkstat, domblkerror, blockresize, shutdown/reboot/reset.
+ */
+static void
+testVerbs(void)
+{
+    g_autofree char *top = daemonMakeChain(daemonEnv.images, "verbs");
+    g_autofree char *xml = daemonDomainXML(VERBS, VERBS_UUID, top, "none");
+    g_autofree char *path = daemonWriteFile(VERBS ".xml", xml);
+    g_autofree char *events = NULL;
+    VirshBackground bg;
+    gint64 deadline;
+
+    {
+        g_auto(VirshResult) r = {0};
+        g_auto(VirshResult) info = {0};
+        g_auto(VirshResult) susp = {0};
+
+        VIRSH_OK(&r, "define", path);
+        /* Inactive: from the image itself (16 MiB virtual, daemonMakeQcow2). */
+        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        assertContains(info.out, "Capacity:       16777216");
+        VIRSH(&susp, "suspend", VERBS);
+        g_assert_cmpint(susp.rc, ==, 1);
+        assertContains(susp.err, "Requested operation is not valid: domain is not running");
+    }
+
+    virshBackgroundStart(&bg, (const char *const[]){"event", "--domain", VERBS, "--event",
+                                                    "lifecycle", "--loop", "--timeout", "30",
+                                                    NULL});
+    /* virsh registers right after connecting; give it that moment. */
+    g_usleep(1500 * 1000);
+    {
+        g_auto(VirshResult) start = {0};
+        g_auto(VirshResult) susp = {0};
+        g_auto(VirshResult) res = {0};
+        g_auto(VirshResult) again = {0};
+        g_auto(VirshResult) reason = {0};
+
+        VIRSH_OK(&start, "start", VERBS);
+        VIRSH_OK(&susp, "suspend", VERBS);
+        assertContains(susp.out, "Domain '" VERBS "' suspended");
+        VIRSH_OK(&reason, "domstate", "--reason", VERBS);
+        assertContains(reason.out, "paused (user)");
+        VIRSH_OK(&res, "resume", VERBS);
+        assertContains(res.out, "Domain '" VERBS "' resumed");
+        VIRSH(&again, "resume", VERBS);
+        g_assert_cmpint(again.rc, ==, 1);
+        assertContains(again.err, "Requested operation is not valid: domain is already running");
+    }
+    {
+        g_auto(VirshResult) reason = {0};
+
+        VIRSH_OK(&reason, "domstate", "--reason", VERBS);
+        assertContains(reason.out, "running (unpaused)");
+    }
+    events = virshBackgroundFinish(&bg, "Resumed Unpaused");
+    assertContains(events, "event 'lifecycle' for domain '" VERBS "': Started Booted");
+    assertContains(events, "event 'lifecycle' for domain '" VERBS "': Suspended Paused");
+    assertContains(events, "event 'lifecycle' for domain '" VERBS "': Resumed Unpaused");
+    assertContains(events, "events received: 3");
+
+    {
+        g_auto(VirshResult) info = {0};
+        g_auto(VirshResult) byPath = {0};
+        g_auto(VirshResult) all = {0};
+        g_auto(VirshResult) bad = {0};
+
+        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        assertContains(info.out, "Capacity:       16777216");
+        assertContains(info.out, "Allocation:");
+        VIRSH_OK(&byPath, "domblkinfo", VERBS, top);
+        assertContains(byPath.out, "Capacity:       16777216");
+        VIRSH_OK(&all, "domblkinfo", VERBS, "--all");
+        assertContains(all.out, " vda      16777216");
+        VIRSH(&bad, "domblkinfo", VERBS, "vdz");
+        g_assert_cmpint(bad.rc, ==, 1);
+        assertContains(bad.err, "invalid argument: invalid path vdz not assigned to domain");
+    }
+
+    /* SeaBIOS reads the boot sector: the read counters grow without a guest OS. */
+    deadline = g_get_monotonic_time() + 20 * G_TIME_SPAN_SECOND;
+    for (;;) {
+        g_auto(VirshResult) st = {0};
+
+        VIRSH_OK(&st, "domblkstat", VERBS, "vda");
+        g_assert_cmpint(blkstatValue(st.out, "flush_operations"), >=, 0);
+        g_assert_cmpint(blkstatValue(st.out, "wr_req"), >=, 0);
+        g_assert_cmpint(blkstatValue(st.out, "rd_total_times"), >=, 0);
+        if (blkstatValue(st.out, "rd_req") >= 1) {
+            g_assert_cmpint(blkstatValue(st.out, "rd_bytes"), >=, 512);
+            break;
+        }
+        if (g_get_monotonic_time() > deadline)
+            g_error("rd_req never grew:\n%s", st.out);
+        g_usleep(200 * 1000);
+    }
+    {
+        g_auto(VirshResult) bad = {0};
+        g_auto(VirshResult) err = {0};
+        g_auto(VirshResult) resize = {0};
+        g_auto(VirshResult) info = {0};
+
+        VIRSH(&bad, "domblkstat", VERBS, "vdz");
+        g_assert_cmpint(bad.rc, ==, 1);
+        assertContains(bad.err, "invalid argument: invalid path: vdz");
+        VIRSH_OK(&err, "domblkerror", VERBS);
+        assertContains(err.out, "No errors found");
+        VIRSH_OK(&resize, "blockresize", VERBS, "vda", "32M");
+        assertContains(resize.out, "Block device 'vda' is resized");
+        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        assertContains(info.out, "Capacity:       33554432");
+    }
+    {
+        g_auto(VirshResult) down = {0};
+        g_auto(VirshResult) reboot = {0};
+        g_auto(VirshResult) reset = {0};
+        g_auto(VirshResult) destroy = {0};
+        g_auto(VirshResult) undef = {0};
+
+        /* No guest OS answers the ACPI button: the domain runs on, as with libvirt. */
+        VIRSH_OK(&down, "shutdown", VERBS);
+        assertContains(down.out, "Domain '" VERBS "' is being shutdown");
+        VIRSH_OK(&reboot, "reboot", VERBS);
+        assertContains(reboot.out, "Domain '" VERBS "' is being rebooted");
+        VIRSH_OK(&reset, "reset", VERBS);
+        assertContains(reset.out, "Domain '" VERBS "' was reset");
+        assertState(VERBS, "running");
+        VIRSH_OK(&destroy, "destroy", VERBS);
+        VIRSH_OK(&undef, "undefine", VERBS);
+    }
+}
+
 static void
 testDestroyUndefine(void)
 {
@@ -605,6 +813,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/daemon-restart", testDaemonRestart);
     g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
     g_test_add_func("/virsh/transient", testTransient);
+    g_test_add_func("/virsh/verbs", testVerbs);
     g_test_add_func("/virsh/destroy-undefine", testDestroyUndefine);
     rc = g_test_run();
 
