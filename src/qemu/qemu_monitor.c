@@ -54,20 +54,6 @@ struct _qemuMonitor {
     gpointer opaque;
 };
 
-static void qemuMonitorSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static void
-qemuMonitorSetError(GError **error, int code, const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *msg = NULL;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, QVIR_ERROR, code, msg);
-}
-
 /* ---- parsing -------------------------------------------------------------------- */
 
 /* Deepest nesting of LINE, ignoring brackets inside strings; stops counting past LIMIT. */
@@ -111,37 +97,36 @@ qemuMonitorParseLine(const char *line, gsize len, GError **error)
     JsonNode *root;
 
     if (!line || len == 0) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR, "empty QEMU monitor message");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "empty QEMU monitor message");
         return NULL;
     }
     if (len > QEMU_MONITOR_MAX_LINE) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor message of %" G_GSIZE_FORMAT " bytes is too long", len);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor message of %" G_GSIZE_FORMAT " bytes is too long", len);
         return NULL;
     }
     /* Also rejects embedded NUL bytes, which json-glib would otherwise stop at. */
     if (!g_utf8_validate_len(line, len, NULL)) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor message is not valid UTF-8");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor message is not valid UTF-8");
         return NULL;
     }
     if (qemuMonitorJSONDepth(line, len, QEMU_MONITOR_MAX_DEPTH) > QEMU_MONITOR_MAX_DEPTH) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor message nests deeper than %d levels",
-                            QEMU_MONITOR_MAX_DEPTH);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor message nests deeper than %d levels", QEMU_MONITOR_MAX_DEPTH);
         return NULL;
     }
 
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, (gssize)len, &jsonError)) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR, "cannot parse QEMU monitor message: %s",
-                            jsonError->message);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "cannot parse QEMU monitor message: %s", jsonError->message);
         return NULL;
     }
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor message is not a JSON object");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor message is not a JSON object");
         return NULL;
     }
     return json_object_ref(json_node_get_object(root));
@@ -342,8 +327,8 @@ qemuMonitorSetupFd(int fd, GError **error)
 
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
         fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                            "cannot set up QEMU monitor descriptor %d: %s", fd, g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "cannot set up QEMU monitor descriptor %d: %s", fd, g_strerror(errno));
         return FALSE;
     }
     return TRUE;
@@ -420,11 +405,11 @@ qemuMonitorWaitGreeting(qemuMonitor *mon, gint64 deadline, GError **error)
     if (!mon->greeting) {
         ok = FALSE;
         if (mon->eof)
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED,
-                                "QEMU monitor connection closed before the greeting");
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "QEMU monitor connection closed before the greeting");
         else
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
-                                "timed out waiting for the QEMU monitor greeting");
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                        "timed out waiting for the QEMU monitor greeting");
     }
     g_mutex_unlock(&mon->lock);
     return ok;
@@ -464,8 +449,8 @@ qemuMonitorOpenFds(int rfd, int wfd, unsigned int timeoutMs, const qemuMonitorCa
     if (!qemuMonitorSetupFd(rfd, error) || (wfd != rfd && !qemuMonitorSetupFd(wfd, error)))
         goto error;
     if (pipe2(mon->wakeFds, O_CLOEXEC) < 0) {
-        qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create a pipe: %s",
-                            g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create a pipe: %s",
+                    g_strerror(errno));
         goto error;
     }
     /* Under the lock: a callback closing the monitor from the reader thread must find
@@ -474,8 +459,8 @@ qemuMonitorOpenFds(int rfd, int wfd, unsigned int timeoutMs, const qemuMonitorCa
     mon->reader = g_thread_try_new("qemu-monitor", qemuMonitorReaderThread, mon, NULL);
     g_mutex_unlock(&mon->lock);
     if (!mon->reader) {
-        qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                            "cannot start the QEMU monitor reader thread");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "cannot start the QEMU monitor reader thread");
         goto error;
     }
 
@@ -497,8 +482,8 @@ qemuMonitorConnectUnix(const char *path, gint64 deadline, GError **error)
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
     if (strlen(path) >= sizeof(addr.sun_path)) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor socket path '%s' is too long", path);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor socket path '%s' is too long", path);
         return -1;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -508,8 +493,8 @@ qemuMonitorConnectUnix(const char *path, gint64 deadline, GError **error)
         int err;
 
         if (fd < 0) {
-            qemuMonitorSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create a socket: %s",
-                                g_strerror(errno));
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create a socket: %s",
+                        g_strerror(errno));
             return -1;
         }
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
@@ -520,11 +505,10 @@ qemuMonitorConnectUnix(const char *path, gint64 deadline, GError **error)
         /* QEMU creates the socket a little after it starts: wait for it. */
         if ((err != ENOENT && err != ECONNREFUSED && err != EINTR && err != EAGAIN) ||
             g_get_monotonic_time() >= deadline) {
-            qemuMonitorSetError(error,
-                                err == ENOENT || err == ECONNREFUSED ? QVIR_ERR_OPERATION_TIMEOUT
-                                                                     : QVIR_ERR_SYSTEM_ERROR,
-                                "cannot connect to QEMU monitor socket '%s': %s", path,
-                                g_strerror(err));
+            g_set_error(error, QVIR_ERROR,
+                        err == ENOENT || err == ECONNREFUSED ? QVIR_ERR_OPERATION_TIMEOUT
+                                                             : QVIR_ERR_SYSTEM_ERROR,
+                        "cannot connect to QEMU monitor socket '%s': %s", path, g_strerror(err));
             return -1;
         }
         g_usleep(QEMU_MONITOR_CONNECT_RETRY_US);
@@ -599,15 +583,15 @@ qemuMonitorWriteAll(qemuMonitor *mon, const char *data, gsize len, gint64 deadli
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN) {
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED,
-                                "QEMU monitor connection closed (%s)", g_strerror(errno));
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "QEMU monitor connection closed (%s)", g_strerror(errno));
             return FALSE;
         }
         if (left <= 0 || poll(&pfd, 1, (int)MAX(left / 1000, 1)) == 0) {
             if (g_get_monotonic_time() < deadline)
                 continue;
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
-                                "timed out sending '%s' to the QEMU monitor", command);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                        "timed out sending '%s' to the QEMU monitor", command);
             if (done > 0) {
                 /* Half a command is on the wire: nothing after it would parse. */
                 g_mutex_lock(&mon->lock);
@@ -661,8 +645,8 @@ qemuMonitorReplyToResult(JsonObject *reply, const char *command, GError **error)
         return NULL;
     }
     if (!ret) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU monitor reply to '%s' has no result", command);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor reply to '%s' has no result", command);
         return NULL;
     }
     return json_node_copy(ret);
@@ -682,15 +666,15 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsi
     g_return_val_if_fail(mon != NULL && command != NULL, NULL);
 
     if (mon->reader && g_thread_self() == mon->reader) {
-        qemuMonitorSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                            "QEMU command '%s' issued from the monitor's own thread", command);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU command '%s' issued from the monitor's own thread", command);
         return NULL;
     }
 
     g_mutex_lock(&mon->lock);
     if (mon->eof || mon->closing || mon->broken) {
         g_mutex_unlock(&mon->lock);
-        qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU monitor connection closed");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "QEMU monitor connection closed");
         return NULL;
     }
     g_atomic_int_inc(&mon->refs);
@@ -714,10 +698,11 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsi
     reply = g_steal_pointer(&p.reply);
     if (written && !reply) {
         if (mon->eof || mon->closing)
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU monitor connection closed");
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "QEMU monitor connection closed");
         else
-            qemuMonitorSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
-                                "timed out waiting for the QEMU monitor reply to '%s'", command);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                        "timed out waiting for the QEMU monitor reply to '%s'", command);
     }
     g_mutex_unlock(&mon->lock);
     qemuMonitorUnref(mon);

@@ -79,20 +79,6 @@ struct _qemuProcess {
     gboolean selfFree;    /* freed from the exited callback: the watcher frees at exit */
 };
 
-static void qemuProcessSetError(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static void
-qemuProcessSetError(GError **error, int code, const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *msg = NULL;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, QVIR_ERROR, code, msg);
-}
-
 /* ---- O_DIRECT ------------------------------------------------------------------- */
 
 typedef struct {
@@ -140,15 +126,15 @@ qemuProcessCheckDirectIOFile(const qvirDomainDiskDef *disk, const char *path, GE
     }
     err = errno;
     if (err != EINVAL) {
-        qemuProcessSetError(error, QVIR_ERR_OPEN_FAILED, "disk '%s': cannot open file '%s': %s",
-                            disk->dst, path, g_strerror(err));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPEN_FAILED, "disk '%s': cannot open file '%s': %s",
+                    disk->dst, path, g_strerror(err));
         return FALSE;
     }
     fsName = qemuProcessFSTypeName(path);
-    qemuProcessSetError(error, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "disk '%s': file '%s' on a %s filesystem does not support O_DIRECT "
-                        "needed by cache mode '%s'",
-                        disk->dst, path, fsName, cache ? cache : "?");
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "disk '%s': file '%s' on a %s filesystem does not support O_DIRECT "
+                "needed by cache mode '%s'",
+                disk->dst, path, fsName, cache ? cache : "?");
     return FALSE;
 }
 
@@ -424,8 +410,8 @@ qemuProcessNew(pid_t pid, const char *monitorPath, const qemuProcessCallbacks *c
     g_cond_init(&proc->cond);
 
     if (pipe2(proc->wakeFds, O_CLOEXEC | O_NONBLOCK) < 0) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create a pipe: %s",
-                            g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create a pipe: %s",
+                    g_strerror(errno));
         qemuProcessDispose(proc);
         return NULL;
     }
@@ -475,8 +461,8 @@ qemuProcessStartWatcher(qemuProcess *proc, GError **error)
     proc->watcher = thread;
     g_mutex_unlock(&proc->lock);
     if (!thread) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                            "cannot start the QEMU process watcher thread");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "cannot start the QEMU process watcher thread");
         return FALSE;
     }
     return TRUE;
@@ -578,8 +564,8 @@ qemuProcessStop(qemuProcess *proc, GError **error)
         exited = qemuProcessWaitExited(proc, QEMU_PROCESS_KILL_WAIT_US);
     }
     if (!exited) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
-                            "QEMU process %d did not exit after SIGKILL", (int)proc->pid);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "QEMU process %d did not exit after SIGKILL", (int)proc->pid);
         return FALSE;
     }
 
@@ -685,16 +671,15 @@ qemuProcessWaitSocket(pid_t pid, const char *monitorPath, const char *logPath, g
 
             *reaped = TRUE;
 
-            qemuProcessSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                                "process exited while connecting to monitor: %s", tail);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "process exited while connecting to monitor: %s", tail);
             return FALSE;
         }
         if (g_file_test(monitorPath, G_FILE_TEST_EXISTS))
             return TRUE;
         if (g_get_monotonic_time() >= deadline) {
-            qemuProcessSetError(error, QVIR_ERR_OPERATION_TIMEOUT,
-                                "timed out waiting for QEMU to create monitor socket '%s'",
-                                monitorPath);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                        "timed out waiting for QEMU to create monitor socket '%s'", monitorPath);
             return FALSE;
         }
         g_usleep(2000);
@@ -737,8 +722,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
 
     logfd = open(lopts->logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (logfd < 0) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot open log file '%s': %s",
-                            lopts->logPath, g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot open log file '%s': %s",
+                    lopts->logPath, g_strerror(errno));
         return NULL;
     }
     if (fstat(logfd, &sb) == 0)
@@ -748,8 +733,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
         logStart = sb.st_size;
 
     if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot open /dev/null: %s",
-                            g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot open /dev/null: %s",
+                    g_strerror(errno));
         close(logfd);
         return NULL;
     }
@@ -796,10 +781,10 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
         reaped = qemuProcessReapWithin(pid, QEMU_PROCESS_EXIT_SETTLE_US);
         tail = qemuProcessLogTail(lopts->logPath, logStart);
         if (reaped)
-            qemuProcessSetError(error, QVIR_ERR_INTERNAL_ERROR,
-                                "process exited while connecting to monitor: %s", tail);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "process exited while connecting to monitor: %s", tail);
         else if (*tail)
-            qemuProcessSetError(error, monError->code, "%s: %s", monError->message, tail);
+            g_set_error(error, QVIR_ERROR, monError->code, "%s: %s", monError->message, tail);
         else
             g_propagate_error(error, g_steal_pointer(&monError));
         goto error;
@@ -918,8 +903,8 @@ static gboolean
 qemuProcessMakeDir(const char *dir, int mode, GError **error)
 {
     if (g_mkdir_with_parents(dir, mode) < 0) {
-        qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s", dir,
-                            g_strerror(errno));
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
+                    dir, g_strerror(errno));
         return FALSE;
     }
     return TRUE;
@@ -940,8 +925,8 @@ qemuProcessWriteMasterKey(const char *domainDir, GError **error)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            qemuProcessSetError(error, QVIR_ERR_SYSTEM_ERROR,
-                                "cannot generate the domain master key: %s", g_strerror(errno));
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                        "cannot generate the domain master key: %s", g_strerror(errno));
             return NULL;
         }
         got += (gsize)n;
@@ -1181,8 +1166,8 @@ qemuProcessCheckCmdline(pid_t pid, const char *monitorPath, GError **error)
     gsize off;
 
     if (!g_file_get_contents(path, &contents, &len, NULL) || len == 0) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
-                            (int)pid);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                    (int)pid);
         return FALSE;
     }
     argv0 = g_path_get_basename(contents);
@@ -1191,9 +1176,9 @@ qemuProcessCheckCmdline(pid_t pid, const char *monitorPath, GError **error)
             hasMonitor = TRUE;
     }
     if ((!strstr(argv0, "qemu") && !strstr(argv0, "kvm")) || !hasMonitor) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED,
-                            "process %d ('%s') is not the QEMU with monitor '%s'", (int)pid,
-                            contents, monitorPath);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "process %d ('%s') is not the QEMU with monitor '%s'", (int)pid, contents,
+                    monitorPath);
         return FALSE;
     }
     return TRUE;
@@ -1212,7 +1197,7 @@ qemuProcessReconnect(pid_t pid, const char *monitorPath, const qemuProcessCallba
     g_return_val_if_fail(monitorPath != NULL, NULL);
 
     if (pid <= 0) {
-        qemuProcessSetError(error, QVIR_ERR_INVALID_ARG, "invalid QEMU pid %d", (int)pid);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid QEMU pid %d", (int)pid);
         return NULL;
     }
     if (!(proc = qemuProcessNew(pid, monitorPath, cb, opaque, error)))
@@ -1221,22 +1206,22 @@ qemuProcessReconnect(pid_t pid, const char *monitorPath, const qemuProcessCallba
     /* Still our child when the same process re-attaches (tests, an in-process restart). */
     got = waitpid(pid, &wstatus, WNOHANG);
     if (got == pid) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
-                            (int)pid);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                    (int)pid);
         goto error;
     }
     proc->isChild = got == 0;
 
     proc->pidfd = qemuProcessPidfdOpen(pid);
     if (proc->pidfd < 0 && errno == ESRCH) {
-        qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
-                            (int)pid);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
+                    (int)pid);
         goto error;
     }
     if ((kill(pid, 0) < 0 && errno == ESRCH) || !qemuProcessCheckCmdline(pid, monitorPath, error)) {
         if (error && !*error)
-            qemuProcessSetError(error, QVIR_ERR_OPERATION_FAILED, "QEMU process %d is not running",
-                                (int)pid);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "QEMU process %d is not running", (int)pid);
         goto error;
     }
 
