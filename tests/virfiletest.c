@@ -1,7 +1,10 @@
-/* Atomic state-file writes and relative backing-name resolution. */
+/* Atomic state-file writes, directory creation and relative backing-name resolution. */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutils.h"
 #include "util/virerror.h"
@@ -48,6 +51,49 @@ testWriteAtomicFailureKeepsOld(void)
 }
 
 static void
+testMakeDirs(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("virfiletest");
+    g_autofree char *nested = g_build_filename(dir, "a", "b", "c", NULL);
+    g_autofree char *file = g_build_filename(dir, "file", NULL);
+    g_autofree char *under = g_build_filename(file, "sub", NULL);
+    g_autoptr(GError) error = NULL;
+    struct stat sb;
+
+    g_assert_true(qvirFileMakeDirs(nested, 0700, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(g_stat(nested, &sb), ==, 0);
+    g_assert_true(S_ISDIR(sb.st_mode));
+    g_assert_cmpint(sb.st_mode & 0777, ==, 0700);
+    /* existing already is fine */
+    g_assert_true(qvirFileMakeDirs(nested, 0700, &error));
+
+    /* a regular file in the way: the error names the directory asked for */
+    g_assert_true(g_file_set_contents(file, "", 0, NULL));
+    g_assert_false(qvirFileMakeDirs(under, 0700, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR);
+    g_assert_nonnull(strstr(error->message, under));
+    qvirTestTempDirRemove(dir);
+}
+
+static void
+testWriteAllPipe(void)
+{
+    char buf[8] = {0};
+    int fds[2];
+
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_true(qvirFileWriteAll(fds[1], "abcdef", 6));
+    g_assert_cmpint(read(fds[0], buf, sizeof(buf)), ==, 6);
+    g_assert_cmpstr(buf, ==, "abcdef");
+    close(fds[0]);
+    /* no reader left: EPIPE (with SIGPIPE ignored), not a loop */
+    signal(SIGPIPE, SIG_IGN);
+    g_assert_false(qvirFileWriteAll(fds[1], "x", 1));
+    close(fds[1]);
+}
+
+static void
 testResolveRelative(void)
 {
     g_autofree char *a = qvirFileResolveRelative("/img/dir/top.qcow2", "base.qcow2");
@@ -65,6 +111,8 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/file/write-atomic/replaces", testWriteAtomicReplaces);
     g_test_add_func("/file/write-atomic/failure-keeps-old", testWriteAtomicFailureKeepsOld);
+    g_test_add_func("/file/make-dirs", testMakeDirs);
+    g_test_add_func("/file/write-all", testWriteAllPipe);
     g_test_add_func("/file/resolve-relative", testResolveRelative);
     return g_test_run();
 }

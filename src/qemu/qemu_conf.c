@@ -11,6 +11,7 @@
 #include "conf/domain_conf.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 #define QVIR_CONF_GROUP "qvirtd"
 #define QVIR_CONF_DEFAULT_EMULATOR "/usr/bin/qemu-system-x86_64"
@@ -266,12 +267,8 @@ qvirDriverConfigMakeDirs(const qvirDriverConfig *cfg, GError **error)
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
-        if (g_mkdir_with_parents(dirs[i], 0700) < 0) {
-            int saved = errno;
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                        "cannot create directory '%s': %s", dirs[i], g_strerror(saved));
+        if (!qvirFileMakeDirs(dirs[i], 0700, error))
             return FALSE;
-        }
     }
     return TRUE;
 }

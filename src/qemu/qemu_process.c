@@ -614,18 +614,9 @@ qemuProcessLogHeader(int logfd, const char *const *argv)
     g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
     g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
     g_autofree char *line = g_strdup_printf("%.23s+0000: starting up\n%s\n", stamp, cmd);
-    gsize len = strlen(line);
-    gsize done = 0;
 
-    while (done < len) {
-        ssize_t n = write(logfd, line + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* the log is best effort */
-        done += (gsize)n;
-    }
+    /* the log is best effort */
+    (void)qvirFileWriteAll(logfd, line, strlen(line));
 }
 
 /* Kill and reap a child that never became a running domain. */
@@ -899,17 +890,6 @@ qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *u
     return TRUE;
 }
 
-static gboolean
-qemuProcessMakeDir(const char *dir, int mode, GError **error)
-{
-    if (g_mkdir_with_parents(dir, mode) < 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
-                    dir, g_strerror(errno));
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* The key QEMU's "-object secret,id=masterKey0,format=raw,file=..." reads: 32 random
  * bytes, readable by us only. */
 static char *
@@ -1098,11 +1078,11 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     if (!qemuDomainPrepareForStart(def, caps, error) || !qemuValidateDomainDef(def, caps, error))
         goto error;
 
-    if (!qemuProcessMakeDir(opts->runDir, 0700, error) ||
-        !qemuProcessMakeDir(opts->logDir, 0700, error))
+    if (!qvirFileMakeDirs(opts->runDir, 0700, error) ||
+        !qvirFileMakeDirs(opts->logDir, 0700, error))
         goto error;
     if (opts->domainDir) {
-        if (!qemuProcessMakeDir(opts->domainDir, 0700, error) ||
+        if (!qvirFileMakeDirs(opts->domainDir, 0700, error) ||
             !(masterKeyPath = qemuProcessWriteMasterKey(opts->domainDir, error)))
             goto error;
     }

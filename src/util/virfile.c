@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-static gboolean
+gboolean
 qvirFileWriteAll(int fd, const char *data, gsize len)
 {
     while (len > 0) {
@@ -64,6 +64,19 @@ qvirFileWriteAtomic(const char *path, const char *data, gsize len, int mode, GEr
     if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         (void)fsync(fd);
         close(fd);
+    }
+    return TRUE;
+}
+
+gboolean
+qvirFileMakeDirs(const char *path, int mode, GError **error)
+{
+    if (g_mkdir_with_parents(path, mode) < 0) {
+        int saved = errno;
+
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot create directory '%s': %s",
+                    path, g_strerror(saved));
+        return FALSE;
     }
     return TRUE;
 }

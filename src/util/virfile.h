@@ -13,5 +13,12 @@
 gboolean qvirFileWriteAtomic(const char *path, const char *data, gsize len, int mode,
                              GError **error);
 
+/* Write all LEN bytes of DATA to FD, retrying on EINTR and short writes. FALSE with errno
+ * set when a write fails. */
+gboolean qvirFileWriteAll(int fd, const char *data, gsize len);
+
+/* g_mkdir_with_parents with a GError naming the directory (QVIR_ERR_SYSTEM_ERROR). */
+gboolean qvirFileMakeDirs(const char *path, int mode, GError **error);
+
 /* Resolve NAME relative to the directory holding BASE_PATH (absolute NAME is returned as is). */
 char *qvirFileResolveRelative(const char *basePath, const char *name);
