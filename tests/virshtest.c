@@ -739,8 +739,6 @@ testVerbs(void)
         g_auto(VirshResult) down = {0};
         g_auto(VirshResult) reboot = {0};
         g_auto(VirshResult) reset = {0};
-        g_auto(VirshResult) destroy = {0};
-        g_auto(VirshResult) undef = {0};
 
         /* No guest OS answers the ACPI button: the domain runs on, as with libvirt. */
         VIRSH_OK(&down, "shutdown", VERBS);
@@ -750,7 +748,28 @@ testVerbs(void)
         VIRSH_OK(&reset, "reset", VERBS);
         assertContains(reset.out, "Domain '" VERBS "' was reset");
         assertState(VERBS, "running");
+    }
+    {
+        g_auto(VirshResult) control = {0};
+        g_auto(VirshResult) job = {0};
+        g_auto(VirshResult) mem = {0};
+        g_auto(VirshResult) destroy = {0};
+        g_auto(VirshResult) undef = {0};
+        g_auto(VirshResult) after = {0};
+        const char *rss;
+
+        VIRSH_OK(&control, "domcontrol", VERBS);
+        g_assert_cmpstr(g_strstrip(control.out), ==, "ok");
+        VIRSH_OK(&job, "domjobinfo", VERBS);
+        assertContains(job.out, "Job type:         None");
+        VIRSH_OK(&mem, "dommemstat", VERBS);
+        assertContains(mem.out, "actual 65536");
+        g_assert_nonnull((rss = strstr(mem.out, "rss ")));
+        g_assert_cmpint(g_ascii_strtoll(rss + 4, NULL, 10), >, 1024);
         VIRSH_OK(&destroy, "destroy", VERBS);
+        VIRSH(&after, "domcontrol", VERBS);
+        g_assert_cmpint(after.rc, ==, 1);
+        assertContains(after.err, "Requested operation is not valid: domain is not running");
         VIRSH_OK(&undef, "undefine", VERBS);
     }
 }

@@ -2487,3 +2487,52 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
     qemuDriverRunningEnd(&run);
     return ret != NULL;
 }
+
+/* ---- memory statistics ----------------------------------------------------------------- */
+
+/* Resident set size of PID in KiB from /proc (field 24 of stat, in pages); 0 if unknown. */
+static unsigned long long
+qemuDriverProcessRssKiB(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%lld/stat", (long long)pid);
+    g_autofree char *stat = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *rest;
+    long page = sysconf(_SC_PAGESIZE);
+    guint64 pages;
+
+    if (pid <= 0 || page <= 0 || !g_file_get_contents(path, &stat, NULL, NULL) ||
+        !(rest = strrchr(stat, ')')))
+        return 0;
+    fields = g_strsplit(rest + 2, " ", 0);
+    /* fields[0] is field 3; rss is field 24. */
+    if (g_strv_length(fields) < 22 ||
+        !g_ascii_string_to_unsigned(fields[21], 10, 0, G_MAXUINT64, &pages, NULL))
+        return 0;
+    return pages * (unsigned long long)page / 1024;
+}
+
+gboolean
+qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
+                            unsigned long long *actualKiB, unsigned long long *rssKiB,
+                            GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    const qvirDomainDef *def;
+    pid_t pid = 0;
+
+    if (!obj)
+        return FALSE;
+    qemuDomainObjLock(obj);
+    if (qemuDomainObjIsActive(obj) && obj->proc && (def = qemuDomainObjGetDef(obj))) {
+        pid = qemuProcessGetPid(obj->proc);
+        *actualKiB = def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB;
+    }
+    qemuDomainObjUnlock(obj);
+    if (pid <= 0) {
+        qemuDriverErrorNotRunning(error);
+        return FALSE;
+    }
+    *rssKiB = qemuDriverProcessRssKiB(pid);
+    return TRUE;
+}

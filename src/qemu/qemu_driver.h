@@ -264,3 +264,9 @@ GPtrArray *qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *u
  * VIR_DOMAIN_BLOCK_RESIZE_BYTES 1); the cached capacity follows. */
 gboolean qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const char *disk,
                                      unsigned long long size, unsigned int flags, GError **error);
+
+/* virsh dommemstat without a balloon driver: the current memory (libvirt's "actual") and
+ * QEMU's resident set size, both KiB. Running domains only. */
+gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
+                                     unsigned long long *actualKiB, unsigned long long *rssKiB,
+                                     GError **error);

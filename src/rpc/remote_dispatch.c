@@ -23,6 +23,11 @@
 #define REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX 16
 #define REMOTE_DOMAIN_DISK_ERRORS_MAX 256
 
+#define REMOTE_DOMAIN_MEMORY_STATS_MAX 1024
+/* virDomainMemoryStatTags */
+#define REMOTE_MEMORY_STAT_ACTUAL_BALLOON 6
+#define REMOTE_MEMORY_STAT_RSS 7
+
 /* virTypedParameterType */
 #define REMOTE_TYPED_PARAM_LLONG 3
 
@@ -62,6 +67,9 @@ typedef enum {
     REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS = 25,
     REMOTE_PROC_DOMAIN_UNDEFINE = 35,
     REMOTE_PROC_CONNECT_LIST_DOMAINS = 37,
+    REMOTE_PROC_DOMAIN_MEMORY_STATS = 159,
+    REMOTE_PROC_DOMAIN_GET_CONTROL_INFO = 229,
+    REMOTE_PROC_DOMAIN_GET_JOB_STATS = 298,
     REMOTE_PROC_CONNECT_NUM_OF_DOMAINS = 51,
     REMOTE_PROC_CONNECT_GET_HOSTNAME = 59,
     REMOTE_PROC_CONNECT_SUPPORTS_FEATURE = 60,
@@ -1103,6 +1111,111 @@ remoteDomainBlockResize(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
            qvirDriverDomainBlockResize(ctx->drv, dom.uuid, disk, size, flags, error);
 }
 
+/* ---- small live queries ---------------------------------------------------------- */
+
+static gboolean
+remoteCheckRunning(qvirRemoteCtx *ctx, const qvirRemoteDomainArg *dom, GError **error)
+{
+    int active = qvirDriverDomainIsActive(ctx->drv, dom->uuid, error);
+
+    if (active < 0)
+        return FALSE;
+    if (!active) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not running");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* args { dom; unsigned int flags; }
+ * ret { unsigned int state; unsigned int details; unsigned hyper stateTime; } : the
+ * monitor is never left busy between calls, so a running domain's control is "ok". */
+static gboolean
+remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                           GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    guint32 flags;
+
+    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error))
+        return FALSE;
+    if (flags) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unsupported flags (0x%x) in function "
+                    "qemuDomainGetControlInfo", flags);
+        return FALSE;
+    }
+    if (!remoteCheckRunning(ctx, &dom, error))
+        return FALSE;
+    qvirXdrWriteU32(ret, 0);
+    qvirXdrWriteU32(ret, 0);
+    qvirXdrWriteU64(ret, 0);
+    return TRUE;
+}
+
+/* args { dom; unsigned int flags; } ret { int type; remote_typed_param params<>; } :
+ * qvirt runs no migration or dump jobs, so there is never a job to report (type NONE). */
+static gboolean
+remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                        GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    guint32 flags;
+
+    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error))
+        return FALSE;
+    /* VIR_DOMAIN_JOB_STATS_COMPLETED 1, KEEP_COMPLETED 2 */
+    if (flags & ~3u) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unsupported flags (0x%x) in function "
+                    "qemuDomainGetJobStats", flags & ~3u);
+        return FALSE;
+    }
+    if (!(flags & 1) && !remoteCheckRunning(ctx, &dom, error))
+        return FALSE;
+    if ((flags & 1) && !qvirRemoteDomainExists(ctx, &dom, error))
+        return FALSE;
+    qvirXdrWriteInt(ret, 0);
+    qvirXdrWriteU32(ret, 0);
+    return TRUE;
+}
+
+/* args { dom; unsigned int maxStats; unsigned int flags; }
+ * ret { remote_domain_memory_stat stats<1024>; } with { int tag; unsigned hyper val; } :
+ * as libvirt without a balloon: actual (the current memory) and rss. */
+static gboolean
+remoteDomainMemoryStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                        GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    unsigned long long actual = 0, rss = 0;
+    guint32 maxStats, flags;
+    guint n = 0;
+
+    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadU32(args, &maxStats, error) ||
+        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    if (maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX");
+        return FALSE;
+    }
+    if (!qvirDriverDomainMemoryStats(ctx->drv, dom.uuid, &actual, &rss, error))
+        return FALSE;
+    n = MIN(maxStats, 2u);
+    qvirXdrWriteU32(ret, n);
+    if (n >= 1) {
+        qvirXdrWriteInt(ret, REMOTE_MEMORY_STAT_ACTUAL_BALLOON);
+        qvirXdrWriteU64(ret, actual);
+    }
+    if (n >= 2) {
+        qvirXdrWriteInt(ret, REMOTE_MEMORY_STAT_RSS);
+        qvirXdrWriteU64(ret, rss);
+    }
+    return TRUE;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define CONN (REMOTE_INLINE)
@@ -1169,6 +1282,9 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS] = {remoteDomainBlockStatsFlags, DRV},
     [REMOTE_PROC_DOMAIN_GET_DISK_ERRORS] = {remoteDomainGetDiskErrors, DRV},
     [REMOTE_PROC_DOMAIN_BLOCK_RESIZE] = {remoteDomainBlockResize, DRVW},
+    [REMOTE_PROC_DOMAIN_GET_CONTROL_INFO] = {remoteDomainGetControlInfo, DRV},
+    [REMOTE_PROC_DOMAIN_GET_JOB_STATS] = {remoteDomainGetJobStats, DRV},
+    [REMOTE_PROC_DOMAIN_MEMORY_STATS] = {remoteDomainMemoryStats, DRV},
 };
 
 static const qvirRemoteProc *

@@ -304,8 +304,15 @@ def step_verbs(conn, args):
     ok("shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; reset(1): %s"
        % e.get_error_message())
 
+    assert dom.controlInfo() == [E.VIR_DOMAIN_CONTROL_OK, 0, 0], dom.controlInfo()
+    assert dom.jobStats() == {"type": E.VIR_DOMAIN_JOB_NONE}, dom.jobStats()
+    mem = dom.memoryStats()
+    assert mem["actual"] == 65536 and mem["rss"] > 1024, mem
+    ok("controlInfo ok, jobStats none, memoryStats actual=%d rss>0" % mem["actual"])
+
     dom.destroy()
     e = expect_error(E.VIR_ERR_OPERATION_INVALID, dom.shutdown)
+    expect_error(E.VIR_ERR_OPERATION_INVALID, dom.memoryStats)
     dom.undefine()
     events = loop.wait_for(name, E.VIR_DOMAIN_EVENT_UNDEFINED, 0)
     mine = [(ev, det) for n, ev, det in events if n == name]
