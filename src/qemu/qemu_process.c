@@ -717,9 +717,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
                     lopts->logPath, g_strerror(errno));
         return NULL;
     }
-    if (fstat(logfd, &sb) == 0)
-        logStart = sb.st_size;
     qemuProcessLogHeader(logfd, argv);
+    /* QEMU's own messages start here: an error quotes them, not the header or earlier runs. */
     if (fstat(logfd, &sb) == 0)
         logStart = sb.st_size;
 
@@ -813,8 +812,8 @@ error:
 
 /* ---- the start pipeline --------------------------------------------------------- */
 
-/* What a start changed on DEF's disks, to be put back when it fails. */
-/* Keyed by the disk object, not its index: preparing a start may reorder def->disks. */
+/* What a start changed on DEF's disks, to be put back when it fails. Keyed by the disk
+ * object, not its index: preparing a start may reorder def->disks. */
 typedef struct {
     qvirDomainDiskDef *disk;
     qvirStorageSource *origSrc; /* copy of disk->src before probing; NULL: not probed */
@@ -1006,9 +1005,8 @@ qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, cons
             if (f <= QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC || disk->iotune[f])
                 json_object_set_int_member(args, keys[f], (gint64)disk->iotune[f]);
         }
-        ret = qemuMonitorCommand(proc->mon, "block_set_io_throttle", args,
-                                 QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-        json_object_unref(args);
+        ret = qemuMonitorCommandSteal(proc->mon, "block_set_io_throttle", args,
+                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         if (!ret) {
             g_prefix_error(error, "disk '%s': ", disk->dst);
             return FALSE;
@@ -1017,9 +1015,10 @@ qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, cons
     return TRUE;
 }
 
+/* What must happen over QMP before the vCPUs run, then "cont" unless STARTPAUSED. */
 static gboolean
-qemuProcessSetupLifecycleActions(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
-                                 gboolean startPaused, GError **error)
+qemuProcessSetupBeforeRun(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
+                          gboolean startPaused, GError **error)
 {
     g_autoptr(JsonNode) ret = NULL;
     JsonObject *args;
@@ -1031,9 +1030,8 @@ qemuProcessSetupLifecycleActions(qemuProcess *proc, const qvirDomainDef *def, co
     if (qemuProcessNeedsLifecycleActions(def, caps)) {
         args = json_object_new();
         json_object_set_string_member(args, "reboot", "shutdown");
-        ret = qemuMonitorCommand(proc->mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
-                                 error);
-        json_object_unref(args);
+        ret = qemuMonitorCommandSteal(proc->mon, "set-action", args,
+                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         if (!ret)
             return FALSE;
     }
@@ -1104,13 +1102,13 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
-    /* the lifecycle actions are set before the vCPUs run (below) */
+    /* throttles and lifecycle actions are set before the vCPUs run (below) */
     lopts.startPaused = opts->startPaused || qemuProcessNeedsSetup(def, caps);
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
                                    envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
                                    opaque, error)))
         goto error;
-    if (!qemuProcessSetupLifecycleActions(proc, def, caps, opts->startPaused, error)) {
+    if (!qemuProcessSetupBeforeRun(proc, def, caps, opts->startPaused, error)) {
         g_autoptr(GError) stopError = NULL;
 
         qemuProcessStop(proc, &stopError);
