@@ -636,6 +636,12 @@ testParseLine(void)
         {"{\"return\": {}, \"id\": \"qvirt-1\"}", -1, TRUE},
         {"  {\"a\": [1, 2.5, null, true, \"\\u00e9\"]}  ", -1, TRUE},
         {"{\"s\": \"[[[[{{{{\"}", -1, TRUE},
+        /* a surrogate pair is one character; escaped quotes and backslashes end nothing */
+        {"{\"s\": \"\\ud83d\\ude00 \\\" \\\\\"}\r\n", -1, TRUE},
+        {"{\"s\": \"\\ud83d\"}", -1, FALSE},
+        {"{\"s\": \"\\ude00\\ud83d\"}", -1, FALSE},
+        {"{} {}", -1, FALSE},
+        {"{}x", -1, FALSE},
         {"", 0, FALSE},
         {"{", -1, FALSE},
         {"}", -1, FALSE},

@@ -56,37 +56,104 @@ struct _qemuMonitor {
 
 /* ---- parsing -------------------------------------------------------------------- */
 
-/* Deepest nesting of LINE, ignoring brackets inside strings; stops counting past LIMIT. */
-static unsigned int
-qemuMonitorJSONDepth(const char *line, gsize len, unsigned int limit)
+static gboolean
+qemuMonitorJSONIsSpace(char c)
 {
-    unsigned int depth = 0, maxDepth = 0;
-    gboolean inString = FALSE;
-    gsize i;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-    for (i = 0; i < len; i++) {
+/* The code unit of the "\uXXXX" escape at P (P[0] is the backslash), or -1 when P does not
+ * start one with four hex digits in the LEFT bytes it has. */
+static int
+qemuMonitorJSONUnicodeEscape(const char *p, gsize left)
+{
+    int unit = 0;
+
+    if (left < 6 || p[0] != '\\' || p[1] != 'u')
+        return -1;
+    for (int i = 2; i < 6; i++) {
+        int digit = g_ascii_xdigit_value(p[i]);
+
+        if (digit < 0)
+            return -1;
+        unit = unit * 16 + digit;
+    }
+    return unit;
+}
+
+/*
+ * Check what json-glib 1.6 mishandles before it sees the line (fuzz_qmp found it leaking on
+ * both): the line must be exactly one object, with nothing but white space after it, and
+ * every UTF-16 surrogate escape must be half of a pair. Also bounds the nesting, since
+ * json-glib recurses once per level. Brackets inside strings do not count.
+ */
+static gboolean
+qemuMonitorJSONCheckShape(const char *line, gsize len, GError **error)
+{
+    unsigned int depth = 0;
+    gboolean inString = FALSE;
+    gsize i = 0;
+
+    while (i < len && qemuMonitorJSONIsSpace(line[i]))
+        i++;
+    if (i == len || line[i] != '{') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "QEMU monitor message is not a JSON object");
+        return FALSE;
+    }
+    for (; i < len; i++) {
         char c = line[i];
 
         if (inString) {
-            if (c == '\\')
-                i++; /* the escaped character cannot end the string */
-            else if (c == '"')
+            int unit;
+
+            if (c == '"') {
                 inString = FALSE;
+                continue;
+            }
+            if (c != '\\')
+                continue;
+            unit = qemuMonitorJSONUnicodeEscape(line + i, len - i);
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+                int low = qemuMonitorJSONUnicodeEscape(line + i + 6, len - i - 6);
+
+                if (low < 0xDC00 || low > 0xDFFF)
+                    goto surrogate;
+                i += 11; /* both escapes */
+            } else if (unit >= 0xDC00 && unit <= 0xDFFF) {
+                goto surrogate;
+            } else {
+                i++; /* the escaped character cannot end the string */
+            }
             continue;
         }
         if (c == '"') {
             inString = TRUE;
         } else if (c == '{' || c == '[') {
-            depth++;
-            if (depth > maxDepth)
-                maxDepth = depth;
-            if (maxDepth > limit)
-                return maxDepth;
+            if (++depth > QEMU_MONITOR_MAX_DEPTH) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "QEMU monitor message nests deeper than %d levels",
+                            QEMU_MONITOR_MAX_DEPTH);
+                return FALSE;
+            }
         } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
+            if (--depth == 0)
+                break; /* the object is complete */
         }
     }
-    return maxDepth;
+    for (i++; i < len; i++) {
+        if (!qemuMonitorJSONIsSpace(line[i])) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "QEMU monitor message has data after its JSON object");
+            return FALSE;
+        }
+    }
+    return TRUE;
+
+surrogate:
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "QEMU monitor message has an unpaired UTF-16 surrogate escape");
+    return FALSE;
 }
 
 JsonObject *
@@ -111,11 +178,8 @@ qemuMonitorParseLine(const char *line, gsize len, GError **error)
                     "QEMU monitor message is not valid UTF-8");
         return NULL;
     }
-    if (qemuMonitorJSONDepth(line, len, QEMU_MONITOR_MAX_DEPTH) > QEMU_MONITOR_MAX_DEPTH) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "QEMU monitor message nests deeper than %d levels", QEMU_MONITOR_MAX_DEPTH);
+    if (!qemuMonitorJSONCheckShape(line, len, error))
         return NULL;
-    }
 
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, (gssize)len, &jsonError)) {
