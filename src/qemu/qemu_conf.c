@@ -110,10 +110,9 @@ qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
 {
     g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
     guint64 val = 0;
-    g_autoptr(GError) err = NULL;
 
     g_strstrip(str);
-    if (!g_ascii_string_to_unsigned(str, 10, 1, 100000, &val, &err)) {
+    if (!g_ascii_string_to_unsigned(str, 10, 1, 100000, &val, NULL)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': invalid value for key '%s': '%s' is not an "
                     "integer between 1 and 100000",

@@ -8,7 +8,7 @@
 typedef struct {
     char *root;        /* --root DIR, or NULL */
     char *configDir;   /* root: /etc/qvirt; --root: DIR/etc */
-    char *stateDir;    /* /var/lib/qvirt;  DIR/lib   (persistent defs: stateDir/../etc? see below) */
+    char *stateDir;    /* /var/lib/qvirt;  DIR/lib   (per-domain data: stateDir/qemu/...) */
     char *runDir;      /* /run/qvirt;      DIR/run   (socket, status files, monitors) */
     char *cacheDir;    /* /var/cache/qvirt; DIR/cache (capabilities cache) */
     char *logDir;      /* /var/log/qvirt;  DIR/log */
