@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "blockopstestutils.h"
+#include "guesttestutils.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_snapshot.h"
@@ -646,109 +647,7 @@ testSoak(void)
     testVMFree(&vm);
 }
 
-/* ---- a real guest ------------------------------------------------------------------------ */
-
-/*
- * A minimal Linux guest under TCG: Debian's cloud kernel and an initramfs built here from
- * busybox-static and the kernel's virtio modules. The guest waits for a hot-plugged disk,
- * writes a pattern to it, and its kernel answers the unplug request, so device_del really
- * completes (DEVICE_DELETED) - which no paused QEMU can show.
- */
-#define GUEST_INIT                                                                                 \
-    "#!/bin/busybox sh\n"                                                                          \
-    "/bin/busybox --install -s /bin\n"                                                             \
-    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"              \
-    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "          \
-    "virtio_blk; do insmod /lib/$m.ko; done\n"                                                     \
-    "echo QVIRT-READY\n"                                                                           \
-    "while [ ! -e /sys/block/vdb ]; do sleep 0.2; done\n"                                          \
-    "sleep 0.5\n"                                                                                  \
-    "dd if=/dev/zero bs=65536 count=1 2>/dev/null | tr '\\000' '\\132' | "                         \
-    "dd of=/dev/vdb bs=65536 seek=32 conv=fsync 2>/dev/null && echo QVIRT-WROTE\n"                 \
-    "while [ -e /sys/block/vdb ]; do sleep 0.2; done\n"                                            \
-    "echo QVIRT-GONE\n"                                                                            \
-    "while true; do sleep 10; done\n"
-
-static const char *const testGuestModules[] = {
-    "kernel/drivers/virtio/virtio_ring.ko",
-    "kernel/drivers/virtio/virtio.ko",
-    "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
-    "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-    "kernel/drivers/virtio/virtio_pci.ko",
-    "kernel/drivers/block/virtio_blk.ko",
-};
-
-/* One entry of a "newc" cpio archive (the initramfs format). */
-static void
-testCpioAdd(GByteArray *out, const char *name, guint32 mode, const char *data, gsize len)
-{
-    static guint32 ino = 1;
-    g_autofree char *hdr = g_strdup_printf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X"
-                                           "%08X%08X%08X",
-                                           ino++, mode, 0u, 0u, 1u, 0u, (guint32)len, 0u, 0u, 0u,
-                                           0u, (guint32)strlen(name) + 1, 0u);
-    static const guint8 zeros[4] = {0};
-
-    g_byte_array_append(out, (const guint8 *)hdr, strlen(hdr));
-    g_byte_array_append(out, (const guint8 *)name, strlen(name) + 1);
-    g_byte_array_append(out, zeros, (4 - out->len % 4) % 4);
-    if (len)
-        g_byte_array_append(out, (const guint8 *)data, len);
-    g_byte_array_append(out, zeros, (4 - out->len % 4) % 4);
-}
-
-/* The kernel image and its modules directory, or FALSE when not installed. */
-static gboolean
-testGuestKernel(char **kernel, char **modules)
-{
-    g_autoptr(GDir) dir = g_dir_open("/boot", 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *mods = NULL;
-
-        if (!g_str_has_prefix(name, "vmlinuz-"))
-            continue;
-        mods = g_build_filename("/lib/modules", name + strlen("vmlinuz-"), NULL);
-        if (!g_file_test(mods, G_FILE_TEST_IS_DIR))
-            continue;
-        *kernel = g_build_filename("/boot", name, NULL);
-        *modules = g_steal_pointer(&mods);
-        return TRUE;
-    }
-    return FALSE;
-}
-
-static gboolean
-testGuestInitrd(const char *modules, const char *path)
-{
-    g_autoptr(GByteArray) cpio = g_byte_array_new();
-    g_autofree char *busybox = NULL;
-    gsize len = 0;
-
-    if (!g_file_get_contents("/bin/busybox", &busybox, &len, NULL))
-        return FALSE;
-    testCpioAdd(cpio, "bin", 040755, NULL, 0);
-    testCpioAdd(cpio, "lib", 040755, NULL, 0);
-    testCpioAdd(cpio, "proc", 040755, NULL, 0);
-    testCpioAdd(cpio, "sys", 040755, NULL, 0);
-    testCpioAdd(cpio, "dev", 040755, NULL, 0);
-    testCpioAdd(cpio, "bin/busybox", 0100755, busybox, len);
-    testCpioAdd(cpio, "init", 0100755, GUEST_INIT, strlen(GUEST_INIT));
-    for (guint i = 0; i < G_N_ELEMENTS(testGuestModules); i++) {
-        g_autofree char *src = g_build_filename(modules, testGuestModules[i], NULL);
-        g_autofree char *base = g_path_get_basename(testGuestModules[i]);
-        g_autofree char *dst = g_build_filename("lib", base, NULL);
-        g_autofree char *data = NULL;
-        gsize dlen = 0;
-
-        if (!g_file_get_contents(src, &data, &dlen, NULL))
-            return FALSE;
-        testCpioAdd(cpio, dst, 0100644, data, dlen);
-    }
-    testCpioAdd(cpio, "TRAILER!!!", 0, NULL, 0);
-    return g_file_set_contents(path, (const char *)cpio->data, cpio->len, NULL);
-}
+/* ---- a real guest (guesttestutils.h) ------------------------------------------------------ */
 
 /* The pty QEMU gave the guest's serial port (query-chardev). */
 static int
@@ -770,27 +669,6 @@ testGuestOpenSerial(TestVM *vm)
     }
     g_error("no pty serial port");
     return -1;
-}
-
-/* Read the console into LOG until it shows WHAT (TRUE) or TIMEOUT_S passes. */
-static gboolean
-testGuestWaitFor(int fd, GString *log, const char *what, guint timeoutS)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutS * G_USEC_PER_SEC;
-
-    while (!strstr(log->str, what)) {
-        char buf[4096];
-        ssize_t n = read(fd, buf, sizeof(buf));
-
-        if (n > 0) {
-            g_string_append_len(log, buf, n);
-            continue;
-        }
-        if (g_get_monotonic_time() > deadline)
-            return FALSE;
-        g_usleep(50 * 1000);
-    }
-    return TRUE;
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <libxml/xpath.h>
 
 #include "daemontestutils.h"
+#include "guesttestutils.h"
 
 #define VM "blk1"
 #define VM_UUID "5a0c3c1e-9d1b-4c55-8e0f-6b7a1d2c3e4f"
@@ -615,6 +616,116 @@ testSoak(void)
     g_assert_true(testImgHas(soakHot, 0x55, "1M"));
 }
 
+/* ---- a real guest ------------------------------------------------------------------------- */
+
+/* The guest's console: QEMU logs which pty its serial port got. -1 until it is there. */
+static int
+testGuestConsole(const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.log", name);
+    g_autofree char *log = g_build_filename(daemonEnv.root, "log", "qemu", file, NULL);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *text = NULL;
+        const char *p;
+
+        if (g_file_get_contents(log, &text, NULL, NULL) &&
+            (p = g_strrstr(text, "char device redirected to "))) {
+            g_autofree char *pty = NULL;
+
+            p += strlen("char device redirected to ");
+            pty = g_strndup(p, strcspn(p, " \n"));
+            return open(pty, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        }
+        g_usleep(50 * 1000);
+    }
+    return -1;
+}
+
+/*
+ * virsh attach-disk to a booted Linux guest, which writes to the new disk; virsh
+ * detach-disk then really completes (the guest releases the device) and says so.
+ */
+static void
+testGuest(void)
+{
+    g_autofree char *kernel = NULL;
+    g_autofree char *modules = NULL;
+    g_autofree char *initrd = NULL;
+    g_autofree char *root = daemonImagePath("guest-root.qcow2");
+    g_autofree char *gdisk = daemonImagePath("guest-data.qcow2");
+    g_autofree char *gbase = daemonImagePath("guest-data-base.qcow2");
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *out = NULL;
+    g_autoptr(GString) console = g_string_new(NULL);
+    int fd;
+
+    if (!testGuestKernel(&kernel, &modules) || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS)) {
+        g_test_skip("needs a Debian kernel in /boot (linux-image-cloud-amd64) and "
+                    "busybox-static");
+        return;
+    }
+    initrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
+    if (!testGuestInitrd(modules, initrd)) {
+        g_test_skip("cannot build the guest's initramfs (virtio modules missing?)");
+        return;
+    }
+    daemonMakeQcow2(root, NULL);
+    daemonMakeQcow2(gbase, NULL);
+    daemonMakeQcow2(gdisk, gbase);
+    testImgWrite(gbase, 0x66, "0");
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>guest</name>\n"
+                          "  <memory unit='MiB'>256</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type>\n"
+                          "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+                          "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+                          "  <features><acpi/></features>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <serial type='pty'><target port='0'/></serial>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          kernel, initrd, root);
+    xmlPath = daemonWriteFile("guest.xml", xml);
+    g_free(VIRSH_OK("create", xmlPath));
+    fd = testGuestConsole("guest");
+    g_assert_cmpint(fd, >=, 0);
+    if (!testGuestWaitFor(fd, console, "QVIRT-READY", 240))
+        g_error("guest did not boot; console:\n%s", console->str);
+
+    out = VIRSH_OK("attach-disk", "guest", gdisk, "vdb", "--driver", "qemu", "--subdriver", "qcow2",
+                   "--cache", "none", "--live");
+    g_assert_nonnull(strstr(out, "Disk attached successfully"));
+    g_clear_pointer(&out, g_free);
+    if (!testGuestWaitFor(fd, console, "QVIRT-WROTE", 120))
+        g_error("guest did not write to the new disk; console:\n%s", console->str);
+
+    /* the guest releases the disk: the detach is real, and virsh says so */
+    out = VIRSH_OK("detach-disk", "guest", "vdb", "--live");
+    g_assert_nonnull(strstr(out, "Disk detached successfully"));
+    g_clear_pointer(&out, g_free);
+    out = VIRSH_OK("dumpxml", "guest");
+    g_assert_null(strstr(out, "dev='vdb'"));
+    g_clear_pointer(&out, g_free);
+    if (!testGuestWaitFor(fd, console, "QVIRT-GONE", 60))
+        g_error("guest still sees the disk; console:\n%s", console->str);
+    close(fd);
+    g_free(VIRSH_OK("destroy", "guest"));
+
+    /* the guest's write is in the image the host attached, the base kept its data */
+    g_assert_true(testImgHas(gdisk, 0x5a, "2M"));
+    g_assert_true(testImgHas(gdisk, 0x66, "0"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -648,6 +759,7 @@ main(int argc, char **argv)
 
     g_test_add_func("/virshblock/operations", testOperations);
     g_test_add_func("/virshblock/soak", testSoak);
+    g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();
     if (daemonEnv.pid)
         daemonStop();
