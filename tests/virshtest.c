@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <signal.h>
 
 #include "daemontestutils.h"
@@ -22,6 +23,8 @@
 #define SLOW_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1813"
 #define VERBS_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1814"
 #define VERBS "vm-verbs"
+#define GUEST_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1815"
+#define GUEST "vm-guest"
 
 static char *topImage;
 static char *vmXMLPath;
@@ -774,6 +777,155 @@ testVerbs(void)
     }
 }
 
+/* The newest /boot/vmlinuz-*, or NULL. */
+static char *
+findGuestKernel(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/boot", 0, NULL);
+    g_autofree char *best = NULL;
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        if (g_str_has_prefix(name, "vmlinuz-") && (!best || strcmp(name, best) > 0)) {
+            g_free(best);
+            best = g_strdup(name);
+        }
+    }
+    return best ? g_build_filename("/boot", best, NULL) : NULL;
+}
+
+/* An initramfs whose /init (busybox) powers the guest off as soon as it runs. */
+static char *
+makePoweroffInitrd(void)
+{
+    g_autofree char *dir = g_build_filename(daemonEnv.images, "initrd", NULL);
+    g_autofree char *bin = g_build_filename(dir, "bin", NULL);
+    g_autofree char *init = g_build_filename(dir, "init", NULL);
+    g_autofree char *busybox = NULL;
+    g_autofree char *script = NULL;
+    g_autofree char *err = NULL;
+    char *out = g_build_filename(daemonEnv.images, "poweroff.cpio", NULL);
+    gsize len;
+
+    if (!g_file_get_contents("/bin/busybox", &busybox, &len, NULL))
+        return NULL;
+    g_mkdir_with_parents(bin, 0755);
+    {
+        g_autofree char *dst = g_build_filename(bin, "busybox", NULL);
+
+        if (!g_file_set_contents(dst, busybox, len, NULL) || chmod(dst, 0755) < 0)
+            g_error("cannot write %s", dst);
+    }
+    if (!g_file_set_contents(init, "#!/bin/busybox sh\n/bin/busybox poweroff -f\n", -1, NULL) ||
+        chmod(init, 0755) < 0)
+        g_error("cannot write %s", init);
+    script = g_strdup_printf("cd '%s' && find . | cpio -o -H newc --quiet > '%s'", dir, out);
+    if (qvirTestRun((const char *const[]){"sh", "-c", script, NULL}, NULL, &err) != 0)
+        g_error("cpio failed: %s", err);
+    return out;
+}
+
+static int
+domid(const char *name)
+{
+    g_auto(VirshResult) r = {0};
+
+    /* An inactive domain's id is "-". */
+    VIRSH(&r, "domid", name);
+    return r.rc == 0 && g_ascii_isdigit(*g_strstrip(r.out)) ? atoi(r.out) : -1;
+}
+
+/*
+ * virsh reboot with a real guest (Debian's kernel, a busybox /init that powers off):
+ * libvirt restarts the guest after it powers off; here a new QEMU is started (new id),
+ * whose own power-off then ends the domain as usual. Events: started, stopped, started,
+ * stopped.
+ */
+static void
+testRebootGuest(void)
+{
+    g_autofree char *kernel = findGuestKernel();
+    g_autofree char *cpio = g_find_program_in_path("cpio");
+    g_autofree char *initrd = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *events = NULL;
+    VirshBackground bg;
+    gint64 deadline;
+    int id1, id2 = -1;
+
+    if (!kernel || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS) ||
+        !cpio) {
+        g_test_skip("needs /boot/vmlinuz-*, /bin/busybox (busybox-static) and cpio");
+        return;
+    }
+    initrd = makePoweroffInitrd();
+    g_assert_nonnull(initrd);
+    xml = g_strdup_printf("<domain type='qemu'><name>" GUEST "</name><uuid>" GUEST_UUID "</uuid>"
+                          "<memory unit='MiB'>192</memory><vcpu>1</vcpu>"
+                          "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel>"
+                          "<initrd>%s</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline>"
+                          "</os><features><acpi/></features><devices>"
+                          "<emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>",
+                          kernel, initrd);
+    path = daemonWriteFile(GUEST ".xml", xml);
+    {
+        g_auto(VirshResult) def = {0};
+
+        VIRSH_OK(&def, "define", path);
+    }
+    virshBackgroundStart(&bg, (const char *const[]){"event", "--domain", GUEST, "--event",
+                                                    "lifecycle", "--loop", "--timeout", "200",
+                                                    NULL});
+    g_usleep(1500 * 1000);
+    {
+        g_auto(VirshResult) start = {0};
+        g_auto(VirshResult) reboot = {0};
+
+        VIRSH_OK(&start, "start", GUEST);
+        id1 = domid(GUEST);
+        g_assert_cmpint(id1, >, 0);
+        VIRSH_OK(&reboot, "reboot", GUEST);
+        assertContains(reboot.out, "Domain '" GUEST "' is being rebooted");
+    }
+    /* The guest powers off (after a TCG boot of some seconds): started again. */
+    deadline = g_get_monotonic_time() + 90 * G_TIME_SPAN_SECOND;
+    while ((id2 = domid(GUEST)) == id1 || id2 < 0) {
+        if (g_get_monotonic_time() > deadline)
+            g_error("domain was not restarted after the guest powered off (id %d)", id2);
+        g_usleep(250 * 1000);
+    }
+    g_assert_cmpint(id2, >, id1);
+    assertState(GUEST, "running");
+    /* The second boot powers off too, with no reboot pending: the domain ends. */
+    deadline = g_get_monotonic_time() + 90 * G_TIME_SPAN_SECOND;
+    for (;;) {
+        g_autofree char *state = domstate(GUEST);
+
+        if (g_str_equal(state, "shut off"))
+            break;
+        if (g_get_monotonic_time() > deadline)
+            g_error("guest never powered off the second time (%s)", state);
+        g_usleep(250 * 1000);
+    }
+    {
+        g_auto(VirshResult) reason = {0};
+        g_auto(VirshResult) undef = {0};
+
+        VIRSH_OK(&reason, "domstate", "--reason", GUEST);
+        assertContains(reason.out, "shut off (shutdown)");
+        VIRSH_OK(&undef, "undefine", GUEST);
+    }
+    events = virshBackgroundFinish(&bg, "Undefined Removed");
+    {
+        g_auto(GStrv) started = g_strsplit(events, "Started Booted", -1);
+        g_auto(GStrv) stopped = g_strsplit(events, "Stopped Shutdown", -1);
+
+        if (g_strv_length(started) != 3 || g_strv_length(stopped) != 3)
+            g_error("expected two starts and two shutdowns:\n%s", events);
+    }
+}
+
 static void
 testDestroyUndefine(void)
 {
@@ -833,6 +985,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/qemu-sigkill", testQemuKilled);
     g_test_add_func("/virsh/transient", testTransient);
     g_test_add_func("/virsh/verbs", testVerbs);
+    g_test_add_func("/virsh/reboot-guest", testRebootGuest);
     g_test_add_func("/virsh/destroy-undefine", testDestroyUndefine);
     rc = g_test_run();
 

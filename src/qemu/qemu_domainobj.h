@@ -52,6 +52,7 @@ struct _qemuDomainObj {
     gboolean exitPending;  /* ... here, and handled once it finished */
     int exitPendingReason; /* qemuProcessExitReason */
     gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
+    gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

@@ -455,7 +455,10 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
      * is safe here; the chain edit itself runs on a worker. */
     if (obj->blockJobs && qemuBlockJobsHandleEvent(obj->blockJobs, name, data))
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_BLOCKJOBS, 0);
-    if (g_strcmp0(name, "STOP") == 0) {
+    if (g_strcmp0(name, "SHUTDOWN") == 0 && data && json_object_has_member(data, "guest") &&
+        json_object_get_boolean_member(data, "guest")) {
+        obj->guestShutdown = TRUE;
+    } else if (g_strcmp0(name, "STOP") == 0) {
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_STOP, 0);
     } else if (g_strcmp0(name, "RESUME") == 0) {
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_RESUME, 0);
@@ -484,6 +487,7 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->proc = proc;
     obj->procCtx = ctx;
     obj->procGen++;
+    obj->guestShutdown = FALSE;
     if (!obj->blockJobs)
         obj->blockJobs = qemuBlockJobsNew();
     obj->liveDef = live;
@@ -624,9 +628,11 @@ qemuDriverHandleExit(qvirDriver *drv, qemuDomainObj *obj, qemuProcessExitReason 
     int shutoff = qemuDriverExitReasonToShutoff(reason);
 
     qemuDomainObjLock(obj);
-    if (obj->rebootPending && reason == QEMU_PROCESS_EXIT_SHUTDOWN)
+    /* Only the guest's own power-off completes a reboot; QEMU ended by a signal does not. */
+    if (obj->rebootPending && obj->guestShutdown && reason == QEMU_PROCESS_EXIT_SHUTDOWN)
         restart = qvirDomainDefCopy(obj->def ? obj->def : obj->liveDef, 0, &err);
     obj->rebootPending = FALSE;
+    obj->guestShutdown = FALSE;
     qemuDomainObjUnlock(obj);
 
     qemuDriverReleaseProcess(obj);
