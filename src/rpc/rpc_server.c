@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -67,6 +68,16 @@ struct _qvirRpcServer {
 static void qvirRpcClientClose(qvirRpcClient *client);
 static void qvirRpcClientProcessInput(qvirRpcClient *client);
 static void qvirRpcClientFlush(qvirRpcClient *client);
+
+/* Detach *SOURCE from its context, drop our reference and clear the pointer. */
+static void
+qvirRpcSourceClear(GSource **source)
+{
+    if (!*source)
+        return;
+    g_source_destroy(*source);
+    g_clear_pointer(source, g_source_unref);
+}
 
 /* ---- clients and calls ---------------------------------------------------- */
 
@@ -170,21 +181,29 @@ qvirRpcCallDoneIdle(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * Run FUNC(DATA) on CTX's loop, always later: g_main_context_invoke would run it right
+ * here if the context happened to be free, and only the main loop touches sockets.
+ */
+static void
+qvirRpcRunLater(GMainContext *ctx, GSourceFunc func, gpointer data)
+{
+    GSource *idle = g_idle_source_new();
+
+    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback(idle, func, data, NULL);
+    g_source_attach(idle, ctx);
+    g_source_unref(idle);
+}
+
 static void
 qvirRpcWorker(gpointer data, gpointer opaque)
 {
     qvirRpcCall *call = data;
     qvirRpcServer *srv = opaque;
-    GSource *idle;
 
     qvirRpcCallRun(srv, call);
-    /* Always defer to the main loop: g_main_context_invoke could run the
-     * completion right here if the context happened to be free. */
-    idle = g_idle_source_new();
-    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
-    g_source_set_callback(idle, qvirRpcCallDoneIdle, call, NULL);
-    g_source_attach(idle, srv->ctx);
-    g_source_unref(idle);
+    qvirRpcRunLater(srv->ctx, qvirRpcCallDoneIdle, call);
 }
 
 /* ---- holding clients and sending them messages ---------------------------------- */
@@ -215,6 +234,12 @@ typedef struct {
 
 static void qvirRpcClientWrite(qvirRpcClient *client);
 
+static void
+qvirRpcClientQueuePacket(qvirRpcClient *client, const GByteArray *pkt)
+{
+    g_byte_array_append(client->tx, pkt->data, pkt->len);
+}
+
 static gboolean
 qvirRpcMessageSendIdle(gpointer opaque)
 {
@@ -223,7 +248,7 @@ qvirRpcMessageSendIdle(gpointer opaque)
 
     /* Like a PONG, a message goes out between any two packets. */
     if (!client->closed) {
-        g_byte_array_append(client->tx, msg->pkt->data, msg->pkt->len);
+        qvirRpcClientQueuePacket(client, msg->pkt);
         qvirRpcClientWrite(client);
     }
     qvirRpcClientUnref(client);
@@ -245,7 +270,6 @@ qvirRpcClientSendMessage(qvirRpcClient *client, gint32 procedure, const GByteArr
     };
     g_autoptr(GError) err = NULL;
     qvirRpcMessage *msg;
-    GSource *idle;
 
     if (qvirRpcClientIsClosed(client))
         return;
@@ -260,23 +284,12 @@ qvirRpcClientSendMessage(qvirRpcClient *client, gint32 procedure, const GByteArr
         return;
     }
     msg->client = qvirRpcClientRef(client);
-    /* Sockets are only touched on the main loop. */
-    idle = g_idle_source_new();
-    g_source_set_priority(idle, G_PRIORITY_DEFAULT);
-    g_source_set_callback(idle, qvirRpcMessageSendIdle, msg, NULL);
-    g_source_attach(idle, client->ctx);
-    g_source_unref(idle);
+    qvirRpcRunLater(client->ctx, qvirRpcMessageSendIdle, msg);
 }
 
 /* ---- output ----------------------------------------------------------------- */
 
 static gboolean qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque);
-
-static void
-qvirRpcClientQueuePacket(qvirRpcClient *client, const GByteArray *pkt)
-{
-    g_byte_array_append(client->tx, pkt->data, pkt->len);
-}
 
 /* Write what the socket takes now; wait for G_IO_OUT for the rest. */
 static void
@@ -300,10 +313,7 @@ qvirRpcClientWrite(qvirRpcClient *client)
     if (client->txOff == client->tx->len) {
         g_byte_array_set_size(client->tx, 0);
         client->txOff = 0;
-        if (client->outSource) {
-            g_source_destroy(client->outSource);
-            g_clear_pointer(&client->outSource, g_source_unref);
-        }
+        qvirRpcSourceClear(&client->outSource);
         return;
     }
     if (!client->outSource) {
@@ -566,10 +576,9 @@ qvirRpcClientRead(qvirRpcClient *client, GSocket *sock)
 static void
 qvirRpcClientSetReading(qvirRpcClient *client, gboolean on)
 {
-    if (!on && client->inSource) {
-        g_source_destroy(client->inSource);
-        g_clear_pointer(&client->inSource, g_source_unref);
-    } else if (on && !client->inSource && !client->closed) {
+    if (!on) {
+        qvirRpcSourceClear(&client->inSource);
+    } else if (!client->inSource && !client->closed) {
         client->inSource =
             g_socket_create_source(client->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
         g_source_set_callback(client->inSource,
@@ -590,10 +599,7 @@ qvirRpcClientClose(qvirRpcClient *client)
         return;
     qvirRpcClientSetReading(client, FALSE);
     g_atomic_int_set(&client->closed, TRUE);
-    if (client->outSource) {
-        g_source_destroy(client->outSource);
-        g_clear_pointer(&client->outSource, g_source_unref);
-    }
+    qvirRpcSourceClear(&client->outSource);
     g_socket_close(client->sock, NULL);
 
     for (l = client->calls.head; l; l = next) {
@@ -648,10 +654,7 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
 static void
 qvirRpcListenerFree(qvirRpcListener *lst)
 {
-    if (lst->source) {
-        g_source_destroy(lst->source);
-        g_source_unref(lst->source);
-    }
+    qvirRpcSourceClear(&lst->source);
     if (lst->sock)
         g_socket_close(lst->sock, NULL);
     g_clear_object(&lst->sock);
@@ -664,9 +667,10 @@ qvirRpcListenerFree(qvirRpcListener *lst)
 qvirRpcServer *
 qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers)
 {
-    qvirRpcServer *srv = g_new0(qvirRpcServer, 1);
+    qvirRpcServer *srv;
 
     g_return_val_if_fail(prog && prog->dispatch, NULL);
+    srv = g_new0(qvirRpcServer, 1);
     srv->prog = *prog;
     srv->ctx = g_main_context_ref_thread_default();
     srv->pool = g_thread_pool_new(qvirRpcWorker, srv, maxWorkers ? maxWorkers : 1, FALSE, NULL);
@@ -695,7 +699,7 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
     qvirRpcListener *lst;
     GError *err = NULL;
 
-    if (strlen(path) >= 108) {
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "socket path '%s' is too long for a unix socket", path);
         return FALSE;
