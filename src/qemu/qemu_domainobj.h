@@ -53,6 +53,7 @@ struct _qemuDomainObj {
     int exitPendingReason; /* qemuProcessExitReason */
     gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
     gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
+    gboolean shutdownEventPending; /* ... and clients have not been told yet */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

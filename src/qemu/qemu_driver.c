@@ -72,6 +72,7 @@ typedef enum {
     QEMU_DRIVER_TASK_RESUME,         /* QMP RESUME */
     QEMU_DRIVER_TASK_BLOCKJOBS,      /* a block job changed state: apply it to the chain */
     QEMU_DRIVER_TASK_DEVICE_DELETED, /* QEMU released a device (a pending detach) */
+    QEMU_DRIVER_TASK_SHUTDOWN,       /* the guest powered off (QMP SHUTDOWN, guest=true) */
 } qemuDriverTaskKind;
 
 typedef struct {
@@ -457,7 +458,13 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_BLOCKJOBS, 0);
     if (g_strcmp0(name, "SHUTDOWN") == 0 && data && json_object_has_member(data, "guest") &&
         json_object_get_boolean_member(data, "guest")) {
+        /* As libvirt: state "in shutdown" (so the STOP that -no-shutdown brings is not a
+         * suspend) and a SHUTDOWN/GUEST lifecycle event, before the STOPPED one. */
         obj->guestShutdown = TRUE;
+        obj->shutdownEventPending = TRUE;
+        obj->state = QVIR_DOMAIN_SHUTDOWN;
+        obj->reason = 0; /* VIR_DOMAIN_SHUTDOWN_UNKNOWN */
+        qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_SHUTDOWN, 0);
     } else if (g_strcmp0(name, "STOP") == 0) {
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_STOP, 0);
     } else if (g_strcmp0(name, "RESUME") == 0) {
@@ -488,6 +495,7 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->procCtx = ctx;
     obj->procGen++;
     obj->guestShutdown = FALSE;
+    obj->shutdownEventPending = FALSE;
     if (!obj->blockJobs)
         obj->blockJobs = qemuBlockJobsNew();
     obj->liveDef = live;
@@ -615,6 +623,21 @@ qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKin
 static gboolean qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
                                       unsigned int flags, GError **error);
 
+/* libvirt's VIR_DOMAIN_EVENT_SHUTDOWN (6) / _GUEST (1) once for a guest power-off (job held). */
+#define QEMU_EVENT_SHUTDOWN 6
+static void
+qemuDriverEmitGuestShutdown(qvirDriver *drv, qemuDomainObj *obj)
+{
+    gboolean pending;
+
+    qemuDomainObjLock(obj);
+    pending = obj->shutdownEventPending;
+    obj->shutdownEventPending = FALSE;
+    qemuDomainObjUnlock(obj);
+    if (pending)
+        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SHUTDOWN, 1 /* guest */);
+}
+
 /*
  * QEMU went away (job held). After a virDomainReboot whose guest powered off, the domain is
  * started again from the definition it would start with (libvirt resets the same QEMU; our
@@ -627,6 +650,7 @@ qemuDriverHandleExit(qvirDriver *drv, qemuDomainObj *obj, qemuProcessExitReason 
     qvirDomainDef *restart = NULL;
     int shutoff = qemuDriverExitReasonToShutoff(reason);
 
+    qemuDriverEmitGuestShutdown(drv, obj);
     qemuDomainObjLock(obj);
     /* Only the guest's own power-off completes a reboot; QEMU ended by a signal does not. */
     if (obj->rebootPending && obj->guestShutdown && reason == QEMU_PROCESS_EXIT_SHUTDOWN)
@@ -685,6 +709,9 @@ qemuDriverWorker(gpointer data, gpointer userData)
             break;
         case QEMU_DRIVER_TASK_DEVICE_DELETED:
             qemuDriverDeviceDeleted(drv, obj, task->alias);
+            break;
+        case QEMU_DRIVER_TASK_SHUTDOWN:
+            qemuDriverEmitGuestShutdown(drv, obj);
             break;
         }
     }
