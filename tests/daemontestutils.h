@@ -258,18 +258,11 @@ daemonImagePath(const char *name)
     return g_build_filename(daemonEnv.images, name, NULL);
 }
 
-/* qemu-img create -f qcow2 [-b BACKING -F qcow2] PATH 16M */
+/* qemu-img create -f qcow2 [-b BACKING -F qcow2] PATH (16M without a backing file) */
 G_GNUC_UNUSED static void
 daemonMakeQcow2(const char *path, const char *backing)
 {
-    const char *argvPlain[] = {"qemu-img", "create", "-q", "-f", "qcow2", path, "16M", NULL};
-    const char *argvBacked[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
-                                backing,    "-F",     "qcow2", path, NULL};
-    g_autofree char *err = NULL;
-    int rc = qvirTestRun(backing ? argvBacked : argvPlain, NULL, &err);
-
-    if (rc != 0)
-        g_error("qemu-img failed for %s: %s", path, err);
+    qvirTestQcow2Create(path, backing, backing ? NULL : "16M");
 }
 
 /* base.qcow2 <- mid.qcow2 <- top.qcow2 under DIR; returns the top's path. */

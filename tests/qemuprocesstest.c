@@ -812,15 +812,6 @@ typedef struct {
     char *top;
 } TestDomain;
 
-static void
-testQemuImg(const char *const *argv)
-{
-    g_autofree char *err = NULL;
-
-    if (qvirTestRun(argv, NULL, &err) != 0)
-        g_error("qemu-img failed: %s", err ? err : "");
-}
-
 /* base.qcow2 <- mid.qcow2 <- top.qcow2 in DIR */
 static void
 testMakeChain(const char *dir, char **base, char **mid, char **top)
@@ -828,16 +819,9 @@ testMakeChain(const char *dir, char **base, char **mid, char **top)
     *base = g_build_filename(dir, "base.qcow2", NULL);
     *mid = g_build_filename(dir, "mid.qcow2", NULL);
     *top = g_build_filename(dir, "top.qcow2", NULL);
-    {
-        const char *a[] = {"qemu-img", "create", "-q", "-f", "qcow2", *base, "16M", NULL};
-        const char *b[] = {"qemu-img", "create", "-q",         "-f", "qcow2", "-F",
-                           "qcow2",    "-b",     "base.qcow2", *mid, NULL};
-        const char *c[] = {"qemu-img", "create", "-q",        "-f", "qcow2", "-F",
-                           "qcow2",    "-b",     "mid.qcow2", *top, NULL};
-        testQemuImg(a);
-        testQemuImg(b);
-        testQemuImg(c);
-    }
+    qvirTestQcow2Create(*base, NULL, "16M");
+    qvirTestQcow2Create(*mid, "base.qcow2", NULL);
+    qvirTestQcow2Create(*top, "mid.qcow2", NULL);
 }
 
 static void

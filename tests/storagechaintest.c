@@ -25,20 +25,6 @@ static const char *const probeFailedSuffix =
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static void
-run(const char *const *argv)
-{
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    int rc = qvirTestRun(argv, &out, &err);
-
-    if (rc != 0) {
-        g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
-        g_printerr("'%s' failed (%d): %s%s\n", cmd, rc, out ? out : "", err ? err : "");
-    }
-    g_assert_cmpint(rc, ==, 0);
-}
-
 /*
  * qemu-img create -f FMT [-o OPTS] [-u] [-b BACKING -F BFMT] DIR/NAME [SIZE].
  * SIZE NULL takes the backing file's size.
@@ -72,7 +58,7 @@ create(const char *dir, const char *name, const char *fmt, const char *opts, con
     if (size)
         argv[n++] = size;
     argv[n] = NULL;
-    run(argv);
+    qvirTestRunOk(argv);
     return path;
 }
 
@@ -419,14 +405,14 @@ testLuksBase(void)
                              NULL};
     g_autoptr(qvirStorageSource) encChain = NULL;
 
-    run(argv);
+    qvirTestRunOk(argv);
     chain = probeOk(path, QVIR_STORAGE_FILE_LUKS, FALSE, 1);
     assertMatchesQemuImg(chain, path);
     g_assert_true(chain->encrypted);
     g_assert_cmpuint(chain->capacity, ==, 3 * MiB);
 
     /* an encrypted qcow2 (LUKS inside) over the LUKS base */
-    run(encArgv);
+    qvirTestRunOk(encArgv);
     encChain = probeOk(enc, QVIR_STORAGE_FILE_QCOW2, FALSE, 2);
     assertMatchesQemuImg(encChain, enc);
     g_assert_true(encChain->encrypted);

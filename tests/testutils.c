@@ -105,3 +105,33 @@ qvirTestRun(const char *const *argv, char **out, char **err)
         return WEXITSTATUS(status);
     return -1;
 }
+
+void
+qvirTestRunOk(const char *const *argv)
+{
+    g_autofree char *err = NULL;
+    g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
+    int rc = qvirTestRun(argv, NULL, &err);
+
+    if (rc != 0)
+        g_error("'%s' failed (%d): %s", cmd, rc, err ? err : "");
+}
+
+void
+qvirTestQcow2Create(const char *path, const char *backing, const char *size)
+{
+    const char *argv[12] = {"qemu-img", "create", "-q", "-f", "qcow2"};
+    int n = 5;
+
+    if (backing) {
+        argv[n++] = "-b";
+        argv[n++] = backing;
+        argv[n++] = "-F";
+        argv[n++] = "qcow2";
+    }
+    argv[n++] = path;
+    if (size)
+        argv[n++] = size;
+    argv[n] = NULL;
+    qvirTestRunOk(argv);
+}

@@ -26,3 +26,10 @@ void qvirTestTempDirRemove(const char *dir);
 
 /* Run ARGV synchronously; returns exit status (or -1 when it could not run). */
 int qvirTestRun(const char *const *argv, char **out, char **err);
+
+/* Run ARGV; unless it exits 0, abort the test naming the command and quoting its stderr. */
+void qvirTestRunOk(const char *const *argv);
+
+/* qemu-img create -q -f qcow2 [-b BACKING -F qcow2] PATH [SIZE]: SIZE NULL takes the
+ * backing file's. BACKING is stored as given (relative names resolve from PATH's dir). */
+void qvirTestQcow2Create(const char *path, const char *backing, const char *size);
