@@ -114,7 +114,9 @@ qvirXdrReadFixedOpaque(qvirXdrReader *rd, guint8 *buf, gsize len, GError **error
 
     if (!qvirXdrNeed(rd, total, "opaque", error))
         return FALSE;
-    memcpy(buf, rd->data + rd->pos, len);
+    /* An empty reader may hold no buffer at all: memcpy from NULL is undefined even for 0. */
+    if (len)
+        memcpy(buf, rd->data + rd->pos, len);
     rd->pos += total;
     return TRUE;
 }
