@@ -10,6 +10,13 @@
 #include "qemu/qemu_hotplug.h"
 
 #define QEMU_BLOCKJOB_TIMEOUT_MS QEMU_MONITOR_DEFAULT_TIMEOUT_MS
+/*
+ * How long starting a job waits for it to settle (end, or be ready to pivot). A small job
+ * is then over before the call returns, so its event goes out before the client's first
+ * poll: virsh --wait sleeps 500 ms between polls and would otherwise pay that for a job
+ * of a few milliseconds. A long job costs at most this much more.
+ */
+#define QEMU_BLOCKJOB_SETTLE_MS 50
 
 QVIR_ENUM_IMPL(qemuBlockJobType, QEMU_BLOCKJOB_TYPE_LAST, "", "pull", "copy", "commit",
                "active-commit");
@@ -380,8 +387,20 @@ qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job, cons
     g_ptr_array_add(jobs->jobs, job);
     g_mutex_unlock(&jobs->lock);
 
-    if ((ret = qemuMonitorCommand(mon, command, args, QEMU_BLOCKJOB_TIMEOUT_MS, error)))
+    if ((ret = qemuMonitorCommand(mon, command, args, QEMU_BLOCKJOB_TIMEOUT_MS, error))) {
+        g_autofree char *dst = NULL;
+        gboolean forReady;
+
+        g_mutex_lock(&jobs->lock);
+        if ((job = qemuBlockJobsFindLocked(jobs, name, NULL))) {
+            dst = g_strdup(job->dst);
+            forReady = job->type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT;
+        }
+        g_mutex_unlock(&jobs->lock);
+        if (dst)
+            (void)qemuBlockJobWait(jobs, dst, forReady, QEMU_BLOCKJOB_SETTLE_MS);
         return TRUE;
+    }
 
     g_mutex_lock(&jobs->lock);
     if ((job = qemuBlockJobsFindLocked(jobs, name, NULL)))

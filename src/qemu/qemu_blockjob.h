@@ -87,6 +87,10 @@ gboolean qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainD
 gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
 
 /*
+ * Starting a job waits up to 50 ms for it to end (or to become ready to pivot), so small
+ * jobs are over when the call returns; the end is still reported (and applied) through
+ * qemuBlockJobsProcess as for any job.
+ *
  * Start a block pull (block-stream) into DISK's top from the layers above BASE (NULL:
  * all of them). BASE is a path, a backing name or "vda[N]". BANDWIDTH in bytes/s.
  */
