@@ -174,6 +174,11 @@ testVerbsEvents(void)
     assertContains(out, expect);
     assertContains(out, "vdz: invalid argument: invalid path vdz not assigned to domain");
     assertContains(out, "vdz: invalid argument: invalid path: vdz");
+    g_free(expect);
+    expect = g_strdup_printf("ok: domainListGetStats block.0.capacity=%s rd.reqs=", size);
+    assertContains(out, expect);
+    assertContains(out, "enforce perf: Operation not supported: Stats types bits 0x40 are not "
+                        "supported by this daemon");
     assertContains(out, "ok: blockResize to ");
     assertContains(out, "ok: shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; "
                         "reset(1): invalid argument: unsupported flags (0x1)");

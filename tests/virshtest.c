@@ -728,6 +728,25 @@ testVerbs(void)
         g_auto(VirshResult) resize = {0};
         g_auto(VirshResult) info = {0};
 
+        g_auto(VirshResult) stats = {0};
+        g_auto(VirshResult) statsAll = {0};
+        g_autofree char *pathStat = g_strdup_printf("block.0.path=%s", top);
+
+        VIRSH_OK(&stats, "domstats", "--state", "--block", VERBS);
+        assertContains(stats.out, "state.state=1");
+        assertContains(stats.out, "block.count=1");
+        assertContains(stats.out, "block.0.name=vda");
+        assertContains(stats.out, pathStat);
+        assertContains(stats.out, "block.0.capacity=16777216");
+        assertContains(stats.out, "block.0.fl.reqs=");
+        g_assert_nonnull(strstr(stats.out, "block.0.rd.reqs="));
+        g_assert_cmpint(g_ascii_strtoll(strstr(stats.out, "block.0.rd.reqs=") + 16, NULL, 10), >=,
+                        1);
+        VIRSH_OK(&statsAll, "domstats");
+        assertContains(statsAll.out, "Domain: '" VERBS "'");
+        assertContains(statsAll.out, "vcpu.current=1");
+        assertContains(statsAll.out, "balloon.maximum=65536");
+
         VIRSH(&bad, "domblkstat", VERBS, "vdz");
         g_assert_cmpint(bad.rc, ==, 1);
         assertContains(bad.err, "invalid argument: invalid path: vdz");

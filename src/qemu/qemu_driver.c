@@ -2569,3 +2569,98 @@ qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
     *rssKiB = qemuDriverProcessRssKiB(pid);
     return TRUE;
 }
+
+/* ---- all-domain statistics: the block group ---------------------------------------- */
+
+void
+qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec)
+{
+    if (!rec)
+        return;
+    g_free(rec->name);
+    g_free(rec->path);
+    g_free(rec);
+}
+
+/* query-blockstats ENTRY's counters into ST. */
+static void
+qemuDriverFillStats(JsonObject *entry, qvirDomainBlockStats *st)
+{
+    JsonObject *s = qemuDriverJsonObjectMember(entry, "stats");
+
+    st->rdReq = qemuDriverJsonInt(s, "rd_operations");
+    st->rdBytes = qemuDriverJsonInt(s, "rd_bytes");
+    st->wrReq = qemuDriverJsonInt(s, "wr_operations");
+    st->wrBytes = qemuDriverJsonInt(s, "wr_bytes");
+    st->flushReq = qemuDriverJsonInt(s, "flush_operations");
+    st->rdTotalTimes = qemuDriverJsonInt(s, "rd_total_time_ns");
+    st->wrTotalTimes = qemuDriverJsonInt(s, "wr_total_time_ns");
+    st->flushTotalTimes = qemuDriverJsonInt(s, "flush_total_time_ns");
+    st->errs = -1;
+}
+
+GPtrArray *
+qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(JsonNode) nodes = NULL;
+    g_autoptr(JsonNode) stats = NULL;
+    g_autoptr(GPtrArray) recs = NULL;
+    qemuMonitor *mon = NULL;
+
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "domstats", error))
+        return NULL;
+    qemuDomainObjLock(obj);
+    if (qemuDomainObjIsActive(obj) && obj->proc)
+        mon = qemuProcessGetMonitor(obj->proc);
+    def = qvirDomainDefCopy(qemuDomainObjGetDef(obj), QVIR_DOMAIN_DEF_FORMAT_STATUS, error);
+    qemuDomainObjUnlock(obj);
+    if (def && mon) {
+        g_autoptr(JsonObject) args = json_object_new();
+
+        json_object_set_boolean_member(args, "flat", TRUE);
+        /* Statistics are best effort: a QEMU that does not answer leaves them out. */
+        nodes = qemuDriverQMPArray(mon, "query-named-block-nodes", args, NULL);
+        stats = qemuDriverQMPArray(mon, "query-blockstats", NULL, NULL);
+    }
+    qemuDomainObjEndJob(obj);
+    if (!def)
+        return NULL;
+
+    recs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainBlockRecordFree);
+    for (guint d = 0; d < def->disks->len; d++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, d);
+        qvirDomainBlockRecord *rec = g_new0(qvirDomainBlockRecord, 1);
+        JsonArray *arr = stats ? json_node_get_array(stats) : NULL;
+
+        rec->name = g_strdup(disk->dst);
+        if (disk->src && disk->src->path && *disk->src->path)
+            rec->path = g_strdup(disk->src->path);
+        rec->wrHighestOffset = -1;
+        memset(&rec->stats, 0xff, sizeof(rec->stats));
+        for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+            JsonObject *entry = json_array_get_object_element(arr, i);
+
+            if (!qemuDriverEntryIsDisk(entry, disk))
+                continue;
+            rec->haveStats = TRUE;
+            qemuDriverFillStats(entry, &rec->stats);
+            rec->wrHighestOffset = qemuDriverWrHighestOffset(arr, disk);
+            break;
+        }
+        if (rec->haveStats && nodes && disk->src) {
+            JsonObject *node = qemuDriverFindNode(json_node_get_array(nodes),
+                                                  disk->src->nodeFormat);
+            JsonObject *image = qemuDriverJsonObjectMember(node, "image");
+            long long v = qemuDriverJsonInt(image, "virtual-size");
+            long long a = qemuDriverJsonInt(image, "actual-size");
+
+            rec->capacity = v > 0 ? v : 0;
+            rec->physical = a > 0 ? a : 0;
+        }
+        g_ptr_array_add(recs, rec);
+    }
+    return g_steal_pointer(&recs);
+}

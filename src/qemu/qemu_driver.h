@@ -270,3 +270,20 @@ gboolean qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid,
 gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
                                      unsigned long long *actualKiB, unsigned long long *rssKiB,
                                      GError **error);
+
+/* One disk for virConnectGetAllDomainStats' block group. */
+typedef struct {
+    char *name; /* target */
+    char *path; /* top image; NULL when empty */
+    gboolean haveStats;          /* running: the rest is filled */
+    qvirDomainBlockStats stats;  /* -1 where QEMU has none */
+    long long wrHighestOffset;   /* -1 unknown */
+    unsigned long long capacity; /* 0 unknown */
+    unsigned long long physical; /* 0 unknown */
+} qvirDomainBlockRecord;
+void qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec);
+
+/* Every disk of the domain (qvirDomainBlockRecord*), with QEMU's counters and sizes when it
+ * runs (one query-blockstats and one query-named-block-nodes for all disks). */
+GPtrArray *qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid,
+                                           GError **error);

@@ -8,6 +8,7 @@
  */
 #include "rpc/remote_dispatch.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "rpc/remote_procs.h"
@@ -29,7 +30,25 @@
 #define REMOTE_MEMORY_STAT_RSS 7
 
 /* virTypedParameterType */
+#define REMOTE_TYPED_PARAM_INT 1
+#define REMOTE_TYPED_PARAM_UINT 2
 #define REMOTE_TYPED_PARAM_LLONG 3
+#define REMOTE_TYPED_PARAM_ULLONG 4
+#define REMOTE_TYPED_PARAM_STRING 7
+
+/* virDomainStatsTypes qvirtd reports */
+#define REMOTE_STATS_STATE (1u << 0)
+#define REMOTE_STATS_CPU_TOTAL (1u << 1)
+#define REMOTE_STATS_BALLOON (1u << 2)
+#define REMOTE_STATS_VCPU (1u << 3)
+#define REMOTE_STATS_BLOCK (1u << 5)
+#define REMOTE_STATS_SUPPORTED                                                                     \
+    (REMOTE_STATS_STATE | REMOTE_STATS_CPU_TOTAL | REMOTE_STATS_BALLOON | REMOTE_STATS_VCPU |      \
+     REMOTE_STATS_BLOCK)
+/* virConnectGetAllDomainStatsFlags beyond the listing filters (the low byte) */
+#define REMOTE_STATS_ENFORCE (1u << 31)
+#define REMOTE_STATS_BACKING (1u << 30)
+#define REMOTE_STATS_NOWAIT (1u << 29)
 
 /* virDomainEventID */
 #define REMOTE_EVENT_ID_LIFECYCLE 0
@@ -70,6 +89,7 @@ typedef enum {
     REMOTE_PROC_DOMAIN_MEMORY_STATS = 159,
     REMOTE_PROC_DOMAIN_GET_CONTROL_INFO = 229,
     REMOTE_PROC_DOMAIN_GET_JOB_STATS = 298,
+    REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS = 344,
     REMOTE_PROC_CONNECT_NUM_OF_DOMAINS = 51,
     REMOTE_PROC_CONNECT_GET_HOSTNAME = 59,
     REMOTE_PROC_CONNECT_SUPPORTS_FEATURE = 60,
@@ -1216,6 +1236,198 @@ remoteDomainMemoryStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
     return TRUE;
 }
 
+/* ---- all-domain statistics (virsh domstats) ---------------------------------------- */
+
+/* A typed parameter list being built: count + encoded remote_typed_param items. */
+typedef struct {
+    guint n;
+    GByteArray *buf;
+} remoteParams;
+
+static void
+remoteParamHeader(remoteParams *p, int type, const char *fmt, va_list ap)
+{
+    g_autofree char *field = g_strdup_vprintf(fmt, ap);
+
+    qvirXdrWriteString(p->buf, field);
+    qvirXdrWriteInt(p->buf, type);
+    p->n++;
+}
+
+G_GNUC_PRINTF(3, 4) static void
+remoteParamInt(remoteParams *p, int value, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    remoteParamHeader(p, REMOTE_TYPED_PARAM_INT, fmt, ap);
+    va_end(ap);
+    qvirXdrWriteInt(p->buf, value);
+}
+
+G_GNUC_PRINTF(3, 4) static void
+remoteParamUInt(remoteParams *p, guint value, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    remoteParamHeader(p, REMOTE_TYPED_PARAM_UINT, fmt, ap);
+    va_end(ap);
+    qvirXdrWriteU32(p->buf, value);
+}
+
+G_GNUC_PRINTF(3, 4) static void
+remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    remoteParamHeader(p, REMOTE_TYPED_PARAM_ULLONG, fmt, ap);
+    va_end(ap);
+    qvirXdrWriteU64(p->buf, value);
+}
+
+G_GNUC_PRINTF(3, 4) static void
+remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    remoteParamHeader(p, REMOTE_TYPED_PARAM_STRING, fmt, ap);
+    va_end(ap);
+    qvirXdrWriteString(p->buf, value);
+}
+
+static void
+remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, remoteParams *p)
+{
+    g_autoptr(GPtrArray) recs = qvirDriverDomainGetBlockRecords(ctx->drv, ref->uuid, NULL);
+
+    if (!recs)
+        return;
+    remoteParamUInt(p, recs->len, "block.count");
+    for (guint i = 0; i < recs->len; i++) {
+        const qvirDomainBlockRecord *r = g_ptr_array_index(recs, i);
+        const qvirDomainBlockStats *st = &r->stats;
+
+        remoteParamString(p, r->name, "block.%u.name", i);
+        if (r->path)
+            remoteParamString(p, r->path, "block.%u.path", i);
+        if (!r->haveStats)
+            continue;
+#define REMOTE_BLOCK_STAT(val, key)                                                                \
+    do {                                                                                           \
+        if ((val) >= 0)                                                                            \
+            remoteParamULLong(p, (val), "block.%u." key, i);                                       \
+    } while (0)
+        REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
+        REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
+        REMOTE_BLOCK_STAT(st->rdTotalTimes, "rd.times");
+        REMOTE_BLOCK_STAT(st->wrReq, "wr.reqs");
+        REMOTE_BLOCK_STAT(st->wrBytes, "wr.bytes");
+        REMOTE_BLOCK_STAT(st->wrTotalTimes, "wr.times");
+        REMOTE_BLOCK_STAT(st->flushReq, "fl.reqs");
+        REMOTE_BLOCK_STAT(st->flushTotalTimes, "fl.times");
+        REMOTE_BLOCK_STAT(r->wrHighestOffset, "allocation");
+#undef REMOTE_BLOCK_STAT
+        if (r->capacity)
+            remoteParamULLong(p, r->capacity, "block.%u.capacity", i);
+        if (r->physical)
+            remoteParamULLong(p, r->physical, "block.%u.physical", i);
+    }
+}
+
+/* One remote_domain_stats_record for REF into RET; FALSE when the domain went away. */
+static gboolean
+remoteStatsRecord(qvirRemoteCtx *ctx, const qvirDomainRef *ref, guint32 stats, GByteArray *ret)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    remoteParams p = {.n = 0, .buf = buf};
+    qvirDomainInfo info;
+    int state, reason;
+
+    if (!qvirDriverDomainGetState(ctx->drv, ref->uuid, &state, &reason, NULL) ||
+        !qvirDriverDomainGetInfo(ctx->drv, ref->uuid, &info, NULL))
+        return FALSE;
+    if (stats & REMOTE_STATS_STATE) {
+        remoteParamInt(&p, state, "state.state");
+        remoteParamInt(&p, reason, "state.reason");
+    }
+    if ((stats & REMOTE_STATS_CPU_TOTAL) && ref->id > 0)
+        remoteParamULLong(&p, info.cpuTimeNs, "cpu.time");
+    if (stats & REMOTE_STATS_BALLOON) {
+        remoteParamULLong(&p, info.memoryKiB, "balloon.current");
+        remoteParamULLong(&p, info.maxMemKiB, "balloon.maximum");
+    }
+    if (stats & REMOTE_STATS_VCPU) {
+        remoteParamUInt(&p, info.nrVirtCpu, "vcpu.current");
+        remoteParamUInt(&p, info.nrVirtCpu, "vcpu.maximum");
+    }
+    if (stats & REMOTE_STATS_BLOCK)
+        remoteStatsBlock(ctx, ref, &p);
+
+    qvirRemoteWriteDomain(ret, ref);
+    qvirXdrWriteU32(ret, p.n);
+    g_byte_array_append(ret, buf->data, buf->len);
+    return TRUE;
+}
+
+/* args { remote_nonnull_domain doms<16384>; unsigned int stats; unsigned int flags; }
+ * ret { remote_domain_stats_record retStats<16384>; } with
+ *     { remote_nonnull_domain dom; remote_typed_param params<262144>; }
+ * Groups: state, cpu-total, balloon, vcpu (counts) and block (QEMU's counters and sizes). */
+static gboolean
+remoteConnectGetAllDomainStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                               GError **error)
+{
+    g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainRefFree);
+    g_autoptr(GByteArray) records = g_byte_array_new();
+    guint32 ndoms, stats, flags;
+    guint nrecords = 0;
+
+    if (!qvirXdrReadU32(args, &ndoms, error))
+        return FALSE;
+    if (ndoms > REMOTE_DOMAIN_LIST_MAX) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'",
+                    ndoms, REMOTE_DOMAIN_LIST_MAX);
+        return FALSE;
+    }
+    for (guint32 i = 0; i < ndoms; i++) {
+        g_auto(qvirRemoteDomainArg) dom = {0};
+        qvirDomainRef *ref;
+
+        if (!qvirRemoteReadDomain(args, &dom, error))
+            return FALSE;
+        if (!(ref = qvirDriverDomainLookupByUUID(ctx->drv, dom.uuid, error)))
+            return FALSE;
+        g_ptr_array_add(refs, ref);
+    }
+    if (!qvirXdrReadU32(args, &stats, error) || !qvirXdrReadU32(args, &flags, error) ||
+        !qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    if ((flags & REMOTE_STATS_ENFORCE) && (stats & ~REMOTE_STATS_SUPPORTED)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Operation not supported: Stats types bits 0x%x are not supported by this "
+                    "daemon",
+                    stats & ~REMOTE_STATS_SUPPORTED);
+        return FALSE;
+    }
+    stats = stats ? stats & REMOTE_STATS_SUPPORTED : REMOTE_STATS_SUPPORTED;
+    if (ndoms == 0) {
+        g_autoptr(GPtrArray) all = qvirDriverListAllDomains(ctx->drv, flags & 0xffu);
+
+        for (guint i = 0; i < all->len; i++)
+            g_ptr_array_add(refs, g_steal_pointer(&all->pdata[i]));
+    }
+    for (guint i = 0; i < refs->len; i++) {
+        if (remoteStatsRecord(ctx, g_ptr_array_index(refs, i), stats, records))
+            nrecords++;
+    }
+    qvirXdrWriteU32(ret, nrecords);
+    g_byte_array_append(ret, records->data, records->len);
+    return TRUE;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define CONN (REMOTE_INLINE)
@@ -1285,6 +1497,7 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_DOMAIN_GET_CONTROL_INFO] = {remoteDomainGetControlInfo, DRV},
     [REMOTE_PROC_DOMAIN_GET_JOB_STATS] = {remoteDomainGetJobStats, DRV},
     [REMOTE_PROC_DOMAIN_MEMORY_STATS] = {remoteDomainMemoryStats, DRV},
+    [REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS] = {remoteConnectGetAllDomainStats, DRV},
 };
 
 static const qvirRemoteProc *

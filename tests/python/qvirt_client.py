@@ -290,6 +290,20 @@ def step_verbs(conn, args):
     ok("blockStatsFlags %s; blockStats %s; vdz: %s" % (
         " ".join("%s=%d" % (k, st[k]) for k in keys[2:5]), old[:4], e.get_error_message()))
 
+    recs = conn.domainListGetStats([dom], E.VIR_DOMAIN_STATS_STATE | E.VIR_DOMAIN_STATS_BLOCK)
+    assert len(recs) == 1 and recs[0][0].name() == name, recs
+    rec = recs[0][1]
+    assert rec["state.state"] == E.VIR_DOMAIN_RUNNING and rec["block.count"] == 1, rec
+    assert rec["block.0.name"] == "vda" and rec["block.0.path"] == top, rec
+    assert rec["block.0.capacity"] == virtual_size and rec["block.0.rd.reqs"] >= 1, rec
+    every = conn.getAllDomainStats(E.VIR_DOMAIN_STATS_VCPU,
+                                   E.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
+    assert name in [d.name() for d, _ in every], every
+    e = expect_error(E.VIR_ERR_OPERATION_UNSUPPORTED, conn.getAllDomainStats,
+                     E.VIR_DOMAIN_STATS_PERF, E.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS)
+    ok("domainListGetStats block.0.capacity=%d rd.reqs=%d; enforce perf: %s"
+       % (rec["block.0.capacity"], rec["block.0.rd.reqs"], e.get_error_message()))
+
     dom.blockResize("vda", 2 * virtual_size, E.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
     assert dom.blockInfo("vda")[0] == 2 * virtual_size, dom.blockInfo("vda")
     ok("blockResize to %d" % (2 * virtual_size))
