@@ -96,8 +96,8 @@ qvirTestRun(const char *const *argv, char **out, char **err)
     g_autoptr(GError) error = NULL;
     int status = 0;
 
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err,
-                      &status, &error)) {
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status,
+                      &error)) {
         g_printerr("cannot run %s: %s\n", argv[0], error->message);
         return -1;
     }

@@ -3,12 +3,7 @@
 
 #include "util/virenum.h"
 
-typedef enum {
-    TEST_FRUIT_APPLE = 0,
-    TEST_FRUIT_PEAR,
-    TEST_FRUIT_PLUM,
-    TEST_FRUIT_LAST
-} testFruit;
+typedef enum { TEST_FRUIT_APPLE = 0, TEST_FRUIT_PEAR, TEST_FRUIT_PLUM, TEST_FRUIT_LAST } testFruit;
 QVIR_ENUM_DECL(testFruit);
 QVIR_ENUM_IMPL(testFruit, TEST_FRUIT_LAST, "apple", "pear", "plum");
 

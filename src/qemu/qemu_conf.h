@@ -6,20 +6,20 @@
 #include <glib.h>
 
 typedef struct {
-    char *root;        /* --root DIR, or NULL */
-    char *configDir;   /* root: /etc/qvirt; --root: DIR/etc */
-    char *stateDir;    /* /var/lib/qvirt;  DIR/lib   (per-domain data: stateDir/qemu/...) */
-    char *runDir;      /* /run/qvirt;      DIR/run   (socket, status files, monitors) */
-    char *cacheDir;    /* /var/cache/qvirt; DIR/cache (capabilities cache) */
-    char *logDir;      /* /var/log/qvirt;  DIR/log */
-    char *socketPath;  /* runDir/qvirt-sock */
-    char *defsDir;     /* persistent definitions: configDir/qemu/NAME.xml */
-    char *statusDir;   /* live status: runDir/qemu/NAME.xml */
+    char *root;       /* --root DIR, or NULL */
+    char *configDir;  /* root: /etc/qvirt; --root: DIR/etc */
+    char *stateDir;   /* /var/lib/qvirt;  DIR/lib   (per-domain data: stateDir/qemu/...) */
+    char *runDir;     /* /run/qvirt;      DIR/run   (socket, status files, monitors) */
+    char *cacheDir;   /* /var/cache/qvirt; DIR/cache (capabilities cache) */
+    char *logDir;     /* /var/log/qvirt;  DIR/log */
+    char *socketPath; /* runDir/qvirt-sock */
+    char *defsDir;    /* persistent definitions: configDir/qemu/NAME.xml */
+    char *statusDir;  /* live status: runDir/qemu/NAME.xml */
 
-    gboolean allowDiskFormatProbing; /* allow_disk_format_probing = false */
+    gboolean allowDiskFormatProbing;   /* allow_disk_format_probing = false */
     unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */
-    int defaultDiskCache;             /* default_disk_cache; -1 = unset (QEMU's default) */
-    char *emulator;                   /* emulator = /usr/bin/qemu-system-x86_64 */
+    int defaultDiskCache;              /* default_disk_cache; -1 = unset (QEMU's default) */
+    char *emulator;                    /* emulator = /usr/bin/qemu-system-x86_64 */
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

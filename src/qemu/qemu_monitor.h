@@ -29,13 +29,11 @@ typedef struct {
  * greeting and negotiate capabilities. CB may be NULL.
  */
 qemuMonitor *qemuMonitorOpenUnix(const char *path, unsigned int timeoutMs,
-                                 const qemuMonitorCallbacks *cb, gpointer opaque,
-                                 GError **error);
+                                 const qemuMonitorCallbacks *cb, gpointer opaque, GError **error);
 /* The same over an already connected stream: read from RFD, write to WFD (may be equal).
  * The monitor owns the fds. */
 qemuMonitor *qemuMonitorOpenFds(int rfd, int wfd, unsigned int timeoutMs,
-                                const qemuMonitorCallbacks *cb, gpointer opaque,
-                                GError **error);
+                                const qemuMonitorCallbacks *cb, gpointer opaque, GError **error);
 
 /* Stop the reader thread, close the connection, free. No callback runs after it returns. */
 void qemuMonitorClose(qemuMonitor *mon);

@@ -34,8 +34,8 @@ typedef struct {
 } qemuProcessCallbacks;
 
 typedef struct {
-    const char *runDir;  /* monitor socket and pid live here: RUNDIR/NAME.monitor */
-    const char *logDir;  /* QEMU's stdout/stderr go to LOGDIR/NAME.log */
+    const char *runDir;    /* monitor socket and pid live here: RUNDIR/NAME.monitor */
+    const char *logDir;    /* QEMU's stdout/stderr go to LOGDIR/NAME.log */
     const char *domainDir; /* per-domain scratch directory */
     gboolean startPaused;
     const qvirStorageChainConfig *chainConfig;
@@ -52,8 +52,7 @@ qemuProcess *qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps,
 
 /* Re-attach to a QEMU started by an earlier daemon, from its pid and monitor socket. */
 qemuProcess *qemuProcessReconnect(pid_t pid, const char *monitorPath,
-                                  const qemuProcessCallbacks *cb, gpointer opaque,
-                                  GError **error);
+                                  const qemuProcessCallbacks *cb, gpointer opaque, GError **error);
 
 /* Stop QEMU (quit, then SIGTERM, then SIGKILL) and wait for it. The exited callback is not
  * called for a stop we asked for. */
@@ -94,9 +93,8 @@ typedef struct {
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,
-                               const qemuProcessLaunchOpts *opts,
-                               const qemuProcessCallbacks *cb, gpointer opaque,
-                               GError **error);
+                               const qemuProcessLaunchOpts *opts, const qemuProcessCallbacks *cb,
+                               gpointer opaque, GError **error);
 
 /* FALSE once the watcher has seen the process go. */
 gboolean qemuProcessIsRunning(qemuProcess *proc);

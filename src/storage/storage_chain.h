@@ -10,9 +10,9 @@
 #include "conf/storage_source_conf.h"
 
 typedef struct {
-    gboolean allowFormatProbing;   /* qvirtd.conf allow_disk_format_probing (default FALSE) */
-    unsigned int maxDepth;         /* qvirtd.conf max_backing_chain_depth (default 200) */
-    const char *diskName;          /* for messages ("... for disk 'vda'"); may be NULL */
+    gboolean allowFormatProbing; /* qvirtd.conf allow_disk_format_probing (default FALSE) */
+    unsigned int maxDepth;       /* qvirtd.conf max_backing_chain_depth (default 200) */
+    const char *diskName;        /* for messages ("... for disk 'vda'"); may be NULL */
 } qvirStorageChainConfig;
 
 #define QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH 200

@@ -19,26 +19,26 @@ int qvirEnumFromString(const char *const *table, unsigned int ntable, const char
 /* Comma-separated list of the table's entries, built once per table. */
 const char *qvirEnumList(const char *const *table, unsigned int ntable, char **cache);
 
-#define QVIR_ENUM_DECL(name)                                                                     \
-    const char *name##TypeToString(int value);                                                   \
-    int name##TypeFromString(const char *str);                                                   \
+#define QVIR_ENUM_DECL(name)                                                                       \
+    const char *name##TypeToString(int value);                                                     \
+    int name##TypeFromString(const char *str);                                                     \
     const char *name##TypeList(void)
 
-#define QVIR_ENUM_IMPL(name, lastVal, ...)                                                       \
-    static const char *const name##TypeTable[] = {__VA_ARGS__};                                  \
-    G_STATIC_ASSERT(G_N_ELEMENTS(name##TypeTable) == (lastVal));                                 \
-    const char *name##TypeToString(int value)                                                    \
-    {                                                                                            \
-        return qvirEnumToString(name##TypeTable, G_N_ELEMENTS(name##TypeTable), value);          \
-    }                                                                                            \
-    int name##TypeFromString(const char *str)                                                    \
-    {                                                                                            \
-        return qvirEnumFromString(name##TypeTable, G_N_ELEMENTS(name##TypeTable), str);          \
-    }                                                                                            \
-    const char *name##TypeList(void)                                                             \
-    {                                                                                            \
-        static char *cache;                                                                      \
-        return qvirEnumList(name##TypeTable, G_N_ELEMENTS(name##TypeTable), &cache);             \
+#define QVIR_ENUM_IMPL(name, lastVal, ...)                                                         \
+    static const char *const name##TypeTable[] = {__VA_ARGS__};                                    \
+    G_STATIC_ASSERT(G_N_ELEMENTS(name##TypeTable) == (lastVal));                                   \
+    const char *name##TypeToString(int value)                                                      \
+    {                                                                                              \
+        return qvirEnumToString(name##TypeTable, G_N_ELEMENTS(name##TypeTable), value);            \
+    }                                                                                              \
+    int name##TypeFromString(const char *str)                                                      \
+    {                                                                                              \
+        return qvirEnumFromString(name##TypeTable, G_N_ELEMENTS(name##TypeTable), str);            \
+    }                                                                                              \
+    const char *name##TypeList(void)                                                               \
+    {                                                                                              \
+        static char *cache;                                                                        \
+        return qvirEnumList(name##TypeTable, G_N_ELEMENTS(name##TypeTable), &cache);               \
     }
 
 /* Tri-state on/off/absent, spelled as libvirt spells it. */
