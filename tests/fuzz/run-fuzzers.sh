@@ -7,7 +7,8 @@
 #
 # SECONDS defaults to 60; TARGETs default to every target that is built (fuzz_xdr,
 # fuzz_rpc_packet, fuzz_domain_xml, fuzz_qmp, fuzz_image_probe).
-# Environment: QVIRT_FUZZ_BUILDDIR (default build-fuzz in the source tree).
+# Environment: QVIRT_FUZZ_BUILDDIR (default build-fuzz in the source tree), QVIRT_FUZZ_SEED
+# (libFuzzer's -seed; unset = a random seed per run).
 # Needs: clang and its runtime (Debian: clang libclang-rt-14-dev), meson, ninja.
 #
 # New inputs go to BUILDDIR/fuzz-work/TARGET, never into the source tree; a crasher is
@@ -82,6 +83,8 @@ for t in "${targets[@]}"; do
     *) opts+=(-max_len=8192) ;;
     esac
     [ -f "$src/tests/fuzz/$t.dict" ] && opts+=(-dict="$src/tests/fuzz/$t.dict")
+    # A fixed seed (CI sets one) makes a run repeatable: the same code gets the same verdict.
+    [ -n "${QVIRT_FUZZ_SEED:-}" ] && opts+=(-seed="$QVIRT_FUZZ_SEED")
 
     log=$build/fuzz-work/$t.log
     echo "run-fuzzers: $t for ${secs}s"
