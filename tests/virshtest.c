@@ -780,6 +780,14 @@ testVerbs(void)
         g_auto(VirshResult) after = {0};
         const char *rss;
 
+        g_auto(VirshResult) maxv = {0};
+        g_auto(VirshResult) freecell = {0};
+
+        VIRSH_OK(&maxv, "maxvcpus");
+        g_assert_cmpstr(g_strstrip(maxv.out), ==, "16");
+        VIRSH_OK(&freecell, "freecell");
+        assertContains(freecell.out, "Total: ");
+        g_assert_cmpint(g_ascii_strtoll(strstr(freecell.out, "Total: ") + 7, NULL, 10), >, 0);
         VIRSH_OK(&control, "domcontrol", VERBS);
         g_assert_cmpstr(g_strstrip(control.out), ==, "ok");
         VIRSH_OK(&job, "domjobinfo", VERBS);

@@ -8,8 +8,11 @@
  */
 #include "rpc/remote_dispatch.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "rpc/remote_procs.h"
 #include "util/virerror.h"
@@ -63,6 +66,7 @@ typedef enum {
     REMOTE_PROC_CONNECT_CLOSE = 2,
     REMOTE_PROC_CONNECT_GET_TYPE = 3,
     REMOTE_PROC_CONNECT_GET_VERSION = 4,
+    REMOTE_PROC_CONNECT_GET_MAX_VCPUS = 5,
     REMOTE_PROC_NODE_GET_INFO = 6,
     REMOTE_PROC_CONNECT_GET_CAPABILITIES = 7,
     REMOTE_PROC_DOMAIN_CREATE = 9,
@@ -91,6 +95,7 @@ typedef enum {
     REMOTE_PROC_DOMAIN_GET_JOB_STATS = 298,
     REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS = 344,
     REMOTE_PROC_CONNECT_NUM_OF_DOMAINS = 51,
+    REMOTE_PROC_NODE_GET_FREE_MEMORY = 102,
     REMOTE_PROC_CONNECT_GET_HOSTNAME = 59,
     REMOTE_PROC_CONNECT_SUPPORTS_FEATURE = 60,
     REMOTE_PROC_AUTH_LIST = 66,
@@ -1428,6 +1433,66 @@ remoteConnectGetAllDomainStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArr
     return TRUE;
 }
 
+/* ---- host limits ------------------------------------------------------------------ */
+
+/* KVM's vCPU limit as libvirt reads it (KVM_CHECK_EXTENSION on /dev/kvm). */
+static int
+remoteKVMMaxVcpus(GError **error)
+{
+    /* <linux/kvm.h>: KVM_CHECK_EXTENSION = _IO(0xAE, 0x03), KVM_CAP_NR_VCPUS 9,
+     * KVM_CAP_MAX_VCPUS 66 */
+    const unsigned long checkExtension = 0xAE03;
+    int fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC);
+    int n;
+
+    if (fd < 0) {
+        int saved = errno;
+
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Unable to open /dev/kvm: %s",
+                    g_strerror(saved));
+        return -1;
+    }
+    if ((n = ioctl(fd, checkExtension, 66)) <= 0 && (n = ioctl(fd, checkExtension, 9)) <= 0)
+        n = 4; /* KVM's documented default when neither capability answers */
+    close(fd);
+    return n;
+}
+
+/* args { remote_string type; } ret { int max_vcpus; } : libvirt's answers, 16 for TCG. */
+static gboolean
+remoteConnectGetMaxVcpus(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+                         GError **error)
+{
+    g_autofree char *type = NULL;
+    int n;
+
+    if (!qvirXdrReadOptString(args, QVIR_XDR_STRING_MAX, &type, error) ||
+        !qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    if (!type || g_ascii_strcasecmp(type, "qemu") == 0) {
+        n = 16;
+    } else if (g_ascii_strcasecmp(type, "kvm") == 0) {
+        if ((n = remoteKVMMaxVcpus(error)) < 0)
+            return FALSE;
+    } else {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: unknown type '%s'",
+                    type);
+        return FALSE;
+    }
+    qvirXdrWriteInt(ret, n);
+    return TRUE;
+}
+
+/* ret { unsigned hyper freeMem; } : bytes, from MemFree. */
+static gboolean
+remoteNodeGetFreeMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    if (!qvirXdrReaderCheckEnd(args, error))
+        return FALSE;
+    qvirXdrWriteU64(ret, remoteProcNumber("/proc/meminfo", "MemFree") * 1024);
+    return TRUE;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define CONN (REMOTE_INLINE)
@@ -1498,6 +1563,8 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_DOMAIN_GET_JOB_STATS] = {remoteDomainGetJobStats, DRV},
     [REMOTE_PROC_DOMAIN_MEMORY_STATS] = {remoteDomainMemoryStats, DRV},
     [REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS] = {remoteConnectGetAllDomainStats, DRV},
+    [REMOTE_PROC_CONNECT_GET_MAX_VCPUS] = {remoteConnectGetMaxVcpus, CONN},
+    [REMOTE_PROC_NODE_GET_FREE_MEMORY] = {remoteNodeGetFreeMemory, CONN},
 };
 
 static const qvirRemoteProc *
