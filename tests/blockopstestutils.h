@@ -12,6 +12,7 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,44 @@
 #define TEST_MON_TIMEOUT 10000
 
 static qemuCaps *testCaps;
+
+/* QEMUs of running test VMs: an assertion that aborts the program takes them along. */
+static pid_t testVMPids[16];
+
+static void
+testVMOnFatalSignal(int sig)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(testVMPids); i++) {
+        if (testVMPids[i] > 0)
+            kill(testVMPids[i], SIGKILL);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+testVMTrackPid(pid_t pid, gboolean add)
+{
+    static gboolean installed;
+
+    if (!installed) {
+        signal(SIGABRT, testVMOnFatalSignal);
+        signal(SIGTRAP, testVMOnFatalSignal);
+        signal(SIGSEGV, testVMOnFatalSignal);
+        signal(SIGBUS, testVMOnFatalSignal);
+        installed = TRUE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(testVMPids); i++) {
+        if (add && testVMPids[i] == 0) {
+            testVMPids[i] = pid;
+            return;
+        }
+        if (!add && testVMPids[i] == pid) {
+            testVMPids[i] = 0;
+            return;
+        }
+    }
+}
 
 typedef struct {
     char *dir; /* images, run, log: on an O_DIRECT capable filesystem */
@@ -269,6 +308,7 @@ testVMStart(TestVM *vm, const char *machine, const char *cache, const char *extr
     g_assert_nonnull(vm->proc);
     vm->mon = qemuProcessGetMonitor(vm->proc);
     vm->probesAfterStart = qvirStorageProbeCounter();
+    testVMTrackPid(qemuProcessGetPid(vm->proc), TRUE);
 }
 
 /* Stop QEMU (so images can be read with qemu-io) but keep the definition for checks. */
@@ -279,6 +319,7 @@ testVMStop(TestVM *vm)
 
     if (!vm->proc)
         return;
+    testVMTrackPid(qemuProcessGetPid(vm->proc), FALSE);
     g_assert_true(qemuProcessStop(vm->proc, &error));
     g_assert_no_error(error);
     qemuProcessFree(vm->proc);

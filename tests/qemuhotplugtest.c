@@ -735,6 +735,7 @@ testGuestAttachWriteDetach(void)
     vm.proc = qemuProcessStart(vm.def, testCaps, &popts, &testVMCallbacks, &vm, &error);
     g_assert_no_error(error);
     vm.mon = qemuProcessGetMonitor(vm.proc);
+    testVMTrackPid(qemuProcessGetPid(vm.proc), TRUE);
     fd = testGuestOpenSerial(&vm);
     if (!testGuestWaitFor(fd, log, "QVIRT-READY", 240))
         g_error("guest did not boot; console:\n%s", log->str);
