@@ -165,7 +165,8 @@ testVerbsEvents(void)
     out = PYTHON("verbs", path, "pyverbs", top, size);
     expect = g_strdup_printf("ok: inactive: blockInfo capacity=%s, suspend/blockStats "
                              "OPERATION_INVALID: Requested operation is not valid: domain is "
-                             "not running", size);
+                             "not running",
+                             size);
     assertContains(out, expect);
     assertContains(out, "ok: suspend paused/user, resume running/unpaused, resume again: "
                         "Requested operation is not valid: domain is already running");

@@ -595,8 +595,7 @@ virshBackgroundFinish(VirshBackground *bg, const char *until)
         struct pollfd pfd = {.fd = bg->outFd, .events = POLLIN};
         ssize_t n;
 
-        if (!interrupted &&
-            (strstr(out->str, until) || g_get_monotonic_time() > deadline)) {
+        if (!interrupted && (strstr(out->str, until) || g_get_monotonic_time() > deadline)) {
             kill(bg->pid, SIGINT);
             interrupted = TRUE;
         }
@@ -652,9 +651,9 @@ testVerbs(void)
         assertContains(susp.err, "Requested operation is not valid: domain is not running");
     }
 
-    virshBackgroundStart(&bg, (const char *const[]){"event", "--domain", VERBS, "--event",
-                                                    "lifecycle", "--loop", "--timeout", "30",
-                                                    NULL});
+    virshBackgroundStart(&bg,
+                         (const char *const[]){"event", "--domain", VERBS, "--event", "lifecycle",
+                                               "--loop", "--timeout", "30", NULL});
     /* virsh registers right after connecting; give it that moment. */
     g_usleep(1500 * 1000);
     {
@@ -881,8 +880,7 @@ testRebootGuest(void)
     gint64 deadline;
     int id1, id2 = -1;
 
-    if (!kernel || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS) ||
-        !cpio) {
+    if (!kernel || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS) || !cpio) {
         g_test_skip("needs /boot/vmlinuz-*, /bin/busybox (busybox-static) and cpio");
         return;
     }
@@ -901,9 +899,9 @@ testRebootGuest(void)
 
         VIRSH_OK(&def, "define", path);
     }
-    virshBackgroundStart(&bg, (const char *const[]){"event", "--domain", GUEST, "--event",
-                                                    "lifecycle", "--loop", "--timeout", "200",
-                                                    NULL});
+    virshBackgroundStart(&bg,
+                         (const char *const[]){"event", "--domain", GUEST, "--event", "lifecycle",
+                                               "--loop", "--timeout", "200", NULL});
     g_usleep(1500 * 1000);
     {
         g_auto(VirshResult) start = {0};
@@ -952,8 +950,7 @@ testRebootGuest(void)
 
         /* libvirt's sequence for a guest power-off: shutdown (guest), then stopped; the
          * pause -no-shutdown leaves QEMU in is no "suspended". */
-        if (g_strv_length(started) != 3 || g_strv_length(stopped) != 3 ||
-            g_strv_length(guest) != 3)
+        if (g_strv_length(started) != 3 || g_strv_length(stopped) != 3 || g_strv_length(guest) != 3)
             g_error("expected two starts, two guest shutdowns and two stops:\n%s", events);
         assertLacks(events, "Suspended");
     }

@@ -45,12 +45,12 @@ struct _qemuDomainObj {
     gpointer procCtx;         /* the driver's callback context for proc; freed with it */
     qemuBlockJobs *blockJobs; /* running: block jobs and event waits; freed after proc */
 
-    GPtrArray *snapshots;  /* qemuDomainSnapshot*, in creation order (parents first) */
-    char *currentSnapshot; /* name of the current snapshot, or NULL */
-    guint64 procGen;       /* bumped on every change of proc, to discard stale exit reports */
-    gboolean attaching;    /* a start/reconnect is under way: exits are recorded ... */
-    gboolean exitPending;  /* ... here, and handled once it finished */
-    int exitPendingReason; /* qemuProcessExitReason */
+    GPtrArray *snapshots;   /* qemuDomainSnapshot*, in creation order (parents first) */
+    char *currentSnapshot;  /* name of the current snapshot, or NULL */
+    guint64 procGen;        /* bumped on every change of proc, to discard stale exit reports */
+    gboolean attaching;     /* a start/reconnect is under way: exits are recorded ... */
+    gboolean exitPending;   /* ... here, and handled once it finished */
+    int exitPendingReason;  /* qemuProcessExitReason */
     gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
     gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
     gboolean shutdownEventPending; /* ... and clients have not been told yet */

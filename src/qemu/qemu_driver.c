@@ -2023,8 +2023,7 @@ qemuDriverPowerdown(qvirDriver *drv, const unsigned char *uuid, gboolean reboot,
 }
 
 static int
-qemuDriverGetLifecycle(qvirDriver *drv, const unsigned char *uuid, gboolean reboot,
-                       GError **error)
+qemuDriverGetLifecycle(qvirDriver *drv, const unsigned char *uuid, gboolean reboot, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
     const qvirDomainDef *def;
@@ -2056,9 +2055,9 @@ qvirDriverDomainShutdown(qvirDriver *drv, const unsigned char *uuid, unsigned in
         return FALSE;
     /* libvirt: <on_poweroff>restart</on_poweroff> turns a shutdown into a reboot. */
     return qemuDriverPowerdown(drv, uuid,
-                              onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART ||
-                                  onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME,
-                              TRUE, error);
+                               onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART ||
+                                   onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME,
+                               TRUE, error);
 }
 
 gboolean
@@ -2067,8 +2066,8 @@ qvirDriverDomainReboot(qvirDriver *drv, const unsigned char *uuid, unsigned int 
 {
     int onReboot;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT,
-                              __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT, __func__,
+                              error))
         return FALSE;
     if (flags == QEMU_REBOOT_GUEST_AGENT) {
         qemuDriverErrorNoAgent(error);
@@ -2190,8 +2189,8 @@ qemuDriverLiveDefCopy(qemuDomainObj *obj, GError **error)
     qvirDomainDef *def;
 
     qemuDomainObjLock(obj);
-    def = obj->liveDef ? qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)
-                       : NULL;
+    def =
+        obj->liveDef ? qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error) : NULL;
     qemuDomainObjUnlock(obj);
     if (!def && error && !*error)
         qemuDriverErrorNotRunning(error);
@@ -2222,8 +2221,8 @@ qvirDriverDomainBlockStats(qvirDriver *drv, const unsigned char *uuid, const cha
     if (!qemuDriverRunningBegin(drv, uuid, "blockstats", &run, error))
         return FALSE;
     if (!(live = qemuDriverLiveDefCopy(run.obj, error)) ||
-        (!all && !(disk = qemuDriverFindDisk(live, path, "invalid argument: invalid path: %s",
-                                             error))) ||
+        (!all &&
+         !(disk = qemuDriverFindDisk(live, path, "invalid argument: invalid path: %s", error))) ||
         !(ret = qemuDriverQMPArray(run.mon, "query-blockstats", NULL, error))) {
         qemuDriverRunningEnd(&run);
         return FALSE;
@@ -2344,8 +2343,7 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
 
     memset(info, 0, sizeof(*info));
     if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "blockinfo", error))
+        !(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "blockinfo", error))
         return FALSE;
     qemuDomainObjLock(obj);
     if (qemuDomainObjIsActive(obj) && obj->proc)
@@ -2356,8 +2354,7 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
         goto error;
     if (!disk->src || !disk->src->path || !*disk->src->path) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: disk '%s' does not currently have a source assigned",
-                    path);
+                    "invalid argument: disk '%s' does not currently have a source assigned", path);
         goto error;
     }
     if (!mon) {
@@ -2387,8 +2384,8 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
 
     /* libvirt's rules (qemuDomainGetBlockInfo): a qcow2 file, or no write seen, reports the
      * allocated size; otherwise the highest offset written. */
-    if (highest < 0 || (disk->src->type == QVIR_STORAGE_TYPE_FILE &&
-                        disk->src->format == QVIR_STORAGE_FILE_QCOW2))
+    if (highest < 0 ||
+        (disk->src->type == QVIR_STORAGE_TYPE_FILE && disk->src->format == QVIR_STORAGE_FILE_QCOW2))
         info->allocation = entryPhysical;
     else
         info->allocation = highest;
@@ -2396,15 +2393,15 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
     if (entryPhysical == 0 || info->allocation == 0 || info->allocation == entryPhysical) {
         if (info->allocation == 0)
             info->allocation = entryPhysical;
-        info->physical = g_stat(disk->src->path, &st) == 0 ? (unsigned long long)st.st_size
-                                                          : entryPhysical;
+        info->physical =
+            g_stat(disk->src->path, &st) == 0 ? (unsigned long long)st.st_size : entryPhysical;
     } else {
         info->physical = entryPhysical;
     }
     info->capacity = virtualSize;
     return TRUE;
 
- error:
+error:
     qemuDomainObjEndJob(obj);
     return FALSE;
 }
@@ -2501,8 +2498,7 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
     args = json_object_new();
     json_object_set_string_member(args, "node-name", disk->src->nodeFormat);
     json_object_set_int_member(args, "size", (gint64)size);
-    ret = qemuMonitorCommandSteal(run.mon, "block_resize", args, QEMU_DRIVER_QMP_TIMEOUT_MS,
-                                  error);
+    ret = qemuMonitorCommandSteal(run.mon, "block_resize", args, QEMU_DRIVER_QMP_TIMEOUT_MS, error);
     if (ret) {
         g_autoptr(GError) err = NULL;
         qvirDomainDef *old;
@@ -2609,8 +2605,7 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GErr
     g_autoptr(GPtrArray) recs = NULL;
     qemuMonitor *mon = NULL;
 
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "domstats", error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "domstats", error))
         return NULL;
     qemuDomainObjLock(obj);
     if (qemuDomainObjIsActive(obj) && obj->proc)
@@ -2651,8 +2646,8 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GErr
             break;
         }
         if (rec->haveStats && nodes && disk->src) {
-            JsonObject *node = qemuDriverFindNode(json_node_get_array(nodes),
-                                                  disk->src->nodeFormat);
+            JsonObject *node =
+                qemuDriverFindNode(json_node_get_array(nodes), disk->src->nodeFormat);
             JsonObject *image = qemuDriverJsonObjectMember(node, "image");
             long long v = qemuDriverJsonInt(image, "virtual-size");
             long long a = qemuDriverJsonInt(image, "actual-size");

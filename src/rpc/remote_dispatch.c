@@ -940,8 +940,7 @@ remoteDomainShutdown(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, G
 
 /* SHUTDOWN_FLAGS / REBOOT / RESET args { dom; unsigned int flags; } */
 static gboolean
-remoteDomainShutdownFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                          GError **error)
+remoteDomainShutdownFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -975,8 +974,7 @@ remoteDomainReset(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GErr
 /* args { dom; remote_nonnull_string path; unsigned int flags; }
  * ret { unsigned hyper allocation; unsigned hyper capacity; unsigned hyper physical; } */
 static gboolean
-remoteDomainGetBlockInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteDomainGetBlockInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     g_autofree char *path = NULL;
@@ -1090,8 +1088,7 @@ remoteDomainBlockStatsFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray 
  * ret { remote_domain_disk_error errors<256>; int nerrors; } : MAXERRORS 0 asks for the
  * count only. */
 static gboolean
-remoteDomainGetDiskErrors(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                          GError **error)
+remoteDomainGetDiskErrors(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     g_autoptr(GPtrArray) errs = NULL;
@@ -1102,8 +1099,7 @@ remoteDomainGetDiskErrors(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *r
         !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
         return FALSE;
     if (maxerrors > REMOTE_DOMAIN_DISK_ERRORS_MAX) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
-                            "maxerrors too large");
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC, "maxerrors too large");
         return FALSE;
     }
     if (!(errs = qvirDriverDomainGetDiskErrors(ctx->drv, dom.uuid, flags, error)))
@@ -1157,8 +1153,7 @@ remoteCheckRunning(qvirRemoteCtx *ctx, const qvirRemoteDomainArg *dom, GError **
  * ret { unsigned int state; unsigned int details; unsigned hyper stateTime; } : the
  * monitor is never left busy between calls, so a running domain's control is "ok". */
 static gboolean
-remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                           GError **error)
+remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -1168,7 +1163,8 @@ remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *
     if (flags) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetControlInfo", flags);
+                    "qemuDomainGetControlInfo",
+                    flags);
         return FALSE;
     }
     if (!remoteCheckRunning(ctx, &dom, error))
@@ -1182,8 +1178,7 @@ remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *
 /* args { dom; unsigned int flags; } ret { int type; remote_typed_param params<>; } :
  * qvirt runs no migration or dump jobs, so there is never a job to report (type NONE). */
 static gboolean
-remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                        GError **error)
+remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     guint32 flags;
@@ -1194,7 +1189,8 @@ remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
     if (flags & ~3u) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetJobStats", flags & ~3u);
+                    "qemuDomainGetJobStats",
+                    flags & ~3u);
         return FALSE;
     }
     if (!(flags & 1) && !remoteCheckRunning(ctx, &dom, error))
@@ -1210,8 +1206,7 @@ remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
  * ret { remote_domain_memory_stat stats<1024>; } with { int tag; unsigned hyper val; } :
  * as libvirt without a balloon: actual (the current memory) and rss. */
 static gboolean
-remoteDomainMemoryStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                        GError **error)
+remoteDomainMemoryStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_auto(qvirRemoteDomainArg) dom = {0};
     unsigned long long actual = 0, rss = 0;
@@ -1259,8 +1254,7 @@ remoteParamHeader(remoteParams *p, int type, const char *fmt, va_list ap)
     p->n++;
 }
 
-G_GNUC_PRINTF(3, 4) static void
-remoteParamInt(remoteParams *p, int value, const char *fmt, ...)
+G_GNUC_PRINTF(3, 4) static void remoteParamInt(remoteParams *p, int value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1270,8 +1264,7 @@ remoteParamInt(remoteParams *p, int value, const char *fmt, ...)
     qvirXdrWriteInt(p->buf, value);
 }
 
-G_GNUC_PRINTF(3, 4) static void
-remoteParamUInt(remoteParams *p, guint value, const char *fmt, ...)
+G_GNUC_PRINTF(3, 4) static void remoteParamUInt(remoteParams *p, guint value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1281,8 +1274,8 @@ remoteParamUInt(remoteParams *p, guint value, const char *fmt, ...)
     qvirXdrWriteU32(p->buf, value);
 }
 
-G_GNUC_PRINTF(3, 4) static void
-remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
+G_GNUC_PRINTF(3, 4)
+static void remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1292,8 +1285,8 @@ remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
     qvirXdrWriteU64(p->buf, value);
 }
 
-G_GNUC_PRINTF(3, 4) static void
-remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
+G_GNUC_PRINTF(3, 4)
+static void remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1393,8 +1386,8 @@ remoteConnectGetAllDomainStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArr
     if (!qvirXdrReadU32(args, &ndoms, error))
         return FALSE;
     if (ndoms > REMOTE_DOMAIN_LIST_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'",
-                    ndoms, REMOTE_DOMAIN_LIST_MAX);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'", ndoms,
+                    REMOTE_DOMAIN_LIST_MAX);
         return FALSE;
     }
     for (guint32 i = 0; i < ndoms; i++) {
@@ -1460,8 +1453,7 @@ remoteKVMMaxVcpus(GError **error)
 
 /* args { remote_string type; } ret { int max_vcpus; } : libvirt's answers, 16 for TCG. */
 static gboolean
-remoteConnectGetMaxVcpus(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                         GError **error)
+remoteConnectGetMaxVcpus(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
 {
     g_autofree char *type = NULL;
     int n;
