@@ -1031,11 +1031,50 @@ testDisconnectMidCall(void)
     testServerStop(ts);
 }
 
+/* A message too long for an error packet is cut on a character boundary. */
+static void
+testErrorMessageCut(void)
+{
+    qvirRpcHeader call = {QVIR_RPC_REMOTE_PROGRAM, QVIR_RPC_REMOTE_VERSION, 1, QVIR_RPC_CALL, 7, 0};
+    g_autoptr(GString) text = g_string_new("x");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) pkt = NULL;
+    g_autoptr(GError) error = NULL;
+    qvirRpcError decoded = {0};
+    qvirRpcHeader hdr;
+    qvirXdrReader rd;
+    guint32 len;
+
+    /* "x" then two-byte characters: byte 65536 is the second half of one */
+    while (text->len < 70000)
+        g_string_append(text, "\xc3\xa9");
+    err = g_error_new_literal(QVIR_ERROR, QVIR_ERR_INVALID_ARG, text->str);
+    pkt = qvirRpcPacketNewError(&call, err, QVIR_FROM_QEMU);
+
+    qvirXdrReaderInit(&rd, pkt->data, pkt->len);
+    g_assert_true(qvirXdrReadU32(&rd, &len, NULL));
+    g_assert_cmpuint(len, ==, pkt->len);
+    g_assert_true(qvirRpcHeaderDecode(&rd, &hdr, NULL));
+    g_assert_cmpuint(hdr.status, ==, QVIR_RPC_STATUS_ERROR);
+    g_assert_true(qvirRpcErrorDecode(&rd, &decoded, &error));
+    g_assert_no_error(error);
+    g_assert_true(qvirXdrReaderCheckEnd(&rd, NULL));
+    g_assert_cmpint(decoded.code, ==, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpuint(strlen(decoded.message), ==, 65535);
+    g_assert_true(g_utf8_validate(decoded.message, -1, NULL));
+    g_assert_true(g_str_has_prefix(text->str, decoded.message));
+    g_free(decoded.message);
+    g_free(decoded.str1);
+    g_free(decoded.str2);
+    g_free(decoded.str3);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/rpc/socket-mode", testSocketMode);
+    g_test_add_func("/rpc/error-message-cut", testErrorMessageCut);
     g_test_add_func("/rpc/remote/preamble", testPreamble);
     g_test_add_func("/rpc/remote/not-open", testNotOpen);
     g_test_add_func("/rpc/remote/unknown-procedure", testUnknownProcedure);

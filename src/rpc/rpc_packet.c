@@ -7,6 +7,8 @@
 
 #include "util/virerror.h"
 
+#define QVIR_RPC_ERROR_MESSAGE_MAX 65536
+
 void
 qvirRpcErrorFree(qvirRpcError *err)
 {
@@ -113,9 +115,15 @@ qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomai
         code = QVIR_ERR_INTERNAL_ERROR;
         msg = g_strdup_printf("internal error: %s", err->message);
     }
-    /* An error message cannot itself overflow the packet: cut it well short. */
-    if (strlen(msg) > 65536)
-        msg[65536] = '\0';
+    /* An error message cannot itself overflow the packet: cut it well short, and on a
+     * character boundary, since clients decode it as UTF-8. */
+    if (strlen(msg) > QVIR_RPC_ERROR_MESSAGE_MAX) {
+        gsize cut = QVIR_RPC_ERROR_MESSAGE_MAX;
+
+        while (cut > 0 && ((guchar)msg[cut] & 0xC0) == 0x80)
+            cut--;
+        msg[cut] = '\0';
+    }
     qvirRpcErrorEncode(pkt, code, errDomain, msg);
     qvirXdrPatchU32(pkt, 0, pkt->len);
     return pkt;
