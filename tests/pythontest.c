@@ -183,6 +183,8 @@ testVerbsEvents(void)
     assertContains(out, "ok: blockResize to ");
     assertContains(out, "ok: shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; "
                         "reset(1): invalid argument: unsupported flags (0x1)");
+    assertContains(out, "ok: metadata without <description>: code=80 metadata not found: "
+                        "Requested metadata element is not present");
     assertContains(out, "ok: controlInfo ok, jobStats none, memoryStats actual=65536 rss>0");
     assertContains(out, "ok: lifecycle events [(0, 0), (2, 0), (3, 0), (4, 0), (5, 1), (1, 0)]");
 }

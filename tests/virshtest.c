@@ -612,6 +612,16 @@ virshBackgroundFinish(VirshBackground *bg, const char *until)
     return g_string_free(out, FALSE);
 }
 
+/* STR with the first FROM replaced by TO (FROM must occur). */
+static char *
+replaceOnce(const char *str, const char *from, const char *to)
+{
+    const char *at = strstr(str, from);
+
+    g_assert_nonnull(at);
+    return g_strdup_printf("%.*s%s%s", (int)(at - str), str, to, at + strlen(from));
+}
+
 /* The number after "vda KEY " in domblkstat output, -1 if absent. */
 static long long
 blkstatValue(const char *out, const char *key)
@@ -631,7 +641,10 @@ static void
 testVerbs(void)
 {
     g_autofree char *top = daemonMakeChain(daemonEnv.images, "verbs");
-    g_autofree char *xml = daemonDomainXML(VERBS, VERBS_UUID, top, "none");
+    g_autofree char *plain = daemonDomainXML(VERBS, VERBS_UUID, top, "none");
+    g_autofree char *xml = replaceOnce(plain, "<name>" VERBS "</name>",
+                                       "<name>" VERBS "</name><title>Verbs VM</title>"
+                                       "<description>disk verbs</description>");
     g_autofree char *path = daemonWriteFile(VERBS ".xml", xml);
     g_autofree char *events = NULL;
     VirshBackground bg;
@@ -787,6 +800,16 @@ testVerbs(void)
         VIRSH_OK(&freecell, "freecell");
         assertContains(freecell.out, "Total: ");
         g_assert_cmpint(g_ascii_strtoll(strstr(freecell.out, "Total: ") + 7, NULL, 10), >, 0);
+        g_auto(VirshResult) desc = {0};
+        g_auto(VirshResult) title = {0};
+        g_auto(VirshResult) list = {0};
+
+        VIRSH_OK(&desc, "desc", VERBS);
+        g_assert_cmpstr(g_strstrip(desc.out), ==, "disk verbs");
+        VIRSH_OK(&title, "desc", "--title", VERBS);
+        g_assert_cmpstr(g_strstrip(title.out), ==, "Verbs VM");
+        VIRSH_OK(&list, "list", "--title");
+        assertContains(list.out, "running   Verbs VM");
         VIRSH_OK(&control, "domcontrol", VERBS);
         g_assert_cmpstr(g_strstrip(control.out), ==, "ok");
         VIRSH_OK(&job, "domjobinfo", VERBS);

@@ -2659,3 +2659,69 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GErr
     }
     return g_steal_pointer(&recs);
 }
+
+/* ---- metadata -------------------------------------------------------------------------- */
+
+/* libvirt's VIR_ERR_NO_DOMAIN_METADATA; qvirErrorCode has no name for it. */
+#define QEMU_ERR_NO_DOMAIN_METADATA 80
+#define QEMU_AFFECT_LIVE (1u << 0)
+#define QEMU_AFFECT_CONFIG (1u << 1)
+
+char *
+qvirDriverDomainGetMetadata(qvirDriver *drv, const unsigned char *uuid, int type,
+                            unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    const qvirDomainDef *def;
+    char *value = NULL;
+    gboolean active;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+        return NULL;
+    if ((flags & QEMU_AFFECT_LIVE) && (flags & QEMU_AFFECT_CONFIG)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: Flags 'VIR_DOMAIN_AFFECT_LIVE' and "
+                            "'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive");
+        return NULL;
+    }
+    if (type == 2) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                            "argument unsupported: metadata elements are not supported");
+        return NULL;
+    }
+    if (type != 0 && type != 1) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unknown metadata type '%d'", type);
+        return NULL;
+    }
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj);
+    if ((flags & QEMU_AFFECT_LIVE) && !active) {
+        qemuDomainObjUnlock(obj);
+        qemuDriverErrorNotRunning(error);
+        return NULL;
+    }
+    if (flags & QEMU_AFFECT_CONFIG)
+        def = obj->def ? obj->def : NULL;
+    else
+        def = qemuDomainObjGetDef(obj);
+    if (def) {
+        const char *str = type == 0 ? def->description : def->title;
+
+        value = g_strdup(str);
+    }
+    qemuDomainObjUnlock(obj);
+    if (!value) {
+        if ((flags & QEMU_AFFECT_CONFIG) && !def)
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                                "Requested operation is not valid: cannot change persistent "
+                                "config of a transient domain");
+        else
+            g_set_error_literal(error, QVIR_ERROR, QEMU_ERR_NO_DOMAIN_METADATA,
+                                "metadata not found: Requested metadata element is not "
+                                "present");
+    }
+    return value;
+}

@@ -287,3 +287,9 @@ void qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec);
  * runs (one query-blockstats and one query-named-block-nodes for all disks). */
 GPtrArray *qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid,
                                            GError **error);
+
+/* virDomainGetMetadata for TYPE 0 (<description>) and 1 (<title>); FLAGS: AFFECT_LIVE 1 or
+ * AFFECT_CONFIG 2 (0: current). Absent: libvirt's VIR_ERR_NO_DOMAIN_METADATA (80). TYPE 2
+ * (<metadata> elements) is not supported. */
+char *qvirDriverDomainGetMetadata(qvirDriver *drv, const unsigned char *uuid, int type,
+                                  unsigned int flags, GError **error);

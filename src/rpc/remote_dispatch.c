@@ -120,6 +120,7 @@ typedef enum {
     REMOTE_PROC_DOMAIN_BLOCK_RESIZE = 251,
     REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS = 258,
     REMOTE_PROC_DOMAIN_GET_DISK_ERRORS = 263,
+    REMOTE_PROC_DOMAIN_GET_METADATA = 265,
     REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS = 273,
     REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS = 274,
     REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
@@ -1275,7 +1276,8 @@ G_GNUC_PRINTF(3, 4) static void remoteParamUInt(remoteParams *p, guint value, co
 }
 
 G_GNUC_PRINTF(3, 4)
-static void remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
+static void
+remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1286,7 +1288,8 @@ static void remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, .
 }
 
 G_GNUC_PRINTF(3, 4)
-static void remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
+static void
+remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
 {
     va_list ap;
 
@@ -1485,6 +1488,26 @@ remoteNodeGetFreeMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret
     return TRUE;
 }
 
+/* args { dom; int type; remote_string uri; unsigned int flags; }
+ * ret { remote_nonnull_string metadata; } : <description> and <title>. */
+static gboolean
+remoteDomainGetMetadata(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+{
+    g_auto(qvirRemoteDomainArg) dom = {0};
+    g_autofree char *uri = NULL;
+    g_autofree char *value = NULL;
+    gint32 type;
+    guint32 flags;
+
+    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadInt(args, &type, error) ||
+        !qvirXdrReadOptString(args, QVIR_XDR_STRING_MAX, &uri, error) ||
+        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error) ||
+        !(value = qvirDriverDomainGetMetadata(ctx->drv, dom.uuid, type, flags, error)))
+        return FALSE;
+    qvirXdrWriteString(ret, value);
+    return TRUE;
+}
+
 /* ---- the table ---------------------------------------------------------------- */
 
 #define CONN (REMOTE_INLINE)
@@ -1557,6 +1580,7 @@ static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
     [REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS] = {remoteConnectGetAllDomainStats, DRV},
     [REMOTE_PROC_CONNECT_GET_MAX_VCPUS] = {remoteConnectGetMaxVcpus, CONN},
     [REMOTE_PROC_NODE_GET_FREE_MEMORY] = {remoteNodeGetFreeMemory, CONN},
+    [REMOTE_PROC_DOMAIN_GET_METADATA] = {remoteDomainGetMetadata, DRV},
 };
 
 static const qvirRemoteProc *

@@ -318,6 +318,9 @@ def step_verbs(conn, args):
     ok("shutdown, shutdownFlags(ACPI), reset, reboot accepted; still running; reset(1): %s"
        % e.get_error_message())
 
+    e = expect_error(E.VIR_ERR_NO_DOMAIN_METADATA, dom.metadata,
+                     E.VIR_DOMAIN_METADATA_DESCRIPTION, None)
+    ok("metadata without <description>: code=%d %s" % (e.get_error_code(), e.get_error_message()))
     assert dom.controlInfo() == [E.VIR_DOMAIN_CONTROL_OK, 0, 0], dom.controlInfo()
     assert dom.jobStats() == {"type": E.VIR_DOMAIN_JOB_NONE}, dom.jobStats()
     mem = dom.memoryStats()
