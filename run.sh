@@ -12,6 +12,8 @@ PACKAGES=(
   qemu-system-x86 qemu-utils
   libvirt-clients python3-libvirt libvirt0 libvirt-daemon-driver-qemu
   strace procps
+  clang libclang-rt-14-dev
+  busybox-static linux-image-cloud-amd64 cpio
 )
 
 install_missing() {
@@ -35,36 +37,60 @@ build() {
   ninja -C "$dir" >/dev/null
 }
 
-# Count GTest/TAP results across every test program from meson's JSON log.
+# Count results over meson JSON test logs: every TAP subtest of every program is one result
+# (a program that printed no TAP counts once; one that crashed after its last "ok" fails once
+# more). Extra results come as NAME=ok|fail arguments after "--".
 count_results() {
-  /usr/bin/python3 - "$1" <<'PY'
-import json, re, sys
+  /usr/bin/python3 - "$@" <<'PY'
+import json, os, re, sys
+args = sys.argv[1:]
+logs, extra = (args[:args.index("--")], args[args.index("--") + 1:]) if "--" in args else (args, [])
 passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
-    for line in log:
-        entry = json.loads(line)
-        out = entry.get("stdout") or ""
-        oks = re.findall(r"^(not ok|ok)\b[^\n]*", out, re.M)
-        if not oks:
-            # a program that printed no TAP lines counts as one result
-            if entry["result"] in ("OK", "EXPECTEDFAIL"):
-                passed += 1
-            elif entry["result"] == "SKIP":
-                skipped += 1
-            else:
+for path in logs:
+    if not os.path.exists(path):
+        failed += 1          # a stage that never produced its log did not pass
+        continue
+    with open(path) as log:
+        for line in log:
+            entry = json.loads(line)
+            tap = re.findall(r"^(not ok|ok)\b[^\n]*", entry.get("stdout") or "", re.M)
+            ok = entry["result"] in ("OK", "EXPECTEDFAIL")
+            if not tap:
+                if ok:
+                    passed += 1
+                elif entry["result"] == "SKIP":
+                    skipped += 1
+                else:
+                    failed += 1
+                continue
+            for t in tap:
+                if t.startswith("not ok"):
+                    failed += 1
+                elif "# SKIP" in t:
+                    skipped += 1
+                else:
+                    passed += 1
+            if not ok and entry["result"] != "SKIP" and not any(t.startswith("not ok") for t in tap):
                 failed += 1
-            continue
-        for line_ in oks:
-            if line_.startswith("not ok"):
-                failed += 1
-            elif "# SKIP" in line_:
-                skipped += 1
-            else:
-                passed += 1
-        if entry["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and not any(l.startswith("not ok") for l in oks):
-            failed += 1   # crashed or timed out after its last TAP line
+for item in extra:
+    if item.endswith("=ok"):
+        passed += 1
+    else:
+        failed += 1
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 PY
+}
+
+# One result per stage outside meson: NAME=ok or NAME=fail.
+stage() {
+  local name=$1; shift
+  echo "run.sh: == $name"
+  if "$@"; then
+    extra+=("$name=ok")
+  else
+    extra+=("$name=fail")
+    status=1
+  fi
 }
 
 cmd=${1:-}
@@ -75,13 +101,24 @@ case "$cmd" in
     exec bash examples/demo.sh build
     ;;
   test)
+    # The suite, then (issue 7) the suite again under ASan+UBSan with the daemon leak check,
+    # then every fuzz target for QVIRT_FUZZ_SECONDS (default 60) each.
     install_missing
     werror=false
     [ "${CI:-}" = "true" ] && werror=true
     build build -Dwerror=$werror
     status=0
-    meson test -C build --print-errorlogs --num-processes 2 || status=$?
-    count_results build/meson-logs/testlog.json
+    extra=()
+    meson test -C build --print-errorlogs --num-processes 2 || status=1
+    cp build/meson-logs/testlog.json build/testlog-plain.json
+    asan_log=build-asan/meson-logs/testlog.json
+    rm -f "$asan_log"
+    stage "sanitizer-suite+leakcheck" bash tests/hardening/sanitizer-suite.sh build-asan
+    export QVIRT_FUZZ_SEED=${QVIRT_FUZZ_SEED:-1}
+    for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe; do
+      stage "$target" bash tests/fuzz/run-fuzzers.sh "${QVIRT_FUZZ_SECONDS:-60}" "$target"
+    done
+    count_results build/testlog-plain.json "$asan_log" -- "${extra[@]}"
     exit $status
     ;;
   *)
