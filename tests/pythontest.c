@@ -6,12 +6,16 @@
  * exit status and the expected lines are required. One daemon in a temporary
  * --root serves every case; it and any QEMU are killed at the end, whatever happens.
  */
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
 #include "daemontestutils.h"
 
 #define VM_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a01"
 #define TRANSIENT_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a02"
 #define API_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a03"
 #define VERBS_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a04"
+#define RO_UUID "5b1b5fd1-1c1e-4d6e-8f0e-2a6c3f9e0a05"
 
 static char *vmXML;
 static char *midImage;
@@ -198,6 +202,32 @@ testReadOnly(void)
                         "access prevents virDomainDefineXML");
 }
 
+/* The daemon's read-only socket beside the read-write one: modes 0666 and 0600,
+ * and through python3-libvirt reads answer while changes are OPERATION_DENIED. */
+static void
+testReadOnlySocket(void)
+{
+    g_autofree char *roSocket = g_strdup_printf("%s-ro", daemonEnv.socket);
+    g_autofree char *roURI = g_strdup_printf("qemu:///system?socket=%s", roSocket);
+    g_autofree char *top = daemonImagePath("py-top.qcow2");
+    g_autofree char *xml = daemonDomainXML("pyro", RO_UUID, top, "none");
+    g_autofree char *path = daemonWriteFile("pyro.xml", xml);
+    g_autofree char *out = NULL;
+    GStatBuf st;
+
+    g_assert_cmpint(g_stat(daemonEnv.socket, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpuint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(g_stat(roSocket, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpuint(st.st_mode & 0777, ==, 0666);
+
+    out = PYTHON("rosocket", roURI, path, "pyro");
+    assertContains(out, "ok: openReadOnly on the ro socket: list and dumpxml work, "
+                        "define/start/destroy/undefine OPERATION_DENIED");
+    assertContains(out, "ok: open on the ro socket: list and dumpxml work");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,6 +251,7 @@ main(int argc, char **argv)
     g_test_add_func("/python/transient", testTransient);
     g_test_add_func("/python/threads", testThreads);
     g_test_add_func("/python/read-only", testReadOnly);
+    g_test_add_func("/python/read-only-socket", testReadOnlySocket);
     g_test_add_func("/python/smaller-calls", testSmallerCalls);
     g_test_add_func("/python/verbs-events", testVerbsEvents);
     rc = g_test_run();

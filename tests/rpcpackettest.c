@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -35,6 +36,7 @@ typedef struct {
     gboolean remote; /* REMOTE program without a driver, else the test program */
     char *dir;
     char *path;
+    char *roPath; /* the read-only socket beside PATH */
     GThread *thread;
     GMainContext *ctx;
     GMainLoop *loop;
@@ -151,7 +153,8 @@ testServerThread(gpointer opaque)
         };
     }
     ts->srv = qvirRpcServerNew(&prog, 4);
-    if (!qvirRpcServerAddUnixSocket(ts->srv, ts->path, &err))
+    if (!qvirRpcServerAddUnixSocket(ts->srv, ts->path, &err) ||
+        !qvirRpcServerAddUnixSocketFull(ts->srv, ts->roPath, TRUE, &err))
         g_error("cannot listen: %s", err->message);
 
     g_mutex_lock(&ts->lock);
@@ -173,6 +176,7 @@ testServerStart(gboolean remote)
     ts->remote = remote;
     ts->dir = qvirTestTempDirNew("qvirt-rpcpacket");
     ts->path = g_build_filename(ts->dir, "sock", NULL);
+    ts->roPath = g_build_filename(ts->dir, "sock-ro", NULL);
     ts->ctx = g_main_context_new();
     ts->loop = g_main_loop_new(ts->ctx, FALSE);
     g_mutex_init(&ts->lock);
@@ -220,6 +224,7 @@ testServerStop(TestServer *ts)
     g_thread_join(ts->thread);
     /* The server removes its socket when it goes. */
     g_assert_false(g_file_test(ts->path, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(ts->roPath, G_FILE_TEST_EXISTS));
     g_main_loop_unref(ts->loop);
     g_main_context_unref(ts->ctx);
     g_mutex_clear(&ts->lock);
@@ -227,23 +232,39 @@ testServerStop(TestServer *ts)
     qvirTestTempDirRemove(ts->dir);
     g_free(ts->dir);
     g_free(ts->path);
+    g_free(ts->roPath);
     g_free(ts);
 }
 
 /* ---- a raw client --------------------------------------------------------------- */
 
+/* A connected socket to PATH, or -errno of connect(). */
 static int
-testConnect(TestServer *ts)
+testConnectPath(const char *path)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct timeval tv = {.tv_sec = 10};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sun.sun_path, ts->path, sizeof(sun.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        int saved = errno;
+
+        close(fd);
+        return -saved;
+    }
     /* A test that would hang fails instead. */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static int
+testConnect(TestServer *ts)
+{
+    int fd = testConnectPath(ts->path);
+
+    g_assert_cmpint(fd, >=, 0);
     return fd;
 }
 
@@ -431,6 +452,187 @@ testSocketMode(void)
     g_assert_cmpint(g_stat(ts->path, &st), ==, 0);
     g_assert_true(S_ISSOCK(st.st_mode));
     g_assert_cmpuint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(g_stat(ts->roPath, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpuint(st.st_mode & 0777, ==, 0666);
+    testServerStop(ts);
+}
+
+/* CONNECT_OPEN("qemu:///system", FLAGS); the reply must be OK. */
+static void
+testOpenFlags(int fd, guint32 serial, guint32 flags)
+{
+    g_autoptr(GByteArray) body = g_byte_array_new();
+    g_auto(TestReply) r = {0};
+
+    qvirXdrWriteOptString(body, "qemu:///system");
+    qvirXdrWriteU32(body, flags);
+    testCall(fd, 1, serial, body);
+    g_assert_true(testRecv(fd, &r));
+    testExpectOk(&r, 1, serial);
+}
+
+/* DOMAIN_DEFINE_XML (11), DOMAIN_CREATE (9) and DOMAIN_DESTROY (12) must all be
+ * refused as read-only before anything looks at a driver or a domain. */
+static void
+testExpectWritesDenied(int fd, guint32 serial)
+{
+    static const struct {
+        gint32 proc;
+        const char *api;
+    } writes[] = {{11, "virDomainDefineXML"}, {9, "virDomainCreate"}, {12, "virDomainDestroy"}};
+    guint8 uuid[QVIR_XDR_UUID_LEN] = {1};
+    gsize i;
+
+    for (i = 0; i < G_N_ELEMENTS(writes); i++) {
+        g_autoptr(GByteArray) body = g_byte_array_new();
+        g_auto(TestReply) r = {0};
+
+        if (writes[i].proc == 11) {
+            qvirXdrWriteString(body, "<domain type='kvm'><name>x</name></domain>");
+        } else {
+            qvirXdrWriteString(body, "x");
+            qvirXdrWriteFixedOpaque(body, uuid, sizeof(uuid));
+            qvirXdrWriteInt(body, -1);
+        }
+        testCall(fd, writes[i].proc, serial + i, body);
+        g_assert_true(testRecv(fd, &r));
+        g_assert_cmpint(r.hdr.procedure, ==, writes[i].proc);
+        testExpectError(&r, serial + i, QVIR_ERR_OPERATION_DENIED, writes[i].api);
+    }
+}
+
+/* The read-only socket makes every client read-only, whatever CONNECT_OPEN asked;
+ * on the read-write socket a read-only CONNECT_OPEN is held to the same rule,
+ * and a read-write one is not refused as read-only. */
+static void
+testReadOnlySocket(void)
+{
+    TestServer *ts = testServerStart(TRUE);
+    int fd = testConnectPath(ts->roPath);
+
+    g_assert_cmpint(fd, >=, 0);
+    testOpenFlags(fd, 1, 0); /* asks for read-write */
+    testExpectWritesDenied(fd, 2);
+    close(fd);
+
+    fd = testConnectPath(ts->roPath);
+    g_assert_cmpint(fd, >=, 0);
+    testOpenFlags(fd, 1, 1); /* VIR_CONNECT_RO */
+    testExpectWritesDenied(fd, 2);
+    close(fd);
+
+    fd = testConnect(ts);
+    testOpenFlags(fd, 1, 1);
+    testExpectWritesDenied(fd, 2);
+    close(fd);
+
+    /* Read-write: past the read-only check, to the missing driver. */
+    fd = testConnect(ts);
+    testOpenFlags(fd, 1, 0);
+    {
+        g_autoptr(GByteArray) body = g_byte_array_new();
+        g_auto(TestReply) r = {0};
+
+        qvirXdrWriteString(body, "<domain/>");
+        testCall(fd, 11, 2, body);
+        g_assert_true(testRecv(fd, &r));
+        testExpectError(&r, 2, QVIR_ERR_NO_CONNECT, "no connection driver");
+    }
+    close(fd);
+    testServerStop(ts);
+}
+
+#define TEST_NOBODY 65534
+
+/* In a child running as nobody: the read-write socket (its mode loosened by the
+ * parent) accepts the connect but closes it without answering CONNECT_OPEN; the
+ * read-only socket answers, and refuses writes. Exit status 0 when all held. */
+static void G_GNUC_NORETURN
+testPeerCredChild(TestServer *ts)
+{
+    g_autoptr(GByteArray) body = g_byte_array_new();
+    int fd;
+
+    if (setresgid(TEST_NOBODY, TEST_NOBODY, TEST_NOBODY) < 0 ||
+        setresuid(TEST_NOBODY, TEST_NOBODY, TEST_NOBODY) < 0 || geteuid() != TEST_NOBODY)
+        _exit(10);
+
+    fd = testConnectPath(ts->path);
+    if (fd < 0)
+        _exit(11);
+    {
+        g_autoptr(GByteArray) pkt =
+            testPacket(QVIR_RPC_REMOTE_PROGRAM, QVIR_RPC_REMOTE_VERSION, 1, QVIR_RPC_CALL, 1);
+        guint8 b;
+        ssize_t n;
+
+        qvirXdrWriteOptString(body, "qemu:///system");
+        qvirXdrWriteU32(body, 0);
+        g_byte_array_append(pkt, body->data, body->len);
+        g_assert_true(qvirRpcPacketFinish(pkt, NULL));
+        /* The server may have closed already: the send may fail with EPIPE. */
+        (void)!send(fd, pkt->data, pkt->len, MSG_NOSIGNAL);
+        /* Closed without a reply: EOF or a reset, never a byte, never the timeout. */
+        n = recv(fd, &b, 1, 0);
+        if (!(n == 0 || (n < 0 && errno == ECONNRESET)))
+            _exit(13);
+    }
+    close(fd);
+
+    fd = testConnectPath(ts->roPath);
+    if (fd < 0)
+        _exit(12);
+    testOpenFlags(fd, 1, 0);
+    testExpectWritesDenied(fd, 2);
+    close(fd);
+    _exit(0);
+}
+
+static void
+testPeerCred(void)
+{
+    TestServer *ts;
+    pid_t pid;
+    int status;
+    int fd;
+
+    if (geteuid() != 0) {
+        g_test_skip("SO_PEERCRED: connecting as another uid needs root");
+        return;
+    }
+    ts = testServerStart(TRUE);
+    /* nobody must reach the sockets at all: the directory is searchable. */
+    g_assert_cmpint(g_chmod(ts->dir, 0711), ==, 0);
+
+    /* With the socket's own mode 0600, nobody cannot even connect. */
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        if (setresuid(TEST_NOBODY, TEST_NOBODY, TEST_NOBODY) < 0)
+            _exit(10);
+        fd = testConnectPath(ts->path);
+        _exit(fd == -EACCES ? 0 : 11);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+
+    /* Loosened, the credential check alone must keep nobody out. */
+    g_assert_cmpint(g_chmod(ts->path, 0666), ==, 0);
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0)
+        testPeerCredChild(ts);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+
+    /* Root (the daemon's own user here) is still served on the read-write socket. */
+    fd = testConnect(ts);
+    testOpen(fd, 1);
+    close(fd);
+    g_assert_cmpuint(qvirRpcServerNumClients(ts->srv), <=, 1);
     testServerStop(ts);
 }
 
@@ -1074,6 +1276,8 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/rpc/socket-mode", testSocketMode);
+    g_test_add_func("/rpc/access/read-only-socket", testReadOnlySocket);
+    g_test_add_func("/rpc/access/peer-credentials", testPeerCred);
     g_test_add_func("/rpc/error-message-cut", testErrorMessageCut);
     g_test_add_func("/rpc/remote/preamble", testPreamble);
     g_test_add_func("/rpc/remote/not-open", testNotOpen);

@@ -41,6 +41,7 @@ qvirDriverConfigSetPaths(qvirDriverConfig *cfg, const char *root)
         cfg->logDir = g_build_filename(g_get_user_state_dir(), "qvirt", "log", NULL);
     }
     cfg->socketPath = g_build_filename(cfg->runDir, "qvirt-sock", NULL);
+    cfg->socketPathRO = g_build_filename(cfg->runDir, "qvirt-sock-ro", NULL);
     cfg->defsDir = g_build_filename(cfg->configDir, "qemu", NULL);
     cfg->statusDir = g_build_filename(cfg->runDir, "qemu", NULL);
 }
@@ -70,6 +71,7 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->cacheDir);
     g_free(cfg->logDir);
     g_free(cfg->socketPath);
+    g_free(cfg->socketPathRO);
     g_free(cfg->defsDir);
     g_free(cfg->statusDir);
     g_free(cfg->emulator);

@@ -15,6 +15,8 @@ typedef struct {
     char *socketPath; /* runDir/qvirt-sock */
     char *defsDir;    /* persistent definitions: configDir/qemu/NAME.xml */
     char *statusDir;  /* live status: runDir/qemu/NAME.xml */
+    /* runDir/qvirt-sock-ro: read-only connections, mode 0666 */
+    char *socketPathRO;
 
     gboolean allowDiskFormatProbing;   /* allow_disk_format_probing = false */
     unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */

@@ -142,6 +142,7 @@ typedef struct {
 typedef struct {
     qvirDriver *drv;
     qvirRemoteClient *client;
+    qvirRpcClient *rpcClient;
 } qvirRemoteCtx;
 
 typedef gboolean (*qvirRemoteHandler)(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
@@ -1640,14 +1641,17 @@ qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, unsigned int flags, const char *
                             "internal error: connection not open");
         return FALSE;
     }
+    /* Before the driver check, as libvirt's API entry points do. A client of the
+     * read-only socket is read-only whatever flags its CONNECT_OPEN carried. */
+    if ((flags & REMOTE_WRITE) &&
+        (g_atomic_int_get(&ctx->client->readonly) || qvirRpcClientIsReadOnly(ctx->rpcClient))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_DENIED,
+                    "operation forbidden: read only access prevents %s", api);
+        return FALSE;
+    }
     if ((flags & REMOTE_DRIVER) && !ctx->drv) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
                     api);
-        return FALSE;
-    }
-    if ((flags & REMOTE_WRITE) && g_atomic_int_get(&ctx->client->readonly)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_DENIED,
-                    "operation forbidden: read only access prevents %s", api);
         return FALSE;
     }
     return TRUE;
@@ -1662,6 +1666,7 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
     qvirRemoteCtx ctx = {
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
+        .rpcClient = rpcClient,
     };
     qvirRemoteDiskHandler disk;
     gboolean write;

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ struct _qvirRpcClient {
     guint32 version;
     gpointer priv;
     GDestroyNotify privFree;
+    gboolean readOnly; /* came in on a read-only socket; set before any call runs */
 };
 
 struct _qvirRpcCall {
@@ -55,6 +57,8 @@ typedef struct {
     char *path;
     GSocket *sock;
     GSource *source;
+    gboolean readOnly;
+    qvirRpcServer *srv;
 } qvirRpcListener;
 
 struct _qvirRpcServer {
@@ -101,6 +105,12 @@ qvirRpcClientUnref(qvirRpcClient *client)
     g_byte_array_unref(client->rx);
     g_byte_array_unref(client->tx);
     g_free(client);
+}
+
+gboolean
+qvirRpcClientIsReadOnly(qvirRpcClient *client)
+{
+    return client->readOnly;
 }
 
 gpointer
@@ -618,10 +628,37 @@ qvirRpcClientClose(qvirRpcClient *client)
 
 /* ---- accepting ---------------------------------------------------------------- */
 
+/*
+ * The read-write socket admits only root and the daemon's own user (libvirt's
+ * unix_sock_rw_perms with its peer check). The file mode already keeps others
+ * out; this holds even if the mode or a parent directory is loosened.
+ */
+static gboolean
+qvirRpcPeerAllowed(GSocket *sock, const char *path)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(g_socket_get_fd(sock), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+        len != sizeof(cred)) {
+        g_message("cannot read the peer credentials of a client on '%s': %s; closing it", path,
+                  g_strerror(errno));
+        return FALSE;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        g_message("client with uid %u (pid %d) is not allowed on the read-write socket '%s'; "
+                  "closing the connection",
+                  (unsigned int)cred.uid, (int)cred.pid, path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
 {
-    qvirRpcServer *srv = opaque;
+    qvirRpcListener *lst = opaque;
+    qvirRpcServer *srv = lst->srv;
     g_autoptr(GError) err = NULL;
     GSocket *sock = g_socket_accept(lsock, NULL, &err);
     qvirRpcClient *client;
@@ -629,6 +666,11 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
     if (!sock) {
         if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             g_warning("cannot accept a client: %s", err->message);
+        return G_SOURCE_CONTINUE;
+    }
+    if (!lst->readOnly && !qvirRpcPeerAllowed(sock, lst->path)) {
+        g_socket_close(sock, NULL);
+        g_object_unref(sock);
         return G_SOURCE_CONTINUE;
     }
     g_socket_set_blocking(sock, FALSE);
@@ -640,6 +682,7 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
     client->program = srv->prog.program;
     client->version = srv->prog.version;
     client->sock = sock;
+    client->readOnly = lst->readOnly;
     client->rx = g_byte_array_new();
     client->tx = g_byte_array_new();
     g_queue_init(&client->calls);
@@ -693,6 +736,14 @@ qvirRpcSocketIsLive(const char *path)
 gboolean
 qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
 {
+    return qvirRpcServerAddUnixSocketFull(srv, path, FALSE, error);
+}
+
+gboolean
+qvirRpcServerAddUnixSocketFull(qvirRpcServer *srv, const char *path, gboolean readOnly,
+                               GError **error)
+{
+    mode_t mode = readOnly ? 0666 : 0600;
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GSocketAddress) addr = NULL;
     g_autofree char *tmpPath = NULL;
@@ -719,7 +770,7 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
     addr = g_unix_socket_address_new(tmpPath);
     if (!g_socket_bind(sock, addr, FALSE, &err))
         goto fail;
-    if (g_chmod(tmpPath, 0600) < 0 || g_rename(tmpPath, path) < 0) {
+    if (g_chmod(tmpPath, mode) < 0 || g_rename(tmpPath, path) < 0) {
         int saved = errno;
 
         g_unlink(tmpPath);
@@ -736,8 +787,10 @@ qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error)
     lst = g_new0(qvirRpcListener, 1);
     lst->path = g_strdup(path);
     lst->sock = g_steal_pointer(&sock);
+    lst->readOnly = readOnly;
+    lst->srv = srv;
     lst->source = g_socket_create_source(lst->sock, G_IO_IN, NULL);
-    g_source_set_callback(lst->source, (GSourceFunc)(void (*)(void))qvirRpcServerOnAccept, srv,
+    g_source_set_callback(lst->source, (GSourceFunc)(void (*)(void))qvirRpcServerOnAccept, lst,
                           NULL);
     g_source_attach(lst->source, srv->ctx);
     g_ptr_array_add(srv->listeners, lst);

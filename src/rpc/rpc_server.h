@@ -57,6 +57,15 @@ qvirRpcServer *qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers);
  */
 gboolean qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError **error);
 
+/*
+ * The same, READONLY choosing the kind: a read-write socket (mode 0600) admits
+ * only peers whose SO_PEERCRED uid is 0 or the daemon's own euid, and closes any
+ * other connection at once (logged); a read-only one (mode 0666) admits everyone,
+ * and its clients answer TRUE to qvirRpcClientIsReadOnly().
+ */
+gboolean qvirRpcServerAddUnixSocketFull(qvirRpcServer *srv, const char *path, gboolean readOnly,
+                                        GError **error);
+
 /* Clients currently connected (for tests and logging). */
 guint qvirRpcServerNumClients(qvirRpcServer *srv);
 
@@ -64,6 +73,11 @@ guint qvirRpcServerNumClients(qvirRpcServer *srv);
  * calls still running, free everything. */
 void qvirRpcServerFree(qvirRpcServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcServer, qvirRpcServerFree);
+
+/* TRUE when CLIENT came in on a read-only socket: the program must then refuse
+ * every call that changes something, whatever the client asked for. Safe from
+ * worker threads (fixed before the first call). */
+gboolean qvirRpcClientIsReadOnly(qvirRpcClient *client);
 
 /* The program's per-client data (from clientNew). Safe from worker threads. */
 gpointer qvirRpcClientGetPrivate(qvirRpcClient *client);

@@ -177,6 +177,37 @@ def step_readonly(conn, args):
         ro.close()
 
 
+def step_rosocket(conn, args):
+    """The read-only socket: reads work, every change is OPERATION_DENIED, whether the
+    connection was opened read-only or not (the socket decides)."""
+    ro_uri, xml_path, name = args
+    with open(xml_path) as f:
+        xml = f.read()
+    dom = conn.defineXML(xml)
+    try:
+        for opener in (libvirt.openReadOnly, libvirt.open):
+            ro = opener(ro_uri)
+            try:
+                names = [d.name() for d in ro.listAllDomains()]
+                assert name in names, names
+                rdom = ro.lookupByName(name)
+                assert rdom.UUIDString() == dom.UUIDString()
+                assert "<name>%s</name>" % name in rdom.XMLDesc(0)
+                e = expect_error(libvirt.VIR_ERR_OPERATION_DENIED, ro.defineXML, xml)
+                assert "read only" in e.get_error_message(), e.get_error_message()
+                expect_error(libvirt.VIR_ERR_OPERATION_DENIED, rdom.create)
+                expect_error(libvirt.VIR_ERR_OPERATION_DENIED, rdom.destroy)
+                expect_error(libvirt.VIR_ERR_OPERATION_DENIED, rdom.undefine)
+                assert dom.isActive() == 0
+                ok("%s on the ro socket: list and dumpxml work, define/start/destroy/undefine "
+                   "OPERATION_DENIED" % opener.__name__)
+            finally:
+                ro.close()
+    finally:
+        dom.undefine()
+    assert name not in [d.name() for d in conn.listAllDomains()]
+
+
 def step_api(conn, args):
     """The older and smaller calls python3-libvirt offers, on a running domain."""
     xml_path, name = args
@@ -354,6 +385,7 @@ STEPS = {
     "transient": step_transient,
     "threads": step_threads,
     "readonly": step_readonly,
+    "rosocket": step_rosocket,
     "api": step_api,
     "verbs": step_verbs,
 }
