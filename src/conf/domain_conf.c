@@ -228,8 +228,7 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->cpuMigratable);
     g_free(def->cpuMatch);
     g_free(def->resourcePartition);
-    if (def->metadata)
-        xmlFreeDoc(def->metadata->doc);
+    g_free(def->metadata);
     g_free(def->cpuModel);
     g_free(def->cpuFallback);
     g_free(def->clockOffset);

@@ -461,7 +461,8 @@ struct _qvirDomainDef {
     qvirTristateSwitch smm;       /* <features><smm state=> (state defaults to on) */
     unsigned long long tsegBytes; /* <smm><tseg>; 0 = not given */
     char *resourcePartition;      /* <resource><partition> */
-    xmlNodePtr metadata;          /* <metadata>, kept verbatim (the root of its own document) */
+    char *metadata;               /* <metadata>, kept verbatim: serialized once when parsed, at
+                                   * indent 0 (formatting re-indents it without libxml2) */
     qvirDomainLifecycleAction onPoweroff;
     qvirDomainLifecycleAction onReboot;
     qvirDomainLifecycleAction onCrash;

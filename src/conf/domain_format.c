@@ -891,27 +891,28 @@ qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef 
         qvirBufElement(buf, indent, "features", NULL, children);
 }
 
-/* As libvirt's virXMLFormatMetadata: libxml2 indents the subtree from LEVEL = indent / 2. */
+/*
+ * As libvirt's virXMLFormatMetadata, which has libxml2 indent the subtree from INDENT:
+ * the parser kept it serialized at indent 0, so every markup line gets INDENT more.
+ * A line that continues a text node starts with text, never '<' (escaped in text),
+ * and stays as it is, as libxml2 leaves it.
+ */
 static void
-qvirDomainMetadataFormat(GString *buf, unsigned int indent, const xmlNode *metadata)
+qvirDomainMetadataFormat(GString *buf, unsigned int indent, const char *metadata)
 {
-    xmlBufferPtr xmlbuf;
-    const char *content;
-    int oldIndent = xmlIndentTreeOutput;
+    g_auto(GStrv) lines = NULL;
 
-    if (!metadata || !(xmlbuf = xmlBufferCreate()))
+    if (!metadata)
         return;
-    xmlIndentTreeOutput = 1;
-    if (xmlNodeDump(xmlbuf, metadata->doc, (xmlNodePtr)metadata, indent / 2, 1) >= 0) {
-        content = (const char *)xmlBufferContent(xmlbuf);
-        while (*content == ' ')
-            content++;
-        qvirBufIndent(buf, indent);
-        g_string_append(buf, content);
+    lines = g_strsplit(metadata, "\n", -1);
+    for (size_t i = 0; lines[i]; i++) {
+        const char *p = lines[i] + strspn(lines[i], " ");
+
+        if (*p == '<')
+            qvirBufIndent(buf, indent);
+        g_string_append(buf, lines[i]);
         g_string_append_c(buf, '\n');
     }
-    xmlIndentTreeOutput = oldIndent;
-    xmlBufferFree(xmlbuf);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <libxml/parser.h>
 
 #include "util/virerror.h"
+#include "util/virxml.h"
 
 typedef gboolean (*qvirChildParser)(xmlNodePtr node, void *opaque, unsigned int flags,
                                     GError **error);
@@ -63,34 +64,11 @@ qvirXMLFirstElement(xmlNodePtr node)
     return NULL;
 }
 
-static char *
-qvirXMLProp(xmlNodePtr node, const char *name)
-{
-    xmlChar *val = xmlGetNoNsProp(node, (const xmlChar *)name);
-    char *ret;
-
-    if (!val)
-        return NULL;
-    ret = g_strdup((const char *)val);
-    xmlFree(val);
-    return ret;
-}
-
-static char *
-qvirXMLText(xmlNodePtr node)
-{
-    xmlChar *val = xmlNodeGetContent(node);
-    char *ret = g_strdup(val ? (const char *)val : "");
-
-    xmlFree(val);
-    return ret;
-}
-
 /* Text content with surrounding blanks removed (numbers, names). */
 static char *
 qvirXMLTextStripped(xmlNodePtr node)
 {
-    return g_strstrip(qvirXMLText(node));
+    return g_strstrip(qvirXMLNodeContent(node));
 }
 
 /* Refuse attributes we would otherwise silently drop. ALLOWED is NULL-terminated. */
@@ -133,7 +111,7 @@ qvirXMLCheckNoChildren(xmlNodePtr node, GError **error)
 static gboolean
 qvirXMLPropRequired(xmlNodePtr node, const char *name, char **out, GError **error)
 {
-    if (!(*out = qvirXMLProp(node, name))) {
+    if (!(*out = qvirXMLPropString(node, name))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "Missing required attribute '%s' in element '%s'", name, qvirXMLName(node));
         return FALSE;
@@ -160,7 +138,7 @@ qvirXMLPropEnumFull(xmlNodePtr node, const char *attr, int (*fromString)(const c
                     const char *(*toString)(int), const char *(*list)(void), int minValue,
                     gboolean required, int *out, GError **error)
 {
-    g_autofree char *str = qvirXMLProp(node, attr);
+    g_autofree char *str = qvirXMLPropString(node, attr);
     int val;
 
     if (!str) {
@@ -201,7 +179,7 @@ static gboolean
 qvirXMLPropChoice(xmlNodePtr node, const char *attr, const char *const *allowed, gboolean required,
                   char **out, GError **error)
 {
-    g_autofree char *str = qvirXMLProp(node, attr);
+    g_autofree char *str = qvirXMLPropString(node, attr);
     g_autofree char *list = NULL;
 
     if (!str) {
@@ -244,7 +222,7 @@ static gboolean
 qvirXMLPropUInt(xmlNodePtr node, const char *attr, int base, unsigned int max, gboolean required,
                 unsigned int *out, GError **error)
 {
-    g_autofree char *str = qvirXMLProp(node, attr);
+    g_autofree char *str = qvirXMLPropString(node, attr);
     unsigned long long val;
 
     if (!str) {
@@ -353,7 +331,7 @@ qvirDomainPCIAddressParse(xmlNodePtr node, qvirPCIDeviceAddress *pci, GError **e
     if (!qvirXMLCheckAttrs(node, attrs, error))
         return FALSE;
     for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
-        g_autofree char *str = qvirXMLProp(node, fields[i].name);
+        g_autofree char *str = qvirXMLPropString(node, fields[i].name);
         unsigned long long val;
 
         if (!str)
@@ -395,7 +373,7 @@ qvirDomainUSBAddressParse(xmlNodePtr node, qvirDomainDeviceUSBAddress *usb, GErr
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
         !qvirXMLPropUInt(node, "bus", 10, G_MAXINT, FALSE, &usb->bus, error))
         return FALSE;
-    if (!(port = qvirXMLProp(node, "port")))
+    if (!(port = qvirXMLPropString(node, "port")))
         return TRUE;
     /* Up to 4 levels of hubs: "1", "1.2", ..., each a small number. */
     if (strlen(port) >= sizeof(usb->port) || !*port ||
@@ -537,7 +515,7 @@ qvirStorageMetadataCacheParse(xmlNodePtr parent, qvirStorageSource *src, GError 
     }
     if (size) {
         static const char *const attrs[] = {"unit", NULL};
-        g_autofree char *unit = qvirXMLProp(size, "unit");
+        g_autofree char *unit = qvirXMLPropString(size, "unit");
         g_autofree char *text = NULL;
         unsigned long long scale = 1;
         unsigned long long val;
@@ -606,7 +584,7 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     disk->errorPolicy = errorPolicy;
     disk->rerrorPolicy = rerrorPolicy;
 
-    disk->driverName = qvirXMLProp(node, "name");
+    disk->driverName = qvirXMLPropString(node, "name");
     if (!disk->driverName)
         disk->driverName = g_strdup("");
     disk->src->format = format;
@@ -654,7 +632,7 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
         !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &src->id, error))
         return FALSE;
 
-    path = qvirXMLProp(node, pathAttr);
+    path = qvirXMLPropString(node, pathAttr);
     if (!path || !*path) {
         src->type = QVIR_STORAGE_TYPE_NONE;
         return TRUE;
@@ -666,7 +644,7 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
 static gboolean
 qvirStorageTypeParse(xmlNodePtr node, int *type, GError **error)
 {
-    g_autofree char *str = qvirXMLProp(node, "type");
+    g_autofree char *str = qvirXMLPropString(node, "type");
 
     if (!qvirXMLPropEnum(node, "type", qvirStorageType, QVIR_STORAGE_TYPE_FILE, FALSE, type, error))
         return FALSE;
@@ -887,7 +865,7 @@ qvirDomainDiskSerialParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         return qvirXMLDuplicate(node, error);
     if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
         return FALSE;
-    serial = qvirXMLText(node);
+    serial = qvirXMLNodeContent(node);
     /* QEMU takes the serial as a property value: keep it to libvirt's safe set. */
     if (strspn(serial, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_ .+") !=
         strlen(serial)) {
@@ -953,7 +931,7 @@ qvirDomainDiskWWNParse(xmlNodePtr node, void *opaque, unsigned int flags, GError
         return qvirXMLDuplicate(node, error);
     if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
         return FALSE;
-    wwn = qvirXMLText(node);
+    wwn = qvirXMLNodeContent(node);
     digits = g_str_has_prefix(wwn, "0x") ? wwn + 2 : wwn;
     if (strlen(digits) != 16 || strspn(digits, "0123456789abcdefABCDEF") != 16) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Malformed wwn: %s", wwn);
@@ -974,7 +952,7 @@ qvirDomainDiskInquiryParse(xmlNodePtr node, const char *what, size_t maxLen, cha
         return qvirXMLDuplicate(node, error);
     if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
         return FALSE;
-    text = qvirXMLText(node);
+    text = qvirXMLNodeContent(node);
     for (const char *p = text; *p; p++) {
         if (!g_ascii_isprint(*p)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "disk %s is not printable string",
@@ -1429,7 +1407,7 @@ qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
 
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
         return FALSE;
-    path = qvirXMLProp(node, "path");
+    path = qvirXMLPropString(node, "path");
     /* The pty is allocated at start-up: only live XML keeps it. */
     if (qvirParseIsLive(flags) && path) {
         g_free(chr->ptyPath);
@@ -1538,7 +1516,7 @@ qvirDomainChannelSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, 
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
         !qvirXMLPropChoice(node, "mode", modes, FALSE, &chr->sourceMode, error))
         return FALSE;
-    path = qvirXMLProp(node, "path");
+    path = qvirXMLPropString(node, "path");
     if (strcmp(chr->type, "pty") == 0) {
         if (qvirParseIsLive(flags))
             chr->ptyPath = g_steal_pointer(&path);
@@ -1569,7 +1547,7 @@ qvirDomainChannelTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, 
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
         !qvirXMLPropChoice(node, "type", types, TRUE, &chr->targetType, error))
         return FALSE;
-    if ((name = qvirXMLProp(node, "name"))) {
+    if ((name = qvirXMLPropString(node, "name"))) {
         /* the name becomes a QEMU property and the socket's file name */
         if (!*name || strchr(name, '/') || strchr(name, ',') || strcmp(name, ".") == 0 ||
             strcmp(name, "..") == 0) {
@@ -1715,7 +1693,7 @@ qvirDomainGraphicsListenParse(xmlNodePtr node, qvirDomainGraphicsDef *gr, GError
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
         !qvirXMLPropChoice(node, "type", types, TRUE, &type, error))
         return FALSE;
-    address = qvirXMLProp(node, "address");
+    address = qvirXMLPropString(node, "address");
     if (address && gr->listen && strcmp(address, gr->listen) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "graphics 'listen' attribute '%s' must match 'address' attribute of first "
@@ -1745,7 +1723,7 @@ qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         !qvirXMLPropChoice(node, "type", types, TRUE, &gr->type, error))
         return FALSE;
 
-    if ((port = qvirXMLProp(node, "port")) && strcmp(port, "-1") != 0) {
+    if ((port = qvirXMLPropString(node, "port")) && strcmp(port, "-1") != 0) {
         unsigned int p = 0;
         if (!qvirXMLPropUInt(node, "port", 10, 65535, TRUE, &p, error))
             return FALSE;
@@ -1757,7 +1735,7 @@ qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     /* An inactive definition never keeps the port QEMU was given last time. */
     if (gr->autoport && !qvirParseIsLive(flags))
         gr->port = -1;
-    gr->listen = qvirXMLProp(node, "listen");
+    gr->listen = qvirXMLPropString(node, "listen");
 
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
         if (cur->type != XML_ELEMENT_NODE)
@@ -2050,7 +2028,7 @@ qvirDomainTextParse(xmlNodePtr node, char **field, gboolean strip, GError **erro
         return qvirXMLDuplicate(node, error);
     if (!qvirXMLCheckAttrs(node, NULL, error) || !qvirXMLCheckNoChildren(node, error))
         return FALSE;
-    *field = strip ? qvirXMLTextStripped(node) : qvirXMLText(node);
+    *field = strip ? qvirXMLTextStripped(node) : qvirXMLNodeContent(node);
     return TRUE;
 }
 
@@ -2157,7 +2135,7 @@ static gboolean
 qvirDomainMemoryValueParse(xmlNodePtr node, unsigned long long *kib, GError **error)
 {
     static const char *const attrs[] = {"unit", NULL};
-    g_autofree char *unit = qvirXMLProp(node, "unit");
+    g_autofree char *unit = qvirXMLPropString(node, "unit");
     g_autofree char *text = NULL;
     unsigned long long scale = 1024;
     unsigned long long val;
@@ -2276,8 +2254,8 @@ qvirDomainOSTypeParse(xmlNodePtr node, qvirDomainParseState *st, GError **error)
         return FALSE;
     }
     os->type = g_steal_pointer(&type);
-    os->arch = qvirXMLProp(node, "arch");
-    os->machine = qvirXMLProp(node, "machine");
+    os->arch = qvirXMLPropString(node, "arch");
+    os->machine = qvirXMLPropString(node, "machine");
     if (os->arch && strcmp(os->arch, "x86_64") != 0 && strcmp(os->arch, "i686") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported architecture '%s'",
                     os->arch);
@@ -2337,7 +2315,7 @@ qvirDomainOSBiosParse(xmlNodePtr node, qvirDomainOSDef *os, GError **error)
                          &useserial, error))
         return FALSE;
     os->useserial = useserial;
-    if ((rt = qvirXMLProp(node, "rebootTimeout"))) {
+    if ((rt = qvirXMLPropString(node, "rebootTimeout"))) {
         char *end = NULL;
         gint64 val = g_ascii_strtoll(rt, &end, 10);
 
@@ -2462,7 +2440,7 @@ qvirDomainFeatureSMMParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
     }
     /* libvirt reads the size only for SMM switched on */
     if (tseg && def->smm == QVIR_TRISTATE_SWITCH_ON) {
-        g_autofree char *unit = qvirXMLProp(tseg, "unit");
+        g_autofree char *unit = qvirXMLPropString(tseg, "unit");
         g_autofree char *text = NULL;
         unsigned long long scale = 1024 * 1024;
         unsigned long long val;
@@ -2639,7 +2617,7 @@ qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
     int present = QVIR_TRISTATE_BOOL_ABSENT;
     int tickpolicy = QVIR_DOMAIN_TIMER_TICKPOLICY_NONE;
     int track = QVIR_DOMAIN_TIMER_TRACK_NONE;
-    g_autofree char *nameStr = qvirXMLProp(node, "name");
+    g_autofree char *nameStr = qvirXMLPropString(node, "name");
 
     if (nameStr && qvirDomainTimerNameTypeFromString(nameStr) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
@@ -2797,28 +2775,47 @@ qvirXMLStripBlanks(xmlNodePtr node)
     }
 }
 
-/* <metadata>: applications' own elements, kept as a copy in a document of its own. */
+/*
+ * <metadata>: applications' own elements, kept verbatim. Serialized here, once, as
+ * libvirt's virXMLFormatMetadata would at indent 0 (blanks stripped, libxml2's own
+ * indentation), so formatting needs no libxml2: tools that only format (qvirt chain)
+ * then start without loading it.
+ */
 static gboolean
 qvirDomainMetadataParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     qvirDomainParseState *st = opaque;
     xmlDocPtr doc;
     xmlNodePtr copy;
+    xmlBufferPtr xmlbuf = NULL;
+    int oldIndent = xmlIndentTreeOutput;
+    gboolean ok = FALSE;
 
     if (st->def->metadata)
         return qvirXMLDuplicate(node, error);
     if (!qvirXMLCheckAttrs(node, NULL, error))
         return FALSE;
-    if (!(doc = xmlNewDoc((const xmlChar *)"1.0")) || !(copy = xmlDocCopyNode(node, doc, 1))) {
-        if (doc)
-            xmlFreeDoc(doc);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot copy <metadata>");
-        return FALSE;
-    }
+    if (!(doc = xmlNewDoc((const xmlChar *)"1.0")) || !(copy = xmlDocCopyNode(node, doc, 1)))
+        goto cleanup;
     xmlDocSetRootElement(doc, copy);
     qvirXMLStripBlanks(copy);
-    st->def->metadata = copy;
-    return TRUE;
+    if (!(xmlbuf = xmlBufferCreate()))
+        goto cleanup;
+    xmlIndentTreeOutput = 1;
+    if (xmlNodeDump(xmlbuf, doc, copy, 0, 1) >= 0) {
+        st->def->metadata = g_strdup((const char *)xmlBufferContent(xmlbuf));
+        ok = TRUE;
+    }
+    xmlIndentTreeOutput = oldIndent;
+
+ cleanup:
+    if (xmlbuf)
+        xmlBufferFree(xmlbuf);
+    if (doc)
+        xmlFreeDoc(doc);
+    if (!ok)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot copy <metadata>");
+    return ok;
 }
 
 static gboolean
@@ -3027,7 +3024,7 @@ qvirDomainRootAttrsParse(xmlNodePtr root, qvirDomainDef *def, unsigned int flags
 {
     static const char *const attrs[] = {"type", "id", NULL};
     int type = 0;
-    g_autofree char *typeStr = qvirXMLProp(root, "type");
+    g_autofree char *typeStr = qvirXMLPropString(root, "type");
 
     if (!qvirXMLCheckAttrs(root, attrs, error))
         return FALSE;
@@ -3040,7 +3037,7 @@ qvirDomainRootAttrsParse(xmlNodePtr root, qvirDomainDef *def, unsigned int flags
     def->virtType = type;
 
     if (qvirParseIsLive(flags) && xmlHasProp(root, (const xmlChar *)"id")) {
-        g_autofree char *id = qvirXMLProp(root, "id");
+        g_autofree char *id = qvirXMLPropString(root, "id");
         unsigned int val = 0;
 
         /* libvirt writes id='-1' for a domain that is not running. */

@@ -7,6 +7,7 @@
 #include <libxml/parser.h>
 
 #include "util/virerror.h"
+#include "util/virxml.h"
 
 /* ---- state names ------------------------------------------------------------- */
 
@@ -403,19 +404,6 @@ qemuDomainStatusFormat(int state, int reason, pid_t pid, const char *monitorPath
     return g_string_free(buf, FALSE);
 }
 
-static char *
-qemuDomainStatusProp(xmlNodePtr node, const char *name)
-{
-    xmlChar *val = xmlGetProp(node, (const xmlChar *)name);
-    char *ret;
-
-    if (!val)
-        return NULL;
-    ret = g_strdup((const char *)val);
-    xmlFree(val);
-    return ret;
-}
-
 static xmlNodePtr
 qemuDomainStatusChild(xmlNodePtr parent, const char *name)
 {
@@ -429,9 +417,9 @@ qemuDomainStatusChild(xmlNodePtr parent, const char *name)
 static gboolean
 qemuDomainStatusParseHeader(xmlNodePtr root, qemuDomainStatus *status, GError **error)
 {
-    g_autofree char *state = qemuDomainStatusProp(root, "state");
-    g_autofree char *reason = qemuDomainStatusProp(root, "reason");
-    g_autofree char *pid = qemuDomainStatusProp(root, "pid");
+    g_autofree char *state = qvirXMLPropString(root, "state");
+    g_autofree char *reason = qvirXMLPropString(root, "reason");
+    g_autofree char *pid = qvirXMLPropString(root, "pid");
     guint64 pidval = 0;
 
     if (!state || (status->state = qemuDomainStateFromString(state)) < 0 ||
@@ -480,7 +468,7 @@ qemuDomainStatusParse(const char *xml, qemuDomainStatus *status, GError **error)
     if (!qemuDomainStatusParseHeader(root, status, error))
         goto out;
     if (!(mon = qemuDomainStatusChild(root, "monitor")) ||
-        !(status->monitorPath = qemuDomainStatusProp(mon, "path")) ||
+        !(status->monitorPath = qvirXMLPropString(mon, "path")) ||
         !g_path_is_absolute(status->monitorPath)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no monitor path in status file");
         goto out;

@@ -11,6 +11,7 @@
 #include <libxml/parser.h>
 
 #include "util/virerror.h"
+#include "util/virxml.h"
 #include "qemu/qemu_block.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_domain.h"
@@ -58,32 +59,6 @@ qemuSnapshotDefNew(void)
     return def;
 }
 
-static char *
-qemuSnapshotXMLProp(xmlNodePtr node, const char *name)
-{
-    xmlChar *val = xmlGetProp(node, (const xmlChar *)name);
-    char *ret;
-
-    if (!val)
-        return NULL;
-    ret = g_strdup((const char *)val);
-    xmlFree(val);
-    return ret;
-}
-
-static char *
-qemuSnapshotXMLContent(xmlNodePtr node)
-{
-    xmlChar *val = xmlNodeGetContent(node);
-    char *ret;
-
-    if (!val)
-        return NULL;
-    ret = g_strdup((const char *)val);
-    xmlFree(val);
-    return ret;
-}
-
 static gboolean
 qemuSnapshotXMLIs(xmlNodePtr node, const char *name)
 {
@@ -100,12 +75,12 @@ qemuSnapshotDiskDefParse(xmlNodePtr node, GError **error)
     g_autofree char *type = NULL;
 
     g_ptr_array_add(holder, disk);
-    if (!(disk->name = qemuSnapshotXMLProp(node, "name"))) {
+    if (!(disk->name = qvirXMLPropString(node, "name"))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "missing name from disk snapshot element");
         return NULL;
     }
-    if ((snapshot = qemuSnapshotXMLProp(node, "snapshot"))) {
+    if ((snapshot = qvirXMLPropString(node, "snapshot"))) {
         int loc = qemuSnapshotLocationTypeFromString(snapshot);
 
         if (loc <= 0) {
@@ -115,7 +90,7 @@ qemuSnapshotDiskDefParse(xmlNodePtr node, GError **error)
         }
         disk->snapshot = loc;
     }
-    if ((type = qemuSnapshotXMLProp(node, "type")) && strcmp(type, "file") != 0) {
+    if ((type = qvirXMLPropString(node, "type")) && strcmp(type, "file") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "unsupported disk snapshot source type '%s'", type);
         return NULL;
@@ -124,9 +99,9 @@ qemuSnapshotDiskDefParse(xmlNodePtr node, GError **error)
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
         if (qemuSnapshotXMLIs(cur, "source")) {
             g_free(disk->file);
-            disk->file = qemuSnapshotXMLProp(cur, "file");
+            disk->file = qvirXMLPropString(cur, "file");
         } else if (qemuSnapshotXMLIs(cur, "driver")) {
-            g_autofree char *fmt = qemuSnapshotXMLProp(cur, "type");
+            g_autofree char *fmt = qvirXMLPropString(cur, "type");
             int f;
 
             if (!fmt)
@@ -181,20 +156,20 @@ qemuSnapshotDefParseString(const char *xml, GError **error)
     for (xmlNodePtr cur = root->children; cur && ok; cur = cur->next) {
         if (qemuSnapshotXMLIs(cur, "name")) {
             g_free(def->name);
-            def->name = qemuSnapshotXMLContent(cur);
+            def->name = qvirXMLNodeContent(cur);
         } else if (qemuSnapshotXMLIs(cur, "description")) {
             g_free(def->description);
-            def->description = qemuSnapshotXMLContent(cur);
+            def->description = qvirXMLNodeContent(cur);
         } else if (qemuSnapshotXMLIs(cur, "state")) {
             g_free(def->state);
-            def->state = qemuSnapshotXMLContent(cur);
+            def->state = qvirXMLNodeContent(cur);
         } else if (qemuSnapshotXMLIs(cur, "creationTime")) {
-            g_autofree char *t = qemuSnapshotXMLContent(cur);
+            g_autofree char *t = qvirXMLNodeContent(cur);
 
             def->creationTime = t ? g_ascii_strtoll(t, NULL, 10) : 0;
         } else if (qemuSnapshotXMLIs(cur, "memory")) {
             g_free(def->memorySnapshot);
-            def->memorySnapshot = qemuSnapshotXMLProp(cur, "snapshot");
+            def->memorySnapshot = qvirXMLPropString(cur, "snapshot");
         } else if (qemuSnapshotXMLIs(cur, "disks")) {
             for (xmlNodePtr d = cur->children; d; d = d->next) {
                 qemuSnapshotDiskDef *disk;
