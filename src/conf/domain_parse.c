@@ -48,6 +48,17 @@ qvirXMLQualifiedName(xmlNodePtr node)
     return g_strdup(qvirXMLName(node));
 }
 
+/* A child element we do not handle: refused by name, never silently dropped. */
+static gboolean
+qvirXMLUnsupportedChild(xmlNodePtr child, const char *parent, GError **error)
+{
+    g_autofree char *name = qvirXMLQualifiedName(child);
+
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported element <%s> in <%s>",
+                name, parent);
+    return FALSE;
+}
+
 static gboolean
 qvirXMLIsElement(xmlNodePtr node, const char *name)
 {
@@ -100,10 +111,7 @@ qvirXMLCheckNoChildren(xmlNodePtr node, GError **error)
     xmlNodePtr child = qvirXMLFirstElement(node);
 
     if (child) {
-        g_autofree char *name = qvirXMLQualifiedName(child);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <%s>", name, qvirXMLName(node));
-        return FALSE;
+        return qvirXMLUnsupportedChild(child, qvirXMLName(node), error);
     }
     return TRUE;
 }
@@ -482,36 +490,26 @@ qvirStorageMetadataCacheParse(xmlNodePtr parent, qvirStorageSource *src, GError 
     xmlNodePtr size = NULL;
 
     for (xmlNodePtr cur = parent->children; cur; cur = cur->next) {
-        g_autofree char *name = NULL;
-
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (qvirXMLIsElement(cur, "metadata_cache") && !cache) {
             cache = cur;
             continue;
         }
-        name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <%s>", name, qvirXMLName(parent));
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, qvirXMLName(parent), error);
     }
     if (!cache)
         return TRUE;
     if (!qvirXMLCheckAttrs(cache, NULL, error))
         return FALSE;
     for (xmlNodePtr cur = cache->children; cur; cur = cur->next) {
-        g_autofree char *name = NULL;
-
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (qvirXMLIsElement(cur, "max_size") && !size) {
             size = cur;
             continue;
         }
-        name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <metadata_cache>", name);
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, "metadata_cache", error);
     }
     if (size) {
         static const char *const attrs[] = {"unit", NULL};
@@ -678,10 +676,7 @@ qvirBackingStoreChildren(xmlNodePtr node, qvirBackingChildren *kids, GError **er
         else if (qvirXMLIsElement(cur, "backingStore"))
             slot = &kids->backing;
         if (!slot) {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <backingStore>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "backingStore", error);
         }
         if (*slot)
             return qvirXMLDuplicate(cur, error);
@@ -1010,11 +1005,7 @@ qvirDomainDiskIotuneParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
             continue;
         }
         if (cur->ns || (field = qvirDomainIotuneFieldTypeFromString(qvirXMLName(cur))) < 0) {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <iotune>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "iotune", error);
         }
         if (!qvirStrToUInt(text, 10, G_MAXUINT64, &val)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
@@ -1455,10 +1446,7 @@ qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
                 return FALSE;
             continue;
         }
-        g_autofree char *name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <target>", name);
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, "target", error);
     }
     return TRUE;
 }
@@ -1666,11 +1654,7 @@ qvirDomainRNGParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
         else if (qvirXMLIsElement(cur, "address"))
             ok = qvirDomainDeviceAddressParse(cur, &rng->info, error);
         else {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <rng>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "rng", error);
         }
         if (!ok)
             return FALSE;
@@ -1746,10 +1730,7 @@ qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
                 return FALSE;
             continue;
         }
-        g_autofree char *name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <graphics>", name);
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, "graphics", error);
     }
     return TRUE;
 }
@@ -2364,10 +2345,7 @@ qvirDomainOSParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **er
         else if (qvirXMLIsElement(cur, "bios"))
             ok = qvirDomainOSBiosParse(cur, os, error);
         else {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <os>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "os", error);
         }
         if (!ok)
             return FALSE;
@@ -2425,18 +2403,13 @@ qvirDomainFeatureSMMParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
     if (def->smm == QVIR_TRISTATE_SWITCH_ABSENT)
         def->smm = QVIR_TRISTATE_SWITCH_ON;
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
-        g_autofree char *name = NULL;
-
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (qvirXMLIsElement(cur, "tseg") && !tseg) {
             tseg = cur;
             continue;
         }
-        name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <smm>", name);
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, "smm", error);
     }
     /* libvirt reads the size only for SMM switched on */
     if (tseg && def->smm == QVIR_TRISTATE_SWITCH_ON) {
@@ -2490,10 +2463,7 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         else if (qvirXMLIsElement(cur, "smm"))
             ok = qvirDomainFeatureSMMParse(cur, st->def, error);
         else {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <features>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "features", error);
         }
         if (!ok)
             return FALSE;
@@ -2510,18 +2480,13 @@ qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
     xmlNodePtr model = NULL;
 
     for (xmlNodePtr cur = cpu->children; cur; cur = cur->next) {
-        g_autofree char *name = NULL;
-
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (qvirXMLIsElement(cur, "model") && !model) {
             model = cur;
             continue;
         }
-        name = qvirXMLQualifiedName(cur);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <%s> in <cpu>", name);
-        return FALSE;
+        return qvirXMLUnsupportedChild(cur, "cpu", error);
     }
     if (!model)
         return TRUE;
@@ -2670,11 +2635,7 @@ qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (!qvirXMLIsElement(cur, "timer")) {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <clock>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "clock", error);
         }
         if (!qvirDomainTimerParse(cur, st->def, error))
             return FALSE;
@@ -2705,11 +2666,7 @@ qvirDomainPMParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **er
         else if (qvirXMLIsElement(cur, "suspend-to-disk"))
             field = &st->def->pmS4;
         if (!field) {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <pm>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "pm", error);
         }
         if (*field != QVIR_TRISTATE_BOOL_ABSENT)
             return qvirXMLDuplicate(cur, error);
@@ -2737,11 +2694,7 @@ qvirDomainResourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (!qvirXMLIsElement(cur, "partition") || partition) {
-            g_autofree char *name = qvirXMLQualifiedName(cur);
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "unsupported element <%s> in <resource>", name);
-            return FALSE;
+            return qvirXMLUnsupportedChild(cur, "resource", error);
         }
         if (!qvirXMLCheckAttrs(cur, NULL, error) || !qvirXMLCheckNoChildren(cur, error))
             return FALSE;
