@@ -29,6 +29,19 @@ install_missing() {
   fi
 }
 
+# QEMU never runs as root: a root qvirtd runs it as this system user and group (qvirtd.conf
+# `user`/`group`), with the kvm group as a supplementary one where it exists.
+setup_qemu_user() {
+  getent group qvirt-qemu >/dev/null || groupadd --system qvirt-qemu
+  if ! getent passwd qvirt-qemu >/dev/null; then
+    useradd --system --gid qvirt-qemu --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin --comment "qvirt QEMU" qvirt-qemu
+  fi
+  if getent group kvm >/dev/null && ! id -nG qvirt-qemu | grep -qw kvm; then
+    usermod -a -G kvm qvirt-qemu
+  fi
+}
+
 build() {
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
@@ -97,6 +110,7 @@ cmd=${1:-}
 case "$cmd" in
   demo)
     install_missing
+    setup_qemu_user
     build build
     exec bash examples/demo.sh build
     ;;
@@ -104,6 +118,7 @@ case "$cmd" in
     # The suite, then (issue 7) the suite again under ASan+UBSan with the daemon leak check,
     # then every fuzz target for QVIRT_FUZZ_SECONDS (default 60) each.
     install_missing
+    setup_qemu_user
     werror=false
     [ "${CI:-}" = "true" ] && werror=true
     build build -Dwerror=$werror

@@ -233,7 +233,7 @@ testVMInitImages(TestVM *vm)
     g_autofree char *tmpl = g_build_filename("/var/tmp", "qvirt-blockops-XXXXXX", NULL);
 
     memset(vm, 0, sizeof(*vm));
-    vm->dir = g_mkdtemp(g_steal_pointer(&tmpl));
+    vm->dir = qvirTestMkdtemp(g_steal_pointer(&tmpl));
     g_assert_nonnull(vm->dir);
     vm->runDir = g_build_filename(vm->dir, "run", NULL);
     vm->logDir = g_build_filename(vm->dir, "log", NULL);

@@ -99,10 +99,10 @@ daemonEnvInit(const char *prefix)
 {
     g_autofree char *tmpl = g_strdup_printf("/var/tmp/%s-XXXXXX", prefix);
 
-    daemonEnv.root = g_mkdtemp(g_steal_pointer(&tmpl));
+    daemonEnv.root = qvirTestMkdtemp(g_steal_pointer(&tmpl));
     g_assert_nonnull(daemonEnv.root);
     daemonEnv.images = g_build_filename(daemonEnv.root, "images", NULL);
-    g_assert_cmpint(g_mkdir(daemonEnv.images, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir(daemonEnv.images, 0755), ==, 0);
     daemonEnv.socket = g_build_filename(daemonEnv.root, "run", "qvirt-sock", NULL);
     daemonEnv.uri = g_strdup_printf("qemu:///system?socket=%s", daemonEnv.socket);
     daemonEnv.traceLog = g_build_filename(daemonEnv.root, "strace.log", NULL);

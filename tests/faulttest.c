@@ -413,7 +413,7 @@ testQemuSigkillDuringJob(gconstpointer opaque)
     pid_t qemu;
     int rc;
 
-    g_assert_cmpint(g_mkdir_with_parents(images, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(images, 0755), ==, 0);
     top = daemonMakeChain(images, job);
     base = g_strdup_printf("%s/%s-base.qcow2", images, job);
     mid = g_strdup_printf("%s/%s-mid.qcow2", images, job);

@@ -366,7 +366,7 @@ main(int argc, char **argv)
 
     /* /tmp may be tmpfs (no O_DIRECT before Linux 6.6): stay in the build tree */
     testDir = g_build_filename(parent, "qemucachetest-XXXXXX", NULL);
-    if (!g_mkdtemp(testDir))
+    if (!qvirTestMkdtemp(testDir))
         g_error("cannot create %s", testDir);
     testCaps = qemuCapsProbe(QEMU_BINARY, &error);
     g_assert_no_error(error);

@@ -73,7 +73,7 @@ static char *
 testRootNew(void)
 {
     g_autofree char *tmpl = g_build_filename(testBase, "root-XXXXXX", NULL);
-    char *dir = g_mkdtemp(tmpl);
+    char *dir = qvirTestMkdtemp(tmpl);
 
     g_assert_nonnull(dir);
     return g_steal_pointer(&tmpl);
@@ -654,7 +654,7 @@ testLifecycle(void)
     guint64 probes;
     pid_t pid;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
@@ -770,7 +770,7 @@ testRestartAfterQemuDied(void)
     qvirDriver *drv;
     pid_t pid;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
@@ -813,7 +813,7 @@ testTransient(void)
     g_autoptr(GError) err = NULL;
     qvirDriver *drv;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     defPath = testPath(qvirDriverGetConfig(drv)->defsDir, "tran");
@@ -998,7 +998,7 @@ testSlowQemuBlocksNobody(void)
     qvirDriver *drv;
     pid_t pid;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     a = testDefine(drv, "hung", UUID_A, top, NULL);
@@ -1058,7 +1058,7 @@ testSigtermIsShutdown(void)
     qvirDriver *drv;
     pid_t pid;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
@@ -1134,7 +1134,7 @@ testStartChainDomain(const char *root, qvirDriver **drvOut, qvirDomainRef **refO
     qvirDriver *drv;
     qvirDomainRef *a;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     a = testDefine(drv, "alpha", UUID_A, top, "none");
@@ -1340,7 +1340,7 @@ testHotplug(void)
     qvirDriver *drv;
     guint64 probes;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     ubase = g_build_filename(imgdir, "usb-base.qcow2", NULL);
     utop = g_build_filename(imgdir, "usb-top.qcow2", NULL);
@@ -1500,7 +1500,7 @@ testHotplugVirtioPending(void)
     g_autoptr(GError) err = NULL;
     qvirDriver *drv;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     extra = g_build_filename(imgdir, "extra.qcow2", NULL);
     {
@@ -1582,7 +1582,7 @@ testBlockJobAcrossRestart(void)
         const char *w1[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", b, NULL};
         const char *w2[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 1M 1M", m, NULL};
 
-        g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
         t = testMakeChain(dir);
         testRunOK(w1);
         testRunOK(w2);
@@ -1853,7 +1853,7 @@ testSoak(void)
     qvirDriver *drv;
 
     imgdir = g_build_filename(root, "images", NULL);
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     {
         g_autofree char *top = testMakeChain(imgdir);
         g_autofree char *domxml = testHotplugDomainXML(top);
@@ -1959,7 +1959,7 @@ testLifecycleEvents(void)
     pid_t pid;
 
     g_mutex_init(&events.lock);
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     qvirDriverSetLifecycleEventCallback(drv, testLifecycleEventCb, &events);
@@ -2121,7 +2121,7 @@ testStartNoDirectIO(void)
     const char *create[] = {"qemu-img", "create", "-q", "-f", "qcow2", img, "8M", NULL};
     qvirDriver *drv;
 
-    g_assert_cmpint(g_mkdir_with_parents(mnt, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(mnt, 0755), ==, 0);
     if (geteuid() != 0 || qvirTestRun(mount, NULL, NULL) != 0) {
         g_test_skip("cannot mount ramfs (needs root)");
         qvirTestTempDirRemove(root);
@@ -2163,7 +2163,7 @@ testOrphanQemuKilled(void)
     qvirDriver *drv;
     pid_t pid;
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     top = testMakeChain(imgdir);
     drv = testOpen(root);
     statusPath = testPath(qvirDriverGetConfig(drv)->statusDir, "alpha");
@@ -2226,7 +2226,7 @@ main(int argc, char **argv)
 
     tmpl =
         g_build_filename(buildRoot ? buildRoot : QVIRT_BUILD_ROOT, "qemudrivertest-XXXXXX", NULL);
-    testBase = g_mkdtemp(tmpl);
+    testBase = qvirTestMkdtemp(tmpl);
     g_assert_nonnull(testBase);
 
     g_test_add_func("/driver/define-lookup-list", testDefineLookupList);

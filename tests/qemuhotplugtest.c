@@ -232,7 +232,7 @@ static char *
 testMountRamfs(void)
 {
     g_autofree char *tmpl = g_build_filename("/var/tmp", "qvirt-ramfs-XXXXXX", NULL);
-    char *dir = g_mkdtemp(g_steal_pointer(&tmpl));
+    char *dir = qvirTestMkdtemp(g_steal_pointer(&tmpl));
 
     g_assert_nonnull(dir);
     if (mount("ramfs", dir, "ramfs", 0, NULL) < 0) {

@@ -727,7 +727,7 @@ testDirectIODir(void)
 
     g_assert_cmpint(g_mkdir_with_parents(base, 0700), ==, 0);
     tmpl = g_build_filename(base, "run-XXXXXX", NULL);
-    return g_strdup(g_mkdtemp(tmpl));
+    return g_strdup(qvirTestMkdtemp(tmpl));
 }
 
 static void

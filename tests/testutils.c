@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 char *
@@ -69,6 +70,12 @@ qvirTestCompareToFile(const char *actual, const char *expectedPath)
 }
 
 char *
+qvirTestMkdtemp(char *tmpl)
+{
+    return g_mkdtemp_full(tmpl, 0755);
+}
+
+char *
 qvirTestTempDirNew(const char *prefix)
 {
     g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix ? prefix : "qvirt-test");
@@ -77,6 +84,8 @@ qvirTestTempDirNew(const char *prefix)
 
     if (!dir)
         g_error("cannot create temporary directory: %s", error->message);
+    if (chmod(dir, 0755) < 0)
+        g_error("cannot make '%s' searchable: %s", dir, g_strerror(errno));
     return dir;
 }
 

@@ -20,7 +20,16 @@ gboolean qvirTestRegenerate(void);
  */
 gboolean qvirTestCompareToFile(const char *actual, const char *expectedPath);
 
-/* A fresh temporary directory, removed recursively by qvirTestTempDirRemove(). */
+/*
+ * g_mkdtemp(), but the directory is searchable by every user (0755, not 0700): a root
+ * qvirtd runs QEMU as its own unprivileged user (qvirt-qemu), which must reach the
+ * images, sockets and state under a test's directories. libvirt relabels the files, never
+ * the directories leading to them; neither does qvirtd, so tests make them traversable.
+ */
+char *qvirTestMkdtemp(char *tmpl);
+
+/* A fresh temporary directory (mode 0755, see qvirTestMkdtemp), removed recursively by
+ * qvirTestTempDirRemove(). */
 char *qvirTestTempDirNew(const char *prefix);
 void qvirTestTempDirRemove(const char *dir);
 

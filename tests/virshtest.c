@@ -421,7 +421,7 @@ testDevShm(void)
     gboolean direct;
     int fd;
 
-    if (!g_mkdtemp(dir)) {
+    if (!qvirTestMkdtemp(dir)) {
         g_test_skip("no /dev/shm");
         return;
     }

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 
 #include "conf/domain_conf.h"
+#include "security/security_dac.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -56,6 +58,11 @@ qvirDriverConfigNew(const char *root)
     cfg->maxBackingChainDepth = QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH;
     cfg->defaultDiskCache = -1;
     cfg->emulator = g_strdup(QVIR_CONF_DEFAULT_EMULATOR);
+    cfg->user = g_strdup(QVIR_SECURITY_DAC_DEFAULT_USER);
+    cfg->group = g_strdup(QVIR_SECURITY_DAC_DEFAULT_GROUP);
+    cfg->dynamicOwnership = TRUE;
+    cfg->rememberOwner = TRUE;
+    cfg->clearEmulatorCapabilities = TRUE;
     return cfg;
 }
 
@@ -75,6 +82,8 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->defsDir);
     g_free(cfg->statusDir);
     g_free(cfg->emulator);
+    g_free(cfg->user);
+    g_free(cfg->group);
     g_free(cfg);
 }
 
@@ -91,9 +100,24 @@ qvirDriverConfigKeyError(GError **error, const char *path, const char *key, GErr
                 cause->message);
 }
 
+/* The boolean keys, each with the field it sets. */
+static gboolean *
+qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
+{
+    if (strcmp(key, "allow_disk_format_probing") == 0)
+        return &cfg->allowDiskFormatProbing;
+    if (strcmp(key, "dynamic_ownership") == 0)
+        return &cfg->dynamicOwnership;
+    if (strcmp(key, "remember_owner") == 0)
+        return &cfg->rememberOwner;
+    if (strcmp(key, "clear_emulator_capabilities") == 0)
+        return &cfg->clearEmulatorCapabilities;
+    g_assert_not_reached();
+}
+
 static gboolean
-qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
-                             GError **error)
+qvirDriverConfigParseBool(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                          GError **error)
 {
     g_autoptr(GError) err = NULL;
     gboolean val = g_key_file_get_boolean(kf, QVIR_CONF_GROUP, key, &err);
@@ -102,7 +126,33 @@ qvirDriverConfigParseProbing(qvirDriverConfig *cfg, GKeyFile *kf, const char *ke
         qvirDriverConfigKeyError(error, path, key, err);
         return FALSE;
     }
-    cfg->allowDiskFormatProbing = val;
+    *qvirDriverConfigBoolField(cfg, key) = val;
+    return TRUE;
+}
+
+/* user / group: a name or "+ID", as libvirt's qemu.conf takes them. */
+static gboolean
+qvirDriverConfigParseIdentity(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                              const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    char **field = strcmp(key, "user") == 0 ? &cfg->user : &cfg->group;
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    g_strstrip(str);
+    if (!*str || strchr(str, ':') || strchr(str, '/')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not a %s "
+                    "name or '+ID'",
+                    path, key, str, field == &cfg->user ? "user" : "group");
+        return FALSE;
+    }
+    g_free(*field);
+    *field = g_steal_pointer(&str);
     return TRUE;
 }
 
@@ -178,10 +228,15 @@ static const struct {
     const char *key;
     qvirDriverConfigKeyParser parse;
 } qvirDriverConfigKeys[] = {
-    {"allow_disk_format_probing", qvirDriverConfigParseProbing},
+    {"allow_disk_format_probing", qvirDriverConfigParseBool},
     {"max_backing_chain_depth", qvirDriverConfigParseDepth},
     {"default_disk_cache", qvirDriverConfigParseCache},
     {"emulator", qvirDriverConfigParseEmulator},
+    {"user", qvirDriverConfigParseIdentity},
+    {"group", qvirDriverConfigParseIdentity},
+    {"dynamic_ownership", qvirDriverConfigParseBool},
+    {"remember_owner", qvirDriverConfigParseBool},
+    {"clear_emulator_capabilities", qvirDriverConfigParseBool},
 };
 
 static qvirDriverConfigKeyParser
@@ -270,6 +325,20 @@ qvirDriverConfigMakeDirs(const qvirDriverConfig *cfg, GError **error)
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
         if (!qvirFileMakeDirs(dirs[i], 0700, error))
             return FALSE;
+    }
+    /* A root daemon's QEMU (another user) must reach its domain directory below these,
+     * as libvirt's /var/lib/libvirt/qemu: searchable, not listable. */
+    if (geteuid() == 0) {
+        const char *paths[] = {cfg->stateDir, domainsDir};
+
+        for (gsize i = 0; i < G_N_ELEMENTS(paths); i++) {
+            if (chmod(paths[i], 0711) < 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                            "cannot make directory '%s' searchable: %s", paths[i],
+                            g_strerror(errno));
+                return FALSE;
+            }
+        }
     }
     return TRUE;
 }

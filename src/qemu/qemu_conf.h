@@ -22,6 +22,14 @@ typedef struct {
     unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */
     int defaultDiskCache;              /* default_disk_cache; -1 = unset (QEMU's default) */
     char *emulator;                    /* emulator = /usr/bin/qemu-system-x86_64 */
+    /* Who QEMU runs as when the daemon is root (src/security/security_dac.h); a daemon
+     * that is not root runs QEMU as itself and ignores these. */
+    char *user;                         /* user = qvirt-qemu ("+UID" or a name; root only
+                                         * when written) */
+    char *group;                        /* group = qvirt-qemu */
+    gboolean dynamicOwnership;          /* dynamic_ownership = true */
+    gboolean rememberOwner;             /* remember_owner = true */
+    gboolean clearEmulatorCapabilities; /* clear_emulator_capabilities = true */
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

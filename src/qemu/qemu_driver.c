@@ -558,6 +558,8 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 
+    /* QEMU is gone: every file of the chain as it is now goes back to its owner. */
+    qvirSecurityDACRestoreDomainLabel(drv->security, live);
     qvirDomainDefFree(live);
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
@@ -775,6 +777,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.startPaused = paused;
     opts.chainConfig = &chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
+    opts.security = drv->security;
 
     ctx = qemuDriverProcCtxNew(drv, obj);
     qemuDomainObjLock(obj);
@@ -937,6 +940,8 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
                   (long long)status->pid, err->message);
         qemuDriverProcCtxFree(ctx);
         qemuDriverKillStale(status->pid, status->monitorPath);
+        /* It ended while no daemon watched: its labels are still on the chain it had. */
+        qvirSecurityDACRestoreDomainLabel(drv->security, status->def);
         qemuDomainObjLock(obj);
         obj->attaching = FALSE;
         obj->exitPending = FALSE;
@@ -988,32 +993,48 @@ qemuDriverLoadStatus(qvirDriver *drv, const char *path)
     qemuDomainStatusClear(&status);
 }
 
-/* The domain name in an argument "...path=STATUSDIR/NAME.monitor,...", or NULL. */
+/*
+ * The domain name in a monitor argument, or NULL. Two places hold monitors:
+ * "path=STATUSDIR/NAME.monitor" (a QEMU that keeps the daemon's identity) and
+ * "path=STATEDIR/qemu/domain-ID-NAME/monitor.sock" (one run as QEMU's own user, in the
+ * domain directory that user owns).
+ */
 static char *
-qemuDriverMonitorArgDomain(const char *arg, const char *prefix)
+qemuDriverMonitorArgDomain(const char *arg, const char *statusPrefix, const char *domainPrefix)
 {
-    const char *start = strstr(arg, prefix);
+    const char *start;
     const char *end;
 
-    if (!start)
-        return NULL;
-    start += strlen(prefix);
-    if (!(end = strstr(start, ".monitor")) || end == start || memchr(start, '/', end - start))
-        return NULL;
-    return g_strndup(start, end - start);
+    if ((start = strstr(arg, statusPrefix))) {
+        start += strlen(statusPrefix);
+        if (!(end = strstr(start, ".monitor")) || end == start || memchr(start, '/', end - start))
+            return NULL;
+        return g_strndup(start, end - start);
+    }
+    if ((start = strstr(arg, domainPrefix))) {
+        start += strlen(domainPrefix);
+        while (g_ascii_isdigit(*start))
+            start++;
+        if (*start != '-' || !(end = strstr(++start, "/monitor.sock")) || end == start ||
+            memchr(start, '/', end - start))
+            return NULL;
+        return g_strndup(start, end - start);
+    }
+    return NULL;
 }
 
 /* Which of our domains the QEMU with command line CMDLINE (NUL-separated) was started
- * for, judged by its monitor socket under our status directory; NULL if none. */
+ * for, judged by its monitor socket under our directories; NULL if none. */
 static char *
-qemuDriverQemuDomainName(const char *cmdline, gsize len, const char *prefix)
+qemuDriverQemuDomainName(const char *cmdline, gsize len, const char *statusPrefix,
+                         const char *domainPrefix)
 {
     g_autofree char *argv0 = g_path_get_basename(cmdline);
 
     if (!strstr(argv0, "qemu") && !strstr(argv0, "kvm"))
         return NULL;
     for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
-        char *name = qemuDriverMonitorArgDomain(cmdline + off, prefix);
+        char *name = qemuDriverMonitorArgDomain(cmdline + off, statusPrefix, domainPrefix);
 
         if (name)
             return name;
@@ -1030,6 +1051,7 @@ static void
 qemuDriverKillOrphans(qvirDriver *drv)
 {
     g_autofree char *prefix = g_strdup_printf("path=%s/", drv->cfg->statusDir);
+    g_autofree char *domainPrefix = g_strdup_printf("path=%s/qemu/domain-", drv->cfg->stateDir);
     g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
     const char *entry;
 
@@ -1047,7 +1069,7 @@ qemuDriverKillOrphans(qvirDriver *drv)
             continue;
         path = g_strdup_printf("/proc/%s/cmdline", entry);
         if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0 ||
-            !(name = qemuDriverQemuDomainName(cmdline, len, prefix)))
+            !(name = qemuDriverQemuDomainName(cmdline, len, prefix, domainPrefix)))
             continue;
         if ((obj = qemuDomainObjListFindByName(drv->domains, name))) {
             qemuDomainObjLock(obj);
@@ -1068,15 +1090,30 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     g_autoptr(qvirDriverConfig) owned = cfg;
     g_autoptr(GPtrArray) defs = NULL;
     g_autoptr(GPtrArray) statuses = NULL;
+    g_autoptr(qvirSecurityDAC) security = NULL;
     qvirDriver *drv;
 
     g_return_val_if_fail(cfg != NULL, NULL);
 
     if (!qvirDriverConfigMakeDirs(cfg, error))
         return NULL;
+    {
+        qvirSecurityDACConfig scfg = {
+            .user = cfg->user,
+            .group = cfg->group,
+            .dynamicOwnership = cfg->dynamicOwnership,
+            .rememberOwner = cfg->rememberOwner,
+            .clearCapabilities = cfg->clearEmulatorCapabilities,
+        };
+
+        /* As libvirt's session daemon, one that is not root runs QEMU as itself. */
+        if (!(security = qvirSecurityDACNew(&scfg, geteuid() == 0, error)))
+            return NULL;
+    }
 
     drv = g_new0(qvirDriver, 1);
     drv->cfg = g_steal_pointer(&owned);
+    drv->security = g_steal_pointer(&security);
     drv->domains = qemuDomainObjListNew();
     drv->nextId = 1;
     g_mutex_init(&drv->capsLock);
@@ -1128,6 +1165,7 @@ qvirDriverClose(qvirDriver *drv)
     g_mutex_clear(&drv->capsLock);
     g_mutex_clear(&drv->eventLock);
     qvirDriverConfigFree(drv->cfg);
+    qvirSecurityDACFree(drv->security);
     g_free(drv);
 }
 

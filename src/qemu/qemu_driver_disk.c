@@ -129,6 +129,9 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
     old = obj->liveDef;
     obj->liveDef = work;
     qemuDomainObjUnlock(obj);
+    /* Layers QEMU let go of (detach, pull, commit, eject) go back to their owners; new
+     * ones were labelled before QEMU opened them. */
+    qvirSecurityDACRestoreRemoved(drv->security, old, work);
     qvirDomainDefFree(old);
     if (!qemuDriverWriteStatus(drv, obj, &err))
         g_message("domain '%s': %s", obj->name, err->message);
@@ -474,6 +477,7 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
     chainCfg->maxDepth = drv->cfg->maxBackingChainDepth;
     opts.chainConfig = chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
+    opts.security = drv->security;
     return opts;
 }
 

@@ -8,9 +8,12 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driver.h"
+#include "security/security_dac.h"
 
 struct _qvirDriver {
     qvirDriverConfig *cfg;
+    /* Who QEMU runs as and the labels of the files it uses (inactive when not root). */
+    qvirSecurityDAC *security;
     qemuDomainObjList *domains;
     gint nextId;
 

@@ -368,13 +368,19 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
     if (!(dev = qemuHotplugBuildDiskDevice(def, disk, caps, error)))
         return FALSE;
 
-    if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
+    if (!qvirSecurityDACSetChainLabel(opts ? opts->security : NULL, disk, disk->src, error))
         return FALSE;
+    if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
+        goto unlabel;
     if (!(ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error))) {
         qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
-        return FALSE;
+        goto unlabel;
     }
     return TRUE;
+
+unlabel:
+    qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, disk->src);
+    return FALSE;
 }
 
 gboolean
@@ -539,8 +545,12 @@ qemuHotplugPrepareMedium(qemuMonitor *mon, const qemuCaps *caps, const qvirDomai
         goto fail;
     next = qemuDomainNextNodeIndex(def);
     qemuDomainPrepareDiskChainNodeNames(&tmp, &next);
-    if (!qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error))
+    if (!qvirSecurityDACSetChainLabel(opts ? opts->security : NULL, &tmp, newsrc, error))
         goto fail;
+    if (!qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error)) {
+        qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, newsrc);
+        goto fail;
+    }
     return TRUE;
 
 fail:
@@ -623,8 +633,10 @@ qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *de
 close_tray:
     qemuHotplugTrayCommand(mon, "blockdev-close-tray", id, -1, NULL, NULL);
 del_new:
-    if (insert)
+    if (insert) {
         qemuHotplugBlockdevDelChain(mon, newsrc, NULL);
+        qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, newsrc);
+    }
 restore:
     if (insert) {
         /* NEWSRC goes back to the caller exactly as it came. */

@@ -17,11 +17,15 @@
 #include "storage/storage_chain.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
+#include "security/security_dac.h"
 #include "qemu/qemu_blockjob.h"
 
 typedef struct {
     const qvirStorageChainConfig *chainConfig; /* NULL: defaults */
     int defaultDiskCache; /* qvirDomainDiskCache for disks without one; -1 = none */
+    /* Labels the new chain for QEMU's user before QEMU opens it, and restores them when
+     * the attach or media change fails (NULL: none). Removals are the caller's. */
+    qvirSecurityDAC *security;
 } qemuHotplugOpts;
 
 /*

@@ -581,6 +581,7 @@ qemuProcessStop(qemuProcess *proc, GError **error)
 static void
 qemuProcessChildSetup(gpointer data)
 {
+    const qemuProcessLaunchOpts *lopts = data;
     sigset_t all;
 
     /* Its own session: a Ctrl-C or SIGHUP aimed at the daemon's terminal does not reach
@@ -588,6 +589,8 @@ qemuProcessChildSetup(gpointer data)
     setsid();
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    /* Last: after this the child is QEMU's user, without capabilities. */
+    qvirSecurityDACChildSetup(lopts->security);
 }
 
 static char *
@@ -735,8 +738,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     /* stdout/stderr go to the log (O_APPEND), never to a pipe of ours, so QEMU keeps
      * running when the daemon exits. GLib closes every other descriptor in the child. */
     if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
-                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd, NULL,
-                                          NULL, 0, &pid, NULL, NULL, NULL, error)) {
+                                          qemuProcessChildSetup, (gpointer)lopts, nullfd, logfd,
+                                          logfd, NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
         close(nullfd);
         close(logfd);
         if (error && *error)
@@ -1060,6 +1063,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     qemuBuildCommandLineOpts bopts = {0};
     qemuProcessLaunchOpts lopts = {0};
     qemuProcess *proc = NULL;
+    gboolean labelled = FALSE;
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
@@ -1083,9 +1087,20 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
         if (!qvirFileMakeDirs(opts->domainDir, 0700, error) ||
             !(masterKeyPath = qemuProcessWriteMasterKey(opts->domainDir, error)))
             goto error;
+        /* QEMU's user creates its sockets here and reads the key (libvirt: 0750). */
+        if (!qvirSecurityDACSetDaemonPath(opts->security, opts->domainDir, 0750, error) ||
+            !qvirSecurityDACSetDaemonPath(opts->security, masterKeyPath, 0600, error))
+            goto error;
     }
+    /* Every layer of the chains just filled, then the kernel and initrd. */
+    if (!qvirSecurityDACSetDomainLabel(opts->security, def, error))
+        goto error;
+    labelled = TRUE;
 
-    monitorPath = g_strdup_printf("%s/%s.monitor", opts->runDir, def->name);
+    if (opts->security && opts->domainDir)
+        monitorPath = g_build_filename(opts->domainDir, "monitor.sock", NULL);
+    else
+        monitorPath = g_strdup_printf("%s/%s.monitor", opts->runDir, def->name);
     logPath = g_strdup_printf("%s/%s.log", opts->logDir, def->name);
 
     bopts.monitorPath = monitorPath;
@@ -1102,6 +1117,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
+    lopts.security = opts->security;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
     lopts.startPaused = opts->startPaused || qemuProcessNeedsSetup(def, caps);
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
@@ -1124,6 +1140,9 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 error:
     if (masterKeyPath)
         g_unlink(masterKeyPath);
+    /* Before the chains are put back: the labels were taken on these. */
+    if (labelled)
+        qvirSecurityDACRestoreDomainLabel(opts->security, def);
     qemuProcessUndoDisks(undo, ndisks);
     qemuProcessUndoFree(undo, ndisks);
     return NULL;

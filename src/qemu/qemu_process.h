@@ -16,6 +16,7 @@
 #include "storage/storage_chain.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
+#include "security/security_dac.h"
 
 typedef struct _qemuProcess qemuProcess;
 
@@ -40,6 +41,13 @@ typedef struct {
     gboolean startPaused;
     const qvirStorageChainConfig *chainConfig;
     int defaultDiskCache; /* qvirDomainDiskCache applied to disks without one; -1 = none */
+    /* Who QEMU runs as and which files it gets (NULL: QEMU keeps the caller's identity and
+     * nothing is labelled). With it, the monitor socket lives in domainDir (monitor.sock,
+     * as libvirt's), which is handed to QEMU's user with the master key, and every
+     * chain layer, the kernel and the initrd are labelled before QEMU starts. A failed
+     * start restores them; after a successful one the caller restores them at stop
+     * (qvirSecurityDACRestoreDomainLabel on the live definition). */
+    qvirSecurityDAC *security;
 } qemuProcessStartOpts;
 
 /*
@@ -90,6 +98,8 @@ typedef struct {
     const char *logPath;
     gboolean startPaused;
     unsigned int timeoutMs; /* for the QMP socket and greeting; 0 = 30 s */
+    /* Applied in the child before exec (qvirSecurityDACChildSetup); NULL: none. */
+    const qvirSecurityDAC *security;
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,
