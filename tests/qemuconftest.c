@@ -35,6 +35,12 @@ testConfDefaults(void)
     g_assert_cmpuint(cfg->maxBackingChainDepth, ==, 200);
     g_assert_cmpint(cfg->defaultDiskCache, ==, -1);
     g_assert_cmpstr(cfg->emulator, ==, "/usr/bin/qemu-system-x86_64");
+    /* QEMU never runs as root unless qvirtd.conf says so. */
+    g_assert_cmpstr(cfg->user, ==, "qvirt-qemu");
+    g_assert_cmpstr(cfg->group, ==, "qvirt-qemu");
+    g_assert_true(cfg->dynamicOwnership);
+    g_assert_true(cfg->rememberOwner);
+    g_assert_true(cfg->clearEmulatorCapabilities);
     g_assert_true(g_str_has_suffix(cfg->socketPath, "/qvirt-sock"));
     if (geteuid() == 0) {
         g_assert_cmpstr(cfg->configDir, ==, "/etc/qvirt");
@@ -84,6 +90,23 @@ testConfAllKeys(void)
 }
 
 static void
+testConfSecurityKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(testConfLoad("[qvirtd]\nuser = root\ngroup = +0\ndynamic_ownership = false\n"
+                               "remember_owner = false\nclear_emulator_capabilities = false\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->user, ==, "root");
+    g_assert_cmpstr(cfg->group, ==, "+0");
+    g_assert_false(cfg->dynamicOwnership);
+    g_assert_false(cfg->rememberOwner);
+    g_assert_false(cfg->clearEmulatorCapabilities);
+}
+
+static void
 testConfMissingFile(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("qemuconftest");
@@ -114,6 +137,13 @@ testConfErrors(void)
         {"[qvirtd]\nmax_backing_chain_depth = 12abc\n", "'max_backing_chain_depth'"},
         {"[qvirtd]\nallow_disk_format_probing = maybe\n", "'allow_disk_format_probing'"},
         {"[qvirtd]\nemulator = qemu-system-x86_64\n", "not an absolute path"},
+        {"[qvirtd]\nuser =\n", "invalid value for key 'user': '' is not a user name or '+ID'"},
+        {"[qvirtd]\ngroup = a:b\n", "invalid value for key 'group': 'a:b' is not a group name"},
+        {"[qvirtd]\ndynamic_ownership = sometimes\n", "'dynamic_ownership'"},
+        {"[qvirtd]\nremember_owner = 2\n", "'remember_owner'"},
+        {"[qvirtd]\nclear_emulator_capabilities = yes please\n",
+         "'clear_emulator_capabilities'"},
+        {"[qvirtd]\nsecurity_driver = none\n", "unknown key 'security_driver'"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 
@@ -150,6 +180,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/root-paths", testConfRootPaths);
     g_test_add_func("/qemuconf/defaults", testConfDefaults);
     g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
+    g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);
     g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);

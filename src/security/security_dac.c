@@ -477,7 +477,11 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
     return TRUE;
 }
 
-/* Drop one reference on PATH; the last one puts the original owner and mode back. */
+/*
+ * Drop one reference on PATH; the last one puts the original owner and mode back. With a
+ * record this touches only the file's attributes (no stat, no open): a running domain's
+ * images are never looked at again once its chain is cached.
+ */
 static void
 qvirSecurityDACRestorePath(qvirSecurityDAC *sec, const char *path)
 {
@@ -486,8 +490,6 @@ qvirSecurityDACRestorePath(qvirSecurityDAC *sec, const char *path)
 
     if (!qvirSecurityDACIsActive(sec) || !sec->dynamicOwnership)
         return;
-    if (stat(path, &st) < 0)
-        return; /* gone: nothing to give back */
 
     g_mutex_lock(&sec->lock);
     if (sec->rememberOwner && qvirSecurityDACReadRecord(sec, path, &rec) && rec.valid) {
@@ -497,10 +499,11 @@ qvirSecurityDACRestorePath(qvirSecurityDAC *sec, const char *path)
             g_mutex_unlock(&sec->lock);
             return;
         }
-        if ((st.st_uid != rec.uid || st.st_gid != rec.gid) && chown(path, rec.uid, rec.gid) < 0)
+        /* chown(2) clears set-id bits: the mode goes back after the owner. */
+        if (chown(path, rec.uid, rec.gid) < 0)
             g_message("cannot restore the owner %u:%u of '%s': %s", (unsigned int)rec.uid,
                       (unsigned int)rec.gid, path, g_strerror(errno));
-        else if ((st.st_mode & 07777) != rec.mode && chmod(path, rec.mode) < 0)
+        else if (chmod(path, rec.mode) < 0)
             g_message("cannot restore the mode %o of '%s': %s", (unsigned int)rec.mode, path,
                       g_strerror(errno));
         qvirSecurityDACDropRecord(path);
@@ -508,7 +511,8 @@ qvirSecurityDACRestorePath(qvirSecurityDAC *sec, const char *path)
         return;
     }
     /* Nothing remembered: as libvirt, a file still labelled for QEMU goes back to root. */
-    if (sec->uid != 0 && st.st_uid == sec->uid && st.st_gid == sec->gid && chown(path, 0, 0) < 0)
+    if (stat(path, &st) == 0 && sec->uid != 0 && st.st_uid == sec->uid &&
+        st.st_gid == sec->gid && chown(path, 0, 0) < 0)
         g_message("cannot give '%s' back to root: %s", path, g_strerror(errno));
     g_mutex_unlock(&sec->lock);
 }
