@@ -141,8 +141,7 @@ testConfErrors(void)
         {"[qvirtd]\ngroup = a:b\n", "invalid value for key 'group': 'a:b' is not a group name"},
         {"[qvirtd]\ndynamic_ownership = sometimes\n", "'dynamic_ownership'"},
         {"[qvirtd]\nremember_owner = 2\n", "'remember_owner'"},
-        {"[qvirtd]\nclear_emulator_capabilities = yes please\n",
-         "'clear_emulator_capabilities'"},
+        {"[qvirtd]\nclear_emulator_capabilities = yes please\n", "'clear_emulator_capabilities'"},
         {"[qvirtd]\nsecurity_driver = none\n", "unknown key 'security_driver'"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
