@@ -16,6 +16,9 @@ qvirtd="$builddir/tools/qvirtd"
 [ -x "$qvirtd" ] || { echo "demo: $qvirtd not found (build first: meson setup build && ninja -C build)" >&2; exit 1; }
 
 root=$(mktemp -d /var/tmp/qvirt-demo-XXXXXX)
+# As root, qvirtd runs QEMU as the unprivileged qvirt-qemu user: it relabels the images,
+# never the directories leading to them, so these must be searchable (mktemp makes 0700).
+chmod 755 "$root"
 sock="$root/run/qvirt-sock"
 uri="qemu:///system?socket=$sock"
 daemon_pid=

@@ -20,6 +20,7 @@ if ! nm -an "$qvirtd" 2>/dev/null | grep -q __asan_init && ! ldd "$qvirtd" | gre
 fi
 
 root=$(mktemp -d /var/tmp/qvirt-leak-XXXXXX)
+chmod 755 "$root" # QEMU runs as qvirt-qemu and must reach the images below
 log=$root/qvirtd.log
 cleanup() {
     [ -n "${pid:-}" ] && kill -KILL "$pid" 2>/dev/null
