@@ -41,6 +41,7 @@ testConfDefaults(void)
     g_assert_true(cfg->dynamicOwnership);
     g_assert_true(cfg->rememberOwner);
     g_assert_true(cfg->clearEmulatorCapabilities);
+    g_assert_true(cfg->mountNamespace);
     g_assert_true(g_str_has_suffix(cfg->socketPath, "/qvirt-sock"));
     if (geteuid() == 0) {
         g_assert_cmpstr(cfg->configDir, ==, "/etc/qvirt");
@@ -96,7 +97,8 @@ testConfSecurityKeys(void)
     g_autoptr(GError) err = NULL;
 
     g_assert_true(testConfLoad("[qvirtd]\nuser = root\ngroup = +0\ndynamic_ownership = false\n"
-                               "remember_owner = false\nclear_emulator_capabilities = false\n",
+                               "remember_owner = false\nclear_emulator_capabilities = false\n"
+                               "namespaces =\n",
                                &cfg, &err));
     g_assert_no_error(err);
     g_assert_cmpstr(cfg->user, ==, "root");
@@ -104,6 +106,11 @@ testConfSecurityKeys(void)
     g_assert_false(cfg->dynamicOwnership);
     g_assert_false(cfg->rememberOwner);
     g_assert_false(cfg->clearEmulatorCapabilities);
+    g_assert_false(cfg->mountNamespace);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    g_assert_true(testConfLoad("[qvirtd]\nnamespaces = mount;\n", &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->mountNamespace);
 }
 
 static void
@@ -143,6 +150,8 @@ testConfErrors(void)
         {"[qvirtd]\nremember_owner = 2\n", "'remember_owner'"},
         {"[qvirtd]\nclear_emulator_capabilities = yes please\n", "'clear_emulator_capabilities'"},
         {"[qvirtd]\nsecurity_driver = none\n", "unknown key 'security_driver'"},
+        {"[qvirtd]\nnamespaces = mount;net\n",
+         "unknown namespace 'net' for key 'namespaces': expected mount"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 

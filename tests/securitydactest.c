@@ -928,6 +928,125 @@ testHotOperations(void)
     testDaemonDown();
 }
 
+/* losetup -f --show FILE: the loop device, or NULL when there is none to be had. */
+static char *
+testLoopAttach(const char *file)
+{
+    const char *argv[] = {"losetup", "-f", "--show", file, NULL};
+    g_autofree char *out = NULL;
+
+    if (qvirTestRun(argv, &out, NULL) != 0 || !out)
+        return NULL;
+    return g_strdup(g_strstrip(out));
+}
+
+static void
+testLoopDetach(const char *dev)
+{
+    const char *argv[] = {"losetup", "-d", dev, NULL};
+
+    if (dev)
+        (void)qvirTestRun(argv, NULL, NULL);
+}
+
+/* Is there a node called NAME in QEMU's /dev (seen through /proc/PID/root)? */
+static gboolean
+testQemuHasDev(pid_t pid, const char *name)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/root/dev/%s", (int)pid, name);
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* QEMU's private /dev holds the default devices and its disks' block devices, including a
+ * hot-plugged one, and nothing else of the host's. */
+static void
+testPrivateDev(void)
+{
+    static const char scsi[] = "    <controller type='scsi' index='0' model='virtio-scsi'/>\n";
+    g_autofree char *top = NULL;
+    g_autofree char *raw1 = NULL;
+    g_autofree char *raw2 = NULL;
+    g_autofree char *loop1 = NULL;
+    g_autofree char *loop2 = NULL;
+    g_autofree char *disk1 = NULL;
+    g_autofree char *disk2 = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *ours = NULL;
+    g_autofree char *theirs = NULL;
+    struct stat st;
+    pid_t pid;
+
+    if (!testReady())
+        return;
+    testDaemonUp("securitydactest");
+    raw1 = daemonImagePath("loop1.raw");
+    raw2 = daemonImagePath("loop2.raw");
+    g_assert_true(g_file_set_contents(raw1, "", 0, NULL));
+    g_assert_true(g_file_set_contents(raw2, "", 0, NULL));
+    g_assert_cmpint(truncate(raw1, 1 << 20), ==, 0);
+    g_assert_cmpint(truncate(raw2, 1 << 20), ==, 0);
+    loop1 = testLoopAttach(raw1);
+    loop2 = loop1 ? testLoopAttach(raw2) : NULL;
+    if (!loop2) {
+        testLoopDetach(loop1);
+        testDaemonDown();
+        g_test_skip("no loop devices here (losetup -f failed)");
+        return;
+    }
+    g_assert_cmpint(stat(loop1, &st), ==, 0);
+
+    top = daemonMakeChain(daemonEnv.images, "ns");
+    disk1 = g_strdup_printf("%s    <disk type='block' device='disk'>\n"
+                            "      <driver name='qemu' type='raw'/>\n"
+                            "      <source dev='%s'/>\n"
+                            "      <target dev='vdb' bus='virtio'/>\n"
+                            "    </disk>\n",
+                            scsi, loop1);
+    xml = testDomainXMLWith("nsdev", "8c2d7d3e-16a1-4e0a-9a41-3f3a0c1e5b07", top, disk1);
+    testCreate("nsdev", xml);
+    pid = daemonDomainPid("nsdev");
+    g_assert_cmpint(pid, >, 0);
+
+    /* its own mount namespace, /dev a small tmpfs */
+    {
+        g_autofree char *a = g_strdup_printf("/proc/%d/ns/mnt", (int)pid);
+        ours = g_file_read_link("/proc/self/ns/mnt", NULL);
+        theirs = g_file_read_link(a, NULL);
+        g_assert_cmpstr(ours, !=, theirs);
+    }
+    g_assert_true(testQemuHasDev(pid, "null"));
+    g_assert_true(testQemuHasDev(pid, "urandom"));
+    g_assert_true(testQemuHasDev(pid, "ptmx"));
+    g_assert_true(testQemuHasDev(pid, "pts"));
+    g_assert_true(testQemuHasDev(pid, loop1 + strlen("/dev/")));
+    g_assert_false(testQemuHasDev(pid, loop2 + strlen("/dev/")));
+    g_assert_false(testQemuHasDev(pid, "loop-control"));
+    g_assert_false(testQemuHasDev(pid, "tty0"));
+    g_assert_false(testQemuHasDev(pid, "mem"));
+    testAssertQemuOwned(loop1);
+
+    /* a hot-plugged block device gets its node in QEMU's /dev, and QEMU opens it */
+    disk2 = g_strdup_printf("<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
+                            "<source dev='%s'/><target dev='sdb' bus='scsi'/></disk>",
+                            loop2);
+    path = daemonWriteFile("loop2.xml", disk2);
+    g_free(VIRSH_OK("attach-device", "nsdev", path, "--live"));
+    g_assert_true(testQemuHasDev(pid, loop2 + strlen("/dev/")));
+    testAssertQemuOwned(loop2);
+
+    g_free(VIRSH_OK("destroy", "nsdev"));
+    testAssertOwner(loop1, st.st_uid, st.st_gid, st.st_mode & 07777);
+    testAssertOwner(loop2, st.st_uid, st.st_gid, st.st_mode & 07777);
+    testAssertNoRecord(loop1);
+    testAssertNoRecord(loop2);
+    testLoopDetach(loop1);
+    testLoopDetach(loop2);
+    testDaemonDown();
+}
+
 /* A hostile XML names a root-only file QEMU may not read as its kernel. */
 static void
 testHostileKernel(void)
@@ -997,5 +1116,6 @@ main(int argc, char **argv)
     g_test_add_func("/security/daemon/guest-power-off", testGuestPowerOff);
     g_test_add_func("/security/daemon/hot-operations", testHotOperations);
     g_test_add_func("/security/daemon/hostile-kernel", testHostileKernel);
+    g_test_add_func("/security/daemon/private-dev", testPrivateDev);
     return g_test_run();
 }

@@ -63,6 +63,7 @@ qvirDriverConfigNew(const char *root)
     cfg->dynamicOwnership = TRUE;
     cfg->rememberOwner = TRUE;
     cfg->clearEmulatorCapabilities = TRUE;
+    cfg->mountNamespace = TRUE;
     return cfg;
 }
 
@@ -156,6 +157,36 @@ qvirDriverConfigParseIdentity(qvirDriverConfig *cfg, GKeyFile *kf, const char *k
     return TRUE;
 }
 
+/* namespaces: libvirt's list; "mount" (QEMU's private /dev) is the one there is. */
+static gboolean
+qvirDriverConfigParseNamespaces(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                                const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) list = g_key_file_get_string_list(kf, QVIR_CONF_GROUP, key, NULL, &err);
+    gboolean mount = FALSE;
+
+    if (!list && !g_error_matches(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE)) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    for (gsize i = 0; list && list[i]; i++) {
+        g_strstrip(list[i]);
+        if (!*list[i])
+            continue;
+        if (strcmp(list[i], "mount") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                        "configuration file '%s': unknown namespace '%s' for key '%s': "
+                        "expected mount",
+                        path, list[i], key);
+            return FALSE;
+        }
+        mount = TRUE;
+    }
+    cfg->mountNamespace = mount;
+    return TRUE;
+}
+
 static gboolean
 qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                            GError **error)
@@ -237,6 +268,7 @@ static const struct {
     {"dynamic_ownership", qvirDriverConfigParseBool},
     {"remember_owner", qvirDriverConfigParseBool},
     {"clear_emulator_capabilities", qvirDriverConfigParseBool},
+    {"namespaces", qvirDriverConfigParseNamespaces},
 };
 
 static qvirDriverConfigKeyParser

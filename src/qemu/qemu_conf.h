@@ -30,6 +30,7 @@ typedef struct {
     gboolean dynamicOwnership;          /* dynamic_ownership = true */
     gboolean rememberOwner;             /* remember_owner = true */
     gboolean clearEmulatorCapabilities; /* clear_emulator_capabilities = true */
+    gboolean mountNamespace;            /* namespaces = mount (a private /dev; empty: off) */
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

@@ -275,7 +275,7 @@ qemuDriverRemoveDir(const char *dir)
         return;
     while ((entry = g_dir_read_name(d))) {
         g_autofree char *path = g_build_filename(dir, entry, NULL);
-        (void)g_unlink(path);
+        (void)g_remove(path); /* files, and the empty stage of QEMU's private /dev */
     }
     (void)g_rmdir(dir);
 }
@@ -778,6 +778,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.chainConfig = &chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
     opts.security = drv->security;
+    opts.privateDev = drv->cfg->mountNamespace;
 
     ctx = qemuDriverProcCtxNew(drv, obj);
     qemuDomainObjLock(obj);

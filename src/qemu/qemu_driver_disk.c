@@ -545,6 +545,7 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
         return FALSE;
     qemuDomainObjLock(obj);
     mon = qemuProcessGetMonitor(obj->proc);
+    opts.pid = qemuProcessGetPid(obj->proc);
     qemuDomainObjUnlock(obj);
     if (!qemuHotplugAttachDisk(mon, caps, work, disk, &opts, error)) {
         qvirDomainDefFree(work);
@@ -752,6 +753,7 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
     disk = qvirDomainDiskByTarget(work, update->dst);
     qemuDomainObjLock(obj);
     mon = qemuProcessGetMonitor(obj->proc);
+    opts.pid = qemuProcessGetPid(obj->proc);
     qemuDomainObjUnlock(obj);
 
     /* An empty <source/> (type NONE or no path) ejects. */

@@ -9,6 +9,7 @@
 #include "qemu/qemu_block.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
+#include "qemu/qemu_namespace.h"
 #include "qemu/qemu_process.h"
 
 #define QEMU_HOTPLUG_TIMEOUT_MS QEMU_MONITOR_DEFAULT_TIMEOUT_MS
@@ -370,6 +371,8 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
 
     if (!qvirSecurityDACSetChainLabel(opts ? opts->security : NULL, disk, disk->src, error))
         return FALSE;
+    if (!qemuNamespaceAddChain(opts ? opts->pid : 0, disk->src, error))
+        goto unlabel;
     if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
         goto unlabel;
     if (!(ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error))) {
@@ -547,7 +550,8 @@ qemuHotplugPrepareMedium(qemuMonitor *mon, const qemuCaps *caps, const qvirDomai
     qemuDomainPrepareDiskChainNodeNames(&tmp, &next);
     if (!qvirSecurityDACSetChainLabel(opts ? opts->security : NULL, &tmp, newsrc, error))
         goto fail;
-    if (!qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error)) {
+    if (!qemuNamespaceAddChain(opts ? opts->pid : 0, newsrc, error) ||
+        !qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error)) {
         qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, newsrc);
         goto fail;
     }

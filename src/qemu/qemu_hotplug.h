@@ -26,6 +26,9 @@ typedef struct {
     /* Labels the new chain for QEMU's user before QEMU opens it, and restores them when
      * the attach or media change fails (NULL: none). Removals are the caller's. */
     qvirSecurityDAC *security;
+    /* QEMU's pid: block devices of the new chain get nodes in its private /dev (none
+     * when it has none; 0: skip). */
+    pid_t pid;
 } qemuHotplugOpts;
 
 /*

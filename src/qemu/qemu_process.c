@@ -589,6 +589,8 @@ qemuProcessChildSetup(gpointer data)
     setsid();
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    /* Still root: the private /dev first. */
+    qemuNamespaceChildSetup(lopts->ns);
     /* Last: after this the child is QEMU's user, without capabilities. */
     qvirSecurityDACChildSetup(lopts->security);
 }
@@ -1064,6 +1066,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     qemuProcessLaunchOpts lopts = {0};
     qemuProcess *proc = NULL;
     gboolean labelled = FALSE;
+    g_autoptr(qemuNamespace) ns = NULL;
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
@@ -1096,6 +1099,14 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     if (!qvirSecurityDACSetDomainLabel(opts->security, def, error))
         goto error;
     labelled = TRUE;
+    /* After the labels: the nodes copy the owners QEMU is to see. */
+    if (opts->privateDev && opts->domainDir && qvirSecurityDACIsActive(opts->security) &&
+        qemuNamespaceAvailable()) {
+        g_autofree char *stage = g_build_filename(opts->domainDir, "dev", NULL);
+
+        if (!(ns = qemuNamespaceNew(def, stage, error)))
+            goto error;
+    }
 
     if (opts->security && opts->domainDir)
         monitorPath = g_build_filename(opts->domainDir, "monitor.sock", NULL);
@@ -1118,6 +1129,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
     lopts.security = opts->security;
+    lopts.ns = ns;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
     lopts.startPaused = opts->startPaused || qemuProcessNeedsSetup(def, caps);
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,

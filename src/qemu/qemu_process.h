@@ -16,6 +16,7 @@
 #include "storage/storage_chain.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
+#include "qemu/qemu_namespace.h"
 #include "security/security_dac.h"
 
 typedef struct _qemuProcess qemuProcess;
@@ -48,6 +49,9 @@ typedef struct {
      * start restores them; after a successful one the caller restores them at stop
      * (qvirSecurityDACRestoreDomainLabel on the live definition). */
     qvirSecurityDAC *security;
+    /* With an active SECURITY and where the kernel allows it: QEMU gets a private /dev
+     * (qemu_namespace.h) built in domainDir/dev. */
+    gboolean privateDev;
 } qemuProcessStartOpts;
 
 /*
@@ -100,6 +104,8 @@ typedef struct {
     unsigned int timeoutMs; /* for the QMP socket and greeting; 0 = 30 s */
     /* Applied in the child before exec (qvirSecurityDACChildSetup); NULL: none. */
     const qvirSecurityDAC *security;
+    /* Built in the child before the identity switch (qemuNamespaceChildSetup); NULL: none. */
+    const qemuNamespace *ns;
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,

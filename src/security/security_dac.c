@@ -511,8 +511,8 @@ qvirSecurityDACRestorePath(qvirSecurityDAC *sec, const char *path)
         return;
     }
     /* Nothing remembered: as libvirt, a file still labelled for QEMU goes back to root. */
-    if (stat(path, &st) == 0 && sec->uid != 0 && st.st_uid == sec->uid &&
-        st.st_gid == sec->gid && chown(path, 0, 0) < 0)
+    if (stat(path, &st) == 0 && sec->uid != 0 && st.st_uid == sec->uid && st.st_gid == sec->gid &&
+        chown(path, 0, 0) < 0)
         g_message("cannot give '%s' back to root: %s", path, g_strerror(errno));
     g_mutex_unlock(&sec->lock);
 }
