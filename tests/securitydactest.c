@@ -893,6 +893,8 @@ testHotOperations(void)
     daemonMakeQcow2(hotTop, hotBase);
     snap = daemonImagePath("snap1.qcow2");
     snapArg = g_strdup_printf("vda,file=%s", snap);
+    /* a base its owner may not write: the commit below needs it writable */
+    testSetOwner(base, 0, 0, 0444);
     xml = testDomainXMLWith("hotops", "8c2d7d3e-16a1-4e0a-9a41-3f3a0c1e5b06", top, scsi);
     testCreate("hotops", xml);
     testAssertOwnersFollowChain("hotops", "start");
@@ -925,6 +927,7 @@ testHotOperations(void)
 
     g_free(VIRSH_OK("destroy", "hotops"));
     testAssertNothingLabelled();
+    testAssertOwner(base, 0, 0, 0444);
     testDaemonDown();
 }
 

@@ -284,6 +284,31 @@ qemuDriverShallowBase(const qvirDomainDiskDef *disk, const char *top, GError **e
     return g_strdup_printf("%s[%u]", disk->dst, topSrc->backingStore->id);
 }
 
+/*
+ * QEMU writes into the commit's base, a layer it opened read-only: it must be writable for
+ * QEMU's user. Names that do not resolve are left to qemuBlockJobCommit to report.
+ */
+static gboolean
+qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const char *top,
+                             const char *base, GError **error)
+{
+    qvirStorageSource *topSrc = disk->src;
+    qvirStorageSource *baseSrc;
+
+    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, NULL)))
+        return TRUE;
+    if (!qvirStorageSourceIsBacking(topSrc->backingStore))
+        return TRUE;
+    if (base) {
+        if (!(baseSrc = qemuChainLookup(disk->src, topSrc, base, disk->dst, NULL, NULL)))
+            return TRUE;
+    } else {
+        for (baseSrc = topSrc->backingStore; qvirStorageSourceIsBacking(baseSrc->backingStore);)
+            baseSrc = baseSrc->backingStore;
+    }
+    return qvirSecurityDACSetImageWritable(drv->security, disk->dst, baseSrc, error);
+}
+
 gboolean
 qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
                             const char *base, const char *top, unsigned long bandwidth,
@@ -319,7 +344,8 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     if ((disk = qemuDriverFindDisk(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
             base = shallowBase = qemuDriverShallowBase(disk, top, error);
-        if (!(flags & QEMU_BLOCK_COMMIT_SHALLOW) || shallowBase)
+        if ((!(flags & QEMU_BLOCK_COMMIT_SHALLOW) || shallowBase) &&
+            qemuDriverCommitBaseWritable(drv, disk, top, base, error))
             ok = qemuBlockJobCommit(live.jobs, live.mon, (qvirDomainDef *)live.live, disk, top,
                                     base, (flags & QEMU_BLOCK_COMMIT_ACTIVE) != 0, bw, error);
     }

@@ -676,6 +676,26 @@ qvirSecurityDACRestoreImageLabel(qvirSecurityDAC *sec, const qvirStorageSource *
         qvirSecurityDACRestorePath(sec, src->path);
 }
 
+gboolean
+qvirSecurityDACSetImageWritable(qvirSecurityDAC *sec, const char *diskName,
+                                const qvirStorageSource *src, GError **error)
+{
+    struct stat st;
+
+    if (!qvirSecurityDACIsActive(sec) || !sec->dynamicOwnership || !src ||
+        !qvirSecurityDACLayerIsLocal(src))
+        return TRUE;
+    if (stat(src->path, &st) == 0 && (st.st_mode & S_IWUSR))
+        return TRUE;
+    if (chmod(src->path, (st.st_mode & 07777) | S_IWUSR) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
+                    "disk '%s': cannot make file '%s' writable for QEMU's user '%s': %s",
+                    diskName ? diskName : "?", src->path, sec->userName, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 void
 qvirSecurityDACRestoreRemoved(qvirSecurityDAC *sec, const qvirDomainDef *olddef,
                               const qvirDomainDef *newdef)

@@ -73,6 +73,14 @@ gboolean qvirSecurityDACSetImageLabel(qvirSecurityDAC *sec, const char *diskName
 void qvirSecurityDACRestoreImageLabel(qvirSecurityDAC *sec, const qvirStorageSource *src);
 
 /*
+ * A block commit writes into SRC, a backing layer QEMU already holds: make it writable for
+ * its owner (QEMU's user) if its mode does not allow it. The recorded mode comes back with
+ * the last reference.
+ */
+gboolean qvirSecurityDACSetImageWritable(qvirSecurityDAC *sec, const char *diskName,
+                                         const qvirStorageSource *src, GError **error);
+
+/*
  * A live definition changed from OLDDEF to NEWDEF (detach, a finished pull or commit,
  * ejected media): restore every layer OLDDEF holds that NEWDEF does not, counting a path
  * once per reference. Layers that NEWDEF gained were labelled before QEMU opened them.
