@@ -1103,6 +1103,85 @@ testHostileKernel(void)
     testDaemonDown();
 }
 
+static void
+testNobodySetup(gpointer data)
+{
+    static const gid_t none[1] = {NOBODY};
+
+    setpgid(0, 0);
+    if (setgroups(1, none) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+        _exit(126);
+}
+
+/* qvirtd not run as root: libvirt's session mode. QEMU runs as the daemon's user, in the
+ * host's mount namespace, and no file is relabelled. */
+static void
+testSessionDaemon(void)
+{
+    g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *nsPath = NULL;
+    g_autofree char *ours = NULL;
+    g_autofree char *theirs = NULL;
+    g_autofree char *uid = NULL;
+    g_autofree char *home = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *layers[3];
+    int outFd;
+    int status;
+    pid_t qemu;
+
+    if (!testReady())
+        return;
+    daemonEnvInit("securitydactest");
+    top = daemonMakeChain(daemonEnv.images, "sess");
+    layers[0] = top;
+    layers[1] = daemonImagePath("sess-mid.qcow2");
+    layers[2] = daemonImagePath("sess-base.qcow2");
+    for (guint i = 0; i < G_N_ELEMENTS(layers); i++)
+        testSetOwner(layers[i], NOBODY, NOBODY, 0600);
+    g_assert_cmpint(chown(daemonEnv.root, NOBODY, NOBODY), ==, 0);
+    g_assert_cmpint(chmod(daemonEnv.root, 0700), ==, 0);
+    g_assert_cmpint(chown(daemonEnv.images, NOBODY, NOBODY), ==, 0);
+    home = g_strdup_printf("HOME=%s", daemonEnv.root);
+    {
+        const char *argv[] = {qvirtd, "--root", daemonEnv.root, NULL};
+        const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, NULL};
+
+        if (!g_spawn_async_with_pipes(NULL, (char **)argv, (char **)envp, G_SPAWN_DO_NOT_REAP_CHILD,
+                                      testNobodySetup, NULL, &daemonEnv.pid, NULL, &outFd, NULL,
+                                      &err))
+            g_error("cannot start qvirtd as nobody: %s", err->message);
+    }
+    g_assert_true(daemonWaitListening(outFd));
+    close(outFd);
+
+    xml = testDomainXMLWith("session", "8c2d7d3e-16a1-4e0a-9a41-3f3a0c1e5b08", top, NULL);
+    testCreate("session", xml);
+    qemu = daemonDomainPid("session");
+    g_assert_cmpint(qemu, >, 0);
+    uid = testProcStatus(qemu, "Uid");
+    g_assert_cmpstr(uid, ==, "65534\t65534\t65534\t65534");
+    nsPath = g_strdup_printf("/proc/%d/ns/mnt", (int)qemu);
+    ours = g_file_read_link("/proc/self/ns/mnt", NULL);
+    theirs = g_file_read_link(nsPath, NULL);
+    g_assert_cmpstr(ours, ==, theirs);
+    for (guint i = 0; i < G_N_ELEMENTS(layers); i++) {
+        testAssertOwner(layers[i], NOBODY, NOBODY, 0600);
+        testAssertNoRecord(layers[i]);
+    }
+    g_free(VIRSH_OK("destroy", "session"));
+    for (guint i = 0; i < G_N_ELEMENTS(layers); i++)
+        testAssertOwner(layers[i], NOBODY, NOBODY, 0600);
+
+    g_assert_cmpint(kill(daemonEnv.pid, SIGTERM), ==, 0);
+    g_assert_cmpint(waitpid(daemonEnv.pid, &status, 0), ==, daemonEnv.pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    daemonEnv.pid = 0;
+    daemonEnvCleanup();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1120,5 +1199,6 @@ main(int argc, char **argv)
     g_test_add_func("/security/daemon/hot-operations", testHotOperations);
     g_test_add_func("/security/daemon/hostile-kernel", testHostileKernel);
     g_test_add_func("/security/daemon/private-dev", testPrivateDev);
+    g_test_add_func("/security/daemon/session-mode", testSessionDaemon);
     return g_test_run();
 }
