@@ -626,6 +626,62 @@ testLifecycle(void)
 
     g_free(VIRSH_OK("destroy", "life"));
     testChainAssertOriginal(top);
+
+    /* QEMU crashes (SIGKILL): the labels come back all the same */
+    testCreate("life", xml);
+    testChainAssertQemu(top, 1);
+    g_assert_cmpint(kill(daemonDomainPid("life"), SIGKILL), ==, 0);
+    {
+        gint64 deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+        g_auto(VirshResult) res = {0};
+
+        /* a transient domain is gone once its end has been handled */
+        do {
+            virshResultClear(&res);
+            g_usleep(100 * 1000);
+            VIRSH(&res, "domstate", "life");
+        } while (res.rc == 0 && g_get_monotonic_time() < deadline);
+        g_assert_cmpint(res.rc, !=, 0);
+    }
+    testChainAssertOriginal(top);
+    testDaemonDown();
+}
+
+/* user = root, said explicitly: QEMU keeps uid 0 but no capability at all. */
+static void
+testExplicitRoot(void)
+{
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *conf = NULL;
+    g_autofree char *confDir = NULL;
+    g_autofree char *uid = NULL;
+    g_autofree char *capEff = NULL;
+    g_autofree char *capBnd = NULL;
+    g_autofree char *nnp = NULL;
+    pid_t pid;
+
+    if (!testReady())
+        return;
+    daemonEnvInit("securitydactest");
+    confDir = g_build_filename(daemonEnv.root, "etc", NULL);
+    g_assert_cmpint(g_mkdir(confDir, 0755), ==, 0);
+    conf = g_build_filename(confDir, "qvirtd.conf", NULL);
+    g_assert_true(g_file_set_contents(conf, "[qvirtd]\nuser = root\ngroup = root\n", -1, NULL));
+    daemonStart(FALSE);
+    top = daemonMakeChain(daemonEnv.images, "root");
+    xml = testDomainXMLWith("asroot", "8c2d7d3e-16a1-4e0a-9a41-3f3a0c1e5b09", top, NULL);
+    testCreate("asroot", xml);
+    pid = daemonDomainPid("asroot");
+    uid = testProcStatus(pid, "Uid");
+    capEff = testProcStatus(pid, "CapEff");
+    capBnd = testProcStatus(pid, "CapBnd");
+    nnp = testProcStatus(pid, "NoNewPrivs");
+    g_assert_cmpstr(uid, ==, "0\t0\t0\t0");
+    g_assert_cmpstr(capEff, ==, "0000000000000000");
+    g_assert_cmpstr(capBnd, ==, "0000000000000000");
+    g_assert_cmpstr(nnp, ==, "1");
+    g_free(VIRSH_OK("destroy", "asroot"));
     testDaemonDown();
 }
 
@@ -1193,6 +1249,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/dac/session-and-no-dynamic", testSessionAndNoDynamic);
     g_test_add_func("/security/dac/read-only-filesystem", testReadOnlyFilesystem);
     g_test_add_func("/security/daemon/lifecycle", testLifecycle);
+    g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
     g_test_add_func("/security/daemon/killed-and-restarted", testDaemonKilled);
     g_test_add_func("/security/daemon/guest-power-off", testGuestPowerOff);
