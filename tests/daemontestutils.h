@@ -83,6 +83,11 @@ daemonEnvCleanup(void)
     umount2(ramfs, MNT_DETACH);
     qvirTestTempDirRemove(daemonEnv.root);
     g_clear_pointer(&daemonEnv.root, g_free);
+    /* A program may set up several environments one after the other. */
+    g_clear_pointer(&daemonEnv.images, g_free);
+    g_clear_pointer(&daemonEnv.socket, g_free);
+    g_clear_pointer(&daemonEnv.uri, g_free);
+    g_clear_pointer(&daemonEnv.traceLog, g_free);
 }
 
 /* An assertion aborts the program: take the daemon and its QEMUs with it. */

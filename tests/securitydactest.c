@@ -1176,6 +1176,8 @@ testSessionDaemon(void)
 {
     g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
     g_autofree char *top = NULL;
+    g_autofree char *mid = NULL;
+    g_autofree char *base = NULL;
     g_autofree char *xml = NULL;
     g_autofree char *nsPath = NULL;
     g_autofree char *ours = NULL;
@@ -1192,9 +1194,11 @@ testSessionDaemon(void)
         return;
     daemonEnvInit("securitydactest");
     top = daemonMakeChain(daemonEnv.images, "sess");
+    mid = daemonImagePath("sess-mid.qcow2");
+    base = daemonImagePath("sess-base.qcow2");
     layers[0] = top;
-    layers[1] = daemonImagePath("sess-mid.qcow2");
-    layers[2] = daemonImagePath("sess-base.qcow2");
+    layers[1] = mid;
+    layers[2] = base;
     for (guint i = 0; i < G_N_ELEMENTS(layers); i++)
         testSetOwner(layers[i], NOBODY, NOBODY, 0600);
     g_assert_cmpint(chown(daemonEnv.root, NOBODY, NOBODY), ==, 0);
