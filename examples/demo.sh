@@ -97,12 +97,18 @@ echo "(from /proc/$qemu_pid/cmdline)"
 tr '\0' '\n' < "/proc/$qemu_pid/cmdline" |
   awk 'prev == "-blockdev" || (prev == "-device" && /virtio-blk/) { print prev " " $0 } { prev = $0 }'
 
+step "QEMU never runs as root: its credentials, and the chain's owners while it runs"
+grep -E '^(Uid|Gid|CapEff|NoNewPrivs):' "/proc/$qemu_pid/status"
+run ls -l "$img"
+
 step "domxml-to-native qemu-argv: the command line from the XML alone, as libvirt builds it"
 vsh domxml-to-native qemu-argv "$root/demo.xml" | tr ' ' '\n' |
   awk 'prev == "-blockdev" { print prev " " $0 } { prev = $0 }'
 
 step "destroy and undefine"
 vsh destroy demo
+echo "(the chain's original owners are back)"
+run ls -l "$img"
 vsh undefine demo
 vsh list --all
 

@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 
 #include "conf/domain_conf.h"
+#include "qemu/qemu_namespace.h"
 #include "security/security_dac.h"
 #include "util/virerror.h"
 
@@ -1040,6 +1041,10 @@ testPrivateDev(void)
 
     if (!testReady())
         return;
+    if (!qemuNamespaceAvailable()) {
+        g_test_skip("this kernel does not let us make mount namespaces");
+        return;
+    }
     testDaemonUp("securitydactest");
     raw1 = daemonImagePath("loop1.raw");
     raw2 = daemonImagePath("loop2.raw");

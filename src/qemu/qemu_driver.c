@@ -26,6 +26,7 @@
 #include "qemu/qemu_domain.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driverpriv.h"
+#include "qemu/qemu_namespace.h"
 #include "qemu/qemu_process.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
@@ -1110,6 +1111,9 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
         /* As libvirt's session daemon, one that is not root runs QEMU as itself. */
         if (!(security = qvirSecurityDACNew(&scfg, geteuid() == 0, error)))
             return NULL;
+        if (qvirSecurityDACIsActive(security) && cfg->mountNamespace && !qemuNamespaceAvailable())
+            g_message("QEMU gets no private /dev: this kernel does not allow a mount "
+                      "namespace here");
     }
 
     drv = g_new0(qvirDriver, 1);
