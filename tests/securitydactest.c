@@ -1101,6 +1101,12 @@ testPrivateDev(void)
     g_assert_true(testQemuHasDev(pid, loop2 + strlen("/dev/")));
     testAssertQemuOwned(loop2);
 
+    /* detached, it leaves QEMU's /dev and goes back to its owner */
+    g_free(VIRSH_OK("detach-device", "nsdev", path, "--live"));
+    g_assert_false(testQemuHasDev(pid, loop2 + strlen("/dev/")));
+    testAssertOwner(loop2, st.st_uid, st.st_gid, st.st_mode & 07777);
+    g_assert_true(testQemuHasDev(pid, loop1 + strlen("/dev/")));
+
     g_free(VIRSH_OK("destroy", "nsdev"));
     testAssertOwner(loop1, st.st_uid, st.st_gid, st.st_mode & 07777);
     testAssertOwner(loop2, st.st_uid, st.st_gid, st.st_mode & 07777);

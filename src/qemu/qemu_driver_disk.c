@@ -15,6 +15,7 @@
 #include "conf/domain_validate.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
+#include "qemu/qemu_namespace.h"
 #include "qemu/qemu_process.h"
 #include "util/virerror.h"
 
@@ -124,14 +125,17 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
 {
     g_autoptr(GError) err = NULL;
     qvirDomainDef *old;
+    pid_t pid;
 
     qemuDomainObjLock(obj);
     old = obj->liveDef;
     obj->liveDef = work;
+    pid = obj->proc ? qemuProcessGetPid(obj->proc) : 0;
     qemuDomainObjUnlock(obj);
-    /* Layers QEMU let go of (detach, pull, commit, eject) go back to their owners; new
-     * ones were labelled before QEMU opened them. */
+    /* Layers QEMU let go of (detach, pull, commit, eject) go back to their owners and leave
+     * its private /dev; new ones were set up before QEMU opened them. */
     qvirSecurityDACRestoreRemoved(drv->security, old, work);
+    qemuNamespaceRemoveUnused(pid, old, work);
     qvirDomainDefFree(old);
     if (!qemuDriverWriteStatus(drv, obj, &err))
         g_message("domain '%s': %s", obj->name, err->message);

@@ -335,23 +335,16 @@ qemuNamespaceIsPrivate(pid_t pid)
     return theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev;
 }
 
-gboolean
-qemuNamespaceAddChain(pid_t pid, const qvirStorageSource *top, GError **error)
+/* In a helper that joins PID's mount namespace: make NODES (and DIRS) or, with REMOVE,
+ * unlink them. FALSE when the helper failed. */
+static gboolean
+qemuNamespaceRunInside(pid_t pid, GPtrArray *dirs, GArray *nodes, gboolean remove, GError **error)
 {
-    g_autoptr(GArray) nodes = qemuNamespaceNodesNew();
-    g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *nsPath = NULL;
+    g_autofree char *nsPath = g_strdup_printf("/proc/%d/ns/mnt", (int)pid);
     int status = 0;
     pid_t child;
     int fd;
 
-    if (pid <= 0 || !qemuNamespaceIsPrivate(pid))
-        return TRUE;
-    qemuNamespaceAddChainNodes(nodes, dirs, "/dev", top);
-    if (nodes->len == 0)
-        return TRUE;
-
-    nsPath = g_strdup_printf("/proc/%d/ns/mnt", (int)pid);
     if ((fd = open(nsPath, O_RDONLY | O_CLOEXEC)) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
                     "cannot open QEMU's mount namespace '%s': %s", nsPath, g_strerror(errno));
@@ -361,12 +354,18 @@ qemuNamespaceAddChain(pid_t pid, const qvirStorageSource *top, GError **error)
     if ((child = fork()) == 0) {
         if (setns(fd, CLONE_NEWNS) < 0)
             qemuNamespaceChildFail("setns", NULL);
-        for (guint i = 0; i < dirs->len; i++) {
+        for (guint i = 0; !remove && i < dirs->len; i++) {
             if (mkdir(g_ptr_array_index(dirs, i), 0755) < 0 && errno != EEXIST)
                 qemuNamespaceChildFail("mkdir", g_ptr_array_index(dirs, i));
         }
-        for (guint i = 0; i < nodes->len; i++)
-            qemuNamespaceMakeNode(&g_array_index(nodes, qemuNamespaceNode, i), TRUE);
+        for (guint i = 0; i < nodes->len; i++) {
+            const qemuNamespaceNode *node = &g_array_index(nodes, qemuNamespaceNode, i);
+
+            if (!remove)
+                qemuNamespaceMakeNode(node, TRUE);
+            else if (unlink(node->path) < 0 && errno != ENOENT)
+                qemuNamespaceChildFail("unlink", node->path);
+        }
         _exit(0);
     }
     close(fd);
@@ -378,8 +377,60 @@ qemuNamespaceAddChain(pid_t pid, const qvirStorageSource *top, GError **error)
         ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                    "cannot create the device nodes of '%s' in QEMU's /dev (pid %d)",
-                    top && top->path ? top->path : "?", (int)pid);
+                    "cannot %s device nodes in QEMU's /dev (pid %d)", remove ? "remove" : "create",
+                    (int)pid);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void
+qemuNamespaceRemoveUnused(pid_t pid, const qvirDomainDef *olddef, const qvirDomainDef *newdef)
+{
+    g_autoptr(GArray) before = qemuNamespaceNodesNew();
+    g_autoptr(GArray) after = qemuNamespaceNodesNew();
+    g_autoptr(GArray) gone = qemuNamespaceNodesNew();
+    g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) err = NULL;
+
+    if (pid <= 0 || !olddef || !newdef || !qemuNamespaceIsPrivate(pid))
+        return;
+    for (guint i = 0; olddef->disks && i < olddef->disks->len; i++)
+        qemuNamespaceAddChainNodes(before, dirs, "/dev",
+                                   ((qvirDomainDiskDef *)g_ptr_array_index(olddef->disks, i))->src);
+    for (guint i = 0; newdef->disks && i < newdef->disks->len; i++)
+        qemuNamespaceAddChainNodes(after, dirs, "/dev",
+                                   ((qvirDomainDiskDef *)g_ptr_array_index(newdef->disks, i))->src);
+    for (guint i = 0; i < before->len; i++) {
+        qemuNamespaceNode *node = &g_array_index(before, qemuNamespaceNode, i);
+        gboolean kept = FALSE;
+
+        for (guint j = 0; j < after->len && !kept; j++)
+            kept = strcmp(node->path, g_array_index(after, qemuNamespaceNode, j).path) == 0;
+        if (!kept) {
+            qemuNamespaceNode copy = *node;
+
+            copy.path = g_strdup(node->path);
+            g_array_append_val(gone, copy);
+        }
+    }
+    if (gone->len > 0 && !qemuNamespaceRunInside(pid, dirs, gone, TRUE, &err))
+        g_message("%s", err->message);
+}
+
+gboolean
+qemuNamespaceAddChain(pid_t pid, const qvirStorageSource *top, GError **error)
+{
+    g_autoptr(GArray) nodes = qemuNamespaceNodesNew();
+    g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
+
+    if (pid <= 0 || !qemuNamespaceIsPrivate(pid))
+        return TRUE;
+    qemuNamespaceAddChainNodes(nodes, dirs, "/dev", top);
+    if (nodes->len == 0)
+        return TRUE;
+    if (!qemuNamespaceRunInside(pid, dirs, nodes, FALSE, error)) {
+        g_prefix_error(error, "'%s': ", top && top->path ? top->path : "?");
         return FALSE;
     }
     return TRUE;

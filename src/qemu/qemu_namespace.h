@@ -38,3 +38,7 @@ void qemuNamespaceChildSetup(const qemuNamespace *ns);
 /* Create the device nodes of TOP's chain that live under /dev inside running QEMU PID's
  * /dev (hot-plug). PID 0, or no such layer: nothing to do. */
 gboolean qemuNamespaceAddChain(pid_t pid, const qvirStorageSource *top, GError **error);
+
+/* After a live change from OLDDEF to NEWDEF (detach, eject, a finished job): the nodes of
+ * block devices no disk of NEWDEF uses any more leave QEMU's /dev. Best effort. */
+void qemuNamespaceRemoveUnused(pid_t pid, const qvirDomainDef *olddef, const qvirDomainDef *newdef);
