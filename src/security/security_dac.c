@@ -680,19 +680,34 @@ gboolean
 qvirSecurityDACSetImageWritable(qvirSecurityDAC *sec, const char *diskName,
                                 const qvirStorageSource *src, GError **error)
 {
+    qvirSecurityDACRecord rec = {0};
     struct stat st;
+    mode_t mode;
 
     if (!qvirSecurityDACIsActive(sec) || !sec->dynamicOwnership || !src ||
         !qvirSecurityDACLayerIsLocal(src))
         return TRUE;
-    if (stat(src->path, &st) == 0 && (st.st_mode & S_IWUSR))
-        return TRUE;
-    if (chmod(src->path, (st.st_mode & 07777) | S_IWUSR) < 0) {
+    /* The record knows the mode (what we set is the original plus owner bits): a running
+     * domain's images are not looked at again. */
+    g_mutex_lock(&sec->lock);
+    if (sec->rememberOwner && qvirSecurityDACReadRecord(sec, src->path, &rec) && rec.valid) {
+        mode = rec.mode | S_IRUSR;
+    } else if (stat(src->path, &st) == 0) {
+        mode = st.st_mode & 07777;
+    } else {
+        g_mutex_unlock(&sec->lock);
+        return TRUE; /* QEMU's own error names the file */
+    }
+    if (!(mode & S_IWUSR) && chmod(src->path, mode | S_IWUSR) < 0) {
+        int saved = errno;
+
+        g_mutex_unlock(&sec->lock);
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
                     "disk '%s': cannot make file '%s' writable for QEMU's user '%s': %s",
-                    diskName ? diskName : "?", src->path, sec->userName, g_strerror(errno));
+                    diskName ? diskName : "?", src->path, sec->userName, g_strerror(saved));
         return FALSE;
     }
+    g_mutex_unlock(&sec->lock);
     return TRUE;
 }
 
