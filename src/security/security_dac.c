@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -222,7 +223,8 @@ qvirSecurityDACInGroup(const qvirSecurityDAC *sec, gid_t gid)
     return FALSE;
 }
 
-/* Would QEMU's user get WANT (R_OK|W_OK|X_OK bits) on a file with ST's owner and mode? */
+/* Would QEMU's user get WANT (R_OK|W_OK|X_OK bits) on a file with ST's owner and mode?
+ * (The mode bits only: the fallback when no helper can be forked.) */
 static gboolean
 qvirSecurityDACPermits(const qvirSecurityDAC *sec, const struct stat *st, int want)
 {
@@ -239,38 +241,81 @@ qvirSecurityDACPermits(const qvirSecurityDAC *sec, const struct stat *st, int wa
     return (bits & (unsigned int)want) == (unsigned int)want;
 }
 
+#define QVIR_SECURITY_ACCESS_MAX 200
+
+/*
+ * The first of PATHS that QEMU's user could not access with WANT, as the kernel judges
+ * it (ACLs included): a forked helper takes QEMU's identity and asks access(2). Returns
+ * its index, or -1 when every one is accessible.
+ */
+static int
+qvirSecurityDACAccessAs(const qvirSecurityDAC *sec, GPtrArray *paths, int want)
+{
+    int status = 0;
+    pid_t pid;
+
+    if (sec->uid == 0 || paths->len == 0)
+        return -1;
+    g_return_val_if_fail(paths->len < QVIR_SECURITY_ACCESS_MAX, -1);
+    if ((pid = fork()) == 0) {
+        /* async-signal-safe from here: the identity switch, then access(2) */
+        if (setgroups((size_t)sec->ngroups, sec->groups) < 0 ||
+            setresgid(sec->gid, sec->gid, sec->gid) < 0 ||
+            setresuid(sec->uid, sec->uid, sec->uid) < 0)
+            _exit(255);
+        for (guint i = 0; i < paths->len; i++) {
+            if (access(g_ptr_array_index(paths, i), want) < 0)
+                _exit((int)i + 1);
+        }
+        _exit(0);
+    }
+    if (pid > 0) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(status) && WEXITSTATUS(status) < 255)
+            return WEXITSTATUS(status) - 1;
+    }
+    /* No helper: judge by the mode bits. */
+    for (guint i = 0; i < paths->len; i++) {
+        struct stat st;
+
+        if (stat(g_ptr_array_index(paths, i), &st) == 0 && !qvirSecurityDACPermits(sec, &st, want))
+            return (int)i;
+    }
+    return -1;
+}
+
+static gboolean
+qvirSecurityDACAccessible(const qvirSecurityDAC *sec, const char *path, int want)
+{
+    g_autoptr(GPtrArray) one = g_ptr_array_new();
+
+    g_ptr_array_add(one, (gpointer)path);
+    return qvirSecurityDACAccessAs(sec, one, want) < 0;
+}
+
 /* The first directory leading to PATH that QEMU's user cannot search, or NULL. */
 static char *
 qvirSecurityDACUnreachableDir(const qvirSecurityDAC *sec, const char *path)
 {
     g_autofree char *real = realpath(path, NULL);
+    g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *dir = NULL;
-    char *slash;
+    int bad;
 
     if (!real)
         return NULL; /* the caller's stat reports a missing file */
-    dir = g_path_get_dirname(real);
     /* From the root down, so the error names the outermost culprit. */
-    for (slash = dir; slash;) {
-        struct stat st;
-        char save;
-
-        slash = strchr(slash + 1, '/');
-        if (slash) {
-            save = *slash;
-            *slash = '\0';
-        }
-        if (stat(*dir ? dir : "/", &st) == 0 && !qvirSecurityDACPermits(sec, &st, X_OK)) {
-            char *bad = g_strdup(*dir ? dir : "/");
-
-            if (slash)
-                *slash = save;
-            return bad;
-        }
-        if (slash)
-            *slash = save;
-    }
-    return NULL;
+    dir = g_path_get_dirname(real);
+    for (char *slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/'))
+        g_ptr_array_add(dirs, g_strndup(dir, (gsize)(slash - dir)));
+    if (strcmp(dir, "/") != 0)
+        g_ptr_array_add(dirs, g_strdup(dir));
+    if (dirs->len >= QVIR_SECURITY_ACCESS_MAX)
+        return NULL; /* absurdly deep: QEMU's own error will say */
+    if ((bad = qvirSecurityDACAccessAs(sec, dirs, X_OK)) < 0)
+        return NULL;
+    return g_strdup(g_ptr_array_index(dirs, bad));
 }
 
 static gboolean
@@ -411,7 +456,7 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
         return FALSE;
 
     if (!sec->dynamicOwnership) {
-        if (qvirSecurityDACPermits(sec, &st, want))
+        if (qvirSecurityDACAccessible(sec, path, want))
             return TRUE;
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
                     "%s: file '%s' is not %s by QEMU's user '%s' (uid %u, gid %u) and "
@@ -451,7 +496,7 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
         int saved = errno;
 
         /* A root-squashed or read-only file QEMU can use as it is needs no label. */
-        if (!qvirSecurityDACPermits(sec, &st, want)) {
+        if (!qvirSecurityDACAccessible(sec, path, want)) {
             if (remembered) {
                 if (rec.valid)
                     (void)qvirSecurityDACWriteRef(path, rec.refs);
