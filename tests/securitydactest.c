@@ -622,6 +622,15 @@ testLifecycle(void)
 
     testAssertQemuCredentials("life");
     testChainAssertQemu(top, 1);
+    {
+        /* the status file records the chain: the start's journal is gone */
+        g_autofree char *journal =
+            g_build_filename(daemonEnv.root, "run", "qemu", "life.labels", NULL);
+        g_autofree char *status = g_build_filename(daemonEnv.root, "run", "qemu", "life.xml", NULL);
+
+        g_assert_true(g_file_test(status, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(journal, G_FILE_TEST_EXISTS));
+    }
     domainDir = g_build_filename(daemonEnv.root, "lib", "qemu", "domain-1-life", NULL);
     testAssertOwner(domainDir, qemuUid, qemuGid, 0750);
 
@@ -760,6 +769,56 @@ testDaemonKilled(void)
     g_free(VIRSH_OK("destroy", "killed"));
     g_assert_false(daemonProcessAlive(qemu));
     testChainAssertOriginal(top);
+    testDaemonDown();
+}
+
+/* qvirtd killed between labelling a start's chain and writing its status file: the next
+ * daemon finds the journal and gives the references back. */
+static void
+testJournalReplay(void)
+{
+    g_autofree char *top = NULL;
+    g_autofree char *mid = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *statusDir = NULL;
+    g_autofree char *journal = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qvirSecurityDAC) sec = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!testReady())
+        return;
+    daemonEnvInit("securitydactest");
+    top = daemonMakeChain(daemonEnv.images, "ghost");
+    mid = daemonImagePath("ghost-mid.qcow2");
+    base = daemonImagePath("ghost-base.qcow2");
+    testChainSetOriginal(top);
+    xml = g_strdup_printf("<domain type='qemu'><name>ghost</name><memory>65536</memory>"
+                          "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+                          "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                          "<source file='%s'/>"
+                          "<backingStore type='file'><format type='qcow2'/><source file='%s'/>"
+                          "<backingStore type='file'><format type='qcow2'/><source file='%s'/>"
+                          "<backingStore/></backingStore></backingStore>"
+                          "<target dev='vda' bus='virtio'/></disk></devices></domain>",
+                          top, mid, base);
+    def = qvirDomainDefParseString(xml, 0, &err);
+    g_assert_no_error(err);
+    statusDir = g_build_filename(daemonEnv.root, "run", "qemu", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(statusDir, 0700), ==, 0);
+    journal = g_build_filename(statusDir, "ghost.labels", NULL);
+    sec = testManager(TRUE, TRUE);
+    /* what the dead daemon did: journal first, then the labels */
+    g_assert_true(qvirSecurityDACJournalWrite(sec, journal, def, &err));
+    g_assert_no_error(err);
+    g_assert_true(qvirSecurityDACSetDomainLabel(sec, def, &err));
+    g_assert_no_error(err);
+    testChainAssertQemu(top, 1);
+
+    daemonStart(FALSE);
+    testChainAssertOriginal(top);
+    g_assert_false(g_file_test(journal, G_FILE_TEST_EXISTS));
     testDaemonDown();
 }
 
@@ -1267,6 +1326,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
     g_test_add_func("/security/daemon/killed-and-restarted", testDaemonKilled);
+    g_test_add_func("/security/daemon/start-journal-replay", testJournalReplay);
     g_test_add_func("/security/daemon/guest-power-off", testGuestPowerOff);
     g_test_add_func("/security/daemon/hot-operations", testHotOperations);
     g_test_add_func("/security/daemon/hostile-kernel", testHostileKernel);

@@ -245,6 +245,16 @@ qemuDriverStatusPath(qvirDriver *drv, const char *name)
     return g_build_filename(drv->cfg->statusDir, file, NULL);
 }
 
+/* Labels taken by a start whose status file is not written yet (not "*.xml": the status
+ * loader passes over it). */
+static char *
+qemuDriverLabelJournalPath(qvirDriver *drv, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.labels", name);
+
+    return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
 static char *
 qemuDriverDomainDir(qvirDriver *drv, int id, const char *name)
 {
@@ -545,6 +555,7 @@ static void
 qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean removeTransient)
 {
     g_autofree char *statusPath = qemuDriverStatusPath(drv, obj->name);
+    g_autofree char *journalPath = qemuDriverLabelJournalPath(drv, obj->name);
     g_autofree char *domainDir = NULL;
     g_autoptr(GError) err = NULL;
     qvirDomainDef *live;
@@ -559,11 +570,14 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 
-    /* QEMU is gone: every file of the chain as it is now goes back to its owner. */
-    qvirSecurityDACRestoreDomainLabel(drv->security, live);
-    qvirDomainDefFree(live);
+    /* QEMU is gone: every file of the chain as it is now goes back to its owner. The
+     * status file goes first: a daemon killed in between leaves a reference behind,
+     * rather than dropping one that another domain holds when it restores again. */
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
+    (void)g_unlink(journalPath);
+    qvirSecurityDACRestoreDomainLabel(drv->security, live);
+    qvirDomainDefFree(live);
     qemuDriverRemoveDir(domainDir);
     if (transient && removeTransient) {
         qemuDriverDiscardSnapshots(drv, obj);
@@ -750,6 +764,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     g_autoptr(qvirDomainDef) def = live;
     g_autofree char *domainDir = NULL;
     g_autofree char *qemuLogDir = g_build_filename(drv->cfg->logDir, "qemu", NULL);
+    g_autofree char *journalPath = NULL;
     qvirStorageChainConfig chainCfg;
     qemuProcessStartOpts opts = {0};
     qemuDriverProcCtx *ctx;
@@ -780,6 +795,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
     opts.security = drv->security;
     opts.privateDev = drv->cfg->mountNamespace;
+    opts.labelJournal = journalPath = qemuDriverLabelJournalPath(drv, def->name);
 
     ctx = qemuDriverProcCtxNew(drv, obj);
     qemuDomainObjLock(obj);
@@ -804,6 +820,8 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
         qemuDriverStartRollback(drv, obj);
         return FALSE;
     }
+    /* The status file holds the chains now: it is what a restarted daemon restores from. */
+    (void)g_unlink(journalPath);
     qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STARTED, 0 /* booted */);
     if (paused)
         qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED, 0 /* paused */);
@@ -1086,6 +1104,34 @@ qemuDriverKillOrphans(qvirDriver *drv)
     }
 }
 
+/*
+ * A daemon killed in the middle of a start leaves the labels it took listed in a journal.
+ * Where a status file was written too, that file is the truth (the domain was reconnected or
+ * cleaned up from it); otherwise the journal's references are given back.
+ */
+static void
+qemuDriverReplayLabelJournals(qvirDriver *drv)
+{
+    g_autoptr(GDir) dir = g_dir_open(drv->cfg->statusDir, 0, NULL);
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autofree char *name = NULL;
+        g_autofree char *journal = NULL;
+        g_autofree char *status = NULL;
+
+        if (!g_str_has_suffix(entry, ".labels") || entry[0] == '.')
+            continue;
+        name = g_strndup(entry, strlen(entry) - strlen(".labels"));
+        journal = g_build_filename(drv->cfg->statusDir, entry, NULL);
+        status = qemuDriverStatusPath(drv, name);
+        if (g_file_test(status, G_FILE_TEST_EXISTS))
+            (void)g_unlink(journal);
+        else
+            qvirSecurityDACJournalReplay(drv->security, journal);
+    }
+}
+
 qvirDriver *
 qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
 {
@@ -1134,6 +1180,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     statuses = qemuDriverListXMLFiles(drv->cfg->statusDir);
     for (guint i = 0; i < statuses->len; i++)
         qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
+    qemuDriverReplayLabelJournals(drv);
     qemuDriverKillOrphans(drv);
     {
         g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);

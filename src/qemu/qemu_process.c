@@ -1066,6 +1066,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     qemuProcessLaunchOpts lopts = {0};
     qemuProcess *proc = NULL;
     gboolean labelled = FALSE;
+    const char *journal = NULL;
     g_autoptr(qemuNamespace) ns = NULL;
     guint i;
 
@@ -1096,6 +1097,10 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
             goto error;
     }
     /* Every layer of the chains just filled, then the kernel and initrd. */
+    if (opts->labelJournal &&
+        !qvirSecurityDACJournalWrite(opts->security, opts->labelJournal, def, error))
+        goto error;
+    journal = opts->labelJournal;
     if (!qvirSecurityDACSetDomainLabel(opts->security, def, error))
         goto error;
     labelled = TRUE;
@@ -1155,6 +1160,8 @@ error:
     /* Before the chains are put back: the labels were taken on these. */
     if (labelled)
         qvirSecurityDACRestoreDomainLabel(opts->security, def);
+    if (journal)
+        g_unlink(journal);
     qemuProcessUndoDisks(undo, ndisks);
     qemuProcessUndoFree(undo, ndisks);
     return NULL;

@@ -52,6 +52,10 @@ typedef struct {
     /* With an active SECURITY and where the kernel allows it: QEMU gets a private /dev
      * (qemu_namespace.h) built in domainDir/dev. */
     gboolean privateDev;
+    /* qvirSecurityDACJournalWrite's journal, written before the first label and removed
+     * when the start fails; after a success the caller removes it once its status file is
+     * written. NULL: none. */
+    const char *labelJournal;
 } qemuProcessStartOpts;
 
 /*

@@ -34,6 +34,7 @@
 #include <linux/capability.h>
 
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 #define QVIR_SECURITY_XATTR_OWNER "trusted.qvirt.security.dac"
 #define QVIR_SECURITY_XATTR_REF "trusted.qvirt.security.ref_dac"
@@ -786,6 +787,44 @@ qvirSecurityDACRestoreRemoved(qvirSecurityDAC *sec, const qvirDomainDef *olddef,
         }
         qvirSecurityDACRestorePath(sec, path);
     }
+}
+
+gboolean
+qvirSecurityDACJournalWrite(qvirSecurityDAC *sec, const char *journal, const qvirDomainDef *def,
+                            GError **error)
+{
+    g_autoptr(GArray) items = NULL;
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    if (!qvirSecurityDACIsActive(sec) || !sec->dynamicOwnership)
+        return TRUE;
+    items = qvirSecurityDACCollectDomain(def);
+    /* NUL-separated: a path may hold any other byte. */
+    for (guint i = 0; i < items->len; i++)
+        g_string_append_len(buf, g_array_index(items, qvirSecurityDACItem, i).path,
+                            (gssize)strlen(g_array_index(items, qvirSecurityDACItem, i).path) + 1);
+    return qvirFileWriteAtomic(journal, buf->str, buf->len, 0600, error);
+}
+
+void
+qvirSecurityDACJournalReplay(qvirSecurityDAC *sec, const char *journal)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(journal, &data, &len, NULL))
+        return;
+    for (gsize off = 0; off < len;) {
+        const char *path = data + off;
+        gsize n = strnlen(path, len - off);
+
+        if (n > 0 && n < len - off) {
+            g_message("restoring '%s', labelled by a start that never completed", path);
+            qvirSecurityDACRestorePath(sec, path);
+        }
+        off += n + 1;
+    }
+    (void)unlink(journal);
 }
 
 gboolean

@@ -89,6 +89,17 @@ void qvirSecurityDACRestoreRemoved(qvirSecurityDAC *sec, const qvirDomainDef *ol
                                    const qvirDomainDef *newdef);
 
 /*
+ * Crash safety for a start. Before the first label, every path DEF is about to take is
+ * written to JOURNAL (atomically); the caller removes the journal once the domain's status
+ * file records the same chains, or after a failed start has restored them. A daemon that
+ * died in between finds the journal at its next start and replays it: one reference
+ * dropped per path listed.
+ */
+gboolean qvirSecurityDACJournalWrite(qvirSecurityDAC *sec, const char *journal,
+                                     const qvirDomainDef *def, GError **error);
+void qvirSecurityDACJournalReplay(qvirSecurityDAC *sec, const char *journal);
+
+/*
  * A file or directory the daemon made for one domain (its directory, the master key): owned
  * by QEMU's user and group with MODE, nothing remembered (it is removed at stop). The path
  * leading to it must be searchable by QEMU's user: otherwise the error names the directory
