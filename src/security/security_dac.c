@@ -514,9 +514,9 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
         g_mutex_unlock(&sec->lock);
         return TRUE;
     }
-    /* chown(2) of a regular file clears set-id bits: the mode is re-applied in any case. */
-    if (((st.st_mode & need) != need || (st.st_mode & (S_ISUID | S_ISGID))) &&
-        chmod(path, (st.st_mode & 07777) | need) < 0)
+    /* Only owner bits are added; set-id bits (which chown(2) cleared) are never given to
+     * QEMU's user: the recorded mode brings them back with the last reference. */
+    if ((st.st_mode & need) != need && chmod(path, (st.st_mode & 0777) | need) < 0)
         g_message("%s: cannot make '%s' %s for its owner: %s", what, path,
                   writable ? "writable" : "readable", g_strerror(errno));
     g_mutex_unlock(&sec->lock);
