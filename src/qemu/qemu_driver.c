@@ -27,6 +27,7 @@
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driverpriv.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -558,6 +559,8 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 
+    /* the guest's writes to <transient/> disks go with the process (libvirt: at stop) */
+    qemuSnapshotRemoveTransientOverlays(live);
     qvirDomainDefFree(live);
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
@@ -736,6 +739,35 @@ qemuDriverStartRollback(qvirDriver *drv, qemuDomainObj *obj)
     qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_FAILED, FALSE);
 }
 
+static gboolean
+qemuDriverDefHasTransientDisks(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (((const qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->transient)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * <transient/> disks, as libvirt 9.0 sets them up once QEMU is there and before the vCPUs
+ * run: an overlay on each, made like an external snapshot; then "cont" unless PAUSED.
+ */
+static gboolean
+qemuDriverSetupTransientDisks(qemuProcess *proc, qvirDomainDef *def, const qemuCaps *caps,
+                              gboolean paused, GError **error)
+{
+    qemuMonitor *mon = qemuProcessGetMonitor(proc);
+    g_autoptr(JsonNode) ret = NULL;
+
+    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, error))
+        return FALSE;
+    if (paused)
+        return TRUE;
+    ret = qemuMonitorCommand(mon, "cont", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
  * On failure nothing is left: no process, no status file, no chain.
@@ -753,6 +785,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     const qemuCaps *caps;
     qemuProcess *proc;
     gboolean paused = (flags & QEMU_START_PAUSED) != 0;
+    gboolean transientDisks = qemuDriverDefHasTransientDisks(def);
 
     if (!(caps = qemuDriverGetCaps(drv, qemuDriverDefEmulator(drv, def), error)))
         return FALSE;
@@ -772,7 +805,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.runDir = drv->cfg->statusDir;
     opts.logDir = qemuLogDir;
     opts.domainDir = domainDir;
-    opts.startPaused = paused;
+    opts.startPaused = paused || transientDisks;
     opts.chainConfig = &chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
 
@@ -782,7 +815,13 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     obj->exitPending = FALSE;
     qemuDomainObjUnlock(obj);
 
-    if (!(proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error))) {
+    proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error);
+    if (proc && transientDisks && !qemuDriverSetupTransientDisks(proc, def, caps, paused, error)) {
+        (void)qemuProcessStop(proc, NULL);
+        qemuSnapshotRemoveTransientOverlays(def);
+        qemuProcessFree(g_steal_pointer(&proc));
+    }
+    if (!proc) {
         qemuDomainObjLock(obj);
         obj->attaching = FALSE;
         obj->exitPending = FALSE;

@@ -662,8 +662,16 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
 }
 
 static gboolean
-qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, GError **error)
+qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, gboolean transient,
+                      GError **error)
 {
+    if (transient)
+        return TRUE; /* validated at define and start; any format takes a qcow2 overlay */
+    if (disk->transient) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "block jobs are not supported on transient disk '%s'", disk->dst);
+        return FALSE;
+    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "cannot create external snapshot of disk '%s' without source", disk->dst);
@@ -684,9 +692,11 @@ qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, GError
     return TRUE;
 }
 
-gboolean
-qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
-                           qvirDomainDef *def, const qemuSnapshotDef *snap, GError **error)
+/* TRANSIENT: the overlays of <transient/> disks at start, not a user's snapshot. */
+static gboolean
+qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                        qvirDomainDef *def, const qemuSnapshotDef *snap, gboolean transient,
+                        GError **error)
 {
     g_autoptr(GPtrArray) data =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDataFree);
@@ -715,7 +725,7 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
                         "disk snapshot image path '%s' must be absolute", sd->file ? sd->file : "");
             return FALSE;
         }
-        if (!qemuSnapshotCheckDisk(jobs, disk, error))
+        if (!qemuSnapshotCheckDisk(jobs, disk, transient, error))
             return FALSE;
         for (guint j = 0; j < data->len; j++) {
             qemuSnapshotDiskData *other = g_ptr_array_index(data, j);
@@ -781,4 +791,82 @@ rollback:
     for (guint i = data->len; i > 0; i--)
         qemuSnapshotDiskRollback(mon, g_ptr_array_index(data, i - 1));
     return FALSE;
+}
+
+gboolean
+qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                           qvirDomainDef *def, const qemuSnapshotDef *snap, GError **error)
+{
+    return qemuSnapshotCreateDisks(jobs, mon, caps, def, snap, FALSE, error);
+}
+
+/* ---- transient disks ------------------------------------------------------------------ */
+
+static gboolean
+qemuSnapshotDiskIsTransientOverlaid(const qvirDomainDiskDef *disk)
+{
+    return disk->transient && disk->transientShareBacking != QVIR_TRISTATE_BOOL_YES;
+}
+
+char *
+qemuSnapshotTransientOverlayPath(const char *imagePath, const char *domName)
+{
+    return g_strdup_printf("%s.TRANSIENT-%s", imagePath, domName);
+}
+
+gboolean
+qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                                    GError **error)
+{
+    g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefNew();
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        qemuSnapshotDiskDef *sd;
+        g_autofree char *path = NULL;
+
+        if (!qemuSnapshotDiskIsTransientOverlaid(disk))
+            continue;
+        path = qemuSnapshotTransientOverlayPath(disk->src->path, def->name);
+        /* never reuse a file: it may be another running domain's overlay */
+        if (g_file_test(path, G_FILE_TEST_EXISTS) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                        "Overlay file '%s' for transient disk '%s' already exists", path,
+                        disk->dst);
+            return FALSE;
+        }
+        sd = g_new0(qemuSnapshotDiskDef, 1);
+        sd->name = g_strdup(disk->dst);
+        sd->snapshot = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+        sd->file = g_steal_pointer(&path);
+        sd->format = QVIR_STORAGE_FILE_QCOW2;
+        g_ptr_array_add(snap->disks, sd);
+    }
+    if (snap->disks->len == 0)
+        return TRUE;
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, snap, TRUE, error);
+}
+
+void
+qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def)
+{
+    for (guint i = 0; def && def->disks && i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        const qvirStorageSource *base;
+        g_autofree char *expect = NULL;
+
+        if (!disk->transient || !disk->src || !disk->src->path)
+            continue;
+        base = disk->src->backingStore;
+        if (!qvirStorageSourceIsBacking(base) || !base->path)
+            continue;
+        /* Only a top that is exactly the overlay we name: never the user's image, even
+         * when the start failed before the overlay was made. */
+        expect = qemuSnapshotTransientOverlayPath(base->path, def->name);
+        if (strcmp(disk->src->path, expect) != 0)
+            continue;
+        if (g_unlink(expect) < 0 && errno != ENOENT)
+            g_message("cannot remove transient overlay '%s' of disk '%s': %s", expect, disk->dst,
+                      g_strerror(errno));
+    }
 }

@@ -79,3 +79,22 @@ void qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap);
 gboolean qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
                                     qvirDomainDef *def, const qemuSnapshotDef *snap,
                                     GError **error);
+
+/* ---- <transient/> disks --------------------------------------------------------------- */
+
+/* libvirt's overlay of a transient disk: IMAGEPATH.TRANSIENT-DOMNAME, beside the image. */
+char *qemuSnapshotTransientOverlayPath(const char *imagePath, const char *domName);
+
+/*
+ * At start, before the vCPUs run: put a fresh qcow2 overlay on every <transient/> disk
+ * (not shareBacking ones, which are hot-plugged) in one transaction, as libvirt 9.0 does.
+ * An existing overlay file is refused. On failure nothing was created.
+ */
+gboolean qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps,
+                                             qvirDomainDef *def, GError **error);
+
+/*
+ * At stop: delete the overlay of every transient disk of the live DEF whose top is
+ * exactly the overlay's name over its original image (so never the image itself).
+ */
+void qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def);
