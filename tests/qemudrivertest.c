@@ -917,6 +917,11 @@ testTransientDisks(void)
     g_autofree char *imgdir = g_build_filename(root, "images", NULL);
     g_autofree char *disk = g_build_filename(imgdir, "disk.qcow2", NULL);
     g_autofree char *raw = g_build_filename(imgdir, "data.raw", NULL);
+    g_autofree char *shared = g_build_filename(imgdir, "shared.qcow2", NULL);
+    g_autofree char *usb = g_build_filename(imgdir, "usb.qcow2", NULL);
+    g_autofree char *sharedOverlay = NULL;
+    g_autofree char *usbOverlay = NULL;
+    g_autofree char *sharedDigest = NULL;
     g_autofree char *overlay = NULL;
     g_autofree char *rawOverlay = NULL;
     g_autofree char *xml = NULL;
@@ -930,7 +935,12 @@ testTransientDisks(void)
 
     g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
     qvirTestQcow2Create(disk, NULL, "16M");
+    qvirTestQcow2Create(shared, NULL, "16M");
+    qvirTestQcow2Create(usb, NULL, "16M");
     testRunOK(mkRaw);
+    sharedOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", shared);
+    usbOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", usb);
+    sharedDigest = testFileDigest(shared);
     overlay = g_strdup_printf("%s.TRANSIENT-tdisks", disk);
     rawOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", raw);
     digest = testFileDigest(disk);
@@ -954,9 +964,21 @@ testTransientDisks(void)
                           "      <target dev='sda' bus='sata'/>\n"
                           "      <transient/>\n"
                           "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vdb' bus='virtio'/>\n"
+                          "      <transient shareBacking='yes'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='sdb' bus='usb'/>\n"
+                          "      <transient shareBacking='yes'/>\n"
+                          "    </disk>\n"
                           "  </devices>\n"
                           "</domain>\n",
-                          disk, raw);
+                          disk, raw, shared, usb);
     testUUID(UUID_A, uuid);
     drv = testOpen(root);
     ref = qvirDriverDomainDefineXML(drv, xml, 0, &err);
@@ -972,14 +994,16 @@ testTransientDisks(void)
         g_assert_no_error(err);
         g_assert_true(g_file_test(overlay, G_FILE_TEST_IS_REGULAR));
         g_assert_true(g_file_test(rawOverlay, G_FILE_TEST_IS_REGULAR));
+        g_assert_true(g_file_test(sharedOverlay, G_FILE_TEST_IS_REGULAR));
+        g_assert_true(g_file_test(usbOverlay, G_FILE_TEST_IS_REGULAR));
         testAssertState(drv, uuid, STATE_RUNNING, 1);
 
         /* live XML: libvirt's shape, the overlay on top with the image below it */
         live = qvirDriverDomainGetXMLDesc(drv, uuid, 0, &err);
         g_assert_no_error(err);
         expect = g_strdup_printf("      <driver name='qemu' type='qcow2'/>\n"
-                                 "      <source file='%s' index='3'/>\n"
-                                 "      <backingStore type='file' index='2'>\n"
+                                 "      <source file='%s' index='5'/>\n"
+                                 "      <backingStore type='file' index='4'>\n"
                                  "        <format type='qcow2'/>\n"
                                  "        <source file='%s'/>\n"
                                  "        <backingStore/>\n"
@@ -990,11 +1014,37 @@ testTransientDisks(void)
         g_assert_nonnull(strstr(live, expect));
         g_clear_pointer(&expect, g_free);
         expect = g_strdup_printf("      <driver name='qemu' type='qcow2'/>\n"
-                                 "      <source file='%s' index='4'/>\n"
-                                 "      <backingStore type='file' index='1'>\n"
+                                 "      <source file='%s' index='6'/>\n"
+                                 "      <backingStore type='file' index='2'>\n"
                                  "        <format type='raw'/>\n"
                                  "        <source file='%s'/>\n",
                                  rawOverlay, raw);
+        g_assert_nonnull(strstr(live, expect));
+        /* shareBacking disks: hot-plugged after the others, in libvirt's numbering */
+        g_clear_pointer(&expect, g_free);
+        expect = g_strdup_printf("      <source file='%s' index='7'/>\n"
+                                 "      <backingStore type='file' index='3'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='vdb' bus='virtio'/>\n"
+                                 "      <transient shareBacking='yes'/>\n"
+                                 "      <alias name='virtio-disk1'/>\n",
+                                 sharedOverlay, shared);
+        g_assert_nonnull(strstr(live, expect));
+        g_clear_pointer(&expect, g_free);
+        expect = g_strdup_printf("      <source file='%s' index='8'/>\n"
+                                 "      <backingStore type='file' index='1'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='sdb' bus='usb'/>\n"
+                                 "      <transient shareBacking='yes'/>\n"
+                                 "      <alias name='usb-disk1'/>\n"
+                                 "      <address type='usb' bus='0' port='1'/>\n",
+                                 usbOverlay, usb);
         g_assert_nonnull(strstr(live, expect));
         inactive = qvirDriverDomainGetXMLDesc(drv, uuid, XML_INACTIVE, &err);
         g_assert_null(strstr(inactive, "TRANSIENT"));
@@ -1016,6 +1066,16 @@ testTransientDisks(void)
         hmp = testHMP(drv, uuid, "qemu-io -d sata0-0-0 flush");
         g_assert_true(testQemuIO(overlay, "qcow2", "read -P 0xab 0 64k"));
         g_assert_true(testQemuIO(rawOverlay, "qcow2", "read -P 0xcd 1M 64k"));
+        g_clear_pointer(&hmp, g_free);
+        hmp = testHMP(drv, uuid,
+                      "qemu-io -d /machine/peripheral/virtio-disk1/virtio-backend "
+                      "\"write -P 0xef 0 64k\"");
+        g_assert_null(strstr(hmp, "rror"));
+        g_clear_pointer(&hmp, g_free);
+        hmp =
+            testHMP(drv, uuid, "qemu-io -d /machine/peripheral/virtio-disk1/virtio-backend flush");
+        g_assert_true(testQemuIO(sharedOverlay, "qcow2", "read -P 0xef 0 64k"));
+        g_assert_true(testQemuIO(shared, "qcow2", "read -P 0 0 64k"));
         g_assert_true(testQemuIO(disk, "qcow2", "read -P 0 0 64k"));
 
         if (how == 0) {
@@ -1045,12 +1105,16 @@ testTransientDisks(void)
         g_assert_no_error(err);
         g_assert_false(g_file_test(overlay, G_FILE_TEST_EXISTS));
         g_assert_false(g_file_test(rawOverlay, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(sharedOverlay, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(usbOverlay, G_FILE_TEST_EXISTS));
         {
             g_autofree char *now = testFileDigest(disk);
+            g_autofree char *sharedNow = testFileDigest(shared);
             g_autofree char *rawNow = testFileDigest(raw);
 
             g_assert_cmpstr(now, ==, digest);
             g_assert_cmpstr(rawNow, ==, rawDigest);
+            g_assert_cmpstr(sharedNow, ==, sharedDigest);
         }
     }
 

@@ -25,6 +25,7 @@
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
 #include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_driverpriv.h"
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
@@ -750,8 +751,50 @@ qemuDriverDefHasTransientDisks(const qvirDomainDef *def)
 }
 
 /*
+ * shareBacking='yes' disks are not on the command line: as libvirt 9.0 does, add each
+ * one's chain read-only (other domains may share the image), put the overlay on it, then
+ * plug the device on the overlay; a system_reset lets the firmware see the new disks.
+ */
+static gboolean
+qemuDriverHotplugSharedTransientDisks(qemuMonitor *mon, qvirDomainDef *def, const qemuCaps *caps,
+                                      GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        gboolean readonly = disk->src->readonly;
+        gboolean ok;
+
+        if (!disk->transient || disk->transientShareBacking != QVIR_TRISTATE_BOOL_YES)
+            continue;
+        disk->src->readonly = TRUE;
+        ok = qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error);
+        disk->src->readonly = readonly;
+        if (!ok)
+            return FALSE;
+        any = TRUE;
+    }
+    if (!any)
+        return TRUE;
+    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, TRUE, error))
+        return FALSE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->transient && disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES &&
+            !qemuHotplugAddDiskDevice(mon, caps, def, disk, error))
+            return FALSE;
+    }
+    ret = qemuMonitorCommand(mon, "system_reset", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+/*
  * <transient/> disks, as libvirt 9.0 sets them up once QEMU is there and before the vCPUs
  * run: an overlay on each, made like an external snapshot; then "cont" unless PAUSED.
+ * A failure leaves overlay files for the caller's qemuSnapshotRemoveTransientOverlays.
  */
 static gboolean
 qemuDriverSetupTransientDisks(qemuProcess *proc, qvirDomainDef *def, const qemuCaps *caps,
@@ -760,7 +803,8 @@ qemuDriverSetupTransientDisks(qemuProcess *proc, qvirDomainDef *def, const qemuC
     qemuMonitor *mon = qemuProcessGetMonitor(proc);
     g_autoptr(JsonNode) ret = NULL;
 
-    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, error))
+    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, FALSE, error) ||
+        !qemuDriverHotplugSharedTransientDisks(mon, def, caps, error))
         return FALSE;
     if (paused)
         return TRUE;

@@ -16,6 +16,7 @@
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
 #include "util/virerror.h"
 
 /* libvirt-domain.h flags. */
@@ -474,6 +475,7 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
     chainCfg->maxDepth = drv->cfg->maxBackingChainDepth;
     opts.chainConfig = chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
+    opts.transientOverlay = qemuSnapshotCreateTransientOverlay;
     return opts;
 }
 

@@ -455,9 +455,20 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
     g_autoptr(JsonObject) dev = NULL;
     g_autoptr(JsonNode) ret = NULL;
     qvirStorageSource *src;
+    gboolean readonly;
+    gboolean ok;
 
     if (!qemuHotplugCheckBus(disk, error))
         return FALSE;
+    if (disk->transient) {
+        if (!qemuValidateDiskTransient(def, disk, caps, error))
+            return FALSE;
+        if (!opts || !opts->transientOverlay) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                        "transient disk '%s' cannot be hot-plugged here", disk->dst);
+            return FALSE;
+        }
+    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->path) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk '%s' has no source to attach", disk->dst);
@@ -499,10 +510,24 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
     if (!(dev = qemuHotplugBuildDiskDevice(def, disk, caps, error)))
         return FALSE;
 
-    if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
+    /* A transient disk's image is opened read-only, as libvirt does: only its overlay,
+     * which goes on top before the device, is written. */
+    readonly = disk->src->readonly;
+    disk->src->readonly |= disk->transient;
+    ok = qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error);
+    disk->src->readonly = readonly;
+    if (!ok)
         return FALSE;
+    if (disk->transient) {
+        if (!opts->transientOverlay(mon, caps, def, disk, error)) {
+            qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
+            return FALSE;
+        }
+        json_object_set_string_member(dev, "drive", disk->src->nodeFormat);
+    }
     if (!(ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error))) {
         qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
+        qemuBlockRemoveTransientOverlay(disk, def->name);
         return FALSE;
     }
     return TRUE;
@@ -536,6 +561,26 @@ qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def
      * through XML and pair their disks with these by position. */
     qvirDomainDiskInsert(def, disk);
     return TRUE;
+}
+
+gboolean
+qemuHotplugAddDiskDevice(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                         qvirDomainDiskDef *disk, GError **error)
+{
+    g_autoptr(JsonObject) dev = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+
+    g_return_val_if_fail(mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    /* a cold start hands out USB ports on the command line, which this disk was not on */
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB &&
+        disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+        !qemuHotplugAssignUSBPort(mon, def, disk, error))
+        return FALSE;
+    if (!(dev = qemuHotplugBuildDiskDevice(def, disk, caps, error)))
+        return FALSE;
+    ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error);
+    return ret != NULL;
 }
 
 /* ---- detach --------------------------------------------------------------------------- */
@@ -572,6 +617,8 @@ qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char *alias, 
     /* The device is gone from QEMU, so the disk leaves the definition whatever happens to
      * its nodes; a node that cannot be deleted is reported, not kept in the cache. */
     ok = qemuHotplugBlockdevDelChain(mon, disk->src, error);
+    /* a transient disk's writes go with it (libvirt deletes the overlay too) */
+    qemuBlockRemoveTransientOverlay(disk, def->name);
     qemuHotplugRemoveDiskFromDef(def, disk);
     qvirDomainDiskDefFree(disk);
     return ok;

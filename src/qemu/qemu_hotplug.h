@@ -22,6 +22,11 @@
 typedef struct {
     const qvirStorageChainConfig *chainConfig; /* NULL: defaults */
     int defaultDiskCache; /* qvirDomainDiskCache for disks without one; -1 = none */
+    /* <transient/> disks: put the overlay on the disk's chain, which QEMU has (read-only),
+     * before the device is added on it (the driver passes qemu_snapshot.h's
+     * qemuSnapshotCreateTransientOverlay); NULL refuses transient disks. */
+    gboolean (*transientOverlay)(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                 qvirDomainDiskDef *disk, GError **error);
 } qemuHotplugOpts;
 
 /*
@@ -68,6 +73,14 @@ gboolean qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char
 gboolean qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
                                 qvirDomainDiskDef *disk, qvirStorageSource *newsrc, gboolean force,
                                 const qemuHotplugOpts *opts, GError **error);
+
+/*
+ * device_add DISK, which DEF already holds with its alias, address and node names and
+ * whose chain QEMU already has (a <transient shareBacking='yes'/> disk at start). A USB
+ * disk without an address gets the first free port.
+ */
+gboolean qemuHotplugAddDiskDevice(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                  qvirDomainDiskDef *disk, GError **error);
 
 /* ---- shared with block jobs and snapshots ---------------------------------------- */
 

@@ -692,11 +692,14 @@ qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, gboole
     return TRUE;
 }
 
-/* TRANSIENT: the overlays of <transient/> disks at start, not a user's snapshot. */
+/*
+ * TRANSIENT: the overlays of <transient/> disks, not a user's snapshot. EXTRA: a disk being
+ * hot-plugged, not in DEF yet, that SNAP may name too.
+ */
 static gboolean
 qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
-                        qvirDomainDef *def, const qemuSnapshotDef *snap, gboolean transient,
-                        GError **error)
+                        const qvirDomainDef *def, qvirDomainDiskDef *extra,
+                        const qemuSnapshotDef *snap, gboolean transient, GError **error)
 {
     g_autoptr(GPtrArray) data =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDataFree);
@@ -715,7 +718,9 @@ qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *c
 
         if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        if (!(disk = qvirDomainDiskByName(def, sd->name))) {
+        if (extra && g_strcmp0(extra->dst, sd->name) == 0)
+            disk = extra;
+        else if (!(disk = qvirDomainDiskByName(def, sd->name))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "no disk named '%s'",
                         sd->name);
             return FALSE;
@@ -747,6 +752,8 @@ qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *c
     }
 
     next = qemuDomainNextNodeIndex(def);
+    if (extra)
+        next = MAX(next, qemuChainMaxIndex(extra->src) + 1);
     for (guint i = 0, k = 0; i < snap->disks->len; i++) {
         const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
 
@@ -797,76 +804,75 @@ gboolean
 qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
                            qvirDomainDef *def, const qemuSnapshotDef *snap, GError **error)
 {
-    return qemuSnapshotCreateDisks(jobs, mon, caps, def, snap, FALSE, error);
+    return qemuSnapshotCreateDisks(jobs, mon, caps, def, NULL, snap, FALSE, error);
 }
 
 /* ---- transient disks ------------------------------------------------------------------ */
 
-static gboolean
-qemuSnapshotDiskIsTransientOverlaid(const qvirDomainDiskDef *disk)
+/* The overlay of transient DISK, or "already exists" (it may be another domain's). */
+static char *
+qemuSnapshotTransientTarget(const qvirDomainDiskDef *disk, const char *domName, GError **error)
 {
-    return disk->transient && disk->transientShareBacking != QVIR_TRISTATE_BOOL_YES;
+    g_autofree char *path = qemuBlockTransientOverlayPath(disk->src->path, domName);
+
+    if (g_file_test(path, G_FILE_TEST_EXISTS) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Overlay file '%s' for transient disk '%s' already exists", path, disk->dst);
+        return NULL;
+    }
+    return g_steal_pointer(&path);
 }
 
-char *
-qemuSnapshotTransientOverlayPath(const char *imagePath, const char *domName)
+static qemuSnapshotDiskDef *
+qemuSnapshotTransientDiskDef(const qvirDomainDiskDef *disk, char *path)
 {
-    return g_strdup_printf("%s.TRANSIENT-%s", imagePath, domName);
+    qemuSnapshotDiskDef *sd = g_new0(qemuSnapshotDiskDef, 1);
+
+    sd->name = g_strdup(disk->dst);
+    sd->snapshot = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+    sd->file = path;
+    sd->format = QVIR_STORAGE_FILE_QCOW2;
+    return sd;
 }
 
 gboolean
 qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
-                                    GError **error)
+                                    gboolean shareBacking, GError **error)
 {
     g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefNew();
 
     for (guint i = 0; i < def->disks->len; i++) {
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
-        qemuSnapshotDiskDef *sd;
-        g_autofree char *path = NULL;
+        char *path;
 
-        if (!qemuSnapshotDiskIsTransientOverlaid(disk))
+        if (!disk->transient ||
+            (disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES) != shareBacking)
             continue;
-        path = qemuSnapshotTransientOverlayPath(disk->src->path, def->name);
-        /* never reuse a file: it may be another running domain's overlay */
-        if (g_file_test(path, G_FILE_TEST_EXISTS) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                        "Overlay file '%s' for transient disk '%s' already exists", path,
-                        disk->dst);
+        if (!(path = qemuSnapshotTransientTarget(disk, def->name, error)))
             return FALSE;
-        }
-        sd = g_new0(qemuSnapshotDiskDef, 1);
-        sd->name = g_strdup(disk->dst);
-        sd->snapshot = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
-        sd->file = g_steal_pointer(&path);
-        sd->format = QVIR_STORAGE_FILE_QCOW2;
-        g_ptr_array_add(snap->disks, sd);
+        g_ptr_array_add(snap->disks, qemuSnapshotTransientDiskDef(disk, path));
     }
     if (snap->disks->len == 0)
         return TRUE;
-    return qemuSnapshotCreateDisks(NULL, mon, caps, def, snap, TRUE, error);
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, NULL, snap, TRUE, error);
+}
+
+gboolean
+qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                   qvirDomainDiskDef *disk, GError **error)
+{
+    g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefNew();
+    char *path;
+
+    if (!(path = qemuSnapshotTransientTarget(disk, def->name, error)))
+        return FALSE;
+    g_ptr_array_add(snap->disks, qemuSnapshotTransientDiskDef(disk, path));
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, disk, snap, TRUE, error);
 }
 
 void
 qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def)
 {
-    for (guint i = 0; def && def->disks && i < def->disks->len; i++) {
-        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
-        const qvirStorageSource *base;
-        g_autofree char *expect = NULL;
-
-        if (!disk->transient || !disk->src || !disk->src->path)
-            continue;
-        base = disk->src->backingStore;
-        if (!qvirStorageSourceIsBacking(base) || !base->path)
-            continue;
-        /* Only a top that is exactly the overlay we name: never the user's image, even
-         * when the start failed before the overlay was made. */
-        expect = qemuSnapshotTransientOverlayPath(base->path, def->name);
-        if (strcmp(disk->src->path, expect) != 0)
-            continue;
-        if (g_unlink(expect) < 0 && errno != ENOENT)
-            g_message("cannot remove transient overlay '%s' of disk '%s': %s", expect, disk->dst,
-                      g_strerror(errno));
-    }
+    for (guint i = 0; def && def->disks && i < def->disks->len; i++)
+        qemuBlockRemoveTransientOverlay(g_ptr_array_index(def->disks, i), def->name);
 }

@@ -82,16 +82,23 @@ gboolean qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const
 
 /* ---- <transient/> disks --------------------------------------------------------------- */
 
-/* libvirt's overlay of a transient disk: IMAGEPATH.TRANSIENT-DOMNAME, beside the image. */
-char *qemuSnapshotTransientOverlayPath(const char *imagePath, const char *domName);
-
 /*
  * At start, before the vCPUs run: put a fresh qcow2 overlay on every <transient/> disk
- * (not shareBacking ones, which are hot-plugged) in one transaction, as libvirt 9.0 does.
- * An existing overlay file is refused. On failure nothing was created.
+ * in one transaction, as libvirt 9.0 does: the disks QEMU has from the command line, or
+ * (SHAREBACKING) the shareBacking='yes' ones, whose read-only chain is already added but
+ * no device yet. An existing overlay file is refused. On failure nothing was created.
  */
 gboolean qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps,
-                                             qvirDomainDef *def, GError **error);
+                                             qvirDomainDef *def, gboolean shareBacking,
+                                             GError **error);
+
+/*
+ * Hot-plug of transient DISK (not in DEF yet; its chain is in QEMU, no device yet): its
+ * overlay, as at start. On failure nothing was created.
+ */
+gboolean qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *caps,
+                                            const qvirDomainDef *def, qvirDomainDiskDef *disk,
+                                            GError **error);
 
 /*
  * At stop: delete the overlay of every transient disk of the live DEF whose top is

@@ -195,7 +195,7 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
  * image (libvirt's rules and words), and shareBacking='yes' means hot-plugging the disk
  * after start, so only buses that hot-plug qualify.
  */
-static gboolean
+gboolean
 qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                           const qemuCaps *caps, GError **error)
 {
