@@ -950,6 +950,9 @@ testTransientDisks(void)
                           "  <uuid>" UUID_A "</uuid>\n"
                           "  <memory unit='MiB'>64</memory>\n"
                           "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                          /* the reset that follows the shareBacking hot-plug must not
+                           * count as the guest's reboot (QEMU's set-action) */
+                          "  <on_reboot>destroy</on_reboot>\n"
                           "  <devices>\n"
                           "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
                           "    <disk type='file' device='disk'>\n"
@@ -984,7 +987,7 @@ testTransientDisks(void)
     ref = qvirDriverDomainDefineXML(drv, xml, 0, &err);
     g_assert_no_error(err);
 
-    for (int how = 0; how < 4; how++) {
+    for (int how = 0; how < 5; how++) {
         g_autofree char *live = NULL;
         g_autofree char *inactive = NULL;
         g_autofree char *expect = NULL;
@@ -1097,9 +1100,13 @@ testTransientDisks(void)
             g_clear_pointer(&hmp, g_free);
             hmp = testHMP(drv, uuid, "quit");
             g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
-        } else {
+        } else if (how == 3) {
             /* QEMU is killed */
             g_assert_cmpint(kill(testStatusPidOf(drv, "tdisks"), SIGKILL), ==, 0);
+            g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
+        } else {
+            /* a reset after the start's own one still follows <on_reboot>destroy */
+            g_assert_true(qvirDriverDomainReset(drv, uuid, 0, &err));
             g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
         }
         g_assert_no_error(err);

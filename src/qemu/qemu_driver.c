@@ -551,6 +551,14 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     qvirDomainDef *live;
     gboolean transient;
 
+    /* The guest's writes to <transient/> disks go with the process (libvirt: at stop),
+     * before anyone can see the domain shut off. The job is held: the live definition
+     * stays as it is. */
+    qemuDomainObjLock(obj);
+    live = obj->liveDef;
+    qemuDomainObjUnlock(obj);
+    qemuSnapshotRemoveTransientOverlays(live);
+
     qemuDomainObjLock(obj);
     live = g_steal_pointer(&obj->liveDef);
     domainDir = qemuDriverDomainDir(drv, obj->id, obj->name);
@@ -560,8 +568,6 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 
-    /* the guest's writes to <transient/> disks go with the process (libvirt: at stop) */
-    qemuSnapshotRemoveTransientOverlays(live);
     qvirDomainDefFree(live);
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
@@ -750,6 +756,17 @@ qemuDriverDefHasTransientDisks(const qvirDomainDef *def)
     return FALSE;
 }
 
+static gboolean
+qemuDriverSetRebootAction(qemuMonitor *mon, const char *action, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "reboot", action);
+    ret = qemuMonitorCommand(mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
 /*
  * shareBacking='yes' disks are not on the command line: as libvirt 9.0 does, add each
  * one's chain read-only (other domains may share the image), put the overlay on it, then
@@ -787,8 +804,20 @@ qemuDriverHotplugSharedTransientDisks(qemuMonitor *mon, qvirDomainDef *def, cons
             !qemuHotplugAddDiskDevice(mon, caps, def, disk, error))
             return FALSE;
     }
+    /* With set-action reboot=shutdown (on_reboot destroy) QEMU ends on any reset, this one
+     * too; libvirt resets before it sets the action, we lift it around the reset. */
+    if (qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        !qemuDriverSetRebootAction(mon, "reset", error))
+        return FALSE;
     ret = qemuMonitorCommand(mon, "system_reset", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    return ret != NULL;
+    if (!ret)
+        return FALSE;
+    if (qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        !qemuDriverSetRebootAction(mon, "shutdown", error))
+        return FALSE;
+    return TRUE;
 }
 
 /*
