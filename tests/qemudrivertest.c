@@ -1088,6 +1088,12 @@ testTransientDisks(void)
             g_assert_cmpstr(err->message, ==,
                             "block jobs are not supported on transient disk 'vda'");
             g_clear_error(&err);
+            g_assert_null(qvirDriverDomainSnapshotCreateXML(
+                drv, uuid, "<domainsnapshot><name>s</name></domainsnapshot>", 16, &err));
+            g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
+            g_assert_cmpstr(err->message, ==,
+                            "block jobs are not supported on transient disk 'vda'");
+            g_clear_error(&err);
             g_assert_true(qvirDriverDomainDestroy(drv, uuid, 0, &err));
         } else if (how == 1) {
             /* the daemon restarts, then the domain is destroyed */
