@@ -14,6 +14,8 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driver.h"
+#include "qemu/qemu_driverpriv.h"
+#include "qemu/qemu_process.h"
 #include "testutils.h"
 #include "util/virerror.h"
 
@@ -857,6 +859,294 @@ testTransient(void)
     g_assert_no_error(err);
     g_assert_null(qvirDriverDomainLookupByName(drv, "pers", &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_NO_DOMAIN);
+
+    qvirDriverClose(drv);
+    qvirTestTempDirRemove(root);
+}
+
+/* An HMP command on the running domain's monitor, as a test's view into QEMU. */
+static char *
+testHMP(qvirDriver *drv, const unsigned char *uuid, const char *cmdline)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, &err);
+    g_autoptr(JsonNode) ret = NULL;
+    JsonObject *args = json_object_new();
+
+    g_assert_no_error(err);
+    g_assert_true(qemuDriverBeginJob(obj, "test", &err));
+    json_object_set_string_member(args, "command-line", cmdline);
+    ret = qemuMonitorCommandSteal(qemuProcessGetMonitor(obj->proc), "human-monitor-command", args,
+                                  10000, &err);
+    qemuDomainObjEndJob(obj);
+    g_assert_no_error(err);
+    return g_strdup(json_node_get_string(ret));
+}
+
+/* qemu-io -U -c CMD PATH must exit 0 (e.g. "read -P 0xab 0 64k" checks a pattern). */
+static gboolean
+testQemuIO(const char *path, const char *fmt, const char *cmd)
+{
+    const char *argv[] = {"qemu-io", "-r", "-U", "-f", fmt, "-c", cmd, path, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *errOut = NULL;
+
+    return qvirTestRun(argv, &out, &errOut) == 0 && !strstr(out, "Pattern verification failed");
+}
+
+static char *
+testFileDigest(const char *path)
+{
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+
+    g_assert_true(g_file_get_contents(path, &contents, &len, NULL));
+    return g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)contents, len);
+}
+
+/*
+ * <transient/> disks as libvirt 9.0 runs them: at start each gets IMAGE.TRANSIENT-NAME, a
+ * qcow2 overlay the guest writes to, and every way the domain stops (destroy, QEMU quitting,
+ * a crash, a daemon restart first) deletes it; the image itself is never written. The
+ * inactive XML keeps the disk as defined; block jobs are refused as libvirt refuses them.
+ */
+static void
+testTransientDisks(void)
+{
+    g_autofree char *root = testRootNew();
+    g_autofree char *imgdir = g_build_filename(root, "images", NULL);
+    g_autofree char *disk = g_build_filename(imgdir, "disk.qcow2", NULL);
+    g_autofree char *raw = g_build_filename(imgdir, "data.raw", NULL);
+    g_autofree char *shared = g_build_filename(imgdir, "shared.qcow2", NULL);
+    g_autofree char *usb = g_build_filename(imgdir, "usb.qcow2", NULL);
+    g_autofree char *sharedOverlay = NULL;
+    g_autofree char *usbOverlay = NULL;
+    g_autofree char *sharedDigest = NULL;
+    g_autofree char *overlay = NULL;
+    g_autofree char *rawOverlay = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *digest = NULL;
+    g_autofree char *rawDigest = NULL;
+    const char *mkRaw[] = {"qemu-img", "create", "-q", "-f", "raw", raw, "16M", NULL};
+    g_autoptr(qvirDomainRef) ref = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDriver *drv;
+    unsigned char uuid[16];
+
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    qvirTestQcow2Create(disk, NULL, "16M");
+    qvirTestQcow2Create(shared, NULL, "16M");
+    qvirTestQcow2Create(usb, NULL, "16M");
+    testRunOK(mkRaw);
+    sharedOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", shared);
+    usbOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", usb);
+    sharedDigest = testFileDigest(shared);
+    overlay = g_strdup_printf("%s.TRANSIENT-tdisks", disk);
+    rawOverlay = g_strdup_printf("%s.TRANSIENT-tdisks", raw);
+    digest = testFileDigest(disk);
+    rawDigest = testFileDigest(raw);
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>tdisks</name>\n"
+                          "  <uuid>" UUID_A "</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                          /* the reset that follows the shareBacking hot-plug must not
+                           * count as the guest's reboot (QEMU's set-action) */
+                          "  <on_reboot>destroy</on_reboot>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "      <transient/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='sda' bus='sata'/>\n"
+                          "      <transient/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vdb' bus='virtio'/>\n"
+                          "      <transient shareBacking='yes'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='sdb' bus='usb'/>\n"
+                          "      <transient shareBacking='yes'/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          disk, raw, shared, usb);
+    testUUID(UUID_A, uuid);
+    drv = testOpen(root);
+    ref = qvirDriverDomainDefineXML(drv, xml, 0, &err);
+    g_assert_no_error(err);
+
+    for (int how = 0; how < 5; how++) {
+        g_autofree char *live = NULL;
+        g_autofree char *inactive = NULL;
+        g_autofree char *expect = NULL;
+        g_autofree char *hmp = NULL;
+
+        g_assert_true(qvirDriverDomainCreate(drv, uuid, 0, &err));
+        g_assert_no_error(err);
+        g_assert_true(g_file_test(overlay, G_FILE_TEST_IS_REGULAR));
+        g_assert_true(g_file_test(rawOverlay, G_FILE_TEST_IS_REGULAR));
+        g_assert_true(g_file_test(sharedOverlay, G_FILE_TEST_IS_REGULAR));
+        g_assert_true(g_file_test(usbOverlay, G_FILE_TEST_IS_REGULAR));
+        testAssertState(drv, uuid, STATE_RUNNING, 1);
+
+        /* live XML: libvirt's shape, the overlay on top with the image below it */
+        live = qvirDriverDomainGetXMLDesc(drv, uuid, 0, &err);
+        g_assert_no_error(err);
+        expect = g_strdup_printf("      <driver name='qemu' type='qcow2'/>\n"
+                                 "      <source file='%s' index='5'/>\n"
+                                 "      <backingStore type='file' index='4'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='vda' bus='virtio'/>\n"
+                                 "      <transient/>\n",
+                                 overlay, disk);
+        g_assert_nonnull(strstr(live, expect));
+        g_clear_pointer(&expect, g_free);
+        expect = g_strdup_printf("      <driver name='qemu' type='qcow2'/>\n"
+                                 "      <source file='%s' index='6'/>\n"
+                                 "      <backingStore type='file' index='2'>\n"
+                                 "        <format type='raw'/>\n"
+                                 "        <source file='%s'/>\n",
+                                 rawOverlay, raw);
+        g_assert_nonnull(strstr(live, expect));
+        /* shareBacking disks: hot-plugged after the others, in libvirt's numbering */
+        g_clear_pointer(&expect, g_free);
+        expect = g_strdup_printf("      <source file='%s' index='7'/>\n"
+                                 "      <backingStore type='file' index='3'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='vdb' bus='virtio'/>\n"
+                                 "      <transient shareBacking='yes'/>\n"
+                                 "      <alias name='virtio-disk1'/>\n",
+                                 sharedOverlay, shared);
+        g_assert_nonnull(strstr(live, expect));
+        g_clear_pointer(&expect, g_free);
+        expect = g_strdup_printf("      <source file='%s' index='8'/>\n"
+                                 "      <backingStore type='file' index='1'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='sdb' bus='usb'/>\n"
+                                 "      <transient shareBacking='yes'/>\n"
+                                 "      <alias name='usb-disk1'/>\n"
+                                 "      <address type='usb' bus='0' port='1'/>\n",
+                                 usbOverlay, usb);
+        g_assert_nonnull(strstr(live, expect));
+        inactive = qvirDriverDomainGetXMLDesc(drv, uuid, XML_INACTIVE, &err);
+        g_assert_null(strstr(inactive, "TRANSIENT"));
+        g_assert_nonnull(strstr(inactive, "<transient/>"));
+
+        /* what the guest writes lands in the overlays */
+        hmp = testHMP(
+            drv, uuid,
+            "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0xab 0 64k\"");
+        g_assert_null(strstr(hmp, "rror"));
+        g_clear_pointer(&hmp, g_free);
+        hmp = testHMP(drv, uuid, "qemu-io -d sata0-0-0 \"write -P 0xcd 1M 64k\"");
+        g_assert_null(strstr(hmp, "rror"));
+        /* (qcow2 metadata reaches the file on a flush, as a guest's would) */
+        g_clear_pointer(&hmp, g_free);
+        hmp =
+            testHMP(drv, uuid, "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend flush");
+        g_clear_pointer(&hmp, g_free);
+        hmp = testHMP(drv, uuid, "qemu-io -d sata0-0-0 flush");
+        g_assert_true(testQemuIO(overlay, "qcow2", "read -P 0xab 0 64k"));
+        g_assert_true(testQemuIO(rawOverlay, "qcow2", "read -P 0xcd 1M 64k"));
+        g_clear_pointer(&hmp, g_free);
+        hmp = testHMP(drv, uuid,
+                      "qemu-io -d /machine/peripheral/virtio-disk1/virtio-backend "
+                      "\"write -P 0xef 0 64k\"");
+        g_assert_null(strstr(hmp, "rror"));
+        g_clear_pointer(&hmp, g_free);
+        hmp =
+            testHMP(drv, uuid, "qemu-io -d /machine/peripheral/virtio-disk1/virtio-backend flush");
+        g_assert_true(testQemuIO(sharedOverlay, "qcow2", "read -P 0xef 0 64k"));
+        g_assert_true(testQemuIO(shared, "qcow2", "read -P 0 0 64k"));
+        g_assert_true(testQemuIO(disk, "qcow2", "read -P 0 0 64k"));
+
+        if (how == 0) {
+            /* block jobs and snapshots are refused on a transient disk */
+            g_assert_false(qvirDriverDomainBlockPull(drv, uuid, "vda", 0, 0, &err));
+            g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
+            g_assert_cmpstr(err->message, ==,
+                            "block jobs are not supported on transient disk 'vda'");
+            g_clear_error(&err);
+            g_assert_null(qvirDriverDomainSnapshotCreateXML(
+                drv, uuid, "<domainsnapshot><name>s</name></domainsnapshot>", 16, &err));
+            g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
+            g_assert_cmpstr(err->message, ==,
+                            "block jobs are not supported on transient disk 'vda'");
+            g_clear_error(&err);
+            g_assert_true(qvirDriverDomainDestroy(drv, uuid, 0, &err));
+        } else if (how == 1) {
+            /* the daemon restarts, then the domain is destroyed */
+            qvirDriverClose(drv);
+            drv = testOpen(root);
+            testAssertState(drv, uuid, STATE_RUNNING, 1);
+            g_assert_true(qvirDriverDomainDestroy(drv, uuid, 0, &err));
+        } else if (how == 2) {
+            /* QEMU ends by itself (a shutdown) */
+            g_clear_pointer(&hmp, g_free);
+            hmp = testHMP(drv, uuid, "quit");
+            g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
+        } else if (how == 3) {
+            /* QEMU is killed */
+            g_assert_cmpint(kill(testStatusPidOf(drv, "tdisks"), SIGKILL), ==, 0);
+            g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
+        } else {
+            /* a reset after the start's own one still follows <on_reboot>destroy */
+            g_assert_true(qvirDriverDomainReset(drv, uuid, 0, &err));
+            g_assert_true(testWaitState(drv, uuid, STATE_SHUTOFF, 10000));
+        }
+        g_assert_no_error(err);
+        g_assert_false(g_file_test(overlay, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(rawOverlay, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(sharedOverlay, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(usbOverlay, G_FILE_TEST_EXISTS));
+        {
+            g_autofree char *now = testFileDigest(disk);
+            g_autofree char *sharedNow = testFileDigest(shared);
+            g_autofree char *rawNow = testFileDigest(raw);
+
+            g_assert_cmpstr(now, ==, digest);
+            g_assert_cmpstr(rawNow, ==, rawDigest);
+            g_assert_cmpstr(sharedNow, ==, sharedDigest);
+        }
+    }
+
+    /* an overlay file already there (another domain's?) is never reused nor removed */
+    g_assert_true(g_file_set_contents(overlay, "keep", -1, NULL));
+    g_assert_false(qvirDriverDomainCreate(drv, uuid, 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
+    {
+        g_autofree char *msg =
+            g_strdup_printf("Overlay file '%s' for transient disk 'vda' already exists", overlay);
+        g_autofree char *kept = NULL;
+
+        g_assert_cmpstr(err->message, ==, msg);
+        g_assert_true(g_file_get_contents(overlay, &kept, NULL, NULL));
+        g_assert_cmpstr(kept, ==, "keep");
+    }
+    g_clear_error(&err);
+    testAssertState(drv, uuid, STATE_SHUTOFF, -1);
+    g_assert_false(g_file_test(rawOverlay, G_FILE_TEST_EXISTS));
 
     qvirDriverClose(drv);
     qvirTestTempDirRemove(root);
@@ -2246,6 +2536,7 @@ main(int argc, char **argv)
     g_test_add_func("/driver/restart-after-qemu-died", testRestartAfterQemuDied);
     g_test_add_func("/driver/orphan-qemu-killed", testOrphanQemuKilled);
     g_test_add_func("/driver/transient", testTransient);
+    g_test_add_func("/driver/transient-disks", testTransientDisks);
     g_test_add_func("/driver/slow-qemu-blocks-nobody", testSlowQemuBlocksNobody);
     g_test_add_func("/driver/sigterm-is-shutdown", testSigtermIsShutdown);
     g_test_add_func("/driver/block-pull", testBlockPull);

@@ -227,6 +227,194 @@ testAttachDetachScsi(void)
     testVMFree(&vm);
 }
 
+/* HMP "info usb" of the running QEMU. */
+static char *
+testInfoUsb(TestVM *vm)
+{
+    JsonObject *args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "command-line", "info usb");
+    ret = testQMP(vm, "human-monitor-command", args);
+    return g_strdup(json_node_get_string(ret));
+}
+
+static JsonNode *
+testQomGet(TestVM *vm, const char *path, const char *prop)
+{
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, "path", path);
+    json_object_set_string_member(args, "property", prop);
+    return testQMP(vm, "qom-get", args);
+}
+
+/*
+ * The usb-storage device QEMU has for DISK is what libvirt 9.0 plugs (observed on a
+ * libvirt 9.0 session daemon: "info qtree" of usb-disk0 / usb-disk1): id = the alias, on
+ * usb.0 at the port of <address type='usb' bus='0' port='N'/>, not removable, serial and
+ * write-cache as the XML says, and its SCSI disk backed by the top's format node.
+ */
+static void
+testAssertUsbDisk(TestVM *vm, const qvirDomainDiskDef *disk, const char *port, const char *serial,
+                  const char *writeCache)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", disk->info.alias);
+    g_autofree char *line = g_strdup_printf("Port %s,", port);
+    g_autofree char *id = g_strdup_printf("ID: %s", disk->info.alias);
+    g_autofree char *usb = testInfoUsb(vm);
+    g_autofree char *xml = qvirDomainDiskDefFormat(disk, QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    g_autofree char *addr = g_strdup_printf("  <alias name='%s'/>\n"
+                                            "  <address type='usb' bus='0' port='%s'/>\n"
+                                            "</disk>\n",
+                                            disk->info.alias, port);
+    g_auto(GStrv) lines = g_strsplit(usb, "\n", -1);
+    gboolean found = FALSE;
+    TestGraph g;
+
+    g_assert_cmpint(disk->info.type, ==, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB);
+    g_assert_cmpstr(disk->info.addr.usb.port, ==, port);
+    g_assert_true(g_str_has_suffix(xml, addr));
+    for (guint i = 0; lines[i]; i++)
+        found |= strstr(lines[i], line) && strstr(lines[i], id);
+    if (!found)
+        g_error("'%s' not at port %s:\n%s", disk->info.alias, port, usb);
+    {
+        g_autoptr(JsonNode) p = testQomGet(vm, path, "port");
+        g_autoptr(JsonNode) r = testQomGet(vm, path, "removable");
+        g_autoptr(JsonNode) sn = testQomGet(vm, path, "serial");
+        g_autoptr(JsonNode) wc = testQomGet(vm, path, "write-cache");
+        g_autoptr(JsonNode) type = testQomGet(vm, path, "type");
+
+        g_assert_cmpstr(json_node_get_string(type), ==, "usb-storage");
+        g_assert_cmpstr(json_node_get_string(p), ==, port);
+        g_assert_false(json_node_get_boolean(r));
+        g_assert_cmpstr(json_node_get_string(sn), ==, serial);
+        g_assert_cmpstr(json_node_get_string(wc), ==, writeCache);
+    }
+    /* a BlockBackend (the usb-storage's inner SCSI disk) sits on the top's format node */
+    testGraphLoad(vm, &g);
+    found = FALSE;
+    for (guint i = 0; i < json_array_get_length(g.gnodes); i++) {
+        JsonObject *n = json_array_get_object_element(g.gnodes, i);
+
+        if (g_strcmp0(json_object_get_string_member(n, "type"), "block-backend") == 0 &&
+            g_strcmp0(testGraphChild(&g, json_object_get_string_member(n, "name"), "root"),
+                      disk->src->nodeFormat) == 0)
+            found = TRUE;
+    }
+    testGraphClear(&g);
+    g_assert_true(found);
+}
+
+/*
+ * USB disks hot-plug as in libvirt 9.0 on q35: usb-storage on the xHCI controller, the
+ * first free port (a tablet took port 1 at the cold start), alias usb-diskN from the
+ * target, and a detach that completes without a guest. A port given in the XML is kept
+ * when free, refused when taken; a full controller (qemu-xhci: 4 ports) says so.
+ */
+static void
+testAttachDetachUsb(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *topA = NULL;
+    g_autofree char *topB = NULL;
+    g_autofree char *xmlA = NULL;
+    g_autofree char *xmlB = NULL;
+    qemuHotplugOpts opts = {.chainConfig = NULL, .defaultDiskCache = -1};
+    qvirDomainDiskDef *a;
+    qvirDomainDiskDef *b;
+    TestVM vm;
+    int rc;
+
+    testVMInitImages(&vm);
+    testVMStart(&vm, "q35", "none", "    <input type='tablet' bus='usb'/>\n");
+    before = testDefSnapshot(vm.def);
+    topA = testMakeSmallChain(&vm, "usba");
+    topB = testMakeSmallChain(&vm, "usbb");
+    xmlA = testDiskXML(topA, "sda", "usb", NULL, NULL);
+    xmlB = testDiskXML(topB, "sdb", "usb", "none", "  <serial>ABC</serial>\n");
+    a = testDiskParse(xmlA);
+    b = testDiskParse(xmlB);
+
+    g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, a, &opts, &error));
+    g_assert_no_error(error);
+    g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, b, &opts, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(a->info.alias, ==, "usb-disk0");
+    g_assert_cmpstr(b->info.alias, ==, "usb-disk1");
+    testAssertUsbDisk(&vm, a, "2", "", "auto");
+    testAssertUsbDisk(&vm, b, "3", "ABC", "on");
+    testAssertDiskMatchesQemu(&vm, testVMDisk(&vm, "vda"));
+    testAssertNodesAreCached(&vm);
+    testGuestWrite(&vm, "/machine/peripheral/usb-disk0/usb-disk0.0/legacy[0]", 0xb1, "2M", "64k");
+
+    /* USB unplug needs no guest: the detach completes and the port is free again */
+    rc = qemuHotplugDetachDisk(vm.jobs, vm.mon, vm.def, a, 10000, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rc, ==, QEMU_HOTPLUG_DETACH_DONE);
+    g_assert_null(qvirDomainDiskByTarget(vm.def, "sda"));
+    testAssertNodesAreCached(&vm);
+    {
+        g_autofree char *usb = testInfoUsb(&vm);
+
+        g_assert_null(strstr(usb, "usb-disk0"));
+    }
+    {
+        g_autofree char *top = testMakeSmallChain(&vm, "usbc");
+        g_autofree char *xml = testDiskXML(top, "sdc", "usb", NULL, NULL);
+        qvirDomainDiskDef *c = testDiskParse(xml);
+
+        g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, c, &opts, &error));
+        g_assert_no_error(error);
+        testAssertUsbDisk(&vm, c, "2", "", "auto");
+        g_assert_cmpstr(c->info.alias, ==, "usb-disk2");
+    }
+    /* an address from the XML: kept when free, refused when taken */
+    {
+        g_autofree char *top = testMakeSmallChain(&vm, "usbd");
+        g_autofree char *xml =
+            testDiskXML(top, "sdd", "usb", NULL, "  <address type='usb' bus='0' port='3'/>\n");
+        g_autoptr(qvirDomainDiskDef) d = testDiskParse(xml);
+        g_autofree char *xml2 =
+            testDiskXML(top, "sdd", "usb", NULL, "  <address type='usb' bus='0' port='4'/>\n");
+        qvirDomainDiskDef *d2 = testDiskParse(xml2);
+        g_autofree char *top2 = testMakeSmallChain(&vm, "usbe");
+        g_autofree char *xml3 = testDiskXML(top2, "sde", "usb", NULL, NULL);
+        g_autoptr(qvirDomainDiskDef) e = testDiskParse(xml3);
+
+        g_assert_false(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, d, &opts, &error));
+        g_assert_cmpstr(error->message, ==, "Duplicate USB address bus 0 port 3");
+        g_clear_error(&error);
+        g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, d2, &opts, &error));
+        g_assert_no_error(error);
+        testAssertUsbDisk(&vm, d2, "4", "", "auto");
+        /* tablet 1, sdc 2, sdb 3, sdd 4: qemu-xhci's four ports are taken */
+        g_assert_false(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, e, &opts, &error));
+        g_assert_cmpstr(error->message, ==, "No free USB ports");
+        g_clear_error(&error);
+        g_assert_null(qvirDomainDiskByTarget(vm.def, "sde"));
+        testAssertNodesAreCached(&vm);
+    }
+    /* detach everything plugged: the definition is as it was at start */
+    for (const char *const *t = (const char *const[]){"sdb", "sdc", "sdd", NULL}; *t; t++) {
+        rc = qemuHotplugDetachDisk(vm.jobs, vm.mon, vm.def, qvirDomainDiskByTarget(vm.def, *t),
+                                   10000, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(rc, ==, QEMU_HOTPLUG_DETACH_DONE);
+    }
+    testAssertNodesAreCached(&vm);
+    after = testDefSnapshot(vm.def);
+    g_assert_cmpstr(after, ==, before);
+
+    testVMStop(&vm);
+    g_assert_true(testImgHas(topA, 0xb1, "2M", "64k"));
+    g_assert_true(testImgHas(topA, 0xa1, "0", "64k"));
+    testVMFree(&vm);
+}
+
 /* Mount a ramfs (no O_DIRECT at all) for the cache='none' refusal; NULL if not possible. */
 static char *
 testMountRamfs(void)
@@ -597,7 +785,8 @@ testSoak(void)
         usAttach += g_get_monotonic_time() - t;
         t = g_get_monotonic_time();
         g_assert_true(qemuSnapshotDefAlignDisks(snap, vm.def, &error));
-        g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_true(
+            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
         g_assert_no_error(error);
         usSnapshot += g_get_monotonic_time() - t;
         g_assert_cmpuint(qvirStorageSourceChainLength(disk->src), ==, 3);
@@ -786,6 +975,7 @@ main(int argc, char **argv)
     g_test_add_func("/hotplug/attach/virtio-q35", testAttachVirtioQ35);
     g_test_add_func("/hotplug/attach/virtio-pc", testAttachVirtioPc);
     g_test_add_func("/hotplug/attach-detach/scsi", testAttachDetachScsi);
+    g_test_add_func("/hotplug/attach-detach/usb", testAttachDetachUsb);
     g_test_add_func("/hotplug/attach/failures", testAttachFailures);
     g_test_add_func("/hotplug/media-change", testMediaChange);
     g_test_add_func("/hotplug/soak", testSoak);

@@ -1046,6 +1046,109 @@ testStartChainCacheNone(void)
 }
 
 /*
+ * QED over qcow2 over qcow2, as libvirt 9.0 starts it (its AUTO_SAFE rule): the QED does
+ * not record its backing's format, so the qcow2 below is guessed and followed to the end.
+ * The -blockdev nodes link the whole chain, QEMU opens each layer with the probed driver,
+ * and the live XML carries <format type='qcow2'/> for the guessed layer.
+ */
+static void
+testStartQedBackingProbed(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *qed = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *live = NULL;
+    g_autofree char *logPath = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *expectTop = NULL;
+    g_autofree char *expectLive = NULL;
+    const char *create[] = {"qemu-img",  "create", "-q",    "-f", "qed", "-b",
+                            "mid.qcow2", "-F",     "qcow2", NULL, NULL};
+    const qvirStorageSource *mid;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+    JsonArray *nodes;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    qed = g_build_filename(td.imgDir, "top.qed", NULL);
+    create[9] = qed;
+    qvirTestRunOk(create);
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>chain</name>\n"
+                          "  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <emulator>" QEMU_BINARY "</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qed'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          qed);
+    def = qvirDomainDefParseString(xml, 0, &error);
+    g_assert_no_error(error);
+    opts = testDomainOpts(&td, TRUE);
+
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(proc);
+    g_assert_cmpuint(qvirStorageSourceChainLength(testDisk(def, 0)->src), ==, 3);
+    mid = testDisk(def, 0)->src->backingStore;
+    g_assert_cmpint(mid->format, ==, QVIR_STORAGE_FILE_QCOW2);
+    g_assert_cmpint(mid->backingStore->format, ==, QVIR_STORAGE_FILE_QCOW2);
+
+    /* argv: the QED's format node names the probed qcow2 as its backing */
+    logPath = g_build_filename(td.logDir, "chain.log", NULL);
+    g_assert_true(g_file_get_contents(logPath, &log, NULL, NULL));
+    expectTop = g_strdup_printf("\"driver\":\"qed\",\"file\":\"%s\",\"backing\":\"%s\"",
+                                testDisk(def, 0)->src->nodeStorage, mid->nodeFormat);
+    g_assert_nonnull(strstr(log, expectTop));
+    g_assert_nonnull(strstr(log, "\"driver\":\"qcow2\""));
+
+    /* QEMU opened every layer with the intended driver */
+    {
+        JsonObject *args = json_object_new();
+        const char *drivers[] = {"qed", "qcow2", "qcow2"};
+        const qvirStorageSource *src = testDisk(def, 0)->src;
+
+        json_object_set_boolean_member(args, "flat", TRUE);
+        ret = qemuMonitorCommandSteal(qemuProcessGetMonitor(proc), "query-named-block-nodes", args,
+                                      5000, &error);
+        g_assert_no_error(error);
+        nodes = json_node_get_array(ret);
+        for (guint i = 0; i < G_N_ELEMENTS(drivers); i++, src = src->backingStore) {
+            JsonObject *fmt = testFindNode(nodes, src->nodeFormat);
+
+            g_assert_nonnull(fmt);
+            g_assert_cmpstr(json_object_get_string_member(fmt, "drv"), ==, drivers[i]);
+        }
+    }
+
+    /* live XML: the guessed layer shows its format, like libvirt's */
+    live = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    expectLive = g_strdup_printf("<backingStore type='file' index='%u'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n",
+                                 mid->id, td.mid);
+    g_assert_nonnull(strstr(live, expectLive));
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    g_assert_true(testNoChildren());
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
+/*
  * <on_reboot>destroy</on_reboot> with set-action: QEMU has -no-shutdown, so the start sets
  * the reboot action over QMP and a reset ends the domain as a shutdown; with the default
  * (restart) the same reset leaves it running. Both with and without -S at the start.
@@ -1637,6 +1740,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/directio", testDirectIOCheck);
     g_test_add_func("/qemuprocess/start/chain-cache-none", testStartChainCacheNone);
     g_test_add_func("/qemuprocess/start/chain-from-xml", testStartChainFromXML);
+    g_test_add_func("/qemuprocess/start/qed-backing-probed", testStartQedBackingProbed);
     g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
     g_test_add_func("/qemuprocess/start/agent-channel", testStartAgentChannel);
     g_test_add_func("/qemuprocess/start/iotune", testStartIotune);

@@ -62,7 +62,8 @@ testSnapshotSingle(void)
     xml = testSnapXML("s1", dxml);
     snap = testSnapDef(&vm, xml);
 
-    g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+    g_assert_true(
+        qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
     g_assert_no_error(error);
 
     /* the overlay is the cached top, the old top read-only beneath it */
@@ -136,7 +137,8 @@ testSnapshotTwoDisksThenCommit(void)
         g_assert_cmpstr(a->file, ==, expA);
         g_assert_cmpstr(b->file, ==, expB);
     }
-    g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+    g_assert_true(
+        qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
     g_assert_no_error(error);
     g_assert_cmpuint(qvirStorageSourceChainLength(vda->src), ==, 4);
     g_assert_cmpuint(qvirStorageSourceChainLength(vdb->src), ==, 2);
@@ -209,7 +211,8 @@ testSnapshotFailures(void)
             "external snapshot file for disk vda already exists and is not a block device: %s",
             existing);
 
-        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(
+            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
         g_assert_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
         g_assert_cmpstr(error->message, ==, msg);
         g_clear_error(&error);
@@ -223,7 +226,8 @@ testSnapshotFailures(void)
         g_autofree char *xml = testSnapXML("f", both);
         g_autoptr(qemuSnapshotDef) snap = testSnapDef(&vm, xml);
 
-        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(
+            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
         g_assert_nonnull(error);
         g_clear_error(&error);
         g_assert_false(g_file_test(fresh, G_FILE_TEST_EXISTS));
@@ -252,7 +256,8 @@ testSnapshotFailures(void)
         g_autoptr(qemuSnapshotDef) snap = testSnapDef(&vm, xml);
 
         g_assert_true(qemuBlockJobPull(vm.jobs, vm.mon, vm.def, vda, NULL, 1024, &error));
-        g_assert_false(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+        g_assert_false(
+            qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
         g_assert_cmpstr(error->message, ==, "disk 'vda' already in active block job");
         g_clear_error(&error);
         g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, vda, FALSE, &error));
@@ -288,7 +293,8 @@ testSnapshotEmptyTarget(void)
     dxml = testSnapDiskXML("vda", file);
     xml = testSnapXML("e", dxml);
     snap = testSnapDef(&vm, xml);
-    g_assert_true(qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, &error));
+    g_assert_true(
+        qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
     g_assert_no_error(error);
     testAssertDiskMatchesQemu(&vm, testVMDisk(&vm, "vda"));
     testVMStop(&vm);

@@ -311,21 +311,101 @@ testQed(void)
     qvirTestTempDirRemove(dir);
 }
 
-/* QED records a non-raw backing format nowhere: refused, unless probing is allowed. */
+/*
+ * QED records a non-raw backing format nowhere; its rule (and QEMU's, and libvirt's
+ * AUTO_SAFE) is to probe the backing image and follow it, whatever its format.
+ */
 static void
-testQedOverQcow2NeedsProbing(void)
+testQedBackingProbed(void)
 {
     g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
     g_autofree char *base = create(dir, "base.qcow2", "qcow2", NULL, NULL, NULL, "1M", FALSE);
-    g_autofree char *qed = create(dir, "a.qed", "qed", NULL, "base.qcow2", "qcow2", NULL, FALSE);
-    g_autofree char *msg = g_strdup_printf("format of backing image 'base.qcow2' of image '%s' %s",
-                                           qed, probeFailedSuffix);
-    g_autoptr(qvirStorageSource) chain = NULL;
+    g_autofree char *mid =
+        create(dir, "mid.qcow2", "qcow2", NULL, "base.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *qed = create(dir, "a.qed", "qed", NULL, "mid.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *qed2 = create(dir, "b.qed", "qed", NULL, "a.qed", "qed", NULL, FALSE);
+    g_autofree char *top = create(dir, "top.qcow2", "qcow2", NULL, "b.qed", "qed", NULL, FALSE);
 
+    {
+        /* QED over qcow2 over qcow2: the guessed qcow2 is followed to its base */
+        g_autoptr(qvirStorageSource) chain = probeOk(qed, QVIR_STORAGE_FILE_QED, FALSE, 3);
+        assertMatchesQemuImg(chain, qed);
+        g_assert_cmpuint(qvirStorageSourceChainLength(chain), ==, 3);
+        g_assert_cmpint(chain->backingFormat, ==, QVIR_STORAGE_FILE_NONE);
+        g_assert_cmpint(chain->backingStore->format, ==, QVIR_STORAGE_FILE_QCOW2);
+        g_assert_cmpint(chain->backingStore->backingStore->format, ==, QVIR_STORAGE_FILE_QCOW2);
+    }
+    {
+        /* qcow2 over QED over QED over qcow2 over qcow2 */
+        g_autoptr(qvirStorageSource) chain = probeOk(top, QVIR_STORAGE_FILE_QCOW2, FALSE, 5);
+        assertMatchesQemuImg(chain, top);
+        g_assert_cmpint(chain->backingStore->backingStore->format, ==, QVIR_STORAGE_FILE_QED);
+    }
+    qvirTestTempDirRemove(dir);
+}
+
+/* QED over raw: qemu-img sets the "raw" bit; without it the raw base is guessed as raw. */
+static void
+testQedOverRaw(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *base = create(dir, "base.raw", "raw", NULL, NULL, NULL, "2M", FALSE);
+    g_autofree char *qed = create(dir, "a.qed", "qed", NULL, "base.raw", "raw", NULL, FALSE);
+    const guint8 backingOnly[1] = {0x01}; /* features: backing file, no "raw, do not probe" */
+
+    {
+        g_autoptr(qvirStorageSource) chain = probeOk(qed, QVIR_STORAGE_FILE_QED, FALSE, 1);
+        assertMatchesQemuImg(chain, qed);
+        g_assert_cmpint(chain->backingFormat, ==, QVIR_STORAGE_FILE_RAW);
+    }
+    patchFile(qed, 16, backingOnly, 1);
+    {
+        /* the raw base is now read once to guess it (2 headers), and found raw */
+        g_autoptr(qvirStorageSource) chain = probeOk(qed, QVIR_STORAGE_FILE_QED, FALSE, 2);
+        assertMatchesQemuImg(chain, qed);
+        g_assert_cmpint(chain->backingFormat, ==, QVIR_STORAGE_FILE_NONE);
+        g_assert_cmpint(chain->backingStore->format, ==, QVIR_STORAGE_FILE_RAW);
+        g_assert_cmpuint(chain->backingStore->capacity, ==, 2 * MiB);
+    }
+    qvirTestTempDirRemove(dir);
+}
+
+/*
+ * The AUTO_SAFE rule covers only the QED's own backing. Below a guessed qcow2 that does
+ * not record its backing's format, the usual rule applies again: refused unless probing
+ * is allowed, and even then a guessed layer naming a backing file is not followed.
+ */
+static void
+testQedOverUnrecordedQcow2(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *base = create(dir, "base.qcow2", "qcow2", NULL, NULL, NULL, "1M", FALSE);
+    g_autofree char *mid =
+        create(dir, "mid.qcow2", "qcow2", NULL, "base.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *qed = create(dir, "a.qed", "qed", NULL, "mid.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *msg = g_strdup_printf("format of backing image 'base.qcow2' of image '%s' %s",
+                                           mid, probeFailedSuffix);
+    g_autofree char *base2 =
+        create(dir, "b2.qcow2", "qcow2", NULL, "base.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *mid2 =
+        create(dir, "mid2.qcow2", "qcow2", NULL, "b2.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *qed2 = create(dir, "b.qed", "qed", NULL, "mid2.qcow2", "qcow2", NULL, FALSE);
+    g_autofree char *msg2 = g_strdup_printf("format of backing image 'b2.qcow2' of image '%s' %s",
+                                            mid2, probeFailedSuffix);
+    const guint8 unknownExt[4] = {0x12, 0x34, 0x56, 0x78};
+    qvirStorageChainConfig cfg;
+
+    /* hide the backing format records of the two qcow2 images under the QEDs */
+    patchFile(mid, findMagic(mid, 0xE2792ACA), unknownExt, 4);
+    patchFile(mid2, findMagic(mid2, 0xE2792ACA), unknownExt, 4);
     probeFailsDefault(qed, QVIR_STORAGE_FILE_QED, msg);
-    chain = probeOk(qed, QVIR_STORAGE_FILE_QED, TRUE, 2);
-    assertMatchesQemuImg(chain, qed);
-    g_assert_cmpint(chain->backingStore->format, ==, QVIR_STORAGE_FILE_QCOW2);
+    {
+        g_autoptr(qvirStorageSource) chain = probeOk(qed, QVIR_STORAGE_FILE_QED, TRUE, 3);
+        assertMatchesQemuImg(chain, qed);
+    }
+    qvirStorageChainConfigInit(&cfg);
+    cfg.allowFormatProbing = TRUE;
+    probeFails(qed2, QVIR_STORAGE_FILE_QED, &cfg, msg2);
     qvirTestTempDirRemove(dir);
 }
 
@@ -944,7 +1024,9 @@ main(int argc, char **argv)
     g_test_add_func("/storage/chain/qcow2-absolute", testQcow2Absolute);
     g_test_add_func("/storage/chain/subdirectories", testSubdirectories);
     g_test_add_func("/storage/chain/qed", testQed);
-    g_test_add_func("/storage/chain/qed-over-qcow2-needs-probing", testQedOverQcow2NeedsProbing);
+    g_test_add_func("/storage/chain/qed-backing-probed", testQedBackingProbed);
+    g_test_add_func("/storage/chain/qed-over-raw", testQedOverRaw);
+    g_test_add_func("/storage/chain/qed-over-unrecorded-qcow2", testQedOverUnrecordedQcow2);
     g_test_add_func("/storage/chain/vmdk", testVmdk);
     g_test_add_func("/storage/chain/vpc-vdi-vhdx-bases", testBaseOnlyFormats);
     g_test_add_func("/storage/chain/luks-base", testLuksBase);

@@ -447,16 +447,20 @@ testQed(void)
     g_assert_cmpuint(res.capacity, ==, 4 * MiB);
     g_assert_cmpstr(res.backingName, ==, "base.raw");
     g_assert_cmpint(res.backingFormat, ==, QVIR_STORAGE_FILE_RAW);
+    g_assert_false(res.backingFormatProbe);
     qvirStorageProbeResultClear(&res);
 
-    /* QED records only "raw, do not probe"; anything else is unrecorded. */
+    /* QED records only "raw, do not probe"; anything else is unrecorded and, by the
+     * format's own rule, probed (libvirt's AUTO_SAFE). */
     g_assert_true(probe(QVIR_STORAGE_FILE_QED, probed, &res, &error));
     g_assert_cmpstr(res.backingName, ==, "base.qcow2");
     g_assert_cmpint(res.backingFormat, ==, QVIR_STORAGE_FILE_NONE);
+    g_assert_true(res.backingFormatProbe);
     qvirStorageProbeResultClear(&res);
 
     g_assert_true(probe(QVIR_STORAGE_FILE_QED, none, &res, &error));
     g_assert_null(res.backingName);
+    g_assert_false(res.backingFormatProbe);
 }
 
 static void

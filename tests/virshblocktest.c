@@ -535,6 +535,160 @@ static const char *testSoakScript =
     "print('end', rss())\n"
     "print('seconds', time.time() - t0)\n";
 
+/* The <disk> element of DST in DOM's live XML. */
+static char *
+testLiveDisk(const char *dom, const char *dst)
+{
+    g_autofree char *xml = VIRSH_OK("dumpxml", dom);
+    g_autofree char *needle = g_strdup_printf("<target dev='%s'", dst);
+    const char *at = strstr(xml, needle);
+    const char *start, *end;
+
+    if (!at)
+        return NULL;
+    start = g_strrstr_len(xml, at - xml, "    <disk ");
+    end = strstr(at, "</disk>\n");
+    g_assert_nonnull(start);
+    g_assert_nonnull(end);
+    return g_strndup(start, end + strlen("</disk>\n") - start);
+}
+
+/*
+ * Through the real virsh, as with libvirt 9.0 (whose live XML for the same steps is
+ * quoted below): a USB disk attached and detached live on q35, and a <transient/> disk
+ * whose overlay the live XML shows, whose block jobs are refused and which goes at destroy.
+ */
+static void
+testUsbAndTransient(void)
+{
+    g_autofree char *disk = daemonImagePath("tr.qcow2");
+    g_autofree char *usb = daemonImagePath("usb.qcow2");
+    g_autofree char *overlay = g_strdup_printf("%s.TRANSIENT-blk2", disk);
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *usbPath = NULL;
+    g_autofree char *usbXml = NULL;
+    g_autofree char *live = NULL;
+    g_autofree char *expect = NULL;
+    g_autofree char *out = NULL;
+    g_auto(VirshResult) res = {0};
+
+    daemonMakeQcow2(disk, NULL);
+    daemonMakeQcow2(usb, NULL);
+    testImgWrite(disk, 0x5a, "0");
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>blk2</name>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "      <transient/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          disk);
+    xmlPath = daemonWriteFile("blk2.xml", xml);
+    g_free(VIRSH_OK("define", xmlPath));
+    g_free(VIRSH_OK("start", "blk2"));
+    g_assert_true(g_file_test(overlay, G_FILE_TEST_IS_REGULAR));
+    live = testLiveDisk("blk2", "vda");
+    expect = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                             "      <driver name='qemu' type='qcow2'/>\n"
+                             "      <source file='%s' index='2'/>\n"
+                             "      <backingStore type='file' index='1'>\n"
+                             "        <format type='qcow2'/>\n"
+                             "        <source file='%s'/>\n"
+                             "        <backingStore/>\n"
+                             "      </backingStore>\n"
+                             "      <target dev='vda' bus='virtio'/>\n"
+                             "      <transient/>\n"
+                             "      <alias name='virtio-disk0'/>\n",
+                             overlay, disk);
+    g_assert_true(g_str_has_prefix(live, expect));
+    VIRSH(&res, "blockpull", "blk2", "vda");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(strstr(res.err, "block jobs are not supported on transient disk 'vda'"));
+    virshResultClear(&res);
+
+    /* USB disk: libvirt 9.0 answers "Device attached successfully" and shows
+     * <alias name='usb-disk1'/> <address type='usb' bus='0' port='1'/> */
+    usbXml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                             "  <driver name='qemu' type='qcow2'/>\n"
+                             "  <source file='%s'/>\n"
+                             "  <target dev='sdb' bus='usb'/>\n"
+                             "</disk>\n",
+                             usb);
+    usbPath = daemonWriteFile("usb.xml", usbXml);
+    out = VIRSH_OK("attach-device", "blk2", usbPath, "--live");
+    g_assert_nonnull(strstr(out, "Device attached successfully"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&live, g_free);
+    g_clear_pointer(&expect, g_free);
+    live = testLiveDisk("blk2", "sdb");
+    expect = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                             "      <driver name='qemu' type='qcow2'/>\n"
+                             "      <source file='%s' index='3'/>\n"
+                             "      <backingStore/>\n"
+                             "      <target dev='sdb' bus='usb'/>\n"
+                             "      <alias name='usb-disk1'/>\n"
+                             "      <address type='usb' bus='0' port='1'/>\n"
+                             "    </disk>\n",
+                             usb);
+    g_assert_cmpstr(live, ==, expect);
+    out = VIRSH_OK("detach-device", "blk2", usbPath, "--live");
+    g_assert_nonnull(strstr(out, "Device detached successfully"));
+    g_clear_pointer(&live, g_free);
+    live = testLiveDisk("blk2", "sdb");
+    g_assert_null(live);
+
+    /* a transient USB disk hot-plugged: on its own overlay, which the detach deletes */
+    {
+        g_autofree char *tXml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                                                "  <driver name='qemu' type='qcow2'/>\n"
+                                                "  <source file='%s'/>\n"
+                                                "  <target dev='sdc' bus='usb'/>\n"
+                                                "  <transient/>\n"
+                                                "</disk>\n",
+                                                usb);
+        g_autofree char *tPath = daemonWriteFile("usb-transient.xml", tXml);
+        g_autofree char *usbOverlay = g_strdup_printf("%s.TRANSIENT-blk2", usb);
+
+        g_free(VIRSH_OK("attach-device", "blk2", tPath, "--live"));
+        g_assert_true(g_file_test(usbOverlay, G_FILE_TEST_IS_REGULAR));
+        g_clear_pointer(&live, g_free);
+        g_clear_pointer(&expect, g_free);
+        live = testLiveDisk("blk2", "sdc");
+        /* (libvirt 9.0 says index='5' and '4' here: its counter never hands out the
+         * indexes of the detached sdb again; ours continues from the highest in use) */
+        expect = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                                 "      <driver name='qemu' type='qcow2'/>\n"
+                                 "      <source file='%s' index='4'/>\n"
+                                 "      <backingStore type='file' index='3'>\n"
+                                 "        <format type='qcow2'/>\n"
+                                 "        <source file='%s'/>\n"
+                                 "        <backingStore/>\n"
+                                 "      </backingStore>\n"
+                                 "      <target dev='sdc' bus='usb'/>\n"
+                                 "      <transient/>\n"
+                                 "      <alias name='usb-disk2'/>\n"
+                                 "      <address type='usb' bus='0' port='1'/>\n"
+                                 "    </disk>\n",
+                                 usbOverlay, usb);
+        g_assert_cmpstr(live, ==, expect);
+        g_free(VIRSH_OK("detach-device", "blk2", tPath, "--live"));
+        g_assert_false(g_file_test(usbOverlay, G_FILE_TEST_EXISTS));
+    }
+
+    g_free(VIRSH_OK("destroy", "blk2"));
+    g_assert_false(g_file_test(overlay, G_FILE_TEST_EXISTS));
+    g_assert_true(testImgHas(disk, 0x5a, "0"));
+    g_free(VIRSH_OK("undefine", "blk2"));
+}
+
 static void
 testSoak(void)
 {
@@ -758,6 +912,7 @@ main(int argc, char **argv)
     daemonStart(FALSE);
 
     g_test_add_func("/virshblock/operations", testOperations);
+    g_test_add_func("/virshblock/usb-and-transient", testUsbAndTransient);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

@@ -257,6 +257,10 @@ struct _qvirDomainDiskDef {
     char *product;                  /* <product>, SCSI only, up to 16 characters */
     unsigned long long iotune[QVIR_DOMAIN_IOTUNE_LAST]; /* <iotune>; 0 = not set */
     char *iotuneGroup;                                  /* <iotune><group_name> */
+    /* <transient/>: the guest writes to an overlay created at start and deleted at stop;
+     * with shareBacking='yes' the disk is hot-plugged after start over a read-only image. */
+    gboolean transient;
+    qvirTristateBool transientShareBacking;
 };
 
 /* ---- other devices ---------------------------------------------------------- */

@@ -469,6 +469,13 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufIndent(children, ci);
         g_string_append(children, "<shareable/>\n");
     }
+    if (disk->transient) {
+        qvirBufIndent(children, ci);
+        /* shareBacking='no' is the default and libvirt does not write it back */
+        g_string_append(children, disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES
+                                      ? "<transient shareBacking='yes'/>\n"
+                                      : "<transient/>\n");
+    }
     qvirBufTextElement(children, ci, "serial", disk->serial);
     qvirBufTextElement(children, ci, "wwn", disk->wwn);
     qvirBufTextElement(children, ci, "vendor", disk->vendor);

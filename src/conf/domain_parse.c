@@ -851,6 +851,24 @@ qvirDomainDiskShareableParse(xmlNodePtr node, void *opaque, unsigned int flags, 
 }
 
 static gboolean
+qvirDomainDiskTransientParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"shareBacking", NULL};
+    qvirDomainDiskDef *disk = opaque;
+    int share = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (disk->transient)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "shareBacking", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE,
+                         &share, error))
+        return FALSE;
+    disk->transient = TRUE;
+    disk->transientShareBacking = share;
+    return TRUE;
+}
+
+static gboolean
 qvirDomainDiskSerialParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     qvirDomainDiskDef *disk = opaque;
@@ -1052,6 +1070,7 @@ static const qvirChildHandler qvirDomainDiskChildren[] = {
     {"target", qvirDomainDiskTargetParse},
     {"readonly", qvirDomainDiskReadonlyParse},
     {"shareable", qvirDomainDiskShareableParse},
+    {"transient", qvirDomainDiskTransientParse},
     {"serial", qvirDomainDiskSerialParse},
     {"geometry", qvirDomainDiskGeometryParse},
     {"iotune", qvirDomainDiskIotuneParse},

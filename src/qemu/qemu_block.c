@@ -4,6 +4,10 @@
  */
 #include "qemu/qemu_block.h"
 
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
 #include "qemu/qemu_domain.h"
 
 /* A node owning OBJ (json_node_init_object would add a reference). */
@@ -151,4 +155,31 @@ qemuBlockJSONToString(JsonNode *props)
 
     json_generator_set_root(gen, props);
     return json_generator_to_data(gen, NULL);
+}
+
+/* ---- transient disks ------------------------------------------------------------------- */
+
+char *
+qemuBlockTransientOverlayPath(const char *imagePath, const char *domName)
+{
+    return g_strdup_printf("%s.TRANSIENT-%s", imagePath, domName);
+}
+
+void
+qemuBlockRemoveTransientOverlay(const qvirDomainDiskDef *disk, const char *domName)
+{
+    const qvirStorageSource *base;
+    g_autofree char *expect = NULL;
+
+    if (!disk->transient || !disk->src || !disk->src->path)
+        return;
+    base = disk->src->backingStore;
+    if (!qvirStorageSourceIsBacking(base) || !base->path)
+        return;
+    expect = qemuBlockTransientOverlayPath(base->path, domName);
+    if (strcmp(disk->src->path, expect) != 0)
+        return;
+    if (g_unlink(expect) < 0 && errno != ENOENT)
+        g_message("cannot remove transient overlay '%s' of disk '%s': %s", expect, disk->dst,
+                  g_strerror(errno));
 }

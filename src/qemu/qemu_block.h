@@ -23,3 +23,12 @@ char *qemuBlockJSONToString(JsonNode *props);
 gboolean qemuBlockFormatSupportsBacking(qvirStorageFileFormat format);
 /* detect-zeroes as QEMU gets it ("unmap" becomes "on" without discard=unmap); NULL = default. */
 const char *qemuBlockDetectZeroesValue(const qvirDomainDiskDef *disk);
+
+/* libvirt's overlay of a <transient/> disk: IMAGEPATH.TRANSIENT-DOMNAME, beside the image. */
+char *qemuBlockTransientOverlayPath(const char *imagePath, const char *domName);
+/*
+ * Delete the overlay of transient DISK (of domain DOMNAME) when its top is exactly that
+ * overlay over its image, so never the image itself (a start that failed before the
+ * overlay was made leaves the image on top).
+ */
+void qemuBlockRemoveTransientOverlay(const qvirDomainDiskDef *disk, const char *domName);

@@ -309,6 +309,12 @@ qemuBlockJobCheckDisk(qemuBlockJobs *jobs, qvirDomainDiskDef *disk, GError **err
                     "disk '%s' already in active block job", disk->dst);
         return FALSE;
     }
+    /* its overlay is discarded at stop: a job would move data into or out of it */
+    if (disk->transient) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "block jobs are not supported on transient disk '%s'", disk->dst);
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -962,6 +962,9 @@ qemuBuildDisks(qemuBuildCtx *ctx, GError **error)
         const qvirDomainDiskDef *disk = g_ptr_array_index(ctx->def->disks, i);
         JsonObject *props;
 
+        /* hot-plugged once QEMU runs, over its read-only image (qemu_process.c) */
+        if (disk->transient && disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES)
+            continue;
         if (ctx->blockdev)
             qemuBuildDiskBlockdevs(ctx, disk);
         else

@@ -44,6 +44,9 @@ gboolean qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GEr
 
 /* Validation against the capabilities (cache modes the binary lacks, io_uring, ...). */
 gboolean qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **error);
+/* libvirt's rules for a <transient/> DISK of DEF (also for a hot-plugged one). */
+gboolean qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                                   const qemuCaps *caps, GError **error);
 
 /* Build argv + env for a prepared DEF. */
 qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,

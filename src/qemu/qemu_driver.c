@@ -25,9 +25,11 @@
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
 #include "qemu/qemu_domainobj.h"
+#include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_driverpriv.h"
 #include "qemu/qemu_namespace.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -561,6 +563,14 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     qvirDomainDef *live;
     gboolean transient;
 
+    /* The guest's writes to <transient/> disks go with the process (libvirt: at stop),
+     * before anyone can see the domain shut off. The job is held: the live definition
+     * stays as it is. */
+    qemuDomainObjLock(obj);
+    live = obj->liveDef;
+    qemuDomainObjUnlock(obj);
+    qemuSnapshotRemoveTransientOverlays(live);
+
     qemuDomainObjLock(obj);
     live = g_steal_pointer(&obj->liveDef);
     domainDir = qemuDriverDomainDir(drv, obj->id, obj->name);
@@ -753,6 +763,101 @@ qemuDriverStartRollback(qvirDriver *drv, qemuDomainObj *obj)
     qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_FAILED, FALSE);
 }
 
+static gboolean
+qemuDriverDefHasTransientDisks(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (((const qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->transient)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+qemuDriverSetRebootAction(qemuMonitor *mon, const char *action, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "reboot", action);
+    ret = qemuMonitorCommand(mon, "set-action", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+/*
+ * shareBacking='yes' disks are not on the command line: as libvirt 9.0 does, add each
+ * one's chain read-only (other domains may share the image), put the overlay on it, then
+ * plug the device on the overlay; a system_reset lets the firmware see the new disks.
+ */
+static gboolean
+qemuDriverHotplugSharedTransientDisks(qemuMonitor *mon, qvirDomainDef *def, const qemuCaps *caps,
+                                      qvirSecurityDAC *security, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        gboolean readonly = disk->src->readonly;
+        gboolean ok;
+
+        if (!disk->transient || disk->transientShareBacking != QVIR_TRISTATE_BOOL_YES)
+            continue;
+        disk->src->readonly = TRUE;
+        ok = qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error);
+        disk->src->readonly = readonly;
+        if (!ok)
+            return FALSE;
+        any = TRUE;
+    }
+    if (!any)
+        return TRUE;
+    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, TRUE, security, error))
+        return FALSE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->transient && disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES &&
+            !qemuHotplugAddDiskDevice(mon, caps, def, disk, error))
+            return FALSE;
+    }
+    /* With set-action reboot=shutdown (on_reboot destroy) QEMU ends on any reset, this one
+     * too; libvirt resets before it sets the action, we lift it around the reset. */
+    if (qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        !qemuDriverSetRebootAction(mon, "reset", error))
+        return FALSE;
+    ret = qemuMonitorCommand(mon, "system_reset", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    if (!ret)
+        return FALSE;
+    if (qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        !qemuDriverSetRebootAction(mon, "shutdown", error))
+        return FALSE;
+    return TRUE;
+}
+
+/*
+ * <transient/> disks, as libvirt 9.0 sets them up once QEMU is there and before the vCPUs
+ * run: an overlay on each, made like an external snapshot; then "cont" unless PAUSED.
+ * A failure leaves overlay files for the caller's qemuSnapshotRemoveTransientOverlays.
+ */
+static gboolean
+qemuDriverSetupTransientDisks(qemuProcess *proc, qvirDomainDef *def, const qemuCaps *caps,
+                              qvirSecurityDAC *security, gboolean paused, GError **error)
+{
+    qemuMonitor *mon = qemuProcessGetMonitor(proc);
+    g_autoptr(JsonNode) ret = NULL;
+
+    if (!qemuSnapshotCreateTransientOverlays(mon, caps, def, FALSE, security, error) ||
+        !qemuDriverHotplugSharedTransientDisks(mon, def, caps, security, error))
+        return FALSE;
+    if (paused)
+        return TRUE;
+    ret = qemuMonitorCommand(mon, "cont", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
  * On failure nothing is left: no process, no status file, no chain.
@@ -771,6 +876,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     const qemuCaps *caps;
     qemuProcess *proc;
     gboolean paused = (flags & QEMU_START_PAUSED) != 0;
+    gboolean transientDisks = qemuDriverDefHasTransientDisks(def);
 
     if (!(caps = qemuDriverGetCaps(drv, qemuDriverDefEmulator(drv, def), error)))
         return FALSE;
@@ -790,7 +896,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.runDir = drv->cfg->statusDir;
     opts.logDir = qemuLogDir;
     opts.domainDir = domainDir;
-    opts.startPaused = paused;
+    opts.startPaused = paused || transientDisks;
     opts.chainConfig = &chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
     opts.security = drv->security;
@@ -803,7 +909,14 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     obj->exitPending = FALSE;
     qemuDomainObjUnlock(obj);
 
-    if (!(proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error))) {
+    proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error);
+    if (proc && transientDisks &&
+        !qemuDriverSetupTransientDisks(proc, def, caps, drv->security, paused, error)) {
+        (void)qemuProcessStop(proc, NULL);
+        qemuSnapshotRemoveTransientOverlays(def);
+        qemuProcessFree(g_steal_pointer(&proc));
+    }
+    if (!proc) {
         qemuDomainObjLock(obj);
         obj->attaching = FALSE;
         obj->exitPending = FALSE;

@@ -17,6 +17,7 @@
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_namespace.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_snapshot.h"
 #include "util/virerror.h"
 
 /* libvirt-domain.h flags. */
@@ -508,6 +509,7 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
     opts.chainConfig = chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;
     opts.security = drv->security;
+    opts.transientOverlay = qemuSnapshotCreateTransientOverlay;
     return opts;
 }
 

@@ -10,9 +10,6 @@
 #define G_LOG_DOMAIN "qvirt-driver"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <string.h>
 #include <libxml/parser.h>
 #include <glib/gstdio.h>
@@ -301,91 +298,6 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GE
     return TRUE;
 }
 
-/* ---- overlays for QEMU's user --------------------------------------------------------- */
-
-/* One overlay file prepared for an unprivileged QEMU. */
-typedef struct {
-    qvirStorageSource *src; /* just the path, for the label calls */
-    gboolean created;
-} qemuDriverSnapshotOverlay;
-
-static void
-qemuDriverSnapshotOverlayFree(qemuDriverSnapshotOverlay *ov)
-{
-    qvirStorageSourceFree(ov->src);
-    g_free(ov);
-}
-
-/* Give the overlays back: labels first, then the files this call created. */
-static void
-qemuDriverSnapshotOverlaysUndo(qvirDriver *drv, GPtrArray *overlays)
-{
-    for (guint i = overlays->len; i > 0; i--) {
-        qemuDriverSnapshotOverlay *ov = g_ptr_array_index(overlays, i - 1);
-
-        qvirSecurityDACRestoreImageLabel(drv->security, ov->src);
-        if (ov->created)
-            g_unlink(ov->src->path);
-    }
-    g_ptr_array_set_size(overlays, 0);
-}
-
-/*
- * QEMU running as its own user cannot create a file in a directory that user may not
- * write to, so, as libvirt does, the daemon creates each new overlay empty and labels it
- * before QEMU formats it (blockdev-create then opens the existing file). Existing empty
- * targets are labelled too. Non-empty targets are left for the snapshot code to refuse.
- */
-static gboolean
-qemuDriverSnapshotOverlaysPrepare(qvirDriver *drv, const qvirDomainDef *live,
-                                  const qemuSnapshotDef *snap, GPtrArray *overlays, GError **error)
-{
-    if (!qvirSecurityDACIsActive(drv->security))
-        return TRUE;
-    for (guint i = 0; i < snap->disks->len; i++) {
-        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
-        const qvirDomainDiskDef *disk;
-        qemuDriverSnapshotOverlay *ov;
-        struct stat st;
-
-        if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL || !sd->file ||
-            !g_path_is_absolute(sd->file) || !(disk = qvirDomainDiskByName(live, sd->name)))
-            continue;
-        if (stat(sd->file, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > 0))
-            continue;
-        ov = g_new0(qemuDriverSnapshotOverlay, 1);
-        ov->src = qvirStorageSourceNew();
-        ov->src->type = QVIR_STORAGE_TYPE_FILE;
-        ov->src->path = g_strdup(sd->file);
-        g_ptr_array_add(overlays, ov);
-        if (access(sd->file, F_OK) < 0) {
-            int fd = open(sd->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-            if (fd < 0) {
-                g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
-                            "unable to create external snapshot file for disk %s: %s: %s",
-                            disk->dst, sd->file, g_strerror(errno));
-                g_ptr_array_remove_index(overlays, overlays->len - 1);
-                goto error;
-            }
-            close(fd);
-            ov->created = TRUE;
-        }
-        if (!qvirSecurityDACSetImageLabel(drv->security, disk->dst, ov->src,
-                                          !(disk->src && disk->src->readonly), error)) {
-            if (ov->created)
-                g_unlink(ov->src->path);
-            g_ptr_array_remove_index(overlays, overlays->len - 1);
-            goto error;
-        }
-    }
-    return TRUE;
-
-error:
-    qemuDriverSnapshotOverlaysUndo(drv, overlays);
-    return FALSE;
-}
-
 char *
 qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, const char *xml,
                                   unsigned int flags, GError **error)
@@ -399,8 +311,6 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     qemuBlockJobs *jobs = NULL;
     char *name = NULL;
     gboolean metadata = !(flags & QEMU_SNAP_CREATE_NO_METADATA);
-    g_autoptr(GPtrArray) overlays =
-        g_ptr_array_new_with_free_func((GDestroyNotify)qemuDriverSnapshotOverlayFree);
 
     if (!qemuDriverCheckFlags(flags,
                               QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
@@ -447,12 +357,7 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
         goto out;
     if (!(work = qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
         goto out;
-    if (!qemuDriverSnapshotOverlaysPrepare(drv, obj->liveDef, def, overlays, error)) {
-        qvirDomainDefFree(work);
-        goto out;
-    }
-    if (!qemuSnapshotCreateDiskOnly(jobs, mon, caps, work, def, error)) {
-        qemuDriverSnapshotOverlaysUndo(drv, overlays);
+    if (!qemuSnapshotCreateDiskOnly(jobs, mon, caps, work, def, drv->security, error)) {
         qvirDomainDefFree(work);
         goto out;
     }

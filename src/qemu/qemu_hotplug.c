@@ -165,11 +165,11 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
         }
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_SCSI:
+    case QVIR_DOMAIN_DISK_BUS_USB:
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_IDE:
     case QVIR_DOMAIN_DISK_BUS_SATA:
-    case QVIR_DOMAIN_DISK_BUS_USB:
     case QVIR_DOMAIN_DISK_BUS_LAST:
     default:
         break;
@@ -227,6 +227,126 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
         return FALSE;
     }
     return TRUE;
+}
+
+/* ---- USB ports -------------------------------------------------------------------------- */
+
+/* Ports of USB controller 0 (libvirt's per-model numbers; a model left out is the
+ * machine's default: qemu-xhci on q35, piix3-uhci on pc). 0: no USB bus. */
+static unsigned int
+qemuHotplugUSBPorts(const qvirDomainDef *def)
+{
+    qvirDomainControllerDef *c = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
+    qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
+    const char *model = c ? c->model : NULL;
+
+    if (g_strcmp0(model, "none") == 0)
+        return 0;
+    if (!model) {
+        qemuDomainGetMachineKind(def, &kind, NULL);
+        model = kind == QEMU_DOMAIN_MACHINE_Q35 ? "qemu-xhci" : "piix3-uhci";
+    }
+    if (strcmp(model, "qemu-xhci") == 0 || strcmp(model, "nec-xhci") == 0)
+        return c && c->ports > 0 ? (unsigned int)c->ports : 4;
+    if (strcmp(model, "ehci") == 0 || strcmp(model, "ich9-ehci1") == 0)
+        return 6;
+    if (strcmp(model, "pci-ohci") == 0)
+        return 3;
+    return 2; /* the UHCIs */
+}
+
+static void
+qemuHotplugUSBMarkUsed(GHashTable *used, const qvirDomainDeviceInfo *info)
+{
+    if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.bus == 0 &&
+        info->addr.usb.port[0])
+        g_hash_table_add(used, g_strdup(info->addr.usb.port));
+}
+
+/*
+ * The USB ports in use on bus 0: the addresses the live definition records, and what QEMU
+ * has plugged (devices of a cold start get their port on the command line only), from
+ * HMP "info usb" lines such as "  Device 0.2, Port 1, Speed 5000 Mb/s, Product ...".
+ */
+static GHashTable *
+qemuHotplugUSBUsedPorts(qemuMonitor *mon, const qvirDomainDef *def, GError **error)
+{
+    g_autoptr(GHashTable) used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    for (guint i = 0; i < def->disks->len; i++)
+        qemuHotplugUSBMarkUsed(used,
+                               &((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info);
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++)
+        qemuHotplugUSBMarkUsed(used,
+                               &((qvirDomainInputDef *)g_ptr_array_index(def->inputs, i))->info);
+
+    json_object_set_string_member(args, "command-line", "info usb");
+    if (!(ret = qemuMonitorCommand(mon, "human-monitor-command", args, QEMU_HOTPLUG_TIMEOUT_MS,
+                                   error)))
+        return NULL;
+    if (!JSON_NODE_HOLDS_VALUE(ret) || json_node_get_value_type(ret) != G_TYPE_STRING)
+        return g_steal_pointer(&used);
+    lines = g_strsplit(json_node_get_string(ret), "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        const char *p = strstr(lines[i], "Device 0.");
+        const char *port;
+        gsize len;
+
+        if (!p || !(port = strstr(p, ", Port ")))
+            continue;
+        port += strlen(", Port ");
+        len = strcspn(port, ",");
+        if (len > 0 && len < sizeof(((qvirDomainDeviceUSBAddress *)NULL)->port))
+            g_hash_table_add(used, g_strndup(port, len));
+    }
+    return g_steal_pointer(&used);
+}
+
+/*
+ * libvirt's virDomainUSBAddressEnsure for a hot-plugged disk: an address the XML gives is
+ * reserved as it is, otherwise the first free port of bus 0 is taken.
+ */
+static gboolean
+qemuHotplugAssignUSBPort(qemuMonitor *mon, const qvirDomainDef *def, qvirDomainDiskDef *disk,
+                         GError **error)
+{
+    g_autoptr(GHashTable) used = NULL;
+    qvirDomainDeviceInfo *info = &disk->info;
+    unsigned int nports = qemuHotplugUSBPorts(def);
+
+    if (nports == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "USB is disabled for this domain, but USB devices are present in the domain "
+                    "XML");
+        return FALSE;
+    }
+    if (!(used = qemuHotplugUSBUsedPorts(mon, def, error)))
+        return FALSE;
+    if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0]) {
+        if (info->addr.usb.bus != 0 || g_hash_table_contains(used, info->addr.usb.port)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Duplicate USB address bus %u port %s", info->addr.usb.bus,
+                        info->addr.usb.port);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    for (unsigned int port = 1; port <= nports; port++) {
+        g_autofree char *str = g_strdup_printf("%u", port);
+
+        if (g_hash_table_contains(used, str))
+            continue;
+        memset(&info->addr, 0, sizeof(info->addr));
+        info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
+        info->addr.usb.bus = 0;
+        g_strlcpy(info->addr.usb.port, str, sizeof(info->addr.usb.port));
+        return TRUE;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No free USB ports");
+    return FALSE;
 }
 
 static const char *
@@ -293,6 +413,11 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
                 g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
         else
             qemuHotplugSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
+    } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
+        /* as a cold start builds it: usb-storage on the controller's bus, at its port */
+        json_object_set_string_member(props, "driver", "usb-storage");
+        json_object_set_string_member(props, "bus", "usb.0");
+        json_object_set_string_member(props, "port", info->addr.usb.port);
     } else {
         const qvirDomainDeviceDriveAddress *a = &info->addr.drive;
         const char *ctrl = qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
@@ -313,6 +438,9 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
     json_object_set_string_member(props, "id", info->alias);
     if (info->bootIndex)
         json_object_set_int_member(props, "bootindex", info->bootIndex);
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
+        json_object_set_boolean_member(props, "removable",
+                                       disk->removable == QVIR_TRISTATE_SWITCH_ON);
     qemuHotplugDeviceWriteCache(props, disk, caps);
     if (disk->serial)
         json_object_set_string_member(props, "serial", disk->serial);
@@ -328,9 +456,20 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
     g_autoptr(JsonObject) dev = NULL;
     g_autoptr(JsonNode) ret = NULL;
     qvirStorageSource *src;
+    gboolean readonly;
+    gboolean ok;
 
     if (!qemuHotplugCheckBus(disk, error))
         return FALSE;
+    if (disk->transient) {
+        if (!qemuValidateDiskTransient(def, disk, caps, error))
+            return FALSE;
+        if (!opts || !opts->transientOverlay) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                        "transient disk '%s' cannot be hot-plugged here", disk->dst);
+            return FALSE;
+        }
+    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->path) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk '%s' has no source to attach", disk->dst);
@@ -362,6 +501,9 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
             return FALSE;
     }
 
+    /* (before the preparation, whose device count would refuse a full bus less clearly) */
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB && !qemuHotplugAssignUSBPort(mon, def, disk, error))
+        return FALSE;
     if (!qemuHotplugPrepareDisk(def, caps, disk, error))
         return FALSE;
     if (!qemuProcessCheckDirectIO(disk, error))
@@ -373,11 +515,27 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
         return FALSE;
     if (!qemuNamespaceAddChain(opts ? opts->pid : 0, disk->src, error))
         goto unlabel;
-    if (!qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error))
+    /* A transient disk's image is opened read-only, as libvirt does: only its overlay,
+     * which goes on top before the device, is written. */
+    readonly = disk->src->readonly;
+    disk->src->readonly |= disk->transient;
+    ok = qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error);
+    disk->src->readonly = readonly;
+    if (!ok)
         goto unlabel;
+    if (disk->transient) {
+        /* on success the overlay (labelled by its maker) is the chain's new top */
+        if (!opts->transientOverlay(mon, caps, def, disk, opts->security, error)) {
+            qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
+            goto unlabel;
+        }
+        json_object_set_string_member(dev, "drive", disk->src->nodeFormat);
+    }
     if (!(ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error))) {
         qemuHotplugBlockdevDelChain(mon, disk->src, NULL);
-        goto unlabel;
+        qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, disk->src);
+        qemuBlockRemoveTransientOverlay(disk, def->name);
+        return FALSE;
     }
     return TRUE;
 
@@ -416,6 +574,26 @@ qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def
     return TRUE;
 }
 
+gboolean
+qemuHotplugAddDiskDevice(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                         qvirDomainDiskDef *disk, GError **error)
+{
+    g_autoptr(JsonObject) dev = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+
+    g_return_val_if_fail(mon != NULL && def != NULL && disk != NULL, FALSE);
+
+    /* a cold start hands out USB ports on the command line, which this disk was not on */
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB &&
+        disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+        !qemuHotplugAssignUSBPort(mon, def, disk, error))
+        return FALSE;
+    if (!(dev = qemuHotplugBuildDiskDevice(def, disk, caps, error)))
+        return FALSE;
+    ret = qemuMonitorCommand(mon, "device_add", dev, QEMU_HOTPLUG_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
 /* ---- detach --------------------------------------------------------------------------- */
 
 static gboolean
@@ -450,6 +628,8 @@ qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char *alias, 
     /* The device is gone from QEMU, so the disk leaves the definition whatever happens to
      * its nodes; a node that cannot be deleted is reported, not kept in the cache. */
     ok = qemuHotplugBlockdevDelChain(mon, disk->src, error);
+    /* a transient disk's writes go with it (libvirt deletes the overlay too) */
+    qemuBlockRemoveTransientOverlay(disk, def->name);
     qemuHotplugRemoveDiskFromDef(def, disk);
     qvirDomainDiskDefFree(disk);
     return ok;
@@ -467,7 +647,8 @@ qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *de
 
     g_return_val_if_fail(events != NULL && mon != NULL && def != NULL && disk != NULL, -1);
 
-    if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO && disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI) {
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO && disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_USB) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
                     "This type of disk cannot be hot unplugged");
         return -1;

@@ -29,6 +29,12 @@ typedef struct {
     /* QEMU's pid: block devices of the new chain get nodes in its private /dev (none
      * when it has none; 0: skip). */
     pid_t pid;
+    /* <transient/> disks: put the overlay on the disk's chain, which QEMU has (read-only),
+     * before the device is added on it (the driver passes qemu_snapshot.h's
+     * qemuSnapshotCreateTransientOverlay); NULL refuses transient disks. */
+    gboolean (*transientOverlay)(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                 qvirDomainDiskDef *disk, qvirSecurityDAC *security,
+                                 GError **error);
 } qemuHotplugOpts;
 
 /*
@@ -75,6 +81,14 @@ gboolean qemuHotplugDiskRemoved(qemuMonitor *mon, qvirDomainDef *def, const char
 gboolean qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
                                 qvirDomainDiskDef *disk, qvirStorageSource *newsrc, gboolean force,
                                 const qemuHotplugOpts *opts, GError **error);
+
+/*
+ * device_add DISK, which DEF already holds with its alias, address and node names and
+ * whose chain QEMU already has (a <transient shareBacking='yes'/> disk at start). A USB
+ * disk without an address gets the first free port.
+ */
+gboolean qemuHotplugAddDiskDevice(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                  qvirDomainDiskDef *disk, GError **error);
 
 /* ---- shared with block jobs and snapshots ---------------------------------------- */
 

@@ -4,6 +4,7 @@
 #include "qemu/qemu_snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -407,6 +408,8 @@ typedef struct {
     gboolean createdFile;
     gboolean addedStorage;
     gboolean addedFormat;
+    qvirSecurityDAC *security; /* QEMU's user gets the overlay (NULL: none) */
+    gboolean labelled;
 } qemuSnapshotDiskData;
 
 static void
@@ -582,9 +585,11 @@ qemuSnapshotDiskRollback(qemuMonitor *mon, qemuSnapshotDiskData *dd)
         json_object_set_string_member(args, "node-name", dd->overlay->nodeStorage);
         ret = qemuMonitorCommand(mon, "blockdev-del", args, QEMU_SNAPSHOT_TIMEOUT_MS, NULL);
     }
+    if (dd->labelled)
+        qvirSecurityDACRestoreImageLabel(dd->security, dd->overlay);
     if (dd->createdFile)
         g_unlink(dd->overlay->path);
-    dd->addedFormat = dd->addedStorage = dd->createdFile = FALSE;
+    dd->addedFormat = dd->addedStorage = dd->createdFile = dd->labelled = FALSE;
 }
 
 static gboolean
@@ -627,6 +632,25 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
     json_object_set_int_member(fileOpts, "size", 0);
     /* Set first: a job that fails half-way may still have created the file. */
     dd->createdFile = !exists;
+    /* QEMU may run as a user that cannot create files here: as libvirt does, the daemon
+     * makes the empty file and hands it to QEMU's user, then QEMU formats it. */
+    if (qvirSecurityDACIsActive(dd->security)) {
+        if (!exists) {
+            int fd = open(ov->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+            if (fd < 0) {
+                dd->createdFile = FALSE;
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                            "unable to create external snapshot file for disk %s: %s: %s",
+                            disk->dst, ov->path, g_strerror(errno));
+                return FALSE;
+            }
+            close(fd);
+        }
+        if (!qvirSecurityDACSetImageLabel(dd->security, disk->dst, ov, !ov->readonly, error))
+            return FALSE;
+        dd->labelled = TRUE;
+    }
     if (!qemuSnapshotBlockdevCreate(mon, jobId, fileOpts, error))
         return FALSE;
 
@@ -662,8 +686,16 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
 }
 
 static gboolean
-qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, GError **error)
+qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, gboolean transient,
+                      GError **error)
 {
+    if (transient)
+        return TRUE; /* validated at define and start; any format takes a qcow2 overlay */
+    if (disk->transient) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "block jobs are not supported on transient disk '%s'", disk->dst);
+        return FALSE;
+    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "cannot create external snapshot of disk '%s' without source", disk->dst);
@@ -684,9 +716,15 @@ qemuSnapshotCheckDisk(qemuBlockJobs *jobs, const qvirDomainDiskDef *disk, GError
     return TRUE;
 }
 
-gboolean
-qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
-                           qvirDomainDef *def, const qemuSnapshotDef *snap, GError **error)
+/*
+ * TRANSIENT: the overlays of <transient/> disks, not a user's snapshot. EXTRA: a disk being
+ * hot-plugged, not in DEF yet, that SNAP may name too.
+ */
+static gboolean
+qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                        const qvirDomainDef *def, qvirDomainDiskDef *extra,
+                        const qemuSnapshotDef *snap, gboolean transient, qvirSecurityDAC *security,
+                        GError **error)
 {
     g_autoptr(GPtrArray) data =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDataFree);
@@ -705,7 +743,9 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
 
         if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        if (!(disk = qvirDomainDiskByName(def, sd->name))) {
+        if (extra && g_strcmp0(extra->dst, sd->name) == 0)
+            disk = extra;
+        else if (!(disk = qvirDomainDiskByName(def, sd->name))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "no disk named '%s'",
                         sd->name);
             return FALSE;
@@ -715,7 +755,7 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
                         "disk snapshot image path '%s' must be absolute", sd->file ? sd->file : "");
             return FALSE;
         }
-        if (!qemuSnapshotCheckDisk(jobs, disk, error))
+        if (!qemuSnapshotCheckDisk(jobs, disk, transient, error))
             return FALSE;
         for (guint j = 0; j < data->len; j++) {
             qemuSnapshotDiskData *other = g_ptr_array_index(data, j);
@@ -728,6 +768,7 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
         }
         dd = g_new0(qemuSnapshotDiskData, 1);
         dd->disk = disk;
+        dd->security = security;
         g_ptr_array_add(data, dd);
     }
     if (data->len == 0) {
@@ -737,6 +778,8 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
     }
 
     next = qemuDomainNextNodeIndex(def);
+    if (extra)
+        next = MAX(next, qemuChainMaxIndex(extra->src) + 1);
     for (guint i = 0, k = 0; i < snap->disks->len; i++) {
         const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
 
@@ -781,4 +824,84 @@ rollback:
     for (guint i = data->len; i > 0; i--)
         qemuSnapshotDiskRollback(mon, g_ptr_array_index(data, i - 1));
     return FALSE;
+}
+
+gboolean
+qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                           qvirDomainDef *def, const qemuSnapshotDef *snap,
+                           qvirSecurityDAC *security, GError **error)
+{
+    return qemuSnapshotCreateDisks(jobs, mon, caps, def, NULL, snap, FALSE, security, error);
+}
+
+/* ---- transient disks ------------------------------------------------------------------ */
+
+/* The overlay of transient DISK, or "already exists" (it may be another domain's). */
+static char *
+qemuSnapshotTransientTarget(const qvirDomainDiskDef *disk, const char *domName, GError **error)
+{
+    g_autofree char *path = qemuBlockTransientOverlayPath(disk->src->path, domName);
+
+    if (g_file_test(path, G_FILE_TEST_EXISTS) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Overlay file '%s' for transient disk '%s' already exists", path, disk->dst);
+        return NULL;
+    }
+    return g_steal_pointer(&path);
+}
+
+static qemuSnapshotDiskDef *
+qemuSnapshotTransientDiskDef(const qvirDomainDiskDef *disk, char *path)
+{
+    qemuSnapshotDiskDef *sd = g_new0(qemuSnapshotDiskDef, 1);
+
+    sd->name = g_strdup(disk->dst);
+    sd->snapshot = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+    sd->file = path;
+    sd->format = QVIR_STORAGE_FILE_QCOW2;
+    return sd;
+}
+
+gboolean
+qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                                    gboolean shareBacking, qvirSecurityDAC *security,
+                                    GError **error)
+{
+    g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefNew();
+
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+        char *path;
+
+        if (!disk->transient ||
+            (disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES) != shareBacking)
+            continue;
+        if (!(path = qemuSnapshotTransientTarget(disk, def->name, error)))
+            return FALSE;
+        g_ptr_array_add(snap->disks, qemuSnapshotTransientDiskDef(disk, path));
+    }
+    if (snap->disks->len == 0)
+        return TRUE;
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, NULL, snap, TRUE, security, error);
+}
+
+gboolean
+qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
+                                   qvirDomainDiskDef *disk, qvirSecurityDAC *security,
+                                   GError **error)
+{
+    g_autoptr(qemuSnapshotDef) snap = qemuSnapshotDefNew();
+    char *path;
+
+    if (!(path = qemuSnapshotTransientTarget(disk, def->name, error)))
+        return FALSE;
+    g_ptr_array_add(snap->disks, qemuSnapshotTransientDiskDef(disk, path));
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, disk, snap, TRUE, security, error);
+}
+
+void
+qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def)
+{
+    for (guint i = 0; def && def->disks && i < def->disks->len; i++)
+        qemuBlockRemoveTransientOverlay(g_ptr_array_index(def->disks, i), def->name);
 }

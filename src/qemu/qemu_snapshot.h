@@ -16,6 +16,7 @@
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
+#include "security/security_dac.h"
 
 typedef enum {
     QEMU_SNAPSHOT_LOCATION_DEFAULT = 0,
@@ -74,8 +75,36 @@ void qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap);
 /*
  * Take the external snapshot of every disk of SNAP with location external, in one
  * transaction. JOBS: a disk in a block job is refused. On failure DEF, its chains and
- * the host's files are as before.
+ * the host's files are as before. SECURITY (NULL: none): when QEMU runs as its own user,
+ * each new overlay file is created by the daemon and labelled for QEMU before QEMU
+ * formats it (all of this, too, is undone on failure).
  */
 gboolean qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
                                     qvirDomainDef *def, const qemuSnapshotDef *snap,
-                                    GError **error);
+                                    qvirSecurityDAC *security, GError **error);
+
+/* ---- <transient/> disks --------------------------------------------------------------- */
+
+/*
+ * At start, before the vCPUs run: put a fresh qcow2 overlay on every <transient/> disk
+ * in one transaction, as libvirt 9.0 does: the disks QEMU has from the command line, or
+ * (SHAREBACKING) the shareBacking='yes' ones, whose read-only chain is already added but
+ * no device yet. An existing overlay file is refused. On failure nothing was created.
+ */
+gboolean qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps,
+                                             qvirDomainDef *def, gboolean shareBacking,
+                                             qvirSecurityDAC *security, GError **error);
+
+/*
+ * Hot-plug of transient DISK (not in DEF yet; its chain is in QEMU, no device yet): its
+ * overlay, as at start. On failure nothing was created.
+ */
+gboolean qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *caps,
+                                            const qvirDomainDef *def, qvirDomainDiskDef *disk,
+                                            qvirSecurityDAC *security, GError **error);
+
+/*
+ * At stop: delete the overlay of every transient disk of the live DEF whose top is
+ * exactly the overlay's name over its original image (so never the image itself).
+ */
+void qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def);

@@ -190,6 +190,68 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
     return TRUE;
 }
 
+/*
+ * <transient/>: the overlay is a qcow2 file created with blockdev-create next to a local
+ * image (libvirt's rules and words), and shareBacking='yes' means hot-plugging the disk
+ * after start, so only buses that hot-plug qualify.
+ */
+gboolean
+qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                          const qemuCaps *caps, GError **error)
+{
+    if (!disk->transient)
+        return TRUE;
+    if (disk->src->type == QVIR_STORAGE_TYPE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk '%s' must not be empty", disk->dst);
+        return FALSE;
+    }
+    if (disk->src->readonly) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk '%s' must not be read-only", disk->dst);
+        return FALSE;
+    }
+    if (disk->src->type != QVIR_STORAGE_TYPE_FILE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk supported only with 'file' type (%s)", disk->dst);
+        return FALSE;
+    }
+    if (disk->device != QVIR_DOMAIN_DISK_DEVICE_DISK) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk supported only with 'disk' device (%s)", disk->dst);
+        return FALSE;
+    }
+    /* libvirt 9.0 knows only -blockdev QEMUs; the overlay needs blockdev-create */
+    if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk '%s' needs -blockdev, which this QEMU binary lacks", disk->dst);
+        return FALSE;
+    }
+    if (disk->transientShareBacking != QVIR_TRISTATE_BOOL_YES)
+        return TRUE;
+    /* the hot-plugged disk needs a system_reset to be bootable, which a guest reset
+     * must survive: without set-action only a domain that may reboot qualifies */
+    if (!qemuCapsGet(caps, QEMU_CAPS_SET_ACTION) &&
+        def->onReboot == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        def->onPoweroff == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY &&
+        (def->onCrash == QVIR_DOMAIN_LIFECYCLE_ACTION_DESTROY ||
+         def->onCrash == QVIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_DESTROY)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "transient disk backing image sharing with destroy action of lifecycle "
+                    "isn't supported by this QEMU binary");
+        return FALSE;
+    }
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_USB && disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SCSI) {
+        /* (libvirt's message, its spelling included) */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk bus '%s' doesn't support transiend disk backing image sharing",
+                    qvirDomainDiskBusTypeToString(disk->bus));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
 {
@@ -220,7 +282,8 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
 
-        if (!qemuValidateDiskChain(disk, error) ||
+        if (!qemuValidateDiskTransient(def, disk, caps, error) ||
+            !qemuValidateDiskChain(disk, error) ||
             !qemuValidateDiskBus(def, disk, kind, caps, error) ||
             !qemuValidateDiskCache(disk, caps, error) || !qemuValidateDiskIO(disk, caps, error))
             return FALSE;

@@ -166,7 +166,7 @@ qvirChainLayerSize(int fd, const struct stat *sb, guint64 *size)
  */
 static gboolean
 qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashTable *seen,
-                    gboolean probed, GError **error)
+                    gboolean probed, gboolean *backingProbe, GError **error)
 {
     g_autofree guint8 *buf = NULL;
     qvirStorageProbeResult res = {0};
@@ -247,6 +247,7 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
     src->capacity = res.capacity;
     src->encrypted = res.encrypted;
     src->backingFormat = res.backingFormat;
+    *backingProbe = res.backingFormatProbe;
     g_free(src->backingStoreRaw);
     src->backingStoreRaw = g_steal_pointer(&res.backingName);
     ok = TRUE;
@@ -333,6 +334,9 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
     g_autoptr(qvirStorageSource) scratch = NULL;
     qvirStorageSource *cur, *overlay = NULL;
     unsigned int depth = 1;
+    /* CUR's overlay is a format whose rule is to probe its backing (QED without the raw
+     * bit): CUR is guessed and followed, as QEMU and libvirt (AUTO_SAFE) follow it. */
+    gboolean safeProbe = FALSE;
 
     if (!qvirChainCheckArgs(top, cfg, error))
         return FALSE;
@@ -346,24 +350,28 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
 
     for (cur = scratch;; overlay = cur, cur = cur->backingStore, depth++) {
         gboolean probed = cur->format == QVIR_STORAGE_FILE_NONE;
+        gboolean backingProbe = FALSE;
 
         if (depth > cfg->maxDepth) {
             qvirChainReportTooDeep(cur, cfg, error);
             return FALSE;
         }
-        /* An unrecorded backing format is refused unless probing is allowed, and a
-         * network layer cannot be probed at all (libvirt refuses both alike). */
+        /* An unrecorded backing format is refused unless probing is allowed (or the
+         * overlay's format says to probe), and a network layer cannot be probed at all
+         * (libvirt refuses both alike). */
         if (probed && overlay &&
-            (!cfg->allowFormatProbing || cur->type == QVIR_STORAGE_TYPE_NETWORK)) {
+            ((!cfg->allowFormatProbing && !safeProbe) || cur->type == QVIR_STORAGE_TYPE_NETWORK)) {
             qvirChainReportProbedBacking(cur, overlay, error);
             return FALSE;
         }
         /* Protocol backings are reported, never opened; QEMU resolves the rest. */
         if (cur->type == QVIR_STORAGE_TYPE_NETWORK)
             break;
-        if (!qvirChainProbeLayer(cur, scratch, seen, probed, error))
+        if (!qvirChainProbeLayer(cur, scratch, seen, probed, &backingProbe, error))
             return FALSE;
-        if (probed && cur->backingStoreRaw) {
+        /* A layer guessed only because probing is allowed is never followed; one guessed
+         * by its overlay's own rule is, as QEMU follows it. */
+        if (probed && !safeProbe && cur->backingStoreRaw) {
             qvirChainReportProbedBacking(cur, overlay, error);
             return FALSE;
         }
@@ -373,6 +381,7 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
             break;
         }
         cur->backingStore = qvirChainNewBacking(cur);
+        safeProbe = backingProbe;
     }
 
     /* Graft: TOP keeps its identity and caller-owned fields, gains the probed ones. */

@@ -39,6 +39,8 @@ gboolean qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainCon
  *  - A format that is neither given nor recorded is an error unless allowFormatProbing;
  *    then the layer is guessed from its header, and a guessed layer that names a backing
  *    file is an error (libvirt's "format of backing image ... was not specified").
+ *    The exception is libvirt's AUTO_SAFE rule: the backing of a QED image without the
+ *    "backing is raw" bit is always guessed, and followed further, as QEMU does.
  *  - Raw and ISO layers are never read. Other layers: open, fstat, one pread (4 KiB for
  *    formats whose metadata fits, else 0x8200 bytes), close; VMDK and VHDX may need more
  *    reads of metadata further in; no byte is read twice.

@@ -424,9 +424,11 @@ qedParse(const qvirStorageProbeInput *in, qvirStorageProbeResult *res, GError **
         return TRUE;
     if (!probeBackingName(in, "qed", backingOff, backingLen, QED_MAX_BACKING_NAME, res, error))
         return FALSE;
-    /* QED records only "the backing file is raw"; anything else would have to be probed. */
-    res->backingFormat =
-        (features & QED_F_BACKING_FORMAT_NO_PROBE) ? QVIR_STORAGE_FILE_RAW : QVIR_STORAGE_FILE_NONE;
+    /* QED records only "the backing file is raw"; anything else is probed, by QEMU too. */
+    if (features & QED_F_BACKING_FORMAT_NO_PROBE)
+        res->backingFormat = QVIR_STORAGE_FILE_RAW;
+    else
+        res->backingFormatProbe = TRUE;
     return TRUE;
 }
 

@@ -42,6 +42,10 @@ typedef struct {
     guint64 capacity;                    /* virtual size in bytes */
     char *backingName;                   /* backing name exactly as stored; NULL = none */
     qvirStorageFileFormat backingFormat; /* as recorded (or implied by the format); NONE = not */
+    /* The format's own rule is to probe the backing file's format: a QED image records
+     * only "the backing file is raw" and otherwise leaves the format to be guessed, as
+     * QEMU guesses it (libvirt's VIR_STORAGE_FILE_AUTO_SAFE). Set only with backingName. */
+    gboolean backingFormatProbe;
     gboolean encrypted;
     unsigned int extraReads; /* reads made through the callback */
     /* Set on failure when the parse needed header bytes the caller did not read (it read
