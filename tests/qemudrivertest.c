@@ -933,7 +933,7 @@ testTransientDisks(void)
     qvirDriver *drv;
     unsigned char uuid[16];
 
-    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(imgdir, 0755), ==, 0);
     qvirTestQcow2Create(disk, NULL, "16M");
     qvirTestQcow2Create(shared, NULL, "16M");
     qvirTestQcow2Create(usb, NULL, "16M");

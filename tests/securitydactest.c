@@ -1176,6 +1176,56 @@ testPrivateDev(void)
     testDaemonDown();
 }
 
+/* A <transient/> disk: the daemon makes its overlay and hands it to QEMU's user; at stop
+ * the overlay goes and the image's owner comes back. */
+static void
+testTransientDisk(void)
+{
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(GHashTable) live = NULL;
+
+    if (!testReady())
+        return;
+    testDaemonUp("securitydactest");
+    top = daemonMakeChain(daemonEnv.images, "trans");
+    testChainSetOriginal(top);
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>transient</name>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "      <transient/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          top);
+    path = daemonWriteFile("transient.xml", xml);
+    g_free(VIRSH_OK("create", path));
+    live = testLiveSources("transient");
+    g_assert_cmpuint(g_hash_table_size(live), ==, 4); /* the overlay on the 3 layers */
+    testAssertOwnersFollowChain("transient", "start");
+
+    g_free(VIRSH_OK("destroy", "transient"));
+    testChainAssertOriginal(top);
+    {
+        /* the overlay went with the process: only the chain is left */
+        g_autoptr(GDir) dir = g_dir_open(daemonEnv.images, 0, NULL);
+        guint n = 0;
+
+        while (g_dir_read_name(dir))
+            n++;
+        g_assert_cmpuint(n, ==, 3);
+    }
+    testDaemonDown();
+}
+
 /* A hostile XML names a root-only file QEMU may not read as its kernel. */
 static void
 testHostileKernel(void)
@@ -1329,6 +1379,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/daemon/start-journal-replay", testJournalReplay);
     g_test_add_func("/security/daemon/guest-power-off", testGuestPowerOff);
     g_test_add_func("/security/daemon/hot-operations", testHotOperations);
+    g_test_add_func("/security/daemon/transient-disk", testTransientDisk);
     g_test_add_func("/security/daemon/hostile-kernel", testHostileKernel);
     g_test_add_func("/security/daemon/private-dev", testPrivateDev);
     g_test_add_func("/security/daemon/session-mode", testSessionDaemon);
