@@ -402,6 +402,35 @@ testReadOnlyFilesystem(void)
     qvirTestTempDirRemove(dir);
 }
 
+/* A root daemon refuses to start with a user or group that does not exist. */
+static void
+testUnknownIdentity(void)
+{
+    qvirSecurityDACConfig user = {"qvirt-no-such-user", NULL, TRUE, TRUE, TRUE};
+    qvirSecurityDACConfig group = {NULL, "qvirt-no-such-group", TRUE, TRUE, TRUE};
+    qvirSecurityDACConfig numeric = {"+4242", "+4343", TRUE, TRUE, TRUE};
+    g_autoptr(qvirSecurityDAC) sec = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!testReady())
+        return;
+    g_assert_null(qvirSecurityDACNew(&user, TRUE, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX);
+    g_assert_cmpstr(err->message, ==,
+                    "QEMU user 'qvirt-no-such-user' does not exist: create it (bash run.sh "
+                    "does) or set 'user' in qvirtd.conf");
+    g_clear_error(&err);
+    g_assert_null(qvirSecurityDACNew(&group, TRUE, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX);
+    g_assert_nonnull(strstr(err->message, "QEMU group 'qvirt-no-such-group' does not exist"));
+    g_clear_error(&err);
+    /* "+ID" needs no entry in the user database, as in libvirt's qemu.conf */
+    sec = qvirSecurityDACNew(&numeric, TRUE, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(qvirSecurityDACGetUser(sec), ==, 4242);
+    g_assert_cmpuint(qvirSecurityDACGetGroup(sec), ==, 4343);
+}
+
 /* ---- qvirtd as root, real virsh and QEMU ------------------------------------------------ */
 
 typedef struct {
@@ -1372,6 +1401,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/dac/in-use-by-other", testInUseByOther);
     g_test_add_func("/security/dac/session-and-no-dynamic", testSessionAndNoDynamic);
     g_test_add_func("/security/dac/read-only-filesystem", testReadOnlyFilesystem);
+    g_test_add_func("/security/dac/unknown-identity", testUnknownIdentity);
     g_test_add_func("/security/daemon/lifecycle", testLifecycle);
     g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
