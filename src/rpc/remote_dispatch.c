@@ -55,6 +55,14 @@ qvirRemoteDomainSet(remote_nonnull_domain *out, const qvirDomainRef *ref)
     out->id = ref->id;
 }
 
+void
+qvirRemoteDomainTake(remote_nonnull_domain *out, qvirDomainRef *ref)
+{
+    out->name = g_steal_pointer(&ref->name);
+    memcpy(out->uuid, ref->uuid, sizeof(out->uuid));
+    out->id = ref->id;
+}
+
 gboolean
 qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref)
 {
@@ -62,7 +70,7 @@ qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref)
 
     if (!owned)
         return FALSE;
-    qvirRemoteDomainSet(out, owned);
+    qvirRemoteDomainTake(out, owned);
     return TRUE;
 }
 
@@ -280,7 +288,7 @@ remoteDispatchConnectListAllDomains(qvirRemoteCtx *ctx, remote_connect_list_all_
     ret->domains.val = g_new0(remote_nonnull_domain, doms->len + 1);
     ret->domains.len = doms->len;
     for (guint i = 0; i < doms->len; i++)
-        qvirRemoteDomainSet(&ret->domains.val[i], g_ptr_array_index(doms, i));
+        qvirRemoteDomainTake(&ret->domains.val[i], g_ptr_array_index(doms, i));
     return TRUE;
 }
 
@@ -657,9 +665,9 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
     }
 }
 
-/* REF's record into REC; FALSE when the domain went away. */
+/* REF's record into REC (REF's name moves there); FALSE when the domain went away. */
 static gboolean
-remoteStatsRecord(qvirRemoteCtx *ctx, const qvirDomainRef *ref, guint32 stats,
+remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats,
                   remote_domain_stats_record *rec)
 {
     GArray *p;
@@ -669,7 +677,8 @@ remoteStatsRecord(qvirRemoteCtx *ctx, const qvirDomainRef *ref, guint32 stats,
     if (!qvirDriverDomainGetState(ctx->drv, ref->uuid, &state, &reason, NULL) ||
         !qvirDriverDomainGetInfo(ctx->drv, ref->uuid, &info, NULL))
         return FALSE;
-    p = g_array_new(FALSE, TRUE, sizeof(remote_typed_param));
+    /* room for the usual groups without growing */
+    p = g_array_sized_new(FALSE, TRUE, sizeof(remote_typed_param), 16);
     if (stats & REMOTE_STATS_STATE) {
         remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.state")->u.i = state;
         remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.reason")->u.i = reason;
@@ -687,7 +696,7 @@ remoteStatsRecord(qvirRemoteCtx *ctx, const qvirDomainRef *ref, guint32 stats,
     if (stats & REMOTE_STATS_BLOCK)
         remoteStatsBlock(ctx, ref, p);
 
-    qvirRemoteDomainSet(&rec->dom, ref);
+    qvirRemoteDomainTake(&rec->dom, ref);
     remoteParamsSteal(p, &rec->params.len, &rec->params.val);
     return TRUE;
 }

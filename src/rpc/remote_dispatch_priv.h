@@ -26,8 +26,10 @@ struct _qvirRemoteCtx {
     qvirRpcClient *rpcClient;
 };
 
-/* OUT (zero) names REF; with REF taken, FALSE when it is NULL (the driver's error). */
+/* OUT (zero) names REF: a copy; or with REF's name moved (Take); or with REF taken, FALSE
+ * when it is NULL (the driver's error: Return). */
 void qvirRemoteDomainSet(remote_nonnull_domain *out, const qvirDomainRef *ref);
+void qvirRemoteDomainTake(remote_nonnull_domain *out, qvirDomainRef *ref);
 gboolean qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref);
 
 /* Existence check for procedures whose answer is constant but which must still fail with

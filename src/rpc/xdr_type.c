@@ -197,12 +197,16 @@ qvirXdrStringEncode(GByteArray *buf, const qvirXdrType *type, gconstpointer obj,
                     "internal error: missing string of type %s", type->name);
         return FALSE;
     }
-    if (str && !qvirXdrCheckLimit(type, strlen(str), error))
-        return FALSE;
-    if (type->kind == QVIR_XDR_KIND_STRING)
-        qvirXdrWriteString(buf, str);
-    else
-        qvirXdrWriteOptString(buf, str);
+    if (type->kind == QVIR_XDR_KIND_OPT_STRING)
+        qvirXdrWriteBool(buf, str != NULL);
+    if (str) {
+        gsize len = strlen(str);
+
+        if (!qvirXdrCheckLimit(type, len, error))
+            return FALSE;
+        qvirXdrWriteU32(buf, (guint32)len);
+        qvirXdrWriteFixedOpaque(buf, (const guint8 *)str, len);
+    }
     return TRUE;
 }
 
