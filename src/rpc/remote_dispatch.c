@@ -814,6 +814,7 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
         .rpcClient = rpcClient,
+        .hdr = hdr,
     };
 
     if (!p || !(p->flags & QVIR_RPC_PROC_SERVED)) {

@@ -24,6 +24,7 @@ struct _qvirRemoteCtx {
     qvirDriver *drv;
     qvirRemoteClient *client;
     qvirRpcClient *rpcClient;
+    const qvirRpcHeader *hdr; /* the call: a procedure that opens a stream names it */
 };
 
 /* OUT (zero) names REF: a copy; or with REF's name moved (Take); or with REF taken, FALSE

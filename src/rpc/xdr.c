@@ -43,14 +43,16 @@ qvirXdrNeed(const qvirXdrReader *rd, gsize n, const char *what, GError **error)
     return TRUE;
 }
 
-/* The next N bytes, consumed; NULL when fewer are left. */
+/* The next N bytes, consumed; NULL when fewer are left. The reader of an empty body may
+ * have no buffer at all: no pointer arithmetic before the check (NULL + 0 is undefined). */
 static const guint8 *
 qvirXdrTake(qvirXdrReader *rd, gsize n, const char *what, GError **error)
 {
-    const guint8 *p = rd->data + rd->pos;
+    const guint8 *p;
 
     if (!qvirXdrNeed(rd, n, what, error))
         return NULL;
+    p = rd->data + rd->pos;
     rd->pos += n;
     return p;
 }

@@ -10,6 +10,18 @@
 #include "rpc/xdr.h"
 #include "util/virerror.h"
 
+/* A heap copy of exactly LEN bytes of DATA (at least one byte allocated, since an empty
+ * reader still wants a pointer): ASan then sees any read past them. */
+static inline guint8 *
+fuzzXdrExactCopy(const guint8 *data, gsize len)
+{
+    guint8 *copy = g_malloc(len ? len : 1);
+
+    if (len)
+        memcpy(copy, data, len);
+    return copy;
+}
+
 /*
  * Decode TYPE from DATA. A failure must be an RPC error that leaves the value all zero
  * (and nothing allocated: LeakSanitizer). A success must stay within the bytes, encode

@@ -78,7 +78,7 @@ static void
 fuzzRpcCheckBodyTypes(const qvirRpcHeader *hdr, const guint8 *body, gsize len)
 {
     /* a copy of exactly the bytes, so ASan sees any over-read */
-    g_autofree guint8 *copy = g_memdup2(body, len ? len : 1);
+    g_autofree guint8 *copy = fuzzXdrExactCopy(body, len);
     const qvirRpcProcedure *proc;
 
     if (hdr->type == QVIR_RPC_STREAM_HOLE)

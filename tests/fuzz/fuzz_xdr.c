@@ -263,7 +263,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const qvirXdrType *type = g_ptr_array_index(fuzzXdrTypes, pick % fuzzXdrTypes->len);
 
             /* a copy of exactly the bytes, so ASan sees any over-read */
-            g_autofree guint8 *copy = g_memdup2(data + 3, size - 3 ? size - 3 : 1);
+            g_autofree guint8 *copy = fuzzXdrExactCopy(data + 3, size - 3);
 
             fuzzXdrCheckType(type, copy, size - 3);
         }
