@@ -28,10 +28,10 @@ when its handler is nothing but that driver call: it is generated, passing the c
 driver, the named argument fields (a --handle struct by its key: a domain by its UUID;
 "snap.dom" reaches into a field) and the GError; RETFIELD of the _ret receives the
 result (a handle through --handle-return, a string, or an int that fails below 0);
-"= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds.
-A constant answer is
+"= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds. A constant answer is
 
     /* @reply: RETFIELD = "STRING" */  or  /* @reply: RETFIELD = NUMBER_OR_MACRO */
+
 Otherwise its handler is H + CamelCase ("remoteDispatchDomainGetState") with the
 signature (CTYPE *ctx, [NAME_args *args,] [NAME_ret *ret,] GError **error), where NAME is
 the member's lower-case name under the description's prefix ("remote_domain_get_state");
@@ -96,7 +96,6 @@ def tokenize(text):
         m = TOKEN_RE.match(text, pos)
         if not m:
             raise DescError("line %d: unexpected %r" % (line, text[pos:pos + 20]))
-        kind = m.lastgroup if m.lastgroup != "annot_text" else "annot"
         if m.group("annot") is not None:
             out.append(("annot", m.group("annot_text").strip(), line))
         elif m.group("num") is not None:
@@ -107,7 +106,6 @@ def tokenize(text):
             out.append(("punct", m.group("punct"), line))
         line += m.group(0).count("\n")
         pos = m.end()
-        del kind
     out.append(("eof", None, line))
     return out
 
