@@ -15,10 +15,6 @@
 
 #include <glib.h>
 
-/* libvirt's limits (remote_protocol.x, virnetprotocol.x). */
-#define QVIR_XDR_STRING_MAX 4194304u /* REMOTE_STRING_MAX */
-#define QVIR_XDR_UUID_LEN 16u        /* VIR_UUID_BUFLEN */
-
 typedef struct {
     const guint8 *data;
     gsize len;
