@@ -422,6 +422,11 @@ testTypeWireBytes(void)
 
     g_assert_cmpmem(a->data, a->len, infoBytes, sizeof(infoBytes));
     g_assert_cmpuint(b->len, ==, 32 * 4 + 8 + 6 * 4);
+    /* what owns no memory is cleared by zeroing alone */
+    g_assert_true(remote_domain_get_info_ret_type.plain);
+    g_assert_true(remote_node_get_info_ret_type.plain);
+    g_assert_false(remote_nonnull_domain_type.plain);
+    g_assert_false(remote_typed_param_value_type.plain);
     g_assert_cmpuint(b->data[3], ==, 'x');
     g_assert_cmpuint(b->data[7], ==, '8');
     g_assert_cmpuint(b->data[4 * 5 + 3], ==, '4');
