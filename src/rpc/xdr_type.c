@@ -348,18 +348,16 @@ qvirXdrStructDecode(qvirXdrReader *rd, const qvirXdrType *type, gpointer obj, GE
 static gboolean
 qvirXdrStructEncode(GByteArray *buf, const qvirXdrType *type, gconstpointer obj, GError **error)
 {
-    const qvirXdrMember *m = type->members;
-    const qvirXdrMember *end = m + type->nmembers;
-
-    for (; m < end; m++) {
+    for (guint i = 0; i < type->nmembers; i++) {
+        const qvirXdrMember *m = &type->members[i];
         gconstpointer field = qvirXdrAt(obj, m->offset);
 
         if (qvirXdrIsWord(m->type))
             qvirXdrWriteU32(buf, *(const guint32 *)field);
         else if (!qvirXdrEncode(buf, m->type, field, error))
-            break;
+            return FALSE;
     }
-    return m == end;
+    return TRUE;
 }
 
 static void
