@@ -886,7 +886,9 @@ testFramingErrors(void)
         g_autoptr(GByteArray) pkt = NULL;
         int fd;
 
-        if (i == QVIR_RPC_CALL_WITH_FDS)
+        /* Calls with FDs get an error reply; stream packets of no stream are dropped
+         * (rpcstreamtest). */
+        if (i == QVIR_RPC_CALL_WITH_FDS || i == QVIR_RPC_STREAM || i == QVIR_RPC_STREAM_HOLE)
             continue;
         fd = testConnect(ts);
         pkt = testPacket(QVIR_RPC_REMOTE_PROGRAM, 1, 3, i, 1);

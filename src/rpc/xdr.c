@@ -43,28 +43,35 @@ qvirXdrNeed(const qvirXdrReader *rd, gsize n, const char *what, GError **error)
     return TRUE;
 }
 
-gboolean
-qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error)
+/* The next N bytes, consumed; NULL when fewer are left. The reader of an empty body may
+ * have no buffer at all: no pointer arithmetic before the check (NULL + 0 is undefined). */
+static const guint8 *
+qvirXdrTake(qvirXdrReader *rd, gsize n, const char *what, GError **error)
 {
     const guint8 *p;
 
-    if (!qvirXdrNeed(rd, 4, "integer", error))
-        return FALSE;
+    if (!qvirXdrNeed(rd, n, what, error))
+        return NULL;
     p = rd->data + rd->pos;
-    *val = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
-    rd->pos += 4;
-    return TRUE;
+    rd->pos += n;
+    return p;
 }
 
 gboolean
+qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error)
+{
+    const guint8 *p = qvirXdrTake(rd, 4, "integer", error);
+
+    if (p)
+        *val = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
+    return p != NULL;
+}
+
+/* Signed and unsigned variants of a type may alias (C11 6.5p7): one read serves both. */
+gboolean
 qvirXdrReadInt(qvirXdrReader *rd, gint32 *val, GError **error)
 {
-    guint32 u;
-
-    if (!qvirXdrReadU32(rd, &u, error))
-        return FALSE;
-    *val = (gint32)u;
-    return TRUE;
+    return qvirXdrReadU32(rd, (guint32 *)val, error);
 }
 
 gboolean
@@ -83,12 +90,7 @@ qvirXdrReadU64(qvirXdrReader *rd, guint64 *val, GError **error)
 gboolean
 qvirXdrReadI64(qvirXdrReader *rd, gint64 *val, GError **error)
 {
-    guint64 u;
-
-    if (!qvirXdrReadU64(rd, &u, error))
-        return FALSE;
-    *val = (gint64)u;
-    return TRUE;
+    return qvirXdrReadU64(rd, (guint64 *)val, error);
 }
 
 gboolean
