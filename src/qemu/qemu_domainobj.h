@@ -68,6 +68,7 @@ void qemuDomainSnapshotFree(qemuDomainSnapshot *snap);
 typedef enum {
     QEMU_DOMAIN_RUNNING_UNKNOWN = 0,
     QEMU_DOMAIN_RUNNING_BOOTED = 1,
+    QEMU_DOMAIN_RUNNING_RESTORED = 3,
     QEMU_DOMAIN_RUNNING_UNPAUSED = 5,
 } qemuDomainRunningReason;
 
@@ -81,6 +82,7 @@ typedef enum {
     QEMU_DOMAIN_SHUTOFF_SHUTDOWN = 1,
     QEMU_DOMAIN_SHUTOFF_DESTROYED = 2,
     QEMU_DOMAIN_SHUTOFF_CRASHED = 3,
+    QEMU_DOMAIN_SHUTOFF_SAVED = 5,
     QEMU_DOMAIN_SHUTOFF_FAILED = 6,
     QEMU_DOMAIN_SHUTOFF_DAEMON = 8,
 } qemuDomainShutoffReason;

@@ -49,6 +49,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuMonitor, qemuMonitorClose);
 JsonNode *qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args,
                              unsigned int timeoutMs, GError **error);
 
+/* Same, passing FD (borrowed) to QEMU with the command (SCM_RIGHTS), as "getfd" and
+ * "add-fd" expect. */
+JsonNode *qemuMonitorCommandWithFd(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
+                                   unsigned int timeoutMs, GError **error);
 /* Same, taking ownership of ARGS (convenience for builders). */
 JsonNode *qemuMonitorCommandSteal(qemuMonitor *mon, const char *command, JsonObject *args,
                                   unsigned int timeoutMs, GError **error);

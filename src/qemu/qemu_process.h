@@ -40,6 +40,7 @@ typedef struct {
     gboolean startPaused;
     const qvirStorageChainConfig *chainConfig;
     int defaultDiskCache; /* qvirDomainDiskCache applied to disks without one; -1 = none */
+    const char *incoming; /* -incoming URI (a restore; implies startPaused); NULL = none */
 } qemuProcessStartOpts;
 
 /*
