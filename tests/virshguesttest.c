@@ -10,6 +10,7 @@
  *   vcpus        setvcpus --live hot-plugs a vCPU the guest sees; --config; refusals
  *   memory       setmem --live through the guest's balloon driver; --config; setmaxmem
  *   screenshot   a PNG of the VGA screen; send-key; domtime without an agent
+ *   monitor-command  qemu-monitor-command (QMP and HMP) and the taint it leaves
  *   save         save/restore --bypass-cache (O_DIRECT seen with strace): the counter goes
  *                on, the chain is the same, the hot-plugged vCPU is back
  *   managedsave  managedsave, dominfo, start from the image (removed afterwards)
@@ -389,6 +390,40 @@ testScreenshot(void)
     VIRSH_FAILS("QEMU guest agent is not configured", "domtime", VM);
 }
 
+/* qemu-monitor-command passes QEMU's replies through, and taints the domain as libvirt does. */
+static void
+testMonitorCommand(void)
+{
+    g_autofree char *log = g_build_filename(daemonEnv.root, "log", "qemu", VM ".log", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *out = NULL;
+    const char *first;
+
+    if (!testGuestAvailable())
+        return;
+    out = VIRSH_OK("dominfo", VM);
+    g_assert_null(strstr(out, "tainted"));
+    g_clear_pointer(&out, g_free);
+    out = VIRSH_OK("qemu-monitor-command", VM, "{\"execute\":\"query-status\"}");
+    g_assert_nonnull(strstr(out, "{\"return\":{\"status\":\"running\""));
+    g_clear_pointer(&out, g_free);
+    /* QEMU's error is the answer, not a failure */
+    out = VIRSH_OK("qemu-monitor-command", VM, "{\"execute\":\"no-such-command\"}");
+    g_assert_nonnull(strstr(out, "\"class\":\"CommandNotFound\""));
+    g_clear_pointer(&out, g_free);
+    out = VIRSH_OK("qemu-monitor-command", VM, "--hmp", "info status");
+    g_assert_nonnull(strstr(out, "VM status: running"));
+    g_clear_pointer(&out, g_free);
+    out = VIRSH_OK("dominfo", VM);
+    g_assert_nonnull(
+        strstr(out, "Messages:       tainted: custom monitor control commands issued"));
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    first = strstr(text, "is tainted: custom-monitor\n");
+    g_assert_nonnull(first);
+    /* logged once per run */
+    g_assert_null(strstr(first + 1, "is tainted: custom-monitor"));
+}
+
 /* ---- save and restore ------------------------------------------------------------------------ */
 
 /* strace -f on the daemon while FN runs; the log's text. */
@@ -674,6 +709,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshguest/vcpus", testVcpus);
     g_test_add_func("/virshguest/memory", testMemory);
     g_test_add_func("/virshguest/screenshot", testScreenshot);
+    g_test_add_func("/virshguest/monitor-command", testMonitorCommand);
     g_test_add_func("/virshguest/save-restore", testSaveRestore);
     g_test_add_func("/virshguest/managedsave", testManagedSave);
     g_test_add_func("/virshguest/images", testImages);

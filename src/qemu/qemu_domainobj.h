@@ -54,6 +54,7 @@ struct _qemuDomainObj {
     gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
     gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
     gboolean shutdownEventPending; /* ... and clients have not been told yet */
+    gboolean taintCustomMonitor;   /* qemu-monitor-command was used on this run */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

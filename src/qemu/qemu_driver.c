@@ -573,6 +573,7 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     obj->id = -1;
     obj->state = QVIR_DOMAIN_SHUTOFF;
     obj->reason = reason;
+    obj->taintCustomMonitor = FALSE;
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 

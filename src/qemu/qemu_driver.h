@@ -342,3 +342,12 @@ gboolean qvirDriverDomainSendKey(qvirDriver *drv, const unsigned char *uuid, uns
 /* Through the guest agent channel org.qemu.guest_agent.0 (unix, bind mode). */
 gboolean qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *seconds,
                                  unsigned int *nseconds, unsigned int flags, GError **error);
+/* virsh qemu-monitor-command: CMD is a QMP command (JSON; QEMU's whole reply comes back, an
+ * error reply too) or, with VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP 1, an HMP line (its text
+ * output). Taints the domain ("custom-monitor") as libvirt does: a line in its QEMU log and
+ * a message for virDomainGetMessages. */
+char *qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid,
+                                         const char *cmd, unsigned int flags, GError **error);
+/* virDomainGetMessages: FLAGS DEPRECATION 1, TAINTING 2 (0: both). Array of char*. */
+GPtrArray *qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid,
+                                       unsigned int flags, GError **error);

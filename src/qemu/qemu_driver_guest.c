@@ -857,3 +857,126 @@ qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *s
     *nseconds = (unsigned int)(json_node_get_int(ret) % 1000000000LL);
     return TRUE;
 }
+
+/* ---- qemu-monitor-command ------------------------------------------------------------------ */
+
+#define QEMU_MONITOR_COMMAND_HMP (1u << 0)
+#define QEMU_MESSAGE_DEPRECATION (1u << 0)
+#define QEMU_MESSAGE_TAINTING (1u << 1)
+
+/* libvirt's qemuDomainObjTaint: once per run, a line in the domain's QEMU log. */
+static void
+qemuGuestTaint(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+    g_autofree char *file = g_strdup_printf("%s.log", obj->name);
+    g_autofree char *path = g_build_filename(drv->cfg->logDir, "qemu", file, NULL);
+    g_autofree char *line = NULL;
+    gboolean first;
+    int id;
+    int fd;
+
+    qemuDomainObjLock(obj);
+    first = !obj->taintCustomMonitor;
+    obj->taintCustomMonitor = TRUE;
+    id = obj->id;
+    qemuDomainObjUnlock(obj);
+    g_warning("Domain id=%d name='%s' is tainted: custom-monitor", id, obj->name);
+    if (!first)
+        return;
+    /* libvirt's timestamp has milliseconds: cut the microseconds */
+    stamp[strlen(stamp) - 3] = '\0';
+    line = g_strdup_printf("%s+0000: Domain id=%d is tainted: custom-monitor\n", stamp, id);
+    if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
+        if (write(fd, line, strlen(line)) < 0)
+            g_message("domain '%s': cannot log the taint: %s", obj->name, g_strerror(errno));
+        close(fd);
+    }
+}
+
+char *
+qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid, const char *cmd,
+                                   unsigned int flags, GError **error)
+{
+    qemuDriverRunning run;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonObject) reply = NULL;
+    g_autoptr(JsonObject) hmp = NULL;
+    g_autoptr(JsonGenerator) gen = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *req = NULL;
+    const char *execute;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_MONITOR_COMMAND_HMP, "qemuDomainQemuMonitorCommand",
+                              error))
+        return NULL;
+    if (!(flags & QEMU_MONITOR_COMMAND_HMP)) {
+        if (!json_parser_load_from_data(parser, cmd, -1, NULL) ||
+            !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)) ||
+            !(req = json_node_get_object(json_parser_get_root(parser))) ||
+            !json_object_has_member(req, "execute") ||
+            !(execute = json_object_get_string_member(req, "execute"))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: cannot parse json %s: not a QMP command", cmd);
+            return NULL;
+        }
+    } else {
+        execute = "human-monitor-command";
+        hmp = json_object_new();
+        json_object_set_string_member(hmp, "command-line", cmd);
+    }
+    if (!qemuDriverRunningBegin(drv, uuid, "monitor command", &run, error))
+        return NULL;
+    qemuGuestTaint(drv, run.obj);
+    reply = qemuMonitorCommandReply(run.mon, execute,
+                                    hmp ? hmp
+                                    : json_object_has_member(req, "arguments")
+                                        ? json_object_get_object_member(req, "arguments")
+                                        : NULL,
+                                    QEMU_GUEST_QMP_TIMEOUT_MS, error);
+    qemuDriverRunningEnd(&run);
+    if (!reply)
+        return NULL;
+    if (hmp) {
+        /* HMP's answer is its text */
+        if (json_object_has_member(reply, "return") &&
+            JSON_NODE_HOLDS_VALUE(json_object_get_member(reply, "return")))
+            return g_strdup(json_object_get_string_member(reply, "return"));
+        if (json_object_has_member(reply, "error")) {
+            JsonObject *e = json_object_get_object_member(reply, "error");
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: unable to execute QEMU command 'human-monitor-command': "
+                        "%s",
+                        e && json_object_has_member(e, "desc")
+                            ? json_object_get_string_member(e, "desc")
+                            : "unknown error");
+            return NULL;
+        }
+    }
+    root = json_node_alloc();
+    json_node_init_object(root, reply);
+    gen = json_generator_new();
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}
+
+GPtrArray *
+qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                            GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    GPtrArray *msgs;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_MESSAGE_DEPRECATION | QEMU_MESSAGE_TAINTING,
+                              "qemuDomainGetMessages", error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    msgs = g_ptr_array_new_with_free_func(g_free);
+    qemuDomainObjLock(obj);
+    if ((!flags || (flags & QEMU_MESSAGE_TAINTING)) && obj->taintCustomMonitor)
+        g_ptr_array_add(msgs, g_strdup("tainted: custom monitor control commands issued"));
+    qemuDomainObjUnlock(obj);
+    return msgs;
+}

@@ -755,9 +755,10 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsi
     return qemuMonitorCommandWithFd(mon, command, args, -1, timeoutMs, error);
 }
 
-JsonNode *
-qemuMonitorCommandWithFd(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
-                         unsigned int timeoutMs, GError **error)
+/* Send COMMAND (with FD when >= 0) and wait for its reply object, whatever it says. */
+static JsonObject *
+qemuMonitorExchange(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
+                    unsigned int timeoutMs, GError **error)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * 1000;
     qemuMonitorPending p = {0};
@@ -809,10 +810,25 @@ qemuMonitorCommandWithFd(qemuMonitor *mon, const char *command, JsonObject *args
     }
     g_mutex_unlock(&mon->lock);
     qemuMonitorUnref(mon);
+    return g_steal_pointer(&reply);
+}
+
+JsonNode *
+qemuMonitorCommandWithFd(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
+                         unsigned int timeoutMs, GError **error)
+{
+    g_autoptr(JsonObject) reply = qemuMonitorExchange(mon, command, args, fd, timeoutMs, error);
 
     if (!reply)
         return NULL;
     return qemuMonitorReplyToResult(reply, command, error);
+}
+
+JsonObject *
+qemuMonitorCommandReply(qemuMonitor *mon, const char *command, JsonObject *args,
+                        unsigned int timeoutMs, GError **error)
+{
+    return qemuMonitorExchange(mon, command, args, -1, timeoutMs, error);
 }
 
 JsonNode *

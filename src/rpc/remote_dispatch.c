@@ -783,11 +783,23 @@ qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, const qvirRpcProcedure *p, GErro
     return TRUE;
 }
 
+/* libvirt's QEMU program (qemu_protocol.x) */
+#define QVIR_RPC_QEMU_PROGRAM 0x20008087u
+#define QVIR_RPC_QEMU_VERSION 1u
+
+static gboolean
+qvirRemoteAcceptsProgram(guint32 program, guint32 version)
+{
+    return program == QVIR_RPC_QEMU_PROGRAM && version == QVIR_RPC_QEMU_VERSION;
+}
+
 static gboolean
 qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeader *hdr,
                    qvirXdrReader *args, GByteArray *reply, GError **error)
 {
-    const qvirRpcProcedure *p = qvirRemoteProcLookup(hdr->procedure);
+    const qvirRpcProcedure *p = hdr->program == QVIR_RPC_QEMU_PROGRAM
+                                    ? qvirRemoteQemuProcLookup(hdr->procedure)
+                                    : qvirRemoteProcLookup(hdr->procedure);
     qvirRemoteCtx ctx = {
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
@@ -845,6 +857,7 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
         .version = QVIR_RPC_REMOTE_VERSION,
         .errDomain = QVIR_FROM_QEMU,
         .runInline = qvirRemoteRunInline,
+        .acceptsProgram = qvirRemoteAcceptsProgram,
         .dispatch = qvirRemoteDispatch,
         .opaque = drv,
         .clientNew = qvirRemoteClientNew,

@@ -343,3 +343,47 @@ remoteDispatchDomainScreenshot(qvirRemoteCtx *ctx, remote_domain_screenshot_args
     g_thread_unref(g_thread_new("qvirt-screenshot", remoteScreenshotSender, s));
     return TRUE;
 }
+
+/* ---- messages and the QEMU program --------------------------------------------------------- */
+
+gboolean
+remoteDispatchDomainGetMessages(qvirRemoteCtx *ctx, remote_domain_get_messages_args *args,
+                                remote_domain_get_messages_ret *ret, GError **error)
+{
+    GPtrArray *msgs = qvirDriverDomainGetMessages(ctx->drv, args->dom.uuid, args->flags, error);
+
+    return qvirRemoteStringsTake(&ret->msgs.len, &ret->msgs.val, msgs, REMOTE_DOMAIN_MESSAGES_MAX,
+                                 REMOTE_DOMAIN_MESSAGES_MAX, "msgs", error);
+}
+
+static gboolean
+remoteQemuMonitorCommand(gpointer opaque, gpointer argsp, gpointer retp, GError **error)
+{
+    qvirRemoteCtx *ctx = opaque;
+    qemu_domain_monitor_command_args *args = argsp;
+    qemu_domain_monitor_command_ret *ret = retp;
+
+    ret->result =
+        qvirDriverDomainQemuMonitorCommand(ctx->drv, args->dom.uuid, args->cmd, args->flags, error);
+    return ret->result != NULL;
+}
+
+/* qemu_protocol.x's procedures, numbered from 1 as there. */
+static const qvirRpcProcedure remoteQemuProcedures[] = {
+    {0},
+    {
+        .name = "virDomainQemuMonitorCommand",
+        .args = &qemu_domain_monitor_command_args_type,
+        .ret = &qemu_domain_monitor_command_ret_type,
+        .handler = remoteQemuMonitorCommand,
+        .flags = QVIR_RPC_PROC_SERVED | QVIR_RPC_PROC_WRITE,
+    },
+};
+
+const qvirRpcProcedure *
+qvirRemoteQemuProcLookup(gint32 proc)
+{
+    if (proc <= 0 || proc >= (gint32)G_N_ELEMENTS(remoteQemuProcedures))
+        return NULL;
+    return &remoteQemuProcedures[proc];
+}
