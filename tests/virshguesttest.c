@@ -9,7 +9,8 @@
  *                and screenshot streams (tests/python/virsh_console.py)
  *   vcpus        setvcpus --live hot-plugs a vCPU the guest sees; --config; refusals
  *   memory       setmem --live through the guest's balloon driver; --config; setmaxmem
- *   screenshot   a PNG of the VGA screen; send-key; domtime without an agent
+ *   screenshot   a PNG of the VGA screen; send-key
+ *   domtime      through a guest agent (a shell one in the guest); without one, the error
  *   monitor-command  qemu-monitor-command (QMP and HMP) and the taint it leaves
  *   save         save/restore --bypass-cache (O_DIRECT seen with strace): the counter goes
  *                on, the chain is the same, the hot-plugged vCPU is back
@@ -101,13 +102,30 @@ virshOk(const char *const *args)
     "/bin/busybox --install -s /bin\n"                                                             \
     "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"              \
     "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "          \
-    "virtio_blk virtio_balloon; do insmod /lib/$m.ko; done\n"                                      \
-    "(while read -r l; do eval \"$l\"; done) </dev/ttyS0 >/dev/ttyS0 2>&1 &\n"                     \
+    "virtio_blk virtio_balloon virtio_console; do insmod /lib/$m.ko; done\n"                       \
+    "(while read -r l; do eval \"$l\"; done) </dev/ttyS0 >/dev/ttyS0 2>&1 &\n" GUEST_AGENT         \
     "echo QVIRT-READY\n"                                                                           \
     "i=0\n"                                                                                        \
     "while true; do i=$((i+1)); echo QVIRT-COUNT $i; sleep 1; done\n"
 
-static const char *const guestExtraModules[] = {"kernel/drivers/virtio/virtio_balloon.ko", NULL};
+/* A guest agent in shell, enough for domtime: it answers guest-sync-delimited (0xff, then
+ * the id) and guest-get-time on the org.qemu.guest_agent.0 port, opened once (a virtio port
+ * takes one opener). */
+#define GUEST_AGENT                                                                                \
+    "agent() {\n"                                                                                  \
+    "  while read -r l; do case \"$l\" in\n"                                                       \
+    "  *guest-sync-delimited*) id=${l##*\\\"id\\\":}; printf '\\377{\"return\": %s}\\n' "          \
+    "\"${id%%\\}*}\";;\n"                                                                          \
+    "  *guest-get-time*) printf '{\"return\": %s000000000}\\n' \"$(date +%s)\";;\n"                \
+    "  esac; done\n"                                                                               \
+    "}\n"                                                                                          \
+    "for p in /sys/class/virtio-ports/*; do\n"                                                     \
+    "  [ \"$(cat $p/name)\" = org.qemu.guest_agent.0 ] && ga=/dev/${p##*/}\n"                      \
+    "done\n"                                                                                       \
+    "[ -n \"$ga\" ] && (while true; do agent 0<>$ga 1>&0; sleep 0.2; done) &\n"
+
+static const char *const guestExtraModules[] = {"kernel/drivers/virtio/virtio_balloon.ko",
+                                                "kernel/drivers/char/virtio_console.ko", NULL};
 
 static gboolean guestUp;
 static char *guestTop;
@@ -234,6 +252,10 @@ testBoot(void)
                           "    </disk>\n"
                           "    <serial type='pty'><target port='0'/></serial>\n"
                           "    <video><model type='vga'/></video>\n"
+                          "    <channel type='unix'>\n"
+                          "      <source mode='bind'/>\n"
+                          "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+                          "    </channel>\n"
                           "    <memballoon model='virtio'/>\n"
                           "  </devices>\n"
                           "</domain>\n",
@@ -387,7 +409,47 @@ testScreenshot(void)
 
     g_free(VIRSH_OK("send-key", VM, "KEY_LEFTSHIFT", "KEY_A"));
     g_free(VIRSH_OK("send-key", VM, "--codeset", "qnum", "0x1e"));
-    VIRSH_FAILS("QEMU guest agent is not configured", "domtime", VM);
+}
+
+/* domtime through the guest agent; without an agent channel, libvirt's error. */
+static void
+testDomtime(void)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    long long guest, host = g_get_real_time() / G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+    if (!testGuestAvailable())
+        return;
+    /* the agent starts with the guest's /init: ask until it answers */
+    for (;;) {
+        g_auto(VirshResult) r = {0};
+
+        VIRSH(&r, "domtime", VM);
+        if (r.rc == 0) {
+            out = g_steal_pointer(&r.out);
+            break;
+        }
+        if (g_get_monotonic_time() > deadline)
+            g_error("domtime: %s%s", r.out, r.err);
+        g_assert_nonnull(strstr(r.err, "Guest agent is not responding"));
+        g_usleep(500 * 1000);
+    }
+    g_assert_true(g_str_has_prefix(out, "Time: "));
+    guest = g_ascii_strtoll(out + strlen("Time: "), NULL, 10);
+    g_assert_cmpint(guest, >, host - 600);
+    g_assert_cmpint(guest, <, host + 600);
+
+    top = daemonImagePath("noagent.qcow2");
+    daemonMakeQcow2(top, NULL);
+    xml = daemonDomainXML("noagent", "0b0e5f2c-8d7a-4c1e-9f3b-2a6d4e8c1f17", top, "none");
+    xmlPath = daemonWriteFile("noagent.xml", xml);
+    g_free(VIRSH_OK("create", xmlPath));
+    VIRSH_FAILS("argument unsupported: QEMU guest agent is not configured", "domtime", "noagent");
+    g_free(VIRSH_OK("destroy", "noagent"));
 }
 
 /* qemu-monitor-command passes QEMU's replies through, and taints the domain as libvirt does. */
@@ -709,6 +771,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshguest/vcpus", testVcpus);
     g_test_add_func("/virshguest/memory", testMemory);
     g_test_add_func("/virshguest/screenshot", testScreenshot);
+    g_test_add_func("/virshguest/domtime", testDomtime);
     g_test_add_func("/virshguest/monitor-command", testMonitorCommand);
     g_test_add_func("/virshguest/save-restore", testSaveRestore);
     g_test_add_func("/virshguest/managedsave", testManagedSave);

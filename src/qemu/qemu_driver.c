@@ -249,7 +249,7 @@ qemuDriverStatusPath(qvirDriver *drv, const char *name)
     return g_build_filename(drv->cfg->statusDir, file, NULL);
 }
 
-static char *
+char *
 qemuDriverDomainDir(qvirDriver *drv, int id, const char *name)
 {
     g_autofree char *dir = g_strdup_printf("domain-%d-%s", id, name);

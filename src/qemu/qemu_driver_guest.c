@@ -825,8 +825,16 @@ qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *s
         if (g_strcmp0(chr->targetName, "org.qemu.guest_agent.0") != 0)
             continue;
         configured = TRUE;
-        if (g_strcmp0(chr->type, "unix") == 0 && g_strcmp0(chr->sourceMode, "connect") != 0)
+        if (g_strcmp0(chr->type, "unix") != 0 || g_strcmp0(chr->sourceMode, "connect") == 0)
+            continue;
+        /* where the start put a socket the XML left unnamed (qemu_command.c) */
+        if (chr->sourcePath) {
             path = g_strdup(chr->sourcePath);
+        } else {
+            g_autofree char *dir = qemuDriverDomainDir(drv, run.obj->id, run.obj->name);
+
+            path = g_build_filename(dir, chr->targetName, NULL);
+        }
     }
     qemuDomainObjUnlock(run.obj);
     if (!configured) {

@@ -57,6 +57,8 @@ void qemuDriverRunningEnd(qemuDriverRunning *run);
 gboolean qemuDriverPlugVcpus(qemuMonitor *mon, unsigned int from, unsigned int to, GError **error);
 
 /* Shared helpers of qemu_driver.c. */
+/* A running domain's scratch directory (STATEDIR/qemu/domain-ID-NAME). */
+char *qemuDriverDomainDir(qvirDriver *drv, int id, const char *name);
 gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
                               GError **error);
 qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
