@@ -365,6 +365,7 @@ struct _qemuSaveImage {
     int fd;
     gboolean direct;
     char *xml;
+    guint32 xmlLen;
     gboolean running;
     guint32 bootVcpus;
     guint64 dataOffset;
@@ -452,6 +453,7 @@ qemuSaveParseHeader(qemuSaveImage *img, const guint8 *head, gsize got, guint64 f
     }
     if (img->dataLen > G_MAXUINT64 - img->dataOffset || fileSize != img->dataOffset + img->dataLen)
         return qemuSaveFail(error, "save image is incomplete");
+    img->xmlLen = xmlLen;
     img->xml = g_malloc0((gsize)xmlLen + 1);
     return TRUE;
 }
@@ -464,7 +466,6 @@ qemuSaveImageOpen(const char *path, gboolean bypassCache, GError **error)
     guint8 sum[QEMU_SAVE_SHA_LEN];
     struct stat st;
     gsize got = 0;
-    gsize xmlLen;
     gboolean ok;
 
     img->path = g_strdup(path);
@@ -486,17 +487,16 @@ qemuSaveImageOpen(const char *path, gboolean bypassCache, GError **error)
     if (!ok)
         return NULL;
 
-    /* the XML region, read whole for O_DIRECT's sake */
-    xmlLen = (gsize)(img->dataOffset - QEMU_SAVE_XML_OFFSET);
+    /* the XML region, read whole for O_DIRECT's sake (dataOffset covers XMLLEN: checked) */
     buf = qemuSaveAlignedAlloc((gsize)img->dataOffset);
     ok = qemuSaveReadAt(img->fd, buf, (gsize)img->dataOffset, 0, &got, path, error);
     if (ok && got != img->dataOffset)
         ok = qemuSaveFail(error, "failed to read domain XML");
     if (ok) {
-        xmlLen = strnlen((const char *)buf + QEMU_SAVE_XML_OFFSET, xmlLen);
-        memcpy(img->xml, buf + QEMU_SAVE_XML_OFFSET, xmlLen);
-        qemuSaveSha256((const guint8 *)img->xml, strlen(img->xml), sum);
-        if (memcmp(sum, buf + QEMU_SAVE_OFF_XMLSUM, sizeof(sum)) != 0)
+        memcpy(img->xml, buf + QEMU_SAVE_XML_OFFSET, img->xmlLen);
+        qemuSaveSha256((const guint8 *)img->xml, img->xmlLen, sum);
+        if (memcmp(sum, buf + QEMU_SAVE_OFF_XMLSUM, sizeof(sum)) != 0 ||
+            strlen(img->xml) != img->xmlLen)
             ok = qemuSaveFail(error, "failed to read domain XML: checksum mismatch");
     }
     free(buf);
