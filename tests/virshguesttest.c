@@ -752,6 +752,15 @@ testImages(void)
     after = testCounterAbove(0);
     g_assert_cmpint(after, >, 0);
     g_assert_null(strstr(ptyLog->str, "QVIRT-READY"));
+
+    /* the restored guest lets its hot-plugged vCPU go again (ACPI eject) */
+    g_free(VIRSH_OK("setvcpus", VM, "1", "--live"));
+    out = VIRSH_OK("vcpucount", VM, "--live", "--active");
+    g_assert_cmpstr(g_strstrip(out), ==, "1");
+    g_clear_pointer(&out, g_free);
+    testPtyType("ls -d /sys/devices/system/cpu/cpu[0-9]* | wc -l | sed s/^/QVIRT-CPUS-UNPLUGGED-/");
+    if (!testGuestWaitFor(ptyFd, ptyLog, "QVIRT-CPUS-UNPLUGGED-1", 60))
+        g_error("the guest still sees 2 CPUs:\n%s", ptyLog->str);
     g_free(VIRSH_OK("destroy", VM));
     testPtyClose();
 }
