@@ -76,6 +76,7 @@ typedef enum {
 typedef enum {
     QEMU_DOMAIN_PAUSED_UNKNOWN = 0,
     QEMU_DOMAIN_PAUSED_USER = 1,
+    QEMU_DOMAIN_PAUSED_MIGRATION = 2,
 } qemuDomainPausedReason;
 
 typedef enum {

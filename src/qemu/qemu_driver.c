@@ -951,17 +951,21 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
     qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&def),
                             paused ? QVIR_DOMAIN_PAUSED : QVIR_DOMAIN_RUNNING,
-                            paused ? QEMU_DOMAIN_PAUSED_USER : runReason);
+                            paused ? (restore ? QEMU_DOMAIN_PAUSED_MIGRATION
+                                              : QEMU_DOMAIN_PAUSED_USER)
+                                   : runReason);
     qemuDriverUpdateChardevPaths(obj);
     if (!qemuDriverWriteStatus(drv, obj, error)) {
         qemuDriverStartRollback(drv, obj);
         return FALSE;
     }
     /* virDomainEventStartedDetailType BOOTED 0 / RESTORED 2; SuspendedDetail PAUSED 0 /
-     * RESTORED 5 */
+     * RESTORED 5 (as libvirt: a restore left paused by its image, not by the caller). A
+     * restored domain left paused is "paused (migrating)" in libvirt 9.0 too. */
     qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STARTED, restore ? 2 : 0);
     if (paused)
-        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED, restore ? 5 : 0);
+        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED,
+                                restore && !restore->pausedByFlag ? 5 : 0);
     return TRUE;
 }
 

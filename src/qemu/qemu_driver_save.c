@@ -525,6 +525,7 @@ qemuRestoreImage(qvirDriver *drv, qemuSaveImage *img, const char *dxml, unsigned
         .run = (flags & QEMU_SAVE_RUNNING)  ? TRUE
                : (flags & QEMU_SAVE_PAUSED) ? FALSE
                                             : qemuSaveImageGetRunning(img),
+        .pausedByFlag = (flags & QEMU_SAVE_PAUSED) != 0,
     };
     guint32 boot = qemuSaveImageGetBootVcpus(img);
     unsigned int online;

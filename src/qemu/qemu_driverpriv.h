@@ -91,6 +91,7 @@ typedef struct {
     gpointer opaque;
     gboolean run;
     unsigned int vcpus; /* online vCPUs once loaded (some hot-plugged by LOAD); 0: as started */
+    gboolean pausedByFlag; /* !RUN because the caller asked (SUSPENDED/PAUSED, not /RESTORED) */
 } qemuDriverRestore;
 
 /* Job held, OBJ inactive: start LIVE (ownership passes) from RESTORE. */
