@@ -1176,10 +1176,11 @@ testRpcBadInput(void)
         close(bad);
         faultRpcServed(good, serial++);
     }
-    /* Wrong program, wrong version: an error reply, and the connection stays usable. */
+    /* Wrong program, wrong version: an error reply, and the connection stays usable. (The
+     * QEMU program, 0x20008087, is served: qemu-monitor-command.) */
     bad = faultRpcConnect();
     {
-        g_autoptr(GByteArray) p1 = faultRpcPacket(0x20008087, 1, 1, QVIR_RPC_CALL, 1, empty);
+        g_autoptr(GByteArray) p1 = faultRpcPacket(0x20008088, 1, 1, QVIR_RPC_CALL, 1, empty);
         g_autoptr(GByteArray) p2 =
             faultRpcPacket(QVIR_RPC_REMOTE_PROGRAM, 2, 1, QVIR_RPC_CALL, 2, empty);
 

@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 
 #include "qemu/qemu_monitor.h"
+#include "qemu/qemu_saveimage.h"
 #include "rpc/remote_dispatch.h"
 #include "rpc/remote_protocol.h"
 #include "rpc/rpc_packet.h"
@@ -309,6 +310,40 @@ testQmpLinesJsonGlibLeaks(void)
     }
 }
 
+/*
+ * Found by fuzz_saveimage under ASan (corpus: crash-xml-read-past-header-length): the XML
+ * was taken up to its first NUL in the region before the data, not by the header's length,
+ * so padding that is not zero ran past the buffer (and the XML never matched its checksum).
+ * An image whose padding after the XML holds no NUL opens, with exactly its XML.
+ */
+static void
+testSaveImageXmlPadding(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("fuzzregress-save");
+    g_autofree char *path = g_build_filename(dir, "image.save", NULL);
+    g_autoptr(qemuSaveImageWriter) w = NULL;
+    g_autoptr(qemuSaveImage) img = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *contents = NULL;
+    static const char xml[] = "<domain type='qemu'><name>pad</name></domain>\n";
+    static const guint8 data[] = "QEVM migration stream";
+    gsize size = 0;
+
+    w = qemuSaveImageWriterOpen(path, xml, TRUE, 0, FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_true(qemuSaveImageWriterWrite(w, data, sizeof(data), &error));
+    g_assert_true(qemuSaveImageWriterCommit(w, &error));
+    g_assert_true(g_file_get_contents(path, &contents, &size, NULL));
+    /* the XML starts at 512 and the data at 4096 */
+    memset(contents + 512 + strlen(xml), 'A', 4096 - 512 - strlen(xml));
+    g_assert_true(g_file_set_contents(path, contents, size, NULL));
+
+    img = qemuSaveImageOpen(path, FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qemuSaveImageGetXML(img), ==, xml);
+    qvirTestTempDirRemove(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -323,6 +358,7 @@ main(int argc, char **argv)
     g_test_add_func("/fuzzregress/xdr/read-on-null", testXdrReadOnNull);
     g_test_add_func("/fuzzregress/xdr/write-empty-opaque", testXdrWriteEmptyOpaque);
     g_test_add_func("/fuzzregress/qmp/json-glib-leaky-lines", testQmpLinesJsonGlibLeaks);
+    g_test_add_func("/fuzzregress/saveimage/xml-padding", testSaveImageXmlPadding);
 
     return g_test_run();
 }

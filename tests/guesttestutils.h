@@ -87,11 +87,15 @@ testGuestKernel(char **kernel, char **modules)
     return FALSE;
 }
 
+/* The initramfs with INIT as /init and, besides the virtio modules, EXTRA (module paths
+ * under MODULES, NULL-terminated; may be NULL). */
 static gboolean
-testGuestInitrd(const char *modules, const char *path)
+testGuestInitrdFull(const char *modules, const char *path, const char *init,
+                    const char *const *extra)
 {
     g_autoptr(GByteArray) cpio = g_byte_array_new();
     g_autofree char *busybox = NULL;
+    guint nextra = extra ? g_strv_length((char **)extra) : 0;
     gsize len = 0;
 
     if (!g_file_get_contents("/bin/busybox", &busybox, &len, NULL))
@@ -102,10 +106,13 @@ testGuestInitrd(const char *modules, const char *path)
     testCpioAdd(cpio, "sys", 040755, NULL, 0);
     testCpioAdd(cpio, "dev", 040755, NULL, 0);
     testCpioAdd(cpio, "bin/busybox", 0100755, busybox, len);
-    testCpioAdd(cpio, "init", 0100755, GUEST_INIT, strlen(GUEST_INIT));
-    for (guint i = 0; i < G_N_ELEMENTS(testGuestModules); i++) {
-        g_autofree char *src = g_build_filename(modules, testGuestModules[i], NULL);
-        g_autofree char *base = g_path_get_basename(testGuestModules[i]);
+    testCpioAdd(cpio, "init", 0100755, init, strlen(init));
+    for (guint i = 0; i < G_N_ELEMENTS(testGuestModules) + nextra; i++) {
+        const char *mod = i < G_N_ELEMENTS(testGuestModules)
+                              ? testGuestModules[i]
+                              : extra[i - G_N_ELEMENTS(testGuestModules)];
+        g_autofree char *src = g_build_filename(modules, mod, NULL);
+        g_autofree char *base = g_path_get_basename(mod);
         g_autofree char *dst = g_build_filename("lib", base, NULL);
         g_autofree char *data = NULL;
         gsize dlen = 0;
@@ -116,6 +123,12 @@ testGuestInitrd(const char *modules, const char *path)
     }
     testCpioAdd(cpio, "TRAILER!!!", 0, NULL, 0);
     return g_file_set_contents(path, (const char *)cpio->data, cpio->len, NULL);
+}
+
+static gboolean
+testGuestInitrd(const char *modules, const char *path)
+{
+    return testGuestInitrdFull(modules, path, GUEST_INIT, NULL);
 }
 
 /* Read the console into LOG until it shows WHAT (TRUE) or TIMEOUT_S passes. */

@@ -42,6 +42,8 @@ static const qemuxml2argvCase cases[] = {
     {"cache-none-q35", "latest"},
     {"cache-unsafe-q35", "latest"},
     {"cache-virtio-scsi", "latest"},
+    /* one vCPU online at start, one more hot-pluggable (libvirt's smp case) */
+    {"vcpu-current", "latest"},
     /* the same with the recorded QEMU 7.2 */
     {"cache-none", "qemu-7.2"},
     {"cache-directsync", "qemu-7.2"},

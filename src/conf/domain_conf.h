@@ -443,8 +443,9 @@ struct _qvirDomainDef {
 
     unsigned long long memoryKiB;        /* <memory>, stored in KiB whatever the unit written */
     unsigned long long currentMemoryKiB; /* <currentMemory>; defaults to memory */
-    unsigned int vcpus;
-    unsigned int iothreads; /* <iothreads>N</iothreads>: iothread1..N */
+    unsigned int vcpus;                  /* <vcpu>: the maximum */
+    unsigned int vcpusCurrent;           /* <vcpu current=>: online at start; 0 = all of them */
+    unsigned int iothreads;              /* <iothreads>N</iothreads>: iothread1..N */
 
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */

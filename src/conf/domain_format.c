@@ -1001,7 +1001,11 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     g_string_append_printf(buf, "<currentMemory unit='KiB'>%llu</currentMemory>\n",
                            def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
     qvirBufIndent(buf, ci);
-    g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+    if (def->vcpusCurrent && def->vcpusCurrent != def->vcpus)
+        g_string_append_printf(buf, "<vcpu placement='static' current='%u'>%u</vcpu>\n",
+                               def->vcpusCurrent, def->vcpus);
+    else
+        g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
     if (def->iothreads) {
         qvirBufIndent(buf, ci);
         g_string_append_printf(buf, "<iothreads>%u</iothreads>\n", def->iothreads);

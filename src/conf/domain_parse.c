@@ -2188,12 +2188,14 @@ qvirDomainCurrentMemoryParse(xmlNodePtr node, void *opaque, unsigned int flags, 
 static gboolean
 qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"placement", NULL};
+    static const char *const attrs[] = {"placement", "current", NULL};
     static const char *const placements[] = {"static", NULL};
     qvirDomainParseState *st = opaque;
     g_autofree char *placement = NULL;
     g_autofree char *text = NULL;
+    g_autofree char *current = NULL;
     unsigned long long val;
+    unsigned long long cur = 0;
 
     if (st->haveVcpu)
         return qvirXMLDuplicate(node, error);
@@ -2210,6 +2212,20 @@ qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **
         return FALSE;
     }
     st->def->vcpus = (unsigned int)val;
+    if ((current = qvirXMLPropString(node, "current"))) {
+        if (!qvirStrToUInt(current, 10, 4096, &cur) || cur == 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid value for attribute 'current' in element 'vcpu': '%s'.", current);
+            return FALSE;
+        }
+        if (cur > val) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                                "unsupported configuration: maximum vCPU count must not be less "
+                                "than current vCPU count");
+            return FALSE;
+        }
+        st->def->vcpusCurrent = cur == val ? 0 : (unsigned int)cur;
+    }
     return TRUE;
 }
 

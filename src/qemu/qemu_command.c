@@ -373,7 +373,13 @@ qemuBuildSmpAndUUID(qemuBuildCtx *ctx)
     char uuid[QVIR_UUID_STRING_BUFLEN];
     unsigned int n = ctx->def->vcpus ? ctx->def->vcpus : 1;
 
-    qemuBuildArgf(ctx, "-smp", "%u,sockets=%u,cores=1,threads=1", n, n);
+    /* libvirt: "N" alone when all vCPUs are online, else "CUR,maxcpus=N" (the rest are
+     * hot-pluggable sockets) */
+    if (ctx->def->vcpusCurrent && ctx->def->vcpusCurrent < n)
+        qemuBuildArgf(ctx, "-smp", "%u,maxcpus=%u,sockets=%u,cores=1,threads=1",
+                      ctx->def->vcpusCurrent, n, n);
+    else
+        qemuBuildArgf(ctx, "-smp", "%u,sockets=%u,cores=1,threads=1", n, n);
     for (unsigned int i = 1; i <= ctx->def->iothreads; i++) {
         JsonObject *obj = json_object_new();
 
@@ -1332,6 +1338,8 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
     qemuBuildAudio(&ctx);
     if (!qemuBuildGraphics(&ctx, error) || !qemuBuildVideos(&ctx, error))
         return NULL;
+    if (ctx.opts->incoming)
+        qemuBuildArgPair(&ctx, "-incoming", ctx.opts->incoming);
     qemuBuildMemballoon(&ctx);
     qemuBuildRNGs(&ctx);
     if (qemuCapsGet(caps, QEMU_CAPS_SECCOMP_SANDBOX))

@@ -26,6 +26,8 @@ typedef struct {
     /* With domainDir set, -object secret masterKey0 reads DOMAINDIR/master-key.aes, which
      * the caller must have written; set this to leave it out. */
     gboolean noMasterKey;
+    /* -incoming URI (libvirt's restore: "defer", then migrate-incoming); NULL = none. */
+    const char *incoming;
 } qemuBuildCommandLineOpts;
 
 typedef struct {

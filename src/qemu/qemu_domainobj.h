@@ -54,6 +54,7 @@ struct _qemuDomainObj {
     gboolean rebootPending; /* virDomainReboot asked the guest to power off: start again */
     gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
     gboolean shutdownEventPending; /* ... and clients have not been told yet */
+    gboolean taintCustomMonitor;   /* qemu-monitor-command was used on this run */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */
@@ -68,12 +69,14 @@ void qemuDomainSnapshotFree(qemuDomainSnapshot *snap);
 typedef enum {
     QEMU_DOMAIN_RUNNING_UNKNOWN = 0,
     QEMU_DOMAIN_RUNNING_BOOTED = 1,
+    QEMU_DOMAIN_RUNNING_RESTORED = 3,
     QEMU_DOMAIN_RUNNING_UNPAUSED = 5,
 } qemuDomainRunningReason;
 
 typedef enum {
     QEMU_DOMAIN_PAUSED_UNKNOWN = 0,
     QEMU_DOMAIN_PAUSED_USER = 1,
+    QEMU_DOMAIN_PAUSED_MIGRATION = 2,
 } qemuDomainPausedReason;
 
 typedef enum {
@@ -81,6 +84,7 @@ typedef enum {
     QEMU_DOMAIN_SHUTOFF_SHUTDOWN = 1,
     QEMU_DOMAIN_SHUTOFF_DESTROYED = 2,
     QEMU_DOMAIN_SHUTOFF_CRASHED = 3,
+    QEMU_DOMAIN_SHUTOFF_SAVED = 5,
     QEMU_DOMAIN_SHUTOFF_FAILED = 6,
     QEMU_DOMAIN_SHUTOFF_DAEMON = 8,
 } qemuDomainShutoffReason;

@@ -47,6 +47,7 @@
 #define QEMU_XML_INACTIVE (1u << 1)
 #define QEMU_XML_UPDATE_CPU (1u << 2)
 #define QEMU_XML_MIGRATABLE (1u << 3)
+#define QEMU_UNDEFINE_MANAGED_SAVE (1u << 0)
 #define QEMU_UNDEFINE_SNAPSHOTS_METADATA (1u << 1)
 #define QEMU_UNDEFINE_ALL_FLAGS 0x7fu
 
@@ -140,6 +141,8 @@ qemuDriverStoppedDetail(int shutoffReason)
         return 1;
     case QEMU_DOMAIN_SHUTOFF_CRASHED:
         return 2;
+    case QEMU_DOMAIN_SHUTOFF_SAVED:
+        return 4;
     case QEMU_DOMAIN_SHUTOFF_FAILED:
         return 5;
     default:
@@ -257,7 +260,7 @@ qemuDriverLabelJournalPath(qvirDriver *drv, const char *name)
     return g_build_filename(drv->cfg->statusDir, file, NULL);
 }
 
-static char *
+char *
 qemuDriverDomainDir(qvirDriver *drv, int id, const char *name)
 {
     g_autofree char *dir = g_strdup_printf("domain-%d-%s", id, name);
@@ -345,7 +348,7 @@ qemuDriverDefEmulator(qvirDriver *drv, const qvirDomainDef *def)
 }
 
 /* Parse and check a definition as define/create/domxml-to-native get it. */
-static qvirDomainDef *
+qvirDomainDef *
 qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
@@ -482,6 +485,11 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_STOP, 0);
     } else if (g_strcmp0(name, "RESUME") == 0) {
         qemuDriverQueueTask(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_RESUME, 0);
+    } else if (g_strcmp0(name, "BALLOON_CHANGE") == 0 && data &&
+               json_object_has_member(data, "actual") && obj->liveDef) {
+        /* as libvirt: the live <currentMemory> follows what the guest gave back */
+        obj->liveDef->currentMemoryKiB =
+            (unsigned long long)json_object_get_int_member(data, "actual") / 1024;
     } else if (g_strcmp0(name, "DEVICE_DELETED") == 0 && data &&
                json_object_has_member(data, "device")) {
         const char *alias = json_object_get_string_member(data, "device");
@@ -577,6 +585,7 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     obj->id = -1;
     obj->state = QVIR_DOMAIN_SHUTOFF;
     obj->reason = reason;
+    obj->taintCustomMonitor = FALSE;
     transient = obj->def == NULL;
     qemuDomainObjUnlock(obj);
 
@@ -648,7 +657,8 @@ qemuDriverTaskUpdateState(qvirDriver *drv, qemuDomainObj *obj, qemuDriverTaskKin
 }
 
 static gboolean qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
-                                      unsigned int flags, GError **error);
+                                      unsigned int flags, const qemuDriverRestore *restore,
+                                      GError **error);
 
 /* libvirt's VIR_DOMAIN_EVENT_SHUTDOWN (6) / _GUEST (1) once for a guest power-off (job held). */
 #define QEMU_EVENT_SHUTDOWN 6
@@ -695,7 +705,7 @@ qemuDriverHandleExit(qvirDriver *drv, qemuDomainObj *obj, qemuProcessExitReason 
         return;
     }
     qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STOPPED, qemuDriverStoppedDetail(shutoff));
-    if (!qemuDriverStartDomain(drv, obj, restart, 0, &err)) {
+    if (!qemuDriverStartDomain(drv, obj, restart, 0, NULL, &err)) {
         gboolean transient;
 
         g_message("domain '%s': restart after reboot failed: %s", obj->name, err->message);
@@ -858,13 +868,37 @@ qemuDriverSetupTransientDisks(qemuProcess *proc, qvirDomainDef *def, const qemuC
     return ret != NULL;
 }
 
+/* A restore's part of the start: QEMU is up and paused with -incoming; load its state, then
+ * "cont" when the image says the guest ran. */
+static gboolean
+qemuDriverStartRestore(qemuProcess *proc, const qemuDriverRestore *restore, GError **error)
+{
+    g_autoptr(JsonNode) ret = NULL;
+
+    if (!restore->load(proc, restore->opaque, error))
+        return FALSE;
+    if (!restore->run)
+        return TRUE;
+    ret = qemuMonitorCommand(qemuProcessGetMonitor(proc), "cont", NULL,
+                             QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+gboolean
+qemuDriverStartDomainRestore(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
+                             const qemuDriverRestore *restore, GError **error)
+{
+    return qemuDriverStartDomain(drv, obj, live, 0, restore, error);
+}
+
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
- * On failure nothing is left: no process, no status file, no chain.
+ * On failure nothing is left: no process, no status file, no chain. RESTORE: the state
+ * comes from a save image instead of a boot.
  */
 static gboolean
 qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, unsigned int flags,
-                      GError **error)
+                      const qemuDriverRestore *restore, GError **error)
 {
     g_autoptr(qvirDomainDef) def = live;
     g_autofree char *domainDir = NULL;
@@ -875,8 +909,9 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     qemuDriverProcCtx *ctx;
     const qemuCaps *caps;
     qemuProcess *proc;
-    gboolean paused = (flags & QEMU_START_PAUSED) != 0;
+    gboolean paused = restore ? !restore->run : (flags & QEMU_START_PAUSED) != 0;
     gboolean transientDisks = qemuDriverDefHasTransientDisks(def);
+    int runReason = restore ? QEMU_DOMAIN_RUNNING_RESTORED : QEMU_DOMAIN_RUNNING_BOOTED;
 
     if (!(caps = qemuDriverGetCaps(drv, qemuDriverDefEmulator(drv, def), error)))
         return FALSE;
@@ -902,6 +937,10 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.security = drv->security;
     opts.privateDev = drv->cfg->mountNamespace;
     opts.labelJournal = journalPath = qemuDriverLabelJournalPath(drv, def->name);
+    if (restore) {
+        opts.incoming = restore->incoming;
+        opts.startPaused = TRUE;
+    }
 
     ctx = qemuDriverProcCtxNew(drv, obj);
     qemuDomainObjLock(obj);
@@ -910,6 +949,12 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     qemuDomainObjUnlock(obj);
 
     proc = qemuProcessStart(def, caps, &opts, &qemuDriverProcCallbacks, ctx, error);
+    if (proc && restore && !qemuDriverStartRestore(proc, restore, error)) {
+        (void)qemuProcessStop(proc, NULL);
+        qemuProcessFree(g_steal_pointer(&proc));
+    }
+    if (proc && restore && restore->vcpus)
+        def->vcpusCurrent = restore->vcpus == def->vcpus ? 0 : restore->vcpus;
     if (proc && transientDisks &&
         !qemuDriverSetupTransientDisks(proc, def, caps, drv->security, paused, error)) {
         (void)qemuProcessStop(proc, NULL);
@@ -928,16 +973,23 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
     qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&def),
                             paused ? QVIR_DOMAIN_PAUSED : QVIR_DOMAIN_RUNNING,
-                            paused ? QEMU_DOMAIN_PAUSED_USER : QEMU_DOMAIN_RUNNING_BOOTED);
+                            paused ? (restore ? QEMU_DOMAIN_PAUSED_MIGRATION
+                                              : QEMU_DOMAIN_PAUSED_USER)
+                                   : runReason);
+    qemuDriverUpdateChardevPaths(obj);
     if (!qemuDriverWriteStatus(drv, obj, error)) {
         qemuDriverStartRollback(drv, obj);
         return FALSE;
     }
     /* The status file holds the chains now: it is what a restarted daemon restores from. */
     (void)g_unlink(journalPath);
-    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STARTED, 0 /* booted */);
+    /* virDomainEventStartedDetailType BOOTED 0 / RESTORED 2; SuspendedDetail PAUSED 0 /
+     * RESTORED 5 (as libvirt: a restore left paused by its image, not by the caller). A
+     * restored domain left paused is "paused (migrating)" in libvirt 9.0 too. */
+    qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_STARTED, restore ? 2 : 0);
     if (paused)
-        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED, 0 /* paused */);
+        qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_SUSPENDED,
+                                restore && !restore->pausedByFlag ? 5 : 0);
     return TRUE;
 }
 
@@ -1587,6 +1639,19 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
         qemuDomainObjEndJob(obj);
         return FALSE;
     }
+    if (qemuDriverHasManagedSave(drv, obj)) {
+        if (!(flags & QEMU_UNDEFINE_MANAGED_SAVE)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Requested operation is not valid: Refusing to undefine while domain "
+                        "managed save image exists");
+            qemuDomainObjEndJob(obj);
+            return FALSE;
+        }
+        if (!qemuDriverManagedSaveDiscard(drv, obj, error)) {
+            qemuDomainObjEndJob(obj);
+            return FALSE;
+        }
+    }
     path = qemuDriverDefPath(drv, obj->name);
     if (!qemuDriverUnlink(path, error)) {
         qemuDomainObjEndJob(obj);
@@ -1637,8 +1702,17 @@ qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int 
     if (active) {
         qemuDriverErrorRunning(error);
         ok = FALSE;
+    } else if (live && qemuDriverHasManagedSave(drv, obj)) {
+        /* As libvirt: the saved state wins unless FORCE_BOOT discards it. */
+        qvirDomainDefFree(live);
+        if (flags & QEMU_START_FORCE_BOOT)
+            ok = qemuDriverManagedSaveDiscard(drv, obj, error) &&
+                 (live = qvirDomainDefCopy(obj->def, 0, error)) &&
+                 qemuDriverStartDomain(drv, obj, live, flags, NULL, error);
+        else
+            ok = qemuDriverStartManagedSave(drv, obj, flags, error);
     } else {
-        ok = live && qemuDriverStartDomain(drv, obj, live, flags, error);
+        ok = live && qemuDriverStartDomain(drv, obj, live, flags, NULL, error);
     }
     qemuDomainObjEndJob(obj);
     return ok;
@@ -1655,17 +1729,26 @@ qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
 qvirDomainRef *
 qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
 {
-    g_autoptr(qvirDomainDef) def = NULL;
+    qvirDomainDef *def;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+        return NULL;
+    if (!(def = qemuDriverParseDef(drv, xml, error)))
+        return NULL;
+    return qemuDriverCreateDef(drv, def, flags, NULL, error);
+}
+
+qvirDomainRef *
+qemuDriverCreateDef(qvirDriver *drv, qvirDomainDef *newDef, unsigned int flags,
+                    const qemuDriverRestore *restore, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = newDef;
     g_autoptr(qemuDomainObj) obj = NULL;
     qvirDomainDef *live = NULL;
     gboolean isNew;
     gboolean active;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
-        return NULL;
-    if (!(def = qemuDriverParseDef(drv, xml, error)))
-        return NULL;
     if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupTransient, &def, &isNew,
                                      error)))
         return NULL;
@@ -1689,7 +1772,7 @@ qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, 
                     "Requested operation is not valid: domain '%s' is already active", obj->name);
         ok = FALSE;
     } else {
-        ok = live && qemuDriverStartDomain(drv, obj, live, flags, error);
+        ok = live && qemuDriverStartDomain(drv, obj, live, flags, restore, error);
     }
 
     if (isNew) {
@@ -1740,6 +1823,88 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
     qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_DESTROYED, TRUE);
     qemuDomainObjEndJob(obj);
     return TRUE;
+}
+
+void
+qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_autoptr(GError) err = NULL;
+    qemuProcess *proc;
+
+    qemuDomainObjLock(obj);
+    proc = obj->proc;
+    qemuDomainObjUnlock(obj);
+    if (proc && !qemuProcessStop(proc, &err))
+        g_message("domain '%s': stopping QEMU after the save: %s", obj->name, err->message);
+    qemuDriverReleaseProcess(obj);
+    qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_SAVED, TRUE);
+}
+
+static const char *qemuDriverJsonString(JsonObject *obj, const char *name);
+
+/* CHRS' pty devices get the path QEMU reports for their chardev "char" + alias. */
+static void
+qemuDriverSetPtyPaths(GPtrArray *chrs, JsonArray *devs)
+{
+    for (guint i = 0; chrs && i < chrs->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(chrs, i);
+        g_autofree char *label = NULL;
+
+        if (!chr->info.alias || g_strcmp0(chr->type, "pty") != 0)
+            continue;
+        label = g_strdup_printf("char%s", chr->info.alias);
+        for (guint j = 0; j < json_array_get_length(devs); j++) {
+            JsonObject *dev = json_array_get_object_element(devs, j);
+            const char *file = dev ? qemuDriverJsonString(dev, "filename") : NULL;
+
+            if (!dev || g_strcmp0(qemuDriverJsonString(dev, "label"), label) != 0 || !file ||
+                !g_str_has_prefix(file, "pty:"))
+                continue;
+            g_free(chr->ptyPath);
+            chr->ptyPath = g_strdup(file + strlen("pty:"));
+        }
+    }
+}
+
+void
+qemuDriverUpdateChardevPaths(qemuDomainObj *obj)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    qemuProcess *proc;
+    JsonArray *devs;
+
+    qemuDomainObjLock(obj);
+    proc = obj->proc;
+    qemuDomainObjUnlock(obj);
+    if (!proc)
+        return;
+    ret = qemuMonitorCommand(qemuProcessGetMonitor(proc), "query-chardev", NULL,
+                             QEMU_MONITOR_DEFAULT_TIMEOUT_MS, &err);
+    if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
+        g_message("domain '%s': query-chardev: %s", obj->name, err ? err->message : "no list");
+        return;
+    }
+    devs = json_node_get_array(ret);
+    qemuDomainObjLock(obj);
+    if (obj->liveDef) {
+        qvirDomainDef *def = obj->liveDef;
+
+        qemuDriverSetPtyPaths(def->serials, devs);
+        qemuDriverSetPtyPaths(def->channels, devs);
+        /* a serial-type <console> is the first serial port */
+        for (guint i = 0; i < def->consoles->len; i++) {
+            qvirDomainChrDef *con = g_ptr_array_index(def->consoles, i);
+
+            if (i == 0 && def->serials->len > 0 && g_strcmp0(con->targetType, "virtio") != 0) {
+                g_free(con->ptyPath);
+                con->ptyPath =
+                    g_strdup(((qvirDomainChrDef *)g_ptr_array_index(def->serials, 0))->ptyPath);
+            }
+        }
+        qemuDriverSetPtyPaths(def->consoles, devs);
+    }
+    qemuDomainObjUnlock(obj);
 }
 
 /* ---- queries ---------------------------------------------------------------------- */
@@ -1831,7 +1996,7 @@ qvirDriverDomainGetInfo(qvirDriver *drv, const unsigned char *uuid, qvirDomainIn
     if ((def = qemuDomainObjGetDef(obj))) {
         info->maxMemKiB = def->memoryKiB;
         info->memoryKiB = def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB;
-        info->nrVirtCpu = def->vcpus;
+        info->nrVirtCpu = def->vcpusCurrent ? def->vcpusCurrent : def->vcpus;
     }
     info->state = obj->state;
     if (obj->proc)
@@ -2083,15 +2248,7 @@ qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const ch
 /* QMP commands of these verbs answer at once; a QEMU that does not is not waited on long. */
 #define QEMU_DRIVER_QMP_TIMEOUT_MS 10000
 
-/* OBJ's job held on a running domain: its monitor in *MON and its state. */
-typedef struct {
-    qemuDomainObj *obj;
-    qemuMonitor *mon;
-    int state;
-    int reason;
-} qemuDriverRunning;
-
-static void
+void
 qemuDriverRunningEnd(qemuDriverRunning *run)
 {
     if (!run->obj)
@@ -2100,7 +2257,7 @@ qemuDriverRunningEnd(qemuDriverRunning *run)
     g_clear_pointer(&run->obj, qemuDomainObjUnref);
 }
 
-static gboolean
+gboolean
 qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
                        qemuDriverRunning *run, GError **error)
 {

@@ -293,3 +293,61 @@ GPtrArray *qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char 
  * (<metadata> elements) is not supported. */
 char *qvirDriverDomainGetMetadata(qvirDriver *drv, const unsigned char *uuid, int type,
                                   unsigned int flags, GError **error);
+
+/* ---- save images (qemu_driver_save.c) -------------------------------------------------
+ * FLAGS: libvirt's virDomainSaveRestoreFlags: BYPASS_CACHE 1 (O_DIRECT), RUNNING 2,
+ * PAUSED 4. The image (qemu_saveimage.h) is written atomically; a save stops the domain
+ * (shut off, reason saved), a restore starts it with the saved state. A managed save image
+ * lives at STATEDIR/qemu/save/NAME.save; starting the domain restores from it (FORCE_BOOT
+ * discards it), undefine refuses while it exists (unless UNDEFINE_MANAGED_SAVE). */
+gboolean qvirDriverDomainSave(qvirDriver *drv, const unsigned char *uuid, const char *to,
+                              const char *dxml, unsigned int flags, GError **error);
+gboolean qvirDriverDomainRestore(qvirDriver *drv, const char *from, const char *dxml,
+                                 unsigned int flags, GError **error);
+gboolean qvirDriverDomainManagedSave(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                     GError **error);
+int qvirDriverDomainHasManagedSaveImage(qvirDriver *drv, const unsigned char *uuid,
+                                        unsigned int flags, GError **error);
+gboolean qvirDriverDomainManagedSaveRemove(qvirDriver *drv, const unsigned char *uuid,
+                                           unsigned int flags, GError **error);
+char *qvirDriverDomainManagedSaveGetXMLDesc(qvirDriver *drv, const unsigned char *uuid,
+                                            unsigned int flags, GError **error);
+char *qvirDriverDomainSaveImageGetXMLDesc(qvirDriver *drv, const char *file, unsigned int flags,
+                                          GError **error);
+gboolean qvirDriverDomainSaveImageDefineXML(qvirDriver *drv, const char *file, const char *dxml,
+                                            unsigned int flags, GError **error);
+
+/* ---- guest verbs (qemu_driver_guest.c) -------------------------------------------------- */
+
+/* virDomainOpenConsole: an open fd (raw mode) on the pty of DEVNAME (an alias; NULL: the
+ * first console, else the first serial port); *KEY names the device for exclusive access.
+ * FLAGS: FORCE 1, SAFE 2 (exclusivity is the caller's, per KEY). */
+int qvirDriverDomainOpenConsole(qvirDriver *drv, const unsigned char *uuid, const char *devName,
+                                unsigned int flags, char **key, GError **error);
+/* KiB. FLAGS: AFFECT_LIVE 1 (balloon), AFFECT_CONFIG 2, MEM_MAXIMUM 4 (config only). */
+gboolean qvirDriverDomainSetMemory(qvirDriver *drv, const unsigned char *uuid,
+                                   unsigned long long memKiB, unsigned int flags, GError **error);
+/* FLAGS: AFFECT_LIVE 1 (vCPU hot-plug), AFFECT_CONFIG 2, VCPU_MAXIMUM 4; GUEST 8 needs an
+ * agent. */
+gboolean qvirDriverDomainSetVcpus(qvirDriver *drv, const unsigned char *uuid, unsigned int nvcpus,
+                                  unsigned int flags, GError **error);
+int qvirDriverDomainGetVcpusFlags(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                  GError **error);
+/* An fd to read the image from (unlinked temporary file), its MIME type in *MIME. */
+int qvirDriverDomainScreenshot(qvirDriver *drv, const unsigned char *uuid, unsigned int screen,
+                               unsigned int flags, char **mime, GError **error);
+gboolean qvirDriverDomainSendKey(qvirDriver *drv, const unsigned char *uuid, unsigned int codeset,
+                                 unsigned int holdtime, const guint32 *keycodes, guint nkeycodes,
+                                 unsigned int flags, GError **error);
+/* Through the guest agent channel org.qemu.guest_agent.0 (unix, bind mode). */
+gboolean qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *seconds,
+                                 unsigned int *nseconds, unsigned int flags, GError **error);
+/* virsh qemu-monitor-command: CMD is a QMP command (JSON; QEMU's whole reply comes back, an
+ * error reply too) or, with VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP 1, an HMP line (its text
+ * output). Taints the domain ("custom-monitor") as libvirt does: a line in its QEMU log and
+ * a message for virDomainGetMessages. */
+char *qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid,
+                                         const char *cmd, unsigned int flags, GError **error);
+/* virDomainGetMessages: FLAGS DEPRECATION 1, TAINTING 2 (0: both). Array of char*. */
+GPtrArray *qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid,
+                                       unsigned int flags, GError **error);

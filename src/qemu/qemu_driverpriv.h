@@ -45,7 +45,23 @@ typedef enum {
 /* Tell clients about a lifecycle change of OBJ (no domain lock held). */
 void qemuDriverEmitLifecycle(qvirDriver *drv, qemuDomainObj *obj, int event, int detail);
 
+/* OBJ's job held on a running domain: its monitor in MON and its state. */
+typedef struct {
+    qemuDomainObj *obj;
+    qemuMonitor *mon;
+    int state;
+    int reason;
+} qemuDriverRunning;
+gboolean qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+                                qemuDriverRunning *run, GError **error);
+void qemuDriverRunningEnd(qemuDriverRunning *run);
+
+/* qemu_driver_guest.c: hot-plug vCPUs (sockets) FROM..TO-1 as virsh setvcpus does. */
+gboolean qemuDriverPlugVcpus(qemuMonitor *mon, unsigned int from, unsigned int to, GError **error);
+
 /* Shared helpers of qemu_driver.c. */
+/* A running domain's scratch directory (STATEDIR/qemu/domain-ID-NAME). */
+char *qemuDriverDomainDir(qvirDriver *drv, int id, const char *name);
 gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
                               GError **error);
 qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
@@ -67,3 +83,38 @@ void qemuDriverDiscardSnapshots(qvirDriver *drv, qemuDomainObj *obj);
 guint qemuDriverSnapshotCount(const qemuDomainObj *obj); /* mutex held */
 /* After a reconnect (job held): adopt QEMU's block jobs, follow ones that ended unseen. */
 void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
+
+/* ---- save images (qemu_driver_save.c) ---- */
+
+/* A start from a save image: QEMU starts paused with -incoming INCOMING; LOAD feeds it the
+ * state; RUN: "cont" afterwards (else the domain stays paused). */
+typedef struct {
+    const char *incoming;
+    gboolean (*load)(qemuProcess *proc, gpointer opaque, GError **error);
+    gpointer opaque;
+    gboolean run;
+    unsigned int vcpus; /* online vCPUs once loaded (some hot-plugged by LOAD); 0: as started */
+    gboolean pausedByFlag; /* !RUN because the caller asked (SUSPENDED/PAUSED, not /RESTORED) */
+} qemuDriverRestore;
+
+/* Job held, OBJ inactive: start LIVE (ownership passes) from RESTORE. */
+gboolean qemuDriverStartDomainRestore(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live,
+                                      const qemuDriverRestore *restore, GError **error);
+/* Job held, OBJ active: QEMU has written its state; stop it, shut off with reason saved. */
+void qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj);
+/* Set the live <serial>/<console> pty paths from QEMU (query-chardev). Job held. */
+void qemuDriverUpdateChardevPaths(qemuDomainObj *obj);
+/* The managed save image of OBJ exists. */
+gboolean qemuDriverHasManagedSave(qvirDriver *drv, qemuDomainObj *obj);
+/* Job held: remove OBJ's managed save image. */
+gboolean qemuDriverManagedSaveDiscard(qvirDriver *drv, qemuDomainObj *obj, GError **error);
+/* Job held, OBJ inactive and persistent: start from its managed save image, which is removed
+ * once the domain runs. */
+gboolean qemuDriverStartManagedSave(qvirDriver *drv, qemuDomainObj *obj, unsigned int flags,
+                                    GError **error);
+/* Create a transient domain from DEF (ownership passes), or start the inactive domain of
+ * that name and UUID on it; RESTORE as for qemuDriverStartDomainRestore (NULL: boot). */
+qvirDomainRef *qemuDriverCreateDef(qvirDriver *drv, qvirDomainDef *def, unsigned int flags,
+                                   const qemuDriverRestore *restore, GError **error);
+/* Parse and validate a domain XML as define and create do. */
+qvirDomainDef *qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error);

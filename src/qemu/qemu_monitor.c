@@ -619,8 +619,30 @@ qemuMonitorGetGreeting(qemuMonitor *mon)
 /* ---- commands ------------------------------------------------------------------- */
 
 /* Write all of DATA before DEADLINE. A socket write must not raise SIGPIPE in the daemon. */
+/* The first bytes of a command, carrying FD as SCM_RIGHTS (QEMU's getfd takes the fd
+ * that arrives with the command). */
+static ssize_t
+qemuMonitorSendWithFd(int sock, const char *data, gsize len, int fd)
+{
+    char control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control,
+        .msg_controllen = sizeof(control),
+    };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
 static gboolean
-qemuMonitorWriteAll(qemuMonitor *mon, const char *data, gsize len, gint64 deadline,
+qemuMonitorWriteAll(qemuMonitor *mon, const char *data, gsize len, int fd, gint64 deadline,
                     const char *command, GError **error)
 {
     gsize done = 0;
@@ -631,7 +653,17 @@ qemuMonitorWriteAll(qemuMonitor *mon, const char *data, gsize len, gint64 deadli
         gint64 left = deadline - g_get_monotonic_time();
         ssize_t n;
 
-        if (isSocket) {
+        if (fd >= 0) {
+            n = qemuMonitorSendWithFd(mon->wfd, data + done, len - done, fd);
+            if (n < 0 && errno == ENOTSOCK) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "cannot pass a file descriptor with '%s': the monitor is no socket",
+                            command);
+                return FALSE;
+            }
+            if (n > 0)
+                fd = -1;
+        } else if (isSocket) {
             n = send(mon->wfd, data + done, len - done, MSG_NOSIGNAL);
             if (n < 0 && errno == ENOTSOCK) {
                 isSocket = FALSE;
@@ -720,6 +752,14 @@ JsonNode *
 qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsigned int timeoutMs,
                    GError **error)
 {
+    return qemuMonitorCommandWithFd(mon, command, args, -1, timeoutMs, error);
+}
+
+/* Send COMMAND (with FD when >= 0) and wait for its reply object, whatever it says. */
+static JsonObject *
+qemuMonitorExchange(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
+                    unsigned int timeoutMs, GError **error)
+{
     gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * 1000;
     qemuMonitorPending p = {0};
     g_autofree char *msg = NULL;
@@ -750,7 +790,7 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsi
     msg = qemuMonitorFormatCommand(command, args, id);
 
     g_mutex_lock(&mon->writeLock);
-    written = qemuMonitorWriteAll(mon, msg, strlen(msg), deadline, command, error);
+    written = qemuMonitorWriteAll(mon, msg, strlen(msg), fd, deadline, command, error);
     g_mutex_unlock(&mon->writeLock);
 
     g_mutex_lock(&mon->lock);
@@ -770,10 +810,25 @@ qemuMonitorCommand(qemuMonitor *mon, const char *command, JsonObject *args, unsi
     }
     g_mutex_unlock(&mon->lock);
     qemuMonitorUnref(mon);
+    return g_steal_pointer(&reply);
+}
+
+JsonNode *
+qemuMonitorCommandWithFd(qemuMonitor *mon, const char *command, JsonObject *args, int fd,
+                         unsigned int timeoutMs, GError **error)
+{
+    g_autoptr(JsonObject) reply = qemuMonitorExchange(mon, command, args, fd, timeoutMs, error);
 
     if (!reply)
         return NULL;
     return qemuMonitorReplyToResult(reply, command, error);
+}
+
+JsonObject *
+qemuMonitorCommandReply(qemuMonitor *mon, const char *command, JsonObject *args,
+                        unsigned int timeoutMs, GError **error)
+{
+    return qemuMonitorExchange(mon, command, args, -1, timeoutMs, error);
 }
 
 JsonNode *

@@ -1123,6 +1123,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.monitorFd = -1;
     bopts.domainDir = opts->domainDir;
     bopts.startPaused = TRUE; /* QEMU always starts with -S; "cont" follows the monitor */
+    bopts.incoming = opts->incoming;
     if (!(cmd = qemuBuildCommandLine(def, caps, &bopts, error)))
         goto error;
 

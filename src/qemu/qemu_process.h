@@ -56,6 +56,7 @@ typedef struct {
      * when the start fails; after a success the caller removes it once its status file is
      * written. NULL: none. */
     const char *labelJournal;
+    const char *incoming; /* -incoming URI (a restore; implies startPaused); NULL = none */
 } qemuProcessStartOpts;
 
 /*

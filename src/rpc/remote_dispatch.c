@@ -41,10 +41,6 @@
 /* VIR_CONNECT_RO */
 #define REMOTE_CONNECT_RO 1
 
-/* libvirt's virDomainModificationImpact / virDomainVcpuFlags bits */
-#define REMOTE_AFFECT_LIVE 1
-#define REMOTE_VCPU_GUEST 8
-
 /* ---- shared helpers ----------------------------------------------------------- */
 
 void
@@ -378,30 +374,12 @@ remoteDispatchDomainGetInfo(qvirRemoteCtx *ctx, remote_domain_get_info_args *arg
     return TRUE;
 }
 
-/* qvirt has no vCPU hot-plug, so the current, maximum, live and config counts are all the
- * defined <vcpu>. */
 gboolean
 remoteDispatchDomainGetVcpusFlags(qvirRemoteCtx *ctx, remote_domain_get_vcpus_flags_args *args,
                                   remote_domain_get_vcpus_flags_ret *ret, GError **error)
 {
-    remote_domain_get_info_args infoArgs = {.dom = args->dom}; /* borrowed */
-    remote_domain_get_info_ret info = {0};
-
-    /* A domain that does not exist is NO_DOMAIN whatever the flags. */
-    if (!remoteDispatchDomainGetInfo(ctx, &infoArgs, &info, error))
-        return FALSE;
-    if (args->flags & REMOTE_VCPU_GUEST) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                            "argument unsupported: guest vCPU counts need a guest agent");
-        return FALSE;
-    }
-    if ((args->flags & REMOTE_AFFECT_LIVE) && info.state == QVIR_DOMAIN_SHUTOFF) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                            "Requested operation is not valid: domain is not running");
-        return FALSE;
-    }
-    ret->num = info.nrVirtCpu;
-    return TRUE;
+    ret->num = qvirDriverDomainGetVcpusFlags(ctx->drv, args->dom.uuid, args->flags, error);
+    return ret->num >= 0;
 }
 
 /* x86 QEMU guests are "hvm". */
@@ -805,11 +783,23 @@ qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, const qvirRpcProcedure *p, GErro
     return TRUE;
 }
 
+/* libvirt's QEMU program (qemu_protocol.x) */
+#define QVIR_RPC_QEMU_PROGRAM 0x20008087u
+#define QVIR_RPC_QEMU_VERSION 1u
+
+static gboolean
+qvirRemoteAcceptsProgram(guint32 program, guint32 version)
+{
+    return program == QVIR_RPC_QEMU_PROGRAM && version == QVIR_RPC_QEMU_VERSION;
+}
+
 static gboolean
 qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeader *hdr,
                    qvirXdrReader *args, GByteArray *reply, GError **error)
 {
-    const qvirRpcProcedure *p = qvirRemoteProcLookup(hdr->procedure);
+    const qvirRpcProcedure *p = hdr->program == QVIR_RPC_QEMU_PROGRAM
+                                    ? qvirRemoteQemuProcLookup(hdr->procedure)
+                                    : qvirRemoteProcLookup(hdr->procedure);
     qvirRemoteCtx ctx = {
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
@@ -867,6 +857,7 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
         .version = QVIR_RPC_REMOTE_VERSION,
         .errDomain = QVIR_FROM_QEMU,
         .runInline = qvirRemoteRunInline,
+        .acceptsProgram = qvirRemoteAcceptsProgram,
         .dispatch = qvirRemoteDispatch,
         .opaque = drv,
         .clientNew = qvirRemoteClientNew,

@@ -43,6 +43,10 @@ gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **er
 gboolean qvirRemoteStringsTake(guint32 *len, char ***val, GPtrArray *list, gint32 max, gint32 limit,
                                const char *what, GError **error);
 
+/* The procedures of libvirt's QEMU program qvirtd serves (remote_dispatch_guest.c): PROC's
+ * entry, NULL for others. */
+const qvirRpcProcedure *qvirRemoteQemuProcLookup(gint32 proc);
+
 /* Deliver DRV's block job events to the connections that registered for them. Once, when
  * the REMOTE program is set up (remote_dispatch_disk.c). */
 void qvirRemoteDiskInit(qvirDriver *drv);

@@ -423,6 +423,7 @@ qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
     qvirRpcHeader hdr;
     qvirXdrReader rd;
     qvirRpcCall *call;
+    gboolean foreign;
 
     qvirXdrReaderInit(&rd, data, len);
     if (!qvirRpcHeaderDecode(&rd, &hdr, NULL))
@@ -447,7 +448,8 @@ qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
         return FALSE;
     }
 
-    if (hdr.program != prog->program || hdr.version != prog->version)
+    foreign = hdr.program != prog->program || hdr.version != prog->version;
+    if (foreign && !(prog->acceptsProgram && prog->acceptsProgram(hdr.program, hdr.version)))
         msg = g_strdup_printf("Cannot find program %d version %d", (int)hdr.program,
                               (int)hdr.version);
     else if (hdr.type != QVIR_RPC_CALL)
@@ -466,7 +468,7 @@ qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
     call->args = g_bytes_new(data + rd.pos, len - rd.pos);
     g_queue_push_tail(&client->calls, call);
 
-    if (prog->runInline && prog->runInline(hdr.procedure)) {
+    if (!foreign && prog->runInline && prog->runInline(hdr.procedure)) {
         qvirRpcCallRun(srv, call);
         call->done = TRUE;
         return TRUE;

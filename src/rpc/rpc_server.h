@@ -36,6 +36,9 @@ typedef struct {
     /* TRUE: dispatch PROC on the main loop, before any later packet of the
      * client is looked at (connection open/close, features, ...). */
     gboolean (*runInline)(gint32 proc);
+    /* Optional: TRUE for another PROGRAM/VERSION whose calls DISPATCH serves too (libvirt's
+     * QEMU program beside REMOTE); they always run on a worker and have no streams. */
+    gboolean (*acceptsProgram)(guint32 program, guint32 version);
     /* Decode ARGS, do the call, append the XDR return value to REPLY. Runs in a
      * worker thread unless runInline said so. FALSE with ERROR set sends an error
      * reply (REPLY's contents are then discarded). */
