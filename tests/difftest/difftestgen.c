@@ -1,0 +1,528 @@
+/*
+ * difftestgen.c: seeded domain XML over the space qvirt accepts (and a little beyond, so
+ * that refusals are compared too): machine types and their aliases, boot orders given in
+ * <os> or per device, every disk bus with the devices it takes, every cache and io mode,
+ * image formats and backing chains made by the real qemu-img, implicit and explicit
+ * controllers, and the non-disk devices qvirt parses.
+ *
+ * Every choice draws from one splitmix64 stream seeded by the seed alone, so a seed names
+ * one document for good. Adding a choice changes the documents of later seeds; the CI
+ * corpus then changes as a whole, which is fine: it is compared against libvirt, not
+ * against stored output.
+ */
+#include "difftestgen.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "../testutils.h"
+
+typedef struct {
+    guint64 state;
+} Rng;
+
+/* splitmix64 (Steele, Lea, Flood 2014): tiny, and its output for a seed never changes. */
+static guint64
+rngNext(Rng *r)
+{
+    guint64 z = (r->state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static guint
+rngBelow(Rng *r, guint n)
+{
+    return (guint)(rngNext(r) % n);
+}
+
+/* TRUE with probability PERCENT/100. */
+static gboolean
+rngChance(Rng *r, guint percent)
+{
+    return rngBelow(r, 100) < percent;
+}
+
+#define PICK(r, arr) ((arr)[rngBelow((r), G_N_ELEMENTS(arr))])
+
+typedef enum {
+    BUS_VIRTIO,
+    BUS_SATA,
+    BUS_SCSI,
+    BUS_IDE,
+    BUS_USB,
+    BUS_FDC,
+} Bus;
+
+static const char *const busNames[] = {"virtio", "sata", "scsi", "ide", "usb", "fdc"};
+
+typedef struct {
+    Rng rng;
+    const char *name;
+    const char *imageDir; /* this domain's own directory of images */
+    gboolean q35;
+    GString *xml;
+    guint nImages;
+    /* next free target letter per name prefix */
+    guint vd, sd, hd, fd;
+    guint bootOrder; /* next per-device boot order; 0 = per-device boot not used */
+    gboolean haveScsi, haveSata, haveIde, haveUsbDisk;
+} Gen;
+
+static void
+genRun(const char *const *argv)
+{
+    qvirTestRunOk(argv);
+}
+
+/* qemu-img create -q -f FMT [-b BACKING -F BFMT] DIR/FILE 1M; returns FILE's full path. */
+static char *
+genImageCreate(Gen *g, const char *fmt, const char *backing, const char *backingFmt)
+{
+    g_autofree char *file = g_strdup_printf("img%u.%s", g->nImages++, fmt);
+    char *path = g_build_filename(g->imageDir, file, NULL);
+    const char *argv[14] = {"qemu-img", "create", "-q", "-f", fmt};
+    int n = 5;
+
+    if (backing) {
+        argv[n++] = "-b";
+        argv[n++] = backing;
+        argv[n++] = "-F";
+        argv[n++] = backingFmt;
+    }
+    argv[n++] = path;
+    argv[n++] = "1M";
+    argv[n] = NULL;
+    genRun(argv);
+    return path;
+}
+
+/* A backing file name as the overlay records it: absolute, or relative to its directory. */
+static const char *
+genBackingName(Gen *g, const char *path)
+{
+    return rngChance(&g->rng, 40) ? strrchr(path, '/') + 1 : path;
+}
+
+/*
+ * An image with a chain of the shapes libvirt knows: raw; qcow2 alone or over qcow2 / raw /
+ * qed / vmdk (absolute or relative backing names, up to three layers); qed alone, over raw
+ * (the only format QED records) or over qcow2 (libvirt probes it); vmdk alone or over vmdk.
+ * *FMT gets the top's format.
+ */
+static char *
+genImage(Gen *g, const char **fmt)
+{
+    Rng *r = &g->rng;
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
+
+    switch (rngBelow(r, 12)) {
+    case 0:
+    case 1:
+        *fmt = "raw";
+        return genImageCreate(g, "raw", NULL, NULL);
+    case 2:
+    case 3:
+        *fmt = "qcow2";
+        return genImageCreate(g, "qcow2", NULL, NULL);
+    case 4:
+        base = genImageCreate(g, "qcow2", NULL, NULL);
+        *fmt = "qcow2";
+        return genImageCreate(g, "qcow2", genBackingName(g, base), "qcow2");
+    case 5:
+        base = genImageCreate(g, "qcow2", NULL, NULL);
+        mid = genImageCreate(g, "qcow2", genBackingName(g, base), "qcow2");
+        *fmt = "qcow2";
+        return genImageCreate(g, "qcow2", genBackingName(g, mid), "qcow2");
+    case 6:
+        base = genImageCreate(g, "raw", NULL, NULL);
+        *fmt = "qcow2";
+        return genImageCreate(g, "qcow2", genBackingName(g, base), "raw");
+    case 7:
+        *fmt = "qed";
+        return genImageCreate(g, "qed", NULL, NULL);
+    case 8:
+        base = genImageCreate(g, "raw", NULL, NULL);
+        *fmt = "qed";
+        return genImageCreate(g, "qed", genBackingName(g, base), "raw");
+    case 9:
+        base = genImageCreate(g, "qcow2", NULL, NULL);
+        *fmt = "qed";
+        return genImageCreate(g, "qed", genBackingName(g, base), "qcow2");
+    case 10:
+        *fmt = "vmdk";
+        if (rngChance(r, 50))
+            return genImageCreate(g, "vmdk", NULL, NULL);
+        base = genImageCreate(g, "vmdk", NULL, NULL);
+        return genImageCreate(g, "vmdk", genBackingName(g, base), "vmdk");
+    default:
+        base = rngChance(r, 50) ? genImageCreate(g, "qed", NULL, NULL)
+                                : genImageCreate(g, "vmdk", NULL, NULL);
+        *fmt = "qcow2";
+        return genImageCreate(g, "qcow2", genBackingName(g, base),
+                              g_str_has_suffix(base, ".qed") ? "qed" : "vmdk");
+    }
+}
+
+static char *
+genTarget(Gen *g, Bus bus)
+{
+    switch (bus) {
+    case BUS_VIRTIO:
+        return g_strdup_printf("vd%c", 'a' + g->vd++);
+    case BUS_IDE:
+        return g_strdup_printf("hd%c", 'a' + g->hd++);
+    case BUS_FDC:
+        return g_strdup_printf("fd%c", 'a' + g->fd++);
+    default:
+        return g_strdup_printf("sd%c", 'a' + g->sd++);
+    }
+}
+
+/* The bus of the next disk; NULL-like -1 when none fits any more. */
+static int
+genBus(Gen *g)
+{
+    Rng *r = &g->rng;
+
+    for (int tries = 0; tries < 8; tries++) {
+        Bus bus = rngBelow(r, 6);
+
+        /* IDE on q35 and a third floppy are refusals worth a few cases, not many. */
+        if (bus == BUS_IDE && (g->hd >= 4 || (g->q35 && !rngChance(r, 15))))
+            continue;
+        if (bus == BUS_FDC && g->fd >= 2)
+            continue;
+        if (bus == BUS_USB && !rngChance(r, 60))
+            continue;
+        return bus;
+    }
+    return BUS_VIRTIO;
+}
+
+static void
+genDisk(Gen *g)
+{
+    static const char *const caches[] = {"none",       "writethrough", "writeback",
+                                         "directsync", "unsafe",       "default"};
+    static const char *const ios[] = {"native", "threads", "io_uring"};
+    Rng *r = &g->rng;
+    GString *x = g->xml;
+    Bus bus = genBus(g);
+    g_autofree char *target = genTarget(g, bus);
+    g_autofree char *image = NULL;
+    const char *device = "disk";
+    const char *fmt = "raw";
+    gboolean media = TRUE;
+    gboolean readonly = FALSE;
+
+    if (bus == BUS_FDC)
+        device = "floppy";
+    else if ((bus == BUS_SATA || bus == BUS_IDE || bus == BUS_SCSI) && rngChance(r, 35))
+        device = "cdrom";
+    else if (bus == BUS_USB && rngChance(r, 15))
+        device = "cdrom";
+    else if ((bus == BUS_SCSI || bus == BUS_VIRTIO) && rngChance(r, 4))
+        device = "lun"; /* on a file: both must refuse */
+
+    if (strcmp(device, "cdrom") == 0 || strcmp(device, "floppy") == 0) {
+        /* QEMU's usb-storage needs a medium: an empty USB cdrom only tests QEMU's error */
+        media = bus == BUS_USB || rngChance(r, 60);
+        if (media) {
+            image = genImageCreate(g, "raw", NULL, NULL);
+            fmt = "raw";
+        }
+        readonly = strcmp(device, "cdrom") == 0;
+    } else {
+        image = genImage(g, &fmt);
+    }
+
+    g_string_append_printf(x, "    <disk type='file' device='%s'>\n", device);
+    if (rngChance(r, 92)) {
+        g_string_append(x, "      <driver name='qemu'");
+        if (!(strcmp(fmt, "raw") == 0 && rngChance(r, 15)))
+            g_string_append_printf(x, " type='%s'", fmt);
+        if (rngChance(r, 75))
+            g_string_append_printf(x, " cache='%s'", PICK(r, caches));
+        if (rngChance(r, 25))
+            g_string_append_printf(x, " io='%s'", PICK(r, ios));
+        if (rngChance(r, 10))
+            g_string_append_printf(x, " discard='%s'", rngChance(r, 50) ? "unmap" : "ignore");
+        if (rngChance(r, 8))
+            g_string_append_printf(x, " detect_zeroes='%s'", rngChance(r, 50) ? "on" : "off");
+        g_string_append(x, "/>\n");
+    }
+    if (image)
+        g_string_append_printf(x, "      <source file='%s'/>\n", image);
+    g_string_append_printf(x, "      <target dev='%s' bus='%s'/>\n", target, busNames[bus]);
+    if (g->bootOrder && rngChance(r, 50))
+        g_string_append_printf(x, "      <boot order='%u'/>\n", g->bootOrder++);
+    if (readonly || rngChance(r, 8))
+        g_string_append(x, "      <readonly/>\n");
+    if (!readonly && rngChance(r, 6))
+        g_string_append(x, "      <shareable/>\n");
+    if (bus != BUS_FDC && rngChance(r, 10))
+        g_string_append_printf(x, "      <serial>%s-%s</serial>\n", g->name, target);
+    if (bus == BUS_SATA && rngChance(r, 25))
+        g_string_append_printf(x,
+                               "      <address type='drive' controller='0' bus='0' target='0' "
+                               "unit='%u'/>\n",
+                               g->sd + 2);
+    g_string_append(x, "    </disk>\n");
+
+    g->haveScsi |= bus == BUS_SCSI;
+    g->haveSata |= bus == BUS_SATA;
+    g->haveIde |= bus == BUS_IDE;
+    g->haveUsbDisk |= bus == BUS_USB;
+}
+
+static void
+genControllers(Gen *g)
+{
+    static const char *const scsiModels[] = {"virtio-scsi", "lsilogic", "lsisas1068", "lsisas1078",
+                                             "vmpvscsi"};
+    static const char *const usbModelsQ35[] = {"qemu-xhci", "nec-xhci", "ich9-ehci1", "none"};
+    static const char *const usbModelsPC[] = {"piix3-uhci", "qemu-xhci", "ehci", "pci-ohci",
+                                              "none"};
+    Rng *r = &g->rng;
+    GString *x = g->xml;
+
+    if (g->haveScsi && rngChance(r, 60))
+        g_string_append_printf(x, "    <controller type='scsi' index='0' model='%s'/>\n",
+                               PICK(r, scsiModels));
+    if (rngChance(r, 30)) {
+        const char *model = g->q35 ? PICK(r, usbModelsQ35) : PICK(r, usbModelsPC);
+
+        /* usb model none with a USB disk is a refusal; keep it rare */
+        if (strcmp(model, "none") == 0 && g->haveUsbDisk && !rngChance(r, 20))
+            model = "qemu-xhci";
+        g_string_append_printf(x, "    <controller type='usb' index='0' model='%s'/>\n", model);
+    }
+    if (g->haveSata && rngChance(r, 30))
+        g_string_append(x, "    <controller type='sata' index='0'/>\n");
+    if (!g->q35 && g->haveIde && rngChance(r, 30))
+        g_string_append(x, "    <controller type='ide' index='0'/>\n");
+    if (g->q35 && rngChance(r, 15))
+        g_string_append(x, "    <controller type='pci' index='0' model='pcie-root'/>\n");
+    if (!g->q35 && rngChance(r, 15))
+        g_string_append(x, "    <controller type='pci' index='0' model='pci-root'/>\n");
+}
+
+static void
+genOtherDevices(Gen *g, guint64 seed)
+{
+    static const char *const nicModels[] = {"virtio", "e1000", "e1000e", "rtl8139"};
+    static const char *const videoModels[] = {"vga",   "cirrus", "virtio", "qxl",
+                                              "bochs", "ramfb",  "none"};
+    Rng *r = &g->rng;
+    GString *x = g->xml;
+
+    if (rngChance(r, 40)) {
+        g_string_append(x, "    <interface type='user'>\n");
+        g_string_append_printf(x, "      <mac address='52:54:00:%02x:%02x:%02x'/>\n",
+                               (guint)(seed >> 16) & 0xff, (guint)(seed >> 8) & 0xff,
+                               (guint)seed & 0xff);
+        g_string_append_printf(x, "      <model type='%s'/>\n", PICK(r, nicModels));
+        if (g->bootOrder && rngChance(r, 30))
+            g_string_append_printf(x, "      <boot order='%u'/>\n", g->bootOrder++);
+        g_string_append(x, "    </interface>\n");
+    }
+    switch (rngBelow(r, 5)) {
+    case 0:
+        g_string_append(x, "    <serial type='pty'/>\n");
+        break;
+    case 1:
+        g_string_append(x, "    <serial type='pty'>\n"
+                           "      <target port='0'/>\n"
+                           "    </serial>\n"
+                           "    <console type='pty'>\n"
+                           "      <target type='serial' port='0'/>\n"
+                           "    </console>\n");
+        break;
+    case 2:
+        g_string_append(x, "    <console type='pty'/>\n");
+        break;
+    default:
+        break;
+    }
+    if (rngChance(r, 25))
+        g_string_append(x, "    <input type='tablet' bus='usb'/>\n");
+    if (rngChance(r, 10))
+        g_string_append(x, "    <input type='keyboard' bus='usb'/>\n");
+    if (rngChance(r, 8))
+        g_string_append(x, "    <input type='mouse' bus='virtio'/>\n");
+    if (rngChance(r, 20)) {
+        if (rngChance(r, 50))
+            g_string_append(x, "    <graphics type='vnc' port='-1' autoport='yes'/>\n");
+        else
+            g_string_append(x, "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'>\n"
+                               "      <listen type='address' address='127.0.0.1'/>\n"
+                               "    </graphics>\n");
+    }
+    if (rngChance(r, 30))
+        g_string_append_printf(x,
+                               "    <video>\n"
+                               "      <model type='%s'/>\n"
+                               "    </video>\n",
+                               PICK(r, videoModels));
+    switch (rngBelow(r, 5)) {
+    case 0:
+        g_string_append(x, "    <memballoon model='none'/>\n");
+        break;
+    case 1:
+        g_string_append(x, "    <memballoon model='virtio'/>\n");
+        break;
+    default:
+        break;
+    }
+    if (rngChance(r, 12))
+        g_string_append(x, rngChance(r, 50)
+                               ? "    <rng model='virtio'>\n"
+                                 "      <backend model='random'>/dev/urandom</backend>\n"
+                                 "    </rng>\n"
+                               : "    <rng model='virtio'>\n"
+                                 "      <backend model='builtin'/>\n"
+                                 "    </rng>\n");
+    if (rngChance(r, 10))
+        g_string_append(x, "    <channel type='unix'>\n"
+                           "      <target type='virtio' name='org.qemu.guest_agent.0'/>\n"
+                           "    </channel>\n");
+    if (rngChance(r, 10))
+        g_string_append(x, "    <audio id='1' type='none'/>\n");
+}
+
+static void
+genOS(Gen *g, gboolean perDeviceBoot)
+{
+    static const char *const q35Machines[] = {"q35", "pc-q35-7.2", "pc-q35-7.1", "pc-q35-5.2"};
+    static const char *const pcMachines[] = {"pc", "pc-i440fx-7.2", "pc-i440fx-7.0",
+                                             "pc-i440fx-4.2"};
+    static const char *const bootDevs[] = {"hd", "cdrom", "fd", "network"};
+    Rng *r = &g->rng;
+    GString *x = g->xml;
+    guint machine = rngBelow(r, 100);
+
+    g_string_append(x, "  <os>\n");
+    if (machine < 6) {
+        /* no machine: libvirt picks the default machine type (i440fx) */
+        g->q35 = FALSE;
+        g_string_append(x, "    <type arch='x86_64'>hvm</type>\n");
+    } else {
+        const char *m;
+
+        g->q35 = machine < 55;
+        m = g->q35 ? (rngChance(r, 60) ? q35Machines[rngBelow(r, 2)] : PICK(r, q35Machines))
+                   : (rngChance(r, 60) ? pcMachines[rngBelow(r, 2)] : PICK(r, pcMachines));
+        if (rngChance(r, 2))
+            m = "pc-q35-99.0"; /* unknown machine: both refuse */
+        g_string_append_printf(x, "    <type arch='x86_64' machine='%s'>hvm</type>\n", m);
+    }
+    if (!perDeviceBoot || rngChance(r, 3)) {
+        /* a boot list; with per-device boot too, both must refuse */
+        guint n = rngBelow(r, 4);
+        guint used = 0;
+
+        for (guint i = 0; i < n; i++) {
+            guint d = rngBelow(r, G_N_ELEMENTS(bootDevs));
+
+            if (used & (1u << d))
+                continue;
+            used |= 1u << d;
+            g_string_append_printf(x, "    <boot dev='%s'/>\n", bootDevs[d]);
+        }
+    }
+    if (rngChance(r, 10))
+        g_string_append(x, "    <bootmenu enable='yes' timeout='3000'/>\n");
+    g_string_append(x, "  </os>\n");
+}
+
+static void
+genPlatform(Gen *g)
+{
+    Rng *r = &g->rng;
+    GString *x = g->xml;
+
+    if (rngChance(r, 50)) {
+        g_string_append(x, "  <features>\n");
+        g_string_append(x, "    <acpi/>\n");
+        if (rngChance(r, 80))
+            g_string_append(x, "    <apic/>\n");
+        if (rngChance(r, 15))
+            g_string_append(x, "    <pae/>\n");
+        g_string_append(x, "  </features>\n");
+    }
+    switch (rngBelow(r, 10)) {
+    case 0:
+    case 1:
+        g_string_append(x, "  <cpu mode='maximum'/>\n");
+        break;
+    case 2:
+        g_string_append(x, "  <cpu mode='custom' match='exact'>\n"
+                           "    <model fallback='forbid'>qemu64</model>\n"
+                           "  </cpu>\n");
+        break;
+    case 3:
+        if (rngChance(r, 30))
+            g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
+        break;
+    default:
+        break;
+    }
+    if (rngChance(r, 60))
+        g_string_append_printf(x, "  <clock offset='%s'/>\n",
+                               rngChance(r, 80) ? "utc" : "localtime");
+    if (rngChance(r, 30))
+        g_string_append(x, "  <on_poweroff>destroy</on_poweroff>\n"
+                           "  <on_reboot>restart</on_reboot>\n"
+                           "  <on_crash>destroy</on_crash>\n");
+}
+
+char *
+difftestGenerate(guint64 seed, const char *name, const char *imageDir)
+{
+    g_autofree char *dir = g_build_filename(imageDir, name, NULL);
+    Gen g = {.rng = {seed * 0x2545f4914f6cdd1dULL + 1}, .name = name, .imageDir = dir};
+    Rng *r = &g.rng;
+    gboolean perDeviceBoot = rngChance(r, 25);
+    guint nDisks = 1 + rngBelow(r, 4);
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g.xml = g_string_new(NULL);
+    g.bootOrder = perDeviceBoot ? 1 : 0;
+
+    g_string_append(g.xml, "<domain type='qemu'>\n");
+    g_string_append_printf(g.xml, "  <name>%s</name>\n", name);
+    g_string_append_printf(g.xml,
+                           "  <uuid>d1ff7e57-0000-4000-8000-%012" G_GINT64_MODIFIER "x</uuid>\n",
+                           (guint64)(seed & G_GUINT64_CONSTANT(0xffffffffffff)));
+    switch (rngBelow(r, 3)) {
+    case 0:
+        g_string_append(g.xml, "  <memory unit='MiB'>64</memory>\n");
+        break;
+    case 1:
+        g_string_append(g.xml, "  <memory unit='KiB'>65536</memory>\n"
+                               "  <currentMemory unit='KiB'>65536</currentMemory>\n");
+        break;
+    default:
+        g_string_append(g.xml, "  <memory>131072</memory>\n"
+                               "  <currentMemory>65536</currentMemory>\n");
+        break;
+    }
+    g_string_append_printf(g.xml, "  <vcpu%s>%u</vcpu>\n",
+                           rngChance(r, 30) ? " placement='static'" : "", 1 + rngBelow(r, 2));
+    genOS(&g, perDeviceBoot);
+    genPlatform(&g);
+    g_string_append(g.xml, "  <devices>\n");
+    if (rngChance(r, 70))
+        g_string_append(g.xml, "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n");
+    for (guint i = 0; i < nDisks; i++)
+        genDisk(&g);
+    genControllers(&g);
+    genOtherDevices(&g, seed);
+    g_string_append(g.xml, "  </devices>\n");
+    g_string_append(g.xml, "</domain>\n");
+    return g_string_free(g.xml, FALSE);
+}

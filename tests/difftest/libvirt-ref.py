@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+# libvirt-ref.py: ask the real libvirt 9.0 what it makes of a batch of domain XML files.
+#
+# Run as user nobody (difftest starts it that way). One process per batch, so libvirt's QEMU
+# driver and its capability probe start once, not once per domain.
+#
+#   libvirt-ref.py embed ROOT JOBS.json OUT.json
+#       qemu:///embed?root=ROOT: define, dumpxml --inactive, domxml-to-native (of the file as
+#       given, like `virsh domxml-to-native qemu-argv FILE`), undefine.
+#   libvirt-ref.py session RUNTIME_DIR JOBS.json OUT.json
+#       qemu:///session (the daemon difftest started): define, start --paused, dumpxml (live),
+#       the QEMU argv from /proc/PID/cmdline, destroy, undefine.
+#
+# JOBS.json is a list of {"name": DOMAIN, "file": PATH}. OUT.json maps each name to what
+# libvirt returned: a document, or {"code", "domain", "message"} for an error (the message is
+# the text virsh prints after "error: ").
+import json
+import os
+import sys
+import threading
+import time
+
+import libvirt
+
+
+def _quiet(_ctx, _err):
+    # libvirt prints every error to stderr by default; they are recorded instead.
+    pass
+
+
+def err_dict(e):
+    return {"code": e.get_error_code(), "domain": e.get_error_domain(),
+            "message": e.get_error_message()}
+
+
+TIMES = {}
+
+
+def call(fn, *args):
+    t = time.monotonic()
+    try:
+        return {"ok": fn(*args)}
+    except libvirt.libvirtError as e:
+        return {"error": err_dict(e)}
+    finally:
+        name = getattr(fn, "__name__", "?")
+        TIMES[name] = TIMES.get(name, 0) + time.monotonic() - t
+
+
+def qemu_pid(runtime, name):
+    with open(os.path.join(runtime, "libvirt", "qemu", "run", name + ".pid")) as f:
+        return int(f.read().strip())
+
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        raw = f.read()
+    return [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
+
+
+def embed(root, jobs):
+    conn = libvirt.open("qemu:///embed?root=" + root)
+    out = {}
+    for job in jobs:
+        with open(job["file"]) as f:
+            xml = f.read()
+        res = {}
+        d = call(conn.defineXML, xml)
+        if "error" in d:
+            res["define"] = d
+        else:
+            dom = d["ok"]
+            res["define"] = {"ok": True}
+            res["inactive"] = call(dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            call(dom.undefine)
+        res["native"] = call(conn.domainXMLToNative, "qemu-argv", xml, 0)
+        out[job["name"]] = res
+    conn.close()
+    return out
+
+
+def session(runtime, jobs):
+    conn = libvirt.open("qemu:///session")
+    out = {}
+    for job in jobs:
+        with open(job["file"]) as f:
+            xml = f.read()
+        res = {}
+        d = call(conn.defineXML, xml)
+        if "error" in d:
+            res["define"] = d
+            out[job["name"]] = res
+            continue
+        dom = d["ok"]
+        res["define"] = {"ok": True}
+        s = call(dom.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
+        if "error" in s:
+            res["start"] = s
+        else:
+            res["start"] = {"ok": True}
+            res["live"] = call(dom.XMLDesc, 0)
+            try:
+                res["argv"] = {"ok": cmdline(qemu_pid(runtime, job["name"]))}
+            except OSError as e:
+                res["argv"] = {"error": {"code": -1, "domain": -1, "message": str(e)}}
+            call(dom.destroy)
+        call(dom.undefine)
+        out[job["name"]] = res
+    conn.close()
+    return out
+
+
+def run_event_loop():
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+def main():
+    mode, where, jobs_path, out_path = sys.argv[1:5]
+    libvirt.registerErrorHandler(_quiet, None)
+    # The embedded driver needs an event loop in this process.
+    libvirt.virEventRegisterDefaultImpl()
+    threading.Thread(target=run_event_loop, daemon=True).start()
+    with open(jobs_path) as f:
+        jobs = json.load(f)
+    out = embed(where, jobs) if mode == "embed" else session(where, jobs)
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f)
+    os.rename(tmp, out_path)
+    if os.environ.get("DIFFTEST_VERBOSE"):
+        sys.stderr.write("libvirt-ref.py %s: %s\n" % (mode, TIMES))
+
+
+if __name__ == "__main__":
+    main()
