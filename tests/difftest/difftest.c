@@ -18,6 +18,7 @@
  *     sockets, the HOME and XDG_* of QEMU's environment;
  *   - the monitor chardev's fd=N or path=P becomes <monitor>; other fd=N become fd=N;
  *   - the running domain's id='N' becomes id='ID'; /dev/pts/N becomes /dev/pts/N;
+ *   - an autoport VNC port (live XML, and the display in -vnc) becomes <autoport>;
  *   - QEMU's log timestamps (quoted in start errors) become <time>;
  *   - for a hand-written document without <uuid> (or <mac>), the generated value.
  * Image paths are shared by both sides and compared as they are.
@@ -400,7 +401,8 @@ runLibvirtEmbed(void)
 static void
 startLibvirtd(void)
 {
-    const char *argv[] = {"/usr/sbin/libvirtd", NULL};
+    g_autofree char *script = qvirTestSrcPath("difftest/libvirt-ref.py");
+    const char *argv[] = {"/usr/bin/python3", script, "reaper", "/usr/sbin/libvirtd", NULL};
     g_auto(GStrv) e = libvirtEnviron();
     g_autofree char *sock = g_build_filename(env.lvHome, "r", "libvirt", "libvirt-sock", NULL);
     g_autoptr(GError) err = NULL;
@@ -425,7 +427,8 @@ stopLibvirtd(void)
 {
     if (!env.libvirtd)
         return;
-    kill(env.libvirtd, SIGTERM);
+    /* the reaper and libvirtd share the process group */
+    kill(-env.libvirtd, SIGTERM);
     for (int i = 0; i < 500 && waitpid(env.libvirtd, NULL, WNOHANG) != env.libvirtd; i++)
         g_usleep(10000);
     kill(-env.libvirtd, SIGKILL);
@@ -594,6 +597,37 @@ runQvirtDoc(Doc *doc, gboolean live)
     }
 }
 
+/* How qvirtd ended: "exit 0" after SIGTERM is right (under ASan a leak makes it 1). */
+static char *qvirtdExit;
+
+static void
+qvirtdStop(void)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    int status = 0;
+    pid_t r = 0;
+
+    kill(daemonEnv.pid, SIGTERM);
+    while (g_get_monotonic_time() < deadline && (r = waitpid(daemonEnv.pid, &status, WNOHANG)) == 0)
+        g_usleep(10000);
+    if (r != daemonEnv.pid) {
+        kill(daemonEnv.pid, SIGKILL);
+        waitpid(daemonEnv.pid, &status, 0);
+        qvirtdExit = g_strdup("did not exit within 60 s of SIGTERM");
+    } else if (WIFEXITED(status)) {
+        qvirtdExit = g_strdup_printf("exit %d", WEXITSTATUS(status));
+    } else {
+        qvirtdExit = g_strdup_printf("killed by signal %d", WTERMSIG(status));
+    }
+    daemonEnv.pid = 0;
+}
+
+static void
+testQvirtdExit(void)
+{
+    g_assert_cmpstr(qvirtdExit, ==, "exit 0");
+}
+
 static void
 runQvirt(gboolean live)
 {
@@ -605,7 +639,7 @@ runQvirt(gboolean live)
     daemonStart(FALSE);
     for (guint i = 0; i < docs->len; i++)
         runQvirtDoc(docs->pdata[i], live);
-    daemonStop();
+    qvirtdStop();
     g_clear_pointer(&daemonEnv.root, g_free);
 }
 
@@ -663,6 +697,9 @@ normalise(const Doc *doc, Kind kind, const char *text)
         {"/dev/pts/[0-9]+", "/dev/pts/N"},
         {"id=charmonitor,(fd=[0-9]+|path=[^,\n ]*)", "id=charmonitor,<monitor>"},
         {"\\bfd=[0-9]+", "fd=N"},
+        /* a VNC port chosen at start (autoport): whatever was free on the host */
+        {"(<graphics type='vnc' port=')[0-9]+(' autoport='yes')", "\\1<autoport>\\2"},
+        {"^(-vnc\n[^:\n]*):[0-9]+", "\\1:<autoport>"},
         /* QEMU's log timestamps, quoted in errors about a QEMU that failed to start */
         {"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z", "<time>"},
     };
@@ -870,6 +907,9 @@ main(int argc, char **argv)
             g_ptr_array_add(rest, argv[i]);
         }
     }
+    /* every document is compared even after one differs */
+    if (!reportMode)
+        g_ptr_array_add(rest, (char *)"--keep-going");
     g_ptr_array_add(rest, NULL);
     argc = rest->len - 1;
     argv = (char **)rest->pdata;
@@ -923,6 +963,7 @@ main(int argc, char **argv)
             g_test_add_data_func(path, c, testCompare);
         }
     }
+    g_test_add_func("/difftest/qvirtd-exit", testQvirtdExit);
     ret = g_test_run();
     cleanupAll();
     return ret;

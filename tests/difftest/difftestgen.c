@@ -309,6 +309,15 @@ genControllers(Gen *g)
         g_string_append(x, "    <controller type='pci' index='0' model='pcie-root'/>\n");
     if (!g->q35 && rngChance(r, 15))
         g_string_append(x, "    <controller type='pci' index='0' model='pci-root'/>\n");
+    if (g->q35 && rngChance(r, 15)) {
+        guint n = 1 + rngBelow(r, 3);
+
+        for (guint i = 1; i <= n; i++)
+            g_string_append_printf(
+                x, "    <controller type='pci' index='%u' model='pcie-root-port'/>\n", i);
+    }
+    if (rngChance(r, 8))
+        g_string_append(x, "    <controller type='virtio-serial' index='0'/>\n");
 }
 
 static void
