@@ -196,7 +196,7 @@ testDumpxml(void)
     VIRSH_OK(&inactive, "dumpxml", "--inactive", VM);
     assertContains(inactive.out, topImage);
     assertLacks(inactive.out, "vm1-mid.qcow2");
-    assertLacks(inactive.out, "index=");
+    assertLacks(inactive.out, "qcow2' index=");
 }
 
 static void
@@ -530,7 +530,7 @@ testQemuKilled(void)
     /* Back to the persistent definition: the cached chain is gone. */
     VIRSH_OK(&xml, "dumpxml", VM);
     assertLacks(xml.out, "vm1-mid.qcow2");
-    assertLacks(xml.out, "index=");
+    assertLacks(xml.out, "qcow2' index=");
 }
 
 static void

@@ -2761,7 +2761,7 @@ qvirDomainMetadataParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     }
     xmlIndentTreeOutput = oldIndent;
 
- cleanup:
+cleanup:
     if (xmlbuf)
         xmlBufferFree(xmlbuf);
     if (doc)
@@ -2899,12 +2899,8 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
         }
         ctrl->idx = idx;
     }
-
-    /* Place the newly numbered ones among their type, so formatting is a fixed point. */
-    gsize n = 0;
-    g_autofree gpointer *all = g_ptr_array_steal(def->controllers, &n);
-    for (gsize i = 0; i < n; i++)
-        qvirDomainControllerInsert(def, all[i]);
+    /* Like libvirt, numbering does not move a controller: it stays where the parser
+     * inserted it (after the others of its type). */
 }
 
 /* libvirt's x86 serial defaults: ISA serial ports numbered in order, console port 0.. */

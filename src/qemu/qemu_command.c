@@ -172,9 +172,12 @@ qemuBuildPCIAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainD
 }
 
 static void
-qemuBuildUSBAddressProps(qemuBuildCtx *ctx, JsonObject *props)
+qemuBuildUSBAddressProps(qemuBuildCtx *ctx, const qvirDomainDeviceInfo *info, JsonObject *props)
 {
-    g_autofree char *port = g_strdup_printf("%u", ctx->usbPort++);
+    g_autofree char *port =
+        info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0]
+            ? g_strdup(info->addr.usb.port)
+            : g_strdup_printf("%u", ctx->usbPort++);
 
     json_object_set_string_member(props, "bus", "usb.0");
     json_object_set_string_member(props, "port", port);
@@ -758,7 +761,7 @@ qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirD
         qemuBuildPCIAddressProps(ctx, props, &disk->info);
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_USB:
-        qemuBuildUSBAddressProps(ctx, props);
+        qemuBuildUSBAddressProps(ctx, &disk->info, props);
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_FDC:
         json_object_set_int_member(props, "unit", a->unit);
@@ -1171,7 +1174,7 @@ qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
         if (strcmp(in->bus, "usb") == 0) {
             qemuJSONSetStrFree(props, "driver", g_strdup_printf("usb-%s", in->type));
             json_object_set_string_member(props, "id", in->info.alias);
-            qemuBuildUSBAddressProps(ctx, props);
+            qemuBuildUSBAddressProps(ctx, &in->info, props);
         } else if (strcmp(in->bus, "virtio") == 0) {
             qemuJSONSetStrFree(props, "driver", g_strdup_printf("virtio-%s-pci", in->type));
             json_object_set_string_member(props, "id", in->info.alias);

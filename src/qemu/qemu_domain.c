@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_postparse.h"
 #include "util/virerror.h"
 
 /* Implicit controllers are added up to the highest index a disk names. */
@@ -154,13 +155,11 @@ qemuDomainDiskNameToIndex(const char *name)
 
 /* ---- implicit devices ---------------------------------------------------------- */
 
-static qvirDomainControllerDef *
+qvirDomainControllerDef *
 qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int idx,
                         const char *model)
 {
     qvirDomainControllerDef *c = g_new0(qvirDomainControllerDef, 1);
-    guint insertAt = def->controllers->len;
-
     c->type = type;
     c->idx = idx;
     c->model = g_strdup(model);
@@ -168,25 +167,12 @@ qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int i
     c->port = -1;
     c->ports = -1;
     c->vectors = -1;
-
-    /* libvirt keeps controllers of a type together, ordered by index. */
-    for (guint i = def->controllers->len; i > 0; i--) {
-        qvirDomainControllerDef *cur = g_ptr_array_index(def->controllers, i - 1);
-
-        if (cur->type != type)
-            continue;
-        if (cur->idx > idx) {
-            insertAt = i - 1;
-            continue;
-        }
-        insertAt = i;
-        break;
-    }
-    g_ptr_array_insert(def->controllers, insertAt, c);
+    /* virDomainDefAddController appends: implicit controllers follow the XML's */
+    g_ptr_array_add(def->controllers, c);
     return c;
 }
 
-static const char *
+const char *
 qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
 {
     if (kind == QEMU_DOMAIN_MACHINE_Q35 && qemuCapsGet(caps, QEMU_CAPS_DEVICE_QEMU_XHCI))
@@ -194,39 +180,19 @@ qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
     return "piix3-uhci";
 }
 
-static gboolean
-qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
-                                 const qemuCaps *caps, GError **error)
+gboolean
+qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error)
 {
+    /* virDomainDefAddImplicitControllers' order */
     static const struct {
         qvirDomainDiskBus bus;
         qvirDomainControllerType type;
     } diskControllers[] = {
         {QVIR_DOMAIN_DISK_BUS_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI},
+        {QVIR_DOMAIN_DISK_BUS_FDC, QVIR_DOMAIN_CONTROLLER_TYPE_FDC},
         {QVIR_DOMAIN_DISK_BUS_IDE, QVIR_DOMAIN_CONTROLLER_TYPE_IDE},
         {QVIR_DOMAIN_DISK_BUS_SATA, QVIR_DOMAIN_CONTROLLER_TYPE_SATA},
-        {QVIR_DOMAIN_DISK_BUS_FDC, QVIR_DOMAIN_CONTROLLER_TYPE_FDC},
     };
-    gboolean haveUSB = FALSE;
-
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
-
-        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
-            haveUSB = TRUE;
-    }
-    if (!haveUSB)
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0, NULL);
-
-    if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0,
-                                kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root");
-    if (kind == QEMU_DOMAIN_MACHINE_Q35 &&
-        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0, NULL);
-    if (kind == QEMU_DOMAIN_MACHINE_PC &&
-        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0, NULL);
 
     for (size_t t = 0; t < G_N_ELEMENTS(diskControllers); t++) {
         int maxIdx = -1;
@@ -253,39 +219,10 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         }
     }
 
-    /* Default models, as libvirt fills them in. */
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
-
-        if (c->model)
-            continue;
-        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
-            c->model = g_strdup(qemuDomainDefaultUSBModel(kind, caps));
-        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
-            c->model =
-                g_strdup(qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic" : "virtio-scsi");
-        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
-            c->model =
-                g_strdup(c->idx == 0 ? (kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root")
-                                     : "pcie-root-port");
-    }
-
-    if (!def->memballoon) {
-        def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
-        def->memballoon->model = g_strdup("virtio");
-    }
     /* virtio channels need a virtio-serial controller (libvirt adds index 0) */
     if (def->channels && def->channels->len > 0 &&
         !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0))
         qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0, NULL);
-    /* libvirt gives a guest with graphics and no <video> its default adapter, which on x86
-     * with a QEMU that has it is cirrus (qemuDomainDefaultVideoDevice). */
-    if (def->graphics && def->graphics->len > 0 && def->videos && def->videos->len == 0) {
-        qvirDomainVideoDef *video = g_new0(qvirDomainVideoDef, 1);
-
-        video->model = g_strdup("cirrus");
-        g_ptr_array_add(def->videos, video);
-    }
     return TRUE;
 }
 
@@ -334,6 +271,16 @@ qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
         disk->info.addr.drive.controller = idx / 7;
         disk->info.addr.drive.unit = idx % 7;
         break;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuDomainAssignDriveAddresses(qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (!qemuDomainAssignDiskDriveAddress(g_ptr_array_index(def->disks, i), error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -410,6 +357,9 @@ qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKin
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return c->idx == 0 ? g_strdup("ide") : g_strdup_printf("ide%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+        /* q35's built-in AHCI is QEMU's "ide" bus */
+        if (c->idx == 0 && kind == QEMU_DOMAIN_MACHINE_Q35)
+            return g_strdup("ide");
         return g_strdup_printf("sata%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         return g_strdup_printf("scsi%d", c->idx);
@@ -546,12 +496,51 @@ qemuDomainUSBPortCount(const char *model)
     return 2; /* piix3-uhci and the other UHCI models */
 }
 
+/* Whether INFO holds USB port PORT of the root hub. */
+static gboolean
+qemuDomainUSBPortTaken(const qvirDomainDef *def, const char *port)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+            strcmp(d->info.addr.usb.port, port) == 0)
+            return TRUE;
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (in->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+            strcmp(in->info.addr.usb.port, port) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+qemuDomainAssignUSBPort(const qvirDomainDef *def, qvirDomainDeviceInfo *info)
+{
+    if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0])
+        return;
+    for (guint port = 1;; port++) {
+        char buf[16];
+
+        g_snprintf(buf, sizeof(buf), "%u", port);
+        if (qemuDomainUSBPortTaken(def, buf))
+            continue;
+        info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
+        info->addr.usb.bus = 0;
+        g_strlcpy(info->addr.usb.port, buf, sizeof(info->addr.usb.port));
+        return;
+    }
+}
+
 /*
- * USB ports are not part of qvirDomainDeviceInfo; they are handed out at argv time in
- * libvirt's order (disks, then inputs), so here we only check that they suffice.
+ * Ports of the root hub in libvirt's order (disks, then inputs), after checking that they
+ * suffice (qvirt adds no USB hubs).
  */
 static gboolean
-qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
+qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
 {
     qvirDomainControllerDef *usb =
         qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
@@ -582,6 +571,18 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
                     n, usb->ports > 0 ? (guint)usb->ports : qemuDomainUSBPortCount(usb->model),
                     usb->model);
         return FALSE;
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->bus == QVIR_DOMAIN_DISK_BUS_USB)
+            qemuDomainAssignUSBPort(def, &d->info);
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (g_strcmp0(in->bus, "usb") == 0)
+            qemuDomainAssignUSBPort(def, &in->info);
     }
     return TRUE;
 }
@@ -899,8 +900,8 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
-        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind), c->info.alias,
-                                 error))
+        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
+                                 qvirDomainControllerTypeTypeToString(c->type), error))
             return FALSE;
     }
     for (guint i = 0; i < def->disks->len; i++) {
@@ -956,7 +957,6 @@ qemuPCIAddNewRootPorts(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
         if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx))
             continue;
         c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx, "pcie-root-port");
-        c->info.alias = g_strdup_printf("pci.%u", idx);
         if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
     }
@@ -1072,18 +1072,25 @@ qemuDomainNextNodeIndex(const qvirDomainDef *def)
     return max + 1;
 }
 
-void
-qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
+/*
+ * libvirt names a disk's layers in two rounds: first the layers it knows when it prepares
+ * the disk (the top, and a chain written in the XML), then, once it has probed the
+ * images, the layers it found. PROBED picks the round.
+ */
+static void
+qemuDomainPrepareDiskChainRound(qvirDomainDiskDef *disk, unsigned int *next, gboolean probed)
 {
     /* An empty drive still takes an index, as in libvirt, so numbering matches. */
     if (disk->src && disk->src->type == QVIR_STORAGE_TYPE_NONE) {
-        if (disk->src->id == 0)
+        if (!probed && disk->src->id == 0)
             disk->src->id = (*next)++;
         return;
     }
     for (qvirStorageSource *src = disk->src; qvirStorageSourceIsBacking(src);
          src = src->backingStore) {
-        if (src->nodeStorage && src->nodeFormat)
+        gboolean known = src == disk->src || src->fromXML;
+
+        if (known == probed || (src->nodeStorage && src->nodeFormat))
             continue;
         /* An index from live XML names the nodes, as libvirt does on reconnect. */
         if (src->id == 0)
@@ -1093,6 +1100,13 @@ qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
         src->nodeStorage = g_strdup_printf("libvirt-%u-storage", src->id);
         src->nodeFormat = g_strdup_printf("libvirt-%u-format", src->id);
     }
+}
+
+void
+qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
+{
+    qemuDomainPrepareDiskChainRound(disk, next, FALSE);
+    qemuDomainPrepareDiskChainRound(disk, next, TRUE);
 }
 
 static void
@@ -1116,16 +1130,20 @@ qemuDomainPrepareDisks(qvirDomainDef *def)
             d->src->readonly = TRUE;
     }
 
-    /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1. */
+    /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1;
+     * the layers it probes are numbered after every disk's known ones, again last to
+     * first. */
     for (guint i = def->disks->len; i > 0; i--)
-        qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(def->disks, i - 1), &next);
+        qemuDomainPrepareDiskChainRound(g_ptr_array_index(def->disks, i - 1), &next, FALSE);
+    for (guint i = def->disks->len; i > 0; i--)
+        qemuDomainPrepareDiskChainRound(g_ptr_array_index(def->disks, i - 1), &next, TRUE);
 }
 
 /*
  * libvirt keeps disks of one bus together, ordered by target (virDomainDiskInsert at
  * parse time); argv, node names and PCI slots follow that order.
  */
-static void
+void
 qemuDomainSortDisks(qvirDomainDef *def)
 {
     g_autoptr(GPtrArray) sorted = g_ptr_array_new();
@@ -1155,39 +1173,32 @@ qemuDomainSortDisks(qvirDomainDef *def)
 }
 
 gboolean
+qemuDomainAssignAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    return qemuDomainAssignVirtioSerialAddresses(def, error) &&
+           qemuDomainAssignUSBAddresses(def, error) &&
+           qemuDomainAssignPCIAddresses(def, kind, error);
+}
+
+gboolean
 qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **error)
 {
     qemuDomainMachineKind kind;
 
     g_return_val_if_fail(def != NULL && caps != NULL, FALSE);
 
-    if (!qemuDomainGetMachineKind(def, &kind, error))
-        return FALSE;
-    if (!def->os.machine) {
-        const char *m = qemuCapsGetCanonicalMachine(caps, "pc");
-
-        def->os.machine = g_strdup(m ? m : "pc");
-    }
-    if (!def->controllers)
-        def->controllers = g_ptr_array_new();
-    if (!def->disks)
-        def->disks = g_ptr_array_new();
     if (!def->name) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_NAME, "missing domain name");
         return FALSE;
     }
+    /* a definition stored before it was completed, or one built by hand */
+    if (!qemuDomainDefPostParse(def, caps, NULL, error) ||
+        !qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
 
-    qemuDomainSortDisks(def);
     /* QEMU wants whole MiB; libvirt rounds up */
     def->memoryKiB = (def->memoryKiB + 1023) / 1024 * 1024;
-    for (guint i = 0; i < def->disks->len; i++) {
-        if (!qemuDomainAssignDiskDriveAddress(g_ptr_array_index(def->disks, i), error))
-            return FALSE;
-    }
-    if (!qemuDomainAddImplicitControllers(def, kind, caps, error) ||
-        !qemuDomainAssignAliases(def, kind, error) ||
-        !qemuDomainAssignVirtioSerialAddresses(def, error) ||
-        !qemuDomainCheckUSBPorts(def, error) || !qemuDomainAssignPCIAddresses(def, kind, error))
+    if (!qemuDomainAssignAliases(def, kind, error))
         return FALSE;
     qemuDomainPrepareDisks(def);
     return TRUE;

@@ -26,6 +26,7 @@
 #include "qemu/qemu_domain.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driverpriv.h"
+#include "qemu/qemu_postparse.h"
 #include "qemu/qemu_process.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
@@ -350,7 +351,10 @@ qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
         return NULL;
     if (!(caps = qemuDriverGetCaps(drv, def->emulator, error)))
         return NULL;
-    if (!qemuValidateDomainDef(def, caps, error))
+    /* what libvirt stores at define: canonical machine, defaults, implicit devices,
+     * addresses */
+    if (!qemuDomainDefPostParse(def, caps, drv->cfg->emulator, error) ||
+        !qemuValidateDomainDef(def, caps, error))
         return NULL;
     return g_steal_pointer(&def);
 }

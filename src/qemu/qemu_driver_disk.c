@@ -15,6 +15,7 @@
 #include "conf/domain_validate.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
+#include "qemu/qemu_postparse.h"
 #include "qemu/qemu_process.h"
 #include "util/virerror.h"
 
@@ -482,8 +483,15 @@ static gboolean
 qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited, GError **error)
 {
     qvirDomainDef *old;
+    const qemuCaps *caps;
 
-    if (!qvirDomainDefValidate(edited, error) || !qemuDriverWriteDefinition(drv, edited, error)) {
+    /* as libvirt, a device added to the config gets its address (and any controller it
+     * needs) now, not at the next start */
+    if (!qvirDomainDefValidate(edited, error) ||
+        !(caps = qemuDriverGetCaps(drv, edited->emulator ? edited->emulator : drv->cfg->emulator,
+                                   error)) ||
+        !qemuDomainDefPostParse(edited, caps, drv->cfg->emulator, error) ||
+        !qemuDriverWriteDefinition(drv, edited, error)) {
         qvirDomainDefFree(edited);
         return FALSE;
     }
