@@ -19,7 +19,10 @@
  *   - the monitor chardev's fd=N or path=P becomes <monitor>; other fd=N become fd=N;
  *   - the running domain's id='N' becomes id='ID'; /dev/pts/N becomes /dev/pts/N;
  *   - an autoport VNC port (live XML, and the display in -vnc) becomes <autoport>;
- *   - QEMU's log timestamps (quoted in start errors) become <time>;
+ *   - QEMU's log timestamps (quoted in start errors) become <time>, and libvirt's two
+ *     wordings for a QEMU that died at start (which one is a race) become one;
+ *   - domxml-to-native's environment prefix (LC_ALL=C PATH=… HOME=…) becomes <environment>:
+ *     it depends on the daemon's privilege (libvirt runs as nobody, qvirtd as root);
  *   - for a hand-written document without <uuid> (or <mac>), the generated value.
  * Image paths are shared by both sides and compared as they are.
  *
@@ -700,6 +703,10 @@ normalise(const Doc *doc, Kind kind, const char *text)
         /* a VNC port chosen at start (autoport): whatever was free on the host */
         {"(<graphics type='vnc' port=')[0-9]+(' autoport='yes')", "\\1<autoport>\\2"},
         {"^(-vnc\n[^:\n]*):[0-9]+", "\\1:<autoport>"},
+        /* libvirt words a QEMU that died at start in two ways, depending only on whether
+         * the monitor was connected yet (a race): one wording for both */
+        {"(qemu unexpectedly closed the monitor|process exited while connecting to monitor): ",
+         "<qemu exited at start>: "},
         /* QEMU's log timestamps, quoted in errors about a QEMU that failed to start */
         {"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z", "<time>"},
     };
@@ -724,8 +731,15 @@ normalise(const Doc *doc, Kind kind, const char *text)
         b = next;
     }
     if (kind == KIND_NATIVE) {
+        /* QEMU's environment depends on the daemon's privilege: libvirt as nobody passes its
+         * own HOME and sets XDG_CACHE_HOME only; as root (like qvirtd) it sets HOME, USER,
+         * LOGNAME and the three XDG dirs. Not comparable here. */
+        char *next = regexReplace(b, "^LC_ALL=[^ ]*( [A-Z_]+=[^ ]*)* ", "<environment> ");
+
+        g_free(b);
+        b = next;
         /* one option a line, so that diffs are readable (both sides alike) */
-        char *next = regexReplace(b, " (-[a-z])", "\n\\1");
+        next = regexReplace(b, " (-[a-z])", "\n\\1");
         g_free(b);
         b = next;
     }

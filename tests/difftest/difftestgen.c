@@ -67,7 +67,8 @@ typedef struct {
     guint nImages;
     /* next free target letter per name prefix */
     guint vd, sd, hd, fd;
-    guint bootOrder; /* next per-device boot order; 0 = per-device boot not used */
+    guint bootOrder;    /* next per-device boot order; 0 = per-device boot not used */
+    gboolean iothreads; /* <iothreads>1</iothreads> is defined */
     gboolean haveScsi, haveSata, haveIde, haveUsbDisk;
 } Gen;
 
@@ -209,6 +210,7 @@ genDisk(Gen *g)
     static const char *const caches[] = {"none",       "writethrough", "writeback",
                                          "directsync", "unsafe",       "default"};
     static const char *const ios[] = {"native", "threads", "io_uring"};
+    static const char *const errorPolicies[] = {"stop", "report", "ignore", "enospace"};
     Rng *r = &g->rng;
     GString *x = g->xml;
     Bus bus = genBus(g);
@@ -253,11 +255,39 @@ genDisk(Gen *g)
             g_string_append_printf(x, " discard='%s'", rngChance(r, 50) ? "unmap" : "ignore");
         if (rngChance(r, 8))
             g_string_append_printf(x, " detect_zeroes='%s'", rngChance(r, 50) ? "on" : "off");
+        if (rngChance(r, 8))
+            g_string_append_printf(x, " error_policy='%s'", PICK(r, errorPolicies));
+        if (rngChance(r, 4))
+            g_string_append_printf(x, " rerror_policy='%s'", PICK(r, errorPolicies));
+        if (rngChance(r, 4))
+            g_string_append(x, " copy_on_read='on'");
+        if (bus == BUS_VIRTIO && rngChance(r, 6))
+            g_string_append(x, " queues='2'");
+        if (bus == BUS_VIRTIO && rngChance(r, 4))
+            g_string_append(x, " queue_size='256'");
+        /* an iothread the domain does not define is a refusal; keep it rare */
+        if (bus == BUS_VIRTIO && (g->iothreads ? rngChance(r, 40) : rngChance(r, 2)))
+            g_string_append(x, " iothread='1'");
         g_string_append(x, "/>\n");
     }
     if (image)
         g_string_append_printf(x, "      <source file='%s'/>\n", image);
-    g_string_append_printf(x, "      <target dev='%s' bus='%s'/>\n", target, busNames[bus]);
+    g_string_append_printf(x, "      <target dev='%s' bus='%s'", target, busNames[bus]);
+    if (bus == BUS_USB && strcmp(device, "disk") == 0 && rngChance(r, 20))
+        g_string_append(x, " removable='on'");
+    if ((bus == BUS_SATA || bus == BUS_SCSI || bus == BUS_IDE) && strcmp(device, "disk") == 0 &&
+        rngChance(r, 6))
+        g_string_append(x, " rotation_rate='1'");
+    if (strcmp(device, "cdrom") == 0 && rngChance(r, 5))
+        g_string_append(x, " tray='open'");
+    g_string_append(x, "/>\n");
+    if (rngChance(r, 4))
+        g_string_append(x, "      <iotune>\n"
+                           "        <total_iops_sec>1000</total_iops_sec>\n"
+                           "      </iotune>\n");
+    if (rngChance(r, 4))
+        g_string_append(x,
+                        "      <blockio logical_block_size='512' physical_block_size='4096'/>\n");
     if (g->bootOrder && rngChance(r, 50))
         g_string_append_printf(x, "      <boot order='%u'/>\n", g->bootOrder++);
     if (readonly || rngChance(r, 8))
@@ -266,6 +296,11 @@ genDisk(Gen *g)
         g_string_append(x, "      <shareable/>\n");
     if (bus != BUS_FDC && rngChance(r, 10))
         g_string_append_printf(x, "      <serial>%s-%s</serial>\n", g->name, target);
+    if ((bus == BUS_SATA || bus == BUS_SCSI || bus == BUS_IDE) && rngChance(r, 4))
+        g_string_append_printf(x, "      <wwn>0x5000c500%08x</wwn>\n", g->sd + g->hd);
+    if (bus == BUS_SCSI && strcmp(device, "disk") == 0 && rngChance(r, 5))
+        g_string_append(x, "      <vendor>QVIRT</vendor>\n"
+                           "      <product>DIFFTEST</product>\n");
     if (bus == BUS_SATA && rngChance(r, 25))
         g_string_append_printf(x,
                                "      <address type='drive' controller='0' bus='0' target='0' "
@@ -352,7 +387,16 @@ genOtherDevices(Gen *g, guint64 seed)
                            "    </console>\n");
         break;
     case 2:
-        g_string_append(x, "    <console type='pty'/>\n");
+        g_string_append(x, rngChance(r, 70) ? "    <console type='pty'/>\n"
+                                            : "    <console type='pty'>\n"
+                                              "      <target type='virtio' port='0'/>\n"
+                                              "    </console>\n");
+        break;
+    case 3:
+        if (rngChance(r, 30))
+            g_string_append(x, "    <serial type='pty'>\n"
+                               "      <target type='pci-serial' port='0'/>\n"
+                               "    </serial>\n");
         break;
     default:
         break;
@@ -363,6 +407,8 @@ genOtherDevices(Gen *g, guint64 seed)
         g_string_append(x, "    <input type='keyboard' bus='usb'/>\n");
     if (rngChance(r, 8))
         g_string_append(x, "    <input type='mouse' bus='virtio'/>\n");
+    if (rngChance(r, 5))
+        g_string_append(x, "    <input type='keyboard' bus='virtio'/>\n");
     if (rngChance(r, 20)) {
         if (rngChance(r, 50))
             g_string_append(x, "    <graphics type='vnc' port='-1' autoport='yes'/>\n");
@@ -522,6 +568,9 @@ difftestGenerate(guint64 seed, const char *name, const char *imageDir)
     }
     g_string_append_printf(g.xml, "  <vcpu%s>%u</vcpu>\n",
                            rngChance(r, 30) ? " placement='static'" : "", 1 + rngBelow(r, 2));
+    g.iothreads = rngChance(r, 12);
+    if (g.iothreads)
+        g_string_append(g.xml, "  <iothreads>1</iothreads>\n");
     genOS(&g, perDeviceBoot);
     genPlatform(&g);
     g_string_append(g.xml, "  <devices>\n");
