@@ -135,14 +135,14 @@ testCaps(void)
     return caps;
 }
 
-/* What `virsh define` stores: parse, validate, then the QEMU driver's post-parse. */
+/* What `virsh define` stores: parse, the QEMU driver's post-parse, then validation. */
 static qvirDomainDef *
 testParseValidate(const char *xml, unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = qvirDomainDefParseString(xml, flags, error);
 
-    if (!def || !qvirDomainDefValidate(def, error) ||
-        !qemuDomainDefPostParse(def, testCaps(), "/usr/bin/qemu-system-x86_64", error))
+    if (!def || !qemuDomainDefPostParse(def, testCaps(), "/usr/bin/qemu-system-x86_64", error) ||
+        !qvirDomainDefValidate(def, error))
         return NULL;
     return g_steal_pointer(&def);
 }

@@ -1142,10 +1142,11 @@ static const char *const qvirControllerModelsUSB[] = {
     "piix3-uhci", "piix4-uhci", "ehci",     "ich9-ehci1", "ich9-uhci1", "ich9-uhci2",
     "ich9-uhci3", "pci-ohci",   "nec-xhci", "qemu-xhci",  "none",       NULL};
 static const char *const qvirControllerModelsPCI[] = {"pci-root", "pcie-root", "pcie-root-port",
-                                                      NULL};
+                                                      "pcie-to-pci-bridge", NULL};
 static const char *const qvirControllerModelsIDE[] = {"piix3", "piix4", "ich6", NULL};
 static const char *const qvirControllerModelsSATA[] = {NULL};
-static const char *const qvirControllerPCIModelNames[] = {"pcie-root-port", "ioh3420", NULL};
+static const char *const qvirControllerPCIModelNames[] = {"pcie-root-port", "ioh3420",
+                                                          "pcie-pci-bridge", NULL};
 
 static const char *const *
 qvirDomainControllerModels(qvirDomainControllerType type)

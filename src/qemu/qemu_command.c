@@ -527,6 +527,8 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
         return "ahci";
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0)
+            return "pcie-pci-bridge";
         return g_strcmp0(c->model, "pcie-root-port") == 0 ? "pcie-root-port" : NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
         return "virtio-serial-pci";
@@ -590,10 +592,11 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
                 json_object_set_int_member(props, "p2", c->ports);
                 json_object_set_int_member(props, "p3", c->ports);
             }
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+            /* root ports only; a pcie-to-pci-bridge has neither */
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->port >= 0)
                 json_object_set_int_member(props, "port", c->port);
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->chassis >= 0)
                 json_object_set_int_member(props, "chassis", c->chassis);
-            }
             json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
                 json_object_set_int_member(props, "max_ports", c->ports);
@@ -1057,10 +1060,22 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         }
         qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
         props = json_object_new();
-        json_object_set_string_member(props, "driver", "isa-serial");
-        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
-        json_object_set_string_member(props, "id", chr->info.alias);
-        json_object_set_int_member(props, "index", port);
+        if (g_strcmp0(chr->targetType, "pci-serial") == 0) {
+            json_object_set_string_member(props, "driver", "pci-serial");
+            qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+            json_object_set_string_member(props, "id", chr->info.alias);
+            qemuBuildPCIAddressProps(ctx, props, &chr->info);
+        } else if (g_strcmp0(chr->targetType, "isa-serial") == 0) {
+            json_object_set_string_member(props, "driver", "isa-serial");
+            qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+            json_object_set_string_member(props, "id", chr->info.alias);
+            json_object_set_int_member(props, "index", port);
+        } else {
+            json_object_unref(props);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "serial target type '%s' is not supported", chr->targetType);
+            return FALSE;
+        }
         qemuBuildDevice(ctx, props);
     }
     for (guint i = 0; ctx->def->consoles && i < ctx->def->consoles->len; i++) {

@@ -180,6 +180,20 @@ qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
     return "piix3-uhci";
 }
 
+static gboolean
+qemuDomainNeedsVirtioSerial(const qvirDomainDef *def)
+{
+    if (def->channels && def->channels->len > 0)
+        return TRUE;
+    for (guint i = 0; def->consoles && i < def->consoles->len; i++) {
+        qvirDomainChrDef *con = g_ptr_array_index(def->consoles, i);
+
+        if (g_strcmp0(con->targetType, "virtio") == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 gboolean
 qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error)
 {
@@ -219,8 +233,8 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error)
         }
     }
 
-    /* virtio channels need a virtio-serial controller (libvirt adds index 0) */
-    if (def->channels && def->channels->len > 0 &&
+    /* virtio channels and consoles need a virtio-serial controller (libvirt adds index 0) */
+    if (qemuDomainNeedsVirtioSerial(def) &&
         !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0))
         qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0, NULL);
     return TRUE;
@@ -558,7 +572,10 @@ qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
     }
     if (n == 0)
         return TRUE;
-    if (!usb || g_strcmp0(usb->model, "none") == 0) {
+    /* libvirt's parser refuses USB devices with USB disabled (qvirDomainDefValidate) */
+    if (usb && g_strcmp0(usb->model, "none") == 0)
+        return TRUE;
+    if (!usb) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "USB is disabled for this domain, but USB devices are present in the "
                     "domain XML");
@@ -593,6 +610,7 @@ qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
 
 typedef struct {
     gboolean rootPort;                  /* pcie-root-port: only slot 0 takes a device */
+    gboolean bridge;                    /* pcie-to-pci-bridge: slots 1-31, conventional PCI */
     guint8 funcs[QEMU_PCI_SLOTS];       /* bitmask of used functions per slot */
     gboolean aggregate[QEMU_PCI_SLOTS]; /* slot shared by root ports, one per function */
 } qemuPCIBus;
@@ -602,6 +620,7 @@ typedef struct {
     GArray *buses; /* qemuPCIBus, index = PCI controller index */
     int xmlMaxIdx;
     gboolean addedPorts;
+    GPtrArray *assigned; /* qvirDomainDeviceInfo* given an address by this pass */
 } qemuPCIAddrSet;
 
 static qemuPCIBus *
@@ -642,6 +661,15 @@ qemuPCISetInfo(qvirDomainDeviceInfo *info, guint bus, guint slot, guint function
     info->addr.pci.function = function;
 }
 
+/* An address this pass hands out (a dry run takes them back). */
+static void
+qemuPCIGiveInfo(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, guint bus, guint slot,
+                guint function)
+{
+    qemuPCISetInfo(info, bus, slot, function);
+    g_ptr_array_add(set->assigned, info);
+}
+
 static guint
 qemuPCIAddRootPortBus(qemuPCIAddrSet *set)
 {
@@ -663,7 +691,7 @@ qemuPCIAssignOnRoot(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, const char 
     for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
         if (bus->funcs[slot] == 0) {
             bus->funcs[slot] = 1;
-            qemuPCISetInfo(info, 0, slot, 0);
+            qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
         }
     }
@@ -687,7 +715,44 @@ qemuPCIAssignOnRootPort(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
     if (idx == set->buses->len)
         idx = qemuPCIAddRootPortBus(set);
     qemuPCIBusGet(set, idx)->funcs[0] = 1;
-    qemuPCISetInfo(info, idx, 0, 0);
+    qemuPCIGiveInfo(set, info, idx, 0, 0);
+}
+
+/*
+ * A conventional PCI device on q35: a free slot (1-31) of a pcie-to-pci-bridge. Without
+ * one, libvirt adds a pcie-root-port and the bridge plugged into it, in that order.
+ */
+static gboolean
+qemuPCIAssignOnBridge(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, const char *who,
+                      GError **error)
+{
+    qemuPCIBus bridge = {0};
+    guint port;
+
+    for (guint idx = 1; idx < set->buses->len; idx++) {
+        qemuPCIBus *bus = qemuPCIBusGet(set, idx);
+
+        if (!bus->bridge)
+            continue;
+        for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
+            if (bus->funcs[slot] == 0) {
+                bus->funcs[slot] = 1;
+                qemuPCIGiveInfo(set, info, idx, slot, 0);
+                return TRUE;
+            }
+        }
+    }
+    if (set->buses->len + 2 > 256) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "no free PCI slot for %s", who);
+        return FALSE;
+    }
+    port = qemuPCIAddRootPortBus(set);
+    qemuPCIBusGet(set, port)->funcs[0] = 1; /* the bridge's own slot */
+    bridge.bridge = TRUE;
+    g_array_append_val(set->buses, bridge);
+    qemuPCIBusGet(set, set->buses->len - 1)->funcs[1] = 1;
+    qemuPCIGiveInfo(set, info, set->buses->len - 1, 1, 0);
+    return TRUE;
 }
 
 /* Root ports on pcie.0 share slots, one per function (libvirt's aggregate slots). */
@@ -701,7 +766,7 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
             for (guint fn = 0; fn < 8; fn++) {
                 if (!(root->funcs[slot] & (1u << fn))) {
                     root->funcs[slot] |= 1u << fn;
-                    qemuPCISetInfo(info, 0, slot, fn);
+                    qemuPCIGiveInfo(set, info, 0, slot, fn);
                     return TRUE;
                 }
             }
@@ -711,7 +776,7 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
         if (root->funcs[slot] == 0) {
             root->aggregate[slot] = TRUE;
             root->funcs[slot] = 1;
-            qemuPCISetInfo(info, 0, slot, 0);
+            qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
         }
     }
@@ -734,13 +799,8 @@ qemuPCIAssignDevice(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, qemuPCIDevK
         return TRUE;
     if (set->kind == QEMU_DOMAIN_MACHINE_PC)
         return qemuPCIAssignOnRoot(set, info, who, error);
-    if (dk == QEMU_PCI_DEV_PCI) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "%s is a conventional PCI device; on q35 it needs a pcie-to-pci-bridge, "
-                    "which is not supported",
-                    who);
-        return FALSE;
-    }
+    if (dk == QEMU_PCI_DEV_PCI)
+        return qemuPCIAssignOnBridge(set, info, who, error);
     qemuPCIAssignOnRootPort(set, info);
     return TRUE;
 }
@@ -822,6 +882,8 @@ qemuPCIReserveExisting(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     }
     if (def->memballoon)
         RESERVE(&def->memballoon->info, "memballoon");
+    for (guint i = 0; def->serials && i < def->serials->len; i++)
+        RESERVE(&((qvirDomainChrDef *)g_ptr_array_index(def->serials, i))->info, "serial");
 #undef RESERVE
     return TRUE;
 }
@@ -888,7 +950,10 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0 ||
             c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
             continue;
-        if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
+        /* a pcie-to-pci-bridge is a PCIe endpoint: the first free root port */
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0)
+            qemuPCIAssignOnRootPort(set, &c->info);
+        else if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
     }
     for (guint i = 0; def->nets && i < def->nets->len; i++) {
@@ -940,6 +1005,13 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
             !qemuPCIAssignDevice(set, &in->info, QEMU_PCI_DEV_PCIE, "input", error))
             return FALSE;
     }
+    for (guint i = 0; def->serials && i < def->serials->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
+
+        if (g_strcmp0(chr->targetType, "pci-serial") == 0 &&
+            !qemuPCIAssignDevice(set, &chr->info, QEMU_PCI_DEV_PCI, "serial", error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -956,6 +1028,13 @@ qemuPCIAddNewRootPorts(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
 
         if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx))
             continue;
+        if (qemuPCIBusGet(set, idx)->bridge) {
+            /* plugged into the root port added just before it */
+            c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx,
+                                        "pcie-to-pci-bridge");
+            qemuPCIGiveInfo(set, &c->info, idx - 1, 0, 0);
+            continue;
+        }
         c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx, "pcie-root-port");
         if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
@@ -977,14 +1056,17 @@ qemuPCISetMulti(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
         info->addr.pci.multifunction = QVIR_TRISTATE_SWITCH_ON;
 }
 
+/*
+ * One pass over DEF: buses from its PCI controllers, existing addresses reserved, then
+ * every device without one placed in libvirt's order, adding buses as needed. *GREW says
+ * whether buses were added.
+ */
 static gboolean
-qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+qemuPCIAssignPass(qvirDomainDef *def, qemuDomainMachineKind kind, qemuPCIAddrSet *set,
+                  gboolean *grew, GError **error)
 {
-    qemuPCIAddrSet set = {.kind = kind, .xmlMaxIdx = 0};
-    g_autoptr(GArray) buses = g_array_new(FALSE, TRUE, sizeof(qemuPCIBus));
-    gboolean ret = FALSE;
+    guint initialBuses;
 
-    set.buses = buses;
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
@@ -995,30 +1077,78 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
                         "PCI controller index %d is out of range", c->idx);
             return FALSE;
         }
-        if (c->idx > set.xmlMaxIdx)
-            set.xmlMaxIdx = c->idx;
+        if (c->idx > set->xmlMaxIdx)
+            set->xmlMaxIdx = c->idx;
         if (c->idx > 0 &&
-            (kind != QEMU_DOMAIN_MACHINE_Q35 || g_strcmp0(c->model, "pcie-root-port") != 0)) {
+            (kind != QEMU_DOMAIN_MACHINE_Q35 || (g_strcmp0(c->model, "pcie-root-port") != 0 &&
+                                                 g_strcmp0(c->model, "pcie-to-pci-bridge") != 0))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "PCI controller model '%s' is not supported (only pcie-root-port "
-                        "on q35)",
+                        "and pcie-to-pci-bridge on q35)",
                         c->model ? c->model : "");
             return FALSE;
         }
     }
-    g_array_set_size(buses, set.xmlMaxIdx + 1);
-    for (guint i = 1; i < buses->len; i++) {
-        if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, i)) {
+    g_array_set_size(set->buses, set->xmlMaxIdx + 1);
+    for (guint i = 1; i < set->buses->len; i++) {
+        qvirDomainControllerDef *c =
+            qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, i);
+
+        if (!c) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "PCI controller indexes must be contiguous: index %u is missing", i);
             return FALSE;
         }
-        g_array_index(buses, qemuPCIBus, i).rootPort = TRUE;
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0) {
+            g_array_index(set->buses, qemuPCIBus, i).bridge = TRUE;
+            g_array_index(set->buses, qemuPCIBus, i).funcs[0] = 0xff; /* slot 0 reserved */
+        } else {
+            g_array_index(set->buses, qemuPCIBus, i).rootPort = TRUE;
+        }
     }
+    initialBuses = set->buses->len;
 
-    if (!qemuPCIReserveExisting(&set, def, error) || !qemuPCIReserveChipset(&set, def, error) ||
-        !qemuPCIAssignDevices(&set, def, error) || !qemuPCIAddNewRootPorts(&set, def, error))
-        goto cleanup;
+    if (!qemuPCIReserveExisting(set, def, error) || !qemuPCIReserveChipset(set, def, error) ||
+        !qemuPCIAssignDevices(set, def, error) || !qemuPCIAddNewRootPorts(set, def, error))
+        return FALSE;
+    *grew = set->buses->len > initialBuses;
+    return TRUE;
+}
+
+static gboolean
+qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    g_autoptr(GArray) buses = g_array_new(FALSE, TRUE, sizeof(qemuPCIBus));
+    g_autoptr(GPtrArray) assigned = g_ptr_array_new();
+    qemuPCIAddrSet set = {.kind = kind, .xmlMaxIdx = 0, .buses = buses, .assigned = assigned};
+    gboolean grew = FALSE;
+
+    if (!qemuPCIAssignPass(def, kind, &set, &grew, error))
+        return FALSE;
+    /*
+     * Like libvirt, a pass that had to add buses was a dry run to learn the topology: the
+     * controllers it added stay, and everything is placed again with them in the list,
+     * controllers first (a pcie-to-pci-bridge takes the first free root port).
+     */
+    if (grew) {
+        for (guint i = 0; i < assigned->len; i++) {
+            qvirDomainDeviceInfo *info = g_ptr_array_index(assigned, i);
+
+            info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
+            memset(&info->addr, 0, sizeof(info->addr));
+        }
+        g_ptr_array_set_size(assigned, 0);
+        g_array_set_size(buses, 0);
+        set.xmlMaxIdx = 0;
+        set.addedPorts = FALSE;
+        if (!qemuPCIAssignPass(def, kind, &set, &grew, error))
+            return FALSE;
+        if (grew) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "PCI topology did not settle after adding controllers");
+            return FALSE;
+        }
+    }
 
     /* chassis / port of root ports, as libvirt fills them in */
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -1026,10 +1156,12 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
 
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0)
             continue;
-        if (c->chassis < 0)
-            c->chassis = c->idx;
-        if (c->port < 0)
-            c->port = (c->info.addr.pci.slot << 3) + c->info.addr.pci.function;
+        if (g_strcmp0(c->model, "pcie-root-port") == 0) {
+            if (c->chassis < 0)
+                c->chassis = c->idx;
+            if (c->port < 0)
+                c->port = (c->info.addr.pci.slot << 3) + c->info.addr.pci.function;
+        }
         qemuPCISetMulti(&set, &c->info);
     }
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -1038,9 +1170,7 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
             qemuPCISetMulti(&set, &c->info);
     }
-    ret = TRUE;
-cleanup:
-    return ret;
+    return TRUE;
 }
 
 /* ---- disks: cache default, node names, chain indexes --------------------------------- */
@@ -1196,6 +1326,21 @@ qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **err
         !qemuDomainGetMachineKind(def, &kind, error))
         return FALSE;
 
+    /* libvirt's start-time check of the CPU mode against what the accelerator offers */
+    if (def->virtType == QVIR_DOMAIN_VIRT_QEMU &&
+        (g_strcmp0(def->cpuMode, "host-passthrough") == 0 ||
+         g_strcmp0(def->cpuMode, "host-model") == 0)) {
+        if (strcmp(def->cpuMode, "host-passthrough") == 0)
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: CPU mode 'host-passthrough' for x86_64 "
+                        "qemu domain on x86_64 host is not supported by hypervisor");
+        else
+            /* libvirt expands the host's CPU model for TCG; qvirt does not (yet) */
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: CPU mode 'host-model' is not supported by "
+                        "qvirt for a qemu (TCG) domain; use mode 'maximum' or a named model");
+        return FALSE;
+    }
     /* QEMU wants whole MiB; libvirt rounds up */
     def->memoryKiB = (def->memoryKiB + 1023) / 1024 * 1024;
     if (!qemuDomainAssignAliases(def, kind, error))

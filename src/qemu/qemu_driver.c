@@ -347,14 +347,13 @@ qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
         return NULL;
     if (!def->emulator)
         def->emulator = g_strdup(drv->cfg->emulator);
-    if (!qvirDomainDefValidate(def, error))
-        return NULL;
     if (!(caps = qemuDriverGetCaps(drv, def->emulator, error)))
         return NULL;
-    /* what libvirt stores at define: canonical machine, defaults, implicit devices,
-     * addresses */
+    /* What libvirt stores at define: canonical machine, defaults, implicit devices,
+     * addresses. As in libvirt, this comes before validation, so a domain that fails
+     * both gets the same error. */
     if (!qemuDomainDefPostParse(def, caps, drv->cfg->emulator, error) ||
-        !qemuValidateDomainDef(def, caps, error))
+        !qvirDomainDefValidate(def, error) || !qemuValidateDomainDef(def, caps, error))
         return NULL;
     return g_steal_pointer(&def);
 }
@@ -1306,8 +1305,8 @@ qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **er
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
 }
 
-qvirDomainRef *
-qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+static qvirDomainRef *
+qvirDriverDomainDefineXMLImpl(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autoptr(qemuDomainObj) obj = NULL;
@@ -1351,6 +1350,17 @@ qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, 
     qemuDomainObjEndJob(obj);
     qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_DEFINED, isNew ? 0 /* added */ : 1 /* updated */);
     return qemuDriverMakeRef(obj);
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+qvirDomainRef *
+qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    qvirDomainRef *ret = qvirDriverDomainDefineXMLImpl(drv, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 gboolean
@@ -1414,9 +1424,9 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     (QEMU_START_PAUSED | QEMU_START_AUTODESTROY | QEMU_START_BYPASS_CACHE |                        \
      QEMU_START_FORCE_BOOT | QEMU_START_VALIDATE)
 
-gboolean
-qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
-                       GError **error)
+static gboolean
+qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                           GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     qvirDomainDef *live = NULL;
@@ -1445,6 +1455,18 @@ qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int 
     return ok;
 }
 
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+gboolean
+qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                       GError **error)
+{
+    gboolean ret = qvirDriverDomainCreateImpl(drv, uuid, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
+}
+
 static void
 qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
 {
@@ -1453,8 +1475,8 @@ qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
     obj->startDef = g_steal_pointer(defp);
 }
 
-qvirDomainRef *
-qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+static qvirDomainRef *
+qvirDriverDomainCreateXMLImpl(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autoptr(qemuDomainObj) obj = NULL;
@@ -1506,6 +1528,17 @@ qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, 
     }
     qemuDomainObjEndJob(obj);
     return ok ? qemuDriverMakeRef(obj) : NULL;
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+qvirDomainRef *
+qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    qvirDomainRef *ret = qvirDriverDomainCreateXMLImpl(drv, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 gboolean
@@ -1835,9 +1868,9 @@ qemuDriverCommandLineToString(const qemuCommandLine *cmd)
     return g_string_free(buf, FALSE);
 }
 
-char *
-qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
-                                   unsigned int flags, GError **error)
+static char *
+qvirDriverConnectDomainXMLToNativeImpl(qvirDriver *drv, const char *format, const char *xml,
+                                       unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autoptr(qemuCommandLine) cmd = NULL;
@@ -1871,6 +1904,18 @@ qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const ch
     if (!(cmd = qemuBuildCommandLine(def, caps, &opts, error)))
         return NULL;
     return qemuDriverCommandLineToString(cmd);
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+char *
+qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
+                                   unsigned int flags, GError **error)
+{
+    char *ret = qvirDriverConnectDomainXMLToNativeImpl(drv, format, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 /* ---- guest control ------------------------------------------------------------------ */

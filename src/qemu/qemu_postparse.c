@@ -103,9 +103,10 @@ qemuPostParseCPU(qvirDomainDef *def)
     } else if (strcmp(def->cpuMode, "host-model") == 0) {
         qemuPostParseSetStr(&def->cpuCheck, "partial");
     } else {
-        /* host-passthrough, maximum; QEMU 7.2 has the migratable property */
+        /* host-passthrough, maximum; only host-passthrough gets QEMU 7.2's migratable */
         qemuPostParseSetStr(&def->cpuCheck, "none");
-        qemuPostParseSetStr(&def->cpuMigratable, "on");
+        if (strcmp(def->cpuMode, "host-passthrough") == 0)
+            qemuPostParseSetStr(&def->cpuMigratable, "on");
     }
 }
 
@@ -181,37 +182,29 @@ qemuPostParseChrCopy(const qvirDomainChrDef *src, gboolean isConsole)
 }
 
 /*
- * virDomainDefAddConsoleCompat: the first console of an HVM guest is the first serial
- * port. A serial port without a console gets one; a serial console without a serial
- * port becomes the port.
+ * virDomainDefAddConsoleCompat, the half the parser leaves: an ISA serial port with no
+ * serial console gets one (a stub at the head of the consoles, which names the port). A
+ * serial console without a port became the port when it was parsed. PCI and USB serial
+ * ports get no console.
  */
 static void
 qemuPostParseConsoleCompat(qvirDomainDef *def)
 {
+    qvirDomainChrDef *ser;
     qvirDomainChrDef *con;
 
-    if (def->consoles->len == 0) {
-        if (def->serials->len == 0)
-            return;
-        con = qemuPostParseChrCopy(g_ptr_array_index(def->serials, 0), TRUE);
-        con->targetType = g_strdup("serial");
-        con->targetPort = ((qvirDomainChrDef *)g_ptr_array_index(def->serials, 0))->targetPort;
-        g_ptr_array_add(def->consoles, con);
+    if (def->serials->len == 0)
         return;
-    }
-    con = g_ptr_array_index(def->consoles, 0);
-    if (g_strcmp0(con->targetType, "serial") != 0 || def->serials->len > 0)
+    if (def->consoles->len > 0 &&
+        g_strcmp0(((qvirDomainChrDef *)g_ptr_array_index(def->consoles, 0))->targetType,
+                  "serial") == 0)
         return;
-    {
-        qvirDomainChrDef *ser = qemuPostParseChrCopy(con, FALSE);
-
-        ser->targetType = g_strdup("isa-serial");
-        ser->targetModel = g_strdup("isa-serial");
-        if (ser->targetPort < 0)
-            ser->targetPort = 0;
-        con->targetPort = ser->targetPort;
-        g_ptr_array_insert(def->serials, 0, ser);
-    }
+    ser = g_ptr_array_index(def->serials, 0);
+    if (ser->isConsole || g_strcmp0(ser->targetType, "isa-serial") != 0)
+        return;
+    con = qemuPostParseChrCopy(ser, TRUE);
+    con->targetType = g_strdup("serial");
+    g_ptr_array_insert(def->consoles, 0, con);
 }
 
 /* virDomainDefAddImplicitVideo and the QEMU driver's video defaults. */
@@ -283,6 +276,8 @@ qemuPostParseControllerModels(qvirDomainDef *def, qemuDomainMachineKind kind, co
                 qemuPostParseSetStr(&c->model, "pcie-root-port");
             if (c->idx > 0 && strcmp(c->model, "pcie-root-port") == 0)
                 qemuPostParseSetStr(&c->modelName, "pcie-root-port");
+            else if (strcmp(c->model, "pcie-to-pci-bridge") == 0)
+                qemuPostParseSetStr(&c->modelName, "pcie-pci-bridge");
             break;
         case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
