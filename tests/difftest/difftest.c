@@ -67,6 +67,8 @@ typedef struct {
     Result lv[KIND_LAST];
     Result qv[KIND_LAST];
     int lvCode[KIND_LAST]; /* libvirt's error code, for the report */
+    gboolean lvRefused;    /* refused at define: nothing was started */
+    gboolean qvRefused;
 } Doc;
 
 typedef struct {
@@ -87,6 +89,7 @@ static struct {
     GPid helper;
     gboolean keep;
     gboolean verbose;
+    gboolean live; /* start the domains (live XML, argv) */
 } env;
 
 static GPtrArray *docs;
@@ -391,9 +394,15 @@ runLibvirtEmbed(void)
         JsonObject *res = json_object_get_object_member(all, doc->name);
         Result dummy = {0};
 
-        if (takeResult(res, "define", &dummy, &doc->lvCode[KIND_INACTIVE]) && dummy.error)
+        if (takeResult(res, "define", &dummy, &doc->lvCode[KIND_INACTIVE]) && dummy.error) {
             doc->lv[KIND_INACTIVE] = dummy;
-        else {
+            doc->lvRefused = TRUE;
+            if (!doc->hand && env.live) {
+                /* what a start would have said: the same refusal */
+                resultSet(&doc->lv[KIND_LIVE], TRUE, dummy.text + strlen("error: "));
+                resultSet(&doc->lv[KIND_ARGV], TRUE, dummy.text + strlen("error: "));
+            }
+        } else {
             g_free(dummy.text);
             takeResult(res, "inactive", &doc->lv[KIND_INACTIVE], &doc->lvCode[KIND_INACTIVE]);
         }
@@ -569,7 +578,14 @@ runQvirtDoc(Doc *doc, gboolean live)
     virshTake(&native, &doc->qv[KIND_NATIVE]);
     VIRSH(&def, "define", doc->file);
     if (def.rc != 0) {
-        virshTake(&def, &doc->qv[KIND_INACTIVE]);
+        Result *r = &doc->qv[KIND_INACTIVE];
+
+        virshTake(&def, r);
+        doc->qvRefused = TRUE;
+        if (live && !doc->hand) {
+            resultSet(&doc->qv[KIND_LIVE], TRUE, r->text + strlen("error: "));
+            resultSet(&doc->qv[KIND_ARGV], TRUE, r->text + strlen("error: "));
+        }
         return;
     }
     VIRSH(&xml, "dumpxml", "--inactive", doc->name);
@@ -783,6 +799,9 @@ applies(const Doc *doc, Kind kind)
         return !doc->hasNic;
     if (kind == KIND_INACTIVE)
         return TRUE;
+    /* both refused at define: the inactive subtest compares that refusal */
+    if (doc->lvRefused && doc->qvRefused)
+        return FALSE;
     return doc->lv[kind].set || doc->qv[kind].set;
 }
 
@@ -805,6 +824,83 @@ testCompare(gconstpointer data)
 
 /* ---- report mode ------------------------------------------------------------------------ */
 
+static gint
+countCompare(gconstpointer a, gconstpointer b, gpointer counts)
+{
+    guint ca = GPOINTER_TO_UINT(g_hash_table_lookup(counts, *(const char *const *)a));
+    guint cb = GPOINTER_TO_UINT(g_hash_table_lookup(counts, *(const char *const *)b));
+
+    if (ca != cb)
+        return ca > cb ? -1 : 1;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Count each changed line of DIFF (once per document), with the document's own name and
+ * image directory blanked, so the same difference in many documents adds up. */
+static void
+countDiffLines(GHashTable *counts, const Doc *doc, Kind kind, const char *diff)
+{
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autofree char *mixed = NULL;
+
+    /* one side refused, the other did not: count the refusal, not the whole document */
+    if (doc->lv[kind].error && !doc->qv[kind].error)
+        mixed = g_strdup_printf("only libvirt refused: %s", doc->lv[kind].text);
+    else if (doc->qv[kind].error && !doc->lv[kind].error)
+        mixed = g_strdup_printf("only qvirt refused: %s", doc->qv[kind].text);
+    if (mixed) {
+        g_autofree char *n = normalise(doc, kind, mixed);
+        g_autofree char *key = regexReplace(n, "(gen|hand)-[0-9a-z-]+", "NAME");
+
+        g_autofree char *line = g_strdup_printf("+%s", key);
+
+        lines = g_strsplit(line, "\n", 2);
+    } else {
+        lines = g_strsplit(diff, "\n", -1);
+    }
+
+    for (guint i = 0; lines[i]; i++) {
+        char *key;
+        char *tmp;
+
+        if ((lines[i][0] != '-' && lines[i][0] != '+') || g_str_has_prefix(lines[i], "---") ||
+            g_str_has_prefix(lines[i], "+++"))
+            continue;
+        tmp = regexReplace(lines[i], "(gen|hand)-[0-9a-z-]+", "NAME");
+        key = g_strdup_printf("%-8s %s", kindNames[kind], tmp);
+        g_free(tmp);
+        if (g_hash_table_contains(seen, key)) {
+            g_free(key);
+            continue;
+        }
+        g_hash_table_add(seen, key);
+        if (!g_hash_table_contains(counts, key))
+            g_hash_table_insert(counts, g_strdup(key), GUINT_TO_POINTER(0));
+        g_hash_table_insert(
+            counts, g_strdup(key),
+            GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(counts, key)) + 1));
+    }
+}
+
+static void
+printTopLines(GHashTable *counts, guint max)
+{
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k;
+
+    g_hash_table_iter_init(&it, counts);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        g_ptr_array_add(keys, k);
+    g_ptr_array_sort_with_data(keys, countCompare, counts);
+    printf(
+        "difftest: the most frequent differing lines (documents: kind, -libvirt/+qvirt line):\n");
+    for (guint i = 0; i < keys->len && i < max; i++)
+        printf("%5u  %s\n", GPOINTER_TO_UINT(g_hash_table_lookup(counts, keys->pdata[i])),
+               (char *)keys->pdata[i]);
+}
+
 static int
 report(gboolean printDiffs)
 {
@@ -812,6 +908,7 @@ report(gboolean printDiffs)
     guint rejSame = 0, rejTotal = 0;
     g_autoptr(GString) diffs = g_string_new(NULL);
     g_autoptr(GString) rejDiffs = g_string_new(NULL);
+    g_autoptr(GHashTable) counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     for (guint i = 0; i < docs->len; i++) {
         Doc *doc = docs->pdata[i];
@@ -822,6 +919,15 @@ report(gboolean printDiffs)
             if (!applies(doc, k))
                 continue;
             diff = compare(doc, k);
+            if (diff)
+                countDiffLines(counts, doc, k, diff);
+            /* a refusal at define counts once, under inactive */
+            if ((k == KIND_LIVE || k == KIND_ARGV) && (doc->lvRefused || doc->qvRefused)) {
+                if (diff)
+                    g_string_append_printf(rejDiffs, "== %s %s (%s)\n%s\n", doc->name, kindNames[k],
+                                           doc->file, diff);
+                continue;
+            }
             if (doc->lv[k].error || doc->qv[k].error) {
                 rejTotal++;
                 rejSame += diff == NULL;
@@ -841,11 +947,14 @@ report(gboolean printDiffs)
         printf("%s", diffs->str);
         printf("%s", rejDiffs->str);
     }
+    printTopLines(counts, 40);
     printf("difftest: qvirt (this build) against libvirt 9.0 (%s), %u documents\n",
            "qemu:///embed + qemu:///session, as nobody", docs->len);
     for (Kind k = 0; k < KIND_LAST; k++)
         printf("  %-22s %u/%u identical\n", kindTitles[k], same[k], total[k]);
     printf("  %-22s %u/%u identical\n", "rejections", rejSame, rejTotal);
+    printf("(documents both daemons produced; rejections: a refusal by either side at define,\n"
+           " domxml-to-native or start, counted once per step)\n");
     for (Kind k = 0; k < KIND_LAST; k++) {
         if (same[k] != total[k])
             return 1;
@@ -945,6 +1054,7 @@ main(int argc, char **argv)
     addGeneratedDocs(first, last);
     if (hand)
         addHandDocs();
+    env.live = live;
     phaseTime("generated documents and images");
     runLibvirtEmbed();
     phaseTime("libvirt qemu:///embed");

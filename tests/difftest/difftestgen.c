@@ -58,6 +58,30 @@ typedef enum {
 
 static const char *const busNames[] = {"virtio", "sata", "scsi", "ide", "usb", "fdc"};
 
+/*
+ * Most documents are meant to be valid for libvirt 9.0; one in seven carries exactly one
+ * thing libvirt refuses (at define or at start), so refusals are compared too without
+ * drowning the accepted space in them.
+ */
+typedef enum {
+    R_NONE,
+    R_IO_NATIVE,        /* io='native' with cache='writeback' */
+    R_COR_READONLY,     /* copy_on_read on a read-only disk */
+    R_WWN_SATA,         /* <wwn> on a SATA disk */
+    R_RERROR_ENOSPACE,  /* rerror_policy='enospace' */
+    R_LUN_FILE,         /* device='lun' on a file */
+    R_IDE_Q35,          /* an IDE disk on q35 (on i440fx it is fine) */
+    R_MACHINE,          /* a machine type QEMU 7.2 does not have */
+    R_BOOT_MIX,         /* <os><boot> and per-device <boot order> together */
+    R_IOTHREAD_UNDEF,   /* iothread='3' without such an iothread */
+    R_SHARE_QCOW2,      /* <shareable/> on qcow2 */
+    R_READONLY_SATA,    /* <readonly/> on a SATA disk */
+    R_HOST_PASSTHROUGH, /* cpu host-passthrough under TCG */
+    R_USB_NONE_INPUT,   /* a USB tablet with <controller type='usb' model='none'> */
+    R_BAD_CACHE,        /* cache='fast' */
+    R_LAST,
+} Refusal;
+
 typedef struct {
     Rng rng;
     const char *name;
@@ -69,6 +93,10 @@ typedef struct {
     guint vd, sd, hd, fd;
     guint bootOrder;    /* next per-device boot order; 0 = per-device boot not used */
     gboolean iothreads; /* <iothreads>1</iothreads> is defined */
+    Refusal refusal;
+    guint nDisks;
+    guint sataUnit;
+    gboolean noUsb; /* <controller type='usb' model='none'> */
     gboolean haveScsi, haveSata, haveIde, haveUsbDisk;
 } Gen;
 
@@ -183,17 +211,32 @@ genTarget(Gen *g, Bus bus)
     }
 }
 
-/* The bus of the next disk; NULL-like -1 when none fits any more. */
-static int
+/* The bus of the next disk. */
+static Bus
 genBus(Gen *g)
 {
     Rng *r = &g->rng;
 
+    if (g->nDisks == 0) {
+        /* the refusals below that need a particular bus on the first disk */
+        switch (g->refusal) {
+        case R_WWN_SATA:
+        case R_READONLY_SATA:
+            return BUS_SATA;
+        case R_IDE_Q35:
+            return BUS_IDE;
+        case R_COR_READONLY:
+        case R_IOTHREAD_UNDEF:
+        case R_LUN_FILE:
+            return BUS_VIRTIO;
+        default:
+            break;
+        }
+    }
     for (int tries = 0; tries < 8; tries++) {
         Bus bus = rngBelow(r, 6);
 
-        /* IDE on q35 and a third floppy are refusals worth a few cases, not many. */
-        if (bus == BUS_IDE && (g->hd >= 4 || (g->q35 && !rngChance(r, 15))))
+        if (bus == BUS_IDE && (g->hd >= 4 || g->q35))
             continue;
         if (bus == BUS_FDC && g->fd >= 2)
             continue;
@@ -204,6 +247,12 @@ genBus(Gen *g)
     return BUS_VIRTIO;
 }
 
+static gboolean
+genRefusal(Gen *g, Refusal which)
+{
+    return g->refusal == which && g->nDisks == 0;
+}
+
 static void
 genDisk(Gen *g)
 {
@@ -211,6 +260,7 @@ genDisk(Gen *g)
                                          "directsync", "unsafe",       "default"};
     static const char *const ios[] = {"native", "threads", "io_uring"};
     static const char *const errorPolicies[] = {"stop", "report", "ignore", "enospace"};
+    static const char *const rerrorPolicies[] = {"stop", "report", "ignore"};
     Rng *r = &g->rng;
     GString *x = g->xml;
     Bus bus = genBus(g);
@@ -218,8 +268,11 @@ genDisk(Gen *g)
     g_autofree char *image = NULL;
     const char *device = "disk";
     const char *fmt = "raw";
+    const char *cache = NULL;
+    const char *io = NULL;
     gboolean media = TRUE;
     gboolean readonly = FALSE;
+    gboolean isDisk;
 
     if (bus == BUS_FDC)
         device = "floppy";
@@ -227,8 +280,10 @@ genDisk(Gen *g)
         device = "cdrom";
     else if (bus == BUS_USB && rngChance(r, 15))
         device = "cdrom";
-    else if ((bus == BUS_SCSI || bus == BUS_VIRTIO) && rngChance(r, 4))
-        device = "lun"; /* on a file: both must refuse */
+    if (genRefusal(g, R_LUN_FILE) || genRefusal(g, R_COR_READONLY) || genRefusal(g, R_WWN_SATA) ||
+        genRefusal(g, R_READONLY_SATA))
+        device = genRefusal(g, R_LUN_FILE) ? "lun" : "disk";
+    isDisk = strcmp(device, "disk") == 0;
 
     if (strcmp(device, "cdrom") == 0 || strcmp(device, "floppy") == 0) {
         /* QEMU's usb-storage needs a medium: an empty USB cdrom only tests QEMU's error */
@@ -238,80 +293,110 @@ genDisk(Gen *g)
             fmt = "raw";
         }
         readonly = strcmp(device, "cdrom") == 0;
+    } else if (genRefusal(g, R_SHARE_QCOW2)) {
+        image = genImageCreate(g, "qcow2", NULL, NULL);
+        fmt = "qcow2";
     } else {
         image = genImage(g, &fmt);
     }
 
+    if (rngChance(r, 75))
+        cache = PICK(r, caches);
+    if (rngChance(r, 25))
+        io = PICK(r, ios);
+    /* libvirt: io='native' needs cache none or directsync */
+    if (io && strcmp(io, "native") == 0 &&
+        !(cache && (strcmp(cache, "none") == 0 || strcmp(cache, "directsync") == 0)))
+        cache = rngChance(r, 50) ? "none" : "directsync";
+    if (genRefusal(g, R_IO_NATIVE)) {
+        io = "native";
+        cache = "writeback";
+    }
+    if (genRefusal(g, R_BAD_CACHE))
+        cache = "fast";
+
     g_string_append_printf(x, "    <disk type='file' device='%s'>\n", device);
-    if (rngChance(r, 92)) {
+    if (rngChance(r, 92) || cache || io) {
         g_string_append(x, "      <driver name='qemu'");
         if (!(strcmp(fmt, "raw") == 0 && rngChance(r, 15)))
             g_string_append_printf(x, " type='%s'", fmt);
-        if (rngChance(r, 75))
-            g_string_append_printf(x, " cache='%s'", PICK(r, caches));
-        if (rngChance(r, 25))
-            g_string_append_printf(x, " io='%s'", PICK(r, ios));
+        if (cache)
+            g_string_append_printf(x, " cache='%s'", cache);
+        if (io)
+            g_string_append_printf(x, " io='%s'", io);
         if (rngChance(r, 10))
             g_string_append_printf(x, " discard='%s'", rngChance(r, 50) ? "unmap" : "ignore");
         if (rngChance(r, 8))
             g_string_append_printf(x, " detect_zeroes='%s'", rngChance(r, 50) ? "on" : "off");
-        if (rngChance(r, 8))
+        /* QEMU's floppy device has no error policy properties */
+        if (bus != BUS_FDC && rngChance(r, 8))
             g_string_append_printf(x, " error_policy='%s'", PICK(r, errorPolicies));
-        if (rngChance(r, 4))
-            g_string_append_printf(x, " rerror_policy='%s'", PICK(r, errorPolicies));
-        if (rngChance(r, 4))
+        if (bus != BUS_FDC && rngChance(r, 4))
+            g_string_append_printf(x, " rerror_policy='%s'", PICK(r, rerrorPolicies));
+        if (genRefusal(g, R_RERROR_ENOSPACE))
+            g_string_append(x, " rerror_policy='enospace'");
+        if ((isDisk && !readonly && rngChance(r, 4)) || genRefusal(g, R_COR_READONLY))
             g_string_append(x, " copy_on_read='on'");
         if (bus == BUS_VIRTIO && rngChance(r, 6))
             g_string_append(x, " queues='2'");
         if (bus == BUS_VIRTIO && rngChance(r, 4))
             g_string_append(x, " queue_size='256'");
-        /* an iothread the domain does not define is a refusal; keep it rare */
-        if (bus == BUS_VIRTIO && (g->iothreads ? rngChance(r, 40) : rngChance(r, 2)))
+        if (bus == BUS_VIRTIO && g->iothreads && rngChance(r, 40))
             g_string_append(x, " iothread='1'");
+        if (genRefusal(g, R_IOTHREAD_UNDEF))
+            g_string_append(x, " iothread='3'");
         g_string_append(x, "/>\n");
     }
     if (image)
         g_string_append_printf(x, "      <source file='%s'/>\n", image);
     g_string_append_printf(x, "      <target dev='%s' bus='%s'", target, busNames[bus]);
-    if (bus == BUS_USB && strcmp(device, "disk") == 0 && rngChance(r, 20))
+    if (bus == BUS_USB && isDisk && rngChance(r, 20))
         g_string_append(x, " removable='on'");
-    if ((bus == BUS_SATA || bus == BUS_SCSI || bus == BUS_IDE) && strcmp(device, "disk") == 0 &&
-        rngChance(r, 6))
+    if ((bus == BUS_SATA || bus == BUS_SCSI || bus == BUS_IDE) && isDisk && rngChance(r, 6))
         g_string_append(x, " rotation_rate='1'");
     if (strcmp(device, "cdrom") == 0 && rngChance(r, 5))
         g_string_append(x, " tray='open'");
     g_string_append(x, "/>\n");
-    if (rngChance(r, 4))
+    if (rngChance(r, 4) && media)
         g_string_append(x, "      <iotune>\n"
                            "        <total_iops_sec>1000</total_iops_sec>\n"
                            "      </iotune>\n");
-    if (rngChance(r, 4))
+    /* QEMU's floppy takes 512-byte blocks only */
+    if (bus != BUS_FDC && rngChance(r, 4))
         g_string_append(x,
                         "      <blockio logical_block_size='512' physical_block_size='4096'/>\n");
     if (g->bootOrder && rngChance(r, 50))
         g_string_append_printf(x, "      <boot order='%u'/>\n", g->bootOrder++);
-    if (readonly || rngChance(r, 8))
+    /* libvirt refuses read-only IDE and SATA disks */
+    if (readonly || genRefusal(g, R_READONLY_SATA) || genRefusal(g, R_COR_READONLY) ||
+        (isDisk && bus != BUS_SATA && bus != BUS_IDE && rngChance(r, 8))) {
+        readonly = TRUE;
         g_string_append(x, "      <readonly/>\n");
-    if (!readonly && rngChance(r, 6))
+    }
+    /* shareable needs raw (libvirt refuses it on qcow2 and the like) */
+    if ((!readonly && strcmp(fmt, "raw") == 0 && image && isDisk && rngChance(r, 8)) ||
+        genRefusal(g, R_SHARE_QCOW2))
         g_string_append(x, "      <shareable/>\n");
     if (bus != BUS_FDC && rngChance(r, 10))
         g_string_append_printf(x, "      <serial>%s-%s</serial>\n", g->name, target);
-    if ((bus == BUS_SATA || bus == BUS_SCSI || bus == BUS_IDE) && rngChance(r, 4))
+    if (((bus == BUS_SCSI || bus == BUS_IDE) && rngChance(r, 5)) || genRefusal(g, R_WWN_SATA))
         g_string_append_printf(x, "      <wwn>0x5000c500%08x</wwn>\n", g->sd + g->hd);
-    if (bus == BUS_SCSI && strcmp(device, "disk") == 0 && rngChance(r, 5))
+    if (bus == BUS_SCSI && isDisk && rngChance(r, 5))
         g_string_append(x, "      <vendor>QVIRT</vendor>\n"
                            "      <product>DIFFTEST</product>\n");
     if (bus == BUS_SATA && rngChance(r, 25))
         g_string_append_printf(x,
                                "      <address type='drive' controller='0' bus='0' target='0' "
                                "unit='%u'/>\n",
-                               g->sd + 2);
+                               g->sataUnit + 2);
     g_string_append(x, "    </disk>\n");
 
     g->haveScsi |= bus == BUS_SCSI;
     g->haveSata |= bus == BUS_SATA;
     g->haveIde |= bus == BUS_IDE;
     g->haveUsbDisk |= bus == BUS_USB;
+    g->sataUnit += bus == BUS_SATA;
+    g->nDisks++;
 }
 
 static void
@@ -331,9 +416,12 @@ genControllers(Gen *g)
     if (rngChance(r, 30)) {
         const char *model = g->q35 ? PICK(r, usbModelsQ35) : PICK(r, usbModelsPC);
 
-        /* usb model none with a USB disk is a refusal; keep it rare */
-        if (strcmp(model, "none") == 0 && g->haveUsbDisk && !rngChance(r, 20))
+        /* without a USB bus, USB disks and inputs are refused */
+        if (strcmp(model, "none") == 0 && g->haveUsbDisk)
             model = "qemu-xhci";
+        if (g->refusal == R_USB_NONE_INPUT)
+            model = "none";
+        g->noUsb = strcmp(model, "none") == 0;
         g_string_append_printf(x, "    <controller type='usb' index='0' model='%s'/>\n", model);
     }
     if (g->haveSata && rngChance(r, 30))
@@ -401,9 +489,9 @@ genOtherDevices(Gen *g, guint64 seed)
     default:
         break;
     }
-    if (rngChance(r, 25))
+    if ((!g->noUsb && rngChance(r, 25)) || g->refusal == R_USB_NONE_INPUT)
         g_string_append(x, "    <input type='tablet' bus='usb'/>\n");
-    if (rngChance(r, 10))
+    if (!g->noUsb && rngChance(r, 10))
         g_string_append(x, "    <input type='keyboard' bus='usb'/>\n");
     if (rngChance(r, 8))
         g_string_append(x, "    <input type='mouse' bus='virtio'/>\n");
@@ -471,15 +559,17 @@ genOS(Gen *g, gboolean perDeviceBoot)
         g->q35 = machine < 55;
         m = g->q35 ? (rngChance(r, 60) ? q35Machines[rngBelow(r, 2)] : PICK(r, q35Machines))
                    : (rngChance(r, 60) ? pcMachines[rngBelow(r, 2)] : PICK(r, pcMachines));
-        if (rngChance(r, 2))
-            m = "pc-q35-99.0"; /* unknown machine: both refuse */
+        if (g->refusal == R_MACHINE)
+            m = g->q35 ? "pc-q35-99.0" : "pc-i440fx-1.0";
         g_string_append_printf(x, "    <type arch='x86_64' machine='%s'>hvm</type>\n", m);
     }
-    if (!perDeviceBoot || rngChance(r, 3)) {
-        /* a boot list; with per-device boot too, both must refuse */
+    if (!perDeviceBoot || g->refusal == R_BOOT_MIX) {
+        /* a boot list (with per-device boot too, libvirt refuses) */
         guint n = rngBelow(r, 4);
         guint used = 0;
 
+        if (g->refusal == R_BOOT_MIX && n == 0)
+            n = 1;
         for (guint i = 0; i < n; i++) {
             guint d = rngBelow(r, G_N_ELEMENTS(bootDevs));
 
@@ -509,7 +599,7 @@ genPlatform(Gen *g)
             g_string_append(x, "    <pae/>\n");
         g_string_append(x, "  </features>\n");
     }
-    switch (rngBelow(r, 10)) {
+    switch (g->refusal == R_HOST_PASSTHROUGH ? 10 : rngBelow(r, 10)) {
     case 0:
     case 1:
         g_string_append(x, "  <cpu mode='maximum'/>\n");
@@ -519,9 +609,8 @@ genPlatform(Gen *g)
                            "    <model fallback='forbid'>qemu64</model>\n"
                            "  </cpu>\n");
         break;
-    case 3:
-        if (rngChance(r, 30))
-            g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
+    case 10:
+        g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
         break;
     default:
         break;
@@ -543,6 +632,10 @@ difftestGenerate(guint64 seed, const char *name, const char *imageDir)
     Rng *r = &g.rng;
     gboolean perDeviceBoot = rngChance(r, 25);
     guint nDisks = 1 + rngBelow(r, 4);
+
+    g.refusal = rngChance(r, 15) ? 1 + rngBelow(r, R_LAST - 1) : R_NONE;
+    if (g.refusal == R_BOOT_MIX)
+        perDeviceBoot = TRUE;
 
     g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
     g.xml = g_string_new(NULL);
