@@ -60,7 +60,7 @@ typedef struct {
 typedef struct {
     char *name;
     char *file;
-    gboolean hand;    /* hand-written: no live start (its images do not exist) */
+    gboolean noLive;  /* not started: a hand-written domain on a host block device */
     gboolean genUuid; /* the input has no <uuid>: each daemon makes one up */
     gboolean genMac;  /* an <interface> without <mac> */
     gboolean hasNic;  /* domxml-to-native is not compared: see applies() */
@@ -220,7 +220,7 @@ docAdd(const char *name, const char *xml, gboolean hand)
 
     doc->name = g_strdup(name);
     doc->file = g_build_filename(env.xmlDir, base, NULL);
-    doc->hand = hand;
+    doc->noLive = hand && strstr(xml, "type='block'") != NULL;
     doc->genUuid = !strstr(xml, "<uuid>");
     doc->hasNic = strstr(xml, "<interface") != NULL;
     doc->genMac = doc->hasNic && !strstr(xml, "<mac ");
@@ -228,6 +228,32 @@ docAdd(const char *name, const char *xml, gboolean hand)
     g_assert_cmpint(chmod(doc->file, 0644), ==, 0);
     g_ptr_array_add(docs, doc);
     return doc;
+}
+
+/* The hand-written documents name images under /var/lib/qvirt/images: make each one in
+ * images/NAME (qcow2 for *.qcow2, raw otherwise; a chain the XML writes out is taken from the
+ * XML, not from the headers) and point the document there, so that it can start. */
+static char *
+handImages(const char *xml, const char *name)
+{
+    g_autoptr(GRegex) re = g_regex_new("/var/lib/qvirt/images/([^'/]+)", 0, 0, NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+    g_autofree char *dir = g_build_filename(env.images, name, NULL);
+    g_autofree char *repl = g_strdup_printf("%s/\\1", dir);
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g_regex_match(re, xml, 0, &m);
+    while (g_match_info_matches(m)) {
+        g_autofree char *base = g_match_info_fetch(m, 1);
+        g_autofree char *img = g_build_filename(dir, base, NULL);
+        const char *fmt = g_str_has_suffix(base, ".qcow2") ? "qcow2" : "raw";
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", fmt, img, "1M", NULL};
+
+        if (!g_file_test(img, G_FILE_TEST_EXISTS))
+            qvirTestRunOk(argv);
+        g_match_info_next(m, NULL);
+    }
+    return g_regex_replace(re, xml, -1, 0, repl, 0, NULL);
 }
 
 /* A hand-written document, renamed NAME so that documents never share a name. */
@@ -238,11 +264,13 @@ docAddHand(const char *path, const char *name)
     g_autoptr(GRegex) re = g_regex_new("<name>[^<]*</name>", 0, 0, NULL);
     g_autofree char *repl = g_strdup_printf("<name>%s</name>", name);
     g_autofree char *renamed = NULL;
+    g_autofree char *relocated = NULL;
 
     if (!g_file_get_contents(path, &xml, NULL, NULL))
         g_error("cannot read %s", path);
     renamed = g_regex_replace_literal(re, xml, -1, 0, repl, G_REGEX_MATCH_DEFAULT, NULL);
-    docAdd(name, renamed, TRUE);
+    relocated = handImages(renamed, name);
+    docAdd(name, relocated, TRUE);
 }
 
 static const char *const handExamples[] = {"demo-q35", "demo-pc", "demo-chain"};
@@ -306,7 +334,7 @@ writeJobs(const char *file, gboolean liveOnly)
     for (guint i = 0; i < docs->len; i++) {
         Doc *doc = docs->pdata[i];
 
-        if (liveOnly && doc->hand)
+        if (liveOnly && doc->noLive)
             continue;
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "name");
@@ -397,7 +425,7 @@ runLibvirtEmbed(void)
         if (takeResult(res, "define", &dummy, &doc->lvCode[KIND_INACTIVE]) && dummy.error) {
             doc->lv[KIND_INACTIVE] = dummy;
             doc->lvRefused = TRUE;
-            if (!doc->hand && env.live) {
+            if (!doc->noLive && env.live) {
                 /* what a start would have said: the same refusal */
                 resultSet(&doc->lv[KIND_LIVE], TRUE, dummy.text + strlen("error: "));
                 resultSet(&doc->lv[KIND_ARGV], TRUE, dummy.text + strlen("error: "));
@@ -465,7 +493,7 @@ runLibvirtSession(void)
         JsonObject *res;
         Result def = {0};
 
-        if (doc->hand)
+        if (doc->noLive)
             continue;
         res = json_object_get_object_member(all, doc->name);
         if (takeResult(res, "define", &def, NULL) && def.error) {
@@ -582,7 +610,7 @@ runQvirtDoc(Doc *doc, gboolean live)
 
         virshTake(&def, r);
         doc->qvRefused = TRUE;
-        if (live && !doc->hand) {
+        if (live && !doc->noLive) {
             resultSet(&doc->qv[KIND_LIVE], TRUE, r->text + strlen("error: "));
             resultSet(&doc->qv[KIND_ARGV], TRUE, r->text + strlen("error: "));
         }
@@ -590,7 +618,7 @@ runQvirtDoc(Doc *doc, gboolean live)
     }
     VIRSH(&xml, "dumpxml", "--inactive", doc->name);
     virshTake(&xml, &doc->qv[KIND_INACTIVE]);
-    if (live && !doc->hand) {
+    if (live && !doc->noLive) {
         g_auto(Virsh) start = {0};
 
         VIRSH(&start, "start", "--paused", doc->name);
@@ -1052,8 +1080,10 @@ main(int argc, char **argv)
     phaseStart = g_get_monotonic_time();
     setupDirs();
     addGeneratedDocs(first, last);
-    if (hand)
+    if (hand) {
         addHandDocs();
+        chownTree(env.images);
+    }
     env.live = live;
     phaseTime("generated documents and images");
     runLibvirtEmbed();
