@@ -327,8 +327,10 @@ typedef struct {
 } qvirDomainGraphicsDef;
 
 typedef struct {
-    char *model; /* "vga", "cirrus", "virtio", "qxl", "bochs", "none" */
+    char *model;      /* "vga", "cirrus", "virtio", "qxl", "bochs", "none" */
+    unsigned int ram; /* qxl: <model ram=> in KiB; 0 = absent */
     unsigned int vram;
+    unsigned int vgamem; /* qxl: <model vgamem=> in KiB; 0 = absent */
     unsigned int heads;
     gboolean primary;
     qvirDomainDeviceInfo info;

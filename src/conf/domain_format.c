@@ -727,8 +727,12 @@ qvirDomainVideoDefFormat(GString *buf, unsigned int indent, const qvirDomainVide
     unsigned int ci = indent + 2;
 
     qvirBufAttr(model, "type", video->model);
+    if (video->ram)
+        qvirBufAttrUInt(model, "ram", video->ram);
     if (video->vram)
         qvirBufAttrUInt(model, "vram", video->vram);
+    if (video->vgamem)
+        qvirBufAttrUInt(model, "vgamem", video->vgamem);
     if (video->heads)
         qvirBufAttrUInt(model, "heads", video->heads);
     if (video->primary)

@@ -576,7 +576,8 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         return FALSE;
     /* QEMU has no read-side ENOSPC: libvirt refuses it for rerror_policy. */
     if (rerrorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE) {
-        qvirXMLInvalidValue(error, node, "rerror_policy", "enospace", "stop, report, ignore");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "Invalid disk read error policy: 'enospace'");
         return FALSE;
     }
     disk->errorPolicy = errorPolicy;
@@ -1739,7 +1740,7 @@ qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 static gboolean
 qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"type", "vram", "heads", "primary", NULL};
+    static const char *const attrs[] = {"type", "ram", "vram", "vgamem", "heads", "primary", NULL};
     static const char *const models[] = {"vga",   "cirrus", "virtio", "qxl",
                                          "bochs", "ramfb",  "none",   NULL};
     qvirInfoOnly *io = opaque;
@@ -1749,7 +1750,9 @@ qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         return qvirXMLDuplicate(node, error);
     return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
            qvirXMLPropChoice(node, "type", models, TRUE, &video->model, error) &&
+           qvirXMLPropUInt(node, "ram", 10, G_MAXINT, FALSE, &video->ram, error) &&
            qvirXMLPropUInt(node, "vram", 10, G_MAXINT, FALSE, &video->vram, error) &&
+           qvirXMLPropUInt(node, "vgamem", 10, G_MAXINT, FALSE, &video->vgamem, error) &&
            qvirXMLPropUInt(node, "heads", 10, 16, FALSE, &video->heads, error) &&
            qvirXMLPropYesNo(node, "primary", &video->primary, error);
 }

@@ -159,7 +159,7 @@ qvirDomainDiskValidateDevice(const qvirDomainDiskDef *disk, GError **error)
     }
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
         if (disk->src->type != QVIR_STORAGE_TYPE_BLOCK) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "disk device='lun' is only valid for block type disk source");
             return FALSE;
         }
@@ -532,7 +532,7 @@ qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
         if (!order)
             continue;
         if (def->os.nBootDevs > 0) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "per-device boot elements cannot be used together with os/boot "
                         "elements");
             return FALSE;

@@ -510,6 +510,10 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "qemu-xhci";
         if (g_strcmp0(c->model, "nec-xhci") == 0)
             return "nec-usb-xhci";
+        if (g_strcmp0(c->model, "pci-ohci") == 0)
+            return "pci-ohci";
+        if (g_strcmp0(c->model, "ich9-ehci1") == 0)
+            return "ich9-usb-ehci1";
         return NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         if (qemuDomainSCSIModelIsLSI(c->model))
@@ -1078,17 +1082,33 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         }
         qemuBuildDevice(ctx, props);
     }
+    return TRUE;
+}
+
+/* Consoles come after the channels (libvirt's order); a virtio console is a virtconsole. */
+static gboolean
+qemuBuildConsoles(qemuBuildCtx *ctx, GError **error)
+{
     for (guint i = 0; ctx->def->consoles && i < ctx->def->consoles->len; i++) {
         const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->consoles, i);
+        JsonObject *props;
 
         /* the serial console is the first serial port, already on the command line */
         if (i == 0 && (!chr->targetType || strcmp(chr->targetType, "serial") == 0) &&
             ctx->def->serials && ctx->def->serials->len > 0)
             continue;
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "console target type '%s' is not supported",
-                    chr->targetType ? chr->targetType : "");
-        return FALSE;
+        if (g_strcmp0(chr->targetType, "virtio") != 0 || g_strcmp0(chr->type, "pty") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "console target type '%s' is not supported",
+                        chr->targetType ? chr->targetType : "");
+            return FALSE;
+        }
+        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        props = json_object_new();
+        json_object_set_string_member(props, "driver", "virtconsole");
+        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+        json_object_set_string_member(props, "id", chr->info.alias);
+        qemuBuildDevice(ctx, props);
     }
     return TRUE;
 }
@@ -1187,7 +1207,10 @@ qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
             continue; /* built into the i8042 */
         props = json_object_new();
         if (strcmp(in->bus, "usb") == 0) {
-            qemuJSONSetStrFree(props, "driver", g_strdup_printf("usb-%s", in->type));
+            /* QEMU's names: usb-mouse, usb-tablet, usb-kbd */
+            qemuJSONSetStrFree(
+                props, "driver",
+                g_strdup_printf("usb-%s", strcmp(in->type, "keyboard") == 0 ? "kbd" : in->type));
             json_object_set_string_member(props, "id", in->info.alias);
             qemuBuildUSBAddressProps(ctx, &in->info, props);
         } else if (strcmp(in->bus, "virtio") == 0) {
@@ -1258,7 +1281,25 @@ qemuBuildVideos(qemuBuildCtx *ctx, GError **error)
         if (strcmp(v->model, "vga") == 0) {
             json_object_set_string_member(props, "driver", "VGA");
             json_object_set_string_member(props, "id", v->info.alias);
-            json_object_set_int_member(props, "vgamem_mb", 16);
+            json_object_set_int_member(props, "vgamem_mb", v->vram ? v->vram / 1024 : 16);
+        } else if (strcmp(v->model, "qxl") == 0) {
+            json_object_set_string_member(props, "driver", i == 0 ? "qxl-vga" : "qxl");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "max_outputs", v->heads ? v->heads : 1);
+            json_object_set_int_member(props, "ram_size", (gint64)v->ram * 1024);
+            json_object_set_int_member(props, "vram_size", (gint64)v->vram * 1024);
+            json_object_set_int_member(props, "vram64_size_mb", 0);
+            json_object_set_int_member(props, "vgamem_mb", v->vgamem / 1024);
+        } else if (strcmp(v->model, "bochs") == 0) {
+            json_object_set_string_member(props, "driver", "bochs-display");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "vgamem", (gint64)v->vram * 1024);
+        } else if (strcmp(v->model, "ramfb") == 0) {
+            /* not a PCI device */
+            json_object_set_string_member(props, "driver", "ramfb");
+            json_object_set_string_member(props, "id", v->info.alias);
+            qemuBuildDevice(ctx, props);
+            continue;
         } else if (strcmp(v->model, "cirrus") == 0) {
             json_object_set_string_member(props, "driver", "cirrus-vga");
             json_object_set_string_member(props, "id", v->info.alias);
@@ -1342,7 +1383,8 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
 
     if (!qemuBuildControllers(&ctx, error) || !qemuBuildDisks(&ctx, error) ||
         !qemuBuildNets(&ctx, error) || !qemuBuildSerials(&ctx, error) ||
-        !qemuBuildChannels(&ctx, error) || !qemuBuildInputs(&ctx, error))
+        !qemuBuildChannels(&ctx, error) || !qemuBuildConsoles(&ctx, error) ||
+        !qemuBuildInputs(&ctx, error))
         return NULL;
     qemuBuildAudio(&ctx);
     if (!qemuBuildGraphics(&ctx, error) || !qemuBuildVideos(&ctx, error))

@@ -507,6 +507,10 @@ qemuDomainUSBPortCount(const char *model)
 {
     if (g_strcmp0(model, "qemu-xhci") == 0 || g_strcmp0(model, "nec-xhci") == 0)
         return 4;
+    if (g_strcmp0(model, "pci-ohci") == 0)
+        return 3;
+    if (g_strcmp0(model, "ich9-ehci1") == 0)
+        return 6;
     return 2; /* piix3-uhci and the other UHCI models */
 }
 
@@ -965,9 +969,19 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
+        gboolean had = c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI;
+
         if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
                                  qvirDomainControllerTypeTypeToString(c->type), error))
             return FALSE;
+        /* an ICH9 EHCI sits at function 7, where its UHCI companions would join it */
+        if (!had && c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&
+            g_strcmp0(c->model, "ich9-ehci1") == 0) {
+            qemuPCIBus *bus = qemuPCIBusGet(set, c->info.addr.pci.bus);
+
+            bus->funcs[c->info.addr.pci.slot] = 1u << 7;
+            c->info.addr.pci.function = 7;
+        }
     }
     for (guint i = 0; i < def->disks->len; i++) {
         qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);

@@ -228,10 +228,18 @@ qemuPostParseVideo(qvirDomainDef *def)
             v->primary = TRUE;
         if (!v->heads)
             v->heads = 1;
-        /* virDomainVideoDefaultRAM */
+        /* virDomainVideoDefaultRAM, and QXL's other two regions */
         if (!v->vram && (strcmp(v->model, "vga") == 0 || strcmp(v->model, "cirrus") == 0 ||
                          strcmp(v->model, "bochs") == 0))
             v->vram = 16384;
+        if (strcmp(v->model, "qxl") == 0) {
+            if (!v->vram)
+                v->vram = 65536;
+            if (!v->ram)
+                v->ram = 65536;
+            if (!v->vgamem)
+                v->vgamem = 16384;
+        }
     }
 }
 
