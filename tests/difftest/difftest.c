@@ -54,6 +54,7 @@ static const char *const kindTitles[] = {"inactive XML", "domxml-to-native argv"
 typedef struct {
     gboolean set;   /* the side produced something for this document */
     gboolean error; /* TEXT is "error: MESSAGE" */
+    int code;       /* with ERROR at define or domxml-to-native: the libvirt error code */
     char *text;
 } Result;
 
@@ -66,8 +67,7 @@ typedef struct {
     gboolean hasNic;  /* domxml-to-native is not compared: see applies() */
     Result lv[KIND_LAST];
     Result qv[KIND_LAST];
-    int lvCode[KIND_LAST]; /* libvirt's error code, for the report */
-    gboolean lvRefused;    /* refused at define: nothing was started */
+    gboolean lvRefused; /* refused at define: nothing was started */
     gboolean qvRefused;
 } Doc;
 
@@ -85,8 +85,7 @@ static struct {
     char *diffDir; /* normalised outputs, for diff -u */
     uid_t uid;     /* nobody */
     gid_t gid;
-    GPid libvirtd;
-    GPid helper;
+    GPid libvirtd; /* libvirt-ref.py's reaper, libvirtd's parent; its process group */
     gboolean keep;
     gboolean verbose;
     gboolean live; /* start the domains (live XML, argv) */
@@ -133,10 +132,8 @@ cleanupAll(void)
     daemonEnv.pid = 0;
     if (env.libvirtd)
         kill(-env.libvirtd, SIGKILL);
-    if (env.helper)
-        kill(-env.helper, SIGKILL);
-    env.libvirtd = env.helper = 0;
-    /* every QEMU either side started names a file under the directory */
+    env.libvirtd = 0;
+    /* every QEMU either side started, and libvirt-ref.py, name a file under the directory */
     daemonKillUnderRoot(env.dir);
     if (!env.keep)
         qvirTestTempDirRemove(env.dir);
@@ -317,13 +314,14 @@ resultSet(Result *r, gboolean error, const char *text)
     g_free(r->text);
     r->set = TRUE;
     r->error = error;
+    r->code = -1;
     r->text = error ? g_strdup_printf("error: %s", text) : g_strdup(text);
 }
 
 /* ---- libvirt 9.0 ------------------------------------------------------------------------ */
 
 static char *
-writeJobs(const char *file, gboolean liveOnly)
+writeJobs(const char *file, gboolean (*want)(const Doc *doc))
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -334,7 +332,7 @@ writeJobs(const char *file, gboolean liveOnly)
     for (guint i = 0; i < docs->len; i++) {
         Doc *doc = docs->pdata[i];
 
-        if (liveOnly && doc->noLive)
+        if (want && !want(doc))
             continue;
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "name");
@@ -351,9 +349,10 @@ writeJobs(const char *file, gboolean liveOnly)
     return path;
 }
 
-/* Run libvirt-ref.py as nobody; returns the parsed OUT.json object. */
+/* Run libvirt-ref.py (as nobody, or as root for qvirtd's root-only socket); returns the
+ * parsed OUT.json object. */
 static JsonParser *
-runLibvirtRef(const char *mode, const char *where, const char *jobs)
+runLibvirtRef(const char *mode, const char *where, const char *jobs, gboolean asNobody)
 {
     g_autofree char *script = qvirTestSrcPath("difftest/libvirt-ref.py");
     g_autofree char *out = g_strdup_printf("%s.out.json", jobs);
@@ -365,8 +364,8 @@ runLibvirtRef(const char *mode, const char *where, const char *jobs)
     JsonParser *parser = json_parser_new();
     int status = 0;
 
-    if (!g_spawn_sync(env.dir, (char **)argv, e, G_SPAWN_DEFAULT, childAsNobody, NULL, &stdoutText,
-                      &stderrText, &status, &err))
+    if (!g_spawn_sync(env.dir, (char **)argv, e, G_SPAWN_DEFAULT, asNobody ? childAsNobody : NULL,
+                      NULL, &stdoutText, &stderrText, &status, &err))
         g_error("cannot run libvirt-ref.py: %s", err->message);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         g_error("libvirt-ref.py %s failed: %s", mode, stderrText);
@@ -379,7 +378,7 @@ runLibvirtRef(const char *mode, const char *where, const char *jobs)
 
 /* RES[KEY] is {"ok": X} or {"error": {...}}; fill R (argv arrays become one arg a line). */
 static gboolean
-takeResult(JsonObject *res, const char *key, Result *r, int *code)
+takeResult(JsonObject *res, const char *key, Result *r)
 {
     JsonObject *o;
 
@@ -390,8 +389,7 @@ takeResult(JsonObject *res, const char *key, Result *r, int *code)
         JsonObject *e = json_object_get_object_member(o, "error");
 
         resultSet(r, TRUE, json_object_get_string_member(e, "message"));
-        if (code)
-            *code = (int)json_object_get_int_member(e, "code");
+        r->code = (int)json_object_get_int_member(e, "code");
         return TRUE;
     }
     if (r == NULL)
@@ -409,12 +407,18 @@ takeResult(JsonObject *res, const char *key, Result *r, int *code)
     return TRUE;
 }
 
+static gboolean
+wantLive(const Doc *doc)
+{
+    return !doc->noLive;
+}
+
 static void
 runLibvirtEmbed(void)
 {
-    g_autofree char *jobs = writeJobs("jobs-embed.json", FALSE);
+    g_autofree char *jobs = writeJobs("jobs-embed.json", NULL);
     g_autofree char *root = g_build_filename(env.lvHome, "embed", NULL);
-    g_autoptr(JsonParser) p = runLibvirtRef("embed", root, jobs);
+    g_autoptr(JsonParser) p = runLibvirtRef("embed", root, jobs, TRUE);
     JsonObject *all = json_node_get_object(json_parser_get_root(p));
 
     for (guint i = 0; i < docs->len; i++) {
@@ -422,7 +426,7 @@ runLibvirtEmbed(void)
         JsonObject *res = json_object_get_object_member(all, doc->name);
         Result dummy = {0};
 
-        if (takeResult(res, "define", &dummy, &doc->lvCode[KIND_INACTIVE]) && dummy.error) {
+        if (takeResult(res, "define", &dummy) && dummy.error) {
             doc->lv[KIND_INACTIVE] = dummy;
             doc->lvRefused = TRUE;
             if (!doc->noLive && env.live) {
@@ -432,9 +436,9 @@ runLibvirtEmbed(void)
             }
         } else {
             g_free(dummy.text);
-            takeResult(res, "inactive", &doc->lv[KIND_INACTIVE], &doc->lvCode[KIND_INACTIVE]);
+            takeResult(res, "inactive", &doc->lv[KIND_INACTIVE]);
         }
-        takeResult(res, "native", &doc->lv[KIND_NATIVE], &doc->lvCode[KIND_NATIVE]);
+        takeResult(res, "native", &doc->lv[KIND_NATIVE]);
     }
 }
 
@@ -479,13 +483,13 @@ stopLibvirtd(void)
 static void
 runLibvirtSession(void)
 {
-    g_autofree char *jobs = writeJobs("jobs-session.json", TRUE);
+    g_autofree char *jobs = writeJobs("jobs-session.json", wantLive);
     g_autofree char *run = g_build_filename(env.lvHome, "r", NULL);
     g_autoptr(JsonParser) p = NULL;
     JsonObject *all;
 
     startLibvirtd();
-    p = runLibvirtRef("session", run, jobs);
+    p = runLibvirtRef("session", run, jobs, TRUE);
     stopLibvirtd();
     all = json_node_get_object(json_parser_get_root(p));
     for (guint i = 0; i < docs->len; i++) {
@@ -496,19 +500,18 @@ runLibvirtSession(void)
         if (doc->noLive)
             continue;
         res = json_object_get_object_member(all, doc->name);
-        if (takeResult(res, "define", &def, NULL) && def.error) {
+        if (takeResult(res, "define", &def) && def.error) {
             /* the embedded driver saw the same refusal; nothing was started */
             g_free(def.text);
             continue;
         }
         g_free(def.text);
-        if (takeResult(res, "start", &doc->lv[KIND_LIVE], &doc->lvCode[KIND_LIVE]) &&
-            doc->lv[KIND_LIVE].error) {
+        if (takeResult(res, "start", &doc->lv[KIND_LIVE]) && doc->lv[KIND_LIVE].error) {
             resultSet(&doc->lv[KIND_ARGV], TRUE, doc->lv[KIND_LIVE].text + strlen("error: "));
             continue;
         }
-        takeResult(res, "live", &doc->lv[KIND_LIVE], &doc->lvCode[KIND_LIVE]);
-        takeResult(res, "argv", &doc->lv[KIND_ARGV], &doc->lvCode[KIND_ARGV]);
+        takeResult(res, "live", &doc->lv[KIND_LIVE]);
+        takeResult(res, "argv", &doc->lv[KIND_ARGV]);
     }
 }
 
@@ -644,6 +647,43 @@ runQvirtDoc(Doc *doc, gboolean live)
     }
 }
 
+static gboolean
+wantQvirtRefusal(const Doc *doc)
+{
+    return doc->qv[KIND_INACTIVE].error || doc->qv[KIND_NATIVE].error;
+}
+
+/* virsh prints an error's message, not its code: ask qvirtd again through python3-libvirt,
+ * for the documents it refused at define or domxml-to-native. */
+static void
+qvirtRefusalCodes(void)
+{
+    g_autofree char *jobs = writeJobs("jobs-qvirt-codes.json", wantQvirtRefusal);
+    g_autoptr(JsonParser) p = runLibvirtRef("uri", daemonEnv.uri, jobs, FALSE);
+    JsonObject *all = json_node_get_object(json_parser_get_root(p));
+
+    for (guint i = 0; i < docs->len; i++) {
+        Doc *doc = docs->pdata[i];
+        JsonObject *res;
+        Result r = {0};
+
+        if (!wantQvirtRefusal(doc))
+            continue;
+        res = json_object_get_object_member(all, doc->name);
+        if (doc->qv[KIND_INACTIVE].error && takeResult(res, "define", &r) && r.error)
+            doc->qv[KIND_INACTIVE].code = r.code;
+        g_clear_pointer(&r.text, g_free);
+        if (doc->qv[KIND_NATIVE].error && takeResult(res, "native", &r) && r.error)
+            doc->qv[KIND_NATIVE].code = r.code;
+        g_clear_pointer(&r.text, g_free);
+        if (env.verbose)
+            g_printerr("difftest: %s refused by qvirt: define code %d (libvirt %d), "
+                       "domxml-to-native code %d (libvirt %d)\n",
+                       doc->name, doc->qv[KIND_INACTIVE].code, doc->lv[KIND_INACTIVE].code,
+                       doc->qv[KIND_NATIVE].code, doc->lv[KIND_NATIVE].code);
+    }
+}
+
 /* How qvirtd ended: "exit 0" after SIGTERM is right (under ASan a leak makes it 1). */
 static char *qvirtdExit;
 
@@ -686,6 +726,7 @@ runQvirt(gboolean live)
     daemonStart(FALSE);
     for (guint i = 0; i < docs->len; i++)
         runQvirtDoc(docs->pdata[i], live);
+    qvirtRefusalCodes();
     qvirtdStop();
     g_clear_pointer(&daemonEnv.root, g_free);
 }
@@ -790,14 +831,28 @@ normalise(const Doc *doc, Kind kind, const char *text)
     return b;
 }
 
+/* What is compared: the document, or a refusal's message and (at define and
+ * domxml-to-native, where both sides' codes are known) its libvirt error code. */
+static char *
+resultText(const Result *r, Kind kind, const char *none)
+{
+    if (!r->set)
+        return g_strdup(none);
+    if (r->error && (kind == KIND_INACTIVE || kind == KIND_NATIVE))
+        return g_strdup_printf("%s\n(error code %d)\n", r->text, r->code);
+    return g_strdup(r->text);
+}
+
 /* unified diff of the two normalised texts; NULL when identical */
 static char *
 compare(const Doc *doc, Kind kind)
 {
     const Result *lv = &doc->lv[kind];
     const Result *qv = &doc->qv[kind];
-    g_autofree char *a = normalise(doc, kind, lv->set ? lv->text : "(libvirt produced nothing)\n");
-    g_autofree char *b = normalise(doc, kind, qv->set ? qv->text : "(qvirt produced nothing)\n");
+    g_autofree char *ta = resultText(lv, kind, "(libvirt produced nothing)\n");
+    g_autofree char *tb = resultText(qv, kind, "(qvirt produced nothing)\n");
+    g_autofree char *a = normalise(doc, kind, ta);
+    g_autofree char *b = normalise(doc, kind, tb);
     g_autofree char *fa = NULL;
     g_autofree char *fb = NULL;
     g_autofree char *out = NULL;

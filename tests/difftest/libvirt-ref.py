@@ -7,6 +7,8 @@
 #   libvirt-ref.py embed ROOT JOBS.json OUT.json
 #       qemu:///embed?root=ROOT: define, dumpxml --inactive, domxml-to-native (of the file as
 #       given, like `virsh domxml-to-native qemu-argv FILE`), undefine.
+#   libvirt-ref.py uri URI JOBS.json OUT.json
+#       the same against any daemon (difftest asks qvirtd this way for its error codes).
 #   libvirt-ref.py reaper /usr/sbin/libvirtd
 #       run the session daemon under a child subreaper (see reaper()).
 #   libvirt-ref.py session RUNTIME_DIR JOBS.json OUT.json
@@ -63,8 +65,8 @@ def cmdline(pid):
     return [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
 
 
-def embed(root, jobs):
-    conn = libvirt.open("qemu:///embed?root=" + root)
+def define_native(uri, jobs):
+    conn = libvirt.open(uri)
     out = {}
     for job in jobs:
         with open(job["file"]) as f:
@@ -159,7 +161,12 @@ def main():
     threading.Thread(target=run_event_loop, daemon=True).start()
     with open(jobs_path) as f:
         jobs = json.load(f)
-    out = embed(where, jobs) if mode == "embed" else session(where, jobs)
+    if mode == "embed":
+        out = define_native("qemu:///embed?root=" + where, jobs)
+    elif mode == "uri":
+        out = define_native(where, jobs)
+    else:
+        out = session(where, jobs)
     tmp = out_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(out, f)
