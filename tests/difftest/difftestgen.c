@@ -377,6 +377,10 @@ genDisk(Gen *g)
     if ((!readonly && strcmp(fmt, "raw") == 0 && image && isDisk && rngChance(r, 8)) ||
         genRefusal(g, R_SHARE_QCOW2))
         g_string_append(x, "      <shareable/>\n");
+    /* libvirt 9.0's transient disk: a writable file disk whose changes QEMU keeps in an
+     * overlay that is discarded when the domain stops */
+    else if (!readonly && image && isDisk && rngChance(r, 5))
+        g_string_append(x, "      <transient/>\n");
     if (bus != BUS_FDC && rngChance(r, 10))
         g_string_append_printf(x, "      <serial>%s-%s</serial>\n", g->name, target);
     if (((bus == BUS_SCSI || bus == BUS_IDE) && rngChance(r, 5)) || genRefusal(g, R_WWN_SATA))
