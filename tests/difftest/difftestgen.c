@@ -6,9 +6,9 @@
  * controllers, and the non-disk devices qvirt parses.
  *
  * Every choice draws from one splitmix64 stream seeded by the seed alone, so a seed names
- * one document for good. Adding a choice changes the documents of later seeds; the CI
- * corpus then changes as a whole, which is fine: it is compared against libvirt, not
- * against stored output.
+ * one document for as long as the generator's code stays the same. Adding a choice changes
+ * what the seeds make; the CI corpus then changes as a whole, which is fine: it is compared
+ * against libvirt, not against stored output.
  */
 #include "difftestgen.h"
 

@@ -10,8 +10,8 @@
 #include <glib.h>
 
 /*
- * The domain for SEED, named NAME. Images its disks use are made with qemu-img under
- * IMAGEDIR (created if missing), which the caller hands to the user QEMU runs as.
- * Returns the XML; FALSE-like NULL never (qemu-img failures abort the test).
+ * The domain for SEED, named NAME. The images its disks use are made with qemu-img in
+ * IMAGEDIR/NAME (created here); the caller hands them to the user QEMU runs as. Returns the
+ * XML (never NULL: a qemu-img failure aborts the test).
  */
 char *difftestGenerate(guint64 seed, const char *name, const char *imageDir);
