@@ -1457,6 +1457,7 @@ static const qvirChildHandler qvirDomainChrChildren[] = {
     {"source", qvirDomainChrSourceParse},
     {"target", qvirDomainChrTargetParse},
     {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse}, /* a pci-serial port's */
     {NULL, NULL},
 };
 
@@ -1546,6 +1547,12 @@ qvirDomainChannelTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, 
             return FALSE;
         }
         chr->targetName = g_steal_pointer(&name);
+    }
+    if (qvirParseIsLive(flags)) {
+        static const char *const states[] = {"connected", "disconnected", NULL};
+
+        if (!qvirXMLPropChoice(node, "state", states, FALSE, &chr->targetState, error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -2477,7 +2484,28 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 
 /* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; nothing else inside. */
 static gboolean
-qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
+qvirDomainCPUFeatureParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"policy", "name", NULL};
+    static const char *const policies[] = {"require", "disable", NULL};
+    g_autofree char *policy = NULL;
+    g_autofree char *name = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "policy", policies, TRUE, &policy, error))
+        return FALSE;
+    if (!(name = qvirXMLPropString(node, "name")) || !*name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing CPU feature name");
+        return FALSE;
+    }
+    qvirDomainCPUFeatureUpdate(def, name, policy);
+    return TRUE;
+}
+
+/* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; in live XML also the
+ * features the accelerator added or took away. */
+static gboolean
+qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {"fallback", NULL};
     static const char *const fallbacks[] = {"allow", "forbid", NULL};
@@ -2488,6 +2516,11 @@ qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
             continue;
         if (qvirXMLIsElement(cur, "model") && !model) {
             model = cur;
+            continue;
+        }
+        if (qvirXMLIsElement(cur, "feature") && qvirParseIsLive(flags)) {
+            if (!qvirDomainCPUFeatureParse(cur, def, error))
+                return FALSE;
             continue;
         }
         return qvirXMLUnsupportedChild(cur, "cpu", error);
@@ -2533,7 +2566,7 @@ qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
         !qvirXMLPropChoice(node, "match", matches, FALSE, &def->cpuMatch, error) ||
         !qvirXMLPropChoice(node, "check", checks, FALSE, &def->cpuCheck, error) ||
         !qvirXMLPropChoice(node, "migratable", switches, FALSE, &def->cpuMigratable, error) ||
-        !qvirDomainCPUModelParse(node, def, error))
+        !qvirDomainCPUModelParse(node, def, flags, error))
         return FALSE;
     if (!def->cpuMode) {
         if (!def->cpuModel) {

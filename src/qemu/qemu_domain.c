@@ -495,7 +495,7 @@ qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError *
 
         qemuDomainSetAlias(&rng->info, g_strdup_printf("rng%u", i));
     }
-    if (def->memballoon)
+    if (def->memballoon && g_strcmp0(def->memballoon->model, "none") != 0)
         qemuDomainSetAlias(&def->memballoon->info, g_strdup("balloon0"));
     return TRUE;
 }

@@ -1441,8 +1441,16 @@ qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned 
         return FALSE;
     qemuDomainObjLock(obj);
     active = qemuDomainObjIsActive(obj);
-    if (!active && obj->def)
-        live = qvirDomainDefCopy(obj->def, 0, error);
+    /* As libvirt (virDomainObjSetDefTransient): the definition itself becomes the live one
+     * and a copy, read back through the parser, the persistent one. */
+    if (!active && obj->def) {
+        qvirDomainDef *copy = qvirDomainDefCopy(obj->def, 0, error);
+
+        if (copy) {
+            live = obj->def;
+            obj->def = copy;
+        }
+    }
     qemuDomainObjUnlock(obj);
 
     if (active) {
