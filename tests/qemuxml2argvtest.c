@@ -98,6 +98,11 @@ static const qemuxml2argvCase cases[] = {
     {"virt-install-q35", "latest"},
     {"virt-install-pc", "qemu-7.2"},
     {"virt-install-q35", "qemu-7.2"},
+    /* what define completes (qemu_postparse.c): machine, boot, CPU, implicit devices, a
+     * pcie-to-pci-bridge for conventional PCI on q35, pci-serial, virtio console, ich9-ehci1 */
+    {"postparse-q35-bridge", "qemu-7.2"},
+    {"postparse-pc-consoles", "qemu-7.2"},
+    {"postparse-console-only", "qemu-7.2"},
     {"guest-agent-rng", "latest"},
     {"guest-agent-rng-q35", "latest"},
     {"disk-iotune", "latest"},
