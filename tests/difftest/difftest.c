@@ -159,6 +159,34 @@ mkdirOwned(const char *path, int mode, gboolean nobody)
         g_assert_cmpint(chown(path, env.uid, env.gid), ==, 0);
 }
 
+/* A run killed with SIGKILL cannot clean up after itself: the next run removes what such a
+ * run left (its directory names a pid in owner.pid that no longer runs), QEMUs included. */
+static void
+sweepStaleDirs(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/var/tmp", 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = NULL;
+        g_autofree char *pidFile = NULL;
+        g_autofree char *pidText = NULL;
+        g_autofree char *procPath = NULL;
+
+        if (!g_str_has_prefix(name, "qvdt-"))
+            continue;
+        path = g_build_filename("/var/tmp", name, NULL);
+        pidFile = g_build_filename(path, "owner.pid", NULL);
+        if (!g_file_get_contents(pidFile, &pidText, NULL, NULL))
+            continue;
+        procPath = g_strdup_printf("/proc/%d", atoi(pidText));
+        if (atoi(pidText) <= 0 || g_file_test(procPath, G_FILE_TEST_EXISTS))
+            continue;
+        daemonKillUnderRoot(path);
+        qvirTestTempDirRemove(path);
+    }
+}
+
 static void
 setupDirs(void)
 {
@@ -171,6 +199,12 @@ setupDirs(void)
     g_assert_nonnull(g_mkdtemp(tmpl));
     env.dir = g_strdup(tmpl);
     mkdirOwned(env.dir, 0755, TRUE);
+    {
+        g_autofree char *pidFile = g_build_filename(env.dir, "owner.pid", NULL);
+        g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+
+        g_assert_true(g_file_set_contents(pidFile, pid, -1, NULL));
+    }
     env.images = g_build_filename(env.dir, "images", NULL);
     env.xmlDir = g_build_filename(env.dir, "xml", NULL);
     /* short names: libvirt's channel sockets live under its XDG config dir, and a UNIX
@@ -1133,6 +1167,7 @@ main(int argc, char **argv)
 
     docs = g_ptr_array_new();
     phaseStart = g_get_monotonic_time();
+    sweepStaleDirs();
     setupDirs();
     addGeneratedDocs(first, last);
     if (hand) {
