@@ -585,6 +585,8 @@ genOS(Gen *g, gboolean perDeviceBoot)
     }
     if (rngChance(r, 10))
         g_string_append(x, "    <bootmenu enable='yes' timeout='3000'/>\n");
+    if (rngChance(r, 5))
+        g_string_append(x, "    <bios rebootTimeout='0'/>\n");
     g_string_append(x, "  </os>\n");
 }
 
@@ -601,6 +603,10 @@ genPlatform(Gen *g)
             g_string_append(x, "    <apic/>\n");
         if (rngChance(r, 15))
             g_string_append(x, "    <pae/>\n");
+        if (rngChance(r, 10))
+            g_string_append(x, "    <vmport state='off'/>\n");
+        if (g->q35 && rngChance(r, 10))
+            g_string_append(x, "    <smm state='on'/>\n");
         g_string_append(x, "  </features>\n");
     }
     switch (g->refusal == R_HOST_PASSTHROUGH ? 10 : rngBelow(r, 10)) {
@@ -619,13 +625,26 @@ genPlatform(Gen *g)
     default:
         break;
     }
-    if (rngChance(r, 60))
+    if (rngChance(r, 10))
+        g_string_append_printf(x,
+                               "  <clock offset='%s'>\n"
+                               "    <timer name='rtc' tickpolicy='catchup'/>\n"
+                               "    <timer name='pit' tickpolicy='delay'/>\n"
+                               "    <timer name='hpet' present='no'/>\n"
+                               "  </clock>\n",
+                               rngChance(r, 80) ? "utc" : "localtime");
+    else if (rngChance(r, 60))
         g_string_append_printf(x, "  <clock offset='%s'/>\n",
                                rngChance(r, 80) ? "utc" : "localtime");
     if (rngChance(r, 30))
         g_string_append(x, "  <on_poweroff>destroy</on_poweroff>\n"
                            "  <on_reboot>restart</on_reboot>\n"
                            "  <on_crash>destroy</on_crash>\n");
+    if (rngChance(r, 8))
+        g_string_append(x, "  <pm>\n"
+                           "    <suspend-to-mem enabled='no'/>\n"
+                           "    <suspend-to-disk enabled='no'/>\n"
+                           "  </pm>\n");
 }
 
 char *
