@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     char *name;
     char *file;
+    char *source;     /* a hand-written document's file in the source tree */
     gboolean noLive;  /* not started: a hand-written domain on a host block device */
     gboolean genUuid; /* the input has no <uuid>: each daemon makes one up */
     gboolean genMac;  /* an <interface> without <mac> */
@@ -301,7 +302,7 @@ docAddHand(const char *path, const char *name)
         g_error("cannot read %s", path);
     renamed = g_regex_replace_literal(re, xml, -1, 0, repl, G_REGEX_MATCH_DEFAULT, NULL);
     relocated = handImages(renamed, name);
-    docAdd(name, relocated, TRUE);
+    docAdd(name, relocated, TRUE)->source = g_strdup(path);
 }
 
 static const char *const handExamples[] = {"demo-q35", "demo-pc", "demo-chain"};
@@ -931,8 +932,14 @@ testCompare(gconstpointer data)
     if (diff) {
         g_auto(GStrv) lines = g_strsplit(diff, "\n", -1);
 
-        g_test_message("%s differs from libvirt 9.0 (input %s):", kindTitles[c->kind],
-                       c->doc->file);
+        /* the temporary directory is gone when the log is read: say how to get it back */
+        if (g_str_has_prefix(c->doc->name, "gen-"))
+            g_test_message("%s differs from libvirt 9.0; to see the input: difftest --report "
+                           "--keep --no-hand --seeds %s-%s",
+                           kindTitles[c->kind], c->doc->name + 4, c->doc->name + 4);
+        else
+            g_test_message("%s differs from libvirt 9.0 (input: %s, renamed %s):",
+                           kindTitles[c->kind], c->doc->source, c->doc->name);
         for (guint i = 0; lines[i]; i++)
             g_test_message("%s", lines[i]);
         g_test_fail();
