@@ -10,5 +10,8 @@ build=${1:-$src/build}
 seeds=${2:-1-300}
 shift $(( $# > 2 ? 2 : $# ))
 ninja -C "$build" tests/difftest tools/qvirtd >/dev/null
-echo "difftest-seeds: $build/tests/difftest against $(virsh --version) (libvirt), seeds $seeds" >&2
+tree=$(git -C "$src" log -1 --format='%h %s' 2>/dev/null | cut -c1-60 || echo unknown)
+[ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ] && tree="$tree (+ uncommitted changes)"
+echo "difftest-seeds: qvirt $tree, built in $build" >&2
+echo "difftest-seeds: against libvirt $(virsh --version) and $(qemu-system-x86_64 --version | head -1), seeds $seeds" >&2
 QVIRT_TEST_SRCDIR="$src/tests" exec "$build/tests/difftest" --report --no-hand --seeds "$seeds" "$@"
