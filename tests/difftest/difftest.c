@@ -229,6 +229,9 @@ setupDirs(void)
     signal(SIGINT, onFatalSignal);
     signal(SIGSEGV, onFatalSignal);
     signal(SIGBUS, onFatalSignal);
+    /* `difftest --report | head` */
+    signal(SIGPIPE, onFatalSignal);
+    signal(SIGHUP, onFatalSignal);
     atexit(cleanupAll);
 }
 
