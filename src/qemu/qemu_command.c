@@ -1129,6 +1129,9 @@ qemuBuildChannels(qemuBuildCtx *ctx, GError **error)
         } else if (listen && ctx->opts->monitorFd >= 0 && !ctx->opts->monitorPath) {
             g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
                                    chr->info.alias, ctx->opts->monitorFd);
+        } else if (listen && i < ctx->opts->nChannelFds && ctx->opts->channelFds[i] >= 0) {
+            g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
+                                   chr->info.alias, ctx->opts->channelFds[i]);
         } else {
             g_autofree char *path = NULL;
 

@@ -26,6 +26,11 @@ typedef struct {
     /* With domainDir set, -object secret masterKey0 reads DOMAINDIR/master-key.aes, which
      * the caller must have written; set this to leave it out. */
     gboolean noMasterKey;
+    /* Listening sockets of unix channels, opened by the caller and passed to QEMU, one per
+     * entry of def->channels (-1: none, the path is used): "-chardev socket,fd=N" as
+     * libvirt starts a domain. */
+    const int *channelFds;
+    guint nChannelFds;
 } qemuBuildCommandLineOpts;
 
 typedef struct {

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -738,8 +739,9 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
     /* stdout/stderr go to the log (O_APPEND), never to a pipe of ours, so QEMU keeps
      * running when the daemon exits. GLib closes every other descriptor in the child. */
     if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
-                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd, NULL,
-                                          NULL, 0, &pid, NULL, NULL, NULL, error)) {
+                                          qemuProcessChildSetup, NULL, nullfd, logfd, logfd,
+                                          lopts->passFds, lopts->passFds, lopts->nPassFds, &pid,
+                                          NULL, NULL, NULL, error)) {
         close(nullfd);
         close(logfd);
         if (error && *error)
@@ -1182,6 +1184,83 @@ qemuProcessSetupBeforeRun(qemuProcess *proc, const qvirDomainDef *def, const qem
     return TRUE;
 }
 
+static void
+qemuProcessCloseFd(gpointer data)
+{
+    int fd = *(int *)data;
+
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * libvirt creates the listening socket of a unix channel itself and hands QEMU the
+ * descriptor (-chardev socket,fd=N): one per channel of DEF into FDS (-1 for the others).
+ * The socket is DOMAINDIR/NAME unless the XML names a path.
+ */
+static gboolean
+qemuProcessOpenChannelSockets(qvirDomainDef *def, const char *domainDir, GArray *fds,
+                              GError **error)
+{
+    for (guint i = 0; def->channels && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int fd = -1;
+
+        if (g_strcmp0(chr->type, "unix") == 0 && g_strcmp0(chr->sourceMode, "connect") != 0 &&
+            (chr->sourcePath || domainDir)) {
+            g_autofree char *path =
+                chr->sourcePath
+                    ? g_strdup(chr->sourcePath)
+                    : g_strdup_printf("%s/%s", domainDir,
+                                      chr->targetName ? chr->targetName : chr->info.alias);
+
+            if (strlen(path) >= sizeof(addr.sun_path)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "channel '%s': UNIX socket path '%s' is too long", chr->info.alias,
+                            path);
+                return FALSE;
+            }
+            g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+            g_unlink(path);
+            if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+                bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+                int saved = errno;
+
+                if (fd >= 0)
+                    close(fd);
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                            "Failed to bind socket to '%s': %s", path, g_strerror(saved));
+                return FALSE;
+            }
+        }
+        g_array_append_val(fds, fd);
+    }
+    return TRUE;
+}
+
+/*
+ * What a start writes into the live definition that define does not: a VNC display
+ * without an address listens where qemu.conf's vnc_listen says (127.0.0.1 by default),
+ * and an empty drive has no format.
+ */
+static void
+qemuProcessPrepareLiveDefaults(qvirDomainDef *def)
+{
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        qvirDomainGraphicsDef *g = g_ptr_array_index(def->graphics, i);
+
+        if (g_strcmp0(g->type, "vnc") == 0 && !g->listen)
+            g->listen = g_strdup("127.0.0.1");
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->src && d->src->type == QVIR_STORAGE_TYPE_NONE)
+            d->src->format = QVIR_STORAGE_FILE_NONE;
+    }
+}
+
 /* Whether nothing listens on PORT (TCP, any address): the test libvirt's port allocator
  * makes before it hands a port out. */
 static gboolean
@@ -1239,9 +1318,12 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     qemuBuildCommandLineOpts bopts = {0};
     qemuProcessLaunchOpts lopts = {0};
     qemuProcess *proc = NULL;
+    g_autoptr(GArray) channelFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) passFds = g_array_new(FALSE, FALSE, sizeof(int));
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
+    g_array_set_clear_func(channelFds, qemuProcessCloseFd);
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
@@ -1266,6 +1348,10 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     if (!qemuProcessAllocateGraphicsPorts(def, error))
         goto error;
+    qemuProcessPrepareLiveDefaults(def);
+
+    if (!qemuProcessOpenChannelSockets(def, opts->domainDir, channelFds, error))
+        goto error;
 
     monitorPath = g_strdup_printf("%s/%s.monitor", opts->runDir, def->name);
     logPath = g_strdup_printf("%s/%s.log", opts->logDir, def->name);
@@ -1274,6 +1360,8 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.monitorFd = -1;
     bopts.domainDir = opts->domainDir;
     bopts.startPaused = TRUE; /* QEMU always starts with -S; "cont" follows the monitor */
+    bopts.channelFds = (const int *)channelFds->data;
+    bopts.nChannelFds = channelFds->len;
     if (!(cmd = qemuBuildCommandLine(def, caps, &bopts, error)))
         goto error;
 
@@ -1292,6 +1380,12 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
+    for (i = 0; i < channelFds->len; i++) {
+        if (g_array_index(channelFds, int, i) >= 0)
+            g_array_append_val(passFds, g_array_index(channelFds, int, i));
+    }
+    lopts.passFds = (const int *)passFds->data;
+    lopts.nPassFds = passFds->len;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
     /* paused until the live definition is read back and the setup is done */
     lopts.startPaused = TRUE;

@@ -90,6 +90,8 @@ typedef struct {
     const char *logPath;
     gboolean startPaused;
     unsigned int timeoutMs; /* for the QMP socket and greeting; 0 = 30 s */
+    const int *passFds;     /* descriptors QEMU inherits under the same numbers */
+    guint nPassFds;
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,
