@@ -70,6 +70,7 @@ qvirtCmdXml(int argc, char **argv)
     return 0;
 
 fail:
+    qvirErrorAddPrefix(error);
     fprintf(stderr, "error: %s\n", error->message);
     return 1;
 }

@@ -352,6 +352,12 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         model = "max";
     else if (g_strcmp0(mode, "custom") == 0 && ctx->def->cpuModel)
         model = ctx->def->cpuModel;
+    /* QEMU 7.2's migratable property of the host and max models */
+    if (ctx->def->cpuMigratable &&
+        (g_strcmp0(mode, "host-passthrough") == 0 || g_strcmp0(mode, "maximum") == 0)) {
+        qemuBuildArgf(ctx, "-cpu", "%s,migratable=%s", model, ctx->def->cpuMigratable);
+        return;
+    }
     qemuBuildArgPair(ctx, "-cpu", model);
 }
 

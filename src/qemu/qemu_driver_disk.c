@@ -728,6 +728,8 @@ qemuDriverConfigUpdate(qemuDomainObj *obj, const char *xml, GError **error)
         return NULL;
     qvirStorageSourceFree(disk->src);
     disk->src = g_steal_pointer(&update->src);
+    if (disk->src && disk->src->format == QVIR_STORAGE_FILE_NONE)
+        disk->src->format = QVIR_STORAGE_FILE_RAW;
     return g_steal_pointer(&edited);
 }
 
@@ -760,6 +762,9 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
 
     /* An empty <source/> (type NONE or no path) ejects. */
     newsrc = qvirStorageSourceIsBacking(update->src) ? update->src : NULL;
+    /* libvirt's post-parse of the new disk: media without a format is raw */
+    if (newsrc && newsrc->format == QVIR_STORAGE_FILE_NONE)
+        newsrc->format = QVIR_STORAGE_FILE_RAW;
     if (!qemuHotplugChangeMedia(mon, caps, work, disk, newsrc, force, &opts, error)) {
         qvirDomainDefFree(work);
         return FALSE;

@@ -1242,11 +1242,20 @@ qemuProcessOpenChannelSockets(qvirDomainDef *def, const char *domainDir, GArray 
 /*
  * What a start writes into the live definition that define does not: a VNC display
  * without an address listens where qemu.conf's vnc_listen says (127.0.0.1 by default),
- * and an empty drive has no format.
+ * an empty drive has no format, a custom CPU model does not fall back, and a guest
+ * without a balloon has all its memory.
  */
 static void
 qemuProcessPrepareLiveDefaults(qvirDomainDef *def)
 {
+    /* the model is pinned: no fallback to another one (qemuProcessUpdateGuestCPU) */
+    if (g_strcmp0(def->cpuMode, "custom") == 0 && def->cpuModel) {
+        g_free(def->cpuFallback);
+        def->cpuFallback = g_strdup("forbid");
+    }
+    /* without a balloon the guest has all of its memory */
+    if (!def->memballoon || g_strcmp0(def->memballoon->model, "none") == 0)
+        def->currentMemoryKiB = def->memoryKiB;
     for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
         qvirDomainGraphicsDef *g = g_ptr_array_index(def->graphics, i);
 
