@@ -608,7 +608,21 @@ qemuProcessLogTail(const char *logPath, goffset from)
     if (len - start > QEMU_PROCESS_LOG_TAIL)
         start = len - QEMU_PROCESS_LOG_TAIL;
     tail = contents + start;
-    return g_strstrip(g_strdup(tail));
+    {
+        /* libvirt leaves out QEMU's "char device redirected to" notices (qemuProcessReadLog):
+         * they are not the error */
+        g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);
+        g_autoptr(GString) kept = g_string_new(NULL);
+
+        for (guint i = 0; lines[i]; i++) {
+            if (strstr(lines[i], "char device redirected to"))
+                continue;
+            if (kept->len)
+                g_string_append_c(kept, '\n');
+            g_string_append(kept, lines[i]);
+        }
+        return g_strstrip(g_string_free(g_steal_pointer(&kept), FALSE));
+    }
 }
 
 static void
