@@ -520,6 +520,8 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "pci-ohci";
         if (g_strcmp0(c->model, "ich9-ehci1") == 0)
             return "ich9-usb-ehci1";
+        if (g_strcmp0(c->model, "ehci") == 0)
+            return "usb-ehci";
         return NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         if (qemuDomainSCSIModelIsLSI(c->model))

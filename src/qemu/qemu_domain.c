@@ -509,7 +509,7 @@ qemuDomainUSBPortCount(const char *model)
         return 4;
     if (g_strcmp0(model, "pci-ohci") == 0)
         return 3;
-    if (g_strcmp0(model, "ich9-ehci1") == 0)
+    if (g_strcmp0(model, "ich9-ehci1") == 0 || g_strcmp0(model, "ehci") == 0)
         return 6;
     return 2; /* piix3-uhci and the other UHCI models */
 }
