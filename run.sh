@@ -10,7 +10,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc
   libglib2.0-dev libxml2-dev libjson-glib-dev libxml2-utils
   qemu-system-x86 qemu-utils
-  libvirt-clients python3-libvirt libvirt0 libvirt-daemon-driver-qemu
+  libvirt-clients python3-libvirt libvirt0 libvirt-daemon-driver-qemu libvirt-daemon diffutils
   strace procps
   clang libclang-rt-14-dev
   busybox-static linux-image-cloud-amd64 cpio

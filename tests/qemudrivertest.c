@@ -707,7 +707,7 @@ testLifecycle(void)
     g_assert_nonnull(strstr(live1, "id='1'"));
     g_clear_pointer(&inactive, g_free);
     inactive = qvirDriverDomainGetXMLDesc(drv, a->uuid, XML_INACTIVE, &err);
-    g_assert_null(strstr(inactive, "index="));
+    g_assert_null(strstr(inactive, "qcow2' index="));
 
     g_assert_false(qvirDriverDomainCreate(drv, a->uuid, 0, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
@@ -2432,7 +2432,7 @@ testStartNoDirectIO(void)
     {
         g_autofree char *xml = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
         g_assert_null(strstr(xml, "<backingStore"));
-        g_assert_null(strstr(xml, "index="));
+        g_assert_null(strstr(xml, "qcow2' index="));
     }
     qvirDriverClose(drv);
     testRunOK(umount);

@@ -192,11 +192,26 @@ testDumpxml(void)
     VIRSH_OK(&live, "dumpxml", VM);
     assertContains(live.out, "cache='none'");
     assertLiveChain(live.out);
+    /* libvirt 9.0 under TCG: the default qemu64 as QEMU 7.2 built it (libvirt's CPU map) */
+    assertContains(live.out, "<cpu mode='custom' match='exact' check='full'>\n"
+                             "    <model fallback='forbid'>qemu64</model>\n"
+                             "    <feature policy='require' name='hypervisor'/>\n"
+                             "    <feature policy='require' name='lahf_lm'/>\n"
+                             "  </cpu>\n");
 
     VIRSH_OK(&inactive, "dumpxml", "--inactive", VM);
     assertContains(inactive.out, topImage);
     assertLacks(inactive.out, "vm1-mid.qcow2");
-    assertLacks(inactive.out, "index=");
+    assertLacks(inactive.out, "qcow2' index=");
+    /* what define stored: the canonical machine, default boot, CPU and devices */
+    assertContains(inactive.out, "machine='pc-");
+    assertContains(inactive.out, "<boot dev='hd'/>");
+    assertContains(inactive.out, "<cpu mode='custom' match='exact' check='none'>\n"
+                                 "    <model fallback='forbid'>qemu64</model>\n"
+                                 "  </cpu>\n");
+    assertContains(inactive.out, "<input type='mouse' bus='ps2'/>");
+    assertContains(inactive.out, "<audio id='1' type='none'/>");
+    assertLacks(inactive.out, "<feature policy=");
 }
 
 static void
@@ -530,7 +545,7 @@ testQemuKilled(void)
     /* Back to the persistent definition: the cached chain is gone. */
     VIRSH_OK(&xml, "dumpxml", VM);
     assertLacks(xml.out, "vm1-mid.qcow2");
-    assertLacks(xml.out, "index=");
+    assertLacks(xml.out, "qcow2' index=");
 }
 
 static void

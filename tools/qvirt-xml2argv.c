@@ -10,46 +10,10 @@
 #include "conf/domain_validate.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
+#include "qvirt-caps.h"
 #include "qvirt-cmds.h"
 #include "storage/storage_chain.h"
 #include "util/virerror.h"
-
-/*
- * NAME is a file path when it contains a '/' or ends in .json; otherwise NAME.json is
- * looked up in $QVIRT_CAPSDATA_DIR, ./tests/qemucapsdata and the source tree the binary
- * was built in (BUILDDIR/tools/qvirt -> SRCDIR/tests/qemucapsdata).
- */
-static qemuCaps *
-qvirtXml2argvLoadCaps(const char *name, GError **error)
-{
-    g_autofree char *file = g_strdup_printf("%s.json", name);
-    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
-    g_autofree char *exeDir = exe ? g_path_get_dirname(exe) : g_strdup(".");
-    const char *envDir = g_getenv("QVIRT_CAPSDATA_DIR");
-    g_autofree char *c1 = envDir ? g_build_filename(envDir, file, NULL) : NULL;
-    g_autofree char *c2 = g_build_filename("tests", "qemucapsdata", file, NULL);
-    g_autofree char *c3 = g_build_filename(exeDir, "..", "..", "tests", "qemucapsdata", file, NULL);
-    g_autofree char *c4 = g_build_filename(exeDir, "..", "tests", "qemucapsdata", file, NULL);
-    const char *candidates[] = {c1, c2, c3, c4};
-
-    if (strchr(name, '/') || g_str_has_suffix(name, ".json"))
-        return qemuCapsLoadFile(name, error);
-    for (size_t i = 0; i < G_N_ELEMENTS(candidates); i++) {
-        if (candidates[i] && g_file_test(candidates[i], G_FILE_TEST_IS_REGULAR))
-            return qemuCapsLoadFile(candidates[i], error);
-    }
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPEN_FAILED,
-                "unknown capabilities '%s': no %s in $QVIRT_CAPSDATA_DIR, ./tests/qemucapsdata "
-                "or the source tree",
-                name, file);
-    return NULL;
-}
-
-static char *
-qvirtXml2argvCacheDir(void)
-{
-    return g_build_filename(g_get_user_cache_dir(), "qvirt", "qemucaps", NULL);
-}
 
 static gboolean
 qvirtXml2argvProbeChains(qvirDomainDef *def, GError **error)
@@ -123,16 +87,7 @@ qvirtCmdXml2argv(int argc, char **argv)
 
     if (!(def = qvirDomainDefParseFile(argv[1], 0, &error)) || !qvirDomainDefValidate(def, &error))
         goto fail;
-    if (capsName) {
-        caps = qvirtXml2argvLoadCaps(capsName, &error);
-    } else {
-        g_autofree char *cacheDir = qvirtXml2argvCacheDir();
-        const char *bin =
-            emulator ? emulator : (def->emulator ? def->emulator : "/usr/bin/qemu-system-x86_64");
-
-        caps = qemuCapsCacheLookup(bin, cacheDir, &error);
-    }
-    if (!caps)
+    if (!(caps = qvirtCapsLoad(capsName, emulator, def, &error)))
         goto fail;
     if (probeChains && !qvirtXml2argvProbeChains(def, &error))
         goto fail;

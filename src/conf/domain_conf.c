@@ -127,6 +127,7 @@ qvirDomainChrDefFree(qvirDomainChrDef *chr)
     g_free(chr->sourceMode);
     g_free(chr->sourcePath);
     g_free(chr->targetName);
+    g_free(chr->targetState);
     qvirDomainDeviceInfoClear(&chr->info);
     g_free(chr);
 }
@@ -210,6 +211,37 @@ qvirDomainDefNew(void)
 }
 
 void
+qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature)
+{
+    if (!feature)
+        return;
+    g_free(feature->policy);
+    g_free(feature->name);
+    g_free(feature);
+}
+
+void
+qvirDomainCPUFeatureUpdate(qvirDomainDef *def, const char *name, const char *policy)
+{
+    qvirDomainCPUFeature *feature;
+
+    if (!def->cpuFeatures)
+        def->cpuFeatures = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainCPUFeatureFree);
+    for (guint i = 0; i < def->cpuFeatures->len; i++) {
+        feature = g_ptr_array_index(def->cpuFeatures, i);
+        if (strcmp(feature->name, name) == 0) {
+            g_free(feature->policy);
+            feature->policy = g_strdup(policy);
+            return;
+        }
+    }
+    feature = g_new0(qvirDomainCPUFeature, 1);
+    feature->policy = g_strdup(policy);
+    feature->name = g_strdup(name);
+    g_ptr_array_add(def->cpuFeatures, feature);
+}
+
+void
 qvirDomainDefFree(qvirDomainDef *def)
 {
     if (!def)
@@ -231,6 +263,7 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->metadata);
     g_free(def->cpuModel);
     g_free(def->cpuFallback);
+    g_clear_pointer(&def->cpuFeatures, g_ptr_array_unref);
     g_free(def->clockOffset);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);

@@ -309,9 +309,10 @@ typedef struct {
     qvirDomainDeviceInfo info;
     /* <channel> only: type "unix" or "pty", target type "virtio" */
     gboolean isChannel;
-    char *sourceMode; /* unix: "bind" (default) or "connect" */
-    char *sourcePath; /* unix: the socket; NULL = chosen at start-up */
-    char *targetName; /* <target name=>, e.g. "org.qemu.guest_agent.0" */
+    char *sourceMode;  /* unix: "bind" (default) or "connect" */
+    char *sourcePath;  /* unix: the socket; NULL = chosen at start-up */
+    char *targetName;  /* <target name=>, e.g. "org.qemu.guest_agent.0" */
+    char *targetState; /* live: <target state=>, "connected" / "disconnected"; NULL = absent */
 } qvirDomainChrDef;
 
 /* <rng model='virtio'>: a virtio RNG fed by /dev/(u)random or QEMU's builtin source */
@@ -331,8 +332,10 @@ typedef struct {
 } qvirDomainGraphicsDef;
 
 typedef struct {
-    char *model; /* "vga", "cirrus", "virtio", "qxl", "bochs", "none" */
+    char *model;      /* "vga", "cirrus", "virtio", "qxl", "bochs", "none" */
+    unsigned int ram; /* qxl: <model ram=> in KiB; 0 = absent */
     unsigned int vram;
+    unsigned int vgamem; /* qxl: <model vgamem=> in KiB; 0 = absent */
     unsigned int heads;
     gboolean primary;
     qvirDomainDeviceInfo info;
@@ -432,7 +435,16 @@ typedef struct {
     qvirDomainTimerTrack track; /* rtc only */
 } qvirDomainTimerDef;
 
+typedef struct {
+    char *policy; /* "require", "disable" */
+    char *name;   /* libvirt's feature name, e.g. "lahf_lm" */
+} qvirDomainCPUFeature;
+
 typedef struct _qvirDomainDef qvirDomainDef;
+
+void qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature);
+/* Set NAME's POLICY, adding the feature at the end when it is not there yet. */
+void qvirDomainCPUFeatureUpdate(qvirDomainDef *def, const char *name, const char *policy);
 struct _qvirDomainDef {
     qvirDomainVirtType virtType;
     int id; /* live: the running id; -1 otherwise */
@@ -456,7 +468,10 @@ struct _qvirDomainDef {
     char *cpuMatch;      /* custom: <cpu match=>: "exact" (default), "minimum", "strict" */
     char *cpuModel;      /* custom: <model>NAME</model>, a QEMU CPU model name */
     char *cpuFallback;   /* custom: <model fallback=>: "allow" (default), "forbid" */
-    char *clockOffset;   /* "utc", "localtime"; NULL = absent */
+    /* custom, live XML only: <feature policy= name=/>, the CPU as the accelerator gave it
+     * (qvirDomainCPUFeature*; NULL = none). User XML may not name features. */
+    GPtrArray *cpuFeatures;
+    char *clockOffset;                                 /* "utc", "localtime"; NULL = absent */
     qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
     unsigned int ntimers;
     qvirTristateBool pmS3;        /* <pm><suspend-to-mem enabled=> */

@@ -650,6 +650,8 @@ qvirDomainChannelDefFormat(GString *buf, unsigned int indent, const qvirDomainCh
     g_string_append(children, "<target");
     qvirBufAttr(children, "type", chr->targetType);
     qvirBufAttr(children, "name", chr->targetName);
+    if (qvirFormatIsLive(flags))
+        qvirBufAttr(children, "state", chr->targetState);
     g_string_append(children, "/>\n");
     qvirDomainDeviceInfoFormat(children, ci, &chr->info, flags, FALSE);
     qvirBufElement(buf, indent, "channel", attrs, children);
@@ -734,8 +736,12 @@ qvirDomainVideoDefFormat(GString *buf, unsigned int indent, const qvirDomainVide
     unsigned int ci = indent + 2;
 
     qvirBufAttr(model, "type", video->model);
+    if (video->ram)
+        qvirBufAttrUInt(model, "ram", video->ram);
     if (video->vram)
         qvirBufAttrUInt(model, "vram", video->vram);
+    if (video->vgamem)
+        qvirBufAttrUInt(model, "vgamem", video->vgamem);
     if (video->heads)
         qvirBufAttrUInt(model, "heads", video->heads);
     if (video->primary)
@@ -1035,6 +1041,15 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
             g_string_append_c(model, '>');
             qvirBufEscape(model, def->cpuModel);
             g_string_append(model, "</model>\n");
+        }
+        for (guint i = 0; def->cpuFeatures && i < def->cpuFeatures->len; i++) {
+            const qvirDomainCPUFeature *f = g_ptr_array_index(def->cpuFeatures, i);
+
+            qvirBufIndent(model, ci + 2);
+            g_string_append(model, "<feature");
+            qvirBufAttr(model, "policy", f->policy);
+            qvirBufAttr(model, "name", f->name);
+            g_string_append(model, "/>\n");
         }
         qvirBufElement(buf, ci, "cpu", cpu, model);
     }

@@ -576,7 +576,8 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         return FALSE;
     /* QEMU has no read-side ENOSPC: libvirt refuses it for rerror_policy. */
     if (rerrorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE) {
-        qvirXMLInvalidValue(error, node, "rerror_policy", "enospace", "stop, report, ignore");
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "Invalid disk read error policy: 'enospace'");
         return FALSE;
     }
     disk->errorPolicy = errorPolicy;
@@ -1161,10 +1162,11 @@ static const char *const qvirControllerModelsUSB[] = {
     "piix3-uhci", "piix4-uhci", "ehci",     "ich9-ehci1", "ich9-uhci1", "ich9-uhci2",
     "ich9-uhci3", "pci-ohci",   "nec-xhci", "qemu-xhci",  "none",       NULL};
 static const char *const qvirControllerModelsPCI[] = {"pci-root", "pcie-root", "pcie-root-port",
-                                                      NULL};
+                                                      "pcie-to-pci-bridge", NULL};
 static const char *const qvirControllerModelsIDE[] = {"piix3", "piix4", "ich6", NULL};
 static const char *const qvirControllerModelsSATA[] = {NULL};
-static const char *const qvirControllerPCIModelNames[] = {"pcie-root-port", "ioh3420", NULL};
+static const char *const qvirControllerPCIModelNames[] = {"pcie-root-port", "ioh3420",
+                                                          "pcie-pci-bridge", NULL};
 
 static const char *const *
 qvirDomainControllerModels(qvirDomainControllerType type)
@@ -1474,6 +1476,7 @@ static const qvirChildHandler qvirDomainChrChildren[] = {
     {"source", qvirDomainChrSourceParse},
     {"target", qvirDomainChrTargetParse},
     {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse}, /* a pci-serial port's */
     {NULL, NULL},
 };
 
@@ -1563,6 +1566,12 @@ qvirDomainChannelTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, 
             return FALSE;
         }
         chr->targetName = g_steal_pointer(&name);
+    }
+    if (qvirParseIsLive(flags)) {
+        static const char *const states[] = {"connected", "disconnected", NULL};
+
+        if (!qvirXMLPropChoice(node, "state", states, FALSE, &chr->targetState, error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -1757,7 +1766,7 @@ qvirDomainGraphicsParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 static gboolean
 qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"type", "vram", "heads", "primary", NULL};
+    static const char *const attrs[] = {"type", "ram", "vram", "vgamem", "heads", "primary", NULL};
     static const char *const models[] = {"vga",   "cirrus", "virtio", "qxl",
                                          "bochs", "ramfb",  "none",   NULL};
     qvirInfoOnly *io = opaque;
@@ -1767,7 +1776,9 @@ qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         return qvirXMLDuplicate(node, error);
     return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
            qvirXMLPropChoice(node, "type", models, TRUE, &video->model, error) &&
+           qvirXMLPropUInt(node, "ram", 10, G_MAXINT, FALSE, &video->ram, error) &&
            qvirXMLPropUInt(node, "vram", 10, G_MAXINT, FALSE, &video->vram, error) &&
+           qvirXMLPropUInt(node, "vgamem", 10, G_MAXINT, FALSE, &video->vgamem, error) &&
            qvirXMLPropUInt(node, "heads", 10, 16, FALSE, &video->heads, error) &&
            qvirXMLPropYesNo(node, "primary", &video->primary, error);
 }
@@ -2508,7 +2519,28 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 
 /* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; nothing else inside. */
 static gboolean
-qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
+qvirDomainCPUFeatureParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"policy", "name", NULL};
+    static const char *const policies[] = {"require", "disable", NULL};
+    g_autofree char *policy = NULL;
+    g_autofree char *name = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "policy", policies, TRUE, &policy, error))
+        return FALSE;
+    if (!(name = qvirXMLPropString(node, "name")) || !*name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing CPU feature name");
+        return FALSE;
+    }
+    qvirDomainCPUFeatureUpdate(def, name, policy);
+    return TRUE;
+}
+
+/* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; in live XML also the
+ * features the accelerator added or took away. */
+static gboolean
+qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {"fallback", NULL};
     static const char *const fallbacks[] = {"allow", "forbid", NULL};
@@ -2519,6 +2551,11 @@ qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, GError **error)
             continue;
         if (qvirXMLIsElement(cur, "model") && !model) {
             model = cur;
+            continue;
+        }
+        if (qvirXMLIsElement(cur, "feature") && qvirParseIsLive(flags)) {
+            if (!qvirDomainCPUFeatureParse(cur, def, error))
+                return FALSE;
             continue;
         }
         return qvirXMLUnsupportedChild(cur, "cpu", error);
@@ -2564,7 +2601,7 @@ qvirDomainCPUParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
         !qvirXMLPropChoice(node, "match", matches, FALSE, &def->cpuMatch, error) ||
         !qvirXMLPropChoice(node, "check", checks, FALSE, &def->cpuCheck, error) ||
         !qvirXMLPropChoice(node, "migratable", switches, FALSE, &def->cpuMigratable, error) ||
-        !qvirDomainCPUModelParse(node, def, error))
+        !qvirDomainCPUModelParse(node, def, flags, error))
         return FALSE;
     if (!def->cpuMode) {
         if (!def->cpuModel) {
@@ -2796,7 +2833,7 @@ qvirDomainMetadataParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     }
     xmlIndentTreeOutput = oldIndent;
 
- cleanup:
+cleanup:
     if (xmlbuf)
         xmlBufferFree(xmlbuf);
     if (doc)
@@ -2934,12 +2971,8 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
         }
         ctrl->idx = idx;
     }
-
-    /* Place the newly numbered ones among their type, so formatting is a fixed point. */
-    gsize n = 0;
-    g_autofree gpointer *all = g_ptr_array_steal(def->controllers, &n);
-    for (gsize i = 0; i < n; i++)
-        qvirDomainControllerInsert(def, all[i]);
+    /* Like libvirt, numbering does not move a controller: it stays where the parser
+     * inserted it (after the others of its type). */
 }
 
 /* libvirt's x86 serial defaults: ISA serial ports numbered in order, console port 0.. */

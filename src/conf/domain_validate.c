@@ -159,7 +159,7 @@ qvirDomainDiskValidateDevice(const qvirDomainDiskDef *disk, GError **error)
     }
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
         if (disk->src->type != QVIR_STORAGE_TYPE_BLOCK) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "disk device='lun' is only valid for block type disk source");
             return FALSE;
         }
@@ -532,7 +532,7 @@ qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
         if (!order)
             continue;
         if (def->os.nBootDevs > 0) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "per-device boot elements cannot be used together with os/boot "
                         "elements");
             return FALSE;
@@ -671,13 +671,42 @@ qvirDomainMemoryValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* Two disks of one bus at the same drive address (virDomainDefDuplicateDriveAddressesValidate). */
+static gboolean
+qvirDomainDuplicateDriveAddressesValidate(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *a = g_ptr_array_index(def->disks, i);
+        const qvirDomainDeviceDriveAddress *da = &a->info.addr.drive;
+
+        if (a->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE)
+            continue;
+        for (guint j = i + 1; j < def->disks->len; j++) {
+            const qvirDomainDiskDef *b = g_ptr_array_index(def->disks, j);
+            const qvirDomainDeviceDriveAddress *db = &b->info.addr.drive;
+
+            if (a->bus != b->bus || b->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE ||
+                da->controller != db->controller || da->bus != db->bus ||
+                da->target != db->target || da->unit != db->unit)
+                continue;
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Found duplicate drive address for disk with target name '%s' "
+                        "controller='%u' bus='%u' target='%u' unit='%u'",
+                        a->dst, da->controller, da->bus, da->target, da->unit);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 gboolean
 qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
 {
     g_return_val_if_fail(def != NULL, FALSE);
 
     if (!qvirDomainMemoryValidate(def, error) || !qvirDomainBootValidate(def, error) ||
-        !qvirDomainTimersValidate(def, error))
+        !qvirDomainTimersValidate(def, error) ||
+        !qvirDomainDuplicateDriveAddressesValidate(def, error))
         return FALSE;
     for (guint i = 0; i < def->disks->len; i++) {
         if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))

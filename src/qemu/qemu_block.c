@@ -124,12 +124,13 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk, const qvirSt
 
     json_object_set_string_member(obj, "node-name", src->nodeFormat ? src->nodeFormat : "");
     json_object_set_boolean_member(obj, "read-only", top ? src->readonly : TRUE);
-    qemuBlockAddCache(obj, disk);
+    /* libvirt's order: the common properties, then the cache object */
     if (disk->discard != QVIR_DOMAIN_DISK_DISCARD_DEFAULT)
         json_object_set_string_member(obj, "discard",
                                       qvirDomainDiskDiscardTypeToString(disk->discard));
     if (top && (dz = qemuBlockDetectZeroesValue(disk)))
         json_object_set_string_member(obj, "detect-zeroes", dz);
+    qemuBlockAddCache(obj, disk);
     json_object_set_string_member(obj, "driver", qemuBlockFormatDriver(src->format));
     /* qcow2's L2 + refcount cache; other formats have no such knob (libvirt ignores it) */
     if (src->format == QVIR_STORAGE_FILE_QCOW2 && src->metadataCacheMaxSize)

@@ -148,6 +148,21 @@ qemuCapsGetCanonicalMachine(const qemuCaps *caps, const char *machine)
     return NULL;
 }
 
+void
+qemuCapsStripMachineAliases(qemuCaps *caps)
+{
+    guint n = caps->machines->len;
+
+    /* as libvirt's virQEMUCapsStripMachineAliases: each alias becomes a machine of its own */
+    for (guint i = 0; i < n; i++) {
+        qemuCapsMachine *m = g_ptr_array_index(caps->machines, i);
+        g_autofree char *alias = g_steal_pointer(&m->alias);
+
+        if (alias)
+            qemuCapsAddMachine(caps, alias, NULL, FALSE);
+    }
+}
+
 gboolean
 qemuCapsHasMachine(const qemuCaps *caps, const char *machine)
 {

@@ -172,9 +172,12 @@ qemuBuildPCIAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainD
 }
 
 static void
-qemuBuildUSBAddressProps(qemuBuildCtx *ctx, JsonObject *props)
+qemuBuildUSBAddressProps(qemuBuildCtx *ctx, const qvirDomainDeviceInfo *info, JsonObject *props)
 {
-    g_autofree char *port = g_strdup_printf("%u", ctx->usbPort++);
+    g_autofree char *port =
+        info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0]
+            ? g_strdup(info->addr.usb.port)
+            : g_strdup_printf("%u", ctx->usbPort++);
 
     json_object_set_string_member(props, "bus", "usb.0");
     json_object_set_string_member(props, "port", port);
@@ -349,6 +352,12 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         model = "max";
     else if (g_strcmp0(mode, "custom") == 0 && ctx->def->cpuModel)
         model = ctx->def->cpuModel;
+    /* QEMU 7.2's migratable property of the host and max models */
+    if (ctx->def->cpuMigratable &&
+        (g_strcmp0(mode, "host-passthrough") == 0 || g_strcmp0(mode, "maximum") == 0)) {
+        qemuBuildArgf(ctx, "-cpu", "%s,migratable=%s", model, ctx->def->cpuMigratable);
+        return;
+    }
     qemuBuildArgPair(ctx, "-cpu", model);
 }
 
@@ -513,6 +522,12 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "qemu-xhci";
         if (g_strcmp0(c->model, "nec-xhci") == 0)
             return "nec-usb-xhci";
+        if (g_strcmp0(c->model, "pci-ohci") == 0)
+            return "pci-ohci";
+        if (g_strcmp0(c->model, "ich9-ehci1") == 0)
+            return "ich9-usb-ehci1";
+        if (g_strcmp0(c->model, "ehci") == 0)
+            return "usb-ehci";
         return NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         if (qemuDomainSCSIModelIsLSI(c->model))
@@ -530,6 +545,8 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
         return "ahci";
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0)
+            return "pcie-pci-bridge";
         return g_strcmp0(c->model, "pcie-root-port") == 0 ? "pcie-root-port" : NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
         return "virtio-serial-pci";
@@ -593,10 +610,11 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
                 json_object_set_int_member(props, "p2", c->ports);
                 json_object_set_int_member(props, "p3", c->ports);
             }
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
+            /* root ports only; a pcie-to-pci-bridge has neither */
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->port >= 0)
                 json_object_set_int_member(props, "port", c->port);
+            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->chassis >= 0)
                 json_object_set_int_member(props, "chassis", c->chassis);
-            }
             json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
                 json_object_set_int_member(props, "max_ports", c->ports);
@@ -764,7 +782,7 @@ qemuBuildDiskDriveAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirD
         qemuBuildPCIAddressProps(ctx, props, &disk->info);
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_USB:
-        qemuBuildUSBAddressProps(ctx, props);
+        qemuBuildUSBAddressProps(ctx, &disk->info, props);
         return TRUE;
     case QVIR_DOMAIN_DISK_BUS_FDC:
         json_object_set_int_member(props, "unit", a->unit);
@@ -1063,23 +1081,51 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         }
         qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
         props = json_object_new();
-        json_object_set_string_member(props, "driver", "isa-serial");
-        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
-        json_object_set_string_member(props, "id", chr->info.alias);
-        json_object_set_int_member(props, "index", port);
+        if (g_strcmp0(chr->targetType, "pci-serial") == 0) {
+            json_object_set_string_member(props, "driver", "pci-serial");
+            qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+            json_object_set_string_member(props, "id", chr->info.alias);
+            qemuBuildPCIAddressProps(ctx, props, &chr->info);
+        } else if (g_strcmp0(chr->targetType, "isa-serial") == 0) {
+            json_object_set_string_member(props, "driver", "isa-serial");
+            qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+            json_object_set_string_member(props, "id", chr->info.alias);
+            json_object_set_int_member(props, "index", port);
+        } else {
+            json_object_unref(props);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "serial target type '%s' is not supported", chr->targetType);
+            return FALSE;
+        }
         qemuBuildDevice(ctx, props);
     }
+    return TRUE;
+}
+
+/* Consoles come after the channels (libvirt's order); a virtio console is a virtconsole. */
+static gboolean
+qemuBuildConsoles(qemuBuildCtx *ctx, GError **error)
+{
     for (guint i = 0; ctx->def->consoles && i < ctx->def->consoles->len; i++) {
         const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->consoles, i);
+        JsonObject *props;
 
         /* the serial console is the first serial port, already on the command line */
         if (i == 0 && (!chr->targetType || strcmp(chr->targetType, "serial") == 0) &&
             ctx->def->serials && ctx->def->serials->len > 0)
             continue;
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "console target type '%s' is not supported",
-                    chr->targetType ? chr->targetType : "");
-        return FALSE;
+        if (g_strcmp0(chr->targetType, "virtio") != 0 || g_strcmp0(chr->type, "pty") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "console target type '%s' is not supported",
+                        chr->targetType ? chr->targetType : "");
+            return FALSE;
+        }
+        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        props = json_object_new();
+        json_object_set_string_member(props, "driver", "virtconsole");
+        qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));
+        json_object_set_string_member(props, "id", chr->info.alias);
+        qemuBuildDevice(ctx, props);
     }
     return TRUE;
 }
@@ -1100,6 +1146,9 @@ qemuBuildChannels(qemuBuildCtx *ctx, GError **error)
         } else if (listen && ctx->opts->monitorFd >= 0 && !ctx->opts->monitorPath) {
             g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
                                    chr->info.alias, ctx->opts->monitorFd);
+        } else if (listen && i < ctx->opts->nChannelFds && ctx->opts->channelFds[i] >= 0) {
+            g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
+                                   chr->info.alias, ctx->opts->channelFds[i]);
         } else {
             g_autofree char *path = NULL;
 
@@ -1178,9 +1227,12 @@ qemuBuildInputs(qemuBuildCtx *ctx, GError **error)
             continue; /* built into the i8042 */
         props = json_object_new();
         if (strcmp(in->bus, "usb") == 0) {
-            qemuJSONSetStrFree(props, "driver", g_strdup_printf("usb-%s", in->type));
+            /* QEMU's names: usb-mouse, usb-tablet, usb-kbd */
+            qemuJSONSetStrFree(
+                props, "driver",
+                g_strdup_printf("usb-%s", strcmp(in->type, "keyboard") == 0 ? "kbd" : in->type));
             json_object_set_string_member(props, "id", in->info.alias);
-            qemuBuildUSBAddressProps(ctx, props);
+            qemuBuildUSBAddressProps(ctx, &in->info, props);
         } else if (strcmp(in->bus, "virtio") == 0) {
             qemuJSONSetStrFree(props, "driver", g_strdup_printf("virtio-%s-pci", in->type));
             json_object_set_string_member(props, "id", in->info.alias);
@@ -1249,7 +1301,25 @@ qemuBuildVideos(qemuBuildCtx *ctx, GError **error)
         if (strcmp(v->model, "vga") == 0) {
             json_object_set_string_member(props, "driver", "VGA");
             json_object_set_string_member(props, "id", v->info.alias);
-            json_object_set_int_member(props, "vgamem_mb", 16);
+            json_object_set_int_member(props, "vgamem_mb", v->vram ? v->vram / 1024 : 16);
+        } else if (strcmp(v->model, "qxl") == 0) {
+            json_object_set_string_member(props, "driver", i == 0 ? "qxl-vga" : "qxl");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "max_outputs", v->heads ? v->heads : 1);
+            json_object_set_int_member(props, "ram_size", (gint64)v->ram * 1024);
+            json_object_set_int_member(props, "vram_size", (gint64)v->vram * 1024);
+            json_object_set_int_member(props, "vram64_size_mb", 0);
+            json_object_set_int_member(props, "vgamem_mb", v->vgamem / 1024);
+        } else if (strcmp(v->model, "bochs") == 0) {
+            json_object_set_string_member(props, "driver", "bochs-display");
+            json_object_set_string_member(props, "id", v->info.alias);
+            json_object_set_int_member(props, "vgamem", (gint64)v->vram * 1024);
+        } else if (strcmp(v->model, "ramfb") == 0) {
+            /* not a PCI device */
+            json_object_set_string_member(props, "driver", "ramfb");
+            json_object_set_string_member(props, "id", v->info.alias);
+            qemuBuildDevice(ctx, props);
+            continue;
         } else if (strcmp(v->model, "cirrus") == 0) {
             json_object_set_string_member(props, "driver", "cirrus-vga");
             json_object_set_string_member(props, "id", v->info.alias);
@@ -1333,7 +1403,8 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
 
     if (!qemuBuildControllers(&ctx, error) || !qemuBuildDisks(&ctx, error) ||
         !qemuBuildNets(&ctx, error) || !qemuBuildSerials(&ctx, error) ||
-        !qemuBuildChannels(&ctx, error) || !qemuBuildInputs(&ctx, error))
+        !qemuBuildChannels(&ctx, error) || !qemuBuildConsoles(&ctx, error) ||
+        !qemuBuildInputs(&ctx, error))
         return NULL;
     qemuBuildAudio(&ctx);
     if (!qemuBuildGraphics(&ctx, error) || !qemuBuildVideos(&ctx, error))

@@ -28,6 +28,11 @@ typedef struct {
     gboolean noMasterKey;
     /* -incoming URI (libvirt's restore: "defer", then migrate-incoming); NULL = none. */
     const char *incoming;
+    /* Listening sockets of unix channels, opened by the caller and passed to QEMU, one per
+     * entry of def->channels (-1: none, the path is used): "-chardev socket,fd=N" as
+     * libvirt starts a domain. */
+    const int *channelFds;
+    guint nChannelFds;
 } qemuBuildCommandLineOpts;
 
 typedef struct {

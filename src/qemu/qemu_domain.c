@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_postparse.h"
 #include "util/virerror.h"
 
 /* Implicit controllers are added up to the highest index a disk names. */
@@ -154,13 +155,11 @@ qemuDomainDiskNameToIndex(const char *name)
 
 /* ---- implicit devices ---------------------------------------------------------- */
 
-static qvirDomainControllerDef *
+qvirDomainControllerDef *
 qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int idx,
                         const char *model)
 {
     qvirDomainControllerDef *c = g_new0(qvirDomainControllerDef, 1);
-    guint insertAt = def->controllers->len;
-
     c->type = type;
     c->idx = idx;
     c->model = g_strdup(model);
@@ -168,25 +167,12 @@ qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type, int i
     c->port = -1;
     c->ports = -1;
     c->vectors = -1;
-
-    /* libvirt keeps controllers of a type together, ordered by index. */
-    for (guint i = def->controllers->len; i > 0; i--) {
-        qvirDomainControllerDef *cur = g_ptr_array_index(def->controllers, i - 1);
-
-        if (cur->type != type)
-            continue;
-        if (cur->idx > idx) {
-            insertAt = i - 1;
-            continue;
-        }
-        insertAt = i;
-        break;
-    }
-    g_ptr_array_insert(def->controllers, insertAt, c);
+    /* virDomainDefAddController appends: implicit controllers follow the XML's */
+    g_ptr_array_add(def->controllers, c);
     return c;
 }
 
-static const char *
+const char *
 qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
 {
     if (kind == QEMU_DOMAIN_MACHINE_Q35 && qemuCapsGet(caps, QEMU_CAPS_DEVICE_QEMU_XHCI))
@@ -195,38 +181,32 @@ qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
 }
 
 static gboolean
-qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
-                                 const qemuCaps *caps, GError **error)
+qemuDomainNeedsVirtioSerial(const qvirDomainDef *def)
 {
+    if (def->channels && def->channels->len > 0)
+        return TRUE;
+    for (guint i = 0; def->consoles && i < def->consoles->len; i++) {
+        qvirDomainChrDef *con = g_ptr_array_index(def->consoles, i);
+
+        if (g_strcmp0(con->targetType, "virtio") == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean
+qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error)
+{
+    /* virDomainDefAddImplicitControllers' order */
     static const struct {
         qvirDomainDiskBus bus;
         qvirDomainControllerType type;
     } diskControllers[] = {
         {QVIR_DOMAIN_DISK_BUS_SCSI, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI},
+        {QVIR_DOMAIN_DISK_BUS_FDC, QVIR_DOMAIN_CONTROLLER_TYPE_FDC},
         {QVIR_DOMAIN_DISK_BUS_IDE, QVIR_DOMAIN_CONTROLLER_TYPE_IDE},
         {QVIR_DOMAIN_DISK_BUS_SATA, QVIR_DOMAIN_CONTROLLER_TYPE_SATA},
-        {QVIR_DOMAIN_DISK_BUS_FDC, QVIR_DOMAIN_CONTROLLER_TYPE_FDC},
     };
-    gboolean haveUSB = FALSE;
-
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
-
-        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
-            haveUSB = TRUE;
-    }
-    if (!haveUSB)
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0, NULL);
-
-    if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, 0,
-                                kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root");
-    if (kind == QEMU_DOMAIN_MACHINE_Q35 &&
-        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SATA, 0, NULL);
-    if (kind == QEMU_DOMAIN_MACHINE_PC &&
-        !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0))
-        qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_IDE, 0, NULL);
 
     for (size_t t = 0; t < G_N_ELEMENTS(diskControllers); t++) {
         int maxIdx = -1;
@@ -253,39 +233,10 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, qemuDomainMachineKind kind,
         }
     }
 
-    /* Default models, as libvirt fills them in. */
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
-
-        if (c->model)
-            continue;
-        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
-            c->model = g_strdup(qemuDomainDefaultUSBModel(kind, caps));
-        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
-            c->model =
-                g_strdup(qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic" : "virtio-scsi");
-        else if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
-            c->model =
-                g_strdup(c->idx == 0 ? (kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie-root" : "pci-root")
-                                     : "pcie-root-port");
-    }
-
-    if (!def->memballoon) {
-        def->memballoon = g_new0(qvirDomainMemballoonDef, 1);
-        def->memballoon->model = g_strdup("virtio");
-    }
-    /* virtio channels need a virtio-serial controller (libvirt adds index 0) */
-    if (def->channels && def->channels->len > 0 &&
+    /* virtio channels and consoles need a virtio-serial controller (libvirt adds index 0) */
+    if (qemuDomainNeedsVirtioSerial(def) &&
         !qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0))
         qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL, 0, NULL);
-    /* libvirt gives a guest with graphics and no <video> its default adapter, which on x86
-     * with a QEMU that has it is cirrus (qemuDomainDefaultVideoDevice). */
-    if (def->graphics && def->graphics->len > 0 && def->videos && def->videos->len == 0) {
-        qvirDomainVideoDef *video = g_new0(qvirDomainVideoDef, 1);
-
-        video->model = g_strdup("cirrus");
-        g_ptr_array_add(def->videos, video);
-    }
     return TRUE;
 }
 
@@ -334,6 +285,16 @@ qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
         disk->info.addr.drive.controller = idx / 7;
         disk->info.addr.drive.unit = idx % 7;
         break;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuDomainAssignDriveAddresses(qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (!qemuDomainAssignDiskDriveAddress(g_ptr_array_index(def->disks, i), error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -410,6 +371,9 @@ qemuDomainControllerAlias(const qvirDomainControllerDef *c, qemuDomainMachineKin
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return c->idx == 0 ? g_strdup("ide") : g_strdup_printf("ide%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
+        /* q35's built-in AHCI is QEMU's "ide" bus */
+        if (c->idx == 0 && kind == QEMU_DOMAIN_MACHINE_Q35)
+            return g_strdup("ide");
         return g_strdup_printf("sata%d", c->idx);
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         return g_strdup_printf("scsi%d", c->idx);
@@ -531,7 +495,7 @@ qemuDomainAssignAliases(qvirDomainDef *def, qemuDomainMachineKind kind, GError *
 
         qemuDomainSetAlias(&rng->info, g_strdup_printf("rng%u", i));
     }
-    if (def->memballoon)
+    if (def->memballoon && g_strcmp0(def->memballoon->model, "none") != 0)
         qemuDomainSetAlias(&def->memballoon->info, g_strdup("balloon0"));
     return TRUE;
 }
@@ -543,15 +507,58 @@ qemuDomainUSBPortCount(const char *model)
 {
     if (g_strcmp0(model, "qemu-xhci") == 0 || g_strcmp0(model, "nec-xhci") == 0)
         return 4;
+    if (g_strcmp0(model, "pci-ohci") == 0)
+        return 3;
+    if (g_strcmp0(model, "ich9-ehci1") == 0 || g_strcmp0(model, "ehci") == 0)
+        return 6;
     return 2; /* piix3-uhci and the other UHCI models */
 }
 
+/* Whether INFO holds USB port PORT of the root hub. */
+static gboolean
+qemuDomainUSBPortTaken(const qvirDomainDef *def, const char *port)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+            strcmp(d->info.addr.usb.port, port) == 0)
+            return TRUE;
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (in->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+            strcmp(in->info.addr.usb.port, port) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+qemuDomainAssignUSBPort(const qvirDomainDef *def, qvirDomainDeviceInfo *info)
+{
+    if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0])
+        return;
+    for (guint port = 1;; port++) {
+        char buf[16];
+
+        g_snprintf(buf, sizeof(buf), "%u", port);
+        if (qemuDomainUSBPortTaken(def, buf))
+            continue;
+        info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
+        info->addr.usb.bus = 0;
+        g_strlcpy(info->addr.usb.port, buf, sizeof(info->addr.usb.port));
+        return;
+    }
+}
+
 /*
- * USB ports are not part of qvirDomainDeviceInfo; they are handed out at argv time in
- * libvirt's order (disks, then inputs), so here we only check that they suffice.
+ * Ports of the root hub in libvirt's order (disks, then inputs), after checking that they
+ * suffice (qvirt adds no USB hubs).
  */
 static gboolean
-qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
+qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
 {
     qvirDomainControllerDef *usb =
         qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
@@ -569,7 +576,10 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
     }
     if (n == 0)
         return TRUE;
-    if (!usb || g_strcmp0(usb->model, "none") == 0) {
+    /* libvirt's parser refuses USB devices with USB disabled (qvirDomainDefValidate) */
+    if (usb && g_strcmp0(usb->model, "none") == 0)
+        return TRUE;
+    if (!usb) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "USB is disabled for this domain, but USB devices are present in the "
                     "domain XML");
@@ -583,6 +593,18 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
                     usb->model);
         return FALSE;
     }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->bus == QVIR_DOMAIN_DISK_BUS_USB)
+            qemuDomainAssignUSBPort(def, &d->info);
+    }
+    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
+        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
+
+        if (g_strcmp0(in->bus, "usb") == 0)
+            qemuDomainAssignUSBPort(def, &in->info);
+    }
     return TRUE;
 }
 
@@ -592,6 +614,7 @@ qemuDomainCheckUSBPorts(qvirDomainDef *def, GError **error)
 
 typedef struct {
     gboolean rootPort;                  /* pcie-root-port: only slot 0 takes a device */
+    gboolean bridge;                    /* pcie-to-pci-bridge: slots 1-31, conventional PCI */
     guint8 funcs[QEMU_PCI_SLOTS];       /* bitmask of used functions per slot */
     gboolean aggregate[QEMU_PCI_SLOTS]; /* slot shared by root ports, one per function */
 } qemuPCIBus;
@@ -601,6 +624,7 @@ typedef struct {
     GArray *buses; /* qemuPCIBus, index = PCI controller index */
     int xmlMaxIdx;
     gboolean addedPorts;
+    GPtrArray *assigned; /* qvirDomainDeviceInfo* given an address by this pass */
 } qemuPCIAddrSet;
 
 static qemuPCIBus *
@@ -641,6 +665,15 @@ qemuPCISetInfo(qvirDomainDeviceInfo *info, guint bus, guint slot, guint function
     info->addr.pci.function = function;
 }
 
+/* An address this pass hands out (a dry run takes them back). */
+static void
+qemuPCIGiveInfo(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, guint bus, guint slot,
+                guint function)
+{
+    qemuPCISetInfo(info, bus, slot, function);
+    g_ptr_array_add(set->assigned, info);
+}
+
 static guint
 qemuPCIAddRootPortBus(qemuPCIAddrSet *set)
 {
@@ -662,7 +695,7 @@ qemuPCIAssignOnRoot(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, const char 
     for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
         if (bus->funcs[slot] == 0) {
             bus->funcs[slot] = 1;
-            qemuPCISetInfo(info, 0, slot, 0);
+            qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
         }
     }
@@ -686,7 +719,44 @@ qemuPCIAssignOnRootPort(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
     if (idx == set->buses->len)
         idx = qemuPCIAddRootPortBus(set);
     qemuPCIBusGet(set, idx)->funcs[0] = 1;
-    qemuPCISetInfo(info, idx, 0, 0);
+    qemuPCIGiveInfo(set, info, idx, 0, 0);
+}
+
+/*
+ * A conventional PCI device on q35: a free slot (1-31) of a pcie-to-pci-bridge. Without
+ * one, libvirt adds a pcie-root-port and the bridge plugged into it, in that order.
+ */
+static gboolean
+qemuPCIAssignOnBridge(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, const char *who,
+                      GError **error)
+{
+    qemuPCIBus bridge = {0};
+    guint port;
+
+    for (guint idx = 1; idx < set->buses->len; idx++) {
+        qemuPCIBus *bus = qemuPCIBusGet(set, idx);
+
+        if (!bus->bridge)
+            continue;
+        for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
+            if (bus->funcs[slot] == 0) {
+                bus->funcs[slot] = 1;
+                qemuPCIGiveInfo(set, info, idx, slot, 0);
+                return TRUE;
+            }
+        }
+    }
+    if (set->buses->len + 2 > 256) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "no free PCI slot for %s", who);
+        return FALSE;
+    }
+    port = qemuPCIAddRootPortBus(set);
+    qemuPCIBusGet(set, port)->funcs[0] = 1; /* the bridge's own slot */
+    bridge.bridge = TRUE;
+    g_array_append_val(set->buses, bridge);
+    qemuPCIBusGet(set, set->buses->len - 1)->funcs[1] = 1;
+    qemuPCIGiveInfo(set, info, set->buses->len - 1, 1, 0);
+    return TRUE;
 }
 
 /* Root ports on pcie.0 share slots, one per function (libvirt's aggregate slots). */
@@ -700,7 +770,7 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
             for (guint fn = 0; fn < 8; fn++) {
                 if (!(root->funcs[slot] & (1u << fn))) {
                     root->funcs[slot] |= 1u << fn;
-                    qemuPCISetInfo(info, 0, slot, fn);
+                    qemuPCIGiveInfo(set, info, 0, slot, fn);
                     return TRUE;
                 }
             }
@@ -710,7 +780,7 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
         if (root->funcs[slot] == 0) {
             root->aggregate[slot] = TRUE;
             root->funcs[slot] = 1;
-            qemuPCISetInfo(info, 0, slot, 0);
+            qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
         }
     }
@@ -733,13 +803,8 @@ qemuPCIAssignDevice(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, qemuPCIDevK
         return TRUE;
     if (set->kind == QEMU_DOMAIN_MACHINE_PC)
         return qemuPCIAssignOnRoot(set, info, who, error);
-    if (dk == QEMU_PCI_DEV_PCI) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "%s is a conventional PCI device; on q35 it needs a pcie-to-pci-bridge, "
-                    "which is not supported",
-                    who);
-        return FALSE;
-    }
+    if (dk == QEMU_PCI_DEV_PCI)
+        return qemuPCIAssignOnBridge(set, info, who, error);
     qemuPCIAssignOnRootPort(set, info);
     return TRUE;
 }
@@ -821,6 +886,8 @@ qemuPCIReserveExisting(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     }
     if (def->memballoon)
         RESERVE(&def->memballoon->info, "memballoon");
+    for (guint i = 0; def->serials && i < def->serials->len; i++)
+        RESERVE(&((qvirDomainChrDef *)g_ptr_array_index(def->serials, i))->info, "serial");
 #undef RESERVE
     return TRUE;
 }
@@ -887,7 +954,10 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0 ||
             c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
             continue;
-        if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
+        /* a pcie-to-pci-bridge is a PCIe endpoint: the first free root port */
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0)
+            qemuPCIAssignOnRootPort(set, &c->info);
+        else if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
     }
     for (guint i = 0; def->nets && i < def->nets->len; i++) {
@@ -899,9 +969,19 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
-        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind), c->info.alias,
-                                 error))
+        gboolean had = c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI;
+
+        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
+                                 qvirDomainControllerTypeTypeToString(c->type), error))
             return FALSE;
+        /* an ICH9 EHCI sits at function 7, where its UHCI companions would join it */
+        if (!had && c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&
+            g_strcmp0(c->model, "ich9-ehci1") == 0) {
+            qemuPCIBus *bus = qemuPCIBusGet(set, c->info.addr.pci.bus);
+
+            bus->funcs[c->info.addr.pci.slot] = 1u << 7;
+            c->info.addr.pci.function = 7;
+        }
     }
     for (guint i = 0; i < def->disks->len; i++) {
         qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
@@ -939,6 +1019,13 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
             !qemuPCIAssignDevice(set, &in->info, QEMU_PCI_DEV_PCIE, "input", error))
             return FALSE;
     }
+    for (guint i = 0; def->serials && i < def->serials->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
+
+        if (g_strcmp0(chr->targetType, "pci-serial") == 0 &&
+            !qemuPCIAssignDevice(set, &chr->info, QEMU_PCI_DEV_PCI, "serial", error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -955,8 +1042,14 @@ qemuPCIAddNewRootPorts(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
 
         if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx))
             continue;
+        if (qemuPCIBusGet(set, idx)->bridge) {
+            /* plugged into the root port added just before it */
+            c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx,
+                                        "pcie-to-pci-bridge");
+            qemuPCIGiveInfo(set, &c->info, idx - 1, 0, 0);
+            continue;
+        }
         c = qemuDomainAddController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, idx, "pcie-root-port");
-        c->info.alias = g_strdup_printf("pci.%u", idx);
         if (!qemuPCIAssignRootPortAddr(set, &c->info, error))
             return FALSE;
     }
@@ -977,14 +1070,17 @@ qemuPCISetMulti(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info)
         info->addr.pci.multifunction = QVIR_TRISTATE_SWITCH_ON;
 }
 
+/*
+ * One pass over DEF: buses from its PCI controllers, existing addresses reserved, then
+ * every device without one placed in libvirt's order, adding buses as needed. *GREW says
+ * whether buses were added.
+ */
 static gboolean
-qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+qemuPCIAssignPass(qvirDomainDef *def, qemuDomainMachineKind kind, qemuPCIAddrSet *set,
+                  gboolean *grew, GError **error)
 {
-    qemuPCIAddrSet set = {.kind = kind, .xmlMaxIdx = 0};
-    g_autoptr(GArray) buses = g_array_new(FALSE, TRUE, sizeof(qemuPCIBus));
-    gboolean ret = FALSE;
+    guint initialBuses;
 
-    set.buses = buses;
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
@@ -995,30 +1091,78 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
                         "PCI controller index %d is out of range", c->idx);
             return FALSE;
         }
-        if (c->idx > set.xmlMaxIdx)
-            set.xmlMaxIdx = c->idx;
+        if (c->idx > set->xmlMaxIdx)
+            set->xmlMaxIdx = c->idx;
         if (c->idx > 0 &&
-            (kind != QEMU_DOMAIN_MACHINE_Q35 || g_strcmp0(c->model, "pcie-root-port") != 0)) {
+            (kind != QEMU_DOMAIN_MACHINE_Q35 || (g_strcmp0(c->model, "pcie-root-port") != 0 &&
+                                                 g_strcmp0(c->model, "pcie-to-pci-bridge") != 0))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "PCI controller model '%s' is not supported (only pcie-root-port "
-                        "on q35)",
+                        "and pcie-to-pci-bridge on q35)",
                         c->model ? c->model : "");
             return FALSE;
         }
     }
-    g_array_set_size(buses, set.xmlMaxIdx + 1);
-    for (guint i = 1; i < buses->len; i++) {
-        if (!qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, i)) {
+    g_array_set_size(set->buses, set->xmlMaxIdx + 1);
+    for (guint i = 1; i < set->buses->len; i++) {
+        qvirDomainControllerDef *c =
+            qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_PCI, i);
+
+        if (!c) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "PCI controller indexes must be contiguous: index %u is missing", i);
             return FALSE;
         }
-        g_array_index(buses, qemuPCIBus, i).rootPort = TRUE;
+        if (g_strcmp0(c->model, "pcie-to-pci-bridge") == 0) {
+            g_array_index(set->buses, qemuPCIBus, i).bridge = TRUE;
+            g_array_index(set->buses, qemuPCIBus, i).funcs[0] = 0xff; /* slot 0 reserved */
+        } else {
+            g_array_index(set->buses, qemuPCIBus, i).rootPort = TRUE;
+        }
     }
+    initialBuses = set->buses->len;
 
-    if (!qemuPCIReserveExisting(&set, def, error) || !qemuPCIReserveChipset(&set, def, error) ||
-        !qemuPCIAssignDevices(&set, def, error) || !qemuPCIAddNewRootPorts(&set, def, error))
-        goto cleanup;
+    if (!qemuPCIReserveExisting(set, def, error) || !qemuPCIReserveChipset(set, def, error) ||
+        !qemuPCIAssignDevices(set, def, error) || !qemuPCIAddNewRootPorts(set, def, error))
+        return FALSE;
+    *grew = set->buses->len > initialBuses;
+    return TRUE;
+}
+
+static gboolean
+qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    g_autoptr(GArray) buses = g_array_new(FALSE, TRUE, sizeof(qemuPCIBus));
+    g_autoptr(GPtrArray) assigned = g_ptr_array_new();
+    qemuPCIAddrSet set = {.kind = kind, .xmlMaxIdx = 0, .buses = buses, .assigned = assigned};
+    gboolean grew = FALSE;
+
+    if (!qemuPCIAssignPass(def, kind, &set, &grew, error))
+        return FALSE;
+    /*
+     * Like libvirt, a pass that had to add buses was a dry run to learn the topology: the
+     * controllers it added stay, and everything is placed again with them in the list,
+     * controllers first (a pcie-to-pci-bridge takes the first free root port).
+     */
+    if (grew) {
+        for (guint i = 0; i < assigned->len; i++) {
+            qvirDomainDeviceInfo *info = g_ptr_array_index(assigned, i);
+
+            info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
+            memset(&info->addr, 0, sizeof(info->addr));
+        }
+        g_ptr_array_set_size(assigned, 0);
+        g_array_set_size(buses, 0);
+        set.xmlMaxIdx = 0;
+        set.addedPorts = FALSE;
+        if (!qemuPCIAssignPass(def, kind, &set, &grew, error))
+            return FALSE;
+        if (grew) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "PCI topology did not settle after adding controllers");
+            return FALSE;
+        }
+    }
 
     /* chassis / port of root ports, as libvirt fills them in */
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -1026,10 +1170,12 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
 
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI || c->idx == 0)
             continue;
-        if (c->chassis < 0)
-            c->chassis = c->idx;
-        if (c->port < 0)
-            c->port = (c->info.addr.pci.slot << 3) + c->info.addr.pci.function;
+        if (g_strcmp0(c->model, "pcie-root-port") == 0) {
+            if (c->chassis < 0)
+                c->chassis = c->idx;
+            if (c->port < 0)
+                c->port = (c->info.addr.pci.slot << 3) + c->info.addr.pci.function;
+        }
         qemuPCISetMulti(&set, &c->info);
     }
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -1038,9 +1184,7 @@ qemuDomainAssignPCIAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GEr
         if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_PCI)
             qemuPCISetMulti(&set, &c->info);
     }
-    ret = TRUE;
-cleanup:
-    return ret;
+    return TRUE;
 }
 
 /* ---- disks: cache default, node names, chain indexes --------------------------------- */
@@ -1072,18 +1216,25 @@ qemuDomainNextNodeIndex(const qvirDomainDef *def)
     return max + 1;
 }
 
-void
-qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
+/*
+ * libvirt names a disk's layers in two rounds: first the layers it knows when it prepares
+ * the disk (the top, and a chain written in the XML), then, once it has probed the
+ * images, the layers it found. PROBED picks the round.
+ */
+static void
+qemuDomainPrepareDiskChainRound(qvirDomainDiskDef *disk, unsigned int *next, gboolean probed)
 {
     /* An empty drive still takes an index, as in libvirt, so numbering matches. */
     if (disk->src && disk->src->type == QVIR_STORAGE_TYPE_NONE) {
-        if (disk->src->id == 0)
+        if (!probed && disk->src->id == 0)
             disk->src->id = (*next)++;
         return;
     }
     for (qvirStorageSource *src = disk->src; qvirStorageSourceIsBacking(src);
          src = src->backingStore) {
-        if (src->nodeStorage && src->nodeFormat)
+        gboolean known = src == disk->src || src->fromXML;
+
+        if (known == probed || (src->nodeStorage && src->nodeFormat))
             continue;
         /* An index from live XML names the nodes, as libvirt does on reconnect. */
         if (src->id == 0)
@@ -1093,6 +1244,13 @@ qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
         src->nodeStorage = g_strdup_printf("libvirt-%u-storage", src->id);
         src->nodeFormat = g_strdup_printf("libvirt-%u-format", src->id);
     }
+}
+
+void
+qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
+{
+    qemuDomainPrepareDiskChainRound(disk, next, FALSE);
+    qemuDomainPrepareDiskChainRound(disk, next, TRUE);
 }
 
 static void
@@ -1116,16 +1274,20 @@ qemuDomainPrepareDisks(qvirDomainDef *def)
             d->src->readonly = TRUE;
     }
 
-    /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1. */
+    /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1;
+     * the layers it probes are numbered after every disk's known ones, again last to
+     * first. */
     for (guint i = def->disks->len; i > 0; i--)
-        qemuDomainPrepareDiskChainNodeNames(g_ptr_array_index(def->disks, i - 1), &next);
+        qemuDomainPrepareDiskChainRound(g_ptr_array_index(def->disks, i - 1), &next, FALSE);
+    for (guint i = def->disks->len; i > 0; i--)
+        qemuDomainPrepareDiskChainRound(g_ptr_array_index(def->disks, i - 1), &next, TRUE);
 }
 
 /*
  * libvirt keeps disks of one bus together, ordered by target (virDomainDiskInsert at
  * parse time); argv, node names and PCI slots follow that order.
  */
-static void
+void
 qemuDomainSortDisks(qvirDomainDef *def)
 {
     g_autoptr(GPtrArray) sorted = g_ptr_array_new();
@@ -1155,39 +1317,47 @@ qemuDomainSortDisks(qvirDomainDef *def)
 }
 
 gboolean
+qemuDomainAssignAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error)
+{
+    return qemuDomainAssignVirtioSerialAddresses(def, error) &&
+           qemuDomainAssignUSBAddresses(def, error) &&
+           qemuDomainAssignPCIAddresses(def, kind, error);
+}
+
+gboolean
 qemuDomainPrepareForStart(qvirDomainDef *def, const qemuCaps *caps, GError **error)
 {
     qemuDomainMachineKind kind;
 
     g_return_val_if_fail(def != NULL && caps != NULL, FALSE);
 
-    if (!qemuDomainGetMachineKind(def, &kind, error))
-        return FALSE;
-    if (!def->os.machine) {
-        const char *m = qemuCapsGetCanonicalMachine(caps, "pc");
-
-        def->os.machine = g_strdup(m ? m : "pc");
-    }
-    if (!def->controllers)
-        def->controllers = g_ptr_array_new();
-    if (!def->disks)
-        def->disks = g_ptr_array_new();
     if (!def->name) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_NAME, "missing domain name");
         return FALSE;
     }
+    /* a definition stored before it was completed, or one built by hand */
+    if (!qemuDomainDefPostParse(def, caps, NULL, error) ||
+        !qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
 
-    qemuDomainSortDisks(def);
+    /* libvirt's start-time check of the CPU mode against what the accelerator offers */
+    if (def->virtType == QVIR_DOMAIN_VIRT_QEMU &&
+        (g_strcmp0(def->cpuMode, "host-passthrough") == 0 ||
+         g_strcmp0(def->cpuMode, "host-model") == 0)) {
+        if (strcmp(def->cpuMode, "host-passthrough") == 0)
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: CPU mode 'host-passthrough' for x86_64 "
+                        "qemu domain on x86_64 host is not supported by hypervisor");
+        else
+            /* libvirt expands the host's CPU model for TCG; qvirt does not (yet) */
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: CPU mode 'host-model' is not supported by "
+                        "qvirt for a qemu (TCG) domain; use mode 'maximum' or a named model");
+        return FALSE;
+    }
     /* QEMU wants whole MiB; libvirt rounds up */
     def->memoryKiB = (def->memoryKiB + 1023) / 1024 * 1024;
-    for (guint i = 0; i < def->disks->len; i++) {
-        if (!qemuDomainAssignDiskDriveAddress(g_ptr_array_index(def->disks, i), error))
-            return FALSE;
-    }
-    if (!qemuDomainAddImplicitControllers(def, kind, caps, error) ||
-        !qemuDomainAssignAliases(def, kind, error) ||
-        !qemuDomainAssignVirtioSerialAddresses(def, error) ||
-        !qemuDomainCheckUSBPorts(def, error) || !qemuDomainAssignPCIAddresses(def, kind, error))
+    if (!qemuDomainAssignAliases(def, kind, error))
         return FALSE;
     qemuDomainPrepareDisks(def);
     return TRUE;

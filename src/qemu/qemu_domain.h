@@ -46,5 +46,19 @@ typedef gboolean (*qemuDomainIsCDROMFunc)(const char *path);
 void qemuDomainSetIsCDROMFunc(qemuDomainIsCDROMFunc func);
 gboolean qemuDomainDiskIsHostCDROM(const qvirDomainDiskDef *disk);
 
+/* Append a controller, as libvirt adds implicit ones. */
+qvirDomainControllerDef *qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type,
+                                                 int idx, const char *model);
+/* The USB controller model a machine gets when the XML names none. */
+const char *qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps);
+/* Disks of one bus together, ordered by target, as libvirt keeps them. */
+void qemuDomainSortDisks(qvirDomainDef *def);
+/* Drive addresses of ide/sata/scsi/fdc disks from their target names. */
+gboolean qemuDomainAssignDriveAddresses(qvirDomainDef *def, GError **error);
+/* Disk controllers the drive addresses name, and virtio-serial for channels. */
+gboolean qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error);
+/* virtio-serial ports, USB ports and PCI addresses (adding pcie-root-ports on q35). */
+gboolean qemuDomainAssignAddresses(qvirDomainDef *def, qemuDomainMachineKind kind, GError **error);
+
 /* Ports of a USB controller model (libvirt: UHCI 2, xHCI 4). */
 unsigned int qemuDomainUSBPortCount(const char *model);

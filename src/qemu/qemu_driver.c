@@ -28,6 +28,7 @@
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_driverpriv.h"
 #include "qemu/qemu_namespace.h"
+#include "qemu/qemu_postparse.h"
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 #include "storage/storage_chain.h"
@@ -362,11 +363,13 @@ qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error)
         return NULL;
     if (!def->emulator)
         def->emulator = g_strdup(drv->cfg->emulator);
-    if (!qvirDomainDefValidate(def, error))
-        return NULL;
     if (!(caps = qemuDriverGetCaps(drv, def->emulator, error)))
         return NULL;
-    if (!qemuValidateDomainDef(def, caps, error))
+    /* What libvirt stores at define: canonical machine, defaults, implicit devices,
+     * addresses. As in libvirt, this comes before validation, so a domain that fails
+     * both gets the same error. */
+    if (!qemuDomainDefPostParse(def, caps, drv->cfg->emulator, error) ||
+        !qvirDomainDefValidate(def, error) || !qemuValidateDomainDef(def, caps, error))
         return NULL;
     return g_steal_pointer(&def);
 }
@@ -1557,8 +1560,8 @@ qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **er
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
 }
 
-qvirDomainRef *
-qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+static qvirDomainRef *
+qvirDriverDomainDefineXMLImpl(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autoptr(qemuDomainObj) obj = NULL;
@@ -1602,6 +1605,17 @@ qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, 
     qemuDomainObjEndJob(obj);
     qemuDriverEmitLifecycle(drv, obj, QEMU_EVENT_DEFINED, isNew ? 0 /* added */ : 1 /* updated */);
     return qemuDriverMakeRef(obj);
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+qvirDomainRef *
+qvirDriverDomainDefineXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    qvirDomainRef *ret = qvirDriverDomainDefineXMLImpl(drv, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 gboolean
@@ -1678,9 +1692,9 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     (QEMU_START_PAUSED | QEMU_START_AUTODESTROY | QEMU_START_BYPASS_CACHE |                        \
      QEMU_START_FORCE_BOOT | QEMU_START_VALIDATE)
 
-gboolean
-qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
-                       GError **error)
+static gboolean
+qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                           GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     qvirDomainDef *live = NULL;
@@ -1695,8 +1709,16 @@ qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int 
         return FALSE;
     qemuDomainObjLock(obj);
     active = qemuDomainObjIsActive(obj);
-    if (!active && obj->def)
-        live = qvirDomainDefCopy(obj->def, 0, error);
+    /* As libvirt (virDomainObjSetDefTransient): the definition itself becomes the live one
+     * and a copy, read back through the parser, the persistent one. */
+    if (!active && obj->def) {
+        qvirDomainDef *copy = qvirDomainDefCopy(obj->def, 0, error);
+
+        if (copy) {
+            live = obj->def;
+            obj->def = copy;
+        }
+    }
     qemuDomainObjUnlock(obj);
 
     if (active) {
@@ -1718,6 +1740,18 @@ qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int 
     return ok;
 }
 
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+gboolean
+qvirDriverDomainCreate(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                       GError **error)
+{
+    gboolean ret = qvirDriverDomainCreateImpl(drv, uuid, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
+}
+
 static void
 qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
 {
@@ -1726,8 +1760,8 @@ qemuDriverSetupTransient(qemuDomainObj *obj, gpointer opaque)
     obj->startDef = g_steal_pointer(defp);
 }
 
-qvirDomainRef *
-qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+static qvirDomainRef *
+qvirDriverDomainCreateXMLImpl(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
 {
     qvirDomainDef *def;
 
@@ -1788,6 +1822,17 @@ qemuDriverCreateDef(qvirDriver *drv, qvirDomainDef *newDef, unsigned int flags,
     }
     qemuDomainObjEndJob(obj);
     return ok ? qemuDriverMakeRef(obj) : NULL;
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+qvirDomainRef *
+qvirDriverDomainCreateXML(qvirDriver *drv, const char *xml, unsigned int flags, GError **error)
+{
+    qvirDomainRef *ret = qvirDriverDomainCreateXMLImpl(drv, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 gboolean
@@ -2199,9 +2244,9 @@ qemuDriverCommandLineToString(const qemuCommandLine *cmd)
     return g_string_free(buf, FALSE);
 }
 
-char *
-qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
-                                   unsigned int flags, GError **error)
+static char *
+qvirDriverConnectDomainXMLToNativeImpl(qvirDriver *drv, const char *format, const char *xml,
+                                       unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autoptr(qemuCommandLine) cmd = NULL;
@@ -2235,6 +2280,18 @@ qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const ch
     if (!(cmd = qemuBuildCommandLine(def, caps, &opts, error)))
         return NULL;
     return qemuDriverCommandLineToString(cmd);
+}
+
+/* libvirt's message text for what the define/start path refuses (virErrorMsg). */
+char *
+qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
+                                   unsigned int flags, GError **error)
+{
+    char *ret = qvirDriverConnectDomainXMLToNativeImpl(drv, format, xml, flags, error);
+
+    if (!ret && error)
+        qvirErrorAddPrefix(*error);
+    return ret;
 }
 
 /* ---- guest control ------------------------------------------------------------------ */

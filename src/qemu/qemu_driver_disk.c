@@ -16,6 +16,7 @@
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_namespace.h"
+#include "qemu/qemu_postparse.h"
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 #include "util/virerror.h"
@@ -518,8 +519,15 @@ static gboolean
 qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited, GError **error)
 {
     qvirDomainDef *old;
+    const qemuCaps *caps;
 
-    if (!qvirDomainDefValidate(edited, error) || !qemuDriverWriteDefinition(drv, edited, error)) {
+    /* as libvirt, a device added to the config gets its address (and any controller it
+     * needs) now, not at the next start */
+    if (!qvirDomainDefValidate(edited, error) ||
+        !(caps = qemuDriverGetCaps(drv, edited->emulator ? edited->emulator : drv->cfg->emulator,
+                                   error)) ||
+        !qemuDomainDefPostParse(edited, caps, drv->cfg->emulator, error) ||
+        !qemuDriverWriteDefinition(drv, edited, error)) {
         qvirDomainDefFree(edited);
         return FALSE;
     }
@@ -757,6 +765,8 @@ qemuDriverConfigUpdate(qemuDomainObj *obj, const char *xml, GError **error)
         return NULL;
     qvirStorageSourceFree(disk->src);
     disk->src = g_steal_pointer(&update->src);
+    if (disk->src && disk->src->format == QVIR_STORAGE_FILE_NONE)
+        disk->src->format = QVIR_STORAGE_FILE_RAW;
     return g_steal_pointer(&edited);
 }
 
@@ -790,6 +800,9 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
 
     /* An empty <source/> (type NONE or no path) ejects. */
     newsrc = qvirStorageSourceIsBacking(update->src) ? update->src : NULL;
+    /* libvirt's post-parse of the new disk: media without a format is raw */
+    if (newsrc && newsrc->format == QVIR_STORAGE_FILE_NONE)
+        newsrc->format = QVIR_STORAGE_FILE_RAW;
     if (!qemuHotplugChangeMedia(mon, caps, work, disk, newsrc, force, &opts, error)) {
         qvirDomainDefFree(work);
         return FALSE;

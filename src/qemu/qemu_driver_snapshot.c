@@ -210,7 +210,10 @@ qemuDriverLoadSnapshots(qvirDriver *drv, qemuDomainObj *obj)
         /* The embedded <domain> comes back as libxml2 dumped it: make it canonical again
          * so snapshot-dumpxml reads the same before and after a restart. */
         if (def->domainXML) {
-            g_autoptr(qvirDomainDef) dom = qvirDomainDefParseString(def->domainXML, 0, NULL);
+            /* read as live data: a running domain's CPU carries the features its
+             * accelerator gave it */
+            g_autoptr(qvirDomainDef) dom =
+                qvirDomainDefParseString(def->domainXML, QVIR_DOMAIN_DEF_PARSE_LIVE, NULL);
 
             if (dom) {
                 g_free(def->domainXML);

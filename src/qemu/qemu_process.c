@@ -21,6 +21,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -31,6 +34,7 @@
 #include <glib/gstdio.h>
 
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_cpu.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -609,7 +613,21 @@ qemuProcessLogTail(const char *logPath, goffset from)
     if (len - start > QEMU_PROCESS_LOG_TAIL)
         start = len - QEMU_PROCESS_LOG_TAIL;
     tail = contents + start;
-    return g_strstrip(g_strdup(tail));
+    {
+        /* libvirt leaves out QEMU's "char device redirected to" notices (qemuProcessReadLog):
+         * they are not the error */
+        g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);
+        g_autoptr(GString) kept = g_string_new(NULL);
+
+        for (guint i = 0; lines[i]; i++) {
+            if (strstr(lines[i], "char device redirected to"))
+                continue;
+            if (kept->len)
+                g_string_append_c(kept, '\n');
+            g_string_append(kept, lines[i]);
+        }
+        return g_strstrip(g_string_free(g_steal_pointer(&kept), FALSE));
+    }
 }
 
 static void
@@ -741,7 +759,8 @@ qemuProcessLaunch(const char *const *argv, const char *const *envp,
      * running when the daemon exits. GLib closes every other descriptor in the child. */
     if (!g_spawn_async_with_pipes_and_fds(NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
                                           qemuProcessChildSetup, (gpointer)lopts, nullfd, logfd,
-                                          logfd, NULL, NULL, 0, &pid, NULL, NULL, NULL, error)) {
+                                          logfd, lopts->passFds, lopts->passFds, lopts->nPassFds,
+                                          &pid, NULL, NULL, NULL, error)) {
         close(nullfd);
         close(logfd);
         if (error && *error)
@@ -1020,6 +1039,142 @@ qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, cons
     return TRUE;
 }
 
+/* The pty behind chardev "charALIAS", from query-chardev's reply. */
+static char *
+qemuProcessFindPty(JsonNode *chardevs, const char *alias)
+{
+    g_autofree char *label = g_strdup_printf("char%s", alias);
+    JsonArray *arr =
+        chardevs && JSON_NODE_HOLDS_ARRAY(chardevs) ? json_node_get_array(chardevs) : NULL;
+
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        JsonObject *o = json_array_get_object_element(arr, i);
+        const char *file =
+            o ? json_object_get_string_member_with_default(o, "filename", NULL) : NULL;
+
+        if (file && g_str_has_prefix(file, "pty:") &&
+            g_strcmp0(json_object_get_string_member_with_default(o, "label", NULL), label) == 0)
+            return g_strdup(file + 4);
+    }
+    return NULL;
+}
+
+static gboolean
+qemuProcessChardevOpen(JsonNode *chardevs, const char *alias)
+{
+    g_autofree char *label = g_strdup_printf("char%s", alias);
+    JsonArray *arr =
+        chardevs && JSON_NODE_HOLDS_ARRAY(chardevs) ? json_node_get_array(chardevs) : NULL;
+
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        JsonObject *o = json_array_get_object_element(arr, i);
+
+        if (o &&
+            g_strcmp0(json_object_get_string_member_with_default(o, "label", NULL), label) == 0)
+            return json_object_get_boolean_member_with_default(o, "frontend-open", FALSE);
+    }
+    return FALSE;
+}
+
+static void
+qemuProcessSetPty(qvirDomainChrDef *chr, JsonNode *chardevs)
+{
+    if (g_strcmp0(chr->type, "pty") != 0 || !chr->info.alias)
+        return;
+    g_free(chr->ptyPath);
+    chr->ptyPath = qemuProcessFindPty(chardevs, chr->info.alias);
+}
+
+/*
+ * What libvirt reads back from a QEMU that has not run yet, into the live definition: the
+ * pty each character device got, the balloon's size, and the vCPU as the accelerator
+ * built it (qemuProcessRefreshState, qemuProcessUpdateGuestCPU).
+ */
+static gboolean
+qemuProcessRefreshLive(qemuProcess *proc, qvirDomainDef *def, GError **error)
+{
+    g_autoptr(JsonNode) chardevs = NULL;
+
+    if (def->serials->len + def->consoles->len + def->channels->len > 0) {
+        if (!(chardevs = qemuMonitorCommand(proc->mon, "query-chardev", NULL,
+                                            QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error)))
+            return FALSE;
+        for (guint i = 0; i < def->serials->len; i++)
+            qemuProcessSetPty(g_ptr_array_index(def->serials, i), chardevs);
+        for (guint i = 0; i < def->channels->len; i++) {
+            qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+
+            qemuProcessSetPty(chr, chardevs);
+            /* whether the guest has opened the port (libvirt tracks named virtio ones) */
+            if (chr->targetName) {
+                g_free(chr->targetState);
+                chr->targetState =
+                    g_strdup(qemuProcessChardevOpen(chardevs, chr->info.alias) ? "connected"
+                                                                               : "disconnected");
+            }
+        }
+        for (guint i = 0; i < def->consoles->len; i++) {
+            qvirDomainChrDef *con = g_ptr_array_index(def->consoles, i);
+
+            /* the serial console is the first serial port under another name */
+            if (i == 0 && g_strcmp0(con->targetType, "serial") == 0 && def->serials->len > 0) {
+                g_free(con->ptyPath);
+                con->ptyPath =
+                    g_strdup(((qvirDomainChrDef *)g_ptr_array_index(def->serials, 0))->ptyPath);
+                continue;
+            }
+            qemuProcessSetPty(con, chardevs);
+        }
+    }
+
+    if (def->memballoon && g_strcmp0(def->memballoon->model, "virtio") == 0) {
+        g_autoptr(JsonNode) balloon = qemuMonitorCommand(proc->mon, "query-balloon", NULL,
+                                                         QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        JsonObject *o;
+
+        if (!balloon)
+            return FALSE;
+        if (JSON_NODE_HOLDS_OBJECT(balloon) && (o = json_node_get_object(balloon)) &&
+            json_object_has_member(o, "actual"))
+            def->currentMemoryKiB = json_object_get_int_member(o, "actual") / 1024;
+    }
+
+    if (g_strcmp0(def->cpuMode, "custom") == 0 && def->cpuModel) {
+        g_autoptr(JsonNode) cpus = qemuMonitorCommand(proc->mon, "query-cpus-fast", NULL,
+                                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        g_autoptr(JsonNode) words = NULL;
+        g_autoptr(JsonNode) filtered = NULL;
+        JsonObject *args;
+        JsonObject *cpu0;
+        const char *path;
+
+        if (!cpus)
+            return FALSE;
+        if (!JSON_NODE_HOLDS_ARRAY(cpus) || json_array_get_length(json_node_get_array(cpus)) == 0 ||
+            !(cpu0 = json_array_get_object_element(json_node_get_array(cpus), 0)) ||
+            !(path = json_object_get_string_member_with_default(cpu0, "qom-path", NULL))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "unexpected reply to query-cpus-fast");
+            return FALSE;
+        }
+        args = json_object_new();
+        json_object_set_string_member(args, "path", path);
+        json_object_set_string_member(args, "property", "feature-words");
+        words = qemuMonitorCommandSteal(proc->mon, "qom-get", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                        error);
+        if (!words)
+            return FALSE;
+        args = json_object_new();
+        json_object_set_string_member(args, "path", path);
+        json_object_set_string_member(args, "property", "filtered-features");
+        filtered = qemuMonitorCommandSteal(proc->mon, "qom-get", args,
+                                           QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        if (!filtered || !qemuCPUUpdateLive(def, words, filtered, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* What must happen over QMP before the vCPUs run, then "cont" unless STARTPAUSED. */
 static gboolean
 qemuProcessSetupBeforeRun(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
@@ -1028,9 +1183,7 @@ qemuProcessSetupBeforeRun(qemuProcess *proc, const qvirDomainDef *def, const qem
     g_autoptr(JsonNode) ret = NULL;
     JsonObject *args;
 
-    if (!qemuProcessNeedsSetup(def, caps))
-        return TRUE;
-    if (!qemuProcessSetupDiskThrottling(proc, def, caps, error))
+    if (qemuProcessNeedsSetup(def, caps) && !qemuProcessSetupDiskThrottling(proc, def, caps, error))
         return FALSE;
     if (qemuProcessNeedsLifecycleActions(def, caps)) {
         args = json_object_new();
@@ -1046,6 +1199,134 @@ qemuProcessSetupBeforeRun(qemuProcess *proc, const qvirDomainDef *def, const qem
 
         if (!cont)
             return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+qemuProcessCloseFd(gpointer data)
+{
+    int fd = *(int *)data;
+
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * libvirt creates the listening socket of a unix channel itself and hands QEMU the
+ * descriptor (-chardev socket,fd=N): one per channel of DEF into FDS (-1 for the others).
+ * The socket is DOMAINDIR/NAME unless the XML names a path.
+ */
+static gboolean
+qemuProcessOpenChannelSockets(qvirDomainDef *def, const char *domainDir, GArray *fds,
+                              GError **error)
+{
+    for (guint i = 0; def->channels && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int fd = -1;
+
+        if (g_strcmp0(chr->type, "unix") == 0 && g_strcmp0(chr->sourceMode, "connect") != 0 &&
+            (chr->sourcePath || domainDir)) {
+            g_autofree char *path =
+                chr->sourcePath
+                    ? g_strdup(chr->sourcePath)
+                    : g_strdup_printf("%s/%s", domainDir,
+                                      chr->targetName ? chr->targetName : chr->info.alias);
+
+            if (strlen(path) >= sizeof(addr.sun_path)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "channel '%s': UNIX socket path '%s' is too long", chr->info.alias,
+                            path);
+                return FALSE;
+            }
+            g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+            g_unlink(path);
+            if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+                bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+                int saved = errno;
+
+                if (fd >= 0)
+                    close(fd);
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                            "Failed to bind socket to '%s': %s", path, g_strerror(saved));
+                return FALSE;
+            }
+        }
+        g_array_append_val(fds, fd);
+    }
+    return TRUE;
+}
+
+/*
+ * What a start writes into the live definition that define does not: a VNC display
+ * without an address listens where qemu.conf's vnc_listen says (127.0.0.1 by default),
+ * an empty drive has no format, a custom CPU model does not fall back, and a guest
+ * without a balloon has all its memory.
+ */
+static void
+qemuProcessPrepareLiveDefaults(qvirDomainDef *def)
+{
+    /* the model is pinned: no fallback to another one (qemuProcessUpdateGuestCPU) */
+    if (g_strcmp0(def->cpuMode, "custom") == 0 && def->cpuModel) {
+        g_free(def->cpuFallback);
+        def->cpuFallback = g_strdup("forbid");
+    }
+    /* without a balloon the guest has all of its memory */
+    if (!def->memballoon || g_strcmp0(def->memballoon->model, "none") == 0)
+        def->currentMemoryKiB = def->memoryKiB;
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        qvirDomainGraphicsDef *g = g_ptr_array_index(def->graphics, i);
+
+        if (g_strcmp0(g->type, "vnc") == 0 && !g->listen)
+            g->listen = g_strdup("127.0.0.1");
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+
+        if (d->src && d->src->type == QVIR_STORAGE_TYPE_NONE)
+            d->src->format = QVIR_STORAGE_FILE_NONE;
+    }
+}
+
+/* Whether nothing listens on PORT (TCP, any address): the test libvirt's port allocator
+ * makes before it hands a port out. */
+static gboolean
+qemuProcessPortIsFree(int port)
+{
+    struct sockaddr_in addr = {0};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean ok;
+
+    if (fd < 0)
+        return FALSE;
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    ok = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* An autoport VNC display gets the first free port from 5900, as in libvirt; the live XML
+ * shows it. */
+static gboolean
+qemuProcessAllocateGraphicsPorts(qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        qvirDomainGraphicsDef *g = g_ptr_array_index(def->graphics, i);
+        int port;
+
+        if (!g->autoport || g_strcmp0(g->type, "vnc") != 0)
+            continue;
+        for (port = 5900; port < 65536 && !qemuProcessPortIsFree(port); port++)
+            ;
+        if (port == 65536) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "Unable to find an unused port in range 'display' (5900-65535)");
+            return FALSE;
+        }
+        g->port = port;
     }
     return TRUE;
 }
@@ -1068,9 +1349,12 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     gboolean labelled = FALSE;
     const char *journal = NULL;
     g_autoptr(qemuNamespace) ns = NULL;
+    g_autoptr(GArray) channelFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) passFds = g_array_new(FALSE, FALSE, sizeof(int));
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
+    g_array_set_clear_func(channelFds, qemuProcessCloseFd);
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
@@ -1113,6 +1397,13 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
             goto error;
     }
 
+    if (!qemuProcessAllocateGraphicsPorts(def, error))
+        goto error;
+    qemuProcessPrepareLiveDefaults(def);
+
+    if (!qemuProcessOpenChannelSockets(def, opts->domainDir, channelFds, error))
+        goto error;
+
     if (opts->security && opts->domainDir)
         monitorPath = g_build_filename(opts->domainDir, "monitor.sock", NULL);
     else
@@ -1124,9 +1415,19 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.domainDir = opts->domainDir;
     bopts.startPaused = TRUE; /* QEMU always starts with -S; "cont" follows the monitor */
     bopts.incoming = opts->incoming;
+    bopts.channelFds = (const int *)channelFds->data;
+    bopts.nChannelFds = channelFds->len;
     if (!(cmd = qemuBuildCommandLine(def, caps, &bopts, error)))
         goto error;
 
+    /* the live XML names the socket a start chose for a unix channel, as libvirt's does */
+    for (i = 0; opts->domainDir && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+
+        if (g_strcmp0(chr->type, "unix") == 0 && !chr->sourcePath)
+            chr->sourcePath = g_strdup_printf("%s/%s", opts->domainDir,
+                                              chr->targetName ? chr->targetName : chr->info.alias);
+    }
     argv = qemuProcessStrv(cmd->argv);
     envp = cmd->env && cmd->env->len > 0 && g_ptr_array_index(cmd->env, 0)
                ? qemuProcessStrv(cmd->env)
@@ -1136,13 +1437,21 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     lopts.logPath = logPath;
     lopts.security = opts->security;
     lopts.ns = ns;
+    for (i = 0; i < channelFds->len; i++) {
+        if (g_array_index(channelFds, int, i) >= 0)
+            g_array_append_val(passFds, g_array_index(channelFds, int, i));
+    }
+    lopts.passFds = (const int *)passFds->data;
+    lopts.nPassFds = passFds->len;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
-    lopts.startPaused = opts->startPaused || qemuProcessNeedsSetup(def, caps);
+    /* paused until the live definition is read back and the setup is done */
+    lopts.startPaused = TRUE;
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
                                    envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
                                    opaque, error)))
         goto error;
-    if (!qemuProcessSetupBeforeRun(proc, def, caps, opts->startPaused, error)) {
+    if (!qemuProcessRefreshLive(proc, def, error) ||
+        !qemuProcessSetupBeforeRun(proc, def, caps, opts->startPaused, error)) {
         g_autoptr(GError) stopError = NULL;
 
         qemuProcessStop(proc, &stopError);

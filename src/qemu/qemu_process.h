@@ -111,6 +111,8 @@ typedef struct {
     const qvirSecurityDAC *security;
     /* Built in the child before the identity switch (qemuNamespaceChildSetup); NULL: none. */
     const qemuNamespace *ns;
+    const int *passFds;     /* descriptors QEMU inherits under the same numbers */
+    guint nPassFds;
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,

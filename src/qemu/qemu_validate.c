@@ -261,6 +261,12 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
 
     if (!qemuDomainGetMachineKind(def, &kind, error))
         return FALSE;
+    if (def->virtType == QVIR_DOMAIN_VIRT_KVM && !qemuCapsGet(caps, QEMU_CAPS_KVM)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: Emulator '%s' does not support virt type 'kvm'",
+                    qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "");
+        return FALSE;
+    }
     if (def->os.machine && !qemuCapsHasMachine(caps, def->os.machine)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "Emulator '%s' does not support machine type '%s'",

@@ -5,3 +5,34 @@ qvirErrorQuark(void)
 {
     return g_quark_from_static_string("qvir-error-quark");
 }
+
+void
+qvirErrorAddPrefix(GError *error)
+{
+    static const struct {
+        int code;
+        const char *prefix;
+    } prefixes[] = {
+        {QVIR_ERR_INTERNAL_ERROR, "internal error: "},
+        {QVIR_ERR_INVALID_ARG, "invalid argument: "},
+        {QVIR_ERR_OPERATION_FAILED, "operation failed: "},
+        {QVIR_ERR_XML_ERROR, "XML error: "},
+        {QVIR_ERR_OPERATION_INVALID, "Requested operation is not valid: "},
+        {QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported configuration: "},
+        {QVIR_ERR_OPERATION_UNSUPPORTED, "Operation not supported: "},
+    };
+    char *msg;
+
+    if (!error || error->domain != QVIR_ERROR)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (prefixes[i].code != error->code)
+            continue;
+        if (g_str_has_prefix(error->message, prefixes[i].prefix))
+            return;
+        msg = g_strconcat(prefixes[i].prefix, error->message, NULL);
+        g_free(error->message);
+        error->message = msg;
+        return;
+    }
+}

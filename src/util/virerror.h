@@ -66,3 +66,11 @@ typedef enum {
 
 /* Prefix an existing error with context, keeping its code ("disk 'vda': ..."). */
 #define qvirErrorPrefix(err, ...) g_prefix_error((err), __VA_ARGS__)
+
+/*
+ * libvirt builds a message from its code's template ("unsupported configuration: %s",
+ * "XML error: %s", ...; virErrorMsg). Give ERROR that prefix unless its message already
+ * starts with it, so a client sees libvirt's exact text. Codes whose template is a bare
+ * "%s" are left alone.
+ */
+void qvirErrorAddPrefix(GError *error);

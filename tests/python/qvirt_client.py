@@ -85,7 +85,7 @@ def step_lifecycle(conn, args):
     live = dom.XMLDesc(0)
     chain_checks(live, mid, base)
     inactive_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    assert mid not in inactive_xml and "index=" not in inactive_xml, inactive_xml
+    assert mid not in inactive_xml and "qcow2' index=" not in inactive_xml, inactive_xml
     ok("XMLDesc live chain with indexes, inactive without")
 
     e = expect_error(libvirt.VIR_ERR_OPERATION_INVALID, dom.create)
