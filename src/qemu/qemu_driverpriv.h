@@ -12,6 +12,7 @@
 struct _qvirDriver {
     qvirDriverConfig *cfg;
     qemuDomainObjList *domains;
+    qvirStorageDriver *storage;
     gint nextId;
 
     GMutex capsLock;
