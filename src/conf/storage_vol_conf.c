@@ -77,7 +77,7 @@ qvirStorageVolParseTarget(xmlNodePtr target, qvirStorageVolDef *def, GError **er
     xmlNodePtr n;
 
     if (!target)
-        return TRUE;
+        return qvirStoragePermsParse(NULL, &def->perms, error);
     if ((n = qvirStorageVolChild(target, "path"))) {
         g_autofree char *path = g_strstrip(qvirXMLNodeContent(n));
 
@@ -114,6 +114,9 @@ qvirStorageVolParseTarget(xmlNodePtr target, qvirStorageVolDef *def, GError **er
             def->lazyRefcounts = TRUE;
         }
         def->featuresShown = TRUE;
+        /* as libvirt: features imply the qcow2 version that has them */
+        if (!def->compat)
+            def->compat = g_strdup("1.1");
     }
     return TRUE;
 }
