@@ -619,7 +619,10 @@ remoteDownloadThread(gpointer opaque)
         }
     }
     if (ok)
-        qvirRpcStreamSendEOF(st, NULL);
+        ok = qvirRpcStreamSendEOF(st, &err);
+    /* a stream the client still waits on learns why it ends (one already over ignores it) */
+    if (!ok && err && !qvirRpcStreamIsClosed(st))
+        qvirRpcStreamSendError(st, err);
     return NULL;
 }
 
@@ -636,7 +639,7 @@ remoteDispatchStorageVolDownload(qvirRemoteCtx *ctx, remote_storage_vol_download
         return FALSE;
     /* the stream owns T; the reader holds a reference to the stream until it is done */
     t->st = qvirRpcStreamOpen(ctx->rpcClient, ctx->hdr, &remoteDownloadFuncs, t,
-                              remoteVolTransferFree, FALSE);
+                              remoteVolTransferFree, t->sparse);
     g_thread_unref(g_thread_new("vol-download", remoteDownloadThread, t));
     return TRUE;
 }
