@@ -14,7 +14,7 @@ PACKAGES=(
   strace procps
   clang libclang-rt-14-dev
   busybox-static linux-image-cloud-amd64 cpio
-  virtinst e2fsprogs mount
+  virtinst e2fsprogs mount libvirt-daemon
 )
 
 install_missing() {

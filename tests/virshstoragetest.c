@@ -491,6 +491,124 @@ testVirtInstallNewDisks(void)
     assertContains(r.out, "Capacity:       1.00 GiB");
 }
 
+/* XML with what legitimately differs between two daemons removed: UUIDs, timestamps and
+ * the pool's live space figures (the filesystem changes between the calls). */
+static char *
+normalize(const char *xml, gboolean pool)
+{
+    g_autoptr(GRegex) re = g_regex_new("  *<uuid>[^<]*</uuid>\n|"
+                                       "  *<timestamps>.*?</timestamps>\n",
+                                       G_REGEX_DOTALL, 0, NULL);
+    g_autoptr(GRegex) space = g_regex_new("  <(capacity|allocation|available) unit='bytes'>"
+                                          "[0-9]*</(capacity|allocation|available)>\n",
+                                          0, 0, NULL);
+    g_autofree char *out = g_regex_replace_literal(re, xml, -1, 0, "", 0, NULL);
+
+    return pool ? g_regex_replace_literal(space, out, -1, 0, "", 0, NULL) : g_steal_pointer(&out);
+}
+
+/* libvirt 9.0's own storage driver (a session daemon as nobody) and qvirtd on the same
+ * directory: the pool XML and every volume's XML agree once normalized. */
+static void
+testLibvirtDifferential(void)
+{
+    static const char *const vols[] = {"base.qcow2", "top.qcow2", "raw.img", "old.qcow2"};
+    g_autofree char *ref = rootPath("ref");
+    g_autofree char *dir = g_build_filename(ref, "pool", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
+    g_autofree char *base = g_build_filename(dir, "base.qcow2", NULL);
+    g_autofree char *top = g_build_filename(dir, "top.qcow2", NULL);
+    g_autofree char *raw = g_build_filename(dir, "raw.img", NULL);
+    g_autofree char *old = g_build_filename(dir, "old.qcow2", NULL);
+    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
+    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
+    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
+    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
+    g_autofree char *defineAs = g_strdup_printf("pool-define-as ref dir --target %s", dir);
+    g_autoptr(GString) cmds = g_string_new(NULL);
+    const char *oldArgv[] = {"qemu-img", "create",      "-q", "-f",  "qcow2",
+                             "-o",       "compat=0.10", old,  "16M", NULL};
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    g_autofree char *theirs = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) docs = NULL;
+    g_autofree char *pid = NULL;
+    g_auto(Result) r = {0};
+    int rc;
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    qvirTestQcow2Create(base, NULL, "32M");
+    qvirTestQcow2Create(top, "base.qcow2", NULL);
+    qvirTestRunOk(oldArgv);
+    g_assert_true(g_file_set_contents(raw, "raw data", -1, NULL));
+    qvirTestRunOk(chownArgv);
+
+    /* one virsh: a documents separated by a marker */
+    g_string_append_printf(cmds, "%s ; pool-start ref ; echo @@ ; pool-dumpxml ref", defineAs);
+    for (guint i = 0; i < G_N_ELEMENTS(vols); i++)
+        g_string_append_printf(cmds, " ; echo @@ ; vol-dumpxml --pool ref %s", vols[i]);
+    g_string_append(cmds, " ; pool-destroy ref ; pool-undefine ref");
+    {
+        const char *argv[] = {"runuser",
+                              "-u",
+                              "nobody",
+                              "--",
+                              "env",
+                              "-i",
+                              "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                              home,
+                              xdgRun,
+                              xdgConfig,
+                              xdgCache,
+                              "virsh",
+                              "-q",
+                              "-c",
+                              "qemu:///session",
+                              cmds->str,
+                              NULL};
+
+        rc = qvirTestRun(argv, &theirs, &err);
+    }
+    /* the session daemon would linger for its idle timeout */
+    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
+        kill(atoi(pid), SIGTERM);
+    if (rc != 0)
+        g_error("libvirt's virsh failed: %s%s", theirs, err);
+    docs = g_strsplit(theirs, "@@", -1);
+    g_assert_cmpuint(g_strv_length(docs), ==, 2 + G_N_ELEMENTS(vols));
+
+    VIRSH_OK(&r, "pool-define-as", "ref", "dir", "--target", dir);
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-start", "ref");
+    resultClear(&r);
+    for (guint i = 0; i <= G_N_ELEMENTS(vols); i++) {
+        g_autofree char *a = NULL;
+        g_autofree char *b = NULL;
+
+        if (i == 0)
+            VIRSH_OK(&r, "pool-dumpxml", "ref");
+        else
+            VIRSH_OK(&r, "vol-dumpxml", "--pool", "ref", vols[i - 1]);
+        a = normalize(docs[i + 1], i == 0);
+        b = normalize(r.out, i == 0);
+        g_strstrip(a);
+        g_strstrip(b);
+        if (!g_str_equal(a, b))
+            g_error("libvirt 9.0 and qvirtd differ:\n--- libvirt\n%s\n--- qvirtd\n%s", a, b);
+        resultClear(&r);
+    }
+    VIRSH_OK(&r, "pool-destroy", "ref");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-undefine", "ref");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -506,6 +624,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-storage/restart", testRestart);
     g_test_add_func("/virsh-storage/python", testPython);
     g_test_add_func("/virsh-storage/fs-pool", testFsPool);
+    g_test_add_func("/virsh-storage/libvirt-differential", testLibvirtDifferential);
     g_test_add_func("/virtinst/import-xml-clone", testVirtInstallImport);
     g_test_add_func("/virtinst/new-disks", testVirtInstallNewDisks);
     rc = g_test_run();

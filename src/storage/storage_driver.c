@@ -299,7 +299,9 @@ qvirStorageVolQcow2Details(const guint8 *buf, gsize len, qvirStorageVolDef *vol)
         return;
     version = GUINT32_FROM_BE(*(const guint32 *)(const void *)(buf + 4));
     bits = GUINT32_FROM_BE(*(const guint32 *)(const void *)(buf + 20));
-    vol->compat = g_strdup(version >= 3 ? "1.1" : "0.10");
+    /* libvirt names the compat level of version 3 images only */
+    if (version >= 3)
+        vol->compat = g_strdup("1.1");
     if (bits >= 9 && bits <= 21)
         vol->clusterSize = 1ull << bits;
     if (version >= 3 && len >= 88) {
