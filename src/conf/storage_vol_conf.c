@@ -127,6 +127,9 @@ qvirStorageVolParseRoot(xmlNodePtr root, qvirStorageVolDef *def, GError **error)
     g_autofree char *type = qvirXMLPropString(root, "type");
     xmlNodePtr n;
 
+    /* no permissions until the XML or the file says */
+    qvirStoragePermsParse(NULL, &def->perms, NULL);
+    qvirStoragePermsParse(NULL, &def->backingPerms, NULL);
     if (!xmlStrEqual(root->name, BAD_CAST "volume")) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "XML error: unexpected root element <%s>, expecting <volume>", root->name);
