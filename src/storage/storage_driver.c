@@ -332,13 +332,35 @@ qvirStorageProbeFileFormat(const char *path, struct stat *sbOut)
     return n < 0 ? QVIR_STORAGE_FILE_NONE : qvirStorageProbeFormat(buf, (gsize)n);
 }
 
+/* The backing file's permissions and times, which only the volume XML shows: read when
+ * the XML is asked for, so a refresh opens nothing but the volumes themselves. */
+static void
+qvirStorageVolStatBacking(qvirStorageVolDef *vol)
+{
+    struct stat bsb;
+
+    if (!vol->backingPath)
+        return;
+    if (stat(vol->backingPath, &bsb) == 0) {
+        qvirStorageStatPerms(&bsb, &vol->backingPerms);
+        vol->backingTimestampsSet = TRUE;
+        qvirStorageStatTimes(&bsb, &vol->batime, &vol->bmtime, &vol->bctime);
+    } else {
+        vol->backingPerms.mode = -1;
+        vol->backingPerms.owner = vol->backingPerms.group = -1;
+        vol->backingTimestampsSet = FALSE;
+    }
+}
+
 /* The volume DIR/NAME as the pool shows it; NULL when it is no volume (not a regular
- * file, unreadable). */
+ * file, unreadable). One open, fstat and (usually) one 4 KiB read: the whole probe
+ * header only when the first block does not name a format that fits in it (a raw file
+ * may still be an ISO, whose magic is at 32769). */
 static qvirStorageVolDef *
 qvirStorageVolProbe(const char *dir, const char *name)
 {
     g_autoptr(qvirStorageVolDef) vol = g_new0(qvirStorageVolDef, 1);
-    g_autofree guint8 *buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
+    guint8 buf[QVIR_STORAGE_PROBE_HEADER_MAX];
     qvirStorageProbeResult res = {0};
     qvirStorageProbeInput in = {0};
     struct stat sb;
@@ -348,15 +370,24 @@ qvirStorageVolProbe(const char *dir, const char *name)
     vol->name = g_strdup(name);
     vol->targetPath = g_build_filename(dir, name, NULL);
     vol->key = g_strdup(vol->targetPath);
+    vol->backingPerms.mode = -1;
+    vol->backingPerms.owner = vol->backingPerms.group = -1;
     fd = open(vol->targetPath, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-        (n = qvirStorageReadHeader(fd, buf, QVIR_STORAGE_PROBE_HEADER_MAX)) < 0) {
+        (n = qvirStorageReadHeader(fd, buf, 4096)) < 0) {
         close(fd);
         return NULL;
     }
-    close(fd);
+    vol->format = qvirStorageProbeFormat(buf, (gsize)n);
+    if (n == 4096 && qvirStorageProbeHeaderHint(vol->format) > 4096 &&
+        (n = qvirStorageReadHeader(fd, buf, sizeof(buf))) >= 0)
+        vol->format = qvirStorageProbeFormat(buf, (gsize)n);
+    if (n < 0) {
+        close(fd);
+        return NULL;
+    }
 
     vol->physical = sb.st_size;
     vol->allocation = (guint64)sb.st_blocks * 512;
@@ -365,39 +396,32 @@ qvirStorageVolProbe(const char *dir, const char *name)
     vol->timestampsSet = TRUE;
     qvirStorageStatTimes(&sb, &vol->atime, &vol->mtime, &vol->ctime);
 
-    vol->format = qvirStorageProbeFormat(buf, (gsize)n);
     in.path = vol->targetPath;
     in.buf = buf;
     in.len = (gsize)n;
     in.fileSize = sb.st_size;
-    if (vol->format != QVIR_STORAGE_FILE_RAW &&
-        qvirStorageProbeParse(vol->format, &in, &res, NULL)) {
-        if (res.capacity)
-            vol->capacity = res.capacity;
-        if (res.backingName) {
-            struct stat bsb;
-
-            vol->backingPath = qvirFileResolveRelative(vol->targetPath, res.backingName);
-            vol->backingFormat = res.backingFormat;
-            /* As libvirt: an unrecorded backing format is probed for the report (one
-             * layer, nothing below it is opened); raw when it cannot be read. */
-            if (vol->backingFormat == QVIR_STORAGE_FILE_NONE || res.backingFormatProbe)
-                vol->backingFormat = qvirStorageProbeFileFormat(vol->backingPath, NULL);
-            if (vol->backingFormat == QVIR_STORAGE_FILE_NONE)
-                vol->backingFormat = QVIR_STORAGE_FILE_RAW;
-            if (stat(vol->backingPath, &bsb) == 0) {
-                qvirStorageStatPerms(&bsb, &vol->backingPerms);
-                vol->backingTimestampsSet = TRUE;
-                qvirStorageStatTimes(&bsb, &vol->batime, &vol->bmtime, &vol->bctime);
-            } else {
-                vol->backingPerms.mode = -1;
-                vol->backingPerms.owner = vol->backingPerms.group = -1;
-            }
-        }
-        qvirStorageProbeResultClear(&res);
+    if (vol->format != QVIR_STORAGE_FILE_RAW && vol->format != QVIR_STORAGE_FILE_ISO &&
+        !qvirStorageProbeParse(vol->format, &in, &res, NULL) && res.headerShort &&
+        (n = qvirStorageReadHeader(fd, buf, sizeof(buf))) >= 0) {
+        in.len = (gsize)n;
+        qvirStorageProbeParse(vol->format, &in, &res, NULL);
     }
+    close(fd);
+    if (res.capacity)
+        vol->capacity = res.capacity;
+    if (res.backingName) {
+        vol->backingPath = qvirFileResolveRelative(vol->targetPath, res.backingName);
+        vol->backingFormat = res.backingFormat;
+        /* As libvirt: an unrecorded backing format is probed for the report (one layer,
+         * nothing below it is opened); raw when it cannot be read. */
+        if (vol->backingFormat == QVIR_STORAGE_FILE_NONE || res.backingFormatProbe)
+            vol->backingFormat = qvirStorageProbeFileFormat(vol->backingPath, NULL);
+        if (vol->backingFormat == QVIR_STORAGE_FILE_NONE)
+            vol->backingFormat = QVIR_STORAGE_FILE_RAW;
+    }
+    qvirStorageProbeResultClear(&res);
     if (vol->format == QVIR_STORAGE_FILE_QCOW2)
-        qvirStorageVolQcow2Details(buf, (gsize)n, vol);
+        qvirStorageVolQcow2Details(buf, (gsize)in.len, vol);
     return g_steal_pointer(&vol);
 }
 
@@ -1679,6 +1703,7 @@ qvirStorageVolGetXMLDesc(qvirStorageDriver *drv, const char *pool, const char *n
     if (!qvirStorageCheckFlags(flags, 0, "storageVolGetXMLDesc", error) ||
         !(vol = qvirStorageGetVol(drv, pool, name, &obj, error)))
         return NULL;
+    qvirStorageVolStatBacking(vol);
     return qvirStorageVolDefFormat(vol);
 }
 
