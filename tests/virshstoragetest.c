@@ -491,6 +491,47 @@ testVirtInstallNewDisks(void)
     assertContains(r.out, "Capacity:       1.00 GiB");
 }
 
+/* Without a pool named 'default', virt-install defines and builds one at libvirt's system
+ * images directory (its choice for a system URI), starts and autostarts it, and makes the
+ * new disk there. The directory is removed afterwards when this test made it. */
+static void
+testVirtInstallDefaultPool(void)
+{
+    static const char dir[] = "/var/lib/libvirt/images";
+    g_autofree char *name = g_strdup_printf("qvirt-test-%d", (int)getpid());
+    g_autofree char *volName = g_strdup_printf("%s.qcow2", name);
+    g_autofree char *volPath = g_build_filename(dir, volName, NULL);
+    gboolean existed = g_file_test(dir, G_FILE_TEST_IS_DIR);
+    g_auto(Result) r = {0};
+
+    if (geteuid() != 0) {
+        g_test_skip("building /var/lib/libvirt/images needs root");
+        return;
+    }
+    VIRSH_OK(&r, "pool-destroy", "default");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-undefine", "default");
+    resultClear(&r);
+    TOOL_OK(&r, "virt-install", "--import", "--name", name, "--disk", "size=1", VIRT_INSTALL_COMMON,
+            "--print-xml");
+    assertContains(r.out, volPath);
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-dumpxml", "default");
+    assertContains(r.out, "<path>/var/lib/libvirt/images</path>");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-info", "default");
+    assertContains(r.out, "State:          running\nPersistent:     yes\nAutostart:      yes\n");
+    resultClear(&r);
+    g_assert_true(g_file_test(volPath, G_FILE_TEST_IS_REGULAR));
+    VIRSH_OK(&r, "vol-delete", "--pool", "default", volName);
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-destroy", "default");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-undefine", "default");
+    if (!existed)
+        g_rmdir(dir);
+}
+
 /* XML with what legitimately differs between two daemons removed: UUIDs, timestamps and
  * the pool's live space figures (the filesystem changes between the calls). */
 static char *
@@ -627,6 +668,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-storage/libvirt-differential", testLibvirtDifferential);
     g_test_add_func("/virtinst/import-xml-clone", testVirtInstallImport);
     g_test_add_func("/virtinst/new-disks", testVirtInstallNewDisks);
+    g_test_add_func("/virtinst/default-pool", testVirtInstallDefaultPool);
     rc = g_test_run();
 
     if (daemonEnv.pid)
