@@ -278,6 +278,26 @@ testUploadDownload(void)
     g_assert_true(memcmp(b, "\0\0middle\0\0", 10) == 0);
 }
 
+/* The read-only socket lists and reads, and refuses every change with libvirt's words. */
+static void
+testReadOnly(void)
+{
+    g_autofree char *ro = g_strdup_printf("qemu:///system?socket=%s-ro", daemonEnv.socket);
+    const char *list[] = {"virsh", "-c", ro, "vol-list", "images", NULL};
+    const char *refresh[] = {"virsh", "-c", ro, "pool-refresh", "images", NULL};
+    const char *create[] = {"virsh", "-c", ro, "vol-create-as", "images", "ro.img", "1M", NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint(qvirTestRun(list, &out, NULL), ==, 0);
+    assertContains(out, "top.qcow2");
+    g_assert_cmpint(qvirTestRun(refresh, NULL, &err), !=, 0);
+    assertContains(err, "operation forbidden: read only access prevents virStoragePoolRefresh");
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(qvirTestRun(create, NULL, &err), !=, 0);
+    assertContains(err, "operation forbidden: read only access prevents virStorageVolCreateXML");
+}
+
 /* Pools and their state survive a daemon restart. */
 static void
 testRestart(void)
@@ -662,6 +682,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-storage/pool-lifecycle", testPoolLifecycle);
     g_test_add_func("/virsh-storage/volumes", testVolumes);
     g_test_add_func("/virsh-storage/upload-download", testUploadDownload);
+    g_test_add_func("/virsh-storage/read-only", testReadOnly);
     g_test_add_func("/virsh-storage/restart", testRestart);
     g_test_add_func("/virsh-storage/python", testPython);
     g_test_add_func("/virsh-storage/fs-pool", testFsPool);
