@@ -427,8 +427,12 @@ testPoolTransient(Fixture *f, gconstpointer data)
     GError *err = NULL;
     guint8 uuid[16];
 
-    g_assert_cmpint(g_mkdir(f->images, 0755), ==, 0);
-    ref = qvirStoragePoolCreateXML(f->drv, xml, 0, &err);
+    /* without its directory it cannot start; with the build flag it makes it first */
+    g_assert_null(qvirStoragePoolCreateXML(f->drv, xml, 0, &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    g_assert_null(qvirStoragePoolLookupByName(f->drv, "tmp", NULL));
+    ref = qvirStoragePoolCreateXML(f->drv, xml, QVIR_STORAGE_POOL_CREATE_WITH_BUILD, &err);
     g_assert_no_error(err);
     memcpy(uuid, ref->uuid, 16);
     g_assert_cmpint(qvirStoragePoolIsPersistent(f->drv, uuid, NULL), ==, 0);

@@ -637,6 +637,19 @@ qvirStoragePoolBackendBuild(qvirStoragePoolObj *obj, guint flags, GError **error
     return TRUE;
 }
 
+/* virStoragePoolCreateFlags' build requests as virStoragePoolBuildFlags. */
+static guint
+qvirStorageCreateBuildFlags(guint flags)
+{
+    guint build = 0;
+
+    if (flags & QVIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE)
+        build |= QVIR_STORAGE_POOL_BUILD_OVERWRITE;
+    if (flags & QVIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE)
+        build |= QVIR_STORAGE_POOL_BUILD_NO_OVERWRITE;
+    return build;
+}
+
 /* Start OBJ: mount, scan, remember it as active. */
 static gboolean
 qvirStoragePoolDoStart(qvirStorageDriver *drv, qvirStoragePoolObj *obj, GError **error)
@@ -994,7 +1007,7 @@ qvirStoragePoolCreateXML(qvirStorageDriver *drv, const char *xml, guint flags, G
         obj = qvirStoragePoolObjNew(g_steal_pointer(&def));
         g_ptr_array_add(drv->pools, obj);
     }
-    if ((build && !qvirStoragePoolBackendBuild(obj, build >> 1 << 2, error)) ||
+    if ((build && !qvirStoragePoolBackendBuild(obj, qvirStorageCreateBuildFlags(flags), error)) ||
         !qvirStoragePoolDoStart(drv, obj, error)) {
         if (!existing) {
             qvirStoragePoolRemove(drv, obj);
@@ -1054,7 +1067,7 @@ qvirStoragePoolCreate(qvirStorageDriver *drv, const guint8 *uuid, guint flags, G
                     obj->def->name);
         return FALSE;
     }
-    if (build && !qvirStoragePoolBackendBuild(obj, build >> 1 << 2, error))
+    if (build && !qvirStoragePoolBackendBuild(obj, qvirStorageCreateBuildFlags(flags), error))
         return FALSE;
     return qvirStoragePoolDoStart(drv, obj, error);
 }
