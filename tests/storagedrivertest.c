@@ -352,6 +352,12 @@ testPoolLifecycle(Fixture *f, gconstpointer data)
     /* not built yet */
     g_assert_false(qvirStoragePoolCreate(f->drv, uuid, 0, &err));
     g_assert_nonnull(err);
+    {
+        g_autofree char *msg =
+            g_strdup_printf("cannot open directory '%s': No such file or directory", f->images);
+
+        assertError(err, QVIR_ERR_SYSTEM_ERROR, msg);
+    }
     g_clear_error(&err);
     g_assert_cmpint(qvirStoragePoolNumOfVolumes(f->drv, uuid, &err), ==, -1);
     assertError(err, QVIR_ERR_OPERATION_INVALID,
@@ -437,6 +443,7 @@ testPoolTransient(Fixture *f, gconstpointer data)
     memcpy(uuid, ref->uuid, 16);
     g_assert_cmpint(qvirStoragePoolIsPersistent(f->drv, uuid, NULL), ==, 0);
     g_assert_false(qvirStoragePoolSetAutostart(f->drv, uuid, TRUE, &err));
+    assertError(err, QVIR_ERR_INTERNAL_ERROR, "internal error: pool has no config file");
     g_clear_error(&err);
     qvirStorageDriverClose(f->drv);
     fixtureOpen(f);

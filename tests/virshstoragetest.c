@@ -250,7 +250,7 @@ testUploadDownload(void)
     g_assert_cmpint(pwrite(fd, "tail", 4, (64 << 20) - 4), ==, 4);
     close(fd);
 
-    VIRSH_OK(&r, "vol-create-as", "images", "up.img", "64M");
+    VIRSH_OK(&r, "vol-create-as", "images", "up.img", "64M", "--allocation", "0");
     resultClear(&r);
     VIRSH_OK(&r, "vol-upload", "--pool", "images", "up.img", src, "--sparse");
     resultClear(&r);
@@ -670,6 +670,93 @@ testLibvirtDifferential(void)
     VIRSH_OK(&r, "pool-undefine", "ref");
 }
 
+/* virsh -q -c qemu:///session SCRIPT as nobody with its session daemon under REF (which
+ * is stopped afterwards); its stdout and stderr. */
+static void
+libvirtVirsh(const char *ref, const char *script, char **out, char **err)
+{
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
+    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
+    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
+    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
+    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
+    g_autofree char *pid = NULL;
+    const char *argv[] = {"runuser",
+                          "-u",
+                          "nobody",
+                          "--",
+                          "env",
+                          "-i",
+                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                          home,
+                          xdgRun,
+                          xdgConfig,
+                          xdgCache,
+                          "virsh",
+                          "-q",
+                          "-c",
+                          "qemu:///session",
+                          script,
+                          NULL};
+
+    qvirTestRun(argv, out, err);
+    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
+        kill(atoi(pid), SIGTERM);
+}
+
+/* A pool's life with its mistakes (a missing directory, deleting a full one, listing a
+ * stopped pool, autostarting a transient one) as one virsh script: libvirt 9.0 and qvirtd
+ * print the same, errors included. */
+static void
+testLibvirtDifferentialErrors(void)
+{
+    g_autofree char *ref = rootPath("ref2");
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *dir = g_build_filename(ref, "d", NULL);
+    g_autofree char *full = g_build_filename(dir, "full", NULL);
+    g_autofree char *file = g_build_filename(full, "x", NULL);
+    g_autofree char *script = g_strdup_printf(
+        "pool-define-as miss dir --target %s/missing ; pool-start miss ; "
+        "pool-define-as full dir --target %s ; pool-start full ; pool-destroy full ; "
+        "pool-delete full ; vol-list miss ; pool-build miss ; pool-start miss ; "
+        "vol-create-as miss a.img 1M ; vol-create-as miss a.img 1M ; "
+        "vol-resize --pool miss a.img 1K ; vol-info --pool miss nope ; pool-destroy miss ; "
+        "pool-delete miss ; pool-undefine miss ; pool-undefine full ; "
+        "pool-create-as tr dir --target %s/tr --build ; pool-autostart tr ; "
+        "pool-undefine tr ; pool-destroy tr ; pool-info tr",
+        dir, full, dir);
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    const char *rmArgv[] = {"rm", "-rf", dir, NULL};
+    g_autofree char *theirOut = NULL;
+    g_autofree char *theirErr = NULL;
+    g_autofree char *ourOut = NULL;
+    g_autofree char *ourErr = NULL;
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(full, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(file, "", 0, NULL));
+    qvirTestRunOk(chownArgv);
+    libvirtVirsh(ref, script, &theirOut, &theirErr);
+
+    qvirTestRunOk(rmArgv);
+    g_assert_cmpint(g_mkdir_with_parents(full, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(file, "", 0, NULL));
+    {
+        const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
+
+        qvirTestRun(argv, &ourOut, &ourErr);
+    }
+    g_assert_cmpstr(ourOut, ==, theirOut);
+    g_assert_cmpstr(ourErr, ==, theirErr);
+    assertContains(ourErr, "error: internal error: pool has no config file");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -687,6 +774,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-storage/python", testPython);
     g_test_add_func("/virsh-storage/fs-pool", testFsPool);
     g_test_add_func("/virsh-storage/libvirt-differential", testLibvirtDifferential);
+    g_test_add_func("/virsh-storage/libvirt-differential-errors", testLibvirtDifferentialErrors);
     g_test_add_func("/virtinst/import-xml-clone", testVirtInstallImport);
     g_test_add_func("/virtinst/new-disks", testVirtInstallNewDisks);
     g_test_add_func("/virtinst/default-pool", testVirtInstallDefaultPool);

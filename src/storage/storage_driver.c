@@ -556,9 +556,9 @@ qvirStoragePoolBackendStart(qvirStoragePoolObj *obj, GError **error)
     const qvirStoragePoolDef *def = obj->def;
 
     if (!g_file_test(def->targetPath, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "Requested operation is not valid: cannot open directory '%s': %s",
-                    def->targetPath, g_strerror(ENOENT));
+        qvirStorageErrSystem(error,
+                             g_file_test(def->targetPath, G_FILE_TEST_EXISTS) ? ENOTDIR : ENOENT,
+                             "cannot open directory '%s'", def->targetPath);
         return FALSE;
     }
     if (def->type == QVIR_STORAGE_POOL_FS && !qvirStorageIsMounted(def->targetPath)) {
@@ -1208,7 +1208,7 @@ qvirStoragePoolSetAutostart(qvirStorageDriver *drv, const guint8 *uuid, gboolean
         return FALSE;
     if (!obj->persistent) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                            "internal error: cannot set autostart for transient pool");
+                            "internal error: pool has no config file");
         return FALSE;
     }
     autostart = autostart != 0;
@@ -1552,6 +1552,9 @@ qvirStorageVolDoCreate(qvirStorageDriver *drv, const guint8 *poolUUID, const cha
     }
     if (def->format == QVIR_STORAGE_FILE_NONE)
         def->format = QVIR_STORAGE_FILE_RAW;
+    /* as libvirt: no <allocation> asks for all of it */
+    if (!def->allocationSet)
+        def->allocation = def->capacity;
     if (def->format == QVIR_STORAGE_FILE_RAW && !input) {
         if (flags & QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA) {
             g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -1751,7 +1754,7 @@ qvirStorageVolResize(qvirStorageDriver *drv, const char *pool, const char *name,
                      : vol->capacity + capacity;
     else
         target = capacity;
-    if (target < vol->allocation && vol->format == QVIR_STORAGE_FILE_RAW) {
+    if (target < vol->allocation) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                             "invalid argument: can't shrink capacity below existing allocation");
         return FALSE;
