@@ -748,6 +748,92 @@ testVolumes(Fixture *f, gconstpointer data)
     g_clear_error(&err);
 }
 
+typedef struct {
+    Fixture *f;
+    const guint8 *uuid;
+    qvirStorageVolRef *ref;
+    GError *err;
+} CreateJob;
+
+static gpointer
+createThread(gpointer opaque)
+{
+    CreateJob *job = opaque;
+
+    job->ref =
+        qvirStorageVolCreateXML(job->f->drv, job->uuid,
+                                "<volume><name>slow.qcow2</name><capacity unit='M'>8</capacity>"
+                                "<target><format type='qcow2'/></target></volume>",
+                                0, &job->err);
+    return NULL;
+}
+
+/* qemu-img runs without the driver lock: while it makes a volume, the volume is listed
+ * and its size known, the rest of the driver answers, and what would pull the ground from
+ * under it is refused with libvirt's errors. qemu-img is the real one behind a gate the
+ * test opens. */
+static void
+testCreateUnlocked(Fixture *f, gconstpointer data)
+{
+    g_autofree char *gate = g_build_filename(f->root, "gate", NULL);
+    g_autofree char *wrapper = g_build_filename(f->root, "qemu-img-gated", NULL);
+    g_autofree char *script = g_strdup_printf(
+        "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.01; done\nexec qemu-img \"$@\"\n", gate);
+    g_autoptr(qvirStorageVolRef) ref = NULL;
+    CreateJob job = {.f = f};
+    GError *err = NULL;
+    GThread *thread;
+    guint8 uuid[16];
+    guint64 cap = 0, alloc = 0;
+    int type;
+
+    g_assert_true(g_file_set_contents(wrapper, script, -1, NULL));
+    g_assert_cmpint(chmod(wrapper, 0755), ==, 0);
+    qvirStorageDriverClose(f->drv);
+    f->drv = qvirStorageDriverOpen(f->config, f->state, wrapper, &err);
+    g_assert_no_error(err);
+    poolStart(f, "images", f->images, uuid);
+    job.uuid = uuid;
+    thread = g_thread_new("create", createThread, &job);
+
+    while (!(ref = qvirStorageVolLookupByName(f->drv, uuid, "slow.qcow2", NULL)))
+        g_usleep(1000);
+    g_assert_true(
+        qvirStorageVolGetInfo(f->drv, "images", "slow.qcow2", 0, &type, &cap, &alloc, &err));
+    g_assert_cmpuint(cap, ==, 8u << 20);
+    g_assert_false(qvirStorageVolDelete(f->drv, "images", "slow.qcow2", 0, &err));
+    assertError(err, QVIR_ERR_OPERATION_INVALID,
+                "Requested operation is not valid: volume 'slow.qcow2' is still being allocated.");
+    g_clear_error(&err);
+    g_assert_false(qvirStoragePoolDestroy(f->drv, uuid, &err));
+    assertError(err, QVIR_ERR_INTERNAL_ERROR,
+                "internal error: pool 'images' has asynchronous jobs running.");
+    g_clear_error(&err);
+    g_assert_false(qvirStoragePoolRefresh(f->drv, uuid, 0, &err));
+    g_assert_cmpint(err->code, ==, QVIR_ERR_INTERNAL_ERROR);
+    g_clear_error(&err);
+    g_assert_null(qvirStorageVolCreateXML(
+        f->drv, uuid, "<volume><name>slow.qcow2</name><capacity>1</capacity></volume>", 0, &err));
+    g_assert_cmpint(err->code, ==, QVIR_ERR_STORAGE_VOL_EXIST);
+    g_clear_error(&err);
+    /* a raw volume needs no qemu-img: made while the other one waits */
+    g_clear_pointer(&ref, qvirStorageVolRefFree);
+    ref = volCreate(f, uuid, "<volume><name>quick.img</name><capacity>4096</capacity></volume>", 0);
+    g_clear_pointer(&ref, qvirStorageVolRefFree);
+
+    g_assert_true(g_file_set_contents(gate, "", 0, NULL));
+    g_thread_join(thread);
+    g_assert_no_error(job.err);
+    g_assert_nonnull(job.ref);
+    qvirStorageVolRefFree(job.ref);
+    g_assert_true(
+        qvirStorageVolGetInfo(f->drv, "images", "slow.qcow2", 0, &type, &cap, &alloc, &err));
+    g_assert_cmpuint(alloc, >, 0);
+    g_assert_true(qvirStorageVolDelete(f->drv, "images", "slow.qcow2", 0, &err));
+    g_assert_true(qvirStoragePoolDestroy(f->drv, uuid, &err));
+    g_assert_no_error(err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -760,6 +846,8 @@ main(int argc, char **argv)
     g_test_add("/storage/driver/pool-transient", Fixture, NULL, fixtureSetUp, testPoolTransient,
                fixtureTearDown);
     g_test_add("/storage/driver/volumes", Fixture, NULL, fixtureSetUp, testVolumes,
+               fixtureTearDown);
+    g_test_add("/storage/driver/create-unlocked", Fixture, NULL, fixtureSetUp, testCreateUnlocked,
                fixtureTearDown);
     return g_test_run();
 }

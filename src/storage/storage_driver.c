@@ -38,6 +38,9 @@ typedef struct {
     gboolean persistent;
     gboolean autostart;
     GPtrArray *vols; /* qvirStorageVolDef, sorted by name */
+    /* Volumes being made (qemu-img runs without the driver lock): their names. While
+     * any is, the pool cannot stop, be refreshed or go away (libvirt's async jobs). */
+    GPtrArray *building;
 } qvirStoragePoolObj;
 
 struct _qvirStorageDriver {
@@ -75,6 +78,7 @@ qvirStoragePoolObjFree(qvirStoragePoolObj *obj)
     qvirStoragePoolDefFree(obj->def);
     qvirStoragePoolDefFree(obj->newDef);
     g_ptr_array_unref(obj->vols);
+    g_ptr_array_unref(obj->building);
     g_free(obj);
 }
 
@@ -164,6 +168,27 @@ qvirStorageCheckActive(const qvirStoragePoolObj *obj, GError **error)
     return FALSE;
 }
 
+/* Refuse to stop, refresh or remove OBJ while volumes are being made in it. */
+static gboolean
+qvirStorageCheckNoJobs(const qvirStoragePoolObj *obj, GError **error)
+{
+    if (obj->building->len == 0)
+        return TRUE;
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "internal error: pool '%s' has asynchronous jobs running.", obj->def->name);
+    return FALSE;
+}
+
+static gboolean
+qvirStorageVolIsBuilding(const qvirStoragePoolObj *obj, const char *name)
+{
+    for (guint i = 0; i < obj->building->len; i++) {
+        if (g_str_equal(g_ptr_array_index(obj->building, i), name))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 static gboolean
 qvirStorageCheckFlags(guint flags, guint allowed, const char *func, GError **error)
 {
@@ -187,7 +212,7 @@ qvirStoragePoolFindVol(const qvirStoragePoolObj *obj, const char *name)
     return NULL;
 }
 
-/* POOL's volume NAME, in an active pool. */
+/* POOL's volume NAME, in an active pool (see qvirStorageGetReadyVol). */
 static qvirStorageVolDef *
 qvirStorageGetVol(qvirStorageDriver *drv, const char *pool, const char *name,
                   qvirStoragePoolObj **objOut, GError **error)
@@ -205,6 +230,25 @@ qvirStorageGetVol(qvirStorageDriver *drv, const char *pool, const char *name,
     if (!(vol = qvirStoragePoolFindVol(obj, name))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_STORAGE_VOL,
                     "Storage volume not found: no storage vol with matching name '%s'", name);
+        return NULL;
+    }
+    if (objOut)
+        *objOut = obj;
+    return vol;
+}
+
+/* As qvirStorageGetVol, for operations on the volume's data: not while it is made. */
+static qvirStorageVolDef *
+qvirStorageGetReadyVol(qvirStorageDriver *drv, const char *pool, const char *name,
+                       qvirStoragePoolObj **objOut, GError **error)
+{
+    qvirStoragePoolObj *obj = NULL;
+    qvirStorageVolDef *vol = qvirStorageGetVol(drv, pool, name, &obj, error);
+
+    if (vol && qvirStorageVolIsBuilding(obj, name)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: volume '%s' is still being allocated.",
+                    name);
         return NULL;
     }
     if (objOut)
@@ -681,6 +725,7 @@ qvirStoragePoolObjNew(qvirStoragePoolDef *def)
 
     obj->def = def;
     obj->vols = g_ptr_array_new_with_free_func((GDestroyNotify)qvirStorageVolDefFree);
+    obj->building = g_ptr_array_new_with_free_func(g_free);
     return obj;
 }
 
@@ -1098,7 +1143,7 @@ qvirStoragePoolDestroy(qvirStorageDriver *drv, const guint8 *uuid, GError **erro
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
     g_autofree char *state = NULL;
 
-    if (!obj || !qvirStorageCheckActive(obj, error))
+    if (!obj || !qvirStorageCheckActive(obj, error) || !qvirStorageCheckNoJobs(obj, error))
         return FALSE;
     if (!qvirStoragePoolBackendStop(obj, error))
         return FALSE;
@@ -1145,7 +1190,7 @@ qvirStoragePoolRefresh(qvirStorageDriver *drv, const guint8 *uuid, guint flags, 
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
     if (!obj || !qvirStorageCheckFlags(flags, 0, "storagePoolRefresh", error) ||
-        !qvirStorageCheckActive(obj, error))
+        !qvirStorageCheckActive(obj, error) || !qvirStorageCheckNoJobs(obj, error))
         return FALSE;
     return qvirStoragePoolDoRefresh(obj, error);
 }
@@ -1522,15 +1567,50 @@ qvirStorageVolApplyPerms(const qvirStorageVolDef *def, GError **error)
     return TRUE;
 }
 
+static void
+qvirStorageBuildingRemove(qvirStoragePoolObj *obj, const char *name)
+{
+    for (guint i = 0; i < obj->building->len; i++) {
+        if (g_str_equal(g_ptr_array_index(obj->building, i), name)) {
+            g_ptr_array_remove_index(obj->building, i);
+            return;
+        }
+    }
+}
+
+/* What a volume shows while qemu-img makes it: its name, path and size, nothing
+ * allocated yet. */
+static qvirStorageVolDef *
+qvirStorageVolPlaceholder(const qvirStorageVolDef *def)
+{
+    qvirStorageVolDef *vol = g_new0(qvirStorageVolDef, 1);
+
+    vol->name = g_strdup(def->name);
+    vol->key = g_strdup(def->targetPath);
+    vol->targetPath = g_strdup(def->targetPath);
+    vol->format = def->format;
+    vol->capacity = def->capacity;
+    vol->perms.mode = vol->backingPerms.mode = -1;
+    vol->perms.owner = vol->perms.group = -1;
+    vol->backingPerms.owner = vol->backingPerms.group = -1;
+    return vol;
+}
+
+/* The image is made without the driver lock (a clone may take minutes, and clients poll
+ * the new volume meanwhile): the volume is listed as being made, its pool cannot stop,
+ * and the source of a clone cannot change until it is done. */
 static qvirStorageVolRef *
 qvirStorageVolDoCreate(qvirStorageDriver *drv, const guint8 *poolUUID, const char *xml,
                        const char *srcPool, const char *srcName, guint flags, GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, poolUUID, error);
+    qvirStoragePoolObj *srcObj = NULL;
     g_autoptr(qvirStorageVolDef) def = NULL;
-    qvirStorageVolDef *input = NULL;
+    g_autoptr(qvirStorageVolDef) input = NULL;
+    qvirStorageVolDef *src = NULL;
     qvirStorageVolDef *vol;
+    gboolean ok;
 
     if (!obj ||
         !qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
@@ -1538,38 +1618,55 @@ qvirStorageVolDoCreate(qvirStorageDriver *drv, const guint8 *poolUUID, const cha
         return NULL;
     if (!qvirStorageCheckActive(obj, error))
         return NULL;
-    if (srcName && !(input = qvirStorageGetVol(drv, srcPool, srcName, NULL, error)))
+    if (srcName && !(src = qvirStorageGetReadyVol(drv, srcPool, srcName, &srcObj, error)))
         return NULL;
-    if (!(def = qvirStorageVolPrepare(obj, xml, input != NULL, error)))
+    if (!(def = qvirStorageVolPrepare(obj, xml, src != NULL, error)))
         return NULL;
-    if (input) {
+    if (src) {
         /* the copy has the source's size unless the XML asks for more, and its format
          * unless the XML names one */
-        if (!def->capacitySet || def->capacity < input->capacity)
-            def->capacity = input->capacity;
+        if (!def->capacitySet || def->capacity < src->capacity)
+            def->capacity = src->capacity;
         if (def->format == QVIR_STORAGE_FILE_NONE)
-            def->format = input->format ? input->format : QVIR_STORAGE_FILE_RAW;
+            def->format = src->format ? src->format : QVIR_STORAGE_FILE_RAW;
+        input = g_new0(qvirStorageVolDef, 1);
+        input->targetPath = g_strdup(src->targetPath);
+        input->format = src->format;
     }
     if (def->format == QVIR_STORAGE_FILE_NONE)
         def->format = QVIR_STORAGE_FILE_RAW;
     /* as libvirt: no <allocation> asks for all of it */
     if (!def->allocationSet)
         def->allocation = def->capacity;
-    if (def->format == QVIR_STORAGE_FILE_RAW && !input) {
-        if (flags & QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA) {
-            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                                "Requested operation is not valid: metadata preallocation is not "
-                                "supported for raw volumes");
-            return NULL;
-        }
-        if (!qvirStorageCreateRaw(def, QVIR_STORAGE_VOL_MODE, error))
-            return NULL;
-    } else if (!qvirStorageCreateQemuImg(drv, obj, def, input, flags, error)) {
+    if (def->format == QVIR_STORAGE_FILE_RAW && !input &&
+        (flags & QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: metadata preallocation is not "
+                            "supported for raw volumes");
         return NULL;
     }
-    if (!qvirStorageVolApplyPerms(def, error))
-        return NULL;
+
+    g_ptr_array_add(obj->vols, qvirStorageVolPlaceholder(def));
+    g_ptr_array_sort(obj->vols, qvirStorageVolCompare);
+    g_ptr_array_add(obj->building, g_strdup(def->name));
+    if (srcObj)
+        g_ptr_array_add(srcObj->building, g_strdup(srcName));
+    g_mutex_unlock(&drv->lock);
+
+    if (def->format == QVIR_STORAGE_FILE_RAW && !input)
+        ok = qvirStorageCreateRaw(def, QVIR_STORAGE_VOL_MODE, error);
+    else
+        ok = qvirStorageCreateQemuImg(drv, obj, def, input, flags, error);
+    ok = ok && qvirStorageVolApplyPerms(def, error);
+
+    g_mutex_lock(&drv->lock);
+    qvirStorageBuildingRemove(obj, def->name);
+    if (srcObj)
+        qvirStorageBuildingRemove(srcObj, srcName);
+    /* the placeholder goes; the image, when it was made, comes in */
     qvirStoragePoolUpdateVol(obj, def->name);
+    if (!ok)
+        return NULL;
     if (!(vol = qvirStoragePoolFindVol(obj, def->name))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "internal error: volume '%s' vanished after creation", def->name);
@@ -1601,7 +1698,7 @@ qvirStorageVolDelete(qvirStorageDriver *drv, const char *pool, const char *name,
     qvirStorageVolDef *vol;
 
     if (!qvirStorageCheckFlags(flags, 0, "storageVolDelete", error) ||
-        !(vol = qvirStorageGetVol(drv, pool, name, &obj, error)))
+        !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (g_unlink(vol->targetPath) < 0 && errno != ENOENT) {
         qvirStorageErrSystem(error, errno, "cannot unlink file '%s'", vol->targetPath);
@@ -1628,7 +1725,7 @@ qvirStorageVolWipe(qvirStorageDriver *drv, const char *pool, const char *name, g
     int fd;
 
     if (!qvirStorageCheckFlags(flags, 0, "storageVolWipePattern", error) ||
-        !(vol = qvirStorageGetVol(drv, pool, name, &obj, error)))
+        !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (algorithm != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -1746,7 +1843,7 @@ qvirStorageVolResize(qvirStorageDriver *drv, const char *pool, const char *name,
                                QVIR_STORAGE_VOL_RESIZE_ALLOCATE | QVIR_STORAGE_VOL_RESIZE_DELTA |
                                    QVIR_STORAGE_VOL_RESIZE_SHRINK,
                                "storageVolResize", error) ||
-        !(vol = qvirStorageGetVol(drv, pool, name, &obj, error)))
+        !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (flags & QVIR_STORAGE_VOL_RESIZE_DELTA)
         target = (flags & QVIR_STORAGE_VOL_RESIZE_SHRINK)
@@ -1816,7 +1913,7 @@ qvirStorageVolOpenTransfer(qvirStorageDriver *drv, const char *pool, const char 
 
     if (!qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_STREAM_SPARSE,
                                upload ? "storageVolUpload" : "storageVolDownload", error) ||
-        !(vol = qvirStorageGetVol(drv, pool, name, NULL, error)))
+        !(vol = qvirStorageGetReadyVol(drv, pool, name, NULL, error)))
         return -1;
     if ((fd = open(vol->targetPath, (upload ? O_WRONLY : O_RDONLY) | O_CLOEXEC)) < 0) {
         qvirStorageErrSystem(error, errno, "Unable to open '%s'", vol->targetPath);
