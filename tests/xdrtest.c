@@ -550,12 +550,21 @@ testProcedureTable(void)
         g_assert_null(p->msg);
     }
     g_assert_cmpuint(served, ==, qvirRemoteNumProcedures());
-    g_assert_cmpuint(served, ==, 109);
+    /* 91, then 18 for issue 17's verbs and 41 for the storage driver (issue 12) */
+    g_assert_cmpuint(served, ==, 150);
     /* opening a console and reading a save image's XML: as libvirt's ACLs */
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_OPEN_CONSOLE].flags &
                   QVIR_RPC_PROC_WRITE);
     g_assert_false(remote_procedure_table[REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC].flags &
                    QVIR_RPC_PROC_WRITE);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_STORAGE_VOL_UPLOAD].flags &
+                  QVIR_RPC_PROC_WRITE);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_STORAGE_VOL_DOWNLOAD].flags &
+                  QVIR_RPC_PROC_WRITE);
+    g_assert_false(remote_procedure_table[REMOTE_PROC_STORAGE_VOL_GET_XML_DESC].flags &
+                   QVIR_RPC_PROC_WRITE);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_STORAGE_POOL_DEFINE_XML].flags &
+                  QVIR_RPC_PROC_WRITE);
     g_assert_true(remote_procedure_table[REMOTE_PROC_CONNECT_OPEN].flags & QVIR_RPC_PROC_PREOPEN);
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_DESTROY].flags & QVIR_RPC_PROC_WRITE);
     g_assert_false(remote_procedure_table[REMOTE_PROC_DOMAIN_GET_STATE].flags &

@@ -1341,6 +1341,15 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     drv->allCaps = g_ptr_array_new_with_free_func((GDestroyNotify)qemuCapsFree);
     drv->workers = g_thread_pool_new(qemuDriverWorker, drv, -1, FALSE, NULL);
     g_mutex_init(&drv->eventLock);
+    {
+        g_autofree char *storageConfig = g_build_filename(drv->cfg->configDir, "storage", NULL);
+        g_autofree char *storageState = g_build_filename(drv->cfg->runDir, "storage", NULL);
+
+        if (!(drv->storage = qvirStorageDriverOpen(storageConfig, storageState, NULL, error))) {
+            qvirDriverClose(drv);
+            return NULL;
+        }
+    }
 
     defs = qemuDriverListXMLFiles(drv->cfg->defsDir);
     for (guint i = 0; i < defs->len; i++)
@@ -1384,9 +1393,16 @@ qvirDriverClose(qvirDriver *drv)
     g_ptr_array_unref(drv->allCaps);
     g_mutex_clear(&drv->capsLock);
     g_mutex_clear(&drv->eventLock);
+    qvirStorageDriverClose(drv->storage);
     qvirDriverConfigFree(drv->cfg);
     qvirSecurityDACFree(drv->security);
     g_free(drv);
+}
+
+qvirStorageDriver *
+qvirDriverGetStorage(qvirDriver *drv)
+{
+    return drv->storage;
 }
 
 /* ---- lookups and lists ---------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_conf.h"
+#include "storage/storage_driver.h"
 
 typedef struct _qvirDriver qvirDriver;
 
@@ -57,6 +58,9 @@ typedef struct {
 qvirDriver *qvirDriverOpen(qvirDriverConfig *cfg, GError **error);
 /* Closes monitors; running QEMUs keep running (they are reconnected next time). */
 void qvirDriverClose(qvirDriver *drv);
+
+/* The storage pools and volumes beside DRV's domains (configDir/storage, runDir/storage). */
+qvirStorageDriver *qvirDriverGetStorage(qvirDriver *drv);
 const qvirDriverConfig *qvirDriverGetConfig(qvirDriver *drv);
 
 /* Lifecycle events for clients (libvirt's VIR_DOMAIN_EVENT_ID_LIFECYCLE): EVENT and DETAIL

@@ -15,6 +15,7 @@ struct _qvirDriver {
     /* Who QEMU runs as and the labels of the files it uses (inactive when not root). */
     qvirSecurityDAC *security;
     qemuDomainObjList *domains;
+    qvirStorageDriver *storage;
     gint nextId;
 
     GMutex capsLock;

@@ -1,0 +1,340 @@
+/*
+ * storage_pool_conf.c: the pool XML of dir and fs pools (storagepool.rng).
+ */
+#include "conf/storage_pool_conf.h"
+
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "conf/domain_conf.h"
+#include "conf/storage_xml.h"
+#include "util/virerror.h"
+#include "util/virxml.h"
+
+QVIR_ENUM_IMPL(qvirStoragePoolType, QVIR_STORAGE_POOL_LAST, "dir", "fs");
+QVIR_ENUM_IMPL(qvirStoragePoolFsFormat, QVIR_STORAGE_POOL_FS_LAST, "auto", "ext2", "ext3", "ext4",
+               "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat", "hfs+", "xfs", "ocfs2", "vmfs");
+
+void
+qvirStoragePermsClear(qvirStoragePerms *perms)
+{
+    g_clear_pointer(&perms->label, g_free);
+}
+
+void
+qvirStoragePoolDefFree(qvirStoragePoolDef *def)
+{
+    if (!def)
+        return;
+    g_free(def->name);
+    g_free(def->sourceDevice);
+    g_free(def->targetPath);
+    qvirStoragePermsClear(&def->perms);
+    g_free(def);
+}
+
+char *
+qvirStoragePathClean(const char *path)
+{
+    GString *out = g_string_sized_new(strlen(path));
+
+    for (const char *p = path; *p; p++) {
+        if (*p == '/' && out->len && out->str[out->len - 1] == '/')
+            continue;
+        g_string_append_c(out, *p);
+    }
+    while (out->len > 1 && out->str[out->len - 1] == '/')
+        g_string_truncate(out, out->len - 1);
+    return g_string_free(out, FALSE);
+}
+
+/* libvirt's unit suffixes: 1000- and 1024-based, in bytes. */
+gboolean
+qvirStorageScaleInteger(const char *value, const char *unit, guint64 *bytes, GError **error,
+                        const char *what)
+{
+    static const struct {
+        const char *name;
+        guint64 scale;
+    } units[] = {
+        {"", 1},
+        {"b", 1},
+        {"bytes", 1},
+        {"KB", 1000ull},
+        {"k", 1024ull},
+        {"KiB", 1024},
+        {"MB", 1000000},
+        {"M", 1ull << 20},
+        {"MiB", 1ull << 20},
+        {"GB", 1000000000ull},
+        {"G", 1ull << 30},
+        {"GiB", 1ull << 30},
+        {"TB", 1000000000000ull},
+        {"T", 1ull << 40},
+        {"TiB", 1ull << 40},
+        {"PB", 1000000000000000ull},
+        {"P", 1ull << 50},
+        {"PiB", 1ull << 50},
+        {"EB", 1000000000000000000ull},
+        {"E", 1ull << 60},
+        {"EiB", 1ull << 60},
+    };
+    guint64 scale = 0, n;
+    char *end = NULL;
+
+    for (guint i = 0; i < G_N_ELEMENTS(units); i++) {
+        /* libvirt accepts the single letters in either case, and "kb"-style lower case */
+        if (g_ascii_strcasecmp(unit ? unit : "", units[i].name) == 0) {
+            scale = units[i].scale;
+            break;
+        }
+    }
+    if (!scale) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: unknown suffix '%s'", unit);
+        return FALSE;
+    }
+    value = value ? value : "";
+    while (g_ascii_isspace(*value))
+        value++;
+    if (!g_ascii_isdigit(*value) ||
+        ((n = g_ascii_strtoull(value, &end, 10)), end && *end && !g_ascii_isspace(*end))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "malformed %s element", what);
+        return FALSE;
+    }
+    if (n > G_MAXUINT64 / scale) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "numerical overflow: value too large: %s%s", value, unit ? unit : "");
+        return FALSE;
+    }
+    *bytes = n * scale;
+    return TRUE;
+}
+
+gboolean
+qvirStoragePermsParse(void *opaque, qvirStoragePerms *perms, GError **error)
+{
+    xmlNodePtr node = opaque;
+
+    perms->mode = -1;
+    perms->owner = perms->group = -1;
+    if (!node)
+        return TRUE;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        g_autofree char *text = NULL;
+        char *end = NULL;
+
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        text = g_strstrip(qvirXMLNodeContent(c));
+        if (xmlStrEqual(c->name, BAD_CAST "mode")) {
+            guint64 mode = g_ascii_strtoull(text, &end, 8);
+
+            if (!*text || *end || mode > 0777) {
+                g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "malformed octal mode");
+                return FALSE;
+            }
+            perms->mode = (int)mode;
+        } else if (xmlStrEqual(c->name, BAD_CAST "owner") ||
+                   xmlStrEqual(c->name, BAD_CAST "group")) {
+            gboolean owner = xmlStrEqual(c->name, BAD_CAST "owner");
+            gint64 id = g_ascii_strtoll(text, &end, 10);
+
+            if (!*text || *end || id < -1 || id > G_MAXUINT32) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "malformed %s element",
+                            owner ? "owner" : "group");
+                return FALSE;
+            }
+            *(owner ? &perms->owner : &perms->group) = id;
+        } else if (xmlStrEqual(c->name, BAD_CAST "label")) {
+            g_free(perms->label);
+            perms->label = g_steal_pointer(&text);
+        }
+    }
+    return TRUE;
+}
+
+void
+qvirStoragePermsFormat(GString *buf, const qvirStoragePerms *perms, const char *indent)
+{
+    if (perms->mode < 0 && perms->owner < 0 && perms->group < 0 && !perms->label)
+        return;
+    g_string_append_printf(buf, "%s<permissions>\n", indent);
+    if (perms->mode >= 0)
+        g_string_append_printf(buf, "%s  <mode>%04o</mode>\n", indent, perms->mode);
+    if (perms->owner >= 0)
+        g_string_append_printf(buf, "%s  <owner>%" G_GINT64_FORMAT "</owner>\n", indent,
+                               perms->owner);
+    if (perms->group >= 0)
+        g_string_append_printf(buf, "%s  <group>%" G_GINT64_FORMAT "</group>\n", indent,
+                               perms->group);
+    if (perms->label) {
+        g_autofree char *label = g_markup_escape_text(perms->label, -1);
+
+        g_string_append_printf(buf, "%s  <label>%s</label>\n", indent, label);
+    }
+    g_string_append_printf(buf, "%s</permissions>\n", indent);
+}
+
+static gboolean
+qvirStoragePoolParseSource(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
+{
+    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (xmlStrEqual(c->name, BAD_CAST "device")) {
+            g_free(def->sourceDevice);
+            def->sourceDevice = qvirXMLPropString(c, "path");
+        } else if (xmlStrEqual(c->name, BAD_CAST "format")) {
+            g_autofree char *type = qvirXMLPropString(c, "type");
+            int fmt = type ? qvirStoragePoolFsFormatTypeFromString(type) : -1;
+
+            if (fmt < 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: unknown pool format type %s", type ? type : "");
+                return FALSE;
+            }
+            def->sourceFormat = fmt;
+            def->sourceFormatSet = TRUE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirStoragePoolParseRoot(xmlNodePtr root, qvirStoragePoolDef *def, GError **error)
+{
+    g_autofree char *type = qvirXMLPropString(root, "type");
+    g_autofree char *uuid = NULL;
+    xmlNodePtr source = NULL, target = NULL, perms = NULL;
+    int t;
+
+    if (!xmlStrEqual(root->name, BAD_CAST "pool")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: unexpected root element <%s>, expecting <pool>", root->name);
+        return FALSE;
+    }
+    if (!type) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: storage pool missing type attribute");
+        return FALSE;
+    }
+    if ((t = qvirStoragePoolTypeTypeFromString(type)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: unknown storage pool type %s", type);
+        return FALSE;
+    }
+    def->type = t;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (xmlStrEqual(c->name, BAD_CAST "name") && !def->name)
+            def->name = g_strstrip(qvirXMLNodeContent(c));
+        else if (xmlStrEqual(c->name, BAD_CAST "uuid") && !uuid)
+            uuid = g_strstrip(qvirXMLNodeContent(c));
+        else if (xmlStrEqual(c->name, BAD_CAST "source"))
+            source = c;
+        else if (xmlStrEqual(c->name, BAD_CAST "target"))
+            target = c;
+    }
+    if (!def->name || !*def->name) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing pool source name element");
+        return FALSE;
+    }
+    if (strchr(def->name, '/')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "XML error: name %s cannot contain '/'",
+                    def->name);
+        return FALSE;
+    }
+    if (!uuid) {
+        qvirUUIDGenerate(def->uuid);
+    } else if (!qvirUUIDParse(uuid, def->uuid)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: malformed uuid element");
+        return FALSE;
+    }
+    if (!qvirStoragePoolParseSource(source, def, error))
+        return FALSE;
+    for (xmlNodePtr c = target ? target->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (xmlStrEqual(c->name, BAD_CAST "path") && !def->targetPath) {
+            g_autofree char *path = g_strstrip(qvirXMLNodeContent(c));
+
+            def->targetPath = qvirStoragePathClean(path);
+        } else if (xmlStrEqual(c->name, BAD_CAST "permissions")) {
+            perms = c;
+        }
+    }
+    if (!qvirStoragePermsParse(perms, &def->perms, error))
+        return FALSE;
+    return TRUE;
+}
+
+qvirStoragePoolDef *
+qvirStoragePoolDefParseString(const char *xml, GError **error)
+{
+    g_autoptr(qvirStoragePoolDef) def = g_new0(qvirStoragePoolDef, 1);
+    xmlDocPtr doc = qvirStorageXMLParse(xml, "pool", error);
+    gboolean ok;
+
+    if (!doc)
+        return NULL;
+    ok = qvirStoragePoolParseRoot(xmlDocGetRootElement(doc), def, error);
+    xmlFreeDoc(doc);
+    return ok ? g_steal_pointer(&def) : NULL;
+}
+
+gboolean
+qvirStoragePoolDefValidate(const qvirStoragePoolDef *def, GError **error)
+{
+    if (!def->targetPath || !*def->targetPath) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing storage pool target path");
+        return FALSE;
+    }
+    if (def->targetPath[0] != '/') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: storage pool target path '%s' must be absolute", def->targetPath);
+        return FALSE;
+    }
+    if (def->type == QVIR_STORAGE_POOL_FS && !def->sourceDevice) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing storage pool source device name");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirStoragePoolDefFormat(const qvirStoragePoolDef *def)
+{
+    GString *buf = g_string_new(NULL);
+    char uuid[QVIR_UUID_STRING_BUFLEN];
+    g_autofree char *name = g_markup_escape_text(def->name, -1);
+    g_autofree char *path = g_markup_escape_text(def->targetPath, -1);
+
+    qvirUUIDFormat(def->uuid, uuid);
+    g_string_append_printf(buf, "<pool type='%s'>\n", qvirStoragePoolTypeTypeToString(def->type));
+    g_string_append_printf(buf, "  <name>%s</name>\n  <uuid>%s</uuid>\n", name, uuid);
+    g_string_append_printf(buf,
+                           "  <capacity unit='bytes'>%" G_GUINT64_FORMAT "</capacity>\n"
+                           "  <allocation unit='bytes'>%" G_GUINT64_FORMAT "</allocation>\n"
+                           "  <available unit='bytes'>%" G_GUINT64_FORMAT "</available>\n",
+                           def->capacity, def->allocation, def->available);
+    g_string_append(buf, "  <source>\n");
+    if (def->type == QVIR_STORAGE_POOL_FS) {
+        g_autofree char *dev = g_markup_escape_text(def->sourceDevice, -1);
+
+        g_string_append_printf(buf, "    <device path='%s'/>\n", dev);
+        g_string_append_printf(buf, "    <format type='%s'/>\n",
+                               qvirStoragePoolFsFormatTypeToString(def->sourceFormat));
+    }
+    g_string_append(buf, "  </source>\n");
+    g_string_append_printf(buf, "  <target>\n    <path>%s</path>\n", path);
+    qvirStoragePermsFormat(buf, &def->perms, "    ");
+    g_string_append(buf, "  </target>\n</pool>\n");
+    return g_string_free(buf, FALSE);
+}
