@@ -24,6 +24,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
+#include "qemu/qemu_domcaps.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_driverpriv.h"
@@ -1888,6 +1889,61 @@ qvirDriverGetCapabilities(qvirDriver *drv, GError **error)
                          "  </guest>\n\n"
                          "</capabilities>\n");
     return g_string_free(buf, FALSE);
+}
+
+/*
+ * A client-named emulator is run to probe it: only a binary that nobody but root (or the
+ * daemon's own user) could have written is run, so a client of the read-only socket cannot
+ * make the daemon execute a program it planted.
+ */
+static gboolean
+qemuDriverCheckClientEmulator(const char *path, GError **error)
+{
+    GStatBuf st;
+
+    if (!g_path_is_absolute(path)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "emulator path '%s' must be absolute",
+                    path);
+        return FALSE;
+    }
+    if (g_stat(path, &st) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot find QEMU binary %s: %s",
+                    path, g_strerror(errno));
+        return FALSE;
+    }
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (st.st_uid != 0 && st.st_uid != geteuid())) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "emulator '%s' is not an executable file owned by root or the daemon's "
+                    "user and writable only by its owner",
+                    path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator, const char *arch,
+                                       const char *machine, const char *virttype,
+                                       unsigned int flags, GError **error)
+{
+    const qemuCaps *caps;
+    const char *canon = NULL;
+    qvirDomainVirtType type;
+    gboolean kvmUsable;
+
+    if (!qemuDriverCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
+        return NULL;
+    if (emulator && g_strcmp0(emulator, drv->cfg->emulator) != 0 &&
+        !qemuDriverCheckClientEmulator(emulator, error))
+        return NULL;
+    if (!(caps = qemuDriverGetCaps(drv, emulator ? emulator : drv->cfg->emulator, error)))
+        return NULL;
+    /* as in the <capabilities>: KVM domains are offered when /dev/kvm is usable */
+    kvmUsable = qemuCapsGet(caps, QEMU_CAPS_KVM) && g_access("/dev/kvm", R_OK | W_OK) == 0;
+    if (!qemuDomainCapsResolve(caps, arch, machine, virttype, kvmUsable, &canon, &type, error))
+        return NULL;
+    return qemuDomainCapsFormat(caps, canon, type);
 }
 
 /* ---- domxml-to-native ---------------------------------------------------------------- */

@@ -71,6 +71,11 @@ void qvirDriverSetLifecycleEventCallback(qvirDriver *drv, qvirDriverLifecycleEve
 /* Hypervisor facts for GET_VERSION / GET_CAPABILITIES. */
 unsigned long qvirDriverGetVersion(qvirDriver *drv, GError **error); /* QEMU's, as major*1e6+minor*1e3+micro */
 char *qvirDriverGetCapabilities(qvirDriver *drv, GError **error);    /* <capabilities> XML */
+/* <domainCapabilities> XML; every string argument may be NULL (libvirt's defaults). */
+char *qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator,
+                                             const char *arch, const char *machine,
+                                             const char *virttype, unsigned int flags,
+                                             GError **error);
 
 /* Listing. FLAGS: VIR_CONNECT_LIST_DOMAINS_* (ACTIVE 1, INACTIVE 2, PERSISTENT 4,
  * TRANSIENT 8, RUNNING 16, PAUSED 32, SHUTOFF 64, OTHER 128, ...). Array of qvirDomainRef*. */
