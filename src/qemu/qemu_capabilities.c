@@ -408,6 +408,17 @@ qemuCapsParseJSON(const char *data, gsize len, const char *path, GError **error)
 }
 
 qemuCaps *
+qemuCapsCopy(const qemuCaps *caps)
+{
+    g_autofree char *json = qemuCapsFormatJSON(caps);
+    qemuCaps *copy = qemuCapsParseJSON(json, strlen(json), "(copy)", NULL);
+
+    /* our own output always parses back */
+    g_assert(copy != NULL);
+    return copy;
+}
+
+qemuCaps *
 qemuCapsLoadFile(const char *path, GError **error)
 {
     g_autofree char *data = NULL;

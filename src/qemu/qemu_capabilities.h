@@ -73,6 +73,9 @@ typedef struct {
 /* qemuCapsCPUModel*, in QEMU's order. */
 const GPtrArray *qemuCapsGetCPUModels(const qemuCaps *caps);
 
+/* A private copy (for per-domain overrides). */
+qemuCaps *qemuCapsCopy(const qemuCaps *caps);
+
 /* Our own JSON format (tests/qemucapsdata/NAME.json). */
 qemuCaps *qemuCapsLoadFile(const char *path, GError **error);
 char *qemuCapsFormatJSON(const qemuCaps *caps);

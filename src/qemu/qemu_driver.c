@@ -1642,7 +1642,7 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
         qemuDomainObjEndJob(obj);
         return FALSE;
     }
-    if (proc && !qemuProcessStop(proc, error)) {
+    if (proc && !qemuProcessStopFull(proc, flags & QEMU_DESTROY_GRACEFUL, error)) {
         qemuDomainObjEndJob(obj);
         return FALSE;
     }

@@ -532,6 +532,12 @@ qemuProcessRemoveFiles(qemuProcess *proc)
 gboolean
 qemuProcessStop(qemuProcess *proc, GError **error)
 {
+    return qemuProcessStopFull(proc, FALSE, error);
+}
+
+gboolean
+qemuProcessStopFull(qemuProcess *proc, gboolean graceful, GError **error)
+{
     gboolean exited;
     gboolean monitorUsable;
 
@@ -558,6 +564,16 @@ qemuProcessStop(qemuProcess *proc, GError **error)
     if (!exited) {
         qemuProcessSignal(proc, SIGTERM);
         exited = qemuProcessWaitExited(proc, QEMU_PROCESS_TERM_WAIT_US);
+    }
+    if (!exited && graceful) {
+        /* libvirt's VIR_DOMAIN_DESTROY_GRACEFUL: never SIGKILL; the process is left as is */
+        g_mutex_lock(&proc->lock);
+        proc->stopping = FALSE;
+        g_mutex_unlock(&proc->lock);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "Failed to terminate process %d with SIGTERM: Device or resource busy",
+                    (int)proc->pid);
+        return FALSE;
     }
     if (!exited) {
         qemuProcessSignal(proc, SIGKILL);
