@@ -14,6 +14,7 @@ PACKAGES=(
   strace procps
   clang libclang-rt-14-dev
   busybox-static linux-image-cloud-amd64 cpio
+  libguestfs-tools
 )
 
 install_missing() {

@@ -635,6 +635,40 @@ qemuProcessLogHeader(int logfd, const char *const *argv)
     (void)qvirFileWriteAll(logfd, line, strlen(line));
 }
 
+/*
+ * libvirt's taints for what qvirt passes to QEMU unchecked: <qemu:commandline> is
+ * custom-argv, <qemu:capabilities> custom-hypervisor-feature. Logged as libvirt does, in
+ * the domain's log after the command line and as a warning.
+ */
+static void
+qemuProcessLogTaints(const qvirDomainDef *def, const char *logPath)
+{
+    const char *taints[2];
+    size_t n = 0;
+    int fd;
+
+    if (def->qemuArgs || def->qemuEnv)
+        taints[n++] = "custom-argv";
+    if (def->qemuCapsAdd || def->qemuCapsDel)
+        taints[n++] = "custom-hypervisor-feature";
+    if (!n)
+        return;
+    fd = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC);
+    for (size_t i = 0; i < n; i++) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+        g_autofree char *line =
+            g_strdup_printf("%.23s+0000: Domain id=%d is tainted: %s\n", stamp, def->id, taints[i]);
+
+        g_message("Domain id=%d name='%s' is tainted: %s", def->id, def->name, taints[i]);
+        /* the log is best effort */
+        if (fd >= 0)
+            (void)qvirFileWriteAll(fd, line, strlen(line));
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 /* Kill and reap a child that never became a running domain. */
 static void
 qemuProcessAbortChild(pid_t pid)
@@ -1135,6 +1169,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     proc->masterKeyPath = g_steal_pointer(&masterKeyPath);
     qemuProcessUndoFree(undo, ndisks);
+    qemuProcessLogTaints(def, logPath);
     return proc;
 
 error:
