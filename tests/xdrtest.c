@@ -91,7 +91,7 @@ testRoundTrip(void)
     for (k = 0; k < G_N_ELEMENTS(strings); k++) {
         g_autofree char *s = NULL;
 
-        g_assert_true(qvirXdrReadString(&rd, QVIR_XDR_STRING_MAX, &s, NULL));
+        g_assert_true(qvirXdrReadString(&rd, REMOTE_STRING_MAX, &s, NULL));
         g_assert_cmpstr(s, ==, strings[k]);
     }
     {
@@ -130,8 +130,8 @@ testTruncation(void)
 
         qvirXdrReaderInit(&rd, copy, cut);
         ok = qvirXdrReadU64(&rd, &v, &err) &&
-             qvirXdrReadString(&rd, QVIR_XDR_STRING_MAX, &s1, &err) &&
-             qvirXdrReadOptString(&rd, QVIR_XDR_STRING_MAX, &s2, &err);
+             qvirXdrReadString(&rd, REMOTE_STRING_MAX, &s1, &err) &&
+             qvirXdrReadOptString(&rd, REMOTE_STRING_MAX, &s2, &err);
         g_assert_false(ok);
         g_assert_error(err, QVIR_ERROR, QVIR_ERR_RPC);
         g_assert_cmpuint(rd.pos, <=, cut);
@@ -165,11 +165,11 @@ testMalformedStrings(void)
     g_autofree char *s = NULL;
     qvirXdrReader rd;
 
-    expectStringError(huge, sizeof(huge), QVIR_XDR_STRING_MAX, "exceeds the maximum");
+    expectStringError(huge, sizeof(huge), REMOTE_STRING_MAX, "exceeds the maximum");
     expectStringError(overMax, sizeof(overMax), 4, "exceeds the maximum");
-    expectStringError(pastEnd, sizeof(pastEnd), QVIR_XDR_STRING_MAX, "left");
-    expectStringError(noPad, sizeof(noPad), QVIR_XDR_STRING_MAX, "left");
-    expectStringError(nul, sizeof(nul), QVIR_XDR_STRING_MAX, "NUL");
+    expectStringError(pastEnd, sizeof(pastEnd), REMOTE_STRING_MAX, "left");
+    expectStringError(noPad, sizeof(noPad), REMOTE_STRING_MAX, "left");
+    expectStringError(nul, sizeof(nul), REMOTE_STRING_MAX, "NUL");
 
     /* An optional's presence word is a bool: only 0 or 1. */
     qvirXdrReaderInit(&rd, badOpt, sizeof(badOpt));
@@ -422,6 +422,11 @@ testTypeWireBytes(void)
 
     g_assert_cmpmem(a->data, a->len, infoBytes, sizeof(infoBytes));
     g_assert_cmpuint(b->len, ==, 32 * 4 + 8 + 6 * 4);
+    /* what owns no memory is cleared by zeroing alone */
+    g_assert_true(remote_domain_get_info_ret_type.plain);
+    g_assert_true(remote_node_get_info_ret_type.plain);
+    g_assert_false(remote_nonnull_domain_type.plain);
+    g_assert_false(remote_typed_param_value_type.plain);
     g_assert_cmpuint(b->data[3], ==, 'x');
     g_assert_cmpuint(b->data[7], ==, '8');
     g_assert_cmpuint(b->data[4 * 5 + 3], ==, '4');

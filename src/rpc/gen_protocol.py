@@ -28,10 +28,10 @@ when its handler is nothing but that driver call: it is generated, passing the c
 driver, the named argument fields (a --handle struct by its key: a domain by its UUID;
 "snap.dom" reaches into a field) and the GError; RETFIELD of the _ret receives the
 result (a handle through --handle-return, a string, or an int that fails below 0);
-"= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds.
-A constant answer is
+"= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds. A constant answer is
 
     /* @reply: RETFIELD = "STRING" */  or  /* @reply: RETFIELD = NUMBER_OR_MACRO */
+
 Otherwise its handler is H + CamelCase ("remoteDispatchDomainGetState") with the
 signature (CTYPE *ctx, [NAME_args *args,] [NAME_ret *ret,] GError **error), where NAME is
 the member's lower-case name under the description's prefix ("remote_domain_get_state");
@@ -96,7 +96,6 @@ def tokenize(text):
         m = TOKEN_RE.match(text, pos)
         if not m:
             raise DescError("line %d: unexpected %r" % (line, text[pos:pos + 20]))
-        kind = m.lastgroup if m.lastgroup != "annot_text" else "annot"
         if m.group("annot") is not None:
             out.append(("annot", m.group("annot_text").strip(), line))
         elif m.group("num") is not None:
@@ -107,7 +106,6 @@ def tokenize(text):
             out.append(("punct", m.group("punct"), line))
         line += m.group(0).count("\n")
         pos = m.end()
-        del kind
     out.append(("eof", None, line))
     return out
 
@@ -365,6 +363,19 @@ class Generator:
         arms = self.p.unions[r.name][1]
         return 4 + min(self.min_wire(t) for _, _, t in arms)
 
+    def plain(self, ref):
+        """Whether the C object of REF owns no memory (clearing it is zeroing it)."""
+        r = self.resolve(ref)
+        if r.kind in ("base", "opaque_fixed"):
+            return True
+        if r.kind == "array_fixed":
+            return self.plain(r.elem)
+        if r.kind != "named":
+            return False
+        if r.name in self.p.structs:
+            return all(self.plain(t) for _, t in self.p.structs[r.name])
+        return all(self.plain(t) for _, _, t in self.p.unions[r.name][1])
+
     def desc(self, ref, owner, field):
         """The expression naming REF's descriptor, emitting an anonymous one if needed."""
         if ref.kind == "base":
@@ -387,8 +398,9 @@ class Generator:
         self.anon.append(
             "static const qvirXdrType %s = {\n    .name = \"%s.%s\",\n"
             "    .kind = QVIR_XDR_KIND_%s,\n    .size = %s,\n    .max = %uu,\n"
-            "    .minWire = %d,\n    .elem = %s,\n};\n"
-            % (name, owner, field, kind, size, r.max or 0, self.min_wire(r), elem))
+            "    .minWire = %d,\n    .plain = %s,\n    .elem = %s,\n};\n"
+            % (name, owner, field, kind, size, r.max or 0, self.min_wire(r),
+               "TRUE" if self.plain(r) else "FALSE", elem))
         return "&" + name
 
     def run(self, hname):
@@ -450,12 +462,13 @@ class Generator:
         self.flush_anon()
         self.c.append("static const qvirXdrMember %s_members[] = {\n%s};\n" % (
             name, "".join(members)))
+        ref = TypeRef("named", name=name)
         self.c.append("const qvirXdrType %s_type = {\n    .name = \"%s\",\n"
                       "    .kind = QVIR_XDR_KIND_%s,\n    .size = sizeof(%s),\n"
-                      "    .minWire = %d,\n    .members = %s_members,\n"
+                      "    .minWire = %d,\n    .plain = %s,\n    .members = %s_members,\n"
                       "    .nmembers = G_N_ELEMENTS(%s_members),\n};\n\n"
-                      % (name, name, kind, name, self.min_wire(TypeRef("named", name=name)), name,
-                         name))
+                      % (name, name, kind, name, self.min_wire(ref),
+                         "TRUE" if self.plain(ref) else "FALSE", name, name))
 
     def typedef_desc(self, name):
         ref = self.p.typedefs[name]
@@ -480,8 +493,9 @@ class Generator:
         self.h.append("extern const qvirXdrType %s_type;\n" % name)
         self.c.append("const qvirXdrType %s_type = {\n    .name = \"%s\",\n"
                       "    .kind = QVIR_XDR_KIND_%s,\n    .size = sizeof(%s),\n    .max = %uu,\n"
-                      "    .minWire = %d,\n    .elem = %s,\n};\n\n"
-                      % (name, name, kind, name, r.max or 0, self.min_wire(r), elem))
+                      "    .minWire = %d,\n    .plain = %s,\n    .elem = %s,\n};\n\n"
+                      % (name, name, kind, name, r.max or 0, self.min_wire(r),
+                         "TRUE" if self.plain(r) else "FALSE", elem))
 
     def type_key(self, ref):
         """A canonical spelling of REF, to tell whether two fields have the same C layout."""

@@ -7,8 +7,6 @@
 
 #include "util/virerror.h"
 
-static const guint8 qvirXdrZeroPad[4];
-
 static gsize
 qvirXdrPadding(gsize len)
 {
@@ -208,12 +206,27 @@ qvirXdrReaderCheckEnd(const qvirXdrReader *rd, GError **error)
     return TRUE;
 }
 
+/* N (> 0) more bytes at the end of BUF, to fill in: one resize instead of an append per
+ * piece. (An empty GByteArray has no buffer: adding 0 to its NULL would be undefined.) */
+static guint8 *
+qvirXdrGrow(GByteArray *buf, gsize n)
+{
+    gsize len = buf->len;
+
+    g_assert(n > 0);
+    g_byte_array_set_size(buf, len + n);
+    return buf->data + len;
+}
+
 void
 qvirXdrWriteU32(GByteArray *buf, guint32 val)
 {
-    guint8 b[4] = {val >> 24, val >> 16, val >> 8, val};
+    guint8 *p = qvirXdrGrow(buf, 4);
 
-    g_byte_array_append(buf, b, 4);
+    p[0] = val >> 24;
+    p[1] = val >> 16;
+    p[2] = val >> 8;
+    p[3] = val;
 }
 
 void
@@ -244,8 +257,14 @@ qvirXdrWriteBool(GByteArray *buf, gboolean val)
 void
 qvirXdrWriteFixedOpaque(GByteArray *buf, const guint8 *data, gsize len)
 {
-    g_byte_array_append(buf, data, len);
-    g_byte_array_append(buf, qvirXdrZeroPad, qvirXdrPadding(len));
+    gsize pad = qvirXdrPadding(len);
+    guint8 *p;
+
+    if (len == 0)
+        return; /* and no padding either; DATA may be NULL */
+    p = qvirXdrGrow(buf, len + pad);
+    memcpy(p, data, len);
+    memset(p + len, 0, pad);
 }
 
 void

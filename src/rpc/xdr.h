@@ -15,10 +15,6 @@
 
 #include <glib.h>
 
-/* libvirt's limits (remote_protocol.x, virnetprotocol.x). */
-#define QVIR_XDR_STRING_MAX 4194304u /* REMOTE_STRING_MAX */
-#define QVIR_XDR_UUID_LEN 16u        /* VIR_UUID_BUFLEN */
-
 typedef struct {
     const guint8 *data;
     gsize len;
@@ -117,6 +113,7 @@ struct _qvirXdrType {
     guint32 max;             /* the limit of a string, opaque or array; the count of a fixed one */
     gsize minWire;           /* the fewest bytes an encoding takes: a count is checked against it
                               * before anything is allocated */
+    gboolean plain;          /* the C object owns no memory: clearing it is zeroing it */
     const qvirXdrType *elem; /* OPTIONAL, ARRAY_FIXED, ARRAY_VAR */
     const qvirXdrMember *members; /* STRUCT fields, UNION arms */
     guint nmembers;

@@ -17,8 +17,11 @@
 #include "util/virerror.h"
 
 #define QVIR_XDR_SCALAR(var, kindName, ctype, wire)                                                \
-    const qvirXdrType var = {                                                                      \
-        .name = #ctype, .kind = QVIR_XDR_KIND_##kindName, .size = sizeof(ctype), .minWire = wire}
+    const qvirXdrType var = {.name = #ctype,                                                       \
+                             .kind = QVIR_XDR_KIND_##kindName,                                     \
+                             .size = sizeof(ctype),                                                \
+                             .minWire = wire,                                                      \
+                             .plain = TRUE}
 
 QVIR_XDR_SCALAR(qvirXdrTypeInt, INT, gint32, 4);
 QVIR_XDR_SCALAR(qvirXdrTypeUInt, UINT, guint32, 4);
@@ -65,10 +68,8 @@ qvirXdrUnionArm(const qvirXdrType *type, gint32 discriminant)
 static void
 qvirXdrFreeContents(const qvirXdrType *type, gpointer obj)
 {
-    const qvirXdrKindOps *ops = qvirXdrOps(type);
-
-    if (ops->freeContents)
-        ops->freeContents(type, obj);
+    if (!type->plain)
+        qvirXdrOps(type)->freeContents(type, obj);
 }
 
 /* On failure OBJ may hold part of the value: the caller frees it (every allocation is
@@ -322,13 +323,23 @@ qvirXdrFixedArrayFree(const qvirXdrType *type, gpointer obj)
 
 /* ---- structs, unions, optionals ----------------------------------------------- */
 
+/* int and unsigned members, most of every struct, are read and written in place: the
+ * hot path of every call goes through here (its header, its arguments). */
+static gboolean
+qvirXdrIsWord(const qvirXdrType *type)
+{
+    return type->kind == QVIR_XDR_KIND_INT || type->kind == QVIR_XDR_KIND_UINT;
+}
+
 static gboolean
 qvirXdrStructDecode(qvirXdrReader *rd, const qvirXdrType *type, gpointer obj, GError **error)
 {
     for (guint i = 0; i < type->nmembers; i++) {
         const qvirXdrMember *m = &type->members[i];
+        gpointer field = qvirXdrAt(obj, m->offset);
 
-        if (!qvirXdrDecodeValue(rd, m->type, qvirXdrAt(obj, m->offset), error))
+        if (!(qvirXdrIsWord(m->type) ? qvirXdrReadU32(rd, field, error)
+                                     : qvirXdrDecodeValue(rd, m->type, field, error)))
             return FALSE;
     }
     return TRUE;
@@ -337,12 +348,16 @@ qvirXdrStructDecode(qvirXdrReader *rd, const qvirXdrType *type, gpointer obj, GE
 static gboolean
 qvirXdrStructEncode(GByteArray *buf, const qvirXdrType *type, gconstpointer obj, GError **error)
 {
-    const qvirXdrMember *m = type->members;
-    const qvirXdrMember *end = m + type->nmembers;
+    for (guint i = 0; i < type->nmembers; i++) {
+        const qvirXdrMember *m = &type->members[i];
+        gconstpointer field = qvirXdrAt(obj, m->offset);
 
-    while (m < end && qvirXdrEncode(buf, m->type, qvirXdrAt(obj, m->offset), error))
-        m++;
-    return m == end;
+        if (qvirXdrIsWord(m->type))
+            qvirXdrWriteU32(buf, *(const guint32 *)field);
+        else if (!qvirXdrEncode(buf, m->type, field, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 static void

@@ -49,12 +49,12 @@ typedef struct {
     fuzzXdrOp op;
     guint64 num;
     char *str; /* STRING, OPTSTRING (NULL = absent) */
-    guint8 opaque[QVIR_XDR_UUID_LEN + 3];
+    guint8 opaque[VIR_UUID_BUFLEN + 3];
     gsize opaqueLen;
 } fuzzXdrValue;
 
 static const guint32 fuzzXdrStringMax[16] = {
-    0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 255, 256, 4096, 65536, QVIR_XDR_STRING_MAX, G_MAXUINT32,
+    0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 255, 256, 4096, 65536, REMOTE_STRING_MAX, G_MAXUINT32,
 };
 
 /* Every generated type of a message body, each once. */
