@@ -216,6 +216,16 @@ testKillClient(void)
     g_assert_true(g_str_has_prefix(name, "guestfs-"));
     g_assert_cmpint(qemu, >, 0);
     g_assert_true(daemonProcessAlive(qemu));
+    {
+        /* libguestfs' <qemu:env> taints the domain, as in libvirt (virsh dominfo asks
+         * virDomainGetMessages) */
+        const char *info[] = {"virsh", "-c", daemonEnv.uri, "dominfo", name, NULL};
+        g_autofree char *out = NULL;
+
+        g_assert_cmpint(qvirTestRun(info, &out, NULL), ==, 0);
+        g_assert_nonnull(strstr(out, "Persistent:     no\n"));
+        g_assert_nonnull(strstr(out, "tainted: custom configuration parameters specified"));
+    }
 
     /* guestfish and its children (the process group) die at once */
     g_assert_cmpint(kill(-pid, SIGKILL), ==, 0);

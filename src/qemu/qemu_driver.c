@@ -1780,6 +1780,37 @@ qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError 
     return ret;
 }
 
+/*
+ * virDomainGetMessages. FLAGS: VIR_DOMAIN_MESSAGE_DEPRECATION 1, TAINTING 2 (0 = both).
+ * The taints are those of the running definition (libvirt's custom-argv and
+ * custom-hypervisor-feature for the qemu namespace); they go when the domain stops.
+ */
+GPtrArray *
+qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                            GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    GPtrArray *msgs;
+
+    if (!qemuDriverCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    msgs = g_ptr_array_new_with_free_func(g_free);
+    qemuDomainObjLock(obj);
+    if ((!flags || (flags & 2)) && obj->liveDef && qemuDomainObjIsActive(obj)) {
+        const qvirDomainDef *live = obj->liveDef;
+
+        /* libvirt's order of taint flags: custom-argv before custom-hypervisor-feature */
+        if (live->qemuArgs || live->qemuEnv)
+            g_ptr_array_add(msgs, g_strdup("tainted: custom configuration parameters specified"));
+        if (live->qemuCapsAdd || live->qemuCapsDel)
+            g_ptr_array_add(msgs, g_strdup("tainted: hypervisor feature autodetection override"));
+    }
+    qemuDomainObjUnlock(obj);
+    return msgs;
+}
+
 /* ---- hypervisor facts -------------------------------------------------------------- */
 
 unsigned long

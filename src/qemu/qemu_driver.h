@@ -114,6 +114,10 @@ gboolean qvirDriverDomainGetInfo(qvirDriver *drv, const unsigned char *uuid,
 int qvirDriverDomainIsActive(qvirDriver *drv, const unsigned char *uuid, GError **error);
 int qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError **error);
 
+/* virDomainGetMessages: "tainted: ..." lines of a running domain (char*). */
+GPtrArray *qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid,
+                                       unsigned int flags, GError **error);
+
 /* virsh domxml-to-native qemu-argv: FORMAT must be "qemu-argv". */
 char *qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,
                                          unsigned int flags, GError **error);

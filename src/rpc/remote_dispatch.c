@@ -322,6 +322,16 @@ remoteDispatchConnectListDefinedDomains(qvirRemoteCtx *ctx,
 }
 
 gboolean
+remoteDispatchDomainGetMessages(qvirRemoteCtx *ctx, remote_domain_get_messages_args *args,
+                                remote_domain_get_messages_ret *ret, GError **error)
+{
+    return qvirRemoteStringsTake(
+        &ret->msgs.len, &ret->msgs.val,
+        qvirDriverDomainGetMessages(ctx->drv, args->dom.uuid, args->flags, error),
+        REMOTE_DOMAIN_MESSAGES_MAX, REMOTE_DOMAIN_MESSAGES_MAX, "messages", error);
+}
+
+gboolean
 remoteDispatchConnectNumOfDomains(qvirRemoteCtx *ctx, remote_connect_num_of_domains_ret *ret,
                                   GError **error)
 {
