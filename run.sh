@@ -15,6 +15,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   busybox-static linux-image-cloud-amd64 cpio
   virtinst e2fsprogs mount
+  libguestfs-tools
 )
 
 install_missing() {

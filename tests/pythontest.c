@@ -116,6 +116,8 @@ testTransient(void)
 
     assertContains(out, "ok: createXML transient running");
     assertContains(out, "ok: transient gone after destroy");
+    assertContains(out, "ok: autodestroy domain gone with its connection");
+    assertContains(out, "ok: graceful destroy");
 }
 
 static void

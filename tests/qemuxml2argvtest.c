@@ -92,6 +92,11 @@ static const qemuxml2argvCase cases[] = {
     {"disk-floppy-q35", "latest"},
     {"os-bootmenu", "latest"},
     {"os-bootmenu-off", "latest"},
+    /* what libguestfs 1.48's libvirt backend sends, as libvirt 9.0's domxml-to-native has it */
+    {"libguestfs", "latest"},
+    {"libguestfs", "qemu-7.2"},
+    {"serial-unix-bind", "latest"},
+    {"qemu-ns-bad-capability", "latest"},
     {"cpu-custom-audio", "latest"},
     {"cpu-custom-defaults", "latest"},
     {"virtio-serial-net-driver", "latest"},

@@ -51,6 +51,26 @@ QVIR_ENUM_IMPL(qvirDomainLifecycleAction, QVIR_DOMAIN_LIFECYCLE_ACTION_LAST, "de
 
 /* ---- life cycle -------------------------------------------------------------- */
 
+void
+qvirDomainQemuEnvDefFree(qvirDomainQemuEnvDef *env)
+{
+    if (!env)
+        return;
+    g_free(env->name);
+    g_free(env->value);
+    g_free(env);
+}
+
+void
+qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature)
+{
+    if (!feature)
+        return;
+    g_free(feature->name);
+    g_free(feature->policy);
+    g_free(feature);
+}
+
 static void
 qvirDomainDeviceInfoClear(qvirDomainDeviceInfo *info)
 {
@@ -183,6 +203,7 @@ qvirDomainNetDefFree(qvirDomainNetDef *net)
     g_free(net->model);
     g_free(net->driverName);
     g_free(net->txmode);
+    g_clear_pointer(&net->ips, g_ptr_array_unref);
     qvirDomainDeviceInfoClear(&net->info);
     g_free(net);
 }
@@ -208,16 +229,6 @@ qvirDomainDefNew(void)
     def->videos = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainVideoDefFree);
     def->nets = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainNetDefFree);
     return def;
-}
-
-void
-qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature)
-{
-    if (!feature)
-        return;
-    g_free(feature->policy);
-    g_free(feature->name);
-    g_free(feature);
 }
 
 void
@@ -264,6 +275,10 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_free(def->cpuModel);
     g_free(def->cpuFallback);
     g_clear_pointer(&def->cpuFeatures, g_ptr_array_unref);
+    g_clear_pointer(&def->qemuArgs, g_ptr_array_unref);
+    g_clear_pointer(&def->qemuEnv, g_ptr_array_unref);
+    g_clear_pointer(&def->qemuCapsAdd, g_ptr_array_unref);
+    g_clear_pointer(&def->qemuCapsDel, g_ptr_array_unref);
     g_free(def->clockOffset);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);

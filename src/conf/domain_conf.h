@@ -346,10 +346,18 @@ typedef struct {
     qvirDomainDeviceInfo info;
 } qvirDomainMemballoonDef;
 
+/* <interface><ip address= family= prefix=/>: the guest side of user networking */
 typedef struct {
-    char *type;  /* "user" */
-    char *mac;   /* "52:54:00:..."; generated when absent */
-    char *model; /* "virtio", "e1000", ... */
+    char *address; /* in inet_ntop's canonical form */
+    gboolean ipv6;
+    unsigned int prefix; /* 0 = not given */
+} qvirDomainNetIPDef;
+
+typedef struct {
+    char *type;     /* "user" */
+    char *mac;      /* "52:54:00:..."; generated when absent */
+    GPtrArray *ips; /* qvirDomainNetIPDef*; NULL = none */
+    char *model;    /* "virtio", "e1000", ... */
     qvirDomainDeviceInfo info;
     /* virtio only: <driver name= txmode= ioeventfd= event_idx= rx_queue_size= tx_queue_size=> */
     char *driverName; /* "qemu", "vhost"; NULL = absent */
@@ -435,10 +443,21 @@ typedef struct {
     qvirDomainTimerTrack track; /* rtc only */
 } qvirDomainTimerDef;
 
+/* <cpu><feature policy= name=/> */
 typedef struct {
-    char *policy; /* "require", "disable" */
-    char *name;   /* libvirt's feature name, e.g. "lahf_lm" */
+    char *policy; /* "force", "require", "optional", "disable", "forbid" */
+    char *name;   /* the CPUID feature's name */
 } qvirDomainCPUFeature;
+
+/* <qemu:env name= value=/> of libvirt's qemu namespace */
+typedef struct {
+    char *name;
+    char *value; /* NULL: absent (QEMU gets an empty value) */
+} qvirDomainQemuEnvDef;
+
+void qvirDomainQemuEnvDefFree(qvirDomainQemuEnvDef *env);
+
+#define QVIR_DOMAIN_QEMU_NS_HREF "http://libvirt.org/schemas/domain/qemu/1.0"
 
 typedef struct _qvirDomainDef qvirDomainDef;
 
@@ -464,14 +483,12 @@ struct _qvirDomainDef {
     qvirTristateSwitch apic;
     char *cpuMode;  /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
     char *cpuCheck; /* <cpu check=>: "none", "partial", "full"; NULL = absent */
-    char *cpuMigratable; /* <cpu migratable=>: "on", "off"; NULL = absent */
-    char *cpuMatch;      /* custom: <cpu match=>: "exact" (default), "minimum", "strict" */
-    char *cpuModel;      /* custom: <model>NAME</model>, a QEMU CPU model name */
-    char *cpuFallback;   /* custom: <model fallback=>: "allow" (default), "forbid" */
-    /* custom, live XML only: <feature policy= name=/>, the CPU as the accelerator gave it
-     * (qvirDomainCPUFeature*; NULL = none). User XML may not name features. */
-    GPtrArray *cpuFeatures;
-    char *clockOffset;                                 /* "utc", "localtime"; NULL = absent */
+    char *cpuMigratable;    /* <cpu migratable=>: "on", "off"; NULL = absent */
+    char *cpuMatch;         /* custom: <cpu match=>: "exact" (default), "minimum", "strict" */
+    char *cpuModel;         /* custom: <model>NAME</model>, a QEMU CPU model name */
+    char *cpuFallback;      /* custom: <model fallback=>: "allow" (default), "forbid" */
+    GPtrArray *cpuFeatures; /* qvirDomainCPUFeature*, in document order; NULL = none */
+    char *clockOffset;      /* "utc", "localtime"; NULL = absent */
     qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
     unsigned int ntimers;
     qvirTristateBool pmS3;        /* <pm><suspend-to-mem enabled=> */
@@ -500,6 +517,13 @@ struct _qvirDomainDef {
     GPtrArray *channels;                 /* qvirDomainChrDef* (isChannel) */
     GPtrArray *rngs;                     /* qvirDomainRNGDef* */
     int audioId; /* <audio id=N type='none'/>; 0 = absent (QEMU gets audio1, driver none) */
+
+    /* libvirt's qemu namespace (xmlns:qemu=QVIR_DOMAIN_QEMU_NS_HREF): passed to QEMU as
+     * written; a domain using it is tainted. NULL = none. */
+    GPtrArray *qemuArgs;    /* char*: <qemu:commandline><qemu:arg value=/> */
+    GPtrArray *qemuEnv;     /* qvirDomainQemuEnvDef*: <qemu:commandline><qemu:env/> */
+    GPtrArray *qemuCapsAdd; /* char*: <qemu:capabilities><qemu:add capability=/> */
+    GPtrArray *qemuCapsDel; /* char*: <qemu:capabilities><qemu:del capability=/> */
 };
 
 typedef enum {

@@ -554,6 +554,17 @@ qvirDomainNetDefFormat(GString *buf, unsigned int indent, const qvirDomainNetDef
         qvirBufAttr(children, "address", net->mac);
         g_string_append(children, "/>\n");
     }
+    for (guint i = 0; net->ips && i < net->ips->len; i++) {
+        const qvirDomainNetIPDef *ip = g_ptr_array_index(net->ips, i);
+
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<ip");
+        qvirBufAttr(children, "address", ip->address);
+        qvirBufAttr(children, "family", ip->ipv6 ? "ipv6" : "ipv4");
+        if (ip->prefix)
+            qvirBufAttrUInt(children, "prefix", ip->prefix);
+        g_string_append(children, "/>\n");
+    }
     if (net->model) {
         qvirBufIndent(children, ci);
         g_string_append(children, "<model");
@@ -612,7 +623,13 @@ qvirDomainChrDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef
     if (live && chr->isConsole && chr->targetPort == 0 && chr->ptyPath)
         qvirBufAttr(attrs, "tty", chr->ptyPath);
 
-    if (live && chr->ptyPath) {
+    if (chr->sourcePath) {
+        qvirBufIndent(children, ci);
+        g_string_append(children, "<source");
+        qvirBufAttr(children, "mode", chr->sourceMode ? chr->sourceMode : "bind");
+        qvirBufAttr(children, "path", chr->sourcePath);
+        g_string_append(children, "/>\n");
+    } else if (live && chr->ptyPath) {
         qvirBufIndent(children, ci);
         g_string_append(children, "<source");
         qvirBufAttr(children, "path", chr->ptyPath);
@@ -978,6 +995,51 @@ qvirDomainLifecycleFormat(GString *buf, unsigned int indent, const char *name,
     qvirBufTextElement(buf, indent, name, qvirDomainLifecycleActionTypeToString(action));
 }
 
+static gboolean
+qvirDomainDefHasQemuNamespace(const qvirDomainDef *def)
+{
+    return def->qemuArgs || def->qemuEnv || def->qemuCapsAdd || def->qemuCapsDel;
+}
+
+/* libvirt's qemu namespace after <devices>: the command line, then capability overrides. */
+static void
+qvirDomainQemuNamespaceFormat(GString *buf, unsigned int indent, const qvirDomainDef *def)
+{
+    g_autoptr(GString) cmdline = g_string_new(NULL);
+    g_autoptr(GString) caps = g_string_new(NULL);
+
+    for (guint i = 0; def->qemuArgs && i < def->qemuArgs->len; i++) {
+        qvirBufIndent(cmdline, indent + 2);
+        g_string_append(cmdline, "<qemu:arg");
+        qvirBufAttr(cmdline, "value", g_ptr_array_index(def->qemuArgs, i));
+        g_string_append(cmdline, "/>\n");
+    }
+    for (guint i = 0; def->qemuEnv && i < def->qemuEnv->len; i++) {
+        const qvirDomainQemuEnvDef *env = g_ptr_array_index(def->qemuEnv, i);
+
+        qvirBufIndent(cmdline, indent + 2);
+        g_string_append(cmdline, "<qemu:env");
+        qvirBufAttr(cmdline, "name", env->name);
+        qvirBufAttr(cmdline, "value", env->value);
+        g_string_append(cmdline, "/>\n");
+    }
+    qvirBufElementOptional(buf, indent, "qemu:commandline", NULL, cmdline);
+
+    for (guint i = 0; def->qemuCapsAdd && i < def->qemuCapsAdd->len; i++) {
+        qvirBufIndent(caps, indent + 2);
+        g_string_append(caps, "<qemu:add");
+        qvirBufAttr(caps, "capability", g_ptr_array_index(def->qemuCapsAdd, i));
+        g_string_append(caps, "/>\n");
+    }
+    for (guint i = 0; def->qemuCapsDel && i < def->qemuCapsDel->len; i++) {
+        qvirBufIndent(caps, indent + 2);
+        g_string_append(caps, "<qemu:del");
+        qvirBufAttr(caps, "capability", g_ptr_array_index(def->qemuCapsDel, i));
+        g_string_append(caps, "/>\n");
+    }
+    qvirBufElementOptional(buf, indent, "qemu:capabilities", NULL, caps);
+}
+
 void
 qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flags,
                        unsigned int indent)
@@ -992,6 +1054,8 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     qvirBufAttr(buf, "type", qvirDomainVirtTypeTypeToString(def->virtType));
     if (qvirFormatIsLive(flags) && def->id >= 0)
         g_string_append_printf(buf, " id='%d'", def->id);
+    if (qvirDomainDefHasQemuNamespace(def))
+        qvirBufAttr(buf, "xmlns:qemu", QVIR_DOMAIN_QEMU_NS_HREF);
     g_string_append(buf, ">\n");
 
     qvirBufTextElement(buf, ci, "name", def->name);
@@ -1060,6 +1124,7 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     qvirDomainPMFormat(buf, ci, def);
 
     qvirDomainDevicesFormat(buf, ci, def, flags);
+    qvirDomainQemuNamespaceFormat(buf, ci, def);
 
     qvirBufIndent(buf, indent);
     g_string_append(buf, "</domain>\n");

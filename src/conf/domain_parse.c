@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <libxml/parser.h>
@@ -288,8 +289,17 @@ qvirXMLParseChildren(xmlNodePtr node, const qvirChildHandler *handlers, void *op
 
         if (cur->type != XML_ELEMENT_NODE)
             continue;
-        for (size_t i = 0; !cur->ns && handlers[i].name; i++) {
-            if (strcmp(qvirXMLName(cur), handlers[i].name) == 0) {
+        g_autofree char *key = NULL;
+
+        /* elements of libvirt's qemu namespace match handlers named "qemu:LOCAL",
+         * whatever prefix the document binds to it; other namespaces match nothing */
+        if (!cur->ns)
+            key = g_strdup(qvirXMLName(cur));
+        else if (cur->ns->href &&
+                 strcmp((const char *)cur->ns->href, QVIR_DOMAIN_QEMU_NS_HREF) == 0)
+            key = g_strdup_printf("qemu:%s", qvirXMLName(cur));
+        for (size_t i = 0; key && handlers[i].name; i++) {
+            if (strcmp(key, handlers[i].name) == 0) {
                 h = &handlers[i];
                 break;
             }
@@ -1065,24 +1075,15 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 }
 
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},
-    {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse},
-    {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse},
-    {"shareable", qvirDomainDiskShareableParse},
-    {"transient", qvirDomainDiskTransientParse},
-    {"serial", qvirDomainDiskSerialParse},
-    {"geometry", qvirDomainDiskGeometryParse},
-    {"iotune", qvirDomainDiskIotuneParse},
-    {"blockio", qvirDomainDiskBlockIOParse},
-    {"wwn", qvirDomainDiskWWNParse},
-    {"vendor", qvirDomainDiskVendorParse},
-    {"product", qvirDomainDiskProductParse},
-    {"boot", qvirDomainDiskBootParse},
-    {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},
-    {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},       {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse},   {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},   {"shareable", qvirDomainDiskShareableParse},
+    {"transient", qvirDomainDiskTransientParse}, {"serial", qvirDomainDiskSerialParse},
+    {"geometry", qvirDomainDiskGeometryParse},   {"iotune", qvirDomainDiskIotuneParse},
+    {"blockio", qvirDomainDiskBlockIOParse},     {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},       {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},           {"alias", qvirDomainDiskAliasParse},
+    {"address", qvirDomainDiskAddressParse},     {NULL, NULL},
 };
 
 static gboolean
@@ -1412,14 +1413,30 @@ qvirDomainInputParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
 static gboolean
 qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"path", NULL};
+    static const char *const attrs[] = {"mode", "path", NULL};
+    static const char *const modes[] = {"bind", "connect", NULL};
     qvirInfoOnly *io = opaque;
     qvirDomainChrDef *chr = io->dev;
     g_autofree char *path = NULL;
+    g_autofree char *mode = NULL;
 
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
         return FALSE;
     path = qvirXMLPropString(node, "path");
+    /* a UNIX socket: QEMU listens on it (bind, the default) or connects to it */
+    if (strcmp(chr->type, "unix") == 0) {
+        if (chr->sourcePath)
+            return qvirXMLDuplicate(node, error);
+        if (!path || !*path || strlen(path) >= 108) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Missing or invalid source path attribute for char device");
+            return FALSE;
+        }
+        chr->sourceMode = g_steal_pointer(&mode);
+        chr->sourcePath = g_steal_pointer(&path);
+        return TRUE;
+    }
     /* The pty is allocated at start-up: only live XML keeps it. */
     if (qvirParseIsLive(flags) && path) {
         g_free(chr->ptyPath);
@@ -1485,16 +1502,23 @@ qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigne
                    GError **error)
 {
     static const char *const attrs[] = {"type", "tty", NULL};
-    static const char *const types[] = {"pty", NULL};
+    static const char *const types[] = {"pty", "unix", NULL};
     qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
     qvirInfoOnly io = {&chr->info, chr};
 
     chr->isConsole = isConsole;
     chr->targetPort = -1;
     g_ptr_array_add(list, chr);
-    return qvirXMLCheckAttrs(node, attrs, error) &&
-           qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) &&
-           qvirXMLParseChildren(node, qvirDomainChrChildren, &io, flags, NULL, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        !qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) ||
+        !qvirXMLParseChildren(node, qvirDomainChrChildren, &io, flags, NULL, error))
+        return FALSE;
+    if (strcmp(chr->type, "unix") == 0 && !chr->sourcePath) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Missing source path attribute for char device");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -1914,14 +1938,71 @@ qvirDomainNetDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
            qvirXMLPropUInt(node, "tx_queue_size", 10, G_MAXINT, FALSE, &net->txQueueSize, error);
 }
 
+static void
+qvirDomainNetIPDefFree(gpointer data)
+{
+    qvirDomainNetIPDef *ip = data;
+
+    g_free(ip->address);
+    g_free(ip);
+}
+
+/* <ip address= [family=] [prefix=]/>, with libvirt's parse errors. */
+static gboolean
+qvirDomainNetIPParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"address", "family", "prefix", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainNetDef *net = io->dev;
+    g_autofree char *address = NULL;
+    g_autofree char *family = NULL;
+    g_autofree char *prefix = NULL;
+    unsigned char bin[sizeof(struct in6_addr)];
+    char text[INET6_ADDRSTRLEN];
+    qvirDomainNetIPDef *ip;
+    int af;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (!(address = qvirXMLPropString(node, "address"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Missing required address in <ip>");
+        return FALSE;
+    }
+    family = qvirXMLPropString(node, "family");
+    if (g_strcmp0(family, "ipv4") == 0)
+        af = AF_INET;
+    else if (g_strcmp0(family, "ipv6") == 0)
+        af = AF_INET6;
+    else
+        af = strchr(address, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(af, address, bin) != 1 || !inet_ntop(af, bin, text, sizeof(text))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Invalid address '%s' in <ip>", address);
+        return FALSE;
+    }
+    ip = g_new0(qvirDomainNetIPDef, 1);
+    if (!net->ips)
+        net->ips = g_ptr_array_new_with_free_func(qvirDomainNetIPDefFree);
+    g_ptr_array_add(net->ips, ip);
+    ip->address = g_strdup(text);
+    ip->ipv6 = af == AF_INET6;
+    if ((prefix = qvirXMLPropString(node, "prefix"))) {
+        unsigned long long val;
+
+        if (!qvirStrToUInt(prefix, 10, ip->ipv6 ? 128 : 32, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Invalid prefix value '%s' in <ip>",
+                        prefix);
+            return FALSE;
+        }
+        ip->prefix = val;
+    }
+    return TRUE;
+}
+
 static const qvirChildHandler qvirDomainNetChildren[] = {
-    {"mac", qvirDomainNetMacParse},
-    {"model", qvirDomainNetModelParse},
-    {"driver", qvirDomainNetDriverParse},
-    {"boot", qvirInfoOnlyBootParse},
-    {"alias", qvirInfoOnlyAliasParse},
-    {"address", qvirInfoOnlyAddressParse},
-    {NULL, NULL},
+    {"mac", qvirDomainNetMacParse},        {"ip", qvirDomainNetIPParse},
+    {"model", qvirDomainNetModelParse},    {"driver", qvirDomainNetDriverParse},
+    {"boot", qvirInfoOnlyBootParse},       {"alias", qvirInfoOnlyAliasParse},
+    {"address", qvirInfoOnlyAddressParse}, {NULL, NULL},
 };
 
 static gboolean
@@ -2517,28 +2598,48 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
-/* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; nothing else inside. */
+/* <feature policy= name=/>: the name becomes part of a -cpu argument. */
 static gboolean
 qvirDomainCPUFeatureParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
 {
     static const char *const attrs[] = {"policy", "name", NULL};
-    static const char *const policies[] = {"require", "disable", NULL};
-    g_autofree char *policy = NULL;
-    g_autofree char *name = NULL;
+    static const char *const policies[] = {"force",   "require", "optional",
+                                           "disable", "forbid",  NULL};
+    g_autoptr(GError) err = NULL;
+    qvirDomainCPUFeature *feature = g_new0(qvirDomainCPUFeature, 1);
 
+    if (!def->cpuFeatures)
+        def->cpuFeatures = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainCPUFeatureFree);
+    g_ptr_array_add(def->cpuFeatures, feature);
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
-        !qvirXMLPropChoice(node, "policy", policies, TRUE, &policy, error))
+        !qvirXMLPropChoice(node, "policy", policies, FALSE, &feature->policy, error))
         return FALSE;
-    if (!(name = qvirXMLPropString(node, "name")) || !*name) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing CPU feature name");
+    if (!(feature->name = qvirXMLPropString(node, "name"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Missing CPU feature name");
         return FALSE;
     }
-    qvirDomainCPUFeatureUpdate(def, name, policy);
+    if (!*feature->name ||
+        strspn(feature->name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(feature->name)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid CPU feature name '%s'",
+                    feature->name);
+        return FALSE;
+    }
+    for (guint i = 0; i + 1 < def->cpuFeatures->len; i++) {
+        const qvirDomainCPUFeature *other = g_ptr_array_index(def->cpuFeatures, i);
+
+        if (strcmp(other->name, feature->name) == 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "CPU feature '%s' specified more than once", feature->name);
+            return FALSE;
+        }
+    }
+    if (!feature->policy)
+        feature->policy = g_strdup("require");
     return TRUE;
 }
 
-/* <cpu ...><model fallback=>NAME</model></cpu> of a custom CPU; in live XML also the
- * features the accelerator added or took away. */
+/* <cpu ...><model fallback=>NAME</model><feature/>...</cpu> of a custom CPU; in live XML the
+ * features are the ones the accelerator added or took away. */
 static gboolean
 qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, unsigned int flags, GError **error)
 {
@@ -2553,7 +2654,7 @@ qvirDomainCPUModelParse(xmlNodePtr cpu, qvirDomainDef *def, unsigned int flags, 
             model = cur;
             continue;
         }
-        if (qvirXMLIsElement(cur, "feature") && qvirParseIsLive(flags)) {
+        if (qvirXMLIsElement(cur, "feature")) {
             if (!qvirDomainCPUFeatureParse(cur, def, error))
                 return FALSE;
             continue;
@@ -2898,7 +2999,130 @@ qvirDomainDevicesParseState(xmlNodePtr node, void *opaque, unsigned int flags, G
     return qvirDomainDevicesParse(node, st->def, flags, error);
 }
 
+/* ---- libvirt's qemu namespace -------------------------------------------------------- */
+
+static gboolean
+qvirDomainQemuArgParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"value", NULL};
+    qvirDomainDef *def = opaque;
+    g_autofree char *value = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (!(value = qvirXMLPropString(node, "value"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "No qemu command-line argument specified");
+        return FALSE;
+    }
+    if (!def->qemuArgs)
+        def->qemuArgs = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(def->qemuArgs, g_steal_pointer(&value));
+    return TRUE;
+}
+
+/* libvirt's rules: the name goes into QEMU's environment as NAME=VALUE */
+static gboolean
+qvirDomainQemuEnvParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"name", "value", NULL};
+    qvirDomainDef *def = opaque;
+    qvirDomainQemuEnvDef *env;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    env = g_new0(qvirDomainQemuEnvDef, 1);
+    if (!def->qemuEnv)
+        def->qemuEnv = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainQemuEnvDefFree);
+    g_ptr_array_add(def->qemuEnv, env);
+    env->name = qvirXMLPropString(node, "name");
+    env->value = qvirXMLPropString(node, "value");
+    if (!env->name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "No qemu environment name specified");
+        return FALSE;
+    }
+    if (!g_ascii_isalpha(env->name[0]) && env->name[0] != '_') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "Invalid environment name, it must begin with a letter or underscore");
+        return FALSE;
+    }
+    if (strspn(env->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+        strlen(env->name)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "Invalid environment name, it must contain only alphanumerics and underscore");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static const qvirChildHandler qvirDomainQemuCommandlineChildren[] = {
+    {"qemu:arg", qvirDomainQemuArgParse},
+    {"qemu:env", qvirDomainQemuEnvParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainQemuCommandlineParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    return qvirXMLCheckAttrs(node, NULL, error) &&
+           qvirXMLParseChildren(node, qvirDomainQemuCommandlineChildren, st->def, flags, NULL,
+                                error);
+}
+
+static gboolean
+qvirDomainQemuCapParse(xmlNodePtr node, GPtrArray **list, GError **error)
+{
+    static const char *const attrs[] = {"capability", NULL};
+    g_autofree char *name = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (!(name = qvirXMLPropString(node, "capability"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "missing capability name");
+        return FALSE;
+    }
+    if (!*list)
+        *list = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(*list, g_steal_pointer(&name));
+    return TRUE;
+}
+
+static gboolean
+qvirDomainQemuCapAddParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    return qvirDomainQemuCapParse(node, &def->qemuCapsAdd, error);
+}
+
+static gboolean
+qvirDomainQemuCapDelParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDef *def = opaque;
+    return qvirDomainQemuCapParse(node, &def->qemuCapsDel, error);
+}
+
+static const qvirChildHandler qvirDomainQemuCapabilitiesChildren[] = {
+    {"qemu:add", qvirDomainQemuCapAddParse},
+    {"qemu:del", qvirDomainQemuCapDelParse},
+    {NULL, NULL},
+};
+
+static gboolean
+qvirDomainQemuCapabilitiesParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainParseState *st = opaque;
+
+    return qvirXMLCheckAttrs(node, NULL, error) &&
+           qvirXMLParseChildren(node, qvirDomainQemuCapabilitiesChildren, st->def, flags, NULL,
+                                error);
+}
+
 static const qvirChildHandler qvirDomainChildren[] = {
+    {"qemu:commandline", qvirDomainQemuCommandlineParse},
+    {"qemu:capabilities", qvirDomainQemuCapabilitiesParse},
     {"name", qvirDomainNameParseState},
     {"uuid", qvirDomainUUIDParse},
     {"title", qvirDomainTitleParse},
@@ -2990,6 +3214,8 @@ qvirDomainChrAssignDefaults(qvirDomainDef *def)
             ser->type = g_strdup(con->type);
             ser->targetPort = -1;
             ser->ptyPath = g_strdup(con->ptyPath);
+            ser->sourceMode = g_strdup(con->sourceMode);
+            ser->sourcePath = g_strdup(con->sourcePath);
             ser->info.alias = g_strdup(con->info.alias);
             g_ptr_array_add(def->serials, ser);
         }

@@ -434,6 +434,37 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
 
 /* ---- the rest of the definition ------------------------------------------------------ */
 
+/* What QEMU's user networking takes (libvirt's rules): one address of each family, an IPv4
+ * prefix of 4-27 bits, an IPv6 prefix of 64. */
+static gboolean
+qvirDomainNetIPsValidate(const qvirDomainNetDef *net, GError **error)
+{
+    gboolean have4 = FALSE, have6 = FALSE;
+
+    for (guint i = 0; net->ips && i < net->ips->len; i++) {
+        const qvirDomainNetIPDef *ip = g_ptr_array_index(net->ips, i);
+        gboolean *seen = ip->ipv6 ? &have6 : &have4;
+
+        if (*seen) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Only one %s address per interface is allowed", ip->ipv6 ? "IPv6" : "IPv4");
+            return FALSE;
+        }
+        *seen = TRUE;
+        if (!ip->ipv6 && ip->prefix > 0 && (ip->prefix < 4 || ip->prefix > 27)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "invalid prefix, must be in range of 4-27");
+            return FALSE;
+        }
+        if (ip->ipv6 && ip->prefix && ip->prefix != 64) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported IPv6 address prefix='%u' - must be 64", ip->prefix);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* libvirt keeps <driver> of an interface for virtio models only; queue sizes are powers of 2. */
 static gboolean
 qvirDomainNetsValidate(const qvirDomainDef *def, GError **error)
@@ -450,6 +481,8 @@ qvirDomainNetsValidate(const qvirDomainDef *def, GError **error)
                         net->mac ? net->mac : "");
             return FALSE;
         }
+        if (!qvirDomainNetIPsValidate(net, error))
+            return FALSE;
         if (net->rxQueueSize && (net->rxQueueSize & (net->rxQueueSize - 1))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "rx_queue_size has to be a power of two");
@@ -643,12 +676,6 @@ qvirDomainBootValidate(const qvirDomainDef *def, GError **error)
     if (def->os.rtSet && (def->os.rtDelay < -1 || def->os.rtDelay > 65535)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "invalid value for rebootTimeout, must be in range [-1,65535]");
-        return FALSE;
-    }
-    if (def->os.useserial == QVIR_TRISTATE_BOOL_YES) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "<bios useserial='yes'/> (the serial graphics adapter) is not supported by "
-                    "qvirt");
         return FALSE;
     }
     return TRUE;

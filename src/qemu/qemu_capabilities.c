@@ -16,7 +16,7 @@
 #include "util/virfile.h"
 
 /* Bump when the cache entry's layout changes. */
-#define QEMU_CAPS_CACHE_FORMAT 1
+#define QEMU_CAPS_CACHE_FORMAT 2
 
 QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST, "blockdev", "drive-cache-directsync", "drive-cache-unsafe",
                "disk-write-cache", "aio-io-uring", "drive-discard", "drive-detect-zeroes",
@@ -29,6 +29,7 @@ typedef struct {
     char *name;
     char *alias;
     gboolean isDefault;
+    unsigned int maxCpus; /* query-machines' cpu-max; 0 if unknown */
 } qemuCapsMachine;
 
 struct _qemuCaps {
@@ -36,7 +37,9 @@ struct _qemuCaps {
     char *package;
     unsigned int version;
     gboolean flags[QEMU_CAPS_LAST];
-    GPtrArray *machines; /* qemuCapsMachine* */
+    GPtrArray *machines;  /* qemuCapsMachine* */
+    char *arch;           /* query-target; NULL in data files that predate it */
+    GPtrArray *cpuModels; /* qemuCapsCPUModel*, in QEMU's order */
     /* identity of the binary the set was probed from, for the cache */
     gint64 binarySize;
     gint64 binaryMtime;
@@ -45,6 +48,16 @@ struct _qemuCaps {
 };
 
 static guint qemuCapsProbes;
+
+static void
+qemuCapsCPUModelFree(gpointer data)
+{
+    qemuCapsCPUModel *m = data;
+
+    g_free(m->name);
+    g_free(m->vendor);
+    g_free(m);
+}
 
 static void
 qemuCapsMachineFree(gpointer data)
@@ -62,6 +75,7 @@ qemuCapsNew(void)
     qemuCaps *caps = g_new0(qemuCaps, 1);
 
     caps->machines = g_ptr_array_new_with_free_func(qemuCapsMachineFree);
+    caps->cpuModels = g_ptr_array_new_with_free_func(qemuCapsCPUModelFree);
     return caps;
 }
 
@@ -74,6 +88,8 @@ qemuCapsFree(qemuCaps *caps)
     g_free(caps->package);
     g_free(caps->prober);
     g_ptr_array_unref(caps->machines);
+    g_ptr_array_unref(caps->cpuModels);
+    g_free(caps->arch);
     g_free(caps);
 }
 
@@ -117,15 +133,74 @@ qemuCapsProbeCounter(void)
     return g_atomic_int_get(&qemuCapsProbes);
 }
 
+const char *
+qemuCapsGetArch(const qemuCaps *caps)
+{
+    return caps->arch ? caps->arch : "x86_64";
+}
+
 static void
-qemuCapsAddMachine(qemuCaps *caps, const char *name, const char *alias, gboolean isDefault)
+qemuCapsAddMachine(qemuCaps *caps, const char *name, const char *alias, gboolean isDefault,
+                   unsigned int maxCpus)
 {
     qemuCapsMachine *m = g_new0(qemuCapsMachine, 1);
 
     m->name = g_strdup(name);
     m->alias = g_strdup(alias);
     m->isDefault = isDefault;
+    m->maxCpus = maxCpus;
     g_ptr_array_add(caps->machines, m);
+}
+
+static qemuCapsMachine *
+qemuCapsFindMachine(const qemuCaps *caps, const char *canonical)
+{
+    for (guint i = 0; canonical && i < caps->machines->len; i++) {
+        qemuCapsMachine *m = g_ptr_array_index(caps->machines, i);
+
+        if (strcmp(m->name, canonical) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+const char *
+qemuCapsGetDefaultMachine(const qemuCaps *caps)
+{
+    for (guint i = 0; i < caps->machines->len; i++) {
+        qemuCapsMachine *m = g_ptr_array_index(caps->machines, i);
+
+        if (m->isDefault)
+            return m->name;
+    }
+    return NULL;
+}
+
+unsigned int
+qemuCapsGetMachineMaxCpus(const qemuCaps *caps, const char *machine)
+{
+    qemuCapsMachine *m = qemuCapsFindMachine(caps, qemuCapsGetCanonicalMachine(caps, machine));
+
+    return m ? m->maxCpus : 0;
+}
+
+const GPtrArray *
+qemuCapsGetCPUModels(const qemuCaps *caps)
+{
+    return caps->cpuModels;
+}
+
+static void
+qemuCapsAddCPUModel(qemuCaps *caps, const char *name, gboolean usable, gboolean deprecated,
+                    const char *vendor)
+{
+    qemuCapsCPUModel *m = g_new0(qemuCapsCPUModel, 1);
+
+    m->name = g_strdup(name);
+    m->usable = usable;
+    m->deprecated = deprecated;
+    m->vendor = g_strdup(vendor);
+    g_ptr_array_add(caps->cpuModels, m);
 }
 
 const char *
@@ -159,7 +234,7 @@ qemuCapsStripMachineAliases(qemuCaps *caps)
         g_autofree char *alias = g_steal_pointer(&m->alias);
 
         if (alias)
-            qemuCapsAddMachine(caps, alias, NULL, FALSE);
+            qemuCapsAddMachine(caps, alias, NULL, FALSE, m->maxCpus);
     }
 }
 
@@ -217,6 +292,36 @@ qemuCapsFormatJSON(const qemuCaps *caps)
         if (m->isDefault) {
             json_builder_set_member_name(b, "default");
             json_builder_add_boolean_value(b, TRUE);
+        }
+        if (m->maxCpus) {
+            json_builder_set_member_name(b, "maxCpus");
+            json_builder_add_int_value(b, m->maxCpus);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+
+    if (caps->arch) {
+        json_builder_set_member_name(b, "arch");
+        json_builder_add_string_value(b, caps->arch);
+    }
+    json_builder_set_member_name(b, "cpuModels");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < caps->cpuModels->len; i++) {
+        qemuCapsCPUModel *m = g_ptr_array_index(caps->cpuModels, i);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, m->name);
+        json_builder_set_member_name(b, "usable");
+        json_builder_add_boolean_value(b, m->usable);
+        if (m->deprecated) {
+            json_builder_set_member_name(b, "deprecated");
+            json_builder_add_boolean_value(b, TRUE);
+        }
+        if (m->vendor) {
+            json_builder_set_member_name(b, "vendor");
+            json_builder_add_string_value(b, m->vendor);
         }
         json_builder_end_object(b);
     }
@@ -293,10 +398,39 @@ qemuCapsParseJSON(const char *data, gsize len, const char *path, GError **error)
                 continue;
             qemuCapsAddMachine(caps, json_object_get_string_member(m, "name"),
                                json_object_get_string_member_with_default(m, "alias", NULL),
-                               json_object_get_boolean_member_with_default(m, "default", FALSE));
+                               json_object_get_boolean_member_with_default(m, "default", FALSE),
+                               json_object_get_int_member_with_default(m, "maxCpus", 0));
+        }
+    }
+    caps->arch = g_strdup(json_object_get_string_member_with_default(obj, "arch", NULL));
+    if (json_object_has_member(obj, "cpuModels")) {
+        JsonArray *models = json_object_get_array_member(obj, "cpuModels");
+
+        for (guint i = 0; models && i < json_array_get_length(models); i++) {
+            JsonObject *m = json_array_get_object_element(models, i);
+            const char *name =
+                m ? json_object_get_string_member_with_default(m, "name", NULL) : NULL;
+
+            if (!name)
+                continue;
+            qemuCapsAddCPUModel(caps, name,
+                                json_object_get_boolean_member_with_default(m, "usable", FALSE),
+                                json_object_get_boolean_member_with_default(m, "deprecated", FALSE),
+                                json_object_get_string_member_with_default(m, "vendor", NULL));
         }
     }
     return g_steal_pointer(&caps);
+}
+
+qemuCaps *
+qemuCapsCopy(const qemuCaps *caps)
+{
+    g_autofree char *json = qemuCapsFormatJSON(caps);
+    qemuCaps *copy = qemuCapsParseJSON(json, strlen(json), "(copy)", NULL);
+
+    /* our own output always parses back */
+    g_assert(copy != NULL);
+    return copy;
 }
 
 qemuCaps *
@@ -332,7 +466,8 @@ static const char *const qemuCapsProbeCommands[] = {
     "{\"execute\":\"query-command-line-options\",\"arguments\":{\"option\":\"machine\"},"
     "\"id\":\"machineopts\"}",
     "{\"execute\":\"query-kvm\",\"id\":\"kvm\"}",
-    "{\"execute\":\"quit\",\"id\":\"quit\"}",
+    "{\"execute\":\"query-target\",\"id\":\"target\"}",
+    "{\"execute\":\"query-cpu-definitions\",\"id\":\"cpudefs\"}",
 };
 
 /* QOM type -> flag */
@@ -412,7 +547,8 @@ qemuCapsProcessMachines(qemuCaps *caps, GHashTable *replies)
         if (strcmp(name, "none") == 0)
             continue;
         qemuCapsAddMachine(caps, name, json_object_get_string_member_with_default(m, "alias", NULL),
-                           json_object_get_boolean_member_with_default(m, "is-default", FALSE));
+                           json_object_get_boolean_member_with_default(m, "is-default", FALSE),
+                           json_object_get_int_member_with_default(m, "cpu-max", 0));
     }
     /* QEMU lists machines in hash order; sort so the file is stable. */
     g_ptr_array_sort(caps->machines, qemuCapsMachineCompare);
@@ -624,6 +760,66 @@ qemuCapsCollectReplies(const char *out, GError **error)
     return g_steal_pointer(&replies);
 }
 
+/*
+ * libvirt's vendor names for the CPUID vendor strings QEMU models carry. QEMU's generic
+ * models borrow a vendor string, but they stand for no vendor's CPU and libvirt lists them
+ * with vendor 'unknown': so do we.
+ */
+static const char *
+qemuCapsCPUVendorName(const char *model, const char *cpuid)
+{
+    static const char *const generic[] = {"qemu64",  "qemu32",   "kvm64",    "kvm32",
+                                          "pentium", "pentium2", "pentium3", "486"};
+    static const struct {
+        const char *cpuid;
+        const char *name;
+    } vendors[] = {
+        {"GenuineIntel", "Intel"},
+        {"AuthenticAMD", "AMD"},
+        {"HygonGenuine", "Hygon"},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(generic); i++) {
+        if (strcmp(model, generic[i]) == 0)
+            return NULL;
+    }
+    for (size_t i = 0; cpuid && i < G_N_ELEMENTS(vendors); i++) {
+        if (strcmp(cpuid, vendors[i].cpuid) == 0)
+            return vendors[i].name;
+    }
+    return NULL;
+}
+
+static void
+qemuCapsProcessCPUModels(qemuCaps *caps, GHashTable *replies)
+{
+    JsonArray *arr = qemuCapsReplyReturnArray(replies, "cpudefs");
+
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        JsonObject *d = json_array_get_object_element(arr, i);
+        const char *name = d ? json_object_get_string_member_with_default(d, "name", NULL) : NULL;
+        g_autofree char *id = NULL;
+        JsonObject *exp, *model, *props;
+        JsonArray *missing;
+        const char *vendor = NULL;
+
+        if (!name || !json_object_get_string_member_with_default(d, "alias-of", NULL))
+            continue;
+        id = g_strdup_printf("cpu:%s", name);
+        if ((exp = qemuCapsReplyReturnObject(replies, id)) &&
+            (model = json_object_get_object_member(exp, "model")) &&
+            json_object_has_member(model, "props") &&
+            (props = json_object_get_object_member(model, "props")))
+            vendor = json_object_get_string_member_with_default(props, "vendor", NULL);
+        missing = json_object_has_member(d, "unavailable-features")
+                      ? json_object_get_array_member(d, "unavailable-features")
+                      : NULL;
+        qemuCapsAddCPUModel(caps, name, !missing || json_array_get_length(missing) == 0,
+                            json_object_get_boolean_member_with_default(d, "deprecated", FALSE),
+                            qemuCapsCPUVendorName(name, vendor));
+    }
+}
+
 static gboolean
 qemuCapsStatBinary(const char *binary, gint64 *size, gint64 *mtime, GError **error)
 {
@@ -689,40 +885,82 @@ qemuCapsSessionWait(GSocket *sock, GString *pending, GString *transcript, const 
     }
 }
 
+static gboolean
+qemuCapsSessionCommand(GSocket *sock, GString *pending, GString *transcript, const char *cmd,
+                       const char *id, GError **error)
+{
+    g_autofree char *line = g_strdup_printf("%s\n", cmd);
+    gsize off = 0;
+    gsize len = strlen(line);
+
+    while (off < len) {
+        gssize n = g_socket_send(sock, line + off, len - off, NULL, error);
+
+        if (n < 0)
+            return FALSE;
+        off += n;
+    }
+    return qemuCapsSessionWait(sock, pending, transcript, id, error);
+}
+
+/* The unversioned CPU models (QEMU's aliases of "NAME-vN"), the names libvirt lists. */
+static GPtrArray *
+qemuCapsCPUDefinitionNames(const char *transcript)
+{
+    g_autoptr(GHashTable) replies = qemuCapsCollectReplies(transcript, NULL);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *arr = replies ? qemuCapsReplyReturnArray(replies, "cpudefs") : NULL;
+
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        JsonObject *d = json_array_get_object_element(arr, i);
+        const char *name = d ? json_object_get_string_member_with_default(d, "name", NULL) : NULL;
+
+        if (name && json_object_get_string_member_with_default(d, "alias-of", NULL))
+            g_ptr_array_add(names, g_strdup(name));
+    }
+    return names;
+}
+
 /*
  * One command at a time over a socketpair: QEMU may exit early (not QEMU, wrong
  * options) without SIGPIPE-ing us, a slow reader cannot make QEMU drop output it still
- * has buffered when "quit" arrives, and a hung binary hits the socket timeout.
+ * has buffered when "quit" arrives, and a hung binary hits the socket timeout. After the
+ * fixed commands, each CPU model is expanded to learn its vendor.
  */
 static gboolean
 qemuCapsRunSession(GSocket *sock, GString *transcript, GError **error)
 {
     g_autoptr(GString) pending = g_string_new(NULL);
+    g_autoptr(GPtrArray) models = NULL;
+    g_autoptr(GError) quitErr = NULL;
 
     if (!qemuCapsSessionWait(sock, pending, transcript, NULL, error))
         return FALSE;
     for (size_t i = 0; i < G_N_ELEMENTS(qemuCapsProbeCommands); i++) {
-        g_autofree char *cmd = g_strdup_printf("%s\n", qemuCapsProbeCommands[i]);
-        g_autofree char *id = NULL;
+        const char *cmd = qemuCapsProbeCommands[i];
         const char *idp = strstr(cmd, "\"id\":\"");
-        gsize off = 0;
+        g_autofree char *id = NULL;
 
         g_assert(idp);
         id = g_strndup(idp + 6, strchr(idp + 6, '"') - (idp + 6));
-        while (off < strlen(cmd)) {
-            gssize n = g_socket_send(sock, cmd + off, strlen(cmd) - off, NULL, error);
-
-            if (n < 0)
-                return FALSE;
-            off += n;
-        }
-        if (!qemuCapsSessionWait(sock, pending, transcript, id, error)) {
-            /* QEMU may close right after answering quit */
-            if (strcmp(id, "quit") == 0)
-                return TRUE;
+        if (!qemuCapsSessionCommand(sock, pending, transcript, cmd, id, error))
             return FALSE;
-        }
     }
+    models = qemuCapsCPUDefinitionNames(transcript->str);
+    for (guint i = 0; i < models->len; i++) {
+        const char *name = g_ptr_array_index(models, i);
+        g_autofree char *id = g_strdup_printf("cpu:%s", name);
+        g_autofree char *cmd = g_strdup_printf(
+            "{\"execute\":\"query-cpu-model-expansion\",\"arguments\":{\"type\":\"full\","
+            "\"model\":{\"name\":\"%s\"}},\"id\":\"%s\"}",
+            name, id);
+
+        if (!qemuCapsSessionCommand(sock, pending, transcript, cmd, id, error))
+            return FALSE;
+    }
+    /* QEMU may close right after answering quit */
+    qemuCapsSessionCommand(sock, pending, transcript, "{\"execute\":\"quit\",\"id\":\"quit\"}",
+                           "quit", &quitErr);
     return TRUE;
 }
 
@@ -813,6 +1051,13 @@ qemuCapsProbe(const char *binary, GError **error)
     qemuCapsProcessMachineOptions(caps, replies);
     qemuCapsProcessDiskProps(caps, replies);
     qemuCapsProcessKVM(caps, replies);
+    qemuCapsProcessCPUModels(caps, replies);
+    {
+        JsonObject *target = qemuCapsReplyReturnObject(replies, "target");
+
+        if (target)
+            caps->arch = g_strdup(json_object_get_string_member_with_default(target, "arch", NULL));
+    }
     /* Every QEMU new enough to speak QMP with schema introspection has these two. */
     caps->flags[QEMU_CAPS_VNC] = g_hash_table_contains(replies, "schema");
     caps->flags[QEMU_CAPS_SECCOMP_SANDBOX] = g_hash_table_contains(replies, "schema");

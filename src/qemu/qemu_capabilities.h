@@ -63,6 +63,26 @@ const char *qemuCapsGetCanonicalMachine(const qemuCaps *caps, const char *machin
  */
 void qemuCapsStripMachineAliases(qemuCaps *caps);
 
+/* The binary's target architecture ("x86_64" for data that does not record one). */
+const char *qemuCapsGetArch(const qemuCaps *caps);
+/* The machine QEMU picks when none is given (canonical name); NULL if none is marked. */
+const char *qemuCapsGetDefaultMachine(const qemuCaps *caps);
+/* query-machines' cpu-max of MACHINE (alias or canonical); 0 if unknown. */
+unsigned int qemuCapsGetMachineMaxCpus(const qemuCaps *caps, const char *machine);
+
+/* A named CPU model as QEMU lists it under its accelerator at probe time (TCG). */
+typedef struct {
+    char *name;
+    gboolean usable; /* no unavailable features */
+    gboolean deprecated;
+    char *vendor; /* "Intel", "AMD", "Hygon"; NULL if none */
+} qemuCapsCPUModel;
+/* qemuCapsCPUModel*, in QEMU's order. */
+const GPtrArray *qemuCapsGetCPUModels(const qemuCaps *caps);
+
+/* A private copy (for per-domain overrides). */
+qemuCaps *qemuCapsCopy(const qemuCaps *caps);
+
 /* Our own JSON format (tests/qemucapsdata/NAME.json). */
 qemuCaps *qemuCapsLoadFile(const char *path, GError **error);
 char *qemuCapsFormatJSON(const qemuCaps *caps);

@@ -329,6 +329,9 @@ qemuBuildMachine(qemuBuildCtx *ctx)
     g_string_append(buf, ",dump-guest-core=off");
     if (ctx->json)
         g_string_append(buf, ",memory-backend=pc.ram");
+    /* x86 firmware then writes its console to the serial port (libvirt's useserial) */
+    if (ctx->def->os.useserial == QVIR_TRISTATE_BOOL_YES)
+        g_string_append(buf, ",graphics=off");
     if ((hpet = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_HPET)) &&
         hpet->present != QVIR_TRISTATE_BOOL_ABSENT &&
         qemuCapsGet(ctx->caps, QEMU_CAPS_MACHINE_HPET))
@@ -352,13 +355,25 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         model = "max";
     else if (g_strcmp0(mode, "custom") == 0 && ctx->def->cpuModel)
         model = ctx->def->cpuModel;
-    /* QEMU 7.2's migratable property of the host and max models */
-    if (ctx->def->cpuMigratable &&
-        (g_strcmp0(mode, "host-passthrough") == 0 || g_strcmp0(mode, "maximum") == 0)) {
-        qemuBuildArgf(ctx, "-cpu", "%s,migratable=%s", model, ctx->def->cpuMigratable);
-        return;
+    {
+        g_autoptr(GString) buf = g_string_new(model);
+
+        /* QEMU 7.2's migratable property of the host and max models */
+        if (ctx->def->cpuMigratable &&
+            (g_strcmp0(mode, "host-passthrough") == 0 || g_strcmp0(mode, "maximum") == 0))
+            g_string_append_printf(buf, ",migratable=%s", ctx->def->cpuMigratable);
+        /* as libvirt: force/require turn a feature on, disable/forbid off; optional
+         * leaves QEMU's choice */
+        for (guint i = 0; ctx->def->cpuFeatures && i < ctx->def->cpuFeatures->len; i++) {
+            const qvirDomainCPUFeature *f = g_ptr_array_index(ctx->def->cpuFeatures, i);
+
+            if (strcmp(f->policy, "force") == 0 || strcmp(f->policy, "require") == 0)
+                g_string_append_printf(buf, ",%s=on", f->name);
+            else if (strcmp(f->policy, "disable") == 0 || strcmp(f->policy, "forbid") == 0)
+                g_string_append_printf(buf, ",%s=off", f->name);
+        }
+        qemuBuildArgPair(ctx, "-cpu", buf->str);
     }
-    qemuBuildArgPair(ctx, "-cpu", model);
 }
 
 static void
@@ -1048,6 +1063,20 @@ qemuBuildNets(qemuBuildCtx *ctx, GError **error)
         }
         netdev = json_object_new();
         json_object_set_string_member(netdev, "type", "user");
+        for (guint j = 0; net->ips && j < net->ips->len; j++) {
+            const qvirDomainNetIPDef *ip = g_ptr_array_index(net->ips, j);
+
+            if (ip->ipv6) {
+                json_object_set_string_member(netdev, "ipv6-prefix", ip->address);
+                if (ip->prefix)
+                    json_object_set_int_member(netdev, "ipv6-prefixlen", ip->prefix);
+            } else if (ip->prefix) {
+                qemuJSONSetStrFree(netdev, "net",
+                                   g_strdup_printf("%s/%u", ip->address, ip->prefix));
+            } else {
+                json_object_set_string_member(netdev, "net", ip->address);
+            }
+        }
         qemuJSONSetStrFree(netdev, "id", g_strdup_printf("host%s", net->info.alias));
         qemuBuildObjectArg(ctx, "-netdev", netdev, "type");
 
@@ -1066,6 +1095,40 @@ qemuBuildNets(qemuBuildCtx *ctx, GError **error)
     return TRUE;
 }
 
+/*
+ * The -chardev of a UNIX socket character device (serial or channel): QEMU connects to
+ * the path, or listens on it (libvirt passes a listening socket as a file descriptor when
+ * it has one; a channel without a path gets one in the domain's directory).
+ */
+static gboolean
+qemuBuildChrUnixSocket(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GString *chardev,
+                       GError **error)
+{
+    gboolean listen = g_strcmp0(chr->sourceMode, "connect") != 0;
+    g_autofree char *path = NULL;
+
+    if (listen && ctx->opts->monitorFd >= 0 && !ctx->opts->monitorPath) {
+        g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
+                               chr->info.alias, ctx->opts->monitorFd);
+        return TRUE;
+    }
+    if (chr->sourcePath)
+        path = g_strdup(chr->sourcePath);
+    else if (ctx->opts->domainDir)
+        path = g_strdup_printf("%s/%s", ctx->opts->domainDir,
+                               chr->targetName ? chr->targetName : chr->info.alias);
+    if (!path || strlen(path) >= 108) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "'%s': no usable UNIX socket path ('%s')", chr->info.alias, path ? path : "");
+        return FALSE;
+    }
+    g_string_append_printf(chardev, "socket,id=char%s,path=", chr->info.alias);
+    qemuBuildAppendEscaped(chardev, path);
+    if (listen)
+        g_string_append(chardev, ",server=on,wait=off");
+    return TRUE;
+}
+
 static gboolean
 qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
 {
@@ -1074,12 +1137,19 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         int port = chr->targetPort >= 0 ? chr->targetPort : (int)i;
         JsonObject *props;
 
-        if (g_strcmp0(chr->type, "pty") != 0) {
+        if (g_strcmp0(chr->type, "unix") == 0) {
+            g_autoptr(GString) chardev = g_string_new(NULL);
+
+            if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
+                return FALSE;
+            qemuBuildArgPair(ctx, "-chardev", chardev->str);
+        } else if (g_strcmp0(chr->type, "pty") == 0) {
+            qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        } else {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "serial type '%s' is not supported", chr->type ? chr->type : "");
             return FALSE;
         }
-        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
         props = json_object_new();
         if (g_strcmp0(chr->targetType, "pci-serial") == 0) {
             json_object_set_string_member(props, "driver", "pci-serial");
@@ -1138,36 +1208,16 @@ qemuBuildChannels(qemuBuildCtx *ctx, GError **error)
         const qvirDomainChrDef *chr = g_ptr_array_index(ctx->def->channels, i);
         const qvirDomainDeviceVirtioSerialAddress *a = &chr->info.addr.vioser;
         g_autoptr(GString) chardev = g_string_new(NULL);
-        gboolean listen = g_strcmp0(chr->sourceMode, "connect") != 0;
         JsonObject *props;
 
-        if (g_strcmp0(chr->type, "pty") == 0) {
+        if (g_strcmp0(chr->type, "pty") == 0)
             g_string_append_printf(chardev, "pty,id=char%s", chr->info.alias);
-        } else if (listen && ctx->opts->monitorFd >= 0 && !ctx->opts->monitorPath) {
-            g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
-                                   chr->info.alias, ctx->opts->monitorFd);
-        } else if (listen && i < ctx->opts->nChannelFds && ctx->opts->channelFds[i] >= 0) {
+        else if (g_strcmp0(chr->sourceMode, "connect") != 0 && i < ctx->opts->nChannelFds &&
+                 ctx->opts->channelFds[i] >= 0)
             g_string_append_printf(chardev, "socket,id=char%s,fd=%d,server=on,wait=off",
                                    chr->info.alias, ctx->opts->channelFds[i]);
-        } else {
-            g_autofree char *path = NULL;
-
-            if (chr->sourcePath)
-                path = g_strdup(chr->sourcePath);
-            else if (ctx->opts->domainDir)
-                path = g_strdup_printf("%s/%s", ctx->opts->domainDir,
-                                       chr->targetName ? chr->targetName : chr->info.alias);
-            if (!path || strlen(path) >= 108) {
-                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                            "channel '%s': no usable UNIX socket path ('%s')", chr->info.alias,
-                            path ? path : "");
-                return FALSE;
-            }
-            g_string_append_printf(chardev, "socket,id=char%s,path=", chr->info.alias);
-            qemuBuildAppendEscaped(chardev, path);
-            if (listen)
-                g_string_append(chardev, ",server=on,wait=off");
-        }
+        else if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
+            return FALSE;
         qemuBuildArgPair(ctx, "-chardev", chardev->str);
 
         props = json_object_new();
@@ -1357,6 +1407,47 @@ qemuBuildMemballoon(qemuBuildCtx *ctx)
 
 /* ---- entry points --------------------------------------------------------------------- */
 
+/* <qemu:capabilities>: the domain's own view of the binary, by qvirt's capability names. */
+static qemuCaps *
+qemuBuildCapsOverride(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
+{
+    g_autoptr(qemuCaps) copy = qemuCapsCopy(caps);
+
+    for (int pass = 0; pass < 2; pass++) {
+        const GPtrArray *list = pass == 0 ? def->qemuCapsAdd : def->qemuCapsDel;
+
+        for (guint i = 0; list && i < list->len; i++) {
+            const char *name = g_ptr_array_index(list, i);
+            int flag = qemuCapsTypeFromString(name);
+
+            if (flag < 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "invalid qemu namespace capability '%s'", name);
+                return NULL;
+            }
+            if (pass == 0)
+                qemuCapsSet(copy, flag);
+            else
+                qemuCapsClear(copy, flag);
+        }
+    }
+    return g_steal_pointer(&copy);
+}
+
+/* <qemu:commandline>: arguments at the end of the argv, variables after the base ones. */
+static void
+qemuBuildQemuNamespace(qemuBuildCtx *ctx)
+{
+    for (guint i = 0; ctx->def->qemuArgs && i < ctx->def->qemuArgs->len; i++)
+        qemuBuildArg(ctx, g_ptr_array_index(ctx->def->qemuArgs, i));
+    for (guint i = 0; ctx->def->qemuEnv && i < ctx->def->qemuEnv->len; i++) {
+        const qvirDomainQemuEnvDef *env = g_ptr_array_index(ctx->def->qemuEnv, i);
+
+        g_ptr_array_add(ctx->cmd->env,
+                        g_strdup_printf("%s=%s", env->name, env->value ? env->value : ""));
+    }
+}
+
 qemuCommandLine *
 qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
                      const qemuBuildCommandLineOpts *opts, GError **error)
@@ -1364,9 +1455,16 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
     g_autoptr(qemuCommandLine) cmd = g_new0(qemuCommandLine, 1);
     qemuBuildCommandLineOpts defaultOpts = {.monitorFd = -1, .startPaused = TRUE};
     qemuBuildCtx ctx = {.def = def, .caps = caps, .usbPort = 1};
+    g_autoptr(qemuCaps) overridden = NULL;
     const char *emulator;
 
     g_return_val_if_fail(def != NULL && caps != NULL, NULL);
+
+    if (def->qemuCapsAdd || def->qemuCapsDel) {
+        if (!(overridden = qemuBuildCapsOverride(def, caps, error)))
+            return NULL;
+        caps = ctx.caps = overridden;
+    }
 
     ctx.opts = opts ? opts : &defaultOpts;
     ctx.cmd = cmd;
@@ -1413,6 +1511,7 @@ qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
         qemuBuildArgPair(&ctx, "-incoming", ctx.opts->incoming);
     qemuBuildMemballoon(&ctx);
     qemuBuildRNGs(&ctx);
+    qemuBuildQemuNamespace(&ctx);
     if (qemuCapsGet(caps, QEMU_CAPS_SECCOMP_SANDBOX))
         qemuBuildArgPair(&ctx, "-sandbox",
                          "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"

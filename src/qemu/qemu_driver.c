@@ -24,6 +24,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
+#include "qemu/qemu_domcaps.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_driverpriv.h"
@@ -974,11 +975,10 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
         return FALSE;
     }
 
-    qemuDriverAttachProcess(drv, obj, proc, ctx, g_steal_pointer(&def),
-                            paused ? QVIR_DOMAIN_PAUSED : QVIR_DOMAIN_RUNNING,
-                            paused ? (restore ? QEMU_DOMAIN_PAUSED_MIGRATION
-                                              : QEMU_DOMAIN_PAUSED_USER)
-                                   : runReason);
+    qemuDriverAttachProcess(
+        drv, obj, proc, ctx, g_steal_pointer(&def),
+        paused ? QVIR_DOMAIN_PAUSED : QVIR_DOMAIN_RUNNING,
+        paused ? (restore ? QEMU_DOMAIN_PAUSED_MIGRATION : QEMU_DOMAIN_PAUSED_USER) : runReason);
     qemuDriverUpdateChardevPaths(obj);
     if (!qemuDriverWriteStatus(drv, obj, error)) {
         qemuDriverStartRollback(drv, obj);
@@ -1876,7 +1876,7 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
         qemuDomainObjEndJob(obj);
         return FALSE;
     }
-    if (proc && !qemuProcessStop(proc, error)) {
+    if (proc && !qemuProcessStopFull(proc, flags & QEMU_DESTROY_GRACEFUL, error)) {
         qemuDomainObjEndJob(obj);
         return FALSE;
     }
@@ -2096,6 +2096,39 @@ qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError 
     return ret;
 }
 
+/*
+ * virDomainGetMessages. FLAGS: VIR_DOMAIN_MESSAGE_DEPRECATION 1, TAINTING 2 (0 = both).
+ * The taints are those of the running definition (libvirt's custom-argv and
+ * custom-hypervisor-feature for the qemu namespace); they go when the domain stops.
+ */
+GPtrArray *
+qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                            GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    GPtrArray *msgs;
+
+    if (!qemuDriverCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+    msgs = g_ptr_array_new_with_free_func(g_free);
+    qemuDomainObjLock(obj);
+    if ((!flags || (flags & 2)) && obj->liveDef && qemuDomainObjIsActive(obj)) {
+        const qvirDomainDef *live = obj->liveDef;
+
+        /* libvirt's order of taint flags: custom-argv before custom-hypervisor-feature */
+        if (live->qemuArgs || live->qemuEnv)
+            g_ptr_array_add(msgs, g_strdup("tainted: custom configuration parameters specified"));
+        if (obj->taintCustomMonitor)
+            g_ptr_array_add(msgs, g_strdup("tainted: custom monitor control commands issued"));
+        if (live->qemuCapsAdd || live->qemuCapsDel)
+            g_ptr_array_add(msgs, g_strdup("tainted: hypervisor feature autodetection override"));
+    }
+    qemuDomainObjUnlock(obj);
+    return msgs;
+}
+
 /* ---- hypervisor facts -------------------------------------------------------------- */
 
 unsigned long
@@ -2205,6 +2238,61 @@ qvirDriverGetCapabilities(qvirDriver *drv, GError **error)
                          "  </guest>\n\n"
                          "</capabilities>\n");
     return g_string_free(buf, FALSE);
+}
+
+/*
+ * A client-named emulator is run to probe it: only a binary that nobody but root (or the
+ * daemon's own user) could have written is run, so a client of the read-only socket cannot
+ * make the daemon execute a program it planted.
+ */
+static gboolean
+qemuDriverCheckClientEmulator(const char *path, GError **error)
+{
+    GStatBuf st;
+
+    if (!g_path_is_absolute(path)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "emulator path '%s' must be absolute",
+                    path);
+        return FALSE;
+    }
+    if (g_stat(path, &st) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot find QEMU binary %s: %s",
+                    path, g_strerror(errno));
+        return FALSE;
+    }
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR) || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (st.st_uid != 0 && st.st_uid != geteuid())) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "emulator '%s' is not an executable file owned by root or the daemon's "
+                    "user and writable only by its owner",
+                    path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator, const char *arch,
+                                       const char *machine, const char *virttype,
+                                       unsigned int flags, GError **error)
+{
+    const qemuCaps *caps;
+    const char *canon = NULL;
+    qvirDomainVirtType type;
+    gboolean kvmUsable;
+
+    if (!qemuDriverCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
+        return NULL;
+    if (emulator && g_strcmp0(emulator, drv->cfg->emulator) != 0 &&
+        !qemuDriverCheckClientEmulator(emulator, error))
+        return NULL;
+    if (!(caps = qemuDriverGetCaps(drv, emulator ? emulator : drv->cfg->emulator, error)))
+        return NULL;
+    /* as in the <capabilities>: KVM domains are offered when /dev/kvm is usable */
+    kvmUsable = qemuCapsGet(caps, QEMU_CAPS_KVM) && g_access("/dev/kvm", R_OK | W_OK) == 0;
+    if (!qemuDomainCapsResolve(caps, arch, machine, virttype, kvmUsable, &canon, &type, error))
+        return NULL;
+    return qemuDomainCapsFormat(caps, canon, type);
 }
 
 /* ---- domxml-to-native ---------------------------------------------------------------- */

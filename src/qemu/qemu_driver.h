@@ -75,6 +75,11 @@ void qvirDriverSetLifecycleEventCallback(qvirDriver *drv, qvirDriverLifecycleEve
 /* Hypervisor facts for GET_VERSION / GET_CAPABILITIES. */
 unsigned long qvirDriverGetVersion(qvirDriver *drv, GError **error); /* QEMU's, as major*1e6+minor*1e3+micro */
 char *qvirDriverGetCapabilities(qvirDriver *drv, GError **error);    /* <capabilities> XML */
+/* <domainCapabilities> XML; every string argument may be NULL (libvirt's defaults). */
+char *qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator,
+                                             const char *arch, const char *machine,
+                                             const char *virttype, unsigned int flags,
+                                             GError **error);
 
 /* Listing. FLAGS: VIR_CONNECT_LIST_DOMAINS_* (ACTIVE 1, INACTIVE 2, PERSISTENT 4,
  * TRANSIENT 8, RUNNING 16, PAUSED 32, SHUTOFF 64, OTHER 128, ...). Array of qvirDomainRef*. */
@@ -112,6 +117,10 @@ gboolean qvirDriverDomainGetInfo(qvirDriver *drv, const unsigned char *uuid,
                                  qvirDomainInfo *info, GError **error);
 int qvirDriverDomainIsActive(qvirDriver *drv, const unsigned char *uuid, GError **error);
 int qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError **error);
+
+/* virDomainGetMessages: "tainted: ..." lines of a running domain (char*). */
+GPtrArray *qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid,
+                                       unsigned int flags, GError **error);
 
 /* virsh domxml-to-native qemu-argv: FORMAT must be "qemu-argv". */
 char *qvirDriverConnectDomainXMLToNative(qvirDriver *drv, const char *format, const char *xml,

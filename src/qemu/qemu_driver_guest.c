@@ -869,8 +869,6 @@ qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *s
 /* ---- qemu-monitor-command ------------------------------------------------------------------ */
 
 #define QEMU_MONITOR_COMMAND_HMP (1u << 0)
-#define QEMU_MESSAGE_DEPRECATION (1u << 0)
-#define QEMU_MESSAGE_TAINTING (1u << 1)
 
 /* libvirt's qemuDomainObjTaint: once per run, a line in the domain's QEMU log. */
 static void
@@ -968,23 +966,4 @@ qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid, c
     gen = json_generator_new();
     json_generator_set_root(gen, root);
     return json_generator_to_data(gen, NULL);
-}
-
-GPtrArray *
-qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
-                            GError **error)
-{
-    g_autoptr(qemuDomainObj) obj = NULL;
-    GPtrArray *msgs;
-
-    if (!qemuDriverCheckFlags(flags, QEMU_MESSAGE_DEPRECATION | QEMU_MESSAGE_TAINTING,
-                              "qemuDomainGetMessages", error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)))
-        return NULL;
-    msgs = g_ptr_array_new_with_free_func(g_free);
-    qemuDomainObjLock(obj);
-    if ((!flags || (flags & QEMU_MESSAGE_TAINTING)) && obj->taintCustomMonitor)
-        g_ptr_array_add(msgs, g_strdup("tainted: custom monitor control commands issued"));
-    qemuDomainObjUnlock(obj);
-    return msgs;
 }

@@ -23,6 +23,9 @@ qemuPostParseMachine(qvirDomainDef *def, const qemuCaps *caps, GError **error)
 {
     const char *canon;
 
+    /* libvirt fills in the guest architecture from the emulator's when none is given */
+    if (!def->os.arch)
+        def->os.arch = g_strdup(qemuCapsGetArch(caps));
     if (!def->os.machine) {
         /* libvirt's preferred machine for x86_64 is the default one, i440fx */
         canon = qemuCapsGetCanonicalMachine(caps, "pc");
@@ -177,6 +180,9 @@ qemuPostParseChrCopy(const qvirDomainChrDef *src, gboolean isConsole)
     chr->type = g_strdup(src->type);
     chr->targetPort = src->targetPort;
     chr->ptyPath = g_strdup(src->ptyPath);
+    /* libvirt copies the whole source: a unix serial's console names the same socket */
+    chr->sourcePath = g_strdup(src->sourcePath);
+    chr->sourceMode = g_strdup(src->sourceMode);
     chr->info.alias = g_strdup(src->info.alias);
     return chr;
 }

@@ -536,6 +536,12 @@ qemuProcessRemoveFiles(qemuProcess *proc)
 gboolean
 qemuProcessStop(qemuProcess *proc, GError **error)
 {
+    return qemuProcessStopFull(proc, FALSE, error);
+}
+
+gboolean
+qemuProcessStopFull(qemuProcess *proc, gboolean graceful, GError **error)
+{
     gboolean exited;
     gboolean monitorUsable;
 
@@ -562,6 +568,16 @@ qemuProcessStop(qemuProcess *proc, GError **error)
     if (!exited) {
         qemuProcessSignal(proc, SIGTERM);
         exited = qemuProcessWaitExited(proc, QEMU_PROCESS_TERM_WAIT_US);
+    }
+    if (!exited && graceful) {
+        /* libvirt's VIR_DOMAIN_DESTROY_GRACEFUL: never SIGKILL; the process is left as is */
+        g_mutex_lock(&proc->lock);
+        proc->stopping = FALSE;
+        g_mutex_unlock(&proc->lock);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "Failed to terminate process %d with SIGTERM: Device or resource busy",
+                    (int)proc->pid);
+        return FALSE;
     }
     if (!exited) {
         qemuProcessSignal(proc, SIGKILL);
@@ -640,6 +656,40 @@ qemuProcessLogHeader(int logfd, const char *const *argv)
 
     /* the log is best effort */
     (void)qvirFileWriteAll(logfd, line, strlen(line));
+}
+
+/*
+ * libvirt's taints for what qvirt passes to QEMU unchecked: <qemu:commandline> is
+ * custom-argv, <qemu:capabilities> custom-hypervisor-feature. Logged as libvirt does, in
+ * the domain's log after the command line and as a warning.
+ */
+static void
+qemuProcessLogTaints(const qvirDomainDef *def, const char *logPath)
+{
+    const char *taints[2];
+    size_t n = 0;
+    int fd;
+
+    if (def->qemuArgs || def->qemuEnv)
+        taints[n++] = "custom-argv";
+    if (def->qemuCapsAdd || def->qemuCapsDel)
+        taints[n++] = "custom-hypervisor-feature";
+    if (!n)
+        return;
+    fd = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC);
+    for (size_t i = 0; i < n; i++) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%d %H:%M:%S.%f");
+        g_autofree char *line =
+            g_strdup_printf("%.23s+0000: Domain id=%d is tainted: %s\n", stamp, def->id, taints[i]);
+
+        g_message("Domain id=%d name='%s' is tainted: %s", def->id, def->name, taints[i]);
+        /* the log is best effort */
+        if (fd >= 0)
+            (void)qvirFileWriteAll(fd, line, strlen(line));
+    }
+    if (fd >= 0)
+        close(fd);
 }
 
 /* Kill and reap a child that never became a running domain. */
@@ -1462,6 +1512,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
 
     proc->masterKeyPath = g_steal_pointer(&masterKeyPath);
     qemuProcessUndoFree(undo, ndisks);
+    qemuProcessLogTaints(def, logPath);
     return proc;
 
 error:

@@ -74,6 +74,8 @@ qemuProcess *qemuProcessReconnect(pid_t pid, const char *monitorPath,
 /* Stop QEMU (quit, then SIGTERM, then SIGKILL) and wait for it. The exited callback is not
  * called for a stop we asked for. */
 gboolean qemuProcessStop(qemuProcess *proc, GError **error);
+/* GRACEFUL: quit, then SIGTERM, but never SIGKILL (an error if QEMU is still there). */
+gboolean qemuProcessStopFull(qemuProcess *proc, gboolean graceful, GError **error);
 
 /* Free the handle (closes the monitor). Does not stop QEMU. */
 void qemuProcessFree(qemuProcess *proc);

@@ -318,6 +318,16 @@ remoteDispatchConnectListDefinedDomains(qvirRemoteCtx *ctx,
 }
 
 gboolean
+remoteDispatchDomainGetMessages(qvirRemoteCtx *ctx, remote_domain_get_messages_args *args,
+                                remote_domain_get_messages_ret *ret, GError **error)
+{
+    return qvirRemoteStringsTake(
+        &ret->msgs.len, &ret->msgs.val,
+        qvirDriverDomainGetMessages(ctx->drv, args->dom.uuid, args->flags, error),
+        REMOTE_DOMAIN_MESSAGES_MAX, REMOTE_DOMAIN_MESSAGES_MAX, "messages", error);
+}
+
+gboolean
 remoteDispatchConnectNumOfDomains(qvirRemoteCtx *ctx, remote_connect_num_of_domains_ret *ret,
                                   GError **error)
 {
@@ -339,14 +349,32 @@ remoteDispatchConnectNumOfDefinedDomains(qvirRemoteCtx *ctx,
 /* ---- lifecycle ------------------------------------------------------------------- */
 
 /* The domain comes back with its new id. */
+/* VIR_DOMAIN_START_AUTODESTROY */
+#define QVIR_REMOTE_START_AUTODESTROY (1u << 1)
+
+gboolean
+remoteDispatchDomainCreateXML(qvirRemoteCtx *ctx, remote_domain_create_xml_args *args,
+                              remote_domain_create_xml_ret *ret, GError **error)
+{
+    qvirDomainRef *dom = qvirDriverDomainCreateXML(ctx->drv, args->xml_desc, args->flags, error);
+
+    if (dom && (args->flags & QVIR_REMOTE_START_AUTODESTROY))
+        qvirRemoteClientAddAutoDestroy(ctx->client, dom);
+    return qvirRemoteDomainReturn(&ret->dom, dom);
+}
+
 gboolean
 remoteDispatchDomainCreateWithFlags(qvirRemoteCtx *ctx, remote_domain_create_with_flags_args *args,
                                     remote_domain_create_with_flags_ret *ret, GError **error)
 {
+    qvirDomainRef *dom;
+
     if (!qvirDriverDomainCreate(ctx->drv, args->dom.uuid, args->flags, error))
         return FALSE;
-    return qvirRemoteDomainReturn(&ret->dom,
-                                  qvirDriverDomainLookupByUUID(ctx->drv, args->dom.uuid, error));
+    dom = qvirDriverDomainLookupByUUID(ctx->drv, args->dom.uuid, error);
+    if (dom && (args->flags & QVIR_REMOTE_START_AUTODESTROY))
+        qvirRemoteClientAddAutoDestroy(ctx->client, dom);
+    return qvirRemoteDomainReturn(&ret->dom, dom);
 }
 
 /* ---- queries --------------------------------------------------------------------- */
@@ -840,10 +868,68 @@ qvirRemoteLifecycleEvent(qvirDriver *drv, const qvirDomainRef *dom, int event, i
                              REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, &msg);
 }
 
+static void
+qvirRemoteDomainRefFree(gpointer data)
+{
+    qvirDomainRef *ref = data;
+
+    g_free(ref->name);
+    g_free(ref);
+}
+
 static gpointer
 qvirRemoteClientNew(gpointer opaque)
 {
-    return g_new0(qvirRemoteClient, 1);
+    qvirRemoteClient *client = g_new0(qvirRemoteClient, 1);
+
+    client->drv = opaque;
+    g_mutex_init(&client->autoDestroyLock);
+    client->autoDestroy = g_ptr_array_new_with_free_func(qvirRemoteDomainRefFree);
+    return client;
+}
+
+void
+qvirRemoteClientAddAutoDestroy(qvirRemoteClient *client, const qvirDomainRef *dom)
+{
+    qvirDomainRef *ref = g_new0(qvirDomainRef, 1);
+
+    ref->name = g_strdup(dom->name);
+    memcpy(ref->uuid, dom->uuid, sizeof(ref->uuid));
+    ref->id = dom->id;
+    g_mutex_lock(&client->autoDestroyLock);
+    g_ptr_array_add(client->autoDestroy, ref);
+    g_mutex_unlock(&client->autoDestroyLock);
+}
+
+/*
+ * The last reference to the connection is gone: it closed, the client died, or the daemon
+ * is shutting down (libvirt destroys them then too). Only the run this connection started
+ * goes: a domain since restarted under the same UUID (a new id) is someone else's. This
+ * runs before the driver can close, so the destroys are done here and now.
+ */
+static void
+qvirRemoteClientFree(gpointer data)
+{
+    qvirRemoteClient *client = data;
+
+    for (guint i = 0; client->drv && i < client->autoDestroy->len; i++) {
+        const qvirDomainRef *ref = g_ptr_array_index(client->autoDestroy, i);
+        g_autoptr(GError) error = NULL;
+        qvirDomainRef *now = qvirDriverDomainLookupByUUID(client->drv, ref->uuid, NULL);
+        gboolean same = now && ref->id >= 0 && now->id == ref->id;
+
+        if (now)
+            qvirRemoteDomainRefFree(now);
+        if (!same)
+            continue;
+        g_info("destroying domain '%s' (id %d): the connection that started it closed", ref->name,
+               ref->id);
+        if (!qvirDriverDomainDestroy(client->drv, ref->uuid, 0, &error))
+            g_warning("cannot auto-destroy domain '%s': %s", ref->name, error->message);
+    }
+    g_clear_pointer(&client->autoDestroy, g_ptr_array_unref);
+    g_mutex_clear(&client->autoDestroyLock);
+    g_free(client);
 }
 
 void
@@ -861,6 +947,6 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
         .dispatch = qvirRemoteDispatch,
         .opaque = drv,
         .clientNew = qvirRemoteClientNew,
-        .clientFree = g_free,
+        .clientFree = qvirRemoteClientFree,
     };
 }

@@ -344,17 +344,7 @@ remoteDispatchDomainScreenshot(qvirRemoteCtx *ctx, remote_domain_screenshot_args
     return TRUE;
 }
 
-/* ---- messages and the QEMU program --------------------------------------------------------- */
-
-gboolean
-remoteDispatchDomainGetMessages(qvirRemoteCtx *ctx, remote_domain_get_messages_args *args,
-                                remote_domain_get_messages_ret *ret, GError **error)
-{
-    GPtrArray *msgs = qvirDriverDomainGetMessages(ctx->drv, args->dom.uuid, args->flags, error);
-
-    return qvirRemoteStringsTake(&ret->msgs.len, &ret->msgs.val, msgs, REMOTE_DOMAIN_MESSAGES_MAX,
-                                 REMOTE_DOMAIN_MESSAGES_MAX, "msgs", error);
-}
+/* ---- the QEMU program --------------------------------------------------------- */
 
 static gboolean
 remoteQemuMonitorCommand(gpointer opaque, gpointer argsp, gpointer retp, GError **error)

@@ -16,7 +16,15 @@
 typedef struct {
     gint opened;
     gint readonly;
+    qvirDriver *drv;
+    /* Domains this connection started with VIR_DOMAIN_START_AUTODESTROY, as
+     * qvirDomainRef* (UUID and the id of that run): destroyed when the client goes. */
+    GMutex autoDestroyLock;
+    GPtrArray *autoDestroy;
 } qvirRemoteClient;
+
+/* Remember that CLIENT's call started DOM with VIR_DOMAIN_START_AUTODESTROY. */
+void qvirRemoteClientAddAutoDestroy(qvirRemoteClient *client, const qvirDomainRef *dom);
 
 /* What a handler gets besides its arguments. DRV is NULL only in protocol tests, where
  * procedures that need it are refused before their handler runs. */

@@ -130,6 +130,31 @@ def step_transient(conn, args):
     expect_error(libvirt.VIR_ERR_NO_DOMAIN, conn.lookupByName, name)
     ok("transient gone after destroy")
 
+    # VIR_DOMAIN_START_AUTODESTROY: the run ends with the connection that started it,
+    # not with any other connection
+    starter = libvirt.open(sys.argv[1])
+    starter.createXML(xml, libvirt.VIR_DOMAIN_START_AUTODESTROY)
+    bystander = libvirt.open(sys.argv[1])
+    bystander.close()
+    assert conn.lookupByName(name).isActive() == 1
+    starter.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn.lookupByName(name)
+        except libvirt.libvirtError as e:
+            assert e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("autodestroy domain still there")
+    ok("autodestroy domain gone with its connection")
+
+    dom = conn.createXML(xml, 0)
+    dom.destroyFlags(libvirt.VIR_DOMAIN_DESTROY_GRACEFUL)
+    expect_error(libvirt.VIR_ERR_NO_DOMAIN, conn.lookupByName, name)
+    ok("graceful destroy")
+
 
 def step_threads(conn, args):
     """Calls from several threads on one connection, and several connections."""
