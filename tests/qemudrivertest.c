@@ -1137,7 +1137,9 @@ testTransientDisks(void)
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
     {
         g_autofree char *msg =
-            g_strdup_printf("Overlay file '%s' for transient disk 'vda' already exists", overlay);
+            g_strdup_printf("Operation not supported: Overlay file '%s' for transient disk 'vda' "
+                            "already exists",
+                            overlay);
         g_autofree char *kept = NULL;
 
         g_assert_cmpstr(err->message, ==, msg);

@@ -78,6 +78,27 @@ qemuDriverManagedSaveDiscard(qvirDriver *drv, qemuDomainObj *obj, GError **error
     return TRUE;
 }
 
+/*
+ * libvirt's migratable XML leaves out the socket paths a start chose for unix channels
+ * (qemuDomainChrDefDropDefaultPath): they name this run's domain directory, which the
+ * restored run does not have; its start chooses them again.
+ */
+static void
+qemuSaveDropDefaultChannelPaths(qvirDomainDef *def, const char *domainDir)
+{
+    for (guint i = 0; def->channels && i < def->channels->len; i++) {
+        qvirDomainChrDef *chr = g_ptr_array_index(def->channels, i);
+        g_autofree char *chosen = NULL;
+
+        if (g_strcmp0(chr->type, "unix") != 0 || !chr->sourcePath)
+            continue;
+        chosen = g_strdup_printf("%s/%s", domainDir,
+                                 chr->targetName ? chr->targetName : chr->info.alias);
+        if (strcmp(chosen, chr->sourcePath) == 0)
+            g_clear_pointer(&chr->sourcePath, g_free);
+    }
+}
+
 /* The XML a save stores: DXML when given (same domain), else the live definition as an
  * inactive one (devices and addresses kept, no probed chains). */
 static char *
@@ -87,10 +108,20 @@ qemuSaveDomainXML(qvirDriver *drv, qemuDomainObj *obj, const char *dxml, GError 
     char *xml = NULL;
 
     if (!dxml) {
+        g_autoptr(GError) err = NULL;
+
         qemuDomainObjLock(obj);
-        if (obj->liveDef)
-            xml = qvirDomainDefFormat(obj->liveDef, 0);
+        if (obj->liveDef && (def = qvirDomainDefCopy(obj->liveDef, 0, &err))) {
+            g_autofree char *dir = qemuDriverDomainDir(drv, obj->liveDef->id, obj->name);
+
+            qemuSaveDropDefaultChannelPaths(def, dir);
+            xml = qvirDomainDefFormat(def, 0);
+        }
         qemuDomainObjUnlock(obj);
+        if (err) {
+            g_propagate_error(error, g_steal_pointer(&err));
+            return NULL;
+        }
         if (!xml)
             qemuDriverErrorNotRunning(error);
         return xml;

@@ -216,7 +216,9 @@ setupDirs(void)
     mkdirOwned(env.images, 0755, TRUE);
     mkdirOwned(env.xmlDir, 0755, TRUE);
     mkdirOwned(env.lvHome, 0700, TRUE);
-    mkdirOwned(env.qvRoot, 0700, FALSE);
+    /* searchable: a root qvirtd runs QEMU as its unprivileged user, which must reach the
+     * per-domain directories under the root */
+    mkdirOwned(env.qvRoot, 0755, FALSE);
     mkdirOwned(env.diffDir, 0700, FALSE);
     {
         g_autofree char *run = g_build_filename(env.lvHome, "r", NULL);
