@@ -17,6 +17,7 @@
 
 #include "qemu/qemu_monitor.h"
 #include "rpc/remote_dispatch.h"
+#include "rpc/remote_protocol.h"
 #include "rpc/rpc_packet.h"
 #include "rpc/rpc_server.h"
 #include "rpc/xdr.h"
@@ -240,6 +241,33 @@ testXdrEmptyOpaqueOnNull(void)
 }
 
 /*
+ * Found by fuzz_rpc_packet under UBSan (corpus: crash-read-on-null-reader): a call whose
+ * arguments were missing altogether reached the generated decoder with that NULL reader,
+ * and the first word's read computed NULL + 0 before its bounds check. Every read must
+ * fail cleanly instead.
+ */
+static void
+testXdrReadOnNull(void)
+{
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(GError) e3 = NULL;
+    remote_connect_open_args args = {0};
+    g_autofree char *s = NULL;
+    qvirXdrReader rd;
+    guint32 u;
+
+    qvirXdrReaderInit(&rd, NULL, 0);
+    g_assert_false(qvirXdrReadU32(&rd, &u, &e1));
+    g_assert_error(e1, QVIR_ERROR, QVIR_ERR_RPC);
+    g_assert_false(qvirXdrReadOptString(&rd, 16, &s, &e2));
+    g_assert_error(e2, QVIR_ERROR, QVIR_ERR_RPC);
+    g_assert_false(qvirXdrDecode(&rd, &remote_connect_open_args_type, &args, &e3));
+    g_assert_error(e3, QVIR_ERROR, QVIR_ERR_RPC);
+    g_assert_cmpuint(rd.pos, ==, 0);
+}
+
+/*
  * Found by fuzz_qmp under LeakSanitizer: json-glib 1.6 leaks what it parsed after a
  * first value and on a high surrogate escape not followed by a low one. QEMU never
  * sends such lines; the monitor must refuse them (with an error, as it refuses any
@@ -276,6 +304,7 @@ main(int argc, char **argv)
     g_test_add_data_func("/fuzzregress/rpc/pipelined-inline-calls-20", GUINT_TO_POINTER(20),
                          testRpcPipelinedInlineCalls);
     g_test_add_func("/fuzzregress/xdr/empty-opaque-on-null", testXdrEmptyOpaqueOnNull);
+    g_test_add_func("/fuzzregress/xdr/read-on-null", testXdrReadOnNull);
     g_test_add_func("/fuzzregress/qmp/json-glib-leaky-lines", testQmpLinesJsonGlibLeaks);
 
     return g_test_run();

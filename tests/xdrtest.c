@@ -4,6 +4,8 @@
  */
 #include <string.h>
 
+#include "rpc/remote_dispatch.h"
+#include "rpc/remote_protocol.h"
 #include "rpc/rpc_packet.h"
 #include "rpc/xdr.h"
 #include "util/virerror.h"
@@ -89,7 +91,7 @@ testRoundTrip(void)
     for (k = 0; k < G_N_ELEMENTS(strings); k++) {
         g_autofree char *s = NULL;
 
-        g_assert_true(qvirXdrReadString(&rd, QVIR_XDR_STRING_MAX, &s, NULL));
+        g_assert_true(qvirXdrReadString(&rd, REMOTE_STRING_MAX, &s, NULL));
         g_assert_cmpstr(s, ==, strings[k]);
     }
     {
@@ -128,8 +130,8 @@ testTruncation(void)
 
         qvirXdrReaderInit(&rd, copy, cut);
         ok = qvirXdrReadU64(&rd, &v, &err) &&
-             qvirXdrReadString(&rd, QVIR_XDR_STRING_MAX, &s1, &err) &&
-             qvirXdrReadOptString(&rd, QVIR_XDR_STRING_MAX, &s2, &err);
+             qvirXdrReadString(&rd, REMOTE_STRING_MAX, &s1, &err) &&
+             qvirXdrReadOptString(&rd, REMOTE_STRING_MAX, &s2, &err);
         g_assert_false(ok);
         g_assert_error(err, QVIR_ERROR, QVIR_ERR_RPC);
         g_assert_cmpuint(rd.pos, <=, cut);
@@ -163,11 +165,11 @@ testMalformedStrings(void)
     g_autofree char *s = NULL;
     qvirXdrReader rd;
 
-    expectStringError(huge, sizeof(huge), QVIR_XDR_STRING_MAX, "exceeds the maximum");
+    expectStringError(huge, sizeof(huge), REMOTE_STRING_MAX, "exceeds the maximum");
     expectStringError(overMax, sizeof(overMax), 4, "exceeds the maximum");
-    expectStringError(pastEnd, sizeof(pastEnd), QVIR_XDR_STRING_MAX, "left");
-    expectStringError(noPad, sizeof(noPad), QVIR_XDR_STRING_MAX, "left");
-    expectStringError(nul, sizeof(nul), QVIR_XDR_STRING_MAX, "NUL");
+    expectStringError(pastEnd, sizeof(pastEnd), REMOTE_STRING_MAX, "left");
+    expectStringError(noPad, sizeof(noPad), REMOTE_STRING_MAX, "left");
+    expectStringError(nul, sizeof(nul), REMOTE_STRING_MAX, "NUL");
 
     /* An optional's presence word is a bool: only 0 or 1. */
     qvirXdrReaderInit(&rd, badOpt, sizeof(badOpt));
@@ -346,10 +348,215 @@ testErrorBody(void)
     g_assert_cmpint(body2.code, ==, QVIR_ERR_INTERNAL_ERROR);
     g_assert_cmpstr(body2.message, ==, "internal error: boom");
 
-    g_free(body.message);
-    g_free(body.str1);
-    g_free(body2.message);
-    g_free(body2.str1);
+    qvirRpcErrorClear(&body);
+    qvirRpcErrorClear(&body2);
+}
+
+/* ---- described types (remote_protocol.x through gen_protocol.py and xdr_type.c) ---- */
+
+/* Encode OBJ of TYPE, decode it again, and encode that: the same bytes both times, and
+ * every byte consumed. Returns the encoding. */
+static GByteArray *
+assertTypeRoundTrip(const qvirXdrType *type, gconstpointer obj)
+{
+    g_autofree guint8 *back = g_malloc0(type->size);
+    g_autoptr(GByteArray) again = g_byte_array_new();
+    GByteArray *buf = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    qvirXdrReader rd;
+
+    g_assert_true(qvirXdrEncode(buf, type, obj, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(buf->len % 4, ==, 0);
+    g_assert_cmpuint(buf->len, >=, type->minWire);
+    qvirXdrReaderInit(&rd, buf->data, buf->len);
+    g_assert_true(qvirXdrDecode(&rd, type, back, &err));
+    g_assert_no_error(err);
+    g_assert_true(qvirXdrReaderCheckEnd(&rd, NULL));
+    g_assert_true(qvirXdrEncode(again, type, back, NULL));
+    g_assert_cmpmem(buf->data, buf->len, again->data, again->len);
+    qvirXdrClear(type, back);
+    return buf;
+}
+
+/* A nested value with every kind the REMOTE program uses: arrays of structs holding
+ * strings, fixed opaques and arrays of unions of every arm. */
+static void
+testTypeRoundTrip(void)
+{
+    remote_typed_param params[7] = {
+        {.field = (char *)"i", .value = {.type = VIR_TYPED_PARAM_INT, .u.i = -5}},
+        {.field = (char *)"ui", .value = {.type = VIR_TYPED_PARAM_UINT, .u.ui = 0xfffffff0u}},
+        {.field = (char *)"l", .value = {.type = VIR_TYPED_PARAM_LLONG, .u.l = G_MININT64}},
+        {.field = (char *)"ul", .value = {.type = VIR_TYPED_PARAM_ULLONG, .u.ul = G_MAXUINT64}},
+        {.field = (char *)"d", .value = {.type = VIR_TYPED_PARAM_DOUBLE, .u.d = -2.5}},
+        {.field = (char *)"b", .value = {.type = VIR_TYPED_PARAM_BOOLEAN, .u.b = 1}},
+        {.field = (char *)"s", .value = {.type = VIR_TYPED_PARAM_STRING, .u.s = (char *)"str"}},
+    };
+    remote_domain_stats_record recs[2] = {
+        {.dom = {.name = (char *)"one", .id = 3}, .params = {G_N_ELEMENTS(params), params}},
+        {.dom = {.name = (char *)"two", .id = -1}},
+    };
+    remote_connect_get_all_domain_stats_ret ret = {.retStats = {2, recs}};
+    g_autoptr(GByteArray) buf = NULL;
+    /* the double's IEEE bits, big-endian, after field "d" and its discriminant 5 */
+    static const guint8 minus2p5[] = {0, 0, 0,    1,    'd', 0, 0, 0, 0, 0,
+                                      0, 5, 0xc0, 0x04, 0,   0, 0, 0, 0, 0};
+
+    memset(recs[0].dom.uuid, 0xab, sizeof(recs[0].dom.uuid));
+    buf = assertTypeRoundTrip(&remote_connect_get_all_domain_stats_ret_type, &ret);
+    g_assert_nonnull(memmem(buf->data, buf->len, minus2p5, sizeof(minus2p5)));
+}
+
+/* chars and shorts take a word each; a fixed char array is a word per char. */
+static void
+testTypeWireBytes(void)
+{
+    remote_domain_get_info_ret info = {
+        .state = 5, .maxMem = 0x0102030405060708ull, .nrVirtCpu = 0xfffe, .cpuTime = 9};
+    static const guint8 infoBytes[] = {0, 0, 0, 5, 1, 2, 3,    4,    5, 6, 7, 8, 0, 0, 0, 0,
+                                       0, 0, 0, 0, 0, 0, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0, 9};
+    remote_node_get_info_ret node = {.model = "x86_64", .cpus = 2};
+    g_autoptr(GByteArray) a = assertTypeRoundTrip(&remote_domain_get_info_ret_type, &info);
+    g_autoptr(GByteArray) b = assertTypeRoundTrip(&remote_node_get_info_ret_type, &node);
+
+    g_assert_cmpmem(a->data, a->len, infoBytes, sizeof(infoBytes));
+    g_assert_cmpuint(b->len, ==, 32 * 4 + 8 + 6 * 4);
+    /* what owns no memory is cleared by zeroing alone */
+    g_assert_true(remote_domain_get_info_ret_type.plain);
+    g_assert_true(remote_node_get_info_ret_type.plain);
+    g_assert_false(remote_nonnull_domain_type.plain);
+    g_assert_false(remote_typed_param_value_type.plain);
+    g_assert_cmpuint(b->data[3], ==, 'x');
+    g_assert_cmpuint(b->data[7], ==, '8');
+    g_assert_cmpuint(b->data[4 * 5 + 3], ==, '4');
+}
+
+/* Decoding TYPE from DATA fails with a QVIR_ERR_RPC naming FRAGMENT, leaving the object
+ * all zero (and nothing allocated: ASan's leak check). */
+static void
+assertTypeDecodeFails(const qvirXdrType *type, const guint8 *data, gsize len, const char *fragment)
+{
+    g_autofree guint8 *obj = g_malloc0(type->size);
+    g_autofree guint8 *zero = g_malloc0(type->size);
+    g_autoptr(GError) err = NULL;
+    qvirXdrReader rd;
+
+    qvirXdrReaderInit(&rd, data, len);
+    g_assert_false(qvirXdrDecode(&rd, type, obj, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_RPC);
+    if (!strstr(err->message, fragment))
+        g_error("'%s' lacks '%s'", err->message, fragment);
+    g_assert_cmpmem(obj, type->size, zero, type->size);
+}
+
+/* The limits of the description hold both ways; a bad discriminant or a char out of
+ * range is refused. */
+static void
+testTypeLimits(void)
+{
+    /* 2049 messages: REMOTE_DOMAIN_MESSAGES_MAX is 2048 */
+    static const guint8 tooMany[] = {0, 0, 0x08, 0x01, 0, 0, 0, 0};
+    /* 3 strings announced, room for 2 */
+    static const guint8 noRoom[] = {0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const guint8 badArm[] = {0, 0, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0};
+    static const guint8 bigChar[] = {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const guint8 badOptional[] = {0, 0, 0, 0, 0, 0, 0, 2};
+    g_autofree char **msgs = g_new0(char *, REMOTE_DOMAIN_MESSAGES_MAX + 1);
+    remote_domain_get_messages_ret over = {.msgs = {REMOTE_DOMAIN_MESSAGES_MAX + 1, msgs}};
+    remote_typed_param bad = {.field = (char *)"f", .value = {.type = 8}};
+    remote_connect_get_type_ret missing = {0};
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    g_autoptr(GError) err1 = NULL;
+    g_autoptr(GError) err2 = NULL;
+    g_autoptr(GError) err3 = NULL;
+
+    assertTypeDecodeFails(&remote_domain_get_messages_ret_type, tooMany, sizeof(tooMany),
+                          "exceeds the maximum of 2048");
+    assertTypeDecodeFails(&remote_domain_get_messages_ret_type, noRoom, sizeof(noRoom),
+                          "does not fit");
+    assertTypeDecodeFails(&remote_typed_param_type, badArm, sizeof(badArm), "has no case 8");
+    assertTypeDecodeFails(&remote_domain_get_info_ret_type, bigChar, sizeof(bigChar),
+                          "does not fit in guint8");
+    assertTypeDecodeFails(&remote_connect_domain_event_callback_register_any_args_type, badOptional,
+                          sizeof(badOptional), "boolean");
+
+    for (guint i = 0; i <= REMOTE_DOMAIN_MESSAGES_MAX; i++)
+        msgs[i] = (char *)"m";
+    g_assert_false(qvirXdrEncode(buf, &remote_domain_get_messages_ret_type, &over, &err1));
+    g_assert_error(err1, QVIR_ERROR, QVIR_ERR_RPC);
+    g_assert_false(qvirXdrEncode(buf, &remote_typed_param_type, &bad, &err2));
+    g_assert_error(err2, QVIR_ERROR, QVIR_ERR_RPC);
+    /* a remote_nonnull_string that is NULL is a bug of the handler, not a crash */
+    g_assert_false(qvirXdrEncode(buf, &remote_connect_get_type_ret_type, &missing, &err3));
+    g_assert_error(err3, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR);
+}
+
+/* Every proper prefix of a nested encoding fails and frees what it had decoded. */
+static void
+testTypeTruncation(void)
+{
+    remote_nonnull_domain dom = {.name = (char *)"guest", .id = 7};
+    remote_connect_domain_event_callback_register_any_args reg = {.eventID = 8, .dom = &dom};
+    remote_typed_param params[2] = {
+        {.field = (char *)"block.0.name", .value = {.type = VIR_TYPED_PARAM_STRING, .u.s = "vda"}},
+        {.field = (char *)"x", .value = {.type = VIR_TYPED_PARAM_ULLONG, .u.ul = 1}},
+    };
+    remote_domain_stats_record rec = {.dom = dom, .params = {2, params}};
+    remote_connect_get_all_domain_stats_ret stats = {.retStats = {1, &rec}};
+    const struct {
+        const qvirXdrType *type;
+        gconstpointer obj;
+    } cases[] = {
+        {&remote_connect_domain_event_callback_register_any_args_type, &reg},
+        {&remote_connect_get_all_domain_stats_ret_type, &stats},
+    };
+
+    for (guint c = 0; c < G_N_ELEMENTS(cases); c++) {
+        g_autoptr(GByteArray) buf = assertTypeRoundTrip(cases[c].type, cases[c].obj);
+
+        for (gsize cut = 0; cut < buf->len; cut++) {
+            g_autofree guint8 *copy = g_memdup2(buf->data, cut ? cut : 1);
+
+            assertTypeDecodeFails(cases[c].type, copy, cut, "");
+        }
+    }
+}
+
+/* The procedure table: names for errors and logs, the types of each served procedure. */
+static void
+testProcedureTable(void)
+{
+    guint served = 0;
+
+    g_assert_cmpuint(G_N_ELEMENTS(remote_procedure_table), ==, REMOTE_PROC_LAST);
+    g_assert_cmpstr(qvirRemoteProcName(REMOTE_PROC_DOMAIN_GET_XML_DESC), ==, "virDomainGetXMLDesc");
+    g_assert_cmpstr(qvirRemoteProcName(REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN), ==,
+                    "virNodeDeviceLookupSCSIHostByWWN");
+    g_assert_cmpstr(qvirRemoteProcName(443), ==, "virDomainFDAssociate");
+    g_assert_null(qvirRemoteProcName(0));
+    g_assert_null(qvirRemoteProcName(REMOTE_PROC_LAST));
+    for (guint i = 1; i < REMOTE_PROC_LAST; i++) {
+        const qvirRpcProcedure *p = &remote_procedure_table[i];
+
+        g_assert_true(g_str_has_prefix(p->name, "vir"));
+        if (!(p->flags & QVIR_RPC_PROC_SERVED)) {
+            g_assert_null(p->handler);
+            continue;
+        }
+        served++;
+        g_assert_nonnull(p->handler);
+        g_assert_null(p->msg);
+    }
+    g_assert_cmpuint(served, ==, qvirRemoteNumProcedures());
+    g_assert_cmpuint(served, ==, 91);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_CONNECT_OPEN].flags & QVIR_RPC_PROC_PREOPEN);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_DESTROY].flags & QVIR_RPC_PROC_WRITE);
+    g_assert_false(remote_procedure_table[REMOTE_PROC_DOMAIN_GET_STATE].flags &
+                   QVIR_RPC_PROC_WRITE);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2].msg ==
+                  &remote_domain_event_block_job_2_msg_type);
 }
 
 int
@@ -365,5 +572,10 @@ main(int argc, char **argv)
     g_test_add_func("/xdr/random-input", testRandomInput);
     g_test_add_func("/rpc/header-and-length", testHeaderAndLength);
     g_test_add_func("/rpc/error-body", testErrorBody);
+    g_test_add_func("/xdr/type/round-trip", testTypeRoundTrip);
+    g_test_add_func("/xdr/type/wire-bytes", testTypeWireBytes);
+    g_test_add_func("/xdr/type/limits", testTypeLimits);
+    g_test_add_func("/xdr/type/truncation", testTypeTruncation);
+    g_test_add_func("/xdr/type/procedure-table", testProcedureTable);
     return g_test_run();
 }

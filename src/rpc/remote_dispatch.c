@@ -1,43 +1,27 @@
 /*
- * remote_dispatch.c: the REMOTE program's procedures.
+ * remote_dispatch.c: the REMOTE program: dispatch through the procedure table generated
+ * from remote_protocol.x, and the handlers of the connection, host, listing, lifecycle and
+ * query procedures (live disk operations, snapshots and events: remote_dispatch_disk.c).
  *
- * Each handler decodes its arguments completely (trailing bytes are an error,
- * since they mean client and server disagree on the struct), calls the driver
- * and encodes the return value. Wire layouts are libvirt 9.0's
- * remote_protocol.x; the comment above each handler gives them.
+ * The dispatcher checks access, decodes the arguments completely (trailing bytes are an
+ * error: client and server would disagree on the struct), runs the handler and encodes
+ * what it returned; a handler only calls the driver and fills in its _ret.
  */
 #include "rpc/remote_dispatch.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 
-#include "rpc/remote_procs.h"
+#include "rpc/remote_dispatch_priv.h"
 #include "util/virerror.h"
-#ifdef QVIR_HAVE_REMOTE_DISK
-#include "rpc/remote_dispatch_disk.h"
-#endif
 
-/* remote_protocol.x limits */
-#define REMOTE_DOMAIN_LIST_MAX 16384
-#define REMOTE_AUTH_TYPE_LIST_MAX 20
-#define REMOTE_DOMAIN_MESSAGES_MAX 2048
-#define REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX 16
-#define REMOTE_DOMAIN_DISK_ERRORS_MAX 256
-
-#define REMOTE_DOMAIN_MEMORY_STATS_MAX 1024
 /* virDomainMemoryStatTags */
 #define REMOTE_MEMORY_STAT_ACTUAL_BALLOON 6
 #define REMOTE_MEMORY_STAT_RSS 7
-
-/* virTypedParameterType */
-#define REMOTE_TYPED_PARAM_INT 1
-#define REMOTE_TYPED_PARAM_UINT 2
-#define REMOTE_TYPED_PARAM_LLONG 3
-#define REMOTE_TYPED_PARAM_ULLONG 4
-#define REMOTE_TYPED_PARAM_STRING 7
 
 /* virDomainStatsTypes qvirtd reports */
 #define REMOTE_STATS_STATE (1u << 0)
@@ -50,184 +34,80 @@
      REMOTE_STATS_BLOCK)
 /* virConnectGetAllDomainStatsFlags beyond the listing filters (the low byte) */
 #define REMOTE_STATS_ENFORCE (1u << 31)
-#define REMOTE_STATS_BACKING (1u << 30)
-#define REMOTE_STATS_NOWAIT (1u << 29)
 
 /* virDomainEventID */
 #define REMOTE_EVENT_ID_LIFECYCLE 0
 
-#define REMOTE_AUTH_NONE 0
-
 /* VIR_CONNECT_RO */
 #define REMOTE_CONNECT_RO 1
 
-typedef enum {
-    REMOTE_PROC_CONNECT_OPEN = 1,
-    REMOTE_PROC_CONNECT_CLOSE = 2,
-    REMOTE_PROC_CONNECT_GET_TYPE = 3,
-    REMOTE_PROC_CONNECT_GET_VERSION = 4,
-    REMOTE_PROC_CONNECT_GET_MAX_VCPUS = 5,
-    REMOTE_PROC_NODE_GET_INFO = 6,
-    REMOTE_PROC_CONNECT_GET_CAPABILITIES = 7,
-    REMOTE_PROC_DOMAIN_CREATE = 9,
-    REMOTE_PROC_DOMAIN_CREATE_XML = 10,
-    REMOTE_PROC_DOMAIN_DEFINE_XML = 11,
-    REMOTE_PROC_DOMAIN_DESTROY = 12,
-    REMOTE_PROC_DOMAIN_GET_XML_DESC = 14,
-    REMOTE_PROC_DOMAIN_GET_AUTOSTART = 15,
-    REMOTE_PROC_DOMAIN_GET_INFO = 16,
-    REMOTE_PROC_DOMAIN_GET_MAX_MEMORY = 17,
-    REMOTE_PROC_DOMAIN_GET_OS_TYPE = 19,
-    REMOTE_PROC_DOMAIN_REBOOT = 27,
-    REMOTE_PROC_DOMAIN_RESUME = 28,
-    REMOTE_PROC_DOMAIN_SHUTDOWN = 33,
-    REMOTE_PROC_DOMAIN_SUSPEND = 34,
-    REMOTE_PROC_DOMAIN_BLOCK_STATS = 64,
-    REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS = 21,
-    REMOTE_PROC_DOMAIN_LOOKUP_BY_ID = 22,
-    REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME = 23,
-    REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID = 24,
-    REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS = 25,
-    REMOTE_PROC_DOMAIN_UNDEFINE = 35,
-    REMOTE_PROC_CONNECT_LIST_DOMAINS = 37,
-    REMOTE_PROC_DOMAIN_MEMORY_STATS = 159,
-    REMOTE_PROC_DOMAIN_GET_CONTROL_INFO = 229,
-    REMOTE_PROC_DOMAIN_GET_JOB_STATS = 298,
-    REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS = 344,
-    REMOTE_PROC_CONNECT_NUM_OF_DOMAINS = 51,
-    REMOTE_PROC_NODE_GET_FREE_MEMORY = 102,
-    REMOTE_PROC_CONNECT_GET_HOSTNAME = 59,
-    REMOTE_PROC_CONNECT_SUPPORTS_FEATURE = 60,
-    REMOTE_PROC_AUTH_LIST = 66,
-    REMOTE_PROC_CONNECT_GET_URI = 110,
-    REMOTE_PROC_NODE_GET_SECURITY_MODEL = 122,
-    REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE = 136,
-    REMOTE_PROC_CONNECT_IS_SECURE = 149,
-    REMOTE_PROC_DOMAIN_IS_ACTIVE = 150,
-    REMOTE_PROC_DOMAIN_IS_PERSISTENT = 151,
-    REMOTE_PROC_CONNECT_GET_LIB_VERSION = 157,
-    REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE = 183,
-    REMOTE_PROC_DOMAIN_SNAPSHOT_NUM = 187,
-    REMOTE_PROC_DOMAIN_GET_BLOCK_INFO = 194,
-    REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS = 196,
-    REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS = 200,
-    REMOTE_PROC_DOMAIN_IS_UPDATED = 202,
-    REMOTE_PROC_DOMAIN_GET_STATE = 212,
-    REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS = 231,
-    REMOTE_PROC_DOMAIN_DESTROY_FLAGS = 234,
-    REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS = 243,
-    REMOTE_PROC_DOMAIN_RESET = 245,
-    REMOTE_PROC_DOMAIN_BLOCK_RESIZE = 251,
-    REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS = 258,
-    REMOTE_PROC_DOMAIN_GET_DISK_ERRORS = 263,
-    REMOTE_PROC_DOMAIN_GET_METADATA = 265,
-    REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS = 273,
-    REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS = 274,
-    REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
-    REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS = 350,
-    REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK = 360,
-    REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK = 361,
-    REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS = 413,
-    REMOTE_PROC_DOMAIN_GET_MESSAGES = 426,
-    REMOTE_PROC_LAST = 444,
-} qvirRemoteProcedure;
+/* libvirt's virDomainModificationImpact / virDomainVcpuFlags bits */
+#define REMOTE_AFFECT_LIVE 1
+#define REMOTE_VCPU_GUEST 8
 
-/* Per-connection state. Set on the main loop (open/close run inline), read by
- * workers, hence atomics. */
-typedef struct {
-    gint opened;
-    gint readonly;
-} qvirRemoteClient;
+/* ---- shared helpers ----------------------------------------------------------- */
 
-typedef struct {
-    qvirDriver *drv;
-    qvirRemoteClient *client;
-    qvirRpcClient *rpcClient;
-} qvirRemoteCtx;
-
-typedef gboolean (*qvirRemoteHandler)(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                                      GError **error);
-
-typedef enum {
-    REMOTE_INLINE = 1 << 0,  /* run on the main loop: cheap, and ordered with later calls */
-    REMOTE_PREOPEN = 1 << 1, /* allowed before CONNECT_OPEN */
-    REMOTE_DRIVER = 1 << 2,  /* needs the driver */
-    REMOTE_WRITE = 1 << 3,   /* refused on a read-only connection */
-} qvirRemoteProcFlags;
-
-typedef struct {
-    qvirRemoteHandler fn;
-    unsigned int flags;
-} qvirRemoteProc;
-
-/* ---- wire helpers ----------------------------------------------------------- */
-
-/* remote_nonnull_domain { remote_nonnull_string name; remote_uuid uuid; int id; } */
-typedef struct {
-    char *name;
-    guint8 uuid[QVIR_XDR_UUID_LEN];
-    gint32 id;
-} qvirRemoteDomainArg;
-
-static void
-qvirRemoteDomainArgClear(qvirRemoteDomainArg *dom)
+void
+qvirRemoteDomainSet(remote_nonnull_domain *out, const qvirDomainRef *ref)
 {
-    g_clear_pointer(&dom->name, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qvirRemoteDomainArg, qvirRemoteDomainArgClear);
-
-static gboolean
-qvirRemoteReadDomain(qvirXdrReader *rd, qvirRemoteDomainArg *dom, GError **error)
-{
-    return qvirXdrReadString(rd, QVIR_XDR_STRING_MAX, &dom->name, error) &&
-           qvirXdrReadFixedOpaque(rd, dom->uuid, sizeof(dom->uuid), error) &&
-           qvirXdrReadInt(rd, &dom->id, error);
+    out->name = g_strdup(ref->name);
+    memcpy(out->uuid, ref->uuid, sizeof(out->uuid));
+    out->id = ref->id;
 }
 
-static void
-qvirRemoteWriteDomain(GByteArray *buf, const qvirDomainRef *ref)
+void
+qvirRemoteDomainTake(remote_nonnull_domain *out, qvirDomainRef *ref)
 {
-    qvirXdrWriteString(buf, ref->name);
-    qvirXdrWriteFixedOpaque(buf, ref->uuid, QVIR_UUID_BUFLEN);
-    qvirXdrWriteInt(buf, ref->id);
+    out->name = g_steal_pointer(&ref->name);
+    memcpy(out->uuid, ref->uuid, sizeof(out->uuid));
+    out->id = ref->id;
 }
 
-/* Args that are just a domain. */
-static gboolean
-qvirRemoteReadDomainOnly(qvirXdrReader *rd, qvirRemoteDomainArg *dom, GError **error)
+gboolean
+qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref)
 {
-    return qvirRemoteReadDomain(rd, dom, error) && qvirXdrReaderCheckEnd(rd, error);
-}
+    g_autoptr(qvirDomainRef) owned = ref;
 
-/* Args { remote_nonnull_domain dom; unsigned int flags; } */
-static gboolean
-qvirRemoteReadDomainFlags(qvirXdrReader *rd, qvirRemoteDomainArg *dom, guint32 *flags,
-                          GError **error)
-{
-    return qvirRemoteReadDomain(rd, dom, error) && qvirXdrReadU32(rd, flags, error) &&
-           qvirXdrReaderCheckEnd(rd, error);
-}
-
-/* Existence check for procedures whose answer is constant but which must still
- * fail with NO_DOMAIN for a domain that does not exist. */
-static gboolean
-qvirRemoteDomainExists(qvirRemoteCtx *ctx, const qvirRemoteDomainArg *dom, GError **error)
-{
-    return qvirDriverDomainIsActive(ctx->drv, dom->uuid, error) >= 0;
-}
-
-/* ---- connection ------------------------------------------------------------- */
-
-/* args { remote_string name; unsigned int flags; } */
-static gboolean
-remoteConnectOpen(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autofree char *name = NULL;
-    guint32 flags;
-
-    if (!qvirXdrReadOptString(args, QVIR_XDR_STRING_MAX, &name, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
+    if (!owned)
         return FALSE;
+    qvirRemoteDomainTake(out, owned);
+    return TRUE;
+}
+
+gboolean
+qvirRemoteStringsTake(guint32 *len, char ***val, GPtrArray *list, gint32 max, gint32 limit,
+                      const char *what, GError **error)
+{
+    g_autoptr(GPtrArray) names = list;
+    guint n;
+
+    if (!names)
+        return FALSE;
+    if (max < 0 || max > limit) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "%s '%d' must be in the range 0..%d", what,
+                    max, limit);
+        return FALSE;
+    }
+    n = MIN(names->len, (guint)max);
+    *val = g_new0(char *, n + 1);
+    for (guint i = 0; i < n; i++)
+        (*val)[i] = g_strdup(g_ptr_array_index(names, i));
+    *len = n;
+    return TRUE;
+}
+
+gboolean
+qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **error)
+{
+    return qvirDriverDomainIsActive(drv, uuid, error) >= 0;
+}
+
+/* ---- connection --------------------------------------------------------------- */
+
+gboolean
+remoteDispatchConnectOpen(qvirRemoteCtx *ctx, remote_connect_open_args *args, GError **error)
+{
+    const char *name = args->name;
 
     /* The client strips transport parameters (socket=...) before sending. */
     if (name && *name && !g_str_equal(name, "qemu:///system") &&
@@ -236,163 +116,80 @@ remoteConnectOpen(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GErr
                     name);
         return FALSE;
     }
-    g_atomic_int_set(&ctx->client->readonly, (flags & REMOTE_CONNECT_RO) != 0);
+    g_atomic_int_set(&ctx->client->readonly, (args->flags & REMOTE_CONNECT_RO) != 0);
     g_atomic_int_set(&ctx->client->opened, 1);
     return TRUE;
 }
 
-static gboolean
-remoteConnectClose(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+gboolean
+remoteDispatchConnectClose(qvirRemoteCtx *ctx, GError **error)
 {
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
     g_atomic_int_set(&ctx->client->opened, 0);
     return TRUE;
 }
 
-/* ret { remote_auth_type types<REMOTE_AUTH_TYPE_LIST_MAX>; } : a unix socket
- * owned by the daemon's user needs no authentication. */
-static gboolean
-remoteAuthList(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+/* A unix socket owned by the daemon's user needs no authentication. */
+gboolean
+remoteDispatchAuthList(qvirRemoteCtx *ctx, remote_auth_list_ret *ret, GError **error)
 {
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, 1);
-    qvirXdrWriteInt(ret, REMOTE_AUTH_NONE);
+    ret->types.val = g_new0(gint32, 1);
+    ret->types.val[0] = REMOTE_AUTH_NONE;
+    ret->types.len = 1;
     return TRUE;
 }
 
-/* args { int feature; } ret { int supported; } */
-static gboolean
-remoteConnectSupportsFeature(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                             GError **error)
+gboolean
+remoteDispatchConnectSupportsFeature(qvirRemoteCtx *ctx, remote_connect_supports_feature_args *args,
+                                     remote_connect_supports_feature_ret *ret, GError **error)
 {
-    gint32 feature;
-    gboolean supported;
-
-    if (!qvirXdrReadInt(args, &feature, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    switch (feature) {
+    switch (args->feature) {
     case QVIR_REMOTE_FEATURE_REMOTE:
     case QVIR_REMOTE_FEATURE_PROGRAM_KEEPALIVE:
     case QVIR_REMOTE_FEATURE_REMOTE_CLOSE_CALLBACK:
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
-        supported = TRUE;
-        break;
     case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
-        /* Event callbacks (316/317) come with the disk procedures; without them,
-         * answering 0 keeps clients from relying on events. */
-#ifdef QVIR_HAVE_REMOTE_DISK
-        supported = TRUE;
-#else
-        supported = FALSE;
-#endif
+        ret->supported = 1;
         break;
     default:
-        supported = FALSE;
+        ret->supported = 0;
         break;
     }
-    qvirXdrWriteInt(ret, supported);
     return TRUE;
 }
 
-static gboolean
-remoteWriteStringRet(qvirXdrReader *args, GByteArray *ret, const char *str, GError **error)
+gboolean
+remoteDispatchConnectGetHostname(qvirRemoteCtx *ctx, remote_connect_get_hostname_ret *ret,
+                                 GError **error)
 {
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteString(ret, str);
+    ret->hostname = g_strdup(g_get_host_name());
     return TRUE;
 }
 
-/* ret { remote_nonnull_string type; } */
-static gboolean
-remoteConnectGetType(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+/* Close callbacks fire when the connection drops, which clients detect by themselves;
+ * registering needs no server state. */
+gboolean
+remoteDispatchConnectRegisterCloseCallback(qvirRemoteCtx *ctx, GError **error)
 {
-    return remoteWriteStringRet(args, ret, "QEMU", error);
-}
-
-static gboolean
-remoteConnectGetHostname(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    return remoteWriteStringRet(args, ret, g_get_host_name(), error);
-}
-
-static gboolean
-remoteConnectGetURI(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    return remoteWriteStringRet(args, ret, "qemu:///system", error);
-}
-
-/* ret { int secure; } : a local unix socket is not observable by others. */
-static gboolean
-remoteConnectIsSecure(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, 1);
     return TRUE;
 }
 
-/* ret { unsigned hyper lib_ver; } */
-static gboolean
-remoteConnectGetLibVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+gboolean
+remoteDispatchConnectGetVersion(qvirRemoteCtx *ctx, remote_connect_get_version_ret *ret,
+                                GError **error)
 {
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteU64(ret, QVIR_REMOTE_LIB_VERSION);
+    ret->hv_ver = qvirDriverGetVersion(ctx->drv, error);
+    return ret->hv_ver != 0;
+}
+
+/* No security driver: model and doi empty, which virsh dominfo takes as "none". */
+gboolean
+remoteDispatchNodeGetSecurityModel(qvirRemoteCtx *ctx, remote_node_get_security_model_ret *ret,
+                                   GError **error)
+{
     return TRUE;
 }
 
-/* Close callbacks fire when the connection drops, which clients detect by
- * themselves; registering needs no server state. */
-static gboolean
-remoteConnectCloseCallback(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    return qvirXdrReaderCheckEnd(args, error);
-}
-
-/* ret { unsigned hyper hv_ver; } */
-static gboolean
-remoteConnectGetVersion(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    unsigned long ver;
-
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    ver = qvirDriverGetVersion(ctx->drv, error);
-    if (ver == 0)
-        return FALSE;
-    qvirXdrWriteU64(ret, ver);
-    return TRUE;
-}
-
-/* ret { remote_nonnull_string capabilities; } */
-static gboolean
-remoteConnectGetCapabilities(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                             GError **error)
-{
-    g_autofree char *caps = NULL;
-
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (!(caps = qvirDriverGetCapabilities(ctx->drv, error)))
-        return FALSE;
-    qvirXdrWriteString(ret, caps);
-    return TRUE;
-}
-
-/* ret { char model<REMOTE_SECURITY_MODEL_MAX>; char doi<REMOTE_SECURITY_DOI_MAX>; }
- * No security driver: both empty, which virsh dominfo takes as "none". */
-static gboolean
-remoteNodeGetSecurityModel(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, 0);
-    qvirXdrWriteU32(ret, 0);
-    return TRUE;
-}
+/* ---- host ------------------------------------------------------------------------ */
 
 /* The first number after "KEY" and a colon in FILE's line starting with KEY, or 0. */
 static guint64
@@ -415,1022 +212,28 @@ remoteProcNumber(const char *file, const char *key)
     return 0;
 }
 
-/* ret { char model[32]; unsigned hyper memory; int cpus; int mhz; int nodes;
- * int sockets; int cores; int threads; } : a fixed char array is 32 XDR chars,
- * a word each. Topology is reported flat, as one node and one socket. */
-static gboolean
-remoteNodeGetInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+/* Topology is reported flat, as one node and one socket. */
+gboolean
+remoteDispatchNodeGetInfo(qvirRemoteCtx *ctx, remote_node_get_info_ret *ret, GError **error)
 {
-    static const char model[32] = "x86_64";
-    guint cpus = g_get_num_processors();
-    guint i;
+    static const char model[] = "x86_64";
 
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    for (i = 0; i < sizeof(model); i++)
-        qvirXdrWriteInt(ret, model[i]);
-    qvirXdrWriteU64(ret, remoteProcNumber("/proc/meminfo", "MemTotal"));
-    qvirXdrWriteInt(ret, cpus);
-    qvirXdrWriteInt(ret, (gint32)remoteProcNumber("/proc/cpuinfo", "cpu MHz"));
-    qvirXdrWriteInt(ret, 1);
-    qvirXdrWriteInt(ret, 1);
-    qvirXdrWriteInt(ret, cpus);
-    qvirXdrWriteInt(ret, 1);
+    memcpy(ret->model, model, sizeof(model));
+    ret->memory = remoteProcNumber("/proc/meminfo", "MemTotal");
+    ret->cpus = ret->cores = g_get_num_processors();
+    ret->mhz = (gint32)remoteProcNumber("/proc/cpuinfo", "cpu MHz");
+    ret->nodes = ret->sockets = ret->threads = 1;
     return TRUE;
 }
 
-/* args { nativeFormat; domainXml; flags; } ret { remote_nonnull_string nativeConfig; } */
-static gboolean
-remoteConnectDomainXMLToNative(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                               GError **error)
-{
-    g_autofree char *format = NULL;
-    g_autofree char *xml = NULL;
-    g_autofree char *native = NULL;
-    guint32 flags;
-
-    if (!qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &format, error) ||
-        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &xml, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (!(native = qvirDriverConnectDomainXMLToNative(ctx->drv, format, xml, flags, error)))
-        return FALSE;
-    qvirXdrWriteString(ret, native);
-    return TRUE;
-}
-
-/* ---- listing ---------------------------------------------------------------- */
-
-/* args { int need_results; unsigned int flags; }
- * ret { remote_nonnull_domain domains<REMOTE_DOMAIN_LIST_MAX>; unsigned int ret; } */
-static gboolean
-remoteConnectListAllDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                            GError **error)
-{
-    g_autoptr(GPtrArray) doms = NULL;
-    gint32 needResults;
-    guint32 flags;
-    guint i;
-
-    if (!qvirXdrReadInt(args, &needResults, error) || !qvirXdrReadU32(args, &flags, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    doms = qvirDriverListAllDomains(ctx->drv, flags);
-    if (doms->len > REMOTE_DOMAIN_LIST_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'",
-                    doms->len, REMOTE_DOMAIN_LIST_MAX);
-        return FALSE;
-    }
-    if (needResults) {
-        qvirXdrWriteU32(ret, doms->len);
-        for (i = 0; i < doms->len; i++)
-            qvirRemoteWriteDomain(ret, g_ptr_array_index(doms, i));
-    } else {
-        qvirXdrWriteU32(ret, 0);
-    }
-    qvirXdrWriteU32(ret, doms->len);
-    return TRUE;
-}
-
-static gboolean
-remoteCheckMax(gint32 max, const char *what, GError **error)
-{
-    if (max < 0 || max > REMOTE_DOMAIN_LIST_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "%s '%d' must be in the range 0..%d", what,
-                    max, REMOTE_DOMAIN_LIST_MAX);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* args { int maxids; } ret { int ids<REMOTE_DOMAIN_LIST_MAX>; } */
-static gboolean
-remoteConnectListDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autoptr(GArray) ids = NULL;
-    gint32 maxids;
-    guint i, n;
-
-    if (!qvirXdrReadInt(args, &maxids, error) || !qvirXdrReaderCheckEnd(args, error) ||
-        !remoteCheckMax(maxids, "maxids", error))
-        return FALSE;
-    ids = qvirDriverListDomainIDs(ctx->drv);
-    n = MIN(ids->len, (guint)maxids);
-    qvirXdrWriteU32(ret, n);
-    for (i = 0; i < n; i++)
-        qvirXdrWriteInt(ret, g_array_index(ids, int, i));
-    return TRUE;
-}
-
-/* args { int maxnames; } ret { remote_nonnull_string names<REMOTE_DOMAIN_LIST_MAX>; } */
-static gboolean
-remoteConnectListDefinedDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
+/* Bytes, from MemFree. */
+gboolean
+remoteDispatchNodeGetFreeMemory(qvirRemoteCtx *ctx, remote_node_get_free_memory_ret *ret,
                                 GError **error)
 {
-    g_autoptr(GPtrArray) names = NULL;
-    gint32 maxnames;
-    guint i, n;
-
-    if (!qvirXdrReadInt(args, &maxnames, error) || !qvirXdrReaderCheckEnd(args, error) ||
-        !remoteCheckMax(maxnames, "maxnames", error))
-        return FALSE;
-    names = qvirDriverListDefinedDomainNames(ctx->drv);
-    n = MIN(names->len, (guint)maxnames);
-    qvirXdrWriteU32(ret, n);
-    for (i = 0; i < n; i++)
-        qvirXdrWriteString(ret, g_ptr_array_index(names, i));
+    ret->freeMem = remoteProcNumber("/proc/meminfo", "MemFree") * 1024;
     return TRUE;
 }
-
-/* ret { int num; } */
-static gboolean
-remoteConnectNumOfDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, qvirDriverNumOfDomains(ctx->drv));
-    return TRUE;
-}
-
-static gboolean
-remoteConnectNumOfDefinedDomains(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                                 GError **error)
-{
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, qvirDriverNumOfDefinedDomains(ctx->drv));
-    return TRUE;
-}
-
-/* ---- lookup ----------------------------------------------------------------- */
-
-static gboolean
-remoteWriteDomainRet(GByteArray *ret, qvirDomainRef *ref)
-{
-    g_autoptr(qvirDomainRef) owned = ref;
-
-    if (!owned)
-        return FALSE;
-    qvirRemoteWriteDomain(ret, owned);
-    return TRUE;
-}
-
-/* args { int id; } ret { remote_nonnull_domain dom; } */
-static gboolean
-remoteDomainLookupByID(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    gint32 id;
-
-    if (!qvirXdrReadInt(args, &id, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainLookupByID(ctx->drv, id, error));
-}
-
-/* args { remote_nonnull_string name; } */
-static gboolean
-remoteDomainLookupByName(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autofree char *name = NULL;
-
-    if (!qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &name, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainLookupByName(ctx->drv, name, error));
-}
-
-/* args { remote_uuid uuid; } */
-static gboolean
-remoteDomainLookupByUUID(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    guint8 uuid[QVIR_XDR_UUID_LEN];
-
-    if (!qvirXdrReadFixedOpaque(args, uuid, sizeof(uuid), error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainLookupByUUID(ctx->drv, uuid, error));
-}
-
-/* ---- lifecycle ---------------------------------------------------------------- */
-
-/* DEFINE_XML args { xml; } ; DEFINE_XML_FLAGS args { xml; flags; } ; ret { dom; } */
-static gboolean
-remoteDomainDefineXML(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autofree char *xml = NULL;
-
-    if (!qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &xml, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainDefineXML(ctx->drv, xml, 0, error));
-}
-
-static gboolean
-remoteDomainDefineXMLFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autofree char *xml = NULL;
-    guint32 flags;
-
-    if (!qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &xml, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainDefineXML(ctx->drv, xml, flags, error));
-}
-
-/* args { dom; } */
-static gboolean
-remoteDomainUndefine(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainUndefine(ctx->drv, dom.uuid, 0, error);
-}
-
-/* args { dom; flags; } */
-static gboolean
-remoteDomainUndefineFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
-           qvirDriverDomainUndefine(ctx->drv, dom.uuid, flags, error);
-}
-
-/* args { dom; } (the client looks the domain up again for its new id) */
-static gboolean
-remoteDomainCreate(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainCreate(ctx->drv, dom.uuid, 0, error);
-}
-
-/* args { dom; flags; } ret { dom; } with the new id */
-static gboolean
-remoteDomainCreateWithFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                            GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !qvirDriverDomainCreate(ctx->drv, dom.uuid, flags, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainLookupByUUID(ctx->drv, dom.uuid, error));
-}
-
-/* args { xml_desc; flags; } ret { dom; } */
-static gboolean
-remoteDomainCreateXML(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_autofree char *xml = NULL;
-    guint32 flags;
-
-    if (!qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &xml, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    return remoteWriteDomainRet(ret, qvirDriverDomainCreateXML(ctx->drv, xml, flags, error));
-}
-
-static gboolean
-remoteDomainDestroy(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainDestroy(ctx->drv, dom.uuid, 0, error);
-}
-
-static gboolean
-remoteDomainDestroyFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
-           qvirDriverDomainDestroy(ctx->drv, dom.uuid, flags, error);
-}
-
-/* ---- queries ------------------------------------------------------------------ */
-
-/* args { dom; flags; } ret { remote_nonnull_string xml; } */
-static gboolean
-remoteDomainGetXMLDesc(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *xml = NULL;
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !(xml = qvirDriverDomainGetXMLDesc(ctx->drv, dom.uuid, flags, error)))
-        return FALSE;
-    qvirXdrWriteString(ret, xml);
-    return TRUE;
-}
-
-/* args { dom; flags; } ret { int state; int reason; } */
-static gboolean
-remoteDomainGetState(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-    int state, reason;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !qvirDriverDomainGetState(ctx->drv, dom.uuid, &state, &reason, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, state);
-    qvirXdrWriteInt(ret, reason);
-    return TRUE;
-}
-
-/* args { dom; } ret { unsigned char state; unsigned hyper maxMem; unsigned hyper memory;
- * unsigned short nrVirtCpu; unsigned hyper cpuTime; } (char and short take a word each) */
-static gboolean
-remoteDomainGetInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    qvirDomainInfo info = {0};
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        !qvirDriverDomainGetInfo(ctx->drv, dom.uuid, &info, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, (guint8)info.state);
-    qvirXdrWriteU64(ret, info.maxMemKiB);
-    qvirXdrWriteU64(ret, info.memoryKiB);
-    qvirXdrWriteU32(ret, (guint16)info.nrVirtCpu);
-    qvirXdrWriteU64(ret, info.cpuTimeNs);
-    return TRUE;
-}
-
-/* args { dom; } ret { unsigned hyper memory; } */
-static gboolean
-remoteDomainGetMaxMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    qvirDomainInfo info = {0};
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        !qvirDriverDomainGetInfo(ctx->drv, dom.uuid, &info, error))
-        return FALSE;
-    qvirXdrWriteU64(ret, info.maxMemKiB);
-    return TRUE;
-}
-
-/* libvirt's virDomainModificationImpact / virDomainVcpuFlags bits */
-#define REMOTE_AFFECT_LIVE 1
-#define REMOTE_VCPU_GUEST 8
-
-/* args { dom; flags; } ret { int num; } : qvirt has no vCPU hot-plug, so the
- * current, maximum, live and config counts are all the defined <vcpu>. */
-static gboolean
-remoteDomainGetVcpusFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    qvirDomainInfo info = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !qvirDriverDomainGetInfo(ctx->drv, dom.uuid, &info, error))
-        return FALSE;
-    if (flags & REMOTE_VCPU_GUEST) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                            "argument unsupported: guest vCPU counts need a guest agent");
-        return FALSE;
-    }
-    if ((flags & REMOTE_AFFECT_LIVE) && info.state == QVIR_DOMAIN_SHUTOFF) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                            "Requested operation is not valid: domain is not running");
-        return FALSE;
-    }
-    qvirXdrWriteInt(ret, info.nrVirtCpu);
-    return TRUE;
-}
-
-/* args { dom; } ret { remote_nonnull_string type; } : x86 QEMU guests are "hvm". */
-static gboolean
-remoteDomainGetOSType(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) || !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteString(ret, "hvm");
-    return TRUE;
-}
-
-/* args { dom; } ret { int active; } */
-static gboolean
-remoteDomainIsActive(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    int active;
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        (active = qvirDriverDomainIsActive(ctx->drv, dom.uuid, error)) < 0)
-        return FALSE;
-    qvirXdrWriteInt(ret, active);
-    return TRUE;
-}
-
-/* args { dom; } ret { int persistent; } */
-static gboolean
-remoteDomainIsPersistent(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    int persistent;
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) ||
-        (persistent = qvirDriverDomainIsPersistent(ctx->drv, dom.uuid, error)) < 0)
-        return FALSE;
-    qvirXdrWriteInt(ret, persistent);
-    return TRUE;
-}
-
-/* Features qvirt does not have: autostart, managed save, snapshots and
- * checkpoints, live XML updates. The answers are "none" for an existing domain. */
-
-/* GET_AUTOSTART args { dom; } ret { int autostart; } ; IS_UPDATED likewise */
-static gboolean
-remoteDomainZeroInt(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    if (!qvirRemoteReadDomainOnly(args, &dom, error) || !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, 0);
-    return TRUE;
-}
-
-/* HAS_MANAGED_SAVE_IMAGE / SNAPSHOT_NUM args { dom; flags; } ret { int; } */
-static gboolean
-remoteDomainZeroIntFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, 0);
-    return TRUE;
-}
-
-/* LIST_ALL_SNAPSHOTS / LIST_ALL_CHECKPOINTS args { dom; int need_results; flags; }
- * ret { items<...>; int ret; } */
-static gboolean
-remoteDomainListNone(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    gint32 needResults;
-    guint32 flags;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadInt(args, &needResults, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error) ||
-        !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, 0);
-    qvirXdrWriteInt(ret, 0);
-    return TRUE;
-}
-
-/* args { dom; flags; } ret { remote_nonnull_string msgs<REMOTE_DOMAIN_MESSAGES_MAX>; } */
-static gboolean
-remoteDomainGetMessages(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error) ||
-        !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, 0);
-    return TRUE;
-}
-
-/* ---- guest control ------------------------------------------------------------ */
-
-/* SUSPEND / RESUME / SHUTDOWN args { dom; } */
-static gboolean
-remoteDomainSuspend(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainSuspend(ctx->drv, dom.uuid, error);
-}
-
-static gboolean
-remoteDomainResume(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainResume(ctx->drv, dom.uuid, error);
-}
-
-static gboolean
-remoteDomainShutdown(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-
-    return qvirRemoteReadDomainOnly(args, &dom, error) &&
-           qvirDriverDomainShutdown(ctx->drv, dom.uuid, 0, error);
-}
-
-/* SHUTDOWN_FLAGS / REBOOT / RESET args { dom; unsigned int flags; } */
-static gboolean
-remoteDomainShutdownFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
-           qvirDriverDomainShutdown(ctx->drv, dom.uuid, flags, error);
-}
-
-static gboolean
-remoteDomainReboot(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
-           qvirDriverDomainReboot(ctx->drv, dom.uuid, flags, error);
-}
-
-static gboolean
-remoteDomainReset(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    return qvirRemoteReadDomainFlags(args, &dom, &flags, error) &&
-           qvirDriverDomainReset(ctx->drv, dom.uuid, flags, error);
-}
-
-/* ---- disk statistics ------------------------------------------------------------ */
-
-/* args { dom; remote_nonnull_string path; unsigned int flags; }
- * ret { unsigned hyper allocation; unsigned hyper capacity; unsigned hyper physical; } */
-static gboolean
-remoteDomainGetBlockInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *path = NULL;
-    qvirDomainBlockInfo info;
-    guint32 flags;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) ||
-        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error) ||
-        !qvirDriverDomainGetBlockInfo(ctx->drv, dom.uuid, path, flags, &info, error))
-        return FALSE;
-    qvirXdrWriteU64(ret, info.allocation);
-    qvirXdrWriteU64(ret, info.capacity);
-    qvirXdrWriteU64(ret, info.physical);
-    return TRUE;
-}
-
-/* args { dom; remote_nonnull_string path; }
- * ret { hyper rd_req; hyper rd_bytes; hyper wr_req; hyper wr_bytes; hyper errs; } */
-static gboolean
-remoteDomainBlockStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *path = NULL;
-    qvirDomainBlockStats st;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) ||
-        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
-        !qvirXdrReaderCheckEnd(args, error) ||
-        !qvirDriverDomainBlockStats(ctx->drv, dom.uuid, path, &st, error))
-        return FALSE;
-    qvirXdrWriteU64(ret, (guint64)st.rdReq);
-    qvirXdrWriteU64(ret, (guint64)st.rdBytes);
-    qvirXdrWriteU64(ret, (guint64)st.wrReq);
-    qvirXdrWriteU64(ret, (guint64)st.wrBytes);
-    qvirXdrWriteU64(ret, (guint64)st.errs);
-    return TRUE;
-}
-
-/* args { dom; path; int nparams; unsigned int flags; }
- * ret { remote_typed_param params<16>; int nparams; } : the fields libvirt's QEMU driver
- * returns, in its order; NPARAMS 0 asks for their number only. */
-static gboolean
-remoteDomainBlockStatsFlags(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                            GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *path = NULL;
-    qvirDomainBlockStats st;
-    gint32 nparams;
-    guint32 flags;
-    guint n = 0, i;
-    struct {
-        const char *field;
-        long long value;
-    } params[8];
-
-    if (!qvirRemoteReadDomain(args, &dom, error) ||
-        !qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &path, error) ||
-        !qvirXdrReadInt(args, &nparams, error) || !qvirXdrReadU32(args, &flags, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (nparams < 0) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                            "internal error: nparams must be non-negative");
-        return FALSE;
-    }
-    if (nparams > REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                            "internal error: nparams too large");
-        return FALSE;
-    }
-    if (!qvirDriverDomainBlockStats(ctx->drv, dom.uuid, path, &st, error))
-        return FALSE;
-
-#define REMOTE_STAT(name, val)                                                                     \
-    do {                                                                                           \
-        if ((val) >= 0) {                                                                          \
-            params[n].field = (name);                                                              \
-            params[n].value = (val);                                                               \
-            n++;                                                                                   \
-        }                                                                                          \
-    } while (0)
-    REMOTE_STAT("wr_bytes", st.wrBytes);
-    REMOTE_STAT("wr_operations", st.wrReq);
-    REMOTE_STAT("rd_bytes", st.rdBytes);
-    REMOTE_STAT("rd_operations", st.rdReq);
-    REMOTE_STAT("flush_operations", st.flushReq);
-    REMOTE_STAT("wr_total_times", st.wrTotalTimes);
-    REMOTE_STAT("rd_total_times", st.rdTotalTimes);
-    REMOTE_STAT("flush_total_times", st.flushTotalTimes);
-#undef REMOTE_STAT
-
-    if (nparams == 0) {
-        qvirXdrWriteU32(ret, 0);
-        qvirXdrWriteInt(ret, n);
-        return TRUE;
-    }
-    n = MIN(n, (guint)nparams);
-    qvirXdrWriteU32(ret, n);
-    for (i = 0; i < n; i++) {
-        qvirXdrWriteString(ret, params[i].field);
-        qvirXdrWriteInt(ret, REMOTE_TYPED_PARAM_LLONG);
-        qvirXdrWriteU64(ret, (guint64)params[i].value);
-    }
-    qvirXdrWriteInt(ret, n);
-    return TRUE;
-}
-
-/* args { dom; unsigned int maxerrors; unsigned int flags; }
- * ret { remote_domain_disk_error errors<256>; int nerrors; } : MAXERRORS 0 asks for the
- * count only. */
-static gboolean
-remoteDomainGetDiskErrors(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autoptr(GPtrArray) errs = NULL;
-    guint32 maxerrors, flags;
-    guint n, i;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadU32(args, &maxerrors, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (maxerrors > REMOTE_DOMAIN_DISK_ERRORS_MAX) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC, "maxerrors too large");
-        return FALSE;
-    }
-    if (!(errs = qvirDriverDomainGetDiskErrors(ctx->drv, dom.uuid, flags, error)))
-        return FALSE;
-    n = MIN(errs->len, maxerrors);
-    qvirXdrWriteU32(ret, n);
-    for (i = 0; i < n; i++) {
-        qvirDomainDiskError *e = g_ptr_array_index(errs, i);
-
-        qvirXdrWriteString(ret, e->disk);
-        qvirXdrWriteInt(ret, e->error);
-    }
-    qvirXdrWriteInt(ret, maxerrors ? n : errs->len);
-    return TRUE;
-}
-
-/* args { dom; remote_nonnull_string disk; unsigned hyper size; unsigned int flags; } */
-static gboolean
-remoteDomainBlockResize(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *disk = NULL;
-    guint64 size;
-    guint32 flags;
-
-    return qvirRemoteReadDomain(args, &dom, error) &&
-           qvirXdrReadString(args, QVIR_XDR_STRING_MAX, &disk, error) &&
-           qvirXdrReadU64(args, &size, error) && qvirXdrReadU32(args, &flags, error) &&
-           qvirXdrReaderCheckEnd(args, error) &&
-           qvirDriverDomainBlockResize(ctx->drv, dom.uuid, disk, size, flags, error);
-}
-
-/* ---- small live queries ---------------------------------------------------------- */
-
-static gboolean
-remoteCheckRunning(qvirRemoteCtx *ctx, const qvirRemoteDomainArg *dom, GError **error)
-{
-    int active = qvirDriverDomainIsActive(ctx->drv, dom->uuid, error);
-
-    if (active < 0)
-        return FALSE;
-    if (!active) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                            "Requested operation is not valid: domain is not running");
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* args { dom; unsigned int flags; }
- * ret { unsigned int state; unsigned int details; unsigned hyper stateTime; } : the
- * monitor is never left busy between calls, so a running domain's control is "ok". */
-static gboolean
-remoteDomainGetControlInfo(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error))
-        return FALSE;
-    if (flags) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetControlInfo",
-                    flags);
-        return FALSE;
-    }
-    if (!remoteCheckRunning(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteU32(ret, 0);
-    qvirXdrWriteU32(ret, 0);
-    qvirXdrWriteU64(ret, 0);
-    return TRUE;
-}
-
-/* args { dom; unsigned int flags; } ret { int type; remote_typed_param params<>; } :
- * qvirt runs no migration or dump jobs, so there is never a job to report (type NONE). */
-static gboolean
-remoteDomainGetJobStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    guint32 flags;
-
-    if (!qvirRemoteReadDomainFlags(args, &dom, &flags, error))
-        return FALSE;
-    /* VIR_DOMAIN_JOB_STATS_COMPLETED 1, KEEP_COMPLETED 2 */
-    if (flags & ~3u) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetJobStats",
-                    flags & ~3u);
-        return FALSE;
-    }
-    if (!(flags & 1) && !remoteCheckRunning(ctx, &dom, error))
-        return FALSE;
-    if ((flags & 1) && !qvirRemoteDomainExists(ctx, &dom, error))
-        return FALSE;
-    qvirXdrWriteInt(ret, 0);
-    qvirXdrWriteU32(ret, 0);
-    return TRUE;
-}
-
-/* args { dom; unsigned int maxStats; unsigned int flags; }
- * ret { remote_domain_memory_stat stats<1024>; } with { int tag; unsigned hyper val; } :
- * as libvirt without a balloon: actual (the current memory) and rss. */
-static gboolean
-remoteDomainMemoryStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
-{
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    unsigned long long actual = 0, rss = 0;
-    guint32 maxStats, flags;
-    guint n = 0;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadU32(args, &maxStats, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
-                            "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX");
-        return FALSE;
-    }
-    if (!qvirDriverDomainMemoryStats(ctx->drv, dom.uuid, &actual, &rss, error))
-        return FALSE;
-    n = MIN(maxStats, 2u);
-    qvirXdrWriteU32(ret, n);
-    if (n >= 1) {
-        qvirXdrWriteInt(ret, REMOTE_MEMORY_STAT_ACTUAL_BALLOON);
-        qvirXdrWriteU64(ret, actual);
-    }
-    if (n >= 2) {
-        qvirXdrWriteInt(ret, REMOTE_MEMORY_STAT_RSS);
-        qvirXdrWriteU64(ret, rss);
-    }
-    return TRUE;
-}
-
-/* ---- all-domain statistics (virsh domstats) ---------------------------------------- */
-
-/* A typed parameter list being built: count + encoded remote_typed_param items. */
-typedef struct {
-    guint n;
-    GByteArray *buf;
-} remoteParams;
-
-static void
-remoteParamHeader(remoteParams *p, int type, const char *fmt, va_list ap)
-{
-    g_autofree char *field = g_strdup_vprintf(fmt, ap);
-
-    qvirXdrWriteString(p->buf, field);
-    qvirXdrWriteInt(p->buf, type);
-    p->n++;
-}
-
-G_GNUC_PRINTF(3, 4) static void remoteParamInt(remoteParams *p, int value, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    remoteParamHeader(p, REMOTE_TYPED_PARAM_INT, fmt, ap);
-    va_end(ap);
-    qvirXdrWriteInt(p->buf, value);
-}
-
-G_GNUC_PRINTF(3, 4) static void remoteParamUInt(remoteParams *p, guint value, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    remoteParamHeader(p, REMOTE_TYPED_PARAM_UINT, fmt, ap);
-    va_end(ap);
-    qvirXdrWriteU32(p->buf, value);
-}
-
-G_GNUC_PRINTF(3, 4)
-static void
-remoteParamULLong(remoteParams *p, guint64 value, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    remoteParamHeader(p, REMOTE_TYPED_PARAM_ULLONG, fmt, ap);
-    va_end(ap);
-    qvirXdrWriteU64(p->buf, value);
-}
-
-G_GNUC_PRINTF(3, 4)
-static void
-remoteParamString(remoteParams *p, const char *value, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    remoteParamHeader(p, REMOTE_TYPED_PARAM_STRING, fmt, ap);
-    va_end(ap);
-    qvirXdrWriteString(p->buf, value);
-}
-
-static void
-remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, remoteParams *p)
-{
-    g_autoptr(GPtrArray) recs = qvirDriverDomainGetBlockRecords(ctx->drv, ref->uuid, NULL);
-
-    if (!recs)
-        return;
-    remoteParamUInt(p, recs->len, "block.count");
-    for (guint i = 0; i < recs->len; i++) {
-        const qvirDomainBlockRecord *r = g_ptr_array_index(recs, i);
-        const qvirDomainBlockStats *st = &r->stats;
-
-        remoteParamString(p, r->name, "block.%u.name", i);
-        if (r->path)
-            remoteParamString(p, r->path, "block.%u.path", i);
-        if (!r->haveStats)
-            continue;
-#define REMOTE_BLOCK_STAT(val, key)                                                                \
-    do {                                                                                           \
-        if ((val) >= 0)                                                                            \
-            remoteParamULLong(p, (val), "block.%u." key, i);                                       \
-    } while (0)
-        REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
-        REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
-        REMOTE_BLOCK_STAT(st->rdTotalTimes, "rd.times");
-        REMOTE_BLOCK_STAT(st->wrReq, "wr.reqs");
-        REMOTE_BLOCK_STAT(st->wrBytes, "wr.bytes");
-        REMOTE_BLOCK_STAT(st->wrTotalTimes, "wr.times");
-        REMOTE_BLOCK_STAT(st->flushReq, "fl.reqs");
-        REMOTE_BLOCK_STAT(st->flushTotalTimes, "fl.times");
-        REMOTE_BLOCK_STAT(r->wrHighestOffset, "allocation");
-#undef REMOTE_BLOCK_STAT
-        if (r->capacity)
-            remoteParamULLong(p, r->capacity, "block.%u.capacity", i);
-        if (r->physical)
-            remoteParamULLong(p, r->physical, "block.%u.physical", i);
-    }
-}
-
-/* One remote_domain_stats_record for REF into RET; FALSE when the domain went away. */
-static gboolean
-remoteStatsRecord(qvirRemoteCtx *ctx, const qvirDomainRef *ref, guint32 stats, GByteArray *ret)
-{
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    remoteParams p = {.n = 0, .buf = buf};
-    qvirDomainInfo info;
-    int state, reason;
-
-    if (!qvirDriverDomainGetState(ctx->drv, ref->uuid, &state, &reason, NULL) ||
-        !qvirDriverDomainGetInfo(ctx->drv, ref->uuid, &info, NULL))
-        return FALSE;
-    if (stats & REMOTE_STATS_STATE) {
-        remoteParamInt(&p, state, "state.state");
-        remoteParamInt(&p, reason, "state.reason");
-    }
-    if ((stats & REMOTE_STATS_CPU_TOTAL) && ref->id > 0)
-        remoteParamULLong(&p, info.cpuTimeNs, "cpu.time");
-    if (stats & REMOTE_STATS_BALLOON) {
-        remoteParamULLong(&p, info.memoryKiB, "balloon.current");
-        remoteParamULLong(&p, info.maxMemKiB, "balloon.maximum");
-    }
-    if (stats & REMOTE_STATS_VCPU) {
-        remoteParamUInt(&p, info.nrVirtCpu, "vcpu.current");
-        remoteParamUInt(&p, info.nrVirtCpu, "vcpu.maximum");
-    }
-    if (stats & REMOTE_STATS_BLOCK)
-        remoteStatsBlock(ctx, ref, &p);
-
-    qvirRemoteWriteDomain(ret, ref);
-    qvirXdrWriteU32(ret, p.n);
-    g_byte_array_append(ret, buf->data, buf->len);
-    return TRUE;
-}
-
-/* args { remote_nonnull_domain doms<16384>; unsigned int stats; unsigned int flags; }
- * ret { remote_domain_stats_record retStats<16384>; } with
- *     { remote_nonnull_domain dom; remote_typed_param params<262144>; }
- * Groups: state, cpu-total, balloon, vcpu (counts) and block (QEMU's counters and sizes). */
-static gboolean
-remoteConnectGetAllDomainStats(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret,
-                               GError **error)
-{
-    g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainRefFree);
-    g_autoptr(GByteArray) records = g_byte_array_new();
-    guint32 ndoms, stats, flags;
-    guint nrecords = 0;
-
-    if (!qvirXdrReadU32(args, &ndoms, error))
-        return FALSE;
-    if (ndoms > REMOTE_DOMAIN_LIST_MAX) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "Too many domains '%u' for limit '%d'", ndoms,
-                    REMOTE_DOMAIN_LIST_MAX);
-        return FALSE;
-    }
-    for (guint32 i = 0; i < ndoms; i++) {
-        g_auto(qvirRemoteDomainArg) dom = {0};
-        qvirDomainRef *ref;
-
-        if (!qvirRemoteReadDomain(args, &dom, error))
-            return FALSE;
-        if (!(ref = qvirDriverDomainLookupByUUID(ctx->drv, dom.uuid, error)))
-            return FALSE;
-        g_ptr_array_add(refs, ref);
-    }
-    if (!qvirXdrReadU32(args, &stats, error) || !qvirXdrReadU32(args, &flags, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if ((flags & REMOTE_STATS_ENFORCE) && (stats & ~REMOTE_STATS_SUPPORTED)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                    "Operation not supported: Stats types bits 0x%x are not supported by this "
-                    "daemon",
-                    stats & ~REMOTE_STATS_SUPPORTED);
-        return FALSE;
-    }
-    stats = stats ? stats & REMOTE_STATS_SUPPORTED : REMOTE_STATS_SUPPORTED;
-    if (ndoms == 0) {
-        g_autoptr(GPtrArray) all = qvirDriverListAllDomains(ctx->drv, flags & 0xffu);
-
-        for (guint i = 0; i < all->len; i++)
-            g_ptr_array_add(refs, g_steal_pointer(&all->pdata[i]));
-    }
-    for (guint i = 0; i < refs->len; i++) {
-        if (remoteStatsRecord(ctx, g_ptr_array_index(refs, i), stats, records))
-            nrecords++;
-    }
-    qvirXdrWriteU32(ret, nrecords);
-    g_byte_array_append(ret, records->data, records->len);
-    return TRUE;
-}
-
-/* ---- host limits ------------------------------------------------------------------ */
 
 /* KVM's vCPU limit as libvirt reads it (KVM_CHECK_EXTENSION on /dev/kvm). */
 static int
@@ -1455,203 +258,548 @@ remoteKVMMaxVcpus(GError **error)
     return n;
 }
 
-/* args { remote_string type; } ret { int max_vcpus; } : libvirt's answers, 16 for TCG. */
-static gboolean
-remoteConnectGetMaxVcpus(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+/* libvirt's answers, 16 for TCG. */
+gboolean
+remoteDispatchConnectGetMaxVcpus(qvirRemoteCtx *ctx, remote_connect_get_max_vcpus_args *args,
+                                 remote_connect_get_max_vcpus_ret *ret, GError **error)
 {
-    g_autofree char *type = NULL;
-    int n;
+    if (!args->type || g_ascii_strcasecmp(args->type, "qemu") == 0) {
+        ret->max_vcpus = 16;
+        return TRUE;
+    }
+    if (g_ascii_strcasecmp(args->type, "kvm") == 0)
+        return (ret->max_vcpus = remoteKVMMaxVcpus(error)) >= 0;
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: unknown type '%s'",
+                args->type);
+    return FALSE;
+}
 
-    if (!qvirXdrReadOptString(args, QVIR_XDR_STRING_MAX, &type, error) ||
-        !qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    if (!type || g_ascii_strcasecmp(type, "qemu") == 0) {
-        n = 16;
-    } else if (g_ascii_strcasecmp(type, "kvm") == 0) {
-        if ((n = remoteKVMMaxVcpus(error)) < 0)
-            return FALSE;
-    } else {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: unknown type '%s'",
-                    type);
+/* ---- listing ------------------------------------------------------------------- */
+
+gboolean
+remoteDispatchConnectListAllDomains(qvirRemoteCtx *ctx, remote_connect_list_all_domains_args *args,
+                                    remote_connect_list_all_domains_ret *ret, GError **error)
+{
+    g_autoptr(GPtrArray) doms = qvirDriverListAllDomains(ctx->drv, args->flags);
+
+    ret->ret = doms->len;
+    if (!args->need_results)
+        return TRUE;
+    ret->domains.val = g_new0(remote_nonnull_domain, doms->len + 1);
+    ret->domains.len = doms->len;
+    for (guint i = 0; i < doms->len; i++)
+        qvirRemoteDomainTake(&ret->domains.val[i], g_ptr_array_index(doms, i));
+    return TRUE;
+}
+
+gboolean
+remoteDispatchConnectListDomains(qvirRemoteCtx *ctx, remote_connect_list_domains_args *args,
+                                 remote_connect_list_domains_ret *ret, GError **error)
+{
+    g_autoptr(GArray) ids = NULL;
+
+    if (args->maxids < 0 || args->maxids > REMOTE_DOMAIN_LIST_MAX) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_RPC, "maxids '%d' must be in the range 0..%d",
+                    args->maxids, REMOTE_DOMAIN_LIST_MAX);
         return FALSE;
     }
-    qvirXdrWriteInt(ret, n);
+    ids = qvirDriverListDomainIDs(ctx->drv);
+    g_array_set_size(ids, MIN(ids->len, (guint)args->maxids));
+    ret->ids.len = ids->len;
+    ret->ids.val = (gint32 *)(void *)g_array_free(g_steal_pointer(&ids), FALSE);
     return TRUE;
 }
 
-/* ret { unsigned hyper freeMem; } : bytes, from MemFree. */
-static gboolean
-remoteNodeGetFreeMemory(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+gboolean
+remoteDispatchConnectListDefinedDomains(qvirRemoteCtx *ctx,
+                                        remote_connect_list_defined_domains_args *args,
+                                        remote_connect_list_defined_domains_ret *ret,
+                                        GError **error)
 {
-    if (!qvirXdrReaderCheckEnd(args, error))
-        return FALSE;
-    qvirXdrWriteU64(ret, remoteProcNumber("/proc/meminfo", "MemFree") * 1024);
-    return TRUE;
+    return qvirRemoteStringsTake(&ret->names.len, &ret->names.val,
+                                 qvirDriverListDefinedDomainNames(ctx->drv), args->maxnames,
+                                 REMOTE_DOMAIN_LIST_MAX, "maxnames", error);
 }
 
-/* args { dom; int type; remote_string uri; unsigned int flags; }
- * ret { remote_nonnull_string metadata; } : <description> and <title>. */
-static gboolean
-remoteDomainGetMetadata(qvirRemoteCtx *ctx, qvirXdrReader *args, GByteArray *ret, GError **error)
+gboolean
+remoteDispatchConnectNumOfDomains(qvirRemoteCtx *ctx, remote_connect_num_of_domains_ret *ret,
+                                  GError **error)
 {
-    g_auto(qvirRemoteDomainArg) dom = {0};
-    g_autofree char *uri = NULL;
-    g_autofree char *value = NULL;
-    gint32 type;
-    guint32 flags;
-
-    if (!qvirRemoteReadDomain(args, &dom, error) || !qvirXdrReadInt(args, &type, error) ||
-        !qvirXdrReadOptString(args, QVIR_XDR_STRING_MAX, &uri, error) ||
-        !qvirXdrReadU32(args, &flags, error) || !qvirXdrReaderCheckEnd(args, error) ||
-        !(value = qvirDriverDomainGetMetadata(ctx->drv, dom.uuid, type, flags, error)))
-        return FALSE;
-    qvirXdrWriteString(ret, value);
+    ret->num = qvirDriverNumOfDomains(ctx->drv);
     return TRUE;
 }
 
-/* ---- the table ---------------------------------------------------------------- */
+gboolean
+remoteDispatchConnectNumOfDefinedDomains(qvirRemoteCtx *ctx,
+                                         remote_connect_num_of_defined_domains_ret *ret,
+                                         GError **error)
+{
+    ret->num = qvirDriverNumOfDefinedDomains(ctx->drv);
+    return TRUE;
+}
 
-#define CONN (REMOTE_INLINE)
-#define DRV (REMOTE_DRIVER)
-#define DRVW (REMOTE_DRIVER | REMOTE_WRITE)
+/* ---- lookup ------------------------------------------------------------------------ */
 
-static const qvirRemoteProc qvirRemoteProcs[REMOTE_PROC_LAST] = {
-    [REMOTE_PROC_CONNECT_OPEN] = {remoteConnectOpen, CONN | REMOTE_PREOPEN},
-    [REMOTE_PROC_CONNECT_CLOSE] = {remoteConnectClose, CONN | REMOTE_PREOPEN},
-    [REMOTE_PROC_AUTH_LIST] = {remoteAuthList, CONN | REMOTE_PREOPEN},
-    [REMOTE_PROC_CONNECT_SUPPORTS_FEATURE] = {remoteConnectSupportsFeature, CONN | REMOTE_PREOPEN},
-    [REMOTE_PROC_CONNECT_GET_TYPE] = {remoteConnectGetType, CONN},
-    [REMOTE_PROC_CONNECT_GET_HOSTNAME] = {remoteConnectGetHostname, CONN},
-    [REMOTE_PROC_CONNECT_GET_URI] = {remoteConnectGetURI, CONN},
-    [REMOTE_PROC_CONNECT_IS_SECURE] = {remoteConnectIsSecure, CONN},
-    [REMOTE_PROC_CONNECT_GET_LIB_VERSION] = {remoteConnectGetLibVersion, CONN},
-    [REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK] = {remoteConnectCloseCallback, CONN},
-    [REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK] = {remoteConnectCloseCallback, CONN},
-    [REMOTE_PROC_NODE_GET_SECURITY_MODEL] = {remoteNodeGetSecurityModel, CONN},
-    [REMOTE_PROC_NODE_GET_INFO] = {remoteNodeGetInfo, DRV},
-    [REMOTE_PROC_CONNECT_GET_VERSION] = {remoteConnectGetVersion, DRV},
-    [REMOTE_PROC_CONNECT_GET_CAPABILITIES] = {remoteConnectGetCapabilities, DRV},
-    [REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE] = {remoteConnectDomainXMLToNative, DRV},
-    [REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS] = {remoteConnectListAllDomains, DRV},
-    [REMOTE_PROC_CONNECT_LIST_DOMAINS] = {remoteConnectListDomains, DRV},
-    [REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS] = {remoteConnectListDefinedDomains, DRV},
-    [REMOTE_PROC_CONNECT_NUM_OF_DOMAINS] = {remoteConnectNumOfDomains, DRV},
-    [REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS] = {remoteConnectNumOfDefinedDomains, DRV},
-    [REMOTE_PROC_DOMAIN_LOOKUP_BY_ID] = {remoteDomainLookupByID, DRV},
-    [REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME] = {remoteDomainLookupByName, DRV},
-    [REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID] = {remoteDomainLookupByUUID, DRV},
-    [REMOTE_PROC_DOMAIN_DEFINE_XML] = {remoteDomainDefineXML, DRVW},
-    [REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS] = {remoteDomainDefineXMLFlags, DRVW},
-    [REMOTE_PROC_DOMAIN_UNDEFINE] = {remoteDomainUndefine, DRVW},
-    [REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS] = {remoteDomainUndefineFlags, DRVW},
-    [REMOTE_PROC_DOMAIN_CREATE] = {remoteDomainCreate, DRVW},
-    [REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS] = {remoteDomainCreateWithFlags, DRVW},
-    [REMOTE_PROC_DOMAIN_CREATE_XML] = {remoteDomainCreateXML, DRVW},
-    [REMOTE_PROC_DOMAIN_DESTROY] = {remoteDomainDestroy, DRVW},
-    [REMOTE_PROC_DOMAIN_DESTROY_FLAGS] = {remoteDomainDestroyFlags, DRVW},
-    [REMOTE_PROC_DOMAIN_GET_XML_DESC] = {remoteDomainGetXMLDesc, DRV},
-    [REMOTE_PROC_DOMAIN_GET_STATE] = {remoteDomainGetState, DRV},
-    [REMOTE_PROC_DOMAIN_GET_INFO] = {remoteDomainGetInfo, DRV},
-    [REMOTE_PROC_DOMAIN_GET_MAX_MEMORY] = {remoteDomainGetMaxMemory, DRV},
-    [REMOTE_PROC_DOMAIN_GET_OS_TYPE] = {remoteDomainGetOSType, DRV},
-    [REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS] = {remoteDomainGetVcpusFlags, DRV},
-    [REMOTE_PROC_DOMAIN_IS_ACTIVE] = {remoteDomainIsActive, DRV},
-    [REMOTE_PROC_DOMAIN_IS_PERSISTENT] = {remoteDomainIsPersistent, DRV},
-    [REMOTE_PROC_DOMAIN_GET_AUTOSTART] = {remoteDomainZeroInt, DRV},
-    [REMOTE_PROC_DOMAIN_IS_UPDATED] = {remoteDomainZeroInt, DRV},
-    [REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE] = {remoteDomainZeroIntFlags, DRV},
-    [REMOTE_PROC_DOMAIN_SNAPSHOT_NUM] = {remoteDomainZeroIntFlags, DRV},
-    [REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS] = {remoteDomainListNone, DRV},
-    [REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS] = {remoteDomainListNone, DRV},
-    [REMOTE_PROC_DOMAIN_GET_MESSAGES] = {remoteDomainGetMessages, DRV},
-    [REMOTE_PROC_DOMAIN_SUSPEND] = {remoteDomainSuspend, DRVW},
-    [REMOTE_PROC_DOMAIN_RESUME] = {remoteDomainResume, DRVW},
-    [REMOTE_PROC_DOMAIN_SHUTDOWN] = {remoteDomainShutdown, DRVW},
-    [REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS] = {remoteDomainShutdownFlags, DRVW},
-    [REMOTE_PROC_DOMAIN_REBOOT] = {remoteDomainReboot, DRVW},
-    [REMOTE_PROC_DOMAIN_RESET] = {remoteDomainReset, DRVW},
-    [REMOTE_PROC_DOMAIN_GET_BLOCK_INFO] = {remoteDomainGetBlockInfo, DRV},
-    [REMOTE_PROC_DOMAIN_BLOCK_STATS] = {remoteDomainBlockStats, DRV},
-    [REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS] = {remoteDomainBlockStatsFlags, DRV},
-    [REMOTE_PROC_DOMAIN_GET_DISK_ERRORS] = {remoteDomainGetDiskErrors, DRV},
-    [REMOTE_PROC_DOMAIN_BLOCK_RESIZE] = {remoteDomainBlockResize, DRVW},
-    [REMOTE_PROC_DOMAIN_GET_CONTROL_INFO] = {remoteDomainGetControlInfo, DRV},
-    [REMOTE_PROC_DOMAIN_GET_JOB_STATS] = {remoteDomainGetJobStats, DRV},
-    [REMOTE_PROC_DOMAIN_MEMORY_STATS] = {remoteDomainMemoryStats, DRV},
-    [REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS] = {remoteConnectGetAllDomainStats, DRV},
-    [REMOTE_PROC_CONNECT_GET_MAX_VCPUS] = {remoteConnectGetMaxVcpus, CONN},
-    [REMOTE_PROC_NODE_GET_FREE_MEMORY] = {remoteNodeGetFreeMemory, CONN},
-    [REMOTE_PROC_DOMAIN_GET_METADATA] = {remoteDomainGetMetadata, DRV},
-};
+/* ---- lifecycle ------------------------------------------------------------------- */
 
-static const qvirRemoteProc *
+/* The domain comes back with its new id. */
+gboolean
+remoteDispatchDomainCreateWithFlags(qvirRemoteCtx *ctx, remote_domain_create_with_flags_args *args,
+                                    remote_domain_create_with_flags_ret *ret, GError **error)
+{
+    if (!qvirDriverDomainCreate(ctx->drv, args->dom.uuid, args->flags, error))
+        return FALSE;
+    return qvirRemoteDomainReturn(&ret->dom,
+                                  qvirDriverDomainLookupByUUID(ctx->drv, args->dom.uuid, error));
+}
+
+/* ---- queries --------------------------------------------------------------------- */
+
+gboolean
+remoteDispatchDomainGetState(qvirRemoteCtx *ctx, remote_domain_get_state_args *args,
+                             remote_domain_get_state_ret *ret, GError **error)
+{
+    return qvirDriverDomainGetState(ctx->drv, args->dom.uuid, &ret->state, &ret->reason, error);
+}
+
+gboolean
+remoteDispatchDomainGetInfo(qvirRemoteCtx *ctx, remote_domain_get_info_args *args,
+                            remote_domain_get_info_ret *ret, GError **error)
+{
+    qvirDomainInfo info = {0};
+
+    if (!qvirDriverDomainGetInfo(ctx->drv, args->dom.uuid, &info, error))
+        return FALSE;
+    ret->state = (guint8)info.state;
+    ret->maxMem = info.maxMemKiB;
+    ret->memory = info.memoryKiB;
+    ret->nrVirtCpu = (guint16)info.nrVirtCpu;
+    ret->cpuTime = info.cpuTimeNs;
+    return TRUE;
+}
+
+/* qvirt has no vCPU hot-plug, so the current, maximum, live and config counts are all the
+ * defined <vcpu>. */
+gboolean
+remoteDispatchDomainGetVcpusFlags(qvirRemoteCtx *ctx, remote_domain_get_vcpus_flags_args *args,
+                                  remote_domain_get_vcpus_flags_ret *ret, GError **error)
+{
+    remote_domain_get_info_args infoArgs = {.dom = args->dom}; /* borrowed */
+    remote_domain_get_info_ret info = {0};
+
+    /* A domain that does not exist is NO_DOMAIN whatever the flags. */
+    if (!remoteDispatchDomainGetInfo(ctx, &infoArgs, &info, error))
+        return FALSE;
+    if (args->flags & REMOTE_VCPU_GUEST) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                            "argument unsupported: guest vCPU counts need a guest agent");
+        return FALSE;
+    }
+    if ((args->flags & REMOTE_AFFECT_LIVE) && info.state == QVIR_DOMAIN_SHUTOFF) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not running");
+        return FALSE;
+    }
+    ret->num = info.nrVirtCpu;
+    return TRUE;
+}
+
+/* x86 QEMU guests are "hvm". */
+gboolean
+remoteDispatchDomainGetOSType(qvirRemoteCtx *ctx, remote_domain_get_os_type_args *args,
+                              remote_domain_get_os_type_ret *ret, GError **error)
+{
+    if (!qvirRemoteDomainExists(ctx->drv, args->dom.uuid, error))
+        return FALSE;
+    ret->type = g_strdup("hvm");
+    return TRUE;
+}
+
+/* ---- disk statistics ------------------------------------------------------------ */
+
+gboolean
+remoteDispatchDomainGetBlockInfo(qvirRemoteCtx *ctx, remote_domain_get_block_info_args *args,
+                                 remote_domain_get_block_info_ret *ret, GError **error)
+{
+    qvirDomainBlockInfo info;
+
+    if (!qvirDriverDomainGetBlockInfo(ctx->drv, args->dom.uuid, args->path, args->flags, &info,
+                                      error))
+        return FALSE;
+    ret->allocation = info.allocation;
+    ret->capacity = info.capacity;
+    ret->physical = info.physical;
+    return TRUE;
+}
+
+gboolean
+remoteDispatchDomainBlockStats(qvirRemoteCtx *ctx, remote_domain_block_stats_args *args,
+                               remote_domain_block_stats_ret *ret, GError **error)
+{
+    qvirDomainBlockStats st;
+
+    if (!qvirDriverDomainBlockStats(ctx->drv, args->dom.uuid, args->path, &st, error))
+        return FALSE;
+    ret->rd_req = st.rdReq;
+    ret->rd_bytes = st.rdBytes;
+    ret->wr_req = st.wrReq;
+    ret->wr_bytes = st.wrBytes;
+    ret->errs = st.errs;
+    return TRUE;
+}
+
+/* A typed parameter list being built (GArray of remote_typed_param). */
+G_GNUC_PRINTF(3, 4)
+static remote_typed_param_value *
+remoteParamAdd(GArray *params, int type, const char *fmt, ...)
+{
+    remote_typed_param p = {0};
+    va_list ap;
+
+    va_start(ap, fmt);
+    p.field = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    p.value.type = type;
+    g_array_append_val(params, p);
+    return &g_array_index(params, remote_typed_param, params->len - 1).value;
+}
+
+/* PARAMS's elements into the array LEN/VAL. */
+static void
+remoteParamsSteal(GArray *params, guint32 *len, remote_typed_param **val)
+{
+    *len = params->len;
+    *val = (remote_typed_param *)(void *)g_array_free(params, FALSE);
+}
+
+/* The fields libvirt's QEMU driver returns, in its order; NPARAMS 0 asks for their number
+ * only. */
+gboolean
+remoteDispatchDomainBlockStatsFlags(qvirRemoteCtx *ctx, remote_domain_block_stats_flags_args *args,
+                                    remote_domain_block_stats_flags_ret *ret, GError **error)
+{
+    GArray *params;
+    qvirDomainBlockStats st;
+    guint n;
+
+    if (args->nparams < 0) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams must be non-negative");
+        return FALSE;
+    }
+    if (args->nparams > REMOTE_DOMAIN_BLOCK_STATS_PARAMETERS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams too large");
+        return FALSE;
+    }
+    if (!qvirDriverDomainBlockStats(ctx->drv, args->dom.uuid, args->path, &st, error))
+        return FALSE;
+
+    params = g_array_new(FALSE, TRUE, sizeof(remote_typed_param));
+#define REMOTE_STAT(name, val)                                                                     \
+    do {                                                                                           \
+        if ((val) >= 0)                                                                            \
+            remoteParamAdd(params, VIR_TYPED_PARAM_LLONG, name)->u.l = (val);                      \
+    } while (0)
+    REMOTE_STAT("wr_bytes", st.wrBytes);
+    REMOTE_STAT("wr_operations", st.wrReq);
+    REMOTE_STAT("rd_bytes", st.rdBytes);
+    REMOTE_STAT("rd_operations", st.rdReq);
+    REMOTE_STAT("flush_operations", st.flushReq);
+    REMOTE_STAT("wr_total_times", st.wrTotalTimes);
+    REMOTE_STAT("rd_total_times", st.rdTotalTimes);
+    REMOTE_STAT("flush_total_times", st.flushTotalTimes);
+#undef REMOTE_STAT
+
+    /* NPARAMS 0: the count alone; otherwise the first NPARAMS fields */
+    n = args->nparams ? MIN(params->len, (guint)args->nparams) : 0;
+    ret->nparams = args->nparams ? n : params->len;
+    for (guint i = n; i < params->len; i++)
+        g_free(g_array_index(params, remote_typed_param, i).field);
+    g_array_set_size(params, n);
+    remoteParamsSteal(params, &ret->params.len, &ret->params.val);
+    return TRUE;
+}
+
+/* MAXERRORS 0 asks for the count only. */
+gboolean
+remoteDispatchDomainGetDiskErrors(qvirRemoteCtx *ctx, remote_domain_get_disk_errors_args *args,
+                                  remote_domain_get_disk_errors_ret *ret, GError **error)
+{
+    g_autoptr(GPtrArray) errs = NULL;
+    guint n;
+
+    if (args->maxerrors > REMOTE_DOMAIN_DISK_ERRORS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC, "maxerrors too large");
+        return FALSE;
+    }
+    if (!(errs = qvirDriverDomainGetDiskErrors(ctx->drv, args->dom.uuid, args->flags, error)))
+        return FALSE;
+    n = MIN(errs->len, args->maxerrors);
+    ret->errors.val = g_new0(remote_domain_disk_error, n + 1);
+    ret->errors.len = n;
+    for (guint i = 0; i < n; i++) {
+        qvirDomainDiskError *e = g_ptr_array_index(errs, i);
+
+        ret->errors.val[i].disk = g_strdup(e->disk);
+        ret->errors.val[i].error = e->error;
+    }
+    ret->nerrors = args->maxerrors ? n : errs->len;
+    return TRUE;
+}
+
+/* ---- small live queries ------------------------------------------------------------ */
+
+static gboolean
+remoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GError **error)
+{
+    int active = qvirDriverDomainIsActive(ctx->drv, dom->uuid, error);
+
+    if (active < 0)
+        return FALSE;
+    if (!active) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: domain is not running");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+remoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
+{
+    if (!(flags & ~allowed))
+        return TRUE;
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                "invalid argument: unsupported flags (0x%x) in function %s", flags & ~allowed,
+                function);
+    return FALSE;
+}
+
+/* The monitor is never left busy between calls, so a running domain's control is "ok"
+ * (the zero _ret). */
+gboolean
+remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control_info_args *args,
+                                   remote_domain_get_control_info_ret *ret, GError **error)
+{
+    return remoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
+           remoteCheckRunning(ctx, &args->dom, error);
+}
+
+/* qvirt runs no migration or dump jobs, so there is never a job to report (type NONE). */
+gboolean
+remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_args *args,
+                                remote_domain_get_job_stats_ret *ret, GError **error)
+{
+    /* VIR_DOMAIN_JOB_STATS_COMPLETED 1, KEEP_COMPLETED 2 */
+    if (!remoteCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
+        return FALSE;
+    if (args->flags & 1)
+        return qvirRemoteDomainExists(ctx->drv, args->dom.uuid, error);
+    return remoteCheckRunning(ctx, &args->dom, error);
+}
+
+/* As libvirt without a balloon: actual (the current memory) and rss. */
+gboolean
+remoteDispatchDomainMemoryStats(qvirRemoteCtx *ctx, remote_domain_memory_stats_args *args,
+                                remote_domain_memory_stats_ret *ret, GError **error)
+{
+    unsigned long long actual = 0, rss = 0;
+    guint n;
+
+    if (args->maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX");
+        return FALSE;
+    }
+    if (!qvirDriverDomainMemoryStats(ctx->drv, args->dom.uuid, &actual, &rss, error))
+        return FALSE;
+    n = MIN(args->maxStats, 2u);
+    ret->stats.val = g_new0(remote_domain_memory_stat, 2);
+    ret->stats.len = n;
+    ret->stats.val[0].tag = REMOTE_MEMORY_STAT_ACTUAL_BALLOON;
+    ret->stats.val[0].val = actual;
+    ret->stats.val[1].tag = REMOTE_MEMORY_STAT_RSS;
+    ret->stats.val[1].val = rss;
+    return TRUE;
+}
+
+/* ---- all-domain statistics (virsh domstats) ---------------------------------------- */
+
+static void
+remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
+{
+    g_autoptr(GPtrArray) recs = qvirDriverDomainGetBlockRecords(ctx->drv, ref->uuid, NULL);
+
+    if (!recs)
+        return;
+    remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "block.count")->u.ui = recs->len;
+    for (guint i = 0; i < recs->len; i++) {
+        const qvirDomainBlockRecord *r = g_ptr_array_index(recs, i);
+        const qvirDomainBlockStats *st = &r->stats;
+
+        remoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.name", i)->u.s = g_strdup(r->name);
+        if (r->path)
+            remoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.path", i)->u.s = g_strdup(r->path);
+        if (!r->haveStats)
+            continue;
+#define REMOTE_BLOCK_STAT(val, key)                                                                \
+    do {                                                                                           \
+        if ((val) >= 0)                                                                            \
+            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u." key, i)->u.ul = (val);           \
+    } while (0)
+        REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
+        REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
+        REMOTE_BLOCK_STAT(st->rdTotalTimes, "rd.times");
+        REMOTE_BLOCK_STAT(st->wrReq, "wr.reqs");
+        REMOTE_BLOCK_STAT(st->wrBytes, "wr.bytes");
+        REMOTE_BLOCK_STAT(st->wrTotalTimes, "wr.times");
+        REMOTE_BLOCK_STAT(st->flushReq, "fl.reqs");
+        REMOTE_BLOCK_STAT(st->flushTotalTimes, "fl.times");
+        REMOTE_BLOCK_STAT(r->wrHighestOffset, "allocation");
+#undef REMOTE_BLOCK_STAT
+        if (r->capacity)
+            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.capacity", i)->u.ul = r->capacity;
+        if (r->physical)
+            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.physical", i)->u.ul = r->physical;
+    }
+}
+
+/* REF's record into REC (REF's name moves there); FALSE when the domain went away. */
+static gboolean
+remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats,
+                  remote_domain_stats_record *rec)
+{
+    GArray *p;
+    qvirDomainInfo info;
+    int state, reason;
+
+    if (!qvirDriverDomainGetState(ctx->drv, ref->uuid, &state, &reason, NULL) ||
+        !qvirDriverDomainGetInfo(ctx->drv, ref->uuid, &info, NULL))
+        return FALSE;
+    /* room for the usual groups without growing */
+    p = g_array_sized_new(FALSE, TRUE, sizeof(remote_typed_param), 16);
+    if (stats & REMOTE_STATS_STATE) {
+        remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.state")->u.i = state;
+        remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.reason")->u.i = reason;
+    }
+    if ((stats & REMOTE_STATS_CPU_TOTAL) && ref->id > 0)
+        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "cpu.time")->u.ul = info.cpuTimeNs;
+    if (stats & REMOTE_STATS_BALLOON) {
+        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.current")->u.ul = info.memoryKiB;
+        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.maximum")->u.ul = info.maxMemKiB;
+    }
+    if (stats & REMOTE_STATS_VCPU) {
+        remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.current")->u.ui = info.nrVirtCpu;
+        remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.maximum")->u.ui = info.nrVirtCpu;
+    }
+    if (stats & REMOTE_STATS_BLOCK)
+        remoteStatsBlock(ctx, ref, p);
+
+    qvirRemoteDomainTake(&rec->dom, ref);
+    remoteParamsSteal(p, &rec->params.len, &rec->params.val);
+    return TRUE;
+}
+
+/* Groups: state, cpu-total, balloon, vcpu (counts) and block (QEMU's counters and sizes). */
+gboolean
+remoteDispatchConnectGetAllDomainStats(qvirRemoteCtx *ctx,
+                                       remote_connect_get_all_domain_stats_args *args,
+                                       remote_connect_get_all_domain_stats_ret *ret, GError **error)
+{
+    g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainRefFree);
+    guint32 stats = args->stats;
+
+    for (guint32 i = 0; i < args->doms.len; i++) {
+        qvirDomainRef *ref = qvirDriverDomainLookupByUUID(ctx->drv, args->doms.val[i].uuid, error);
+
+        if (!ref)
+            return FALSE;
+        g_ptr_array_add(refs, ref);
+    }
+    if ((args->flags & REMOTE_STATS_ENFORCE) && (stats & ~REMOTE_STATS_SUPPORTED)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Operation not supported: Stats types bits 0x%x are not supported by this "
+                    "daemon",
+                    stats & ~REMOTE_STATS_SUPPORTED);
+        return FALSE;
+    }
+    stats = stats ? stats & REMOTE_STATS_SUPPORTED : REMOTE_STATS_SUPPORTED;
+    if (args->doms.len == 0) {
+        g_autoptr(GPtrArray) all = qvirDriverListAllDomains(ctx->drv, args->flags & 0xffu);
+
+        for (guint i = 0; i < all->len; i++)
+            g_ptr_array_add(refs, g_steal_pointer(&all->pdata[i]));
+    }
+    ret->retStats.val = g_new0(remote_domain_stats_record, refs->len + 1);
+    for (guint i = 0; i < refs->len; i++) {
+        if (remoteStatsRecord(ctx, g_ptr_array_index(refs, i), stats,
+                              &ret->retStats.val[ret->retStats.len]))
+            ret->retStats.len++;
+    }
+    return TRUE;
+}
+
+/* ---- dispatch --------------------------------------------------------------------- */
+
+/* PROC's entry in the table, NULL when it is no procedure of libvirt 9.0. */
+static const qvirRpcProcedure *
 qvirRemoteProcLookup(gint32 proc)
 {
-    if (proc <= 0 || proc >= REMOTE_PROC_LAST || !qvirRemoteProcs[proc].fn)
+    if (proc <= 0 || proc >= REMOTE_PROC_LAST || !remote_procedure_table[proc].name)
         return NULL;
-    return &qvirRemoteProcs[proc];
+    return &remote_procedure_table[proc];
 }
 
 guint
 qvirRemoteNumProcedures(void)
 {
-    guint i, n = 0;
+    guint n = 0;
 
-    for (i = 0; i < G_N_ELEMENTS(qvirRemoteProcs); i++)
-        n += qvirRemoteProcs[i].fn != NULL;
+    for (guint i = 0; i < G_N_ELEMENTS(remote_procedure_table); i++)
+        n += (remote_procedure_table[i].flags & QVIR_RPC_PROC_SERVED) != 0;
     return n;
 }
 
-/* Live disk operations, snapshots and event callbacks (remote_dispatch_disk.c) come
- * first: where both have a procedure (snapshot counts), theirs is the real one. */
-static gboolean
-qvirRemoteDiskProc(gint32 proc, qvirRemoteDiskHandler *fn, gboolean *write)
+const char *
+qvirRemoteProcName(gint32 proc)
 {
-#ifdef QVIR_HAVE_REMOTE_DISK
-    *write = FALSE;
-    *fn = qvirRemoteDiskLookup(proc, write);
-    return *fn != NULL;
-#else
-    return FALSE;
-#endif
+    const qvirRpcProcedure *p = qvirRemoteProcLookup(proc);
+
+    return p ? p->name : NULL;
 }
 
 static gboolean
 qvirRemoteRunInline(gint32 proc)
 {
-    const qvirRemoteProc *p = qvirRemoteProcLookup(proc);
-    qvirRemoteDiskHandler disk;
-    gboolean write;
+    const qvirRpcProcedure *p = qvirRemoteProcLookup(proc);
 
-    /* They talk to QEMU or the disks: always a worker. */
-    if (qvirRemoteDiskProc(proc, &disk, &write))
-        return FALSE;
-
-    /* Unknown procedures are answered on the spot too: no driver involved. */
-    return !p || (p->flags & REMOTE_INLINE);
+    /* Unknown and unserved procedures are answered on the spot too: no driver involved. */
+    return !p || !(p->flags & QVIR_RPC_PROC_SERVED) || (p->flags & QVIR_RPC_PROC_INLINE);
 }
 
-/* The checks every procedure passes before its handler: an open connection, a
- * driver when it needs one, and write access when it changes something. */
+/* The checks every procedure passes before its handler: an open connection, a driver
+ * when it needs one, and write access when it changes something. */
 static gboolean
-qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, unsigned int flags, const char *api, GError **error)
+qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, const qvirRpcProcedure *p, GError **error)
 {
-    if (!(flags & REMOTE_PREOPEN) && !g_atomic_int_get(&ctx->client->opened)) {
+    if (!(p->flags & QVIR_RPC_PROC_PREOPEN) && !g_atomic_int_get(&ctx->client->opened)) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                             "internal error: connection not open");
         return FALSE;
     }
     /* Before the driver check, as libvirt's API entry points do. A client of the
      * read-only socket is read-only whatever flags its CONNECT_OPEN carried. */
-    if ((flags & REMOTE_WRITE) &&
+    if ((p->flags & QVIR_RPC_PROC_WRITE) &&
         (g_atomic_int_get(&ctx->client->readonly) || qvirRpcClientIsReadOnly(ctx->rpcClient))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_DENIED,
-                    "operation forbidden: read only access prevents %s", api);
+                    "operation forbidden: read only access prevents %s", p->name);
         return FALSE;
     }
-    if ((flags & REMOTE_DRIVER) && !ctx->drv) {
+    /* Every procedure off the main loop needs the driver. */
+    if (!(p->flags & QVIR_RPC_PROC_INLINE) && !ctx->drv) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_CONNECT, "no connection driver available for %s",
-                    api);
+                    p->name);
         return FALSE;
     }
     return TRUE;
@@ -1661,26 +809,19 @@ static gboolean
 qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeader *hdr,
                    qvirXdrReader *args, GByteArray *reply, GError **error)
 {
-    const qvirRemoteProc *p = qvirRemoteProcLookup(hdr->procedure);
-    const char *api = qvirRemoteProcName(hdr->procedure);
+    const qvirRpcProcedure *p = qvirRemoteProcLookup(hdr->procedure);
     qvirRemoteCtx ctx = {
         .drv = opaque,
         .client = qvirRpcClientGetPrivate(rpcClient),
         .rpcClient = rpcClient,
+        .hdr = hdr,
     };
-    qvirRemoteDiskHandler disk;
-    gboolean write;
 
-    if (qvirRemoteDiskProc(hdr->procedure, &disk, &write)) {
-        if (!qvirRemoteCheckAccess(&ctx, REMOTE_DRIVER | (write ? REMOTE_WRITE : 0), api, error))
-            return FALSE;
-        return disk(ctx.drv, rpcClient, args, reply, error);
-    }
-    if (!p) {
-        g_info("unsupported procedure %d (%s)", hdr->procedure, api ? api : "unknown");
-        if (api)
+    if (!p || !(p->flags & QVIR_RPC_PROC_SERVED)) {
+        g_info("unsupported procedure %d (%s)", hdr->procedure, p ? p->name : "unknown");
+        if (p)
             g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SUPPORT,
-                        "this function is not supported by the connection driver: %s", api);
+                        "this function is not supported by the connection driver: %s", p->name);
         else
             g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SUPPORT,
                         "this function is not supported by the connection driver: "
@@ -1688,28 +829,26 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
                         hdr->procedure);
         return FALSE;
     }
-    if (!qvirRemoteCheckAccess(&ctx, p->flags, api, error))
-        return FALSE;
-    return p->fn(&ctx, args, reply, error);
+    return qvirRemoteCheckAccess(&ctx, p, error) &&
+           qvirRpcProcedureCall(p, &ctx, args, reply, error);
 }
 
-#ifdef QVIR_HAVE_REMOTE_DISK
-/* The driver's lifecycle event as libvirt's 318
- * { int callbackID; { remote_nonnull_domain dom; int event; int detail; } } to every
- * client registered for VIR_DOMAIN_EVENT_ID_LIFECYCLE (registrations: remote_dispatch_disk.c). */
+/* The driver's lifecycle event as libvirt's 318 to every client registered for
+ * VIR_DOMAIN_EVENT_ID_LIFECYCLE (registrations: remote_dispatch_disk.c). */
 static void
 qvirRemoteLifecycleEvent(qvirDriver *drv, const qvirDomainRef *dom, int event, int detail,
                          gpointer opaque)
 {
-    g_autoptr(GByteArray) payload = g_byte_array_new();
+    remote_domain_event_callback_lifecycle_msg msg = {
+        .msg = {.dom = {.name = (char *)dom->name, .id = dom->id},
+                .event = event,
+                .detail = detail},
+    };
 
-    qvirRemoteWriteDomain(payload, dom);
-    qvirXdrWriteInt(payload, event);
-    qvirXdrWriteInt(payload, detail);
+    memcpy(msg.msg.dom.uuid, dom->uuid, sizeof(msg.msg.dom.uuid));
     qvirRemoteEventBroadcast(dom, REMOTE_EVENT_ID_LIFECYCLE,
-                             REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, payload);
+                             REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE, &msg);
 }
-#endif
 
 static gpointer
 qvirRemoteClientNew(gpointer opaque)
@@ -1720,11 +859,9 @@ qvirRemoteClientNew(gpointer opaque)
 void
 qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
 {
-#ifdef QVIR_HAVE_REMOTE_DISK
     qvirRemoteDiskInit(drv);
     if (drv)
         qvirDriverSetLifecycleEventCallback(drv, qvirRemoteLifecycleEvent, NULL);
-#endif
     *prog = (qvirRpcProgram){
         .program = QVIR_RPC_REMOTE_PROGRAM,
         .version = QVIR_RPC_REMOTE_VERSION,

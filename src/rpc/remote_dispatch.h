@@ -1,8 +1,8 @@
 /*
  * remote_dispatch.h: libvirt's REMOTE program (0x20008086 v1) on top of the
- * qvirt driver: one handler per procedure that virsh and python3-libvirt use,
- * each decoding its remote_*_args, calling qemu_driver.h and encoding its
- * remote_*_ret. Any other procedure gets libvirt's NO_SUPPORT error.
+ * qvirt driver, as remote_protocol.x describes it: one handler per procedure that
+ * virsh and python3-libvirt use, calling qemu_driver.h. Any other procedure gets
+ * libvirt's NO_SUPPORT error, naming it.
  */
 #pragma once
 
@@ -28,3 +28,6 @@ void qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv);
 
 /* Number of procedures with a handler (for logs). */
 guint qvirRemoteNumProcedures(void);
+
+/* libvirt's public API name for PROC ("virDomainGetMessages"), NULL if unknown. */
+const char *qvirRemoteProcName(gint32 proc);

@@ -3,6 +3,8 @@
  */
 #include "rpc/rpc_packet.h"
 
+#include "rpc/rpc_proc.h"
+
 #include <string.h>
 
 #include "util/virerror.h"
@@ -10,14 +12,17 @@
 #define QVIR_RPC_ERROR_MESSAGE_MAX 65536
 
 void
+qvirRpcErrorClear(qvirRpcError *err)
+{
+    qvirXdrClear(&virNetMessageError_type, err);
+}
+
+void
 qvirRpcErrorFree(qvirRpcError *err)
 {
     if (!err)
         return;
-    g_free(err->message);
-    g_free(err->str1);
-    g_free(err->str2);
-    g_free(err->str3);
+    qvirRpcErrorClear(err);
     g_free(err);
 }
 
@@ -40,9 +45,8 @@ qvirRpcPacketCheckLength(guint32 length, GError **error)
 gboolean
 qvirRpcHeaderDecode(qvirXdrReader *rd, qvirRpcHeader *hdr, GError **error)
 {
-    return qvirXdrReadU32(rd, &hdr->program, error) && qvirXdrReadU32(rd, &hdr->version, error) &&
-           qvirXdrReadInt(rd, &hdr->procedure, error) && qvirXdrReadU32(rd, &hdr->type, error) &&
-           qvirXdrReadU32(rd, &hdr->serial, error) && qvirXdrReadU32(rd, &hdr->status, error);
+    memset(hdr, 0, sizeof(*hdr));
+    return qvirXdrDecode(rd, &virNetMessageHeader_type, hdr, error);
 }
 
 GByteArray *
@@ -51,12 +55,8 @@ qvirRpcPacketStart(const qvirRpcHeader *hdr)
     GByteArray *pkt = g_byte_array_sized_new(256);
 
     qvirXdrWriteU32(pkt, 0);
-    qvirXdrWriteU32(pkt, hdr->program);
-    qvirXdrWriteU32(pkt, hdr->version);
-    qvirXdrWriteInt(pkt, hdr->procedure);
-    qvirXdrWriteU32(pkt, hdr->type);
-    qvirXdrWriteU32(pkt, hdr->serial);
-    qvirXdrWriteU32(pkt, hdr->status);
+    /* a header has no string or array that could exceed a limit */
+    qvirXdrEncode(pkt, &virNetMessageHeader_type, hdr, NULL);
     return pkt;
 }
 
@@ -83,30 +83,26 @@ qvirRpcHeaderForReply(const qvirRpcHeader *call, qvirRpcStatus status, qvirRpcHe
 void
 qvirRpcErrorEncode(GByteArray *buf, int code, int errDomain, const char *message)
 {
-    qvirXdrWriteInt(buf, code);
-    qvirXdrWriteInt(buf, errDomain);
-    qvirXdrWriteOptString(buf, message);
-    qvirXdrWriteInt(buf, QVIR_RPC_ERR_LEVEL_ERROR);
-    qvirXdrWriteBool(buf, FALSE); /* dom */
     /* libvirt puts the message into str1 as well; some clients print it. */
-    qvirXdrWriteOptString(buf, message);
-    qvirXdrWriteOptString(buf, NULL);
-    qvirXdrWriteOptString(buf, NULL);
-    qvirXdrWriteInt(buf, 0);
-    qvirXdrWriteInt(buf, 0);
-    qvirXdrWriteBool(buf, FALSE); /* net */
+    const qvirRpcError body = {
+        .code = code,
+        .domain = errDomain,
+        .message = (char *)message,
+        .level = QVIR_RPC_ERR_LEVEL_ERROR,
+        .str1 = (char *)message,
+    };
+    g_autoptr(GError) err = NULL;
+
+    /* The message is cut below the string limit (qvirRpcErrorEncodeGError). */
+    if (!qvirXdrEncode(buf, &virNetMessageError_type, &body, &err))
+        g_error("cannot encode an error body: %s", err->message);
 }
 
-GByteArray *
-qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomain)
+void
+qvirRpcErrorEncodeGError(GByteArray *buf, const GError *err, int errDomain)
 {
-    qvirRpcHeader hdr;
-    GByteArray *pkt;
     g_autofree char *msg = NULL;
     int code;
-
-    qvirRpcHeaderForReply(call, QVIR_RPC_STATUS_ERROR, &hdr);
-    pkt = qvirRpcPacketStart(&hdr);
 
     if (err->domain == QVIR_ERROR && err->code > 0) {
         code = err->code;
@@ -124,38 +120,71 @@ qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomai
             cut--;
         msg[cut] = '\0';
     }
-    qvirRpcErrorEncode(pkt, code, errDomain, msg);
-    qvirXdrPatchU32(pkt, 0, pkt->len);
-    return pkt;
+    qvirRpcErrorEncode(buf, code, errDomain, msg);
 }
 
-static gboolean
-qvirRpcSkipOptNamedObject(qvirXdrReader *rd, gboolean withId, GError **error)
+GByteArray *
+qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomain)
 {
-    gboolean present;
-    g_autofree char *name = NULL;
-    guint8 uuid[QVIR_XDR_UUID_LEN];
-    gint32 id;
+    qvirRpcHeader hdr;
+    GByteArray *pkt;
 
-    if (!qvirXdrReadBool(rd, &present, error))
-        return FALSE;
-    if (!present)
-        return TRUE;
-    if (!qvirXdrReadString(rd, QVIR_XDR_STRING_MAX, &name, error) ||
-        !qvirXdrReadFixedOpaque(rd, uuid, sizeof(uuid), error))
-        return FALSE;
-    return !withId || qvirXdrReadInt(rd, &id, error);
+    qvirRpcHeaderForReply(call, QVIR_RPC_STATUS_ERROR, &hdr);
+    pkt = qvirRpcPacketStart(&hdr);
+    qvirRpcErrorEncodeGError(pkt, err, errDomain);
+    qvirXdrPatchU32(pkt, 0, pkt->len);
+    return pkt;
 }
 
 gboolean
 qvirRpcErrorDecode(qvirXdrReader *rd, qvirRpcError *err, GError **error)
 {
-    return qvirXdrReadInt(rd, &err->code, error) && qvirXdrReadInt(rd, &err->domain, error) &&
-           qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->message, error) &&
-           qvirXdrReadInt(rd, &err->level, error) && qvirRpcSkipOptNamedObject(rd, TRUE, error) &&
-           qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str1, error) &&
-           qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str2, error) &&
-           qvirXdrReadOptString(rd, QVIR_XDR_STRING_MAX, &err->str3, error) &&
-           qvirXdrReadInt(rd, &err->int1, error) && qvirXdrReadInt(rd, &err->int2, error) &&
-           qvirRpcSkipOptNamedObject(rd, FALSE, error);
+    return qvirXdrDecode(rd, &virNetMessageError_type, err, error);
+}
+
+/* Most arguments and return values are a few words: they live on the stack. */
+typedef union {
+    guint64 align;
+    gpointer ptr;
+    double d;
+    guint8 bytes[256];
+} qvirRpcSmallBuf;
+
+static gpointer
+qvirRpcValueNew(const qvirXdrType *type, qvirRpcSmallBuf *small)
+{
+    if (!type)
+        return NULL;
+    if (type->size <= sizeof(*small)) {
+        memset(small, 0, type->size);
+        return small;
+    }
+    return g_malloc0(type->size);
+}
+
+static void
+qvirRpcValueFree(const qvirXdrType *type, gpointer val, qvirRpcSmallBuf *small)
+{
+    if (!type)
+        return;
+    qvirXdrClear(type, val);
+    if (val != (gpointer)small)
+        g_free(val);
+}
+
+gboolean
+qvirRpcProcedureCall(const qvirRpcProcedure *proc, gpointer ctx, qvirXdrReader *rd,
+                     GByteArray *reply, GError **error)
+{
+    qvirRpcSmallBuf argsBuf, retBuf;
+    gpointer args = qvirRpcValueNew(proc->args, &argsBuf);
+    gpointer ret = qvirRpcValueNew(proc->ret, &retBuf);
+    gboolean ok = FALSE;
+
+    if ((!args || qvirXdrDecode(rd, proc->args, args, error)) && qvirXdrReaderCheckEnd(rd, error))
+        ok = proc->handler(ctx, args, ret, error) &&
+             (!ret || qvirXdrEncode(reply, proc->ret, ret, error));
+    qvirRpcValueFree(proc->args, args, &argsBuf);
+    qvirRpcValueFree(proc->ret, ret, &retBuf);
+    return ok;
 }

@@ -14,13 +14,14 @@
 
 #include <glib.h>
 
+#include "rpc/virnet_protocol.h"
 #include "rpc/xdr.h"
 
-#define QVIR_RPC_LEN_SIZE 4u
-#define QVIR_RPC_HEADER_SIZE 24u
+#define QVIR_RPC_LEN_SIZE ((guint32)VIR_NET_MESSAGE_LEN_MAX)
+#define QVIR_RPC_HEADER_SIZE ((guint32)VIR_NET_MESSAGE_HEADER_MAX)
 /* The largest packet, length word included: libvirt 9.0 allows VIR_NET_MESSAGE_MAX
  * (32 MiB of header and payload) plus the length word. */
-#define QVIR_RPC_PACKET_MAX (32u * 1024 * 1024 + QVIR_RPC_LEN_SIZE)
+#define QVIR_RPC_PACKET_MAX ((guint32)VIR_NET_MESSAGE_MAX + QVIR_RPC_LEN_SIZE)
 #define QVIR_RPC_PACKET_MIN (QVIR_RPC_LEN_SIZE + QVIR_RPC_HEADER_SIZE)
 
 #define QVIR_RPC_REMOTE_PROGRAM 0x20008086u
@@ -31,46 +32,31 @@
 #define QVIR_RPC_KEEPALIVE_PROC_PONG 2
 
 typedef enum {
-    QVIR_RPC_CALL = 0,
-    QVIR_RPC_REPLY = 1,
-    QVIR_RPC_MESSAGE = 2,
-    QVIR_RPC_STREAM = 3,
-    QVIR_RPC_CALL_WITH_FDS = 4,
-    QVIR_RPC_REPLY_WITH_FDS = 5,
-    QVIR_RPC_STREAM_HOLE = 6,
+    QVIR_RPC_CALL = VIR_NET_CALL,
+    QVIR_RPC_REPLY = VIR_NET_REPLY,
+    QVIR_RPC_MESSAGE = VIR_NET_MESSAGE,
+    QVIR_RPC_STREAM = VIR_NET_STREAM,
+    QVIR_RPC_CALL_WITH_FDS = VIR_NET_CALL_WITH_FDS,
+    QVIR_RPC_REPLY_WITH_FDS = VIR_NET_REPLY_WITH_FDS,
+    QVIR_RPC_STREAM_HOLE = VIR_NET_STREAM_HOLE,
 } qvirRpcType;
 
 typedef enum {
-    QVIR_RPC_STATUS_OK = 0,
-    QVIR_RPC_STATUS_ERROR = 1,
-    QVIR_RPC_STATUS_CONTINUE = 2,
+    QVIR_RPC_STATUS_OK = VIR_NET_OK,
+    QVIR_RPC_STATUS_ERROR = VIR_NET_ERROR,
+    QVIR_RPC_STATUS_CONTINUE = VIR_NET_CONTINUE,
 } qvirRpcStatus;
 
-typedef struct {
-    guint32 program;
-    guint32 version;
-    gint32 procedure;
-    guint32 type;
-    guint32 serial;
-    guint32 status;
-} qvirRpcHeader;
+/* program, version, procedure, type, serial, status (virnet_protocol.x) */
+typedef virNetMessageHeader qvirRpcHeader;
 
 /* virErrorLevel */
 #define QVIR_RPC_ERR_LEVEL_ERROR 2
 
-/* The error body of a REPLY with status ERROR (virNetMessageError). */
-typedef struct {
-    gint32 code;   /* virErrorNumber */
-    gint32 domain; /* virErrorDomain */
-    char *message;
-    gint32 level;
-    char *str1;
-    char *str2;
-    char *str3;
-    gint32 int1;
-    gint32 int2;
-} qvirRpcError;
+/* The error body of a REPLY or STREAM with status ERROR. */
+typedef virNetMessageError qvirRpcError;
 
+void qvirRpcErrorClear(qvirRpcError *err);
 void qvirRpcErrorFree(qvirRpcError *err);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcError, qvirRpcErrorFree);
 
@@ -84,8 +70,8 @@ gboolean qvirRpcPacketCheckLength(guint32 length, GError **error);
 /* Decode the header of a packet body (the bytes after the length word). */
 gboolean qvirRpcHeaderDecode(qvirXdrReader *rd, qvirRpcHeader *hdr, GError **error);
 
-/* Start a packet: a placeholder length word and HDR. Append the body with the
- * qvirXdrWrite* functions, then call qvirRpcPacketFinish. */
+/* Start a packet: a placeholder length word and HDR. Append the body (qvirXdrEncode or
+ * raw bytes), then call qvirRpcPacketFinish. */
 GByteArray *qvirRpcPacketStart(const qvirRpcHeader *hdr);
 /* Fill in the length word; FALSE when the packet is over the protocol maximum. */
 gboolean qvirRpcPacketFinish(GByteArray *pkt, GError **error);
@@ -100,7 +86,10 @@ void qvirRpcHeaderForReply(const qvirRpcHeader *call, qvirRpcStatus status, qvir
  */
 GByteArray *qvirRpcPacketNewError(const qvirRpcHeader *call, const GError *err, int errDomain);
 
+/* Append a virNetMessageError body: ERR's code and message as qvirRpcPacketNewError puts
+ * them. */
+void qvirRpcErrorEncodeGError(GByteArray *buf, const GError *err, int errDomain);
 /* Append a virNetMessageError body. */
 void qvirRpcErrorEncode(GByteArray *buf, int code, int errDomain, const char *message);
-/* Decode one (used by tests and any client code). */
+/* Decode one into ERR (all zero; qvirRpcErrorClear frees it). */
 gboolean qvirRpcErrorDecode(qvirXdrReader *rd, qvirRpcError *err, GError **error);

@@ -10,6 +10,8 @@
  */
 #include "rpc/rpc_server.h"
 
+#include "rpc/rpc_server_priv.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,32 +26,12 @@
 
 #define QVIR_RPC_READ_CHUNK 65536
 
-typedef struct _qvirRpcCall qvirRpcCall;
-
-struct _qvirRpcClient {
-    gint refs;
-    qvirRpcServer *srv; /* NULL once the server let go of it */
-    GSocket *sock;
-    GSource *inSource;  /* NULL while reading is paused or closed */
-    GSource *outSource; /* NULL unless a write is pending */
-    GByteArray *rx;     /* received bytes not yet framed */
-    GByteArray *tx;     /* framed replies not yet written */
-    gsize txOff;
-    GQueue calls;      /* qvirRpcCall, in arrival order */
-    gint closed;       /* written on the main loop only; read anywhere with g_atomic */
-    GMainContext *ctx; /* the server's, kept for messages sent from other threads */
-    guint32 program;   /* the server's program and version, for those messages */
-    guint32 version;
-    gpointer priv;
-    GDestroyNotify privFree;
-    gboolean readOnly; /* came in on a read-only socket; set before any call runs */
-};
-
 struct _qvirRpcCall {
     qvirRpcClient *client; /* a reference */
     qvirRpcHeader hdr;
     GBytes *args;
     GByteArray *reply; /* a full packet, once done */
+    gboolean replyOk;  /* REPLY is not an error */
     gboolean done;
 };
 
@@ -85,19 +67,22 @@ qvirRpcSourceClear(GSource **source)
 
 /* ---- clients and calls ---------------------------------------------------- */
 
-static qvirRpcClient *
+qvirRpcClient *
 qvirRpcClientRef(qvirRpcClient *client)
 {
     g_atomic_int_inc(&client->refs);
     return client;
 }
 
-static void
+void
 qvirRpcClientUnref(qvirRpcClient *client)
 {
     if (!g_atomic_int_dec_and_test(&client->refs))
         return;
     g_assert(client->closed);
+    g_assert(client->streams->len == 0);
+    g_ptr_array_unref(client->streams);
+    g_mutex_clear(&client->streamLock);
     if (client->privFree)
         client->privFree(client->priv);
     g_main_context_unref(client->ctx);
@@ -156,6 +141,7 @@ qvirRpcCallRun(qvirRpcServer *srv, qvirRpcCall *call)
     if (prog->dispatch(prog->opaque, call->client, &call->hdr, &rd, pkt, &err) &&
         qvirRpcPacketFinish(pkt, &err)) {
         call->reply = pkt;
+        call->replyOk = TRUE;
         return;
     }
     g_byte_array_unref(pkt);
@@ -195,7 +181,7 @@ qvirRpcCallDoneIdle(gpointer opaque)
  * Run FUNC(DATA) on CTX's loop, always later: g_main_context_invoke would run it right
  * here if the context happened to be free, and only the main loop touches sockets.
  */
-static void
+void
 qvirRpcRunLater(GMainContext *ctx, GSourceFunc func, gpointer data)
 {
     GSource *idle = g_idle_source_new();
@@ -242,12 +228,16 @@ typedef struct {
     GByteArray *pkt;
 } qvirRpcMessage;
 
-static void qvirRpcClientWrite(qvirRpcClient *client);
-
-static void
+void
 qvirRpcClientQueuePacket(qvirRpcClient *client, const GByteArray *pkt)
 {
     g_byte_array_append(client->tx, pkt->data, pkt->len);
+}
+
+gsize
+qvirRpcClientPending(const qvirRpcClient *client)
+{
+    return client->tx->len - client->txOff;
 }
 
 static gboolean
@@ -302,7 +292,7 @@ qvirRpcClientSendMessage(qvirRpcClient *client, gint32 procedure, const GByteArr
 static gboolean qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque);
 
 /* Write what the socket takes now; wait for G_IO_OUT for the rest. */
-static void
+void
 qvirRpcClientWrite(qvirRpcClient *client)
 {
     while (client->txOff < client->tx->len) {
@@ -342,7 +332,10 @@ qvirRpcClientOnWritable(GSocket *sock, GIOCondition cond, gpointer opaque)
 
     qvirRpcClientWrite(client);
     again = client->outSource != NULL;
-    /* Reading may have paused on unread replies. */
+    /* Streams may have waited for the socket, and reading may have paused on unread
+     * replies. */
+    if (!again && !client->closed)
+        qvirRpcStreamsFlush(client);
     if (!again && !client->closed)
         qvirRpcClientProcessInput(client);
     qvirRpcClientUnref(client);
@@ -358,6 +351,8 @@ qvirRpcClientCollect(qvirRpcClient *client)
     while ((call = g_queue_peek_head(&client->calls)) && call->done) {
         g_queue_pop_head(&client->calls);
         qvirRpcClientQueuePacket(client, call->reply);
+        /* A stream the call opened may send now, after its reply; or it is over. */
+        qvirRpcStreamsCallDone(client, &call->hdr, call->replyOk);
         qvirRpcCallFree(call);
     }
 }
@@ -440,8 +435,13 @@ qvirRpcClientHandlePacket(qvirRpcClient *client, const guint8 *data, gsize len)
         return TRUE;
     }
 
-    /* Only calls come from clients; anything else means we lost the framing or
-     * the client expects streams we never opened. Calls with FDs get an error. */
+    /* Stream packets go to their stream (or are dropped: rpc_stream.h). */
+    if ((hdr.type == QVIR_RPC_STREAM || hdr.type == QVIR_RPC_STREAM_HOLE) &&
+        hdr.program == prog->program && hdr.version == prog->version)
+        return qvirRpcStreamsHandlePacket(client, &hdr, data + rd.pos, len - rd.pos);
+
+    /* Otherwise only calls come from clients; anything else means we lost the framing.
+     * Calls with FDs get an error. */
     if (hdr.type != QVIR_RPC_CALL && hdr.type != QVIR_RPC_CALL_WITH_FDS) {
         g_debug("closing client: unexpected message type %u", hdr.type);
         return FALSE;
@@ -611,6 +611,7 @@ qvirRpcClientClose(qvirRpcClient *client)
     g_atomic_int_set(&client->closed, TRUE);
     qvirRpcSourceClear(&client->outSource);
     g_socket_close(client->sock, NULL);
+    qvirRpcStreamsClose(client);
 
     for (l = client->calls.head; l; l = next) {
         qvirRpcCall *call = l->data;
@@ -681,6 +682,9 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
     client->ctx = g_main_context_ref(srv->ctx);
     client->program = srv->prog.program;
     client->version = srv->prog.version;
+    client->errDomain = srv->prog.errDomain;
+    g_mutex_init(&client->streamLock);
+    client->streams = g_ptr_array_new();
     client->sock = sock;
     client->readOnly = lst->readOnly;
     client->rx = g_byte_array_new();

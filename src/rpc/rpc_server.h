@@ -6,8 +6,9 @@
  * dispatch function: cheap connection-level calls run on the main loop,
  * everything else on a GThreadPool, so a call waiting on a slow QEMU never
  * stalls another client. Replies go out in the order their calls arrived,
- * and every CALL gets a REPLY (an error one when dispatch fails). Packets
- * that cannot be framed (bad length, non-CALL types) close the connection.
+ * and every CALL gets a REPLY (an error one when dispatch fails). Stream packets
+ * go to the stream their call opened (rpc_stream.h). Packets that cannot be framed
+ * (bad length, other types) close the connection.
  *
  * All server and client functions except the dispatch callback run in the
  * thread that owns the main context the server was created in.

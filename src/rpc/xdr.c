@@ -7,8 +7,6 @@
 
 #include "util/virerror.h"
 
-static const guint8 qvirXdrZeroPad[4];
-
 static gsize
 qvirXdrPadding(gsize len)
 {
@@ -43,28 +41,35 @@ qvirXdrNeed(const qvirXdrReader *rd, gsize n, const char *what, GError **error)
     return TRUE;
 }
 
-gboolean
-qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error)
+/* The next N bytes, consumed; NULL when fewer are left. The reader of an empty body may
+ * have no buffer at all: no pointer arithmetic before the check (NULL + 0 is undefined). */
+static const guint8 *
+qvirXdrTake(qvirXdrReader *rd, gsize n, const char *what, GError **error)
 {
     const guint8 *p;
 
-    if (!qvirXdrNeed(rd, 4, "integer", error))
-        return FALSE;
+    if (!qvirXdrNeed(rd, n, what, error))
+        return NULL;
     p = rd->data + rd->pos;
-    *val = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
-    rd->pos += 4;
-    return TRUE;
+    rd->pos += n;
+    return p;
 }
 
 gboolean
+qvirXdrReadU32(qvirXdrReader *rd, guint32 *val, GError **error)
+{
+    const guint8 *p = qvirXdrTake(rd, 4, "integer", error);
+
+    if (p)
+        *val = ((guint32)p[0] << 24) | ((guint32)p[1] << 16) | ((guint32)p[2] << 8) | p[3];
+    return p != NULL;
+}
+
+/* Signed and unsigned variants of a type may alias (C11 6.5p7): one read serves both. */
+gboolean
 qvirXdrReadInt(qvirXdrReader *rd, gint32 *val, GError **error)
 {
-    guint32 u;
-
-    if (!qvirXdrReadU32(rd, &u, error))
-        return FALSE;
-    *val = (gint32)u;
-    return TRUE;
+    return qvirXdrReadU32(rd, (guint32 *)val, error);
 }
 
 gboolean
@@ -83,12 +88,7 @@ qvirXdrReadU64(qvirXdrReader *rd, guint64 *val, GError **error)
 gboolean
 qvirXdrReadI64(qvirXdrReader *rd, gint64 *val, GError **error)
 {
-    guint64 u;
-
-    if (!qvirXdrReadU64(rd, &u, error))
-        return FALSE;
-    *val = (gint64)u;
-    return TRUE;
+    return qvirXdrReadU64(rd, (guint64 *)val, error);
 }
 
 gboolean
@@ -206,12 +206,25 @@ qvirXdrReaderCheckEnd(const qvirXdrReader *rd, GError **error)
     return TRUE;
 }
 
+/* N more bytes at the end of BUF, to fill in: one resize instead of an append per piece. */
+static guint8 *
+qvirXdrGrow(GByteArray *buf, gsize n)
+{
+    gsize len = buf->len;
+
+    g_byte_array_set_size(buf, len + n);
+    return buf->data + len;
+}
+
 void
 qvirXdrWriteU32(GByteArray *buf, guint32 val)
 {
-    guint8 b[4] = {val >> 24, val >> 16, val >> 8, val};
+    guint8 *p = qvirXdrGrow(buf, 4);
 
-    g_byte_array_append(buf, b, 4);
+    p[0] = val >> 24;
+    p[1] = val >> 16;
+    p[2] = val >> 8;
+    p[3] = val;
 }
 
 void
@@ -242,8 +255,13 @@ qvirXdrWriteBool(GByteArray *buf, gboolean val)
 void
 qvirXdrWriteFixedOpaque(GByteArray *buf, const guint8 *data, gsize len)
 {
-    g_byte_array_append(buf, data, len);
-    g_byte_array_append(buf, qvirXdrZeroPad, qvirXdrPadding(len));
+    gsize pad = qvirXdrPadding(len);
+    guint8 *p = qvirXdrGrow(buf, len + pad);
+
+    /* memcpy from NULL is undefined even for 0 bytes */
+    if (len)
+        memcpy(p, data, len);
+    memset(p + len, 0, pad);
 }
 
 void

@@ -15,10 +15,6 @@
 
 #include <glib.h>
 
-/* libvirt's limits (remote_protocol.x, virnetprotocol.x). */
-#define QVIR_XDR_STRING_MAX 4194304u /* REMOTE_STRING_MAX */
-#define QVIR_XDR_UUID_LEN 16u        /* VIR_UUID_BUFLEN */
-
 typedef struct {
     const guint8 *data;
     gsize len;
@@ -60,3 +56,85 @@ void qvirXdrWriteOptString(GByteArray *buf, const char *str);
 
 /* Store VAL big-endian at OFFSET of an already written buffer (length words). */
 void qvirXdrPatchU32(GByteArray *buf, gsize offset, guint32 val);
+
+/*
+ * Whole types, from a description (the .x files of src/rpc, compiled by gen_protocol.py into
+ * tables of qvirXdrType): one codec walks the table, so every struct, array, union and
+ * optional value of the protocol is read, written and freed by the same checked code.
+ *
+ * C layout of each kind (what the generator declares):
+ *   scalars          gint32/guint32/gint64/guint64/gboolean/gint8/guint8/gint16/guint16/double
+ *   STRING           char *              (never NULL once decoded)
+ *   OPT_STRING       char *              (NULL when absent: "string *name")
+ *   OPAQUE_FIXED     guint8 name[max]
+ *   OPAQUE_VAR       struct { guint32 len; guint8 *val; }
+ *   STRUCT           the fields at their offsets
+ *   UNION            gint32 discriminant at offset 0, the arms at their own offsets
+ *   OPTIONAL         T *                 (NULL when absent)
+ *   ARRAY_FIXED      T name[max]
+ *   ARRAY_VAR        struct { guint32 len; T *val; }
+ */
+typedef enum {
+    QVIR_XDR_KIND_INT,
+    QVIR_XDR_KIND_UINT,
+    QVIR_XDR_KIND_HYPER,
+    QVIR_XDR_KIND_UHYPER,
+    QVIR_XDR_KIND_BOOL,
+    QVIR_XDR_KIND_CHAR,
+    QVIR_XDR_KIND_UCHAR,
+    QVIR_XDR_KIND_SHORT,
+    QVIR_XDR_KIND_USHORT,
+    QVIR_XDR_KIND_DOUBLE,
+    QVIR_XDR_KIND_STRING,
+    QVIR_XDR_KIND_OPT_STRING,
+    QVIR_XDR_KIND_OPAQUE_FIXED,
+    QVIR_XDR_KIND_OPAQUE_VAR,
+    QVIR_XDR_KIND_STRUCT,
+    QVIR_XDR_KIND_UNION,
+    QVIR_XDR_KIND_OPTIONAL,
+    QVIR_XDR_KIND_ARRAY_FIXED,
+    QVIR_XDR_KIND_ARRAY_VAR,
+} qvirXdrKind;
+
+typedef struct _qvirXdrType qvirXdrType;
+
+/* A struct member, or a union arm (VALUE is then its discriminant value). */
+typedef struct {
+    const char *name;
+    gint32 value;
+    gsize offset;
+    const qvirXdrType *type;
+} qvirXdrMember;
+
+struct _qvirXdrType {
+    const char *name;
+    qvirXdrKind kind;
+    gsize size;              /* of the C object */
+    guint32 max;             /* the limit of a string, opaque or array; the count of a fixed one */
+    gsize minWire;           /* the fewest bytes an encoding takes: a count is checked against it
+                              * before anything is allocated */
+    gboolean plain;          /* the C object owns no memory: clearing it is zeroing it */
+    const qvirXdrType *elem; /* OPTIONAL, ARRAY_FIXED, ARRAY_VAR */
+    const qvirXdrMember *members; /* STRUCT fields, UNION arms */
+    guint nmembers;
+};
+
+extern const qvirXdrType qvirXdrTypeInt;
+extern const qvirXdrType qvirXdrTypeUInt;
+extern const qvirXdrType qvirXdrTypeHyper;
+extern const qvirXdrType qvirXdrTypeUHyper;
+extern const qvirXdrType qvirXdrTypeBool;
+extern const qvirXdrType qvirXdrTypeChar;
+extern const qvirXdrType qvirXdrTypeUChar;
+extern const qvirXdrType qvirXdrTypeShort;
+extern const qvirXdrType qvirXdrTypeUShort;
+extern const qvirXdrType qvirXdrTypeDouble;
+
+/* Decode one TYPE into OBJ (TYPE->size bytes; all zero on entry). On failure OBJ is
+ * all zero again, with nothing left allocated. */
+gboolean qvirXdrDecode(qvirXdrReader *rd, const qvirXdrType *type, gpointer obj, GError **error);
+/* Append OBJ's encoding; FALSE (BUF then holds a partial encoding) when a string or
+ * array is over its limit or a union has no arm for its discriminant. */
+gboolean qvirXdrEncode(GByteArray *buf, const qvirXdrType *type, gconstpointer obj, GError **error);
+/* Free what OBJ owns and zero it. */
+void qvirXdrClear(const qvirXdrType *type, gpointer obj);

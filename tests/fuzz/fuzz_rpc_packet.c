@@ -6,7 +6,9 @@
  * Even byte 0: the packet functions alone. The input is a stream of packets; for each,
  * the length word is checked, the header decoded, and a body with status ERROR decoded
  * as a virNetMessageError. An error reply built for the header must itself frame,
- * decode and carry the same serial.
+ * decode and carry the same serial. The body of a REMOTE packet is also decoded as each
+ * generated type of its procedure (_args, _ret, _msg; fuzz-xdr-type.h), and that of a
+ * STREAM_HOLE as a virNetStreamHole.
  *
  * Odd byte 0: the input is sent as a client's byte stream to a real qvirRpcServer
  * running the REMOTE program (qvirRemoteProgramInit without a driver: connection
@@ -17,9 +19,10 @@
  *     program, version, procedure and serial, status OK or ERROR, and an ERROR body
  *     that decodes exactly with a libvirt error code and a message;
  *   - each keepalive PING gets a PONG;
- *   - when the stream frames cleanly, every CALL gets its REPLY; after a framing
- *     error (bad length, wrong keepalive version, a non-CALL type) the server closes
- *     the connection, having answered at most the calls before it;
+ *   - when the stream frames cleanly, every CALL gets its REPLY; stream packets of the
+ *     REMOTE program are dropped (it opens no stream here); after a framing error (bad
+ *     length, wrong keepalive version, another type) the server closes the
+ *     connection, having answered at most the calls before it;
  *   - the server drops the client afterwards (no client is leaked) and keeps
  *     answering: nothing hangs for more than 10 seconds.
  */
@@ -33,7 +36,9 @@
 #include <glib/gstdio.h>
 
 #include "fuzz-common.h"
+#include "fuzz-xdr-type.h"
 #include "rpc/remote_dispatch.h"
+#include "rpc/remote_protocol.h"
 #include "rpc/rpc_packet.h"
 #include "rpc/rpc_server.h"
 #include "util/virerror.h"
@@ -41,16 +46,6 @@
 #define FUZZ_RPC_TIMEOUT_MS 10000
 
 /* ---- packet functions ------------------------------------------------------------ */
-
-static void
-fuzzRpcErrorClear(qvirRpcError *err)
-{
-    g_free(err->message);
-    g_free(err->str1);
-    g_free(err->str2);
-    g_free(err->str3);
-    memset(err, 0, sizeof(*err));
-}
 
 static void
 fuzzRpcCheckErrorReply(const qvirRpcHeader *call)
@@ -75,7 +70,29 @@ fuzzRpcCheckErrorReply(const qvirRpcHeader *call)
                "our own error body does not decode: %s", error ? error->message : "trailing");
     FUZZ_CHECK(err.code == QVIR_ERR_RPC && g_strcmp0(err.message, "fuzz") == 0,
                "error body changed");
-    fuzzRpcErrorClear(&err);
+    qvirRpcErrorClear(&err);
+}
+
+/* The body of a packet as each generated type it could carry. */
+static void
+fuzzRpcCheckBodyTypes(const qvirRpcHeader *hdr, const guint8 *body, gsize len)
+{
+    /* a copy of exactly the bytes, so ASan sees any over-read */
+    g_autofree guint8 *copy = fuzzXdrExactCopy(body, len);
+    const qvirRpcProcedure *proc;
+
+    if (hdr->type == QVIR_RPC_STREAM_HOLE)
+        fuzzXdrCheckType(&virNetStreamHole_type, copy, len);
+    if (hdr->program != QVIR_RPC_REMOTE_PROGRAM || hdr->procedure <= 0 ||
+        hdr->procedure >= REMOTE_PROC_LAST)
+        return;
+    proc = &remote_procedure_table[hdr->procedure];
+    if (proc->args)
+        fuzzXdrCheckType(proc->args, copy, len);
+    if (proc->ret)
+        fuzzXdrCheckType(proc->ret, copy, len);
+    if (proc->msg)
+        fuzzXdrCheckType(proc->msg, copy, len);
 }
 
 static void
@@ -112,8 +129,10 @@ fuzzRpcPackets(const guint8 *data, gsize size)
             if (!qvirRpcErrorDecode(&rd, &err, &derr))
                 FUZZ_CHECK(derr && derr->code == QVIR_ERR_RPC, "error body without an error");
             /* Whatever was decoded before a failure is the caller's to free. */
-            fuzzRpcErrorClear(&err);
+            qvirRpcErrorClear(&err);
         }
+        fuzzRpcCheckBodyTypes(&hdr, data + off + QVIR_RPC_LEN_SIZE + rd.pos,
+                              len - QVIR_RPC_LEN_SIZE - rd.pos);
         fuzzRpcCheckErrorReply(&hdr);
         off += len;
     }
@@ -270,6 +289,10 @@ fuzzRpcExpectFrom(const guint8 *data, gsize size, fuzzRpcExpect *ex)
                 ex->pings++;
             continue;
         }
+        /* no REMOTE procedure served here opens a stream: its packets are dropped */
+        if ((hdr.type == QVIR_RPC_STREAM || hdr.type == QVIR_RPC_STREAM_HOLE) &&
+            hdr.program == QVIR_RPC_REMOTE_PROGRAM && hdr.version == QVIR_RPC_REMOTE_VERSION)
+            continue;
         if (hdr.type != QVIR_RPC_CALL && hdr.type != QVIR_RPC_CALL_WITH_FDS) {
             ex->framingError = TRUE;
             return;
@@ -336,7 +359,7 @@ fuzzRpcCheckReplies(fuzzRpcSeen *seen, const fuzzRpcExpect *ex)
             FUZZ_CHECK(qvirXdrReaderCheckEnd(&rd, NULL), "trailing bytes after an error");
             FUZZ_CHECK(err.code > 0 && err.message && err.message[0],
                        "error reply with code %d and no message", err.code);
-            fuzzRpcErrorClear(&err);
+            qvirRpcErrorClear(&err);
         }
         seen->replies++;
     }

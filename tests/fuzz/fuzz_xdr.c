@@ -1,7 +1,14 @@
 /*
- * fuzz_xdr.c: the XDR reader (src/rpc/xdr.c) on arbitrary bytes.
+ * fuzz_xdr.c: the XDR reader (src/rpc/xdr.c) and the codec of described types
+ * (src/rpc/xdr_type.c with the tables gen_protocol.py makes of remote_protocol.x and
+ * virnet_protocol.x) on arbitrary bytes.
  *
- * Input layout: byte 0 gives the number N (mod 32) of operation bytes that follow;
+ * Byte 0 of 128 or more: bytes 1-2 (little-endian) pick one of the generated types (every
+ * _args, _ret and _msg of the REMOTE program, and the packet header, error body and stream
+ * hole), and the rest is decoded as that type: fuzz-xdr-type.h says what is checked.
+ *
+ * Otherwise, the primitive reads: byte 0 gives the number N (mod 32) of operation bytes
+ * that follow;
  * the rest is the XDR stream. Each operation byte picks a read (low nibble) and its
  * parameter (high nibble: a fixed opaque length, a string maximum, an array limit).
  * The reads run in order until one fails. Checked:
@@ -16,6 +23,9 @@
 #include <string.h>
 
 #include "fuzz-common.h"
+#include "fuzz-xdr-type.h"
+#include "rpc/remote_protocol.h"
+#include "rpc/virnet_protocol.h"
 #include "rpc/xdr.h"
 #include "util/virerror.h"
 
@@ -39,18 +49,37 @@ typedef struct {
     fuzzXdrOp op;
     guint64 num;
     char *str; /* STRING, OPTSTRING (NULL = absent) */
-    guint8 opaque[QVIR_XDR_UUID_LEN + 3];
+    guint8 opaque[VIR_UUID_BUFLEN + 3];
     gsize opaqueLen;
 } fuzzXdrValue;
 
 static const guint32 fuzzXdrStringMax[16] = {
-    0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 255, 256, 4096, 65536, QVIR_XDR_STRING_MAX, G_MAXUINT32,
+    0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 255, 256, 4096, 65536, REMOTE_STRING_MAX, G_MAXUINT32,
 };
+
+/* Every generated type of a message body, each once. */
+static GPtrArray *fuzzXdrTypes;
+
+static void
+fuzzXdrAddType(const qvirXdrType *type)
+{
+    if (type && !g_ptr_array_find(fuzzXdrTypes, type, NULL))
+        g_ptr_array_add(fuzzXdrTypes, (gpointer)type);
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzzCommonInit();
+    fuzzXdrTypes = g_ptr_array_new();
+    fuzzXdrAddType(&virNetMessageHeader_type);
+    fuzzXdrAddType(&virNetMessageError_type);
+    fuzzXdrAddType(&virNetStreamHole_type);
+    for (guint i = 0; i < REMOTE_PROC_LAST; i++) {
+        fuzzXdrAddType(remote_procedure_table[i].args);
+        fuzzXdrAddType(remote_procedure_table[i].ret);
+        fuzzXdrAddType(remote_procedure_table[i].msg);
+    }
     return 0;
 }
 
@@ -228,6 +257,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
+    if (data[0] >= 128) {
+        if (size >= 3) {
+            guint pick = data[1] | (data[2] << 8);
+            const qvirXdrType *type = g_ptr_array_index(fuzzXdrTypes, pick % fuzzXdrTypes->len);
+
+            /* a copy of exactly the bytes, so ASan sees any over-read */
+            g_autofree guint8 *copy = fuzzXdrExactCopy(data + 3, size - 3);
+
+            fuzzXdrCheckType(type, copy, size - 3);
+        }
+        return 0;
+    }
     nops = data[0] % FUZZ_XDR_MAX_OPS;
     if (size < 1 + (gsize)nops)
         return 0;

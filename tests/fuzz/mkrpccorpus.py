@@ -16,7 +16,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus", "fuzz_rpc_packet")
 REMOTE, KEEPALIVE = 0x20008086, 0x6B656570
-CALL, REPLY, MESSAGE = 0, 1, 2
+CALL, REPLY, MESSAGE, STREAM, STREAM_HOLE = 0, 1, 2, 3, 6
+CONTINUE = 2
 
 
 def string(s):
@@ -62,6 +63,21 @@ SEEDS = {
     "many-in-flight": OPEN + b"".join(packet(3, serial=i) for i in range(1, 20)),
     "close-then-call": OPEN + packet(2, serial=1) + packet(3, serial=2),
     "partial-packet": OPEN + packet(3, serial=1)[:17],
+    # stream packets no stream waits for are dropped; calls after them are answered
+    "stream-stray": OPEN + packet(3, serial=1)
+    + packet(3, b"data", typ=STREAM, serial=1, status=CONTINUE)
+    + packet(3, typ=STREAM, serial=1, status=1) + packet(3, typ=STREAM, serial=1)
+    + packet(3, struct.pack(">qI", 1 << 20, 0), typ=STREAM_HOLE, serial=9, status=CONTINUE)
+    + packet(3, serial=2),
+    "stream-other-version": OPEN + packet(3, typ=STREAM, vers=2, serial=1) + packet(3, serial=2),
+    # bodies decoded as their procedure's generated types (the packets mode)
+    "typed-bodies": OPEN
+    + packet(344, struct.pack(">I", 1) + DOM + struct.pack(">II", 0, 0), serial=2)
+    + packet(316, struct.pack(">iI", 8, 1) + DOM, serial=3)
+    + packet(251, DOM + string("vda") + struct.pack(">QI", 1 << 30, 0), serial=4)
+    + packet(243, struct.pack(">I", 2) + string("rd_bytes") + struct.pack(">iq", 3, 7)
+             + string("x") + struct.pack(">i", 7) + string("s") + struct.pack(">i", 2),
+             typ=REPLY, serial=5),
 }
 
 

@@ -1,0 +1,53 @@
+/*
+ * remote_dispatch_priv.h: what the REMOTE program's handler files share. The handlers
+ * themselves are declared by the generated remote_protocol.h, one per @serve procedure
+ * of remote_protocol.x; the dispatcher (remote_dispatch.c) decodes their arguments,
+ * checks access and encodes their return values, so a handler only calls the driver.
+ */
+#pragma once
+
+#include "qemu/qemu_driver.h"
+#include "rpc/remote_dispatch.h"
+#include "rpc/remote_protocol.h"
+#include "rpc/rpc_server.h"
+
+/* Per-connection state. Set on the main loop (open/close run inline), read by workers,
+ * hence atomics. */
+typedef struct {
+    gint opened;
+    gint readonly;
+} qvirRemoteClient;
+
+/* What a handler gets besides its arguments. DRV is NULL only in protocol tests, where
+ * procedures that need it are refused before their handler runs. */
+struct _qvirRemoteCtx {
+    qvirDriver *drv;
+    qvirRemoteClient *client;
+    qvirRpcClient *rpcClient;
+    const qvirRpcHeader *hdr; /* the call: a procedure that opens a stream names it */
+};
+
+/* OUT (zero) names REF: a copy; or with REF's name moved (Take); or with REF taken, FALSE
+ * when it is NULL (the driver's error: Return). */
+void qvirRemoteDomainSet(remote_nonnull_domain *out, const qvirDomainRef *ref);
+void qvirRemoteDomainTake(remote_nonnull_domain *out, qvirDomainRef *ref);
+gboolean qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref);
+
+/* Existence check for procedures whose answer is constant but which must still fail with
+ * NO_DOMAIN for a domain that does not exist. */
+gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **error);
+
+/* At most MAX of LIST (strings; taken) into the array LEN/VAL of remote_nonnull_string;
+ * FALSE when LIST is NULL (the driver's error) or MAX is out of 0..LIMIT (WHAT names it
+ * in the error). */
+gboolean qvirRemoteStringsTake(guint32 *len, char ***val, GPtrArray *list, gint32 max, gint32 limit,
+                               const char *what, GError **error);
+
+/* Deliver DRV's block job events to the connections that registered for them. Once, when
+ * the REMOTE program is set up (remote_dispatch_disk.c). */
+void qvirRemoteDiskInit(qvirDriver *drv);
+
+/* Send every registration for EVENTID that matches DOM (any domain, or DOM's UUID) the
+ * event MESSAGE PROC with body MSG, an instance of PROC's _msg type, which starts with the
+ * int callbackID: it is set to each registration's before encoding. Any thread. */
+void qvirRemoteEventBroadcast(const qvirDomainRef *dom, gint32 eventID, gint32 proc, gpointer msg);
