@@ -550,7 +550,7 @@ testProcedureTable(void)
         g_assert_null(p->msg);
     }
     g_assert_cmpuint(served, ==, qvirRemoteNumProcedures());
-    g_assert_cmpuint(served, ==, 91);
+    g_assert_cmpuint(served, ==, 92);
     g_assert_true(remote_procedure_table[REMOTE_PROC_CONNECT_OPEN].flags & QVIR_RPC_PROC_PREOPEN);
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_DESTROY].flags & QVIR_RPC_PROC_WRITE);
     g_assert_false(remote_procedure_table[REMOTE_PROC_DOMAIN_GET_STATE].flags &

@@ -509,8 +509,10 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->procGen++;
     obj->guestShutdown = FALSE;
     obj->shutdownEventPending = FALSE;
-    if (!obj->blockJobs)
+    if (!obj->blockJobs) {
         obj->blockJobs = qemuBlockJobsNew();
+        qemuBlockJobsSetSecurity(obj->blockJobs, drv->security);
+    }
     obj->liveDef = live;
     obj->id = live->id;
     obj->state = state;

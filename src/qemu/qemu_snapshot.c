@@ -436,7 +436,7 @@ qemuSnapshotJSONString(JsonObject *o, const char *key)
  * event plumbing and costs a few monitor round trips for a small file), report its error,
  * then dismiss it.
  */
-static gboolean
+gboolean
 qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();

@@ -108,3 +108,8 @@ gboolean qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *ca
  * exactly the overlay's name over its original image (so never the image itself).
  */
 void qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def);
+
+/* Run QEMU's blockdev-create job JOBID with OPTIONS and wait for its end (block copy
+ * formats its new destination with it too). */
+gboolean qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options,
+                                    GError **error);

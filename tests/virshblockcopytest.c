@@ -1,0 +1,341 @@
+/*
+ * virshblockcopytest.c: block copy through the real virsh against the build tree's qvirtd
+ * running as root (QEMU as its own user): blockcopy of a three-layer chain, shallow and
+ * full, to new files and to prepared ones (--reuse-external, the chain read from the
+ * destination), with --pivot, --finish and blockjob --pivot/--abort later, the job
+ * surviving a daemon restart, and libvirt's refusals. Each step is checked in the live XML
+ * chain and in the owners of the files; at the end the data in the images.
+ */
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include "daemontestutils.h"
+
+#define VM "bcopy1"
+#define VM_UUID "6b1d4d2f-0e2c-4d66-9f1a-7c8b2e3d4f50"
+
+typedef struct {
+    int rc;
+    char *out;
+    char *err;
+} VirshResult;
+
+static void
+virshResultClear(VirshResult *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
+
+static void
+virshArgv(VirshResult *res, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_get_environ();
+    int status;
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, daemonEnv.uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
+                      &res->err, &status, &err))
+        g_error("cannot run virsh: %s", err->message);
+    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define VIRSH(res, ...)                                                                            \
+    do {                                                                                           \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshArgv((res), args_);                                                                   \
+    } while (0)
+
+static char *
+virshOk(const char *const *args)
+{
+    g_auto(VirshResult) res = {0};
+
+    virshArgv(&res, args);
+    if (res.rc != 0)
+        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    return g_steal_pointer(&res.out);
+}
+
+#define VIRSH_OK(...)                                                                              \
+    ({                                                                                             \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshOk(args_);                                                                            \
+    })
+
+/* virsh must fail with NEEDLE in its error. */
+#define VIRSH_FAILS(needle, ...)                                                                   \
+    do {                                                                                           \
+        g_auto(VirshResult) r_ = {0};                                                              \
+        VIRSH(&r_, __VA_ARGS__);                                                                   \
+        g_assert_cmpint(r_.rc, !=, 0);                                                             \
+        if (!strstr(r_.err, (needle)))                                                             \
+            g_error("expected '%s' in: %s", (needle), r_.err);                                     \
+    } while (0)
+
+static void
+testImgRun(const char *const *argv)
+{
+    g_autofree char *err = NULL;
+    g_autofree char *out = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("%s failed: %s%s", argv[0], out, err);
+}
+
+static void
+testImgWrite(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("write -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", cmd, img, NULL};
+
+    testImgRun(argv);
+}
+
+static gboolean
+testImgHas(const char *img, const char *fmt, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("read -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-r", "-f", fmt, "-c", cmd, img, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    return qvirTestRun(argv, &out, &err) == 0 && !strstr(out, "Pattern verification failed");
+}
+
+/* The <source file=...> of vda's chain in the live XML, top first, "|" at a known end. */
+static char *
+testLiveChain(void)
+{
+    g_autofree char *xml = VIRSH_OK("dumpxml", VM);
+    const char *end = strstr(xml, "<target dev='vda'");
+    const char *start;
+    GString *chain = g_string_new(NULL);
+
+    g_assert_nonnull(end);
+    start = g_strrstr_len(xml, end - xml, "<disk ");
+    g_assert_nonnull(start);
+    for (const char *p = start; p < end;) {
+        const char *src = strstr(p, "<source file='");
+        const char *term = strstr(p, "<backingStore/>");
+
+        if (term && term < end && (!src || term < src)) {
+            g_string_append(chain, chain->len ? " > |" : "|");
+            break;
+        }
+        if (!src || src > end)
+            break;
+        src += strlen("<source file='");
+        if (chain->len)
+            g_string_append(chain, " > ");
+        g_string_append_len(chain, src, strchr(src, '\'') - src);
+        p = src;
+    }
+    return g_string_free(chain, FALSE);
+}
+
+#define ASSERT_CHAIN(...)                                                                          \
+    do {                                                                                           \
+        g_autofree char *want_ = g_strdup_printf(__VA_ARGS__);                                     \
+        g_autofree char *have_ = testLiveChain();                                                  \
+        g_assert_cmpstr(have_, ==, want_);                                                         \
+    } while (0)
+
+static uid_t
+testOwner(const char *path)
+{
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    return st.st_uid;
+}
+
+/* virsh prints the progress of vda's job on stderr */
+static void
+testAssertCopyJob(void)
+{
+    g_auto(VirshResult) r = {0};
+
+    VIRSH(&r, "blockjob", VM, "vda", "--info");
+    g_assert_cmpint(r.rc, ==, 0);
+    if (!strstr(r.err, "Block Copy: [100 %]"))
+        g_error("no ready copy job on vda: %s", r.err);
+}
+
+static uid_t qemuUid;
+static uid_t rootUid; /* the images' owner */
+
+static char *base, *mid, *top;
+
+static void
+testBlockCopy(void)
+{
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *shallow = daemonImagePath("shallow.qcow2");
+    g_autofree char *full = daemonImagePath("full.qcow2");
+    g_autofree char *restart = daemonImagePath("restart.qcow2");
+    g_autofree char *aborted = daemonImagePath("aborted.qcow2");
+    g_autofree char *reuse = daemonImagePath("reuse.qcow2");
+    g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
+    g_autofree char *raw = daemonImagePath("copy.raw");
+    g_autofree char *missing = daemonImagePath("missing.qcow2");
+    g_autofree char *mirrorFile =
+        g_build_filename(daemonEnv.root, "run", "qemu", VM ".vda.mirror", NULL);
+    g_autofree char *destXml = NULL;
+    g_autofree char *destXmlPath = NULL;
+
+    xml = daemonDomainXML(VM, VM_UUID, top, "none");
+    xmlPath = daemonWriteFile(VM ".xml", xml);
+    g_free(VIRSH_OK("define", xmlPath));
+    g_free(VIRSH_OK("start", VM));
+    ASSERT_CHAIN("%s > %s > %s > |", top, mid, base);
+    g_assert_cmpuint(testOwner(top), ==, qemuUid);
+
+    /* libvirt's refusals; nothing changes */
+    VIRSH_FAILS("domain is not transient", "blockcopy", VM, "vda", shallow);
+    VIRSH_FAILS("absolute path must be used as block copy target", "blockcopy", VM, "vda",
+                "rel.qcow2", "--transient-job");
+    VIRSH_FAILS("already exists and is not a block device", "blockcopy", VM, "vda", base,
+                "--transient-job");
+    VIRSH_FAILS("missing destination file for disk vda", "blockcopy", VM, "vda", missing,
+                "--transient-job", "--reuse-external");
+    VIRSH_FAILS("is not a block device", "blockcopy", VM, "vda", missing, "--transient-job",
+                "--blockdev");
+    VIRSH_FAILS("granularity must be power of 2", "blockcopy", VM, "vda", missing,
+                "--transient-job", "--granularity", "1000");
+    VIRSH_FAILS("shallow copy of disk 'vda' into a raw file is not possible", "blockcopy", VM,
+                "vda", raw, "--transient-job", "--shallow", "--format", "raw");
+    g_assert_false(g_file_test(missing, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(raw, G_FILE_TEST_EXISTS));
+    ASSERT_CHAIN("%s > %s > %s > |", top, mid, base);
+
+    /* shallow copy, pivoted later with blockjob --pivot: the new top on the old backing */
+    out = VIRSH_OK("blockcopy", VM, "vda", shallow, "--shallow", "--transient-job", "--wait",
+                   "--verbose");
+    g_assert_nonnull(strstr(out, "Now in mirroring phase"));
+    g_clear_pointer(&out, g_free);
+    ASSERT_CHAIN("%s > %s > %s > |", top, mid, base);
+    g_assert_cmpuint(testOwner(shallow), ==, qemuUid);
+    g_assert_true(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+    testAssertCopyJob();
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--pivot"));
+    ASSERT_CHAIN("%s > %s > %s > |", shallow, mid, base);
+    g_assert_cmpuint(testOwner(top), ==, rootUid); /* left the chain: back to its owner */
+    g_assert_cmpuint(testOwner(mid), ==, qemuUid);
+    g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+
+    /* full copy through virDomainBlockCopy (tuning parameters), --finish: the copy is
+     * complete but the disk stays on its chain */
+    out = VIRSH_OK("blockcopy", VM, "vda", full, "--transient-job", "--wait", "--verbose",
+                   "--finish", "--granularity", "65536", "--buf-size", "1048576",
+                   "--synchronous-writes", "--bandwidth", "100");
+    g_assert_nonnull(strstr(out, "Successfully copied"));
+    g_clear_pointer(&out, g_free);
+    ASSERT_CHAIN("%s > %s > %s > |", shallow, mid, base);
+    g_assert_cmpuint(testOwner(full), ==, rootUid);
+    g_assert_true(testImgHas(full, "qcow2", 0x11, "0"));
+    g_assert_true(testImgHas(full, "qcow2", 0x22, "1M"));
+    g_assert_true(testImgHas(full, "qcow2", 0x33, "2M"));
+
+    /* a job aborted later: chain unchanged, destination back to its owner */
+    g_free(VIRSH_OK("blockcopy", VM, "vda", aborted, "--transient-job"));
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--abort"));
+    ASSERT_CHAIN("%s > %s > %s > |", shallow, mid, base);
+    g_assert_cmpuint(testOwner(aborted), ==, rootUid);
+    g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+
+    /* a job across a daemon restart: adopted with its destination, then pivoted */
+    g_free(VIRSH_OK("blockcopy", VM, "vda", restart, "--transient-job", "--wait", "--verbose"));
+    daemonStop();
+    daemonStart(FALSE);
+    ASSERT_CHAIN("%s > %s > %s > |", shallow, mid, base);
+    testAssertCopyJob();
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--pivot"));
+    ASSERT_CHAIN("%s > |", restart);
+    g_assert_cmpuint(testOwner(shallow), ==, rootUid);
+    g_assert_cmpuint(testOwner(mid), ==, rootUid);
+    g_assert_cmpuint(testOwner(base), ==, rootUid);
+    g_assert_cmpuint(testOwner(restart), ==, qemuUid);
+
+    /* a prepared destination (XML): its own chain is read and becomes the disk's */
+    daemonMakeQcow2(reuseBase, NULL);
+    daemonMakeQcow2(reuse, reuseBase);
+    destXml = g_strdup_printf("<disk type='file'><driver type='qcow2'/><source file='%s'/></disk>",
+                              reuse);
+    destXmlPath = daemonWriteFile("dest.xml", destXml);
+    VIRSH_FAILS("disk vda does not have an active block job", "blockjob", VM, "vda", "--pivot");
+    out = VIRSH_OK("blockcopy", VM, "vda", "--xml", destXmlPath, "--reuse-external",
+                   "--transient-job", "--wait", "--verbose", "--pivot");
+    g_assert_nonnull(strstr(out, "Successfully pivoted"));
+    g_clear_pointer(&out, g_free);
+    ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
+    g_assert_cmpuint(testOwner(restart), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuse), ==, qemuUid);
+    g_assert_cmpuint(testOwner(reuseBase), ==, qemuUid);
+    /* and the cached chain is the same after another restart */
+    daemonStop();
+    daemonStart(FALSE);
+    ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
+
+    g_free(VIRSH_OK("destroy", VM));
+    g_assert_cmpuint(testOwner(reuse), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
+    for (const char *img = restart; img; img = img == restart ? reuse : NULL) {
+        g_assert_true(testImgHas(img, "qcow2", 0x11, "0"));
+        g_assert_true(testImgHas(img, "qcow2", 0x22, "1M"));
+        g_assert_true(testImgHas(img, "qcow2", 0x33, "2M"));
+    }
+    /* the shallow copy holds the top's data only */
+    g_assert_true(testImgHas(shallow, "qcow2", 0x33, "2M"));
+    g_free(VIRSH_OK("undefine", VM));
+}
+
+int
+main(int argc, char **argv)
+{
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    /* As root QEMU runs as qvirt-qemu (run.sh creates it); otherwise as ourselves. */
+    if (getuid() == 0) {
+        struct passwd *pw = getpwnam("qvirt-qemu");
+
+        if (!pw)
+            g_error("the qvirt-qemu user is missing (bash run.sh creates it)");
+        qemuUid = pw->pw_uid;
+        rootUid = 0;
+    } else {
+        qemuUid = rootUid = getuid();
+    }
+    daemonEnvInit("qvirt-blockcopy");
+    base = daemonImagePath("base.qcow2");
+    mid = daemonImagePath("mid.qcow2");
+    top = daemonImagePath("top.qcow2");
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(top, mid);
+    testImgWrite(base, 0x11, "0");
+    testImgWrite(mid, 0x22, "1M");
+    testImgWrite(top, 0x33, "2M");
+    daemonStart(FALSE);
+
+    g_test_add_func("/virshblockcopy/copy", testBlockCopy);
+    ret = g_test_run();
+    if (daemonEnv.pid)
+        daemonStop();
+    daemonEnvCleanup();
+    return ret;
+}
