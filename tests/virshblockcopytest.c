@@ -7,7 +7,12 @@
  * chain and in the owners of the files; at the end the data in the images.
  */
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <json-glib/json-glib.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
 
 #include "daemontestutils.h"
 
@@ -173,6 +178,163 @@ testAssertCopyJob(void)
         g_error("no ready copy job on vda: %s", r.err);
 }
 
+/* ---- QEMU's own view, asked while the daemon is stopped ---- */
+
+static JsonNode *
+testQmp(FILE *f, const char *cmd)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    char line[1 << 16];
+
+    fprintf(f, "%s\n", cmd);
+    fflush(f);
+    while (fgets(line, sizeof(line), f)) {
+        JsonObject *o;
+
+        g_assert_true(json_parser_load_from_data(parser, line, -1, NULL));
+        o = json_node_get_object(json_parser_get_root(parser));
+        if (json_object_has_member(o, "event"))
+            continue;
+        g_assert_true(json_object_has_member(o, "return"));
+        return json_node_copy(json_object_get_member(o, "return"));
+    }
+    g_error("QMP connection closed");
+    return NULL;
+}
+
+/* The file of every node QEMU has, keyed by node name. */
+static GHashTable *
+testQemuNodes(const char *monitor)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    GHashTable *nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(JsonNode) caps = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    char greeting[4096];
+    JsonArray *arr;
+    FILE *f;
+    int fd;
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(addr.sun_path, monitor, sizeof(addr.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    f = fdopen(fd, "r+");
+    g_assert_nonnull(fgets(greeting, sizeof(greeting), f));
+    caps = testQmp(f, "{\"execute\":\"qmp_capabilities\"}");
+    ret = testQmp(f, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *n = json_array_get_object_element(arr, i);
+
+        g_hash_table_insert(nodes, g_strdup(json_object_get_string_member(n, "node-name")),
+                            g_strdup(json_object_get_string_member(n, "file")));
+    }
+    fclose(f);
+    return nodes;
+}
+
+/* Every storage node of the status file's chains is open in QEMU on that file, and QEMU
+ * has no node the status file does not name. */
+static void
+testAssertStatusMatchesQemu(void)
+{
+    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", VM ".xml", NULL);
+    g_autofree char *status = NULL;
+    g_autoptr(GHashTable) nodes = NULL;
+    g_autofree char *monitor = NULL;
+    const char *p;
+    guint named = 0;
+
+    g_assert_true(g_file_get_contents(statusPath, &status, NULL, NULL));
+    p = strstr(status, "monitor path='");
+    if (!p)
+        p = strstr(status, "monitor='");
+    g_assert_nonnull(p);
+    p = strchr(p, '\'') + 1;
+    monitor = g_strndup(p, strchr(p, '\'') - p);
+    nodes = testQemuNodes(monitor);
+
+    /* The status XML names layers by index: libvirt-N-storage holds the file of index N
+     * (on <source> for a disk's top, on the enclosing <backingStore> below it). */
+    {
+        xmlDocPtr doc = xmlReadMemory(status, strlen(status), "status.xml", NULL, 0);
+        xmlXPathContextPtr ctxt = xmlXPathNewContext(doc);
+        xmlXPathObjectPtr obj =
+            xmlXPathEvalExpression((const xmlChar *)"//devices/disk//source[@file]", ctxt);
+
+        for (int i = 0; obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
+            xmlNodePtr src = obj->nodesetval->nodeTab[i];
+            xmlChar *file = xmlGetProp(src, (const xmlChar *)"file");
+            xmlChar *idx = xmlGetProp(src, (const xmlChar *)"index");
+            g_autofree char *node = NULL;
+
+            if (!idx)
+                idx = xmlGetProp(src->parent, (const xmlChar *)"index");
+            g_assert_nonnull(idx);
+            node = g_strdup_printf("libvirt-%s-storage", (const char *)idx);
+            g_assert_cmpstr(g_hash_table_lookup(nodes, node), ==, (const char *)file);
+            named++;
+            xmlFree(file);
+            xmlFree(idx);
+        }
+        xmlXPathFreeObject(obj);
+        xmlXPathFreeContext(ctxt);
+        xmlFreeDoc(doc);
+    }
+    /* a format and a storage node per layer, nothing else */
+    g_assert_cmpuint(g_hash_table_size(nodes), ==, named * 2);
+}
+
+/* A `virsh event --loop` client for block-job-2 events, started and stopped by the test. */
+typedef struct {
+    GPid pid;
+    int fd;
+} EventClient;
+
+static void
+testEventsStart(EventClient *ec)
+{
+    const char *argv[] = {"virsh",       "-c",     daemonEnv.uri, "event", VM,
+                          "block-job-2", "--loop", "--timeout",   "120",   NULL};
+    g_autoptr(GError) err = NULL;
+
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                  &ec->pid, NULL, &ec->fd, NULL, &err))
+        g_error("cannot run virsh event: %s", err->message);
+    /* registered once the domain lookup and the registration are done */
+    g_usleep(1000 * 1000);
+}
+
+/* The events received, one per line as virsh prints them (the domain name left out). */
+static char *
+testEventsStop(EventClient *ec)
+{
+    GString *buf = g_string_new(NULL);
+    g_autofree char *all = NULL;
+    g_auto(GStrv) lines = NULL;
+    char tmp[1024];
+    ssize_t n;
+    int status;
+
+    g_usleep(300 * 1000); /* the last event is on its way */
+    kill(ec->pid, SIGINT);
+    g_assert_cmpint(waitpid(ec->pid, &status, 0), ==, ec->pid);
+    while ((n = read(ec->fd, tmp, sizeof(tmp))) > 0)
+        g_string_append_len(buf, tmp, n);
+    close(ec->fd);
+    all = g_string_free(buf, FALSE);
+    buf = g_string_new(NULL);
+    lines = g_strsplit(all, "\n", 0);
+    for (guint i = 0; lines[i]; i++) {
+        const char *p = strstr(lines[i], "': ");
+
+        if (g_str_has_prefix(lines[i], "event 'block-job-2'") && p)
+            g_string_append_printf(buf, "%s\n", p + 3);
+    }
+    return g_string_free(buf, FALSE);
+}
+
 static uid_t qemuUid;
 static uid_t rootUid; /* the images' owner */
 
@@ -196,6 +358,8 @@ testBlockCopy(void)
         g_build_filename(daemonEnv.root, "run", "qemu", VM ".vda.mirror", NULL);
     g_autofree char *destXml = NULL;
     g_autofree char *destXmlPath = NULL;
+    g_autofree char *evText = NULL;
+    EventClient events = {0};
 
     xml = daemonDomainXML(VM, VM_UUID, top, "none");
     xmlPath = daemonWriteFile(VM ".xml", xml);
@@ -221,6 +385,8 @@ testBlockCopy(void)
     g_assert_false(g_file_test(missing, G_FILE_TEST_EXISTS));
     g_assert_false(g_file_test(raw, G_FILE_TEST_EXISTS));
     ASSERT_CHAIN("%s > %s > %s > |", top, mid, base);
+
+    testEventsStart(&events);
 
     /* shallow copy, pivoted later with blockjob --pivot: the new top on the old backing */
     out = VIRSH_OK("blockcopy", VM, "vda", shallow, "--shallow", "--transient-job", "--wait",
@@ -257,6 +423,15 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(aborted), ==, rootUid);
     g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
 
+    /* as libvirt: ready, then completed at a pivot and cancelled at --finish or abort */
+    evText = testEventsStop(&events);
+    g_assert_true(g_str_has_prefix(evText, "Block Copy for vda ready\n"
+                                           "Block Copy for vda completed\n"
+                                           "Block Copy for vda ready\n"
+                                           "Block Copy for vda canceled\n"));
+    g_assert_true(g_str_has_suffix(evText, "Block Copy for vda canceled\n"));
+    g_assert_cmpuint(strlen(evText), <=, strlen("Block Copy for vda ready\n") * 7);
+
     /* a job across a daemon restart: adopted with its destination, then pivoted */
     g_free(VIRSH_OK("blockcopy", VM, "vda", restart, "--transient-job", "--wait", "--verbose"));
     daemonStop();
@@ -285,8 +460,10 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(restart), ==, rootUid);
     g_assert_cmpuint(testOwner(reuse), ==, qemuUid);
     g_assert_cmpuint(testOwner(reuseBase), ==, qemuUid);
-    /* and the cached chain is the same after another restart */
+    /* QEMU has the chain the status file records, and no node of the layers that left;
+     * the cached chain is the same after another restart */
     daemonStop();
+    testAssertStatusMatchesQemu();
     daemonStart(FALSE);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
 
