@@ -350,6 +350,7 @@ testBlockCopy(void)
     g_autofree char *full = daemonImagePath("full.qcow2");
     g_autofree char *restart = daemonImagePath("restart.qcow2");
     g_autofree char *aborted = daemonImagePath("aborted.qcow2");
+    g_autofree char *stopped = daemonImagePath("stopped.qcow2");
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
     g_autofree char *raw = daemonImagePath("copy.raw");
@@ -432,6 +433,16 @@ testBlockCopy(void)
     g_assert_true(g_str_has_suffix(evText, "Block Copy for vda canceled\n"));
     g_assert_cmpuint(strlen(evText), <=, strlen("Block Copy for vda ready\n") * 7);
 
+    /* to a raw file, made with the disk's size */
+    out = VIRSH_OK("blockcopy", VM, "vda", raw, "--transient-job", "--format", "raw", "--wait",
+                   "--finish");
+    g_assert_nonnull(strstr(out, "Successfully copied"));
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpuint(testOwner(raw), ==, rootUid);
+    g_assert_true(testImgHas(raw, "raw", 0x11, "0"));
+    g_assert_true(testImgHas(raw, "raw", 0x22, "1M"));
+    g_assert_true(testImgHas(raw, "raw", 0x33, "2M"));
+
     /* a job across a daemon restart: adopted with its destination, then pivoted */
     g_free(VIRSH_OK("blockcopy", VM, "vda", restart, "--transient-job", "--wait", "--verbose"));
     daemonStop();
@@ -467,7 +478,13 @@ testBlockCopy(void)
     daemonStart(FALSE);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
 
+    /* a copy still running when the domain stops: its destination goes back too */
+    g_free(VIRSH_OK("blockcopy", VM, "vda", stopped, "--transient-job"));
+    g_assert_cmpuint(testOwner(stopped), ==, qemuUid);
+    g_assert_true(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
     g_free(VIRSH_OK("destroy", VM));
+    g_assert_cmpuint(testOwner(stopped), ==, rootUid);
+    g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
     g_assert_cmpuint(testOwner(reuse), ==, rootUid);
     g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
     for (const char *img = restart; img; img = img == restart ? reuse : NULL) {

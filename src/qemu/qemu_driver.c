@@ -588,6 +588,7 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
     (void)g_unlink(journalPath);
+    qemuDriverMirrorFilesRelease(drv, obj->name, live);
     qvirSecurityDACRestoreDomainLabel(drv->security, live);
     qvirDomainDefFree(live);
     qemuDriverRemoveDir(domainDir);

@@ -919,6 +919,34 @@ qemuDriverMirrorFilesLoad(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jo
     }
 }
 
+void
+qemuDriverMirrorFilesRelease(qvirDriver *drv, const char *name, const qvirDomainDef *live)
+{
+    for (guint i = 0; live && i < live->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(live->disks, i);
+        g_autofree char *path = qemuDriverMirrorPath(drv, name, d->dst);
+        g_autofree char *xml = NULL;
+        g_autoptr(qvirDomainDiskDef) saved = NULL;
+        g_autoptr(GError) err = NULL;
+        qvirStorageSource *m;
+
+        if (!g_file_get_contents(path, &xml, NULL, NULL))
+            continue;
+        (void)g_unlink(path);
+        if (!(saved = qvirDomainDiskDefParseString(xml, QVIR_DOMAIN_DEF_PARSE_STATUS, &err))) {
+            g_message("domain '%s': %s: %s", name, path, err->message);
+            continue;
+        }
+        m = saved->src;
+        /* A shallow copy's backing layers are the disk's: their labels stay with it. */
+        if (qvirStorageSourceIsBacking(m->backingStore) &&
+            qvirStorageSourceIsBacking(d->src->backingStore) &&
+            m->backingStore->id == d->src->backingStore->id)
+            g_clear_pointer(&m->backingStore, qvirStorageSourceFree);
+        qvirSecurityDACRestoreChainLabel(drv->security, m);
+    }
+}
+
 typedef struct {
     gboolean shallow;
     gboolean reuse;
@@ -1047,7 +1075,7 @@ qemuDriverCopyCreateTop(qemuMonitor *mon, const qemuCaps *caps, const qvirDomain
 
         json_object_set_string_member(fmt, "driver", "qcow2");
         json_object_set_string_member(fmt, "file", m->nodeStorage);
-        json_object_set_int_member(fmt, "size", (gint64)disk->src->capacity);
+        json_object_set_int_member(fmt, "size", (gint64)m->capacity);
         if (qvirStorageSourceIsBacking(m->backingStore)) {
             json_object_set_string_member(fmt, "backing-file", m->backingStore->path);
             json_object_set_string_member(
@@ -1079,7 +1107,7 @@ qemuDriverCopyCreateFile(const qvirDomainDiskDef *disk, qvirStorageSource *m, GE
                     g_strerror(errno));
         return FALSE;
     }
-    if (m->format == QVIR_STORAGE_FILE_RAW && ftruncate(fd, (off_t)disk->src->capacity) < 0) {
+    if (m->format == QVIR_STORAGE_FILE_RAW && ftruncate(fd, (off_t)m->capacity) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "failed to create copy target: %s",
                     g_strerror(errno));
         ok = FALSE;
@@ -1170,8 +1198,9 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     mirror->readonly = FALSE;
     mirror->shared = disk->src->shared;
     /* a new destination has the disk's size (a reused one was probed) */
-    if (!p->reuse || !mirror->capacity)
-        mirror->capacity = disk->src->capacity;
+    if ((!p->reuse || !mirror->capacity) &&
+        !qemuSnapshotTopSize(live->mon, disk->src, &mirror->capacity, error))
+        return FALSE;
     view.src = mirror;
     next = qemuDomainNextNodeIndex(live->live);
     qemuDomainPrepareDiskChainNodeNames(&view, &next);

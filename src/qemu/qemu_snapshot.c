@@ -504,7 +504,7 @@ qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *opti
 }
 
 /* The virtual size of the top: cached from the probe, else QEMU's own view of the node. */
-static gboolean
+gboolean
 qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top, unsigned long long *size,
                     GError **error)
 {

@@ -113,3 +113,8 @@ void qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def);
  * formats its new destination with it too). */
 gboolean qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options,
                                     GError **error);
+
+/* TOP's virtual size: the cached one, else QEMU's view of its node (a status file read
+ * after a restart does not record sizes). */
+gboolean qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top,
+                             unsigned long long *size, GError **error);
