@@ -14,7 +14,10 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
+#include <fcntl.h>
+
 #include "daemontestutils.h"
+#include "guesttestutils.h"
 
 #define VM "bcopy1"
 #define VM_UUID "6b1d4d2f-0e2c-4d66-9f1a-7c8b2e3d4f50"
@@ -497,6 +500,108 @@ testBlockCopy(void)
     g_free(VIRSH_OK("undefine", VM));
 }
 
+static int
+testGuestConsole(const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.log", name);
+    g_autofree char *log = g_build_filename(daemonEnv.root, "log", "qemu", file, NULL);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *text = NULL;
+        const char *p;
+
+        if (g_file_get_contents(log, &text, NULL, NULL) &&
+            (p = g_strrstr(text, "char device redirected to "))) {
+            g_autofree char *pty = NULL;
+
+            p += strlen("char device redirected to ");
+            pty = g_strndup(p, strcspn(p, " \n"));
+            return open(pty, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        }
+        g_usleep(50 * 1000);
+    }
+    return -1;
+}
+
+/*
+ * A booted guest writes to a disk while it is being copied (virsh blockcopy without
+ * --transient-job on a transient domain: virDomainBlockRebase with COPY): after the pivot
+ * the destination holds the write and the old chain's data.
+ */
+static void
+testGuestWritesDuringCopy(void)
+{
+    g_autofree char *kernel = NULL;
+    g_autofree char *modules = NULL;
+    g_autofree char *initrd = NULL;
+    g_autofree char *root = daemonImagePath("guest-root.qcow2");
+    g_autofree char *gdisk = daemonImagePath("guest-data.qcow2");
+    g_autofree char *gbase = daemonImagePath("guest-data-base.qcow2");
+    g_autofree char *gcopy = daemonImagePath("guest-copy.qcow2");
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *chain = NULL;
+    g_autoptr(GString) console = g_string_new(NULL);
+    int fd;
+
+    if (!testGuestKernel(&kernel, &modules) || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS))
+        g_error("needs a Debian kernel in /boot (linux-image-cloud-amd64) and busybox-static "
+                "(bash run.sh installs both)");
+    initrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
+    g_assert_true(testGuestInitrd(modules, initrd));
+    daemonMakeQcow2(root, NULL);
+    daemonMakeQcow2(gbase, NULL);
+    daemonMakeQcow2(gdisk, gbase);
+    testImgWrite(gbase, 0x66, "0");
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>guest</name>\n"
+                          "  <memory unit='MiB'>256</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type>\n"
+                          "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+                          "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+                          "  <features><acpi/></features>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <serial type='pty'><target port='0'/></serial>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          kernel, initrd, root);
+    xmlPath = daemonWriteFile("guest.xml", xml);
+    g_free(VIRSH_OK("create", xmlPath));
+    fd = testGuestConsole("guest");
+    g_assert_cmpint(fd, >=, 0);
+    if (!testGuestWaitFor(fd, console, "QVIRT-READY", 240))
+        g_error("guest did not boot; console:\n%s", console->str);
+
+    /* the guest writes to vdb shortly after it appears: the copy is running by then */
+    g_free(VIRSH_OK("attach-disk", "guest", gdisk, "vdb", "--driver", "qemu", "--subdriver",
+                    "qcow2", "--cache", "none", "--live"));
+    out = VIRSH_OK("blockcopy", "guest", "vdb", gcopy, "--wait", "--verbose");
+    g_assert_nonnull(strstr(out, "Now in mirroring phase"));
+    g_clear_pointer(&out, g_free);
+    if (!testGuestWaitFor(fd, console, "QVIRT-WROTE", 120))
+        g_error("guest did not write to the disk; console:\n%s", console->str);
+    g_free(VIRSH_OK("blockjob", "guest", "vdb", "--pivot"));
+    out = VIRSH_OK("domblklist", "guest");
+    g_assert_nonnull(strstr(out, gcopy));
+    g_clear_pointer(&out, g_free);
+    close(fd);
+    g_free(VIRSH_OK("destroy", "guest"));
+
+    g_assert_true(testImgHas(gcopy, "qcow2", 0x5a, "2M"));
+    g_assert_true(testImgHas(gcopy, "qcow2", 0x66, "0"));
+    g_assert_cmpuint(testOwner(gcopy), ==, rootUid);
+    g_assert_cmpuint(testOwner(gdisk), ==, rootUid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -527,6 +632,7 @@ main(int argc, char **argv)
     daemonStart(FALSE);
 
     g_test_add_func("/virshblockcopy/copy", testBlockCopy);
+    g_test_add_func("/virshblockcopy/guest", testGuestWritesDuringCopy);
     ret = g_test_run();
     if (daemonEnv.pid)
         daemonStop();
