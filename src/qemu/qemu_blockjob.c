@@ -1133,8 +1133,10 @@ qemuBlockJobsAdopt(qemuBlockJobs *jobs, qvirDomainDef *def, JsonObject *info)
     disk = qvirDomainDiskByTarget(def, job->dst);
     if (disk && job->type == QEMU_BLOCKJOB_TYPE_COPY) {
         /* The destination is not in the disk's chain: it comes from the saved state. */
+        g_autofree char *key = NULL;
+
         g_mutex_lock(&jobs->lock);
-        if (!g_hash_table_steal_extended(jobs->pendingMirrors, job->dst, NULL,
+        if (!g_hash_table_steal_extended(jobs->pendingMirrors, job->dst, (gpointer *)&key,
                                          (gpointer *)&job->mirror))
             job->mirror = NULL;
         g_mutex_unlock(&jobs->lock);
