@@ -268,6 +268,22 @@ testXdrReadOnNull(void)
 }
 
 /*
+ * Found by fuzz_xdr under UBSan (corpus: crash-empty-opaque-write): the writer, growing
+ * its buffer in place, computed the empty GByteArray's NULL data + 0 to write a
+ * zero-length opaque. Writing nothing must leave the buffer as it was.
+ */
+static void
+testXdrWriteEmptyOpaque(void)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    qvirXdrWriteFixedOpaque(buf, NULL, 0);
+    g_assert_cmpuint(buf->len, ==, 0);
+    qvirXdrWriteString(buf, "");
+    g_assert_cmpuint(buf->len, ==, 4);
+}
+
+/*
  * Found by fuzz_qmp under LeakSanitizer: json-glib 1.6 leaks what it parsed after a
  * first value and on a high surrogate escape not followed by a low one. QEMU never
  * sends such lines; the monitor must refuse them (with an error, as it refuses any
@@ -305,6 +321,7 @@ main(int argc, char **argv)
                          testRpcPipelinedInlineCalls);
     g_test_add_func("/fuzzregress/xdr/empty-opaque-on-null", testXdrEmptyOpaqueOnNull);
     g_test_add_func("/fuzzregress/xdr/read-on-null", testXdrReadOnNull);
+    g_test_add_func("/fuzzregress/xdr/write-empty-opaque", testXdrWriteEmptyOpaque);
     g_test_add_func("/fuzzregress/qmp/json-glib-leaky-lines", testQmpLinesJsonGlibLeaks);
 
     return g_test_run();

@@ -206,12 +206,14 @@ qvirXdrReaderCheckEnd(const qvirXdrReader *rd, GError **error)
     return TRUE;
 }
 
-/* N more bytes at the end of BUF, to fill in: one resize instead of an append per piece. */
+/* N (> 0) more bytes at the end of BUF, to fill in: one resize instead of an append per
+ * piece. (An empty GByteArray has no buffer: adding 0 to its NULL would be undefined.) */
 static guint8 *
 qvirXdrGrow(GByteArray *buf, gsize n)
 {
     gsize len = buf->len;
 
+    g_assert(n > 0);
     g_byte_array_set_size(buf, len + n);
     return buf->data + len;
 }
@@ -256,11 +258,12 @@ void
 qvirXdrWriteFixedOpaque(GByteArray *buf, const guint8 *data, gsize len)
 {
     gsize pad = qvirXdrPadding(len);
-    guint8 *p = qvirXdrGrow(buf, len + pad);
+    guint8 *p;
 
-    /* memcpy from NULL is undefined even for 0 bytes */
-    if (len)
-        memcpy(p, data, len);
+    if (len == 0)
+        return; /* and no padding either; DATA may be NULL */
+    p = qvirXdrGrow(buf, len + pad);
+    memcpy(p, data, len);
     memset(p + len, 0, pad);
 }
 
