@@ -354,6 +354,7 @@ testBlockCopy(void)
     g_autofree char *restart = daemonImagePath("restart.qcow2");
     g_autofree char *aborted = daemonImagePath("aborted.qcow2");
     g_autofree char *stopped = daemonImagePath("stopped.qcow2");
+    g_autofree char *small = g_build_filename(daemonEnv.root, "small", NULL);
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
     g_autofree char *raw = daemonImagePath("copy.raw");
@@ -365,6 +366,12 @@ testBlockCopy(void)
     g_autofree char *evText = NULL;
     EventClient events = {0};
 
+    /* a small file system for a destination that fills up, there before QEMU starts (it
+     * runs in a mount namespace of its own) */
+    if (getuid() == 0) {
+        g_assert_cmpint(g_mkdir(small, 0755), ==, 0);
+        g_assert_cmpint(mount("tmpfs", small, "tmpfs", 0, "size=128k,mode=0755"), ==, 0);
+    }
     xml = daemonDomainXML(VM, VM_UUID, top, "none");
     xmlPath = daemonWriteFile(VM ".xml", xml);
     g_free(VIRSH_OK("define", xmlPath));
@@ -436,6 +443,21 @@ testBlockCopy(void)
     g_assert_true(g_str_has_suffix(evText, "Block Copy for vda canceled\n"));
     g_assert_cmpuint(strlen(evText), <=, strlen("Block Copy for vda ready\n") * 7);
 
+    /* a destination that fills up: the job fails, the disk keeps its chain and the
+     * destination goes back to its owner */
+    if (getuid() == 0) {
+        g_autofree char *smallDst = g_build_filename(small, "full.raw", NULL);
+        g_auto(VirshResult) r = {0};
+
+        VIRSH(&r, "blockcopy", VM, "vda", smallDst, "--transient-job", "--format", "raw", "--wait",
+              "--verbose");
+        if (r.rc == 0 || !strstr(r.out, "Copy failed"))
+            g_error("blockcopy into a full file system: %d %s %s", r.rc, r.out, r.err);
+        ASSERT_CHAIN("%s > %s > %s > |", shallow, mid, base);
+        g_assert_cmpuint(testOwner(smallDst), ==, rootUid);
+        g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+    }
+
     /* to a raw file, made with the disk's size */
     out = VIRSH_OK("blockcopy", VM, "vda", raw, "--transient-job", "--format", "raw", "--wait",
                    "--finish");
@@ -486,6 +508,8 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(stopped), ==, qemuUid);
     g_assert_true(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
     g_free(VIRSH_OK("destroy", VM));
+    if (getuid() == 0)
+        g_assert_cmpint(umount2(small, MNT_DETACH), ==, 0);
     g_assert_cmpuint(testOwner(stopped), ==, rootUid);
     g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
     g_assert_cmpuint(testOwner(reuse), ==, rootUid);
