@@ -288,6 +288,86 @@ testAssertStatusMatchesQemu(void)
     g_assert_cmpuint(g_hash_table_size(nodes), ==, named * 2);
 }
 
+/*
+ * With the daemon stopped: end vda's copy job behind its back through QEMU's monitor
+ * (job-complete pivots, block-job-cancel does not) and wait until QEMU has dropped it.
+ */
+static JsonNode *
+testQmpIO(FILE *in, FILE *out, const char *cmd)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    char line[1 << 16];
+
+    fprintf(out, "%s\n", cmd);
+    fflush(out);
+    while (fgets(line, sizeof(line), in)) {
+        JsonObject *o;
+
+        g_assert_true(json_parser_load_from_data(parser, line, -1, NULL));
+        o = json_node_get_object(json_parser_get_root(parser));
+        if (json_object_has_member(o, "event"))
+            continue;
+        if (!json_object_has_member(o, "return"))
+            g_error("QMP %s: %s", cmd, line);
+        return json_node_copy(json_object_get_member(o, "return"));
+    }
+    g_error("QMP connection closed");
+    return NULL;
+}
+
+static void
+testQemuEndCopy(gboolean pivot)
+{
+    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", VM ".xml", NULL);
+    g_autofree char *status = NULL;
+    g_autofree char *monitor = NULL;
+    g_autofree char *cmd = NULL;
+    g_autofree char *job = NULL;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_autoptr(JsonNode) caps = NULL;
+    g_autoptr(JsonNode) jobs = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    char greeting[4096];
+    const char *p;
+    FILE *in;
+    FILE *out;
+    int fd;
+
+    g_assert_true(g_file_get_contents(statusPath, &status, NULL, NULL));
+    p = strstr(status, "monitor path='");
+    g_assert_nonnull(p);
+    p = strchr(p, '\'') + 1;
+    monitor = g_strndup(p, strchr(p, '\'') - p);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(addr.sun_path, monitor, sizeof(addr.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    /* one stream per direction: a read-write stream must not switch without a seek */
+    in = fdopen(fd, "r");
+    out = fdopen(dup(fd), "w");
+    g_assert_nonnull(fgets(greeting, sizeof(greeting), in));
+    caps = testQmpIO(in, out, "{\"execute\":\"qmp_capabilities\"}");
+    jobs = testQmpIO(in, out, "{\"execute\":\"query-block-jobs\"}");
+    g_assert_cmpuint(json_array_get_length(json_node_get_array(jobs)), ==, 1);
+    job = g_strdup(json_object_get_string_member(
+        json_array_get_object_element(json_node_get_array(jobs), 0), "device"));
+    g_assert_true(g_str_has_prefix(job, "copy.vda."));
+    if (pivot)
+        cmd = g_strdup_printf("{\"execute\":\"job-complete\",\"arguments\":{\"id\":\"%s\"}}", job);
+    else
+        cmd = g_strdup_printf(
+            "{\"execute\":\"block-job-cancel\",\"arguments\":{\"device\":\"%s\"}}", job);
+    ret = testQmpIO(in, out, cmd);
+    for (guint i = 0; i < 200; i++) {
+        g_autoptr(JsonNode) left = testQmpIO(in, out, "{\"execute\":\"query-block-jobs\"}");
+
+        if (json_array_get_length(json_node_get_array(left)) == 0)
+            break;
+        g_usleep(20 * 1000);
+    }
+    fclose(out);
+    fclose(in);
+}
+
 /* A `virsh event --loop` client for block-job-2 events, started and stopped by the test. */
 typedef struct {
     GPid pid;
@@ -354,6 +434,8 @@ testBlockCopy(void)
     g_autofree char *restart = daemonImagePath("restart.qcow2");
     g_autofree char *aborted = daemonImagePath("aborted.qcow2");
     g_autofree char *stopped = daemonImagePath("stopped.qcow2");
+    g_autofree char *down1 = daemonImagePath("down1.qcow2");
+    g_autofree char *down2 = daemonImagePath("down2.qcow2");
     g_autofree char *small = g_build_filename(daemonEnv.root, "small", NULL);
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
@@ -503,6 +585,28 @@ testBlockCopy(void)
     daemonStart(FALSE);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
 
+    /* copies that end while the daemon is down: the restarted daemon reads QEMU's chain
+     * and takes the destination's (pivot) or drops it (cancel) */
+    g_free(VIRSH_OK("blockcopy", VM, "vda", down1, "--transient-job", "--wait"));
+    daemonStop();
+    testQemuEndCopy(TRUE);
+    daemonStart(FALSE);
+    ASSERT_CHAIN("%s > |", down1);
+    g_assert_cmpuint(testOwner(reuse), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
+    g_assert_cmpuint(testOwner(down1), ==, qemuUid);
+    g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+    g_free(VIRSH_OK("blockcopy", VM, "vda", down2, "--transient-job", "--wait"));
+    daemonStop();
+    testQemuEndCopy(FALSE);
+    daemonStart(FALSE);
+    ASSERT_CHAIN("%s > |", down1);
+    g_assert_cmpuint(testOwner(down2), ==, rootUid);
+    g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
+    daemonStop();
+    testAssertStatusMatchesQemu();
+    daemonStart(FALSE);
+
     /* a copy still running when the domain stops: its destination goes back too */
     g_free(VIRSH_OK("blockcopy", VM, "vda", stopped, "--transient-job"));
     g_assert_cmpuint(testOwner(stopped), ==, qemuUid);
@@ -512,9 +616,8 @@ testBlockCopy(void)
         g_assert_cmpint(umount2(small, MNT_DETACH), ==, 0);
     g_assert_cmpuint(testOwner(stopped), ==, rootUid);
     g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
-    g_assert_cmpuint(testOwner(reuse), ==, rootUid);
-    g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
-    for (const char *img = restart; img; img = img == restart ? reuse : NULL) {
+    g_assert_cmpuint(testOwner(down1), ==, rootUid);
+    for (const char *img = restart; img; img = img == restart ? down1 : NULL) {
         g_assert_true(testImgHas(img, "qcow2", 0x11, "0"));
         g_assert_true(testImgHas(img, "qcow2", 0x22, "1M"));
         g_assert_true(testImgHas(img, "qcow2", 0x33, "2M"));
