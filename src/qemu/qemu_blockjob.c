@@ -628,8 +628,8 @@ qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk
             return FALSE;
         }
         if (state != QEMU_BLOCKJOB_STATE_READY) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                        "block job '%s' not ready for pivot yet", name);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_BLOCK_COPY_ACTIVE,
+                        "block copy still active: block job '%s' not ready for pivot yet", name);
             return FALSE;
         }
     }
