@@ -437,6 +437,9 @@ testBlockCopy(void)
     g_autofree char *stopped = daemonImagePath("stopped.qcow2");
     g_autofree char *down1 = daemonImagePath("down1.qcow2");
     g_autofree char *down2 = daemonImagePath("down2.qcow2");
+    g_autofree char *second = daemonImagePath("second.qcow2");
+    g_autofree char *cc1 = daemonImagePath("cc1.qcow2");
+    g_autofree char *cc2 = daemonImagePath("cc2.qcow2");
     g_autofree char *small = g_build_filename(daemonEnv.root, "small", NULL);
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
@@ -456,6 +459,20 @@ testBlockCopy(void)
         g_assert_cmpint(mount("tmpfs", small, "tmpfs", 0, "size=128k,mode=0755"), ==, 0);
     }
     xml = daemonDomainXML(VM, VM_UUID, top, "none");
+    {
+        g_autofree char *vdb = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                                               "      <driver name='qemu' type='qcow2'/>\n"
+                                               "      <source file='%s'/>\n"
+                                               "      <target dev='vdb' bus='virtio'/>\n"
+                                               "    </disk>\n"
+                                               "  </devices>",
+                                               second);
+        g_auto(GStrv) parts = g_strsplit(xml, "  </devices>", 2);
+
+        daemonMakeQcow2(second, NULL);
+        g_free(xml);
+        xml = g_strjoin(vdb, parts[0], parts[1], NULL);
+    }
     xmlPath = daemonWriteFile(VM ".xml", xml);
     g_free(VIRSH_OK("define", xmlPath));
     g_free(VIRSH_OK("start", VM));
@@ -615,6 +632,22 @@ testBlockCopy(void)
     testAssertStatusMatchesQemu();
     daemonStart(FALSE);
 
+    /* two copies at once, on two disks: their destinations get distinct nodes */
+    g_free(VIRSH_OK("blockcopy", VM, "vda", cc1, "--transient-job", "--wait"));
+    g_free(VIRSH_OK("blockcopy", VM, "vdb", cc2, "--transient-job", "--wait"));
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--pivot"));
+    g_free(VIRSH_OK("blockjob", VM, "vdb", "--pivot"));
+    ASSERT_CHAIN("%s > |", cc1);
+    out = VIRSH_OK("domblklist", VM);
+    g_assert_nonnull(strstr(out, cc2));
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpuint(testOwner(down1), ==, rootUid);
+    g_assert_cmpuint(testOwner(second), ==, rootUid);
+    g_assert_cmpuint(testOwner(cc2), ==, qemuUid);
+    daemonStop();
+    testAssertStatusMatchesQemu();
+    daemonStart(FALSE);
+
     /* a copy still running when the domain stops: its destination goes back too */
     g_free(VIRSH_OK("blockcopy", VM, "vda", stopped, "--transient-job"));
     g_assert_cmpuint(testOwner(stopped), ==, qemuUid);
@@ -624,8 +657,9 @@ testBlockCopy(void)
         g_assert_cmpint(umount2(small, MNT_DETACH), ==, 0);
     g_assert_cmpuint(testOwner(stopped), ==, rootUid);
     g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
-    g_assert_cmpuint(testOwner(down1), ==, rootUid);
-    for (const char *img = restart; img; img = img == restart ? down1 : NULL) {
+    g_assert_cmpuint(testOwner(cc1), ==, rootUid);
+    g_assert_cmpuint(testOwner(cc2), ==, rootUid);
+    for (const char *img = restart; img; img = img == restart ? cc1 : NULL) {
         g_assert_true(testImgHas(img, "qcow2", 0x11, "0"));
         g_assert_true(testImgHas(img, "qcow2", 0x22, "1M"));
         g_assert_true(testImgHas(img, "qcow2", 0x33, "2M"));

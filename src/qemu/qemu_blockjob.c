@@ -547,6 +547,22 @@ qemuBlockJobsSetSecurity(qemuBlockJobs *jobs, qvirSecurityDAC *security)
     jobs->security = security;
 }
 
+unsigned int
+qemuBlockJobsMirrorMaxIndex(qemuBlockJobs *jobs)
+{
+    unsigned int max = 0;
+
+    g_mutex_lock(&jobs->lock);
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
+
+        for (qvirStorageSource *s = job->mirror; qvirStorageSourceIsBacking(s); s = s->backingStore)
+            max = MAX(max, s->id);
+    }
+    g_mutex_unlock(&jobs->lock);
+    return max;
+}
+
 /* Whether MIRROR's backing layers are DISK's own (a shallow copy): same top node name. */
 static gboolean
 qemuBlockJobMirrorIsShallow(const qvirDomainDiskDef *disk, const qvirStorageSource *mirror)

@@ -151,6 +151,10 @@ int qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainD
 gboolean qemuBlockJobWait(qemuBlockJobs *jobs, const char *dst, gboolean forReady,
                           unsigned int timeoutMs);
 
+/* The highest chain index the destinations of running copies use (0: none): they are in
+ * no disk's chain yet, and a second copy must not reuse their node names. */
+unsigned int qemuBlockJobsMirrorMaxIndex(qemuBlockJobs *jobs);
+
 /*
  * Before qemuBlockJobsReconnect: the destination of DST's copy as saved when it started
  * (taken). The job is adopted with it; when QEMU no longer runs the job, the destination

@@ -1202,7 +1202,7 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
         !qemuSnapshotTopSize(live->mon, disk->src, &mirror->capacity, error))
         return FALSE;
     view.src = mirror;
-    next = qemuDomainNextNodeIndex(live->live);
+    next = MAX(qemuDomainNextNodeIndex(live->live), qemuBlockJobsMirrorMaxIndex(live->jobs) + 1);
     qemuDomainPrepareDiskChainNodeNames(&view, &next);
 
     u.mon = live->mon;
