@@ -440,6 +440,8 @@ testBlockCopy(void)
     g_autofree char *second = daemonImagePath("second.qcow2");
     g_autofree char *cc1 = daemonImagePath("cc1.qcow2");
     g_autofree char *cc2 = daemonImagePath("cc2.qcow2");
+    g_autofree char *snapB = daemonImagePath("snap-vdb.qcow2");
+    g_autofree char *snapArg = g_strdup_printf("vdb,file=%s", snapB);
     g_autofree char *small = g_build_filename(daemonEnv.root, "small", NULL);
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
@@ -634,6 +636,9 @@ testBlockCopy(void)
 
     /* two copies at once, on two disks: their destinations get distinct nodes */
     g_free(VIRSH_OK("blockcopy", VM, "vda", cc1, "--transient-job", "--wait"));
+    /* an external snapshot of the other disk meanwhile gets nodes of its own too */
+    g_free(VIRSH_OK("snapshot-create-as", VM, "s1", "--disk-only", "--no-metadata", "--diskspec",
+                    "vda,snapshot=no", "--diskspec", snapArg));
     g_free(VIRSH_OK("blockcopy", VM, "vdb", cc2, "--transient-job", "--wait"));
     g_free(VIRSH_OK("blockjob", VM, "vda", "--pivot"));
     g_free(VIRSH_OK("blockjob", VM, "vdb", "--pivot"));
@@ -643,6 +648,7 @@ testBlockCopy(void)
     g_clear_pointer(&out, g_free);
     g_assert_cmpuint(testOwner(down1), ==, rootUid);
     g_assert_cmpuint(testOwner(second), ==, rootUid);
+    g_assert_cmpuint(testOwner(snapB), ==, rootUid);
     g_assert_cmpuint(testOwner(cc2), ==, qemuUid);
     daemonStop();
     testAssertStatusMatchesQemu();

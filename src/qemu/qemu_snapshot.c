@@ -778,6 +778,9 @@ qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *c
     }
 
     next = qemuDomainNextNodeIndex(def);
+    /* the destinations of running copies are in no chain yet but hold their indexes */
+    if (jobs)
+        next = MAX(next, qemuBlockJobsMirrorMaxIndex(jobs) + 1);
     if (extra)
         next = MAX(next, qemuChainMaxIndex(extra->src) + 1);
     for (guint i = 0, k = 0; i < snap->disks->len; i++) {
