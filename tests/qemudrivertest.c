@@ -1469,7 +1469,7 @@ testBlockPull(void)
     g_assert_nonnull(strstr(err->message, "could not find image '/nonexistent.qcow2'"));
     g_clear_error(&err);
     g_assert_false(qvirDriverDomainBlockRebase(drv, a->uuid, "vda", NULL, 0, 8 /* COPY */, &err));
-    g_assert_error(err, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED);
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
     g_clear_error(&err);
 
     /* Pull everything above base into the top: mid goes, base stays. */

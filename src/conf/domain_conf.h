@@ -532,6 +532,9 @@ typedef enum {
     /* The daemon's own status XML (implies LIVE): also reads which <backingStore> layers
      * were probed (probed='yes'), so the inactive view survives a daemon restart. */
     QVIR_DOMAIN_DEF_PARSE_STATUS = 1 << 1,
+    /* A lone <disk> that only describes a source (a block copy destination): no <target>
+     * needed. */
+    QVIR_DOMAIN_DEF_PARSE_DISK_SOURCE = 1 << 2,
 } qvirDomainDefParseFlags;
 
 typedef enum {

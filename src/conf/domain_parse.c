@@ -1138,7 +1138,7 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
         !qvirDomainDiskSourceAndChainParse(node, disk, flags, error))
         return NULL;
 
-    if (!disk->dst) {
+    if (!disk->dst && !(flags & QVIR_DOMAIN_DEF_PARSE_DISK_SOURCE)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_TARGET,
                     "missing target information for device %s",
                     disk->src->path ? disk->src->path : "");

@@ -8,6 +8,7 @@
 #include "util/virerror.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
+#include "security/security_dac.h"
 
 #define QEMU_BLOCKJOB_TIMEOUT_MS QEMU_MONITOR_DEFAULT_TIMEOUT_MS
 /*
@@ -44,6 +45,10 @@ typedef struct {
     gboolean abortRequested;
     qemuBlockJobStatus result;
     char *errmsg;
+    /* copy: the destination chain QEMU has as nodes (baseNode names its top). With
+     * SHALLOW its backing layers are a copy of the disk's own, shared with QEMU's chain. */
+    qvirStorageSource *mirror;
+    gboolean shallow;
 } qemuBlockJob;
 
 struct _qemuEventWatch {
@@ -57,8 +62,12 @@ struct _qemuEventWatch {
 struct _qemuBlockJobs {
     GMutex lock;
     GCond cond;
-    GPtrArray *jobs;    /* qemuBlockJob* */
-    GPtrArray *watches; /* qemuEventWatch*, not owned */
+    GPtrArray *jobs;           /* qemuBlockJob* */
+    GPtrArray *watches;        /* qemuEventWatch*, not owned */
+    qvirSecurityDAC *security; /* not owned; NULL: no labels */
+    /* Copy destinations read back from the daemon's state after a restart, by disk target,
+     * until qemuBlockJobsReconnect adopts their jobs. */
+    GHashTable *pendingMirrors;
 };
 
 static void
@@ -73,6 +82,7 @@ qemuBlockJobFree(qemuBlockJob *job)
     g_free(job->baseNode);
     g_free(job->backingName);
     g_free(job->errmsg);
+    qvirStorageSourceFree(job->mirror);
     g_free(job);
 }
 
@@ -96,6 +106,8 @@ qemuBlockJobsNew(void)
     g_cond_init(&jobs->cond);
     jobs->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobFree);
     jobs->watches = g_ptr_array_new();
+    jobs->pendingMirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify)qvirStorageSourceFree);
     return jobs;
 }
 
@@ -108,6 +120,7 @@ qemuBlockJobsFree(qemuBlockJobs *jobs)
     g_warn_if_fail(jobs->watches->len == 0);
     g_ptr_array_unref(jobs->jobs);
     g_ptr_array_unref(jobs->watches);
+    g_hash_table_unref(jobs->pendingMirrors);
     g_mutex_clear(&jobs->lock);
     g_cond_clear(&jobs->cond);
     g_free(jobs);
@@ -324,6 +337,7 @@ qemuBlockJobCheckDisk(qemuBlockJobs *jobs, qvirDomainDiskDef *disk, GError **err
  */
 static const char *const qemuBlockJobNamePrefix[QEMU_BLOCKJOB_TYPE_LAST] = {
     [QEMU_BLOCKJOB_TYPE_PULL] = "pull",
+    [QEMU_BLOCKJOB_TYPE_COPY] = "copy",
     [QEMU_BLOCKJOB_TYPE_COMMIT] = "commit",
     [QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT] = "acommit",
 };
@@ -400,7 +414,8 @@ qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job, cons
         g_mutex_lock(&jobs->lock);
         if ((job = qemuBlockJobsFindLocked(jobs, name, NULL))) {
             dst = g_strdup(job->dst);
-            forReady = job->type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT;
+            forReady = job->type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT ||
+                       job->type == QEMU_BLOCKJOB_TYPE_COPY;
         }
         g_mutex_unlock(&jobs->lock);
         if (dst)
@@ -409,8 +424,10 @@ qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job, cons
     }
 
     g_mutex_lock(&jobs->lock);
-    if ((job = qemuBlockJobsFindLocked(jobs, name, NULL)))
+    if ((job = qemuBlockJobsFindLocked(jobs, name, NULL))) {
+        job->mirror = NULL; /* a copy's destination stays the caller's */
         g_ptr_array_remove(jobs->jobs, job);
+    }
     g_mutex_unlock(&jobs->lock);
     return FALSE;
 }
@@ -524,6 +541,76 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
     return qemuBlockJobStart(jobs, mon, job, "block-commit", args, error);
 }
 
+void
+qemuBlockJobsSetSecurity(qemuBlockJobs *jobs, qvirSecurityDAC *security)
+{
+    jobs->security = security;
+}
+
+unsigned int
+qemuBlockJobsMirrorMaxIndex(qemuBlockJobs *jobs)
+{
+    unsigned int max = 0;
+
+    g_mutex_lock(&jobs->lock);
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
+
+        for (qvirStorageSource *s = job->mirror; qvirStorageSourceIsBacking(s); s = s->backingStore)
+            max = MAX(max, s->id);
+    }
+    g_mutex_unlock(&jobs->lock);
+    return max;
+}
+
+/* Whether MIRROR's backing layers are DISK's own (a shallow copy): same top node name. */
+static gboolean
+qemuBlockJobMirrorIsShallow(const qvirDomainDiskDef *disk, const qvirStorageSource *mirror)
+{
+    return qvirStorageSourceIsBacking(mirror->backingStore) &&
+           qvirStorageSourceIsBacking(disk->src->backingStore) &&
+           g_strcmp0(mirror->backingStore->nodeFormat, disk->src->backingStore->nodeFormat) == 0;
+}
+
+gboolean
+qemuBlockJobCopy(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvirDomainDiskDef *disk,
+                 qvirStorageSource **mirror, const qemuBlockJobCopyOpts *opts, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    qemuBlockJob *job;
+
+    g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL && disk != NULL, FALSE);
+    g_return_val_if_fail(mirror != NULL && *mirror != NULL && (*mirror)->nodeFormat, FALSE);
+
+    if (!qemuBlockJobCheckDisk(jobs, disk, error))
+        return FALSE;
+
+    job = qemuBlockJobNew(QEMU_BLOCKJOB_TYPE_COPY, disk, disk->src, *mirror, NULL);
+    job->shallow = qemuBlockJobMirrorIsShallow(disk, *mirror);
+    json_object_set_string_member(args, "job-id", job->name);
+    json_object_set_string_member(args, "device", disk->src->nodeFormat);
+    json_object_set_string_member(args, "target", (*mirror)->nodeFormat);
+    json_object_set_string_member(args, "sync", job->shallow ? "top" : "full");
+    if (opts->bandwidth)
+        json_object_set_int_member(args, "speed",
+                                   (gint64)MIN(opts->bandwidth, (guint64)G_MAXINT64));
+    if (opts->granularity)
+        json_object_set_int_member(args, "granularity", opts->granularity);
+    if (opts->bufSize)
+        json_object_set_int_member(args, "buf-size",
+                                   (gint64)MIN(opts->bufSize, (guint64)G_MAXINT64));
+    if (opts->syncWrites)
+        json_object_set_string_member(args, "copy-mode", "write-blocking");
+    /* The nodes are ours: QEMU must not delete or replace them on its own. */
+    json_object_set_boolean_member(args, "auto-finalize", TRUE);
+    json_object_set_boolean_member(args, "auto-dismiss", TRUE);
+    job->mirror = *mirror;
+    if (!qemuBlockJobStart(jobs, mon, job, "blockdev-mirror", args, error))
+        return FALSE;
+    *mirror = NULL;
+    return TRUE;
+}
+
 gboolean
 qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk, gboolean pivot,
                   GError **error)
@@ -557,8 +644,8 @@ qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk
             return FALSE;
         }
         if (state != QEMU_BLOCKJOB_STATE_READY) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                        "block job '%s' not ready for pivot yet", name);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_BLOCK_COPY_ACTIVE,
+                        "block copy still active: block job '%s' not ready for pivot yet", name);
             return FALSE;
         }
     }
@@ -688,6 +775,66 @@ qemuBlockJobFindNode(qvirStorageSource *top, const char *node)
     return NULL;
 }
 
+/*
+ * Split off the layers of a copy's destination that belong to it alone (with SHALLOW its
+ * backing layers are the disk's own) and return them; MIRROR keeps the shared part.
+ */
+static qvirStorageSource *
+qemuBlockJobMirrorOwn(qemuBlockJob *job)
+{
+    qvirStorageSource *own = g_steal_pointer(&job->mirror);
+
+    if (job->shallow && own)
+        g_clear_pointer(&own->backingStore, qvirStorageSourceFree);
+    return own;
+}
+
+/*
+ * A copy that ended without a pivot (aborted, finished, failed): its destination leaves
+ * QEMU and goes back to its owner. The disk's chain is untouched.
+ */
+static void
+qemuBlockJobDropMirror(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job)
+{
+    g_autoptr(qvirStorageSource) own = qemuBlockJobMirrorOwn(job);
+    g_autoptr(GError) err = NULL;
+
+    if (!own)
+        return;
+    if (!qemuHotplugBlockdevDelChain(mon, own, &err))
+        g_message("block job '%s': %s", job->name, err->message);
+    qvirSecurityDACRestoreChainLabel(jobs->security, own);
+}
+
+/*
+ * QEMU switched DISK to the copy's destination (job-complete): the cached chain becomes
+ * the destination's, as the job recorded it (no image is read). The layers that left are
+ * deleted from QEMU; their labels are restored by the caller, which compares the chains.
+ */
+static gboolean
+qemuBlockJobApplyPivot(qemuMonitor *mon, qvirDomainDiskDef *disk, qemuBlockJob *job, GError **error)
+{
+    g_autoptr(qvirStorageSource) old = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!job->mirror || g_strcmp0(disk->src->nodeFormat, job->topNode) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "chain of disk '%s' no longer holds the layers of block job '%s'", job->dst,
+                    job->name);
+        return FALSE;
+    }
+    old = disk->src;
+    disk->src = g_steal_pointer(&job->mirror);
+    /* A shallow copy's destination sits on the disk's old backing layers: they stay. */
+    if (job->shallow)
+        g_clear_pointer(&old->backingStore, qvirStorageSourceFree);
+    disk->src->readonly = old->readonly;
+    disk->src->shared = old->shared;
+    if (!qemuHotplugBlockdevDelChain(mon, old, &err))
+        g_warning("block job '%s': %s", job->name, err->message);
+    return TRUE;
+}
+
 /* The chain edit for JOB that QEMU completed. */
 static gboolean
 qemuBlockJobApply(qemuMonitor *mon, qvirDomainDef *def, qemuBlockJob *job, GError **error)
@@ -703,6 +850,8 @@ qemuBlockJobApply(qemuMonitor *mon, qvirDomainDef *def, qemuBlockJob *job, GErro
                     "disk '%s' of block job '%s' is gone", job->dst, job->name);
         return FALSE;
     }
+    if (job->type == QEMU_BLOCKJOB_TYPE_COPY)
+        return qemuBlockJobApplyPivot(mon, disk, job, error);
     top = qemuBlockJobFindNode(disk->src, job->topNode);
     if (job->baseNode)
         base = qemuBlockJobFindNode(disk->src, job->baseNode);
@@ -788,6 +937,17 @@ qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, 
         qemuBlockJob *job = g_ptr_array_index(ended, i);
         qemuBlockJobStatus status = job->result;
 
+        if (status == QEMU_BLOCKJOB_STATUS_FAILED)
+            g_message("block job '%s' failed: %s", job->name,
+                      job->errmsg ? job->errmsg : "unknown error");
+        /* A copy pivots only when asked to; any other end keeps the disk's chain. */
+        if (job->type == QEMU_BLOCKJOB_TYPE_COPY &&
+            (status != QEMU_BLOCKJOB_STATUS_COMPLETED || !job->pivotRequested)) {
+            qemuBlockJobDropMirror(jobs, mon, job);
+            if (events)
+                g_ptr_array_add(events, qemuBlockJobEventNew(job, status));
+            continue;
+        }
         if (status == QEMU_BLOCKJOB_STATUS_COMPLETED) {
             GError *err = NULL;
 
@@ -987,8 +1147,29 @@ qemuBlockJobsAdopt(qemuBlockJobs *jobs, qvirDomainDef *def, JsonObject *info)
     if (!name || !(job = qemuBlockJobParseName(name)))
         return; /* not one of ours */
     disk = qvirDomainDiskByTarget(def, job->dst);
+    if (disk && job->type == QEMU_BLOCKJOB_TYPE_COPY) {
+        /* The destination is not in the disk's chain: it comes from the saved state. */
+        g_autofree char *key = NULL;
+
+        g_mutex_lock(&jobs->lock);
+        if (!g_hash_table_steal_extended(jobs->pendingMirrors, job->dst, (gpointer *)&key,
+                                         (gpointer *)&job->mirror))
+            job->mirror = NULL;
+        g_mutex_unlock(&jobs->lock);
+        if (job->mirror && g_strcmp0(job->mirror->nodeFormat, job->baseNode) != 0)
+            g_clear_pointer(&job->mirror, qvirStorageSourceFree);
+        if (!job->mirror) {
+            g_message("block copy '%s' has no saved destination; not adopted", name);
+            qemuBlockJobFree(job);
+            return;
+        }
+        job->shallow = qemuBlockJobMirrorIsShallow(disk, job->mirror);
+        g_clear_pointer(&job->baseNode, g_free);
+        job->baseNode = g_strdup(job->mirror->nodeFormat);
+    }
     if (!disk || !qemuBlockJobFindNode(disk->src, job->topNode) ||
-        (job->baseNode && !(base = qemuBlockJobFindNode(disk->src, job->baseNode)))) {
+        (job->baseNode && job->type != QEMU_BLOCKJOB_TYPE_COPY &&
+         !(base = qemuBlockJobFindNode(disk->src, job->baseNode)))) {
         g_message("block job '%s' does not match the cached chain; not adopted", name);
         qemuBlockJobFree(job);
         return;
@@ -1008,6 +1189,62 @@ qemuBlockJobsAdopt(qemuBlockJobs *jobs, qvirDomainDef *def, JsonObject *info)
     g_mutex_unlock(&jobs->lock);
     if (exists)
         qemuBlockJobFree(job);
+}
+
+void
+qemuBlockJobsAddSavedMirror(qemuBlockJobs *jobs, const char *dst, qvirStorageSource *mirror)
+{
+    g_mutex_lock(&jobs->lock);
+    g_hash_table_replace(jobs->pendingMirrors, g_strdup(dst), mirror);
+    g_mutex_unlock(&jobs->lock);
+}
+
+/*
+ * Copies whose job QEMU no longer runs ended while nobody listened: the disk's chain in
+ * QEMU tells whether the pivot happened (its top is the destination's) or not.
+ */
+static void
+qemuBlockJobsSettleMirrors(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                           JsonObject *graph)
+{
+    g_autoptr(GHashTable) left = NULL;
+    GHashTableIter it;
+    gpointer key;
+    gpointer value;
+
+    g_mutex_lock(&jobs->lock);
+    left = g_steal_pointer(&jobs->pendingMirrors);
+    jobs->pendingMirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify)qvirStorageSourceFree);
+    g_mutex_unlock(&jobs->lock);
+
+    g_hash_table_iter_init(&it, left);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        qvirDomainDiskDef *disk = qvirDomainDiskByTarget(def, key);
+        qemuBlockJob tmp = {0};
+        g_autoptr(GPtrArray) qnodes = NULL;
+        g_autoptr(GError) err = NULL;
+
+        g_hash_table_iter_steal(&it);
+        tmp.name = g_strdup_printf("copy.%s", (char *)key);
+        tmp.dst = key;
+        tmp.mirror = value;
+        if (disk) {
+            tmp.topNode = g_strdup(disk->src->nodeFormat);
+            tmp.shallow = qemuBlockJobMirrorIsShallow(disk, tmp.mirror);
+        }
+        if (disk && disk->info.alias)
+            qnodes = qemuBlockJobsQemuChain(graph, disk->info.alias);
+        if (qnodes && qnodes->len > 0 &&
+            g_strcmp0(g_ptr_array_index(qnodes, 0), tmp.mirror->nodeFormat) == 0) {
+            if (!qemuBlockJobApplyPivot(mon, disk, &tmp, &err))
+                g_message("after reconnect: %s", err->message);
+        }
+        qemuBlockJobDropMirror(jobs, mon, &tmp);
+        g_free(tmp.name);
+        g_free(tmp.dst);
+        g_free(tmp.topNode);
+    }
 }
 
 gboolean
@@ -1038,6 +1275,8 @@ qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def
     if (!(graph = qemuMonitorCommand(mon, "x-debug-query-block-graph", NULL,
                                      QEMU_BLOCKJOB_TIMEOUT_MS, error)))
         return FALSE;
+    if (JSON_NODE_HOLDS_OBJECT(graph))
+        qemuBlockJobsSettleMirrors(jobs, mon, def, json_node_get_object(graph));
     for (guint i = 0; JSON_NODE_HOLDS_OBJECT(graph) && i < def->disks->len; i++) {
         qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
         g_autoptr(GPtrArray) qnodes = NULL;

@@ -21,6 +21,7 @@
 
 #include "conf/domain_conf.h"
 #include "qemu/qemu_monitor.h"
+#include "security/security_dac.h"
 
 /* libvirt's virDomainBlockJobType. */
 typedef enum {
@@ -108,6 +109,28 @@ gboolean qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef
                             qvirDomainDiskDef *disk, const char *top, const char *base,
                             gboolean active, unsigned long long bandwidth, GError **error);
 
+/* Labels of copy destinations that leave QEMU are restored through SECURITY (may be NULL). */
+void qemuBlockJobsSetSecurity(qemuBlockJobs *jobs, qvirSecurityDAC *security);
+
+typedef struct {
+    unsigned long long bandwidth; /* bytes/s, 0 = unlimited */
+    unsigned int granularity;     /* bytes, power of two; 0 = QEMU's choice */
+    unsigned long long bufSize;   /* bytes; 0 = QEMU's choice */
+    gboolean syncWrites;          /* guest writes reach the destination before completing */
+} qemuBlockJobCopyOpts;
+
+/*
+ * Start a block copy (blockdev-mirror) of DISK into *MIRROR, a chain the caller has
+ * labelled and blockdev-add'ed with node names. When *MIRROR's backing layers carry the
+ * node names of DISK's own backing layers, only the top is copied (shallow). On success
+ * the job owns the chain (*MIRROR is set to NULL); at a pivot (qemuBlockJobAbort with
+ * PIVOT once ready) it becomes DISK's chain, at any other end its own layers are deleted
+ * from QEMU and their labels restored, and DISK's chain stays as it was.
+ */
+gboolean qemuBlockJobCopy(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
+                          qvirDomainDiskDef *disk, qvirStorageSource **mirror,
+                          const qemuBlockJobCopyOpts *opts, GError **error);
+
 /*
  * End DISK's job: PIVOT completes a ready active commit (job-complete: the base becomes
  * the top); otherwise the job is cancelled (block-job-cancel) and the chain stays.
@@ -127,6 +150,17 @@ int qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainD
  */
 gboolean qemuBlockJobWait(qemuBlockJobs *jobs, const char *dst, gboolean forReady,
                           unsigned int timeoutMs);
+
+/* The highest chain index the destinations of running copies use (0: none): they are in
+ * no disk's chain yet, and a second copy must not reuse their node names. */
+unsigned int qemuBlockJobsMirrorMaxIndex(qemuBlockJobs *jobs);
+
+/*
+ * Before qemuBlockJobsReconnect: the destination of DST's copy as saved when it started
+ * (taken). The job is adopted with it; when QEMU no longer runs the job, the destination
+ * becomes the disk's chain if QEMU's shows that the pivot happened, or is dropped.
+ */
+void qemuBlockJobsAddSavedMirror(qemuBlockJobs *jobs, const char *dst, qvirStorageSource *mirror);
 
 /*
  * After a daemon restart, with DEF's chains restored from the status file: adopt the jobs

@@ -521,8 +521,10 @@ qemuDriverAttachProcess(qvirDriver *drv, qemuDomainObj *obj, qemuProcess *proc,
     obj->procGen++;
     obj->guestShutdown = FALSE;
     obj->shutdownEventPending = FALSE;
-    if (!obj->blockJobs)
+    if (!obj->blockJobs) {
         obj->blockJobs = qemuBlockJobsNew();
+        qemuBlockJobsSetSecurity(obj->blockJobs, drv->security);
+    }
     obj->liveDef = live;
     obj->id = live->id;
     obj->state = state;
@@ -599,6 +601,7 @@ qemuDriverStopCleanup(qvirDriver *drv, qemuDomainObj *obj, int reason, gboolean 
     if (!qemuDriverUnlink(statusPath, &err))
         g_message("domain '%s': %s", obj->name, err->message);
     (void)g_unlink(journalPath);
+    qemuDriverMirrorFilesRelease(drv, obj->name, live);
     qvirSecurityDACRestoreDomainLabel(drv->security, live);
     qvirDomainDefFree(live);
     qemuDriverRemoveDir(domainDir);

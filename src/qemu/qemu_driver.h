@@ -153,6 +153,12 @@ gboolean qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, c
                                    unsigned long bandwidth, unsigned int flags, GError **error);
 /* Without VIR_DOMAIN_BLOCK_REBASE_COPY (8): a pull into DISK from the layers above BASE
  * (NULL: all). Copy jobs are not supported. */
+/* virDomainBlockCopy: DESTXML is a <disk> (file or block destination); BANDWIDTH and
+ * BUF_SIZE in bytes. */
+gboolean qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                   const char *destxml, unsigned long long bandwidth,
+                                   unsigned int granularity, unsigned long long bufSize,
+                                   unsigned int flags, GError **error);
 gboolean qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid,
                                      const char *disk, const char *base,
                                      unsigned long bandwidth, unsigned int flags,

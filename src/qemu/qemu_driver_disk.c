@@ -9,10 +9,18 @@
  */
 #define G_LOG_DOMAIN "qvirt-driver"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #include "qemu/qemu_driverpriv.h"
 #include "conf/domain_validate.h"
+#include "qemu/qemu_block.h"
+#include "qemu/qemu_domain.h"
+#include "util/virfile.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_namespace.h"
@@ -41,6 +49,13 @@
 
 /* How long a synchronous abort / pivot waits for QEMU to end the job. */
 #define QEMU_DRIVER_BLOCKJOB_WAIT_MS 30000
+
+static gboolean qemuDriverRebaseCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                     const char *base, unsigned long bandwidth, unsigned int flags,
+                                     GError **error);
+static void qemuDriverMirrorFilesSync(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jobs);
+static void qemuDriverMirrorFilesLoad(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jobs,
+                                      const qvirDomainDef *def);
 
 /* ---- events ---------------------------------------------------------------------- */
 
@@ -177,6 +192,7 @@ qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon, 
         return FALSE;
     }
     qemuDriverLiveCommit(drv, obj, work);
+    qemuDriverMirrorFilesSync(drv, obj, jobs);
     qemuDriverEmitBlockJobEvents(drv, obj, events);
     return TRUE;
 }
@@ -263,11 +279,8 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
             flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
             __func__, error))
         return FALSE;
-    if (flags & copyFlags) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                    "argument unsupported: block copy is not supported");
-        return FALSE;
-    }
+    if (flags & QEMU_BLOCK_REBASE_COPY)
+        return qemuDriverRebaseCopy(drv, uuid, disk, base, bandwidth, flags, error);
     /* RELATIVE needs no work: the new backing name is the base's path as the chain has it. */
     return qemuDriverPull(drv, uuid, disk, base, bandwidth,
                           (flags & QEMU_BLOCK_REBASE_BANDWIDTH_BYTES) != 0, error);
@@ -848,6 +861,503 @@ out:
     return ok;
 }
 
+/* ---- block copy ------------------------------------------------------------------- */
+
+/* virDomainBlockCopyFlags */
+#define QEMU_BLOCK_COPY_SHALLOW (1u << 0)
+#define QEMU_BLOCK_COPY_REUSE_EXT (1u << 1)
+#define QEMU_BLOCK_COPY_TRANSIENT_JOB (1u << 2)
+#define QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES (1u << 3)
+
+/*
+ * A running copy's destination chain, as the job holds it, in the run directory beside
+ * the status file ("NAME.DST.mirror": not "*.xml", which the status loader reads): a
+ * restarted daemon adopts the job with it instead of probing the images QEMU writes.
+ */
+static char *
+qemuDriverMirrorPath(qvirDriver *drv, const char *name, const char *dst)
+{
+    g_autofree char *file = g_strdup_printf("%s.%s.mirror", name, dst);
+
+    return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
+static gboolean
+qemuDriverMirrorSave(qvirDriver *drv, const char *name, const qvirDomainDiskDef *view,
+                     GError **error)
+{
+    g_autofree char *path = qemuDriverMirrorPath(drv, name, view->dst);
+    g_autofree char *xml = qvirDomainDiskDefFormat(view, QVIR_DOMAIN_DEF_FORMAT_STATUS);
+
+    return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
+}
+
+/* Saved destinations of disks without a copy job are gone. */
+static void
+qemuDriverMirrorFilesSync(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jobs)
+{
+    qemuDomainObjLock(obj);
+    for (guint i = 0; obj->liveDef && i < obj->liveDef->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(obj->liveDef->disks, i);
+        g_autofree char *path = qemuDriverMirrorPath(drv, obj->name, d->dst);
+
+        if (!qemuBlockJobsDiskHasJob(jobs, d->dst))
+            (void)g_remove(path);
+    }
+    qemuDomainObjUnlock(obj);
+}
+
+/* Before reconnecting the jobs: hand the saved destinations to the job table. */
+static void
+qemuDriverMirrorFilesLoad(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jobs,
+                          const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+        g_autofree char *path = qemuDriverMirrorPath(drv, obj->name, d->dst);
+        g_autofree char *xml = NULL;
+        g_autoptr(qvirDomainDiskDef) saved = NULL;
+        g_autoptr(GError) err = NULL;
+        unsigned int next = 1;
+
+        if (!g_file_get_contents(path, &xml, NULL, NULL))
+            continue;
+        if (!(saved = qvirDomainDiskDefParseString(xml, QVIR_DOMAIN_DEF_PARSE_STATUS, &err))) {
+            g_message("domain '%s': %s: %s", obj->name, path, err->message);
+            continue;
+        }
+        /* Every layer has its index= from the file: the node names follow from it. */
+        qemuDomainPrepareDiskChainNodeNames(saved, &next);
+        qemuBlockJobsAddSavedMirror(jobs, d->dst, g_steal_pointer(&saved->src));
+    }
+}
+
+void
+qemuDriverMirrorFilesRelease(qvirDriver *drv, const char *name, const qvirDomainDef *live)
+{
+    for (guint i = 0; live && i < live->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(live->disks, i);
+        g_autofree char *path = qemuDriverMirrorPath(drv, name, d->dst);
+        g_autofree char *xml = NULL;
+        g_autoptr(qvirDomainDiskDef) saved = NULL;
+        g_autoptr(GError) err = NULL;
+        qvirStorageSource *m;
+
+        if (!g_file_get_contents(path, &xml, NULL, NULL))
+            continue;
+        (void)g_unlink(path);
+        if (!(saved = qvirDomainDiskDefParseString(xml, QVIR_DOMAIN_DEF_PARSE_STATUS, &err))) {
+            g_message("domain '%s': %s: %s", name, path, err->message);
+            continue;
+        }
+        m = saved->src;
+        /* A shallow copy's backing layers are the disk's: their labels stay with it. */
+        if (qvirStorageSourceIsBacking(m->backingStore) &&
+            qvirStorageSourceIsBacking(d->src->backingStore) &&
+            m->backingStore->id == d->src->backingStore->id)
+            g_clear_pointer(&m->backingStore, qvirStorageSourceFree);
+        qvirSecurityDACRestoreChainLabel(drv->security, m);
+    }
+}
+
+typedef struct {
+    gboolean shallow;
+    gboolean reuse;
+    gboolean transientJob;
+    gboolean blockdev; /* the destination must be a block device */
+    qemuBlockJobCopyOpts job;
+} qemuDriverCopyParams;
+
+/* libvirt's checks of the destination path: what exists and may be used. */
+static gboolean
+qemuDriverCopyCheckTarget(const qvirDomainDiskDef *disk, const qvirStorageSource *mirror,
+                          gboolean reuse, gboolean *existing, GError **error)
+{
+    struct stat st;
+
+    *existing = reuse;
+    if (stat(mirror->path, &st) < 0) {
+        if (errno != ENOENT) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                        "unable to stat block copy target '%s': %s", mirror->path,
+                        g_strerror(errno));
+            return FALSE;
+        }
+        if (reuse) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                        "missing destination file for disk %s: %s: %s", disk->dst, mirror->path,
+                        g_strerror(errno));
+            return FALSE;
+        }
+        if (mirror->type == QVIR_STORAGE_TYPE_BLOCK) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: blockdev flag requested for disk %s, but file '%s' "
+                        "is not a block device",
+                        disk->dst, mirror->path);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        /* a block device is used as it is: nothing is created */
+        *existing = TRUE;
+        return TRUE;
+    }
+    if (mirror->type == QVIR_STORAGE_TYPE_BLOCK) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: blockdev flag requested for disk %s, but file '%s' is "
+                    "not a block device",
+                    disk->dst, mirror->path);
+        return FALSE;
+    }
+    if (!reuse) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: external destination file for disk %s already "
+                    "exists and is not a block device: %s",
+                    disk->dst, mirror->path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* What a copy set up before its job started, to undo on failure. */
+typedef struct {
+    qemuMonitor *mon;
+    qvirSecurityDAC *security;
+    qvirStorageSource *own; /* the layers only the destination has (not owned) */
+    const qvirStorageSource *stop;
+    gboolean labelled;
+    gboolean created;
+    gboolean addedStorage; /* the top's storage node alone */
+    gboolean addedAll;
+} qemuDriverCopyUndo;
+
+static void
+qemuDriverCopyRollback(qemuDriverCopyUndo *u)
+{
+    if (u->addedAll) {
+        for (qvirStorageSource *s = u->own; s && s != u->stop && qvirStorageSourceIsBacking(s);
+             s = s->backingStore) {
+            g_autoptr(JsonObject) a = json_object_new();
+            g_autoptr(JsonNode) r = NULL;
+
+            json_object_set_string_member(a, "node-name", s->nodeFormat);
+            r = qemuMonitorCommand(u->mon, "blockdev-del", a, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                   NULL);
+            g_clear_pointer(&a, json_object_unref);
+            a = json_object_new();
+            json_object_set_string_member(a, "node-name", s->nodeStorage);
+            g_clear_pointer(&r, json_node_unref);
+            r = qemuMonitorCommand(u->mon, "blockdev-del", a, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                   NULL);
+        }
+    } else if (u->addedStorage) {
+        g_autoptr(JsonObject) a = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+
+        json_object_set_string_member(a, "node-name", u->own->nodeStorage);
+        r = qemuMonitorCommand(u->mon, "blockdev-del", a, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+    }
+    if (u->labelled) {
+        if (u->stop)
+            qvirSecurityDACRestoreImageLabel(u->security, u->own);
+        else
+            qvirSecurityDACRestoreChainLabel(u->security, u->own);
+    }
+    if (u->created)
+        (void)g_unlink(u->own->path);
+}
+
+/* Make the new destination's single layer: storage node, format (blockdev-create), format node. */
+static gboolean
+qemuDriverCopyCreateTop(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDiskDef *view,
+                        const qvirDomainDiskDef *disk, qemuDriverCopyUndo *u, GError **error)
+{
+    qvirStorageSource *m = view->src;
+    g_autoptr(JsonNode) sprops = qemuBlockStorageSourceGetBackendProps(view, m, caps);
+    g_autoptr(JsonNode) fprops = NULL;
+    g_autoptr(JsonNode) r = NULL;
+
+    if (!(r = qemuMonitorCommand(mon, "blockdev-add", json_node_get_object(sprops),
+                                 QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error)))
+        return FALSE;
+    u->addedStorage = TRUE;
+    if (u->created && m->format == QVIR_STORAGE_FILE_QCOW2) {
+        g_autoptr(JsonObject) fmt = json_object_new();
+        g_autofree char *jobId = g_strdup_printf("create-%s", m->nodeFormat);
+
+        json_object_set_string_member(fmt, "driver", "qcow2");
+        json_object_set_string_member(fmt, "file", m->nodeStorage);
+        json_object_set_int_member(fmt, "size", (gint64)m->capacity);
+        if (qvirStorageSourceIsBacking(m->backingStore)) {
+            json_object_set_string_member(fmt, "backing-file", m->backingStore->path);
+            json_object_set_string_member(
+                fmt, "backing-fmt", qvirStorageFileFormatTypeToString(m->backingStore->format));
+        }
+        if (!qemuSnapshotBlockdevCreate(mon, jobId, fmt, error))
+            return FALSE;
+    }
+    fprops = qemuBlockStorageSourceGetFormatProps(view, m, caps);
+    g_clear_pointer(&r, json_node_unref);
+    if (!(r = qemuMonitorCommand(mon, "blockdev-add", json_node_get_object(fprops),
+                                 QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error)))
+        return FALSE;
+    u->addedStorage = FALSE;
+    u->addedAll = TRUE;
+    return TRUE;
+}
+
+/* An empty file for a new destination, made by the daemon (QEMU's user may not create files
+ * there); a raw one gets the disk's size, a qcow2 one is formatted by QEMU. */
+static gboolean
+qemuDriverCopyCreateFile(const qvirDomainDiskDef *disk, qvirStorageSource *m, GError **error)
+{
+    int fd = open(m->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    gboolean ok = TRUE;
+
+    if (fd < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "failed to create copy target: %s",
+                    g_strerror(errno));
+        return FALSE;
+    }
+    if (m->format == QVIR_STORAGE_FILE_RAW && ftruncate(fd, (off_t)m->capacity) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "failed to create copy target: %s",
+                    g_strerror(errno));
+        ok = FALSE;
+    }
+    close(fd);
+    if (!ok)
+        (void)g_unlink(m->path);
+    return ok;
+}
+
+static gboolean
+qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *disk,
+                    qvirStorageSource *mirror, const qemuDriverCopyParams *p, GError **error)
+{
+    g_autoptr(qvirStorageSource) owned = mirror;
+    qvirStorageChainConfig cfg;
+    qemuDriverCopyUndo u = {0};
+    qvirDomainDiskDef view = *disk;
+    const qemuCaps *caps;
+    gboolean shallow = p->shallow;
+    gboolean existing;
+    unsigned int next;
+    pid_t pid;
+
+    if (!g_path_is_absolute(mirror->path)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: absolute path must be used as block copy target");
+        return FALSE;
+    }
+    if (!p->transientJob && live->obj->def) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: domain is not transient");
+        return FALSE;
+    }
+    if (qemuBlockJobsDiskHasJob(live->jobs, disk->dst)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk '%s' already in active block job", disk->dst);
+        return FALSE;
+    }
+    if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "disk '%s' does not have a source in use", disk->dst);
+        return FALSE;
+    }
+    /* one layer: nothing to keep below the top */
+    if (!qvirStorageSourceIsBacking(disk->src->backingStore))
+        shallow = FALSE;
+    if (mirror->backingStore && !shallow && qvirStorageSourceIsBacking(mirror->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: backingStore of mirror without "
+                    "VIR_DOMAIN_BLOCK_COPY_SHALLOW doesn't make sense");
+        return FALSE;
+    }
+    if (!p->reuse && shallow && mirror->format == QVIR_STORAGE_FILE_RAW) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: shallow copy of disk '%s' into a raw file is "
+                    "not possible",
+                    disk->dst);
+        return FALSE;
+    }
+    if (!qemuDriverCopyCheckTarget(disk, mirror, p->reuse, &existing, error))
+        return FALSE;
+    if (mirror->format == QVIR_STORAGE_FILE_NONE && !p->reuse)
+        mirror->format = disk->src->format;
+    if (!(caps = qemuDriverGetCaps(
+              drv, live->live->emulator ? live->live->emulator : drv->cfg->emulator, error)))
+        return FALSE;
+
+    /* The destination's chain: below a shallow copy the disk's own backing layers (QEMU
+     * has them: same nodes); a reused full copy's from its images; a new one ends there. */
+    qvirStorageSourceChainClear(mirror);
+    if (shallow) {
+        mirror->backingStore = qvirStorageSourceCopy(disk->src->backingStore);
+    } else if (p->reuse) {
+        (void)qemuDriverHotplugOpts(drv, &cfg);
+        cfg.diskName = disk->dst;
+        if (!qvirStorageChainProbe(mirror, &cfg, error))
+            return FALSE;
+    } else {
+        mirror->backingStore = qvirStorageSourceNew();
+    }
+    if (mirror->format == QVIR_STORAGE_FILE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: reused mirror destination format must be "
+                    "specified");
+        return FALSE;
+    }
+    mirror->readonly = FALSE;
+    mirror->shared = disk->src->shared;
+    /* a new destination has the disk's size (a reused one was probed) */
+    if ((!p->reuse || !mirror->capacity) &&
+        !qemuSnapshotTopSize(live->mon, disk->src, &mirror->capacity, error))
+        return FALSE;
+    view.src = mirror;
+    next = MAX(qemuDomainNextNodeIndex(live->live), qemuBlockJobsMirrorMaxIndex(live->jobs) + 1);
+    qemuDomainPrepareDiskChainNodeNames(&view, &next);
+
+    u.mon = live->mon;
+    u.security = drv->security;
+    u.own = mirror;
+    u.stop = shallow ? mirror->backingStore : NULL;
+    if (!existing) {
+        if (!qemuDriverCopyCreateFile(disk, mirror, error))
+            return FALSE;
+        u.created = TRUE;
+    }
+    /* QEMU's user gets the destination before QEMU opens it. */
+    if (shallow || !existing
+            ? !qvirSecurityDACSetImageLabel(drv->security, disk->dst, mirror, TRUE, error)
+            : !qvirSecurityDACSetChainLabel(drv->security, &view, mirror, error))
+        goto fail;
+    u.labelled = TRUE;
+    qemuDomainObjLock(live->obj);
+    pid = live->obj->proc ? qemuProcessGetPid(live->obj->proc) : 0;
+    qemuDomainObjUnlock(live->obj);
+    if (!qemuNamespaceAddChain(pid, mirror, error))
+        goto fail;
+    if (!existing || shallow) {
+        if (!qemuDriverCopyCreateTop(live->mon, caps, &view, disk, &u, error))
+            goto fail;
+    } else {
+        if (!qemuHotplugBlockdevAddLayers(live->mon, caps, &view, mirror, NULL, error))
+            goto fail;
+        u.addedAll = TRUE;
+    }
+    if (!qemuDriverMirrorSave(drv, live->obj->name, &view, error))
+        goto fail;
+    if (!qemuBlockJobCopy(live->jobs, live->mon, (qvirDomainDef *)live->live, disk, &owned, &p->job,
+                          error)) {
+        g_autofree char *path = qemuDriverMirrorPath(drv, live->obj->name, disk->dst);
+
+        (void)g_remove(path);
+        goto fail;
+    }
+    return TRUE;
+
+fail:
+    qemuDriverCopyRollback(&u);
+    return FALSE;
+}
+
+static gboolean
+qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                    qvirStorageSource *mirror, const qemuDriverCopyParams *p, GError **error)
+{
+    g_autoptr(qvirStorageSource) owned = mirror;
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverLiveBegin(drv, uuid, "block copy", &live, error))
+        return FALSE;
+    if ((disk = qemuDriverFindDisk(live.live, path, error)))
+        ok = qemuDriverCopyStart(drv, &live, disk, g_steal_pointer(&owned), p, error);
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                          const char *destxml, unsigned long long bandwidth,
+                          unsigned int granularity, unsigned long long bufSize, unsigned int flags,
+                          GError **error)
+{
+    g_autoptr(qvirDomainDiskDef) dest = NULL;
+    qemuDriverCopyParams p = {0};
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
+                                  QEMU_BLOCK_COPY_TRANSIENT_JOB |
+                                  QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
+                              __func__, error))
+        return FALSE;
+    if (granularity && (granularity & (granularity - 1)) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: granularity must be power of 2");
+        return FALSE;
+    }
+    if (bandwidth > (unsigned long long)G_MAXINT64) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: bandwidth must be less than '%llu' bytes/s (%llu MiB/s)",
+                    (unsigned long long)G_MAXINT64, (unsigned long long)G_MAXINT64 >> 20);
+        return FALSE;
+    }
+    if (!destxml ||
+        !(dest = qvirDomainDiskDefParseString(destxml, QVIR_DOMAIN_DEF_PARSE_DISK_SOURCE, error)))
+        return FALSE;
+    if (!qvirStorageSourceIsBacking(dest->src) || !dest->src->path ||
+        (dest->src->type != QVIR_STORAGE_TYPE_FILE && dest->src->type != QVIR_STORAGE_TYPE_BLOCK)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: block copy destination must be a file or a "
+                    "block device");
+        return FALSE;
+    }
+    p.shallow = (flags & QEMU_BLOCK_COPY_SHALLOW) != 0;
+    p.reuse = (flags & QEMU_BLOCK_COPY_REUSE_EXT) != 0;
+    p.transientJob = (flags & QEMU_BLOCK_COPY_TRANSIENT_JOB) != 0;
+    p.job.bandwidth = bandwidth;
+    p.job.granularity = granularity;
+    p.job.bufSize = bufSize;
+    p.job.syncWrites = (flags & QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES) != 0;
+    return qemuDriverBlockCopy(drv, uuid, path, g_steal_pointer(&dest->src), &p, error);
+}
+
+/* virDomainBlockRebase with COPY: the destination is BASE, a file (or block device). */
+static gboolean
+qemuDriverRebaseCopy(qvirDriver *drv, const unsigned char *uuid, const char *path, const char *base,
+                     unsigned long bandwidth, unsigned int flags, GError **error)
+{
+    qemuDriverCopyParams p = {0};
+    qvirStorageSource *mirror;
+
+    if (flags & QEMU_BLOCK_REBASE_RELATIVE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: Relative backing during copy not supported yet");
+        return FALSE;
+    }
+    if (!base) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: destination of a block copy is required");
+        return FALSE;
+    }
+    if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_REBASE_BANDWIDTH_BYTES) != 0,
+                                  &p.job.bandwidth, error))
+        return FALSE;
+    mirror = qvirStorageSourceNew();
+    mirror->type =
+        (flags & QEMU_BLOCK_REBASE_COPY_DEV) ? QVIR_STORAGE_TYPE_BLOCK : QVIR_STORAGE_TYPE_FILE;
+    mirror->path = g_strdup(base);
+    if (flags & QEMU_BLOCK_REBASE_COPY_RAW)
+        mirror->format = QVIR_STORAGE_FILE_RAW;
+    p.shallow = (flags & QEMU_BLOCK_REBASE_SHALLOW) != 0;
+    p.reuse = (flags & QEMU_BLOCK_REBASE_REUSE_EXT) != 0;
+    /* the rebase API has no TRANSIENT_JOB: a persistent domain is refused, as in libvirt */
+    return qemuDriverBlockCopy(drv, uuid, path, mirror, &p, error);
+}
+
 /* ---- after a daemon restart -------------------------------------------------------- */
 
 void
@@ -872,6 +1382,7 @@ qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
         return;
     }
     /* Jobs QEMU still runs are adopted; ones that ended unseen edit the chain now. */
+    qemuDriverMirrorFilesLoad(drv, obj, jobs, work);
     if (!qemuBlockJobsReconnect(jobs, mon, work, &err))
         g_message("domain '%s': block jobs after restart: %s", obj->name, err->message);
     before = qvirDomainDefFormat(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS);
@@ -880,5 +1391,6 @@ qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
         qvirDomainDefFree(work);
     else
         qemuDriverLiveCommit(drv, obj, work);
+    qemuDriverMirrorFilesSync(drv, obj, jobs);
     (void)qemuDriverApplyBlockJobs(drv, obj, mon, jobs);
 }

@@ -83,6 +83,9 @@ void qemuDriverLoadSnapshots(qvirDriver *drv, qemuDomainObj *obj);
 void qemuDriverDiscardSnapshots(qvirDriver *drv, qemuDomainObj *obj);
 guint qemuDriverSnapshotCount(const qemuDomainObj *obj); /* mutex held */
 /* After a reconnect (job held): adopt QEMU's block jobs, follow ones that ended unseen. */
+/* A stop: the destinations of copies that were running go back to their owners, and the
+ * files that saved them (NAME.DST.mirror) are removed. */
+void qemuDriverMirrorFilesRelease(qvirDriver *drv, const char *name, const qvirDomainDef *live);
 void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
 
 /* ---- save images (qemu_driver_save.c) ---- */

@@ -83,12 +83,19 @@ gboolean
 qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDiskDef *disk,
                             qvirStorageSource *top, GError **error)
 {
+    return qemuHotplugBlockdevAddLayers(mon, caps, disk, top, NULL, error);
+}
+
+gboolean
+qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDiskDef *disk,
+                             qvirStorageSource *top, const qvirStorageSource *stop, GError **error)
+{
     g_autoptr(GPtrArray) layers = g_ptr_array_new();
     qvirStorageSource *src;
     guint added;
     gboolean storageAdded = FALSE;
 
-    for (src = top; qvirStorageSourceIsBacking(src); src = src->backingStore)
+    for (src = top; qvirStorageSourceIsBacking(src) && src != stop; src = src->backingStore)
         g_ptr_array_add(layers, src);
 
     /* Deepest first: a format node names its backing node, which must exist. */

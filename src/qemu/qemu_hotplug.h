@@ -100,6 +100,11 @@ gboolean qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps,
                                      const qvirDomainDiskDef *disk, qvirStorageSource *top,
                                      GError **error);
 
+/* The same for the layers from TOP down to STOP (excluded), which QEMU already has. */
+gboolean qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps,
+                                      const qvirDomainDiskDef *disk, qvirStorageSource *top,
+                                      const qvirStorageSource *stop, GError **error);
+
 /*
  * blockdev-del the format then the storage node of every layer from TOP down (top first:
  * a layer's overlay must go before it). Layers without node names are skipped. Carries

@@ -436,7 +436,7 @@ qemuSnapshotJSONString(JsonObject *o, const char *key)
  * event plumbing and costs a few monitor round trips for a small file), report its error,
  * then dismiss it.
  */
-static gboolean
+gboolean
 qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
@@ -504,7 +504,7 @@ qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *opti
 }
 
 /* The virtual size of the top: cached from the probe, else QEMU's own view of the node. */
-static gboolean
+gboolean
 qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top, unsigned long long *size,
                     GError **error)
 {
@@ -778,6 +778,9 @@ qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *c
     }
 
     next = qemuDomainNextNodeIndex(def);
+    /* the destinations of running copies are in no chain yet but hold their indexes */
+    if (jobs)
+        next = MAX(next, qemuBlockJobsMirrorMaxIndex(jobs) + 1);
     if (extra)
         next = MAX(next, qemuChainMaxIndex(extra->src) + 1);
     for (guint i = 0, k = 0; i < snap->disks->len; i++) {

@@ -108,3 +108,13 @@ gboolean qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *ca
  * exactly the overlay's name over its original image (so never the image itself).
  */
 void qemuSnapshotRemoveTransientOverlays(const qvirDomainDef *def);
+
+/* Run QEMU's blockdev-create job JOBID with OPTIONS and wait for its end (block copy
+ * formats its new destination with it too). */
+gboolean qemuSnapshotBlockdevCreate(qemuMonitor *mon, const char *jobId, JsonObject *options,
+                                    GError **error);
+
+/* TOP's virtual size: the cached one, else QEMU's view of its node (a status file read
+ * after a restart does not record sizes). */
+gboolean qemuSnapshotTopSize(qemuMonitor *mon, const qvirStorageSource *top,
+                             unsigned long long *size, GError **error);

@@ -40,6 +40,64 @@ remoteDispatchDomainGetBlockJobInfo(qvirRemoteCtx *ctx, remote_domain_get_block_
     return TRUE;
 }
 
+/*
+ * virDomainBlockCopy's typed parameters, checked as libvirt does: only these three names,
+ * each with its type, each at most once.
+ */
+gboolean
+remoteDispatchDomainBlockCopy(qvirRemoteCtx *ctx, remote_domain_block_copy_args *args,
+                              GError **error)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } known[] = {
+        {"bandwidth", VIR_TYPED_PARAM_ULLONG},
+        {"granularity", VIR_TYPED_PARAM_UINT},
+        {"buf-size", VIR_TYPED_PARAM_ULLONG},
+    };
+    gboolean seen[G_N_ELEMENTS(known)] = {FALSE};
+    unsigned long long bandwidth = 0;
+    unsigned long long bufSize = 0;
+    unsigned int granularity = 0;
+
+    for (guint32 i = 0; i < args->params.len; i++) {
+        const remote_typed_param *p = &args->params.val[i];
+        guint k;
+
+        for (k = 0; k < G_N_ELEMENTS(known); k++) {
+            if (g_strcmp0(p->field, known[k].name) == 0)
+                break;
+        }
+        if (k == G_N_ELEMENTS(known)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: parameter '%s' not supported", p->field);
+            return FALSE;
+        }
+        if (p->value.type != known[k].type) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: invalid type '%s' for parameter '%s', expected '%s'",
+                        p->value.type == VIR_TYPED_PARAM_UINT ? "uint" : "ullong", p->field,
+                        known[k].type == VIR_TYPED_PARAM_UINT ? "uint" : "ullong");
+            return FALSE;
+        }
+        if (seen[k]) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: parameter '%s' occurs multiple times", p->field);
+            return FALSE;
+        }
+        seen[k] = TRUE;
+        if (k == 0)
+            bandwidth = p->value.u.ul;
+        else if (k == 1)
+            granularity = p->value.u.ui;
+        else
+            bufSize = p->value.u.ul;
+    }
+    return qvirDriverDomainBlockCopy(ctx->drv, args->dom.uuid, args->path, args->destxml, bandwidth,
+                                     granularity, bufSize, args->flags, error);
+}
+
 /* ---- snapshots -------------------------------------------------------------------- */
 
 /* OUT names the snapshot NAME (taken) of the domain UUID as it is now (its id may have
