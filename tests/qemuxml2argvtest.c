@@ -236,7 +236,9 @@ static const struct {
     const char *feature;
 } qemuxml2argvNotApplicable[] = {
     {"type='network'", "network disks/interfaces"},
-    {"type='volume'", "storage pool volumes"},
+    /* libvirt's cases name volumes of its fake disk and iscsi pools and fat directory
+     * volumes; qvirt's storage driver has dir and fs pools of files only */
+    {"type='volume'", "volumes of disk/iscsi pools"},
     {"vhostuser", "vhost-user"},
     {"type='nvme'", "NVMe disks"},
     {"s390", "s390"},

@@ -757,6 +757,134 @@ testLibvirtDifferentialErrors(void)
     assertContains(ourErr, "error: internal error: pool has no config file");
 }
 
+/* A domain whose disks name volumes (<disk type='volume'>), as libvirt 9.0 shows them:
+ * started for real, the live XML keeps pool and volume with the chain read from the
+ * volume's file below; another volume disk hot-plugged; libvirt's errors for a missing
+ * volume, a missing pool and a pool that is not active. */
+static void
+testVolumeDisk(void)
+{
+    g_autofree char *dir = rootPath("volpool");
+    g_autofree char *domXml = rootPath("voldom.xml");
+    g_autofree char *attXml = rootPath("volatt.xml");
+    g_autofree char *badVolXml = rootPath("volatt-novol.xml");
+    g_autofree char *badPoolXml = rootPath("volatt-nopool.xml");
+    g_autofree char *expect = NULL;
+    const char *disk = "<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+                       "<source pool='%s' volume='%s'/><target dev='%s' bus='virtio'/></disk>";
+    g_autofree char *dom = NULL;
+    g_autofree char *att = g_strdup_printf(disk, "vdp", "top2.qcow2", "vdb");
+    g_autofree char *badVol = g_strdup_printf(disk, "vdp", "nosuch.qcow2", "vdc");
+    g_autofree char *badPool = g_strdup_printf(disk, "nopool", "top2.qcow2", "vdc");
+    g_autofree char *vda = g_strdup_printf(disk, "vdp", "top.qcow2", "vda");
+    g_auto(Result) r = {0};
+
+    dom = g_strdup_printf("<domain type='qemu'><name>voldom</name><memory unit='MiB'>128</memory>"
+                          "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                          "<features><acpi/></features><devices>%s</devices></domain>",
+                          vda);
+    g_assert_true(g_file_set_contents(domXml, dom, -1, NULL));
+    g_assert_true(g_file_set_contents(attXml, att, -1, NULL));
+    g_assert_true(g_file_set_contents(badVolXml, badVol, -1, NULL));
+    g_assert_true(g_file_set_contents(badPoolXml, badPool, -1, NULL));
+
+    VIRSH_OK(&r, "pool-define-as", "vdp", "dir", "--target", dir);
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-build", "vdp");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-start", "vdp");
+    resultClear(&r);
+    VIRSH_OK(&r, "vol-create-as", "vdp", "base.qcow2", "16M", "--format", "qcow2");
+    resultClear(&r);
+    VIRSH_OK(&r, "vol-create-as", "vdp", "top.qcow2", "16M", "--format", "qcow2", "--backing-vol",
+             "base.qcow2", "--backing-vol-format", "qcow2");
+    resultClear(&r);
+    VIRSH_OK(&r, "vol-create-as", "vdp", "top2.qcow2", "16M", "--format", "qcow2", "--backing-vol",
+             "base.qcow2", "--backing-vol-format", "qcow2");
+    resultClear(&r);
+
+    VIRSH_OK(&r, "define", domXml);
+    resultClear(&r);
+    VIRSH_OK(&r, "dumpxml", "--inactive", "voldom");
+    assertContains(r.out, "<disk type='volume' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source pool='vdp' volume='top.qcow2'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n");
+    assertSchemaValid(r.out, "domain.rng");
+    resultClear(&r);
+
+    /* the pool must be running when the domain starts (libvirt's words) */
+    VIRSH_OK(&r, "pool-destroy", "vdp");
+    resultClear(&r);
+    VIRSH(&r, "start", "voldom");
+    g_assert_cmpint(r.rc, !=, 0);
+    assertContains(r.err, "error: unsupported configuration: storage pool 'vdp' containing "
+                          "volume 'top.qcow2' is not active");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-start", "vdp");
+    resultClear(&r);
+
+    VIRSH_OK(&r, "start", "--paused", "voldom");
+    resultClear(&r);
+    VIRSH_OK(&r, "dumpxml", "voldom");
+    expect = g_strdup_printf("<disk type='volume' device='disk'>\n"
+                             "      <driver name='qemu' type='qcow2'/>\n"
+                             "      <source pool='vdp' volume='top.qcow2' index='1'/>\n"
+                             "      <backingStore type='file' index='2'>\n"
+                             "        <format type='qcow2'/>\n"
+                             "        <source file='%s/base.qcow2'/>\n"
+                             "        <backingStore/>\n"
+                             "      </backingStore>\n"
+                             "      <target dev='vda' bus='virtio'/>\n",
+                             dir);
+    assertContains(r.out, expect);
+    assertSchemaValid(r.out, "domain.rng");
+    resultClear(&r);
+    /* QEMU really opened the volume's file, over its backing file */
+    VIRSH_OK(&r, "qemu-monitor-command", "voldom", "{\"execute\":\"query-named-block-nodes\"}");
+    g_clear_pointer(&expect, g_free);
+    expect = g_strdup_printf("\"filename\":\"%s/top.qcow2\"", dir);
+    assertContains(r.out, expect);
+    resultClear(&r);
+
+    VIRSH(&r, "attach-device", "voldom", badVolXml, "--live");
+    g_assert_cmpint(r.rc, !=, 0);
+    assertContains(r.err, "error: Storage volume not found: no storage vol with matching name "
+                          "'nosuch.qcow2'");
+    resultClear(&r);
+    VIRSH(&r, "attach-device", "voldom", badPoolXml, "--live");
+    g_assert_cmpint(r.rc, !=, 0);
+    assertContains(r.err, "error: Storage pool not found: no storage pool with matching name "
+                          "'nopool'");
+    resultClear(&r);
+
+    VIRSH_OK(&r, "attach-device", "voldom", attXml, "--live");
+    resultClear(&r);
+    VIRSH_OK(&r, "dumpxml", "voldom");
+    g_clear_pointer(&expect, g_free);
+    expect = g_strdup_printf("      <source pool='vdp' volume='top2.qcow2' index='3'/>\n"
+                             "      <backingStore type='file' index='4'>\n"
+                             "        <format type='qcow2'/>\n"
+                             "        <source file='%s/base.qcow2'/>\n"
+                             "        <backingStore/>\n"
+                             "      </backingStore>\n"
+                             "      <target dev='vdb' bus='virtio'/>\n",
+                             dir);
+    assertContains(r.out, expect);
+    resultClear(&r);
+    VIRSH_OK(&r, "dumpxml", "--inactive", "voldom");
+    g_assert_null(strstr(r.out, "top2.qcow2"));
+    resultClear(&r);
+
+    VIRSH_OK(&r, "destroy", "voldom");
+    resultClear(&r);
+    VIRSH_OK(&r, "undefine", "voldom");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-destroy", "vdp");
+    resultClear(&r);
+    VIRSH_OK(&r, "pool-undefine", "vdp");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -773,6 +901,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-storage/restart", testRestart);
     g_test_add_func("/virsh-storage/python", testPython);
     g_test_add_func("/virsh-storage/fs-pool", testFsPool);
+    g_test_add_func("/virsh-storage/volume-disk", testVolumeDisk);
     g_test_add_func("/virsh-storage/libvirt-differential", testLibvirtDifferential);
     g_test_add_func("/virsh-storage/libvirt-differential-errors", testLibvirtDifferentialErrors);
     g_test_add_func("/virtinst/import-xml-clone", testVirtInstallImport);

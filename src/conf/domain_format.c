@@ -210,6 +210,34 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
     qvirBufAttr(attrs, "name", colon ? colon + 1 : path);
 }
 
+/*
+ * A volume disk's <source>: the pool and volume it names, resolved or not, as libvirt
+ * shows it; status XML adds the file it was resolved to, for a reconnect.
+ */
+static void
+qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk,
+                                 unsigned int flags)
+{
+    const qvirStorageSource *src = disk->src;
+    g_autoptr(GString) attrs = g_string_new(NULL);
+
+    if (src->poolName) {
+        qvirBufAttr(attrs, "pool", src->poolName);
+        qvirBufAttr(attrs, "volume", src->volName);
+        if (src->poolMode != QVIR_STORAGE_POOL_MODE_DEFAULT)
+            qvirBufAttr(attrs, "mode", qvirStoragePoolModeTypeToString(src->poolMode));
+    }
+    if (disk->startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
+        qvirBufAttr(attrs, "startupPolicy",
+                    qvirDomainStartupPolicyTypeToString(disk->startupPolicy));
+    if ((flags & QVIR_DOMAIN_DEF_FORMAT_STATUS) && src->path)
+        qvirBufAttr(attrs, src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file", src->path);
+    if (qvirFormatIsLive(flags) && src->id)
+        qvirBufAttrUInt(attrs, "index", src->id);
+    if (attrs->len)
+        qvirBufElement(buf, indent, "source", attrs, NULL);
+}
+
 /* <source file=|dev= [index=]/>. SHOWINDEX is set by the caller (live XML only). */
 static void
 qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
@@ -434,6 +462,8 @@ qvirDomainDiskIotuneFormat(GString *buf, unsigned int indent, const qvirDomainDi
 static const char *
 qvirDomainDiskTypeString(const qvirDomainDiskDef *disk)
 {
+    if (disk->src->volume)
+        return "volume";
     if (disk->src->type == QVIR_STORAGE_TYPE_NONE)
         return "file";
     return qvirStorageTypeTypeToString(disk->src->type);
@@ -455,8 +485,12 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttr(attrs, "snapshot", qvirDomainSnapshotLocationTypeToString(disk->snapshot));
 
     qvirDomainDiskDriverFormat(children, ci, disk);
-    qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags), disk->startupPolicy);
-    if (disk->src->type != QVIR_STORAGE_TYPE_NONE)
+    if (disk->src->volume)
+        qvirDomainDiskVolumeSourceFormat(children, ci, disk, flags);
+    else
+        qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags),
+                                disk->startupPolicy);
+    if (disk->src->type != QVIR_STORAGE_TYPE_NONE || disk->src->poolName)
         qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
     qvirDomainDiskGeometryBlockIOFormat(children, ci, disk);
     qvirDomainDiskTargetFormat(children, ci, disk);

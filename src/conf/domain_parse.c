@@ -1086,6 +1086,74 @@ static const qvirChildHandler qvirDomainDiskChildren[] = {
     {"address", qvirDomainDiskAddressParse},     {NULL, NULL},
 };
 
+/*
+ * <source pool= volume= [mode=] [startupPolicy=] [index=]/> of a disk of type='volume'.
+ * Neither pool nor volume: a cdrom without media. Status XML also keeps the file the
+ * volume was resolved to (file=), so a reconnected domain knows its top image.
+ */
+static gboolean
+qvirDomainDiskVolumeSourceParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsigned int flags,
+                                GError **error)
+{
+    static const char *const attrs[] = {"pool", "volume", "mode", "startupPolicy", "index", NULL};
+    static const char *const statusAttrs[] = {"pool",  "volume", "mode", "startupPolicy",
+                                              "index", "file",   "dev",  NULL};
+    gboolean status = (flags & QVIR_DOMAIN_DEF_PARSE_STATUS) != 0;
+    qvirStorageSource *src = disk->src;
+    g_autofree char *pool = NULL;
+    g_autofree char *volume = NULL;
+    g_autofree char *file = NULL;
+    g_autofree char *dev = NULL;
+    int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
+    int mode = QVIR_STORAGE_POOL_MODE_DEFAULT;
+
+    /* (a per-source <seclabel> is refused, as for file disks: qvirt has none) */
+    if (!qvirXMLCheckAttrs(node, status ? statusAttrs : attrs, error) ||
+        !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropEnum(node, "startupPolicy", qvirDomainStartupPolicy,
+                         QVIR_DOMAIN_STARTUP_POLICY_MANDATORY, FALSE, &policy, error))
+        return FALSE;
+    disk->startupPolicy = policy;
+    if (qvirParseIsLive(flags) &&
+        !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &src->id, error))
+        return FALSE;
+
+    pool = qvirXMLPropString(node, "pool");
+    volume = qvirXMLPropString(node, "volume");
+    if (!pool && !volume)
+        return TRUE;
+    if (!pool || !volume) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "'pool' and 'volume' must be specified together for 'pool' type source");
+        return FALSE;
+    }
+    {
+        g_autofree char *modeStr = qvirXMLPropString(node, "mode");
+
+        if (modeStr && (mode = qvirStoragePoolModeTypeFromString(modeStr)) <= 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unknown source mode '%s' for volume type disk", modeStr);
+            return FALSE;
+        }
+    }
+    src->poolName = g_steal_pointer(&pool);
+    src->volName = g_steal_pointer(&volume);
+    src->poolMode = mode;
+
+    if (status) {
+        file = qvirXMLPropString(node, "file");
+        dev = qvirXMLPropString(node, "dev");
+        if (file && *file) {
+            src->type = QVIR_STORAGE_TYPE_FILE;
+            src->path = g_steal_pointer(&file);
+        } else if (dev && *dev) {
+            src->type = QVIR_STORAGE_TYPE_BLOCK;
+            src->path = g_steal_pointer(&dev);
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsigned int flags,
                                   GError **error)
@@ -1105,6 +1173,13 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
         }
     }
 
+    if (disk->src->volume) {
+        if (source && !qvirDomainDiskVolumeSourceParse(source, disk, flags, error))
+            return FALSE;
+        if (backing && disk->src->poolName)
+            return qvirDomainDiskBackingChainParse(backing, disk->src, flags, error);
+        return TRUE;
+    }
     if (!source) {
         disk->src->type = QVIR_STORAGE_TYPE_NONE;
     } else if (!qvirStorageSourceParse(source, disk->src, &disk->startupPolicy, flags, error)) {
@@ -1125,12 +1200,18 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
     int device = QVIR_DOMAIN_DISK_DEVICE_DISK;
     int snapshot = QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT;
 
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirStorageTypeParse(node, &type, error) ||
+    g_autofree char *typeStr = qvirXMLPropString(node, "type");
+    /* type='volume' names a pool's volume; its storage type is known once resolved */
+    gboolean volume = g_strcmp0(typeStr, "volume") == 0;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) ||
+        (!volume && !qvirStorageTypeParse(node, &type, error)) ||
         !qvirXMLPropEnum(node, "device", qvirDomainDiskDevice, 0, FALSE, &device, error) ||
         !qvirXMLPropEnum(node, "snapshot", qvirDomainSnapshotLocation,
                          QVIR_DOMAIN_SNAPSHOT_LOCATION_NO, FALSE, &snapshot, error))
         return NULL;
-    disk->src->type = type;
+    disk->src->volume = volume;
+    disk->src->type = volume ? QVIR_STORAGE_TYPE_NONE : type;
     disk->device = device;
     disk->snapshot = snapshot;
 

@@ -24,7 +24,10 @@ qvirDomainDiskSourceName(const qvirDomainDiskDef *disk)
 static gboolean
 qvirDomainDiskValidateSource(const qvirDomainDiskDef *disk, GError **error)
 {
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_DISK && disk->src->type == QVIR_STORAGE_TYPE_NONE) {
+    gboolean empty =
+        disk->src->volume ? !disk->src->poolName : disk->src->type == QVIR_STORAGE_TYPE_NONE;
+
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_DISK && empty) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SOURCE,
                     "missing source information for device %s", disk->dst);
         return FALSE;

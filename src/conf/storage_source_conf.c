@@ -1,8 +1,9 @@
 #include "storage_source_conf.h"
 
+QVIR_ENUM_IMPL(qvirStoragePoolMode, QVIR_STORAGE_POOL_MODE_LAST, "default", "host", "direct");
 QVIR_ENUM_IMPL(qvirStorageType, QVIR_STORAGE_TYPE_LAST, "", "file", "block", "network");
-QVIR_ENUM_IMPL(qvirStorageFileFormat, QVIR_STORAGE_FILE_LAST, "none", "raw", "iso", "qcow",
-               "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx", "luks");
+QVIR_ENUM_IMPL(qvirStorageFileFormat, QVIR_STORAGE_FILE_LAST, "none", "raw", "iso", "qcow", "qcow2",
+               "qed", "vmdk", "vpc", "vdi", "vhdx", "luks");
 
 qvirStorageSource *
 qvirStorageSourceNew(void)
@@ -15,6 +16,8 @@ qvirStorageSourceFreeOne(qvirStorageSource *src)
 {
     g_free(src->path);
     g_free(src->relPath);
+    g_free(src->poolName);
+    g_free(src->volName);
     g_free(src->backingStoreRaw);
     g_free(src->nodeStorage);
     g_free(src->nodeFormat);
@@ -40,6 +43,8 @@ qvirStorageSourceCopyOne(const qvirStorageSource *src)
     *copy = *src;
     copy->path = g_strdup(src->path);
     copy->relPath = g_strdup(src->relPath);
+    copy->poolName = g_strdup(src->poolName);
+    copy->volName = g_strdup(src->volName);
     copy->backingStoreRaw = g_strdup(src->backingStoreRaw);
     copy->nodeStorage = g_strdup(src->nodeStorage);
     copy->nodeFormat = g_strdup(src->nodeFormat);

@@ -43,6 +43,15 @@ typedef enum {
 } qvirStorageFileFormat;
 QVIR_ENUM_DECL(qvirStorageFileFormat); /* "none", "raw", "iso", "qcow", "qcow2", ... */
 
+/* <source mode=> of a disk naming a volume (libvirt's virStorageSourcePoolMode). */
+typedef enum {
+    QVIR_STORAGE_POOL_MODE_DEFAULT = 0,
+    QVIR_STORAGE_POOL_MODE_HOST,
+    QVIR_STORAGE_POOL_MODE_DIRECT,
+    QVIR_STORAGE_POOL_MODE_LAST
+} qvirStoragePoolMode;
+QVIR_ENUM_DECL(qvirStoragePoolMode); /* "default", "host", "direct" */
+
 typedef struct _qvirStorageSource qvirStorageSource;
 struct _qvirStorageSource {
     qvirStorageType type;
@@ -54,17 +63,26 @@ struct _qvirStorageSource {
     gboolean readonly;
     gboolean shared;
 
+    /* A disk of type='volume' (top layer only): the user named a storage pool's volume.
+     * TYPE stays NONE until the storage driver resolves it at start or attach, which
+     * sets TYPE and PATH to the volume's file; the XML keeps showing pool and volume.
+     * POOLNAME NULL: a cdrom without media. */
+    gboolean volume;
+    char *poolName;
+    char *volName;
+    qvirStoragePoolMode poolMode;
+
     /* TRUE when this layer was written by the user in the domain XML (a <backingStore>
      * element); probed layers leave it FALSE. The inactive XML shows a chain only as far
      * as it came from the user's XML, so a probed chain never becomes persistent config. */
     gboolean fromXML;
 
     /* Filled by probing (src/storage); 0 / NULL / NONE when unknown. */
-    unsigned long long capacity;          /* virtual size in bytes */
-    char *backingStoreRaw;                /* backing name stored in this image's header */
-    qvirStorageFileFormat backingFormat;  /* backing format recorded in the header */
+    unsigned long long capacity;         /* virtual size in bytes */
+    char *backingStoreRaw;               /* backing name stored in this image's header */
+    qvirStorageFileFormat backingFormat; /* backing format recorded in the header */
     gboolean encrypted;
-    dev_t dev;  /* identity of the opened file, for loop detection */
+    dev_t dev; /* identity of the opened file, for loop detection */
     ino_t ino;
 
     /* <metadata_cache><max_size> of this layer's format in bytes (qcow2 cache-size);

@@ -33,6 +33,7 @@
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 #include "storage/storage_chain.h"
+#include "storage/storage_driver.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -922,6 +923,14 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
     if (!(caps = qemuDriverGetCaps(drv, qemuDriverDefEmulator(drv, def), error)))
         return FALSE;
+
+    /* disks that name volumes become their files before anything reads them */
+    for (guint i = 0; i < def->disks->len; i++) {
+        qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (!qvirStorageTranslateDiskSource(drv->storage, disk->src, error))
+            return FALSE;
+    }
 
     def->id = g_atomic_int_add(&drv->nextId, 1);
     domainDir = qemuDriverDomainDir(drv, def->id, def->name);

@@ -27,6 +27,7 @@
 #include "qemu/qemu_postparse.h"
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
+#include "storage/storage_driver.h"
 #include "util/virerror.h"
 
 /* libvirt-domain.h flags. */
@@ -592,7 +593,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
                     "operation failed: target %s already exists", disk->dst);
         return FALSE;
     }
-    if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error))
+    if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
+        !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;

@@ -151,3 +151,12 @@ int qvirStorageVolOpenTransfer(qvirStorageDriver *drv, const char *pool, const c
                                gboolean upload, guint64 offset, guint64 length, guint flags,
                                guint64 *lengthOut, GError **error);
 void qvirStorageVolTransferDone(qvirStorageDriver *drv, const char *pool, const char *name);
+
+/*
+ * Resolve a disk of type='volume' (libvirt's virDomainDiskTranslateSourcePool): SRC's
+ * pool must exist and be active and hold the volume; SRC becomes the volume's file
+ * (TYPE and PATH), keeping the pool and volume names its XML shows. Anything else is
+ * left alone. DRV NULL: no storage driver, a volume cannot be resolved.
+ */
+gboolean qvirStorageTranslateDiskSource(qvirStorageDriver *drv, qvirStorageSource *src,
+                                        GError **error);
