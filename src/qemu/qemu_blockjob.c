@@ -409,7 +409,7 @@ qemuBlockJobStart(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job, cons
 
     if ((ret = qemuMonitorCommand(mon, command, args, QEMU_BLOCKJOB_TIMEOUT_MS, error))) {
         g_autofree char *dst = NULL;
-        gboolean forReady;
+        gboolean forReady = FALSE;
 
         g_mutex_lock(&jobs->lock);
         if ((job = qemuBlockJobsFindLocked(jobs, name, NULL))) {
