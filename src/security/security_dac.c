@@ -607,6 +607,22 @@ qvirSecurityDACCollectChain(GArray *items, const qvirDomainDiskDef *disk,
     }
 }
 
+static void
+qvirSecurityDACCollectChrs(GArray *items, const GPtrArray *chrs)
+{
+    for (guint i = 0; chrs && i < chrs->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(chrs, i);
+
+        if (g_strcmp0(chr->type, "unix") != 0 || !chr->sourcePath ||
+            g_strcmp0(chr->sourceMode, "connect") != 0)
+            continue;
+        qvirSecurityDACAddItem(
+            items,
+            g_strdup_printf("character device '%s'", chr->info.alias ? chr->info.alias : chr->type),
+            chr->sourcePath, TRUE);
+    }
+}
+
 static GArray *
 qvirSecurityDACItemsNew(void)
 {
@@ -626,6 +642,10 @@ qvirSecurityDACCollectDomain(const qvirDomainDef *def)
 
         qvirSecurityDACCollectChain(items, disk, disk->src);
     }
+    /* QEMU connects to a client's UNIX socket (libguestfs' console and daemon channel):
+     * connect(2) needs write permission on it, so it is labelled like a writable image. */
+    qvirSecurityDACCollectChrs(items, def->serials);
+    qvirSecurityDACCollectChrs(items, def->channels);
     if (def->os.kernel)
         qvirSecurityDACAddItem(items, g_strdup("kernel"), def->os.kernel, FALSE);
     if (def->os.initrd)
