@@ -607,19 +607,27 @@ qvirSecurityDACCollectChain(GArray *items, const qvirDomainDiskDef *disk,
     }
 }
 
+/*
+ * A unix character device QEMU connects to is a socket someone else listens on (libguestfs'
+ * console and daemon channel): as libvirt's DAC driver does, QEMU's user gets the socket for
+ * the domain's life. Sockets QEMU listens on are passed to it or made in its own directory.
+ * A console that mirrors the first serial port names the same socket once.
+ */
 static void
-qvirSecurityDACCollectChrs(GArray *items, const GPtrArray *chrs)
+qvirSecurityDACCollectChardevs(GArray *items, const GPtrArray *chrs, const char *kind)
 {
     for (guint i = 0; chrs && i < chrs->len; i++) {
         const qvirDomainChrDef *chr = g_ptr_array_index(chrs, i);
+        gboolean seen = FALSE;
 
-        if (g_strcmp0(chr->type, "unix") != 0 || !chr->sourcePath ||
-            g_strcmp0(chr->sourceMode, "connect") != 0)
+        if (g_strcmp0(chr->type, "unix") != 0 || g_strcmp0(chr->sourceMode, "connect") != 0 ||
+            !chr->sourcePath)
             continue;
-        qvirSecurityDACAddItem(
-            items,
-            g_strdup_printf("character device '%s'", chr->info.alias ? chr->info.alias : chr->type),
-            chr->sourcePath, TRUE);
+        for (guint j = 0; j < items->len && !seen; j++)
+            seen =
+                g_strcmp0(g_array_index(items, qvirSecurityDACItem, j).path, chr->sourcePath) == 0;
+        if (!seen)
+            qvirSecurityDACAddItem(items, g_strdup_printf("%s %u", kind, i), chr->sourcePath, TRUE);
     }
 }
 
@@ -642,14 +650,13 @@ qvirSecurityDACCollectDomain(const qvirDomainDef *def)
 
         qvirSecurityDACCollectChain(items, disk, disk->src);
     }
-    /* QEMU connects to a client's UNIX socket (libguestfs' console and daemon channel):
-     * connect(2) needs write permission on it, so it is labelled like a writable image. */
-    qvirSecurityDACCollectChrs(items, def->serials);
-    qvirSecurityDACCollectChrs(items, def->channels);
     if (def->os.kernel)
         qvirSecurityDACAddItem(items, g_strdup("kernel"), def->os.kernel, FALSE);
     if (def->os.initrd)
         qvirSecurityDACAddItem(items, g_strdup("initrd"), def->os.initrd, FALSE);
+    qvirSecurityDACCollectChardevs(items, def->serials, "serial");
+    qvirSecurityDACCollectChardevs(items, def->consoles, "console");
+    qvirSecurityDACCollectChardevs(items, def->channels, "channel");
     return items;
 }
 
