@@ -14,6 +14,9 @@ typedef struct {
     char *base; /* the chain's base: never written */
     char *top;  /* qcow2 over base: guestfish writes here */
     char *scratch;
+    char *copy; /* a copy of top for virt-sparsify */
+    /* statvfs of /dev/sda1 as guestfish saw it, for virt-df */
+    gint64 frsize, blocks, bfree, bavail;
 } GuestfsEnv;
 
 static GuestfsEnv gfs;
@@ -184,6 +187,162 @@ testVirtCat(void)
                             "\"driver\":\"qcow2\""));
 }
 
+/* The number after "NAME: " at the start of a line of guestfish's statvfs output. */
+static gint64
+statvfsField(const char *out, const char *name)
+{
+    g_autofree char *key = g_strdup_printf("\n%s: ", name);
+    g_autofree char *text = g_strdup_printf("\n%s", out);
+    const char *p = strstr(text, key);
+    char *end = NULL;
+    gint64 v;
+
+    g_assert_nonnull(p);
+    v = g_ascii_strtoll(p + strlen(key), &end, 10);
+    g_assert_true(end && *end == '\n');
+    return v;
+}
+
+static gint64
+fileAllocated(const char *path)
+{
+    GStatBuf st;
+
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    return (gint64)st.st_blocks * 512;
+}
+
+/* add-drive-ro: libguestfs' own overlay (cache unsafe) over the user's image reads the
+ * data; statvfs of that filesystem is what virt-df must report.  The same launch fills
+ * and frees 8 MiB on a writable copy for virt-sparsify. */
+static void
+testAddDriveRo(void)
+{
+    g_autofree char *topSum = fileChecksum(gfs.top);
+    g_autofree char *script = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *names = NULL;
+    g_autofree char *afterTop = NULL;
+    g_autofree char *topStorage = NULL;
+    g_autofree char *copyStorage = NULL;
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    const char *p;
+    int status;
+
+    g_assert_true(g_file_get_contents(gfs.top, &data, &len, NULL));
+    g_assert_true(g_file_set_contents(gfs.copy, data, len, NULL));
+
+    script = g_strdup_printf("add-drive-ro %s\n"
+                             "add-drive %s format:qcow2 discard:enable\n"
+                             "run\n"
+                             "mount-ro /dev/sda1 /\n"
+                             "cat /hello\n"
+                             "statvfs /\n"
+                             "umount-all\n"
+                             "mount /dev/sdb1 /\n"
+                             "fill 0x55 8388608 /big\n"
+                             "sync\n"
+                             "rm /big\n"
+                             "umount-all\n",
+                             gfs.top, gfs.copy);
+    out = runGuestfish(script, &status);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_true(g_str_has_prefix(out, "written through qvirtd\n"));
+    gfs.frsize = statvfsField(out, "frsize");
+    gfs.blocks = statvfsField(out, "blocks");
+    gfs.bfree = statvfsField(out, "bfree");
+    gfs.bavail = statvfsField(out, "bavail");
+    /* an ext4 on a partition of a 64 MiB disk, a little of it used */
+    g_assert_cmpint(gfs.frsize, >=, 1024);
+    g_assert_cmpint(gfs.blocks * gfs.frsize, >, 48 * 1024 * 1024);
+    g_assert_cmpint(gfs.blocks * gfs.frsize, <=, 64 * 1024 * 1024);
+    g_assert_cmpint(gfs.bfree, >, 0);
+    g_assert_cmpint(gfs.bfree, <, gfs.blocks);
+    g_assert_cmpint(gfs.bavail, <=, gfs.bfree);
+
+    afterTop = fileChecksum(gfs.top);
+    g_assert_cmpstr(afterTop, ==, topSum);
+    names = daemonDomainNames();
+    g_assert_cmpstr(names, ==, "");
+
+    /* the image is the read-only backing of libguestfs' overlay, which QEMU opened writable
+     * with cache unsafe; the copy is written directly and passes discards down */
+    log = guestfsDomainLog();
+    topStorage = g_strdup_printf("\"filename\":\"%s\",\"node-name\":\"libvirt-", gfs.top);
+    g_assert_nonnull((p = strstr(log, topStorage)));
+    g_assert_nonnull(strstr(p, "\"read-only\":true"));
+    g_assert_nonnull(strstr(log, "overlay"));
+    g_assert_nonnull(strstr(log,
+                            "\"read-only\":false,\"cache\":{\"direct\":false,\"no-flush\":true},"
+                            "\"driver\":\"qcow2\""));
+    copyStorage = g_strdup_printf("\"filename\":\"%s\",\"node-name\":\"libvirt-", gfs.copy);
+    g_assert_nonnull((p = strstr(log, copyStorage)));
+    g_assert_nonnull(strstr(p, "\"discard\":\"unmap\""));
+}
+
+/* virt-df on the prepared image: its figures are the filesystem's statvfs in 1K blocks. */
+static void
+testVirtDf(void)
+{
+    const char *argv[] = {"virt-df", "--csv", "--format=qcow2", "-a", gfs.top, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *expect = NULL;
+    g_autofree char *names = NULL;
+    g_auto(GStrv) lines = NULL;
+    const char *row = NULL;
+    gint64 k = gfs.frsize / 1024;
+
+    g_assert_cmpint(gfs.blocks, >, 0); /* set by add-drive-ro */
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("virt-df failed: %s", err);
+    g_test_message("virt-df: %s", out);
+    lines = g_strsplit(out, "\n", -1);
+    g_assert_true(
+        g_str_has_prefix(lines[0], "VirtualMachine,Filesystem,1K-blocks,Used,Available,Use%"));
+    for (guint i = 1; lines[i]; i++) {
+        if (strstr(lines[i], ",/dev/sda1,")) {
+            g_assert_null(row);
+            row = lines[i];
+        }
+    }
+    g_assert_nonnull(row);
+    expect = g_strdup_printf(",/dev/sda1,%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+                             ",%" G_GINT64_FORMAT ",",
+                             gfs.blocks * k, (gfs.blocks - gfs.bfree) * k, gfs.bavail * k);
+    g_assert_nonnull(strstr(row, expect));
+    names = daemonDomainNames();
+    g_assert_cmpstr(names, ==, "");
+    g_free(guestfsDomainLog());
+}
+
+/* virt-sparsify --in-place on the copy: the 8 MiB freed by add-drive-ro's run go back to
+ * the host, the data stays. */
+static void
+testVirtSparsify(void)
+{
+    const char *argv[] = {"virt-sparsify", "--in-place", "--format", "qcow2", "-q", gfs.copy, NULL};
+    const char *check[] = {"qemu-img", "check", "-q", gfs.copy, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *names = NULL;
+    gint64 before = fileAllocated(gfs.copy);
+    gint64 after;
+
+    g_assert_cmpint(before, >, 8 * 1024 * 1024);
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("virt-sparsify failed: %s\n%s", out, err);
+    after = fileAllocated(gfs.copy);
+    g_test_message("copy allocated: %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT, before, after);
+    g_assert_cmpint(after, <, before - 6 * 1024 * 1024);
+    qvirTestRunOk(check);
+    names = daemonDomainNames();
+    g_assert_cmpstr(names, ==, "");
+    g_free(guestfsDomainLog());
+}
+
 /* The client dies while its domain runs: qvirtd destroys it (autodestroy). */
 static void
 testKillClient(void)
@@ -255,6 +414,7 @@ main(int argc, char **argv)
     gfs.base = daemonImagePath("base.qcow2");
     gfs.top = daemonImagePath("top.qcow2");
     gfs.scratch = daemonImagePath("scratch.qcow2");
+    gfs.copy = daemonImagePath("copy.qcow2");
     qvirTestQcow2Create(gfs.base, NULL, "64M");
     qvirTestQcow2Create(gfs.top, gfs.base, NULL);
     qvirTestQcow2Create(gfs.scratch, NULL, "32M");
@@ -270,6 +430,9 @@ main(int argc, char **argv)
 
     g_test_add_func("/guestfs/guestfish-chain-cachemodes", testWriteChain);
     g_test_add_func("/guestfs/virt-cat", testVirtCat);
+    g_test_add_func("/guestfs/add-drive-ro-statvfs", testAddDriveRo);
+    g_test_add_func("/guestfs/virt-df", testVirtDf);
+    g_test_add_func("/guestfs/virt-sparsify-in-place", testVirtSparsify);
     g_test_add_func("/guestfs/kill-client-autodestroy", testKillClient);
     ret = g_test_run();
 

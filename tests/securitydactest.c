@@ -16,7 +16,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 
 #include "conf/domain_conf.h"
@@ -429,6 +431,66 @@ testUnknownIdentity(void)
     g_assert_no_error(err);
     g_assert_cmpuint(qvirSecurityDACGetUser(sec), ==, 4242);
     g_assert_cmpuint(qvirSecurityDACGetGroup(sec), ==, 4343);
+}
+
+/* A serial that connects to a client's UNIX socket (libguestfs' console): QEMU's user gets
+ * the socket (connect(2) needs write permission) and root has it back at the end; a
+ * channel QEMU listens on itself is left alone. */
+static void
+testConnectSocket(void)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *sock = NULL;
+    g_autofree char *bound = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autoptr(qvirSecurityDAC) sec = NULL;
+    g_autoptr(GError) err = NULL;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd;
+
+    if (!testReady())
+        return;
+    dir = qvirTestTempDirNew("securitydactest");
+    g_assert_cmpint(chmod(dir, 0755), ==, 0);
+    sock = g_build_filename(dir, "console.sock", NULL);
+    bound = g_build_filename(dir, "bound.sock", NULL);
+    g_assert_cmpuint(strlen(sock), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, sock);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    testSetOwner(sock, 0, 0, 0755);
+    g_assert_true(g_file_set_contents(bound, "", -1, NULL));
+    testSetOwner(bound, 0, 0, 0644);
+    xml = g_strdup_printf("<domain type='qemu'><name>fish</name><memory>65536</memory>"
+                          "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+                          "<serial type='unix'><source mode='connect' path='%s'/>"
+                          "<target port='0'/></serial>"
+                          "<channel type='unix'><source mode='bind' path='%s'/>"
+                          "<target type='virtio' name='org.example.0'/></channel>"
+                          "</devices></domain>",
+                          sock, bound);
+    def = qvirDomainDefParseString(xml, 0, &err);
+    g_assert_no_error(err);
+    sec = testManager(TRUE, TRUE);
+
+    g_assert_true(qvirSecurityDACSetDomainLabel(sec, def, &err));
+    g_assert_no_error(err);
+    testAssertQemuOwned(sock);
+    g_assert_cmpint(stat(sock, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpint(st.st_mode & S_IWUSR, !=, 0);
+    testAssertOwner(bound, 0, 0, 0644);
+
+    qvirSecurityDACRestoreDomainLabel(sec, def);
+    g_assert_cmpint(stat(sock, &st), ==, 0);
+    g_assert_cmpint(st.st_uid, ==, 0);
+    g_assert_cmpint(st.st_gid, ==, 0);
+    testAssertOwner(bound, 0, 0, 0644);
+    close(fd);
+    qvirTestTempDirRemove(dir);
 }
 
 /* ---- qvirtd as root, real virsh and QEMU ------------------------------------------------ */
@@ -1402,6 +1464,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/dac/session-and-no-dynamic", testSessionAndNoDynamic);
     g_test_add_func("/security/dac/read-only-filesystem", testReadOnlyFilesystem);
     g_test_add_func("/security/dac/unknown-identity", testUnknownIdentity);
+    g_test_add_func("/security/dac/connect-socket", testConnectSocket);
     g_test_add_func("/security/daemon/lifecycle", testLifecycle);
     g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
