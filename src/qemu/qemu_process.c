@@ -1026,8 +1026,8 @@ qemuProcessNeedsSetup(const qvirDomainDef *def, const qemuCaps *caps)
 /*
  * <iotune> is not on the command line with -blockdev: as libvirt does, each disk's limits
  * go to block_set_io_throttle once QMP is up, addressed by the guest device (virtio-blk's
- * block backend sits on its inner virtio-backend). Every base limit is sent (0 = none);
- * burst lengths and the group only when set. Empty drives take no throttle.
+ * block backend sits on its inner virtio-backend, usb-storage's on its SCSI disk). Every base limit
+ * is sent (0 = none); burst lengths and the group only when set. Empty drives take no throttle.
  */
 static gboolean
 qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
@@ -1068,6 +1068,12 @@ qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, cons
         } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
             g_autofree char *qom =
                 g_strdup_printf("/machine/peripheral/%s/virtio-backend", disk->info.alias);
+
+            json_object_set_string_member(args, "id", qom);
+        } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
+            /* usb-storage's backend is on the scsi-disk of its internal bus */
+            g_autofree char *qom = g_strdup_printf("/machine/peripheral/%s/%s.0/legacy[0]",
+                                                   disk->info.alias, disk->info.alias);
 
             json_object_set_string_member(args, "id", qom);
         } else {

@@ -312,9 +312,19 @@ docAddHand(const char *path, const char *name)
 
 static const char *const handExamples[] = {"demo-q35", "demo-pc", "demo-chain"};
 static const char *const handXml2xml[] = {
-    "cdrom-empty",  "cdrom-media",     "controller-order",       "cpu-custom-defaults",
-    "disk-bus-ide", "disk-bus-sata",   "disk-bus-scsi-lsilogic", "disk-bus-scsi-virtio",
-    "disk-bus-usb", "disk-bus-virtio", "disk-cache-none",        "disk-discard-detect-zeroes",
+    "cdrom-empty",
+    "cdrom-media",
+    "controller-order",
+    "cpu-custom-defaults",
+    "disk-bus-ide",
+    "disk-bus-sata",
+    "disk-bus-scsi-lsilogic",
+    "disk-bus-scsi-virtio",
+    "disk-bus-usb",
+    "disk-bus-virtio",
+    "disk-cache-none",
+    "disk-discard-detect-zeroes",
+    "disk-bus-usb-iotune",
 };
 
 static void
