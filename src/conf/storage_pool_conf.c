@@ -44,7 +44,10 @@ qvirStoragePathClean(const char *path)
             continue;
         g_string_append_c(out, *p);
     }
-    while (out->len > 1 && out->str[out->len - 1] == '/')
+    /* Trailing slashes and the white space the parser strips go together ("/var/ /"), so
+     * that a formatted path parses back to itself. */
+    while (out->len > 1 &&
+           (out->str[out->len - 1] == '/' || g_ascii_isspace(out->str[out->len - 1])))
         g_string_truncate(out, out->len - 1);
     return g_string_free(out, FALSE);
 }
