@@ -354,6 +354,11 @@ qvirDriverConfigMakeDirs(const qvirDriverConfig *cfg, GError **error)
         cfg->defsDir,   cfg->statusDir, domainsDir,  qemuLogDir,
     };
 
+    /* A root daemon creates the way down to its domain directories searchable (a fresh
+     * --root DIR included): its QEMU runs as another user. Directories that already exist
+     * keep their modes; the start then names one QEMU's user cannot search. */
+    if (geteuid() == 0 && !qvirFileMakeDirs(domainsDir, 0711, error))
+        return FALSE;
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++) {
         if (!qvirFileMakeDirs(dirs[i], 0700, error))
             return FALSE;
