@@ -467,3 +467,17 @@ qvirUUIDGenerate(unsigned char *uuid)
     uuid[6] = (uuid[6] & 0x0f) | 0x40;
     uuid[8] = (uuid[8] & 0x3f) | 0x80;
 }
+
+gboolean
+qvirDomainDefHasDeviceBootOrder(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        if (((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info.bootIndex)
+            return TRUE;
+    }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        if (((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info.bootIndex)
+            return TRUE;
+    }
+    return FALSE;
+}

@@ -185,20 +185,6 @@ qemuBuildUSBAddressProps(qemuBuildCtx *ctx, const qvirDomainDeviceInfo *info, Js
 
 /* ---- boot order --------------------------------------------------------------------- */
 
-static gboolean
-qemuBuildHasDeviceBootOrder(const qvirDomainDef *def)
-{
-    for (guint i = 0; i < def->disks->len; i++) {
-        if (((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info.bootIndex)
-            return TRUE;
-    }
-    for (guint i = 0; def->nets && i < def->nets->len; i++) {
-        if (((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info.bootIndex)
-            return TRUE;
-    }
-    return FALSE;
-}
-
 static qvirDomainBootOrder
 qemuBuildDiskBootKind(const qvirDomainDiskDef *disk)
 {
@@ -216,7 +202,7 @@ qemuBuildDiskBootIndex(const qvirDomainDef *def, const qvirDomainDiskDef *disk)
     qvirDomainBootOrder want;
     unsigned int pos = 0;
 
-    if (qemuBuildHasDeviceBootOrder(def))
+    if (qvirDomainDefHasDeviceBootOrder(def))
         return disk->info.bootIndex;
     want = qemuBuildDiskBootKind(disk);
     for (unsigned int i = 0; i < def->os.nBootDevs && i < QVIR_DOMAIN_BOOT_LAST; i++) {
@@ -239,7 +225,7 @@ qemuBuildNetBootIndex(const qvirDomainDef *def, guint netIdx)
 {
     const qvirDomainNetDef *net = g_ptr_array_index(def->nets, netIdx);
 
-    if (qemuBuildHasDeviceBootOrder(def))
+    if (qvirDomainDefHasDeviceBootOrder(def))
         return net->info.bootIndex;
     if (netIdx != 0)
         return 0;

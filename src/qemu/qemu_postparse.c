@@ -50,25 +50,11 @@ qemuPostParseMachine(qvirDomainDef *def, const qemuCaps *caps, GError **error)
     return TRUE;
 }
 
-static gboolean
-qemuPostParseHasDeviceBoot(const qvirDomainDef *def)
-{
-    for (guint i = 0; i < def->disks->len; i++) {
-        if (((qvirDomainDiskDef *)g_ptr_array_index(def->disks, i))->info.bootIndex)
-            return TRUE;
-    }
-    for (guint i = 0; def->nets && i < def->nets->len; i++) {
-        if (((qvirDomainNetDef *)g_ptr_array_index(def->nets, i))->info.bootIndex)
-            return TRUE;
-    }
-    return FALSE;
-}
-
 /* virDomainDefBootOrderPostParse: an HVM guest without any boot order boots its disk. */
 static void
 qemuPostParseBoot(qvirDomainDef *def)
 {
-    if (def->os.nBootDevs > 0 || qemuPostParseHasDeviceBoot(def))
+    if (def->os.nBootDevs > 0 || qvirDomainDefHasDeviceBootOrder(def))
         return;
     def->os.boot[0] = QVIR_DOMAIN_BOOT_DISK;
     def->os.nBootDevs = 1;
