@@ -166,7 +166,7 @@ testConfErrors(void)
          "internal error: vTPM usage specified, but name is missing"},
         {"<pool/>", QVIR_ERR_XML_ERROR,
          "XML error: expecting root element of 'secret', not 'pool'"},
-        {"<secret>", QVIR_ERR_XML_DETAIL, "XML error: (definition_of_secret):1: "},
+        {"<secret>", QVIR_ERR_XML_DETAIL, "(definition_of_secret):1: "},
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -422,7 +422,7 @@ testDriverCorrupt(void)
     g_string_truncate(testLog, 0);
     drv = qvirSecretDriverOpen(sdir, &error);
     testLogExpect("*" UUID1 ".xml' not loaded: *is corrupt or was written with another key\n"
-                  "*" UUID2 ".xml' not loaded: XML error: (definition_of_secret)*");
+                  "*" UUID2 ".xml' not loaded: (definition_of_secret)*");
     g_assert_no_error(error);
     g_assert_cmpint(qvirSecretNumOfSecrets(drv), ==, 0);
     qvirSecretDriverClose(drv);

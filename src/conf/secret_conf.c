@@ -139,10 +139,55 @@ secretParseRoot(xmlNodePtr root, qvirSecretDef *def, GError **error)
     return TRUE;
 }
 
+/*
+ * libvirt reports a malformed document as "(definition_of_secret):LINE: MESSAGE" followed
+ * by the offending line and a caret under the column (VIR_ERR_XML_DETAIL, no prefix). The
+ * line is only known while the parser runs, so it is caught by the SAX error callback, as
+ * libvirt catches it. An error at the very end has no line: libvirt prints "(null)" there.
+ */
+typedef struct {
+    char *message;
+} secretParseError;
+
+static void
+secretCatchXMLError(void *opaque, const char *msg G_GNUC_UNUSED, ...)
+{
+    xmlParserCtxtPtr ctxt = opaque;
+    secretParseError *perr = ctxt ? ctxt->_private : NULL;
+    const xmlChar *cur, *base;
+    g_autoptr(GString) context = NULL;
+    g_autoptr(GString) pointer = NULL;
+    gsize col;
+
+    if (!perr || perr->message || !ctxt->input || ctxt->lastError.level != XML_ERR_FATAL ||
+        !ctxt->lastError.message)
+        return;
+    cur = ctxt->input->cur;
+    base = ctxt->input->base;
+    while (cur > base && (*cur == '\n' || *cur == '\r'))
+        cur--;
+    while (cur > base && *cur != '\n' && *cur != '\r')
+        cur--;
+    if (*cur == '\n' || *cur == '\r')
+        cur++;
+    col = (gsize)(ctxt->input->cur - cur);
+    context = g_string_new(NULL);
+    while (*cur && *cur != '\n' && *cur != '\r')
+        g_string_append_c(context, (char)*cur++);
+    pointer = g_string_new(NULL);
+    for (gsize n = 0; n < col && n < context->len; n++)
+        g_string_append_c(pointer, context->str[n] == '\t' ? '\t' : '-');
+    g_string_append_c(pointer, '^');
+    perr->message = g_strdup_printf("(definition_of_secret):%d: %s%s\n%s", ctxt->lastError.line,
+                                    ctxt->lastError.message, context->len ? context->str : "(null)",
+                                    pointer->str);
+}
+
 qvirSecretDef *
 qvirSecretDefParseString(const char *xml, GError **error)
 {
     g_autoptr(qvirSecretDef) def = g_new0(qvirSecretDef, 1);
+    secretParseError perr = {NULL};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
     gsize len;
@@ -164,20 +209,28 @@ qvirSecretDefParseString(const char *xml, GError **error)
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot create XML parser");
         return NULL;
     }
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    ctxt->_private = &perr;
+    ctxt->sax->error = secretCatchXMLError;
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING);
     if (!doc || !ctxt->wellFormed) {
         const xmlError *err = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
 
-        g_strchomp(msg);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL,
-                    "XML error: (definition_of_secret):%d: %s", err ? err->line : 0, msg);
+        if (perr.message) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, perr.message);
+        } else {
+            g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
+
+            g_strchomp(msg);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, "(definition_of_secret):%d: %s",
+                        err ? err->line : 0, msg);
+        }
+        g_free(perr.message);
         if (doc)
             xmlFreeDoc(doc);
         xmlFreeParserCtxt(ctxt);
         return NULL;
     }
+    g_free(perr.message);
     xmlFreeParserCtxt(ctxt);
     /* A DTD could define entities that expand past any size limit: refused outright. */
     if (doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
@@ -189,6 +242,38 @@ qvirSecretDefParseString(const char *xml, GError **error)
     ok = secretParseRoot(xmlDocGetRootElement(doc), def, error);
     xmlFreeDoc(doc);
     return ok ? g_steal_pointer(&def) : NULL;
+}
+
+/* libvirt's virBufferEscapeString: the five XML specials as entities, other control
+ * characters (but tab, newline, carriage return) dropped. */
+static char *
+secretEscape(const char *str)
+{
+    GString *out = g_string_sized_new(strlen(str));
+
+    for (const char *p = str; *p; p++) {
+        switch (*p) {
+        case '<':
+            g_string_append(out, "&lt;");
+            break;
+        case '>':
+            g_string_append(out, "&gt;");
+            break;
+        case '&':
+            g_string_append(out, "&amp;");
+            break;
+        case '"':
+            g_string_append(out, "&quot;");
+            break;
+        case '\'':
+            g_string_append(out, "&apos;");
+            break;
+        default:
+            if ((guchar)*p >= 0x20 || *p == '\t' || *p == '\n' || *p == '\r')
+                g_string_append_c(out, *p);
+        }
+    }
+    return g_string_free(out, FALSE);
 }
 
 gboolean
@@ -221,7 +306,7 @@ qvirSecretDefFormat(const qvirSecretDef *def)
                            def->isEphemeral ? "yes" : "no", def->isPrivate ? "yes" : "no");
     g_string_append_printf(buf, "  <uuid>%s</uuid>\n", uuid);
     if (def->description) {
-        g_autofree char *desc = g_markup_escape_text(def->description, -1);
+        g_autofree char *desc = secretEscape(def->description);
 
         g_string_append_printf(buf, "  <description>%s</description>\n", desc);
     }
@@ -231,7 +316,7 @@ qvirSecretDefFormat(const qvirSecretDef *def)
         g_string_append_printf(buf, "  <usage type='%s'>\n",
                                qvirSecretUsageTypeToString(def->usageType));
         if (def->usageID) {
-            g_autofree char *id = g_markup_escape_text(def->usageID, -1);
+            g_autofree char *id = secretEscape(def->usageID);
 
             g_string_append_printf(buf, "    <%s>%s</%s>\n", elem, id, elem);
         }
