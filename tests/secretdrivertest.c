@@ -486,14 +486,36 @@ testDriverBadInput(void)
     value = qvirSecretGetValue(drv, uuid1, 0, &error);
     g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "old", 3);
 
-    /* an empty value is a value */
-    g_assert_true(qvirSecretSetValue(drv, uuid1, NULL, 0, 0, &error));
-    qvirSecretDriverClose(drv);
-    drv = qvirSecretDriverOpen(dir, &error);
+    /* NULL, as libvirt's wire decoder gives for an empty value, is refused */
+    g_assert_false(qvirSecretSetValue(drv, uuid1, NULL, 0, 0, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(error->message, ==, "value in virSecretSetValue must not be NULL");
+    g_clear_error(&error);
     g_clear_pointer(&value, g_bytes_unref);
     value = qvirSecretGetValue(drv, uuid1, 0, &error);
-    g_assert_no_error(error);
-    g_assert_cmpuint(g_bytes_get_size(value), ==, 0);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "old", 3);
+
+    /* VALIDATE: libvirt's schema decides before anything is parsed */
+    g_assert_null(
+        qvirSecretDefineXML(drv, "<secret><foo/></secret>", QVIR_SECRET_DEFINE_VALIDATE, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_INVALID_SCHEMA);
+    g_assert_cmpstr(error->message, ==,
+                    "XML document failed to validate against schema: Unable to validate doc "
+                    "against /usr/share/libvirt/schemas/secret.rng\n"
+                    "Element secret has extra content: foo\n");
+    g_clear_error(&error);
+    g_assert_null(qvirSecretDefineXML(drv, "<secret>", QVIR_SECRET_DEFINE_VALIDATE, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL);
+    g_clear_error(&error);
+    {
+        g_autoptr(qvirSecretRef) r = qvirSecretDefineXML(
+            drv, "<secret><uuid>" UUID2 "</uuid><usage type='tls'><name>t</name></usage></secret>",
+            QVIR_SECRET_DEFINE_VALIDATE, &error);
+
+        g_assert_no_error(error);
+        g_assert_nonnull(r);
+    }
+    g_assert_cmpint(qvirSecretNumOfSecrets(drv), ==, 2);
     qvirSecretDriverClose(drv);
     qvirTestTempDirRemove(dir);
 }

@@ -101,7 +101,9 @@ remoteDispatchSecretGetXMLDesc(qvirRemoteCtx *ctx, remote_secret_get_xml_desc_ar
 gboolean
 remoteDispatchSecretSetValue(qvirRemoteCtx *ctx, remote_secret_set_value_args *args, GError **error)
 {
-    return qvirSecretSetValue(SECRETS(ctx), args->secret.uuid, args->value.val, args->value.len,
+    /* libvirt's decoder leaves an empty opaque NULL, which its API then refuses */
+    return qvirSecretSetValue(SECRETS(ctx), args->secret.uuid,
+                              args->value.len ? args->value.val : NULL, args->value.len,
                               args->flags, error);
 }
 
