@@ -384,6 +384,45 @@ testPython(void)
                     "ok\n");
 }
 
+/* Secret events reach python3-libvirt's callbacks, in order. */
+static void
+testEvents(void)
+{
+    const char *script =
+        "import libvirt, sys, time\n"
+        "libvirt.virEventRegisterDefaultImpl()\n"
+        "c = libvirt.open(sys.argv[1])\n"
+        "got = []\n"
+        "def lc(conn, secret, event, detail, opaque):\n"
+        "    got.append(('lifecycle', secret.UUIDString(), event, detail))\n"
+        "def vc(conn, secret, opaque):\n"
+        "    got.append(('value', secret.UUIDString(), secret.usageID()))\n"
+        "a = c.secretEventRegisterAny(None, libvirt.VIR_SECRET_EVENT_ID_LIFECYCLE, lc, None)\n"
+        "b = c.secretEventRegisterAny(None, libvirt.VIR_SECRET_EVENT_ID_VALUE_CHANGED, vc, None)\n"
+        "s = c.secretDefineXML(\"<secret ephemeral='yes'><uuid>" VOL_UUID "</uuid>"
+        "<usage type='tls'><name>ev</name></usage></secret>\")\n"
+        "s.setValue(b'x')\n"
+        "s.undefine()\n"
+        "libvirt.virEventAddTimeout(100, lambda t, o: None, None)\n"
+        "deadline = time.time() + 20\n"
+        "while len(got) < 3 and time.time() < deadline:\n"
+        "    libvirt.virEventRunDefaultImpl()\n"
+        "c.secretEventDeregisterAny(a)\n"
+        "c.secretEventDeregisterAny(b)\n"
+        "for g in got:\n"
+        "    print(*g)\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("python3-libvirt: %s%s", out, err);
+    g_assert_cmpstr(out, ==,
+                    "lifecycle " VOL_UUID " 0 0\n"
+                    "value " VOL_UUID " ev\n"
+                    "lifecycle " VOL_UUID " 1 0\n");
+}
+
 static void
 testUndefine(void)
 {
@@ -594,6 +633,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh-secret/restart-and-at-rest", testRestartAndAtRest);
     g_test_add_func("/virsh-secret/corrupt-at-load", testCorruptAtLoad);
     g_test_add_func("/virsh-secret/python", testPython);
+    g_test_add_func("/virsh-secret/events", testEvents);
     g_test_add_func("/virsh-secret/undefine", testUndefine);
     g_test_add_func("/virsh-secret/libvirt-differential", testLibvirtDifferential);
     rc = g_test_run();
