@@ -520,6 +520,51 @@ testDriverBadInput(void)
     qvirTestTempDirRemove(dir);
 }
 
+/* Redefining between ephemeral and persistent moves the value between memory and disk. */
+static void
+testDriverEphemeralSwitch(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("secretdrivertest");
+    g_autofree char *files = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) value = NULL;
+    const char *eph = "<secret ephemeral='yes'><uuid>" UUID1 "</uuid><usage type='ceph'>"
+                      "<name>n</name></usage></secret>";
+    const char *pers = "<secret ephemeral='no'><uuid>" UUID1 "</uuid><usage type='ceph'>"
+                       "<name>n</name></usage></secret>";
+    qvirSecretDriver *drv = qvirSecretDriverOpen(dir, &error);
+    qvirSecretRef *ref;
+
+    ref = qvirSecretDefineXML(drv, eph, 0, &error);
+    qvirSecretRefFree(ref);
+    g_assert_true(qvirSecretSetValue(drv, uuid1, (const guint8 *)"v1", 2, 0, &error));
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, "secrets-encryption-key");
+    g_clear_pointer(&files, g_free);
+
+    ref = qvirSecretDefineXML(drv, pers, 0, &error);
+    g_assert_no_error(error);
+    qvirSecretRefFree(ref);
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, UUID1 ".value " UUID1 ".xml secrets-encryption-key");
+    g_clear_pointer(&files, g_free);
+    qvirSecretDriverClose(drv);
+    drv = qvirSecretDriverOpen(dir, &error);
+    value = qvirSecretGetValue(drv, uuid1, 0, &error);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "v1", 2);
+
+    ref = qvirSecretDefineXML(drv, eph, 0, &error);
+    g_assert_no_error(error);
+    qvirSecretRefFree(ref);
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, "secrets-encryption-key");
+    g_clear_pointer(&value, g_bytes_unref);
+    value = qvirSecretGetValue(drv, uuid1, 0, &error);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "v1", 2);
+    qvirSecretDriverClose(drv);
+    qvirTestTempDirRemove(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -535,5 +580,6 @@ main(int argc, char **argv)
     g_test_add_func("/secret/driver/lifecycle", testDriverLifecycle);
     g_test_add_func("/secret/driver/corrupt", testDriverCorrupt);
     g_test_add_func("/secret/driver/bad-input", testDriverBadInput);
+    g_test_add_func("/secret/driver/ephemeral-switch", testDriverEphemeralSwitch);
     return g_test_run();
 }
