@@ -31,7 +31,10 @@ testLogWriter(GLogLevelFlags level, const GLogField *fields, gsize nfields, gpoi
     for (gsize i = 0; i < nfields; i++) {
         if (strcmp(fields[i].key, "MESSAGE") == 0) {
             g_string_append_printf(testLog, "%s\n", (const char *)fields[i].value);
-            g_printerr("# log: %s\n", (const char *)fields[i].value);
+            g_autofree char *line = g_strdup(fields[i].value);
+
+            /* one TAP comment line, whatever the message holds */
+            g_printerr("# log: %s\n", g_strdelimit(line, "\n", ' '));
         }
     }
     if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
