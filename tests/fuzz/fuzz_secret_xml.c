@@ -48,9 +48,8 @@ fuzzRound(const char *xml, gboolean mustPass)
         return NULL;
     }
     FUZZ_CHECK(def->usageType < QVIR_SECRET_USAGE_LAST, "usage type %d", def->usageType);
-    FUZZ_CHECK((def->usageType == QVIR_SECRET_USAGE_NONE) == (def->usageID == NULL) ||
-                   def->usageType == QVIR_SECRET_USAGE_NONE,
-               "usage %d without an id", def->usageType);
+    FUZZ_CHECK(def->usageType == QVIR_SECRET_USAGE_NONE || def->usageID, "usage %d without an id",
+               def->usageType);
     return qvirSecretDefFormat(def);
 }
 
