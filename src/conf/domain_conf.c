@@ -406,6 +406,9 @@ qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl)
         }
         if (cur->idx > ctrl->idx)
             insertAt = i;
+        /* a USB master goes before the companions already there with its index */
+        else if (!ctrl->info.usbMaster && cur->info.usbMaster && cur->idx == ctrl->idx)
+            insertAt = i;
         else if (insertAt == -1)
             insertAt = i + 1;
     }

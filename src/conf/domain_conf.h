@@ -213,6 +213,10 @@ typedef struct {
         qvirDomainDeviceVirtioSerialAddress vioser;
     } addr;
     unsigned int bootIndex; /* <boot order=>; 0 = none */
+    /* <master startport=/>: a USB companion controller (ich9-uhci1..3) that serves ports
+     * from usbStartPort up of the master controller with the same index */
+    gboolean usbMaster;
+    unsigned int usbStartPort;
 } qvirDomainDeviceInfo;
 
 typedef struct _qvirDomainDiskDef qvirDomainDiskDef;

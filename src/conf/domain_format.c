@@ -155,7 +155,8 @@ qvirDomainDeviceAddressFormat(GString *buf, unsigned int indent, const qvirDomai
     qvirBufElement(buf, indent, "address", attrs, NULL);
 }
 
-/* libvirt's order: <boot>, <alias>, <address>. Aliases are runtime data: live XML only. */
+/* libvirt's order: <boot>, <alias>, <master>, <address>. Aliases are runtime data: live XML only.
+ */
 static void
 qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDeviceInfo *info,
                            unsigned int flags, gboolean allowBoot)
@@ -169,6 +170,10 @@ qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDe
         g_string_append(buf, "<alias name='");
         qvirBufEscape(buf, info->alias);
         g_string_append(buf, "'/>\n");
+    }
+    if (info->usbMaster) {
+        qvirBufIndent(buf, indent);
+        g_string_append_printf(buf, "<master startport='%u'/>\n", info->usbStartPort);
     }
     qvirDomainDeviceAddressFormat(buf, indent, info);
 }

@@ -1335,11 +1335,48 @@ qvirDomainControllerDriverParse(xmlNodePtr node, void *opaque, unsigned int flag
            qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error);
 }
 
+/* <master startport=/>: libvirt reads it on any controller; only USB companions use it. */
+static gboolean
+qvirDomainControllerMasterParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"startport", NULL};
+    qvirDomainControllerDef *ctrl = opaque;
+
+    if (ctrl->info.usbMaster)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "startport", 10, G_MAXINT, FALSE, &ctrl->info.usbStartPort, error))
+        return FALSE;
+    ctrl->info.usbMaster = TRUE;
+    return TRUE;
+}
+
 static const qvirChildHandler qvirDomainControllerChildren[] = {
-    {"model", qvirDomainControllerModelParse},     {"driver", qvirDomainControllerDriverParse},
-    {"target", qvirDomainControllerTargetParse},   {"alias", qvirDomainControllerAliasParse},
-    {"address", qvirDomainControllerAddressParse}, {NULL, NULL},
+    {"model", qvirDomainControllerModelParse},
+    {"driver", qvirDomainControllerDriverParse},
+    {"target", qvirDomainControllerTargetParse},
+    {"alias", qvirDomainControllerAliasParse},
+    {"master", qvirDomainControllerMasterParse},
+    {"address", qvirDomainControllerAddressParse},
+    {NULL, NULL},
 };
+
+/* An ICH9 UHCI written without <master> is the companion for its usual ports (libvirt's
+ * parser fills this in, so it shows in the defined XML). */
+static void
+qvirDomainControllerDefaultMaster(qvirDomainControllerDef *ctrl)
+{
+    static const char *const companions[] = {"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"};
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || ctrl->info.usbMaster || !ctrl->model)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(companions); i++) {
+        if (strcmp(ctrl->model, companions[i]) == 0) {
+            ctrl->info.usbMaster = TRUE;
+            ctrl->info.usbStartPort = 2 * i;
+        }
+    }
+}
 
 /* virtio-serial: how many ports and MSI-X vectors the device offers. */
 static gboolean
@@ -1404,6 +1441,7 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     }
     if (!qvirXMLParseChildren(node, qvirDomainControllerChildren, ctrl, flags, NULL, error))
         return FALSE;
+    qvirDomainControllerDefaultMaster(ctrl);
     /* Parsed in place at the end of the array; now move it to libvirt's position. */
     g_ptr_array_steal_index(def->controllers, def->controllers->len - 1);
     qvirDomainControllerInsert(def, ctrl);

@@ -509,7 +509,10 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
         for (guint j = i + 1; j < def->controllers->len; j++) {
             const qvirDomainControllerDef *b = g_ptr_array_index(def->controllers, j);
 
-            if (a->type == b->type && a->idx == b->idx) {
+            /* USB controllers share an index with their companions; two masters on one
+             * index are refused when USB ports are laid out */
+            if (a->type == b->type && a->idx == b->idx &&
+                a->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB) {
                 g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                             "Multiple '%s' controllers with index '%d'",
                             qvirDomainControllerTypeTypeToString(a->type), a->idx);
@@ -582,18 +585,29 @@ qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
-/* <controller type='usb' model='none'/> takes the USB bus away from everything else. */
+/* <controller type='usb' model='none'/> takes the USB bus away from everything else; USB
+ * companion controllers need their master. */
 static gboolean
 qvirDomainUSBValidate(const qvirDomainDef *def, GError **error)
 {
-    gboolean usbNone = FALSE;
+    gboolean usbNone = FALSE, usbOther = FALSE, usbMaster = FALSE;
 
     for (guint i = 0; i < def->controllers->len; i++) {
         const qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
 
-        if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && ctrl->model &&
-            strcmp(ctrl->model, "none") == 0)
+        if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            continue;
+        if (ctrl->model && strcmp(ctrl->model, "none") == 0)
             usbNone = TRUE;
+        else
+            usbOther = TRUE;
+        if (!ctrl->info.usbMaster)
+            usbMaster = TRUE;
+    }
+    /* companions alone: nothing would give them their master bus */
+    if (usbOther && !usbMaster) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, "No master USB controller specified");
+        return FALSE;
     }
     if (!usbNone)
         return TRUE;
