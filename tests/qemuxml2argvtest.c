@@ -121,6 +121,7 @@ static const qemuxml2argvCase cases[] = {
     /* virt-install's USB2 (ICH9 EHCI + UHCI companions) on pc and q35, three USB2 buses
      * written out of order, companions placed by a peer's address, piix4-uhci and ehci */
     {"usb-ich9-virt-install", "latest"},
+    {"usb-ich9-virt-install-noindex", "latest"},
     {"usb-ich9-q35", "latest"},
     {"usb-ich9-multi-bus", "latest"},
     {"usb-ich9-addr", "latest"},

@@ -615,6 +615,10 @@ void qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk);
  * index; a controller without an index (-1) goes after the others of its type. */
 void qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl);
 
+/* Whether CTRL is a part of an ICH9 USB2 controller: ich9-ehci1 or an ich9-uhci1..3
+ * companion (they share one index and one PCI slot). */
+gboolean qvirDomainControllerIsUSB2(const qvirDomainControllerDef *ctrl);
+
 void qvirUUIDFormat(const unsigned char *uuid, char *out /* QVIR_UUID_STRING_BUFLEN */);
 gboolean qvirUUIDParse(const char *str, unsigned char *uuid);
 void qvirUUIDGenerate(unsigned char *uuid);

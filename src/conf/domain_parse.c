@@ -3272,7 +3272,39 @@ qvirDomainNameCheck(const char *name, GError **error)
     return TRUE;
 }
 
-/* Controllers without index= get the lowest free index of their type, as libvirt does. */
+/*
+ * The index a USB2 part without index= shares with the USB controller just before it, when
+ * that one is a USB2 part too and its index has no part of this model yet (libvirt's test
+ * for "the XML lists the parts of one USB2 controller together"); -1 otherwise.
+ */
+static int
+qvirDomainControllerUSB2GroupIndex(const qvirDomainDef *def, guint pos)
+{
+    const qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, pos);
+    const qvirDomainControllerDef *prev = NULL;
+
+    if (!qvirDomainControllerIsUSB2(ctrl))
+        return -1;
+    for (guint i = pos; i > 0 && !prev; i--) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i - 1);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            prev = c;
+    }
+    if (!prev || !qvirDomainControllerIsUSB2(prev))
+        return -1;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->idx == prev->idx &&
+            g_strcmp0(c->model, ctrl->model) == 0)
+            return -1;
+    }
+    return prev->idx;
+}
+
+/* Controllers without index= get the lowest free index of their type, as libvirt does
+ * (the parts of a USB2 controller listed together share one). */
 static void
 qvirDomainControllersAssignIndex(qvirDomainDef *def)
 {
@@ -3282,6 +3314,8 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
         gboolean taken = TRUE;
 
         if (ctrl->idx >= 0)
+            continue;
+        if ((ctrl->idx = qvirDomainControllerUSB2GroupIndex(def, i)) >= 0)
             continue;
         while (taken) {
             taken = FALSE;
