@@ -118,6 +118,8 @@ static const qemuxml2argvCase cases[] = {
     {"disk-metadata-cache-raw", "latest"},
     {"disk-iothreads", "latest"},
     {"scsi-controller-models", "latest"},
+    /* virtio-scsi's <driver queues= cmd_per_lun= max_sectors= ioeventfd=> */
+    {"controller-virtio-scsi-driver", "latest"},
     /* virt-install's USB2 (ICH9 EHCI + UHCI companions) on pc and q35, three USB2 buses
      * written out of order, companions placed by a peer's address, piix4-uhci and ehci */
     {"usb-ich9-virt-install", "latest"},

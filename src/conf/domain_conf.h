@@ -294,6 +294,12 @@ typedef struct {
     int ports;             /* virtio-serial, usb (xhci): <controller ports=>; -1 = unset */
     int vectors;           /* virtio-serial: <controller vectors=>; -1 = unset */
     unsigned int iothread; /* virtio-scsi: <driver iothread=>; 0 = none */
+    /* virtio-scsi only (refused on others at validation): <driver queues= cmd_per_lun=
+     * max_sectors= ioeventfd=>; 0 / ABSENT = not written */
+    unsigned int queues;
+    unsigned int cmdPerLun;
+    unsigned int maxSectors;
+    qvirTristateSwitch ioeventfd;
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 

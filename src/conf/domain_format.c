@@ -542,6 +542,7 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
     g_autoptr(GString) children = g_string_new(NULL);
+    g_autoptr(GString) driver = g_string_new(NULL);
     unsigned int ci = indent + 2;
 
     qvirBufAttr(attrs, "type", qvirDomainControllerTypeTypeToString(ctrl->type));
@@ -552,10 +553,18 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
     if (ctrl->vectors >= 0)
         g_string_append_printf(attrs, " vectors='%d'", ctrl->vectors);
 
-    if (ctrl->iothread) {
-        qvirBufIndent(children, ci);
-        g_string_append_printf(children, "<driver iothread='%u'/>\n", ctrl->iothread);
-    }
+    /* libvirt's attribute order */
+    if (ctrl->queues)
+        g_string_append_printf(driver, " queues='%u'", ctrl->queues);
+    if (ctrl->cmdPerLun)
+        g_string_append_printf(driver, " cmd_per_lun='%u'", ctrl->cmdPerLun);
+    if (ctrl->maxSectors)
+        g_string_append_printf(driver, " max_sectors='%u'", ctrl->maxSectors);
+    if (ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(driver, "ioeventfd", qvirTristateSwitchTypeToString(ctrl->ioeventfd));
+    if (ctrl->iothread)
+        g_string_append_printf(driver, " iothread='%u'", ctrl->iothread);
+    qvirBufElementOptional(children, ci, "driver", driver, NULL);
     if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
         g_autoptr(GString) target = g_string_new(NULL);
 

@@ -1314,24 +1314,23 @@ qvirDomainControllerAddressParse(xmlNodePtr node, void *opaque, unsigned int fla
     return qvirDomainDeviceAddressParse(node, &ctrl->info, error);
 }
 
-/* virtio-scsi's <driver iothread=/>. */
+/* <driver>: libvirt reads it on every controller; the attributes only virtio-scsi takes are
+ * refused on the others when the definition is validated. */
 static gboolean
 qvirDomainControllerDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"iothread", NULL};
+    static const char *const attrs[] = {"queues",    "cmd_per_lun", "max_sectors",
+                                        "ioeventfd", "iothread",    NULL};
     qvirDomainControllerDef *ctrl = opaque;
 
-    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ||
-        g_strcmp0(ctrl->model, "virtio-scsi") != 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <driver> in <controller type='%s'>: only virtio-scsi "
-                    "takes an iothread",
-                    qvirDomainControllerTypeTypeToString(ctrl->type));
-        return FALSE;
-    }
-    if (ctrl->iothread)
+    if (ctrl->iothread || ctrl->queues || ctrl->cmdPerLun || ctrl->maxSectors ||
+        ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
         return qvirXMLDuplicate(node, error);
     return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropUInt(node, "queues", 10, G_MAXUINT, FALSE, &ctrl->queues, error) &&
+           qvirXMLPropUInt(node, "cmd_per_lun", 10, G_MAXUINT, FALSE, &ctrl->cmdPerLun, error) &&
+           qvirXMLPropUInt(node, "max_sectors", 10, G_MAXUINT, FALSE, &ctrl->maxSectors, error) &&
+           qvirXMLPropSwitch(node, "ioeventfd", &ctrl->ioeventfd, error) &&
            qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error);
 }
 

@@ -500,6 +500,33 @@ qvirDomainNetsValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* The <driver> attributes only virtio-scsi has, refused on others in libvirt's order. */
+static gboolean
+qvirDomainControllerDriverValidate(const qvirDomainControllerDef *c, GError **error)
+{
+    const char *what = NULL;
+
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && g_strcmp0(c->model, "virtio-scsi") == 0)
+        return TRUE;
+    /* libvirt refuses this one earlier, in its post-parse step, as an XML error */
+    if (c->iothread) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "'iothread' attribute only supported for virtio scsi controllers");
+        return FALSE;
+    }
+    if (c->queues)
+        what = "'queues' is only supported by virtio-scsi controller";
+    else if (c->cmdPerLun)
+        what = "'cmd_per_lun' is only supported by virtio-scsi controller";
+    else if (c->maxSectors)
+        what = "'max_sectors' is only supported by virtio-scsi controller";
+    else if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        what = "'ioeventfd' is only supported by virtio-scsi controller";
+    if (what)
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, what);
+    return what == NULL;
+}
+
 static gboolean
 qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
 {
@@ -519,6 +546,8 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
                 return FALSE;
             }
         }
+        if (!qvirDomainControllerDriverValidate(a, error))
+            return FALSE;
         if (a->iothread && a->iothread > def->iothreads) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "controller iothread '%u' not defined in iothreadid", a->iothread);

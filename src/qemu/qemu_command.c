@@ -656,6 +656,16 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
             } else {
                 json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
             }
+            /* virtio-scsi's tuning, in libvirt's order */
+            if (c->queues)
+                json_object_set_int_member(props, "num_queues", c->queues);
+            if (c->cmdPerLun)
+                json_object_set_int_member(props, "cmd_per_lun", c->cmdPerLun);
+            if (c->maxSectors)
+                json_object_set_int_member(props, "max_sectors", c->maxSectors);
+            if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+                json_object_set_boolean_member(props, "ioeventfd",
+                                               c->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
                 json_object_set_int_member(props, "max_ports", c->ports);
             if (c->vectors >= 0)
