@@ -850,23 +850,23 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
 {
     qemuPCIBus *root = qemuPCIBusGet(set, 0);
 
-    for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
-        if (root->aggregate[slot] && root->funcs[slot] != 0xff) {
-            for (guint fn = 0; fn < 8; fn++) {
-                if (!(root->funcs[slot] & (1u << fn))) {
-                    root->funcs[slot] |= 1u << fn;
-                    qemuPCIGiveInfo(set, info, 0, slot, fn);
-                    return TRUE;
-                }
-            }
-        }
-    }
+    /* one walk up the slots, as libvirt searches: the first that is empty or shares
+     * functions with other root ports and has one free */
     for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
         if (root->funcs[slot] == 0) {
             root->aggregate[slot] = TRUE;
             root->funcs[slot] = 1;
             qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
+        }
+        if (!root->aggregate[slot] || root->funcs[slot] == 0xff)
+            continue;
+        for (guint fn = 0; fn < 8; fn++) {
+            if (!(root->funcs[slot] & (1u << fn))) {
+                root->funcs[slot] |= 1u << fn;
+                qemuPCIGiveInfo(set, info, 0, slot, fn);
+                return TRUE;
+            }
         }
     }
     g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
