@@ -123,6 +123,8 @@ static const qemuxml2argvCase cases[] = {
     /* pcie-root-ports placed by libvirt's single walk up the slots: an empty slot before
      * a partly used one shared by root ports */
     {"pcie-root-port-slot-walk", "latest"},
+    /* <acpi index=> on PCI devices: "acpi-index" after the address */
+    {"devices-acpi-index", "latest"},
     /* virt-install's USB2 (ICH9 EHCI + UHCI companions) on pc and q35, three USB2 buses
      * written out of order, companions placed by a peer's address, piix4-uhci and ehci */
     {"usb-ich9-virt-install", "latest"},

@@ -213,6 +213,7 @@ typedef struct {
         qvirDomainDeviceVirtioSerialAddress vioser;
     } addr;
     unsigned int bootIndex; /* <boot order=>; 0 = none */
+    unsigned int acpiIndex; /* <acpi index=>: the guest's name for a PCI device; 0 = none */
     /* <master startport=/>: a USB companion controller (ich9-uhci1..3) that serves ports
      * from usbStartPort up of the master controller with the same index */
     gboolean usbMaster;

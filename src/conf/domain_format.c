@@ -155,7 +155,8 @@ qvirDomainDeviceAddressFormat(GString *buf, unsigned int indent, const qvirDomai
     qvirBufElement(buf, indent, "address", attrs, NULL);
 }
 
-/* libvirt's order: <boot>, <alias>, <master>, <address>. Aliases are runtime data: live XML only.
+/* libvirt's order: <boot>, <alias>, <master>, <acpi>, <address>. Aliases are runtime data: live XML
+ * only.
  */
 static void
 qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDeviceInfo *info,
@@ -174,6 +175,10 @@ qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDe
     if (info->usbMaster) {
         qvirBufIndent(buf, indent);
         g_string_append_printf(buf, "<master startport='%u'/>\n", info->usbStartPort);
+    }
+    if (info->acpiIndex) {
+        qvirBufIndent(buf, indent);
+        g_string_append_printf(buf, "<acpi index='%u'/>\n", info->acpiIndex);
     }
     qvirDomainDeviceAddressFormat(buf, indent, info);
 }

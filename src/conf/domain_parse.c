@@ -467,6 +467,27 @@ qvirDomainDeviceBootParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **
     return TRUE;
 }
 
+/* <acpi index=/>: nonzero; only PCI devices may have one (checked at validation). */
+static gboolean
+qvirDomainDeviceAcpiParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **error)
+{
+    static const char *const attrs[] = {"index", NULL};
+    unsigned int idx = 0;
+
+    if (info->acpiIndex)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "index", 10, G_MAXUINT, FALSE, &idx, error))
+        return FALSE;
+    if (xmlHasProp(node, (const xmlChar *)"index") && idx == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value for attribute 'index' in element 'acpi': Zero is not permitted");
+        return FALSE;
+    }
+    info->acpiIndex = idx;
+    return TRUE;
+}
+
 /* ---- disks ---------------------------------------------------------------------------- */
 
 static gboolean qvirMemoryUnitScale(const char *unit, unsigned long long *scale);
@@ -1056,16 +1077,33 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+static gboolean
+qvirDomainDiskAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDeviceAcpiParse(node, &disk->info, error);
+}
+
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},       {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse},   {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse},   {"shareable", qvirDomainDiskShareableParse},
-    {"transient", qvirDomainDiskTransientParse}, {"serial", qvirDomainDiskSerialParse},
-    {"geometry", qvirDomainDiskGeometryParse},   {"iotune", qvirDomainDiskIotuneParse},
-    {"blockio", qvirDomainDiskBlockIOParse},     {"wwn", qvirDomainDiskWWNParse},
-    {"vendor", qvirDomainDiskVendorParse},       {"product", qvirDomainDiskProductParse},
-    {"boot", qvirDomainDiskBootParse},           {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},     {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},
+    {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse},
+    {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},
+    {"shareable", qvirDomainDiskShareableParse},
+    {"transient", qvirDomainDiskTransientParse},
+    {"serial", qvirDomainDiskSerialParse},
+    {"geometry", qvirDomainDiskGeometryParse},
+    {"iotune", qvirDomainDiskIotuneParse},
+    {"blockio", qvirDomainDiskBlockIOParse},
+    {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},
+    {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},
+    {"alias", qvirDomainDiskAliasParse},
+    {"acpi", qvirDomainDiskAcpiParse},
+    {"address", qvirDomainDiskAddressParse},
+    {NULL, NULL},
 };
 
 /*
@@ -1350,14 +1388,18 @@ qvirDomainControllerMasterParse(xmlNodePtr node, void *opaque, unsigned int flag
     return TRUE;
 }
 
+static gboolean
+qvirDomainControllerAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainControllerDef *ctrl = opaque;
+    return qvirDomainDeviceAcpiParse(node, &ctrl->info, error);
+}
+
 static const qvirChildHandler qvirDomainControllerChildren[] = {
-    {"model", qvirDomainControllerModelParse},
-    {"driver", qvirDomainControllerDriverParse},
-    {"target", qvirDomainControllerTargetParse},
-    {"alias", qvirDomainControllerAliasParse},
-    {"master", qvirDomainControllerMasterParse},
-    {"address", qvirDomainControllerAddressParse},
-    {NULL, NULL},
+    {"model", qvirDomainControllerModelParse},     {"driver", qvirDomainControllerDriverParse},
+    {"target", qvirDomainControllerTargetParse},   {"alias", qvirDomainControllerAliasParse},
+    {"master", qvirDomainControllerMasterParse},   {"acpi", qvirDomainControllerAcpiParse},
+    {"address", qvirDomainControllerAddressParse}, {NULL, NULL},
 };
 
 /* An ICH9 UHCI written without <master> is the companion for its usual ports (libvirt's
@@ -1476,9 +1518,17 @@ qvirInfoOnlyBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError 
     return qvirDomainDeviceBootParse(node, io->info, error);
 }
 
-/* Devices whose only children are <alias> and <address>. */
+static gboolean
+qvirInfoOnlyAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirInfoOnly *io = opaque;
+    return qvirDomainDeviceAcpiParse(node, io->info, error);
+}
+
+/* Devices whose only children are <alias>, <acpi> and <address>. */
 static const qvirChildHandler qvirInfoOnlyChildren[] = {
     {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
     {"address", qvirInfoOnlyAddressParse},
     {NULL, NULL},
 };
@@ -1803,6 +1853,8 @@ qvirDomainRNGParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
             ok = qvirDomainRNGRateParse(cur, rng, error);
         else if (qvirXMLIsElement(cur, "alias"))
             ok = qvirDomainDeviceAliasParse(cur, &rng->info, flags, error);
+        else if (qvirXMLIsElement(cur, "acpi"))
+            ok = qvirDomainDeviceAcpiParse(cur, &rng->info, error);
         else if (qvirXMLIsElement(cur, "address"))
             ok = qvirDomainDeviceAddressParse(cur, &rng->info, error);
         else {
@@ -1910,6 +1962,7 @@ qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 static const qvirChildHandler qvirDomainVideoChildren[] = {
     {"model", qvirDomainVideoModelParse},
     {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
     {"address", qvirInfoOnlyAddressParse},
     {NULL, NULL},
 };
@@ -2099,10 +2152,15 @@ qvirDomainNetIPParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
 }
 
 static const qvirChildHandler qvirDomainNetChildren[] = {
-    {"mac", qvirDomainNetMacParse},        {"ip", qvirDomainNetIPParse},
-    {"model", qvirDomainNetModelParse},    {"driver", qvirDomainNetDriverParse},
-    {"boot", qvirInfoOnlyBootParse},       {"alias", qvirInfoOnlyAliasParse},
-    {"address", qvirInfoOnlyAddressParse}, {NULL, NULL},
+    {"mac", qvirDomainNetMacParse},
+    {"ip", qvirDomainNetIPParse},
+    {"model", qvirDomainNetModelParse},
+    {"driver", qvirDomainNetDriverParse},
+    {"boot", qvirInfoOnlyBootParse},
+    {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
 };
 
 static gboolean

@@ -581,6 +581,38 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* <acpi index=> names a PCI slot to the guest: PCI devices (or ones yet to be placed) only. */
+static gboolean
+qvirDomainAcpiIndexValidate(const qvirDomainDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) infos = g_ptr_array_new();
+
+#define ADD_INFOS(arr, type)                                                                       \
+    for (guint i = 0; (arr) && i < (arr)->len; i++)                                                \
+        g_ptr_array_add(infos, &((type *)g_ptr_array_index((arr), i))->info);
+    ADD_INFOS(def->disks, qvirDomainDiskDef)
+    ADD_INFOS(def->controllers, qvirDomainControllerDef)
+    ADD_INFOS(def->nets, qvirDomainNetDef)
+    ADD_INFOS(def->inputs, qvirDomainInputDef)
+    ADD_INFOS(def->videos, qvirDomainVideoDef)
+    ADD_INFOS(def->rngs, qvirDomainRNGDef)
+#undef ADD_INFOS
+    if (def->memballoon)
+        g_ptr_array_add(infos, &def->memballoon->info);
+
+    for (guint i = 0; i < infos->len; i++) {
+        const qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+
+        if (info->acpiIndex && info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE &&
+            info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "ACPI index is only supported for PCI devices");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Per-device <boot order> values are unique and exclude <os><boot dev>. */
 static gboolean
 qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
@@ -786,6 +818,6 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
             return FALSE;
     }
     return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&
-           qvirDomainBootOrderValidate(def, error) && qvirDomainGraphicsValidate(def, error) &&
-           qvirDomainNetsValidate(def, error);
+           qvirDomainAcpiIndexValidate(def, error) && qvirDomainBootOrderValidate(def, error) &&
+           qvirDomainGraphicsValidate(def, error) && qvirDomainNetsValidate(def, error);
 }

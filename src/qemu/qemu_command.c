@@ -169,6 +169,8 @@ qemuBuildPCIAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainD
         qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x.0x%x", a->slot, a->function));
     else
         qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", a->slot));
+    if (info->acpiIndex)
+        json_object_set_int_member(props, "acpi-index", info->acpiIndex);
 }
 
 static void
