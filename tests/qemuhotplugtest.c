@@ -154,6 +154,8 @@ testAttachVirtioQ35(void)
     testVMFree(&vm);
 }
 
+static JsonNode *testQomGet(TestVM *vm, const char *path, const char *prop);
+
 static void
 testAttachVirtioPc(void)
 {
@@ -167,12 +169,19 @@ testAttachVirtioPc(void)
     testVMInitImages(&vm);
     testVMStart(&vm, "pc", "writeback", NULL);
     top = testMakeSmallChain(&vm, "hot");
-    xml = testDiskXML(top, "vdd", "virtio", NULL, "  <serial>hot-serial</serial>\n");
+    xml = testDiskXML(top, "vdd", "virtio", NULL,
+                      "  <serial>hot-serial</serial>\n  <acpi index='77'/>\n");
     disk = testDiskParse(xml);
 
     g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, disk, &opts, &error));
     g_assert_no_error(error);
     g_assert_cmpstr(disk->info.alias, ==, "virtio-disk3");
+    /* the guest's name for the slot, as a cold start gives it */
+    {
+        g_autoptr(JsonNode) idx = testQomGet(&vm, "/machine/peripheral/virtio-disk3", "acpi-index");
+
+        g_assert_cmpint(json_node_get_int(idx), ==, 77);
+    }
     g_assert_cmpuint(disk->info.addr.pci.bus, ==, 0);
     g_assert_cmpuint(disk->info.addr.pci.slot, >, 2);
     testAssertDiskMatchesQemu(&vm, disk);

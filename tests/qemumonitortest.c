@@ -624,6 +624,53 @@ testGreetingTimeout(void)
     g_thread_join(thread); /* the failed open closed our end */
 }
 
+/* Greets at once, then answers qmp_capabilities only after the client's open timeout. */
+static gpointer
+testLateCapsServerThread(gpointer data)
+{
+    int fd = GPOINTER_TO_INT(data);
+    g_autofree char *capsId = NULL;
+    g_autofree char *execute = NULL;
+    g_autofree char *reply = NULL;
+
+    testWriteStr(fd, "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n");
+    capsId = testReadCommandId(fd, &execute);
+    g_assert_cmpstr(execute, ==, "qmp_capabilities");
+    g_usleep(600 * 1000);
+    reply = g_strdup_printf("{\"return\": {}, \"id\": \"%s\"}\r\n", capsId);
+    testWriteStr(fd, reply);
+    {
+        char buf[64];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+            ;
+    }
+    close(fd);
+    return NULL;
+}
+
+/*
+ * The open timeout covers QEMU's start up to its greeting; negotiation afterwards is not
+ * squeezed into what is left of it (a start slowed by load used to leave qmp_capabilities
+ * a few milliseconds, and the open failed on a QEMU that answered).
+ */
+static void
+testCapsAfterOpenTimeout(void)
+{
+    g_autoptr(GError) error = NULL;
+    qemuMonitor *mon;
+    GThread *thread;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    thread = g_thread_new("late-caps", testLateCapsServerThread, GINT_TO_POINTER(sv[1]));
+    mon = qemuMonitorOpenFds(sv[0], sv[0], 300, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(mon);
+    qemuMonitorClose(mon);
+    g_thread_join(thread);
+}
+
 static void
 testParseLine(void)
 {
@@ -734,6 +781,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemumonitor/parse-line", testParseLine);
     g_test_add_func("/qemumonitor/fake/garbage", testFakeServerGarbage);
     g_test_add_func("/qemumonitor/fake/greeting-timeout", testGreetingTimeout);
+    g_test_add_func("/qemumonitor/fake/caps-after-open-timeout", testCapsAfterOpenTimeout);
     g_test_add_func("/qemumonitor/open-unix-timeout", testOpenUnixTimeout);
     g_test_add_func("/qemumonitor/qemu/query", testQueryVersionStatus);
     g_test_add_func("/qemumonitor/qemu/errors", testCommandErrors);

@@ -118,6 +118,20 @@ static const qemuxml2argvCase cases[] = {
     {"disk-metadata-cache-raw", "latest"},
     {"disk-iothreads", "latest"},
     {"scsi-controller-models", "latest"},
+    /* virtio-scsi's <driver queues= cmd_per_lun= max_sectors= ioeventfd=> */
+    {"controller-virtio-scsi-driver", "latest"},
+    /* pcie-root-ports placed by libvirt's single walk up the slots: an empty slot before
+     * a partly used one shared by root ports */
+    {"pcie-root-port-slot-walk", "latest"},
+    /* <acpi index=> on PCI devices: "acpi-index" after the address */
+    {"devices-acpi-index", "latest"},
+    /* virt-install's USB2 (ICH9 EHCI + UHCI companions) on pc and q35, three USB2 buses
+     * written out of order, companions placed by a peer's address, piix4-uhci and ehci */
+    {"usb-ich9-virt-install", "latest"},
+    {"usb-ich9-virt-install-noindex", "latest"},
+    {"usb-ich9-q35", "latest"},
+    {"usb-ich9-multi-bus", "latest"},
+    {"usb-ich9-addr", "latest"},
     {"features-smm-tseg", "latest"},
     {"features-smm-off", "latest"},
     {"features-smm-tseg-pc", "latest"},

@@ -401,10 +401,11 @@ testFsPool(void)
     g_assert_false(isMounted(mnt));
 }
 
+/* virt-install's own defaults otherwise: on pc that is USB2 (ich9-ehci1 + ich9-uhci1..3
+ * companions) with a USB tablet */
 #define VIRT_INSTALL_COMMON                                                                        \
     "--memory", "256", "--osinfo", "detect=on,require=off", "--graphics", "none",                  \
-        "--noautoconsole", "--network", "none", "--virt-type", "qemu", "--controller",             \
-        "usb,model=none"
+        "--noautoconsole", "--network", "none", "--virt-type", "qemu"
 
 /* virt-install --import of a qcow2 chain with cache=none, started for real; then virt-xml
  * hot-plugs a disk with --update and edits the cache mode; virt-clone copies both disks. */
@@ -427,6 +428,11 @@ testVirtInstallImport(void)
     resultClear(&r);
     VIRSH_OK(&r, "dumpxml", "vi1");
     assertContains(r.out, "<driver name='qemu' type='qcow2' cache='none'/>");
+    /* virt-install's default USB2, running: EHCI with its three UHCI companions */
+    assertContains(r.out, "<controller type='usb' index='0' model='ich9-ehci1'>");
+    assertContains(r.out, "<controller type='usb' index='0' model='ich9-uhci3'>\n"
+                          "      <alias name='usb'/>\n"
+                          "      <master startport='4'/>");
     expect = g_strdup_printf("<backingStore type='file' index='2'>\n"
                              "        <format type='qcow2'/>\n"
                              "        <source file='%s/base.qcow2'/>",

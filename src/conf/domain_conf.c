@@ -388,6 +388,20 @@ qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk)
         g_ptr_array_insert(def->disks, insertAt, disk);
 }
 
+gboolean
+qvirDomainControllerIsUSB2(const qvirDomainControllerDef *ctrl)
+{
+    static const char *const parts[] = {"ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3"};
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || !ctrl->model)
+        return FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS(parts); i++) {
+        if (strcmp(ctrl->model, parts[i]) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 void
 qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl)
 {
@@ -405,6 +419,9 @@ qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl)
             break;
         }
         if (cur->idx > ctrl->idx)
+            insertAt = i;
+        /* a USB master goes before the companions already there with its index */
+        else if (!ctrl->info.usbMaster && cur->info.usbMaster && cur->idx == ctrl->idx)
             insertAt = i;
         else if (insertAt == -1)
             insertAt = i + 1;

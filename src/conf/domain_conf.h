@@ -213,6 +213,11 @@ typedef struct {
         qvirDomainDeviceVirtioSerialAddress vioser;
     } addr;
     unsigned int bootIndex; /* <boot order=>; 0 = none */
+    unsigned int acpiIndex; /* <acpi index=>: the guest's name for a PCI device; 0 = none */
+    /* <master startport=/>: a USB companion controller (ich9-uhci1..3) that serves ports
+     * from usbStartPort up of the master controller with the same index */
+    gboolean usbMaster;
+    unsigned int usbStartPort;
 } qvirDomainDeviceInfo;
 
 typedef struct _qvirDomainDiskDef qvirDomainDiskDef;
@@ -290,6 +295,12 @@ typedef struct {
     int ports;             /* virtio-serial, usb (xhci): <controller ports=>; -1 = unset */
     int vectors;           /* virtio-serial: <controller vectors=>; -1 = unset */
     unsigned int iothread; /* virtio-scsi: <driver iothread=>; 0 = none */
+    /* virtio-scsi only (refused on others at validation): <driver queues= cmd_per_lun=
+     * max_sectors= ioeventfd=>; 0 / ABSENT = not written */
+    unsigned int queues;
+    unsigned int cmdPerLun;
+    unsigned int maxSectors;
+    qvirTristateSwitch ioeventfd;
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 
@@ -610,6 +621,10 @@ void qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk);
 /* Add CTRL to DEF (which takes ownership) where libvirt puts it: grouped by type, ordered by
  * index; a controller without an index (-1) goes after the others of its type. */
 void qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl);
+
+/* Whether CTRL is a part of an ICH9 USB2 controller: ich9-ehci1 or an ich9-uhci1..3
+ * companion (they share one index and one PCI slot). */
+gboolean qvirDomainControllerIsUSB2(const qvirDomainControllerDef *ctrl);
 
 void qvirUUIDFormat(const unsigned char *uuid, char *out /* QVIR_UUID_STRING_BUFLEN */);
 gboolean qvirUUIDParse(const char *str, unsigned char *uuid);

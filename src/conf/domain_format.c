@@ -155,7 +155,9 @@ qvirDomainDeviceAddressFormat(GString *buf, unsigned int indent, const qvirDomai
     qvirBufElement(buf, indent, "address", attrs, NULL);
 }
 
-/* libvirt's order: <boot>, <alias>, <address>. Aliases are runtime data: live XML only. */
+/* libvirt's order: <boot>, <alias>, <master>, <acpi>, <address>. Aliases are runtime data: live XML
+ * only.
+ */
 static void
 qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDeviceInfo *info,
                            unsigned int flags, gboolean allowBoot)
@@ -169,6 +171,14 @@ qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDe
         g_string_append(buf, "<alias name='");
         qvirBufEscape(buf, info->alias);
         g_string_append(buf, "'/>\n");
+    }
+    if (info->usbMaster) {
+        qvirBufIndent(buf, indent);
+        g_string_append_printf(buf, "<master startport='%u'/>\n", info->usbStartPort);
+    }
+    if (info->acpiIndex) {
+        qvirBufIndent(buf, indent);
+        g_string_append_printf(buf, "<acpi index='%u'/>\n", info->acpiIndex);
     }
     qvirDomainDeviceAddressFormat(buf, indent, info);
 }
@@ -537,6 +547,7 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
     g_autoptr(GString) children = g_string_new(NULL);
+    g_autoptr(GString) driver = g_string_new(NULL);
     unsigned int ci = indent + 2;
 
     qvirBufAttr(attrs, "type", qvirDomainControllerTypeTypeToString(ctrl->type));
@@ -547,10 +558,18 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
     if (ctrl->vectors >= 0)
         g_string_append_printf(attrs, " vectors='%d'", ctrl->vectors);
 
-    if (ctrl->iothread) {
-        qvirBufIndent(children, ci);
-        g_string_append_printf(children, "<driver iothread='%u'/>\n", ctrl->iothread);
-    }
+    /* libvirt's attribute order */
+    if (ctrl->queues)
+        g_string_append_printf(driver, " queues='%u'", ctrl->queues);
+    if (ctrl->cmdPerLun)
+        g_string_append_printf(driver, " cmd_per_lun='%u'", ctrl->cmdPerLun);
+    if (ctrl->maxSectors)
+        g_string_append_printf(driver, " max_sectors='%u'", ctrl->maxSectors);
+    if (ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(driver, "ioeventfd", qvirTristateSwitchTypeToString(ctrl->ioeventfd));
+    if (ctrl->iothread)
+        g_string_append_printf(driver, " iothread='%u'", ctrl->iothread);
+    qvirBufElementOptional(children, ci, "driver", driver, NULL);
     if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
         g_autoptr(GString) target = g_string_new(NULL);
 

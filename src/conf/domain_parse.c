@@ -467,6 +467,27 @@ qvirDomainDeviceBootParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **
     return TRUE;
 }
 
+/* <acpi index=/>: nonzero; only PCI devices may have one (checked at validation). */
+static gboolean
+qvirDomainDeviceAcpiParse(xmlNodePtr node, qvirDomainDeviceInfo *info, GError **error)
+{
+    static const char *const attrs[] = {"index", NULL};
+    unsigned int idx = 0;
+
+    if (info->acpiIndex)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "index", 10, G_MAXUINT, FALSE, &idx, error))
+        return FALSE;
+    if (xmlHasProp(node, (const xmlChar *)"index") && idx == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Invalid value for attribute 'index' in element 'acpi': Zero is not permitted");
+        return FALSE;
+    }
+    info->acpiIndex = idx;
+    return TRUE;
+}
+
 /* ---- disks ---------------------------------------------------------------------------- */
 
 static gboolean qvirMemoryUnitScale(const char *unit, unsigned long long *scale);
@@ -1056,16 +1077,33 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+static gboolean
+qvirDomainDiskAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+    return qvirDomainDeviceAcpiParse(node, &disk->info, error);
+}
+
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},       {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse},   {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse},   {"shareable", qvirDomainDiskShareableParse},
-    {"transient", qvirDomainDiskTransientParse}, {"serial", qvirDomainDiskSerialParse},
-    {"geometry", qvirDomainDiskGeometryParse},   {"iotune", qvirDomainDiskIotuneParse},
-    {"blockio", qvirDomainDiskBlockIOParse},     {"wwn", qvirDomainDiskWWNParse},
-    {"vendor", qvirDomainDiskVendorParse},       {"product", qvirDomainDiskProductParse},
-    {"boot", qvirDomainDiskBootParse},           {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},     {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},
+    {"source", qvirDomainDiskSkipParse},
+    {"backingStore", qvirDomainDiskSkipParse},
+    {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},
+    {"shareable", qvirDomainDiskShareableParse},
+    {"transient", qvirDomainDiskTransientParse},
+    {"serial", qvirDomainDiskSerialParse},
+    {"geometry", qvirDomainDiskGeometryParse},
+    {"iotune", qvirDomainDiskIotuneParse},
+    {"blockio", qvirDomainDiskBlockIOParse},
+    {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},
+    {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},
+    {"alias", qvirDomainDiskAliasParse},
+    {"acpi", qvirDomainDiskAcpiParse},
+    {"address", qvirDomainDiskAddressParse},
+    {NULL, NULL},
 };
 
 /*
@@ -1314,32 +1352,72 @@ qvirDomainControllerAddressParse(xmlNodePtr node, void *opaque, unsigned int fla
     return qvirDomainDeviceAddressParse(node, &ctrl->info, error);
 }
 
-/* virtio-scsi's <driver iothread=/>. */
+/* <driver>: libvirt reads it on every controller; the attributes only virtio-scsi takes are
+ * refused on the others when the definition is validated. */
 static gboolean
 qvirDomainControllerDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"iothread", NULL};
+    static const char *const attrs[] = {"queues",    "cmd_per_lun", "max_sectors",
+                                        "ioeventfd", "iothread",    NULL};
     qvirDomainControllerDef *ctrl = opaque;
 
-    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ||
-        g_strcmp0(ctrl->model, "virtio-scsi") != 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported element <driver> in <controller type='%s'>: only virtio-scsi "
-                    "takes an iothread",
-                    qvirDomainControllerTypeTypeToString(ctrl->type));
-        return FALSE;
-    }
-    if (ctrl->iothread)
+    if (ctrl->iothread || ctrl->queues || ctrl->cmdPerLun || ctrl->maxSectors ||
+        ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
         return qvirXMLDuplicate(node, error);
     return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
+           qvirXMLPropUInt(node, "queues", 10, G_MAXUINT, FALSE, &ctrl->queues, error) &&
+           qvirXMLPropUInt(node, "cmd_per_lun", 10, G_MAXUINT, FALSE, &ctrl->cmdPerLun, error) &&
+           qvirXMLPropUInt(node, "max_sectors", 10, G_MAXUINT, FALSE, &ctrl->maxSectors, error) &&
+           qvirXMLPropSwitch(node, "ioeventfd", &ctrl->ioeventfd, error) &&
            qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error);
+}
+
+/* <master startport=/>: libvirt reads it on any controller; only USB companions use it. */
+static gboolean
+qvirDomainControllerMasterParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"startport", NULL};
+    qvirDomainControllerDef *ctrl = opaque;
+
+    if (ctrl->info.usbMaster)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropUInt(node, "startport", 10, G_MAXINT, FALSE, &ctrl->info.usbStartPort, error))
+        return FALSE;
+    ctrl->info.usbMaster = TRUE;
+    return TRUE;
+}
+
+static gboolean
+qvirDomainControllerAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainControllerDef *ctrl = opaque;
+    return qvirDomainDeviceAcpiParse(node, &ctrl->info, error);
 }
 
 static const qvirChildHandler qvirDomainControllerChildren[] = {
     {"model", qvirDomainControllerModelParse},     {"driver", qvirDomainControllerDriverParse},
     {"target", qvirDomainControllerTargetParse},   {"alias", qvirDomainControllerAliasParse},
+    {"master", qvirDomainControllerMasterParse},   {"acpi", qvirDomainControllerAcpiParse},
     {"address", qvirDomainControllerAddressParse}, {NULL, NULL},
 };
+
+/* An ICH9 UHCI written without <master> is the companion for its usual ports (libvirt's
+ * parser fills this in, so it shows in the defined XML). */
+static void
+qvirDomainControllerDefaultMaster(qvirDomainControllerDef *ctrl)
+{
+    static const char *const companions[] = {"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"};
+
+    if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || ctrl->info.usbMaster || !ctrl->model)
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(companions); i++) {
+        if (strcmp(ctrl->model, companions[i]) == 0) {
+            ctrl->info.usbMaster = TRUE;
+            ctrl->info.usbStartPort = 2 * i;
+        }
+    }
+}
 
 /* virtio-serial: how many ports and MSI-X vectors the device offers. */
 static gboolean
@@ -1404,6 +1482,7 @@ qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     }
     if (!qvirXMLParseChildren(node, qvirDomainControllerChildren, ctrl, flags, NULL, error))
         return FALSE;
+    qvirDomainControllerDefaultMaster(ctrl);
     /* Parsed in place at the end of the array; now move it to libvirt's position. */
     g_ptr_array_steal_index(def->controllers, def->controllers->len - 1);
     qvirDomainControllerInsert(def, ctrl);
@@ -1439,9 +1518,17 @@ qvirInfoOnlyBootParse(xmlNodePtr node, void *opaque, unsigned int flags, GError 
     return qvirDomainDeviceBootParse(node, io->info, error);
 }
 
-/* Devices whose only children are <alias> and <address>. */
+static gboolean
+qvirInfoOnlyAcpiParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirInfoOnly *io = opaque;
+    return qvirDomainDeviceAcpiParse(node, io->info, error);
+}
+
+/* Devices whose only children are <alias>, <acpi> and <address>. */
 static const qvirChildHandler qvirInfoOnlyChildren[] = {
     {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
     {"address", qvirInfoOnlyAddressParse},
     {NULL, NULL},
 };
@@ -1766,6 +1853,8 @@ qvirDomainRNGParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **e
             ok = qvirDomainRNGRateParse(cur, rng, error);
         else if (qvirXMLIsElement(cur, "alias"))
             ok = qvirDomainDeviceAliasParse(cur, &rng->info, flags, error);
+        else if (qvirXMLIsElement(cur, "acpi"))
+            ok = qvirDomainDeviceAcpiParse(cur, &rng->info, error);
         else if (qvirXMLIsElement(cur, "address"))
             ok = qvirDomainDeviceAddressParse(cur, &rng->info, error);
         else {
@@ -1873,6 +1962,7 @@ qvirDomainVideoModelParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
 static const qvirChildHandler qvirDomainVideoChildren[] = {
     {"model", qvirDomainVideoModelParse},
     {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
     {"address", qvirInfoOnlyAddressParse},
     {NULL, NULL},
 };
@@ -2062,10 +2152,15 @@ qvirDomainNetIPParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
 }
 
 static const qvirChildHandler qvirDomainNetChildren[] = {
-    {"mac", qvirDomainNetMacParse},        {"ip", qvirDomainNetIPParse},
-    {"model", qvirDomainNetModelParse},    {"driver", qvirDomainNetDriverParse},
-    {"boot", qvirInfoOnlyBootParse},       {"alias", qvirInfoOnlyAliasParse},
-    {"address", qvirInfoOnlyAddressParse}, {NULL, NULL},
+    {"mac", qvirDomainNetMacParse},
+    {"ip", qvirDomainNetIPParse},
+    {"model", qvirDomainNetModelParse},
+    {"driver", qvirDomainNetDriverParse},
+    {"boot", qvirInfoOnlyBootParse},
+    {"alias", qvirInfoOnlyAliasParse},
+    {"acpi", qvirInfoOnlyAcpiParse},
+    {"address", qvirInfoOnlyAddressParse},
+    {NULL, NULL},
 };
 
 static gboolean
@@ -3234,7 +3329,39 @@ qvirDomainNameCheck(const char *name, GError **error)
     return TRUE;
 }
 
-/* Controllers without index= get the lowest free index of their type, as libvirt does. */
+/*
+ * The index a USB2 part without index= shares with the USB controller just before it, when
+ * that one is a USB2 part too and its index has no part of this model yet (libvirt's test
+ * for "the XML lists the parts of one USB2 controller together"); -1 otherwise.
+ */
+static int
+qvirDomainControllerUSB2GroupIndex(const qvirDomainDef *def, guint pos)
+{
+    const qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, pos);
+    const qvirDomainControllerDef *prev = NULL;
+
+    if (!qvirDomainControllerIsUSB2(ctrl))
+        return -1;
+    for (guint i = pos; i > 0 && !prev; i--) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i - 1);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            prev = c;
+    }
+    if (!prev || !qvirDomainControllerIsUSB2(prev))
+        return -1;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->idx == prev->idx &&
+            g_strcmp0(c->model, ctrl->model) == 0)
+            return -1;
+    }
+    return prev->idx;
+}
+
+/* Controllers without index= get the lowest free index of their type, as libvirt does
+ * (the parts of a USB2 controller listed together share one). */
 static void
 qvirDomainControllersAssignIndex(qvirDomainDef *def)
 {
@@ -3244,6 +3371,8 @@ qvirDomainControllersAssignIndex(qvirDomainDef *def)
         gboolean taken = TRUE;
 
         if (ctrl->idx >= 0)
+            continue;
+        if ((ctrl->idx = qvirDomainControllerUSB2GroupIndex(def, i)) >= 0)
             continue;
         while (taken) {
             taken = FALSE;

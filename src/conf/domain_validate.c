@@ -500,6 +500,33 @@ qvirDomainNetsValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/* The <driver> attributes only virtio-scsi has, refused on others in libvirt's order. */
+static gboolean
+qvirDomainControllerDriverValidate(const qvirDomainControllerDef *c, GError **error)
+{
+    const char *what = NULL;
+
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && g_strcmp0(c->model, "virtio-scsi") == 0)
+        return TRUE;
+    /* libvirt refuses this one earlier, in its post-parse step, as an XML error */
+    if (c->iothread) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "'iothread' attribute only supported for virtio scsi controllers");
+        return FALSE;
+    }
+    if (c->queues)
+        what = "'queues' is only supported by virtio-scsi controller";
+    else if (c->cmdPerLun)
+        what = "'cmd_per_lun' is only supported by virtio-scsi controller";
+    else if (c->maxSectors)
+        what = "'max_sectors' is only supported by virtio-scsi controller";
+    else if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        what = "'ioeventfd' is only supported by virtio-scsi controller";
+    if (what)
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, what);
+    return what == NULL;
+}
+
 static gboolean
 qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
 {
@@ -509,13 +536,18 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
         for (guint j = i + 1; j < def->controllers->len; j++) {
             const qvirDomainControllerDef *b = g_ptr_array_index(def->controllers, j);
 
-            if (a->type == b->type && a->idx == b->idx) {
+            /* USB controllers share an index with their companions; two masters on one
+             * index are refused when USB ports are laid out */
+            if (a->type == b->type && a->idx == b->idx &&
+                a->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB) {
                 g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                             "Multiple '%s' controllers with index '%d'",
                             qvirDomainControllerTypeTypeToString(a->type), a->idx);
                 return FALSE;
             }
         }
+        if (!qvirDomainControllerDriverValidate(a, error))
+            return FALSE;
         if (a->iothread && a->iothread > def->iothreads) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "controller iothread '%u' not defined in iothreadid", a->iothread);
@@ -543,6 +575,38 @@ qvirDomainControllersValidate(const qvirDomainDef *def, GError **error)
                         "The PCI controller with index='%d' must not be model='%s': only "
                         "index 0 is a root bus",
                         a->idx, a->model);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* <acpi index=> names a PCI slot to the guest: PCI devices (or ones yet to be placed) only. */
+static gboolean
+qvirDomainAcpiIndexValidate(const qvirDomainDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) infos = g_ptr_array_new();
+
+#define ADD_INFOS(arr, type)                                                                       \
+    for (guint i = 0; (arr) && i < (arr)->len; i++)                                                \
+        g_ptr_array_add(infos, &((type *)g_ptr_array_index((arr), i))->info);
+    ADD_INFOS(def->disks, qvirDomainDiskDef)
+    ADD_INFOS(def->controllers, qvirDomainControllerDef)
+    ADD_INFOS(def->nets, qvirDomainNetDef)
+    ADD_INFOS(def->inputs, qvirDomainInputDef)
+    ADD_INFOS(def->videos, qvirDomainVideoDef)
+    ADD_INFOS(def->rngs, qvirDomainRNGDef)
+#undef ADD_INFOS
+    if (def->memballoon)
+        g_ptr_array_add(infos, &def->memballoon->info);
+
+    for (guint i = 0; i < infos->len; i++) {
+        const qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+
+        if (info->acpiIndex && info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE &&
+            info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "ACPI index is only supported for PCI devices");
             return FALSE;
         }
     }
@@ -582,18 +646,29 @@ qvirDomainBootOrderValidate(const qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
-/* <controller type='usb' model='none'/> takes the USB bus away from everything else. */
+/* <controller type='usb' model='none'/> takes the USB bus away from everything else; USB
+ * companion controllers need their master. */
 static gboolean
 qvirDomainUSBValidate(const qvirDomainDef *def, GError **error)
 {
-    gboolean usbNone = FALSE;
+    gboolean usbNone = FALSE, usbOther = FALSE, usbMaster = FALSE;
 
     for (guint i = 0; i < def->controllers->len; i++) {
         const qvirDomainControllerDef *ctrl = g_ptr_array_index(def->controllers, i);
 
-        if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && ctrl->model &&
-            strcmp(ctrl->model, "none") == 0)
+        if (ctrl->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB)
+            continue;
+        if (ctrl->model && strcmp(ctrl->model, "none") == 0)
             usbNone = TRUE;
+        else
+            usbOther = TRUE;
+        if (!ctrl->info.usbMaster)
+            usbMaster = TRUE;
+    }
+    /* companions alone: nothing would give them their master bus */
+    if (usbOther && !usbMaster) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, "No master USB controller specified");
+        return FALSE;
     }
     if (!usbNone)
         return TRUE;
@@ -743,6 +818,6 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
             return FALSE;
     }
     return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&
-           qvirDomainBootOrderValidate(def, error) && qvirDomainGraphicsValidate(def, error) &&
-           qvirDomainNetsValidate(def, error);
+           qvirDomainAcpiIndexValidate(def, error) && qvirDomainBootOrderValidate(def, error) &&
+           qvirDomainGraphicsValidate(def, error) && qvirDomainNetsValidate(def, error);
 }

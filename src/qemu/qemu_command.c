@@ -169,6 +169,8 @@ qemuBuildPCIAddressProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainD
         qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x.0x%x", a->slot, a->function));
     else
         qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", a->slot));
+    if (info->acpiIndex)
+        json_object_set_int_member(props, "acpi-index", info->acpiIndex);
 }
 
 static void
@@ -179,7 +181,13 @@ qemuBuildUSBAddressProps(qemuBuildCtx *ctx, const qvirDomainDeviceInfo *info, Js
             ? g_strdup(info->addr.usb.port)
             : g_strdup_printf("%u", ctx->usbPort++);
 
-    json_object_set_string_member(props, "bus", "usb.0");
+    unsigned int bus = info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB ? info->addr.usb.bus : 0;
+    const qvirDomainControllerDef *usb =
+        qemuBuildFindController(ctx, QVIR_DOMAIN_CONTROLLER_TYPE_USB, bus);
+
+    /* the root hub of the master controller with the bus's index */
+    qemuJSONSetStrFree(props, "bus",
+                       g_strdup_printf("%s.0", usb && usb->info.alias ? usb->info.alias : "usb"));
     json_object_set_string_member(props, "port", port);
 }
 
@@ -529,6 +537,14 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "ich9-usb-ehci1";
         if (g_strcmp0(c->model, "ehci") == 0)
             return "usb-ehci";
+        if (g_strcmp0(c->model, "ich9-uhci1") == 0)
+            return "ich9-usb-uhci1";
+        if (g_strcmp0(c->model, "ich9-uhci2") == 0)
+            return "ich9-usb-uhci2";
+        if (g_strcmp0(c->model, "ich9-uhci3") == 0)
+            return "ich9-usb-uhci3";
+        if (g_strcmp0(c->model, "piix4-uhci") == 0)
+            return "piix4-usb-uhci";
         return NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         if (qemuDomainSCSIModelIsLSI(c->model))
@@ -578,6 +594,23 @@ qemuBuildControllerIsBuiltin(qemuBuildCtx *ctx, const qvirDomainControllerDef *c
     return FALSE;
 }
 
+/* masterbus and firstport of a USB companion controller. */
+static gboolean
+qemuBuildUSBCompanionProps(qemuBuildCtx *ctx, const qvirDomainControllerDef *c, JsonObject *props,
+                           GError **error)
+{
+    const qvirDomainControllerDef *master =
+        qemuBuildFindController(ctx, QVIR_DOMAIN_CONTROLLER_TYPE_USB, c->idx);
+
+    if (!master || master->info.usbMaster || !master->info.alias) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "masterbus not found");
+        return FALSE;
+    }
+    qemuJSONSetStrFree(props, "masterbus", g_strdup_printf("%s.0", master->info.alias));
+    json_object_set_int_member(props, "firstport", c->info.usbStartPort);
+    return TRUE;
+}
+
 static gboolean
 qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
 {
@@ -616,7 +649,25 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
                 json_object_set_int_member(props, "port", c->port);
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->chassis >= 0)
                 json_object_set_int_member(props, "chassis", c->chassis);
-            json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
+            if (c->info.usbMaster && c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB) {
+                /* a companion has no bus of its own: it serves ports of its master's */
+                if (!qemuBuildUSBCompanionProps(ctx, c, props, error)) {
+                    json_object_unref(props);
+                    return FALSE;
+                }
+            } else {
+                json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
+            }
+            /* virtio-scsi's tuning, in libvirt's order */
+            if (c->queues)
+                json_object_set_int_member(props, "num_queues", c->queues);
+            if (c->cmdPerLun)
+                json_object_set_int_member(props, "cmd_per_lun", c->cmdPerLun);
+            if (c->maxSectors)
+                json_object_set_int_member(props, "max_sectors", c->maxSectors);
+            if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+                json_object_set_boolean_member(props, "ioeventfd",
+                                               c->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
             if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
                 json_object_set_int_member(props, "max_ports", c->ports);
             if (c->vectors >= 0)

@@ -514,96 +514,181 @@ qemuDomainUSBPortCount(const char *model)
     return 2; /* piix3-uhci and the other UHCI models */
 }
 
-/* Whether INFO holds USB port PORT of the root hub. */
-static gboolean
-qemuDomainUSBPortTaken(const qvirDomainDef *def, const char *port)
+/* Ports of the root hub of USB bus IDX: its master controller's (companions bring no bus of
+ * their own, they serve ports of their master's); 0 = no such bus. */
+static guint
+qemuDomainUSBBusPorts(const qvirDomainDef *def, unsigned int idx)
 {
-    for (guint i = 0; i < def->disks->len; i++) {
-        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
-        if (d->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
-            strcmp(d->info.addr.usb.port, port) == 0)
-            return TRUE;
-    }
-    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
-        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
-
-        if (in->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
-            strcmp(in->info.addr.usb.port, port) == 0)
-            return TRUE;
-    }
-    return FALSE;
-}
-
-static void
-qemuDomainAssignUSBPort(const qvirDomainDef *def, qvirDomainDeviceInfo *info)
-{
-    if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0])
-        return;
-    for (guint port = 1;; port++) {
-        char buf[16];
-
-        g_snprintf(buf, sizeof(buf), "%u", port);
-        if (qemuDomainUSBPortTaken(def, buf))
+        if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || c->idx != (int)idx || c->info.usbMaster)
             continue;
-        info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
-        info->addr.usb.bus = 0;
-        g_strlcpy(info->addr.usb.port, buf, sizeof(info->addr.usb.port));
-        return;
+        if (g_strcmp0(c->model, "none") == 0)
+            return 0;
+        return c->ports > 0 ? (guint)c->ports : qemuDomainUSBPortCount(c->model);
     }
+    return 0;
 }
 
-/*
- * Ports of the root hub in libvirt's order (disks, then inputs), after checking that they
- * suffice (qvirt adds no USB hubs).
- */
-static gboolean
-qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
+/* The USB devices qvirt knows, in libvirt's order (disks, then inputs). */
+static GPtrArray *
+qemuDomainUSBDeviceInfos(qvirDomainDef *def)
 {
-    qvirDomainControllerDef *usb =
-        qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
-    guint n = 0;
+    GPtrArray *infos = g_ptr_array_new();
 
-    for (guint i = 0; i < def->disks->len; i++) {
-        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
-
-        n += d->bus == QVIR_DOMAIN_DISK_BUS_USB;
-    }
-    for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
-        qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
-
-        n += g_strcmp0(in->bus, "usb") == 0;
-    }
-    if (n == 0)
-        return TRUE;
-    /* libvirt's parser refuses USB devices with USB disabled (qvirDomainDefValidate) */
-    if (usb && g_strcmp0(usb->model, "none") == 0)
-        return TRUE;
-    if (!usb) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "USB is disabled for this domain, but USB devices are present in the "
-                    "domain XML");
-        return FALSE;
-    }
-    if (n > (usb->ports > 0 ? (guint)usb->ports : qemuDomainUSBPortCount(usb->model))) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "%u USB devices do not fit the %u ports of USB controller '%s' (USB hubs "
-                    "are not supported)",
-                    n, usb->ports > 0 ? (guint)usb->ports : qemuDomainUSBPortCount(usb->model),
-                    usb->model);
-        return FALSE;
-    }
     for (guint i = 0; i < def->disks->len; i++) {
         qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
 
         if (d->bus == QVIR_DOMAIN_DISK_BUS_USB)
-            qemuDomainAssignUSBPort(def, &d->info);
+            g_ptr_array_add(infos, &d->info);
     }
     for (guint i = 0; def->inputs && i < def->inputs->len; i++) {
         qvirDomainInputDef *in = g_ptr_array_index(def->inputs, i);
 
         if (g_strcmp0(in->bus, "usb") == 0)
-            qemuDomainAssignUSBPort(def, &in->info);
+            g_ptr_array_add(infos, &in->info);
+    }
+    return infos;
+}
+
+static gboolean
+qemuDomainUSBInfoHasPort(const qvirDomainDeviceInfo *info)
+{
+    return info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB && info->addr.usb.port[0];
+}
+
+/* Whether one of INFOS holds port PORT of bus BUS. */
+static gboolean
+qemuDomainUSBPortTaken(GPtrArray *infos, unsigned int bus, const char *port)
+{
+    for (guint i = 0; i < infos->len; i++) {
+        const qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+
+        if (qemuDomainUSBInfoHasPort(info) && info->addr.usb.bus == bus &&
+            strcmp(info->addr.usb.port, port) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* The first free root-hub port: of bus BUSREQ when >= 0, else of the lowest bus with one. */
+static gboolean
+qemuDomainAssignUSBPort(GPtrArray *infos, qvirDomainDeviceInfo *info, guint nbuses,
+                        const guint *ports, int busReq, GError **error)
+{
+    for (guint bus = busReq >= 0 ? (guint)busReq : 0; bus < nbuses; bus++) {
+        for (guint port = 1; port <= ports[bus]; port++) {
+            char buf[16];
+
+            g_snprintf(buf, sizeof(buf), "%u", port);
+            if (qemuDomainUSBPortTaken(infos, bus, buf))
+                continue;
+            info->type = QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB;
+            info->addr.usb.bus = bus;
+            g_strlcpy(info->addr.usb.port, buf, sizeof(info->addr.usb.port));
+            return TRUE;
+        }
+        if (busReq >= 0)
+            break;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No free USB ports");
+    return FALSE;
+}
+
+/* libvirt's check when it lays out USB buses: one master controller per index. */
+static gboolean
+qemuDomainUSBCheckMasters(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *a = g_ptr_array_index(def->controllers, i);
+
+        if (a->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || a->info.usbMaster ||
+            g_strcmp0(a->model, "none") == 0)
+            continue;
+        for (guint j = i + 1; j < def->controllers->len; j++) {
+            qvirDomainControllerDef *b = g_ptr_array_index(def->controllers, j);
+
+            if (b->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && !b->info.usbMaster &&
+                b->idx == a->idx && g_strcmp0(b->model, "none") != 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "Duplicate USB controllers with index %d", a->idx);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+/*
+ * Ports of the root hubs in libvirt's order (disks, then inputs; each on the lowest bus
+ * with a free port), after checking that they suffice (qvirt adds no USB hubs).
+ */
+static gboolean
+qemuDomainAssignUSBAddresses(qvirDomainDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) infos = NULL;
+    g_autofree guint *ports = NULL;
+    qvirDomainControllerDef *usb0;
+    guint nbuses = 0, total = 0;
+
+    if (!qemuDomainUSBCheckMasters(def, error))
+        return FALSE;
+    infos = qemuDomainUSBDeviceInfos(def);
+    if (infos->len == 0)
+        return TRUE;
+    /* libvirt's parser refuses USB devices with USB disabled (qvirDomainDefValidate) */
+    usb0 = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_USB, 0);
+    if (usb0 && g_strcmp0(usb0->model, "none") == 0)
+        return TRUE;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->idx >= (int)nbuses)
+            nbuses = c->idx + 1;
+    }
+    ports = g_new0(guint, nbuses + 1);
+    for (guint bus = 0; bus < nbuses; bus++)
+        total += ports[bus] = qemuDomainUSBBusPorts(def, bus);
+    if (total == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "USB is disabled for this domain, but USB devices are present in the "
+                    "domain XML");
+        return FALSE;
+    }
+    if (infos->len > total) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "%u USB devices do not fit the %u ports of the USB controllers (USB hubs "
+                    "are not supported)",
+                    infos->len, total);
+        return FALSE;
+    }
+    for (guint i = 0; i < infos->len; i++) {
+        qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+
+        if (info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB &&
+            (info->addr.usb.bus >= nbuses || ports[info->addr.usb.bus] == 0)) {
+            /* libvirt words it by whether the address names a port */
+            if (qemuDomainUSBInfoHasPort(info))
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Missing USB bus %u",
+                            info->addr.usb.bus);
+            else
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "USB bus %u requested but no controller with that index is present",
+                            info->addr.usb.bus);
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < infos->len; i++) {
+        qvirDomainDeviceInfo *info = g_ptr_array_index(infos, i);
+
+        if (qemuDomainUSBInfoHasPort(info))
+            continue;
+        if (!qemuDomainAssignUSBPort(
+                infos, info, nbuses, ports,
+                info->type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_USB ? (int)info->addr.usb.bus : -1,
+                error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -765,23 +850,23 @@ qemuPCIAssignRootPortAddr(qemuPCIAddrSet *set, qvirDomainDeviceInfo *info, GErro
 {
     qemuPCIBus *root = qemuPCIBusGet(set, 0);
 
-    for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
-        if (root->aggregate[slot] && root->funcs[slot] != 0xff) {
-            for (guint fn = 0; fn < 8; fn++) {
-                if (!(root->funcs[slot] & (1u << fn))) {
-                    root->funcs[slot] |= 1u << fn;
-                    qemuPCIGiveInfo(set, info, 0, slot, fn);
-                    return TRUE;
-                }
-            }
-        }
-    }
+    /* one walk up the slots, as libvirt searches: the first that is empty or shares
+     * functions with other root ports and has one free */
     for (guint slot = 1; slot < QEMU_PCI_SLOTS; slot++) {
         if (root->funcs[slot] == 0) {
             root->aggregate[slot] = TRUE;
             root->funcs[slot] = 1;
             qemuPCIGiveInfo(set, info, 0, slot, 0);
             return TRUE;
+        }
+        if (!root->aggregate[slot] || root->funcs[slot] == 0xff)
+            continue;
+        for (guint fn = 0; fn < 8; fn++) {
+            if (!(root->funcs[slot] & (1u << fn))) {
+                root->funcs[slot] |= 1u << fn;
+                qemuPCIGiveInfo(set, info, 0, slot, fn);
+                return TRUE;
+            }
         }
     }
     g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
@@ -927,6 +1012,20 @@ qemuPCIReserveChipset(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
             qemuPCISetInfo(&sata->info, 0, 0x1f, 2);
             root->funcs[0x1f] |= 1u << 2;
         }
+        /* ICH9's own places for USB2, 00:1D then 00:1A, while free (libvirt's preference,
+         * not a requirement); the other parts of each follow UHCI1 into its slot */
+        for (guint i = 0; i < def->controllers->len; i++) {
+            qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+            guint slot = root->funcs[0x1d] == 0 ? 0x1d : root->funcs[0x1a] == 0 ? 0x1a : 0;
+
+            if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB ||
+                g_strcmp0(c->model, "ich9-uhci1") != 0 ||
+                c->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE || slot == 0)
+                continue;
+            qemuPCISetInfo(&c->info, 0, slot, 0);
+            c->info.addr.pci.multifunction = QVIR_TRISTATE_SWITCH_ON;
+            root->funcs[slot] |= 1u;
+        }
         root->funcs[0x1f] |= 1u << 0 | 1u << 3;
         videoSlot = 1;
     }
@@ -940,6 +1039,67 @@ qemuPCIReserveChipset(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
             return FALSE;
         }
     }
+    return TRUE;
+}
+
+/* The PCI function of a part of an ICH9 USB2 controller (the EHCI and its three UHCI
+ * companions share one slot, as on the real chipset); -1 for any other controller. */
+static int
+qemuPCIUSB2Function(const qvirDomainControllerDef *c)
+{
+    static const char *const parts[] = {"ich9-uhci1", "ich9-uhci2", "ich9-uhci3"};
+
+    if (c->type != QVIR_DOMAIN_CONTROLLER_TYPE_USB || !c->model)
+        return -1;
+    if (strcmp(c->model, "ich9-ehci1") == 0)
+        return 7;
+    for (guint i = 0; i < G_N_ELEMENTS(parts); i++) {
+        if (strcmp(c->model, parts[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/*
+ * libvirt's placement of a USB2 part without an address: into the slot of the first part
+ * with its index that has one, else into a free slot of its own; at the part's function,
+ * UHCI1 (function 0) marked multifunction.
+ */
+static gboolean
+qemuPCIAssignUSB2(qemuPCIAddrSet *set, qvirDomainDef *def, qvirDomainControllerDef *c,
+                  GError **error)
+{
+    int function = qemuPCIUSB2Function(c);
+    qvirTristateSwitch multi =
+        function == 0 ? QVIR_TRISTATE_SWITCH_ON : QVIR_TRISTATE_SWITCH_ABSENT;
+    const qvirDomainControllerDef *peer = NULL;
+
+    if (c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+        return TRUE;
+    for (guint i = 0; i < def->controllers->len && !peer; i++) {
+        const qvirDomainControllerDef *o = g_ptr_array_index(def->controllers, i);
+
+        if (qemuPCIUSB2Function(o) >= 0 && o->idx == c->idx &&
+            o->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
+            peer = o;
+    }
+    if (peer) {
+        qvirPCIDeviceAddress a = peer->info.addr.pci;
+
+        a.function = function;
+        if (!qemuPCIReserve(set, &a, "usb", error))
+            return FALSE;
+        qemuPCIGiveInfo(set, &c->info, a.bus, a.slot, function);
+    } else {
+        qemuPCIBus *bus;
+
+        if (!qemuPCIAssignDevice(set, &c->info, QEMU_PCI_DEV_PCI, "usb", error))
+            return FALSE;
+        bus = qemuPCIBusGet(set, c->info.addr.pci.bus);
+        bus->funcs[c->info.addr.pci.slot] = 1u << function;
+        c->info.addr.pci.function = function;
+    }
+    c->info.addr.pci.multifunction = multi;
     return TRUE;
 }
 
@@ -969,18 +1129,12 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
     for (guint i = 0; i < def->controllers->len; i++) {
         qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
 
-        gboolean had = c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI;
-
-        if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
-                                 qvirDomainControllerTypeTypeToString(c->type), error))
+        if (qemuPCIUSB2Function(c) >= 0) {
+            if (!qemuPCIAssignUSB2(set, def, c, error))
+                return FALSE;
+        } else if (!qemuPCIAssignDevice(set, &c->info, qemuPCIControllerKind(c, set->kind),
+                                        qvirDomainControllerTypeTypeToString(c->type), error)) {
             return FALSE;
-        /* an ICH9 EHCI sits at function 7, where its UHCI companions would join it */
-        if (!had && c->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI &&
-            g_strcmp0(c->model, "ich9-ehci1") == 0) {
-            qemuPCIBus *bus = qemuPCIBusGet(set, c->info.addr.pci.bus);
-
-            bus->funcs[c->info.addr.pci.slot] = 1u << 7;
-            c->info.addr.pci.function = 7;
         }
     }
     for (guint i = 0; i < def->disks->len; i++) {

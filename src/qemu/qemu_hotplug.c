@@ -420,6 +420,8 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
                 g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
         else
             qemuHotplugSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
+        if (info->acpiIndex)
+            json_object_set_int_member(props, "acpi-index", info->acpiIndex);
     } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
         /* as a cold start builds it: usb-storage on the controller's bus, at its port */
         json_object_set_string_member(props, "driver", "usb-storage");

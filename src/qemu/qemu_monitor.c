@@ -530,8 +530,15 @@ qemuMonitorOpenFds(int rfd, int wfd, unsigned int timeoutMs, const qemuMonitorCa
 
     if (!qemuMonitorWaitGreeting(mon, deadline, error))
         goto error;
-    if (!(reply = qemuMonitorCommand(mon, "qmp_capabilities", NULL,
-                                     qemuMonitorRemainingMs(deadline), error)))
+    /*
+     * TIMEOUTMS bounds the wait for QEMU to come up and greet. Once it has, negotiating is
+     * an ordinary command and gets an ordinary command's time: with only what a slow
+     * start left of the deadline (down to 1 ms), a QEMU that answers promptly could still
+     * miss it, and the failure would be blamed on qmp_capabilities.
+     */
+    if (!(reply = qemuMonitorCommand(
+              mon, "qmp_capabilities", NULL,
+              MAX(qemuMonitorRemainingMs(deadline), QEMU_MONITOR_DEFAULT_TIMEOUT_MS), error)))
         goto error;
     return mon;
 

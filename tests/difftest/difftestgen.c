@@ -408,9 +408,11 @@ genControllers(Gen *g)
 {
     static const char *const scsiModels[] = {"virtio-scsi", "lsilogic", "lsisas1068", "lsisas1078",
                                              "vmpvscsi"};
-    static const char *const usbModelsQ35[] = {"qemu-xhci", "nec-xhci", "ich9-ehci1", "none"};
-    static const char *const usbModelsPC[] = {"piix3-uhci", "qemu-xhci", "ehci", "pci-ohci",
-                                              "none"};
+    /* "usb2": virt-install's ICH9 EHCI with its three UHCI companions, written its way */
+    static const char *const usbModelsQ35[] = {"qemu-xhci", "nec-xhci", "ich9-ehci1", "none",
+                                               "usb2"};
+    static const char *const usbModelsPC[] = {"piix3-uhci", "qemu-xhci", "ehci",      "pci-ohci",
+                                              "none",       "usb2",      "piix4-uhci"};
     Rng *r = &g->rng;
     GString *x = g->xml;
 
@@ -426,7 +428,17 @@ genControllers(Gen *g)
         if (g->refusal == R_USB_NONE_INPUT)
             model = "none";
         g->noUsb = strcmp(model, "none") == 0;
-        g_string_append_printf(x, "    <controller type='usb' index='0' model='%s'/>\n", model);
+        if (strcmp(model, "usb2") == 0) {
+            g_string_append(x, "    <controller type='usb' model='ich9-ehci1'/>\n");
+            for (guint i = 0; i < 3; i++)
+                g_string_append_printf(x,
+                                       "    <controller type='usb' model='ich9-uhci%u'>\n"
+                                       "      <master startport='%u'/>\n"
+                                       "    </controller>\n",
+                                       i + 1, 2 * i);
+        } else {
+            g_string_append_printf(x, "    <controller type='usb' index='0' model='%s'/>\n", model);
+        }
     }
     if (g->haveSata && rngChance(r, 30))
         g_string_append(x, "    <controller type='sata' index='0'/>\n");
