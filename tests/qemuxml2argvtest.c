@@ -159,6 +159,12 @@ static const qemuxml2argvCase cases[] = {
     {"disk-net-chain", "latest"},
     {"disk-net-tftp", "latest"},
     {"disk-net-nbd", "legacy"},
+    /* what libvirt refuses only when it builds the command line */
+    {"disk-net-err-tls-rbd", "latest"},
+    {"disk-net-err-nbd-twohosts", "latest"},
+    {"disk-net-err-nbd-nohost", "latest"},
+    {"disk-net-err-nfs-port", "latest"},
+    {"disk-net-err-rdma-gluster", "latest"},
     /* bad input: clear errors, no crash */
     {"disk-bad-controller", "latest"},
     {"disk-bad-target", "latest"},

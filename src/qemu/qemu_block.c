@@ -234,6 +234,13 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
     g_autofree char *authAlias = src->auth ? qemuBlockSecretAlias(src, "auth") : NULL;
     const char *proto = qvirStorageNetProtocolTypeToString(src->protocol);
 
+    if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && src->protocol != QVIR_STORAGE_NET_PROTOCOL_NBD &&
+        src->protocol != QVIR_STORAGE_NET_PROTOCOL_VXHS) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "TLS transport is not supported for disk protocol '%s'", proto);
+        return FALSE;
+    }
+
     switch (src->protocol) {
     case QVIR_STORAGE_NET_PROTOCOL_GLUSTER: {
         JsonArray *servers = json_array_new();
@@ -432,7 +439,6 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
     g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                 "backing store '%s' is not in a form qvirt can hand QEMU",
                 src->path ? src->path : "");
-    (void)proto;
     return FALSE;
 }
 
