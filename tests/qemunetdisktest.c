@@ -14,6 +14,7 @@
 
 #include "blockopstestutils.h"
 #include "qemu/qemu_hotplug.h"
+#include "qemu/qemu_snapshot.h"
 #include "secret/secret_driver.h"
 
 #define TEST_SECRET_UUID "5a1c2f0e-6c55-4f43-9d0e-3b7f0c1d2e4a"
@@ -100,8 +101,8 @@ testGuestHas(TestVM *vm, const char *alias, unsigned int pattern, const char *of
     g_autofree char *dev = g_str_has_prefix(alias, "virtio-disk")
                                ? g_strdup_printf("/machine/peripheral/%s/virtio-backend", alias)
                                : g_strdup(alias);
-    g_autofree char *cmd = g_strdup_printf("qemu-io -d %s \"read -P 0x%02x %s 64k\"", dev,
-                                           pattern, off);
+    g_autofree char *cmd =
+        g_strdup_printf("qemu-io -d %s \"read -P 0x%02x %s 64k\"", dev, pattern, off);
     g_autoptr(JsonNode) ret = NULL;
     guint failures = testLogPatternFailures(vm);
     const char *out;
@@ -329,7 +330,8 @@ testStartMissingSecret(void)
     proc = qemuProcessStart(def, testCaps, &opts, &testVMCallbacks, &vm, &error);
     g_assert_null(proc);
     g_assert_error(error, QVIR_ERROR, QVIR_ERR_NO_SECRET);
-    g_assert_cmpstr(error->message, ==, "disk 'vdb': Secret not found: no secret with matching usage 'nope'");
+    g_assert_cmpstr(error->message, ==,
+                    "disk 'vdb': Secret not found: no secret with matching usage 'nope'");
     /* the master key of the failed start is gone with it */
     {
         g_autofree char *key = g_build_filename(vm.domainDir, "master-key.aes", NULL);
@@ -337,6 +339,84 @@ testStartMissingSecret(void)
         g_assert_false(g_file_test(key, G_FILE_TEST_EXISTS));
     }
     qvirSecretDriverClose(secrets);
+    testVMFree(&vm);
+}
+
+/*
+ * An external snapshot of a disk whose top is an NBD export: the local overlay records the
+ * export as libvirt would (a unix socket needs the json: form), QEMU reads the export's
+ * data through it and the guest's writes stay in the overlay.
+ */
+static void
+testSnapshotOverNBD(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qemuSnapshotDef) snap = NULL;
+    g_autofree char *raw = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *file = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *backing = NULL;
+    g_autofree char *expected = NULL;
+    qvirStorageSource *oldTop;
+    qvirDomainDiskDef *disk;
+    TestNBD nbd = {0};
+    TestVM vm;
+
+    testVMInitImages(&vm);
+    raw = testMakeRaw(vm.dir);
+    testNBDStart(&nbd, vm.dir, raw);
+    extra = g_strdup_printf("    <disk type='network' device='disk'>\n"
+                            "      <driver name='qemu' type='raw'/>\n"
+                            "      <source protocol='nbd' name='exp'>\n"
+                            "        <host transport='unix' socket='%s'/>\n"
+                            "      </source>\n"
+                            "      <target dev='vdb' bus='virtio'/>\n"
+                            "    </disk>\n",
+                            nbd.sock);
+    testVMStart(&vm, "q35", "none", extra);
+    disk = testVMDisk(&vm, "vdb");
+    oldTop = disk->src;
+    file = g_build_filename(vm.dir, "over-nbd.qcow2", NULL);
+    xml = g_strdup_printf("<domainsnapshot>\n"
+                          "  <name>s1</name>\n"
+                          "  <disks>\n"
+                          "    <disk name='vda' snapshot='no'/>\n"
+                          "    <disk name='vdb' snapshot='external'>\n"
+                          "      <source file='%s'/>\n"
+                          "    </disk>\n"
+                          "  </disks>\n"
+                          "</domainsnapshot>\n",
+                          file);
+    snap = qemuSnapshotDefParseString(xml, &error);
+    g_assert_no_error(error);
+    g_assert_true(qemuSnapshotDefAlignDisks(snap, vm.def, &error));
+    g_assert_no_error(error);
+    g_assert_true(
+        qemuSnapshotCreateDiskOnly(vm.jobs, vm.mon, testCaps, vm.def, snap, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(disk->src->backingStore == oldTop);
+    g_assert_cmpstr(disk->src->path, ==, file);
+    testAssertNodesAreCached(&vm);
+    g_assert_true(testGuestHas(&vm, disk->info.alias, 0xb2, "1M"));
+    testGuestWrite(&vm, disk->info.alias, 0xd4, "0", "64k");
+    g_assert_true(testGuestHas(&vm, disk->info.alias, 0xd4, "0"));
+
+    testVMStop(&vm);
+    backing = testImgBacking(file);
+    expected = g_strdup_printf("json:{\"file\":{\"driver\":\"nbd\",\"server\":{\"type\":"
+                               "\"unix\",\"path\":\"%s\"},\"export\":\"exp\"}}",
+                               nbd.sock);
+    g_assert_cmpstr(backing, ==, expected);
+    testNBDStop(&nbd);
+    /* the export kept its data: the write went to the overlay */
+    {
+        const char *argv[] = {"qemu-io", "-f", "raw", "-c", "read -P 0xb1 0 64k", raw, NULL};
+        g_autofree char *out = NULL;
+
+        g_assert_cmpint(qvirTestRun(argv, &out, NULL), ==, 0);
+        g_assert_null(strstr(out, "Pattern verification failed"));
+    }
     testVMFree(&vm);
 }
 
@@ -503,6 +583,7 @@ main(int argc, char **argv)
 
     g_test_add_func("/netdisk/start/nbd", testStartNBD);
     g_test_add_func("/netdisk/start/missing-secret", testStartMissingSecret);
+    g_test_add_func("/netdisk/snapshot/over-nbd", testSnapshotOverNBD);
     g_test_add_func("/netdisk/hotplug/nbd", testHotplugNBD);
     g_test_add_func("/netdisk/hotplug/secret-rollback", testHotplugSecretRollback);
 

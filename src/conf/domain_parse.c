@@ -782,6 +782,11 @@ qvirStorageNetCookiesParse(xmlNodePtr node, qvirStorageSource *src, GError **err
         }
         cookie.value = qvirXMLNodeContent(cur);
         g_array_append_val(cookies, cookie);
+        if (!*cookie.value) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing value for cookie '%s'",
+                        cookie.name);
+            goto fail;
+        }
         if (!qvirStorageNetCookieCheck(&cookie, error))
             goto fail;
         for (guint i = 0; i + 1 < cookies->len; i++) {

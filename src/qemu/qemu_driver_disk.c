@@ -1117,7 +1117,11 @@ qemuDriverCopyCreateTop(qemuMonitor *mon, const qemuCaps *caps, const qvirDomain
         json_object_set_string_member(fmt, "file", m->nodeStorage);
         json_object_set_int_member(fmt, "size", (gint64)m->capacity);
         if (qvirStorageSourceIsBacking(m->backingStore)) {
-            json_object_set_string_member(fmt, "backing-file", m->backingStore->path);
+            g_autofree char *backing = qemuBlockGetBackingStoreString(m->backingStore, error);
+
+            if (!backing)
+                return FALSE;
+            json_object_set_string_member(fmt, "backing-file", backing);
             json_object_set_string_member(
                 fmt, "backing-fmt", qvirStorageFileFormatTypeToString(m->backingStore->format));
         }
