@@ -899,6 +899,45 @@ qemuDriverStartDomainRestore(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef 
     return qemuDriverStartDomain(drv, obj, live, 0, restore, error);
 }
 
+/* A network disk's secret, from the secrets driver (UUID, or usage type and id). */
+static GBytes *
+qemuDriverLookupSecret(void *opaque, const char *uuid, const char *usageType, const char *usageID,
+                       GError **error)
+{
+    qvirDriver *drv = opaque;
+
+    if (!drv->secrets) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SECRET,
+                    uuid ? "no secret with matching uuid '%s'"
+                         : "no secret with matching usage '%s'",
+                    uuid ? uuid : usageID);
+        return NULL;
+    }
+    return qvirSecretLookupValue(drv->secrets, uuid, usageType, usageID, error);
+}
+
+void
+qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->lookup = qemuDriverLookupSecret;
+    ctx->opaque = drv;
+    ctx->nbdTLSx509certdir = drv->cfg->nbdTLSx509certdir;
+    ctx->nbdTLSx509secretUUID = drv->cfg->nbdTLSx509secretUUID;
+}
+
+void
+qemuDriverApplyNBDTLSDefault(qvirDriver *drv, qvirDomainDiskDef *disk)
+{
+    for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
+        if (s->type == QVIR_STORAGE_TYPE_NETWORK && s->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
+            s->haveTLS == QVIR_TRISTATE_BOOL_ABSENT) {
+            s->haveTLS = drv->cfg->nbdTLS ? QVIR_TRISTATE_BOOL_YES : QVIR_TRISTATE_BOOL_NO;
+            s->tlsFromConfig = TRUE;
+        }
+    }
+}
+
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
  * On failure nothing is left: no process, no status file, no chain. RESTORE: the state
@@ -914,6 +953,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     g_autofree char *journalPath = NULL;
     qvirStorageChainConfig chainCfg;
     qemuProcessStartOpts opts = {0};
+    qemuBlockSecretCtx secrets;
     qemuDriverProcCtx *ctx;
     const qemuCaps *caps;
     qemuProcess *proc;
@@ -930,6 +970,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
         if (!qvirStorageTranslateDiskSource(drv->storage, disk->src, error))
             return FALSE;
+        qemuDriverApplyNBDTLSDefault(drv, disk);
     }
 
     def->id = g_atomic_int_add(&drv->nextId, 1);
@@ -953,6 +994,8 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.security = drv->security;
     opts.privateDev = drv->cfg->mountNamespace;
     opts.labelJournal = journalPath = qemuDriverLabelJournalPath(drv, def->name);
+    qemuDriverSecretCtxInit(drv, &secrets);
+    opts.secrets = &secrets;
     if (restore) {
         opts.incoming = restore->incoming;
         opts.startPaused = TRUE;
@@ -1600,7 +1643,7 @@ gboolean
 qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error)
 {
     g_autofree char *path = qemuDriverDefPath(drv, def->name);
-    g_autofree char *xml = qvirDomainDefFormat(def, 0);
+    g_autofree char *xml = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_SECURE);
 
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
 }
@@ -2005,6 +2048,7 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     char *xml = NULL;
+    unsigned int secure = (flags & QEMU_XML_SECURE) ? QVIR_DOMAIN_DEF_FORMAT_SECURE : 0;
 
     if (!qemuDriverCheckFlags(
             flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
@@ -2015,13 +2059,14 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 
     qemuDomainObjLock(obj);
     if ((flags & QEMU_XML_INACTIVE) && obj->def)
-        xml = qvirDomainDefFormat(obj->def, 0);
+        xml = qvirDomainDefFormat(obj->def, secure);
     else if (obj->liveDef)
-        xml = qvirDomainDefFormat(obj->liveDef, (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
-                                                    ? 0
-                                                    : QVIR_DOMAIN_DEF_FORMAT_LIVE);
+        xml = qvirDomainDefFormat(obj->liveDef, ((flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
+                                                     ? 0
+                                                     : QVIR_DOMAIN_DEF_FORMAT_LIVE) |
+                                                    secure);
     else if (qemuDomainObjGetDef(obj))
-        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), 0);
+        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), secure);
     qemuDomainObjUnlock(obj);
 
     if (!xml)

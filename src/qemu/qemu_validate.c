@@ -58,18 +58,62 @@ qemuValidateDiskIO(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError *
     return TRUE;
 }
 
+/*
+ * A network layer QEMU can be given (checked at define, as libvirt does): no tftp, nfs
+ * with one tcp host and no port, through -blockdev only (qvirt builds no legacy URI for
+ * -drive), and a protocol qvirt understood (a probed backing string it could not parse
+ * has none). What libvirt checks only at start (the number of hosts, TLS) is refused
+ * when the node is built (qemu_block.c).
+ */
 static gboolean
-qemuValidateDiskChain(const qvirDomainDiskDef *disk, GError **error)
+qemuValidateDiskNetworkLayer(const qvirDomainDiskDef *disk, const qvirStorageSource *src,
+                             const qemuCaps *caps, GError **error)
 {
-    for (const qvirStorageSource *src = disk->src; src; src = src->backingStore) {
-        if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "network disk sources are not supported (disk '%s')", disk->dst);
+    /* libvirt's words for what QEMU cannot do at all */
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_TFTP) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "'tftp' protocol is not supported with this QEMU binary");
+        return FALSE;
+    }
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NFS) {
+        const char *msg = NULL;
+
+        if (src->nhosts != 1)
+            msg = "'nfs' protocol requires the usage of exactly one host";
+        else if (src->hosts[0].transport != QVIR_STORAGE_NET_HOST_TRANS_TCP)
+            msg = "'nfs' host must use TCP protocol";
+        else if (src->hosts[0].port != 0)
+            msg = "port cannot be specified in 'nfs' protocol host";
+        if (msg) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "%s", msg);
             return FALSE;
         }
+    }
+    if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "network disk '%s' needs a QEMU with -blockdev", disk->dst);
+        return FALSE;
+    }
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "backing store '%s' of disk '%s' names a network location qvirt cannot "
+                    "hand to QEMU",
+                    src->path ? src->path : "", disk->dst);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuValidateDiskChain(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError **error)
+{
+    for (const qvirStorageSource *src = disk->src; src; src = src->backingStore) {
         if (!qvirStorageSourceIsBacking(src))
             break;
-        if (!src->path || !*src->path) {
+        if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
+            if (!qemuValidateDiskNetworkLayer(disk, src, caps, error))
+                return FALSE;
+        } else if (!src->path || !*src->path) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "disk '%s' has a layer without a source path", disk->dst);
             return FALSE;
@@ -155,7 +199,11 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                     qemuCapsTypeToString(need));
         return FALSE;
     }
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
+    /* SCSI passthrough of a host block device is not done; an iSCSI LUN reaches the guest
+     * through QEMU's own initiator (libiscsi), which passes commands through itself */
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN &&
+        !(disk->src->type == QVIR_STORAGE_TYPE_NETWORK &&
+          disk->src->protocol == QVIR_STORAGE_NET_PROTOCOL_ISCSI)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk device 'lun' is not supported (disk '%s')", disk->dst);
         return FALSE;
@@ -289,7 +337,7 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
 
         if (!qemuValidateDiskTransient(def, disk, caps, error) ||
-            !qemuValidateDiskChain(disk, error) ||
+            !qemuValidateDiskChain(disk, caps, error) ||
             !qemuValidateDiskBus(def, disk, kind, caps, error) ||
             !qemuValidateDiskCache(disk, caps, error) || !qemuValidateDiskIO(disk, caps, error))
             return FALSE;
