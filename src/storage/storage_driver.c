@@ -558,6 +558,17 @@ qvirStorageListPoolNames(qvirStorageDriver *drv, gboolean active)
     return out;
 }
 
+int
+qvirStorageNumOfPools(qvirStorageDriver *drv, gboolean active)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
+    int n = 0;
+
+    for (guint i = 0; i < drv->pools->len; i++)
+        n += ((qvirStoragePoolObj *)g_ptr_array_index(drv->pools, i))->active == active;
+    return n;
+}
+
 qvirStoragePoolRef *
 qvirStoragePoolLookupByName(qvirStorageDriver *drv, const char *name, GError **error)
 {
@@ -991,6 +1002,15 @@ qvirStoragePoolListVolumes(qvirStorageDriver *drv, const guint8 *uuid, gboolean 
                                   : (gpointer)g_strdup(vol->name));
     }
     return out;
+}
+
+GPtrArray *
+qvirStoragePoolListAllVolumes(qvirStorageDriver *drv, const guint8 *uuid, guint flags,
+                              GError **error)
+{
+    if (!qvirStorageCheckFlags(flags, 0, "storagePoolListAllVolumes", error))
+        return NULL;
+    return qvirStoragePoolListVolumes(drv, uuid, TRUE, error);
 }
 
 /* ---- volume API ---- */
