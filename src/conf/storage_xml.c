@@ -5,9 +5,19 @@
 
 #include "util/virxml.h"
 
-xmlDocPtr
-qvirStorageXMLParse(const char *xml, const char *what, GError **error)
+gpointer
+qvirStorageXMLParse(const char *xml, const char *what, qvirStorageXMLRootParser parse, gpointer def,
+                    GDestroyNotify defFree, GError **error)
 {
-    return qvirXMLParseString(xml, what, QVIR_STORAGE_XML_MAX_SIZE, QVIR_XML_WORDING_DEFINITION,
-                              error);
+    xmlDocPtr doc = qvirXMLParseString(xml, what, QVIR_STORAGE_XML_MAX_SIZE,
+                                       QVIR_XML_WORDING_DEFINITION, error);
+    gboolean ok = doc && parse(xmlDocGetRootElement(doc), def, error);
+
+    if (doc)
+        xmlFreeDoc(doc);
+    if (!ok) {
+        defFree(def);
+        return NULL;
+    }
+    return def;
 }
