@@ -154,6 +154,8 @@ testCallForms(void)
                "struct test_lookup_args { name_t name; };\n"
                "struct test_lookup_ret { test_handle h; };\n"
                "struct test_count_ret { int num; };\n"
+               "struct test_uuids_args { int maxuuids; };\n"
+               "struct test_uuids_ret { name_t uuids<LIST_MAX>; };\n"
                "enum test_procedure {\n"
                "    /* @serve */ /* @call: vol = otherVolGet(vol, flags) */\n"
                "    TEST_PROC_VOL_GET = 1,\n"
@@ -166,7 +168,9 @@ testCallForms(void)
                "    /* @serve */ /* @call: h = driverLookup(name) */\n"
                "    TEST_PROC_LOOKUP = 5,\n"
                "    /* @serve */ /* @call: num = driverCount() noerror */\n"
-               "    TEST_PROC_COUNT = 6\n"
+               "    TEST_PROC_COUNT = 6,\n"
+               "    /* @serve */ /* @call: uuids = driverUUIDs() noerror */\n"
+               "    TEST_PROC_UUIDS = 7\n"
                "};\n",
                extra, &r);
     g_assert_cmpint(r.status, ==, 0);
@@ -196,6 +200,8 @@ testCallForms(void)
     genAssertContains(r.source, "    return qvirRemoteDomainReturn(&ret->h, "
                                 "driverLookup(ctx->drv, args->name, error));\n");
     genAssertContains(r.source, "    ret->num = driverCount(ctx->drv);\n    return TRUE;\n");
+    genAssertContains(r.source, "&ret->uuids.val, driverUUIDs(ctx->drv), args->maxuuids, 4, "
+                                "\"maxuuids\", error);\n");
 }
 
 static void

@@ -35,7 +35,7 @@ UPPER_CASE macro as written; "&TYPE" a zeroed TYPE the driver fills, whose membe
 go to the _ret fields of the same names or as trailing "ret.FIELD=MEMBER" words say) and
 the GError (none after a trailing word "noerror"). RETFIELD of the _ret receives the
 result: a handle from the driver's REFTYPE (or through --handle-return), a string, an int
-that fails below 0, an array of strings from a GPtrArray (cut to the client's maxnames),
+that fails below 0, an array of strings from a GPtrArray (cut to the client's max*),
 an array of handles from a GPtrArray of REFTYPEs (counted in _ret's "ret", sent when
 need_results asks). "= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds.
 A constant answer is
@@ -745,16 +745,19 @@ class Generator:
 
     def list_call(self, types, retField, r, expr, member):
         """RETFIELD, an array, from the driver's GPtrArray EXPR (NULL: its error): of
-        strings, cut to the client's maxnames when the arguments have one; of handles,
+        strings, cut to the client's max* argument (maxnames, maxuuids) when there is one; of handles,
         counted in the _ret's "ret" and sent only when the client's need_results asks."""
         elem = self.resolve(r.elem)
         afields = dict(self.p.structs[types["args"]]) if "args" in types else {}
         rfields = dict(self.p.structs[types["ret"]])
         if elem.kind == "string":
-            limit = "maxnames" if "maxnames" in afields else None
-            return "    return %s(&ret->%s.len, &ret->%s.val, %s, %s, %d, \"maxnames\", " \
+            # the client's limit: libvirt's maxnames, maxuuids...
+            limit = next((f for f, t in afields.items() if f.startswith("max") and
+                          self.resolve(t).kind == "base"), None)
+            return "    return %s(&ret->%s.len, &ret->%s.val, %s, %s, %d, \"%s\", " \
                 "error);\n" % (self.args.strings_return, retField, retField, expr,
-                                "args->maxnames" if limit else str(r.max), r.max)
+                                "args->" + limit if limit else str(r.max), r.max,
+                                limit or "maxnames")
         if elem.kind != "named" or elem.name not in self.handles or \
                 not self.handles[elem.name]["ref"]:
             raise DescError("%s: @call cannot fill the array '%s'" % (member, retField))
