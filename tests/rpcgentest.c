@@ -31,9 +31,10 @@ static const char genCommon[] = "const LIST_MAX = 4;\n"
                                 "typedef name_t *optname_t;\n"
                                 "struct test_handle { name_t name; opaque uuid[16]; };\n";
 
-/* Compile TEXT (after genCommon) with the procedure options qvirtd's build uses. */
+/* Compile TEXT (after genCommon) with the procedure options qvirtd's build uses, and the
+ * NULL-terminated EXTRA options. */
 static void
-genRun(const char *text, GenResult *r)
+genRunWith(const char *text, const char *const *extra, GenResult *r)
 {
     g_autofree char *dir = qvirTestTempDirNew("qvirt-rpcgen");
     g_autofree char *desc = g_build_filename(dir, "test.x", NULL);
@@ -41,32 +42,32 @@ genRun(const char *text, GenResult *r)
     g_autofree char *src = g_build_filename(dir, "test.c", NULL);
     g_autofree char *script = qvirTestSrcPath("../src/rpc/gen_protocol.py");
     g_autofree char *full = g_strconcat(genCommon, text, NULL);
-    const char *argv[] = {"python3",
-                          script,
-                          "--procedures",
-                          "test_procedure",
-                          "--prefix",
-                          "test",
-                          "--proc-prefix",
-                          "TEST_PROC_",
-                          "--handler-prefix",
-                          "testDispatch",
-                          "--ctx",
-                          "testCtx",
-                          "--handle",
-                          "test_handle:uuid",
-                          "--include",
-                          "test_priv.h",
-                          desc,
-                          hdr,
-                          src,
-                          NULL};
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    const char *fixed[] = {
+        "python3",    script,          "--procedures", "test_procedure",   "--prefix",
+        "test",       "--proc-prefix", "TEST_PROC_",   "--handler-prefix", "testDispatch",
+        "--ctx",      "testCtx",       "--handle",     "test_handle:uuid", "--include",
+        "test_priv.h"};
 
+    for (guint i = 0; i < G_N_ELEMENTS(fixed); i++)
+        g_ptr_array_add(argv, (gpointer)fixed[i]);
+    for (; extra && *extra; extra++)
+        g_ptr_array_add(argv, (gpointer)*extra);
+    g_ptr_array_add(argv, desc);
+    g_ptr_array_add(argv, hdr);
+    g_ptr_array_add(argv, src);
+    g_ptr_array_add(argv, NULL);
     g_assert_true(g_file_set_contents(desc, full, -1, NULL));
-    r->status = qvirTestRun(argv, NULL, &r->err);
+    r->status = qvirTestRun((const char *const *)argv->pdata, NULL, &r->err);
     g_file_get_contents(hdr, &r->header, NULL, NULL);
     g_file_get_contents(src, &r->source, NULL, NULL);
     qvirTestTempDirRemove(dir);
+}
+
+static void
+genRun(const char *text, GenResult *r)
+{
+    genRunWith(text, NULL, r);
 }
 
 static void
@@ -131,6 +132,78 @@ testGood(void)
     genAssertContains(r.header, "    TEST_PROC_LAST = 6,");
 }
 
+/* @call with another driver, handles of two keys returned through their ref type, lists
+ * of handles and of names, a struct the driver fills, a function without GError; and the
+ * old handle form (a key alone: returned by --handle-return) still as before. */
+static void
+testCallForms(void)
+{
+    static const char *const extra[] = {"--driver", "other=otherDriver(ctx->drv)", "--handle",
+                                        "test_vol:pool,name:testVolRef:testVolTake", NULL};
+    g_auto(GenResult) r = {0};
+
+    genRunWith("struct test_vol { name_t pool; name_t name; };\n"
+               "struct test_vol_get_args { test_vol vol; unsigned int flags; };\n"
+               "struct test_vol_get_ret { test_vol vol; };\n"
+               "struct test_list_vols_args { int need_results; unsigned int flags; };\n"
+               "struct test_list_vols_ret { test_vol vols<LIST_MAX>; unsigned int ret; };\n"
+               "struct test_names_args { int maxnames; };\n"
+               "struct test_names_ret { name_t names<LIST_MAX>; };\n"
+               "struct test_info_args { test_handle h; };\n"
+               "struct test_info_ret { unsigned char state; unsigned hyper size; };\n"
+               "struct test_lookup_args { name_t name; };\n"
+               "struct test_lookup_ret { test_handle h; };\n"
+               "struct test_count_ret { int num; };\n"
+               "struct test_uuids_args { int maxuuids; };\n"
+               "struct test_uuids_ret { name_t uuids<LIST_MAX>; };\n"
+               "enum test_procedure {\n"
+               "    /* @serve */ /* @call: vol = otherVolGet(vol, flags) */\n"
+               "    TEST_PROC_VOL_GET = 1,\n"
+               "    /* @serve */ /* @call: vols = otherListVols(flags) noerror */\n"
+               "    TEST_PROC_LIST_VOLS = 2,\n"
+               "    /* @serve */ /* @call: names = driverNames(TRUE) noerror */\n"
+               "    TEST_PROC_NAMES = 3,\n"
+               "    /* @serve */ /* @call: driverInfo(h, &testInfo) ret.size=sizeBytes */\n"
+               "    TEST_PROC_INFO = 4,\n"
+               "    /* @serve */ /* @call: h = driverLookup(name) */\n"
+               "    TEST_PROC_LOOKUP = 5,\n"
+               "    /* @serve */ /* @call: num = driverCount() noerror */\n"
+               "    TEST_PROC_COUNT = 6,\n"
+               "    /* @serve */ /* @call: uuids = driverUUIDs() noerror */\n"
+               "    TEST_PROC_UUIDS = 7\n"
+               "};\n",
+               extra, &r);
+    g_assert_cmpint(r.status, ==, 0);
+    genAssertContains(r.source,
+                      "    g_autoptr(testVolRef) ref = otherVolGet(otherDriver(ctx->drv), "
+                      "args->vol.pool, args->vol.name, args->flags, error);\n\n"
+                      "    if (!ref)\n        return FALSE;\n"
+                      "    testVolTake(&ret->vol, ref);\n    return TRUE;\n");
+    genAssertContains(r.source,
+                      "    g_autoptr(GPtrArray) list = otherListVols(otherDriver(ctx->drv), "
+                      "args->flags);\n\n    if (!list)\n        return FALSE;\n"
+                      "    ret->ret = list->len;\n"
+                      "    if (!args->need_results)\n        return TRUE;\n"
+                      "    ret->vols.val = g_new0(test_vol, list->len + 1);\n"
+                      "    ret->vols.len = list->len;\n"
+                      "    for (guint i = 0; i < list->len; i++)\n"
+                      "        testVolTake(&ret->vols.val[i], g_ptr_array_index(list, i));\n");
+    genAssertContains(r.source,
+                      "    return qvirRemoteStringsTake(&ret->names.len, &ret->names.val, "
+                      "driverNames(ctx->drv, TRUE), args->maxnames, 4, \"maxnames\", "
+                      "error);\n");
+    genAssertContains(r.source, "    testInfo out = {0};\n\n"
+                                "    if (!driverInfo(ctx->drv, args->h.uuid, &out, error))\n"
+                                "        return FALSE;\n"
+                                "    ret->state = (guint8)out.state;\n"
+                                "    ret->size = (guint64)out.sizeBytes;\n    return TRUE;\n");
+    genAssertContains(r.source, "    return qvirRemoteDomainReturn(&ret->h, "
+                                "driverLookup(ctx->drv, args->name, error));\n");
+    genAssertContains(r.source, "    ret->num = driverCount(ctx->drv);\n    return TRUE;\n");
+    genAssertContains(r.source, "&ret->uuids.val, driverUUIDs(ctx->drv), args->maxuuids, 4, "
+                                "\"maxuuids\", error);\n");
+}
+
 static void
 testRefused(void)
 {
@@ -179,6 +252,17 @@ testRefused(void)
          "does not suit 'n'"},
         {"enum test_procedure { /* @call: drv() */ TEST_PROC_A = 1 };\n",
          "@call goes with a @serve"},
+        {"struct test_a_args { test_handle h; };\nenum test_procedure {\n"
+         " /* @serve */ /* @call: = drv(h) sometimes */ TEST_PROC_A = 1 };\n",
+         "unknown @call word 'sometimes'"},
+        {"struct test_a_args { test_handle h; };\nstruct test_a_ret { int n; };\n"
+         "enum test_procedure {\n"
+         " /* @serve */ /* @call: n = drv(h) ret.n=m */ TEST_PROC_A = 1 };\n",
+         "'ret.' words go with a '&TYPE' parameter"},
+        {"struct test_a_args { test_handle h; };\nstruct test_a_ret { name_t s; };\n"
+         "enum test_procedure {\n"
+         " /* @serve */ /* @call: drv(h, &info) */ TEST_PROC_A = 1 };\n",
+         "'&info' fills scalars only"},
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -199,6 +283,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/rpc/gen/good", testGood);
+    g_test_add_func("/rpc/gen/call-forms", testCallForms);
     g_test_add_func("/rpc/gen/refused", testRefused);
     return g_test_run();
 }

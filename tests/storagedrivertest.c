@@ -118,6 +118,8 @@ testPoolXML(void)
         {"<pool type='fs'><name>a</name><source><format type='zfs'/></source></pool>",
          QVIR_ERR_INTERNAL_ERROR, "internal error: unknown pool format type zfs"},
         {"<pool", QVIR_ERR_XML_DETAIL, NULL},
+        {"<!DOCTYPE pool [<!ENTITY a 'b'>]><pool type='dir'><name>&a;</name></pool>",
+         QVIR_ERR_XML_ERROR, "XML error: invalid pool document"},
     };
     g_autoptr(qvirStoragePoolDef) def = NULL;
     g_autofree char *formatted = NULL;

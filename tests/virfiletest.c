@@ -1,4 +1,5 @@
 /* Atomic state-file writes, directory creation and relative backing-name resolution. */
+#include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -105,6 +106,31 @@ testResolveRelative(void)
     g_assert_cmpstr(c, ==, "/img/dir/../up/base.qcow2");
 }
 
+/* A forked child's last words: the step, the path when there is one, errno in decimal. */
+static void
+testChildFail(void)
+{
+    if (g_test_subprocess()) {
+        errno = ENOENT;
+        qvirFileChildFail("qvirt: cannot test: ", "open", "/no/such");
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("qvirt: cannot test: open '/no/such' failed, errno 2\n");
+}
+
+static void
+testChildFailNoPath(void)
+{
+    if (g_test_subprocess()) {
+        errno = EACCES;
+        qvirFileChildFail("qvirt: cannot test: ", "setgroups", NULL);
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("qvirt: cannot test: setgroups failed, errno 13\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -114,5 +140,7 @@ main(int argc, char **argv)
     g_test_add_func("/file/make-dirs", testMakeDirs);
     g_test_add_func("/file/write-all", testWriteAllPipe);
     g_test_add_func("/file/resolve-relative", testResolveRelative);
+    g_test_add_func("/file/child-fail", testChildFail);
+    g_test_add_func("/file/child-fail-no-path", testChildFailNoPath);
     return g_test_run();
 }

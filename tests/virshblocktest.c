@@ -18,70 +18,11 @@
 
 #include "daemontestutils.h"
 #include "guesttestutils.h"
+#include "qemustatustestutils.h"
+#include "virshtestutils.h"
 
 #define VM "blk1"
 #define VM_UUID "5a0c3c1e-9d1b-4c55-8e0f-6b7a1d2c3e4f"
-
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} VirshResult;
-
-static void
-virshResultClear(VirshResult *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
-
-static void
-virshArgv(VirshResult *res, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-#define VIRSH(res, ...)                                                                            \
-    do {                                                                                           \
-        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
-        virshArgv((res), args_);                                                                   \
-    } while (0)
-
-/* Run and require success; returns stdout. */
-static char *
-virshOk(const char *const *args)
-{
-    g_auto(VirshResult) res = {0};
-
-    virshArgv(&res, args);
-    if (res.rc != 0)
-        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
-    return g_steal_pointer(&res.out);
-}
-
-#define VIRSH_OK(...)                                                                              \
-    ({                                                                                             \
-        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
-        virshOk(args_);                                                                            \
-    })
 
 static void
 testImgRun(const char *const *argv)
@@ -152,113 +93,6 @@ testAssertLiveChain(const char *dst, const char *expected)
     g_autofree char *chain = testLiveChain(dst);
 
     g_assert_cmpstr(chain, ==, expected);
-}
-
-/* ---- QEMU's own view, asked while the daemon is stopped ---------------------------------- */
-
-static JsonNode *
-testQmp(FILE *f, const char *cmd)
-{
-    g_autoptr(JsonParser) parser = json_parser_new();
-    char line[1 << 16];
-
-    fprintf(f, "%s\n", cmd);
-    fflush(f);
-    while (fgets(line, sizeof(line), f)) {
-        JsonObject *o;
-
-        g_assert_true(json_parser_load_from_data(parser, line, -1, NULL));
-        o = json_node_get_object(json_parser_get_root(parser));
-        if (json_object_has_member(o, "event"))
-            continue;
-        g_assert_true(json_object_has_member(o, "return"));
-        return json_node_copy(json_object_get_member(o, "return"));
-    }
-    g_error("QMP connection closed");
-    return NULL;
-}
-
-/* The file of every node QEMU has, keyed by node name. */
-static GHashTable *
-testQemuNodes(const char *monitor)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    GHashTable *nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_autoptr(JsonNode) caps = NULL;
-    g_autoptr(JsonNode) ret = NULL;
-    char greeting[4096];
-    JsonArray *arr;
-    FILE *f;
-    int fd;
-
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_strlcpy(addr.sun_path, monitor, sizeof(addr.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    f = fdopen(fd, "r+");
-    g_assert_nonnull(fgets(greeting, sizeof(greeting), f));
-    caps = testQmp(f, "{\"execute\":\"qmp_capabilities\"}");
-    ret = testQmp(f, "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
-    arr = json_node_get_array(ret);
-    for (guint i = 0; i < json_array_get_length(arr); i++) {
-        JsonObject *n = json_array_get_object_element(arr, i);
-
-        g_hash_table_insert(nodes, g_strdup(json_object_get_string_member(n, "node-name")),
-                            g_strdup(json_object_get_string_member(n, "file")));
-    }
-    fclose(f);
-    return nodes;
-}
-
-/* Every storage node of the status file's chains is open in QEMU on that file, and QEMU
- * has no node the status file does not name. */
-static void
-testAssertStatusMatchesQemu(void)
-{
-    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", VM ".xml", NULL);
-    g_autofree char *status = NULL;
-    g_autoptr(GHashTable) nodes = NULL;
-    g_autofree char *monitor = NULL;
-    const char *p;
-    guint named = 0;
-
-    g_assert_true(g_file_get_contents(statusPath, &status, NULL, NULL));
-    p = strstr(status, "monitor path='");
-    if (!p)
-        p = strstr(status, "monitor='");
-    g_assert_nonnull(p);
-    p = strchr(p, '\'') + 1;
-    monitor = g_strndup(p, strchr(p, '\'') - p);
-    nodes = testQemuNodes(monitor);
-
-    /* The status XML names layers by index: libvirt-N-storage holds the file of index N
-     * (on <source> for a disk's top, on the enclosing <backingStore> below it). */
-    {
-        xmlDocPtr doc = xmlReadMemory(status, strlen(status), "status.xml", NULL, 0);
-        xmlXPathContextPtr ctxt = xmlXPathNewContext(doc);
-        xmlXPathObjectPtr obj =
-            xmlXPathEvalExpression((const xmlChar *)"//devices/disk//source[@file]", ctxt);
-
-        for (int i = 0; obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
-            xmlNodePtr src = obj->nodesetval->nodeTab[i];
-            xmlChar *file = xmlGetProp(src, (const xmlChar *)"file");
-            xmlChar *idx = xmlGetProp(src, (const xmlChar *)"index");
-            g_autofree char *node = NULL;
-
-            if (!idx)
-                idx = xmlGetProp(src->parent, (const xmlChar *)"index");
-            g_assert_nonnull(idx);
-            node = g_strdup_printf("libvirt-%s-storage", (const char *)idx);
-            g_assert_cmpstr(g_hash_table_lookup(nodes, node), ==, (const char *)file);
-            named++;
-            xmlFree(file);
-            xmlFree(idx);
-        }
-        xmlXPathFreeObject(obj);
-        xmlXPathFreeContext(ctxt);
-        xmlFreeDoc(doc);
-    }
-    /* a format and a storage node per layer, nothing else */
-    g_assert_cmpuint(g_hash_table_size(nodes), ==, named * 2);
 }
 
 /* ---- the test ---------------------------------------------------------------------------- */
@@ -464,7 +298,7 @@ testOperations(void)
     /* QEMU's graph is the status file's chains; a restart brings back the same XML */
     out = VIRSH_OK("dumpxml", VM);
     daemonStop();
-    testAssertStatusMatchesQemu();
+    testAssertStatusMatchesQemu(VM);
     daemonStart(FALSE);
     {
         g_autofree char *again = VIRSH_OK("dumpxml", VM);

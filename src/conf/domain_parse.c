@@ -3994,64 +3994,6 @@ qvirDomainDefParseNode(xmlDocPtr doc, xmlNodePtr root, unsigned int flags, GErro
 
 /* ---- documents ---------------------------------------------------------------------------- */
 
-static void
-qvirXMLDocFree(xmlDocPtr doc)
-{
-    if (doc)
-        xmlFreeDoc(doc);
-}
-
-/*
- * Parse XML text with the safe options: no network, no entity substitution, no DTD loading.
- * A document carrying a DTD (internal or external subset) is refused outright, which also
- * rules out entity declarations ("billion laughs").
- */
-static xmlDocPtr
-qvirXMLParseString(const char *xml, const char *what, GError **error)
-{
-    xmlParserCtxtPtr ctxt = NULL;
-    xmlDocPtr doc = NULL;
-    size_t len = strlen(xml);
-
-    if (len > QVIR_DOMAIN_XML_MAX_SIZE) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                    "%s XML document is too large (%zu bytes, limit %d)", what, len,
-                    QVIR_DOMAIN_XML_MAX_SIZE);
-        return NULL;
-    }
-    if (!(ctxt = xmlNewParserCtxt())) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot create XML parser");
-        return NULL;
-    }
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc || !ctxt->wellFormed) {
-        const xmlError *err = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
-
-        g_strchomp(msg);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "XML error in %s document: line %d: %s",
-                    what, err ? err->line : 0, msg);
-        qvirXMLDocFree(doc);
-        xmlFreeParserCtxt(ctxt);
-        return NULL;
-    }
-    xmlFreeParserCtxt(ctxt);
-
-    if (doc->intSubset || doc->extSubset) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                    "%s XML documents with a DOCTYPE/DTD are not accepted", what);
-        qvirXMLDocFree(doc);
-        return NULL;
-    }
-    if (!xmlDocGetRootElement(doc)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "%s XML document is empty", what);
-        qvirXMLDocFree(doc);
-        return NULL;
-    }
-    return doc;
-}
-
 qvirDomainDef *
 qvirDomainDefParseString(const char *xml, unsigned int flags, GError **error)
 {
@@ -4059,7 +4001,8 @@ qvirDomainDefParseString(const char *xml, unsigned int flags, GError **error)
     qvirDomainDef *def;
 
     g_return_val_if_fail(xml != NULL, NULL);
-    if (!(doc = qvirXMLParseString(xml, "domain", error)))
+    if (!(doc = qvirXMLParseString(xml, "domain", QVIR_DOMAIN_XML_MAX_SIZE,
+                                   QVIR_XML_WORDING_DOCUMENT, error)))
         return NULL;
     def = qvirDomainDefParseNode(doc, xmlDocGetRootElement(doc), flags, error);
     xmlFreeDoc(doc);
@@ -4102,7 +4045,8 @@ qvirDomainDiskDefParseString(const char *xml, unsigned int flags, GError **error
     qvirDomainDiskDef *disk = NULL;
 
     g_return_val_if_fail(xml != NULL, NULL);
-    if (!(doc = qvirXMLParseString(xml, "device", error)))
+    if (!(doc = qvirXMLParseString(xml, "device", QVIR_DOMAIN_XML_MAX_SIZE,
+                                   QVIR_XML_WORDING_DOCUMENT, error)))
         return NULL;
     root = xmlDocGetRootElement(doc);
     if (!qvirXMLIsElement(root, "disk")) {

@@ -206,8 +206,9 @@ qvirStoragePoolParseSource(xmlNodePtr node, qvirStoragePoolDef *def, GError **er
 }
 
 static gboolean
-qvirStoragePoolParseRoot(xmlNodePtr root, qvirStoragePoolDef *def, GError **error)
+qvirStoragePoolParseRoot(xmlNodePtr root, gpointer opaque, GError **error)
 {
+    qvirStoragePoolDef *def = opaque;
     g_autofree char *type = qvirXMLPropString(root, "type");
     g_autofree char *uuid = NULL;
     xmlNodePtr source = NULL, target = NULL, perms = NULL;
@@ -279,15 +280,8 @@ qvirStoragePoolParseRoot(xmlNodePtr root, qvirStoragePoolDef *def, GError **erro
 qvirStoragePoolDef *
 qvirStoragePoolDefParseString(const char *xml, GError **error)
 {
-    g_autoptr(qvirStoragePoolDef) def = g_new0(qvirStoragePoolDef, 1);
-    xmlDocPtr doc = qvirStorageXMLParse(xml, "pool", error);
-    gboolean ok;
-
-    if (!doc)
-        return NULL;
-    ok = qvirStoragePoolParseRoot(xmlDocGetRootElement(doc), def, error);
-    xmlFreeDoc(doc);
-    return ok ? g_steal_pointer(&def) : NULL;
+    return qvirStorageXMLParse(xml, "pool", qvirStoragePoolParseRoot, g_new0(qvirStoragePoolDef, 1),
+                               (GDestroyNotify)qvirStoragePoolDefFree, error);
 }
 
 gboolean

@@ -122,8 +122,9 @@ qvirStorageVolParseTarget(xmlNodePtr target, qvirStorageVolDef *def, GError **er
 }
 
 static gboolean
-qvirStorageVolParseRoot(xmlNodePtr root, qvirStorageVolDef *def, GError **error)
+qvirStorageVolParseRoot(xmlNodePtr root, gpointer opaque, GError **error)
 {
+    qvirStorageVolDef *def = opaque;
     g_autofree char *type = qvirXMLPropString(root, "type");
     xmlNodePtr n;
 
@@ -173,15 +174,8 @@ qvirStorageVolParseRoot(xmlNodePtr root, qvirStorageVolDef *def, GError **error)
 qvirStorageVolDef *
 qvirStorageVolDefParseString(const char *xml, GError **error)
 {
-    g_autoptr(qvirStorageVolDef) def = g_new0(qvirStorageVolDef, 1);
-    xmlDocPtr doc = qvirStorageXMLParse(xml, "volume", error);
-    gboolean ok;
-
-    if (!doc)
-        return NULL;
-    ok = qvirStorageVolParseRoot(xmlDocGetRootElement(doc), def, error);
-    xmlFreeDoc(doc);
-    return ok ? g_steal_pointer(&def) : NULL;
+    return qvirStorageXMLParse(xml, "volume", qvirStorageVolParseRoot, g_new0(qvirStorageVolDef, 1),
+                               (GDestroyNotify)qvirStorageVolDefFree, error);
 }
 
 gboolean

@@ -10,5 +10,11 @@
 /* Pool and volume documents are small; anything past this is refused unread. */
 #define QVIR_STORAGE_XML_MAX_SIZE (1024 * 1024)
 
-/* XML -> document with a root element; WHAT names it in errors ("pool", "volume"). */
-xmlDocPtr qvirStorageXMLParse(const char *xml, const char *what, GError **error);
+/* Parses a document's root element into DEF. */
+typedef gboolean (*qvirStorageXMLRootParser)(xmlNodePtr root, gpointer def, GError **error);
+
+/* XML -> DEF (taken, empty), filled by PARSE from the root element of the document read
+ * safely; NULL, DEF freed with DEFFREE, when either fails. WHAT names the document in
+ * errors ("pool", "volume"). */
+gpointer qvirStorageXMLParse(const char *xml, const char *what, qvirStorageXMLRootParser parse,
+                             gpointer def, GDestroyNotify defFree, GError **error);

@@ -23,6 +23,7 @@
 #include <glib/gstdio.h>
 
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 /* libvirt's default cgroup_device_acl: what every QEMU may open. */
 static const char *const qemuNamespaceDefaultDevices[] = {
@@ -246,30 +247,11 @@ qemuNamespaceAvailable(void)
 
 /* ---- in the child ----------------------------------------------------------------------- */
 
-/* async-signal-safe: no stdio, no allocation. */
+/* async-signal-safe */
 static void G_GNUC_NORETURN
 qemuNamespaceChildFail(const char *step, const char *path)
 {
-    char num[16];
-    int err = errno;
-    int i = (int)sizeof(num);
-    static const char head[] = "qvirt: cannot set up QEMU's private /dev: ";
-
-    num[--i] = '\n';
-    do {
-        num[--i] = (char)('0' + err % 10);
-        err /= 10;
-    } while (err && i > 0);
-    (void)!write(STDERR_FILENO, head, sizeof(head) - 1);
-    (void)!write(STDERR_FILENO, step, strlen(step));
-    if (path) {
-        (void)!write(STDERR_FILENO, " '", 2);
-        (void)!write(STDERR_FILENO, path, strlen(path));
-        (void)!write(STDERR_FILENO, "'", 1);
-    }
-    (void)!write(STDERR_FILENO, " failed, errno ", 15);
-    (void)!write(STDERR_FILENO, num + i, sizeof(num) - (size_t)i);
-    _exit(127);
+    qvirFileChildFail("qvirt: cannot set up QEMU's private /dev: ", step, path);
 }
 
 static void

@@ -4,8 +4,11 @@ libvirt's remote protocol uses) into C: the types, a qvirXdrType table per type 
 codec in xdr_type.c, and, for a description with a procedure enum, the procedure table
 (names, argument/return/message types, dispatch flags and handlers).
 
-    gen_protocol.py [--procedures ENUM --proc-prefix P --handler-prefix H --ctx CTYPE]
+    gen_protocol.py [--procedures ENUM --proc-prefix P --handler-prefix H --ctx CTYPE
+                     --driver PREFIX=EXPR... --handle STRUCT:KEY[,KEY][:REFTYPE:TAKE]...]
                     DESCRIPTION.x OUT.h OUT.c
+
+src/rpc/README.md says how to add a procedure, with every annotation form.
 
 Procedures: every member of ENUM is a procedure number; its libvirt API name
 ("virDomainGetXMLDesc") is derived from the member name. A member preceded by an
@@ -22,13 +25,20 @@ annotation comment
 
 is served. A served member may also be preceded by
 
-    /* @call: [RETFIELD =] FUNCTION(FIELD, ...) */
+    /* @call: [RETFIELD =] FUNCTION(PARAM, ...) [WORD ...] */
 
-when its handler is nothing but that driver call: it is generated, passing the context's
-driver, the named argument fields (a --handle struct by its key: a domain by its UUID;
-"snap.dom" reaches into a field) and the GError; RETFIELD of the _ret receives the
-result (a handle through --handle-return, a string, or an int that fails below 0);
-"= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds. A constant answer is
+when its handler is nothing but that driver call: it is generated, passing the driver
+(the --driver EXPR of the longest PREFIX FUNCTION starts with, else the context's
+--ctx-driver), the named argument fields (a --handle struct by its KEYs: a domain by its
+UUID, a volume by pool and name; "snap.dom" reaches into a field; a number or an
+UPPER_CASE macro as written; "&TYPE" a zeroed TYPE the driver fills, whose members then
+go to the _ret fields of the same names or as trailing "ret.FIELD=MEMBER" words say) and
+the GError (none after a trailing word "noerror"). RETFIELD of the _ret receives the
+result: a handle from the driver's REFTYPE (or through --handle-return), a string, an int
+that fails below 0, an array of strings from a GPtrArray (cut to the client's max*),
+an array of handles from a GPtrArray of REFTYPEs (counted in _ret's "ret", sent when
+need_results asks). "= FUNCTION(...)" answers the all-zero _ret when FUNCTION succeeds.
+A constant answer is
 
     /* @reply: RETFIELD = "STRING" */  or  /* @reply: RETFIELD = NUMBER_OR_MACRO */
 
@@ -298,7 +308,19 @@ class Generator:
         self.h = []
         self.c = []
         self.anon = []      # descriptors of field types, emitted before their users
-        self.handles = dict(h.split(":", 1) for h in args.handle)
+        self.handles = {}
+        for spec in args.handle:
+            parts = spec.split(":")
+            if len(parts) not in (2, 4):
+                raise DescError("--handle %s: wants STRUCT:KEY[,KEY...][:REFTYPE:TAKE]" % spec)
+            self.handles[parts[0]] = {"keys": parts[1].split(","),
+                                      "ref": parts[2] if len(parts) == 4 else None,
+                                      "take": parts[3] if len(parts) == 4 else None}
+        self.drivers = []
+        for spec in args.driver:
+            if "=" not in spec:
+                raise DescError("--driver %s: wants PREFIX=EXPRESSION" % spec)
+            self.drivers.append(tuple(spec.split("=", 1)))
 
     # A TypeRef with typedefs and enums resolved one level.
     def resolve(self, ref):
@@ -589,7 +611,8 @@ class Generator:
         return "".join(body)
 
     def call_spec(self, member, annots):
-        """The @call annotation of MEMBER: (ret field or None, function, [argument paths])."""
+        """The @call annotation of MEMBER: (ret field or None, function, [parameters],
+        {options}); a @reply is (ret field, None, [value], {})."""
         calls = [x.split(":", 1)[1].strip() for x in annots
                  if x.split(":")[0].strip() == "call" and ":" in x]
         replies = [x.split(":", 1)[1].strip() for x in annots
@@ -599,14 +622,24 @@ class Generator:
             if not m or calls or len(replies) > 1:
                 raise DescError("%s: @reply wants RETFIELD = \"STRING\" or a number or macro"
                                 % member)
-            return m.group(1), None, [m.group(2)]
+            return m.group(1), None, [m.group(2)], {}
         if not calls:
             return None
-        m = re.match(r"^(?:(\w*)\s*=\s*)?(\w+)\((.*)\)$", calls[0])
+        m = re.match(r"^(?:(\w*)\s*=\s*)?(\w+)\(([^()]*)\)\s*(.*)$", calls[0])
         if not m or len(calls) > 1:
-            raise DescError("%s: @call wants [RETFIELD =] FUNCTION(FIELD, ...)" % member)
+            raise DescError("%s: @call wants [RETFIELD =] FUNCTION(PARAM, ...) [WORD ...]"
+                            % member)
         params = [x.strip() for x in m.group(3).split(",") if x.strip()]
-        return m.group(1), m.group(2), params
+        opts = {"noerror": False, "ret": {}}
+        for w in m.group(4).split():
+            if w == "noerror":
+                opts["noerror"] = True
+            elif re.match(r"^ret\.\w+=\w+$", w):
+                field, src = w[4:].split("=", 1)
+                opts["ret"][field] = src
+            else:
+                raise DescError("%s: unknown @call word '%s'" % (member, w))
+        return m.group(1), m.group(2), params, opts
 
     def field_type(self, struct, path, member):
         """The TypeRef of PATH ("snap.dom") inside STRUCT."""
@@ -619,12 +652,21 @@ class Generator:
             ref = fields[part]
         return self.resolve(ref)
 
+    def driver_expr(self, func):
+        """The driver FUNC takes first: that of the longest --driver prefix it starts
+        with, else the context's."""
+        best = None
+        for prefix, expr in self.drivers:
+            if func.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, expr)
+        return best[1] if best else "ctx->%s" % self.args.ctx_driver
+
     def generated_call(self, info, call):
         """The body of a handler that is one driver call (@call): the arguments are the
-        named fields (a handle struct passes its key: a domain its UUID), between the
-        context's driver and the error; RETFIELD receives the result."""
-        a, member, types = self.args, info["member"], info["types"]
-        retField, func, params = call
+        named fields (a handle struct passes its keys: a domain its UUID), between the
+        driver and the error; RETFIELD receives the result."""
+        member, types = info["member"], info["types"]
+        retField, func, params, opts = call
         if func is None:
             # @reply: a constant answer
             if "ret" not in types:
@@ -636,39 +678,100 @@ class Generator:
             if r.kind == "string":
                 value = "g_strdup(%s)" % value
             return "    ret->%s = %s;\n    return TRUE;\n" % (retField, value)
-        argv = ["ctx->%s" % a.ctx_driver]
+        argv = [self.driver_expr(func)]
+        out = None
         for param in params:
-            if re.match(r"^-?\d+$", param):
-                argv.append(param)
+            if re.match(r"^(-?\d+|[A-Z][A-Z0-9_]*)$", param):
+                argv.append(param)  # a number or a macro, as written
+                continue
+            if param.startswith("&"):
+                # a struct of the driver's that it fills: its members go to the _ret
+                if out or "ret" not in types or retField is not None:
+                    raise DescError("%s: '%s' wants a _ret and no RETFIELD, once"
+                                    % (member, param))
+                out = param[1:]
+                argv.append("&out")
                 continue
             if "args" not in types:
                 raise DescError("%s: @call names '%s' but there are no arguments"
                                 % (member, param))
             r = self.field_type(types["args"], param, member)
-            key = self.handles.get(r.name) if r.kind == "named" else None
-            argv.append("args->%s%s" % (param, "." + key if key else ""))
-        argv.append("error")
+            keys = self.handles[r.name]["keys"] if r.kind == "named" and \
+                r.name in self.handles else [None]
+            argv += ["args->%s%s" % (param, "." + k if k else "") for k in keys]
+        if not opts["noerror"]:
+            argv.append("error")
         expr = "%s(%s)" % (func, ", ".join(argv))
-        if retField == "":
+        if out:
+            rfields = self.p.structs[types["ret"]]
+            if any(self.resolve(t).kind != "base" for _, t in rfields):
+                raise DescError("%s: '%s' fills scalars only" % (member, "&" + out))
+            copies = "".join("    ret->%s = (%s)out.%s;\n" % (
+                f, self.ctype(t), opts["ret"].get(f, f)) for f, t in rfields)
+            return "    %s out = {0};\n\n    if (!%s)\n        return FALSE;\n%s" \
+                "    return TRUE;\n" % (out, expr, copies)
+        if opts["ret"]:
+            raise DescError("%s: 'ret.' words go with a '&TYPE' parameter" % member)
+        if retField == "" or retField is None:
             # "= FUNCTION(...)": success alone, the _ret stays all zero
-            if "ret" not in types:
+            if retField == "" and "ret" not in types:
                 raise DescError("%s: '= %s(...)' but nothing is returned" % (member, func))
-            return "    return %s;\n" % expr
-        if retField is None:
-            if "ret" in types:
+            if retField is None and "ret" in types:
                 raise DescError("%s: @call must say which field of %s it fills"
                                 % (member, types["ret"]))
+            if opts["noerror"]:
+                return "    %s;\n    return TRUE;\n" % expr
             return "    return %s;\n" % expr
         if "ret" not in types:
             raise DescError("%s: @call fills '%s' but nothing is returned" % (member, retField))
         r = self.field_type(types["ret"], retField, member)
         if r.kind == "named" and r.name in self.handles:
-            return "    return %s(&ret->%s, %s);\n" % (a.handle_return, retField, expr)
+            h = self.handles[r.name]
+            if not h["ref"]:
+                return "    return %s(&ret->%s, %s);\n" % (self.args.handle_return, retField,
+                                                          expr)
+            return ("    g_autoptr(%s) ref = %s;\n\n    if (!ref)\n        return FALSE;\n"
+                    "    %s(&ret->%s, ref);\n    return TRUE;\n"
+                    % (h["ref"], expr, h["take"], retField))
+        if r.kind == "array_var":
+            return self.list_call(types, retField, r, expr, member)
         if r.kind == "string":
             return "    ret->%s = %s;\n    return ret->%s != NULL;\n" % (retField, expr, retField)
         if r.kind == "base" and r.name == "int":
+            if opts["noerror"]:
+                return "    ret->%s = %s;\n    return TRUE;\n" % (retField, expr)
             return "    return (ret->%s = %s) >= 0;\n" % (retField, expr)
         raise DescError("%s: @call cannot fill '%s'" % (member, retField))
+
+    def list_call(self, types, retField, r, expr, member):
+        """RETFIELD, an array, from the driver's GPtrArray EXPR (NULL: its error): of
+        strings, cut to the client's max* argument (maxnames, maxuuids) when there is one; of handles,
+        counted in the _ret's "ret" and sent only when the client's need_results asks."""
+        elem = self.resolve(r.elem)
+        afields = dict(self.p.structs[types["args"]]) if "args" in types else {}
+        rfields = dict(self.p.structs[types["ret"]])
+        if elem.kind == "string":
+            # the client's limit: libvirt's maxnames, maxuuids...
+            limit = next((f for f, t in afields.items() if f.startswith("max") and
+                          self.resolve(t).kind == "base"), None)
+            return "    return %s(&ret->%s.len, &ret->%s.val, %s, %s, %d, \"%s\", " \
+                "error);\n" % (self.args.strings_return, retField, retField, expr,
+                                "args->" + limit if limit else str(r.max), r.max,
+                                limit or "maxnames")
+        if elem.kind != "named" or elem.name not in self.handles or \
+                not self.handles[elem.name]["ref"]:
+            raise DescError("%s: @call cannot fill the array '%s'" % (member, retField))
+        body = ["    g_autoptr(GPtrArray) list = %s;\n\n    if (!list)\n        return FALSE;\n"
+                % expr]
+        if "ret" in rfields:
+            body.append("    ret->ret = list->len;\n")
+        if "need_results" in afields:
+            body.append("    if (!args->need_results)\n        return TRUE;\n")
+        body.append("    ret->%s.val = g_new0(%s, list->len + 1);\n    ret->%s.len = list->len;\n"
+                    "    for (guint i = 0; i < list->len; i++)\n"
+                    "        %s(&ret->%s.val[i], g_ptr_array_index(list, i));\n    return TRUE;\n"
+                    % (retField, elem.name, retField, self.handles[elem.name]["take"], retField))
+        return "".join(body)
 
     def procedures(self):
         a = self.args
@@ -758,10 +861,18 @@ def main():
     ap.add_argument("--handler-prefix", default="remoteDispatch")
     ap.add_argument("--ctx", default="qvirRemoteCtx", help="the handlers' context type")
     ap.add_argument("--ctx-driver", default="drv", help="the context's driver member (@call)")
-    ap.add_argument("--handle", action="append", default=[], metavar="STRUCT:KEY",
-                    help="a struct that names a driver object, passed to @call by its KEY")
+    ap.add_argument("--driver", action="append", default=[], metavar="PREFIX=EXPR",
+                    help="the driver a @call FUNCTION starting with PREFIX takes (default: the "
+                    "context's driver member)")
+    ap.add_argument("--handle", action="append", default=[],
+                    metavar="STRUCT:KEY[,KEY...][:REFTYPE:TAKE]",
+                    help="a struct that names a driver object, passed to @call by its KEYs; "
+                    "returned from the driver's REFTYPE * by TAKE(STRUCT *out, REFTYPE *ref), "
+                    "which moves what it keeps")
     ap.add_argument("--handle-return", default="qvirRemoteDomainReturn",
-                    help="fills a handle from the driver's object (@call)")
+                    help="fills a handle without REFTYPE from the driver's object (@call)")
+    ap.add_argument("--strings-return", default="qvirRemoteStringsTake",
+                    help="fills a string array from the driver's GPtrArray (@call)")
     ap.add_argument("--include", action="append", default=[],
                     help="a header the generated source includes (for @call)")
     ap.add_argument("description")

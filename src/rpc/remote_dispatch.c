@@ -273,22 +273,6 @@ remoteDispatchConnectGetMaxVcpus(qvirRemoteCtx *ctx, remote_connect_get_max_vcpu
 /* ---- listing ------------------------------------------------------------------- */
 
 gboolean
-remoteDispatchConnectListAllDomains(qvirRemoteCtx *ctx, remote_connect_list_all_domains_args *args,
-                                    remote_connect_list_all_domains_ret *ret, GError **error)
-{
-    g_autoptr(GPtrArray) doms = qvirDriverListAllDomains(ctx->drv, args->flags);
-
-    ret->ret = doms->len;
-    if (!args->need_results)
-        return TRUE;
-    ret->domains.val = g_new0(remote_nonnull_domain, doms->len + 1);
-    ret->domains.len = doms->len;
-    for (guint i = 0; i < doms->len; i++)
-        qvirRemoteDomainTake(&ret->domains.val[i], g_ptr_array_index(doms, i));
-    return TRUE;
-}
-
-gboolean
 remoteDispatchConnectListDomains(qvirRemoteCtx *ctx, remote_connect_list_domains_args *args,
                                  remote_connect_list_domains_ret *ret, GError **error)
 {
@@ -306,75 +290,39 @@ remoteDispatchConnectListDomains(qvirRemoteCtx *ctx, remote_connect_list_domains
     return TRUE;
 }
 
-gboolean
-remoteDispatchConnectListDefinedDomains(qvirRemoteCtx *ctx,
-                                        remote_connect_list_defined_domains_args *args,
-                                        remote_connect_list_defined_domains_ret *ret,
-                                        GError **error)
-{
-    return qvirRemoteStringsTake(&ret->names.len, &ret->names.val,
-                                 qvirDriverListDefinedDomainNames(ctx->drv), args->maxnames,
-                                 REMOTE_DOMAIN_LIST_MAX, "maxnames", error);
-}
-
-gboolean
-remoteDispatchDomainGetMessages(qvirRemoteCtx *ctx, remote_domain_get_messages_args *args,
-                                remote_domain_get_messages_ret *ret, GError **error)
-{
-    return qvirRemoteStringsTake(
-        &ret->msgs.len, &ret->msgs.val,
-        qvirDriverDomainGetMessages(ctx->drv, args->dom.uuid, args->flags, error),
-        REMOTE_DOMAIN_MESSAGES_MAX, REMOTE_DOMAIN_MESSAGES_MAX, "messages", error);
-}
-
-gboolean
-remoteDispatchConnectNumOfDomains(qvirRemoteCtx *ctx, remote_connect_num_of_domains_ret *ret,
-                                  GError **error)
-{
-    ret->num = qvirDriverNumOfDomains(ctx->drv);
-    return TRUE;
-}
-
-gboolean
-remoteDispatchConnectNumOfDefinedDomains(qvirRemoteCtx *ctx,
-                                         remote_connect_num_of_defined_domains_ret *ret,
-                                         GError **error)
-{
-    ret->num = qvirDriverNumOfDefinedDomains(ctx->drv);
-    return TRUE;
-}
-
-/* ---- lookup ------------------------------------------------------------------------ */
-
 /* ---- lifecycle ------------------------------------------------------------------- */
 
-/* The domain comes back with its new id. */
 /* VIR_DOMAIN_START_AUTODESTROY */
 #define QVIR_REMOTE_START_AUTODESTROY (1u << 1)
+
+/* OUT names DOM (taken), which a call with FLAGS just started, with its new id; FALSE when
+ * DOM is NULL (the driver's error). With VIR_DOMAIN_START_AUTODESTROY, the client's going
+ * destroys it. */
+static gboolean
+remoteDomainStarted(qvirRemoteCtx *ctx, guint flags, qvirDomainRef *dom, remote_nonnull_domain *out)
+{
+    if (dom && (flags & QVIR_REMOTE_START_AUTODESTROY))
+        qvirRemoteClientAddAutoDestroy(ctx->client, dom);
+    return qvirRemoteDomainReturn(out, dom);
+}
 
 gboolean
 remoteDispatchDomainCreateXML(qvirRemoteCtx *ctx, remote_domain_create_xml_args *args,
                               remote_domain_create_xml_ret *ret, GError **error)
 {
-    qvirDomainRef *dom = qvirDriverDomainCreateXML(ctx->drv, args->xml_desc, args->flags, error);
-
-    if (dom && (args->flags & QVIR_REMOTE_START_AUTODESTROY))
-        qvirRemoteClientAddAutoDestroy(ctx->client, dom);
-    return qvirRemoteDomainReturn(&ret->dom, dom);
+    return remoteDomainStarted(
+        ctx, args->flags, qvirDriverDomainCreateXML(ctx->drv, args->xml_desc, args->flags, error),
+        &ret->dom);
 }
 
 gboolean
 remoteDispatchDomainCreateWithFlags(qvirRemoteCtx *ctx, remote_domain_create_with_flags_args *args,
                                     remote_domain_create_with_flags_ret *ret, GError **error)
 {
-    qvirDomainRef *dom;
-
     if (!qvirDriverDomainCreate(ctx->drv, args->dom.uuid, args->flags, error))
         return FALSE;
-    dom = qvirDriverDomainLookupByUUID(ctx->drv, args->dom.uuid, error);
-    if (dom && (args->flags & QVIR_REMOTE_START_AUTODESTROY))
-        qvirRemoteClientAddAutoDestroy(ctx->client, dom);
-    return qvirRemoteDomainReturn(&ret->dom, dom);
+    return remoteDomainStarted(
+        ctx, args->flags, qvirDriverDomainLookupByUUID(ctx->drv, args->dom.uuid, error), &ret->dom);
 }
 
 /* ---- queries --------------------------------------------------------------------- */
@@ -384,22 +332,6 @@ remoteDispatchDomainGetState(qvirRemoteCtx *ctx, remote_domain_get_state_args *a
                              remote_domain_get_state_ret *ret, GError **error)
 {
     return qvirDriverDomainGetState(ctx->drv, args->dom.uuid, &ret->state, &ret->reason, error);
-}
-
-gboolean
-remoteDispatchDomainGetInfo(qvirRemoteCtx *ctx, remote_domain_get_info_args *args,
-                            remote_domain_get_info_ret *ret, GError **error)
-{
-    qvirDomainInfo info = {0};
-
-    if (!qvirDriverDomainGetInfo(ctx->drv, args->dom.uuid, &info, error))
-        return FALSE;
-    ret->state = (guint8)info.state;
-    ret->maxMem = info.maxMemKiB;
-    ret->memory = info.memoryKiB;
-    ret->nrVirtCpu = (guint16)info.nrVirtCpu;
-    ret->cpuTime = info.cpuTimeNs;
-    return TRUE;
 }
 
 gboolean
@@ -422,37 +354,6 @@ remoteDispatchDomainGetOSType(qvirRemoteCtx *ctx, remote_domain_get_os_type_args
 }
 
 /* ---- disk statistics ------------------------------------------------------------ */
-
-gboolean
-remoteDispatchDomainGetBlockInfo(qvirRemoteCtx *ctx, remote_domain_get_block_info_args *args,
-                                 remote_domain_get_block_info_ret *ret, GError **error)
-{
-    qvirDomainBlockInfo info;
-
-    if (!qvirDriverDomainGetBlockInfo(ctx->drv, args->dom.uuid, args->path, args->flags, &info,
-                                      error))
-        return FALSE;
-    ret->allocation = info.allocation;
-    ret->capacity = info.capacity;
-    ret->physical = info.physical;
-    return TRUE;
-}
-
-gboolean
-remoteDispatchDomainBlockStats(qvirRemoteCtx *ctx, remote_domain_block_stats_args *args,
-                               remote_domain_block_stats_ret *ret, GError **error)
-{
-    qvirDomainBlockStats st;
-
-    if (!qvirDriverDomainBlockStats(ctx->drv, args->dom.uuid, args->path, &st, error))
-        return FALSE;
-    ret->rd_req = st.rdReq;
-    ret->rd_bytes = st.rdBytes;
-    ret->wr_req = st.wrReq;
-    ret->wr_bytes = st.wrBytes;
-    ret->errs = st.errs;
-    return TRUE;
-}
 
 /* A typed parameter list being built (GArray of remote_typed_param). */
 G_GNUC_PRINTF(3, 4)

@@ -127,17 +127,6 @@ remoteDispatchDomainSnapshotCreateXML(qvirRemoteCtx *ctx,
 }
 
 gboolean
-remoteDispatchDomainSnapshotListNames(qvirRemoteCtx *ctx,
-                                      remote_domain_snapshot_list_names_args *args,
-                                      remote_domain_snapshot_list_names_ret *ret, GError **error)
-{
-    return qvirRemoteStringsTake(
-        &ret->names.len, &ret->names.val,
-        qvirDriverDomainListAllSnapshots(ctx->drv, args->dom.uuid, args->flags, error),
-        args->maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX, "maxnames", error);
-}
-
-gboolean
 remoteDispatchDomainSnapshotLookupByName(qvirRemoteCtx *ctx,
                                          remote_domain_snapshot_lookup_by_name_args *args,
                                          remote_domain_snapshot_lookup_by_name_ret *ret,
@@ -185,19 +174,6 @@ remoteDispatchDomainSnapshotNumChildren(qvirRemoteCtx *ctx,
         return FALSE;
     ret->num = (gint32)children->len;
     return TRUE;
-}
-
-gboolean
-remoteDispatchDomainSnapshotListChildrenNames(qvirRemoteCtx *ctx,
-                                              remote_domain_snapshot_list_children_names_args *args,
-                                              remote_domain_snapshot_list_children_names_ret *ret,
-                                              GError **error)
-{
-    return qvirRemoteStringsTake(
-        &ret->names.len, &ret->names.val,
-        qvirDriverDomainSnapshotListAllChildren(ctx->drv, args->snap.dom.uuid, args->snap.name,
-                                                args->flags, error),
-        args->maxnames, REMOTE_DOMAIN_SNAPSHOT_LIST_MAX, "maxnames", error);
 }
 
 /* LIST (names of snapshots of the domain UUID; taken) into the array LEN/VAL and COUNT;

@@ -41,6 +41,10 @@ void qvirRemoteDomainSet(remote_nonnull_domain *out, const qvirDomainRef *ref);
 void qvirRemoteDomainTake(remote_nonnull_domain *out, qvirDomainRef *ref);
 gboolean qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref);
 
+/* OUT (zero) names the pool or volume REF: its strings move (REF keeps the rest). */
+void qvirRemotePoolTake(remote_nonnull_storage_pool *out, qvirStoragePoolRef *ref);
+void qvirRemoteVolTake(remote_nonnull_storage_vol *out, qvirStorageVolRef *ref);
+
 /* Existence check for procedures whose answer is constant but which must still fail with
  * NO_DOMAIN for a domain that does not exist. */
 gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **error);

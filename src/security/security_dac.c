@@ -873,25 +873,11 @@ qvirSecurityDACSetDaemonPath(qvirSecurityDAC *sec, const char *path, mode_t mode
 
 /* ---- the child ---------------------------------------------------------------------- */
 
-/* async-signal-safe: no stdio, no allocation. */
+/* async-signal-safe */
 static void G_GNUC_NORETURN
 qvirSecurityDACChildFail(const char *step)
 {
-    char num[16];
-    int err = errno;
-    int i = (int)sizeof(num);
-    static const char head[] = "qvirt: cannot drop QEMU's privileges: ";
-
-    num[--i] = '\n';
-    do {
-        num[--i] = (char)('0' + err % 10);
-        err /= 10;
-    } while (err && i > 0);
-    (void)!write(STDERR_FILENO, head, sizeof(head) - 1);
-    (void)!write(STDERR_FILENO, step, strlen(step));
-    (void)!write(STDERR_FILENO, " failed, errno ", 15);
-    (void)!write(STDERR_FILENO, num + i, sizeof(num) - (size_t)i);
-    _exit(127);
+    qvirFileChildFail("qvirt: cannot drop QEMU's privileges: ", step, NULL);
 }
 
 void

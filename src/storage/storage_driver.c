@@ -558,6 +558,17 @@ qvirStorageListPoolNames(qvirStorageDriver *drv, gboolean active)
     return out;
 }
 
+int
+qvirStorageNumOfPools(qvirStorageDriver *drv, gboolean active)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
+    int n = 0;
+
+    for (guint i = 0; i < drv->pools->len; i++)
+        n += ((qvirStoragePoolObj *)g_ptr_array_index(drv->pools, i))->active == active;
+    return n;
+}
+
 qvirStoragePoolRef *
 qvirStoragePoolLookupByName(qvirStorageDriver *drv, const char *name, GError **error)
 {
@@ -900,13 +911,22 @@ qvirStoragePoolGetXMLDesc(qvirStorageDriver *drv, const guint8 *uuid, guint flag
     return qvirStoragePoolDefFormat(obj->def);
 }
 
-int
-qvirStoragePoolGetAutostart(qvirStorageDriver *drv, const guint8 *uuid, GError **error)
+/* The gboolean at OFFSET in the pool UUID's object, or -1 when there is no such
+ * pool. */
+static int
+qvirStoragePoolGetBoolean(qvirStorageDriver *drv, const guint8 *uuid, glong offset, GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
-    return obj ? obj->autostart : -1;
+    return obj ? G_STRUCT_MEMBER(gboolean, obj, offset) : -1;
+}
+
+int
+qvirStoragePoolGetAutostart(qvirStorageDriver *drv, const guint8 *uuid, GError **error)
+{
+    return qvirStoragePoolGetBoolean(drv, uuid, G_STRUCT_OFFSET(qvirStoragePoolObj, autostart),
+                                     error);
 }
 
 gboolean
@@ -947,19 +967,14 @@ qvirStoragePoolSetAutostart(qvirStorageDriver *drv, const guint8 *uuid, gboolean
 int
 qvirStoragePoolIsActive(qvirStorageDriver *drv, const guint8 *uuid, GError **error)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
-    qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
-
-    return obj ? obj->active : -1;
+    return qvirStoragePoolGetBoolean(drv, uuid, G_STRUCT_OFFSET(qvirStoragePoolObj, active), error);
 }
 
 int
 qvirStoragePoolIsPersistent(qvirStorageDriver *drv, const guint8 *uuid, GError **error)
 {
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
-    qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
-
-    return obj ? obj->persistent : -1;
+    return qvirStoragePoolGetBoolean(drv, uuid, G_STRUCT_OFFSET(qvirStoragePoolObj, persistent),
+                                     error);
 }
 
 int
@@ -991,6 +1006,15 @@ qvirStoragePoolListVolumes(qvirStorageDriver *drv, const guint8 *uuid, gboolean 
                                   : (gpointer)g_strdup(vol->name));
     }
     return out;
+}
+
+GPtrArray *
+qvirStoragePoolListAllVolumes(qvirStorageDriver *drv, const guint8 *uuid, guint flags,
+                              GError **error)
+{
+    if (!qvirStorageCheckFlags(flags, 0, "storagePoolListAllVolumes", error))
+        return NULL;
+    return qvirStoragePoolListVolumes(drv, uuid, TRUE, error);
 }
 
 /* ---- volume API ---- */

@@ -74,6 +74,8 @@ void qvirStorageDriverClose(qvirStorageDriver *drv);
 GPtrArray *qvirStorageListAllPools(qvirStorageDriver *drv, guint flags);
 /* Names of the active (ACTIVE) or inactive pools. */
 GPtrArray *qvirStorageListPoolNames(qvirStorageDriver *drv, gboolean active);
+/* How many pools are active (ACTIVE) or inactive. */
+int qvirStorageNumOfPools(qvirStorageDriver *drv, gboolean active);
 
 qvirStoragePoolRef *qvirStoragePoolLookupByName(qvirStorageDriver *drv, const char *name,
                                                 GError **error);
@@ -112,6 +114,10 @@ int qvirStoragePoolNumOfVolumes(qvirStorageDriver *drv, const guint8 *uuid, GErr
 /* Names (VOLS FALSE) or qvirStorageVolRefs (VOLS TRUE) of the volumes, sorted by name. */
 GPtrArray *qvirStoragePoolListVolumes(qvirStorageDriver *drv, const guint8 *uuid, gboolean refs,
                                       GError **error);
+/* qvirStorageVolRefs of the volumes, as libvirt's virStoragePoolListAllVolumes (which
+ * has no flags yet). */
+GPtrArray *qvirStoragePoolListAllVolumes(qvirStorageDriver *drv, const guint8 *uuid, guint flags,
+                                         GError **error);
 
 /* ---- volumes ---- */
 qvirStorageVolRef *qvirStorageVolLookupByName(qvirStorageDriver *drv, const guint8 *poolUUID,

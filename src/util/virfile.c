@@ -91,3 +91,27 @@ qvirFileResolveRelative(const char *basePath, const char *name)
     dir = g_path_get_dirname(basePath);
     return g_build_filename(dir, name, NULL);
 }
+
+void
+qvirFileChildFail(const char *head, const char *step, const char *path)
+{
+    char num[16];
+    int err = errno;
+    int i = (int)sizeof(num);
+
+    num[--i] = '\n';
+    do {
+        num[--i] = (char)('0' + err % 10);
+        err /= 10;
+    } while (err && i > 0);
+    (void)!write(STDERR_FILENO, head, strlen(head));
+    (void)!write(STDERR_FILENO, step, strlen(step));
+    if (path) {
+        (void)!write(STDERR_FILENO, " '", 2);
+        (void)!write(STDERR_FILENO, path, strlen(path));
+        (void)!write(STDERR_FILENO, "'", 1);
+    }
+    (void)!write(STDERR_FILENO, " failed, errno ", 15);
+    (void)!write(STDERR_FILENO, num + i, sizeof(num) - (size_t)i);
+    _exit(127);
+}

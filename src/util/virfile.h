@@ -22,3 +22,8 @@ gboolean qvirFileMakeDirs(const char *path, int mode, GError **error);
 
 /* Resolve NAME relative to the directory holding BASE_PATH (absolute NAME is returned as is). */
 char *qvirFileResolveRelative(const char *basePath, const char *name);
+
+/* For a forked child that fails before it execs: write "HEAD STEP 'PATH' failed, errno N"
+ * (no PATH part when PATH is NULL) to stderr and _exit(127). Async-signal-safe: no
+ * stdio, no allocation. */
+void qvirFileChildFail(const char *head, const char *step, const char *path) G_GNUC_NORETURN;
