@@ -1,0 +1,1066 @@
+/*
+ * qemu_migration.c: live migration between qvirtd daemons (see qemu_migration.h).
+ *
+ * Jobs. The source holds the domain's job only inside Perform and Confirm, the destination
+ * inside Prepare (the start) and Finish; between the phases the migration lives in the
+ * driver's table, keyed by UUID, which is also what virDomainGetJobStats, abort and
+ * migrate-setspeed read and write without waiting for the job. Perform's poll loop is the
+ * only thread that talks to QEMU about the migration: abort and a new speed are requests
+ * it carries out.
+ *
+ * The cookie is ours (a key file, group [qvirt-migration]); libvirt's daemons do not
+ * understand it and neither need to: the destination refuses a cookie it cannot read.
+ */
+#include "qemu/qemu_migration.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "qemu/qemu_driverpriv.h"
+#include "util/virerror.h"
+
+#define QEMU_MIGRATION_COOKIE_GROUP "qvirt-migration"
+#define QEMU_MIGRATION_POLL_US (50 * 1000)
+/* libvirt's QEMU_DOMAIN_MIG_BANDWIDTH_MAX: what migrate-getspeed says before a setspeed. */
+#define QEMU_MIGRATION_BANDWIDTH_MAX (G_MAXINT64 / (1024 * 1024))
+#define QEMU_MIGRATION_MIRROR_PREFIX "migration-"
+
+typedef enum {
+    QEMU_MIGRATION_OUT_BEGUN = 0, /* Begin answered; nothing running yet */
+    QEMU_MIGRATION_OUT_PERFORMING,
+    QEMU_MIGRATION_OUT_PERFORMED, /* QEMU sent everything; paused until Confirm */
+    QEMU_MIGRATION_IN,            /* destination: between Prepare and Finish */
+} qemuMigrationPhase;
+
+typedef struct {
+    qemuMigrationPhase phase;
+    gint64 started; /* monotonic, µs */
+    qvirDomainJobInfo info;
+    gboolean abort;          /* abort requested: the poll loop cancels */
+    gboolean wasRunning;     /* source: the guest ran before Perform paused it */
+    GPtrArray *createdFiles; /* destination: disk images Prepare made (removed on failure) */
+    int domId;               /* destination: the run Prepare started */
+} qemuMigrationJob;
+
+struct _qemuMigrationTable {
+    GMutex lock;
+    GHashTable *jobs;      /* UUID string -> qemuMigrationJob* */
+    GHashTable *completed; /* UUID string -> qvirDomainJobInfo* (the last job that ended) */
+    GHashTable *speeds;    /* UUID string -> guint64* MiB/s set by migrate-setspeed */
+};
+
+static void
+qemuMigrationJobFree(qemuMigrationJob *job)
+{
+    if (!job)
+        return;
+    if (job->createdFiles)
+        g_ptr_array_unref(job->createdFiles);
+    g_free(job);
+}
+
+qemuMigrationTable *
+qemuMigrationTableNew(void)
+{
+    qemuMigrationTable *t = g_new0(qemuMigrationTable, 1);
+
+    g_mutex_init(&t->lock);
+    t->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)qemuMigrationJobFree);
+    t->completed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    t->speeds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return t;
+}
+
+void
+qemuMigrationTableFree(qemuMigrationTable *t)
+{
+    if (!t)
+        return;
+    g_hash_table_destroy(t->jobs);
+    g_hash_table_destroy(t->completed);
+    g_hash_table_destroy(t->speeds);
+    g_mutex_clear(&t->lock);
+    g_free(t);
+}
+
+void
+qvirMigrateParamsClear(qvirMigrateParams *p)
+{
+    g_free(p->uri);
+    g_free(p->destName);
+    g_free(p->destXML);
+    g_free(p->persistXML);
+    g_free(p->listenAddress);
+    if (p->migrateDisks)
+        g_ptr_array_unref(p->migrateDisks);
+    memset(p, 0, sizeof(*p));
+}
+
+static char *
+qemuMigrationKey(const unsigned char *uuid)
+{
+    char str[QVIR_UUID_STRING_BUFLEN];
+
+    qvirUUIDFormat(uuid, str);
+    return g_strdup(str);
+}
+
+/* Add a job for UUID; FALSE (an error) when the domain already has one. */
+static gboolean
+qemuMigrationJobAdd(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                    qemuMigrationPhase phase, GError **error)
+{
+    qemuMigrationTable *t = drv->migration;
+    g_autofree char *key = qemuMigrationKey(uuid);
+    qemuMigrationJob *job;
+    gboolean ok = FALSE;
+
+    g_mutex_lock(&t->lock);
+    if (g_hash_table_contains(t->jobs, key)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: domain '%s' is already being migrated",
+                    name);
+    } else {
+        job = g_new0(qemuMigrationJob, 1);
+        job->phase = phase;
+        job->started = g_get_monotonic_time();
+        job->info.type = QVIR_DOMAIN_JOB_UNBOUNDED;
+        job->info.operation = phase == QEMU_MIGRATION_IN ? QVIR_DOMAIN_JOB_OPERATION_MIGRATION_IN
+                                                         : QVIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+        g_hash_table_insert(t->jobs, g_steal_pointer(&key), job);
+        ok = TRUE;
+    }
+    g_mutex_unlock(&t->lock);
+    return ok;
+}
+
+/* UUID's job is in PHASE (else an error naming what is wrong). Table lock held. */
+static qemuMigrationJob *
+qemuMigrationJobFind(qvirDriver *drv, const unsigned char *uuid)
+{
+    g_autofree char *key = qemuMigrationKey(uuid);
+
+    return g_hash_table_lookup(drv->migration->jobs, key);
+}
+
+static gboolean
+qemuMigrationJobCheckPhase(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                           qemuMigrationPhase phase, GError **error)
+{
+    qemuMigrationJob *job;
+    gboolean ok;
+
+    g_mutex_lock(&drv->migration->lock);
+    job = qemuMigrationJobFind(drv, uuid);
+    ok = job && job->phase == phase;
+    g_mutex_unlock(&drv->migration->lock);
+    if (!ok) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    phase == QEMU_MIGRATION_IN
+                        ? "Requested operation is not valid: domain '%s' is not processing "
+                          "incoming migration"
+                        : "Requested operation is not valid: domain '%s' has no migration job "
+                          "in this phase",
+                    name);
+    }
+    return ok;
+}
+
+/* The job ends: its figures become the completed job's (when COMPLETED), the entry goes.
+ * Returns the files Prepare created (destination), for the caller to remove or keep. */
+static GPtrArray *
+qemuMigrationJobEnd(qvirDriver *drv, const unsigned char *uuid, gboolean completed)
+{
+    qemuMigrationTable *t = drv->migration;
+    g_autofree char *key = qemuMigrationKey(uuid);
+    qemuMigrationJob *job;
+    GPtrArray *files = NULL;
+
+    g_mutex_lock(&t->lock);
+    if ((job = g_hash_table_lookup(t->jobs, key))) {
+        qvirDomainJobInfo *done = g_new(qvirDomainJobInfo, 1);
+
+        *done = job->info;
+        done->type = completed ? QVIR_DOMAIN_JOB_COMPLETED : QVIR_DOMAIN_JOB_FAILED;
+        done->elapsed = (g_get_monotonic_time() - job->started) / 1000;
+        g_hash_table_replace(t->completed, g_strdup(key), done);
+        files = g_steal_pointer(&job->createdFiles);
+        g_hash_table_remove(t->jobs, key);
+    }
+    g_mutex_unlock(&t->lock);
+    return files;
+}
+
+static guint64
+qemuMigrationGetSpeed(qvirDriver *drv, const unsigned char *uuid)
+{
+    g_autofree char *key = qemuMigrationKey(uuid);
+    guint64 *speed;
+    guint64 ret;
+
+    g_mutex_lock(&drv->migration->lock);
+    speed = g_hash_table_lookup(drv->migration->speeds, key);
+    ret = speed ? *speed : QEMU_MIGRATION_BANDWIDTH_MAX;
+    g_mutex_unlock(&drv->migration->lock);
+    return ret;
+}
+
+/* ---- the cookie ------------------------------------------------------------------ */
+
+typedef struct {
+    char *name;
+    char *uuid;
+    char *hostname;
+    char *hostUUID;
+    guint64 downtime; /* Perform -> Finish: QEMU's downtime, ms */
+    guint64 totalTime;
+    gboolean haveDowntime;
+} qemuMigrationCookie;
+
+static void
+qemuMigrationCookieClear(qemuMigrationCookie *c)
+{
+    g_free(c->name);
+    g_free(c->uuid);
+    g_free(c->hostname);
+    g_free(c->hostUUID);
+    memset(c, 0, sizeof(*c));
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qemuMigrationCookie, qemuMigrationCookieClear);
+
+static GBytes *
+qemuMigrationCookieFormat(qvirDriver *drv, const char *name, const unsigned char *uuid,
+                          const qemuMigrationCookie *extra)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    char uuidStr[QVIR_UUID_STRING_BUFLEN];
+    char hostUUID[QVIR_UUID_STRING_BUFLEN];
+    gsize len = 0;
+    char *data;
+
+    qvirUUIDFormat(uuid, uuidStr);
+    qemuDriverHostUUID(drv, hostUUID);
+    g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "name", name);
+    g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "uuid", uuidStr);
+    g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostname", g_get_host_name());
+    g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostuuid", hostUUID);
+    if (extra && extra->haveDowntime) {
+        g_key_file_set_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", extra->downtime);
+        g_key_file_set_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "total-time", extra->totalTime);
+    }
+    data = g_key_file_to_data(kf, &len, NULL);
+    return g_bytes_new_take(data, len);
+}
+
+/* An empty cookie is none (Perform's of a failed peer); anything else must be ours. */
+static gboolean
+qemuMigrationCookieParse(GBytes *bytes, qemuMigrationCookie *c, GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    gsize len = 0;
+    const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+    g_autoptr(GError) err = NULL;
+
+    memset(c, 0, sizeof(*c));
+    if (!data || !len)
+        return TRUE;
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &err) ||
+        !(c->uuid = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "uuid", NULL)) ||
+        !(c->hostUUID = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostuuid", NULL))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: migration cookie is not a qvirt migration cookie%s%s",
+                    err ? ": " : "", err ? err->message : "");
+        return FALSE;
+    }
+    c->name = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "name", NULL);
+    c->hostname = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostname", NULL);
+    if (g_key_file_has_key(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", NULL)) {
+        c->haveDowntime = TRUE;
+        c->downtime = g_key_file_get_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", NULL);
+        c->totalTime = g_key_file_get_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "total-time", NULL);
+    }
+    return TRUE;
+}
+
+/* libvirt refuses a migration between two hosts with one UUID (it would be onto itself). */
+static gboolean
+qemuMigrationCookieCheckHost(qvirDriver *drv, const qemuMigrationCookie *c, GError **error)
+{
+    char hostUUID[QVIR_UUID_STRING_BUFLEN];
+
+    if (!c->hostUUID) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: missing hostuuid element in migration data");
+        return FALSE;
+    }
+    qemuDriverHostUUID(drv, hostUUID);
+    if (g_ascii_strcasecmp(hostUUID, c->hostUUID) == 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: Attempt to migrate guest to the same host %s", c->hostUUID);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- checks shared by the phases ---------------------------------------------------- */
+
+#define QEMU_MIGRATION_FLAGS_SUPPORTED                                                             \
+    (QVIR_MIGRATE_LIVE | QVIR_MIGRATE_PERSIST_DEST | QVIR_MIGRATE_UNDEFINE_SOURCE |                \
+     QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE | QVIR_MIGRATE_ABORT_ON_ERROR)
+
+static gboolean
+qemuMigrationCheckFlags(unsigned int flags, const char *func, GError **error)
+{
+    if (flags & (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                            "argument unsupported: copying storage in a migration is not "
+                            "supported by qvirtd yet");
+        return FALSE;
+    }
+    if (flags & (QVIR_MIGRATE_PEER2PEER | QVIR_MIGRATE_TUNNELLED | QVIR_MIGRATE_OFFLINE)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                            "argument unsupported: peer-to-peer, tunnelled and offline "
+                            "migration are not supported by qvirtd");
+        return FALSE;
+    }
+    return qemuDriverCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
+}
+
+/* HOST and PORT of a tcp URI (tcp://HOST:PORT, tcp:HOST:PORT, either without :PORT: 0). */
+static gboolean
+qemuMigrationParseURI(const char *uri, char **host, int *port, GError **error)
+{
+    const char *rest;
+    const char *colon;
+    guint64 val = 0;
+
+    if (!g_str_has_prefix(uri, "tcp:")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: unsupported scheme in migration URI %s", uri);
+        return FALSE;
+    }
+    rest = uri + strlen("tcp:");
+    if (g_str_has_prefix(rest, "//"))
+        rest += 2;
+    colon = strrchr(rest, ':');
+    if (colon && !g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &val, NULL)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: invalid port in migration URI %s", uri);
+        return FALSE;
+    }
+    *host = colon ? g_strndup(rest, colon - rest) : g_strdup(rest);
+    if (g_str_has_suffix(*host, "/"))
+        (*host)[strlen(*host) - 1] = '\0';
+    *port = (int)val;
+    if (!**host) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: missing host in migration URI %s", uri);
+        g_clear_pointer(host, g_free);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- Begin (source) ------------------------------------------------------------------ */
+
+char *
+qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
+                             const qvirMigrateParams *params, unsigned int flags,
+                             GBytes **cookieOut, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *xml = NULL;
+    gboolean active;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateBegin3Params", error))
+        return NULL;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return NULL;
+
+    qemuDomainObjLock(obj);
+    active = qemuDomainObjIsActive(obj) && obj->liveDef;
+    /* The inactive view: the destination probes every chain from its own images. */
+    if (active)
+        def = qvirDomainDefCopy(obj->liveDef, 0, error);
+    qemuDomainObjUnlock(obj);
+    if (!active) {
+        qemuDriverErrorNotRunning(error);
+        return NULL;
+    }
+    if (!def)
+        return NULL;
+
+    if (params->destXML) {
+        g_autoptr(qvirDomainDef) user = qemuDriverParseDef(drv, params->destXML, error);
+
+        if (!user)
+            return NULL;
+        if (memcmp(user->uuid, obj->uuid, QVIR_UUID_BUFLEN) != 0) {
+            char a[QVIR_UUID_STRING_BUFLEN], b[QVIR_UUID_STRING_BUFLEN];
+
+            qvirUUIDFormat(user->uuid, a);
+            qvirUUIDFormat(obj->uuid, b);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: Target domain uuid %s does not match "
+                        "source %s",
+                        a, b);
+            return NULL;
+        }
+        if (g_strcmp0(user->name, obj->name) != 0 && !params->destName) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: Target domain name '%s' does not match "
+                        "source '%s'",
+                        user->name, obj->name);
+            return NULL;
+        }
+        g_clear_pointer(&def, qvirDomainDefFree);
+        def = g_steal_pointer(&user);
+    }
+    xml = qvirDomainDefFormat(def, 0);
+    *cookieOut = qemuMigrationCookieFormat(drv, obj->name, obj->uuid, NULL);
+    return g_steal_pointer(&xml);
+}
+
+/* ---- Prepare (destination) ---------------------------------------------------------- */
+
+/* A port of the configured range free on ADDR; 0 (an error) when none is. */
+static int
+qemuMigrationFindPort(qvirDriver *drv, const char *addr, GError **error)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+
+    for (unsigned int port = drv->cfg->migrationPortMin; port <= drv->cfg->migrationPortMax;
+         port++) {
+        g_autofree char *service = g_strdup_printf("%u", port);
+        struct addrinfo *res = NULL;
+        gboolean free_ = FALSE;
+        int fd;
+
+        if (getaddrinfo(addr, service, &hints, &res) != 0 || !res)
+            continue;
+        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            int one = 1;
+
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            free_ = bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+            close(fd);
+        }
+        freeaddrinfo(res);
+        if (free_)
+            return (int)port;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "internal error: Unable to find an unused port in range 'migration' (%u-%u)",
+                drv->cfg->migrationPortMin, drv->cfg->migrationPortMax);
+    return 0;
+}
+
+typedef struct {
+    const char *incomingURI;
+} qemuMigrationIncoming;
+
+/* The load step of the start: QEMU, paused with -incoming defer, starts listening. */
+static gboolean
+qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
+{
+    qemuMigrationIncoming *in = opaque;
+    qemuMonitor *mon = qemuProcessGetMonitor(proc);
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "uri", in->incomingURI);
+    ret = qemuMonitorCommand(mon, "migrate-incoming", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
+gboolean
+qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params, GBytes *cookieIn,
+                               unsigned int flags, GBytes **cookieOut, char **uriOut,
+                               qvirDomainRef **dom, GError **error)
+{
+    g_auto(qemuMigrationCookie) cookie = {0};
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *uriHost = NULL;
+    g_autofree char *listen = NULL;
+    g_autofree char *incomingURI = NULL;
+    g_autofree char *name = NULL;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    qemuMigrationIncoming in = {0};
+    qemuDriverRestore restore = {0};
+    qvirDomainRef *ref;
+    int uriPort = 0;
+    int port;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigratePrepare3Params", error) ||
+        !qemuMigrationCookieParse(cookieIn, &cookie, error) ||
+        !qemuMigrationCookieCheckHost(drv, &cookie, error))
+        return FALSE;
+    if (!params->destXML) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: no domain XML passed");
+        return FALSE;
+    }
+    if (!(def = qemuDriverParseDef(drv, params->destXML, error)))
+        return FALSE;
+    if (params->destName) {
+        g_free(def->name);
+        def->name = g_strdup(params->destName);
+    }
+    if (params->uri && !qemuMigrationParseURI(params->uri, &uriHost, &uriPort, error))
+        return FALSE;
+
+    listen = g_strdup(params->listenAddress ? params->listenAddress
+                      : uriHost             ? uriHost
+                                            : "0.0.0.0");
+    if (!(port = uriPort ? uriPort : qemuMigrationFindPort(drv, listen, error)))
+        return FALSE;
+    incomingURI = strchr(listen, ':') ? g_strdup_printf("tcp:[%s]:%d", listen, port)
+                                      : g_strdup_printf("tcp:%s:%d", listen, port);
+
+    name = g_strdup(def->name);
+    memcpy(uuid, def->uuid, QVIR_UUID_BUFLEN);
+    if (!qemuMigrationJobAdd(drv, uuid, name, QEMU_MIGRATION_IN, error))
+        return FALSE;
+
+    in.incomingURI = incomingURI;
+    restore.incoming = "defer";
+    restore.load = qemuMigrationIncomingLoad;
+    restore.opaque = &in;
+    restore.run = FALSE;
+    if (!(ref = qemuDriverCreateDef(drv, g_steal_pointer(&def), 0, &restore, error))) {
+        g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, FALSE);
+        return FALSE;
+    }
+    g_mutex_lock(&drv->migration->lock);
+    qemuMigrationJobFind(drv, uuid)->domId = ref->id;
+    g_mutex_unlock(&drv->migration->lock);
+
+    *uriOut = g_strdup_printf("tcp:%s:%d", uriHost ? uriHost : g_get_host_name(), port);
+    if (params->listenAddress && !uriHost && g_strcmp0(params->listenAddress, "0.0.0.0") != 0 &&
+        g_strcmp0(params->listenAddress, "::") != 0) {
+        g_free(*uriOut);
+        *uriOut = g_strdup(incomingURI);
+    }
+    *cookieOut = qemuMigrationCookieFormat(drv, ref->name, ref->uuid, NULL);
+    *dom = ref;
+    return TRUE;
+}
+
+/* ---- Perform (source) ------------------------------------------------------------- */
+
+static guint64
+qemuMigrationMemberUInt(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) ? (guint64)json_node_get_int(n) : 0;
+}
+
+static const char *
+qemuMigrationMemberString(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n)
+               : NULL;
+}
+
+static gboolean
+qemuMigrationSetBandwidth(qemuMonitor *mon, guint64 mib, GError **error)
+{
+    g_autoptr(JsonObject) params = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_int_member(params, "max-bandwidth", (gint64)(mib * 1024 * 1024));
+    ret = qemuMonitorCommand(mon, "migrate-set-parameters", params, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                             error);
+    return ret != NULL;
+}
+
+static void
+qemuMigrationCancel(qemuMonitor *mon)
+{
+    g_autoptr(JsonNode) ret =
+        qemuMonitorCommand(mon, "migrate_cancel", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+}
+
+/* Poll query-migrate until QEMU has sent everything; progress into the job's figures. */
+static gboolean
+qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, guint64 speed,
+                  qemuMigrationCookie *result, GError **error)
+{
+    gboolean cancelled = FALSE;
+
+    for (;;) {
+        g_autoptr(JsonNode) ret =
+            qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+        JsonObject *ram;
+        const char *status = qemuMigrationMemberString(info, "status");
+        qemuMigrationJob *job;
+        gboolean abort = FALSE;
+        guint64 want;
+
+        if (!ret)
+            return FALSE;
+        ram = info && json_object_has_member(info, "ram")
+                  ? json_object_get_object_member(info, "ram")
+                  : NULL;
+        want = qemuMigrationGetSpeed(drv, uuid);
+
+        g_mutex_lock(&drv->migration->lock);
+        if ((job = qemuMigrationJobFind(drv, uuid))) {
+            qvirDomainJobInfo *ji = &job->info;
+
+            ji->memTotal = qemuMigrationMemberUInt(ram, "total");
+            ji->memProcessed = qemuMigrationMemberUInt(ram, "transferred");
+            ji->memRemaining = qemuMigrationMemberUInt(ram, "remaining");
+            ji->memBps = (guint64)(ram && json_object_has_member(ram, "mbps")
+                                       ? json_object_get_double_member(ram, "mbps") * 1e6 / 8
+                                       : 0);
+            ji->memIteration = qemuMigrationMemberUInt(ram, "dirty-sync-count");
+            ji->setupTime = qemuMigrationMemberUInt(info, "setup-time");
+            if (info && json_object_has_member(info, "downtime")) {
+                ji->haveDowntime = TRUE;
+                ji->downtime = qemuMigrationMemberUInt(info, "downtime");
+            }
+            abort = job->abort;
+        }
+        g_mutex_unlock(&drv->migration->lock);
+
+        if (g_strcmp0(status, "completed") == 0) {
+            result->haveDowntime = TRUE;
+            result->downtime = qemuMigrationMemberUInt(info, "downtime");
+            result->totalTime = qemuMigrationMemberUInt(info, "total-time");
+            return TRUE;
+        }
+        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
+            const char *desc = qemuMigrationMemberString(info, "error-desc");
+
+            if (cancelled || g_strcmp0(status, "cancelled") == 0)
+                g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
+                                    "operation aborted: job 'migration out' canceled by client");
+            else
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "operation failed: job 'migration out' failed: %s",
+                            desc ? desc : "unexpectedly failed");
+            return FALSE;
+        }
+        if (abort && !cancelled) {
+            qemuMigrationCancel(mon);
+            cancelled = TRUE;
+        }
+        if (want != speed && !cancelled) {
+            if (qemuMigrationSetBandwidth(mon, want, NULL))
+                speed = want;
+        }
+        g_usleep(QEMU_MIGRATION_POLL_US);
+    }
+}
+
+static void
+qemuMigrationSetState(qvirDriver *drv, qemuDomainObj *obj, int state, int reason)
+{
+    qemuDomainObjLock(obj);
+    obj->state = state;
+    obj->reason = reason;
+    qemuDomainObjUnlock(obj);
+    (void)qemuDriverWriteStatus(drv, obj, NULL);
+}
+
+static gboolean
+qemuMigrationQMP(qemuMonitor *mon, const char *cmd, GError **error)
+{
+    g_autoptr(JsonNode) ret =
+        qemuMonitorCommand(mon, cmd, NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+
+    return ret != NULL;
+}
+
+gboolean
+qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const char *dconnuri,
+                               const qvirMigrateParams *params, GBytes *cookieIn,
+                               unsigned int flags, GBytes **cookieOut, GError **error)
+{
+    g_auto(qemuMigrationCookie) cookie = {0};
+    qemuMigrationCookie result = {0};
+    g_autofree char *host = NULL;
+    g_autofree char *uri = NULL;
+    qemuDriverRunning run;
+    g_autoptr(JsonObject) args = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    guint64 speed;
+    gboolean paused = FALSE;
+    int port = 0;
+    gboolean ok;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigratePerform3Params", error) ||
+        !qemuMigrationCookieParse(cookieIn, &cookie, error))
+        return FALSE;
+    if (!params->uri) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: migration URI is required");
+        return FALSE;
+    }
+    if (!qemuMigrationParseURI(params->uri, &host, &port, error))
+        return FALSE;
+    if (!port) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: missing port in migration URI %s", params->uri);
+        return FALSE;
+    }
+    uri = strchr(host, ':') ? g_strdup_printf("tcp:[%s]:%d", host, port)
+                            : g_strdup_printf("tcp:%s:%d", host, port);
+
+    if (!qemuDriverRunningBegin(drv, uuid, "migration out", &run, error))
+        return FALSE;
+    if (!qemuMigrationJobAdd(drv, uuid, run.obj->name, QEMU_MIGRATION_OUT_PERFORMING, error)) {
+        qemuDriverRunningEnd(&run);
+        return FALSE;
+    }
+    g_mutex_lock(&drv->migration->lock);
+    qemuMigrationJobFind(drv, uuid)->wasRunning = run.state == QVIR_DOMAIN_RUNNING;
+    g_mutex_unlock(&drv->migration->lock);
+
+    if (params->haveBandwidth) {
+        g_autofree char *key = qemuMigrationKey(uuid);
+        guint64 *val = g_new(guint64, 1);
+
+        *val = params->bandwidth;
+        g_mutex_lock(&drv->migration->lock);
+        g_hash_table_replace(drv->migration->speeds, g_steal_pointer(&key), val);
+        g_mutex_unlock(&drv->migration->lock);
+    }
+    speed = qemuMigrationGetSpeed(drv, uuid);
+
+    ok = qemuMigrationSetBandwidth(run.mon, speed, error);
+    /* Without --live the guest stops first, as libvirt's non-live migration does. */
+    if (ok && !(flags & QVIR_MIGRATE_LIVE) && run.state == QVIR_DOMAIN_RUNNING) {
+        ok = qemuMigrationQMP(run.mon, "stop", error);
+        paused = ok;
+        if (ok)
+            qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
+    }
+    if (ok) {
+        args = json_object_new();
+        json_object_set_string_member(args, "uri", uri);
+        ret = qemuMonitorCommand(run.mon, "migrate", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        ok = ret != NULL && qemuMigrationWait(drv, uuid, run.mon, speed, &result, error);
+    }
+
+    if (!ok) {
+        g_autoptr(GError) err = NULL;
+
+        /* Nothing has moved: the guest runs on here, as it was. QEMU resumes a guest it
+         * paused for the last pass by itself when the migration fails. */
+        qemuMigrationCancel(run.mon);
+        if (run.state == QVIR_DOMAIN_RUNNING) {
+            if (!qemuMigrationQMP(run.mon, "cont", &err))
+                g_message("domain '%s': cannot resume after a failed migration: %s", run.obj->name,
+                          err->message);
+            qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
+        }
+        (void)paused;
+        qemuMigrationJobEnd(drv, uuid, FALSE);
+        qemuDriverRunningEnd(&run);
+        return FALSE;
+    }
+
+    /* QEMU is paused ("postmigrate") until Confirm says whether the destination runs. */
+    qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
+    g_mutex_lock(&drv->migration->lock);
+    {
+        qemuMigrationJob *job = qemuMigrationJobFind(drv, uuid);
+
+        job->phase = QEMU_MIGRATION_OUT_PERFORMED;
+        job->info.haveDowntime = TRUE;
+        job->info.downtime = result.downtime;
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    *cookieOut = qemuMigrationCookieFormat(drv, run.obj->name, uuid, &result);
+    qemuDriverRunningEnd(&run);
+    return TRUE;
+}
+
+/* ---- Finish (destination) ----------------------------------------------------------- */
+
+/* The incoming state has arrived (QEMU left "inmigrate" with the migration completed). */
+static gboolean
+qemuMigrationWaitIncoming(qemuMonitor *mon, GError **error)
+{
+    for (;;) {
+        g_autoptr(JsonNode) ret =
+            qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+        const char *status = qemuMigrationMemberString(info, "status");
+
+        if (!ret)
+            return FALSE;
+        if (g_strcmp0(status, "completed") == 0)
+            return TRUE;
+        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
+            const char *desc = qemuMigrationMemberString(info, "error-desc");
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "operation failed: job 'migration in' failed: %s", desc ? desc : status);
+            return FALSE;
+        }
+        g_usleep(QEMU_MIGRATION_POLL_US);
+    }
+}
+
+/* Undo Prepare: the incoming QEMU goes, with the domain (unless it was defined here). */
+static void
+qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid)
+{
+    g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, FALSE);
+    g_autoptr(GError) err = NULL;
+    int active = qvirDriverDomainIsActive(drv, uuid, NULL);
+
+    if (active > 0 && !qvirDriverDomainDestroy(drv, uuid, 0, &err))
+        g_message("cannot stop the incoming migration's QEMU: %s", err->message);
+    for (guint i = 0; files && i < files->len; i++)
+        (void)g_unlink(g_ptr_array_index(files, i));
+}
+
+qvirDomainRef *
+qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, GBytes *cookieIn,
+                              unsigned int flags, gboolean cancelled, GBytes **cookieOut,
+                              GError **error)
+{
+    g_auto(qemuMigrationCookie) cookie = {0};
+    g_autoptr(qvirDomainRef) ref = NULL;
+    g_autofree char *persistXML = NULL;
+    qemuDriverRunning run;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    const char *name = params->destName;
+    gboolean ok;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateFinish3Params", error))
+        return NULL;
+    if (!name) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: missing destination name");
+        return NULL;
+    }
+    if (!(ref = qvirDriverDomainLookupByName(drv, name, error)))
+        return NULL;
+    memcpy(uuid, ref->uuid, QVIR_UUID_BUFLEN);
+    if (!qemuMigrationJobCheckPhase(drv, uuid, name, QEMU_MIGRATION_IN, error))
+        return NULL;
+    if (cancelled || !qemuMigrationCookieParse(cookieIn, &cookie, error)) {
+        qemuMigrationDstCleanup(drv, uuid);
+        if (error && !*error)
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "operation failed: migration of domain '%s' was cancelled", name);
+        return NULL;
+    }
+
+    if (!qemuDriverRunningBegin(drv, uuid, "migration in", &run, error)) {
+        qemuMigrationDstCleanup(drv, uuid);
+        return NULL;
+    }
+    ok = qemuMigrationWaitIncoming(run.mon, error);
+    if (ok && !(flags & QVIR_MIGRATE_PAUSED))
+        ok = qemuMigrationQMP(run.mon, "cont", error);
+    if (ok) {
+        if (flags & QVIR_MIGRATE_PAUSED)
+            qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
+        else
+            qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, 2 /* migrated */);
+    }
+    if (ok && (flags & QVIR_MIGRATE_PERSIST_DEST)) {
+        qemuDomainObjLock(run.obj);
+        persistXML = params->persistXML ? g_strdup(params->persistXML)
+                     : run.obj->liveDef ? qvirDomainDefFormat(run.obj->liveDef, 0)
+                                        : NULL;
+        qemuDomainObjUnlock(run.obj);
+    }
+    qemuDriverRunningEnd(&run);
+    if (!ok) {
+        qemuMigrationDstCleanup(drv, uuid);
+        return NULL;
+    }
+    if (persistXML) {
+        g_autoptr(qvirDomainRef) defined = qvirDriverDomainDefineXML(drv, persistXML, 0, error);
+
+        if (!defined) {
+            qemuMigrationDstCleanup(drv, uuid);
+            return NULL;
+        }
+    }
+    {
+        g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, TRUE);
+        g_autofree char *key = qemuMigrationKey(uuid);
+        qvirDomainJobInfo *done;
+
+        /* the completed job's downtime as the source's QEMU measured it */
+        g_mutex_lock(&drv->migration->lock);
+        if ((done = g_hash_table_lookup(drv->migration->completed, key)) && cookie.haveDowntime) {
+            done->haveDowntime = TRUE;
+            done->downtime = cookie.downtime;
+            done->elapsed = MAX(done->elapsed, cookie.totalTime);
+        }
+        g_mutex_unlock(&drv->migration->lock);
+    }
+    *cookieOut = qemuMigrationCookieFormat(drv, ref->name, uuid, NULL);
+    return qvirDriverDomainLookupByUUID(drv, uuid, error);
+}
+
+/* ---- Confirm (source) --------------------------------------------------------------- */
+
+gboolean
+qvirDriverDomainMigrateConfirm(qvirDriver *drv, const unsigned char *uuid,
+                               const qvirMigrateParams *params, GBytes *cookieIn,
+                               unsigned int flags, gboolean cancelled, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    gboolean persistent;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateConfirm3Params", error))
+        return FALSE;
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (!qemuMigrationJobCheckPhase(drv, uuid, obj->name, QEMU_MIGRATION_OUT_PERFORMED, error))
+        return FALSE;
+    if (!qemuDriverBeginJob(obj, "migration out", error))
+        return FALSE;
+
+    if (cancelled) {
+        g_autoptr(GError) err = NULL;
+        qemuMonitor *mon;
+        gboolean wasRunning;
+
+        g_mutex_lock(&drv->migration->lock);
+        wasRunning = qemuMigrationJobFind(drv, uuid)->wasRunning;
+        g_mutex_unlock(&drv->migration->lock);
+        qemuDomainObjLock(obj);
+        mon = obj->proc ? qemuProcessGetMonitor(obj->proc) : NULL;
+        qemuDomainObjUnlock(obj);
+        /* The destination did not take over: the guest goes on here. */
+        if (mon && wasRunning) {
+            if (qemuMigrationQMP(mon, "cont", &err))
+                qemuMigrationSetState(drv, obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
+            else
+                g_message("domain '%s': cannot resume after a failed migration: %s", obj->name,
+                          err->message);
+        }
+        qemuMigrationJobEnd(drv, uuid, FALSE);
+        qemuDomainObjEndJob(obj);
+        return TRUE;
+    }
+
+    qemuMigrationJobEnd(drv, uuid, TRUE);
+    qemuDriverStopMigrated(drv, obj);
+    qemuDomainObjLock(obj);
+    persistent = obj->def != NULL;
+    qemuDomainObjUnlock(obj);
+    qemuDomainObjEndJob(obj);
+    if (persistent && (flags & QVIR_MIGRATE_UNDEFINE_SOURCE)) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qvirDriverDomainUndefine(drv, uuid, 0, &err))
+            g_message("domain '%s': cannot undefine after migration: %s", obj->name, err->message);
+    }
+    return TRUE;
+}
+
+/* ---- the job from outside ------------------------------------------------------------ */
+
+gboolean
+qvirDriverDomainGetJobInfo(qvirDriver *drv, const unsigned char *uuid, gboolean completed,
+                           qvirDomainJobInfo *info, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autofree char *key = qemuMigrationKey(uuid);
+    qemuMigrationJob *job;
+    qvirDomainJobInfo *done;
+
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    memset(info, 0, sizeof(*info));
+    g_mutex_lock(&drv->migration->lock);
+    if (completed) {
+        if ((done = g_hash_table_lookup(drv->migration->completed, key)))
+            *info = *done;
+    } else if ((job = g_hash_table_lookup(drv->migration->jobs, key))) {
+        *info = job->info;
+        info->elapsed = (g_get_monotonic_time() - job->started) / 1000;
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    return TRUE;
+}
+
+gboolean
+qvirDriverDomainAbortJob(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                         GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autofree char *key = qemuMigrationKey(uuid);
+    qemuMigrationJob *job;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainAbortJobFlags", error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    g_mutex_lock(&drv->migration->lock);
+    if ((job = g_hash_table_lookup(drv->migration->jobs, key)) &&
+        job->phase == QEMU_MIGRATION_OUT_PERFORMING) {
+        job->abort = TRUE;
+        ok = TRUE;
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    if (!ok)
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                            "Requested operation is not valid: no job is active on the domain");
+    return ok;
+}
+
+gboolean
+qvirDriverDomainMigrateSetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, guint64 bandwidth,
+                                   unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    guint64 *val;
+
+    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateSetMaxSpeed", error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    if (bandwidth > QEMU_MIGRATION_BANDWIDTH_MAX) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "value too large: bandwidth must be less than %llu",
+                    (unsigned long long)QEMU_MIGRATION_BANDWIDTH_MAX + 1);
+        return FALSE;
+    }
+    val = g_new(guint64, 1);
+    *val = bandwidth;
+    g_mutex_lock(&drv->migration->lock);
+    g_hash_table_replace(drv->migration->speeds, qemuMigrationKey(uuid), val);
+    g_mutex_unlock(&drv->migration->lock);
+    return TRUE;
+}
+
+gboolean
+qvirDriverDomainMigrateGetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                   guint64 *bandwidth, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+
+    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateGetMaxSpeed", error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    *bandwidth = qemuMigrationGetSpeed(drv, uuid);
+    return TRUE;
+}

@@ -1,0 +1,510 @@
+/*
+ * virshmigratetest.c: live migration between two real qvirtd daemons on this machine
+ * (each with its own --root and host_uuid, standing for two hosts sharing the images),
+ * driven by the real virsh (virsh migrate --live: client-managed v3 with parameters).
+ * A booted guest (the test kernel and a busybox initramfs) writes a counter to a raw disk
+ * ten times a second: it keeps advancing on the destination after the switch. The
+ * destination's live chain equals QEMU's block nodes there, the source has no domain left
+ * (or an inactive one), and refused migrations (same host UUID, an image the destination
+ * cannot open) leave everything as it was.
+ *
+ * Ports: incoming migrations listen on 127.0.0.1, ports 21000-21149 only.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <json-glib/json-glib.h>
+
+#include "daemontestutils.h"
+#include "guesttestutils.h"
+
+#define VM "mig1"
+#define VM_UUID "3c1f0a8e-54d2-4b7e-9a61-2d8c7b5e4f10"
+#define HOST_A "11111111-2222-3333-4444-555555555501"
+#define HOST_B "11111111-2222-3333-4444-555555555502"
+
+/* The guest counts in its first sector of vdb: "N\n", fsynced every 0.1 s. */
+#define MIGRATE_GUEST_INIT                                                                         \
+    "#!/bin/busybox sh\n"                                                                          \
+    "/bin/busybox --install -s /bin\n"                                                             \
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"              \
+    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "          \
+    "virtio_blk; do insmod /lib/$m.ko; done\n"                                                     \
+    "while [ ! -e /dev/vdb ]; do sleep 0.1; done\n"                                                \
+    "i=0\n"                                                                                        \
+    "while true; do i=$((i+1)); echo $i | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync "          \
+    "2>/dev/null; sleep 0.1; done\n"
+
+typedef struct {
+    const char *tag;
+    char *root;
+    char *uri;
+    GPid pid;
+} Host;
+
+static Host hostA = {.tag = "a"}, hostB = {.tag = "b"}, hostC = {.tag = "c"};
+static char *topImg, *counterImg;
+
+static void
+hostStart(Host *h, const char *hostUUID, unsigned int portMin)
+{
+    g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
+    g_autofree char *etc = NULL;
+    g_autofree char *conf = NULL;
+    g_autofree char *confText = NULL;
+    g_autofree char *socket = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) line = g_string_new(NULL);
+    g_autofree char *expect = NULL;
+    const char *argv[] = {qvirtd, "--root", NULL, NULL};
+    gint64 deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
+    int outFd;
+    char c;
+
+    if (!h->root) {
+        h->root = g_build_filename(daemonEnv.root, h->tag, NULL);
+        etc = g_build_filename(h->root, "etc", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
+        conf = g_build_filename(etc, "qvirtd.conf", NULL);
+        /* QEMU runs as root here: both daemons use the same images, and neither may hand
+         * them back to their owner under the other's QEMU. */
+        confText = g_strdup_printf("[qvirtd]\nhost_uuid = %s\nmigration_port_min = %u\n"
+                                   "migration_port_max = %u\nuser = +0\ngroup = +0\n"
+                                   "dynamic_ownership = false\n",
+                                   hostUUID, portMin, portMin + 49);
+        g_assert_true(g_file_set_contents(conf, confText, -1, NULL));
+        socket = g_build_filename(h->root, "run", "qvirt-sock", NULL);
+        h->uri = g_strdup_printf("qemu:///system?socket=%s", socket);
+    }
+    argv[2] = h->root;
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  daemonChildSetup, NULL, &h->pid, NULL, &outFd, NULL, &err))
+        g_error("cannot start qvirtd: %s", err->message);
+    expect = g_strdup_printf("qvirtd: listening on %s", h->uri);
+    while (g_get_monotonic_time() < deadline && read(outFd, &c, 1) == 1) {
+        if (c != '\n') {
+            g_string_append_c(line, c);
+            continue;
+        }
+        if (strcmp(line->str, expect) == 0)
+            break;
+        g_string_truncate(line, 0);
+    }
+    close(outFd);
+    g_assert_cmpstr(line->str, ==, expect);
+}
+
+static void
+hostStop(Host *h)
+{
+    int status = -1;
+
+    if (!h->pid)
+        return;
+    kill(h->pid, SIGTERM);
+    g_assert_cmpint(waitpid(h->pid, &status, 0), ==, h->pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    h->pid = 0;
+}
+
+typedef struct {
+    int rc;
+    char *out;
+    char *err;
+} VirshResult;
+
+static void
+virshResultClear(VirshResult *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
+
+static void
+virshArgv(VirshResult *res, const Host *h, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_get_environ();
+    int status;
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, h->uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
+                      &res->err, &status, &err))
+        g_error("cannot run virsh: %s", err->message);
+    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *
+virshOk(const Host *h, const char *const *args)
+{
+    g_auto(VirshResult) res = {0};
+
+    virshArgv(&res, h, args);
+    if (res.rc != 0)
+        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    return g_steal_pointer(&res.out);
+}
+
+#define VIRSH_OK(h, ...)                                                                           \
+    ({                                                                                             \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshOk((h), args_);                                                                       \
+    })
+
+#define VIRSH_FAILS(h, needle, ...)                                                                \
+    do {                                                                                           \
+        g_auto(VirshResult) r_ = {0};                                                              \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshArgv(&r_, (h), args_);                                                                \
+        g_assert_cmpint(r_.rc, !=, 0);                                                             \
+        if (!strstr(r_.err, (needle)))                                                             \
+            g_error("expected '%s' in: %s", (needle), r_.err);                                     \
+    } while (0)
+
+/* The guest's counter as it is on the shared disk now. */
+static guint64
+testCounter(void)
+{
+    g_autofree char *data = NULL;
+
+    if (!g_file_get_contents(counterImg, &data, NULL, NULL))
+        return 0;
+    return g_ascii_strtoull(data, NULL, 10);
+}
+
+/* Wait until the counter passes AFTER (TRUE) or TIMEOUT_S goes by. */
+static gboolean
+testCounterPasses(guint64 after, guint timeoutS)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutS * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        if (testCounter() > after)
+            return TRUE;
+        g_usleep(100 * 1000);
+    }
+    return FALSE;
+}
+
+static char *
+testState(const Host *h)
+{
+    g_auto(VirshResult) r = {0};
+    const char *args[] = {"domstate", VM, NULL};
+
+    virshArgv(&r, h, args);
+    if (r.rc != 0)
+        return g_strdup("none");
+    return g_strdup(g_strstrip(r.out));
+}
+
+/* The files of vda's chain in H's live XML, top first, ' '-separated. */
+static char *
+testLiveChain(const Host *h)
+{
+    g_autofree char *xml = VIRSH_OK(h, "dumpxml", VM);
+    const char *end = strstr(xml, "<target dev='vda'");
+    const char *start;
+    GString *chain = g_string_new(NULL);
+
+    g_assert_nonnull(end);
+    start = g_strrstr_len(xml, end - xml, "<disk ");
+    for (const char *p = start; p && p < end;) {
+        const char *src = strstr(p, "<source file='");
+
+        if (!src || src > end)
+            break;
+        src += strlen("<source file='");
+        if (chain->len)
+            g_string_append_c(chain, ' ');
+        g_string_append_len(chain, src, strchr(src, '\'') - src);
+        p = src;
+    }
+    return g_string_free(chain, FALSE);
+}
+
+static int
+testStrPtrCmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of QEMU's file nodes on H (query-named-block-nodes), sorted, ' '-separated. */
+static char *
+testQemuFiles(const Host *h)
+{
+    g_autofree char *out =
+        VIRSH_OK(h, "qemu-monitor-command", VM,
+                 "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *arr;
+    GString *s = g_string_new(NULL);
+
+    g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+    arr =
+        json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "return");
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *n = json_array_get_object_element(arr, i);
+
+        if (g_strcmp0(json_object_get_string_member(n, "drv"), "file") == 0 &&
+            g_strcmp0(json_object_get_string_member(n, "file"), counterImg) != 0)
+            g_ptr_array_add(files, g_strdup(json_object_get_string_member(n, "file")));
+    }
+    g_ptr_array_sort(files, testStrPtrCmp);
+    for (guint i = 0; i < files->len; i++)
+        g_string_append_printf(s, "%s%s", i ? " " : "", (char *)g_ptr_array_index(files, i));
+    return g_string_free(s, FALSE);
+}
+
+/* The destination's live chain is the full chain, as QEMU opened it there. */
+static void
+testAssertChain(const Host *h)
+{
+    g_autofree char *chain = testLiveChain(h);
+    g_autofree char *qemu = testQemuFiles(h);
+    g_auto(GStrv) v = g_strsplit(chain, " ", -1);
+    g_autofree char *sorted = NULL;
+
+    qsort(v, g_strv_length(v), sizeof(char *), testStrPtrCmp);
+    sorted = g_strjoinv(" ", v);
+    g_assert_cmpuint(g_strv_length(v), ==, 3);
+    g_assert_cmpstr(sorted, ==, qemu);
+}
+
+static char *
+testDomainXML(const char *kernel, const char *initrd, const char *top)
+{
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>" VM "</name>\n"
+                           "  <uuid>" VM_UUID "</uuid>\n"
+                           "  <memory unit='MiB'>128</memory>\n"
+                           "  <vcpu>1</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
+                           "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+                           "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+                           "  <devices>\n"
+                           "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='raw' cache='none'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vdb' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           kernel, initrd, top, counterImg);
+}
+
+typedef struct {
+    const Host *src;
+    const char *const *args;
+    VirshResult res;
+} MigrateRun;
+
+static gpointer
+testMigrateThread(gpointer data)
+{
+    MigrateRun *run = data;
+
+    virshArgv(&run->res, run->src, run->args);
+    return NULL;
+}
+
+static void
+testMigrateShared(void)
+{
+    g_autofree char *kernel = NULL;
+    g_autofree char *modules = NULL;
+    g_autofree char *initrd = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *info = NULL;
+    g_autofree char *badXml = NULL;
+    g_autofree char *badPath = NULL;
+    g_autofree char *missing = NULL;
+    g_autofree char *speed = NULL;
+    const char *args[] = {"migrate",
+                          "--live",
+                          "--persistent",
+                          "--verbose",
+                          "--bandwidth",
+                          "20",
+                          "--listen-address",
+                          "127.0.0.1",
+                          "--migrateuri",
+                          "tcp://127.0.0.1",
+                          VM,
+                          hostB.uri,
+                          NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread;
+    gboolean sawJob = FALSE;
+    guint64 before;
+
+    if (!testGuestKernel(&kernel, &modules) || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS))
+        g_error("needs a Debian kernel in /boot (linux-image-cloud-amd64) and busybox-static "
+                "(bash run.sh installs both)");
+    initrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
+    g_assert_true(testGuestInitrdFull(modules, initrd, MIGRATE_GUEST_INIT, NULL));
+    xml = testDomainXML(kernel, initrd, topImg);
+    xmlPath = daemonWriteFile("mig1.xml", xml);
+
+    /* a persistent domain running on A */
+    g_free(VIRSH_OK(&hostA, "define", xmlPath));
+    g_free(VIRSH_OK(&hostA, "start", VM));
+    if (!testCounterPasses(5, 240))
+        g_error("the guest does not count");
+
+    /* migrate-setspeed is the domain's, until a migration gives its own */
+    g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "50"));
+    speed = VIRSH_OK(&hostA, "migrate-getspeed", VM);
+    g_assert_cmpstr(g_strstrip(speed), ==, "50");
+
+    /* A -> B while the guest counts; domjobinfo on A while the job runs */
+    before = testCounter();
+    thread = g_thread_new("migrate", testMigrateThread, &run);
+    for (guint i = 0; i < 400 && !sawJob; i++) {
+        g_auto(VirshResult) r = {0};
+        const char *jargs[] = {"domjobinfo", VM, NULL};
+
+        virshArgv(&r, &hostA, jargs);
+        if (r.rc == 0 && strstr(r.out, "Unbounded") && strstr(r.out, "Outgoing migration"))
+            sawJob = TRUE;
+        else if (i % 50 == 0)
+            g_test_message("domjobinfo: %d %s%s", r.rc, r.out, r.err);
+        if (!sawJob)
+            g_usleep(20 * 1000);
+    }
+    g_thread_join(thread);
+    if (run.res.rc != 0)
+        g_error("virsh migrate failed: %s%s", run.res.out, run.res.err);
+    g_assert_true(sawJob);
+    g_assert_true(strstr(run.res.out, "Migration: [100 %]") ||
+                  strstr(run.res.err, "Migration: [100 %]"));
+    virshResultClear(&run.res);
+
+    /* the guest goes on counting on B; A keeps the inactive definition */
+    g_assert_true(testCounterPasses(before + 10, 60));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "shut off");
+    g_clear_pointer(&state, g_free);
+    testAssertChain(&hostB);
+    info = VIRSH_OK(&hostB, "dominfo", VM);
+    g_assert_nonnull(strstr(info, "Persistent:     yes"));
+    g_clear_pointer(&info, g_free);
+    info = VIRSH_OK(&hostB, "domjobinfo", VM, "--completed");
+    g_assert_nonnull(strstr(info, "Completed"));
+    g_assert_nonnull(strstr(info, "Total downtime:"));
+    g_test_message("A -> B: %s", info);
+    g_clear_pointer(&info, g_free);
+
+    /* the same host UUID on both ends is refused; nothing changes */
+    hostStart(&hostC, HOST_B, 21100);
+    VIRSH_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate", "--live",
+                "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostC.uri);
+    state = testState(&hostC);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    hostStop(&hostC);
+
+    /* an image the destination cannot open: Prepare fails, B runs on, A stays inactive */
+    missing = g_build_filename(daemonEnv.root, "nowhere", "top.qcow2", NULL);
+    badXml = testDomainXML(kernel, initrd, missing);
+    badPath = daemonWriteFile("mig1-bad.xml", badXml);
+    VIRSH_FAILS(&hostB, missing, "migrate", "--live", "--listen-address", "127.0.0.1",
+                "--migrateuri", "tcp://127.0.0.1", "--xml", badPath, VM, hostA.uri);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "shut off");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    testAssertChain(&hostB);
+
+    /* B -> A with --undefinesource: B has nothing left */
+    g_free(VIRSH_OK(&hostB, "migrate", "--live", "--undefinesource", "--listen-address",
+                    "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostA.uri));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    testAssertChain(&hostA);
+    g_free(VIRSH_OK(&hostA, "destroy", VM));
+}
+
+static void
+testCleanup(void)
+{
+    Host *hosts[] = {&hostA, &hostB, &hostC};
+
+    for (guint i = 0; i < G_N_ELEMENTS(hosts); i++) {
+        if (hosts[i]->pid)
+            kill(hosts[i]->pid, SIGKILL);
+        g_free(hosts[i]->root);
+        g_free(hosts[i]->uri);
+    }
+    daemonEnvCleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    if (getuid() == 0) {
+        g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
+        g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
+    }
+    daemonEnvInit("qvirt-migrate");
+    base = daemonImagePath("base.qcow2");
+    mid = daemonImagePath("mid.qcow2");
+    topImg = daemonImagePath("top.qcow2");
+    counterImg = daemonImagePath("counter.raw");
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(topImg, mid);
+    {
+        g_autofree char *zeros = g_malloc0(1024 * 1024);
+
+        g_assert_true(g_file_set_contents(counterImg, zeros, 1024 * 1024, NULL));
+    }
+    hostStart(&hostA, HOST_A, 21000);
+    hostStart(&hostB, HOST_B, 21050);
+
+    g_test_add_func("/virshmigrate/shared", testMigrateShared);
+    ret = g_test_run();
+    hostStop(&hostA);
+    hostStop(&hostB);
+    testCleanup();
+    g_free(topImg);
+    g_free(counterImg);
+    return ret;
+}
