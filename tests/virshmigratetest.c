@@ -339,19 +339,10 @@ testMigrateShared(void)
     g_autofree char *badPath = NULL;
     g_autofree char *missing = NULL;
     g_autofree char *speed = NULL;
-    const char *args[] = {"migrate",
-                          "--live",
-                          "--persistent",
-                          "--verbose",
-                          "--bandwidth",
-                          "20",
-                          "--listen-address",
-                          "127.0.0.1",
-                          "--migrateuri",
-                          "tcp://127.0.0.1",
-                          VM,
-                          hostB.uri,
-                          NULL};
+    const char *args[] = {
+        "migrate",         "--live", "--persistent",     "--verbose", "--unsafe",
+        "--bandwidth",     "20",     "--listen-address", "127.0.0.1", "--migrateuri",
+        "tcp://127.0.0.1", VM,       hostB.uri,          NULL};
     MigrateRun run = {.src = &hostA, .args = args};
     GThread *thread;
     gboolean sawJob = FALSE;
@@ -375,6 +366,17 @@ testMigrateShared(void)
     g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "50"));
     speed = VIRSH_OK(&hostA, "migrate-getspeed", VM);
     g_assert_cmpstr(g_strstrip(speed), ==, "50");
+
+    /* images on a local file system: libvirt wants --unsafe (or a copy) */
+    VIRSH_FAILS(&hostA, "Unsafe migration: Migration without shared storage is unsafe", "migrate",
+                "--live", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                hostB.uri);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
 
     /* A -> B while the guest counts; domjobinfo on A while the job runs */
     before = testCounter();
@@ -420,7 +422,8 @@ testMigrateShared(void)
     /* the same host UUID on both ends is refused; nothing changes */
     hostStart(&hostC, HOST_B, 21100);
     VIRSH_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate", "--live",
-                "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostC.uri);
+                "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                hostC.uri);
     state = testState(&hostC);
     g_assert_cmpstr(state, ==, "none");
     g_clear_pointer(&state, g_free);
@@ -430,7 +433,7 @@ testMigrateShared(void)
     missing = g_build_filename(daemonEnv.root, "nowhere", "top.qcow2", NULL);
     badXml = testDomainXML(kernel, initrd, missing);
     badPath = daemonWriteFile("mig1-bad.xml", badXml);
-    VIRSH_FAILS(&hostB, missing, "migrate", "--live", "--listen-address", "127.0.0.1",
+    VIRSH_FAILS(&hostB, missing, "migrate", "--live", "--unsafe", "--listen-address", "127.0.0.1",
                 "--migrateuri", "tcp://127.0.0.1", "--xml", badPath, VM, hostA.uri);
     state = testState(&hostB);
     g_assert_cmpstr(state, ==, "running");
@@ -443,7 +446,7 @@ testMigrateShared(void)
     testAssertChain(&hostB);
 
     /* B -> A with --undefinesource: B has nothing left */
-    g_free(VIRSH_OK(&hostB, "migrate", "--live", "--undefinesource", "--listen-address",
+    g_free(VIRSH_OK(&hostB, "migrate", "--live", "--unsafe", "--undefinesource", "--listen-address",
                     "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostA.uri));
     state = testState(&hostB);
     g_assert_cmpstr(state, ==, "none");

@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -368,6 +369,85 @@ qemuMigrationParseURI(const char *uri, char **host, int *port, GError **error)
     return TRUE;
 }
 
+/* DISK is one of those a storage copy moves: named in MIGRATEDISKS, or by default every
+ * writable disk that has a source and is not shareable (as libvirt picks them). */
+static gboolean
+qemuMigrationCopiesDisk(const qvirDomainDiskDef *disk, const GPtrArray *migrateDisks)
+{
+    if (migrateDisks) {
+        for (guint i = 0; i < migrateDisks->len; i++) {
+            if (g_strcmp0(g_ptr_array_index(migrateDisks, i), disk->dst) == 0)
+                return TRUE;
+        }
+        return FALSE;
+    }
+    return disk->src && disk->src->type != QVIR_STORAGE_TYPE_NONE && disk->src->path &&
+           !disk->src->shared && !disk->src->readonly;
+}
+
+/* statfs(2) magic numbers of the file systems libvirt takes as shared between hosts. */
+static const unsigned long qemuMigrationSharedFS[] = {
+    0x6969,     /* nfs */
+    0x01161970, /* gfs2 */
+    0x7461636f, /* ocfs2 */
+    0x5346414f, /* afs */
+    0x517b,     /* smb */
+    0xff534d42, /* cifs */
+    0xfe534d42, /* smb2 */
+    0x00c36400, /* ceph */
+    0x47504653, /* gpfs */
+    0x61636673, /* acfs */
+};
+
+static gboolean
+qemuMigrationIsSharedFS(const char *path)
+{
+    g_autofree char *dir = NULL;
+    struct statfs sb;
+
+    /* a file that is not there yet lives in its directory's file system */
+    if (statfs(path, &sb) < 0) {
+        dir = g_path_get_dirname(path);
+        if (statfs(dir, &sb) < 0)
+            return FALSE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(qemuMigrationSharedFS); i++) {
+        if ((unsigned long)sb.f_type == qemuMigrationSharedFS[i])
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* libvirt refuses (unless --unsafe) to leave a writable disk on a local file system
+ * behind: the destination would not see what the source wrote. QEMU 7.2 drops its caches
+ * at the switch, so the cache mode does not matter. */
+static gboolean
+qemuMigrationCheckSafe(const qvirDomainDef *def, unsigned int flags, const GPtrArray *migrateDisks,
+                       GError **error)
+{
+    gboolean copy = (flags & (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)) != 0;
+
+    if (flags & QVIR_MIGRATE_UNSAFE)
+        return TRUE;
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (!disk->src || disk->src->type == QVIR_STORAGE_TYPE_NONE || !disk->src->path ||
+            disk->src->readonly)
+            continue;
+        if (copy && qemuMigrationCopiesDisk(disk, migrateDisks))
+            continue;
+        if (disk->src->type != QVIR_STORAGE_TYPE_FILE)
+            continue;
+        if (!qemuMigrationIsSharedFS(disk->src->path)) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_MIGRATE_UNSAFE,
+                                "Unsafe migration: Migration without shared storage is unsafe");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* ---- Begin (source) ------------------------------------------------------------------ */
 
 char *
@@ -395,7 +475,7 @@ qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
         qemuDriverErrorNotRunning(error);
         return NULL;
     }
-    if (!def)
+    if (!def || !qemuMigrationCheckSafe(def, flags, params->migrateDisks, error))
         return NULL;
 
     if (params->destXML) {
