@@ -44,6 +44,7 @@ typedef struct {
 
 static Host hostA = {.tag = "a"}, hostB = {.tag = "b"}, hostC = {.tag = "c"};
 static char *topImg, *counterImg;
+static char *guestKernel, *guestInitrd;
 
 static void
 hostStart(Host *h, const char *hostUUID, unsigned int portMin)
@@ -304,6 +305,7 @@ testDomainXML(const char *kernel, const char *initrd, const char *top)
                            "      <driver name='qemu' type='raw' cache='none'/>\n"
                            "      <source file='%s'/>\n"
                            "      <target dev='vdb' bus='virtio'/>\n"
+                           "      <shareable/>\n"
                            "    </disk>\n"
                            "  </devices>\n"
                            "</domain>\n",
@@ -326,11 +328,138 @@ testMigrateThread(gpointer data)
 }
 
 static void
+testImgRun(const char *const *argv)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("%s failed: %s%s", argv[0], out, err);
+}
+
+static void
+testImgWrite(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("write -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", cmd, img, NULL};
+
+    testImgRun(argv);
+}
+
+/* IMG (in use by a QEMU: read shared) holds PATTERN at OFF. */
+static gboolean
+testImgHas(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("read -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-U", "-r", "-f", "qcow2", "-c", cmd, img, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    return qvirTestRun(argv, &out, &err) == 0 && !strstr(out, "Pattern verification failed");
+}
+
+/*
+ * --copy-storage-all (a three-layer chain on A into a new image the destination creates
+ * through its storage pool) and --copy-storage-inc (only the top layer; the destination
+ * has the base), both with --xml naming the destination's paths: the data of every layer
+ * arrives, the destination's chain is what it probed from its own images, the guest runs
+ * on, and A keeps nothing.
+ */
+static void
+testMigrateCopy(gconstpointer data)
+{
+    gboolean incremental = GPOINTER_TO_INT(data);
+    const char *mode = incremental ? "--copy-storage-inc" : "--copy-storage-all";
+    g_autofree char *dstDir =
+        g_build_filename(daemonEnv.root, incremental ? "dst-inc" : "dst", NULL);
+    g_autofree char *base = daemonImagePath(incremental ? "ibase.qcow2" : "cbase.qcow2");
+    g_autofree char *mid = daemonImagePath("cmid.qcow2");
+    g_autofree char *top = daemonImagePath(incremental ? "itop.qcow2" : "ctop.qcow2");
+    g_autofree char *dstBase = g_build_filename(dstDir, "ibase.qcow2", NULL);
+    g_autofree char *dstTop =
+        g_build_filename(dstDir, incremental ? "itop.qcow2" : "ctop.qcow2", NULL);
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *dstXml = NULL;
+    g_autofree char *dstXmlPath = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *chain = NULL;
+    g_autofree char *qemu = NULL;
+    g_autofree char *expect = NULL;
+    guint64 before;
+
+    /* the domain of the shared test stays defined on A: it goes first */
+    {
+        g_auto(VirshResult) r = {0};
+        const char *args[] = {"undefine", VM, NULL};
+
+        virshArgv(&r, &hostA, args);
+    }
+    g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
+    if (incremental) {
+        daemonMakeQcow2(base, NULL);
+        testImgWrite(base, 0x41, "0");
+        daemonMakeQcow2(top, base);
+        /* the destination has the base (a copy) and an empty top over it */
+        {
+            const char *cp[] = {"cp", base, dstBase, NULL};
+            testImgRun(cp);
+        }
+        qvirTestQcow2Create(dstTop, dstBase, NULL);
+    } else {
+        daemonMakeQcow2(base, NULL);
+        daemonMakeQcow2(mid, base);
+        daemonMakeQcow2(top, mid);
+        testImgWrite(base, 0x41, "0");
+        testImgWrite(mid, 0x42, "1M");
+        /* images go into the destination's pool */
+        g_free(VIRSH_OK(&hostB, "pool-create-as", "dst", "dir", "--target", dstDir));
+    }
+    testImgWrite(top, 0x43, "2M");
+
+    xml = testDomainXML(guestKernel, guestInitrd, top);
+    xmlPath = daemonWriteFile(incremental ? "mig-inc.xml" : "mig-copy.xml", xml);
+    dstXml = testDomainXML(guestKernel, guestInitrd, dstTop);
+    dstXmlPath = daemonWriteFile(incremental ? "mig-inc-dst.xml" : "mig-copy-dst.xml", dstXml);
+    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 240));
+
+    g_free(VIRSH_OK(&hostA, "migrate", "--live", "--unsafe", mode, "--xml", dstXmlPath,
+                    "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                    hostB.uri));
+
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+
+    /* the destination's chain: its own images, as its QEMU has them open */
+    chain = testLiveChain(&hostB);
+    qemu = testQemuFiles(&hostB);
+    expect = incremental ? g_strdup_printf("%s %s", dstTop, dstBase) : g_strdup(dstTop);
+    g_assert_cmpstr(chain, ==, expect);
+    g_clear_pointer(&expect, g_free);
+    expect = incremental ? g_strdup_printf("%s %s", dstBase, dstTop) : g_strdup(dstTop);
+    g_assert_cmpstr(qemu, ==, expect);
+
+    /* every layer's data reached the destination (the top's alone for -inc) */
+    g_assert_true(testImgHas(dstTop, 0x43, "2M"));
+    g_assert_true(testImgHas(dstTop, 0x41, "0"));
+    if (!incremental)
+        g_assert_true(testImgHas(dstTop, 0x42, "1M"));
+    g_free(VIRSH_OK(&hostB, "destroy", VM));
+}
+
+static void
 testMigrateShared(void)
 {
-    g_autofree char *kernel = NULL;
-    g_autofree char *modules = NULL;
-    g_autofree char *initrd = NULL;
+    const char *kernel = guestKernel;
+    const char *initrd = guestInitrd;
     g_autofree char *xml = NULL;
     g_autofree char *xmlPath = NULL;
     g_autofree char *state = NULL;
@@ -348,11 +477,6 @@ testMigrateShared(void)
     gboolean sawJob = FALSE;
     guint64 before;
 
-    if (!testGuestKernel(&kernel, &modules) || !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS))
-        g_error("needs a Debian kernel in /boot (linux-image-cloud-amd64) and busybox-static "
-                "(bash run.sh installs both)");
-    initrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
-    g_assert_true(testGuestInitrdFull(modules, initrd, MIGRATE_GUEST_INIT, NULL));
     xml = testDomainXML(kernel, initrd, topImg);
     xmlPath = daemonWriteFile("mig1.xml", xml);
 
@@ -499,15 +623,29 @@ main(int argc, char **argv)
 
         g_assert_true(g_file_set_contents(counterImg, zeros, 1024 * 1024, NULL));
     }
+    {
+        g_autofree char *modules = NULL;
+
+        if (!testGuestKernel(&guestKernel, &modules) ||
+            !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS))
+            g_error("needs a Debian kernel in /boot (linux-image-cloud-amd64) and busybox-static "
+                    "(bash run.sh installs both)");
+        guestInitrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
+        g_assert_true(testGuestInitrdFull(modules, guestInitrd, MIGRATE_GUEST_INIT, NULL));
+    }
     hostStart(&hostA, HOST_A, 21000);
     hostStart(&hostB, HOST_B, 21050);
 
     g_test_add_func("/virshmigrate/shared", testMigrateShared);
+    g_test_add_data_func("/virshmigrate/copy-storage-all", GINT_TO_POINTER(FALSE), testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/copy-storage-inc", GINT_TO_POINTER(TRUE), testMigrateCopy);
     ret = g_test_run();
     hostStop(&hostA);
     hostStop(&hostB);
     testCleanup();
     g_free(topImg);
     g_free(counterImg);
+    g_free(guestKernel);
+    g_free(guestInitrd);
     return ret;
 }

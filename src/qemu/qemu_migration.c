@@ -223,6 +223,12 @@ typedef struct {
     guint64 downtime; /* Perform -> Finish: QEMU's downtime, ms */
     guint64 totalTime;
     gboolean haveDowntime;
+    /* A storage copy. Begin -> Prepare: the disks (targets) the source copies, with the
+     * virtual size of each (to create them). Prepare -> Perform: the disks exported over
+     * NBD (export name = target) on NBDPORT. */
+    GStrv disks;
+    guint64 *capacities;
+    int nbdPort;
 } qemuMigrationCookie;
 
 static void
@@ -232,6 +238,8 @@ qemuMigrationCookieClear(qemuMigrationCookie *c)
     g_free(c->uuid);
     g_free(c->hostname);
     g_free(c->hostUUID);
+    g_strfreev(c->disks);
+    g_free(c->capacities);
     memset(c, 0, sizeof(*c));
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qemuMigrationCookie, qemuMigrationCookieClear);
@@ -252,6 +260,17 @@ qemuMigrationCookieFormat(qvirDriver *drv, const char *name, const unsigned char
     g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "uuid", uuidStr);
     g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostname", g_get_host_name());
     g_key_file_set_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostuuid", hostUUID);
+    if (extra && extra->disks) {
+        g_key_file_set_string_list(kf, QEMU_MIGRATION_COOKIE_GROUP, "disks",
+                                   (const char *const *)extra->disks, g_strv_length(extra->disks));
+        for (guint i = 0; extra->capacities && extra->disks[i]; i++) {
+            g_autofree char *key = g_strdup_printf("capacity-%s", extra->disks[i]);
+
+            g_key_file_set_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, key, extra->capacities[i]);
+        }
+    }
+    if (extra && extra->nbdPort)
+        g_key_file_set_integer(kf, QEMU_MIGRATION_COOKIE_GROUP, "nbd-port", extra->nbdPort);
     if (extra && extra->haveDowntime) {
         g_key_file_set_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", extra->downtime);
         g_key_file_set_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "total-time", extra->totalTime);
@@ -282,6 +301,16 @@ qemuMigrationCookieParse(GBytes *bytes, qemuMigrationCookie *c, GError **error)
     }
     c->name = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "name", NULL);
     c->hostname = g_key_file_get_string(kf, QEMU_MIGRATION_COOKIE_GROUP, "hostname", NULL);
+    c->disks = g_key_file_get_string_list(kf, QEMU_MIGRATION_COOKIE_GROUP, "disks", NULL, NULL);
+    if (c->disks) {
+        c->capacities = g_new0(guint64, g_strv_length(c->disks) + 1);
+        for (guint i = 0; c->disks[i]; i++) {
+            g_autofree char *key = g_strdup_printf("capacity-%s", c->disks[i]);
+
+            c->capacities[i] = g_key_file_get_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, key, NULL);
+        }
+    }
+    c->nbdPort = g_key_file_get_integer(kf, QEMU_MIGRATION_COOKIE_GROUP, "nbd-port", NULL);
     if (g_key_file_has_key(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", NULL)) {
         c->haveDowntime = TRUE;
         c->downtime = g_key_file_get_uint64(kf, QEMU_MIGRATION_COOKIE_GROUP, "downtime", NULL);
@@ -314,15 +343,17 @@ qemuMigrationCookieCheckHost(qvirDriver *drv, const qemuMigrationCookie *c, GErr
 
 #define QEMU_MIGRATION_FLAGS_SUPPORTED                                                             \
     (QVIR_MIGRATE_LIVE | QVIR_MIGRATE_PERSIST_DEST | QVIR_MIGRATE_UNDEFINE_SOURCE |                \
-     QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE | QVIR_MIGRATE_ABORT_ON_ERROR)
+     QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE | QVIR_MIGRATE_ABORT_ON_ERROR |                     \
+     QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
+#define QEMU_MIGRATION_COPY (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
 
 static gboolean
 qemuMigrationCheckFlags(unsigned int flags, const char *func, GError **error)
 {
-    if (flags & (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                            "argument unsupported: copying storage in a migration is not "
-                            "supported by qvirtd yet");
+    if ((flags & QVIR_MIGRATE_NON_SHARED_DISK) && (flags & QVIR_MIGRATE_NON_SHARED_INC)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: flags 'VIR_MIGRATE_NON_SHARED_DISK' and "
+                            "'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive");
         return FALSE;
     }
     if (flags & (QVIR_MIGRATE_PEER2PEER | QVIR_MIGRATE_TUNNELLED | QVIR_MIGRATE_OFFLINE)) {
@@ -458,6 +489,7 @@ qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *xml = NULL;
+    g_auto(qemuMigrationCookie) out = {0};
     gboolean active;
 
     if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateBegin3Params", error))
@@ -470,6 +502,22 @@ qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
     /* The inactive view: the destination probes every chain from its own images. */
     if (active)
         def = qvirDomainDefCopy(obj->liveDef, 0, error);
+    if (active && (flags & QEMU_MIGRATION_COPY)) {
+        g_autoptr(GPtrArray) disks = g_ptr_array_new();
+        GArray *caps = g_array_new(TRUE, TRUE, sizeof(guint64));
+
+        for (guint i = 0; i < obj->liveDef->disks->len; i++) {
+            const qvirDomainDiskDef *disk = g_ptr_array_index(obj->liveDef->disks, i);
+
+            if (!qemuMigrationCopiesDisk(disk, params->migrateDisks))
+                continue;
+            g_ptr_array_add(disks, g_strdup(disk->dst));
+            g_array_append_val(caps, disk->src->capacity);
+        }
+        g_ptr_array_add(disks, NULL);
+        out.disks = (GStrv)g_ptr_array_free(g_steal_pointer(&disks), FALSE);
+        out.capacities = (guint64 *)(void *)g_array_free(caps, FALSE);
+    }
     qemuDomainObjUnlock(obj);
     if (!active) {
         qemuDriverErrorNotRunning(error);
@@ -505,11 +553,13 @@ qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
         def = g_steal_pointer(&user);
     }
     xml = qvirDomainDefFormat(def, 0);
-    *cookieOut = qemuMigrationCookieFormat(drv, obj->name, obj->uuid, NULL);
+    *cookieOut = qemuMigrationCookieFormat(drv, obj->name, obj->uuid, &out);
     return g_steal_pointer(&xml);
 }
 
 /* ---- Prepare (destination) ---------------------------------------------------------- */
+
+static void qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid);
 
 /* A port of the configured range free on ADDR; 0 (an error) when none is. */
 static int
@@ -564,6 +614,108 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     return ret != NULL;
 }
 
+/* Create DISK's image as libvirt 9.0 does (qemuMigrationDstPrecreateStorage): only what is
+ * missing, only through the storage pool whose target is the image's directory, of the
+ * source's virtual size; never for an incremental copy (the user makes that top layer). */
+static gboolean
+qemuMigrationPrecreateDisk(qvirDriver *drv, const qvirDomainDiskDef *disk, guint64 capacity,
+                           gboolean incremental, GPtrArray *created, GError **error)
+{
+    g_autoptr(qvirStoragePoolRef) pool = NULL;
+    g_autoptr(qvirStorageVolRef) vol = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *volName = NULL;
+    g_autofree char *xml = NULL;
+    const char *format;
+
+    if (disk->src->type == QVIR_STORAGE_TYPE_NETWORK || !disk->src->path ||
+        g_file_test(disk->src->path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    if (disk->src->type != QVIR_STORAGE_TYPE_FILE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: cannot precreate storage for disk type '%s'",
+                    disk->src->type == QVIR_STORAGE_TYPE_BLOCK ? "block" : "none");
+        return FALSE;
+    }
+    if (incremental) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                            "Operation not supported: pre-creation of storage targets for "
+                            "incremental storage migration is not supported");
+        return FALSE;
+    }
+    dir = g_path_get_dirname(disk->src->path);
+    volName = g_path_get_basename(disk->src->path);
+    if (!(pool = qvirStoragePoolLookupByTargetPath(drv->storage, dir, error)))
+        return FALSE;
+    format = disk->src->format == QVIR_STORAGE_FILE_QCOW2 ? "qcow2" : "raw";
+    xml = g_strdup_printf(
+        "<volume>\n  <name>%s</name>\n  <capacity>%llu</capacity>\n"
+        "  <target>\n    <format type='%s'/>\n%s  </target>\n</volume>\n",
+        volName, (unsigned long long)capacity, format,
+        disk->src->format == QVIR_STORAGE_FILE_QCOW2 ? "    <compat>1.1</compat>\n" : "");
+    /* VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA for qcow2, as libvirt */
+    if (!(vol =
+              qvirStorageVolCreateXML(drv->storage, pool->uuid, xml,
+                                      disk->src->format == QVIR_STORAGE_FILE_QCOW2 ? 1 : 0, error)))
+        return FALSE;
+    g_ptr_array_add(created, g_strdup(disk->src->path));
+    return TRUE;
+}
+
+/* The destination's QEMU serves the copied disks' top format nodes over NBD (writable),
+ * named by target, on ADDR:PORT. */
+static gboolean
+qemuMigrationStartNBD(qvirDriver *drv, const unsigned char *uuid, const char *addr, int port,
+                      GStrv disks, GError **error)
+{
+    qemuDriverRunning run;
+    g_autoptr(JsonObject) args = json_object_new();
+    JsonObject *saddr = json_object_new();
+    JsonObject *data = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *portStr = g_strdup_printf("%d", port);
+    gboolean ok = TRUE;
+
+    json_object_set_string_member(data, "host", addr);
+    json_object_set_string_member(data, "port", portStr);
+    json_object_set_string_member(saddr, "type", "inet");
+    json_object_set_object_member(saddr, "data", data);
+    json_object_set_object_member(args, "addr", saddr);
+    if (!qemuDriverRunningBegin(drv, uuid, "migration in", &run, error))
+        return FALSE;
+    ret = qemuMonitorCommand(run.mon, "nbd-server-start", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                             error);
+    ok = ret != NULL;
+    for (guint i = 0; ok && disks[i]; i++) {
+        g_autoptr(JsonObject) exp = json_object_new();
+        g_autoptr(JsonNode) r = NULL;
+        g_autofree char *id = g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s", disks[i]);
+        g_autofree char *node = NULL;
+        qvirDomainDiskDef *disk;
+
+        qemuDomainObjLock(run.obj);
+        disk = run.obj->liveDef ? qvirDomainDiskByTarget(run.obj->liveDef, disks[i]) : NULL;
+        node = disk && disk->src ? g_strdup(disk->src->nodeFormat) : NULL;
+        qemuDomainObjUnlock(run.obj);
+        if (!node) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: unable to find disk by target: %s", disks[i]);
+            ok = FALSE;
+            break;
+        }
+        json_object_set_string_member(exp, "type", "nbd");
+        json_object_set_string_member(exp, "id", id);
+        json_object_set_string_member(exp, "node-name", node);
+        json_object_set_string_member(exp, "name", disks[i]);
+        json_object_set_boolean_member(exp, "writable", TRUE);
+        r = qemuMonitorCommand(run.mon, "block-export-add", exp, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                               error);
+        ok = r != NULL;
+    }
+    qemuDriverRunningEnd(&run);
+    return ok;
+}
+
 gboolean
 qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params, GBytes *cookieIn,
                                unsigned int flags, GBytes **cookieOut, char **uriOut,
@@ -578,6 +730,8 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
     unsigned char uuid[QVIR_UUID_BUFLEN];
     qemuMigrationIncoming in = {0};
     qemuDriverRestore restore = {0};
+    g_auto(qemuMigrationCookie) out = {0};
+    g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func(g_free);
     qvirDomainRef *ref;
     int uriPort = 0;
     int port;
@@ -613,6 +767,35 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
     if (!qemuMigrationJobAdd(drv, uuid, name, QEMU_MIGRATION_IN, error))
         return FALSE;
 
+    /* the disks the source copies: what is missing is created here (and removed again
+     * when the migration fails) */
+    if ((flags & QEMU_MIGRATION_COPY) && cookie.disks) {
+        gboolean failed = FALSE;
+
+        for (guint i = 0; !failed && cookie.disks[i]; i++) {
+            const qvirDomainDiskDef *disk = qvirDomainDiskByTarget(def, cookie.disks[i]);
+
+            if (!disk) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: unable to find disk by target: %s", cookie.disks[i]);
+                failed = TRUE;
+            } else if (!qemuMigrationPrecreateDisk(drv, disk, cookie.capacities[i],
+                                                   (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0,
+                                                   created, error)) {
+                failed = TRUE;
+            }
+        }
+        if (failed) {
+            for (guint i = 0; i < created->len; i++)
+                (void)g_unlink(g_ptr_array_index(created, i));
+            qemuMigrationJobEnd(drv, uuid, FALSE);
+            return FALSE;
+        }
+    }
+    g_mutex_lock(&drv->migration->lock);
+    qemuMigrationJobFind(drv, uuid)->createdFiles = g_steal_pointer(&created);
+    g_mutex_unlock(&drv->migration->lock);
+
     in.incomingURI = incomingURI;
     restore.incoming = "defer";
     restore.load = qemuMigrationIncomingLoad;
@@ -620,11 +803,27 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
     restore.run = FALSE;
     if (!(ref = qemuDriverCreateDef(drv, g_steal_pointer(&def), 0, &restore, error))) {
         g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, FALSE);
+
+        for (guint i = 0; files && i < files->len; i++)
+            (void)g_unlink(g_ptr_array_index(files, i));
         return FALSE;
     }
     g_mutex_lock(&drv->migration->lock);
     qemuMigrationJobFind(drv, uuid)->domId = ref->id;
     g_mutex_unlock(&drv->migration->lock);
+
+    if ((flags & QEMU_MIGRATION_COPY) && cookie.disks && cookie.disks[0]) {
+        /* QEMU listens for the state already: the next free port is another one */
+        out.nbdPort =
+            params->disksPort ? params->disksPort : qemuMigrationFindPort(drv, listen, error);
+        if (!out.nbdPort ||
+            !qemuMigrationStartNBD(drv, uuid, listen, out.nbdPort, cookie.disks, error)) {
+            qemuMigrationDstCleanup(drv, uuid);
+            qvirDomainRefFree(ref);
+            return FALSE;
+        }
+        out.disks = g_strdupv(cookie.disks);
+    }
 
     *uriOut = g_strdup_printf("tcp:%s:%d", uriHost ? uriHost : g_get_host_name(), port);
     if (params->listenAddress && !uriHost && g_strcmp0(params->listenAddress, "0.0.0.0") != 0 &&
@@ -632,7 +831,7 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
         g_free(*uriOut);
         *uriOut = g_strdup(incomingURI);
     }
-    *cookieOut = qemuMigrationCookieFormat(drv, ref->name, ref->uuid, NULL);
+    *cookieOut = qemuMigrationCookieFormat(drv, ref->name, ref->uuid, &out);
     *dom = ref;
     return TRUE;
 }
@@ -657,6 +856,218 @@ qemuMigrationMemberString(JsonObject *o, const char *name)
                : NULL;
 }
 
+/* ---- storage copy (source) ---------------------------------------------------------- */
+
+static gboolean
+qemuMigrationSetSwitchoverPause(qemuMonitor *mon, gboolean on, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    JsonArray *caps = json_array_new();
+    JsonObject *cap = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(cap, "capability", "pause-before-switchover");
+    json_object_set_boolean_member(cap, "state", on);
+    json_array_add_object_element(caps, cap);
+    json_object_set_array_member(args, "capabilities", caps);
+    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                             error);
+    return ret != NULL;
+}
+
+/* Mirror each of DISKS (targets) into the destination's NBD export on HOST:PORT. */
+static gboolean
+qemuMigrationStartMirrors(qemuDomainObj *obj, qemuMonitor *mon, GStrv disks, const char *host,
+                          int port, gboolean incremental, guint64 speed, GError **error)
+{
+    g_autofree char *portStr = g_strdup_printf("%d", port);
+
+    for (guint i = 0; disks[i]; i++) {
+        g_autofree char *node = NULL;
+        g_autofree char *target =
+            g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s-storage", disks[i]);
+        g_autofree char *jobId = g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s", disks[i]);
+        g_autoptr(JsonObject) add = json_object_new();
+        g_autoptr(JsonObject) mirror = json_object_new();
+        JsonObject *server = json_object_new();
+        g_autoptr(JsonNode) ret = NULL;
+        qvirDomainDiskDef *disk;
+
+        qemuDomainObjLock(obj);
+        disk = obj->liveDef ? qvirDomainDiskByTarget(obj->liveDef, disks[i]) : NULL;
+        node = disk && disk->src ? g_strdup(disk->src->nodeFormat) : NULL;
+        qemuDomainObjUnlock(obj);
+        if (!node) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: unable to find disk by target: %s", disks[i]);
+            return FALSE;
+        }
+        json_object_set_string_member(server, "type", "inet");
+        json_object_set_string_member(server, "host", host);
+        json_object_set_string_member(server, "port", portStr);
+        json_object_set_string_member(add, "driver", "nbd");
+        json_object_set_string_member(add, "node-name", target);
+        json_object_set_object_member(add, "server", server);
+        json_object_set_string_member(add, "export", disks[i]);
+        ret = qemuMonitorCommand(mon, "blockdev-add", add, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+        if (!ret)
+            return FALSE;
+        g_clear_pointer(&ret, json_node_unref);
+        json_object_set_string_member(mirror, "job-id", jobId);
+        json_object_set_string_member(mirror, "device", node);
+        json_object_set_string_member(mirror, "target", target);
+        json_object_set_string_member(mirror, "sync", incremental ? "top" : "full");
+        if (speed < QEMU_MIGRATION_BANDWIDTH_MAX)
+            json_object_set_int_member(mirror, "speed", (gint64)(speed * 1024 * 1024));
+        ret = qemuMonitorCommand(mon, "blockdev-mirror", mirror, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                 error);
+        if (!ret)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The mirrors' state: TRUE in *READY once all are ready; FALSE (an error) when one ended
+ * or failed. Their progress goes into the job's disk figures. */
+static gboolean
+qemuMigrationMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, GStrv disks,
+                          gboolean *ready, GError **error)
+{
+    g_autoptr(JsonNode) ret =
+        qemuMonitorCommand(mon, "query-block-jobs", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    JsonArray *jobs;
+    guint64 total = 0, done = 0;
+
+    if (!ret)
+        return FALSE;
+    jobs = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+    *ready = TRUE;
+    for (guint i = 0; disks[i]; i++) {
+        g_autofree char *jobId = g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s", disks[i]);
+        JsonObject *found = NULL;
+
+        for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
+            JsonObject *o = json_array_get_object_element(jobs, j);
+
+            if (g_strcmp0(qemuMigrationMemberString(o, "device"), jobId) == 0)
+                found = o;
+        }
+        if (!found || g_strcmp0(qemuMigrationMemberString(found, "status"), "concluded") == 0) {
+            const char *err = found ? qemuMigrationMemberString(found, "error") : NULL;
+
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "operation failed: migration of disk %s failed: %s", disks[i],
+                        err ? err : "the copy ended");
+            return FALSE;
+        }
+        total += qemuMigrationMemberUInt(found, "len");
+        done += qemuMigrationMemberUInt(found, "offset");
+        if (!json_object_get_boolean_member_with_default(found, "ready", FALSE))
+            *ready = FALSE;
+    }
+    g_mutex_lock(&drv->migration->lock);
+    {
+        qemuMigrationJob *job = qemuMigrationJobFind(drv, uuid);
+
+        if (job) {
+            job->info.diskTotal = total;
+            job->info.diskProcessed = done;
+            job->info.diskRemaining = total > done ? total - done : 0;
+        }
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    return TRUE;
+}
+
+static gboolean
+qemuMigrationAbortRequested(qvirDriver *drv, const unsigned char *uuid)
+{
+    qemuMigrationJob *job;
+    gboolean abort;
+
+    g_mutex_lock(&drv->migration->lock);
+    job = qemuMigrationJobFind(drv, uuid);
+    abort = job && job->abort;
+    g_mutex_unlock(&drv->migration->lock);
+    return abort;
+}
+
+static gboolean
+qemuMigrationWaitMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon,
+                              GStrv disks, GError **error)
+{
+    for (;;) {
+        gboolean ready = FALSE;
+
+        if (!qemuMigrationMirrorsReady(drv, uuid, mon, disks, &ready, error))
+            return FALSE;
+        if (ready)
+            return TRUE;
+        if (qemuMigrationAbortRequested(drv, uuid)) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
+                                "operation aborted: job 'migration out' canceled by client");
+            return FALSE;
+        }
+        g_usleep(QEMU_MIGRATION_POLL_US);
+    }
+}
+
+/* End the mirrors (a ready mirror that is cancelled first writes out what it still has:
+ * with the guest paused that makes the copy complete) and drop the NBD nodes. FORCE: a
+ * failure, nothing needs to be complete. */
+static gboolean
+qemuMigrationStopMirrors(qemuMonitor *mon, GStrv disks, gboolean force, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    gboolean ok = TRUE;
+
+    for (guint i = 0; disks && disks[i]; i++) {
+        g_autofree char *jobId = g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s", disks[i]);
+        g_autoptr(JsonObject) args = json_object_new();
+        g_autoptr(JsonNode) ret = NULL;
+
+        json_object_set_string_member(args, "device", jobId);
+        if (force)
+            json_object_set_boolean_member(args, "force", TRUE);
+        ret = qemuMonitorCommand(mon, "block-job-cancel", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                 NULL);
+    }
+    /* the jobs dismiss themselves when done */
+    for (;;) {
+        g_autoptr(JsonNode) ret = qemuMonitorCommand(mon, "query-block-jobs", NULL,
+                                                     QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+        JsonArray *jobs = ret && JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
+        gboolean left = FALSE;
+
+        for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
+            const char *dev =
+                qemuMigrationMemberString(json_array_get_object_element(jobs, j), "device");
+
+            if (dev && g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
+                left = TRUE;
+        }
+        if (!ret || !left)
+            break;
+        if (g_get_monotonic_time() > deadline) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                                "operation failed: the disk copies did not finish");
+            ok = FALSE;
+            break;
+        }
+        g_usleep(QEMU_MIGRATION_POLL_US);
+    }
+    for (guint i = 0; disks && disks[i]; i++) {
+        g_autofree char *node =
+            g_strdup_printf(QEMU_MIGRATION_MIRROR_PREFIX "%s-storage", disks[i]);
+        g_autoptr(JsonObject) args = json_object_new();
+        g_autoptr(JsonNode) ret = NULL;
+
+        json_object_set_string_member(args, "node-name", node);
+        ret = qemuMonitorCommand(mon, "blockdev-del", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+    }
+    return ok;
+}
+
 static gboolean
 qemuMigrationSetBandwidth(qemuMonitor *mon, guint64 mib, GError **error)
 {
@@ -679,7 +1090,7 @@ qemuMigrationCancel(qemuMonitor *mon)
 /* Poll query-migrate until QEMU has sent everything; progress into the job's figures. */
 static gboolean
 qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, guint64 speed,
-                  qemuMigrationCookie *result, GError **error)
+                  GStrv mirrors, qemuMigrationCookie *result, GError **error)
 {
     gboolean cancelled = FALSE;
 
@@ -720,6 +1131,20 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
         }
         g_mutex_unlock(&drv->migration->lock);
 
+        if (g_strcmp0(status, "pre-switchover") == 0) {
+            g_autoptr(JsonObject) args = json_object_new();
+            g_autoptr(JsonNode) cont = NULL;
+
+            /* the guest is paused: the disks catch up before the state goes over */
+            if (!qemuMigrationStopMirrors(mon, mirrors, FALSE, error))
+                return FALSE;
+            json_object_set_string_member(args, "state", "pre-switchover");
+            cont = qemuMonitorCommand(mon, "migrate-continue", args,
+                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+            if (!cont)
+                return FALSE;
+            continue;
+        }
         if (g_strcmp0(status, "completed") == 0) {
             result->haveDowntime = TRUE;
             result->downtime = qemuMigrationMemberUInt(info, "downtime");
@@ -783,12 +1208,19 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
     g_autoptr(JsonNode) ret = NULL;
     guint64 speed;
     gboolean paused = FALSE;
+    gboolean copy;
     int port = 0;
     gboolean ok;
 
     if (!qemuMigrationCheckFlags(flags, "qemuDomainMigratePerform3Params", error) ||
         !qemuMigrationCookieParse(cookieIn, &cookie, error))
         return FALSE;
+    copy = (flags & QEMU_MIGRATION_COPY) && cookie.disks && cookie.disks[0];
+    if (copy && !cookie.nbdPort) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: the destination exports no disks to copy into");
+        return FALSE;
+    }
     if (!params->uri) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                             "invalid argument: migration URI is required");
@@ -833,11 +1265,22 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         if (ok)
             qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
     }
+    if (ok && copy) {
+        ok = qemuMigrationSetSwitchoverPause(run.mon, TRUE, error) &&
+             qemuMigrationStartMirrors(run.obj, run.mon, cookie.disks, host, cookie.nbdPort,
+                                       (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0, speed, error) &&
+             qemuMigrationWaitMirrorsReady(drv, uuid, run.mon, cookie.disks, error);
+    }
     if (ok) {
         args = json_object_new();
         json_object_set_string_member(args, "uri", uri);
         ret = qemuMonitorCommand(run.mon, "migrate", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-        ok = ret != NULL && qemuMigrationWait(drv, uuid, run.mon, speed, &result, error);
+        ok = ret != NULL && qemuMigrationWait(drv, uuid, run.mon, speed, copy ? cookie.disks : NULL,
+                                              &result, error);
+    }
+    if (copy) {
+        /* a later save or migration must not stop before its switch-over */
+        (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
     }
 
     if (!ok) {
@@ -846,6 +1289,8 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         /* Nothing has moved: the guest runs on here, as it was. QEMU resumes a guest it
          * paused for the last pass by itself when the migration fails. */
         qemuMigrationCancel(run.mon);
+        if (copy)
+            (void)qemuMigrationStopMirrors(run.mon, cookie.disks, TRUE, NULL);
         if (run.state == QVIR_DOMAIN_RUNNING) {
             if (!qemuMigrationQMP(run.mon, "cont", &err))
                 g_message("domain '%s': cannot resume after a failed migration: %s", run.obj->name,
@@ -953,6 +1398,10 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
         return NULL;
     }
     ok = qemuMigrationWaitIncoming(run.mon, error);
+    if (ok && (flags & QEMU_MIGRATION_COPY)) {
+        g_autoptr(JsonNode) ret = qemuMonitorCommand(run.mon, "nbd-server-stop", NULL,
+                                                     QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+    }
     if (ok && !(flags & QVIR_MIGRATE_PAUSED))
         ok = qemuMigrationQMP(run.mon, "cont", error);
     if (ok) {
