@@ -1374,6 +1374,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
         qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
     qemuDriverReplayLabelJournals(drv);
     qemuDriverKillOrphans(drv);
+    qemuMigrationRecover(drv);
     {
         g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);
 

@@ -47,6 +47,7 @@ typedef struct {
     gboolean wasRunning;     /* source: the guest ran before Perform paused it */
     GPtrArray *createdFiles; /* destination: disk images Prepare made (removed on failure) */
     int domId;               /* destination: the run Prepare started */
+    char *marker;            /* the file that tells a restarted daemon about the job */
 } qemuMigrationJob;
 
 struct _qemuMigrationTable {
@@ -63,6 +64,7 @@ qemuMigrationJobFree(qemuMigrationJob *job)
         return;
     if (job->createdFiles)
         g_ptr_array_unref(job->createdFiles);
+    g_free(job->marker);
     g_free(job);
 }
 
@@ -113,6 +115,20 @@ qemuMigrationKey(const unsigned char *uuid)
     return g_strdup(str);
 }
 
+#define QEMU_MIGRATION_MARKER_IN ".migration-in"
+#define QEMU_MIGRATION_MARKER_OUT ".migration-out"
+
+/* RUNDIR/qemu/NAME.migration-in|out: written when a job starts, removed when it ends. A
+ * daemon that finds one at start was killed during the job (qemuMigrationRecover). */
+static char *
+qemuMigrationMarkerPath(qvirDriver *drv, const char *name, gboolean incoming)
+{
+    g_autofree char *file =
+        g_strconcat(name, incoming ? QEMU_MIGRATION_MARKER_IN : QEMU_MIGRATION_MARKER_OUT, NULL);
+
+    return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
 /* Add a job for UUID; FALSE (an error) when the domain already has one. */
 static gboolean
 qemuMigrationJobAdd(qvirDriver *drv, const unsigned char *uuid, const char *name,
@@ -135,6 +151,8 @@ qemuMigrationJobAdd(qvirDriver *drv, const unsigned char *uuid, const char *name
         job->info.type = QVIR_DOMAIN_JOB_UNBOUNDED;
         job->info.operation = phase == QEMU_MIGRATION_IN ? QVIR_DOMAIN_JOB_OPERATION_MIGRATION_IN
                                                          : QVIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+        job->marker = qemuMigrationMarkerPath(drv, name, phase == QEMU_MIGRATION_IN);
+        (void)g_file_set_contents(job->marker, "", 0, NULL);
         g_hash_table_insert(t->jobs, g_steal_pointer(&key), job);
         ok = TRUE;
     }
@@ -193,6 +211,8 @@ qemuMigrationJobEnd(qvirDriver *drv, const unsigned char *uuid, gboolean complet
         done->elapsed = (g_get_monotonic_time() - job->started) / 1000;
         g_hash_table_replace(t->completed, g_strdup(key), done);
         files = g_steal_pointer(&job->createdFiles);
+        if (job->marker)
+            (void)g_unlink(job->marker);
         g_hash_table_remove(t->jobs, key);
     }
     g_mutex_unlock(&t->lock);
@@ -607,8 +627,22 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     qemuMigrationIncoming *in = opaque;
     qemuMonitor *mon = qemuProcessGetMonitor(proc);
     g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonObject) capArgs = json_object_new();
+    JsonArray *caps = json_array_new();
+    JsonObject *cap = json_object_new();
     g_autoptr(JsonNode) ret = NULL;
 
+    /* The images stay the source's (no write locks taken here) until Finish resumes the
+     * guest, as libvirt has it: a source that resumes after a failure can have them back. */
+    json_object_set_string_member(cap, "capability", "late-block-activate");
+    json_object_set_boolean_member(cap, "state", TRUE);
+    json_array_add_object_element(caps, cap);
+    json_object_set_array_member(capArgs, "capabilities", caps);
+    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", capArgs,
+                             QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
+    if (!ret)
+        return FALSE;
+    g_clear_pointer(&ret, json_node_unref);
     json_object_set_string_member(args, "uri", in->incomingURI);
     ret = qemuMonitorCommand(mon, "migrate-incoming", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
     return ret != NULL;
@@ -1592,4 +1626,100 @@ qvirDriverDomainMigrateGetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, u
         return FALSE;
     *bandwidth = qemuMigrationGetSpeed(drv, uuid);
     return TRUE;
+}
+
+/* ---- after a daemon restart ---------------------------------------------------------- */
+
+/* An outgoing migration whose daemon died: QEMU keeps running the guest here (nothing was
+ * confirmed), without the mirrors, their NBD nodes, or a switch-over pause. */
+static void
+qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *name)
+{
+    g_autoptr(JsonNode) jobs = NULL;
+    g_autoptr(JsonNode) status = NULL;
+    g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) err = NULL;
+    qemuDriverRunning run;
+    JsonArray *arr;
+    const char *runState;
+
+    if (!qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+        g_message("domain '%s': %s", name, err->message);
+        return;
+    }
+    qemuMigrationCancel(run.mon);
+    jobs = qemuMonitorCommand(run.mon, "query-block-jobs", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                              NULL);
+    arr = jobs && JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
+    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
+        const char *dev =
+            qemuMigrationMemberString(json_array_get_object_element(arr, i), "device");
+
+        if (dev && g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
+            g_ptr_array_add(disks, g_strdup(dev + strlen(QEMU_MIGRATION_MIRROR_PREFIX)));
+    }
+    /* the NBD nodes of mirrors that already ended go as well */
+    qemuDomainObjLock(run.obj);
+    for (guint i = 0; run.obj->liveDef && i < run.obj->liveDef->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(run.obj->liveDef->disks, i);
+        gboolean listed = FALSE;
+
+        for (guint j = 0; j < disks->len; j++)
+            listed |= g_strcmp0(g_ptr_array_index(disks, j), disk->dst) == 0;
+        if (!listed)
+            g_ptr_array_add(disks, g_strdup(disk->dst));
+    }
+    qemuDomainObjUnlock(run.obj);
+    g_ptr_array_add(disks, NULL);
+    (void)qemuMigrationStopMirrors(run.mon, (GStrv)disks->pdata, TRUE, NULL);
+    (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
+
+    /* QEMU that sent everything waits for a Confirm that will not come: whether the
+     * destination runs the guest is unknown, so it stays paused, as libvirt leaves it */
+    status =
+        qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+    runState = status && JSON_NODE_HOLDS_OBJECT(status)
+                   ? qemuMigrationMemberString(json_node_get_object(status), "status")
+                   : NULL;
+    if (g_strcmp0(runState, "running") == 0 && run.state != QVIR_DOMAIN_RUNNING)
+        qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
+    g_message("domain '%s': the outgoing migration ended with the daemon; the guest stays here",
+              name);
+    qemuDriverRunningEnd(&run);
+}
+
+void
+qemuMigrationRecover(qvirDriver *drv)
+{
+    g_autoptr(GDir) dir = g_dir_open(drv->cfg->statusDir, 0, NULL);
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name(dir))) {
+        gboolean incoming = g_str_has_suffix(entry, QEMU_MIGRATION_MARKER_IN);
+        g_autofree char *path = NULL;
+        g_autofree char *name = NULL;
+        g_autoptr(qvirDomainRef) ref = NULL;
+
+        if (!incoming && !g_str_has_suffix(entry, QEMU_MIGRATION_MARKER_OUT))
+            continue;
+        path = g_build_filename(drv->cfg->statusDir, entry, NULL);
+        name = g_strndup(entry, strlen(entry) - strlen(incoming ? QEMU_MIGRATION_MARKER_IN
+                                                                : QEMU_MIGRATION_MARKER_OUT));
+        ref = qvirDriverDomainLookupByName(drv, name, NULL);
+        if (ref && ref->id >= 0) {
+            if (incoming) {
+                g_autoptr(GError) err = NULL;
+
+                /* the source never learnt that this side had the guest: it runs there */
+                g_message("domain '%s': stopping the incoming migration the daemon did not "
+                          "finish",
+                          name);
+                if (!qvirDriverDomainDestroy(drv, ref->uuid, 0, &err))
+                    g_message("domain '%s': %s", name, err->message);
+            } else {
+                qemuMigrationRecoverOut(drv, ref->uuid, name);
+            }
+        }
+        (void)g_unlink(path);
+    }
 }

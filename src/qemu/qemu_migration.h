@@ -82,6 +82,9 @@ typedef struct {
 typedef struct _qemuMigrationTable qemuMigrationTable;
 qemuMigrationTable *qemuMigrationTableNew(void);
 void qemuMigrationTableFree(qemuMigrationTable *table);
+/* At daemon start, after the domains are back: end the migrations a killed daemon left
+ * (an incoming QEMU is stopped; an outgoing one loses its mirrors and keeps the guest). */
+void qemuMigrationRecover(qvirDriver *drv);
 
 char *qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
                                    const qvirMigrateParams *params, unsigned int flags,
