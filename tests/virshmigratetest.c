@@ -95,6 +95,20 @@ hostStart(Host *h, const char *hostUUID, unsigned int portMin)
     g_assert_cmpstr(line->str, ==, expect);
 }
 
+/* The pid of a QEMU H's status file names for the domain; 0 without one. */
+static pid_t
+daemonDomainPidIn(const Host *h)
+{
+    g_autofree char *path = g_build_filename(h->root, "run", "qemu", VM ".xml", NULL);
+    g_autofree char *xml = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &xml, NULL, NULL))
+        return 0;
+    p = strstr(xml, " pid='");
+    return p ? atoi(p + 6) : 0;
+}
+
 static void
 hostStop(Host *h)
 {
@@ -284,7 +298,7 @@ testAssertChain(const Host *h)
 }
 
 static char *
-testDomainXML(const char *kernel, const char *initrd, const char *top)
+testDomainXMLCache(const char *kernel, const char *initrd, const char *top, const char *cache)
 {
     return g_strdup_printf("<domain type='qemu'>\n"
                            "  <name>" VM "</name>\n"
@@ -297,7 +311,7 @@ testDomainXML(const char *kernel, const char *initrd, const char *top)
                            "  <devices>\n"
                            "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
                            "    <disk type='file' device='disk'>\n"
-                           "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+                           "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
                            "      <source file='%s'/>\n"
                            "      <target dev='vda' bus='virtio'/>\n"
                            "    </disk>\n"
@@ -309,7 +323,13 @@ testDomainXML(const char *kernel, const char *initrd, const char *top)
                            "    </disk>\n"
                            "  </devices>\n"
                            "</domain>\n",
-                           kernel, initrd, top, counterImg);
+                           kernel, initrd, cache, top, counterImg);
+}
+
+static char *
+testDomainXML(const char *kernel, const char *initrd, const char *top)
+{
+    return testDomainXMLCache(kernel, initrd, top, "none");
 }
 
 typedef struct {
@@ -453,6 +473,184 @@ testMigrateCopy(gconstpointer data)
     if (!incremental)
         g_assert_true(testImgHas(dstTop, 0x42, "1M"));
     g_free(VIRSH_OK(&hostB, "destroy", VM));
+}
+
+static void
+hostKill(Host *h)
+{
+    int status;
+
+    g_assert_cmpint(kill(h->pid, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(h->pid, &status, 0), ==, h->pid);
+    h->pid = 0;
+}
+
+/* Wait until H's domjobinfo shows the outgoing migration with WHAT in it. */
+static void
+testWaitJob(const Host *h, const char *what)
+{
+    for (guint i = 0; i < 1200; i++) {
+        g_auto(VirshResult) r = {0};
+        const char *args[] = {"domjobinfo", VM, NULL};
+
+        virshArgv(&r, h, args);
+        if (r.rc == 0 && strstr(r.out, "Outgoing migration") && strstr(r.out, what))
+            return;
+        g_usleep(50 * 1000);
+    }
+    g_error("no migration job with '%s' on the source", what);
+}
+
+/* The domain runs on A as before: the guest counts, the chain is the one it had (CHAIN),
+ * QEMU has it open and no migration node is left. */
+static void
+testAssertSurvived(const char *chain)
+{
+    g_autofree char *state = testState(&hostA);
+    g_autofree char *live = NULL;
+    g_autofree char *nodes = NULL;
+    guint64 before;
+
+    g_assert_cmpstr(state, ==, "running");
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    live = testLiveChain(&hostA);
+    g_assert_cmpstr(live, ==, chain);
+    testAssertChain(&hostA);
+    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM,
+                     "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    g_assert_null(strstr(nodes, "migration-"));
+    g_clear_pointer(&nodes, g_free);
+    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM, "{\"execute\":\"query-block-jobs\"}");
+    g_assert_null(strstr(nodes, "migration-"));
+}
+
+typedef enum {
+    FAULT_DEST_KILLED,
+    FAULT_SOURCE_KILLED_IN_MIRROR,
+    FAULT_DEST_DISK_FULL,
+} FaultKind;
+
+/*
+ * Faults: the destination daemon killed while the state goes over (its QEMU lives on);
+ * the source daemon killed while the disks are mirrored; the destination's file system
+ * full during the copy. Each time the domain runs on the source with its chain, and the
+ * destination has nothing: no domain, no QEMU, no image it made.
+ */
+static void
+testMigrateFault(gconstpointer data)
+{
+    FaultKind kind = GPOINTER_TO_INT(data);
+    const char *tag = kind == FAULT_DEST_KILLED               ? "fk"
+                      : kind == FAULT_SOURCE_KILLED_IN_MIRROR ? "fs"
+                                                              : "ff";
+    g_autofree char *baseName = g_strdup_printf("%s-base.qcow2", tag);
+    g_autofree char *midName = g_strdup_printf("%s-mid.qcow2", tag);
+    g_autofree char *topName = g_strdup_printf("%s-top.qcow2", tag);
+    g_autofree char *base = daemonImagePath(baseName);
+    g_autofree char *mid = daemonImagePath(midName);
+    g_autofree char *top = daemonImagePath(topName);
+    g_autofree char *dstDir = g_build_filename(daemonEnv.root, tag, NULL);
+    g_autofree char *dstTop = g_build_filename(dstDir, topName, NULL);
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *dstXml = NULL;
+    g_autofree char *dstXmlPath = NULL;
+    g_autofree char *chain = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *poolName = g_strdup_printf("pool-%s", tag);
+    gboolean copy = kind != FAULT_DEST_KILLED;
+    const char *args[] = {"migrate",
+                          "--live",
+                          "--unsafe",
+                          copy ? "--copy-storage-all" : "--persistent",
+                          "--xml",
+                          NULL, /* 5 */
+                          "--bandwidth",
+                          kind == FAULT_DEST_DISK_FULL ? "100" : "1",
+                          "--listen-address",
+                          "127.0.0.1",
+                          "--migrateuri",
+                          "tcp://127.0.0.1",
+                          VM,
+                          hostB.uri,
+                          NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread;
+
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(top, mid);
+    if (copy) {
+        /* 12 MiB in the top layer: at 1 MiB/s the mirror takes its time; more than the
+         * destination's 4 MiB file system holds */
+        const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x55 0 12M", top, NULL};
+
+        testImgRun(argv);
+    }
+    g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_cmpint(mount("tmpfs", dstDir, "tmpfs", 0, "size=4m,mode=0755"), ==, 0);
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_free(VIRSH_OK(&hostB, "pool-create-as", poolName, "dir", "--target", dstDir));
+    /* a sparse image the user made on the small file system: it fills during the copy */
+    if (kind == FAULT_DEST_DISK_FULL)
+        daemonMakeQcow2(dstTop, NULL);
+
+    xml = testDomainXML(guestKernel, guestInitrd, top);
+    xmlPath = daemonWriteFile("fault.xml", xml);
+    /* tmpfs has no O_DIRECT: the destination's copy is cached */
+    dstXml = testDomainXMLCache(guestKernel, guestInitrd, copy ? dstTop : top,
+                                copy ? "writeback" : "none");
+    dstXmlPath = daemonWriteFile("fault-dst.xml", dstXml);
+    args[5] = dstXmlPath;
+    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    g_assert_true(testCounterPasses(testCounter() + 5, 240));
+    chain = testLiveChain(&hostA);
+
+    thread = g_thread_new("migrate", testMigrateThread, &run);
+    switch (kind) {
+    case FAULT_DEST_KILLED:
+        /* the state is on its way: B's daemon dies, its QEMU takes the rest */
+        testWaitJob(&hostA, "Memory processed");
+        g_usleep(G_USEC_PER_SEC);
+        hostKill(&hostB);
+        g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "1000"));
+        break;
+    case FAULT_SOURCE_KILLED_IN_MIRROR:
+        testWaitJob(&hostA, "Unbounded");
+        g_usleep(2 * G_USEC_PER_SEC);
+        hostKill(&hostA);
+        break;
+    case FAULT_DEST_DISK_FULL:
+        break;
+    }
+    g_thread_join(thread);
+    g_assert_cmpint(run.res.rc, !=, 0);
+    g_test_message("the migration failed: %s", run.res.err);
+    /* the source's reason reaches the user, not the destination's clean-up */
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_nonnull(strstr(run.res.err, "No space left on device"));
+    virshResultClear(&run.res);
+
+    if (!hostA.pid)
+        hostStart(&hostA, HOST_A, 21000);
+    if (!hostB.pid)
+        hostStart(&hostB, HOST_B, 21050);
+    testAssertSurvived(chain);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    /* the image the destination made is gone; the user's stays */
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_assert_false(g_file_test(dstTop, G_FILE_TEST_EXISTS));
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_true(g_file_test(dstTop, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(daemonDomainPidIn(&hostB), ==, 0);
+    g_free(VIRSH_OK(&hostA, "destroy", VM));
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_free(VIRSH_OK(&hostB, "pool-destroy", poolName));
+    if (kind == FAULT_DEST_DISK_FULL)
+        umount2(dstDir, MNT_DETACH);
 }
 
 static void
@@ -639,6 +837,12 @@ main(int argc, char **argv)
     g_test_add_func("/virshmigrate/shared", testMigrateShared);
     g_test_add_data_func("/virshmigrate/copy-storage-all", GINT_TO_POINTER(FALSE), testMigrateCopy);
     g_test_add_data_func("/virshmigrate/copy-storage-inc", GINT_TO_POINTER(TRUE), testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/fault/dest-killed", GINT_TO_POINTER(FAULT_DEST_KILLED),
+                         testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/source-killed-in-mirror",
+                         GINT_TO_POINTER(FAULT_SOURCE_KILLED_IN_MIRROR), testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
+                         GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
     ret = g_test_run();
     hostStop(&hostA);
     hostStop(&hostB);

@@ -951,6 +951,8 @@ qemuMigrationStartMirrors(qemuDomainObj *obj, qemuMonitor *mon, GStrv disks, con
         json_object_set_string_member(mirror, "device", node);
         json_object_set_string_member(mirror, "target", target);
         json_object_set_string_member(mirror, "sync", incremental ? "top" : "full");
+        /* a failed copy stays until we read its error */
+        json_object_set_boolean_member(mirror, "auto-dismiss", FALSE);
         if (speed < QEMU_MIGRATION_BANDWIDTH_MAX)
             json_object_set_int_member(mirror, "speed", (gint64)(speed * 1024 * 1024));
         ret = qemuMonitorCommand(mon, "blockdev-mirror", mirror, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
@@ -1074,11 +1076,20 @@ qemuMigrationStopMirrors(qemuMonitor *mon, GStrv disks, gboolean force, GError *
         gboolean left = FALSE;
 
         for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
-            const char *dev =
-                qemuMigrationMemberString(json_array_get_object_element(jobs, j), "device");
+            JsonObject *o = json_array_get_object_element(jobs, j);
+            const char *dev = qemuMigrationMemberString(o, "device");
 
-            if (dev && g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
-                left = TRUE;
+            if (!dev || !g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
+                continue;
+            left = TRUE;
+            if (g_strcmp0(qemuMigrationMemberString(o, "status"), "concluded") == 0) {
+                g_autoptr(JsonObject) id = json_object_new();
+                g_autoptr(JsonNode) r = NULL;
+
+                json_object_set_string_member(id, "id", dev);
+                r = qemuMonitorCommand(mon, "block-job-dismiss", id,
+                                       QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+            }
         }
         if (!ret || !left)
             break;
@@ -1121,12 +1132,35 @@ qemuMigrationCancel(qemuMonitor *mon)
         qemuMonitorCommand(mon, "migrate_cancel", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
 }
 
+/* A cancelled migration ends asynchronously: the guest can only resume once it has. */
+static void
+qemuMigrationWaitEnded(qemuMonitor *mon)
+{
+    gint64 deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autoptr(JsonNode) ret =
+            qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
+        JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+        const char *status = info && json_object_has_member(info, "status")
+                                 ? json_object_get_string_member(info, "status")
+                                 : NULL;
+
+        if (!ret || !status || g_strcmp0(status, "cancelled") == 0 ||
+            g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "completed") == 0 ||
+            g_strcmp0(status, "none") == 0)
+            return;
+        g_usleep(QEMU_MIGRATION_POLL_US);
+    }
+}
+
 /* Poll query-migrate until QEMU has sent everything; progress into the job's figures. */
 static gboolean
 qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, guint64 speed,
                   GStrv mirrors, qemuMigrationCookie *result, GError **error)
 {
     gboolean cancelled = FALSE;
+    gboolean switchedOver = FALSE;
 
     for (;;) {
         g_autoptr(JsonNode) ret =
@@ -1165,7 +1199,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
         }
         g_mutex_unlock(&drv->migration->lock);
 
-        if (g_strcmp0(status, "pre-switchover") == 0) {
+        if (g_strcmp0(status, "pre-switchover") == 0 && !switchedOver) {
             g_autoptr(JsonObject) args = json_object_new();
             g_autoptr(JsonNode) cont = NULL;
 
@@ -1177,6 +1211,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
                                       QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
             if (!cont)
                 return FALSE;
+            switchedOver = TRUE;
             continue;
         }
         if (g_strcmp0(status, "completed") == 0) {
@@ -1323,6 +1358,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         /* Nothing has moved: the guest runs on here, as it was. QEMU resumes a guest it
          * paused for the last pass by itself when the migration fails. */
         qemuMigrationCancel(run.mon);
+        qemuMigrationWaitEnded(run.mon);
         if (copy)
             (void)qemuMigrationStopMirrors(run.mon, cookie.disks, TRUE, NULL);
         if (run.state == QVIR_DOMAIN_RUNNING) {
@@ -1421,9 +1457,11 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
         return NULL;
     if (cancelled || !qemuMigrationCookieParse(cookieIn, &cookie, error)) {
         qemuMigrationDstCleanup(drv, uuid);
+        /* libvirt's answer to a cancelled migration that was undone: the client keeps the
+         * source's error, which says what went wrong */
         if (error && !*error)
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: migration of domain '%s' was cancelled", name);
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_MIGRATE_FINISH_OK,
+                                "migration successfully aborted");
         return NULL;
     }
 
@@ -1648,6 +1686,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
         return;
     }
     qemuMigrationCancel(run.mon);
+    qemuMigrationWaitEnded(run.mon);
     jobs = qemuMonitorCommand(run.mon, "query-block-jobs", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
                               NULL);
     arr = jobs && JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
