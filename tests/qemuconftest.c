@@ -113,6 +113,26 @@ testConfSecurityKeys(void)
     g_assert_true(cfg->mountNamespace);
 }
 
+/* Two daemons on one machine stand for two hosts: their own host UUID and port range. */
+static void
+testConfMigrationKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew("/srv/q");
+    g_autoptr(GError) err = NULL;
+
+    g_assert_null(cfg->hostUUID);
+    g_assert_cmpuint(cfg->migrationPortMin, ==, 49152);
+    g_assert_cmpuint(cfg->migrationPortMax, ==, 49215);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    g_assert_true(testConfLoad("[qvirtd]\nhost_uuid = 11111111222233334444555555555501\n"
+                               "migration_port_min = 21000\nmigration_port_max = 21009\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->hostUUID, ==, "11111111-2222-3333-4444-555555555501");
+    g_assert_cmpuint(cfg->migrationPortMin, ==, 21000);
+    g_assert_cmpuint(cfg->migrationPortMax, ==, 21009);
+}
+
 static void
 testConfMissingFile(void)
 {
@@ -152,6 +172,12 @@ testConfErrors(void)
         {"[qvirtd]\nsecurity_driver = none\n", "unknown key 'security_driver'"},
         {"[qvirtd]\nnamespaces = mount;net\n",
          "unknown namespace 'net' for key 'namespaces': expected mount"},
+        {"[qvirtd]\nhost_uuid = not-a-uuid\n",
+         "invalid value for key 'host_uuid': 'not-a-uuid' is not a UUID"},
+        {"[qvirtd]\nmigration_port_min = 0\n", "'migration_port_min'"},
+        {"[qvirtd]\nmigration_port_max = 70000\n", "'migration_port_max'"},
+        {"[qvirtd]\nmigration_port_min = 21010\nmigration_port_max = 21000\n",
+         "migration_port_min (21010) is greater than migration_port_max (21000)"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 
@@ -189,6 +215,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/defaults", testConfDefaults);
     g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
     g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
+    g_test_add_func("/qemuconf/migration-keys", testConfMigrationKeys);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);
     g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);
