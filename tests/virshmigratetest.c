@@ -529,6 +529,7 @@ typedef enum {
     FAULT_DEST_KILLED,
     FAULT_SOURCE_KILLED_IN_MIRROR,
     FAULT_DEST_DISK_FULL,
+    FAULT_ABORTED,
 } FaultKind;
 
 /*
@@ -543,6 +544,7 @@ testMigrateFault(gconstpointer data)
     FaultKind kind = GPOINTER_TO_INT(data);
     const char *tag = kind == FAULT_DEST_KILLED               ? "fk"
                       : kind == FAULT_SOURCE_KILLED_IN_MIRROR ? "fs"
+                      : kind == FAULT_ABORTED                 ? "fa"
                                                               : "ff";
     g_autofree char *baseName = g_strdup_printf("%s-base.qcow2", tag);
     g_autofree char *midName = g_strdup_printf("%s-mid.qcow2", tag);
@@ -559,7 +561,7 @@ testMigrateFault(gconstpointer data)
     g_autofree char *chain = NULL;
     g_autofree char *state = NULL;
     g_autofree char *poolName = g_strdup_printf("pool-%s", tag);
-    gboolean copy = kind != FAULT_DEST_KILLED;
+    gboolean copy = kind != FAULT_DEST_KILLED && kind != FAULT_ABORTED;
     const char *args[] = {"migrate",
                           "--live",
                           "--unsafe",
@@ -624,6 +626,11 @@ testMigrateFault(gconstpointer data)
         break;
     case FAULT_DEST_DISK_FULL:
         break;
+    case FAULT_ABORTED:
+        /* virsh domjobabort while the state goes over */
+        testWaitJob(&hostA, "Memory processed");
+        g_free(VIRSH_OK(&hostA, "domjobabort", VM));
+        break;
     }
     g_thread_join(thread);
     g_assert_cmpint(run.res.rc, !=, 0);
@@ -631,6 +638,9 @@ testMigrateFault(gconstpointer data)
     /* the source's reason reaches the user, not the destination's clean-up */
     if (kind == FAULT_DEST_DISK_FULL)
         g_assert_nonnull(strstr(run.res.err, "No space left on device"));
+    if (kind == FAULT_ABORTED)
+        g_assert_nonnull(
+            strstr(run.res.err, "operation aborted: job 'migration out' canceled by client"));
     virshResultClear(&run.res);
 
     if (!hostA.pid)
@@ -841,6 +851,8 @@ main(int argc, char **argv)
                          testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/source-killed-in-mirror",
                          GINT_TO_POINTER(FAULT_SOURCE_KILLED_IN_MIRROR), testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/aborted", GINT_TO_POINTER(FAULT_ABORTED),
+                         testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
                          GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
     ret = g_test_run();

@@ -48,6 +48,8 @@ typedef struct {
     GPtrArray *createdFiles; /* destination: disk images Prepare made (removed on failure) */
     int domId;               /* destination: the run Prepare started */
     char *marker;            /* the file that tells a restarted daemon about the job */
+    char *name;
+    unsigned char uuid[QVIR_UUID_BUFLEN];
 } qemuMigrationJob;
 
 struct _qemuMigrationTable {
@@ -65,6 +67,7 @@ qemuMigrationJobFree(qemuMigrationJob *job)
     if (job->createdFiles)
         g_ptr_array_unref(job->createdFiles);
     g_free(job->marker);
+    g_free(job->name);
     g_free(job);
 }
 
@@ -152,6 +155,8 @@ qemuMigrationJobAdd(qvirDriver *drv, const unsigned char *uuid, const char *name
         job->info.operation = phase == QEMU_MIGRATION_IN ? QVIR_DOMAIN_JOB_OPERATION_MIGRATION_IN
                                                          : QVIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
         job->marker = qemuMigrationMarkerPath(drv, name, phase == QEMU_MIGRATION_IN);
+        job->name = g_strdup(name);
+        memcpy(job->uuid, uuid, QVIR_UUID_BUFLEN);
         (void)g_file_set_contents(job->marker, "", 0, NULL);
         g_hash_table_insert(t->jobs, g_steal_pointer(&key), job);
         ok = TRUE;
@@ -1450,11 +1455,31 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
                             "invalid argument: missing destination name");
         return NULL;
     }
-    if (!(ref = qvirDriverDomainLookupByName(drv, name, error)))
-        return NULL;
-    memcpy(uuid, ref->uuid, QVIR_UUID_BUFLEN);
-    if (!qemuMigrationJobCheckPhase(drv, uuid, name, QEMU_MIGRATION_IN, error))
-        return NULL;
+    /* the job, not the domain: an incoming QEMU whose migration failed has gone already */
+    {
+        GHashTableIter it;
+        gpointer value;
+        gboolean found = FALSE;
+
+        g_mutex_lock(&drv->migration->lock);
+        g_hash_table_iter_init(&it, drv->migration->jobs);
+        while (!found && g_hash_table_iter_next(&it, NULL, &value)) {
+            qemuMigrationJob *job = value;
+
+            if (job->phase == QEMU_MIGRATION_IN && g_strcmp0(job->name, name) == 0) {
+                memcpy(uuid, job->uuid, QVIR_UUID_BUFLEN);
+                found = TRUE;
+            }
+        }
+        g_mutex_unlock(&drv->migration->lock);
+        if (!found) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Requested operation is not valid: domain '%s' is not processing "
+                        "incoming migration",
+                        name);
+            return NULL;
+        }
+    }
     if (cancelled || !qemuMigrationCookieParse(cookieIn, &cookie, error)) {
         qemuMigrationDstCleanup(drv, uuid);
         /* libvirt's answer to a cancelled migration that was undone: the client keeps the
@@ -1465,7 +1490,8 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
         return NULL;
     }
 
-    if (!qemuDriverRunningBegin(drv, uuid, "migration in", &run, error)) {
+    if (!(ref = qvirDriverDomainLookupByUUID(drv, uuid, error)) ||
+        !qemuDriverRunningBegin(drv, uuid, "migration in", &run, error)) {
         qemuMigrationDstCleanup(drv, uuid);
         return NULL;
     }
