@@ -134,6 +134,26 @@ testConfNBDTLSKeys(void)
     g_assert_cmpstr(cfg->nbdTLSx509secretUUID, ==, "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea");
 }
 
+/* Two daemons on one machine stand for two hosts: their own host UUID and port range. */
+static void
+testConfMigrationKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew("/srv/q");
+    g_autoptr(GError) err = NULL;
+
+    g_assert_null(cfg->hostUUID);
+    g_assert_cmpuint(cfg->migrationPortMin, ==, 49152);
+    g_assert_cmpuint(cfg->migrationPortMax, ==, 49215);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    g_assert_true(testConfLoad("[qvirtd]\nhost_uuid = 11111111222233334444555555555501\n"
+                               "migration_port_min = 21000\nmigration_port_max = 21009\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(cfg->hostUUID, ==, "11111111-2222-3333-4444-555555555501");
+    g_assert_cmpuint(cfg->migrationPortMin, ==, 21000);
+    g_assert_cmpuint(cfg->migrationPortMax, ==, 21009);
+}
+
 static void
 testConfMissingFile(void)
 {
@@ -177,6 +197,12 @@ testConfErrors(void)
          "invalid value for key 'nbd_tls_x509_cert_dir': 'pki' is not an absolute path"},
         {"[qvirtd]\nnbd_tls_x509_secret_uuid = 123\n",
          "invalid value for key 'nbd_tls_x509_secret_uuid': '123' is not a UUID"},
+        {"[qvirtd]\nhost_uuid = not-a-uuid\n",
+         "invalid value for key 'host_uuid': 'not-a-uuid' is not a UUID"},
+        {"[qvirtd]\nmigration_port_min = 0\n", "'migration_port_min'"},
+        {"[qvirtd]\nmigration_port_max = 70000\n", "'migration_port_max'"},
+        {"[qvirtd]\nmigration_port_min = 21010\nmigration_port_max = 21000\n",
+         "migration_port_min (21010) is greater than migration_port_max (21000)"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 
@@ -215,6 +241,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
     g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
     g_test_add_func("/qemuconf/nbd-tls-keys", testConfNBDTLSKeys);
+    g_test_add_func("/qemuconf/migration-keys", testConfMigrationKeys);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);
     g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);

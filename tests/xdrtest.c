@@ -551,8 +551,16 @@ testProcedureTable(void)
     }
     g_assert_cmpuint(served, ==, qvirRemoteNumProcedures());
     /* 91, then 18 for issue 17's verbs, 41 for the storage driver (issue 12), domain
-     * capabilities and block copy, 12 for secrets (issue 14) */
-    g_assert_cmpuint(served, ==, 164);
+     * capabilities and block copy, 12 for secrets (issue 14), 10 for live migration and its
+     * job (issue 15) */
+    g_assert_cmpuint(served, ==, 174);
+    /* every migration phase changes a domain: read-write connections only */
+    g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS].flags &
+                  QVIR_RPC_PROC_WRITE);
+    g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS].flags &
+                  QVIR_RPC_PROC_WRITE);
+    g_assert_false(remote_procedure_table[REMOTE_PROC_DOMAIN_GET_JOB_INFO].flags &
+                   QVIR_RPC_PROC_WRITE);
     /* opening a console and reading a save image's XML: as libvirt's ACLs */
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_OPEN_CONSOLE].flags &
                   QVIR_RPC_PROC_WRITE);

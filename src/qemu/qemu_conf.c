@@ -64,6 +64,8 @@ qvirDriverConfigNew(const char *root)
     cfg->rememberOwner = TRUE;
     cfg->clearEmulatorCapabilities = TRUE;
     cfg->mountNamespace = TRUE;
+    cfg->migrationPortMin = 49152;
+    cfg->migrationPortMax = 49215;
     return cfg;
 }
 
@@ -87,6 +89,7 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->nbdTLSx509secretUUID);
     g_free(cfg->user);
     g_free(cfg->group);
+    g_free(cfg->hostUUID);
     g_free(cfg);
 }
 
@@ -285,6 +288,55 @@ qvirDriverConfigParseTLS(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, c
     return TRUE;
 }
 
+static gboolean
+qvirDriverConfigParseHostUUID(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                              const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    unsigned char uuid[QVIR_UUID_BUFLEN];
+    char formatted[QVIR_UUID_STRING_BUFLEN];
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    g_strstrip(str);
+    if (!qvirUUIDParse(str, uuid)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not a UUID", path,
+                    key, str);
+        return FALSE;
+    }
+    qvirUUIDFormat(uuid, formatted);
+    g_free(cfg->hostUUID);
+    cfg->hostUUID = g_strdup(formatted);
+    return TRUE;
+}
+
+/* migration_port_min / _max: 1..65535, and min <= max once both are read (checked at load). */
+static gboolean
+qvirDriverConfigParsePort(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                          GError **error)
+{
+    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
+    guint64 val = 0;
+
+    g_strstrip(str);
+    if (!g_ascii_string_to_unsigned(str, 10, 1, 65535, &val, NULL)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not a port "
+                    "between 1 and 65535",
+                    path, key, str);
+        return FALSE;
+    }
+    if (strcmp(key, "migration_port_min") == 0)
+        cfg->migrationPortMin = (unsigned int)val;
+    else
+        cfg->migrationPortMax = (unsigned int)val;
+    return TRUE;
+}
+
 static const struct {
     const char *key;
     qvirDriverConfigKeyParser parse;
@@ -302,6 +354,9 @@ static const struct {
     {"nbd_tls", qvirDriverConfigParseBool},
     {"nbd_tls_x509_cert_dir", qvirDriverConfigParseTLS},
     {"nbd_tls_x509_secret_uuid", qvirDriverConfigParseTLS},
+    {"host_uuid", qvirDriverConfigParseHostUUID},
+    {"migration_port_min", qvirDriverConfigParsePort},
+    {"migration_port_max", qvirDriverConfigParsePort},
 };
 
 static qvirDriverConfigKeyParser
@@ -368,6 +423,13 @@ qvirDriverConfigLoad(qvirDriverConfig *cfg, const char *path, GError **error)
         }
         if (!parse(cfg, kf, keys[i], path, error))
             return FALSE;
+    }
+    if (cfg->migrationPortMin > cfg->migrationPortMax) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': migration_port_min (%u) is greater than "
+                    "migration_port_max (%u)",
+                    path, cfg->migrationPortMin, cfg->migrationPortMax);
+        return FALSE;
     }
     return TRUE;
 }

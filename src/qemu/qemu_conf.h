@@ -37,6 +37,13 @@ typedef struct {
     gboolean nbdTLS;
     char *nbdTLSx509certdir;
     char *nbdTLSx509secretUUID;
+    /* host_uuid: the UUID this daemon's host has for migration and capabilities (two
+     * daemons on one machine stand for two hosts); NULL: read from the machine. */
+    char *hostUUID;
+    /* migration_port_min / migration_port_max = 49152 / 49215: where incoming migrations
+     * and disk copies (NBD) listen, as libvirt's qemu.conf keys. */
+    unsigned int migrationPortMin;
+    unsigned int migrationPortMax;
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

@@ -144,6 +144,8 @@ qemuDriverStoppedDetail(int shutoffReason)
         return 1;
     case QEMU_DOMAIN_SHUTOFF_CRASHED:
         return 2;
+    case QEMU_DOMAIN_SHUTOFF_MIGRATED:
+        return 3;
     case QEMU_DOMAIN_SHUTOFF_SAVED:
         return 4;
     case QEMU_DOMAIN_SHUTOFF_FAILED:
@@ -1395,6 +1397,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
                                       (GDestroyNotify)qemuDriverCapsEntryFree);
     drv->allCaps = g_ptr_array_new_with_free_func((GDestroyNotify)qemuCapsFree);
     drv->workers = g_thread_pool_new(qemuDriverWorker, drv, -1, FALSE, NULL);
+    drv->migration = qemuMigrationTableNew();
     g_mutex_init(&drv->eventLock);
     {
         g_autofree char *storageConfig = g_build_filename(drv->cfg->configDir, "storage", NULL);
@@ -1424,6 +1427,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
         qemuDriverLoadStatus(drv, g_ptr_array_index(statuses, i));
     qemuDriverReplayLabelJournals(drv);
     qemuDriverKillOrphans(drv);
+    qemuMigrationRecover(drv);
     {
         g_autoptr(GPtrArray) objs = qemuDomainObjListCollect(drv->domains);
 
@@ -1454,6 +1458,7 @@ qvirDriverClose(qvirDriver *drv)
     g_thread_pool_free(drv->workers, FALSE, TRUE);
     g_clear_pointer(&objs, g_ptr_array_unref);
     qemuDomainObjListFree(drv->domains);
+    qemuMigrationTableFree(drv->migration);
     g_hash_table_destroy(drv->caps);
     g_ptr_array_unref(drv->allCaps);
     g_mutex_clear(&drv->capsLock);
@@ -1958,8 +1963,8 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
     return TRUE;
 }
 
-void
-qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj)
+static void
+qemuDriverStopHandedOver(qvirDriver *drv, qemuDomainObj *obj, int reason, const char *what)
 {
     g_autoptr(GError) err = NULL;
     qemuProcess *proc;
@@ -1968,9 +1973,21 @@ qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj)
     proc = obj->proc;
     qemuDomainObjUnlock(obj);
     if (proc && !qemuProcessStop(proc, &err))
-        g_message("domain '%s': stopping QEMU after the save: %s", obj->name, err->message);
+        g_message("domain '%s': stopping QEMU after the %s: %s", obj->name, what, err->message);
     qemuDriverReleaseProcess(obj);
-    qemuDriverStopCleanup(drv, obj, QEMU_DOMAIN_SHUTOFF_SAVED, TRUE);
+    qemuDriverStopCleanup(drv, obj, reason, TRUE);
+}
+
+void
+qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj)
+{
+    qemuDriverStopHandedOver(drv, obj, QEMU_DOMAIN_SHUTOFF_SAVED, "save");
+}
+
+void
+qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj)
+{
+    qemuDriverStopHandedOver(drv, obj, QEMU_DOMAIN_SHUTOFF_MIGRATED, "migration");
 }
 
 static const char *qemuDriverJsonString(JsonObject *obj, const char *name);
@@ -2213,12 +2230,18 @@ qvirDriverGetVersion(qvirDriver *drv, GError **error)
     return caps ? qemuCapsGetVersion(caps) : 0;
 }
 
-/* The host's UUID: the DMI product UUID when readable, else derived from machine-id. */
-static void
-qemuDriverHostUUID(char *out)
+/* The host's UUID: host_uuid from qvirtd.conf, else the DMI product UUID when readable,
+ * else derived from machine-id. */
+void
+qemuDriverHostUUID(qvirDriver *drv, char *out)
 {
     g_autofree char *text = NULL;
     unsigned char uuid[QVIR_UUID_BUFLEN];
+
+    if (drv->cfg->hostUUID) {
+        g_strlcpy(out, drv->cfg->hostUUID, QVIR_UUID_STRING_BUFLEN);
+        return;
+    }
 
     if (g_file_get_contents("/sys/class/dmi/id/product_uuid", &text, NULL, NULL) &&
         qvirUUIDParse(g_strstrip(text), uuid)) {
@@ -2280,7 +2303,7 @@ qvirDriverGetCapabilities(qvirDriver *drv, GError **error)
         return NULL;
     if (uname(&uts) < 0)
         g_strlcpy(uts.machine, "x86_64", sizeof(uts.machine));
-    qemuDriverHostUUID(uuid);
+    qemuDriverHostUUID(drv, uuid);
     emulator = g_markup_escape_text(drv->cfg->emulator, -1);
 
     buf = g_string_new("<capabilities>\n\n  <host>\n");

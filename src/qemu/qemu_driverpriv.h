@@ -9,6 +9,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_domainobj.h"
 #include "qemu/qemu_driver.h"
+#include "qemu/qemu_migration.h"
 #include "security/security_dac.h"
 
 struct _qvirDriver {
@@ -33,6 +34,8 @@ struct _qvirDriver {
     gpointer blockJobEventOpaque;
     qvirDriverLifecycleEventFunc lifecycleEventCb;
     gpointer lifecycleEventOpaque;
+
+    qemuMigrationTable *migration; /* migrations in progress (qemu_migration.c) */
 };
 
 /* Where network disks' secrets come from: DRV's secrets driver (CTX has no master key;
@@ -70,6 +73,8 @@ void qemuDriverRunningEnd(qemuDriverRunning *run);
 gboolean qemuDriverPlugVcpus(qemuMonitor *mon, unsigned int from, unsigned int to, GError **error);
 
 /* Shared helpers of qemu_driver.c. */
+/* This daemon's host UUID (QVIR_UUID_STRING_BUFLEN): host_uuid or the machine's. */
+void qemuDriverHostUUID(qvirDriver *drv, char *out);
 /* A running domain's scratch directory (STATEDIR/qemu/domain-ID-NAME). */
 char *qemuDriverDomainDir(qvirDriver *drv, int id, const char *name);
 gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
@@ -115,6 +120,9 @@ gboolean qemuDriverStartDomainRestore(qvirDriver *drv, qemuDomainObj *obj, qvirD
                                       const qemuDriverRestore *restore, GError **error);
 /* Job held, OBJ active: QEMU has written its state; stop it, shut off with reason saved. */
 void qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj);
+/* Job held, OBJ active: its guest runs on another host now; stop QEMU, shut off with
+ * reason migrated (a transient domain goes). */
+void qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj);
 /* Set the live <serial>/<console> pty paths from QEMU (query-chardev). Job held. */
 void qemuDriverUpdateChardevPaths(qemuDomainObj *obj);
 /* The managed save image of OBJ exists. */

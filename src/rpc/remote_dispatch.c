@@ -144,6 +144,8 @@ remoteDispatchConnectSupportsFeature(qvirRemoteCtx *ctx, remote_connect_supports
     case QVIR_REMOTE_FEATURE_REMOTE_CLOSE_CALLBACK:
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
     case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
+    case QVIR_REMOTE_FEATURE_MIGRATION_V3:
+    case QVIR_REMOTE_FEATURE_MIGRATION_PARAMS:
         ret->supported = 1;
         break;
     default:
@@ -493,19 +495,6 @@ remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control
            remoteCheckRunning(ctx, &args->dom, error);
 }
 
-/* qvirt runs no migration or dump jobs, so there is never a job to report (type NONE). */
-gboolean
-remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_args *args,
-                                remote_domain_get_job_stats_ret *ret, GError **error)
-{
-    /* VIR_DOMAIN_JOB_STATS_COMPLETED 1, KEEP_COMPLETED 2 */
-    if (!remoteCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
-        return FALSE;
-    if (args->flags & 1)
-        return qvirRemoteDomainExists(ctx->drv, args->dom.uuid, error);
-    return remoteCheckRunning(ctx, &args->dom, error);
-}
-
 /* As libvirt without a balloon: actual (the current memory) and rss. */
 gboolean
 remoteDispatchDomainMemoryStats(qvirRemoteCtx *ctx, remote_domain_memory_stats_args *args,
@@ -799,6 +788,19 @@ qvirRemoteClientAddAutoDestroy(qvirRemoteClient *client, const qvirDomainRef *do
     ref->id = dom->id;
     g_mutex_lock(&client->autoDestroyLock);
     g_ptr_array_add(client->autoDestroy, ref);
+    g_mutex_unlock(&client->autoDestroyLock);
+}
+
+void
+qvirRemoteClientRemoveAutoDestroy(qvirRemoteClient *client, const unsigned char *uuid)
+{
+    g_mutex_lock(&client->autoDestroyLock);
+    for (guint i = client->autoDestroy->len; i > 0; i--) {
+        const qvirDomainRef *ref = g_ptr_array_index(client->autoDestroy, i - 1);
+
+        if (memcmp(ref->uuid, uuid, QVIR_UUID_BUFLEN) == 0)
+            g_ptr_array_remove_index(client->autoDestroy, i - 1);
+    }
     g_mutex_unlock(&client->autoDestroyLock);
 }
 

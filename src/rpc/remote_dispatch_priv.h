@@ -25,6 +25,8 @@ typedef struct {
 
 /* Remember that CLIENT's call started DOM with VIR_DOMAIN_START_AUTODESTROY. */
 void qvirRemoteClientAddAutoDestroy(qvirRemoteClient *client, const qvirDomainRef *dom);
+/* ... and forget every such domain with UUID (an incoming migration that finished). */
+void qvirRemoteClientRemoveAutoDestroy(qvirRemoteClient *client, const unsigned char *uuid);
 
 /* What a handler gets besides its arguments. DRV is NULL only in protocol tests, where
  * procedures that need it are refused before their handler runs. */

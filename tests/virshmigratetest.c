@@ -1,0 +1,867 @@
+/*
+ * virshmigratetest.c: live migration between two real qvirtd daemons on this machine
+ * (each with its own --root and host_uuid, standing for two hosts sharing the images),
+ * driven by the real virsh (virsh migrate --live: client-managed v3 with parameters).
+ * A booted guest (the test kernel and a busybox initramfs) writes a counter to a raw disk
+ * ten times a second: it keeps advancing on the destination after the switch. The
+ * destination's live chain equals QEMU's block nodes there, the source has no domain left
+ * (or an inactive one), and refused migrations (same host UUID, an image the destination
+ * cannot open) leave everything as it was.
+ *
+ * Ports: incoming migrations listen on 127.0.0.1, ports 21000-21149 only.
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <json-glib/json-glib.h>
+
+#include "daemontestutils.h"
+#include "guesttestutils.h"
+
+#define VM "mig1"
+#define VM_UUID "3c1f0a8e-54d2-4b7e-9a61-2d8c7b5e4f10"
+#define HOST_A "11111111-2222-3333-4444-555555555501"
+#define HOST_B "11111111-2222-3333-4444-555555555502"
+
+/* The guest counts in its first sector of vdb: "N\n", fsynced every 0.1 s. */
+#define MIGRATE_GUEST_INIT                                                                         \
+    "#!/bin/busybox sh\n"                                                                          \
+    "/bin/busybox --install -s /bin\n"                                                             \
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"              \
+    "for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci "          \
+    "virtio_blk; do insmod /lib/$m.ko; done\n"                                                     \
+    "while [ ! -e /dev/vdb ]; do sleep 0.1; done\n"                                                \
+    "i=0\n"                                                                                        \
+    "while true; do i=$((i+1)); echo $i | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync "          \
+    "2>/dev/null; sleep 0.1; done\n"
+
+typedef struct {
+    const char *tag;
+    char *root;
+    char *uri;
+    GPid pid;
+} Host;
+
+static Host hostA = {.tag = "a"}, hostB = {.tag = "b"}, hostC = {.tag = "c"};
+static char *topImg, *counterImg;
+static char *guestKernel, *guestInitrd;
+
+static void
+hostStart(Host *h, const char *hostUUID, unsigned int portMin)
+{
+    g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
+    g_autofree char *etc = NULL;
+    g_autofree char *conf = NULL;
+    g_autofree char *confText = NULL;
+    g_autofree char *socket = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) line = g_string_new(NULL);
+    g_autofree char *expect = NULL;
+    const char *argv[] = {qvirtd, "--root", NULL, NULL};
+    gint64 deadline = g_get_monotonic_time() + 30 * G_TIME_SPAN_SECOND;
+    int outFd;
+    char c;
+
+    if (!h->root) {
+        h->root = g_build_filename(daemonEnv.root, h->tag, NULL);
+        etc = g_build_filename(h->root, "etc", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
+        conf = g_build_filename(etc, "qvirtd.conf", NULL);
+        /* QEMU runs as root here: both daemons use the same images, and neither may hand
+         * them back to their owner under the other's QEMU. */
+        confText = g_strdup_printf("[qvirtd]\nhost_uuid = %s\nmigration_port_min = %u\n"
+                                   "migration_port_max = %u\nuser = +0\ngroup = +0\n"
+                                   "dynamic_ownership = false\n",
+                                   hostUUID, portMin, portMin + 49);
+        g_assert_true(g_file_set_contents(conf, confText, -1, NULL));
+        socket = g_build_filename(h->root, "run", "qvirt-sock", NULL);
+        h->uri = g_strdup_printf("qemu:///system?socket=%s", socket);
+    }
+    argv[2] = h->root;
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  daemonChildSetup, NULL, &h->pid, NULL, &outFd, NULL, &err))
+        g_error("cannot start qvirtd: %s", err->message);
+    expect = g_strdup_printf("qvirtd: listening on %s", h->uri);
+    while (g_get_monotonic_time() < deadline && read(outFd, &c, 1) == 1) {
+        if (c != '\n') {
+            g_string_append_c(line, c);
+            continue;
+        }
+        if (strcmp(line->str, expect) == 0)
+            break;
+        g_string_truncate(line, 0);
+    }
+    close(outFd);
+    g_assert_cmpstr(line->str, ==, expect);
+}
+
+/* The pid of a QEMU H's status file names for the domain; 0 without one. */
+static pid_t
+daemonDomainPidIn(const Host *h)
+{
+    g_autofree char *path = g_build_filename(h->root, "run", "qemu", VM ".xml", NULL);
+    g_autofree char *xml = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &xml, NULL, NULL))
+        return 0;
+    p = strstr(xml, " pid='");
+    return p ? atoi(p + 6) : 0;
+}
+
+static void
+hostStop(Host *h)
+{
+    int status = -1;
+
+    if (!h->pid)
+        return;
+    kill(h->pid, SIGTERM);
+    g_assert_cmpint(waitpid(h->pid, &status, 0), ==, h->pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    h->pid = 0;
+}
+
+typedef struct {
+    int rc;
+    char *out;
+    char *err;
+} VirshResult;
+
+static void
+virshResultClear(VirshResult *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
+
+static void
+virshArgv(VirshResult *res, const Host *h, const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) env = g_get_environ();
+    int status;
+
+    g_ptr_array_add(argv, (char *)"virsh");
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, h->uri);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
+                      &res->err, &status, &err))
+        g_error("cannot run virsh: %s", err->message);
+    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *
+virshOk(const Host *h, const char *const *args)
+{
+    g_auto(VirshResult) res = {0};
+
+    virshArgv(&res, h, args);
+    if (res.rc != 0)
+        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    return g_steal_pointer(&res.out);
+}
+
+#define VIRSH_OK(h, ...)                                                                           \
+    ({                                                                                             \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshOk((h), args_);                                                                       \
+    })
+
+#define VIRSH_FAILS(h, needle, ...)                                                                \
+    do {                                                                                           \
+        g_auto(VirshResult) r_ = {0};                                                              \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        virshArgv(&r_, (h), args_);                                                                \
+        g_assert_cmpint(r_.rc, !=, 0);                                                             \
+        if (!strstr(r_.err, (needle)))                                                             \
+            g_error("expected '%s' in: %s", (needle), r_.err);                                     \
+    } while (0)
+
+/* The guest's counter as it is on the shared disk now. */
+static guint64
+testCounter(void)
+{
+    g_autofree char *data = NULL;
+
+    if (!g_file_get_contents(counterImg, &data, NULL, NULL))
+        return 0;
+    return g_ascii_strtoull(data, NULL, 10);
+}
+
+/* Wait until the counter passes AFTER (TRUE) or TIMEOUT_S goes by. */
+static gboolean
+testCounterPasses(guint64 after, guint timeoutS)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutS * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time() < deadline) {
+        if (testCounter() > after)
+            return TRUE;
+        g_usleep(100 * 1000);
+    }
+    return FALSE;
+}
+
+static char *
+testState(const Host *h)
+{
+    g_auto(VirshResult) r = {0};
+    const char *args[] = {"domstate", VM, NULL};
+
+    virshArgv(&r, h, args);
+    if (r.rc != 0)
+        return g_strdup("none");
+    return g_strdup(g_strstrip(r.out));
+}
+
+/* The files of vda's chain in H's live XML, top first, ' '-separated. */
+static char *
+testLiveChain(const Host *h)
+{
+    g_autofree char *xml = VIRSH_OK(h, "dumpxml", VM);
+    const char *end = strstr(xml, "<target dev='vda'");
+    const char *start;
+    GString *chain = g_string_new(NULL);
+
+    g_assert_nonnull(end);
+    start = g_strrstr_len(xml, end - xml, "<disk ");
+    for (const char *p = start; p && p < end;) {
+        const char *src = strstr(p, "<source file='");
+
+        if (!src || src > end)
+            break;
+        src += strlen("<source file='");
+        if (chain->len)
+            g_string_append_c(chain, ' ');
+        g_string_append_len(chain, src, strchr(src, '\'') - src);
+        p = src;
+    }
+    return g_string_free(chain, FALSE);
+}
+
+static int
+testStrPtrCmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of QEMU's file nodes on H (query-named-block-nodes), sorted, ' '-separated. */
+static char *
+testQemuFiles(const Host *h)
+{
+    g_autofree char *out =
+        VIRSH_OK(h, "qemu-monitor-command", VM,
+                 "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    JsonArray *arr;
+    GString *s = g_string_new(NULL);
+
+    g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+    arr =
+        json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "return");
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonObject *n = json_array_get_object_element(arr, i);
+
+        if (g_strcmp0(json_object_get_string_member(n, "drv"), "file") == 0 &&
+            g_strcmp0(json_object_get_string_member(n, "file"), counterImg) != 0)
+            g_ptr_array_add(files, g_strdup(json_object_get_string_member(n, "file")));
+    }
+    g_ptr_array_sort(files, testStrPtrCmp);
+    for (guint i = 0; i < files->len; i++)
+        g_string_append_printf(s, "%s%s", i ? " " : "", (char *)g_ptr_array_index(files, i));
+    return g_string_free(s, FALSE);
+}
+
+/* The destination's live chain is the full chain, as QEMU opened it there. */
+static void
+testAssertChain(const Host *h)
+{
+    g_autofree char *chain = testLiveChain(h);
+    g_autofree char *qemu = testQemuFiles(h);
+    g_auto(GStrv) v = g_strsplit(chain, " ", -1);
+    g_autofree char *sorted = NULL;
+
+    qsort(v, g_strv_length(v), sizeof(char *), testStrPtrCmp);
+    sorted = g_strjoinv(" ", v);
+    g_assert_cmpuint(g_strv_length(v), ==, 3);
+    g_assert_cmpstr(sorted, ==, qemu);
+}
+
+static char *
+testDomainXMLCache(const char *kernel, const char *initrd, const char *top, const char *cache)
+{
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>" VM "</name>\n"
+                           "  <uuid>" VM_UUID "</uuid>\n"
+                           "  <memory unit='MiB'>128</memory>\n"
+                           "  <vcpu>1</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
+                           "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+                           "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
+                           "  <devices>\n"
+                           "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n"
+                           "    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='raw' cache='none'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vdb' bus='virtio'/>\n"
+                           "      <shareable/>\n"
+                           "    </disk>\n"
+                           "  </devices>\n"
+                           "</domain>\n",
+                           kernel, initrd, cache, top, counterImg);
+}
+
+static char *
+testDomainXML(const char *kernel, const char *initrd, const char *top)
+{
+    return testDomainXMLCache(kernel, initrd, top, "none");
+}
+
+typedef struct {
+    const Host *src;
+    const char *const *args;
+    VirshResult res;
+} MigrateRun;
+
+static gpointer
+testMigrateThread(gpointer data)
+{
+    MigrateRun *run = data;
+
+    virshArgv(&run->res, run->src, run->args);
+    return NULL;
+}
+
+static void
+testImgRun(const char *const *argv)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("%s failed: %s%s", argv[0], out, err);
+}
+
+static void
+testImgWrite(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("write -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", cmd, img, NULL};
+
+    testImgRun(argv);
+}
+
+/* IMG (in use by a QEMU: read shared) holds PATTERN at OFF. */
+static gboolean
+testImgHas(const char *img, unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf("read -P 0x%02x %s 64k", pattern, off);
+    const char *argv[] = {"qemu-io", "-U", "-r", "-f", "qcow2", "-c", cmd, img, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    return qvirTestRun(argv, &out, &err) == 0 && !strstr(out, "Pattern verification failed");
+}
+
+/*
+ * --copy-storage-all (a three-layer chain on A into a new image the destination creates
+ * through its storage pool) and --copy-storage-inc (only the top layer; the destination
+ * has the base), both with --xml naming the destination's paths: the data of every layer
+ * arrives, the destination's chain is what it probed from its own images, the guest runs
+ * on, and A keeps nothing.
+ */
+static void
+testMigrateCopy(gconstpointer data)
+{
+    gboolean incremental = GPOINTER_TO_INT(data);
+    const char *mode = incremental ? "--copy-storage-inc" : "--copy-storage-all";
+    g_autofree char *dstDir =
+        g_build_filename(daemonEnv.root, incremental ? "dst-inc" : "dst", NULL);
+    g_autofree char *base = daemonImagePath(incremental ? "ibase.qcow2" : "cbase.qcow2");
+    g_autofree char *mid = daemonImagePath("cmid.qcow2");
+    g_autofree char *top = daemonImagePath(incremental ? "itop.qcow2" : "ctop.qcow2");
+    g_autofree char *dstBase = g_build_filename(dstDir, "ibase.qcow2", NULL);
+    g_autofree char *dstTop =
+        g_build_filename(dstDir, incremental ? "itop.qcow2" : "ctop.qcow2", NULL);
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *dstXml = NULL;
+    g_autofree char *dstXmlPath = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *chain = NULL;
+    g_autofree char *qemu = NULL;
+    g_autofree char *expect = NULL;
+    guint64 before;
+
+    /* the domain of the shared test stays defined on A: it goes first */
+    {
+        g_auto(VirshResult) r = {0};
+        const char *args[] = {"undefine", VM, NULL};
+
+        virshArgv(&r, &hostA, args);
+    }
+    g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
+    if (incremental) {
+        daemonMakeQcow2(base, NULL);
+        testImgWrite(base, 0x41, "0");
+        daemonMakeQcow2(top, base);
+        /* the destination has the base (a copy) and an empty top over it */
+        {
+            const char *cp[] = {"cp", base, dstBase, NULL};
+            testImgRun(cp);
+        }
+        qvirTestQcow2Create(dstTop, dstBase, NULL);
+    } else {
+        daemonMakeQcow2(base, NULL);
+        daemonMakeQcow2(mid, base);
+        daemonMakeQcow2(top, mid);
+        testImgWrite(base, 0x41, "0");
+        testImgWrite(mid, 0x42, "1M");
+        /* images go into the destination's pool */
+        g_free(VIRSH_OK(&hostB, "pool-create-as", "dst", "dir", "--target", dstDir));
+    }
+    testImgWrite(top, 0x43, "2M");
+
+    xml = testDomainXML(guestKernel, guestInitrd, top);
+    xmlPath = daemonWriteFile(incremental ? "mig-inc.xml" : "mig-copy.xml", xml);
+    dstXml = testDomainXML(guestKernel, guestInitrd, dstTop);
+    dstXmlPath = daemonWriteFile(incremental ? "mig-inc-dst.xml" : "mig-copy-dst.xml", dstXml);
+    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 240));
+
+    g_free(VIRSH_OK(&hostA, "migrate", "--live", "--unsafe", mode, "--xml", dstXmlPath,
+                    "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                    hostB.uri));
+
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+
+    /* the destination's chain: its own images, as its QEMU has them open */
+    chain = testLiveChain(&hostB);
+    qemu = testQemuFiles(&hostB);
+    expect = incremental ? g_strdup_printf("%s %s", dstTop, dstBase) : g_strdup(dstTop);
+    g_assert_cmpstr(chain, ==, expect);
+    g_clear_pointer(&expect, g_free);
+    expect = incremental ? g_strdup_printf("%s %s", dstBase, dstTop) : g_strdup(dstTop);
+    g_assert_cmpstr(qemu, ==, expect);
+
+    /* every layer's data reached the destination (the top's alone for -inc) */
+    g_assert_true(testImgHas(dstTop, 0x43, "2M"));
+    g_assert_true(testImgHas(dstTop, 0x41, "0"));
+    if (!incremental)
+        g_assert_true(testImgHas(dstTop, 0x42, "1M"));
+    g_free(VIRSH_OK(&hostB, "destroy", VM));
+}
+
+static void
+hostKill(Host *h)
+{
+    int status;
+
+    g_assert_cmpint(kill(h->pid, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(h->pid, &status, 0), ==, h->pid);
+    h->pid = 0;
+}
+
+/* Wait until H's domjobinfo shows the outgoing migration with WHAT in it. */
+static void
+testWaitJob(const Host *h, const char *what)
+{
+    for (guint i = 0; i < 1200; i++) {
+        g_auto(VirshResult) r = {0};
+        const char *args[] = {"domjobinfo", VM, NULL};
+
+        virshArgv(&r, h, args);
+        if (r.rc == 0 && strstr(r.out, "Outgoing migration") && strstr(r.out, what))
+            return;
+        g_usleep(50 * 1000);
+    }
+    g_error("no migration job with '%s' on the source", what);
+}
+
+/* The domain runs on A as before: the guest counts, the chain is the one it had (CHAIN),
+ * QEMU has it open and no migration node is left. */
+static void
+testAssertSurvived(const char *chain)
+{
+    g_autofree char *state = testState(&hostA);
+    g_autofree char *live = NULL;
+    g_autofree char *nodes = NULL;
+    guint64 before;
+
+    g_assert_cmpstr(state, ==, "running");
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    live = testLiveChain(&hostA);
+    g_assert_cmpstr(live, ==, chain);
+    testAssertChain(&hostA);
+    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM,
+                     "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    g_assert_null(strstr(nodes, "migration-"));
+    g_clear_pointer(&nodes, g_free);
+    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM, "{\"execute\":\"query-block-jobs\"}");
+    g_assert_null(strstr(nodes, "migration-"));
+}
+
+typedef enum {
+    FAULT_DEST_KILLED,
+    FAULT_SOURCE_KILLED_IN_MIRROR,
+    FAULT_DEST_DISK_FULL,
+    FAULT_ABORTED,
+} FaultKind;
+
+/*
+ * Faults: the destination daemon killed while the state goes over (its QEMU lives on);
+ * the source daemon killed while the disks are mirrored; the destination's file system
+ * full during the copy. Each time the domain runs on the source with its chain, and the
+ * destination has nothing: no domain, no QEMU, no image it made.
+ */
+static void
+testMigrateFault(gconstpointer data)
+{
+    FaultKind kind = GPOINTER_TO_INT(data);
+    const char *tag = kind == FAULT_DEST_KILLED               ? "fk"
+                      : kind == FAULT_SOURCE_KILLED_IN_MIRROR ? "fs"
+                      : kind == FAULT_ABORTED                 ? "fa"
+                                                              : "ff";
+    g_autofree char *baseName = g_strdup_printf("%s-base.qcow2", tag);
+    g_autofree char *midName = g_strdup_printf("%s-mid.qcow2", tag);
+    g_autofree char *topName = g_strdup_printf("%s-top.qcow2", tag);
+    g_autofree char *base = daemonImagePath(baseName);
+    g_autofree char *mid = daemonImagePath(midName);
+    g_autofree char *top = daemonImagePath(topName);
+    g_autofree char *dstDir = g_build_filename(daemonEnv.root, tag, NULL);
+    g_autofree char *dstTop = g_build_filename(dstDir, topName, NULL);
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *dstXml = NULL;
+    g_autofree char *dstXmlPath = NULL;
+    g_autofree char *chain = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *poolName = g_strdup_printf("pool-%s", tag);
+    gboolean copy = kind != FAULT_DEST_KILLED && kind != FAULT_ABORTED;
+    const char *args[] = {"migrate",
+                          "--live",
+                          "--unsafe",
+                          copy ? "--copy-storage-all" : "--persistent",
+                          "--xml",
+                          NULL, /* 5 */
+                          "--bandwidth",
+                          kind == FAULT_DEST_DISK_FULL ? "100" : "1",
+                          "--listen-address",
+                          "127.0.0.1",
+                          "--migrateuri",
+                          "tcp://127.0.0.1",
+                          VM,
+                          hostB.uri,
+                          NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread;
+
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(top, mid);
+    if (copy) {
+        /* 12 MiB in the top layer: at 1 MiB/s the mirror takes its time; more than the
+         * destination's 4 MiB file system holds */
+        const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x55 0 12M", top, NULL};
+
+        testImgRun(argv);
+    }
+    g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_cmpint(mount("tmpfs", dstDir, "tmpfs", 0, "size=4m,mode=0755"), ==, 0);
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_free(VIRSH_OK(&hostB, "pool-create-as", poolName, "dir", "--target", dstDir));
+    /* a sparse image the user made on the small file system: it fills during the copy */
+    if (kind == FAULT_DEST_DISK_FULL)
+        daemonMakeQcow2(dstTop, NULL);
+
+    xml = testDomainXML(guestKernel, guestInitrd, top);
+    xmlPath = daemonWriteFile("fault.xml", xml);
+    /* tmpfs has no O_DIRECT: the destination's copy is cached */
+    dstXml = testDomainXMLCache(guestKernel, guestInitrd, copy ? dstTop : top,
+                                copy ? "writeback" : "none");
+    dstXmlPath = daemonWriteFile("fault-dst.xml", dstXml);
+    args[5] = dstXmlPath;
+    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    g_assert_true(testCounterPasses(testCounter() + 5, 240));
+    chain = testLiveChain(&hostA);
+
+    thread = g_thread_new("migrate", testMigrateThread, &run);
+    switch (kind) {
+    case FAULT_DEST_KILLED:
+        /* the state is on its way: B's daemon dies, its QEMU takes the rest */
+        testWaitJob(&hostA, "Memory processed");
+        g_usleep(G_USEC_PER_SEC);
+        hostKill(&hostB);
+        g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "1000"));
+        break;
+    case FAULT_SOURCE_KILLED_IN_MIRROR:
+        testWaitJob(&hostA, "Unbounded");
+        g_usleep(2 * G_USEC_PER_SEC);
+        hostKill(&hostA);
+        break;
+    case FAULT_DEST_DISK_FULL:
+        break;
+    case FAULT_ABORTED:
+        /* virsh domjobabort while the state goes over */
+        testWaitJob(&hostA, "Memory processed");
+        g_free(VIRSH_OK(&hostA, "domjobabort", VM));
+        break;
+    }
+    g_thread_join(thread);
+    g_assert_cmpint(run.res.rc, !=, 0);
+    g_test_message("the migration failed: %s", run.res.err);
+    /* the source's reason reaches the user, not the destination's clean-up */
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_nonnull(strstr(run.res.err, "No space left on device"));
+    if (kind == FAULT_ABORTED)
+        g_assert_nonnull(
+            strstr(run.res.err, "operation aborted: job 'migration out' canceled by client"));
+    virshResultClear(&run.res);
+
+    if (!hostA.pid)
+        hostStart(&hostA, HOST_A, 21000);
+    if (!hostB.pid)
+        hostStart(&hostB, HOST_B, 21050);
+    testAssertSurvived(chain);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    /* the image the destination made is gone; the user's stays */
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_assert_false(g_file_test(dstTop, G_FILE_TEST_EXISTS));
+    if (kind == FAULT_DEST_DISK_FULL)
+        g_assert_true(g_file_test(dstTop, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(daemonDomainPidIn(&hostB), ==, 0);
+    g_free(VIRSH_OK(&hostA, "destroy", VM));
+    if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
+        g_free(VIRSH_OK(&hostB, "pool-destroy", poolName));
+    if (kind == FAULT_DEST_DISK_FULL)
+        umount2(dstDir, MNT_DETACH);
+}
+
+static void
+testMigrateShared(void)
+{
+    const char *kernel = guestKernel;
+    const char *initrd = guestInitrd;
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *state = NULL;
+    g_autofree char *info = NULL;
+    g_autofree char *badXml = NULL;
+    g_autofree char *badPath = NULL;
+    g_autofree char *missing = NULL;
+    g_autofree char *speed = NULL;
+    const char *args[] = {
+        "migrate",         "--live", "--persistent",     "--verbose", "--unsafe",
+        "--bandwidth",     "20",     "--listen-address", "127.0.0.1", "--migrateuri",
+        "tcp://127.0.0.1", VM,       hostB.uri,          NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread;
+    gboolean sawJob = FALSE;
+    guint64 before;
+
+    xml = testDomainXML(kernel, initrd, topImg);
+    xmlPath = daemonWriteFile("mig1.xml", xml);
+
+    /* a persistent domain running on A */
+    g_free(VIRSH_OK(&hostA, "define", xmlPath));
+    g_free(VIRSH_OK(&hostA, "start", VM));
+    if (!testCounterPasses(5, 240))
+        g_error("the guest does not count");
+
+    /* migrate-setspeed is the domain's, until a migration gives its own */
+    g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "50"));
+    speed = VIRSH_OK(&hostA, "migrate-getspeed", VM);
+    g_assert_cmpstr(g_strstrip(speed), ==, "50");
+
+    /* images on a local file system: libvirt wants --unsafe (or a copy) */
+    VIRSH_FAILS(&hostA, "Unsafe migration: Migration without shared storage is unsafe", "migrate",
+                "--live", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                hostB.uri);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+
+    /* A -> B while the guest counts; domjobinfo on A while the job runs */
+    before = testCounter();
+    thread = g_thread_new("migrate", testMigrateThread, &run);
+    for (guint i = 0; i < 400 && !sawJob; i++) {
+        g_auto(VirshResult) r = {0};
+        const char *jargs[] = {"domjobinfo", VM, NULL};
+
+        virshArgv(&r, &hostA, jargs);
+        if (r.rc == 0 && strstr(r.out, "Unbounded") && strstr(r.out, "Outgoing migration"))
+            sawJob = TRUE;
+        else if (i % 50 == 0)
+            g_test_message("domjobinfo: %d %s%s", r.rc, r.out, r.err);
+        if (!sawJob)
+            g_usleep(20 * 1000);
+    }
+    g_thread_join(thread);
+    if (run.res.rc != 0)
+        g_error("virsh migrate failed: %s%s", run.res.out, run.res.err);
+    g_assert_true(sawJob);
+    g_assert_true(strstr(run.res.out, "Migration: [100 %]") ||
+                  strstr(run.res.err, "Migration: [100 %]"));
+    virshResultClear(&run.res);
+
+    /* the guest goes on counting on B; A keeps the inactive definition */
+    g_assert_true(testCounterPasses(before + 10, 60));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "shut off");
+    g_clear_pointer(&state, g_free);
+    testAssertChain(&hostB);
+    info = VIRSH_OK(&hostB, "dominfo", VM);
+    g_assert_nonnull(strstr(info, "Persistent:     yes"));
+    g_clear_pointer(&info, g_free);
+    info = VIRSH_OK(&hostB, "domjobinfo", VM, "--completed");
+    g_assert_nonnull(strstr(info, "Completed"));
+    g_assert_nonnull(strstr(info, "Total downtime:"));
+    g_test_message("A -> B: %s", info);
+    g_clear_pointer(&info, g_free);
+
+    /* the same host UUID on both ends is refused; nothing changes */
+    hostStart(&hostC, HOST_B, 21100);
+    VIRSH_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate", "--live",
+                "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                hostC.uri);
+    state = testState(&hostC);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    hostStop(&hostC);
+
+    /* an image the destination cannot open: Prepare fails, B runs on, A stays inactive */
+    missing = g_build_filename(daemonEnv.root, "nowhere", "top.qcow2", NULL);
+    badXml = testDomainXML(kernel, initrd, missing);
+    badPath = daemonWriteFile("mig1-bad.xml", badXml);
+    VIRSH_FAILS(&hostB, missing, "migrate", "--live", "--unsafe", "--listen-address", "127.0.0.1",
+                "--migrateuri", "tcp://127.0.0.1", "--xml", badPath, VM, hostA.uri);
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "shut off");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    testAssertChain(&hostB);
+
+    /* B -> A with --undefinesource: B has nothing left */
+    g_free(VIRSH_OK(&hostB, "migrate", "--live", "--unsafe", "--undefinesource", "--listen-address",
+                    "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostA.uri));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    g_clear_pointer(&state, g_free);
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    testAssertChain(&hostA);
+    g_free(VIRSH_OK(&hostA, "destroy", VM));
+}
+
+static void
+testCleanup(void)
+{
+    Host *hosts[] = {&hostA, &hostB, &hostC};
+
+    for (guint i = 0; i < G_N_ELEMENTS(hosts); i++) {
+        if (hosts[i]->pid)
+            kill(hosts[i]->pid, SIGKILL);
+        g_free(hosts[i]->root);
+        g_free(hosts[i]->uri);
+    }
+    daemonEnvCleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    if (getuid() == 0) {
+        g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
+        g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
+    }
+    daemonEnvInit("qvirt-migrate");
+    base = daemonImagePath("base.qcow2");
+    mid = daemonImagePath("mid.qcow2");
+    topImg = daemonImagePath("top.qcow2");
+    counterImg = daemonImagePath("counter.raw");
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(topImg, mid);
+    {
+        g_autofree char *zeros = g_malloc0(1024 * 1024);
+
+        g_assert_true(g_file_set_contents(counterImg, zeros, 1024 * 1024, NULL));
+    }
+    {
+        g_autofree char *modules = NULL;
+
+        if (!testGuestKernel(&guestKernel, &modules) ||
+            !g_file_test("/bin/busybox", G_FILE_TEST_EXISTS))
+            g_error("needs a Debian kernel in /boot (linux-image-cloud-amd64) and busybox-static "
+                    "(bash run.sh installs both)");
+        guestInitrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
+        g_assert_true(testGuestInitrdFull(modules, guestInitrd, MIGRATE_GUEST_INIT, NULL));
+    }
+    hostStart(&hostA, HOST_A, 21000);
+    hostStart(&hostB, HOST_B, 21050);
+
+    g_test_add_func("/virshmigrate/shared", testMigrateShared);
+    g_test_add_data_func("/virshmigrate/copy-storage-all", GINT_TO_POINTER(FALSE), testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/copy-storage-inc", GINT_TO_POINTER(TRUE), testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/fault/dest-killed", GINT_TO_POINTER(FAULT_DEST_KILLED),
+                         testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/source-killed-in-mirror",
+                         GINT_TO_POINTER(FAULT_SOURCE_KILLED_IN_MIRROR), testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/aborted", GINT_TO_POINTER(FAULT_ABORTED),
+                         testMigrateFault);
+    g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
+                         GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
+    ret = g_test_run();
+    hostStop(&hostA);
+    hostStop(&hostB);
+    testCleanup();
+    g_free(topImg);
+    g_free(counterImg);
+    g_free(guestKernel);
+    g_free(guestInitrd);
+    return ret;
+}
