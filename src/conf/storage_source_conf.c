@@ -2,6 +2,12 @@
 
 QVIR_ENUM_IMPL(qvirStoragePoolMode, QVIR_STORAGE_POOL_MODE_LAST, "default", "host", "direct");
 QVIR_ENUM_IMPL(qvirStorageType, QVIR_STORAGE_TYPE_LAST, "", "file", "block", "network");
+QVIR_ENUM_IMPL(qvirStorageNetProtocol, QVIR_STORAGE_NET_PROTOCOL_LAST, "none", "nbd", "rbd",
+               "sheepdog", "gluster", "iscsi", "http", "https", "ftp", "ftps", "tftp", "ssh",
+               "vxhs", "nfs");
+QVIR_ENUM_IMPL(qvirStorageNetHostTransport, QVIR_STORAGE_NET_HOST_TRANS_LAST, "tcp", "unix",
+               "rdma");
+QVIR_ENUM_IMPL(qvirStorageAuthType, QVIR_STORAGE_AUTH_TYPE_LAST, "none", "chap", "ceph");
 QVIR_ENUM_IMPL(qvirStorageFileFormat, QVIR_STORAGE_FILE_LAST, "none", "raw", "iso", "qcow", "qcow2",
                "qed", "vmdk", "vpc", "vdi", "vhdx", "luks");
 
@@ -11,9 +17,97 @@ qvirStorageSourceNew(void)
     return g_new0(qvirStorageSource, 1);
 }
 
+void
+qvirStorageAuthFree(qvirStorageAuth *auth)
+{
+    if (!auth)
+        return;
+    g_free(auth->username);
+    g_free(auth->secretType);
+    g_free(auth->secretUUID);
+    g_free(auth->secretUsage);
+    g_free(auth);
+}
+
+qvirStorageAuth *
+qvirStorageAuthCopy(const qvirStorageAuth *auth)
+{
+    qvirStorageAuth *copy;
+
+    if (!auth)
+        return NULL;
+    copy = g_new0(qvirStorageAuth, 1);
+    copy->username = g_strdup(auth->username);
+    copy->authType = auth->authType;
+    copy->secretType = g_strdup(auth->secretType);
+    copy->secretUUID = g_strdup(auth->secretUUID);
+    copy->secretUsage = g_strdup(auth->secretUsage);
+    return copy;
+}
+
+void
+qvirStorageNetHostClear(qvirStorageNetHost *host)
+{
+    g_clear_pointer(&host->name, g_free);
+    g_clear_pointer(&host->socket, g_free);
+}
+
+static void
+qvirStorageSourceNetworkFree(qvirStorageSource *src)
+{
+    for (size_t i = 0; i < src->nhosts; i++)
+        qvirStorageNetHostClear(&src->hosts[i]);
+    g_free(src->hosts);
+    for (size_t i = 0; i < src->ncookies; i++) {
+        g_free(src->cookies[i].name);
+        g_free(src->cookies[i].value);
+    }
+    g_free(src->cookies);
+    qvirStorageAuthFree(src->auth);
+    g_free(src->netVolume);
+    g_free(src->query);
+    g_free(src->initiatorIQN);
+    g_free(src->snapshot);
+    g_free(src->configFile);
+    g_free(src->tlsHostname);
+    g_free(src->nfsUser);
+    g_free(src->nfsGroup);
+    g_free(src->sshUser);
+}
+
+/* The network fields of COPY are still SRC's pointers (after a struct copy): replace them
+ * with copies of their own. */
+static void
+qvirStorageSourceNetworkCopy(qvirStorageSource *copy, const qvirStorageSource *src)
+{
+    copy->hosts = src->nhosts ? g_new0(qvirStorageNetHost, src->nhosts) : NULL;
+    for (size_t i = 0; i < src->nhosts; i++) {
+        copy->hosts[i].name = g_strdup(src->hosts[i].name);
+        copy->hosts[i].port = src->hosts[i].port;
+        copy->hosts[i].transport = src->hosts[i].transport;
+        copy->hosts[i].socket = g_strdup(src->hosts[i].socket);
+    }
+    copy->cookies = src->ncookies ? g_new0(qvirStorageNetCookie, src->ncookies) : NULL;
+    for (size_t i = 0; i < src->ncookies; i++) {
+        copy->cookies[i].name = g_strdup(src->cookies[i].name);
+        copy->cookies[i].value = g_strdup(src->cookies[i].value);
+    }
+    copy->auth = qvirStorageAuthCopy(src->auth);
+    copy->netVolume = g_strdup(src->netVolume);
+    copy->query = g_strdup(src->query);
+    copy->initiatorIQN = g_strdup(src->initiatorIQN);
+    copy->snapshot = g_strdup(src->snapshot);
+    copy->configFile = g_strdup(src->configFile);
+    copy->tlsHostname = g_strdup(src->tlsHostname);
+    copy->nfsUser = g_strdup(src->nfsUser);
+    copy->nfsGroup = g_strdup(src->nfsGroup);
+    copy->sshUser = g_strdup(src->sshUser);
+}
+
 static void
 qvirStorageSourceFreeOne(qvirStorageSource *src)
 {
+    qvirStorageSourceNetworkFree(src);
     g_free(src->path);
     g_free(src->relPath);
     g_free(src->poolName);
@@ -48,6 +142,7 @@ qvirStorageSourceCopyOne(const qvirStorageSource *src)
     copy->backingStoreRaw = g_strdup(src->backingStoreRaw);
     copy->nodeStorage = g_strdup(src->nodeStorage);
     copy->nodeFormat = g_strdup(src->nodeFormat);
+    qvirStorageSourceNetworkCopy(copy, src);
     copy->backingStore = NULL;
     return copy;
 }
@@ -98,4 +193,38 @@ qvirStorageSourceChainClear(qvirStorageSource *src)
         return;
     qvirStorageSourceFree(src->backingStore);
     src->backingStore = NULL;
+}
+
+gboolean
+qvirStorageSourceIsNetwork(const qvirStorageSource *src)
+{
+    return src && src->type == QVIR_STORAGE_TYPE_NETWORK &&
+           src->protocol != QVIR_STORAGE_NET_PROTOCOL_NONE;
+}
+
+unsigned int
+qvirStorageNetProtocolDefaultPort(qvirStorageNetProtocol protocol)
+{
+    static const unsigned int ports[QVIR_STORAGE_NET_PROTOCOL_LAST] = {
+        [QVIR_STORAGE_NET_PROTOCOL_NBD] = 10809,     [QVIR_STORAGE_NET_PROTOCOL_SHEEPDOG] = 7000,
+        [QVIR_STORAGE_NET_PROTOCOL_GLUSTER] = 24007, [QVIR_STORAGE_NET_PROTOCOL_ISCSI] = 3260,
+        [QVIR_STORAGE_NET_PROTOCOL_HTTP] = 80,       [QVIR_STORAGE_NET_PROTOCOL_HTTPS] = 443,
+        [QVIR_STORAGE_NET_PROTOCOL_FTP] = 21,        [QVIR_STORAGE_NET_PROTOCOL_FTPS] = 990,
+        [QVIR_STORAGE_NET_PROTOCOL_TFTP] = 69,       [QVIR_STORAGE_NET_PROTOCOL_SSH] = 22,
+        [QVIR_STORAGE_NET_PROTOCOL_VXHS] = 9999,
+        /* rbd: librados picks its own; nfs: a port cannot be given at all */
+    };
+
+    if ((unsigned int)protocol >= QVIR_STORAGE_NET_PROTOCOL_LAST)
+        return 0;
+    return ports[protocol];
+}
+
+void
+qvirStorageSourceNetworkAssignDefaultPorts(qvirStorageSource *src)
+{
+    for (size_t i = 0; i < src->nhosts; i++) {
+        if (src->hosts[i].transport == QVIR_STORAGE_NET_HOST_TRANS_TCP && src->hosts[i].port == 0)
+            src->hosts[i].port = qvirStorageNetProtocolDefaultPort(src->protocol);
+    }
 }

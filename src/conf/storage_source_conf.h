@@ -21,7 +21,10 @@ typedef enum {
     QVIR_STORAGE_TYPE_NONE = 0, /* terminator / empty cdrom */
     QVIR_STORAGE_TYPE_FILE,
     QVIR_STORAGE_TYPE_BLOCK,
-    QVIR_STORAGE_TYPE_NETWORK, /* protocol backing (nbd:, json:, URI): reported, never opened */
+    QVIR_STORAGE_TYPE_NETWORK, /* <disk type='network'>: PROTOCOL and the network fields say
+                                * where; opened by QEMU's block drivers, never by qvirt. A
+                                * probed backing string not (yet) understood keeps PROTOCOL
+                                * NONE and the raw string in PATH. */
     QVIR_STORAGE_TYPE_LAST
 } qvirStorageType;
 QVIR_ENUM_DECL(qvirStorageType); /* "", "file", "block", "network" */
@@ -52,6 +55,71 @@ typedef enum {
 } qvirStoragePoolMode;
 QVIR_ENUM_DECL(qvirStoragePoolMode); /* "default", "host", "direct" */
 
+/* <source protocol=> of a network disk, in libvirt's order (virStorageNetProtocol). */
+typedef enum {
+    QVIR_STORAGE_NET_PROTOCOL_NONE = 0,
+    QVIR_STORAGE_NET_PROTOCOL_NBD,
+    QVIR_STORAGE_NET_PROTOCOL_RBD,
+    QVIR_STORAGE_NET_PROTOCOL_SHEEPDOG,
+    QVIR_STORAGE_NET_PROTOCOL_GLUSTER,
+    QVIR_STORAGE_NET_PROTOCOL_ISCSI,
+    QVIR_STORAGE_NET_PROTOCOL_HTTP,
+    QVIR_STORAGE_NET_PROTOCOL_HTTPS,
+    QVIR_STORAGE_NET_PROTOCOL_FTP,
+    QVIR_STORAGE_NET_PROTOCOL_FTPS,
+    QVIR_STORAGE_NET_PROTOCOL_TFTP,
+    QVIR_STORAGE_NET_PROTOCOL_SSH,
+    QVIR_STORAGE_NET_PROTOCOL_VXHS,
+    QVIR_STORAGE_NET_PROTOCOL_NFS,
+    QVIR_STORAGE_NET_PROTOCOL_LAST
+} qvirStorageNetProtocol;
+QVIR_ENUM_DECL(qvirStorageNetProtocol); /* "none", "nbd", "rbd", "sheepdog", "gluster", ... */
+
+/* <host transport=>: tcp is the default and is written out in formatted XML. */
+typedef enum {
+    QVIR_STORAGE_NET_HOST_TRANS_TCP = 0,
+    QVIR_STORAGE_NET_HOST_TRANS_UNIX,
+    QVIR_STORAGE_NET_HOST_TRANS_RDMA,
+    QVIR_STORAGE_NET_HOST_TRANS_LAST
+} qvirStorageNetHostTransport;
+QVIR_ENUM_DECL(qvirStorageNetHostTransport); /* "tcp", "unix", "rdma" */
+
+/* One <host name= port= transport= socket=/>. PORT 0: not given (a default port is filled
+ * in at parse time for protocols that have one, as libvirt does); SOCKET only for unix. */
+typedef struct {
+    char *name;
+    unsigned int port;
+    qvirStorageNetHostTransport transport;
+    char *socket;
+} qvirStorageNetHost;
+
+/* One <cookies><cookie name=>VALUE</cookie> of an http(s) source. */
+typedef struct {
+    char *name;
+    char *value;
+} qvirStorageNetCookie;
+
+/* <auth type=>: only storage pools write it; a disk's <auth> leaves it NONE and says what
+ * kind of credential it is through <secret type=>. */
+typedef enum {
+    QVIR_STORAGE_AUTH_TYPE_NONE = 0,
+    QVIR_STORAGE_AUTH_TYPE_CHAP,
+    QVIR_STORAGE_AUTH_TYPE_CEPHX,
+    QVIR_STORAGE_AUTH_TYPE_LAST
+} qvirStorageAuthType;
+QVIR_ENUM_DECL(qvirStorageAuthType); /* "none", "chap", "ceph" */
+
+/* <auth username=><secret type= uuid=|usage=/></auth>. Exactly one of SECRET_UUID (the
+ * canonical lower-case form) and SECRET_USAGE is set. SECRET_TYPE is kept as the user wrote
+ * it ("iscsi", "ceph"; NULL when absent): validation checks it against the protocol. */
+typedef struct {
+    char *username;
+    qvirStorageAuthType authType;
+    char *secretType;
+    char *secretUUID;
+    char *secretUsage;
+} qvirStorageAuth;
+
 typedef struct _qvirStorageSource qvirStorageSource;
 struct _qvirStorageSource {
     qvirStorageType type;
@@ -76,6 +144,34 @@ struct _qvirStorageSource {
      * element); probed layers leave it FALSE. The inactive XML shows a chain only as far
      * as it came from the user's XML, so a probed chain never becomes persistent config. */
     gboolean fromXML;
+
+    /* type == NETWORK: <source protocol= name= query= tls= tlsHostname=> and its children.
+     * For rbd and gluster, NAME="pool/image" is split as libvirt splits it: NETVOLUME holds the
+     * pool (gluster volume) and PATH the image inside it; other protocols keep NAME in PATH
+     * (PATH NULL: an nbd export without a name). */
+    qvirStorageNetProtocol protocol;
+    char *netVolume;
+    char *query; /* http(s) query string, without '?' */
+    qvirStorageNetHost *hosts;
+    size_t nhosts;
+    qvirStorageAuth *auth; /* NULL: no <auth> */
+    char *initiatorIQN;    /* iscsi <initiator><iqn name=>, NULL when absent */
+    char *snapshot;        /* rbd <snapshot name=> */
+    char *configFile;      /* rbd <config file=> */
+    qvirStorageNetCookie *cookies;
+    size_t ncookies;
+    qvirTristateBool sslverify;   /* https/ftps <ssl verify=> */
+    unsigned long long readahead; /* http(s)/ftp(s) <readahead size=> bytes; 0 = not given */
+    unsigned long long timeout;   /* http(s)/ftp(s) <timeout seconds=>; 0 = not given */
+    qvirTristateBool haveTLS;     /* nbd (and vxhs) tls='yes|no' */
+    char *tlsHostname;            /* nbd tlsHostname= */
+    char *nfsUser;                /* nfs <identity user= group=>, as written ("+UID" allowed) */
+    char *nfsGroup;
+    /* ssh has no XML of its own in libvirt 9.0: these come only from a backing string
+     * (json:{"driver":"ssh","user":…,"host-key-check":{"mode":"none"}}) and are passed on
+     * to QEMU unchanged. */
+    char *sshUser;
+    gboolean sshHostKeyCheckDisabled;
 
     /* Filled by probing (src/storage); 0 / NULL / NONE when unknown. */
     unsigned long long capacity;         /* virtual size in bytes */
@@ -112,3 +208,16 @@ gboolean qvirStorageSourceChainIsTerminated(const qvirStorageSource *src);
 unsigned int qvirStorageSourceChainLength(const qvirStorageSource *src);
 /* Drop everything below SRC (the chain becomes unknown). */
 void qvirStorageSourceChainClear(qvirStorageSource *src);
+
+/* TRUE when SRC is a network layer (type NETWORK with a protocol). */
+gboolean qvirStorageSourceIsNetwork(const qvirStorageSource *src);
+/* libvirt's default port for PROTOCOL's tcp hosts; 0 when it has none (rbd: librados
+ * chooses; nfs: no port may be given). */
+unsigned int qvirStorageNetProtocolDefaultPort(qvirStorageNetProtocol protocol);
+/* Give every tcp host of SRC without a port the protocol's default (libvirt does this when
+ * it parses, so the formatted XML shows the port). */
+void qvirStorageSourceNetworkAssignDefaultPorts(qvirStorageSource *src);
+void qvirStorageAuthFree(qvirStorageAuth *auth);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirStorageAuth, qvirStorageAuthFree);
+qvirStorageAuth *qvirStorageAuthCopy(const qvirStorageAuth *auth);
+void qvirStorageNetHostClear(qvirStorageNetHost *host);
