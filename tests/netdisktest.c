@@ -748,8 +748,11 @@ testProtocol(gconstpointer data)
                             "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
                             overlay);
         const char *argv[] = {"qemu-io", "-c", "write -P 0x77 4M 64k", img, NULL};
+        g_autofree char *out = NULL;
+        g_autofree char *err = NULL;
 
-        qvirTestRunOk(argv);
+        if (qvirTestRun(argv, &out, &err) != 0)
+            g_error("qemu-io %s: %s%s", img, out, err);
     }
     vda = diskNetwork(&b, "vda");
     vdb = diskOverlay(&b, overlay, "vdb");
