@@ -1362,6 +1362,16 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
             return NULL;
         }
     }
+    {
+        /* As libvirt's secret driver, only a config directory: values must outlive a
+         * reboot, so none of it can live under the run directory. */
+        g_autofree char *secretsDir = g_build_filename(drv->cfg->configDir, "secrets", NULL);
+
+        if (!(drv->secrets = qvirSecretDriverOpen(secretsDir, error))) {
+            qvirDriverClose(drv);
+            return NULL;
+        }
+    }
 
     defs = qemuDriverListXMLFiles(drv->cfg->defsDir);
     for (guint i = 0; i < defs->len; i++)
@@ -1406,6 +1416,7 @@ qvirDriverClose(qvirDriver *drv)
     g_mutex_clear(&drv->capsLock);
     g_mutex_clear(&drv->eventLock);
     qvirStorageDriverClose(drv->storage);
+    qvirSecretDriverClose(drv->secrets);
     qvirDriverConfigFree(drv->cfg);
     qvirSecurityDACFree(drv->security);
     g_free(drv);
@@ -1415,6 +1426,12 @@ qvirStorageDriver *
 qvirDriverGetStorage(qvirDriver *drv)
 {
     return drv->storage;
+}
+
+qvirSecretDriver *
+qvirDriverGetSecrets(qvirDriver *drv)
+{
+    return drv->secrets;
 }
 
 /* ---- lookups and lists ---------------------------------------------------------- */
@@ -1583,7 +1600,7 @@ gboolean
 qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error)
 {
     g_autofree char *path = qemuDriverDefPath(drv, def->name);
-    g_autofree char *xml = qvirDomainDefFormat(def, 0);
+    g_autofree char *xml = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_SECURE);
 
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
 }
@@ -1988,6 +2005,7 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     char *xml = NULL;
+    unsigned int secure = (flags & QEMU_XML_SECURE) ? QVIR_DOMAIN_DEF_FORMAT_SECURE : 0;
 
     if (!qemuDriverCheckFlags(
             flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
@@ -1998,13 +2016,14 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 
     qemuDomainObjLock(obj);
     if ((flags & QEMU_XML_INACTIVE) && obj->def)
-        xml = qvirDomainDefFormat(obj->def, 0);
+        xml = qvirDomainDefFormat(obj->def, secure);
     else if (obj->liveDef)
-        xml = qvirDomainDefFormat(obj->liveDef, (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
-                                                    ? 0
-                                                    : QVIR_DOMAIN_DEF_FORMAT_LIVE);
+        xml = qvirDomainDefFormat(obj->liveDef, ((flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
+                                                     ? 0
+                                                     : QVIR_DOMAIN_DEF_FORMAT_LIVE) |
+                                                    secure);
     else if (qemuDomainObjGetDef(obj))
-        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), 0);
+        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), secure);
     qemuDomainObjUnlock(obj);
 
     if (!xml)
