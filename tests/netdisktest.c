@@ -793,6 +793,68 @@ testProtocol(gconstpointer data)
 }
 
 /*
+ * The chain probed from the local overlay's header (no <backingStore> in the XML): the
+ * backing string names the network image; its format comes from the header too, and a
+ * qcow2 on the network is read for a backing file of its own (it has none).
+ */
+typedef struct {
+    const char *label;
+    NetStorageKind kind;
+    const char *format;
+    const char *backingFmt; /* printf of the port or socket */
+    gboolean unixSocket;
+    guint *port;
+} ProbeCase;
+
+static void
+testProbe(gconstpointer data)
+{
+    const ProbeCase *pc = data;
+    g_autofree char *backing = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *overlay = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *xmlName = NULL;
+    g_autofree char *xmlPath = NULL;
+    g_autofree char *disk = NULL;
+    g_autoptr(GHashTable) chains = NULL;
+    GPtrArray *chain;
+    ChainLayer *net;
+
+    if (!netNeed(pc->kind))
+        return;
+    backing = pc->unixSocket ? g_strdup_printf(pc->backingFmt, netStorage.nbdSocket)
+                             : g_strdup_printf(pc->backingFmt, *pc->port);
+    name = g_strdup_printf("probe-%s", pc->label);
+    overlay = g_strdup_printf("%s/probe-%s.qcow2", daemonEnv.images, pc->label);
+    {
+        const char *argv[] = {"qemu-img", "create", "-q",       "-f",    "qcow2", "-b",
+                              backing,    "-F",     pc->format, overlay, NULL};
+
+        qvirTestRunOk(argv);
+    }
+    disk = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <target dev='vda' bus='virtio'/>\n"
+                           "    </disk>\n",
+                           overlay);
+    xml = domainXML(name, disk);
+    xmlName = g_strdup_printf("%s.xml", name);
+    xmlPath = daemonWriteFile(xmlName, xml);
+    g_free(VIRSH_OK("define", xmlPath));
+    g_free(VIRSH_OK("start", name));
+    g_assert_cmpuint(assertChainsMatchQemu(name, "vda"), ==, 2);
+    chains = liveChains(name);
+    chain = g_hash_table_lookup(chains, "vda");
+    net = chain->pdata[1];
+    g_assert_cmpstr(net->type, ==, "network");
+    g_assert_cmpstr(net->format, ==, pc->format);
+    g_free(VIRSH_OK("destroy", name));
+    g_free(VIRSH_OK("undefine", name));
+}
+
+/*
  * A wrong secret (a CHAP password or cephx key the server refuses): start fails with an
  * error that names the disk, the domain stays shut off and its definition as it was.
  */
@@ -1127,6 +1189,19 @@ main(int argc, char **argv)
     g_test_add_data_func("/netdisk/chain/rbd", netBaseRbdCephx, testProtocol);
     g_test_add_data_func("/netdisk/chain/http", netBaseHttpPlain, testProtocol);
     g_test_add_data_func("/netdisk/chain/https", netBaseHttps, testProtocol);
+    g_test_add_data_func("/netdisk/probe/nbd-tcp",
+                         &(ProbeCase){"nbd-tcp", NET_STORAGE_NBD, "raw", "nbd://127.0.0.1:%u/base",
+                                      FALSE, &netStorage.nbdPort},
+                         testProbe);
+    g_test_add_data_func(
+        "/netdisk/probe/nbd-unix",
+        &(ProbeCase){"nbd-unix", NET_STORAGE_NBD, "raw", "nbd+unix:///rw?socket=%s", TRUE, NULL},
+        testProbe);
+    g_test_add_data_func("/netdisk/probe/http-qcow2",
+                         &(ProbeCase){"http-qcow2", NET_STORAGE_HTTP, "qcow2",
+                                      "http://127.0.0.1:%u/base.qcow2", FALSE,
+                                      &netStorage.httpPort},
+                         testProbe);
     g_test_add_data_func("/netdisk/wrong-secret/iscsi", netBaseIscsi, testWrongSecret);
     g_test_add_data_func("/netdisk/wrong-secret/rbd", netBaseRbd, testWrongSecret);
     g_test_add_func("/netdisk/guest/attach", testGuest);
