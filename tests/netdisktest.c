@@ -1175,11 +1175,16 @@ main(int argc, char **argv)
                      "not-the-password", FALSE);
     }
     if (netStorage.started & NET_STORAGE_CEPH) {
-        /* a well-formed key the cluster does not know */
+        /* and a well-formed key the cluster does not know */
+        const char *genKey[] = {"ceph-authtool", "--gen-print-key", NULL};
+        g_autofree char *wrongKey = NULL;
+
         defineSecret("5c0e2f5a-1d3b-4e8a-9c61-0a1b2c3d4e03", "ceph", CEPH_USAGE, netStorage.cephKey,
                      TRUE);
+        qvirTestRun(genKey, &wrongKey, NULL);
+        g_assert_nonnull(wrongKey);
         defineSecret("5c0e2f5a-1d3b-4e8a-9c61-0a1b2c3d4e04", "ceph", CEPH_WRONG_USAGE,
-                     "AQBhbm90aGVyIGtleSBvZiBzaXh0ZWVuIGJ5dGVzIQ==", TRUE);
+                     g_strstrip(wrongKey), TRUE);
     }
 
     g_test_add_func("/netdisk/fixture/nbd", testFixtureNbd);
