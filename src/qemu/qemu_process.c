@@ -932,6 +932,34 @@ qemuProcessDiskNeedsProbe(const qvirDomainDiskDef *disk)
     return !qvirStorageSourceChainIsTerminated(src);
 }
 
+/*
+ * An NBD layer that does not say tls= gets the host's default at start, shown in the live
+ * XML as libvirt 9.0 shows it (tls='no': qvirt has no nbd_tls setting, whose default is
+ * off), probed backing layers included. Returns TRUE when SRC's chain has such a layer.
+ */
+static gboolean
+qemuProcessNeedsNBDTLSDefault(const qvirStorageSource *src)
+{
+    for (; qvirStorageSourceIsBacking(src); src = src->backingStore) {
+        if (src->type == QVIR_STORAGE_TYPE_NETWORK &&
+            src->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
+            src->haveTLS == QVIR_TRISTATE_BOOL_ABSENT)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+qemuProcessSetNBDTLSDefault(qvirStorageSource *src)
+{
+    for (; qvirStorageSourceIsBacking(src); src = src->backingStore) {
+        if (src->type == QVIR_STORAGE_TYPE_NETWORK &&
+            src->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
+            src->haveTLS == QVIR_TRISTATE_BOOL_ABSENT)
+            src->haveTLS = QVIR_TRISTATE_BOOL_NO;
+    }
+}
+
 static gboolean
 qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *undo, guint n,
                         GError **error)
@@ -950,6 +978,11 @@ qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *u
             cfg.diskName = disk->dst;
             if (!qvirStorageChainProbe(disk->src, &cfg, error))
                 return FALSE;
+        }
+        if (qemuProcessNeedsNBDTLSDefault(disk->src)) {
+            if (!undo[i].origSrc)
+                undo[i].origSrc = qvirStorageSourceCopy(disk->src);
+            qemuProcessSetNBDTLSDefault(disk->src);
         }
         if (disk->cachemode == QVIR_DOMAIN_DISK_CACHE_DEFAULT && opts->defaultDiskCache > 0 &&
             opts->defaultDiskCache < QVIR_DOMAIN_DISK_CACHE_LAST)
