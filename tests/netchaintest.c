@@ -15,6 +15,9 @@
 #include "daemontestutils.h"
 #include "netstoragetestutils.h"
 #include "testutils.h"
+#include "storage/storage_backingstore.h"
+#include "storage/storage_chain.h"
+#include "storage/storage_netprobe.h"
 
 #define DOM_NAME "netchain"
 #define DOM_UUID "4d6c1a52-8d0b-4b5e-9a51-0f1e2d3c4b5a"
@@ -313,6 +316,188 @@ testMalformedBacking(void)
     g_free(virsh(undefine));
 }
 
+/*
+ * probe_network_backing_chains: a local overlay over a qcow2 served by nbdkit, whose own
+ * header names the raw qemu-nbd export. Off (libvirt's behaviour) the chain stops, unknown,
+ * at the first NBD layer and nothing is read from the network; on, QEMU's block layer reads
+ * that one layer (qemu-img, one process for one layer) and the chain is known to its end.
+ */
+static void
+testProbeNetworkChain(void)
+{
+    g_autofree char *mid = NULL;
+    g_autofree char *midURI = NULL;
+    g_autofree char *baseURI = NULL;
+    g_autofree char *top = daemonImagePath("probe-top.qcow2");
+    qvirStorageChainConfig cfg;
+    const qvirStorageSource *l2, *l3;
+    guint64 before;
+
+    if (!needNbd())
+        return;
+    mid = g_build_filename(netStorage.nbdkitDir, "mid.qcow2", NULL);
+    baseURI = g_strdup_printf("nbd://127.0.0.1:%u/base", netStorage.nbdPort);
+    midURI = g_strdup_printf("nbd://127.0.0.1:%u/mid.qcow2", netStorage.nbdkitPort);
+    {
+        const char *mkMid[] = {"qemu-img", "create", "-q",  "-f", "qcow2", "-b",
+                               baseURI,    "-F",     "raw", mid,  NULL};
+        const char *mkTop[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                               midURI,     "-F",     "qcow2", top,  NULL};
+
+        qvirTestRunOk(mkMid);
+        qvirTestRunOk(mkTop);
+    }
+
+    qvirStorageChainConfigInit(&cfg);
+    {
+        g_autoptr(qvirStorageSource) src = qvirStorageSourceNew();
+        g_autoptr(GError) error = NULL;
+
+        src->type = QVIR_STORAGE_TYPE_FILE;
+        src->path = g_strdup(top);
+        src->format = QVIR_STORAGE_FILE_QCOW2;
+        before = qvirStorageNetProbeCounter();
+        g_assert_true(qvirStorageChainProbe(src, &cfg, &error));
+        g_assert_cmpuint(qvirStorageNetProbeCounter(), ==, before);
+        g_assert_cmpstr(src->backingStore->path, ==, "mid.qcow2");
+        g_assert_null(src->backingStore->backingStore);
+    }
+
+    cfg.probeNetwork = TRUE;
+    {
+        g_autoptr(qvirStorageSource) src = qvirStorageSourceNew();
+        g_autoptr(GError) error = NULL;
+
+        src->type = QVIR_STORAGE_TYPE_FILE;
+        src->path = g_strdup(top);
+        src->format = QVIR_STORAGE_FILE_QCOW2;
+        before = qvirStorageNetProbeCounter();
+        if (!qvirStorageChainProbe(src, &cfg, &error))
+            g_error("probe: %s", error->message);
+        /* one qemu-img for the qcow2 on NBD; the raw layer below needs none */
+        g_assert_cmpuint(qvirStorageNetProbeCounter() - before, ==, 1);
+        l2 = src->backingStore;
+        g_assert_cmpint(l2->protocol, ==, QVIR_STORAGE_NET_PROTOCOL_NBD);
+        g_assert_cmpstr(l2->path, ==, "mid.qcow2");
+        g_assert_cmpint(l2->format, ==, QVIR_STORAGE_FILE_QCOW2);
+        g_assert_cmpuint(l2->capacity, ==, NET_PATTERN_SIZE);
+        g_assert_cmpstr(l2->backingStoreRaw, ==, baseURI);
+        l3 = l2->backingStore;
+        g_assert_nonnull(l3);
+        g_assert_cmpint(l3->protocol, ==, QVIR_STORAGE_NET_PROTOCOL_NBD);
+        g_assert_cmpstr(l3->path, ==, "base");
+        g_assert_cmpuint(l3->hosts[0].port, ==, netStorage.nbdPort);
+        g_assert_cmpint(l3->format, ==, QVIR_STORAGE_FILE_RAW);
+        g_assert_true(l3->readonly);
+        /* the chain is known to its end */
+        g_assert_true(qvirStorageSourceChainIsTerminated(src));
+        g_assert_cmpuint(qvirStorageSourceChainLength(src), ==, 3);
+    }
+
+    /* a layer the server does not have: QEMU's words, the layer named */
+    {
+        g_autoptr(qvirStorageSource) src = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *bad =
+            g_strdup_printf("nbd://127.0.0.1:%u/nosuch.qcow2", netStorage.nbdkitPort);
+
+        g_assert_cmpint(qvirStorageSourceNewFromBackingAbsolute(bad, &src, &error), ==, 0);
+        src->format = QVIR_STORAGE_FILE_QCOW2;
+        g_assert_false(qvirStorageNetProbeLayer(src, NULL, &error));
+        g_assert_nonnull(
+            strstr(error->message, "cannot read network layer 'nosuch.qcow2' (protocol nbd)"));
+    }
+    g_unlink(mid);
+}
+
+/* The same chain started by qvirtd with probe_network_backing_chains = true: the live XML
+ * shows all three layers and ends in <backingStore/>, QEMU opened exactly those nodes (the
+ * NBD qcow2 layer's "backing" is ours, not its header's), and a daemon restart keeps it. */
+static void
+testProbeNetworkDaemon(void)
+{
+    g_autofree char *mid = NULL;
+    g_autofree char *midURI = NULL;
+    g_autofree char *baseURI = NULL;
+    g_autofree char *top = daemonImagePath("probe-daemon.qcow2");
+    g_autofree char *xml = domainXML(top);
+    g_autofree char *xmlPath = daemonWriteFile("netchain.xml", xml);
+    g_autofree char *etc = g_build_filename(daemonEnv.root, "etc", NULL);
+    g_autofree char *conf = g_build_filename(etc, "qvirtd.conf", NULL);
+    const char *define[] = {"define", xmlPath, NULL};
+    const char *start[] = {"start", DOM_NAME, NULL};
+    const char *dump[] = {"dumpxml", DOM_NAME, NULL};
+    const char *destroy[] = {"destroy", DOM_NAME, NULL};
+    const char *undefine[] = {"undefine", DOM_NAME, NULL};
+    const char *query[] = {
+        "qemu-monitor-command", DOM_NAME,
+        "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}", NULL};
+    g_autofree char *wantChain = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *disk = NULL;
+    g_autofree char *again = NULL;
+    g_autofree char *nodes = NULL;
+
+    if (!needNbd())
+        return;
+    mid = g_build_filename(netStorage.nbdkitDir, "dmid.qcow2", NULL);
+    baseURI = g_strdup_printf("nbd://127.0.0.1:%u/base", netStorage.nbdPort);
+    midURI = g_strdup_printf("nbd://127.0.0.1:%u/dmid.qcow2", netStorage.nbdkitPort);
+    {
+        const char *mkMid[] = {"qemu-img", "create", "-q",  "-f", "qcow2", "-b",
+                               baseURI,    "-F",     "raw", mid,  NULL};
+        const char *mkTop[] = {"qemu-img", "create", "-q",    "-f", "qcow2", "-b",
+                               midURI,     "-F",     "qcow2", top,  NULL};
+
+        qvirTestRunOk(mkMid);
+        qvirTestRunOk(mkTop);
+    }
+    g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
+    g_assert_true(
+        g_file_set_contents(conf, "[qvirtd]\nprobe_network_backing_chains = true\n", -1, NULL));
+    daemonStop();
+    daemonStart(FALSE);
+
+    g_free(virsh(define));
+    g_free(virsh(start));
+    out = virsh(dump);
+    disk = diskElement(out);
+    wantChain = g_strdup_printf("      <backingStore type='network' index='2'>\n"
+                                "        <format type='qcow2'/>\n"
+                                "        <source protocol='nbd' name='dmid.qcow2' tls='no'>\n"
+                                "          <host name='127.0.0.1' port='%u'/>\n"
+                                "        </source>\n"
+                                "        <backingStore type='network' index='3'>\n"
+                                "          <format type='raw'/>\n"
+                                "          <source protocol='nbd' name='base' tls='no'>\n"
+                                "            <host name='127.0.0.1' port='%u'/>\n"
+                                "          </source>\n"
+                                "          <backingStore/>\n"
+                                "        </backingStore>\n"
+                                "      </backingStore>\n",
+                                netStorage.nbdkitPort, netStorage.nbdPort);
+    if (!strstr(disk, wantChain))
+        g_error("live disk:\n%s\nlacks:\n%s", disk, wantChain);
+    nodes = virsh(query);
+    g_assert_nonnull(strstr(nodes, "\"libvirt-3-format\""));
+    g_assert_nonnull(strstr(nodes, "\"libvirt-2-format\""));
+    g_assert_null(strstr(nodes, "\"libvirt-4-"));
+
+    daemonStop();
+    daemonStart(FALSE);
+    g_free(out);
+    out = virsh(dump);
+    again = diskElement(out);
+    g_assert_cmpstr(again, ==, disk);
+
+    g_free(virsh(destroy));
+    g_free(virsh(undefine));
+    g_unlink(conf);
+    daemonStop();
+    daemonStart(FALSE);
+    g_unlink(mid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -330,6 +515,8 @@ main(int argc, char **argv)
     g_test_add_func("/netchain/nbd-json", testNbdJSON);
     g_test_add_func("/netchain/nbd-unix-colon", testNbdUnixColon);
     g_test_add_func("/netchain/malformed-backing", testMalformedBacking);
+    g_test_add_func("/netchain/probe-network-chain", testProbeNetworkChain);
+    g_test_add_func("/netchain/probe-network-daemon", testProbeNetworkDaemon);
     ret = g_test_run();
 
     daemonStop();
