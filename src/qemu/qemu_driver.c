@@ -984,6 +984,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
     qvirStorageChainConfigInit(&chainCfg);
     chainCfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    chainCfg.probeNetwork = drv->cfg->probeNetworkBackingChains;
     chainCfg.maxDepth = drv->cfg->maxBackingChainDepth;
     opts.runDir = drv->cfg->statusDir;
     opts.logDir = qemuLogDir;
@@ -2902,6 +2903,7 @@ qemuDriverBlockInfoInactive(qvirDriver *drv, const qvirDomainDiskDef *disk,
 
     qvirStorageChainConfigInit(&cfg);
     cfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    cfg.probeNetwork = drv->cfg->probeNetworkBackingChains;
     cfg.maxDepth = drv->cfg->maxBackingChainDepth;
     cfg.diskName = disk->dst;
     if (!qvirStorageChainProbe(src, &cfg, error))

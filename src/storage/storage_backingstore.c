@@ -148,6 +148,14 @@ qvirBackingParseURI(qvirStorageSource *src, const char *str, GError **error)
             host->name = g_strndup(uri->server + 1, len - 2);
         else
             host->name = g_strdup(uri->server);
+        /* libxml2 takes any digits; libvirt would keep a port its own XML parser then
+         * refuses (the status XML could not be read back), so refuse it here, in the
+         * words of that parser. */
+        if (uri->port > G_MAXUINT16) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "port '%d' out of range",
+                        uri->port);
+            return -1;
+        }
         host->port = uri->port > 0 ? (unsigned int)uri->port : 0;
     } else {
         host->name = uri->server ? g_strdup("") : NULL;

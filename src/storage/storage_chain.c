@@ -10,6 +10,7 @@
  */
 #include "storage_chain.h"
 #include "storage_backingstore.h"
+#include "storage_netprobe.h"
 #include "storage_probe.h"
 
 #include <errno.h>
@@ -335,18 +336,27 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
             qvirChainReportProbedBacking(cur, overlay, error);
             return FALSE;
         }
-        /* Protocol backings are reported, never opened; QEMU resolves the rest. */
-        if (cur->type == QVIR_STORAGE_TYPE_NETWORK)
-            break;
-        if (!qvirChainProbeLayer(cur, scratch, seen, probed, &backingProbe, error))
-            return FALSE;
-        /* A layer guessed only because probing is allowed is never followed; one guessed
-         * by its overlay's own rule is, as QEMU follows it. */
-        if (probed && !safeProbe && cur->backingStoreRaw) {
-            qvirChainReportProbedBacking(cur, overlay, error);
-            return FALSE;
+        if (cur->type == QVIR_STORAGE_TYPE_NETWORK) {
+            /* Never opened here. libvirt 9.0 leaves the chain below a network layer to
+             * QEMU; on request QEMU's own block layer reads it (a raw layer has nothing
+             * below it and costs no round trip). */
+            if (!cfg->probeNetwork)
+                break;
+            if (cur->format != QVIR_STORAGE_FILE_RAW &&
+                !qvirStorageNetProbeLayer(cur, cfg->qemuImg, error))
+                return FALSE;
+        } else {
+            if (!qvirChainProbeLayer(cur, scratch, seen, probed, &backingProbe, error))
+                return FALSE;
+            /* A layer guessed only because probing is allowed is never followed; one
+             * guessed by its overlay's own rule is, as QEMU follows it. */
+            if (probed && !safeProbe && cur->backingStoreRaw) {
+                qvirChainReportProbedBacking(cur, overlay, error);
+                return FALSE;
+            }
+            /* network layers have no dev/ino; the depth limit stops their loops */
+            g_hash_table_add(seen, cur);
         }
-        g_hash_table_add(seen, cur);
         if (!cur->backingStoreRaw) {
             cur->backingStore = qvirStorageSourceNew(); /* terminator */
             break;
