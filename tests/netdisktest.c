@@ -528,6 +528,17 @@ netBaseNbd(NetBase *b, gboolean unixSocket)
 }
 
 static void
+netBaseNbdTls(NetBase *b)
+{
+    b->kind = NET_STORAGE_NBD;
+    b->label = "nbd-tls";
+    b->source = g_strdup_printf("<source protocol='nbd' name='base' tls='yes'>"
+                                "<host name='127.0.0.1' port='%u'/></source>",
+                                netStorage.nbdTlsPort);
+    b->qemuImage = g_strdup_printf("nbd://127.0.0.1:%u/base", netStorage.nbdTlsPort);
+}
+
+static void
 netBaseNbdkit(NetBase *b)
 {
     b->kind = NET_STORAGE_NBD;
@@ -794,10 +805,8 @@ testProtocol(gconstpointer data)
 
 /*
  * NBD over TLS (x509, the server requires a client certificate): QEMU finds the client's
- * certificates in the daemon's nbd_tls_x509_cert_dir (libvirt's qemu.conf setting,
- * default /etc/pki/qemu). With the test's certificates there, the guest's view is read;
- * qvirtd has no such setting yet and the test writes nothing under /etc, so then the case
- * is a skip quoting the refusal.
+ * certificates in qvirtd.conf's nbd_tls_x509_cert_dir (libvirt's qemu.conf setting), which
+ * main() points at the fixture's client directory.
  */
 static void
 testNbdTls(void)
@@ -821,16 +830,8 @@ testNbdTls(void)
     xmlPath = daemonWriteFile("net-nbd-tls.xml", xml);
     g_free(VIRSH_OK("define", xmlPath));
     VIRSH(&r, "start", "net-nbd-tls");
-    if (r.rc != 0) {
-        g_free(VIRSH_OK("undefine", "net-nbd-tls"));
-        /* the refusal must be the missing client certificates, nothing else */
-        if (!strstr(r.err, "/etc/pki/qemu"))
-            g_error("start with NBD TLS: %s", r.err);
-        skipWith("qvirtd has no nbd_tls_x509_cert_dir setting and /etc/pki/qemu does not "
-                 "hold this test's certificates",
-                 virshLastError(r.err));
-        return;
-    }
+    if (r.rc != 0)
+        g_error("start with NBD over TLS: %s", r.err);
     g_assert_cmpuint(assertChainsMatchQemu("net-nbd-tls", "vda"), ==, 1);
     g_free(VIRSH_OK("destroy", "net-nbd-tls"));
     g_free(VIRSH_OK("undefine", "net-nbd-tls"));
@@ -1059,8 +1060,9 @@ netBaseHttps(NetBase *b)
 static void
 testGuest(void)
 {
-    static const NetBaseSetup attach[] = {netBaseNbdUnix,  netBaseNbdkit,    netBaseIscsiChap,
-                                          netBaseRbdCephx, netBaseHttpPlain, netBaseHttps};
+    static const NetBaseSetup attach[] = {netBaseNbdUnix,   netBaseNbdTls,   netBaseNbdkit,
+                                          netBaseIscsiChap, netBaseRbdCephx, netBaseHttpPlain,
+                                          netBaseHttps};
     g_autofree char *kernel = NULL;
     g_autofree char *modules = NULL;
     g_autofree char *initrd = NULL;
@@ -1210,6 +1212,16 @@ main(int argc, char **argv)
         /* debugging: keep the servers up for a look by hand */
         g_printerr("servers under %s\n", netStorage.dir);
         g_usleep(atoi(g_getenv("QVIRT_NETTEST_HOLD")) * G_USEC_PER_SEC);
+    }
+    if (netStorage.started & NET_STORAGE_NBD) {
+        /* QEMU's NBD client certificates (TLS disks only: nbd_tls stays off) */
+        g_autofree char *etc = g_build_filename(daemonEnv.root, "etc", NULL);
+        g_autofree char *conf =
+            g_strdup_printf("[qvirtd]\nnbd_tls_x509_cert_dir = %s\n", netStorage.nbdTlsCertDir);
+        g_autofree char *confPath = g_build_filename(etc, "qvirtd.conf", NULL);
+
+        g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(confPath, conf, -1, NULL));
     }
     daemonStart(FALSE);
     if (netStorage.started & NET_STORAGE_ISCSI) {
