@@ -839,8 +839,9 @@ testNbdTls(void)
 
 /*
  * The chain probed from the local overlay's header (no <backingStore> in the XML): the
- * backing string names the network image; its format comes from the header too, and a
- * qcow2 on the network is read for a backing file of its own (it has none).
+ * backing string names the network image and the header its format; below a network
+ * layer the chain is QEMU's to open (libvirt's rule, qvirtd's default), so the live XML
+ * has the two layers QEMU has.
  */
 typedef struct {
     const char *label;
