@@ -16,7 +16,7 @@ PACKAGES=(
   busybox-static linux-image-cloud-amd64 cpio
   virtinst e2fsprogs mount
   libguestfs-tools
-  openssl
+  ceph-mon ceph-osd ceph-common tgt nbdkit qemu-block-extra openssl
 )
 
 install_missing() {
@@ -133,7 +133,7 @@ case "$cmd" in
     rm -f "$asan_log"
     stage "sanitizer-suite+leakcheck" bash tests/hardening/sanitizer-suite.sh build-asan
     export QVIRT_FUZZ_SEED=${QVIRT_FUZZ_SEED:-1}
-    for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml fuzz_secret_xml; do
+    for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml fuzz_secret_xml fuzz_backing_name; do
       stage "$target" bash tests/fuzz/run-fuzzers.sh "${QVIRT_FUZZ_SECONDS:-60}" "$target"
     done
     count_results build/testlog-plain.json "$asan_log" -- "${extra[@]}"

@@ -85,9 +85,21 @@ testConfAllKeys(void)
                                &cfg, &err));
     g_assert_no_error(err);
     g_assert_true(cfg->allowDiskFormatProbing);
+    g_assert_false(cfg->probeNetworkBackingChains);
     g_assert_cmpuint(cfg->maxBackingChainDepth, ==, 50);
     g_assert_cmpint(cfg->defaultDiskCache, ==, QVIR_DOMAIN_DISK_CACHE_DISABLE);
     g_assert_cmpstr(cfg->emulator, ==, "/opt/qemu/bin/qemu-system-x86_64");
+}
+
+static void
+testConfProbeNetwork(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(testConfLoad("[qvirtd]\nprobe_network_backing_chains = true\n", &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->probeNetworkBackingChains);
 }
 
 static void
@@ -184,6 +196,7 @@ testConfErrors(void)
         {"[qvirtd]\nmax_backing_chain_depth = 0\n", "'max_backing_chain_depth'"},
         {"[qvirtd]\nmax_backing_chain_depth = 12abc\n", "'max_backing_chain_depth'"},
         {"[qvirtd]\nallow_disk_format_probing = maybe\n", "'allow_disk_format_probing'"},
+        {"[qvirtd]\nprobe_network_backing_chains = 2\n", "'probe_network_backing_chains'"},
         {"[qvirtd]\nemulator = qemu-system-x86_64\n", "not an absolute path"},
         {"[qvirtd]\nuser =\n", "invalid value for key 'user': '' is not a user name or '+ID'"},
         {"[qvirtd]\ngroup = a:b\n", "invalid value for key 'group': 'a:b' is not a group name"},
@@ -239,6 +252,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/root-paths", testConfRootPaths);
     g_test_add_func("/qemuconf/defaults", testConfDefaults);
     g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
+    g_test_add_func("/qemuconf/probe-network", testConfProbeNetwork);
     g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
     g_test_add_func("/qemuconf/nbd-tls-keys", testConfNBDTLSKeys);
     g_test_add_func("/qemuconf/migration-keys", testConfMigrationKeys);

@@ -112,6 +112,8 @@ qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
 {
     if (strcmp(key, "allow_disk_format_probing") == 0)
         return &cfg->allowDiskFormatProbing;
+    if (strcmp(key, "probe_network_backing_chains") == 0)
+        return &cfg->probeNetworkBackingChains;
     if (strcmp(key, "dynamic_ownership") == 0)
         return &cfg->dynamicOwnership;
     if (strcmp(key, "remember_owner") == 0)
@@ -342,6 +344,7 @@ static const struct {
     qvirDriverConfigKeyParser parse;
 } qvirDriverConfigKeys[] = {
     {"allow_disk_format_probing", qvirDriverConfigParseBool},
+    {"probe_network_backing_chains", qvirDriverConfigParseBool},
     {"max_backing_chain_depth", qvirDriverConfigParseDepth},
     {"default_disk_cache", qvirDriverConfigParseCache},
     {"emulator", qvirDriverConfigParseEmulator},

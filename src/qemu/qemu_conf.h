@@ -19,6 +19,7 @@ typedef struct {
     char *socketPathRO;
 
     gboolean allowDiskFormatProbing;   /* allow_disk_format_probing = false */
+    gboolean probeNetworkBackingChains; /* probe_network_backing_chains = false */
     unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */
     int defaultDiskCache;              /* default_disk_cache; -1 = unset (QEMU's default) */
     char *emulator;                    /* emulator = /usr/bin/qemu-system-x86_64 */

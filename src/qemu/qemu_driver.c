@@ -986,6 +986,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
     qvirStorageChainConfigInit(&chainCfg);
     chainCfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    chainCfg.probeNetwork = drv->cfg->probeNetworkBackingChains;
     chainCfg.maxDepth = drv->cfg->maxBackingChainDepth;
     opts.runDir = drv->cfg->statusDir;
     opts.logDir = qemuLogDir;
@@ -2925,6 +2926,7 @@ qemuDriverBlockInfoInactive(qvirDriver *drv, const qvirDomainDiskDef *disk,
 
     qvirStorageChainConfigInit(&cfg);
     cfg.allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    cfg.probeNetwork = drv->cfg->probeNetworkBackingChains;
     cfg.maxDepth = drv->cfg->maxBackingChainDepth;
     cfg.diskName = disk->dst;
     if (!qvirStorageChainProbe(src, &cfg, error))

@@ -520,6 +520,7 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
 
     qvirStorageChainConfigInit(chainCfg);
     chainCfg->allowFormatProbing = drv->cfg->allowDiskFormatProbing;
+    chainCfg->probeNetwork = drv->cfg->probeNetworkBackingChains;
     chainCfg->maxDepth = drv->cfg->maxBackingChainDepth;
     opts.chainConfig = chainCfg;
     opts.defaultDiskCache = drv->cfg->defaultDiskCache;

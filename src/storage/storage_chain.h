@@ -13,6 +13,12 @@ typedef struct {
     gboolean allowFormatProbing; /* qvirtd.conf allow_disk_format_probing (default FALSE) */
     unsigned int maxDepth;       /* qvirtd.conf max_backing_chain_depth (default 200) */
     const char *diskName;        /* for messages ("... for disk 'vda'"); may be NULL */
+    /* qvirtd.conf probe_network_backing_chains (default FALSE, libvirt's behaviour: the
+     * chain below a network layer stays unknown and QEMU opens it). TRUE: a network
+     * layer of a format that can have a backing is read through qemu-img (QEMU_IMG, NULL
+     * for PATH's), one layer at a time, and the chain followed as far as it goes. */
+    gboolean probeNetwork;
+    const char *qemuImg;
 } qvirStorageChainConfig;
 
 #define QVIR_STORAGE_CHAIN_DEFAULT_MAX_DEPTH 200
@@ -35,7 +41,9 @@ gboolean qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainCon
  *  - Backing layers get relPath = the name as stored, path = it resolved against the
  *    directory of the image naming it, format = the overlay's recorded backing format,
  *    readonly = TRUE. A layer named by a protocol string (colon before any slash: nbd:,
- *    json:, URIs) is a NETWORK layer: not opened, and the chain below it stays unknown.
+ *    json:, URIs; see storage_backingstore.h) is a NETWORK layer: never opened, and the
+ *    chain below it stays unknown unless cfg->probeNetwork (storage_netprobe.h). A name
+ *    with inline credentials leaves the chain unknown below the layer naming it.
  *  - A format that is neither given nor recorded is an error unless allowFormatProbing;
  *    then the layer is guessed from its header, and a guessed layer that names a backing
  *    file is an error (libvirt's "format of backing image ... was not specified").

@@ -7,7 +7,7 @@
 #
 # SECONDS defaults to 60; TARGETs default to every target that is built (fuzz_xdr,
 # fuzz_rpc_packet, fuzz_domain_xml, fuzz_qmp, fuzz_image_probe, fuzz_saveimage,
-# fuzz_storage_xml, fuzz_secret_xml).
+# fuzz_storage_xml, fuzz_secret_xml, fuzz_backing_name).
 # Environment: QVIRT_FUZZ_BUILDDIR (default build-fuzz in the source tree), QVIRT_FUZZ_SEED
 # (libFuzzer's -seed; unset = a random seed per run).
 # Needs: clang and its runtime (Debian: clang libclang-rt-14-dev), meson, ninja.
