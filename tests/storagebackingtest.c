@@ -642,6 +642,7 @@ testUnsupported(void)
         "json:{\"driver\":\"raw\",\"offset\":10752,\"size\":4063232,"
         "\"file\":{\"driver\":\"file\",\"filename\":\"/tmp/testfle\"}}",
         "json:[1,2]",
+        "json:1{\"driver\":\"nbd\",\"path\":\"/s\"}",
         "json:asdgsdfg",
     };
 

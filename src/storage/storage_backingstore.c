@@ -1096,6 +1096,14 @@ qvirBackingParseJSON(qvirStorageSource *src, const char *jsonstr, GError **error
     g_autoptr(GError) err = NULL;
     JsonNode *root, *file = NULL;
 
+    /* Only an object can describe a layer. Checked before json-glib sees the text: its
+     * parser keeps what follows a complete top-level value ("1{...}") in memory it
+     * does not free. */
+    if (*(jsonstr + strspn(jsonstr, " \t\r\n")) != '{') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "cannot parse json %s: not a JSON object", jsonstr);
+        return -1;
+    }
     if (!json_parser_load_from_data(parser, jsonstr, -1, &err) ||
         !(root = json_parser_get_root(parser))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "cannot parse json %s: %s", jsonstr,
