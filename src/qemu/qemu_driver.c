@@ -1362,6 +1362,16 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
             return NULL;
         }
     }
+    {
+        /* As libvirt's secret driver, only a config directory: values must outlive a
+         * reboot, so none of it can live under the run directory. */
+        g_autofree char *secretsDir = g_build_filename(drv->cfg->configDir, "secrets", NULL);
+
+        if (!(drv->secrets = qvirSecretDriverOpen(secretsDir, error))) {
+            qvirDriverClose(drv);
+            return NULL;
+        }
+    }
 
     defs = qemuDriverListXMLFiles(drv->cfg->defsDir);
     for (guint i = 0; i < defs->len; i++)
@@ -1406,6 +1416,7 @@ qvirDriverClose(qvirDriver *drv)
     g_mutex_clear(&drv->capsLock);
     g_mutex_clear(&drv->eventLock);
     qvirStorageDriverClose(drv->storage);
+    qvirSecretDriverClose(drv->secrets);
     qvirDriverConfigFree(drv->cfg);
     qvirSecurityDACFree(drv->security);
     g_free(drv);
@@ -1415,6 +1426,12 @@ qvirStorageDriver *
 qvirDriverGetStorage(qvirDriver *drv)
 {
     return drv->storage;
+}
+
+qvirSecretDriver *
+qvirDriverGetSecrets(qvirDriver *drv)
+{
+    return drv->secrets;
 }
 
 /* ---- lookups and lists ---------------------------------------------------------- */

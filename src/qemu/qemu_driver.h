@@ -17,6 +17,7 @@
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_conf.h"
+#include "secret/secret_driver.h"
 #include "storage/storage_driver.h"
 
 typedef struct _qvirDriver qvirDriver;
@@ -61,6 +62,8 @@ void qvirDriverClose(qvirDriver *drv);
 
 /* The storage pools and volumes beside DRV's domains (configDir/storage, runDir/storage). */
 qvirStorageDriver *qvirDriverGetStorage(qvirDriver *drv);
+/* The secrets disks name in <auth> and <encryption> (configDir/secrets). */
+qvirSecretDriver *qvirDriverGetSecrets(qvirDriver *drv);
 const qvirDriverConfig *qvirDriverGetConfig(qvirDriver *drv);
 
 /* Lifecycle events for clients (libvirt's VIR_DOMAIN_EVENT_ID_LIFECYCLE): EVENT and DETAIL

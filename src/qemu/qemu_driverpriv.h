@@ -16,6 +16,7 @@ struct _qvirDriver {
     qvirSecurityDAC *security;
     qemuDomainObjList *domains;
     qvirStorageDriver *storage;
+    qvirSecretDriver *secrets;
     gint nextId;
 
     GMutex capsLock;

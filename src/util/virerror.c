@@ -20,6 +20,8 @@ qvirErrorAddPrefix(GError *error)
         {QVIR_ERR_OPERATION_INVALID, "Requested operation is not valid: "},
         {QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported configuration: "},
         {QVIR_ERR_OPERATION_UNSUPPORTED, "Operation not supported: "},
+        {QVIR_ERR_INVALID_SECRET, "Invalid secret: "},
+        {QVIR_ERR_NO_SECRET, "Secret not found: "},
     };
     char *msg;
 

@@ -1,0 +1,327 @@
+/*
+ * secret_conf.c: parsing, validating and formatting secret XML as libvirt 9.0 does.
+ *
+ * libvirt reads the document with XPath string() lookups, so the first element of a name
+ * wins, text is taken as written (no trimming) and an empty element counts as absent.
+ * We walk the children once and keep those rules.
+ */
+#include "conf/secret_conf.h"
+
+#include <string.h>
+#include <libxml/parser.h>
+
+#include "conf/domain_conf.h"
+#include "util/virerror.h"
+#include "util/virxml.h"
+
+QVIR_ENUM_IMPL(qvirSecretUsage, QVIR_SECRET_USAGE_LAST, "none", "volume", "ceph", "iscsi", "tls",
+               "vtpm");
+
+void
+qvirSecretDefFree(qvirSecretDef *def)
+{
+    if (!def)
+        return;
+    g_free(def->description);
+    g_free(def->usageID);
+    g_free(def);
+}
+
+const char *
+qvirSecretUsageElement(qvirSecretUsageType type)
+{
+    switch (type) {
+    case QVIR_SECRET_USAGE_VOLUME:
+        return "volume";
+    case QVIR_SECRET_USAGE_ISCSI:
+        return "target";
+    case QVIR_SECRET_USAGE_CEPH:
+    case QVIR_SECRET_USAGE_TLS:
+    case QVIR_SECRET_USAGE_VTPM:
+        return "name";
+    case QVIR_SECRET_USAGE_NONE:
+    case QVIR_SECRET_USAGE_LAST:
+        break;
+    }
+    return NULL;
+}
+
+/* The text of NODE's first child element called NAME; NULL when absent or empty. */
+static char *
+secretChildText(xmlNodePtr node, const char *name)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name)) {
+            g_autofree char *text = qvirXMLNodeContent(c);
+
+            return *text ? g_steal_pointer(&text) : NULL;
+        }
+    }
+    return NULL;
+}
+
+static xmlNodePtr
+secretChild(xmlNodePtr node, const char *name)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name))
+            return c;
+    return NULL;
+}
+
+/* libvirt's yes/no attributes: exactly "yes" or "no"; absent is no. */
+static gboolean
+secretParseYesNo(xmlNodePtr root, const char *attr, gboolean *out, GError **error)
+{
+    g_autofree char *val = qvirXMLPropString(root, attr);
+
+    *out = FALSE;
+    if (!val || !*val)
+        return TRUE;
+    if (g_str_equal(val, "yes")) {
+        *out = TRUE;
+    } else if (!g_str_equal(val, "no")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "XML error: invalid value of '%s'",
+                    attr);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+secretParseUsage(xmlNodePtr usage, qvirSecretDef *def, GError **error)
+{
+    g_autofree char *type = qvirXMLPropString(usage, "type");
+    const char *elem;
+    int t;
+
+    if (!type || !*type) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: unknown secret usage type");
+        return FALSE;
+    }
+    if ((t = qvirSecretUsageTypeFromString(type)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: unknown secret usage type %s", type);
+        return FALSE;
+    }
+    def->usageType = t;
+    if ((elem = qvirSecretUsageElement(def->usageType)))
+        def->usageID = secretChildText(usage, elem);
+    return TRUE;
+}
+
+static gboolean
+secretParseRoot(xmlNodePtr root, qvirSecretDef *def, GError **error)
+{
+    g_autofree char *uuid = NULL;
+    xmlNodePtr usage;
+
+    if (!xmlStrEqual(root->name, BAD_CAST "secret")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: expecting root element of 'secret', not '%s'", root->name);
+        return FALSE;
+    }
+    if (!secretParseYesNo(root, "ephemeral", &def->isEphemeral, error) ||
+        !secretParseYesNo(root, "private", &def->isPrivate, error))
+        return FALSE;
+
+    if (!(uuid = secretChildText(root, "uuid"))) {
+        qvirUUIDGenerate(def->uuid);
+    } else if (!qvirUUIDParse(uuid, def->uuid)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: malformed uuid element");
+        return FALSE;
+    }
+    def->description = secretChildText(root, "description");
+    if ((usage = secretChild(root, "usage")) && !secretParseUsage(usage, def, error))
+        return FALSE;
+    return TRUE;
+}
+
+/*
+ * libvirt reports a malformed document as "(definition_of_secret):LINE: MESSAGE" followed
+ * by the offending line and a caret under the column (VIR_ERR_XML_DETAIL, no prefix). The
+ * line is only known while the parser runs, so it is caught by the SAX error callback, as
+ * libvirt catches it. An error at the very end has no line: libvirt prints "(null)" there.
+ */
+typedef struct {
+    char *message;
+} secretParseError;
+
+static void
+secretCatchXMLError(void *opaque, const char *msg G_GNUC_UNUSED, ...)
+{
+    xmlParserCtxtPtr ctxt = opaque;
+    secretParseError *perr = ctxt ? ctxt->_private : NULL;
+    const xmlChar *cur, *base;
+    g_autoptr(GString) context = NULL;
+    g_autoptr(GString) pointer = NULL;
+    gsize col;
+
+    if (!perr || perr->message || !ctxt->input || ctxt->lastError.level != XML_ERR_FATAL ||
+        !ctxt->lastError.message)
+        return;
+    cur = ctxt->input->cur;
+    base = ctxt->input->base;
+    while (cur > base && (*cur == '\n' || *cur == '\r'))
+        cur--;
+    while (cur > base && *cur != '\n' && *cur != '\r')
+        cur--;
+    if (*cur == '\n' || *cur == '\r')
+        cur++;
+    col = (gsize)(ctxt->input->cur - cur);
+    context = g_string_new(NULL);
+    while (*cur && *cur != '\n' && *cur != '\r')
+        g_string_append_c(context, (char)*cur++);
+    pointer = g_string_new(NULL);
+    for (gsize n = 0; n < col && n < context->len; n++)
+        g_string_append_c(pointer, context->str[n] == '\t' ? '\t' : '-');
+    g_string_append_c(pointer, '^');
+    perr->message = g_strdup_printf("(definition_of_secret):%d: %s%s\n%s", ctxt->lastError.line,
+                                    ctxt->lastError.message, context->len ? context->str : "(null)",
+                                    pointer->str);
+}
+
+qvirSecretDef *
+qvirSecretDefParseString(const char *xml, GError **error)
+{
+    g_autoptr(qvirSecretDef) def = g_new0(qvirSecretDef, 1);
+    secretParseError perr = {NULL};
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr doc;
+    gsize len;
+    gboolean ok;
+
+    if (!xml) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: xml must not be NULL");
+        return NULL;
+    }
+    if ((len = strlen(xml)) > QVIR_SECRET_XML_MAX_SIZE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: secret XML document is too large (%" G_GSIZE_FORMAT
+                    " bytes, limit %d)",
+                    len, QVIR_SECRET_XML_MAX_SIZE);
+        return NULL;
+    }
+    if (!(ctxt = xmlNewParserCtxt())) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot create XML parser");
+        return NULL;
+    }
+    ctxt->_private = &perr;
+    ctxt->sax->error = secretCatchXMLError;
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING);
+    if (!doc || !ctxt->wellFormed) {
+        const xmlError *err = xmlCtxtGetLastError(ctxt);
+
+        if (perr.message) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, perr.message);
+        } else {
+            g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
+
+            g_strchomp(msg);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, "(definition_of_secret):%d: %s",
+                        err ? err->line : 0, msg);
+        }
+        g_free(perr.message);
+        if (doc)
+            xmlFreeDoc(doc);
+        xmlFreeParserCtxt(ctxt);
+        return NULL;
+    }
+    g_free(perr.message);
+    xmlFreeParserCtxt(ctxt);
+    /* A DTD could define entities that expand past any size limit: refused outright. */
+    if (doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: invalid secret document");
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    ok = secretParseRoot(xmlDocGetRootElement(doc), def, error);
+    xmlFreeDoc(doc);
+    return ok ? g_steal_pointer(&def) : NULL;
+}
+
+/* libvirt's virBufferEscapeString: the five XML specials as entities, other control
+ * characters (but tab, newline, carriage return) dropped. */
+static char *
+secretEscape(const char *str)
+{
+    GString *out = g_string_sized_new(strlen(str));
+
+    for (const char *p = str; *p; p++) {
+        switch (*p) {
+        case '<':
+            g_string_append(out, "&lt;");
+            break;
+        case '>':
+            g_string_append(out, "&gt;");
+            break;
+        case '&':
+            g_string_append(out, "&amp;");
+            break;
+        case '"':
+            g_string_append(out, "&quot;");
+            break;
+        case '\'':
+            g_string_append(out, "&apos;");
+            break;
+        default:
+            if ((guchar)*p >= 0x20 || *p == '\t' || *p == '\n' || *p == '\r')
+                g_string_append_c(out, *p);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+gboolean
+qvirSecretDefValidate(const qvirSecretDef *def, GError **error)
+{
+    static const char *const missing[QVIR_SECRET_USAGE_LAST] = {
+        [QVIR_SECRET_USAGE_VOLUME] = "volume usage specified, but volume path is missing",
+        [QVIR_SECRET_USAGE_CEPH] = "Ceph usage specified, but name is missing",
+        [QVIR_SECRET_USAGE_ISCSI] = "iSCSI usage specified, but target is missing",
+        [QVIR_SECRET_USAGE_TLS] = "TLS usage specified, but name is missing",
+        [QVIR_SECRET_USAGE_VTPM] = "vTPM usage specified, but name is missing",
+    };
+
+    if (def->usageType != QVIR_SECRET_USAGE_NONE && !def->usageID) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "internal error: %s",
+                    missing[def->usageType]);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *
+qvirSecretDefFormat(const qvirSecretDef *def)
+{
+    GString *buf = g_string_new(NULL);
+    char uuid[QVIR_UUID_STRING_BUFLEN];
+
+    qvirUUIDFormat(def->uuid, uuid);
+    g_string_append_printf(buf, "<secret ephemeral='%s' private='%s'>\n",
+                           def->isEphemeral ? "yes" : "no", def->isPrivate ? "yes" : "no");
+    g_string_append_printf(buf, "  <uuid>%s</uuid>\n", uuid);
+    if (def->description) {
+        g_autofree char *desc = secretEscape(def->description);
+
+        g_string_append_printf(buf, "  <description>%s</description>\n", desc);
+    }
+    if (def->usageType != QVIR_SECRET_USAGE_NONE) {
+        const char *elem = qvirSecretUsageElement(def->usageType);
+
+        g_string_append_printf(buf, "  <usage type='%s'>\n",
+                               qvirSecretUsageTypeToString(def->usageType));
+        if (def->usageID) {
+            g_autofree char *id = secretEscape(def->usageID);
+
+            g_string_append_printf(buf, "    <%s>%s</%s>\n", elem, id, elem);
+        }
+        g_string_append(buf, "  </usage>\n");
+    }
+    g_string_append(buf, "</secret>\n");
+    return g_string_free(buf, FALSE);
+}
