@@ -16,7 +16,7 @@ PACKAGES=(
   busybox-static linux-image-cloud-amd64 cpio
   virtinst e2fsprogs mount
   libguestfs-tools
-  openssl
+  ceph-mon ceph-osd ceph-common tgt nbdkit qemu-block-extra openssl
 )
 
 install_missing() {

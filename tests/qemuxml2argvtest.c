@@ -24,6 +24,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain.h"
+#include "util/virerror.h"
 
 typedef struct {
     const char *name;
@@ -161,14 +162,50 @@ qemuxml2argvIsCDROM(const char *path)
     return g_strcmp0(path, "/dev/cdrom") == 0;
 }
 
+/*
+ * libvirt's test secret driver: every secret holds the same value, found by any UUID or by
+ * the two usage names its test data uses; any other usage is an error.
+ */
+static GBytes *
+qemuxml2argvLookupSecret(void *opaque, const char *uuid, const char *usageType, const char *usageID,
+                         GError **error)
+{
+    static const char value[] = "AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A";
+
+    if (!uuid && g_strcmp0(usageID, "mycluster_myname") != 0 &&
+        g_strcmp0(usageID, "client.admin secret") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "test provided incorrect usage '%s'", usageID ? usageID : "");
+        return NULL;
+    }
+    return g_bytes_new_static(value, strlen(value));
+}
+
+/* libvirt's tests mock random bytes as 0, 1, 2, ...: the master key and every IV. */
+static const guint8 qemuxml2argvMasterKey[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                                 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                                 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+/* libvirt's test qemu.conf for network disks */
+static const qemuBlockSecretCtx qemuxml2argvSecrets = {
+    .lookup = qemuxml2argvLookupSecret,
+    .masterKey = qemuxml2argvMasterKey,
+    .fixedIV = TRUE,
+    .nbdTLSx509certdir = "/etc/pki/libvirt-nbd/dummy,path",
+    .nbdTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea",
+};
+
 /* The pipeline a start runs: parse, validate, prepare, validate against caps, build. */
 static char *
 qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *domainDir = NULL;
-    qemuBuildCommandLineOpts opts = {
-        .monitorFd = 1729, .startPaused = TRUE, .envPath = "/bin", .envUser = "test"};
+    qemuBuildCommandLineOpts opts = {.monitorFd = 1729,
+                                     .startPaused = TRUE,
+                                     .envPath = "/bin",
+                                     .envUser = "test",
+                                     .secrets = &qemuxml2argvSecrets};
 
     if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) || !qvirDomainDefValidate(def, error))
         return NULL;

@@ -627,7 +627,7 @@ testNetworkBacking(void)
         g_assert_cmpuint(qvirStorageProbeCounter() - before, ==, 1);
         g_assert_cmpstr(chain->backingStoreRaw, ==, names[i]);
         g_assert_cmpint(chain->backingStore->type, ==, QVIR_STORAGE_TYPE_NETWORK);
-        g_assert_cmpstr(chain->backingStore->path, ==, names[i]);
+        g_assert_cmpint(chain->backingStore->protocol, ==, QVIR_STORAGE_NET_PROTOCOL_NBD);
         g_assert_cmpstr(chain->backingStore->relPath, ==, names[i]);
         g_assert_cmpint(chain->backingStore->format, ==, QVIR_STORAGE_FILE_RAW);
         /* the chain below a network layer is QEMU's business: unknown, not terminated */

@@ -261,6 +261,9 @@ struct _qvirDomainDiskDef {
      * with shareBacking='yes' the disk is hot-plugged after start over a read-only image. */
     gboolean transient;
     qvirTristateBool transientShareBacking;
+    /* src->auth was written as a child of <disk> rather than of <source>; it is formatted
+     * back where it was found, as libvirt does. */
+    gboolean authInDisk;
 };
 
 /* ---- other devices ---------------------------------------------------------- */
@@ -544,6 +547,9 @@ typedef enum {
     /* Status XML for the daemon (implies LIVE): marks probed layers with probed='yes'.
      * Not for users: that attribute is not in libvirt's schema. */
     QVIR_DOMAIN_DEF_FORMAT_STATUS = 1 << 1,
+    /* Also what libvirt writes only for VIR_DOMAIN_XML_SECURE: a network source's http
+     * cookies. Status XML implies it. */
+    QVIR_DOMAIN_DEF_FORMAT_SECURE = 1 << 2,
 } qvirDomainDefFormatFlags;
 
 /* Largest domain XML document accepted. */

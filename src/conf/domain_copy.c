@@ -14,7 +14,8 @@
 qvirDomainDef *
 qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags, GError **error)
 {
-    unsigned int fflags = formatFlags;
+    /* a copy keeps everything, cookies included */
+    unsigned int fflags = formatFlags | QVIR_DOMAIN_DEF_FORMAT_SECURE;
     unsigned int pflags = 0;
     g_autofree char *xml = NULL;
     qvirDomainDef *copy;
@@ -49,6 +50,10 @@ qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags, GError **e
             b->ino = a->ino;
             b->nodeStorage = g_strdup(a->nodeStorage);
             b->nodeFormat = g_strdup(a->nodeFormat);
+            /* ssh's user and host-key mode come only from a probed backing string */
+            if (!b->sshUser)
+                b->sshUser = g_strdup(a->sshUser);
+            b->sshHostKeyCheckDisabled = a->sshHostKeyCheckDisabled;
         }
     }
     return copy;

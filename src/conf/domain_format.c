@@ -176,13 +176,13 @@ qvirDomainDeviceInfoFormat(GString *buf, unsigned int indent, const qvirDomainDe
 /* ---- storage sources and backing chains ------------------------------------ */
 
 /*
- * A network layer only ever comes from probing: its path is the backing name as the overlay
- * stores it. A URI ("nbd://host:10809/export", "http://host/img") becomes libvirt's
- * protocol/name plus a <host>; anything else ("json:{...}") is shown by its prefix alone.
+ * A probed backing string qvirt could not parse (PROTOCOL NONE): its path is the backing
+ * name as the overlay stores it. A URI ("nbd://host:10809/export") becomes a protocol/name
+ * plus a <host>; anything else ("json:{...}") is shown by its prefix alone.
  */
 static void
-qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int indent,
-                               const qvirStorageSource *src)
+qvirStorageSourceRawNetworkFormat(GString *attrs, GString *children, unsigned int indent,
+                                  const qvirStorageSource *src)
 {
     const char *path = src->path ? src->path : "";
     g_autoptr(GUri) uri = g_uri_parse(path, G_URI_FLAGS_NON_DNS, NULL);
@@ -208,6 +208,121 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
     protocol = colon ? g_strndup(path, colon - path) : g_strdup("nbd");
     qvirBufAttr(attrs, "protocol", protocol);
     qvirBufAttr(attrs, "name", colon ? colon + 1 : path);
+}
+
+/* <auth username=><secret type= uuid=|usage=/></auth> */
+static void
+qvirStorageAuthFormat(GString *buf, unsigned int indent, const qvirStorageAuth *auth)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) secret = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    if (auth->authType != QVIR_STORAGE_AUTH_TYPE_NONE)
+        qvirBufAttr(attrs, "type", qvirStorageAuthTypeTypeToString(auth->authType));
+    qvirBufAttr(attrs, "username", auth->username);
+    qvirBufAttr(secret, "type", auth->secretType);
+    qvirBufAttr(secret, "uuid", auth->secretUUID);
+    qvirBufAttr(secret, "usage", auth->secretUsage);
+    qvirBufElement(children, indent + 2, "secret", secret, NULL);
+    qvirBufElement(buf, indent, "auth", attrs, children);
+}
+
+/*
+ * A network layer's <source> attributes and children, in libvirt's order. Cookies may
+ * carry session credentials: like libvirt they are written only into the secure view
+ * (the daemon's own files, dumpxml --security-info).
+ */
+static void
+qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int indent,
+                               const qvirStorageSource *src, unsigned int flags)
+{
+    g_autofree char *name = NULL;
+
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NONE) {
+        qvirStorageSourceRawNetworkFormat(attrs, children, indent, src);
+        return;
+    }
+    if (src->netVolume)
+        name = g_strdup_printf("%s/%s", src->netVolume, src->path ? src->path : "");
+    qvirBufAttr(attrs, "protocol", qvirStorageNetProtocolTypeToString(src->protocol));
+    qvirBufAttr(attrs, "name", name ? name : src->path);
+    qvirBufAttr(attrs, "query", src->query);
+    if (src->haveTLS != QVIR_TRISTATE_BOOL_ABSENT)
+        qvirBufAttr(attrs, "tls", qvirTristateBoolTypeToString(src->haveTLS));
+    qvirBufAttr(attrs, "tlsHostname", src->tlsHostname);
+
+    for (size_t i = 0; i < src->nhosts; i++) {
+        const qvirStorageNetHost *host = &src->hosts[i];
+
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<host");
+        qvirBufAttr(children, "name", host->name);
+        if (host->port)
+            qvirBufAttrUInt(children, "port", host->port);
+        if (host->transport != QVIR_STORAGE_NET_HOST_TRANS_TCP)
+            qvirBufAttr(children, "transport",
+                        qvirStorageNetHostTransportTypeToString(host->transport));
+        qvirBufAttr(children, "socket", host->socket);
+        g_string_append(children, "/>\n");
+    }
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NFS && (src->nfsUser || src->nfsGroup)) {
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<identity");
+        qvirBufAttr(children, "user", src->nfsUser);
+        qvirBufAttr(children, "group", src->nfsGroup);
+        g_string_append(children, "/>\n");
+    }
+    if (src->snapshot) {
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<snapshot");
+        qvirBufAttr(children, "name", src->snapshot);
+        g_string_append(children, "/>\n");
+    }
+    if (src->configFile) {
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<config");
+        qvirBufAttr(children, "file", src->configFile);
+        g_string_append(children, "/>\n");
+    }
+    if (src->initiatorIQN) {
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<initiator>\n");
+        qvirBufIndent(children, indent + 2);
+        g_string_append(children, "<iqn");
+        qvirBufAttr(children, "name", src->initiatorIQN);
+        g_string_append(children, "/>\n");
+        qvirBufIndent(children, indent);
+        g_string_append(children, "</initiator>\n");
+    }
+    if (src->sslverify != QVIR_TRISTATE_BOOL_ABSENT) {
+        qvirBufIndent(children, indent);
+        g_string_append_printf(children, "<ssl verify='%s'/>\n",
+                               qvirTristateBoolTypeToString(src->sslverify));
+    }
+    if (src->ncookies &&
+        (flags & (QVIR_DOMAIN_DEF_FORMAT_SECURE | QVIR_DOMAIN_DEF_FORMAT_STATUS))) {
+        qvirBufIndent(children, indent);
+        g_string_append(children, "<cookies>\n");
+        for (size_t i = 0; i < src->ncookies; i++) {
+            qvirBufIndent(children, indent + 2);
+            g_string_append(children, "<cookie");
+            qvirBufAttr(children, "name", src->cookies[i].name);
+            g_string_append_c(children, '>');
+            qvirBufEscape(children, src->cookies[i].value);
+            g_string_append(children, "</cookie>\n");
+        }
+        qvirBufIndent(children, indent);
+        g_string_append(children, "</cookies>\n");
+    }
+    if (src->readahead) {
+        qvirBufIndent(children, indent);
+        g_string_append_printf(children, "<readahead size='%llu'/>\n", src->readahead);
+    }
+    if (src->timeout) {
+        qvirBufIndent(children, indent);
+        g_string_append_printf(children, "<timeout seconds='%llu'/>\n", src->timeout);
+    }
 }
 
 /*
@@ -238,10 +353,12 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
         qvirBufElement(buf, indent, "source", attrs, NULL);
 }
 
-/* <source file=|dev= [index=]/>. SHOWINDEX is set by the caller (live XML only). */
+/* <source file=|dev=|protocol= [index=]/>. SHOWINDEX is set by the caller (live XML only);
+ * SKIPAUTH when the disk writes <auth> itself, outside <source>. */
 static void
 qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
-                        gboolean showIndex, qvirDomainStartupPolicy startupPolicy)
+                        gboolean showIndex, qvirDomainStartupPolicy startupPolicy,
+                        unsigned int flags, gboolean skipAuth)
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
     g_autoptr(GString) children = g_string_new(NULL);
@@ -254,7 +371,9 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
         qvirBufAttr(attrs, "dev", src->path);
         break;
     case QVIR_STORAGE_TYPE_NETWORK:
-        qvirStorageSourceNetworkFormat(attrs, children, indent + 2, src);
+        qvirStorageSourceNetworkFormat(attrs, children, indent + 2, src, flags);
+        /* libvirt never writes a network disk's startupPolicy back */
+        startupPolicy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
         break;
     case QVIR_STORAGE_TYPE_NONE:
     case QVIR_STORAGE_TYPE_LAST:
@@ -268,6 +387,8 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     }
     if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
         qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
+    if (src->auth && !skipAuth)
+        qvirStorageAuthFormat(children, indent + 2, src->auth);
     if (showIndex && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
     qvirBufElement(buf, indent, "source", attrs, children);
@@ -345,7 +466,8 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, uns
                 g_string_append(buf, "/>\n");
             }
         }
-        qvirStorageSourceFormat(buf, ind + 2, cur, FALSE, QVIR_DOMAIN_STARTUP_POLICY_DEFAULT);
+        qvirStorageSourceFormat(buf, ind + 2, cur, FALSE, QVIR_DOMAIN_STARTUP_POLICY_DEFAULT, flags,
+                                FALSE);
         opened++;
     }
 
@@ -485,11 +607,13 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttr(attrs, "snapshot", qvirDomainSnapshotLocationTypeToString(disk->snapshot));
 
     qvirDomainDiskDriverFormat(children, ci, disk);
+    if (disk->src->auth && disk->authInDisk)
+        qvirStorageAuthFormat(children, ci, disk->src->auth);
     if (disk->src->volume)
         qvirDomainDiskVolumeSourceFormat(children, ci, disk, flags);
     else
         qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags),
-                                disk->startupPolicy);
+                                disk->startupPolicy, flags, disk->authInDisk);
     if (disk->src->type != QVIR_STORAGE_TYPE_NONE || disk->src->poolName)
         qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
     qvirDomainDiskGeometryBlockIOFormat(children, ci, disk);

@@ -586,6 +586,438 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
     return TRUE;
 }
 
+/* ---- network sources ------------------------------------------------------------------ */
+
+/* <host name= port= transport= socket=/>, with libvirt's checks and words. */
+static gboolean
+qvirStorageNetHostParse(xmlNodePtr node, qvirStorageNetHost *host, GError **error)
+{
+    static const char *const attrs[] = {"name", "port", "transport", "socket", NULL};
+    g_autofree char *transport = qvirXMLPropString(node, "transport");
+    g_autofree char *port = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    host->transport = QVIR_STORAGE_NET_HOST_TRANS_TCP;
+    if (transport) {
+        int t = qvirStorageNetHostTransportTypeFromString(transport);
+
+        if (t < 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unknown protocol transport type '%s'", transport);
+            return FALSE;
+        }
+        host->transport = t;
+    }
+    host->socket = qvirXMLPropString(node, "socket");
+    if (host->transport == QVIR_STORAGE_NET_HOST_TRANS_UNIX) {
+        if (!host->socket) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing socket for unix transport");
+            return FALSE;
+        }
+        /* libvirt ignores name= and port= of a unix host; so do we, as it drops them */
+        return TRUE;
+    }
+    if (host->socket) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "transport '%s' does not support socket attribute",
+                    transport ? transport : "(null)");
+        return FALSE;
+    }
+    if (!(host->name = qvirXMLPropString(node, "name"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing name for host");
+        return FALSE;
+    }
+    if ((port = qvirXMLPropString(node, "port"))) {
+        unsigned long long val;
+
+        if (!qvirStrToUInt(port, 10, G_MAXUINT, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "failed to parse port number '%s'",
+                        port);
+            return FALSE;
+        }
+        if (val > G_MAXUINT16) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "port '%s' out of range", port);
+            return FALSE;
+        }
+        host->port = (unsigned int)val;
+    }
+    return TRUE;
+}
+
+/* <auth username=><secret type= uuid=|usage=/></auth> (in <source>, or in <disk> as older
+ * XML writes it). */
+static gboolean
+qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
+{
+    static const char *const attrs[] = {"username", "type", NULL};
+    static const char *const secretAttrs[] = {"type", "uuid", "usage", NULL};
+    g_autoptr(qvirStorageAuth) auth = g_new0(qvirStorageAuth, 1);
+    g_autofree char *type = qvirXMLPropString(node, "type");
+    xmlNodePtr secret = NULL;
+    g_autofree char *uuid = NULL;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error))
+        return FALSE;
+    if (!(auth->username = qvirXMLPropString(node, "username"))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing username for auth");
+        return FALSE;
+    }
+    if (type) {
+        int t = qvirStorageAuthTypeTypeFromString(type);
+
+        if (t < 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unknown auth type '%s'",
+                        type);
+            return FALSE;
+        }
+        auth->authType = t;
+    }
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "secret"))
+            return qvirXMLUnsupportedChild(cur, "auth", error);
+        if (secret)
+            return qvirXMLDuplicate(cur, error);
+        secret = cur;
+    }
+    if (!secret) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Missing <secret> element in auth");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(secret, secretAttrs, error) || !qvirXMLCheckNoChildren(secret, error))
+        return FALSE;
+    auth->secretType = qvirXMLPropString(secret, "type");
+    uuid = qvirXMLPropString(secret, "uuid");
+    auth->secretUsage = qvirXMLPropString(secret, "usage");
+    if (!uuid && !auth->secretUsage) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "missing secret uuid or usage attribute");
+        return FALSE;
+    }
+    if (uuid && auth->secretUsage) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "either secret uuid or usage expected");
+        return FALSE;
+    }
+    if (uuid) {
+        unsigned char raw[16];
+        char canon[QVIR_UUID_STRING_BUFLEN];
+
+        if (!qvirUUIDParse(uuid, raw)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid secret uuid '%s'", uuid);
+            return FALSE;
+        }
+        qvirUUIDFormat(raw, canon);
+        auth->secretUUID = g_strdup(canon);
+    }
+    *out = g_steal_pointer(&auth);
+    return TRUE;
+}
+
+/* Characters RFC 6265 forbids in a cookie value (controls, blank, '"', ',', ';', '\'); a
+ * name may hold none of them nor a separator. libvirt's checks and words. */
+static gboolean
+qvirStorageNetCookieCheck(const qvirStorageNetCookie *cookie, GError **error)
+{
+    static const char badValue[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x0F"
+                                   "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E"
+                                   "\x1F \",;\\";
+    static const char badName[] = "()<>@:/[]?={}";
+    g_autofree char *val = g_strdup(cookie->value);
+    const char *check = val;
+    size_t len = strlen(val);
+
+    if (!*cookie->name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "cookie name must not be empty");
+        return FALSE;
+    }
+    if (strpbrk(cookie->name, badValue) || strpbrk(cookie->name, badName)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "cookie name '%s' contains invalid characters", cookie->name);
+        return FALSE;
+    }
+    /* the value may be quoted as a whole */
+    if (len > 0 && val[0] == '"') {
+        if (len < 2 || val[len - 1] != '"') {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "value of cookie '%s' contains invalid characters", cookie->name);
+            return FALSE;
+        }
+        val[len - 1] = '\0';
+        check++;
+    }
+    if (strpbrk(check, badValue)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "value of cookie '%s' contains invalid characters", cookie->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirStorageNetCookiesParse(xmlNodePtr node, qvirStorageSource *src, GError **error)
+{
+    static const char *const attrs[] = {"name", NULL};
+    g_autoptr(GArray) cookies = g_array_new(FALSE, TRUE, sizeof(qvirStorageNetCookie));
+
+    if (src->cookies)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        qvirStorageNetCookie cookie = {0};
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "cookie") || !qvirXMLCheckAttrs(cur, attrs, error) ||
+            !qvirXMLCheckNoChildren(cur, error)) {
+            if (error && !*error)
+                qvirXMLUnsupportedChild(cur, "cookies", error);
+            goto fail;
+        }
+        if (!(cookie.name = qvirXMLPropString(cur, "name"))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing cookie name");
+            goto fail;
+        }
+        cookie.value = qvirXMLNodeContent(cur);
+        g_array_append_val(cookies, cookie);
+        if (!qvirStorageNetCookieCheck(&cookie, error))
+            goto fail;
+        for (guint i = 0; i + 1 < cookies->len; i++) {
+            if (strcmp(g_array_index(cookies, qvirStorageNetCookie, i).name, cookie.name) == 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "duplicate cookie '%s'",
+                            cookie.name);
+                goto fail;
+            }
+        }
+    }
+    src->ncookies = cookies->len;
+    src->cookies = (qvirStorageNetCookie *)(void *)g_array_free(g_steal_pointer(&cookies), FALSE);
+    return TRUE;
+
+fail:
+    for (guint i = 0; i < cookies->len; i++) {
+        g_free(g_array_index(cookies, qvirStorageNetCookie, i).name);
+        g_free(g_array_index(cookies, qvirStorageNetCookie, i).value);
+    }
+    return FALSE;
+}
+
+/* <readahead size=> / <timeout seconds=>: libvirt reads them as unsigned 64-bit numbers. */
+static gboolean
+qvirStorageNetULongLongParse(xmlNodePtr node, const char *attr, unsigned long long *out,
+                             GError **error)
+{
+    const char *const attrs[] = {attr, NULL};
+    g_autofree char *str = qvirXMLPropString(node, attr);
+
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (str && !qvirStrToUInt(str, 10, G_MAXUINT64, out)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid readahead size or timeout");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* A child of a network <source> with one attribute kept as a string (<snapshot name=>,
+ * <config file=>, <initiator><iqn name=>). */
+static gboolean
+qvirStorageNetStringChild(xmlNodePtr node, const char *attr, char **out, GError **error)
+{
+    const char *const attrs[] = {attr, NULL};
+
+    if (*out)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    *out = qvirXMLPropString(node, attr);
+    if (!*out)
+        *out = g_strdup("");
+    return TRUE;
+}
+
+static gboolean
+qvirStorageNetInitiatorParse(xmlNodePtr node, qvirStorageSource *src, GError **error)
+{
+    xmlNodePtr iqn = NULL;
+
+    if (!qvirXMLCheckAttrs(node, NULL, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "iqn") || iqn)
+            return qvirXMLUnsupportedChild(cur, "initiator", error);
+        iqn = cur;
+    }
+    if (!iqn)
+        return TRUE;
+    return qvirStorageNetStringChild(iqn, "name", &src->initiatorIQN, error);
+}
+
+/* Which optional children a protocol's <source> may have (libvirt reads the others not at
+ * all, so they would vanish: we refuse them instead). */
+static gboolean
+qvirStorageNetChildAllowed(qvirStorageNetProtocol protocol, const char *name)
+{
+    gboolean http =
+        protocol == QVIR_STORAGE_NET_PROTOCOL_HTTP || protocol == QVIR_STORAGE_NET_PROTOCOL_HTTPS;
+    gboolean curl = http || protocol == QVIR_STORAGE_NET_PROTOCOL_FTP ||
+                    protocol == QVIR_STORAGE_NET_PROTOCOL_FTPS;
+
+    if (strcmp(name, "ssl") == 0)
+        return protocol == QVIR_STORAGE_NET_PROTOCOL_HTTPS ||
+               protocol == QVIR_STORAGE_NET_PROTOCOL_FTPS;
+    if (strcmp(name, "cookies") == 0)
+        return http;
+    if (strcmp(name, "readahead") == 0 || strcmp(name, "timeout") == 0)
+        return curl;
+    if (strcmp(name, "identity") == 0)
+        return protocol == QVIR_STORAGE_NET_PROTOCOL_NFS;
+    return TRUE;
+}
+
+static gboolean
+qvirStorageNetSourceChildParse(xmlNodePtr cur, qvirStorageSource *src, GError **error)
+{
+    const char *name = qvirXMLName(cur);
+
+    if (!qvirStorageNetChildAllowed(src->protocol, name))
+        return qvirXMLUnsupportedChild(cur, "source", error);
+    if (strcmp(name, "snapshot") == 0)
+        return qvirStorageNetStringChild(cur, "name", &src->snapshot, error);
+    if (strcmp(name, "config") == 0)
+        return qvirStorageNetStringChild(cur, "file", &src->configFile, error);
+    if (strcmp(name, "initiator") == 0)
+        return qvirStorageNetInitiatorParse(cur, src, error);
+    if (strcmp(name, "auth") == 0) {
+        if (src->auth)
+            return qvirXMLDuplicate(cur, error);
+        return qvirStorageAuthParse(cur, &src->auth, error);
+    }
+    if (strcmp(name, "ssl") == 0) {
+        static const char *const attrs[] = {"verify", NULL};
+        int verify = QVIR_TRISTATE_BOOL_ABSENT;
+
+        if (!qvirXMLCheckAttrs(cur, attrs, error) || !qvirXMLCheckNoChildren(cur, error) ||
+            !qvirXMLPropEnum(cur, "verify", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE,
+                             &verify, error))
+            return FALSE;
+        src->sslverify = verify;
+        return TRUE;
+    }
+    if (strcmp(name, "cookies") == 0)
+        return qvirStorageNetCookiesParse(cur, src, error);
+    if (strcmp(name, "readahead") == 0)
+        return qvirStorageNetULongLongParse(cur, "size", &src->readahead, error);
+    if (strcmp(name, "timeout") == 0)
+        return qvirStorageNetULongLongParse(cur, "seconds", &src->timeout, error);
+    if (strcmp(name, "identity") == 0) {
+        static const char *const attrs[] = {"user", "group", NULL};
+
+        if (!qvirXMLCheckAttrs(cur, attrs, error) || !qvirXMLCheckNoChildren(cur, error))
+            return FALSE;
+        g_free(src->nfsUser);
+        g_free(src->nfsGroup);
+        src->nfsUser = qvirXMLPropString(cur, "user");
+        src->nfsGroup = qvirXMLPropString(cur, "group");
+        return TRUE;
+    }
+    return qvirXMLUnsupportedChild(cur, "source", error);
+}
+
+/*
+ * <source protocol= name= [query=] [tls=] [tlsHostname=] [index=]> of a network layer
+ * (SRC->type is NETWORK) and its children.
+ */
+static gboolean
+qvirStorageNetSourceParse(xmlNodePtr node, qvirStorageSource *src,
+                          qvirDomainStartupPolicy *startupPolicy, unsigned int flags,
+                          GError **error)
+{
+    static const char *const attrs[] = {"protocol",    "name",  "query", "tls",
+                                        "tlsHostname", "index", NULL};
+    static const char *const topAttrs[] = {"protocol",    "name",  "query",         "tls",
+                                           "tlsHostname", "index", "startupPolicy", NULL};
+    g_autoptr(GArray) hosts = g_array_new(FALSE, TRUE, sizeof(qvirStorageNetHost));
+    int protocol = QVIR_STORAGE_NET_PROTOCOL_NONE;
+    int tls = QVIR_TRISTATE_BOOL_ABSENT;
+
+    g_array_set_clear_func(hosts, (GDestroyNotify)qvirStorageNetHostClear);
+    /* startupPolicy belongs to the disk; validation refuses it for a network one, as
+     * libvirt does */
+    if (startupPolicy) {
+        int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
+
+        if (!qvirXMLPropEnum(node, "startupPolicy", qvirDomainStartupPolicy,
+                             QVIR_DOMAIN_STARTUP_POLICY_MANDATORY, FALSE, &policy, error))
+            return FALSE;
+        *startupPolicy = policy;
+    }
+    if (!qvirXMLCheckAttrs(node, startupPolicy ? topAttrs : attrs, error) ||
+        !qvirXMLPropEnum(node, "protocol", qvirStorageNetProtocol, QVIR_STORAGE_NET_PROTOCOL_NBD,
+                         TRUE, &protocol, error) ||
+        !qvirXMLPropEnum(node, "tls", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &tls, error))
+        return FALSE;
+    src->protocol = protocol;
+    src->haveTLS = tls;
+    if (qvirParseIsLive(flags) &&
+        !qvirXMLPropUInt(node, "index", 10, G_MAXINT, FALSE, &src->id, error))
+        return FALSE;
+
+    src->path = qvirXMLPropString(node, "name");
+    if (!src->path && src->protocol != QVIR_STORAGE_NET_PROTOCOL_NBD) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing name for disk source");
+        return FALSE;
+    }
+    src->tlsHostname = qvirXMLPropString(node, "tlsHostname");
+    /* libvirt reads query= only for http(s) and forgets it otherwise */
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_HTTP ||
+        src->protocol == QVIR_STORAGE_NET_PROTOCOL_HTTPS)
+        src->query = qvirXMLPropString(node, "query");
+
+    /* rbd's pool and gluster's volume share name= with the image: "pool/image" */
+    if (src->path && (src->protocol == QVIR_STORAGE_NET_PROTOCOL_GLUSTER ||
+                      src->protocol == QVIR_STORAGE_NET_PROTOCOL_RBD)) {
+        char *slash = strchr(src->path, '/');
+
+        if (!slash || slash == src->path) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "can't split path '%s' into pool name and image name", src->path);
+            return FALSE;
+        }
+        src->netVolume = g_strndup(src->path, slash - src->path);
+        memmove(src->path, slash + 1, strlen(slash + 1) + 1);
+    }
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (cur->ns)
+            return qvirXMLUnsupportedChild(cur, "source", error);
+        if (qvirXMLIsElement(cur, "host")) {
+            qvirStorageNetHost host = {0};
+
+            g_array_append_val(hosts, host);
+            if (!qvirStorageNetHostParse(
+                    cur, &g_array_index(hosts, qvirStorageNetHost, hosts->len - 1), error))
+                return FALSE;
+            continue;
+        }
+        if (!qvirStorageNetSourceChildParse(cur, src, error))
+            return FALSE;
+    }
+    src->nhosts = hosts->len;
+    g_array_set_clear_func(hosts, NULL);
+    src->hosts = (qvirStorageNetHost *)(void *)g_array_free(g_steal_pointer(&hosts), FALSE);
+    if (!src->nhosts)
+        g_clear_pointer(&src->hosts, g_free);
+    qvirStorageSourceNetworkAssignDefaultPorts(src);
+    return TRUE;
+}
+
 /*
  * <source file=|dev= [index=] [startupPolicy=]/> into SRC, whose type is already set;
  * STARTUPPOLICY is non-NULL for a disk's top source only. An empty <source/>
@@ -602,6 +1034,9 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
     gboolean block = src->type == QVIR_STORAGE_TYPE_BLOCK;
     const char *pathAttr = block ? "dev" : "file";
     g_autofree char *path = NULL;
+
+    if (src->type == QVIR_STORAGE_TYPE_NETWORK)
+        return qvirStorageNetSourceParse(node, src, startupPolicy, flags, error);
 
     /* startupPolicy belongs to the disk: only its top <source> may carry it */
     if (!qvirXMLCheckAttrs(node,
@@ -639,12 +1074,6 @@ qvirStorageTypeParse(xmlNodePtr node, int *type, GError **error)
 
     if (!qvirXMLPropEnum(node, "type", qvirStorageType, QVIR_STORAGE_TYPE_FILE, FALSE, type, error))
         return FALSE;
-    if (*type == QVIR_STORAGE_TYPE_NETWORK) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "disk type 'network' is not supported by qvirt: use a local file or "
-                    "block device");
-        return FALSE;
-    }
     return TRUE;
 }
 
@@ -1056,16 +1485,41 @@ qvirDomainDiskSkipParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+/* <auth> as a child of <disk> (older XML): kept aside until <source> is parsed, then
+ * moved there; DISK->authInDisk remembers where to write it back. */
+static gboolean
+qvirDomainDiskAuthParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+
+    if (disk->authInDisk)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirStorageAuthParse(node, &disk->src->auth, error))
+        return FALSE;
+    disk->authInDisk = TRUE;
+    return TRUE;
+}
+
 static const qvirChildHandler qvirDomainDiskChildren[] = {
-    {"driver", qvirDomainDiskDriverParse},       {"source", qvirDomainDiskSkipParse},
-    {"backingStore", qvirDomainDiskSkipParse},   {"target", qvirDomainDiskTargetParse},
-    {"readonly", qvirDomainDiskReadonlyParse},   {"shareable", qvirDomainDiskShareableParse},
-    {"transient", qvirDomainDiskTransientParse}, {"serial", qvirDomainDiskSerialParse},
-    {"geometry", qvirDomainDiskGeometryParse},   {"iotune", qvirDomainDiskIotuneParse},
-    {"blockio", qvirDomainDiskBlockIOParse},     {"wwn", qvirDomainDiskWWNParse},
-    {"vendor", qvirDomainDiskVendorParse},       {"product", qvirDomainDiskProductParse},
-    {"boot", qvirDomainDiskBootParse},           {"alias", qvirDomainDiskAliasParse},
-    {"address", qvirDomainDiskAddressParse},     {NULL, NULL},
+    {"driver", qvirDomainDiskDriverParse},
+    {"source", qvirDomainDiskSkipParse},
+    {"auth", qvirDomainDiskAuthParse},
+    {"backingStore", qvirDomainDiskSkipParse},
+    {"target", qvirDomainDiskTargetParse},
+    {"readonly", qvirDomainDiskReadonlyParse},
+    {"shareable", qvirDomainDiskShareableParse},
+    {"transient", qvirDomainDiskTransientParse},
+    {"serial", qvirDomainDiskSerialParse},
+    {"geometry", qvirDomainDiskGeometryParse},
+    {"iotune", qvirDomainDiskIotuneParse},
+    {"blockio", qvirDomainDiskBlockIOParse},
+    {"wwn", qvirDomainDiskWWNParse},
+    {"vendor", qvirDomainDiskVendorParse},
+    {"product", qvirDomainDiskProductParse},
+    {"boot", qvirDomainDiskBootParse},
+    {"alias", qvirDomainDiskAliasParse},
+    {"address", qvirDomainDiskAddressParse},
+    {NULL, NULL},
 };
 
 /*
@@ -1164,8 +1618,19 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
     }
     if (!source) {
         disk->src->type = QVIR_STORAGE_TYPE_NONE;
-    } else if (!qvirStorageSourceParse(source, disk->src, &disk->startupPolicy, flags, error)) {
-        return FALSE;
+    } else {
+        /* the disk-level <auth> waits outside while <source> may bring its own */
+        g_autoptr(qvirStorageAuth) diskAuth = g_steal_pointer(&disk->src->auth);
+
+        if (!qvirStorageSourceParse(source, disk->src, &disk->startupPolicy, flags, error))
+            return FALSE;
+        if (diskAuth && disk->src->auth) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "an <auth> definition already found for disk source");
+            return FALSE;
+        }
+        if (diskAuth)
+            disk->src->auth = g_steal_pointer(&diskAuth);
     }
     /* A chain below a missing medium means nothing; libvirt drops it too. */
     if (backing && disk->src->type != QVIR_STORAGE_TYPE_NONE)
@@ -1211,6 +1676,15 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
     if (!disk->driverName || !*disk->driverName) {
         g_free(disk->driverName);
         disk->driverName = g_strdup("qemu");
+    }
+    /* An iSCSI name without a LUN means LUN 0; libvirt writes it out ("IQN/0"). */
+    if (disk->src->type == QVIR_STORAGE_TYPE_NETWORK &&
+        disk->src->protocol == QVIR_STORAGE_NET_PROTOCOL_ISCSI && disk->src->path &&
+        !strchr(disk->src->path, '/')) {
+        char *lun0 = g_strdup_printf("%s/0", disk->src->path);
+
+        g_free(disk->src->path);
+        disk->src->path = lun0;
     }
     /* A cdrom is read-only media whatever the XML says (libvirt forces it too). */
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)

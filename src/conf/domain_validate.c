@@ -35,6 +35,78 @@ qvirDomainDiskValidateSource(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
+/* libvirt's secret usage types (virSecretUsageType), the words <secret type=> may use. */
+static const char *const qvirSecretUsageTypes[] = {"none", "volume", "ceph", "iscsi",
+                                                   "tls",  "vtpm",   NULL};
+
+static gboolean
+qvirSecretUsageTypeKnown(const char *type)
+{
+    return type && g_strv_contains(qvirSecretUsageTypes, type);
+}
+
+/* <auth> of one network layer: a protocol that authenticates, a known secret type, and the
+ * one its protocol needs (iscsi for CHAP, ceph for cephx). */
+static gboolean
+qvirStorageSourceValidateAuth(const qvirStorageSource *src, GError **error)
+{
+    const qvirStorageAuth *auth = src->auth;
+
+    if (!auth)
+        return TRUE;
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "authentication is supported only for network backed disks");
+        return FALSE;
+    }
+    switch (src->protocol) {
+    case QVIR_STORAGE_NET_PROTOCOL_ISCSI:
+    case QVIR_STORAGE_NET_PROTOCOL_HTTP:
+    case QVIR_STORAGE_NET_PROTOCOL_HTTPS:
+    case QVIR_STORAGE_NET_PROTOCOL_FTP:
+    case QVIR_STORAGE_NET_PROTOCOL_FTPS:
+    case QVIR_STORAGE_NET_PROTOCOL_SSH:
+    case QVIR_STORAGE_NET_PROTOCOL_RBD:
+    case QVIR_STORAGE_NET_PROTOCOL_NONE:
+    case QVIR_STORAGE_NET_PROTOCOL_LAST:
+        break;
+    case QVIR_STORAGE_NET_PROTOCOL_NBD:
+    case QVIR_STORAGE_NET_PROTOCOL_SHEEPDOG:
+    case QVIR_STORAGE_NET_PROTOCOL_GLUSTER:
+    case QVIR_STORAGE_NET_PROTOCOL_TFTP:
+    case QVIR_STORAGE_NET_PROTOCOL_VXHS:
+    case QVIR_STORAGE_NET_PROTOCOL_NFS:
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "authentication is not supported for protocol '%s'",
+                    qvirStorageNetProtocolTypeToString(src->protocol));
+        return FALSE;
+    }
+    if (!qvirSecretUsageTypeKnown(auth->secretType)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unknown secret type '%s'",
+                    auth->secretType ? auth->secretType : "<null>");
+        return FALSE;
+    }
+    if ((src->protocol == QVIR_STORAGE_NET_PROTOCOL_ISCSI &&
+         strcmp(auth->secretType, "iscsi") != 0) ||
+        (src->protocol == QVIR_STORAGE_NET_PROTOCOL_RBD && strcmp(auth->secretType, "ceph") != 0)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "invalid secret type '%s'",
+                    auth->secretType);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Every layer of the chain, network ones included (libvirt checks each alike). */
+static gboolean
+qvirDomainDiskValidateChainSources(const qvirDomainDiskDef *disk, GError **error)
+{
+    for (const qvirStorageSource *cur = disk->src; cur; cur = cur->backingStore) {
+        if (!qvirStorageSourceValidateAuth(cur, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* The prefix a target name must have on each bus. */
 static const char *
 qvirDomainDiskBusTargetPrefix(qvirDomainDiskBus bus)
@@ -161,7 +233,14 @@ qvirDomainDiskValidateDevice(const qvirDomainDiskDef *disk, GError **error)
         return FALSE;
     }
     if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
-        if (disk->src->type != QVIR_STORAGE_TYPE_BLOCK) {
+        if (disk->src->type == QVIR_STORAGE_TYPE_NETWORK) {
+            if (disk->src->protocol != QVIR_STORAGE_NET_PROTOCOL_ISCSI) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "disk device='lun' is not supported for protocol='%s'",
+                            qvirStorageNetProtocolTypeToString(disk->src->protocol));
+                return FALSE;
+            }
+        } else if (disk->src->type != QVIR_STORAGE_TYPE_BLOCK) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "disk device='lun' is only valid for block type disk source");
             return FALSE;
@@ -405,6 +484,15 @@ qvirDomainDiskValidateCopyOnRead(const qvirDomainDiskDef *disk, GError **error)
 static gboolean
 qvirDomainDiskValidateStartupPolicy(const qvirDomainDiskDef *disk, GError **error)
 {
+    /* a policy is about a local file that may be missing */
+    if (disk->startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT &&
+        disk->src->type == QVIR_STORAGE_TYPE_NETWORK && !disk->src->volume) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "disk startupPolicy '%s' is not allowed for disk of '%s' type",
+                    qvirDomainStartupPolicyTypeToString(disk->startupPolicy),
+                    qvirStorageTypeTypeToString(disk->src->type));
+        return FALSE;
+    }
     if (disk->startupPolicy == QVIR_DOMAIN_STARTUP_POLICY_REQUISITE &&
         disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM &&
         disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY) {
@@ -420,8 +508,9 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
 {
     g_return_val_if_fail(disk != NULL && disk->src != NULL && disk->dst != NULL, FALSE);
 
-    return qvirDomainDiskValidateSource(disk, error) && qvirDomainDiskValidateFloppy(disk, error) &&
-           qvirDomainDiskValidateTarget(disk, error) &&
+    return qvirDomainDiskValidateSource(disk, error) &&
+           qvirDomainDiskValidateChainSources(disk, error) &&
+           qvirDomainDiskValidateFloppy(disk, error) && qvirDomainDiskValidateTarget(disk, error) &&
            qvirDomainDiskValidateFrontend(disk, error) &&
            qvirDomainDiskValidateCopyOnRead(disk, error) &&
            qvirDomainDiskValidateIotune(def, disk, error) &&

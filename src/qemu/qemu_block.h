@@ -9,9 +9,56 @@
 #include "conf/domain_conf.h"
 #include "qemu/qemu_capabilities.h"
 
-/* Storage ("file"/"host_device") node properties of layer SRC of DISK. */
+/* Storage ("file"/"host_device") node properties of local layer SRC of DISK. */
 JsonNode *qemuBlockStorageSourceGetBackendProps(const qvirDomainDiskDef *disk,
                                                 const qvirStorageSource *src, const qemuCaps *caps);
+/* The same for any layer, network ones included ("nbd", "rbd", "iscsi", ... with libvirt
+ * 9.0's keys); NULL with an error for a network layer QEMU cannot be given (one host
+ * where the protocol takes one, an unparsed backing string). */
+JsonNode *qemuBlockStorageSourceGetBackendPropsFull(const qvirDomainDiskDef *disk,
+                                                    const qvirStorageSource *src,
+                                                    const qemuCaps *caps, GError **error);
+
+/* libvirt's default_tls_x509_cert_dir, where nbd's client certificates are looked for */
+#define QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR "/etc/pki/qemu"
+
+/*
+ * A secret's value by UUID (NULL: by USAGETYPE "iscsi"/"ceph"/"tls" and USAGEID), as the
+ * secrets driver answers it (qvirSecretLookupValue); NULL with an error when there is none.
+ */
+typedef GBytes *(*qemuSecretLookupFunc)(void *opaque, const char *uuid, const char *usageType,
+                                        const char *usageID, GError **error);
+
+/* What the objects beside a network layer need: where secret values come from and the key
+ * QEMU's masterKey0 holds, to encrypt them with. */
+typedef struct {
+    qemuSecretLookupFunc lookup;
+    void *opaque;
+    const guint8 *masterKey; /* QVIR_CRYPTO_AES256_KEY_LEN bytes; NULL: none (secrets fail) */
+    /* tests: the IV is the bytes 0..15, as libvirt's tests mock random bytes */
+    gboolean fixedIV;
+    const char *nbdTLSx509certdir;    /* NULL: QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR */
+    const char *nbdTLSx509secretUUID; /* the client key's passphrase secret, or NULL */
+} qemuBlockSecretCtx;
+
+/* Aliases of a layer's objects, as libvirt names them after the storage node:
+ * "libvirt-N-storage-WHAT-secret0" and "objlibvirt-N-storage_tls0". */
+char *qemuBlockSecretAlias(const qvirStorageSource *src, const char *what);
+char *qemuBlockTLSAlias(const qvirStorageSource *src);
+
+/*
+ * The objects layer SRC's storage node refers to, to be created before it (-object on
+ * the command line, object-add when hot-plugging): the auth secret, the http cookie
+ * secret, the TLS key secret and TLS credentials, in that order, appended to OBJECTS
+ * (JsonNode*). Secret values are looked up through SCTX and encrypted with the master
+ * key. Nothing for a local layer.
+ */
+gboolean qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src,
+                                             const qemuBlockSecretCtx *sctx, GPtrArray *objects,
+                                             GError **error);
+/* Their ids (char*), in the order to delete them. */
+void qemuBlockStorageSourceGetDepObjectIds(const qvirStorageSource *src,
+                                           const qemuBlockSecretCtx *sctx, GPtrArray *ids);
 /* Format node properties; "backing" links to src->backingStore's format node (null at a known end).
  */
 JsonNode *qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,

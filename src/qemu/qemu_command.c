@@ -637,8 +637,8 @@ qemuBuildDiskCopyOnReadNode(const qvirDomainDiskDef *disk)
     return g_strdup_printf("libvirt-CoR-%s", disk->dst);
 }
 
-static void
-qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
+static gboolean
+qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GError **error)
 {
     g_autoptr(GPtrArray) layers = g_ptr_array_new();
 
@@ -649,8 +649,20 @@ qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
     /* deepest first: a format node's "backing" must name a node that already exists */
     for (guint i = layers->len; i > 0; i--) {
         const qvirStorageSource *src = g_ptr_array_index(layers, i - 1);
-        g_autoptr(JsonNode) storage = qemuBlockStorageSourceGetBackendProps(disk, src, ctx->caps);
-        g_autoptr(JsonNode) format = qemuBlockStorageSourceGetFormatProps(disk, src, ctx->caps);
+        g_autoptr(GPtrArray) objects =
+            g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+        g_autoptr(JsonNode) storage = NULL;
+        g_autoptr(JsonNode) format = NULL;
+
+        /* a network layer's secrets and TLS credentials come before its node */
+        if (!qemuBlockStorageSourceGetDepObjects(src, ctx->opts->secrets, objects, error) ||
+            !(storage = qemuBlockStorageSourceGetBackendPropsFull(disk, src, ctx->caps, error)))
+            return FALSE;
+        format = qemuBlockStorageSourceGetFormatProps(disk, src, ctx->caps);
+        for (guint k = 0; k < objects->len; k++)
+            qemuBuildObjectArg(ctx, "-object",
+                               json_object_ref(json_node_get_object(g_ptr_array_index(objects, k))),
+                               "qom-type");
 
         qemuBuildArg(ctx, "-blockdev");
         g_ptr_array_add(ctx->cmd->argv, qemuBlockJSONToString(storage));
@@ -668,6 +680,7 @@ qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk)
         json_object_set_string_member(cor, "discard", "unmap");
         qemuBuildObjectArg(ctx, "-blockdev", cor, NULL);
     }
+    return TRUE;
 }
 
 /*
@@ -990,10 +1003,14 @@ qemuBuildDisks(qemuBuildCtx *ctx, GError **error)
         /* hot-plugged once QEMU runs, over its read-only image (qemu_process.c) */
         if (disk->transient && disk->transientShareBacking == QVIR_TRISTATE_BOOL_YES)
             continue;
-        if (ctx->blockdev)
-            qemuBuildDiskBlockdevs(ctx, disk);
-        else
+        if (ctx->blockdev) {
+            if (!qemuBuildDiskBlockdevs(ctx, disk, error)) {
+                g_prefix_error(error, "disk '%s': ", disk->dst);
+                return FALSE;
+            }
+        } else {
             qemuBuildDiskDrive(ctx, disk);
+        }
         if (!(props = qemuBuildDiskDeviceProps(ctx, disk, error))) {
             g_prefix_error(error, "disk '%s': ", disk->dst);
             return FALSE;

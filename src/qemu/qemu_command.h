@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "conf/domain_conf.h"
+#include "qemu/qemu_block.h"
 #include "qemu/qemu_capabilities.h"
 
 typedef struct {
@@ -33,6 +34,10 @@ typedef struct {
      * libvirt starts a domain. */
     const int *channelFds;
     guint nChannelFds;
+    /* Where the secrets of network disks (iSCSI CHAP, Ceph cephx, http cookies, the NBD TLS
+     * key) come from and the master key they are encrypted with; NULL: a disk that needs
+     * one is an error. */
+    const qemuBlockSecretCtx *secrets;
 } qemuBuildCommandLineOpts;
 
 typedef struct {

@@ -1603,7 +1603,7 @@ gboolean
 qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error)
 {
     g_autofree char *path = qemuDriverDefPath(drv, def->name);
-    g_autofree char *xml = qvirDomainDefFormat(def, 0);
+    g_autofree char *xml = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_SECURE);
 
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
 }
@@ -2008,6 +2008,7 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     char *xml = NULL;
+    unsigned int secure = (flags & QEMU_XML_SECURE) ? QVIR_DOMAIN_DEF_FORMAT_SECURE : 0;
 
     if (!qemuDriverCheckFlags(
             flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
@@ -2018,13 +2019,14 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
 
     qemuDomainObjLock(obj);
     if ((flags & QEMU_XML_INACTIVE) && obj->def)
-        xml = qvirDomainDefFormat(obj->def, 0);
+        xml = qvirDomainDefFormat(obj->def, secure);
     else if (obj->liveDef)
-        xml = qvirDomainDefFormat(obj->liveDef, (flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
-                                                    ? 0
-                                                    : QVIR_DOMAIN_DEF_FORMAT_LIVE);
+        xml = qvirDomainDefFormat(obj->liveDef, ((flags & (QEMU_XML_INACTIVE | QEMU_XML_MIGRATABLE))
+                                                     ? 0
+                                                     : QVIR_DOMAIN_DEF_FORMAT_LIVE) |
+                                                    secure);
     else if (qemuDomainObjGetDef(obj))
-        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), 0);
+        xml = qvirDomainDefFormat(qemuDomainObjGetDef(obj), secure);
     qemuDomainObjUnlock(obj);
 
     if (!xml)

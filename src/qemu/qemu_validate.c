@@ -58,18 +58,47 @@ qemuValidateDiskIO(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError *
     return TRUE;
 }
 
+/*
+ * A network layer QEMU can be given: through -blockdev only (qvirt builds no legacy URI
+ * for -drive), TLS only where the protocol has it (libvirt's words), and a protocol
+ * qvirt understood (a probed backing string it could not parse has none).
+ */
 static gboolean
-qemuValidateDiskChain(const qvirDomainDiskDef *disk, GError **error)
+qemuValidateDiskNetworkLayer(const qvirDomainDiskDef *disk, const qvirStorageSource *src,
+                             const qemuCaps *caps, GError **error)
+{
+    if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "network disk '%s' needs a QEMU with -blockdev", disk->dst);
+        return FALSE;
+    }
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "backing store '%s' of disk '%s' names a network location qvirt cannot "
+                    "hand to QEMU",
+                    src->path ? src->path : "", disk->dst);
+        return FALSE;
+    }
+    if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && src->protocol != QVIR_STORAGE_NET_PROTOCOL_NBD &&
+        src->protocol != QVIR_STORAGE_NET_PROTOCOL_VXHS) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "TLS transport is not supported for disk protocol '%s'",
+                    qvirStorageNetProtocolTypeToString(src->protocol));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qemuValidateDiskChain(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError **error)
 {
     for (const qvirStorageSource *src = disk->src; src; src = src->backingStore) {
-        if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "network disk sources are not supported (disk '%s')", disk->dst);
-            return FALSE;
-        }
         if (!qvirStorageSourceIsBacking(src))
             break;
-        if (!src->path || !*src->path) {
+        if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
+            if (!qemuValidateDiskNetworkLayer(disk, src, caps, error))
+                return FALSE;
+        } else if (!src->path || !*src->path) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "disk '%s' has a layer without a source path", disk->dst);
             return FALSE;
@@ -155,7 +184,11 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                     qemuCapsTypeToString(need));
         return FALSE;
     }
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN) {
+    /* SCSI passthrough of a host block device is not done; an iSCSI LUN reaches the guest
+     * through QEMU's own initiator (libiscsi), which passes commands through itself */
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN &&
+        !(disk->src->type == QVIR_STORAGE_TYPE_NETWORK &&
+          disk->src->protocol == QVIR_STORAGE_NET_PROTOCOL_ISCSI)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk device 'lun' is not supported (disk '%s')", disk->dst);
         return FALSE;
@@ -289,7 +322,7 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
 
         if (!qemuValidateDiskTransient(def, disk, caps, error) ||
-            !qemuValidateDiskChain(disk, error) ||
+            !qemuValidateDiskChain(disk, caps, error) ||
             !qemuValidateDiskBus(def, disk, kind, caps, error) ||
             !qemuValidateDiskCache(disk, caps, error) || !qemuValidateDiskIO(disk, caps, error))
             return FALSE;

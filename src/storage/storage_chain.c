@@ -9,6 +9,7 @@
  * grafts it onto TOP only when every layer succeeded.
  */
 #include "storage_chain.h"
+#include "storage_backingstore.h"
 #include "storage_probe.h"
 
 #include <errno.h>
@@ -84,19 +85,6 @@ qvirChainReadExtra(void *opaque, guint64 offset, guint8 *buf, gsize len, GError 
         return FALSE;
     }
     return TRUE;
-}
-
-/*
- * libvirt's rule (virStorageSourceBackinStoreStringIsFile): a colon before any slash
- * means a protocol ("nbd:", "rbd:", "json:", "nbd://"); "./a:b" is how to name such a file.
- */
-static gboolean
-qvirChainBackingIsFile(const char *name)
-{
-    const char *colon = strchr(name, ':');
-    const char *slash = strchr(name, '/');
-
-    return !colon || (slash && slash < colon);
 }
 
 static void
@@ -258,25 +246,6 @@ cleanup:
     return ok;
 }
 
-/* The layer named by SRC's header: a file or block device to open, or a network source. */
-static qvirStorageSource *
-qvirChainNewBacking(const qvirStorageSource *src)
-{
-    qvirStorageSource *next = qvirStorageSourceNew();
-
-    next->relPath = g_strdup(src->backingStoreRaw);
-    next->format = src->backingFormat;
-    next->readonly = TRUE;
-    if (qvirChainBackingIsFile(src->backingStoreRaw)) {
-        next->type = QVIR_STORAGE_TYPE_FILE; /* BLOCK once fstat says so */
-        next->path = qvirFileResolveRelative(src->path, src->backingStoreRaw);
-    } else {
-        next->type = QVIR_STORAGE_TYPE_NETWORK;
-        next->path = g_strdup(src->backingStoreRaw);
-    }
-    return next;
-}
-
 static gboolean
 qvirChainCheckArgs(const qvirStorageSource *top, const qvirStorageChainConfig *cfg, GError **error)
 {
@@ -351,6 +320,8 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
     for (cur = scratch;; overlay = cur, cur = cur->backingStore, depth++) {
         gboolean probed = cur->format == QVIR_STORAGE_FILE_NONE;
         gboolean backingProbe = FALSE;
+        qvirStorageSource *next = NULL;
+        int rc;
 
         if (depth > cfg->maxDepth) {
             qvirChainReportTooDeep(cur, cfg, error);
@@ -380,7 +351,16 @@ qvirStorageChainProbe(qvirStorageSource *top, const qvirStorageChainConfig *cfg,
             cur->backingStore = qvirStorageSourceNew(); /* terminator */
             break;
         }
-        cur->backingStore = qvirChainNewBacking(cur);
+        rc = qvirStorageSourceNewFromBacking(cur, &next, error);
+        if (rc < 0)
+            return FALSE;
+        /* A backing string with inline credentials names storage the XML cannot describe:
+         * the chain stays unknown below CUR and QEMU opens it from the header itself. */
+        if (rc == QVIR_STORAGE_BACKING_UNREPRESENTABLE) {
+            qvirStorageSourceFree(next);
+            break;
+        }
+        cur->backingStore = next;
         safeProbe = backingProbe;
     }
 
