@@ -633,6 +633,188 @@ testRestart(void)
     assertNoKeyLeft();
 }
 
+/* libvirt 9.0's session daemon (as nobody, its state under REF) runs SCRIPT in one virsh;
+ * stdout and stderr. The daemon is stopped afterwards. */
+static int
+libvirtVirsh(const char *ref, const char *script, char **out, char **err)
+{
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
+    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
+    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
+    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
+    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
+    g_autofree char *pid = NULL;
+    const char *argv[] = {"runuser", "-u",   "nobody",   "--",
+                          "env",     "-i",   "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                          home,      xdgRun, xdgConfig,  xdgCache,
+                          "virsh",   "-q",   "-c",       "qemu:///session",
+                          script,    NULL};
+    int rc = qvirTestRun(argv, out, err);
+
+    /* the session daemon would linger for its idle timeout */
+    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
+        kill(atoi(pid), SIGTERM);
+    return rc;
+}
+
+static gboolean
+libvirtHasBackends(void)
+{
+    static const char *const modules[] = {
+        "/usr/lib/x86_64-linux-gnu/libvirt/storage-backend/libvirt_storage_backend_rbd.so",
+        "/usr/lib/x86_64-linux-gnu/libvirt/storage-backend/libvirt_storage_backend_iscsi-direct.so",
+    };
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
+        return FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS(modules); i++) {
+        if (!g_file_test(modules[i], G_FILE_TEST_EXISTS))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The same script, in which "@@" separates the documents to compare, for both daemons:
+ * every document and the errors must be equal. */
+static void
+testLibvirtDifferential(void)
+{
+    g_autofree char *ref = NULL;
+    g_autofree char *run = NULL;
+    g_autofree char *rbdXML = NULL;
+    g_autofree char *iscXML = NULL;
+    g_autofree char *theirs = NULL;
+    g_autofree char *theirErr = NULL;
+    g_autoptr(GString) script = g_string_new(NULL);
+    g_autoptr(GString) ours = g_string_new(NULL);
+    g_autoptr(GString) ourErr = g_string_new(NULL);
+    const char *chownArgv[] = {"chown", "-R", "nobody", NULL, NULL};
+    g_auto(GStrv) cmds = NULL;
+    g_auto(GStrv) a = NULL;
+    g_auto(GStrv) b = NULL;
+    int rc;
+
+    if (!netNeed(NET_STORAGE_CEPH) || !netNeed(NET_STORAGE_ISCSI))
+        return;
+    if (!libvirtHasBackends()) {
+        g_test_skip("needs root (to run libvirt as nobody), libvirtd and libvirt's rbd and "
+                    "iscsi-direct storage backends");
+        return;
+    }
+    ref = g_build_filename(daemonEnv.root, "ref", NULL);
+    run = g_build_filename(ref, "run", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(run, 0700), ==, 0);
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    rbdXML = rbdPoolXML("dceph", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f11", CEPH_USAGE, NULL);
+    iscXML = iscsiPoolXML("disc", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f12", netStorage.iscsiChapIqn,
+                          CHAP_USAGE, 0);
+    {
+        g_autofree char *f1 = g_build_filename(ref, "rbd.xml", NULL);
+        g_autofree char *f2 = g_build_filename(ref, "isc.xml", NULL);
+        g_autofree char *f3 = g_build_filename(ref, "ceph.secret.xml", NULL);
+        g_autofree char *f4 = g_build_filename(ref, "chap.secret.xml", NULL);
+        g_autofree char *f5 = g_build_filename(ref, "ceph.key", NULL);
+        g_autofree char *f6 = g_build_filename(ref, "chap.pw", NULL);
+
+        g_assert_true(g_file_set_contents(f1, rbdXML, -1, NULL));
+        g_assert_true(g_file_set_contents(f2, iscXML, -1, NULL));
+        g_assert_true(g_file_set_contents(f3,
+                                          "<secret ephemeral='no' private='yes' >"
+                                          "<uuid>6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f21</uuid>"
+                                          "<usage type='ceph'><name>" CEPH_USAGE
+                                          "</name></usage></secret>",
+                                          -1, NULL));
+        g_assert_true(g_file_set_contents(f4,
+                                          "<secret ephemeral='no' private='yes'>"
+                                          "<uuid>6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f22</uuid>"
+                                          "<usage type='iscsi'><target>" CHAP_USAGE
+                                          "</target></usage></secret>",
+                                          -1, NULL));
+        g_assert_true(g_file_set_contents(f5, netStorage.cephAdminKey, -1, NULL));
+        g_assert_true(g_file_set_contents(f6, netStorage.chapPassword, -1, NULL));
+    }
+    chownArgv[3] = ref;
+    qvirTestRunOk(chownArgv);
+
+    /* run from REF: the files are named relative to it */
+    g_string_append(script,
+                    "secret-define ceph.secret.xml ; secret-define chap.secret.xml ; "
+                    "secret-set-value 6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f21 --file ceph.key ; "
+                    "secret-set-value 6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f22 --file chap.pw --plain");
+    g_string_append(script, " ; echo @@ ; pool-define rbd.xml ; pool-start dceph ; echo @@ ; "
+                            "pool-dumpxml dceph ; echo @@ ; vol-dumpxml base --pool dceph ; "
+                            "echo @@ ; vol-create-as dceph lvnew 10M ; echo @@ ; "
+                            "vol-dumpxml lvnew --pool dceph ; echo @@ ; vol-delete lvnew "
+                            "--pool dceph ; echo @@ ; vol-list dceph ; echo @@ ; "
+                            "vol-create-as dceph q 10M --format qcow2 ; "
+                            "pool-destroy dceph ; pool-undefine dceph");
+    g_string_append(script, " ; echo @@ ; pool-define isc.xml ; pool-start disc ; echo @@ ; "
+                            "pool-dumpxml disc ; echo @@ ; vol-dumpxml unit:0:0:0 --pool disc ; "
+                            "echo @@ ; vol-dumpxml unit:0:0:1 --pool disc ; echo @@ ; "
+                            "vol-list disc ; echo @@ ; vol-create-as disc x 1M ; "
+                            "vol-delete unit:0:0:1 --pool disc ; pool-destroy disc ; "
+                            "pool-undefine disc");
+    {
+        g_autofree char *cwd = g_get_current_dir();
+
+        g_assert_cmpint(chdir(ref), ==, 0);
+        rc = libvirtVirsh(ref, script->str, &theirs, &theirErr);
+        g_assert_cmpint(chdir(cwd), ==, 0);
+    }
+    /* the refusals make libvirt's virsh exit 1 */
+    if (rc != 0 && rc != 1)
+        g_error("libvirt's virsh failed (%d): %s%s", rc, theirs, theirErr);
+
+    /* the same commands, one virsh each, against qvirtd (its secrets exist already) */
+    cmds = g_strsplit(script->str, " ; echo @@ ; ", -1);
+    for (guint i = 1; cmds[i]; i++) {
+        g_auto(GStrv) steps = g_strsplit(cmds[i], " ; ", -1);
+
+        g_string_append(ours, "@@");
+        for (guint j = 0; steps[j]; j++) {
+            g_auto(GStrv) words = g_strsplit(steps[j], " ", -1);
+            g_auto(Result) r = {0};
+
+            for (guint k = 0; words[k]; k++) {
+                if (g_str_has_suffix(words[k], ".xml")) {
+                    g_autofree char *path = g_build_filename(ref, words[k], NULL);
+
+                    g_free(words[k]);
+                    words[k] = g_steal_pointer(&path);
+                }
+            }
+            {
+                g_autoptr(GPtrArray) args = g_ptr_array_new();
+
+                /* quiet, as libvirt's virsh ran */
+                g_ptr_array_add(args, (char *)"-q");
+                for (guint k = 0; words[k]; k++)
+                    g_ptr_array_add(args, words[k]);
+                g_ptr_array_add(args, NULL);
+                runVirsh(&r, (const char *const *)args->pdata);
+            }
+            g_string_append(ours, r.out);
+            g_string_append(ourErr, r.err);
+        }
+    }
+    a = g_strsplit(theirs, "@@", -1);
+    b = g_strsplit(ours->str, "@@", -1);
+    g_assert_cmpuint(g_strv_length(a), ==, g_strv_length(b));
+    /* document 0 is the secrets' set-up */
+    for (guint i = 1; a[i]; i++) {
+        g_autofree char *x = g_strstrip(g_strdup(a[i]));
+        g_autofree char *y = g_strstrip(g_strdup(b[i]));
+
+        if (!g_str_equal(x, y))
+            g_error("document %u: libvirt 9.0 and qvirtd differ:\n--- libvirt\n%s\n--- qvirtd\n%s",
+                    i, x, y);
+    }
+    /* the same refusals in the same words */
+    assertContains(theirErr, "only RAW volumes are supported by this storage pool");
+    g_assert_cmpstr(ourErr->str, ==, theirErr);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -675,6 +857,7 @@ main(int argc, char **argv)
     g_test_add_func("/netpool/iscsi-direct/no-auth", testIscsiDirectNoAuth);
     g_test_add_func("/netpool/iscsi-direct/wrong-secret", testIscsiDirectWrongSecret);
     g_test_add_func("/netpool/disk/volume", testVolumeDisk);
+    g_test_add_func("/netpool/libvirt/differential", testLibvirtDifferential);
     g_test_add_func("/netpool/daemon/restart", testRestart);
     ret = g_test_run();
 
