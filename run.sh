@@ -134,7 +134,7 @@ case "$cmd" in
     rm -f "$asan_log"
     stage "sanitizer-suite+leakcheck" bash tests/hardening/sanitizer-suite.sh build-asan
     export QVIRT_FUZZ_SEED=${QVIRT_FUZZ_SEED:-1}
-    for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml; do
+    for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml fuzz_secret_xml; do
       stage "$target" bash tests/fuzz/run-fuzzers.sh "${QVIRT_FUZZ_SECONDS:-60}" "$target"
     done
     count_results build/testlog-plain.json "$asan_log" -- "${extra[@]}"

@@ -149,6 +149,22 @@ static const qemuxml2argvCase cases[] = {
     {"cache-writeback", "legacy-nocache"},
     {"disk-io-uring", "legacy"},
     {"disk-discard", "legacy-nocache"},
+    /* network disks, one protocol family each, checked against libvirt 9.0's
+     * domxml-to-native (secret values and IVs aside: libvirt's master key is random) */
+    {"disk-net-nbd", "latest"},
+    {"disk-net-iscsi", "latest"},
+    {"disk-net-rbd", "latest"},
+    {"disk-net-curl", "latest"},
+    {"disk-net-gluster-nfs", "latest"},
+    {"disk-net-chain", "latest"},
+    {"disk-net-tftp", "latest"},
+    {"disk-net-nbd", "legacy"},
+    /* what libvirt refuses only when it builds the command line */
+    {"disk-net-err-tls-rbd", "latest"},
+    {"disk-net-err-nbd-twohosts", "latest"},
+    {"disk-net-err-nbd-nohost", "latest"},
+    {"disk-net-err-nfs-port", "latest"},
+    {"disk-net-err-rdma-gluster", "latest"},
     /* bad input: clear errors, no crash */
     {"disk-bad-controller", "latest"},
     {"disk-bad-target", "latest"},

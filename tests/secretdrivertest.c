@@ -31,7 +31,10 @@ testLogWriter(GLogLevelFlags level, const GLogField *fields, gsize nfields, gpoi
     for (gsize i = 0; i < nfields; i++) {
         if (strcmp(fields[i].key, "MESSAGE") == 0) {
             g_string_append_printf(testLog, "%s\n", (const char *)fields[i].value);
-            g_printerr("# log: %s\n", (const char *)fields[i].value);
+            g_autofree char *line = g_strdup(fields[i].value);
+
+            /* one TAP comment line, whatever the message holds */
+            g_printerr("# log: %s\n", g_strdelimit(line, "\n", ' '));
         }
     }
     if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
@@ -486,14 +489,81 @@ testDriverBadInput(void)
     value = qvirSecretGetValue(drv, uuid1, 0, &error);
     g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "old", 3);
 
-    /* an empty value is a value */
-    g_assert_true(qvirSecretSetValue(drv, uuid1, NULL, 0, 0, &error));
-    qvirSecretDriverClose(drv);
-    drv = qvirSecretDriverOpen(dir, &error);
+    /* NULL, as libvirt's wire decoder gives for an empty value, is refused */
+    g_assert_false(qvirSecretSetValue(drv, uuid1, NULL, 0, 0, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(error->message, ==, "value in virSecretSetValue must not be NULL");
+    g_clear_error(&error);
     g_clear_pointer(&value, g_bytes_unref);
     value = qvirSecretGetValue(drv, uuid1, 0, &error);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "old", 3);
+
+    /* VALIDATE: libvirt's schema decides before anything is parsed */
+    g_assert_null(
+        qvirSecretDefineXML(drv, "<secret><foo/></secret>", QVIR_SECRET_DEFINE_VALIDATE, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_INVALID_SCHEMA);
+    g_assert_cmpstr(error->message, ==,
+                    "XML document failed to validate against schema: Unable to validate doc "
+                    "against /usr/share/libvirt/schemas/secret.rng\n"
+                    "Element secret has extra content: foo\n");
+    g_clear_error(&error);
+    g_assert_null(qvirSecretDefineXML(drv, "<secret>", QVIR_SECRET_DEFINE_VALIDATE, &error));
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL);
+    g_clear_error(&error);
+    {
+        g_autoptr(qvirSecretRef) r = qvirSecretDefineXML(
+            drv, "<secret><uuid>" UUID2 "</uuid><usage type='tls'><name>t</name></usage></secret>",
+            QVIR_SECRET_DEFINE_VALIDATE, &error);
+
+        g_assert_no_error(error);
+        g_assert_nonnull(r);
+    }
+    g_assert_cmpint(qvirSecretNumOfSecrets(drv), ==, 2);
+    qvirSecretDriverClose(drv);
+    qvirTestTempDirRemove(dir);
+}
+
+/* Redefining between ephemeral and persistent moves the value between memory and disk. */
+static void
+testDriverEphemeralSwitch(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("secretdrivertest");
+    g_autofree char *files = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) value = NULL;
+    const char *eph = "<secret ephemeral='yes'><uuid>" UUID1 "</uuid><usage type='ceph'>"
+                      "<name>n</name></usage></secret>";
+    const char *pers = "<secret ephemeral='no'><uuid>" UUID1 "</uuid><usage type='ceph'>"
+                       "<name>n</name></usage></secret>";
+    qvirSecretDriver *drv = qvirSecretDriverOpen(dir, &error);
+    qvirSecretRef *ref;
+
+    ref = qvirSecretDefineXML(drv, eph, 0, &error);
+    qvirSecretRefFree(ref);
+    g_assert_true(qvirSecretSetValue(drv, uuid1, (const guint8 *)"v1", 2, 0, &error));
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, "secrets-encryption-key");
+    g_clear_pointer(&files, g_free);
+
+    ref = qvirSecretDefineXML(drv, pers, 0, &error);
     g_assert_no_error(error);
-    g_assert_cmpuint(g_bytes_get_size(value), ==, 0);
+    qvirSecretRefFree(ref);
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, UUID1 ".value " UUID1 ".xml secrets-encryption-key");
+    g_clear_pointer(&files, g_free);
+    qvirSecretDriverClose(drv);
+    drv = qvirSecretDriverOpen(dir, &error);
+    value = qvirSecretGetValue(drv, uuid1, 0, &error);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "v1", 2);
+
+    ref = qvirSecretDefineXML(drv, eph, 0, &error);
+    g_assert_no_error(error);
+    qvirSecretRefFree(ref);
+    files = dirEntries(dir);
+    g_assert_cmpstr(files, ==, "secrets-encryption-key");
+    g_clear_pointer(&value, g_bytes_unref);
+    value = qvirSecretGetValue(drv, uuid1, 0, &error);
+    g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value), "v1", 2);
     qvirSecretDriverClose(drv);
     qvirTestTempDirRemove(dir);
 }
@@ -513,5 +583,6 @@ main(int argc, char **argv)
     g_test_add_func("/secret/driver/lifecycle", testDriverLifecycle);
     g_test_add_func("/secret/driver/corrupt", testDriverCorrupt);
     g_test_add_func("/secret/driver/bad-input", testDriverBadInput);
+    g_test_add_func("/secret/driver/ephemeral-switch", testDriverEphemeralSwitch);
     return g_test_run();
 }

@@ -194,7 +194,11 @@ testQemuSecret(void)
     {
         const char *argv[] = {"qemu-io", "--object", plainObj,     "--image-opts",
                               imageOpts, "-c",       "read 0 512", NULL};
-        qvirTestRunOk(argv);
+        g_autofree char *out = NULL;
+        g_autofree char *perr = NULL;
+
+        g_assert_cmpint(qvirTestRun(argv, &out, &perr), ==, 0);
+        g_assert_nonnull(strstr(out, "read 512/512 bytes at offset 0"));
     }
     {
         const char *argv[] = {"qemu-io", "--object", wrongObj,     "--image-opts",

@@ -248,9 +248,12 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
     qvirBufAttr(attrs, "protocol", qvirStorageNetProtocolTypeToString(src->protocol));
     qvirBufAttr(attrs, "name", name ? name : src->path);
     qvirBufAttr(attrs, "query", src->query);
-    if (src->haveTLS != QVIR_TRISTATE_BOOL_ABSENT)
+    if (src->haveTLS != QVIR_TRISTATE_BOOL_ABSENT &&
+        (!src->tlsFromConfig || qvirFormatIsLive(flags)))
         qvirBufAttr(attrs, "tls", qvirTristateBoolTypeToString(src->haveTLS));
     qvirBufAttr(attrs, "tlsHostname", src->tlsHostname);
+    if ((flags & QVIR_DOMAIN_DEF_FORMAT_STATUS) && src->tlsFromConfig)
+        qvirBufAttr(attrs, "tlsFromConfig", "1");
 
     for (size_t i = 0; i < src->nhosts; i++) {
         const qvirStorageNetHost *host = &src->hosts[i];

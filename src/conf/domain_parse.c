@@ -782,6 +782,11 @@ qvirStorageNetCookiesParse(xmlNodePtr node, qvirStorageSource *src, GError **err
         }
         cookie.value = qvirXMLNodeContent(cur);
         g_array_append_val(cookies, cookie);
+        if (!*cookie.value) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing value for cookie '%s'",
+                        cookie.name);
+            goto fail;
+        }
         if (!qvirStorageNetCookieCheck(&cookie, error))
             goto fail;
         for (guint i = 0; i + 1 < cookies->len; i++) {
@@ -937,10 +942,11 @@ qvirStorageNetSourceParse(xmlNodePtr node, qvirStorageSource *src,
                           qvirDomainStartupPolicy *startupPolicy, unsigned int flags,
                           GError **error)
 {
-    static const char *const attrs[] = {"protocol",    "name",  "query", "tls",
-                                        "tlsHostname", "index", NULL};
-    static const char *const topAttrs[] = {"protocol",    "name",  "query",         "tls",
-                                           "tlsHostname", "index", "startupPolicy", NULL};
+    static const char *const attrs[] = {"protocol",    "name",  "query",         "tls",
+                                        "tlsHostname", "index", "tlsFromConfig", NULL};
+    static const char *const topAttrs[] = {"protocol",      "name",          "query",
+                                           "tls",           "tlsHostname",   "index",
+                                           "startupPolicy", "tlsFromConfig", NULL};
     g_autoptr(GArray) hosts = g_array_new(FALSE, TRUE, sizeof(qvirStorageNetHost));
     int protocol = QVIR_STORAGE_NET_PROTOCOL_NONE;
     int tls = QVIR_TRISTATE_BOOL_ABSENT;
@@ -973,6 +979,16 @@ qvirStorageNetSourceParse(xmlNodePtr node, qvirStorageSource *src,
         return FALSE;
     }
     src->tlsHostname = qvirXMLPropString(node, "tlsHostname");
+    /* the daemon's own status XML only (libvirt reads it there alone too) */
+    if (flags & QVIR_DOMAIN_DEF_PARSE_STATUS) {
+        g_autofree char *fromConfig = qvirXMLPropString(node, "tlsFromConfig");
+
+        src->tlsFromConfig = g_strcmp0(fromConfig, "1") == 0;
+    } else if (xmlHasProp(node, (const xmlChar *)"tlsFromConfig")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported attribute 'tlsFromConfig' in element 'source'");
+        return FALSE;
+    }
     /* libvirt reads query= only for http(s) and forgets it otherwise */
     if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_HTTP ||
         src->protocol == QVIR_STORAGE_NET_PROTOCOL_HTTPS)

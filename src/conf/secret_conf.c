@@ -9,6 +9,8 @@
 
 #include <string.h>
 #include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <stdarg.h>
 
 #include "conf/domain_conf.h"
 #include "util/virerror.h"
@@ -117,11 +119,6 @@ secretParseRoot(xmlNodePtr root, qvirSecretDef *def, GError **error)
     g_autofree char *uuid = NULL;
     xmlNodePtr usage;
 
-    if (!xmlStrEqual(root->name, BAD_CAST "secret")) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                    "XML error: expecting root element of 'secret', not '%s'", root->name);
-        return FALSE;
-    }
     if (!secretParseYesNo(root, "ephemeral", &def->isEphemeral, error) ||
         !secretParseYesNo(root, "private", &def->isPrivate, error))
         return FALSE;
@@ -183,15 +180,15 @@ secretCatchXMLError(void *opaque, const char *msg G_GNUC_UNUSED, ...)
                                     pointer->str);
 }
 
-qvirSecretDef *
-qvirSecretDefParseString(const char *xml, GError **error)
+/* XML -> document whose root is <secret>, with libvirt's errors for a malformed one. */
+static xmlDocPtr
+secretReadDoc(const char *xml, GError **error)
 {
-    g_autoptr(qvirSecretDef) def = g_new0(qvirSecretDef, 1);
     secretParseError perr = {NULL};
     xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
+    xmlNodePtr root;
     gsize len;
-    gboolean ok;
 
     if (!xml) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -233,15 +230,97 @@ qvirSecretDefParseString(const char *xml, GError **error)
     g_free(perr.message);
     xmlFreeParserCtxt(ctxt);
     /* A DTD could define entities that expand past any size limit: refused outright. */
-    if (doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
+    if (doc->intSubset || doc->extSubset || !(root = xmlDocGetRootElement(doc))) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                             "XML error: invalid secret document");
         xmlFreeDoc(doc);
         return NULL;
     }
+    if (!xmlStrEqual(root->name, BAD_CAST "secret")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: expecting root element of 'secret', not '%s'", root->name);
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+qvirSecretDef *
+qvirSecretDefParseString(const char *xml, GError **error)
+{
+    g_autoptr(qvirSecretDef) def = NULL;
+    xmlDocPtr doc = secretReadDoc(xml, error);
+    gboolean ok;
+
+    if (!doc)
+        return NULL;
+    def = g_new0(qvirSecretDef, 1);
     ok = secretParseRoot(xmlDocGetRootElement(doc), def, error);
     xmlFreeDoc(doc);
     return ok ? g_steal_pointer(&def) : NULL;
+}
+
+static void G_GNUC_PRINTF(2, 3) secretRNGErrorCatch(void *opaque, const char *msg, ...)
+{
+    va_list args;
+
+    va_start(args, msg);
+    g_string_append_vprintf(opaque, msg, args);
+    va_end(args);
+}
+
+static void G_GNUC_PRINTF(2, 3)
+    secretRNGErrorIgnore(void *opaque G_GNUC_UNUSED, const char *msg G_GNUC_UNUSED, ...)
+{
+}
+
+gboolean
+qvirSecretXMLValidateSchema(const char *xml, const char *schema, GError **error)
+{
+    g_autoptr(GString) errors = g_string_new(NULL);
+    xmlRelaxNGParserCtxtPtr parser = NULL;
+    xmlRelaxNGPtr rng = NULL;
+    xmlRelaxNGValidCtxtPtr valid = NULL;
+    xmlDocPtr doc = secretReadDoc(xml, error);
+    gboolean ok = FALSE;
+
+    if (!doc)
+        return FALSE;
+    if (!(parser = xmlRelaxNGNewParserCtxt(schema))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: Unable to create RNG parser for %s", schema);
+        goto out;
+    }
+    xmlRelaxNGSetParserErrors(parser, secretRNGErrorCatch, secretRNGErrorIgnore, errors);
+    if (!(rng = xmlRelaxNGParse(parser))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: Unable to parse RNG %s: %s", schema, errors->str);
+        goto out;
+    }
+    if (!(valid = xmlRelaxNGNewValidCtxt(rng))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: Unable to create RNG validation context %s", schema);
+        goto out;
+    }
+    xmlRelaxNGSetValidErrors(valid, secretRNGErrorCatch, secretRNGErrorIgnore, errors);
+    if (xmlRelaxNGValidateDoc(valid, doc) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_INVALID_SCHEMA,
+                    "XML document failed to validate against schema: Unable to validate doc "
+                    "against %s\n%s",
+                    schema, errors->str);
+        goto out;
+    }
+    ok = TRUE;
+
+out:
+    if (valid)
+        xmlRelaxNGFreeValidCtxt(valid);
+    if (rng)
+        xmlRelaxNGFree(rng);
+    if (parser)
+        xmlRelaxNGFreeParserCtxt(parser);
+    xmlFreeDoc(doc);
+    return ok;
 }
 
 /* libvirt's virBufferEscapeString: the five XML specials as entities, other control

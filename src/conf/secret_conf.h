@@ -40,6 +40,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirSecretDef, qvirSecretDefFree);
 /* XML -> definition (a missing UUID is generated), errors in libvirt's words. */
 qvirSecretDef *qvirSecretDefParseString(const char *xml, GError **error);
 
+/* The document against libvirt's RelaxNG schema SCHEMA (secret.rng), as virsh
+ * secret-define --validate asks: QVIR_ERR_XML_INVALID_SCHEMA with libxml2's findings. */
+gboolean qvirSecretXMLValidateSchema(const char *xml, const char *schema, GError **error);
+
 /* Each usage type's identifying child is there (libvirt reports these as internal
  * errors: "Ceph usage specified, but name is missing"). */
 gboolean qvirSecretDefValidate(const qvirSecretDef *def, GError **error);

@@ -104,8 +104,30 @@ qvirStorageSourceNetworkCopy(qvirStorageSource *copy, const qvirStorageSource *s
     copy->sshUser = g_strdup(src->sshUser);
 }
 
+static void qvirStorageSourceClearOne(qvirStorageSource *src);
+
 static void
 qvirStorageSourceFreeOne(qvirStorageSource *src)
+{
+    qvirStorageSourceClearOne(src);
+    g_free(src);
+}
+
+void
+qvirStorageSourceMoveInto(qvirStorageSource *dst, qvirStorageSource *src)
+{
+    qvirStorageSource *below = dst->backingStore;
+
+    dst->backingStore = NULL;
+    qvirStorageSourceFree(below);
+    qvirStorageSourceClearOne(dst);
+    *dst = *src;
+    g_free(src);
+}
+
+/* Everything one layer owns, not the layer itself nor the chain below it. */
+static void
+qvirStorageSourceClearOne(qvirStorageSource *src)
 {
     qvirStorageSourceNetworkFree(src);
     g_free(src->path);
@@ -115,7 +137,6 @@ qvirStorageSourceFreeOne(qvirStorageSource *src)
     g_free(src->backingStoreRaw);
     g_free(src->nodeStorage);
     g_free(src->nodeFormat);
-    g_free(src);
 }
 
 void

@@ -164,8 +164,11 @@ struct _qvirStorageSource {
     unsigned long long readahead; /* http(s)/ftp(s) <readahead size=> bytes; 0 = not given */
     unsigned long long timeout;   /* http(s)/ftp(s) <timeout seconds=>; 0 = not given */
     qvirTristateBool haveTLS;     /* nbd (and vxhs) tls='yes|no' */
-    char *tlsHostname;            /* nbd tlsHostname= */
-    char *nfsUser;                /* nfs <identity user= group=>, as written ("+UID" allowed) */
+    /* haveTLS was filled in at start from the daemon's default, not written by the user:
+     * the live XML shows it, a migratable/inactive view does not (status XML keeps it) */
+    gboolean tlsFromConfig;
+    char *tlsHostname; /* nbd tlsHostname= */
+    char *nfsUser;     /* nfs <identity user= group=>, as written ("+UID" allowed) */
     char *nfsGroup;
     /* ssh has no XML of its own in libvirt 9.0: these come only from a backing string
      * (json:{"driver":"ssh","user":…,"host-key-check":{"mode":"none"}}) and are passed on
@@ -196,6 +199,10 @@ qvirStorageSource *qvirStorageSourceNew(void);
 /* Frees the whole chain below SRC as well. */
 void qvirStorageSourceFree(qvirStorageSource *src);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirStorageSource, qvirStorageSourceFree);
+
+/* DST (kept at its address) becomes SRC, which is consumed; what DST held before, the
+ * chain below it included, is freed. */
+void qvirStorageSourceMoveInto(qvirStorageSource *dst, qvirStorageSource *src);
 
 /* A deep copy of SRC and everything below it. */
 qvirStorageSource *qvirStorageSourceCopy(const qvirStorageSource *src);

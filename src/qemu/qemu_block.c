@@ -220,6 +220,20 @@ qemuBlockNFSId(const char *name, gboolean group, gint64 *out, GError **error)
     return FALSE;
 }
 
+/* libvirt's cookie string: "name=value; name=value". */
+static char *
+qemuBlockCookieString(const qvirStorageSource *src)
+{
+    g_autoptr(GString) buf = g_string_new(NULL);
+
+    for (size_t i = 0; i < src->ncookies; i++) {
+        if (i)
+            g_string_append(buf, "; ");
+        g_string_append_printf(buf, "%s=%s", src->cookies[i].name, src->cookies[i].value);
+    }
+    return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+
 /* libvirt's gluster_debug_level default (qvirt has no such setting) */
 #define QEMU_BLOCK_GLUSTER_DEBUG_LEVEL 4
 
@@ -229,10 +243,22 @@ qemuBlockNFSId(const char *name, gboolean group, gint64 *out, GError **error)
  * values travel in objects made beside (qemuBlockStorageSourceGetDepObjects).
  */
 static gboolean
-qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **error)
+qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean onlyTarget,
+                      GError **error)
 {
-    g_autofree char *authAlias = src->auth ? qemuBlockSecretAlias(src, "auth") : NULL;
+    /* ONLYTARGET: what names the image and nothing else (no credentials, no tuning), for
+     * a backing string written into an overlay */
+    g_autofree char *authAlias =
+        src->auth && !onlyTarget ? qemuBlockSecretAlias(src, "auth") : NULL;
     const char *proto = qvirStorageNetProtocolTypeToString(src->protocol);
+
+    if (!onlyTarget && src->haveTLS == QVIR_TRISTATE_BOOL_YES &&
+        src->protocol != QVIR_STORAGE_NET_PROTOCOL_NBD &&
+        src->protocol != QVIR_STORAGE_NET_PROTOCOL_VXHS) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "TLS transport is not supported for disk protocol '%s'", proto);
+        return FALSE;
+    }
 
     switch (src->protocol) {
     case QVIR_STORAGE_NET_PROTOCOL_GLUSTER: {
@@ -248,7 +274,8 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
                 return FALSE;
             json_array_add_object_element(servers, server);
         }
-        json_object_set_int_member(obj, "debug", QEMU_BLOCK_GLUSTER_DEBUG_LEVEL);
+        if (!onlyTarget)
+            json_object_set_int_member(obj, "debug", QEMU_BLOCK_GLUSTER_DEBUG_LEVEL);
         return TRUE;
     }
     case QVIR_STORAGE_NET_PROTOCOL_VXHS: {
@@ -257,7 +284,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
         if (!qemuBlockOneHost(src, "VxHS protocol", error) ||
             !(server = qemuBlockInetSocketAddress(&src->hosts[0], error)))
             return FALSE;
-        if (src->haveTLS == QVIR_TRISTATE_BOOL_YES)
+        if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && !onlyTarget)
             qemuJSONSetStrFreeBlock(obj, "tls-creds", qemuBlockTLSAlias(src));
         json_object_set_string_member(obj, "vdisk-id", src->path ? src->path : "");
         json_object_set_object_member(obj, "server", server);
@@ -273,14 +300,16 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
         if (!url)
             return FALSE;
         qemuJSONSetStrFreeBlock(obj, "url", url);
-        if (src->auth) {
+        if (authAlias) {
             json_object_set_string_member(obj, "username", src->auth->username);
             json_object_set_string_member(obj, "password-secret", authAlias);
         }
         if (src->sslverify != QVIR_TRISTATE_BOOL_ABSENT)
             json_object_set_boolean_member(obj, "sslverify",
                                            src->sslverify == QVIR_TRISTATE_BOOL_YES);
-        if (src->ncookies)
+        if (src->ncookies && onlyTarget)
+            qemuJSONSetStrFreeBlock(obj, "cookie", qemuBlockCookieString(src));
+        else if (src->ncookies)
             qemuJSONSetStrFreeBlock(obj, "cookie-secret", qemuBlockSecretAlias(src, "httpcookie"));
         if (src->timeout)
             json_object_set_int_member(obj, "timeout", (gint64)src->timeout);
@@ -317,7 +346,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
         json_object_set_string_member(obj, "target", target);
         json_object_set_int_member(obj, "lun", (gint64)lun);
         json_object_set_string_member(obj, "transport", "tcp");
-        if (src->auth) {
+        if (authAlias) {
             json_object_set_string_member(obj, "user", src->auth->username);
             json_object_set_string_member(obj, "password-secret", authAlias);
         }
@@ -334,7 +363,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
         json_object_set_object_member(obj, "server", server);
         if (src->path)
             json_object_set_string_member(obj, "export", src->path);
-        if (src->haveTLS == QVIR_TRISTATE_BOOL_YES) {
+        if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && !onlyTarget) {
             qemuJSONSetStrFreeBlock(obj, "tls-creds", qemuBlockTLSAlias(src));
             if (src->tlsHostname)
                 json_object_set_string_member(obj, "tls-hostname", src->tlsHostname);
@@ -360,7 +389,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
                 json_array_add_object_element(servers, server);
             }
         }
-        if (src->auth) {
+        if (authAlias) {
             JsonArray *modes = json_array_new();
 
             json_object_set_string_member(obj, "user", src->auth->username);
@@ -432,7 +461,6 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, GError **er
     g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                 "backing store '%s' is not in a form qvirt can hand QEMU",
                 src->path ? src->path : "");
-    (void)proto;
     return FALSE;
 }
 
@@ -446,7 +474,7 @@ qemuBlockStorageSourceGetBackendPropsFull(const qvirDomainDiskDef *disk,
     if (src->type == QVIR_STORAGE_TYPE_NETWORK) {
         json_object_set_string_member(obj, "driver",
                                       qvirStorageNetProtocolTypeToString(src->protocol));
-        if (!qemuBlockNetworkProps(obj, src, error)) {
+        if (!qemuBlockNetworkProps(obj, src, FALSE, error)) {
             json_object_unref(obj);
             return NULL;
         }
@@ -545,20 +573,6 @@ qemuBlockAuthSecretObject(const qvirStorageSource *src, const qemuBlockSecretCtx
     data = g_bytes_get_data(value, &len);
     obj = qemuBlockSecretObject(alias, data, len, sctx, error);
     return obj;
-}
-
-/* libvirt's cookie string: "name=value; name=value". */
-static char *
-qemuBlockCookieString(const qvirStorageSource *src)
-{
-    g_autoptr(GString) buf = g_string_new(NULL);
-
-    for (size_t i = 0; i < src->ncookies; i++) {
-        if (i)
-            g_string_append(buf, "; ");
-        g_string_append_printf(buf, "%s=%s", src->cookies[i].name, src->cookies[i].value);
-    }
-    return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
 gboolean
@@ -751,4 +765,43 @@ qemuBlockRemoveTransientOverlay(const qvirDomainDiskDef *disk, const char *domNa
     if (g_unlink(expect) < 0 && errno != ENOENT)
         g_message("cannot remove transient overlay '%s' of disk '%s': %s", expect, disk->dst,
                   g_strerror(errno));
+}
+
+char *
+qemuBlockGetBackingStoreString(const qvirStorageSource *src, GError **error)
+{
+    g_autoptr(JsonObject) obj = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *json = NULL;
+
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK || src->protocol == QVIR_STORAGE_NET_PROTOCOL_NONE)
+        return g_strdup(src->path);
+
+    /* a plain URI where it says everything (libvirt's simplified form) */
+    if (src->nhosts == 1 && src->hosts[0].transport == QVIR_STORAGE_NET_HOST_TRANS_TCP &&
+        src->timeout == 0 && src->ncookies == 0 && src->sslverify == QVIR_TRISTATE_BOOL_ABSENT &&
+        src->readahead == 0) {
+        switch (src->protocol) {
+        case QVIR_STORAGE_NET_PROTOCOL_NBD:
+        case QVIR_STORAGE_NET_PROTOCOL_HTTP:
+        case QVIR_STORAGE_NET_PROTOCOL_HTTPS:
+        case QVIR_STORAGE_NET_PROTOCOL_FTP:
+        case QVIR_STORAGE_NET_PROTOCOL_FTPS:
+        case QVIR_STORAGE_NET_PROTOCOL_TFTP:
+        case QVIR_STORAGE_NET_PROTOCOL_ISCSI:
+        case QVIR_STORAGE_NET_PROTOCOL_GLUSTER:
+            return qemuBlockSourceURI(src, error);
+        default:
+            break;
+        }
+    }
+
+    /* QEMU's json: pseudo-protocol otherwise: the storage node, credentials left out */
+    obj = json_object_new();
+    json_object_set_string_member(obj, "driver", qvirStorageNetProtocolTypeToString(src->protocol));
+    if (!qemuBlockNetworkProps(obj, src, TRUE, error))
+        return NULL;
+    node = json_node_init_object(json_node_alloc(), obj);
+    json = qemuBlockJSONToString(node);
+    return g_strdup_printf("json:{\"file\":%s}", json);
 }

@@ -19,6 +19,14 @@ JsonNode *qemuBlockStorageSourceGetBackendPropsFull(const qvirDomainDiskDef *dis
                                                     const qvirStorageSource *src,
                                                     const qemuCaps *caps, GError **error);
 
+/*
+ * The name an overlay records for backing layer SRC, as libvirt writes it: a local
+ * layer's path; a network layer's URI ("nbd://host:10809/exp", "iscsi://host:3260/iqn/1")
+ * where that says everything, else "json:{"file":{...}}" with the storage node's
+ * properties minus credentials (secrets stay with the domain, never in an image).
+ */
+char *qemuBlockGetBackingStoreString(const qvirStorageSource *src, GError **error);
+
 /* libvirt's default_tls_x509_cert_dir, where nbd's client certificates are looked for */
 #define QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR "/etc/pki/qemu"
 

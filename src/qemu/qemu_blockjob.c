@@ -2,6 +2,7 @@
  * qemu_blockjob.c: block pull / commit jobs and QMP event waits of a running domain.
  */
 #include "qemu/qemu_blockjob.h"
+#include "qemu/qemu_block.h"
 
 #include <string.h>
 
@@ -447,6 +448,7 @@ qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvir
                  const char *base, unsigned long long bandwidth, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
+    g_autofree char *backing = NULL;
     qvirStorageSource *baseSrc = NULL;
     qemuBlockJob *job;
 
@@ -467,13 +469,15 @@ qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvir
         return FALSE;
     }
 
-    job = qemuBlockJobNew(QEMU_BLOCKJOB_TYPE_PULL, disk, disk->src, baseSrc,
-                          baseSrc ? baseSrc->path : NULL);
+    /* the name the overlay keeps for its new backing: a network base's URI or json: */
+    if (baseSrc && !(backing = qemuBlockGetBackingStoreString(baseSrc, error)))
+        return FALSE;
+    job = qemuBlockJobNew(QEMU_BLOCKJOB_TYPE_PULL, disk, disk->src, baseSrc, backing);
     json_object_set_string_member(args, "job-id", job->name);
     json_object_set_string_member(args, "device", disk->src->nodeFormat);
     if (baseSrc) {
         json_object_set_string_member(args, "base-node", baseSrc->nodeFormat);
-        json_object_set_string_member(args, "backing-file", baseSrc->path);
+        json_object_set_string_member(args, "backing-file", backing);
     }
     if (bandwidth)
         json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
@@ -486,6 +490,7 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                    unsigned long long bandwidth, GError **error)
 {
     g_autoptr(JsonObject) args = json_object_new();
+    g_autofree char *backing = NULL;
     qvirStorageSource *topSrc = disk->src;
     qvirStorageSource *baseSrc;
     qemuBlockJob *job;
@@ -527,15 +532,17 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
         return FALSE;
     }
 
+    if (!isActive && !(backing = qemuBlockGetBackingStoreString(baseSrc, error)))
+        return FALSE;
     job = qemuBlockJobNew(isActive ? QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT : QEMU_BLOCKJOB_TYPE_COMMIT,
-                          disk, topSrc, baseSrc, isActive ? NULL : baseSrc->path);
+                          disk, topSrc, baseSrc, backing);
     json_object_set_string_member(args, "job-id", job->name);
     json_object_set_string_member(args, "device", disk->src->nodeFormat);
     json_object_set_string_member(args, "top-node", topSrc->nodeFormat);
     json_object_set_string_member(args, "base-node", baseSrc->nodeFormat);
     /* QEMU refuses a backing name for the active layer: nothing above it records one. */
     if (!isActive)
-        json_object_set_string_member(args, "backing-file", baseSrc->path);
+        json_object_set_string_member(args, "backing-file", backing);
     if (bandwidth)
         json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
     return qemuBlockJobStart(jobs, mon, job, "block-commit", args, error);

@@ -899,6 +899,31 @@ qemuDriverStartDomainRestore(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef 
     return qemuDriverStartDomain(drv, obj, live, 0, restore, error);
 }
 
+/* A network disk's secret, from the secrets driver (UUID, or usage type and id). */
+static GBytes *
+qemuDriverLookupSecret(void *opaque, const char *uuid, const char *usageType, const char *usageID,
+                       GError **error)
+{
+    qvirDriver *drv = opaque;
+
+    if (!drv->secrets) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SECRET,
+                    uuid ? "no secret with matching uuid '%s'"
+                         : "no secret with matching usage '%s'",
+                    uuid ? uuid : usageID);
+        return NULL;
+    }
+    return qvirSecretLookupValue(drv->secrets, uuid, usageType, usageID, error);
+}
+
+void
+qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->lookup = qemuDriverLookupSecret;
+    ctx->opaque = drv;
+}
+
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
  * On failure nothing is left: no process, no status file, no chain. RESTORE: the state
@@ -914,6 +939,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     g_autofree char *journalPath = NULL;
     qvirStorageChainConfig chainCfg;
     qemuProcessStartOpts opts = {0};
+    qemuBlockSecretCtx secrets;
     qemuDriverProcCtx *ctx;
     const qemuCaps *caps;
     qemuProcess *proc;
@@ -953,6 +979,8 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
     opts.security = drv->security;
     opts.privateDev = drv->cfg->mountNamespace;
     opts.labelJournal = journalPath = qemuDriverLabelJournalPath(drv, def->name);
+    qemuDriverSecretCtxInit(drv, &secrets);
+    opts.secrets = &secrets;
     if (restore) {
         opts.incoming = restore->incoming;
         opts.startPaused = TRUE;

@@ -528,6 +528,25 @@ qemuDriverHotplugOpts(qvirDriver *drv, qvirStorageChainConfig *chainCfg)
     return opts;
 }
 
+/*
+ * Secrets for what is hot-plugged into OBJ's running QEMU: the secrets driver and the
+ * master key of that QEMU (read back from its domain directory after a daemon restart;
+ * without it a disk that needs a secret is refused with a clear error). OBJ locked.
+ */
+static void
+qemuDriverHotplugSecrets(qvirDriver *drv, qemuDomainObj *obj, qemuBlockSecretCtx *secrets)
+{
+    qemuDriverSecretCtxInit(drv, secrets);
+    if (!qemuProcessGetMasterKey(obj->proc)) {
+        g_autofree char *dir = qemuDriverDomainDir(drv, obj->id, obj->name);
+        g_autoptr(GError) err = NULL;
+
+        if (!qemuProcessLoadMasterKey(obj->proc, dir, &err))
+            g_debug("no master key for domain '%s': %s", obj->name, err->message);
+    }
+    secrets->masterKey = qemuProcessGetMasterKey(obj->proc);
+}
+
 /* Persist EDITED (a changed copy of OBJ's definition): file first, then memory. */
 static gboolean
 qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited, GError **error)
@@ -579,6 +598,7 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     g_autoptr(qvirDomainDiskDef) disk = NULL;
     qvirStorageChainConfig chainCfg;
     qemuHotplugOpts opts = qemuDriverHotplugOpts(drv, &chainCfg);
+    qemuBlockSecretCtx secrets;
     const qemuCaps *caps;
     qemuMonitor *mon;
     qvirDomainDef *work;
@@ -601,7 +621,9 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     qemuDomainObjLock(obj);
     mon = qemuProcessGetMonitor(obj->proc);
     opts.pid = qemuProcessGetPid(obj->proc);
+    qemuDriverHotplugSecrets(drv, obj, &secrets);
     qemuDomainObjUnlock(obj);
+    opts.secrets = &secrets;
     if (!qemuHotplugAttachDisk(mon, caps, work, disk, &opts, error)) {
         qvirDomainDefFree(work);
         return FALSE;
@@ -792,6 +814,7 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
     g_autoptr(qvirDomainDiskDef) update = NULL;
     qvirStorageChainConfig chainCfg;
     qemuHotplugOpts opts = qemuDriverHotplugOpts(drv, &chainCfg);
+    qemuBlockSecretCtx secrets;
     qvirDomainDiskDef *disk;
     const qemuCaps *caps;
     qemuMonitor *mon;
@@ -811,7 +834,9 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
     qemuDomainObjLock(obj);
     mon = qemuProcessGetMonitor(obj->proc);
     opts.pid = qemuProcessGetPid(obj->proc);
+    qemuDriverHotplugSecrets(drv, obj, &secrets);
     qemuDomainObjUnlock(obj);
+    opts.secrets = &secrets;
 
     /* An empty <source/> (type NONE or no path) ejects. */
     newsrc = qvirStorageSourceIsBacking(update->src) ? update->src : NULL;
@@ -1092,7 +1117,11 @@ qemuDriverCopyCreateTop(qemuMonitor *mon, const qemuCaps *caps, const qvirDomain
         json_object_set_string_member(fmt, "file", m->nodeStorage);
         json_object_set_int_member(fmt, "size", (gint64)m->capacity);
         if (qvirStorageSourceIsBacking(m->backingStore)) {
-            json_object_set_string_member(fmt, "backing-file", m->backingStore->path);
+            g_autofree char *backing = qemuBlockGetBackingStoreString(m->backingStore, error);
+
+            if (!backing)
+                return FALSE;
+            json_object_set_string_member(fmt, "backing-file", backing);
             json_object_set_string_member(
                 fmt, "backing-fmt", qvirStorageFileFormatTypeToString(m->backingStore->format));
         }

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "qemu/qemu_block.h"
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_domainobj.h"
@@ -33,6 +34,10 @@ struct _qvirDriver {
     qvirDriverLifecycleEventFunc lifecycleEventCb;
     gpointer lifecycleEventOpaque;
 };
+
+/* Where network disks' secrets come from: DRV's secrets driver (CTX has no master key;
+ * the process adds its own). */
+void qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx);
 
 /* libvirt's virDomainEventType and the details we emit. */
 typedef enum {
@@ -98,7 +103,7 @@ typedef struct {
     gboolean (*load)(qemuProcess *proc, gpointer opaque, GError **error);
     gpointer opaque;
     gboolean run;
-    unsigned int vcpus; /* online vCPUs once loaded (some hot-plugged by LOAD); 0: as started */
+    unsigned int vcpus;    /* online vCPUs once loaded (some hot-plugged by LOAD); 0: as started */
     gboolean pausedByFlag; /* !RUN because the caller asked (SUSPENDED/PAUSED, not /RESTORED) */
 } qemuDriverRestore;
 

@@ -53,6 +53,40 @@ qemuHotplugKeepFirstError(GError **error, GError *err)
         g_error_free(err);
 }
 
+static gboolean
+qemuHotplugObjectAdd(qemuMonitor *mon, JsonNode *props, GError **error)
+{
+    g_autoptr(JsonNode) ret = qemuMonitorCommand(mon, "object-add", json_node_get_object(props),
+                                                 QEMU_HOTPLUG_TIMEOUT_MS, error);
+
+    return ret != NULL;
+}
+
+/* object-del, quietly: an object that is not there (never added, or gone) is no error. */
+static void
+qemuHotplugObjectDel(qemuMonitor *mon, const char *id)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autoptr(GError) err = NULL;
+
+    json_object_set_string_member(args, "id", id);
+    ret = qemuMonitorCommand(mon, "object-del", args, QEMU_HOTPLUG_TIMEOUT_MS, &err);
+}
+
+/* The secrets and TLS credentials of network layer SRC, once its node is gone. */
+static void
+qemuHotplugDelLayerObjects(qemuMonitor *mon, const qvirStorageSource *src)
+{
+    g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+    /* the TLS key secret exists only with a configured uuid; deleting it blindly is safe */
+    qemuBlockSecretCtx all = {.nbdTLSx509secretUUID = ""};
+
+    qemuBlockStorageSourceGetDepObjectIds(src, &all, ids);
+    for (guint i = 0; i < ids->len; i++)
+        qemuHotplugObjectDel(mon, g_ptr_array_index(ids, i));
+}
+
 static void
 qemuHotplugDelLayer(qemuMonitor *mon, qvirStorageSource *src, gboolean format, gboolean storage,
                     GError **error)
@@ -61,8 +95,12 @@ qemuHotplugDelLayer(qemuMonitor *mon, qvirStorageSource *src, gboolean format, g
 
     if (format && src->nodeFormat && !qemuHotplugBlockdevDel(mon, src->nodeFormat, &err))
         qemuHotplugKeepFirstError(error, g_steal_pointer(&err));
-    if (storage && src->nodeStorage && !qemuHotplugBlockdevDel(mon, src->nodeStorage, &err))
-        qemuHotplugKeepFirstError(error, g_steal_pointer(&err));
+    if (storage && src->nodeStorage) {
+        if (!qemuHotplugBlockdevDel(mon, src->nodeStorage, &err))
+            qemuHotplugKeepFirstError(error, g_steal_pointer(&err));
+        else
+            qemuHotplugDelLayerObjects(mon, src);
+    }
 }
 
 gboolean
@@ -90,10 +128,43 @@ gboolean
 qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDiskDef *disk,
                              qvirStorageSource *top, const qvirStorageSource *stop, GError **error)
 {
+    return qemuHotplugBlockdevAddLayersFull(mon, caps, disk, top, stop, NULL, error);
+}
+
+/* object-add the secrets and TLS credentials of SRC (none for a local layer); on failure
+ * those added are deleted again. */
+static gboolean
+qemuHotplugAddLayerObjects(qemuMonitor *mon, const qvirStorageSource *src,
+                           const qemuBlockSecretCtx *sctx, GError **error)
+{
+    g_autoptr(GPtrArray) objects = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
+
+    if (!qemuBlockStorageSourceGetDepObjects(src, sctx, objects, error))
+        return FALSE;
+    for (guint i = 0; i < objects->len; i++) {
+        if (!qemuHotplugObjectAdd(mon, g_ptr_array_index(objects, i), error)) {
+            while (i-- > 0) {
+                JsonObject *obj = json_node_get_object(g_ptr_array_index(objects, i));
+
+                qemuHotplugObjectDel(mon, json_object_get_string_member(obj, "id"));
+            }
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+qemuHotplugBlockdevAddLayersFull(qemuMonitor *mon, const qemuCaps *caps,
+                                 const qvirDomainDiskDef *disk, qvirStorageSource *top,
+                                 const qvirStorageSource *stop, const qemuBlockSecretCtx *sctx,
+                                 GError **error)
+{
     g_autoptr(GPtrArray) layers = g_ptr_array_new();
     qvirStorageSource *src;
     guint added;
     gboolean storageAdded = FALSE;
+    gboolean objectsAdded = FALSE;
 
     for (src = top; qvirStorageSourceIsBacking(src) && src != stop; src = src->backingStore)
         g_ptr_array_add(layers, src);
@@ -101,10 +172,14 @@ qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps, const qvirD
     /* Deepest first: a format node names its backing node, which must exist. */
     for (added = 0; added < layers->len; added++) {
         src = g_ptr_array_index(layers, layers->len - 1 - added);
-        g_autoptr(JsonNode) sprops = qemuBlockStorageSourceGetBackendProps(disk, src, caps);
+        g_autoptr(JsonNode) sprops = NULL;
         g_autoptr(JsonNode) fprops = NULL;
 
-        storageAdded = FALSE;
+        storageAdded = objectsAdded = FALSE;
+        if (!(sprops = qemuBlockStorageSourceGetBackendPropsFull(disk, src, caps, error)) ||
+            !qemuHotplugAddLayerObjects(mon, src, sctx, error))
+            goto rollback;
+        objectsAdded = TRUE;
         if (!qemuHotplugBlockdevAdd(mon, sprops, error))
             goto rollback;
         storageAdded = TRUE;
@@ -118,6 +193,8 @@ rollback:
     /* The layer that failed half-way, then the complete ones, top-most first. */
     if (storageAdded)
         qemuHotplugDelLayer(mon, src, FALSE, TRUE, NULL);
+    else if (objectsAdded)
+        qemuHotplugDelLayerObjects(mon, src);
     for (guint i = layers->len - added; i < layers->len; i++)
         qemuHotplugDelLayer(mon, g_ptr_array_index(layers, i), TRUE, TRUE, NULL);
     return FALSE;
@@ -477,7 +554,9 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
             return FALSE;
         }
     }
-    if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->path) {
+    /* (an nbd export may be nameless: a network source needs no path) */
+    if (!qvirStorageSourceIsBacking(disk->src) ||
+        (!disk->src->path && disk->src->type != QVIR_STORAGE_TYPE_NETWORK)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "disk '%s' has no source to attach", disk->dst);
         return FALSE;
@@ -494,8 +573,11 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
     }
     g_clear_pointer(&disk->info.alias, g_free);
 
-    /* The one time this disk's headers are read: the chain is the cache from now on. */
-    if (!qvirStorageSourceChainIsTerminated(disk->src)) {
+    /* The one time this disk's headers are read: the chain is the cache from now on. A
+     * network top is never opened here: its chain is what the XML gives, and QEMU opens
+     * whatever lies below that itself. */
+    if (!qvirStorageSourceChainIsTerminated(disk->src) &&
+        disk->src->type != QVIR_STORAGE_TYPE_NETWORK) {
         if (opts && opts->chainConfig) {
             cfg = *opts->chainConfig;
         } else {
@@ -526,7 +608,8 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
      * which goes on top before the device, is written. */
     readonly = disk->src->readonly;
     disk->src->readonly |= disk->transient;
-    ok = qemuHotplugBlockdevAddChain(mon, caps, disk, disk->src, error);
+    ok = qemuHotplugBlockdevAddLayersFull(mon, caps, disk, disk->src, NULL,
+                                          opts ? opts->secrets : NULL, error);
     disk->src->readonly = readonly;
     if (!ok)
         goto unlabel;
@@ -727,7 +810,7 @@ qemuHotplugPrepareMedium(qemuMonitor *mon, const qemuCaps *caps, const qvirDomai
      * the O_DIRECT check read the disk's cache mode and the top's flags. */
     newsrc->readonly = TRUE;
     tmp.src = newsrc;
-    if (!qvirStorageSourceChainIsTerminated(newsrc)) {
+    if (!qvirStorageSourceChainIsTerminated(newsrc) && newsrc->type != QVIR_STORAGE_TYPE_NETWORK) {
         qvirStorageSourceChainClear(newsrc);
         if (!qvirStorageChainProbe(newsrc, &cfg, error))
             return FALSE;
@@ -739,7 +822,8 @@ qemuHotplugPrepareMedium(qemuMonitor *mon, const qemuCaps *caps, const qvirDomai
     if (!qvirSecurityDACSetChainLabel(opts ? opts->security : NULL, &tmp, newsrc, error))
         goto fail;
     if (!qemuNamespaceAddChain(opts ? opts->pid : 0, newsrc, error) ||
-        !qemuHotplugBlockdevAddChain(mon, caps, &tmp, newsrc, error)) {
+        !qemuHotplugBlockdevAddLayersFull(mon, caps, &tmp, newsrc, NULL,
+                                          opts ? opts->secrets : NULL, error)) {
         qvirSecurityDACRestoreChainLabel(opts ? opts->security : NULL, newsrc);
         goto fail;
     }
@@ -778,7 +862,7 @@ qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *de
                     "device alias not found for disk '%s'", disk->dst);
         return FALSE;
     }
-    if (insert && !newsrc->path) {
+    if (insert && !newsrc->path && newsrc->type != QVIR_STORAGE_TYPE_NETWORK) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "new medium for disk '%s' has no source", disk->dst);
         return FALSE;
@@ -832,18 +916,7 @@ del_new:
 restore:
     if (insert) {
         /* NEWSRC goes back to the caller exactly as it came. */
-        qvirStorageSource *tmp = g_steal_pointer(&backup);
-        qvirStorageSource *rest = newsrc->backingStore;
-
-        newsrc->backingStore = NULL;
-        qvirStorageSourceFree(rest);
-        g_free(newsrc->path);
-        g_free(newsrc->relPath);
-        g_free(newsrc->backingStoreRaw);
-        g_free(newsrc->nodeStorage);
-        g_free(newsrc->nodeFormat);
-        *newsrc = *tmp;
-        g_free(tmp);
+        qvirStorageSourceMoveInto(newsrc, g_steal_pointer(&backup));
     }
     return FALSE;
 }

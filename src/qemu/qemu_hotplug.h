@@ -15,6 +15,7 @@
 
 #include "conf/domain_conf.h"
 #include "storage/storage_chain.h"
+#include "qemu/qemu_block.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
 #include "security/security_dac.h"
@@ -35,6 +36,9 @@ typedef struct {
     gboolean (*transientOverlay)(qemuMonitor *mon, const qemuCaps *caps, const qvirDomainDef *def,
                                  qvirDomainDiskDef *disk, qvirSecurityDAC *security,
                                  GError **error);
+    /* Secrets of network disks and the domain's master key (NULL: a network disk that
+     * needs a secret is refused). */
+    const qemuBlockSecretCtx *secrets;
 } qemuHotplugOpts;
 
 /*
@@ -104,10 +108,20 @@ gboolean qemuHotplugBlockdevAddChain(qemuMonitor *mon, const qemuCaps *caps,
 gboolean qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps,
                                       const qvirDomainDiskDef *disk, qvirStorageSource *top,
                                       const qvirStorageSource *stop, GError **error);
+/*
+ * The same again with network layers' secrets and TLS credentials object-add'ed before
+ * their storage node (SCTX: where values come from and the master key; NULL refuses a
+ * layer that needs one). On failure the objects added are deleted too.
+ */
+gboolean qemuHotplugBlockdevAddLayersFull(qemuMonitor *mon, const qemuCaps *caps,
+                                          const qvirDomainDiskDef *disk, qvirStorageSource *top,
+                                          const qvirStorageSource *stop,
+                                          const qemuBlockSecretCtx *sctx, GError **error);
 
 /*
  * blockdev-del the format then the storage node of every layer from TOP down (top first:
- * a layer's overlay must go before it). Layers without node names are skipped. Carries
- * on after an error and reports the first one.
+ * a layer's overlay must go before it), and object-del a network layer's secrets and TLS
+ * credentials after its node. Layers without node names are skipped. Carries on after an
+ * error and reports the first one (a missing object is not one).
  */
 gboolean qemuHotplugBlockdevDelChain(qemuMonitor *mon, qvirStorageSource *top, GError **error);

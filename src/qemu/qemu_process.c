@@ -35,6 +35,7 @@
 
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_cpu.h"
+#include "util/vircrypto.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -62,6 +63,10 @@ struct _qemuProcess {
     gboolean isChild;
     char *monitorPath;
     char *masterKeyPath; /* removed on stop; NULL when we did not create one */
+    /* the key masterKey0 holds, kept to encrypt secrets hot-plugged later; valid when
+     * haveMasterKey (not after a reconnect: see qemuProcessLoadMasterKey) */
+    guint8 masterKey[QEMU_PROCESS_MASTER_KEY_LEN];
+    gboolean haveMasterKey;
     qemuMonitor *mon;
     qemuProcessCallbacks cb;
     gpointer opaque;
@@ -435,6 +440,7 @@ qemuProcessDispose(qemuProcess *proc)
         close(proc->wakeFds[1]);
     g_free(proc->monitorPath);
     g_free(proc->masterKeyPath);
+    qvirCryptoWipe(proc->masterKey, sizeof(proc->masterKey));
     g_mutex_clear(&proc->lock);
     g_cond_clear(&proc->cond);
     g_free(proc);
@@ -964,9 +970,9 @@ qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *u
 }
 
 /* The key QEMU's "-object secret,id=masterKey0,format=raw,file=..." reads: 32 random
- * bytes, readable by us only. */
+ * bytes, readable by us only; also copied to KEYOUT, to encrypt secrets with. */
 static char *
-qemuProcessWriteMasterKey(const char *domainDir, GError **error)
+qemuProcessWriteMasterKey(const char *domainDir, guint8 *keyOut, GError **error)
 {
     g_autofree char *path = g_build_filename(domainDir, "master-key.aes", NULL);
     guint8 key[QEMU_PROCESS_MASTER_KEY_LEN];
@@ -985,11 +991,43 @@ qemuProcessWriteMasterKey(const char *domainDir, GError **error)
         got += (gsize)n;
     }
     if (!qvirFileWriteAtomic(path, (const char *)key, sizeof(key), 0600, error)) {
-        memset(key, 0, sizeof(key));
+        qvirCryptoWipe(key, sizeof(key));
         return NULL;
     }
-    memset(key, 0, sizeof(key));
+    memcpy(keyOut, key, sizeof(key));
+    qvirCryptoWipe(key, sizeof(key));
     return g_steal_pointer(&path);
+}
+
+gboolean
+qemuProcessLoadMasterKey(qemuProcess *proc, const char *domainDir, GError **error)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    if (proc->haveMasterKey)
+        return TRUE;
+    path = g_build_filename(domainDir, "master-key.aes", NULL);
+    if (!g_file_get_contents(path, &data, &len, error))
+        return FALSE;
+    if (len != QEMU_PROCESS_MASTER_KEY_LEN) {
+        qvirCryptoWipe(data, len);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "master key '%s' has %" G_GSIZE_FORMAT " bytes, not %d", path, len,
+                    QEMU_PROCESS_MASTER_KEY_LEN);
+        return FALSE;
+    }
+    memcpy(proc->masterKey, data, len);
+    qvirCryptoWipe(data, len);
+    proc->haveMasterKey = TRUE;
+    return TRUE;
+}
+
+const guint8 *
+qemuProcessGetMasterKey(const qemuProcess *proc)
+{
+    return proc->haveMasterKey ? proc->masterKey : NULL;
 }
 
 /*
@@ -1396,6 +1434,8 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     g_autofree char *monitorPath = NULL;
     g_autofree char *logPath = NULL;
     g_autofree char *masterKeyPath = NULL;
+    guint8 masterKey[QEMU_PROCESS_MASTER_KEY_LEN];
+    qemuBlockSecretCtx secrets = {0};
     g_autoptr(qemuCommandLine) cmd = NULL;
     g_autoptr(GPtrArray) argv = NULL;
     g_autoptr(GPtrArray) envp = NULL;
@@ -1429,7 +1469,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
         goto error;
     if (opts->domainDir) {
         if (!qvirFileMakeDirs(opts->domainDir, 0700, error) ||
-            !(masterKeyPath = qemuProcessWriteMasterKey(opts->domainDir, error)))
+            !(masterKeyPath = qemuProcessWriteMasterKey(opts->domainDir, masterKey, error)))
             goto error;
         /* QEMU's user creates its sockets here and reads the key (libvirt: 0750). */
         if (!qvirSecurityDACSetDaemonPath(opts->security, opts->domainDir, 0750, error) ||
@@ -1473,6 +1513,10 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.incoming = opts->incoming;
     bopts.channelFds = (const int *)channelFds->data;
     bopts.nChannelFds = channelFds->len;
+    if (opts->secrets)
+        secrets = *opts->secrets;
+    secrets.masterKey = masterKeyPath ? masterKey : NULL;
+    bopts.secrets = &secrets;
     if (!(cmd = qemuBuildCommandLine(def, caps, &bopts, error)))
         goto error;
 
@@ -1516,12 +1560,18 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
         goto error;
     }
 
+    if (masterKeyPath) {
+        memcpy(proc->masterKey, masterKey, sizeof(masterKey));
+        proc->haveMasterKey = TRUE;
+    }
     proc->masterKeyPath = g_steal_pointer(&masterKeyPath);
+    qvirCryptoWipe(masterKey, sizeof(masterKey));
     qemuProcessUndoFree(undo, ndisks);
     qemuProcessLogTaints(def, logPath);
     return proc;
 
 error:
+    qvirCryptoWipe(masterKey, sizeof(masterKey));
     if (masterKeyPath)
         g_unlink(masterKeyPath);
     /* Before the chains are put back: the labels were taken on these. */

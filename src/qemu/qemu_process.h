@@ -14,6 +14,7 @@
 
 #include "conf/domain_conf.h"
 #include "storage/storage_chain.h"
+#include "qemu/qemu_block.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_namespace.h"
@@ -57,6 +58,9 @@ typedef struct {
      * written. NULL: none. */
     const char *labelJournal;
     const char *incoming; /* -incoming URI (a restore; implies startPaused); NULL = none */
+    /* Secret lookup and TLS settings for network disks; the master key is the start's
+     * own. NULL: a disk that needs a secret cannot start. */
+    const qemuBlockSecretCtx *secrets;
 } qemuProcessStartOpts;
 
 /*
@@ -84,6 +88,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuProcess, qemuProcessFree);
 pid_t qemuProcessGetPid(const qemuProcess *proc);
 const char *qemuProcessGetMonitorPath(const qemuProcess *proc);
 qemuMonitor *qemuProcessGetMonitor(qemuProcess *proc);
+/* The 32 bytes masterKey0 holds (to encrypt secrets for object-add), or NULL when not
+ * known: a reconnected process learns it from DOMAINDIR/master-key.aes with
+ * qemuProcessLoadMasterKey. */
+const guint8 *qemuProcessGetMasterKey(const qemuProcess *proc);
+gboolean qemuProcessLoadMasterKey(qemuProcess *proc, const char *domainDir, GError **error);
 
 /*
  * Before a start or hot-plug: every file of DISK's chain must accept O_DIRECT when its
@@ -113,7 +122,7 @@ typedef struct {
     const qvirSecurityDAC *security;
     /* Built in the child before the identity switch (qemuNamespaceChildSetup); NULL: none. */
     const qemuNamespace *ns;
-    const int *passFds;     /* descriptors QEMU inherits under the same numbers */
+    const int *passFds; /* descriptors QEMU inherits under the same numbers */
     guint nPassFds;
 } qemuProcessLaunchOpts;
 

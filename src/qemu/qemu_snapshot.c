@@ -668,7 +668,14 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
     json_object_set_string_member(fmtOpts, "driver", "qcow2");
     json_object_set_string_member(fmtOpts, "file", ov->nodeStorage);
     json_object_set_int_member(fmtOpts, "size", (gint64)size);
-    json_object_set_string_member(fmtOpts, "backing-file", top->path);
+    /* a network top is named by its URI or json: description, as libvirt writes it */
+    {
+        g_autofree char *backing = qemuBlockGetBackingStoreString(top, error);
+
+        if (!backing)
+            return FALSE;
+        json_object_set_string_member(fmtOpts, "backing-file", backing);
+    }
     json_object_set_string_member(fmtOpts, "backing-fmt",
                                   qvirStorageFileFormatTypeToString(top->format));
     if (!qemuSnapshotBlockdevCreate(mon, jobId, fmtOpts, error))

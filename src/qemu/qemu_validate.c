@@ -59,14 +59,36 @@ qemuValidateDiskIO(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError *
 }
 
 /*
- * A network layer QEMU can be given: through -blockdev only (qvirt builds no legacy URI
- * for -drive), TLS only where the protocol has it (libvirt's words), and a protocol
- * qvirt understood (a probed backing string it could not parse has none).
+ * A network layer QEMU can be given (checked at define, as libvirt does): no tftp, nfs
+ * with one tcp host and no port, through -blockdev only (qvirt builds no legacy URI for
+ * -drive), and a protocol qvirt understood (a probed backing string it could not parse
+ * has none). What libvirt checks only at start (the number of hosts, TLS) is refused
+ * when the node is built (qemu_block.c).
  */
 static gboolean
 qemuValidateDiskNetworkLayer(const qvirDomainDiskDef *disk, const qvirStorageSource *src,
                              const qemuCaps *caps, GError **error)
 {
+    /* libvirt's words for what QEMU cannot do at all */
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_TFTP) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "'tftp' protocol is not supported with this QEMU binary");
+        return FALSE;
+    }
+    if (src->protocol == QVIR_STORAGE_NET_PROTOCOL_NFS) {
+        const char *msg = NULL;
+
+        if (src->nhosts != 1)
+            msg = "'nfs' protocol requires the usage of exactly one host";
+        else if (src->hosts[0].transport != QVIR_STORAGE_NET_HOST_TRANS_TCP)
+            msg = "'nfs' host must use TCP protocol";
+        else if (src->hosts[0].port != 0)
+            msg = "port cannot be specified in 'nfs' protocol host";
+        if (msg) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "%s", msg);
+            return FALSE;
+        }
+    }
     if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "network disk '%s' needs a QEMU with -blockdev", disk->dst);
@@ -77,13 +99,6 @@ qemuValidateDiskNetworkLayer(const qvirDomainDiskDef *disk, const qvirStorageSou
                     "backing store '%s' of disk '%s' names a network location qvirt cannot "
                     "hand to QEMU",
                     src->path ? src->path : "", disk->dst);
-        return FALSE;
-    }
-    if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && src->protocol != QVIR_STORAGE_NET_PROTOCOL_NBD &&
-        src->protocol != QVIR_STORAGE_NET_PROTOCOL_VXHS) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "TLS transport is not supported for disk protocol '%s'",
-                    qvirStorageNetProtocolTypeToString(src->protocol));
         return FALSE;
     }
     return TRUE;

@@ -19,6 +19,8 @@
 #include "util/virerror.h"
 #include "util/virfile.h"
 
+/* libvirt's schema, which virsh secret-define --validate checks against. */
+#define QVIR_SECRET_SCHEMA "/usr/share/libvirt/schemas/secret.rng"
 #define SECRET_KEY_FILE "secrets-encryption-key"
 #define SECRET_KEY_LEN (QVIR_CRYPTO_AES256_KEY_LEN + 32)
 #define SECRET_VALUE_MAGIC "QVIRTSV1"
@@ -593,12 +595,9 @@ qvirSecretDefineXML(qvirSecretDriver *drv, const char *xml, guint flags, GError 
                     flags & ~QVIR_SECRET_DEFINE_VALIDATE);
         return NULL;
     }
-    if (flags & QVIR_SECRET_DEFINE_VALIDATE) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                            "schema validation of secret XML (--validate) is not supported "
-                            "by qvirt");
+    if ((flags & QVIR_SECRET_DEFINE_VALIDATE) &&
+        !qvirSecretXMLValidateSchema(xml, QVIR_SECRET_SCHEMA, error))
         return NULL;
-    }
     if (!(def = qvirSecretDefParseString(xml, error)) || !qvirSecretDefValidate(def, error))
         return NULL;
     qvirUUIDFormat(def->uuid, uuidstr);
@@ -712,7 +711,14 @@ qvirSecretSetValue(qvirSecretDriver *drv, const guint8 *uuid, const guint8 *valu
                     "invalid argument: unsupported flags (0x%x) in function secretSetValue", flags);
         return FALSE;
     }
-    if ((!value && len) || len > QVIR_SECRET_VALUE_MAX) {
+    /* libvirt's API takes no NULL value, and its wire decoder gives NULL for an empty one:
+     * an empty value can never be set. */
+    if (!value) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "value in virSecretSetValue must not be NULL");
+        return FALSE;
+    }
+    if (len > QVIR_SECRET_VALUE_MAX) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: a secret value is at most %d bytes", QVIR_SECRET_VALUE_MAX);
         return FALSE;

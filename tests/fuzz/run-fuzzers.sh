@@ -7,7 +7,7 @@
 #
 # SECONDS defaults to 60; TARGETs default to every target that is built (fuzz_xdr,
 # fuzz_rpc_packet, fuzz_domain_xml, fuzz_qmp, fuzz_image_probe, fuzz_saveimage,
-# fuzz_storage_xml).
+# fuzz_storage_xml, fuzz_secret_xml).
 # Environment: QVIRT_FUZZ_BUILDDIR (default build-fuzz in the source tree), QVIRT_FUZZ_SEED
 # (libFuzzer's -seed; unset = a random seed per run).
 # Needs: clang and its runtime (Debian: clang libclang-rt-14-dev), meson, ninja.
@@ -46,7 +46,7 @@ fi
 if [ $# -gt 0 ]; then
     wanted=("$@")
 else
-    wanted=(fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml)
+    wanted=(fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml fuzz_secret_xml)
 fi
 targets=()
 for t in "${wanted[@]}"; do
@@ -81,7 +81,7 @@ for t in "${targets[@]}"; do
     case $t in
     fuzz_image_probe) opts+=(-max_len=65536) ;;
     fuzz_domain_xml) opts+=(-max_len=16384) ;;
-    fuzz_storage_xml) opts+=(-max_len=4096) ;;
+    fuzz_storage_xml | fuzz_secret_xml) opts+=(-max_len=4096) ;;
     *) opts+=(-max_len=8192) ;;
     esac
     [ -f "$src/tests/fuzz/$t.dict" ] && opts+=(-dict="$src/tests/fuzz/$t.dict")
