@@ -113,6 +113,27 @@ testConfSecurityKeys(void)
     g_assert_true(cfg->mountNamespace);
 }
 
+/* libvirt's NBD TLS keys; off and unset by default. */
+static void
+testConfNBDTLSKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(testConfLoad("[qvirtd]\n", &cfg, &err));
+    g_assert_false(cfg->nbdTLS);
+    g_assert_null(cfg->nbdTLSx509certdir);
+    g_assert_null(cfg->nbdTLSx509secretUUID);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    g_assert_true(testConfLoad("[qvirtd]\nnbd_tls = true\nnbd_tls_x509_cert_dir = /etc/pki/nbd\n"
+                               "nbd_tls_x509_secret_uuid = 6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->nbdTLS);
+    g_assert_cmpstr(cfg->nbdTLSx509certdir, ==, "/etc/pki/nbd");
+    g_assert_cmpstr(cfg->nbdTLSx509secretUUID, ==, "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea");
+}
+
 static void
 testConfMissingFile(void)
 {
@@ -152,6 +173,10 @@ testConfErrors(void)
         {"[qvirtd]\nsecurity_driver = none\n", "unknown key 'security_driver'"},
         {"[qvirtd]\nnamespaces = mount;net\n",
          "unknown namespace 'net' for key 'namespaces': expected mount"},
+        {"[qvirtd]\nnbd_tls_x509_cert_dir = pki\n",
+         "invalid value for key 'nbd_tls_x509_cert_dir': 'pki' is not an absolute path"},
+        {"[qvirtd]\nnbd_tls_x509_secret_uuid = 123\n",
+         "invalid value for key 'nbd_tls_x509_secret_uuid': '123' is not a UUID"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 
@@ -189,6 +214,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/defaults", testConfDefaults);
     g_test_add_func("/qemuconf/all-keys", testConfAllKeys);
     g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
+    g_test_add_func("/qemuconf/nbd-tls-keys", testConfNBDTLSKeys);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);
     g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);

@@ -83,6 +83,8 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->defsDir);
     g_free(cfg->statusDir);
     g_free(cfg->emulator);
+    g_free(cfg->nbdTLSx509certdir);
+    g_free(cfg->nbdTLSx509secretUUID);
     g_free(cfg->user);
     g_free(cfg->group);
     g_free(cfg);
@@ -113,6 +115,8 @@ qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
         return &cfg->rememberOwner;
     if (strcmp(key, "clear_emulator_capabilities") == 0)
         return &cfg->clearEmulatorCapabilities;
+    if (strcmp(key, "nbd_tls") == 0)
+        return &cfg->nbdTLS;
     g_assert_not_reached();
 }
 
@@ -255,6 +259,32 @@ qvirDriverConfigParseEmulator(qvirDriverConfig *cfg, GKeyFile *kf, const char *k
     return TRUE;
 }
 
+/* nbd_tls_x509_cert_dir (an absolute path) and nbd_tls_x509_secret_uuid (a UUID). */
+static gboolean
+qvirDriverConfigParseTLS(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                         GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    gboolean dir = strcmp(key, "nbd_tls_x509_cert_dir") == 0;
+    char **field = dir ? &cfg->nbdTLSx509certdir : &cfg->nbdTLSx509secretUUID;
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return FALSE;
+    }
+    g_strstrip(str);
+    if (dir ? !g_path_is_absolute(str) : !g_uuid_string_is_valid(str)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not %s", path,
+                    key, str, dir ? "an absolute path" : "a UUID");
+        return FALSE;
+    }
+    g_free(*field);
+    *field = g_steal_pointer(&str);
+    return TRUE;
+}
+
 static const struct {
     const char *key;
     qvirDriverConfigKeyParser parse;
@@ -269,6 +299,9 @@ static const struct {
     {"remember_owner", qvirDriverConfigParseBool},
     {"clear_emulator_capabilities", qvirDriverConfigParseBool},
     {"namespaces", qvirDriverConfigParseNamespaces},
+    {"nbd_tls", qvirDriverConfigParseBool},
+    {"nbd_tls_x509_cert_dir", qvirDriverConfigParseTLS},
+    {"nbd_tls_x509_secret_uuid", qvirDriverConfigParseTLS},
 };
 
 static qvirDriverConfigKeyParser

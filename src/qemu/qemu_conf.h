@@ -31,6 +31,12 @@ typedef struct {
     gboolean rememberOwner;             /* remember_owner = true */
     gboolean clearEmulatorCapabilities; /* clear_emulator_capabilities = true */
     gboolean mountNamespace;            /* namespaces = mount (a private /dev; empty: off) */
+    /* NBD disks' TLS (libvirt's qemu.conf keys): nbd_tls = false is what a disk without
+     * tls= gets; the client certificates are in nbd_tls_x509_cert_dir (NULL: /etc/pki/qemu)
+     * and the key's passphrase, if any, in the secret nbd_tls_x509_secret_uuid. */
+    gboolean nbdTLS;
+    char *nbdTLSx509certdir;
+    char *nbdTLSx509secretUUID;
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

@@ -922,6 +922,20 @@ qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx)
     memset(ctx, 0, sizeof(*ctx));
     ctx->lookup = qemuDriverLookupSecret;
     ctx->opaque = drv;
+    ctx->nbdTLSx509certdir = drv->cfg->nbdTLSx509certdir;
+    ctx->nbdTLSx509secretUUID = drv->cfg->nbdTLSx509secretUUID;
+}
+
+void
+qemuDriverApplyNBDTLSDefault(qvirDriver *drv, qvirDomainDiskDef *disk)
+{
+    for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
+        if (s->type == QVIR_STORAGE_TYPE_NETWORK && s->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
+            s->haveTLS == QVIR_TRISTATE_BOOL_ABSENT) {
+            s->haveTLS = drv->cfg->nbdTLS ? QVIR_TRISTATE_BOOL_YES : QVIR_TRISTATE_BOOL_NO;
+            s->tlsFromConfig = TRUE;
+        }
+    }
 }
 
 /*
@@ -956,6 +970,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
         if (!qvirStorageTranslateDiskSource(drv->storage, disk->src, error))
             return FALSE;
+        qemuDriverApplyNBDTLSDefault(drv, disk);
     }
 
     def->id = g_atomic_int_add(&drv->nextId, 1);

@@ -616,6 +616,7 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
+    qemuDriverApplyNBDTLSDefault(drv, disk);
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;
     qemuDomainObjLock(obj);

@@ -30,18 +30,17 @@ aesXtime(guint8 a)
     return (guint8)((a << 1) ^ ((a & 0x80) ? 0x1b : 0x00));
 }
 
-static guint8
-aesMul(guint8 a, guint8 b)
+/* MixColumns on one column: 2a0+3a1+a2+a3 == a0 + all + 2(a0+a1), and so on round. */
+static void
+aesMixColumn(guint8 a[4])
 {
-    guint8 r = 0;
+    guint8 all = a[0] ^ a[1] ^ a[2] ^ a[3];
+    guint8 a0 = a[0];
 
-    while (b) {
-        if (b & 1)
-            r ^= a;
-        a = aesXtime(a);
-        b >>= 1;
-    }
-    return r;
+    a[0] ^= all ^ aesXtime(a[0] ^ a[1]);
+    a[1] ^= all ^ aesXtime(a[1] ^ a[2]);
+    a[2] ^= all ^ aesXtime(a[2] ^ a[3]);
+    a[3] ^= all ^ aesXtime(a[3] ^ a0);
 }
 
 static guint8
@@ -124,19 +123,9 @@ aesEncryptBlock(const guint8 rk[AES_ROUND_KEYS_LEN], guint8 s[16])
         for (unsigned int c = 0; c < 4; c++)
             for (unsigned int r = 0; r < 4; r++)
                 t[r + 4 * c] = aesSbox[s[r + 4 * ((c + r) % 4)]];
-        if (round != AES256_ROUNDS) {
-            for (unsigned int c = 0; c < 4; c++) {
-                guint8 *a = t + 4 * c;
-                guint8 all = a[0] ^ a[1] ^ a[2] ^ a[3];
-                guint8 a0 = a[0];
-
-                /* 2a0+3a1+a2+a3 == a0 + all + 2(a0+a1), and so on round the column. */
-                a[0] ^= all ^ aesXtime(a[0] ^ a[1]);
-                a[1] ^= all ^ aesXtime(a[1] ^ a[2]);
-                a[2] ^= all ^ aesXtime(a[2] ^ a[3]);
-                a[3] ^= all ^ aesXtime(a[3] ^ a0);
-            }
-        }
+        if (round != AES256_ROUNDS)
+            for (unsigned int c = 0; c < 4; c++)
+                aesMixColumn(t + 4 * c);
         memcpy(s, t, 16);
         aesAddRoundKey(s, rk + 16 * round);
     }
@@ -157,12 +146,16 @@ aesDecryptBlock(const guint8 rk[AES_ROUND_KEYS_LEN], guint8 s[16])
         if (round != 1) {
             for (unsigned int c = 0; c < 4; c++) {
                 guint8 *a = t + 4 * c;
-                guint8 b[4];
+                /* InvMixColumns is MixColumns after adding 4(a0+a2) to a0 and a2 and
+                 * 4(a1+a3) to a1 and a3 (the inverse matrix factors that way). */
+                guint8 u = aesXtime(aesXtime(a[0] ^ a[2]));
+                guint8 v = aesXtime(aesXtime(a[1] ^ a[3]));
 
-                for (unsigned int r = 0; r < 4; r++)
-                    b[r] = aesMul(a[r], 0x0e) ^ aesMul(a[(r + 1) % 4], 0x0b) ^
-                           aesMul(a[(r + 2) % 4], 0x0d) ^ aesMul(a[(r + 3) % 4], 0x09);
-                memcpy(a, b, 4);
+                a[0] ^= u;
+                a[1] ^= v;
+                a[2] ^= u;
+                a[3] ^= v;
+                aesMixColumn(a);
             }
         }
         memcpy(s, t, 16);
