@@ -600,6 +600,41 @@ testVolumeDisk(void)
     VIRSH_OK(&r, "destroy", "voldisk");
     VIRSH_OK(&r, "undefine", "voldisk");
 
+    /* with CHAP: the pool's credentials become the disk's, a secret object for QEMU */
+    {
+        g_autofree char *poolXML = iscsiPoolXML("iscc", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f08",
+                                                netStorage.iscsiChapIqn, CHAP_USAGE, 0);
+        g_autofree char *poolFile = writeFile("iscc.xml", poolXML);
+        g_autofree char *chapCmd = NULL;
+        g_autofree char *chapPath = NULL;
+        g_autofree char *user = NULL;
+
+        VIRSH_OK(&r, "pool-create", poolFile);
+        g_free(xml);
+        xml = volumeDomainXML("chapdisk", "iscc", "unit:0:0:1");
+        g_free(file);
+        file = writeFile("chapdisk.xml", xml);
+        VIRSH_OK(&r, "create", file);
+        pid = daemonDomainPid("chapdisk");
+        g_assert_cmpint(pid, >, 0);
+        chapPath = g_strdup_printf("/proc/%d/cmdline", pid);
+        g_assert_true(g_file_get_contents(chapPath, &chapCmd, &len, NULL));
+        for (gsize i = 0; i + 1 < len; i++) {
+            if (chapCmd[i] == '\0')
+                chapCmd[i] = ' ';
+        }
+        g_free(expect);
+        expect = g_strdup_printf("\"target\":\"%s\",\"lun\":1", netStorage.iscsiChapIqn);
+        assertContains(chapCmd, expect);
+        user = g_strdup_printf("\"user\":\"%s\",\"password-secret\":", netStorage.chapUser);
+        assertContains(chapCmd, user);
+        assertContains(chapCmd, "\"qom-type\":\"secret\"");
+        /* never in clear */
+        g_assert_null(strstr(chapCmd, netStorage.chapPassword));
+        VIRSH_OK(&r, "destroy", "chapdisk");
+        VIRSH_OK(&r, "pool-destroy", "iscc");
+    }
+
     if (!netNeed(NET_STORAGE_CEPH))
         return;
     g_free(xml);
