@@ -17,6 +17,7 @@ PACKAGES=(
   virtinst e2fsprogs mount
   libguestfs-tools
   ceph-mon ceph-osd ceph-common tgt nbdkit qemu-block-extra openssl
+  libiscsi-bin libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-iscsi-direct
 )
 
 install_missing() {

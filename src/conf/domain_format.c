@@ -358,7 +358,9 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
     if (disk->startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
         qvirBufAttr(attrs, "startupPolicy",
                     qvirDomainStartupPolicyTypeToString(disk->startupPolicy));
-    if ((flags & QVIR_DOMAIN_DEF_FORMAT_STATUS) && src->path)
+    /* a volume resolved to network storage (iscsi-direct) is resolved again instead */
+    if ((flags & QVIR_DOMAIN_DEF_FORMAT_STATUS) && src->path &&
+        src->type != QVIR_STORAGE_TYPE_NETWORK)
         qvirBufAttr(attrs, src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file", src->path);
     if (qvirFormatIsLive(flags) && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);

@@ -1,5 +1,5 @@
 /*
- * storage_pool_conf.c: the pool XML of dir and fs pools (storagepool.rng).
+ * storage_pool_conf.c: the pool XML of dir, fs, rbd and iscsi-direct pools (storagepool.rng).
  */
 #include "conf/storage_pool_conf.h"
 
@@ -12,7 +12,9 @@
 #include "util/virerror.h"
 #include "util/virxml.h"
 
-QVIR_ENUM_IMPL(qvirStoragePoolType, QVIR_STORAGE_POOL_LAST, "dir", "fs");
+QVIR_ENUM_IMPL(qvirStoragePoolType, QVIR_STORAGE_POOL_LAST, "dir", "fs", "rbd", "iscsi-direct");
+QVIR_ENUM_IMPL(qvirStoragePoolRefreshAlloc, QVIR_STORAGE_POOL_REFRESH_LAST, "", "default",
+               "capacity");
 QVIR_ENUM_IMPL(qvirStoragePoolFsFormat, QVIR_STORAGE_POOL_FS_LAST, "auto", "ext2", "ext3", "ext4",
                "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat", "hfs+", "xfs", "ocfs2", "vmfs");
 
@@ -29,6 +31,12 @@ qvirStoragePoolDefFree(qvirStoragePoolDef *def)
         return;
     g_free(def->name);
     g_free(def->sourceDevice);
+    for (size_t i = 0; i < def->nhosts; i++)
+        g_free(def->hosts[i].name);
+    g_free(def->hosts);
+    g_free(def->sourceName);
+    g_free(def->initiatorIQN);
+    qvirStorageAuthFree(def->auth);
     g_free(def->targetPath);
     qvirStoragePermsClear(&def->perms);
     g_free(def);
@@ -180,6 +188,103 @@ qvirStoragePermsFormat(GString *buf, const qvirStoragePerms *perms, const char *
     g_string_append_printf(buf, "%s</permissions>\n", indent);
 }
 
+gboolean
+qvirStoragePoolTypeIsNetwork(qvirStoragePoolType type)
+{
+    return type == QVIR_STORAGE_POOL_RBD || type == QVIR_STORAGE_POOL_ISCSI_DIRECT;
+}
+
+static gboolean
+qvirStoragePoolParseHost(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
+{
+    g_autofree char *name = qvirXMLPropString(node, "name");
+    g_autofree char *port = qvirXMLPropString(node, "port");
+    guint64 val = 0;
+
+    if (!name) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing storage pool host name");
+        return FALSE;
+    }
+    if (port && (!g_ascii_string_to_unsigned(port, 10, 0, G_MAXINT, &val, NULL))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "XML error: Invalid value for attribute 'port' in element 'host': '%s'. "
+                    "Expected integer value",
+                    port);
+        return FALSE;
+    }
+    def->hosts = g_renew(qvirStoragePoolHost, def->hosts, def->nhosts + 1);
+    def->hosts[def->nhosts].name = g_steal_pointer(&name);
+    def->hosts[def->nhosts].port = (unsigned int)val;
+    def->nhosts++;
+    return TRUE;
+}
+
+/* <auth type= username=><secret uuid=|usage=/></auth>, in libvirt's words. */
+static gboolean
+qvirStoragePoolParseAuth(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
+{
+    g_autoptr(qvirStorageAuth) auth = g_new0(qvirStorageAuth, 1);
+    g_autofree char *type = qvirXMLPropString(node, "type");
+    g_autofree char *uuid = NULL;
+    xmlNodePtr secret = NULL;
+    int t = QVIR_STORAGE_AUTH_TYPE_NONE;
+
+    if (!(auth->username = qvirXMLPropString(node, "username"))) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing username for auth");
+        return FALSE;
+    }
+    if (type && (t = qvirStorageAuthTypeTypeFromString(type)) <= QVIR_STORAGE_AUTH_TYPE_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: unknown auth type '%s'", type);
+        return FALSE;
+    }
+    auth->authType = t;
+    for (xmlNodePtr c = node->children; c && !secret; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "secret"))
+            secret = c;
+    }
+    if (!secret) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: Missing <secret> element in auth");
+        return FALSE;
+    }
+    uuid = qvirXMLPropString(secret, "uuid");
+    auth->secretUsage = qvirXMLPropString(secret, "usage");
+    auth->secretType = qvirXMLPropString(secret, "type");
+    if (!uuid && !auth->secretUsage) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: missing secret uuid or usage attribute");
+        return FALSE;
+    }
+    if (uuid && auth->secretUsage) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: either secret uuid or usage expected");
+        return FALSE;
+    }
+    if (uuid) {
+        guint8 raw[16];
+        char canon[QVIR_UUID_STRING_BUFLEN];
+
+        if (!qvirUUIDParse(uuid, raw)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "XML error: invalid secret uuid '%s'", uuid);
+            return FALSE;
+        }
+        qvirUUIDFormat(raw, canon);
+        auth->secretUUID = g_strdup(canon);
+    }
+    if (auth->authType == QVIR_STORAGE_AUTH_TYPE_NONE) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported configuration: storage pool missing auth type");
+        return FALSE;
+    }
+    qvirStorageAuthFree(def->auth);
+    def->auth = g_steal_pointer(&auth);
+    return TRUE;
+}
+
 static gboolean
 qvirStoragePoolParseSource(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
 {
@@ -188,8 +293,13 @@ qvirStoragePoolParseSource(xmlNodePtr node, qvirStoragePoolDef *def, GError **er
             continue;
         if (xmlStrEqual(c->name, BAD_CAST "device")) {
             g_free(def->sourceDevice);
-            def->sourceDevice = qvirXMLPropString(c, "path");
-        } else if (xmlStrEqual(c->name, BAD_CAST "format")) {
+            if (!(def->sourceDevice = qvirXMLPropString(c, "path"))) {
+                g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                                    "XML error: missing storage pool source device path");
+                return FALSE;
+            }
+        } else if (xmlStrEqual(c->name, BAD_CAST "format") &&
+                   !qvirStoragePoolTypeIsNetwork(def->type)) {
             g_autofree char *type = qvirXMLPropString(c, "type");
             int fmt = type ? qvirStoragePoolFsFormatTypeFromString(type) : -1;
 
@@ -200,7 +310,50 @@ qvirStoragePoolParseSource(xmlNodePtr node, qvirStoragePoolDef *def, GError **er
             }
             def->sourceFormat = fmt;
             def->sourceFormatSet = TRUE;
+        } else if (xmlStrEqual(c->name, BAD_CAST "host")) {
+            if (!qvirStoragePoolParseHost(c, def, error))
+                return FALSE;
+        } else if (xmlStrEqual(c->name, BAD_CAST "name") && !def->sourceName) {
+            def->sourceName = g_strstrip(qvirXMLNodeContent(c));
+        } else if (xmlStrEqual(c->name, BAD_CAST "initiator")) {
+            for (xmlNodePtr i = c->children; i; i = i->next) {
+                if (i->type == XML_ELEMENT_NODE && xmlStrEqual(i->name, BAD_CAST "iqn") &&
+                    !def->initiatorIQN)
+                    def->initiatorIQN = qvirXMLPropString(i, "name");
+            }
+        } else if (xmlStrEqual(c->name, BAD_CAST "auth")) {
+            if (!qvirStoragePoolParseAuth(c, def, error))
+                return FALSE;
         }
+    }
+    if (def->type == QVIR_STORAGE_POOL_RBD && !def->sourceName) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "XML error: element 'name' is mandatory for RBD pool");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirStoragePoolParseRefresh(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
+{
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        g_autofree char *alloc = NULL;
+        int t;
+
+        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "volume") ||
+            !(alloc = qvirXMLPropString(c, "allocation")))
+            continue;
+        if ((t = qvirStoragePoolRefreshAllocTypeFromString(alloc)) <=
+            QVIR_STORAGE_POOL_REFRESH_NONE) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unsupported configuration: unknown storage pool volume refresh "
+                        "allocation type %s",
+                        alloc);
+            return FALSE;
+        }
+        def->refreshAllocation = t;
+        return TRUE;
     }
     return TRUE;
 }
@@ -241,7 +394,15 @@ qvirStoragePoolParseRoot(xmlNodePtr root, gpointer opaque, GError **error)
             source = c;
         else if (xmlStrEqual(c->name, BAD_CAST "target"))
             target = c;
+        else if (xmlStrEqual(c->name, BAD_CAST "refresh") &&
+                 !qvirStoragePoolParseRefresh(c, def, error))
+            return FALSE;
     }
+    if (!qvirStoragePoolParseSource(source, def, error))
+        return FALSE;
+    /* as libvirt: an rbd pool without <name> is called after its RADOS pool */
+    if (!def->name && def->sourceName)
+        def->name = g_strdup(def->sourceName);
     if (!def->name || !*def->name) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                             "XML error: missing pool source name element");
@@ -259,8 +420,9 @@ qvirStoragePoolParseRoot(xmlNodePtr root, gpointer opaque, GError **error)
                             "XML error: malformed uuid element");
         return FALSE;
     }
-    if (!qvirStoragePoolParseSource(source, def, error))
-        return FALSE;
+    /* network pools have no <target>: libvirt ignores one */
+    if (qvirStoragePoolTypeIsNetwork(def->type))
+        target = NULL;
     for (xmlNodePtr c = target ? target->children : NULL; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -287,6 +449,19 @@ qvirStoragePoolDefParseString(const char *xml, GError **error)
 gboolean
 qvirStoragePoolDefValidate(const qvirStoragePoolDef *def, GError **error)
 {
+    if (qvirStoragePoolTypeIsNetwork(def->type)) {
+        if (def->nhosts == 0) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                                "XML error: missing storage pool source host name");
+            return FALSE;
+        }
+        if (def->type == QVIR_STORAGE_POOL_ISCSI_DIRECT && !def->initiatorIQN) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                                "unsupported configuration: missing initiator IQN");
+            return FALSE;
+        }
+        return TRUE;
+    }
     if (!def->targetPath || !*def->targetPath) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                             "XML error: missing storage pool target path");
@@ -305,13 +480,65 @@ qvirStoragePoolDefValidate(const qvirStoragePoolDef *def, GError **error)
     return TRUE;
 }
 
+static void
+qvirStoragePoolRefreshFormat(GString *buf, const qvirStoragePoolDef *def)
+{
+    if (def->refreshAllocation == QVIR_STORAGE_POOL_REFRESH_NONE)
+        return;
+    g_string_append_printf(buf, "  <refresh>\n    <volume allocation='%s'/>\n  </refresh>\n",
+                           qvirStoragePoolRefreshAllocTypeToString(def->refreshAllocation));
+}
+
+static void
+qvirStoragePoolNetSourceFormat(GString *buf, const qvirStoragePoolDef *def)
+{
+    for (size_t i = 0; i < def->nhosts; i++) {
+        g_autofree char *host = g_markup_escape_text(def->hosts[i].name, -1);
+
+        g_string_append_printf(buf, "    <host name='%s'", host);
+        if (def->hosts[i].port)
+            g_string_append_printf(buf, " port='%u'", def->hosts[i].port);
+        g_string_append(buf, "/>\n");
+    }
+    if (def->sourceDevice) {
+        g_autofree char *dev = g_markup_escape_text(def->sourceDevice, -1);
+
+        g_string_append_printf(buf, "    <device path='%s'/>\n", dev);
+    }
+    if (def->sourceName) {
+        g_autofree char *name = g_markup_escape_text(def->sourceName, -1);
+
+        g_string_append_printf(buf, "    <name>%s</name>\n", name);
+    }
+    if (def->initiatorIQN) {
+        g_autofree char *iqn = g_markup_escape_text(def->initiatorIQN, -1);
+
+        g_string_append_printf(buf, "    <initiator>\n      <iqn name='%s'/>\n    </initiator>\n",
+                               iqn);
+    }
+    if (def->auth) {
+        g_autofree char *user = g_markup_escape_text(def->auth->username, -1);
+
+        g_string_append_printf(buf, "    <auth type='%s' username='%s'>\n",
+                               qvirStorageAuthTypeTypeToString(def->auth->authType), user);
+        if (def->auth->secretUUID) {
+            g_string_append_printf(buf, "      <secret uuid='%s'/>\n", def->auth->secretUUID);
+        } else {
+            g_autofree char *usage = g_markup_escape_text(def->auth->secretUsage, -1);
+
+            g_string_append_printf(buf, "      <secret usage='%s'/>\n", usage);
+        }
+        g_string_append(buf, "    </auth>\n");
+    }
+}
+
 char *
 qvirStoragePoolDefFormat(const qvirStoragePoolDef *def)
 {
     GString *buf = g_string_new(NULL);
     char uuid[QVIR_UUID_STRING_BUFLEN];
     g_autofree char *name = g_markup_escape_text(def->name, -1);
-    g_autofree char *path = g_markup_escape_text(def->targetPath, -1);
+    g_autofree char *path = NULL;
 
     qvirUUIDFormat(def->uuid, uuid);
     g_string_append_printf(buf, "<pool type='%s'>\n", qvirStoragePoolTypeTypeToString(def->type));
@@ -322,6 +549,13 @@ qvirStoragePoolDefFormat(const qvirStoragePoolDef *def)
                            "  <available unit='bytes'>%" G_GUINT64_FORMAT "</available>\n",
                            def->capacity, def->allocation, def->available);
     g_string_append(buf, "  <source>\n");
+    if (qvirStoragePoolTypeIsNetwork(def->type)) {
+        qvirStoragePoolNetSourceFormat(buf, def);
+        g_string_append(buf, "  </source>\n");
+        qvirStoragePoolRefreshFormat(buf, def);
+        g_string_append(buf, "</pool>\n");
+        return g_string_free(buf, FALSE);
+    }
     if (def->type == QVIR_STORAGE_POOL_FS) {
         g_autofree char *dev = g_markup_escape_text(def->sourceDevice, -1);
 
@@ -329,9 +563,12 @@ qvirStoragePoolDefFormat(const qvirStoragePoolDef *def)
         g_string_append_printf(buf, "    <format type='%s'/>\n",
                                qvirStoragePoolFsFormatTypeToString(def->sourceFormat));
     }
+    path = g_markup_escape_text(def->targetPath, -1);
     g_string_append(buf, "  </source>\n");
     g_string_append_printf(buf, "  <target>\n    <path>%s</path>\n", path);
     qvirStoragePermsFormat(buf, &def->perms, "    ");
-    g_string_append(buf, "  </target>\n</pool>\n");
+    g_string_append(buf, "  </target>\n");
+    qvirStoragePoolRefreshFormat(buf, def);
+    g_string_append(buf, "</pool>\n");
     return g_string_free(buf, FALSE);
 }

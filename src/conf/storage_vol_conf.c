@@ -253,7 +253,8 @@ qvirStorageVolFormatTimestamps(GString *buf, gboolean set, const qvirStorageTime
 char *
 qvirStorageVolDefFormat(const qvirStorageVolDef *def)
 {
-    GString *buf = g_string_new("<volume type='file'>\n");
+    GString *buf = g_string_new(def->type == QVIR_STORAGE_VOL_NETWORK ? "<volume type='network'>\n"
+                                                                      : "<volume type='file'>\n");
     g_autofree char *name = g_markup_escape_text(def->name, -1);
     g_autofree char *key = g_markup_escape_text(def->key ? def->key : "", -1);
     g_autofree char *path = g_markup_escape_text(def->targetPath ? def->targetPath : "", -1);
@@ -268,8 +269,9 @@ qvirStorageVolDefFormat(const qvirStorageVolDef *def)
         g_string_append_printf(buf, "  <physical unit='bytes'>%" G_GUINT64_FORMAT "</physical>\n",
                                def->physical);
     g_string_append_printf(buf, "  <target>\n    <path>%s</path>\n", path);
-    g_string_append_printf(buf, "    <format type='%s'/>\n",
-                           qvirStorageFileFormatTypeToString(fmt));
+    if (!def->formatHidden)
+        g_string_append_printf(buf, "    <format type='%s'/>\n",
+                               qvirStorageFileFormatTypeToString(fmt));
     qvirStoragePermsFormat(buf, &def->perms, "    ");
     qvirStorageVolFormatTimestamps(buf, def->timestampsSet, &def->atime, &def->mtime, &def->ctime);
     if (def->compat)

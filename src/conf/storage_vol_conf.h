@@ -16,7 +16,15 @@ typedef struct {
     long nsec;
 } qvirStorageTimestamp;
 
+/* libvirt's virStorageVolType, as far as qvirt's pools have them. */
+typedef enum {
+    QVIR_STORAGE_VOL_FILE = 0,
+    QVIR_STORAGE_VOL_NETWORK = 3,
+} qvirStorageVolType;
+
 typedef struct {
+    qvirStorageVolType type;
+    gboolean formatHidden; /* iscsi-direct LUNs have no <format> in libvirt's XML */
     char *name;
     char *key;
     guint64 capacity;

@@ -1401,20 +1401,23 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
     drv->migration = qemuMigrationTableNew();
     g_mutex_init(&drv->eventLock);
     {
-        g_autofree char *storageConfig = g_build_filename(drv->cfg->configDir, "storage", NULL);
-        g_autofree char *storageState = g_build_filename(drv->cfg->runDir, "storage", NULL);
-
-        if (!(drv->storage = qvirStorageDriverOpen(storageConfig, storageState, NULL, error))) {
-            qvirDriverClose(drv);
-            return NULL;
-        }
-    }
-    {
         /* As libvirt's secret driver, only a config directory: values must outlive a
          * reboot, so none of it can live under the run directory. */
         g_autofree char *secretsDir = g_build_filename(drv->cfg->configDir, "secrets", NULL);
 
         if (!(drv->secrets = qvirSecretDriverOpen(secretsDir, error))) {
+            qvirDriverClose(drv);
+            return NULL;
+        }
+    }
+    {
+        g_autofree char *storageConfig = g_build_filename(drv->cfg->configDir, "storage", NULL);
+        g_autofree char *storageState = g_build_filename(drv->cfg->runDir, "storage", NULL);
+
+        /* after the secrets: pools that come back up may need their <auth> */
+
+        if (!(drv->storage = qvirStorageDriverOpenWithSecrets(storageConfig, storageState, NULL,
+                                                              drv->secrets, error))) {
             qvirDriverClose(drv);
             return NULL;
         }

@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "conf/domain_conf.h"
+#include "storage/storage_backend_net.h"
 #include "storage/storage_file.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -26,6 +27,8 @@
 #define LIST_NO_AUTOSTART (1u << 5)
 #define LIST_DIR (1u << 6)
 #define LIST_FS (1u << 7)
+#define LIST_RBD (1u << 14)
+#define LIST_ISCSI_DIRECT (1u << 19)
 
 typedef struct {
     qvirStoragePoolDef *def;    /* what runs (or would run) */
@@ -45,7 +48,8 @@ struct _qvirStorageDriver {
     char *autostartDir;
     char *stateDir;
     char *qemuImg;
-    GPtrArray *pools; /* qvirStoragePoolObj */
+    qvirSecretDriver *secrets; /* network pools' <auth>; not owned, may be NULL */
+    GPtrArray *pools;          /* qvirStoragePoolObj */
 };
 
 void
@@ -287,6 +291,9 @@ qvirStoragePoolStatfs(qvirStoragePoolObj *obj)
     struct statvfs sv;
     struct stat sb;
 
+    /* a network pool's numbers are those its last refresh read */
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type))
+        return;
     if (statvfs(obj->def->targetPath, &sv) == 0) {
         obj->def->capacity = (guint64)sv.f_frsize * sv.f_blocks;
         /* as libvirt: free blocks, reserved ones included */
@@ -300,17 +307,35 @@ qvirStoragePoolStatfs(qvirStoragePoolObj *obj)
     }
 }
 
-/* Scan the pool's directory again. */
+/* Ask a network pool's storage for its volumes; the old list stays on failure. */
 static gboolean
-qvirStoragePoolDoRefresh(qvirStoragePoolObj *obj, GError **error)
+qvirStoragePoolNetRefresh(qvirStorageDriver *drv, qvirStoragePoolObj *obj, GError **error)
 {
+    const qvirStorageNetBackend *backend = qvirStorageNetBackendFor(obj->def->type);
     g_autoptr(GPtrArray) vols =
         g_ptr_array_new_with_free_func((GDestroyNotify)qvirStorageVolDefFree);
+
+    if (!backend->refresh(obj->def, drv->secrets, vols, error))
+        return FALSE;
+    g_ptr_array_sort(vols, qvirStorageVolCompare);
+    g_ptr_array_unref(obj->vols);
+    obj->vols = g_steal_pointer(&vols);
+    return TRUE;
+}
+
+/* Scan the pool's directory (or network storage) again. */
+static gboolean
+qvirStoragePoolDoRefresh(qvirStorageDriver *drv, qvirStoragePoolObj *obj, GError **error)
+{
+    g_autoptr(GPtrArray) vols = NULL;
     g_autoptr(GError) err = NULL;
-    g_autoptr(GDir) dir = g_dir_open(obj->def->targetPath, 0, &err);
+    g_autoptr(GDir) dir = NULL;
     const char *name;
 
-    if (!dir) {
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type))
+        return qvirStoragePoolNetRefresh(drv, obj, error);
+    vols = g_ptr_array_new_with_free_func((GDestroyNotify)qvirStorageVolDefFree);
+    if (!(dir = g_dir_open(obj->def->targetPath, 0, &err))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot open directory '%s': %s",
                     obj->def->targetPath, err->message);
         return FALSE;
@@ -370,7 +395,7 @@ qvirStoragePoolDoStart(qvirStorageDriver *drv, qvirStoragePoolObj *obj, GError *
 
     if (!qvirStoragePoolBackendStart(obj->def, error))
         return FALSE;
-    if (!qvirStoragePoolDoRefresh(obj, error) || !qvirStorageSaveDef(state, obj->def, error)) {
+    if (!qvirStoragePoolDoRefresh(drv, obj, error) || !qvirStorageSaveDef(state, obj->def, error)) {
         qvirStoragePoolBackendStop(obj->def, NULL);
         return FALSE;
     }
@@ -453,9 +478,17 @@ qvirStorageDriver *
 qvirStorageDriverOpen(const char *configDir, const char *stateDir, const char *qemuImg,
                       GError **error)
 {
+    return qvirStorageDriverOpenWithSecrets(configDir, stateDir, qemuImg, NULL, error);
+}
+
+qvirStorageDriver *
+qvirStorageDriverOpenWithSecrets(const char *configDir, const char *stateDir, const char *qemuImg,
+                                 qvirSecretDriver *secrets, GError **error)
+{
     qvirStorageDriver *drv = g_new0(qvirStorageDriver, 1);
 
     g_mutex_init(&drv->lock);
+    drv->secrets = secrets;
     drv->configDir = g_strdup(configDir);
     drv->autostartDir = g_build_filename(configDir, "autostart", NULL);
     drv->stateDir = g_strdup(stateDir);
@@ -523,6 +556,12 @@ qvirStorageListAllPools(qvirStorageDriver *drv, guint flags)
     for (guint i = 0; i < drv->pools->len; i++) {
         qvirStoragePoolObj *obj = g_ptr_array_index(drv->pools, i);
         guint types = flags & (LIST_DIR | LIST_FS | (0x3fffu << 8));
+        static const guint typeFlags[QVIR_STORAGE_POOL_LAST] = {
+            [QVIR_STORAGE_POOL_DIR] = LIST_DIR,
+            [QVIR_STORAGE_POOL_FS] = LIST_FS,
+            [QVIR_STORAGE_POOL_RBD] = LIST_RBD,
+            [QVIR_STORAGE_POOL_ISCSI_DIRECT] = LIST_ISCSI_DIRECT,
+        };
 
         if ((flags & (LIST_ACTIVE | LIST_INACTIVE)) &&
             !((flags & LIST_ACTIVE && obj->active) || (flags & LIST_INACTIVE && !obj->active)))
@@ -535,8 +574,7 @@ qvirStorageListAllPools(qvirStorageDriver *drv, guint flags)
             !((flags & LIST_AUTOSTART && obj->autostart) ||
               (flags & LIST_NO_AUTOSTART && !obj->autostart)))
             continue;
-        if (types && !((types & LIST_DIR && obj->def->type == QVIR_STORAGE_POOL_DIR) ||
-                       (types & LIST_FS && obj->def->type == QVIR_STORAGE_POOL_FS)))
+        if (types && !(types & typeFlags[obj->def->type]))
             continue;
         g_ptr_array_add(out, qvirStoragePoolMakeRef(obj));
     }
@@ -601,7 +639,7 @@ qvirStoragePoolLookupByTargetPath(qvirStorageDriver *drv, const char *path, GErr
     for (guint i = 0; i < drv->pools->len; i++) {
         qvirStoragePoolObj *obj = g_ptr_array_index(drv->pools, i);
 
-        if (obj->active && g_str_equal(obj->def->targetPath, clean))
+        if (obj->active && g_strcmp0(obj->def->targetPath, clean) == 0)
             return qvirStoragePoolMakeRef(obj);
     }
     g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_STORAGE_POOL,
@@ -646,12 +684,13 @@ qvirStoragePoolCheckDuplicate(qvirStorageDriver *drv, const qvirStoragePoolDef *
                     "operation failed: pool '%s' already exists with uuid %s", def->name, uuid);
         return FALSE;
     }
+    /* as libvirt: two rbd or iscsi-direct pools may name the same storage */
     for (guint i = 0; i < drv->pools->len; i++) {
         qvirStoragePoolObj *other = g_ptr_array_index(drv->pools, i);
 
         if (other == *existing)
             continue;
-        if (g_str_equal(other->def->targetPath, def->targetPath) ||
+        if ((def->targetPath && g_strcmp0(other->def->targetPath, def->targetPath) == 0) ||
             (def->type == QVIR_STORAGE_POOL_FS && other->def->type == QVIR_STORAGE_POOL_FS &&
              g_str_equal(other->def->sourceDevice, def->sourceDevice))) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
@@ -856,6 +895,12 @@ qvirStoragePoolDelete(qvirStorageDriver *drv, const guint8 *uuid, guint flags, G
                     obj->def->name);
         return FALSE;
     }
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_NO_SUPPORT,
+                            "this function is not supported by the connection driver: pool "
+                            "does not support pool deletion");
+        return FALSE;
+    }
     if (g_rmdir(obj->def->targetPath) < 0 && errno != ENOENT) {
         qvirStorageErrSystem(error, errno, "failed to remove pool '%s'", obj->def->targetPath);
         return FALSE;
@@ -872,7 +917,7 @@ qvirStoragePoolRefresh(qvirStorageDriver *drv, const guint8 *uuid, guint flags, 
     if (!obj || !qvirStorageCheckFlags(flags, 0, "storagePoolRefresh", error) ||
         !qvirStorageCheckActive(obj, error) || !qvirStorageCheckNoJobs(obj, error))
         return FALSE;
-    return qvirStoragePoolDoRefresh(obj, error);
+    return qvirStoragePoolDoRefresh(drv, obj, error);
 }
 
 gboolean
@@ -1142,6 +1187,52 @@ qvirStorageVolPlaceholder(const qvirStorageVolDef *def)
     return vol;
 }
 
+static gboolean
+qvirStorageNetNoSupport(const char *what, GError **error)
+{
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_NO_SUPPORT,
+                "this function is not supported by the connection driver: %s", what);
+    return FALSE;
+}
+
+/* A volume in a network pool: made by the pool's storage, then the pool is read again
+ * (the storage decides the volume's key and sizes). The lock is held: these are quick. */
+static qvirStorageVolRef *
+qvirStorageNetVolCreate(qvirStorageDriver *drv, qvirStoragePoolObj *obj, const char *xml,
+                        gboolean clone, GError **error)
+{
+    const qvirStorageNetBackend *backend = qvirStorageNetBackendFor(obj->def->type);
+    g_autoptr(qvirStorageVolDef) def = qvirStorageVolDefParseString(xml, error);
+    g_autoptr(GError) err = NULL;
+    qvirStorageVolDef *vol;
+
+    if (!def || !qvirStorageVolDefValidate(def, clone, error))
+        return NULL;
+    if (qvirStoragePoolFindVol(obj, def->name)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_STORAGE_VOL_EXIST,
+                    "storage volume '%s' exists already", def->name);
+        return NULL;
+    }
+    if (!backend->createVol || clone) {
+        qvirStorageNetNoSupport(clone ? "storage pool does not support volume creation from an "
+                                        "existing volume"
+                                      : "storage pool does not support volume creation",
+                                error);
+        return NULL;
+    }
+    if (!backend->createVol(obj->def, drv->secrets, def, error))
+        return NULL;
+    if (!qvirStoragePoolNetRefresh(drv, obj, &err))
+        g_warning("cannot refresh pool '%s' after creating volume '%s': %s", obj->def->name,
+                  def->name, err->message);
+    if (!(vol = qvirStoragePoolFindVol(obj, def->name))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: volume '%s' vanished after creation", def->name);
+        return NULL;
+    }
+    return qvirStorageVolMakeRef(obj, vol);
+}
+
 /* The image is made without the driver lock (a clone may take minutes, and clients poll
  * the new volume meanwhile): the volume is listed as being made, its pool cannot stop,
  * and the source of a clone cannot change until it is done. */
@@ -1164,6 +1255,8 @@ qvirStorageVolDoCreate(qvirStorageDriver *drv, const guint8 *poolUUID, const cha
         return NULL;
     if (!qvirStorageCheckActive(obj, error))
         return NULL;
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type))
+        return qvirStorageNetVolCreate(drv, obj, xml, srcName != NULL, error);
     if (srcName && !(src = qvirStorageGetReadyVol(drv, srcPool, srcName, &srcObj, error)))
         return NULL;
     if (!(def = qvirStorageVolPrepare(obj, xml, src != NULL, error)))
@@ -1246,6 +1339,16 @@ qvirStorageVolDelete(qvirStorageDriver *drv, const char *pool, const char *name,
     if (!qvirStorageCheckFlags(flags, 0, "storageVolDelete", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type)) {
+        const qvirStorageNetBackend *backend = qvirStorageNetBackendFor(obj->def->type);
+
+        if (!backend->deleteVol)
+            return qvirStorageNetNoSupport("storage pool does not support vol deletion", error);
+        if (!backend->deleteVol(obj->def, drv->secrets, vol, error))
+            return FALSE;
+        g_ptr_array_remove(obj->vols, vol);
+        return TRUE;
+    }
     if (g_unlink(vol->targetPath) < 0 && errno != ENOENT) {
         qvirStorageErrSystem(error, errno, "cannot unlink file '%s'", vol->targetPath);
         return FALSE;
@@ -1273,6 +1376,8 @@ qvirStorageVolWipe(qvirStorageDriver *drv, const char *pool, const char *name, g
     if (!qvirStorageCheckFlags(flags, 0, "storageVolWipePattern", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type))
+        return qvirStorageNetNoSupport("qvirt cannot wipe volumes of network pools", error);
     if (algorithm != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: wiping algorithm %u not supported", algorithm);
@@ -1345,7 +1450,7 @@ qvirStorageVolGetInfo(qvirStorageDriver *drv, const char *pool, const char *name
                                error) ||
         !(vol = qvirStorageGetVol(drv, pool, name, NULL, error)))
         return FALSE;
-    *type = 0; /* VIR_STORAGE_VOL_FILE */
+    *type = vol->type;
     *capacity = vol->capacity;
     *allocation = (flags & QVIR_STORAGE_VOL_GET_PHYSICAL) ? vol->physical : vol->allocation;
     return TRUE;
@@ -1391,6 +1496,9 @@ qvirStorageVolResize(qvirStorageDriver *drv, const char *pool, const char *name,
                                "storageVolResize", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type))
+        return qvirStorageNetNoSupport("storage pool does not support changing of volume capacity",
+                                       error);
     if (flags & QVIR_STORAGE_VOL_RESIZE_DELTA)
         target = (flags & QVIR_STORAGE_VOL_RESIZE_SHRINK)
                      ? vol->capacity - MIN(capacity, vol->capacity)
@@ -1454,13 +1562,18 @@ qvirStorageVolOpenTransfer(qvirStorageDriver *drv, const char *pool, const char 
                            guint64 *lengthOut, GError **error)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
+    qvirStoragePoolObj *obj = NULL;
     qvirStorageVolDef *vol;
     int fd;
 
     if (!qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_STREAM_SPARSE,
                                upload ? "storageVolUpload" : "storageVolDownload", error) ||
-        !(vol = qvirStorageGetReadyVol(drv, pool, name, NULL, error)))
+        !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return -1;
+    if (qvirStoragePoolTypeIsNetwork(obj->def->type)) {
+        qvirStorageNetNoSupport("qvirt cannot stream volumes of network pools", error);
+        return -1;
+    }
     if ((fd = open(vol->targetPath, (upload ? O_WRONLY : O_RDONLY) | O_CLOEXEC)) < 0) {
         qvirStorageErrSystem(error, errno, "Unable to open '%s'", vol->targetPath);
         return -1;
@@ -1492,6 +1605,50 @@ qvirStorageVolTransferDone(qvirStorageDriver *drv, const char *pool, const char 
 }
 
 /* ---- domain disks that name volumes ---- */
+
+/* A LUN of an iscsi-direct pool becomes what <disk type='network'><source protocol='iscsi'>
+ * would say (libvirt's virDomainDiskTranslateISCSIDirect): the portal, "IQN/LUN", the
+ * pool's CHAP credentials (as a disk's <auth>: no auth type, secret type iscsi) and
+ * initiator. */
+static gboolean
+qvirStorageTranslateISCSIDirect(const qvirStoragePoolDef *pool, const qvirStorageVolDef *vol,
+                                qvirStorageSource *src, GError **error)
+{
+    const char *lun = strrchr(vol->name, ':');
+
+    if (!lun || !g_str_has_prefix(vol->name, "unit:0:0:")) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: unexpected iscsi volume name '%s'", vol->name);
+        return FALSE;
+    }
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK || src->protocol != QVIR_STORAGE_NET_PROTOCOL_ISCSI)
+        qvirStorageSourceChainClear(src);
+    g_free(src->path);
+    src->path = g_strdup_printf("%s/%s", pool->sourceDevice, lun + 1);
+    for (size_t i = 0; i < src->nhosts; i++) {
+        g_free(src->hosts[i].name);
+        g_free(src->hosts[i].socket);
+    }
+    g_free(src->hosts);
+    src->nhosts = 1;
+    src->hosts = g_new0(qvirStorageNetHost, 1);
+    src->hosts[0].name = g_strdup(pool->hosts[0].name);
+    src->hosts[0].port = pool->hosts[0].port ? pool->hosts[0].port : 3260;
+    src->hosts[0].transport = QVIR_STORAGE_NET_HOST_TRANS_TCP;
+    qvirStorageAuthFree(src->auth);
+    src->auth = NULL;
+    if (pool->auth) {
+        src->auth = qvirStorageAuthCopy(pool->auth);
+        src->auth->authType = QVIR_STORAGE_AUTH_TYPE_NONE;
+        if (!src->auth->secretType)
+            src->auth->secretType = g_strdup("iscsi");
+    }
+    if (!src->initiatorIQN && pool->initiatorIQN)
+        src->initiatorIQN = g_strdup(pool->initiatorIQN);
+    src->protocol = QVIR_STORAGE_NET_PROTOCOL_ISCSI;
+    src->type = QVIR_STORAGE_TYPE_NETWORK;
+    return TRUE;
+}
 
 gboolean
 qvirStorageTranslateDiskSource(qvirStorageDriver *drv, qvirStorageSource *src, GError **error)
@@ -1533,6 +1690,16 @@ qvirStorageTranslateDiskSource(qvirStorageDriver *drv, qvirStorageSource *src, G
                     "disk source mode is only valid when storage pool is of iscsi type");
         return FALSE;
     }
+    if (obj->def->type == QVIR_STORAGE_POOL_RBD) {
+        /* libvirt 9.0 resolves no volume of an rbd pool for a disk */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: using '%s' pools for backing 'volume' disks "
+                    "isn't yet supported",
+                    qvirStoragePoolTypeTypeToString(obj->def->type));
+        return FALSE;
+    }
+    if (obj->def->type == QVIR_STORAGE_POOL_ISCSI_DIRECT)
+        return qvirStorageTranslateISCSIDirect(obj->def, vol, src, error);
     /* dir and fs pools hold files only; a volume now elsewhere drops the chain read before */
     if (g_strcmp0(src->path, vol->targetPath) != 0) {
         if (src->path)

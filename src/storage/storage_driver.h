@@ -1,5 +1,6 @@
 /*
- * storage_driver.h: libvirt's storage pools and volumes for dir and fs pools.
+ * storage_driver.h: libvirt's storage pools and volumes for dir and fs pools, and for rbd
+ * and iscsi-direct pools on network storage (storage_backend_net.h).
  *
  * A pool is a directory (dir) or a filesystem mounted on one (fs); its volumes are the
  * regular files in it, probed on every refresh (format, virtual size, the backing file
@@ -17,6 +18,7 @@
 
 #include "conf/storage_pool_conf.h"
 #include "conf/storage_vol_conf.h"
+#include "secret/secret_driver.h"
 
 typedef struct _qvirStorageDriver qvirStorageDriver;
 
@@ -67,6 +69,11 @@ typedef struct {
  * fails is logged and left inactive. QEMUIMG: the qemu-img to run (NULL: from PATH). */
 qvirStorageDriver *qvirStorageDriverOpen(const char *configDir, const char *stateDir,
                                          const char *qemuImg, GError **error);
+/* As qvirStorageDriverOpen, with SECRETS (not owned; must outlive the driver) resolving
+ * network pools' <auth> secrets. */
+qvirStorageDriver *qvirStorageDriverOpenWithSecrets(const char *configDir, const char *stateDir,
+                                                    const char *qemuImg, qvirSecretDriver *secrets,
+                                                    GError **error);
 void qvirStorageDriverClose(qvirStorageDriver *drv);
 
 /* ---- pools ---- */
@@ -161,8 +168,10 @@ void qvirStorageVolTransferDone(qvirStorageDriver *drv, const char *pool, const 
 /*
  * Resolve a disk of type='volume' (libvirt's virDomainDiskTranslateSourcePool): SRC's
  * pool must exist and be active and hold the volume; SRC becomes the volume's file
- * (TYPE and PATH), keeping the pool and volume names its XML shows. Anything else is
- * left alone. DRV NULL: no storage driver, a volume cannot be resolved.
+ * (TYPE and PATH), or for an iscsi-direct pool the iSCSI network source (protocol, host,
+ * IQN/LUN, auth, initiator), keeping the pool and volume names its XML shows; an rbd
+ * pool's volume is refused as libvirt 9.0 refuses it. Anything else is left alone. DRV NULL: no
+ * storage driver, a volume cannot be resolved.
  */
 gboolean qvirStorageTranslateDiskSource(qvirStorageDriver *drv, qvirStorageSource *src,
                                         GError **error);

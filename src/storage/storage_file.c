@@ -256,6 +256,9 @@ qvirStorageIsMounted(const char *target)
 gboolean
 qvirStoragePoolBackendStart(const qvirStoragePoolDef *def, GError **error)
 {
+    /* network pools have nothing to mount: refreshing them reaches the storage */
+    if (qvirStoragePoolTypeIsNetwork(def->type))
+        return TRUE;
 
     if (!g_file_test(def->targetPath, G_FILE_TEST_IS_DIR)) {
         qvirStorageErrSystem(error,
@@ -293,7 +296,7 @@ qvirStoragePoolBackendStop(const qvirStoragePoolDef *def, GError **error)
     const char *argv[] = {"umount", def->targetPath, NULL};
 
     if (def->type != QVIR_STORAGE_POOL_FS || !qvirStorageIsMounted(def->targetPath))
-        return TRUE;
+        return TRUE; /* dir and network pools: nothing to undo */
     return qvirStorageRun(argv, error);
 }
 
@@ -301,6 +304,10 @@ gboolean
 qvirStoragePoolBackendBuild(const qvirStoragePoolDef *def, guint flags, GError **error)
 {
     int mode = def->perms.mode >= 0 ? def->perms.mode : QVIR_STORAGE_POOL_DIR_MODE;
+
+    /* as libvirt: pools without a build step build by doing nothing */
+    if (qvirStoragePoolTypeIsNetwork(def->type))
+        return TRUE;
 
     if ((flags & QVIR_STORAGE_POOL_BUILD_OVERWRITE) &&
         (flags & QVIR_STORAGE_POOL_BUILD_NO_OVERWRITE)) {

@@ -1,0 +1,78 @@
+/*
+ * storage_backend_net.c: what the network pool backends share (storage_backend_net.h).
+ */
+#include "storage/storage_backend_net.h"
+
+#include <string.h>
+
+#include "util/virerror.h"
+
+const qvirStorageNetBackend *
+qvirStorageNetBackendFor(qvirStoragePoolType type)
+{
+    switch (type) {
+    case QVIR_STORAGE_POOL_RBD:
+        return &qvirStorageBackendRBD;
+    case QVIR_STORAGE_POOL_ISCSI_DIRECT:
+        return &qvirStorageBackendISCSIDirect;
+    case QVIR_STORAGE_POOL_DIR:
+    case QVIR_STORAGE_POOL_FS:
+    case QVIR_STORAGE_POOL_LAST:
+    default:
+        return NULL;
+    }
+}
+
+gboolean
+qvirStorageNetRun(const char *const *argv, const char *const *envp, char **out, char **err,
+                  int *status, GError **error)
+{
+    g_auto(GStrv) env = g_get_environ();
+    g_autoptr(GError) spawnErr = NULL;
+    g_autofree char *errText = NULL;
+
+    /* the tools' messages are parsed: keep them in English */
+    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
+    for (guint i = 0; envp && envp[i]; i++) {
+        const char *eq = strchr(envp[i], '=');
+        g_autofree char *name = g_strndup(envp[i], eq - envp[i]);
+
+        env = g_environ_setenv(env, name, eq + 1, TRUE);
+    }
+    if (!g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &errText,
+                      status, &spawnErr)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "internal error: Cannot run %s: %s",
+                    argv[0], spawnErr->message);
+        return FALSE;
+    }
+    if (err)
+        *err = g_steal_pointer(&errText);
+    return TRUE;
+}
+
+GBytes *
+qvirStorageNetSecretValue(const qvirStoragePoolDef *def, qvirSecretDriver *secrets,
+                          const char *usageType, GError **error)
+{
+    if (!secrets) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                            "Operation not supported: no secrets driver to resolve the "
+                            "storage pool's <auth> secret");
+        return NULL;
+    }
+    return qvirSecretLookupValue(secrets, def->auth->secretUUID, usageType, def->auth->secretUsage,
+                                 error);
+}
+
+char *
+qvirStorageNetLastLine(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+
+    for (guint i = g_strv_length(lines); i-- > 0;) {
+        g_strstrip(lines[i]);
+        if (*lines[i])
+            return g_strdup(lines[i]);
+    }
+    return g_strdup("");
+}
