@@ -748,6 +748,23 @@ qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, const qvirRpcProcedure *p, GErro
 #define QVIR_RPC_QEMU_PROGRAM 0x20008087u
 #define QVIR_RPC_QEMU_VERSION 1u
 
+/* libvirt's storage and secret APIs (libvirt-storage.c, libvirt-secret.c and their
+ * drivers) report their errors from VIR_FROM_STORAGE and VIR_FROM_SECRET; their names are
+ * the only ones with those words. */
+static int
+qvirRemoteErrDomainOf(guint32 program, gint32 proc)
+{
+    const qvirRpcProcedure *entry =
+        program == QVIR_RPC_REMOTE_PROGRAM ? qvirRemoteProcLookup(proc) : NULL;
+    const char *name = entry ? entry->name : "";
+
+    if (strstr(name, "Storage"))
+        return QVIR_FROM_STORAGE;
+    if (strstr(name, "Secret"))
+        return QVIR_FROM_SECRET;
+    return 0;
+}
+
 static gboolean
 qvirRemoteAcceptsProgram(guint32 program, guint32 version)
 {
@@ -888,6 +905,7 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
         .program = QVIR_RPC_REMOTE_PROGRAM,
         .version = QVIR_RPC_REMOTE_VERSION,
         .errDomain = QVIR_FROM_QEMU,
+        .errDomainOf = qvirRemoteErrDomainOf,
         .runInline = qvirRemoteRunInline,
         .acceptsProgram = qvirRemoteAcceptsProgram,
         .dispatch = qvirRemoteDispatch,
