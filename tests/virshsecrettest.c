@@ -357,6 +357,12 @@ testPython(void)
         "print(err(lambda: c.secretDefineXML('<secret><foo/></secret>', 1)))\n"
         "n.undefine()\n"
         "assert c.numOfSecrets() == 2\n"
+        /* the secret driver's errors come from VIR_FROM_SECRET, as libvirt's */
+        "try:\n"
+        "    n.value()\n"
+        "    sys.exit('no error')\n"
+        "except libvirt.libvirtError as e:\n"
+        "    assert e.get_error_domain() == libvirt.VIR_FROM_SECRET, e.get_error_domain()\n"
         "r = libvirt.open(sys.argv[2])\n"
         "print(err(lambda: r.secretLookupByUUIDString('" CEPH_UUID "').value()))\n"
         "print(err(lambda: r.secretLookupByUUIDString('" CEPH_UUID "').setValue(b'x')))\n"

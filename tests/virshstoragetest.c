@@ -332,6 +332,7 @@ testPython(void)
         "except libvirt.libvirtError as e:\n"
         "    assert e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG, e.get_error_code()\n"
         "    assert 'unsupported flags (0x1) in function storagePoolListAllVolumes' in str(e), e\n"
+        "    assert e.get_error_domain() == libvirt.VIR_FROM_STORAGE, e.get_error_domain()\n"
         "v = c.storageVolLookupByPath('%s/top.qcow2')\n"
         "assert v.info()[1] == 64 << 20 and v.storagePoolLookupByVolume().name() == 'images'\n"
         "assert p.info()[0] == libvirt.VIR_STORAGE_POOL_RUNNING\n"
@@ -340,6 +341,8 @@ testPython(void)
         "    sys.exit('no error')\n"
         "except libvirt.libvirtError as e:\n"
         "    assert e.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL, e.get_error_code()\n"
+        /* the storage driver's errors come from VIR_FROM_STORAGE, as libvirt's */
+        "    assert e.get_error_domain() == libvirt.VIR_FROM_STORAGE, e.get_error_domain()\n"
         "print('ok')\n",
         poolDir);
     const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, NULL};

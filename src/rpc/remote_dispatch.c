@@ -98,6 +98,49 @@ qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **error)
     return qvirDriverDomainIsActive(drv, uuid, error) >= 0;
 }
 
+static const char *const remoteTypedParamTypeNames[] = {
+    "", "int", "uint", "llong", "ullong", "double", "boolean", "string",
+};
+
+static const char *
+remoteTypedParamTypeName(int type)
+{
+    return type > 0 && type < (int)G_N_ELEMENTS(remoteTypedParamTypeNames)
+               ? remoteTypedParamTypeNames[type]
+               : "unknown";
+}
+
+int
+qvirRemoteTypedParamCheck(const remote_typed_param *p, const qvirRemoteParamSpec *specs,
+                          guint nspecs, gboolean *seen, int repeatable, GError **error)
+{
+    guint k;
+
+    for (k = 0; k < nspecs; k++) {
+        if (g_strcmp0(p->field, specs[k].name) == 0)
+            break;
+    }
+    if (k == nspecs) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: parameter '%s' not supported", p->field);
+        return -1;
+    }
+    if (p->value.type != specs[k].type) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: invalid type '%s' for parameter '%s', expected '%s'",
+                    remoteTypedParamTypeName(p->value.type), p->field,
+                    remoteTypedParamTypeName(specs[k].type));
+        return -1;
+    }
+    if (seen[k] && (int)k != repeatable) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: parameter '%s' occurs multiple times", p->field);
+        return -1;
+    }
+    seen[k] = TRUE;
+    return (int)k;
+}
+
 /* ---- connection --------------------------------------------------------------- */
 
 gboolean
@@ -459,8 +502,8 @@ remoteDispatchDomainGetDiskErrors(qvirRemoteCtx *ctx, remote_domain_get_disk_err
 
 /* ---- small live queries ------------------------------------------------------------ */
 
-static gboolean
-remoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GError **error)
+gboolean
+qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GError **error)
 {
     int active = qvirDriverDomainIsActive(ctx->drv, dom->uuid, error);
 
@@ -492,7 +535,7 @@ remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control
                                    remote_domain_get_control_info_ret *ret, GError **error)
 {
     return remoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
-           remoteCheckRunning(ctx, &args->dom, error);
+           qvirRemoteCheckRunning(ctx, &args->dom, error);
 }
 
 /* As libvirt without a balloon: actual (the current memory) and rss. */
@@ -705,6 +748,23 @@ qvirRemoteCheckAccess(const qvirRemoteCtx *ctx, const qvirRpcProcedure *p, GErro
 #define QVIR_RPC_QEMU_PROGRAM 0x20008087u
 #define QVIR_RPC_QEMU_VERSION 1u
 
+/* libvirt's storage and secret APIs (libvirt-storage.c, libvirt-secret.c and their
+ * drivers) report their errors from VIR_FROM_STORAGE and VIR_FROM_SECRET; their names are
+ * the only ones with those words. */
+static int
+qvirRemoteErrDomainOf(guint32 program, gint32 proc)
+{
+    const qvirRpcProcedure *entry =
+        program == QVIR_RPC_REMOTE_PROGRAM ? qvirRemoteProcLookup(proc) : NULL;
+    const char *name = entry ? entry->name : "";
+
+    if (strstr(name, "Storage"))
+        return QVIR_FROM_STORAGE;
+    if (strstr(name, "Secret"))
+        return QVIR_FROM_SECRET;
+    return 0;
+}
+
 static gboolean
 qvirRemoteAcceptsProgram(guint32 program, guint32 version)
 {
@@ -845,6 +905,7 @@ qvirRemoteProgramInit(qvirRpcProgram *prog, qvirDriver *drv)
         .program = QVIR_RPC_REMOTE_PROGRAM,
         .version = QVIR_RPC_REMOTE_VERSION,
         .errDomain = QVIR_FROM_QEMU,
+        .errDomainOf = qvirRemoteErrDomainOf,
         .runInline = qvirRemoteRunInline,
         .acceptsProgram = qvirRemoteAcceptsProgram,
         .dispatch = qvirRemoteDispatch,

@@ -48,10 +48,7 @@ gboolean
 remoteDispatchDomainBlockCopy(qvirRemoteCtx *ctx, remote_domain_block_copy_args *args,
                               GError **error)
 {
-    static const struct {
-        const char *name;
-        int type;
-    } known[] = {
+    static const qvirRemoteParamSpec known[] = {
         {"bandwidth", VIR_TYPED_PARAM_ULLONG},
         {"granularity", VIR_TYPED_PARAM_UINT},
         {"buf-size", VIR_TYPED_PARAM_ULLONG},
@@ -63,30 +60,10 @@ remoteDispatchDomainBlockCopy(qvirRemoteCtx *ctx, remote_domain_block_copy_args 
 
     for (guint32 i = 0; i < args->params.len; i++) {
         const remote_typed_param *p = &args->params.val[i];
-        guint k;
+        int k = qvirRemoteTypedParamCheck(p, known, G_N_ELEMENTS(known), seen, -1, error);
 
-        for (k = 0; k < G_N_ELEMENTS(known); k++) {
-            if (g_strcmp0(p->field, known[k].name) == 0)
-                break;
-        }
-        if (k == G_N_ELEMENTS(known)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: parameter '%s' not supported", p->field);
+        if (k < 0)
             return FALSE;
-        }
-        if (p->value.type != known[k].type) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: invalid type '%s' for parameter '%s', expected '%s'",
-                        p->value.type == VIR_TYPED_PARAM_UINT ? "uint" : "ullong", p->field,
-                        known[k].type == VIR_TYPED_PARAM_UINT ? "uint" : "ullong");
-            return FALSE;
-        }
-        if (seen[k]) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: parameter '%s' occurs multiple times", p->field);
-            return FALSE;
-        }
-        seen[k] = TRUE;
         if (k == 0)
             bandwidth = p->value.u.ul;
         else if (k == 1)
@@ -231,21 +208,17 @@ remoteDispatchDomainSnapshotListAllChildren(qvirRemoteCtx *ctx,
 /* ---- domain event callbacks ------------------------------------------------------------ */
 
 /*
- * One registration of a client (CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY). It holds the
- * client (not its connection): registrations of a client that went away without
- * deregistering are dropped at the next event or registration.
+ * One registration of a client (CONNECT_*_EVENT_*REGISTER_ANY). It holds the client (not
+ * its connection): registrations of a client that went away without deregistering are
+ * dropped at the next event or registration.
  */
 typedef struct {
     qvirRpcClient *client;
     gint32 callbackID;
     gint32 eventID;
-    gboolean anyDomain;
+    gboolean anyObject;
     guint8 uuid[VIR_UUID_BUFLEN];
 } remoteEventReg;
-
-static GMutex remoteEventLock;
-static GPtrArray *remoteEventRegs; /* remoteEventReg* */
-static gint32 remoteEventNextID = 1;
 
 static void
 remoteEventRegFree(remoteEventReg *reg)
@@ -254,27 +227,104 @@ remoteEventRegFree(remoteEventReg *reg)
     g_free(reg);
 }
 
-/* Caller holds remoteEventLock. */
+/* Caller holds REGISTRY's lock. */
 static void
-remoteEventPruneLocked(void)
+remoteEventPruneLocked(qvirRemoteEventRegistry *registry)
 {
-    if (!remoteEventRegs)
-        remoteEventRegs = g_ptr_array_new_with_free_func((GDestroyNotify)remoteEventRegFree);
-    for (guint i = remoteEventRegs->len; i > 0; i--) {
-        remoteEventReg *reg = g_ptr_array_index(remoteEventRegs, i - 1);
+    if (!registry->regs)
+        registry->regs = g_ptr_array_new_with_free_func((GDestroyNotify)remoteEventRegFree);
+    for (guint i = registry->regs->len; i > 0; i--) {
+        remoteEventReg *reg = g_ptr_array_index(registry->regs, i - 1);
 
         if (qvirRpcClientIsClosed(reg->client))
-            g_ptr_array_remove_index(remoteEventRegs, i - 1);
+            g_ptr_array_remove_index(registry->regs, i - 1);
     }
 }
+
+gint32
+qvirRemoteEventRegister(qvirRemoteEventRegistry *registry, qvirRpcClient *client, gint32 eventID,
+                        const guint8 *uuid)
+{
+    remoteEventReg *reg = g_new0(remoteEventReg, 1);
+    gint32 callbackID;
+
+    reg->client = qvirRpcClientHold(client);
+    reg->eventID = eventID;
+    reg->anyObject = !uuid;
+    if (uuid)
+        memcpy(reg->uuid, uuid, sizeof(reg->uuid));
+    g_mutex_lock(&registry->lock);
+    remoteEventPruneLocked(registry);
+    callbackID = reg->callbackID = registry->nextID++;
+    g_ptr_array_add(registry->regs, reg);
+    g_mutex_unlock(&registry->lock);
+    return callbackID;
+}
+
+gboolean
+qvirRemoteEventDeregister(qvirRemoteEventRegistry *registry, qvirRpcClient *client,
+                          gint32 callbackID, GError **error)
+{
+    gboolean found = FALSE;
+
+    g_mutex_lock(&registry->lock);
+    remoteEventPruneLocked(registry);
+    for (guint i = 0; i < registry->regs->len; i++) {
+        remoteEventReg *reg = g_ptr_array_index(registry->regs, i);
+
+        /* A client removes only its own registrations. */
+        if (reg->callbackID == callbackID && reg->client == client) {
+            g_ptr_array_remove_index(registry->regs, i);
+            found = TRUE;
+            break;
+        }
+    }
+    g_mutex_unlock(&registry->lock);
+    if (!found) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: callback %d not registered", callbackID);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void
+qvirRemoteEventSend(qvirRemoteEventRegistry *registry, const guint8 *uuid, gint32 eventID,
+                    gint32 proc, gpointer msg)
+{
+    const qvirXdrType *type = remote_procedure_table[proc].msg;
+
+    /* Every _msg of a callback event starts with its int callbackID. */
+    g_assert(type && type->members[0].offset == 0 && type->members[0].type == &qvirXdrTypeInt);
+    g_mutex_lock(&registry->lock);
+    remoteEventPruneLocked(registry);
+    for (guint i = 0; i < registry->regs->len; i++) {
+        remoteEventReg *reg = g_ptr_array_index(registry->regs, i);
+        g_autoptr(GByteArray) body = NULL;
+        g_autoptr(GError) err = NULL;
+
+        if (reg->eventID != eventID ||
+            (!reg->anyObject && memcmp(reg->uuid, uuid, sizeof(reg->uuid)) != 0))
+            continue;
+        *(gint32 *)msg = reg->callbackID;
+        body = g_byte_array_new();
+        if (!qvirXdrEncode(body, type, msg, &err)) {
+            g_warning("dropping event %s: %s", remote_procedure_table[proc].name, err->message);
+            continue;
+        }
+        qvirRpcClientSendMessage(reg->client, proc, body);
+    }
+    g_mutex_unlock(&registry->lock);
+}
+
+/* Domain event callbacks: their own callback IDs, as libvirt numbers each kind apart. */
+static qvirRemoteEventRegistry remoteDomainEvents = QVIR_REMOTE_EVENT_REGISTRY_INIT;
 
 gboolean
 remoteDispatchConnectDomainEventCallbackRegisterAny(
     qvirRemoteCtx *ctx, remote_connect_domain_event_callback_register_any_args *args,
     remote_connect_domain_event_callback_register_any_ret *ret, GError **error)
 {
-    remoteEventReg *reg;
-
     if (args->eventID < 0 || args->eventID >= REMOTE_EVENT_ID_LAST) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: unsupported event ID %d", args->eventID);
@@ -288,19 +338,8 @@ remoteDispatchConnectDomainEventCallbackRegisterAny(
         if (!ref)
             return FALSE;
     }
-
-    reg = g_new0(remoteEventReg, 1);
-    reg->client = qvirRpcClientHold(ctx->rpcClient);
-    reg->eventID = args->eventID;
-    reg->anyDomain = !args->dom;
-    if (args->dom)
-        memcpy(reg->uuid, args->dom->uuid, sizeof(reg->uuid));
-    g_mutex_lock(&remoteEventLock);
-    remoteEventPruneLocked();
-    reg->callbackID = remoteEventNextID++;
-    g_ptr_array_add(remoteEventRegs, reg);
-    ret->callbackID = reg->callbackID;
-    g_mutex_unlock(&remoteEventLock);
+    ret->callbackID = qvirRemoteEventRegister(&remoteDomainEvents, ctx->rpcClient, args->eventID,
+                                              args->dom ? args->dom->uuid : NULL);
     return TRUE;
 }
 
@@ -309,55 +348,13 @@ remoteDispatchConnectDomainEventCallbackDeregisterAny(
     qvirRemoteCtx *ctx, remote_connect_domain_event_callback_deregister_any_args *args,
     GError **error)
 {
-    gboolean found = FALSE;
-
-    g_mutex_lock(&remoteEventLock);
-    remoteEventPruneLocked();
-    for (guint i = 0; i < remoteEventRegs->len; i++) {
-        remoteEventReg *reg = g_ptr_array_index(remoteEventRegs, i);
-
-        /* A client removes only its own registrations. */
-        if (reg->callbackID == args->callbackID && reg->client == ctx->rpcClient) {
-            g_ptr_array_remove_index(remoteEventRegs, i);
-            found = TRUE;
-            break;
-        }
-    }
-    g_mutex_unlock(&remoteEventLock);
-    if (!found) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: callback %d not registered", args->callbackID);
-        return FALSE;
-    }
-    return TRUE;
+    return qvirRemoteEventDeregister(&remoteDomainEvents, ctx->rpcClient, args->callbackID, error);
 }
 
 void
 qvirRemoteEventBroadcast(const qvirDomainRef *dom, gint32 eventID, gint32 proc, gpointer msg)
 {
-    const qvirXdrType *type = remote_procedure_table[proc].msg;
-
-    /* Every _msg of a callback event starts with its int callbackID. */
-    g_assert(type && type->members[0].offset == 0 && type->members[0].type == &qvirXdrTypeInt);
-    g_mutex_lock(&remoteEventLock);
-    remoteEventPruneLocked();
-    for (guint i = 0; i < remoteEventRegs->len; i++) {
-        remoteEventReg *reg = g_ptr_array_index(remoteEventRegs, i);
-        g_autoptr(GByteArray) body = NULL;
-        g_autoptr(GError) err = NULL;
-
-        if (reg->eventID != eventID ||
-            (!reg->anyDomain && memcmp(reg->uuid, dom->uuid, sizeof(reg->uuid)) != 0))
-            continue;
-        *(gint32 *)msg = reg->callbackID;
-        body = g_byte_array_new();
-        if (!qvirXdrEncode(body, type, msg, &err)) {
-            g_warning("dropping event %s: %s", remote_procedure_table[proc].name, err->message);
-            continue;
-        }
-        qvirRpcClientSendMessage(reg->client, proc, body);
-    }
-    g_mutex_unlock(&remoteEventLock);
+    qvirRemoteEventSend(&remoteDomainEvents, dom->uuid, eventID, proc, msg);
 }
 
 /* The driver's block job event, to the clients registered for either form: BLOCK_JOB

@@ -24,10 +24,7 @@ typedef enum {
 
 /* libvirt's VIR_MIGRATE_PARAM_* names qvirtd takes, with their types. MIGRATE_DISKS may
  * repeat (one disk each); the others come at most once. */
-static const struct {
-    const char *name;
-    int type;
-} remoteMigrateParams[] = {
+static const qvirRemoteParamSpec remoteMigrateParams[] = {
     [REMOTE_MIGRATE_PARAM_URI] = {"migrate_uri", VIR_TYPED_PARAM_STRING},
     [REMOTE_MIGRATE_PARAM_DEST_NAME] = {"destination_name", VIR_TYPED_PARAM_STRING},
     [REMOTE_MIGRATE_PARAM_DEST_XML] = {"destination_xml", VIR_TYPED_PARAM_STRING},
@@ -38,17 +35,14 @@ static const struct {
     [REMOTE_MIGRATE_PARAM_DISKS_PORT] = {"disks_port", VIR_TYPED_PARAM_INT},
 };
 
-static const char *const remoteTypedParamTypeNames[] = {
-    "", "int", "uint", "llong", "ullong", "double", "boolean", "string",
+/* Where each string parameter goes in qvirMigrateParams. */
+static const goffset remoteMigrateParamStrings[] = {
+    [REMOTE_MIGRATE_PARAM_URI] = G_STRUCT_OFFSET(qvirMigrateParams, uri),
+    [REMOTE_MIGRATE_PARAM_DEST_NAME] = G_STRUCT_OFFSET(qvirMigrateParams, destName),
+    [REMOTE_MIGRATE_PARAM_DEST_XML] = G_STRUCT_OFFSET(qvirMigrateParams, destXML),
+    [REMOTE_MIGRATE_PARAM_PERSIST_XML] = G_STRUCT_OFFSET(qvirMigrateParams, persistXML),
+    [REMOTE_MIGRATE_PARAM_LISTEN_ADDRESS] = G_STRUCT_OFFSET(qvirMigrateParams, listenAddress),
 };
-
-static const char *
-remoteTypedParamTypeName(int type)
-{
-    return type > 0 && type < (int)G_N_ELEMENTS(remoteTypedParamTypeNames)
-               ? remoteTypedParamTypeNames[type]
-               : "unknown";
-}
 
 static gboolean
 remoteMigrateParamsParse(const remote_typed_param *val, guint32 len, qvirMigrateParams *out,
@@ -59,45 +53,18 @@ remoteMigrateParamsParse(const remote_typed_param *val, guint32 len, qvirMigrate
     for (guint32 i = 0; i < len; i++) {
         const remote_typed_param *p = &val[i];
         char **str = NULL;
-        guint k;
+        int k = qvirRemoteTypedParamCheck(p, remoteMigrateParams, G_N_ELEMENTS(remoteMigrateParams),
+                                          seen, REMOTE_MIGRATE_PARAM_MIGRATE_DISKS, error);
 
-        for (k = 0; k < G_N_ELEMENTS(remoteMigrateParams); k++) {
-            if (g_strcmp0(p->field, remoteMigrateParams[k].name) == 0)
-                break;
-        }
-        if (k == G_N_ELEMENTS(remoteMigrateParams)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: parameter '%s' not supported", p->field);
+        if (k < 0)
             return FALSE;
-        }
-        if (p->value.type != remoteMigrateParams[k].type) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: invalid type '%s' for parameter '%s', expected '%s'",
-                        remoteTypedParamTypeName(p->value.type), p->field,
-                        remoteTypedParamTypeName(remoteMigrateParams[k].type));
-            return FALSE;
-        }
-        if (seen[k] && k != REMOTE_MIGRATE_PARAM_MIGRATE_DISKS) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "invalid argument: parameter '%s' occurs multiple times", p->field);
-            return FALSE;
-        }
-        seen[k] = TRUE;
         switch ((remoteMigrateParam)k) {
         case REMOTE_MIGRATE_PARAM_URI:
-            str = &out->uri;
-            break;
         case REMOTE_MIGRATE_PARAM_DEST_NAME:
-            str = &out->destName;
-            break;
         case REMOTE_MIGRATE_PARAM_DEST_XML:
-            str = &out->destXML;
-            break;
         case REMOTE_MIGRATE_PARAM_PERSIST_XML:
-            str = &out->persistXML;
-            break;
         case REMOTE_MIGRATE_PARAM_LISTEN_ADDRESS:
-            str = &out->listenAddress;
+            str = G_STRUCT_MEMBER_P(out, remoteMigrateParamStrings[k]);
             break;
         case REMOTE_MIGRATE_PARAM_BANDWIDTH:
             out->haveBandwidth = TRUE;
@@ -118,24 +85,50 @@ remoteMigrateParamsParse(const remote_typed_param *val, guint32 len, qvirMigrate
     return TRUE;
 }
 
-/* ---- cookies ---------------------------------------------------------------------------- */
+/* ---- what every phase has ------------------------------------------------------------- */
 
-static GBytes *
-remoteCookieIn(guint32 len, const guint8 *val)
-{
-    return g_bytes_new(val, len);
-}
+/* A phase's parameters, the cookie it got and the one it sends back. */
+typedef struct {
+    qvirMigrateParams params;
+    GBytes *in;
+    GBytes *out;
+} remoteMigratePhase;
 
 static void
-remoteCookieOut(GBytes *cookie, guint32 *len, guint8 **val)
+remoteMigratePhaseClear(remoteMigratePhase *phase)
+{
+    qvirMigrateParamsClear(&phase->params);
+    g_clear_pointer(&phase->in, g_bytes_unref);
+    g_clear_pointer(&phase->out, g_bytes_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(remoteMigratePhase, remoteMigratePhaseClear);
+
+/* PHASE (zero) from the call's LEN parameters VAL and its cookie (COOKIELEN bytes). */
+static gboolean
+remoteMigratePhaseStart(remoteMigratePhase *phase, const remote_typed_param *val, guint32 len,
+                        const guint8 *cookie, guint32 cookieLen, GError **error)
+{
+    phase->in = g_bytes_new(cookie, cookieLen);
+    return remoteMigrateParamsParse(val, len, &phase->params, error);
+}
+
+/* The phase's outcome, OK: when it succeeded, the cookie the driver made (none: an empty
+ * one) moves into the reply's LEN/VAL. */
+static gboolean
+remoteMigratePhaseEnd(remoteMigratePhase *phase, gboolean ok, guint32 *len, guint8 **val)
 {
     gsize size = 0;
 
-    if (!cookie)
-        return;
-    *val = g_bytes_unref_to_data(cookie, &size);
+    if (!ok || !phase->out)
+        return ok;
+    *val = g_bytes_unref_to_data(g_steal_pointer(&phase->out), &size);
     *len = (guint32)size;
+    return TRUE;
 }
+
+/* A phase's call: its parameters and the cookie it got, for remoteMigratePhaseStart. */
+#define REMOTE_MIGRATE_PHASE_IN(args)                                                              \
+    (args)->params.val, (args)->params.len, (args)->cookie_in.val, (args)->cookie_in.len
 
 /* ---- the phases ------------------------------------------------------------------------ */
 
@@ -145,17 +138,14 @@ remoteDispatchDomainMigrateBegin3Params(qvirRemoteCtx *ctx,
                                         remote_domain_migrate_begin3_params_ret *ret,
                                         GError **error)
 {
-    g_auto(qvirMigrateParams) params = {0};
-    GBytes *cookie = NULL;
+    g_auto(remoteMigratePhase) phase = {0};
 
-    if (!remoteMigrateParamsParse(args->params.val, args->params.len, &params, error))
+    if (!remoteMigratePhaseStart(&phase, args->params.val, args->params.len, NULL, 0, error))
         return FALSE;
-    ret->xml = qvirDriverDomainMigrateBegin(ctx->drv, args->dom.uuid, &params, args->flags, &cookie,
-                                            error);
-    if (!ret->xml)
-        return FALSE;
-    remoteCookieOut(cookie, &ret->cookie_out.len, &ret->cookie_out.val);
-    return TRUE;
+    ret->xml = qvirDriverDomainMigrateBegin(ctx->drv, args->dom.uuid, &phase.params, args->flags,
+                                            &phase.out, error);
+    return remoteMigratePhaseEnd(&phase, ret->xml != NULL, &ret->cookie_out.len,
+                                 &ret->cookie_out.val);
 }
 
 gboolean
@@ -164,20 +154,17 @@ remoteDispatchDomainMigratePrepare3Params(qvirRemoteCtx *ctx,
                                           remote_domain_migrate_prepare3_params_ret *ret,
                                           GError **error)
 {
-    g_auto(qvirMigrateParams) params = {0};
-    g_autoptr(GBytes) in = remoteCookieIn(args->cookie_in.len, args->cookie_in.val);
+    g_auto(remoteMigratePhase) phase = {0};
     g_autoptr(qvirDomainRef) dom = NULL;
-    GBytes *cookie = NULL;
 
-    if (!remoteMigrateParamsParse(args->params.val, args->params.len, &params, error) ||
-        !qvirDriverDomainMigratePrepare(ctx->drv, &params, in, args->flags, &cookie, &ret->uri_out,
-                                        &dom, error))
+    if (!remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error) ||
+        !qvirDriverDomainMigratePrepare(ctx->drv, &phase.params, phase.in, args->flags, &phase.out,
+                                        &ret->uri_out, &dom, error))
         return FALSE;
     /* A client that goes before Finish takes the incoming domain with it, as libvirt's
      * close callback does. */
     qvirRemoteClientAddAutoDestroy(ctx->client, dom);
-    remoteCookieOut(cookie, &ret->cookie_out.len, &ret->cookie_out.val);
-    return TRUE;
+    return remoteMigratePhaseEnd(&phase, TRUE, &ret->cookie_out.len, &ret->cookie_out.val);
 }
 
 gboolean
@@ -186,16 +173,14 @@ remoteDispatchDomainMigratePerform3Params(qvirRemoteCtx *ctx,
                                           remote_domain_migrate_perform3_params_ret *ret,
                                           GError **error)
 {
-    g_auto(qvirMigrateParams) params = {0};
-    g_autoptr(GBytes) in = remoteCookieIn(args->cookie_in.len, args->cookie_in.val);
-    GBytes *cookie = NULL;
+    g_auto(remoteMigratePhase) phase = {0};
 
-    if (!remoteMigrateParamsParse(args->params.val, args->params.len, &params, error) ||
-        !qvirDriverDomainMigratePerform(ctx->drv, args->dom.uuid, args->dconnuri, &params, in,
-                                        args->flags, &cookie, error))
-        return FALSE;
-    remoteCookieOut(cookie, &ret->cookie_out.len, &ret->cookie_out.val);
-    return TRUE;
+    return remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error) &&
+           remoteMigratePhaseEnd(&phase,
+                                 qvirDriverDomainMigratePerform(
+                                     ctx->drv, args->dom.uuid, args->dconnuri, &phase.params,
+                                     phase.in, args->flags, &phase.out, error),
+                                 &ret->cookie_out.len, &ret->cookie_out.val);
 }
 
 gboolean
@@ -204,21 +189,18 @@ remoteDispatchDomainMigrateFinish3Params(qvirRemoteCtx *ctx,
                                          remote_domain_migrate_finish3_params_ret *ret,
                                          GError **error)
 {
-    g_auto(qvirMigrateParams) params = {0};
-    g_autoptr(GBytes) in = remoteCookieIn(args->cookie_in.len, args->cookie_in.val);
-    GBytes *cookie = NULL;
+    g_auto(remoteMigratePhase) phase = {0};
     qvirDomainRef *dom;
 
-    if (!remoteMigrateParamsParse(args->params.val, args->params.len, &params, error))
+    if (!remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error))
         return FALSE;
-    dom = qvirDriverDomainMigrateFinish(ctx->drv, &params, in, args->flags, args->cancelled != 0,
-                                        &cookie, error);
-    if (!dom)
-        return FALSE;
+    dom = qvirDriverDomainMigrateFinish(ctx->drv, &phase.params, phase.in, args->flags,
+                                        args->cancelled != 0, &phase.out, error);
     /* The domain is this host's now: it outlives the client's connection. */
-    qvirRemoteClientRemoveAutoDestroy(ctx->client, dom->uuid);
-    remoteCookieOut(cookie, &ret->cookie_out.len, &ret->cookie_out.val);
-    return qvirRemoteDomainReturn(&ret->dom, dom);
+    if (dom)
+        qvirRemoteClientRemoveAutoDestroy(ctx->client, dom->uuid);
+    return remoteMigratePhaseEnd(&phase, dom != NULL, &ret->cookie_out.len, &ret->cookie_out.val) &&
+           qvirRemoteDomainReturn(&ret->dom, dom);
 }
 
 gboolean
@@ -226,12 +208,11 @@ remoteDispatchDomainMigrateConfirm3Params(qvirRemoteCtx *ctx,
                                           remote_domain_migrate_confirm3_params_args *args,
                                           GError **error)
 {
-    g_auto(qvirMigrateParams) params = {0};
-    g_autoptr(GBytes) in = remoteCookieIn(args->cookie_in.len, args->cookie_in.val);
+    g_auto(remoteMigratePhase) phase = {0};
 
-    return remoteMigrateParamsParse(args->params.val, args->params.len, &params, error) &&
-           qvirDriverDomainMigrateConfirm(ctx->drv, args->dom.uuid, &params, in, args->flags,
-                                          args->cancelled != 0, error);
+    return remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error) &&
+           qvirDriverDomainMigrateConfirm(ctx->drv, args->dom.uuid, &phase.params, phase.in,
+                                          args->flags, args->cancelled != 0, error);
 }
 
 /* ---- the job ----------------------------------------------------------------------------- */
@@ -289,17 +270,8 @@ remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_
                     args->flags & ~3u);
         return FALSE;
     }
-    if (!completed) {
-        int active = qvirDriverDomainIsActive(ctx->drv, args->dom.uuid, error);
-
-        if (active < 0)
-            return FALSE;
-        if (!active) {
-            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                                "Requested operation is not valid: domain is not running");
-            return FALSE;
-        }
-    }
+    if (!completed && !qvirRemoteCheckRunning(ctx, &args->dom, error))
+        return FALSE;
     if (!qvirDriverDomainGetJobInfo(ctx->drv, args->dom.uuid, completed, &info, error))
         return FALSE;
     ret->type = info.type;

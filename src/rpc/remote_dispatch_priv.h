@@ -46,10 +46,28 @@ gboolean qvirRemoteDomainReturn(remote_nonnull_domain *out, qvirDomainRef *ref);
 /* OUT (zero) names the pool or volume REF: its strings move (REF keeps the rest). */
 void qvirRemotePoolTake(remote_nonnull_storage_pool *out, qvirStoragePoolRef *ref);
 void qvirRemoteVolTake(remote_nonnull_storage_vol *out, qvirStorageVolRef *ref);
+/* ... and the secret REF: its usage ID moves. */
+void qvirRemoteSecretTake(remote_nonnull_secret *out, qvirSecretRef *ref);
 
 /* Existence check for procedures whose answer is constant but which must still fail with
  * NO_DOMAIN for a domain that does not exist. */
 gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **error);
+
+/* FALSE (OPERATION_INVALID) unless DOM is running. */
+gboolean qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom,
+                                GError **error);
+
+/* A typed parameter an API takes: its name and VIR_TYPED_PARAM_* type. */
+typedef struct {
+    const char *name;
+    int type;
+} qvirRemoteParamSpec;
+
+/* P's index in SPECS (NSPECS of them), checked as libvirt's virTypedParamsValidate does:
+ * a known name, its type, at most once (SEEN, one per spec, records it) unless it is
+ * REPEATABLE's (an index, or -1). -1 with an INVALID_ARG error otherwise. */
+int qvirRemoteTypedParamCheck(const remote_typed_param *p, const qvirRemoteParamSpec *specs,
+                              guint nspecs, gboolean *seen, int repeatable, GError **error);
 
 /* At most MAX of LIST (strings; taken) into the array LEN/VAL of remote_nonnull_string;
  * FALSE when LIST is NULL (the driver's error) or MAX is out of 0..LIMIT (WHAT names it
@@ -64,6 +82,30 @@ const qvirRpcProcedure *qvirRemoteQemuProcLookup(gint32 proc);
 /* Deliver DRV's block job events to the connections that registered for them. Once, when
  * the REMOTE program is set up (remote_dispatch_disk.c). */
 void qvirRemoteDiskInit(qvirDriver *drv);
+
+/* The event registrations of one kind of object (domains, secrets), each with its own
+ * callback IDs from 1. Static, initialised with QVIR_REMOTE_EVENT_REGISTRY_INIT. */
+typedef struct {
+    GMutex lock;
+    GPtrArray *regs; /* registrations, private to remote_dispatch_disk.c */
+    gint32 nextID;
+} qvirRemoteEventRegistry;
+#define QVIR_REMOTE_EVENT_REGISTRY_INIT                                                            \
+    {                                                                                              \
+        .nextID = 1                                                                                \
+    }
+
+/* Register CLIENT for EVENTID of the object UUID (NULL: any); returns the callbackID. */
+gint32 qvirRemoteEventRegister(qvirRemoteEventRegistry *registry, qvirRpcClient *client,
+                               gint32 eventID, const guint8 *uuid);
+/* Remove CLIENT's registration CALLBACKID; FALSE (INVALID_ARG) when it has none. */
+gboolean qvirRemoteEventDeregister(qvirRemoteEventRegistry *registry, qvirRpcClient *client,
+                                   gint32 callbackID, GError **error);
+/* Send every registration for EVENTID that matches UUID the event MESSAGE PROC with body
+ * MSG, an instance of PROC's _msg type, which starts with the int callbackID: it is set to
+ * each registration's before encoding. Any thread. */
+void qvirRemoteEventSend(qvirRemoteEventRegistry *registry, const guint8 *uuid, gint32 eventID,
+                         gint32 proc, gpointer msg);
 
 /* Send every registration for EVENTID that matches DOM (any domain, or DOM's UUID) the
  * event MESSAGE PROC with body MSG, an instance of PROC's _msg type, which starts with the

@@ -13,91 +13,12 @@
 
 #define SECRETS(ctx) qvirDriverGetSecrets((ctx)->drv)
 
-static void
-remoteSecretTake(remote_nonnull_secret *out, qvirSecretRef *ref)
+void
+qvirRemoteSecretTake(remote_nonnull_secret *out, qvirSecretRef *ref)
 {
     memcpy(out->uuid, ref->uuid, sizeof(out->uuid));
     out->usageType = ref->usageType;
     out->usageID = g_steal_pointer(&ref->usageID);
-}
-
-/* OUT names REF (taken); FALSE when REF is NULL (the driver's error). */
-static gboolean
-remoteSecretReturn(remote_nonnull_secret *out, qvirSecretRef *ref)
-{
-    g_autoptr(qvirSecretRef) owned = ref;
-
-    if (!owned)
-        return FALSE;
-    remoteSecretTake(out, owned);
-    return TRUE;
-}
-
-gboolean
-remoteDispatchConnectNumOfSecrets(qvirRemoteCtx *ctx, remote_connect_num_of_secrets_ret *ret,
-                                  GError **error)
-{
-    ret->num = qvirSecretNumOfSecrets(SECRETS(ctx));
-    return TRUE;
-}
-
-gboolean
-remoteDispatchConnectListSecrets(qvirRemoteCtx *ctx, remote_connect_list_secrets_args *args,
-                                 remote_connect_list_secrets_ret *ret, GError **error)
-{
-    return qvirRemoteStringsTake(&ret->uuids.len, &ret->uuids.val,
-                                 qvirSecretListUUIDs(SECRETS(ctx)), args->maxuuids,
-                                 REMOTE_SECRET_LIST_MAX, "maxuuids", error);
-}
-
-gboolean
-remoteDispatchConnectListAllSecrets(qvirRemoteCtx *ctx, remote_connect_list_all_secrets_args *args,
-                                    remote_connect_list_all_secrets_ret *ret, GError **error)
-{
-    g_autoptr(GPtrArray) refs = qvirSecretListAll(SECRETS(ctx), args->flags, error);
-
-    if (!refs)
-        return FALSE;
-    ret->ret = refs->len;
-    if (!args->need_results)
-        return TRUE;
-    ret->secrets.val = g_new0(remote_nonnull_secret, refs->len + 1);
-    ret->secrets.len = refs->len;
-    for (guint i = 0; i < refs->len; i++)
-        remoteSecretTake(&ret->secrets.val[i], g_ptr_array_index(refs, i));
-    return TRUE;
-}
-
-gboolean
-remoteDispatchSecretLookupByUUID(qvirRemoteCtx *ctx, remote_secret_lookup_by_uuid_args *args,
-                                 remote_secret_lookup_by_uuid_ret *ret, GError **error)
-{
-    return remoteSecretReturn(&ret->secret,
-                              qvirSecretLookupByUUID(SECRETS(ctx), args->uuid, error));
-}
-
-gboolean
-remoteDispatchSecretLookupByUsage(qvirRemoteCtx *ctx, remote_secret_lookup_by_usage_args *args,
-                                  remote_secret_lookup_by_usage_ret *ret, GError **error)
-{
-    return remoteSecretReturn(
-        &ret->secret, qvirSecretLookupByUsage(SECRETS(ctx), args->usageType, args->usageID, error));
-}
-
-gboolean
-remoteDispatchSecretDefineXML(qvirRemoteCtx *ctx, remote_secret_define_xml_args *args,
-                              remote_secret_define_xml_ret *ret, GError **error)
-{
-    return remoteSecretReturn(&ret->secret,
-                              qvirSecretDefineXML(SECRETS(ctx), args->xml, args->flags, error));
-}
-
-gboolean
-remoteDispatchSecretGetXMLDesc(qvirRemoteCtx *ctx, remote_secret_get_xml_desc_args *args,
-                               remote_secret_get_xml_desc_ret *ret, GError **error)
-{
-    ret->xml = qvirSecretGetXMLDesc(SECRETS(ctx), args->secret.uuid, args->flags, error);
-    return ret->xml != NULL;
 }
 
 gboolean
@@ -129,51 +50,12 @@ remoteDispatchSecretGetValue(qvirRemoteCtx *ctx, remote_secret_get_value_args *a
     return TRUE;
 }
 
-gboolean
-remoteDispatchSecretUndefine(qvirRemoteCtx *ctx, remote_secret_undefine_args *args, GError **error)
-{
-    return qvirSecretUndefine(SECRETS(ctx), args->secret.uuid, error);
-}
-
 /* ---- secret events ---- */
 
 /* libvirt's virSecretEventID range */
 #define REMOTE_SECRET_EVENT_ID_LAST 2
 
-/* One registration (CONNECT_SECRET_EVENT_REGISTER_ANY); dropped with its client. */
-typedef struct {
-    qvirRpcClient *client;
-    gint32 callbackID;
-    gint32 eventID;
-    gboolean anySecret;
-    guint8 uuid[VIR_UUID_BUFLEN];
-} remoteSecretEventReg;
-
-static GMutex remoteSecretEventLock;
-static GPtrArray *remoteSecretEventRegs; /* remoteSecretEventReg* */
-static gint32 remoteSecretEventNextID = 1;
-
-static void
-remoteSecretEventRegFree(remoteSecretEventReg *reg)
-{
-    qvirRpcClientRelease(reg->client);
-    g_free(reg);
-}
-
-/* Caller holds remoteSecretEventLock. */
-static void
-remoteSecretEventPruneLocked(void)
-{
-    if (!remoteSecretEventRegs)
-        remoteSecretEventRegs =
-            g_ptr_array_new_with_free_func((GDestroyNotify)remoteSecretEventRegFree);
-    for (guint i = remoteSecretEventRegs->len; i > 0; i--) {
-        remoteSecretEventReg *reg = g_ptr_array_index(remoteSecretEventRegs, i - 1);
-
-        if (qvirRpcClientIsClosed(reg->client))
-            g_ptr_array_remove_index(remoteSecretEventRegs, i - 1);
-    }
-}
+static qvirRemoteEventRegistry remoteSecretEvents = QVIR_REMOTE_EVENT_REGISTRY_INIT;
 
 /* The secret driver's event, to every registration that matches: MSG starts with the int
  * callbackID, set per registration before encoding. */
@@ -196,25 +78,7 @@ remoteSecretEvent(const qvirSecretRef *secret, int eventID, int event, gpointer 
         proc = REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED;
         msg = &changed;
     }
-    g_mutex_lock(&remoteSecretEventLock);
-    remoteSecretEventPruneLocked();
-    for (guint i = 0; i < remoteSecretEventRegs->len; i++) {
-        remoteSecretEventReg *reg = g_ptr_array_index(remoteSecretEventRegs, i);
-        g_autoptr(GByteArray) body = NULL;
-        g_autoptr(GError) err = NULL;
-
-        if (reg->eventID != eventID ||
-            (!reg->anySecret && memcmp(reg->uuid, secret->uuid, sizeof(reg->uuid)) != 0))
-            continue;
-        *(gint32 *)msg = reg->callbackID;
-        body = g_byte_array_new();
-        if (!qvirXdrEncode(body, remote_procedure_table[proc].msg, msg, &err)) {
-            g_warning("dropping event %s: %s", remote_procedure_table[proc].name, err->message);
-            continue;
-        }
-        qvirRpcClientSendMessage(reg->client, proc, body);
-    }
-    g_mutex_unlock(&remoteSecretEventLock);
+    qvirRemoteEventSend(&remoteSecretEvents, secret->uuid, eventID, proc, msg);
 }
 
 gboolean
@@ -223,8 +87,6 @@ remoteDispatchConnectSecretEventRegisterAny(qvirRemoteCtx *ctx,
                                             remote_connect_secret_event_register_any_ret *ret,
                                             GError **error)
 {
-    remoteSecretEventReg *reg;
-
     if (args->eventID < 0 || args->eventID >= REMOTE_SECRET_EVENT_ID_LAST) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: unsupported secret event ID %d", args->eventID);
@@ -233,18 +95,8 @@ remoteDispatchConnectSecretEventRegisterAny(qvirRemoteCtx *ctx,
     /* The driver has one listener, this file; setting it again is harmless. */
     qvirSecretDriverSetEventCallback(SECRETS(ctx), remoteSecretEvent, NULL);
 
-    reg = g_new0(remoteSecretEventReg, 1);
-    reg->client = qvirRpcClientHold(ctx->rpcClient);
-    reg->eventID = args->eventID;
-    reg->anySecret = !args->secret;
-    if (args->secret)
-        memcpy(reg->uuid, args->secret->uuid, sizeof(reg->uuid));
-    g_mutex_lock(&remoteSecretEventLock);
-    remoteSecretEventPruneLocked();
-    reg->callbackID = remoteSecretEventNextID++;
-    g_ptr_array_add(remoteSecretEventRegs, reg);
-    ret->callbackID = reg->callbackID;
-    g_mutex_unlock(&remoteSecretEventLock);
+    ret->callbackID = qvirRemoteEventRegister(&remoteSecretEvents, ctx->rpcClient, args->eventID,
+                                              args->secret ? args->secret->uuid : NULL);
     return TRUE;
 }
 
@@ -253,25 +105,5 @@ remoteDispatchConnectSecretEventDeregisterAny(qvirRemoteCtx *ctx,
                                               remote_connect_secret_event_deregister_any_args *args,
                                               GError **error)
 {
-    gboolean found = FALSE;
-
-    g_mutex_lock(&remoteSecretEventLock);
-    remoteSecretEventPruneLocked();
-    for (guint i = 0; i < remoteSecretEventRegs->len; i++) {
-        remoteSecretEventReg *reg = g_ptr_array_index(remoteSecretEventRegs, i);
-
-        /* A client removes only its own registrations. */
-        if (reg->callbackID == args->callbackID && reg->client == ctx->rpcClient) {
-            g_ptr_array_remove_index(remoteSecretEventRegs, i);
-            found = TRUE;
-            break;
-        }
-    }
-    g_mutex_unlock(&remoteSecretEventLock);
-    if (!found) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: callback %d not registered", args->callbackID);
-        return FALSE;
-    }
-    return TRUE;
+    return qvirRemoteEventDeregister(&remoteSecretEvents, ctx->rpcClient, args->callbackID, error);
 }

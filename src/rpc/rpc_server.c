@@ -133,6 +133,7 @@ qvirRpcCallRun(qvirRpcServer *srv, qvirRpcCall *call)
     gsize len;
     const guint8 *data = g_bytes_get_data(call->args, &len);
     GByteArray *pkt;
+    int errDomain = 0;
 
     qvirRpcHeaderForReply(&call->hdr, QVIR_RPC_STATUS_OK, &hdr);
     pkt = qvirRpcPacketStart(&hdr);
@@ -148,9 +149,11 @@ qvirRpcCallRun(qvirRpcServer *srv, qvirRpcCall *call)
     if (!err)
         err = g_error_new_literal(QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                                   "internal error: call failed without an error");
-    call->reply = qvirRpcPacketNewError(
-        &call->hdr, err,
-        err->domain == QVIR_ERROR && err->code == QVIR_ERR_RPC ? QVIR_FROM_RPC : prog->errDomain);
+    if (err->domain == QVIR_ERROR && err->code == QVIR_ERR_RPC)
+        errDomain = QVIR_FROM_RPC;
+    else if (prog->errDomainOf)
+        errDomain = prog->errDomainOf(call->hdr.program, call->hdr.procedure);
+    call->reply = qvirRpcPacketNewError(&call->hdr, err, errDomain ? errDomain : prog->errDomain);
 }
 
 static void

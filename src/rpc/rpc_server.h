@@ -33,6 +33,9 @@ typedef struct {
     guint32 version;
     /* virErrorDomain reported with dispatch errors (RPC errors use QVIR_FROM_RPC). */
     int errDomain;
+    /* Optional: the virErrorDomain of the errors of PROGRAM's PROC when it is not
+     * errDomain (libvirt's storage and secret APIs report their own); 0: errDomain. */
+    int (*errDomainOf)(guint32 program, gint32 proc);
     /* TRUE: dispatch PROC on the main loop, before any later packet of the
      * client is looked at (connection open/close, features, ...). */
     gboolean (*runInline)(gint32 proc);
