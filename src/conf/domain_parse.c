@@ -774,8 +774,10 @@ qvirStorageEncryptionParse(xmlNodePtr node, qvirStorageEncryption **out, GError 
         if (cur->type != XML_ELEMENT_NODE)
             continue;
         if (qvirXMLIsElement(cur, "cipher") || qvirXMLIsElement(cur, "ivgen")) {
-            /* only meaningful when creating a volume; a disk refuses it in validation */
-            enc->hasCipher = TRUE;
+            /* only meaningful when creating a volume: a disk refuses <cipher> in
+             * validation, and libvirt drops an <ivgen> without one */
+            if (qvirXMLIsElement(cur, "cipher"))
+                enc->hasCipher = TRUE;
             continue;
         }
         if (!qvirXMLIsElement(cur, "secret"))
