@@ -179,6 +179,17 @@ static const qemuxml2argvCase cases[] = {
     {"disk-net-err-nbd-nohost", "latest"},
     {"disk-net-err-nfs-port", "latest"},
     {"disk-net-err-rdma-gluster", "latest"},
+    /* <encryption format='luks'>: QEMU's luks driver, qcow2's encrypt, librbd; the legacy
+     * <encryption> under <disk>. libvirt's own luks-* and rbd cases run with --libvirt-data */
+    {"disk-luks", "latest"},
+    {"disk-luks-err-vmdk", "latest"},
+    {"disk-luks-err-qcow", "latest"},
+    {"disk-luks-err-luks2", "latest"},
+    {"disk-luks-err-librbd-file", "latest"},
+    {"disk-luks-err-cipher", "latest"},
+    {"disk-luks-err-secret-type", "latest"},
+    {"disk-luks-err-format", "latest"},
+    {"disk-luks-err-both", "latest"},
     /* bad input: clear errors, no crash */
     {"disk-bad-controller", "latest"},
     {"disk-bad-target", "latest"},
@@ -202,8 +213,15 @@ qemuxml2argvLookupSecret(void *opaque, const char *uuid, const char *usageType, 
 {
     static const char value[] = "AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A";
 
-    if (!uuid && g_strcmp0(usageID, "mycluster_myname") != 0 &&
-        g_strcmp0(usageID, "client.admin secret") != 0) {
+    /* volume (LUKS passphrase) secrets are named by the image they unlock */
+    if (!uuid && g_strcmp0(usageType, "volume") == 0) {
+        if (!g_str_has_prefix(usageID ? usageID : "", "/storage/guest_disks/")) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "test provided invalid volume storage prefix '%s'", usageID ? usageID : "");
+            return NULL;
+        }
+    } else if (!uuid && g_strcmp0(usageID, "mycluster_myname") != 0 &&
+               g_strcmp0(usageID, "client.admin secret") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "test provided incorrect usage '%s'", usageID ? usageID : "");
         return NULL;
@@ -325,7 +343,6 @@ static const struct {
     {"<numa", "NUMA"},
     {"<seclabel", "security labels"},
     {"<auth", "authentication"},
-    {"<encryption", "encryption"},
     {"device='lun'", "SCSI passthrough"},
     {"<hostdev", "host devices"},
     {"type='spicevmc'", "SPICE channels"},

@@ -269,6 +269,7 @@ struct _qvirDomainDiskDef {
     /* src->auth was written as a child of <disk> rather than of <source>; it is formatted
      * back where it was found, as libvirt does. */
     gboolean authInDisk;
+    gboolean encryptionInDisk; /* <encryption> was (and is written) under <disk> */
 };
 
 /* ---- other devices ---------------------------------------------------------- */

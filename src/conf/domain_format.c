@@ -338,6 +338,9 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
     }
 }
 
+static void qvirStorageEncryptionDefFormat(GString *buf, unsigned int indent,
+                                           const qvirStorageEncryption *enc);
+
 /*
  * A volume disk's <source>: the pool and volume it names, resolved or not, as libvirt
  * shows it; status XML adds the file it was resolved to, for a reconnect.
@@ -364,8 +367,34 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
         qvirBufAttr(attrs, src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file", src->path);
     if (qvirFormatIsLive(flags) && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
-    if (attrs->len)
+    if (src->encryption && !disk->encryptionInDisk) {
+        g_autoptr(GString) children = g_string_new(NULL);
+
+        qvirStorageEncryptionDefFormat(children, indent + 2, src->encryption);
+        qvirBufElement(buf, indent, "source", attrs, children);
+    } else if (attrs->len) {
         qvirBufElement(buf, indent, "source", attrs, NULL);
+    }
+}
+/* <encryption format= [engine=]><secret type='passphrase' uuid=|usage=/></encryption> */
+static void
+qvirStorageEncryptionDefFormat(GString *buf, unsigned int indent, const qvirStorageEncryption *enc)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
+
+    qvirBufAttr(attrs, "format", qvirStorageEncryptionFormatTypeToString(enc->format));
+    if (enc->engine != QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT)
+        qvirBufAttr(attrs, "engine", qvirStorageEncryptionEngineTypeToString(enc->engine));
+    for (size_t i = 0; i < enc->nsecrets; i++) {
+        g_autoptr(GString) secret = g_string_new(NULL);
+
+        qvirBufAttr(secret, "type", "passphrase");
+        qvirBufAttr(secret, "uuid", enc->secrets[i].uuid);
+        qvirBufAttr(secret, "usage", enc->secrets[i].usage);
+        qvirBufElement(children, indent + 2, "secret", secret, NULL);
+    }
+    qvirBufElement(buf, indent, "encryption", attrs, children->len ? children : NULL);
 }
 
 /* <source file=|dev=|protocol= [index=]/>. SHOWINDEX is set by the caller (live XML only);
@@ -373,7 +402,7 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
 static void
 qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
                         gboolean showIndex, qvirDomainStartupPolicy startupPolicy,
-                        unsigned int flags, gboolean skipAuth)
+                        unsigned int flags, gboolean skipAuth, gboolean skipEnc)
 {
     g_autoptr(GString) attrs = g_string_new(NULL);
     g_autoptr(GString) children = g_string_new(NULL);
@@ -404,6 +433,8 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
         qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
     if (src->auth && !skipAuth)
         qvirStorageAuthFormat(children, indent + 2, src->auth);
+    if (src->encryption && !skipEnc)
+        qvirStorageEncryptionDefFormat(children, indent + 2, src->encryption);
     if (showIndex && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
     qvirBufElement(buf, indent, "source", attrs, children);
@@ -482,7 +513,7 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, uns
             }
         }
         qvirStorageSourceFormat(buf, ind + 2, cur, FALSE, QVIR_DOMAIN_STARTUP_POLICY_DEFAULT, flags,
-                                FALSE);
+                                FALSE, FALSE);
         opened++;
     }
 
@@ -628,7 +659,8 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
         qvirDomainDiskVolumeSourceFormat(children, ci, disk, flags);
     else
         qvirStorageSourceFormat(children, ci, disk->src, qvirFormatIsLive(flags),
-                                disk->startupPolicy, flags, disk->authInDisk);
+                                disk->startupPolicy, flags, disk->authInDisk,
+                                disk->encryptionInDisk);
     if (disk->src->type != QVIR_STORAGE_TYPE_NONE || disk->src->poolName)
         qvirDomainBackingStoreFormat(children, disk->src->backingStore, flags, ci);
     qvirDomainDiskGeometryBlockIOFormat(children, ci, disk);
@@ -653,6 +685,8 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
     qvirBufTextElement(children, ci, "wwn", disk->wwn);
     qvirBufTextElement(children, ci, "vendor", disk->vendor);
     qvirBufTextElement(children, ci, "product", disk->product);
+    if (disk->src->encryption && disk->encryptionInDisk)
+        qvirStorageEncryptionDefFormat(children, ci, disk->src->encryption);
     qvirDomainDeviceInfoFormat(children, ci, &disk->info, flags, TRUE);
 
     qvirBufElement(buf, indent, "disk", attrs, children);

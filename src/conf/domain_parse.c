@@ -736,6 +736,115 @@ qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
     return TRUE;
 }
 
+/* <encryption format= [engine=]><secret type='passphrase' uuid=|usage=/>…</encryption>, in a
+ * layer's <source> or (older XML) in <disk>. libvirt's wording for its errors. */
+static gboolean
+qvirStorageEncryptionParse(xmlNodePtr node, qvirStorageEncryption **out, GError **error)
+{
+    static const char *const attrs[] = {"format", "engine", NULL};
+    static const char *const secretAttrs[] = {"type", "uuid", "usage", NULL};
+    g_autoptr(qvirStorageEncryption) enc = g_new0(qvirStorageEncryption, 1);
+    g_autofree char *format = qvirXMLPropString(node, "format");
+    g_autoptr(GArray) secrets = g_array_new(FALSE, TRUE, sizeof(qvirStorageEncryptionSecret));
+    int engine = QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT;
+    int fmt;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error))
+        return FALSE;
+    if (!format) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "unknown volume encryption format");
+        return FALSE;
+    }
+    if ((fmt = qvirStorageEncryptionFormatTypeFromString(format)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unknown volume encryption format type %s", format);
+        return FALSE;
+    }
+    enc->format = fmt;
+    if (!qvirXMLPropEnum(node, "engine", qvirStorageEncryptionEngine,
+                         QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU, FALSE, &engine, error))
+        return FALSE;
+    enc->engine = engine;
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        qvirStorageEncryptionSecret secret = {0};
+        g_autofree char *type = NULL;
+        g_autofree char *uuid = NULL;
+
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (qvirXMLIsElement(cur, "cipher") || qvirXMLIsElement(cur, "ivgen")) {
+            /* only meaningful when creating a volume: a disk refuses <cipher> in
+             * validation, and libvirt drops an <ivgen> without one */
+            if (qvirXMLIsElement(cur, "cipher"))
+                enc->hasCipher = TRUE;
+            continue;
+        }
+        if (!qvirXMLIsElement(cur, "secret"))
+            return qvirXMLUnsupportedChild(cur, "encryption", error);
+        if (!qvirXMLCheckAttrs(cur, secretAttrs, error) || !qvirXMLCheckNoChildren(cur, error))
+            return FALSE;
+        if (!(type = qvirXMLPropString(cur, "type"))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "unknown volume encryption secret type");
+            return FALSE;
+        }
+        if (strcmp(type, "passphrase") != 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "unknown volume encryption secret type %s", type);
+            return FALSE;
+        }
+        uuid = qvirXMLPropString(cur, "uuid");
+        secret.usage = qvirXMLPropString(cur, "usage");
+        if (!uuid && !secret.usage) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "missing secret uuid or usage attribute");
+            return FALSE;
+        }
+        if (uuid && secret.usage) {
+            g_free(secret.usage);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "either secret uuid or usage expected");
+            return FALSE;
+        }
+        if (uuid) {
+            unsigned char raw[16];
+            char canon[QVIR_UUID_STRING_BUFLEN];
+
+            if (!qvirUUIDParse(uuid, raw)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "invalid secret uuid '%s'",
+                            uuid);
+                return FALSE;
+            }
+            qvirUUIDFormat(raw, canon);
+            secret.uuid = g_strdup(canon);
+        }
+        g_array_append_val(secrets, secret);
+    }
+    enc->nsecrets = secrets->len;
+    enc->secrets = (qvirStorageEncryptionSecret *)(void *)g_array_free(g_steal_pointer(&secrets),
+                                                                       enc->nsecrets == 0);
+    *out = g_steal_pointer(&enc);
+    return TRUE;
+}
+
+/* The children of a local (file, block, volume) <source>: only <encryption>. */
+static gboolean
+qvirStorageSourceLocalChildrenParse(xmlNodePtr node, qvirStorageSource *src, GError **error)
+{
+    for (xmlNodePtr cur = qvirXMLFirstElement(node); cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "encryption"))
+            return qvirXMLUnsupportedChild(cur, qvirXMLName(node), error);
+        if (src->encryption)
+            return qvirXMLDuplicate(cur, error);
+        if (!qvirStorageEncryptionParse(cur, &src->encryption, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* Characters RFC 6265 forbids in a cookie value (controls, blank, '"', ',', ';', '\'); a
  * name may hold none of them nor a separator. libvirt's checks and words. */
 static gboolean
@@ -923,6 +1032,11 @@ qvirStorageNetSourceChildParse(xmlNodePtr cur, qvirStorageSource *src, GError **
             return qvirXMLDuplicate(cur, error);
         return qvirStorageAuthParse(cur, &src->auth, error);
     }
+    if (strcmp(name, "encryption") == 0) {
+        if (src->encryption)
+            return qvirXMLDuplicate(cur, error);
+        return qvirStorageEncryptionParse(cur, &src->encryption, error);
+    }
     if (strcmp(name, "ssl") == 0) {
         static const char *const attrs[] = {"verify", NULL};
         int verify = QVIR_TRISTATE_BOOL_ABSENT;
@@ -1080,7 +1194,7 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
                            startupPolicy ? (block ? blockTopAttrs : fileTopAttrs)
                                          : (block ? blockAttrs : fileAttrs),
                            error) ||
-        !qvirXMLCheckNoChildren(node, error))
+        !qvirStorageSourceLocalChildrenParse(node, src, error))
         return FALSE;
     if (startupPolicy) {
         int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
@@ -1544,8 +1658,23 @@ qvirDomainDiskAuthParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
     return TRUE;
 }
 
+/* <encryption> as a child of <disk> (older XML): like the disk-level <auth>. */
+static gboolean
+qvirDomainDiskEncryptionParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    qvirDomainDiskDef *disk = opaque;
+
+    if (disk->encryptionInDisk)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirStorageEncryptionParse(node, &disk->src->encryption, error))
+        return FALSE;
+    disk->encryptionInDisk = TRUE;
+    return TRUE;
+}
+
 static const qvirChildHandler qvirDomainDiskChildren[] = {
     {"driver", qvirDomainDiskDriverParse},
+    {"encryption", qvirDomainDiskEncryptionParse},
     {"source", qvirDomainDiskSkipParse},
     {"auth", qvirDomainDiskAuthParse},
     {"backingStore", qvirDomainDiskSkipParse},
@@ -1590,7 +1719,7 @@ qvirDomainDiskVolumeSourceParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsign
 
     /* (a per-source <seclabel> is refused, as for file disks: qvirt has none) */
     if (!qvirXMLCheckAttrs(node, status ? statusAttrs : attrs, error) ||
-        !qvirXMLCheckNoChildren(node, error) ||
+        !qvirStorageSourceLocalChildrenParse(node, src, error) ||
         !qvirXMLPropEnum(node, "startupPolicy", qvirDomainStartupPolicy,
                          QVIR_DOMAIN_STARTUP_POLICY_MANDATORY, FALSE, &policy, error))
         return FALSE;
@@ -1666,6 +1795,7 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
     } else {
         /* the disk-level <auth> waits outside while <source> may bring its own */
         g_autoptr(qvirStorageAuth) diskAuth = g_steal_pointer(&disk->src->auth);
+        g_autoptr(qvirStorageEncryption) diskEnc = g_steal_pointer(&disk->src->encryption);
 
         if (!qvirStorageSourceParse(source, disk->src, &disk->startupPolicy, flags, error))
             return FALSE;
@@ -1676,6 +1806,13 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
         }
         if (diskAuth)
             disk->src->auth = g_steal_pointer(&diskAuth);
+        if (diskEnc && disk->src->encryption) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "an <encryption> definition already found for disk source");
+            return FALSE;
+        }
+        if (diskEnc)
+            disk->src->encryption = g_steal_pointer(&diskEnc);
     }
     /* A chain below a missing medium means nothing; libvirt drops it too. */
     if (backing && disk->src->type != QVIR_STORAGE_TYPE_NONE)

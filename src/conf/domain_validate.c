@@ -103,6 +103,12 @@ qvirDomainDiskValidateChainSources(const qvirDomainDiskDef *disk, GError **error
     for (const qvirStorageSource *cur = disk->src; cur; cur = cur->backingStore) {
         if (!qvirStorageSourceValidateAuth(cur, error))
             return FALSE;
+        if (cur->encryption && cur->encryption->format == QVIR_STORAGE_ENCRYPTION_FORMAT_LUKS &&
+            cur->encryption->hasCipher) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "supplying <cipher> for domain disk definition is unnecessary");
+            return FALSE;
+        }
     }
     return TRUE;
 }

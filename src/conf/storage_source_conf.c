@@ -11,6 +11,41 @@ QVIR_ENUM_IMPL(qvirStorageAuthType, QVIR_STORAGE_AUTH_TYPE_LAST, "none", "chap",
 QVIR_ENUM_IMPL(qvirStorageFileFormat, QVIR_STORAGE_FILE_LAST, "none", "raw", "iso", "qcow", "qcow2",
                "qed", "vmdk", "vpc", "vdi", "vhdx", "luks");
 
+QVIR_ENUM_IMPL(qvirStorageEncryptionFormat, QVIR_STORAGE_ENCRYPTION_FORMAT_LAST, "default", "qcow",
+               "luks", "luks2");
+QVIR_ENUM_IMPL(qvirStorageEncryptionEngine, QVIR_STORAGE_ENCRYPTION_ENGINE_LAST, "default", "qemu",
+               "librbd");
+
+void
+qvirStorageEncryptionFree(qvirStorageEncryption *enc)
+{
+    if (!enc)
+        return;
+    for (size_t i = 0; i < enc->nsecrets; i++) {
+        g_free(enc->secrets[i].uuid);
+        g_free(enc->secrets[i].usage);
+    }
+    g_free(enc->secrets);
+    g_free(enc);
+}
+
+qvirStorageEncryption *
+qvirStorageEncryptionCopy(const qvirStorageEncryption *enc)
+{
+    qvirStorageEncryption *copy;
+
+    if (!enc)
+        return NULL;
+    copy = g_new0(qvirStorageEncryption, 1);
+    *copy = *enc;
+    copy->secrets = enc->nsecrets ? g_new0(qvirStorageEncryptionSecret, enc->nsecrets) : NULL;
+    for (size_t i = 0; i < enc->nsecrets; i++) {
+        copy->secrets[i].uuid = g_strdup(enc->secrets[i].uuid);
+        copy->secrets[i].usage = g_strdup(enc->secrets[i].usage);
+    }
+    return copy;
+}
+
 qvirStorageSource *
 qvirStorageSourceNew(void)
 {
@@ -64,6 +99,7 @@ qvirStorageSourceNetworkFree(qvirStorageSource *src)
     }
     g_free(src->cookies);
     qvirStorageAuthFree(src->auth);
+    qvirStorageEncryptionFree(src->encryption);
     g_free(src->netVolume);
     g_free(src->query);
     g_free(src->initiatorIQN);
@@ -93,6 +129,7 @@ qvirStorageSourceNetworkCopy(qvirStorageSource *copy, const qvirStorageSource *s
         copy->cookies[i].value = g_strdup(src->cookies[i].value);
     }
     copy->auth = qvirStorageAuthCopy(src->auth);
+    copy->encryption = qvirStorageEncryptionCopy(src->encryption);
     copy->netVolume = g_strdup(src->netVolume);
     copy->query = g_strdup(src->query);
     copy->initiatorIQN = g_strdup(src->initiatorIQN);

@@ -120,6 +120,44 @@ typedef struct {
     char *secretUsage;
 } qvirStorageAuth;
 
+/* <encryption format= engine=><secret type='passphrase' uuid=|usage=/></encryption> of a
+ * disk layer (libvirt 9.0). */
+typedef enum {
+    QVIR_STORAGE_ENCRYPTION_FORMAT_DEFAULT = 0,
+    QVIR_STORAGE_ENCRYPTION_FORMAT_QCOW,
+    QVIR_STORAGE_ENCRYPTION_FORMAT_LUKS,
+    QVIR_STORAGE_ENCRYPTION_FORMAT_LUKS2,
+    QVIR_STORAGE_ENCRYPTION_FORMAT_LAST
+} qvirStorageEncryptionFormat;
+QVIR_ENUM_DECL(qvirStorageEncryptionFormat); /* "default", "qcow", "luks", "luks2" */
+
+typedef enum {
+    QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT = 0,
+    QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU,
+    QVIR_STORAGE_ENCRYPTION_ENGINE_LIBRBD,
+    QVIR_STORAGE_ENCRYPTION_ENGINE_LAST
+} qvirStorageEncryptionEngine;
+QVIR_ENUM_DECL(qvirStorageEncryptionEngine); /* "default", "qemu", "librbd" */
+
+/* One <secret>: libvirt's only secret type is "passphrase". Exactly one of UUID (canonical
+ * form) and USAGE is set. */
+typedef struct {
+    char *uuid;
+    char *usage;
+} qvirStorageEncryptionSecret;
+
+typedef struct {
+    qvirStorageEncryptionFormat format;
+    qvirStorageEncryptionEngine engine;
+    qvirStorageEncryptionSecret *secrets;
+    size_t nsecrets;
+    gboolean hasCipher; /* a <cipher> was written: refused for a domain disk */
+} qvirStorageEncryption;
+
+void qvirStorageEncryptionFree(qvirStorageEncryption *enc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirStorageEncryption, qvirStorageEncryptionFree);
+qvirStorageEncryption *qvirStorageEncryptionCopy(const qvirStorageEncryption *enc);
+
 typedef struct _qvirStorageSource qvirStorageSource;
 struct _qvirStorageSource {
     qvirStorageType type;
@@ -155,9 +193,11 @@ struct _qvirStorageSource {
     qvirStorageNetHost *hosts;
     size_t nhosts;
     qvirStorageAuth *auth; /* NULL: no <auth> */
-    char *initiatorIQN;    /* iscsi <initiator><iqn name=>, NULL when absent */
-    char *snapshot;        /* rbd <snapshot name=> */
-    char *configFile;      /* rbd <config file=> */
+    /* <encryption> of this layer (any type); NULL: none */
+    qvirStorageEncryption *encryption;
+    char *initiatorIQN; /* iscsi <initiator><iqn name=>, NULL when absent */
+    char *snapshot;     /* rbd <snapshot name=> */
+    char *configFile;   /* rbd <config file=> */
     qvirStorageNetCookie *cookies;
     size_t ncookies;
     qvirTristateBool sslverify;   /* https/ftps <ssl verify=> */

@@ -79,6 +79,31 @@ qemuBlockSecretAlias(const qvirStorageSource *src, const char *what)
 }
 
 char *
+qemuBlockEncryptionSecretAlias(const qvirStorageSource *src)
+{
+    return g_strdup_printf("%s-encryption-secret0", src->nodeFormat ? src->nodeFormat : "");
+}
+
+/* TRUE when SRC's LUKS passphrase goes to QEMU (a <secret> in its <encryption>). */
+static gboolean
+qemuBlockHasEncryptionSecret(const qvirStorageSource *src)
+{
+    return src->encryption && src->encryption->nsecrets > 0;
+}
+
+/* {"format":"luks"|"luks2","key-secret":ALIAS}: qcow2's and librbd's encrypt option. */
+static void
+qemuBlockAddEncrypt(JsonObject *obj, const qvirStorageSource *src)
+{
+    JsonObject *enc = json_object_new();
+
+    json_object_set_string_member(enc, "format",
+                                  qvirStorageEncryptionFormatTypeToString(src->encryption->format));
+    qemuJSONSetStrFreeBlock(enc, "key-secret", qemuBlockEncryptionSecretAlias(src));
+    json_object_set_object_member(obj, "encrypt", enc);
+}
+
+char *
 qemuBlockTLSAlias(const qvirStorageSource *src)
 {
     return g_strdup_printf("obj%s_tls0", src->nodeStorage ? src->nodeStorage : "");
@@ -389,6 +414,9 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
                 json_array_add_object_element(servers, server);
             }
         }
+        if (!onlyTarget && qemuBlockHasEncryptionSecret(src) &&
+            src->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_LIBRBD)
+            qemuBlockAddEncrypt(obj, src);
         if (authAlias) {
             JsonArray *modes = json_array_new();
 
@@ -575,6 +603,30 @@ qemuBlockAuthSecretObject(const qvirStorageSource *src, const qemuBlockSecretCtx
     return obj;
 }
 
+/* The LUKS passphrase as a secret object: libvirt looks it up as a "volume" secret. */
+static gboolean
+qemuBlockEncryptionSecretDep(const qvirStorageSource *src, const qemuBlockSecretCtx *sctx,
+                             GPtrArray *objects, GError **error)
+{
+    g_autofree char *alias = NULL;
+    g_autoptr(GBytes) value = NULL;
+    const guint8 *data;
+    gsize len = 0;
+    JsonObject *obj;
+
+    if (!qemuBlockHasEncryptionSecret(src))
+        return TRUE;
+    alias = qemuBlockEncryptionSecretAlias(src);
+    if (!(value = qemuBlockLookupSecret(sctx, src->encryption->secrets[0].uuid, "volume",
+                                        src->encryption->secrets[0].usage, error)))
+        return FALSE;
+    data = g_bytes_get_data(value, &len);
+    if (!(obj = qemuBlockSecretObject(alias, data, len, sctx, error)))
+        return FALSE;
+    g_ptr_array_add(objects, qemuBlockTakeObject(obj));
+    return TRUE;
+}
+
 gboolean
 qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBlockSecretCtx *sctx,
                                     GPtrArray *objects, GError **error)
@@ -582,12 +634,14 @@ qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBloc
     JsonObject *obj;
 
     if (src->type != QVIR_STORAGE_TYPE_NETWORK)
-        return TRUE;
+        return qemuBlockEncryptionSecretDep(src, sctx, objects, error);
     if (src->auth) {
         if (!(obj = qemuBlockAuthSecretObject(src, sctx, error)))
             return FALSE;
         g_ptr_array_add(objects, qemuBlockTakeObject(obj));
     }
+    if (!qemuBlockEncryptionSecretDep(src, sctx, objects, error))
+        return FALSE;
     if (src->ncookies) {
         g_autofree char *alias = qemuBlockSecretAlias(src, "httpcookie");
         g_autofree char *cookies = qemuBlockCookieString(src);
@@ -636,10 +690,15 @@ void
 qemuBlockStorageSourceGetDepObjectIds(const qvirStorageSource *src, const qemuBlockSecretCtx *sctx,
                                       GPtrArray *ids)
 {
-    if (src->type != QVIR_STORAGE_TYPE_NETWORK)
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK) {
+        if (qemuBlockHasEncryptionSecret(src))
+            g_ptr_array_add(ids, qemuBlockEncryptionSecretAlias(src));
         return;
+    }
     if (src->auth)
         g_ptr_array_add(ids, qemuBlockSecretAlias(src, "auth"));
+    if (qemuBlockHasEncryptionSecret(src))
+        g_ptr_array_add(ids, qemuBlockEncryptionSecretAlias(src));
     if (src->ncookies)
         g_ptr_array_add(ids, qemuBlockSecretAlias(src, "httpcookie"));
     if (src->haveTLS == QVIR_TRISTATE_BOOL_YES &&
@@ -713,7 +772,19 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk, const qvirSt
     if (top && (dz = qemuBlockDetectZeroesValue(disk)))
         json_object_set_string_member(obj, "detect-zeroes", dz);
     qemuBlockAddCache(obj, disk);
-    json_object_set_string_member(obj, "driver", qemuBlockFormatDriver(src->format));
+    if (qemuBlockHasEncryptionSecret(src) &&
+        src->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU &&
+        src->encryption->format == QVIR_STORAGE_ENCRYPTION_FORMAT_LUKS &&
+        (src->format == QVIR_STORAGE_FILE_RAW || src->format == QVIR_STORAGE_FILE_NONE)) {
+        /* a raw LUKS image: QEMU's luks driver decrypts it */
+        json_object_set_string_member(obj, "driver", "luks");
+        qemuJSONSetStrFreeBlock(obj, "key-secret", qemuBlockEncryptionSecretAlias(src));
+    } else {
+        json_object_set_string_member(obj, "driver", qemuBlockFormatDriver(src->format));
+    }
+    if (src->format == QVIR_STORAGE_FILE_QCOW2 && qemuBlockHasEncryptionSecret(src) &&
+        src->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU)
+        qemuBlockAddEncrypt(obj, src);
     /* qcow2's L2 + refcount cache; other formats have no such knob (libvirt ignores it) */
     if (src->format == QVIR_STORAGE_FILE_QCOW2 && src->metadataCacheMaxSize)
         json_object_set_int_member(obj, "cache-size", (gint64)src->metadataCacheMaxSize);

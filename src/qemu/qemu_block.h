@@ -53,13 +53,16 @@ typedef struct {
  * "libvirt-N-storage-WHAT-secret0" and "objlibvirt-N-storage_tls0". */
 char *qemuBlockSecretAlias(const qvirStorageSource *src, const char *what);
 char *qemuBlockTLSAlias(const qvirStorageSource *src);
+/* "libvirt-N-format-encryption-secret0": the LUKS passphrase of SRC, named after its format
+ * node as libvirt names it (also for librbd, which decrypts in the storage node). */
+char *qemuBlockEncryptionSecretAlias(const qvirStorageSource *src);
 
 /*
  * The objects layer SRC's storage node refers to, to be created before it (-object on
- * the command line, object-add when hot-plugging): the auth secret, the http cookie
- * secret, the TLS key secret and TLS credentials, in that order, appended to OBJECTS
- * (JsonNode*). Secret values are looked up through SCTX and encrypted with the master
- * key. Nothing for a local layer.
+ * the command line, object-add when hot-plugging): the auth secret, the LUKS passphrase
+ * secret (of its format node, also for a local layer), the http cookie secret, the TLS key
+ * secret and TLS credentials, in that order, appended to OBJECTS (JsonNode*). Secret values
+ * are looked up through SCTX and encrypted with the master key.
  */
 gboolean qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src,
                                              const qemuBlockSecretCtx *sctx, GPtrArray *objects,

@@ -705,7 +705,7 @@ qemuBuildDiskBlockdevs(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GError 
         g_autoptr(JsonNode) storage = NULL;
         g_autoptr(JsonNode) format = NULL;
 
-        /* a network layer's secrets and TLS credentials come before its node */
+        /* a layer's secrets (auth, LUKS) and TLS credentials come before its node */
         if (!qemuBlockStorageSourceGetDepObjects(src, ctx->opts->secrets, objects, error) ||
             !(storage = qemuBlockStorageSourceGetBackendPropsFull(disk, src, ctx->caps, error)))
             return FALSE;

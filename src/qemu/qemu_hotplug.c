@@ -131,7 +131,7 @@ qemuHotplugBlockdevAddLayers(qemuMonitor *mon, const qemuCaps *caps, const qvirD
     return qemuHotplugBlockdevAddLayersFull(mon, caps, disk, top, stop, NULL, error);
 }
 
-/* object-add the secrets and TLS credentials of SRC (none for a local layer); on failure
+/* object-add the secrets and TLS credentials of SRC (a local layer: its LUKS secret); on failure
  * those added are deleted again. */
 static gboolean
 qemuHotplugAddLayerObjects(qemuMonitor *mon, const qvirStorageSource *src,

@@ -251,6 +251,12 @@ qemuPostParseDisks(qvirDomainDef *def)
             d->src->readonly = TRUE;
         if (!d->driverName)
             d->driverName = g_strdup("qemu");
+        /* libvirt's default encryption engine is QEMU's, written into the definition */
+        for (qvirStorageSource *n = d->src; n && (n == d->src || qvirStorageSourceIsBacking(n));
+             n = n->backingStore) {
+            if (n->encryption && n->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT)
+                n->encryption->engine = QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU;
+        }
     }
 }
 

@@ -1425,6 +1425,41 @@ qemuProcessAllocateGraphicsPorts(qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
+/*
+ * QEMU's message for an image it could not open names only the node ("-blockdev
+ * {"node-name":"libvirt-2-format",…}: Invalid password, …"): add which disk that node
+ * belongs to, keeping QEMU's text (and libvirt's start of the message) as they are.
+ */
+static void
+qemuProcessNameFailedDisk(const qvirDomainDef *def, GError **error)
+{
+    if (!error || !*error)
+        return;
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        for (const qvirStorageSource *n = disk->src; qvirStorageSourceIsBacking(n);
+             n = n->backingStore) {
+            const char *nodes[] = {n->nodeFormat, n->nodeStorage};
+
+            for (size_t k = 0; k < G_N_ELEMENTS(nodes); k++) {
+                g_autofree char *needle = NULL;
+
+                if (!nodes[k])
+                    continue;
+                needle = g_strdup_printf("\"node-name\":\"%s\"", nodes[k]);
+                if (strstr((*error)->message, needle)) {
+                    g_autofree char *old = g_steal_pointer(&(*error)->message);
+
+                    (*error)->message =
+                        g_strdup_printf("%s (disk '%s')", g_strchomp(old), disk->dst);
+                    return;
+                }
+            }
+        }
+    }
+}
+
 qemuProcess *
 qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStartOpts *opts,
                  const qemuProcessCallbacks *cb, gpointer opaque, GError **error)
@@ -1548,8 +1583,10 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     lopts.startPaused = TRUE;
     if (!(proc = qemuProcessLaunch((const char *const *)argv->pdata,
                                    envp ? (const char *const *)envp->pdata : NULL, &lopts, cb,
-                                   opaque, error)))
+                                   opaque, error))) {
+        qemuProcessNameFailedDisk(def, error);
         goto error;
+    }
     if (!qemuProcessRefreshLive(proc, def, error) ||
         !qemuProcessSetupBeforeRun(proc, def, caps, opts->startPaused, error)) {
         g_autoptr(GError) stopError = NULL;

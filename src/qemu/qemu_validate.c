@@ -104,6 +104,53 @@ qemuValidateDiskNetworkLayer(const qvirDomainDiskDef *disk, const qvirStorageSou
     return TRUE;
 }
 
+/* <encryption> of one layer, as libvirt 9.0 checks it against QEMU: LUKS through QEMU's own
+ * luks driver (raw) or qcow2's encrypt option, or through librbd on an rbd layer. */
+static gboolean
+qemuValidateDiskEncryption(const qvirStorageSource *src, const qemuCaps *caps, GError **error)
+{
+    const qvirStorageEncryption *enc = src->encryption;
+
+    if (enc->format == QVIR_STORAGE_ENCRYPTION_FORMAT_DEFAULT ||
+        enc->format == QVIR_STORAGE_ENCRYPTION_FORMAT_QCOW) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "old qcow/qcow2 encryption is not supported");
+        return FALSE;
+    }
+    switch (enc->engine) {
+    case QVIR_STORAGE_ENCRYPTION_ENGINE_LIBRBD:
+        /* QEMU 6.1 added the rbd driver's encrypt option */
+        if (qemuCapsGetVersion(caps) < 6001000) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "librbd encryption is not supported by this QEMU binary");
+            return FALSE;
+        }
+        if (src->type != QVIR_STORAGE_TYPE_NETWORK &&
+            src->protocol != QVIR_STORAGE_NET_PROTOCOL_RBD) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "librbd encryption is supported only with RBD backed disks");
+            return FALSE;
+        }
+        return TRUE;
+    case QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT:
+    case QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU:
+    case QVIR_STORAGE_ENCRYPTION_ENGINE_LAST:
+    default:
+        break;
+    }
+    if (enc->format == QVIR_STORAGE_ENCRYPTION_FORMAT_LUKS2) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "luks2 is currently not supported by the qemu encryption engine");
+        return FALSE;
+    }
+    if (src->format != QVIR_STORAGE_FILE_QCOW2 && src->format != QVIR_STORAGE_FILE_RAW) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "encryption is supported only with 'raw' and 'qcow2' image format");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qemuValidateDiskChain(const qvirDomainDiskDef *disk, const qemuCaps *caps, GError **error)
 {
@@ -124,7 +171,10 @@ qemuValidateDiskChain(const qvirDomainDiskDef *disk, const qemuCaps *caps, GErro
                         disk->dst);
             return FALSE;
         }
-        if (src->format == QVIR_STORAGE_FILE_LUKS || src->encrypted) {
+        if (src->encryption) {
+            if (!qemuValidateDiskEncryption(src, caps, error))
+                return FALSE;
+        } else if (src->format == QVIR_STORAGE_FILE_LUKS || src->encrypted) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "encrypted image '%s' of disk '%s' is not supported", src->path, disk->dst);
             return FALSE;
