@@ -338,6 +338,31 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
     }
 }
 
+/* A source's <seclabel>s. Inactive XML leaves out a label that says only "relabel as
+ * usual" (libvirt does: such one may come from labelskip in live XML). */
+static void
+qvirStorageSourceSeclabelsFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
+                                 unsigned int flags)
+{
+    for (size_t i = 0; i < src->nseclabels; i++) {
+        const qvirSecurityDeviceLabel *def = &src->seclabels[i];
+        g_autoptr(GString) attrs = g_string_new(NULL);
+        g_autoptr(GString) children = g_string_new(NULL);
+
+        if (!qvirFormatIsLive(flags) && !def->label && def->relabel)
+            continue;
+        if (def->model)
+            qvirBufAttr(attrs, "model", def->model);
+        if (def->labelskip)
+            qvirBufAttr(attrs, "labelskip", "yes");
+        else
+            qvirBufAttr(attrs, "relabel", def->relabel ? "yes" : "no");
+        if (def->label)
+            qvirBufTextElement(children, indent + 2, "label", def->label);
+        qvirBufElement(buf, indent, "seclabel", attrs, children->len ? children : NULL);
+    }
+}
+
 /*
  * A volume disk's <source>: the pool and volume it names, resolved or not, as libvirt
  * shows it; status XML adds the file it was resolved to, for a reconnect.
@@ -348,6 +373,7 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
 {
     const qvirStorageSource *src = disk->src;
     g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
 
     if (src->poolName) {
         qvirBufAttr(attrs, "pool", src->poolName);
@@ -364,8 +390,9 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
         qvirBufAttr(attrs, src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file", src->path);
     if (qvirFormatIsLive(flags) && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
-    if (attrs->len)
-        qvirBufElement(buf, indent, "source", attrs, NULL);
+    qvirStorageSourceSeclabelsFormat(children, indent + 2, src, flags);
+    if (attrs->len || children->len)
+        qvirBufElement(buf, indent, "source", attrs, children->len ? children : NULL);
 }
 
 /* <source file=|dev=|protocol= [index=]/>. SHOWINDEX is set by the caller (live XML only);
@@ -402,6 +429,9 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     }
     if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
         qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
+    /* as libvirt, a network layer's labels are not written back */
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK)
+        qvirStorageSourceSeclabelsFormat(children, indent + 2, src, flags);
     if (src->auth && !skipAuth)
         qvirStorageAuthFormat(children, indent + 2, src->auth);
     if (showIndex && src->id)
