@@ -786,6 +786,74 @@ testExplicitRoot(void)
     testDaemonDown();
 }
 
+/*
+ * Per-layer <seclabel model='dac'>: a backing layer with relabel='no' keeps its owner, mode
+ * and no owner record while the domain runs; a layer whose <label> names an owner gets
+ * that owner (here QEMU's uid with group root) instead of QEMU's user and group. Both come
+ * back as they were when the domain ends.
+ */
+static void
+testLayerSeclabel(void)
+{
+    g_autofree char *top = NULL;
+    g_autofree char *mid = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *disk = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *live = NULL;
+
+    if (!testReady())
+        return;
+    testDaemonUp("securitydactest");
+    top = daemonMakeChain(daemonEnv.images, "seclabel");
+    mid = g_build_filename(daemonEnv.images, "seclabel-mid.qcow2", NULL);
+    base = g_build_filename(daemonEnv.images, "seclabel-base.qcow2", NULL);
+    testChainSetOriginal(top);
+    disk = g_strdup_printf("    <disk type='file' device='disk'>\n"
+                           "      <driver name='qemu' type='qcow2'/>\n"
+                           "      <source file='%s'/>\n"
+                           "      <backingStore type='file'>\n"
+                           "        <format type='qcow2'/>\n"
+                           "        <source file='%s'>\n"
+                           "          <seclabel model='dac' relabel='no'/>\n"
+                           "        </source>\n"
+                           "        <backingStore type='file'>\n"
+                           "          <format type='qcow2'/>\n"
+                           "          <source file='%s'>\n"
+                           "            <seclabel model='dac' relabel='yes'>\n"
+                           "              <label>+%u:+0</label>\n"
+                           "            </seclabel>\n"
+                           "          </source>\n"
+                           "          <backingStore/>\n"
+                           "        </backingStore>\n"
+                           "      </backingStore>\n"
+                           "      <target dev='vdb' bus='virtio'/>\n"
+                           "    </disk>\n",
+                           top, mid, base, (unsigned int)qemuUid);
+    /* vda is a throwaway image of its own; vdb carries the labelled chain */
+    {
+        g_autofree char *own = g_build_filename(daemonEnv.images, "seclabel-own.qcow2", NULL);
+
+        daemonMakeQcow2(own, NULL);
+        xml = testDomainXMLWith("seclabel", "8c2d7d3e-16a1-4e0a-9a41-3f3a0c1e5b21", own, disk);
+    }
+    testCreate("seclabel", xml);
+
+    testAssertQemuOwned(top);
+    g_assert_cmpint(testRefs(top), ==, 1);
+    testAssertOwner(mid, 0, NOBODY, 0604); /* relabel='no': untouched */
+    testAssertNoRecord(mid);
+    testAssertOwner(base, qemuUid, 0, 0640); /* the <label>'s owner */
+    g_assert_cmpint(testRefs(base), ==, 1);
+    live = VIRSH_OK("dumpxml", "seclabel");
+    g_assert_nonnull(strstr(live, "<seclabel model='dac' relabel='no'/>"));
+    g_assert_nonnull(strstr(live, "<label>+"));
+
+    g_free(VIRSH_OK("destroy", "seclabel"));
+    testChainAssertOriginal(top);
+    testDaemonDown();
+}
+
 static void
 testSharedBase(void)
 {
@@ -1467,6 +1535,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/dac/connect-socket", testConnectSocket);
     g_test_add_func("/security/daemon/lifecycle", testLifecycle);
     g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
+    g_test_add_func("/security/daemon/layer-seclabel", testLayerSeclabel);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
     g_test_add_func("/security/daemon/killed-and-restarted", testDaemonKilled);
     g_test_add_func("/security/daemon/start-journal-replay", testJournalReplay);

@@ -341,6 +341,31 @@ qvirStorageSourceNetworkFormat(GString *attrs, GString *children, unsigned int i
 static void qvirStorageEncryptionDefFormat(GString *buf, unsigned int indent,
                                            const qvirStorageEncryption *enc);
 
+/* A source's <seclabel>s. Inactive XML leaves out a label that says only "relabel as
+ * usual" (libvirt does: such one may come from labelskip in live XML). */
+static void
+qvirStorageSourceSeclabelsFormat(GString *buf, unsigned int indent, const qvirStorageSource *src,
+                                 unsigned int flags)
+{
+    for (size_t i = 0; i < src->nseclabels; i++) {
+        const qvirSecurityDeviceLabel *def = &src->seclabels[i];
+        g_autoptr(GString) attrs = g_string_new(NULL);
+        g_autoptr(GString) children = g_string_new(NULL);
+
+        if (!qvirFormatIsLive(flags) && !def->label && def->relabel)
+            continue;
+        if (def->model)
+            qvirBufAttr(attrs, "model", def->model);
+        if (def->labelskip)
+            qvirBufAttr(attrs, "labelskip", "yes");
+        else
+            qvirBufAttr(attrs, "relabel", def->relabel ? "yes" : "no");
+        if (def->label)
+            qvirBufTextElement(children, indent + 2, "label", def->label);
+        qvirBufElement(buf, indent, "seclabel", attrs, children->len ? children : NULL);
+    }
+}
+
 /*
  * A volume disk's <source>: the pool and volume it names, resolved or not, as libvirt
  * shows it; status XML adds the file it was resolved to, for a reconnect.
@@ -351,6 +376,7 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
 {
     const qvirStorageSource *src = disk->src;
     g_autoptr(GString) attrs = g_string_new(NULL);
+    g_autoptr(GString) children = g_string_new(NULL);
 
     if (src->poolName) {
         qvirBufAttr(attrs, "pool", src->poolName);
@@ -367,15 +393,13 @@ qvirDomainDiskVolumeSourceFormat(GString *buf, unsigned int indent, const qvirDo
         qvirBufAttr(attrs, src->type == QVIR_STORAGE_TYPE_BLOCK ? "dev" : "file", src->path);
     if (qvirFormatIsLive(flags) && src->id)
         qvirBufAttrUInt(attrs, "index", src->id);
-    if (src->encryption && !disk->encryptionInDisk) {
-        g_autoptr(GString) children = g_string_new(NULL);
-
+    qvirStorageSourceSeclabelsFormat(children, indent + 2, src, flags);
+    if (src->encryption && !disk->encryptionInDisk)
         qvirStorageEncryptionDefFormat(children, indent + 2, src->encryption);
-        qvirBufElement(buf, indent, "source", attrs, children);
-    } else if (attrs->len) {
-        qvirBufElement(buf, indent, "source", attrs, NULL);
-    }
+    if (attrs->len || children->len)
+        qvirBufElement(buf, indent, "source", attrs, children->len ? children : NULL);
 }
+
 /* <encryption format= [engine=]><secret type='passphrase' uuid=|usage=/></encryption> */
 static void
 qvirStorageEncryptionDefFormat(GString *buf, unsigned int indent, const qvirStorageEncryption *enc)
@@ -431,6 +455,9 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     }
     if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
         qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
+    /* as libvirt, a network layer's labels are not written back */
+    if (src->type != QVIR_STORAGE_TYPE_NETWORK)
+        qvirStorageSourceSeclabelsFormat(children, indent + 2, src, flags);
     if (src->auth && !skipAuth)
         qvirStorageAuthFormat(children, indent + 2, src->auth);
     if (src->encryption && !skipEnc)

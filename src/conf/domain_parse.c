@@ -828,13 +828,22 @@ qvirStorageEncryptionParse(xmlNodePtr node, qvirStorageEncryption **out, GError 
     return TRUE;
 }
 
-/* The children of a local (file, block, volume) <source>: only <encryption>. */
+static gboolean qvirStorageSourceSeclabelParse(xmlNodePtr node, qvirStorageSource *src,
+                                               unsigned int flags, GError **error);
+
+/* The children of a local (file, block, volume) <source>: <seclabel> and <encryption>. */
 static gboolean
-qvirStorageSourceLocalChildrenParse(xmlNodePtr node, qvirStorageSource *src, GError **error)
+qvirStorageSourceLocalChildrenParse(xmlNodePtr node, qvirStorageSource *src, unsigned int flags,
+                                    GError **error)
 {
     for (xmlNodePtr cur = qvirXMLFirstElement(node); cur; cur = cur->next) {
         if (cur->type != XML_ELEMENT_NODE)
             continue;
+        if (qvirXMLIsElement(cur, "seclabel")) {
+            if (!qvirStorageSourceSeclabelParse(cur, src, flags, error))
+                return FALSE;
+            continue;
+        }
         if (!qvirXMLIsElement(cur, "encryption"))
             return qvirXMLUnsupportedChild(cur, qvirXMLName(node), error);
         if (src->encryption)
@@ -990,6 +999,66 @@ qvirStorageNetInitiatorParse(xmlNodePtr node, qvirStorageSource *src, GError **e
     if (!iqn)
         return TRUE;
     return qvirStorageNetStringChild(iqn, "name", &src->initiatorIQN, error);
+}
+
+/*
+ * One <seclabel model= relabel= [labelskip=]><label>..</label></seclabel> of a <source>,
+ * appended to SRC's labels. labelskip is read from live XML only (libvirt ignores it in an
+ * inactive definition); a <label> longer than libvirt's buffer is dropped as libvirt does.
+ */
+static gboolean
+qvirStorageSourceSeclabelParse(xmlNodePtr node, qvirStorageSource *src, unsigned int flags,
+                               GError **error)
+{
+    static const char *const attrs[] = {"model", "relabel", "labelskip", NULL};
+    qvirSecurityDeviceLabel def = {NULL, TRUE, FALSE, NULL};
+    g_autofree char *model = NULL;
+    g_autofree char *label = NULL;
+    int relabel = QVIR_TRISTATE_BOOL_ABSENT;
+    int labelskip = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (!qvirXMLCheckAttrs(node, attrs, error))
+        return FALSE;
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE)
+            continue;
+        if (!qvirXMLIsElement(cur, "label"))
+            return qvirXMLUnsupportedChild(cur, "seclabel", error);
+        if (!label) {
+            xmlChar *text = xmlNodeGetContent(cur);
+
+            if (text && *text && strlen((const char *)text) < 4096)
+                label = g_strdup((const char *)text);
+            xmlFree(text);
+        }
+    }
+    model = qvirXMLPropString(node, "model");
+    if (model && qvirStorageSourceGetSecurityLabel(src, model)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL,
+                    "seclabel for model %s is already provided", model);
+        return FALSE;
+    }
+    if (!qvirXMLPropEnum(node, "relabel", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &relabel,
+                         error))
+        return FALSE;
+    def.relabel = relabel != QVIR_TRISTATE_BOOL_NO;
+    if (qvirParseIsLive(flags)) {
+        if (!qvirXMLPropEnum(node, "labelskip", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE,
+                             &labelskip, error))
+            return FALSE;
+        def.labelskip = labelskip == QVIR_TRISTATE_BOOL_YES;
+    }
+    if (label && !def.relabel) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "Cannot specify a label if relabelling is turned off. model=%s",
+                    model ? model : "<null>");
+        return FALSE;
+    }
+    def.model = g_steal_pointer(&model);
+    def.label = g_steal_pointer(&label);
+    src->seclabels = g_renew(qvirSecurityDeviceLabel, src->seclabels, src->nseclabels + 1);
+    src->seclabels[src->nseclabels++] = def;
+    return TRUE;
 }
 
 /* Which optional children a protocol's <source> may have (libvirt reads the others not at
@@ -1157,6 +1226,12 @@ qvirStorageNetSourceParse(xmlNodePtr node, qvirStorageSource *src,
                 return FALSE;
             continue;
         }
+        /* libvirt reads a network layer's labels but never writes them back */
+        if (qvirXMLIsElement(cur, "seclabel")) {
+            if (!qvirStorageSourceSeclabelParse(cur, src, flags, error))
+                return FALSE;
+            continue;
+        }
         if (!qvirStorageNetSourceChildParse(cur, src, error))
             return FALSE;
     }
@@ -1194,7 +1269,7 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
                            startupPolicy ? (block ? blockTopAttrs : fileTopAttrs)
                                          : (block ? blockAttrs : fileAttrs),
                            error) ||
-        !qvirStorageSourceLocalChildrenParse(node, src, error))
+        !qvirStorageSourceLocalChildrenParse(node, src, flags, error))
         return FALSE;
     if (startupPolicy) {
         int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
@@ -1717,9 +1792,8 @@ qvirDomainDiskVolumeSourceParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsign
     int policy = QVIR_DOMAIN_STARTUP_POLICY_DEFAULT;
     int mode = QVIR_STORAGE_POOL_MODE_DEFAULT;
 
-    /* (a per-source <seclabel> is refused, as for file disks: qvirt has none) */
     if (!qvirXMLCheckAttrs(node, status ? statusAttrs : attrs, error) ||
-        !qvirStorageSourceLocalChildrenParse(node, src, error) ||
+        !qvirStorageSourceLocalChildrenParse(node, src, flags, error) ||
         !qvirXMLPropEnum(node, "startupPolicy", qvirDomainStartupPolicy,
                          QVIR_DOMAIN_STARTUP_POLICY_MANDATORY, FALSE, &policy, error))
         return FALSE;

@@ -109,6 +109,11 @@ qvirStorageSourceNetworkFree(qvirStorageSource *src)
     g_free(src->nfsUser);
     g_free(src->nfsGroup);
     g_free(src->sshUser);
+    for (size_t i = 0; i < src->nseclabels; i++) {
+        g_free(src->seclabels[i].model);
+        g_free(src->seclabels[i].label);
+    }
+    g_free(src->seclabels);
 }
 
 /* The network fields of COPY are still SRC's pointers (after a struct copy): replace them
@@ -139,6 +144,23 @@ qvirStorageSourceNetworkCopy(qvirStorageSource *copy, const qvirStorageSource *s
     copy->nfsUser = g_strdup(src->nfsUser);
     copy->nfsGroup = g_strdup(src->nfsGroup);
     copy->sshUser = g_strdup(src->sshUser);
+    /* (not network-only: every layer keeps its own labels) */
+    copy->seclabels = src->nseclabels ? g_new0(qvirSecurityDeviceLabel, src->nseclabels) : NULL;
+    for (size_t i = 0; i < src->nseclabels; i++) {
+        copy->seclabels[i] = src->seclabels[i];
+        copy->seclabels[i].model = g_strdup(src->seclabels[i].model);
+        copy->seclabels[i].label = g_strdup(src->seclabels[i].label);
+    }
+}
+
+const qvirSecurityDeviceLabel *
+qvirStorageSourceGetSecurityLabel(const qvirStorageSource *src, const char *model)
+{
+    for (size_t i = 0; src && i < src->nseclabels; i++) {
+        if (g_strcmp0(src->seclabels[i].model, model) == 0)
+            return &src->seclabels[i];
+    }
+    return NULL;
 }
 
 static void qvirStorageSourceClearOne(qvirStorageSource *src);

@@ -158,6 +158,16 @@ void qvirStorageEncryptionFree(qvirStorageEncryption *enc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirStorageEncryption, qvirStorageEncryptionFree);
 qvirStorageEncryption *qvirStorageEncryptionCopy(const qvirStorageEncryption *enc);
 
+/* A per-source <seclabel model= relabel=|labelskip=><label/></seclabel>: how one security
+ * model treats this layer. MODEL NULL: whichever model the domain uses. LABEL is the
+ * model's own label ("user:group" for dac), NULL when absent. LABELSKIP is live-only. */
+typedef struct {
+    char *model;
+    gboolean relabel;
+    gboolean labelskip;
+    char *label;
+} qvirSecurityDeviceLabel;
+
 typedef struct _qvirStorageSource qvirStorageSource;
 struct _qvirStorageSource {
     qvirStorageType type;
@@ -216,6 +226,10 @@ struct _qvirStorageSource {
     char *sshUser;
     gboolean sshHostKeyCheckDisabled;
 
+    /* <seclabel> children of <source>, in document order (models unique) */
+    qvirSecurityDeviceLabel *seclabels;
+    size_t nseclabels;
+
     /* Filled by probing (src/storage); 0 / NULL / NONE when unknown. */
     unsigned long long capacity;         /* virtual size in bytes */
     char *backingStoreRaw;               /* backing name stored in this image's header */
@@ -268,3 +282,6 @@ void qvirStorageAuthFree(qvirStorageAuth *auth);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirStorageAuth, qvirStorageAuthFree);
 qvirStorageAuth *qvirStorageAuthCopy(const qvirStorageAuth *auth);
 void qvirStorageNetHostClear(qvirStorageNetHost *host);
+/* SRC's <seclabel> for MODEL ("dac"), NULL when it has none. */
+const qvirSecurityDeviceLabel *qvirStorageSourceGetSecurityLabel(const qvirStorageSource *src,
+                                                                 const char *model);

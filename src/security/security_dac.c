@@ -437,8 +437,8 @@ qvirSecurityDACXattrUnsupported(int err)
  * the user-visible owner of the path ("disk 'vda'", "kernel") for errors.
  */
 static gboolean
-qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path, gboolean writable,
-                       GError **error)
+qvirSecurityDACSetPathAs(qvirSecurityDAC *sec, const char *what, const char *path,
+                         gboolean writable, uid_t uid, gid_t gid, GError **error)
 {
     int want = R_OK | (writable ? W_OK : 0);
     mode_t need = S_IRUSR | (writable ? S_IWUSR : 0);
@@ -470,7 +470,7 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
     g_mutex_lock(&sec->lock);
     if (sec->rememberOwner && qvirSecurityDACReadRecord(sec, path, &rec)) {
         if (rec.valid) {
-            if (st.st_uid != sec->uid || st.st_gid != sec->gid) {
+            if (st.st_uid != uid || st.st_gid != gid) {
                 g_mutex_unlock(&sec->lock);
                 g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
                             "%s: setting different DAC user or group on '%s' which is already "
@@ -493,7 +493,7 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
         }
     }
 
-    if ((st.st_uid != sec->uid || st.st_gid != sec->gid) && chown(path, sec->uid, sec->gid) < 0) {
+    if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0) {
         int saved = errno;
 
         /* A root-squashed or read-only file QEMU can use as it is needs no label. */
@@ -505,10 +505,15 @@ qvirSecurityDACSetPath(qvirSecurityDAC *sec, const char *what, const char *path,
                     qvirSecurityDACDropRecord(path);
             }
             g_mutex_unlock(&sec->lock);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
-                        "%s: cannot change the owner of file '%s' to %s:%s (%u:%u): %s", what, path,
-                        sec->userName, sec->groupName, (unsigned int)sec->uid,
-                        (unsigned int)sec->gid, g_strerror(saved));
+            if (uid == sec->uid && gid == sec->gid)
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
+                            "%s: cannot change the owner of file '%s' to %s:%s (%u:%u): %s", what,
+                            path, sec->userName, sec->groupName, (unsigned int)uid,
+                            (unsigned int)gid, g_strerror(saved));
+            else
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_ACCESS_DENIED,
+                            "%s: cannot change the owner of file '%s' to %u:%u: %s", what, path,
+                            (unsigned int)uid, (unsigned int)gid, g_strerror(saved));
             return FALSE;
         }
         g_mutex_unlock(&sec->lock);
@@ -569,6 +574,7 @@ typedef struct {
     char *what; /* "disk 'vda'", "kernel" */
     const char *path;
     gboolean writable;
+    const char *owner; /* a <seclabel model='dac'><label> "user:group"; NULL: QEMU's user */
 } qvirSecurityDACItem;
 
 static void
@@ -589,9 +595,36 @@ qvirSecurityDACLayerIsLocal(const qvirStorageSource *src)
 static void
 qvirSecurityDACAddItem(GArray *items, char *what, const char *path, gboolean writable)
 {
-    qvirSecurityDACItem item = {what, path, writable};
+    qvirSecurityDACItem item = {what, path, writable, NULL};
 
     g_array_append_val(items, item);
+}
+
+/*
+ * The dac <seclabel> that decides how LAYER is labelled, as libvirt's DAC driver picks it:
+ * the layer's own when it turns relabelling off or names an owner, else the disk's top
+ * source's when that does; NULL: the usual owner, QEMU's user.
+ */
+static const qvirSecurityDeviceLabel *
+qvirSecurityDACLayerLabel(const qvirStorageSource *layer, const qvirStorageSource *diskTop)
+{
+    const qvirSecurityDeviceLabel *own = qvirStorageSourceGetSecurityLabel(layer, "dac");
+    const qvirSecurityDeviceLabel *parent = qvirStorageSourceGetSecurityLabel(diskTop, "dac");
+
+    if (own && (!own->relabel || own->label))
+        return own;
+    if (parent && (!parent->relabel || parent->label))
+        return parent;
+    return NULL;
+}
+
+/* FALSE for a layer whose dac <seclabel> says relabel='no': left as it is, set and restore. */
+static gboolean
+qvirSecurityDACLayerRelabel(const qvirStorageSource *layer, const qvirStorageSource *diskTop)
+{
+    const qvirSecurityDeviceLabel *label = qvirSecurityDACLayerLabel(layer, diskTop);
+
+    return !label || label->relabel;
 }
 
 static void
@@ -600,10 +633,16 @@ qvirSecurityDACCollectChain(GArray *items, const qvirDomainDiskDef *disk,
 {
     for (const qvirStorageSource *src = top; qvirStorageSourceIsBacking(src);
          src = src->backingStore) {
+        const qvirSecurityDeviceLabel *label = qvirSecurityDACLayerLabel(src, top);
+
         if (!qvirSecurityDACLayerIsLocal(src))
             continue; /* network layers are opened by QEMU's own drivers */
+        if (label && !label->relabel)
+            continue;
         qvirSecurityDACAddItem(items, g_strdup_printf("disk '%s'", disk->dst), src->path,
                                src == top && !top->readonly);
+        if (label)
+            g_array_index(items, qvirSecurityDACItem, items->len - 1).owner = label->label;
     }
 }
 
@@ -660,6 +699,58 @@ qvirSecurityDACCollectDomain(const qvirDomainDef *def)
     return items;
 }
 
+/* A dac label's "user:group": names or "+N" ids, as libvirt reads it. */
+static gboolean
+qvirSecurityDACParseOwner(const char *label, uid_t *uid, gid_t *gid, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(label, ":", 2);
+    unsigned int id;
+
+    if (!parts[0] || !parts[1]) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "Failed to parse uid and gid from '%s'", label);
+        return FALSE;
+    }
+    if (qvirSecurityDACParseId(parts[0], &id)) {
+        *uid = (uid_t)id;
+    } else {
+        struct passwd pwbuf, *pw = NULL;
+        char buf[4096];
+
+        if (getpwnam_r(parts[0], &pwbuf, buf, sizeof(buf), &pw) != 0 || !pw) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "Failed to parse user '%s'",
+                        parts[0]);
+            return FALSE;
+        }
+        *uid = pw->pw_uid;
+    }
+    if (qvirSecurityDACParseId(parts[1], &id)) {
+        *gid = (gid_t)id;
+    } else {
+        struct group grbuf, *gr = NULL;
+        char buf[16384];
+
+        if (getgrnam_r(parts[1], &grbuf, buf, sizeof(buf), &gr) != 0 || !gr) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "Failed to parse group '%s'",
+                        parts[1]);
+            return FALSE;
+        }
+        *gid = gr->gr_gid;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirSecurityDACSetItem(qvirSecurityDAC *sec, const qvirSecurityDACItem *item, GError **error)
+{
+    uid_t uid = sec->uid;
+    gid_t gid = sec->gid;
+
+    if (item->owner && !qvirSecurityDACParseOwner(item->owner, &uid, &gid, error))
+        return FALSE;
+    return qvirSecurityDACSetPathAs(sec, item->what, item->path, item->writable, uid, gid, error);
+}
+
 /* Label every item, or none: what was done is undone on the first failure. */
 static gboolean
 qvirSecurityDACSetItems(qvirSecurityDAC *sec, GArray *items, GError **error)
@@ -667,7 +758,7 @@ qvirSecurityDACSetItems(qvirSecurityDAC *sec, GArray *items, GError **error)
     for (guint i = 0; i < items->len; i++) {
         qvirSecurityDACItem *item = &g_array_index(items, qvirSecurityDACItem, i);
 
-        if (!qvirSecurityDACSetPath(sec, item->what, item->path, item->writable, error)) {
+        if (!qvirSecurityDACSetItem(sec, item, error)) {
             while (i-- > 0)
                 qvirSecurityDACRestorePath(sec, g_array_index(items, qvirSecurityDACItem, i).path);
             return FALSE;
@@ -725,7 +816,7 @@ qvirSecurityDACRestoreChainLabel(qvirSecurityDAC *sec, const qvirStorageSource *
 {
     for (const qvirStorageSource *src = top;
          qvirSecurityDACIsActive(sec) && qvirStorageSourceIsBacking(src); src = src->backingStore) {
-        if (qvirSecurityDACLayerIsLocal(src))
+        if (qvirSecurityDACLayerIsLocal(src) && qvirSecurityDACLayerRelabel(src, top))
             qvirSecurityDACRestorePath(sec, src->path);
     }
 }
@@ -739,13 +830,23 @@ qvirSecurityDACSetImageLabel(qvirSecurityDAC *sec, const char *diskName,
     if (!qvirSecurityDACIsActive(sec) || !src || !qvirSecurityDACLayerIsLocal(src))
         return TRUE;
     what = g_strdup_printf("disk '%s'", diskName ? diskName : "?");
-    return qvirSecurityDACSetPath(sec, what, src->path, writable, error);
+    /* a lone image: only its own <seclabel> counts */
+    {
+        qvirSecurityDACItem item = {what, src->path, writable, NULL};
+        const qvirSecurityDeviceLabel *label = qvirSecurityDACLayerLabel(src, NULL);
+
+        if (label && !label->relabel)
+            return TRUE;
+        item.owner = label ? label->label : NULL;
+        return qvirSecurityDACSetItem(sec, &item, error);
+    }
 }
 
 void
 qvirSecurityDACRestoreImageLabel(qvirSecurityDAC *sec, const qvirStorageSource *src)
 {
-    if (qvirSecurityDACIsActive(sec) && src && qvirSecurityDACLayerIsLocal(src))
+    if (qvirSecurityDACIsActive(sec) && src && qvirSecurityDACLayerIsLocal(src) &&
+        qvirSecurityDACLayerRelabel(src, NULL))
         qvirSecurityDACRestorePath(sec, src->path);
 }
 
