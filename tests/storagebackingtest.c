@@ -643,6 +643,9 @@ testUnsupported(void)
         "\"file\":{\"driver\":\"file\",\"filename\":\"/tmp/testfle\"}}",
         "json:[1,2]",
         "json:1{\"driver\":\"nbd\",\"path\":\"/s\"}",
+        /* two objects; brackets and quotes inside strings do not end the first */
+        "json:{\"driver\":\"nbd\",\"path\":\"/s}\\\"\"} {\"driver\":\"nbd\"}",
+        "json:{\"driver\":\"nbd\",\"path\":\"/s\"}]",
         "json:asdgsdfg",
     };
 

@@ -1087,6 +1087,40 @@ qvirBackingParseJSONDriver(qvirStorageSource *src, JsonNode *json, const char *j
     return -1;
 }
 
+/* TRUE when TEXT is one JSON object with nothing after it but white space. json-glib
+ * keeps whatever follows a complete top-level value ("1{...}", "{...}{...}") in memory
+ * it never frees, so such text must not reach it. Only brackets outside strings are
+ * counted here; whether the object itself is well formed is json-glib's to say (an
+ * object left open is handed on, and json-glib refuses it). */
+static gboolean
+qvirBackingJSONIsOneObject(const char *text)
+{
+    const char *p = text + strspn(text, " \t\r\n");
+    size_t depth = 0;
+    gboolean inString = FALSE;
+
+    if (*p != '{')
+        return FALSE;
+    for (; *p; p++) {
+        if (inString) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                inString = FALSE;
+            continue;
+        }
+        if (*p == '"') {
+            inString = TRUE;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            if (--depth == 0)
+                return p[1 + strspn(p + 1, " \t\r\n")] == '\0';
+        }
+    }
+    return TRUE;
+}
+
 static int
 qvirBackingParseJSON(qvirStorageSource *src, const char *jsonstr, GError **error)
 {
@@ -1096,12 +1130,10 @@ qvirBackingParseJSON(qvirStorageSource *src, const char *jsonstr, GError **error
     g_autoptr(GError) err = NULL;
     JsonNode *root, *file = NULL;
 
-    /* Only an object can describe a layer. Checked before json-glib sees the text: its
-     * parser keeps what follows a complete top-level value ("1{...}") in memory it
-     * does not free. */
-    if (*(jsonstr + strspn(jsonstr, " \t\r\n")) != '{') {
+    /* Only an object can describe a layer; checked before json-glib sees the text. */
+    if (!qvirBackingJSONIsOneObject(jsonstr)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "cannot parse json %s: not a JSON object", jsonstr);
+                    "cannot parse json %s: not one JSON object", jsonstr);
         return -1;
     }
     if (!json_parser_load_from_data(parser, jsonstr, -1, &err) ||

@@ -116,7 +116,8 @@ fuzzQmpWrite(int fd, const void *data, gsize len)
     const char *p = data;
 
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        /* send, not write: a monitor that hung up must not kill the fuzzer with SIGPIPE */
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
