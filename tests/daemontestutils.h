@@ -333,3 +333,29 @@ daemonMountRamfs(void)
     }
     return dir;
 }
+
+/* The reference beside qvirtd: libvirt 9.0's own session daemon, as nobody with its state
+ * under REF (REF/run must exist, mode 0700, owned by nobody), runs SCRIPT in one
+ * `virsh -q -c qemu:///session`; returns virsh's exit status with its stdout and stderr.
+ * The daemon is stopped afterwards: it would otherwise linger for its idle timeout. */
+G_GNUC_UNUSED static int
+daemonLibvirtSessionVirsh(const char *ref, const char *script, char **out, char **err)
+{
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
+    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
+    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
+    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
+    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
+    g_autofree char *pid = NULL;
+    const char *argv[] = {"runuser", "-u",   "nobody",   "--",
+                          "env",     "-i",   "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                          home,      xdgRun, xdgConfig,  xdgCache,
+                          "virsh",   "-q",   "-c",       "qemu:///session",
+                          script,    NULL};
+    int rc = qvirTestRun(argv, out, err);
+
+    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
+        kill(atoi(pid), SIGTERM);
+    return rc;
+}

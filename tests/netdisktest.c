@@ -27,6 +27,7 @@
 #include "daemontestutils.h"
 #include "guesttestutils.h"
 #include "netstoragetestutils.h"
+#include "virshtestutils.h"
 
 /* Why each kind of server could not start; NULL once it runs. */
 static GError *startErrors[4];
@@ -190,59 +191,6 @@ testFixtureCeph(void)
         assertRefused(wrong, quick, NULL, "error connecting");
     }
 }
-
-/* ---- virsh against qvirtd ---- */
-
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} VirshResult;
-
-static void
-virshResultClear(VirshResult *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
-
-static void
-virshArgv(VirshResult *res, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-#define VIRSH(res, ...) virshArgv((res), (const char *const[]){__VA_ARGS__, NULL})
-
-static char *
-virshOk(const char *const *args)
-{
-    g_auto(VirshResult) res = {0};
-
-    virshArgv(&res, args);
-    if (res.rc != 0)
-        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
-    return g_steal_pointer(&res.out);
-}
-
-#define VIRSH_OK(...) virshOk((const char *const[]){__VA_ARGS__, NULL})
 
 static uid_t qemuUid;
 

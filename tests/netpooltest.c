@@ -15,6 +15,7 @@
 
 #include "daemontestutils.h"
 #include "netstoragetestutils.h"
+#include "virshtestutils.h"
 
 #define POOL_UUID_RBD "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f01"
 #define POOL_UUID_ISCSI "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f02"
@@ -26,53 +27,7 @@
 /* decodes as base64, but is no cephx key: librados fails at once ("keyring not found") */
 #define MALFORMED_CEPH_KEY "AQBub3QgYSBjZXBoeCBrZXkgYXQgYWxsIQ=="
 
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} Result;
-
-static void
-resultClear(Result *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Result, resultClear);
-
 static GError *startErrors[4];
-
-static void
-runVirsh(Result *res, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    resultClear(res);
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-#define VIRSH(res, ...) runVirsh((res), (const char *const[]){__VA_ARGS__, NULL})
-#define VIRSH_OK(res, ...)                                                                         \
-    do {                                                                                           \
-        runVirsh((res), (const char *const[]){__VA_ARGS__, NULL});                                 \
-        if ((res)->rc != 0)                                                                        \
-            g_error("virsh %s failed: %s%s", ((const char *const[]){__VA_ARGS__})[0], (res)->out,  \
-                    (res)->err);                                                                   \
-    } while (0)
 
 static void
 assertContains(const char *haystack, const char *needle)
@@ -93,7 +48,7 @@ assertSameXML(const char *out, const char *expect)
 
 /* virsh failed, saying NEEDLE */
 static void
-assertFails(const Result *r, const char *needle)
+assertFails(const VirshResult *r, const char *needle)
 {
     if (r->rc == 0)
         g_error("expected a failure saying '%s', got success: %s", needle, r->out);
@@ -139,18 +94,18 @@ defineSecret(const char *type, const char *usage, const char *value, gboolean ba
         g_str_equal(type, "ceph") ? "name" : "target");
     g_autofree char *file = writeFile("secret.xml", xml);
     g_autofree char *valueFile = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
     g_autofree char *uuid = NULL;
 
-    VIRSH_OK(&r, "secret-define", file);
+    VIRSH_RES_OK(&r, "secret-define", file);
     /* "Secret UUID created" */
     uuid = g_strndup(r.out + strlen("Secret "), 36);
     if (base64) {
         valueFile = writeFile("secret.value", value);
-        VIRSH_OK(&r, "secret-set-value", uuid, "--file", valueFile);
+        VIRSH_RES_OK(&r, "secret-set-value", uuid, "--file", valueFile);
     } else {
         valueFile = writeFile("secret.value", value);
-        VIRSH_OK(&r, "secret-set-value", uuid, "--file", valueFile, "--plain");
+        VIRSH_RES_OK(&r, "secret-set-value", uuid, "--file", valueFile, "--plain");
     }
     g_unlink(valueFile);
 }
@@ -248,32 +203,32 @@ testRbdPool(void)
     g_autofree char *file = NULL;
     g_autofree char *volXML = NULL;
     g_autofree char *volXMLFile = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_CEPH))
         return;
     xml = rbdPoolXML("ceph", POOL_UUID_RBD, CEPH_USAGE, NULL);
     file = writeFile("rbd-pool.xml", xml);
-    VIRSH_OK(&r, "pool-define", file);
-    VIRSH_OK(&r, "pool-list", "--all", "--type", "rbd");
+    VIRSH_RES_OK(&r, "pool-define", file);
+    VIRSH_RES_OK(&r, "pool-list", "--all", "--type", "rbd");
     assertContains(r.out, " ceph ");
     assertContains(r.out, "inactive");
-    VIRSH_OK(&r, "pool-start", "ceph");
-    VIRSH_OK(&r, "pool-list", "--type", "rbd");
+    VIRSH_RES_OK(&r, "pool-start", "ceph");
+    VIRSH_RES_OK(&r, "pool-list", "--type", "rbd");
     assertContains(r.out, "active");
-    VIRSH_OK(&r, "pool-list", "--type", "dir");
+    VIRSH_RES_OK(&r, "pool-list", "--type", "dir");
     g_assert_null(strstr(r.out, "ceph"));
-    VIRSH_OK(&r, "pool-info", "ceph");
+    VIRSH_RES_OK(&r, "pool-info", "ceph");
     assertContains(r.out, "running");
     /* a cluster without a ceph-mgr keeps no statistics: 0 for libvirt as for us */
-    VIRSH_OK(&r, "pool-dumpxml", "ceph");
+    VIRSH_RES_OK(&r, "pool-dumpxml", "ceph");
     assertSameXML(r.out, xml);
 
     /* the fixture's 64 MiB image: 16 objects of 4 MiB, all counted without <refresh> */
-    VIRSH_OK(&r, "vol-list", "ceph", "--details");
+    VIRSH_RES_OK(&r, "vol-list", "ceph", "--details");
     assertContains(r.out, " base ");
     assertContains(r.out, "rbd/base");
-    VIRSH_OK(&r, "vol-dumpxml", "base", "--pool", "ceph");
+    VIRSH_RES_OK(&r, "vol-dumpxml", "base", "--pool", "ceph");
     assertSameXML(r.out, "<volume type='network'>\n"
                          "  <name>base</name>\n"
                          "  <key>rbd/base</key>\n"
@@ -284,18 +239,18 @@ testRbdPool(void)
                          "    <format type='raw'/>\n"
                          "  </target>\n"
                          "</volume>\n");
-    VIRSH_OK(&r, "vol-info", "base", "--pool", "ceph", "--bytes");
+    VIRSH_RES_OK(&r, "vol-info", "base", "--pool", "ceph", "--bytes");
     assertContains(r.out, "network");
     assertContains(r.out, "67108864 bytes");
-    VIRSH_OK(&r, "vol-path", "base", "--pool", "ceph");
+    VIRSH_RES_OK(&r, "vol-path", "base", "--pool", "ceph");
     assertContains(r.out, "rbd/base");
-    VIRSH_OK(&r, "vol-key", "base", "--pool", "ceph");
+    VIRSH_RES_OK(&r, "vol-key", "base", "--pool", "ceph");
     assertContains(r.out, "rbd/base");
 
     /* a volume made through the pool is an image in the cluster, 10 MB = 3 objects */
-    VIRSH_OK(&r, "vol-create-as", "ceph", "made", "10M");
+    VIRSH_RES_OK(&r, "vol-create-as", "ceph", "made", "10M");
     g_assert_true(rbdHas("made"));
-    VIRSH_OK(&r, "vol-info", "made", "--pool", "ceph", "--bytes");
+    VIRSH_RES_OK(&r, "vol-info", "made", "--pool", "ceph", "--bytes");
     assertContains(r.out, "10485760 bytes");
     assertContains(r.out, "12582912 bytes");
     /* what libvirt refuses */
@@ -319,18 +274,18 @@ testRbdPool(void)
                            &err))
             g_error("rbd create: %s", err->message);
     }
-    VIRSH_OK(&r, "vol-list", "ceph");
+    VIRSH_RES_OK(&r, "vol-list", "ceph");
     g_assert_null(strstr(r.out, "outside"));
-    VIRSH_OK(&r, "pool-refresh", "ceph");
-    VIRSH_OK(&r, "vol-list", "ceph");
+    VIRSH_RES_OK(&r, "pool-refresh", "ceph");
+    VIRSH_RES_OK(&r, "vol-list", "ceph");
     assertContains(r.out, "rbd/outside");
 
-    VIRSH_OK(&r, "vol-delete", "made", "--pool", "ceph");
-    VIRSH_OK(&r, "vol-delete", "outside", "--pool", "ceph");
+    VIRSH_RES_OK(&r, "vol-delete", "made", "--pool", "ceph");
+    VIRSH_RES_OK(&r, "vol-delete", "outside", "--pool", "ceph");
     g_assert_false(rbdHas("made"));
     g_assert_false(rbdHas("outside"));
     g_assert_true(rbdHas("base"));
-    VIRSH_OK(&r, "vol-list", "ceph");
+    VIRSH_RES_OK(&r, "vol-list", "ceph");
     g_assert_null(strstr(r.out, "made"));
     assertNoKeyLeft();
 }
@@ -341,20 +296,20 @@ testRbdRefreshAllocation(void)
 {
     g_autofree char *xml = NULL;
     g_autofree char *file = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_CEPH))
         return;
     xml = rbdPoolXML("ceph-used", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f03", CEPH_USAGE,
                      "  <refresh>\n    <volume allocation='default'/>\n  </refresh>\n");
     file = writeFile("rbd-used.xml", xml);
-    VIRSH_OK(&r, "pool-create", file);
-    VIRSH_OK(&r, "pool-dumpxml", "ceph-used");
+    VIRSH_RES_OK(&r, "pool-create", file);
+    VIRSH_RES_OK(&r, "pool-dumpxml", "ceph-used");
     assertSameXML(r.out, xml);
     /* the pattern fills the first MiB and the MiB at 32 MiB: two 4 MiB objects */
-    VIRSH_OK(&r, "vol-info", "base", "--pool", "ceph-used", "--bytes");
+    VIRSH_RES_OK(&r, "vol-info", "base", "--pool", "ceph-used", "--bytes");
     assertContains(r.out, "Allocation:     8388608 bytes");
-    VIRSH_OK(&r, "pool-destroy", "ceph-used");
+    VIRSH_RES_OK(&r, "pool-destroy", "ceph-used");
     /* transient: gone */
     VIRSH(&r, "pool-info", "ceph-used");
     g_assert_cmpint(r.rc, !=, 0);
@@ -367,34 +322,34 @@ testRbdWrongSecret(void)
     g_autofree char *file = NULL;
     g_autofree char *expect = NULL;
     g_autofree char *before = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_CEPH))
         return;
     before = rbdList();
     xml = rbdPoolXML("ceph-bad", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f04", CEPH_BAD_USAGE, NULL);
     file = writeFile("rbd-bad.xml", xml);
-    VIRSH_OK(&r, "pool-define", file);
+    VIRSH_RES_OK(&r, "pool-define", file);
     VIRSH(&r, "pool-start", "ceph-bad");
     /* libvirt 9.0's words for what librados' connect says */
     expect = g_strdup_printf("error: failed to connect to the RADOS monitor on: 127.0.0.1:%u,: "
                              "No such file or directory",
                              netStorage.cephMonV2Port);
     assertFails(&r, expect);
-    VIRSH_OK(&r, "pool-list", "--inactive");
+    VIRSH_RES_OK(&r, "pool-list", "--inactive");
     assertContains(r.out, "ceph-bad");
     VIRSH(&r, "vol-list", "ceph-bad");
     assertFails(&r, "storage pool 'ceph-bad' is not active");
 
     /* a secret that does not exist */
-    VIRSH_OK(&r, "pool-undefine", "ceph-bad");
+    VIRSH_RES_OK(&r, "pool-undefine", "ceph-bad");
     g_free(xml);
     xml = rbdPoolXML("ceph-none", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f05", "no such secret", NULL);
     g_free(file);
     file = writeFile("rbd-none.xml", xml);
     VIRSH(&r, "pool-create", file);
     assertFails(&r, "no secret with matching usage 'no such secret'");
-    VIRSH_OK(&r, "pool-list", "--all");
+    VIRSH_RES_OK(&r, "pool-list", "--all");
     g_assert_null(strstr(r.out, "ceph-none"));
     {
         g_autofree char *after = rbdList();
@@ -414,21 +369,21 @@ testIscsiDirectPool(void)
     g_autofree char *path0 = NULL;
     g_autofree char *path1 = NULL;
     g_autofree char *volXML = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_ISCSI))
         return;
     xml = iscsiPoolXML("isc", POOL_UUID_ISCSI, netStorage.iscsiChapIqn, CHAP_USAGE, 0);
     file = writeFile("isc.xml", xml);
-    VIRSH_OK(&r, "pool-define", file);
-    VIRSH_OK(&r, "pool-dumpxml", "isc");
+    VIRSH_RES_OK(&r, "pool-define", file);
+    VIRSH_RES_OK(&r, "pool-dumpxml", "isc");
     assertSameXML(r.out, xml);
-    VIRSH_OK(&r, "pool-start", "isc");
-    VIRSH_OK(&r, "pool-list", "--type", "iscsi-direct");
+    VIRSH_RES_OK(&r, "pool-start", "isc");
+    VIRSH_RES_OK(&r, "pool-list", "--type", "iscsi-direct");
     assertContains(r.out, " isc ");
     g_free(xml);
     xml = iscsiPoolXML("isc", POOL_UUID_ISCSI, netStorage.iscsiChapIqn, CHAP_USAGE, lun1);
-    VIRSH_OK(&r, "pool-dumpxml", "isc");
+    VIRSH_RES_OK(&r, "pool-dumpxml", "isc");
     assertSameXML(r.out, xml);
 
     /* LUN 0 is the target's controller (no size), LUN 1 the disk */
@@ -436,7 +391,7 @@ testIscsiDirectPool(void)
                             netStorage.iscsiChapIqn);
     path1 = g_strdup_printf("ip-127.0.0.1:%u-iscsi-%s-lun-1", netStorage.iscsiPort,
                             netStorage.iscsiChapIqn);
-    VIRSH_OK(&r, "vol-list", "isc");
+    VIRSH_RES_OK(&r, "vol-list", "isc");
     assertContains(r.out, "unit:0:0:0");
     assertContains(r.out, path0);
     assertContains(r.out, "unit:0:0:1");
@@ -451,11 +406,11 @@ testIscsiDirectPool(void)
                              "  </target>\n"
                              "</volume>\n",
                              path1, lun1, lun1, path1);
-    VIRSH_OK(&r, "vol-dumpxml", "unit:0:0:1", "--pool", "isc");
+    VIRSH_RES_OK(&r, "vol-dumpxml", "unit:0:0:1", "--pool", "isc");
     assertSameXML(r.out, volXML);
-    VIRSH_OK(&r, "vol-info", "unit:0:0:0", "--pool", "isc", "--bytes");
+    VIRSH_RES_OK(&r, "vol-info", "unit:0:0:0", "--pool", "isc", "--bytes");
     assertContains(r.out, "Capacity:       0 bytes");
-    VIRSH_OK(&r, "vol-info", "--vol", path1, "--bytes");
+    VIRSH_RES_OK(&r, "vol-info", "--vol", path1, "--bytes");
     assertContains(r.out, "network");
 
     /* LUNs are the target's: libvirt's refusals */
@@ -467,13 +422,13 @@ testIscsiDirectPool(void)
                     "not support vol deletion");
     VIRSH(&r, "pool-delete", "isc");
     g_assert_cmpint(r.rc, !=, 0);
-    VIRSH_OK(&r, "pool-refresh", "isc");
-    VIRSH_OK(&r, "vol-list", "isc");
+    VIRSH_RES_OK(&r, "pool-refresh", "isc");
+    VIRSH_RES_OK(&r, "vol-list", "isc");
     assertContains(r.out, "unit:0:0:1");
-    VIRSH_OK(&r, "pool-destroy", "isc");
+    VIRSH_RES_OK(&r, "pool-destroy", "isc");
     VIRSH(&r, "pool-delete", "isc");
     assertFails(&r, "pool does not support pool deletion");
-    VIRSH_OK(&r, "pool-undefine", "isc");
+    VIRSH_RES_OK(&r, "pool-undefine", "isc");
 }
 
 /* The target without CHAP, whichever order the portal lists its targets in. */
@@ -482,16 +437,16 @@ testIscsiDirectNoAuth(void)
 {
     g_autofree char *xml = NULL;
     g_autofree char *file = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_ISCSI))
         return;
     xml =
         iscsiPoolXML("iscn", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f06", netStorage.iscsiIqn, NULL, 0);
     file = writeFile("iscn.xml", xml);
-    VIRSH_OK(&r, "pool-define", file);
-    VIRSH_OK(&r, "pool-start", "iscn");
-    VIRSH_OK(&r, "vol-info", "unit:0:0:1", "--pool", "iscn", "--bytes");
+    VIRSH_RES_OK(&r, "pool-define", file);
+    VIRSH_RES_OK(&r, "pool-start", "iscn");
+    VIRSH_RES_OK(&r, "vol-info", "unit:0:0:1", "--pool", "iscn", "--bytes");
     assertContains(r.out, "67108352 bytes");
 }
 
@@ -500,22 +455,22 @@ testIscsiDirectWrongSecret(void)
 {
     g_autofree char *xml = NULL;
     g_autofree char *file = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_ISCSI))
         return;
     xml = iscsiPoolXML("iscw", "6a1f0c3e-5b2d-4e8f-9a10-1b2c3d4e5f07", netStorage.iscsiChapIqn,
                        CHAP_BAD_USAGE, 0);
     file = writeFile("iscw.xml", xml);
-    VIRSH_OK(&r, "pool-define", file);
+    VIRSH_RES_OK(&r, "pool-define", file);
     VIRSH(&r, "pool-start", "iscw");
     assertFails(&r, "error: internal error: Failed to login: Failed to log in to target. Status: "
                     "Authentication failure(513)");
-    VIRSH_OK(&r, "pool-list", "--inactive");
+    VIRSH_RES_OK(&r, "pool-list", "--inactive");
     assertContains(r.out, "iscw");
-    VIRSH_OK(&r, "pool-dumpxml", "iscw");
+    VIRSH_RES_OK(&r, "pool-dumpxml", "iscw");
     assertSameXML(r.out, xml);
-    VIRSH_OK(&r, "pool-undefine", "iscw");
+    VIRSH_RES_OK(&r, "pool-undefine", "iscw");
 
     /* an auth type the pool type does not take */
     g_free(xml);
@@ -534,7 +489,7 @@ testIscsiDirectWrongSecret(void)
     assertFails(&r, "unsupported configuration: missing initiator IQN");
     VIRSH(&r, "pool-define-as", "--name", "nosrc", "--type", "rbd", "--source-host", "127.0.0.1");
     assertFails(&r, "XML error: element 'name' is mandatory for RBD pool");
-    VIRSH_OK(&r, "pool-list", "--all");
+    VIRSH_RES_OK(&r, "pool-list", "--all");
     g_assert_null(strstr(r.out, "iscx"));
     g_assert_null(strstr(r.out, "noinit"));
 }
@@ -571,7 +526,7 @@ testVolumeDisk(void)
     g_autofree char *cmdline = NULL;
     g_autofree char *cmdPath = NULL;
     g_autofree char *expect = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
     gsize len = 0;
     pid_t pid;
 
@@ -579,9 +534,9 @@ testVolumeDisk(void)
         return;
     xml = volumeDomainXML("voldisk", "iscn", "unit:0:0:1");
     file = writeFile("voldisk.xml", xml);
-    VIRSH_OK(&r, "define", file);
-    VIRSH_OK(&r, "start", "voldisk");
-    VIRSH_OK(&r, "dumpxml", "voldisk");
+    VIRSH_RES_OK(&r, "define", file);
+    VIRSH_RES_OK(&r, "start", "voldisk");
+    VIRSH_RES_OK(&r, "dumpxml", "voldisk");
     assertContains(r.out, "<disk type='volume' device='disk'>");
     assertContains(r.out, "<source pool='iscn' volume='unit:0:0:1' index='1'/>");
     pid = daemonDomainPid("voldisk");
@@ -597,8 +552,8 @@ testVolumeDisk(void)
                              "\",\"node-name\":\"libvirt-1-storage\"",
                              netStorage.iscsiPort, netStorage.iscsiIqn);
     assertContains(cmdline, expect);
-    VIRSH_OK(&r, "destroy", "voldisk");
-    VIRSH_OK(&r, "undefine", "voldisk");
+    VIRSH_RES_OK(&r, "destroy", "voldisk");
+    VIRSH_RES_OK(&r, "undefine", "voldisk");
 
     /* with CHAP: the pool's credentials become the disk's, a secret object for QEMU */
     {
@@ -609,12 +564,12 @@ testVolumeDisk(void)
         g_autofree char *chapPath = NULL;
         g_autofree char *user = NULL;
 
-        VIRSH_OK(&r, "pool-create", poolFile);
+        VIRSH_RES_OK(&r, "pool-create", poolFile);
         g_free(xml);
         xml = volumeDomainXML("chapdisk", "iscc", "unit:0:0:1");
         g_free(file);
         file = writeFile("chapdisk.xml", xml);
-        VIRSH_OK(&r, "create", file);
+        VIRSH_RES_OK(&r, "create", file);
         pid = daemonDomainPid("chapdisk");
         g_assert_cmpint(pid, >, 0);
         chapPath = g_strdup_printf("/proc/%d/cmdline", pid);
@@ -631,8 +586,8 @@ testVolumeDisk(void)
         assertContains(chapCmd, "\"qom-type\":\"secret\"");
         /* never in clear */
         g_assert_null(strstr(chapCmd, netStorage.chapPassword));
-        VIRSH_OK(&r, "destroy", "chapdisk");
-        VIRSH_OK(&r, "pool-destroy", "iscc");
+        VIRSH_RES_OK(&r, "destroy", "chapdisk");
+        VIRSH_RES_OK(&r, "pool-destroy", "iscc");
     }
 
     if (!netNeed(NET_STORAGE_CEPH))
@@ -641,13 +596,13 @@ testVolumeDisk(void)
     xml = volumeDomainXML("rbddisk", "ceph", "base");
     g_free(file);
     file = writeFile("rbddisk.xml", xml);
-    VIRSH_OK(&r, "define", file);
+    VIRSH_RES_OK(&r, "define", file);
     VIRSH(&r, "start", "rbddisk");
     assertFails(&r, "unsupported configuration: using 'rbd' pools for backing 'volume' disks "
                     "isn't yet supported");
-    VIRSH_OK(&r, "domstate", "rbddisk");
+    VIRSH_RES_OK(&r, "domstate", "rbddisk");
     assertContains(r.out, "shut off");
-    VIRSH_OK(&r, "undefine", "rbddisk");
+    VIRSH_RES_OK(&r, "undefine", "rbddisk");
 }
 
 /* Pools survive a daemon restart: the rbd pool comes back active, reaching its cluster
@@ -655,42 +610,17 @@ testVolumeDisk(void)
 static void
 testRestart(void)
 {
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     if (!netNeed(NET_STORAGE_CEPH))
         return;
     daemonStop();
     daemonStart(FALSE);
-    VIRSH_OK(&r, "pool-list");
+    VIRSH_RES_OK(&r, "pool-list");
     assertContains(r.out, "ceph");
-    VIRSH_OK(&r, "vol-list", "ceph");
+    VIRSH_RES_OK(&r, "vol-list", "ceph");
     assertContains(r.out, "rbd/base");
     assertNoKeyLeft();
-}
-
-/* libvirt 9.0's session daemon (as nobody, its state under REF) runs SCRIPT in one virsh;
- * stdout and stderr. The daemon is stopped afterwards. */
-static int
-libvirtVirsh(const char *ref, const char *script, char **out, char **err)
-{
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
-    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
-    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
-    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
-    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
-    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
-    g_autofree char *pid = NULL;
-    const char *argv[] = {"runuser", "-u",   "nobody",   "--",
-                          "env",     "-i",   "LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                          home,      xdgRun, xdgConfig,  xdgCache,
-                          "virsh",   "-q",   "-c",       "qemu:///session",
-                          script,    NULL};
-    int rc = qvirTestRun(argv, out, err);
-
-    /* the session daemon would linger for its idle timeout */
-    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
-        kill(atoi(pid), SIGTERM);
-    return rc;
 }
 
 static gboolean
@@ -794,7 +724,7 @@ testLibvirtDifferential(void)
         g_autofree char *cwd = g_get_current_dir();
 
         g_assert_cmpint(chdir(ref), ==, 0);
-        rc = libvirtVirsh(ref, script->str, &theirs, &theirErr);
+        rc = daemonLibvirtSessionVirsh(ref, script->str, &theirs, &theirErr);
         g_assert_cmpint(chdir(cwd), ==, 0);
     }
     /* the refusals make libvirt's virsh exit 1 */
@@ -809,7 +739,7 @@ testLibvirtDifferential(void)
         g_string_append(ours, "@@");
         for (guint j = 0; steps[j]; j++) {
             g_auto(GStrv) words = g_strsplit(steps[j], " ", -1);
-            g_auto(Result) r = {0};
+            g_auto(VirshResult) r = {0};
 
             for (guint k = 0; words[k]; k++) {
                 if (g_str_has_suffix(words[k], ".xml")) {
@@ -827,7 +757,7 @@ testLibvirtDifferential(void)
                 for (guint k = 0; words[k]; k++)
                     g_ptr_array_add(args, words[k]);
                 g_ptr_array_add(args, NULL);
-                runVirsh(&r, (const char *const *)args->pdata);
+                virshArgv(&r, (const char *const *)args->pdata);
             }
             g_string_append(ours, r.out);
             g_string_append(ourErr, r.err);

@@ -17,6 +17,7 @@
 
 #include "daemontestutils.h"
 #include "guesttestutils.h"
+#include "virshtestutils.h"
 
 #define VM "mig1"
 #define VM_UUID "3c1f0a8e-54d2-4b7e-9a61-2d8c7b5e4f10"
@@ -123,64 +124,26 @@ hostStop(Host *h)
     h->pid = 0;
 }
 
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} VirshResult;
-
-static void
-virshResultClear(VirshResult *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
-
-static void
-virshArgv(VirshResult *res, const Host *h, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, h->uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static char *
-virshOk(const Host *h, const char *const *args)
+virshHostOk(const Host *h, const char *const *args)
 {
     g_auto(VirshResult) res = {0};
 
-    virshArgv(&res, h, args);
-    if (res.rc != 0)
-        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    virshArgvUriOk(&res, h->uri, args);
     return g_steal_pointer(&res.out);
 }
 
-#define VIRSH_OK(h, ...)                                                                           \
+#define VIRSH_HOST_OK(h, ...)                                                                      \
     ({                                                                                             \
         const char *args_[] = {__VA_ARGS__, NULL};                                                 \
-        virshOk((h), args_);                                                                       \
+        virshHostOk((h), args_);                                                                   \
     })
 
-#define VIRSH_FAILS(h, needle, ...)                                                                \
+#define VIRSH_HOST_FAILS(h, needle, ...)                                                           \
     do {                                                                                           \
         g_auto(VirshResult) r_ = {0};                                                              \
         const char *args_[] = {__VA_ARGS__, NULL};                                                 \
-        virshArgv(&r_, (h), args_);                                                                \
+        virshArgvUri(&r_, (h)->uri, args_);                                                        \
         g_assert_cmpint(r_.rc, !=, 0);                                                             \
         if (!strstr(r_.err, (needle)))                                                             \
             g_error("expected '%s' in: %s", (needle), r_.err);                                     \
@@ -217,7 +180,7 @@ testState(const Host *h)
     g_auto(VirshResult) r = {0};
     const char *args[] = {"domstate", VM, NULL};
 
-    virshArgv(&r, h, args);
+    virshArgvUri(&r, h->uri, args);
     if (r.rc != 0)
         return g_strdup("none");
     return g_strdup(g_strstrip(r.out));
@@ -227,7 +190,7 @@ testState(const Host *h)
 static char *
 testLiveChain(const Host *h)
 {
-    g_autofree char *xml = VIRSH_OK(h, "dumpxml", VM);
+    g_autofree char *xml = VIRSH_HOST_OK(h, "dumpxml", VM);
     const char *end = strstr(xml, "<target dev='vda'");
     const char *start;
     GString *chain = g_string_new(NULL);
@@ -259,8 +222,8 @@ static char *
 testQemuFiles(const Host *h)
 {
     g_autofree char *out =
-        VIRSH_OK(h, "qemu-monitor-command", VM,
-                 "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+        VIRSH_HOST_OK(h, "qemu-monitor-command", VM,
+                      "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     JsonArray *arr;
@@ -343,7 +306,7 @@ testMigrateThread(gpointer data)
 {
     MigrateRun *run = data;
 
-    virshArgv(&run->res, run->src, run->args);
+    virshArgvUri(&run->res, run->src->uri, run->args);
     return NULL;
 }
 
@@ -413,7 +376,7 @@ testMigrateCopy(gconstpointer data)
         g_auto(VirshResult) r = {0};
         const char *args[] = {"undefine", VM, NULL};
 
-        virshArgv(&r, &hostA, args);
+        virshArgvUri(&r, hostA.uri, args);
     }
     g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
     if (incremental) {
@@ -433,7 +396,7 @@ testMigrateCopy(gconstpointer data)
         testImgWrite(base, 0x41, "0");
         testImgWrite(mid, 0x42, "1M");
         /* images go into the destination's pool */
-        g_free(VIRSH_OK(&hostB, "pool-create-as", "dst", "dir", "--target", dstDir));
+        g_free(VIRSH_HOST_OK(&hostB, "pool-create-as", "dst", "dir", "--target", dstDir));
     }
     testImgWrite(top, 0x43, "2M");
 
@@ -441,13 +404,13 @@ testMigrateCopy(gconstpointer data)
     xmlPath = daemonWriteFile(incremental ? "mig-inc.xml" : "mig-copy.xml", xml);
     dstXml = testDomainXML(guestKernel, guestInitrd, dstTop);
     dstXmlPath = daemonWriteFile(incremental ? "mig-inc-dst.xml" : "mig-copy-dst.xml", dstXml);
-    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    g_free(VIRSH_HOST_OK(&hostA, "create", xmlPath));
     before = testCounter();
     g_assert_true(testCounterPasses(before + 5, 240));
 
-    g_free(VIRSH_OK(&hostA, "migrate", "--live", "--unsafe", mode, "--xml", dstXmlPath,
-                    "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
-                    hostB.uri));
+    g_free(VIRSH_HOST_OK(&hostA, "migrate", "--live", "--unsafe", mode, "--xml", dstXmlPath,
+                         "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                         hostB.uri));
 
     state = testState(&hostA);
     g_assert_cmpstr(state, ==, "none");
@@ -472,7 +435,7 @@ testMigrateCopy(gconstpointer data)
     g_assert_true(testImgHas(dstTop, 0x41, "0"));
     if (!incremental)
         g_assert_true(testImgHas(dstTop, 0x42, "1M"));
-    g_free(VIRSH_OK(&hostB, "destroy", VM));
+    g_free(VIRSH_HOST_OK(&hostB, "destroy", VM));
 }
 
 static void
@@ -493,7 +456,7 @@ testWaitJob(const Host *h, const char *what)
         g_auto(VirshResult) r = {0};
         const char *args[] = {"domjobinfo", VM, NULL};
 
-        virshArgv(&r, h, args);
+        virshArgvUri(&r, h->uri, args);
         if (r.rc == 0 && strstr(r.out, "Outgoing migration") && strstr(r.out, what))
             return;
         g_usleep(50 * 1000);
@@ -517,11 +480,12 @@ testAssertSurvived(const char *chain)
     live = testLiveChain(&hostA);
     g_assert_cmpstr(live, ==, chain);
     testAssertChain(&hostA);
-    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM,
-                     "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
+    nodes =
+        VIRSH_HOST_OK(&hostA, "qemu-monitor-command", VM,
+                      "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}");
     g_assert_null(strstr(nodes, "migration-"));
     g_clear_pointer(&nodes, g_free);
-    nodes = VIRSH_OK(&hostA, "qemu-monitor-command", VM, "{\"execute\":\"query-block-jobs\"}");
+    nodes = VIRSH_HOST_OK(&hostA, "qemu-monitor-command", VM, "{\"execute\":\"query-block-jobs\"}");
     g_assert_null(strstr(nodes, "migration-"));
 }
 
@@ -594,7 +558,7 @@ testMigrateFault(gconstpointer data)
     if (kind == FAULT_DEST_DISK_FULL)
         g_assert_cmpint(mount("tmpfs", dstDir, "tmpfs", 0, "size=4m,mode=0755"), ==, 0);
     if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
-        g_free(VIRSH_OK(&hostB, "pool-create-as", poolName, "dir", "--target", dstDir));
+        g_free(VIRSH_HOST_OK(&hostB, "pool-create-as", poolName, "dir", "--target", dstDir));
     /* a sparse image the user made on the small file system: it fills during the copy */
     if (kind == FAULT_DEST_DISK_FULL)
         daemonMakeQcow2(dstTop, NULL);
@@ -606,7 +570,7 @@ testMigrateFault(gconstpointer data)
                                 copy ? "writeback" : "none");
     dstXmlPath = daemonWriteFile("fault-dst.xml", dstXml);
     args[5] = dstXmlPath;
-    g_free(VIRSH_OK(&hostA, "create", xmlPath));
+    g_free(VIRSH_HOST_OK(&hostA, "create", xmlPath));
     g_assert_true(testCounterPasses(testCounter() + 5, 240));
     chain = testLiveChain(&hostA);
 
@@ -617,7 +581,7 @@ testMigrateFault(gconstpointer data)
         testWaitJob(&hostA, "Memory processed");
         g_usleep(G_USEC_PER_SEC);
         hostKill(&hostB);
-        g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "1000"));
+        g_free(VIRSH_HOST_OK(&hostA, "migrate-setspeed", VM, "1000"));
         break;
     case FAULT_SOURCE_KILLED_IN_MIRROR:
         testWaitJob(&hostA, "Unbounded");
@@ -629,7 +593,7 @@ testMigrateFault(gconstpointer data)
     case FAULT_ABORTED:
         /* virsh domjobabort while the state goes over */
         testWaitJob(&hostA, "Memory processed");
-        g_free(VIRSH_OK(&hostA, "domjobabort", VM));
+        g_free(VIRSH_HOST_OK(&hostA, "domjobabort", VM));
         break;
     }
     g_thread_join(thread);
@@ -656,9 +620,9 @@ testMigrateFault(gconstpointer data)
     if (kind == FAULT_DEST_DISK_FULL)
         g_assert_true(g_file_test(dstTop, G_FILE_TEST_EXISTS));
     g_assert_cmpint(daemonDomainPidIn(&hostB), ==, 0);
-    g_free(VIRSH_OK(&hostA, "destroy", VM));
+    g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
     if (kind == FAULT_SOURCE_KILLED_IN_MIRROR)
-        g_free(VIRSH_OK(&hostB, "pool-destroy", poolName));
+        g_free(VIRSH_HOST_OK(&hostB, "pool-destroy", poolName));
     if (kind == FAULT_DEST_DISK_FULL)
         umount2(dstDir, MNT_DETACH);
 }
@@ -689,20 +653,20 @@ testMigrateShared(void)
     xmlPath = daemonWriteFile("mig1.xml", xml);
 
     /* a persistent domain running on A */
-    g_free(VIRSH_OK(&hostA, "define", xmlPath));
-    g_free(VIRSH_OK(&hostA, "start", VM));
+    g_free(VIRSH_HOST_OK(&hostA, "define", xmlPath));
+    g_free(VIRSH_HOST_OK(&hostA, "start", VM));
     if (!testCounterPasses(5, 240))
         g_error("the guest does not count");
 
     /* migrate-setspeed is the domain's, until a migration gives its own */
-    g_free(VIRSH_OK(&hostA, "migrate-setspeed", VM, "50"));
-    speed = VIRSH_OK(&hostA, "migrate-getspeed", VM);
+    g_free(VIRSH_HOST_OK(&hostA, "migrate-setspeed", VM, "50"));
+    speed = VIRSH_HOST_OK(&hostA, "migrate-getspeed", VM);
     g_assert_cmpstr(g_strstrip(speed), ==, "50");
 
     /* images on a local file system: libvirt wants --unsafe (or a copy) */
-    VIRSH_FAILS(&hostA, "Unsafe migration: Migration without shared storage is unsafe", "migrate",
-                "--live", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
-                hostB.uri);
+    VIRSH_HOST_FAILS(&hostA, "Unsafe migration: Migration without shared storage is unsafe",
+                     "migrate", "--live", "--listen-address", "127.0.0.1", "--migrateuri",
+                     "tcp://127.0.0.1", VM, hostB.uri);
     state = testState(&hostA);
     g_assert_cmpstr(state, ==, "running");
     g_clear_pointer(&state, g_free);
@@ -717,7 +681,7 @@ testMigrateShared(void)
         g_auto(VirshResult) r = {0};
         const char *jargs[] = {"domjobinfo", VM, NULL};
 
-        virshArgv(&r, &hostA, jargs);
+        virshArgvUri(&r, hostA.uri, jargs);
         if (r.rc == 0 && strstr(r.out, "Unbounded") && strstr(r.out, "Outgoing migration"))
             sawJob = TRUE;
         else if (i % 50 == 0)
@@ -742,10 +706,10 @@ testMigrateShared(void)
     g_assert_cmpstr(state, ==, "shut off");
     g_clear_pointer(&state, g_free);
     testAssertChain(&hostB);
-    info = VIRSH_OK(&hostB, "dominfo", VM);
+    info = VIRSH_HOST_OK(&hostB, "dominfo", VM);
     g_assert_nonnull(strstr(info, "Persistent:     yes"));
     g_clear_pointer(&info, g_free);
-    info = VIRSH_OK(&hostB, "domjobinfo", VM, "--completed");
+    info = VIRSH_HOST_OK(&hostB, "domjobinfo", VM, "--completed");
     g_assert_nonnull(strstr(info, "Completed"));
     g_assert_nonnull(strstr(info, "Total downtime:"));
     g_test_message("A -> B: %s", info);
@@ -753,9 +717,9 @@ testMigrateShared(void)
 
     /* the same host UUID on both ends is refused; nothing changes */
     hostStart(&hostC, HOST_B, 21100);
-    VIRSH_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate", "--live",
-                "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
-                hostC.uri);
+    VIRSH_HOST_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate",
+                     "--live", "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri",
+                     "tcp://127.0.0.1", VM, hostC.uri);
     state = testState(&hostC);
     g_assert_cmpstr(state, ==, "none");
     g_clear_pointer(&state, g_free);
@@ -765,8 +729,9 @@ testMigrateShared(void)
     missing = g_build_filename(daemonEnv.root, "nowhere", "top.qcow2", NULL);
     badXml = testDomainXML(kernel, initrd, missing);
     badPath = daemonWriteFile("mig1-bad.xml", badXml);
-    VIRSH_FAILS(&hostB, missing, "migrate", "--live", "--unsafe", "--listen-address", "127.0.0.1",
-                "--migrateuri", "tcp://127.0.0.1", "--xml", badPath, VM, hostA.uri);
+    VIRSH_HOST_FAILS(&hostB, missing, "migrate", "--live", "--unsafe", "--listen-address",
+                     "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", "--xml", badPath, VM,
+                     hostA.uri);
     state = testState(&hostB);
     g_assert_cmpstr(state, ==, "running");
     g_clear_pointer(&state, g_free);
@@ -778,8 +743,9 @@ testMigrateShared(void)
     testAssertChain(&hostB);
 
     /* B -> A with --undefinesource: B has nothing left */
-    g_free(VIRSH_OK(&hostB, "migrate", "--live", "--unsafe", "--undefinesource", "--listen-address",
-                    "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM, hostA.uri));
+    g_free(VIRSH_HOST_OK(&hostB, "migrate", "--live", "--unsafe", "--undefinesource",
+                         "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                         hostA.uri));
     state = testState(&hostB);
     g_assert_cmpstr(state, ==, "none");
     g_clear_pointer(&state, g_free);
@@ -789,7 +755,7 @@ testMigrateShared(void)
     before = testCounter();
     g_assert_true(testCounterPasses(before + 5, 60));
     testAssertChain(&hostA);
-    g_free(VIRSH_OK(&hostA, "destroy", VM));
+    g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
 }
 
 static void

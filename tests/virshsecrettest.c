@@ -12,63 +12,16 @@
 #include <sys/stat.h>
 
 #include "daemontestutils.h"
+#include "virshtestutils.h"
 
 #define CEPH_UUID "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f"
 #define PRIV_UUID "11111111-2222-3333-4444-555555555555"
 #define EPH_UUID "5f3c2b1a-0000-4e44-9abc-def012345678"
 #define VOL_UUID "44444444-2222-3333-4444-555555555555"
 
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} Result;
-
-static void
-resultClear(Result *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Result, resultClear);
-
-/* virsh -c URI ARGS... */
-static void
-runVirsh(Result *res, const char *uri, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, (char *)uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-runVirshOk(Result *res, const char *uri, const char *const *args)
-{
-    runVirsh(res, uri, args);
-    if (res->rc != 0)
-        g_error("virsh %s failed (%d): %s%s", args[0], res->rc, res->out, res->err);
-}
-
 static char *roUri;
 
-#define VIRSH(res, ...) runVirsh((res), daemonEnv.uri, (const char *const[]){__VA_ARGS__, NULL})
-#define VIRSH_OK(res, ...)                                                                         \
-    runVirshOk((res), daemonEnv.uri, (const char *const[]){__VA_ARGS__, NULL})
-#define VIRSH_RO(res, ...) runVirsh((res), roUri, (const char *const[]){__VA_ARGS__, NULL})
+#define VIRSH_RO(res, ...) virshArgvUri((res), roUri, (const char *const[]){__VA_ARGS__, NULL})
 
 static char *
 rootPath(const char *name)
@@ -110,41 +63,41 @@ testDefineSetGet(void)
                                                  "</secret>\n");
     g_autofree char *b64File = writeFile("value.b64", "cGFzcyB3b3JkIGZyb20gYSBmaWxl");
     g_autofree char *plainFile = writeFile("value.txt", "plain\x01value");
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
-    VIRSH_OK(&r, "secret-define", xml);
+    VIRSH_RES_OK(&r, "secret-define", xml);
     g_assert_cmpstr(r.out, ==, "Secret " CEPH_UUID " created\n\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-dumpxml", CEPH_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-dumpxml", CEPH_UUID);
     g_assert_cmpstr(r.out, ==,
                     "<secret ephemeral='no' private='no'>\n  <uuid>" CEPH_UUID "</uuid>\n"
                     "  <description>ceph admin</description>\n  <usage type='ceph'>\n"
                     "    <name>client.admin secret</name>\n  </usage>\n</secret>\n\n");
-    resultClear(&r);
+    virshResultClear(&r);
 
     /* no value yet */
     VIRSH(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpint(r.rc, !=, 0);
     assertContains(r.err, "error: Secret not found: secret '" CEPH_UUID "' does not have a value");
-    resultClear(&r);
+    virshResultClear(&r);
 
-    VIRSH_OK(&r, "secret-set-value", CEPH_UUID, "--base64", "c2VjcmV0");
+    VIRSH_RES_OK(&r, "secret-set-value", CEPH_UUID, "--base64", "c2VjcmV0");
     g_assert_cmpstr(r.out, ==, "Secret value set\n\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-get-value", CEPH_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpstr(r.out, ==, "c2VjcmV0\n");
-    resultClear(&r);
+    virshResultClear(&r);
 
-    VIRSH_OK(&r, "secret-set-value", CEPH_UUID, "--file", b64File);
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-get-value", CEPH_UUID, "--plain");
+    VIRSH_RES_OK(&r, "secret-set-value", CEPH_UUID, "--file", b64File);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-get-value", CEPH_UUID, "--plain");
     g_assert_cmpstr(r.out, ==, "pass word from a file\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-set-value", CEPH_UUID, "--file", plainFile, "--plain");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-get-value", CEPH_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-set-value", CEPH_UUID, "--file", plainFile, "--plain");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpstr(r.out, ==, "cGxhaW4BdmFsdWU=\n");
-    resultClear(&r);
+    virshResultClear(&r);
 
     /* a bad base64 value is refused by virsh; an unknown UUID by us */
     VIRSH(&r, "secret-set-value", "00000000-0000-0000-0000-000000000001", "--base64", "c2VjcmV0");
@@ -164,41 +117,41 @@ testPrivateAndList(void)
     g_autofree char *eph =
         writeFile("eph.xml", "<secret ephemeral='yes' private='no'><uuid>" EPH_UUID "</uuid>"
                              "<usage type='tls'><name>tls-client</name></usage></secret>");
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
-    VIRSH_OK(&r, "secret-define", priv);
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-set-value", PRIV_UUID, "--base64", "Y2hhcA==");
-    resultClear(&r);
+    VIRSH_RES_OK(&r, "secret-define", priv);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-set-value", PRIV_UUID, "--base64", "Y2hhcA==");
+    virshResultClear(&r);
     VIRSH(&r, "secret-get-value", PRIV_UUID);
     g_assert_cmpint(r.rc, !=, 0);
     g_assert_cmpstr(r.err, ==, "error: Invalid secret: secret is private\n");
-    resultClear(&r);
+    virshResultClear(&r);
 
-    VIRSH_OK(&r, "secret-define", eph);
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-set-value", EPH_UUID, "--base64", "ZXBo");
-    resultClear(&r);
+    VIRSH_RES_OK(&r, "secret-define", eph);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-set-value", EPH_UUID, "--base64", "ZXBo");
+    virshResultClear(&r);
 
-    VIRSH_OK(&r, "secret-list");
+    VIRSH_RES_OK(&r, "secret-list");
     g_assert_true(g_str_has_prefix(r.out, " UUID                                   Usage\n---"));
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list");
     g_assert_cmpstr(r.out, ==,
                     " " CEPH_UUID "   ceph client.admin secret\n"
                     " " PRIV_UUID "   iscsi iqn.2013-07.com.example:t1\n"
                     " " EPH_UUID "   tls tls-client\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list", "--private");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list", "--private");
     g_assert_cmpstr(r.out, ==, " " PRIV_UUID "   iscsi iqn.2013-07.com.example:t1\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list", "--no-private", "--no-ephemeral");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list", "--no-private", "--no-ephemeral");
     g_assert_cmpstr(r.out, ==, " " CEPH_UUID "   ceph client.admin secret\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list", "--ephemeral");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list", "--ephemeral");
     g_assert_cmpstr(r.out, ==, " " EPH_UUID "   tls tls-client\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list", "--ephemeral", "--private");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list", "--ephemeral", "--private");
     g_assert_cmpstr(r.out, ==, "");
 }
 
@@ -208,34 +161,34 @@ static void
 testReadOnly(void)
 {
     g_autofree char *xml = rootPath("ceph.xml");
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
     VIRSH_RO(&r, "-q", "secret-list", "--no-ephemeral");
     g_assert_cmpint(r.rc, ==, 0);
     assertContains(r.out, CEPH_UUID "   ceph client.admin secret");
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH_RO(&r, "secret-dumpxml", CEPH_UUID);
     g_assert_cmpint(r.rc, ==, 0);
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH_RO(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpint(r.rc, !=, 0);
     g_assert_cmpstr(r.err, ==,
                     "error: operation forbidden: read only access prevents virSecretGetValue\n");
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH_RO(&r, "secret-set-value", CEPH_UUID, "--base64", "eA==");
     assertContains(r.err,
                    "error: operation forbidden: read only access prevents virSecretSetValue");
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH_RO(&r, "secret-define", xml);
     assertContains(r.err,
                    "error: operation forbidden: read only access prevents virSecretDefineXML");
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH_RO(&r, "secret-undefine", CEPH_UUID);
     assertContains(r.err,
                    "error: operation forbidden: read only access prevents virSecretUndefine");
-    resultClear(&r);
+    virshResultClear(&r);
     /* nothing changed */
-    VIRSH_OK(&r, "secret-get-value", CEPH_UUID);
+    VIRSH_RES_OK(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpstr(r.out, ==, "cGxhaW4BdmFsdWU=\n");
 }
 
@@ -250,7 +203,7 @@ testRestartAndAtRest(void)
     g_autofree char *keyPath = g_build_filename(dir, "secrets-encryption-key", NULL);
     g_autofree char *ephPath = g_build_filename(dir, EPH_UUID ".xml", NULL);
     g_autofree char *contents = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
     gsize len = 0;
     struct stat sb;
 
@@ -270,15 +223,15 @@ testRestartAndAtRest(void)
 
     daemonStop();
     daemonStart(FALSE);
-    VIRSH_OK(&r, "-q", "secret-list");
+    VIRSH_RES_OK(&r, "-q", "secret-list");
     g_assert_cmpstr(r.out, ==,
                     " " CEPH_UUID "   ceph client.admin secret\n"
                     " " PRIV_UUID "   iscsi iqn.2013-07.com.example:t1\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-get-value", CEPH_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-get-value", CEPH_UUID);
     g_assert_cmpstr(r.out, ==, "cGxhaW4BdmFsdWU=\n");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-dumpxml", PRIV_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-dumpxml", PRIV_UUID);
     assertContains(r.out, "<secret ephemeral='no' private='yes'>");
 }
 
@@ -292,7 +245,7 @@ testCorruptAtLoad(void)
     g_autofree char *saved = NULL;
     g_autofree char *savedXml = NULL;
     g_autofree char *broken = NULL;
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
     gsize len = 0;
 
     daemonStop();
@@ -302,19 +255,19 @@ testCorruptAtLoad(void)
     broken[len - 1] ^= 0x40;
     g_assert_true(g_file_set_contents(valuePath, broken, (gssize)len, NULL));
     daemonStart(FALSE);
-    VIRSH_OK(&r, "-q", "secret-list");
+    VIRSH_RES_OK(&r, "-q", "secret-list");
     g_assert_cmpstr(r.out, ==, " " CEPH_UUID "   ceph client.admin secret\n");
-    resultClear(&r);
+    virshResultClear(&r);
     VIRSH(&r, "secret-dumpxml", PRIV_UUID);
     assertContains(r.err, "no secret with matching uuid '" PRIV_UUID "'");
-    resultClear(&r);
+    virshResultClear(&r);
 
     /* its files are left as they were, and a good copy loads again */
     daemonStop();
     g_assert_true(g_file_test(xmlPath, G_FILE_TEST_EXISTS));
     g_assert_true(g_file_set_contents(valuePath, saved, (gssize)len, NULL));
     daemonStart(FALSE);
-    VIRSH_OK(&r, "-q", "secret-list", "--private");
+    VIRSH_RES_OK(&r, "-q", "secret-list", "--private");
     g_assert_cmpstr(r.out, ==, " " PRIV_UUID "   iscsi iqn.2013-07.com.example:t1\n");
 }
 
@@ -435,56 +388,21 @@ testUndefine(void)
     g_autofree char *dir = secretsDir();
     g_autofree char *valuePath = g_build_filename(dir, CEPH_UUID ".value", NULL);
     g_autofree char *xmlPath = g_build_filename(dir, CEPH_UUID ".xml", NULL);
-    g_auto(Result) r = {0};
+    g_auto(VirshResult) r = {0};
 
-    VIRSH_OK(&r, "secret-undefine", CEPH_UUID);
+    VIRSH_RES_OK(&r, "secret-undefine", CEPH_UUID);
     g_assert_cmpstr(r.out, ==, "Secret " CEPH_UUID " deleted\n\n");
-    resultClear(&r);
+    virshResultClear(&r);
     g_assert_false(g_file_test(valuePath, G_FILE_TEST_EXISTS));
     g_assert_false(g_file_test(xmlPath, G_FILE_TEST_EXISTS));
     VIRSH(&r, "secret-undefine", CEPH_UUID);
     g_assert_cmpint(r.rc, !=, 0);
     assertContains(r.err, "error: Secret not found: no secret with matching uuid '" CEPH_UUID "'");
-    resultClear(&r);
-    VIRSH_OK(&r, "secret-undefine", PRIV_UUID);
-    resultClear(&r);
-    VIRSH_OK(&r, "-q", "secret-list");
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "secret-undefine", PRIV_UUID);
+    virshResultClear(&r);
+    VIRSH_RES_OK(&r, "-q", "secret-list");
     g_assert_cmpstr(r.out, ==, "");
-}
-
-/* virsh -q -c qemu:///session SCRIPT as nobody with its session daemon under REF (which
- * is stopped afterwards); its stdout and stderr. */
-static void
-libvirtVirsh(const char *ref, const char *script, char **out, char **err)
-{
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
-    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
-    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
-    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
-    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
-    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
-    g_autofree char *pid = NULL;
-    const char *argv[] = {"runuser",
-                          "-u",
-                          "nobody",
-                          "--",
-                          "env",
-                          "-i",
-                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                          home,
-                          xdgRun,
-                          xdgConfig,
-                          xdgCache,
-                          "virsh",
-                          "-q",
-                          "-c",
-                          "qemu:///session",
-                          script,
-                          NULL};
-
-    qvirTestRun(argv, out, err);
-    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
-        kill(atoi(pid), SIGTERM);
 }
 
 /* One script with every mistake we know of, against libvirt 9.0 and against qvirtd. */
@@ -607,7 +525,7 @@ testLibvirtDifferential(void)
 
         script = g_strjoinv(x, parts);
     }
-    libvirtVirsh(ref, script, &theirOut, &theirErr);
+    daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
     {
         const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
 

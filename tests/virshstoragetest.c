@@ -594,15 +594,10 @@ testLibvirtDifferential(void)
     g_autofree char *ref = rootPath("ref");
     g_autofree char *dir = g_build_filename(ref, "pool", NULL);
     g_autofree char *run = g_build_filename(ref, "run", NULL);
-    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
     g_autofree char *base = g_build_filename(dir, "base.qcow2", NULL);
     g_autofree char *top = g_build_filename(dir, "top.qcow2", NULL);
     g_autofree char *raw = g_build_filename(dir, "raw.img", NULL);
     g_autofree char *old = g_build_filename(dir, "old.qcow2", NULL);
-    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
-    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
-    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
-    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
     g_autofree char *defineAs = g_strdup_printf("pool-define-as ref dir --target %s", dir);
     g_autoptr(GString) cmds = g_string_new(NULL);
     const char *oldArgv[] = {"qemu-img", "create",      "-q", "-f",  "qcow2",
@@ -611,7 +606,6 @@ testLibvirtDifferential(void)
     g_autofree char *theirs = NULL;
     g_autofree char *err = NULL;
     g_auto(GStrv) docs = NULL;
-    g_autofree char *pid = NULL;
     g_auto(Result) r = {0};
     int rc;
 
@@ -633,30 +627,7 @@ testLibvirtDifferential(void)
     for (guint i = 0; i < G_N_ELEMENTS(vols); i++)
         g_string_append_printf(cmds, " ; echo @@ ; vol-dumpxml --pool ref %s", vols[i]);
     g_string_append(cmds, " ; pool-destroy ref ; pool-undefine ref");
-    {
-        const char *argv[] = {"runuser",
-                              "-u",
-                              "nobody",
-                              "--",
-                              "env",
-                              "-i",
-                              "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                              home,
-                              xdgRun,
-                              xdgConfig,
-                              xdgCache,
-                              "virsh",
-                              "-q",
-                              "-c",
-                              "qemu:///session",
-                              cmds->str,
-                              NULL};
-
-        rc = qvirTestRun(argv, &theirs, &err);
-    }
-    /* the session daemon would linger for its idle timeout */
-    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
-        kill(atoi(pid), SIGTERM);
+    rc = daemonLibvirtSessionVirsh(ref, cmds->str, &theirs, &err);
     if (rc != 0)
         g_error("libvirt's virsh failed: %s%s", theirs, err);
     docs = g_strsplit(theirs, "@@", -1);
@@ -685,41 +656,6 @@ testLibvirtDifferential(void)
     VIRSH_OK(&r, "pool-destroy", "ref");
     resultClear(&r);
     VIRSH_OK(&r, "pool-undefine", "ref");
-}
-
-/* virsh -q -c qemu:///session SCRIPT as nobody with its session daemon under REF (which
- * is stopped afterwards); its stdout and stderr. */
-static void
-libvirtVirsh(const char *ref, const char *script, char **out, char **err)
-{
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
-    g_autofree char *pidFile = g_build_filename(run, "libvirt", "libvirtd.pid", NULL);
-    g_autofree char *home = g_strdup_printf("HOME=%s", ref);
-    g_autofree char *xdgRun = g_strdup_printf("XDG_RUNTIME_DIR=%s", run);
-    g_autofree char *xdgConfig = g_strdup_printf("XDG_CONFIG_HOME=%s/config", ref);
-    g_autofree char *xdgCache = g_strdup_printf("XDG_CACHE_HOME=%s/cache", ref);
-    g_autofree char *pid = NULL;
-    const char *argv[] = {"runuser",
-                          "-u",
-                          "nobody",
-                          "--",
-                          "env",
-                          "-i",
-                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                          home,
-                          xdgRun,
-                          xdgConfig,
-                          xdgCache,
-                          "virsh",
-                          "-q",
-                          "-c",
-                          "qemu:///session",
-                          script,
-                          NULL};
-
-    qvirTestRun(argv, out, err);
-    if (g_file_get_contents(pidFile, &pid, NULL, NULL) && atoi(pid) > 0)
-        kill(atoi(pid), SIGTERM);
 }
 
 /* A pool's life with its mistakes (a missing directory, deleting a full one, listing a
@@ -759,7 +695,7 @@ testLibvirtDifferentialErrors(void)
     g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     g_assert_true(g_file_set_contents(file, "", 0, NULL));
     qvirTestRunOk(chownArgv);
-    libvirtVirsh(ref, script, &theirOut, &theirErr);
+    daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
 
     qvirTestRunOk(rmArgv);
     g_assert_cmpint(g_mkdir_with_parents(full, 0755), ==, 0);

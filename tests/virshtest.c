@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include "daemontestutils.h"
+#include "virshtestutils.h"
 
 #define VM "vm1"
 #define VM_UUID "c7a5fdbd-edaf-4455-926a-d65c16db1809"
@@ -28,55 +29,6 @@
 
 static char *topImage;
 static char *vmXMLPath;
-
-typedef struct {
-    int rc;
-    char *out;
-    char *err;
-} VirshResult;
-
-static void
-virshResultClear(VirshResult *r)
-{
-    g_clear_pointer(&r->out, g_free);
-    g_clear_pointer(&r->err, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
-
-/* virsh -q -c URI ARGS... ; use through VIRSH() / VIRSH_OK(). */
-static void
-virshArgv(VirshResult *res, const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_auto(GStrv) env = g_get_environ();
-    int status;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    env = g_environ_unsetenv(env, "LIBVIRT_DEFAULT_URI");
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &res->out,
-                      &res->err, &status, &err))
-        g_error("cannot run virsh: %s", err->message);
-    res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-virshArgvOk(VirshResult *res, const char *const *args)
-{
-    virshArgv(res, args);
-    if (res->rc != 0)
-        g_error("virsh %s failed (%d): %s", args[0], res->rc, res->err);
-}
-
-#define VIRSH(res, ...) virshArgv((res), (const char *const[]){__VA_ARGS__, NULL})
-#define VIRSH_OK(res, ...) virshArgvOk((res), (const char *const[]){__VA_ARGS__, NULL})
 
 static void
 assertContains(const char *haystack, const char *needle)
@@ -97,7 +49,7 @@ domstate(const char *name)
 {
     g_auto(VirshResult) r = {0};
 
-    VIRSH_OK(&r, "domstate", name);
+    VIRSH_RES_OK(&r, "domstate", name);
     return g_strdup(g_strstrip(r.out));
 }
 
@@ -124,16 +76,16 @@ testDefineList(void)
     xml = daemonDomainXML(VM, VM_UUID, topImage, "none");
     vmXMLPath = daemonWriteFile(VM ".xml", xml);
 
-    VIRSH_OK(&def, "define", vmXMLPath);
+    VIRSH_RES_OK(&def, "define", vmXMLPath);
     assertContains(def.out, "Domain '" VM "' defined from");
     g_assert_true(g_file_test(defFile, G_FILE_TEST_EXISTS));
 
-    VIRSH_OK(&list, "list", "--all");
+    VIRSH_RES_OK(&list, "list", "--all");
     assertContains(list.out, VM);
     assertContains(list.out, "shut off");
     assertState(VM, "shut off");
 
-    VIRSH_OK(&uuid, "domuuid", VM);
+    VIRSH_RES_OK(&uuid, "domuuid", VM);
     assertContains(uuid.out, VM_UUID);
 }
 
@@ -145,19 +97,19 @@ testStart(void)
     g_auto(VirshResult) id = {0};
     pid_t pid;
 
-    VIRSH_OK(&start, "start", VM);
+    VIRSH_RES_OK(&start, "start", VM);
     assertContains(start.out, "Domain '" VM "' started");
     assertState(VM, "running");
     pid = daemonDomainPid(VM);
     g_assert_cmpint(pid, >, 0);
     g_assert_true(daemonProcessAlive(pid));
 
-    VIRSH_OK(&list, "list");
+    VIRSH_RES_OK(&list, "list");
     assertContains(list.out, VM);
     assertContains(list.out, "running");
 
     /* The domain answers to its id too. */
-    VIRSH_OK(&id, "domid", VM);
+    VIRSH_RES_OK(&id, "domid", VM);
     g_assert_cmpint(atoi(id.out), >, 0);
 }
 
@@ -189,7 +141,7 @@ testDumpxml(void)
     g_auto(VirshResult) live = {0};
     g_auto(VirshResult) inactive = {0};
 
-    VIRSH_OK(&live, "dumpxml", VM);
+    VIRSH_RES_OK(&live, "dumpxml", VM);
     assertContains(live.out, "cache='none'");
     assertLiveChain(live.out);
     /* libvirt 9.0 under TCG: the default qemu64 as QEMU 7.2 built it (libvirt's CPU map) */
@@ -199,7 +151,7 @@ testDumpxml(void)
                              "    <feature policy='require' name='lahf_lm'/>\n"
                              "  </cpu>\n");
 
-    VIRSH_OK(&inactive, "dumpxml", "--inactive", VM);
+    VIRSH_RES_OK(&inactive, "dumpxml", "--inactive", VM);
     assertContains(inactive.out, topImage);
     assertLacks(inactive.out, "vm1-mid.qcow2");
     assertLacks(inactive.out, "qcow2' index=");
@@ -221,10 +173,10 @@ testDomblklistDominfo(void)
     g_auto(VirshResult) info = {0};
     g_autofree char *line = g_strdup_printf("vda      %s", topImage);
 
-    VIRSH_OK(&blk, "domblklist", VM);
+    VIRSH_RES_OK(&blk, "domblklist", VM);
     assertContains(blk.out, line);
 
-    VIRSH_OK(&info, "dominfo", VM);
+    VIRSH_RES_OK(&info, "dominfo", VM);
     assertContains(info.out, "Name:           " VM);
     assertContains(info.out, "UUID:           " VM_UUID);
     assertContains(info.out, "OS Type:        hvm");
@@ -239,14 +191,14 @@ testDomblklistDominfo(void)
     {
         g_auto(VirshResult) vcpus = {0};
 
-        VIRSH_OK(&vcpus, "vcpucount", VM);
+        VIRSH_RES_OK(&vcpus, "vcpucount", VM);
         assertContains(vcpus.out, "maximum      config         1");
         assertContains(vcpus.out, "current      live           1");
     }
     {
         g_auto(VirshResult) node = {0};
 
-        VIRSH_OK(&node, "nodeinfo");
+        VIRSH_RES_OK(&node, "nodeinfo");
         assertContains(node.out, "CPU model:           x86_64");
         assertContains(node.out, "NUMA cell(s):        1");
     }
@@ -259,7 +211,7 @@ testDomxmlToNative(void)
     g_autofree char *top = g_strdup_printf("\"filename\":\"%s\"", topImage);
 
     /* As libvirt, from the XML alone: the top image with its cache settings. */
-    VIRSH_OK(&r, "domxml-to-native", "qemu-argv", vmXMLPath);
+    VIRSH_RES_OK(&r, "domxml-to-native", "qemu-argv", vmXMLPath);
     assertContains(r.out, "/usr/bin/qemu-system-x86_64 -name guest=vm1");
     assertContains(r.out, "-blockdev '{");
     assertContains(r.out, top);
@@ -332,7 +284,7 @@ testDirectIOUnsupported(void)
     top = daemonMakeChain(ramfs, "ram");
     xml = daemonDomainXML("vmram", RAM_UUID, top, "none");
     path = daemonWriteFile("vmram.xml", xml);
-    VIRSH_OK(&def, "define", path);
+    VIRSH_RES_OK(&def, "define", path);
 
     VIRSH(&start, "start", "vmram");
     g_assert_cmpint(start.rc, ==, 1);
@@ -344,7 +296,7 @@ testDirectIOUnsupported(void)
     status = g_build_filename(daemonEnv.root, "run", "qemu", "vmram.xml", NULL);
     g_assert_false(g_file_test(status, G_FILE_TEST_EXISTS));
 
-    VIRSH_OK(&undef, "undefine", "vmram");
+    VIRSH_RES_OK(&undef, "undefine", "vmram");
 }
 
 /* A QEMU that takes seconds to come up (an emulator wrapper that sleeps before
@@ -387,7 +339,7 @@ testSlowQemuNoStall(void)
         g_string_replace(str, "<emulator>/usr/bin/qemu-system-x86_64</emulator>", emulator, 1);
         path = daemonWriteFile("vmslow.xml", str->str);
     }
-    VIRSH_OK(&def, "define", path);
+    VIRSH_RES_OK(&def, "define", path);
     g_assert_true(g_file_set_contents(marker, "", -1, NULL));
 
     if (!g_spawn_async(NULL, (char **)startArgv, NULL,
@@ -401,7 +353,7 @@ testSlowQemuNoStall(void)
         g_auto(VirshResult) list = {0};
         g_autofree char *state = NULL;
 
-        VIRSH_OK(&list, "list", "--all");
+        VIRSH_RES_OK(&list, "list", "--all");
         assertContains(list.out, "vmslow");
         state = domstate(VM);
         g_assert_nonnull(state);
@@ -415,8 +367,8 @@ testSlowQemuNoStall(void)
     g_assert_cmpint(waitpid(startPid, &status, 0), ==, startPid);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assertState("vmslow", "running");
-    VIRSH_OK(&destroy, "destroy", "vmslow");
-    VIRSH_OK(&undef, "undefine", "vmslow");
+    VIRSH_RES_OK(&destroy, "destroy", "vmslow");
+    VIRSH_RES_OK(&undef, "undefine", "vmslow");
     g_unlink(marker);
 }
 
@@ -447,7 +399,7 @@ testDevShm(void)
         close(fd);
     xml = daemonDomainXML("vmshm", SHM_UUID, top, "none");
     path = daemonWriteFile("vmshm.xml", xml);
-    VIRSH_OK(&def, "define", path);
+    VIRSH_RES_OK(&def, "define", path);
 
     VIRSH(&start, "start", "vmshm");
     if (direct) {
@@ -457,7 +409,7 @@ testDevShm(void)
         {
             g_auto(VirshResult) destroy = {0};
 
-            VIRSH_OK(&destroy, "destroy", "vmshm");
+            VIRSH_RES_OK(&destroy, "destroy", "vmshm");
         }
     } else {
         g_assert_cmpint(start.rc, ==, 1);
@@ -465,7 +417,7 @@ testDevShm(void)
         assertContains(start.err, "O_DIRECT");
         assertState("vmshm", "shut off");
     }
-    VIRSH_OK(&undef, "undefine", "vmshm");
+    VIRSH_RES_OK(&undef, "undefine", "vmshm");
     qvirTestTempDirRemove(dir);
 }
 
@@ -504,7 +456,7 @@ testDaemonRestart(void)
     daemonStart(TRUE);
     assertState(VM, "running");
     g_assert_cmpint(daemonDomainPid(VM), ==, pid);
-    VIRSH_OK(&xml, "dumpxml", VM);
+    VIRSH_RES_OK(&xml, "dumpxml", VM);
     assertLiveChain(xml.out);
 
     daemonStop();
@@ -543,7 +495,7 @@ testQemuKilled(void)
     g_assert_false(daemonProcessAlive(pid));
 
     /* Back to the persistent definition: the cached chain is gone. */
-    VIRSH_OK(&xml, "dumpxml", VM);
+    VIRSH_RES_OK(&xml, "dumpxml", VM);
     assertLacks(xml.out, "vm1-mid.qcow2");
     assertLacks(xml.out, "qcow2' index=");
 }
@@ -559,13 +511,13 @@ testTransient(void)
     g_auto(VirshResult) list = {0};
 
     /* The same images as vm1, which is stopped now. */
-    VIRSH_OK(&create, "create", path);
+    VIRSH_RES_OK(&create, "create", path);
     assertContains(create.out, "Domain 'vmtrans' created from");
-    VIRSH_OK(&info, "dominfo", "vmtrans");
+    VIRSH_RES_OK(&info, "dominfo", "vmtrans");
     assertContains(info.out, "Persistent:     no");
     assertContains(info.out, "State:          running");
-    VIRSH_OK(&destroy, "destroy", "vmtrans");
-    VIRSH_OK(&list, "list", "--all");
+    VIRSH_RES_OK(&destroy, "destroy", "vmtrans");
+    VIRSH_RES_OK(&list, "list", "--all");
     assertLacks(list.out, "vmtrans");
 }
 
@@ -670,9 +622,9 @@ testVerbs(void)
         g_auto(VirshResult) info = {0};
         g_auto(VirshResult) susp = {0};
 
-        VIRSH_OK(&r, "define", path);
+        VIRSH_RES_OK(&r, "define", path);
         /* Inactive: from the image itself (16 MiB virtual, daemonMakeQcow2). */
-        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        VIRSH_RES_OK(&info, "domblkinfo", VERBS, "vda");
         assertContains(info.out, "Capacity:       16777216");
         VIRSH(&susp, "suspend", VERBS);
         g_assert_cmpint(susp.rc, ==, 1);
@@ -691,12 +643,12 @@ testVerbs(void)
         g_auto(VirshResult) again = {0};
         g_auto(VirshResult) reason = {0};
 
-        VIRSH_OK(&start, "start", VERBS);
-        VIRSH_OK(&susp, "suspend", VERBS);
+        VIRSH_RES_OK(&start, "start", VERBS);
+        VIRSH_RES_OK(&susp, "suspend", VERBS);
         assertContains(susp.out, "Domain '" VERBS "' suspended");
-        VIRSH_OK(&reason, "domstate", "--reason", VERBS);
+        VIRSH_RES_OK(&reason, "domstate", "--reason", VERBS);
         assertContains(reason.out, "paused (user)");
-        VIRSH_OK(&res, "resume", VERBS);
+        VIRSH_RES_OK(&res, "resume", VERBS);
         assertContains(res.out, "Domain '" VERBS "' resumed");
         VIRSH(&again, "resume", VERBS);
         g_assert_cmpint(again.rc, ==, 1);
@@ -705,7 +657,7 @@ testVerbs(void)
     {
         g_auto(VirshResult) reason = {0};
 
-        VIRSH_OK(&reason, "domstate", "--reason", VERBS);
+        VIRSH_RES_OK(&reason, "domstate", "--reason", VERBS);
         assertContains(reason.out, "running (unpaused)");
     }
     events = virshBackgroundFinish(&bg, "Resumed Unpaused");
@@ -720,12 +672,12 @@ testVerbs(void)
         g_auto(VirshResult) all = {0};
         g_auto(VirshResult) bad = {0};
 
-        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        VIRSH_RES_OK(&info, "domblkinfo", VERBS, "vda");
         assertContains(info.out, "Capacity:       16777216");
         assertContains(info.out, "Allocation:");
-        VIRSH_OK(&byPath, "domblkinfo", VERBS, top);
+        VIRSH_RES_OK(&byPath, "domblkinfo", VERBS, top);
         assertContains(byPath.out, "Capacity:       16777216");
-        VIRSH_OK(&all, "domblkinfo", VERBS, "--all");
+        VIRSH_RES_OK(&all, "domblkinfo", VERBS, "--all");
         assertContains(all.out, " vda      16777216");
         VIRSH(&bad, "domblkinfo", VERBS, "vdz");
         g_assert_cmpint(bad.rc, ==, 1);
@@ -737,7 +689,7 @@ testVerbs(void)
     for (;;) {
         g_auto(VirshResult) st = {0};
 
-        VIRSH_OK(&st, "domblkstat", VERBS, "vda");
+        VIRSH_RES_OK(&st, "domblkstat", VERBS, "vda");
         g_assert_cmpint(blkstatValue(st.out, "flush_operations"), >=, 0);
         g_assert_cmpint(blkstatValue(st.out, "wr_req"), >=, 0);
         g_assert_cmpint(blkstatValue(st.out, "rd_total_times"), >=, 0);
@@ -759,7 +711,7 @@ testVerbs(void)
         g_auto(VirshResult) statsAll = {0};
         g_autofree char *pathStat = g_strdup_printf("block.0.path=%s", top);
 
-        VIRSH_OK(&stats, "domstats", "--state", "--block", VERBS);
+        VIRSH_RES_OK(&stats, "domstats", "--state", "--block", VERBS);
         assertContains(stats.out, "state.state=1");
         assertContains(stats.out, "block.count=1");
         assertContains(stats.out, "block.0.name=vda");
@@ -769,7 +721,7 @@ testVerbs(void)
         g_assert_nonnull(strstr(stats.out, "block.0.rd.reqs="));
         g_assert_cmpint(g_ascii_strtoll(strstr(stats.out, "block.0.rd.reqs=") + 16, NULL, 10), >=,
                         1);
-        VIRSH_OK(&statsAll, "domstats");
+        VIRSH_RES_OK(&statsAll, "domstats");
         assertContains(statsAll.out, "Domain: '" VERBS "'");
         assertContains(statsAll.out, "vcpu.current=1");
         assertContains(statsAll.out, "balloon.maximum=65536");
@@ -777,11 +729,11 @@ testVerbs(void)
         VIRSH(&bad, "domblkstat", VERBS, "vdz");
         g_assert_cmpint(bad.rc, ==, 1);
         assertContains(bad.err, "invalid argument: invalid path: vdz");
-        VIRSH_OK(&err, "domblkerror", VERBS);
+        VIRSH_RES_OK(&err, "domblkerror", VERBS);
         assertContains(err.out, "No errors found");
-        VIRSH_OK(&resize, "blockresize", VERBS, "vda", "32M");
+        VIRSH_RES_OK(&resize, "blockresize", VERBS, "vda", "32M");
         assertContains(resize.out, "Block device 'vda' is resized");
-        VIRSH_OK(&info, "domblkinfo", VERBS, "vda");
+        VIRSH_RES_OK(&info, "domblkinfo", VERBS, "vda");
         assertContains(info.out, "Capacity:       33554432");
     }
     {
@@ -790,11 +742,11 @@ testVerbs(void)
         g_auto(VirshResult) reset = {0};
 
         /* No guest OS answers the ACPI button: the domain runs on, as with libvirt. */
-        VIRSH_OK(&down, "shutdown", VERBS);
+        VIRSH_RES_OK(&down, "shutdown", VERBS);
         assertContains(down.out, "Domain '" VERBS "' is being shutdown");
-        VIRSH_OK(&reboot, "reboot", VERBS);
+        VIRSH_RES_OK(&reboot, "reboot", VERBS);
         assertContains(reboot.out, "Domain '" VERBS "' is being rebooted");
-        VIRSH_OK(&reset, "reset", VERBS);
+        VIRSH_RES_OK(&reset, "reset", VERBS);
         assertContains(reset.out, "Domain '" VERBS "' was reset");
         assertState(VERBS, "running");
     }
@@ -814,38 +766,38 @@ testVerbs(void)
         g_autofree char *capsMax = NULL;
 
         /* virsh 9.0 takes the limit from the domain capabilities (<vcpu max=>) */
-        VIRSH_OK(&maxv, "maxvcpus");
-        VIRSH_OK(&domcaps, "domcapabilities");
+        VIRSH_RES_OK(&maxv, "maxvcpus");
+        VIRSH_RES_OK(&domcaps, "domcapabilities");
         assertContains(domcaps.out, "<vcpu max='");
         capsMax = g_strndup(strstr(domcaps.out, "<vcpu max='") + 11,
                             strcspn(strstr(domcaps.out, "<vcpu max='") + 11, "'"));
         g_assert_cmpstr(g_strstrip(maxv.out), ==, capsMax);
-        VIRSH_OK(&freecell, "freecell");
+        VIRSH_RES_OK(&freecell, "freecell");
         assertContains(freecell.out, "Total: ");
         g_assert_cmpint(g_ascii_strtoll(strstr(freecell.out, "Total: ") + 7, NULL, 10), >, 0);
         g_auto(VirshResult) desc = {0};
         g_auto(VirshResult) title = {0};
         g_auto(VirshResult) list = {0};
 
-        VIRSH_OK(&desc, "desc", VERBS);
+        VIRSH_RES_OK(&desc, "desc", VERBS);
         g_assert_cmpstr(g_strstrip(desc.out), ==, "disk verbs");
-        VIRSH_OK(&title, "desc", "--title", VERBS);
+        VIRSH_RES_OK(&title, "desc", "--title", VERBS);
         g_assert_cmpstr(g_strstrip(title.out), ==, "Verbs VM");
-        VIRSH_OK(&list, "list", "--title");
+        VIRSH_RES_OK(&list, "list", "--title");
         assertContains(list.out, "running   Verbs VM");
-        VIRSH_OK(&control, "domcontrol", VERBS);
+        VIRSH_RES_OK(&control, "domcontrol", VERBS);
         g_assert_cmpstr(g_strstrip(control.out), ==, "ok");
-        VIRSH_OK(&job, "domjobinfo", VERBS);
+        VIRSH_RES_OK(&job, "domjobinfo", VERBS);
         assertContains(job.out, "Job type:         None");
-        VIRSH_OK(&mem, "dommemstat", VERBS);
+        VIRSH_RES_OK(&mem, "dommemstat", VERBS);
         assertContains(mem.out, "actual 65536");
         g_assert_nonnull((rss = strstr(mem.out, "rss ")));
         g_assert_cmpint(g_ascii_strtoll(rss + 4, NULL, 10), >, 1024);
-        VIRSH_OK(&destroy, "destroy", VERBS);
+        VIRSH_RES_OK(&destroy, "destroy", VERBS);
         VIRSH(&after, "domcontrol", VERBS);
         g_assert_cmpint(after.rc, ==, 1);
         assertContains(after.err, "Requested operation is not valid: domain is not running");
-        VIRSH_OK(&undef, "undefine", VERBS);
+        VIRSH_RES_OK(&undef, "undefine", VERBS);
     }
 }
 
@@ -943,7 +895,7 @@ testRebootGuest(void)
     {
         g_auto(VirshResult) def = {0};
 
-        VIRSH_OK(&def, "define", path);
+        VIRSH_RES_OK(&def, "define", path);
     }
     virshBackgroundStart(&bg,
                          (const char *const[]){"event", "--domain", GUEST, "--event", "lifecycle",
@@ -953,10 +905,10 @@ testRebootGuest(void)
         g_auto(VirshResult) start = {0};
         g_auto(VirshResult) reboot = {0};
 
-        VIRSH_OK(&start, "start", GUEST);
+        VIRSH_RES_OK(&start, "start", GUEST);
         id1 = domid(GUEST);
         g_assert_cmpint(id1, >, 0);
-        VIRSH_OK(&reboot, "reboot", GUEST);
+        VIRSH_RES_OK(&reboot, "reboot", GUEST);
         assertContains(reboot.out, "Domain '" GUEST "' is being rebooted");
     }
     /* The guest powers off (after a TCG boot of some seconds): started again. */
@@ -983,9 +935,9 @@ testRebootGuest(void)
         g_auto(VirshResult) reason = {0};
         g_auto(VirshResult) undef = {0};
 
-        VIRSH_OK(&reason, "domstate", "--reason", GUEST);
+        VIRSH_RES_OK(&reason, "domstate", "--reason", GUEST);
         assertContains(reason.out, "shut off (shutdown)");
-        VIRSH_OK(&undef, "undefine", GUEST);
+        VIRSH_RES_OK(&undef, "undefine", GUEST);
     }
     events = virshBackgroundFinish(&bg, "Undefined Removed");
     {
@@ -1014,11 +966,11 @@ testDestroyUndefine(void)
     g_auto(VirshResult) gone = {0};
     pid_t pid;
 
-    VIRSH_OK(&start, "start", VM);
+    VIRSH_RES_OK(&start, "start", VM);
     pid = daemonDomainPid(VM);
     g_assert_cmpint(pid, >, 0);
 
-    VIRSH_OK(&destroy, "destroy", VM);
+    VIRSH_RES_OK(&destroy, "destroy", VM);
     assertContains(destroy.out, "Domain '" VM "' destroyed");
     assertState(VM, "shut off");
     g_assert_false(daemonProcessAlive(pid));
@@ -1027,10 +979,10 @@ testDestroyUndefine(void)
     g_assert_cmpint(again.rc, ==, 1);
     assertContains(again.err, "Requested operation is not valid: domain is not running");
 
-    VIRSH_OK(&undef, "undefine", VM);
+    VIRSH_RES_OK(&undef, "undefine", VM);
     assertContains(undef.out, "Domain '" VM "' has been undefined");
     g_assert_false(g_file_test(defFile, G_FILE_TEST_EXISTS));
-    VIRSH_OK(&list, "list", "--all");
+    VIRSH_RES_OK(&list, "list", "--all");
     assertLacks(list.out, VM);
 
     VIRSH(&gone, "dominfo", VM);

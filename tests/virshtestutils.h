@@ -1,7 +1,8 @@
 /*
  * virshtestutils.h: the real virsh against the build's qvirtd (daemontestutils.h's
- * daemonEnv.uri), in the C locale: VIRSH keeps the exit status, stdout and stderr, VIRSH_OK
- * requires success and returns stdout, VIRSH_FAILS requires a failure naming a message.
+ * daemonEnv.uri, or any URI through virshArgvUri), in the C locale: VIRSH keeps the exit
+ * status, stdout and stderr, VIRSH_OK requires success and returns stdout, VIRSH_RES_OK
+ * requires success and keeps the result, VIRSH_FAILS requires a failure naming a message.
  *
  * Static functions: each test program includes this once.
  */
@@ -30,17 +31,19 @@ virshResultClear(VirshResult *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VirshResult, virshResultClear);
 
+/* virsh -c URI ARGS... in the C locale. RES is cleared first, so one result can be reused. */
 static void
-virshArgv(VirshResult *res, const char *const *args)
+virshArgvUri(VirshResult *res, const char *uri, const char *const *args)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_autoptr(GError) err = NULL;
     g_auto(GStrv) env = g_get_environ();
     int status;
 
+    virshResultClear(res);
     g_ptr_array_add(argv, (char *)"virsh");
     g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
+    g_ptr_array_add(argv, (char *)uri);
     for (; *args; args++)
         g_ptr_array_add(argv, (char *)*args);
     g_ptr_array_add(argv, NULL);
@@ -51,6 +54,21 @@ virshArgv(VirshResult *res, const char *const *args)
                       &res->err, &status, &err))
         g_error("cannot run virsh: %s", err->message);
     res->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The same, and the test fails unless virsh succeeded. */
+static void
+virshArgvUriOk(VirshResult *res, const char *uri, const char *const *args)
+{
+    virshArgvUri(res, uri, args);
+    if (res->rc != 0)
+        g_error("virsh %s failed (%d): %s%s", args[0], res->rc, res->out, res->err);
+}
+
+static void
+virshArgv(VirshResult *res, const char *const *args)
+{
+    virshArgvUri(res, daemonEnv.uri, args);
 }
 
 #define VIRSH(res, ...)                                                                            \
@@ -64,9 +82,7 @@ virshOk(const char *const *args)
 {
     g_auto(VirshResult) res = {0};
 
-    virshArgv(&res, args);
-    if (res.rc != 0)
-        g_error("virsh %s failed (%d): %s%s", args[0], res.rc, res.out, res.err);
+    virshArgvUriOk(&res, daemonEnv.uri, args);
     return g_steal_pointer(&res.out);
 }
 
@@ -75,6 +91,10 @@ virshOk(const char *const *args)
         const char *args_[] = {__VA_ARGS__, NULL};                                                 \
         virshOk(args_);                                                                            \
     })
+
+/* virsh succeeds; RES keeps its output. */
+#define VIRSH_RES_OK(res, ...)                                                                     \
+    virshArgvUriOk((res), daemonEnv.uri, (const char *const[]){__VA_ARGS__, NULL})
 
 /* virsh fails with a message containing MSG. */
 #define VIRSH_FAILS(msg, ...)                                                                      \
