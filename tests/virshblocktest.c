@@ -286,10 +286,11 @@ testOperations(void)
     /* ...and the hot-plugged disk's images exactly at its attach: probe + O_DIRECT check */
     g_assert_cmpuint(testTraceOpens(hot), >, 0);
 
-    /* without a guest, nobody releases a virtio disk: we say so and keep it listed */
+    /* without a guest, nobody releases a virtio disk: the request succeeds, as libvirt
+     * 9.0's does, and the disk stays listed until the guest lets it go */
     VIRSH(&res, "detach-disk", VM, "vdb", "--live");
-    g_assert_cmpint(res.rc, !=, 0);
-    g_assert_nonnull(strstr(res.err, "has not released it"));
+    g_assert_cmpint(res.rc, ==, 0);
+    g_assert_nonnull(strstr(res.out, "Disk detached successfully"));
     virshResultClear(&res);
     chain = g_strdup_printf("%s > |", hot);
     testAssertLiveChain("vdb", chain);

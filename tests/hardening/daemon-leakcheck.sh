@@ -78,10 +78,6 @@ step() {
         done_steps+=("$name")
     elif grep -qiE "not supported|unsupported" <<<"$out"; then
         skipped+=("$name")
-    elif [ "$name" = detach ] && grep -q "has not released it yet" <<<"$out"; then
-        # No guest OS answers the unplug request; the disk goes at destroy instead,
-        # which is the path this check then covers.
-        done_steps+=("detach(requested)")
     else
         failed+=("$name: $out")
     fi
@@ -97,6 +93,8 @@ step snapshot snapshot-create-as leak s1 --disk-only --atomic --no-metadata \
     --diskspec "vda,file=$img/snap.qcow2"
 step commit blockcommit leak vda --active --pivot --wait
 if [[ " ${done_steps[*]} " == *" attach "* ]]; then
+    # No guest OS answers the unplug request: the detach is accepted as requested (as in
+    # libvirt) and the disk goes at destroy, which is the path this check then covers.
     step detach detach-disk leak vdb --live
 else
     skipped+=(detach)
