@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 /* One conversation with the cluster: the arguments every tool gets, and the private
  * directory holding the cephx key while the tools run. */
@@ -88,7 +89,7 @@ qvirRBDWriteKey(qvirRBDConn *conn, GBytes *value, GError **error)
         g_clear_pointer(&conn->keyFile, g_free);
         return FALSE;
     }
-    if (write(fd, b64, strlen(b64)) != (ssize_t)strlen(b64)) {
+    if (!qvirFileWriteAll(fd, b64, strlen(b64))) {
         int saved = errno;
 
         close(fd);
