@@ -649,20 +649,9 @@ qvirStorageNetHostParse(xmlNodePtr node, qvirStorageNetHost *host, GError **erro
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing name for host");
         return FALSE;
     }
-    if ((port = qvirXMLPropString(node, "port"))) {
-        unsigned long long val;
-
-        if (!qvirStrToUInt(port, 10, G_MAXUINT, &val)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "failed to parse port number '%s'",
-                        port);
-            return FALSE;
-        }
-        if (val > G_MAXUINT16) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "port '%s' out of range", port);
-            return FALSE;
-        }
-        host->port = (unsigned int)val;
-    }
+    if ((port = qvirXMLPropString(node, "port")) &&
+        !qvirStorageNetHostParsePort(port, &host->port, error))
+        return FALSE;
     return TRUE;
 }
 

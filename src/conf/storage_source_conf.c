@@ -1,5 +1,7 @@
 #include "storage_source_conf.h"
 
+#include "util/virerror.h"
+
 QVIR_ENUM_IMPL(qvirStoragePoolMode, QVIR_STORAGE_POOL_MODE_LAST, "default", "host", "direct");
 QVIR_ENUM_IMPL(qvirStorageType, QVIR_STORAGE_TYPE_LAST, "", "file", "block", "network");
 QVIR_ENUM_IMPL(qvirStorageNetProtocol, QVIR_STORAGE_NET_PROTOCOL_LAST, "none", "nbd", "rbd",
@@ -280,6 +282,29 @@ qvirStorageSourceIsNetwork(const qvirStorageSource *src)
 {
     return src && src->type == QVIR_STORAGE_TYPE_NETWORK &&
            src->protocol != QVIR_STORAGE_NET_PROTOCOL_NONE;
+}
+
+gboolean
+qvirStorageNetHostParsePort(const char *str, unsigned int *port, GError **error)
+{
+    guint64 val = 0;
+    char *end = NULL;
+
+    *port = 0;
+    if (!str)
+        return TRUE;
+    if (!g_ascii_isdigit(*str) ||
+        (val = g_ascii_strtoull(str, &end, 10), *end != '\0' || val > G_MAXUINT)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "failed to parse port number '%s'",
+                    str);
+        return FALSE;
+    }
+    if (val > G_MAXUINT16) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "port '%s' out of range", str);
+        return FALSE;
+    }
+    *port = (unsigned int)val;
+    return TRUE;
 }
 
 unsigned int

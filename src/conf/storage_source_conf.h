@@ -272,6 +272,9 @@ void qvirStorageSourceChainClear(qvirStorageSource *src);
 
 /* TRUE when SRC is a network layer (type NETWORK with a protocol). */
 gboolean qvirStorageSourceIsNetwork(const qvirStorageSource *src);
+/* A network host's port as libvirt reads one, from XML or a backing name: decimal digits up
+ * to 65535; NULL is 0 (not given). */
+gboolean qvirStorageNetHostParsePort(const char *str, unsigned int *port, GError **error);
 /* libvirt's default port for PROTOCOL's tcp hosts; 0 when it has none (rbd: librados
  * chooses; nfs: no port may be given). */
 unsigned int qvirStorageNetProtocolDefaultPort(qvirStorageNetProtocol protocol);

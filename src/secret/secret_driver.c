@@ -466,13 +466,8 @@ qvirSecretListAll(qvirSecretDriver *drv, guint flags, GError **error)
     GHashTableIter iter;
     gpointer value;
 
-    if (flags & ~known) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function "
-                    "secretConnectListAllSecrets",
-                    flags & ~known);
+    if (!qvirCheckFlags(flags, known, "secretConnectListAllSecrets", error))
         return NULL;
-    }
     refs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirSecretRefFree);
     g_mutex_lock(&drv->lock);
     g_hash_table_iter_init(&iter, drv->secrets);
@@ -589,12 +584,8 @@ qvirSecretDefineXML(qvirSecretDriver *drv, const char *xml, guint flags, GError 
     qvirSecretObj *obj;
     char uuidstr[QVIR_UUID_STRING_BUFLEN];
 
-    if (flags & ~QVIR_SECRET_DEFINE_VALIDATE) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function secretDefineXML",
-                    flags & ~QVIR_SECRET_DEFINE_VALIDATE);
+    if (!qvirCheckFlags(flags, QVIR_SECRET_DEFINE_VALIDATE, "secretDefineXML", error))
         return NULL;
-    }
     if ((flags & QVIR_SECRET_DEFINE_VALIDATE) &&
         !qvirSecretXMLValidateSchema(xml, QVIR_SECRET_SCHEMA, error))
         return NULL;
@@ -683,12 +674,8 @@ qvirSecretGetXMLDesc(qvirSecretDriver *drv, const guint8 *uuid, guint flags, GEr
     char *xml = NULL;
     qvirSecretObj *obj;
 
-    if (flags) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function secretGetXMLDesc",
-                    flags);
+    if (!qvirCheckFlags(flags, 0, "secretGetXMLDesc", error))
         return NULL;
-    }
     g_mutex_lock(&drv->lock);
     if ((obj = secretGetByUUID(drv, uuid, error)))
         xml = qvirSecretDefFormat(obj->def);
@@ -706,11 +693,8 @@ qvirSecretSetValue(qvirSecretDriver *drv, const guint8 *uuid, const guint8 *valu
     qvirSecretRef *ref = NULL;
     qvirSecretObj *obj;
 
-    if (flags) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function secretSetValue", flags);
+    if (!qvirCheckFlags(flags, 0, "secretSetValue", error))
         return FALSE;
-    }
     /* libvirt's API takes no NULL value, and its wire decoder gives NULL for an empty one:
      * an empty value can never be set. */
     if (!value) {
@@ -760,11 +744,8 @@ qvirSecretGetValue(qvirSecretDriver *drv, const guint8 *uuid, guint flags, GErro
     GBytes *value = NULL;
     qvirSecretObj *obj;
 
-    if (flags) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function secretGetValue", flags);
+    if (!qvirCheckFlags(flags, 0, "secretGetValue", error))
         return NULL;
-    }
     g_mutex_lock(&drv->lock);
     if ((obj = secretGetByUUID(drv, uuid, error))) {
         /* libvirt refuses every client here, whoever it runs as: only the daemon itself

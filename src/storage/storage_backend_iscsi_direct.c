@@ -244,6 +244,8 @@ qvirISCSIDirectRefresh(qvirStoragePoolDef *def, qvirSecretDriver *secrets, GPtrA
     def->capacity = def->allocation = def->available = 0;
     for (guint i = 0; i < luns->len; i++) {
         const qvirISCSILun *lun = &g_array_index(luns, qvirISCSILun, i);
+        g_autofree char *name = NULL;
+        g_autofree char *key = NULL;
         qvirStorageVolDef *vol;
         guint64 blockSize = 0, lastLBA = 0;
 
@@ -252,17 +254,11 @@ qvirISCSIDirectRefresh(qvirStoragePoolDef *def, qvirSecretDriver *secrets, GPtrA
             !qvirISCSIDirectCapacity(portal, def->initiatorIQN, def->sourceDevice, lun->lun,
                                      (const char *const *)env, &blockSize, &lastLBA, error))
             goto cleanup;
-        vol = g_new0(qvirStorageVolDef, 1);
-        vol->type = QVIR_STORAGE_VOL_NETWORK;
+        name = g_strdup_printf("unit:0:0:%u", lun->lun);
+        key = g_strdup_printf("ip-%s-iscsi-%s-lun-%u", portal, def->sourceDevice, lun->lun);
+        vol = qvirStorageNetVolNew(name, key);
         vol->formatHidden = TRUE;
-        vol->name = g_strdup_printf("unit:0:0:%u", lun->lun);
-        vol->key = g_strdup_printf("ip-%s-iscsi-%s-lun-%u", portal, def->sourceDevice, lun->lun);
-        vol->targetPath = g_strdup(vol->key);
-        vol->format = QVIR_STORAGE_FILE_RAW;
         vol->capacity = vol->allocation = blockSize * lastLBA;
-        vol->perms.mode = vol->backingPerms.mode = -1;
-        vol->perms.owner = vol->perms.group = -1;
-        vol->backingPerms.owner = vol->backingPerms.group = -1;
         def->capacity += vol->capacity;
         def->allocation += vol->allocation;
         g_ptr_array_add(vols, vol);

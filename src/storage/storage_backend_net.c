@@ -76,3 +76,19 @@ qvirStorageNetLastLine(const char *text)
     }
     return g_strdup("");
 }
+
+qvirStorageVolDef *
+qvirStorageNetVolNew(const char *name, const char *key)
+{
+    qvirStorageVolDef *vol = g_new0(qvirStorageVolDef, 1);
+
+    vol->type = QVIR_STORAGE_VOL_NETWORK;
+    vol->name = g_strdup(name);
+    vol->key = g_strdup(key);
+    vol->targetPath = g_strdup(key);
+    vol->format = QVIR_STORAGE_FILE_RAW;
+    vol->perms.mode = vol->backingPerms.mode = -1;
+    vol->perms.owner = vol->perms.group = -1;
+    vol->backingPerms.owner = vol->backingPerms.group = -1;
+    return vol;
+}

@@ -47,3 +47,7 @@ GBytes *qvirStorageNetSecretValue(const qvirStoragePoolDef *def, qvirSecretDrive
 
 /* The last non-empty line of TEXT (a tool's stderr), for error messages. */
 char *qvirStorageNetLastLine(const char *text);
+
+/* A raw volume of a network pool: NAME, with KEY also its path; the owner and mode are
+ * unknown (no <permissions>, as libvirt shows them). */
+qvirStorageVolDef *qvirStorageNetVolNew(const char *name, const char *key);

@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 /* One conversation with the cluster: the arguments every tool gets, and the private
  * directory holding the cephx key while the tools run. */
@@ -88,7 +89,7 @@ qvirRBDWriteKey(qvirRBDConn *conn, GBytes *value, GError **error)
         g_clear_pointer(&conn->keyFile, g_free);
         return FALSE;
     }
-    if (write(fd, b64, strlen(b64)) != (ssize_t)strlen(b64)) {
+    if (!qvirFileWriteAll(fd, b64, strlen(b64))) {
         int saved = errno;
 
         close(fd);
@@ -227,14 +228,14 @@ qvirRBDJSONHasString(JsonArray *arr, const char *s)
     return FALSE;
 }
 
-/* The volume of image NAME, from "rbd info"; USED: what "rbd du" counted for it (-1: not
- * asked). As libvirt: the allocation is the extents in use when the pool asks for it
- * (<refresh><volume allocation='default'/>) and fast-diff can say so cheaply, else every
- * object the image may have. */
+/* The volume of image NAME (SPEC: "POOL/NAME", its path and key), from "rbd info"; USED:
+ * what "rbd du" counted for it (-1: not asked). As libvirt: the allocation is the extents
+ * in use when the pool asks for it (<refresh><volume allocation='default'/>) and fast-diff
+ * can say so cheaply, else every object the image may have. */
 static qvirStorageVolDef *
-qvirRBDVolFromInfo(const char *pool, const char *name, JsonObject *info, gint64 used)
+qvirRBDVolFromInfo(const char *spec, const char *name, JsonObject *info, gint64 used)
 {
-    qvirStorageVolDef *vol = g_new0(qvirStorageVolDef, 1);
+    qvirStorageVolDef *vol = qvirStorageNetVolNew(name, spec);
     JsonArray *features = json_object_has_member(info, "features")
                               ? json_object_get_array_member(info, "features")
                               : NULL;
@@ -243,20 +244,12 @@ qvirRBDVolFromInfo(const char *pool, const char *name, JsonObject *info, gint64 
     gboolean fastDiff = qvirRBDJSONHasString(features, "fast-diff") &&
                         !qvirRBDJSONHasString(flags, "fast diff invalid");
 
-    vol->type = QVIR_STORAGE_VOL_NETWORK;
-    vol->name = g_strdup(name);
-    vol->targetPath = g_strdup_printf("%s/%s", pool, name);
-    vol->key = g_strdup(vol->targetPath);
-    vol->format = QVIR_STORAGE_FILE_RAW;
     vol->capacity = (guint64)json_object_get_int_member_with_default(info, "size", 0);
     if (fastDiff && used >= 0)
         vol->allocation = (guint64)used;
     else
         vol->allocation = (guint64)json_object_get_int_member_with_default(info, "object_size", 0) *
                           (guint64)json_object_get_int_member_with_default(info, "objects", 0);
-    vol->perms.mode = vol->backingPerms.mode = -1;
-    vol->perms.owner = vol->perms.group = -1;
-    vol->backingPerms.owner = vol->backingPerms.group = -1;
     return vol;
 }
 
@@ -381,7 +374,7 @@ qvirRBDRefresh(qvirStoragePoolDef *def, qvirSecretDriver *secrets, GPtrArray *vo
             continue;
         haveUsed = used && g_hash_table_lookup_extended(used, name, NULL, &usedBytes);
         g_ptr_array_add(vols,
-                        qvirRBDVolFromInfo(def->sourceName, name, json_node_get_object(root),
+                        qvirRBDVolFromInfo(spec, name, json_node_get_object(root),
                                            haveUsed ? (gint64)GPOINTER_TO_SIZE(usedBytes) : -1));
     }
     return qvirRBDPoolStats(conn, def, error);

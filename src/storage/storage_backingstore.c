@@ -32,30 +32,6 @@ qvirStorageBackingNameIsFile(const char *name)
 
 /* ---- small parsers shared by the three syntaxes ----------------------------------------- */
 
-/* A port as libvirt reads one: absent is 0, otherwise decimal digits up to 65535. */
-static gboolean
-qvirBackingParsePort(const char *str, unsigned int *port, GError **error)
-{
-    guint64 val = 0;
-    char *end = NULL;
-
-    *port = 0;
-    if (!str)
-        return TRUE;
-    if (!g_ascii_isdigit(*str) ||
-        (val = g_ascii_strtoull(str, &end, 10), *end != '\0' || val > G_MAXUINT)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "failed to parse port number '%s'",
-                    str);
-        return FALSE;
-    }
-    if (val > G_MAXUINT16) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "port '%s' out of range", str);
-        return FALSE;
-    }
-    *port = (unsigned int)val;
-    return TRUE;
-}
-
 static qvirStorageNetHost *
 qvirBackingAddHost(qvirStorageSource *src)
 {
@@ -189,7 +165,7 @@ qvirBackingRBDAddHost(qvirStorageSource *src, char *hostport, GError **error)
         *port = '\0';
         port += 2;
     }
-    if (port && !qvirBackingParsePort(port, &host->port, error))
+    if (port && !qvirStorageNetHostParsePort(port, &host->port, error))
         return FALSE;
     parts = g_strsplit(hostport, "\\:", 0);
     host->name = g_strjoinv(":", parts);
@@ -319,7 +295,7 @@ qvirBackingParseNBDColon(qvirStorageSource *src, const char *str, GError **error
             return qvirBackingNBDMalformed(str, error);
         *port++ = '\0';
     }
-    if (!qvirBackingParsePort(port, &host->port, error))
+    if (!qvirStorageNetHostParsePort(port, &host->port, error))
         return FALSE;
     host->name = g_strdup(spec);
     return TRUE;
@@ -708,7 +684,7 @@ qvirBackingJSONInet(qvirStorageNetHost *host, JsonNode *json, GError **error)
     }
     host->transport = QVIR_STORAGE_NET_HOST_TRANS_TCP;
     host->name = g_strdup(name);
-    return qvirBackingParsePort(jsonString(json, "port"), &host->port, error);
+    return qvirStorageNetHostParsePort(jsonString(json, "port"), &host->port, error);
 }
 
 /* QAPI's SocketAddress: "type" inet (or its old name tcp) or unix. */
@@ -821,7 +797,7 @@ qvirBackingJSONiSCSI(qvirStorageSource *src, JsonNode *json, const char *jsonstr
     /* "host:port" or "[v6]:port"; a v6 literal keeps its brackets in the host name */
     host->name = g_strdup(portal);
     if ((port = strrchr(host->name, ':')) && !strchr(port, ']')) {
-        if (!qvirBackingParsePort(port + 1, &host->port, error))
+        if (!qvirStorageNetHostParsePort(port + 1, &host->port, error))
             return -1;
         *port = '\0';
     }
@@ -858,7 +834,7 @@ qvirBackingJSONNbd(qvirStorageSource *src, JsonNode *json, const char *jsonstr G
     }
     host->transport = QVIR_STORAGE_NET_HOST_TRANS_TCP;
     host->name = g_strdup(hostname);
-    return qvirBackingParsePort(jsonString(json, "port"), &host->port, error) ? 0 : -1;
+    return qvirStorageNetHostParsePort(jsonString(json, "port"), &host->port, error) ? 0 : -1;
 }
 
 static int
@@ -908,7 +884,7 @@ qvirBackingJSONSSH(qvirStorageSource *src, JsonNode *json, const char *jsonstr G
     } else {
         host->transport = QVIR_STORAGE_NET_HOST_TRANS_TCP;
         host->name = g_strdup(hostname);
-        if (!qvirBackingParsePort(jsonString(json, "port"), &host->port, error))
+        if (!qvirStorageNetHostParsePort(jsonString(json, "port"), &host->port, error))
             return -1;
     }
     /* not modelled in the XML; kept only to be handed back to QEMU */

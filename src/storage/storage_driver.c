@@ -175,17 +175,6 @@ qvirStorageVolIsBuilding(const qvirStoragePoolObj *obj, const char *name)
     return FALSE;
 }
 
-static gboolean
-qvirStorageCheckFlags(guint flags, guint allowed, const char *func, GError **error)
-{
-    if (!(flags & ~allowed))
-        return TRUE;
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                "invalid argument: unsupported flags (0x%x) in function %s", flags & ~allowed,
-                func);
-    return FALSE;
-}
-
 static qvirStorageVolDef *
 qvirStoragePoolFindVol(const qvirStoragePoolObj *obj, const char *name)
 {
@@ -721,7 +710,7 @@ qvirStoragePoolDefineXML(qvirStorageDriver *drv, const char *xml, guint flags, G
     qvirStoragePoolObj *obj;
 
     /* VIR_STORAGE_POOL_DEFINE_VALIDATE: our parser is as strict as the schema needs */
-    if (!qvirStorageCheckFlags(flags, 1, "storagePoolDefineXML", error) ||
+    if (!qvirCheckFlags(flags, 1, "storagePoolDefineXML", error) ||
         !(def = qvirStoragePoolParseValidate(xml, error)))
         return NULL;
     locker = g_mutex_locker_new(&drv->lock);
@@ -754,7 +743,7 @@ qvirStoragePoolCreateXML(qvirStorageDriver *drv, const char *xml, guint flags, G
                            QVIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE |
                            QVIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE);
 
-    if (!qvirStorageCheckFlags(flags, 7, "storagePoolCreateXML", error) ||
+    if (!qvirCheckFlags(flags, 7, "storagePoolCreateXML", error) ||
         !(def = qvirStoragePoolParseValidate(xml, error)))
         return NULL;
     locker = g_mutex_locker_new(&drv->lock);
@@ -823,7 +812,7 @@ qvirStoragePoolCreate(qvirStorageDriver *drv, const guint8 *uuid, guint flags, G
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
     guint build = flags & 7;
 
-    if (!obj || !qvirStorageCheckFlags(flags, 7, "storagePoolCreate", error))
+    if (!obj || !qvirCheckFlags(flags, 7, "storagePoolCreate", error))
         return FALSE;
     if (obj->active) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -842,7 +831,7 @@ qvirStoragePoolBuild(qvirStorageDriver *drv, const guint8 *uuid, guint flags, GE
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
-    if (!obj || !qvirStorageCheckFlags(
+    if (!obj || !qvirCheckFlags(
                     flags, QVIR_STORAGE_POOL_BUILD_OVERWRITE | QVIR_STORAGE_POOL_BUILD_NO_OVERWRITE,
                     "storagePoolBuild", error))
         return FALSE;
@@ -887,7 +876,7 @@ qvirStoragePoolDelete(qvirStorageDriver *drv, const guint8 *uuid, guint flags, G
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
-    if (!obj || !qvirStorageCheckFlags(flags, 0, "storagePoolDelete", error))
+    if (!obj || !qvirCheckFlags(flags, 0, "storagePoolDelete", error))
         return FALSE;
     if (obj->active) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -914,7 +903,7 @@ qvirStoragePoolRefresh(qvirStorageDriver *drv, const guint8 *uuid, guint flags, 
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
-    if (!obj || !qvirStorageCheckFlags(flags, 0, "storagePoolRefresh", error) ||
+    if (!obj || !qvirCheckFlags(flags, 0, "storagePoolRefresh", error) ||
         !qvirStorageCheckActive(obj, error) || !qvirStorageCheckNoJobs(obj, error))
         return FALSE;
     return qvirStoragePoolDoRefresh(drv, obj, error);
@@ -946,8 +935,7 @@ qvirStoragePoolGetXMLDesc(qvirStorageDriver *drv, const guint8 *uuid, guint flag
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStoragePoolObj *obj = qvirStorageGetPool(drv, uuid, error);
 
-    if (!obj ||
-        !qvirStorageCheckFlags(flags, QVIR_STORAGE_XML_INACTIVE, "storagePoolGetXMLDesc", error))
+    if (!obj || !qvirCheckFlags(flags, QVIR_STORAGE_XML_INACTIVE, "storagePoolGetXMLDesc", error))
         return NULL;
     if ((flags & QVIR_STORAGE_XML_INACTIVE) && obj->newDef)
         return qvirStoragePoolDefFormat(obj->newDef);
@@ -1057,7 +1045,7 @@ GPtrArray *
 qvirStoragePoolListAllVolumes(qvirStorageDriver *drv, const guint8 *uuid, guint flags,
                               GError **error)
 {
-    if (!qvirStorageCheckFlags(flags, 0, "storagePoolListAllVolumes", error))
+    if (!qvirCheckFlags(flags, 0, "storagePoolListAllVolumes", error))
         return NULL;
     return qvirStoragePoolListVolumes(drv, uuid, TRUE, error);
 }
@@ -1249,9 +1237,8 @@ qvirStorageVolDoCreate(qvirStorageDriver *drv, const guint8 *poolUUID, const cha
     qvirStorageVolDef *vol;
     gboolean ok;
 
-    if (!obj ||
-        !qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
-                               srcName ? "storageVolCreateXMLFrom" : "storageVolCreateXML", error))
+    if (!obj || !qvirCheckFlags(flags, QVIR_STORAGE_VOL_CREATE_PREALLOC_METADATA,
+                                srcName ? "storageVolCreateXMLFrom" : "storageVolCreateXML", error))
         return NULL;
     if (!qvirStorageCheckActive(obj, error))
         return NULL;
@@ -1336,7 +1323,7 @@ qvirStorageVolDelete(qvirStorageDriver *drv, const char *pool, const char *name,
     qvirStoragePoolObj *obj = NULL;
     qvirStorageVolDef *vol;
 
-    if (!qvirStorageCheckFlags(flags, 0, "storageVolDelete", error) ||
+    if (!qvirCheckFlags(flags, 0, "storageVolDelete", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (qvirStoragePoolTypeIsNetwork(obj->def->type)) {
@@ -1373,7 +1360,7 @@ qvirStorageVolWipe(qvirStorageDriver *drv, const char *pool, const char *name, g
     off_t pos = 0;
     int fd;
 
-    if (!qvirStorageCheckFlags(flags, 0, "storageVolWipePattern", error) ||
+    if (!qvirCheckFlags(flags, 0, "storageVolWipePattern", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (qvirStoragePoolTypeIsNetwork(obj->def->type))
@@ -1446,8 +1433,7 @@ qvirStorageVolGetInfo(qvirStorageDriver *drv, const char *pool, const char *name
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&drv->lock);
     qvirStorageVolDef *vol;
 
-    if (!qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_GET_PHYSICAL, "storageVolGetInfoFlags",
-                               error) ||
+    if (!qvirCheckFlags(flags, QVIR_STORAGE_VOL_GET_PHYSICAL, "storageVolGetInfoFlags", error) ||
         !(vol = qvirStorageGetVol(drv, pool, name, NULL, error)))
         return FALSE;
     *type = vol->type;
@@ -1464,7 +1450,7 @@ qvirStorageVolGetXMLDesc(qvirStorageDriver *drv, const char *pool, const char *n
     qvirStoragePoolObj *obj = NULL;
     qvirStorageVolDef *vol;
 
-    if (!qvirStorageCheckFlags(flags, 0, "storageVolGetXMLDesc", error) ||
+    if (!qvirCheckFlags(flags, 0, "storageVolGetXMLDesc", error) ||
         !(vol = qvirStorageGetVol(drv, pool, name, &obj, error)))
         return NULL;
     qvirStorageVolStatBacking(vol);
@@ -1490,10 +1476,10 @@ qvirStorageVolResize(qvirStorageDriver *drv, const char *pool, const char *name,
     g_autofree char *volName = NULL;
     guint64 target;
 
-    if (!qvirStorageCheckFlags(flags,
-                               QVIR_STORAGE_VOL_RESIZE_ALLOCATE | QVIR_STORAGE_VOL_RESIZE_DELTA |
-                                   QVIR_STORAGE_VOL_RESIZE_SHRINK,
-                               "storageVolResize", error) ||
+    if (!qvirCheckFlags(flags,
+                        QVIR_STORAGE_VOL_RESIZE_ALLOCATE | QVIR_STORAGE_VOL_RESIZE_DELTA |
+                            QVIR_STORAGE_VOL_RESIZE_SHRINK,
+                        "storageVolResize", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return FALSE;
     if (qvirStoragePoolTypeIsNetwork(obj->def->type))
@@ -1566,8 +1552,8 @@ qvirStorageVolOpenTransfer(qvirStorageDriver *drv, const char *pool, const char 
     qvirStorageVolDef *vol;
     int fd;
 
-    if (!qvirStorageCheckFlags(flags, QVIR_STORAGE_VOL_STREAM_SPARSE,
-                               upload ? "storageVolUpload" : "storageVolDownload", error) ||
+    if (!qvirCheckFlags(flags, QVIR_STORAGE_VOL_STREAM_SPARSE,
+                        upload ? "storageVolUpload" : "storageVolDownload", error) ||
         !(vol = qvirStorageGetReadyVol(drv, pool, name, &obj, error)))
         return -1;
     if (qvirStoragePoolTypeIsNetwork(obj->def->type)) {

@@ -6,6 +6,17 @@ qvirErrorQuark(void)
     return g_quark_from_static_string("qvir-error-quark");
 }
 
+gboolean
+qvirCheckFlags(guint flags, guint supported, const char *func, GError **error)
+{
+    if (!(flags & ~supported))
+        return TRUE;
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                "invalid argument: unsupported flags (0x%x) in function %s", flags & ~supported,
+                func);
+    return FALSE;
+}
+
 void
 qvirErrorAddPrefix(GError *error)
 {

@@ -76,6 +76,10 @@ typedef enum {
     QVIR_FROM_REMOTE = 13,
 } qvirErrorFrom;
 
+/* libvirt's check of an API's flags: FALSE with "unsupported flags (0x...) in function
+ * FUNC" (FUNC: libvirt's driver callback name) when FLAGS has a bit outside SUPPORTED. */
+gboolean qvirCheckFlags(guint flags, guint supported, const char *func, GError **error);
+
 /* Prefix an existing error with context, keeping its code ("disk 'vda': ..."). */
 #define qvirErrorPrefix(err, ...) g_prefix_error((err), __VA_ARGS__)
 
