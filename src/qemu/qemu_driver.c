@@ -1994,8 +1994,6 @@ qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj)
     qemuDriverStopHandedOver(drv, obj, QEMU_DOMAIN_SHUTOFF_MIGRATED, "migration");
 }
 
-static const char *qemuDriverJsonString(JsonObject *obj, const char *name);
-
 /* CHRS' pty devices get the path QEMU reports for their chardev "char" + alias. */
 static void
 qemuDriverSetPtyPaths(GPtrArray *chrs, JsonArray *devs)
@@ -2747,7 +2745,7 @@ qemuDriverJsonObjectMember(JsonObject *obj, const char *name)
     return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
 }
 
-static const char *
+const char *
 qemuDriverJsonString(JsonObject *obj, const char *name)
 {
     JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;

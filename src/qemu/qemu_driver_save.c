@@ -156,14 +156,6 @@ qemuSavePumpThread(gpointer opaque)
     return NULL;
 }
 
-/* A string member of a QMP reply object (query-migrate, query-status); NULL when absent. */
-static const char *
-qemuSaveMemberString(JsonObject *info, const char *name)
-{
-    return info && json_object_has_member(info, name) ? json_object_get_string_member(info, name)
-                                                      : NULL;
-}
-
 /* Poll query-migrate until the migration has ended: TRUE when it completed. */
 static gboolean
 qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
@@ -177,11 +169,11 @@ qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
         if (!ret)
             return FALSE;
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        status = qemuSaveMemberString(info, "status");
+        status = qemuDriverJsonString(info, "status");
         if (g_strcmp0(status, "completed") == 0)
             return TRUE;
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuSaveMemberString(info, "error-desc");
+            const char *desc = qemuDriverJsonString(info, "error-desc");
 
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                         "operation failed: domain save job: %s", desc ? desc : status);
@@ -463,7 +455,7 @@ qemuRestoreWait(qemuMonitor *mon, GError **error)
         if (!ret)
             return FALSE;
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        status = qemuSaveMemberString(info, "status");
+        status = qemuDriverJsonString(info, "status");
         if (g_strcmp0(status, "inmigrate") != 0)
             break;
         g_usleep(QEMU_SAVE_POLL_US);
@@ -472,7 +464,7 @@ qemuRestoreWait(qemuMonitor *mon, GError **error)
         g_autoptr(JsonNode) ret =
             qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *status = qemuSaveMemberString(info, "status");
+        const char *status = qemuDriverJsonString(info, "status");
 
         if (!ret)
             return FALSE;

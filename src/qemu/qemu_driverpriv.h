@@ -88,6 +88,8 @@ const qemuCaps *qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError 
 /* Job held: write OBJ's status file / a persistent definition atomically. */
 gboolean qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **error);
 gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error);
+/* OBJ's string member NAME (OBJ may be NULL); NULL when absent or not a string. */
+const char *qemuDriverJsonString(JsonObject *obj, const char *name);
 
 /* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
 void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);

@@ -885,16 +885,6 @@ qemuMigrationMemberUInt(JsonObject *o, const char *name)
     return n && JSON_NODE_HOLDS_VALUE(n) ? (guint64)json_node_get_int(n) : 0;
 }
 
-static const char *
-qemuMigrationMemberString(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
-}
-
 /* ---- storage copy (source) ---------------------------------------------------------- */
 
 static gboolean
@@ -990,11 +980,11 @@ qemuMigrationMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMonito
         for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
             JsonObject *o = json_array_get_object_element(jobs, j);
 
-            if (g_strcmp0(qemuMigrationMemberString(o, "device"), jobId) == 0)
+            if (g_strcmp0(qemuDriverJsonString(o, "device"), jobId) == 0)
                 found = o;
         }
-        if (!found || g_strcmp0(qemuMigrationMemberString(found, "status"), "concluded") == 0) {
-            const char *err = found ? qemuMigrationMemberString(found, "error") : NULL;
+        if (!found || g_strcmp0(qemuDriverJsonString(found, "status"), "concluded") == 0) {
+            const char *err = found ? qemuDriverJsonString(found, "error") : NULL;
 
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                         "operation failed: migration of disk %s failed: %s", disks[i],
@@ -1082,12 +1072,12 @@ qemuMigrationStopMirrors(qemuMonitor *mon, GStrv disks, gboolean force, GError *
 
         for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
             JsonObject *o = json_array_get_object_element(jobs, j);
-            const char *dev = qemuMigrationMemberString(o, "device");
+            const char *dev = qemuDriverJsonString(o, "device");
 
             if (!dev || !g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
                 continue;
             left = TRUE;
-            if (g_strcmp0(qemuMigrationMemberString(o, "status"), "concluded") == 0) {
+            if (g_strcmp0(qemuDriverJsonString(o, "status"), "concluded") == 0) {
                 g_autoptr(JsonObject) id = json_object_new();
                 g_autoptr(JsonNode) r = NULL;
 
@@ -1172,7 +1162,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
             qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
         JsonObject *ram;
-        const char *status = qemuMigrationMemberString(info, "status");
+        const char *status = qemuDriverJsonString(info, "status");
         qemuMigrationJob *job;
         gboolean abort = FALSE;
         guint64 want;
@@ -1226,7 +1216,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
             return TRUE;
         }
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuMigrationMemberString(info, "error-desc");
+            const char *desc = qemuDriverJsonString(info, "error-desc");
 
             if (cancelled || g_strcmp0(status, "cancelled") == 0)
                 g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
@@ -1404,14 +1394,14 @@ qemuMigrationWaitIncoming(qemuMonitor *mon, GError **error)
         g_autoptr(JsonNode) ret =
             qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *status = qemuMigrationMemberString(info, "status");
+        const char *status = qemuDriverJsonString(info, "status");
 
         if (!ret)
             return FALSE;
         if (g_strcmp0(status, "completed") == 0)
             return TRUE;
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuMigrationMemberString(info, "error-desc");
+            const char *desc = qemuDriverJsonString(info, "error-desc");
 
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                         "operation failed: job 'migration in' failed: %s", desc ? desc : status);
@@ -1717,8 +1707,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
                               NULL);
     arr = jobs && JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
     for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
-        const char *dev =
-            qemuMigrationMemberString(json_array_get_object_element(arr, i), "device");
+        const char *dev = qemuDriverJsonString(json_array_get_object_element(arr, i), "device");
 
         if (dev && g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
             g_ptr_array_add(disks, g_strdup(dev + strlen(QEMU_MIGRATION_MIRROR_PREFIX)));
@@ -1744,7 +1733,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     status =
         qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
     runState = status && JSON_NODE_HOLDS_OBJECT(status)
-                   ? qemuMigrationMemberString(json_node_get_object(status), "status")
+                   ? qemuDriverJsonString(json_node_get_object(status), "status")
                    : NULL;
     if (g_strcmp0(runState, "running") == 0 && run.state != QVIR_DOMAIN_RUNNING)
         qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
