@@ -625,6 +625,24 @@ typedef struct {
     const char *incomingURI;
 } qemuMigrationIncoming;
 
+/* migrate-set-capabilities with the one capability NAME set to STATE. */
+static gboolean
+qemuMigrationSetCapability(qemuMonitor *mon, const char *name, gboolean state, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    JsonArray *caps = json_array_new();
+    JsonObject *cap = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(cap, "capability", name);
+    json_object_set_boolean_member(cap, "state", state);
+    json_array_add_object_element(caps, cap);
+    json_object_set_array_member(args, "capabilities", caps);
+    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                             error);
+    return ret != NULL;
+}
+
 /* The load step of the start: QEMU, paused with -incoming defer, starts listening. */
 static gboolean
 qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
@@ -632,22 +650,12 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     qemuMigrationIncoming *in = opaque;
     qemuMonitor *mon = qemuProcessGetMonitor(proc);
     g_autoptr(JsonObject) args = json_object_new();
-    g_autoptr(JsonObject) capArgs = json_object_new();
-    JsonArray *caps = json_array_new();
-    JsonObject *cap = json_object_new();
     g_autoptr(JsonNode) ret = NULL;
 
     /* The images stay the source's (no write locks taken here) until Finish resumes the
      * guest, as libvirt has it: a source that resumes after a failure can have them back. */
-    json_object_set_string_member(cap, "capability", "late-block-activate");
-    json_object_set_boolean_member(cap, "state", TRUE);
-    json_array_add_object_element(caps, cap);
-    json_object_set_array_member(capArgs, "capabilities", caps);
-    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", capArgs,
-                             QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    if (!ret)
+    if (!qemuMigrationSetCapability(mon, "late-block-activate", TRUE, error))
         return FALSE;
-    g_clear_pointer(&ret, json_node_unref);
     json_object_set_string_member(args, "uri", in->incomingURI);
     ret = qemuMonitorCommand(mon, "migrate-incoming", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
     return ret != NULL;
@@ -886,23 +894,6 @@ qemuMigrationMemberUInt(JsonObject *o, const char *name)
 }
 
 /* ---- storage copy (source) ---------------------------------------------------------- */
-
-static gboolean
-qemuMigrationSetSwitchoverPause(qemuMonitor *mon, gboolean on, GError **error)
-{
-    g_autoptr(JsonObject) args = json_object_new();
-    JsonArray *caps = json_array_new();
-    JsonObject *cap = json_object_new();
-    g_autoptr(JsonNode) ret = NULL;
-
-    json_object_set_string_member(cap, "capability", "pause-before-switchover");
-    json_object_set_boolean_member(cap, "state", on);
-    json_array_add_object_element(caps, cap);
-    json_object_set_array_member(args, "capabilities", caps);
-    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
-                             error);
-    return ret != NULL;
-}
 
 /* Mirror each of DISKS (targets) into the destination's NBD export on HOST:PORT. */
 static gboolean
@@ -1330,7 +1321,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
             qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
     }
     if (ok && copy) {
-        ok = qemuMigrationSetSwitchoverPause(run.mon, TRUE, error) &&
+        ok = qemuMigrationSetCapability(run.mon, "pause-before-switchover", TRUE, error) &&
              qemuMigrationStartMirrors(run.obj, run.mon, cookie.disks, host, cookie.nbdPort,
                                        (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0, speed, error) &&
              qemuMigrationWaitMirrorsReady(drv, uuid, run.mon, cookie.disks, error);
@@ -1344,7 +1335,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
     }
     if (copy) {
         /* a later save or migration must not stop before its switch-over */
-        (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
+        (void)qemuMigrationSetCapability(run.mon, "pause-before-switchover", FALSE, NULL);
     }
 
     if (!ok) {
@@ -1726,7 +1717,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     qemuDomainObjUnlock(run.obj);
     g_ptr_array_add(disks, NULL);
     (void)qemuMigrationStopMirrors(run.mon, (GStrv)disks->pdata, TRUE, NULL);
-    (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
+    (void)qemuMigrationSetCapability(run.mon, "pause-before-switchover", FALSE, NULL);
 
     /* QEMU that sent everything waits for a Confirm that will not come: whether the
      * destination runs the guest is unknown, so it stays paused, as libvirt leaves it */
