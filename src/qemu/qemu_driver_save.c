@@ -156,9 +156,8 @@ qemuSavePumpThread(gpointer opaque)
     return NULL;
 }
 
-/* Poll query-migrate until the migration has ended: TRUE when it completed. */
-static gboolean
-qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
+gboolean
+qemuDriverWaitMigration(qemuMonitor *mon, const char *failed, gulong pollUs, GError **error)
 {
     for (;;) {
         g_autoptr(JsonNode) ret =
@@ -175,11 +174,11 @@ qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
             const char *desc = qemuDriverJsonString(info, "error-desc");
 
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: domain save job: %s", desc ? desc : status);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "operation failed: %s: %s",
+                        failed, desc ? desc : status);
             return FALSE;
         }
-        g_usleep(QEMU_SAVE_POLL_US);
+        g_usleep(pollUs);
     }
 }
 
@@ -233,7 +232,7 @@ qemuSaveMigrate(qemuMonitor *mon, qemuSaveImageWriter *w, GError **error)
     json_object_remove_member(args, "fdname");
     json_object_set_string_member(args, "uri", "fd:" QEMU_SAVE_FDNAME);
     ret = qemuMonitorCommand(mon, "migrate", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    ok = ret && qemuSaveWaitMigration(mon, error);
+    ok = ret && qemuDriverWaitMigration(mon, "domain save job", QEMU_SAVE_POLL_US, error);
     if (!ret)
         qemuSaveCloseFd(mon, QEMU_SAVE_FDNAME);
     g_thread_join(thread);

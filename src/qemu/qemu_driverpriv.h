@@ -125,6 +125,10 @@ void qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj);
 /* Job held, OBJ active: its guest runs on another host now; stop QEMU, shut off with
  * reason migrated (a transient domain goes). */
 void qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj);
+/* Poll query-migrate every POLL_US until the migration has ended: TRUE when it completed;
+ * else "operation failed: FAILED: " and QEMU's error-desc (or the status). */
+gboolean qemuDriverWaitMigration(qemuMonitor *mon, const char *failed, gulong pollUs,
+                                 GError **error);
 /* Set the live <serial>/<console> pty paths from QEMU (query-chardev). Job held. */
 void qemuDriverUpdateChardevPaths(qemuDomainObj *obj);
 /* The managed save image of OBJ exists. */

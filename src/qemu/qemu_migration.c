@@ -1377,31 +1377,6 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
 
 /* ---- Finish (destination) ----------------------------------------------------------- */
 
-/* The incoming state has arrived (QEMU left "inmigrate" with the migration completed). */
-static gboolean
-qemuMigrationWaitIncoming(qemuMonitor *mon, GError **error)
-{
-    for (;;) {
-        g_autoptr(JsonNode) ret =
-            qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-        JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *status = qemuDriverJsonString(info, "status");
-
-        if (!ret)
-            return FALSE;
-        if (g_strcmp0(status, "completed") == 0)
-            return TRUE;
-        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuDriverJsonString(info, "error-desc");
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: job 'migration in' failed: %s", desc ? desc : status);
-            return FALSE;
-        }
-        g_usleep(QEMU_MIGRATION_POLL_US);
-    }
-}
-
 /* Undo Prepare: the incoming QEMU goes, with the domain (unless it was defined here). */
 static void
 qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid)
@@ -1476,7 +1451,8 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
         qemuMigrationDstCleanup(drv, uuid);
         return NULL;
     }
-    ok = qemuMigrationWaitIncoming(run.mon, error);
+    ok = qemuDriverWaitMigration(run.mon, "job 'migration in' failed", QEMU_MIGRATION_POLL_US,
+                                 error);
     if (ok && (flags & QEMU_MIGRATION_COPY)) {
         g_autoptr(JsonNode) ret = qemuMonitorCommand(run.mon, "nbd-server-stop", NULL,
                                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
