@@ -569,17 +569,26 @@ qemuBlockSecretObject(const char *id, const guint8 *value, gsize len,
     return obj;
 }
 
-static GBytes *
-qemuBlockLookupSecret(const qemuBlockSecretCtx *sctx, const char *uuid, const char *usageType,
-                      const char *usageID, GError **error)
+/* The secret object ALIAS for the value the secrets driver has for UUID, or for USAGETYPE
+ * and USAGEID. */
+static JsonObject *
+qemuBlockLookupSecretObject(const char *alias, const qemuBlockSecretCtx *sctx, const char *uuid,
+                            const char *usageType, const char *usageID, GError **error)
 {
+    g_autoptr(GBytes) value = NULL;
+    const guint8 *data;
+    gsize len = 0;
+
     if (!sctx || !sctx->lookup) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "no secret driver to look up the %s secret '%s'", usageType,
                     uuid ? uuid : usageID);
         return NULL;
     }
-    return sctx->lookup(sctx->opaque, uuid, usageType, usageID, error);
+    if (!(value = sctx->lookup(sctx->opaque, uuid, usageType, usageID, error)))
+        return NULL;
+    data = g_bytes_get_data(value, &len);
+    return qemuBlockSecretObject(alias, data, len, sctx, error);
 }
 
 /* The auth secret's value: iscsi usage for every protocol but rbd, as libvirt asks. */
@@ -589,17 +598,9 @@ qemuBlockAuthSecretObject(const qvirStorageSource *src, const qemuBlockSecretCtx
 {
     const char *usage = src->protocol == QVIR_STORAGE_NET_PROTOCOL_RBD ? "ceph" : "iscsi";
     g_autofree char *alias = qemuBlockSecretAlias(src, "auth");
-    g_autoptr(GBytes) value =
-        qemuBlockLookupSecret(sctx, src->auth->secretUUID, usage, src->auth->secretUsage, error);
-    gsize len = 0;
-    const guint8 *data;
-    JsonObject *obj;
 
-    if (!value)
-        return NULL;
-    data = g_bytes_get_data(value, &len);
-    obj = qemuBlockSecretObject(alias, data, len, sctx, error);
-    return obj;
+    return qemuBlockLookupSecretObject(alias, sctx, src->auth->secretUUID, usage,
+                                       src->auth->secretUsage, error);
 }
 
 /* The LUKS passphrase as a secret object: libvirt looks it up as a "volume" secret. */
@@ -608,19 +609,13 @@ qemuBlockEncryptionSecretDep(const qvirStorageSource *src, const qemuBlockSecret
                              GPtrArray *objects, GError **error)
 {
     g_autofree char *alias = NULL;
-    g_autoptr(GBytes) value = NULL;
-    const guint8 *data;
-    gsize len = 0;
     JsonObject *obj;
 
     if (!qemuBlockHasEncryptionSecret(src))
         return TRUE;
     alias = qemuBlockEncryptionSecretAlias(src);
-    if (!(value = qemuBlockLookupSecret(sctx, src->encryption->secrets[0].uuid, "volume",
-                                        src->encryption->secrets[0].usage, error)))
-        return FALSE;
-    data = g_bytes_get_data(value, &len);
-    if (!(obj = qemuBlockSecretObject(alias, data, len, sctx, error)))
+    if (!(obj = qemuBlockLookupSecretObject(alias, sctx, src->encryption->secrets[0].uuid, "volume",
+                                            src->encryption->secrets[0].usage, error)))
         return FALSE;
     g_ptr_array_add(objects, qemuBlockTakeObject(obj));
     return TRUE;
@@ -659,16 +654,9 @@ qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBloc
                                                           : QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR;
 
         if (sctx && sctx->nbdTLSx509secretUUID) {
-            g_autoptr(GBytes) value = NULL;
-            const guint8 *data;
-            gsize len = 0;
-
             keyAlias = g_strdup_printf("%s-secret0", tlsAlias);
-            if (!(value =
-                      qemuBlockLookupSecret(sctx, sctx->nbdTLSx509secretUUID, "tls", NULL, error)))
-                return FALSE;
-            data = g_bytes_get_data(value, &len);
-            if (!(obj = qemuBlockSecretObject(keyAlias, data, len, sctx, error)))
+            if (!(obj = qemuBlockLookupSecretObject(keyAlias, sctx, sctx->nbdTLSx509secretUUID,
+                                                    "tls", NULL, error)))
                 return FALSE;
             g_ptr_array_add(objects, qemuBlockTakeObject(obj));
         }
