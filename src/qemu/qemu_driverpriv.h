@@ -41,9 +41,6 @@ struct _qvirDriver {
 /* Where network disks' secrets come from: DRV's secrets driver (CTX has no master key;
  * the process adds its own). */
 void qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx);
-/* NBD layers of DISK without tls= get qvirtd.conf's nbd_tls, marked as the daemon's
- * choice (libvirt's tlsFromConfig), before a start or attach. */
-void qemuDriverApplyNBDTLSDefault(qvirDriver *drv, qvirDomainDiskDef *disk);
 
 /* libvirt's virDomainEventType and the details we emit. */
 typedef enum {
