@@ -14,8 +14,8 @@
 #include "util/vircrypto.h"
 #include "util/virerror.h"
 
-static void
-qemuJSONSetStrFreeBlock(JsonObject *obj, const char *key, char *value)
+void
+qemuJSONSetStrFree(JsonObject *obj, const char *key, char *value)
 {
     json_object_set_string_member(obj, key, value);
     g_free(value);
@@ -25,7 +25,7 @@ qemuJSONSetStrFreeBlock(JsonObject *obj, const char *key, char *value)
 static void
 qemuJSONSetPortString(JsonObject *obj, unsigned int port)
 {
-    qemuJSONSetStrFreeBlock(obj, "port", g_strdup_printf("%u", port));
+    qemuJSONSetStrFree(obj, "port", g_strdup_printf("%u", port));
 }
 
 /* A node owning OBJ (json_node_init_object would add a reference). */
@@ -99,7 +99,7 @@ qemuBlockAddEncrypt(JsonObject *obj, const qvirStorageSource *src)
 
     json_object_set_string_member(enc, "format",
                                   qvirStorageEncryptionFormatTypeToString(src->encryption->format));
-    qemuJSONSetStrFreeBlock(enc, "key-secret", qemuBlockEncryptionSecretAlias(src));
+    qemuJSONSetStrFree(enc, "key-secret", qemuBlockEncryptionSecretAlias(src));
     json_object_set_object_member(obj, "encrypt", enc);
 }
 
@@ -310,7 +310,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
             !(server = qemuBlockInetSocketAddress(&src->hosts[0], error)))
             return FALSE;
         if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && !onlyTarget)
-            qemuJSONSetStrFreeBlock(obj, "tls-creds", qemuBlockTLSAlias(src));
+            qemuJSONSetStrFree(obj, "tls-creds", qemuBlockTLSAlias(src));
         json_object_set_string_member(obj, "vdisk-id", src->path ? src->path : "");
         json_object_set_object_member(obj, "server", server);
         return TRUE;
@@ -324,7 +324,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
 
         if (!url)
             return FALSE;
-        qemuJSONSetStrFreeBlock(obj, "url", url);
+        qemuJSONSetStrFree(obj, "url", url);
         if (authAlias) {
             json_object_set_string_member(obj, "username", src->auth->username);
             json_object_set_string_member(obj, "password-secret", authAlias);
@@ -333,9 +333,9 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
             json_object_set_boolean_member(obj, "sslverify",
                                            src->sslverify == QVIR_TRISTATE_BOOL_YES);
         if (src->ncookies && onlyTarget)
-            qemuJSONSetStrFreeBlock(obj, "cookie", qemuBlockCookieString(src));
+            qemuJSONSetStrFree(obj, "cookie", qemuBlockCookieString(src));
         else if (src->ncookies)
-            qemuJSONSetStrFreeBlock(obj, "cookie-secret", qemuBlockSecretAlias(src, "httpcookie"));
+            qemuJSONSetStrFree(obj, "cookie-secret", qemuBlockSecretAlias(src, "httpcookie"));
         if (src->timeout)
             json_object_set_int_member(obj, "timeout", (gint64)src->timeout);
         if (src->readahead)
@@ -363,11 +363,10 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
             }
         }
         if (host->name && strchr(host->name, ':'))
-            qemuJSONSetStrFreeBlock(obj, "portal",
-                                    g_strdup_printf("[%s]:%u", host->name, host->port));
+            qemuJSONSetStrFree(obj, "portal", g_strdup_printf("[%s]:%u", host->name, host->port));
         else
-            qemuJSONSetStrFreeBlock(
-                obj, "portal", g_strdup_printf("%s:%u", host->name ? host->name : "", host->port));
+            qemuJSONSetStrFree(obj, "portal",
+                               g_strdup_printf("%s:%u", host->name ? host->name : "", host->port));
         json_object_set_string_member(obj, "target", target);
         json_object_set_int_member(obj, "lun", (gint64)lun);
         json_object_set_string_member(obj, "transport", "tcp");
@@ -389,7 +388,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
         if (src->path)
             json_object_set_string_member(obj, "export", src->path);
         if (src->haveTLS == QVIR_TRISTATE_BOOL_YES && !onlyTarget) {
-            qemuJSONSetStrFreeBlock(obj, "tls-creds", qemuBlockTLSAlias(src));
+            qemuJSONSetStrFree(obj, "tls-creds", qemuBlockTLSAlias(src));
             if (src->tlsHostname)
                 json_object_set_string_member(obj, "tls-hostname", src->tlsHostname);
         }
@@ -563,24 +562,33 @@ qemuBlockSecretObject(const char *id, const guint8 *value, gsize len,
     obj = json_object_new();
     json_object_set_string_member(obj, "qom-type", "secret");
     json_object_set_string_member(obj, "id", id);
-    qemuJSONSetStrFreeBlock(obj, "data", g_base64_encode(cipher, cipherLen));
+    qemuJSONSetStrFree(obj, "data", g_base64_encode(cipher, cipherLen));
     json_object_set_string_member(obj, "keyid", "masterKey0");
-    qemuJSONSetStrFreeBlock(obj, "iv", g_base64_encode(iv, sizeof(iv)));
+    qemuJSONSetStrFree(obj, "iv", g_base64_encode(iv, sizeof(iv)));
     json_object_set_string_member(obj, "format", "base64");
     return obj;
 }
 
-static GBytes *
-qemuBlockLookupSecret(const qemuBlockSecretCtx *sctx, const char *uuid, const char *usageType,
-                      const char *usageID, GError **error)
+/* The secret object ALIAS for the value the secrets driver has for UUID, or for USAGETYPE
+ * and USAGEID. */
+static JsonObject *
+qemuBlockLookupSecretObject(const char *alias, const qemuBlockSecretCtx *sctx, const char *uuid,
+                            const char *usageType, const char *usageID, GError **error)
 {
+    g_autoptr(GBytes) value = NULL;
+    const guint8 *data;
+    gsize len = 0;
+
     if (!sctx || !sctx->lookup) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "no secret driver to look up the %s secret '%s'", usageType,
                     uuid ? uuid : usageID);
         return NULL;
     }
-    return sctx->lookup(sctx->opaque, uuid, usageType, usageID, error);
+    if (!(value = sctx->lookup(sctx->opaque, uuid, usageType, usageID, error)))
+        return NULL;
+    data = g_bytes_get_data(value, &len);
+    return qemuBlockSecretObject(alias, data, len, sctx, error);
 }
 
 /* The auth secret's value: iscsi usage for every protocol but rbd, as libvirt asks. */
@@ -590,17 +598,9 @@ qemuBlockAuthSecretObject(const qvirStorageSource *src, const qemuBlockSecretCtx
 {
     const char *usage = src->protocol == QVIR_STORAGE_NET_PROTOCOL_RBD ? "ceph" : "iscsi";
     g_autofree char *alias = qemuBlockSecretAlias(src, "auth");
-    g_autoptr(GBytes) value =
-        qemuBlockLookupSecret(sctx, src->auth->secretUUID, usage, src->auth->secretUsage, error);
-    gsize len = 0;
-    const guint8 *data;
-    JsonObject *obj;
 
-    if (!value)
-        return NULL;
-    data = g_bytes_get_data(value, &len);
-    obj = qemuBlockSecretObject(alias, data, len, sctx, error);
-    return obj;
+    return qemuBlockLookupSecretObject(alias, sctx, src->auth->secretUUID, usage,
+                                       src->auth->secretUsage, error);
 }
 
 /* The LUKS passphrase as a secret object: libvirt looks it up as a "volume" secret. */
@@ -609,19 +609,13 @@ qemuBlockEncryptionSecretDep(const qvirStorageSource *src, const qemuBlockSecret
                              GPtrArray *objects, GError **error)
 {
     g_autofree char *alias = NULL;
-    g_autoptr(GBytes) value = NULL;
-    const guint8 *data;
-    gsize len = 0;
     JsonObject *obj;
 
     if (!qemuBlockHasEncryptionSecret(src))
         return TRUE;
     alias = qemuBlockEncryptionSecretAlias(src);
-    if (!(value = qemuBlockLookupSecret(sctx, src->encryption->secrets[0].uuid, "volume",
-                                        src->encryption->secrets[0].usage, error)))
-        return FALSE;
-    data = g_bytes_get_data(value, &len);
-    if (!(obj = qemuBlockSecretObject(alias, data, len, sctx, error)))
+    if (!(obj = qemuBlockLookupSecretObject(alias, sctx, src->encryption->secrets[0].uuid, "volume",
+                                            src->encryption->secrets[0].usage, error)))
         return FALSE;
     g_ptr_array_add(objects, qemuBlockTakeObject(obj));
     return TRUE;
@@ -660,16 +654,9 @@ qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBloc
                                                           : QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR;
 
         if (sctx && sctx->nbdTLSx509secretUUID) {
-            g_autoptr(GBytes) value = NULL;
-            const guint8 *data;
-            gsize len = 0;
-
             keyAlias = g_strdup_printf("%s-secret0", tlsAlias);
-            if (!(value =
-                      qemuBlockLookupSecret(sctx, sctx->nbdTLSx509secretUUID, "tls", NULL, error)))
-                return FALSE;
-            data = g_bytes_get_data(value, &len);
-            if (!(obj = qemuBlockSecretObject(keyAlias, data, len, sctx, error)))
+            if (!(obj = qemuBlockLookupSecretObject(keyAlias, sctx, sctx->nbdTLSx509secretUUID,
+                                                    "tls", NULL, error)))
                 return FALSE;
             g_ptr_array_add(objects, qemuBlockTakeObject(obj));
         }
@@ -778,7 +765,7 @@ qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk, const qvirSt
         (src->format == QVIR_STORAGE_FILE_RAW || src->format == QVIR_STORAGE_FILE_NONE)) {
         /* a raw LUKS image: QEMU's luks driver decrypts it */
         json_object_set_string_member(obj, "driver", "luks");
-        qemuJSONSetStrFreeBlock(obj, "key-secret", qemuBlockEncryptionSecretAlias(src));
+        qemuJSONSetStrFree(obj, "key-secret", qemuBlockEncryptionSecretAlias(src));
     } else {
         json_object_set_string_member(obj, "driver", qemuBlockFormatDriver(src->format));
     }

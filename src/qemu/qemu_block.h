@@ -76,6 +76,8 @@ JsonNode *qemuBlockStorageSourceGetFormatProps(const qvirDomainDiskDef *disk,
                                                const qvirStorageSource *src, const qemuCaps *caps);
 /* Serialise JSON properties compactly, in insertion order, as libvirt's argv shows them. */
 char *qemuBlockJSONToString(JsonNode *props);
+/* Set OBJ's string member KEY to VALUE, taking ownership of VALUE. */
+void qemuJSONSetStrFree(JsonObject *obj, const char *key, char *value);
 
 /* Formats whose format node takes a "backing" property (qcow, qcow2, qed, vmdk). */
 gboolean qemuBlockFormatSupportsBacking(qvirStorageFileFormat format);

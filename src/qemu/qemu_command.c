@@ -125,14 +125,6 @@ qemuBuildDevice(qemuBuildCtx *ctx, JsonObject *props)
     qemuBuildObjectArg(ctx, "-device", props, "driver");
 }
 
-/* Set KEY to VALUE, taking ownership of VALUE. */
-static void
-qemuJSONSetStrFree(JsonObject *obj, const char *key, char *value)
-{
-    json_object_set_string_member(obj, key, value);
-    g_free(value);
-}
-
 /* ---- addresses -------------------------------------------------------------------- */
 
 static const qvirDomainControllerDef *

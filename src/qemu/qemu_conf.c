@@ -106,6 +106,38 @@ qvirDriverConfigKeyError(GError **error, const char *path, const char *key, GErr
                 cause->message);
 }
 
+/* KEY's string value, without surrounding blanks; NULL (and the error) when it is not one. */
+static char *
+qvirDriverConfigGetString(GKeyFile *kf, const char *key, const char *path, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+
+    if (!str) {
+        qvirDriverConfigKeyError(error, path, key, err);
+        return NULL;
+    }
+    return g_strstrip(str);
+}
+
+/* KEY's value as an integer from 1 to MAX; else an error that calls it WHAT ("a port"). */
+static gboolean
+qvirDriverConfigGetUnsigned(GKeyFile *kf, const char *key, const char *path, guint64 max,
+                            const char *what, guint64 *val, GError **error)
+{
+    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
+
+    g_strstrip(str);
+    if (!g_ascii_string_to_unsigned(str, 10, 1, max, val, NULL)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not %s "
+                    "between 1 and %" G_GUINT64_FORMAT,
+                    path, key, str, what, max);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* The boolean keys, each with the field it sets. */
 static gboolean *
 qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
@@ -145,15 +177,11 @@ static gboolean
 qvirDriverConfigParseIdentity(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
                               const char *path, GError **error)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
     char **field = strcmp(key, "user") == 0 ? &cfg->user : &cfg->group;
 
-    if (!str) {
-        qvirDriverConfigKeyError(error, path, key, err);
+    if (!str)
         return FALSE;
-    }
-    g_strstrip(str);
     if (!*str || strchr(str, ':') || strchr(str, '/')) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': invalid value for key '%s': '%s' is not a %s "
@@ -200,17 +228,10 @@ static gboolean
 qvirDriverConfigParseDepth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                            GError **error)
 {
-    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
     guint64 val = 0;
 
-    g_strstrip(str);
-    if (!g_ascii_string_to_unsigned(str, 10, 1, 100000, &val, NULL)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
-                    "configuration file '%s': invalid value for key '%s': '%s' is not an "
-                    "integer between 1 and 100000",
-                    path, key, str);
+    if (!qvirDriverConfigGetUnsigned(kf, key, path, 100000, "an integer", &val, error))
         return FALSE;
-    }
     cfg->maxBackingChainDepth = (unsigned int)val;
     return TRUE;
 }
@@ -219,15 +240,11 @@ static gboolean
 qvirDriverConfigParseCache(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                            GError **error)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
     int mode;
 
-    if (!str) {
-        qvirDriverConfigKeyError(error, path, key, err);
+    if (!str)
         return FALSE;
-    }
-    g_strstrip(str);
     if ((mode = qvirDomainDiskCacheTypeFromString(str)) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': unknown disk cache mode '%s' for key '%s': "
@@ -244,14 +261,10 @@ static gboolean
 qvirDriverConfigParseEmulator(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
                               const char *path, GError **error)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
 
-    if (!str) {
-        qvirDriverConfigKeyError(error, path, key, err);
+    if (!str)
         return FALSE;
-    }
-    g_strstrip(str);
     if (!g_path_is_absolute(str)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': invalid value for key '%s': '%s' is not an "
@@ -269,16 +282,12 @@ static gboolean
 qvirDriverConfigParseTLS(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                          GError **error)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
     gboolean dir = strcmp(key, "nbd_tls_x509_cert_dir") == 0;
     char **field = dir ? &cfg->nbdTLSx509certdir : &cfg->nbdTLSx509secretUUID;
 
-    if (!str) {
-        qvirDriverConfigKeyError(error, path, key, err);
+    if (!str)
         return FALSE;
-    }
-    g_strstrip(str);
     if (dir ? !g_path_is_absolute(str) : !g_uuid_string_is_valid(str)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': invalid value for key '%s': '%s' is not %s", path,
@@ -294,16 +303,12 @@ static gboolean
 qvirDriverConfigParseHostUUID(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
                               const char *path, GError **error)
 {
-    g_autoptr(GError) err = NULL;
-    g_autofree char *str = g_key_file_get_string(kf, QVIR_CONF_GROUP, key, &err);
+    g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
     unsigned char uuid[QVIR_UUID_BUFLEN];
     char formatted[QVIR_UUID_STRING_BUFLEN];
 
-    if (!str) {
-        qvirDriverConfigKeyError(error, path, key, err);
+    if (!str)
         return FALSE;
-    }
-    g_strstrip(str);
     if (!qvirUUIDParse(str, uuid)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
                     "configuration file '%s': invalid value for key '%s': '%s' is not a UUID", path,
@@ -321,17 +326,10 @@ static gboolean
 qvirDriverConfigParsePort(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                           GError **error)
 {
-    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
     guint64 val = 0;
 
-    g_strstrip(str);
-    if (!g_ascii_string_to_unsigned(str, 10, 1, 65535, &val, NULL)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
-                    "configuration file '%s': invalid value for key '%s': '%s' is not a port "
-                    "between 1 and 65535",
-                    path, key, str);
+    if (!qvirDriverConfigGetUnsigned(kf, key, path, 65535, "a port", &val, error))
         return FALSE;
-    }
     if (strcmp(key, "migration_port_min") == 0)
         cfg->migrationPortMin = (unsigned int)val;
     else

@@ -1407,6 +1407,18 @@ qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next)
     qemuDomainPrepareDiskChainRound(disk, next, TRUE);
 }
 
+void
+qemuDomainDiskApplyNBDTLSDefault(qvirDomainDiskDef *disk, gboolean tls)
+{
+    for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
+        if (s->type == QVIR_STORAGE_TYPE_NETWORK && s->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
+            s->haveTLS == QVIR_TRISTATE_BOOL_ABSENT) {
+            s->haveTLS = tls ? QVIR_TRISTATE_BOOL_YES : QVIR_TRISTATE_BOOL_NO;
+            s->tlsFromConfig = TRUE;
+        }
+    }
+}
+
 static void
 qemuDomainPrepareDisks(qvirDomainDef *def)
 {
@@ -1426,16 +1438,9 @@ qemuDomainPrepareDisks(qvirDomainDef *def)
         /* A cdrom is always read-only. */
         if (d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM && d->src)
             d->src->readonly = TRUE;
-        /* An NBD layer without tls= gets the daemon's default (libvirt's nbd_tls, off),
-         * marked as such so that only the live XML shows it. */
-        for (qvirStorageSource *s = d->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
-            if (s->type == QVIR_STORAGE_TYPE_NETWORK &&
-                s->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
-                s->haveTLS == QVIR_TRISTATE_BOOL_ABSENT) {
-                s->haveTLS = QVIR_TRISTATE_BOOL_NO;
-                s->tlsFromConfig = TRUE;
-            }
-        }
+        /* a start through the driver has applied its nbd_tls already; libvirt's default
+         * otherwise (off) */
+        qemuDomainDiskApplyNBDTLSDefault(d, FALSE);
     }
 
     /* libvirt prepares disks last to first, so the last disk's top layer is libvirt-1;

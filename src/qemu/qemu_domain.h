@@ -35,6 +35,10 @@ gboolean qemuDomainDiskCacheModeFlags(qvirDomainDiskCache mode, gboolean *writeb
  * qemuDomainNextNodeIndex(def)).
  */
 void qemuDomainPrepareDiskChainNodeNames(qvirDomainDiskDef *disk, unsigned int *next);
+/* NBD layers of DISK without tls= get TLS (qvirtd.conf's nbd_tls; off when the daemon does
+ * not say), marked as the daemon's choice (libvirt's tlsFromConfig) so that only the live
+ * XML shows it. */
+void qemuDomainDiskApplyNBDTLSDefault(qvirDomainDiskDef *disk, gboolean tls);
 /* One more than the highest chain index in use by any disk of DEF. */
 unsigned int qemuDomainNextNodeIndex(const qvirDomainDef *def);
 

@@ -928,18 +928,6 @@ qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx)
     ctx->nbdTLSx509secretUUID = drv->cfg->nbdTLSx509secretUUID;
 }
 
-void
-qemuDriverApplyNBDTLSDefault(qvirDriver *drv, qvirDomainDiskDef *disk)
-{
-    for (qvirStorageSource *s = disk->src; qvirStorageSourceIsBacking(s); s = s->backingStore) {
-        if (s->type == QVIR_STORAGE_TYPE_NETWORK && s->protocol == QVIR_STORAGE_NET_PROTOCOL_NBD &&
-            s->haveTLS == QVIR_TRISTATE_BOOL_ABSENT) {
-            s->haveTLS = drv->cfg->nbdTLS ? QVIR_TRISTATE_BOOL_YES : QVIR_TRISTATE_BOOL_NO;
-            s->tlsFromConfig = TRUE;
-        }
-    }
-}
-
 /*
  * Start OBJ on LIVE (a private copy of the definition; ownership passes). Job held.
  * On failure nothing is left: no process, no status file, no chain. RESTORE: the state
@@ -972,7 +960,7 @@ qemuDriverStartDomain(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *live, 
 
         if (!qvirStorageTranslateDiskSource(drv->storage, disk->src, error))
             return FALSE;
-        qemuDriverApplyNBDTLSDefault(drv, disk);
+        qemuDomainDiskApplyNBDTLSDefault(disk, drv->cfg->nbdTLS);
     }
 
     def->id = g_atomic_int_add(&drv->nextId, 1);
@@ -1994,8 +1982,6 @@ qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj)
     qemuDriverStopHandedOver(drv, obj, QEMU_DOMAIN_SHUTOFF_MIGRATED, "migration");
 }
 
-static const char *qemuDriverJsonString(JsonObject *obj, const char *name);
-
 /* CHRS' pty devices get the path QEMU reports for their chardev "char" + alias. */
 static void
 qemuDriverSetPtyPaths(GPtrArray *chrs, JsonArray *devs)
@@ -2747,7 +2733,7 @@ qemuDriverJsonObjectMember(JsonObject *obj, const char *name)
     return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
 }
 
-static const char *
+const char *
 qemuDriverJsonString(JsonObject *obj, const char *name)
 {
     JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;

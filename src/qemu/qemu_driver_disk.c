@@ -617,7 +617,7 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
-    qemuDriverApplyNBDTLSDefault(drv, disk);
+    qemuDomainDiskApplyNBDTLSDefault(disk, drv->cfg->nbdTLS);
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;
     qemuDomainObjLock(obj);

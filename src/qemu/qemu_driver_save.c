@@ -156,17 +156,8 @@ qemuSavePumpThread(gpointer opaque)
     return NULL;
 }
 
-/* A string member of a QMP reply object (query-migrate, query-status); NULL when absent. */
-static const char *
-qemuSaveMemberString(JsonObject *info, const char *name)
-{
-    return info && json_object_has_member(info, name) ? json_object_get_string_member(info, name)
-                                                      : NULL;
-}
-
-/* Poll query-migrate until the migration has ended: TRUE when it completed. */
-static gboolean
-qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
+gboolean
+qemuDriverWaitMigration(qemuMonitor *mon, const char *failed, gulong pollUs, GError **error)
 {
     for (;;) {
         g_autoptr(JsonNode) ret =
@@ -177,17 +168,17 @@ qemuSaveWaitMigration(qemuMonitor *mon, GError **error)
         if (!ret)
             return FALSE;
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        status = qemuSaveMemberString(info, "status");
+        status = qemuDriverJsonString(info, "status");
         if (g_strcmp0(status, "completed") == 0)
             return TRUE;
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuSaveMemberString(info, "error-desc");
+            const char *desc = qemuDriverJsonString(info, "error-desc");
 
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: domain save job: %s", desc ? desc : status);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "operation failed: %s: %s",
+                        failed, desc ? desc : status);
             return FALSE;
         }
-        g_usleep(QEMU_SAVE_POLL_US);
+        g_usleep(pollUs);
     }
 }
 
@@ -241,7 +232,7 @@ qemuSaveMigrate(qemuMonitor *mon, qemuSaveImageWriter *w, GError **error)
     json_object_remove_member(args, "fdname");
     json_object_set_string_member(args, "uri", "fd:" QEMU_SAVE_FDNAME);
     ret = qemuMonitorCommand(mon, "migrate", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    ok = ret && qemuSaveWaitMigration(mon, error);
+    ok = ret && qemuDriverWaitMigration(mon, "domain save job", QEMU_SAVE_POLL_US, error);
     if (!ret)
         qemuSaveCloseFd(mon, QEMU_SAVE_FDNAME);
     g_thread_join(thread);
@@ -463,7 +454,7 @@ qemuRestoreWait(qemuMonitor *mon, GError **error)
         if (!ret)
             return FALSE;
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        status = qemuSaveMemberString(info, "status");
+        status = qemuDriverJsonString(info, "status");
         if (g_strcmp0(status, "inmigrate") != 0)
             break;
         g_usleep(QEMU_SAVE_POLL_US);
@@ -472,7 +463,7 @@ qemuRestoreWait(qemuMonitor *mon, GError **error)
         g_autoptr(JsonNode) ret =
             qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *status = qemuSaveMemberString(info, "status");
+        const char *status = qemuDriverJsonString(info, "status");
 
         if (!ret)
             return FALSE;

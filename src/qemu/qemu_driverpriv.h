@@ -41,9 +41,6 @@ struct _qvirDriver {
 /* Where network disks' secrets come from: DRV's secrets driver (CTX has no master key;
  * the process adds its own). */
 void qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx);
-/* NBD layers of DISK without tls= get qvirtd.conf's nbd_tls, marked as the daemon's
- * choice (libvirt's tlsFromConfig), before a start or attach. */
-void qemuDriverApplyNBDTLSDefault(qvirDriver *drv, qvirDomainDiskDef *disk);
 
 /* libvirt's virDomainEventType and the details we emit. */
 typedef enum {
@@ -88,6 +85,8 @@ const qemuCaps *qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError 
 /* Job held: write OBJ's status file / a persistent definition atomically. */
 gboolean qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **error);
 gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error);
+/* OBJ's string member NAME (OBJ may be NULL); NULL when absent or not a string. */
+const char *qemuDriverJsonString(JsonObject *obj, const char *name);
 
 /* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
 void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
@@ -123,6 +122,10 @@ void qemuDriverStopSaved(qvirDriver *drv, qemuDomainObj *obj);
 /* Job held, OBJ active: its guest runs on another host now; stop QEMU, shut off with
  * reason migrated (a transient domain goes). */
 void qemuDriverStopMigrated(qvirDriver *drv, qemuDomainObj *obj);
+/* Poll query-migrate every POLL_US until the migration has ended: TRUE when it completed;
+ * else "operation failed: FAILED: " and QEMU's error-desc (or the status). */
+gboolean qemuDriverWaitMigration(qemuMonitor *mon, const char *failed, gulong pollUs,
+                                 GError **error);
 /* Set the live <serial>/<console> pty paths from QEMU (query-chardev). Job held. */
 void qemuDriverUpdateChardevPaths(qemuDomainObj *obj);
 /* The managed save image of OBJ exists. */

@@ -451,13 +451,6 @@ qemuHotplugControllerAlias(const qvirDomainDef *def, qvirDomainControllerType ty
     return *tofree;
 }
 
-static void
-qemuHotplugSetStrFree(JsonObject *obj, const char *key, char *value)
-{
-    json_object_set_string_member(obj, key, value);
-    g_free(value);
-}
-
 /* write-cache goes on the device (libvirt's table; not for device='lun'). */
 static void
 qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk, const qemuCaps *caps)
@@ -492,11 +485,11 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
                                                                  QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
                                                                  (int)info->addr.pci.bus, &tofree));
         if (info->addr.pci.function)
-            qemuHotplugSetStrFree(
+            qemuJSONSetStrFree(
                 props, "addr",
                 g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
         else
-            qemuHotplugSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
+            qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
         if (info->acpiIndex)
             json_object_set_int_member(props, "acpi-index", info->acpiIndex);
     } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
@@ -511,11 +504,11 @@ qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *di
 
         json_object_set_string_member(
             props, "driver", disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd" : "scsi-hd");
-        qemuHotplugSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
+        qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
         json_object_set_int_member(props, "channel", 0);
         json_object_set_int_member(props, "scsi-id", a->target);
         json_object_set_int_member(props, "lun", a->unit);
-        qemuHotplugSetStrFree(props, "device_id", g_strdup_printf("drive-%s", info->alias));
+        qemuJSONSetStrFree(props, "device_id", g_strdup_printf("drive-%s", info->alias));
     }
     if (disk->src->shared && !disk->src->readonly &&
         (!caps || qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW)))

@@ -625,6 +625,24 @@ typedef struct {
     const char *incomingURI;
 } qemuMigrationIncoming;
 
+/* migrate-set-capabilities with the one capability NAME set to STATE. */
+static gboolean
+qemuMigrationSetCapability(qemuMonitor *mon, const char *name, gboolean state, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    JsonArray *caps = json_array_new();
+    JsonObject *cap = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(cap, "capability", name);
+    json_object_set_boolean_member(cap, "state", state);
+    json_array_add_object_element(caps, cap);
+    json_object_set_array_member(args, "capabilities", caps);
+    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                             error);
+    return ret != NULL;
+}
+
 /* The load step of the start: QEMU, paused with -incoming defer, starts listening. */
 static gboolean
 qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
@@ -632,22 +650,12 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     qemuMigrationIncoming *in = opaque;
     qemuMonitor *mon = qemuProcessGetMonitor(proc);
     g_autoptr(JsonObject) args = json_object_new();
-    g_autoptr(JsonObject) capArgs = json_object_new();
-    JsonArray *caps = json_array_new();
-    JsonObject *cap = json_object_new();
     g_autoptr(JsonNode) ret = NULL;
 
     /* The images stay the source's (no write locks taken here) until Finish resumes the
      * guest, as libvirt has it: a source that resumes after a failure can have them back. */
-    json_object_set_string_member(cap, "capability", "late-block-activate");
-    json_object_set_boolean_member(cap, "state", TRUE);
-    json_array_add_object_element(caps, cap);
-    json_object_set_array_member(capArgs, "capabilities", caps);
-    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", capArgs,
-                             QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-    if (!ret)
+    if (!qemuMigrationSetCapability(mon, "late-block-activate", TRUE, error))
         return FALSE;
-    g_clear_pointer(&ret, json_node_unref);
     json_object_set_string_member(args, "uri", in->incomingURI);
     ret = qemuMonitorCommand(mon, "migrate-incoming", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
     return ret != NULL;
@@ -885,34 +893,7 @@ qemuMigrationMemberUInt(JsonObject *o, const char *name)
     return n && JSON_NODE_HOLDS_VALUE(n) ? (guint64)json_node_get_int(n) : 0;
 }
 
-static const char *
-qemuMigrationMemberString(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
-}
-
 /* ---- storage copy (source) ---------------------------------------------------------- */
-
-static gboolean
-qemuMigrationSetSwitchoverPause(qemuMonitor *mon, gboolean on, GError **error)
-{
-    g_autoptr(JsonObject) args = json_object_new();
-    JsonArray *caps = json_array_new();
-    JsonObject *cap = json_object_new();
-    g_autoptr(JsonNode) ret = NULL;
-
-    json_object_set_string_member(cap, "capability", "pause-before-switchover");
-    json_object_set_boolean_member(cap, "state", on);
-    json_array_add_object_element(caps, cap);
-    json_object_set_array_member(args, "capabilities", caps);
-    ret = qemuMonitorCommand(mon, "migrate-set-capabilities", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
-                             error);
-    return ret != NULL;
-}
 
 /* Mirror each of DISKS (targets) into the destination's NBD export on HOST:PORT. */
 static gboolean
@@ -990,11 +971,11 @@ qemuMigrationMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMonito
         for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
             JsonObject *o = json_array_get_object_element(jobs, j);
 
-            if (g_strcmp0(qemuMigrationMemberString(o, "device"), jobId) == 0)
+            if (g_strcmp0(qemuDriverJsonString(o, "device"), jobId) == 0)
                 found = o;
         }
-        if (!found || g_strcmp0(qemuMigrationMemberString(found, "status"), "concluded") == 0) {
-            const char *err = found ? qemuMigrationMemberString(found, "error") : NULL;
+        if (!found || g_strcmp0(qemuDriverJsonString(found, "status"), "concluded") == 0) {
+            const char *err = found ? qemuDriverJsonString(found, "error") : NULL;
 
             g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                         "operation failed: migration of disk %s failed: %s", disks[i],
@@ -1082,12 +1063,12 @@ qemuMigrationStopMirrors(qemuMonitor *mon, GStrv disks, gboolean force, GError *
 
         for (guint j = 0; jobs && j < json_array_get_length(jobs); j++) {
             JsonObject *o = json_array_get_object_element(jobs, j);
-            const char *dev = qemuMigrationMemberString(o, "device");
+            const char *dev = qemuDriverJsonString(o, "device");
 
             if (!dev || !g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
                 continue;
             left = TRUE;
-            if (g_strcmp0(qemuMigrationMemberString(o, "status"), "concluded") == 0) {
+            if (g_strcmp0(qemuDriverJsonString(o, "status"), "concluded") == 0) {
                 g_autoptr(JsonObject) id = json_object_new();
                 g_autoptr(JsonNode) r = NULL;
 
@@ -1172,7 +1153,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
             qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
         JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
         JsonObject *ram;
-        const char *status = qemuMigrationMemberString(info, "status");
+        const char *status = qemuDriverJsonString(info, "status");
         qemuMigrationJob *job;
         gboolean abort = FALSE;
         guint64 want;
@@ -1226,7 +1207,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
             return TRUE;
         }
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuMigrationMemberString(info, "error-desc");
+            const char *desc = qemuDriverJsonString(info, "error-desc");
 
             if (cancelled || g_strcmp0(status, "cancelled") == 0)
                 g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
@@ -1340,7 +1321,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
             qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_PAUSED, QEMU_DOMAIN_PAUSED_MIGRATION);
     }
     if (ok && copy) {
-        ok = qemuMigrationSetSwitchoverPause(run.mon, TRUE, error) &&
+        ok = qemuMigrationSetCapability(run.mon, "pause-before-switchover", TRUE, error) &&
              qemuMigrationStartMirrors(run.obj, run.mon, cookie.disks, host, cookie.nbdPort,
                                        (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0, speed, error) &&
              qemuMigrationWaitMirrorsReady(drv, uuid, run.mon, cookie.disks, error);
@@ -1354,7 +1335,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
     }
     if (copy) {
         /* a later save or migration must not stop before its switch-over */
-        (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
+        (void)qemuMigrationSetCapability(run.mon, "pause-before-switchover", FALSE, NULL);
     }
 
     if (!ok) {
@@ -1395,31 +1376,6 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
 }
 
 /* ---- Finish (destination) ----------------------------------------------------------- */
-
-/* The incoming state has arrived (QEMU left "inmigrate" with the migration completed). */
-static gboolean
-qemuMigrationWaitIncoming(qemuMonitor *mon, GError **error)
-{
-    for (;;) {
-        g_autoptr(JsonNode) ret =
-            qemuMonitorCommand(mon, "query-migrate", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-        JsonObject *info = ret && JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
-        const char *status = qemuMigrationMemberString(info, "status");
-
-        if (!ret)
-            return FALSE;
-        if (g_strcmp0(status, "completed") == 0)
-            return TRUE;
-        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
-            const char *desc = qemuMigrationMemberString(info, "error-desc");
-
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                        "operation failed: job 'migration in' failed: %s", desc ? desc : status);
-            return FALSE;
-        }
-        g_usleep(QEMU_MIGRATION_POLL_US);
-    }
-}
 
 /* Undo Prepare: the incoming QEMU goes, with the domain (unless it was defined here). */
 static void
@@ -1495,7 +1451,8 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
         qemuMigrationDstCleanup(drv, uuid);
         return NULL;
     }
-    ok = qemuMigrationWaitIncoming(run.mon, error);
+    ok = qemuDriverWaitMigration(run.mon, "job 'migration in' failed", QEMU_MIGRATION_POLL_US,
+                                 error);
     if (ok && (flags & QEMU_MIGRATION_COPY)) {
         g_autoptr(JsonNode) ret = qemuMonitorCommand(run.mon, "nbd-server-stop", NULL,
                                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
@@ -1717,8 +1674,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
                               NULL);
     arr = jobs && JSON_NODE_HOLDS_ARRAY(jobs) ? json_node_get_array(jobs) : NULL;
     for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
-        const char *dev =
-            qemuMigrationMemberString(json_array_get_object_element(arr, i), "device");
+        const char *dev = qemuDriverJsonString(json_array_get_object_element(arr, i), "device");
 
         if (dev && g_str_has_prefix(dev, QEMU_MIGRATION_MIRROR_PREFIX))
             g_ptr_array_add(disks, g_strdup(dev + strlen(QEMU_MIGRATION_MIRROR_PREFIX)));
@@ -1737,14 +1693,14 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     qemuDomainObjUnlock(run.obj);
     g_ptr_array_add(disks, NULL);
     (void)qemuMigrationStopMirrors(run.mon, (GStrv)disks->pdata, TRUE, NULL);
-    (void)qemuMigrationSetSwitchoverPause(run.mon, FALSE, NULL);
+    (void)qemuMigrationSetCapability(run.mon, "pause-before-switchover", FALSE, NULL);
 
     /* QEMU that sent everything waits for a Confirm that will not come: whether the
      * destination runs the guest is unknown, so it stays paused, as libvirt leaves it */
     status =
         qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
     runState = status && JSON_NODE_HOLDS_OBJECT(status)
-                   ? qemuMigrationMemberString(json_node_get_object(status), "status")
+                   ? qemuDriverJsonString(json_node_get_object(status), "status")
                    : NULL;
     if (g_strcmp0(runState, "running") == 0 && run.state != QVIR_DOMAIN_RUNNING)
         qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
