@@ -517,8 +517,8 @@ qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GEr
     return TRUE;
 }
 
-static gboolean
-remoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
+gboolean
+qvirRemoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
 {
     if (!(flags & ~allowed))
         return TRUE;
@@ -534,7 +534,7 @@ gboolean
 remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control_info_args *args,
                                    remote_domain_get_control_info_ret *ret, GError **error)
 {
-    return remoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
+    return qvirRemoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
            qvirRemoteCheckRunning(ctx, &args->dom, error);
 }
 

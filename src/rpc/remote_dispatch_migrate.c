@@ -263,13 +263,8 @@ remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_
     qvirDomainJobInfo info;
     GArray *p;
 
-    if (args->flags & ~3u) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetJobStats",
-                    args->flags & ~3u);
+    if (!qvirRemoteCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
         return FALSE;
-    }
     if (!completed && !qvirRemoteCheckRunning(ctx, &args->dom, error))
         return FALSE;
     if (!qvirDriverDomainGetJobInfo(ctx->drv, args->dom.uuid, completed, &info, error))

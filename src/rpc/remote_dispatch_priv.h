@@ -57,6 +57,10 @@ gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **er
 gboolean qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom,
                                 GError **error);
 
+/* FALSE (INVALID_ARG, libvirt's virCheckFlags words naming FUNCTION) when FLAGS has a bit
+ * outside ALLOWED. */
+gboolean qvirRemoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error);
+
 /* A typed parameter an API takes: its name and VIR_TYPED_PARAM_* type. */
 typedef struct {
     const char *name;
