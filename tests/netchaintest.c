@@ -15,6 +15,7 @@
 #include "daemontestutils.h"
 #include "netstoragetestutils.h"
 #include "testutils.h"
+#include "virshtestutils.h"
 #include "storage/storage_backingstore.h"
 #include "storage/storage_chain.h"
 #include "storage/storage_netprobe.h"
@@ -36,43 +37,6 @@ needNbd(void)
     g_error("NBD servers did not start: %s",
             nbdStartError ? nbdStartError->message : "unknown reason");
     return FALSE;
-}
-
-/* virsh -c URI CMD...; fails the test unless it succeeds. */
-static char *
-virsh(const char *const *cmd)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autofree char *err = NULL;
-    char *out = NULL;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *cmd; cmd++)
-        g_ptr_array_add(argv, (char *)*cmd);
-    g_ptr_array_add(argv, NULL);
-    if (qvirTestRun((const char *const *)argv->pdata, &out, &err) != 0)
-        g_error("virsh %s failed: %s", (char *)argv->pdata[3], err);
-    return out;
-}
-
-/* virsh that must fail; returns its stderr. */
-static char *
-virshFails(const char *const *cmd)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autofree char *out = NULL;
-    char *err = NULL;
-
-    g_ptr_array_add(argv, (char *)"virsh");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, daemonEnv.uri);
-    for (; *cmd; cmd++)
-        g_ptr_array_add(argv, (char *)*cmd);
-    g_ptr_array_add(argv, NULL);
-    g_assert_cmpint(qvirTestRun((const char *const *)argv->pdata, &out, &err), !=, 0);
-    return err;
 }
 
 /* The <disk>...</disk> element of a dumpxml. */
@@ -160,7 +124,7 @@ assertQemuChain(const char *top, const char *nbdFilename)
     const char *cmd[] = {"qemu-monitor-command", DOM_NAME,
                          "{\"execute\":\"query-named-block-nodes\",\"arguments\":{\"flat\":true}}",
                          NULL};
-    g_autofree char *out = virsh(cmd);
+    g_autofree char *out = virshOk(cmd);
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonArray *nodes;
     JsonObject *n;
@@ -211,10 +175,10 @@ runOverlayCase(const char *name, const char *backing, const char *qemuFilename,
     g_autofree char *disk = NULL;
 
     qvirTestRunOk(create);
-    g_free(virsh(define));
-    g_free(virsh(start));
+    g_free(virshOk(define));
+    g_free(virshOk(start));
 
-    out = virsh(dump);
+    out = virshOk(dump);
     disk = diskElement(out);
     g_assert_cmpstr(disk, ==, want);
     assertQemuChain(top, qemuFilename);
@@ -222,7 +186,7 @@ runOverlayCase(const char *name, const char *backing, const char *qemuFilename,
     g_clear_pointer(&disk, g_free);
 
     /* a probed chain is never persistent config */
-    out = virsh(dumpInactive);
+    out = virshOk(dumpInactive);
     disk = diskElement(out);
     g_assert_cmpstr(disk, ==, wantInactive);
     g_clear_pointer(&out, g_free);
@@ -232,13 +196,13 @@ runOverlayCase(const char *name, const char *backing, const char *qemuFilename,
      * QEMU still has the same nodes */
     daemonStop();
     daemonStart(FALSE);
-    out = virsh(dump);
+    out = virshOk(dump);
     disk = diskElement(out);
     g_assert_cmpstr(disk, ==, want);
     assertQemuChain(top, qemuFilename);
 
-    g_free(virsh(destroy));
-    g_free(virsh(undefine));
+    g_free(virshOk(destroy));
+    g_free(virshOk(undefine));
 }
 
 static void
@@ -301,19 +265,16 @@ testMalformedBacking(void)
     g_autofree char *xml = domainXML(top);
     g_autofree char *xmlPath = daemonWriteFile("bad.xml", xml);
     const char *define[] = {"define", xmlPath, NULL};
-    const char *start[] = {"start", DOM_NAME, NULL};
     const char *state[] = {"domstate", DOM_NAME, NULL};
     const char *undefine[] = {"undefine", DOM_NAME, NULL};
-    g_autofree char *err = NULL;
     g_autofree char *st = NULL;
 
     qvirTestRunOk(create);
-    g_free(virsh(define));
-    err = virshFails(start);
-    g_assert_nonnull(strstr(err, "failed to parse port number 'notaport'"));
-    st = virsh(state);
+    g_free(virshOk(define));
+    VIRSH_FAILS("failed to parse port number 'notaport'", "start", DOM_NAME);
+    st = virshOk(state);
     g_assert_cmpstr(g_strstrip(st), ==, "shut off");
-    g_free(virsh(undefine));
+    g_free(virshOk(undefine));
 }
 
 /*
@@ -458,9 +419,9 @@ testProbeNetworkDaemon(void)
     daemonStop();
     daemonStart(FALSE);
 
-    g_free(virsh(define));
-    g_free(virsh(start));
-    out = virsh(dump);
+    g_free(virshOk(define));
+    g_free(virshOk(start));
+    out = virshOk(dump);
     disk = diskElement(out);
     wantChain = g_strdup_printf("      <backingStore type='network' index='2'>\n"
                                 "        <format type='qcow2'/>\n"
@@ -478,7 +439,7 @@ testProbeNetworkDaemon(void)
                                 netStorage.nbdkitPort, netStorage.nbdPort);
     if (!strstr(disk, wantChain))
         g_error("live disk:\n%s\nlacks:\n%s", disk, wantChain);
-    nodes = virsh(query);
+    nodes = virshOk(query);
     g_assert_nonnull(strstr(nodes, "\"libvirt-3-format\""));
     g_assert_nonnull(strstr(nodes, "\"libvirt-2-format\""));
     g_assert_null(strstr(nodes, "\"libvirt-4-"));
@@ -486,12 +447,12 @@ testProbeNetworkDaemon(void)
     daemonStop();
     daemonStart(FALSE);
     g_free(out);
-    out = virsh(dump);
+    out = virshOk(dump);
     again = diskElement(out);
     g_assert_cmpstr(again, ==, disk);
 
-    g_free(virsh(destroy));
-    g_free(virsh(undefine));
+    g_free(virshOk(destroy));
+    g_free(virshOk(undefine));
     g_unlink(conf);
     daemonStop();
     daemonStart(FALSE);

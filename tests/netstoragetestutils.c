@@ -228,6 +228,20 @@ netStorageRun(const char *const *argv, char **out, GError **error)
     return TRUE;
 }
 
+/* PREFIX then ARGS (each NULL-terminated) as one command line, for netStorageRun. */
+static gboolean
+netRunPrefixed(const char *const *prefix, const char *const *args, char **out, GError **error)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+
+    for (; *prefix; prefix++)
+        g_ptr_array_add(argv, (char *)*prefix);
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+    return netStorageRun((const char *const *)argv->pdata, out, error);
+}
+
 #define NET_RUN(error, ...)                                                                        \
     ({                                                                                             \
         const char *argv_[] = {__VA_ARGS__, NULL};                                                 \
@@ -638,17 +652,9 @@ static gboolean
 netTgtadm(const char *const *args, GError **error)
 {
     g_autofree char *cp = g_strdup_printf("%d", netStorage.iscsiControlPort);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    const char *prefix[] = {"tgtadm", "-C", cp, "--lld", "iscsi", NULL};
 
-    g_ptr_array_add(argv, (char *)"tgtadm");
-    g_ptr_array_add(argv, (char *)"-C");
-    g_ptr_array_add(argv, cp);
-    g_ptr_array_add(argv, (char *)"--lld");
-    g_ptr_array_add(argv, (char *)"iscsi");
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    return netStorageRun((const char *const *)argv->pdata, NULL, error);
+    return netRunPrefixed(prefix, args, NULL, error);
 }
 
 #define TGTADM(error, ...)                                                                         \
@@ -833,37 +839,25 @@ netStorageRbdFilename(const char *image)
     return g_strdup_printf("rbd:rbd/%s:conf=%s", image, netStorage.cephConf);
 }
 
+/* TOOL (ceph, rbd) with the cluster's conf and ARGS, under a 60 s timeout. */
 static gboolean
-netCeph(const char *const *args, char **out, GError **error)
+netCeph(const char *tool, const char *const *args, char **out, GError **error)
 {
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    const char *prefix[] = {"timeout", "60", tool, "-c", netStorage.cephConf, NULL};
 
-    g_ptr_array_add(argv, (char *)"timeout");
-    g_ptr_array_add(argv, (char *)"60");
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    return netStorageRun((const char *const *)argv->pdata, out, error);
+    return netRunPrefixed(prefix, args, out, error);
 }
 
 #define CEPH(out, error, ...)                                                                      \
     ({                                                                                             \
-        const char *args_[] = {"ceph", "-c", netStorage.cephConf, __VA_ARGS__, NULL};              \
-        netCeph(args_, (out), (error));                                                            \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        netCeph("ceph", args_, (out), (error));                                                    \
     })
 
 gboolean
 netStorageRbd(const char *const *args, GError **error)
 {
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-
-    g_ptr_array_add(argv, (char *)"rbd");
-    g_ptr_array_add(argv, (char *)"-c");
-    g_ptr_array_add(argv, netStorage.cephConf);
-    for (; *args; args++)
-        g_ptr_array_add(argv, (char *)*args);
-    g_ptr_array_add(argv, NULL);
-    return netCeph((const char *const *)argv->pdata, NULL, error);
+    return netCeph("rbd", args, NULL, error);
 }
 
 static char *

@@ -20,17 +20,6 @@
 #define TEST_SECRET_UUID "5a1c2f0e-6c55-4f43-9d0e-3b7f0c1d2e4a"
 #define TEST_SECRET_VALUE "chap-password-1"
 
-/* Run a tool whose report on stdout must not reach the TAP stream (qemu-io's). */
-static void
-testRunQuiet(const char *const *argv)
-{
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-
-    if (qvirTestRun(argv, &out, &err) != 0)
-        g_error("%s failed: %s%s", argv[0], out ? out : "", err ? err : "");
-}
-
 /* ---- qemu-nbd ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -82,8 +71,8 @@ testMakeRaw(const char *dir)
         const char *w1[] = {"qemu-io", "-f", "raw", "-c", "write -P 0xb1 0 64k", img, NULL};
         const char *w2[] = {"qemu-io", "-f", "raw", "-c", "write -P 0xb2 1M 64k", img, NULL};
 
-        testRunQuiet(w1);
-        testRunQuiet(w2);
+        testRunOk(w1);
+        testRunOk(w2);
     }
     return img;
 }
@@ -236,7 +225,7 @@ testStartNBD(void)
         const char *w[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0xc3 2M 64k", overlay, NULL};
 
         qvirTestRunOk(argv);
-        testRunQuiet(w);
+        testRunOk(w);
     }
     extra = g_strdup_printf("    <disk type='network' device='disk'>\n"
                             "      <driver name='qemu' type='raw'/>\n"

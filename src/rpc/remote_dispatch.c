@@ -400,10 +400,8 @@ remoteDispatchDomainGetOSType(qvirRemoteCtx *ctx, remote_domain_get_os_type_args
 
 /* ---- disk statistics ------------------------------------------------------------ */
 
-/* A typed parameter list being built (GArray of remote_typed_param). */
-G_GNUC_PRINTF(3, 4)
-static remote_typed_param_value *
-remoteParamAdd(GArray *params, int type, const char *fmt, ...)
+remote_typed_param_value *
+qvirRemoteParamAdd(GArray *params, int type, const char *fmt, ...)
 {
     remote_typed_param p = {0};
     va_list ap;
@@ -416,9 +414,8 @@ remoteParamAdd(GArray *params, int type, const char *fmt, ...)
     return &g_array_index(params, remote_typed_param, params->len - 1).value;
 }
 
-/* PARAMS's elements into the array LEN/VAL. */
-static void
-remoteParamsSteal(GArray *params, guint32 *len, remote_typed_param **val)
+void
+qvirRemoteParamsSteal(GArray *params, guint32 *len, remote_typed_param **val)
 {
     *len = params->len;
     *val = (remote_typed_param *)(void *)g_array_free(params, FALSE);
@@ -451,7 +448,7 @@ remoteDispatchDomainBlockStatsFlags(qvirRemoteCtx *ctx, remote_domain_block_stat
 #define REMOTE_STAT(name, val)                                                                     \
     do {                                                                                           \
         if ((val) >= 0)                                                                            \
-            remoteParamAdd(params, VIR_TYPED_PARAM_LLONG, name)->u.l = (val);                      \
+            qvirRemoteParamAdd(params, VIR_TYPED_PARAM_LLONG, name)->u.l = (val);                  \
     } while (0)
     REMOTE_STAT("wr_bytes", st.wrBytes);
     REMOTE_STAT("wr_operations", st.wrReq);
@@ -469,7 +466,7 @@ remoteDispatchDomainBlockStatsFlags(qvirRemoteCtx *ctx, remote_domain_block_stat
     for (guint i = n; i < params->len; i++)
         g_free(g_array_index(params, remote_typed_param, i).field);
     g_array_set_size(params, n);
-    remoteParamsSteal(params, &ret->params.len, &ret->params.val);
+    qvirRemoteParamsSteal(params, &ret->params.len, &ret->params.val);
     return TRUE;
 }
 
@@ -517,8 +514,8 @@ qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GEr
     return TRUE;
 }
 
-static gboolean
-remoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
+gboolean
+qvirRemoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
 {
     if (!(flags & ~allowed))
         return TRUE;
@@ -534,7 +531,7 @@ gboolean
 remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control_info_args *args,
                                    remote_domain_get_control_info_ret *ret, GError **error)
 {
-    return remoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
+    return qvirRemoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
            qvirRemoteCheckRunning(ctx, &args->dom, error);
 }
 
@@ -572,20 +569,21 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
 
     if (!recs)
         return;
-    remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "block.count")->u.ui = recs->len;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "block.count")->u.ui = recs->len;
     for (guint i = 0; i < recs->len; i++) {
         const qvirDomainBlockRecord *r = g_ptr_array_index(recs, i);
         const qvirDomainBlockStats *st = &r->stats;
 
-        remoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.name", i)->u.s = g_strdup(r->name);
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.name", i)->u.s = g_strdup(r->name);
         if (r->path)
-            remoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.path", i)->u.s = g_strdup(r->path);
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.path", i)->u.s =
+                g_strdup(r->path);
         if (!r->haveStats)
             continue;
 #define REMOTE_BLOCK_STAT(val, key)                                                                \
     do {                                                                                           \
         if ((val) >= 0)                                                                            \
-            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u." key, i)->u.ul = (val);           \
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u." key, i)->u.ul = (val);       \
     } while (0)
         REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
         REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
@@ -598,9 +596,11 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
         REMOTE_BLOCK_STAT(r->wrHighestOffset, "allocation");
 #undef REMOTE_BLOCK_STAT
         if (r->capacity)
-            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.capacity", i)->u.ul = r->capacity;
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.capacity", i)->u.ul =
+                r->capacity;
         if (r->physical)
-            remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.physical", i)->u.ul = r->physical;
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.physical", i)->u.ul =
+                r->physical;
     }
 }
 
@@ -619,24 +619,24 @@ remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats,
     /* room for the usual groups without growing */
     p = g_array_sized_new(FALSE, TRUE, sizeof(remote_typed_param), 16);
     if (stats & REMOTE_STATS_STATE) {
-        remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.state")->u.i = state;
-        remoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.reason")->u.i = reason;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.state")->u.i = state;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_INT, "state.reason")->u.i = reason;
     }
     if ((stats & REMOTE_STATS_CPU_TOTAL) && ref->id > 0)
-        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "cpu.time")->u.ul = info.cpuTimeNs;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "cpu.time")->u.ul = info.cpuTimeNs;
     if (stats & REMOTE_STATS_BALLOON) {
-        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.current")->u.ul = info.memoryKiB;
-        remoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.maximum")->u.ul = info.maxMemKiB;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.current")->u.ul = info.memoryKiB;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "balloon.maximum")->u.ul = info.maxMemKiB;
     }
     if (stats & REMOTE_STATS_VCPU) {
-        remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.current")->u.ui = info.nrVirtCpu;
-        remoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.maximum")->u.ui = info.nrVirtCpu;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.current")->u.ui = info.nrVirtCpu;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.maximum")->u.ui = info.nrVirtCpu;
     }
     if (stats & REMOTE_STATS_BLOCK)
         remoteStatsBlock(ctx, ref, p);
 
     qvirRemoteDomainTake(&rec->dom, ref);
-    remoteParamsSteal(p, &rec->params.len, &rec->params.val);
+    qvirRemoteParamsSteal(p, &rec->params.len, &rec->params.val);
     return TRUE;
 }
 

@@ -239,20 +239,6 @@ remoteDispatchDomainGetJobInfo(qvirRemoteCtx *ctx, remote_domain_get_job_info_ar
     return TRUE;
 }
 
-static void
-remoteJobParamAdd(GArray *params, const char *field, int type, guint64 val)
-{
-    remote_typed_param p = {0};
-
-    p.field = g_strdup(field);
-    p.value.type = type;
-    if (type == VIR_TYPED_PARAM_INT)
-        p.value.u.i = (gint32)val;
-    else
-        p.value.u.ul = val;
-    g_array_append_val(params, p);
-}
-
 /* The fields virsh domjobinfo prints, in libvirt's order; type NONE has none. */
 gboolean
 remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_args *args,
@@ -263,13 +249,8 @@ remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_
     qvirDomainJobInfo info;
     GArray *p;
 
-    if (args->flags & ~3u) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function "
-                    "qemuDomainGetJobStats",
-                    args->flags & ~3u);
+    if (!qvirRemoteCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
         return FALSE;
-    }
     if (!completed && !qvirRemoteCheckRunning(ctx, &args->dom, error))
         return FALSE;
     if (!qvirDriverDomainGetJobInfo(ctx->drv, args->dom.uuid, completed, &info, error))
@@ -279,29 +260,29 @@ remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_
         return TRUE;
 
     p = g_array_new(FALSE, TRUE, sizeof(remote_typed_param));
-    remoteJobParamAdd(p, "operation", VIR_TYPED_PARAM_INT, info.operation);
-    remoteJobParamAdd(p, "time_elapsed", VIR_TYPED_PARAM_ULLONG, info.elapsed);
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_INT, "operation")->u.i = info.operation;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "time_elapsed")->u.ul = info.elapsed;
     if (info.haveDowntime && info.type == QVIR_DOMAIN_JOB_COMPLETED)
-        remoteJobParamAdd(p, "downtime", VIR_TYPED_PARAM_ULLONG, info.downtime);
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "downtime")->u.ul = info.downtime;
     if (info.setupTime)
-        remoteJobParamAdd(p, "setup_time", VIR_TYPED_PARAM_ULLONG, info.setupTime);
-    remoteJobParamAdd(p, "data_total", VIR_TYPED_PARAM_ULLONG, info.memTotal + info.diskTotal);
-    remoteJobParamAdd(p, "data_processed", VIR_TYPED_PARAM_ULLONG,
-                      info.memProcessed + info.diskProcessed);
-    remoteJobParamAdd(p, "data_remaining", VIR_TYPED_PARAM_ULLONG,
-                      info.memRemaining + info.diskRemaining);
-    remoteJobParamAdd(p, "memory_total", VIR_TYPED_PARAM_ULLONG, info.memTotal);
-    remoteJobParamAdd(p, "memory_processed", VIR_TYPED_PARAM_ULLONG, info.memProcessed);
-    remoteJobParamAdd(p, "memory_remaining", VIR_TYPED_PARAM_ULLONG, info.memRemaining);
-    remoteJobParamAdd(p, "memory_bps", VIR_TYPED_PARAM_ULLONG, info.memBps);
-    remoteJobParamAdd(p, "memory_iteration", VIR_TYPED_PARAM_ULLONG, info.memIteration);
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "setup_time")->u.ul = info.setupTime;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "data_total")->u.ul =
+        info.memTotal + info.diskTotal;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "data_processed")->u.ul =
+        info.memProcessed + info.diskProcessed;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "data_remaining")->u.ul =
+        info.memRemaining + info.diskRemaining;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "memory_total")->u.ul = info.memTotal;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "memory_processed")->u.ul = info.memProcessed;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "memory_remaining")->u.ul = info.memRemaining;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "memory_bps")->u.ul = info.memBps;
+    qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "memory_iteration")->u.ul = info.memIteration;
     if (info.diskTotal) {
-        remoteJobParamAdd(p, "disk_total", VIR_TYPED_PARAM_ULLONG, info.diskTotal);
-        remoteJobParamAdd(p, "disk_processed", VIR_TYPED_PARAM_ULLONG, info.diskProcessed);
-        remoteJobParamAdd(p, "disk_remaining", VIR_TYPED_PARAM_ULLONG, info.diskRemaining);
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "disk_total")->u.ul = info.diskTotal;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "disk_processed")->u.ul = info.diskProcessed;
+        qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "disk_remaining")->u.ul = info.diskRemaining;
     }
-    ret->params.len = p->len;
-    ret->params.val = (remote_typed_param *)(void *)g_array_free(p, FALSE);
+    qvirRemoteParamsSteal(p, &ret->params.len, &ret->params.val);
     return TRUE;
 }
 
