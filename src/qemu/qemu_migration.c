@@ -122,7 +122,9 @@ qemuMigrationKey(const unsigned char *uuid)
 #define QEMU_MIGRATION_MARKER_OUT ".migration-out"
 
 /* RUNDIR/qemu/NAME.migration-in|out: written when a job starts, removed when it ends. A
- * daemon that finds one at start was killed during the job (qemuMigrationRecover). */
+ * daemon that finds one at start was killed during the job (qemuMigrationRecover). An
+ * incoming job's marker lists the images Prepare created, one path a line, so that a
+ * restarted daemon removes them with the domain. */
 static char *
 qemuMigrationMarkerPath(qvirDriver *drv, const char *name, gboolean incoming)
 {
@@ -130,6 +132,23 @@ qemuMigrationMarkerPath(qvirDriver *drv, const char *name, gboolean incoming)
         g_strconcat(name, incoming ? QEMU_MIGRATION_MARKER_IN : QEMU_MIGRATION_MARKER_OUT, NULL);
 
     return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
+/* Rewrite the incoming marker of NAME with the images created so far: before Prepare goes
+ * on, a restarted daemon must know every image it has to take back. */
+static void
+qemuMigrationMarkerWriteCreated(qvirDriver *drv, const char *name, GPtrArray *created)
+{
+    g_autofree char *path = qemuMigrationMarkerPath(drv, name, TRUE);
+    g_autoptr(GString) text = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; i < created->len; i++)
+        g_string_append_printf(text, "%s\n", (const char *)g_ptr_array_index(created, i));
+    /* g_file_set_contents replaces the file by a rename: never half written */
+    if (!g_file_set_contents(path, text->str, text->len, &err))
+        g_message("domain '%s': cannot record the images of the incoming migration: %s", name,
+                  err->message);
 }
 
 /* Add a job for UUID; FALSE (an error) when the domain already has one. */
@@ -661,6 +680,23 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     return ret != NULL;
 }
 
+/* Take back an image Prepare created, through the pool it was created in: a file removed
+ * behind the pool's back stays listed, and the next migration's precreation of the same
+ * volume fails with "exists already". */
+static void
+qemuMigrationRemoveCreated(qvirDriver *drv, const char *path)
+{
+    g_autoptr(qvirStorageVolRef) vol = qvirStorageVolLookupByPath(drv->storage, path, NULL);
+    g_autoptr(GError) err = NULL;
+
+    if (vol && qvirStorageVolDelete(drv->storage, vol->pool, vol->name, 0, &err))
+        return;
+    if (err)
+        g_message("cannot delete volume '%s': %s", path, err->message);
+    if (g_unlink(path) < 0 && errno != ENOENT)
+        g_message("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
 /* Create DISK's image as libvirt 9.0 does (qemuMigrationDstPrecreateStorage): only what is
  * missing, only through the storage pool whose target is the image's directory, of the
  * source's virtual size; never for an incremental copy (the user makes that top layer). */
@@ -830,11 +866,13 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
                                                    (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0,
                                                    created, error)) {
                 failed = TRUE;
+            } else if (created->len > 0) {
+                qemuMigrationMarkerWriteCreated(drv, name, created);
             }
         }
         if (failed) {
             for (guint i = 0; i < created->len; i++)
-                (void)g_unlink(g_ptr_array_index(created, i));
+                qemuMigrationRemoveCreated(drv, g_ptr_array_index(created, i));
             qemuMigrationJobEnd(drv, uuid, FALSE);
             return FALSE;
         }
@@ -852,7 +890,7 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
         g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, FALSE);
 
         for (guint i = 0; files && i < files->len; i++)
-            (void)g_unlink(g_ptr_array_index(files, i));
+            qemuMigrationRemoveCreated(drv, g_ptr_array_index(files, i));
         return FALSE;
     }
     g_mutex_lock(&drv->migration->lock);
@@ -1388,7 +1426,7 @@ qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid)
     if (active > 0 && !qvirDriverDomainDestroy(drv, uuid, 0, &err))
         g_message("cannot stop the incoming migration's QEMU: %s", err->message);
     for (guint i = 0; files && i < files->len; i++)
-        (void)g_unlink(g_ptr_array_index(files, i));
+        qemuMigrationRemoveCreated(drv, g_ptr_array_index(files, i));
 }
 
 qvirDomainRef *
@@ -1709,6 +1747,27 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     qemuDriverRunningEnd(&run);
 }
 
+/* The images an incoming migration's Prepare created (its marker at PATH lists them): the
+ * migration never finished, the domain runs on the source, they go. Orphaned QEMUs that
+ * had them open are gone already (qemuDriverKillOrphans). */
+static void
+qemuMigrationRecoverInFiles(qvirDriver *drv, const char *path, const char *name)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) files = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    files = g_strsplit(text, "\n", -1);
+    for (guint i = 0; files[i]; i++) {
+        if (!g_path_is_absolute(files[i]))
+            continue;
+        g_message("domain '%s': removing '%s', created for the unfinished incoming migration", name,
+                  files[i]);
+        qemuMigrationRemoveCreated(drv, files[i]);
+    }
+}
+
 void
 qemuMigrationRecover(qvirDriver *drv)
 {
@@ -1741,6 +1800,8 @@ qemuMigrationRecover(qvirDriver *drv)
                 qemuMigrationRecoverOut(drv, ref->uuid, name);
             }
         }
+        if (incoming)
+            qemuMigrationRecoverInFiles(drv, path, name);
         (void)g_unlink(path);
     }
 }
