@@ -1,16 +1,19 @@
 /*
- * virshmigratefaulttest.c: the destination daemon dies in the phases of a live migration
- * (virsh migrate --live, client-managed v3 with parameters) that virshmigratetest does
- * not reach: inside Prepare before it answered, between Prepare and Perform, and inside
- * Finish after the state went over. Real processes, no hooks: the test freezes a daemon
- * with SIGSTOP at the moment it can see from outside (the incoming QEMU appears, its
- * ports listen, the source pauses for the switch-over), kills it with SIGKILL and starts
- * it again.
+ * virshmigratefaulttest.c: a daemon dies in the phases of a live migration (virsh migrate
+ * --live, client-managed v3 with parameters) that virshmigratetest does not reach: the
+ * destination inside Prepare before it answered, between Prepare and Perform, inside
+ * Finish after the state went over; the source between Prepare and Perform; and Prepare
+ * fails after it created the copy's image. Real processes, no hooks in the product: the
+ * test freezes a daemon with SIGSTOP at a moment it can see from outside (the incoming
+ * QEMU appears, its ports listen, the source pauses for the switch-over, a call waits
+ * unread on the frozen daemon's socket), kills it with SIGKILL and starts it again.
  *
  * Each time the domain runs on the source as before (resumed where the migration had
- * paused it), its live chain is the one QEMU has open, and once the destination daemon is
- * back it has nothing: no domain, no QEMU, no status or marker file, no image it created
- * for --copy-storage-all. The two daemons and the guest are started once; each case
+ * paused it), its live chain is the one QEMU has open, and the destination has nothing:
+ * no domain, no QEMU, no status or marker file, no scratch directory, no image it created
+ * for --copy-storage-all (in its pool's list neither). Last, the destination dies inside
+ * Finish after it resumed the guest (strace kills it at the end of the job): it keeps the
+ * guest, as libvirt does. The two daemons and the guest are started once; each case
  * leaves them as it found them.
  *
  * Ports: incoming migrations listen on 127.0.0.1, ports 21150-21199 only.
@@ -469,6 +472,106 @@ testSourceKilledBeforePerform(void)
     testAssertSurvived(chain);
 }
 
+/* Attach strace to H's daemon: the daemon dies of SIGKILL as it unlinks PATH (the unlink
+ * itself skipped), at that precise point of its code and nowhere else. */
+static GPid
+testKillAtUnlink(const Host *h, const char *path)
+{
+    g_autofree char *pid = g_strdup_printf("%d", (int)h->pid);
+    g_autofree char *status = g_strdup_printf("/proc/%d/status", (int)h->pid);
+    const char *argv[] = {"strace",
+                          "-qq",
+                          "-f",
+                          "-o",
+                          "/dev/null",
+                          "-p",
+                          pid,
+                          "-P",
+                          path,
+                          "-e",
+                          "trace=unlink,unlinkat",
+                          "-e",
+                          "inject=unlink,unlinkat:error=ENOENT:signal=SIGKILL",
+                          NULL};
+    g_autoptr(GError) err = NULL;
+    GPid tracer;
+
+    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                       NULL, NULL, &tracer, &err))
+        g_error("cannot start strace: %s", err->message);
+    for (guint i = 0; i < 200; i++) {
+        g_autofree char *text = NULL;
+
+        if (g_file_get_contents(status, &text, NULL, NULL) && strstr(text, "TracerPid:\t") &&
+            !strstr(text, "TracerPid:\t0\n"))
+            return tracer;
+        g_usleep(50 * 1000);
+    }
+    g_error("strace did not attach to the daemon %s", h->tag);
+}
+
+/* H's daemon died of SIGKILL (not at our hand). Its tracer TRACER, which followed the
+ * daemon's QEMU too, lets that go and ends. */
+static void
+hostReapKilled(Host *h, GPid tracer)
+{
+    int status = 0;
+
+    g_assert_cmpint(waitpid(h->pid, &status, 0), ==, h->pid);
+    g_assert_true(WIFSIGNALED(status));
+    g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+    h->pid = 0;
+    g_assert_cmpint(kill(tracer, SIGTERM), ==, 0);
+    g_assert_cmpint(waitpid(tracer, &status, 0), ==, tracer);
+}
+
+/*
+ * B dies inside Finish after it resumed the guest, before it answered: strace kills it
+ * as it ends the job (its marker's unlink). The guest's newest state runs on B and B's
+ * QEMU holds the images, so A's Confirm (cancelled) cannot resume them: A stays paused.
+ * The restarted B keeps the running guest, as libvirt 9.0 keeps a domain whose CPUs ran
+ * in Finish; stopping it would leave the guest running nowhere, and resuming A would run
+ * an older state over disks B's guest wrote. Then A's paused copy goes and the guest
+ * migrates back to A.
+ */
+static void
+testDestKilledAfterResume(void)
+{
+    const char *args[] = {
+        "migrate",      "--live",          "--unsafe", "--listen-address", "127.0.0.1",
+        "--migrateuri", "tcp://127.0.0.1", VM,         hostB.uri,          NULL};
+    g_autofree char *marker = g_build_filename(hostB.root, "run", "qemu", VM ".migration-in", NULL);
+    g_autofree char *state = NULL;
+    MigrateRun run = {.src = &hostA, .args = args};
+    GPid tracer = testKillAtUnlink(&hostB, marker);
+    GThread *thread = g_thread_new("migrate", testMigrateThread, &run);
+    guint64 before;
+
+    testJoinFailed(thread, &run);
+    hostReapKilled(&hostB, tracer);
+    g_assert_true(g_file_test(marker, G_FILE_TEST_EXISTS));
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "paused");
+    g_clear_pointer(&state, g_free);
+
+    hostStart(&hostB, HOST_B, PORT_B);
+    g_assert_false(g_file_test(marker, G_FILE_TEST_EXISTS));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    g_clear_pointer(&state, g_free);
+    before = testCounter();
+    g_assert_true(testCounterPasses(before + 5, 60));
+    testAssertChain(&hostB);
+
+    /* the guest comes home */
+    g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
+    g_free(VIRSH_HOST_OK(&hostB, "migrate", "--live", "--unsafe", "--listen-address", "127.0.0.1",
+                         "--migrateuri", "tcp://127.0.0.1", VM, hostA.uri));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "none");
+    testAssertSurvived(chain);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -515,6 +618,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshmigratefault/dest-killed-in-finish", testDestKilledInFinish);
     g_test_add_func("/virshmigratefault/source-killed-before-perform",
                     testSourceKilledBeforePerform);
+    g_test_add_func("/virshmigratefault/dest-killed-after-resume", testDestKilledAfterResume);
     ret = g_test_run();
     g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
     hostStop(&hostA);

@@ -1747,6 +1747,46 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     qemuDriverRunningEnd(&run);
 }
 
+/*
+ * An incoming migration whose daemon died before Finish answered. Its QEMU still paused
+ * (Prepare, or Finish before it resumed the guest): the source keeps the guest (Confirm,
+ * cancelled, resumes it there), so this one goes. Its guest already running (Finish
+ * resumed it and died before answering): the guest's newest state is here and it took
+ * the images over, so it stays, as libvirt 9.0 keeps a domain whose CPUs ran in Finish;
+ * the source cannot resume the images this QEMU holds. TRUE: kept.
+ */
+static gboolean
+qemuMigrationRecoverIn(qvirDriver *drv, const unsigned char *uuid, const char *name)
+{
+    g_autoptr(JsonNode) status = NULL;
+    g_autoptr(GError) err = NULL;
+    qemuDriverRunning run;
+    const char *runState = NULL;
+
+    if (qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+        status = qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                    NULL);
+        runState = status && JSON_NODE_HOLDS_OBJECT(status)
+                       ? qemuDriverJsonString(json_node_get_object(status), "status")
+                       : NULL;
+        if (g_strcmp0(runState, "running") == 0) {
+            if (run.state != QVIR_DOMAIN_RUNNING)
+                qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, 2 /* migrated */);
+            qemuDriverRunningEnd(&run);
+            g_message("domain '%s': the incoming migration's guest runs here already (Finish "
+                      "resumed it); keeping it",
+                      name);
+            return TRUE;
+        }
+        qemuDriverRunningEnd(&run);
+    }
+    g_clear_error(&err);
+    g_message("domain '%s': stopping the incoming migration the daemon did not finish", name);
+    if (!qvirDriverDomainDestroy(drv, uuid, 0, &err))
+        g_message("domain '%s': %s", name, err->message);
+    return FALSE;
+}
+
 /* The images an incoming migration's Prepare created (its marker at PATH lists them): the
  * migration never finished, the domain runs on the source, they go. Orphaned QEMUs that
  * had them open are gone already (qemuDriverKillOrphans). */
@@ -1779,6 +1819,7 @@ qemuMigrationRecover(qvirDriver *drv)
         g_autofree char *path = NULL;
         g_autofree char *name = NULL;
         g_autoptr(qvirDomainRef) ref = NULL;
+        gboolean kept = FALSE;
 
         if (!incoming && !g_str_has_suffix(entry, QEMU_MIGRATION_MARKER_OUT))
             continue;
@@ -1787,20 +1828,12 @@ qemuMigrationRecover(qvirDriver *drv)
                                                                 : QEMU_MIGRATION_MARKER_OUT));
         ref = qvirDriverDomainLookupByName(drv, name, NULL);
         if (ref && ref->id >= 0) {
-            if (incoming) {
-                g_autoptr(GError) err = NULL;
-
-                /* the source never learnt that this side had the guest: it runs there */
-                g_message("domain '%s': stopping the incoming migration the daemon did not "
-                          "finish",
-                          name);
-                if (!qvirDriverDomainDestroy(drv, ref->uuid, 0, &err))
-                    g_message("domain '%s': %s", name, err->message);
-            } else {
+            if (!incoming)
                 qemuMigrationRecoverOut(drv, ref->uuid, name);
-            }
+            else if (qemuMigrationRecoverIn(drv, ref->uuid, name))
+                kept = TRUE;
         }
-        if (incoming)
+        if (incoming && !kept)
             qemuMigrationRecoverInFiles(drv, path, name);
         (void)g_unlink(path);
     }
