@@ -267,8 +267,8 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
 /*
  * Alias, drive/PCI address, cache policy and node names exactly as a cold start assigns
  * them: run the start preparation on a copy of the live definition with DISK added. If
- * that needed a new controller (no free hot-pluggable port, no SCSI controller), QEMU
- * cannot take the disk without a controller hot-plug we do not do.
+ * that needed a new controller (no free hot-pluggable port), QEMU cannot take the disk:
+ * a running machine does not grow PCI buses.
  */
 static gboolean
 qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomainDiskDef *disk,
@@ -280,8 +280,6 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
 
     if (!(copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
         return FALSE;
-    if (!copy->controllers)
-        copy->controllers = g_ptr_array_new();
     ncontrollers = copy->controllers->len;
 
     g_ptr_array_add(copy->disks, disk);
@@ -309,6 +307,107 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no alias assigned to disk '%s'",
                     disk->dst);
         return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- SCSI controllers --------------------------------------------------------------------- */
+
+/*
+ * The model of a SCSI controller plugged for a disk: libvirt repeats the model of the last
+ * SCSI controller the domain has (a disk on controller 1 next to a virtio-scsi 0 gets a
+ * second virtio-scsi), and otherwise takes the machine's default.
+ */
+static const char *
+qemuHotplugSCSIControllerModel(const qvirDomainDef *def, const qemuCaps *caps)
+{
+    const char *model = NULL;
+
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
+            model = c->model;
+    }
+    return model ? model : qemuDomainDefaultSCSIModel(caps);
+}
+
+/*
+ * SCSI controller IDX for the running domain DEF, with its alias and PCI address placed as a
+ * start would place it. A placement that needs a new pcie-root-port or pcie-to-pci-bridge
+ * (an LSI controller on q35 without a free bridge slot, virtio-scsi without a free root
+ * port) is refused as libvirt refuses it: a running machine does not grow PCI buses.
+ */
+static qvirDomainControllerDef *
+qemuHotplugPrepareSCSIController(const qvirDomainDef *def, const qemuCaps *caps, int idx,
+                                 GError **error)
+{
+    g_autoptr(qvirDomainDef) copy = NULL;
+    qvirDomainControllerDef *cont;
+    guint ncontrollers;
+    guint at;
+
+    if (!(copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
+        return NULL;
+    ncontrollers = copy->controllers->len;
+    cont = qemuDomainAddController(copy, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, idx,
+                                   qemuHotplugSCSIControllerModel(def, caps));
+    if (!qemuDomainPrepareForStart(copy, caps, error))
+        return NULL;
+    if (copy->controllers->len != ncontrollers + 1) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+        return NULL;
+    }
+    if (cont->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI || !cont->info.alias) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "no PCI address or alias assigned to SCSI controller %d", idx);
+        return NULL;
+    }
+    if (!g_ptr_array_find(copy->controllers, cont, &at))
+        g_error("hot-plugged controller lost from the prepared definition");
+    return g_ptr_array_steal_index(copy->controllers, at);
+}
+
+/*
+ * libvirt hot-plugs the SCSI controllers a disk needs before the disk: the one its drive
+ * address names and every lower index the running domain lacks (indexes have no holes).
+ * Each one that QEMU took stays in DEF, even when the disk then fails, as in libvirt.
+ */
+static gboolean
+qemuHotplugAttachSCSIControllers(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                                 qvirDomainDiskDef *disk, GError **error)
+{
+    unsigned int last;
+
+    if (!qemuDomainAssignDiskDriveAddress(disk, error))
+        return FALSE;
+    if (disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "unexpected disk address type %s",
+                    qvirDomainDeviceAddressTypeTypeToString(disk->info.type));
+        return FALSE;
+    }
+    last = disk->info.addr.drive.controller;
+    if (last > QEMU_DOMAIN_MAX_DISK_CONTROLLER) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk '%s': controller index %u is out of range (at most %u)", disk->dst, last,
+                    QEMU_DOMAIN_MAX_DISK_CONTROLLER);
+        return FALSE;
+    }
+    for (unsigned int idx = 0; idx <= last; idx++) {
+        g_autoptr(qvirDomainControllerDef) cont = NULL;
+        g_autoptr(JsonObject) props = NULL;
+        g_autoptr(JsonNode) ret = NULL;
+
+        if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, (int)idx))
+            continue;
+        if (!(cont = qemuHotplugPrepareSCSIController(def, caps, (int)idx, error)) ||
+            !(props = qemuBuildControllerDevProps(def, caps, cont, error)))
+            return FALSE;
+        g_info("no SCSI controller %u in domain '%s': hot-plugging a %s one", idx, def->name,
+               cont->model);
+        if (!(ret = qemuMonitorCommand(mon, "device_add", props, QEMU_HOTPLUG_TIMEOUT_MS, error)))
+            return FALSE;
+        qvirDomainControllerInsert(def, g_steal_pointer(&cont));
     }
     return TRUE;
 }
@@ -587,6 +686,9 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
 
     /* (before the preparation, whose device count would refuse a full bus less clearly) */
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB && !qemuHotplugAssignUSBPort(mon, def, disk, error))
+        return FALSE;
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_SCSI &&
+        !qemuHotplugAttachSCSIControllers(mon, caps, def, disk, error))
         return FALSE;
     if (!qemuHotplugPrepareDisk(def, caps, disk, error))
         return FALSE;

@@ -271,8 +271,7 @@ qemuPostParseControllerModels(qvirDomainDef *def, qemuDomainMachineKind kind, co
             qemuPostParseSetStr(&c->model, qemuDomainDefaultUSBModel(kind, caps));
             break;
         case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
-            qemuPostParseSetStr(&c->model, qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic"
-                                                                                   : "virtio-scsi");
+            qemuPostParseSetStr(&c->model, qemuDomainDefaultSCSIModel(caps));
             break;
         case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
             if (c->idx == 0)
