@@ -186,6 +186,21 @@ testAttachVirtioPc(void)
     }
     g_assert_cmpuint(disk->info.addr.pci.bus, ==, 0);
     g_assert_cmpuint(disk->info.addr.pci.slot, >, 2);
+    {
+        /* as libvirt 9.0 answers on pc: no SATA controller; PIIX3's IDE bus refuses */
+        g_autofree char *img = g_build_filename(vm.dir, "ide.qcow2", NULL);
+        g_autofree char *sata = NULL;
+        g_autofree char *ide = NULL;
+
+        testImgCreate(img, NULL, "1M");
+        sata = testDiskXML(img, "sdc", "sata", NULL, NULL);
+        testAttachRefused(&vm, sata, QVIR_ERR_INTERNAL_ERROR,
+                          "Could not find sata controller with index 0 required for device");
+        ide = testDiskXML(img, "hdb", "ide", NULL, NULL);
+        testAttachRefused(&vm, ide, QVIR_ERR_INTERNAL_ERROR,
+                          "unable to execute QEMU command 'device_add': Bus 'ide.0' does not "
+                          "support hotplugging");
+    }
     testAssertDiskMatchesQemu(&vm, disk);
     testAssertNodesAreCached(&vm);
     testAssertDiskMatchesQemu(&vm, testVMDisk(&vm, "vda"));
@@ -337,6 +352,25 @@ testAttachScsiControllerPc(void)
         g_error("no drive address in\n%s", sdaXml);
     testAssertDiskMatchesQemu(&vm, sda);
     testAssertNodesAreCached(&vm);
+
+    /* sdb is unit 1 of the same controller: LSI takes it as SCSI id 1 (it has no LUNs) */
+    {
+        g_autofree char *img = g_build_filename(vm.dir, "sdb.qcow2", NULL);
+        g_autofree char *xml2 = NULL;
+        qvirDomainDiskDef *sdb;
+
+        testImgCreate(img, NULL, "1M");
+        xml2 = testDiskXML(img, "sdb", "scsi", "none", NULL);
+        sdb = testAttachOk(&vm, xml2);
+        g_assert_cmpstr(sdb->info.alias, ==, "scsi0-0-1");
+        g_assert_cmpuint(vm.def->controllers->len, ==, ncontrollers + 1);
+        testAssertDiskMatchesQemu(&vm, sdb);
+        {
+            g_autoptr(JsonNode) id = testQomGet(&vm, "/machine/peripheral/scsi0-0-1", "scsi-id");
+
+            g_assert_cmpint(json_node_get_int(id), ==, 1);
+        }
+    }
 
     /* sdh is unit 7: controller 1 (LSI's narrow bus has 7 units) */
     {
@@ -794,9 +828,18 @@ testAttachFailures(void)
         testAttachRefused(&vm, xml, QVIR_ERR_OPERATION_FAILED, "target vda already exists");
     }
     {
+        /* libvirt 9.0 tries (its "cannot be hotplugged" is overwritten): QEMU refuses the
+         * device on q35's AHCI, whose port 2 is QEMU's bus ide.2, and the nodes go again */
         g_autofree char *xml = testDiskXML(ok, "sdc", "sata", "none", NULL);
-        testAttachRefused(&vm, xml, QVIR_ERR_OPERATION_UNSUPPORTED,
-                          "disk bus 'sata' cannot be hotplugged.");
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR,
+                          "unable to execute QEMU command 'device_add': Bus 'ide.2' does not "
+                          "support hotplugging");
+    }
+    {
+        /* q35 has no IDE controller */
+        g_autofree char *xml = testDiskXML(ok, "hdb", "ide", "none", NULL);
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR,
+                          "Could not find ide controller with index 0 required for device");
     }
     {
         /* QEMU refuses the device after the nodes were added: they are removed again */

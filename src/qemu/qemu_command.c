@@ -1055,6 +1055,19 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
     return g_steal_pointer(&props);
 }
 
+JsonObject *
+qemuBuildDiskDevProps(const qvirDomainDef *def, const qemuCaps *caps, const qvirDomainDiskDef *disk,
+                      GError **error)
+{
+    qemuBuildCtx ctx = {.def = def, .caps = caps, .json = TRUE, .blockdev = TRUE};
+
+    g_return_val_if_fail(def != NULL && caps != NULL && disk != NULL, NULL);
+
+    if (!qemuDomainGetMachineKind(def, &ctx.kind, error))
+        return NULL;
+    return qemuBuildDiskDeviceProps(&ctx, disk, error);
+}
+
 static gboolean
 qemuBuildDisks(qemuBuildCtx *ctx, GError **error)
 {

@@ -71,6 +71,14 @@ qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *
 JsonObject *qemuBuildControllerDevProps(const qvirDomainDef *def, const qemuCaps *caps,
                                         const qvirDomainControllerDef *c, GError **error);
 
+/*
+ * The -device properties of DISK (its alias, address and node names assigned) next to
+ * the devices of running DEF, as a start builds them: the device_add arguments of a
+ * hot-plugged disk, as libvirt uses one builder for both.
+ */
+JsonObject *qemuBuildDiskDevProps(const qvirDomainDef *def, const qemuCaps *caps,
+                                  const qvirDomainDiskDef *disk, GError **error);
+
 /* Format as libvirt's tests do: "ENV=... \\\n/usr/bin/qemu \\\n-name ... \n". */
 char *qemuCommandLineFormat(const qemuCommandLine *cmd);
 

@@ -251,9 +251,13 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
     case QVIR_DOMAIN_DISK_BUS_SCSI:
     case QVIR_DOMAIN_DISK_BUS_USB:
         return TRUE;
-    case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_IDE:
     case QVIR_DOMAIN_DISK_BUS_SATA:
+        /* libvirt 9.0 says "cannot be hotplugged" but goes on (its switch lacks the jump
+         * out): the client sees the missing controller or QEMU's refusal of the device,
+         * which is what qemuHotplugCheckDriveController and device_add give here. */
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
     default:
         break;
@@ -295,7 +299,10 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
     if (!ok)
         return FALSE;
 
-    if (copy->controllers->len != ncontrollers) {
+    /* (an IDE or SATA disk was checked against the controllers already: the preparation
+     * adds the machine's own to the copy, which need no plugging) */
+    if (copy->controllers->len != ncontrollers && disk->bus != QVIR_DOMAIN_DISK_BUS_IDE &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SATA) {
         if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
             g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
         else
@@ -309,6 +316,41 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
         return FALSE;
     }
     return TRUE;
+}
+
+/*
+ * An IDE or SATA disk goes on a controller the domain has (libvirt hot-plugs none of
+ * these): the machine's own (PIIX3's IDE on pc, the AHCI of q35 as SATA controller 0),
+ * else the one its drive address names.
+ */
+static gboolean
+qemuHotplugCheckDriveController(const qvirDomainDef *def, qvirDomainDiskDef *disk, GError **error)
+{
+    gboolean ide = disk->bus == QVIR_DOMAIN_DISK_BUS_IDE;
+    qvirDomainControllerType type =
+        ide ? QVIR_DOMAIN_CONTROLLER_TYPE_IDE : QVIR_DOMAIN_CONTROLLER_TYPE_SATA;
+    qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
+
+    if (!qemuDomainAssignDiskDriveAddress(disk, error) ||
+        !qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
+    if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE) {
+        unsigned int idx = disk->info.addr.drive.controller;
+
+        if (ide && kind == QEMU_DOMAIN_MACHINE_PC)
+            return TRUE;
+        if (!ide && kind == QEMU_DOMAIN_MACHINE_Q35 && idx == 0)
+            return TRUE;
+        if (qemuDomainFindController(def, type, (int)idx))
+            return TRUE;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "Could not find %s controller with index %u required for device",
+                qvirDomainControllerTypeTypeToString(type),
+                disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE
+                    ? disk->info.addr.drive.controller
+                    : 0);
+    return FALSE;
 }
 
 /* ---- SCSI controllers --------------------------------------------------------------------- */
@@ -532,97 +574,24 @@ qemuHotplugAssignUSBPort(qemuMonitor *mon, const qvirDomainDef *def, qvirDomainD
     return FALSE;
 }
 
-static const char *
-qemuHotplugControllerAlias(const qvirDomainDef *def, qvirDomainControllerType type, int idx,
-                           char **tofree)
-{
-    qvirDomainControllerDef *c = qemuDomainFindController(def, type, idx);
-
-    if (c && c->info.alias)
-        return c->info.alias;
-    if (type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && idx == 0) {
-        qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
-
-        qemuDomainGetMachineKind(def, &kind, NULL);
-        return kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0";
-    }
-    *tofree = g_strdup_printf(type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI ? "pci.%d" : "scsi%d", idx);
-    return *tofree;
-}
-
-/* write-cache goes on the device (libvirt's table; not for device='lun'). */
-static void
-qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk, const qemuCaps *caps)
-{
-    gboolean writeback = FALSE;
-
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN)
-        return;
-    if (caps && !qemuCapsGet(caps, QEMU_CAPS_DISK_WRITE_CACHE))
-        return;
-    if (!qemuDomainDiskCacheModeFlags(disk->cachemode, &writeback, NULL, NULL))
-        return;
-    json_object_set_string_member(props, "write-cache", writeback ? "on" : "off");
-}
-
+/* The device_add arguments of DISK: what a start would give it, as libvirt builds both alike. */
 static JsonObject *
 qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                            const qemuCaps *caps, GError **error)
 {
-    g_autoptr(JsonObject) props = json_object_new();
-    g_autofree char *tofree = NULL;
-    const qvirDomainDeviceInfo *info = &disk->info;
+    JsonObject *props;
 
-    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
-        if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
-            return NULL;
-        }
-        json_object_set_string_member(props, "driver", "virtio-blk-pci");
-        json_object_set_string_member(props, "bus",
-                                      qemuHotplugControllerAlias(def,
-                                                                 QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
-                                                                 (int)info->addr.pci.bus, &tofree));
-        if (info->addr.pci.function)
-            qemuJSONSetStrFree(
-                props, "addr",
-                g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
-        else
-            qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
-        if (info->acpiIndex)
-            json_object_set_int_member(props, "acpi-index", info->acpiIndex);
-    } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
-        /* as a cold start builds it: usb-storage on the controller's bus, at its port */
-        json_object_set_string_member(props, "driver", "usb-storage");
-        json_object_set_string_member(props, "bus", "usb.0");
-        json_object_set_string_member(props, "port", info->addr.usb.port);
-    } else {
-        const qvirDomainDeviceDriveAddress *a = &info->addr.drive;
-        const char *ctrl = qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
-                                                      (int)a->controller, &tofree);
-
-        json_object_set_string_member(
-            props, "driver", disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd" : "scsi-hd");
-        qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
-        json_object_set_int_member(props, "channel", 0);
-        json_object_set_int_member(props, "scsi-id", a->target);
-        json_object_set_int_member(props, "lun", a->unit);
-        qemuJSONSetStrFree(props, "device_id", g_strdup_printf("drive-%s", info->alias));
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO &&
+        disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+        return NULL;
     }
-    if (disk->src->shared && !disk->src->readonly &&
-        (!caps || qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW)))
-        json_object_set_boolean_member(props, "share-rw", TRUE);
-    json_object_set_string_member(props, "drive", disk->src->nodeFormat);
-    json_object_set_string_member(props, "id", info->alias);
-    if (info->bootIndex)
-        json_object_set_int_member(props, "bootindex", info->bootIndex);
-    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
-        json_object_set_boolean_member(props, "removable",
-                                       disk->removable == QVIR_TRISTATE_SWITCH_ON);
-    qemuHotplugDeviceWriteCache(props, disk, caps);
-    if (disk->serial)
-        json_object_set_string_member(props, "serial", disk->serial);
-    return g_steal_pointer(&props);
+    if (!(props = qemuBuildDiskDevProps(def, caps, disk, error)))
+        return NULL;
+    /* a start derives boot indexes from <os><boot> over all disks; DISK is not among them */
+    if (disk->info.bootIndex && !json_object_has_member(props, "bootindex"))
+        json_object_set_int_member(props, "bootindex", disk->info.bootIndex);
+    return props;
 }
 
 static gboolean
@@ -689,6 +658,9 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
         return FALSE;
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_SCSI &&
         !qemuHotplugAttachSCSIControllers(mon, caps, def, disk, error))
+        return FALSE;
+    if ((disk->bus == QVIR_DOMAIN_DISK_BUS_IDE || disk->bus == QVIR_DOMAIN_DISK_BUS_SATA) &&
+        !qemuHotplugCheckDriveController(def, disk, error))
         return FALSE;
     if (!qemuHotplugPrepareDisk(def, caps, disk, error))
         return FALSE;
