@@ -715,6 +715,137 @@ testGuest(void)
     g_assert_true(testImgHas(gdisk, 0x66, "0"));
 }
 
+/* What differs by daemon run, not by behaviour: the running domains' ids. */
+static char *
+testScsiNormalize(const char *text)
+{
+    g_autoptr(GRegex) id = g_regex_new(" id='[0-9]+'>", 0, 0, NULL);
+
+    return g_regex_replace_literal(id, text ? text : "", -1, 0, " id='N'>", 0, NULL);
+}
+
+static char *
+testScsiWrite(const char *dir, const char *name, const char *contents)
+{
+    char *path = g_build_filename(dir, name, NULL);
+
+    g_assert_true(g_file_set_contents(path, contents, -1, NULL));
+    return path;
+}
+
+/*
+ * Disks whose controller the running domain lacks, hot-plugged through the real virsh, and
+ * the same script run by libvirt 9.0 (its session daemon, as nobody): a SCSI disk on a pc
+ * domain without SCSI controller, --live --config (libvirt plugs an lsilogic controller,
+ * and the persistent definition gains one too), a disk on SCSI controller 1, a detach that
+ * leaves the controllers; then the refusals: SATA and IDE on pc, a SCSI disk on q35 (no
+ * slot for a conventional PCI controller), a USB disk where USB is 'none'. Every line
+ * virsh prints, errors included, must be the same.
+ */
+static void
+testScsiControllerHotplug(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "scsiref", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *img = g_build_filename(ref, "img", NULL);
+    g_autofree char *pcTop = g_build_filename(img, "pc.qcow2", NULL);
+    g_autofree char *q35Top = g_build_filename(img, "q35.qcow2", NULL);
+    g_autofree char *nousbTop = g_build_filename(img, "nousb.qcow2", NULL);
+    g_autofree char *pcXml = NULL, *q35Xml = NULL, *nousbXml = NULL, *c1Xml = NULL;
+    g_autofree char *pcPath = NULL, *q35Path = NULL, *nousbPath = NULL, *c1Path = NULL;
+    g_autofree char *script = NULL;
+    g_autofree char *theirOut = NULL, *theirErr = NULL, *ourOut = NULL, *ourErr = NULL;
+    g_autofree char *a = NULL, *b = NULL;
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    const char *domain = "<domain type='qemu'>\n"
+                         "  <name>%s</name>\n"
+                         "  <uuid>%s</uuid>\n"
+                         "  <memory unit='MiB'>64</memory>\n"
+                         "  <vcpu>1</vcpu>\n"
+                         "  <os><type arch='x86_64' machine='%s'>hvm</type></os>\n"
+                         "  <features><acpi/></features>\n"
+                         "  <devices>\n"
+                         "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                         "    <disk type='file' device='disk'>\n"
+                         "      <driver name='qemu' type='qcow2'/>\n"
+                         "      <source file='%s'/>\n"
+                         "      <target dev='vda' bus='virtio'/>\n"
+                         "    </disk>\n"
+                         "%s"
+                         "  </devices>\n"
+                         "</domain>\n";
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    daemonMakeQcow2(pcTop, NULL);
+    daemonMakeQcow2(q35Top, NULL);
+    daemonMakeQcow2(nousbTop, NULL);
+    for (guint i = 0; i < 6; i++) {
+        g_autofree char *name = g_strdup_printf("d%u.img", i);
+        g_autofree char *path = g_build_filename(img, name, NULL);
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, "1M", NULL};
+
+        testImgRun(argv);
+    }
+    pcXml =
+        g_strdup_printf(domain, "scsipc", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a60", "pc", pcTop, "");
+    q35Xml = g_strdup_printf(domain, "scsiq35", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a61", "q35",
+                             q35Top, "");
+    nousbXml = g_strdup_printf(domain, "scsinousb", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a62", "pc",
+                               nousbTop, "    <controller type='usb' model='none'/>\n");
+    c1Xml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                            "  <driver name='qemu' type='raw'/>\n"
+                            "  <source file='%s/d1.img'/>\n"
+                            "  <target dev='sdb' bus='scsi'/>\n"
+                            "  <address type='drive' controller='1' bus='0' target='0' unit='0'/>\n"
+                            "</disk>\n",
+                            img);
+    pcPath = testScsiWrite(ref, "pc.xml", pcXml);
+    q35Path = testScsiWrite(ref, "q35.xml", q35Xml);
+    nousbPath = testScsiWrite(ref, "nousb.xml", nousbXml);
+    c1Path = testScsiWrite(ref, "c1.xml", c1Xml);
+    qvirTestRunOk(chownArgv);
+
+    script = g_strdup_printf(
+        "define %s ; start --paused scsipc ; "
+        "attach-disk scsipc %s/d0.img sda --targetbus scsi --live --config ; "
+        "dumpxml scsipc ; echo @@ ; dumpxml --inactive scsipc ; echo @@ ; "
+        "attach-device scsipc %s --live ; dumpxml scsipc ; echo @@ ; "
+        "detach-disk scsipc sda --live ; dumpxml scsipc ; echo @@ ; "
+        "attach-disk scsipc %s/d2.img sdc --targetbus sata --live ; "
+        "attach-disk scsipc %s/d3.img hdb --targetbus ide --live ; "
+        "domblklist scsipc ; destroy scsipc ; undefine scsipc ; "
+        "create --paused %s ; attach-disk scsiq35 %s/d4.img sda --targetbus scsi --live ; "
+        "domblklist scsiq35 ; destroy scsiq35 ; "
+        "create --paused %s ; attach-disk scsinousb %s/d5.img sdd --targetbus usb --live ; "
+        "domblklist scsinousb ; destroy scsinousb",
+        pcPath, img, c1Path, img, img, q35Path, img, nousbPath, img);
+    daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
+    {
+        const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
+
+        qvirTestRun(argv, &ourOut, &ourErr);
+    }
+    if (g_test_verbose())
+        g_printerr("libvirt 9.0:\n%s\n%s\nqvirtd:\n%s\n", theirOut, theirErr, ourErr);
+
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='lsilogic'>"));
+    g_assert_nonnull(strstr(theirErr, "No more available PCI slots"));
+
+    a = testScsiNormalize(theirOut);
+    b = testScsiNormalize(ourOut);
+    if (!g_str_equal(a, b))
+        g_error("libvirt 9.0 and qvirtd print different XML:\n--- libvirt\n%s\n--- qvirtd\n%s", a,
+                b);
+    g_assert_cmpstr(ourErr, ==, theirErr);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -748,6 +879,7 @@ main(int argc, char **argv)
 
     g_test_add_func("/virshblock/operations", testOperations);
     g_test_add_func("/virshblock/usb-and-transient", testUsbAndTransient);
+    g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

@@ -620,6 +620,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
+    /* a disk without <driver type=> is raw, as one of a started definition */
+    qemuDomainDiskDefPostParse(disk);
     qemuDomainDiskApplyNBDTLSDefault(disk, drv->cfg->nbdTLS);
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;
@@ -672,6 +674,9 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
 
 out:
     qemuDomainObjEndJob(obj);
+    /* libvirt's message text: the code's prefix ("internal error: " ...) before the reason */
+    if (!ok && error)
+        qvirErrorAddPrefix(*error);
     return ok;
 }
 
