@@ -751,6 +751,9 @@ testScsiControllerHotplug(void)
     g_autofree char *pcTop = g_build_filename(img, "pc.qcow2", NULL);
     g_autofree char *q35Top = g_build_filename(img, "q35.qcow2", NULL);
     g_autofree char *nousbTop = g_build_filename(img, "nousb.qcow2", NULL);
+    g_autofree char *q35vTop = g_build_filename(img, "q35v.qcow2", NULL);
+    g_autofree char *q35bTop = g_build_filename(img, "q35b.qcow2", NULL);
+    g_autofree char *q35vXml = NULL, *q35bXml = NULL, *q35vPath = NULL, *q35bPath = NULL;
     g_autofree char *pcXml = NULL, *q35Xml = NULL, *nousbXml = NULL, *c1Xml = NULL;
     g_autofree char *pcPath = NULL, *q35Path = NULL, *nousbPath = NULL, *c1Path = NULL;
     g_autofree char *script = NULL;
@@ -785,7 +788,9 @@ testScsiControllerHotplug(void)
     daemonMakeQcow2(pcTop, NULL);
     daemonMakeQcow2(q35Top, NULL);
     daemonMakeQcow2(nousbTop, NULL);
-    for (guint i = 0; i < 6; i++) {
+    daemonMakeQcow2(q35vTop, NULL);
+    daemonMakeQcow2(q35bTop, NULL);
+    for (guint i = 0; i < 8; i++) {
         g_autofree char *name = g_strdup_printf("d%u.img", i);
         g_autofree char *path = g_build_filename(img, name, NULL);
         const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, "1M", NULL};
@@ -798,6 +803,19 @@ testScsiControllerHotplug(void)
                              q35Top, "");
     nousbXml = g_strdup_printf(domain, "scsinousb", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a62", "pc",
                                nousbTop, "    <controller type='usb' model='none'/>\n");
+    /* next to a virtio-scsi controller, the new one is virtio-scsi, on the spare root port */
+    q35vXml =
+        g_strdup_printf(domain, "scsiq35v", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a63", "q35", q35vTop,
+                        "    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+    /* a pcie-to-pci-bridge has slots for the (conventional PCI) lsilogic controller (only
+     * the SCSI parts of its XML are compared: with PCI controllers in the XML, libvirt
+     * lists the implicit pcie-root after them, qvirt before) */
+    q35bXml =
+        g_strdup_printf(domain, "scsiq35b", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a64", "q35", q35bTop,
+                        "    <controller type='pci' index='1' model='pcie-root-port'/>\n"
+                        "    <controller type='pci' index='2' model='pcie-to-pci-bridge'>\n"
+                        "      <address type='pci' bus='1' slot='0'/>\n"
+                        "    </controller>\n");
     c1Xml = g_strdup_printf("<disk type='file' device='disk'>\n"
                             "  <driver name='qemu' type='raw'/>\n"
                             "  <source file='%s/d1.img'/>\n"
@@ -809,6 +827,8 @@ testScsiControllerHotplug(void)
     q35Path = testScsiWrite(ref, "q35.xml", q35Xml);
     nousbPath = testScsiWrite(ref, "nousb.xml", nousbXml);
     c1Path = testScsiWrite(ref, "c1.xml", c1Xml);
+    q35vPath = testScsiWrite(ref, "q35v.xml", q35vXml);
+    q35bPath = testScsiWrite(ref, "q35b.xml", q35bXml);
     qvirTestRunOk(chownArgv);
 
     script = g_strdup_printf(
@@ -823,8 +843,15 @@ testScsiControllerHotplug(void)
         "create --paused %s ; attach-disk scsiq35 %s/d4.img sda --targetbus scsi --live ; "
         "domblklist scsiq35 ; destroy scsiq35 ; "
         "create --paused %s ; attach-disk scsinousb %s/d5.img sdd --targetbus usb --live ; "
-        "domblklist scsinousb ; destroy scsinousb",
-        pcPath, img, c1Path, img, img, q35Path, img, nousbPath, img);
+        "domblklist scsinousb ; destroy scsinousb ; "
+        "create --paused %s ; attach-device scsiq35v %s --live ; dumpxml scsiq35v ; echo @@ ; "
+        "attach-disk scsiq35v %s/d6.img sdp --targetbus scsi --address scsi:2.0.0.0 --live ; "
+        "destroy scsiq35v ; "
+        "create --paused %s ; attach-disk scsiq35b %s/d7.img sda --targetbus scsi --live ; "
+        "dumpxml scsiq35b --xpath \"//controller[@type='scsi'] | //disk[target/@dev='sda']\" ; "
+        "destroy scsiq35b",
+        pcPath, img, c1Path, img, img, q35Path, img, nousbPath, img, q35vPath, c1Path, img,
+        q35bPath, img);
     daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
     {
         const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
@@ -837,6 +864,10 @@ testScsiControllerHotplug(void)
     /* what the script must have shown, so that equal outputs are not equally empty */
     g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='lsilogic'>"));
     g_assert_nonnull(strstr(theirErr, "No more available PCI slots"));
+    g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='virtio-scsi'>"));
+    /* (virsh prints --xpath results with double quotes) */
+    g_assert_nonnull(strstr(theirOut, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" "
+                                      "slot=\"0x01\" function=\"0x0\"/>"));
 
     a = testScsiNormalize(theirOut);
     b = testScsiNormalize(ourOut);
