@@ -428,6 +428,51 @@ testAttachScsiControllerPc(void)
 }
 
 /*
+ * A pc domain whose pci.0 is full (28 virtio-scsi controllers, vda and the balloon take
+ * slots 2-31): neither a virtio disk nor a SCSI controller for a disk finds a slot, and
+ * the refusal is libvirt's "No more available PCI slots" (libvirt would have added a
+ * pci-bridge at the start; a running machine gets none).
+ */
+static void
+testAttachPcBusFull(void)
+{
+    g_autoptr(GString) extra = g_string_new(NULL);
+    g_autofree char *img = NULL;
+    TestVM vm;
+
+    for (int i = 0; i < 28; i++)
+        g_string_append_printf(extra,
+                               "    <controller type='scsi' index='%d' model='virtio-scsi'/>\n", i);
+    testVMInitImages(&vm);
+    testVMStart(&vm, "pc", "none", extra->str);
+    img = g_build_filename(vm.dir, "full.qcow2", NULL);
+    testImgCreate(img, NULL, "1M");
+    {
+        g_autofree char *xml = testDiskXML(img, "vdb", "virtio", "none", NULL);
+
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
+    {
+        g_autofree char *xml =
+            testDiskXML(img, "sdz", "scsi", "none",
+                        "  <address type='drive' controller='28' bus='0' target='0' unit='0'/>\n");
+
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
+    {
+        /* a disk on a controller the domain has still goes in */
+        g_autofree char *xml =
+            testDiskXML(img, "sdy", "scsi", "none",
+                        "  <address type='drive' controller='27' bus='0' target='0' unit='3'/>\n");
+        qvirDomainDiskDef *disk = testAttachOk(&vm, xml);
+
+        g_assert_cmpstr(disk->info.alias, ==, "scsi27-0-0-3");
+        testAssertDiskMatchesQemu(&vm, disk);
+    }
+    testVMFree(&vm);
+}
+
+/*
  * On q35 a running domain cannot grow PCI buses: the default lsilogic controller is
  * conventional PCI, which needs a pcie-to-pci-bridge slot, so without one libvirt 9.0
  * refuses ("No more available PCI slots") and nothing changes; with a bridge the
@@ -1286,6 +1331,7 @@ main(int argc, char **argv)
     g_test_add_func("/hotplug/attach-detach/usb", testAttachDetachUsb);
     g_test_add_func("/hotplug/attach/scsi-controller-pc", testAttachScsiControllerPc);
     g_test_add_func("/hotplug/attach/scsi-controller-q35", testAttachScsiControllerQ35);
+    g_test_add_func("/hotplug/attach/pc-bus-full", testAttachPcBusFull);
     g_test_add_func("/hotplug/attach/failures", testAttachFailures);
     g_test_add_func("/hotplug/media-change", testMediaChange);
     g_test_add_func("/hotplug/soak", testSoak);

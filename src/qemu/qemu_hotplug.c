@@ -269,6 +269,22 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
 }
 
 /*
+ * The start preparation of DEF with one PCI device added failed. When DEF alone prepares,
+ * the device is what did not fit: on pc, pci.0 has no free slot, and a running machine
+ * does not grow the pci-bridge a start would add. libvirt's words for it, then.
+ */
+static void
+qemuHotplugExplainNoSlot(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
+{
+    g_autoptr(qvirDomainDef) copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, NULL);
+
+    if (!error || !*error || !copy || !qemuDomainPrepareForStart(copy, caps, NULL))
+        return;
+    g_clear_error(error);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+}
+
+/*
  * Alias, drive/PCI address, cache policy and node names exactly as a cold start assigns
  * them: run the start preparation on a copy of the live definition with DISK added. If
  * that needed a new controller (no free hot-pluggable port), QEMU cannot take the disk:
@@ -279,6 +295,9 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
                        GError **error)
 {
     g_autoptr(qvirDomainDef) copy = NULL;
+    /* a virtio disk to place: its preparation can only fail for want of a slot */
+    gboolean placing = disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO &&
+                       disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
     guint ncontrollers;
     gboolean ok;
 
@@ -296,8 +315,11 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
             g_error("hot-plugged disk lost from the prepared definition");
         g_ptr_array_steal_index(copy->disks, idx);
     }
-    if (!ok)
+    if (!ok) {
+        if (placing)
+            qemuHotplugExplainNoSlot(def, caps, error);
         return FALSE;
+    }
 
     /* (an IDE or SATA disk was checked against the controllers already: the preparation
      * adds the machine's own to the copy, which need no plugging) */
@@ -394,8 +416,10 @@ qemuHotplugPrepareSCSIController(const qvirDomainDef *def, const qemuCaps *caps,
     ncontrollers = copy->controllers->len;
     cont = qemuDomainAddController(copy, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, idx,
                                    qemuHotplugSCSIControllerModel(def, caps));
-    if (!qemuDomainPrepareForStart(copy, caps, error))
+    if (!qemuDomainPrepareForStart(copy, caps, error)) {
+        qemuHotplugExplainNoSlot(def, caps, error);
         return NULL;
+    }
     if (copy->controllers->len != ncontrollers + 1) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
         return NULL;
