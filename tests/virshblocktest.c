@@ -875,6 +875,30 @@ testScsiControllerHotplug(void)
         g_error("libvirt 9.0 and qvirtd print different XML:\n--- libvirt\n%s\n--- qvirtd\n%s", a,
                 b);
     g_assert_cmpstr(ourErr, ==, theirErr);
+
+    /* the plugged controller is in the status file: a restarted daemon still shows it, and
+     * the next disk goes on it */
+    {
+        g_autofree char *before = NULL;
+        g_autofree char *after = NULL;
+        g_autofree char *d0 = g_build_filename(img, "d0.img", NULL);
+        g_autofree char *d1 = g_build_filename(img, "d1.img", NULL);
+
+        g_free(VIRSH_OK("create", "--paused", pcPath));
+        g_free(VIRSH_OK("attach-disk", "scsipc", d0, "sda", "--targetbus", "scsi", "--live"));
+        before = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_nonnull(strstr(before, "<controller type='scsi' index='0' model='lsilogic'>"));
+        daemonStop();
+        daemonStart(FALSE);
+        after = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_cmpstr(after, ==, before);
+        g_free(VIRSH_OK("attach-disk", "scsipc", d1, "sdb", "--targetbus", "scsi", "--live"));
+        g_clear_pointer(&after, g_free);
+        after = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_nonnull(strstr(after, "<alias name='scsi0-0-1'/>"));
+        g_assert_null(strstr(after, "index='1' model='lsilogic'"));
+        g_free(VIRSH_OK("destroy", "scsipc"));
+    }
 }
 
 int
