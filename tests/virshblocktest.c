@@ -738,9 +738,9 @@ testScsiWrite(const char *dir, const char *name, const char *contents)
  * the same script run by libvirt 9.0 (its session daemon, as nobody): a SCSI disk on a pc
  * domain without SCSI controller, --live --config (libvirt plugs an lsilogic controller,
  * and the persistent definition gains one too), a disk on SCSI controller 1, a detach that
- * leaves the controllers; then the refusals: SATA and IDE on pc, a SCSI disk on q35 (no
- * slot for a conventional PCI controller), a USB disk where USB is 'none'. Every line
- * virsh prints, errors included, must be the same.
+ * leaves the controllers; then the refusals: SATA, IDE, FDC and a floppy on pc, a SCSI
+ * disk on q35 (no slot for a conventional PCI controller), a USB disk where USB is 'none'. Every
+ * line virsh prints, errors included, must be the same.
  */
 static void
 testScsiControllerHotplug(void)
@@ -839,6 +839,8 @@ testScsiControllerHotplug(void)
         "detach-disk scsipc sda --live ; dumpxml scsipc ; echo @@ ; "
         "attach-disk scsipc %s/d2.img sdc --targetbus sata --live ; "
         "attach-disk scsipc %s/d3.img hdb --targetbus ide --live ; "
+        "attach-disk scsipc %s/d3.img fda --targetbus fdc --live ; "
+        "attach-disk scsipc %s/d3.img fdb --type floppy --live ; "
         "domblklist scsipc ; destroy scsipc ; undefine scsipc ; "
         "create --paused %s ; attach-disk scsiq35 %s/d4.img sda --targetbus scsi --live ; "
         "domblklist scsiq35 ; destroy scsiq35 ; "
@@ -850,8 +852,8 @@ testScsiControllerHotplug(void)
         "create --paused %s ; attach-disk scsiq35b %s/d7.img sda --targetbus scsi --live ; "
         "dumpxml scsiq35b --xpath \"//controller[@type='scsi'] | //disk[target/@dev='sda']\" ; "
         "destroy scsiq35b",
-        pcPath, img, c1Path, img, img, q35Path, img, nousbPath, img, q35vPath, c1Path, img,
-        q35bPath, img);
+        pcPath, img, c1Path, img, img, img, img, q35Path, img, nousbPath, img, q35vPath, c1Path,
+        img, q35bPath, img);
     daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
     {
         const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};

@@ -240,6 +240,11 @@ qemuHotplugDiskBackupClear(qemuHotplugDiskBackup *bak)
 static gboolean
 qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
 {
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "floppy device hotplug isn't supported");
+        return FALSE;
+    }
     switch (disk->bus) {
     case QVIR_DOMAIN_DISK_BUS_VIRTIO:
         if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM) {
