@@ -735,12 +735,13 @@ testScsiWrite(const char *dir, const char *name, const char *contents)
 
 /*
  * Disks whose controller the running domain lacks, hot-plugged through the real virsh, and
- * the same script run by libvirt 9.0 (its session daemon, as nobody): a SCSI disk on a pc
- * domain without SCSI controller, --live --config (libvirt plugs an lsilogic controller,
- * and the persistent definition gains one too), a disk on SCSI controller 1, a detach that
- * leaves the controllers; then the refusals: SATA, IDE, FDC and a floppy on pc, a SCSI
- * disk on q35 (no slot for a conventional PCI controller), a USB disk where USB is 'none'. Every
- * line virsh prints, errors included, must be the same.
+ * the same script run by libvirt 9.0 (its session daemon, as nobody). On pc: a SCSI disk
+ * --live --config (libvirt plugs an lsilogic controller first; the persistent definition
+ * gains one too), a disk on SCSI controller 1, a detach that leaves the controllers, a disk
+ * QEMU refuses after its controller was plugged (the controller stays); refusals of SATA,
+ * IDE, FDC and floppy disks, of USB where USB is 'none'. On q35: lsilogic without a
+ * pcie-to-pci-bridge (no slot), into a bridge, virtio-scsi next to virtio-scsi on the spare
+ * root port, and none left. Every line virsh prints, errors included, must be the same.
  */
 static void
 testScsiControllerHotplug(void)
@@ -754,6 +755,7 @@ testScsiControllerHotplug(void)
     g_autofree char *q35vTop = g_build_filename(img, "q35v.qcow2", NULL);
     g_autofree char *q35bTop = g_build_filename(img, "q35b.qcow2", NULL);
     g_autofree char *q35vXml = NULL, *q35bXml = NULL, *q35vPath = NULL, *q35bPath = NULL;
+    g_autofree char *badXml = NULL, *badPath = NULL;
     g_autofree char *pcXml = NULL, *q35Xml = NULL, *nousbXml = NULL, *c1Xml = NULL;
     g_autofree char *pcPath = NULL, *q35Path = NULL, *nousbPath = NULL, *c1Path = NULL;
     g_autofree char *script = NULL;
@@ -823,6 +825,16 @@ testScsiControllerHotplug(void)
                             "  <address type='drive' controller='1' bus='0' target='0' unit='0'/>\n"
                             "</disk>\n",
                             img);
+    /* QEMU refuses this disk (LSI has SCSI ids 0-6) after its controller was plugged */
+    badXml =
+        g_strdup_printf("<disk type='file' device='disk'>\n"
+                        "  <driver name='qemu' type='raw'/>\n"
+                        "  <source file='%s/d5.img'/>\n"
+                        "  <target dev='sdq' bus='scsi'/>\n"
+                        "  <address type='drive' controller='0' bus='0' target='0' unit='9'/>\n"
+                        "</disk>\n",
+                        img);
+    badPath = testScsiWrite(ref, "bad.xml", badXml);
     pcPath = testScsiWrite(ref, "pc.xml", pcXml);
     q35Path = testScsiWrite(ref, "q35.xml", q35Xml);
     nousbPath = testScsiWrite(ref, "nousb.xml", nousbXml);
@@ -845,6 +857,8 @@ testScsiControllerHotplug(void)
         "create --paused %s ; attach-disk scsiq35 %s/d4.img sda --targetbus scsi --live ; "
         "domblklist scsiq35 ; destroy scsiq35 ; "
         "create --paused %s ; attach-disk scsinousb %s/d5.img sdd --targetbus usb --live ; "
+        "attach-device scsinousb %s --live ; "
+        "dumpxml scsinousb --xpath \"//controller[@type='scsi']\" ; "
         "domblklist scsinousb ; destroy scsinousb ; "
         "create --paused %s ; attach-device scsiq35v %s --live ; dumpxml scsiq35v ; echo @@ ; "
         "attach-disk scsiq35v %s/d6.img sdp --targetbus scsi --address scsi:2.0.0.0 --live ; "
@@ -852,8 +866,8 @@ testScsiControllerHotplug(void)
         "create --paused %s ; attach-disk scsiq35b %s/d7.img sda --targetbus scsi --live ; "
         "dumpxml scsiq35b --xpath \"//controller[@type='scsi'] | //disk[target/@dev='sda']\" ; "
         "destroy scsiq35b",
-        pcPath, img, c1Path, img, img, img, img, q35Path, img, nousbPath, img, q35vPath, c1Path,
-        img, q35bPath, img);
+        pcPath, img, c1Path, img, img, img, img, q35Path, img, nousbPath, img, badPath, q35vPath,
+        c1Path, img, q35bPath, img);
     daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
     {
         const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
@@ -866,6 +880,7 @@ testScsiControllerHotplug(void)
     /* what the script must have shown, so that equal outputs are not equally empty */
     g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='lsilogic'>"));
     g_assert_nonnull(strstr(theirErr, "No more available PCI slots"));
+    g_assert_nonnull(strstr(theirErr, "bad scsi device id: 9"));
     g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='virtio-scsi'>"));
     /* (virsh prints --xpath results with double quotes) */
     g_assert_nonnull(strstr(theirOut, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" "
