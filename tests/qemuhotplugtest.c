@@ -353,6 +353,18 @@ testAttachScsiControllerPc(void)
     testAssertDiskMatchesQemu(&vm, sda);
     testAssertNodesAreCached(&vm);
 
+    {
+        /* libvirt's refusal of a taken drive address, before anything is plugged */
+        g_autofree char *img = g_build_filename(vm.dir, "dup.qcow2", NULL);
+        g_autofree char *dup = NULL;
+
+        testImgCreate(img, NULL, "1M");
+        dup = testDiskXML(img, "sdk", "scsi", "none",
+                          "  <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n");
+        testAttachRefused(&vm, dup, QVIR_ERR_OPERATION_INVALID,
+                          "Domain already contains a disk with that address");
+    }
+
     /* sdb is unit 1 of the same controller: LSI takes it as SCSI id 1 (it has no LUNs) */
     {
         g_autofree char *img = g_build_filename(vm.dir, "sdb.qcow2", NULL);

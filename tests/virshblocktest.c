@@ -756,6 +756,7 @@ testScsiControllerHotplug(void)
     g_autofree char *q35bTop = g_build_filename(img, "q35b.qcow2", NULL);
     g_autofree char *q35vXml = NULL, *q35bXml = NULL, *q35vPath = NULL, *q35bPath = NULL;
     g_autofree char *badXml = NULL, *badPath = NULL;
+    g_autofree char *dupXml = NULL, *dupPath = NULL;
     g_autofree char *pcXml = NULL, *q35Xml = NULL, *nousbXml = NULL, *c1Xml = NULL;
     g_autofree char *pcPath = NULL, *q35Path = NULL, *nousbPath = NULL, *c1Path = NULL;
     g_autofree char *script = NULL;
@@ -835,6 +836,16 @@ testScsiControllerHotplug(void)
                         "</disk>\n",
                         img);
     badPath = testScsiWrite(ref, "bad.xml", badXml);
+    /* the address sda takes */
+    dupXml =
+        g_strdup_printf("<disk type='file' device='disk'>\n"
+                        "  <driver name='qemu' type='raw'/>\n"
+                        "  <source file='%s/d4.img'/>\n"
+                        "  <target dev='sdk' bus='scsi'/>\n"
+                        "  <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n"
+                        "</disk>\n",
+                        img);
+    dupPath = testScsiWrite(ref, "dup.xml", dupXml);
     pcPath = testScsiWrite(ref, "pc.xml", pcXml);
     q35Path = testScsiWrite(ref, "q35.xml", q35Xml);
     nousbPath = testScsiWrite(ref, "nousb.xml", nousbXml);
@@ -847,6 +858,7 @@ testScsiControllerHotplug(void)
         "define %s ; start --paused scsipc ; "
         "attach-disk scsipc %s/d0.img sda --targetbus scsi --live --config ; "
         "dumpxml scsipc ; echo @@ ; dumpxml --inactive scsipc ; echo @@ ; "
+        "attach-device scsipc %s --live ; "
         "attach-device scsipc %s --live ; dumpxml scsipc ; echo @@ ; "
         "detach-disk scsipc sda --live ; dumpxml scsipc ; echo @@ ; "
         "attach-disk scsipc %s/d2.img sdc --targetbus sata --live ; "
@@ -866,8 +878,8 @@ testScsiControllerHotplug(void)
         "create --paused %s ; attach-disk scsiq35b %s/d7.img sda --targetbus scsi --live ; "
         "dumpxml scsiq35b --xpath \"//controller[@type='scsi'] | //disk[target/@dev='sda']\" ; "
         "destroy scsiq35b",
-        pcPath, img, c1Path, img, img, img, img, q35Path, img, nousbPath, img, badPath, q35vPath,
-        c1Path, img, q35bPath, img);
+        pcPath, img, dupPath, c1Path, img, img, img, img, q35Path, img, nousbPath, img, badPath,
+        q35vPath, c1Path, img, q35bPath, img);
     daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
     {
         const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
@@ -881,6 +893,7 @@ testScsiControllerHotplug(void)
     g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='lsilogic'>"));
     g_assert_nonnull(strstr(theirErr, "No more available PCI slots"));
     g_assert_nonnull(strstr(theirErr, "bad scsi device id: 9"));
+    g_assert_nonnull(strstr(theirErr, "Domain already contains a disk with that address"));
     g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='virtio-scsi'>"));
     /* (virsh prints --xpath results with double quotes) */
     g_assert_nonnull(strstr(theirOut, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" "

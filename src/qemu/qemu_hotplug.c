@@ -457,6 +457,20 @@ qemuHotplugAttachSCSIControllers(qemuMonitor *mon, const qemuCaps *caps, qvirDom
                     qvirDomainDeviceAddressTypeTypeToString(disk->info.type));
         return FALSE;
     }
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *other = g_ptr_array_index(def->disks, i);
+        const qvirDomainDeviceDriveAddress *a = &other->info.addr.drive;
+        const qvirDomainDeviceDriveAddress *b = &disk->info.addr.drive;
+
+        if (other->bus == QVIR_DOMAIN_DISK_BUS_SCSI &&
+            other->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE &&
+            a->controller == b->controller && a->bus == b->bus && a->target == b->target &&
+            a->unit == b->unit) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Domain already contains a disk with that address");
+            return FALSE;
+        }
+    }
     last = disk->info.addr.drive.controller;
     if (last > QEMU_DOMAIN_MAX_DISK_CONTROLLER) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
