@@ -580,7 +580,8 @@ qemuDriverConfigAttach(qemuDomainObj *obj, const char *xml, GError **error)
     g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
     g_autoptr(qvirDomainDiskDef) disk = NULL;
 
-    if (!edited || !(disk = qvirDomainDiskDefParseString(xml, 0, error)))
+    if (!edited || !(disk = qvirDomainDiskDefParseString(xml, 0, error)) ||
+        !qvirDomainDefCompatibleDisk(edited, disk, error))
         return NULL;
     if (qvirDomainDiskByTarget(edited, disk->dst)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -609,6 +610,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!(caps = qemuDriverGetCaps(
               drv, obj->liveDef->emulator ? obj->liveDef->emulator : drv->cfg->emulator, error)))
         return FALSE;
+    if (!qvirDomainDefCompatibleDisk(obj->liveDef, disk, error))
+        return FALSE;
     if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                     "operation failed: target %s already exists", disk->dst);
@@ -617,6 +620,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
+    /* a disk without <driver type=> is raw, as one of a started definition */
+    qemuDomainDiskDefPostParse(disk);
     qemuDomainDiskApplyNBDTLSDefault(disk, drv->cfg->nbdTLS);
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;
@@ -627,7 +632,11 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     qemuDomainObjUnlock(obj);
     opts.secrets = &secrets;
     if (!qemuHotplugAttachDisk(mon, caps, work, disk, &opts, error)) {
-        qvirDomainDefFree(work);
+        /* a SCSI controller QEMU took for the disk stays, as in libvirt */
+        if (work->controllers->len != obj->liveDef->controllers->len)
+            qemuDriverLiveCommit(drv, obj, work);
+        else
+            qvirDomainDefFree(work);
         return FALSE;
     }
     g_steal_pointer(&disk); /* WORK owns it now */
@@ -665,6 +674,9 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
 
 out:
     qemuDomainObjEndJob(obj);
+    /* libvirt's message text: the code's prefix ("internal error: " ...) before the reason */
+    if (!ok && error)
+        qvirErrorAddPrefix(*error);
     return ok;
 }
 
