@@ -69,6 +69,9 @@ struct _qemuBlockJobs {
     /* Copy destinations read back from the daemon's state after a restart, by disk target,
      * until qemuBlockJobsReconnect adopts their jobs. */
     GHashTable *pendingMirrors;
+    /* Chains disk-only snapshots were switching to when the daemon died, by disk target,
+     * until qemuBlockJobsReconnect settles them. */
+    GHashTable *pendingSnapshots;
 };
 
 static void
@@ -109,6 +112,8 @@ qemuBlockJobsNew(void)
     jobs->watches = g_ptr_array_new();
     jobs->pendingMirrors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                  (GDestroyNotify)qvirStorageSourceFree);
+    jobs->pendingSnapshots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify)qvirStorageSourceFree);
     return jobs;
 }
 
@@ -122,6 +127,7 @@ qemuBlockJobsFree(qemuBlockJobs *jobs)
     g_ptr_array_unref(jobs->jobs);
     g_ptr_array_unref(jobs->watches);
     g_hash_table_unref(jobs->pendingMirrors);
+    g_hash_table_unref(jobs->pendingSnapshots);
     g_mutex_clear(&jobs->lock);
     g_cond_clear(&jobs->cond);
     g_free(jobs);
@@ -1206,6 +1212,41 @@ qemuBlockJobsAddSavedMirror(qemuBlockJobs *jobs, const char *dst, qvirStorageSou
     g_mutex_unlock(&jobs->lock);
 }
 
+void
+qemuBlockJobsAddSavedSnapshot(qemuBlockJobs *jobs, const char *dst, qvirStorageSource *chain)
+{
+    g_mutex_lock(&jobs->lock);
+    g_hash_table_replace(jobs->pendingSnapshots, g_strdup(dst), chain);
+    g_mutex_unlock(&jobs->lock);
+}
+
+/*
+ * DISK had a snapshot under way when the daemon died, to CHAIN (taken). QNODES, QEMU's
+ * chain for the disk, tells whether the transaction switched it: then CHAIN is the disk's;
+ * else the overlay QEMU was given but never used goes to REMOVED (for blockdev-del).
+ */
+static void
+qemuBlockJobsSettleSnapshot(qvirDomainDiskDef *disk, qvirStorageSource *chain, GPtrArray *qnodes,
+                            JsonArray *nodes, GPtrArray *removed)
+{
+    if (qnodes->len > 0 && g_strcmp0(g_ptr_array_index(qnodes, 0), chain->nodeFormat) == 0) {
+        qvirStorageSourceFree(disk->src);
+        disk->src = chain;
+        return;
+    }
+    /* Killed between the two blockdev-adds, QEMU may have the storage node alone. */
+    if (nodes && chain->nodeFormat && qemuBlockJobsGraphId(nodes, chain->nodeFormat) < 0)
+        g_clear_pointer(&chain->nodeFormat, g_free);
+    if (nodes && chain->nodeStorage && qemuBlockJobsGraphId(nodes, chain->nodeStorage) < 0)
+        g_clear_pointer(&chain->nodeStorage, g_free);
+    if (nodes && (chain->nodeFormat || chain->nodeStorage)) {
+        g_clear_pointer(&chain->backingStore, qvirStorageSourceFree);
+        g_ptr_array_add(removed, chain);
+        return;
+    }
+    qvirStorageSourceFree(chain);
+}
+
 /*
  * Copies whose job QEMU no longer runs ended while nobody listened: the disk's chain in
  * QEMU tells whether the pivot happened (its top is the destination's) or not.
@@ -1261,6 +1302,7 @@ qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def
     g_autoptr(JsonNode) graph = NULL;
     g_autoptr(GPtrArray) removed =
         g_ptr_array_new_with_free_func((GDestroyNotify)qvirStorageSourceFree);
+    g_autoptr(GHashTable) snapshots = NULL;
     gboolean ret = TRUE;
 
     g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL, FALSE);
@@ -1284,11 +1326,28 @@ qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def
         return FALSE;
     if (JSON_NODE_HOLDS_OBJECT(graph))
         qemuBlockJobsSettleMirrors(jobs, mon, def, json_node_get_object(graph));
+    g_mutex_lock(&jobs->lock);
+    snapshots = g_steal_pointer(&jobs->pendingSnapshots);
+    jobs->pendingSnapshots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify)qvirStorageSourceFree);
+    g_mutex_unlock(&jobs->lock);
     for (guint i = 0; JSON_NODE_HOLDS_OBJECT(graph) && i < def->disks->len; i++) {
         qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
         g_autoptr(GPtrArray) qnodes = NULL;
         GError *err = NULL;
+        qvirStorageSource *chain = NULL;
 
+        if (disk->info.alias &&
+            g_hash_table_steal_extended(snapshots, disk->dst, NULL, (gpointer *)&chain)) {
+            JsonObject *g = json_node_get_object(graph);
+            g_autoptr(GPtrArray) snapNodes = qemuBlockJobsQemuChain(g, disk->info.alias);
+
+            qemuBlockJobsSettleSnapshot(disk, chain, snapNodes,
+                                        json_object_has_member(g, "nodes")
+                                            ? json_object_get_array_member(g, "nodes")
+                                            : NULL,
+                                        removed);
+        }
         if (!disk->info.alias || !qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat ||
             qemuBlockJobsDiskHasJob(jobs, disk->dst))
             continue;

@@ -163,6 +163,13 @@ unsigned int qemuBlockJobsMirrorMaxIndex(qemuBlockJobs *jobs);
 void qemuBlockJobsAddSavedMirror(qemuBlockJobs *jobs, const char *dst, qvirStorageSource *mirror);
 
 /*
+ * Before qemuBlockJobsReconnect: the chain disk DST was switching to in a disk-only
+ * snapshot when the daemon died (taken). It becomes the disk's chain if QEMU's device has
+ * the new overlay on top; else the overlay's nodes, if QEMU has them, are deleted.
+ */
+void qemuBlockJobsAddSavedSnapshot(qemuBlockJobs *jobs, const char *dst, qvirStorageSource *chain);
+
+/*
  * After a daemon restart, with DEF's chains restored from the status file: adopt the jobs
  * of ours QEMU still runs (their ids say type, disk and layers), and make every other
  * disk's cached chain follow QEMU's when a job ended while nobody listened - with the

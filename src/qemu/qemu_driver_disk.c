@@ -902,26 +902,68 @@ out:
 #define QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES (1u << 3)
 
 /*
- * A running copy's destination chain, as the job holds it, in the run directory beside
- * the status file ("NAME.DST.mirror": not "*.xml", which the status loader reads): a
- * restarted daemon adopts the job with it instead of probing the images QEMU writes.
+ * A disk's chain as an operation will leave it, in the run directory beside the status file
+ * ("NAME.DST.KIND": not "*.xml", which the status loader reads). KIND "mirror": a running
+ * copy's destination chain, as the job holds it; "snapshot": the chain a disk-only snapshot
+ * is about to switch to, written before QEMU is asked. A restarted daemon settles both from
+ * what QEMU has instead of probing the images QEMU writes.
  */
 static char *
-qemuDriverMirrorPath(qvirDriver *drv, const char *name, const char *dst)
+qemuDriverDiskFilePath(qvirDriver *drv, const char *name, const char *dst, const char *kind)
 {
-    g_autofree char *file = g_strdup_printf("%s.%s.mirror", name, dst);
+    g_autofree char *file = g_strdup_printf("%s.%s.%s", name, dst, kind);
 
     return g_build_filename(drv->cfg->statusDir, file, NULL);
 }
 
-static gboolean
-qemuDriverMirrorSave(qvirDriver *drv, const char *name, const qvirDomainDiskDef *view,
-                     GError **error)
+static char *
+qemuDriverMirrorPath(qvirDriver *drv, const char *name, const char *dst)
 {
-    g_autofree char *path = qemuDriverMirrorPath(drv, name, view->dst);
+    return qemuDriverDiskFilePath(drv, name, dst, "mirror");
+}
+
+static gboolean
+qemuDriverDiskFileSave(qvirDriver *drv, const char *name, const char *kind,
+                       const qvirDomainDiskDef *view, GError **error)
+{
+    g_autofree char *path = qemuDriverDiskFilePath(drv, name, view->dst, kind);
     g_autofree char *xml = qvirDomainDiskDefFormat(view, QVIR_DOMAIN_DEF_FORMAT_STATUS);
 
     return qvirFileWriteAtomic(path, xml, strlen(xml), 0600, error);
+}
+
+/* The saved chain of disk DST of domain NAME (KIND as above), or NULL. */
+static qvirDomainDiskDef *
+qemuDriverDiskFileLoad(qvirDriver *drv, const char *name, const char *dst, const char *kind)
+{
+    g_autofree char *path = qemuDriverDiskFilePath(drv, name, dst, kind);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) err = NULL;
+    qvirDomainDiskDef *saved;
+
+    if (!g_file_get_contents(path, &xml, NULL, NULL))
+        return NULL;
+    if (!(saved = qvirDomainDiskDefParseString(xml, QVIR_DOMAIN_DEF_PARSE_STATUS, &err)))
+        g_message("domain '%s': %s: %s", name, path, err->message);
+    return saved;
+}
+
+gboolean
+qemuDriverSnapshotIntentSave(qvirDriver *drv, const char *name, const qvirDomainDiskDef *next,
+                             GError **error)
+{
+    return qemuDriverDiskFileSave(drv, name, "snapshot", next, error);
+}
+
+void
+qemuDriverSnapshotIntentsRemove(qvirDriver *drv, const char *name, const qvirDomainDef *def)
+{
+    for (guint i = 0; def && i < def->disks->len; i++) {
+        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
+        g_autofree char *path = qemuDriverDiskFilePath(drv, name, d->dst, "snapshot");
+
+        (void)g_remove(path);
+    }
 }
 
 /* Saved destinations of disks without a copy job are gone. */
@@ -939,34 +981,36 @@ qemuDriverMirrorFilesSync(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jo
     qemuDomainObjUnlock(obj);
 }
 
-/* Before reconnecting the jobs: hand the saved destinations to the job table. */
+/* Before reconnecting the jobs: hand the saved destinations and snapshot chains to the
+ * job table. */
 static void
 qemuDriverMirrorFilesLoad(qvirDriver *drv, qemuDomainObj *obj, qemuBlockJobs *jobs,
                           const qvirDomainDef *def)
 {
     for (guint i = 0; i < def->disks->len; i++) {
         qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
-        g_autofree char *path = qemuDriverMirrorPath(drv, obj->name, d->dst);
-        g_autofree char *xml = NULL;
-        g_autoptr(qvirDomainDiskDef) saved = NULL;
-        g_autoptr(GError) err = NULL;
+        g_autoptr(qvirDomainDiskDef) mirror = NULL;
+        g_autoptr(qvirDomainDiskDef) snap = NULL;
         unsigned int next = 1;
 
-        if (!g_file_get_contents(path, &xml, NULL, NULL))
-            continue;
-        if (!(saved = qvirDomainDiskDefParseString(xml, QVIR_DOMAIN_DEF_PARSE_STATUS, &err))) {
-            g_message("domain '%s': %s: %s", obj->name, path, err->message);
-            continue;
-        }
         /* Every layer has its index= from the file: the node names follow from it. */
-        qemuDomainPrepareDiskChainNodeNames(saved, &next);
-        qemuBlockJobsAddSavedMirror(jobs, d->dst, g_steal_pointer(&saved->src));
+        if ((mirror = qemuDriverDiskFileLoad(drv, obj->name, d->dst, "mirror"))) {
+            qemuDomainPrepareDiskChainNodeNames(mirror, &next);
+            qemuBlockJobsAddSavedMirror(jobs, d->dst, g_steal_pointer(&mirror->src));
+        }
+        next = 1;
+        if ((snap = qemuDriverDiskFileLoad(drv, obj->name, d->dst, "snapshot"))) {
+            qemuDomainPrepareDiskChainNodeNames(snap, &next);
+            qemuBlockJobsAddSavedSnapshot(jobs, d->dst, g_steal_pointer(&snap->src));
+        }
     }
 }
 
 void
 qemuDriverMirrorFilesRelease(qvirDriver *drv, const char *name, const qvirDomainDef *live)
 {
+    /* a snapshot that was never settled: QEMU is gone, the chain is the status file's */
+    qemuDriverSnapshotIntentsRemove(drv, name, live);
     for (guint i = 0; live && i < live->disks->len; i++) {
         qvirDomainDiskDef *d = g_ptr_array_index(live->disks, i);
         g_autofree char *path = qemuDriverMirrorPath(drv, name, d->dst);
@@ -1282,7 +1326,7 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
             goto fail;
         u.addedAll = TRUE;
     }
-    if (!qemuDriverMirrorSave(drv, live->obj->name, &view, error))
+    if (!qemuDriverDiskFileSave(drv, live->obj->name, "mirror", &view, error))
         goto fail;
     if (!qemuBlockJobCopy(live->jobs, live->mon, (qvirDomainDef *)live->live, disk, &owned, &p->job,
                           error)) {
@@ -1405,6 +1449,7 @@ qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
     qemuMonitor *mon = NULL;
     qemuBlockJobs *jobs = NULL;
     qvirDomainDef *work;
+    gboolean settled;
 
     qemuDomainObjLock(obj);
     if (obj->proc && obj->liveDef) {
@@ -1419,7 +1464,8 @@ qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
     }
     /* Jobs QEMU still runs are adopted; ones that ended unseen edit the chain now. */
     qemuDriverMirrorFilesLoad(drv, obj, jobs, work);
-    if (!qemuBlockJobsReconnect(jobs, mon, work, &err))
+    settled = qemuBlockJobsReconnect(jobs, mon, work, &err);
+    if (!settled)
         g_message("domain '%s': block jobs after restart: %s", obj->name, err->message);
     before = qvirDomainDefFormat(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS);
     after = qvirDomainDefFormat(work, QVIR_DOMAIN_DEF_FORMAT_STATUS);
@@ -1427,6 +1473,9 @@ qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
         qvirDomainDefFree(work);
     else
         qemuDriverLiveCommit(drv, obj, work);
+    /* The status file has the chains QEMU has now: a snapshot's saved chain is settled. */
+    if (settled)
+        qemuDriverSnapshotIntentsRemove(drv, obj->name, obj->liveDef);
     qemuDriverMirrorFilesSync(drv, obj, jobs);
     (void)qemuDriverApplyBlockJobs(drv, obj, mon, jobs);
 }

@@ -301,6 +301,19 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GE
     return TRUE;
 }
 
+typedef struct {
+    qvirDriver *drv;
+    const char *name;
+} qemuDriverSnapshotIntent;
+
+static gboolean
+qemuDriverSnapshotSaveIntent(const qvirDomainDiskDef *next, gpointer opaque, GError **error)
+{
+    qemuDriverSnapshotIntent *in = opaque;
+
+    return qemuDriverSnapshotIntentSave(in->drv, in->name, next, error);
+}
+
 char *
 qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, const char *xml,
                                   unsigned int flags, GError **error)
@@ -360,7 +373,12 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
         goto out;
     if (!(work = qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
         goto out;
-    if (!qemuSnapshotCreateDiskOnly(jobs, mon, caps, work, def, drv->security, error)) {
+    /* A daemon killed between QEMU's switch and the status write below finds the new
+     * chains in these files at its restart, and QEMU tells it which one holds. */
+    if (!qemuSnapshotCreateDiskOnlyFull(jobs, mon, caps, work, def, drv->security,
+                                        qemuDriverSnapshotSaveIntent,
+                                        &(qemuDriverSnapshotIntent){drv, obj->name}, error)) {
+        qemuDriverSnapshotIntentsRemove(drv, obj->name, work);
         qvirDomainDefFree(work);
         goto out;
     }
@@ -375,7 +393,10 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
         obj->liveDef = work;
         qemuDomainObjUnlock(obj);
         qvirDomainDefFree(old);
-        if (!qemuDriverWriteStatus(drv, obj, &err))
+        /* Kept unless the status file has the new chains: a restart settles them. */
+        if (qemuDriverWriteStatus(drv, obj, &err))
+            qemuDriverSnapshotIntentsRemove(drv, obj->name, work);
+        else
             g_message("domain '%s': %s", obj->name, err->message);
     }
     name = g_strdup(def->name);

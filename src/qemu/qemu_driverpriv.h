@@ -99,6 +99,12 @@ guint qemuDriverSnapshotCount(const qemuDomainObj *obj); /* mutex held */
 /* A stop: the destinations of copies that were running go back to their owners, and the
  * files that saved them (NAME.DST.mirror) are removed. */
 void qemuDriverMirrorFilesRelease(qvirDriver *drv, const char *name, const qvirDomainDef *live);
+/* A disk-only snapshot (job held): the chain disk NEXT->dst is about to switch to is saved
+ * (NAME.DST.snapshot) before the transaction; removed once the status file has the
+ * outcome. A restart settles a file left behind from the chain QEMU has. */
+gboolean qemuDriverSnapshotIntentSave(qvirDriver *drv, const char *name,
+                                      const qvirDomainDiskDef *next, GError **error);
+void qemuDriverSnapshotIntentsRemove(qvirDriver *drv, const char *name, const qvirDomainDef *def);
 void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
 
 /* ---- save images (qemu_driver_save.c) ---- */

@@ -592,9 +592,27 @@ qemuSnapshotDiskRollback(qemuMonitor *mon, qemuSnapshotDiskData *dd)
     dd->addedFormat = dd->addedStorage = dd->createdFile = dd->labelled = FALSE;
 }
 
+/* DD's disk as the transaction will leave it (its overlay named), told to INTENT. */
+static gboolean
+qemuSnapshotTellIntent(qemuSnapshotDiskData *dd, qemuSnapshotIntentFunc intent, gpointer opaque,
+                       GError **error)
+{
+    qvirDomainDiskDef after = *dd->disk;
+    g_autoptr(qvirStorageSource) top = qvirStorageSourceCopy(dd->disk->src);
+    qvirStorageSource *ov = qvirStorageSourceCopy(dd->overlay);
+
+    if (!qemuChainEditSnapshot(&top, ov, error)) {
+        qvirStorageSourceFree(ov);
+        return FALSE;
+    }
+    after.src = top;
+    return intent(&after, opaque, error);
+}
+
 static gboolean
 qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDiskData *dd,
-                        const qemuSnapshotDiskDef *sd, unsigned int *next, GError **error)
+                        const qemuSnapshotDiskDef *sd, unsigned int *next,
+                        qemuSnapshotIntentFunc intent, gpointer opaque, GError **error)
 {
     qvirDomainDiskDef *disk = dd->disk;
     qvirStorageSource *top = disk->src;
@@ -625,6 +643,9 @@ qemuSnapshotDiskPrepare(qemuMonitor *mon, const qemuCaps *caps, qemuSnapshotDisk
     ov->backingStore = qvirStorageSourceNew();
     view.src = ov;
     qemuDomainPrepareDiskChainNodeNames(&view, next);
+    /* Told before QEMU has any of it: a restart can then find and drop what was added. */
+    if (intent && !qemuSnapshotTellIntent(dd, intent, opaque, error))
+        return FALSE;
 
     jobId = g_strdup_printf("create-%s", ov->nodeStorage);
     json_object_set_string_member(fileOpts, "driver", "file");
@@ -731,7 +752,7 @@ static gboolean
 qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
                         const qvirDomainDef *def, qvirDomainDiskDef *extra,
                         const qemuSnapshotDef *snap, gboolean transient, qvirSecurityDAC *security,
-                        GError **error)
+                        qemuSnapshotIntentFunc intent, gpointer opaque, GError **error)
 {
     g_autoptr(GPtrArray) data =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDataFree);
@@ -795,7 +816,8 @@ qemuSnapshotCreateDisks(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *c
 
         if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL)
             continue;
-        if (!qemuSnapshotDiskPrepare(mon, caps, g_ptr_array_index(data, k++), sd, &next, error))
+        if (!qemuSnapshotDiskPrepare(mon, caps, g_ptr_array_index(data, k++), sd, &next, intent,
+                                     opaque, error))
             goto rollback;
     }
 
@@ -841,7 +863,18 @@ qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps
                            qvirDomainDef *def, const qemuSnapshotDef *snap,
                            qvirSecurityDAC *security, GError **error)
 {
-    return qemuSnapshotCreateDisks(jobs, mon, caps, def, NULL, snap, FALSE, security, error);
+    return qemuSnapshotCreateDisks(jobs, mon, caps, def, NULL, snap, FALSE, security, NULL, NULL,
+                                   error);
+}
+
+gboolean
+qemuSnapshotCreateDiskOnlyFull(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                               qvirDomainDef *def, const qemuSnapshotDef *snap,
+                               qvirSecurityDAC *security, qemuSnapshotIntentFunc intent,
+                               gpointer opaque, GError **error)
+{
+    return qemuSnapshotCreateDisks(jobs, mon, caps, def, NULL, snap, FALSE, security, intent,
+                                   opaque, error);
 }
 
 /* ---- transient disks ------------------------------------------------------------------ */
@@ -892,7 +925,8 @@ qemuSnapshotCreateTransientOverlays(qemuMonitor *mon, const qemuCaps *caps, qvir
     }
     if (snap->disks->len == 0)
         return TRUE;
-    return qemuSnapshotCreateDisks(NULL, mon, caps, def, NULL, snap, TRUE, security, error);
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, NULL, snap, TRUE, security, NULL, NULL,
+                                   error);
 }
 
 gboolean
@@ -906,7 +940,8 @@ qemuSnapshotCreateTransientOverlay(qemuMonitor *mon, const qemuCaps *caps, const
     if (!(path = qemuSnapshotTransientTarget(disk, def->name, error)))
         return FALSE;
     g_ptr_array_add(snap->disks, qemuSnapshotTransientDiskDef(disk, path));
-    return qemuSnapshotCreateDisks(NULL, mon, caps, def, disk, snap, TRUE, security, error);
+    return qemuSnapshotCreateDisks(NULL, mon, caps, def, disk, snap, TRUE, security, NULL, NULL,
+                                   error);
 }
 
 void

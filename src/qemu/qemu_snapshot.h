@@ -83,6 +83,21 @@ gboolean qemuSnapshotCreateDiskOnly(qemuBlockJobs *jobs, qemuMonitor *mon, const
                                     qvirDomainDef *def, const qemuSnapshotDef *snap,
                                     qvirSecurityDAC *security, GError **error);
 
+/*
+ * Called for every disk once its overlay is named, before QEMU is given any of it and so
+ * before the transaction that switches the disks: NEXT is the disk as it will be (overlay
+ * on top of its chain). A FALSE return (with ERROR) undoes everything and sends nothing.
+ */
+typedef gboolean (*qemuSnapshotIntentFunc)(const qvirDomainDiskDef *next, gpointer opaque,
+                                           GError **error);
+
+/* qemuSnapshotCreateDiskOnly, with INTENT (may be NULL) told each disk's new chain first:
+ * a daemon that dies while QEMU switches can learn afterwards what QEMU was asked. */
+gboolean qemuSnapshotCreateDiskOnlyFull(qemuBlockJobs *jobs, qemuMonitor *mon, const qemuCaps *caps,
+                                        qvirDomainDef *def, const qemuSnapshotDef *snap,
+                                        qvirSecurityDAC *security, qemuSnapshotIntentFunc intent,
+                                        gpointer opaque, GError **error);
+
 /* ---- <transient/> disks --------------------------------------------------------------- */
 
 /*
