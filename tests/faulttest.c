@@ -14,6 +14,10 @@
  *   /fault/qvirtd-sigkill-ops      qvirtd killed during a live attach, a disk-only snapshot and
  *                                  an active commit, then restarted: the domain runs, and its
  *                                  live XML shows what QEMU has (chain, attached disk).
+ *   /fault/qvirtd-sigkill-snapshot-status  qvirtd killed (strace) as it writes the status
+ *                                  after QEMU's snapshot transaction: the restarted daemon shows
+ *                                  the overlay QEMU uses (from the chain saved before the
+ *                                  transaction), not the status file's older chain.
  *   /fault/qvirtd-sigkill-defines  qvirtd killed amid a burst of redefinitions: after a restart
  *                                  every definition is whole and present.
  *   /fault/state-dir-full          definitions and status on full tmpfs mounts: define and
@@ -657,10 +661,63 @@ faultOpsDomainXML(const char *name, const char *top)
                            name, top);
 }
 
-/* One round: a fresh chain, start, OP in the background, SIGKILL qvirtd DELAYMS later,
- * look at QEMU while the daemon is down, restart it, compare. */
+/* strace on qvirtd: it dies of SIGKILL as it renames a file over PATH (the rename itself
+ * skipped), at that point of its code and nowhere else. Returns once strace is attached. */
+static GPid
+faultKillAtRename(const char *path)
+{
+    g_autofree char *pid = g_strdup_printf("%d", (int)daemonEnv.pid);
+    g_autofree char *status = g_strdup_printf("/proc/%d/status", (int)daemonEnv.pid);
+    const char *argv[] = {"strace",
+                          "-qq",
+                          "-f",
+                          "-o",
+                          "/dev/null",
+                          "-p",
+                          pid,
+                          "-P",
+                          path,
+                          "-e",
+                          "trace=rename,renameat,renameat2",
+                          "-e",
+                          "inject=rename,renameat,renameat2:signal=SIGKILL",
+                          NULL};
+    g_autoptr(GError) err = NULL;
+    GPid tracer;
+
+    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                       NULL, NULL, &tracer, &err))
+        g_error("cannot start strace: %s", err->message);
+    for (guint i = 0; i < 200; i++) {
+        g_autofree char *text = NULL;
+
+        if (g_file_get_contents(status, &text, NULL, NULL) && strstr(text, "TracerPid:\t") &&
+            !strstr(text, "TracerPid:\t0\n"))
+            return tracer;
+        g_usleep(50 * 1000);
+    }
+    g_error("strace did not attach to qvirtd");
+}
+
+/* qvirtd died of the SIGKILL its tracer TRACER injected; the tracer ends. */
 static void
-faultOpsRound(const char *op, unsigned int delayMs, guint round)
+faultReapKilledDaemon(GPid tracer)
+{
+    int status = 0;
+
+    g_assert_cmpint(waitpid(daemonEnv.pid, &status, 0), ==, daemonEnv.pid);
+    g_assert_true(WIFSIGNALED(status));
+    g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+    daemonEnv.pid = 0;
+    kill(tracer, SIGTERM);
+    g_assert_cmpint(waitpid(tracer, &status, 0), ==, tracer);
+}
+
+/* One round: a fresh chain, start, OP in the background, SIGKILL qvirtd DELAYMS later
+ * (KILLAT, a file of the status directory: as it renames a new version of that file into
+ * place), look at QEMU while the daemon is down, restart it, compare. */
+static void
+faultOpsRound(const char *op, unsigned int delayMs, const char *killAt, guint round)
 {
     const char *name = "fault-ops";
     g_autofree char *prefix = g_strdup_printf("ops%u", round);
@@ -669,6 +726,9 @@ faultOpsRound(const char *op, unsigned int delayMs, guint round)
     g_autofree char *extra = g_strdup_printf("%s/%s-extra.qcow2", daemonEnv.images, prefix);
     g_autofree char *snap = g_strdup_printf("%s/%s-snap.qcow2", daemonEnv.images, prefix);
     g_autofree char *diskspec = g_strdup_printf("vda,file=%s", snap);
+    g_autofree char *snapB = g_strdup_printf("%s/%s-snapb.qcow2", daemonEnv.images, prefix);
+    g_autofree char *diskspecB = g_strdup_printf("vdb,file=%s", snapB);
+    gboolean both = g_str_equal(op, "snapshot-both"); /* of vda and a vdb attached first */
     g_autofree char *snapName = g_strdup_printf("s%u", round);
     g_autofree char *xml = faultOpsDomainXML(name, top);
     g_autofree char *xmlPath = daemonWriteFile("fault-ops.xml", xml);
@@ -682,6 +742,9 @@ faultOpsRound(const char *op, unsigned int delayMs, guint round)
     g_autoptr(GArray) qemus = NULL;
     faultQemuView view = {0};
     g_autoptr(GError) error = NULL;
+    g_autofree char *when = NULL;
+    g_autofree char *attachErr = NULL;
+    GPid tracer = 0;
     GPid virsh;
     int wstatus;
 
@@ -692,29 +755,53 @@ faultOpsRound(const char *op, unsigned int delayMs, guint round)
         g_error("define: %s", err);
     defBefore = faultReadFile(defPath);
     g_assert_cmpint(faultVirsh(NULL, NULL, "start", name, NULL), ==, 0);
+    if (both && faultVirsh(NULL, &attachErr, "attach-disk", name, extra, "vdb", "--driver", "qemu",
+                           "--subdriver", "qcow2", "--live", NULL) != 0)
+        g_error("attach-disk: %s", attachErr);
+    if (killAt) {
+        g_autofree char *dir = g_path_get_dirname(statusPath);
+        g_autofree char *at = g_build_filename(dir, killAt, NULL);
+
+        tracer = faultKillAtRename(at);
+    }
 
     {
         const char *attach[] = {"virsh",       "-q",    "-c",     daemonEnv.uri, "attach-disk",
                                 name,          extra,   "vdb",    "--driver",    "qemu",
                                 "--subdriver", "qcow2", "--live", NULL};
-        const char *snapshot[] = {
-            "virsh",      "-q",     "-c",          daemonEnv.uri, "snapshot-create-as",
-            name,         snapName, "--disk-only", "--atomic",    "--no-metadata",
-            "--diskspec", diskspec, NULL};
+        const char *snapshot[] = {"virsh",
+                                  "-q",
+                                  "-c",
+                                  daemonEnv.uri,
+                                  "snapshot-create-as",
+                                  name,
+                                  snapName,
+                                  "--disk-only",
+                                  "--atomic",
+                                  "--no-metadata",
+                                  "--diskspec",
+                                  diskspec,
+                                  both ? "--diskspec" : NULL,
+                                  diskspecB,
+                                  NULL};
         const char *commit[] = {"virsh",       "-q", "-c",     daemonEnv.uri,
                                 "blockcommit", name, "vda",    "--active",
                                 "--bandwidth", "1",  "--wait", NULL};
-        const char *const *argv = g_str_equal(op, "attach")     ? attach
-                                  : g_str_equal(op, "snapshot") ? snapshot
-                                                                : commit;
+        const char *const *argv = g_str_equal(op, "attach")          ? attach
+                                  : g_str_has_prefix(op, "snapshot") ? snapshot
+                                                                     : commit;
 
         g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
                                     G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
                                         G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                                     NULL, NULL, &virsh, &error));
     }
-    g_usleep(delayMs * 1000);
-    faultKillDaemon();
+    if (killAt) {
+        faultReapKilledDaemon(tracer);
+    } else {
+        g_usleep(delayMs * 1000);
+        faultKillDaemon();
+    }
     waitpid(virsh, &wstatus, 0);
 
     status = faultReadFile(statusPath);
@@ -726,9 +813,14 @@ faultOpsRound(const char *op, unsigned int delayMs, guint round)
     g_assert_cmpstr(defAfter, ==, defBefore); /* --live operations leave the definition */
     state = faultDomState(name);
     qemus = faultQemusUnderRoot();
-    g_test_message("%s, qvirtd killed after %u ms: %s, QEMU has %u layers behind vda%s", op,
-                   delayMs, state, view.vda->len, view.hasVdb ? " and a vdb" : "");
+    when = killAt ? g_strdup_printf("writing %s", killAt) : g_strdup_printf("after %u ms", delayMs);
+    g_test_message("%s, qvirtd killed %s: %s, QEMU has %u layers behind vda%s", op, when, state,
+                   view.vda->len, view.hasVdb ? " and a vdb" : "");
     g_assert_true(g_str_has_prefix(state, "running"));
+    /* Killed at its status write, QEMU had switched to the snapshot's overlay and the status
+     * file did not say so yet; killed as it saved the new chain, QEMU had not been asked. */
+    if (killAt && g_str_has_prefix(op, "snapshot"))
+        g_assert_cmpuint(view.vda->len, ==, g_str_has_suffix(killAt, ".xml") ? 4 : 3);
     g_assert_cmpuint(qemus->len, ==, 1);
     g_assert_cmpint(daemonDomainPid(name), ==, g_array_index(qemus, pid_t, 0));
 
@@ -753,6 +845,27 @@ faultOpsRound(const char *op, unsigned int delayMs, guint round)
             g_assert_true((info && strstr(info, "Commit")) ||
                           (infoErr && strstr(infoErr, "Commit")));
     }
+    /* The saved chain was settled at the restart and its file removed; QEMU's nodes match
+     * the daemon's, so one more snapshot (new node names) is taken on top. */
+    if (killAt && g_str_has_prefix(op, "snapshot")) {
+        g_autofree char *dir = g_path_get_dirname(statusPath);
+        g_autofree char *saved = g_build_filename(dir, "fault-ops.vda.snapshot", NULL);
+        g_autofree char *snap2 = g_strdup_printf("%s/%s-snap2.qcow2", daemonEnv.images, prefix);
+        g_autofree char *spec2 = g_strdup_printf("vda,file=%s", snap2);
+        g_autofree char *live = NULL;
+        g_autofree char *snapErr = NULL;
+        g_autoptr(GPtrArray) liveChain = NULL;
+
+        g_assert_false(g_file_test(saved, G_FILE_TEST_EXISTS));
+        if (faultVirsh(NULL, &snapErr, "snapshot-create-as", name, "again", "--disk-only",
+                       "--atomic", "--no-metadata", "--diskspec", spec2, both ? "--diskspec" : NULL,
+                       "vdb,snapshot=no", NULL) != 0)
+            g_error("snapshot after restart: %s", snapErr);
+        g_assert_cmpint(faultVirsh(&live, NULL, "dumpxml", name, NULL), ==, 0);
+        liveChain = faultChainFromXML(live);
+        g_assert_cmpuint(liveChain->len, ==, view.vda->len + 1);
+        g_assert_cmpstr(g_ptr_array_index(liveChain, 0), ==, snap2);
+    }
     faultQemuViewClear(&view);
     g_assert_cmpint(faultVirsh(NULL, NULL, "destroy", name, NULL), ==, 0);
     g_assert_true(faultWaitState(name, "shut off (destroyed)"));
@@ -772,7 +885,20 @@ testDaemonSigkillDuringOps(void)
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(rounds); i++)
-        faultOpsRound(rounds[i].op, rounds[i].delayMs, i);
+        faultOpsRound(rounds[i].op, rounds[i].delayMs, NULL, i);
+}
+
+/* qvirtd killed exactly between QEMU's snapshot transaction and the status write: the
+ * restarted daemon must describe the overlay QEMU uses, not the chain in the status file.
+ * Killed as it saves the chain it is about to ask for, before the transaction: the old
+ * chain holds, and the overlay QEMU was given is let go (a new snapshot works). */
+static void
+testDaemonSigkillSnapshotStatus(void)
+{
+    faultOpsRound("snapshot", 0, "fault-ops.xml", 10);
+    faultOpsRound("snapshot", 0, "fault-ops.vda.snapshot", 11);
+    /* vda's overlay is in QEMU already (not in use) when vdb's chain is saved */
+    faultOpsRound("snapshot-both", 0, "fault-ops.vdb.snapshot", 12);
 }
 
 /* ---- qvirtd killed in the middle of a burst of defines ----------------------------------- */
@@ -1296,6 +1422,7 @@ main(int argc, char **argv)
                          testQemuSigkillDuringJob);
     g_test_add_func("/fault/qvirtd-sigkill-start", testDaemonSigkillDuringStart);
     g_test_add_func("/fault/qvirtd-sigkill-ops", testDaemonSigkillDuringOps);
+    g_test_add_func("/fault/qvirtd-sigkill-snapshot-status", testDaemonSigkillSnapshotStatus);
     g_test_add_func("/fault/qvirtd-sigkill-defines", testDaemonSigkillDuringDefines);
     g_test_add_func("/fault/state-dir-full", testStateDirFull);
 
