@@ -270,6 +270,7 @@ testBlockCopy(void)
     g_autofree char *small = g_build_filename(daemonEnv.root, "small", NULL);
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
+    g_autofree char *reuseTop = daemonImagePath("reuse-top.qcow2");
     g_autofree char *raw = daemonImagePath("copy.raw");
     g_autofree char *missing = daemonImagePath("missing.qcow2");
     g_autofree char *mirrorFile =
@@ -436,6 +437,20 @@ testBlockCopy(void)
     testAssertStatusMatchesQemu(VM);
     daemonStart(FALSE);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
+
+    /* a prepared destination named by its path alone: as libvirt 9.0, its format is read
+     * from its header (qvirt refused: "reused mirror destination format must be specified") */
+    daemonMakeQcow2(reuseTop, reuseBase);
+    out = VIRSH_OK("blockcopy", VM, "vda", reuseTop, "--reuse-external", "--shallow",
+                   "--transient-job", "--wait", "--pivot");
+    g_assert_nonnull(strstr(out, "Successfully pivoted"));
+    g_clear_pointer(&out, g_free);
+    ASSERT_CHAIN("%s > %s > |", reuseTop, reuseBase);
+    out = VIRSH_OK("dumpxml", VM);
+    g_assert_nonnull(strstr(out, "<driver name='qemu' type='qcow2' cache='none'/>"));
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpuint(testOwner(reuse), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseTop), ==, qemuUid);
 
     /* copies that end while the daemon is down: the restarted daemon reads QEMU's chain
      * and takes the destination's (pivot) or drops it (cancel) */

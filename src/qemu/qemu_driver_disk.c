@@ -28,6 +28,7 @@
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 #include "storage/storage_driver.h"
+#include "storage/storage_file.h"
 #include "util/virerror.h"
 
 /* libvirt-domain.h flags. */
@@ -1207,8 +1208,13 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     }
     if (!qemuDriverCopyCheckTarget(disk, mirror, p->reuse, &existing, error))
         return FALSE;
+    /* No format given: a new destination takes the disk's; a reused local one is read
+     * from its header, as libvirt 9.0 does (the user vouches for the file by reusing it). */
     if (mirror->format == QVIR_STORAGE_FILE_NONE && !p->reuse)
         mirror->format = disk->src->format;
+    else if (mirror->format == QVIR_STORAGE_FILE_NONE &&
+             (mirror->type == QVIR_STORAGE_TYPE_FILE || mirror->type == QVIR_STORAGE_TYPE_BLOCK))
+        mirror->format = qvirStorageProbeFileFormat(mirror->path, NULL);
     if (!(caps = qemuDriverGetCaps(
               drv, live->live->emulator ? live->live->emulator : drv->cfg->emulator, error)))
         return FALSE;
