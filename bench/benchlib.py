@@ -52,6 +52,19 @@ def initrd(path, init, who):
     return k
 
 
+def guest_xml(name, mib, kernel, initrd, disk, machine="pc", cache="none"):
+    """A domain booting KERNEL with INITRD, its vda the qcow2 DISK, its console a pty."""
+    return """<domain type='qemu'><name>%s</name><memory unit='MiB'>%d</memory>
+  <vcpu>1</vcpu><os><type arch='x86_64' machine='%s'>hvm</type><kernel>%s</kernel>
+  <initrd>%s</initrd><cmdline>console=ttyS0 quiet</cmdline></os><devices>
+  <emulator>/usr/bin/qemu-system-x86_64</emulator>
+  <disk type='file' device='disk'><driver name='qemu' type='qcow2'%s/>
+  <source file='%s'/><target dev='vda' bus='virtio'/></disk>
+  <serial type='pty'><target port='0'/></serial>
+  </devices></domain>
+""" % (name, mib, machine, kernel, initrd, " cache='%s'" % cache if cache else "", disk)
+
+
 def wait_console(virsh, name, marker, failure):
     """Read domain NAME's serial console (a pty) until MARKER shows; exit with FAILURE if not."""
     pty = re.search(r"<source path='([^']+)'", virsh("dumpxml", name)).group(1)
@@ -69,11 +82,13 @@ def wait_console(virsh, name, marker, failure):
         sys.exit(failure)
 
 
-def start_qvirtd(qvirtd, d, conf):
-    """Start QVIRTD with --root D and CONF as its qvirtd.conf; return the process and its URI."""
-    os.makedirs(os.path.join(d, "etc"))
-    with open(os.path.join(d, "etc", "qvirtd.conf"), "w") as f:
-        f.write(conf)
+def start_qvirtd(qvirtd, d, conf=None):
+    """Start QVIRTD with --root D and CONF (if any) as its qvirtd.conf; return the process
+    and its URI."""
+    if conf is not None:
+        os.makedirs(os.path.join(d, "etc"))
+        with open(os.path.join(d, "etc", "qvirtd.conf"), "w") as f:
+            f.write(conf)
     p = subprocess.Popen([qvirtd, "--root", d], stdout=subprocess.PIPE, text=True)
     p.stdout.readline()
     return p, "qemu:///system?socket=%s/run/qvirt-sock" % d
