@@ -271,6 +271,7 @@ testBlockCopy(void)
     g_autofree char *reuse = daemonImagePath("reuse.qcow2");
     g_autofree char *reuseBase = daemonImagePath("reuse-base.qcow2");
     g_autofree char *reuseTop = daemonImagePath("reuse-top.qcow2");
+    g_autofree char *reuseCopy = daemonImagePath("reuse-base-copy.qcow2");
     g_autofree char *raw = daemonImagePath("copy.raw");
     g_autofree char *missing = daemonImagePath("missing.qcow2");
     g_autofree char *mirrorFile =
@@ -438,19 +439,57 @@ testBlockCopy(void)
     daemonStart(FALSE);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
 
-    /* a prepared destination named by its path alone: as libvirt 9.0, its format is read
-     * from its header (qvirt refused: "reused mirror destination format must be specified") */
-    daemonMakeQcow2(reuseTop, reuseBase);
+    /* A prepared destination named by its path alone, over a copy of the disk's backing
+     * file: as libvirt 9.0, its format is read from its header (qvirt refused: "reused
+     * mirror destination format must be specified"), its chain too, and that chain is
+     * opened in QEMU at the pivot (qvirt kept the disk's own backing nodes under it). */
+    {
+        const char *cp[] = {"cp", reuseBase, reuseCopy, NULL};
+
+        testImgRun(cp);
+    }
+    daemonMakeQcow2(reuseTop, reuseCopy);
+    /* aborted: only its top was open, nothing changes, its files go back to their owner */
     out = VIRSH_OK("blockcopy", VM, "vda", reuseTop, "--reuse-external", "--shallow",
-                   "--transient-job", "--wait", "--pivot");
-    g_assert_nonnull(strstr(out, "Successfully pivoted"));
+                   "--transient-job", "--wait");
+    g_assert_nonnull(strstr(out, "Now in mirroring phase"));
     g_clear_pointer(&out, g_free);
-    ASSERT_CHAIN("%s > %s > |", reuseTop, reuseBase);
+    g_assert_cmpuint(testOwner(reuseCopy), ==, qemuUid);
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--abort"));
+    ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
+    g_assert_cmpuint(testOwner(reuseTop), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseCopy), ==, rootUid);
+    /* pivoted after a daemon restart: the adopted job still opens the chain */
+    out = VIRSH_OK("blockcopy", VM, "vda", reuseTop, "--reuse-external", "--shallow",
+                   "--transient-job", "--wait");
+    g_assert_nonnull(strstr(out, "Now in mirroring phase"));
+    g_clear_pointer(&out, g_free);
+    daemonStop();
+    daemonStart(FALSE);
+    testAssertCopyJob();
+    g_free(VIRSH_OK("blockjob", VM, "vda", "--pivot"));
+    ASSERT_CHAIN("%s > %s > |", reuseTop, reuseCopy);
     out = VIRSH_OK("dumpxml", VM);
     g_assert_nonnull(strstr(out, "<driver name='qemu' type='qcow2' cache='none'/>"));
     g_clear_pointer(&out, g_free);
     g_assert_cmpuint(testOwner(reuse), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
     g_assert_cmpuint(testOwner(reuseTop), ==, qemuUid);
+    g_assert_cmpuint(testOwner(reuseCopy), ==, qemuUid);
+    daemonStop();
+    testAssertStatusMatchesQemu(VM);
+    daemonStart(FALSE);
+    ASSERT_CHAIN("%s > %s > |", reuseTop, reuseCopy);
+    /* the same in one call, by the XML's path, onto the chain just left */
+    g_assert_cmpint(g_unlink(reuse), ==, 0);
+    daemonMakeQcow2(reuse, reuseBase);
+    out = VIRSH_OK("blockcopy", VM, "vda", reuse, "--reuse-external", "--shallow",
+                   "--transient-job", "--wait", "--pivot");
+    g_assert_nonnull(strstr(out, "Successfully pivoted"));
+    g_clear_pointer(&out, g_free);
+    ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
+    g_assert_cmpuint(testOwner(reuseTop), ==, rootUid);
+    g_assert_cmpuint(testOwner(reuseCopy), ==, rootUid);
 
     /* copies that end while the daemon is down: the restarted daemon reads QEMU's chain
      * and takes the destination's (pivot) or drops it (cancel) */
