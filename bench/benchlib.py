@@ -32,6 +32,16 @@ def cpio(entries):
     return bytes(out)
 
 
+def init_script(marker, fill_mib=0):
+    """A busybox /init that fills FILL_MIB of the guest's memory with random bytes, says
+    MARKER on the console and idles."""
+    fill = ("dd if=/dev/urandom of=/fill bs=1M count=%d 2>/dev/null\n" % fill_mib
+            if fill_mib else "")
+    return ("#!/bin/busybox sh\n/bin/busybox --install -s /bin\n"
+            "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"
+            "%secho %s\nwhile true; do sleep 10; done\n" % (fill, marker))
+
+
 def initrd(path, init, who):
     """Write a busybox initramfs whose /init is INIT to PATH; return the kernel to boot it."""
     for k in sorted(glob.glob("/boot/vmlinuz-*")):

@@ -249,6 +249,15 @@ static uid_t rootUid; /* the images' owner */
 
 static char *base, *mid, *top;
 
+/* With the daemon stopped, QEMU has the chain its status file records; then it starts again. */
+static void
+testRestartMatchingQemu(void)
+{
+    daemonStop();
+    testAssertStatusMatchesQemu(VM);
+    daemonStart(FALSE);
+}
+
 static void
 testBlockCopy(void)
 {
@@ -434,9 +443,7 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(reuseBase), ==, qemuUid);
     /* QEMU has the chain the status file records, and no node of the layers that left;
      * the cached chain is the same after another restart */
-    daemonStop();
-    testAssertStatusMatchesQemu(VM);
-    daemonStart(FALSE);
+    testRestartMatchingQemu();
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
 
     /* A prepared destination named by its path alone, over a copy of the disk's backing
@@ -476,9 +483,7 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
     g_assert_cmpuint(testOwner(reuseTop), ==, qemuUid);
     g_assert_cmpuint(testOwner(reuseCopy), ==, qemuUid);
-    daemonStop();
-    testAssertStatusMatchesQemu(VM);
-    daemonStart(FALSE);
+    testRestartMatchingQemu();
     ASSERT_CHAIN("%s > %s > |", reuseTop, reuseCopy);
     /* the same in one call, by the XML's path, onto the chain just left */
     g_assert_cmpint(g_unlink(reuse), ==, 0);
@@ -509,9 +514,7 @@ testBlockCopy(void)
     ASSERT_CHAIN("%s > |", down1);
     g_assert_cmpuint(testOwner(down2), ==, rootUid);
     g_assert_false(g_file_test(mirrorFile, G_FILE_TEST_EXISTS));
-    daemonStop();
-    testAssertStatusMatchesQemu(VM);
-    daemonStart(FALSE);
+    testRestartMatchingQemu();
 
     /* two copies at once, on two disks: their destinations get distinct nodes */
     g_free(VIRSH_OK("blockcopy", VM, "vda", cc1, "--transient-job", "--wait"));
@@ -529,9 +532,7 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(second), ==, rootUid);
     g_assert_cmpuint(testOwner(snapB), ==, rootUid);
     g_assert_cmpuint(testOwner(cc2), ==, qemuUid);
-    daemonStop();
-    testAssertStatusMatchesQemu(VM);
-    daemonStart(FALSE);
+    testRestartMatchingQemu();
 
     /* a copy still running when the domain stops: its destination goes back too */
     g_free(VIRSH_OK("blockcopy", VM, "vda", stopped, "--transient-job"));
