@@ -7,6 +7,7 @@
  * chain and in the owners of the files; at the end the data in the images.
  */
 #include <pwd.h>
+#include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -100,6 +101,20 @@ testOwner(const char *path)
 
     g_assert_cmpint(stat(path, &st), ==, 0);
     return st.st_uid;
+}
+
+/* Each path after UID, up to NULL, belongs to UID. */
+static void G_GNUC_NULL_TERMINATED
+testAssertOwners(uid_t uid, ...)
+{
+    va_list ap;
+
+    va_start(ap, uid);
+    for (const char *path = va_arg(ap, const char *); path; path = va_arg(ap, const char *)) {
+        if (testOwner(path) != uid)
+            g_error("%s belongs to uid %u, not %u", path, (unsigned)testOwner(path), (unsigned)uid);
+    }
+    va_end(ap);
 }
 
 /* virsh prints the progress of vda's job on stderr */
@@ -464,8 +479,7 @@ testBlockCopy(void)
     g_assert_cmpuint(testOwner(reuseCopy), ==, qemuUid);
     g_free(VIRSH_OK("blockjob", VM, "vda", "--abort"));
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
-    g_assert_cmpuint(testOwner(reuseTop), ==, rootUid);
-    g_assert_cmpuint(testOwner(reuseCopy), ==, rootUid);
+    testAssertOwners(rootUid, reuseTop, reuseCopy, NULL);
     /* pivoted after a daemon restart: the adopted job still opens the chain */
     out = VIRSH_OK("blockcopy", VM, "vda", reuseTop, "--reuse-external", "--shallow",
                    "--transient-job", "--wait");
@@ -479,10 +493,8 @@ testBlockCopy(void)
     out = VIRSH_OK("dumpxml", VM);
     g_assert_nonnull(strstr(out, "<driver name='qemu' type='qcow2' cache='none'/>"));
     g_clear_pointer(&out, g_free);
-    g_assert_cmpuint(testOwner(reuse), ==, rootUid);
-    g_assert_cmpuint(testOwner(reuseBase), ==, rootUid);
-    g_assert_cmpuint(testOwner(reuseTop), ==, qemuUid);
-    g_assert_cmpuint(testOwner(reuseCopy), ==, qemuUid);
+    testAssertOwners(rootUid, reuse, reuseBase, NULL);
+    testAssertOwners(qemuUid, reuseTop, reuseCopy, NULL);
     testRestartMatchingQemu();
     ASSERT_CHAIN("%s > %s > |", reuseTop, reuseCopy);
     /* the same in one call, by the XML's path, onto the chain just left */
@@ -493,8 +505,7 @@ testBlockCopy(void)
     g_assert_nonnull(strstr(out, "Successfully pivoted"));
     g_clear_pointer(&out, g_free);
     ASSERT_CHAIN("%s > %s > |", reuse, reuseBase);
-    g_assert_cmpuint(testOwner(reuseTop), ==, rootUid);
-    g_assert_cmpuint(testOwner(reuseCopy), ==, rootUid);
+    testAssertOwners(rootUid, reuseTop, reuseCopy, NULL);
 
     /* copies that end while the daemon is down: the restarted daemon reads QEMU's chain
      * and takes the destination's (pivot) or drops it (cancel) */
