@@ -27,16 +27,15 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qvirRemoteURI, qvirRemoteURIClear);
 /* libvirt's remote driver takes these parameters for itself (remote_driver.c); any other
  * travels to the server in the name. */
 static const char *const qvirRemoteURIClientParams[] = {
-    "name",    "command",   "socket",       "auth",    "netcat",      "keyfile",
-    "sshauth", "no_verify", "no_tty",       "pkipath", "known_hosts", "known_hosts_verify",
-    "mode",    "proxy",     "tls_priority",
+    "name",    "command",   "socket",       "auth",      "netcat",      "keyfile",
+    "sshauth", "no_verify", "no_tty",       "pkipath",   "known_hosts", "known_hosts_verify",
+    "mode",    "proxy",     "tls_priority", "no_sanity",
 };
 
 static gboolean
 qvirRemoteURIParse(const char *str, qvirRemoteURI *out, GError **error)
 {
     g_autoptr(GUri) uri = g_uri_parse(str, G_URI_FLAGS_ENCODED_QUERY, NULL);
-    g_autoptr(GHashTable) params = NULL;
     g_autoptr(GString) query = g_string_new(NULL);
     g_autofree char *driver = NULL;
     const char *plus;
