@@ -305,6 +305,12 @@ testDomainXML(const char *kernel, const char *initrd, const char *top)
     return testDomainXMLCache(kernel, initrd, top, "none");
 }
 
+/* The end of a virsh migrate A -> B: the migration stream on 127.0.0.1, the domain, B
+ * (--p2p: the source daemon connects to B itself). */
+#define MIGRATE_TO_B_ARGS(p2p)                                                                     \
+    "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,                        \
+        (p2p) ? hostB.p2pUri : hostB.uri, (p2p) ? "--p2p" : NULL
+
 typedef struct {
     const Host *src;
     const char *const *args;
@@ -411,20 +417,8 @@ testMigrateCopy(gconstpointer data)
     g_autofree char *top = daemonImagePath(topName);
     g_autofree char *dstBase = g_build_filename(dstDir, baseName, NULL);
     g_autofree char *dstTop = g_build_filename(dstDir, topName, NULL);
-    const char *args[] = {"migrate",
-                          "--live",
-                          "--unsafe",
-                          mode,
-                          "--xml",
-                          NULL /* 5 */,
-                          "--listen-address",
-                          "127.0.0.1",
-                          "--migrateuri",
-                          "tcp://127.0.0.1",
-                          VM,
-                          p2p ? hostB.p2pUri : hostB.uri,
-                          p2p ? "--p2p" : NULL,
-                          NULL};
+    const char *args[] = {
+        "migrate", "--live", "--unsafe", mode, "--xml", NULL /* 5 */, MIGRATE_TO_B_ARGS(p2p), NULL};
     g_autofree char *xml = NULL;
     g_autofree char *xmlPath = NULL;
     g_autofree char *dstXml = NULL;
@@ -602,13 +596,7 @@ testMigrateFault(gconstpointer data)
                           NULL, /* 5 */
                           "--bandwidth",
                           kind == FAULT_DEST_DISK_FULL ? "100" : "1",
-                          "--listen-address",
-                          "127.0.0.1",
-                          "--migrateuri",
-                          "tcp://127.0.0.1",
-                          VM,
-                          p2p ? hostB.p2pUri : hostB.uri,
-                          p2p ? "--p2p" : NULL,
+                          MIGRATE_TO_B_ARGS(p2p),
                           NULL};
     MigrateRun run = {.src = &hostA, .args = args};
     GThread *thread;
@@ -862,10 +850,8 @@ testMigrateP2P(void)
         g_strdup_printf("Failed to connect socket to '%s': No such file or directory", nowhere);
     g_autofree char *info = NULL;
     g_autofree char *out = NULL;
-    const char *args[] = {
-        "migrate",      "--live",          "--p2p", "--persistent",     "--verbose",
-        "--unsafe",     "--bandwidth",     "30",    "--listen-address", "127.0.0.1",
-        "--migrateuri", "tcp://127.0.0.1", VM,      hostB.p2pUri,       NULL};
+    const char *args[] = {"migrate",     "--live", "--persistent",          "--verbose", "--unsafe",
+                          "--bandwidth", "30",     MIGRATE_TO_B_ARGS(TRUE), NULL};
     MigrateRun run = {.src = &hostA, .args = args};
     gboolean sawJob = FALSE;
     guint64 before;
