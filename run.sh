@@ -11,7 +11,7 @@ PACKAGES=(
   libglib2.0-dev libxml2-dev libjson-glib-dev libxml2-utils
   qemu-system-x86 qemu-utils
   libvirt-clients python3-libvirt libvirt0 libvirt-daemon-driver-qemu libvirt-daemon diffutils
-  strace procps
+  strace procps iproute2
   clang libclang-rt-14-dev
   busybox-static linux-image-cloud-amd64 cpio
   virtinst e2fsprogs mount

@@ -1276,6 +1276,31 @@ qemuDriverQemuDomainName(const char *cmdline, gsize len, const char *statusPrefi
     return NULL;
 }
 
+/* The directory domain-ID-NAME under DOMAINPREFIX (".../qemu/domain-") that an argument of
+ * the QEMU with command line CMDLINE names (its master key, its monitor), or NULL; *ID its
+ * ID. */
+static char *
+qemuDriverQemuDomainDir(const char *cmdline, gsize len, const char *domainPrefix, const char *name,
+                        gint64 *id)
+{
+    g_autofree char *tail = g_strdup_printf("-%s/", name);
+
+    for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
+        const char *start = strstr(cmdline + off, domainPrefix);
+        const char *p;
+
+        if (!start)
+            continue;
+        p = start + strlen(domainPrefix);
+        if (!g_ascii_isdigit(*p))
+            continue;
+        *id = g_ascii_strtoll(p, (char **)&p, 10);
+        if (g_str_has_prefix(p, tail))
+            return g_strndup(start, p + strlen(tail) - 1 - start);
+    }
+    return NULL;
+}
+
 /*
  * A daemon killed in the middle of a start leaves a QEMU without a status file: nobody
  * will ever stop it, and it holds the images. Such a QEMU carries our monitor path in its
@@ -1286,6 +1311,7 @@ qemuDriverKillOrphans(qvirDriver *drv)
 {
     g_autofree char *prefix = g_strdup_printf("path=%s/", drv->cfg->statusDir);
     g_autofree char *domainPrefix = g_strdup_printf("path=%s/qemu/domain-", drv->cfg->stateDir);
+    g_autofree char *domainDirPrefix = g_strdup_printf("%s/qemu/domain-", drv->cfg->stateDir);
     g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
     const char *entry;
 
@@ -1294,7 +1320,9 @@ qemuDriverKillOrphans(qvirDriver *drv)
         g_autofree char *cmdline = NULL;
         g_autofree char *name = NULL;
         g_autoptr(qemuDomainObj) obj = NULL;
+        g_autofree char *domainDir = NULL;
         guint64 pid;
+        gint64 id = -1;
         gsize len = 0;
         gboolean ours = FALSE;
 
@@ -1305,9 +1333,13 @@ qemuDriverKillOrphans(qvirDriver *drv)
         if (!g_file_get_contents(path, &cmdline, &len, NULL) || len == 0 ||
             !(name = qemuDriverQemuDomainName(cmdline, len, prefix, domainPrefix)))
             continue;
+        domainDir = qemuDriverQemuDomainDir(cmdline, len, domainDirPrefix, name, &id);
         if ((obj = qemuDomainObjListFindByName(drv->domains, name))) {
             qemuDomainObjLock(obj);
             ours = obj->proc && qemuProcessGetPid(obj->proc) == (pid_t)pid;
+            /* a domain of that name runs from the same directory: it stays */
+            if (obj->proc && obj->id == id)
+                g_clear_pointer(&domainDir, g_free);
             qemuDomainObjUnlock(obj);
         }
         if (ours)
@@ -1315,6 +1347,9 @@ qemuDriverKillOrphans(qvirDriver *drv)
         g_message("killing QEMU pid %llu of domain '%s': its start never completed",
                   (unsigned long long)pid, name);
         (void)kill((pid_t)pid, SIGKILL);
+        /* its scratch directory holds the domain's master key: it goes too */
+        if (domainDir)
+            qemuDriverRemoveDir(domainDir);
     }
 }
 

@@ -124,7 +124,9 @@ qemuMigrationKey(const unsigned char *uuid)
 #define QEMU_MIGRATION_MARKER_OUT ".migration-out"
 
 /* RUNDIR/qemu/NAME.migration-in|out: written when a job starts, removed when it ends. A
- * daemon that finds one at start was killed during the job (qemuMigrationRecover). */
+ * daemon that finds one at start was killed during the job (qemuMigrationRecover). An
+ * incoming job's marker lists the images Prepare created, one path a line, so that a
+ * restarted daemon removes them with the domain. */
 static char *
 qemuMigrationMarkerPath(qvirDriver *drv, const char *name, gboolean incoming)
 {
@@ -132,6 +134,23 @@ qemuMigrationMarkerPath(qvirDriver *drv, const char *name, gboolean incoming)
         g_strconcat(name, incoming ? QEMU_MIGRATION_MARKER_IN : QEMU_MIGRATION_MARKER_OUT, NULL);
 
     return g_build_filename(drv->cfg->statusDir, file, NULL);
+}
+
+/* Rewrite the incoming marker of NAME with the images created so far: before Prepare goes
+ * on, a restarted daemon must know every image it has to take back. */
+static void
+qemuMigrationMarkerWriteCreated(qvirDriver *drv, const char *name, GPtrArray *created)
+{
+    g_autofree char *path = qemuMigrationMarkerPath(drv, name, TRUE);
+    g_autoptr(GString) text = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; i < created->len; i++)
+        g_string_append_printf(text, "%s\n", (const char *)g_ptr_array_index(created, i));
+    /* g_file_set_contents replaces the file by a rename: never half written */
+    if (!g_file_set_contents(path, text->str, text->len, &err))
+        g_message("domain '%s': cannot record the images of the incoming migration: %s", name,
+                  err->message);
 }
 
 /* Add a job for UUID; FALSE (an error) when the domain already has one. */
@@ -665,6 +684,23 @@ qemuMigrationIncomingLoad(qemuProcess *proc, gpointer opaque, GError **error)
     return ret != NULL;
 }
 
+/* Take back an image Prepare created, through the pool it was created in: a file removed
+ * behind the pool's back stays listed, and the next migration's precreation of the same
+ * volume fails with "exists already". */
+static void
+qemuMigrationRemoveCreated(qvirDriver *drv, const char *path)
+{
+    g_autoptr(qvirStorageVolRef) vol = qvirStorageVolLookupByPath(drv->storage, path, NULL);
+    g_autoptr(GError) err = NULL;
+
+    if (vol && qvirStorageVolDelete(drv->storage, vol->pool, vol->name, 0, &err))
+        return;
+    if (err)
+        g_message("cannot delete volume '%s': %s", path, err->message);
+    if (g_unlink(path) < 0 && errno != ENOENT)
+        g_message("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
 /* Create DISK's image as libvirt 9.0 does (qemuMigrationDstPrecreateStorage): only what is
  * missing, only through the storage pool whose target is the image's directory, of the
  * source's virtual size; never for an incremental copy (the user makes that top layer). */
@@ -834,11 +870,13 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
                                                    (flags & QVIR_MIGRATE_NON_SHARED_INC) != 0,
                                                    created, error)) {
                 failed = TRUE;
+            } else if (created->len > 0) {
+                qemuMigrationMarkerWriteCreated(drv, name, created);
             }
         }
         if (failed) {
             for (guint i = 0; i < created->len; i++)
-                (void)g_unlink(g_ptr_array_index(created, i));
+                qemuMigrationRemoveCreated(drv, g_ptr_array_index(created, i));
             qemuMigrationJobEnd(drv, uuid, FALSE);
             return FALSE;
         }
@@ -856,7 +894,7 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
         g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, uuid, FALSE);
 
         for (guint i = 0; files && i < files->len; i++)
-            (void)g_unlink(g_ptr_array_index(files, i));
+            qemuMigrationRemoveCreated(drv, g_ptr_array_index(files, i));
         return FALSE;
     }
     g_mutex_lock(&drv->migration->lock);
@@ -1436,7 +1474,7 @@ qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid)
     if (active > 0 && !qvirDriverDomainDestroy(drv, uuid, 0, &err))
         g_message("cannot stop the incoming migration's QEMU: %s", err->message);
     for (guint i = 0; files && i < files->len; i++)
-        (void)g_unlink(g_ptr_array_index(files, i));
+        qemuMigrationRemoveCreated(drv, g_ptr_array_index(files, i));
 }
 
 qvirDomainRef *
@@ -1757,6 +1795,67 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     qemuDriverRunningEnd(&run);
 }
 
+/*
+ * An incoming migration whose daemon died before Finish answered. Its QEMU still paused
+ * (Prepare, or Finish before it resumed the guest): the source keeps the guest (Confirm,
+ * cancelled, resumes it there), so this one goes. Its guest already running (Finish
+ * resumed it and died before answering): the guest's newest state is here and it took
+ * the images over, so it stays, as libvirt 9.0 keeps a domain whose CPUs ran in Finish;
+ * the source cannot resume the images this QEMU holds. TRUE: kept.
+ */
+static gboolean
+qemuMigrationRecoverIn(qvirDriver *drv, const unsigned char *uuid, const char *name)
+{
+    g_autoptr(JsonNode) status = NULL;
+    g_autoptr(GError) err = NULL;
+    qemuDriverRunning run;
+    const char *runState = NULL;
+
+    if (qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+        status = qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
+                                    NULL);
+        runState = status && JSON_NODE_HOLDS_OBJECT(status)
+                       ? qemuDriverJsonString(json_node_get_object(status), "status")
+                       : NULL;
+        if (g_strcmp0(runState, "running") == 0) {
+            if (run.state != QVIR_DOMAIN_RUNNING)
+                qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, 2 /* migrated */);
+            qemuDriverRunningEnd(&run);
+            g_message("domain '%s': the incoming migration's guest runs here already (Finish "
+                      "resumed it); keeping it",
+                      name);
+            return TRUE;
+        }
+        qemuDriverRunningEnd(&run);
+    }
+    g_clear_error(&err);
+    g_message("domain '%s': stopping the incoming migration the daemon did not finish", name);
+    if (!qvirDriverDomainDestroy(drv, uuid, 0, &err))
+        g_message("domain '%s': %s", name, err->message);
+    return FALSE;
+}
+
+/* The images an incoming migration's Prepare created (its marker at PATH lists them): the
+ * migration never finished, the domain runs on the source, they go. Orphaned QEMUs that
+ * had them open are gone already (qemuDriverKillOrphans). */
+static void
+qemuMigrationRecoverInFiles(qvirDriver *drv, const char *path, const char *name)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) files = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    files = g_strsplit(text, "\n", -1);
+    for (guint i = 0; files[i]; i++) {
+        if (!g_path_is_absolute(files[i]))
+            continue;
+        g_message("domain '%s': removing '%s', created for the unfinished incoming migration", name,
+                  files[i]);
+        qemuMigrationRemoveCreated(drv, files[i]);
+    }
+}
+
 void
 qemuMigrationRecover(qvirDriver *drv)
 {
@@ -1768,6 +1867,7 @@ qemuMigrationRecover(qvirDriver *drv)
         g_autofree char *path = NULL;
         g_autofree char *name = NULL;
         g_autoptr(qvirDomainRef) ref = NULL;
+        gboolean kept = FALSE;
 
         if (!incoming && !g_str_has_suffix(entry, QEMU_MIGRATION_MARKER_OUT))
             continue;
@@ -1776,19 +1876,13 @@ qemuMigrationRecover(qvirDriver *drv)
                                                                 : QEMU_MIGRATION_MARKER_OUT));
         ref = qvirDriverDomainLookupByName(drv, name, NULL);
         if (ref && ref->id >= 0) {
-            if (incoming) {
-                g_autoptr(GError) err = NULL;
-
-                /* the source never learnt that this side had the guest: it runs there */
-                g_message("domain '%s': stopping the incoming migration the daemon did not "
-                          "finish",
-                          name);
-                if (!qvirDriverDomainDestroy(drv, ref->uuid, 0, &err))
-                    g_message("domain '%s': %s", name, err->message);
-            } else {
+            if (!incoming)
                 qemuMigrationRecoverOut(drv, ref->uuid, name);
-            }
+            else if (qemuMigrationRecoverIn(drv, ref->uuid, name))
+                kept = TRUE;
         }
+        if (incoming && !kept)
+            qemuMigrationRecoverInFiles(drv, path, name);
         (void)g_unlink(path);
     }
 }

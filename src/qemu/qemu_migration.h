@@ -11,8 +11,11 @@
  *                         failure: the guest resumes where it was
  *
  * A failure in any phase leaves the domain running on the source and nothing on the
- * destination. The destination probes every disk's chain itself from the images it sees;
- * nothing of the source's chain cache travels.
+ * destination (images it created for a copy included, even across a restart of a killed
+ * daemon), with one exception no protocol can close: a destination that resumed the guest
+ * in Finish and died before answering keeps it, as libvirt does, and the source, whose
+ * images that QEMU holds, stays paused. The destination probes every disk's chain itself from the
+ * images it sees; nothing of the source's chain cache travels.
  */
 #pragma once
 
@@ -88,7 +91,8 @@ typedef struct _qemuMigrationTable qemuMigrationTable;
 qemuMigrationTable *qemuMigrationTableNew(void);
 void qemuMigrationTableFree(qemuMigrationTable *table);
 /* At daemon start, after the domains are back: end the migrations a killed daemon left
- * (an incoming QEMU is stopped; an outgoing one loses its mirrors and keeps the guest). */
+ * (an incoming QEMU is stopped and the images its Prepare created go, unless Finish had
+ * resumed its guest; an outgoing one loses its mirrors and keeps the guest). */
 void qemuMigrationRecover(qvirDriver *drv);
 
 char *qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
