@@ -13,6 +13,7 @@
 #include "blockopstestutils.h"
 #include "guesttestutils.h"
 #include "qemu/qemu_chainedit.h"
+#include "qemu/qemu_domain.h"
 #include "qemu/qemu_hotplug.h"
 #include "qemu/qemu_snapshot.h"
 
@@ -155,6 +156,7 @@ testAttachVirtioQ35(void)
 }
 
 static JsonNode *testQomGet(TestVM *vm, const char *path, const char *prop);
+static void testAttachRefused(TestVM *vm, const char *xml, int code, const char *message);
 
 static void
 testAttachVirtioPc(void)
@@ -184,6 +186,21 @@ testAttachVirtioPc(void)
     }
     g_assert_cmpuint(disk->info.addr.pci.bus, ==, 0);
     g_assert_cmpuint(disk->info.addr.pci.slot, >, 2);
+    {
+        /* as libvirt 9.0 answers on pc: no SATA controller; PIIX3's IDE bus refuses */
+        g_autofree char *img = g_build_filename(vm.dir, "ide.qcow2", NULL);
+        g_autofree char *sata = NULL;
+        g_autofree char *ide = NULL;
+
+        testImgCreate(img, NULL, "1M");
+        sata = testDiskXML(img, "sdc", "sata", NULL, NULL);
+        testAttachRefused(&vm, sata, QVIR_ERR_INTERNAL_ERROR,
+                          "Could not find sata controller with index 0 required for device");
+        ide = testDiskXML(img, "hdb", "ide", NULL, NULL);
+        testAttachRefused(&vm, ide, QVIR_ERR_INTERNAL_ERROR,
+                          "unable to execute QEMU command 'device_add': Bus 'ide.0' does not "
+                          "support hotplugging");
+    }
     testAssertDiskMatchesQemu(&vm, disk);
     testAssertNodesAreCached(&vm);
     testAssertDiskMatchesQemu(&vm, testVMDisk(&vm, "vda"));
@@ -233,6 +250,336 @@ testAttachDetachScsi(void)
     testVMStop(&vm);
     g_assert_true(testImgHas(top, 0xa9, "2M", "64k"));
     g_assert_true(testImgHas(top, 0xa1, "0", "64k"));
+    testVMFree(&vm);
+}
+
+/*
+ * Controller ALIAS is what QEMU has: a device of TYPE on the bus BUSALIAS at SLOT
+ * (function 0).
+ */
+static void
+testAssertControllerInQemu(TestVM *vm, const char *alias, const char *type, const char *busAlias,
+                           unsigned int slot)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", alias);
+    g_autoptr(JsonNode) t = testQomGet(vm, path, "type");
+    g_autoptr(JsonNode) bus = testQomGet(vm, path, "parent_bus");
+    g_autoptr(JsonNode) addr = testQomGet(vm, path, "addr");
+    g_autofree char *busSuffix = g_strdup_printf("/%s", busAlias);
+
+    g_assert_cmpstr(json_node_get_string(t), ==, type);
+    if (!g_str_has_suffix(json_node_get_string(bus), busSuffix))
+        g_error("controller %s is on bus %s, not %s", alias, json_node_get_string(bus), busAlias);
+    g_assert_cmpint(json_node_get_int(addr), ==, slot << 3);
+}
+
+/* The <controller> element of DEF's live XML for SCSI controller IDX ("" if none). */
+static char *
+testScsiControllerXML(const qvirDomainDef *def, int idx)
+{
+    g_autofree char *xml = qvirDomainDefFormat(def, QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    g_autofree char *open = g_strdup_printf("<controller type='scsi' index='%d'", idx);
+    const char *start = strstr(xml, open);
+    const char *end;
+
+    if (!start)
+        return g_strdup("");
+    end = strstr(start, "</controller>");
+    g_assert_nonnull(end);
+    return g_strndup(start, end + strlen("</controller>") - start);
+}
+
+static qvirDomainDiskDef *
+testAttachOk(TestVM *vm, const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+    qemuHotplugOpts opts = {.chainConfig = NULL, .defaultDiskCache = -1};
+    qvirDomainDiskDef *disk = testDiskParse(xml);
+
+    if (!qemuHotplugAttachDisk(vm->mon, testCaps, vm->def, disk, &opts, &error))
+        g_error("attach failed: %s", error->message);
+    return disk;
+}
+
+/*
+ * A SCSI disk on a running pc domain without SCSI controller: as libvirt 9.0 does, the
+ * controller is hot-plugged first (lsilogic, QEMU's "lsi", the first free slot of pci.0),
+ * then the disk on it; a disk on controller 1 brings controller 1; a detached disk leaves
+ * its controller; a disk QEMU refuses after its controller was plugged leaves the
+ * controller too (libvirt does not unplug it).
+ */
+static void
+testAttachScsiControllerPc(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *top = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *c0xml = NULL;
+    g_autofree char *c1xml = NULL;
+    g_autofree char *sdaXml = NULL;
+    qvirDomainControllerDef *c0;
+    qvirDomainControllerDef *c1;
+    qvirDomainDiskDef *sda;
+    qvirDomainDiskDef *sdh;
+    guint ncontrollers;
+    int rc;
+    TestVM vm;
+
+    testVMInitImages(&vm);
+    testVMStart(&vm, "pc", "none", NULL);
+    g_assert_null(qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 0));
+    ncontrollers = vm.def->controllers->len;
+
+    top = testMakeSmallChain(&vm, "scsi");
+    xml = testDiskXML(top, "sda", "scsi", "none", NULL);
+    sda = testAttachOk(&vm, xml);
+    g_assert_cmpuint(vm.def->controllers->len, ==, ncontrollers + 1);
+    c0 = qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 0);
+    g_assert_nonnull(c0);
+    /* appended after the others, as libvirt inserts a controller of a new type */
+    g_assert_true(g_ptr_array_index(vm.def->controllers, ncontrollers) == c0);
+    c0xml = testScsiControllerXML(vm.def, 0);
+    g_assert_cmpstr(c0xml, ==,
+                    "<controller type='scsi' index='0' model='lsilogic'>\n"
+                    "      <alias name='scsi0'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' "
+                    "function='0x0'/>\n"
+                    "    </controller>");
+    testAssertControllerInQemu(&vm, "scsi0", "lsi53c895a", "pci.0", 4);
+    g_assert_cmpstr(sda->info.alias, ==, "scsi0-0-0");
+    sdaXml = qvirDomainDiskDefFormat(sda, QVIR_DOMAIN_DEF_FORMAT_LIVE);
+    if (!strstr(sdaXml, "<address type='drive' controller='0' bus='0' target='0' unit='0'/>"))
+        g_error("no drive address in\n%s", sdaXml);
+    testAssertDiskMatchesQemu(&vm, sda);
+    testAssertNodesAreCached(&vm);
+
+    {
+        /* libvirt's refusal of a taken drive address, before anything is plugged */
+        g_autofree char *img = g_build_filename(vm.dir, "dup.qcow2", NULL);
+        g_autofree char *dup = NULL;
+
+        testImgCreate(img, NULL, "1M");
+        dup = testDiskXML(img, "sdk", "scsi", "none",
+                          "  <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n");
+        testAttachRefused(&vm, dup, QVIR_ERR_OPERATION_INVALID,
+                          "Domain already contains a disk with that address");
+    }
+
+    /* sdb is unit 1 of the same controller: LSI takes it as SCSI id 1 (it has no LUNs) */
+    {
+        g_autofree char *img = g_build_filename(vm.dir, "sdb.qcow2", NULL);
+        g_autofree char *xml2 = NULL;
+        qvirDomainDiskDef *sdb;
+
+        testImgCreate(img, NULL, "1M");
+        xml2 = testDiskXML(img, "sdb", "scsi", "none", NULL);
+        sdb = testAttachOk(&vm, xml2);
+        g_assert_cmpstr(sdb->info.alias, ==, "scsi0-0-1");
+        g_assert_cmpuint(vm.def->controllers->len, ==, ncontrollers + 1);
+        testAssertDiskMatchesQemu(&vm, sdb);
+        {
+            g_autoptr(JsonNode) id = testQomGet(&vm, "/machine/peripheral/scsi0-0-1", "scsi-id");
+
+            g_assert_cmpint(json_node_get_int(id), ==, 1);
+        }
+    }
+
+    /* sdh is unit 7: controller 1 (LSI's narrow bus has 7 units) */
+    {
+        g_autofree char *img = g_build_filename(vm.dir, "sdh.qcow2", NULL);
+        g_autofree char *xml2 = NULL;
+
+        testImgCreate(img, NULL, "1M");
+        xml2 = testDiskXML(img, "sdh", "scsi", "none", NULL);
+        sdh = testAttachOk(&vm, xml2);
+    }
+    c1 = qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 1);
+    g_assert_nonnull(c1);
+    c1xml = testScsiControllerXML(vm.def, 1);
+    g_assert_cmpstr(c1xml, ==,
+                    "<controller type='scsi' index='1' model='lsilogic'>\n"
+                    "      <alias name='scsi1'/>\n"
+                    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' "
+                    "function='0x0'/>\n"
+                    "    </controller>");
+    testAssertControllerInQemu(&vm, "scsi1", "lsi53c895a", "pci.0", 5);
+    g_assert_cmpstr(sdh->info.alias, ==, "scsi1-0-0");
+    testAssertDiskMatchesQemu(&vm, sdh);
+
+    /* the detach of sda completes without a guest and leaves scsi0 */
+    rc = qemuHotplugDetachDisk(vm.jobs, vm.mon, vm.def, sda, 10000, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rc, ==, QEMU_HOTPLUG_DETACH_DONE);
+    g_assert_null(qvirDomainDiskByTarget(vm.def, "sda"));
+    g_assert_true(qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 0) == c0);
+    testAssertControllerInQemu(&vm, "scsi0", "lsi53c895a", "pci.0", 4);
+    testAssertNodesAreCached(&vm);
+
+    /* QEMU refuses the disk on the controller just plugged for it: the disk and its nodes
+     * are gone again, the controller stays in QEMU and in the definition */
+    {
+        g_autofree char *img = g_build_filename(vm.dir, "bad.qcow2", NULL);
+        g_autofree char *bad = NULL;
+        g_autoptr(qvirDomainDiskDef) disk = NULL;
+        qemuHotplugOpts opts = {.chainConfig = NULL, .defaultDiskCache = -1};
+
+        testImgCreate(img, NULL, "1M");
+        bad = testDiskXML(img, "sdz", "scsi", "none",
+                          "  <address type='drive' controller='2' bus='0' target='0' "
+                          "unit='70000'/>\n");
+        disk = testDiskParse(bad);
+        g_assert_false(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, disk, &opts, &error));
+        g_assert_nonnull(error);
+        g_clear_error(&error);
+        g_assert_null(qvirDomainDiskByTarget(vm.def, "sdz"));
+        g_assert_nonnull(qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 2));
+        testAssertControllerInQemu(&vm, "scsi2", "lsi53c895a", "pci.0", 6);
+        testAssertNodesAreCached(&vm);
+    }
+    testVMFree(&vm);
+}
+
+/*
+ * A pc domain whose pci.0 is full (28 virtio-scsi controllers, vda and the balloon take
+ * slots 2-31): neither a virtio disk nor a SCSI controller for a disk finds a slot, and
+ * the refusal is libvirt's "No more available PCI slots" (libvirt would have added a
+ * pci-bridge at the start; a running machine gets none).
+ */
+static void
+testAttachPcBusFull(void)
+{
+    g_autoptr(GString) extra = g_string_new(NULL);
+    g_autofree char *img = NULL;
+    TestVM vm;
+
+    for (int i = 0; i < 28; i++)
+        g_string_append_printf(extra,
+                               "    <controller type='scsi' index='%d' model='virtio-scsi'/>\n", i);
+    testVMInitImages(&vm);
+    testVMStart(&vm, "pc", "none", extra->str);
+    img = g_build_filename(vm.dir, "full.qcow2", NULL);
+    testImgCreate(img, NULL, "1M");
+    {
+        g_autofree char *xml = testDiskXML(img, "vdb", "virtio", "none", NULL);
+
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
+    {
+        g_autofree char *xml =
+            testDiskXML(img, "sdz", "scsi", "none",
+                        "  <address type='drive' controller='28' bus='0' target='0' unit='0'/>\n");
+
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
+    {
+        /* a disk on a controller the domain has still goes in */
+        g_autofree char *xml =
+            testDiskXML(img, "sdy", "scsi", "none",
+                        "  <address type='drive' controller='27' bus='0' target='0' unit='3'/>\n");
+        qvirDomainDiskDef *disk = testAttachOk(&vm, xml);
+
+        g_assert_cmpstr(disk->info.alias, ==, "scsi27-0-0-3");
+        testAssertDiskMatchesQemu(&vm, disk);
+    }
+    testVMFree(&vm);
+}
+
+/*
+ * On q35 a running domain cannot grow PCI buses: the default lsilogic controller is
+ * conventional PCI, which needs a pcie-to-pci-bridge slot, so without one libvirt 9.0
+ * refuses ("No more available PCI slots") and nothing changes; with a bridge the
+ * controller goes into its first free slot. Next to a virtio-scsi controller the new one
+ * is virtio-scsi too, on the free pcie-root-port; when no root port is free, refused.
+ */
+static void
+testAttachScsiControllerQ35(void)
+{
+    g_autofree char *img = NULL;
+    TestVM vm;
+
+    testVMInitImages(&vm);
+    testVMStart(&vm, "q35", "none", NULL);
+    img = g_build_filename(vm.dir, "sd.qcow2", NULL);
+    testImgCreate(img, NULL, "1M");
+    {
+        g_autofree char *xml = testDiskXML(img, "sda", "scsi", "none", NULL);
+
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
+    testVMFree(&vm);
+
+    testVMInitImages(&vm);
+    testVMStart(&vm, "q35", "none",
+                "    <controller type='pci' index='1' model='pcie-root-port'/>\n"
+                "    <controller type='pci' index='2' model='pcie-to-pci-bridge'>\n"
+                "      <address type='pci' bus='1' slot='0'/>\n"
+                "    </controller>\n");
+    g_free(img);
+    img = g_build_filename(vm.dir, "sd.qcow2", NULL);
+    testImgCreate(img, NULL, "1M");
+    {
+        g_autofree char *xml = testDiskXML(img, "sda", "scsi", "none", NULL);
+        g_autofree char *cxml = NULL;
+        qvirDomainDiskDef *disk = testAttachOk(&vm, xml);
+
+        cxml = testScsiControllerXML(vm.def, 0);
+        g_assert_cmpstr(cxml, ==,
+                        "<controller type='scsi' index='0' model='lsilogic'>\n"
+                        "      <alias name='scsi0'/>\n"
+                        "      <address type='pci' domain='0x0000' bus='0x02' slot='0x01' "
+                        "function='0x0'/>\n"
+                        "    </controller>");
+        testAssertControllerInQemu(&vm, "scsi0", "lsi53c895a", "pci.2", 1);
+        g_assert_cmpstr(disk->info.alias, ==, "scsi0-0-0");
+        testAssertDiskMatchesQemu(&vm, disk);
+    }
+    testVMFree(&vm);
+
+    testVMInitImages(&vm);
+    testVMStart(&vm, "q35", "none", testScsiController);
+    g_free(img);
+    img = g_build_filename(vm.dir, "sd.qcow2", NULL);
+    testImgCreate(img, NULL, "1M");
+    {
+        g_autofree char *xml =
+            testDiskXML(img, "sdb", "scsi", "none",
+                        "  <address type='drive' controller='1' bus='0' target='0' unit='0'/>\n");
+        g_autofree char *cxml = NULL;
+        g_autofree char *bus = NULL;
+        qvirDomainControllerDef *c1;
+        qvirDomainDiskDef *disk = testAttachOk(&vm, xml);
+
+        c1 = qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 1);
+        g_assert_nonnull(c1);
+        g_assert_cmpstr(c1->model, ==, "virtio-scsi");
+        /* right after scsi0, as libvirt inserts it */
+        for (guint i = 0; i + 1 < vm.def->controllers->len; i++) {
+            if (g_ptr_array_index(vm.def->controllers, i) ==
+                qemuDomainFindController(vm.def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, 0))
+                g_assert_true(g_ptr_array_index(vm.def->controllers, i + 1) == c1);
+        }
+        g_assert_cmpint(c1->info.type, ==, QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI);
+        g_assert_cmpuint(c1->info.addr.pci.bus, >, 0); /* a pcie-root-port */
+        g_assert_cmpuint(c1->info.addr.pci.slot, ==, 0);
+        bus = g_strdup_printf("pci.%u", c1->info.addr.pci.bus);
+        testAssertControllerInQemu(&vm, "scsi1", "virtio-scsi-pci", bus, 0);
+        cxml = testScsiControllerXML(vm.def, 1);
+        g_assert_true(g_str_has_prefix(cxml, "<controller type='scsi' index='1' "
+                                             "model='virtio-scsi'>\n      <alias name='scsi1'/>"));
+        g_assert_cmpstr(disk->info.alias, ==, "scsi1-0-0-0");
+        testAssertDiskMatchesQemu(&vm, disk);
+    }
+    {
+        /* the spare root port is taken now */
+        g_autofree char *img2 = g_build_filename(vm.dir, "sd2.qcow2", NULL);
+        g_autofree char *xml = NULL;
+
+        testImgCreate(img2, NULL, "1M");
+        xml = testDiskXML(img2, "sdc", "scsi", "none",
+                          "  <address type='drive' controller='2' bus='0' target='0' "
+                          "unit='0'/>\n");
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+    }
     testVMFree(&vm);
 }
 
@@ -538,9 +885,18 @@ testAttachFailures(void)
         testAttachRefused(&vm, xml, QVIR_ERR_OPERATION_FAILED, "target vda already exists");
     }
     {
+        /* libvirt 9.0 tries (its "cannot be hotplugged" is overwritten): QEMU refuses the
+         * device on q35's AHCI, whose port 2 is QEMU's bus ide.2, and the nodes go again */
         g_autofree char *xml = testDiskXML(ok, "sdc", "sata", "none", NULL);
-        testAttachRefused(&vm, xml, QVIR_ERR_OPERATION_UNSUPPORTED,
-                          "disk bus 'sata' cannot be hotplugged.");
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR,
+                          "unable to execute QEMU command 'device_add': Bus 'ide.2' does not "
+                          "support hotplugging");
+    }
+    {
+        /* q35 has no IDE controller */
+        g_autofree char *xml = testDiskXML(ok, "hdb", "ide", "none", NULL);
+        testAttachRefused(&vm, xml, QVIR_ERR_INTERNAL_ERROR,
+                          "Could not find ide controller with index 0 required for device");
     }
     {
         /* QEMU refuses the device after the nodes were added: they are removed again */
@@ -985,6 +1341,9 @@ main(int argc, char **argv)
     g_test_add_func("/hotplug/attach/virtio-pc", testAttachVirtioPc);
     g_test_add_func("/hotplug/attach-detach/scsi", testAttachDetachScsi);
     g_test_add_func("/hotplug/attach-detach/usb", testAttachDetachUsb);
+    g_test_add_func("/hotplug/attach/scsi-controller-pc", testAttachScsiControllerPc);
+    g_test_add_func("/hotplug/attach/scsi-controller-q35", testAttachScsiControllerQ35);
+    g_test_add_func("/hotplug/attach/pc-bus-full", testAttachPcBusFull);
     g_test_add_func("/hotplug/attach/failures", testAttachFailures);
     g_test_add_func("/hotplug/media-change", testMediaChange);
     g_test_add_func("/hotplug/soak", testSoak);

@@ -715,6 +715,222 @@ testGuest(void)
     g_assert_true(testImgHas(gdisk, 0x66, "0"));
 }
 
+/* What differs by daemon run, not by behaviour: the running domains' ids. */
+static char *
+testScsiNormalize(const char *text)
+{
+    g_autoptr(GRegex) id = g_regex_new(" id='[0-9]+'>", 0, 0, NULL);
+
+    return g_regex_replace_literal(id, text ? text : "", -1, 0, " id='N'>", 0, NULL);
+}
+
+static char *
+testScsiWrite(const char *dir, const char *name, const char *contents)
+{
+    char *path = g_build_filename(dir, name, NULL);
+
+    g_assert_true(g_file_set_contents(path, contents, -1, NULL));
+    return path;
+}
+
+/*
+ * Disks whose controller the running domain lacks, hot-plugged through the real virsh, and
+ * the same script run by libvirt 9.0 (its session daemon, as nobody). On pc: a SCSI disk
+ * --live --config (libvirt plugs an lsilogic controller first; the persistent definition
+ * gains one too), a disk on SCSI controller 1, a detach that leaves the controllers, a disk
+ * QEMU refuses after its controller was plugged (the controller stays); refusals of SATA,
+ * IDE, FDC and floppy disks, of USB where USB is 'none'. On q35: lsilogic without a
+ * pcie-to-pci-bridge (no slot), into a bridge, virtio-scsi next to virtio-scsi on the spare
+ * root port, and none left. Every line virsh prints, errors included, must be the same.
+ */
+static void
+testScsiControllerHotplug(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "scsiref", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *img = g_build_filename(ref, "img", NULL);
+    g_autofree char *pcTop = g_build_filename(img, "pc.qcow2", NULL);
+    g_autofree char *q35Top = g_build_filename(img, "q35.qcow2", NULL);
+    g_autofree char *nousbTop = g_build_filename(img, "nousb.qcow2", NULL);
+    g_autofree char *q35vTop = g_build_filename(img, "q35v.qcow2", NULL);
+    g_autofree char *q35bTop = g_build_filename(img, "q35b.qcow2", NULL);
+    g_autofree char *q35vXml = NULL, *q35bXml = NULL, *q35vPath = NULL, *q35bPath = NULL;
+    g_autofree char *badXml = NULL, *badPath = NULL;
+    g_autofree char *dupXml = NULL, *dupPath = NULL;
+    g_autofree char *pcXml = NULL, *q35Xml = NULL, *nousbXml = NULL, *c1Xml = NULL;
+    g_autofree char *pcPath = NULL, *q35Path = NULL, *nousbPath = NULL, *c1Path = NULL;
+    g_autofree char *script = NULL;
+    g_autofree char *theirOut = NULL, *theirErr = NULL, *ourOut = NULL, *ourErr = NULL;
+    g_autofree char *a = NULL, *b = NULL;
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    const char *domain = "<domain type='qemu'>\n"
+                         "  <name>%s</name>\n"
+                         "  <uuid>%s</uuid>\n"
+                         "  <memory unit='MiB'>64</memory>\n"
+                         "  <vcpu>1</vcpu>\n"
+                         "  <os><type arch='x86_64' machine='%s'>hvm</type></os>\n"
+                         "  <features><acpi/></features>\n"
+                         "  <devices>\n"
+                         "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                         "    <disk type='file' device='disk'>\n"
+                         "      <driver name='qemu' type='qcow2'/>\n"
+                         "      <source file='%s'/>\n"
+                         "      <target dev='vda' bus='virtio'/>\n"
+                         "    </disk>\n"
+                         "%s"
+                         "  </devices>\n"
+                         "</domain>\n";
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    daemonMakeQcow2(pcTop, NULL);
+    daemonMakeQcow2(q35Top, NULL);
+    daemonMakeQcow2(nousbTop, NULL);
+    daemonMakeQcow2(q35vTop, NULL);
+    daemonMakeQcow2(q35bTop, NULL);
+    for (guint i = 0; i < 8; i++) {
+        g_autofree char *name = g_strdup_printf("d%u.img", i);
+        g_autofree char *path = g_build_filename(img, name, NULL);
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, "1M", NULL};
+
+        testImgRun(argv);
+    }
+    pcXml =
+        g_strdup_printf(domain, "scsipc", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a60", "pc", pcTop, "");
+    q35Xml = g_strdup_printf(domain, "scsiq35", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a61", "q35",
+                             q35Top, "");
+    nousbXml = g_strdup_printf(domain, "scsinousb", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a62", "pc",
+                               nousbTop, "    <controller type='usb' model='none'/>\n");
+    /* next to a virtio-scsi controller, the new one is virtio-scsi, on the spare root port */
+    q35vXml =
+        g_strdup_printf(domain, "scsiq35v", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a63", "q35", q35vTop,
+                        "    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+    /* a pcie-to-pci-bridge has slots for the (conventional PCI) lsilogic controller (only
+     * the SCSI parts of its XML are compared: with PCI controllers in the XML, libvirt
+     * lists the implicit pcie-root after them, qvirt before) */
+    q35bXml =
+        g_strdup_printf(domain, "scsiq35b", "1c6e1b57-0a55-4d27-9c39-2f1d3e4b5a64", "q35", q35bTop,
+                        "    <controller type='pci' index='1' model='pcie-root-port'/>\n"
+                        "    <controller type='pci' index='2' model='pcie-to-pci-bridge'>\n"
+                        "      <address type='pci' bus='1' slot='0'/>\n"
+                        "    </controller>\n");
+    c1Xml = g_strdup_printf("<disk type='file' device='disk'>\n"
+                            "  <driver name='qemu' type='raw'/>\n"
+                            "  <source file='%s/d1.img'/>\n"
+                            "  <target dev='sdb' bus='scsi'/>\n"
+                            "  <address type='drive' controller='1' bus='0' target='0' unit='0'/>\n"
+                            "</disk>\n",
+                            img);
+    /* QEMU refuses this disk (LSI has SCSI ids 0-6) after its controller was plugged */
+    badXml =
+        g_strdup_printf("<disk type='file' device='disk'>\n"
+                        "  <driver name='qemu' type='raw'/>\n"
+                        "  <source file='%s/d5.img'/>\n"
+                        "  <target dev='sdq' bus='scsi'/>\n"
+                        "  <address type='drive' controller='0' bus='0' target='0' unit='9'/>\n"
+                        "</disk>\n",
+                        img);
+    badPath = testScsiWrite(ref, "bad.xml", badXml);
+    /* the address sda takes */
+    dupXml =
+        g_strdup_printf("<disk type='file' device='disk'>\n"
+                        "  <driver name='qemu' type='raw'/>\n"
+                        "  <source file='%s/d4.img'/>\n"
+                        "  <target dev='sdk' bus='scsi'/>\n"
+                        "  <address type='drive' controller='0' bus='0' target='0' unit='0'/>\n"
+                        "</disk>\n",
+                        img);
+    dupPath = testScsiWrite(ref, "dup.xml", dupXml);
+    pcPath = testScsiWrite(ref, "pc.xml", pcXml);
+    q35Path = testScsiWrite(ref, "q35.xml", q35Xml);
+    nousbPath = testScsiWrite(ref, "nousb.xml", nousbXml);
+    c1Path = testScsiWrite(ref, "c1.xml", c1Xml);
+    q35vPath = testScsiWrite(ref, "q35v.xml", q35vXml);
+    q35bPath = testScsiWrite(ref, "q35b.xml", q35bXml);
+    qvirTestRunOk(chownArgv);
+
+    script = g_strdup_printf(
+        "define %s ; start --paused scsipc ; "
+        "attach-disk scsipc %s/d0.img sda --targetbus scsi --live --config ; "
+        "dumpxml scsipc ; echo @@ ; dumpxml --inactive scsipc ; echo @@ ; "
+        "attach-device scsipc %s --live ; "
+        "attach-device scsipc %s --live ; dumpxml scsipc ; echo @@ ; "
+        "detach-disk scsipc sda --live ; dumpxml scsipc ; echo @@ ; "
+        "attach-disk scsipc %s/d2.img sdc --targetbus sata --live ; "
+        "attach-disk scsipc %s/d3.img hdb --targetbus ide --live ; "
+        "attach-disk scsipc %s/d3.img fda --targetbus fdc --live ; "
+        "attach-disk scsipc %s/d3.img fdb --type floppy --live ; "
+        "domblklist scsipc ; destroy scsipc ; undefine scsipc ; "
+        "create --paused %s ; attach-disk scsiq35 %s/d4.img sda --targetbus scsi --live ; "
+        "domblklist scsiq35 ; destroy scsiq35 ; "
+        "create --paused %s ; attach-disk scsinousb %s/d5.img sdd --targetbus usb --live ; "
+        "attach-device scsinousb %s --live ; "
+        "dumpxml scsinousb --xpath \"//controller[@type='scsi']\" ; "
+        "domblklist scsinousb ; destroy scsinousb ; "
+        "create --paused %s ; attach-device scsiq35v %s --live ; dumpxml scsiq35v ; echo @@ ; "
+        "attach-disk scsiq35v %s/d6.img sdp --targetbus scsi --address scsi:2.0.0.0 --live ; "
+        "destroy scsiq35v ; "
+        "create --paused %s ; attach-disk scsiq35b %s/d7.img sda --targetbus scsi --live ; "
+        "dumpxml scsiq35b --xpath \"//controller[@type='scsi'] | //disk[target/@dev='sda']\" ; "
+        "destroy scsiq35b",
+        pcPath, img, dupPath, c1Path, img, img, img, img, q35Path, img, nousbPath, img, badPath,
+        q35vPath, c1Path, img, q35bPath, img);
+    daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
+    {
+        const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
+
+        qvirTestRun(argv, &ourOut, &ourErr);
+    }
+    if (g_test_verbose())
+        g_printerr("libvirt 9.0:\n%s\n%s\nqvirtd:\n%s\n", theirOut, theirErr, ourErr);
+
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='lsilogic'>"));
+    g_assert_nonnull(strstr(theirErr, "No more available PCI slots"));
+    g_assert_nonnull(strstr(theirErr, "bad scsi device id: 9"));
+    g_assert_nonnull(strstr(theirErr, "Domain already contains a disk with that address"));
+    g_assert_nonnull(strstr(theirOut, "<controller type='scsi' index='1' model='virtio-scsi'>"));
+    /* (virsh prints --xpath results with double quotes) */
+    g_assert_nonnull(strstr(theirOut, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" "
+                                      "slot=\"0x01\" function=\"0x0\"/>"));
+
+    a = testScsiNormalize(theirOut);
+    b = testScsiNormalize(ourOut);
+    if (!g_str_equal(a, b))
+        g_error("libvirt 9.0 and qvirtd print different XML:\n--- libvirt\n%s\n--- qvirtd\n%s", a,
+                b);
+    g_assert_cmpstr(ourErr, ==, theirErr);
+
+    /* the plugged controller is in the status file: a restarted daemon still shows it, and
+     * the next disk goes on it */
+    {
+        g_autofree char *before = NULL;
+        g_autofree char *after = NULL;
+        g_autofree char *d0 = g_build_filename(img, "d0.img", NULL);
+        g_autofree char *d1 = g_build_filename(img, "d1.img", NULL);
+
+        g_free(VIRSH_OK("create", "--paused", pcPath));
+        g_free(VIRSH_OK("attach-disk", "scsipc", d0, "sda", "--targetbus", "scsi", "--live"));
+        before = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_nonnull(strstr(before, "<controller type='scsi' index='0' model='lsilogic'>"));
+        daemonStop();
+        daemonStart(FALSE);
+        after = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_cmpstr(after, ==, before);
+        g_free(VIRSH_OK("attach-disk", "scsipc", d1, "sdb", "--targetbus", "scsi", "--live"));
+        g_clear_pointer(&after, g_free);
+        after = VIRSH_OK("dumpxml", "scsipc");
+        g_assert_nonnull(strstr(after, "<alias name='scsi0-0-1'/>"));
+        g_assert_null(strstr(after, "index='1' model='lsilogic'"));
+        g_free(VIRSH_OK("destroy", "scsipc"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -748,6 +964,7 @@ main(int argc, char **argv)
 
     g_test_add_func("/virshblock/operations", testOperations);
     g_test_add_func("/virshblock/usb-and-transient", testUsbAndTransient);
+    g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

@@ -459,6 +459,39 @@ testVirtInstallImport(void)
     VIRSH_OK(&r, "dumpxml", "--inactive", "vi1");
     assertContains(r.out, "<driver name='qemu' type='raw' cache='directsync'/>");
     resultClear(&r);
+    /* a SCSI disk on the running domain without SCSI controller: as libvirt 9.0 does, an
+     * lsilogic controller is hot-plugged first, on the next free slot of pci.0; the
+     * persistent definition virt-xml writes gets the same controller when it is defined */
+    {
+        g_autofree char *scsiImg = g_strdup_printf("%s/scsi.img", poolDir);
+        g_autofree char *scsi = g_strdup_printf("path=%s,bus=scsi", scsiImg);
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", scsiImg, "1M", NULL};
+        const char *ctrl = "    <controller type='scsi' index='0' model='lsilogic'>\n"
+                           "%s"
+                           "      <address type='pci' domain='0x0000' bus='0x00' slot='0x06' "
+                           "function='0x0'/>\n"
+                           "    </controller>\n";
+        g_autofree char *liveCtrl = g_strdup_printf(ctrl, "      <alias name='scsi0'/>\n");
+        g_autofree char *configCtrl = g_strdup_printf(ctrl, "");
+        const char *addr = "      <target dev='sda' bus='scsi'/>\n"
+                           "%s"
+                           "      <address type='drive' controller='0' bus='0' target='0' "
+                           "unit='0'/>\n";
+        g_autofree char *liveAddr = g_strdup_printf(addr, "      <alias name='scsi0-0-0'/>\n");
+        g_autofree char *configAddr = g_strdup_printf(addr, "");
+
+        qvirTestRunOk(argv);
+        TOOL_OK(&r, "virt-xml", "vi1", "--add-device", "--disk", scsi, "--update");
+        resultClear(&r);
+        VIRSH_OK(&r, "dumpxml", "vi1");
+        assertContains(r.out, liveCtrl);
+        assertContains(r.out, liveAddr);
+        resultClear(&r);
+        VIRSH_OK(&r, "dumpxml", "--inactive", "vi1");
+        assertContains(r.out, configCtrl);
+        assertContains(r.out, configAddr);
+        resultClear(&r);
+    }
     TOOL_OK(&r, "virt-xml", "vi1", "--edit", "--disk", "cache=unsafe");
     resultClear(&r);
     VIRSH_OK(&r, "dumpxml", "--inactive", "vi1");

@@ -113,7 +113,7 @@ qvirDomainDiskDefFree(qvirDomainDiskDef *disk)
     g_free(disk);
 }
 
-static void
+void
 qvirDomainControllerDefFree(qvirDomainControllerDef *ctrl)
 {
     if (!ctrl)

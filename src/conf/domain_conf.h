@@ -574,6 +574,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainDef, qvirDomainDefFree);
 qvirDomainDiskDef *qvirDomainDiskDefNew(void);
 void qvirDomainDiskDefFree(qvirDomainDiskDef *disk);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainDiskDef, qvirDomainDiskDefFree);
+void qvirDomainControllerDefFree(qvirDomainControllerDef *ctrl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirDomainControllerDef, qvirDomainControllerDefFree);
 
 /* Deep copy (through format + parse is acceptable, but must keep live data when asked). */
 qvirDomainDef *qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags,

@@ -530,6 +530,24 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
            qvirDomainDiskValidateDuplicate(def, disk, error);
 }
 
+gboolean
+qvirDomainDefCompatibleDisk(const qvirDomainDef *def, const qvirDomainDiskDef *disk, GError **error)
+{
+    g_return_val_if_fail(def != NULL && disk != NULL, FALSE);
+
+    if (disk->bus != QVIR_DOMAIN_DISK_BUS_USB)
+        return TRUE;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && g_strcmp0(c->model, "none") != 0)
+            return TRUE;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                "Device configuration is not compatible: Domain has no USB bus support");
+    return FALSE;
+}
+
 /* ---- the rest of the definition ------------------------------------------------------ */
 
 /* What QEMU's user networking takes (libvirt's rules): one address of each family, an IPv4

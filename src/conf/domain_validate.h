@@ -11,3 +11,10 @@ gboolean qvirDomainDefValidate(const qvirDomainDef *def, GError **error);
 /* One disk, in the context of DEF (which may already contain it). */
 gboolean qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                                    GError **error);
+/*
+ * Whether DEF can take DISK at all, checked before a disk is attached to the live or the
+ * persistent definition (libvirt's virDomainDefCompatibleDevice): a USB disk needs a USB
+ * controller whose model is not "none".
+ */
+gboolean qvirDomainDefCompatibleDisk(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+                                     GError **error);

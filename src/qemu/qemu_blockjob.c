@@ -50,6 +50,9 @@ typedef struct {
      * SHALLOW its backing layers are a copy of the disk's own, shared with QEMU's chain. */
     qvirStorageSource *mirror;
     gboolean shallow;
+    /* A reused shallow destination's own backing layers are not open in QEMU yet: they
+     * are opened under its top at the pivot (qemuBlockJobsCopyPendingBacking). */
+    gboolean backingAtPivot;
 } qemuBlockJob;
 
 struct _qemuEventWatch {
@@ -594,10 +597,13 @@ qemuBlockJobCopy(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvir
 
     job = qemuBlockJobNew(QEMU_BLOCKJOB_TYPE_COPY, disk, disk->src, *mirror, NULL);
     job->shallow = qemuBlockJobMirrorIsShallow(disk, *mirror);
+    job->backingAtPivot =
+        opts->shallowReused && qvirStorageSourceIsBacking((*mirror)->backingStore);
     json_object_set_string_member(args, "job-id", job->name);
     json_object_set_string_member(args, "device", disk->src->nodeFormat);
     json_object_set_string_member(args, "target", (*mirror)->nodeFormat);
-    json_object_set_string_member(args, "sync", job->shallow ? "top" : "full");
+    json_object_set_string_member(args, "sync",
+                                  job->shallow || opts->shallowReused ? "top" : "full");
     if (opts->bandwidth)
         json_object_set_int_member(args, "speed",
                                    (gint64)MIN(opts->bandwidth, (guint64)G_MAXINT64));
@@ -808,8 +814,16 @@ qemuBlockJobDropMirror(qemuBlockJobs *jobs, qemuMonitor *mon, qemuBlockJob *job)
 
     if (!own)
         return;
-    if (!qemuHotplugBlockdevDelChain(mon, own, &err))
+    if (job->backingAtPivot) {
+        /* QEMU has only the top: its backing layers were never opened */
+        qvirStorageSource *below = g_steal_pointer(&own->backingStore);
+
+        if (!qemuHotplugBlockdevDelChain(mon, own, &err))
+            g_message("block job '%s': %s", job->name, err->message);
+        own->backingStore = below;
+    } else if (!qemuHotplugBlockdevDelChain(mon, own, &err)) {
         g_message("block job '%s': %s", job->name, err->message);
+    }
     qvirSecurityDACRestoreChainLabel(jobs->security, own);
 }
 
@@ -1206,6 +1220,53 @@ qemuBlockJobsAddSavedMirror(qemuBlockJobs *jobs, const char *dst, qvirStorageSou
     g_mutex_unlock(&jobs->lock);
 }
 
+qvirStorageSource *
+qemuBlockJobsCopyPendingBacking(qemuBlockJobs *jobs, const char *dst)
+{
+    qvirStorageSource *copy = NULL;
+    qemuBlockJob *job;
+
+    g_mutex_lock(&jobs->lock);
+    job = qemuBlockJobsFindLocked(jobs, NULL, dst);
+    if (job && job->type == QEMU_BLOCKJOB_TYPE_COPY && job->backingAtPivot && job->mirror &&
+        job->state == QEMU_BLOCKJOB_STATE_READY)
+        copy = qvirStorageSourceCopy(job->mirror);
+    g_mutex_unlock(&jobs->lock);
+    return copy;
+}
+
+void
+qemuBlockJobsCopyBackingOpened(qemuBlockJobs *jobs, const char *dst)
+{
+    qemuBlockJob *job;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, NULL, dst)) && job->type == QEMU_BLOCKJOB_TYPE_COPY)
+        job->backingAtPivot = FALSE;
+    g_mutex_unlock(&jobs->lock);
+}
+
+/* After a reconnect: a copy whose destination has backing layers of its own that QEMU
+ * does not have (GRAPH) still has them to open at its pivot. */
+static void
+qemuBlockJobsFindPendingBacking(qemuBlockJobs *jobs, JsonObject *graph)
+{
+    JsonArray *nodes = json_object_has_member(graph, "nodes")
+                           ? json_object_get_array_member(graph, "nodes")
+                           : NULL;
+
+    g_mutex_lock(&jobs->lock);
+    for (guint i = 0; nodes && i < jobs->jobs->len; i++) {
+        qemuBlockJob *job = g_ptr_array_index(jobs->jobs, i);
+
+        if (job->type == QEMU_BLOCKJOB_TYPE_COPY && job->mirror && !job->shallow &&
+            qvirStorageSourceIsBacking(job->mirror->backingStore) &&
+            qemuBlockJobsGraphId(nodes, job->mirror->backingStore->nodeFormat) < 0)
+            job->backingAtPivot = TRUE;
+    }
+    g_mutex_unlock(&jobs->lock);
+}
+
 /*
  * Copies whose job QEMU no longer runs ended while nobody listened: the disk's chain in
  * QEMU tells whether the pivot happened (its top is the destination's) or not.
@@ -1282,8 +1343,10 @@ qemuBlockJobsReconnect(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def
     if (!(graph = qemuMonitorCommand(mon, "x-debug-query-block-graph", NULL,
                                      QEMU_BLOCKJOB_TIMEOUT_MS, error)))
         return FALSE;
-    if (JSON_NODE_HOLDS_OBJECT(graph))
+    if (JSON_NODE_HOLDS_OBJECT(graph)) {
         qemuBlockJobsSettleMirrors(jobs, mon, def, json_node_get_object(graph));
+        qemuBlockJobsFindPendingBacking(jobs, json_node_get_object(graph));
+    }
     for (guint i = 0; JSON_NODE_HOLDS_OBJECT(graph) && i < def->disks->len; i++) {
         qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
         g_autoptr(GPtrArray) qnodes = NULL;

@@ -117,6 +117,11 @@ typedef struct {
     unsigned int granularity;     /* bytes, power of two; 0 = QEMU's choice */
     unsigned long long bufSize;   /* bytes; 0 = QEMU's choice */
     gboolean syncWrites;          /* guest writes reach the destination before completing */
+    /* libvirt's SHALLOW with REUSE_EXT: only the top is copied, and the backing layers the
+     * destination's header names (its own, probed) are opened at the pivot, as libvirt
+     * 9.0 does (they may still be being filled until then); QEMU has the top alone, over
+     * "backing": null, until qemuBlockJobsCopyBackingOpened. */
+    gboolean shallowReused;
 } qemuBlockJobCopyOpts;
 
 /*
@@ -130,6 +135,15 @@ typedef struct {
 gboolean qemuBlockJobCopy(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                           qvirDomainDiskDef *disk, qvirStorageSource **mirror,
                           const qemuBlockJobCopyOpts *opts, GError **error);
+
+/*
+ * A deep copy (node names included) of the destination chain of DST's copy when it is
+ * ready and its own backing layers are still to be opened in QEMU, else NULL: the caller
+ * blockdev-adds them and puts them under the destination's top (blockdev-snapshot) before
+ * the pivot, then calls qemuBlockJobsCopyBackingOpened.
+ */
+qvirStorageSource *qemuBlockJobsCopyPendingBacking(qemuBlockJobs *jobs, const char *dst);
+void qemuBlockJobsCopyBackingOpened(qemuBlockJobs *jobs, const char *dst);
 
 /*
  * End DISK's job: PIVOT completes a ready active commit (job-complete: the base becomes

@@ -603,6 +603,70 @@ qemuBuildUSBCompanionProps(qemuBuildCtx *ctx, const qvirDomainControllerDef *c, 
     return TRUE;
 }
 
+/* -device properties of controller C (one QEMU creates by itself is the caller's to skip). */
+static JsonObject *
+qemuBuildControllerProps(qemuBuildCtx *ctx, const qvirDomainControllerDef *c, GError **error)
+{
+    g_autoptr(JsonObject) props = NULL;
+    const char *driver;
+
+    if (!(driver = qemuBuildControllerDriver(c))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "%s controller model '%s' is not supported",
+                    qvirDomainControllerTypeTypeToString(c->type), c->model ? c->model : "default");
+        return NULL;
+    }
+    props = json_object_new();
+    json_object_set_string_member(props, "driver", driver);
+    if (c->iothread)
+        qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", c->iothread));
+    /* xHCI: as many USB 2 (p2) as USB 3 (p3) ports */
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->ports >= 0) {
+        json_object_set_int_member(props, "p2", c->ports);
+        json_object_set_int_member(props, "p3", c->ports);
+    }
+    /* root ports only; a pcie-to-pci-bridge has neither */
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->port >= 0)
+        json_object_set_int_member(props, "port", c->port);
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->chassis >= 0)
+        json_object_set_int_member(props, "chassis", c->chassis);
+    if (c->info.usbMaster && c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB) {
+        /* a companion has no bus of its own: it serves ports of its master's */
+        if (!qemuBuildUSBCompanionProps(ctx, c, props, error))
+            return NULL;
+    } else {
+        json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
+    }
+    /* virtio-scsi's tuning, in libvirt's order */
+    if (c->queues)
+        json_object_set_int_member(props, "num_queues", c->queues);
+    if (c->cmdPerLun)
+        json_object_set_int_member(props, "cmd_per_lun", c->cmdPerLun);
+    if (c->maxSectors)
+        json_object_set_int_member(props, "max_sectors", c->maxSectors);
+    if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "ioeventfd", c->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
+    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
+        json_object_set_int_member(props, "max_ports", c->ports);
+    if (c->vectors >= 0)
+        json_object_set_int_member(props, "vectors", c->vectors);
+    qemuBuildPCIAddressProps(ctx, props, &c->info);
+    return g_steal_pointer(&props);
+}
+
+JsonObject *
+qemuBuildControllerDevProps(const qvirDomainDef *def, const qemuCaps *caps,
+                            const qvirDomainControllerDef *c, GError **error)
+{
+    qemuBuildCtx ctx = {.def = def, .caps = caps, .json = TRUE};
+
+    g_return_val_if_fail(def != NULL && c != NULL, NULL);
+
+    if (!qemuDomainGetMachineKind(def, &ctx.kind, error))
+        return NULL;
+    return qemuBuildControllerProps(&ctx, c, error);
+}
+
 static gboolean
 qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
 {
@@ -615,56 +679,12 @@ qemuBuildControllers(qemuBuildCtx *ctx, GError **error)
     for (size_t t = 0; t < G_N_ELEMENTS(order); t++) {
         for (guint i = 0; i < ctx->def->controllers->len; i++) {
             const qvirDomainControllerDef *c = g_ptr_array_index(ctx->def->controllers, i);
-            const char *driver;
             JsonObject *props;
 
             if (c->type != order[t] || qemuBuildControllerIsBuiltin(ctx, c))
                 continue;
-            if (!(driver = qemuBuildControllerDriver(c))) {
-                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                            "%s controller model '%s' is not supported",
-                            qvirDomainControllerTypeTypeToString(c->type),
-                            c->model ? c->model : "default");
+            if (!(props = qemuBuildControllerProps(ctx, c, error)))
                 return FALSE;
-            }
-            props = json_object_new();
-            json_object_set_string_member(props, "driver", driver);
-            if (c->iothread)
-                qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", c->iothread));
-            /* xHCI: as many USB 2 (p2) as USB 3 (p3) ports */
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB && c->ports >= 0) {
-                json_object_set_int_member(props, "p2", c->ports);
-                json_object_set_int_member(props, "p3", c->ports);
-            }
-            /* root ports only; a pcie-to-pci-bridge has neither */
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->port >= 0)
-                json_object_set_int_member(props, "port", c->port);
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && c->chassis >= 0)
-                json_object_set_int_member(props, "chassis", c->chassis);
-            if (c->info.usbMaster && c->type == QVIR_DOMAIN_CONTROLLER_TYPE_USB) {
-                /* a companion has no bus of its own: it serves ports of its master's */
-                if (!qemuBuildUSBCompanionProps(ctx, c, props, error)) {
-                    json_object_unref(props);
-                    return FALSE;
-                }
-            } else {
-                json_object_set_string_member(props, "id", c->info.alias ? c->info.alias : "");
-            }
-            /* virtio-scsi's tuning, in libvirt's order */
-            if (c->queues)
-                json_object_set_int_member(props, "num_queues", c->queues);
-            if (c->cmdPerLun)
-                json_object_set_int_member(props, "cmd_per_lun", c->cmdPerLun);
-            if (c->maxSectors)
-                json_object_set_int_member(props, "max_sectors", c->maxSectors);
-            if (c->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
-                json_object_set_boolean_member(props, "ioeventfd",
-                                               c->ioeventfd == QVIR_TRISTATE_SWITCH_ON);
-            if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL && c->ports >= 0)
-                json_object_set_int_member(props, "max_ports", c->ports);
-            if (c->vectors >= 0)
-                json_object_set_int_member(props, "vectors", c->vectors);
-            qemuBuildPCIAddressProps(ctx, props, &c->info);
             qemuBuildDevice(ctx, props);
         }
     }
@@ -1033,6 +1053,19 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
         qemuJSONSetStrFree(props, "serial", qemuBuildDiskSerial(disk->serial));
     qemuBuildDiskErrorPolicyProps(props, disk);
     return g_steal_pointer(&props);
+}
+
+JsonObject *
+qemuBuildDiskDevProps(const qvirDomainDef *def, const qemuCaps *caps, const qvirDomainDiskDef *disk,
+                      GError **error)
+{
+    qemuBuildCtx ctx = {.def = def, .caps = caps, .json = TRUE, .blockdev = TRUE};
+
+    g_return_val_if_fail(def != NULL && caps != NULL && disk != NULL, NULL);
+
+    if (!qemuDomainGetMachineKind(def, &ctx.kind, error))
+        return NULL;
+    return qemuBuildDiskDeviceProps(&ctx, disk, error);
 }
 
 static gboolean

@@ -64,6 +64,21 @@ gboolean qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDis
 qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
                                       const qemuBuildCommandLineOpts *opts, GError **error);
 
+/*
+ * The -device properties of controller C of prepared DEF, as a start builds them (the
+ * device_add arguments of a hot-plugged controller).
+ */
+JsonObject *qemuBuildControllerDevProps(const qvirDomainDef *def, const qemuCaps *caps,
+                                        const qvirDomainControllerDef *c, GError **error);
+
+/*
+ * The -device properties of DISK (its alias, address and node names assigned) next to
+ * the devices of running DEF, as a start builds them: the device_add arguments of a
+ * hot-plugged disk, as libvirt uses one builder for both.
+ */
+JsonObject *qemuBuildDiskDevProps(const qvirDomainDef *def, const qemuCaps *caps,
+                                  const qvirDomainDiskDef *disk, GError **error);
+
 /* Format as libvirt's tests do: "ENV=... \\\n/usr/bin/qemu \\\n-name ... \n". */
 char *qemuCommandLineFormat(const qemuCommandLine *cmd);
 

@@ -16,9 +16,6 @@
 #include "qemu/qemu_postparse.h"
 #include "util/virerror.h"
 
-/* Implicit controllers are added up to the highest index a disk names. */
-#define QEMU_DOMAIN_MAX_DISK_CONTROLLER 64
-
 /* ---- small lookups ---------------------------------------------------------- */
 
 gboolean
@@ -180,6 +177,12 @@ qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps)
     return "piix3-uhci";
 }
 
+const char *
+qemuDomainDefaultSCSIModel(const qemuCaps *caps)
+{
+    return qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic" : "virtio-scsi";
+}
+
 static gboolean
 qemuDomainNeedsVirtioSerial(const qvirDomainDef *def)
 {
@@ -242,7 +245,7 @@ qemuDomainAddImplicitControllers(qvirDomainDef *def, GError **error)
 
 /* ---- drive addresses and aliases ------------------------------------------------ */
 
-static gboolean
+gboolean
 qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error)
 {
     int idx;

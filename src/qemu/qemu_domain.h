@@ -50,13 +50,21 @@ typedef gboolean (*qemuDomainIsCDROMFunc)(const char *path);
 void qemuDomainSetIsCDROMFunc(qemuDomainIsCDROMFunc func);
 gboolean qemuDomainDiskIsHostCDROM(const qvirDomainDiskDef *disk);
 
+/* Implicit controllers are added up to the highest index a disk names. */
+#define QEMU_DOMAIN_MAX_DISK_CONTROLLER 64
+
 /* Append a controller, as libvirt adds implicit ones. */
 qvirDomainControllerDef *qemuDomainAddController(qvirDomainDef *def, qvirDomainControllerType type,
                                                  int idx, const char *model);
 /* The USB controller model a machine gets when the XML names none. */
 const char *qemuDomainDefaultUSBModel(qemuDomainMachineKind kind, const qemuCaps *caps);
+/* The SCSI controller model a domain gets when the XML names none (libvirt: lsilogic when
+ * QEMU has it). */
+const char *qemuDomainDefaultSCSIModel(const qemuCaps *caps);
 /* Disks of one bus together, ordered by target, as libvirt keeps them. */
 void qemuDomainSortDisks(qvirDomainDef *def);
+/* The drive address of an ide/sata/scsi/fdc DISK without one, from its target name. */
+gboolean qemuDomainAssignDiskDriveAddress(qvirDomainDiskDef *disk, GError **error);
 /* Drive addresses of ide/sata/scsi/fdc disks from their target names. */
 gboolean qemuDomainAssignDriveAddresses(qvirDomainDef *def, GError **error);
 /* Disk controllers the drive addresses name, and virtio-serial for channels. */

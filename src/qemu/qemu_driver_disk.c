@@ -28,6 +28,7 @@
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 #include "storage/storage_driver.h"
+#include "storage/storage_file.h"
 #include "util/virerror.h"
 
 /* libvirt-domain.h flags. */
@@ -373,6 +374,44 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     return ok;
 }
 
+/*
+ * Before the pivot onto a reused shallow destination: the backing layers its header names
+ * are opened now and put under its top, as libvirt 9.0 does (blockdev-add, then
+ * blockdev-snapshot with the destination as the overlay: QEMU allows a write-only overlay
+ * there, the mirror's target). Nothing to do for any other job.
+ */
+static gboolean
+qemuDriverCopyOpenBacking(qvirDriver *drv, qemuDriverLive *live, const qvirDomainDiskDef *disk,
+                          GError **error)
+{
+    g_autoptr(qvirStorageSource) mirror = qemuBlockJobsCopyPendingBacking(live->jobs, disk->dst);
+    g_autoptr(JsonObject) args = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    qvirDomainDiskDef view = *disk;
+    const qemuCaps *caps;
+
+    if (!mirror)
+        return TRUE;
+    if (!(caps = qemuDriverGetCaps(
+              drv, live->live->emulator ? live->live->emulator : drv->cfg->emulator, error)))
+        return FALSE;
+    view.src = mirror;
+    if (!qemuHotplugBlockdevAddLayers(live->mon, caps, &view, mirror->backingStore, NULL, error))
+        return FALSE;
+    args = json_object_new();
+    json_object_set_string_member(args, "node", mirror->backingStore->nodeFormat);
+    json_object_set_string_member(args, "overlay", mirror->nodeFormat);
+    if (!(r = qemuMonitorCommand(live->mon, "blockdev-snapshot", args,
+                                 QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error))) {
+        g_autoptr(GError) err = NULL;
+
+        (void)qemuHotplugBlockdevDelChain(live->mon, mirror->backingStore, &err);
+        return FALSE;
+    }
+    qemuBlockJobsCopyBackingOpened(live->jobs, disk->dst);
+    return TRUE;
+}
+
 gboolean
 qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
                               unsigned int flags, GError **error)
@@ -390,6 +429,8 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
     if (!(disk = qemuDriverFindDisk(live.live, path, error)))
         goto out;
     dst = g_strdup(disk->dst);
+    if ((flags & QEMU_BLOCK_JOB_ABORT_PIVOT) && !qemuDriverCopyOpenBacking(drv, &live, disk, error))
+        goto out;
     if (!qemuBlockJobAbort(live.jobs, live.mon, disk, (flags & QEMU_BLOCK_JOB_ABORT_PIVOT) != 0,
                            error))
         goto out;
@@ -580,7 +621,8 @@ qemuDriverConfigAttach(qemuDomainObj *obj, const char *xml, GError **error)
     g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
     g_autoptr(qvirDomainDiskDef) disk = NULL;
 
-    if (!edited || !(disk = qvirDomainDiskDefParseString(xml, 0, error)))
+    if (!edited || !(disk = qvirDomainDiskDefParseString(xml, 0, error)) ||
+        !qvirDomainDefCompatibleDisk(edited, disk, error))
         return NULL;
     if (qvirDomainDiskByTarget(edited, disk->dst)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -609,6 +651,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!(caps = qemuDriverGetCaps(
               drv, obj->liveDef->emulator ? obj->liveDef->emulator : drv->cfg->emulator, error)))
         return FALSE;
+    if (!qvirDomainDefCompatibleDisk(obj->liveDef, disk, error))
+        return FALSE;
     if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                     "operation failed: target %s already exists", disk->dst);
@@ -617,6 +661,8 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
+    /* a disk without <driver type=> is raw, as one of a started definition */
+    qemuDomainDiskDefPostParse(disk);
     qemuDomainDiskApplyNBDTLSDefault(disk, drv->cfg->nbdTLS);
     if (!(work = qemuDriverLiveCopy(obj, error)))
         return FALSE;
@@ -627,7 +673,11 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
     qemuDomainObjUnlock(obj);
     opts.secrets = &secrets;
     if (!qemuHotplugAttachDisk(mon, caps, work, disk, &opts, error)) {
-        qvirDomainDefFree(work);
+        /* a SCSI controller QEMU took for the disk stays, as in libvirt */
+        if (work->controllers->len != obj->liveDef->controllers->len)
+            qemuDriverLiveCommit(drv, obj, work);
+        else
+            qvirDomainDefFree(work);
         return FALSE;
     }
     g_steal_pointer(&disk); /* WORK owns it now */
@@ -665,6 +715,9 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
 
 out:
     qemuDomainObjEndJob(obj);
+    /* libvirt's message text: the code's prefix ("internal error: " ...) before the reason */
+    if (!ok && error)
+        qvirErrorAddPrefix(*error);
     return ok;
 }
 
@@ -1047,6 +1100,7 @@ typedef struct {
     qvirStorageSource *own; /* the layers only the destination has (not owned) */
     const qvirStorageSource *stop;
     gboolean labelled;
+    gboolean chainLabelled; /* the layers below STOP too (their nodes are added later) */
     gboolean created;
     gboolean addedStorage; /* the top's storage node alone */
     gboolean addedAll;
@@ -1079,7 +1133,7 @@ qemuDriverCopyRollback(qemuDriverCopyUndo *u)
         r = qemuMonitorCommand(u->mon, "blockdev-del", a, QEMU_MONITOR_DEFAULT_TIMEOUT_MS, NULL);
     }
     if (u->labelled) {
-        if (u->stop)
+        if (u->stop && !u->chainLabelled)
             qvirSecurityDACRestoreImageLabel(u->security, u->own);
         else
             qvirSecurityDACRestoreChainLabel(u->security, u->own);
@@ -1163,8 +1217,10 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     qvirStorageChainConfig cfg;
     qemuDriverCopyUndo u = {0};
     qvirDomainDiskDef view = *disk;
+    qemuBlockJobCopyOpts jobOpts = p->job;
     const qemuCaps *caps;
     gboolean shallow = p->shallow;
+    gboolean backingAtPivot = FALSE;
     gboolean existing;
     unsigned int next;
     pid_t pid;
@@ -1207,22 +1263,31 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     }
     if (!qemuDriverCopyCheckTarget(disk, mirror, p->reuse, &existing, error))
         return FALSE;
+    /* No format given: a new destination takes the disk's; a reused local one is read
+     * from its header, as libvirt 9.0 does (the user vouches for the file by reusing it). */
     if (mirror->format == QVIR_STORAGE_FILE_NONE && !p->reuse)
         mirror->format = disk->src->format;
+    else if (mirror->format == QVIR_STORAGE_FILE_NONE &&
+             (mirror->type == QVIR_STORAGE_TYPE_FILE || mirror->type == QVIR_STORAGE_TYPE_BLOCK))
+        mirror->format = qvirStorageProbeFileFormat(mirror->path, NULL);
     if (!(caps = qemuDriverGetCaps(
               drv, live->live->emulator ? live->live->emulator : drv->cfg->emulator, error)))
         return FALSE;
 
-    /* The destination's chain: below a shallow copy the disk's own backing layers (QEMU
-     * has them: same nodes); a reused full copy's from its images; a new one ends there. */
+    /* The destination's chain: below a new shallow copy the disk's own backing layers
+     * (QEMU has them: same nodes); a reused copy's from its images, which a shallow one
+     * opens at the pivot as libvirt 9.0 does; a new full one ends there. */
     qvirStorageSourceChainClear(mirror);
-    if (shallow) {
+    if (shallow && !p->reuse) {
         mirror->backingStore = qvirStorageSourceCopy(disk->src->backingStore);
     } else if (p->reuse) {
         (void)qemuDriverHotplugOpts(drv, &cfg);
         cfg.diskName = disk->dst;
         if (!qvirStorageChainProbe(mirror, &cfg, error))
             return FALSE;
+        jobOpts.shallowReused = shallow;
+        backingAtPivot = shallow && qvirStorageSourceIsBacking(mirror->backingStore);
+        shallow = FALSE; /* the layers below are the destination's own */
     } else {
         mirror->backingStore = qvirStorageSourceNew();
     }
@@ -1245,7 +1310,8 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     u.mon = live->mon;
     u.security = drv->security;
     u.own = mirror;
-    u.stop = shallow ? mirror->backingStore : NULL;
+    u.stop = shallow || backingAtPivot ? mirror->backingStore : NULL;
+    u.chainLabelled = backingAtPivot;
     if (!existing) {
         if (!qemuDriverCopyCreateFile(disk, mirror, error))
             return FALSE;
@@ -1265,6 +1331,18 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     if (!existing || shallow) {
         if (!qemuDriverCopyCreateTop(live->mon, caps, &view, disk, &u, error))
             goto fail;
+    } else if (backingAtPivot) {
+        /* the top alone, over "backing": null until the pivot */
+        qvirStorageSource *below = g_steal_pointer(&mirror->backingStore);
+        gboolean added;
+
+        mirror->backingStore = qvirStorageSourceNew();
+        added = qemuHotplugBlockdevAddLayers(live->mon, caps, &view, mirror, NULL, error);
+        qvirStorageSourceFree(mirror->backingStore);
+        mirror->backingStore = below;
+        if (!added)
+            goto fail;
+        u.addedAll = TRUE;
     } else {
         if (!qemuHotplugBlockdevAddLayers(live->mon, caps, &view, mirror, NULL, error))
             goto fail;
@@ -1272,8 +1350,8 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
     }
     if (!qemuDriverMirrorSave(drv, live->obj->name, &view, error))
         goto fail;
-    if (!qemuBlockJobCopy(live->jobs, live->mon, (qvirDomainDef *)live->live, disk, &owned, &p->job,
-                          error)) {
+    if (!qemuBlockJobCopy(live->jobs, live->mon, (qvirDomainDef *)live->live, disk, &owned,
+                          &jobOpts, error)) {
         g_autofree char *path = qemuDriverMirrorPath(drv, live->obj->name, disk->dst);
 
         (void)g_remove(path);

@@ -240,6 +240,11 @@ qemuHotplugDiskBackupClear(qemuHotplugDiskBackup *bak)
 static gboolean
 qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
 {
+    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_FLOPPY) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "floppy device hotplug isn't supported");
+        return FALSE;
+    }
     switch (disk->bus) {
     case QVIR_DOMAIN_DISK_BUS_VIRTIO:
         if (disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM) {
@@ -251,9 +256,13 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
     case QVIR_DOMAIN_DISK_BUS_SCSI:
     case QVIR_DOMAIN_DISK_BUS_USB:
         return TRUE;
-    case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_IDE:
     case QVIR_DOMAIN_DISK_BUS_SATA:
+        /* libvirt 9.0 says "cannot be hotplugged" but goes on (its switch lacks the jump
+         * out): the client sees the missing controller or QEMU's refusal of the device,
+         * which is what qemuHotplugCheckDriveController and device_add give here. */
+        return TRUE;
+    case QVIR_DOMAIN_DISK_BUS_NONE:
     case QVIR_DOMAIN_DISK_BUS_LAST:
     default:
         break;
@@ -265,23 +274,40 @@ qemuHotplugCheckBus(const qvirDomainDiskDef *disk, GError **error)
 }
 
 /*
+ * The start preparation of DEF with one PCI device added failed. When DEF alone prepares,
+ * the device is what did not fit: on pc, pci.0 has no free slot, and a running machine
+ * does not grow the pci-bridge a start would add. libvirt's words for it, then.
+ */
+static void
+qemuHotplugExplainNoSlot(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
+{
+    g_autoptr(qvirDomainDef) copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, NULL);
+
+    if (!error || !*error || !copy || !qemuDomainPrepareForStart(copy, caps, NULL))
+        return;
+    g_clear_error(error);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+}
+
+/*
  * Alias, drive/PCI address, cache policy and node names exactly as a cold start assigns
  * them: run the start preparation on a copy of the live definition with DISK added. If
- * that needed a new controller (no free hot-pluggable port, no SCSI controller), QEMU
- * cannot take the disk without a controller hot-plug we do not do.
+ * that needed a new controller (no free hot-pluggable port), QEMU cannot take the disk:
+ * a running machine does not grow PCI buses.
  */
 static gboolean
 qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomainDiskDef *disk,
                        GError **error)
 {
     g_autoptr(qvirDomainDef) copy = NULL;
+    /* a virtio disk to place: its preparation can only fail for want of a slot */
+    gboolean placing = disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO &&
+                       disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_NONE;
     guint ncontrollers;
     gboolean ok;
 
     if (!(copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
         return FALSE;
-    if (!copy->controllers)
-        copy->controllers = g_ptr_array_new();
     ncontrollers = copy->controllers->len;
 
     g_ptr_array_add(copy->disks, disk);
@@ -294,10 +320,16 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
             g_error("hot-plugged disk lost from the prepared definition");
         g_ptr_array_steal_index(copy->disks, idx);
     }
-    if (!ok)
+    if (!ok) {
+        if (placing)
+            qemuHotplugExplainNoSlot(def, caps, error);
         return FALSE;
+    }
 
-    if (copy->controllers->len != ncontrollers) {
+    /* (an IDE or SATA disk was checked against the controllers already: the preparation
+     * adds the machine's own to the copy, which need no plugging) */
+    if (copy->controllers->len != ncontrollers && disk->bus != QVIR_DOMAIN_DISK_BUS_IDE &&
+        disk->bus != QVIR_DOMAIN_DISK_BUS_SATA) {
         if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI)
             g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
         else
@@ -309,6 +341,158 @@ qemuHotplugPrepareDisk(const qvirDomainDef *def, const qemuCaps *caps, qvirDomai
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "no alias assigned to disk '%s'",
                     disk->dst);
         return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * An IDE or SATA disk goes on a controller the domain has (libvirt hot-plugs none of
+ * these): the machine's own (PIIX3's IDE on pc, the AHCI of q35 as SATA controller 0),
+ * else the one its drive address names.
+ */
+static gboolean
+qemuHotplugCheckDriveController(const qvirDomainDef *def, qvirDomainDiskDef *disk, GError **error)
+{
+    gboolean ide = disk->bus == QVIR_DOMAIN_DISK_BUS_IDE;
+    qvirDomainControllerType type =
+        ide ? QVIR_DOMAIN_CONTROLLER_TYPE_IDE : QVIR_DOMAIN_CONTROLLER_TYPE_SATA;
+    qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
+
+    if (!qemuDomainAssignDiskDriveAddress(disk, error) ||
+        !qemuDomainGetMachineKind(def, &kind, error))
+        return FALSE;
+    if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE) {
+        unsigned int idx = disk->info.addr.drive.controller;
+
+        if (ide && kind == QEMU_DOMAIN_MACHINE_PC)
+            return TRUE;
+        if (!ide && kind == QEMU_DOMAIN_MACHINE_Q35 && idx == 0)
+            return TRUE;
+        if (qemuDomainFindController(def, type, (int)idx))
+            return TRUE;
+    }
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                "Could not find %s controller with index %u required for device",
+                qvirDomainControllerTypeTypeToString(type),
+                disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE
+                    ? disk->info.addr.drive.controller
+                    : 0);
+    return FALSE;
+}
+
+/* ---- SCSI controllers --------------------------------------------------------------------- */
+
+/*
+ * The model of a SCSI controller plugged for a disk: libvirt repeats the model of the last
+ * SCSI controller the domain has (a disk on controller 1 next to a virtio-scsi 0 gets a
+ * second virtio-scsi), and otherwise takes the machine's default.
+ */
+static const char *
+qemuHotplugSCSIControllerModel(const qvirDomainDef *def, const qemuCaps *caps)
+{
+    const char *model = NULL;
+
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qvirDomainControllerDef *c = g_ptr_array_index(def->controllers, i);
+
+        if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI)
+            model = c->model;
+    }
+    return model ? model : qemuDomainDefaultSCSIModel(caps);
+}
+
+/*
+ * SCSI controller IDX for the running domain DEF, with its alias and PCI address placed as a
+ * start would place it. A placement that needs a new pcie-root-port or pcie-to-pci-bridge
+ * (an LSI controller on q35 without a free bridge slot, virtio-scsi without a free root
+ * port) is refused as libvirt refuses it: a running machine does not grow PCI buses.
+ */
+static qvirDomainControllerDef *
+qemuHotplugPrepareSCSIController(const qvirDomainDef *def, const qemuCaps *caps, int idx,
+                                 GError **error)
+{
+    g_autoptr(qvirDomainDef) copy = NULL;
+    qvirDomainControllerDef *cont;
+    guint ncontrollers;
+    guint at;
+
+    if (!(copy = qvirDomainDefCopy(def, QVIR_DOMAIN_DEF_FORMAT_STATUS, error)))
+        return NULL;
+    ncontrollers = copy->controllers->len;
+    cont = qemuDomainAddController(copy, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, idx,
+                                   qemuHotplugSCSIControllerModel(def, caps));
+    if (!qemuDomainPrepareForStart(copy, caps, error)) {
+        qemuHotplugExplainNoSlot(def, caps, error);
+        return NULL;
+    }
+    if (copy->controllers->len != ncontrollers + 1) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+        return NULL;
+    }
+    if (cont->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI || !cont->info.alias) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "no PCI address or alias assigned to SCSI controller %d", idx);
+        return NULL;
+    }
+    if (!g_ptr_array_find(copy->controllers, cont, &at))
+        g_error("hot-plugged controller lost from the prepared definition");
+    return g_ptr_array_steal_index(copy->controllers, at);
+}
+
+/*
+ * libvirt hot-plugs the SCSI controllers a disk needs before the disk: the one its drive
+ * address names and every lower index the running domain lacks (indexes have no holes).
+ * Each one that QEMU took stays in DEF, even when the disk then fails, as in libvirt.
+ */
+static gboolean
+qemuHotplugAttachSCSIControllers(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
+                                 qvirDomainDiskDef *disk, GError **error)
+{
+    unsigned int last;
+
+    if (!qemuDomainAssignDiskDriveAddress(disk, error))
+        return FALSE;
+    if (disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "unexpected disk address type %s",
+                    qvirDomainDeviceAddressTypeTypeToString(disk->info.type));
+        return FALSE;
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *other = g_ptr_array_index(def->disks, i);
+        const qvirDomainDeviceDriveAddress *a = &other->info.addr.drive;
+        const qvirDomainDeviceDriveAddress *b = &disk->info.addr.drive;
+
+        if (other->bus == QVIR_DOMAIN_DISK_BUS_SCSI &&
+            other->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE &&
+            a->controller == b->controller && a->bus == b->bus && a->target == b->target &&
+            a->unit == b->unit) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Domain already contains a disk with that address");
+            return FALSE;
+        }
+    }
+    last = disk->info.addr.drive.controller;
+    if (last > QEMU_DOMAIN_MAX_DISK_CONTROLLER) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "disk '%s': controller index %u is out of range (at most %u)", disk->dst, last,
+                    QEMU_DOMAIN_MAX_DISK_CONTROLLER);
+        return FALSE;
+    }
+    for (unsigned int idx = 0; idx <= last; idx++) {
+        g_autoptr(qvirDomainControllerDef) cont = NULL;
+        g_autoptr(JsonObject) props = NULL;
+        g_autoptr(JsonNode) ret = NULL;
+
+        if (qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI, (int)idx))
+            continue;
+        if (!(cont = qemuHotplugPrepareSCSIController(def, caps, (int)idx, error)) ||
+            !(props = qemuBuildControllerDevProps(def, caps, cont, error)))
+            return FALSE;
+        g_info("no SCSI controller %u in domain '%s': hot-plugging a %s one", idx, def->name,
+               cont->model);
+        if (!(ret = qemuMonitorCommand(mon, "device_add", props, QEMU_HOTPLUG_TIMEOUT_MS, error)))
+            return FALSE;
+        qvirDomainControllerInsert(def, g_steal_pointer(&cont));
     }
     return TRUE;
 }
@@ -433,97 +617,24 @@ qemuHotplugAssignUSBPort(qemuMonitor *mon, const qvirDomainDef *def, qvirDomainD
     return FALSE;
 }
 
-static const char *
-qemuHotplugControllerAlias(const qvirDomainDef *def, qvirDomainControllerType type, int idx,
-                           char **tofree)
-{
-    qvirDomainControllerDef *c = qemuDomainFindController(def, type, idx);
-
-    if (c && c->info.alias)
-        return c->info.alias;
-    if (type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI && idx == 0) {
-        qemuDomainMachineKind kind = QEMU_DOMAIN_MACHINE_PC;
-
-        qemuDomainGetMachineKind(def, &kind, NULL);
-        return kind == QEMU_DOMAIN_MACHINE_Q35 ? "pcie.0" : "pci.0";
-    }
-    *tofree = g_strdup_printf(type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI ? "pci.%d" : "scsi%d", idx);
-    return *tofree;
-}
-
-/* write-cache goes on the device (libvirt's table; not for device='lun'). */
-static void
-qemuHotplugDeviceWriteCache(JsonObject *props, const qvirDomainDiskDef *disk, const qemuCaps *caps)
-{
-    gboolean writeback = FALSE;
-
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN)
-        return;
-    if (caps && !qemuCapsGet(caps, QEMU_CAPS_DISK_WRITE_CACHE))
-        return;
-    if (!qemuDomainDiskCacheModeFlags(disk->cachemode, &writeback, NULL, NULL))
-        return;
-    json_object_set_string_member(props, "write-cache", writeback ? "on" : "off");
-}
-
+/* The device_add arguments of DISK: what a start would give it, as libvirt builds both alike. */
 static JsonObject *
 qemuHotplugBuildDiskDevice(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                            const qemuCaps *caps, GError **error)
 {
-    g_autoptr(JsonObject) props = json_object_new();
-    g_autofree char *tofree = NULL;
-    const qvirDomainDeviceInfo *info = &disk->info;
+    JsonObject *props;
 
-    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
-        if (info->type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
-            return NULL;
-        }
-        json_object_set_string_member(props, "driver", "virtio-blk-pci");
-        json_object_set_string_member(props, "bus",
-                                      qemuHotplugControllerAlias(def,
-                                                                 QVIR_DOMAIN_CONTROLLER_TYPE_PCI,
-                                                                 (int)info->addr.pci.bus, &tofree));
-        if (info->addr.pci.function)
-            qemuJSONSetStrFree(
-                props, "addr",
-                g_strdup_printf("0x%x.0x%x", info->addr.pci.slot, info->addr.pci.function));
-        else
-            qemuJSONSetStrFree(props, "addr", g_strdup_printf("0x%x", info->addr.pci.slot));
-        if (info->acpiIndex)
-            json_object_set_int_member(props, "acpi-index", info->acpiIndex);
-    } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
-        /* as a cold start builds it: usb-storage on the controller's bus, at its port */
-        json_object_set_string_member(props, "driver", "usb-storage");
-        json_object_set_string_member(props, "bus", "usb.0");
-        json_object_set_string_member(props, "port", info->addr.usb.port);
-    } else {
-        const qvirDomainDeviceDriveAddress *a = &info->addr.drive;
-        const char *ctrl = qemuHotplugControllerAlias(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
-                                                      (int)a->controller, &tofree);
-
-        json_object_set_string_member(
-            props, "driver", disk->device == QVIR_DOMAIN_DISK_DEVICE_CDROM ? "scsi-cd" : "scsi-hd");
-        qemuJSONSetStrFree(props, "bus", g_strdup_printf("%s.%u", ctrl, a->bus));
-        json_object_set_int_member(props, "channel", 0);
-        json_object_set_int_member(props, "scsi-id", a->target);
-        json_object_set_int_member(props, "lun", a->unit);
-        qemuJSONSetStrFree(props, "device_id", g_strdup_printf("drive-%s", info->alias));
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO &&
+        disk->info.type != QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_PCI) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "No more available PCI slots");
+        return NULL;
     }
-    if (disk->src->shared && !disk->src->readonly &&
-        (!caps || qemuCapsGet(caps, QEMU_CAPS_DISK_SHARE_RW)))
-        json_object_set_boolean_member(props, "share-rw", TRUE);
-    json_object_set_string_member(props, "drive", disk->src->nodeFormat);
-    json_object_set_string_member(props, "id", info->alias);
-    if (info->bootIndex)
-        json_object_set_int_member(props, "bootindex", info->bootIndex);
-    if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB)
-        json_object_set_boolean_member(props, "removable",
-                                       disk->removable == QVIR_TRISTATE_SWITCH_ON);
-    qemuHotplugDeviceWriteCache(props, disk, caps);
-    if (disk->serial)
-        json_object_set_string_member(props, "serial", disk->serial);
-    return g_steal_pointer(&props);
+    if (!(props = qemuBuildDiskDevProps(def, caps, disk, error)))
+        return NULL;
+    /* a start derives boot indexes from <os><boot> over all disks; DISK is not among them */
+    if (disk->info.bootIndex && !json_object_has_member(props, "bootindex"))
+        json_object_set_int_member(props, "bootindex", disk->info.bootIndex);
+    return props;
 }
 
 static gboolean
@@ -587,6 +698,12 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
 
     /* (before the preparation, whose device count would refuse a full bus less clearly) */
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB && !qemuHotplugAssignUSBPort(mon, def, disk, error))
+        return FALSE;
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_SCSI &&
+        !qemuHotplugAttachSCSIControllers(mon, caps, def, disk, error))
+        return FALSE;
+    if ((disk->bus == QVIR_DOMAIN_DISK_BUS_IDE || disk->bus == QVIR_DOMAIN_DISK_BUS_SATA) &&
+        !qemuHotplugCheckDriveController(def, disk, error))
         return FALSE;
     if (!qemuHotplugPrepareDisk(def, caps, disk, error))
         return FALSE;

@@ -45,6 +45,9 @@ typedef struct {
  * Attach DISK (parsed from <disk> XML) to the running domain. On success DEF owns DISK
  * (appended to def->disks) with its chain, alias, address, node names and indexes set.
  * On failure DISK is exactly as passed in and still the caller's.
+ * A SCSI disk whose controller (or a lower-indexed one) the domain lacks gets it first,
+ * hot-plugged as libvirt does; such a controller stays in DEF (and in QEMU) even when the
+ * disk then fails.
  */
 gboolean qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def,
                                qvirDomainDiskDef *disk, const qemuHotplugOpts *opts,

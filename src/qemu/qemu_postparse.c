@@ -235,29 +235,32 @@ qemuPostParseVideo(qvirDomainDef *def)
     }
 }
 
+void
+qemuDomainDiskDefPostParse(qvirDomainDiskDef *d)
+{
+    if (!d->src)
+        return;
+    /* libvirt's default format, also for an empty drive */
+    if (d->src->format == QVIR_STORAGE_FILE_NONE &&
+        (qvirStorageSourceIsBacking(d->src) || d->src->type == QVIR_STORAGE_TYPE_NONE))
+        d->src->format = QVIR_STORAGE_FILE_RAW;
+    if (d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)
+        d->src->readonly = TRUE;
+    if (!d->driverName)
+        d->driverName = g_strdup("qemu");
+    /* libvirt's default encryption engine is QEMU's, written into the definition */
+    for (qvirStorageSource *n = d->src; n && (n == d->src || qvirStorageSourceIsBacking(n));
+         n = n->backingStore) {
+        if (n->encryption && n->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT)
+            n->encryption->engine = QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU;
+    }
+}
+
 static void
 qemuPostParseDisks(qvirDomainDef *def)
 {
-    for (guint i = 0; i < def->disks->len; i++) {
-        qvirDomainDiskDef *d = g_ptr_array_index(def->disks, i);
-
-        if (!d->src)
-            continue;
-        /* libvirt's default format, also for an empty drive */
-        if (d->src->format == QVIR_STORAGE_FILE_NONE &&
-            (qvirStorageSourceIsBacking(d->src) || d->src->type == QVIR_STORAGE_TYPE_NONE))
-            d->src->format = QVIR_STORAGE_FILE_RAW;
-        if (d->device == QVIR_DOMAIN_DISK_DEVICE_CDROM)
-            d->src->readonly = TRUE;
-        if (!d->driverName)
-            d->driverName = g_strdup("qemu");
-        /* libvirt's default encryption engine is QEMU's, written into the definition */
-        for (qvirStorageSource *n = d->src; n && (n == d->src || qvirStorageSourceIsBacking(n));
-             n = n->backingStore) {
-            if (n->encryption && n->encryption->engine == QVIR_STORAGE_ENCRYPTION_ENGINE_DEFAULT)
-                n->encryption->engine = QVIR_STORAGE_ENCRYPTION_ENGINE_QEMU;
-        }
-    }
+    for (guint i = 0; i < def->disks->len; i++)
+        qemuDomainDiskDefPostParse(g_ptr_array_index(def->disks, i));
 }
 
 static void
@@ -271,8 +274,7 @@ qemuPostParseControllerModels(qvirDomainDef *def, qemuDomainMachineKind kind, co
             qemuPostParseSetStr(&c->model, qemuDomainDefaultUSBModel(kind, caps));
             break;
         case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
-            qemuPostParseSetStr(&c->model, qemuCapsGet(caps, QEMU_CAPS_DEVICE_LSI) ? "lsilogic"
-                                                                                   : "virtio-scsi");
+            qemuPostParseSetStr(&c->model, qemuDomainDefaultSCSIModel(caps));
             break;
         case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
             if (c->idx == 0)

@@ -15,3 +15,10 @@
  */
 gboolean qemuDomainDefPostParse(qvirDomainDef *def, const qemuCaps *caps, const char *emulator,
                                 GError **error);
+
+/*
+ * The defaults of one disk (format raw when none is given, read-only cdrom, driver name
+ * "qemu", QEMU's encryption engine): what a disk of a definition gets above, and what a
+ * hot-plugged disk gets when it is parsed (libvirt's device post-parse).
+ */
+void qemuDomainDiskDefPostParse(qvirDomainDiskDef *disk);

@@ -96,9 +96,7 @@ qvirStorageVolQcow2Details(const guint8 *buf, gsize len, qvirStorageVolDef *vol)
     }
 }
 
-/* The format of the image at PATH from its header, for display only: never followed
- * further than this one layer. */
-static qvirStorageFileFormat
+qvirStorageFileFormat
 qvirStorageProbeFileFormat(const char *path, struct stat *sbOut)
 {
     guint8 buf[QVIR_STORAGE_PROBE_HEADER_MAX];

@@ -29,6 +29,12 @@ gboolean qvirStoragePoolBackendBuild(const qvirStoragePoolDef *def, guint flags,
 /* MODE, owner and group of the file or directory SB. */
 void qvirStorageStatPerms(const struct stat *sb, qvirStoragePerms *perms);
 
+/* The format of the image at PATH guessed from its header, one layer, never followed
+ * further (libvirt's virStorageFileProbeFormat): raw when no magic matches, NONE when it
+ * cannot be read; SBOUT, when given, gets its fstat. For what the user names and vouches
+ * for (a volume shown, a reused copy destination), never to trust a backing name. */
+qvirStorageFileFormat qvirStorageProbeFileFormat(const char *path, struct stat *sbOut);
+
 /* ---- volumes ---- */
 /* The file DIR/NAME as a volume (format, sizes, permissions, times, the backing file it
  * records); NULL when it is no regular readable file. */
