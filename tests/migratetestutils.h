@@ -42,6 +42,7 @@ typedef struct {
     const char *tag;
     char *root;
     char *uri;
+    char *p2pUri; /* the same socket as virsh migrate --p2p takes it (libvirt wants +unix) */
     GPid pid;
 } Host;
 
@@ -81,6 +82,7 @@ hostStart(Host *h, const char *hostUUID, unsigned int portMin)
         g_assert_true(g_file_set_contents(conf, confText, -1, NULL));
         socket = g_build_filename(h->root, "run", "qvirt-sock", NULL);
         h->uri = g_strdup_printf("qemu:///system?socket=%s", socket);
+        h->p2pUri = g_strdup_printf("qemu+unix:///system?socket=%s", socket);
     }
     argv[2] = h->root;
     if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,

@@ -628,6 +628,7 @@ main(int argc, char **argv)
             kill(h->pid, SIGKILL);
         g_free(h->root);
         g_free(h->uri);
+        g_free(h->p2pUri);
     }
     daemonEnvCleanup();
     g_free(topImg);

@@ -1,7 +1,8 @@
 /*
  * virshmigratetest.c: live migration between two real qvirtd daemons on this machine
  * (each with its own --root and host_uuid, standing for two hosts sharing the images),
- * driven by the real virsh (virsh migrate --live: client-managed v3 with parameters).
+ * driven by the real virsh (virsh migrate --live: client-managed v3 with parameters; with
+ * --p2p the source daemon drives it, and python3-libvirt's migrateToURI3 does the same).
  * A booted guest (the test kernel and a busybox initramfs) writes a counter to a raw disk
  * ten times a second: it keeps advancing on the destination after the switch. The
  * destination's live chain equals QEMU's block nodes there, the source has no domain left
@@ -13,6 +14,44 @@
 #include "migratetestutils.h"
 
 static Host hostC = {.tag = "c"};
+
+static void
+testAssertState(const Host *h, const char *want)
+{
+    g_autofree char *state = testState(h);
+
+    g_assert_cmpstr(state, ==, want);
+}
+
+/* The end of a virsh migrate A -> B: the migration stream on 127.0.0.1, the domain, B
+ * (--p2p: the source daemon connects to B itself). */
+#define MIGRATE_TO_B_ARGS(p2p)                                                                     \
+    "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,                        \
+        (p2p) ? hostB.p2pUri : hostB.uri, (p2p) ? "--p2p" : NULL
+
+/* Run RUN's virsh migrate while domjobinfo on its source is polled: TRUE when it showed
+ * the outgoing migration's job. virsh's outcome is in RUN->res. */
+static gboolean
+testMigrateWatchingJob(MigrateRun *run)
+{
+    GThread *thread = g_thread_new("migrate", testMigrateThread, run);
+    gboolean sawJob = FALSE;
+
+    for (guint i = 0; i < 400 && !sawJob; i++) {
+        g_auto(VirshResult) r = {0};
+        const char *jargs[] = {"domjobinfo", VM, NULL};
+
+        virshArgvUri(&r, run->src->uri, jargs);
+        if (r.rc == 0 && strstr(r.out, "Unbounded") && strstr(r.out, "Outgoing migration"))
+            sawJob = TRUE;
+        else if (i % 50 == 0)
+            g_test_message("domjobinfo: %d %s%s", r.rc, r.out, r.err);
+        if (!sawJob)
+            g_usleep(20 * 1000);
+    }
+    g_thread_join(thread);
+    return sawJob;
+}
 
 static void
 testImgWrite(const char *img, unsigned int pattern, const char *off)
@@ -42,19 +81,37 @@ testImgHas(const char *img, unsigned int pattern, const char *off)
  * arrives, the destination's chain is what it probed from its own images, the guest runs
  * on, and A keeps nothing.
  */
+typedef enum {
+    COPY_ALL,
+    COPY_INC,
+    COPY_ALL_P2P, /* --copy-storage-all --p2p: the source daemon drives it */
+} CopyKind;
+
 static void
 testMigrateCopy(gconstpointer data)
 {
-    gboolean incremental = GPOINTER_TO_INT(data);
+    CopyKind kind = GPOINTER_TO_INT(data);
+    gboolean incremental = kind == COPY_INC;
+    gboolean p2p = kind == COPY_ALL_P2P;
+    const char *tag = incremental ? "i" : p2p ? "p" : "c";
     const char *mode = incremental ? "--copy-storage-inc" : "--copy-storage-all";
-    g_autofree char *dstDir =
-        g_build_filename(daemonEnv.root, incremental ? "dst-inc" : "dst", NULL);
-    g_autofree char *base = daemonImagePath(incremental ? "ibase.qcow2" : "cbase.qcow2");
-    g_autofree char *mid = daemonImagePath("cmid.qcow2");
-    g_autofree char *top = daemonImagePath(incremental ? "itop.qcow2" : "ctop.qcow2");
-    g_autofree char *dstBase = g_build_filename(dstDir, "ibase.qcow2", NULL);
-    g_autofree char *dstTop =
-        g_build_filename(dstDir, incremental ? "itop.qcow2" : "ctop.qcow2", NULL);
+    g_autofree char *dstDir = g_build_filename(daemonEnv.root,
+                                               incremental ? "dst-inc"
+                                               : p2p       ? "dst-p2p"
+                                                           : "dst",
+                                               NULL);
+    g_autofree char *baseName = g_strdup_printf("%sbase.qcow2", tag);
+    g_autofree char *midName = g_strdup_printf("%smid.qcow2", tag);
+    g_autofree char *topName = g_strdup_printf("%stop.qcow2", tag);
+    g_autofree char *xmlName = g_strdup_printf("mig-%s.xml", tag);
+    g_autofree char *dstXmlName = g_strdup_printf("mig-%s-dst.xml", tag);
+    g_autofree char *base = daemonImagePath(baseName);
+    g_autofree char *mid = daemonImagePath(midName);
+    g_autofree char *top = daemonImagePath(topName);
+    g_autofree char *dstBase = g_build_filename(dstDir, baseName, NULL);
+    g_autofree char *dstTop = g_build_filename(dstDir, topName, NULL);
+    const char *args[] = {
+        "migrate", "--live", "--unsafe", mode, "--xml", NULL /* 5 */, MIGRATE_TO_B_ARGS(p2p), NULL};
     g_autofree char *xml = NULL;
     g_autofree char *xmlPath = NULL;
     g_autofree char *dstXml = NULL;
@@ -68,9 +125,9 @@ testMigrateCopy(gconstpointer data)
     /* the domain of the shared test stays defined on A: it goes first */
     {
         g_auto(VirshResult) r = {0};
-        const char *args[] = {"undefine", VM, NULL};
+        const char *undef[] = {"undefine", VM, NULL};
 
-        virshArgvUri(&r, hostA.uri, args);
+        virshArgvUri(&r, hostA.uri, undef);
     }
     g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);
     if (incremental) {
@@ -90,21 +147,21 @@ testMigrateCopy(gconstpointer data)
         testImgWrite(base, 0x41, "0");
         testImgWrite(mid, 0x42, "1M");
         /* images go into the destination's pool */
-        g_free(VIRSH_HOST_OK(&hostB, "pool-create-as", "dst", "dir", "--target", dstDir));
+        g_free(VIRSH_HOST_OK(&hostB, "pool-create-as", p2p ? "dst-p2p" : "dst", "dir", "--target",
+                             dstDir));
     }
     testImgWrite(top, 0x43, "2M");
 
     xml = testDomainXML(guestKernel, guestInitrd, top);
-    xmlPath = daemonWriteFile(incremental ? "mig-inc.xml" : "mig-copy.xml", xml);
+    xmlPath = daemonWriteFile(xmlName, xml);
     dstXml = testDomainXML(guestKernel, guestInitrd, dstTop);
-    dstXmlPath = daemonWriteFile(incremental ? "mig-inc-dst.xml" : "mig-copy-dst.xml", dstXml);
+    dstXmlPath = daemonWriteFile(dstXmlName, dstXml);
+    args[5] = dstXmlPath;
     g_free(VIRSH_HOST_OK(&hostA, "create", xmlPath));
     before = testCounter();
     g_assert_true(testCounterPasses(before + 5, 240));
 
-    g_free(VIRSH_HOST_OK(&hostA, "migrate", "--live", "--unsafe", mode, "--xml", dstXmlPath,
-                         "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
-                         hostB.uri));
+    g_free(virshHostOk(&hostA, args));
 
     state = testState(&hostA);
     g_assert_cmpstr(state, ==, "none");
@@ -138,6 +195,8 @@ typedef enum {
     FAULT_DEST_DISK_FULL,
     FAULT_ABORTED,
 } FaultKind;
+/* ... with virsh migrate --p2p: the source daemon's own calls to B fail or are cancelled */
+#define FAULT_P2P 0x100
 
 /*
  * Faults: the destination daemon killed while the state goes over (its QEMU lives on);
@@ -148,11 +207,13 @@ typedef enum {
 static void
 testMigrateFault(gconstpointer data)
 {
-    FaultKind kind = GPOINTER_TO_INT(data);
-    const char *tag = kind == FAULT_DEST_KILLED               ? "fk"
-                      : kind == FAULT_SOURCE_KILLED_IN_MIRROR ? "fs"
-                      : kind == FAULT_ABORTED                 ? "fa"
-                                                              : "ff";
+    FaultKind kind = GPOINTER_TO_INT(data) & ~FAULT_P2P;
+    gboolean p2p = (GPOINTER_TO_INT(data) & FAULT_P2P) != 0;
+    const char *kindTag = kind == FAULT_DEST_KILLED               ? "fk"
+                          : kind == FAULT_SOURCE_KILLED_IN_MIRROR ? "fs"
+                          : kind == FAULT_ABORTED                 ? "fa"
+                                                                  : "ff";
+    g_autofree char *tag = g_strconcat(p2p ? "p" : "", kindTag, NULL);
     g_autofree char *baseName = g_strdup_printf("%s-base.qcow2", tag);
     g_autofree char *midName = g_strdup_printf("%s-mid.qcow2", tag);
     g_autofree char *topName = g_strdup_printf("%s-top.qcow2", tag);
@@ -177,12 +238,7 @@ testMigrateFault(gconstpointer data)
                           NULL, /* 5 */
                           "--bandwidth",
                           kind == FAULT_DEST_DISK_FULL ? "100" : "1",
-                          "--listen-address",
-                          "127.0.0.1",
-                          "--migrateuri",
-                          "tcp://127.0.0.1",
-                          VM,
-                          hostB.uri,
+                          MIGRATE_TO_B_ARGS(p2p),
                           NULL};
     MigrateRun run = {.src = &hostA, .args = args};
     GThread *thread;
@@ -248,6 +304,10 @@ testMigrateFault(gconstpointer data)
     if (kind == FAULT_ABORTED)
         g_assert_nonnull(
             strstr(run.res.err, "operation aborted: job 'migration out' canceled by client"));
+    /* the source daemon notices itself, while the state still goes over */
+    if (kind == FAULT_DEST_KILLED && p2p)
+        g_assert_nonnull(
+            strstr(run.res.err, "operation failed: Lost connection to destination host"));
     virshResultClear(&run.res);
 
     if (!hostA.pid)
@@ -288,7 +348,6 @@ testMigrateShared(void)
         "--bandwidth",     "20",     "--listen-address", "127.0.0.1", "--migrateuri",
         "tcp://127.0.0.1", VM,       hostB.uri,          NULL};
     MigrateRun run = {.src = &hostA, .args = args};
-    GThread *thread;
     gboolean sawJob = FALSE;
     guint64 before;
 
@@ -319,20 +378,7 @@ testMigrateShared(void)
 
     /* A -> B while the guest counts; domjobinfo on A while the job runs */
     before = testCounter();
-    thread = g_thread_new("migrate", testMigrateThread, &run);
-    for (guint i = 0; i < 400 && !sawJob; i++) {
-        g_auto(VirshResult) r = {0};
-        const char *jargs[] = {"domjobinfo", VM, NULL};
-
-        virshArgvUri(&r, hostA.uri, jargs);
-        if (r.rc == 0 && strstr(r.out, "Unbounded") && strstr(r.out, "Outgoing migration"))
-            sawJob = TRUE;
-        else if (i % 50 == 0)
-            g_test_message("domjobinfo: %d %s%s", r.rc, r.out, r.err);
-        if (!sawJob)
-            g_usleep(20 * 1000);
-    }
-    g_thread_join(thread);
+    sawJob = testMigrateWatchingJob(&run);
     if (run.res.rc != 0)
         g_error("virsh migrate failed: %s%s", run.res.out, run.res.err);
     g_assert_true(sawJob);
@@ -401,6 +447,106 @@ testMigrateShared(void)
     g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
 }
 
+/* python3-libvirt: virDomainMigrateToURI3 with VIR_MIGRATE_PEER2PEER from SRC to DEST
+ * (libvirt's p2p URI), FLAGS as libvirt's numbers; prints "ok" or the error's code and
+ * message. */
+static char *
+testPythonMigrateP2P(const Host *src, const char *dest, const char *flags)
+{
+    const char *script =
+        "import sys, libvirt\n"
+        "conn = libvirt.open(sys.argv[1])\n"
+        "dom = conn.lookupByName('" VM "')\n"
+        "params = {libvirt.VIR_MIGRATE_PARAM_LISTEN_ADDRESS: '127.0.0.1',\n"
+        "          libvirt.VIR_MIGRATE_PARAM_URI: 'tcp://127.0.0.1'}\n"
+        "try:\n"
+        "    dom.migrateToURI3(sys.argv[2], params, libvirt.VIR_MIGRATE_PEER2PEER | "
+        "int(sys.argv[3]))\n"
+        "    print('ok')\n"
+        "except libvirt.libvirtError as e:\n"
+        "    print('error %d: %s' % (e.get_error_code(), e.get_error_message()))\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, src->uri, dest, flags, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    if (qvirTestRun(argv, &out, &err) != 0)
+        g_error("python3 failed: %s%s", out, err);
+    return g_strdup(g_strstrip(out));
+}
+
+/*
+ * Peer-to-peer: virsh (and python3-libvirt) talk to the source daemon only; it opens the
+ * destination's URI and runs every phase itself. A destination that is not there, or is
+ * the source itself, is refused with libvirt's error and the guest runs on; A -> B
+ * (--persistent, --bandwidth, domjobinfo while it runs) and B -> A (python,
+ * --undefinesource) move the counting guest with its whole chain.
+ */
+static void
+testMigrateP2P(void)
+{
+    g_autofree char *xml = testDomainXML(guestKernel, guestInitrd, topImg);
+    g_autofree char *xmlPath = daemonWriteFile("mig-p2p.xml", xml);
+    g_autofree char *nowhere = g_build_filename(daemonEnv.root, "nowhere", "qvirt-sock", NULL);
+    g_autofree char *nowhereUri = g_strdup_printf("qemu+unix:///system?socket=%s", nowhere);
+    g_autofree char *expectErr =
+        g_strdup_printf("Failed to connect socket to '%s': No such file or directory", nowhere);
+    g_autofree char *info = NULL;
+    g_autofree char *out = NULL;
+    const char *args[] = {"migrate",     "--live", "--persistent",          "--verbose", "--unsafe",
+                          "--bandwidth", "30",     MIGRATE_TO_B_ARGS(TRUE), NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    gboolean sawJob = FALSE;
+    guint64 before;
+
+    g_free(VIRSH_HOST_OK(&hostA, "define", xmlPath));
+    g_free(VIRSH_HOST_OK(&hostA, "start", VM));
+    g_assert_true(testCounterPasses(testCounter() + 5, 240));
+
+    /* no daemon at the destination: the source says why, the guest runs on at the source */
+    VIRSH_HOST_FAILS(&hostA, expectErr, "migrate", "--live", "--p2p", "--unsafe", VM, nowhereUri);
+    /* the destination is the source itself: its Prepare refuses, the message comes back */
+    VIRSH_HOST_FAILS(&hostA, "Attempt to migrate guest to the same host " HOST_A, "migrate",
+                     "--live", "--p2p", "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri",
+                     "tcp://127.0.0.1", VM, hostA.p2pUri);
+    out = testPythonMigrateP2P(&hostA, nowhereUri, "1" /* LIVE */);
+    info = g_strdup_printf("error 38: %s", expectErr);
+    g_assert_cmpstr(out, ==, info);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&info, g_free);
+    testAssertState(&hostA, "running");
+    testAssertState(&hostB, "none");
+    g_assert_true(testCounterPasses(testCounter() + 5, 60));
+    testAssertChain(&hostA);
+
+    /* A -> B: the job shows on A while the source daemon drives it */
+    before = testCounter();
+    sawJob = testMigrateWatchingJob(&run);
+    if (run.res.rc != 0)
+        g_error("virsh migrate --p2p failed: %s%s", run.res.out, run.res.err);
+    g_assert_true(sawJob);
+    virshResultClear(&run.res);
+    g_assert_true(testCounterPasses(before + 10, 60));
+    testAssertState(&hostB, "running");
+    testAssertState(&hostA, "shut off");
+    testAssertChain(&hostB);
+    info = VIRSH_HOST_OK(&hostB, "dominfo", VM);
+    g_assert_nonnull(strstr(info, "Persistent:     yes"));
+    g_clear_pointer(&info, g_free);
+    /* --bandwidth reached the source's Perform (the shared test left 20 there) */
+    info = VIRSH_HOST_OK(&hostA, "migrate-getspeed", VM);
+    g_assert_cmpstr(g_strstrip(info), ==, "30");
+    g_clear_pointer(&info, g_free);
+
+    /* B -> A from python3-libvirt, the source undefined: B has nothing left */
+    out = testPythonMigrateP2P(&hostB, hostA.p2pUri, "529" /* LIVE|UNDEFINE_SOURCE|UNSAFE */);
+    g_assert_cmpstr(out, ==, "ok");
+    testAssertState(&hostB, "none");
+    testAssertState(&hostA, "running");
+    g_assert_true(testCounterPasses(testCounter() + 5, 60));
+    testAssertChain(&hostA);
+    g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
+}
+
 static void
 testCleanup(void)
 {
@@ -411,6 +557,7 @@ testCleanup(void)
             kill(hosts[i]->pid, SIGKILL);
         g_free(hosts[i]->root);
         g_free(hosts[i]->uri);
+        g_free(hosts[i]->p2pUri);
     }
     daemonEnvCleanup();
 }
@@ -434,14 +581,23 @@ main(int argc, char **argv)
     hostStart(&hostB, HOST_B, 21050);
 
     g_test_add_func("/virshmigrate/shared", testMigrateShared);
-    g_test_add_data_func("/virshmigrate/copy-storage-all", GINT_TO_POINTER(FALSE), testMigrateCopy);
-    g_test_add_data_func("/virshmigrate/copy-storage-inc", GINT_TO_POINTER(TRUE), testMigrateCopy);
+    g_test_add_func("/virshmigrate/p2p", testMigrateP2P);
+    g_test_add_data_func("/virshmigrate/copy-storage-all", GINT_TO_POINTER(COPY_ALL),
+                         testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/copy-storage-inc", GINT_TO_POINTER(COPY_INC),
+                         testMigrateCopy);
+    g_test_add_data_func("/virshmigrate/p2p/copy-storage-all", GINT_TO_POINTER(COPY_ALL_P2P),
+                         testMigrateCopy);
     g_test_add_data_func("/virshmigrate/fault/dest-killed", GINT_TO_POINTER(FAULT_DEST_KILLED),
                          testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/source-killed-in-mirror",
                          GINT_TO_POINTER(FAULT_SOURCE_KILLED_IN_MIRROR), testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/aborted", GINT_TO_POINTER(FAULT_ABORTED),
                          testMigrateFault);
+    g_test_add_data_func("/virshmigrate/p2p/fault/dest-killed",
+                         GINT_TO_POINTER(FAULT_DEST_KILLED | FAULT_P2P), testMigrateFault);
+    g_test_add_data_func("/virshmigrate/p2p/fault/aborted",
+                         GINT_TO_POINTER(FAULT_ABORTED | FAULT_P2P), testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
                          GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
     ret = g_test_run();

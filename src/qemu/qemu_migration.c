@@ -43,7 +43,9 @@ typedef struct {
     qemuMigrationPhase phase;
     gint64 started; /* monotonic, µs */
     qvirDomainJobInfo info;
-    gboolean abort;          /* abort requested: the poll loop cancels */
+    gboolean abort;                         /* abort requested: the poll loop cancels */
+    gboolean (*peerAlive)(gpointer opaque); /* source, peer-to-peer (qvirMigrateParams) */
+    gpointer peerOpaque;
     gboolean wasRunning;     /* source: the guest ran before Perform paused it */
     GPtrArray *createdFiles; /* destination: disk images Prepare made (removed on failure) */
     int domId;               /* destination: the run Prepare started */
@@ -385,10 +387,12 @@ qemuMigrationCookieCheckHost(qvirDriver *drv, const qemuMigrationCookie *c, GErr
 
 /* ---- checks shared by the phases ---------------------------------------------------- */
 
+/* PEER2PEER: the source daemon drives the phases (src/rpc/remote_migrate_p2p.c); each
+ * phase is the same. */
 #define QEMU_MIGRATION_FLAGS_SUPPORTED                                                             \
-    (QVIR_MIGRATE_LIVE | QVIR_MIGRATE_PERSIST_DEST | QVIR_MIGRATE_UNDEFINE_SOURCE |                \
-     QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE | QVIR_MIGRATE_ABORT_ON_ERROR |                     \
-     QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
+    (QVIR_MIGRATE_LIVE | QVIR_MIGRATE_PEER2PEER | QVIR_MIGRATE_PERSIST_DEST |                      \
+     QVIR_MIGRATE_UNDEFINE_SOURCE | QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE |                    \
+     QVIR_MIGRATE_ABORT_ON_ERROR | QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
 #define QEMU_MIGRATION_COPY (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
 
 static gboolean
@@ -400,10 +404,10 @@ qemuMigrationCheckFlags(unsigned int flags, const char *func, GError **error)
                             "'VIR_MIGRATE_NON_SHARED_INC' are mutually exclusive");
         return FALSE;
     }
-    if (flags & (QVIR_MIGRATE_PEER2PEER | QVIR_MIGRATE_TUNNELLED | QVIR_MIGRATE_OFFLINE)) {
+    if (flags & (QVIR_MIGRATE_TUNNELLED | QVIR_MIGRATE_OFFLINE)) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                            "argument unsupported: peer-to-peer, tunnelled and offline "
-                            "migration are not supported by qvirtd");
+                            "argument unsupported: tunnelled and offline migration are not "
+                            "supported by qvirtd");
         return FALSE;
     }
     return qemuDriverCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
@@ -1052,6 +1056,30 @@ qemuMigrationAbortRequested(qvirDriver *drv, const unsigned char *uuid)
     return abort;
 }
 
+/* A peer-to-peer source lost its destination daemon: what comes over is nobody's. */
+static gboolean
+qemuMigrationPeerLost(qvirDriver *drv, const unsigned char *uuid)
+{
+    gboolean (*alive)(gpointer opaque) = NULL;
+    gpointer opaque = NULL;
+    qemuMigrationJob *job;
+
+    g_mutex_lock(&drv->migration->lock);
+    if ((job = qemuMigrationJobFind(drv, uuid))) {
+        alive = job->peerAlive;
+        opaque = job->peerOpaque;
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    return alive && !alive(opaque);
+}
+
+static void
+qemuMigrationErrorPeerLost(GError **error)
+{
+    g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "operation failed: Lost connection to destination host");
+}
+
 static gboolean
 qemuMigrationWaitMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon,
                               GStrv disks, GError **error)
@@ -1066,6 +1094,10 @@ qemuMigrationWaitMirrorsReady(qvirDriver *drv, const unsigned char *uuid, qemuMo
         if (qemuMigrationAbortRequested(drv, uuid)) {
             g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
                                 "operation aborted: job 'migration out' canceled by client");
+            return FALSE;
+        }
+        if (qemuMigrationPeerLost(drv, uuid)) {
+            qemuMigrationErrorPeerLost(error);
             return FALSE;
         }
         g_usleep(QEMU_MIGRATION_POLL_US);
@@ -1184,6 +1216,7 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
                   GStrv mirrors, qemuMigrationCookie *result, GError **error)
 {
     gboolean cancelled = FALSE;
+    gboolean peerLost = FALSE;
     gboolean switchedOver = FALSE;
 
     for (;;) {
@@ -1247,7 +1280,9 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
         if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0) {
             const char *desc = qemuDriverJsonString(info, "error-desc");
 
-            if (cancelled || g_strcmp0(status, "cancelled") == 0)
+            if (peerLost)
+                qemuMigrationErrorPeerLost(error);
+            else if (cancelled || g_strcmp0(status, "cancelled") == 0)
                 g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_ABORTED,
                                     "operation aborted: job 'migration out' canceled by client");
             else
@@ -1259,6 +1294,10 @@ qemuMigrationWait(qvirDriver *drv, const unsigned char *uuid, qemuMonitor *mon, 
         if (abort && !cancelled) {
             qemuMigrationCancel(mon);
             cancelled = TRUE;
+        }
+        if (!cancelled && qemuMigrationPeerLost(drv, uuid)) {
+            qemuMigrationCancel(mon);
+            cancelled = peerLost = TRUE;
         }
         if (want != speed && !cancelled) {
             if (qemuMigrationSetBandwidth(mon, want, NULL))
@@ -1336,7 +1375,13 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         return FALSE;
     }
     g_mutex_lock(&drv->migration->lock);
-    qemuMigrationJobFind(drv, uuid)->wasRunning = run.state == QVIR_DOMAIN_RUNNING;
+    {
+        qemuMigrationJob *job = qemuMigrationJobFind(drv, uuid);
+
+        job->wasRunning = run.state == QVIR_DOMAIN_RUNNING;
+        job->peerAlive = params->peerAlive;
+        job->peerOpaque = params->peerOpaque;
+    }
     g_mutex_unlock(&drv->migration->lock);
 
     if (params->haveBandwidth) {
@@ -1404,6 +1449,9 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         qemuMigrationJob *job = qemuMigrationJobFind(drv, uuid);
 
         job->phase = QEMU_MIGRATION_OUT_PERFORMED;
+        /* the connection is the p2p caller's; Confirm has no use for it */
+        job->peerAlive = NULL;
+        job->peerOpaque = NULL;
         job->info.haveDowntime = TRUE;
         job->info.downtime = result.downtime;
     }

@@ -52,6 +52,11 @@ typedef struct {
     char *listenAddress;     /* listen_address */
     GPtrArray *migrateDisks; /* migrate_disks (char*), or NULL: every writable disk */
     int disksPort;           /* disks_port, 0: from the range */
+    /* Not a typed parameter: a peer-to-peer source's watch on its connection to the
+     * destination daemon. Perform fails ("Lost connection to destination host") once it
+     * answers FALSE, as libvirt's does. NULL when the client drives the phases. */
+    gboolean (*peerAlive)(gpointer opaque);
+    gpointer peerOpaque;
 } qvirMigrateParams;
 
 void qvirMigrateParamsClear(qvirMigrateParams *p);

@@ -188,6 +188,7 @@ remoteDispatchConnectSupportsFeature(qvirRemoteCtx *ctx, remote_connect_supports
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
     case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
     case QVIR_REMOTE_FEATURE_MIGRATION_V3:
+    case QVIR_REMOTE_FEATURE_MIGRATION_P2P:
     case QVIR_REMOTE_FEATURE_MIGRATION_PARAMS:
         ret->supported = 1;
         break;
@@ -681,8 +682,7 @@ remoteDispatchConnectGetAllDomainStats(qvirRemoteCtx *ctx,
 
 /* ---- dispatch --------------------------------------------------------------------- */
 
-/* PROC's entry in the table, NULL when it is no procedure of libvirt 9.0. */
-static const qvirRpcProcedure *
+const qvirRpcProcedure *
 qvirRemoteProcLookup(gint32 proc)
 {
     if (proc <= 0 || proc >= REMOTE_PROC_LAST || !remote_procedure_table[proc].name)

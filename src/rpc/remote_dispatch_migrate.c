@@ -1,12 +1,14 @@
 /*
  * remote_dispatch_migrate.c: the REMOTE procedures of live migration (libvirt's v3 with
- * typed parameters: 302, 303, 305, 306, 307) and of the domain's job (job info and
- * statistics, abort, migration speed). The driver side: src/qemu/qemu_migration.c.
+ * typed parameters: 302, 303, 305, 306, 307; a peer-to-peer Perform: remote_migrate_p2p.c)
+ * and of the domain's job (job info and statistics, abort, migration speed). The driver
+ * side: src/qemu/qemu_migration.c.
  */
 #include <string.h>
 
 #include "qemu/qemu_migration.h"
 #include "rpc/remote_dispatch_priv.h"
+#include "rpc/remote_migrate_p2p.h"
 #include "util/virerror.h"
 
 /* ---- typed parameters ----------------------------------------------------------------- */
@@ -175,12 +177,17 @@ remoteDispatchDomainMigratePerform3Params(qvirRemoteCtx *ctx,
 {
     g_auto(remoteMigratePhase) phase = {0};
 
-    return remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error) &&
-           remoteMigratePhaseEnd(&phase,
-                                 qvirDriverDomainMigratePerform(
-                                     ctx->drv, args->dom.uuid, args->dconnuri, &phase.params,
-                                     phase.in, args->flags, &phase.out, error),
-                                 &ret->cookie_out.len, &ret->cookie_out.val);
+    if (!remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error))
+        return FALSE;
+    /* peer-to-peer: this daemon runs every phase itself; the client gets no cookie */
+    if (args->flags & QVIR_MIGRATE_PEER2PEER)
+        return qvirRemoteMigratePeer2Peer(ctx->drv, args->dom.uuid, args->dconnuri, &phase.params,
+                                          args->params.val, args->params.len, args->flags, error);
+    return remoteMigratePhaseEnd(
+        &phase,
+        qvirDriverDomainMigratePerform(ctx->drv, args->dom.uuid, args->dconnuri, &phase.params,
+                                       phase.in, args->flags, &phase.out, error),
+        &ret->cookie_out.len, &ret->cookie_out.val);
 }
 
 gboolean

@@ -86,6 +86,10 @@ int qvirRemoteTypedParamCheck(const remote_typed_param *p, const qvirRemoteParam
 gboolean qvirRemoteStringsTake(guint32 *len, char ***val, GPtrArray *list, gint32 max, gint32 limit,
                                const char *what, GError **error);
 
+/* PROC's entry in the REMOTE program's table, NULL when it is no procedure of libvirt 9.0
+ * (the client side, remote_conn.c, takes its argument and return types from it too). */
+const qvirRpcProcedure *qvirRemoteProcLookup(gint32 proc);
+
 /* The procedures of libvirt's QEMU program qvirtd serves (remote_dispatch_guest.c): PROC's
  * entry, NULL for others. */
 const qvirRpcProcedure *qvirRemoteQemuProcLookup(gint32 proc);

@@ -72,6 +72,23 @@ qvirRpcPacketFinish(GByteArray *pkt, GError **error)
     return TRUE;
 }
 
+GByteArray *
+qvirRpcPacketNewPong(void)
+{
+    const qvirRpcHeader hdr = {
+        .program = QVIR_RPC_KEEPALIVE_PROGRAM,
+        .version = QVIR_RPC_KEEPALIVE_VERSION,
+        .procedure = QVIR_RPC_KEEPALIVE_PROC_PONG,
+        .type = QVIR_RPC_MESSAGE,
+        .serial = 0,
+        .status = QVIR_RPC_STATUS_OK,
+    };
+    GByteArray *pkt = qvirRpcPacketStart(&hdr);
+
+    qvirXdrPatchU32(pkt, 0, pkt->len);
+    return pkt;
+}
+
 void
 qvirRpcHeaderForReply(const qvirRpcHeader *call, qvirRpcStatus status, qvirRpcHeader *reply)
 {

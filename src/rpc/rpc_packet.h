@@ -76,6 +76,9 @@ GByteArray *qvirRpcPacketStart(const qvirRpcHeader *hdr);
 /* Fill in the length word; FALSE when the packet is over the protocol maximum. */
 gboolean qvirRpcPacketFinish(GByteArray *pkt, GError **error);
 
+/* A complete keepalive PONG (the answer to a PING, from either side). */
+GByteArray *qvirRpcPacketNewPong(void);
+
 /* The reply header for a CALL: same program/version/procedure/serial. */
 void qvirRpcHeaderForReply(const qvirRpcHeader *call, qvirRpcStatus status, qvirRpcHeader *reply);
 

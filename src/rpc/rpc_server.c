@@ -397,21 +397,12 @@ qvirRpcClientReplyNow(qvirRpcClient *client, const qvirRpcHeader *hdr, GByteArra
 static void
 qvirRpcClientHandleKeepalive(qvirRpcClient *client, const qvirRpcHeader *hdr)
 {
-    qvirRpcHeader pong = {
-        .program = QVIR_RPC_KEEPALIVE_PROGRAM,
-        .version = QVIR_RPC_KEEPALIVE_VERSION,
-        .procedure = QVIR_RPC_KEEPALIVE_PROC_PONG,
-        .type = QVIR_RPC_MESSAGE,
-        .serial = 0,
-        .status = QVIR_RPC_STATUS_OK,
-    };
     g_autoptr(GByteArray) pkt = NULL;
 
     /* PONGs and anything else we do not know are ignored, as libvirt does. */
     if (hdr->type != QVIR_RPC_MESSAGE || hdr->procedure != QVIR_RPC_KEEPALIVE_PROC_PING)
         return;
-    pkt = qvirRpcPacketStart(&pong);
-    qvirXdrPatchU32(pkt, 0, pkt->len);
+    pkt = qvirRpcPacketNewPong();
     /* A PONG is not a reply: it may go out between any two packets. */
     qvirRpcClientQueuePacket(client, pkt);
 }

@@ -1,0 +1,42 @@
+/*
+ * rpc_conn.h: the client side of libvirt's RPC: a connection to a daemon over a unix
+ * socket, one call at a time, blocking. qvirtd uses it to talk to another daemon (the
+ * destination of a peer-to-peer migration) from one of its worker threads.
+ *
+ * A call is a CALL packet (program, version, procedure, serial) with the XDR arguments;
+ * its answer is the REPLY with that serial: the return value, or a virNetMessageError that
+ * becomes a GError of QVIR_ERROR with the remote code and message, so the daemon's own
+ * client sees what the other daemon said. Keepalive PINGs are answered and event
+ * MESSAGEs skipped while waiting. A connection whose stream can no longer be trusted
+ * (a write or read failed, a packet did not frame) refuses every later call.
+ *
+ * Not thread-safe: one thread uses a connection at a time.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "rpc/rpc_packet.h"
+
+typedef struct _qvirRpcConn qvirRpcConn;
+
+/* Connect to the server on the unix socket PATH that speaks PROGRAM/VERSION. The errors
+ * are libvirt's ("Failed to connect socket to 'PATH': No such file or directory"). */
+qvirRpcConn *qvirRpcConnOpenUnix(const char *path, guint32 program, guint32 version,
+                                 GError **error);
+
+/*
+ * Call PROCEDURE with ARGS (an instance of ARGSTYPE; NULL type: no arguments) and decode
+ * the return value into RET (all zero, an instance of RETTYPE; NULL type: none expected).
+ * FALSE with ERROR set when the call failed, remotely or on the way; RET is then all zero.
+ */
+gboolean qvirRpcConnCall(qvirRpcConn *conn, gint32 procedure, const qvirXdrType *argsType,
+                         gconstpointer args, const qvirXdrType *retType, gpointer ret,
+                         GError **error);
+
+/* FALSE once a call failed on the way, or the server closed its end (checked without
+ * waiting: a poll loop may ask often). A call's remote error leaves it alive. */
+gboolean qvirRpcConnIsAlive(qvirRpcConn *conn);
+
+void qvirRpcConnFree(qvirRpcConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qvirRpcConn, qvirRpcConnFree);
