@@ -14,8 +14,6 @@
 #define REMOTE_EVENT_ID_BLOCK_JOB_2 16
 #define REMOTE_EVENT_ID_LAST 27
 
-/* ---- devices --------------------------------------------------------------------- */
-
 /* ---- block jobs ----------------------------------------------------------------- */
 
 /* The block job procedures (generated from remote_protocol.x) hand the wire's unsigned
@@ -28,15 +26,18 @@ remoteDispatchDomainGetBlockJobInfo(qvirRemoteCtx *ctx, remote_domain_get_block_
                                     remote_domain_get_block_job_info_ret *ret, GError **error)
 {
     qemuBlockJobInfo info = {0};
+    int found = qvirDriverDomainGetBlockJobInfo(ctx->drv, args->dom.uuid, args->path, &info,
+                                                args->flags, error);
 
-    ret->found = qvirDriverDomainGetBlockJobInfo(ctx->drv, args->dom.uuid, args->path, &info,
-                                                 args->flags, error);
-    if (ret->found <= 0)
-        return ret->found == 0;
-    ret->type = (gint32)info.type;
-    ret->bandwidth = info.bandwidth;
-    ret->cur = info.cur;
-    ret->end = info.end;
+    if (found <= 0) {
+        ret->found = found;
+        return found == 0;
+    }
+    *ret = (remote_domain_get_block_job_info_ret){.found = found,
+                                                  .type = (gint32)info.type,
+                                                  .bandwidth = info.bandwidth,
+                                                  .cur = info.cur,
+                                                  .end = info.end};
     return TRUE;
 }
 

@@ -80,39 +80,23 @@ qvirRpcConnIsAlive(qvirRpcConn *conn)
     return recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
 }
 
+/* All LEN bytes of DATA sent (SENDING) or received: short transfers go on, EINTR retries,
+ * and a send never raises SIGPIPE in a caller that has not ignored it. */
 static gboolean
-qvirRpcConnWrite(qvirRpcConn *conn, const guint8 *data, gsize len, GError **error)
+qvirRpcConnTransfer(qvirRpcConn *conn, guint8 *data, gsize len, gboolean sending, GError **error)
 {
     while (len > 0) {
-        ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
+        ssize_t n =
+            sending ? send(conn->fd, data, len, MSG_NOSIGNAL) : recv(conn->fd, data, len, 0);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot write data: %s",
-                        g_strerror(errno));
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot %s data: %s",
+                        sending ? "write" : "recv", g_strerror(errno));
             return FALSE;
         }
-        data += n;
-        len -= (gsize)n;
-    }
-    return TRUE;
-}
-
-static gboolean
-qvirRpcConnRead(qvirRpcConn *conn, guint8 *data, gsize len, GError **error)
-{
-    while (len > 0) {
-        ssize_t n = recv(conn->fd, data, len, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Cannot recv data: %s",
-                        g_strerror(errno));
-            return FALSE;
-        }
-        if (n == 0) {
+        if (n == 0 && !sending) {
             /* the peer went away (a daemon killed mid-call) */
             g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
                         "End of file while reading data: %s", g_strerror(EIO));
@@ -133,14 +117,14 @@ qvirRpcConnReceive(qvirRpcConn *conn, qvirRpcHeader *hdr, GByteArray **body, GEr
     qvirXdrReader rd;
     guint32 length;
 
-    if (!qvirRpcConnRead(conn, lenWord, sizeof(lenWord), error))
+    if (!qvirRpcConnTransfer(conn, lenWord, sizeof(lenWord), FALSE, error))
         return FALSE;
     qvirXdrReaderInit(&rd, lenWord, sizeof(lenWord));
     if (!qvirXdrReadU32(&rd, &length, error) || !qvirRpcPacketCheckLength(length, error))
         return FALSE;
     pkt = g_byte_array_sized_new(length - QVIR_RPC_LEN_SIZE);
     g_byte_array_set_size(pkt, length - QVIR_RPC_LEN_SIZE);
-    if (!qvirRpcConnRead(conn, pkt->data, pkt->len, error))
+    if (!qvirRpcConnTransfer(conn, pkt->data, pkt->len, FALSE, error))
         return FALSE;
     qvirXdrReaderInit(&rd, pkt->data, pkt->len);
     if (!qvirRpcHeaderDecode(&rd, hdr, error))
@@ -156,7 +140,7 @@ qvirRpcConnPong(qvirRpcConn *conn, GError **error)
 {
     g_autoptr(GByteArray) pkt = qvirRpcPacketNewPong();
 
-    return qvirRpcConnWrite(conn, pkt->data, pkt->len, error);
+    return qvirRpcConnTransfer(conn, pkt->data, pkt->len, TRUE, error);
 }
 
 /* The remote error of an ERROR reply, with its code and message. */
@@ -257,7 +241,7 @@ qvirRpcConnCall(qvirRpcConn *conn, gint32 procedure, const qvirXdrType *argsType
         return FALSE;
     if (!qvirRpcPacketFinish(pkt, error))
         return FALSE;
-    if (!qvirRpcConnWrite(conn, pkt->data, pkt->len, error))
+    if (!qvirRpcConnTransfer(conn, pkt->data, pkt->len, TRUE, error))
         conn->broken = TRUE;
     else if (qvirRpcConnAwaitReply(conn, hdr.serial, procedure, retType, ret, &remoteError, error))
         return TRUE;
