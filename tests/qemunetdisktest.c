@@ -283,8 +283,10 @@ testStartNBD(void)
     g_assert_nonnull(strstr(live, "<backingStore type='network' index='"));
     g_assert_nonnull(strstr(live, "<source protocol='nbd' name='exp' tls='no'>"));
 
-    testVMFree(&vm);
+    /* qemu-nbd first: its pid file goes with the VM's directory */
+    testVMStop(&vm);
     testNBDStop(&nbd);
+    testVMFree(&vm);
 }
 
 /* A secret that does not exist: the start fails naming the disk; nothing is left. */
