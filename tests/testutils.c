@@ -126,7 +126,8 @@ qvirTestRunOk(const char *const *argv)
      * yet ("Unable to get accurate CPU usage"): its first PBKDF round takes under one 4 ms
      * tick of this kernel's CPU-time clock, so 9 and 12 of 20-30 creations failed here
      * (2026-12-02). A failed try costs milliseconds; 40 of them in a row is ~1e-14. */
-    for (int tries = 0; rc != 0 && tries < 40 && err && strstr(err, "accurate CPU usage"); tries++) {
+    for (int tries = 0; rc != 0 && tries < 40 && err && strstr(err, "accurate CPU usage");
+         tries++) {
         g_clear_pointer(&err, g_free);
         rc = qvirTestRun(argv, NULL, &err);
     }
@@ -151,4 +152,30 @@ qvirTestQcow2Create(const char *path, const char *backing, const char *size)
         argv[n++] = size;
     argv[n] = NULL;
     qvirTestRunOk(argv);
+}
+
+GPid
+qvirTestKillAtSyscall(pid_t pid, const char *path, const char *syscalls, const char *inject)
+{
+    g_autofree char *pidText = g_strdup_printf("%d", (int)pid);
+    g_autofree char *status = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *trace = g_strdup_printf("trace=%s", syscalls);
+    g_autofree char *injection = g_strdup_printf("inject=%s:%s", syscalls, inject);
+    const char *argv[] = {"strace", "-qq", "-f", "-o",  "/dev/null", "-p",      pidText,
+                          "-P",     path,  "-e", trace, "-e",        injection, NULL};
+    g_autoptr(GError) err = NULL;
+    GPid tracer;
+
+    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                       NULL, NULL, &tracer, &err))
+        g_error("cannot start strace: %s", err->message);
+    for (guint i = 0; i < 200; i++) {
+        g_autofree char *text = NULL;
+
+        if (g_file_get_contents(status, &text, NULL, NULL) && strstr(text, "TracerPid:\t") &&
+            !strstr(text, "TracerPid:\t0\n"))
+            return tracer;
+        g_usleep(50 * 1000);
+    }
+    g_error("strace did not attach to process %d", (int)pid);
 }

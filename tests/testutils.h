@@ -39,6 +39,11 @@ int qvirTestRun(const char *const *argv, char **out, char **err);
 /* Run ARGV; unless it exits 0, abort the test naming the command and quoting its stderr. */
 void qvirTestRunOk(const char *const *argv);
 
+/* Attach strace to process PID so that it dies of SIGKILL at its first SYSCALLS (a strace
+ * syscall list) on PATH, that call skipped (INJECT: strace's inject= actions, for example
+ * "signal=SIGKILL"). Returns the tracer once it is attached. */
+GPid qvirTestKillAtSyscall(pid_t pid, const char *path, const char *syscalls, const char *inject);
+
 /* qemu-img create -q -f qcow2 [-b BACKING -F qcow2] PATH [SIZE]: SIZE NULL takes the
  * backing file's. BACKING is stored as given (relative names resolve from PATH's dir). */
 void qvirTestQcow2Create(const char *path, const char *backing, const char *size);

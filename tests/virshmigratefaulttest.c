@@ -477,37 +477,7 @@ testSourceKilledBeforePerform(void)
 static GPid
 testKillAtUnlink(const Host *h, const char *path)
 {
-    g_autofree char *pid = g_strdup_printf("%d", (int)h->pid);
-    g_autofree char *status = g_strdup_printf("/proc/%d/status", (int)h->pid);
-    const char *argv[] = {"strace",
-                          "-qq",
-                          "-f",
-                          "-o",
-                          "/dev/null",
-                          "-p",
-                          pid,
-                          "-P",
-                          path,
-                          "-e",
-                          "trace=unlink,unlinkat",
-                          "-e",
-                          "inject=unlink,unlinkat:error=ENOENT:signal=SIGKILL",
-                          NULL};
-    g_autoptr(GError) err = NULL;
-    GPid tracer;
-
-    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                       NULL, NULL, &tracer, &err))
-        g_error("cannot start strace: %s", err->message);
-    for (guint i = 0; i < 200; i++) {
-        g_autofree char *text = NULL;
-
-        if (g_file_get_contents(status, &text, NULL, NULL) && strstr(text, "TracerPid:\t") &&
-            !strstr(text, "TracerPid:\t0\n"))
-            return tracer;
-        g_usleep(50 * 1000);
-    }
-    g_error("strace did not attach to the daemon %s", h->tag);
+    return qvirTestKillAtSyscall(h->pid, path, "unlink,unlinkat", "error=ENOENT:signal=SIGKILL");
 }
 
 /* H's daemon died of SIGKILL (not at our hand). Its tracer TRACER, which followed the
