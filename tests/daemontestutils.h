@@ -242,12 +242,13 @@ daemonProcessAlive(pid_t pid)
     return p && p[1] == ' ' && p[2] != 'Z';
 }
 
-/* The QEMU pid of a running domain, from its status file; 0 without one. */
+/* The QEMU pid of a running domain, from its status file under the daemon root ROOT; 0
+ * without one. */
 G_GNUC_UNUSED static pid_t
-daemonDomainPid(const char *name)
+daemonDomainPidUnder(const char *root, const char *name)
 {
     g_autofree char *file = g_strdup_printf("%s.xml", name);
-    g_autofree char *path = g_build_filename(daemonEnv.root, "run", "qemu", file, NULL);
+    g_autofree char *path = g_build_filename(root, "run", "qemu", file, NULL);
     g_autofree char *xml = NULL;
     const char *p;
 
@@ -255,6 +256,13 @@ daemonDomainPid(const char *name)
         return 0;
     p = strstr(xml, " pid='");
     return p ? atoi(p + 6) : 0;
+}
+
+/* The same under this program's daemon. */
+G_GNUC_UNUSED static pid_t
+daemonDomainPid(const char *name)
+{
+    return daemonDomainPidUnder(daemonEnv.root, name);
 }
 
 G_GNUC_UNUSED static char *

@@ -106,14 +106,7 @@ hostStart(Host *h, const char *hostUUID, unsigned int portMin)
 static pid_t
 daemonDomainPidIn(const Host *h)
 {
-    g_autofree char *path = g_build_filename(h->root, "run", "qemu", VM ".xml", NULL);
-    g_autofree char *xml = NULL;
-    const char *p;
-
-    if (!g_file_get_contents(path, &xml, NULL, NULL))
-        return 0;
-    p = strstr(xml, " pid='");
-    return p ? atoi(p + 6) : 0;
+    return daemonDomainPidUnder(h->root, VM);
 }
 
 static void
@@ -384,6 +377,8 @@ migrateTestSetup(const char *prefix)
 {
     g_autofree char *modules = NULL;
     g_autofree char *zeros = g_malloc0(1024 * 1024);
+    g_autofree char *base = NULL;
+    g_autofree char *mid = NULL;
 
     if (getuid() == 0) {
         g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
@@ -398,4 +393,11 @@ migrateTestSetup(const char *prefix)
                 "(bash run.sh installs both)");
     guestInitrd = g_build_filename(daemonEnv.root, "guest-initrd.cpio", NULL);
     g_assert_true(testGuestInitrdFull(modules, guestInitrd, MIGRATE_GUEST_INIT, NULL));
+    /* the guest's three-layer chain: base <- mid <- top (topImg) */
+    base = daemonImagePath("base.qcow2");
+    mid = daemonImagePath("mid.qcow2");
+    topImg = daemonImagePath("top.qcow2");
+    daemonMakeQcow2(base, NULL);
+    daemonMakeQcow2(mid, base);
+    daemonMakeQcow2(topImg, mid);
 }

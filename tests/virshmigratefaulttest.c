@@ -545,20 +545,12 @@ testDestKilledAfterResume(void)
 int
 main(int argc, char **argv)
 {
-    g_autofree char *base = NULL;
-    g_autofree char *mid = NULL;
     g_autofree char *xml = NULL;
     g_autofree char *xmlPath = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     migrateTestSetup("qvirt-migfault");
-    base = daemonImagePath("base.qcow2");
-    mid = daemonImagePath("mid.qcow2");
-    topImg = daemonImagePath("top.qcow2");
-    daemonMakeQcow2(base, NULL);
-    daemonMakeQcow2(mid, base);
-    daemonMakeQcow2(topImg, mid);
     dstDir = g_build_filename(daemonEnv.root, "dst", NULL);
     dstTop = g_build_filename(dstDir, "top.qcow2", NULL);
     g_assert_cmpint(g_mkdir(dstDir, 0755), ==, 0);

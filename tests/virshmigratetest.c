@@ -565,18 +565,10 @@ testCleanup(void)
 int
 main(int argc, char **argv)
 {
-    g_autofree char *base = NULL;
-    g_autofree char *mid = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     migrateTestSetup("qvirt-migrate");
-    base = daemonImagePath("base.qcow2");
-    mid = daemonImagePath("mid.qcow2");
-    topImg = daemonImagePath("top.qcow2");
-    daemonMakeQcow2(base, NULL);
-    daemonMakeQcow2(mid, base);
-    daemonMakeQcow2(topImg, mid);
     hostStart(&hostA, HOST_A, 21000);
     hostStart(&hostB, HOST_B, 21050);
 
