@@ -115,6 +115,20 @@ qvirRpcErrorEncode(GByteArray *buf, int code, int errDomain, const char *message
         g_error("cannot encode an error body: %s", err->message);
 }
 
+/*
+ * The prefix ERR's message takes on the wire. libvirt's argument checks
+ * (virReportInvalidNonNullArg and its kin: "value in virSecretSetValue must not be NULL")
+ * raise INVALID_ARG without virErrorMsg's template, so those keep their bare text.
+ */
+static const char *
+qvirErrorWirePrefix(const GError *err)
+{
+    if (err->code == QVIR_ERR_INVALID_ARG &&
+        g_regex_match_simple("^\\w+ in \\w+ must ", err->message, 0, 0))
+        return NULL;
+    return qvirErrorCodePrefix(err->code);
+}
+
 void
 qvirRpcErrorEncodeGError(GByteArray *buf, const GError *err, int errDomain)
 {
@@ -122,8 +136,14 @@ qvirRpcErrorEncodeGError(GByteArray *buf, const GError *err, int errDomain)
     int code;
 
     if (err->domain == QVIR_ERROR && err->code > 0) {
+        const char *prefix = qvirErrorWirePrefix(err);
+
         code = err->code;
-        msg = g_strdup(err->message);
+        /* Every error reaches the client in libvirt's form "PREFIX: detail", as
+         * virReportError builds it from the code, wherever in qvirt it was raised. */
+        msg = prefix && !g_str_has_prefix(err->message, prefix)
+                  ? g_strconcat(prefix, err->message, NULL)
+                  : g_strdup(err->message);
     } else {
         code = QVIR_ERR_INTERNAL_ERROR;
         msg = g_strdup_printf("internal error: %s", err->message);

@@ -90,3 +90,6 @@ gboolean qvirCheckFlags(guint flags, guint supported, const char *func, GError *
  * "%s" are left alone.
  */
 void qvirErrorAddPrefix(GError *error);
+
+/* That prefix for CODE ("invalid argument: "), or NULL when its template has none. */
+const char *qvirErrorCodePrefix(int code);
