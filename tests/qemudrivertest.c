@@ -2002,6 +2002,68 @@ testSnapshots(void)
         g_assert_cmpstr(err->message, ==, "operation failed: domain moment s1 already exists");
         g_clear_error(&err);
     }
+    /* libvirt 9.0's refusals, in its order and words (recorded from virsh against libvirt's
+     * session daemon on a running domain); each leaves the chain as it was. */
+    {
+        static const struct {
+            const char *xml;
+            unsigned int flags;
+            const char *message;
+        } refusals[] = {
+            {"<domainsnapshot><memory snapshot='manual'/></domainsnapshot>", 0,
+             "XML error: 'manual' memory snapshot mode not supported"},
+            {"<domainsnapshot><memory snapshot='bogus'/></domainsnapshot>", 0,
+             "XML error: Invalid value for attribute 'snapshot' in element 'memory': 'bogus'."},
+            {"<domainsnapshot><memory snapshot='internal' file='/tmp/x'/></domainsnapshot>", 0,
+             "XML error: memory filename '/tmp/x' requires external snapshot"},
+            {"<domainsnapshot><memory snapshot='external'/></domainsnapshot>", 0,
+             "XML error: external memory snapshots require a filename"},
+            {"<domainsnapshot><memory file='/m'/></domainsnapshot>", 16,
+             "XML error: memory state cannot be saved with offline or disk-only snapshot"},
+            {"<domainsnapshot><memory snapshot='no'/></domainsnapshot>", 0,
+             "Operation not supported: internal snapshot of a running VM must include the "
+             "memory state"},
+            {"<domainsnapshot><disks><disk name='vda' snapshot='external'/></disks>"
+             "</domainsnapshot>",
+             0, "unsupported configuration: disk 'vda' must use snapshot mode 'internal'"},
+            {"<domainsnapshot><disks><disk name='vda' snapshot='internal'/></disks>"
+             "</domainsnapshot>",
+             16,
+             "unsupported configuration: active qemu domains require external disk snapshots; "
+             "disk vda requested internal"},
+            {"<domainsnapshot><disks><disk name='vda' snapshot='no'/></disks>"
+             "</domainsnapshot>",
+             16, "unsupported configuration: nothing selected for snapshot"},
+            {"<domainsnapshot><disks><disk name='vda'><driver type='raw'/></disk></disks>"
+             "</domainsnapshot>",
+             16,
+             "unsupported configuration: external snapshot format for disk vda is unsupported: "
+             "raw"},
+            {"<domainsnapshot><name>.hidden</name></domainsnapshot>", 16,
+             "invalid snapshot name '.hidden': name can't start with '.'"},
+            {"<domainsnapshot><name>a/b</name></domainsnapshot>", 16,
+             "invalid snapshot name 'a/b': name can't contain '/'"},
+            {"<domainsnapshot/>", 16 | 256 /* LIVE */,
+             "Operation not supported: live snapshot creation is supported only during full "
+             "system snapshots"},
+            /* valid for libvirt, beyond qvirt: an internal snapshot with memory */
+            {"<domainsnapshot/>", 0,
+             "unsupported configuration: only external disk-only snapshots are supported "
+             "(--disk-only)"},
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(refusals); i++) {
+            g_assert_null(qvirDriverDomainSnapshotCreateXML(drv, a->uuid, refusals[i].xml,
+                                                            refusals[i].flags, &err));
+            g_assert_nonnull(err);
+            qvirErrorAddPrefix(err); /* as the wire adds it */
+            g_assert_cmpstr(err->message, ==, refusals[i].message);
+            g_clear_error(&err);
+        }
+        live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, NULL);
+        g_assert_cmpuint(testCountSubstr(live, "<backingStore type='file'"), ==, 3);
+        g_clear_pointer(&live, g_free);
+    }
     /* The overlay is the cached top; the old chain below it; nothing re-read. */
     live = qvirDriverDomainGetXMLDesc(drv, a->uuid, 0, &err);
     g_assert_nonnull(strstr(live, "s1.qcow2' index="));

@@ -61,14 +61,19 @@ qemuDriverSnapshotDir(qvirDriver *drv, const char *domain)
 }
 
 /* A snapshot name becomes a file name: no separators, nothing hidden. */
+/* Metadata files are named after snapshots: libvirt refuses names that would escape
+ * (qemuSnapshotCreateXMLValidateDef), with XML_DETAIL's bare text. */
 static gboolean
 qemuDriverSnapshotCheckName(const char *name, GError **error)
 {
-    if (!name || !*name || strchr(name, '/') || name[0] == '.') {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: invalid snapshot name '%s': it must not be empty, "
-                    "contain '/' or start with '.'",
-                    name ? name : "");
+    if (strchr(name, '/')) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL,
+                    "invalid snapshot name '%s': name can't contain '/'", name);
+        return FALSE;
+    }
+    if (name[0] == '.') {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL,
+                    "invalid snapshot name '%s': name can't start with '.'", name);
         return FALSE;
     }
     return TRUE;
@@ -268,7 +273,7 @@ qemuDriverSnapshotCount(const qemuDomainObj *obj)
 /* ---- create ------------------------------------------------------------------------- */
 
 static gboolean
-qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GError **error)
+qemuDriverSnapshotCheckFlags(unsigned int flags, GError **error)
 {
     if (flags & (QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -290,12 +295,67 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, const qemuSnapshotDef *snap, GE
                     "argument unsupported: halting after a snapshot is not supported");
         return FALSE;
     }
-    /* Only disk-only snapshots exist here: asked for by flag, or by memory='no'. */
-    if (!(flags & QEMU_SNAP_CREATE_DISK_ONLY) && g_strcmp0(snap->memorySnapshot, "no") != 0 &&
-        g_strcmp0(snap->state, "disk-snapshot") != 0) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported configuration: only external disk-only snapshots are "
-                    "supported (--disk-only)");
+    return TRUE;
+}
+
+/*
+ * libvirt's checks of a new snapshot, in its order (qemuSnapshotCreateXML: <memory> at
+ * parse, then qemuSnapshotCreateAlignDisks, then qemuSnapshotPrepare), so that a request
+ * libvirt refuses gets libvirt's words. What is left after them and qvirt cannot do —
+ * internal snapshots, memory state, snapshots of a domain that is not running — is refused
+ * last. DEF's disks are aligned on return.
+ */
+static gboolean
+qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gboolean active,
+                           unsigned int flags, GError **error)
+{
+    gboolean diskOnly = (flags & QEMU_SNAP_CREATE_DISK_ONLY) != 0;
+    qemuSnapshotLocation memory = QEMU_SNAPSHOT_LOCATION_DEFAULT;
+    qemuSnapshotLocation defLoc = QEMU_SNAPSHOT_LOCATION_INTERNAL;
+    qemuSnapshotPlan plan;
+
+    if (!qemuSnapshotDefCheckMemory(def, !active || diskOnly, &memory, error))
+        return FALSE;
+    if ((flags & QEMU_SNAP_CREATE_LIVE) && (!active || memory != QEMU_SNAPSHOT_LOCATION_EXTERNAL)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                            "Operation not supported: live snapshot creation is supported only "
+                            "during full system snapshots");
+        return FALSE;
+    }
+    if (diskOnly) {
+        defLoc = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+        memory = QEMU_SNAPSHOT_LOCATION_NO;
+    } else if (memory == QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
+        defLoc = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+    } else {
+        if (active && memory == QEMU_SNAPSHOT_LOCATION_NO) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                                "Operation not supported: internal snapshot of a running VM "
+                                "must include the memory state");
+            return FALSE;
+        }
+        memory = active ? QEMU_SNAPSHOT_LOCATION_INTERNAL : QEMU_SNAPSHOT_LOCATION_NO;
+    }
+    if (!qemuSnapshotDefAlignDisksFull(def, domdef, defLoc, error) ||
+        !qemuSnapshotPrepare(def, domdef, active, diskOnly, memory, &plan, error))
+        return FALSE;
+
+    if (plan.qed) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported configuration: qvirt creates snapshot overlays in "
+                            "qcow2 only");
+        return FALSE;
+    }
+    if (plan.internal || memory != QEMU_SNAPSHOT_LOCATION_NO) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported configuration: only external disk-only snapshots are "
+                            "supported (--disk-only)");
+        return FALSE;
+    }
+    if (!active) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported configuration: disk-only snapshots need a running "
+                            "domain");
         return FALSE;
     }
     return TRUE;
@@ -337,7 +397,7 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
                               __func__, error))
         return NULL;
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
-        !qemuDriverSnapshotCheckFlags(flags, def, error))
+        !qemuDriverSnapshotCheckFlags(flags, error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "snapshot", error))
         return NULL;
@@ -348,14 +408,10 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
         jobs = obj->blockJobs;
     }
     qemuDomainObjUnlock(obj);
-    if (!mon) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported configuration: disk-only snapshots need a running domain");
-        goto out;
-    }
-    /* Job held: the live definition is stable and may be read without the mutex. */
-    if (!qemuSnapshotDefAlignDisks(def, obj->liveDef, error) ||
-        !qemuDriverSnapshotCheckName(def->name, error))
+    /* Job held: the definitions are stable and may be read without the mutex. */
+    if ((metadata && def->name && !qemuDriverSnapshotCheckName(def->name, error)) ||
+        !qemuDriverSnapshotValidate(def, mon ? obj->liveDef : qemuDomainObjGetDef(obj), mon != NULL,
+                                    flags, error))
         goto out;
     if (qemuDriverSnapshotFind(obj, def->name)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,

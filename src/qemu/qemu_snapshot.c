@@ -45,6 +45,7 @@ qemuSnapshotDefFree(qemuSnapshotDef *def)
     g_free(def->description);
     g_free(def->state);
     g_free(def->memorySnapshot);
+    g_free(def->memoryFile);
     if (def->disks)
         g_ptr_array_unref(def->disks);
     g_free(def->domainXML);
@@ -107,9 +108,9 @@ qemuSnapshotDiskDefParse(xmlNodePtr node, GError **error)
 
             if (!fmt)
                 continue;
-            if ((f = qvirStorageFileFormatTypeFromString(fmt)) != QVIR_STORAGE_FILE_QCOW2) {
+            if ((f = qvirStorageFileFormatTypeFromString(fmt)) <= QVIR_STORAGE_FILE_NONE) {
                 g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                            "unsupported disk snapshot driver '%s'", fmt);
+                            "unknown disk snapshot driver '%s'", fmt);
                 return NULL;
             }
             disk->format = f;
@@ -171,6 +172,8 @@ qemuSnapshotDefParseString(const char *xml, GError **error)
         } else if (qemuSnapshotXMLIs(cur, "memory")) {
             g_free(def->memorySnapshot);
             def->memorySnapshot = qvirXMLPropString(cur, "snapshot");
+            g_free(def->memoryFile);
+            def->memoryFile = qvirXMLPropString(cur, "file");
         } else if (qemuSnapshotXMLIs(cur, "disks")) {
             for (xmlNodePtr d = cur->children; d; d = d->next) {
                 qemuSnapshotDiskDef *disk;
@@ -227,9 +230,36 @@ qemuSnapshotDefaultFile(const qvirDomainDiskDef *disk, const char *snapName, GEr
     return g_strdup_printf("%s.%s", base, snapName);
 }
 
+/* The disk's own default (<disk snapshot=>), with libvirt's post-parse rule that read-only
+ * disks (cdroms among them) and empty drives are left out. */
+static qemuSnapshotLocation
+qemuSnapshotDiskOwnLocation(const qvirDomainDiskDef *disk)
+{
+    if (qemuSnapshotDiskDefaultNo(disk))
+        return QEMU_SNAPSHOT_LOCATION_NO;
+    switch (disk->snapshot) {
+    case QVIR_DOMAIN_SNAPSHOT_LOCATION_NO:
+        return QEMU_SNAPSHOT_LOCATION_NO;
+    case QVIR_DOMAIN_SNAPSHOT_LOCATION_INTERNAL:
+        return QEMU_SNAPSHOT_LOCATION_INTERNAL;
+    case QVIR_DOMAIN_SNAPSHOT_LOCATION_EXTERNAL:
+        return QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+    default:
+        return QEMU_SNAPSHOT_LOCATION_DEFAULT;
+    }
+}
+
 gboolean
 qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GError **error)
 {
+    return qemuSnapshotDefAlignDisksFull(snap, domdef, QEMU_SNAPSHOT_LOCATION_EXTERNAL, error);
+}
+
+gboolean
+qemuSnapshotDefAlignDisksFull(qemuSnapshotDef *snap, const qvirDomainDef *domdef,
+                              qemuSnapshotLocation defLoc, GError **error)
+{
+    gboolean requireMatch = defLoc == QEMU_SNAPSHOT_LOCATION_INTERNAL;
     g_autoptr(GPtrArray) aligned =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuSnapshotDiskDefFree);
 
@@ -259,14 +289,21 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
                         sd->name);
             return FALSE;
         }
-        if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_INTERNAL) {
+        if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_DEFAULT) {
+            qemuSnapshotLocation own = qemuSnapshotDiskOwnLocation(dd);
+
+            sd->snapshot = own != QEMU_SNAPSHOT_LOCATION_DEFAULT &&
+                                   (!requireMatch || own == QEMU_SNAPSHOT_LOCATION_NO)
+                               ? own
+                               : defLoc;
+        } else if (requireMatch && sd->snapshot != defLoc &&
+                   !(sd->snapshot == QEMU_SNAPSHOT_LOCATION_NO &&
+                     qemuSnapshotDiskOwnLocation(dd) == QEMU_SNAPSHOT_LOCATION_NO)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "disk '%s' must use snapshot mode 'external'", sd->name);
+                        "disk '%s' must use snapshot mode '%s'", sd->name,
+                        qemuSnapshotLocationTypeToString(defLoc));
             return FALSE;
         }
-        if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_DEFAULT)
-            sd->snapshot = qemuSnapshotDiskDefaultNo(dd) ? QEMU_SNAPSHOT_LOCATION_NO
-                                                         : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
         if (sd->file && sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "file '%s' for disk '%s' requires use of external snapshot mode", sd->file,
@@ -283,10 +320,11 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
         qemuSnapshotDiskDef *sd = g_ptr_array_index(aligned, i);
 
         if (!sd) {
+            qemuSnapshotLocation own = qemuSnapshotDiskOwnLocation(dd);
+
             sd = g_new0(qemuSnapshotDiskDef, 1);
             sd->name = g_strdup(dd->dst);
-            sd->snapshot = qemuSnapshotDiskDefaultNo(dd) ? QEMU_SNAPSHOT_LOCATION_NO
-                                                         : QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+            sd->snapshot = own != QEMU_SNAPSHOT_LOCATION_DEFAULT ? own : defLoc;
             aligned->pdata[i] = sd;
         }
         if (sd->snapshot == QEMU_SNAPSHOT_LOCATION_EXTERNAL && !sd->file &&
@@ -307,6 +345,135 @@ qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef, GE
 
     g_ptr_array_unref(snap->disks);
     snap->disks = g_steal_pointer(&aligned);
+    return TRUE;
+}
+
+gboolean
+qemuSnapshotDefCheckMemory(const qemuSnapshotDef *snap, gboolean offline,
+                           qemuSnapshotLocation *memory, GError **error)
+{
+    int loc = QEMU_SNAPSHOT_LOCATION_DEFAULT;
+
+    if (snap->memorySnapshot) {
+        if (strcmp(snap->memorySnapshot, "manual") == 0) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                                "'manual' memory snapshot mode not supported");
+            return FALSE;
+        }
+        if ((loc = qemuSnapshotLocationTypeFromString(snap->memorySnapshot)) <= 0) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                        "Invalid value for attribute 'snapshot' in element 'memory': '%s'.",
+                        snap->memorySnapshot);
+            return FALSE;
+        }
+    }
+    if (loc == QEMU_SNAPSHOT_LOCATION_DEFAULT && snap->memoryFile)
+        loc = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
+    if (snap->memoryFile && loc != QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "memory filename '%s' requires external snapshot", snap->memoryFile);
+        return FALSE;
+    }
+    if (!snap->memoryFile && loc == QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "external memory snapshots require a filename");
+        return FALSE;
+    }
+    if (offline && loc != QEMU_SNAPSHOT_LOCATION_DEFAULT && loc != QEMU_SNAPSHOT_LOCATION_NO) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                            "memory state cannot be saved with offline or disk-only snapshot");
+        return FALSE;
+    }
+    if (snap->memoryFile && !g_path_is_absolute(snap->memoryFile)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "memory snapshot file path (%s) must be absolute", snap->memoryFile);
+        return FALSE;
+    }
+    *memory = (qemuSnapshotLocation)loc;
+    return TRUE;
+}
+
+gboolean
+qemuSnapshotPrepare(const qemuSnapshotDef *snap, const qvirDomainDef *domdef, gboolean active,
+                    gboolean diskOnly, qemuSnapshotLocation memory, qemuSnapshotPlan *plan,
+                    GError **error)
+{
+    gboolean forbidInternal = FALSE;
+
+    memset(plan, 0, sizeof(*plan));
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+        const qvirDomainDiskDef *dd = qvirDomainDiskByTarget(domdef, sd->name);
+
+        if (!dd)
+            continue;
+        switch (sd->snapshot) {
+        case QEMU_SNAPSHOT_LOCATION_INTERNAL:
+            plan->internal++;
+            if (diskOnly && active) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "active qemu domains require external disk snapshots; disk %s "
+                            "requested internal",
+                            sd->name);
+                return FALSE;
+            }
+            if (dd->src && dd->src->format > QVIR_STORAGE_FILE_NONE &&
+                dd->src->format != QVIR_STORAGE_FILE_QCOW2) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "internal snapshot for disk %s unsupported for storage type %s",
+                            sd->name, qvirStorageFileFormatTypeToString(dd->src->format));
+                return FALSE;
+            }
+            break;
+        case QEMU_SNAPSHOT_LOCATION_EXTERNAL:
+            if (sd->format > QVIR_STORAGE_FILE_NONE && sd->format != QVIR_STORAGE_FILE_QCOW2 &&
+                sd->format != QVIR_STORAGE_FILE_QED) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshot format for disk %s is unsupported: %s", sd->name,
+                            qvirStorageFileFormatTypeToString(sd->format));
+                return FALSE;
+            }
+            if (sd->format == QVIR_STORAGE_FILE_QED)
+                plan->qed++;
+            plan->external++;
+            break;
+        case QEMU_SNAPSHOT_LOCATION_NO:
+            /* a disk with data left out of the snapshot */
+            if (dd->src && qvirStorageSourceIsBacking(dd->src) && !dd->src->readonly)
+                forbidInternal = TRUE;
+            break;
+        case QEMU_SNAPSHOT_LOCATION_DEFAULT:
+        case QEMU_SNAPSHOT_LOCATION_LAST:
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "unexpected code path");
+            return FALSE;
+        }
+    }
+    if (!plan->internal && !plan->external && memory == QEMU_SNAPSHOT_LOCATION_NO) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "nothing selected for snapshot");
+        return FALSE;
+    }
+    if ((memory == QEMU_SNAPSHOT_LOCATION_INTERNAL && !plan->internal) ||
+        (plan->internal && forbidInternal)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "internal and full system snapshots require all disks to be "
+                            "selected for snapshot");
+        return FALSE;
+    }
+    if (diskOnly && !plan->external) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "disk-only snapshots require at least one disk to be selected for "
+                            "snapshot");
+        return FALSE;
+    }
+    if ((plan->internal && plan->external) ||
+        (memory == QEMU_SNAPSHOT_LOCATION_INTERNAL && plan->external) ||
+        (memory == QEMU_SNAPSHOT_LOCATION_EXTERNAL && plan->internal)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "mixing internal and external targets for a snapshot is not yet "
+                            "supported");
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -42,6 +42,7 @@ typedef struct {
     long long creationTime; /* seconds since the epoch */
     char *state;            /* "disk-snapshot" for disk-only snapshots */
     char *memorySnapshot;   /* <memory snapshot=>, NULL when absent */
+    char *memoryFile;       /* <memory file=>, NULL when absent */
     GPtrArray *disks;       /* qemuSnapshotDiskDef* */
     char *domainXML;        /* the domain's <domain> when the snapshot was taken (metadata) */
 } qemuSnapshotDef;
@@ -60,6 +61,40 @@ qemuSnapshotDef *qemuSnapshotDefParseString(const char *xml, GError **error);
  */
 gboolean qemuSnapshotDefAlignDisks(qemuSnapshotDef *snap, const qvirDomainDef *domdef,
                                    GError **error);
+
+/*
+ * The same for any snapshot, as libvirt's virDomainSnapshotAlignDisks with QEMU's uniform
+ * internal rule: DEFLOC is where a disk goes unless it says otherwise (external for a
+ * disk-only or external-memory snapshot, internal otherwise), and when it is internal
+ * every listed disk must be internal too.
+ */
+gboolean qemuSnapshotDefAlignDisksFull(qemuSnapshotDef *snap, const qvirDomainDef *domdef,
+                                       qemuSnapshotLocation defLoc, GError **error);
+
+/*
+ * libvirt's checks of <memory> when it parses a snapshot (virDomainSnapshotDefParse):
+ * OFFLINE when the domain is not running or the snapshot is disk-only. Sets *MEMORY to the
+ * memory location (DEFAULT when the XML leaves it open).
+ */
+gboolean qemuSnapshotDefCheckMemory(const qemuSnapshotDef *snap, gboolean offline,
+                                    qemuSnapshotLocation *memory, GError **error);
+
+/* What qemuSnapshotPrepare found among an aligned snapshot's disks. */
+typedef struct {
+    guint internal; /* disks snapshotted inside their image */
+    guint external; /* disks that get an overlay */
+    guint qed; /* of those, overlays asked for in QED (libvirt allows it; qvirt makes qcow2 only) */
+} qemuSnapshotPlan;
+
+/*
+ * libvirt's checks of an aligned snapshot against the domain (qemuSnapshotPrepare), in its
+ * order and words: internal disks on a running domain's disk-only snapshot, formats, nothing
+ * selected, internal snapshots that leave disks out, mixed internal and external. DISKONLY:
+ * the snapshot is disk-only; MEMORY: its memory location.
+ */
+gboolean qemuSnapshotPrepare(const qemuSnapshotDef *snap, const qvirDomainDef *domdef,
+                             gboolean active, gboolean diskOnly, qemuSnapshotLocation memory,
+                             qemuSnapshotPlan *plan, GError **error);
 
 /* <domainsnapshot> XML for metadata and snapshot-dumpxml (DOMAINXML inside when set). */
 char *qemuSnapshotDefFormat(const qemuSnapshotDef *snap);
