@@ -197,12 +197,20 @@ gboolean qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid
 
 /* ---- block I/O throttling and write thresholds (qemu_driver_iotune.c) ----------------- */
 
-/* virDomainSetBlockIoTune: the fields of REQ that SET names (qemu_iotune.h) onto DISK
- * (target or path), the rest kept as libvirt keeps them. FLAGS: AFFECT_LIVE 1 (QMP and the
- * live XML), AFFECT_CONFIG 2 (the persistent <iotune>); 0: the current state. */
+/* virDomainSetBlockIoTune: the fields REQ names (qemu_iotune.h) onto DISK (target or
+ * path), the rest kept as libvirt keeps them. FLAGS: AFFECT_LIVE 1 (QMP and the live XML,
+ * then the TUNABLE event), AFFECT_CONFIG 2 (the persistent <iotune>); 0: the current state. */
 gboolean qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid,
-                                        const char *disk, const qemuBlockIoTune *req, guint32 set,
+                                        const char *disk, const qemuBlockIoTuneRequest *req,
                                         unsigned int flags, GError **error);
+/* libvirt's TUNABLE event of a live throttle change of DISK (as the client named it) by
+ * REQ. Called with the domain's job held, no lock. */
+typedef void (*qvirDriverBlkdevTunableEventFunc)(qvirDriver *drv, const qvirDomainRef *dom,
+                                                 const char *disk,
+                                                 const qemuBlockIoTuneRequest *req,
+                                                 gpointer opaque);
+void qvirDriverSetBlkdevTunableEventCallback(qvirDriver *drv, qvirDriverBlkdevTunableEventFunc cb,
+                                             gpointer opaque);
 /* virDomainGetBlockIoTune into OUT: what QEMU applies (live) or the persistent <iotune>
  * (config). DISK NULL checks the domain and FLAGS only (the question for the count).
  * FLAGS: AFFECT_LIVE or AFFECT_CONFIG, TYPED_PARAM_STRING_OKAY 4. */

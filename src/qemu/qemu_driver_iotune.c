@@ -25,15 +25,16 @@
  * file; OUT is what the disk has now (its group decides the persistent side's). */
 static gboolean
 qemuDriverIoTuneLive(qvirDriver *drv, qemuDomainObj *obj, const char *path,
-                     const qemuBlockIoTune *req, guint32 set, qemuBlockIoTune *out, GError **error)
+                     const qemuBlockIoTuneRequest *req, qemuBlockIoTune *out, GError **error)
 {
     const qvirDomainDef *def = obj->liveDef;
     qvirDomainDiskDef *disk;
     qvirDomainDef *work;
 
     if (!(disk = qemuDriverDiskByName(def, path, error)) ||
-        !qemuBlockIoTuneMerge(def, disk, req, set,
-                              (set & QEMU_IOTUNE_SET_GROUP) ? req->group : NULL, TRUE, out, error))
+        !qemuBlockIoTuneMerge(def, disk, req,
+                              (req->set & QEMU_IOTUNE_SET_GROUP) ? req->t.group : NULL, TRUE, out,
+                              error))
         return FALSE;
     /* an empty drive takes its throttle with its next medium, as in libvirt */
     if (qvirStorageSourceIsBacking(disk->src)) {
@@ -60,7 +61,7 @@ qemuDriverIoTuneLive(qvirDriver *drv, qemuDomainObj *obj, const char *path,
  * (libvirt looks it up with what the live side ended with). */
 static gboolean
 qemuDriverIoTuneConfig(qvirDriver *drv, qemuDomainObj *obj, const char *path,
-                       const qemuBlockIoTune *req, guint32 set, const char *groupOf, GError **error)
+                       const qemuBlockIoTuneRequest *req, const char *groupOf, GError **error)
 {
     g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
     g_auto(qemuBlockIoTune) t = {0};
@@ -73,15 +74,40 @@ qemuDriverIoTuneConfig(qvirDriver *drv, qemuDomainObj *obj, const char *path,
                     "invalid argument: missing persistent configuration for disk '%s'", path);
         return FALSE;
     }
-    if (!qemuBlockIoTuneMerge(edited, disk, req, set, groupOf, FALSE, &t, error))
+    if (!qemuBlockIoTuneMerge(edited, disk, req, groupOf, FALSE, &t, error))
         return FALSE;
     qemuBlockIoTuneApply(edited, disk, &t);
     return qemuDriverCommitConfig(drv, obj, g_steal_pointer(&edited), error);
 }
 
+void
+qvirDriverSetBlkdevTunableEventCallback(qvirDriver *drv, qvirDriverBlkdevTunableEventFunc cb,
+                                        gpointer opaque)
+{
+    g_mutex_lock(&drv->eventLock);
+    drv->blkdevTunableEventCb = cb;
+    drv->blkdevTunableEventOpaque = opaque;
+    g_mutex_unlock(&drv->eventLock);
+}
+
+/* libvirt's TUNABLE event of a live change: the disk as the client named it, and the
+ * request. */
+static void
+qemuDriverBlkdevTunableEmit(qvirDriver *drv, qemuDomainObj *obj, const char *disk,
+                            const qemuBlockIoTuneRequest *req)
+{
+    g_autoptr(qvirDomainRef) ref = qemuDriverMakeRef(obj);
+
+    /* Held while calling out, so the RPC layer can unregister and free OPAQUE safely. */
+    g_mutex_lock(&drv->eventLock);
+    if (drv->blkdevTunableEventCb)
+        drv->blkdevTunableEventCb(drv, ref, disk, req, drv->blkdevTunableEventOpaque);
+    g_mutex_unlock(&drv->eventLock);
+}
+
 gboolean
 qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const char *disk,
-                               const qemuBlockIoTune *req, guint32 set, unsigned int flags,
+                               const qemuBlockIoTuneRequest *req, unsigned int flags,
                                GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
@@ -101,15 +127,18 @@ qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const
         return FALSE;
     /* libvirt's order: the domain's state, then the values, then each side */
     if (!qemuDriverModificationImpact(obj, &flags, error) ||
-        !qemuBlockIoTuneCheckRequest(req, set, error))
+        !qemuBlockIoTuneCheckRequest(req, error))
         goto out;
-    if ((flags & QEMU_AFFECT_LIVE) && !qemuDriverIoTuneLive(drv, obj, disk, req, set, &live, error))
-        goto out;
+    if (flags & QEMU_AFFECT_LIVE) {
+        if (!qemuDriverIoTuneLive(drv, obj, disk, req, &live, error))
+            goto out;
+        qemuDriverBlkdevTunableEmit(drv, obj, disk, req);
+    }
     if ((flags & QEMU_AFFECT_CONFIG) &&
-        !qemuDriverIoTuneConfig(drv, obj, disk, req, set,
-                                (flags & QEMU_AFFECT_LIVE)      ? live.group
-                                : (set & QEMU_IOTUNE_SET_GROUP) ? req->group
-                                                                : NULL,
+        !qemuDriverIoTuneConfig(drv, obj, disk, req,
+                                (flags & QEMU_AFFECT_LIVE)           ? live.group
+                                : (req->set & QEMU_IOTUNE_SET_GROUP) ? req->t.group
+                                                                     : NULL,
                                 error))
         goto out;
     ok = TRUE;

@@ -36,6 +36,8 @@ struct _qvirDriver {
     gpointer lifecycleEventOpaque;
     qvirDriverBlockThresholdEventFunc blockThresholdEventCb;
     gpointer blockThresholdEventOpaque;
+    qvirDriverBlkdevTunableEventFunc blkdevTunableEventCb;
+    gpointer blkdevTunableEventOpaque;
 
     qemuMigrationTable *migration; /* migrations in progress (qemu_migration.c) */
 };

@@ -89,8 +89,10 @@ qemuBlockIoTuneHasAny(const qemuBlockIoTune *t)
 }
 
 gboolean
-qemuBlockIoTuneCheckRequest(const qemuBlockIoTune *req, guint32 set, GError **error)
+qemuBlockIoTuneCheckRequest(const qemuBlockIoTuneRequest *r, GError **error)
 {
+    const qemuBlockIoTune *req = &r->t;
+
     static const char *const what[] = {"bytes_sec", "iops_sec", "bytes_sec_max", "iops_sec_max"};
     static const qvirDomainIotuneField totals[] = {
         QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC,
@@ -100,7 +102,7 @@ qemuBlockIoTuneCheckRequest(const qemuBlockIoTune *req, guint32 set, GError **er
     };
 
     for (guint i = 0; i < QVIR_DOMAIN_IOTUNE_LAST; i++) {
-        if ((set & (1u << i)) && req->v[i] > QEMU_BLOCK_IOTUNE_MAX) {
+        if ((r->set & (1u << i)) && req->v[i] > QEMU_BLOCK_IOTUNE_MAX) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                         "argument unsupported: block I/O throttle limit value must be no more "
                         "than %llu",
@@ -168,10 +170,12 @@ qemuBlockIoTuneCheckMax(const qemuBlockIoTune *t, GError **error)
 
 gboolean
 qemuBlockIoTuneMerge(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
-                     const qemuBlockIoTune *req, guint32 set, const char *groupOf,
-                     gboolean checkMax, qemuBlockIoTune *out, GError **error)
+                     const qemuBlockIoTuneRequest *r, const char *groupOf, gboolean checkMax,
+                     qemuBlockIoTune *out, GError **error)
 {
     const qvirDomainDiskDef *cur = qemuBlockIoTuneFindCurrent(def, disk, groupOf);
+    const qemuBlockIoTune *req = &r->t;
+    guint32 set = r->set;
 
     qemuBlockIoTuneClear(out);
     memcpy(out->v, req->v, sizeof(out->v));

@@ -25,6 +25,16 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qemuBlockIoTune, qemuBlockIoTuneClear);
 #define QEMU_IOTUNE_SET_GROUP (1u << QVIR_DOMAIN_IOTUNE_LAST)
 G_STATIC_ASSERT(QVIR_DOMAIN_IOTUNE_LAST < 31);
 
+/* A virDomainSetBlockIoTune request: its values, the fields it names (SET) and their
+ * order as the client sent them (a field, or QVIR_DOMAIN_IOTUNE_LAST for group_name):
+ * libvirt's TUNABLE event lists them so. */
+typedef struct {
+    qemuBlockIoTune t;
+    guint32 set;
+    guint8 order[QVIR_DOMAIN_IOTUNE_LAST + 1];
+    guint norder;
+} qemuBlockIoTuneRequest;
+
 /* libvirt's (and QEMU's) largest limit. */
 #define QEMU_BLOCK_IOTUNE_MAX 1000000000000000ULL
 
@@ -33,12 +43,12 @@ void qemuBlockIoTuneFromDisk(qemuBlockIoTune *out, const qvirDomainDiskDef *disk
 /* IN onto DISK's <iotune>. */
 void qemuBlockIoTuneToDisk(qvirDomainDiskDef *disk, const qemuBlockIoTune *in);
 
-/* libvirt's first checks of a request REQ (fields SET): every value within
+/* libvirt's first checks of a request REQ: every value it names within
  * QEMU_BLOCK_IOTUNE_MAX, and no total limit beside its read/write pair. */
-gboolean qemuBlockIoTuneCheckRequest(const qemuBlockIoTune *req, guint32 set, GError **error);
+gboolean qemuBlockIoTuneCheckRequest(const qemuBlockIoTuneRequest *req, GError **error);
 
 /*
- * The throttle DISK of DEF gets from request REQ (fields SET) into OUT, as libvirt's
+ * The throttle DISK of DEF gets from request REQ into OUT, as libvirt's
  * qemuDomainSetBlockIoTune computes it: the limits of a family (bytes, iops, their
  * maxima and burst lengths, size, group) the request leaves out come from what the disk
  * has, or from its group GROUPOF names (NULL: REQ's); all zero leaves the group (a new
@@ -46,7 +56,7 @@ gboolean qemuBlockIoTuneCheckRequest(const qemuBlockIoTune *req, guint32 set, GE
  * needs its base limit and must not be below it.
  */
 gboolean qemuBlockIoTuneMerge(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
-                              const qemuBlockIoTune *req, guint32 set, const char *groupOf,
+                              const qemuBlockIoTuneRequest *req, const char *groupOf,
                               gboolean checkMax, qemuBlockIoTune *out, GError **error);
 
 /* T onto DISK and onto every disk of DEF in T's group (one group has one throttle). */

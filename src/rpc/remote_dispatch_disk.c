@@ -2,7 +2,7 @@
  * remote_dispatch_disk.c: the REMOTE procedures of live disk operations (hot-plug, media
  * change, block pull/rebase/commit, block job abort/info, block I/O throttling), of
  * snapshots, and of domain event callbacks with the events they deliver (318 from
- * remote_dispatch.c, 326, 339, 385).
+ * remote_dispatch.c, 326, 339, 346, 385).
  * Dispatch, decoding and encoding: remote_dispatch.c and the generated table.
  */
 #include <string.h>
@@ -13,6 +13,7 @@
 /* libvirt-domain.h: virDomainEventID */
 #define REMOTE_EVENT_ID_BLOCK_JOB 8
 #define REMOTE_EVENT_ID_BLOCK_JOB_2 16
+#define REMOTE_EVENT_ID_TUNABLE 17
 #define REMOTE_EVENT_ID_BLOCK_THRESHOLD 24
 #define REMOTE_EVENT_ID_LAST 27
 
@@ -102,8 +103,8 @@ remoteDispatchDomainSetBlockIoTune(qvirRemoteCtx *ctx, remote_domain_set_block_i
 {
     qvirRemoteParamSpec specs[REMOTE_IOTUNE_GROUP + 1];
     gboolean seen[REMOTE_IOTUNE_GROUP + 1] = {FALSE};
-    g_auto(qemuBlockIoTune) req = {0};
-    guint32 set = 0;
+    qemuBlockIoTuneRequest req = {0};
+    gboolean ok;
 
     /* virDomainSetBlockIoTune's own checks */
     if (args->params.len == 0) {
@@ -117,16 +118,22 @@ remoteDispatchDomainSetBlockIoTune(qvirRemoteCtx *ctx, remote_domain_set_block_i
         const remote_typed_param *p = &args->params.val[i];
         int k = qvirRemoteTypedParamCheck(p, specs, G_N_ELEMENTS(specs), seen, -1, error);
 
-        if (k < 0)
+        if (k < 0) {
+            qemuBlockIoTuneClear(&req.t);
             return FALSE;
-        set |= 1u << k;
+        }
+        /* each at most once (checked above): ORDER has room for all */
+        req.set |= 1u << k;
+        req.order[req.norder++] = (guint8)k;
         if (k == REMOTE_IOTUNE_GROUP)
-            req.group = g_strdup(p->value.u.s);
+            req.t.group = g_strdup(p->value.u.s);
         else
-            req.v[k] = p->value.u.ul;
+            req.t.v[k] = p->value.u.ul;
     }
-    return qvirDriverDomainSetBlockIoTune(ctx->drv, args->dom.uuid, args->disk, &req, set,
-                                          args->flags, error);
+    ok = qvirDriverDomainSetBlockIoTune(ctx->drv, args->dom.uuid, args->disk, &req, args->flags,
+                                        error);
+    qemuBlockIoTuneClear(&req.t);
+    return ok;
 }
 
 /* NPARAMS 0 asks for the count (the disk may be NULL then); otherwise the first NPARAMS
@@ -505,11 +512,43 @@ remoteEventBlockThreshold(qvirDriver *drv, const qvirDomainRef *dom, const char 
                              REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD, &msg);
 }
 
+/* A live throttle change as libvirt's TUNABLE event: the disk, then what the request
+ * named, in its order, each under "blkdeviotune.". */
+static void
+remoteEventBlkdevTunable(qvirDriver *drv, const qvirDomainRef *dom, const char *disk,
+                         const qemuBlockIoTuneRequest *req, gpointer opaque)
+{
+    remote_domain_event_callback_tunable_msg msg = {
+        .dom = {.name = (char *)dom->name, .id = dom->id},
+    };
+    GArray *params = g_array_new(FALSE, TRUE, sizeof(remote_typed_param));
+
+    memcpy(msg.dom.uuid, dom->uuid, sizeof(msg.dom.uuid));
+    qvirRemoteParamAdd(params, VIR_TYPED_PARAM_STRING, "blkdeviotune.disk")->u.s = g_strdup(disk);
+    for (guint i = 0; i < req->norder; i++) {
+        int f = req->order[i];
+
+        if (f == REMOTE_IOTUNE_GROUP)
+            qvirRemoteParamAdd(params, VIR_TYPED_PARAM_STRING, "blkdeviotune.group_name")->u.s =
+                g_strdup(req->t.group);
+        else
+            qvirRemoteParamAdd(params, VIR_TYPED_PARAM_ULLONG, "blkdeviotune.%s",
+                               qvirDomainIotuneFieldTypeToString(f))
+                ->u.ul = req->t.v[f];
+    }
+    qvirRemoteParamsSteal(params, &msg.params.len, &msg.params.val);
+    qvirRemoteEventBroadcast(dom, REMOTE_EVENT_ID_TUNABLE,
+                             REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE, &msg);
+    msg.dom.name = NULL; /* borrowed */
+    qvirXdrClear(&remote_domain_event_callback_tunable_msg_type, &msg);
+}
+
 void
 qvirRemoteDiskInit(qvirDriver *drv)
 {
     if (!drv)
         return;
+    qvirDriverSetBlkdevTunableEventCallback(drv, remoteEventBlkdevTunable, NULL);
     qvirDriverSetBlockJobEventCallback(drv, remoteEventBlockJob, NULL);
     qvirDriverSetBlockThresholdEventCallback(drv, remoteEventBlockThreshold, NULL);
 }

@@ -270,6 +270,7 @@ class EventLoop:
     def __init__(self):
         self.events = []
         self.thresholds = []
+        self.tunables = []
         self.cond = threading.Condition()
         libvirt.virEventRegisterDefaultImpl()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -288,6 +289,21 @@ class EventLoop:
         with self.cond:
             self.thresholds.append((dev, path, threshold, excess))
             self.cond.notify_all()
+
+    def tunable(self, conn, dom, params, opaque):
+        with self.cond:
+            self.tunables.append(params)
+            self.cond.notify_all()
+
+    def wait_tunables(self, count, timeout=10):
+        """Wait for COUNT tunable events; returns them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.tunables) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, ("tunable events", self.tunables)
+                self.cond.wait(left)
+            return list(self.tunables)
 
     def wait_thresholds(self, count, timeout=20):
         """Wait for COUNT block threshold events; returns them."""
@@ -423,7 +439,17 @@ def step_block_threshold(conn, args):
     loop = STATE["loop"]
     dom = conn.lookupByName(name)
     live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+    tid = conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE,
+                                      loop.tunable, None)
     dom.setBlockIoTune("vda", {"total_iops_sec": 2000, "group_name": "g1"}, live)
+    # only a live change is announced
+    dom.setBlockIoTune("vda", {"total_iops_sec": 2000}, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    tunables = loop.wait_tunables(1)
+    time.sleep(0.2)
+    conn.domainEventDeregisterAny(tid)
+    assert loop.tunables == [{"blkdeviotune.disk": "vda", "blkdeviotune.total_iops_sec": 2000,
+                              "blkdeviotune.group_name": "g1"}], loop.tunables
+    ok("tunable event %s" % tunables)
     tune = dom.blockIoTune("vda", live)
     assert len(tune) == 20, tune
     assert tune["total_iops_sec"] == 2000 and tune["group_name"] == "g1", tune
