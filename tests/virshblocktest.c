@@ -931,6 +931,175 @@ testScsiControllerHotplug(void)
     }
 }
 
+/*
+ * blkdeviotune and domblkthreshold on a paused domain with two virtio disks (vda a qcow2
+ * over a base with data), through the real virsh: one script, its every line (errors
+ * included) the same as libvirt 9.0 prints (its session daemon, as nobody) when libvirt
+ * runs here. Then what the script cannot show: QEMU's throttle in query-block, the
+ * persistent definition on disk after --config, domstats' threshold, and through
+ * python3-libvirt the typed parameters and the BLOCK_THRESHOLD events a block pull
+ * raises by writing into the top past its threshold.
+ */
+static void
+testIotuneThreshold(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "iotref", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *ibase = g_build_filename(ref, "ibase.qcow2", NULL);
+    g_autofree char *itop = g_build_filename(ref, "itop.qcow2", NULL);
+    g_autofree char *idata = g_build_filename(ref, "idata.qcow2", NULL);
+    g_autofree char *defPath = g_build_filename(daemonEnv.root, "etc", "qemu", "iot1.xml", NULL);
+    g_autofree char *xml = NULL, *xmlPath = NULL, *script = NULL, *def = NULL;
+    g_autofree char *theirOut = NULL, *theirErr = NULL, *ourOut = NULL, *ourErr = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *pyScript = qvirTestSrcPath("python/qvirt_client.py");
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    gboolean haveLibvirt =
+        geteuid() == 0 && g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE);
+
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(ref, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    daemonMakeQcow2(ibase, NULL);
+    daemonMakeQcow2(itop, ibase);
+    daemonMakeQcow2(idata, NULL);
+    {
+        const char *argv[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x44 0 4M", ibase, NULL};
+
+        testImgRun(argv);
+    }
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>iot1</name>\n"
+                          "  <uuid>7d1e5c2a-3b4f-4e6d-9a8b-1c2d3e4f5a6b</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vdb' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          itop, idata);
+    xmlPath = testScsiWrite(ref, "iot1.xml", xml);
+    /* vdb's top is index 1, vda's 2 and its base 3 (later disks are numbered first):
+     * vda[1] is no layer of vda */
+    script = g_strdup_printf(
+        "define %s ; start --paused iot1 ; blkdeviotune iot1 vda ; echo @1 ; "
+        "blkdeviotune iot1 vda --total-iops-sec 100 --live ; blkdeviotune iot1 vda ; echo @2 ; "
+        "blkdeviotune iot1 vda --config ; echo @3 ; "
+        "blkdeviotune iot1 vda --total-bytes-sec 1M --read-bytes-sec 2 ; "
+        "blkdeviotune iot1 vda --read-iops-sec-max 50 --live ; "
+        "blkdeviotune iot1 vda --total-iops-sec-max 50 --live ; "
+        "blkdeviotune iot1 vda --total-iops-sec-max 200 ; "
+        "blkdeviotune iot1 vda --total-bytes-sec 2000000000000000 ; "
+        "blkdeviotune iot1 vda --group-name foo --live ; blkdeviotune iot1 vda ; echo @4 ; "
+        "dumpxml iot1 --xpath //iotune ; echo @5 ; "
+        "blkdeviotune iot1 vdb --group-name foo --live ; blkdeviotune iot1 vdb ; "
+        "dumpxml iot1 --xpath //iotune ; echo @6 ; "
+        "blkdeviotune iot1 vda --total-iops-sec 0 --total-iops-sec-max 0 --live ; "
+        "blkdeviotune iot1 vda ; dumpxml iot1 --xpath //iotune ; echo @7 ; "
+        "blkdeviotune iot1 vda --group-name bar --live ; blkdeviotune iot1 vdz ; "
+        "blkdeviotune iot1 vdz --config ; blkdeviotune iot1 vdz --config --total-iops-sec 5 ; "
+        "blkdeviotune iot1 vda --live --config --total-iops-sec 7 --size-iops-sec 4096 ; "
+        "blkdeviotune iot1 vda --config --write-bytes-sec-max 3000 ; "
+        "dumpxml iot1 --xpath //iotune ; echo @8 ; dumpxml --inactive iot1 --xpath //iotune ; "
+        "echo @9 ; domblkthreshold iot1 vda 1M ; domblkthreshold iot1 'vda[1]' 1M ; "
+        "domblkthreshold iot1 'vda[2]' 2M ; domblkthreshold iot1 'vda[3]' 2M ; "
+        "domblkthreshold iot1 'vda[9]' 1 ; domblkthreshold iot1 'vda[x' 1 ; "
+        "domblkthreshold iot1 'vda[-1]' 1 ; domblkthreshold iot1 vdz 1 ; "
+        "domblkthreshold iot1 'vdb[0]' 1 ; destroy iot1 ; blkdeviotune iot1 vda ; "
+        "blkdeviotune iot1 vda --live ; blkdeviotune iot1 vda --total-iops-sec 5 --live ; "
+        "domblkthreshold iot1 vda 1 ; undefine iot1",
+        xmlPath);
+    if (haveLibvirt) {
+        qvirTestRunOk(chownArgv);
+        daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
+    }
+    {
+        const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
+
+        qvirTestRun(argv, &ourOut, &ourErr);
+    }
+    if (g_test_verbose())
+        g_printerr("qvirtd:\n%s\n%s\n", ourOut, ourErr);
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(ourOut, "total_iops_sec : 100\n"));
+    g_assert_nonnull(strstr(ourOut, "group_name     : /machine/peripheral/virtio-disk0/"
+                                    "virtio-backend\n"));
+    g_assert_nonnull(strstr(ourOut, "group_name     : \n"));
+    g_assert_nonnull(strstr(ourErr, "total and read/write of bytes_sec cannot be set at the "
+                                    "same time"));
+    g_assert_nonnull(strstr(ourErr, "failed to find disk 'vda[1]'"));
+    if (haveLibvirt) {
+        if (!g_str_equal(theirOut, ourOut))
+            g_error("libvirt 9.0 and qvirtd print different output:\n--- libvirt\n%s\n"
+                    "--- qvirtd\n%s",
+                    theirOut, ourOut);
+        g_assert_cmpstr(ourErr, ==, theirErr);
+    } else {
+        g_test_message("libvirt 9.0 not run here (needs root and libvirtd)");
+    }
+
+    /* the same domain again, on qvirtd alone (the images are the daemon's now) */
+    g_free(VIRSH_OK("define", xmlPath));
+    g_free(VIRSH_OK("start", "--paused", "iot1"));
+    g_free(VIRSH_OK("blkdeviotune", "iot1", "vda", "--live", "--config", "--total-bytes-sec",
+                    "10M", "--total-bytes-sec-max", "20M", "--total-bytes-sec-max-length", "5",
+                    "--group-name", "grp"));
+    /* QEMU has it (the monitor's own view of the device) */
+    out = VIRSH_OK("qemu-monitor-command", "iot1", "{\"execute\":\"query-block\"}");
+    {
+        static const char *const needles[] = {"\"bps\":10485760", "\"bps_max\":20971520",
+                                              "\"bps_max_length\":5", "\"group\":\"grp\""};
+
+        for (guint i = 0; i < G_N_ELEMENTS(needles); i++) {
+            if (!strstr(out, needles[i]))
+                g_error("query-block lacks %s:\n%s", needles[i], out);
+        }
+    }
+    g_clear_pointer(&out, g_free);
+    /* the persistent definition on disk */
+    g_assert_true(g_file_get_contents(defPath, &def, NULL, NULL));
+    g_assert_nonnull(strstr(def, "<iotune>\n"
+                                 "        <total_bytes_sec>10485760</total_bytes_sec>\n"
+                                 "        <total_bytes_sec_max>20971520</total_bytes_sec_max>\n"
+                                 "        <group_name>grp</group_name>\n"
+                                 "        <total_bytes_sec_max_length>5</total_bytes_sec_max_length>\n"
+                                 "      </iotune>"));
+    /* the threshold is on vda's storage node: domstats reports it */
+    g_free(VIRSH_OK("domblkthreshold", "iot1", "vda", "3M"));
+    out = VIRSH_OK("domstats", "iot1", "--block");
+    g_assert_nonnull(strstr(out, "  block.0.backingIndex=2\n"));
+    g_assert_nonnull(strstr(out, "  block.0.threshold=3145728\n"));
+    g_assert_null(strstr(out, "block.1.threshold"));
+    g_clear_pointer(&out, g_free);
+    g_free(VIRSH_OK("blkdeviotune", "iot1", "vda", "--total-bytes-sec", "0",
+                    "--total-bytes-sec-max", "0", "--total-bytes-sec-max-length", "0"));
+
+    /* python3-libvirt: typed parameters, and the events while a pull writes the top */
+    {
+        const char *argv[] = {"/usr/bin/python3", pyScript, daemonEnv.uri, "block-threshold",
+                              "iot1", itop, "2", NULL};
+        g_autofree char *err = NULL;
+
+        if (qvirTestRun(argv, &out, &err) != 0)
+            g_error("python block-threshold failed:\n%s\n%s", out, err);
+        g_assert_nonnull(strstr(out, "ok: block threshold events"));
+        g_clear_pointer(&out, g_free);
+    }
+    g_free(VIRSH_OK("destroy", "iot1"));
+    g_free(VIRSH_OK("undefine", "iot1"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -965,6 +1134,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshblock/operations", testOperations);
     g_test_add_func("/virshblock/usb-and-transient", testUsbAndTransient);
     g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
+    g_test_add_func("/virshblock/iotune-threshold", testIotuneThreshold);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

@@ -50,6 +50,7 @@ qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags, GError **e
             b->ino = a->ino;
             b->nodeStorage = g_strdup(a->nodeStorage);
             b->nodeFormat = g_strdup(a->nodeFormat);
+            b->thresholdEventWithIndex = a->thresholdEventWithIndex;
             /* ssh's user and host-key mode come only from a probed backing string */
             if (!b->sshUser)
                 b->sshUser = g_strdup(a->sshUser);

@@ -245,6 +245,9 @@ struct _qvirStorageSource {
     /* QEMU node names ("libvirt-N-storage" / "libvirt-N-format") while in use. */
     char *nodeStorage;
     char *nodeFormat;
+    /* virDomainSetBlockThreshold named this layer as "vda[N]": its event then names it
+     * only so, not also as the disk (runtime only, as the node names). */
+    gboolean thresholdEventWithIndex;
 
     qvirStorageSource *backingStore;
 };

@@ -469,6 +469,8 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
 {
     qemuDriverProcCtx *ctx = opaque;
     qemuDomainObj *obj = ctx->obj;
+    g_autoptr(GPtrArray) thresholds =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuDriverThresholdEventFree);
 
     qemuDomainObjLock(obj);
     if (obj->proc != proc) {
@@ -504,8 +506,12 @@ qemuDriverProcEvent(qemuProcess *proc, const char *name, JsonObject *data, gpoin
         if (alias)
             qemuDriverQueueTaskFull(ctx->drv, obj, obj->procGen, QEMU_DRIVER_TASK_DEVICE_DELETED, 0,
                                     alias);
+    } else if (g_strcmp0(name, "BLOCK_WRITE_THRESHOLD") == 0 && data) {
+        qemuDriverBlockThresholdRecord(obj, data, thresholds);
     }
     qemuDomainObjUnlock(obj);
+    /* only sends (the clients' queues): no need to hand it to a worker */
+    qemuDriverBlockThresholdEmit(ctx->drv, obj, thresholds);
 }
 
 static const qemuProcessCallbacks qemuDriverProcCallbacks = {
@@ -3277,6 +3283,8 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GErr
         rec->name = g_strdup(disk->dst);
         if (disk->src && disk->src->path && *disk->src->path)
             rec->path = g_strdup(disk->src->path);
+        if (mon && disk->src)
+            rec->backingIndex = disk->src->id;
         rec->wrHighestOffset = -1;
         memset(&rec->stats, 0xff, sizeof(rec->stats));
         for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
@@ -3298,6 +3306,10 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GErr
 
             rec->capacity = v > 0 ? v : 0;
             rec->physical = a > 0 ? a : 0;
+            /* a write threshold is set on the storage node */
+            node = qemuDriverFindNode(json_node_get_array(nodes), disk->src->nodeStorage);
+            v = node ? qemuDriverJsonInt(node, "write_threshold") : 0;
+            rec->writeThreshold = v > 0 ? v : 0;
         }
         g_ptr_array_add(recs, rec);
     }

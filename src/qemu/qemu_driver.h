@@ -17,6 +17,7 @@
 #include "qemu/qemu_blockjob.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_conf.h"
+#include "qemu/qemu_iotune.h"
 #include "secret/secret_driver.h"
 #include "storage/storage_driver.h"
 
@@ -194,6 +195,43 @@ gboolean qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid
 gboolean qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid,
                                       const char *xml, unsigned int flags, GError **error);
 
+/* ---- block I/O throttling and write thresholds (qemu_driver_iotune.c) ----------------- */
+
+/* virDomainSetBlockIoTune: the fields REQ names (qemu_iotune.h) onto DISK (target or
+ * path), the rest kept as libvirt keeps them. FLAGS: AFFECT_LIVE 1 (QMP and the live XML,
+ * then the TUNABLE event), AFFECT_CONFIG 2 (the persistent <iotune>); 0: the current state. */
+gboolean qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *disk, const qemuBlockIoTuneRequest *req,
+                                        unsigned int flags, GError **error);
+/* libvirt's TUNABLE event of a live throttle change of DISK (as the client named it) by
+ * REQ. Called with the domain's job held, no lock. */
+typedef void (*qvirDriverBlkdevTunableEventFunc)(qvirDriver *drv, const qvirDomainRef *dom,
+                                                 const char *disk,
+                                                 const qemuBlockIoTuneRequest *req,
+                                                 gpointer opaque);
+void qvirDriverSetBlkdevTunableEventCallback(qvirDriver *drv, qvirDriverBlkdevTunableEventFunc cb,
+                                             gpointer opaque);
+/* virDomainGetBlockIoTune into OUT: what QEMU applies (live) or the persistent <iotune>
+ * (config). DISK NULL checks the domain and FLAGS only (the question for the count).
+ * FLAGS: AFFECT_LIVE or AFFECT_CONFIG, TYPED_PARAM_STRING_OKAY 4. */
+gboolean qvirDriverDomainGetBlockIoTune(qvirDriver *drv, const unsigned char *uuid,
+                                        const char *disk, unsigned int flags,
+                                        qemuBlockIoTune *out, GError **error);
+/* virDomainSetBlockThreshold on DEV, "vda" (the top) or "vda[N]" (the layer index='N');
+ * THRESHOLD in bytes of the layer's storage. FLAGS must be 0. */
+gboolean qvirDriverDomainSetBlockThreshold(qvirDriver *drv, const unsigned char *uuid,
+                                           const char *dev, unsigned long long threshold,
+                                           unsigned int flags, GError **error);
+
+/* libvirt's BLOCK_THRESHOLD event: a write to DEV's layer PATH (NULL unless local) went
+ * EXCESS bytes past THRESHOLD (QEMU disarms it then). Called with no domain lock held. */
+typedef void (*qvirDriverBlockThresholdEventFunc)(qvirDriver *drv, const qvirDomainRef *dom,
+                                                  const char *dev, const char *path,
+                                                  unsigned long long threshold,
+                                                  unsigned long long excess, gpointer opaque);
+void qvirDriverSetBlockThresholdEventCallback(qvirDriver *drv, qvirDriverBlockThresholdEventFunc cb,
+                                              gpointer opaque);
+
 /* ---- snapshots: external, disk-only, with libvirt's metadata -----------------------------
  * Snapshots are named by domain UUID + snapshot name. CREATE flags: DISK_ONLY 16 (or XML
  * with <memory snapshot='no'/>), NO_METADATA 4, ATOMIC 128 (always atomic), VALIDATE 512;
@@ -297,11 +335,13 @@ gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
 typedef struct {
     char *name; /* target */
     char *path; /* top image; NULL when empty */
+    unsigned int backingIndex; /* the top's index='N' while running; 0 none */
     gboolean haveStats;          /* running: the rest is filled */
     qvirDomainBlockStats stats;  /* -1 where QEMU has none */
     long long wrHighestOffset;   /* -1 unknown */
     unsigned long long capacity; /* 0 unknown */
     unsigned long long physical; /* 0 unknown */
+    unsigned long long writeThreshold; /* of the top's storage; 0 none */
 } qvirDomainBlockRecord;
 void qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec);
 

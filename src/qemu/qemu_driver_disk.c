@@ -87,15 +87,8 @@ qemuDriverEmitBlockJobEvents(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *eve
 
 /* ---- the running domain of an operation ----------------------------------------- */
 
-typedef struct {
-    qemuDomainObj *obj;
-    qemuMonitor *mon;
-    qemuBlockJobs *jobs;
-    const qvirDomainDef *live; /* stable while the job is held: read without the mutex */
-} qemuDriverLive;
-
 /* Look up and lock (job) a running domain. */
-static gboolean
+gboolean
 qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
                     qemuDriverLive *live, GError **error)
 {
@@ -122,7 +115,7 @@ qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobN
     return TRUE;
 }
 
-static void
+void
 qemuDriverLiveEnd(qemuDriverLive *live)
 {
     if (!live->obj)
@@ -132,14 +125,14 @@ qemuDriverLiveEnd(qemuDriverLive *live)
 }
 
 /* A private copy of the live definition to edit, node names and probe data included. */
-static qvirDomainDef *
+qvirDomainDef *
 qemuDriverLiveCopy(qemuDomainObj *obj, GError **error)
 {
     return qvirDomainDefCopy(obj->liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, error);
 }
 
 /* Publish an edited copy as the live definition and record it in the status file. */
-static void
+void
 qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
 {
     g_autoptr(GError) err = NULL;
@@ -160,8 +153,8 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
         g_message("domain '%s': %s", obj->name, err->message);
 }
 
-static qvirDomainDiskDef *
-qemuDriverFindDisk(const qvirDomainDef *def, const char *name, GError **error)
+qvirDomainDiskDef *
+qemuDriverDiskByName(const qvirDomainDef *def, const char *name, GError **error)
 {
     qvirDomainDiskDef *disk = name ? qvirDomainDiskByName(def, name) : NULL;
 
@@ -251,7 +244,7 @@ qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, con
     if (!qemuDriverLiveBegin(drv, uuid, "block pull", &live, error))
         return FALSE;
     /* Starting a job only reads the definition: the chain changes when it completes. */
-    if ((disk = qemuDriverFindDisk(live.live, path, error)))
+    if ((disk = qemuDriverDiskByName(live.live, path, error)))
         ok = qemuBlockJobPull(live.jobs, live.mon, (qvirDomainDef *)live.live, disk, base, bw,
                               error);
     qemuDriverLiveEnd(&live);
@@ -362,7 +355,7 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
         return FALSE;
-    if ((disk = qemuDriverFindDisk(live.live, path, error))) {
+    if ((disk = qemuDriverDiskByName(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
             base = shallowBase = qemuDriverShallowBase(disk, top, error);
         if ((!(flags & QEMU_BLOCK_COMMIT_SHALLOW) || shallowBase) &&
@@ -426,7 +419,7 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
         return FALSE;
-    if (!(disk = qemuDriverFindDisk(live.live, path, error)))
+    if (!(disk = qemuDriverDiskByName(live.live, path, error)))
         goto out;
     dst = g_strdup(disk->dst);
     if ((flags & QEMU_BLOCK_JOB_ABORT_PIVOT) && !qemuDriverCopyOpenBacking(drv, &live, disk, error))
@@ -471,7 +464,7 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
     live.live = live.obj->liveDef;
     qemuDomainObjUnlock(live.obj);
 
-    if ((disk = qemuDriverFindDisk(live.live, path, error)) &&
+    if ((disk = qemuDriverDiskByName(live.live, path, error)) &&
         (ret = qemuBlockJobGetInfo(live.jobs, live.mon, disk, info, error)) == 1 &&
         !(flags & QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES))
         info->bandwidth >>= 20;
@@ -529,7 +522,7 @@ qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias)
  * the persistent definition otherwise; LIVE needs a running domain, CONFIG a persistent
  * one. Called with the job held.
  */
-static gboolean
+gboolean
 qemuDriverModificationImpact(qemuDomainObj *obj, unsigned int *flags, GError **error)
 {
     gboolean active, persistent;
@@ -590,7 +583,7 @@ qemuDriverHotplugSecrets(qvirDriver *drv, qemuDomainObj *obj, qemuBlockSecretCtx
 }
 
 /* Persist EDITED (a changed copy of OBJ's definition): file first, then memory. */
-static gboolean
+gboolean
 qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited, GError **error)
 {
     qvirDomainDef *old;
@@ -1419,7 +1412,7 @@ qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path
 
     if (!qemuDriverLiveBegin(drv, uuid, "block copy", &live, error))
         return FALSE;
-    if ((disk = qemuDriverFindDisk(live.live, path, error)))
+    if ((disk = qemuDriverDiskByName(live.live, path, error)))
         ok = qemuDriverCopyStart(drv, &live, disk, g_steal_pointer(&owned), p, error);
     qemuDriverLiveEnd(&live);
     return ok;

@@ -34,6 +34,10 @@ struct _qvirDriver {
     gpointer blockJobEventOpaque;
     qvirDriverLifecycleEventFunc lifecycleEventCb;
     gpointer lifecycleEventOpaque;
+    qvirDriverBlockThresholdEventFunc blockThresholdEventCb;
+    gpointer blockThresholdEventOpaque;
+    qvirDriverBlkdevTunableEventFunc blkdevTunableEventCb;
+    gpointer blkdevTunableEventOpaque;
 
     qemuMigrationTable *migration; /* migrations in progress (qemu_migration.c) */
 };
@@ -88,9 +92,39 @@ gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GE
 /* OBJ's string member NAME (OBJ may be NULL); NULL when absent or not a string. */
 const char *qemuDriverJsonString(JsonObject *obj, const char *name);
 
+/* qemu_driver_disk.c: a running domain an operation holds the job of. */
+typedef struct {
+    qemuDomainObj *obj;
+    qemuMonitor *mon;
+    qemuBlockJobs *jobs;
+    const qvirDomainDef *live; /* stable while the job is held: read without the mutex */
+} qemuDriverLive;
+/* Look up UUID and begin its job; "domain is not running" unless it runs. */
+gboolean qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+                             qemuDriverLive *live, GError **error);
+void qemuDriverLiveEnd(qemuDriverLive *live);
+/* Job held: a private copy of the live definition to edit (node names included), and its
+ * publication as the live definition, recorded in the status file. */
+qvirDomainDef *qemuDriverLiveCopy(qemuDomainObj *obj, GError **error);
+void qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work);
+/* DEF's disk NAME (target or path); libvirt's "disk 'NAME' not found in domain" else. */
+qvirDomainDiskDef *qemuDriverDiskByName(const qvirDomainDef *def, const char *name, GError **error);
+/* Job held: FLAGS' AFFECT_LIVE / AFFECT_CONFIG as libvirt resolves them (0: current). */
+gboolean qemuDriverModificationImpact(qemuDomainObj *obj, unsigned int *flags, GError **error);
+/* Job held: validate and persist EDITED (taken), a changed copy of OBJ's definition. */
+gboolean qemuDriverCommitConfig(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *edited,
+                                GError **error);
+
 /* qemu_driver_disk.c, run by the driver's worker with OBJ's job held. */
 void qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
 void qemuDriverDeviceDeleted(qvirDriver *drv, qemuDomainObj *obj, const char *alias);
+/* qemu_driver_iotune.c, on the monitor's thread with OBJ locked: QEMU's
+ * BLOCK_WRITE_THRESHOLD (DATA) as the events libvirt sends, into EVENTS
+ * (qemuDriverThresholdEvent*), and their delivery once OBJ is unlocked. */
+typedef struct _qemuDriverThresholdEvent qemuDriverThresholdEvent;
+void qemuDriverThresholdEventFree(qemuDriverThresholdEvent *ev);
+void qemuDriverBlockThresholdRecord(qemuDomainObj *obj, JsonObject *data, GPtrArray *events);
+void qemuDriverBlockThresholdEmit(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *events);
 /* Snapshot metadata (qemu_driver_snapshot.c): load at open, count, discard with the domain. */
 void qemuDriverLoadSnapshots(qvirDriver *drv, qemuDomainObj *obj);
 void qemuDriverDiscardSnapshots(qvirDriver *drv, qemuDomainObj *obj);

@@ -35,6 +35,7 @@
 
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_cpu.h"
+#include "qemu/qemu_iotune.h"
 #include "util/vircrypto.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -1063,69 +1064,21 @@ qemuProcessNeedsSetup(const qvirDomainDef *def, const qemuCaps *caps)
 
 /*
  * <iotune> is not on the command line with -blockdev: as libvirt does, each disk's limits
- * go to block_set_io_throttle once QMP is up, addressed by the guest device (virtio-blk's
- * block backend sits on its inner virtio-backend, usb-storage's on its SCSI disk). Every base limit
- * is sent (0 = none); burst lengths and the group only when set. Empty drives take no throttle.
+ * go to block_set_io_throttle once QMP is up, addressed by the guest device
+ * (qemu_iotune.c). Empty drives take no throttle.
  */
 static gboolean
 qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, const qemuCaps *caps,
                                GError **error)
 {
-    static const char *const keys[QVIR_DOMAIN_IOTUNE_LAST] = {"bps",
-                                                              "bps_rd",
-                                                              "bps_wr",
-                                                              "iops",
-                                                              "iops_rd",
-                                                              "iops_wr",
-                                                              "bps_max",
-                                                              "bps_rd_max",
-                                                              "bps_wr_max",
-                                                              "iops_max",
-                                                              "iops_rd_max",
-                                                              "iops_wr_max",
-                                                              "iops_size",
-                                                              "bps_max_length",
-                                                              "bps_rd_max_length",
-                                                              "bps_wr_max_length",
-                                                              "iops_max_length",
-                                                              "iops_rd_max_length",
-                                                              "iops_wr_max_length"};
-
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
         const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
-        g_autoptr(JsonNode) ret = NULL;
-        JsonObject *args;
+        g_auto(qemuBlockIoTune) t = {0};
 
         if (!qemuProcessDiskHasThrottle(disk))
             continue;
-        args = json_object_new();
-        if (!qemuCapsGet(caps, QEMU_CAPS_BLOCKDEV)) {
-            g_autofree char *drive = g_strdup_printf("drive-%s", disk->info.alias);
-
-            json_object_set_string_member(args, "device", drive);
-        } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
-            g_autofree char *qom =
-                g_strdup_printf("/machine/peripheral/%s/virtio-backend", disk->info.alias);
-
-            json_object_set_string_member(args, "id", qom);
-        } else if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB) {
-            /* usb-storage's backend is on the scsi-disk of its internal bus */
-            g_autofree char *qom = g_strdup_printf("/machine/peripheral/%s/%s.0/legacy[0]",
-                                                   disk->info.alias, disk->info.alias);
-
-            json_object_set_string_member(args, "id", qom);
-        } else {
-            json_object_set_string_member(args, "id", disk->info.alias);
-        }
-        for (int f = 0; f < QVIR_DOMAIN_IOTUNE_LAST; f++) {
-            if (f == QVIR_DOMAIN_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH && disk->iotuneGroup)
-                json_object_set_string_member(args, "group", disk->iotuneGroup);
-            if (f <= QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC || disk->iotune[f])
-                json_object_set_int_member(args, keys[f], (gint64)disk->iotune[f]);
-        }
-        ret = qemuMonitorCommandSteal(proc->mon, "block_set_io_throttle", args,
-                                      QEMU_MONITOR_DEFAULT_TIMEOUT_MS, error);
-        if (!ret) {
+        qemuBlockIoTuneFromDisk(&t, disk);
+        if (!qemuBlockIoTuneSet(proc->mon, caps, disk, &t, error)) {
             g_prefix_error(error, "disk '%s': ", disk->dst);
             return FALSE;
         }

@@ -579,6 +579,9 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
         if (r->path)
             qvirRemoteParamAdd(p, VIR_TYPED_PARAM_STRING, "block.%u.path", i)->u.s =
                 g_strdup(r->path);
+        if (r->backingIndex)
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "block.%u.backingIndex", i)->u.ui =
+                r->backingIndex;
         if (!r->haveStats)
             continue;
 #define REMOTE_BLOCK_STAT(val, key)                                                                \
@@ -602,6 +605,9 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
         if (r->physical)
             qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.physical", i)->u.ul =
                 r->physical;
+        if (r->writeThreshold)
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.threshold", i)->u.ul =
+                r->writeThreshold;
     }
 }
 

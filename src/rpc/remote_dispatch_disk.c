@@ -1,7 +1,8 @@
 /*
  * remote_dispatch_disk.c: the REMOTE procedures of live disk operations (hot-plug, media
- * change, block pull/rebase/commit, block job abort/info), of snapshots, and of domain
- * event callbacks with the events they deliver (318 from remote_dispatch.c, 326, 339).
+ * change, block pull/rebase/commit, block job abort/info, block I/O throttling), of
+ * snapshots, and of domain event callbacks with the events they deliver (318 from
+ * remote_dispatch.c, 326, 339, 346, 385).
  * Dispatch, decoding and encoding: remote_dispatch.c and the generated table.
  */
 #include <string.h>
@@ -12,6 +13,8 @@
 /* libvirt-domain.h: virDomainEventID */
 #define REMOTE_EVENT_ID_BLOCK_JOB 8
 #define REMOTE_EVENT_ID_BLOCK_JOB_2 16
+#define REMOTE_EVENT_ID_TUNABLE 17
+#define REMOTE_EVENT_ID_BLOCK_THRESHOLD 24
 #define REMOTE_EVENT_ID_LAST 27
 
 /* ---- block jobs ----------------------------------------------------------------- */
@@ -74,6 +77,116 @@ remoteDispatchDomainBlockCopy(qvirRemoteCtx *ctx, remote_domain_block_copy_args 
     }
     return qvirDriverDomainBlockCopy(ctx->drv, args->dom.uuid, args->path, args->destxml, bandwidth,
                                      granularity, bufSize, args->flags, error);
+}
+
+/* ---- block I/O throttling ------------------------------------------------------------ */
+
+/* virTypedParameterFlags */
+#define REMOTE_TYPED_PARAM_STRING_OKAY (1u << 2)
+
+/* libvirt's VIR_DOMAIN_BLOCK_IOTUNE_* names are the <iotune> elements': the limits (ullong)
+ * in qvirDomainIotuneField order, then group_name (string). */
+#define REMOTE_IOTUNE_GROUP QVIR_DOMAIN_IOTUNE_LAST
+
+static void
+remoteIoTuneSpecs(qvirRemoteParamSpec *specs)
+{
+    for (int f = 0; f < QVIR_DOMAIN_IOTUNE_LAST; f++)
+        specs[f] =
+            (qvirRemoteParamSpec){qvirDomainIotuneFieldTypeToString(f), VIR_TYPED_PARAM_ULLONG};
+    specs[REMOTE_IOTUNE_GROUP] = (qvirRemoteParamSpec){"group_name", VIR_TYPED_PARAM_STRING};
+}
+
+gboolean
+remoteDispatchDomainSetBlockIoTune(qvirRemoteCtx *ctx, remote_domain_set_block_io_tune_args *args,
+                                   GError **error)
+{
+    qvirRemoteParamSpec specs[REMOTE_IOTUNE_GROUP + 1];
+    gboolean seen[REMOTE_IOTUNE_GROUP + 1] = {FALSE};
+    qemuBlockIoTuneRequest req = {0};
+    gboolean ok;
+
+    /* virDomainSetBlockIoTune's own checks */
+    if (args->params.len == 0) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: nparams in virDomainSetBlockIoTune must be greater "
+                            "than zero");
+        return FALSE;
+    }
+    remoteIoTuneSpecs(specs);
+    for (guint32 i = 0; i < args->params.len; i++) {
+        const remote_typed_param *p = &args->params.val[i];
+        int k = qvirRemoteTypedParamCheck(p, specs, G_N_ELEMENTS(specs), seen, -1, error);
+
+        if (k < 0) {
+            qemuBlockIoTuneClear(&req.t);
+            return FALSE;
+        }
+        /* each at most once (checked above): ORDER has room for all */
+        req.set |= 1u << k;
+        req.order[req.norder++] = (guint8)k;
+        if (k == REMOTE_IOTUNE_GROUP)
+            req.t.group = g_strdup(p->value.u.s);
+        else
+            req.t.v[k] = p->value.u.ul;
+    }
+    ok = qvirDriverDomainSetBlockIoTune(ctx->drv, args->dom.uuid, args->disk, &req, args->flags,
+                                        error);
+    qemuBlockIoTuneClear(&req.t);
+    return ok;
+}
+
+/* NPARAMS 0 asks for the count (the disk may be NULL then); otherwise the first NPARAMS
+ * in libvirt's order, the group only to a client that takes strings. */
+gboolean
+remoteDispatchDomainGetBlockIoTune(qvirRemoteCtx *ctx, remote_domain_get_block_io_tune_args *args,
+                                   remote_domain_get_block_io_tune_ret *ret, GError **error)
+{
+    g_auto(qemuBlockIoTune) t = {0};
+    GArray *params;
+    guint n;
+
+    if (args->nparams < 0) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams must be non-negative");
+        return FALSE;
+    }
+    if (args->nparams > REMOTE_DOMAIN_BLOCK_IO_TUNE_PARAMETERS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: nparams too large");
+        return FALSE;
+    }
+    if (args->nparams && !args->disk) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                            "invalid argument: disk in virDomainGetBlockIoTune must not be NULL");
+        return FALSE;
+    }
+    if (!qvirDriverDomainGetBlockIoTune(ctx->drv, args->dom.uuid, args->nparams ? args->disk : NULL,
+                                        args->flags, &t, error))
+        return FALSE;
+    if (args->nparams == 0) {
+        ret->nparams = REMOTE_IOTUNE_GROUP + 1;
+        return TRUE;
+    }
+
+    n = MIN((guint)args->nparams, REMOTE_IOTUNE_GROUP + 1);
+    params = g_array_sized_new(FALSE, TRUE, sizeof(remote_typed_param), n);
+    for (guint i = 0; i < n; i++) {
+        /* group_name sits between size_iops_sec and the burst lengths */
+        int f = i <= QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC ? (int)i : (int)i - 1;
+
+        if (i == QVIR_DOMAIN_IOTUNE_SIZE_IOPS_SEC + 1) {
+            if (args->flags & REMOTE_TYPED_PARAM_STRING_OKAY)
+                qvirRemoteParamAdd(params, VIR_TYPED_PARAM_STRING, "group_name")->u.s =
+                    g_strdup(t.group ? t.group : "");
+            continue;
+        }
+        qvirRemoteParamAdd(params, VIR_TYPED_PARAM_ULLONG, "%s",
+                           qvirDomainIotuneFieldTypeToString(f))
+            ->u.ul = t.v[f];
+    }
+    qvirRemoteParamsSteal(params, &ret->params.len, &ret->params.val);
+    return TRUE;
 }
 
 /* ---- snapshots -------------------------------------------------------------------- */
@@ -380,9 +493,62 @@ remoteEventBlockJob(qvirDriver *drv, const qvirDomainRef *dom, const qemuBlockJo
                              &job2);
 }
 
+/* The driver's write threshold event: one per name libvirt gives the layer. */
+static void
+remoteEventBlockThreshold(qvirDriver *drv, const qvirDomainRef *dom, const char *dev,
+                          const char *path, unsigned long long threshold, unsigned long long excess,
+                          gpointer opaque)
+{
+    remote_domain_event_block_threshold_msg msg = {
+        .dom = {.name = (char *)dom->name, .id = dom->id},
+        .dev = (char *)dev,
+        .path = (char *)path,
+        .threshold = threshold,
+        .excess = excess,
+    };
+
+    memcpy(msg.dom.uuid, dom->uuid, sizeof(msg.dom.uuid));
+    qvirRemoteEventBroadcast(dom, REMOTE_EVENT_ID_BLOCK_THRESHOLD,
+                             REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD, &msg);
+}
+
+/* A live throttle change as libvirt's TUNABLE event: the disk, then what the request
+ * named, in its order, each under "blkdeviotune.". */
+static void
+remoteEventBlkdevTunable(qvirDriver *drv, const qvirDomainRef *dom, const char *disk,
+                         const qemuBlockIoTuneRequest *req, gpointer opaque)
+{
+    remote_domain_event_callback_tunable_msg msg = {
+        .dom = {.name = (char *)dom->name, .id = dom->id},
+    };
+    GArray *params = g_array_new(FALSE, TRUE, sizeof(remote_typed_param));
+
+    memcpy(msg.dom.uuid, dom->uuid, sizeof(msg.dom.uuid));
+    qvirRemoteParamAdd(params, VIR_TYPED_PARAM_STRING, "blkdeviotune.disk")->u.s = g_strdup(disk);
+    for (guint i = 0; i < req->norder; i++) {
+        int f = req->order[i];
+
+        if (f == REMOTE_IOTUNE_GROUP)
+            qvirRemoteParamAdd(params, VIR_TYPED_PARAM_STRING, "blkdeviotune.group_name")->u.s =
+                g_strdup(req->t.group);
+        else
+            qvirRemoteParamAdd(params, VIR_TYPED_PARAM_ULLONG, "blkdeviotune.%s",
+                               qvirDomainIotuneFieldTypeToString(f))
+                ->u.ul = req->t.v[f];
+    }
+    qvirRemoteParamsSteal(params, &msg.params.len, &msg.params.val);
+    qvirRemoteEventBroadcast(dom, REMOTE_EVENT_ID_TUNABLE,
+                             REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE, &msg);
+    msg.dom.name = NULL; /* borrowed */
+    qvirXdrClear(&remote_domain_event_callback_tunable_msg_type, &msg);
+}
+
 void
 qvirRemoteDiskInit(qvirDriver *drv)
 {
-    if (drv)
-        qvirDriverSetBlockJobEventCallback(drv, remoteEventBlockJob, NULL);
+    if (!drv)
+        return;
+    qvirDriverSetBlkdevTunableEventCallback(drv, remoteEventBlkdevTunable, NULL);
+    qvirDriverSetBlockJobEventCallback(drv, remoteEventBlockJob, NULL);
+    qvirDriverSetBlockThresholdEventCallback(drv, remoteEventBlockThreshold, NULL);
 }

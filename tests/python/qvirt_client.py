@@ -269,6 +269,8 @@ class EventLoop:
 
     def __init__(self):
         self.events = []
+        self.thresholds = []
+        self.tunables = []
         self.cond = threading.Condition()
         libvirt.virEventRegisterDefaultImpl()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -282,6 +284,36 @@ class EventLoop:
         with self.cond:
             self.events.append((dom.name(), event, detail))
             self.cond.notify_all()
+
+    def threshold(self, conn, dom, dev, path, threshold, excess, opaque):
+        with self.cond:
+            self.thresholds.append((dev, path, threshold, excess))
+            self.cond.notify_all()
+
+    def tunable(self, conn, dom, params, opaque):
+        with self.cond:
+            self.tunables.append(params)
+            self.cond.notify_all()
+
+    def wait_tunables(self, count, timeout=10):
+        """Wait for COUNT tunable events; returns them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.tunables) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, ("tunable events", self.tunables)
+                self.cond.wait(left)
+            return list(self.tunables)
+
+    def wait_thresholds(self, count, timeout=20):
+        """Wait for COUNT block threshold events; returns them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.thresholds) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, ("block threshold events", self.thresholds)
+                self.cond.wait(left)
+            return list(self.thresholds)
 
     def wait_for(self, name, event, detail, timeout=10):
         """Wait for EVENT/DETAIL of NAME; returns the events seen so far."""
@@ -400,6 +432,51 @@ def step_verbs(conn, args):
     ok("lifecycle events %s" % mine)
 
 
+def step_block_threshold(conn, args):
+    """The throttle through the typed-parameter calls, then virDomainSetBlockThreshold and
+    its BLOCK_THRESHOLD event, crossed by a block pull writing into the top (no guest)."""
+    name, top, index = args
+    loop = STATE["loop"]
+    dom = conn.lookupByName(name)
+    live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+    tid = conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_TUNABLE,
+                                      loop.tunable, None)
+    dom.setBlockIoTune("vda", {"total_iops_sec": 2000, "group_name": "g1"}, live)
+    # only a live change is announced
+    dom.setBlockIoTune("vda", {"total_iops_sec": 2000}, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    tunables = loop.wait_tunables(1)
+    time.sleep(0.2)
+    conn.domainEventDeregisterAny(tid)
+    assert loop.tunables == [{"blkdeviotune.disk": "vda", "blkdeviotune.total_iops_sec": 2000,
+                              "blkdeviotune.group_name": "g1"}], loop.tunables
+    ok("tunable event %s" % tunables)
+    tune = dom.blockIoTune("vda", live)
+    assert len(tune) == 20, tune
+    assert tune["total_iops_sec"] == 2000 and tune["group_name"] == "g1", tune
+    e = expect_error(libvirt.VIR_ERR_INVALID_ARG, dom.setBlockIoTune, "vda",
+                     {"total_bytes_sec": 5, "read_bytes_sec": 1}, live)
+    ok("blockIoTune %d fields, refused: %s" % (len(tune), e.get_error_message()))
+    # all zero: no throttle and no group (the pull below runs at full speed)
+    dom.setBlockIoTune("vda", {"total_iops_sec": 0}, live)
+    tune = dom.blockIoTune("vda", live)
+    assert tune["total_iops_sec"] == 0 and tune["group_name"] == "", tune
+
+    cid = conn.domainEventRegisterAny(dom, libvirt.VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD,
+                                      loop.threshold, None)
+    dom.setBlockThreshold("vda", 1 << 20, 0)
+    dom.blockPull("vda", 0, 0)
+    events = loop.wait_thresholds(2)
+    deadline = time.monotonic() + 20
+    while dom.blockJobInfo("vda", 0):
+        assert time.monotonic() < deadline, "block pull did not end"
+        time.sleep(0.05)
+    conn.domainEventDeregisterAny(cid)
+    names = [(dev, path, threshold) for dev, path, threshold, _ in events]
+    assert names == [("vda", top, 1 << 20), ("vda[%s]" % index, top, 1 << 20)], events
+    assert all(excess > 0 for _, _, _, excess in events), events
+    ok("block threshold events %s" % names)
+
+
 STATE = {}
 
 STEPS = {
@@ -413,6 +490,7 @@ STEPS = {
     "rosocket": step_rosocket,
     "api": step_api,
     "verbs": step_verbs,
+    "block-threshold": step_block_threshold,
 }
 
 
@@ -421,7 +499,7 @@ def main():
     args = sys.argv[3:]
     if step in ("threads", "readonly"):
         args = [uri] + args
-    if step == "verbs":
+    if step in ("verbs", "block-threshold"):
         # Before the connection opens, so that it delivers events.
         STATE["loop"] = EventLoop()
     conn = libvirt.open(uri)
