@@ -343,6 +343,54 @@ qvirDomainDiskValidateFloppy(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
+/* libvirt's refusal of virtio transport options on a device that is not virtio; NULL when
+ * none is set. */
+static const char *
+qvirDomainVirtioOptionsAbsentMessage(const qvirDomainVirtioOptions *opts)
+{
+    if (opts->iommu != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "iommu driver option is only supported for virtio devices";
+    if (opts->ats != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "ats driver option is only supported for virtio devices";
+    if (opts->packed != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "packed driver option is only supported for virtio devices";
+    if (opts->pagePerVq != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "page_per_vq option is only supported for virtio devices";
+    return NULL;
+}
+
+/*
+ * SCSI passthrough settings: SG_IO filtering ("unfiltered" needed a kernel knob libvirt
+ * stopped setting) and CAP_SYS_RAWIO belong to device='lun' only; a lun passes commands
+ * to the host device, so there is no image format or encryption layer in between.
+ */
+static gboolean
+qvirDomainDiskValidateLUN(const qvirDomainDiskDef *disk, GError **error)
+{
+    const char *msg = NULL;
+
+    if (disk->sgio == QVIR_DOMAIN_DEVICE_SGIO_UNFILTERED)
+        msg = "unfiltered sgio is no longer supported";
+    else if (disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->rawio != QVIR_TRISTATE_BOOL_ABSENT)
+        msg = "rawio can be used only with device='lun'";
+    else if (disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->sgio != QVIR_DOMAIN_DEVICE_SGIO_DEFAULT)
+        msg = "sgio can be used only with device='lun'";
+    else if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->src->format != QVIR_STORAGE_FILE_NONE &&
+             disk->src->format != QVIR_STORAGE_FILE_RAW)
+        msg = "disk device 'lun' must use 'raw' format";
+    else if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN && disk->src->encryption &&
+             disk->src->encryption->format != QVIR_STORAGE_ENCRYPTION_FORMAT_DEFAULT)
+        msg = "disk device 'lun' doesn't support encryption";
+    if (msg) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, msg);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Where the virtio-blk-only <driver> knobs may go, and the other per-bus properties. */
 static gboolean
 qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
@@ -350,6 +398,13 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
     const char *msg = NULL;
 
     if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        if (disk->model != QVIR_DOMAIN_DISK_MODEL_DEFAULT) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk model '%s' not supported for bus '%s'",
+                        qvirDomainDiskModelTypeToString(disk->model),
+                        qvirDomainDiskBusTypeToString(disk->bus));
+            return FALSE;
+        }
         if (disk->queues)
             msg = "queues attribute in disk driver element is only supported by virtio-blk";
         else if (disk->queueSize)
@@ -358,6 +413,8 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
             msg = "disk event_idx mode supported only for virtio bus";
         else if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
             msg = "disk ioeventfd mode supported only for virtio bus";
+        else
+            msg = qvirDomainVirtioOptionsAbsentMessage(&disk->virtio);
     }
     if (!msg && disk->tray != QVIR_DOMAIN_DISK_TRAY_CLOSED &&
         disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM &&
@@ -516,7 +573,8 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
 
     return qvirDomainDiskValidateSource(disk, error) &&
            qvirDomainDiskValidateChainSources(disk, error) &&
-           qvirDomainDiskValidateFloppy(disk, error) && qvirDomainDiskValidateTarget(disk, error) &&
+           qvirDomainDiskValidateLUN(disk, error) && qvirDomainDiskValidateFloppy(disk, error) &&
+           qvirDomainDiskValidateTarget(disk, error) &&
            qvirDomainDiskValidateFrontend(disk, error) &&
            qvirDomainDiskValidateCopyOnRead(disk, error) &&
            qvirDomainDiskValidateIotune(def, disk, error) &&
@@ -619,7 +677,7 @@ qvirDomainControllerDriverValidate(const qvirDomainControllerDef *c, GError **er
 {
     const char *what = NULL;
 
-    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && g_strcmp0(c->model, "virtio-scsi") == 0)
+    if (qvirDomainControllerIsVirtioSCSI(c))
         return TRUE;
     /* libvirt refuses this one earlier, in its post-parse step, as an XML error */
     if (c->iothread) {
