@@ -113,36 +113,14 @@ qvirDomainDiskValidateChainSources(const qvirDomainDiskDef *disk, GError **error
     return TRUE;
 }
 
-/* The prefix a target name must have on each bus. */
-static const char *
-qvirDomainDiskBusTargetPrefix(qvirDomainDiskBus bus)
-{
-    switch (bus) {
-    case QVIR_DOMAIN_DISK_BUS_IDE:
-        return "hd";
-    case QVIR_DOMAIN_DISK_BUS_SATA:
-    case QVIR_DOMAIN_DISK_BUS_SCSI:
-    case QVIR_DOMAIN_DISK_BUS_USB:
-        return "sd";
-    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
-        return "vd";
-    case QVIR_DOMAIN_DISK_BUS_FDC:
-        return "fd";
-    case QVIR_DOMAIN_DISK_BUS_NONE:
-    case QVIR_DOMAIN_DISK_BUS_LAST:
-        break;
-    }
-    return NULL;
-}
-
 /*
- * "vda", "sdb", "hdaa": the prefix of the bus and then lower-case letters, which is what
- * libvirt's disk name to index conversion accepts.
+ * "vda", "sdb", "hdaa": hd, sd or vd (fd for floppies) and then lower-case letters, which is
+ * what libvirt's disk name to index conversion accepts. Like libvirt, the prefix need not
+ * match the bus: "hda" on a SCSI bus is a valid name (libvirt's own test data has it).
  */
 static gboolean
 qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
 {
-    const char *prefix = qvirDomainDiskBusTargetPrefix(disk->bus);
     const char *suffix;
 
     if (disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY && !g_str_has_prefix(disk->dst, "hd") &&
@@ -151,13 +129,9 @@ qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
                     disk->dst);
         return FALSE;
     }
-    if (!prefix || !g_str_has_prefix(disk->dst, prefix)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "disk target '%s' does not fit bus '%s': expected a name starting with '%s'",
-                    disk->dst, qvirDomainDiskBusTypeToString(disk->bus), prefix ? prefix : "");
-        return FALSE;
-    }
-    suffix = disk->dst + strlen(prefix);
+    /* every accepted prefix (hd, sd, vd, and fd checked with the floppy rules) has two
+     * letters */
+    suffix = strlen(disk->dst) >= 2 ? disk->dst + 2 : "";
     if (!*suffix || strlen(suffix) > 3 ||
         strspn(suffix, "abcdefghijklmnopqrstuvwxyz") != strlen(suffix)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
