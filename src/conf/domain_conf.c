@@ -393,6 +393,18 @@ qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk)
 }
 
 gboolean
+qvirDomainDefNeedsRawio(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->rawio == QVIR_TRISTATE_BOOL_YES)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean
 qvirDomainControllerIsVirtioSCSI(const qvirDomainControllerDef *ctrl)
 {
     return ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && ctrl->model &&

@@ -520,6 +520,8 @@ typedef struct _qvirDomainDef qvirDomainDef;
 void qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature);
 /* Set NAME's POLICY, adding the feature at the end when it is not there yet. */
 void qvirDomainCPUFeatureUpdate(qvirDomainDef *def, const char *name, const char *policy);
+/* Whether any disk asks for CAP_SYS_RAWIO (<disk device='lun' rawio='yes'>). */
+gboolean qvirDomainDefNeedsRawio(const qvirDomainDef *def);
 /* Whether any disk or interface has a per-device <boot order=>. */
 gboolean qvirDomainDefHasDeviceBootOrder(const qvirDomainDef *def);
 struct _qvirDomainDef {
