@@ -936,7 +936,7 @@ qemuBuildDiskDriver(const qvirDomainDiskDef *disk)
             return "scsi-block";
         return cd ? "scsi-cd" : "scsi-hd";
     case QVIR_DOMAIN_DISK_BUS_VIRTIO:
-        /* qemuBuildDiskVirtioDriver */
+        /* named by its model: qemuBuildVirtioDriverName */
         return NULL;
     case QVIR_DOMAIN_DISK_BUS_USB:
         return "usb-storage";
