@@ -217,6 +217,7 @@ testAgainstLibvirt(gconstpointer data)
         "/domainCapabilities/os/enum[@name='firmware']",
         "/domainCapabilities/devices/disk/enum[@name='diskDevice']/value",
         "/domainCapabilities/devices/disk/enum[@name='bus']/value",
+        "/domainCapabilities/devices/disk/enum[@name='model']/value",
         "/domainCapabilities/devices/rng/enum[@name='backendModel']/value[.!='egd']",
         "/domainCapabilities/devices/channel/enum[@name='type']/value[.!='spicevmc']",
         "/domainCapabilities/features/gic/@supported",

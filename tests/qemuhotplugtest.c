@@ -201,6 +201,34 @@ testAttachVirtioPc(void)
                           "unable to execute QEMU command 'device_add': Bus 'ide.0' does not "
                           "support hotplugging");
     }
+    {
+        /* a transitional virtio-blk with virtio options: the device a cold start builds */
+        g_autofree char *img = g_build_filename(vm.dir, "trans.qcow2", NULL);
+        g_autofree char *txml = NULL;
+        g_autoptr(JsonNode) type = NULL;
+        g_autoptr(JsonNode) ppv = NULL;
+        g_autoptr(JsonNode) packed = NULL;
+        qvirDomainDiskDef *tdisk;
+
+        testImgCreate(img, NULL, "1M");
+        txml = g_strdup_printf("<disk type='file' device='disk' model='virtio-transitional'>\n"
+                               "  <driver name='qemu' type='qcow2' packed='on' page_per_vq='on'/>\n"
+                               "  <source file='%s'/>\n"
+                               "  <target dev='vde' bus='virtio'/>\n"
+                               "</disk>\n",
+                               img);
+        tdisk = testDiskParse(txml);
+        g_assert_true(qemuHotplugAttachDisk(vm.mon, testCaps, vm.def, tdisk, &opts, &error));
+        g_assert_no_error(error);
+        g_assert_cmpstr(tdisk->info.alias, ==, "virtio-disk4");
+        type = testQomGet(&vm, "/machine/peripheral/virtio-disk4", "type");
+        g_assert_cmpstr(json_node_get_string(type), ==, "virtio-blk-pci-transitional");
+        ppv = testQomGet(&vm, "/machine/peripheral/virtio-disk4", "page-per-vq");
+        g_assert_true(json_node_get_boolean(ppv));
+        packed = testQomGet(&vm, "/machine/peripheral/virtio-disk4", "packed");
+        g_assert_true(json_node_get_boolean(packed));
+        testAssertDiskMatchesQemu(&vm, tdisk);
+    }
     testAssertDiskMatchesQemu(&vm, disk);
     testAssertNodesAreCached(&vm);
     testAssertDiskMatchesQemu(&vm, testVMDisk(&vm, "vda"));

@@ -190,6 +190,21 @@ static const qemuxml2argvCase cases[] = {
     {"disk-luks-err-secret-type", "latest"},
     {"disk-luks-err-format", "latest"},
     {"disk-luks-err-both", "latest"},
+    /* virtio-blk/-scsi/-serial models (transitional ones in conventional PCI slots), virtio
+     * options (iommu, ats, packed, page_per_vq), lun passthrough with rawio/sgio; virtio
+     * options on an lsilogic controller are kept in the XML and unused, as in libvirt */
+    {"disk-virtio-transitional-q35", "latest"},
+    {"disk-virtio-transitional-pc", "latest"},
+    {"disk-virtio-options", "latest"},
+    {"disk-lun-passthrough", "latest"},
+    {"controller-lsi-virtio-options", "latest"},
+    {"disk-err-sgio-unfiltered", "latest"},
+    {"disk-err-rawio-disk", "latest"},
+    {"disk-err-sgio-disk", "latest"},
+    {"disk-err-lun-qcow2", "latest"},
+    {"disk-err-lun-file", "latest"},
+    {"disk-err-model-bus", "latest"},
+    {"disk-err-virtio-option-bus", "latest"},
     /* bad input: clear errors, no crash */
     {"disk-bad-controller", "latest"},
     {"disk-bad-target", "latest"},
@@ -343,7 +358,6 @@ static const struct {
     {"<numa", "NUMA"},
     {"<seclabel", "security labels"},
     {"<auth", "authentication"},
-    {"device='lun'", "SCSI passthrough"},
     {"<hostdev", "host devices"},
     {"type='spicevmc'", "SPICE channels"},
     {"type='guestfwd'", "guestfwd channels"},
@@ -399,9 +413,10 @@ static const struct {
     {"timerPeriod", "audio backend settings"},
     {"<audio id='1' type='none'>", "audio backend settings"},
     {"type='sdl'", "SDL graphics"},
-    {"ats=", "virtio options"},
-    {"iommu=", "virtio options"},
-    {"packed=", "virtio options"},
+    /* disks and controllers take them; interfaces, balloons, inputs and the rest not yet */
+    {"ats=", "virtio options on other devices"},
+    {"iommu=", "virtio options on other devices"},
+    {"packed=", "virtio options on other devices"},
 };
 
 typedef struct {

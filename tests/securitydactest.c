@@ -786,6 +786,68 @@ testExplicitRoot(void)
     testDaemonDown();
 }
 
+static void
+testRawioChildSetup(gpointer data)
+{
+    qvirSecurityDACChildSetup(data, TRUE);
+}
+
+static void
+testPlainChildSetup(gpointer data)
+{
+    qvirSecurityDACChildSetup(data, FALSE);
+}
+
+/* The capability lines of /proc/self/status of a program run through SETUP. */
+static char *
+testChildCaps(qvirSecurityDAC *sec, GSpawnChildSetupFunc setup)
+{
+    const char *argv[] = {"/bin/grep", "^Cap\\|^Uid", "/proc/self/status", NULL};
+    g_autoptr(GError) err = NULL;
+    char *out = NULL;
+    int status = 0;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, setup, sec, &out, NULL,
+                               &status, &err));
+    g_assert_no_error(err);
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    return out;
+}
+
+/*
+ * A disk with rawio='yes' (libvirt's CAP_SYS_RAWIO for SCSI passthrough): the program QEMU
+ * would be runs as qvirt-qemu with CAP_SYS_RAWIO alone, bounding, permitted, effective and
+ * ambient, so that it survives the exec; without it nothing is left. (A lun QEMU starts
+ * needs a real SCSI device, which this host does not have: scsi-block refuses a loop
+ * device and QEMU 7.2 refuses virtio-blk scsi=on with virtio 1.0, as it does libvirt's.)
+ */
+static void
+testRawioCaps(void)
+{
+    g_autoptr(qvirSecurityDAC) sec = NULL;
+    g_autofree char *with = NULL;
+    g_autofree char *without = NULL;
+    g_autofree char *uidLine = NULL;
+
+    if (!testReady())
+        return;
+    sec = testManager(TRUE, TRUE);
+    with = testChildCaps(sec, testRawioChildSetup);
+    without = testChildCaps(sec, testPlainChildSetup);
+    uidLine = g_strdup_printf("Uid:\t%u\t%u\t%u\t%u\n", (unsigned int)qemuUid,
+                              (unsigned int)qemuUid, (unsigned int)qemuUid, (unsigned int)qemuUid);
+    g_assert_nonnull(strstr(with, uidLine));
+    /* bit 17 */
+    g_assert_nonnull(strstr(with, "CapPrm:\t0000000000020000\n"));
+    g_assert_nonnull(strstr(with, "CapEff:\t0000000000020000\n"));
+    g_assert_nonnull(strstr(with, "CapBnd:\t0000000000020000\n"));
+    g_assert_nonnull(strstr(with, "CapAmb:\t0000000000020000\n"));
+    g_assert_nonnull(strstr(without, uidLine));
+    g_assert_nonnull(strstr(without, "CapPrm:\t0000000000000000\n"));
+    g_assert_nonnull(strstr(without, "CapEff:\t0000000000000000\n"));
+    g_assert_nonnull(strstr(without, "CapBnd:\t0000000000000000\n"));
+}
+
 /*
  * Per-layer <seclabel model='dac'>: a backing layer with relabel='no' keeps its owner, mode
  * and no owner record while the domain runs; a layer whose <label> names an owner gets
@@ -1535,6 +1597,7 @@ main(int argc, char **argv)
     g_test_add_func("/security/dac/connect-socket", testConnectSocket);
     g_test_add_func("/security/daemon/lifecycle", testLifecycle);
     g_test_add_func("/security/daemon/explicit-root", testExplicitRoot);
+    g_test_add_func("/security/dac/rawio-caps", testRawioCaps);
     g_test_add_func("/security/daemon/layer-seclabel", testLayerSeclabel);
     g_test_add_func("/security/daemon/shared-base", testSharedBase);
     g_test_add_func("/security/daemon/killed-and-restarted", testDaemonKilled);

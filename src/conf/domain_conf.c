@@ -26,6 +26,10 @@ QVIR_ENUM_IMPL(qvirDomainStartupPolicy, QVIR_DOMAIN_STARTUP_POLICY_LAST, "defaul
                "requisite", "optional");
 QVIR_ENUM_IMPL(qvirDomainDiskGeometryTrans, QVIR_DOMAIN_DISK_TRANS_LAST, "default", "none", "auto",
                "lba");
+QVIR_ENUM_IMPL(qvirDomainDiskModel, QVIR_DOMAIN_DISK_MODEL_LAST, "default", "virtio",
+               "virtio-transitional", "virtio-non-transitional");
+QVIR_ENUM_IMPL(qvirDomainDeviceSGIO, QVIR_DOMAIN_DEVICE_SGIO_LAST, "default", "filtered",
+               "unfiltered");
 QVIR_ENUM_IMPL(qvirDomainDiskTray, QVIR_DOMAIN_DISK_TRAY_LAST, "closed", "open");
 QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "default", "no",
                "internal", "external", "manual");
@@ -386,6 +390,50 @@ qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk)
         g_ptr_array_add(def->disks, disk);
     else
         g_ptr_array_insert(def->disks, insertAt, disk);
+}
+
+gboolean
+qvirDomainDefNeedsRawio(const qvirDomainDef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (disk->rawio == QVIR_TRISTATE_BOOL_YES)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean
+qvirDomainControllerIsVirtioSCSI(const qvirDomainControllerDef *ctrl)
+{
+    return ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && ctrl->model &&
+           (strcmp(ctrl->model, "virtio-scsi") == 0 ||
+            strcmp(ctrl->model, "virtio-transitional") == 0 ||
+            strcmp(ctrl->model, "virtio-non-transitional") == 0);
+}
+
+/* Both virtio controllers (scsi, virtio-serial) spell the flavours the same way. */
+gboolean
+qvirDomainControllerIsTransitional(const qvirDomainControllerDef *ctrl)
+{
+    return (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ||
+            ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL) &&
+           g_strcmp0(ctrl->model, "virtio-transitional") == 0;
+}
+
+gboolean
+qvirDomainControllerIsNonTransitional(const qvirDomainControllerDef *ctrl)
+{
+    return (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ||
+            ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL) &&
+           g_strcmp0(ctrl->model, "virtio-non-transitional") == 0;
+}
+
+gboolean
+qvirDomainVirtioOptionsIsSet(const qvirDomainVirtioOptions *opts)
+{
+    return opts->iommu || opts->ats || opts->packed || opts->pagePerVq;
 }
 
 gboolean

@@ -109,6 +109,38 @@ typedef enum {
 } qvirDomainStartupPolicy;
 QVIR_ENUM_DECL(qvirDomainStartupPolicy);
 
+/* <disk model=>: which virtio-blk flavour a virtio disk is. A transitional device speaks
+ * both legacy virtio 0.9 and 1.0 and needs a conventional PCI slot for its I/O BAR. */
+typedef enum {
+    QVIR_DOMAIN_DISK_MODEL_DEFAULT = 0,
+    QVIR_DOMAIN_DISK_MODEL_VIRTIO,
+    QVIR_DOMAIN_DISK_MODEL_VIRTIO_TRANSITIONAL,
+    QVIR_DOMAIN_DISK_MODEL_VIRTIO_NON_TRANSITIONAL,
+    QVIR_DOMAIN_DISK_MODEL_LAST
+} qvirDomainDiskModel;
+QVIR_ENUM_DECL(qvirDomainDiskModel); /* "default", "virtio", "virtio-transitional", ... */
+
+/* <disk sgio=> of a lun */
+typedef enum {
+    QVIR_DOMAIN_DEVICE_SGIO_DEFAULT = 0,
+    QVIR_DOMAIN_DEVICE_SGIO_FILTERED,
+    QVIR_DOMAIN_DEVICE_SGIO_UNFILTERED,
+    QVIR_DOMAIN_DEVICE_SGIO_LAST
+} qvirDomainDeviceSGIO;
+QVIR_ENUM_DECL(qvirDomainDeviceSGIO); /* "default", "filtered", "unfiltered" */
+
+/* <driver iommu= ats= packed= page_per_vq=>: virtio transport options any virtio device
+ * takes; ABSENT = not written, QEMU's default. */
+typedef struct {
+    qvirTristateSwitch iommu;
+    qvirTristateSwitch ats;
+    qvirTristateSwitch packed;
+    qvirTristateSwitch pagePerVq;
+} qvirDomainVirtioOptions;
+
+/* TRUE when any of OPTS is set. */
+gboolean qvirDomainVirtioOptionsIsSet(const qvirDomainVirtioOptions *opts);
+
 /* <geometry trans=> */
 typedef enum {
     QVIR_DOMAIN_DISK_TRANS_DEFAULT = 0,
@@ -226,7 +258,10 @@ struct _qvirDomainDiskDef {
                              * and src->shared hold <readonly/> and <shareable/> */
     qvirDomainDiskDevice device;
     qvirDomainDiskBus bus;
-    char *dst; /* <target dev=> */
+    qvirDomainDiskModel model; /* <disk model=> */
+    qvirTristateBool rawio;    /* <disk rawio=>, lun only */
+    qvirDomainDeviceSGIO sgio; /* <disk sgio=>, lun only */
+    char *dst;                 /* <target dev=> */
     qvirTristateSwitch removable;
 
     char *driverName; /* <driver name=>, normally "qemu" */
@@ -247,6 +282,7 @@ struct _qvirDomainDiskDef {
     unsigned int queues;                    /* <driver queues=>, virtio only */
     unsigned int queueSize;                 /* <driver queue_size=>, virtio only */
     unsigned int iothread;                  /* <driver iothread=>, virtio only; 0 = none */
+    qvirDomainVirtioOptions virtio;         /* <driver iommu= ...>, virtio only */
     qvirDomainStartupPolicy startupPolicy;  /* <source startupPolicy=> */
     qvirDomainSnapshotLocation snapshot;    /* <disk snapshot=> */
     struct {
@@ -286,7 +322,9 @@ typedef enum {
 } qvirDomainControllerType;
 QVIR_ENUM_DECL(qvirDomainControllerType);
 
-/* Model strings are kept as written (scsi: "virtio-scsi", "lsilogic"; usb: "qemu-xhci",
+/* Model strings are kept as written (scsi: "virtio-scsi", "virtio-transitional",
+ * "virtio-non-transitional", "lsilogic"; virtio-serial: "virtio", "virtio-transitional",
+ * "virtio-non-transitional"; usb: "qemu-xhci",
  * "piix3-uhci", "none", ...; pci: "pci-root", "pcie-root", "pcie-root-port"). */
 typedef struct {
     qvirDomainControllerType type;
@@ -305,6 +343,9 @@ typedef struct {
     unsigned int cmdPerLun;
     unsigned int maxSectors;
     qvirTristateSwitch ioeventfd;
+    /* <driver iommu= ats= packed= page_per_vq=>: read on every controller as libvirt does,
+     * used by the virtio ones (virtio-scsi, virtio-serial) only */
+    qvirDomainVirtioOptions virtio;
     qvirDomainDeviceInfo info;
 } qvirDomainControllerDef;
 
@@ -479,6 +520,8 @@ typedef struct _qvirDomainDef qvirDomainDef;
 void qvirDomainCPUFeatureFree(qvirDomainCPUFeature *feature);
 /* Set NAME's POLICY, adding the feature at the end when it is not there yet. */
 void qvirDomainCPUFeatureUpdate(qvirDomainDef *def, const char *name, const char *policy);
+/* Whether any disk asks for CAP_SYS_RAWIO (<disk device='lun' rawio='yes'>). */
+gboolean qvirDomainDefNeedsRawio(const qvirDomainDef *def);
 /* Whether any disk or interface has a per-device <boot order=>. */
 gboolean qvirDomainDefHasDeviceBootOrder(const qvirDomainDef *def);
 struct _qvirDomainDef {
@@ -630,6 +673,12 @@ void qvirDomainDiskInsert(qvirDomainDef *def, qvirDomainDiskDef *disk);
 /* Add CTRL to DEF (which takes ownership) where libvirt puts it: grouped by type, ordered by
  * index; a controller without an index (-1) goes after the others of its type. */
 void qvirDomainControllerInsert(qvirDomainDef *def, qvirDomainControllerDef *ctrl);
+
+/* Whether CTRL is a virtio-scsi controller, of any of its three models. */
+gboolean qvirDomainControllerIsVirtioSCSI(const qvirDomainControllerDef *ctrl);
+/* Whether CTRL's model asks for the transitional (or non-transitional) virtio device. */
+gboolean qvirDomainControllerIsTransitional(const qvirDomainControllerDef *ctrl);
+gboolean qvirDomainControllerIsNonTransitional(const qvirDomainControllerDef *ctrl);
 
 /* Whether CTRL is a part of an ICH9 USB2 controller: ich9-ehci1 or an ich9-uhci1..3
  * companion (they share one index and one PCI slot). */

@@ -553,6 +553,20 @@ qvirDomainBackingStoreFormat(GString *buf, const qvirStorageSource *backing, uns
 
 /* ---- disks ------------------------------------------------------------------ */
 
+/* libvirt's order: iommu, ats, packed, page_per_vq, after the device's own attributes. */
+static void
+qvirDomainVirtioOptionsFormat(GString *attrs, const qvirDomainVirtioOptions *opts)
+{
+    if (opts->iommu != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "iommu", qvirTristateSwitchTypeToString(opts->iommu));
+    if (opts->ats != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "ats", qvirTristateSwitchTypeToString(opts->ats));
+    if (opts->packed != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "packed", qvirTristateSwitchTypeToString(opts->packed));
+    if (opts->pagePerVq != QVIR_TRISTATE_SWITCH_ABSENT)
+        qvirBufAttr(attrs, "page_per_vq", qvirTristateSwitchTypeToString(opts->pagePerVq));
+}
+
 static void
 qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDiskDef *disk)
 {
@@ -589,6 +603,7 @@ qvirDomainDiskDriverFormat(GString *buf, unsigned int indent, const qvirDomainDi
         qvirBufAttrUInt(attrs, "queues", disk->queues);
     if (disk->queueSize)
         qvirBufAttrUInt(attrs, "queue_size", disk->queueSize);
+    qvirDomainVirtioOptionsFormat(attrs, &disk->virtio);
     qvirStorageMetadataCacheFormat(children, indent + 2, disk->src);
     qvirBufElementOptional(buf, indent, "driver", attrs, children);
 }
@@ -674,6 +689,12 @@ qvirDomainDiskDefFormatBuf(GString *buf, unsigned int indent, const qvirDomainDi
 
     qvirBufAttr(attrs, "type", qvirDomainDiskTypeString(disk));
     qvirBufAttr(attrs, "device", qvirDomainDiskDeviceTypeToString(disk->device));
+    if (disk->model != QVIR_DOMAIN_DISK_MODEL_DEFAULT)
+        qvirBufAttr(attrs, "model", qvirDomainDiskModelTypeToString(disk->model));
+    if (disk->rawio != QVIR_TRISTATE_BOOL_ABSENT)
+        qvirBufAttr(attrs, "rawio", qvirTristateBoolTypeToString(disk->rawio));
+    if (disk->sgio != QVIR_DOMAIN_DEVICE_SGIO_DEFAULT)
+        qvirBufAttr(attrs, "sgio", qvirDomainDeviceSGIOTypeToString(disk->sgio));
     /* libvirt leaves out snapshot='no' on a read-only disk: that is implied. */
     if (disk->snapshot != QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT &&
         !(disk->snapshot == QVIR_DOMAIN_SNAPSHOT_LOCATION_NO && disk->src->readonly))
@@ -759,6 +780,7 @@ qvirDomainControllerDefFormat(GString *buf, unsigned int indent,
         qvirBufAttr(driver, "ioeventfd", qvirTristateSwitchTypeToString(ctrl->ioeventfd));
     if (ctrl->iothread)
         g_string_append_printf(driver, " iothread='%u'", ctrl->iothread);
+    qvirDomainVirtioOptionsFormat(driver, &ctrl->virtio);
     qvirBufElementOptional(children, ci, "driver", driver, NULL);
     if (ctrl->type == QVIR_DOMAIN_CONTROLLER_TYPE_PCI) {
         g_autoptr(GString) target = g_string_new(NULL);

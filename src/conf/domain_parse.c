@@ -258,6 +258,16 @@ qvirXMLPropYesNo(xmlNodePtr node, const char *attr, gboolean *out, GError **erro
     return TRUE;
 }
 
+/* The virtio transport options of a device's <driver> (libvirt's names, any device). */
+static gboolean
+qvirDomainVirtioOptionsParse(xmlNodePtr node, qvirDomainVirtioOptions *opts, GError **error)
+{
+    return qvirXMLPropSwitch(node, "iommu", &opts->iommu, error) &&
+           qvirXMLPropSwitch(node, "ats", &opts->ats, error) &&
+           qvirXMLPropSwitch(node, "packed", &opts->packed, error) &&
+           qvirXMLPropSwitch(node, "page_per_vq", &opts->pagePerVq, error);
+}
+
 /*
  * Run the handler named after each child element of NODE; any other child is an error
  * naming it. CONTEXT is how the error names the parent ("device element" for <devices>).
@@ -552,10 +562,25 @@ qvirStorageMetadataCacheParse(xmlNodePtr parent, qvirStorageSource *src, GError 
 static gboolean
 qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {
-        "name",          "type",         "cache",         "io",           "discard",
-        "detect_zeroes", "error_policy", "ioeventfd",     "copy_on_read", "queues",
-        "event_idx",     "queue_size",   "rerror_policy", "iothread",     NULL};
+    static const char *const attrs[] = {"name",
+                                        "type",
+                                        "cache",
+                                        "io",
+                                        "discard",
+                                        "detect_zeroes",
+                                        "error_policy",
+                                        "ioeventfd",
+                                        "copy_on_read",
+                                        "queues",
+                                        "event_idx",
+                                        "queue_size",
+                                        "rerror_policy",
+                                        "iothread",
+                                        "iommu",
+                                        "ats",
+                                        "packed",
+                                        "page_per_vq",
+                                        NULL};
     qvirDomainDiskDef *disk = opaque;
     int format = disk->src->format;
     int cache = disk->cachemode;
@@ -585,7 +610,8 @@ qvirDomainDiskDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GEr
         !qvirXMLPropSwitch(node, "copy_on_read", &disk->copyOnRead, error) ||
         !qvirXMLPropUInt(node, "queues", 10, G_MAXINT, FALSE, &disk->queues, error) ||
         !qvirXMLPropUInt(node, "queue_size", 10, G_MAXINT, FALSE, &disk->queueSize, error) ||
-        !qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &disk->iothread, error))
+        !qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &disk->iothread, error) ||
+        !qvirDomainVirtioOptionsParse(node, &disk->virtio, error))
         return FALSE;
     /* QEMU has no read-side ENOSPC: libvirt refuses it for rerror_policy. */
     if (rerrorPolicy == QVIR_DOMAIN_DISK_ERROR_POLICY_ENOSPACE) {
@@ -1886,11 +1912,15 @@ qvirDomainDiskSourceAndChainParse(xmlNodePtr node, qvirDomainDiskDef *disk, unsi
 static qvirDomainDiskDef *
 qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"type", "device", "snapshot", NULL};
+    static const char *const attrs[] = {"type",  "device", "snapshot", "model",
+                                        "rawio", "sgio",   NULL};
     g_autoptr(qvirDomainDiskDef) disk = qvirDomainDiskDefNew();
     int type = QVIR_STORAGE_TYPE_FILE;
     int device = QVIR_DOMAIN_DISK_DEVICE_DISK;
     int snapshot = QVIR_DOMAIN_SNAPSHOT_LOCATION_DEFAULT;
+    int model = QVIR_DOMAIN_DISK_MODEL_DEFAULT;
+    int rawio = QVIR_TRISTATE_BOOL_ABSENT;
+    int sgio = QVIR_DOMAIN_DEVICE_SGIO_DEFAULT;
 
     g_autofree char *typeStr = qvirXMLPropString(node, "type");
     /* type='volume' names a pool's volume; its storage type is known once resolved */
@@ -1900,8 +1930,17 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
         (!volume && !qvirStorageTypeParse(node, &type, error)) ||
         !qvirXMLPropEnum(node, "device", qvirDomainDiskDevice, 0, FALSE, &device, error) ||
         !qvirXMLPropEnum(node, "snapshot", qvirDomainSnapshotLocation,
-                         QVIR_DOMAIN_SNAPSHOT_LOCATION_NO, FALSE, &snapshot, error))
+                         QVIR_DOMAIN_SNAPSHOT_LOCATION_NO, FALSE, &snapshot, error) ||
+        /* model='default' is accepted and means no model, as in libvirt */
+        !qvirXMLPropEnum(node, "model", qvirDomainDiskModel, 0, FALSE, &model, error) ||
+        !qvirXMLPropEnum(node, "rawio", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &rawio,
+                         error) ||
+        !qvirXMLPropEnum(node, "sgio", qvirDomainDeviceSGIO, QVIR_DOMAIN_DEVICE_SGIO_FILTERED,
+                         FALSE, &sgio, error))
         return NULL;
+    disk->model = model;
+    disk->rawio = rawio;
+    disk->sgio = sgio;
     disk->src->volume = volume;
     disk->src->type = volume ? QVIR_STORAGE_TYPE_NONE : type;
     disk->device = device;
@@ -1939,8 +1978,16 @@ qvirDomainDiskDefParseNode(xmlNodePtr node, unsigned int flags, GError **error)
 
 /* ---- controllers ------------------------------------------------------------------------ */
 
-static const char *const qvirControllerModelsSCSI[] = {"virtio-scsi", "lsilogic", "lsisas1068",
-                                                       "lsisas1078",  "vmpvscsi", NULL};
+static const char *const qvirControllerModelsSCSI[] = {"virtio-scsi",
+                                                       "lsilogic",
+                                                       "lsisas1068",
+                                                       "lsisas1078",
+                                                       "vmpvscsi",
+                                                       "virtio-transitional",
+                                                       "virtio-non-transitional",
+                                                       NULL};
+static const char *const qvirControllerModelsVirtioSerial[] = {"virtio", "virtio-transitional",
+                                                               "virtio-non-transitional", NULL};
 static const char *const qvirControllerModelsUSB[] = {
     "piix3-uhci", "piix4-uhci", "ehci",     "ich9-ehci1", "ich9-uhci1", "ich9-uhci2",
     "ich9-uhci3", "pci-ohci",   "nec-xhci", "qemu-xhci",  "none",       NULL};
@@ -1963,9 +2010,10 @@ qvirDomainControllerModels(qvirDomainControllerType type)
         return qvirControllerModelsPCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return qvirControllerModelsIDE;
+    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
+        return qvirControllerModelsVirtioSerial;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
     case QVIR_DOMAIN_CONTROLLER_TYPE_FDC:
-    case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
         break;
     }
@@ -2038,19 +2086,22 @@ qvirDomainControllerAddressParse(xmlNodePtr node, void *opaque, unsigned int fla
 static gboolean
 qvirDomainControllerDriverParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"queues",    "cmd_per_lun", "max_sectors",
-                                        "ioeventfd", "iothread",    NULL};
+    static const char *const attrs[] = {"queues",      "cmd_per_lun", "max_sectors", "ioeventfd",
+                                        "iothread",    "iommu",       "ats",         "packed",
+                                        "page_per_vq", NULL};
     qvirDomainControllerDef *ctrl = opaque;
 
     if (ctrl->iothread || ctrl->queues || ctrl->cmdPerLun || ctrl->maxSectors ||
-        ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
+        ctrl->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT ||
+        qvirDomainVirtioOptionsIsSet(&ctrl->virtio))
         return qvirXMLDuplicate(node, error);
     return qvirXMLCheckAttrs(node, attrs, error) && qvirXMLCheckNoChildren(node, error) &&
            qvirXMLPropUInt(node, "queues", 10, G_MAXUINT, FALSE, &ctrl->queues, error) &&
            qvirXMLPropUInt(node, "cmd_per_lun", 10, G_MAXUINT, FALSE, &ctrl->cmdPerLun, error) &&
            qvirXMLPropUInt(node, "max_sectors", 10, G_MAXUINT, FALSE, &ctrl->maxSectors, error) &&
            qvirXMLPropSwitch(node, "ioeventfd", &ctrl->ioeventfd, error) &&
-           qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error);
+           qvirXMLPropUInt(node, "iothread", 10, G_MAXINT, FALSE, &ctrl->iothread, error) &&
+           qvirDomainVirtioOptionsParse(node, &ctrl->virtio, error);
 }
 
 /* <master startport=/>: libvirt reads it on any controller; only USB companions use it. */
@@ -2123,7 +2174,7 @@ static gboolean
 qvirDomainControllerParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
     static const char *const attrs[] = {"type", "index", "model", NULL};
-    static const char *const serialAttrs[] = {"type", "index", "ports", "vectors", NULL};
+    static const char *const serialAttrs[] = {"type", "index", "model", "ports", "vectors", NULL};
     static const char *const usbAttrs[] = {"type", "index", "model", "ports", NULL};
     qvirDomainDef *def = opaque;
     qvirDomainControllerDef *ctrl = g_new0(qvirDomainControllerDef, 1);

@@ -113,36 +113,14 @@ qvirDomainDiskValidateChainSources(const qvirDomainDiskDef *disk, GError **error
     return TRUE;
 }
 
-/* The prefix a target name must have on each bus. */
-static const char *
-qvirDomainDiskBusTargetPrefix(qvirDomainDiskBus bus)
-{
-    switch (bus) {
-    case QVIR_DOMAIN_DISK_BUS_IDE:
-        return "hd";
-    case QVIR_DOMAIN_DISK_BUS_SATA:
-    case QVIR_DOMAIN_DISK_BUS_SCSI:
-    case QVIR_DOMAIN_DISK_BUS_USB:
-        return "sd";
-    case QVIR_DOMAIN_DISK_BUS_VIRTIO:
-        return "vd";
-    case QVIR_DOMAIN_DISK_BUS_FDC:
-        return "fd";
-    case QVIR_DOMAIN_DISK_BUS_NONE:
-    case QVIR_DOMAIN_DISK_BUS_LAST:
-        break;
-    }
-    return NULL;
-}
-
 /*
- * "vda", "sdb", "hdaa": the prefix of the bus and then lower-case letters, which is what
- * libvirt's disk name to index conversion accepts.
+ * "vda", "sdb", "hdaa": hd, sd or vd (fd for floppies) and then lower-case letters, which is
+ * what libvirt's disk name to index conversion accepts. Like libvirt, the prefix need not
+ * match the bus: "hda" on a SCSI bus is a valid name (libvirt's own test data has it).
  */
 static gboolean
 qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
 {
-    const char *prefix = qvirDomainDiskBusTargetPrefix(disk->bus);
     const char *suffix;
 
     if (disk->device != QVIR_DOMAIN_DISK_DEVICE_FLOPPY && !g_str_has_prefix(disk->dst, "hd") &&
@@ -151,13 +129,9 @@ qvirDomainDiskValidateTarget(const qvirDomainDiskDef *disk, GError **error)
                     disk->dst);
         return FALSE;
     }
-    if (!prefix || !g_str_has_prefix(disk->dst, prefix)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "disk target '%s' does not fit bus '%s': expected a name starting with '%s'",
-                    disk->dst, qvirDomainDiskBusTypeToString(disk->bus), prefix ? prefix : "");
-        return FALSE;
-    }
-    suffix = disk->dst + strlen(prefix);
+    /* every accepted prefix (hd, sd, vd, and fd checked with the floppy rules) has two
+     * letters */
+    suffix = strlen(disk->dst) >= 2 ? disk->dst + 2 : "";
     if (!*suffix || strlen(suffix) > 3 ||
         strspn(suffix, "abcdefghijklmnopqrstuvwxyz") != strlen(suffix)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
@@ -343,6 +317,54 @@ qvirDomainDiskValidateFloppy(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
+/* libvirt's refusal of virtio transport options on a device that is not virtio; NULL when
+ * none is set. */
+static const char *
+qvirDomainVirtioOptionsAbsentMessage(const qvirDomainVirtioOptions *opts)
+{
+    if (opts->iommu != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "iommu driver option is only supported for virtio devices";
+    if (opts->ats != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "ats driver option is only supported for virtio devices";
+    if (opts->packed != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "packed driver option is only supported for virtio devices";
+    if (opts->pagePerVq != QVIR_TRISTATE_SWITCH_ABSENT)
+        return "page_per_vq option is only supported for virtio devices";
+    return NULL;
+}
+
+/*
+ * SCSI passthrough settings: SG_IO filtering ("unfiltered" needed a kernel knob libvirt
+ * stopped setting) and CAP_SYS_RAWIO belong to device='lun' only; a lun passes commands
+ * to the host device, so there is no image format or encryption layer in between.
+ */
+static gboolean
+qvirDomainDiskValidateLUN(const qvirDomainDiskDef *disk, GError **error)
+{
+    const char *msg = NULL;
+
+    if (disk->sgio == QVIR_DOMAIN_DEVICE_SGIO_UNFILTERED)
+        msg = "unfiltered sgio is no longer supported";
+    else if (disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->rawio != QVIR_TRISTATE_BOOL_ABSENT)
+        msg = "rawio can be used only with device='lun'";
+    else if (disk->device != QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->sgio != QVIR_DOMAIN_DEVICE_SGIO_DEFAULT)
+        msg = "sgio can be used only with device='lun'";
+    else if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN &&
+             disk->src->format != QVIR_STORAGE_FILE_NONE &&
+             disk->src->format != QVIR_STORAGE_FILE_RAW)
+        msg = "disk device 'lun' must use 'raw' format";
+    else if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN && disk->src->encryption &&
+             disk->src->encryption->format != QVIR_STORAGE_ENCRYPTION_FORMAT_DEFAULT)
+        msg = "disk device 'lun' doesn't support encryption";
+    if (msg) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, msg);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Where the virtio-blk-only <driver> knobs may go, and the other per-bus properties. */
 static gboolean
 qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
@@ -350,6 +372,13 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
     const char *msg = NULL;
 
     if (disk->bus != QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        if (disk->model != QVIR_DOMAIN_DISK_MODEL_DEFAULT) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "disk model '%s' not supported for bus '%s'",
+                        qvirDomainDiskModelTypeToString(disk->model),
+                        qvirDomainDiskBusTypeToString(disk->bus));
+            return FALSE;
+        }
         if (disk->queues)
             msg = "queues attribute in disk driver element is only supported by virtio-blk";
         else if (disk->queueSize)
@@ -358,6 +387,8 @@ qvirDomainDiskValidateFrontend(const qvirDomainDiskDef *disk, GError **error)
             msg = "disk event_idx mode supported only for virtio bus";
         else if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
             msg = "disk ioeventfd mode supported only for virtio bus";
+        else
+            msg = qvirDomainVirtioOptionsAbsentMessage(&disk->virtio);
     }
     if (!msg && disk->tray != QVIR_DOMAIN_DISK_TRAY_CLOSED &&
         disk->device != QVIR_DOMAIN_DISK_DEVICE_CDROM &&
@@ -516,7 +547,8 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
 
     return qvirDomainDiskValidateSource(disk, error) &&
            qvirDomainDiskValidateChainSources(disk, error) &&
-           qvirDomainDiskValidateFloppy(disk, error) && qvirDomainDiskValidateTarget(disk, error) &&
+           qvirDomainDiskValidateLUN(disk, error) && qvirDomainDiskValidateFloppy(disk, error) &&
+           qvirDomainDiskValidateTarget(disk, error) &&
            qvirDomainDiskValidateFrontend(disk, error) &&
            qvirDomainDiskValidateCopyOnRead(disk, error) &&
            qvirDomainDiskValidateIotune(def, disk, error) &&
@@ -619,7 +651,7 @@ qvirDomainControllerDriverValidate(const qvirDomainControllerDef *c, GError **er
 {
     const char *what = NULL;
 
-    if (c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI && g_strcmp0(c->model, "virtio-scsi") == 0)
+    if (qvirDomainControllerIsVirtioSCSI(c))
         return TRUE;
     /* libvirt refuses this one earlier, in its post-parse step, as an XML error */
     if (c->iothread) {

@@ -23,7 +23,8 @@ QVIR_ENUM_IMPL(qemuCaps, QEMU_CAPS_LAST, "blockdev", "drive-cache-directsync", "
                "disk-share-rw", "virtio-blk", "virtio-scsi", "lsi", "ahci", "qemu-xhci",
                "usb-storage", "pcie-root-port", "object-json", "piix3-usb-uhci", "virtio-net",
                "virtio-balloon", "usb-tablet", "isa-serial", "vnc", "seccomp-sandbox", "kvm",
-               "set-action", "machine-hpet");
+               "set-action", "machine-hpet", "virtio-pci-non-transitional", "virtio-blk-pci.scsi",
+               "virtio-blk-pci.scsi.default.disabled");
 
 typedef struct {
     char *name;
@@ -476,6 +477,7 @@ static const struct {
     qemuCapsFlags flag;
 } qemuCapsTypeFlags[] = {
     {"virtio-blk-pci", QEMU_CAPS_DEVICE_VIRTIO_BLK},
+    {"virtio-blk-pci-non-transitional", QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL},
     {"virtio-scsi-pci", QEMU_CAPS_DEVICE_VIRTIO_SCSI},
     {"lsi53c895a", QEMU_CAPS_DEVICE_LSI},
     {"ich9-ahci", QEMU_CAPS_DEVICE_AHCI},
@@ -710,6 +712,13 @@ qemuCapsProcessDiskProps(qemuCaps *caps, GHashTable *replies)
             caps->flags[QEMU_CAPS_DISK_WRITE_CACHE] = TRUE;
         else if (strcmp(name, "share-rw") == 0)
             caps->flags[QEMU_CAPS_DISK_SHARE_RW] = TRUE;
+        else if (strcmp(name, "scsi") == 0) {
+            caps->flags[QEMU_CAPS_VIRTIO_BLK_SCSI] = TRUE;
+            /* libvirt then leaves the property out for disks that are not luns */
+            if (json_object_has_member(p, "default-value") &&
+                !json_object_get_boolean_member_with_default(p, "default-value", TRUE))
+                caps->flags[QEMU_CAPS_VIRTIO_BLK_SCSI_DEFAULT_DISABLED] = TRUE;
+        }
     }
 }
 

@@ -31,11 +31,14 @@ typedef enum {
     QEMU_CAPS_DEVICE_VIRTIO_BALLOON,
     QEMU_CAPS_DEVICE_USB_TABLET,
     QEMU_CAPS_DEVICE_ISA_SERIAL,
-    QEMU_CAPS_VNC,             /* -vnc */
-    QEMU_CAPS_SECCOMP_SANDBOX, /* -sandbox */
-    QEMU_CAPS_KVM,             /* query-kvm says present (host property, not binary) */
-    QEMU_CAPS_SET_ACTION,      /* QMP set-action: reboot/shutdown actions at runtime */
-    QEMU_CAPS_MACHINE_HPET,    /* -machine hpet= (else -no-hpet), as libvirt detects it */
+    QEMU_CAPS_VNC,                     /* -vnc */
+    QEMU_CAPS_SECCOMP_SANDBOX,         /* -sandbox */
+    QEMU_CAPS_KVM,                     /* query-kvm says present (host property, not binary) */
+    QEMU_CAPS_SET_ACTION,              /* QMP set-action: reboot/shutdown actions at runtime */
+    QEMU_CAPS_MACHINE_HPET,            /* -machine hpet= (else -no-hpet), as libvirt detects it */
+    QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL, /* virtio-*-pci-transitional / -non-transitional */
+    QEMU_CAPS_VIRTIO_BLK_SCSI,         /* virtio-blk-pci's scsi (SG_IO passthrough) property */
+    QEMU_CAPS_VIRTIO_BLK_SCSI_DEFAULT_DISABLED, /* ... and it is off unless asked for */
     QEMU_CAPS_LAST
 } qemuCapsFlags;
 QVIR_ENUM_DECL(qemuCaps);

@@ -510,6 +510,44 @@ qemuBuildClockPMBoot(qemuBuildCtx *ctx)
         qemuBuildArgPair(ctx, "-append", def->os.cmdline);
 }
 
+/* ---- virtio devices ----------------------------------------------------------------- */
+
+/*
+ * The -device driver of a virtio PCI device: BASE-pci, or its -transitional /
+ * -non-transitional flavour. Without those devices in QEMU a transitional model is the
+ * plain device (its conventional PCI slot makes it behave the same), as libvirt does.
+ */
+static char *
+qemuBuildVirtioDriverName(const qemuCaps *caps, const char *base, gboolean transitional,
+                          gboolean nonTransitional, GError **error)
+{
+    gboolean have = qemuCapsGet(caps, QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL);
+
+    if (nonTransitional && !have) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "virtio non-transitional model not supported for this qemu");
+        return NULL;
+    }
+    if (transitional && have)
+        return g_strdup_printf("%s-pci-transitional", base);
+    if (nonTransitional)
+        return g_strdup_printf("%s-pci-non-transitional", base);
+    return g_strdup_printf("%s-pci", base);
+}
+
+/* A virtio device's transport options, right after its driver as libvirt puts them. */
+static void
+qemuBuildVirtioOptionsProps(JsonObject *props, const qvirDomainVirtioOptions *opts)
+{
+    static const char *const names[] = {"iommu_platform", "ats", "packed", "page-per-vq"};
+    const qvirTristateSwitch values[] = {opts->iommu, opts->ats, opts->packed, opts->pagePerVq};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (values[i] != QVIR_TRISTATE_SWITCH_ABSENT)
+            json_object_set_boolean_member(props, names[i], values[i] == QVIR_TRISTATE_SWITCH_ON);
+    }
+}
+
 /* ---- controllers ------------------------------------------------------------------ */
 
 static const char *
@@ -541,8 +579,6 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
         if (qemuDomainSCSIModelIsLSI(c->model))
             return "lsi";
-        if (g_strcmp0(c->model, "virtio-scsi") == 0)
-            return "virtio-scsi-pci";
         /* libvirt's names for QEMU's LSI SAS and VMware paravirtual HBAs */
         if (g_strcmp0(c->model, "lsisas1068") == 0)
             return "mptsas1068";
@@ -558,7 +594,6 @@ qemuBuildControllerDriver(const qvirDomainControllerDef *c)
             return "pcie-pci-bridge";
         return g_strcmp0(c->model, "pcie-root-port") == 0 ? "pcie-root-port" : NULL;
     case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
-        return "virtio-serial-pci";
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
     default:
@@ -608,9 +643,18 @@ static JsonObject *
 qemuBuildControllerProps(qemuBuildCtx *ctx, const qvirDomainControllerDef *c, GError **error)
 {
     g_autoptr(JsonObject) props = NULL;
-    const char *driver;
+    gboolean virtio =
+        qvirDomainControllerIsVirtioSCSI(c) || c->type == QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL;
+    g_autofree char *driver = NULL;
 
-    if (!(driver = qemuBuildControllerDriver(c))) {
+    if (virtio) {
+        if (!(driver = qemuBuildVirtioDriverName(
+                  ctx->caps,
+                  c->type == QVIR_DOMAIN_CONTROLLER_TYPE_SCSI ? "virtio-scsi" : "virtio-serial",
+                  qvirDomainControllerIsTransitional(c), qvirDomainControllerIsNonTransitional(c),
+                  error)))
+            return NULL;
+    } else if (!(driver = g_strdup(qemuBuildControllerDriver(c)))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "%s controller model '%s' is not supported",
                     qvirDomainControllerTypeTypeToString(c->type), c->model ? c->model : "default");
@@ -618,6 +662,9 @@ qemuBuildControllerProps(qemuBuildCtx *ctx, const qvirDomainControllerDef *c, GE
     }
     props = json_object_new();
     json_object_set_string_member(props, "driver", driver);
+    /* libvirt reads these on any controller but gives them to the virtio ones only */
+    if (virtio)
+        qemuBuildVirtioOptionsProps(props, &c->virtio);
     if (c->iothread)
         qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", c->iothread));
     /* xHCI: as many USB 2 (p2) as USB 3 (p3) ports */
@@ -889,7 +936,8 @@ qemuBuildDiskDriver(const qvirDomainDiskDef *disk)
             return "scsi-block";
         return cd ? "scsi-cd" : "scsi-hd";
     case QVIR_DOMAIN_DISK_BUS_VIRTIO:
-        return "virtio-blk-pci";
+        /* named by its model: qemuBuildVirtioDriverName */
+        return NULL;
     case QVIR_DOMAIN_DISK_BUS_USB:
         return "usb-storage";
     case QVIR_DOMAIN_DISK_BUS_FDC:
@@ -915,10 +963,23 @@ qemuBuildDiskSerial(const char *serial)
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
-/* virtio-blk's own properties, which libvirt puts right after the driver name. */
+/*
+ * virtio-blk's own properties, which libvirt puts right after the driver name. "scsi" is
+ * SG_IO passthrough: on for a lun, and off for the others only where QEMU would otherwise
+ * turn it on.
+ */
 static void
-qemuBuildDiskVirtioProps(JsonObject *props, const qvirDomainDiskDef *disk)
+qemuBuildDiskVirtioProps(qemuBuildCtx *ctx, JsonObject *props, const qvirDomainDiskDef *disk)
 {
+    qvirTristateSwitch scsi = QVIR_TRISTATE_SWITCH_ABSENT;
+
+    if (qemuCapsGet(ctx->caps, QEMU_CAPS_VIRTIO_BLK_SCSI)) {
+        if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN)
+            scsi = QVIR_TRISTATE_SWITCH_ON;
+        else if (!qemuCapsGet(ctx->caps, QEMU_CAPS_VIRTIO_BLK_SCSI_DEFAULT_DISABLED))
+            scsi = QVIR_TRISTATE_SWITCH_OFF;
+    }
+    qemuBuildVirtioOptionsProps(props, &disk->virtio);
     if (disk->iothread)
         qemuJSONSetStrFree(props, "iothread", g_strdup_printf("iothread%u", disk->iothread));
     if (disk->ioeventfd != QVIR_TRISTATE_SWITCH_ABSENT)
@@ -927,6 +988,8 @@ qemuBuildDiskVirtioProps(JsonObject *props, const qvirDomainDiskDef *disk)
     if (disk->eventIdx != QVIR_TRISTATE_SWITCH_ABSENT)
         json_object_set_boolean_member(props, "event_idx",
                                        disk->eventIdx == QVIR_TRISTATE_SWITCH_ON);
+    if (scsi != QVIR_TRISTATE_SWITCH_ABSENT)
+        json_object_set_boolean_member(props, "scsi", scsi == QVIR_TRISTATE_SWITCH_ON);
     if (disk->queues)
         json_object_set_int_member(props, "num-queues", disk->queues);
     if (disk->queueSize)
@@ -1002,10 +1065,19 @@ static JsonObject *
 qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GError **error)
 {
     g_autoptr(JsonObject) props = json_object_new();
-    const char *driver = qemuBuildDiskDriver(disk);
+    g_autofree char *driver = NULL;
     unsigned int bootindex = qemuBuildDiskBootIndex(ctx->def, disk);
     gboolean wb = FALSE;
 
+    if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO) {
+        if (!(driver = qemuBuildVirtioDriverName(
+                  ctx->caps, "virtio-blk",
+                  disk->model == QVIR_DOMAIN_DISK_MODEL_VIRTIO_TRANSITIONAL,
+                  disk->model == QVIR_DOMAIN_DISK_MODEL_VIRTIO_NON_TRANSITIONAL, error)))
+            return NULL;
+    } else {
+        driver = g_strdup(qemuBuildDiskDriver(disk));
+    }
     if (!driver) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                     "unsupported disk bus '%s' with device setup",
@@ -1014,7 +1086,7 @@ qemuBuildDiskDeviceProps(qemuBuildCtx *ctx, const qvirDomainDiskDef *disk, GErro
     }
     json_object_set_string_member(props, "driver", driver);
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_VIRTIO)
-        qemuBuildDiskVirtioProps(props, disk);
+        qemuBuildDiskVirtioProps(ctx, props, disk);
     if (!qemuBuildDiskDriveAddressProps(ctx, props, disk, error))
         return NULL;
 

@@ -908,13 +908,16 @@ qemuPCIControllerKind(const qvirDomainControllerDef *c, qemuDomainMachineKind ki
             return QEMU_PCI_DEV_PCIE;
         return QEMU_PCI_DEV_PCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SCSI:
-        return g_strcmp0(c->model, "virtio-scsi") == 0 ? QEMU_PCI_DEV_PCIE : QEMU_PCI_DEV_PCI;
+        /* a transitional virtio device needs a conventional slot for its legacy I/O BAR */
+        return qvirDomainControllerIsVirtioSCSI(c) && !qvirDomainControllerIsTransitional(c)
+                   ? QEMU_PCI_DEV_PCIE
+                   : QEMU_PCI_DEV_PCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_SATA:
         return kind == QEMU_DOMAIN_MACHINE_Q35 ? QEMU_PCI_DEV_PCIE : QEMU_PCI_DEV_PCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_IDE:
         return c->idx == 0 ? QEMU_PCI_DEV_NONE : QEMU_PCI_DEV_PCI;
     case QVIR_DOMAIN_CONTROLLER_TYPE_VIRTIO_SERIAL:
-        return QEMU_PCI_DEV_PCIE;
+        return qvirDomainControllerIsTransitional(c) ? QEMU_PCI_DEV_PCI : QEMU_PCI_DEV_PCIE;
     case QVIR_DOMAIN_CONTROLLER_TYPE_PCI:
     case QVIR_DOMAIN_CONTROLLER_TYPE_LAST:
     default:
@@ -1150,7 +1153,11 @@ qemuPCIAssignDevices(qemuPCIAddrSet *set, qvirDomainDef *def, GError **error)
                         "virtio disk cannot have an address of type 'drive'");
             return FALSE;
         }
-        if (!qemuPCIAssignDevice(set, &d->info, QEMU_PCI_DEV_PCIE, d->dst, error))
+        if (!qemuPCIAssignDevice(set, &d->info,
+                                 d->model == QVIR_DOMAIN_DISK_MODEL_VIRTIO_TRANSITIONAL
+                                     ? QEMU_PCI_DEV_PCI
+                                     : QEMU_PCI_DEV_PCIE,
+                                 d->dst, error))
             return FALSE;
     }
     if (def->memballoon && g_strcmp0(def->memballoon->model, "virtio") == 0 &&

@@ -178,8 +178,9 @@ qemuDomainCapsDevicesFormat(GString *buf, const qemuCaps *caps, gboolean q35)
          {"virtio", qemuCapsGet(caps, QEMU_CAPS_DEVICE_VIRTIO_BLK)},
          {"usb", qemuCapsGet(caps, QEMU_CAPS_DEVICE_USB_STORAGE)},
          {"sata", qemuCapsGet(caps, QEMU_CAPS_DEVICE_AHCI)});
-    /* <disk model=...> is not parsed */
-    ENUM(buf, 6, "model", {"virtio", FALSE});
+    ENUM(buf, 6, "model", {"virtio", TRUE},
+         {"virtio-transitional", qemuCapsGet(caps, QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL)},
+         {"virtio-non-transitional", qemuCapsGet(caps, QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL)});
     g_string_append(buf, "    </disk>\n");
 
     if (qemuCapsGet(caps, QEMU_CAPS_VNC)) {

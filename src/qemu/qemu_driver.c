@@ -2221,7 +2221,8 @@ qvirDriverDomainIsPersistent(qvirDriver *drv, const unsigned char *uuid, GError 
 /*
  * virDomainGetMessages. FLAGS: VIR_DOMAIN_MESSAGE_DEPRECATION 1, TAINTING 2 (0 = both).
  * The taints are those of the running definition (libvirt's custom-argv and
- * custom-hypervisor-feature for the qemu namespace); they go when the domain stops.
+ * custom-hypervisor-feature for the qemu namespace, high-privileges for a disk with
+ * rawio='yes'); they go when the domain stops.
  */
 GPtrArray *
 qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
@@ -2244,6 +2245,9 @@ qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned
             g_ptr_array_add(msgs, g_strdup("tainted: custom configuration parameters specified"));
         if (obj->taintCustomMonitor)
             g_ptr_array_add(msgs, g_strdup("tainted: custom monitor control commands issued"));
+        if (qvirDomainDefNeedsRawio(live))
+            g_ptr_array_add(msgs,
+                            g_strdup("tainted: running with undesirable elevated privileges"));
         if (live->qemuCapsAdd || live->qemuCapsDel)
             g_ptr_array_add(msgs, g_strdup("tainted: hypervisor feature autodetection override"));
     }

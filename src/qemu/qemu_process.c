@@ -619,7 +619,7 @@ qemuProcessChildSetup(gpointer data)
     /* Still root: the private /dev first. */
     qemuNamespaceChildSetup(lopts->ns);
     /* Last: after this the child is QEMU's user, without capabilities. */
-    qvirSecurityDACChildSetup(lopts->security);
+    qvirSecurityDACChildSetup(lopts->security, lopts->keepRawio);
 }
 
 static char *
@@ -667,18 +667,22 @@ qemuProcessLogHeader(int logfd, const char *const *argv)
 
 /*
  * libvirt's taints for what qvirt passes to QEMU unchecked: <qemu:commandline> is
- * custom-argv, <qemu:capabilities> custom-hypervisor-feature. Logged as libvirt does, in
+ * custom-argv, a disk with rawio='yes' (QEMU keeps CAP_SYS_RAWIO) high-privileges,
+ * <qemu:capabilities> custom-hypervisor-feature. Logged as libvirt does, in
  * the domain's log after the command line and as a warning.
  */
 static void
 qemuProcessLogTaints(const qvirDomainDef *def, const char *logPath)
 {
-    const char *taints[2];
+    const char *taints[3];
     size_t n = 0;
     int fd;
 
+    /* libvirt's order of taint flags */
     if (def->qemuArgs || def->qemuEnv)
         taints[n++] = "custom-argv";
+    if (qvirDomainDefNeedsRawio(def))
+        taints[n++] = "high-privileges";
     if (def->qemuCapsAdd || def->qemuCapsDel)
         taints[n++] = "custom-hypervisor-feature";
     if (!n)
@@ -1524,6 +1528,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     lopts.monitorPath = monitorPath;
     lopts.logPath = logPath;
     lopts.security = opts->security;
+    lopts.keepRawio = qvirDomainDefNeedsRawio(def);
     lopts.ns = ns;
     for (i = 0; i < channelFds->len; i++) {
         if (g_array_index(channelFds, int, i) >= 0)

@@ -120,6 +120,7 @@ typedef struct {
     unsigned int timeoutMs; /* for the QMP socket and greeting; 0 = 30 s */
     /* Applied in the child before exec (qvirSecurityDACChildSetup); NULL: none. */
     const qvirSecurityDAC *security;
+    gboolean keepRawio; /* a disk has rawio='yes': QEMU keeps CAP_SYS_RAWIO */
     /* Built in the child before the identity switch (qemuNamespaceChildSetup); NULL: none. */
     const qemuNamespace *ns;
     const int *passFds; /* descriptors QEMU inherits under the same numbers */

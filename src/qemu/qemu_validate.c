@@ -228,7 +228,7 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
         if (disk->info.type == QVIR_DOMAIN_DEVICE_ADDRESS_TYPE_DRIVE)
             c = qemuDomainFindController(def, QVIR_DOMAIN_CONTROLLER_TYPE_SCSI,
                                          disk->info.addr.drive.controller);
-        if (c && g_strcmp0(c->model, "virtio-scsi") == 0)
+        if (c && qvirDomainControllerIsVirtioSCSI(c))
             need = QEMU_CAPS_DEVICE_VIRTIO_SCSI;
         else if (c && qemuDomainSCSIModelIsLSI(c->model))
             need = QEMU_CAPS_DEVICE_LSI;
@@ -247,15 +247,6 @@ qemuValidateDiskBus(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                     "(no %s)",
                     qvirDomainDiskBusTypeToString(disk->bus), disk->dst,
                     qemuCapsTypeToString(need));
-        return FALSE;
-    }
-    /* SCSI passthrough of a host block device is not done; an iSCSI LUN reaches the guest
-     * through QEMU's own initiator (libiscsi), which passes commands through itself */
-    if (disk->device == QVIR_DOMAIN_DISK_DEVICE_LUN &&
-        !(disk->src->type == QVIR_STORAGE_TYPE_NETWORK &&
-          disk->src->protocol == QVIR_STORAGE_NET_PROTOCOL_ISCSI)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "disk device 'lun' is not supported (disk '%s')", disk->dst);
         return FALSE;
     }
     /* -drive has no per-layer format options, and only qcow2 has this cache */

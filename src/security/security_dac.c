@@ -981,21 +981,48 @@ qvirSecurityDACChildFail(const char *step)
     qvirFileChildFail("qvirt: cannot drop QEMU's privileges: ", step, NULL);
 }
 
-void
-qvirSecurityDACChildSetup(const qvirSecurityDAC *sec)
+/*
+ * CAP_SYS_RAWIO alone, permitted, effective and inheritable, and ambient so that exec
+ * keeps it for a QEMU user other than root (async-signal-safe).
+ */
+static void
+qvirSecurityDACChildKeepRawio(void)
 {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    guint32 mask = CAP_TO_MASK(CAP_SYS_RAWIO);
+
+    memset(data, 0, sizeof(data));
+    data[CAP_TO_INDEX(CAP_SYS_RAWIO)].effective = mask;
+    data[CAP_TO_INDEX(CAP_SYS_RAWIO)].permitted = mask;
+    data[CAP_TO_INDEX(CAP_SYS_RAWIO)].inheritable = mask;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        qvirSecurityDACChildFail("capset");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_RAWIO, 0, 0) < 0)
+        qvirSecurityDACChildFail("PR_CAP_AMBIENT_RAISE");
+}
+
+void
+qvirSecurityDACChildSetup(const qvirSecurityDAC *sec, gboolean keepRawio)
+{
+    /* a root QEMU that keeps its capabilities has CAP_SYS_RAWIO already */
+    gboolean rawio = sec && sec->active && keepRawio && (sec->uid != 0 || sec->clearCapabilities);
+
     if (!sec)
         return;
     if (sec->active) {
         if (sec->clearCapabilities) {
             /* Bounding set first: it needs CAP_SETPCAP, which the uid switch drops. */
             for (int c = 0; c <= sec->lastCap; c++) {
+                if (rawio && c == CAP_SYS_RAWIO)
+                    continue;
                 if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                     qvirSecurityDACChildFail("PR_CAPBSET_DROP");
             }
             (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         }
-        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        /* the permitted set survives the uid switch only when asked to */
+        if (prctl(PR_SET_KEEPCAPS, rawio ? 1 : 0, 0, 0, 0) < 0)
             qvirSecurityDACChildFail("PR_SET_KEEPCAPS");
         if (setgroups((size_t)sec->ngroups, sec->groups) < 0)
             qvirSecurityDACChildFail("setgroups");
@@ -1003,7 +1030,9 @@ qvirSecurityDACChildSetup(const qvirSecurityDAC *sec)
             qvirSecurityDACChildFail("setresgid");
         if (setresuid(sec->uid, sec->uid, sec->uid) < 0)
             qvirSecurityDACChildFail("setresuid");
-        if (sec->clearCapabilities && sec->uid == 0) {
+        if (rawio) {
+            qvirSecurityDACChildKeepRawio();
+        } else if (sec->clearCapabilities && sec->uid == 0) {
             /* root explicitly: the uid switch kept every capability; clear them. */
             struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
             struct __user_cap_data_struct data[2];

@@ -111,7 +111,9 @@ gboolean qvirSecurityDACSetDaemonPath(qvirSecurityDAC *sec, const char *path, mo
 /*
  * In the forked child, just before exec (async-signal-safe): drop the capability bounding
  * set when clear_emulator_capabilities is on, switch to the configured supplementary
- * groups, gid and uid, clear every remaining capability and set NoNewPrivs. Does nothing
- * for a NULL manager. On failure writes a line to fd 2 (QEMU's log) and _exit()s.
+ * groups, gid and uid, clear every remaining capability and set NoNewPrivs. KEEPRAWIO
+ * (a disk with rawio='yes') keeps CAP_SYS_RAWIO, and only it, across all of that and the
+ * exec, as libvirt does. Does nothing for a NULL manager. On failure writes a line to fd 2
+ * (QEMU's log) and _exit()s.
  */
-void qvirSecurityDACChildSetup(const qvirSecurityDAC *sec);
+void qvirSecurityDACChildSetup(const qvirSecurityDAC *sec, gboolean keepRawio);
