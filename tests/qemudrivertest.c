@@ -2065,9 +2065,13 @@ testSnapshots(void)
         g_assert_cmpuint(withSnaps->len, ==, 1);
     }
 
-    /* Deleting only metadata: s2 becomes a root. Real deletion is refused. */
-    g_assert_false(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s1", 0, &err));
+    /* Deleting only metadata: s2 becomes a root. Deleting s1 with its external child is
+     * refused, as libvirt 9.0 does. */
+    g_assert_false(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s1", 1 /* CHILDREN */, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+    g_assert_cmpstr(err->message, ==,
+                    "unsupported configuration: deletion of external children disk snapshots "
+                    "not supported");
     g_clear_error(&err);
     g_assert_true(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s1", 2 /* METADATA_ONLY */, &err));
     g_assert_no_error(err);
