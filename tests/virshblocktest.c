@@ -497,12 +497,11 @@ testUsbAndTransient(void)
         g_clear_pointer(&live, g_free);
         g_clear_pointer(&expect, g_free);
         live = testLiveDisk("blk2", "sdc");
-        /* (libvirt 9.0 says index='5' and '4' here: its counter never hands out the
-         * indexes of the detached sdb again; ours continues from the highest in use) */
+        /* as libvirt 9.0: the detached sdb's index 3 is not handed out again */
         expect = g_strdup_printf("    <disk type='file' device='disk'>\n"
                                  "      <driver name='qemu' type='qcow2'/>\n"
-                                 "      <source file='%s' index='4'/>\n"
-                                 "      <backingStore type='file' index='3'>\n"
+                                 "      <source file='%s' index='5'/>\n"
+                                 "      <backingStore type='file' index='4'>\n"
                                  "        <format type='qcow2'/>\n"
                                  "        <source file='%s'/>\n"
                                  "        <backingStore/>\n"
