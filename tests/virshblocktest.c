@@ -973,11 +973,69 @@ testSnapDelGuestWrite(unsigned int pattern, const char *off)
         g_error("write of 0x%02x at %s: %s", pattern, off, out);
 }
 
+/* vda of dv has MERGED (its top, as a <source> prefix) and no overlay in its chain. */
+static void
+testSnapDelAssertTop(const char *merged)
+{
+    g_autofree char *disk = testLiveDisk("dv", "vda");
+
+    g_assert_nonnull(disk);
+    if (!strstr(disk, merged) || strstr(disk, "dv.s"))
+        g_error("unexpected vda: %s", disk);
+}
+
+/*
+ * qvirtd killed in the middle of deleting s4 (the top of vda): QEMU pivoted, the daemon
+ * dies as it writes the status file with the new chain (the second status write: the first
+ * one records the job READY). The restarted daemon follows QEMU (the chain without the
+ * overlay, as the status file says too); the overlay file and the metadata stay, and the
+ * snapshot is then refused in libvirt's words until its metadata is removed.
+ */
+static void
+testSnapDelKilled(const char *img)
+{
+    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", "dv.xml", NULL);
+    g_autofree char *s4 = g_build_filename(img, "dv.s4", NULL);
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *merged = g_strdup_printf("<source file='%s' index=", dv);
+    g_auto(VirshResult) res = {0};
+    GPid tracer;
+    int status = 0;
+
+    g_free(VIRSH_OK("snapshot-create-as", "dv", "s4", "--disk-only", "--diskspec",
+                    "vdb,snapshot=no", "--diskspec", "hdc,snapshot=no"));
+    tracer = qvirTestKillAtSyscall(daemonEnv.pid, statusPath, "rename,renameat,renameat2",
+                                   "signal=SIGKILL:when=2");
+    VIRSH(&res, "snapshot-delete", "dv", "s4");
+    g_assert_cmpint(res.rc, !=, 0);
+    virshResultClear(&res);
+    g_assert_cmpint(waitpid(daemonEnv.pid, &status, 0), ==, daemonEnv.pid);
+    g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    daemonEnv.pid = 0;
+    kill(tracer, SIGTERM);
+    g_assert_cmpint(waitpid(tracer, &status, 0), ==, tracer);
+
+    daemonStart(FALSE);
+    testSnapDelAssertTop(merged);
+    daemonStop();
+    testAssertStatusMatchesQemu("dv");
+    daemonStart(FALSE);
+    testSnapDelAssertTop(merged);
+    g_assert_true(g_file_test(s4, G_FILE_TEST_EXISTS));
+    VIRSH(&res, "snapshot-delete", "dv", "s4");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(
+        strstr(res.err, "invalid argument: could not find base disk source in disk source chain"));
+    virshResultClear(&res);
+    g_free(VIRSH_OK("snapshot-delete", "dv", "s4", "--metadata"));
+    g_assert_cmpint(g_unlink(s4), ==, 0);
+}
+
 /*
  * On a paused domain with vda (qcow2 over a base), a raw vdb and an empty IDE cdrom, the
  * same virsh script as libvirt 9.0's session daemon: three disk-only snapshots, the
  * refusals (--children with descendants, --children on a leaf, revert), deletion of the
- * inner s2 (block commit), the top s3 and s1 (active commit and pivot), then media
+ * inner s2 (block commit), the merged s3 and s1 (active commit and pivot), then media
  * insert/eject/eject again/insert/eject. Every line printed must be the same. Then:
  * QEMU's graph is the status file's, the XML survives a restart, the overlays and the
  * metadata are gone and each guest write is in the merged image.
@@ -1103,8 +1161,9 @@ testSnapshotDelete(void)
     daemonStart(FALSE);
     after = VIRSH_OK("dumpxml", "dv");
     g_assert_cmpstr(after, ==, before);
+    testSnapDelKilled(img);
     g_free(VIRSH_OK("destroy", "dv"));
-    g_free(VIRSH_OK("undefine", "dv"));
+    g_free(VIRSH_OK("undefine", "dv", "--snapshots-metadata"));
 
     /* every write went into the merged top; the base's data shows through */
     g_assert_true(testImgHas(dv, 0x11, "0"));
