@@ -963,8 +963,9 @@ testSnapDelImages(const char *img)
 static void
 testSnapDelGuestWrite(unsigned int pattern, const char *off)
 {
-    g_autofree char *cmd =
-        g_strdup_printf("qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x%02x %s 64k\"", pattern, off);
+    g_autofree char *cmd = g_strdup_printf(
+        "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x%02x %s 64k\"",
+        pattern, off);
 
     g_autofree char *out = VIRSH_OK("qemu-monitor-command", "dv", "--hmp", cmd);
 
@@ -1093,7 +1094,9 @@ testSnapshotDelete(void)
     testSnapDelImages(img);
     qvirTestRunOk(chownArgv);
 
-    create = g_strdup_printf("define %s ; start --paused dv ; dumpxml dv --xpath \"//disk[target/@dev='hdc']\" ; ", xmlPath);
+    create = g_strdup_printf(
+        "define %s ; start --paused dv ; dumpxml dv --xpath \"//disk[target/@dev='hdc']\" ; ",
+        xmlPath);
     rest = g_strdup_printf(
         "snapshot-delete dv s1 --children ; snapshot-delete dv s3 --children ; "
         "snapshot-revert dv s3 ; "

@@ -147,8 +147,8 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
     pid_t pid;
 
     /* Layers an edit removed keep their indexes taken, as libvirt's counter does. */
-    work->nodeIndexUsed = MAX(qemuDomainNextNodeIndex(obj->liveDef),
-                              qemuDomainNextNodeIndex(work)) - 1;
+    work->nodeIndexUsed =
+        MAX(qemuDomainNextNodeIndex(obj->liveDef), qemuDomainNextNodeIndex(work)) - 1;
     qemuDomainObjLock(obj);
     old = obj->liveDef;
     obj->liveDef = work;

@@ -857,8 +857,7 @@ qemuDriverSnapshotRewriteDomain(qemuDomainSnapshot *snap, GPtrArray *merges)
 
 /* Merge every overlay of an external snapshot away (job held, domain running). */
 static gboolean
-qemuDriverSnapshotMergeAll(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *merges,
-                           GError **error)
+qemuDriverSnapshotMergeAll(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *merges, GError **error)
 {
     for (guint i = 0; i < merges->len; i++) {
         const qemuDriverSnapshotMerge *m = g_ptr_array_index(merges, i);
