@@ -974,6 +974,41 @@ testSnapDelGuestWrite(unsigned int pattern, const char *off)
         g_error("write of 0x%02x at %s: %s", pattern, off, out);
 }
 
+/* Deleting the top snapshot sends the active commit's block job events, as libvirt 9.0
+ * does (its READY first: `virsh event` without --loop prints that one and exits). */
+static void
+testSnapDelEvent(const char *img)
+{
+    const char *argv[] = {"virsh",       "-c",        daemonEnv.uri, "event", "dv",
+                          "block-job-2", "--timeout", "60",          NULL};
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) buf = g_string_new(NULL);
+    g_autofree char *s5 = g_build_filename(img, "dv.s5", NULL);
+    char tmp[1024];
+    ssize_t n;
+    GPid evPid;
+    int evFd;
+    int status;
+
+    g_free(VIRSH_OK("snapshot-create-as", "dv", "s5", "--disk-only", "--diskspec",
+                    "vdb,snapshot=no", "--diskspec", "hdc,snapshot=no"));
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                  &evPid, NULL, &evFd, NULL, &err))
+        g_error("cannot run virsh event: %s", err->message);
+    /* virsh event has registered once the domain lookup and registration are done */
+    g_usleep(1000 * 1000);
+    g_free(VIRSH_OK("snapshot-delete", "dv", "s5"));
+    g_assert_cmpint(waitpid(evPid, &status, 0), ==, evPid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    while ((n = read(evFd, tmp, sizeof(tmp))) > 0)
+        g_string_append_len(buf, tmp, n);
+    close(evFd);
+    if (!strstr(buf->str, "event 'block-job-2' for domain 'dv': Active Block Commit for vda ready"))
+        g_error("virsh event printed: %s", buf->str);
+    g_assert_false(g_file_test(s5, G_FILE_TEST_EXISTS));
+}
+
 /* vda of dv has MERGED (its top, as a <source> prefix) and no overlay in its chain. */
 static void
 testSnapDelAssertTop(const char *merged)
@@ -1164,6 +1199,7 @@ testSnapshotDelete(void)
     daemonStart(FALSE);
     after = VIRSH_OK("dumpxml", "dv");
     g_assert_cmpstr(after, ==, before);
+    testSnapDelEvent(img);
     testSnapDelKilled(img);
     g_free(VIRSH_OK("destroy", "dv"));
     g_free(VIRSH_OK("undefine", "dv", "--snapshots-metadata"));
