@@ -7,7 +7,8 @@
  * checked in the live XML; then QEMU's own nodes are compared with the status file (the
  * daemon stopped, QEMU still running, its QMP socket asked directly), the XML across a
  * daemon restart, and finally the data in the images with qemu-io. The daemon, traced
- * with strace from after the start, opens no image of the running disk.
+ * with strace from after the start, opens no image of the running disk. Beside libvirt
+ * 9.0's session daemon: external snapshot deletion, snapshot-revert and media changes.
  */
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -146,9 +146,11 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
     qvirDomainDef *old;
     pid_t pid;
 
-    /* Layers an edit removed keep their indexes taken, as libvirt's counter does. */
-    work->nodeIndexUsed =
-        MAX(qemuDomainNextNodeIndex(obj->liveDef), qemuDomainNextNodeIndex(work)) - 1;
+    /* Layers an edit removed keep their indexes taken, as libvirt's counter does (job held:
+     * the live definition is read without the mutex). */
+    if (obj->liveDef)
+        work->nodeIndexUsed =
+            MAX(qemuDomainNextNodeIndex(obj->liveDef), qemuDomainNextNodeIndex(work)) - 1;
     qemuDomainObjLock(obj);
     old = obj->liveDef;
     obj->liveDef = work;

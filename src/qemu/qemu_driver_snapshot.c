@@ -1,7 +1,8 @@
 /*
- * qemu_driver_snapshot.c: external disk-only snapshots of running domains, and their
- * metadata (stateDir/qemu/snapshot/DOMAIN/SNAPSHOT.xml, libvirt's <domainsnapshot> with a
- * <parent>), so snapshot-list and friends survive a daemon restart.
+ * qemu_driver_snapshot.c: external disk-only snapshots of running domains, their deletion
+ * (each overlay committed back into its parent, as libvirt 9.0 does), and their metadata
+ * (stateDir/qemu/snapshot/DOMAIN/SNAPSHOT.xml, libvirt's <domainsnapshot> with a <parent>),
+ * so snapshot-list and friends survive a daemon restart.
  *
  * The snapshot itself (overlays created, added and switched in one transaction) is
  * qemu_snapshot.c's; here it runs on a copy of the live definition that is swapped in
