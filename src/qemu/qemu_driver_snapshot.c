@@ -901,12 +901,11 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         gboolean running = qemuDomainObjIsActive(obj) && obj->liveDef;
         const qvirDomainDef *def = running ? obj->liveDef : obj->def;
 
-        if (!qemuDriverSnapshotDeleteValidate(obj, target, flags, error) ||
+        if (!def)
+            qemuDriverErrorNotRunning(error);
+        if (!def || !qemuDriverSnapshotDeleteValidate(obj, target, flags, error) ||
             (!(flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) &&
-             (!def ||
-              !(merges = qemuDriverSnapshotDeletePrepare(target->def, def, running, error))))) {
-            if (!def)
-                qemuDriverErrorNotRunning(error);
+             !(merges = qemuDriverSnapshotDeletePrepare(target->def, def, running, error)))) {
             qemuDomainObjUnlock(obj);
             qemuDomainObjEndJob(obj);
             return FALSE;
