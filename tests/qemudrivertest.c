@@ -2101,6 +2101,13 @@ testSnapshots(void)
     /* An inactive domain with snapshots is undefined only with their metadata. */
     g_assert_true(qvirDriverDomainDestroy(drv, a->uuid, 0, &err));
     g_assert_no_error(err);
+    /* s2 is below s3 (taken without metadata): libvirt 9.0 looks for it in the inactive
+     * definition, whose chain it does not know */
+    g_assert_false(qvirDriverDomainSnapshotDelete(drv, a->uuid, "s2", 0, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(err->message, ==,
+                    "invalid argument: could not find base disk source in disk source chain");
+    g_clear_error(&err);
     g_assert_false(qvirDriverDomainUndefine(drv, a->uuid, 0, &err));
     g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
     g_assert_cmpstr(err->message, ==,
