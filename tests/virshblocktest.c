@@ -7,7 +7,8 @@
  * checked in the live XML; then QEMU's own nodes are compared with the status file (the
  * daemon stopped, QEMU still running, its QMP socket asked directly), the XML across a
  * daemon restart, and finally the data in the images with qemu-io. The daemon, traced
- * with strace from after the start, opens no image of the running disk.
+ * with strace from after the start, opens no image of the running disk. Beside libvirt
+ * 9.0's session daemon: external snapshot deletion, snapshot-revert and media changes.
  */
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -497,12 +498,11 @@ testUsbAndTransient(void)
         g_clear_pointer(&live, g_free);
         g_clear_pointer(&expect, g_free);
         live = testLiveDisk("blk2", "sdc");
-        /* (libvirt 9.0 says index='5' and '4' here: its counter never hands out the
-         * indexes of the detached sdb again; ours continues from the highest in use) */
+        /* as libvirt 9.0: the detached sdb's index 3 is not handed out again */
         expect = g_strdup_printf("    <disk type='file' device='disk'>\n"
                                  "      <driver name='qemu' type='qcow2'/>\n"
-                                 "      <source file='%s' index='4'/>\n"
-                                 "      <backingStore type='file' index='3'>\n"
+                                 "      <source file='%s' index='5'/>\n"
+                                 "      <backingStore type='file' index='4'>\n"
                                  "        <format type='qcow2'/>\n"
                                  "        <source file='%s'/>\n"
                                  "        <backingStore/>\n"
@@ -1100,6 +1100,288 @@ testIotuneThreshold(void)
     g_free(VIRSH_OK("undefine", "iot1"));
 }
 
+/* ---- external snapshot deletion, revert and media changes against libvirt 9.0 ------------ */
+
+#define SD_DISKSPECS " --disk-only --diskspec vdb,snapshot=no --diskspec hdc,snapshot=no ; "
+
+/* Fresh images for the script: qcow2 DV over DVBASE (data at 0 and 1M), a raw vdb, a CD. */
+static void
+testSnapDelImages(const char *img)
+{
+    g_autofree char *dvBase = g_build_filename(img, "dvbase.qcow2", NULL);
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *raw = g_build_filename(img, "dvb.img", NULL);
+    g_autofree char *cd = g_build_filename(img, "cd.img", NULL);
+    const char *rawArgv[] = {"qemu-img", "create", "-q", "-f", "raw", raw, "1M", NULL};
+    const char *cdArgv[] = {"qemu-img", "create", "-q", "-f", "raw", cd, "1M", NULL};
+
+    for (const char *const *s = (const char *const[]){"s1", "s2", "s3", NULL}; *s; s++) {
+        g_autofree char *name = g_strdup_printf("dv.%s", *s);
+        g_autofree char *path = g_build_filename(img, name, NULL);
+
+        (void)g_unlink(path);
+    }
+    daemonMakeQcow2(dvBase, NULL);
+    daemonMakeQcow2(dv, dvBase);
+    testImgWrite(dvBase, 0x11, "0");
+    testImgWrite(dv, 0x22, "1M");
+    testImgRun(rawArgv);
+    testImgRun(cdArgv);
+}
+
+/* A guest write through QEMU (HMP qemu-io on the disk's device): it lands in the top. */
+static void
+testSnapDelGuestWrite(unsigned int pattern, const char *off)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x%02x %s 64k\"",
+        pattern, off);
+
+    g_autofree char *out = VIRSH_OK("qemu-monitor-command", "dv", "--hmp", cmd);
+
+    /* (QEMU prints qemu-io's own output on its stdout; errors come back here) */
+    if (strstr(out, "rror"))
+        g_error("write of 0x%02x at %s: %s", pattern, off, out);
+}
+
+/* Deleting the top snapshot sends the active commit's block job events, as libvirt 9.0
+ * does (its READY first: `virsh event` without --loop prints that one and exits). */
+static void
+testSnapDelEvent(const char *img)
+{
+    const char *argv[] = {"virsh",       "-c",        daemonEnv.uri, "event", "dv",
+                          "block-job-2", "--timeout", "60",          NULL};
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) buf = g_string_new(NULL);
+    g_autofree char *s5 = g_build_filename(img, "dv.s5", NULL);
+    char tmp[1024];
+    ssize_t n;
+    GPid evPid;
+    int evFd;
+    int status;
+
+    g_free(VIRSH_OK("snapshot-create-as", "dv", "s5", "--disk-only", "--diskspec",
+                    "vdb,snapshot=no", "--diskspec", "hdc,snapshot=no"));
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                  &evPid, NULL, &evFd, NULL, &err))
+        g_error("cannot run virsh event: %s", err->message);
+    /* virsh event has registered once the domain lookup and registration are done */
+    g_usleep(1000 * 1000);
+    g_free(VIRSH_OK("snapshot-delete", "dv", "s5"));
+    g_assert_cmpint(waitpid(evPid, &status, 0), ==, evPid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    while ((n = read(evFd, tmp, sizeof(tmp))) > 0)
+        g_string_append_len(buf, tmp, n);
+    close(evFd);
+    if (!strstr(buf->str, "event 'block-job-2' for domain 'dv': Active Block Commit for vda ready"))
+        g_error("virsh event printed: %s", buf->str);
+    g_assert_false(g_file_test(s5, G_FILE_TEST_EXISTS));
+}
+
+/* vda of dv has MERGED (its top, as a <source> prefix) and no overlay in its chain. */
+static void
+testSnapDelAssertTop(const char *merged)
+{
+    g_autofree char *disk = testLiveDisk("dv", "vda");
+
+    g_assert_nonnull(disk);
+    if (!strstr(disk, merged) || strstr(disk, "dv.s"))
+        g_error("unexpected vda: %s", disk);
+}
+
+/*
+ * qvirtd killed in the middle of deleting s4 (the top of vda): QEMU pivoted, the daemon
+ * dies as it writes the status file with the new chain (the second status write: the first
+ * one records the job READY). The restarted daemon follows QEMU (the chain without the
+ * overlay, as the status file says too); the overlay file and the metadata stay, and the
+ * snapshot is then refused in libvirt's words until its metadata is removed.
+ */
+static void
+testSnapDelKilled(const char *img)
+{
+    g_autofree char *statusPath = g_build_filename(daemonEnv.root, "run", "qemu", "dv.xml", NULL);
+    g_autofree char *s4 = g_build_filename(img, "dv.s4", NULL);
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *merged = g_strdup_printf("<source file='%s' index=", dv);
+    g_auto(VirshResult) res = {0};
+    GPid tracer;
+    int status = 0;
+
+    g_free(VIRSH_OK("snapshot-create-as", "dv", "s4", "--disk-only", "--diskspec",
+                    "vdb,snapshot=no", "--diskspec", "hdc,snapshot=no"));
+    tracer = qvirTestKillAtSyscall(daemonEnv.pid, statusPath, "rename,renameat,renameat2",
+                                   "signal=SIGKILL:when=2");
+    VIRSH(&res, "snapshot-delete", "dv", "s4");
+    g_assert_cmpint(res.rc, !=, 0);
+    virshResultClear(&res);
+    g_assert_cmpint(waitpid(daemonEnv.pid, &status, 0), ==, daemonEnv.pid);
+    g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    daemonEnv.pid = 0;
+    kill(tracer, SIGTERM);
+    g_assert_cmpint(waitpid(tracer, &status, 0), ==, tracer);
+
+    daemonStart(FALSE);
+    testSnapDelAssertTop(merged);
+    daemonStop();
+    testAssertStatusMatchesQemu("dv");
+    daemonStart(FALSE);
+    testSnapDelAssertTop(merged);
+    g_assert_true(g_file_test(s4, G_FILE_TEST_EXISTS));
+    VIRSH(&res, "snapshot-delete", "dv", "s4");
+    g_assert_cmpint(res.rc, !=, 0);
+    g_assert_nonnull(
+        strstr(res.err, "invalid argument: could not find base disk source in disk source chain"));
+    virshResultClear(&res);
+    g_free(VIRSH_OK("snapshot-delete", "dv", "s4", "--metadata"));
+    g_assert_cmpint(g_unlink(s4), ==, 0);
+}
+
+/*
+ * On a paused domain with vda (qcow2 over a base), a raw vdb and an empty IDE cdrom, the
+ * same virsh script as libvirt 9.0's session daemon: three disk-only snapshots, the
+ * refusals (--children with descendants, --children on a leaf, revert), deletion of the
+ * inner s2 (block commit), the merged s3 and s1 (active commit and pivot), then media
+ * insert/eject/eject again/insert/eject. Every line printed must be the same. Then:
+ * QEMU's graph is the status file's, the XML survives a restart, the overlays and the
+ * metadata are gone and each guest write is in the merged image.
+ */
+static void
+testSnapshotDelete(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "snapdel", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *img = g_build_filename(ref, "img", NULL);
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *xml = NULL, *xmlPath = NULL, *before = NULL, *after = NULL;
+    g_autofree char *theirOut = NULL, *theirErr = NULL;
+    g_autofree char *create = NULL, *rest = NULL, *full = NULL;
+    g_autofree char *metaDir = NULL;
+    g_autoptr(GString) ourOut = g_string_new(NULL);
+    g_autoptr(GString) ourErr = g_string_new(NULL);
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    const char *snaps[] = {"s1", "s2", "s3"};
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>dv</name>\n"
+                          "  <uuid>6b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <source file='%s/dvb.img'/>\n"
+                          "      <target dev='vdb' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='cdrom'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <target dev='hdc' bus='ide'/>\n"
+                          "      <readonly/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          dv, img);
+    xmlPath = testScsiWrite(ref, "dv.xml", xml);
+    testSnapDelImages(img);
+    qvirTestRunOk(chownArgv);
+
+    create = g_strdup_printf(
+        "define %s ; start --paused dv ; dumpxml dv --xpath \"//disk[target/@dev='hdc']\" ; ",
+        xmlPath);
+    rest = g_strdup_printf(
+        "snapshot-delete dv s1 --children ; snapshot-delete dv s3 --children ; "
+        "snapshot-revert dv s3 ; "
+        "snapshot-delete dv s2 ; snapshot-list dv --tree ; domblklist dv ; "
+        "snapshot-delete dv s3 ; snapshot-delete dv s1 ; snapshot-list dv --tree ; "
+        "dumpxml dv --xpath \"//disk[target/@dev='vda']\" ; "
+        "change-media dv hdc %s/cd.img --insert ; change-media dv hdc --eject ; "
+        "change-media dv hdc --eject ; dumpxml dv --xpath \"//disk[target/@dev='hdc']\" ; "
+        "change-media dv hdc %s/cd.img --insert ; change-media dv hdc --eject ; "
+        "dumpxml dv --xpath \"//disk[target/@dev='hdc']\" ; ",
+        img, img);
+    full = g_strdup_printf("%s snapshot-create-as dv s1" SD_DISKSPECS
+                           "snapshot-create-as dv s2" SD_DISKSPECS
+                           "snapshot-create-as dv s3" SD_DISKSPECS "%s destroy dv ; undefine dv",
+                           create, rest);
+    daemonLibvirtSessionVirsh(ref, full, &theirOut, &theirErr);
+
+    /* qvirtd, with a guest write after each snapshot (into that snapshot's overlay) */
+    testSnapDelImages(img);
+    for (guint i = 0; i < 5; i++) {
+        g_autofree char *step = NULL;
+        g_autofree char *o = NULL, *e = NULL;
+
+        if (i == 0)
+            step = g_strdup(create);
+        else if (i < 4)
+            step = g_strdup_printf("snapshot-create-as dv %s" SD_DISKSPECS, snaps[i - 1]);
+        else
+            step = g_strdup(rest);
+        {
+            const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, step, NULL};
+
+            qvirTestRun(argv, &o, &e);
+        }
+        g_string_append(ourOut, o);
+        g_string_append(ourErr, e);
+        if (i > 0 && i < 4)
+            testSnapDelGuestWrite(0x32 + 0x11 * (i - 1), i == 1 ? "2M" : i == 2 ? "3M" : "4M");
+    }
+    if (g_test_verbose())
+        g_printerr("libvirt 9.0:\n%s\n%s\nqvirtd:\n%s\n%s\n", theirOut, theirErr, ourOut->str,
+                   ourErr->str);
+
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(theirOut, "s1\n  |\n  +- s3\n"));
+    g_assert_nonnull(strstr(theirErr, "revert to external snapshot not supported yet"));
+    g_assert_nonnull(strstr(theirOut, "Successfully ejected media."));
+    g_assert_cmpstr(ourOut->str, ==, theirOut);
+    g_assert_cmpstr(ourErr->str, ==, theirErr);
+
+    /* the overlays and their metadata are gone */
+    metaDir = g_build_filename(daemonEnv.root, "lib", "qemu", "snapshot", "dv", NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(snaps); i++) {
+        g_autofree char *name = g_strdup_printf("dv.%s", snaps[i]);
+        g_autofree char *path = g_build_filename(img, name, NULL);
+
+        g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    }
+    g_assert_false(g_file_test(metaDir, G_FILE_TEST_EXISTS));
+
+    /* QEMU's graph is the status file's chains; a restart brings back the same XML */
+    before = VIRSH_OK("dumpxml", "dv");
+    daemonStop();
+    testAssertStatusMatchesQemu("dv");
+    daemonStart(FALSE);
+    after = VIRSH_OK("dumpxml", "dv");
+    g_assert_cmpstr(after, ==, before);
+    testSnapDelEvent(img);
+    testSnapDelKilled(img);
+    g_free(VIRSH_OK("destroy", "dv"));
+    g_free(VIRSH_OK("undefine", "dv", "--snapshots-metadata"));
+
+    /* every write went into the merged top; the base's data shows through */
+    g_assert_true(testImgHas(dv, 0x11, "0"));
+    g_assert_true(testImgHas(dv, 0x22, "1M"));
+    g_assert_true(testImgHas(dv, 0x32, "2M"));
+    g_assert_true(testImgHas(dv, 0x43, "3M"));
+    g_assert_true(testImgHas(dv, 0x54, "4M"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1135,6 +1417,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshblock/usb-and-transient", testUsbAndTransient);
     g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
     g_test_add_func("/virshblock/iotune-threshold", testIotuneThreshold);
+    g_test_add_func("/virshblock/snapshot-delete", testSnapshotDelete);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

@@ -527,6 +527,10 @@ gboolean qvirDomainDefHasDeviceBootOrder(const qvirDomainDef *def);
 struct _qvirDomainDef {
     qvirDomainVirtType virtType;
     int id; /* live: the running id; -1 otherwise */
+    /* live: the highest chain index handed out so far (libvirt's nodename counter, kept
+     * in the status file as <nodename index=>): indexes are never reused, even once the
+     * layers that had them left the chains */
+    unsigned int nodeIndexUsed;
     char *name;
     unsigned char uuid[QVIR_UUID_BUFLEN];
     char *title;

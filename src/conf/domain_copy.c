@@ -34,6 +34,7 @@ qvirDomainDefCopy(const qvirDomainDef *def, unsigned int formatFlags, GError **e
         return copy;
 
     /* Carry over what the XML does not hold: probed metadata and node names. */
+    copy->nodeIndexUsed = def->nodeIndexUsed;
     for (guint i = 0; i < def->disks->len && i < copy->disks->len; i++) {
         const qvirDomainDiskDef *from = g_ptr_array_index(def->disks, i);
         qvirDomainDiskDef *to = g_ptr_array_index(copy->disks, i);

@@ -446,11 +446,14 @@ qvirStorageSourceFormat(GString *buf, unsigned int indent, const qvirStorageSour
     case QVIR_STORAGE_TYPE_NONE:
     case QVIR_STORAGE_TYPE_LAST:
     default:
-        /* a cdrom without media keeps its policy on an empty <source> */
-        if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT) {
+        /* a cdrom without media keeps its policy on an empty <source>, and after an eject
+         * the index libvirt gave the empty medium */
+        if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)
             qvirBufAttr(attrs, "startupPolicy", qvirDomainStartupPolicyTypeToString(startupPolicy));
+        if (showIndex && src->ejected && src->id)
+            qvirBufAttrUInt(attrs, "index", src->id);
+        if (attrs->len)
             qvirBufElement(buf, indent, "source", attrs, NULL);
-        }
         return;
     }
     if (startupPolicy != QVIR_DOMAIN_STARTUP_POLICY_DEFAULT)

@@ -1302,6 +1302,7 @@ qvirStorageSourceParse(xmlNodePtr node, qvirStorageSource *src,
     path = qvirXMLPropString(node, pathAttr);
     if (!path || !*path) {
         src->type = QVIR_STORAGE_TYPE_NONE;
+        src->ejected = src->id != 0;
         return TRUE;
     }
     src->path = g_steal_pointer(&path);

@@ -175,6 +175,10 @@ struct _qvirStorageSource {
     char *relPath; /* the backing name exactly as the overlay stores it (NULL for a disk's top) */
     qvirStorageFileFormat format;
     unsigned int id; /* index='N' in live XML; 0 = not assigned */
+    /* An empty source left by an eject: libvirt 9.0 prepares it like new media, so it has
+     * an index that live XML shows (<source index='N'/>); a drive empty since the start
+     * has none to show. */
+    gboolean ejected;
 
     gboolean readonly;
     gboolean shared;

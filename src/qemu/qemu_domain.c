@@ -1377,7 +1377,7 @@ qemuDomainNextNodeIndex(const qvirDomainDef *def)
         if (m > max)
             max = m;
     }
-    return max + 1;
+    return MAX(max, def->nodeIndexUsed) + 1;
 }
 
 /*

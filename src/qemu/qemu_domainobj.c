@@ -397,6 +397,9 @@ qemuDomainStatusFormat(int state, int reason, pid_t pid, const char *monitorPath
                            qemuDomainStateToString(state),
                            qemuDomainStateReasonToString(state, reason), (long long)pid);
     g_string_append_printf(buf, "  <monitor path='%s' type='unix'/>\n", escPath);
+    /* libvirt's counter: the next index a new layer takes survives a restart */
+    if (liveDef->nodeIndexUsed)
+        g_string_append_printf(buf, "  <nodename index='%u'/>\n", liveDef->nodeIndexUsed);
     /* STATUS keeps which layers were probed, so the inactive view of a running domain
      * is the same after a daemon restart. */
     qvirDomainDefFormatBuf(buf, liveDef, QVIR_DOMAIN_DEF_FORMAT_STATUS, 2);
@@ -447,7 +450,7 @@ gboolean
 qemuDomainStatusParse(const char *xml, qemuDomainStatus *status, GError **error)
 {
     xmlDocPtr doc;
-    xmlNodePtr root, mon, domnode;
+    xmlNodePtr root, mon, domnode, nodename;
     gboolean ok = FALSE;
     size_t len = strlen(xml);
 
@@ -479,6 +482,13 @@ qemuDomainStatusParse(const char *xml, qemuDomainStatus *status, GError **error)
     }
     status->def = qvirDomainDefParseNode(doc, domnode, QVIR_DOMAIN_DEF_PARSE_STATUS, error);
     ok = status->def != NULL;
+    if (ok && (nodename = qemuDomainStatusChild(root, "nodename"))) {
+        g_autofree char *index = qvirXMLPropString(nodename, "index");
+        guint64 value = 0;
+
+        if (index && g_ascii_string_to_unsigned(index, 10, 0, G_MAXUINT, &value, NULL))
+            status->def->nodeIndexUsed = (unsigned int)value;
+    }
 
 out:
     xmlFreeDoc(doc);

@@ -262,10 +262,15 @@ int qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid
                                       const char *name, unsigned int flags, GError **error);
 int qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid,
                                         const char *name, unsigned int flags, GError **error);
-/* Only VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY (2) is supported (with CHILDREN 1 or
- * CHILDREN_ONLY 4): the overlays stay; merge them with a block commit. */
+/* As libvirt 9.0: an external snapshot's overlays merge into their parents (block commit,
+ * active with pivot for the top), the files go, children are re-parented; CHILDREN (1)
+ * and CHILDREN_ONLY (4) are refused when descendants exist unless METADATA_ONLY (2). */
 gboolean qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid,
                                         const char *name, unsigned int flags, GError **error);
+/* libvirt 9.0 reverts to no external snapshot (and qvirt has no other kind): its checks
+ * and errors, nothing else. */
+gboolean qvirDriverDomainRevertToSnapshot(qvirDriver *drv, const unsigned char *uuid,
+                                          const char *name, unsigned int flags, GError **error);
 
 /* ---- guest control and disk statistics (virsh suspend/resume/shutdown/reboot/reset,
  * domblkinfo/domblkstat/domblkerror/blockresize) -------------------------------------- */

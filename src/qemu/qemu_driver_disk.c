@@ -139,6 +139,11 @@ qemuDriverLiveCommit(qvirDriver *drv, qemuDomainObj *obj, qvirDomainDef *work)
     qvirDomainDef *old;
     pid_t pid;
 
+    /* Layers an edit removed keep their indexes taken, as libvirt's counter does (job held:
+     * the live definition is read without the mutex). */
+    if (obj->liveDef)
+        work->nodeIndexUsed =
+            MAX(qemuDomainNextNodeIndex(obj->liveDef), qemuDomainNextNodeIndex(work)) - 1;
     qemuDomainObjLock(obj);
     old = obj->liveDef;
     obj->liveDef = work;
@@ -169,7 +174,8 @@ qemuDriverDiskByName(const qvirDomainDef *def, const char *name, GError **error)
  * swapped in when something changed; then tell clients. Returns whether anything ended.
  */
 static gboolean
-qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon, qemuBlockJobs *jobs)
+qemuDriverApplyBlockJobsFull(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon,
+                             qemuBlockJobs *jobs, const char *failedDst, char **failure)
 {
     g_autoptr(GPtrArray) events =
         g_ptr_array_new_with_free_func((GDestroyNotify)qemuBlockJobEventFree);
@@ -186,10 +192,24 @@ qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon, 
         qvirDomainDefFree(work);
         return FALSE;
     }
+    for (guint i = 0; failure && i < events->len; i++) {
+        qemuBlockJobEvent *ev = g_ptr_array_index(events, i);
+
+        if (ev->status == QEMU_BLOCKJOB_STATUS_FAILED && g_strcmp0(ev->dst, failedDst) == 0) {
+            g_free(*failure);
+            *failure = g_strdup(ev->error ? ev->error : "");
+        }
+    }
     qemuDriverLiveCommit(drv, obj, work);
     qemuDriverMirrorFilesSync(drv, obj, jobs);
     qemuDriverEmitBlockJobEvents(drv, obj, events);
     return TRUE;
+}
+
+static gboolean
+qemuDriverApplyBlockJobs(qvirDriver *drv, qemuDomainObj *obj, qemuMonitor *mon, qemuBlockJobs *jobs)
+{
+    return qemuDriverApplyBlockJobsFull(drv, obj, mon, jobs, NULL, NULL);
 }
 
 void
@@ -478,6 +498,90 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
     }
     qemuDriverLiveEnd(&live);
     return ret;
+}
+
+/* ---- merging a layer away (external snapshot deletion) ------------------------------ */
+
+/* Wait for DST's job to end (or be READY); on a timeout the job is cancelled. */
+static gboolean
+qemuDriverMergeWait(qemuMonitor *mon, qemuBlockJobs *jobs, qvirDomainDiskDef *disk,
+                    gboolean forReady, GError **error)
+{
+    g_autoptr(GError) ignored = NULL;
+
+    if (qemuBlockJobWait(jobs, disk->dst, forReady, QEMU_DRIVER_BLOCKJOB_WAIT_MS))
+        return TRUE;
+    (void)qemuBlockJobAbort(jobs, mon, disk, FALSE, &ignored);
+    g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                "Timed out during operation: block commit of disk '%s' did not end", disk->dst);
+    return FALSE;
+}
+
+gboolean
+qemuDriverMergeLayer(qvirDriver *drv, qemuDomainObj *obj, const char *dst, const char *path,
+                     GError **error)
+{
+    g_autofree char *failure = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *top = NULL;
+    qvirDomainDiskDef *disk;
+    qvirStorageSource *layer;
+    qemuMonitor *mon = NULL;
+    qemuBlockJobs *jobs = NULL;
+    gboolean active;
+
+    qemuDomainObjLock(obj);
+    if (obj->proc && obj->liveDef) {
+        mon = qemuProcessGetMonitor(obj->proc);
+        jobs = obj->blockJobs;
+    }
+    qemuDomainObjUnlock(obj);
+    if (!mon || !jobs) {
+        qemuDriverErrorNotRunning(error);
+        return FALSE;
+    }
+    /* Job held: the live definition is read without the mutex. */
+    if (!(disk = qemuDriverDiskByName(obj->liveDef, dst, error)) ||
+        !(layer = qemuChainLookup(disk->src, NULL, path, dst, NULL, error)))
+        return FALSE;
+    if (!qvirStorageSourceIsBacking(layer->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                    "operation failed: failed to find parent disk source in backing chain");
+        return FALSE;
+    }
+    active = layer == disk->src;
+    top = g_strdup_printf("%s[%u]", dst, layer->id);
+    base = g_strdup_printf("%s[%u]", dst, layer->backingStore->id);
+    if (!qvirSecurityDACSetImageWritable(drv->security, dst, layer->backingStore, error) ||
+        !qemuBlockJobCommit(jobs, mon, obj->liveDef, disk, active ? NULL : top, base, active, 0,
+                            error) ||
+        !qemuDriverMergeWait(mon, jobs, disk, active, error))
+        return FALSE;
+    /* READY (and its event) first, then the pivot, as libvirt does for an active layer. */
+    (void)qemuDriverApplyBlockJobsFull(drv, obj, mon, jobs, dst, &failure);
+    if (active && !failure) {
+        disk = qvirDomainDiskByName(obj->liveDef, dst);
+        if (!qemuBlockJobAbort(jobs, mon, disk, TRUE, error) ||
+            !qemuDriverMergeWait(mon, jobs, disk, FALSE, error))
+            return FALSE;
+        (void)qemuDriverApplyBlockJobsFull(drv, obj, mon, jobs, dst, &failure);
+    }
+    disk = qvirDomainDiskByName(obj->liveDef, dst);
+    for (layer = disk ? disk->src : NULL; !failure && qvirStorageSourceIsBacking(layer);
+         layer = layer->backingStore) {
+        if (g_strcmp0(layer->path, path) == 0)
+            failure = g_strdup("the layer is still in the chain");
+    }
+    if (failure) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: block commit failed while deleting disk '%s' snapshot: '%s'",
+                    dst, failure);
+        return FALSE;
+    }
+    /* libvirt's VIR_DOMAIN_BLOCK_COMMIT_DELETE: the merged overlay goes. */
+    if (g_unlink(path) < 0 && errno != ENOENT)
+        g_message("domain '%s': cannot remove '%s': %s", obj->name, path, g_strerror(errno));
+    return TRUE;
 }
 
 /* ---- device removal completed by the guest ---------------------------------------- */
@@ -877,10 +981,11 @@ qemuDriverLiveUpdate(qvirDriver *drv, qemuDomainObj *obj, const char *xml, gbool
     qemuDomainObjUnlock(obj);
     opts.secrets = &secrets;
 
-    /* An empty <source/> (type NONE or no path) ejects. */
-    newsrc = qvirStorageSourceIsBacking(update->src) ? update->src : NULL;
+    /* An empty <source/> (type NONE or no path) ejects; the empty source is kept, with its
+     * format, as libvirt 9.0 keeps it. */
+    newsrc = update->src;
     /* libvirt's post-parse of the new disk: media without a format is raw */
-    if (newsrc && newsrc->format == QVIR_STORAGE_FILE_NONE)
+    if (newsrc && qvirStorageSourceIsBacking(newsrc) && newsrc->format == QVIR_STORAGE_FILE_NONE)
         newsrc->format = QVIR_STORAGE_FILE_RAW;
     if (!qemuHotplugChangeMedia(mon, caps, work, disk, newsrc, force, &opts, error)) {
         qvirDomainDefFree(work);

@@ -1,7 +1,8 @@
 /*
- * qemu_driver_snapshot.c: external disk-only snapshots of running domains, and their
- * metadata (stateDir/qemu/snapshot/DOMAIN/SNAPSHOT.xml, libvirt's <domainsnapshot> with a
- * <parent>), so snapshot-list and friends survive a daemon restart.
+ * qemu_driver_snapshot.c: external disk-only snapshots of running domains, their deletion
+ * (each overlay committed back into its parent, as libvirt 9.0 does), and their metadata
+ * (stateDir/qemu/snapshot/DOMAIN/SNAPSHOT.xml, libvirt's <domainsnapshot> with a <parent>),
+ * so snapshot-list and friends survive a daemon restart.
  *
  * The snapshot itself (overlays created, added and switched in one transaction) is
  * qemu_snapshot.c's; here it runs on a copy of the live definition that is swapped in
@@ -51,6 +52,11 @@
 #define QEMU_SNAP_DELETE_CHILDREN_ONLY (1u << 2)
 
 #define QEMU_SNAP_XML_SECURE (1u << 0)
+
+#define QEMU_SNAP_REVERT_RUNNING (1u << 0)
+#define QEMU_SNAP_REVERT_PAUSED (1u << 1)
+#define QEMU_SNAP_REVERT_FORCE (1u << 2)
+#define QEMU_SNAP_REVERT_RESET_NVRAM (1u << 3)
 
 /* ---- metadata files ----------------------------------------------------------------- */
 
@@ -751,6 +757,174 @@ qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid, 
 
 /* ---- delete ------------------------------------------------------------------------ */
 
+/* One disk of an external snapshot to merge away: its overlay into the layer beneath. */
+typedef struct {
+    char *dst;
+    char *overlay;
+    qvirStorageSource *parent; /* the disk's source in the snapshot's <domain> */
+} qemuDriverSnapshotMerge;
+
+static void
+qemuDriverSnapshotMergeFree(qemuDriverSnapshotMerge *m)
+{
+    g_free(m->dst);
+    g_free(m->overlay);
+    qvirStorageSourceFree(m->parent);
+    g_free(m);
+}
+
+static qvirDomainDef *
+qemuDriverSnapshotDomain(const qemuSnapshotDef *def)
+{
+    return def->domainXML
+               ? qvirDomainDefParseString(def->domainXML, QVIR_DOMAIN_DEF_PARSE_LIVE, NULL)
+               : NULL;
+}
+
+/*
+ * libvirt 9.0's qemuSnapshotDeleteExternalPrepare, with its errors in its order: every
+ * external disk of SNAP has its overlay in DEF's chain of that disk and, when the domain
+ * runs, the layer beneath it is the disk the snapshot was taken of.
+ */
+static GPtrArray *
+qemuDriverSnapshotDeletePrepare(const qemuSnapshotDef *snap, const qvirDomainDef *def,
+                                gboolean running, GError **error)
+{
+    g_autoptr(GPtrArray) merges =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qemuDriverSnapshotMergeFree);
+    g_autoptr(qvirDomainDef) snapDom = qemuDriverSnapshotDomain(snap);
+
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+        const qvirDomainDiskDef *disk;
+        const qvirDomainDiskDef *parentDisk;
+        const qvirStorageSource *layer;
+        qemuDriverSnapshotMerge *m;
+
+        if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL)
+            continue;
+        if (!(disk = qvirDomainDiskByName(def, sd->name))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: disk '%s' not found in domain", sd->name);
+            return NULL;
+        }
+        for (layer = disk->src; qvirStorageSourceIsBacking(layer); layer = layer->backingStore) {
+            if (g_strcmp0(layer->path, sd->file) == 0)
+                break;
+        }
+        if (!qvirStorageSourceIsBacking(layer)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                        "invalid argument: could not find base disk source in disk source chain");
+            return NULL;
+        }
+        if (!snapDom || !(parentDisk = qvirDomainDiskByName(snapDom, sd->name))) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                        "operation failed: failed to find disk '%s' in snapshot VM XML", sd->name);
+            return NULL;
+        }
+        if (running) {
+            if (!qvirStorageSourceIsBacking(layer->backingStore)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "operation failed: failed to find parent disk source in backing "
+                            "chain");
+                return NULL;
+            }
+            if (g_strcmp0(layer->backingStore->path, parentDisk->src->path) != 0) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "operation failed: snapshot VM disk source and parent disk source "
+                            "are not the same");
+                return NULL;
+            }
+        }
+        m = g_new0(qemuDriverSnapshotMerge, 1);
+        m->dst = g_strdup(disk->dst);
+        m->overlay = g_strdup(sd->file);
+        m->parent = qvirStorageSourceCopy(parentDisk->src);
+        qvirStorageSourceChainClear(m->parent);
+        g_ptr_array_add(merges, m);
+    }
+    return g_steal_pointer(&merges);
+}
+
+/*
+ * libvirt 9.0's qemuSnapshotDeleteValidate for an external snapshot (all are here), in its
+ * order. Mutex held.
+ */
+static gboolean
+qemuDriverSnapshotDeleteValidate(qemuDomainObj *obj, const qemuDomainSnapshot *target,
+                                 unsigned int flags, GError **error)
+{
+    if (flags & (QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_CHILDREN_ONLY)) {
+        for (guint i = 0; i < obj->snapshots->len; i++) {
+            if (qemuDriverSnapshotIsDescendant(obj, g_ptr_array_index(obj->snapshots, i),
+                                               target->def->name)) {
+                g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                            "unsupported configuration: deletion of external children disk "
+                            "snapshots not supported");
+                return FALSE;
+            }
+        }
+    }
+    for (guint i = 0; obj->liveDef && obj->blockJobs && i < obj->liveDef->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(obj->liveDef->disks, i);
+
+        if (qemuBlockJobsDiskHasJob(obj->blockJobs, disk->dst)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                        "Operation not supported: cannot delete external snapshots when there "
+                        "is another active block job");
+            return FALSE;
+        }
+    }
+    if (flags & QEMU_SNAP_DELETE_CHILDREN) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: deletion of external disk snapshots with "
+                    "children not supported");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * The <domain> of a later snapshot named the merged overlay as the disk's source: it names
+ * the layer the overlay went into now, as libvirt's qemuSnapshotUpdateDisksSingle does.
+ * TRUE when SNAP changed.
+ */
+static gboolean
+qemuDriverSnapshotRewriteDomain(qemuDomainSnapshot *snap, GPtrArray *merges)
+{
+    g_autoptr(qvirDomainDef) dom = qemuDriverSnapshotDomain(snap->def);
+    gboolean changed = FALSE;
+
+    for (guint i = 0; dom && i < merges->len; i++) {
+        const qemuDriverSnapshotMerge *m = g_ptr_array_index(merges, i);
+        qvirDomainDiskDef *disk = qvirDomainDiskByName(dom, m->dst);
+
+        if (disk && disk->src && g_strcmp0(disk->src->path, m->overlay) == 0) {
+            qvirStorageSourceFree(disk->src);
+            disk->src = qvirStorageSourceCopy(m->parent);
+            changed = TRUE;
+        }
+    }
+    if (changed) {
+        g_free(snap->def->domainXML);
+        snap->def->domainXML = qvirDomainDefFormat(dom, 0);
+    }
+    return changed;
+}
+
+/* Merge every overlay of an external snapshot away (job held, domain running). */
+static gboolean
+qemuDriverSnapshotMergeAll(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *merges, GError **error)
+{
+    for (guint i = 0; i < merges->len; i++) {
+        const qemuDriverSnapshotMerge *m = g_ptr_array_index(merges, i);
+
+        if (!qemuDriverMergeLayer(drv, obj, m->dst, m->overlay, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                unsigned int flags, GError **error)
@@ -758,22 +932,16 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autoptr(GPtrArray) doomed = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) rewrite = g_ptr_array_new();
+    g_autoptr(GPtrArray) merges = NULL;
     qemuDomainSnapshot *target;
     g_autofree char *newParent = NULL;
+    gboolean metadataOnly = (flags & QEMU_SNAP_DELETE_METADATA_ONLY) != 0;
 
     if (!qemuDriverCheckFlags(flags,
                               QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
                                   QEMU_SNAP_DELETE_CHILDREN_ONLY,
                               __func__, error))
         return FALSE;
-    if (!(flags & QEMU_SNAP_DELETE_METADATA_ONLY)) {
-        /* Merging external overlays back is a block commit the user can run. */
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported configuration: deletion of external disk snapshots is not "
-                    "supported; remove the metadata with --metadata and merge the overlays "
-                    "with blockcommit");
-        return FALSE;
-    }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
         !qemuDriverBeginJob(obj, "snapshot delete", error))
         return FALSE;
@@ -785,6 +953,38 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         qemuDriverNoSnapshot(name, error);
         return FALSE;
     }
+    if (!metadataOnly) {
+        gboolean running = qemuDomainObjIsActive(obj) && obj->liveDef;
+        const qvirDomainDef *def = running ? obj->liveDef : obj->def;
+
+        if (!def)
+            qemuDriverErrorNotRunning(error);
+        if (!def || !qemuDriverSnapshotDeleteValidate(obj, target, flags, error) ||
+            (!(flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) &&
+             !(merges = qemuDriverSnapshotDeletePrepare(target->def, def, running, error)))) {
+            qemuDomainObjUnlock(obj);
+            qemuDomainObjEndJob(obj);
+            return FALSE;
+        }
+        if (merges && !running) {
+            /* libvirt 9.0 starts QEMU paused for this and stops it afterwards. */
+            qemuDomainObjUnlock(obj);
+            qemuDomainObjEndJob(obj);
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Requested operation is not valid: deleting an external snapshot "
+                        "needs a running domain");
+            return FALSE;
+        }
+    }
+    qemuDomainObjUnlock(obj);
+
+    /* Job held: the snapshot list and the live definition stay as they are meanwhile. */
+    if (merges && !qemuDriverSnapshotMergeAll(drv, obj, merges, error)) {
+        qemuDomainObjEndJob(obj);
+        return FALSE;
+    }
+
+    qemuDomainObjLock(obj);
     newParent = g_strdup(target->parent);
     for (guint i = 0; i < obj->snapshots->len; i++) {
         qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
@@ -793,6 +993,8 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         if ((snap == target && !(flags & QEMU_SNAP_DELETE_CHILDREN_ONLY)) ||
             (descendant && (flags & (QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_CHILDREN_ONLY))))
             g_ptr_array_add(doomed, g_strdup(snap->def->name));
+        else if (descendant && merges && qemuDriverSnapshotRewriteDomain(snap, merges))
+            g_ptr_array_add(rewrite, snap);
     }
     {
         g_autofree char *targetName = g_strdup(target->def->name);
@@ -812,14 +1014,15 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
                 g_strdup((flags & QEMU_SNAP_DELETE_CHILDREN_ONLY) ? targetName : newParent);
         }
     }
-    /* Children of a removed snapshot (metadata only) hang on to its parent. */
+    /* Children of a removed snapshot hang on to its parent. */
     for (guint i = 0; i < obj->snapshots->len; i++) {
         qemuDomainSnapshot *snap = g_ptr_array_index(obj->snapshots, i);
 
         if (snap->parent && !qemuDriverSnapshotFind(obj, snap->parent)) {
             g_free(snap->parent);
             snap->parent = g_strdup(newParent);
-            g_ptr_array_add(rewrite, snap);
+            if (!g_ptr_array_find(rewrite, snap, NULL))
+                g_ptr_array_add(rewrite, snap);
         }
     }
     if (obj->currentSnapshot && !qemuDriverSnapshotFind(obj, obj->currentSnapshot))
@@ -837,4 +1040,51 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         qemuDriverSnapshotUnlink(drv, obj, g_ptr_array_index(doomed, i));
     qemuDomainObjEndJob(obj);
     return TRUE;
+}
+
+/* ---- revert ------------------------------------------------------------------------ */
+
+gboolean
+qvirDriverDomainRevertToSnapshot(qvirDriver *drv, const unsigned char *uuid, const char *name,
+                                 unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = NULL;
+    gboolean blockJob = FALSE;
+
+    if (!qemuDriverCheckFlags(flags,
+                              QEMU_SNAP_REVERT_RUNNING | QEMU_SNAP_REVERT_PAUSED |
+                                  QEMU_SNAP_REVERT_FORCE | QEMU_SNAP_REVERT_RESET_NVRAM,
+                              __func__, error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    for (guint i = 0; obj->liveDef && obj->blockJobs && i < obj->liveDef->disks->len; i++) {
+        const qvirDomainDiskDef *disk = g_ptr_array_index(obj->liveDef->disks, i);
+
+        blockJob |= qemuBlockJobsDiskHasJob(obj->blockJobs, disk->dst);
+    }
+    qemuDomainObjUnlock(obj);
+    if (blockJob) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: domain has active block job");
+        return FALSE;
+    }
+    if (!qemuDriverBeginJob(obj, "snapshot revert", error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    if (!qemuDriverSnapshotFind(obj, name)) {
+        qemuDriverNoSnapshot(name, error);
+    } else if (!obj->def && !(flags & (QEMU_SNAP_REVERT_RUNNING | QEMU_SNAP_REVERT_PAUSED))) {
+        /* a disk-only snapshot's state is neither running nor paused */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: transient domain needs to request run "
+                    "or pause to revert to inactive snapshot");
+    } else {
+        /* every snapshot here is external */
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: revert to external snapshot not supported yet");
+    }
+    qemuDomainObjUnlock(obj);
+    qemuDomainObjEndJob(obj);
+    return FALSE;
 }

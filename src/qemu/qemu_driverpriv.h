@@ -140,6 +140,11 @@ gboolean qemuDriverSnapshotIntentSave(qvirDriver *drv, const char *name,
                                       const qvirDomainDiskDef *next, GError **error);
 void qemuDriverSnapshotIntentsRemove(qvirDriver *drv, const char *name, const qvirDomainDef *def);
 void qemuDriverReconnectBlockJobs(qvirDriver *drv, qemuDomainObj *obj);
+/* External snapshot deletion (job held, domain running): layer PATH of disk DST merges into
+ * the layer beneath it, as blockcommit does (active commit and pivot for the top), with
+ * the same chain edit, status write and block job events; then PATH's file is removed. */
+gboolean qemuDriverMergeLayer(qvirDriver *drv, qemuDomainObj *obj, const char *dst,
+                              const char *path, GError **error);
 
 /* ---- save images (qemu_driver_save.c) ---- */
 

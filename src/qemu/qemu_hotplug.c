@@ -1009,9 +1009,16 @@ qemuHotplugChangeMedia(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *de
     old = disk->src;
     if (hadMedium)
         qemuHotplugBlockdevDelChain(mon, old, NULL);
-    if (!newsrc) {
-        newsrc = qvirStorageSourceNew();
+    if (!insert) {
+        /* libvirt 9.0 prepares the empty source like any new medium: it takes the next
+         * index (so the live XML shows <source index='N'/>, and virsh can eject again). */
+        if (!newsrc)
+            newsrc = qvirStorageSourceNew();
+        qvirStorageSourceChainClear(newsrc);
         newsrc->type = QVIR_STORAGE_TYPE_NONE;
+        g_clear_pointer(&newsrc->path, g_free);
+        newsrc->id = qemuDomainNextNodeIndex(def);
+        newsrc->ejected = TRUE;
     }
     newsrc->readonly = TRUE;
     disk->src = newsrc;
