@@ -86,6 +86,10 @@ gboolean qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainD
 
 /* TRUE when DISK (by target) has a job that has not been processed yet. */
 gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
+/* FALSE with libvirt's refusal when DST has such a job: "disk 'vda' already in active block
+ * job", a block-copy-active error for a job with a mirror (copy, active commit), otherwise
+ * an unsupported operation (libvirt's qemuDomainDiskBlockJobIsActive). */
+gboolean qemuBlockJobsCheckDiskIdle(qemuBlockJobs *jobs, const char *dst, GError **error);
 
 /*
  * Starting a job waits up to 50 ms for it to end (or to become ready to pivot), so small

@@ -217,6 +217,17 @@ qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
 
 /* ---- block jobs ------------------------------------------------------------------- */
 
+/* What a disk API returns to its client: a failure's message starts with the prefix
+ * libvirt's code gives it ("invalid argument: ", "block copy still active: ", ...), also for
+ * the errors of the layers below, which name the problem only. */
+static gboolean
+qemuDriverDiskResult(gboolean ok, GError **error)
+{
+    if (!ok && error)
+        qvirErrorAddPrefix(*error);
+    return ok;
+}
+
 /* BANDWIDTH in MiB/s (or bytes/s with BYTES) to bytes/s, refusing overflow as libvirt. */
 static gboolean
 qemuDriverBandwidthBytes(unsigned long bandwidth, gboolean bytes, unsigned long long *out,
@@ -229,8 +240,8 @@ qemuDriverBandwidthBytes(unsigned long bandwidth, gboolean bytes, unsigned long 
         return TRUE;
     }
     if ((unsigned long long)bandwidth > limit) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: bandwidth must be less than %llu", limit + 1);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "numerical overflow: bandwidth must be less than %llu", limit);
         return FALSE;
     }
     *out = (unsigned long long)bandwidth << 20;
@@ -258,20 +269,29 @@ qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, con
     return ok;
 }
 
-gboolean
-qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
-                          unsigned long bandwidth, unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainBlockPullImpl(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                              unsigned long bandwidth, unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, "qvirDriverDomainBlockPull",
+                              error))
         return FALSE;
     return qemuDriverPull(drv, uuid, disk, NULL, bandwidth,
                           (flags & QEMU_BLOCK_PULL_BANDWIDTH_BYTES) != 0, error);
 }
 
 gboolean
-qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const char *disk,
-                            const char *base, unsigned long bandwidth, unsigned int flags,
-                            GError **error)
+qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                          unsigned long bandwidth, unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockPullImpl(drv, uuid, disk, bandwidth, flags, error), error);
+}
+
+static gboolean
+qemuDriverDomainBlockRebaseImpl(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                                const char *base, unsigned long bandwidth, unsigned int flags,
+                                GError **error)
 {
     const unsigned int copyFlags = QEMU_BLOCK_REBASE_COPY | QEMU_BLOCK_REBASE_SHALLOW |
                                    QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
@@ -279,7 +299,7 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
 
     if (!qemuDriverCheckFlags(
             flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
-            __func__, error))
+            "qvirDriverDomainBlockRebase", error))
         return FALSE;
     if (flags & QEMU_BLOCK_REBASE_COPY)
         return qemuDriverRebaseCopy(drv, uuid, disk, base, bandwidth, flags, error);
@@ -288,18 +308,28 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
                           (flags & QEMU_BLOCK_REBASE_BANDWIDTH_BYTES) != 0, error);
 }
 
+gboolean
+qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                            const char *base, unsigned long bandwidth, unsigned int flags,
+                            GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockRebaseImpl(drv, uuid, disk, base, bandwidth, flags, error), error);
+}
+
 /* SHALLOW: the base is the layer right below TOP. Returns "DST[INDEX]" for it. */
 static char *
 qemuDriverShallowBase(const qvirDomainDiskDef *disk, const char *top, GError **error)
 {
     qvirStorageSource *topSrc = disk->src;
 
-    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
         return NULL;
     if (!qvirStorageSourceIsBacking(topSrc->backingStore)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: top '%s' in chain for '%s' has no backing file",
-                    topSrc->path, disk->dst);
+                    topSrc->path, disk->src->path);
         return NULL;
     }
     return g_strdup_printf("%s[%u]", disk->dst, topSrc->backingStore->id);
@@ -316,7 +346,8 @@ qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const cha
     qvirStorageSource *topSrc = disk->src;
     qvirStorageSource *baseSrc;
 
-    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, NULL)))
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, NULL)))
         return TRUE;
     if (!qvirStorageSourceIsBacking(topSrc->backingStore))
         return TRUE;
@@ -330,10 +361,10 @@ qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const cha
     return qvirSecurityDACSetImageWritable(drv->security, disk->dst, baseSrc, error);
 }
 
-gboolean
-qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                            const char *base, const char *top, unsigned long bandwidth,
-                            unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                const char *base, const char *top, unsigned long bandwidth,
+                                unsigned int flags, GError **error)
 {
     g_autofree char *shallowBase = NULL;
     qemuDriverLive live;
@@ -345,7 +376,7 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
                               QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
                                   QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
                                   QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
-                              __func__, error))
+                              "qvirDriverDomainBlockCommit", error))
         return FALSE;
     if (flags & QEMU_BLOCK_COMMIT_DELETE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -372,6 +403,16 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     }
     qemuDriverLiveEnd(&live);
     return ok;
+}
+
+gboolean
+qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                            const char *base, const char *top, unsigned long bandwidth,
+                            unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockCommitImpl(drv, uuid, path, base, top, bandwidth, flags, error),
+        error);
 }
 
 /*
@@ -412,9 +453,9 @@ qemuDriverCopyOpenBacking(qvirDriver *drv, qemuDriverLive *live, const qvirDomai
     return TRUE;
 }
 
-gboolean
-qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                              unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainBlockJobAbortImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                  unsigned int flags, GError **error)
 {
     g_autofree char *dst = NULL;
     qemuDriverLive live;
@@ -422,7 +463,7 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
     gboolean ok = FALSE;
 
     if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
-                              __func__, error))
+                              "qvirDriverDomainBlockJobAbort", error))
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
         return FALSE;
@@ -451,15 +492,24 @@ out:
     return ok;
 }
 
-int
-qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                                qemuBlockJobInfo *info, unsigned int flags, GError **error)
+gboolean
+qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                              unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainBlockJobAbortImpl(drv, uuid, path, flags, error),
+                                error);
+}
+
+static int
+qemuDriverDomainGetBlockJobInfoImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                    qemuBlockJobInfo *info, unsigned int flags, GError **error)
 {
     qemuDriverLive live;
     qvirDomainDiskDef *disk;
     int ret = -1;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES,
+                              "qvirDriverDomainGetBlockJobInfo", error))
         return -1;
     memset(info, 0, sizeof(*info));
     if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
@@ -484,6 +534,16 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
         (void)qemuDriverApplyBlockJobs(drv, live.obj, live.mon, live.jobs);
     }
     qemuDriverLiveEnd(&live);
+    return ret;
+}
+
+int
+qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                qemuBlockJobInfo *info, unsigned int flags, GError **error)
+{
+    int ret = qemuDriverDomainGetBlockJobInfoImpl(drv, uuid, path, info, flags, error);
+
+    qemuDriverDiskResult(ret >= 0, error);
     return ret;
 }
 
@@ -788,16 +848,17 @@ qemuDriverLiveDetach(qvirDriver *drv, qemuDomainObj *obj, const qvirDomainDiskDe
     return 1;
 }
 
-gboolean
-qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
-                             unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainDetachDeviceImpl(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                                 unsigned int flags, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autoptr(qvirDomainDef) config = NULL;
     g_autoptr(qvirDomainDiskDef) match = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG,
+                              "qvirDriverDomainDetachDevice", error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -821,6 +882,14 @@ qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const c
 out:
     qemuDomainObjEndJob(obj);
     return ok;
+}
+
+gboolean
+qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                             unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainDetachDeviceImpl(drv, uuid, xml, flags, error),
+                                error);
 }
 
 static gboolean
@@ -1279,11 +1348,8 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
                     "Requested operation is not valid: domain is not transient");
         return FALSE;
     }
-    if (qemuBlockJobsDiskHasJob(live->jobs, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk '%s' already in active block job", disk->dst);
+    if (!qemuBlockJobsCheckDiskIdle(live->jobs, disk->dst, error))
         return FALSE;
-    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
                     "disk '%s' does not have a source in use", disk->dst);
@@ -1425,11 +1491,11 @@ qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path
     return ok;
 }
 
-gboolean
-qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                          const char *destxml, unsigned long long bandwidth,
-                          unsigned int granularity, unsigned long long bufSize, unsigned int flags,
-                          GError **error)
+static gboolean
+qemuDriverDomainBlockCopyImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                              const char *destxml, unsigned long long bandwidth,
+                              unsigned int granularity, unsigned long long bufSize,
+                              unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDiskDef) dest = NULL;
     qemuDriverCopyParams p = {0};
@@ -1438,7 +1504,7 @@ qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char
                               QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
                                   QEMU_BLOCK_COPY_TRANSIENT_JOB |
                                   QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
-                              __func__, error))
+                              "qvirDriverDomainBlockCopy", error))
         return FALSE;
     if (granularity && (granularity & (granularity - 1)) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -1469,6 +1535,17 @@ qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char
     p.job.bufSize = bufSize;
     p.job.syncWrites = (flags & QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES) != 0;
     return qemuDriverBlockCopy(drv, uuid, path, g_steal_pointer(&dest->src), &p, error);
+}
+
+gboolean
+qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                          const char *destxml, unsigned long long bandwidth,
+                          unsigned int granularity, unsigned long long bufSize, unsigned int flags,
+                          GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainBlockCopyImpl(drv, uuid, path, destxml, bandwidth,
+                                                              granularity, bufSize, flags, error),
+                                error);
 }
 
 /* virDomainBlockRebase with COPY: the destination is BASE, a file (or block device). */

@@ -860,11 +860,8 @@ qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *de
                     "device alias not found for disk '%s'", disk->dst);
         return -1;
     }
-    if (qemuBlockJobsDiskHasJob(events, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk '%s' already in active block job", disk->dst);
+    if (!qemuBlockJobsCheckDiskIdle(events, disk->dst, error))
         return -1;
-    }
 
     alias = g_strdup(disk->info.alias);
     watch = qemuBlockJobsWatchEvent(events, "DEVICE_DELETED", "device", alias);

@@ -33,6 +33,13 @@ qvirErrorAddPrefix(GError *error)
         {QVIR_ERR_OPERATION_UNSUPPORTED, "Operation not supported: "},
         {QVIR_ERR_INVALID_SECRET, "Invalid secret: "},
         {QVIR_ERR_NO_SECRET, "Secret not found: "},
+        {QVIR_ERR_OPERATION_TIMEOUT, "Timed out during operation: "},
+        {QVIR_ERR_ARGUMENT_UNSUPPORTED, "argument unsupported: "},
+        {QVIR_ERR_OPERATION_ABORTED, "operation aborted: "},
+        {QVIR_ERR_OVERFLOW, "numerical overflow: "},
+        {QVIR_ERR_BLOCK_COPY_ACTIVE, "block copy still active: "},
+        {QVIR_ERR_RESOURCE_BUSY, "resource busy: "},
+        {QVIR_ERR_DEVICE_MISSING, "device not found: "},
     };
     char *msg;
 
