@@ -1683,7 +1683,7 @@ testHotplug(void)
 
     /* The same target again, and a missing image: errors, nothing changes. */
     g_assert_false(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 1, &err));
-    if (!strstr(err->message, "target sda already exists"))
+    if (!strstr(err->message, "XML error: target 'sda' duplicated for disk sources"))
         g_error("unexpected: %s", err->message);
     g_clear_error(&err);
     missingxml = g_strdup_printf("<disk type='file' device='disk'>\n"

@@ -713,11 +713,6 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
         return FALSE;
     if (!qvirDomainDefCompatibleDisk(obj->liveDef, disk, error))
         return FALSE;
-    if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                    "operation failed: target %s already exists", disk->dst);
-        return FALSE;
-    }
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
