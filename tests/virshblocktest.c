@@ -995,8 +995,9 @@ testStatsCompare(const char *ref, const char *img, const char *script, gboolean 
  * The same virsh scripts through libvirt 9.0 (its session daemon, as nobody) and qvirtd:
  * domstats --block [--backing] of the inactive and of the running domain (a qcow2 chain,
  * a raw disk and an empty cdrom), blockcommit / blockpull / blockjob refusals with their
- * code's prefix, attach-disk onto a taken target (live, config, with a missing image,
- * without a source) and images QEMU refuses in the format they are said to have.
+ * code's prefix, a job's bandwidth set and shown, attach-disk onto a taken target (live, config,
+ * with a missing image, without a source) and images QEMU refuses in the format they are said to
+ * have.
  */
 static void
 testStatsAndRefusals(void)
@@ -1059,7 +1060,9 @@ testStatsAndRefusals(void)
         "blockcommit bdv vda --base vda[1] ; blockcommit bdv vda --base vda[3] ; "
         "blockcommit bdv vda --top vda[3] --base vda[4] ; blockcommit bdv vda --top vda[4] ; "
         "blockcommit bdv hdc ; blockpull bdv vda --base vda[3] ; "
-        "blockcommit bdv vda --active ; blockpull bdv vda --base vda[9] ; "
+        "blockjob bdv vdb --bandwidth 2 ; blockcommit bdv vda --active ; "
+        "blockjob bdv vda --bandwidth 3 ; blockjob bdv vda --info ; "
+        "blockpull bdv vda --base vda[9] ; "
         "blockcommit bdv vda --active ; blockcopy bdv vda %s/x.qcow2 --transient-job ; "
         "domstats bdv --block --backing ; "
         "blockjob bdv vda --abort ; blockjob bdv vda --pivot ; blockjob bdv vdb --abort ; "
@@ -1087,6 +1090,7 @@ testStatsAndRefusals(void)
     g_assert_nonnull(strstr(err, "block copy still active: disk 'vda' already in active"));
     g_assert_nonnull(strstr(err, "invalid argument: disk vda does not have an active block job"));
     g_assert_nonnull(strstr(err, "XML error: target 'vdb' duplicated for disk sources"));
+    g_assert_nonnull(strstr(out, "3.000 MiB/s"));
     g_assert_nonnull(strstr(err, "Image is not in qcow2 format"));
 
     /* at start too, QEMU is the one that refuses the image */

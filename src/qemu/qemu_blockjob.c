@@ -766,6 +766,31 @@ qemuBlockJobIntMember(JsonObject *o, const char *key)
     return v < 0 ? 0 : (unsigned long long)v;
 }
 
+gboolean
+qemuBlockJobSetSpeed(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                     unsigned long long bandwidth, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *name = NULL;
+    qemuBlockJob *job;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, NULL, disk->dst)) &&
+        job->state != QEMU_BLOCKJOB_STATE_CONCLUDED)
+        name = g_strdup(job->name);
+    g_mutex_unlock(&jobs->lock);
+    if (!name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: disk %s does not have an active block job", disk->dst);
+        return FALSE;
+    }
+    json_object_set_string_member(args, "device", name);
+    json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
+    ret = qemuMonitorCommand(mon, "block-job-set-speed", args, QEMU_BLOCKJOB_TIMEOUT_MS, error);
+    return ret != NULL;
+}
+
 int
 qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
                     qemuBlockJobInfo *info, GError **error)

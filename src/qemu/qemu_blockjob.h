@@ -157,6 +157,11 @@ void qemuBlockJobsCopyBackingOpened(qemuBlockJobs *jobs, const char *dst);
 gboolean qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk,
                            gboolean pivot, GError **error);
 
+/* block-job-set-speed of DISK's job to BANDWIDTH bytes/s; without a job, libvirt's
+ * "disk vda does not have an active block job" (invalid argument). */
+gboolean qemuBlockJobSetSpeed(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                              unsigned long long bandwidth, GError **error);
+
 /* Progress of DISK's job: 1 with INFO filled, 0 when DISK has no running job. */
 int qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
                         qemuBlockJobInfo *info, GError **error);

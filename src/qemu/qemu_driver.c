@@ -3114,8 +3114,8 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         return FALSE;
     if (!(flags & QEMU_BLOCK_RESIZE_BYTES)) {
         if (size > G_MAXUINT64 / 1024) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "value too large: size must be less than %llu",
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                        "numerical overflow: size must be less than %llu",
                         (unsigned long long)(G_MAXUINT64 / 1024));
             return FALSE;
         }
@@ -3130,12 +3130,18 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         qemuDriverRunningEnd(&run);
         return FALSE;
     }
-    /* qcow2 sizes are whole sectors: libvirt rounds up. */
-    if (disk->src->format == QVIR_STORAGE_FILE_QCOW2 && size % 512)
+    /* qcow2 and qed sizes are whole sectors: libvirt rounds up. */
+    if ((disk->src->format == QVIR_STORAGE_FILE_QCOW2 ||
+         disk->src->format == QVIR_STORAGE_FILE_QED) &&
+        size % 512)
         size = (size + 511) & ~511ull;
-    if (!disk->src->nodeFormat) {
+    /* (an nbd export may be nameless: a network source needs no path) */
+    if (!qvirStorageSourceIsBacking(disk->src) ||
+        (!disk->src->path && disk->src->type != QVIR_STORAGE_TYPE_NETWORK) ||
+        disk->src->readonly || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                    "Operation not supported: disk '%s' has no block node", disk->dst);
+                    "Operation not supported: can't resize empty or readonly disk '%s'",
+                    disk->dst);
         qemuDriverRunningEnd(&run);
         return FALSE;
     }

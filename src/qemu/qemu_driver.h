@@ -175,6 +175,11 @@ gboolean qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid,
  * has been updated. */
 gboolean qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid,
                                        const char *disk, unsigned int flags, GError **error);
+/* virDomainBlockJobSetSpeed: BANDWIDTH in MiB/s, or bytes/s with
+ * VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES 1. */
+gboolean qvirDriverDomainBlockJobSetSpeed(qvirDriver *drv, const unsigned char *uuid,
+                                          const char *disk, unsigned long long bandwidth,
+                                          unsigned int flags, GError **error);
 /* 1 with INFO filled (bandwidth in MiB/s unless VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES
  * 1), 0 when DISK has no job, -1 on error. A job that ended is applied to the chain first. */
 int qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid,

@@ -48,6 +48,7 @@
 #define QEMU_BLOCK_JOB_ABORT_ASYNC (1u << 0)
 #define QEMU_BLOCK_JOB_ABORT_PIVOT (1u << 1)
 #define QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES (1u << 0)
+#define QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES (1u << 0)
 
 /* How long a synchronous abort / pivot waits for QEMU to end the job. */
 #define QEMU_DRIVER_BLOCKJOB_WAIT_MS 30000
@@ -545,6 +546,43 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
 
     qemuDriverDiskResult(ret >= 0, error);
     return ret;
+}
+
+/* libvirt's order: the bandwidth, the domain running, the disk, its job. */
+static gboolean
+qemuDriverDomainBlockJobSetSpeedImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                     unsigned long long bandwidth, unsigned int flags,
+                                     GError **error)
+{
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    unsigned long long bw;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES,
+                              "qvirDriverDomainBlockJobSetSpeed", error))
+        return FALSE;
+    if (!(flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) && bandwidth > (G_MAXINT64 >> 20)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "numerical overflow: bandwidth must be less than %llu",
+                    (unsigned long long)(G_MAXINT64 >> 20));
+        return FALSE;
+    }
+    bw = (flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) ? bandwidth : bandwidth << 20;
+    if (!qemuDriverLiveBegin(drv, uuid, "block job speed", &live, error))
+        return FALSE;
+    if ((disk = qemuDriverFindDisk(live.live, path, error)))
+        ok = qemuBlockJobSetSpeed(live.jobs, live.mon, disk, bw, error);
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainBlockJobSetSpeed(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                 unsigned long long bandwidth, unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockJobSetSpeedImpl(drv, uuid, path, bandwidth, flags, error), error);
 }
 
 /* ---- device removal completed by the guest ---------------------------------------- */
