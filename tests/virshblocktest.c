@@ -1051,9 +1051,12 @@ testStatsAndRefusals(void)
     nosrcPath = testScsiWrite(ref, "nosrc.xml",
                               "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
                               "<target dev='vdb' bus='virtio'/></disk>\n");
-    inactive = g_strdup_printf("define %s ; domstats bdv --block ; domstats bdv --block --backing "
-                               "; define %s ; domstats bdv2 --block ; undefine bdv2 ; undefine bdv",
-                               domPath, badPath);
+    inactive = g_strdup_printf(
+        "define %s ; domstats bdv --block ; domstats bdv --block --backing "
+        "; define %s ; domstats bdv2 --block ; undefine bdv2 ; blockcommit bdv vdz ; "
+        "blockcommit bdv vda --active ; blockcommit bdv vda --top vda[2] "
+        "; blockjob bdv vda --abort ; undefine bdv",
+        domPath, badPath);
     running = g_strdup_printf(
         "define %s ; start bdv --paused ; domstats bdv --block --backing ; domstats bdv --block ; "
         "blockcommit bdv vda --top vda[2] ; blockcommit bdv vda --top vda[9] ; "

@@ -513,6 +513,27 @@ qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvir
 }
 
 gboolean
+qemuBlockJobCommitLookup(qvirDomainDiskDef *disk, const char *top, const char *base,
+                         qvirStorageSource **topSrc, qvirStorageSource **baseSrc, GError **error)
+{
+    *topSrc = disk->src;
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(*topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+        return FALSE;
+    if (base)
+        return (*baseSrc = qemuChainLookup(disk->src, *topSrc, base, disk->dst, NULL, error)) !=
+               NULL;
+    if (!qvirStorageSourceIsBacking(*topSrc) ||
+        !qvirStorageSourceIsBacking((*topSrc)->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: could not find base image in chain for '%s'", disk->dst);
+        return FALSE;
+    }
+    *baseSrc = qemuBlockJobDeepest((*topSrc)->backingStore);
+    return TRUE;
+}
+
+gboolean
 qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                    qvirDomainDiskDef *disk, const char *top, const char *base, gboolean active,
                    unsigned long long bandwidth, GError **error)
@@ -528,20 +549,8 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
 
     /* libvirt's order: both names are looked up first (the base beneath the top), then the
      * disk and the flags are checked (qemuDomainBlockCommit, qemuBlockCommit) */
-    if (top && g_strcmp0(top, disk->dst) != 0 &&
-        !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+    if (!qemuBlockJobCommitLookup(disk, top, base, &topSrc, &baseSrc, error))
         return FALSE;
-    if (base) {
-        if (!(baseSrc = qemuChainLookup(disk->src, topSrc, base, disk->dst, NULL, error)))
-            return FALSE;
-    } else if (!qvirStorageSourceIsBacking(topSrc) ||
-               !qvirStorageSourceIsBacking(topSrc->backingStore)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: could not find base image in chain for '%s'", disk->dst);
-        return FALSE;
-    } else {
-        baseSrc = qemuBlockJobDeepest(topSrc->backingStore);
-    }
     if (!qemuBlockJobCheckDisk(jobs, disk, error))
         return FALSE;
 

@@ -103,6 +103,13 @@ gboolean qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *
                           qvirDomainDiskDef *disk, const char *base, unsigned long long bandwidth,
                           GError **error);
 
+/* The layers a commit of DISK from TOP into BASE names, as libvirt looks them up: TOP (NULL
+ * or the target: the active layer), then BASE beneath it (NULL: the deepest layer, "could
+ * not find base image in chain for 'vda'" when there is none). */
+gboolean qemuBlockJobCommitLookup(qvirDomainDiskDef *disk, const char *top, const char *base,
+                                  qvirStorageSource **topSrc, qvirStorageSource **baseSrc,
+                                  GError **error);
+
 /*
  * Start a block commit of TOP (NULL: the active layer) into BASE (NULL: the deepest
  * layer). Committing the active layer needs ACTIVE (libvirt's

@@ -362,6 +362,42 @@ qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const cha
     return qvirSecurityDACSetImageWritable(drv->security, disk->dst, baseSrc, error);
 }
 
+/*
+ * libvirt looks the disk and the layers up before it asks whether the domain runs
+ * (qemuDomainBlockCommit): for a domain that is off, the names are refused first, in the
+ * chain its definition spells out (none, usually: "could not find base image"). FALSE
+ * with that error; TRUE otherwise, also when the domain runs.
+ */
+static gboolean
+qemuDriverCommitInactive(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                         const char *top, const char *base, unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, NULL);
+    g_autoptr(qvirDomainDef) def = NULL;
+    qvirStorageSource *topSrc, *baseSrc;
+    qvirDomainDiskDef *disk;
+
+    if (!obj)
+        return TRUE; /* the job's own look-up reports it */
+    qemuDomainObjLock(obj);
+    if (!qemuDomainObjIsActive(obj) && obj->def)
+        def = qvirDomainDefCopy(obj->def, 0, NULL);
+    qemuDomainObjUnlock(obj);
+    if (!def)
+        return TRUE;
+    if (!(disk = qemuDriverFindDisk(def, path, error)))
+        return FALSE;
+    if ((flags & QEMU_BLOCK_COMMIT_SHALLOW) && !base) {
+        if (top && g_strcmp0(top, disk->dst) != 0 &&
+            !qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error))
+            return FALSE;
+    } else if (!qemuBlockJobCommitLookup(disk, top, base, &topSrc, &baseSrc, error)) {
+        return FALSE;
+    }
+    qemuDriverErrorNotRunning(error);
+    return FALSE;
+}
+
 static gboolean
 qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
                                 const char *base, const char *top, unsigned long bandwidth,
@@ -392,7 +428,8 @@ qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, cons
     if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0, &bw,
                                   error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
+    if (!qemuDriverCommitInactive(drv, uuid, path, top, base, flags, error) ||
+        !qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
         return FALSE;
     if ((disk = qemuDriverFindDisk(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
