@@ -64,7 +64,7 @@ qemuBlockStatsDeviceSize(int fd)
  * (qemuStorageLimitsRefresh with skipInaccessible): regular file -> blocks * 512, virtual
  * size from the header (the file size for raw), file size; block device -> its size
  * thrice, allocation 0 unless raw. Anything that cannot be read leaves all three 0 (not
- * shown). Only the declared format is parsed; raw is never read.
+ * shown). Only the declared format is parsed.
  */
 static void
 qemuBlockStatsInactiveLimits(const qvirStorageSource *src, qvirDomainBlockRecord *rec)
@@ -92,7 +92,8 @@ qemuBlockStatsInactiveLimits(const qvirStorageSource *src, qvirDomainBlockRecord
     } else {
         goto cleanup;
     }
-    if (src->format != QVIR_STORAGE_FILE_RAW) {
+    /* raw and iso (read as raw by QEMU) are never read: the guest owns those bytes */
+    if (src->format != QVIR_STORAGE_FILE_RAW && src->format != QVIR_STORAGE_FILE_ISO) {
         buf = g_malloc(QVIR_STORAGE_PROBE_HEADER_MAX);
         do {
             got = pread(fd, buf, QVIR_STORAGE_PROBE_HEADER_MAX, 0);
@@ -100,15 +101,15 @@ qemuBlockStatsInactiveLimits(const qvirStorageSource *src, qvirDomainBlockRecord
         if (got < 0)
             goto cleanup;
         in = (qvirStorageProbeInput){src->path, buf, (gsize)got, phys, NULL, NULL};
-        /* a header that is not of the declared format: libvirt reads no capacity either
-         * way QEMU then refuses the image, so the file size stands */
+        /* a header not of the declared format (which QEMU will refuse) has no capacity:
+         * the file size stands, as libvirt's zero capacity falls back to it */
         if (qvirStorageProbeParse(src->format, &in, &res, NULL) && res.capacity)
             cap = res.capacity;
         qvirStorageProbeResultClear(&res);
-        /* QEMU's highest written offset is the allocation of a formatted block device */
-        if (S_ISBLK(sb.st_mode))
-            alloc = 0;
     }
+    /* QEMU's highest written offset is the allocation of a formatted block device */
+    if (S_ISBLK(sb.st_mode) && src->format != QVIR_STORAGE_FILE_RAW)
+        alloc = 0;
     rec->allocation = alloc;
     rec->haveAllocation = alloc != 0;
     rec->capacity = cap;
