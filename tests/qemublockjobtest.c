@@ -251,11 +251,13 @@ testInfoAndCancel(void)
 
     /* one job per disk; a pull cannot pivot */
     g_assert_false(qemuBlockJobPull(vm.jobs, vm.mon, vm.def, disk, NULL, 0, &error));
-    g_assert_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
-    g_assert_cmpstr(error->message, ==, "disk 'vda' already in active block job");
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
+    g_assert_cmpstr(error->message, ==,
+                    "Operation not supported: disk 'vda' already in active block job");
     g_clear_error(&error);
+    /* (libvirt checks readiness first: a pull is never ready) */
     g_assert_false(qemuBlockJobAbort(vm.jobs, vm.mon, disk, TRUE, &error));
-    g_assert_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID);
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_BLOCK_COPY_ACTIVE);
     g_clear_error(&error);
 
     g_assert_true(qemuBlockJobAbort(vm.jobs, vm.mon, disk, FALSE, &error));
@@ -268,7 +270,9 @@ testInfoAndCancel(void)
     testAssertNodesAreCached(&vm);
 
     g_assert_false(qemuBlockJobAbort(vm.jobs, vm.mon, disk, FALSE, &error));
-    g_assert_cmpstr(error->message, ==, "disk vda does not have an active block job");
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG);
+    g_assert_cmpstr(error->message, ==,
+                    "invalid argument: disk vda does not have an active block job");
     testVMFree(&vm);
 }
 

@@ -1086,7 +1086,8 @@ testTransientDisks(void)
             g_assert_false(qvirDriverDomainBlockPull(drv, uuid, "vda", 0, 0, &err));
             g_assert_error(err, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED);
             g_assert_cmpstr(err->message, ==,
-                            "block jobs are not supported on transient disk 'vda'");
+                            "Operation not supported: block jobs are not supported on "
+                            "transient disk 'vda'");
             g_clear_error(&err);
             g_assert_null(qvirDriverDomainSnapshotCreateXML(
                 drv, uuid, "<domainsnapshot><name>s</name></domainsnapshot>", 16, &err));
@@ -1683,7 +1684,7 @@ testHotplug(void)
 
     /* The same target again, and a missing image: errors, nothing changes. */
     g_assert_false(qvirDriverDomainAttachDevice(drv, a->uuid, usbxml, 1, &err));
-    if (!strstr(err->message, "target sda already exists"))
+    if (!strstr(err->message, "XML error: target 'sda' duplicated for disk sources"))
         g_error("unexpected: %s", err->message);
     g_clear_error(&err);
     missingxml = g_strdup_printf("<disk type='file' device='disk'>\n"

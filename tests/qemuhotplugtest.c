@@ -910,7 +910,11 @@ testAttachFailures(void)
     {
         /* the target is in use */
         g_autofree char *xml = testDiskXML(ok, "vda", "virtio", "none", NULL);
-        testAttachRefused(&vm, xml, QVIR_ERR_OPERATION_FAILED, "target vda already exists");
+        g_autofree char *msg = NULL;
+
+        msg = g_strdup_printf("target 'vda' duplicated for disk sources '%s' and '%s'",
+                              qvirDomainDiskByTarget(vm.def, "vda")->src->path, ok);
+        testAttachRefused(&vm, xml, QVIR_ERR_XML_ERROR, msg);
     }
     {
         /* libvirt 9.0 tries (its "cannot be hotplugged" is overwritten): QEMU refuses the

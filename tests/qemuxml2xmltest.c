@@ -459,7 +459,8 @@ testDiskDefString(void)
     g_assert_cmpstr(error->message, ==, "unsupported device element <hostdev>");
 }
 
-/* Attaching a disk whose target is taken names both sources, the existing one first. */
+/* Attaching a disk whose target is taken names both sources, the existing one first (a
+ * check of its own: a live attach makes it after reading the new disk's chain). */
 static void
 testDiskValidateAgainstDef(void)
 {
@@ -470,8 +471,10 @@ testDiskValidateAgainstDef(void)
 
     g_assert_no_error(error);
     TEST_REQUIRE(def && disk);
-    g_assert_false(qvirDomainDiskDefValidate(def, disk, &error));
+    g_assert_true(qvirDomainDiskDefValidate(def, disk, &error));
+    g_assert_false(qvirDomainDiskDefCheckDuplicate(def, disk, &error));
     TEST_REQUIRE(error);
+    g_assert_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR);
     g_assert_cmpstr(error->message, ==,
                     "target 'vda' duplicated for disk sources '/img/a.qcow2' and '/img/b.raw'");
 }

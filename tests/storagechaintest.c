@@ -927,6 +927,49 @@ testTruncatedAndOdd(void)
 }
 
 /*
+ * A declared format whose signature is not in the file (a raw file said to be qcow2, a
+ * qcow2 with a backing file said to be vmdk, a qcow2 of an unknown version): libvirt parses
+ * nothing it can trust and QEMU refuses the image in its own words. The layer stands alone,
+ * its header names no backing file and is never read as the format it looks like.
+ */
+static void
+testDeclaredFormatWithoutSignature(void)
+{
+    g_autofree char *dir = qvirTestTempDirNew("storagechaintest");
+    g_autofree char *raw = create(dir, "plain.raw", "raw", NULL, NULL, NULL, "1M", FALSE);
+    g_autofree char *base = create(dir, "base.qcow2", "qcow2", NULL, NULL, NULL, "1M", FALSE);
+    g_autofree char *top =
+        create(dir, "top.qcow2", "qcow2", NULL, "base.qcow2", "qcow2", "1M", FALSE);
+    g_autofree char *v4 = create(dir, "v4.qcow2", "qcow2", NULL, NULL, NULL, "1M", FALSE);
+    const guint8 version4[4] = {0, 0, 0, 4};
+    const struct {
+        const char *path;
+        qvirStorageFileFormat fmt;
+    } cases[] = {
+        {raw, QVIR_STORAGE_FILE_QCOW2}, {raw, QVIR_STORAGE_FILE_QED},
+        {top, QVIR_STORAGE_FILE_VMDK},  {top, QVIR_STORAGE_FILE_QCOW},
+        {v4, QVIR_STORAGE_FILE_QCOW2},
+    };
+
+    patchFile(v4, 4, version4, 4);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(qvirStorageSource) chain = probeOk(cases[i].path, cases[i].fmt, TRUE, 1);
+
+        g_assert_cmpint(chain->format, ==, cases[i].fmt);
+        g_assert_false(qvirStorageSourceIsBacking(chain->backingStore));
+        g_assert_null(chain->backingStoreRaw);
+        g_assert_cmpuint(chain->capacity, ==, 0);
+    }
+    /* the same top, declared as what it is, still has its base */
+    {
+        g_autoptr(qvirStorageSource) chain = probeOk(top, QVIR_STORAGE_FILE_QCOW2, FALSE, 2);
+
+        g_assert_cmpstr(chain->backingStore->path, ==, base);
+    }
+    qvirTestTempDirRemove(dir);
+}
+
+/*
  * A backing name pointing at something other than a file or block device is refused
  * without being opened: opening some devices has effects of its own (/dev/watchdog arms
  * the watchdog). A FIFO stands in for the device; inotify sees every open of it.
@@ -1045,6 +1088,8 @@ main(int argc, char **argv)
     g_test_add_func("/storage/malicious/no-backing-format-record", testNoBackingFormatRecord);
     g_test_add_func("/storage/malicious/unknown-incompatible", testUnknownIncompatibleOnDisk);
     g_test_add_func("/storage/malicious/truncated-and-odd", testTruncatedAndOdd);
+    g_test_add_func("/storage/malicious/declared-format-without-signature",
+                    testDeclaredFormatWithoutSignature);
     g_test_add_func("/storage/chain/failure-keeps-top", testFailureKeepsTop);
     g_test_add_func("/storage/chain/header-past-4k", testHeaderPast4K);
 

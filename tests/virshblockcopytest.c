@@ -447,7 +447,8 @@ testBlockCopy(void)
     destXml = g_strdup_printf("<disk type='file'><driver type='qcow2'/><source file='%s'/></disk>",
                               reuse);
     destXmlPath = daemonWriteFile("dest.xml", destXml);
-    VIRSH_FAILS("disk vda does not have an active block job", "blockjob", VM, "vda", "--pivot");
+    VIRSH_FAILS("invalid argument: disk vda does not have an active block job", "blockjob", VM,
+                "vda", "--pivot");
     out = VIRSH_OK("blockcopy", VM, "vda", "--xml", destXmlPath, "--reuse-external",
                    "--transient-job", "--wait", "--verbose", "--pivot");
     g_assert_nonnull(strstr(out, "Successfully pivoted"));

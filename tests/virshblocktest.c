@@ -1382,6 +1382,181 @@ testSnapshotDelete(void)
     g_assert_true(testImgHas(dv, 0x54, "4M"));
 }
 
+/* Fresh images for testStatsAndRefusals under IMG, all of REF owned by nobody for libvirt. */
+static void
+testStatsImages(const char *ref, const char *img)
+{
+    g_autofree char *basePath = g_build_filename(img, "base.qcow2", NULL);
+    g_autofree char *topPath = g_build_filename(img, "top.qcow2", NULL);
+    const char *raws[][2] = {{"data.raw", "16M"}, {"cd.iso", "1M"}, {"bad.raw", "1M"}};
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+    const char *baseArgv[] = {"qemu-img", "create", "-q", "-f", "qcow2", basePath, "64M", NULL};
+    const char *topArgv[] = {"qemu-img",   "create", "-q",    "-f",    "qcow2", "-b",
+                             "base.qcow2", "-F",     "qcow2", topPath, NULL};
+
+    testImgRun(baseArgv);
+    testImgRun(topArgv);
+    for (guint i = 0; i < G_N_ELEMENTS(raws); i++) {
+        g_autofree char *path = g_build_filename(img, raws[i][0], NULL);
+        const char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", path, raws[i][1], NULL};
+
+        testImgRun(argv);
+    }
+    qvirTestRunOk(chownArgv);
+}
+
+/* What differs by host set-up, not by behaviour: a root daemon's security labels (kept in
+ * extended attributes) take a block of their own in a running domain's files, which
+ * QEMU's actual-size (block.N.physical) counts; libvirt's session daemon sets none. */
+static char *
+testStatsNormalize(const char *text)
+{
+    g_autoptr(GRegex) phys = g_regex_new("(block\\.[0-9]+\\.physical=)[0-9]+", 0, 0, NULL);
+
+    return g_regex_replace(phys, text ? text : "", -1, 0, "\\1N", 0, NULL);
+}
+
+/* SCRIPT through libvirt 9.0 and through qvirtd, each on fresh images: the same lines. */
+static void
+testStatsCompare(const char *ref, const char *img, const char *script, gboolean normalize,
+                 char **out, char **err)
+{
+    g_autofree char *theirOut = NULL, *theirErr = NULL, *ourOut = NULL, *ourErr = NULL;
+    g_autofree char *a = NULL, *b = NULL;
+    const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, script, NULL};
+
+    testStatsImages(ref, img);
+    daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
+    testStatsImages(ref, img);
+    qvirTestRun(argv, &ourOut, &ourErr);
+    if (g_test_verbose())
+        g_printerr("libvirt 9.0:\n%s\n%s\nqvirtd:\n%s\n%s\n", theirOut, theirErr, ourOut, ourErr);
+    a = normalize ? testStatsNormalize(theirOut) : g_strdup(theirOut);
+    b = normalize ? testStatsNormalize(ourOut) : g_strdup(ourOut);
+    if (!g_str_equal(a, b))
+        g_error("libvirt 9.0 and qvirtd print different output:\n--- libvirt\n%s\n--- "
+                "qvirtd\n%s",
+                a, b);
+    g_assert_cmpstr(ourErr, ==, theirErr);
+    *out = g_steal_pointer(&theirOut);
+    *err = g_steal_pointer(&theirErr);
+}
+
+/*
+ * The same virsh scripts through libvirt 9.0 (its session daemon, as nobody) and qvirtd:
+ * domstats --block [--backing] of the inactive and of the running domain (a qcow2 chain,
+ * a raw disk and an empty cdrom), blockcommit / blockpull / blockjob refusals with their
+ * code's prefix, a job's bandwidth set and shown, attach-disk onto a taken target (live, config,
+ * with a missing image, without a source) and images QEMU refuses in the format they are said to
+ * have.
+ */
+static void
+testStatsAndRefusals(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "statsref", NULL);
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+    g_autofree char *img = g_build_filename(ref, "img", NULL);
+    g_autofree char *domXml = NULL, *domPath = NULL, *nosrcPath = NULL;
+    g_autofree char *badXml = NULL, *badPath = NULL;
+    g_autofree char *inactive = NULL, *running = NULL;
+    g_autofree char *out = NULL, *err = NULL;
+    g_auto(VirshResult) res = {0};
+    const char *domain = "<domain type='qemu'>\n"
+                         "  <name>%s</name>\n"
+                         "  <memory unit='MiB'>64</memory>\n"
+                         "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                         "  <devices>\n"
+                         "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                         "%s"
+                         "  </devices>\n"
+                         "</domain>\n";
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    {
+        g_autofree char *disks = g_strdup_printf(
+            "    <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>"
+            "<source file='%s/top.qcow2'/><target dev='vda' bus='virtio'/></disk>\n"
+            "    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+            "<source file='%s/data.raw'/><target dev='vdb' bus='virtio'/></disk>\n"
+            "    <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/>"
+            "</disk>\n",
+            img, img);
+        /* a raw file said to be qcow2: QEMU refuses it */
+        g_autofree char *bad =
+            g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' "
+                            "type='qcow2'/><source file='%s/bad.raw'/>"
+                            "<target dev='vda' bus='virtio'/></disk>\n",
+                            img);
+
+        domXml = g_strdup_printf(domain, "bdv", disks);
+        badXml = g_strdup_printf(domain, "bdv2", bad);
+    }
+    domPath = testScsiWrite(ref, "bdv.xml", domXml);
+    badPath = testScsiWrite(ref, "bdv2.xml", badXml);
+    nosrcPath = testScsiWrite(ref, "nosrc.xml",
+                              "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+                              "<target dev='vdb' bus='virtio'/></disk>\n");
+    inactive = g_strdup_printf(
+        "define %s ; domstats bdv --block ; domstats bdv --block --backing "
+        "; define %s ; domstats bdv2 --block ; undefine bdv2 ; blockcommit bdv vdz ; "
+        "blockcommit bdv vda --active ; blockcommit bdv vda --top vda[2] "
+        "; blockjob bdv vda --abort ; undefine bdv",
+        domPath, badPath);
+    running = g_strdup_printf(
+        "define %s ; start bdv --paused ; domstats bdv --block --backing ; domstats bdv --block ; "
+        "blockcommit bdv vda --top vda[2] ; blockcommit bdv vda --top vda[9] ; "
+        "blockcommit bdv vda --base vda[1] ; blockcommit bdv vda --base vda[3] ; "
+        "blockcommit bdv vda --top vda[3] --base vda[4] ; blockcommit bdv vda --top vda[4] ; "
+        "blockcommit bdv hdc ; blockpull bdv vda --base vda[3] ; "
+        "blockjob bdv vdb --bandwidth 2 ; blockcommit bdv vda --active ; "
+        "blockjob bdv vda --bandwidth 3 ; blockjob bdv vda --info ; "
+        "blockpull bdv vda --base vda[9] ; "
+        "blockcommit bdv vda --active ; blockcopy bdv vda %s/x.qcow2 --transient-job ; "
+        "domstats bdv --block --backing ; "
+        "blockjob bdv vda --abort ; blockjob bdv vda --pivot ; blockjob bdv vdb --abort ; "
+        "attach-disk bdv %s/cd.iso vdb --live ; attach-disk bdv %s/cd.iso vdb --config ; "
+        "attach-disk bdv %s/nonexist.raw vdb --live ; attach-device bdv %s --live ; "
+        "attach-disk bdv %s/cd.iso vdf --live --subdriver qcow2 ; "
+        "attach-disk bdv %s/cd.iso vdf --live --subdriver qed ; "
+        "attach-disk bdv %s/cd.iso vdf --live --subdriver vmdk ; "
+        "domblklist bdv ; destroy bdv ; undefine bdv",
+        domPath, img, img, img, img, nosrcPath, img, img, img);
+
+    /* inactive: the sizes come from the images, exactly */
+    testStatsCompare(ref, img, inactive, FALSE, &out, &err);
+    g_assert_nonnull(strstr(out, "block.0.allocation="));
+    g_assert_nonnull(strstr(out, "block.0.capacity=67108864"));
+    g_assert_nonnull(strstr(out, "block.1.physical=16777216"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    testStatsCompare(ref, img, running, TRUE, &out, &err);
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(out, "block.count=4"));
+    g_assert_nonnull(strstr(out, "block.1.backingIndex=4"));
+    g_assert_nonnull(strstr(err, "invalid argument: could not find backing store index '1'"));
+    g_assert_nonnull(strstr(err, "block copy still active: disk 'vda' already in active"));
+    g_assert_nonnull(strstr(err, "invalid argument: disk vda does not have an active block job"));
+    g_assert_nonnull(strstr(err, "XML error: target 'vdb' duplicated for disk sources"));
+    g_assert_nonnull(strstr(out, "3.000 MiB/s"));
+    g_assert_nonnull(strstr(err, "Image is not in qcow2 format"));
+
+    /* at start too, QEMU is the one that refuses the image */
+    testStatsImages(ref, img);
+    g_free(VIRSH_OK("define", badPath));
+    VIRSH(&res, "start", "bdv2");
+    g_assert_cmpint(res.rc, !=, 0);
+    if (!strstr(res.err, "Image is not in qcow2 format"))
+        g_error("unexpected: %s", res.err);
+    g_free(VIRSH_OK("undefine", "bdv2"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1418,6 +1593,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
     g_test_add_func("/virshblock/iotune-threshold", testIotuneThreshold);
     g_test_add_func("/virshblock/snapshot-delete", testSnapshotDelete);
+    g_test_add_func("/virshblock/stats-and-refusals", testStatsAndRefusals);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);
     ret = g_test_run();

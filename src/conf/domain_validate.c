@@ -261,8 +261,8 @@ qvirDomainDiskValidateAddress(const qvirDomainDiskDef *disk, GError **error)
     return TRUE;
 }
 
-static gboolean
-qvirDomainDiskValidateDuplicate(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
+gboolean
+qvirDomainDiskDefCheckDuplicate(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                                 GError **error)
 {
     gboolean diskSeen = FALSE;
@@ -557,9 +557,7 @@ qvirDomainDiskDefValidate(const qvirDomainDef *def, const qvirDomainDiskDef *dis
            qvirDomainDiskValidateDriver(disk, error) && qvirDomainDiskValidateIO(disk, error) &&
            qvirDomainDiskValidateShareable(disk, error) &&
            qvirDomainDiskValidateReadonly(disk, error) &&
-           qvirDomainDiskValidateDevice(disk, error) &&
-           qvirDomainDiskValidateAddress(disk, error) &&
-           qvirDomainDiskValidateDuplicate(def, disk, error);
+           qvirDomainDiskValidateDevice(disk, error) && qvirDomainDiskValidateAddress(disk, error);
 }
 
 gboolean
@@ -959,7 +957,10 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
         !qvirDomainDuplicateDriveAddressesValidate(def, error))
         return FALSE;
     for (guint i = 0; i < def->disks->len; i++) {
-        if (!qvirDomainDiskDefValidate(def, g_ptr_array_index(def->disks, i), error))
+        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, i);
+
+        if (!qvirDomainDiskDefValidate(def, disk, error) ||
+            !qvirDomainDiskDefCheckDuplicate(def, disk, error))
             return FALSE;
     }
     return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&

@@ -160,6 +160,28 @@ qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst)
     return ret;
 }
 
+gboolean
+qemuBlockJobsCheckDiskIdle(qemuBlockJobs *jobs, const char *dst, GError **error)
+{
+    qemuBlockJob *job;
+    gboolean mirror = FALSE;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, NULL, dst)))
+        mirror =
+            job->type == QEMU_BLOCKJOB_TYPE_COPY || job->type == QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT;
+    g_mutex_unlock(&jobs->lock);
+    if (!job)
+        return TRUE;
+    if (mirror)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_BLOCK_COPY_ACTIVE,
+                    "block copy still active: disk '%s' already in active block job", dst);
+    else
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
+                    "Operation not supported: disk '%s' already in active block job", dst);
+    return FALSE;
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 static const char *
@@ -327,11 +349,8 @@ qemuBlockJobCheckDisk(qemuBlockJobs *jobs, qvirDomainDiskDef *disk, GError **err
                     "backing chain of disk '%s' is not known", disk->dst);
         return FALSE;
     }
-    if (qemuBlockJobsDiskHasJob(jobs, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk '%s' already in active block job", disk->dst);
+    if (!qemuBlockJobsCheckDiskIdle(jobs, disk->dst, error))
         return FALSE;
-    }
     /* its overlay is discarded at stop: a job would move data into or out of it */
     if (disk->transient) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
@@ -494,6 +513,27 @@ qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def, qvir
 }
 
 gboolean
+qemuBlockJobCommitLookup(qvirDomainDiskDef *disk, const char *top, const char *base,
+                         qvirStorageSource **topSrc, qvirStorageSource **baseSrc, GError **error)
+{
+    *topSrc = disk->src;
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(*topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+        return FALSE;
+    if (base)
+        return (*baseSrc = qemuChainLookup(disk->src, *topSrc, base, disk->dst, NULL, error)) !=
+               NULL;
+    if (!qvirStorageSourceIsBacking(*topSrc) ||
+        !qvirStorageSourceIsBacking((*topSrc)->backingStore)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: could not find base image in chain for '%s'", disk->dst);
+        return FALSE;
+    }
+    *baseSrc = qemuBlockJobDeepest((*topSrc)->backingStore);
+    return TRUE;
+}
+
+gboolean
 qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                    qvirDomainDiskDef *disk, const char *top, const char *base, gboolean active,
                    unsigned long long bandwidth, GError **error)
@@ -507,9 +547,11 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
 
     g_return_val_if_fail(jobs != NULL && mon != NULL && def != NULL && disk != NULL, FALSE);
 
-    if (!qemuBlockJobCheckDisk(jobs, disk, error))
+    /* libvirt's order: both names are looked up first (the base beneath the top), then the
+     * disk and the flags are checked (qemuDomainBlockCommit, qemuBlockCommit) */
+    if (!qemuBlockJobCommitLookup(disk, top, base, &topSrc, &baseSrc, error))
         return FALSE;
-    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+    if (!qemuBlockJobCheckDisk(jobs, disk, error))
         return FALSE;
 
     isActive = topSrc == disk->src;
@@ -528,12 +570,6 @@ qemuBlockJobCommit(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                     "top '%s' in chain for '%s' has no backing file", topSrc->path,
                     disk->src->path);
         return FALSE;
-    }
-    if (base) {
-        if (!(baseSrc = qemuChainLookup(disk->src, topSrc, base, disk->dst, NULL, error)))
-            return FALSE;
-    } else {
-        baseSrc = qemuBlockJobDeepest(topSrc->backingStore);
     }
     if (!topSrc->nodeFormat || !baseSrc->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
@@ -651,20 +687,22 @@ qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk
     g_mutex_unlock(&jobs->lock);
 
     if (!job || state == QEMU_BLOCKJOB_STATE_CONCLUDED) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk %s does not have an active block job", disk->dst);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: disk %s does not have an active block job", disk->dst);
         return FALSE;
     }
+    /* libvirt's order (qemuBlockPivot): readiness first, so a pull or an inner commit,
+     * never ready, is "not ready" too */
     if (pivot) {
-        if (type != QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT && type != QEMU_BLOCKJOB_TYPE_COPY) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                        "block job type '%s' cannot be pivoted",
-                        qemuBlockJobTypeTypeToString(type));
-            return FALSE;
-        }
         if (state != QEMU_BLOCKJOB_STATE_READY) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_BLOCK_COPY_ACTIVE,
                         "block copy still active: block job '%s' not ready for pivot yet", name);
+            return FALSE;
+        }
+        if (type != QEMU_BLOCKJOB_TYPE_ACTIVE_COMMIT && type != QEMU_BLOCKJOB_TYPE_COPY) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                        "Requested operation is not valid: job type '%s' does not support pivot",
+                        qemuBlockJobTypeTypeToString(type));
             return FALSE;
         }
     }
@@ -735,6 +773,31 @@ qemuBlockJobIntMember(JsonObject *o, const char *key)
         return 0;
     v = json_node_get_int(n);
     return v < 0 ? 0 : (unsigned long long)v;
+}
+
+gboolean
+qemuBlockJobSetSpeed(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                     unsigned long long bandwidth, GError **error)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+    g_autofree char *name = NULL;
+    qemuBlockJob *job;
+
+    g_mutex_lock(&jobs->lock);
+    if ((job = qemuBlockJobsFindLocked(jobs, NULL, disk->dst)) &&
+        job->state != QEMU_BLOCKJOB_STATE_CONCLUDED)
+        name = g_strdup(job->name);
+    g_mutex_unlock(&jobs->lock);
+    if (!name) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: disk %s does not have an active block job", disk->dst);
+        return FALSE;
+    }
+    json_object_set_string_member(args, "device", name);
+    json_object_set_int_member(args, "speed", (gint64)MIN(bandwidth, (guint64)G_MAXINT64));
+    ret = qemuMonitorCommand(mon, "block-job-set-speed", args, QEMU_BLOCKJOB_TIMEOUT_MS, error);
+    return ret != NULL;
 }
 
 int

@@ -86,6 +86,10 @@ gboolean qemuBlockJobsProcess(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainD
 
 /* TRUE when DISK (by target) has a job that has not been processed yet. */
 gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
+/* FALSE with libvirt's refusal when DST has such a job: "disk 'vda' already in active block
+ * job", a block-copy-active error for a job with a mirror (copy, active commit), otherwise
+ * an unsupported operation (libvirt's qemuDomainDiskBlockJobIsActive). */
+gboolean qemuBlockJobsCheckDiskIdle(qemuBlockJobs *jobs, const char *dst, GError **error);
 
 /*
  * Starting a job waits up to 50 ms for it to end (or to become ready to pivot), so small
@@ -98,6 +102,13 @@ gboolean qemuBlockJobsDiskHasJob(qemuBlockJobs *jobs, const char *dst);
 gboolean qemuBlockJobPull(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDef *def,
                           qvirDomainDiskDef *disk, const char *base, unsigned long long bandwidth,
                           GError **error);
+
+/* The layers a commit of DISK from TOP into BASE names, as libvirt looks them up: TOP (NULL
+ * or the target: the active layer), then BASE beneath it (NULL: the deepest layer, "could
+ * not find base image in chain for 'vda'" when there is none). */
+gboolean qemuBlockJobCommitLookup(qvirDomainDiskDef *disk, const char *top, const char *base,
+                                  qvirStorageSource **topSrc, qvirStorageSource **baseSrc,
+                                  GError **error);
 
 /*
  * Start a block commit of TOP (NULL: the active layer) into BASE (NULL: the deepest
@@ -152,6 +163,11 @@ void qemuBlockJobsCopyBackingOpened(qemuBlockJobs *jobs, const char *dst);
  */
 gboolean qemuBlockJobAbort(qemuBlockJobs *jobs, qemuMonitor *mon, qvirDomainDiskDef *disk,
                            gboolean pivot, GError **error);
+
+/* block-job-set-speed of DISK's job to BANDWIDTH bytes/s; without a job, libvirt's
+ * "disk vda does not have an active block job" (invalid argument). */
+gboolean qemuBlockJobSetSpeed(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,
+                              unsigned long long bandwidth, GError **error);
 
 /* Progress of DISK's job: 1 with INFO filled, 0 when DISK has no running job. */
 int qemuBlockJobGetInfo(qemuBlockJobs *jobs, qemuMonitor *mon, const qvirDomainDiskDef *disk,

@@ -2770,7 +2770,7 @@ qemuDriverFindDisk(const qvirDomainDef *def, const char *path, const char *fmt, 
     return disk;
 }
 
-static JsonObject *
+JsonObject *
 qemuDriverJsonObjectMember(JsonObject *obj, const char *name)
 {
     JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;
@@ -2789,7 +2789,7 @@ qemuDriverJsonString(JsonObject *obj, const char *name)
 }
 
 /* An integer member, or -1 when absent. */
-static long long
+long long
 qemuDriverJsonInt(JsonObject *obj, const char *name)
 {
     JsonNode *node = obj ? json_object_get_member(obj, name) : NULL;
@@ -2800,7 +2800,7 @@ qemuDriverJsonInt(JsonObject *obj, const char *name)
 }
 
 /* The array COMMAND returns (a new reference), or NULL with ERROR. */
-static JsonNode *
+JsonNode *
 qemuDriverQMPArray(qemuMonitor *mon, const char *command, JsonObject *args, GError **error)
 {
     JsonNode *ret = qemuMonitorCommand(mon, command, args, QEMU_DRIVER_QMP_TIMEOUT_MS, error);
@@ -2816,7 +2816,7 @@ qemuDriverQMPArray(qemuMonitor *mon, const char *command, JsonObject *args, GErr
 
 /* Does a query-blockstats / query-block ENTRY belong to DISK? With -blockdev the entry
  * names the device's root node and its qdev (id or QOM path under /machine/peripheral). */
-static gboolean
+gboolean
 qemuDriverEntryIsDisk(JsonObject *entry, const qvirDomainDiskDef *disk)
 {
     const char *node = qemuDriverJsonString(entry, "node-name");
@@ -2920,7 +2920,7 @@ qvirDriverDomainBlockStats(qvirDriver *drv, const unsigned char *uuid, const cha
 }
 
 /* The node NAME of a query-named-block-nodes reply, or NULL. */
-static JsonObject *
+JsonObject *
 qemuDriverFindNode(JsonArray *nodes, const char *name)
 {
     for (guint i = 0; name && i < json_array_get_length(nodes); i++) {
@@ -3124,8 +3124,8 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         return FALSE;
     if (!(flags & QEMU_BLOCK_RESIZE_BYTES)) {
         if (size > G_MAXUINT64 / 1024) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                        "value too large: size must be less than %llu",
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                        "numerical overflow: size must be less than %llu",
                         (unsigned long long)(G_MAXUINT64 / 1024));
             return FALSE;
         }
@@ -3140,12 +3140,18 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         qemuDriverRunningEnd(&run);
         return FALSE;
     }
-    /* qcow2 sizes are whole sectors: libvirt rounds up. */
-    if (disk->src->format == QVIR_STORAGE_FILE_QCOW2 && size % 512)
+    /* qcow2 and qed sizes are whole sectors: libvirt rounds up. */
+    if ((disk->src->format == QVIR_STORAGE_FILE_QCOW2 ||
+         disk->src->format == QVIR_STORAGE_FILE_QED) &&
+        size % 512)
         size = (size + 511) & ~511ull;
-    if (!disk->src->nodeFormat) {
+    /* (an nbd export may be nameless: a network source needs no path) */
+    if (!qvirStorageSourceIsBacking(disk->src) ||
+        (!disk->src->path && disk->src->type != QVIR_STORAGE_TYPE_NETWORK) ||
+        disk->src->readonly || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                    "Operation not supported: disk '%s' has no block node", disk->dst);
+                    "Operation not supported: can't resize empty or readonly disk '%s'",
+                    disk->dst);
         qemuDriverRunningEnd(&run);
         return FALSE;
     }
@@ -3218,106 +3224,6 @@ qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
     }
     *rssKiB = qemuDriverProcessRssKiB(pid);
     return TRUE;
-}
-
-/* ---- all-domain statistics: the block group ---------------------------------------- */
-
-void
-qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec)
-{
-    if (!rec)
-        return;
-    g_free(rec->name);
-    g_free(rec->path);
-    g_free(rec);
-}
-
-/* query-blockstats ENTRY's counters into ST. */
-static void
-qemuDriverFillStats(JsonObject *entry, qvirDomainBlockStats *st)
-{
-    JsonObject *s = qemuDriverJsonObjectMember(entry, "stats");
-
-    st->rdReq = qemuDriverJsonInt(s, "rd_operations");
-    st->rdBytes = qemuDriverJsonInt(s, "rd_bytes");
-    st->wrReq = qemuDriverJsonInt(s, "wr_operations");
-    st->wrBytes = qemuDriverJsonInt(s, "wr_bytes");
-    st->flushReq = qemuDriverJsonInt(s, "flush_operations");
-    st->rdTotalTimes = qemuDriverJsonInt(s, "rd_total_time_ns");
-    st->wrTotalTimes = qemuDriverJsonInt(s, "wr_total_time_ns");
-    st->flushTotalTimes = qemuDriverJsonInt(s, "flush_total_time_ns");
-    st->errs = -1;
-}
-
-GPtrArray *
-qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, GError **error)
-{
-    g_autoptr(qemuDomainObj) obj = NULL;
-    g_autoptr(qvirDomainDef) def = NULL;
-    g_autoptr(JsonNode) nodes = NULL;
-    g_autoptr(JsonNode) stats = NULL;
-    g_autoptr(GPtrArray) recs = NULL;
-    qemuMonitor *mon = NULL;
-
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "domstats", error))
-        return NULL;
-    qemuDomainObjLock(obj);
-    if (qemuDomainObjIsActive(obj) && obj->proc)
-        mon = qemuProcessGetMonitor(obj->proc);
-    def = qvirDomainDefCopy(qemuDomainObjGetDef(obj), QVIR_DOMAIN_DEF_FORMAT_STATUS, error);
-    qemuDomainObjUnlock(obj);
-    if (def && mon) {
-        g_autoptr(JsonObject) args = json_object_new();
-
-        json_object_set_boolean_member(args, "flat", TRUE);
-        /* Statistics are best effort: a QEMU that does not answer leaves them out. */
-        nodes = qemuDriverQMPArray(mon, "query-named-block-nodes", args, NULL);
-        stats = qemuDriverQMPArray(mon, "query-blockstats", NULL, NULL);
-    }
-    qemuDomainObjEndJob(obj);
-    if (!def)
-        return NULL;
-
-    recs = g_ptr_array_new_with_free_func((GDestroyNotify)qvirDomainBlockRecordFree);
-    for (guint d = 0; d < def->disks->len; d++) {
-        const qvirDomainDiskDef *disk = g_ptr_array_index(def->disks, d);
-        qvirDomainBlockRecord *rec = g_new0(qvirDomainBlockRecord, 1);
-        JsonArray *arr = stats ? json_node_get_array(stats) : NULL;
-
-        rec->name = g_strdup(disk->dst);
-        if (disk->src && disk->src->path && *disk->src->path)
-            rec->path = g_strdup(disk->src->path);
-        if (mon && disk->src)
-            rec->backingIndex = disk->src->id;
-        rec->wrHighestOffset = -1;
-        memset(&rec->stats, 0xff, sizeof(rec->stats));
-        for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
-            JsonObject *entry = json_array_get_object_element(arr, i);
-
-            if (!qemuDriverEntryIsDisk(entry, disk))
-                continue;
-            rec->haveStats = TRUE;
-            qemuDriverFillStats(entry, &rec->stats);
-            rec->wrHighestOffset = qemuDriverWrHighestOffset(arr, disk);
-            break;
-        }
-        if (rec->haveStats && nodes && disk->src) {
-            JsonObject *node =
-                qemuDriverFindNode(json_node_get_array(nodes), disk->src->nodeFormat);
-            JsonObject *image = qemuDriverJsonObjectMember(node, "image");
-            long long v = qemuDriverJsonInt(image, "virtual-size");
-            long long a = qemuDriverJsonInt(image, "actual-size");
-
-            rec->capacity = v > 0 ? v : 0;
-            rec->physical = a > 0 ? a : 0;
-            /* a write threshold is set on the storage node */
-            node = qemuDriverFindNode(json_node_get_array(nodes), disk->src->nodeStorage);
-            v = node ? qemuDriverJsonInt(node, "write_threshold") : 0;
-            rec->writeThreshold = v > 0 ? v : 0;
-        }
-        g_ptr_array_add(recs, rec);
-    }
-    return g_steal_pointer(&recs);
 }
 
 /* ---- metadata -------------------------------------------------------------------------- */

@@ -176,6 +176,11 @@ gboolean qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid,
  * has been updated. */
 gboolean qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid,
                                        const char *disk, unsigned int flags, GError **error);
+/* virDomainBlockJobSetSpeed: BANDWIDTH in MiB/s, or bytes/s with
+ * VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES 1. */
+gboolean qvirDriverDomainBlockJobSetSpeed(qvirDriver *drv, const unsigned char *uuid,
+                                          const char *disk, unsigned long long bandwidth,
+                                          unsigned int flags, GError **error);
 /* 1 with INFO filled (bandwidth in MiB/s unless VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES
  * 1), 0 when DISK has no job, -1 on error. A job that ended is applied to the chain first. */
 int qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid,
@@ -336,24 +341,28 @@ gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
                                      unsigned long long *actualKiB, unsigned long long *rssKiB,
                                      GError **error);
 
-/* One disk for virConnectGetAllDomainStats' block group. */
+/* One record of virConnectGetAllDomainStats' block group: a disk, or with --backing one
+ * layer of its chain. Zero / FALSE fields are left out, as libvirt leaves them out. */
 typedef struct {
-    char *name; /* target */
-    char *path; /* top image; NULL when empty */
-    unsigned int backingIndex; /* the top's index='N' while running; 0 none */
-    gboolean haveStats;          /* running: the rest is filled */
-    qvirDomainBlockStats stats;  /* -1 where QEMU has none */
-    long long wrHighestOffset;   /* -1 unknown */
-    unsigned long long capacity; /* 0 unknown */
-    unsigned long long physical; /* 0 unknown */
-    unsigned long long writeThreshold; /* of the top's storage; 0 none */
+    char *name;                   /* target */
+    char *path;                   /* the layer's local file or device; NULL when none */
+    unsigned int backingIndex;    /* the layer's index in the live XML; 0 = none */
+    gboolean haveStats;           /* the device's counters (top layer of a running disk) */
+    qvirDomainBlockStats stats;   /* -1 where QEMU has none */
+    gboolean haveAllocation;      /* allocation is shown (even 0, for a running layer) */
+    unsigned long long allocation;
+    unsigned long long capacity;
+    unsigned long long physical;
+    unsigned long long threshold; /* write threshold on the layer's storage node */
 } qvirDomainBlockRecord;
 void qvirDomainBlockRecordFree(qvirDomainBlockRecord *rec);
 
-/* Every disk of the domain (qvirDomainBlockRecord*), with QEMU's counters and sizes when it
- * runs (one query-blockstats and one query-named-block-nodes for all disks). */
+/* The block group's records, disk by disk, and with BACKING every layer of each chain
+ * (qemu_driver_blockstats.c). A running domain's values come from QEMU (two
+ * query-blockstats and one query-named-block-nodes for all disks); an inactive one's from
+ * its images, as far as they can be read. */
 GPtrArray *qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid,
-                                           GError **error);
+                                           gboolean backing, GError **error);
 
 /* virDomainGetMetadata for TYPE 0 (<description>) and 1 (<title>); FLAGS: AFFECT_LIVE 1 or
  * AFFECT_CONFIG 2 (0: current). Absent: libvirt's VIR_ERR_NO_DOMAIN_METADATA (80). TYPE 2

@@ -48,6 +48,7 @@
 #define QEMU_BLOCK_JOB_ABORT_ASYNC (1u << 0)
 #define QEMU_BLOCK_JOB_ABORT_PIVOT (1u << 1)
 #define QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES (1u << 0)
+#define QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES (1u << 0)
 
 /* How long a synchronous abort / pivot waits for QEMU to end the job. */
 #define QEMU_DRIVER_BLOCKJOB_WAIT_MS 30000
@@ -230,6 +231,17 @@ qemuDriverProcessBlockJobs(qvirDriver *drv, qemuDomainObj *obj)
 
 /* ---- block jobs ------------------------------------------------------------------- */
 
+/* What a disk API returns to its client: a failure's message starts with the prefix
+ * libvirt's code gives it ("invalid argument: ", "block copy still active: ", ...), also for
+ * the errors of the layers below, which name the problem only. */
+static gboolean
+qemuDriverDiskResult(gboolean ok, GError **error)
+{
+    if (!ok && error)
+        qvirErrorAddPrefix(*error);
+    return ok;
+}
+
 /* BANDWIDTH in MiB/s (or bytes/s with BYTES) to bytes/s, refusing overflow as libvirt. */
 static gboolean
 qemuDriverBandwidthBytes(unsigned long bandwidth, gboolean bytes, unsigned long long *out,
@@ -242,8 +254,8 @@ qemuDriverBandwidthBytes(unsigned long bandwidth, gboolean bytes, unsigned long 
         return TRUE;
     }
     if ((unsigned long long)bandwidth > limit) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: bandwidth must be less than %llu", limit + 1);
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "numerical overflow: bandwidth must be less than %llu", limit);
         return FALSE;
     }
     *out = (unsigned long long)bandwidth << 20;
@@ -271,20 +283,29 @@ qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, con
     return ok;
 }
 
-gboolean
-qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
-                          unsigned long bandwidth, unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainBlockPullImpl(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                              unsigned long bandwidth, unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, "qvirDriverDomainBlockPull",
+                              error))
         return FALSE;
     return qemuDriverPull(drv, uuid, disk, NULL, bandwidth,
                           (flags & QEMU_BLOCK_PULL_BANDWIDTH_BYTES) != 0, error);
 }
 
 gboolean
-qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const char *disk,
-                            const char *base, unsigned long bandwidth, unsigned int flags,
-                            GError **error)
+qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                          unsigned long bandwidth, unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockPullImpl(drv, uuid, disk, bandwidth, flags, error), error);
+}
+
+static gboolean
+qemuDriverDomainBlockRebaseImpl(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                                const char *base, unsigned long bandwidth, unsigned int flags,
+                                GError **error)
 {
     const unsigned int copyFlags = QEMU_BLOCK_REBASE_COPY | QEMU_BLOCK_REBASE_SHALLOW |
                                    QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
@@ -292,7 +313,7 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
 
     if (!qemuDriverCheckFlags(
             flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
-            __func__, error))
+            "qvirDriverDomainBlockRebase", error))
         return FALSE;
     if (flags & QEMU_BLOCK_REBASE_COPY)
         return qemuDriverRebaseCopy(drv, uuid, disk, base, bandwidth, flags, error);
@@ -301,18 +322,28 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
                           (flags & QEMU_BLOCK_REBASE_BANDWIDTH_BYTES) != 0, error);
 }
 
+gboolean
+qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const char *disk,
+                            const char *base, unsigned long bandwidth, unsigned int flags,
+                            GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockRebaseImpl(drv, uuid, disk, base, bandwidth, flags, error), error);
+}
+
 /* SHALLOW: the base is the layer right below TOP. Returns "DST[INDEX]" for it. */
 static char *
 qemuDriverShallowBase(const qvirDomainDiskDef *disk, const char *top, GError **error)
 {
     qvirStorageSource *topSrc = disk->src;
 
-    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error)))
         return NULL;
     if (!qvirStorageSourceIsBacking(topSrc->backingStore)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: top '%s' in chain for '%s' has no backing file",
-                    topSrc->path, disk->dst);
+                    topSrc->path, disk->src->path);
         return NULL;
     }
     return g_strdup_printf("%s[%u]", disk->dst, topSrc->backingStore->id);
@@ -329,7 +360,8 @@ qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const cha
     qvirStorageSource *topSrc = disk->src;
     qvirStorageSource *baseSrc;
 
-    if (top && !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, NULL)))
+    if (top && g_strcmp0(top, disk->dst) != 0 &&
+        !(topSrc = qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, NULL)))
         return TRUE;
     if (!qvirStorageSourceIsBacking(topSrc->backingStore))
         return TRUE;
@@ -343,10 +375,46 @@ qemuDriverCommitBaseWritable(qvirDriver *drv, qvirDomainDiskDef *disk, const cha
     return qvirSecurityDACSetImageWritable(drv->security, disk->dst, baseSrc, error);
 }
 
-gboolean
-qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                            const char *base, const char *top, unsigned long bandwidth,
-                            unsigned int flags, GError **error)
+/*
+ * libvirt looks the disk and the layers up before it asks whether the domain runs
+ * (qemuDomainBlockCommit): for a domain that is off, the names are refused first, in the
+ * chain its definition spells out (none, usually: "could not find base image"). FALSE
+ * with that error; TRUE otherwise, also when the domain runs.
+ */
+static gboolean
+qemuDriverCommitInactive(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                         const char *top, const char *base, unsigned int flags, GError **error)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, NULL);
+    g_autoptr(qvirDomainDef) def = NULL;
+    qvirStorageSource *topSrc, *baseSrc;
+    qvirDomainDiskDef *disk;
+
+    if (!obj)
+        return TRUE; /* the job's own look-up reports it */
+    qemuDomainObjLock(obj);
+    if (!qemuDomainObjIsActive(obj) && obj->def)
+        def = qvirDomainDefCopy(obj->def, 0, NULL);
+    qemuDomainObjUnlock(obj);
+    if (!def)
+        return TRUE;
+    if (!(disk = qemuDriverDiskByName(def, path, error)))
+        return FALSE;
+    if ((flags & QEMU_BLOCK_COMMIT_SHALLOW) && !base) {
+        if (top && g_strcmp0(top, disk->dst) != 0 &&
+            !qemuChainLookup(disk->src, NULL, top, disk->dst, NULL, error))
+            return FALSE;
+    } else if (!qemuBlockJobCommitLookup(disk, top, base, &topSrc, &baseSrc, error)) {
+        return FALSE;
+    }
+    qemuDriverErrorNotRunning(error);
+    return FALSE;
+}
+
+static gboolean
+qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                const char *base, const char *top, unsigned long bandwidth,
+                                unsigned int flags, GError **error)
 {
     g_autofree char *shallowBase = NULL;
     qemuDriverLive live;
@@ -358,7 +426,7 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
                               QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
                                   QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
                                   QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
-                              __func__, error))
+                              "qvirDriverDomainBlockCommit", error))
         return FALSE;
     if (flags & QEMU_BLOCK_COMMIT_DELETE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -373,7 +441,8 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0, &bw,
                                   error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
+    if (!qemuDriverCommitInactive(drv, uuid, path, top, base, flags, error) ||
+        !qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
         return FALSE;
     if ((disk = qemuDriverDiskByName(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
@@ -385,6 +454,16 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     }
     qemuDriverLiveEnd(&live);
     return ok;
+}
+
+gboolean
+qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                            const char *base, const char *top, unsigned long bandwidth,
+                            unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockCommitImpl(drv, uuid, path, base, top, bandwidth, flags, error),
+        error);
 }
 
 /*
@@ -425,9 +504,9 @@ qemuDriverCopyOpenBacking(qvirDriver *drv, qemuDriverLive *live, const qvirDomai
     return TRUE;
 }
 
-gboolean
-qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                              unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainBlockJobAbortImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                  unsigned int flags, GError **error)
 {
     g_autofree char *dst = NULL;
     qemuDriverLive live;
@@ -435,7 +514,7 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
     gboolean ok = FALSE;
 
     if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
-                              __func__, error))
+                              "qvirDriverDomainBlockJobAbort", error))
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
         return FALSE;
@@ -464,15 +543,24 @@ out:
     return ok;
 }
 
-int
-qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                                qemuBlockJobInfo *info, unsigned int flags, GError **error)
+gboolean
+qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                              unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainBlockJobAbortImpl(drv, uuid, path, flags, error),
+                                error);
+}
+
+static int
+qemuDriverDomainGetBlockJobInfoImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                    qemuBlockJobInfo *info, unsigned int flags, GError **error)
 {
     qemuDriverLive live;
     qvirDomainDiskDef *disk;
     int ret = -1;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES,
+                              "qvirDriverDomainGetBlockJobInfo", error))
         return -1;
     memset(info, 0, sizeof(*info));
     if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
@@ -582,6 +670,53 @@ qemuDriverMergeLayer(qvirDriver *drv, qemuDomainObj *obj, const char *dst, const
     if (g_unlink(path) < 0 && errno != ENOENT)
         g_message("domain '%s': cannot remove '%s': %s", obj->name, path, g_strerror(errno));
     return TRUE;
+}
+
+int
+qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                qemuBlockJobInfo *info, unsigned int flags, GError **error)
+{
+    int ret = qemuDriverDomainGetBlockJobInfoImpl(drv, uuid, path, info, flags, error);
+
+    qemuDriverDiskResult(ret >= 0, error);
+    return ret;
+}
+
+/* libvirt's order: the bandwidth, the domain running, the disk, its job. */
+static gboolean
+qemuDriverDomainBlockJobSetSpeedImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                     unsigned long long bandwidth, unsigned int flags,
+                                     GError **error)
+{
+    qemuDriverLive live;
+    qvirDomainDiskDef *disk;
+    unsigned long long bw;
+    gboolean ok = FALSE;
+
+    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES,
+                              "qvirDriverDomainBlockJobSetSpeed", error))
+        return FALSE;
+    if (!(flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) && bandwidth > (G_MAXINT64 >> 20)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
+                    "numerical overflow: bandwidth must be less than %llu",
+                    (unsigned long long)(G_MAXINT64 >> 20));
+        return FALSE;
+    }
+    bw = (flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) ? bandwidth : bandwidth << 20;
+    if (!qemuDriverLiveBegin(drv, uuid, "block job speed", &live, error))
+        return FALSE;
+    if ((disk = qemuDriverDiskByName(live.live, path, error)))
+        ok = qemuBlockJobSetSpeed(live.jobs, live.mon, disk, bw, error);
+    qemuDriverLiveEnd(&live);
+    return ok;
+}
+
+gboolean
+qvirDriverDomainBlockJobSetSpeed(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                                 unsigned long long bandwidth, unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(
+        qemuDriverDomainBlockJobSetSpeedImpl(drv, uuid, path, bandwidth, flags, error), error);
 }
 
 /* ---- device removal completed by the guest ---------------------------------------- */
@@ -750,11 +885,6 @@ qemuDriverLiveAttach(qvirDriver *drv, qemuDomainObj *obj, const char *xml, GErro
         return FALSE;
     if (!qvirDomainDefCompatibleDisk(obj->liveDef, disk, error))
         return FALSE;
-    if (disk->dst && qvirDomainDiskByTarget(obj->liveDef, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
-                    "operation failed: target %s already exists", disk->dst);
-        return FALSE;
-    }
     if (!qvirDomainDiskDefValidate(obj->liveDef, disk, error) ||
         !qvirStorageTranslateDiskSource(qvirDriverGetStorage(drv), disk->src, error))
         return FALSE;
@@ -885,16 +1015,17 @@ qemuDriverLiveDetach(qvirDriver *drv, qemuDomainObj *obj, const qvirDomainDiskDe
     return 1;
 }
 
-gboolean
-qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
-                             unsigned int flags, GError **error)
+static gboolean
+qemuDriverDomainDetachDeviceImpl(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                                 unsigned int flags, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autoptr(qvirDomainDef) config = NULL;
     g_autoptr(qvirDomainDiskDef) match = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG,
+                              "qvirDriverDomainDetachDevice", error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -918,6 +1049,14 @@ qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const c
 out:
     qemuDomainObjEndJob(obj);
     return ok;
+}
+
+gboolean
+qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const char *xml,
+                             unsigned int flags, GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainDetachDeviceImpl(drv, uuid, xml, flags, error),
+                                error);
 }
 
 static gboolean
@@ -1377,11 +1516,8 @@ qemuDriverCopyStart(qvirDriver *drv, qemuDriverLive *live, qvirDomainDiskDef *di
                     "Requested operation is not valid: domain is not transient");
         return FALSE;
     }
-    if (qemuBlockJobsDiskHasJob(live->jobs, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk '%s' already in active block job", disk->dst);
+    if (!qemuBlockJobsCheckDiskIdle(live->jobs, disk->dst, error))
         return FALSE;
-    }
     if (!qvirStorageSourceIsBacking(disk->src) || !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
                     "disk '%s' does not have a source in use", disk->dst);
@@ -1523,11 +1659,11 @@ qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path
     return ok;
 }
 
-gboolean
-qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
-                          const char *destxml, unsigned long long bandwidth,
-                          unsigned int granularity, unsigned long long bufSize, unsigned int flags,
-                          GError **error)
+static gboolean
+qemuDriverDomainBlockCopyImpl(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                              const char *destxml, unsigned long long bandwidth,
+                              unsigned int granularity, unsigned long long bufSize,
+                              unsigned int flags, GError **error)
 {
     g_autoptr(qvirDomainDiskDef) dest = NULL;
     qemuDriverCopyParams p = {0};
@@ -1536,7 +1672,7 @@ qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char
                               QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
                                   QEMU_BLOCK_COPY_TRANSIENT_JOB |
                                   QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
-                              __func__, error))
+                              "qvirDriverDomainBlockCopy", error))
         return FALSE;
     if (granularity && (granularity & (granularity - 1)) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -1567,6 +1703,17 @@ qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char
     p.job.bufSize = bufSize;
     p.job.syncWrites = (flags & QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES) != 0;
     return qemuDriverBlockCopy(drv, uuid, path, g_steal_pointer(&dest->src), &p, error);
+}
+
+gboolean
+qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path,
+                          const char *destxml, unsigned long long bandwidth,
+                          unsigned int granularity, unsigned long long bufSize, unsigned int flags,
+                          GError **error)
+{
+    return qemuDriverDiskResult(qemuDriverDomainBlockCopyImpl(drv, uuid, path, destxml, bandwidth,
+                                                              granularity, bufSize, flags, error),
+                                error);
 }
 
 /* virDomainBlockRebase with COPY: the destination is BASE, a file (or block device). */

@@ -91,6 +91,16 @@ gboolean qemuDriverWriteStatus(qvirDriver *drv, qemuDomainObj *obj, GError **err
 gboolean qemuDriverWriteDefinition(qvirDriver *drv, const qvirDomainDef *def, GError **error);
 /* OBJ's string member NAME (OBJ may be NULL); NULL when absent or not a string. */
 const char *qemuDriverJsonString(JsonObject *obj, const char *name);
+/* OBJ's object member NAME / integer member NAME (-1 when absent); OBJ may be NULL. */
+JsonObject *qemuDriverJsonObjectMember(JsonObject *obj, const char *name);
+long long qemuDriverJsonInt(JsonObject *obj, const char *name);
+/* The array COMMAND returns (a new reference), or NULL with ERROR. */
+JsonNode *qemuDriverQMPArray(qemuMonitor *mon, const char *command, JsonObject *args,
+                             GError **error);
+/* Does a query-blockstats / query-block ENTRY belong to DISK (its root node or qdev)? */
+gboolean qemuDriverEntryIsDisk(JsonObject *entry, const qvirDomainDiskDef *disk);
+/* The node NAME of a query-named-block-nodes reply, or NULL. */
+JsonObject *qemuDriverFindNode(JsonArray *nodes, const char *name);
 
 /* qemu_driver_disk.c: a running domain an operation holds the job of. */
 typedef struct {

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "conf/domain_validate.h"
 #include "util/virerror.h"
 #include "qemu/qemu_block.h"
 #include "qemu/qemu_command.h"
@@ -695,6 +696,9 @@ qemuHotplugAttachDiskLive(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef 
         if (!qvirStorageChainProbe(disk->src, &cfg, error))
             return FALSE;
     }
+    /* after the chain, as libvirt: a missing image is reported before a taken target */
+    if (!qvirDomainDiskDefCheckDuplicate(def, disk, error))
+        return FALSE;
 
     /* (before the preparation, whose device count would refuse a full bus less clearly) */
     if (disk->bus == QVIR_DOMAIN_DISK_BUS_USB && !qemuHotplugAssignUSBPort(mon, def, disk, error))
@@ -756,11 +760,6 @@ qemuHotplugAttachDisk(qemuMonitor *mon, const qemuCaps *caps, qvirDomainDef *def
 
     if (!disk->dst) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing disk target");
-        return FALSE;
-    }
-    if (qvirDomainDiskByTarget(def, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED, "target %s already exists",
-                    disk->dst);
         return FALSE;
     }
 
@@ -860,11 +859,8 @@ qemuHotplugDetachDisk(qemuBlockJobs *events, qemuMonitor *mon, qvirDomainDef *de
                     "device alias not found for disk '%s'", disk->dst);
         return -1;
     }
-    if (qemuBlockJobsDiskHasJob(events, disk->dst)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    "disk '%s' already in active block job", disk->dst);
+    if (!qemuBlockJobsCheckDiskIdle(events, disk->dst, error))
         return -1;
-    }
 
     alias = g_strdup(disk->info.alias);
     watch = qemuBlockJobsWatchEvent(events, "DEVICE_DELETED", "device", alias);

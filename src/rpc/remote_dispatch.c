@@ -33,6 +33,8 @@
     (REMOTE_STATS_STATE | REMOTE_STATS_CPU_TOTAL | REMOTE_STATS_BALLOON | REMOTE_STATS_VCPU |      \
      REMOTE_STATS_BLOCK)
 /* virConnectGetAllDomainStatsFlags beyond the listing filters (the low byte) */
+/* VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING: a block record per chain layer */
+#define REMOTE_STATS_BACKING (1u << 30)
 #define REMOTE_STATS_ENFORCE (1u << 31)
 
 /* virDomainEventID */
@@ -563,10 +565,12 @@ remoteDispatchDomainMemoryStats(qvirRemoteCtx *ctx, remote_domain_memory_stats_a
 
 /* ---- all-domain statistics (virsh domstats) ---------------------------------------- */
 
+/* libvirt's order within a record: name, path, backingIndex, the device's counters, then
+ * allocation, capacity, physical and threshold (qemuDomainGetStatsBlockExportDisk). */
 static void
-remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
+remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, gboolean backing, GArray *p)
 {
-    g_autoptr(GPtrArray) recs = qvirDriverDomainGetBlockRecords(ctx->drv, ref->uuid, NULL);
+    g_autoptr(GPtrArray) recs = qvirDriverDomainGetBlockRecords(ctx->drv, ref->uuid, backing, NULL);
 
     if (!recs)
         return;
@@ -582,38 +586,40 @@ remoteStatsBlock(qvirRemoteCtx *ctx, const qvirDomainRef *ref, GArray *p)
         if (r->backingIndex)
             qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "block.%u.backingIndex", i)->u.ui =
                 r->backingIndex;
-        if (!r->haveStats)
-            continue;
 #define REMOTE_BLOCK_STAT(val, key)                                                                \
     do {                                                                                           \
         if ((val) >= 0)                                                                            \
             qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u." key, i)->u.ul = (val);       \
     } while (0)
-        REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
-        REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
-        REMOTE_BLOCK_STAT(st->rdTotalTimes, "rd.times");
-        REMOTE_BLOCK_STAT(st->wrReq, "wr.reqs");
-        REMOTE_BLOCK_STAT(st->wrBytes, "wr.bytes");
-        REMOTE_BLOCK_STAT(st->wrTotalTimes, "wr.times");
-        REMOTE_BLOCK_STAT(st->flushReq, "fl.reqs");
-        REMOTE_BLOCK_STAT(st->flushTotalTimes, "fl.times");
-        REMOTE_BLOCK_STAT(r->wrHighestOffset, "allocation");
+        if (r->haveStats) {
+            REMOTE_BLOCK_STAT(st->rdReq, "rd.reqs");
+            REMOTE_BLOCK_STAT(st->rdBytes, "rd.bytes");
+            REMOTE_BLOCK_STAT(st->rdTotalTimes, "rd.times");
+            REMOTE_BLOCK_STAT(st->wrReq, "wr.reqs");
+            REMOTE_BLOCK_STAT(st->wrBytes, "wr.bytes");
+            REMOTE_BLOCK_STAT(st->wrTotalTimes, "wr.times");
+            REMOTE_BLOCK_STAT(st->flushReq, "fl.reqs");
+            REMOTE_BLOCK_STAT(st->flushTotalTimes, "fl.times");
+        }
 #undef REMOTE_BLOCK_STAT
-        if (r->capacity)
-            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.capacity", i)->u.ul =
-                r->capacity;
-        if (r->physical)
-            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.physical", i)->u.ul =
-                r->physical;
-        if (r->writeThreshold)
-            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.threshold", i)->u.ul =
-                r->writeThreshold;
+#define REMOTE_BLOCK_SIZE(val, key)                                                                \
+    do {                                                                                           \
+        if (val)                                                                                   \
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u." key, i)->u.ul = (val);       \
+    } while (0)
+        if (r->haveAllocation)
+            qvirRemoteParamAdd(p, VIR_TYPED_PARAM_ULLONG, "block.%u.allocation", i)->u.ul =
+                r->allocation;
+        REMOTE_BLOCK_SIZE(r->capacity, "capacity");
+        REMOTE_BLOCK_SIZE(r->physical, "physical");
+        REMOTE_BLOCK_SIZE(r->threshold, "threshold");
+#undef REMOTE_BLOCK_SIZE
     }
 }
 
 /* REF's record into REC (REF's name moves there); FALSE when the domain went away. */
 static gboolean
-remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats,
+remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats, guint32 flags,
                   remote_domain_stats_record *rec)
 {
     GArray *p;
@@ -640,7 +646,7 @@ remoteStatsRecord(qvirRemoteCtx *ctx, qvirDomainRef *ref, guint32 stats,
         qvirRemoteParamAdd(p, VIR_TYPED_PARAM_UINT, "vcpu.maximum")->u.ui = info.nrVirtCpu;
     }
     if (stats & REMOTE_STATS_BLOCK)
-        remoteStatsBlock(ctx, ref, p);
+        remoteStatsBlock(ctx, ref, (flags & REMOTE_STATS_BACKING) != 0, p);
 
     qvirRemoteDomainTake(&rec->dom, ref);
     qvirRemoteParamsSteal(p, &rec->params.len, &rec->params.val);
@@ -679,7 +685,7 @@ remoteDispatchConnectGetAllDomainStats(qvirRemoteCtx *ctx,
     }
     ret->retStats.val = g_new0(remote_domain_stats_record, refs->len + 1);
     for (guint i = 0; i < refs->len; i++) {
-        if (remoteStatsRecord(ctx, g_ptr_array_index(refs, i), stats,
+        if (remoteStatsRecord(ctx, g_ptr_array_index(refs, i), stats, args->flags,
                               &ret->retStats.val[ret->retStats.len]))
             ret->retStats.len++;
     }

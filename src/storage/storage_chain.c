@@ -216,6 +216,21 @@ qvirChainProbeLayer(qvirStorageSource *src, const qvirStorageSource *top, GHashT
             src->format = qvirStorageProbeFormat(buf, got);
     }
 
+    /* A declared format whose signature is not there: libvirt reads nothing it can trust
+     * from such a header and lets QEMU refuse the image in its own words ("Image is not in
+     * qcow2 format"). The layer is taken as it is, with no backing file, and its bytes are
+     * never parsed as anything else: a guest can write any header into its disk. */
+    if (!probed && src->format != QVIR_STORAGE_FILE_RAW && src->format != QVIR_STORAGE_FILE_ISO &&
+        !qvirStorageProbeHasSignature(src->format, buf, got)) {
+        src->capacity = 0;
+        src->encrypted = FALSE;
+        src->backingFormat = QVIR_STORAGE_FILE_NONE;
+        *backingProbe = FALSE;
+        g_clear_pointer(&src->backingStoreRaw, g_free);
+        ok = TRUE;
+        goto cleanup;
+    }
+
     reader = (qvirChainReader){fd, src->path};
     in = (qvirStorageProbeInput){src->path, buf, got, size, qvirChainReadExtra, &reader};
     if (!qvirStorageProbeParse(src->format, &in, &res, &err)) {

@@ -878,6 +878,21 @@ qvirStorageProbeFormat(const guint8 *buf, gsize len)
     return QVIR_STORAGE_FILE_RAW;
 }
 
+gboolean
+qvirStorageProbeHasSignature(qvirStorageFileFormat format, const guint8 *buf, gsize len)
+{
+    guint32 version;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(qvirStorageFormats); i++) {
+        const qvirStorageFormatInfo *info = &qvirStorageFormats[i];
+
+        if (info->format == format && probeMatchesMagic(info, buf, len) &&
+            probeMatchesVersion(info, buf, len, &version))
+            return TRUE;
+    }
+    return FALSE;
+}
+
 gsize
 qvirStorageProbeHeaderHint(qvirStorageFileFormat format)
 {

@@ -64,6 +64,13 @@ void qvirStorageProbeResultClear(qvirStorageProbeResult *res);
 qvirStorageFileFormat qvirStorageProbeFormat(const guint8 *buf, gsize len);
 
 /*
+ * Does the header carry FORMAT's magic and one of its known versions? FALSE for a format
+ * without a signature here (raw, iso, bochs, ...). Says nothing about the rest of the
+ * header, and never names another format.
+ */
+gboolean qvirStorageProbeHasSignature(qvirStorageFileFormat format, const guint8 *buf, gsize len);
+
+/*
  * Parse IN as an image of FORMAT (which must not be NONE). RAW and ISO are
  * never parsed: their capacity is the file size. On failure RES is cleared.
  */
