@@ -96,13 +96,13 @@ typedef struct {
 
 /* Look up and lock (job) a running domain. */
 static gboolean
-qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                     qemuDriverLive *live, GError **error)
 {
     memset(live, 0, sizeof(*live));
     if (!(live->obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(live->obj, jobName, error)) {
+    if (!qemuDriverBeginJob(live->obj, job, error)) {
         g_clear_pointer(&live->obj, qemuDomainObjUnref);
         return FALSE;
     }
@@ -248,7 +248,7 @@ qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, con
 
     if (!qemuDriverBandwidthBytes(bandwidth, bytes, &bw, error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block pull", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     /* Starting a job only reads the definition: the chain changes when it completes. */
     if ((disk = qemuDriverFindDisk(live.live, path, error)))
@@ -360,7 +360,7 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     if (!qemuDriverBandwidthBytes(bandwidth, (flags & QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES) != 0, &bw,
                                   error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if ((disk = qemuDriverFindDisk(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
@@ -424,7 +424,7 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
     if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
                               __func__, error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if (!(disk = qemuDriverFindDisk(live.live, path, error)))
         goto out;
@@ -462,7 +462,7 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
     if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
         return -1;
     memset(info, 0, sizeof(*info));
-    if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_QUERY, &live, error))
         return -1;
     /* A job that ended is applied first: a client polling for the end (virsh --wait) then
      * finds the new chain in the very next dumpxml. */
@@ -700,7 +700,7 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "attach device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -806,7 +806,7 @@ qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const c
     if (!(match = qvirDomainDiskDefParseString(xml, 0, error)))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "detach device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -916,7 +916,7 @@ qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid, const c
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "update device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -1417,7 +1417,7 @@ qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path
     qvirDomainDiskDef *disk;
     gboolean ok = FALSE;
 
-    if (!qemuDriverLiveBegin(drv, uuid, "block copy", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if ((disk = qemuDriverFindDisk(live.live, path, error)))
         ok = qemuDriverCopyStart(drv, &live, disk, g_steal_pointer(&owned), p, error);

@@ -339,7 +339,8 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
         !qemuDriverSnapshotCheckFlags(flags, def, error))
         return NULL;
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "snapshot", error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return NULL;
 
     qemuDomainObjLock(obj);
@@ -719,7 +720,7 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "snapshot delete", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
 
     qemuDomainObjLock(obj);

@@ -62,7 +62,7 @@ typedef struct {
     int state;
     int reason;
 } qemuDriverRunning;
-gboolean qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+gboolean qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                                 qemuDriverRunning *run, GError **error);
 void qemuDriverRunningEnd(qemuDriverRunning *run);
 
@@ -79,7 +79,7 @@ gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const 
 qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
 qemuDomainObj *qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error);
 /* Begin OBJ's job and make sure it is still listed. */
-gboolean qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error);
+gboolean qemuDriverBeginJob(qemuDomainObj *obj, qemuDomainJob job, GError **error);
 void qemuDriverErrorNotRunning(GError **error);
 const qemuCaps *qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error);
 /* Job held: write OBJ's status file / a persistent definition atomically. */

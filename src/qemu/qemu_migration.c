@@ -768,7 +768,7 @@ qemuMigrationStartNBD(qvirDriver *drv, const unsigned char *uuid, const char *ad
     json_object_set_string_member(saddr, "type", "inet");
     json_object_set_object_member(saddr, "data", data);
     json_object_set_object_member(args, "addr", saddr);
-    if (!qemuDriverRunningBegin(drv, uuid, "migration in", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     ret = qemuMonitorCommand(run.mon, "nbd-server-start", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
                              error);
@@ -1368,7 +1368,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
     uri = strchr(host, ':') ? g_strdup_printf("tcp:[%s]:%d", host, port)
                             : g_strdup_printf("tcp:%s:%d", host, port);
 
-    if (!qemuDriverRunningBegin(drv, uuid, "migration out", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     if (!qemuMigrationJobAdd(drv, uuid, run.obj->name, QEMU_MIGRATION_OUT_PERFORMING, error)) {
         qemuDriverRunningEnd(&run);
@@ -1533,7 +1533,7 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
     }
 
     if (!(ref = qvirDriverDomainLookupByUUID(drv, uuid, error)) ||
-        !qemuDriverRunningBegin(drv, uuid, "migration in", &run, error)) {
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error)) {
         qemuMigrationDstCleanup(drv, uuid);
         return NULL;
     }
@@ -1605,7 +1605,7 @@ qvirDriverDomainMigrateConfirm(qvirDriver *drv, const unsigned char *uuid,
         return FALSE;
     if (!qemuMigrationJobCheckPhase(drv, uuid, obj->name, QEMU_MIGRATION_OUT_PERFORMED, error))
         return FALSE;
-    if (!qemuDriverBeginJob(obj, "migration out", error))
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
 
     if (cancelled) {
@@ -1750,7 +1750,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     JsonArray *arr;
     const char *runState;
 
-    if (!qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, &err)) {
         g_message("domain '%s': %s", name, err->message);
         return;
     }
@@ -1811,7 +1811,7 @@ qemuMigrationRecoverIn(qvirDriver *drv, const unsigned char *uuid, const char *n
     qemuDriverRunning run;
     const char *runState = NULL;
 
-    if (qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+    if (qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, &err)) {
         status = qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
                                     NULL);
         runState = status && JSON_NODE_HOLDS_OBJECT(status)

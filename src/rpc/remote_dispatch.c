@@ -18,6 +18,7 @@
 
 #include "rpc/remote_dispatch_priv.h"
 #include "util/virerror.h"
+#include "util/virthreadjob.h"
 
 /* virDomainMemoryStatTags */
 #define REMOTE_MEMORY_STAT_ACTUAL_BALLOON 6
@@ -784,6 +785,7 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
         .rpcClient = rpcClient,
         .hdr = hdr,
     };
+    gboolean ok;
 
     if (!p || !(p->flags & QVIR_RPC_PROC_SERVED)) {
         g_info("unsupported procedure %d (%s)", hdr->procedure, p ? p->name : "unknown");
@@ -797,8 +799,13 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
                         hdr->procedure);
         return FALSE;
     }
-    return qvirRemoteCheckAccess(&ctx, p, error) &&
-           qvirRpcProcedureCall(p, &ctx, args, reply, error);
+    if (!qvirRemoteCheckAccess(&ctx, p, error))
+        return FALSE;
+    /* the jobs the call takes name it as libvirt's do */
+    qvirThreadJobSet(p->dispatch);
+    ok = qvirRpcProcedureCall(p, &ctx, args, reply, error);
+    qvirThreadJobSet(NULL);
+    return ok;
 }
 
 /* The driver's lifecycle event as libvirt's 318 to every client registered for
