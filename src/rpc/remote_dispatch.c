@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
+#include "qemu/qemu_migration.h"
 #include "rpc/remote_dispatch_priv.h"
 #include "util/virerror.h"
 #include "util/virthreadjob.h"
@@ -189,6 +190,7 @@ remoteDispatchConnectSupportsFeature(qvirRemoteCtx *ctx, remote_connect_supports
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
     case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
     case QVIR_REMOTE_FEATURE_MIGRATION_V3:
+    case QVIR_REMOTE_FEATURE_MIGRATE_CHANGE_PROTECTION:
     case QVIR_REMOTE_FEATURE_MIGRATION_P2P:
     case QVIR_REMOTE_FEATURE_MIGRATION_PARAMS:
         ret->supported = 1;
@@ -842,7 +844,16 @@ qvirRemoteClientNew(gpointer opaque)
     client->drv = opaque;
     g_mutex_init(&client->autoDestroyLock);
     client->autoDestroy = g_ptr_array_new_with_free_func(qvirRemoteDomainRefFree);
+    client->migrations = g_ptr_array_new_with_free_func(g_free);
     return client;
+}
+
+void
+qvirRemoteClientAddMigration(qvirRemoteClient *client, const unsigned char *uuid)
+{
+    g_mutex_lock(&client->autoDestroyLock);
+    g_ptr_array_add(client->migrations, g_memdup2(uuid, QVIR_UUID_BUFLEN));
+    g_mutex_unlock(&client->autoDestroyLock);
 }
 
 void
@@ -897,6 +908,12 @@ qvirRemoteClientFree(gpointer data)
         if (!qvirDriverDomainDestroy(client->drv, ref->uuid, 0, &error))
             g_warning("cannot auto-destroy domain '%s': %s", ref->name, error->message);
     }
+    /* libvirt's close callback of an outgoing migration (the driver ends only the job
+     * this connection's Begin started) */
+    for (guint i = 0; client->drv && i < client->migrations->len; i++)
+        qvirDriverDomainMigrateConnClosed(client->drv, g_ptr_array_index(client->migrations, i),
+                                          client);
+    g_clear_pointer(&client->migrations, g_ptr_array_unref);
     g_clear_pointer(&client->autoDestroy, g_ptr_array_unref);
     g_mutex_clear(&client->autoDestroyLock);
     g_free(client);
