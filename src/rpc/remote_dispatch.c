@@ -851,8 +851,14 @@ qvirRemoteClientNew(gpointer opaque)
 void
 qvirRemoteClientAddMigration(qvirRemoteClient *client, const unsigned char *uuid)
 {
+    gboolean known = FALSE;
+
+    /* one entry a domain: a connection that migrates it again and again stays small */
     g_mutex_lock(&client->autoDestroyLock);
-    g_ptr_array_add(client->migrations, g_memdup2(uuid, QVIR_UUID_BUFLEN));
+    for (guint i = 0; !known && i < client->migrations->len; i++)
+        known = memcmp(g_ptr_array_index(client->migrations, i), uuid, QVIR_UUID_BUFLEN) == 0;
+    if (!known)
+        g_ptr_array_add(client->migrations, g_memdup2(uuid, QVIR_UUID_BUFLEN));
     g_mutex_unlock(&client->autoDestroyLock);
 }
 
