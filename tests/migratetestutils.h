@@ -52,6 +52,20 @@ static char *guestKernel, *guestInitrd;
 /* How many incoming ports each daemon has (migration_port_min onwards). */
 static unsigned int hostPortSpan = 50;
 
+/* The migration tests' ports are 21000-21199 (virshmigratetest below 21150); with
+ * QVIRT_MIGRATE_TEST_PORT_BASE they move to that base, e.g. for a machine where several
+ * builds run the tests at once. PORT is the default's number. */
+static unsigned int
+migratePort(unsigned int port)
+{
+    const char *base = g_getenv("QVIRT_MIGRATE_TEST_PORT_BASE");
+    guint64 val = 21000;
+
+    if (base && !g_ascii_string_to_unsigned(base, 10, 1024, 65535 - 200, &val, NULL))
+        g_error("QVIRT_MIGRATE_TEST_PORT_BASE=%s: expected a port from 1024 on", base);
+    return (unsigned int)val + port - 21000;
+}
+
 static void
 hostStart(Host *h, const char *hostUUID, unsigned int portMin)
 {

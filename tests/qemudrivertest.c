@@ -874,7 +874,7 @@ testHMP(qvirDriver *drv, const unsigned char *uuid, const char *cmdline)
     JsonObject *args = json_object_new();
 
     g_assert_no_error(err);
-    g_assert_true(qemuDriverBeginJob(obj, "test", &err));
+    g_assert_true(qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, &err));
     json_object_set_string_member(args, "command-line", cmdline);
     ret = qemuMonitorCommandSteal(qemuProcessGetMonitor(obj->proc), "human-monitor-command", args,
                                   10000, &err);

@@ -16,12 +16,13 @@
  * guest, as libvirt does. The two daemons and the guest are started once; each case
  * leaves them as it found them.
  *
- * Ports: incoming migrations listen on 127.0.0.1, ports 21150-21199 only.
+ * Ports: incoming migrations listen on 127.0.0.1, ports 21150-21199 only (moved by
+ * QVIRT_MIGRATE_TEST_PORT_BASE: migratetestutils.h).
  */
 #include "migratetestutils.h"
 
-#define PORT_A 21150
-#define PORT_B 21175
+#define PORT_A migratePort(21150)
+#define PORT_B migratePort(21175)
 #define PORTS 25
 
 static char *dstDir; /* B's storage pool: --copy-storage-all creates its images here */
@@ -542,6 +543,221 @@ testDestKilledAfterResume(void)
     testAssertSurvived(chain);
 }
 
+/* ---- the source's migration job (Begin to Confirm) -------------------------------- */
+
+static const char *migrateArgsShared[] = {
+    "migrate",   "--live",       "--unsafe",        "--listen-address",
+    "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+    NULL, /* 8: B */
+    NULL};
+
+/* The virsh process of this test's migration to B (its arguments name B's socket). */
+static pid_t
+testVirshMigratePid(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", name);
+        g_autofree char *cmdline = NULL;
+        g_autofree char *argv0 = NULL;
+        gboolean migrate = FALSE, toB = FALSE;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit(name[0]) || !g_file_get_contents(path, &cmdline, &len, NULL) ||
+            len == 0)
+            continue;
+        argv0 = g_path_get_basename(cmdline);
+        if (strcmp(argv0, "virsh") != 0)
+            continue;
+        for (gsize off = 0; off < len; off += strlen(cmdline + off) + 1) {
+            migrate |= strcmp(cmdline + off, "migrate") == 0;
+            toB |= strcmp(cmdline + off, hostB.uri) == 0;
+        }
+        if (migrate && toB)
+            return atoi(name);
+    }
+    return 0;
+}
+
+/* SIGKILL virsh migrate (run by THREAD): the source sees its client's connection close. */
+static void
+testKillVirsh(GThread *thread, MigrateRun *run)
+{
+    pid_t virsh = testVirshMigratePid();
+
+    g_assert_cmpint(virsh, >, 0);
+    g_assert_cmpint(kill(virsh, SIGKILL), ==, 0);
+    g_thread_join(thread);
+    g_assert_cmpint(run->res.rc, !=, 0);
+    virshResultClear(&run->res);
+}
+
+/* A has no migration job any more (its close callback ran): domjobinfo says None. */
+static void
+testWaitNoJob(void)
+{
+    for (guint i = 0; i < 400; i++) {
+        g_autofree char *info = VIRSH_HOST_OK(&hostA, "domjobinfo", VM);
+
+        if (strstr(info, "None"))
+            return;
+        g_usleep(50 * 1000);
+    }
+    g_error("the migration job stays on A");
+}
+
+/* The guest goes to B and back: nothing of an earlier migration is in the way. */
+static void
+testMigrateThereAndBack(void)
+{
+    g_autofree char *state = NULL;
+    const char *args[G_N_ELEMENTS(migrateArgsShared)];
+
+    memcpy(args, migrateArgsShared, sizeof(migrateArgsShared));
+    args[8] = hostB.uri;
+    g_free(virshHostOk(&hostA, args));
+    state = testState(&hostB);
+    g_assert_cmpstr(state, ==, "running");
+    args[8] = hostA.uri;
+    g_free(virshHostOk(&hostB, args));
+    testAssertSurvived(chain);
+}
+
+typedef struct {
+    const char *const *args;
+    VirshResult res;
+} Blocked;
+
+static gpointer
+testBlockedThread(gpointer data)
+{
+    Blocked *b = data;
+
+    virshArgvUri(&b->res, hostA.uri, b->args);
+    return NULL;
+}
+
+/*
+ * virsh migrate stalls after Begin (B frozen inside Prepare): A's migration job holds the
+ * domain, as libvirt 9.0's async job does. Calls that change the domain (attach-disk,
+ * resume) wait for it and give up after 30 s with libvirt's error, naming the call that
+ * holds it; domjobinfo and dominfo answer meanwhile. Then virsh dies: A's job goes with
+ * its connection, the guest runs as it did, and the next migrations work.
+ */
+static void
+testJobAfterBegin(void)
+{
+    const char *args[G_N_ELEMENTS(migrateArgsShared)];
+    const char *attach[] = {"attach-disk", VM, counterImg, "vdc", "--live", NULL};
+    const char *resume[] = {"resume", VM, NULL};
+    Blocked blocked[] = {{.args = attach}, {.args = resume}};
+    GThread *threads[G_N_ELEMENTS(blocked)];
+    MigrateRun run = {.src = &hostA, .args = args};
+    g_autofree char *info = NULL;
+    g_autofree char *state = NULL;
+    GThread *thread;
+    pid_t qemu;
+    gint64 start;
+
+    memcpy(args, migrateArgsShared, sizeof(migrateArgsShared));
+    args[8] = hostB.uri;
+    thread = g_thread_new("migrate", testMigrateThread, &run);
+    qemu = testWaitIncomingQemu(thread, &run);
+    g_assert_cmpint(kill(qemu, SIGSTOP), ==, 0);
+    hostSignal(&hostB, SIGSTOP);
+
+    info = VIRSH_HOST_OK(&hostA, "domjobinfo", VM);
+    g_assert_nonnull(strstr(info, "Unbounded"));
+    g_assert_nonnull(strstr(info, "Outgoing migration"));
+    g_clear_pointer(&info, g_free);
+    start = g_get_monotonic_time();
+    for (guint i = 0; i < G_N_ELEMENTS(blocked); i++)
+        threads[i] = g_thread_new("blocked", testBlockedThread, &blocked[i]);
+    /* what reads goes on while they wait */
+    info = VIRSH_HOST_OK(&hostA, "dominfo", VM);
+    g_assert_nonnull(strstr(info, "running"));
+    g_clear_pointer(&info, g_free);
+    info = VIRSH_HOST_OK(&hostA, "domjobinfo", VM);
+    g_assert_nonnull(strstr(info, "Outgoing migration"));
+    for (guint i = 0; i < G_N_ELEMENTS(blocked); i++) {
+        g_thread_join(threads[i]);
+        g_test_message("%s: %s", blocked[i].args[0], blocked[i].res.err);
+        g_assert_cmpint(blocked[i].res.rc, !=, 0);
+        if (!strstr(blocked[i].res.err,
+                    "error: Timed out during operation: cannot acquire state change lock (held "
+                    "by monitor=remoteDispatchDomainMigrateBegin3Params)"))
+            g_error("%s: not libvirt's error: %s", blocked[i].args[0], blocked[i].res.err);
+        virshResultClear(&blocked[i].res);
+    }
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, 29 * G_USEC_PER_SEC);
+
+    testKillVirsh(thread, &run);
+    testWaitNoJob();
+    /* the guest never stopped; a change goes through at once */
+    g_free(VIRSH_HOST_OK(&hostA, "suspend", VM));
+    g_free(VIRSH_HOST_OK(&hostA, "resume", VM));
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+
+    /* B finishes its Prepare for nobody: the incoming domain goes with the client */
+    g_assert_cmpint(kill(qemu, SIGCONT), ==, 0);
+    hostSignal(&hostB, SIGCONT);
+    g_assert_true(testPidGone(&hostB, qemu));
+    testAssertDestClean(qemu);
+    testMigrateThereAndBack();
+}
+
+/*
+ * virsh dies after Perform (A's QEMU sent everything and paused; virsh's Finish waits on
+ * frozen B): A's job ends with the connection and, as libvirt 9.0 leaves it, the guest
+ * stays paused (reason migration, "migrating" in virsh): whether B runs it is unknown. B, killed
+ * before its Finish ran, drops its incoming QEMU; the user resumes the guest on A, and the next
+ * migrations work.
+ */
+static void
+testJobAfterPerform(void)
+{
+    const char *args[] = {"migrate",          "--live",    "--unsafe",     "--bandwidth",     "1",
+                          "--listen-address", "127.0.0.1", "--migrateuri", "tcp://127.0.0.1", VM,
+                          hostB.uri,          NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread = g_thread_new("migrate", testMigrateThread, &run);
+    g_autofree char *state = NULL;
+    g_autofree char *reason = NULL;
+    pid_t qemu;
+    guint i;
+
+    testWaitJob(&hostA, "Memory processed");
+    hostSignal(&hostB, SIGSTOP);
+    qemu = testIncomingQemu(&hostB);
+    g_assert_cmpint(qemu, >, 0);
+    g_free(VIRSH_HOST_OK(&hostA, "migrate-setspeed", VM, "1000"));
+    for (i = 0; i < 60 * 20; i++) {
+        g_autofree char *now = testState(&hostA);
+
+        if (strcmp(now, "paused") == 0)
+            break;
+        g_usleep(50 * 1000);
+    }
+    g_assert_cmpuint(i, <, 60 * 20);
+    testWaitQueued(&hostB);
+
+    testKillVirsh(thread, &run);
+    testWaitNoJob();
+    reason = VIRSH_HOST_OK(&hostA, "domstate", VM, "--reason");
+    g_assert_cmpstr(g_strstrip(reason), ==, "paused (migrating)");
+
+    hostKill(&hostB);
+    testAssertDestClean(qemu);
+    g_free(VIRSH_HOST_OK(&hostA, "resume", VM));
+    state = testState(&hostA);
+    g_assert_cmpstr(state, ==, "running");
+    testAssertSurvived(chain);
+    testMigrateThereAndBack();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -581,6 +797,8 @@ main(int argc, char **argv)
     g_test_add_func("/virshmigratefault/source-killed-before-perform",
                     testSourceKilledBeforePerform);
     g_test_add_func("/virshmigratefault/dest-killed-after-resume", testDestKilledAfterResume);
+    g_test_add_func("/virshmigratefault/job/after-begin", testJobAfterBegin);
+    g_test_add_func("/virshmigratefault/job/after-perform", testJobAfterPerform);
     ret = g_test_run();
     g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
     hostStop(&hostA);

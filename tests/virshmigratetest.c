@@ -9,7 +9,8 @@
  * (or an inactive one), and refused migrations (same host UUID, an image the destination
  * cannot open) leave everything as it was.
  *
- * Ports: incoming migrations listen on 127.0.0.1, ports 21000-21149 only.
+ * Ports: incoming migrations listen on 127.0.0.1, ports 21000-21149 only (moved by
+ * QVIRT_MIGRATE_TEST_PORT_BASE: migratetestutils.h).
  */
 #include "migratetestutils.h"
 
@@ -311,9 +312,9 @@ testMigrateFault(gconstpointer data)
     virshResultClear(&run.res);
 
     if (!hostA.pid)
-        hostStart(&hostA, HOST_A, 21000);
+        hostStart(&hostA, HOST_A, migratePort(21000));
     if (!hostB.pid)
-        hostStart(&hostB, HOST_B, 21050);
+        hostStart(&hostB, HOST_B, migratePort(21050));
     testAssertSurvived(chain);
     state = testState(&hostB);
     g_assert_cmpstr(state, ==, "none");
@@ -405,7 +406,7 @@ testMigrateShared(void)
     g_clear_pointer(&info, g_free);
 
     /* the same host UUID on both ends is refused; nothing changes */
-    hostStart(&hostC, HOST_B, 21100);
+    hostStart(&hostC, HOST_B, migratePort(21100));
     VIRSH_HOST_FAILS(&hostB, "Attempt to migrate guest to the same host " HOST_B, "migrate",
                      "--live", "--unsafe", "--listen-address", "127.0.0.1", "--migrateuri",
                      "tcp://127.0.0.1", VM, hostC.uri);
@@ -569,8 +570,8 @@ main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     migrateTestSetup("qvirt-migrate");
-    hostStart(&hostA, HOST_A, 21000);
-    hostStart(&hostB, HOST_B, 21050);
+    hostStart(&hostA, HOST_A, migratePort(21000));
+    hostStart(&hostB, HOST_B, migratePort(21050));
 
     g_test_add_func("/virshmigrate/shared", testMigrateShared);
     g_test_add_func("/virshmigrate/p2p", testMigrateP2P);

@@ -7,6 +7,7 @@
 #include <libxml/parser.h>
 
 #include "util/virerror.h"
+#include "util/virthreadjob.h"
 #include "util/virxml.h"
 
 /* ---- state names ------------------------------------------------------------- */
@@ -139,6 +140,8 @@ qemuDomainObjUnref(qemuDomainObj *obj)
     qvirDomainDefFree(obj->liveDef);
     qvirDomainDefFree(obj->startDef);
     g_free(obj->name);
+    g_free(obj->ownerAPI);
+    g_free(obj->asyncOwnerAPI);
     g_mutex_clear(&obj->lock);
     g_cond_clear(&obj->jobCond);
     g_free(obj);
@@ -156,24 +159,65 @@ qemuDomainObjUnlock(qemuDomainObj *obj)
     g_mutex_unlock(&obj->lock);
 }
 
-gboolean
-qemuDomainObjBeginJob(qemuDomainObj *obj, const char *jobName, guint timeoutMs, GError **error)
+/* JOB may begin beside the async job (libvirt's virDomainNestedJobAllowed). Mutex held. */
+static gboolean
+qemuDomainObjNestedJobAllowed(const qemuDomainObj *obj, qemuDomainJob job)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * G_TIME_SPAN_MILLISECOND;
+    return obj->asyncJob == QEMU_ASYNC_JOB_NONE || job == QEMU_JOB_ASYNC_NESTED ||
+           (obj->asyncMask & QEMU_JOB_MASK(job)) != 0;
+}
 
-    g_mutex_lock(&obj->lock);
-    while (obj->job) {
+/* libvirt's words when waiting for BLOCKER (an owner API, or none known) timed out. */
+static void
+qemuDomainObjErrorTimeout(const char *blocker, GError **error)
+{
+    if (blocker)
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                    "Timed out during operation: cannot acquire state change lock "
+                    "(held by monitor=%s)",
+                    blocker);
+    else
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
+                            "Timed out during operation: cannot acquire state change lock");
+}
+
+/* Wait (mutex held) until JOB (an async job's when ASYNC) may begin, until DEADLINE. */
+static gboolean
+qemuDomainObjWaitJob(qemuDomainObj *obj, qemuDomainJob job, gboolean async, gint64 deadline,
+                     GError **error)
+{
+    for (;;) {
+        gboolean nested =
+            async ? obj->asyncJob == QEMU_ASYNC_JOB_NONE : qemuDomainObjNestedJobAllowed(obj, job);
+
+        if (nested && obj->job == QEMU_JOB_NONE)
+            return TRUE;
         if (!g_cond_wait_until(&obj->jobCond, &obj->lock, deadline)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_TIMEOUT,
-                        "Timed out during operation: cannot acquire state change lock "
-                        "(held by %s)",
-                        obj->jobName ? obj->jobName : "another operation");
-            g_mutex_unlock(&obj->lock);
+            /* libvirt names the async job's owner when that is what the job waits for */
+            nested = async ? obj->asyncJob == QEMU_ASYNC_JOB_NONE
+                           : qemuDomainObjNestedJobAllowed(obj, job);
+            if (nested && obj->job == QEMU_JOB_NONE)
+                return TRUE;
+            qemuDomainObjErrorTimeout(nested ? obj->ownerAPI : obj->asyncOwnerAPI, error);
             return FALSE;
         }
     }
-    obj->job = TRUE;
-    obj->jobName = jobName;
+}
+
+gboolean
+qemuDomainObjBeginJob(qemuDomainObj *obj, qemuDomainJob job, guint timeoutMs, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * G_TIME_SPAN_MILLISECOND;
+
+    g_assert(job > QEMU_JOB_NONE && job < QEMU_JOB_LAST);
+    g_mutex_lock(&obj->lock);
+    if (!qemuDomainObjWaitJob(obj, job, FALSE, deadline, error)) {
+        g_mutex_unlock(&obj->lock);
+        return FALSE;
+    }
+    obj->job = job;
+    g_free(obj->ownerAPI);
+    obj->ownerAPI = g_strdup(qvirThreadJobGet());
     g_mutex_unlock(&obj->lock);
     return TRUE;
 }
@@ -182,8 +226,49 @@ void
 qemuDomainObjEndJob(qemuDomainObj *obj)
 {
     g_mutex_lock(&obj->lock);
-    obj->job = FALSE;
-    obj->jobName = NULL;
+    obj->job = QEMU_JOB_NONE;
+    g_clear_pointer(&obj->ownerAPI, g_free);
+    g_cond_broadcast(&obj->jobCond);
+    g_mutex_unlock(&obj->lock);
+}
+
+gboolean
+qemuDomainObjBeginAsyncJob(qemuDomainObj *obj, qemuDomainAsyncJob asyncJob, guint mask,
+                           guint timeoutMs, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * G_TIME_SPAN_MILLISECOND;
+
+    g_assert(asyncJob > QEMU_ASYNC_JOB_NONE && asyncJob < QEMU_ASYNC_JOB_LAST);
+    g_mutex_lock(&obj->lock);
+    if (!qemuDomainObjWaitJob(obj, QEMU_JOB_NONE, TRUE, deadline, error)) {
+        g_mutex_unlock(&obj->lock);
+        return FALSE;
+    }
+    obj->asyncJob = asyncJob;
+    obj->asyncMask = mask | QEMU_JOB_MASK(QEMU_JOB_DESTROY);
+    obj->asyncPhase = 0;
+    g_free(obj->asyncOwnerAPI);
+    obj->asyncOwnerAPI = g_strdup(qvirThreadJobGet());
+    g_mutex_unlock(&obj->lock);
+    return TRUE;
+}
+
+void
+qemuDomainObjStartAsyncPhase(qemuDomainObj *obj, int phase)
+{
+    obj->asyncPhase = phase;
+    g_free(obj->asyncOwnerAPI);
+    obj->asyncOwnerAPI = g_strdup(qvirThreadJobGet());
+}
+
+void
+qemuDomainObjEndAsyncJob(qemuDomainObj *obj)
+{
+    g_mutex_lock(&obj->lock);
+    obj->asyncJob = QEMU_ASYNC_JOB_NONE;
+    obj->asyncMask = 0;
+    obj->asyncPhase = 0;
+    g_clear_pointer(&obj->asyncOwnerAPI, g_free);
     g_cond_broadcast(&obj->jobCond);
     g_mutex_unlock(&obj->lock);
 }

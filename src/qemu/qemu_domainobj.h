@@ -21,14 +21,42 @@
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_snapshot.h"
 
+/* libvirt's virDomainJob, as far as qvirt's jobs go: what a job does decides whether it
+ * may run beside an async job (an outgoing migration) that holds the domain. */
+typedef enum {
+    QEMU_JOB_NONE = 0,
+    QEMU_JOB_QUERY,        /* reads QEMU's state */
+    QEMU_JOB_DESTROY,      /* stops QEMU (destroy, exit handling) */
+    QEMU_JOB_SUSPEND,      /* pauses the guest */
+    QEMU_JOB_MODIFY,       /* any other change */
+    QEMU_JOB_MIGRATION_OP, /* works on the running migration */
+    QEMU_JOB_ASYNC_NESTED, /* the async job's own phases (not subject to its mask) */
+    QEMU_JOB_LAST
+} qemuDomainJob;
+
+#define QEMU_JOB_MASK(job) (1u << (job))
+
+/* libvirt's virDomainAsyncJob, as far as qvirt's go. */
+typedef enum {
+    QEMU_ASYNC_JOB_NONE = 0,
+    QEMU_ASYNC_JOB_MIGRATION_OUT,
+    QEMU_ASYNC_JOB_LAST
+} qemuDomainAsyncJob;
+
 typedef struct _qemuDomainObj qemuDomainObj;
 struct _qemuDomainObj {
     gint refs;
     GMutex lock;
     GCond jobCond;
-    gboolean job;        /* a state change holds the object */
-    const char *jobName; /* for the "cannot acquire state change lock" message */
-    gboolean removed;    /* no longer in the list */
+    qemuDomainJob job; /* the job that holds the object, NONE: none */
+    char *ownerAPI;    /* who began it (util/virthreadjob.h), for "held by monitor=..." */
+    /* An async job spans several calls (a migration from Begin to Confirm); while it
+     * runs, only the jobs in asyncMask may begin, besides its own (ASYNC_NESTED). */
+    qemuDomainAsyncJob asyncJob;
+    char *asyncOwnerAPI; /* the call that began it or its current phase */
+    guint asyncMask;
+    int asyncPhase;   /* the async job's phase (qemu_migration.c's) */
+    gboolean removed; /* no longer in the list */
 
     /* Identity: fixed for the object's lifetime, readable without the mutex. */
     char *name;
@@ -104,11 +132,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuDomainObj, qemuDomainObjUnref);
 void qemuDomainObjLock(qemuDomainObj *obj);
 void qemuDomainObjUnlock(qemuDomainObj *obj);
 
-/* Acquire the object's job, waiting at most timeoutMs (QVIR_ERR_OPERATION_TIMEOUT).
- * Call without the mutex held; returns without it held. */
-gboolean qemuDomainObjBeginJob(qemuDomainObj *obj, const char *jobName, guint timeoutMs,
+/* Acquire the object's JOB, waiting at most timeoutMs, as libvirt 9.0 does: first for
+ * an async job that does not allow JOB to end, then for the running job. On timeout the
+ * error names the call that holds what JOB waited for (QVIR_ERR_OPERATION_TIMEOUT). The
+ * owner is the thread's call (qvirThreadJobGet). Call without the mutex held; returns
+ * without it held. */
+gboolean qemuDomainObjBeginJob(qemuDomainObj *obj, qemuDomainJob job, guint timeoutMs,
                                GError **error);
 void qemuDomainObjEndJob(qemuDomainObj *obj);
+
+/* Begin ASYNCJOB (no job or async job may be running: waits as BeginJob does), letting
+ * the jobs in MASK (QEMU_JOB_MASK bits; DESTROY always) begin while it runs. It outlives
+ * the call that began it until EndAsyncJob. */
+gboolean qemuDomainObjBeginAsyncJob(qemuDomainObj *obj, qemuDomainAsyncJob asyncJob, guint mask,
+                                    guint timeoutMs, GError **error);
+/* The async job enters PHASE, run by the thread's call (its owner from now on). Mutex
+ * held. */
+void qemuDomainObjStartAsyncPhase(qemuDomainObj *obj, int phase);
+void qemuDomainObjEndAsyncJob(qemuDomainObj *obj);
 
 #define QEMU_DOMAIN_JOB_WAIT_MS 30000
 

@@ -36,6 +36,7 @@
 #include "storage/storage_driver.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
+#include "util/virthreadjob.h"
 
 /* libvirt-domain.h flag values we accept. */
 #define QEMU_DEFINE_VALIDATE (1u << 0)
@@ -208,11 +209,11 @@ qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error)
 
 /* Begin a job on OBJ and make sure it is still listed (an undefine may have raced). */
 gboolean
-qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error)
+qemuDriverBeginJob(qemuDomainObj *obj, qemuDomainJob job, GError **error)
 {
     gboolean removed;
 
-    if (!qemuDomainObjBeginJob(obj, jobName, QEMU_DOMAIN_JOB_WAIT_MS, error))
+    if (!qemuDomainObjBeginJob(obj, job, QEMU_DOMAIN_JOB_WAIT_MS, error))
         return FALSE;
     qemuDomainObjLock(obj);
     removed = obj->removed;
@@ -741,8 +742,10 @@ qemuDriverWorker(gpointer data, gpointer userData)
     qemuDomainObj *obj = task->obj;
     gboolean current;
 
+    /* libvirt's event worker pool's name: the owner its jobs show */
+    qvirThreadJobSetWorker("qemu-event");
     /* A stuck job elsewhere must not make us drop an exit: keep waiting. */
-    while (!qemuDomainObjBeginJob(obj, "exit handling", QEMU_DOMAIN_JOB_WAIT_MS, NULL))
+    while (!qemuDomainObjBeginJob(obj, QEMU_JOB_DESTROY, QEMU_DOMAIN_JOB_WAIT_MS, NULL))
         ;
     qemuDomainObjLock(obj);
     current = obj->procGen == task->gen && obj->proc && !obj->removed;
@@ -1158,7 +1161,7 @@ qemuDriverReconnectDomain(qvirDriver *drv, const char *path, qemuDomainStatus *s
         g_message("skipping status file '%s': %s", path, err->message);
         return;
     }
-    if (!qemuDomainObjBeginJob(obj, "reconnect", QEMU_DOMAIN_JOB_WAIT_MS, &err)) {
+    if (!qemuDomainObjBeginJob(obj, QEMU_JOB_MODIFY, QEMU_DOMAIN_JOB_WAIT_MS, &err)) {
         g_message("skipping status file '%s': %s", path, err->message);
         return;
     }
@@ -1483,7 +1486,7 @@ qvirDriverClose(qvirDriver *drv)
     for (guint i = 0; i < objs->len; i++) {
         qemuDomainObj *obj = g_ptr_array_index(objs, i);
 
-        while (!qemuDomainObjBeginJob(obj, "close", QEMU_DOMAIN_JOB_WAIT_MS, NULL))
+        while (!qemuDomainObjBeginJob(obj, QEMU_JOB_DESTROY, QEMU_DOMAIN_JOB_WAIT_MS, NULL))
             ;
         qemuDriverReleaseProcess(obj);
         qemuDomainObjEndJob(obj);
@@ -1702,7 +1705,7 @@ qvirDriverDomainDefineXMLImpl(qvirDriver *drv, const char *xml, unsigned int fla
     if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupPersistent, &def, &isNew,
                                      error)))
         return NULL;
-    if (!qemuDriverBeginJob(obj, "define", error)) {
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error)) {
         if (isNew)
             qemuDomainObjListRemove(drv->domains, obj);
         return NULL;
@@ -1758,7 +1761,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(obj, "undefine", error))
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!obj->def) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -1831,7 +1834,7 @@ qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned 
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(obj, "start", error))
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     qemuDomainObjLock(obj);
     active = qemuDomainObjIsActive(obj);
@@ -1912,7 +1915,7 @@ qemuDriverCreateDef(qvirDriver *drv, qvirDomainDef *newDef, unsigned int flags,
     if (!(obj = qemuDomainObjListAdd(drv->domains, def, qemuDriverSetupTransient, &def, &isNew,
                                      error)))
         return NULL;
-    if (!qemuDriverBeginJob(obj, "start", error)) {
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error)) {
         if (isNew)
             qemuDomainObjListRemove(drv->domains, obj);
         return NULL;
@@ -1974,7 +1977,7 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(obj, "destroy", error))
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_DESTROY, error))
         return FALSE;
     qemuDomainObjLock(obj);
     active = qemuDomainObjIsActive(obj);
@@ -2551,13 +2554,13 @@ qemuDriverRunningEnd(qemuDriverRunning *run)
 }
 
 gboolean
-qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                        qemuDriverRunning *run, GError **error)
 {
     memset(run, 0, sizeof(*run));
     if (!(run->obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(run->obj, jobName, error)) {
+    if (!qemuDriverBeginJob(run->obj, job, error)) {
         g_clear_pointer(&run->obj, qemuDomainObjUnref);
         return FALSE;
     }
@@ -2605,7 +2608,7 @@ qvirDriverDomainSuspend(qvirDriver *drv, const unsigned char *uuid, GError **err
     qemuDriverRunning run;
     gboolean ok = TRUE;
 
-    if (!qemuDriverRunningBegin(drv, uuid, "suspend", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_SUSPEND, &run, error))
         return FALSE;
     /* Already paused is success, as in libvirt. The STOP event QEMU sends finds the
      * state already paused and changes nothing. */
@@ -2625,7 +2628,7 @@ qvirDriverDomainResume(qvirDriver *drv, const unsigned char *uuid, GError **erro
     qemuDriverRunning run;
     gboolean ok = FALSE;
 
-    if (!qemuDriverRunningBegin(drv, uuid, "resume", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     if (run.state == QVIR_DOMAIN_RUNNING) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -2655,7 +2658,7 @@ qemuDriverPowerdown(qvirDriver *drv, const unsigned char *uuid, gboolean reboot,
     qemuDriverRunning run;
     gboolean ok = FALSE;
 
-    if (!qemuDriverRunningBegin(drv, uuid, reboot ? "reboot" : "shutdown", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     if (needRunning && run.state != QVIR_DOMAIN_RUNNING) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
@@ -2744,7 +2747,7 @@ qvirDriverDomainReset(qvirDriver *drv, const unsigned char *uuid, unsigned int f
 
     if (!qemuDriverCheckFlags(flags, 0, __func__, error))
         return FALSE;
-    if (!qemuDriverRunningBegin(drv, uuid, "reset", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     ok = qemuDriverQMPSimple(run.mon, "system_reset", error);
     if (ok) {
@@ -2871,7 +2874,7 @@ qvirDriverDomainBlockStats(qvirDriver *drv, const unsigned char *uuid, const cha
     JsonArray *arr;
 
     memset(stats, 0xff, sizeof(*stats)); /* every counter -1 */
-    if (!qemuDriverRunningBegin(drv, uuid, "blockstats", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return FALSE;
     if (!(live = qemuDriverLiveDefCopy(run.obj, error)) ||
         (!all &&
@@ -2997,7 +3000,8 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
 
     memset(info, 0, sizeof(*info));
     if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "blockinfo", error))
+        !(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, QEMU_JOB_QUERY, error))
         return FALSE;
     qemuDomainObjLock(obj);
     if (qemuDomainObjIsActive(obj) && obj->proc)
@@ -3080,7 +3084,7 @@ qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *uuid, unsign
     JsonArray *arr;
 
     if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !qemuDriverRunningBegin(drv, uuid, "diskerrors", &run, error))
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return NULL;
     live = qemuDriverLiveDefCopy(run.obj, error);
     ret = live ? qemuDriverQMPArray(run.mon, "query-block", NULL, error) : NULL;
@@ -3131,7 +3135,7 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         }
         size *= 1024;
     }
-    if (!qemuDriverRunningBegin(drv, uuid, "blockresize", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     if (!(live = qemuDriverLiveDefCopy(run.obj, error)) ||
         !(disk = (qvirDomainDiskDef *)qemuDriverFindDisk(

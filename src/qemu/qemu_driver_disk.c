@@ -90,13 +90,13 @@ qemuDriverEmitBlockJobEvents(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *eve
 
 /* Look up and lock (job) a running domain. */
 gboolean
-qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                     qemuDriverLive *live, GError **error)
 {
     memset(live, 0, sizeof(*live));
     if (!(live->obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuDriverBeginJob(live->obj, jobName, error)) {
+    if (!qemuDriverBeginJob(live->obj, job, error)) {
         g_clear_pointer(&live->obj, qemuDomainObjUnref);
         return FALSE;
     }
@@ -273,7 +273,7 @@ qemuDriverPull(qvirDriver *drv, const unsigned char *uuid, const char *path, con
 
     if (!qemuDriverBandwidthBytes(bandwidth, bytes, &bw, error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block pull", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     /* Starting a job only reads the definition: the chain changes when it completes. */
     if ((disk = qemuDriverDiskByName(live.live, path, error)))
@@ -442,7 +442,7 @@ qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, cons
                                   error))
         return FALSE;
     if (!qemuDriverCommitInactive(drv, uuid, path, top, base, flags, error) ||
-        !qemuDriverLiveBegin(drv, uuid, "block commit", &live, error))
+        !qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if ((disk = qemuDriverDiskByName(live.live, path, error))) {
         if (flags & QEMU_BLOCK_COMMIT_SHALLOW)
@@ -516,7 +516,7 @@ qemuDriverDomainBlockJobAbortImpl(qvirDriver *drv, const unsigned char *uuid, co
     if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
                               "qvirDriverDomainBlockJobAbort", error))
         return FALSE;
-    if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if (!(disk = qemuDriverDiskByName(live.live, path, error)))
         goto out;
@@ -563,7 +563,7 @@ qemuDriverDomainGetBlockJobInfoImpl(qvirDriver *drv, const unsigned char *uuid, 
                               "qvirDriverDomainGetBlockJobInfo", error))
         return -1;
     memset(info, 0, sizeof(*info));
-    if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_QUERY, &live, error))
         return -1;
     /* A job that ended is applied first: a client polling for the end (virsh --wait) then
      * finds the new chain in the very next dumpxml. */
@@ -703,7 +703,7 @@ qemuDriverDomainBlockJobSetSpeedImpl(qvirDriver *drv, const unsigned char *uuid,
         return FALSE;
     }
     bw = (flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) ? bandwidth : bandwidth << 20;
-    if (!qemuDriverLiveBegin(drv, uuid, "block job speed", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if ((disk = qemuDriverDiskByName(live.live, path, error)))
         ok = qemuBlockJobSetSpeed(live.jobs, live.mon, disk, bw, error);
@@ -927,7 +927,7 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "attach device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -1034,7 +1034,7 @@ qemuDriverDomainDetachDeviceImpl(qvirDriver *drv, const unsigned char *uuid, con
     if (!(match = qvirDomainDiskDefParseString(xml, 0, error)))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "detach device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -1153,7 +1153,7 @@ qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid, const c
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "update device", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -1651,7 +1651,7 @@ qemuDriverBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char *path
     qvirDomainDiskDef *disk;
     gboolean ok = FALSE;
 
-    if (!qemuDriverLiveBegin(drv, uuid, "block copy", &live, error))
+    if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     if ((disk = qemuDriverDiskByName(live.live, path, error)))
         ok = qemuDriverCopyStart(drv, &live, disk, g_steal_pointer(&owned), p, error);

@@ -101,7 +101,7 @@ qemuGuestConfigCopy(qemuDomainObj *obj, GError **error)
 }
 
 static gboolean
-qemuGuestBegin(qvirDriver *drv, const unsigned char *uuid, const char *job, unsigned int flags,
+qemuGuestBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job, unsigned int flags,
                qemuDomainObj **objp, qemuGuestAffect *aff, qemuMonitor **mon, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
@@ -150,7 +150,7 @@ qvirDriverDomainSetMemory(qvirDriver *drv, const unsigned char *uuid, unsigned l
 
     if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_MEM_MAXIMUM,
                               "qemuDomainSetMemoryFlags", error) ||
-        !qemuGuestBegin(drv, uuid, "set memory", flags, &obj, &aff, &mon, error))
+        !qemuGuestBegin(drv, uuid, QEMU_JOB_MODIFY, flags, &obj, &aff, &mon, error))
         return FALSE;
     if (aff.config && !(config = qemuGuestConfigCopy(obj, error)))
         goto cleanup;
@@ -389,7 +389,7 @@ qvirDriverDomainSetVcpus(qvirDriver *drv, const unsigned char *uuid, unsigned in
                             "than zero");
         return FALSE;
     }
-    if (!qemuGuestBegin(drv, uuid, "set vcpus", flags, &obj, &aff, &mon, error))
+    if (!qemuGuestBegin(drv, uuid, QEMU_JOB_MODIFY, flags, &obj, &aff, &mon, error))
         return FALSE;
     if (flags & QEMU_VCPU_GUEST) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -592,7 +592,7 @@ qvirDriverDomainScreenshot(qvirDriver *drv, const unsigned char *uuid, unsigned 
     g_autoptr(GError) pngErr = NULL;
 
     if (!qemuDriverCheckFlags(flags, 0, "qemuDomainScreenshot", error) ||
-        !qemuDriverRunningBegin(drv, uuid, "screenshot", &run, error))
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return -1;
     qemuDomainObjLock(run.obj);
     if (run.obj->liveDef) {
@@ -727,7 +727,7 @@ qvirDriverDomainSendKey(qvirDriver *drv, const unsigned char *uuid, unsigned int
     }
     if (holdtime)
         json_object_set_int_member(args, "hold-time", holdtime);
-    if (!qemuDriverRunningBegin(drv, uuid, "send key", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     ret = qemuMonitorCommand(run.mon, "send-key", args, QEMU_GUEST_QMP_TIMEOUT_MS, error);
     qemuDriverRunningEnd(&run);
@@ -816,7 +816,7 @@ qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *s
     int sock;
 
     if (!qemuDriverCheckFlags(flags, 0, "qemuDomainGetTime", error) ||
-        !qemuDriverRunningBegin(drv, uuid, "get time", &run, error))
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return FALSE;
     qemuDomainObjLock(run.obj);
     for (guint i = 0; run.obj->liveDef && i < run.obj->liveDef->channels->len; i++) {
@@ -932,7 +932,7 @@ qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid, c
         hmp = json_object_new();
         json_object_set_string_member(hmp, "command-line", cmd);
     }
-    if (!qemuDriverRunningBegin(drv, uuid, "monitor command", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return NULL;
     qemuGuestTaint(drv, run.obj);
     reply = qemuMonitorCommandReply(run.mon, execute,

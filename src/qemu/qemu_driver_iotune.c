@@ -123,7 +123,7 @@ qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const
         return FALSE;
     }
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "set block I/O throttle", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     /* libvirt's order: the domain's state, then the values, then each side */
     if (!qemuDriverModificationImpact(obj, &flags, error) ||
@@ -171,7 +171,7 @@ qvirDriverDomainGetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const
     }
     qemuBlockIoTuneClear(out);
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "get block I/O throttle", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_QUERY, error))
         return FALSE;
     if (!qemuDriverModificationImpact(obj, &flags, error))
         goto out;
@@ -260,7 +260,7 @@ qvirDriverDomainSetBlockThreshold(qvirDriver *drv, const unsigned char *uuid, co
     gboolean ok = FALSE;
 
     if (!qemuDriverCheckFlags(flags, 0, "qemuDomainSetBlockThreshold", error) ||
-        !qemuDriverLiveBegin(drv, uuid, "set block threshold", &live, error))
+        !qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     /* the live definition is stable while the job is held: only the flag below changes,
      * under the mutex the event reads it with */

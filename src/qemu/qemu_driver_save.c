@@ -352,7 +352,8 @@ qvirDriverDomainSave(qvirDriver *drv, const unsigned char *uuid, const char *to,
                     "invalid argument: save file path '%s' must be absolute", to ? to : "");
         return FALSE;
     }
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "save", error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     ok = qemuSaveDomain(drv, obj, to, dxml, flags, error);
     qemuDomainObjEndJob(obj);
@@ -374,7 +375,7 @@ qvirDriverDomainManagedSave(qvirDriver *drv, const unsigned char *uuid, unsigned
         !qemuSaveCheckRunPause(flags, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "managed save", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     qemuDomainObjLock(obj);
     persistent = obj->def != NULL;
@@ -415,7 +416,7 @@ qvirDriverDomainManagedSaveRemove(qvirDriver *drv, const unsigned char *uuid, un
 
     if (!qemuDriverCheckFlags(flags, 0, "qemuDomainManagedSaveRemove", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "managed save remove", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     ok = qemuDriverManagedSaveDiscard(drv, obj, error);
     qemuDomainObjEndJob(obj);

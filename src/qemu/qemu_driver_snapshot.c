@@ -405,7 +405,8 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
         !qemuDriverSnapshotCheckFlags(flags, error))
         return NULL;
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "snapshot", error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return NULL;
 
     qemuDomainObjLock(obj);
@@ -943,7 +944,7 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
                               __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
-        !qemuDriverBeginJob(obj, "snapshot delete", error))
+        !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
 
     qemuDomainObjLock(obj);
@@ -1069,7 +1070,7 @@ qvirDriverDomainRevertToSnapshot(qvirDriver *drv, const unsigned char *uuid, con
                     "Requested operation is not valid: domain has active block job");
         return FALSE;
     }
-    if (!qemuDriverBeginJob(obj, "snapshot revert", error))
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
     qemuDomainObjLock(obj);
     if (!qemuDriverSnapshotFind(obj, name)) {

@@ -66,7 +66,7 @@ typedef struct {
     int state;
     int reason;
 } qemuDriverRunning;
-gboolean qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+gboolean qemuDriverRunningBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                                 qemuDriverRunning *run, GError **error);
 void qemuDriverRunningEnd(qemuDriverRunning *run);
 
@@ -83,7 +83,7 @@ gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const 
 qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
 qemuDomainObj *qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error);
 /* Begin OBJ's job and make sure it is still listed. */
-gboolean qemuDriverBeginJob(qemuDomainObj *obj, const char *jobName, GError **error);
+gboolean qemuDriverBeginJob(qemuDomainObj *obj, qemuDomainJob job, GError **error);
 void qemuDriverErrorNotRunning(GError **error);
 const qemuCaps *qemuDriverGetCaps(qvirDriver *drv, const char *emulator, GError **error);
 /* Job held: write OBJ's status file / a persistent definition atomically. */
@@ -110,7 +110,7 @@ typedef struct {
     const qvirDomainDef *live; /* stable while the job is held: read without the mutex */
 } qemuDriverLive;
 /* Look up UUID and begin its job; "domain is not running" unless it runs. */
-gboolean qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, const char *jobName,
+gboolean qemuDriverLiveBegin(qvirDriver *drv, const unsigned char *uuid, qemuDomainJob job,
                              qemuDriverLive *live, GError **error);
 void qemuDriverLiveEnd(qemuDriverLive *live);
 /* Job held: a private copy of the live definition to edit (node names included), and its

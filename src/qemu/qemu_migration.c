@@ -1,12 +1,19 @@
 /*
  * qemu_migration.c: live migration between qvirtd daemons (see qemu_migration.h).
  *
- * Jobs. The source holds the domain's job only inside Perform and Confirm, the destination
- * inside Prepare (the start) and Finish; between the phases the migration lives in the
- * driver's table, keyed by UUID, which is also what virDomainGetJobStats, abort and
- * migrate-setspeed read and write without waiting for the job. Perform's poll loop is the
- * only thread that talks to QEMU about the migration: abort and a new speed are requests
- * it carries out.
+ * Jobs. The source's migration is one async job (MIGRATION_OUT) from Begin to Confirm, as
+ * in libvirt 9.0: Begin starts it when the client asks for change protection (libvirt's
+ * client always does) and it outlives the call; Perform continues it, taking the ordinary
+ * job as the async job's own (ASYNC_NESTED) while it talks to QEMU; Confirm ends it; so
+ * does a failed Perform, and the close of the client's connection (after Begin: nothing
+ * happened; after Perform: the guest stays paused). Meanwhile only queries, destroy,
+ * suspend and migration operations may begin; anything else waits and times out naming
+ * the phase's call. A peer-to-peer Perform runs all of it in one call. The destination
+ * holds the domain's job inside Prepare (the start) and Finish. The migration's figures
+ * live in the driver's table, keyed by UUID, which is also what virDomainGetJobStats,
+ * abort and migrate-setspeed read and write without waiting for a job. Perform's poll
+ * loop is the only thread that talks to QEMU about the migration: abort and a new speed
+ * are requests it carries out.
  *
  * The cookie is ours (a key file, group [qvirt-migration]); libvirt's daemons do not
  * understand it and neither need to: the destination refuses a cookie it cannot read.
@@ -24,6 +31,7 @@
 #include <glib/gstdio.h>
 
 #include "qemu/qemu_driverpriv.h"
+#include "util/virenum.h"
 #include "util/virerror.h"
 
 #define QEMU_MIGRATION_COOKIE_GROUP "qvirt-migration"
@@ -32,12 +40,22 @@
 #define QEMU_MIGRATION_BANDWIDTH_MAX (G_MAXINT64 / (1024 * 1024))
 #define QEMU_MIGRATION_MIRROR_PREFIX "migration-"
 
+/* Also the source's async job phase (libvirt's BEGIN3, PERFORM3, PERFORM3_DONE, then
+ * CONFIRM3 or CONFIRM3_CANCELLED until the job ends). */
 typedef enum {
     QEMU_MIGRATION_OUT_BEGUN = 0, /* Begin answered; nothing running yet */
     QEMU_MIGRATION_OUT_PERFORMING,
     QEMU_MIGRATION_OUT_PERFORMED, /* QEMU sent everything; paused until Confirm */
     QEMU_MIGRATION_IN,            /* destination: between Prepare and Finish */
+    QEMU_MIGRATION_OUT_CONFIRMING,
 } qemuMigrationPhase;
+
+/* What may run beside an outgoing migration, as libvirt 9.0's qemuMigrationJobStart
+ * allows (VIR_JOB_DEFAULT_MASK, SUSPEND, MIGRATION_OP): queries, destroy, suspend, and
+ * what works on the migration. Everything else waits for Confirm. */
+#define QEMU_MIGRATION_OUT_JOB_MASK                                                                \
+    (QEMU_JOB_MASK(QEMU_JOB_QUERY) | QEMU_JOB_MASK(QEMU_JOB_DESTROY) |                             \
+     QEMU_JOB_MASK(QEMU_JOB_SUSPEND) | QEMU_JOB_MASK(QEMU_JOB_MIGRATION_OP))
 
 typedef struct {
     qemuMigrationPhase phase;
@@ -47,6 +65,8 @@ typedef struct {
     gboolean (*peerAlive)(gpointer opaque); /* source, peer-to-peer (qvirMigrateParams) */
     gpointer peerOpaque;
     gboolean wasRunning;     /* source: the guest ran before Perform paused it */
+    gconstpointer conn;      /* the client connection of Begin or Prepare, or NULL (p2p) */
+    gboolean connClosed;     /* ... which closed while Perform ran */
     GPtrArray *createdFiles; /* destination: disk images Prepare made (removed on failure) */
     int domId;               /* destination: the run Prepare started */
     char *marker;            /* the file that tells a restarted daemon about the job */
@@ -193,29 +213,6 @@ qemuMigrationJobFind(qvirDriver *drv, const unsigned char *uuid)
     g_autofree char *key = qemuMigrationKey(uuid);
 
     return g_hash_table_lookup(drv->migration->jobs, key);
-}
-
-static gboolean
-qemuMigrationJobCheckPhase(qvirDriver *drv, const unsigned char *uuid, const char *name,
-                           qemuMigrationPhase phase, GError **error)
-{
-    qemuMigrationJob *job;
-    gboolean ok;
-
-    g_mutex_lock(&drv->migration->lock);
-    job = qemuMigrationJobFind(drv, uuid);
-    ok = job && job->phase == phase;
-    g_mutex_unlock(&drv->migration->lock);
-    if (!ok) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                    phase == QEMU_MIGRATION_IN
-                        ? "Requested operation is not valid: domain '%s' is not processing "
-                          "incoming migration"
-                        : "Requested operation is not valid: domain '%s' has no migration job "
-                          "in this phase",
-                    name);
-    }
-    return ok;
 }
 
 /* The job ends: its figures become the completed job's (when COMPLETED), the entry goes.
@@ -392,7 +389,8 @@ qemuMigrationCookieCheckHost(qvirDriver *drv, const qemuMigrationCookie *c, GErr
 #define QEMU_MIGRATION_FLAGS_SUPPORTED                                                             \
     (QVIR_MIGRATE_LIVE | QVIR_MIGRATE_PEER2PEER | QVIR_MIGRATE_PERSIST_DEST |                      \
      QVIR_MIGRATE_UNDEFINE_SOURCE | QVIR_MIGRATE_PAUSED | QVIR_MIGRATE_UNSAFE |                    \
-     QVIR_MIGRATE_ABORT_ON_ERROR | QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
+     QVIR_MIGRATE_ABORT_ON_ERROR | QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC |    \
+     QVIR_MIGRATE_CHANGE_PROTECTION)
 #define QEMU_MIGRATION_COPY (QVIR_MIGRATE_NON_SHARED_DISK | QVIR_MIGRATE_NON_SHARED_INC)
 
 static gboolean
@@ -529,21 +527,191 @@ qemuMigrationCheckSafe(const qvirDomainDef *def, unsigned int flags, const GPtrA
 
 /* ---- Begin (source) ------------------------------------------------------------------ */
 
+/* Start the async job MIGRATION_OUT on OBJ, with its table entry in PHASE. */
+static gboolean
+qemuMigrationSrcStartJob(qvirDriver *drv, qemuDomainObj *obj, qemuMigrationPhase phase,
+                         GError **error)
+{
+    if (!qemuDomainObjBeginAsyncJob(obj, QEMU_ASYNC_JOB_MIGRATION_OUT, QEMU_MIGRATION_OUT_JOB_MASK,
+                                    QEMU_DOMAIN_JOB_WAIT_MS, error))
+        return FALSE;
+    qemuDomainObjLock(obj);
+    qemuDomainObjStartAsyncPhase(obj, phase);
+    qemuDomainObjUnlock(obj);
+    if (!qemuMigrationJobAdd(drv, obj->uuid, obj->name, phase, error)) {
+        qemuDomainObjEndAsyncJob(obj);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The async job ends, with its table entry (COMPLETED: as the completed job). */
+static void
+qemuMigrationSrcFinishJob(qvirDriver *drv, qemuDomainObj *obj, gboolean completed)
+{
+    g_autoptr(GPtrArray) files = qemuMigrationJobEnd(drv, obj->uuid, completed);
+
+    qemuDomainObjEndAsyncJob(obj);
+}
+
+/* The client's connection closed with no Confirm to come, as libvirt 9.0's
+ * qemuMigrationAnyConnectionClosed handles it: after Begin the migration is forgotten;
+ * after Perform the job ends and the guest stays paused, since whether the destination
+ * runs it is unknown. */
+static void
+qemuMigrationSrcConnClosedDone(qvirDriver *drv, qemuDomainObj *obj)
+{
+    g_message("The connection which controls migration of domain %s was closed", obj->name);
+    qemuMigrationSrcFinishJob(drv, obj, FALSE);
+}
+
+static void qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid);
+
+void
+qvirDriverDomainMigrateConnClosed(qvirDriver *drv, const unsigned char *uuid, gconstpointer conn)
+{
+    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, NULL);
+    qemuMigrationJob *job;
+    gboolean done = FALSE;
+    gboolean incoming = FALSE;
+
+    g_mutex_lock(&drv->migration->lock);
+    if ((job = qemuMigrationJobFind(drv, uuid)) && job->conn == conn) {
+        switch (job->phase) {
+        case QEMU_MIGRATION_OUT_BEGUN:
+        case QEMU_MIGRATION_OUT_PERFORMED:
+            /* no call of that client can take the job on any more */
+            job->phase = QEMU_MIGRATION_OUT_CONFIRMING;
+            done = TRUE;
+            break;
+        case QEMU_MIGRATION_OUT_PERFORMING:
+            /* Perform ends the job when it is over */
+            job->connClosed = TRUE;
+            break;
+        case QEMU_MIGRATION_IN:
+            /* no Finish will come: the incoming QEMU, the images Prepare made and the
+             * job go, as libvirt's stop of an incoming domain discards its job */
+            incoming = TRUE;
+            break;
+        case QEMU_MIGRATION_OUT_CONFIRMING:
+            break;
+        }
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    if (incoming)
+        qemuMigrationDstCleanup(drv, uuid);
+    if (done && obj)
+        qemuMigrationSrcConnClosedDone(drv, obj);
+}
+
+static const char *const qemuMigrationPhaseNames[] = {
+    "begin3", "perform3", "perform3_done", "prepare", "confirm3",
+};
+
+/* The next phase of OBJ's async job: it must be in one of FROM (a bit per phase). NEXT
+ * is run by the thread's call from now on. */
+static gboolean
+qemuMigrationSrcContinueJob(qvirDriver *drv, qemuDomainObj *obj, guint from,
+                            qemuMigrationPhase next, GError **error)
+{
+    qemuMigrationJob *job;
+    gboolean active;
+    int phase = -1;
+
+    qemuDomainObjLock(obj);
+    active = obj->asyncJob == QEMU_ASYNC_JOB_MIGRATION_OUT;
+    g_mutex_lock(&drv->migration->lock);
+    if (active && (job = qemuMigrationJobFind(drv, obj->uuid))) {
+        phase = job->phase;
+        if (from & (1u << phase))
+            job->phase = next;
+    }
+    g_mutex_unlock(&drv->migration->lock);
+    if (active && phase >= 0 && (from & (1u << phase)))
+        qemuDomainObjStartAsyncPhase(obj, next);
+    qemuDomainObjUnlock(obj);
+
+    if (!active || phase < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
+                    "Requested operation is not valid: domain '%s' is not being migrated",
+                    obj->name);
+        return FALSE;
+    }
+    if (!(from & (1u << phase))) {
+        g_set_error(
+            error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+            "internal error: migration protocol going backwards %s => %s",
+            qvirEnumToString(qemuMigrationPhaseNames, G_N_ELEMENTS(qemuMigrationPhaseNames), phase),
+            qvirEnumToString(qemuMigrationPhaseNames, G_N_ELEMENTS(qemuMigrationPhaseNames), next));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The source's job from Begin to Confirm, as libvirt 9.0 runs it. With
+ * VIR_MIGRATE_CHANGE_PROTECTION (virDomainMigrate3 sets it when the driver supports it)
+ * Begin starts the async job, which outlives the call; without it Begin holds an ordinary
+ * job for its own duration and Perform starts the async job. */
+static gboolean
+qemuMigrationSrcBeginJob(qvirDriver *drv, qemuDomainObj *obj, unsigned int flags, GError **error)
+{
+    if (!(flags & QVIR_MIGRATE_CHANGE_PROTECTION))
+        return qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error);
+    return qemuMigrationSrcStartJob(drv, obj, QEMU_MIGRATION_OUT_BEGUN, error);
+}
+
+/* Begin failed: its job ends. */
+static void
+qemuMigrationSrcEndJob(qvirDriver *drv, qemuDomainObj *obj, unsigned int flags, gboolean completed)
+{
+    if (!(flags & QVIR_MIGRATE_CHANGE_PROTECTION)) {
+        qemuDomainObjEndJob(obj);
+        return;
+    }
+    qemuMigrationSrcFinishJob(drv, obj, completed);
+}
+
+static char *qemuMigrationSrcBeginXML(qvirDriver *drv, qemuDomainObj *obj,
+                                      const qvirMigrateParams *params, unsigned int flags,
+                                      GBytes **cookieOut, GError **error);
+
 char *
 qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
                              const qvirMigrateParams *params, unsigned int flags,
                              GBytes **cookieOut, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
-    g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *xml = NULL;
-    g_auto(qemuMigrationCookie) out = {0};
-    gboolean active;
 
     if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateBegin3Params", error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
+    if (!qemuMigrationSrcBeginJob(drv, obj, flags, error))
+        return NULL;
+    if (!(xml = qemuMigrationSrcBeginXML(drv, obj, params, flags, cookieOut, error))) {
+        qemuMigrationSrcEndJob(drv, obj, flags, FALSE);
+        return NULL;
+    }
+    if (flags & QVIR_MIGRATE_CHANGE_PROTECTION) {
+        /* the job stays until Confirm, or until CONN closes (qemuMigrationSrcConnClosed) */
+        g_mutex_lock(&drv->migration->lock);
+        qemuMigrationJobFind(drv, uuid)->conn = params->conn;
+        g_mutex_unlock(&drv->migration->lock);
+    } else {
+        qemuDomainObjEndJob(obj);
+    }
+    return g_steal_pointer(&xml);
+}
+
+static char *
+qemuMigrationSrcBeginXML(qvirDriver *drv, qemuDomainObj *obj, const qvirMigrateParams *params,
+                         unsigned int flags, GBytes **cookieOut, GError **error)
+{
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *xml = NULL;
+    g_auto(qemuMigrationCookie) out = {0};
+    gboolean active;
 
     qemuDomainObjLock(obj);
     active = qemuDomainObjIsActive(obj) && obj->liveDef;
@@ -606,8 +774,6 @@ qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
 }
 
 /* ---- Prepare (destination) ---------------------------------------------------------- */
-
-static void qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid);
 
 /* A port of the configured range free on ADDR; 0 (an error) when none is. */
 static int
@@ -768,7 +934,7 @@ qemuMigrationStartNBD(qvirDriver *drv, const unsigned char *uuid, const char *ad
     json_object_set_string_member(saddr, "type", "inet");
     json_object_set_object_member(saddr, "data", data);
     json_object_set_object_member(args, "addr", saddr);
-    if (!qemuDriverRunningBegin(drv, uuid, "migration in", &run, error))
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
     ret = qemuMonitorCommand(run.mon, "nbd-server-start", args, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
                              error);
@@ -853,6 +1019,9 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
     memcpy(uuid, def->uuid, QVIR_UUID_BUFLEN);
     if (!qemuMigrationJobAdd(drv, uuid, name, QEMU_MIGRATION_IN, error))
         return FALSE;
+    g_mutex_lock(&drv->migration->lock);
+    qemuMigrationJobFind(drv, uuid)->conn = params->conn;
+    g_mutex_unlock(&drv->migration->lock);
 
     /* the disks the source copies: what is missing is created here (and removed again
      * when the migration fails) */
@@ -1326,29 +1495,17 @@ qemuMigrationQMP(qemuMonitor *mon, const char *cmd, GError **error)
     return ret != NULL;
 }
 
-gboolean
-qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const char *dconnuri,
-                               const qvirMigrateParams *params, GBytes *cookieIn,
-                               unsigned int flags, GBytes **cookieOut, GError **error)
+/* Perform's cookie (into COOKIE) and the destination's address: its HOST and the URI
+ * QEMU migrates to. */
+static gboolean
+qemuMigrationSrcPerformArgs(const qvirMigrateParams *params, GBytes *cookieIn, unsigned int flags,
+                            qemuMigrationCookie *cookie, char **host, char **uri, GError **error)
 {
-    g_auto(qemuMigrationCookie) cookie = {0};
-    qemuMigrationCookie result = {0};
-    g_autofree char *host = NULL;
-    g_autofree char *uri = NULL;
-    qemuDriverRunning run;
-    g_autoptr(JsonObject) args = NULL;
-    g_autoptr(JsonNode) ret = NULL;
-    guint64 speed;
-    gboolean paused = FALSE;
-    gboolean copy;
     int port = 0;
-    gboolean ok;
 
-    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigratePerform3Params", error) ||
-        !qemuMigrationCookieParse(cookieIn, &cookie, error))
+    if (!qemuMigrationCookieParse(cookieIn, cookie, error))
         return FALSE;
-    copy = (flags & QEMU_MIGRATION_COPY) && cookie.disks && cookie.disks[0];
-    if (copy && !cookie.nbdPort) {
+    if ((flags & QEMU_MIGRATION_COPY) && cookie->disks && cookie->disks[0] && !cookie->nbdPort) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                             "internal error: the destination exports no disks to copy into");
         return FALSE;
@@ -1358,22 +1515,55 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
                             "invalid argument: migration URI is required");
         return FALSE;
     }
-    if (!qemuMigrationParseURI(params->uri, &host, &port, error))
+    if (!qemuMigrationParseURI(params->uri, host, &port, error))
         return FALSE;
     if (!port) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                     "invalid argument: missing port in migration URI %s", params->uri);
         return FALSE;
     }
-    uri = strchr(host, ':') ? g_strdup_printf("tcp:[%s]:%d", host, port)
-                            : g_strdup_printf("tcp:%s:%d", host, port);
+    *uri = strchr(*host, ':') ? g_strdup_printf("tcp:[%s]:%d", *host, port)
+                              : g_strdup_printf("tcp:%s:%d", *host, port);
+    return TRUE;
+}
 
-    if (!qemuDriverRunningBegin(drv, uuid, "migration out", &run, error))
+gboolean
+qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const char *dconnuri,
+                               const qvirMigrateParams *params, GBytes *cookieIn,
+                               unsigned int flags, GBytes **cookieOut, GError **error)
+{
+    g_auto(qemuMigrationCookie) cookie = {0};
+    qemuMigrationCookie result = {0};
+    g_autoptr(qemuDomainObj) obj = NULL;
+    g_autofree char *host = NULL;
+    g_autofree char *uri = NULL;
+    gboolean connClosed = FALSE;
+    qemuDriverRunning run;
+    g_autoptr(JsonObject) args = NULL;
+    g_autoptr(JsonNode) ret = NULL;
+    guint64 speed;
+    gboolean paused = FALSE;
+    gboolean copy;
+    gboolean ok;
+
+    if (!qemuMigrationCheckFlags(flags, "qemuDomainMigratePerform3Params", error) ||
+        !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuMigrationJobAdd(drv, uuid, run.obj->name, QEMU_MIGRATION_OUT_PERFORMING, error)) {
-        qemuDriverRunningEnd(&run);
+    /* Begin started the job when it could (CHANGE_PROTECTION), else it starts here */
+    if (flags & QVIR_MIGRATE_CHANGE_PROTECTION) {
+        if (!qemuMigrationSrcContinueJob(drv, obj, 1u << QEMU_MIGRATION_OUT_BEGUN,
+                                         QEMU_MIGRATION_OUT_PERFORMING, error))
+            return FALSE;
+    } else if (!qemuMigrationSrcStartJob(drv, obj, QEMU_MIGRATION_OUT_PERFORMING, error)) {
         return FALSE;
     }
+    /* from here every failure ends the job: the client calls no Confirm after it */
+    if (!qemuMigrationSrcPerformArgs(params, cookieIn, flags, &cookie, &host, &uri, error) ||
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_ASYNC_NESTED, &run, error)) {
+        qemuMigrationSrcFinishJob(drv, obj, FALSE);
+        return FALSE;
+    }
+    copy = (flags & QEMU_MIGRATION_COPY) && cookie.disks && cookie.disks[0];
     g_mutex_lock(&drv->migration->lock);
     {
         qemuMigrationJob *job = qemuMigrationJobFind(drv, uuid);
@@ -1437,8 +1627,9 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
             qemuMigrationSetState(drv, run.obj, QVIR_DOMAIN_RUNNING, QEMU_DOMAIN_RUNNING_UNPAUSED);
         }
         (void)paused;
-        qemuMigrationJobEnd(drv, uuid, FALSE);
         qemuDriverRunningEnd(&run);
+        /* the client calls no Confirm after a failed Perform: the job ends here */
+        qemuMigrationSrcFinishJob(drv, obj, FALSE);
         return FALSE;
     }
 
@@ -1454,10 +1645,17 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
         job->peerOpaque = NULL;
         job->info.haveDowntime = TRUE;
         job->info.downtime = result.downtime;
+        connClosed = job->connClosed;
     }
     g_mutex_unlock(&drv->migration->lock);
+    qemuDomainObjLock(obj);
+    qemuDomainObjStartAsyncPhase(obj, QEMU_MIGRATION_OUT_PERFORMED);
+    qemuDomainObjUnlock(obj);
     *cookieOut = qemuMigrationCookieFormat(drv, run.obj->name, uuid, &result);
     qemuDriverRunningEnd(&run);
+    /* the client went while we sent: no Confirm will come (qemuMigrationSrcConnClosed) */
+    if (connClosed)
+        qemuMigrationSrcConnClosedDone(drv, obj);
     return TRUE;
 }
 
@@ -1533,7 +1731,7 @@ qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, 
     }
 
     if (!(ref = qvirDriverDomainLookupByUUID(drv, uuid, error)) ||
-        !qemuDriverRunningBegin(drv, uuid, "migration in", &run, error)) {
+        !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error)) {
         qemuMigrationDstCleanup(drv, uuid);
         return NULL;
     }
@@ -1597,15 +1795,29 @@ qvirDriverDomainMigrateConfirm(qvirDriver *drv, const unsigned char *uuid,
                                unsigned int flags, gboolean cancelled, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
+    qemuMigrationJob *job;
     gboolean persistent;
+    gboolean begun;
 
     if (!qemuMigrationCheckFlags(flags, "qemuDomainMigrateConfirm3Params", error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
-    if (!qemuMigrationJobCheckPhase(drv, uuid, obj->name, QEMU_MIGRATION_OUT_PERFORMED, error))
+    g_mutex_lock(&drv->migration->lock);
+    job = qemuMigrationJobFind(drv, uuid);
+    begun = job && job->phase == QEMU_MIGRATION_OUT_BEGUN;
+    g_mutex_unlock(&drv->migration->lock);
+    /* after Begin only when Prepare failed (the job was kept: CHANGE_PROTECTION) */
+    if (!qemuMigrationSrcContinueJob(
+            drv, obj, (1u << QEMU_MIGRATION_OUT_BEGUN) | (1u << QEMU_MIGRATION_OUT_PERFORMED),
+            QEMU_MIGRATION_OUT_CONFIRMING, error))
         return FALSE;
-    if (!qemuDriverBeginJob(obj, "migration out", error))
+    if (begun) {
+        /* nothing ran: nothing to undo */
+        qemuMigrationSrcFinishJob(drv, obj, FALSE);
+        return TRUE;
+    }
+    if (!qemuDriverBeginJob(obj, QEMU_JOB_ASYNC_NESTED, error))
         return FALSE;
 
     if (cancelled) {
@@ -1627,17 +1839,17 @@ qvirDriverDomainMigrateConfirm(qvirDriver *drv, const unsigned char *uuid,
                 g_message("domain '%s': cannot resume after a failed migration: %s", obj->name,
                           err->message);
         }
-        qemuMigrationJobEnd(drv, uuid, FALSE);
         qemuDomainObjEndJob(obj);
+        qemuMigrationSrcFinishJob(drv, obj, FALSE);
         return TRUE;
     }
 
-    qemuMigrationJobEnd(drv, uuid, TRUE);
     qemuDriverStopMigrated(drv, obj);
     qemuDomainObjLock(obj);
     persistent = obj->def != NULL;
     qemuDomainObjUnlock(obj);
     qemuDomainObjEndJob(obj);
+    qemuMigrationSrcFinishJob(drv, obj, TRUE);
     if (persistent && (flags & QVIR_MIGRATE_UNDEFINE_SOURCE)) {
         g_autoptr(GError) err = NULL;
 
@@ -1750,7 +1962,7 @@ qemuMigrationRecoverOut(qvirDriver *drv, const unsigned char *uuid, const char *
     JsonArray *arr;
     const char *runState;
 
-    if (!qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, &err)) {
         g_message("domain '%s': %s", name, err->message);
         return;
     }
@@ -1811,7 +2023,7 @@ qemuMigrationRecoverIn(qvirDriver *drv, const unsigned char *uuid, const char *n
     qemuDriverRunning run;
     const char *runState = NULL;
 
-    if (qemuDriverRunningBegin(drv, uuid, "migration recovery", &run, &err)) {
+    if (qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, &err)) {
         status = qemuMonitorCommand(run.mon, "query-status", NULL, QEMU_MONITOR_DEFAULT_TIMEOUT_MS,
                                     NULL);
         runState = status && JSON_NODE_HOLDS_OBJECT(status)

@@ -10,6 +10,9 @@
  *   source       Confirm  success: QEMU stopped and the domain gone (or inactive);
  *                         failure: the guest resumes where it was
  *
+ * The source's phases are one job: from Begin to Confirm nothing but queries, destroy,
+ * suspend and the migration's own operations change the domain there (qemu_migration.c).
+ *
  * A failure in any phase leaves the domain running on the source and nothing on the
  * destination (images it created for a copy included, even across a restart of a killed
  * daemon), with one exception no protocol can close: a destination that resumed the guest
@@ -41,6 +44,9 @@ typedef enum {
     QVIR_MIGRATE_AUTO_CONVERGE = 1 << 13,
 } qvirMigrateFlags;
 
+/* libvirt's VIR_MIGRATE_CHANGE_PROTECTION, set by the client library (not the user) on
+ * the source's Begin, Perform and Confirm: the job lasts from Begin to Confirm. */
+
 /* The typed parameters of a migration (VIR_MIGRATE_PARAM_*) qvirtd takes. */
 typedef struct {
     char *uri;        /* migrate_uri: tcp://HOST[:PORT] or tcp:HOST[:PORT] */
@@ -57,6 +63,10 @@ typedef struct {
      * answers FALSE, as libvirt's does. NULL when the client drives the phases. */
     gboolean (*peerAlive)(gpointer opaque);
     gpointer peerOpaque;
+    /* Not a typed parameter either: the client connection whose Begin keeps the job
+     * (VIR_MIGRATE_CHANGE_PROTECTION) or whose Prepare started the incoming one, for
+     * qvirDriverDomainMigrateConnClosed. */
+    gconstpointer conn;
 } qvirMigrateParams;
 
 void qvirMigrateParamsClear(qvirMigrateParams *p);
@@ -95,6 +105,11 @@ void qemuMigrationTableFree(qemuMigrationTable *table);
  * resumed its guest; an outgoing one loses its mirrors and keeps the guest). */
 void qemuMigrationRecover(qvirDriver *drv);
 
+/* The source's job outlives Begin (VIR_MIGRATE_CHANGE_PROTECTION), or the destination's
+ * Prepare, and the connection PARAMS->conn of that call closed: the job ends as libvirt's
+ * close callback ends it (an incoming migration goes altogether). */
+void qvirDriverDomainMigrateConnClosed(qvirDriver *drv, const unsigned char *uuid,
+                                       gconstpointer conn);
 char *qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
                                    const qvirMigrateParams *params, unsigned int flags,
                                    GBytes **cookieOut, GError **error);

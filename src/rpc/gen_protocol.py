@@ -78,6 +78,29 @@ API_WORDS = {
     "FSTHAW": "FSThaw", "FSINFO": "FSInfo",
 }
 
+# libvirt's gendispatch.pl names each dispatcher from the procedure's words, one by one
+# (lower case, first letter up, then these first-match replacements); the name is the
+# owner of a domain job in libvirt's "held by monitor=..." errors, so it is spelled as
+# gendispatch spells it, which is not always as the API is (NODE_GET_CPU_MAP: CPU).
+DISPATCH_FIXUPS = [
+    (r"Nwfilter", "NWFilter"), (r"Xml$", "XML"), (r"Xml2$", "XML2"), (r"Uri$", "URI"),
+    (r"Uuid$", "UUID"), (r"Id$", "ID"), (r"Mac$", "MAC"), (r"Cpu$", "CPU"), (r"Os$", "OS"),
+    (r"Nmi$", "NMI"), (r"Pm", "PM"), (r"Fstrim$", "FSTrim"), (r"Fsfreeze$", "FSFreeze"),
+    (r"Fsthaw$", "FSThaw"), (r"Fsinfo$", "FSInfo"), (r"Iothread$", "IOThread"),
+    (r"Scsi", "SCSI"), (r"Wwn$", "WWN"), (r"Dhcp$", "DHCP"),
+]
+
+
+def dispatch_proc_name(words):
+    out = []
+    for w in words:
+        w = w.lower().capitalize()
+        for pat, rep in DISPATCH_FIXUPS:
+            w = re.sub(pat, rep, w, count=1)
+        out.append(w)
+    return "".join(out)
+
+
 SERVE_FLAGS = {"inline": "QVIR_RPC_PROC_INLINE", "preopen": "QVIR_RPC_PROC_PREOPEN",
                "write": "QVIR_RPC_PROC_WRITE"}
 
@@ -828,7 +851,9 @@ class Generator:
         for member, num, _ in members:
             info = procs[member]
             types, spec = info["types"], info["spec"]
-            fields = ["    [%s] = {\n        .name = \"vir%s\",\n" % (member, info["camel"])]
+            fields = ["    [%s] = {\n        .name = \"vir%s\",\n" % (member, info["camel"]),
+                      "        .dispatch = \"%sDispatch%s\",\n"
+                      % (a.prefix, dispatch_proc_name(member[len(a.proc_prefix):].split("_")))]
             fields += ["        .%s = &%s_type,\n" % (sfx, types[sfx])
                        for sfx in ("args", "ret", "msg") if sfx in types]
             if spec:

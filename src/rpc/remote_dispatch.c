@@ -16,8 +16,10 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
+#include "qemu/qemu_migration.h"
 #include "rpc/remote_dispatch_priv.h"
 #include "util/virerror.h"
+#include "util/virthreadjob.h"
 
 /* virDomainMemoryStatTags */
 #define REMOTE_MEMORY_STAT_ACTUAL_BALLOON 6
@@ -190,6 +192,7 @@ remoteDispatchConnectSupportsFeature(qvirRemoteCtx *ctx, remote_connect_supports
     case QVIR_REMOTE_FEATURE_TYPED_PARAM_STRING:
     case QVIR_REMOTE_FEATURE_REMOTE_EVENT_CALLBACK:
     case QVIR_REMOTE_FEATURE_MIGRATION_V3:
+    case QVIR_REMOTE_FEATURE_MIGRATE_CHANGE_PROTECTION:
     case QVIR_REMOTE_FEATURE_MIGRATION_P2P:
     case QVIR_REMOTE_FEATURE_MIGRATION_PARAMS:
         ret->supported = 1;
@@ -796,6 +799,7 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
         .rpcClient = rpcClient,
         .hdr = hdr,
     };
+    gboolean ok;
 
     if (!p || !(p->flags & QVIR_RPC_PROC_SERVED)) {
         g_info("unsupported procedure %d (%s)", hdr->procedure, p ? p->name : "unknown");
@@ -809,8 +813,13 @@ qvirRemoteDispatch(gpointer opaque, qvirRpcClient *rpcClient, const qvirRpcHeade
                         hdr->procedure);
         return FALSE;
     }
-    return qvirRemoteCheckAccess(&ctx, p, error) &&
-           qvirRpcProcedureCall(p, &ctx, args, reply, error);
+    if (!qvirRemoteCheckAccess(&ctx, p, error))
+        return FALSE;
+    /* the jobs the call takes name it as libvirt's do */
+    qvirThreadJobSet(p->dispatch);
+    ok = qvirRpcProcedureCall(p, &ctx, args, reply, error);
+    qvirThreadJobSet(NULL);
+    return ok;
 }
 
 /* The driver's lifecycle event as libvirt's 318 to every client registered for
@@ -847,7 +856,22 @@ qvirRemoteClientNew(gpointer opaque)
     client->drv = opaque;
     g_mutex_init(&client->autoDestroyLock);
     client->autoDestroy = g_ptr_array_new_with_free_func(qvirRemoteDomainRefFree);
+    client->migrations = g_ptr_array_new_with_free_func(g_free);
     return client;
+}
+
+void
+qvirRemoteClientAddMigration(qvirRemoteClient *client, const unsigned char *uuid)
+{
+    gboolean known = FALSE;
+
+    /* one entry a domain: a connection that migrates it again and again stays small */
+    g_mutex_lock(&client->autoDestroyLock);
+    for (guint i = 0; !known && i < client->migrations->len; i++)
+        known = memcmp(g_ptr_array_index(client->migrations, i), uuid, QVIR_UUID_BUFLEN) == 0;
+    if (!known)
+        g_ptr_array_add(client->migrations, g_memdup2(uuid, QVIR_UUID_BUFLEN));
+    g_mutex_unlock(&client->autoDestroyLock);
 }
 
 void
@@ -902,6 +926,12 @@ qvirRemoteClientFree(gpointer data)
         if (!qvirDriverDomainDestroy(client->drv, ref->uuid, 0, &error))
             g_warning("cannot auto-destroy domain '%s': %s", ref->name, error->message);
     }
+    /* libvirt's close callback of an outgoing migration (the driver ends only the job
+     * this connection's Begin started) */
+    for (guint i = 0; client->drv && i < client->migrations->len; i++)
+        qvirDriverDomainMigrateConnClosed(client->drv, g_ptr_array_index(client->migrations, i),
+                                          client);
+    g_clear_pointer(&client->migrations, g_ptr_array_unref);
     g_clear_pointer(&client->autoDestroy, g_ptr_array_unref);
     g_mutex_clear(&client->autoDestroyLock);
     g_free(client);

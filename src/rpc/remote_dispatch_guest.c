@@ -363,6 +363,7 @@ static const qvirRpcProcedure remoteQemuProcedures[] = {
     {0},
     {
         .name = "virDomainQemuMonitorCommand",
+        .dispatch = "qemuDispatchDomainMonitorCommand",
         .args = &qemu_domain_monitor_command_args_type,
         .ret = &qemu_domain_monitor_command_ret_type,
         .handler = remoteQemuMonitorCommand,

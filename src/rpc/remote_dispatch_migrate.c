@@ -144,8 +144,12 @@ remoteDispatchDomainMigrateBegin3Params(qvirRemoteCtx *ctx,
 
     if (!remoteMigratePhaseStart(&phase, args->params.val, args->params.len, NULL, 0, error))
         return FALSE;
+    phase.params.conn = ctx->client;
     ret->xml = qvirDriverDomainMigrateBegin(ctx->drv, args->dom.uuid, &phase.params, args->flags,
                                             &phase.out, error);
+    /* the job outlives this call: it ends with Confirm, or when the client goes */
+    if (ret->xml && (args->flags & QVIR_MIGRATE_CHANGE_PROTECTION))
+        qvirRemoteClientAddMigration(ctx->client, args->dom.uuid);
     return remoteMigratePhaseEnd(&phase, ret->xml != NULL, &ret->cookie_out.len,
                                  &ret->cookie_out.val);
 }
@@ -159,13 +163,16 @@ remoteDispatchDomainMigratePrepare3Params(qvirRemoteCtx *ctx,
     g_auto(remoteMigratePhase) phase = {0};
     g_autoptr(qvirDomainRef) dom = NULL;
 
-    if (!remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error) ||
-        !qvirDriverDomainMigratePrepare(ctx->drv, &phase.params, phase.in, args->flags, &phase.out,
+    if (!remoteMigratePhaseStart(&phase, REMOTE_MIGRATE_PHASE_IN(args), error))
+        return FALSE;
+    phase.params.conn = ctx->client;
+    if (!qvirDriverDomainMigratePrepare(ctx->drv, &phase.params, phase.in, args->flags, &phase.out,
                                         &ret->uri_out, &dom, error))
         return FALSE;
     /* A client that goes before Finish takes the incoming domain with it, as libvirt's
-     * close callback does. */
+     * close callback does, and the migration's job and images. */
     qvirRemoteClientAddAutoDestroy(ctx->client, dom);
+    qvirRemoteClientAddMigration(ctx->client, dom->uuid);
     return remoteMigratePhaseEnd(&phase, TRUE, &ret->cookie_out.len, &ret->cookie_out.val);
 }
 

@@ -21,12 +21,18 @@ typedef struct {
      * qvirDomainRef* (UUID and the id of that run): destroyed when the client goes. */
     GMutex autoDestroyLock;
     GPtrArray *autoDestroy;
+    /* Domains whose outgoing migration this connection's Begin keeps (as UUIDs, under
+     * autoDestroyLock): their jobs end when the client goes. */
+    GPtrArray *migrations;
 } qvirRemoteClient;
 
 /* Remember that CLIENT's call started DOM with VIR_DOMAIN_START_AUTODESTROY. */
 void qvirRemoteClientAddAutoDestroy(qvirRemoteClient *client, const qvirDomainRef *dom);
 /* ... and forget every such domain with UUID (an incoming migration that finished). */
 void qvirRemoteClientRemoveAutoDestroy(qvirRemoteClient *client, const unsigned char *uuid);
+/* CLIENT's Begin keeps the job of UUID's outgoing migration (or its Prepare started an
+ * incoming one). */
+void qvirRemoteClientAddMigration(qvirRemoteClient *client, const unsigned char *uuid);
 
 /* What a handler gets besides its arguments. DRV is NULL only in protocol tests, where
  * procedures that need it are refused before their handler runs. */

@@ -127,8 +127,20 @@ remoteP2PFinish(remoteP2P *p2p, const remote_typed_param *raw, guint32 nraw, con
                               &p2p->finished, error);
 }
 
-/* Begin here, Prepare there: FALSE when either failed (nothing to undo: Begin keeps no
- * state, a failed Prepare has undone itself). *XML: the domain XML Begin made. */
+/* Nothing was sent: the job Begin started ends (a cancelled Confirm). */
+static void
+remoteP2PCancel(qvirDriver *drv, const unsigned char *uuid, const qvirMigrateParams *params,
+                unsigned int flags)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!qvirDriverDomainMigrateConfirm(drv, uuid, params, NULL, flags, TRUE, &err))
+        g_warning("cannot end the migration job: %s", err->message);
+}
+
+/* Begin here, Prepare there: FALSE when either failed (nothing to undo there: a failed
+ * Prepare has undone itself; here the job Begin started ends). *XML: the domain XML Begin
+ * made. */
 static gboolean
 remoteP2PBeginPrepare(qvirDriver *drv, remoteP2P *p2p, const unsigned char *uuid,
                       const qvirMigrateParams *params, const remote_typed_param *raw, guint32 nraw,
@@ -144,8 +156,11 @@ remoteP2PBeginPrepare(qvirDriver *drv, remoteP2P *p2p, const unsigned char *uuid
     args.params.len = prepParams->len;
     args.params.val = (remote_typed_param *)(void *)prepParams->data;
     args.cookie_in.val = remoteP2PCookie(cookie, &args.cookie_in.len);
-    return qvirRemoteConnCall(p2p->dconn, REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS, &args,
-                              &p2p->prepared, error);
+    if (qvirRemoteConnCall(p2p->dconn, REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS, &args,
+                           &p2p->prepared, error))
+        return TRUE;
+    remoteP2PCancel(drv, uuid, params, flags);
+    return FALSE;
 }
 
 static gboolean
@@ -169,6 +184,8 @@ remoteP2PRun(qvirDriver *drv, remoteP2P *p2p, const unsigned char *uuid, const c
 
     /* what only concerns the source stays here; a paused guest stays paused there */
     destFlags = flags & ~(QVIR_MIGRATE_ABORT_ON_ERROR | QVIR_MIGRATE_AUTO_CONVERGE);
+    /* one job from Begin to Confirm here, as libvirt's p2p Perform holds it */
+    flags |= QVIR_MIGRATE_CHANGE_PROTECTION;
     if (qvirDriverDomainGetState(drv, uuid, &state, NULL, NULL) && state == QVIR_DOMAIN_PAUSED)
         destFlags |= QVIR_MIGRATE_PAUSED;
 
@@ -180,6 +197,7 @@ remoteP2PRun(qvirDriver *drv, remoteP2P *p2p, const unsigned char *uuid, const c
     if (!uri) {
         g_set_error_literal(&perfErr, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
                             "internal error: domainMigratePrepare3 did not set uri");
+        remoteP2PCancel(drv, uuid, params, flags);
     } else {
         /* borrowed: the client's parameters with the destination's URI */
         perform = *params;

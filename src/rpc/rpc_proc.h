@@ -22,6 +22,8 @@ typedef gboolean (*qvirRpcProcHandler)(gpointer ctx, gpointer args, gpointer ret
 
 typedef struct {
     const char *name;        /* libvirt's API name ("virDomainGetState"), for errors and logs */
+    const char *dispatch;    /* libvirt's dispatcher ("remoteDispatchDomainGetState"): the
+                              * owner its domain jobs name (util/virthreadjob.h) */
     const qvirXdrType *args; /* NULL: the call carries no arguments */
     const qvirXdrType *ret;  /* NULL: the reply carries nothing */
     const qvirXdrType *msg;  /* the body of an event MESSAGE, NULL for calls */
