@@ -97,6 +97,8 @@ static const qemuxml2argvCase cases[] = {
     {"libguestfs", "latest"},
     {"libguestfs", "qemu-7.2"},
     {"serial-unix-bind", "latest"},
+    /* every serial source type and a <log>; files go through -add-fd as libvirt starts them */
+    {"serial-sources", "latest"},
     {"qemu-ns-bad-capability", "latest"},
     {"cpu-custom-audio", "latest"},
     {"cpu-custom-defaults", "latest"},
@@ -243,9 +245,17 @@ static const qemuBlockSecretCtx qemuxml2argvSecrets = {
     .nbdTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea",
 };
 
+/* libvirt's tests hand QEMU fake descriptors for a chardev's file (1750) and log (1751). */
+static int
+qemuxml2argvOpenChrFile(void *opaque, const char *name, const char *path, gboolean append,
+                        GError **error)
+{
+    return g_str_has_suffix(name, "-log") ? 1751 : 1750;
+}
+
 /* The pipeline a start runs: parse, validate, prepare, validate against caps, build. */
 static char *
-qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
+qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFiles, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *domainDir = NULL;
@@ -253,13 +263,21 @@ qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
                                      .startPaused = TRUE,
                                      .envPath = "/bin",
                                      .envUser = "test",
-                                     .secrets = &qemuxml2argvSecrets};
+                                     .secrets = &qemuxml2argvSecrets,
+                                     .openChrFile = passFiles ? qemuxml2argvOpenChrFile : NULL};
 
     if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) || !qvirDomainDefValidate(def, error))
         return NULL;
     domainDir = g_strdup_printf("/tmp/lib/domain--1-%s", def->name);
     opts.domainDir = domainDir;
     return qemuCommandLineFromDef(def, caps, &opts, error);
+}
+
+/* As a start builds it: chardev files passed as descriptors. */
+static char *
+qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
+{
+    return qemuxml2argvRunFull(xmlPath, caps, TRUE, error);
 }
 
 /* As libvirt's tests: the "latest" set keeps machine aliases as written. */
@@ -654,7 +672,8 @@ qemuxml2argvRunVirshCompare(void)
         if (!g_file_get_contents(src, &xml, NULL, NULL) ||
             !g_file_set_contents(copy, xml, -1, NULL) || g_chmod(copy, 0644) < 0)
             continue;
-        ours = qemuxml2argvRun(src, caps, &err);
+        /* domxml-to-native opens no files: QEMU gets the paths */
+        ours = qemuxml2argvRunFull(src, caps, FALSE, &err);
         theirs = qemuxml2argvVirsh(work, copy, &lvErr);
         if (!theirs && lvErr && strstr(lvErr, "tap device")) {
             skipped++;

@@ -148,8 +148,32 @@ qvirDomainChrDefFree(qvirDomainChrDef *chr)
     g_free(chr->sourcePath);
     g_free(chr->targetName);
     g_free(chr->targetState);
+    g_free(chr->host);
+    g_free(chr->service);
+    g_free(chr->bindHost);
+    g_free(chr->bindService);
+    g_free(chr->protocol);
+    g_free(chr->logFile);
     qvirDomainDeviceInfoClear(&chr->info);
     g_free(chr);
+}
+
+void
+qvirDomainChrSourceCopy(qvirDomainChrDef *dst, const qvirDomainChrDef *src)
+{
+    dst->type = g_strdup(src->type);
+    dst->ptyPath = g_strdup(src->ptyPath);
+    dst->sourceMode = g_strdup(src->sourceMode);
+    dst->sourcePath = g_strdup(src->sourcePath);
+    dst->sourceAppend = src->sourceAppend;
+    dst->host = g_strdup(src->host);
+    dst->service = g_strdup(src->service);
+    dst->bindHost = g_strdup(src->bindHost);
+    dst->bindService = g_strdup(src->bindService);
+    dst->protocol = g_strdup(src->protocol);
+    dst->tls = src->tls;
+    dst->logFile = g_strdup(src->logFile);
+    dst->logAppend = src->logAppend;
 }
 
 static void

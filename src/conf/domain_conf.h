@@ -316,11 +316,13 @@ typedef struct {
 
 typedef struct {
     gboolean isConsole; /* <console> rather than <serial> */
-    char *type;         /* "pty" */
-    int targetPort;     /* <target port=>; -1 = unset */
-    char *targetType;   /* console: "serial", "virtio"; serial: "isa-serial" */
-    char *targetModel;  /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
-    char *ptyPath;      /* live XML: <source path=> */
+    /* the host side: "null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp",
+     * "unix" (a <channel>: "unix" or "pty") */
+    char *type;
+    int targetPort;    /* <target port=>; -1 = unset */
+    char *targetType;  /* console: "serial", "virtio"; serial: "isa-serial" */
+    char *targetModel; /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
+    char *ptyPath;     /* live XML: <source path=> */
     qvirDomainDeviceInfo info;
     /* <channel> only: type "unix" or "pty", target type "virtio" */
     gboolean isChannel;
@@ -328,7 +330,22 @@ typedef struct {
     char *sourcePath;  /* unix: the socket; NULL = chosen at start-up */
     char *targetName;  /* <target name=>, e.g. "org.qemu.guest_agent.0" */
     char *targetState; /* live: <target state=>, "connected" / "disconnected"; NULL = absent */
+    /* The other sources (libvirt's virDomainChrSourceDef). dev, file, pipe keep their path
+     * in sourcePath; tcp its mode in sourceMode ("connect" when absent). */
+    qvirTristateSwitch sourceAppend; /* file: <source append=> */
+    char *host;                      /* tcp: <source host=>; udp: the connect source's host */
+    char *service;                   /* tcp: <source service=>; udp: the connect source's service */
+    char *bindHost;                  /* udp: <source mode='bind' host=> */
+    char *bindService;               /* udp: <source mode='bind' service=> */
+    char *protocol;       /* tcp: <protocol type=>: "raw" (written when absent), "telnet", ... */
+    qvirTristateBool tls; /* tcp: <source tls=> */
+    char *logFile;        /* <log file=>: QEMU copies what the guest writes there */
+    qvirTristateSwitch logAppend; /* <log append=> */
 } qvirDomainChrDef;
+
+/* Copy the host side of SRC (type, source, log) into DST, which has none yet: libvirt's
+ * console compat makes a serial port and its console share one source. */
+void qvirDomainChrSourceCopy(qvirDomainChrDef *dst, const qvirDomainChrDef *src);
 
 /* <rng model='virtio'>: a virtio RNG fed by /dev/(u)random or QEMU's builtin source */
 typedef struct {

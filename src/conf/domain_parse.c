@@ -2241,24 +2241,66 @@ qvirDomainInputParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     return TRUE;
 }
 
+/* <source mode=> of tcp and udp: libvirt's default is connect. */
+static gboolean
+qvirDomainChrSourceNetParse(xmlNodePtr node, qvirDomainChrDef *chr, GError **error)
+{
+    static const char *const modes[] = {"bind", "connect", NULL};
+    g_autofree char *mode = NULL;
+    g_autofree char *host = NULL;
+    g_autofree char *service = NULL;
+    int tls = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (!qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
+        return FALSE;
+    host = qvirXMLPropString(node, "host");
+    service = qvirXMLPropString(node, "service");
+    if (strcmp(chr->type, "tcp") == 0) {
+        if (!qvirXMLPropEnum(node, "tls", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &tls,
+                             error))
+            return FALSE;
+        chr->tls = tls;
+        chr->sourceMode = g_strdup(mode ? mode : "connect");
+        chr->host = g_steal_pointer(&host);
+        chr->service = g_steal_pointer(&service);
+        return TRUE;
+    }
+    /* udp: one source per direction; libvirt keeps the first of each and ignores the rest */
+    if (g_strcmp0(mode, "bind") == 0) {
+        if (!chr->bindHost && !chr->bindService) {
+            chr->bindHost = g_steal_pointer(&host);
+            chr->bindService = g_steal_pointer(&service);
+        }
+    } else if (!chr->host && !chr->service) {
+        chr->host = g_steal_pointer(&host);
+        chr->service = g_steal_pointer(&service);
+    }
+    return TRUE;
+}
+
+/*
+ * <source> of a serial or console. Only udp takes two (bind and connect); the attributes
+ * each type reads are libvirt's, the others are ignored as libvirt ignores them.
+ */
 static gboolean
 qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"mode", "path", NULL};
+    static const char *const attrs[] = {"mode", "path", "append", "host", "service", "tls", NULL};
     static const char *const modes[] = {"bind", "connect", NULL};
     qvirInfoOnly *io = opaque;
     qvirDomainChrDef *chr = io->dev;
     g_autofree char *path = NULL;
     g_autofree char *mode = NULL;
 
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
-        !qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (strcmp(chr->type, "tcp") == 0 || strcmp(chr->type, "udp") == 0)
+        return qvirDomainChrSourceNetParse(node, chr, error);
+    if (!qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
         return FALSE;
     path = qvirXMLPropString(node, "path");
     /* a UNIX socket: QEMU listens on it (bind, the default) or connects to it */
     if (strcmp(chr->type, "unix") == 0) {
-        if (chr->sourcePath)
-            return qvirXMLDuplicate(node, error);
         if (!path || !*path || strlen(path) >= 108) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                         "Missing or invalid source path attribute for char device");
@@ -2268,11 +2310,67 @@ qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
         chr->sourcePath = g_steal_pointer(&path);
         return TRUE;
     }
+    if (strcmp(chr->type, "file") == 0) {
+        if (!qvirXMLPropSwitch(node, "append", &chr->sourceAppend, error))
+            return FALSE;
+        chr->sourcePath = g_steal_pointer(&path);
+        return TRUE;
+    }
+    if (strcmp(chr->type, "dev") == 0 || strcmp(chr->type, "pipe") == 0) {
+        chr->sourcePath = g_steal_pointer(&path);
+        return TRUE;
+    }
     /* The pty is allocated at start-up: only live XML keeps it. */
-    if (qvirParseIsLive(flags) && path) {
+    if (strcmp(chr->type, "pty") == 0 && qvirParseIsLive(flags) && path) {
         g_free(chr->ptyPath);
         chr->ptyPath = g_steal_pointer(&path);
     }
+    return TRUE;
+}
+
+/* <log file= append=>: QEMU writes a copy of the guest's output there. */
+static gboolean
+qvirDomainChrLogParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"file", "append", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+
+    if (chr->logFile) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one log element is allowed for character device");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropRequired(node, "file", &chr->logFile, error))
+        return FALSE;
+    return qvirXMLPropSwitch(node, "append", &chr->logAppend, error);
+}
+
+/* <protocol type=>: only a tcp source reads it (libvirt ignores it on the others). */
+static gboolean
+qvirDomainChrProtocolParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", NULL};
+    static const char *const protocols[] = {"raw", "telnet", "telnets", "tls", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+    g_autofree char *type = NULL;
+
+    if (chr->protocol) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one protocol element is allowed for character device");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (strcmp(chr->type, "tcp") != 0)
+        return TRUE;
+    if ((type = qvirXMLPropString(node, "type")) && !g_strv_contains(protocols, type)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "Unknown protocol '%s'", type);
+        return FALSE;
+    }
+    chr->protocol = g_steal_pointer(&type);
     return TRUE;
 }
 
@@ -2322,18 +2420,44 @@ qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
 
 static const qvirChildHandler qvirDomainChrChildren[] = {
     {"source", qvirDomainChrSourceParse},
+    {"log", qvirDomainChrLogParse},
+    {"protocol", qvirDomainChrProtocolParse},
     {"target", qvirDomainChrTargetParse},
     {"alias", qvirInfoOnlyAliasParse},
     {"address", qvirInfoOnlyAddressParse}, /* a pci-serial port's */
     {NULL, NULL},
 };
 
+/* One <source> per character device; udp alone has two, one per direction. */
+static gboolean
+qvirDomainChrCountSources(xmlNodePtr node, const qvirDomainChrDef *chr, GError **error)
+{
+    guint n = 0;
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (qvirXMLIsElement(cur, "source"))
+            n++;
+    }
+    if (n > 1 && strcmp(chr->type, "udp") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one source element is allowed for character device");
+        return FALSE;
+    }
+    if (n > 2) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only two source elements are allowed for character device");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigned int flags,
                    GError **error)
 {
     static const char *const attrs[] = {"type", "tty", NULL};
-    static const char *const types[] = {"pty", "unix", NULL};
+    static const char *const types[] = {"null",  "vc",  "pty", "dev",  "file", "pipe",
+                                        "stdio", "udp", "tcp", "unix", NULL};
     qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
     qvirInfoOnly io = {&chr->info, chr};
 
@@ -2342,6 +2466,7 @@ qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigne
     g_ptr_array_add(list, chr);
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
         !qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) ||
+        !qvirDomainChrCountSources(node, chr, error) ||
         !qvirXMLParseChildren(node, qvirDomainChrChildren, &io, flags, NULL, error))
         return FALSE;
     if (strcmp(chr->type, "unix") == 0 && !chr->sourcePath) {
@@ -4084,11 +4209,8 @@ qvirDomainChrAssignDefaults(qvirDomainDef *def)
         if (!con->targetType || strcmp(con->targetType, "serial") == 0) {
             qvirDomainChrDef *ser = g_new0(qvirDomainChrDef, 1);
 
-            ser->type = g_strdup(con->type);
             ser->targetPort = -1;
-            ser->ptyPath = g_strdup(con->ptyPath);
-            ser->sourceMode = g_strdup(con->sourceMode);
-            ser->sourcePath = g_strdup(con->sourcePath);
+            qvirDomainChrSourceCopy(ser, con);
             ser->info.alias = g_strdup(con->info.alias);
             g_ptr_array_add(def->serials, ser);
         }

@@ -20,6 +20,7 @@ typedef struct {
     gboolean json;     /* -object / -device / -netdev / -audiodev as JSON */
     gboolean blockdev; /* -blockdev, else legacy -drive */
     guint usbPort;     /* next USB port, handed out in libvirt's order */
+    guint fdset;       /* next -add-fd set */
 } qemuBuildCtx;
 
 void
@@ -1208,6 +1209,88 @@ qemuBuildChrUnixSocket(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GString *
     return TRUE;
 }
 
+/*
+ * A file the chardev writes (its source or its log): passed as an fd set when the caller
+ * opens files (libvirt's way: QEMU never opens the user's path, and a truncation happens
+ * once, at start), else the path with the append setting as written.
+ */
+static gboolean
+qemuBuildChrFile(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, const char *suffix,
+                 const char *path, qvirTristateSwitch append, const char *pathKey,
+                 const char *appendKey, GString *chardev, GError **error)
+{
+    g_string_append_printf(chardev, ",%s=", pathKey);
+    if (ctx->opts->openChrFile) {
+        g_autofree char *name = g_strdup_printf("%s-%s", chr->info.alias, suffix);
+        int fd = ctx->opts->openChrFile(ctx->opts->openChrFileOpaque, name, path,
+                                        append == QVIR_TRISTATE_SWITCH_ON, error);
+
+        if (fd < 0)
+            return FALSE;
+        qemuBuildArgf(ctx, "-add-fd", "set=%u,fd=%d,opaque=%s", ctx->fdset, fd, name);
+        g_string_append_printf(chardev, "/dev/fdset/%u", ctx->fdset++);
+        append = QVIR_TRISTATE_SWITCH_ON;
+    } else {
+        qemuBuildAppendEscaped(chardev, path);
+    }
+    if (append != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(chardev, ",%s=%s", appendKey,
+                               qvirTristateSwitchTypeToString(append));
+    return TRUE;
+}
+
+/*
+ * "-chardev" of a serial or console, any source type, as libvirt's qemuBuildChardevStr
+ * spells it; the -add-fd of its files come first.
+ */
+static gboolean
+qemuBuildChrChardev(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GError **error)
+{
+    g_autoptr(GString) chardev = g_string_new(NULL);
+    const char *type = chr->type ? chr->type : "";
+    const char *alias = chr->info.alias;
+
+    if (strcmp(type, "unix") == 0) {
+        if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
+            return FALSE;
+    } else if (strcmp(type, "pty") == 0 || strcmp(type, "vc") == 0 || strcmp(type, "null") == 0 ||
+               strcmp(type, "stdio") == 0) {
+        g_string_append_printf(chardev, "%s,id=char%s", type, alias);
+    } else if (strcmp(type, "dev") == 0 || strcmp(type, "pipe") == 0) {
+        /* a host serial line is QEMU's "serial" backend */
+        g_string_append_printf(
+            chardev, "%s,id=char%s,path=", strcmp(type, "dev") == 0 ? "serial" : "pipe", alias);
+        qemuBuildAppendEscaped(chardev, chr->sourcePath);
+    } else if (strcmp(type, "file") == 0) {
+        g_string_append_printf(chardev, "file,id=char%s", alias);
+        if (!qemuBuildChrFile(ctx, chr, "source", chr->sourcePath, chr->sourceAppend, "path",
+                              "append", chardev, error))
+            return FALSE;
+    } else if (strcmp(type, "udp") == 0) {
+        /* libvirt writes every key, empty when the XML left it out */
+        g_string_append_printf(chardev, "udp,id=char%s,host=%s,port=%s,localaddr=%s,localport=%s",
+                               alias, chr->host ? chr->host : "", chr->service,
+                               chr->bindHost ? chr->bindHost : "",
+                               chr->bindService ? chr->bindService : "0");
+    } else if (strcmp(type, "tcp") == 0) {
+        g_string_append_printf(chardev, "socket,id=char%s,host=%s,port=%s", alias, chr->host,
+                               chr->service);
+        if (g_strcmp0(chr->protocol, "telnet") == 0)
+            g_string_append(chardev, ",telnet=on");
+        if (g_strcmp0(chr->sourceMode, "bind") == 0)
+            g_string_append(chardev, ",server=on,wait=off");
+    } else {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported chardev '%s'",
+                    type);
+        return FALSE;
+    }
+    if (chr->logFile && !qemuBuildChrFile(ctx, chr, "log", chr->logFile, chr->logAppend, "logfile",
+                                          "logappend", chardev, error))
+        return FALSE;
+    qemuBuildArgPair(ctx, "-chardev", chardev->str);
+    return TRUE;
+}
+
 static gboolean
 qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
 {
@@ -1216,19 +1299,8 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         int port = chr->targetPort >= 0 ? chr->targetPort : (int)i;
         JsonObject *props;
 
-        if (g_strcmp0(chr->type, "unix") == 0) {
-            g_autoptr(GString) chardev = g_string_new(NULL);
-
-            if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
-                return FALSE;
-            qemuBuildArgPair(ctx, "-chardev", chardev->str);
-        } else if (g_strcmp0(chr->type, "pty") == 0) {
-            qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
-        } else {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "serial type '%s' is not supported", chr->type ? chr->type : "");
+        if (!qemuBuildChrChardev(ctx, chr, error))
             return FALSE;
-        }
         props = json_object_new();
         if (g_strcmp0(chr->targetType, "pci-serial") == 0) {
             json_object_set_string_member(props, "driver", "pci-serial");
@@ -1263,13 +1335,14 @@ qemuBuildConsoles(qemuBuildCtx *ctx, GError **error)
         if (i == 0 && (!chr->targetType || strcmp(chr->targetType, "serial") == 0) &&
             ctx->def->serials && ctx->def->serials->len > 0)
             continue;
-        if (g_strcmp0(chr->targetType, "virtio") != 0 || g_strcmp0(chr->type, "pty") != 0) {
+        if (g_strcmp0(chr->targetType, "virtio") != 0) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "console target type '%s' is not supported",
                         chr->targetType ? chr->targetType : "");
             return FALSE;
         }
-        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        if (!qemuBuildChrChardev(ctx, chr, error))
+            return FALSE;
         props = json_object_new();
         json_object_set_string_member(props, "driver", "virtconsole");
         qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));

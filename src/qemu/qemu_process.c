@@ -1426,6 +1426,29 @@ qemuProcessAllocateGraphicsPorts(qvirDomainDef *def, GError **error)
 }
 
 /*
+ * The file of a file chardev, or a chardev's log, opened by the daemon for QEMU to
+ * inherit (libvirt's way without virtlogd): QEMU needs no access to the path, and the
+ * file is truncated here once unless the XML asks to append.
+ */
+static int
+qemuProcessOpenChrFile(void *opaque, const char *name, const char *path, gboolean append,
+                       GError **error)
+{
+    GArray *fds = opaque;
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+
+    if (fd < 0) {
+        int err = errno;
+
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Failed to create file '%s': %s",
+                    path, g_strerror(err));
+        return -1;
+    }
+    g_array_append_val(fds, fd);
+    return fd;
+}
+
+/*
  * QEMU's message for an image it could not open names only the node ("-blockdev
  * {"node-name":"libvirt-2-format",…}: Invalid password, …"): add which disk that node
  * belongs to, keeping QEMU's text (and libvirt's start of the message) as they are.
@@ -1482,10 +1505,12 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     g_autoptr(qemuNamespace) ns = NULL;
     g_autoptr(GArray) channelFds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) passFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) chrFileFds = g_array_new(FALSE, FALSE, sizeof(int));
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
     g_array_set_clear_func(channelFds, qemuProcessCloseFd);
+    g_array_set_clear_func(chrFileFds, qemuProcessCloseFd);
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
@@ -1548,6 +1573,8 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.incoming = opts->incoming;
     bopts.channelFds = (const int *)channelFds->data;
     bopts.nChannelFds = channelFds->len;
+    bopts.openChrFile = qemuProcessOpenChrFile;
+    bopts.openChrFileOpaque = chrFileFds;
     if (opts->secrets)
         secrets = *opts->secrets;
     secrets.masterKey = masterKeyPath ? masterKey : NULL;
@@ -1576,6 +1603,7 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
         if (g_array_index(channelFds, int, i) >= 0)
             g_array_append_val(passFds, g_array_index(channelFds, int, i));
     }
+    g_array_append_vals(passFds, chrFileFds->data, chrFileFds->len);
     lopts.passFds = (const int *)passFds->data;
     lopts.nPassFds = passFds->len;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
