@@ -1323,6 +1323,51 @@ testStartFileSerial(void)
     testDomainClear(&td);
 }
 
+/* <vcpu cpuset=>: every thread of QEMU (emulator, vCPUs, workers) runs on those CPUs. */
+static void
+testStartCpuset(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *taskDir = NULL;
+    g_autoptr(GDir) tasks = NULL;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+    const char *task;
+    guint ntasks = 0;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    def = testParseDomain(td.top, NULL, NULL, NULL);
+    def->cpumask = qvirBitmapParse("0", QVIR_DOMAIN_CPUMASK_LEN, &error);
+    g_assert_no_error(error);
+    opts = testDomainOpts(&td, FALSE);
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+
+    taskDir = g_strdup_printf("/proc/%d/task", (int)qemuProcessGetPid(proc));
+    tasks = g_dir_open(taskDir, 0, &error);
+    g_assert_no_error(error);
+    while ((task = g_dir_read_name(tasks))) {
+        g_autofree char *path = g_build_filename(taskDir, task, "status", NULL);
+        g_autofree char *status = NULL;
+
+        if (!g_file_get_contents(path, &status, NULL, NULL))
+            continue; /* the thread is gone */
+        g_assert_nonnull(strstr(status, "\nCpus_allowed_list:\t0\n"));
+        ntasks++;
+    }
+    g_assert_cmpuint(ntasks, >, 1);
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
 /* <iotune> reaches QEMU through block_set_io_throttle before the guest runs. */
 static void
 testStartIotune(void)
@@ -1811,6 +1856,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
     g_test_add_func("/qemuprocess/start/agent-channel", testStartAgentChannel);
     g_test_add_func("/qemuprocess/start/file-serial", testStartFileSerial);
+    g_test_add_func("/qemuprocess/start/cpuset", testStartCpuset);
     g_test_add_func("/qemuprocess/start/iotune", testStartIotune);
     g_test_add_func("/qemuprocess/start/default-cache", testStartDefaultCache);
     g_test_add_func("/qemuprocess/start/directio-failure", testStartDirectIOFailure);

@@ -304,6 +304,7 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_clear_pointer(&def->qemuCapsAdd, g_ptr_array_unref);
     g_clear_pointer(&def->qemuCapsDel, g_ptr_array_unref);
     g_free(def->clockOffset);
+    qvirBitmapFree(def->cpumask);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);
     g_clear_pointer(&def->controllers, g_ptr_array_unref);

@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "util/virbitmap.h"
 #include "util/virenum.h"
 #include "conf/storage_source_conf.h"
 
@@ -510,7 +511,8 @@ struct _qvirDomainDef {
     unsigned long long currentMemoryKiB; /* <currentMemory>; defaults to memory */
     unsigned int vcpus;                  /* <vcpu>: the maximum */
     unsigned int vcpusCurrent;           /* <vcpu current=>: online at start; 0 = all of them */
-    unsigned int iothreads;              /* <iothreads>N</iothreads>: iothread1..N */
+    qvirBitmap *cpumask;    /* <vcpu cpuset=>: host CPUs QEMU's threads may run on; NULL = any */
+    unsigned int iothreads; /* <iothreads>N</iothreads>: iothread1..N */
 
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
@@ -559,6 +561,9 @@ struct _qvirDomainDef {
     GPtrArray *qemuCapsAdd; /* char*: <qemu:capabilities><qemu:add capability=/> */
     GPtrArray *qemuCapsDel; /* char*: <qemu:capabilities><qemu:del capability=/> */
 };
+
+/* libvirt's VIR_DOMAIN_CPUMASK_LEN: host CPU numbers in a cpuset are below it. */
+#define QVIR_DOMAIN_CPUMASK_LEN 16384
 
 typedef enum {
     /* Live/status XML: read and write index=, <alias>, probed chains, domain id. */

@@ -1373,11 +1373,16 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     g_string_append_printf(buf, "<currentMemory unit='KiB'>%llu</currentMemory>\n",
                            def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
     qvirBufIndent(buf, ci);
+    g_string_append(buf, "<vcpu placement='static'");
+    /* libvirt leaves out a set that names every possible CPU */
+    if (def->cpumask && !qvirBitmapIsAllSet(def->cpumask)) {
+        g_autofree char *cpuset = qvirBitmapFormat(def->cpumask);
+
+        g_string_append_printf(buf, " cpuset='%s'", cpuset);
+    }
     if (def->vcpusCurrent && def->vcpusCurrent != def->vcpus)
-        g_string_append_printf(buf, "<vcpu placement='static' current='%u'>%u</vcpu>\n",
-                               def->vcpusCurrent, def->vcpus);
-    else
-        g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+        g_string_append_printf(buf, " current='%u'", def->vcpusCurrent);
+    g_string_append_printf(buf, ">%u</vcpu>\n", def->vcpus);
     if (def->iothreads) {
         qvirBufIndent(buf, ci);
         g_string_append_printf(buf, "<iothreads>%u</iothreads>\n", def->iothreads);

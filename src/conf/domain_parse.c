@@ -3244,12 +3244,13 @@ qvirDomainCurrentMemoryParse(xmlNodePtr node, void *opaque, unsigned int flags, 
 static gboolean
 qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"placement", "current", NULL};
+    static const char *const attrs[] = {"placement", "cpuset", "current", NULL};
     static const char *const placements[] = {"static", NULL};
     qvirDomainParseState *st = opaque;
     g_autofree char *placement = NULL;
     g_autofree char *text = NULL;
     g_autofree char *current = NULL;
+    g_autofree char *cpuset = NULL;
     unsigned long long val;
     unsigned long long cur = 0;
 
@@ -3281,6 +3282,19 @@ qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **
             return FALSE;
         }
         st->def->vcpusCurrent = cur == val ? 0 : (unsigned int)cur;
+    }
+    if ((cpuset = qvirXMLPropString(node, "cpuset"))) {
+        g_autoptr(qvirBitmap) mask = qvirBitmapParse(cpuset, QVIR_DOMAIN_CPUMASK_LEN, error);
+
+        if (!mask)
+            return FALSE;
+        if (qvirBitmapIsAllClear(mask)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Invalid value of 'cpuset': %s", cpuset);
+            return FALSE;
+        }
+        qvirBitmapFree(st->def->cpumask);
+        st->def->cpumask = g_steal_pointer(&mask);
     }
     return TRUE;
 }

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -615,6 +616,11 @@ qemuProcessChildSetup(gpointer data)
     setsid();
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    /* libvirt pins the emulator and vCPU threads to <vcpu cpuset=> once they exist;
+     * setting it here, before exec, gives every thread QEMU creates the same set. */
+    if (lopts->cpuAffinity &&
+        sched_setaffinity(0, lopts->cpuAffinitySize, (const cpu_set_t *)lopts->cpuAffinity) < 0)
+        qvirFileChildFail("qvirt: cannot set CPU affinity: ", "sched_setaffinity", NULL);
     /* Still root: the private /dev first. */
     qemuNamespaceChildSetup(lopts->ns);
     /* Last: after this the child is QEMU's user, without capabilities. */
@@ -1483,6 +1489,36 @@ qemuProcessNameFailedDisk(const qvirDomainDef *def, GError **error)
     }
 }
 
+typedef cpu_set_t qemuProcessCpuSet;
+
+static void
+qemuProcessCpuSetFree(qemuProcessCpuSet *set)
+{
+    if (set)
+        CPU_FREE(set);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuProcessCpuSet, qemuProcessCpuSetFree);
+
+/* <vcpu cpuset=> as a CPU_ALLOC set; NULL when the domain has none. */
+static cpu_set_t *
+qemuProcessCpuAffinity(const qvirDomainDef *def, gsize *size)
+{
+    guint n;
+    cpu_set_t *set;
+
+    if (!def->cpumask)
+        return NULL;
+    n = qvirBitmapSize(def->cpumask);
+    set = CPU_ALLOC(n);
+    *size = CPU_ALLOC_SIZE(n);
+    CPU_ZERO_S(*size, set);
+    for (guint i = 0; i < n; i++) {
+        if (qvirBitmapIsSet(def->cpumask, i))
+            CPU_SET_S(i, *size, set);
+    }
+    return set;
+}
+
 qemuProcess *
 qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStartOpts *opts,
                  const qemuProcessCallbacks *cb, gpointer opaque, GError **error)
@@ -1506,6 +1542,8 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     g_autoptr(GArray) channelFds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) passFds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) chrFileFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(qemuProcessCpuSet) affinity = NULL;
+    gsize affinitySize = 0;
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
@@ -1604,6 +1642,9 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
             g_array_append_val(passFds, g_array_index(channelFds, int, i));
     }
     g_array_append_vals(passFds, chrFileFds->data, chrFileFds->len);
+    affinity = qemuProcessCpuAffinity(def, &affinitySize);
+    lopts.cpuAffinity = affinity;
+    lopts.cpuAffinitySize = affinitySize;
     lopts.passFds = (const int *)passFds->data;
     lopts.nPassFds = passFds->len;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */
