@@ -99,6 +99,8 @@ static const qemuxml2argvCase cases[] = {
     {"serial-unix-bind", "latest"},
     /* every serial source type and a <log>; files go through -add-fd as libvirt starts them */
     {"serial-sources", "latest"},
+    /* <apic eoi=>, <pvspinlock>, the kvmclock timer and an absolute clock */
+    {"features-paravirt", "latest"},
     {"qemu-ns-bad-capability", "latest"},
     {"cpu-custom-audio", "latest"},
     {"cpu-custom-defaults", "latest"},

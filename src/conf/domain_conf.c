@@ -29,7 +29,7 @@ QVIR_ENUM_IMPL(qvirDomainDiskGeometryTrans, QVIR_DOMAIN_DISK_TRANS_LAST, "defaul
 QVIR_ENUM_IMPL(qvirDomainDiskTray, QVIR_DOMAIN_DISK_TRAY_LAST, "closed", "open");
 QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "default", "no",
                "internal", "external", "manual");
-QVIR_ENUM_IMPL(qvirDomainTimerName, QVIR_DOMAIN_TIMER_LAST, "rtc", "pit", "hpet");
+QVIR_ENUM_IMPL(qvirDomainTimerName, QVIR_DOMAIN_TIMER_LAST, "rtc", "pit", "hpet", "kvmclock");
 QVIR_ENUM_IMPL(qvirDomainTimerTickpolicy, QVIR_DOMAIN_TIMER_TICKPOLICY_LAST, "", "delay", "catchup",
                "merge", "discard");
 QVIR_ENUM_IMPL(qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_LAST, "", "boot", "guest", "wall",

@@ -445,9 +445,10 @@ typedef enum {
     QVIR_DOMAIN_TIMER_RTC = 0,
     QVIR_DOMAIN_TIMER_PIT,
     QVIR_DOMAIN_TIMER_HPET,
+    QVIR_DOMAIN_TIMER_KVMCLOCK, /* KVM's paravirtual clock: a -cpu flag */
     QVIR_DOMAIN_TIMER_LAST
 } qvirDomainTimerName;
-QVIR_ENUM_DECL(qvirDomainTimerName); /* "rtc", "pit", "hpet" */
+QVIR_ENUM_DECL(qvirDomainTimerName); /* "rtc", "pit", "hpet", "kvmclock" */
 
 typedef enum {
     QVIR_DOMAIN_TIMER_TICKPOLICY_NONE = 0,
@@ -517,6 +518,8 @@ struct _qvirDomainDef {
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
     qvirTristateSwitch apic;
+    qvirTristateSwitch apicEoi;    /* <apic eoi=>: KVM's paravirtual end of interrupt */
+    qvirTristateSwitch pvspinlock; /* <features><pvspinlock state=> (state defaults to on) */
     char *cpuMode;  /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
     char *cpuCheck; /* <cpu check=>: "none", "partial", "full"; NULL = absent */
     char *cpuMigratable;    /* <cpu migratable=>: "on", "off"; NULL = absent */
@@ -524,7 +527,8 @@ struct _qvirDomainDef {
     char *cpuModel;         /* custom: <model>NAME</model>, a QEMU CPU model name */
     char *cpuFallback;      /* custom: <model fallback=>: "allow" (default), "forbid" */
     GPtrArray *cpuFeatures; /* qvirDomainCPUFeature*, in document order; NULL = none */
-    char *clockOffset;      /* "utc", "localtime"; NULL = absent */
+    char *clockOffset;      /* "utc", "localtime", "absolute"; NULL = absent */
+    unsigned long long clockStart; /* absolute: <clock start=>, seconds since the epoch (UTC) */
     qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
     unsigned int ntimers;
     qvirTristateBool pmS3;        /* <pm><suspend-to-mem enabled=> */

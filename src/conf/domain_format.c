@@ -1185,11 +1185,20 @@ qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef 
     }
     if (def->apic == QVIR_TRISTATE_SWITCH_ON) {
         qvirBufIndent(children, indent + 2);
-        g_string_append(children, "<apic/>\n");
+        g_string_append(children, "<apic");
+        if (def->apicEoi != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(children, "eoi", qvirTristateSwitchTypeToString(def->apicEoi));
+        g_string_append(children, "/>\n");
     }
     if (def->pae == QVIR_TRISTATE_SWITCH_ON) {
         qvirBufIndent(children, indent + 2);
         g_string_append(children, "<pae/>\n");
+    }
+    /* libvirt's order of features: acpi, apic, pae, ..., pvspinlock, ..., vmport, smm */
+    if (def->pvspinlock != QVIR_TRISTATE_SWITCH_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<pvspinlock state='%s'/>\n",
+                               qvirTristateSwitchTypeToString(def->pvspinlock));
     }
     if (def->vmport != QVIR_TRISTATE_SWITCH_ABSENT) {
         qvirBufIndent(children, indent + 2);
@@ -1254,6 +1263,8 @@ qvirDomainClockFormat(GString *buf, unsigned int indent, const qvirDomainDef *de
     g_autoptr(GString) timers = g_string_new(NULL);
 
     qvirBufAttr(attrs, "offset", def->clockOffset ? def->clockOffset : "utc");
+    if (g_strcmp0(def->clockOffset, "absolute") == 0)
+        g_string_append_printf(attrs, " start='%llu'", def->clockStart);
     for (unsigned int i = 0; i < def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
         const qvirDomainTimerDef *t = &def->timers[i];
 

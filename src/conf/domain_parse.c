@@ -3473,6 +3473,37 @@ qvirDomainFeatureFlagParse(xmlNodePtr node, qvirTristateSwitch *field, GError **
     return TRUE;
 }
 
+/* <apic [eoi='on|off']/> */
+static gboolean
+qvirDomainFeatureAPICParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"eoi", NULL};
+
+    if (def->apic != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropSwitch(node, "eoi", &def->apicEoi, error))
+        return FALSE;
+    def->apic = QVIR_TRISTATE_SWITCH_ON;
+    return TRUE;
+}
+
+/* <pvspinlock [state='on|off']/>: as libvirt, the element alone means on. */
+static gboolean
+qvirDomainFeatureOnByDefaultParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
+{
+    static const char *const attrs[] = {"state", NULL};
+
+    if (*field != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropSwitch(node, "state", field, error))
+        return FALSE;
+    if (*field == QVIR_TRISTATE_SWITCH_ABSENT)
+        *field = QVIR_TRISTATE_SWITCH_ON;
+    return TRUE;
+}
+
 /* <vmport state='on|off'/> */
 static gboolean
 qvirDomainFeatureStateParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
@@ -3560,7 +3591,9 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         if (qvirXMLIsElement(cur, "acpi"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->acpi, error);
         else if (qvirXMLIsElement(cur, "apic"))
-            ok = qvirDomainFeatureFlagParse(cur, &st->def->apic, error);
+            ok = qvirDomainFeatureAPICParse(cur, st->def, error);
+        else if (qvirXMLIsElement(cur, "pvspinlock"))
+            ok = qvirDomainFeatureOnByDefaultParse(cur, &st->def->pvspinlock, error);
         else if (qvirXMLIsElement(cur, "pae"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->pae, error);
         else if (qvirXMLIsElement(cur, "vmport"))
@@ -3737,7 +3770,8 @@ qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
 
     if (nameStr && qvirDomainTimerNameTypeFromString(nameStr) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "timer '%s' is not supported by qvirt: only rtc, pit and hpet", nameStr);
+                    "timer '%s' is not supported by qvirt: only rtc, pit, hpet and kvmclock",
+                    nameStr);
         return FALSE;
     }
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
@@ -3772,8 +3806,8 @@ qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
 static gboolean
 qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"offset", NULL};
-    static const char *const offsets[] = {"utc", "localtime", NULL};
+    static const char *const attrs[] = {"offset", "start", NULL};
+    static const char *const offsets[] = {"utc", "localtime", "absolute", NULL};
     qvirDomainParseState *st = opaque;
 
     if (st->haveClock)
@@ -3782,6 +3816,18 @@ qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
         !qvirXMLPropChoice(node, "offset", offsets, FALSE, &st->def->clockOffset, error))
         return FALSE;
+    /* the guest's clock starts at this moment whenever it boots */
+    if (g_strcmp0(st->def->clockOffset, "absolute") == 0) {
+        g_autofree char *start = qvirXMLPropString(node, "start");
+        unsigned long long val;
+
+        if (!qvirStrToUInt(start, 10, G_MAXUINT64, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "missing 'start' attribute for clock with offset='absolute'");
+            return FALSE;
+        }
+        st->def->clockStart = val;
+    }
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
         if (cur->type != XML_ELEMENT_NODE)
             continue;

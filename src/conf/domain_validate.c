@@ -846,7 +846,8 @@ qvirDomainTimersValidate(const qvirDomainDef *def, GError **error)
                         "unsupported rtc timer track 'boot'");
             return FALSE;
         }
-        if (t->present == QVIR_TRISTATE_BOOL_NO && t->name != QVIR_DOMAIN_TIMER_HPET) {
+        if (t->present == QVIR_TRISTATE_BOOL_NO && t->name != QVIR_DOMAIN_TIMER_HPET &&
+            t->name != QVIR_DOMAIN_TIMER_KVMCLOCK) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "timer '%s' cannot be removed from the machine", name);
             return FALSE;

@@ -330,6 +330,48 @@ qemuBuildMachine(qemuBuildCtx *ctx)
         qemuBuildArgf(ctx, "-global", "mch.extended-tseg-mbytes=%llu", ctx->def->tsegBytes >> 20);
 }
 
+/* libvirt's CPU map spells some x86 features the old way; QEMU takes the new names
+ * (virQEMUCapsCPUFeaturesX86). */
+static const struct {
+    const char *libvirt;
+    const char *qemu;
+} qemuBuildCPUFeatureNames[] = {
+    {"cmp_legacy", "cmp-legacy"},       {"ds_cpl", "ds-cpl"},
+    {"fxsr_opt", "fxsr-opt"},           {"kvm_pv_eoi", "kvm-pv-eoi"},
+    {"kvm_pv_unhalt", "kvm-pv-unhalt"}, {"lahf_lm", "lahf-lm"},
+    {"nodeid_msr", "nodeid-msr"},       {"pclmuldq", "pclmulqdq"},
+    {"perfctr_core", "perfctr-core"},   {"perfctr_nb", "perfctr-nb"},
+    {"tsc_adjust", "tsc-adjust"},
+};
+
+static const char *
+qemuBuildCPUFeatureName(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(qemuBuildCPUFeatureNames); i++) {
+        if (strcmp(name, qemuBuildCPUFeatureNames[i].libvirt) == 0)
+            return qemuBuildCPUFeatureNames[i].qemu;
+    }
+    return name;
+}
+
+/* KVM's paravirtual features, after the model's, in libvirt's order: the kvmclock timer,
+ * PV EOI (<apic eoi=>), PV unhalt (<pvspinlock>). */
+static void
+qemuBuildCPUParavirt(qemuBuildCtx *ctx, GString *buf)
+{
+    const qvirDomainTimerDef *kvmclock = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_KVMCLOCK);
+
+    if (kvmclock && kvmclock->present != QVIR_TRISTATE_BOOL_ABSENT)
+        g_string_append_printf(buf, ",kvmclock=%s",
+                               kvmclock->present == QVIR_TRISTATE_BOOL_YES ? "on" : "off");
+    if (ctx->def->apicEoi != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",kvm-pv-eoi=%s",
+                               qvirTristateSwitchTypeToString(ctx->def->apicEoi));
+    if (ctx->def->pvspinlock != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",kvm-pv-unhalt=%s",
+                               qvirTristateSwitchTypeToString(ctx->def->pvspinlock));
+}
+
 static void
 qemuBuildCPU(qemuBuildCtx *ctx)
 {
@@ -354,11 +396,14 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         for (guint i = 0; ctx->def->cpuFeatures && i < ctx->def->cpuFeatures->len; i++) {
             const qvirDomainCPUFeature *f = g_ptr_array_index(ctx->def->cpuFeatures, i);
 
+            const char *name = qemuBuildCPUFeatureName(f->name);
+
             if (strcmp(f->policy, "force") == 0 || strcmp(f->policy, "require") == 0)
-                g_string_append_printf(buf, ",%s=on", f->name);
+                g_string_append_printf(buf, ",%s=on", name);
             else if (strcmp(f->policy, "disable") == 0 || strcmp(f->policy, "forbid") == 0)
-                g_string_append_printf(buf, ",%s=off", f->name);
+                g_string_append_printf(buf, ",%s=off", name);
         }
+        qemuBuildCPUParavirt(ctx, buf);
         qemuBuildArgPair(ctx, "-cpu", buf->str);
     }
 }
@@ -425,8 +470,17 @@ qemuBuildClock(qemuBuildCtx *ctx)
     const qvirDomainTimerDef *rtc = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_RTC);
     g_autoptr(GString) buf = g_string_new(NULL);
 
-    g_string_append_printf(
-        buf, "base=%s", g_strcmp0(ctx->def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
+    if (g_strcmp0(ctx->def->clockOffset, "absolute") == 0) {
+        /* validated to fit: QEMU takes the moment as a UTC date and time */
+        g_autoptr(GDateTime) then = g_date_time_new_from_unix_utc((gint64)ctx->def->clockStart);
+        g_autofree char *thenStr = g_date_time_format(then, "%Y-%m-%dT%H:%M:%S");
+
+        g_string_append_printf(buf, "base=%s", thenStr);
+    } else {
+        g_string_append_printf(buf, "base=%s",
+                               g_strcmp0(ctx->def->clockOffset, "localtime") == 0 ? "localtime"
+                                                                                  : "utc");
+    }
     if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_GUEST)
         g_string_append(buf, ",clock=vm");
     else if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_WALL)
