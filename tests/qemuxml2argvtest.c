@@ -101,6 +101,8 @@ static const qemuxml2argvCase cases[] = {
     {"serial-sources", "latest"},
     /* <apic eoi=>, <pvspinlock>, the kvmclock timer and an absolute clock */
     {"features-paravirt", "latest"},
+    /* a unix serial or console without mode connects, as in libvirt */
+    {"serial-unix-default", "latest"},
     /* no tls-creds yet: refused rather than a plain socket */
     {"serial-tcp-tls", "latest"},
     {"qemu-ns-bad-capability", "latest"},

@@ -2299,14 +2299,14 @@ qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
     if (!qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
         return FALSE;
     path = qvirXMLPropString(node, "path");
-    /* a UNIX socket: QEMU listens on it (bind, the default) or connects to it */
+    /* a UNIX socket: QEMU connects to it (libvirt's default) or listens on it (bind) */
     if (strcmp(chr->type, "unix") == 0) {
         if (!path || !*path || strlen(path) >= 108) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                         "Missing or invalid source path attribute for char device");
             return FALSE;
         }
-        chr->sourceMode = g_steal_pointer(&mode);
+        chr->sourceMode = mode ? g_steal_pointer(&mode) : g_strdup("connect");
         chr->sourcePath = g_steal_pointer(&path);
         return TRUE;
     }
