@@ -103,7 +103,7 @@ static const qemuxml2argvCase cases[] = {
     {"features-paravirt", "latest"},
     /* a unix serial or console without mode connects, as in libvirt */
     {"serial-unix-default", "latest"},
-    /* no tls-creds yet: refused rather than a plain socket */
+    /* tls='yes' on tcp serials, client and server, without chardev_tls in the config */
     {"serial-tcp-tls", "latest"},
     {"qemu-ns-bad-capability", "latest"},
     {"cpu-custom-audio", "latest"},
@@ -249,6 +249,8 @@ static const qemuBlockSecretCtx qemuxml2argvSecrets = {
     .fixedIV = TRUE,
     .nbdTLSx509certdir = "/etc/pki/libvirt-nbd/dummy,path",
     .nbdTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea",
+    /* qvirtd's default, as libvirt's (default_tls_x509_verify) */
+    .chardevTLSx509verify = TRUE,
 };
 
 /* libvirt's tests hand QEMU fake descriptors for a chardev's file (1750) and log (1751). */
@@ -261,7 +263,8 @@ qemuxml2argvOpenChrFile(void *opaque, const char *name, const char *path, gboole
 
 /* The pipeline a start runs: parse, validate, prepare, validate against caps, build. */
 static char *
-qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFiles, GError **error)
+qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFiles,
+                    const qemuBlockSecretCtx *secrets, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *domainDir = NULL;
@@ -269,7 +272,7 @@ qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFile
                                      .startPaused = TRUE,
                                      .envPath = "/bin",
                                      .envUser = "test",
-                                     .secrets = &qemuxml2argvSecrets,
+                                     .secrets = secrets,
                                      .openChrFile = passFiles ? qemuxml2argvOpenChrFile : NULL};
 
     if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) || !qvirDomainDefValidate(def, error))
@@ -283,7 +286,27 @@ qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFile
 static char *
 qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
 {
-    return qemuxml2argvRunFull(xmlPath, caps, TRUE, error);
+    return qemuxml2argvRunFull(xmlPath, caps, TRUE, &qemuxml2argvSecrets, error);
+}
+
+/*
+ * libvirt's qemuxml2argvtest turns chardev_tls on for its serial-tcp-tlsx509-* cases, with
+ * its test certificate directory, and adds the key passphrase secret for -secret-chardev.
+ */
+static char *
+qemuxml2argvRunLibvirtCase(const char *name, const char *xmlPath, const qemuCaps *caps,
+                           GError **error)
+{
+    qemuBlockSecretCtx secrets = qemuxml2argvSecrets;
+
+    if (g_str_has_prefix(name, "serial-tcp-tlsx509-")) {
+        secrets.chardevTLS = TRUE;
+        secrets.chardevTLSx509certdir = "/etc/pki/libvirt-chardev";
+        secrets.chardevTLSx509verify = strstr(name, "-verify") != NULL;
+        if (strstr(name, "-secret-"))
+            secrets.chardevTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea";
+    }
+    return qemuxml2argvRunFull(xmlPath, caps, TRUE, &secrets, error);
 }
 
 /* As libvirt's tests: the "latest" set keeps machine aliases as written. */
@@ -508,7 +531,7 @@ qemuxml2argvRunLibvirt(const char *dir, const char *only)
         if (!g_file_get_contents(xmlPath, &xml, NULL, NULL) ||
             !g_file_get_contents(argsPath, &expected, NULL, NULL))
             continue;
-        out = qemuxml2argvRun(xmlPath, caps, &err);
+        out = qemuxml2argvRunLibvirtCase(n, xmlPath, caps, &err);
         na = qemuxml2argvFindNotApplicable(xml);
         if (out && strcmp(out, expected) == 0) {
             verdict = 0;
@@ -679,7 +702,7 @@ qemuxml2argvRunVirshCompare(void)
             !g_file_set_contents(copy, xml, -1, NULL) || g_chmod(copy, 0644) < 0)
             continue;
         /* domxml-to-native opens no files: QEMU gets the paths */
-        ours = qemuxml2argvRunFull(src, caps, FALSE, &err);
+        ours = qemuxml2argvRunFull(src, caps, FALSE, &qemuxml2argvSecrets, &err);
         theirs = qemuxml2argvVirsh(work, copy, &lvErr);
         if (!theirs && lvErr && strstr(lvErr, "tap device")) {
             skipped++;

@@ -1294,6 +1294,41 @@ qemuBuildChrFile(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, const char *suf
 }
 
 /*
+ * The TLS credentials of a tcp chardev (tls='yes', or no tls= with chardev_tls on), as
+ * libvirt: the key passphrase's secret "charALIAS-secret0" when chardev_tls_x509_secret_uuid
+ * is set, then tls-creds-x509 "objcharALIAS_tls0", whose id *TLSALIAS gets (NULL: no TLS).
+ */
+static gboolean
+qemuBuildChrTLS(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, char **tlsAlias, GError **error)
+{
+    const qemuBlockSecretCtx *sctx = ctx->opts->secrets;
+    gboolean fromConfig = sctx && sctx->chardevTLS;
+    g_autofree char *keyAlias = NULL;
+    const char *dir;
+    gboolean listen = g_strcmp0(chr->sourceMode, "bind") == 0;
+
+    if (chr->tls == QVIR_TRISTATE_BOOL_NO || (chr->tls == QVIR_TRISTATE_BOOL_ABSENT && !fromConfig))
+        return TRUE;
+    dir = sctx && sctx->chardevTLSx509certdir ? sctx->chardevTLSx509certdir
+                                              : QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR;
+    if (fromConfig && sctx->chardevTLSx509secretUUID) {
+        JsonObject *secret;
+
+        keyAlias = g_strdup_printf("char%s-secret0", chr->info.alias);
+        if (!(secret = qemuBlockLookupSecretObject(keyAlias, sctx, sctx->chardevTLSx509secretUUID,
+                                                   "tls", NULL, error)))
+            return FALSE;
+        qemuBuildObjectArg(ctx, "-object", secret, "qom-type");
+    }
+    *tlsAlias = g_strdup_printf("objchar%s_tls0", chr->info.alias);
+    qemuBuildObjectArg(ctx, "-object",
+                       qemuBlockTLSCredsObject(*tlsAlias, dir, listen,
+                                               sctx && sctx->chardevTLSx509verify, keyAlias),
+                       "qom-type");
+    return TRUE;
+}
+
+/*
  * "-chardev" of a serial or console, any source type, as libvirt's qemuBuildChardevStr
  * spells it; the -add-fd of its files come first.
  */
@@ -1327,12 +1362,18 @@ qemuBuildChrChardev(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GError **err
                                chr->bindHost ? chr->bindHost : "",
                                chr->bindService ? chr->bindService : "0");
     } else if (strcmp(type, "tcp") == 0) {
+        g_autofree char *tlsAlias = NULL;
+
+        if (!qemuBuildChrTLS(ctx, chr, &tlsAlias, error))
+            return FALSE;
         g_string_append_printf(chardev, "socket,id=char%s,host=%s,port=%s", alias, chr->host,
                                chr->service);
         if (g_strcmp0(chr->protocol, "telnet") == 0)
             g_string_append(chardev, ",telnet=on");
         if (g_strcmp0(chr->sourceMode, "bind") == 0)
             g_string_append(chardev, ",server=on,wait=off");
+        if (tlsAlias)
+            g_string_append_printf(chardev, ",tls-creds=%s", tlsAlias);
     } else {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported chardev '%s'",
                     type);

@@ -350,23 +350,6 @@ qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *dis
     return TRUE;
 }
 
-/* A tcp chardev asking for TLS would silently get a plain socket: refuse it until the
- * tls-creds object (libvirt's chardev_tls* settings) is built. */
-static gboolean
-qemuValidateChrTLS(const GPtrArray *chrs, GError **error)
-{
-    for (guint i = 0; chrs && i < chrs->len; i++) {
-        const qvirDomainChrDef *chr = g_ptr_array_index(chrs, i);
-
-        if (g_strcmp0(chr->type, "tcp") == 0 && chr->tls == QVIR_TRISTATE_BOOL_YES) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "TLS for tcp character devices is not supported by qvirt");
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 /* 9999-12-31T23:59:59 UTC, the last moment -rtc base= can name */
 #define QEMU_VALIDATE_CLOCK_START_MAX 253402300799ULL
 
@@ -420,5 +403,5 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
             !qemuValidateDiskCache(disk, caps, error) || !qemuValidateDiskIO(disk, caps, error))
             return FALSE;
     }
-    return qemuValidateChrTLS(def->serials, error) && qemuValidateChrTLS(def->consoles, error);
+    return TRUE;
 }
