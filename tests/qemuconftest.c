@@ -146,6 +146,32 @@ testConfNBDTLSKeys(void)
     g_assert_cmpstr(cfg->nbdTLSx509secretUUID, ==, "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea");
 }
 
+/* chardev_tls*: off, /etc/pki/qemu and verify by default, as libvirt's qemu.conf. */
+static void
+testConfChardevTLSKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = NULL;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(testConfLoad("[qvirtd]\n", &cfg, &err));
+    g_assert_false(cfg->chardevTLS);
+    g_assert_true(cfg->chardevTLSx509verify);
+    g_assert_null(cfg->chardevTLSx509certdir);
+    g_assert_null(cfg->chardevTLSx509secretUUID);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    g_assert_true(
+        testConfLoad("[qvirtd]\nchardev_tls = true\nchardev_tls_x509_verify = false\n"
+                     "chardev_tls_x509_cert_dir = /etc/pki/chardev\n"
+                     "chardev_tls_x509_secret_uuid = 6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea\n",
+                     &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->chardevTLS);
+    g_assert_false(cfg->chardevTLSx509verify);
+    g_assert_cmpstr(cfg->chardevTLSx509certdir, ==, "/etc/pki/chardev");
+    g_assert_cmpstr(cfg->chardevTLSx509secretUUID, ==, "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea");
+    g_assert_null(cfg->nbdTLSx509certdir);
+}
+
 /* Two daemons on one machine stand for two hosts: their own host UUID and port range. */
 static void
 testConfMigrationKeys(void)
@@ -210,6 +236,10 @@ testConfErrors(void)
          "invalid value for key 'nbd_tls_x509_cert_dir': 'pki' is not an absolute path"},
         {"[qvirtd]\nnbd_tls_x509_secret_uuid = 123\n",
          "invalid value for key 'nbd_tls_x509_secret_uuid': '123' is not a UUID"},
+        {"[qvirtd]\nchardev_tls_x509_cert_dir = pki\n",
+         "invalid value for key 'chardev_tls_x509_cert_dir': 'pki' is not an absolute path"},
+        {"[qvirtd]\nchardev_tls_x509_secret_uuid = 123\n",
+         "invalid value for key 'chardev_tls_x509_secret_uuid': '123' is not a UUID"},
         {"[qvirtd]\nhost_uuid = not-a-uuid\n",
          "invalid value for key 'host_uuid': 'not-a-uuid' is not a UUID"},
         {"[qvirtd]\nmigration_port_min = 0\n", "'migration_port_min'"},
@@ -255,6 +285,7 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/probe-network", testConfProbeNetwork);
     g_test_add_func("/qemuconf/security-keys", testConfSecurityKeys);
     g_test_add_func("/qemuconf/nbd-tls-keys", testConfNBDTLSKeys);
+    g_test_add_func("/qemuconf/chardev-tls-keys", testConfChardevTLSKeys);
     g_test_add_func("/qemuconf/migration-keys", testConfMigrationKeys);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);

@@ -1256,6 +1256,118 @@ testStartAgentChannel(void)
     testDomainClear(&td);
 }
 
+/* Whether process PID has PATH open. */
+static gboolean
+testPidHasFileOpen(pid_t pid, const char *path)
+{
+    g_autofree char *fdDir = g_strdup_printf("/proc/%d/fd", (int)pid);
+    g_autoptr(GDir) d = g_dir_open(fdDir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *link = g_build_filename(fdDir, name, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (g_strcmp0(target, path) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/*
+ * A file serial with a <log>: the daemon opens both (the source truncated, as append is
+ * off by default; the log appended to, as asked) and QEMU writes through the passed fds.
+ */
+static void
+testStartFileSerial(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *extra = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *contents = NULL;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    out = g_build_filename(td.imgDir, "serial, out.txt", NULL);
+    log = g_build_filename(td.imgDir, "serial.log", NULL);
+    g_assert_true(g_file_set_contents(out, "old output\n", -1, NULL));
+    g_assert_true(g_file_set_contents(log, "kept\n", -1, NULL));
+    extra = g_strdup_printf("    <serial type='file'>\n"
+                            "      <source path='%s'/>\n"
+                            "      <log file='%s' append='on'/>\n"
+                            "    </serial>\n",
+                            out, log);
+    def = testParseDomain(td.top, NULL, NULL, extra);
+    opts = testDomainOpts(&td, TRUE);
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+
+    g_assert_true(testPidHasFileOpen(qemuProcessGetPid(proc), out));
+    g_assert_true(testPidHasFileOpen(qemuProcessGetPid(proc), log));
+    g_assert_true(g_file_get_contents(out, &contents, NULL, NULL));
+    g_assert_cmpstr(contents, ==, "");
+    g_clear_pointer(&contents, g_free);
+    g_assert_true(g_file_get_contents(log, &contents, NULL, NULL));
+    g_assert_cmpstr(contents, ==, "kept\n");
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
+/* <vcpu cpuset=>: every thread of QEMU (emulator, vCPUs, workers) runs on those CPUs. */
+static void
+testStartCpuset(void)
+{
+    TestDomain td;
+    TestProcState st;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(qvirDomainDef) def = NULL;
+    g_autofree char *taskDir = NULL;
+    g_autoptr(GDir) tasks = NULL;
+    qemuProcessStartOpts opts;
+    qemuProcess *proc;
+    const char *task;
+    guint ntasks = 0;
+
+    testDomainInit(&td);
+    testStateInit(&st);
+    def = testParseDomain(td.top, NULL, NULL, NULL);
+    def->cpumask = qvirBitmapParse("0", QVIR_DOMAIN_CPUMASK_LEN, &error);
+    g_assert_no_error(error);
+    opts = testDomainOpts(&td, FALSE);
+    proc = qemuProcessStart(def, testCaps, &opts, &testCallbacks, &st, &error);
+    g_assert_no_error(error);
+
+    taskDir = g_strdup_printf("/proc/%d/task", (int)qemuProcessGetPid(proc));
+    tasks = g_dir_open(taskDir, 0, &error);
+    g_assert_no_error(error);
+    while ((task = g_dir_read_name(tasks))) {
+        g_autofree char *path = g_build_filename(taskDir, task, "status", NULL);
+        g_autofree char *status = NULL;
+
+        if (!g_file_get_contents(path, &status, NULL, NULL))
+            continue; /* the thread is gone */
+        g_assert_nonnull(strstr(status, "\nCpus_allowed_list:\t0\n"));
+        ntasks++;
+    }
+    g_assert_cmpuint(ntasks, >, 1);
+
+    g_assert_true(qemuProcessStop(proc, &error));
+    g_assert_no_error(error);
+    qemuProcessFree(proc);
+    testStateClear(&st);
+    testDomainClear(&td);
+}
+
 /* <iotune> reaches QEMU through block_set_io_throttle before the guest runs. */
 static void
 testStartIotune(void)
@@ -1743,6 +1855,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemuprocess/start/qed-backing-probed", testStartQedBackingProbed);
     g_test_add_func("/qemuprocess/start/on-reboot-destroy", testStartOnRebootDestroy);
     g_test_add_func("/qemuprocess/start/agent-channel", testStartAgentChannel);
+    g_test_add_func("/qemuprocess/start/file-serial", testStartFileSerial);
+    g_test_add_func("/qemuprocess/start/cpuset", testStartCpuset);
     g_test_add_func("/qemuprocess/start/iotune", testStartIotune);
     g_test_add_func("/qemuprocess/start/default-cache", testStartDefaultCache);
     g_test_add_func("/qemuprocess/start/directio-failure", testStartDirectIOFailure);

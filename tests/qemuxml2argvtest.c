@@ -97,6 +97,14 @@ static const qemuxml2argvCase cases[] = {
     {"libguestfs", "latest"},
     {"libguestfs", "qemu-7.2"},
     {"serial-unix-bind", "latest"},
+    /* every serial source type and a <log>; files go through -add-fd as libvirt starts them */
+    {"serial-sources", "latest"},
+    /* <apic eoi=>, <pvspinlock>, the kvmclock timer and an absolute clock */
+    {"features-paravirt", "latest"},
+    /* a unix serial or console without mode connects, as in libvirt */
+    {"serial-unix-default", "latest"},
+    /* tls='yes' on tcp serials, client and server, without chardev_tls in the config */
+    {"serial-tcp-tls", "latest"},
     {"qemu-ns-bad-capability", "latest"},
     {"cpu-custom-audio", "latest"},
     {"cpu-custom-defaults", "latest"},
@@ -256,11 +264,22 @@ static const qemuBlockSecretCtx qemuxml2argvSecrets = {
     .fixedIV = TRUE,
     .nbdTLSx509certdir = "/etc/pki/libvirt-nbd/dummy,path",
     .nbdTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea",
+    /* qvirtd's default, as libvirt's (default_tls_x509_verify) */
+    .chardevTLSx509verify = TRUE,
 };
+
+/* libvirt's tests hand QEMU fake descriptors for a chardev's file (1750) and log (1751). */
+static int
+qemuxml2argvOpenChrFile(void *opaque, const char *name, const char *path, gboolean append,
+                        GError **error)
+{
+    return g_str_has_suffix(name, "-log") ? 1751 : 1750;
+}
 
 /* The pipeline a start runs: parse, validate, prepare, validate against caps, build. */
 static char *
-qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
+qemuxml2argvRunFull(const char *xmlPath, const qemuCaps *caps, gboolean passFiles,
+                    const qemuBlockSecretCtx *secrets, GError **error)
 {
     g_autoptr(qvirDomainDef) def = NULL;
     g_autofree char *domainDir = NULL;
@@ -268,13 +287,41 @@ qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
                                      .startPaused = TRUE,
                                      .envPath = "/bin",
                                      .envUser = "test",
-                                     .secrets = &qemuxml2argvSecrets};
+                                     .secrets = secrets,
+                                     .openChrFile = passFiles ? qemuxml2argvOpenChrFile : NULL};
 
     if (!(def = qvirDomainDefParseFile(xmlPath, 0, error)) || !qvirDomainDefValidate(def, error))
         return NULL;
     domainDir = g_strdup_printf("/tmp/lib/domain--1-%s", def->name);
     opts.domainDir = domainDir;
     return qemuCommandLineFromDef(def, caps, &opts, error);
+}
+
+/* As a start builds it: chardev files passed as descriptors. */
+static char *
+qemuxml2argvRun(const char *xmlPath, const qemuCaps *caps, GError **error)
+{
+    return qemuxml2argvRunFull(xmlPath, caps, TRUE, &qemuxml2argvSecrets, error);
+}
+
+/*
+ * libvirt's qemuxml2argvtest turns chardev_tls on for its serial-tcp-tlsx509-* cases, with
+ * its test certificate directory, and adds the key passphrase secret for -secret-chardev.
+ */
+static char *
+qemuxml2argvRunLibvirtCase(const char *name, const char *xmlPath, const qemuCaps *caps,
+                           GError **error)
+{
+    qemuBlockSecretCtx secrets = qemuxml2argvSecrets;
+
+    if (g_str_has_prefix(name, "serial-tcp-tlsx509-")) {
+        secrets.chardevTLS = TRUE;
+        secrets.chardevTLSx509certdir = "/etc/pki/libvirt-chardev";
+        secrets.chardevTLSx509verify = strstr(name, "-verify") != NULL;
+        if (strstr(name, "-secret-"))
+            secrets.chardevTLSx509secretUUID = "6fd3f62d-9fe7-4a4e-a869-7acd6376d8ea";
+    }
+    return qemuxml2argvRunFull(xmlPath, caps, TRUE, &secrets, error);
 }
 
 /* As libvirt's tests: the "latest" set keeps machine aliases as written. */
@@ -499,7 +546,7 @@ qemuxml2argvRunLibvirt(const char *dir, const char *only)
         if (!g_file_get_contents(xmlPath, &xml, NULL, NULL) ||
             !g_file_get_contents(argsPath, &expected, NULL, NULL))
             continue;
-        out = qemuxml2argvRun(xmlPath, caps, &err);
+        out = qemuxml2argvRunLibvirtCase(n, xmlPath, caps, &err);
         na = qemuxml2argvFindNotApplicable(xml);
         if (out && strcmp(out, expected) == 0) {
             verdict = 0;
@@ -669,7 +716,8 @@ qemuxml2argvRunVirshCompare(void)
         if (!g_file_get_contents(src, &xml, NULL, NULL) ||
             !g_file_set_contents(copy, xml, -1, NULL) || g_chmod(copy, 0644) < 0)
             continue;
-        ours = qemuxml2argvRun(src, caps, &err);
+        /* domxml-to-native opens no files: QEMU gets the paths */
+        ours = qemuxml2argvRunFull(src, caps, FALSE, &qemuxml2argvSecrets, &err);
         theirs = qemuxml2argvVirsh(work, copy, &lvErr);
         if (!theirs && lvErr && strstr(lvErr, "tap device")) {
             skipped++;

@@ -33,7 +33,7 @@ QVIR_ENUM_IMPL(qvirDomainDeviceSGIO, QVIR_DOMAIN_DEVICE_SGIO_LAST, "default", "f
 QVIR_ENUM_IMPL(qvirDomainDiskTray, QVIR_DOMAIN_DISK_TRAY_LAST, "closed", "open");
 QVIR_ENUM_IMPL(qvirDomainSnapshotLocation, QVIR_DOMAIN_SNAPSHOT_LOCATION_LAST, "default", "no",
                "internal", "external", "manual");
-QVIR_ENUM_IMPL(qvirDomainTimerName, QVIR_DOMAIN_TIMER_LAST, "rtc", "pit", "hpet");
+QVIR_ENUM_IMPL(qvirDomainTimerName, QVIR_DOMAIN_TIMER_LAST, "rtc", "pit", "hpet", "kvmclock");
 QVIR_ENUM_IMPL(qvirDomainTimerTickpolicy, QVIR_DOMAIN_TIMER_TICKPOLICY_LAST, "", "delay", "catchup",
                "merge", "discard");
 QVIR_ENUM_IMPL(qvirDomainTimerTrack, QVIR_DOMAIN_TIMER_TRACK_LAST, "", "boot", "guest", "wall",
@@ -152,8 +152,32 @@ qvirDomainChrDefFree(qvirDomainChrDef *chr)
     g_free(chr->sourcePath);
     g_free(chr->targetName);
     g_free(chr->targetState);
+    g_free(chr->host);
+    g_free(chr->service);
+    g_free(chr->bindHost);
+    g_free(chr->bindService);
+    g_free(chr->protocol);
+    g_free(chr->logFile);
     qvirDomainDeviceInfoClear(&chr->info);
     g_free(chr);
+}
+
+void
+qvirDomainChrSourceCopy(qvirDomainChrDef *dst, const qvirDomainChrDef *src)
+{
+    dst->type = g_strdup(src->type);
+    dst->ptyPath = g_strdup(src->ptyPath);
+    dst->sourceMode = g_strdup(src->sourceMode);
+    dst->sourcePath = g_strdup(src->sourcePath);
+    dst->sourceAppend = src->sourceAppend;
+    dst->host = g_strdup(src->host);
+    dst->service = g_strdup(src->service);
+    dst->bindHost = g_strdup(src->bindHost);
+    dst->bindService = g_strdup(src->bindService);
+    dst->protocol = g_strdup(src->protocol);
+    dst->tls = src->tls;
+    dst->logFile = g_strdup(src->logFile);
+    dst->logAppend = src->logAppend;
 }
 
 static void
@@ -284,6 +308,7 @@ qvirDomainDefFree(qvirDomainDef *def)
     g_clear_pointer(&def->qemuCapsAdd, g_ptr_array_unref);
     g_clear_pointer(&def->qemuCapsDel, g_ptr_array_unref);
     g_free(def->clockOffset);
+    qvirBitmapFree(def->cpumask);
     g_free(def->emulator);
     g_clear_pointer(&def->disks, g_ptr_array_unref);
     g_clear_pointer(&def->controllers, g_ptr_array_unref);

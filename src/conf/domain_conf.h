@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "util/virbitmap.h"
 #include "util/virenum.h"
 #include "conf/storage_source_conf.h"
 
@@ -357,11 +358,13 @@ typedef struct {
 
 typedef struct {
     gboolean isConsole; /* <console> rather than <serial> */
-    char *type;         /* "pty" */
-    int targetPort;     /* <target port=>; -1 = unset */
-    char *targetType;   /* console: "serial", "virtio"; serial: "isa-serial" */
-    char *targetModel;  /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
-    char *ptyPath;      /* live XML: <source path=> */
+    /* the host side: "null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp",
+     * "unix" (a <channel>: "unix" or "pty") */
+    char *type;
+    int targetPort;    /* <target port=>; -1 = unset */
+    char *targetType;  /* console: "serial", "virtio"; serial: "isa-serial" */
+    char *targetModel; /* serial: <target><model name=>, e.g. "isa-serial"; NULL = absent */
+    char *ptyPath;     /* live XML: <source path=> */
     qvirDomainDeviceInfo info;
     /* <channel> only: type "unix" or "pty", target type "virtio" */
     gboolean isChannel;
@@ -369,7 +372,22 @@ typedef struct {
     char *sourcePath;  /* unix: the socket; NULL = chosen at start-up */
     char *targetName;  /* <target name=>, e.g. "org.qemu.guest_agent.0" */
     char *targetState; /* live: <target state=>, "connected" / "disconnected"; NULL = absent */
+    /* The other sources (libvirt's virDomainChrSourceDef). dev, file, pipe keep their path
+     * in sourcePath; tcp its mode in sourceMode ("connect" when absent). */
+    qvirTristateSwitch sourceAppend; /* file: <source append=> */
+    char *host;                      /* tcp: <source host=>; udp: the connect source's host */
+    char *service;                   /* tcp: <source service=>; udp: the connect source's service */
+    char *bindHost;                  /* udp: <source mode='bind' host=> */
+    char *bindService;               /* udp: <source mode='bind' service=> */
+    char *protocol;       /* tcp: <protocol type=>: "raw" (written when absent), "telnet", ... */
+    qvirTristateBool tls; /* tcp: <source tls=> */
+    char *logFile;        /* <log file=>: QEMU copies what the guest writes there */
+    qvirTristateSwitch logAppend; /* <log append=> */
 } qvirDomainChrDef;
+
+/* Copy the host side of SRC (type, source, log) into DST, which has none yet: libvirt's
+ * console compat makes a serial port and its console share one source. */
+void qvirDomainChrSourceCopy(qvirDomainChrDef *dst, const qvirDomainChrDef *src);
 
 /* <rng model='virtio'>: a virtio RNG fed by /dev/(u)random or QEMU's builtin source */
 typedef struct {
@@ -468,9 +486,10 @@ typedef enum {
     QVIR_DOMAIN_TIMER_RTC = 0,
     QVIR_DOMAIN_TIMER_PIT,
     QVIR_DOMAIN_TIMER_HPET,
+    QVIR_DOMAIN_TIMER_KVMCLOCK, /* KVM's paravirtual clock: a -cpu flag */
     QVIR_DOMAIN_TIMER_LAST
 } qvirDomainTimerName;
-QVIR_ENUM_DECL(qvirDomainTimerName); /* "rtc", "pit", "hpet" */
+QVIR_ENUM_DECL(qvirDomainTimerName); /* "rtc", "pit", "hpet", "kvmclock" */
 
 typedef enum {
     QVIR_DOMAIN_TIMER_TICKPOLICY_NONE = 0,
@@ -540,11 +559,14 @@ struct _qvirDomainDef {
     unsigned long long currentMemoryKiB; /* <currentMemory>; defaults to memory */
     unsigned int vcpus;                  /* <vcpu>: the maximum */
     unsigned int vcpusCurrent;           /* <vcpu current=>: online at start; 0 = all of them */
-    unsigned int iothreads;              /* <iothreads>N</iothreads>: iothread1..N */
+    qvirBitmap *cpumask;    /* <vcpu cpuset=>: host CPUs QEMU's threads may run on; NULL = any */
+    unsigned int iothreads; /* <iothreads>N</iothreads>: iothread1..N */
 
     qvirDomainOSDef os;
     qvirTristateSwitch acpi; /* <features><acpi/> present = ON */
     qvirTristateSwitch apic;
+    qvirTristateSwitch apicEoi;    /* <apic eoi=>: KVM's paravirtual end of interrupt */
+    qvirTristateSwitch pvspinlock; /* <features><pvspinlock state=> (state defaults to on) */
     char *cpuMode;  /* <cpu mode=>: "host-model", "host-passthrough", "maximum", "custom"; NULL */
     char *cpuCheck; /* <cpu check=>: "none", "partial", "full"; NULL = absent */
     char *cpuMigratable;    /* <cpu migratable=>: "on", "off"; NULL = absent */
@@ -552,7 +574,8 @@ struct _qvirDomainDef {
     char *cpuModel;         /* custom: <model>NAME</model>, a QEMU CPU model name */
     char *cpuFallback;      /* custom: <model fallback=>: "allow" (default), "forbid" */
     GPtrArray *cpuFeatures; /* qvirDomainCPUFeature*, in document order; NULL = none */
-    char *clockOffset;      /* "utc", "localtime"; NULL = absent */
+    char *clockOffset;      /* "utc", "localtime", "absolute"; NULL = absent */
+    unsigned long long clockStart; /* absolute: <clock start=>, seconds since the epoch (UTC) */
     qvirDomainTimerDef timers[QVIR_DOMAIN_TIMER_LAST]; /* in document order, one per name */
     unsigned int ntimers;
     qvirTristateBool pmS3;        /* <pm><suspend-to-mem enabled=> */
@@ -589,6 +612,9 @@ struct _qvirDomainDef {
     GPtrArray *qemuCapsAdd; /* char*: <qemu:capabilities><qemu:add capability=/> */
     GPtrArray *qemuCapsDel; /* char*: <qemu:capabilities><qemu:del capability=/> */
 };
+
+/* libvirt's VIR_DOMAIN_CPUMASK_LEN: host CPU numbers in a cpuset are below it. */
+#define QVIR_DOMAIN_CPUMASK_LEN 16384
 
 typedef enum {
     /* Live/status XML: read and write index=, <alias>, probed chains, domain id. */

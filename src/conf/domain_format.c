@@ -877,6 +877,76 @@ qvirDomainChrTargetFormat(GString *buf, unsigned int indent, const qvirDomainChr
     qvirBufElementOptional(buf, indent, "target", attrs, children);
 }
 
+/* One <source> element from its attributes (nothing when it has none). */
+static void
+qvirDomainChrSourceElement(GString *buf, unsigned int indent, const GString *attrs)
+{
+    if (attrs->len == 0)
+        return;
+    qvirBufIndent(buf, indent);
+    g_string_append_printf(buf, "<source%s/>\n", attrs->str);
+}
+
+/* libvirt's virDomainChrSourceDefFormat for a serial or console: source(s), the tcp
+ * protocol, then the log. */
+static void
+qvirDomainChrSourceFormat(GString *buf, unsigned int indent, const qvirDomainChrDef *chr,
+                          gboolean live)
+{
+    g_autoptr(GString) attrs = g_string_new(NULL);
+    const char *type = chr->type ? chr->type : "";
+
+    if (strcmp(type, "udp") == 0) {
+        if (chr->bindHost || chr->bindService) {
+            qvirBufAttr(attrs, "mode", "bind");
+            qvirBufAttr(attrs, "host", chr->bindHost);
+            qvirBufAttr(attrs, "service", chr->bindService);
+            qvirDomainChrSourceElement(buf, indent, attrs);
+            g_string_truncate(attrs, 0);
+        }
+        if (chr->host || chr->service) {
+            qvirBufAttr(attrs, "mode", "connect");
+            qvirBufAttr(attrs, "host", chr->host);
+            qvirBufAttr(attrs, "service", chr->service);
+        }
+    } else if (strcmp(type, "tcp") == 0) {
+        qvirBufAttr(attrs, "mode", chr->sourceMode ? chr->sourceMode : "connect");
+        qvirBufAttr(attrs, "host", chr->host);
+        qvirBufAttr(attrs, "service", chr->service);
+        if (chr->tls != QVIR_TRISTATE_BOOL_ABSENT)
+            qvirBufAttr(attrs, "tls", qvirTristateBoolTypeToString(chr->tls));
+    } else if (strcmp(type, "unix") == 0) {
+        if (chr->sourcePath) {
+            qvirBufAttr(attrs, "mode", chr->sourceMode ? chr->sourceMode : "bind");
+            qvirBufAttr(attrs, "path", chr->sourcePath);
+        }
+    } else if (strcmp(type, "pty") == 0) {
+        if (live)
+            qvirBufAttr(attrs, "path", chr->ptyPath);
+    } else {
+        /* dev, file, pipe: the path; null, vc, stdio have none */
+        qvirBufAttr(attrs, "path", chr->sourcePath);
+        if (chr->sourceAppend != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(attrs, "append", qvirTristateSwitchTypeToString(chr->sourceAppend));
+    }
+    qvirDomainChrSourceElement(buf, indent, attrs);
+
+    if (strcmp(type, "tcp") == 0) {
+        qvirBufIndent(buf, indent);
+        g_string_append(buf, "<protocol");
+        qvirBufAttr(buf, "type", chr->protocol ? chr->protocol : "raw");
+        g_string_append(buf, "/>\n");
+    }
+    if (chr->logFile) {
+        qvirBufIndent(buf, indent);
+        g_string_append(buf, "<log");
+        qvirBufAttr(buf, "file", chr->logFile);
+        if (chr->logAppend != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(buf, "append", qvirTristateSwitchTypeToString(chr->logAppend));
+        g_string_append(buf, "/>\n");
+    }
+}
+
 static void
 qvirDomainChrDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef *chr,
                        unsigned int flags)
@@ -891,18 +961,7 @@ qvirDomainChrDefFormat(GString *buf, unsigned int indent, const qvirDomainChrDef
     if (live && chr->isConsole && chr->targetPort == 0 && chr->ptyPath)
         qvirBufAttr(attrs, "tty", chr->ptyPath);
 
-    if (chr->sourcePath) {
-        qvirBufIndent(children, ci);
-        g_string_append(children, "<source");
-        qvirBufAttr(children, "mode", chr->sourceMode ? chr->sourceMode : "bind");
-        qvirBufAttr(children, "path", chr->sourcePath);
-        g_string_append(children, "/>\n");
-    } else if (live && chr->ptyPath) {
-        qvirBufIndent(children, ci);
-        g_string_append(children, "<source");
-        qvirBufAttr(children, "path", chr->ptyPath);
-        g_string_append(children, "/>\n");
-    }
+    qvirDomainChrSourceFormat(children, ci, chr, live);
     qvirDomainChrTargetFormat(children, ci, chr);
     qvirDomainDeviceInfoFormat(children, ci, &chr->info, flags, FALSE);
 
@@ -1151,11 +1210,20 @@ qvirDomainFeaturesFormat(GString *buf, unsigned int indent, const qvirDomainDef 
     }
     if (def->apic == QVIR_TRISTATE_SWITCH_ON) {
         qvirBufIndent(children, indent + 2);
-        g_string_append(children, "<apic/>\n");
+        g_string_append(children, "<apic");
+        if (def->apicEoi != QVIR_TRISTATE_SWITCH_ABSENT)
+            qvirBufAttr(children, "eoi", qvirTristateSwitchTypeToString(def->apicEoi));
+        g_string_append(children, "/>\n");
     }
     if (def->pae == QVIR_TRISTATE_SWITCH_ON) {
         qvirBufIndent(children, indent + 2);
         g_string_append(children, "<pae/>\n");
+    }
+    /* libvirt's order of features: acpi, apic, pae, ..., pvspinlock, ..., vmport, smm */
+    if (def->pvspinlock != QVIR_TRISTATE_SWITCH_ABSENT) {
+        qvirBufIndent(children, indent + 2);
+        g_string_append_printf(children, "<pvspinlock state='%s'/>\n",
+                               qvirTristateSwitchTypeToString(def->pvspinlock));
     }
     if (def->vmport != QVIR_TRISTATE_SWITCH_ABSENT) {
         qvirBufIndent(children, indent + 2);
@@ -1220,6 +1288,8 @@ qvirDomainClockFormat(GString *buf, unsigned int indent, const qvirDomainDef *de
     g_autoptr(GString) timers = g_string_new(NULL);
 
     qvirBufAttr(attrs, "offset", def->clockOffset ? def->clockOffset : "utc");
+    if (g_strcmp0(def->clockOffset, "absolute") == 0)
+        g_string_append_printf(attrs, " start='%llu'", def->clockStart);
     for (unsigned int i = 0; i < def->ntimers && i < QVIR_DOMAIN_TIMER_LAST; i++) {
         const qvirDomainTimerDef *t = &def->timers[i];
 
@@ -1339,11 +1409,16 @@ qvirDomainDefFormatBuf(GString *buf, const qvirDomainDef *def, unsigned int flag
     g_string_append_printf(buf, "<currentMemory unit='KiB'>%llu</currentMemory>\n",
                            def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB);
     qvirBufIndent(buf, ci);
+    g_string_append(buf, "<vcpu placement='static'");
+    /* libvirt leaves out a set that names every possible CPU */
+    if (def->cpumask && !qvirBitmapIsAllSet(def->cpumask)) {
+        g_autofree char *cpuset = qvirBitmapFormat(def->cpumask);
+
+        g_string_append_printf(buf, " cpuset='%s'", cpuset);
+    }
     if (def->vcpusCurrent && def->vcpusCurrent != def->vcpus)
-        g_string_append_printf(buf, "<vcpu placement='static' current='%u'>%u</vcpu>\n",
-                               def->vcpusCurrent, def->vcpus);
-    else
-        g_string_append_printf(buf, "<vcpu placement='static'>%u</vcpu>\n", def->vcpus);
+        g_string_append_printf(buf, " current='%u'", def->vcpusCurrent);
+    g_string_append_printf(buf, ">%u</vcpu>\n", def->vcpus);
     if (def->iothreads) {
         qvirBufIndent(buf, ci);
         g_string_append_printf(buf, "<iothreads>%u</iothreads>\n", def->iothreads);

@@ -2293,38 +2293,136 @@ qvirDomainInputParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     return TRUE;
 }
 
+/* <source mode=> of tcp and udp: libvirt's default is connect. */
+static gboolean
+qvirDomainChrSourceNetParse(xmlNodePtr node, qvirDomainChrDef *chr, GError **error)
+{
+    static const char *const modes[] = {"bind", "connect", NULL};
+    g_autofree char *mode = NULL;
+    g_autofree char *host = NULL;
+    g_autofree char *service = NULL;
+    int tls = QVIR_TRISTATE_BOOL_ABSENT;
+
+    if (!qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
+        return FALSE;
+    host = qvirXMLPropString(node, "host");
+    service = qvirXMLPropString(node, "service");
+    if (strcmp(chr->type, "tcp") == 0) {
+        if (!qvirXMLPropEnum(node, "tls", qvirTristateBool, QVIR_TRISTATE_BOOL_YES, FALSE, &tls,
+                             error))
+            return FALSE;
+        chr->tls = tls;
+        chr->sourceMode = g_strdup(mode ? mode : "connect");
+        chr->host = g_steal_pointer(&host);
+        chr->service = g_steal_pointer(&service);
+        return TRUE;
+    }
+    /* udp: one source per direction; libvirt keeps the first of each and ignores the rest */
+    if (g_strcmp0(mode, "bind") == 0) {
+        if (!chr->bindHost && !chr->bindService) {
+            chr->bindHost = g_steal_pointer(&host);
+            chr->bindService = g_steal_pointer(&service);
+        }
+    } else if (!chr->host && !chr->service) {
+        chr->host = g_steal_pointer(&host);
+        chr->service = g_steal_pointer(&service);
+    }
+    return TRUE;
+}
+
+/*
+ * <source> of a serial or console. Only udp takes two (bind and connect); the attributes
+ * each type reads are libvirt's, the others are ignored as libvirt ignores them.
+ */
 static gboolean
 qvirDomainChrSourceParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"mode", "path", NULL};
+    static const char *const attrs[] = {"mode", "path", "append", "host", "service", "tls", NULL};
     static const char *const modes[] = {"bind", "connect", NULL};
     qvirInfoOnly *io = opaque;
     qvirDomainChrDef *chr = io->dev;
     g_autofree char *path = NULL;
     g_autofree char *mode = NULL;
 
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
-        !qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (strcmp(chr->type, "tcp") == 0 || strcmp(chr->type, "udp") == 0)
+        return qvirDomainChrSourceNetParse(node, chr, error);
+    if (!qvirXMLPropChoice(node, "mode", modes, FALSE, &mode, error))
         return FALSE;
     path = qvirXMLPropString(node, "path");
-    /* a UNIX socket: QEMU listens on it (bind, the default) or connects to it */
+    /* a UNIX socket: QEMU connects to it (libvirt's default) or listens on it (bind) */
     if (strcmp(chr->type, "unix") == 0) {
-        if (chr->sourcePath)
-            return qvirXMLDuplicate(node, error);
         if (!path || !*path || strlen(path) >= 108) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                         "Missing or invalid source path attribute for char device");
             return FALSE;
         }
-        chr->sourceMode = g_steal_pointer(&mode);
+        chr->sourceMode = mode ? g_steal_pointer(&mode) : g_strdup("connect");
+        chr->sourcePath = g_steal_pointer(&path);
+        return TRUE;
+    }
+    if (strcmp(chr->type, "file") == 0) {
+        if (!qvirXMLPropSwitch(node, "append", &chr->sourceAppend, error))
+            return FALSE;
+        chr->sourcePath = g_steal_pointer(&path);
+        return TRUE;
+    }
+    if (strcmp(chr->type, "dev") == 0 || strcmp(chr->type, "pipe") == 0) {
         chr->sourcePath = g_steal_pointer(&path);
         return TRUE;
     }
     /* The pty is allocated at start-up: only live XML keeps it. */
-    if (qvirParseIsLive(flags) && path) {
+    if (strcmp(chr->type, "pty") == 0 && qvirParseIsLive(flags) && path) {
         g_free(chr->ptyPath);
         chr->ptyPath = g_steal_pointer(&path);
     }
+    return TRUE;
+}
+
+/* <log file= append=>: QEMU writes a copy of the guest's output there. */
+static gboolean
+qvirDomainChrLogParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"file", "append", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+
+    if (chr->logFile) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one log element is allowed for character device");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropRequired(node, "file", &chr->logFile, error))
+        return FALSE;
+    return qvirXMLPropSwitch(node, "append", &chr->logAppend, error);
+}
+
+/* <protocol type=>: only a tcp source reads it (libvirt ignores it on the others). */
+static gboolean
+qvirDomainChrProtocolParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
+{
+    static const char *const attrs[] = {"type", NULL};
+    static const char *const protocols[] = {"raw", "telnet", "telnets", "tls", NULL};
+    qvirInfoOnly *io = opaque;
+    qvirDomainChrDef *chr = io->dev;
+    g_autofree char *type = NULL;
+
+    if (chr->protocol) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one protocol element is allowed for character device");
+        return FALSE;
+    }
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error))
+        return FALSE;
+    if (strcmp(chr->type, "tcp") != 0)
+        return TRUE;
+    if ((type = qvirXMLPropString(node, "type")) && !g_strv_contains(protocols, type)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "Unknown protocol '%s'", type);
+        return FALSE;
+    }
+    chr->protocol = g_steal_pointer(&type);
     return TRUE;
 }
 
@@ -2374,18 +2472,44 @@ qvirDomainChrTargetParse(xmlNodePtr node, void *opaque, unsigned int flags, GErr
 
 static const qvirChildHandler qvirDomainChrChildren[] = {
     {"source", qvirDomainChrSourceParse},
+    {"log", qvirDomainChrLogParse},
+    {"protocol", qvirDomainChrProtocolParse},
     {"target", qvirDomainChrTargetParse},
     {"alias", qvirInfoOnlyAliasParse},
     {"address", qvirInfoOnlyAddressParse}, /* a pci-serial port's */
     {NULL, NULL},
 };
 
+/* One <source> per character device; udp alone has two, one per direction. */
+static gboolean
+qvirDomainChrCountSources(xmlNodePtr node, const qvirDomainChrDef *chr, GError **error)
+{
+    guint n = 0;
+
+    for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
+        if (qvirXMLIsElement(cur, "source"))
+            n++;
+    }
+    if (n > 1 && strcmp(chr->type, "udp") != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only one source element is allowed for character device");
+        return FALSE;
+    }
+    if (n > 2) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
+                    "only two source elements are allowed for character device");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigned int flags,
                    GError **error)
 {
     static const char *const attrs[] = {"type", "tty", NULL};
-    static const char *const types[] = {"pty", "unix", NULL};
+    static const char *const types[] = {"null",  "vc",  "pty", "dev",  "file", "pipe",
+                                        "stdio", "udp", "tcp", "unix", NULL};
     qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
     qvirInfoOnly io = {&chr->info, chr};
 
@@ -2394,6 +2518,7 @@ qvirDomainChrParse(xmlNodePtr node, GPtrArray *list, gboolean isConsole, unsigne
     g_ptr_array_add(list, chr);
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
         !qvirXMLPropChoice(node, "type", types, TRUE, &chr->type, error) ||
+        !qvirDomainChrCountSources(node, chr, error) ||
         !qvirXMLParseChildren(node, qvirDomainChrChildren, &io, flags, NULL, error))
         return FALSE;
     if (strcmp(chr->type, "unix") == 0 && !chr->sourcePath) {
@@ -3171,12 +3296,13 @@ qvirDomainCurrentMemoryParse(xmlNodePtr node, void *opaque, unsigned int flags, 
 static gboolean
 qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"placement", "current", NULL};
+    static const char *const attrs[] = {"placement", "cpuset", "current", NULL};
     static const char *const placements[] = {"static", NULL};
     qvirDomainParseState *st = opaque;
     g_autofree char *placement = NULL;
     g_autofree char *text = NULL;
     g_autofree char *current = NULL;
+    g_autofree char *cpuset = NULL;
     unsigned long long val;
     unsigned long long cur = 0;
 
@@ -3208,6 +3334,19 @@ qvirDomainVcpuParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **
             return FALSE;
         }
         st->def->vcpusCurrent = cur == val ? 0 : (unsigned int)cur;
+    }
+    if ((cpuset = qvirXMLPropString(node, "cpuset"))) {
+        g_autoptr(qvirBitmap) mask = qvirBitmapParse(cpuset, QVIR_DOMAIN_CPUMASK_LEN, error);
+
+        if (!mask)
+            return FALSE;
+        if (qvirBitmapIsAllClear(mask)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                        "Invalid value of 'cpuset': %s", cpuset);
+            return FALSE;
+        }
+        qvirBitmapFree(st->def->cpumask);
+        st->def->cpumask = g_steal_pointer(&mask);
     }
     return TRUE;
 }
@@ -3386,6 +3525,37 @@ qvirDomainFeatureFlagParse(xmlNodePtr node, qvirTristateSwitch *field, GError **
     return TRUE;
 }
 
+/* <apic [eoi='on|off']/> */
+static gboolean
+qvirDomainFeatureAPICParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
+{
+    static const char *const attrs[] = {"eoi", NULL};
+
+    if (def->apic != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropSwitch(node, "eoi", &def->apicEoi, error))
+        return FALSE;
+    def->apic = QVIR_TRISTATE_SWITCH_ON;
+    return TRUE;
+}
+
+/* <pvspinlock [state='on|off']/>: as libvirt, the element alone means on. */
+static gboolean
+qvirDomainFeatureOnByDefaultParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
+{
+    static const char *const attrs[] = {"state", NULL};
+
+    if (*field != QVIR_TRISTATE_SWITCH_ABSENT)
+        return qvirXMLDuplicate(node, error);
+    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
+        !qvirXMLPropSwitch(node, "state", field, error))
+        return FALSE;
+    if (*field == QVIR_TRISTATE_SWITCH_ABSENT)
+        *field = QVIR_TRISTATE_SWITCH_ON;
+    return TRUE;
+}
+
 /* <vmport state='on|off'/> */
 static gboolean
 qvirDomainFeatureStateParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
@@ -3473,7 +3643,9 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         if (qvirXMLIsElement(cur, "acpi"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->acpi, error);
         else if (qvirXMLIsElement(cur, "apic"))
-            ok = qvirDomainFeatureFlagParse(cur, &st->def->apic, error);
+            ok = qvirDomainFeatureAPICParse(cur, st->def, error);
+        else if (qvirXMLIsElement(cur, "pvspinlock"))
+            ok = qvirDomainFeatureOnByDefaultParse(cur, &st->def->pvspinlock, error);
         else if (qvirXMLIsElement(cur, "pae"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->pae, error);
         else if (qvirXMLIsElement(cur, "vmport"))
@@ -3650,7 +3822,8 @@ qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
 
     if (nameStr && qvirDomainTimerNameTypeFromString(nameStr) < 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "timer '%s' is not supported by qvirt: only rtc, pit and hpet", nameStr);
+                    "timer '%s' is not supported by qvirt: only rtc, pit, hpet and kvmclock",
+                    nameStr);
         return FALSE;
     }
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
@@ -3685,8 +3858,8 @@ qvirDomainTimerParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
 static gboolean
 qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError **error)
 {
-    static const char *const attrs[] = {"offset", NULL};
-    static const char *const offsets[] = {"utc", "localtime", NULL};
+    static const char *const attrs[] = {"offset", "start", NULL};
+    static const char *const offsets[] = {"utc", "localtime", "absolute", NULL};
     qvirDomainParseState *st = opaque;
 
     if (st->haveClock)
@@ -3695,6 +3868,18 @@ qvirDomainClockParse(xmlNodePtr node, void *opaque, unsigned int flags, GError *
     if (!qvirXMLCheckAttrs(node, attrs, error) ||
         !qvirXMLPropChoice(node, "offset", offsets, FALSE, &st->def->clockOffset, error))
         return FALSE;
+    /* the guest's clock starts at this moment whenever it boots */
+    if (g_strcmp0(st->def->clockOffset, "absolute") == 0) {
+        g_autofree char *start = qvirXMLPropString(node, "start");
+        unsigned long long val;
+
+        if (!qvirStrToUInt(start, 10, G_MAXUINT64, &val)) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "missing 'start' attribute for clock with offset='absolute'");
+            return FALSE;
+        }
+        st->def->clockStart = val;
+    }
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
         if (cur->type != XML_ELEMENT_NODE)
             continue;
@@ -4136,11 +4321,8 @@ qvirDomainChrAssignDefaults(qvirDomainDef *def)
         if (!con->targetType || strcmp(con->targetType, "serial") == 0) {
             qvirDomainChrDef *ser = g_new0(qvirDomainChrDef, 1);
 
-            ser->type = g_strdup(con->type);
             ser->targetPort = -1;
-            ser->ptyPath = g_strdup(con->ptyPath);
-            ser->sourceMode = g_strdup(con->sourceMode);
-            ser->sourcePath = g_strdup(con->sourcePath);
+            qvirDomainChrSourceCopy(ser, con);
             ser->info.alias = g_strdup(con->info.alias);
             g_ptr_array_add(def->serials, ser);
         }

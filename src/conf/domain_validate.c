@@ -876,7 +876,8 @@ qvirDomainTimersValidate(const qvirDomainDef *def, GError **error)
                         "unsupported rtc timer track 'boot'");
             return FALSE;
         }
-        if (t->present == QVIR_TRISTATE_BOOL_NO && t->name != QVIR_DOMAIN_TIMER_HPET) {
+        if (t->present == QVIR_TRISTATE_BOOL_NO && t->name != QVIR_DOMAIN_TIMER_HPET &&
+            t->name != QVIR_DOMAIN_TIMER_KVMCLOCK) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "timer '%s' cannot be removed from the machine", name);
             return FALSE;
@@ -947,6 +948,47 @@ qvirDomainDuplicateDriveAddressesValidate(const qvirDomainDef *def, GError **err
     return TRUE;
 }
 
+/* virDomainChrSourceDefValidate: what each source type cannot do without. */
+static gboolean
+qvirDomainChrSourceValidate(const qvirDomainChrDef *chr, GError **error)
+{
+    const char *type = chr->type ? chr->type : "";
+    const char *missing = NULL;
+
+    if (strcmp(type, "file") == 0 || strcmp(type, "dev") == 0 || strcmp(type, "pipe") == 0) {
+        if (!chr->sourcePath)
+            missing = "path";
+    } else if (strcmp(type, "tcp") == 0) {
+        if (!chr->host)
+            missing = "host";
+        else if (!chr->service)
+            missing = "service";
+    } else if (strcmp(type, "udp") == 0) {
+        if (!chr->service)
+            missing = "service";
+    }
+    if (missing) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                    "Missing source %s attribute for char device", missing);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+qvirDomainChrsValidate(const qvirDomainDef *def, GError **error)
+{
+    for (guint i = 0; i < def->serials->len; i++) {
+        if (!qvirDomainChrSourceValidate(g_ptr_array_index(def->serials, i), error))
+            return FALSE;
+    }
+    for (guint i = 0; i < def->consoles->len; i++) {
+        if (!qvirDomainChrSourceValidate(g_ptr_array_index(def->consoles, i), error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
 {
@@ -965,5 +1007,6 @@ qvirDomainDefValidate(const qvirDomainDef *def, GError **error)
     }
     return qvirDomainControllersValidate(def, error) && qvirDomainUSBValidate(def, error) &&
            qvirDomainAcpiIndexValidate(def, error) && qvirDomainBootOrderValidate(def, error) &&
-           qvirDomainGraphicsValidate(def, error) && qvirDomainNetsValidate(def, error);
+           qvirDomainGraphicsValidate(def, error) && qvirDomainNetsValidate(def, error) &&
+           qvirDomainChrsValidate(def, error);
 }

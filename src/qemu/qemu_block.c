@@ -569,9 +569,7 @@ qemuBlockSecretObject(const char *id, const guint8 *value, gsize len,
     return obj;
 }
 
-/* The secret object ALIAS for the value the secrets driver has for UUID, or for USAGETYPE
- * and USAGEID. */
-static JsonObject *
+JsonObject *
 qemuBlockLookupSecretObject(const char *alias, const qemuBlockSecretCtx *sctx, const char *uuid,
                             const char *usageType, const char *usageID, GError **error)
 {
@@ -621,6 +619,22 @@ qemuBlockEncryptionSecretDep(const qvirStorageSource *src, const qemuBlockSecret
     return TRUE;
 }
 
+JsonObject *
+qemuBlockTLSCredsObject(const char *alias, const char *dir, gboolean listen, gboolean verify,
+                        const char *passwordid)
+{
+    JsonObject *obj = json_object_new();
+
+    json_object_set_string_member(obj, "qom-type", "tls-creds-x509");
+    json_object_set_string_member(obj, "id", alias);
+    json_object_set_string_member(obj, "dir", dir);
+    json_object_set_string_member(obj, "endpoint", listen ? "server" : "client");
+    json_object_set_boolean_member(obj, "verify-peer", listen ? verify : TRUE);
+    if (passwordid)
+        json_object_set_string_member(obj, "passwordid", passwordid);
+    return obj;
+}
+
 gboolean
 qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBlockSecretCtx *sctx,
                                     GPtrArray *objects, GError **error)
@@ -660,14 +674,7 @@ qemuBlockStorageSourceGetDepObjects(const qvirStorageSource *src, const qemuBloc
                 return FALSE;
             g_ptr_array_add(objects, qemuBlockTakeObject(obj));
         }
-        obj = json_object_new();
-        json_object_set_string_member(obj, "qom-type", "tls-creds-x509");
-        json_object_set_string_member(obj, "id", tlsAlias);
-        json_object_set_string_member(obj, "dir", dir);
-        json_object_set_string_member(obj, "endpoint", "client");
-        json_object_set_boolean_member(obj, "verify-peer", TRUE);
-        if (keyAlias)
-            json_object_set_string_member(obj, "passwordid", keyAlias);
+        obj = qemuBlockTLSCredsObject(tlsAlias, dir, FALSE, TRUE, keyAlias);
         g_ptr_array_add(objects, qemuBlockTakeObject(obj));
     }
     return TRUE;

@@ -47,7 +47,26 @@ typedef struct {
     gboolean fixedIV;
     const char *nbdTLSx509certdir;    /* NULL: QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR */
     const char *nbdTLSx509secretUUID; /* the client key's passphrase secret, or NULL */
+    /* The same for tcp character devices (qemu.conf's chardev_tls*): with chardevTLS a
+     * tcp source without tls= uses TLS; chardevTLSx509verify makes a listening one check
+     * its clients' certificates. */
+    gboolean chardevTLS;
+    const char *chardevTLSx509certdir; /* NULL: QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR */
+    gboolean chardevTLSx509verify;
+    const char *chardevTLSx509secretUUID;
 } qemuBlockSecretCtx;
+
+/* The secret object ALIAS (AES-encrypted with the master key) for the value the secrets
+ * driver has for UUID, or for USAGETYPE and USAGEID. */
+JsonObject *qemuBlockLookupSecretObject(const char *alias, const qemuBlockSecretCtx *sctx,
+                                        const char *uuid, const char *usageType,
+                                        const char *usageID, GError **error);
+
+/* A tls-creds-x509 object as libvirt builds it (qemuBuildTLSx509BackendProps): a client
+ * always verifies its peer, a server (LISTEN) when VERIFY; PASSWORDID names the secret
+ * with the key's passphrase (NULL: none). */
+JsonObject *qemuBlockTLSCredsObject(const char *alias, const char *dir, gboolean listen,
+                                    gboolean verify, const char *passwordid);
 
 /* Aliases of a layer's objects, as libvirt names them after the storage node:
  * "libvirt-N-storage-WHAT-secret0" and "objlibvirt-N-storage_tls0". */

@@ -20,6 +20,7 @@ typedef struct {
     gboolean json;     /* -object / -device / -netdev / -audiodev as JSON */
     gboolean blockdev; /* -blockdev, else legacy -drive */
     guint usbPort;     /* next USB port, handed out in libvirt's order */
+    guint fdset;       /* next -add-fd set */
 } qemuBuildCtx;
 
 void
@@ -329,6 +330,48 @@ qemuBuildMachine(qemuBuildCtx *ctx)
         qemuBuildArgf(ctx, "-global", "mch.extended-tseg-mbytes=%llu", ctx->def->tsegBytes >> 20);
 }
 
+/* libvirt's CPU map spells some x86 features the old way; QEMU takes the new names
+ * (virQEMUCapsCPUFeaturesX86). */
+static const struct {
+    const char *libvirt;
+    const char *qemu;
+} qemuBuildCPUFeatureNames[] = {
+    {"cmp_legacy", "cmp-legacy"},       {"ds_cpl", "ds-cpl"},
+    {"fxsr_opt", "fxsr-opt"},           {"kvm_pv_eoi", "kvm-pv-eoi"},
+    {"kvm_pv_unhalt", "kvm-pv-unhalt"}, {"lahf_lm", "lahf-lm"},
+    {"nodeid_msr", "nodeid-msr"},       {"pclmuldq", "pclmulqdq"},
+    {"perfctr_core", "perfctr-core"},   {"perfctr_nb", "perfctr-nb"},
+    {"tsc_adjust", "tsc-adjust"},
+};
+
+static const char *
+qemuBuildCPUFeatureName(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(qemuBuildCPUFeatureNames); i++) {
+        if (strcmp(name, qemuBuildCPUFeatureNames[i].libvirt) == 0)
+            return qemuBuildCPUFeatureNames[i].qemu;
+    }
+    return name;
+}
+
+/* KVM's paravirtual features, after the model's, in libvirt's order: the kvmclock timer,
+ * PV EOI (<apic eoi=>), PV unhalt (<pvspinlock>). */
+static void
+qemuBuildCPUParavirt(qemuBuildCtx *ctx, GString *buf)
+{
+    const qvirDomainTimerDef *kvmclock = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_KVMCLOCK);
+
+    if (kvmclock && kvmclock->present != QVIR_TRISTATE_BOOL_ABSENT)
+        g_string_append_printf(buf, ",kvmclock=%s",
+                               kvmclock->present == QVIR_TRISTATE_BOOL_YES ? "on" : "off");
+    if (ctx->def->apicEoi != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",kvm-pv-eoi=%s",
+                               qvirTristateSwitchTypeToString(ctx->def->apicEoi));
+    if (ctx->def->pvspinlock != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(buf, ",kvm-pv-unhalt=%s",
+                               qvirTristateSwitchTypeToString(ctx->def->pvspinlock));
+}
+
 static void
 qemuBuildCPU(qemuBuildCtx *ctx)
 {
@@ -353,11 +396,14 @@ qemuBuildCPU(qemuBuildCtx *ctx)
         for (guint i = 0; ctx->def->cpuFeatures && i < ctx->def->cpuFeatures->len; i++) {
             const qvirDomainCPUFeature *f = g_ptr_array_index(ctx->def->cpuFeatures, i);
 
+            const char *name = qemuBuildCPUFeatureName(f->name);
+
             if (strcmp(f->policy, "force") == 0 || strcmp(f->policy, "require") == 0)
-                g_string_append_printf(buf, ",%s=on", f->name);
+                g_string_append_printf(buf, ",%s=on", name);
             else if (strcmp(f->policy, "disable") == 0 || strcmp(f->policy, "forbid") == 0)
-                g_string_append_printf(buf, ",%s=off", f->name);
+                g_string_append_printf(buf, ",%s=off", name);
         }
+        qemuBuildCPUParavirt(ctx, buf);
         qemuBuildArgPair(ctx, "-cpu", buf->str);
     }
 }
@@ -424,8 +470,17 @@ qemuBuildClock(qemuBuildCtx *ctx)
     const qvirDomainTimerDef *rtc = qemuBuildFindTimer(ctx->def, QVIR_DOMAIN_TIMER_RTC);
     g_autoptr(GString) buf = g_string_new(NULL);
 
-    g_string_append_printf(
-        buf, "base=%s", g_strcmp0(ctx->def->clockOffset, "localtime") == 0 ? "localtime" : "utc");
+    if (g_strcmp0(ctx->def->clockOffset, "absolute") == 0) {
+        /* validated to fit: QEMU takes the moment as a UTC date and time */
+        g_autoptr(GDateTime) then = g_date_time_new_from_unix_utc((gint64)ctx->def->clockStart);
+        g_autofree char *thenStr = g_date_time_format(then, "%Y-%m-%dT%H:%M:%S");
+
+        g_string_append_printf(buf, "base=%s", thenStr);
+    } else {
+        g_string_append_printf(buf, "base=%s",
+                               g_strcmp0(ctx->def->clockOffset, "localtime") == 0 ? "localtime"
+                                                                                  : "utc");
+    }
     if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_GUEST)
         g_string_append(buf, ",clock=vm");
     else if (rtc && rtc->track == QVIR_DOMAIN_TIMER_TRACK_WALL)
@@ -1280,6 +1335,129 @@ qemuBuildChrUnixSocket(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GString *
     return TRUE;
 }
 
+/*
+ * A file the chardev writes (its source or its log): passed as an fd set when the caller
+ * opens files (libvirt's way: QEMU never opens the user's path, and a truncation happens
+ * once, at start), else the path with the append setting as written.
+ */
+static gboolean
+qemuBuildChrFile(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, const char *suffix,
+                 const char *path, qvirTristateSwitch append, const char *pathKey,
+                 const char *appendKey, GString *chardev, GError **error)
+{
+    g_string_append_printf(chardev, ",%s=", pathKey);
+    if (ctx->opts->openChrFile) {
+        g_autofree char *name = g_strdup_printf("%s-%s", chr->info.alias, suffix);
+        int fd = ctx->opts->openChrFile(ctx->opts->openChrFileOpaque, name, path,
+                                        append == QVIR_TRISTATE_SWITCH_ON, error);
+
+        if (fd < 0)
+            return FALSE;
+        qemuBuildArgf(ctx, "-add-fd", "set=%u,fd=%d,opaque=%s", ctx->fdset, fd, name);
+        g_string_append_printf(chardev, "/dev/fdset/%u", ctx->fdset++);
+        append = QVIR_TRISTATE_SWITCH_ON;
+    } else {
+        qemuBuildAppendEscaped(chardev, path);
+    }
+    if (append != QVIR_TRISTATE_SWITCH_ABSENT)
+        g_string_append_printf(chardev, ",%s=%s", appendKey,
+                               qvirTristateSwitchTypeToString(append));
+    return TRUE;
+}
+
+/*
+ * The TLS credentials of a tcp chardev (tls='yes', or no tls= with chardev_tls on), as
+ * libvirt: the key passphrase's secret "charALIAS-secret0" when chardev_tls_x509_secret_uuid
+ * is set, then tls-creds-x509 "objcharALIAS_tls0", whose id *TLSALIAS gets (NULL: no TLS).
+ */
+static gboolean
+qemuBuildChrTLS(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, char **tlsAlias, GError **error)
+{
+    const qemuBlockSecretCtx *sctx = ctx->opts->secrets;
+    gboolean fromConfig = sctx && sctx->chardevTLS;
+    g_autofree char *keyAlias = NULL;
+    const char *dir;
+    gboolean listen = g_strcmp0(chr->sourceMode, "bind") == 0;
+
+    if (chr->tls == QVIR_TRISTATE_BOOL_NO || (chr->tls == QVIR_TRISTATE_BOOL_ABSENT && !fromConfig))
+        return TRUE;
+    dir = sctx && sctx->chardevTLSx509certdir ? sctx->chardevTLSx509certdir
+                                              : QEMU_BLOCK_DEFAULT_TLS_X509_CERT_DIR;
+    if (fromConfig && sctx->chardevTLSx509secretUUID) {
+        JsonObject *secret;
+
+        keyAlias = g_strdup_printf("char%s-secret0", chr->info.alias);
+        if (!(secret = qemuBlockLookupSecretObject(keyAlias, sctx, sctx->chardevTLSx509secretUUID,
+                                                   "tls", NULL, error)))
+            return FALSE;
+        qemuBuildObjectArg(ctx, "-object", secret, "qom-type");
+    }
+    *tlsAlias = g_strdup_printf("objchar%s_tls0", chr->info.alias);
+    qemuBuildObjectArg(ctx, "-object",
+                       qemuBlockTLSCredsObject(*tlsAlias, dir, listen,
+                                               sctx && sctx->chardevTLSx509verify, keyAlias),
+                       "qom-type");
+    return TRUE;
+}
+
+/*
+ * "-chardev" of a serial or console, any source type, as libvirt's qemuBuildChardevStr
+ * spells it; the -add-fd of its files come first.
+ */
+static gboolean
+qemuBuildChrChardev(qemuBuildCtx *ctx, const qvirDomainChrDef *chr, GError **error)
+{
+    g_autoptr(GString) chardev = g_string_new(NULL);
+    const char *type = chr->type ? chr->type : "";
+    const char *alias = chr->info.alias;
+
+    if (strcmp(type, "unix") == 0) {
+        if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
+            return FALSE;
+    } else if (strcmp(type, "pty") == 0 || strcmp(type, "vc") == 0 || strcmp(type, "null") == 0 ||
+               strcmp(type, "stdio") == 0) {
+        g_string_append_printf(chardev, "%s,id=char%s", type, alias);
+    } else if (strcmp(type, "dev") == 0 || strcmp(type, "pipe") == 0) {
+        /* a host serial line is QEMU's "serial" backend */
+        g_string_append_printf(
+            chardev, "%s,id=char%s,path=", strcmp(type, "dev") == 0 ? "serial" : "pipe", alias);
+        qemuBuildAppendEscaped(chardev, chr->sourcePath);
+    } else if (strcmp(type, "file") == 0) {
+        g_string_append_printf(chardev, "file,id=char%s", alias);
+        if (!qemuBuildChrFile(ctx, chr, "source", chr->sourcePath, chr->sourceAppend, "path",
+                              "append", chardev, error))
+            return FALSE;
+    } else if (strcmp(type, "udp") == 0) {
+        /* libvirt writes every key, empty when the XML left it out */
+        g_string_append_printf(chardev, "udp,id=char%s,host=%s,port=%s,localaddr=%s,localport=%s",
+                               alias, chr->host ? chr->host : "", chr->service,
+                               chr->bindHost ? chr->bindHost : "",
+                               chr->bindService ? chr->bindService : "0");
+    } else if (strcmp(type, "tcp") == 0) {
+        g_autofree char *tlsAlias = NULL;
+
+        if (!qemuBuildChrTLS(ctx, chr, &tlsAlias, error))
+            return FALSE;
+        g_string_append_printf(chardev, "socket,id=char%s,host=%s,port=%s", alias, chr->host,
+                               chr->service);
+        if (g_strcmp0(chr->protocol, "telnet") == 0)
+            g_string_append(chardev, ",telnet=on");
+        if (g_strcmp0(chr->sourceMode, "bind") == 0)
+            g_string_append(chardev, ",server=on,wait=off");
+        if (tlsAlias)
+            g_string_append_printf(chardev, ",tls-creds=%s", tlsAlias);
+    } else {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unsupported chardev '%s'",
+                    type);
+        return FALSE;
+    }
+    if (chr->logFile && !qemuBuildChrFile(ctx, chr, "log", chr->logFile, chr->logAppend, "logfile",
+                                          "logappend", chardev, error))
+        return FALSE;
+    qemuBuildArgPair(ctx, "-chardev", chardev->str);
+    return TRUE;
+}
+
 static gboolean
 qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
 {
@@ -1288,19 +1466,8 @@ qemuBuildSerials(qemuBuildCtx *ctx, GError **error)
         int port = chr->targetPort >= 0 ? chr->targetPort : (int)i;
         JsonObject *props;
 
-        if (g_strcmp0(chr->type, "unix") == 0) {
-            g_autoptr(GString) chardev = g_string_new(NULL);
-
-            if (!qemuBuildChrUnixSocket(ctx, chr, chardev, error))
-                return FALSE;
-            qemuBuildArgPair(ctx, "-chardev", chardev->str);
-        } else if (g_strcmp0(chr->type, "pty") == 0) {
-            qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
-        } else {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                        "serial type '%s' is not supported", chr->type ? chr->type : "");
+        if (!qemuBuildChrChardev(ctx, chr, error))
             return FALSE;
-        }
         props = json_object_new();
         if (g_strcmp0(chr->targetType, "pci-serial") == 0) {
             json_object_set_string_member(props, "driver", "pci-serial");
@@ -1335,13 +1502,14 @@ qemuBuildConsoles(qemuBuildCtx *ctx, GError **error)
         if (i == 0 && (!chr->targetType || strcmp(chr->targetType, "serial") == 0) &&
             ctx->def->serials && ctx->def->serials->len > 0)
             continue;
-        if (g_strcmp0(chr->targetType, "virtio") != 0 || g_strcmp0(chr->type, "pty") != 0) {
+        if (g_strcmp0(chr->targetType, "virtio") != 0) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "console target type '%s' is not supported",
                         chr->targetType ? chr->targetType : "");
             return FALSE;
         }
-        qemuBuildArgf(ctx, "-chardev", "pty,id=char%s", chr->info.alias);
+        if (!qemuBuildChrChardev(ctx, chr, error))
+            return FALSE;
         props = json_object_new();
         json_object_set_string_member(props, "driver", "virtconsole");
         qemuJSONSetStrFree(props, "chardev", g_strdup_printf("char%s", chr->info.alias));

@@ -38,6 +38,13 @@ typedef struct {
      * key) come from and the master key they are encrypted with; NULL: a disk that needs
      * one is an error. */
     const qemuBlockSecretCtx *secrets;
+    /* Files of file chardevs (source and <log>): open PATH for writing, truncated unless
+     * APPEND, and return the descriptor QEMU inherits, which it gets as "-add-fd
+     * set=N,fd=FD,opaque=NAME" and opens as /dev/fdset/N with append=on, as libvirt does
+     * (NAME: "serial0-source", "serial0-log"). NULL: QEMU opens the paths itself. */
+    int (*openChrFile)(void *opaque, const char *name, const char *path, gboolean append,
+                       GError **error);
+    void *openChrFileOpaque;
 } qemuBuildCommandLineOpts;
 
 typedef struct {

@@ -62,6 +62,7 @@ qvirDriverConfigNew(const char *root)
     cfg->group = g_strdup(QVIR_SECURITY_DAC_DEFAULT_GROUP);
     cfg->dynamicOwnership = TRUE;
     cfg->rememberOwner = TRUE;
+    cfg->chardevTLSx509verify = TRUE; /* libvirt's default_tls_x509_verify */
     cfg->clearEmulatorCapabilities = TRUE;
     cfg->mountNamespace = TRUE;
     cfg->migrationPortMin = 49152;
@@ -87,6 +88,8 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->emulator);
     g_free(cfg->nbdTLSx509certdir);
     g_free(cfg->nbdTLSx509secretUUID);
+    g_free(cfg->chardevTLSx509certdir);
+    g_free(cfg->chardevTLSx509secretUUID);
     g_free(cfg->user);
     g_free(cfg->group);
     g_free(cfg->hostUUID);
@@ -154,6 +157,10 @@ qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
         return &cfg->clearEmulatorCapabilities;
     if (strcmp(key, "nbd_tls") == 0)
         return &cfg->nbdTLS;
+    if (strcmp(key, "chardev_tls") == 0)
+        return &cfg->chardevTLS;
+    if (strcmp(key, "chardev_tls_x509_verify") == 0)
+        return &cfg->chardevTLSx509verify;
     g_assert_not_reached();
 }
 
@@ -277,14 +284,17 @@ qvirDriverConfigParseEmulator(qvirDriverConfig *cfg, GKeyFile *kf, const char *k
     return TRUE;
 }
 
-/* nbd_tls_x509_cert_dir (an absolute path) and nbd_tls_x509_secret_uuid (a UUID). */
+/* {nbd,chardev}_tls_x509_cert_dir (an absolute path) and {nbd,chardev}_tls_x509_secret_uuid
+ * (a UUID). */
 static gboolean
 qvirDriverConfigParseTLS(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
                          GError **error)
 {
     g_autofree char *str = qvirDriverConfigGetString(kf, key, path, error);
-    gboolean dir = strcmp(key, "nbd_tls_x509_cert_dir") == 0;
-    char **field = dir ? &cfg->nbdTLSx509certdir : &cfg->nbdTLSx509secretUUID;
+    gboolean dir = g_str_has_suffix(key, "_tls_x509_cert_dir");
+    gboolean nbd = g_str_has_prefix(key, "nbd_");
+    char **field = dir ? (nbd ? &cfg->nbdTLSx509certdir : &cfg->chardevTLSx509certdir)
+                       : (nbd ? &cfg->nbdTLSx509secretUUID : &cfg->chardevTLSx509secretUUID);
 
     if (!str)
         return FALSE;
@@ -355,6 +365,10 @@ static const struct {
     {"nbd_tls", qvirDriverConfigParseBool},
     {"nbd_tls_x509_cert_dir", qvirDriverConfigParseTLS},
     {"nbd_tls_x509_secret_uuid", qvirDriverConfigParseTLS},
+    {"chardev_tls", qvirDriverConfigParseBool},
+    {"chardev_tls_x509_cert_dir", qvirDriverConfigParseTLS},
+    {"chardev_tls_x509_verify", qvirDriverConfigParseBool},
+    {"chardev_tls_x509_secret_uuid", qvirDriverConfigParseTLS},
     {"host_uuid", qvirDriverConfigParseHostUUID},
     {"migration_port_min", qvirDriverConfigParsePort},
     {"migration_port_max", qvirDriverConfigParsePort},

@@ -18,11 +18,11 @@ typedef struct {
     /* runDir/qvirt-sock-ro: read-only connections, mode 0666 */
     char *socketPathRO;
 
-    gboolean allowDiskFormatProbing;   /* allow_disk_format_probing = false */
+    gboolean allowDiskFormatProbing;    /* allow_disk_format_probing = false */
     gboolean probeNetworkBackingChains; /* probe_network_backing_chains = false */
-    unsigned int maxBackingChainDepth; /* max_backing_chain_depth = 200 */
-    int defaultDiskCache;              /* default_disk_cache; -1 = unset (QEMU's default) */
-    char *emulator;                    /* emulator = /usr/bin/qemu-system-x86_64 */
+    unsigned int maxBackingChainDepth;  /* max_backing_chain_depth = 200 */
+    int defaultDiskCache;               /* default_disk_cache; -1 = unset (QEMU's default) */
+    char *emulator;                     /* emulator = /usr/bin/qemu-system-x86_64 */
     /* Who QEMU runs as when the daemon is root (src/security/security_dac.h); a daemon
      * that is not root runs QEMU as itself and ignores these. */
     char *user;                         /* user = qvirt-qemu ("+UID" or a name; root only
@@ -38,6 +38,12 @@ typedef struct {
     gboolean nbdTLS;
     char *nbdTLSx509certdir;
     char *nbdTLSx509secretUUID;
+    /* The same for tcp serials and consoles (chardev_tls*); chardev_tls_x509_verify = true
+     * (libvirt's default_tls_x509_verify) makes a listening one check client certificates. */
+    gboolean chardevTLS;
+    char *chardevTLSx509certdir;
+    gboolean chardevTLSx509verify;
+    char *chardevTLSx509secretUUID;
     /* host_uuid: the UUID this daemon's host has for migration and capabilities (two
      * daemons on one machine stand for two hosts); NULL: read from the machine. */
     char *hostUUID;

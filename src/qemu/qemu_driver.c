@@ -935,6 +935,10 @@ qemuDriverSecretCtxInit(qvirDriver *drv, qemuBlockSecretCtx *ctx)
     ctx->opaque = drv;
     ctx->nbdTLSx509certdir = drv->cfg->nbdTLSx509certdir;
     ctx->nbdTLSx509secretUUID = drv->cfg->nbdTLSx509secretUUID;
+    ctx->chardevTLS = drv->cfg->chardevTLS;
+    ctx->chardevTLSx509certdir = drv->cfg->chardevTLSx509certdir;
+    ctx->chardevTLSx509verify = drv->cfg->chardevTLSx509verify;
+    ctx->chardevTLSx509secretUUID = drv->cfg->chardevTLSx509secretUUID;
 }
 
 /*

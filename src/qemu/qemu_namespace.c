@@ -203,6 +203,19 @@ qemuNamespaceNew(const qvirDomainDef *def, const char *stageDir, GError **error)
 
         qemuNamespaceAddChainNodes(ns->nodes, ns->dirs, ns->stage, disk->src);
     }
+    /* a serial or console on a host device (type='dev'): QEMU opens that node */
+    for (guint i = 0; def->serials && i < def->serials->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(def->serials, i);
+
+        if (g_strcmp0(chr->type, "dev") == 0 && qemuNamespaceIsDevPath(chr->sourcePath))
+            (void)qemuNamespaceAddNode(ns->nodes, ns->dirs, ns->stage, chr->sourcePath);
+    }
+    for (guint i = 0; def->consoles && i < def->consoles->len; i++) {
+        const qvirDomainChrDef *chr = g_ptr_array_index(def->consoles, i);
+
+        if (g_strcmp0(chr->type, "dev") == 0 && qemuNamespaceIsDevPath(chr->sourcePath))
+            (void)qemuNamespaceAddNode(ns->nodes, ns->dirs, ns->stage, chr->sourcePath);
+    }
     if (qemuNamespaceIsDevPath(def->os.kernel))
         (void)qemuNamespaceAddNode(ns->nodes, ns->dirs, ns->stage, def->os.kernel);
     if (qemuNamespaceIsDevPath(def->os.initrd))

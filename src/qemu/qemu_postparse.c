@@ -163,12 +163,9 @@ qemuPostParseChrCopy(const qvirDomainChrDef *src, gboolean isConsole)
     qvirDomainChrDef *chr = g_new0(qvirDomainChrDef, 1);
 
     chr->isConsole = isConsole;
-    chr->type = g_strdup(src->type);
     chr->targetPort = src->targetPort;
-    chr->ptyPath = g_strdup(src->ptyPath);
     /* libvirt copies the whole source: a unix serial's console names the same socket */
-    chr->sourcePath = g_strdup(src->sourcePath);
-    chr->sourceMode = g_strdup(src->sourceMode);
+    qvirDomainChrSourceCopy(chr, src);
     chr->info.alias = g_strdup(src->info.alias);
     return chr;
 }

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -616,6 +617,11 @@ qemuProcessChildSetup(gpointer data)
     setsid();
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
+    /* libvirt pins the emulator and vCPU threads to <vcpu cpuset=> once they exist;
+     * setting it here, before exec, gives every thread QEMU creates the same set. */
+    if (lopts->cpuAffinity &&
+        sched_setaffinity(0, lopts->cpuAffinitySize, (const cpu_set_t *)lopts->cpuAffinity) < 0)
+        qvirFileChildFail("qvirt: cannot set CPU affinity: ", "sched_setaffinity", NULL);
     /* Still root: the private /dev first. */
     qemuNamespaceChildSetup(lopts->ns);
     /* Last: after this the child is QEMU's user, without capabilities. */
@@ -1383,6 +1389,29 @@ qemuProcessAllocateGraphicsPorts(qvirDomainDef *def, GError **error)
 }
 
 /*
+ * The file of a file chardev, or a chardev's log, opened by the daemon for QEMU to
+ * inherit (libvirt's way without virtlogd): QEMU needs no access to the path, and the
+ * file is truncated here once unless the XML asks to append.
+ */
+static int
+qemuProcessOpenChrFile(void *opaque, const char *name, const char *path, gboolean append,
+                       GError **error)
+{
+    GArray *fds = opaque;
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+
+    if (fd < 0) {
+        int err = errno;
+
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Failed to create file '%s': %s",
+                    path, g_strerror(err));
+        return -1;
+    }
+    g_array_append_val(fds, fd);
+    return fd;
+}
+
+/*
  * QEMU's message for an image it could not open names only the node ("-blockdev
  * {"node-name":"libvirt-2-format",…}: Invalid password, …"): add which disk that node
  * belongs to, keeping QEMU's text (and libvirt's start of the message) as they are.
@@ -1417,6 +1446,36 @@ qemuProcessNameFailedDisk(const qvirDomainDef *def, GError **error)
     }
 }
 
+typedef cpu_set_t qemuProcessCpuSet;
+
+static void
+qemuProcessCpuSetFree(qemuProcessCpuSet *set)
+{
+    if (set)
+        CPU_FREE(set);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qemuProcessCpuSet, qemuProcessCpuSetFree);
+
+/* <vcpu cpuset=> as a CPU_ALLOC set; NULL when the domain has none. */
+static cpu_set_t *
+qemuProcessCpuAffinity(const qvirDomainDef *def, gsize *size)
+{
+    guint n;
+    cpu_set_t *set;
+
+    if (!def->cpumask)
+        return NULL;
+    n = qvirBitmapSize(def->cpumask);
+    set = CPU_ALLOC(n);
+    *size = CPU_ALLOC_SIZE(n);
+    CPU_ZERO_S(*size, set);
+    for (guint i = 0; i < n; i++) {
+        if (qvirBitmapIsSet(def->cpumask, i))
+            CPU_SET_S(i, *size, set);
+    }
+    return set;
+}
+
 qemuProcess *
 qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStartOpts *opts,
                  const qemuProcessCallbacks *cb, gpointer opaque, GError **error)
@@ -1439,10 +1498,14 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     g_autoptr(qemuNamespace) ns = NULL;
     g_autoptr(GArray) channelFds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) passFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) chrFileFds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(qemuProcessCpuSet) affinity = NULL;
+    gsize affinitySize = 0;
     guint i;
 
     g_return_val_if_fail(def && def->name && caps && opts && opts->runDir && opts->logDir, NULL);
     g_array_set_clear_func(channelFds, qemuProcessCloseFd);
+    g_array_set_clear_func(chrFileFds, qemuProcessCloseFd);
 
     ndisks = def->disks ? def->disks->len : 0;
     undo = g_new0(qemuProcessDiskUndo, ndisks + 1);
@@ -1505,6 +1568,8 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
     bopts.incoming = opts->incoming;
     bopts.channelFds = (const int *)channelFds->data;
     bopts.nChannelFds = channelFds->len;
+    bopts.openChrFile = qemuProcessOpenChrFile;
+    bopts.openChrFileOpaque = chrFileFds;
     if (opts->secrets)
         secrets = *opts->secrets;
     secrets.masterKey = masterKeyPath ? masterKey : NULL;
@@ -1534,6 +1599,10 @@ qemuProcessStart(qvirDomainDef *def, const qemuCaps *caps, const qemuProcessStar
         if (g_array_index(channelFds, int, i) >= 0)
             g_array_append_val(passFds, g_array_index(channelFds, int, i));
     }
+    g_array_append_vals(passFds, chrFileFds->data, chrFileFds->len);
+    affinity = qemuProcessCpuAffinity(def, &affinitySize);
+    lopts.cpuAffinity = affinity;
+    lopts.cpuAffinitySize = affinitySize;
     lopts.passFds = (const int *)passFds->data;
     lopts.nPassFds = passFds->len;
     /* throttles and lifecycle actions are set before the vCPUs run (below) */

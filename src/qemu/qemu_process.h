@@ -125,6 +125,10 @@ typedef struct {
     const qemuNamespace *ns;
     const int *passFds; /* descriptors QEMU inherits under the same numbers */
     guint nPassFds;
+    /* <vcpu cpuset=>: the child's CPU affinity (a CPU_ALLOC set of cpuAffinitySize bytes),
+     * set before exec so every QEMU thread inherits it; NULL: left as the daemon's. */
+    const void *cpuAffinity;
+    gsize cpuAffinitySize;
 } qemuProcessLaunchOpts;
 
 qemuProcess *qemuProcessLaunch(const char *const *argv, const char *const *envp,

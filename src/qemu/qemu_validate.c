@@ -341,6 +341,9 @@ qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *dis
     return TRUE;
 }
 
+/* 9999-12-31T23:59:59 UTC, the last moment -rtc base= can name */
+#define QEMU_VALIDATE_CLOCK_START_MAX 253402300799ULL
+
 gboolean
 qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **error)
 {
@@ -360,6 +363,14 @@ qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, GError **e
         g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                     "Emulator '%s' does not support machine type '%s'",
                     qemuCapsGetBinary(caps) ? qemuCapsGetBinary(caps) : "", def->os.machine);
+        return FALSE;
+    }
+    /* -rtc base= takes a date: QEMU (and GLib) stop at the end of year 9999. libvirt 9.0
+     * writes "base=(null)" beyond it; qvirt refuses. */
+    if (g_strcmp0(def->clockOffset, "absolute") == 0 &&
+        def->clockStart > QEMU_VALIDATE_CLOCK_START_MAX) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "clock start time '%llu' is after 9999-12-31T23:59:59 UTC", def->clockStart);
         return FALSE;
     }
     if (def->tsegBytes) {
