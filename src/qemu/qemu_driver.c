@@ -157,18 +157,6 @@ qemuDriverStoppedDetail(int shutoffReason)
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-gboolean
-qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func, GError **error)
-{
-    if (flags & ~supported) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function %s", flags & ~supported,
-                    func);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 qvirDomainRef *
 qemuDriverMakeRef(qemuDomainObj *obj)
 {
@@ -1688,7 +1676,7 @@ qvirDriverDomainDefineXMLImpl(qvirDriver *drv, const char *xml, unsigned int fla
     qvirDomainDef *old;
     gboolean isNew;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_DEFINE_VALIDATE, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_DEFINE_VALIDATE, __func__, error))
         return NULL;
     if (!(def = qemuDriverParseDef(drv, xml, error)))
         return NULL;
@@ -1748,7 +1736,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     gboolean active;
     guint nsnapshots;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -1821,7 +1809,7 @@ qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned 
     gboolean active;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -1885,7 +1873,7 @@ qvirDriverDomainCreateXMLImpl(qvirDriver *drv, const char *xml, unsigned int fla
 {
     qvirDomainDef *def;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
         return NULL;
     if (!(def = qemuDriverParseDef(drv, xml, error)))
         return NULL;
@@ -1963,8 +1951,7 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
     qemuProcess *proc;
     gboolean active;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_DESTROY_GRACEFUL | QEMU_DESTROY_REMOVE_LOGS, __func__,
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_DESTROY_GRACEFUL | QEMU_DESTROY_REMOVE_LOGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -2092,7 +2079,7 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
     char *xml = NULL;
     unsigned int secure = (flags & QEMU_XML_SECURE) ? QVIR_DOMAIN_DEF_FORMAT_SECURE : 0;
 
-    if (!qemuDriverCheckFlags(
+    if (!qvirCheckFlags(
             flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
             __func__, error))
         return NULL;
@@ -2224,7 +2211,7 @@ qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned
     g_autoptr(qemuDomainObj) obj = NULL;
     GPtrArray *msgs;
 
-    if (!qemuDriverCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
+    if (!qvirCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
@@ -2403,7 +2390,7 @@ qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator, co
     qvirDomainVirtType type;
     gboolean kvmUsable;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
+    if (!qvirCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
         return NULL;
     if (emulator && g_strcmp0(emulator, drv->cfg->emulator) != 0 &&
         !qemuDriverCheckClientEmulator(emulator, error))
@@ -2481,7 +2468,7 @@ qvirDriverConnectDomainXMLToNativeImpl(qvirDriver *drv, const char *format, cons
     qemuBuildCommandLineOpts opts = {0};
     const qemuCaps *caps;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return NULL;
     if (g_strcmp0(format, "qemu-argv") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -2687,8 +2674,8 @@ qvirDriverDomainShutdown(qvirDriver *drv, const unsigned char *uuid, unsigned in
 {
     int onPoweroff;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SHUTDOWN_ACPI_POWER_BTN | QEMU_SHUTDOWN_GUEST_AGENT,
-                              __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SHUTDOWN_ACPI_POWER_BTN | QEMU_SHUTDOWN_GUEST_AGENT, __func__,
+                        error))
         return FALSE;
     if (flags == QEMU_SHUTDOWN_GUEST_AGENT) {
         qemuDriverErrorNoAgent(error);
@@ -2709,8 +2696,8 @@ qvirDriverDomainReboot(qvirDriver *drv, const unsigned char *uuid, unsigned int 
 {
     int onReboot;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT, __func__,
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT, __func__,
+                        error))
         return FALSE;
     if (flags == QEMU_REBOOT_GUEST_AGENT) {
         qemuDriverErrorNoAgent(error);
@@ -2732,7 +2719,7 @@ qvirDriverDomainReset(qvirDriver *drv, const unsigned char *uuid, unsigned int f
     qemuDriverRunning run;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return FALSE;
     if (!qemuDriverRunningBegin(drv, uuid, "reset", &run, error))
         return FALSE;
@@ -2986,8 +2973,8 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
     GStatBuf st;
 
     memset(info, 0, sizeof(*info));
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, "blockinfo", error))
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, "blockinfo", error))
         return FALSE;
     qemuDomainObjLock(obj);
     if (qemuDomainObjIsActive(obj) && obj->proc)
@@ -3069,7 +3056,7 @@ qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *uuid, unsign
     g_autoptr(GPtrArray) errs = NULL;
     JsonArray *arr;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverRunningBegin(drv, uuid, "diskerrors", &run, error))
         return NULL;
     live = qemuDriverLiveDefCopy(run.obj, error);
@@ -3110,7 +3097,7 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
     JsonObject *args;
     qvirDomainDiskDef *disk;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_RESIZE_BYTES, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_RESIZE_BYTES, __func__, error))
         return FALSE;
     if (!(flags & QEMU_BLOCK_RESIZE_BYTES)) {
         if (size > G_MAXUINT64 / 1024) {
@@ -3320,7 +3307,7 @@ qvirDriverDomainGetMetadata(qvirDriver *drv, const unsigned char *uuid, int type
     char *value = NULL;
     gboolean active;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
         return NULL;
     if ((flags & QEMU_AFFECT_LIVE) && (flags & QEMU_AFFECT_CONFIG)) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,

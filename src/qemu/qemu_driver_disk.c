@@ -262,7 +262,7 @@ gboolean
 qvirDriverDomainBlockPull(qvirDriver *drv, const unsigned char *uuid, const char *disk,
                           unsigned long bandwidth, unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, __func__, error))
         return FALSE;
     return qemuDriverPull(drv, uuid, disk, NULL, bandwidth,
                           (flags & QEMU_BLOCK_PULL_BANDWIDTH_BYTES) != 0, error);
@@ -277,9 +277,9 @@ qvirDriverDomainBlockRebase(qvirDriver *drv, const unsigned char *uuid, const ch
                                    QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
                                    QEMU_BLOCK_REBASE_COPY_DEV;
 
-    if (!qemuDriverCheckFlags(
-            flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
-            __func__, error))
+    if (!qvirCheckFlags(flags,
+                        copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
+                        __func__, error))
         return FALSE;
     if (flags & QEMU_BLOCK_REBASE_COPY)
         return qemuDriverRebaseCopy(drv, uuid, disk, base, bandwidth, flags, error);
@@ -341,11 +341,11 @@ qvirDriverDomainBlockCommit(qvirDriver *drv, const unsigned char *uuid, const ch
     unsigned long long bw;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
-                                  QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
-                                  QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
+                            QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
+                            QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
+                        __func__, error))
         return FALSE;
     if (flags & QEMU_BLOCK_COMMIT_DELETE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -421,8 +421,8 @@ qvirDriverDomainBlockJobAbort(qvirDriver *drv, const unsigned char *uuid, const 
     qvirDomainDiskDef *disk;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
-                              __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT, __func__,
+                        error))
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, "block job abort", &live, error))
         return FALSE;
@@ -459,7 +459,7 @@ qvirDriverDomainGetBlockJobInfo(qvirDriver *drv, const unsigned char *uuid, cons
     qvirDomainDiskDef *disk;
     int ret = -1;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES, __func__, error))
         return -1;
     memset(info, 0, sizeof(*info));
     if (!qemuDriverLiveBegin(drv, uuid, "block job info", &live, error))
@@ -693,7 +693,7 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
     g_autoptr(qvirDomainDef) config = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -797,7 +797,7 @@ qvirDriverDomainDetachDevice(qvirDriver *drv, const unsigned char *uuid, const c
     g_autoptr(qvirDomainDiskDef) match = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -907,9 +907,8 @@ qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid, const c
     g_autoptr(qvirDomainDef) config = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_DEVICE_MODIFY_FORCE,
-                              __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_DEVICE_MODIFY_FORCE,
+                        __func__, error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -1434,11 +1433,10 @@ qvirDriverDomainBlockCopy(qvirDriver *drv, const unsigned char *uuid, const char
     g_autoptr(qvirDomainDiskDef) dest = NULL;
     qemuDriverCopyParams p = {0};
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
-                                  QEMU_BLOCK_COPY_TRANSIENT_JOB |
-                                  QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
+                            QEMU_BLOCK_COPY_TRANSIENT_JOB | QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
+                        __func__, error))
         return FALSE;
     if (granularity && (granularity & (granularity - 1)) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,

@@ -328,13 +328,13 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     char *name = NULL;
     gboolean metadata = !(flags & QEMU_SNAP_CREATE_NO_METADATA);
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
-                                  QEMU_SNAP_CREATE_NO_METADATA | QEMU_SNAP_CREATE_HALT |
-                                  QEMU_SNAP_CREATE_DISK_ONLY | QEMU_SNAP_CREATE_REUSE_EXT |
-                                  QEMU_SNAP_CREATE_QUIESCE | QEMU_SNAP_CREATE_ATOMIC |
-                                  QEMU_SNAP_CREATE_LIVE | QEMU_SNAP_CREATE_VALIDATE,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
+                            QEMU_SNAP_CREATE_NO_METADATA | QEMU_SNAP_CREATE_HALT |
+                            QEMU_SNAP_CREATE_DISK_ONLY | QEMU_SNAP_CREATE_REUSE_EXT |
+                            QEMU_SNAP_CREATE_QUIESCE | QEMU_SNAP_CREATE_ATOMIC |
+                            QEMU_SNAP_CREATE_LIVE | QEMU_SNAP_CREATE_VALIDATE,
+                        __func__, error))
         return NULL;
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
         !qemuDriverSnapshotCheckFlags(flags, def, error))
@@ -479,7 +479,7 @@ qemuDriverSnapshotList(qvirDriver *drv, const unsigned char *uuid, const char *o
     GPtrArray *names;
     qemuDomainSnapshot *from = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_LIST_ALL, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SNAP_LIST_ALL, __func__, error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
@@ -577,7 +577,7 @@ gboolean
 qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                      unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return FALSE;
     return qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error);
 }
@@ -596,7 +596,7 @@ qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, c
 {
     char *xml = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_XML_SECURE, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SNAP_XML_SECURE, __func__, error))
         return NULL;
     qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetXML, &xml, error);
     return xml;
@@ -622,7 +622,7 @@ qvirDriverDomainSnapshotGetParent(qvirDriver *drv, const unsigned char *uuid, co
 {
     char *parent = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return NULL;
     qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetParentName, &parent, error);
     return parent;
@@ -635,8 +635,7 @@ qvirDriverDomainSnapshotCurrent(qvirDriver *drv, const unsigned char *uuid, unsi
     g_autoptr(qemuDomainObj) obj = NULL;
     char *name;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)))
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
     qemuDomainObjLock(obj);
     name = g_strdup(obj->currentSnapshot);
@@ -654,8 +653,7 @@ qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid, u
     g_autoptr(qemuDomainObj) obj = NULL;
     int ret;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)))
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)))
         return -1;
     qemuDomainObjLock(obj);
     ret = obj->currentSnapshot != NULL;
@@ -677,7 +675,7 @@ qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid, co
 {
     int current = 0;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotCheckCurrent, &current, error))
         return -1;
     return current;
@@ -687,7 +685,7 @@ int
 qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                     unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error))
         return -1;
     return 1; /* a snapshot without metadata is not known here at all */
@@ -705,10 +703,10 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
     qemuDomainSnapshot *target;
     g_autofree char *newParent = NULL;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
-                                  QEMU_SNAP_DELETE_CHILDREN_ONLY,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
+                            QEMU_SNAP_DELETE_CHILDREN_ONLY,
+                        __func__, error))
         return FALSE;
     if (!(flags & QEMU_SNAP_DELETE_METADATA_ONLY)) {
         /* Merging external overlays back is a block commit the user can run. */

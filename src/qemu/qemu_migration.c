@@ -410,7 +410,7 @@ qemuMigrationCheckFlags(unsigned int flags, const char *func, GError **error)
                             "supported by qvirtd");
         return FALSE;
     }
-    return qemuDriverCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
+    return qvirCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
 }
 
 /* HOST and PORT of a tcp URI (tcp://HOST:PORT, tcp:HOST:PORT, either without :PORT: 0). */
@@ -1682,7 +1682,7 @@ qvirDriverDomainAbortJob(qvirDriver *drv, const unsigned char *uuid, unsigned in
     qemuMigrationJob *job;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainAbortJobFlags", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainAbortJobFlags", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     g_mutex_lock(&drv->migration->lock);
@@ -1705,7 +1705,7 @@ qvirDriverDomainMigrateSetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, g
     g_autoptr(qemuDomainObj) obj = NULL;
     guint64 *val;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateSetMaxSpeed", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainMigrateSetMaxSpeed", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     if (bandwidth > QEMU_MIGRATION_BANDWIDTH_MAX) {
@@ -1728,7 +1728,7 @@ qvirDriverDomainMigrateGetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, u
 {
     g_autoptr(qemuDomainObj) obj = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateGetMaxSpeed", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainMigrateGetMaxSpeed", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     *bandwidth = qemuMigrationGetSpeed(drv, uuid);
