@@ -273,6 +273,12 @@ qemuBuildName(qemuBuildCtx *ctx)
 }
 
 static void
+char *
+qemuBuildMasterKeyPath(const char *domainDir)
+{
+    return g_build_filename(domainDir, "master-key.aes", NULL);
+}
+
 qemuBuildMasterKey(qemuBuildCtx *ctx)
 {
     JsonObject *obj;
@@ -283,7 +289,7 @@ qemuBuildMasterKey(qemuBuildCtx *ctx)
     json_object_set_string_member(obj, "qom-type", "secret");
     json_object_set_string_member(obj, "id", "masterKey0");
     json_object_set_string_member(obj, "format", "raw");
-    qemuJSONSetStrFree(obj, "file", g_strdup_printf("%s/master-key.aes", ctx->opts->domainDir));
+    qemuJSONSetStrFree(obj, "file", qemuBuildMasterKeyPath(ctx->opts->domainDir));
     qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
 }
 

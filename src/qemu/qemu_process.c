@@ -974,7 +974,7 @@ qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *u
 static char *
 qemuProcessWriteMasterKey(const char *domainDir, guint8 *keyOut, GError **error)
 {
-    g_autofree char *path = g_build_filename(domainDir, "master-key.aes", NULL);
+    g_autofree char *path = qemuBuildMasterKeyPath(domainDir);
     guint8 key[QEMU_PROCESS_MASTER_KEY_LEN];
     gsize got = 0;
 
@@ -1008,7 +1008,7 @@ qemuProcessLoadMasterKey(qemuProcess *proc, const char *domainDir, GError **erro
 
     if (proc->haveMasterKey)
         return TRUE;
-    path = g_build_filename(domainDir, "master-key.aes", NULL);
+    path = qemuBuildMasterKeyPath(domainDir);
     if (!g_file_get_contents(path, &data, &len, error))
         return FALSE;
     if (len != QEMU_PROCESS_MASTER_KEY_LEN) {
