@@ -25,6 +25,7 @@
 
 #include "qemu/qemu_driverpriv.h"
 #include "util/virerror.h"
+#include "util/virsocketaddr.h"
 
 #define QEMU_MIGRATION_COOKIE_GROUP "qvirt-migration"
 #define QEMU_MIGRATION_POLL_US (50 * 1000)
@@ -448,6 +449,15 @@ qemuMigrationParseURI(const char *uri, char **host, int *port, GError **error)
     return TRUE;
 }
 
+/* QEMU's "tcp:HOST:PORT" (PORT from qemuMigrationParseURI or the port range: positive). */
+static char *
+qemuMigrationTcpURI(const char *host, int port)
+{
+    g_autofree char *hostPort = qvirSocketAddrFormatHostPort(host, (unsigned int)port);
+
+    return g_strconcat("tcp:", hostPort, NULL);
+}
+
 /* DISK is one of those a storage copy moves: named in MIGRATEDISKS, or by default every
  * writable disk that has a source and is not shareable (as libvirt picks them). */
 static gboolean
@@ -846,8 +856,7 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
                                             : "0.0.0.0");
     if (!(port = uriPort ? uriPort : qemuMigrationFindPort(drv, listen, error)))
         return FALSE;
-    incomingURI = strchr(listen, ':') ? g_strdup_printf("tcp:[%s]:%d", listen, port)
-                                      : g_strdup_printf("tcp:%s:%d", listen, port);
+    incomingURI = qemuMigrationTcpURI(listen, port);
 
     name = g_strdup(def->name);
     memcpy(uuid, def->uuid, QVIR_UUID_BUFLEN);
@@ -1365,8 +1374,7 @@ qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid, const
                     "invalid argument: missing port in migration URI %s", params->uri);
         return FALSE;
     }
-    uri = strchr(host, ':') ? g_strdup_printf("tcp:[%s]:%d", host, port)
-                            : g_strdup_printf("tcp:%s:%d", host, port);
+    uri = qemuMigrationTcpURI(host, port);
 
     if (!qemuDriverRunningBegin(drv, uuid, "migration out", &run, error))
         return FALSE;
