@@ -1052,8 +1052,8 @@ testIotuneThreshold(void)
     /* the same domain again, on qvirtd alone (the images are the daemon's now) */
     g_free(VIRSH_OK("define", xmlPath));
     g_free(VIRSH_OK("start", "--paused", "iot1"));
-    g_free(VIRSH_OK("blkdeviotune", "iot1", "vda", "--live", "--config", "--total-bytes-sec",
-                    "10M", "--total-bytes-sec-max", "20M", "--total-bytes-sec-max-length", "5",
+    g_free(VIRSH_OK("blkdeviotune", "iot1", "vda", "--live", "--config", "--total-bytes-sec", "10M",
+                    "--total-bytes-sec-max", "20M", "--total-bytes-sec-max-length", "5",
                     "--group-name", "grp"));
     /* QEMU has it (the monitor's own view of the device) */
     out = VIRSH_OK("qemu-monitor-command", "iot1", "{\"execute\":\"query-block\"}");
@@ -1069,12 +1069,13 @@ testIotuneThreshold(void)
     g_clear_pointer(&out, g_free);
     /* the persistent definition on disk */
     g_assert_true(g_file_get_contents(defPath, &def, NULL, NULL));
-    g_assert_nonnull(strstr(def, "<iotune>\n"
-                                 "        <total_bytes_sec>10485760</total_bytes_sec>\n"
-                                 "        <total_bytes_sec_max>20971520</total_bytes_sec_max>\n"
-                                 "        <group_name>grp</group_name>\n"
-                                 "        <total_bytes_sec_max_length>5</total_bytes_sec_max_length>\n"
-                                 "      </iotune>"));
+    g_assert_nonnull(strstr(def,
+                            "<iotune>\n"
+                            "        <total_bytes_sec>10485760</total_bytes_sec>\n"
+                            "        <total_bytes_sec_max>20971520</total_bytes_sec_max>\n"
+                            "        <group_name>grp</group_name>\n"
+                            "        <total_bytes_sec_max_length>5</total_bytes_sec_max_length>\n"
+                            "      </iotune>"));
     /* the threshold is on vda's storage node: domstats reports it */
     g_free(VIRSH_OK("domblkthreshold", "iot1", "vda", "3M"));
     out = VIRSH_OK("domstats", "iot1", "--block");
@@ -1087,8 +1088,14 @@ testIotuneThreshold(void)
 
     /* python3-libvirt: typed parameters, and the events while a pull writes the top */
     {
-        const char *argv[] = {"/usr/bin/python3", pyScript, daemonEnv.uri, "block-threshold",
-                              "iot1", itop, "2", NULL};
+        const char *argv[] = {"/usr/bin/python3",
+                              pyScript,
+                              daemonEnv.uri,
+                              "block-threshold",
+                              "iot1",
+                              itop,
+                              "2",
+                              NULL};
         g_autofree char *err = NULL;
 
         if (qvirTestRun(argv, &out, &err) != 0)

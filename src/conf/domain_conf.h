@@ -667,6 +667,21 @@ qvirDomainDef *qvirDomainDefParseNode(xmlDocPtr doc, xmlNodePtr root, unsigned i
 qvirDomainDiskDef *qvirDomainDiskDefParseString(const char *xml, unsigned int parseFlags,
                                                 GError **error);
 
+/* Where an <auth> element stands, which decides how strictly it is read. */
+typedef enum {
+    /* a disk's (in <source>, or in <disk> as older XML writes it): unknown attributes and
+     * children refused, type= optional ("none" allowed) */
+    QVIR_STORAGE_AUTH_DISK,
+    /* a storage pool's, read as libvirt's pool parser reads it: other attributes and
+     * children ignored, the first <secret> taken, type= other than "none" */
+    QVIR_STORAGE_AUTH_POOL,
+} qvirStorageAuthContext;
+
+/* <auth username= [type=]><secret [type=] uuid=|usage=/></auth> -> *OUT. Errors in
+ * libvirt's words without their prefix (qvirErrorAddPrefix gives it). */
+gboolean qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuthContext context,
+                              qvirStorageAuth **out, GError **error);
+
 /* Canonical libvirt-style XML, 2-space indent, trailing newline. Never fails. */
 char *qvirDomainDefFormat(const qvirDomainDef *def, unsigned int formatFlags);
 /* A lone <disk> element (indent 0). */

@@ -681,19 +681,19 @@ qvirStorageNetHostParse(xmlNodePtr node, qvirStorageNetHost *host, GError **erro
     return TRUE;
 }
 
-/* <auth username=><secret type= uuid=|usage=/></auth> (in <source>, or in <disk> as older
- * XML writes it). */
-static gboolean
-qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
+gboolean
+qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuthContext context, qvirStorageAuth **out,
+                     GError **error)
 {
     static const char *const attrs[] = {"username", "type", NULL};
     static const char *const secretAttrs[] = {"type", "uuid", "usage", NULL};
+    gboolean pool = context == QVIR_STORAGE_AUTH_POOL;
     g_autoptr(qvirStorageAuth) auth = g_new0(qvirStorageAuth, 1);
     g_autofree char *type = qvirXMLPropString(node, "type");
     xmlNodePtr secret = NULL;
     g_autofree char *uuid = NULL;
 
-    if (!qvirXMLCheckAttrs(node, attrs, error))
+    if (!pool && !qvirXMLCheckAttrs(node, attrs, error))
         return FALSE;
     if (!(auth->username = qvirXMLPropString(node, "username"))) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "missing username for auth");
@@ -702,7 +702,8 @@ qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
     if (type) {
         int t = qvirStorageAuthTypeTypeFromString(type);
 
-        if (t < 0) {
+        /* a pool names a real type: "none" is as unknown as any other word there */
+        if (t < 0 || (pool && t == QVIR_STORAGE_AUTH_TYPE_NONE)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED, "unknown auth type '%s'",
                         type);
             return FALSE;
@@ -712,6 +713,12 @@ qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
     for (xmlNodePtr cur = node->children; cur; cur = cur->next) {
         if (cur->type != XML_ELEMENT_NODE)
             continue;
+        /* libvirt's pool parser takes the first <secret> and reads nothing else */
+        if (pool) {
+            if (!secret && xmlStrEqual(cur->name, BAD_CAST "secret"))
+                secret = cur;
+            continue;
+        }
         if (!qvirXMLIsElement(cur, "secret"))
             return qvirXMLUnsupportedChild(cur, "auth", error);
         if (secret)
@@ -722,7 +729,8 @@ qvirStorageAuthParse(xmlNodePtr node, qvirStorageAuth **out, GError **error)
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR, "Missing <secret> element in auth");
         return FALSE;
     }
-    if (!qvirXMLCheckAttrs(secret, secretAttrs, error) || !qvirXMLCheckNoChildren(secret, error))
+    if (!pool &&
+        (!qvirXMLCheckAttrs(secret, secretAttrs, error) || !qvirXMLCheckNoChildren(secret, error)))
         return FALSE;
     auth->secretType = qvirXMLPropString(secret, "type");
     uuid = qvirXMLPropString(secret, "uuid");
@@ -1114,7 +1122,7 @@ qvirStorageNetSourceChildParse(xmlNodePtr cur, qvirStorageSource *src, GError **
     if (strcmp(name, "auth") == 0) {
         if (src->auth)
             return qvirXMLDuplicate(cur, error);
-        return qvirStorageAuthParse(cur, &src->auth, error);
+        return qvirStorageAuthParse(cur, QVIR_STORAGE_AUTH_DISK, &src->auth, error);
     }
     if (strcmp(name, "encryption") == 0) {
         if (src->encryption)
@@ -1743,7 +1751,7 @@ qvirDomainDiskAuthParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
 
     if (disk->authInDisk)
         return qvirXMLDuplicate(node, error);
-    if (!qvirStorageAuthParse(node, &disk->src->auth, error))
+    if (!qvirStorageAuthParse(node, QVIR_STORAGE_AUTH_DISK, &disk->src->auth, error))
         return FALSE;
     disk->authInDisk = TRUE;
     return TRUE;

@@ -136,106 +136,22 @@ secretParseRoot(xmlNodePtr root, qvirSecretDef *def, GError **error)
     return TRUE;
 }
 
-/*
- * libvirt reports a malformed document as "(definition_of_secret):LINE: MESSAGE" followed
- * by the offending line and a caret under the column (VIR_ERR_XML_DETAIL, no prefix). The
- * line is only known while the parser runs, so it is caught by the SAX error callback, as
- * libvirt catches it. An error at the very end has no line: libvirt prints "(null)" there.
- */
-typedef struct {
-    char *message;
-} secretParseError;
-
-static void
-secretCatchXMLError(void *opaque, const char *msg G_GNUC_UNUSED, ...)
-{
-    xmlParserCtxtPtr ctxt = opaque;
-    secretParseError *perr = ctxt ? ctxt->_private : NULL;
-    const xmlChar *cur, *base;
-    g_autoptr(GString) context = NULL;
-    g_autoptr(GString) pointer = NULL;
-    gsize col;
-
-    if (!perr || perr->message || !ctxt->input || ctxt->lastError.level != XML_ERR_FATAL ||
-        !ctxt->lastError.message)
-        return;
-    cur = ctxt->input->cur;
-    base = ctxt->input->base;
-    while (cur > base && (*cur == '\n' || *cur == '\r'))
-        cur--;
-    while (cur > base && *cur != '\n' && *cur != '\r')
-        cur--;
-    if (*cur == '\n' || *cur == '\r')
-        cur++;
-    col = (gsize)(ctxt->input->cur - cur);
-    context = g_string_new(NULL);
-    while (*cur && *cur != '\n' && *cur != '\r')
-        g_string_append_c(context, (char)*cur++);
-    pointer = g_string_new(NULL);
-    for (gsize n = 0; n < col && n < context->len; n++)
-        g_string_append_c(pointer, context->str[n] == '\t' ? '\t' : '-');
-    g_string_append_c(pointer, '^');
-    perr->message = g_strdup_printf("(definition_of_secret):%d: %s%s\n%s", ctxt->lastError.line,
-                                    ctxt->lastError.message, context->len ? context->str : "(null)",
-                                    pointer->str);
-}
-
 /* XML -> document whose root is <secret>, with libvirt's errors for a malformed one. */
 static xmlDocPtr
 secretReadDoc(const char *xml, GError **error)
 {
-    secretParseError perr = {NULL};
-    xmlParserCtxtPtr ctxt;
     xmlDocPtr doc;
     xmlNodePtr root;
-    gsize len;
 
     if (!xml) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
                             "invalid argument: xml must not be NULL");
         return NULL;
     }
-    if ((len = strlen(xml)) > QVIR_SECRET_XML_MAX_SIZE) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                    "XML error: secret XML document is too large (%" G_GSIZE_FORMAT
-                    " bytes, limit %d)",
-                    len, QVIR_SECRET_XML_MAX_SIZE);
+    if (!(doc = qvirXMLParseString(xml, "secret", QVIR_SECRET_XML_MAX_SIZE, QVIR_XML_WORDING_DETAIL,
+                                   error)))
         return NULL;
-    }
-    if (!(ctxt = xmlNewParserCtxt())) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_NO_MEMORY, "cannot create XML parser");
-        return NULL;
-    }
-    ctxt->_private = &perr;
-    ctxt->sax->error = secretCatchXMLError;
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING);
-    if (!doc || !ctxt->wellFormed) {
-        const xmlError *err = xmlCtxtGetLastError(ctxt);
-
-        if (perr.message) {
-            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, perr.message);
-        } else {
-            g_autofree char *msg = g_strdup(err && err->message ? err->message : "malformed XML");
-
-            g_strchomp(msg);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_DETAIL, "(definition_of_secret):%d: %s",
-                        err ? err->line : 0, msg);
-        }
-        g_free(perr.message);
-        if (doc)
-            xmlFreeDoc(doc);
-        xmlFreeParserCtxt(ctxt);
-        return NULL;
-    }
-    g_free(perr.message);
-    xmlFreeParserCtxt(ctxt);
-    /* A DTD could define entities that expand past any size limit: refused outright. */
-    if (doc->intSubset || doc->extSubset || !(root = xmlDocGetRootElement(doc))) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                            "XML error: invalid secret document");
-        xmlFreeDoc(doc);
-        return NULL;
-    }
+    root = xmlDocGetRootElement(doc);
     if (!xmlStrEqual(root->name, BAD_CAST "secret")) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "XML error: expecting root element of 'secret', not '%s'", root->name);

@@ -220,60 +220,18 @@ qvirStoragePoolParseHost(xmlNodePtr node, qvirStoragePoolDef *def, GError **erro
     return TRUE;
 }
 
-/* <auth type= username=><secret uuid=|usage=/></auth>, in libvirt's words. */
+/* <auth type= username=><secret uuid=|usage=/></auth>: the disk's parser in a pool's
+ * context, its words with the prefixes libvirt's pool parser writes. */
 static gboolean
 qvirStoragePoolParseAuth(xmlNodePtr node, qvirStoragePoolDef *def, GError **error)
 {
-    g_autoptr(qvirStorageAuth) auth = g_new0(qvirStorageAuth, 1);
-    g_autofree char *type = qvirXMLPropString(node, "type");
-    g_autofree char *uuid = NULL;
-    xmlNodePtr secret = NULL;
-    int t = QVIR_STORAGE_AUTH_TYPE_NONE;
+    g_autoptr(qvirStorageAuth) auth = NULL;
+    g_autoptr(GError) err = NULL;
 
-    if (!(auth->username = qvirXMLPropString(node, "username"))) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                            "XML error: missing username for auth");
+    if (!qvirStorageAuthParse(node, QVIR_STORAGE_AUTH_POOL, &auth, &err)) {
+        qvirErrorAddPrefix(err);
+        g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
-    }
-    if (type && (t = qvirStorageAuthTypeTypeFromString(type)) <= QVIR_STORAGE_AUTH_TYPE_NONE) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                    "unsupported configuration: unknown auth type '%s'", type);
-        return FALSE;
-    }
-    auth->authType = t;
-    for (xmlNodePtr c = node->children; c && !secret; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "secret"))
-            secret = c;
-    }
-    if (!secret) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                            "XML error: Missing <secret> element in auth");
-        return FALSE;
-    }
-    uuid = qvirXMLPropString(secret, "uuid");
-    auth->secretUsage = qvirXMLPropString(secret, "usage");
-    auth->secretType = qvirXMLPropString(secret, "type");
-    if (!uuid && !auth->secretUsage) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                            "XML error: missing secret uuid or usage attribute");
-        return FALSE;
-    }
-    if (uuid && auth->secretUsage) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                            "XML error: either secret uuid or usage expected");
-        return FALSE;
-    }
-    if (uuid) {
-        guint8 raw[16];
-        char canon[QVIR_UUID_STRING_BUFLEN];
-
-        if (!qvirUUIDParse(uuid, raw)) {
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
-                        "XML error: invalid secret uuid '%s'", uuid);
-            return FALSE;
-        }
-        qvirUUIDFormat(raw, canon);
-        auth->secretUUID = g_strdup(canon);
     }
     if (auth->authType == QVIR_STORAGE_AUTH_TYPE_NONE) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,

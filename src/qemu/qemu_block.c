@@ -13,6 +13,7 @@
 #include "qemu/qemu_domain.h"
 #include "util/vircrypto.h"
 #include "util/virerror.h"
+#include "util/virsocketaddr.h"
 
 void
 qemuJSONSetStrFree(JsonObject *obj, const char *key, char *value)
@@ -362,11 +363,7 @@ qemuBlockNetworkProps(JsonObject *obj, const qvirStorageSource *src, gboolean on
                 return FALSE;
             }
         }
-        if (host->name && strchr(host->name, ':'))
-            qemuJSONSetStrFree(obj, "portal", g_strdup_printf("[%s]:%u", host->name, host->port));
-        else
-            qemuJSONSetStrFree(obj, "portal",
-                               g_strdup_printf("%s:%u", host->name ? host->name : "", host->port));
+        qemuJSONSetStrFree(obj, "portal", qvirSocketAddrFormatHostPort(host->name, host->port));
         json_object_set_string_member(obj, "target", target);
         json_object_set_int_member(obj, "lun", (gint64)lun);
         json_object_set_string_member(obj, "transport", "tcp");

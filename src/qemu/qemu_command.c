@@ -10,6 +10,7 @@
 #include "qemu/qemu_block.h"
 #include "qemu/qemu_domain.h"
 #include "util/virerror.h"
+#include "util/virsocketaddr.h"
 
 typedef struct {
     const qvirDomainDef *def;
@@ -273,6 +274,12 @@ qemuBuildName(qemuBuildCtx *ctx)
     qemuBuildArgPair(ctx, "-name", buf->str);
 }
 
+char *
+qemuBuildMasterKeyPath(const char *domainDir)
+{
+    return g_build_filename(domainDir, "master-key.aes", NULL);
+}
+
 static void
 qemuBuildMasterKey(qemuBuildCtx *ctx)
 {
@@ -284,7 +291,7 @@ qemuBuildMasterKey(qemuBuildCtx *ctx)
     json_object_set_string_member(obj, "qom-type", "secret");
     json_object_set_string_member(obj, "id", "masterKey0");
     json_object_set_string_member(obj, "format", "raw");
-    qemuJSONSetStrFree(obj, "file", g_strdup_printf("%s/master-key.aes", ctx->opts->domainDir));
+    qemuJSONSetStrFree(obj, "file", qemuBuildMasterKeyPath(ctx->opts->domainDir));
     qemuBuildObjectArg(ctx, "-object", obj, "qom-type");
 }
 
@@ -1641,18 +1648,15 @@ qemuBuildGraphics(qemuBuildCtx *ctx, GError **error)
         const qvirDomainGraphicsDef *g = g_ptr_array_index(ctx->def->graphics, i);
         const char *listen = g->listen ? g->listen : "127.0.0.1";
         int display = g->port >= 5900 ? g->port - 5900 : 0;
+        g_autofree char *hostDisplay = NULL;
 
         if (g_strcmp0(g->type, "vnc") != 0) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                         "graphics type '%s' is not supported", g->type ? g->type : "");
             return FALSE;
         }
-        if (strchr(listen, ':'))
-            qemuBuildArgf(ctx, "-vnc", "[%s]:%d,audiodev=audio%d", listen, display,
-                          qemuBuildAudioId(ctx));
-        else
-            qemuBuildArgf(ctx, "-vnc", "%s:%d,audiodev=audio%d", listen, display,
-                          qemuBuildAudioId(ctx));
+        hostDisplay = qvirSocketAddrFormatHostPort(listen, (unsigned int)display);
+        qemuBuildArgf(ctx, "-vnc", "%s,audiodev=audio%d", hostDisplay, qemuBuildAudioId(ctx));
     }
     return TRUE;
 }

@@ -67,6 +67,10 @@ gboolean qemuValidateDomainDef(const qvirDomainDef *def, const qemuCaps *caps, G
 gboolean qemuValidateDiskTransient(const qvirDomainDef *def, const qvirDomainDiskDef *disk,
                                    const qemuCaps *caps, GError **error);
 
+/* DOMAINDIR/master-key.aes: the domain's master key, which the caller writes before a
+ * start and -object secret masterKey0 reads. */
+char *qemuBuildMasterKeyPath(const char *domainDir);
+
 /* Build argv + env for a prepared DEF. */
 qemuCommandLine *qemuBuildCommandLine(const qvirDomainDef *def, const qemuCaps *caps,
                                       const qemuBuildCommandLineOpts *opts, GError **error);

@@ -158,18 +158,6 @@ qemuDriverStoppedDetail(int shutoffReason)
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-gboolean
-qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func, GError **error)
-{
-    if (flags & ~supported) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                    "invalid argument: unsupported flags (0x%x) in function %s", flags & ~supported,
-                    func);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 qvirDomainRef *
 qemuDriverMakeRef(qemuDomainObj *obj)
 {
@@ -1701,7 +1689,7 @@ qvirDriverDomainDefineXMLImpl(qvirDriver *drv, const char *xml, unsigned int fla
     qvirDomainDef *old;
     gboolean isNew;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_DEFINE_VALIDATE, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_DEFINE_VALIDATE, __func__, error))
         return NULL;
     if (!(def = qemuDriverParseDef(drv, xml, error)))
         return NULL;
@@ -1761,7 +1749,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
     gboolean active;
     guint nsnapshots;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_UNDEFINE_ALL_FLAGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -1834,7 +1822,7 @@ qvirDriverDomainCreateImpl(qvirDriver *drv, const unsigned char *uuid, unsigned 
     gboolean active;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -1898,7 +1886,7 @@ qvirDriverDomainCreateXMLImpl(qvirDriver *drv, const char *xml, unsigned int fla
 {
     qvirDomainDef *def;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_START_FLAGS, __func__, error))
         return NULL;
     if (!(def = qemuDriverParseDef(drv, xml, error)))
         return NULL;
@@ -1976,8 +1964,7 @@ qvirDriverDomainDestroy(qvirDriver *drv, const unsigned char *uuid, unsigned int
     qemuProcess *proc;
     gboolean active;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_DESTROY_GRACEFUL | QEMU_DESTROY_REMOVE_LOGS, __func__,
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_DESTROY_GRACEFUL | QEMU_DESTROY_REMOVE_LOGS, __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
@@ -2105,7 +2092,7 @@ qvirDriverDomainGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, unsigned 
     char *xml = NULL;
     unsigned int secure = (flags & QEMU_XML_SECURE) ? QVIR_DOMAIN_DEF_FORMAT_SECURE : 0;
 
-    if (!qemuDriverCheckFlags(
+    if (!qvirCheckFlags(
             flags, QEMU_XML_SECURE | QEMU_XML_INACTIVE | QEMU_XML_UPDATE_CPU | QEMU_XML_MIGRATABLE,
             __func__, error))
         return NULL;
@@ -2238,7 +2225,7 @@ qvirDriverDomainGetMessages(qvirDriver *drv, const unsigned char *uuid, unsigned
     g_autoptr(qemuDomainObj) obj = NULL;
     GPtrArray *msgs;
 
-    if (!qemuDriverCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
+    if (!qvirCheckFlags(flags, 1 | 2, "qemuDomainGetMessages", error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
@@ -2420,7 +2407,7 @@ qvirDriverConnectGetDomainCapabilities(qvirDriver *drv, const char *emulator, co
     qvirDomainVirtType type;
     gboolean kvmUsable;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
+    if (!qvirCheckFlags(flags, 0, "qemuConnectGetDomainCapabilities", error))
         return NULL;
     if (emulator && g_strcmp0(emulator, drv->cfg->emulator) != 0 &&
         !qemuDriverCheckClientEmulator(emulator, error))
@@ -2498,7 +2485,7 @@ qvirDriverConnectDomainXMLToNativeImpl(qvirDriver *drv, const char *format, cons
     qemuBuildCommandLineOpts opts = {0};
     const qemuCaps *caps;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return NULL;
     if (g_strcmp0(format, "qemu-argv") != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -2704,8 +2691,8 @@ qvirDriverDomainShutdown(qvirDriver *drv, const unsigned char *uuid, unsigned in
 {
     int onPoweroff;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SHUTDOWN_ACPI_POWER_BTN | QEMU_SHUTDOWN_GUEST_AGENT,
-                              __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SHUTDOWN_ACPI_POWER_BTN | QEMU_SHUTDOWN_GUEST_AGENT, __func__,
+                        error))
         return FALSE;
     if (flags == QEMU_SHUTDOWN_GUEST_AGENT) {
         qemuDriverErrorNoAgent(error);
@@ -2726,8 +2713,8 @@ qvirDriverDomainReboot(qvirDriver *drv, const unsigned char *uuid, unsigned int 
 {
     int onReboot;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT, __func__,
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_REBOOT_ACPI_POWER_BTN | QEMU_REBOOT_GUEST_AGENT, __func__,
+                        error))
         return FALSE;
     if (flags == QEMU_REBOOT_GUEST_AGENT) {
         qemuDriverErrorNoAgent(error);
@@ -2749,7 +2736,7 @@ qvirDriverDomainReset(qvirDriver *drv, const unsigned char *uuid, unsigned int f
     qemuDriverRunning run;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return FALSE;
     if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_MODIFY, &run, error))
         return FALSE;
@@ -3003,8 +2990,7 @@ qvirDriverDomainGetBlockInfo(qvirDriver *drv, const unsigned char *uuid, const c
     GStatBuf st;
 
     memset(info, 0, sizeof(*info));
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)) ||
         !qemuDriverBeginJob(obj, QEMU_JOB_QUERY, error))
         return FALSE;
     qemuDomainObjLock(obj);
@@ -3087,7 +3073,7 @@ qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *uuid, unsign
     g_autoptr(GPtrArray) errs = NULL;
     JsonArray *arr;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return NULL;
     live = qemuDriverLiveDefCopy(run.obj, error);
@@ -3128,7 +3114,7 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
     JsonObject *args;
     qvirDomainDiskDef *disk;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_RESIZE_BYTES, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_RESIZE_BYTES, __func__, error))
         return FALSE;
     if (!(flags & QEMU_BLOCK_RESIZE_BYTES)) {
         if (size > G_MAXUINT64 / 1024) {
@@ -3155,11 +3141,10 @@ qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const ch
         size = (size + 511) & ~511ull;
     /* (an nbd export may be nameless: a network source needs no path) */
     if (!qvirStorageSourceIsBacking(disk->src) ||
-        (!disk->src->path && disk->src->type != QVIR_STORAGE_TYPE_NETWORK) ||
-        disk->src->readonly || !disk->src->nodeFormat) {
+        (!disk->src->path && disk->src->type != QVIR_STORAGE_TYPE_NETWORK) || disk->src->readonly ||
+        !disk->src->nodeFormat) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_UNSUPPORTED,
-                    "Operation not supported: can't resize empty or readonly disk '%s'",
-                    disk->dst);
+                    "Operation not supported: can't resize empty or readonly disk '%s'", disk->dst);
         qemuDriverRunningEnd(&run);
         return FALSE;
     }
@@ -3250,7 +3235,7 @@ qvirDriverDomainGetMetadata(qvirDriver *drv, const unsigned char *uuid, int type
     char *value = NULL;
     gboolean active;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
         return NULL;
     if ((flags & QEMU_AFFECT_LIVE) && (flags & QEMU_AFFECT_CONFIG)) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,

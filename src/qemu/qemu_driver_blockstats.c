@@ -275,7 +275,8 @@ qvirDriverDomainGetBlockRecords(qvirDriver *drv, const unsigned char *uuid, gboo
     qemuBlockStatsReplies q = {0};
     qemuMonitor *mon = NULL;
 
-    if (!(obj = qemuDriverGetObj(drv, uuid, error)) || !qemuDriverBeginJob(obj, QEMU_JOB_QUERY, error))
+    if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
+        !qemuDriverBeginJob(obj, QEMU_JOB_QUERY, error))
         return NULL;
     qemuDomainObjLock(obj);
     if (qemuDomainObjIsActive(obj) && obj->proc)

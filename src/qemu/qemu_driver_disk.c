@@ -287,8 +287,7 @@ static gboolean
 qemuDriverDomainBlockPullImpl(qvirDriver *drv, const unsigned char *uuid, const char *disk,
                               unsigned long bandwidth, unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, "qvirDriverDomainBlockPull",
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_PULL_BANDWIDTH_BYTES, "qvirDriverDomainBlockPull", error))
         return FALSE;
     return qemuDriverPull(drv, uuid, disk, NULL, bandwidth,
                           (flags & QEMU_BLOCK_PULL_BANDWIDTH_BYTES) != 0, error);
@@ -311,9 +310,9 @@ qemuDriverDomainBlockRebaseImpl(qvirDriver *drv, const unsigned char *uuid, cons
                                    QEMU_BLOCK_REBASE_REUSE_EXT | QEMU_BLOCK_REBASE_COPY_RAW |
                                    QEMU_BLOCK_REBASE_COPY_DEV;
 
-    if (!qemuDriverCheckFlags(
-            flags, copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
-            "qvirDriverDomainBlockRebase", error))
+    if (!qvirCheckFlags(flags,
+                        copyFlags | QEMU_BLOCK_REBASE_RELATIVE | QEMU_BLOCK_REBASE_BANDWIDTH_BYTES,
+                        "qvirDriverDomainBlockRebase", error))
         return FALSE;
     if (flags & QEMU_BLOCK_REBASE_COPY)
         return qemuDriverRebaseCopy(drv, uuid, disk, base, bandwidth, flags, error);
@@ -422,11 +421,11 @@ qemuDriverDomainBlockCommitImpl(qvirDriver *drv, const unsigned char *uuid, cons
     unsigned long long bw;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
-                                  QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
-                                  QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
-                              "qvirDriverDomainBlockCommit", error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_BLOCK_COMMIT_SHALLOW | QEMU_BLOCK_COMMIT_DELETE |
+                            QEMU_BLOCK_COMMIT_ACTIVE | QEMU_BLOCK_COMMIT_RELATIVE |
+                            QEMU_BLOCK_COMMIT_BANDWIDTH_BYTES,
+                        "qvirDriverDomainBlockCommit", error))
         return FALSE;
     if (flags & QEMU_BLOCK_COMMIT_DELETE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
@@ -513,8 +512,8 @@ qemuDriverDomainBlockJobAbortImpl(qvirDriver *drv, const unsigned char *uuid, co
     qvirDomainDiskDef *disk;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
-                              "qvirDriverDomainBlockJobAbort", error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_JOB_ABORT_ASYNC | QEMU_BLOCK_JOB_ABORT_PIVOT,
+                        "qvirDriverDomainBlockJobAbort", error))
         return FALSE;
     if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
@@ -559,8 +558,8 @@ qemuDriverDomainGetBlockJobInfoImpl(qvirDriver *drv, const unsigned char *uuid, 
     qvirDomainDiskDef *disk;
     int ret = -1;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES,
-                              "qvirDriverDomainGetBlockJobInfo", error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_JOB_INFO_BANDWIDTH_BYTES,
+                        "qvirDriverDomainGetBlockJobInfo", error))
         return -1;
     memset(info, 0, sizeof(*info));
     if (!qemuDriverLiveBegin(drv, uuid, QEMU_JOB_QUERY, &live, error))
@@ -693,8 +692,8 @@ qemuDriverDomainBlockJobSetSpeedImpl(qvirDriver *drv, const unsigned char *uuid,
     unsigned long long bw;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES,
-                              "qvirDriverDomainBlockJobSetSpeed", error))
+    if (!qvirCheckFlags(flags, QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES,
+                        "qvirDriverDomainBlockJobSetSpeed", error))
         return FALSE;
     if (!(flags & QEMU_BLOCK_JOB_SPEED_BANDWIDTH_BYTES) && bandwidth > (G_MAXINT64 >> 20)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OVERFLOW,
@@ -920,7 +919,7 @@ qvirDriverDomainAttachDevice(qvirDriver *drv, const unsigned char *uuid, const c
     g_autoptr(qvirDomainDef) config = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, __func__, error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -1024,8 +1023,8 @@ qemuDriverDomainDetachDeviceImpl(qvirDriver *drv, const unsigned char *uuid, con
     g_autoptr(qvirDomainDiskDef) match = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG,
-                              "qvirDriverDomainDetachDevice", error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG,
+                        "qvirDriverDomainDetachDevice", error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -1144,9 +1143,8 @@ qvirDriverDomainUpdateDevice(qvirDriver *drv, const unsigned char *uuid, const c
     g_autoptr(qvirDomainDef) config = NULL;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_DEVICE_MODIFY_FORCE,
-                              __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_DEVICE_MODIFY_FORCE,
+                        __func__, error))
         return FALSE;
     if (!xml) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG, "invalid argument: no XML");
@@ -1668,11 +1666,10 @@ qemuDriverDomainBlockCopyImpl(qvirDriver *drv, const unsigned char *uuid, const 
     g_autoptr(qvirDomainDiskDef) dest = NULL;
     qemuDriverCopyParams p = {0};
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
-                                  QEMU_BLOCK_COPY_TRANSIENT_JOB |
-                                  QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
-                              "qvirDriverDomainBlockCopy", error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_BLOCK_COPY_SHALLOW | QEMU_BLOCK_COPY_REUSE_EXT |
+                            QEMU_BLOCK_COPY_TRANSIENT_JOB | QEMU_BLOCK_COPY_SYNCHRONOUS_WRITES,
+                        "qvirDriverDomainBlockCopy", error))
         return FALSE;
     if (granularity && (granularity & (granularity - 1)) != 0) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,

@@ -148,8 +148,8 @@ qvirDriverDomainSetMemory(qvirDriver *drv, const unsigned char *uuid, unsigned l
     gboolean balloon = FALSE;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_MEM_MAXIMUM,
-                              "qemuDomainSetMemoryFlags", error) ||
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_MEM_MAXIMUM,
+                        "qemuDomainSetMemoryFlags", error) ||
         !qemuGuestBegin(drv, uuid, QEMU_JOB_MODIFY, flags, &obj, &aff, &mon, error))
         return FALSE;
     if (aff.config && !(config = qemuGuestConfigCopy(obj, error)))
@@ -228,9 +228,9 @@ qvirDriverDomainGetVcpusFlags(qvirDriver *drv, const unsigned char *uuid, unsign
 
     if (!obj)
         return -1;
-    if (!qemuDriverCheckFlags(
-            flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_VCPU_MAXIMUM | QEMU_VCPU_GUEST,
-            "qemuDomainGetVcpusFlags", error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_VCPU_MAXIMUM | QEMU_VCPU_GUEST,
+                        "qemuDomainGetVcpusFlags", error))
         return -1;
     qemuDomainObjLock(obj);
     if (qemuGuestGetAffect(obj, flags & ~(QEMU_VCPU_MAXIMUM | QEMU_VCPU_GUEST), &aff, error)) {
@@ -378,10 +378,10 @@ qvirDriverDomainSetVcpus(qvirDriver *drv, const unsigned char *uuid, unsigned in
     unsigned int liveMax = 0, liveCur = 0;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_VCPU_MAXIMUM |
-                                  QEMU_VCPU_GUEST | QEMU_VCPU_HOTPLUGGABLE,
-                              "qemuDomainSetVcpusFlags", error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_VCPU_MAXIMUM |
+                            QEMU_VCPU_GUEST | QEMU_VCPU_HOTPLUGGABLE,
+                        "qemuDomainSetVcpusFlags", error))
         return FALSE;
     if (nvcpus == 0) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -502,8 +502,8 @@ qvirDriverDomainOpenConsole(qvirDriver *drv, const unsigned char *uuid, const ch
     struct termios tio;
     int fd;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_CONSOLE_FORCE | QEMU_CONSOLE_SAFE,
-                              "qemuDomainOpenConsole", error) ||
+    if (!qvirCheckFlags(flags, QEMU_CONSOLE_FORCE | QEMU_CONSOLE_SAFE, "qemuDomainOpenConsole",
+                        error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return -1;
     qemuDomainObjLock(obj);
@@ -591,7 +591,7 @@ qvirDriverDomainScreenshot(qvirDriver *drv, const unsigned char *uuid, unsigned 
     gboolean ok;
     g_autoptr(GError) pngErr = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainScreenshot", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainScreenshot", error) ||
         !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return -1;
     qemuDomainObjLock(run.obj);
@@ -702,7 +702,7 @@ qvirDriverDomainSendKey(qvirDriver *drv, const unsigned char *uuid, unsigned int
     JsonArray *keys = json_array_new();
 
     json_object_set_array_member(args, "keys", keys);
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainSendKey", error))
+    if (!qvirCheckFlags(flags, 0, "qemuDomainSendKey", error))
         return FALSE;
     if (codeset >= G_N_ELEMENTS(qemuGuestCodesetNames)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -815,7 +815,7 @@ qvirDriverDomainGetTime(qvirDriver *drv, const unsigned char *uuid, long long *s
     gboolean configured = FALSE;
     int sock;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainGetTime", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainGetTime", error) ||
         !qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
         return FALSE;
     qemuDomainObjLock(run.obj);
@@ -914,8 +914,7 @@ qvirDriverDomainQemuMonitorCommand(qvirDriver *drv, const unsigned char *uuid, c
     JsonObject *req = NULL;
     const char *execute;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_MONITOR_COMMAND_HMP, "qemuDomainQemuMonitorCommand",
-                              error))
+    if (!qvirCheckFlags(flags, QEMU_MONITOR_COMMAND_HMP, "qemuDomainQemuMonitorCommand", error))
         return NULL;
     if (!(flags & QEMU_MONITOR_COMMAND_HMP)) {
         if (!json_parser_load_from_data(parser, cmd, -1, NULL) ||

@@ -114,8 +114,8 @@ qvirDriverDomainSetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const
     g_auto(qemuBlockIoTune) live = {0};
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG,
-                              "qemuDomainSetBlockIoTune", error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG, "qemuDomainSetBlockIoTune",
+                        error))
         return FALSE;
     if (!disk) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -158,9 +158,8 @@ qvirDriverDomainGetBlockIoTune(qvirDriver *drv, const unsigned char *uuid, const
     const qvirDomainDiskDef *disk;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_TYPED_PARAM_STRING_OKAY,
-                              "qemuDomainGetBlockIoTune", error))
+    if (!qvirCheckFlags(flags, QEMU_AFFECT_LIVE | QEMU_AFFECT_CONFIG | QEMU_TYPED_PARAM_STRING_OKAY,
+                        "qemuDomainGetBlockIoTune", error))
         return FALSE;
     flags &= ~QEMU_TYPED_PARAM_STRING_OKAY;
     if ((flags & QEMU_AFFECT_LIVE) && (flags & QEMU_AFFECT_CONFIG)) {
@@ -259,7 +258,7 @@ qvirDriverDomainSetBlockThreshold(qvirDriver *drv, const unsigned char *uuid, co
     qvirStorageSource *src;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainSetBlockThreshold", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainSetBlockThreshold", error) ||
         !qemuDriverLiveBegin(drv, uuid, QEMU_JOB_MODIFY, &live, error))
         return FALSE;
     /* the live definition is stable while the job is held: only the flag below changes,

@@ -341,10 +341,10 @@ qvirDriverDomainSave(qvirDriver *drv, const unsigned char *uuid, const char *to,
     g_autoptr(qemuDomainObj) obj = NULL;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED |
-                                  QEMU_SAVE_RESET_NVRAM,
-                              "qemuDomainSaveFlags", error) ||
+    if (!qvirCheckFlags(flags,
+                        QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED |
+                            QEMU_SAVE_RESET_NVRAM,
+                        "qemuDomainSaveFlags", error) ||
         !qemuSaveCheckRunPause(flags, error))
         return FALSE;
     if (!to || !g_path_is_absolute(to)) {
@@ -370,8 +370,8 @@ qvirDriverDomainManagedSave(qvirDriver *drv, const unsigned char *uuid, unsigned
     gboolean persistent;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED,
-                              "qemuDomainManagedSave", error) ||
+    if (!qvirCheckFlags(flags, QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED,
+                        "qemuDomainManagedSave", error) ||
         !qemuSaveCheckRunPause(flags, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
@@ -401,7 +401,7 @@ qvirDriverDomainHasManagedSaveImage(qvirDriver *drv, const unsigned char *uuid, 
 {
     g_autoptr(qemuDomainObj) obj = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainHasManagedSaveImage", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainHasManagedSaveImage", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return -1;
     return qemuDriverHasManagedSave(drv, obj) ? 1 : 0;
@@ -414,7 +414,7 @@ qvirDriverDomainManagedSaveRemove(qvirDriver *drv, const unsigned char *uuid, un
     g_autoptr(qemuDomainObj) obj = NULL;
     gboolean ok;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainManagedSaveRemove", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainManagedSaveRemove", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)) ||
         !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
         return FALSE;
@@ -585,10 +585,10 @@ qvirDriverDomainRestore(qvirDriver *drv, const char *from, const char *dxml, uns
 {
     g_autoptr(qemuSaveImage) img = NULL;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED |
-                                  QEMU_SAVE_RESET_NVRAM,
-                              "qemuDomainRestoreFlags", error) ||
+    if (!qvirCheckFlags(flags,
+                        QEMU_SAVE_BYPASS_CACHE | QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED |
+                            QEMU_SAVE_RESET_NVRAM,
+                        "qemuDomainRestoreFlags", error) ||
         !qemuSaveCheckRunPause(flags, error))
         return FALSE;
     if (!(img = qemuSaveImageOpen(from, (flags & QEMU_SAVE_BYPASS_CACHE) != 0, error)))
@@ -623,8 +623,8 @@ qvirDriverDomainSaveImageGetXMLDesc(qvirDriver *drv, const char *file, unsigned 
 {
     g_autoptr(qemuSaveImage) img = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SAVE_IMAGE_XML_SECURE, "qemuDomainSaveImageGetXMLDesc",
-                              error) ||
+    if (!qvirCheckFlags(flags, QEMU_SAVE_IMAGE_XML_SECURE, "qemuDomainSaveImageGetXMLDesc",
+                        error) ||
         !(img = qemuSaveImageOpen(file, FALSE, error)))
         return NULL;
     return g_strdup(qemuSaveImageGetXML(img));
@@ -637,8 +637,8 @@ qvirDriverDomainManagedSaveGetXMLDesc(qvirDriver *drv, const unsigned char *uuid
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autofree char *path = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SAVE_IMAGE_XML_SECURE, "qemuDomainManagedSaveGetXMLDesc",
-                              error) ||
+    if (!qvirCheckFlags(flags, QEMU_SAVE_IMAGE_XML_SECURE, "qemuDomainManagedSaveGetXMLDesc",
+                        error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
     if (!qemuDriverHasManagedSave(drv, obj)) {
@@ -662,8 +662,8 @@ qvirDriverDomainSaveImageDefineXML(qvirDriver *drv, const char *file, const char
     gboolean running;
     guint32 boot;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED,
-                              "qemuDomainSaveImageDefineXML", error) ||
+    if (!qvirCheckFlags(flags, QEMU_SAVE_RUNNING | QEMU_SAVE_PAUSED, "qemuDomainSaveImageDefineXML",
+                        error) ||
         !qemuSaveCheckRunPause(flags, error))
         return FALSE;
     if (!(img = qemuSaveImageOpen(file, FALSE, error)) ||

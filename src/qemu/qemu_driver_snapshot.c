@@ -394,13 +394,13 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     char *name = NULL;
     gboolean metadata = !(flags & QEMU_SNAP_CREATE_NO_METADATA);
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
-                                  QEMU_SNAP_CREATE_NO_METADATA | QEMU_SNAP_CREATE_HALT |
-                                  QEMU_SNAP_CREATE_DISK_ONLY | QEMU_SNAP_CREATE_REUSE_EXT |
-                                  QEMU_SNAP_CREATE_QUIESCE | QEMU_SNAP_CREATE_ATOMIC |
-                                  QEMU_SNAP_CREATE_LIVE | QEMU_SNAP_CREATE_VALIDATE,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_SNAP_CREATE_REDEFINE | QEMU_SNAP_CREATE_CURRENT |
+                            QEMU_SNAP_CREATE_NO_METADATA | QEMU_SNAP_CREATE_HALT |
+                            QEMU_SNAP_CREATE_DISK_ONLY | QEMU_SNAP_CREATE_REUSE_EXT |
+                            QEMU_SNAP_CREATE_QUIESCE | QEMU_SNAP_CREATE_ATOMIC |
+                            QEMU_SNAP_CREATE_LIVE | QEMU_SNAP_CREATE_VALIDATE,
+                        __func__, error))
         return NULL;
     if (!(def = qemuSnapshotDefParseString(xml, error)) ||
         !qemuDriverSnapshotCheckFlags(flags, error))
@@ -542,7 +542,7 @@ qemuDriverSnapshotList(qvirDriver *drv, const unsigned char *uuid, const char *o
     GPtrArray *names;
     qemuDomainSnapshot *from = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_LIST_ALL, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SNAP_LIST_ALL, __func__, error))
         return NULL;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
@@ -640,7 +640,7 @@ gboolean
 qvirDriverDomainSnapshotLookupByName(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                      unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return FALSE;
     return qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error);
 }
@@ -659,7 +659,7 @@ qvirDriverDomainSnapshotGetXMLDesc(qvirDriver *drv, const unsigned char *uuid, c
 {
     char *xml = NULL;
 
-    if (!qemuDriverCheckFlags(flags, QEMU_SNAP_XML_SECURE, __func__, error))
+    if (!qvirCheckFlags(flags, QEMU_SNAP_XML_SECURE, __func__, error))
         return NULL;
     qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetXML, &xml, error);
     return xml;
@@ -685,7 +685,7 @@ qvirDriverDomainSnapshotGetParent(qvirDriver *drv, const unsigned char *uuid, co
 {
     char *parent = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error))
+    if (!qvirCheckFlags(flags, 0, __func__, error))
         return NULL;
     qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotGetParentName, &parent, error);
     return parent;
@@ -698,8 +698,7 @@ qvirDriverDomainSnapshotCurrent(qvirDriver *drv, const unsigned char *uuid, unsi
     g_autoptr(qemuDomainObj) obj = NULL;
     char *name;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)))
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)))
         return NULL;
     qemuDomainObjLock(obj);
     name = g_strdup(obj->currentSnapshot);
@@ -717,8 +716,7 @@ qvirDriverDomainHasCurrentSnapshot(qvirDriver *drv, const unsigned char *uuid, u
     g_autoptr(qemuDomainObj) obj = NULL;
     int ret;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
-        !(obj = qemuDriverGetObj(drv, uuid, error)))
+    if (!qvirCheckFlags(flags, 0, __func__, error) || !(obj = qemuDriverGetObj(drv, uuid, error)))
         return -1;
     qemuDomainObjLock(obj);
     ret = obj->currentSnapshot != NULL;
@@ -740,7 +738,7 @@ qvirDriverDomainSnapshotIsCurrent(qvirDriver *drv, const unsigned char *uuid, co
 {
     int current = 0;
 
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverWithSnapshot(drv, uuid, name, qemuDriverSnapshotCheckCurrent, &current, error))
         return -1;
     return current;
@@ -750,7 +748,7 @@ int
 qvirDriverDomainSnapshotHasMetadata(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                     unsigned int flags, GError **error)
 {
-    if (!qemuDriverCheckFlags(flags, 0, __func__, error) ||
+    if (!qvirCheckFlags(flags, 0, __func__, error) ||
         !qemuDriverWithSnapshot(drv, uuid, name, NULL, NULL, error))
         return -1;
     return 1; /* a snapshot without metadata is not known here at all */
@@ -938,10 +936,10 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
     g_autofree char *newParent = NULL;
     gboolean metadataOnly = (flags & QEMU_SNAP_DELETE_METADATA_ONLY) != 0;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
-                                  QEMU_SNAP_DELETE_CHILDREN_ONLY,
-                              __func__, error))
+    if (!qvirCheckFlags(flags,
+                        QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
+                            QEMU_SNAP_DELETE_CHILDREN_ONLY,
+                        __func__, error))
         return FALSE;
     if (!(obj = qemuDriverGetObj(drv, uuid, error)) ||
         !qemuDriverBeginJob(obj, QEMU_JOB_MODIFY, error))
@@ -1052,10 +1050,10 @@ qvirDriverDomainRevertToSnapshot(qvirDriver *drv, const unsigned char *uuid, con
     g_autoptr(qemuDomainObj) obj = NULL;
     gboolean blockJob = FALSE;
 
-    if (!qemuDriverCheckFlags(flags,
-                              QEMU_SNAP_REVERT_RUNNING | QEMU_SNAP_REVERT_PAUSED |
-                                  QEMU_SNAP_REVERT_FORCE | QEMU_SNAP_REVERT_RESET_NVRAM,
-                              __func__, error) ||
+    if (!qvirCheckFlags(flags,
+                        QEMU_SNAP_REVERT_RUNNING | QEMU_SNAP_REVERT_PAUSED |
+                            QEMU_SNAP_REVERT_FORCE | QEMU_SNAP_REVERT_RESET_NVRAM,
+                        __func__, error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     qemuDomainObjLock(obj);

@@ -78,8 +78,6 @@ gboolean qemuDriverPlugVcpus(qemuMonitor *mon, unsigned int from, unsigned int t
 void qemuDriverHostUUID(qvirDriver *drv, char *out);
 /* A running domain's scratch directory (STATEDIR/qemu/domain-ID-NAME). */
 char *qemuDriverDomainDir(qvirDriver *drv, int id, const char *name);
-gboolean qemuDriverCheckFlags(unsigned int flags, unsigned int supported, const char *func,
-                              GError **error);
 qvirDomainRef *qemuDriverMakeRef(qemuDomainObj *obj);
 qemuDomainObj *qemuDriverGetObj(qvirDriver *drv, const unsigned char *uuid, GError **error);
 /* Begin OBJ's job and make sure it is still listed. */

@@ -33,6 +33,7 @@
 #include "qemu/qemu_driverpriv.h"
 #include "util/virenum.h"
 #include "util/virerror.h"
+#include "util/virsocketaddr.h"
 
 #define QEMU_MIGRATION_COOKIE_GROUP "qvirt-migration"
 #define QEMU_MIGRATION_POLL_US (50 * 1000)
@@ -408,7 +409,7 @@ qemuMigrationCheckFlags(unsigned int flags, const char *func, GError **error)
                             "supported by qvirtd");
         return FALSE;
     }
-    return qemuDriverCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
+    return qvirCheckFlags(flags, QEMU_MIGRATION_FLAGS_SUPPORTED, func, error);
 }
 
 /* HOST and PORT of a tcp URI (tcp://HOST:PORT, tcp:HOST:PORT, either without :PORT: 0). */
@@ -444,6 +445,15 @@ qemuMigrationParseURI(const char *uri, char **host, int *port, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+/* QEMU's "tcp:HOST:PORT" (PORT from qemuMigrationParseURI or the port range: positive). */
+static char *
+qemuMigrationTcpURI(const char *host, int port)
+{
+    g_autofree char *hostPort = qvirSocketAddrFormatHostPort(host, (unsigned int)port);
+
+    return g_strconcat("tcp:", hostPort, NULL);
 }
 
 /* DISK is one of those a storage copy moves: named in MIGRATEDISKS, or by default every
@@ -1012,8 +1022,7 @@ qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
                                             : "0.0.0.0");
     if (!(port = uriPort ? uriPort : qemuMigrationFindPort(drv, listen, error)))
         return FALSE;
-    incomingURI = strchr(listen, ':') ? g_strdup_printf("tcp:[%s]:%d", listen, port)
-                                      : g_strdup_printf("tcp:%s:%d", listen, port);
+    incomingURI = qemuMigrationTcpURI(listen, port);
 
     name = g_strdup(def->name);
     memcpy(uuid, def->uuid, QVIR_UUID_BUFLEN);
@@ -1522,8 +1531,7 @@ qemuMigrationSrcPerformArgs(const qvirMigrateParams *params, GBytes *cookieIn, u
                     "invalid argument: missing port in migration URI %s", params->uri);
         return FALSE;
     }
-    *uri = strchr(*host, ':') ? g_strdup_printf("tcp:[%s]:%d", *host, port)
-                              : g_strdup_printf("tcp:%s:%d", *host, port);
+    *uri = qemuMigrationTcpURI(*host, port);
     return TRUE;
 }
 
@@ -1894,7 +1902,7 @@ qvirDriverDomainAbortJob(qvirDriver *drv, const unsigned char *uuid, unsigned in
     qemuMigrationJob *job;
     gboolean ok = FALSE;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainAbortJobFlags", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainAbortJobFlags", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     g_mutex_lock(&drv->migration->lock);
@@ -1917,7 +1925,7 @@ qvirDriverDomainMigrateSetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, g
     g_autoptr(qemuDomainObj) obj = NULL;
     guint64 *val;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateSetMaxSpeed", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainMigrateSetMaxSpeed", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     if (bandwidth > QEMU_MIGRATION_BANDWIDTH_MAX) {
@@ -1940,7 +1948,7 @@ qvirDriverDomainMigrateGetMaxSpeed(qvirDriver *drv, const unsigned char *uuid, u
 {
     g_autoptr(qemuDomainObj) obj = NULL;
 
-    if (!qemuDriverCheckFlags(flags, 0, "qemuDomainMigrateGetMaxSpeed", error) ||
+    if (!qvirCheckFlags(flags, 0, "qemuDomainMigrateGetMaxSpeed", error) ||
         !(obj = qemuDriverGetObj(drv, uuid, error)))
         return FALSE;
     *bandwidth = qemuMigrationGetSpeed(drv, uuid);

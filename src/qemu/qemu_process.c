@@ -985,7 +985,7 @@ qemuProcessPrepareDisks(const qemuProcessStartOpts *opts, qemuProcessDiskUndo *u
 static char *
 qemuProcessWriteMasterKey(const char *domainDir, guint8 *keyOut, GError **error)
 {
-    g_autofree char *path = g_build_filename(domainDir, "master-key.aes", NULL);
+    g_autofree char *path = qemuBuildMasterKeyPath(domainDir);
     guint8 key[QEMU_PROCESS_MASTER_KEY_LEN];
     gsize got = 0;
 
@@ -1019,7 +1019,7 @@ qemuProcessLoadMasterKey(qemuProcess *proc, const char *domainDir, GError **erro
 
     if (proc->haveMasterKey)
         return TRUE;
-    path = g_build_filename(domainDir, "master-key.aes", NULL);
+    path = qemuBuildMasterKeyPath(domainDir);
     if (!g_file_get_contents(path, &data, &len, error))
         return FALSE;
     if (len != QEMU_PROCESS_MASTER_KEY_LEN) {
@@ -1096,28 +1096,9 @@ qemuProcessSetupDiskThrottling(qemuProcess *proc, const qvirDomainDef *def, cons
     return TRUE;
 }
 
-/* The pty behind chardev "charALIAS", from query-chardev's reply. */
-static char *
-qemuProcessFindPty(JsonNode *chardevs, const char *alias)
-{
-    g_autofree char *label = g_strdup_printf("char%s", alias);
-    JsonArray *arr =
-        chardevs && JSON_NODE_HOLDS_ARRAY(chardevs) ? json_node_get_array(chardevs) : NULL;
-
-    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
-        JsonObject *o = json_array_get_object_element(arr, i);
-        const char *file =
-            o ? json_object_get_string_member_with_default(o, "filename", NULL) : NULL;
-
-        if (file && g_str_has_prefix(file, "pty:") &&
-            g_strcmp0(json_object_get_string_member_with_default(o, "label", NULL), label) == 0)
-            return g_strdup(file + 4);
-    }
-    return NULL;
-}
-
-static gboolean
-qemuProcessChardevOpen(JsonNode *chardevs, const char *alias)
+/* Chardev "charALIAS" in query-chardev's reply CHARDEVS; NULL when it is not there. */
+static JsonObject *
+qemuProcessFindChardev(JsonNode *chardevs, const char *alias)
 {
     g_autofree char *label = g_strdup_printf("char%s", alias);
     JsonArray *arr =
@@ -1128,9 +1109,27 @@ qemuProcessChardevOpen(JsonNode *chardevs, const char *alias)
 
         if (o &&
             g_strcmp0(json_object_get_string_member_with_default(o, "label", NULL), label) == 0)
-            return json_object_get_boolean_member_with_default(o, "frontend-open", FALSE);
+            return o;
     }
-    return FALSE;
+    return NULL;
+}
+
+/* The pty behind chardev "charALIAS", from query-chardev's reply. */
+static char *
+qemuProcessFindPty(JsonNode *chardevs, const char *alias)
+{
+    JsonObject *o = qemuProcessFindChardev(chardevs, alias);
+    const char *file = o ? json_object_get_string_member_with_default(o, "filename", NULL) : NULL;
+
+    return file && g_str_has_prefix(file, "pty:") ? g_strdup(file + 4) : NULL;
+}
+
+static gboolean
+qemuProcessChardevOpen(JsonNode *chardevs, const char *alias)
+{
+    JsonObject *o = qemuProcessFindChardev(chardevs, alias);
+
+    return o && json_object_get_boolean_member_with_default(o, "frontend-open", FALSE);
 }
 
 static void

@@ -520,24 +520,13 @@ qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom, GEr
     return TRUE;
 }
 
-gboolean
-qvirRemoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error)
-{
-    if (!(flags & ~allowed))
-        return TRUE;
-    g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
-                "invalid argument: unsupported flags (0x%x) in function %s", flags & ~allowed,
-                function);
-    return FALSE;
-}
-
 /* The monitor is never left busy between calls, so a running domain's control is "ok"
  * (the zero _ret). */
 gboolean
 remoteDispatchDomainGetControlInfo(qvirRemoteCtx *ctx, remote_domain_get_control_info_args *args,
                                    remote_domain_get_control_info_ret *ret, GError **error)
 {
-    return qvirRemoteCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
+    return qvirCheckFlags(args->flags, 0, "qemuDomainGetControlInfo", error) &&
            qvirRemoteCheckRunning(ctx, &args->dom, error);
 }
 

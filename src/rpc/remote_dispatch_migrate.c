@@ -263,7 +263,7 @@ remoteDispatchDomainGetJobStats(qvirRemoteCtx *ctx, remote_domain_get_job_stats_
     qvirDomainJobInfo info;
     GArray *p;
 
-    if (!qvirRemoteCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
+    if (!qvirCheckFlags(args->flags, 3, "qemuDomainGetJobStats", error))
         return FALSE;
     if (!completed && !qvirRemoteCheckRunning(ctx, &args->dom, error))
         return FALSE;

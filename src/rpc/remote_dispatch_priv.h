@@ -63,10 +63,6 @@ gboolean qvirRemoteDomainExists(qvirDriver *drv, const guint8 *uuid, GError **er
 gboolean qvirRemoteCheckRunning(qvirRemoteCtx *ctx, const remote_nonnull_domain *dom,
                                 GError **error);
 
-/* FALSE (INVALID_ARG, libvirt's virCheckFlags words naming FUNCTION) when FLAGS has a bit
- * outside ALLOWED. */
-gboolean qvirRemoteCheckFlags(guint32 flags, guint32 allowed, const char *function, GError **error);
-
 /* A typed parameter list being built (GArray of remote_typed_param): a new parameter named
  * by FMT of TYPE, whose value the caller sets. */
 G_GNUC_PRINTF(3, 4)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/virerror.h"
+#include "util/virsocketaddr.h"
 
 #define ISCSI_DEFAULT_PORT 3260
 
@@ -30,9 +31,10 @@ qvirISCSIDirectPortal(const qvirStoragePoolDef *def, GError **error)
                             "storage pool");
         return NULL;
     }
-    if (host->port && strchr(host->name, ':'))
-        return g_strdup_printf("[%s]:%u", host->name, port);
-    return g_strdup_printf("%s:%u", host->name, port);
+    /* as libvirt: the default port goes without brackets, even after an IPv6 literal */
+    if (!host->port)
+        return g_strdup_printf("%s:%u", host->name, port);
+    return qvirSocketAddrFormatHostPort(host->name, port);
 }
 
 /* The environment that carries DEF's CHAP credentials (NULL without <auth>). */

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "storage/storage_run.h"
 #include "util/virerror.h"
 
 const qvirStorageNetBackend *
@@ -27,24 +28,16 @@ gboolean
 qvirStorageNetRun(const char *const *argv, const char *const *envp, char **out, char **err,
                   int *status, GError **error)
 {
-    g_auto(GStrv) env = g_get_environ();
-    g_autoptr(GError) spawnErr = NULL;
+    g_autoptr(GPtrArray) env = g_ptr_array_new();
     g_autofree char *errText = NULL;
 
-    /* the tools' messages are parsed: keep them in English */
-    env = g_environ_setenv(env, "LC_ALL", "C", TRUE);
-    for (guint i = 0; envp && envp[i]; i++) {
-        const char *eq = strchr(envp[i], '=');
-        g_autofree char *name = g_strndup(envp[i], eq - envp[i]);
-
-        env = g_environ_setenv(env, name, eq + 1, TRUE);
-    }
-    if (!g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, out, &errText,
-                      status, &spawnErr)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "internal error: Cannot run %s: %s",
-                    argv[0], spawnErr->message);
+    /* the tools' messages are parsed: keep them in English (ENVP may still say otherwise) */
+    g_ptr_array_add(env, (gpointer) "LC_ALL=C");
+    for (guint i = 0; envp && envp[i]; i++)
+        g_ptr_array_add(env, (gpointer)envp[i]);
+    g_ptr_array_add(env, NULL);
+    if (!qvirStorageRunCapture(argv, (const char *const *)env->pdata, out, &errText, status, error))
         return FALSE;
-    }
     if (err)
         *err = g_steal_pointer(&errText);
     return TRUE;

@@ -34,9 +34,8 @@ const qvirStorageNetBackend *qvirStorageNetBackendFor(qvirStoragePoolType type);
 
 /* ---- shared by the backends ---- */
 
-/* Run ARGV (searched in PATH) with ENVP added to the daemon's environment (NULL: none);
- * *OUT gets stdout, *ERR (when wanted) stderr. FALSE only when it cannot run; *STATUS is
- * the wait status. */
+/* qvirStorageRunCapture (storage_run.h) in the C locale, whose messages the backends parse:
+ * ENVP is added after LC_ALL=C; stderr is always captured, *ERR gets it when wanted. */
 gboolean qvirStorageNetRun(const char *const *argv, const char *const *envp, char **out, char **err,
                            int *status, GError **error);
 

@@ -14,6 +14,7 @@
 
 #include "util/virerror.h"
 #include "util/virfile.h"
+#include "util/virsocketaddr.h"
 
 /* One conversation with the cluster: the arguments every tool gets, and the private
  * directory holding the cephx key while the tools run. */
@@ -56,12 +57,14 @@ qvirRBDMonHost(const qvirStoragePoolDef *def)
     for (size_t i = 0; i < def->nhosts; i++) {
         const char *name = def->hosts[i].name;
 
-        if (!def->hosts[i].port)
+        g_autofree char *hostPort = NULL;
+
+        if (!def->hosts[i].port) {
             g_string_append_printf(buf, "%s,", name);
-        else if (strchr(name, ':'))
-            g_string_append_printf(buf, "[%s]:%u,", name, def->hosts[i].port);
-        else
-            g_string_append_printf(buf, "%s:%u,", name, def->hosts[i].port);
+            continue;
+        }
+        hostPort = qvirSocketAddrFormatHostPort(name, def->hosts[i].port);
+        g_string_append_printf(buf, "%s,", hostPort);
     }
     return g_string_free(buf, FALSE);
 }

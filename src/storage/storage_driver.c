@@ -15,6 +15,7 @@
 #include "conf/domain_conf.h"
 #include "storage/storage_backend_net.h"
 #include "storage/storage_file.h"
+#include "storage/storage_run.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 

@@ -13,6 +13,7 @@
 
 #include "storage/storage_driver.h" /* the API flags */
 #include "storage/storage_probe.h"
+#include "storage/storage_run.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -205,32 +206,6 @@ qvirStorageVolProbe(const char *dir, const char *name)
     if (vol->format == QVIR_STORAGE_FILE_QCOW2)
         qvirStorageVolQcow2Details(buf, (gsize)in.len, vol);
     return g_steal_pointer(&vol);
-}
-
-gboolean
-qvirStorageRun(const char *const *argv, GError **error)
-{
-    g_autofree char *out = NULL;
-    g_autofree char *err = NULL;
-    g_autoptr(GError) spawnErr = NULL;
-    int status = 0;
-
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-                      &status, &spawnErr)) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR, "internal error: Cannot run %s: %s",
-                    argv[0], spawnErr->message);
-        return FALSE;
-    }
-    if (!g_spawn_check_wait_status(status, NULL)) {
-        g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
-
-        g_strstrip(err);
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
-                    "internal error: Child process (%s) unexpected exit status %d: %s", cmd,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : -1, err);
-        return FALSE;
-    }
-    return TRUE;
 }
 
 static gboolean

@@ -15,9 +15,6 @@
 /* ERROR: "MESSAGE: strerror(ERR)", QVIR_ERR_SYSTEM_ERROR. */
 void qvirStorageErrSystem(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
-/* Run ARGV (searched in PATH); its stderr in the error when it fails, libvirt's words. */
-gboolean qvirStorageRun(const char *const *argv, GError **error);
-
 /* ---- pools ---- */
 /* The target directory must exist; an fs pool's device is mounted there if it is not. */
 gboolean qvirStoragePoolBackendStart(const qvirStoragePoolDef *def, GError **error);

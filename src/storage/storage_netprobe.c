@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "storage_probe.h"
+#include "storage_run.h"
 #include "util/virerror.h"
 
 static atomic_uint_fast64_t qvirStorageNetProbes;
@@ -271,8 +272,7 @@ qvirStorageNetProbeLayer(qvirStorageSource *src, const char *qemuImg, GError **e
         const char *argv[] = {
             qemuImg ? qemuImg : "qemu-img", "info", "-U", "--output=json", filename, NULL};
 
-        if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-                          &status, &spawnErr)) {
+        if (!qvirStorageSpawn(argv, NULL, &out, &err, &status, &spawnErr)) {
             g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "cannot run %s: %s", argv[0],
                         spawnErr->message);
             return FALSE;

@@ -15,7 +15,7 @@ char *qvirXMLPropString(xmlNodePtr node, const char *name);
 char *qvirXMLNodeContent(xmlNodePtr node);
 
 /* How qvirXMLParseString words a refusal: the domain parser's words, or those of
- * libvirt's storage driver. */
+ * libvirt's storage or secret driver. */
 typedef enum {
     /* QVIR_ERR_XML_ERROR: "XML error in WHAT document: line N: MESSAGE"; a DTD and an
      * empty document each in words of their own */
@@ -23,6 +23,11 @@ typedef enum {
     /* malformed: QVIR_ERR_XML_DETAIL "XML error: (WHAT_definition):N: MESSAGE"; a DTD or
      * no root element: QVIR_ERR_XML_ERROR "XML error: invalid WHAT document" */
     QVIR_XML_WORDING_DEFINITION,
+    /* libvirt's own reader (virXMLParse, as the secret driver words it): malformed:
+     * QVIR_ERR_XML_DETAIL "(definition_of_WHAT):N: MESSAGE" followed by the offending line
+     * and a caret under the column; a DTD or no root element as DEFINITION; too large with
+     * "XML error: " before it */
+    QVIR_XML_WORDING_DETAIL,
 } qvirXMLWording;
 
 /*
