@@ -9,7 +9,8 @@
  * packets: keepalive PINGs answered and events skipped while a reply is awaited, a reply
  * to another serial and a peer that hangs up mid-call (the connection then refuses further
  * calls), an error reply relayed as it came, and our own keepalive: a slow peer that
- * answers PINGs lives, a silent one is given up with libvirt's error.
+ * answers PINGs lives, a silent one is given up with libvirt's error (between calls, and
+ * while a call waits).
  */
 #include <errno.h>
 #include <poll.h>
@@ -230,6 +231,7 @@ typedef enum {
     PEER_WRONG_SERIAL,     /* a reply to a call never made */
     PEER_HANG_UP,          /* reads the call, closes */
     PEER_KEEPALIVE,        /* answers PINGs for a while, replies, then reads without a word */
+    PEER_SILENT,           /* reads the call and the PINGs, never answers */
 } PeerScript;
 
 /* our keepalive against PEER_KEEPALIVE: a PING after 1 s of silence, given up after 2 s */
@@ -356,9 +358,14 @@ peerRun(gpointer opaque)
         while (peerReadPacket(fd, &call))
             peer->pingsIgnored++;
         break;
+    case PEER_SILENT:
+        while (peerReadPacket(fd, &call))
+            peer->pingsIgnored++;
+        break;
     }
     /* the client hangs up first, except for HANG_UP */
-    if (peer->script != PEER_HANG_UP && peer->script != PEER_KEEPALIVE)
+    if (peer->script != PEER_HANG_UP && peer->script != PEER_KEEPALIVE &&
+        peer->script != PEER_SILENT)
         (void)peerReadPacket(fd, &call);
     close(fd);
     return NULL;
@@ -386,7 +393,7 @@ testScriptedPeer(gconstpointer data)
 
     conn = qvirRpcConnOpenUnix(path, QVIR_RPC_REMOTE_PROGRAM, QVIR_RPC_REMOTE_VERSION, &err);
     g_assert_no_error(err);
-    if (script == PEER_KEEPALIVE)
+    if (script == PEER_KEEPALIVE || script == PEER_SILENT)
         qvirRpcConnSetKeepAlive(conn, PEER_KA_INTERVAL, PEER_KA_COUNT);
     ok = qvirRemoteConnCall(conn, REMOTE_PROC_CONNECT_SUPPORTS_FEATURE, &args, &ret, &err);
     switch (script) {
@@ -418,6 +425,13 @@ testScriptedPeer(gconstpointer data)
             qvirRemoteConnCall(conn, REMOTE_PROC_CONNECT_SUPPORTS_FEATURE, &args, &ret, &err));
         assertError(err, QVIR_ERR_INTERNAL_ERROR, "internal error: client socket is closed");
         break;
+    case PEER_SILENT:
+        /* the call waiting for its reply gives up itself, with libvirt's words */
+        g_assert_false(ok);
+        assertError(err, QVIR_ERR_INTERNAL_ERROR,
+                    "internal error: connection closed due to keepalive timeout");
+        g_assert_false(qvirRpcConnIsAlive(conn));
+        break;
     case PEER_KEEPALIVE: {
         gint64 start = g_get_monotonic_time();
         gint64 gone;
@@ -448,6 +462,8 @@ testScriptedPeer(gconstpointer data)
         g_assert_cmpuint(peer.pongsSent, >=, 2);
         g_assert_cmpuint(peer.pingsIgnored, ==, PEER_KA_COUNT);
     }
+    if (script == PEER_SILENT)
+        g_assert_cmpuint(peer.pingsIgnored, ==, PEER_KA_COUNT);
 }
 
 int
@@ -465,6 +481,8 @@ main(int argc, char **argv)
                          testScriptedPeer);
     g_test_add_data_func("/rpcconn/peer/hang-up", GINT_TO_POINTER(PEER_HANG_UP), testScriptedPeer);
     g_test_add_data_func("/rpcconn/peer/keepalive", GINT_TO_POINTER(PEER_KEEPALIVE),
+                         testScriptedPeer);
+    g_test_add_data_func("/rpcconn/peer/keepalive-silent", GINT_TO_POINTER(PEER_SILENT),
                          testScriptedPeer);
     ret = g_test_run();
     qvirTestTempDirRemove(tmpDir);
