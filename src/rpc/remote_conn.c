@@ -7,11 +7,9 @@
 #include <string.h>
 
 #include "rpc/remote_dispatch_priv.h"
+#include "qemu/qemu_conf.h"
 #include "util/virenum.h"
 #include "util/virerror.h"
-
-/* libvirtd's tcp_port, where a qemu+tcp URI without a port goes */
-#define QVIR_REMOTE_TCP_PORT "16509"
 
 /* What of a URI the client keeps to itself and what goes to the server. */
 typedef struct {
@@ -137,8 +135,9 @@ qvirRemoteURIParse(const char *str, qvirRemoteURI *out, GError **error)
     }
     if (out->transport == QVIR_REMOTE_TRANSPORT_TCP) {
         out->host = g_strdup(host ? host : "localhost");
-        out->port = g_uri_get_port(uri) > 0 ? g_strdup_printf("%d", g_uri_get_port(uri))
-                                            : g_strdup(QVIR_REMOTE_TCP_PORT);
+        /* libvirtd's tcp_port when the URI names none */
+        out->port = g_strdup_printf("%d", g_uri_get_port(uri) > 0 ? g_uri_get_port(uri)
+                                                                  : QVIR_CONF_DEFAULT_TCP_PORT);
     } else if (!out->socket || !*out->socket) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                     "argument unsupported: URI '%s' names no socket: qvirtd reaches its peers "
