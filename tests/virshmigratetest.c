@@ -812,7 +812,7 @@ main(int argc, char **argv)
                          GINT_TO_POINTER(FAULT_ABORTED | FAULT_P2P), testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
                          GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
-    g_test_add_func("/virshmigrate/tcp", testMigrateTCP);
+    g_test_add_func("/virshmigrate/tcp/migrate", testMigrateTCP);
     g_test_add_func("/virshmigrate/tcp/p2p-keepalive", testMigrateP2PKeepAlive);
     g_test_add_func("/virshmigrate/tcp/auth-refused", testTCPAuthRefused);
     ret = g_test_run();
