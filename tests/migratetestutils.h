@@ -43,6 +43,7 @@ typedef struct {
     char *root;
     char *uri;
     char *p2pUri; /* the same socket as virsh migrate --p2p takes it (libvirt wants +unix) */
+    const char *extraConf; /* more qvirtd.conf lines (set before the first start) */
     GPid pid;
 } Host;
 
@@ -91,8 +92,9 @@ hostStart(Host *h, const char *hostUUID, unsigned int portMin)
          * them back to their owner under the other's QEMU. */
         confText = g_strdup_printf("[qvirtd]\nhost_uuid = %s\nmigration_port_min = %u\n"
                                    "migration_port_max = %u\nuser = +0\ngroup = +0\n"
-                                   "dynamic_ownership = false\n",
-                                   hostUUID, portMin, portMin + hostPortSpan - 1);
+                                   "dynamic_ownership = false\n%s",
+                                   hostUUID, portMin, portMin + hostPortSpan - 1,
+                                   h->extraConf ? h->extraConf : "");
         g_assert_true(g_file_set_contents(conf, confText, -1, NULL));
         socket = g_build_filename(h->root, "run", "qvirt-sock", NULL);
         h->uri = g_strdup_printf("qemu:///system?socket=%s", socket);

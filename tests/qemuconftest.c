@@ -192,6 +192,68 @@ testConfMigrationKeys(void)
     g_assert_cmpuint(cfg->migrationPortMax, ==, 21009);
 }
 
+/* libvirtd.conf's TCP keys and qemu.conf's keepalive, with libvirt's defaults. */
+static void
+testConfListenKeys(void)
+{
+    g_autoptr(qvirDriverConfig) cfg = qvirDriverConfigNew("/srv/q");
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(cfg->listenTCP);
+    g_assert_cmpuint(cfg->tcpPort, ==, 16509);
+    g_assert_null(cfg->listenAddr);
+    g_assert_cmpint(cfg->authTCP, ==, QVIR_CONF_AUTH_SASL);
+    g_assert_cmpint(cfg->keepAliveInterval, ==, 5);
+    g_assert_cmpuint(cfg->keepAliveCount, ==, 5);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    /* as libvirtd.conf writes them: quoted strings, 1 for true */
+    g_assert_true(testConfLoad("[qvirtd]\nlisten_tcp = 1\ntcp_port = \"22000\"\n"
+                               "listen_addr = \"127.0.0.1\"\nauth_tcp = \"none\"\n"
+                               "keepalive_interval = -1\nkeepalive_count = 0\n",
+                               &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_true(cfg->listenTCP);
+    g_assert_cmpuint(cfg->tcpPort, ==, 22000);
+    g_assert_cmpstr(cfg->listenAddr, ==, "127.0.0.1");
+    g_assert_cmpint(cfg->authTCP, ==, QVIR_CONF_AUTH_NONE);
+    g_assert_cmpint(cfg->keepAliveInterval, ==, -1);
+    g_assert_cmpuint(cfg->keepAliveCount, ==, 0);
+    g_clear_pointer(&cfg, qvirDriverConfigFree);
+    /* auth_tcp only matters with a listener */
+    g_assert_true(testConfLoad("[qvirtd]\nauth_tcp = sasl\ntcp_port = 22001\n", &cfg, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(cfg->tcpPort, ==, 22001);
+}
+
+/* A TCP listener is never served with less authentication than the file asks for. */
+static void
+testConfListenAuthRefused(void)
+{
+    g_autoptr(GError) err = NULL;
+    static const char *const cases[] = {
+        "[qvirtd]\nlisten_tcp = 1\n", /* auth_tcp defaults to sasl, as in libvirtd */
+        "[qvirtd]\nlisten_tcp = 1\nauth_tcp = \"sasl\"\n",
+        "[qvirtd]\nlisten_tcp = true\nauth_tcp = polkit\n",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_clear_error(&err);
+        g_assert_false(testConfLoad(cases[i], NULL, &err));
+        g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+        if (!strstr(err->message, "is not supported by qvirtd (it has no SASL); listen_tcp "
+                                  "needs auth_tcp = \"none\""))
+            g_error("case %zu: %s", i, err->message);
+        g_assert_true(g_str_has_prefix(err->message, "unsupported configuration: "));
+    }
+    /* a word libvirt does not know: libvirt's error (remoteConfigGetAuth) */
+    g_clear_error(&err);
+    g_assert_false(testConfLoad("[qvirtd]\nauth_tcp = \"kerberos\"\n", NULL, &err));
+    g_assert_error(err, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED);
+    g_assert_true(g_str_has_prefix(err->message, "unsupported configuration: "));
+    g_assert_true(
+        g_str_has_suffix(err->message, "qvirtd.conf: auth_tcp: unsupported auth kerberos"));
+}
+
 static void
 testConfMissingFile(void)
 {
@@ -246,6 +308,15 @@ testConfErrors(void)
         {"[qvirtd]\nmigration_port_max = 70000\n", "'migration_port_max'"},
         {"[qvirtd]\nmigration_port_min = 21010\nmigration_port_max = 21000\n",
          "migration_port_min (21010) is greater than migration_port_max (21000)"},
+        {"[qvirtd]\nlisten_tcp = 2\n", "'listen_tcp'"},
+        {"[qvirtd]\ntcp_port = \"libvirt\"\n",
+         "invalid value for key 'tcp_port': 'libvirt' is not a port between 1 and 65535"},
+        {"[qvirtd]\ntcp_port = 0\n", "'tcp_port'"},
+        {"[qvirtd]\nlisten_addr = \"\"\n", "invalid value for key 'listen_addr': empty address"},
+        {"[qvirtd]\nkeepalive_interval = often\n",
+         "invalid value for key 'keepalive_interval': 'often' is not an integer"},
+        {"[qvirtd]\nkeepalive_count = -1\n",
+         "invalid value for key 'keepalive_count': '-1' is not an integer of 0 or more"},
         {"this is not a key file\n", "qvirtd.conf"},
     };
 
@@ -287,6 +358,8 @@ main(int argc, char **argv)
     g_test_add_func("/qemuconf/nbd-tls-keys", testConfNBDTLSKeys);
     g_test_add_func("/qemuconf/chardev-tls-keys", testConfChardevTLSKeys);
     g_test_add_func("/qemuconf/migration-keys", testConfMigrationKeys);
+    g_test_add_func("/qemuconf/listen-keys", testConfListenKeys);
+    g_test_add_func("/qemuconf/listen-auth-refused", testConfListenAuthRefused);
     g_test_add_func("/qemuconf/missing-file", testConfMissingFile);
     g_test_add_func("/qemuconf/errors", testConfErrors);
     g_test_add_func("/qemuconf/make-dirs", testConfMakeDirs);

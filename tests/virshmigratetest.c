@@ -9,12 +9,30 @@
  * (or an inactive one), and refused migrations (same host UUID, an image the destination
  * cannot open) leave everything as it was.
  *
+ * Over TCP: both daemons also listen on 127.0.0.1 (qvirtd.conf's listen_tcp, auth_tcp
+ * "none"); virsh and python3-libvirt reach B on qemu+tcp, virsh migrates to it itself and
+ * the daemons migrate peer-to-peer to each other's qemu+tcp URI. The source's keepalive
+ * (1 s, 3 PINGs) gives up on a destination daemon frozen with SIGSTOP; the guest runs on.
+ *
  * Ports: incoming migrations listen on 127.0.0.1, ports 21000-21149 only (moved by
- * QVIRT_MIGRATE_TEST_PORT_BASE: migratetestutils.h).
+ * QVIRT_MIGRATE_TEST_PORT_BASE: migratetestutils.h); the daemons'
+ * TCP listeners on 127.0.0.1:22010-22011 (22012: a daemon refused to listen there).
  */
 #include "migratetestutils.h"
 
 static Host hostC = {.tag = "c"};
+
+#define TCP_PORT_A 22010
+#define TCP_PORT_B 22011
+#define TCP_PORT_REFUSED 22012
+#define TCP_URI(port) "qemu+tcp://127.0.0.1:" G_STRINGIFY(port) "/system"
+/* libvirtd.conf's lines as libvirt writes them; keepalive short enough for a test */
+#define TCP_CONF(port)                                                                             \
+    "listen_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = \"" G_STRINGIFY(                      \
+        port) "\"\n"                                                                               \
+              "auth_tcp = \"none\"\nkeepalive_interval = 1\nkeepalive_count = 3\n"
+/* a destination silent this long is given up: keepalive_interval * (keepalive_count + 1) */
+#define KEEPALIVE_WINDOW_S 4
 
 static void
 testAssertState(const Host *h, const char *want)
@@ -548,6 +566,206 @@ testMigrateP2P(void)
     g_free(VIRSH_HOST_OK(&hostA, "destroy", VM));
 }
 
+/*
+ * TCP: the real clients reach B on its qemu+tcp URI; virsh migrates A -> B client-driven,
+ * talking to B over TCP itself (Prepare's migration URI from --listen-address alone); B
+ * migrates back peer-to-peer to A's qemu+tcp URI. A p2p destination on tls or ssh, or a
+ * TCP port where nobody listens, is refused with the reason and the guest runs on.
+ */
+static void
+testMigrateTCP(void)
+{
+    g_autofree char *xml = testDomainXML(guestKernel, guestInitrd, topImg);
+    g_autofree char *xmlPath = daemonWriteFile("mig-tcp.xml", xml);
+    g_autofree char *out = NULL;
+    g_auto(VirshResult) r = {0};
+    const char *uriArgs[] = {"uri", NULL};
+    const char *script = "import sys, libvirt\n"
+                         "conn = libvirt.open(sys.argv[1])\n"
+                         "print(conn.getURI(), conn.getType(), len(conn.listAllDomains()))\n";
+    const char *pyArgv[] = {"/usr/bin/python3", "-c", script, TCP_URI(TCP_PORT_B), NULL};
+    g_autofree char *pyOut = NULL;
+    g_autofree char *pyErr = NULL;
+    guint64 before;
+
+    g_free(VIRSH_HOST_OK(&hostA, "create", xmlPath));
+    g_assert_true(testCounterPasses(testCounter() + 5, 240));
+
+    /* virsh and python3-libvirt on B's TCP listener (AUTH_LIST answers none) */
+    virshArgvUri(&r, TCP_URI(TCP_PORT_B), uriArgs);
+    g_assert_cmpint(r.rc, ==, 0);
+    g_assert_cmpstr(g_strstrip(r.out), ==, TCP_URI(TCP_PORT_B));
+    if (qvirTestRun(pyArgv, &pyOut, &pyErr) != 0)
+        g_error("python3 failed: %s%s", pyOut, pyErr);
+    g_assert_cmpstr(g_strstrip(pyOut), ==, TCP_URI(TCP_PORT_B) " QEMU 0");
+
+    /* A -> B, virsh talking to B over TCP */
+    before = testCounter();
+    g_free(VIRSH_HOST_OK(&hostA, "migrate", "--live", "--unsafe", "--listen-address", "127.0.0.1",
+                         VM, TCP_URI(TCP_PORT_B)));
+    g_assert_true(testCounterPasses(before + 10, 60));
+    testAssertState(&hostB, "running");
+    testAssertState(&hostA, "none");
+    testAssertChain(&hostB);
+
+    /* peer-to-peer from B: transports it does not speak, a port where nobody listens */
+    VIRSH_HOST_FAILS(&hostB,
+                     "argument unsupported: transport 'tls' of URI 'qemu+tls://127.0.0.1/system' "
+                     "is not supported by qvirtd: it reaches its peers over unix sockets and tcp",
+                     "migrate", "--live", "--p2p", "--unsafe", VM, "qemu+tls://127.0.0.1/system");
+    VIRSH_HOST_FAILS(&hostB,
+                     "argument unsupported: transport 'ssh' of URI 'qemu+ssh://127.0.0.1/system' "
+                     "is not supported by qvirtd",
+                     "migrate", "--live", "--p2p", "--unsafe", VM, "qemu+ssh://127.0.0.1/system");
+    VIRSH_HOST_FAILS(&hostB,
+                     "unable to connect to server at '127.0.0.1:" G_STRINGIFY(
+                         TCP_PORT_REFUSED) "': Connection refused",
+                     "migrate", "--live", "--p2p", "--unsafe", VM, TCP_URI(TCP_PORT_REFUSED));
+    testAssertState(&hostB, "running");
+    testAssertState(&hostA, "none");
+
+    /* B -> A, B's daemon reaching A over TCP */
+    before = testCounter();
+    out = VIRSH_HOST_OK(&hostB, "migrate", "--live", "--p2p", "--unsafe", "--listen-address",
+                        "127.0.0.1", VM, TCP_URI(TCP_PORT_A));
+    g_assert_true(testCounterPasses(before + 10, 60));
+    testAssertState(&hostA, "running");
+    testAssertState(&hostB, "none");
+    testAssertChain(&hostA);
+    /* the guest stays on A for the keepalive case */
+}
+
+static gint migrateDone;
+
+/* testMigrateThread, saying when it is done */
+static gpointer
+testMigrateThreadDone(gpointer data)
+{
+    g_atomic_int_set(&migrateDone, 0);
+    testMigrateThread(data);
+    g_atomic_int_set(&migrateDone, 1);
+    return NULL;
+}
+
+/* H's domjobinfo shows the outgoing migration with WHAT in it. */
+static gboolean
+testJobShows(const Host *h, const char *what)
+{
+    g_auto(VirshResult) r = {0};
+    const char *args[] = {"domjobinfo", VM, NULL};
+
+    virshArgvUri(&r, h->uri, args);
+    return r.rc == 0 && strstr(r.out, "Outgoing migration") && strstr(r.out, what);
+}
+
+/*
+ * Keepalive on the p2p link: B's daemon is frozen (SIGSTOP; its TCP connection stays open,
+ * its QEMU takes the state) while the memory goes over. The source's PINGs go unanswered;
+ * after the keepalive window the migration fails with libvirt's error, the guest runs on
+ * A with its chain, and once B runs again it has nothing left: no domain, no QEMU, no job
+ * (the guest then migrates there).
+ */
+static void
+testMigrateP2PKeepAlive(void)
+{
+    g_autofree char *xml = testDomainXML(guestKernel, guestInitrd, topImg);
+    g_autofree char *xmlPath = daemonWriteFile("mig-ka.xml", xml);
+    g_autofree char *chain = NULL;
+    g_autofree char *state = NULL;
+    const char *args[] = {
+        "migrate",          "--live",    "--p2p", "--unsafe",          "--bandwidth", "1",
+        "--listen-address", "127.0.0.1", VM,      TCP_URI(TCP_PORT_B), NULL};
+    MigrateRun run = {.src = &hostA, .args = args};
+    GThread *thread;
+    gint64 frozen, failed;
+
+    /* the TCP case left the guest running on A (run alone, this one boots it) */
+    if (!g_str_equal((state = testState(&hostA)), "running")) {
+        g_free(VIRSH_HOST_OK(&hostA, "create", xmlPath));
+        g_assert_true(testCounterPasses(testCounter() + 5, 240));
+    }
+    g_clear_pointer(&state, g_free);
+    chain = testLiveChain(&hostA);
+
+    thread = g_thread_new("migrate", testMigrateThreadDone, &run);
+    while (!testJobShows(&hostA, "Memory processed")) {
+        if (g_atomic_int_get(&migrateDone))
+            g_error("the migration ended before B was frozen: %s%s", run.res.out, run.res.err);
+        g_usleep(50 * 1000);
+    }
+    g_assert_cmpint(kill(hostB.pid, SIGSTOP), ==, 0);
+    frozen = g_get_monotonic_time();
+    g_thread_join(thread);
+    failed = g_get_monotonic_time();
+    g_assert_cmpint(kill(hostB.pid, SIGCONT), ==, 0);
+    g_test_message("the migration failed %.1f s after the freeze: %s",
+                   (double)(failed - frozen) / G_USEC_PER_SEC, run.res.err);
+    g_assert_cmpint(run.res.rc, !=, 0);
+    /* libvirt's error when its dconn is closed (keepalive) during Perform */
+    g_assert_nonnull(strstr(run.res.err, "operation failed: Lost connection to destination host"));
+    /* no earlier than the keepalive allows (a second's grace for the PING timing) */
+    g_assert_cmpint(failed - frozen, >=, (KEEPALIVE_WINDOW_S - 1) * G_USEC_PER_SEC);
+    g_assert_cmpint(failed - frozen, <, 30 * G_USEC_PER_SEC);
+    virshResultClear(&run.res);
+
+    testAssertSurvived(chain);
+    /* B, running again, finds its client gone and drops the incoming domain */
+    for (guint i = 0; i < 300; i++) {
+        g_clear_pointer(&state, g_free);
+        state = testState(&hostB);
+        if (strcmp(state, "none") == 0 && daemonDomainPidIn(&hostB) == 0)
+            break;
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpstr(state, ==, "none");
+    g_assert_cmpint(daemonDomainPidIn(&hostB), ==, 0);
+    /* ... and no migration job either: B takes the guest now (at full speed: the failed
+     * migration's 1 MiB/s stays the domain's) */
+    g_free(VIRSH_HOST_OK(&hostA, "migrate", "--live", "--p2p", "--unsafe", "--bandwidth", "1000",
+                         "--listen-address", "127.0.0.1", VM, TCP_URI(TCP_PORT_B)));
+    testAssertState(&hostB, "running");
+    testAssertState(&hostA, "none");
+    testAssertChain(&hostB);
+    g_free(VIRSH_HOST_OK(&hostB, "destroy", VM));
+}
+
+/* auth_tcp = "sasl" (or no auth_tcp: libvirt's default is sasl) cannot be served: qvirtd
+ * refuses to start and nothing listens. */
+static void
+testTCPAuthRefused(void)
+{
+    g_autofree char *qvirtd = qvirTestBuildPath("tools/qvirtd");
+    g_autofree char *root = g_build_filename(daemonEnv.root, "sasl", NULL);
+    g_autofree char *etc = g_build_filename(root, "etc", NULL);
+    g_autofree char *conf = g_build_filename(etc, "qvirtd.conf", NULL);
+    g_autofree char *sock = g_build_filename(root, "run", "qvirt-sock", NULL);
+    g_autofree char *expect = g_strdup_printf(
+        "qvirtd: unsupported configuration: %s: auth_tcp 'sasl' is not supported by qvirtd (it "
+        "has no SASL); listen_tcp needs auth_tcp = \"none\" (auth_tcp defaults to \"sasl\", as "
+        "in libvirtd)\n",
+        conf);
+    const char *argv[] = {qvirtd, "--root", root, NULL};
+    const char *listArgs[] = {"list", NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_auto(VirshResult) r = {0};
+
+    g_assert_cmpint(g_mkdir_with_parents(etc, 0755), ==, 0);
+    g_assert_true(
+        g_file_set_contents(conf,
+                            "[qvirtd]\nlisten_tcp = 1\nlisten_addr = \"127.0.0.1\"\n"
+                            "tcp_port = \"" G_STRINGIFY(TCP_PORT_REFUSED) "\"\n"
+                                                                          "auth_tcp = \"sasl\"\n",
+                            -1, NULL));
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 1);
+    g_assert_cmpstr(err, ==, expect);
+    g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+    virshArgvUri(&r, TCP_URI(TCP_PORT_REFUSED), listArgs);
+    g_assert_cmpint(r.rc, !=, 0);
+    g_assert_nonnull(strstr(r.err, "unable to connect to server at '127.0.0.1:" G_STRINGIFY(
+                                       TCP_PORT_REFUSED) "': Connection refused"));
+}
+
 static void
 testCleanup(void)
 {
@@ -570,6 +788,8 @@ main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     migrateTestSetup("qvirt-migrate");
+    hostA.extraConf = TCP_CONF(TCP_PORT_A);
+    hostB.extraConf = TCP_CONF(TCP_PORT_B);
     hostStart(&hostA, HOST_A, migratePort(21000));
     hostStart(&hostB, HOST_B, migratePort(21050));
 
@@ -593,6 +813,9 @@ main(int argc, char **argv)
                          GINT_TO_POINTER(FAULT_ABORTED | FAULT_P2P), testMigrateFault);
     g_test_add_data_func("/virshmigrate/fault/dest-disk-full",
                          GINT_TO_POINTER(FAULT_DEST_DISK_FULL), testMigrateFault);
+    g_test_add_func("/virshmigrate/tcp/migrate", testMigrateTCP);
+    g_test_add_func("/virshmigrate/tcp/p2p-keepalive", testMigrateP2PKeepAlive);
+    g_test_add_func("/virshmigrate/tcp/auth-refused", testTCPAuthRefused);
     ret = g_test_run();
     hostStop(&hostA);
     hostStop(&hostB);

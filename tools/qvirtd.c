@@ -1,8 +1,8 @@
 /*
  * qvirtd.c: the daemon. Loads qvirtd.conf, opens the driver (which reconnects
  * to domains still running from an earlier daemon), serves libvirt's remote
- * protocol on a unix socket and stops cleanly on SIGTERM/SIGINT, leaving
- * running QEMUs alone so the next start picks them up again.
+ * protocol on a unix socket (and TCP when listen_tcp says so) and stops cleanly on SIGTERM/SIGINT,
+ * leaving running QEMUs alone so the next start picks them up again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +83,8 @@ qvirtdParseArgs(int *argc, char ***argv, char **root, char **config)
              "  virsh -c 'qemu:///system?socket=SOCKET'\n"
              "or, read-only, on SOCKET-ro (mode 0666) with\n"
              "  virsh -r -c 'qemu:///system?socket=SOCKET-ro'\n"
+             "and, with listen_tcp = 1 and auth_tcp = \"none\" in qvirtd.conf, with\n"
+             "  virsh -c qemu+tcp://LISTEN_ADDR:TCP_PORT/system\n"
              "The daemon runs until SIGTERM or SIGINT; running domains keep running.\n");
     if (!g_option_context_parse(ctx, argc, argv, &err)) {
         g_printerr("qvirtd: %s\n", err->message);
@@ -105,6 +107,10 @@ main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_autofree char *socketPath = NULL;
     g_autofree char *socketPathRO = NULL;
+    g_autofree char *listenAddr = NULL;
+    g_autoptr(GPtrArray) tcpAddrs = g_ptr_array_new_with_free_func(g_free);
+    gboolean listenTCP;
+    guint tcpPort;
     qvirRpcServer *srv;
     qvirRpcProgram prog;
     qvirDriver *drv;
@@ -128,6 +134,9 @@ main(int argc, char **argv)
     }
     socketPath = g_strdup(cfg->socketPath);
     socketPathRO = g_strdup(cfg->socketPathRO);
+    listenTCP = cfg->listenTCP;
+    tcpPort = cfg->tcpPort;
+    listenAddr = g_strdup(cfg->listenAddr);
     if (!(drv = qvirDriverOpen(g_steal_pointer(&cfg), &err))) {
         g_printerr("qvirtd: %s\n", err->message);
         return 1;
@@ -137,7 +146,8 @@ main(int argc, char **argv)
     qvirRemoteProgramInit(&prog, drv);
     srv = qvirRpcServerNew(&prog, QVIRTD_WORKERS);
     if (!qvirRpcServerAddUnixSocketFull(srv, socketPath, FALSE, &err) ||
-        !qvirRpcServerAddUnixSocketFull(srv, socketPathRO, TRUE, &err)) {
+        !qvirRpcServerAddUnixSocketFull(srv, socketPathRO, TRUE, &err) ||
+        (listenTCP && !qvirRpcServerAddTCP(srv, listenAddr, tcpPort, tcpAddrs, &err))) {
         g_printerr("qvirtd: %s\n", err->message);
         qvirRpcServerFree(srv);
         qvirDriverClose(drv);
@@ -149,6 +159,13 @@ main(int argc, char **argv)
     /* Tests and scripts parse the first line: keep it as it is. */
     printf("qvirtd: listening on qemu:///system?socket=%s\n", socketPath);
     printf("qvirtd: read-only on qemu:///system?socket=%s\n", socketPathRO);
+    for (guint i = 0; i < tcpAddrs->len; i++) {
+        const char *addr = g_ptr_array_index(tcpAddrs, i);
+
+        printf(strchr(addr, ':') ? "qvirtd: listening on qemu+tcp://[%s]:%u/system\n"
+                                 : "qvirtd: listening on qemu+tcp://%s:%u/system\n",
+               addr, tcpPort);
+    }
     fflush(stdout);
 
     g_main_loop_run(loop);

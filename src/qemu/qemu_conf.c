@@ -18,6 +18,8 @@
 #define QVIR_CONF_GROUP "qvirtd"
 #define QVIR_CONF_DEFAULT_EMULATOR "/usr/bin/qemu-system-x86_64"
 
+QVIR_ENUM_IMPL(qvirConfAuth, QVIR_CONF_AUTH_LAST, "none", "sasl", "polkit");
+
 static void
 qvirDriverConfigSetPaths(qvirDriverConfig *cfg, const char *root)
 {
@@ -67,6 +69,10 @@ qvirDriverConfigNew(const char *root)
     cfg->mountNamespace = TRUE;
     cfg->migrationPortMin = 49152;
     cfg->migrationPortMax = 49215;
+    cfg->tcpPort = QVIR_CONF_DEFAULT_TCP_PORT;
+    cfg->authTCP = QVIR_CONF_AUTH_SASL;
+    cfg->keepAliveInterval = 5;
+    cfg->keepAliveCount = 5;
     return cfg;
 }
 
@@ -93,6 +99,7 @@ qvirDriverConfigFree(qvirDriverConfig *cfg)
     g_free(cfg->user);
     g_free(cfg->group);
     g_free(cfg->hostUUID);
+    g_free(cfg->listenAddr);
     g_free(cfg);
 }
 
@@ -121,6 +128,21 @@ qvirDriverConfigGetString(GKeyFile *kf, const char *key, const char *path, GErro
         return NULL;
     }
     return g_strstrip(str);
+}
+
+/* The same, one pair of double quotes around it taken off: libvirtd.conf quotes its strings
+ * (tcp_port = "16509"), and its lines are copied here as they are. */
+static char *
+qvirDriverConfigGetQuoted(GKeyFile *kf, const char *key, const char *path, GError **error)
+{
+    char *str = qvirDriverConfigGetString(kf, key, path, error);
+    gsize len = str ? strlen(str) : 0;
+
+    if (len >= 2 && str[0] == '"' && str[len - 1] == '"') {
+        memmove(str, str + 1, len - 2);
+        str[len - 2] = '\0';
+    }
+    return str;
 }
 
 /* KEY's value as an integer from 1 to MAX; else an error that calls it WHAT ("a port"). */
@@ -161,6 +183,8 @@ qvirDriverConfigBoolField(qvirDriverConfig *cfg, const char *key)
         return &cfg->chardevTLS;
     if (strcmp(key, "chardev_tls_x509_verify") == 0)
         return &cfg->chardevTLSx509verify;
+    if (strcmp(key, "listen_tcp") == 0)
+        return &cfg->listenTCP;
     g_assert_not_reached();
 }
 
@@ -347,6 +371,90 @@ qvirDriverConfigParsePort(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, 
     return TRUE;
 }
 
+/* tcp_port: a port number, quoted or not (libvirt also takes a service name; we do not). */
+static gboolean
+qvirDriverConfigParseTCPPort(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                             GError **error)
+{
+    g_autofree char *str = qvirDriverConfigGetQuoted(kf, key, path, error);
+    guint64 val = 0;
+
+    if (!str)
+        return FALSE;
+    if (!g_ascii_string_to_unsigned(str, 10, 1, 65535, &val, NULL)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not a port "
+                    "between 1 and 65535",
+                    path, key, str);
+        return FALSE;
+    }
+    cfg->tcpPort = (unsigned int)val;
+    return TRUE;
+}
+
+/* listen_addr: an address or host name, resolved when the daemon listens. */
+static gboolean
+qvirDriverConfigParseListenAddr(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                                const char *path, GError **error)
+{
+    g_autofree char *str = qvirDriverConfigGetQuoted(kf, key, path, error);
+
+    if (!str)
+        return FALSE;
+    if (!*str) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': empty address", path,
+                    key);
+        return FALSE;
+    }
+    g_free(cfg->listenAddr);
+    cfg->listenAddr = g_steal_pointer(&str);
+    return TRUE;
+}
+
+/* auth_tcp: libvirt's words, with libvirt's error for another one (remoteConfigGetAuth).
+ * Whether qvirtd can serve it is checked once the whole file is read. */
+static gboolean
+qvirDriverConfigParseAuth(qvirDriverConfig *cfg, GKeyFile *kf, const char *key, const char *path,
+                          GError **error)
+{
+    g_autofree char *str = qvirDriverConfigGetQuoted(kf, key, path, error);
+    int auth;
+
+    if (!str)
+        return FALSE;
+    if ((auth = qvirConfAuthTypeFromString(str)) < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: %s: %s: unsupported auth %s", path, key, str);
+        return FALSE;
+    }
+    cfg->authTCP = auth;
+    return TRUE;
+}
+
+/* keepalive_interval: any integer (<= 0 turns keepalive off); keepalive_count: 0 or more. */
+static gboolean
+qvirDriverConfigParseKeepAlive(qvirDriverConfig *cfg, GKeyFile *kf, const char *key,
+                               const char *path, GError **error)
+{
+    g_autofree char *str = g_key_file_get_value(kf, QVIR_CONF_GROUP, key, NULL);
+    gboolean interval = strcmp(key, "keepalive_interval") == 0;
+    gint64 val = 0;
+
+    g_strstrip(str);
+    if (!g_ascii_string_to_signed(str, 10, interval ? G_MININT32 : 0, G_MAXINT32, &val, NULL)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONF_SYNTAX,
+                    "configuration file '%s': invalid value for key '%s': '%s' is not %s", path,
+                    key, str, interval ? "an integer" : "an integer of 0 or more");
+        return FALSE;
+    }
+    if (interval)
+        cfg->keepAliveInterval = (int)val;
+    else
+        cfg->keepAliveCount = (unsigned int)val;
+    return TRUE;
+}
+
 static const struct {
     const char *key;
     qvirDriverConfigKeyParser parse;
@@ -372,6 +480,12 @@ static const struct {
     {"host_uuid", qvirDriverConfigParseHostUUID},
     {"migration_port_min", qvirDriverConfigParsePort},
     {"migration_port_max", qvirDriverConfigParsePort},
+    {"listen_tcp", qvirDriverConfigParseBool},
+    {"tcp_port", qvirDriverConfigParseTCPPort},
+    {"listen_addr", qvirDriverConfigParseListenAddr},
+    {"auth_tcp", qvirDriverConfigParseAuth},
+    {"keepalive_interval", qvirDriverConfigParseKeepAlive},
+    {"keepalive_count", qvirDriverConfigParseKeepAlive},
 };
 
 static qvirDriverConfigKeyParser
@@ -444,6 +558,15 @@ qvirDriverConfigLoad(qvirDriverConfig *cfg, const char *path, GError **error)
                     "configuration file '%s': migration_port_min (%u) is greater than "
                     "migration_port_max (%u)",
                     path, cfg->migrationPortMin, cfg->migrationPortMax);
+        return FALSE;
+    }
+    /* Refused rather than served without the authentication the file asks for. */
+    if (cfg->listenTCP && cfg->authTCP != QVIR_CONF_AUTH_NONE) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: %s: auth_tcp '%s' is not supported by qvirtd "
+                    "(it has no SASL); listen_tcp needs auth_tcp = \"none\" (auth_tcp defaults "
+                    "to \"sasl\", as in libvirtd)",
+                    path, qvirConfAuthTypeToString(cfg->authTCP));
         return FALSE;
     }
     return TRUE;

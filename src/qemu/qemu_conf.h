@@ -5,6 +5,21 @@
 
 #include <glib.h>
 
+#include "util/virenum.h"
+
+/* libvirtd.conf's auth_* values. qvirtd has no SASL and no polkit: only "none" is served,
+ * the others are known so that a libvirt configuration is refused by name. */
+typedef enum {
+    QVIR_CONF_AUTH_NONE = 0,
+    QVIR_CONF_AUTH_SASL,
+    QVIR_CONF_AUTH_POLKIT,
+    QVIR_CONF_AUTH_LAST
+} qvirConfAuth;
+QVIR_ENUM_DECL(qvirConfAuth);
+
+/* libvirt's port for unencrypted TCP (libvirtd.conf's tcp_port). */
+#define QVIR_CONF_DEFAULT_TCP_PORT 16509
+
 typedef struct {
     char *root;       /* --root DIR, or NULL */
     char *configDir;  /* root: /etc/qvirt; --root: DIR/etc */
@@ -51,6 +66,17 @@ typedef struct {
      * and disk copies (NBD) listen, as libvirt's qemu.conf keys. */
     unsigned int migrationPortMin;
     unsigned int migrationPortMax;
+    /* libvirtd.conf's TCP listener: listen_tcp = false, tcp_port = 16509, listen_addr (NULL:
+     * every interface, as libvirtd) and auth_tcp = "sasl" (libvirt's default where it is
+     * built with SASL): a TCP listener needs auth_tcp = "none" written out. */
+    gboolean listenTCP;
+    unsigned int tcpPort;
+    char *listenAddr;
+    int authTCP; /* qvirConfAuth */
+    /* qemu.conf's keepalive_interval = 5 (<= 0: no keepalive) and keepalive_count = 5: the
+     * connection a peer-to-peer migration opens to the destination daemon. */
+    int keepAliveInterval;
+    unsigned int keepAliveCount;
 } qvirDriverConfig;
 
 /* Paths for ROOT (NULL: root's or the XDG paths), defaults for every key. */

@@ -1683,6 +1683,26 @@ qemuMigrationDstCleanup(qvirDriver *drv, const unsigned char *uuid)
         qemuMigrationRemoveCreated(drv, g_ptr_array_index(files, i));
 }
 
+gboolean
+qvirDriverDomainMigrateAbandonIncoming(qvirDriver *drv, const unsigned char *uuid, int id)
+{
+    qemuMigrationJob *job;
+    g_autofree char *name = NULL;
+
+    g_mutex_lock(&drv->migration->lock);
+    job = qemuMigrationJobFind(drv, uuid);
+    if (job && job->phase == QEMU_MIGRATION_IN && job->domId == id)
+        name = g_strdup(job->name);
+    g_mutex_unlock(&drv->migration->lock);
+    if (!name)
+        return FALSE;
+    g_message("domain '%s': the connection that prepared its incoming migration closed before "
+              "Finish; undoing Prepare",
+              name);
+    qemuMigrationDstCleanup(drv, uuid);
+    return TRUE;
+}
+
 qvirDomainRef *
 qvirDriverDomainMigrateFinish(qvirDriver *drv, const qvirMigrateParams *params, GBytes *cookieIn,
                               unsigned int flags, gboolean cancelled, GBytes **cookieOut,

@@ -118,6 +118,10 @@ char *qvirDriverDomainMigrateBegin(qvirDriver *drv, const unsigned char *uuid,
 gboolean qvirDriverDomainMigratePrepare(qvirDriver *drv, const qvirMigrateParams *params,
                                         GBytes *cookieIn, unsigned int flags, GBytes **cookieOut,
                                         char **uriOut, qvirDomainRef **dom, GError **error);
+/* The connection that prepared the incoming run ID of UUID went before Finish: undo
+ * Prepare as a cancelled Finish would (the job ends, QEMU goes, the images Prepare made are
+ * removed), as libvirt's close callback does. FALSE when there is no such migration. */
+gboolean qvirDriverDomainMigrateAbandonIncoming(qvirDriver *drv, const unsigned char *uuid, int id);
 gboolean qvirDriverDomainMigratePerform(qvirDriver *drv, const unsigned char *uuid,
                                         const char *dconnuri, const qvirMigrateParams *params,
                                         GBytes *cookieIn, unsigned int flags, GBytes **cookieOut,

@@ -7,18 +7,41 @@
 #include <string.h>
 
 #include "rpc/remote_dispatch_priv.h"
+#include "qemu/qemu_conf.h"
+#include "util/virenum.h"
 #include "util/virerror.h"
 
 /* What of a URI the client keeps to itself and what goes to the server. */
 typedef struct {
-    char *socket; /* ?socket= */
-    char *name;   /* the URI without the transport and the client's parameters */
+    int transport; /* qvirRemoteTransport */
+    char *socket;  /* unix: ?socket= */
+    char *host;    /* tcp: the server (localhost when the URI names none) */
+    char *port;    /* tcp: its port (libvirtd's 16509 when the URI names none) */
+    char *name;    /* the URI without the transport, the server and the client's parameters */
 } qvirRemoteURI;
+
+/* libvirt's transports (remoteDriverTransport), in its order; we speak unix and tcp */
+typedef enum {
+    QVIR_REMOTE_TRANSPORT_TLS = 0,
+    QVIR_REMOTE_TRANSPORT_UNIX,
+    QVIR_REMOTE_TRANSPORT_SSH,
+    QVIR_REMOTE_TRANSPORT_LIBSSH2,
+    QVIR_REMOTE_TRANSPORT_EXT,
+    QVIR_REMOTE_TRANSPORT_TCP,
+    QVIR_REMOTE_TRANSPORT_LIBSSH,
+    QVIR_REMOTE_TRANSPORT_LAST
+} qvirRemoteTransport;
+
+QVIR_ENUM_DECL(qvirRemoteTransport);
+QVIR_ENUM_IMPL(qvirRemoteTransport, QVIR_REMOTE_TRANSPORT_LAST, "tls", "unix", "ssh", "libssh2",
+               "ext", "tcp", "libssh");
 
 static void
 qvirRemoteURIClear(qvirRemoteURI *u)
 {
     g_free(u->socket);
+    g_free(u->host);
+    g_free(u->port);
     g_free(u->name);
     memset(u, 0, sizeof(*u));
 }
@@ -39,7 +62,7 @@ qvirRemoteURIParse(const char *str, qvirRemoteURI *out, GError **error)
     g_autoptr(GString) query = g_string_new(NULL);
     g_autofree char *driver = NULL;
     const char *plus;
-    const char *transport = NULL;
+    const char *host;
     const char *q;
     GUriParamsIter iter;
     char *key, *value;
@@ -49,19 +72,36 @@ qvirRemoteURIParse(const char *str, qvirRemoteURI *out, GError **error)
                     "internal error: Unable to parse URI %s", str);
         return FALSE;
     }
+    host = g_uri_get_host(uri) && *g_uri_get_host(uri) ? g_uri_get_host(uri) : NULL;
     plus = strchr(g_uri_get_scheme(uri), '+');
     driver = plus ? g_strndup(g_uri_get_scheme(uri), plus - g_uri_get_scheme(uri))
                   : g_strdup(g_uri_get_scheme(uri));
-    if (plus)
-        transport = plus + 1;
-    /* no transport and no host: libvirt's local unix socket; a host without one: tls */
-    if (!transport)
-        transport = g_uri_get_host(uri) && *g_uri_get_host(uri) ? "tls" : "unix";
-    if (g_ascii_strcasecmp(transport, "unix") != 0) {
+    if (plus) {
+        g_autofree char *lower = g_ascii_strdown(plus + 1, -1);
+
+        if ((out->transport = qvirRemoteTransportTypeFromString(lower)) < 0) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                                "invalid argument: remote_open: transport in URL not recognised "
+                                "(should be tls|unix|ssh|ext|tcp|libssh2|libssh)");
+            return FALSE;
+        }
+    } else {
+        /* no transport and no host: libvirt's local unix socket; a host without one: tls */
+        out->transport = host ? QVIR_REMOTE_TRANSPORT_TLS : QVIR_REMOTE_TRANSPORT_UNIX;
+    }
+    if (out->transport == QVIR_REMOTE_TRANSPORT_UNIX && host) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
+                    "invalid argument: using unix socket and remote server '%s' is not "
+                    "supported.",
+                    host);
+        return FALSE;
+    }
+    if (out->transport != QVIR_REMOTE_TRANSPORT_UNIX &&
+        out->transport != QVIR_REMOTE_TRANSPORT_TCP) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                     "argument unsupported: transport '%s' of URI '%s' is not supported by "
-                    "qvirtd: it reaches its peers over a unix socket",
-                    transport, str);
+                    "qvirtd: it reaches its peers over unix sockets and tcp",
+                    qvirRemoteTransportTypeToString(out->transport), str);
         return FALSE;
     }
     if ((q = g_uri_get_query(uri))) {
@@ -93,7 +133,12 @@ qvirRemoteURIParse(const char *str, qvirRemoteURI *out, GError **error)
             g_free(value);
         }
     }
-    if (!out->socket || !*out->socket) {
+    if (out->transport == QVIR_REMOTE_TRANSPORT_TCP) {
+        out->host = g_strdup(host ? host : "localhost");
+        /* libvirtd's tcp_port when the URI names none */
+        out->port = g_strdup_printf("%d", g_uri_get_port(uri) > 0 ? g_uri_get_port(uri)
+                                                                  : QVIR_CONF_DEFAULT_TCP_PORT);
+    } else if (!out->socket || !*out->socket) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                     "argument unsupported: URI '%s' names no socket: qvirtd reaches its peers "
                     "over the unix socket given as ?socket=PATH",
@@ -123,8 +168,13 @@ qvirRemoteConnOpen(const char *uri, GError **error)
 
     if (!qvirRemoteURIParse(uri, &parsed, error))
         return NULL;
-    if (!(conn = qvirRpcConnOpenUnix(parsed.socket, QVIR_RPC_REMOTE_PROGRAM,
-                                     QVIR_RPC_REMOTE_VERSION, error)))
+    if (parsed.transport == QVIR_REMOTE_TRANSPORT_TCP)
+        conn = qvirRpcConnOpenTCP(parsed.host, parsed.port, QVIR_RPC_REMOTE_PROGRAM,
+                                  QVIR_RPC_REMOTE_VERSION, error);
+    else
+        conn = qvirRpcConnOpenUnix(parsed.socket, QVIR_RPC_REMOTE_PROGRAM, QVIR_RPC_REMOTE_VERSION,
+                                   error);
+    if (!conn)
         return NULL;
     args.name = parsed.name;
     if (!qvirRemoteConnCall(conn, REMOTE_PROC_CONNECT_OPEN, &args, NULL, error))

@@ -4,9 +4,12 @@
  * procedures, as libvirt's remote driver does inside libvirtd.
  *
  * URIs: DRIVER[+unix]:///PATH?socket=SOCKET (qemu+unix:///system?socket=/run/qvirt/...),
- * the form libvirt's client accepts for a migration to a daemon on the same machine. The
- * transport and the socket parameter are the client's; the server is sent the rest
- * (qemu:///system). Other transports (tcp, tls, ssh) are refused.
+ * the form libvirt's client accepts for a daemon on the same machine, and
+ * DRIVER+tcp://[HOST][:PORT]/PATH (localhost and libvirtd's 16509 by default), a daemon
+ * listening with listen_tcp and auth_tcp = "none". The transport, the server and the
+ * client's parameters are the client's; the server is sent the rest (qemu:///system).
+ * libvirt's other transports (tls, the default with a host; ssh, libssh, libssh2, ext) are
+ * refused, an unknown one with libvirt's error.
  */
 #pragma once
 

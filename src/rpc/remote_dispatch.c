@@ -903,9 +903,14 @@ qvirRemoteClientFree(gpointer data)
     for (guint i = 0; client->drv && i < client->autoDestroy->len; i++) {
         const qvirDomainRef *ref = g_ptr_array_index(client->autoDestroy, i);
         g_autoptr(GError) error = NULL;
-        qvirDomainRef *now = qvirDriverDomainLookupByUUID(client->drv, ref->uuid, NULL);
-        gboolean same = now && ref->id >= 0 && now->id == ref->id;
+        qvirDomainRef *now = NULL;
+        gboolean same;
 
+        /* an incoming migration ends with its job, even when its QEMU has gone already */
+        if (qvirDriverDomainMigrateAbandonIncoming(client->drv, ref->uuid, ref->id))
+            continue;
+        now = qvirDriverDomainLookupByUUID(client->drv, ref->uuid, NULL);
+        same = now && ref->id >= 0 && now->id == ref->id;
         if (now)
             qvirRemoteDomainRefFree(now);
         if (!same)

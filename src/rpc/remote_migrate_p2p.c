@@ -245,6 +245,7 @@ qvirRemoteMigratePeer2Peer(qvirDriver *drv, const unsigned char *uuid, const cha
 {
     g_auto(remoteP2P) p2p = {0};
     g_autoptr(qvirDomainRef) dom = NULL;
+    const qvirDriverConfig *cfg;
 
     if (!dconnuri) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INVALID_ARG,
@@ -255,7 +256,14 @@ qvirRemoteMigratePeer2Peer(qvirDriver *drv, const unsigned char *uuid, const cha
     if (!(dom = qvirDriverDomainLookupByUUID(drv, uuid, error)))
         return FALSE;
     /* the destination is set up completely before anything here changes */
-    if (!(p2p.dconn = qvirRemoteConnOpen(dconnuri, error)) || !remoteP2PCheckPeer(p2p.dconn, error))
+    if (!(p2p.dconn = qvirRemoteConnOpen(dconnuri, error)))
+        return FALSE;
+    /* qemu.conf's keepalive, as libvirt sets it on its dconn: a destination that stops
+     * answering (a frozen daemon, a dead host behind an open TCP connection) fails the
+     * migration instead of hanging it, whether a call waits or Perform polls */
+    cfg = qvirDriverGetConfig(drv);
+    qvirRpcConnSetKeepAlive(p2p.dconn, cfg->keepAliveInterval, cfg->keepAliveCount);
+    if (!remoteP2PCheckPeer(p2p.dconn, error))
         return FALSE;
     return remoteP2PRun(drv, &p2p, uuid, dom->name, params, raw, nraw, flags, error);
 }

@@ -4,6 +4,7 @@
 #include "rpc/rpc_conn.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,13 +19,70 @@ struct _qvirRpcConn {
     guint32 version;
     guint32 serial;
     gboolean broken; /* the stream is out of step: no more calls */
+    /* keepalive, as libvirt's virKeepAlive: after INTERVAL s without a packet from the
+     * server a PING goes out, COUNT times; silence after that is death */
+    int kaInterval; /* <= 0: off */
+    guint kaCount;
+    guint kaCountToDeath;
+    gint64 kaIntervalStart; /* monotonic µs: the last packet received, or the last PING */
 };
+
+static qvirRpcConn *
+qvirRpcConnNew(int fd, guint32 program, guint32 version)
+{
+    qvirRpcConn *conn = g_new0(qvirRpcConn, 1);
+
+    conn->fd = fd;
+    conn->program = program;
+    conn->version = version;
+    return conn;
+}
+
+qvirRpcConn *
+qvirRpcConnOpenTCP(const char *host, const char *service, guint32 program, guint32 version,
+                   GError **error)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_ADDRCONFIG | AI_V4MAPPED};
+    struct addrinfo *ai = NULL;
+    int saved = 0;
+    int fd = -1;
+    int rc;
+
+    if ((rc = getaddrinfo(host, service, &hints, &ai)) != 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "Unable to resolve address '%s' service '%s': %s", host, service,
+                    gai_strerror(rc));
+        return NULL;
+    }
+    for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
+        if ((fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol)) < 0) {
+            saved = errno;
+            continue;
+        }
+        while (connect(fd, p->ai_addr, p->ai_addrlen) < 0) {
+            if (errno == EINTR)
+                continue;
+            saved = errno;
+            close(fd);
+            fd = -1;
+            break;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    "unable to connect to server at '%s:%s': %s", host, service, g_strerror(saved));
+        return NULL;
+    }
+    return qvirRpcConnNew(fd, program, version);
+}
 
 qvirRpcConn *
 qvirRpcConnOpenUnix(const char *path, guint32 program, guint32 version, GError **error)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    qvirRpcConn *conn;
     int fd;
 
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -48,11 +106,78 @@ qvirRpcConnOpenUnix(const char *path, guint32 program, guint32 version, GError *
                     "Failed to connect socket to '%s': %s", path, g_strerror(saved));
         return NULL;
     }
-    conn = g_new0(qvirRpcConn, 1);
-    conn->fd = fd;
-    conn->program = program;
-    conn->version = version;
-    return conn;
+    return qvirRpcConnNew(fd, program, version);
+}
+
+void
+qvirRpcConnSetKeepAlive(qvirRpcConn *conn, int interval, guint count)
+{
+    conn->kaInterval = interval;
+    conn->kaCount = count;
+    conn->kaCountToDeath = count;
+    conn->kaIntervalStart = g_get_monotonic_time();
+}
+
+/* The server said something: it lives. */
+static void
+qvirRpcConnKeepAliveSeen(qvirRpcConn *conn)
+{
+    conn->kaCountToDeath = conn->kaCount;
+    conn->kaIntervalStart = g_get_monotonic_time();
+}
+
+/* Milliseconds until the keepalive has something to do; -1: never. */
+static int
+qvirRpcConnKeepAliveTimeout(qvirRpcConn *conn)
+{
+    gint64 due;
+
+    if (conn->kaInterval <= 0)
+        return -1;
+    due = conn->kaIntervalStart + (gint64)conn->kaInterval * G_USEC_PER_SEC;
+    return (int)MAX(0, (due - g_get_monotonic_time() + 999) / 1000);
+}
+
+/* Due: a PING, or (COUNT PINGs unanswered) the end of the connection, with libvirt's
+ * error. A PING the socket cannot take now is skipped: the peer is not reading. */
+static gboolean
+qvirRpcConnKeepAliveTrigger(qvirRpcConn *conn, GError **error)
+{
+    g_autoptr(GByteArray) ping = NULL;
+
+    if (qvirRpcConnKeepAliveTimeout(conn) != 0)
+        return TRUE;
+    if (conn->kaCountToDeath == 0) {
+        conn->broken = TRUE;
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: connection closed due to keepalive timeout");
+        return FALSE;
+    }
+    conn->kaCountToDeath--;
+    conn->kaIntervalStart = g_get_monotonic_time();
+    ping = qvirRpcPacketNewKeepAlive(QVIR_RPC_KEEPALIVE_PROC_PING);
+    (void)send(conn->fd, ping->data, ping->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return TRUE;
+}
+
+/* Wait until the socket is ready for EVENTS, sending PINGs meanwhile; FALSE when the
+ * keepalive gave up. Without keepalive the blocking call that follows does the waiting. */
+static gboolean
+qvirRpcConnWait(qvirRpcConn *conn, short events, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = conn->fd, .events = events};
+        int timeout = qvirRpcConnKeepAliveTimeout(conn);
+        int n;
+
+        if (timeout < 0)
+            return TRUE;
+        n = poll(&pfd, 1, timeout);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return TRUE;
+        if (!qvirRpcConnKeepAliveTrigger(conn, error))
+            return FALSE;
+    }
 }
 
 void
@@ -64,30 +189,17 @@ qvirRpcConnFree(qvirRpcConn *conn)
     g_free(conn);
 }
 
-gboolean
-qvirRpcConnIsAlive(qvirRpcConn *conn)
-{
-    struct pollfd pfd = {.fd = conn->fd, .events = POLLIN | POLLRDHUP};
-    guint8 byte;
-
-    if (conn->broken)
-        return FALSE;
-    if (poll(&pfd, 1, 0) <= 0)
-        return TRUE;
-    if (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP))
-        return FALSE;
-    /* something to read between calls: a keepalive PING is no sign of death, EOF is */
-    return recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
-}
-
 /* All LEN bytes of DATA sent (SENDING) or received: short transfers go on, EINTR retries,
  * and a send never raises SIGPIPE in a caller that has not ignored it. */
 static gboolean
 qvirRpcConnTransfer(qvirRpcConn *conn, guint8 *data, gsize len, gboolean sending, GError **error)
 {
     while (len > 0) {
-        ssize_t n =
-            sending ? send(conn->fd, data, len, MSG_NOSIGNAL) : recv(conn->fd, data, len, 0);
+        ssize_t n;
+
+        if (!qvirRpcConnWait(conn, sending ? POLLOUT : POLLIN, error))
+            return FALSE;
+        n = sending ? send(conn->fd, data, len, MSG_NOSIGNAL) : recv(conn->fd, data, len, 0);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -131,6 +243,7 @@ qvirRpcConnReceive(qvirRpcConn *conn, qvirRpcHeader *hdr, GByteArray **body, GEr
         return FALSE;
     g_byte_array_remove_range(pkt, 0, (guint)rd.pos);
     *body = g_steal_pointer(&pkt);
+    qvirRpcConnKeepAliveSeen(conn);
     return TRUE;
 }
 
@@ -141,6 +254,49 @@ qvirRpcConnPong(qvirRpcConn *conn, GError **error)
     g_autoptr(GByteArray) pkt = qvirRpcPacketNewPong();
 
     return qvirRpcConnTransfer(conn, pkt->data, pkt->len, TRUE, error);
+}
+
+/* Between calls the server sends only keepalive and event MESSAGEs: take what has
+ * arrived, answering PINGs. FALSE (the connection broken) at EOF or on a framing error. */
+static gboolean
+qvirRpcConnDrain(qvirRpcConn *conn, GError **error)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = conn->fd, .events = POLLIN | POLLRDHUP};
+        g_autoptr(GByteArray) body = NULL;
+        qvirRpcHeader hdr;
+        guint8 byte;
+
+        if (poll(&pfd, 1, 0) <= 0)
+            return TRUE;
+        if (pfd.revents & (POLLHUP | POLLERR | POLLRDHUP) ||
+            recv(conn->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+            g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                                "internal error: client socket is closed");
+            return FALSE;
+        }
+        if (!qvirRpcConnReceive(conn, &hdr, &body, error))
+            return FALSE;
+        if (hdr.program == QVIR_RPC_KEEPALIVE_PROGRAM &&
+            hdr.procedure == QVIR_RPC_KEEPALIVE_PROC_PING && !qvirRpcConnPong(conn, error))
+            return FALSE;
+    }
+}
+
+gboolean
+qvirRpcConnIsAlive(qvirRpcConn *conn)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (conn->broken)
+        return FALSE;
+    if (!qvirRpcConnDrain(conn, &err) || !qvirRpcConnKeepAliveTrigger(conn, &err)) {
+        conn->broken = TRUE;
+        /* libvirt's event loop reports it in the daemon; the caller says what it meant */
+        g_message("connection to the peer daemon lost: %s", err->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* The remote error of an ERROR reply, with its code and message. */

@@ -1,6 +1,6 @@
 /*
  * rpc_conn.h: the client side of libvirt's RPC: a connection to a daemon over a unix
- * socket, one call at a time, blocking. qvirtd uses it to talk to another daemon (the
+ * socket or TCP, one call at a time, blocking. qvirtd uses it to talk to another daemon (the
  * destination of a peer-to-peer migration) from one of its worker threads.
  *
  * A call is a CALL packet (program, version, procedure, serial) with the XDR arguments;
@@ -25,6 +25,20 @@ typedef struct _qvirRpcConn qvirRpcConn;
 qvirRpcConn *qvirRpcConnOpenUnix(const char *path, guint32 program, guint32 version,
                                  GError **error);
 
+/* Connect to HOST (a name or a numeric address) on TCP port SERVICE, libvirt's errors
+ * ("unable to connect to server at 'HOST:PORT': Connection refused"). */
+qvirRpcConn *qvirRpcConnOpenTCP(const char *host, const char *service, guint32 program,
+                                guint32 version, GError **error);
+
+/*
+ * Keepalive as libvirt's virConnectSetKeepAlive: after INTERVAL seconds without a packet
+ * from the server a PING goes out, at most COUNT of them INTERVAL apart; when the server
+ * stays silent INTERVAL * (COUNT + 1) seconds the connection is broken ("connection
+ * closed due to keepalive timeout") and every call fails. It runs while a call waits and
+ * each time qvirRpcConnIsAlive is asked. INTERVAL <= 0: off (the default).
+ */
+void qvirRpcConnSetKeepAlive(qvirRpcConn *conn, int interval, guint count);
+
 /*
  * Call PROCEDURE with ARGS (an instance of ARGSTYPE; NULL type: no arguments) and decode
  * the return value into RET (all zero, an instance of RETTYPE; NULL type: none expected).
@@ -34,8 +48,10 @@ gboolean qvirRpcConnCall(qvirRpcConn *conn, gint32 procedure, const qvirXdrType 
                          gconstpointer args, const qvirXdrType *retType, gpointer ret,
                          GError **error);
 
-/* FALSE once a call failed on the way, or the server closed its end (checked without
- * waiting: a poll loop may ask often). A call's remote error leaves it alive. */
+/* FALSE once a call failed on the way, the server closed its end or the keepalive gave
+ * up. Takes the keepalive messages that arrived and sends a PING when one is due, without
+ * waiting for the server: a poll loop may (and, for keepalive, should) ask often. A call's
+ * remote error leaves it alive. */
 gboolean qvirRpcConnIsAlive(qvirRpcConn *conn);
 
 void qvirRpcConnFree(qvirRpcConn *conn);

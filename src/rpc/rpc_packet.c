@@ -73,12 +73,12 @@ qvirRpcPacketFinish(GByteArray *pkt, GError **error)
 }
 
 GByteArray *
-qvirRpcPacketNewPong(void)
+qvirRpcPacketNewKeepAlive(int procedure)
 {
     const qvirRpcHeader hdr = {
         .program = QVIR_RPC_KEEPALIVE_PROGRAM,
         .version = QVIR_RPC_KEEPALIVE_VERSION,
-        .procedure = QVIR_RPC_KEEPALIVE_PROC_PONG,
+        .procedure = procedure,
         .type = QVIR_RPC_MESSAGE,
         .serial = 0,
         .status = QVIR_RPC_STATUS_OK,
@@ -87,6 +87,12 @@ qvirRpcPacketNewPong(void)
 
     qvirXdrPatchU32(pkt, 0, pkt->len);
     return pkt;
+}
+
+GByteArray *
+qvirRpcPacketNewPong(void)
+{
+    return qvirRpcPacketNewKeepAlive(QVIR_RPC_KEEPALIVE_PROC_PONG);
 }
 
 void

@@ -76,6 +76,8 @@ GByteArray *qvirRpcPacketStart(const qvirRpcHeader *hdr);
 /* Fill in the length word; FALSE when the packet is over the protocol maximum. */
 gboolean qvirRpcPacketFinish(GByteArray *pkt, GError **error);
 
+/* A complete keepalive PING or PONG (QVIR_RPC_KEEPALIVE_PROC_*) message. */
+GByteArray *qvirRpcPacketNewKeepAlive(int procedure);
 /* A complete keepalive PONG (the answer to a PING, from either side). */
 GByteArray *qvirRpcPacketNewPong(void);
 

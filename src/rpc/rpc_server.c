@@ -13,6 +13,7 @@
 #include "rpc/rpc_server_priv.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ struct _qvirRpcCall {
 };
 
 typedef struct {
-    char *path;
+    char *path; /* a unix socket's file; NULL for TCP */
     GSocket *sock;
     GSource *source;
     gboolean readOnly;
@@ -665,7 +666,8 @@ qvirRpcServerOnAccept(GSocket *lsock, GIOCondition cond, gpointer opaque)
             g_warning("cannot accept a client: %s", err->message);
         return G_SOURCE_CONTINUE;
     }
-    if (!lst->readOnly && !qvirRpcPeerAllowed(sock, lst->path)) {
+    /* TCP has no peer credentials: its clients are whoever auth_tcp = "none" lets in */
+    if (!lst->readOnly && lst->path && !qvirRpcPeerAllowed(sock, lst->path)) {
         g_socket_close(sock, NULL);
         g_object_unref(sock);
         return G_SOURCE_CONTINUE;
@@ -722,6 +724,23 @@ qvirRpcServerNew(const qvirRpcProgram *prog, guint maxWorkers)
     return srv;
 }
 
+static void
+qvirRpcServerAddListener(qvirRpcServer *srv, GSocket **sock, const char *path, gboolean readOnly)
+{
+    qvirRpcListener *lst = g_new0(qvirRpcListener, 1);
+
+    g_socket_set_blocking(*sock, FALSE);
+    lst->path = g_strdup(path);
+    lst->sock = g_steal_pointer(sock);
+    lst->readOnly = readOnly;
+    lst->srv = srv;
+    lst->source = g_socket_create_source(lst->sock, G_IO_IN, NULL);
+    g_source_set_callback(lst->source, (GSourceFunc)(void (*)(void))qvirRpcServerOnAccept, lst,
+                          NULL);
+    g_source_attach(lst->source, srv->ctx);
+    g_ptr_array_add(srv->listeners, lst);
+}
+
 /* TRUE when something accepts connections on PATH. */
 static gboolean
 qvirRpcSocketIsLive(const char *path)
@@ -747,7 +766,6 @@ qvirRpcServerAddUnixSocketFull(qvirRpcServer *srv, const char *path, gboolean re
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GSocketAddress) addr = NULL;
     g_autofree char *tmpPath = NULL;
-    qvirRpcListener *lst;
     GError *err = NULL;
 
     if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
@@ -782,18 +800,7 @@ qvirRpcServerAddUnixSocketFull(qvirRpcServer *srv, const char *path, gboolean re
         g_unlink(path);
         goto fail;
     }
-    g_socket_set_blocking(sock, FALSE);
-
-    lst = g_new0(qvirRpcListener, 1);
-    lst->path = g_strdup(path);
-    lst->sock = g_steal_pointer(&sock);
-    lst->readOnly = readOnly;
-    lst->srv = srv;
-    lst->source = g_socket_create_source(lst->sock, G_IO_IN, NULL);
-    g_source_set_callback(lst->source, (GSourceFunc)(void (*)(void))qvirRpcServerOnAccept, lst,
-                          NULL);
-    g_source_attach(lst->source, srv->ctx);
-    g_ptr_array_add(srv->listeners, lst);
+    qvirRpcServerAddListener(srv, &sock, path, readOnly);
     return TRUE;
 
 fail:
@@ -801,6 +808,87 @@ fail:
                 err->message);
     g_error_free(err);
     return FALSE;
+}
+
+/* A listening TCP socket on ADDR:PORT; an IPv6 one takes IPv6 only, so that "::" and
+ * "0.0.0.0" can both be bound. */
+static GSocket *
+qvirRpcTCPListen(GInetAddress *addr, guint port, GError **error)
+{
+    g_autoptr(GSocketAddress) saddr = g_inet_socket_address_new(addr, (guint16)port);
+    g_autofree char *host = g_inet_address_to_string(addr);
+    GSocketFamily family = g_inet_address_get_family(addr);
+    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!(sock = g_socket_new(family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &err)) ||
+        (family == G_SOCKET_FAMILY_IPV6 &&
+         !g_socket_set_option(sock, IPPROTO_IPV6, IPV6_V6ONLY, 1, &err)) ||
+        !g_socket_bind(sock, saddr, TRUE, &err) || !g_socket_listen(sock, &err)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR,
+                    family == G_SOCKET_FAMILY_IPV6 ? "cannot listen on [%s]:%u: %s"
+                                                   : "cannot listen on %s:%u: %s",
+                    host, port, err->message);
+        return NULL;
+    }
+    return g_steal_pointer(&sock);
+}
+
+/* ADDR's addresses: a numeric one as it is, a host name as the resolver has it. */
+static GList *
+qvirRpcTCPResolve(const char *addr, GError **error)
+{
+    g_autoptr(GResolver) resolver = NULL;
+    g_autoptr(GError) err = NULL;
+    GInetAddress *numeric;
+    GList *list;
+
+    if ((numeric = g_inet_address_new_from_string(addr)))
+        return g_list_append(NULL, numeric);
+    resolver = g_resolver_get_default();
+    if (!(list = g_resolver_lookup_by_name(resolver, addr, NULL, &err))) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "Unable to resolve address '%s': %s",
+                    addr, err->message);
+        return NULL;
+    }
+    return list;
+}
+
+gboolean
+qvirRpcServerAddTCP(qvirRpcServer *srv, const char *addr, guint port, GPtrArray *bound,
+                    GError **error)
+{
+    GList *addrs;
+    g_autoptr(GPtrArray) socks = g_ptr_array_new_with_free_func(g_object_unref);
+
+    g_return_val_if_fail(port > 0 && port <= 65535, FALSE);
+    if (addr) {
+        if (!(addrs = qvirRpcTCPResolve(addr, error)))
+            return FALSE;
+    } else {
+        /* no listen_addr: every interface, as libvirtd */
+        addrs = g_list_append(NULL, g_inet_address_new_any(G_SOCKET_FAMILY_IPV4));
+        addrs = g_list_append(addrs, g_inet_address_new_any(G_SOCKET_FAMILY_IPV6));
+    }
+    /* all or nothing: no listener is added unless every address could be bound */
+    for (GList *l = addrs; l; l = l->next) {
+        GSocket *sock = qvirRpcTCPListen(l->data, port, error);
+
+        if (!sock) {
+            g_resolver_free_addresses(addrs);
+            return FALSE;
+        }
+        g_ptr_array_add(socks, sock);
+        if (bound)
+            g_ptr_array_add(bound, g_inet_address_to_string(l->data));
+    }
+    g_resolver_free_addresses(addrs);
+    for (guint i = 0; i < socks->len; i++) {
+        GSocket *sock = g_object_ref(g_ptr_array_index(socks, i));
+
+        qvirRpcServerAddListener(srv, &sock, NULL, FALSE);
+    }
+    return TRUE;
 }
 
 guint

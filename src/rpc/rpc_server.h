@@ -1,7 +1,7 @@
 /*
  * rpc_server.h: a libvirt-protocol server on a GLib main loop.
  *
- * The server accepts clients on unix sockets, frames their packets, answers
+ * The server accepts clients on unix sockets (and TCP), frames their packets, answers
  * keepalive PINGs and hands every CALL of its one program to that program's
  * dispatch function: cheap connection-level calls run on the main loop,
  * everything else on a GThreadPool, so a call waiting on a slow QEMU never
@@ -72,6 +72,15 @@ gboolean qvirRpcServerAddUnixSocket(qvirRpcServer *srv, const char *path, GError
  */
 gboolean qvirRpcServerAddUnixSocketFull(qvirRpcServer *srv, const char *path, gboolean readOnly,
                                         GError **error);
+
+/*
+ * Listen on TCP PORT of ADDR (a numeric address or a host name, every address it resolves
+ * to; NULL: every interface, IPv4 and IPv6), libvirtd's listen_tcp with auth_tcp = "none":
+ * the clients are read-write, nobody is asked who they are. BOUND (optional) receives the
+ * addresses listened on, as strings. All or nothing: on failure nothing listens.
+ */
+gboolean qvirRpcServerAddTCP(qvirRpcServer *srv, const char *addr, guint port, GPtrArray *bound,
+                             GError **error);
 
 /* Clients currently connected (for tests and logging). */
 guint qvirRpcServerNumClients(qvirRpcServer *srv);
