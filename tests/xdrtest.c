@@ -552,8 +552,9 @@ testProcedureTable(void)
     g_assert_cmpuint(served, ==, qvirRemoteNumProcedures());
     /* 91, then 18 for issue 17's verbs, 41 for the storage driver (issue 12), domain
      * capabilities and block copy, 12 for secrets (issue 14), 10 for live migration and its
-     * job (issue 15), snapshot revert */
-    g_assert_cmpuint(served, ==, 175);
+     * job (issue 15), snapshot revert, block I/O tuning (get, set), the block threshold and
+     * a block job's speed */
+    g_assert_cmpuint(served, ==, 179);
     /* every migration phase changes a domain: read-write connections only */
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS].flags &
                   QVIR_RPC_PROC_WRITE);
