@@ -342,6 +342,24 @@ daemonMountRamfs(void)
     return dir;
 }
 
+/* Ready REF for daemonLibvirtSessionVirsh and DIR (0755) for what the test shares with it:
+ * FALSE, with the test skipped, where libvirt cannot run here (not root, or no libvirtd);
+ * otherwise qvirtd's root is searchable by nobody and REF/run (0700) exists. */
+G_GNUC_UNUSED static gboolean
+daemonLibvirtRefPrepare(const char *ref, const char *dir)
+{
+    g_autofree char *run = g_build_filename(ref, "run", NULL);
+
+    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+        return FALSE;
+    }
+    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
+    return TRUE;
+}
+
 /* The reference beside qvirtd: libvirt 9.0's own session daemon, as nobody with its state
  * under REF (REF/run must exist, mode 0700, owned by nobody), runs SCRIPT in one
  * `virsh -q -c qemu:///session`; returns virsh's exit status with its stdout and stderr.

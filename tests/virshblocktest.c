@@ -747,7 +747,6 @@ static void
 testScsiControllerHotplug(void)
 {
     g_autofree char *ref = g_build_filename(daemonEnv.root, "scsiref", NULL);
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *img = g_build_filename(ref, "img", NULL);
     g_autofree char *pcTop = g_build_filename(img, "pc.qcow2", NULL);
     g_autofree char *q35Top = g_build_filename(img, "q35.qcow2", NULL);
@@ -781,13 +780,8 @@ testScsiControllerHotplug(void)
                          "  </devices>\n"
                          "</domain>\n";
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, img))
         return;
-    }
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     daemonMakeQcow2(pcTop, NULL);
     daemonMakeQcow2(q35Top, NULL);
     daemonMakeQcow2(nousbTop, NULL);
@@ -1257,7 +1251,6 @@ static void
 testSnapshotDelete(void)
 {
     g_autofree char *ref = g_build_filename(daemonEnv.root, "snapdel", NULL);
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *img = g_build_filename(ref, "img", NULL);
     g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
     g_autofree char *xml = NULL, *xmlPath = NULL, *before = NULL, *after = NULL;
@@ -1269,13 +1262,8 @@ testSnapshotDelete(void)
     const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
     const char *snaps[] = {"s1", "s2", "s3"};
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, img))
         return;
-    }
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     xml = g_strdup_printf("<domain type='qemu'>\n"
                           "  <name>dv</name>\n"
                           "  <uuid>6b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f</uuid>\n"
@@ -1461,7 +1449,6 @@ static void
 testStatsAndRefusals(void)
 {
     g_autofree char *ref = g_build_filename(daemonEnv.root, "statsref", NULL);
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *img = g_build_filename(ref, "img", NULL);
     g_autofree char *domXml = NULL, *domPath = NULL, *nosrcPath = NULL;
     g_autofree char *badXml = NULL, *badPath = NULL;
@@ -1478,13 +1465,8 @@ testStatsAndRefusals(void)
                          "  </devices>\n"
                          "</domain>\n";
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, img))
         return;
-    }
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir_with_parents(img, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     {
         g_autofree char *disks = g_strdup_printf(
             "    <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>"

@@ -440,7 +440,6 @@ testLibvirtDifferential(void)
         {"bad9", "<secret><usage type='vtpm'><name></name></usage></secret>\n"},
     };
     g_autofree char *ref = rootPath("ref");
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *x = g_build_filename(ref, "x", NULL);
     g_autofree char *val = g_build_filename(x, "val", NULL);
     const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
@@ -451,13 +450,8 @@ testLibvirtDifferential(void)
     g_autofree char *ourOut = NULL;
     g_autofree char *ourErr = NULL;
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, x))
         return;
-    }
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir_with_parents(x, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *name = g_strdup_printf("%s.xml", files[i].name);
         g_autofree char *path = g_build_filename(x, name, NULL);

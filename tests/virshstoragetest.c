@@ -626,7 +626,6 @@ testLibvirtDifferential(void)
     static const char *const vols[] = {"base.qcow2", "top.qcow2", "raw.img", "old.qcow2"};
     g_autofree char *ref = rootPath("ref");
     g_autofree char *dir = g_build_filename(ref, "pool", NULL);
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *base = g_build_filename(dir, "base.qcow2", NULL);
     g_autofree char *top = g_build_filename(dir, "top.qcow2", NULL);
     g_autofree char *raw = g_build_filename(dir, "raw.img", NULL);
@@ -642,13 +641,8 @@ testLibvirtDifferential(void)
     g_auto(Result) r = {0};
     int rc;
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, dir))
         return;
-    }
-    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
     qvirTestQcow2Create(base, NULL, "32M");
     qvirTestQcow2Create(top, "base.qcow2", NULL);
     qvirTestRunOk(oldArgv);
@@ -698,7 +692,6 @@ static void
 testLibvirtDifferentialErrors(void)
 {
     g_autofree char *ref = rootPath("ref2");
-    g_autofree char *run = g_build_filename(ref, "run", NULL);
     g_autofree char *dir = g_build_filename(ref, "d", NULL);
     g_autofree char *full = g_build_filename(dir, "full", NULL);
     g_autofree char *file = g_build_filename(full, "x", NULL);
@@ -719,13 +712,8 @@ testLibvirtDifferentialErrors(void)
     g_autofree char *ourOut = NULL;
     g_autofree char *ourErr = NULL;
 
-    if (geteuid() != 0 || !g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE)) {
-        g_test_skip("needs root (to run libvirt as nobody) and libvirtd");
+    if (!daemonLibvirtRefPrepare(ref, full))
         return;
-    }
-    g_assert_cmpint(chmod(daemonEnv.root, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir_with_parents(full, 0755), ==, 0);
-    g_assert_cmpint(g_mkdir(run, 0700), ==, 0);
     g_assert_true(g_file_set_contents(file, "", 0, NULL));
     qvirTestRunOk(chownArgv);
     daemonLibvirtSessionVirsh(ref, script, &theirOut, &theirErr);
