@@ -3548,9 +3548,11 @@ qvirDomainFeatureAPICParse(xmlNodePtr node, qvirDomainDef *def, GError **error)
     return TRUE;
 }
 
-/* <pvspinlock [state='on|off']/>: as libvirt, the element alone means on. */
+/* <vmport state='on|off'/> needs its state; <pvspinlock [state='on|off']/> alone means on, as
+ * libvirt reads them (STATEREQUIRED). */
 static gboolean
-qvirDomainFeatureOnByDefaultParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
+qvirDomainFeatureStateParse(xmlNodePtr node, gboolean stateRequired, qvirTristateSwitch *field,
+                            GError **error)
 {
     static const char *const attrs[] = {"state", NULL};
 
@@ -3559,27 +3561,14 @@ qvirDomainFeatureOnByDefaultParse(xmlNodePtr node, qvirTristateSwitch *field, GE
     if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
         !qvirXMLPropSwitch(node, "state", field, error))
         return FALSE;
-    if (*field == QVIR_TRISTATE_SWITCH_ABSENT)
-        *field = QVIR_TRISTATE_SWITCH_ON;
-    return TRUE;
-}
-
-/* <vmport state='on|off'/> */
-static gboolean
-qvirDomainFeatureStateParse(xmlNodePtr node, qvirTristateSwitch *field, GError **error)
-{
-    static const char *const attrs[] = {"state", NULL};
-
     if (*field != QVIR_TRISTATE_SWITCH_ABSENT)
-        return qvirXMLDuplicate(node, error);
-    if (!qvirXMLCheckAttrs(node, attrs, error) || !qvirXMLCheckNoChildren(node, error) ||
-        !qvirXMLPropSwitch(node, "state", field, error))
-        return FALSE;
-    if (*field == QVIR_TRISTATE_SWITCH_ABSENT) {
+        return TRUE;
+    if (stateRequired) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_XML_ERROR,
                     "Missing required attribute 'state' in element '%s'", qvirXMLName(node));
         return FALSE;
     }
+    *field = QVIR_TRISTATE_SWITCH_ON;
     return TRUE;
 }
 
@@ -3653,11 +3642,11 @@ qvirDomainFeaturesParse(xmlNodePtr node, void *opaque, unsigned int flags, GErro
         else if (qvirXMLIsElement(cur, "apic"))
             ok = qvirDomainFeatureAPICParse(cur, st->def, error);
         else if (qvirXMLIsElement(cur, "pvspinlock"))
-            ok = qvirDomainFeatureOnByDefaultParse(cur, &st->def->pvspinlock, error);
+            ok = qvirDomainFeatureStateParse(cur, FALSE, &st->def->pvspinlock, error);
         else if (qvirXMLIsElement(cur, "pae"))
             ok = qvirDomainFeatureFlagParse(cur, &st->def->pae, error);
         else if (qvirXMLIsElement(cur, "vmport"))
-            ok = qvirDomainFeatureStateParse(cur, &st->def->vmport, error);
+            ok = qvirDomainFeatureStateParse(cur, TRUE, &st->def->vmport, error);
         else if (qvirXMLIsElement(cur, "smm"))
             ok = qvirDomainFeatureSMMParse(cur, st->def, error);
         else {
