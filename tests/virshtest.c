@@ -954,10 +954,82 @@ testRebootGuest(void)
     }
 }
 
+/* libvirt's autostart: a link beside the definition, read-only connections refused, a
+ * transient domain refused, the list filters, and the start by the first daemon of a
+ * boot (a marker in the run directory) but not by a later one. */
+static void
+testAutostart(void)
+{
+    g_autofree char *link =
+        g_build_filename(daemonEnv.root, "etc", "qemu", "autostart", VM ".xml", NULL);
+    g_autofree char *marker = g_build_filename(daemonEnv.root, "run", "qemu", "autostarted", NULL);
+    g_autofree char *roUri = g_strdup_printf("%s-ro", daemonEnv.uri);
+    g_autofree char *xml = daemonDomainXML("vmtrans", TRANSIENT_UUID, topImage, "writeback");
+    g_autofree char *path = daemonWriteFile("vmtrans.xml", xml);
+    g_autofree char *target = NULL;
+    g_auto(VirshResult) r = {0};
+
+    assertState(VM, "shut off");
+    VIRSH_RES_OK(&r, "list", "--all", "--autostart", "--name");
+    assertLacks(r.out, VM);
+
+    virshArgvUri(&r, roUri, (const char *const[]){"autostart", VM, NULL});
+    g_assert_cmpint(r.rc, ==, 1);
+    assertContains(r.err, "error: operation forbidden: read only access prevents "
+                          "virDomainSetAutostart");
+
+    VIRSH_RES_OK(&r, "autostart", VM);
+    assertContains(r.out, "Domain '" VM "' marked as autostarted");
+    target = g_file_read_link(link, NULL);
+    g_assert_nonnull(target);
+    g_assert_true(g_str_has_suffix(target, "/etc/qemu/" VM ".xml"));
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      enable");
+    /* libvirt without SELinux or AppArmor: the "none" model, no label */
+    assertContains(r.out, "Security model: none\nSecurity DOI:   0\n");
+    assertLacks(r.out, "Security label:");
+    VIRSH_RES_OK(&r, "list", "--all", "--autostart", "--name");
+    assertContains(r.out, VM);
+    VIRSH_RES_OK(&r, "list", "--all", "--no-autostart", "--name");
+    assertLacks(r.out, VM);
+
+    VIRSH_RES_OK(&r, "create", path);
+    VIRSH(&r, "autostart", "vmtrans");
+    g_assert_cmpint(r.rc, ==, 1);
+    assertContains(r.err, "error: Requested operation is not valid: cannot set autostart for "
+                          "transient domain");
+    VIRSH_RES_OK(&r, "destroy", "vmtrans");
+
+    /* A later daemon of the same boot reconnects and starts nothing. */
+    daemonStop();
+    daemonStart(FALSE);
+    assertState(VM, "shut off");
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      enable");
+
+    /* The first daemon after a reboot (the run directory is empty) starts it. */
+    daemonStop();
+    g_assert_true(g_file_test(marker, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_unlink(marker), ==, 0);
+    daemonStart(FALSE);
+    assertState(VM, "running");
+
+    VIRSH_RES_OK(&r, "autostart", "--disable", VM);
+    assertContains(r.out, "Domain '" VM "' unmarked as autostarted");
+    g_assert_false(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      disable");
+    VIRSH_RES_OK(&r, "destroy", VM);
+    /* Enabled again: undefine removes the link (testDestroyUndefine). */
+    VIRSH_RES_OK(&r, "autostart", VM);
+}
+
 static void
 testDestroyUndefine(void)
 {
     g_autofree char *defFile = g_build_filename(daemonEnv.root, "etc", "qemu", VM ".xml", NULL);
+    g_autofree char *link =
+        g_build_filename(daemonEnv.root, "etc", "qemu", "autostart", VM ".xml", NULL);
     g_auto(VirshResult) start = {0};
     g_auto(VirshResult) destroy = {0};
     g_auto(VirshResult) again = {0};
@@ -982,6 +1054,7 @@ testDestroyUndefine(void)
     VIRSH_RES_OK(&undef, "undefine", VM);
     assertContains(undef.out, "Domain '" VM "' has been undefined");
     g_assert_false(g_file_test(defFile, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
     VIRSH_RES_OK(&list, "list", "--all");
     assertLacks(list.out, VM);
 
@@ -1014,6 +1087,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/transient", testTransient);
     g_test_add_func("/virsh/verbs", testVerbs);
     g_test_add_func("/virsh/reboot-guest", testRebootGuest);
+    g_test_add_func("/virsh/autostart", testAutostart);
     g_test_add_func("/virsh/destroy-undefine", testDestroyUndefine);
     rc = g_test_run();
 

@@ -1109,9 +1109,12 @@ qemuDriverLoadDefinition(qvirDriver *drv, const char *path)
         g_message("skipping domain definition '%s': %s", path, err->message);
         return;
     }
-    if (!isNew)
+    if (!isNew) {
         g_message("skipping domain definition '%s': domain '%s' is already loaded", path,
                   obj->name);
+        return;
+    }
+    qemuDriverAutostartLoad(drv, obj);
 }
 
 /* A QEMU we cannot talk to any more must not keep running against the images: end it,
@@ -1462,6 +1465,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
         for (guint i = 0; i < objs->len; i++)
             qemuDriverLoadSnapshots(drv, g_ptr_array_index(objs, i));
     }
+    qemuDriverAutostartDomains(drv);
     return drv;
 }
 
@@ -1587,9 +1591,10 @@ qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
         if (!ok)
             return FALSE;
     }
-    /* No managed save, autostart, snapshot or checkpoint metadata exists here. */
+    /* No managed save or checkpoint metadata exists here. */
     if (!qemuDriverListGroupMatch(flags, QEMU_LIST_MANAGEDSAVE, QEMU_LIST_NO_MANAGEDSAVE, FALSE) ||
-        !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART,
+                                  obj->autostart) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT,
                                   qemuDriverSnapshotCount(obj) > 0) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT, FALSE))
@@ -1788,6 +1793,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
         }
     }
     path = qemuDriverDefPath(drv, obj->name);
+    qemuDriverAutostartRemove(drv, obj);
     if (!qemuDriverUnlink(path, error)) {
         qemuDomainObjEndJob(obj);
         return FALSE;

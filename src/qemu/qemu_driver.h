@@ -335,6 +335,12 @@ GPtrArray *qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *u
 gboolean qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const char *disk,
                                      unsigned long long size, unsigned int flags, GError **error);
 
+/* virDomainGetAutostart (0 or 1; -1 with ERROR) and virDomainSetAutostart: a link in
+ * defsDir/autostart to the persistent definition. */
+int qvirDriverDomainGetAutostart(qvirDriver *drv, const unsigned char *uuid, GError **error);
+gboolean qvirDriverDomainSetAutostart(qvirDriver *drv, const unsigned char *uuid, int autostart,
+                                      GError **error);
+
 /* virsh dommemstat without a balloon driver: the current memory (libvirt's "actual") and
  * QEMU's resident set size, both KiB. Running domains only. */
 gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
