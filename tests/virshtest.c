@@ -604,6 +604,92 @@ blkstatValue(const char *out, const char *key)
  * libvirt's errors, `virsh event` seeing them, domblkinfo (capacity = the image's virtual
  * size), domblkstat, domblkerror, blockresize, shutdown/reboot/reset.
  */
+/* The host's online CPUs as libvirt formats them ("0-1"), the pinning of a vCPU
+ * without <vcpu cpuset=>. */
+static char *
+hostOnlineCPUs(void)
+{
+    g_autofree char *online = NULL;
+
+    g_assert_true(g_file_get_contents("/sys/devices/system/cpu/online", &online, NULL, NULL));
+    return g_strdup(g_strstrip(online));
+}
+
+/* vcpuinfo and vcpupin of the running VERBS: the vCPU thread's host CPU and affinity. */
+static void
+testVcpuInfoRunning(void)
+{
+    g_autofree char *online = hostOnlineCPUs();
+    g_autofree char *pinRow = g_strdup_printf(" 0      %s\n", online);
+    g_auto(VirshResult) info = {0};
+    g_auto(VirshResult) pin = {0};
+    g_auto(VirshResult) map = {0};
+    static const char script[] = "import libvirt, sys\n"
+                                 "d = libvirt.open(sys.argv[1]).lookupByName(sys.argv[2])\n"
+                                 "print(d.vcpus(), d.vcpuPinInfo(0))\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, VERBS, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    const char *cpu;
+    const char *aff;
+
+    VIRSH_RES_OK(&info, "vcpuinfo", VERBS);
+    g_assert_true(g_str_has_prefix(info.out, "VCPU:           0\nCPU:            "));
+    cpu = info.out + strlen("VCPU:           0\nCPU:            ");
+    g_assert_true(g_ascii_isdigit(*cpu));
+    g_assert_cmpint(g_ascii_strtoll(cpu, NULL, 10), <, (gint64)g_get_num_processors() + 64);
+    assertContains(info.out, "State:          running\n");
+    g_assert_nonnull((aff = strstr(info.out, "CPU Affinity:   ")));
+    aff += strlen("CPU Affinity:   ");
+    g_assert_cmpuint(strspn(aff, "y-"), >, 0);
+    g_assert_nonnull(memchr(aff, 'y', strspn(aff, "y-")));
+
+    /* python3-libvirt sizes the maps by virNodeGetCPUMap */
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    g_assert_true(g_str_has_prefix(out, "([(0, 1, "));
+    assertContains(out, "[(True");
+    assertContains(out, "]) [(True");
+    VIRSH_RES_OK(&map, "nodecpumap");
+    assertContains(map.out, "CPUs present:   ");
+    assertContains(map.out, "CPU map:        y");
+    VIRSH_RES_OK(&pin, "vcpupin", VERBS);
+    assertContains(pin.out, " VCPU   CPU Affinity\n");
+    assertContains(pin.out, pinRow);
+}
+
+/* Shut off: virsh falls back to the pinning of the definition; virDomainGetVcpus itself
+ * refuses with libvirt's message (python3-libvirt shows it). */
+static void
+testVcpuInfoInactive(void)
+{
+    static const char script[] = "import libvirt, sys\n"
+                                 "c = libvirt.open(sys.argv[1])\n"
+                                 "d = c.lookupByName(sys.argv[2])\n"
+                                 "for call in (lambda: d.vcpus(),\n"
+                                 "             lambda: d.vcpuPinInfo(1)):\n"
+                                 "    try:\n"
+                                 "        call()\n"
+                                 "    except libvirt.libvirtError as e:\n"
+                                 "        print(e.get_error_code(), e)\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, VERBS, NULL};
+    g_autofree char *online = hostOnlineCPUs();
+    g_autofree char *pinRow = g_strdup_printf(" 0      %s\n", online);
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_auto(VirshResult) info = {0};
+    g_auto(VirshResult) pin = {0};
+
+    VIRSH_RES_OK(&info, "vcpuinfo", VERBS);
+    assertContains(info.out, "VCPU:           0\nCPU:            N/A\nState:          N/A\n");
+    VIRSH_RES_OK(&pin, "vcpupin", VERBS);
+    assertContains(pin.out, pinRow);
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    /* VIR_ERR_OPERATION_INVALID */
+    assertContains(out, "55 Requested operation is not valid: cannot retrieve vcpu information "
+                        "for inactive domain\n"
+                        "55 Requested operation is not valid: domain is not running\n");
+}
+
 static void
 testVerbs(void)
 {
@@ -790,13 +876,18 @@ testVerbs(void)
         VIRSH_RES_OK(&job, "domjobinfo", VERBS);
         assertContains(job.out, "Job type:         None");
         VIRSH_RES_OK(&mem, "dommemstat", VERBS);
-        assertContains(mem.out, "actual 65536");
+        /* libvirt's list with the balloon's polling period unset: actual, the balloon's
+         * last_update (0: never polled), rss */
+        g_assert_true(g_str_has_prefix(mem.out, "actual 65536\nlast_update 0\nrss "));
         g_assert_nonnull((rss = strstr(mem.out, "rss ")));
         g_assert_cmpint(g_ascii_strtoll(rss + 4, NULL, 10), >, 1024);
+        testVcpuInfoRunning();
         VIRSH_RES_OK(&destroy, "destroy", VERBS);
         VIRSH(&after, "domcontrol", VERBS);
         g_assert_cmpint(after.rc, ==, 1);
         assertContains(after.err, "Requested operation is not valid: domain is not running");
+        VIRSH_FAILS("Requested operation is not valid: domain is not running", "dommemstat", VERBS);
+        testVcpuInfoInactive();
         VIRSH_RES_OK(&undef, "undefine", VERBS);
     }
 }
