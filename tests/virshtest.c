@@ -1059,6 +1059,7 @@ testAutostart(void)
     g_autofree char *path = daemonWriteFile("vmtrans.xml", xml);
     g_autofree char *target = NULL;
     g_auto(VirshResult) r = {0};
+    pid_t pid;
 
     assertState(VM, "shut off");
     VIRSH_RES_OK(&r, "list", "--all", "--autostart", "--name");
@@ -1104,6 +1105,16 @@ testAutostart(void)
     g_assert_cmpint(g_unlink(marker), ==, 0);
     daemonStart(FALSE);
     assertState(VM, "running");
+
+    /* Still running at the next "boot" (QEMU outlived the daemon): reconnected, not
+     * started a second time. */
+    pid = daemonDomainPid(VM);
+    g_assert_cmpint(pid, >, 0);
+    daemonStop();
+    g_assert_cmpint(g_unlink(marker), ==, 0);
+    daemonStart(FALSE);
+    assertState(VM, "running");
+    g_assert_cmpint(daemonDomainPid(VM), ==, pid);
 
     VIRSH_RES_OK(&r, "autostart", "--disable", VM);
     assertContains(r.out, "Domain '" VM "' unmarked as autostarted");
