@@ -140,7 +140,7 @@ testSmallerCalls(void)
     assertContains(out, "ok: legacy listing, lookups and small queries");
     assertContains(out, "ok: destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle");
     assertContains(out, "ok: unsupported call NO_SUPPORT: this function is not supported by the "
-                        "connection driver: virDomainSetAutostart");
+                        "connection driver: virDomainGetSchedulerType");
 }
 
 /* "virtual-size" of qemu-img info --output=json PATH. */

@@ -604,6 +604,92 @@ blkstatValue(const char *out, const char *key)
  * libvirt's errors, `virsh event` seeing them, domblkinfo (capacity = the image's virtual
  * size), domblkstat, domblkerror, blockresize, shutdown/reboot/reset.
  */
+/* The host's online CPUs as libvirt formats them ("0-1"), the pinning of a vCPU
+ * without <vcpu cpuset=>. */
+static char *
+hostOnlineCPUs(void)
+{
+    g_autofree char *online = NULL;
+
+    g_assert_true(g_file_get_contents("/sys/devices/system/cpu/online", &online, NULL, NULL));
+    return g_strdup(g_strstrip(online));
+}
+
+/* vcpuinfo and vcpupin of the running VERBS: the vCPU thread's host CPU and affinity. */
+static void
+testVcpuInfoRunning(void)
+{
+    g_autofree char *online = hostOnlineCPUs();
+    g_autofree char *pinRow = g_strdup_printf(" 0      %s\n", online);
+    g_auto(VirshResult) info = {0};
+    g_auto(VirshResult) pin = {0};
+    g_auto(VirshResult) map = {0};
+    static const char script[] = "import libvirt, sys\n"
+                                 "d = libvirt.open(sys.argv[1]).lookupByName(sys.argv[2])\n"
+                                 "print(d.vcpus(), d.vcpuPinInfo(0))\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, VERBS, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    const char *cpu;
+    const char *aff;
+
+    VIRSH_RES_OK(&info, "vcpuinfo", VERBS);
+    g_assert_true(g_str_has_prefix(info.out, "VCPU:           0\nCPU:            "));
+    cpu = info.out + strlen("VCPU:           0\nCPU:            ");
+    g_assert_true(g_ascii_isdigit(*cpu));
+    g_assert_cmpint(g_ascii_strtoll(cpu, NULL, 10), <, (gint64)g_get_num_processors() + 64);
+    assertContains(info.out, "State:          running\n");
+    g_assert_nonnull((aff = strstr(info.out, "CPU Affinity:   ")));
+    aff += strlen("CPU Affinity:   ");
+    g_assert_cmpuint(strspn(aff, "y-"), >, 0);
+    g_assert_nonnull(memchr(aff, 'y', strspn(aff, "y-")));
+
+    /* python3-libvirt sizes the maps by virNodeGetCPUMap */
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    g_assert_true(g_str_has_prefix(out, "([(0, 1, "));
+    assertContains(out, "[(True");
+    assertContains(out, "]) [(True");
+    VIRSH_RES_OK(&map, "nodecpumap");
+    assertContains(map.out, "CPUs present:   ");
+    assertContains(map.out, "CPU map:        y");
+    VIRSH_RES_OK(&pin, "vcpupin", VERBS);
+    assertContains(pin.out, " VCPU   CPU Affinity\n");
+    assertContains(pin.out, pinRow);
+}
+
+/* Shut off: virsh falls back to the pinning of the definition; virDomainGetVcpus itself
+ * refuses with libvirt's message (python3-libvirt shows it). */
+static void
+testVcpuInfoInactive(void)
+{
+    static const char script[] = "import libvirt, sys\n"
+                                 "c = libvirt.open(sys.argv[1])\n"
+                                 "d = c.lookupByName(sys.argv[2])\n"
+                                 "for call in (lambda: d.vcpus(),\n"
+                                 "             lambda: d.vcpuPinInfo(1)):\n"
+                                 "    try:\n"
+                                 "        call()\n"
+                                 "    except libvirt.libvirtError as e:\n"
+                                 "        print(e.get_error_code(), e)\n";
+    const char *argv[] = {"/usr/bin/python3", "-c", script, daemonEnv.uri, VERBS, NULL};
+    g_autofree char *online = hostOnlineCPUs();
+    g_autofree char *pinRow = g_strdup_printf(" 0      %s\n", online);
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_auto(VirshResult) info = {0};
+    g_auto(VirshResult) pin = {0};
+
+    VIRSH_RES_OK(&info, "vcpuinfo", VERBS);
+    assertContains(info.out, "VCPU:           0\nCPU:            N/A\nState:          N/A\n");
+    VIRSH_RES_OK(&pin, "vcpupin", VERBS);
+    assertContains(pin.out, pinRow);
+    g_assert_cmpint(qvirTestRun(argv, &out, &err), ==, 0);
+    /* VIR_ERR_OPERATION_INVALID */
+    assertContains(out, "55 Requested operation is not valid: cannot retrieve vcpu information "
+                        "for inactive domain\n"
+                        "55 Requested operation is not valid: domain is not running\n");
+}
+
 static void
 testVerbs(void)
 {
@@ -790,13 +876,18 @@ testVerbs(void)
         VIRSH_RES_OK(&job, "domjobinfo", VERBS);
         assertContains(job.out, "Job type:         None");
         VIRSH_RES_OK(&mem, "dommemstat", VERBS);
-        assertContains(mem.out, "actual 65536");
+        /* libvirt's list with the balloon's polling period unset: actual, the balloon's
+         * last_update (0: never polled), rss */
+        g_assert_true(g_str_has_prefix(mem.out, "actual 65536\nlast_update 0\nrss "));
         g_assert_nonnull((rss = strstr(mem.out, "rss ")));
         g_assert_cmpint(g_ascii_strtoll(rss + 4, NULL, 10), >, 1024);
+        testVcpuInfoRunning();
         VIRSH_RES_OK(&destroy, "destroy", VERBS);
         VIRSH(&after, "domcontrol", VERBS);
         g_assert_cmpint(after.rc, ==, 1);
         assertContains(after.err, "Requested operation is not valid: domain is not running");
+        VIRSH_FAILS("Requested operation is not valid: domain is not running", "dommemstat", VERBS);
+        testVcpuInfoInactive();
         VIRSH_RES_OK(&undef, "undefine", VERBS);
     }
 }
@@ -954,10 +1045,93 @@ testRebootGuest(void)
     }
 }
 
+/* libvirt's autostart: a link beside the definition, read-only connections refused, a
+ * transient domain refused, the list filters, and the start by the first daemon of a
+ * boot (a marker in the run directory) but not by a later one. */
+static void
+testAutostart(void)
+{
+    g_autofree char *link =
+        g_build_filename(daemonEnv.root, "etc", "qemu", "autostart", VM ".xml", NULL);
+    g_autofree char *marker = g_build_filename(daemonEnv.root, "run", "qemu", "autostarted", NULL);
+    g_autofree char *roUri = g_strdup_printf("%s-ro", daemonEnv.uri);
+    g_autofree char *xml = daemonDomainXML("vmtrans", TRANSIENT_UUID, topImage, "writeback");
+    g_autofree char *path = daemonWriteFile("vmtrans.xml", xml);
+    g_autofree char *target = NULL;
+    g_auto(VirshResult) r = {0};
+    pid_t pid;
+
+    assertState(VM, "shut off");
+    VIRSH_RES_OK(&r, "list", "--all", "--autostart", "--name");
+    assertLacks(r.out, VM);
+
+    virshArgvUri(&r, roUri, (const char *const[]){"autostart", VM, NULL});
+    g_assert_cmpint(r.rc, ==, 1);
+    assertContains(r.err, "error: operation forbidden: read only access prevents "
+                          "virDomainSetAutostart");
+
+    VIRSH_RES_OK(&r, "autostart", VM);
+    assertContains(r.out, "Domain '" VM "' marked as autostarted");
+    target = g_file_read_link(link, NULL);
+    g_assert_nonnull(target);
+    g_assert_true(g_str_has_suffix(target, "/etc/qemu/" VM ".xml"));
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      enable");
+    /* libvirt without SELinux or AppArmor: the "none" model, no label */
+    assertContains(r.out, "Security model: none\nSecurity DOI:   0\n");
+    assertLacks(r.out, "Security label:");
+    VIRSH_RES_OK(&r, "list", "--all", "--autostart", "--name");
+    assertContains(r.out, VM);
+    VIRSH_RES_OK(&r, "list", "--all", "--no-autostart", "--name");
+    assertLacks(r.out, VM);
+
+    VIRSH_RES_OK(&r, "create", path);
+    VIRSH(&r, "autostart", "vmtrans");
+    g_assert_cmpint(r.rc, ==, 1);
+    assertContains(r.err, "error: Requested operation is not valid: cannot set autostart for "
+                          "transient domain");
+    VIRSH_RES_OK(&r, "destroy", "vmtrans");
+
+    /* A later daemon of the same boot reconnects and starts nothing. */
+    daemonStop();
+    daemonStart(FALSE);
+    assertState(VM, "shut off");
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      enable");
+
+    /* The first daemon after a reboot (the run directory is empty) starts it. */
+    daemonStop();
+    g_assert_true(g_file_test(marker, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_unlink(marker), ==, 0);
+    daemonStart(FALSE);
+    assertState(VM, "running");
+
+    /* Still running at the next "boot" (QEMU outlived the daemon): reconnected, not
+     * started a second time. */
+    pid = daemonDomainPid(VM);
+    g_assert_cmpint(pid, >, 0);
+    daemonStop();
+    g_assert_cmpint(g_unlink(marker), ==, 0);
+    daemonStart(FALSE);
+    assertState(VM, "running");
+    g_assert_cmpint(daemonDomainPid(VM), ==, pid);
+
+    VIRSH_RES_OK(&r, "autostart", "--disable", VM);
+    assertContains(r.out, "Domain '" VM "' unmarked as autostarted");
+    g_assert_false(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
+    VIRSH_RES_OK(&r, "dominfo", VM);
+    assertContains(r.out, "Autostart:      disable");
+    VIRSH_RES_OK(&r, "destroy", VM);
+    /* Enabled again: undefine removes the link (testDestroyUndefine). */
+    VIRSH_RES_OK(&r, "autostart", VM);
+}
+
 static void
 testDestroyUndefine(void)
 {
     g_autofree char *defFile = g_build_filename(daemonEnv.root, "etc", "qemu", VM ".xml", NULL);
+    g_autofree char *link =
+        g_build_filename(daemonEnv.root, "etc", "qemu", "autostart", VM ".xml", NULL);
     g_auto(VirshResult) start = {0};
     g_auto(VirshResult) destroy = {0};
     g_auto(VirshResult) again = {0};
@@ -982,6 +1156,7 @@ testDestroyUndefine(void)
     VIRSH_RES_OK(&undef, "undefine", VM);
     assertContains(undef.out, "Domain '" VM "' has been undefined");
     g_assert_false(g_file_test(defFile, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
     VIRSH_RES_OK(&list, "list", "--all");
     assertLacks(list.out, VM);
 
@@ -1014,6 +1189,7 @@ main(int argc, char **argv)
     g_test_add_func("/virsh/transient", testTransient);
     g_test_add_func("/virsh/verbs", testVerbs);
     g_test_add_func("/virsh/reboot-guest", testRebootGuest);
+    g_test_add_func("/virsh/autostart", testAutostart);
     g_test_add_func("/virsh/destroy-undefine", testDestroyUndefine);
     rc = g_test_run();
 

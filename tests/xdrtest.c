@@ -553,8 +553,9 @@ testProcedureTable(void)
     /* 91, then 18 for issue 17's verbs, 41 for the storage driver (issue 12), domain
      * capabilities and block copy, 12 for secrets (issue 14), 10 for live migration and its
      * job (issue 15), snapshot revert, block I/O tuning (get, set), the block threshold and
-     * a block job's speed */
-    g_assert_cmpuint(served, ==, 179);
+     * a block job's speed, autostart (set), the security label, vCPU info and pinning
+     * and the host CPU map */
+    g_assert_cmpuint(served, ==, 184);
     /* every migration phase changes a domain: read-write connections only */
     g_assert_true(remote_procedure_table[REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS].flags &
                   QVIR_RPC_PROC_WRITE);

@@ -83,6 +83,7 @@ struct _qemuDomainObj {
     gboolean guestShutdown; /* QEMU reported a SHUTDOWN the guest initiated */
     gboolean shutdownEventPending; /* ... and clients have not been told yet */
     gboolean taintCustomMonitor;   /* qemu-monitor-command was used on this run */
+    gboolean autostart; /* defsDir/autostart/NAME.xml links to the definition */
 };
 
 /* Snapshot metadata: the definition and its place in the tree. */

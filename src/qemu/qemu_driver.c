@@ -1109,9 +1109,12 @@ qemuDriverLoadDefinition(qvirDriver *drv, const char *path)
         g_message("skipping domain definition '%s': %s", path, err->message);
         return;
     }
-    if (!isNew)
+    if (!isNew) {
         g_message("skipping domain definition '%s': domain '%s' is already loaded", path,
                   obj->name);
+        return;
+    }
+    qemuDriverAutostartLoad(drv, obj);
 }
 
 /* A QEMU we cannot talk to any more must not keep running against the images: end it,
@@ -1462,6 +1465,7 @@ qvirDriverOpen(qvirDriverConfig *cfg, GError **error)
         for (guint i = 0; i < objs->len; i++)
             qemuDriverLoadSnapshots(drv, g_ptr_array_index(objs, i));
     }
+    qemuDriverAutostartDomains(drv);
     return drv;
 }
 
@@ -1587,9 +1591,10 @@ qemuDriverListMatch(const qemuDomainObj *obj, unsigned int flags)
         if (!ok)
             return FALSE;
     }
-    /* No managed save, autostart, snapshot or checkpoint metadata exists here. */
+    /* No managed save or checkpoint metadata exists here. */
     if (!qemuDriverListGroupMatch(flags, QEMU_LIST_MANAGEDSAVE, QEMU_LIST_NO_MANAGEDSAVE, FALSE) ||
-        !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART, FALSE) ||
+        !qemuDriverListGroupMatch(flags, QEMU_LIST_AUTOSTART, QEMU_LIST_NO_AUTOSTART,
+                                  obj->autostart) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_SNAPSHOT, QEMU_LIST_NO_SNAPSHOT,
                                   qemuDriverSnapshotCount(obj) > 0) ||
         !qemuDriverListGroupMatch(flags, QEMU_LIST_HAS_CHECKPOINT, QEMU_LIST_NO_CHECKPOINT, FALSE))
@@ -1788,6 +1793,7 @@ qvirDriverDomainUndefine(qvirDriver *drv, const unsigned char *uuid, unsigned in
         }
     }
     path = qemuDriverDefPath(drv, obj->name);
+    qemuDriverAutostartRemove(drv, obj);
     if (!qemuDriverUnlink(path, error)) {
         qemuDomainObjEndJob(obj);
         return FALSE;
@@ -3194,29 +3200,121 @@ qemuDriverProcessRssKiB(pid_t pid)
     return pages * (unsigned long long)page / 1024;
 }
 
-gboolean
-qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
-                            unsigned long long *actualKiB, unsigned long long *rssKiB,
+/* virDomainMemoryStatTags */
+typedef enum {
+    QEMU_MEMSTAT_SWAP_IN = 0,
+    QEMU_MEMSTAT_SWAP_OUT = 1,
+    QEMU_MEMSTAT_MAJOR_FAULT = 2,
+    QEMU_MEMSTAT_MINOR_FAULT = 3,
+    QEMU_MEMSTAT_UNUSED = 4,
+    QEMU_MEMSTAT_AVAILABLE = 5,
+    QEMU_MEMSTAT_ACTUAL_BALLOON = 6,
+    QEMU_MEMSTAT_RSS = 7,
+    QEMU_MEMSTAT_USABLE = 8,
+    QEMU_MEMSTAT_LAST_UPDATE = 9,
+    QEMU_MEMSTAT_DISK_CACHES = 10,
+    QEMU_MEMSTAT_HUGETLB_PGALLOC = 11,
+    QEMU_MEMSTAT_HUGETLB_PGFAIL = 12,
+} qemuDriverMemStatTag;
+
+/* The balloon's guest-stats in libvirt's order (qemuMonitorJSONGetMemoryStats), with the
+ * divisor that makes KiB of bytes. "last-update" sits beside "stats", not in it. */
+static const struct {
+    const char *name;
+    int tag;
+    guint64 divisor;
+} qemuDriverBalloonStats[] = {
+    {"stat-swap-in", QEMU_MEMSTAT_SWAP_IN, 1024},
+    {"stat-swap-out", QEMU_MEMSTAT_SWAP_OUT, 1024},
+    {"stat-major-faults", QEMU_MEMSTAT_MAJOR_FAULT, 1},
+    {"stat-minor-faults", QEMU_MEMSTAT_MINOR_FAULT, 1},
+    {"stat-free-memory", QEMU_MEMSTAT_UNUSED, 1024},
+    {"stat-total-memory", QEMU_MEMSTAT_AVAILABLE, 1024},
+    {"stat-available-memory", QEMU_MEMSTAT_USABLE, 1024},
+    {"last-update", QEMU_MEMSTAT_LAST_UPDATE, 1},
+    {"stat-disk-caches", QEMU_MEMSTAT_DISK_CACHES, 1024},
+    {"stat-htlb-pgalloc", QEMU_MEMSTAT_HUGETLB_PGALLOC, 1},
+    {"stat-htlb-pgfail", QEMU_MEMSTAT_HUGETLB_PGFAIL, 1},
+};
+
+static void
+qemuDriverMemStatAdd(GArray *stats, int tag, guint64 val)
+{
+    qvirDomainMemoryStat st = {.tag = tag, .val = val};
+
+    g_array_append_val(stats, st);
+}
+
+/* What the balloon knows, as libvirt asks it: query-balloon's "actual", then guest-stats
+ * of the device. A statistic the guest never reported is -1 (QEMU's all-ones uint64) and
+ * left out; so, with no polling period set, only last_update (0) remains. As libvirt,
+ * a failing query only shortens the list. */
+static void
+qemuDriverBalloonMemStats(qemuMonitor *mon, const char *alias, GArray *stats)
+{
+    g_autoptr(JsonNode) balloon = NULL;
+    g_autoptr(JsonNode) guest = NULL;
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", alias);
+    JsonObject *args;
+    JsonObject *data;
+    JsonObject *inner;
+    long long actual;
+
+    balloon = qemuMonitorCommand(mon, "query-balloon", NULL, QEMU_DRIVER_QMP_TIMEOUT_MS, NULL);
+    if (balloon && JSON_NODE_HOLDS_OBJECT(balloon) &&
+        (actual = qemuDriverJsonInt(json_node_get_object(balloon), "actual")) >= 0)
+        qemuDriverMemStatAdd(stats, QEMU_MEMSTAT_ACTUAL_BALLOON, (guint64)actual / 1024);
+
+    args = json_object_new();
+    json_object_set_string_member(args, "path", path);
+    json_object_set_string_member(args, "property", "guest-stats");
+    guest = qemuMonitorCommandSteal(mon, "qom-get", args, QEMU_DRIVER_QMP_TIMEOUT_MS, NULL);
+    if (!guest || !JSON_NODE_HOLDS_OBJECT(guest))
+        return;
+    data = json_node_get_object(guest);
+    if (!(inner = qemuDriverJsonObjectMember(data, "stats")))
+        return;
+    for (guint i = 0; i < G_N_ELEMENTS(qemuDriverBalloonStats); i++) {
+        JsonObject *from = qemuDriverBalloonStats[i].tag == QEMU_MEMSTAT_LAST_UPDATE ? data : inner;
+        JsonNode *node = json_object_get_member(from, qemuDriverBalloonStats[i].name);
+        gint64 val;
+
+        if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
+            continue;
+        /* json-glib reads QEMU's 18446744073709551615 as -1 */
+        if ((val = json_node_get_int(node)) == -1)
+            continue;
+        qemuDriverMemStatAdd(stats, qemuDriverBalloonStats[i].tag,
+                             (guint64)val / qemuDriverBalloonStats[i].divisor);
+    }
+}
+
+GArray *
+qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
                             GError **error)
 {
-    g_autoptr(qemuDomainObj) obj = qemuDriverGetObj(drv, uuid, error);
+    qemuDriverRunning run;
+    g_autoptr(GArray) stats = g_array_new(FALSE, FALSE, sizeof(qvirDomainMemoryStat));
+    g_autofree char *alias = NULL;
     const qvirDomainDef *def;
     pid_t pid = 0;
 
-    if (!obj)
-        return FALSE;
-    qemuDomainObjLock(obj);
-    if (qemuDomainObjIsActive(obj) && obj->proc && (def = qemuDomainObjGetDef(obj))) {
-        pid = qemuProcessGetPid(obj->proc);
-        *actualKiB = def->currentMemoryKiB ? def->currentMemoryKiB : def->memoryKiB;
-    }
-    qemuDomainObjUnlock(obj);
-    if (pid <= 0) {
-        qemuDriverErrorNotRunning(error);
-        return FALSE;
-    }
-    *rssKiB = qemuDriverProcessRssKiB(pid);
-    return TRUE;
+    if (!qvirCheckFlags(flags, 0, "qemuDomainMemoryStats", error))
+        return NULL;
+    if (!qemuDriverRunningBegin(drv, uuid, QEMU_JOB_QUERY, &run, error))
+        return NULL;
+    qemuDomainObjLock(run.obj);
+    if (run.obj->proc)
+        pid = qemuProcessGetPid(run.obj->proc);
+    if ((def = qemuDomainObjGetDef(run.obj)) && def->memballoon &&
+        g_strcmp0(def->memballoon->model, "virtio") == 0)
+        alias = g_strdup(def->memballoon->info.alias ? def->memballoon->info.alias : "balloon0");
+    qemuDomainObjUnlock(run.obj);
+    if (alias)
+        qemuDriverBalloonMemStats(run.mon, alias, stats);
+    qemuDriverRunningEnd(&run);
+    qemuDriverMemStatAdd(stats, QEMU_MEMSTAT_RSS, qemuDriverProcessRssKiB(pid));
+    return g_steal_pointer(&stats);
 }
 
 /* ---- metadata -------------------------------------------------------------------------- */

@@ -335,11 +335,37 @@ GPtrArray *qvirDriverDomainGetDiskErrors(qvirDriver *drv, const unsigned char *u
 gboolean qvirDriverDomainBlockResize(qvirDriver *drv, const unsigned char *uuid, const char *disk,
                                      unsigned long long size, unsigned int flags, GError **error);
 
-/* virsh dommemstat without a balloon driver: the current memory (libvirt's "actual") and
- * QEMU's resident set size, both KiB. Running domains only. */
-gboolean qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid,
-                                     unsigned long long *actualKiB, unsigned long long *rssKiB,
-                                     GError **error);
+/* virDomainGetAutostart (0 or 1; -1 with ERROR) and virDomainSetAutostart: a link in
+ * defsDir/autostart to the persistent definition. */
+int qvirDriverDomainGetAutostart(qvirDriver *drv, const unsigned char *uuid, GError **error);
+gboolean qvirDriverDomainSetAutostart(qvirDriver *drv, const unsigned char *uuid, int autostart,
+                                      GError **error);
+
+/* virDomainGetVcpus (running domains): per online vCPU, its number, state, CPU time and
+ * the host CPU it last ran on into INFO, its affinity into CPUMAPS (MAPLEN bytes each);
+ * both may be NULL. Returns how many were filled (at most MAXINFO), -1 with ERROR. */
+typedef struct {
+    unsigned int number;
+    int state; /* virVcpuState */
+    unsigned long long cpuTimeNs;
+    int cpu;
+} qvirVcpuInfo;
+int qvirDriverDomainGetVcpus(qvirDriver *drv, const unsigned char *uuid, qvirVcpuInfo *info,
+                             int maxinfo, guint8 *cpumaps, int maplen, GError **error);
+/* virDomainGetVcpuPinInfo: the CPUs each vCPU may run on, by the definition FLAGS selects
+ * (VIR_DOMAIN_AFFECT_*), into NCPUMAPS maps of MAPLEN bytes; the count filled or -1. */
+int qvirDriverDomainGetVcpuPinInfo(qvirDriver *drv, const unsigned char *uuid, int ncpumaps,
+                                   guint8 *cpumaps, int maplen, unsigned int flags,
+                                   GError **error);
+
+/* virDomainMemoryStats as libvirt's QEMU driver answers it (running domains, FLAGS 0):
+ * the balloon's statistics, then QEMU's resident set size, all KiB but counts and times. */
+typedef struct {
+    int tag; /* virDomainMemoryStatTags */
+    unsigned long long val;
+} qvirDomainMemoryStat;
+GArray *qvirDriverDomainMemoryStats(qvirDriver *drv, const unsigned char *uuid, unsigned int flags,
+                                    GError **error);
 
 /* One record of virConnectGetAllDomainStats' block group: a disk, or with --backing one
  * layer of its chain. Zero / FALSE fields are left out, as libvirt leaves them out. */

@@ -195,3 +195,13 @@ qvirDomainRef *qemuDriverCreateDef(qvirDriver *drv, qvirDomainDef *def, unsigned
                                    const qemuDriverRestore *restore, GError **error);
 /* Parse and validate a domain XML as define and create do. */
 qvirDomainDef *qemuDriverParseDef(qvirDriver *drv, const char *xml, GError **error);
+
+/* ---- autostart (qemu_driver_autostart.c) ---- */
+
+/* Read OBJ's autostart link (after its definition loaded). */
+void qemuDriverAutostartLoad(qvirDriver *drv, qemuDomainObj *obj);
+/* Job held: the definition goes, its link with it. */
+void qemuDriverAutostartRemove(qvirDriver *drv, qemuDomainObj *obj);
+/* Daemon start, after reconnecting: start the autostart domains that are not running,
+ * once per host boot. */
+void qemuDriverAutostartDomains(qvirDriver *drv);

@@ -18,12 +18,9 @@
 
 #include "qemu/qemu_migration.h"
 #include "rpc/remote_dispatch_priv.h"
+#include "util/virbitmap.h"
 #include "util/virerror.h"
 #include "util/virthreadjob.h"
-
-/* virDomainMemoryStatTags */
-#define REMOTE_MEMORY_STAT_ACTUAL_BALLOON 6
-#define REMOTE_MEMORY_STAT_RSS 7
 
 /* virDomainStatsTypes qvirtd reports */
 #define REMOTE_STATS_STATE (1u << 0)
@@ -228,11 +225,37 @@ remoteDispatchConnectGetVersion(qvirRemoteCtx *ctx, remote_connect_get_version_r
     return ret->hv_ver != 0;
 }
 
-/* No security driver: model and doi empty, which virsh dominfo takes as "none". */
+/* A wire string as libvirt's daemon sends one into a fixed buffer: its NUL included. */
+static void
+remoteSetCharArray(guint32 *len, gint8 **val, const char *str)
+{
+    *len = strlen(str) + 1;
+    *val = (gint8 *)g_strdup(str);
+}
+
+/* libvirt's QEMU driver without SELinux or AppArmor stacks the "none" driver first and,
+ * when privileged, DAC under it; the host's model is the first of the stack, so both the
+ * session and the system daemon answer "none" with DOI "0" (virsh dominfo prints them). */
 gboolean
 remoteDispatchNodeGetSecurityModel(qvirRemoteCtx *ctx, remote_node_get_security_model_ret *ret,
                                    GError **error)
 {
+    remoteSetCharArray(&ret->model.len, &ret->model.val, "none");
+    remoteSetCharArray(&ret->doi.len, &ret->doi.val, "0");
+    return TRUE;
+}
+
+/* qemuDomainGetSecurityLabel asks the stack's primary driver, "none", whose process label
+ * is empty (not enforcing): running or not, only the domain has to exist. */
+gboolean
+remoteDispatchDomainGetSecurityLabel(qvirRemoteCtx *ctx,
+                                     remote_domain_get_security_label_args *args,
+                                     remote_domain_get_security_label_ret *ret, GError **error)
+{
+    if (!qvirRemoteDomainExists(ctx->drv, args->dom.uuid, error))
+        return FALSE;
+    remoteSetCharArray(&ret->label.len, &ret->label.val, "");
+    ret->enforcing = 0;
     return TRUE;
 }
 
@@ -270,6 +293,55 @@ remoteDispatchNodeGetInfo(qvirRemoteCtx *ctx, remote_node_get_info_ret *ret, GEr
     ret->cpus = ret->cores = g_get_num_processors();
     ret->mhz = (gint32)remoteProcNumber("/proc/cpuinfo", "cpu MHz");
     ret->nodes = ret->sockets = ret->threads = 1;
+    return TRUE;
+}
+
+/* A /sys/devices/system/cpu list ("0-1"), or NULL. */
+static qvirBitmap *
+remoteSysCPUs(const char *file)
+{
+    g_autofree char *path = g_build_filename("/sys/devices/system/cpu", file, NULL);
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return NULL;
+    return qvirBitmapParse(g_strstrip(text), QVIR_DOMAIN_CPUMASK_LEN, NULL);
+}
+
+/* virHostCPUGetMap: as many CPUs as the highest present one + 1, the online ones in the
+ * map. python3-libvirt sizes every vCPU map from this. */
+gboolean
+remoteDispatchNodeGetCPUMap(qvirRemoteCtx *ctx, remote_node_get_cpu_map_args *args,
+                            remote_node_get_cpu_map_ret *ret, GError **error)
+{
+    g_autoptr(qvirBitmap) present = NULL;
+    g_autoptr(qvirBitmap) online = NULL;
+    guint count = 0;
+
+    if (!qvirCheckFlags(args->flags, 0, "virHostCPUGetMap", error))
+        return FALSE;
+    if (!(present = remoteSysCPUs("present")) || !(online = remoteSysCPUs("online"))) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                            "internal error: cannot read the host's CPUs from "
+                            "/sys/devices/system/cpu");
+        return FALSE;
+    }
+    for (guint i = 0; i < qvirBitmapSize(present); i++)
+        if (qvirBitmapIsSet(present, i))
+            count = i + 1;
+    if (args->need_map) {
+        ret->cpumap.len = (count + 7) / 8;
+        ret->cpumap.val = g_new0(guint8, MAX(ret->cpumap.len, 1));
+    }
+    for (guint i = 0; i < count; i++) {
+        if (!qvirBitmapIsSet(online, i))
+            continue;
+        if (args->need_map)
+            ret->cpumap.val[i / 8] |= 1u << (i % 8);
+        if (args->need_online)
+            ret->online++;
+    }
+    ret->ret = (gint32)count;
     return TRUE;
 }
 
@@ -535,7 +607,7 @@ gboolean
 remoteDispatchDomainMemoryStats(qvirRemoteCtx *ctx, remote_domain_memory_stats_args *args,
                                 remote_domain_memory_stats_ret *ret, GError **error)
 {
-    unsigned long long actual = 0, rss = 0;
+    g_autoptr(GArray) stats = NULL;
     guint n;
 
     if (args->maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX) {
@@ -543,15 +615,84 @@ remoteDispatchDomainMemoryStats(qvirRemoteCtx *ctx, remote_domain_memory_stats_a
                             "maxStats > REMOTE_DOMAIN_MEMORY_STATS_MAX");
         return FALSE;
     }
-    if (!qvirDriverDomainMemoryStats(ctx->drv, args->dom.uuid, &actual, &rss, error))
+    if (!(stats = qvirDriverDomainMemoryStats(ctx->drv, args->dom.uuid, args->flags, error)))
         return FALSE;
-    n = MIN(args->maxStats, 2u);
-    ret->stats.val = g_new0(remote_domain_memory_stat, 2);
+    n = MIN(args->maxStats, stats->len);
+    ret->stats.val = g_new0(remote_domain_memory_stat, MAX(n, 1));
     ret->stats.len = n;
-    ret->stats.val[0].tag = REMOTE_MEMORY_STAT_ACTUAL_BALLOON;
-    ret->stats.val[0].val = actual;
-    ret->stats.val[1].tag = REMOTE_MEMORY_STAT_RSS;
-    ret->stats.val[1].val = rss;
+    for (guint i = 0; i < n; i++) {
+        const qvirDomainMemoryStat *st = &g_array_index(stats, qvirDomainMemoryStat, i);
+
+        ret->stats.val[i].tag = st->tag;
+        ret->stats.val[i].val = st->val;
+    }
+    return TRUE;
+}
+
+/* As libvirt's daemon: the client's buffers are sent back whole (MAXINFO maps), only
+ * the filled part of INFO. */
+gboolean
+remoteDispatchDomainGetVcpus(qvirRemoteCtx *ctx, remote_domain_get_vcpus_args *args,
+                             remote_domain_get_vcpus_ret *ret, GError **error)
+{
+    g_autofree qvirVcpuInfo *info = NULL;
+    g_autofree guint8 *cpumaps = NULL;
+    int n;
+
+    if (args->maxinfo > REMOTE_VCPUINFO_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC, "maxinfo > REMOTE_VCPUINFO_MAX");
+        return FALSE;
+    }
+    if (args->maxinfo < 0 || args->maplen < 0 ||
+        (gint64)args->maxinfo * args->maplen > REMOTE_CPUMAPS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "maxinfo * maplen > REMOTE_CPUMAPS_MAX");
+        return FALSE;
+    }
+    info = g_new0(qvirVcpuInfo, MAX(args->maxinfo, 1));
+    cpumaps = g_new0(guint8, MAX(args->maxinfo * args->maplen, 1));
+    n = qvirDriverDomainGetVcpus(ctx->drv, args->dom.uuid, info, args->maxinfo,
+                                 args->maplen > 0 ? cpumaps : NULL, args->maplen, error);
+    if (n < 0)
+        return FALSE;
+    ret->info.len = n;
+    ret->info.val = g_new0(remote_vcpu_info, MAX(n, 1));
+    for (int i = 0; i < n; i++) {
+        ret->info.val[i].number = info[i].number;
+        ret->info.val[i].state = info[i].state;
+        ret->info.val[i].cpu_time = info[i].cpuTimeNs;
+        ret->info.val[i].cpu = info[i].cpu;
+    }
+    ret->cpumaps.len = args->maxinfo * args->maplen;
+    ret->cpumaps.val = (gpointer)g_steal_pointer(&cpumaps);
+    return TRUE;
+}
+
+gboolean
+remoteDispatchDomainGetVcpuPinInfo(qvirRemoteCtx *ctx, remote_domain_get_vcpu_pin_info_args *args,
+                                   remote_domain_get_vcpu_pin_info_ret *ret, GError **error)
+{
+    g_autofree guint8 *cpumaps = NULL;
+    int n;
+
+    if (args->ncpumaps > REMOTE_VCPUINFO_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC, "ncpumaps > REMOTE_VCPUINFO_MAX");
+        return FALSE;
+    }
+    if (args->ncpumaps < 0 || args->maplen < 0 ||
+        (gint64)args->ncpumaps * args->maplen > REMOTE_CPUMAPS_MAX) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_RPC,
+                            "maxinfo * maplen > REMOTE_CPUMAPS_MAX");
+        return FALSE;
+    }
+    cpumaps = g_new0(guint8, MAX(args->ncpumaps * args->maplen, 1));
+    n = qvirDriverDomainGetVcpuPinInfo(ctx->drv, args->dom.uuid, args->ncpumaps, cpumaps,
+                                       args->maplen, args->flags, error);
+    if (n < 0)
+        return FALSE;
+    ret->num = n;
+    ret->cpumaps.len = args->ncpumaps * args->maplen;
+    ret->cpumaps.val = (gpointer)g_steal_pointer(&cpumaps);
     return TRUE;
 }
 

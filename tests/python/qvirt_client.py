@@ -260,7 +260,7 @@ def step_api(conn, args):
     expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.info)
     expect_error(libvirt.VIR_ERR_NO_DOMAIN, dom.OSType)
     ok("destroyFlags, undefineFlags, and NO_DOMAIN for a stale handle")
-    e = expect_error(libvirt.VIR_ERR_NO_SUPPORT, dom.setAutostart, 1)
+    e = expect_error(libvirt.VIR_ERR_NO_SUPPORT, dom.schedulerType)
     ok("unsupported call NO_SUPPORT: %s" % e.get_error_message())
 
 
