@@ -302,18 +302,18 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, GError **error)
 /*
  * libvirt's checks of a new snapshot, in its order (qemuSnapshotCreateXML: <memory> at
  * parse, then qemuSnapshotCreateAlignDisks, then qemuSnapshotPrepare), so that a request
- * libvirt refuses gets libvirt's words. What is left after them and qvirt cannot do —
- * internal snapshots, memory state, reused overlays of a running domain — is refused
- * last. DEF's disks are aligned on return.
+ * libvirt refuses gets libvirt's words; for a domain that is not running, the overlay
+ * files are checked too (qemuSnapshotPrepareDiskExternal). DEF's disks are aligned on
+ * return, *PLAN and *MEMORY say what the snapshot would be.
  */
 static gboolean
 qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gboolean active,
-                           unsigned int flags, GError **error)
+                           unsigned int flags, qemuSnapshotPlan *plan,
+                           qemuSnapshotLocation *memoryOut, GError **error)
 {
     gboolean diskOnly = (flags & QEMU_SNAP_CREATE_DISK_ONLY) != 0;
     qemuSnapshotLocation memory = QEMU_SNAPSHOT_LOCATION_DEFAULT;
     qemuSnapshotLocation defLoc = QEMU_SNAPSHOT_LOCATION_INTERNAL;
-    qemuSnapshotPlan plan;
 
     if (!qemuSnapshotDefCheckMemory(def, !active || diskOnly, &memory, error))
         return FALSE;
@@ -341,24 +341,35 @@ qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gb
         memory = active ? QEMU_SNAPSHOT_LOCATION_INTERNAL : QEMU_SNAPSHOT_LOCATION_NO;
     }
     if (!qemuSnapshotDefAlignDisksFull(def, domdef, defLoc, error) ||
-        !qemuSnapshotPrepare(def, domdef, active, diskOnly, memory, &plan, error))
+        !qemuSnapshotPrepare(def, domdef, active, diskOnly, memory, plan, error))
         return FALSE;
+    if (!active && plan->external &&
+        !qemuSnapshotCheckInactive(domdef, def, (flags & QEMU_SNAP_CREATE_REUSE_EXT) != 0, error))
+        return FALSE;
+    *memoryOut = memory;
+    return TRUE;
+}
 
-    if (plan.qed) {
+/*
+ * What libvirt would do after its checks (the name included) but qvirt cannot: internal
+ * snapshots, memory state, QED overlays, reused overlays of a running domain.
+ */
+static gboolean
+qemuDriverSnapshotCheckSupported(const qemuSnapshotPlan *plan, qemuSnapshotLocation memory,
+                                 gboolean active, unsigned int flags, GError **error)
+{
+    if (plan->qed) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                             "unsupported configuration: qvirt creates snapshot overlays in "
                             "qcow2 only");
         return FALSE;
     }
-    if (plan.internal || memory != QEMU_SNAPSHOT_LOCATION_NO) {
+    if (plan->internal || memory != QEMU_SNAPSHOT_LOCATION_NO) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                             "unsupported configuration: only external disk-only snapshots are "
                             "supported (--disk-only)");
         return FALSE;
     }
-    if (!active &&
-        !qemuSnapshotCheckInactive(domdef, def, (flags & QEMU_SNAP_CREATE_REUSE_EXT) != 0, error))
-        return FALSE;
     if (active && (flags & QEMU_SNAP_CREATE_REUSE_EXT)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                     "argument unsupported: reusing existing overlay files is not supported");
@@ -441,6 +452,8 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     g_autoptr(qemuSnapshotDef) def = NULL;
     const qemuCaps *caps = NULL;
     qvirDomainDef *work = NULL;
+    qemuSnapshotPlan plan;
+    qemuSnapshotLocation memory = QEMU_SNAPSHOT_LOCATION_DEFAULT;
     qemuMonitor *mon = NULL;
     qemuBlockJobs *jobs = NULL;
     char *name = NULL;
@@ -470,13 +483,15 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     /* Job held: the definitions are stable and may be read without the mutex. */
     if ((metadata && def->name && !qemuDriverSnapshotCheckName(def->name, error)) ||
         !qemuDriverSnapshotValidate(def, mon ? obj->liveDef : qemuDomainObjGetDef(obj), mon != NULL,
-                                    flags, error))
+                                    flags, &plan, &memory, error))
         goto out;
     if (qemuDriverSnapshotFind(obj, def->name)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                     "operation failed: domain moment %s already exists", def->name);
         goto out;
     }
+    if (!qemuDriverSnapshotCheckSupported(&plan, memory, mon != NULL, flags, error))
+        goto out;
     if (!def->creationTime)
         def->creationTime = g_get_real_time() / G_USEC_PER_SEC;
     if (!mon) {
