@@ -1130,6 +1130,43 @@ testSnapDelImages(const char *img)
     testImgRun(cdArgv);
 }
 
+/* dv's definition in REF: vda qcow2 (IMG/dv.qcow2 over its base), a raw vdb, an empty IDE
+ * cdrom. Returns the file's path. */
+static char *
+testSnapDelDomainXML(const char *ref, const char *img)
+{
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *xml = NULL;
+
+    xml = g_strdup_printf("<domain type='qemu'>\n"
+                          "  <name>dv</name>\n"
+                          "  <uuid>6b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f</uuid>\n"
+                          "  <memory unit='MiB'>64</memory>\n"
+                          "  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                          "  <devices>\n"
+                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='qcow2'/>\n"
+                          "      <source file='%s'/>\n"
+                          "      <target dev='vda' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='disk'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <source file='%s/dvb.img'/>\n"
+                          "      <target dev='vdb' bus='virtio'/>\n"
+                          "    </disk>\n"
+                          "    <disk type='file' device='cdrom'>\n"
+                          "      <driver name='qemu' type='raw'/>\n"
+                          "      <target dev='hdc' bus='ide'/>\n"
+                          "      <readonly/>\n"
+                          "    </disk>\n"
+                          "  </devices>\n"
+                          "</domain>\n",
+                          dv, img);
+    return testScsiWrite(ref, "dv.xml", xml);
+}
+
 /* A guest write through QEMU (HMP qemu-io on the disk's device): it lands in the top. */
 static void
 testSnapDelGuestWrite(unsigned int pattern, const char *off)
@@ -1253,7 +1290,7 @@ testSnapshotDelete(void)
     g_autofree char *ref = g_build_filename(daemonEnv.root, "snapdel", NULL);
     g_autofree char *img = g_build_filename(ref, "img", NULL);
     g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
-    g_autofree char *xml = NULL, *xmlPath = NULL, *before = NULL, *after = NULL;
+    g_autofree char *xmlPath = NULL, *before = NULL, *after = NULL;
     g_autofree char *theirOut = NULL, *theirErr = NULL;
     g_autofree char *create = NULL, *rest = NULL, *full = NULL;
     g_autofree char *metaDir = NULL;
@@ -1264,33 +1301,7 @@ testSnapshotDelete(void)
 
     if (!daemonLibvirtRefPrepare(ref, img))
         return;
-    xml = g_strdup_printf("<domain type='qemu'>\n"
-                          "  <name>dv</name>\n"
-                          "  <uuid>6b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f</uuid>\n"
-                          "  <memory unit='MiB'>64</memory>\n"
-                          "  <vcpu>1</vcpu>\n"
-                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
-                          "  <devices>\n"
-                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
-                          "    <disk type='file' device='disk'>\n"
-                          "      <driver name='qemu' type='qcow2'/>\n"
-                          "      <source file='%s'/>\n"
-                          "      <target dev='vda' bus='virtio'/>\n"
-                          "    </disk>\n"
-                          "    <disk type='file' device='disk'>\n"
-                          "      <driver name='qemu' type='raw'/>\n"
-                          "      <source file='%s/dvb.img'/>\n"
-                          "      <target dev='vdb' bus='virtio'/>\n"
-                          "    </disk>\n"
-                          "    <disk type='file' device='cdrom'>\n"
-                          "      <driver name='qemu' type='raw'/>\n"
-                          "      <target dev='hdc' bus='ide'/>\n"
-                          "      <readonly/>\n"
-                          "    </disk>\n"
-                          "  </devices>\n"
-                          "</domain>\n",
-                          dv, img);
-    xmlPath = testScsiWrite(ref, "dv.xml", xml);
+    xmlPath = testSnapDelDomainXML(ref, img);
     testSnapDelImages(img);
     qvirTestRunOk(chownArgv);
 
@@ -1375,6 +1386,143 @@ testSnapshotDelete(void)
     g_assert_true(testImgHas(dv, 0x32, "2M"));
     g_assert_true(testImgHas(dv, 0x43, "3M"));
     g_assert_true(testImgHas(dv, 0x54, "4M"));
+}
+
+/* The backing file and its format that `qemu-img info` reports for IMG ("NAME (FMT)"). */
+static char *
+testImgBacking(const char *img)
+{
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", img, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *o;
+
+    if (qvirTestRun(argv, &out, &err) != 0 || !json_parser_load_from_data(parser, out, -1, NULL))
+        g_error("qemu-img info %s: %s%s", img, out, err);
+    o = json_node_get_object(json_parser_get_root(parser));
+    return g_strdup_printf(
+        "%s (%s)", json_object_get_string_member_with_default(o, "backing-filename", ""),
+        json_object_get_string_member_with_default(o, "backing-filename-format", ""));
+}
+
+/*
+ * A disk-only snapshot of the shut-off dv and its deletion, the same virsh script as
+ * libvirt 9.0's session daemon: qemu-img makes the overlays (vda's and the raw vdb's), the
+ * persistent definition names them, a start opens the chains below them, and deleting the
+ * snapshot merges each overlay into its backing file, removes it and names that file again
+ * (with libvirt's <backingStore/> for the raw one). Every line printed must be the same;
+ * then the data written into the overlay while the domain was off is in dv.qcow2.
+ */
+static void
+testOfflineSnapshot(void)
+{
+    g_autofree char *ref = g_build_filename(daemonEnv.root, "offsnap", NULL);
+    g_autofree char *img = g_build_filename(ref, "img", NULL);
+    g_autofree char *dv = g_build_filename(img, "dv.qcow2", NULL);
+    g_autofree char *dvS1 = g_build_filename(img, "dv.s1", NULL);
+    g_autofree char *dvbS1 = g_build_filename(img, "dvb.s1", NULL);
+    g_autofree char *metaDir =
+        g_build_filename(daemonEnv.root, "lib", "qemu", "snapshot", "dv", NULL);
+    g_autofree char *xmlPath = NULL, *create = NULL, *rest = NULL, *full = NULL;
+    g_autofree char *theirOut = NULL, *theirErr = NULL;
+    g_autofree char *backing = NULL, *expected = NULL, *inactive = NULL;
+    g_autoptr(GString) ourOut = g_string_new(NULL);
+    g_autoptr(GString) ourErr = g_string_new(NULL);
+    const char *chownArgv[] = {"chown", "-R", "nobody", ref, NULL};
+
+    if (!daemonLibvirtRefPrepare(ref, img))
+        return;
+    xmlPath = testSnapDelDomainXML(ref, img);
+    testSnapDelImages(img);
+    (void)g_unlink(dvbS1);
+    qvirTestRunOk(chownArgv);
+
+    create = g_strdup_printf(
+        "define %s ; snapshot-create-as dv s1 --disk-only ; snapshot-list dv --name ; "
+        "snapshot-create-as dv s2 --disk-only --diskspec vda,file=%s --diskspec vdb,snapshot=no ; "
+        "snapshot-dumpxml dv s1 --xpath //state ; "
+        "dumpxml dv --inactive --xpath //disk ; domblklist dv ; start --paused dv ; "
+        "dumpxml dv --xpath \"//disk[target/@dev='vda']\" ; destroy dv ; ",
+        xmlPath, dv);
+    rest = g_strdup("snapshot-delete dv s1 ; snapshot-list dv --name ; "
+                    "dumpxml dv --inactive --xpath //disk ; domblklist dv ; start --paused dv ; "
+                    "dumpxml dv --xpath \"//disk[target/@dev='vda']\" ; destroy dv ; ");
+    full = g_strdup_printf("%s %s undefine dv", create, rest);
+    daemonLibvirtSessionVirsh(ref, full, &theirOut, &theirErr);
+
+    /* qvirtd, with data written into vda's overlay while the domain is off */
+    testSnapDelImages(img);
+    (void)g_unlink(dvbS1);
+    for (guint i = 0; i < 2; i++) {
+        const char *argv[] = {"virsh", "-q", "-c", daemonEnv.uri, i == 0 ? create : rest, NULL};
+        g_autofree char *o = NULL, *e = NULL;
+
+        qvirTestRun(argv, &o, &e);
+        g_string_append(ourOut, o);
+        g_string_append(ourErr, e);
+        if (i > 0)
+            continue;
+        /* the overlay qemu-img made, on vda's old top; the definition names it */
+        backing = testImgBacking(dvS1);
+        expected = g_strdup_printf("%s (qcow2)", dv);
+        g_assert_cmpstr(backing, ==, expected);
+        g_assert_true(g_file_test(dvbS1, G_FILE_TEST_EXISTS));
+        inactive = VIRSH_OK("dumpxml", "dv", "--inactive");
+        g_assert_nonnull(strstr(inactive, dvS1));
+        g_assert_null(strstr(inactive, dv));
+        testImgWrite(dvS1, 0x32, "2M");
+    }
+    if (g_test_verbose())
+        g_printerr("libvirt 9.0:\n%s\n%s\nqvirtd:\n%s\n%s\n", theirOut, theirErr, ourOut->str,
+                   ourErr->str);
+
+    /* what the script must have shown, so that equal outputs are not equally empty */
+    g_assert_nonnull(strstr(theirOut, "<state>shutoff</state>"));
+    g_assert_nonnull(strstr(theirErr, "already exists and is not a block device"));
+    g_clear_pointer(&expected, g_free);
+    expected = g_strdup_printf("<source file=\"%s\" index=", dvS1);
+    g_assert_nonnull(strstr(theirOut, expected));
+    g_clear_pointer(&expected, g_free);
+    expected = g_strdup_printf("<source file=\"%s/dvb.img\"/>\n  <backingStore/>", img);
+    g_assert_nonnull(strstr(theirOut, expected));
+    g_assert_cmpstr(ourOut->str, ==, theirOut);
+    g_assert_cmpstr(ourErr->str, ==, theirErr);
+
+    /* the overlays and the metadata are gone; the definition names dv.qcow2 again */
+    g_assert_false(g_file_test(dvS1, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(dvbS1, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(metaDir, G_FILE_TEST_EXISTS));
+    g_clear_pointer(&inactive, g_free);
+    inactive = VIRSH_OK("dumpxml", "dv", "--inactive");
+    g_assert_nonnull(strstr(inactive, dv));
+    g_assert_null(strstr(inactive, ".s1"));
+
+    /* vdb's overlay cannot be made: vda's, made first, is removed; nothing changed */
+    {
+        g_autofree char *dvS3 = g_build_filename(img, "dv.s3", NULL);
+        g_autofree char *vda = g_strdup_printf("vda,file=%s", dvS3);
+        g_autofree char *vdb = g_strdup_printf("vdb,file=%s/nodir/dvb.s3", img);
+        g_autofree char *again = NULL;
+        g_auto(VirshResult) res = {0};
+
+        VIRSH(&res, "snapshot-create-as", "dv", "s3", "--disk-only", "--diskspec", vda,
+              "--diskspec", vdb);
+        g_assert_cmpint(res.rc, !=, 0);
+        g_assert_nonnull(strstr(res.err, "qemu-img"));
+        g_assert_false(g_file_test(dvS3, G_FILE_TEST_EXISTS));
+        again = VIRSH_OK("dumpxml", "dv", "--inactive");
+        g_assert_cmpstr(again, ==, inactive);
+        g_clear_pointer(&again, g_free);
+        again = VIRSH_OK("snapshot-list", "dv", "--name");
+        g_assert_cmpstr(g_strstrip(again), ==, "");
+    }
+    g_free(VIRSH_OK("undefine", "dv"));
+
+    /* the overlay's data was merged into dv.qcow2; the older data is still there */
+    g_assert_true(testImgHas(dv, 0x11, "0"));
+    g_assert_true(testImgHas(dv, 0x22, "1M"));
+    g_assert_true(testImgHas(dv, 0x32, "2M"));
 }
 
 /* Fresh images for testStatsAndRefusals under IMG, all of REF owned by nobody for libvirt. */
@@ -1582,6 +1730,7 @@ main(int argc, char **argv)
     g_test_add_func("/virshblock/scsi-controller-hotplug", testScsiControllerHotplug);
     g_test_add_func("/virshblock/iotune-threshold", testIotuneThreshold);
     g_test_add_func("/virshblock/snapshot-delete", testSnapshotDelete);
+    g_test_add_func("/virshblock/offline-snapshot", testOfflineSnapshot);
     g_test_add_func("/virshblock/stats-and-refusals", testStatsAndRefusals);
     g_test_add_func("/virshblock/soak", testSoak);
     g_test_add_func("/virshblock/guest", testGuest);

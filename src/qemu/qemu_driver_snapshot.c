@@ -286,11 +286,6 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, GError **error)
                     "argument unsupported: redefining snapshots is not supported");
         return FALSE;
     }
-    if (flags & QEMU_SNAP_CREATE_REUSE_EXT) {
-        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
-                    "argument unsupported: reusing existing overlay files is not supported");
-        return FALSE;
-    }
     if (flags & QEMU_SNAP_CREATE_QUIESCE) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
                     "argument unsupported: QEMU guest agent is not configured");
@@ -307,18 +302,18 @@ qemuDriverSnapshotCheckFlags(unsigned int flags, GError **error)
 /*
  * libvirt's checks of a new snapshot, in its order (qemuSnapshotCreateXML: <memory> at
  * parse, then qemuSnapshotCreateAlignDisks, then qemuSnapshotPrepare), so that a request
- * libvirt refuses gets libvirt's words. What is left after them and qvirt cannot do —
- * internal snapshots, memory state, snapshots of a domain that is not running — is refused
- * last. DEF's disks are aligned on return.
+ * libvirt refuses gets libvirt's words; for a domain that is not running, the overlay
+ * files are checked too (qemuSnapshotPrepareDiskExternal). DEF's disks are aligned on
+ * return, *PLAN and *MEMORY say what the snapshot would be.
  */
 static gboolean
 qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gboolean active,
-                           unsigned int flags, GError **error)
+                           unsigned int flags, qemuSnapshotPlan *plan,
+                           qemuSnapshotLocation *memoryOut, GError **error)
 {
     gboolean diskOnly = (flags & QEMU_SNAP_CREATE_DISK_ONLY) != 0;
     qemuSnapshotLocation memory = QEMU_SNAPSHOT_LOCATION_DEFAULT;
     qemuSnapshotLocation defLoc = QEMU_SNAPSHOT_LOCATION_INTERNAL;
-    qemuSnapshotPlan plan;
 
     if (!qemuSnapshotDefCheckMemory(def, !active || diskOnly, &memory, error))
         return FALSE;
@@ -331,6 +326,9 @@ qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gb
     if (diskOnly) {
         defLoc = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
         memory = QEMU_SNAPSHOT_LOCATION_NO;
+        /* recorded as libvirt does: virsh snapshot-info reads the location from it */
+        g_free(def->memorySnapshot);
+        def->memorySnapshot = g_strdup("no");
     } else if (memory == QEMU_SNAPSHOT_LOCATION_EXTERNAL) {
         defLoc = QEMU_SNAPSHOT_LOCATION_EXTERNAL;
     } else {
@@ -343,25 +341,38 @@ qemuDriverSnapshotValidate(qemuSnapshotDef *def, const qvirDomainDef *domdef, gb
         memory = active ? QEMU_SNAPSHOT_LOCATION_INTERNAL : QEMU_SNAPSHOT_LOCATION_NO;
     }
     if (!qemuSnapshotDefAlignDisksFull(def, domdef, defLoc, error) ||
-        !qemuSnapshotPrepare(def, domdef, active, diskOnly, memory, &plan, error))
+        !qemuSnapshotPrepare(def, domdef, active, diskOnly, memory, plan, error))
         return FALSE;
+    if (!active && plan->external &&
+        !qemuSnapshotCheckInactive(domdef, def, (flags & QEMU_SNAP_CREATE_REUSE_EXT) != 0, error))
+        return FALSE;
+    *memoryOut = memory;
+    return TRUE;
+}
 
-    if (plan.qed) {
+/*
+ * What libvirt would do after its checks (the name included) but qvirt cannot: internal
+ * snapshots, memory state, QED overlays, reused overlays of a running domain.
+ */
+static gboolean
+qemuDriverSnapshotCheckSupported(const qemuSnapshotPlan *plan, qemuSnapshotLocation memory,
+                                 gboolean active, unsigned int flags, GError **error)
+{
+    if (plan->qed) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                             "unsupported configuration: qvirt creates snapshot overlays in "
                             "qcow2 only");
         return FALSE;
     }
-    if (plan.internal || memory != QEMU_SNAPSHOT_LOCATION_NO) {
+    if (plan->internal || memory != QEMU_SNAPSHOT_LOCATION_NO) {
         g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
                             "unsupported configuration: only external disk-only snapshots are "
                             "supported (--disk-only)");
         return FALSE;
     }
-    if (!active) {
-        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
-                            "unsupported configuration: disk-only snapshots need a running "
-                            "domain");
+    if (active && (flags & QEMU_SNAP_CREATE_REUSE_EXT)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_ARGUMENT_UNSUPPORTED,
+                    "argument unsupported: reusing existing overlay files is not supported");
         return FALSE;
     }
     return TRUE;
@@ -380,15 +391,69 @@ qemuDriverSnapshotSaveIntent(const qvirDomainDiskDef *next, gpointer opaque, GEr
     return qemuDriverSnapshotIntentSave(in->drv, in->name, next, error);
 }
 
+/*
+ * Record SNAP (taken) as the domain's new current snapshot, its metadata file written.
+ * Job held.
+ */
+static void
+qemuDriverSnapshotRecord(qvirDriver *drv, qemuDomainObj *obj, qemuSnapshotDef *def)
+{
+    g_autoptr(GError) err = NULL;
+    qemuDomainSnapshot *snap = g_new0(qemuDomainSnapshot, 1);
+
+    snap->def = def;
+    qemuDomainObjLock(obj);
+    snap->parent = g_strdup(obj->currentSnapshot);
+    g_ptr_array_add(obj->snapshots, snap);
+    g_free(obj->currentSnapshot);
+    obj->currentSnapshot = g_strdup(snap->def->name);
+    qemuDomainObjUnlock(obj);
+    /* The snapshot exists on disk whatever happens to its metadata file. */
+    if (!qemuDriverSnapshotWrite(drv, obj, snap, &err))
+        g_message("domain '%s': snapshot '%s': %s", obj->name, snap->def->name, err->message);
+}
+
+/*
+ * A disk-only snapshot of a domain that is not running (libvirt 9.0's
+ * qemuSnapshotCreateInactiveExternal): qemu-img makes the overlays and the persistent
+ * definition names them. Job held; DEF validated against the persistent definition.
+ */
+static gboolean
+qemuDriverSnapshotCreateInactive(qvirDriver *drv, qemuDomainObj *obj, qemuSnapshotDef *def,
+                                 unsigned int flags, GError **error)
+{
+    g_autoptr(qvirDomainDef) work = NULL;
+    g_autoptr(GPtrArray) created = NULL;
+
+    if (!obj->def) {
+        qemuDriverErrorNotRunning(error);
+        return FALSE;
+    }
+    if (!def->state)
+        def->state = g_strdup("shutoff");
+    if (!def->domainXML)
+        def->domainXML = qvirDomainDefFormat(obj->def, 0);
+    if (!(work = qvirDomainDefCopy(obj->def, 0, error)) ||
+        !qemuSnapshotCreateInactive(work, def, (flags & QEMU_SNAP_CREATE_REUSE_EXT) != 0, NULL,
+                                    &created, error))
+        return FALSE;
+    if (!qemuDriverCommitConfig(drv, obj, g_steal_pointer(&work), error)) {
+        qemuSnapshotRemoveCreated(created);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *
 qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, const char *xml,
                                   unsigned int flags, GError **error)
 {
     g_autoptr(qemuDomainObj) obj = NULL;
     g_autoptr(qemuSnapshotDef) def = NULL;
-    qemuDomainSnapshot *snap = NULL;
     const qemuCaps *caps = NULL;
     qvirDomainDef *work = NULL;
+    qemuSnapshotPlan plan;
+    qemuSnapshotLocation memory = QEMU_SNAPSHOT_LOCATION_DEFAULT;
     qemuMonitor *mon = NULL;
     qemuBlockJobs *jobs = NULL;
     char *name = NULL;
@@ -418,15 +483,25 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
     /* Job held: the definitions are stable and may be read without the mutex. */
     if ((metadata && def->name && !qemuDriverSnapshotCheckName(def->name, error)) ||
         !qemuDriverSnapshotValidate(def, mon ? obj->liveDef : qemuDomainObjGetDef(obj), mon != NULL,
-                                    flags, error))
+                                    flags, &plan, &memory, error))
         goto out;
     if (qemuDriverSnapshotFind(obj, def->name)) {
         g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
                     "operation failed: domain moment %s already exists", def->name);
         goto out;
     }
+    if (!qemuDriverSnapshotCheckSupported(&plan, memory, mon != NULL, flags, error))
+        goto out;
     if (!def->creationTime)
         def->creationTime = g_get_real_time() / G_USEC_PER_SEC;
+    if (!mon) {
+        if (!qemuDriverSnapshotCreateInactive(drv, obj, def, flags, error))
+            goto out;
+        name = g_strdup(def->name);
+        if (metadata)
+            qemuDriverSnapshotRecord(drv, obj, g_steal_pointer(&def));
+        goto out;
+    }
     if (!def->state)
         def->state = g_strdup("disk-snapshot");
     if (!def->domainXML)
@@ -463,21 +538,8 @@ qvirDriverDomainSnapshotCreateXML(qvirDriver *drv, const unsigned char *uuid, co
             g_message("domain '%s': %s", obj->name, err->message);
     }
     name = g_strdup(def->name);
-    if (metadata) {
-        g_autoptr(GError) err = NULL;
-
-        snap = g_new0(qemuDomainSnapshot, 1);
-        snap->def = g_steal_pointer(&def);
-        qemuDomainObjLock(obj);
-        snap->parent = g_strdup(obj->currentSnapshot);
-        g_ptr_array_add(obj->snapshots, snap);
-        g_free(obj->currentSnapshot);
-        obj->currentSnapshot = g_strdup(snap->def->name);
-        qemuDomainObjUnlock(obj);
-        /* The snapshot exists on disk whatever happens to its metadata file. */
-        if (!qemuDriverSnapshotWrite(drv, obj, snap, &err))
-            g_message("domain '%s': snapshot '%s': %s", obj->name, name, err->message);
-    }
+    if (metadata)
+        qemuDriverSnapshotRecord(drv, obj, g_steal_pointer(&def));
 
 out:
     qemuDomainObjEndJob(obj);
@@ -513,7 +575,7 @@ qemuDriverSnapshotIsDescendant(qemuDomainObj *obj, const qemuDomainSnapshot *sna
     return FALSE;
 }
 
-/* Every snapshot here has metadata, is external and disk-only. Mutex held. */
+/* Every snapshot here has metadata and is external. Mutex held. */
 static gboolean
 qemuDriverSnapshotMatch(qemuDomainObj *obj, const qemuDomainSnapshot *snap, unsigned int flags)
 {
@@ -527,8 +589,16 @@ qemuDriverSnapshotMatch(qemuDomainObj *obj, const qemuDomainSnapshot *snap, unsi
         return FALSE;
     if ((flags & QEMU_SNAP_LIST_NO_METADATA) && !(flags & QEMU_SNAP_LIST_METADATA))
         return FALSE;
-    if (states && !(states & QEMU_SNAP_LIST_DISK_ONLY))
-        return FALSE;
+    if (states) {
+        /* libvirt's virDomainSnapshotFilter: a snapshot of a shut-off domain is "inactive" */
+        const char *state = snap->def->state ? snap->def->state : "disk-snapshot";
+        unsigned int want = strcmp(state, "disk-snapshot") == 0 ? QEMU_SNAP_LIST_DISK_ONLY
+                            : strcmp(state, "shutoff") == 0     ? QEMU_SNAP_LIST_INACTIVE
+                                                                : QEMU_SNAP_LIST_ACTIVE;
+
+        if (!(states & want))
+            return FALSE;
+    }
     if ((flags & QEMU_SNAP_LIST_INTERNAL) && !(flags & QEMU_SNAP_LIST_EXTERNAL))
         return FALSE;
     return TRUE;
@@ -924,6 +994,63 @@ qemuDriverSnapshotMergeAll(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *merge
     return TRUE;
 }
 
+/*
+ * The same for a domain that is not running. libvirt 9.0 starts QEMU paused, commits each
+ * overlay actively with DELETE and stops QEMU again; what is left is what `qemu-img
+ * commit` leaves: the data in the layer beneath, the overlay file gone and the persistent
+ * definition naming that layer again. It is done so here, without a QEMU process (no
+ * lifecycle events, nothing to label). Disks are merged in turn; the definition is
+ * written once, for those merged, even when a later one fails.
+ */
+static gboolean
+qemuDriverSnapshotMergeInactive(qvirDriver *drv, qemuDomainObj *obj, GPtrArray *merges,
+                                GError **error)
+{
+    g_autoptr(qvirDomainDef) edited = qvirDomainDefCopy(obj->def, 0, error);
+    g_autoptr(GError) failure = NULL;
+    guint done = 0;
+
+    if (!edited)
+        return FALSE;
+    for (; done < merges->len; done++) {
+        const qemuDriverSnapshotMerge *m = g_ptr_array_index(merges, done);
+        qvirDomainDiskDef *disk = qvirDomainDiskByName(edited, m->dst);
+        qvirStorageSource *src;
+        gboolean parentIsBase = FALSE;
+
+        if (!qemuSnapshotMergeInactive(m->overlay, m->parent, NULL, &parentIsBase, &failure))
+            break;
+        /* the disk's source as the snapshot's <domain> had it; libvirt's block job copies
+         * the layer's known end of chain into the definition with it */
+        src = qvirStorageSourceCopy(m->parent);
+        if (parentIsBase) {
+            src->backingStore = qvirStorageSourceNew();
+            src->backingStore->fromXML = TRUE;
+        }
+        if (disk->src) {
+            src->readonly = disk->src->readonly;
+            src->shared = disk->src->shared;
+        }
+        qvirStorageSourceFree(disk->src);
+        disk->src = src;
+    }
+    if (done > 0) {
+        g_autoptr(GError) saveErr = NULL;
+
+        if (!qemuDriverCommitConfig(drv, obj, g_steal_pointer(&edited), &saveErr)) {
+            if (!failure)
+                failure = g_steal_pointer(&saveErr);
+            else
+                g_message("domain '%s': %s", obj->name, saveErr->message);
+        }
+    }
+    if (failure) {
+        g_propagate_error(error, g_steal_pointer(&failure));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const char *name,
                                unsigned int flags, GError **error)
@@ -935,6 +1062,7 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
     qemuDomainSnapshot *target;
     g_autofree char *newParent = NULL;
     gboolean metadataOnly = (flags & QEMU_SNAP_DELETE_METADATA_ONLY) != 0;
+    gboolean inactive = FALSE;
 
     if (!qvirCheckFlags(flags,
                         QEMU_SNAP_DELETE_CHILDREN | QEMU_SNAP_DELETE_METADATA_ONLY |
@@ -965,20 +1093,13 @@ qvirDriverDomainSnapshotDelete(qvirDriver *drv, const unsigned char *uuid, const
             qemuDomainObjEndJob(obj);
             return FALSE;
         }
-        if (merges && !running) {
-            /* libvirt 9.0 starts QEMU paused for this and stops it afterwards. */
-            qemuDomainObjUnlock(obj);
-            qemuDomainObjEndJob(obj);
-            g_set_error(error, QVIR_ERROR, QVIR_ERR_OPERATION_INVALID,
-                        "Requested operation is not valid: deleting an external snapshot "
-                        "needs a running domain");
-            return FALSE;
-        }
+        inactive = merges && !running;
     }
     qemuDomainObjUnlock(obj);
 
-    /* Job held: the snapshot list and the live definition stay as they are meanwhile. */
-    if (merges && !qemuDriverSnapshotMergeAll(drv, obj, merges, error)) {
+    /* Job held: the snapshot list and the definitions stay as they are meanwhile. */
+    if (merges && !(inactive ? qemuDriverSnapshotMergeInactive(drv, obj, merges, error)
+                             : qemuDriverSnapshotMergeAll(drv, obj, merges, error))) {
         qemuDomainObjEndJob(obj);
         return FALSE;
     }

@@ -13,6 +13,8 @@
 
 #include "util/virerror.h"
 #include "util/virxml.h"
+#include "storage/storage_chain.h"
+#include "storage/storage_run.h"
 #include "qemu/qemu_block.h"
 #include "qemu/qemu_chainedit.h"
 #include "qemu/qemu_domain.h"
@@ -564,6 +566,191 @@ qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap)
         qvirStorageSourceFree(disk->src);
         disk->src = src;
     }
+}
+
+/* ---- a domain that is not running ---------------------------------------------------- */
+
+/*
+ * libvirt's qemuSnapshotPrepareDiskExternalInactive and the local-file half of
+ * qemuSnapshotPrepareDiskExternal, in their order and words: only file and block disks
+ * can have an overlay made by qemu-img; an existing non-empty overlay is refused unless
+ * reused, a reused one must exist.
+ */
+static gboolean
+qemuSnapshotInactiveCheckDisk(const qvirDomainDiskDef *disk, const qemuSnapshotDiskDef *sd,
+                              gboolean reuse, GError **error)
+{
+    struct stat st;
+
+    if (!disk->src ||
+        (disk->src->type != QVIR_STORAGE_TYPE_FILE && disk->src->type != QVIR_STORAGE_TYPE_BLOCK)) {
+        qvirStorageType type = disk->src ? disk->src->type : QVIR_STORAGE_TYPE_NONE;
+
+        if (type == QVIR_STORAGE_TYPE_NETWORK)
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: external inactive snapshots are not supported on "
+                        "'network' disks using '%s' protocol",
+                        qvirStorageNetProtocolTypeToString(disk->src->protocol));
+        else
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_INTERNAL_ERROR,
+                        "internal error: external inactive snapshots are not supported on "
+                        "'%s' disks",
+                        type == QVIR_STORAGE_TYPE_NONE ? "none"
+                                                       : qvirStorageTypeTypeToString(type));
+        return FALSE;
+    }
+    if (stat(sd->file, &st) < 0) {
+        int saved = errno;
+
+        if (saved != ENOENT || reuse) {
+            g_set_error(error, QVIR_ERROR, QVIR_ERR_SYSTEM_ERROR, "%s for disk %s: %s: %s",
+                        saved != ENOENT ? "unable to stat" : "missing existing file", sd->name,
+                        sd->file, g_strerror(saved));
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: mismatch between configured type for snapshot "
+                    "disk '%s' and the type of existing file '%s'",
+                    sd->name, sd->file);
+        return FALSE;
+    }
+    if (!reuse && st.st_size > 0) {
+        g_set_error(error, QVIR_ERROR, QVIR_ERR_CONFIG_UNSUPPORTED,
+                    "unsupported configuration: external snapshot file for disk %s already "
+                    "exists and is not a block device: %s",
+                    sd->name, sd->file);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+qemuSnapshotUnlinkAll(GPtrArray *files)
+{
+    for (guint i = 0; i < files->len; i++) {
+        const char *path = g_ptr_array_index(files, i);
+
+        if (g_unlink(path) < 0)
+            g_message("failed to remove snapshot image '%s': %s", path, g_strerror(errno));
+    }
+}
+
+gboolean
+qemuSnapshotCheckInactive(const qvirDomainDef *def, const qemuSnapshotDef *snap, gboolean reuse,
+                          GError **error)
+{
+    for (guint i = 0; i < snap->disks->len; i++) {
+        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+        const qvirDomainDiskDef *disk;
+
+        if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL ||
+            !(disk = qvirDomainDiskByTarget(def, sd->name)))
+            continue;
+        if (!qemuSnapshotInactiveCheckDisk(disk, sd, reuse, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+qemuSnapshotCreateInactive(qvirDomainDef *def, const qemuSnapshotDef *snap, gboolean reuse,
+                           const char *qemuImg, GPtrArray **created, GError **error)
+{
+    g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+
+    /* checked again: a refused snapshot leaves no file behind */
+    if (!qemuSnapshotCheckInactive(def, snap, reuse, error))
+        return FALSE;
+    /* A reused overlay is the user's: it is taken as it is (libvirt does not look). */
+    for (guint i = 0; i < snap->disks->len && !reuse; i++) {
+        const qemuSnapshotDiskDef *sd = g_ptr_array_index(snap->disks, i);
+        const qvirDomainDiskDef *disk;
+        qvirStorageFileFormat fmt;
+        gboolean fresh;
+
+        if (sd->snapshot != QEMU_SNAPSHOT_LOCATION_EXTERNAL ||
+            !(disk = qvirDomainDiskByTarget(def, sd->name)))
+            continue;
+        fmt =
+            disk->src->format > QVIR_STORAGE_FILE_NONE ? disk->src->format : QVIR_STORAGE_FILE_RAW;
+        fresh = !g_file_test(sd->file, G_FILE_TEST_EXISTS);
+        {
+            const char *argv[] = {qemuImg ? qemuImg : "qemu-img",
+                                  "create",
+                                  "-q",
+                                  "-f",
+                                  qvirStorageFileFormatTypeToString(
+                                      sd->format ? sd->format : QVIR_STORAGE_FILE_QCOW2),
+                                  "-F",
+                                  qvirStorageFileFormatTypeToString(fmt),
+                                  "-b",
+                                  disk->src->path,
+                                  sd->file,
+                                  NULL};
+
+            if (!qvirStorageRun(argv, error)) {
+                /* qemu-img may have left a file it did not finish */
+                if (fresh && g_file_test(sd->file, G_FILE_TEST_EXISTS))
+                    g_ptr_array_add(made, g_strdup(sd->file));
+                qemuSnapshotUnlinkAll(made);
+                return FALSE;
+            }
+        }
+        if (fresh)
+            g_ptr_array_add(made, g_strdup(sd->file));
+    }
+    qemuSnapshotApplyToDef(def, snap);
+    *created = g_steal_pointer(&made);
+    return TRUE;
+}
+
+void
+qemuSnapshotRemoveCreated(GPtrArray *created)
+{
+    if (created)
+        qemuSnapshotUnlinkAll(created);
+}
+
+gboolean
+qemuSnapshotMergeInactive(const char *overlay, const qvirStorageSource *parent, const char *qemuImg,
+                          gboolean *parentIsBase, GError **error)
+{
+    g_autoptr(qvirStorageSource) top = qvirStorageSourceNew();
+    qvirStorageChainConfig cfg;
+    const char *argv[] = {
+        qemuImg ? qemuImg : "qemu-img", "commit", "-q", "-f", "qcow2", overlay, NULL};
+
+    /* What libvirt's second qemuSnapshotDeleteExternalPrepare checks once QEMU has
+     * opened the chain: the overlay's backing is the disk the snapshot was taken of. */
+    top->type = QVIR_STORAGE_TYPE_FILE;
+    top->format = QVIR_STORAGE_FILE_QCOW2;
+    top->path = g_strdup(overlay);
+    qvirStorageChainConfigInit(&cfg);
+    cfg.qemuImg = qemuImg;
+    if (!qvirStorageChainProbe(top, &cfg, error))
+        return FALSE;
+    if (!qvirStorageSourceIsBacking(top->backingStore)) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "operation failed: failed to find parent disk source in backing "
+                            "chain");
+        return FALSE;
+    }
+    if (g_strcmp0(top->backingStore->path, parent->path) != 0) {
+        g_set_error_literal(error, QVIR_ERROR, QVIR_ERR_OPERATION_FAILED,
+                            "operation failed: snapshot VM disk source and parent disk source "
+                            "are not the same");
+        return FALSE;
+    }
+    if (!qvirStorageRun(argv, error))
+        return FALSE;
+    *parentIsBase = !qvirStorageSourceIsBacking(top->backingStore->backingStore);
+    /* libvirt commits with VIR_DOMAIN_BLOCK_COMMIT_DELETE: the overlay goes */
+    if (g_unlink(overlay) < 0)
+        g_message("failed to remove snapshot image '%s': %s", overlay, g_strerror(errno));
+    return TRUE;
 }
 
 /* ---- creating overlays ---------------------------------------------------------------- */

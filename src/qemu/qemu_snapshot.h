@@ -108,6 +108,36 @@ char *qemuSnapshotDefFormat(const qemuSnapshotDef *snap);
 void qemuSnapshotApplyToDef(qvirDomainDef *def, const qemuSnapshotDef *snap);
 
 /*
+ * libvirt 9.0's qemuSnapshotCreateInactiveExternal, for a domain that is not running: each
+ * external disk of SNAP gets its overlay from `qemu-img create -f qcow2 -F FMT -b TOP
+ * OVERLAY` (QEMU_IMG; NULL: PATH's qemu-img), or, with REUSE, the existing file as the
+ * user made it; then DEF (the persistent definition) names the overlays
+ * (qemuSnapshotApplyToDef). libvirt's checks of the overlay files come first. On success
+ * *CREATED lists the files made here, for qemuSnapshotRemoveCreated should the caller fail
+ * to persist DEF; on failure nothing made here is left and DEF is as before. The daemon
+ * makes the files; QEMU's user gets them at the next start, with the rest of the chain.
+ */
+/* libvirt's checks of SNAP's overlay files for a domain that is not running, with DEF its
+ * persistent definition (qemuSnapshotPrepareDiskExternal, its words): file and block disks
+ * only; an overlay must not exist with data in it, or must exist with REUSE. */
+gboolean qemuSnapshotCheckInactive(const qvirDomainDef *def, const qemuSnapshotDef *snap,
+                                   gboolean reuse, GError **error);
+gboolean qemuSnapshotCreateInactive(qvirDomainDef *def, const qemuSnapshotDef *snap, gboolean reuse,
+                                    const char *qemuImg, GPtrArray **created, GError **error);
+void qemuSnapshotRemoveCreated(GPtrArray *created);
+
+/*
+ * Delete an inactive domain's disk-only snapshot on one disk: OVERLAY (qcow2, the disk's
+ * top) must have PARENT (the disk's source when the snapshot was taken) as its backing
+ * file, in libvirt's words when not; `qemu-img commit` writes it into PARENT and the
+ * overlay file is removed. What libvirt 9.0 does by starting QEMU paused, an active block
+ * commit with DELETE and a stop, without a QEMU process. *PARENTISBASE: PARENT has no
+ * backing file (libvirt's definition then ends its chain there: <backingStore/>).
+ */
+gboolean qemuSnapshotMergeInactive(const char *overlay, const qvirStorageSource *parent,
+                                   const char *qemuImg, gboolean *parentIsBase, GError **error);
+
+/*
  * Take the external snapshot of every disk of SNAP with location external, in one
  * transaction. JOBS: a disk in a block job is refused. On failure DEF, its chains and
  * the host's files are as before. SECURITY (NULL: none): when QEMU runs as its own user,
