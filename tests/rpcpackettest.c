@@ -768,12 +768,12 @@ testUnknownProcedure(void)
     g_auto(TestReply) r4 = {0};
 
     testOpen(fd, 1);
-    testCall(fd, 29, 2, NULL); /* DOMAIN_SET_AUTOSTART */
+    testCall(fd, 56, 2, NULL); /* DOMAIN_GET_SCHEDULER_TYPE: known, not served */
     g_assert_true(testRecv(fd, &r1));
     testExpectError(&r1, 2, QVIR_ERR_NO_SUPPORT,
                     "this function is not supported by the connection driver: "
-                    "virDomainSetAutostart");
-    g_assert_cmpint(r1.hdr.procedure, ==, 29);
+                    "virDomainGetSchedulerType");
+    g_assert_cmpint(r1.hdr.procedure, ==, 56);
 
     testCall(fd, 99999, 3, NULL);
     g_assert_true(testRecv(fd, &r2));
