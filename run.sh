@@ -120,7 +120,7 @@ case "$cmd" in
     ;;
   test)
     # The suite, then (issue 7) the suite again under ASan+UBSan with the daemon leak check,
-    # then every fuzz target for QVIRT_FUZZ_SECONDS (default 60) each.
+    # then every fuzz target for QVIRT_FUZZ_SECONDS (default 30) each.
     install_missing
     setup_qemu_user
     werror=false
@@ -135,7 +135,7 @@ case "$cmd" in
     stage "sanitizer-suite+leakcheck" bash tests/hardening/sanitizer-suite.sh build-asan
     export QVIRT_FUZZ_SEED=${QVIRT_FUZZ_SEED:-1}
     for target in fuzz_xdr fuzz_rpc_packet fuzz_domain_xml fuzz_qmp fuzz_image_probe fuzz_saveimage fuzz_storage_xml fuzz_secret_xml fuzz_backing_name; do
-      stage "$target" bash tests/fuzz/run-fuzzers.sh "${QVIRT_FUZZ_SECONDS:-60}" "$target"
+      stage "$target" bash tests/fuzz/run-fuzzers.sh "${QVIRT_FUZZ_SECONDS:-30}" "$target"
     done
     count_results build/testlog-plain.json "$asan_log" -- "${extra[@]}"
     exit $status

@@ -22,7 +22,13 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export G_SLICE=always-malloc
 
+# Every test program but virshmigratetest: its 14 live migrations spend 7 minutes in QEMU
+# under TCG, which would push the whole CI run past its 45-minute budget; the daemon's
+# migration phases still run under the sanitizers in virshmigratefaulttest's 8 cases.
+mapfile -t tests < <(meson test -C "$build" --list 2>/dev/null | grep ' / ' | sed 's/^.* \/ //' |
+                     grep -v -x virshmigratetest)
+
 rc=0
-meson test -C "$build" --print-errorlogs --num-processes 1 || rc=1
+meson test -C "$build" --print-errorlogs --num-processes 1 "${tests[@]}" || rc=1
 "$src/tests/hardening/daemon-leakcheck.sh" "$build" || rc=1
 exit $rc
